@@ -1,0 +1,55 @@
+/* IPv4 addresses, prefixes and endpoints. Addresses are held in host byte
+ * order so that arithmetic reads naturally; convert at the kernel and wire
+ * boundaries only. */
+#ifndef NSAGENT_ADDR_H
+#define NSAGENT_ADDR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ADDR_STRLEN 16	 /* "255.255.255.255" + NUL */
+#define PREFIX_STRLEN 19 /* + "/32" */
+#define ENDPOINT_STRLEN 22 /* + ":65535" */
+
+struct prefix {
+	uint32_t addr; /* host order, host bits zero */
+	uint8_t len;   /* 0..32 */
+};
+
+struct endpoint {
+	uint32_t addr; /* host order */
+	uint16_t port;
+};
+
+/* Strict dotted quad; returns 0 or -EINVAL. */
+int addr_parse(const char *text, uint32_t *addr);
+/* "a.b.c.d/len"; host bits must be zero (-EINVAL otherwise, so that a typo
+ * like 172.16.1.1/24 is caught rather than silently masked). */
+int addr_parse_prefix(const char *text, struct prefix *prefix);
+/* "a.b.c.d" or "a.b.c.d:port"; a missing port takes default_port. */
+int addr_parse_endpoint(const char *text, uint16_t default_port, struct endpoint *endpoint);
+
+/* Format into buf (size at least ADDR_STRLEN / PREFIX_STRLEN /
+ * ENDPOINT_STRLEN); returns buf, so it can be used inside printf. */
+const char *addr_format(uint32_t addr, char *buf);
+const char *addr_format_prefix(const struct prefix *prefix, char *buf);
+const char *addr_format_endpoint(const struct endpoint *endpoint, char *buf);
+
+uint32_t addr_mask(uint8_t len);
+bool addr_prefix_contains_addr(const struct prefix *prefix, uint32_t addr);
+/* true when inner lies entirely inside outer */
+bool addr_prefix_contains(const struct prefix *outer, const struct prefix *inner);
+bool addr_prefix_overlaps(const struct prefix *a, const struct prefix *b);
+bool addr_prefix_equal(const struct prefix *a, const struct prefix *b);
+/* Number of addresses in the prefix (2^(32-len)), as 64 bits for /0. */
+uint64_t addr_prefix_size(const struct prefix *prefix);
+/* The n-th address of the prefix (n = 1 is the first host address).
+ * Returns 0 or -ERANGE when n is past the last usable host address
+ * (the broadcast address is not usable). */
+int addr_prefix_host(const struct prefix *prefix, uint32_t n, uint32_t *addr);
+/* The index-th sub-prefix of length sub_len inside prefix; -ERANGE past the end. */
+int addr_prefix_subnet(const struct prefix *prefix, uint8_t sub_len, uint32_t index,
+		       struct prefix *out);
+
+#endif

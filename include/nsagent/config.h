@@ -1,0 +1,91 @@
+/* The agent's whole configuration: one struct filled from defaults, then the
+ * config file, then flags (flags win), validated as a whole before anything
+ * acts on it. Parsing never touches the kernel. */
+#ifndef NSAGENT_CONFIG_H
+#define NSAGENT_CONFIG_H
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "nsagent/addr.h"
+#include "nsagent/log.h"
+
+#define CFG_DEFAULT_PORT 7470
+#define CFG_DEFAULT_CONFIG_PATH "/etc/nsagent/nsagent.conf"
+#define CFG_DEFAULT_STATE_DIR "/var/lib/nsagent"
+#define CFG_DEFAULT_RUN_DIR "/run/nsagent"
+#define CFG_DEFAULT_CLUSTER_CIDR "172.16.0.0/16"
+#define CFG_DEFAULT_BRIDGE "br0"
+#define CFG_DEFAULT_NAMESPACES "NS1,NS2"
+#define CFG_MAX_PEERS 256
+#define CFG_MAX_NAMESPACES 1024
+/* Namespace names: what `ip netns` accepts, minus '/', and short enough to
+ * be a file name under /run/netns. */
+#define CFG_NS_NAME_MAX 64
+
+enum cfg_backend {
+	CFG_BACKEND_AUTO,
+	CFG_BACKEND_DIRECT,
+	CFG_BACKEND_VXLAN,
+};
+
+struct cfg {
+	struct endpoint peers[CFG_MAX_PEERS]; /* --peer, repeatable */
+	unsigned n_peers;
+	uint16_t port; /* --port: listen port */
+
+	uint32_t node_ip; /* --node-ip; 0 = derive from the route to the first peer */
+	struct prefix subnet; /* --subnet */
+	bool subnet_set;      /* false = claim automatically */
+	struct prefix cluster_cidr;
+
+	char (*namespaces)[CFG_NS_NAME_MAX + 1]; /* --namespaces, in order */
+	unsigned n_namespaces;
+	char bridge[IFNAMSIZ]; /* --bridge */
+
+	char *config_path; /* --config; NULL = default path, optional */
+	bool config_path_explicit; /* an explicit path must exist */
+	char *state_dir;
+	char *run_dir;
+	enum log_level log_level;
+
+	/* Session timers, milliseconds. */
+	uint32_t keepalive_ms;
+	uint32_t hold_time_ms;
+	uint32_t restart_time_ms;
+	uint32_t connect_retry_min_ms;
+	uint32_t connect_retry_max_ms;
+	uint32_t handshake_timeout_ms;
+
+	enum cfg_backend backend;
+};
+
+/* Error report: what was wrong and where ("--subnet", "nsagent.conf:12"). */
+struct cfg_error {
+	char where[128];
+	char message[256];
+};
+
+/* A config with every default filled in. Never NULL (fatal on OOM). */
+struct cfg *cfg_new(void);
+void cfg_free(struct cfg *cfg);
+
+/* The whole load: defaults, then the file (--config or the default path, a
+ * missing default file is fine), then flags. argv[0] is the subcommand or
+ * program name and is skipped. Returns 0, or -EINVAL with err filled. */
+int cfg_load(struct cfg *cfg, int argc, char **argv, struct cfg_error *err);
+int cfg_load_file(struct cfg *cfg, const char *path, struct cfg_error *err);
+int cfg_validate(const struct cfg *cfg, struct cfg_error *err);
+
+/* Durations: "500ms", "3s", "2m"; a bare number is rejected. */
+int cfg_parse_duration(const char *text, uint32_t *ms);
+
+/* Prints the effective config in config-file syntax (round-trips). */
+void cfg_print(const struct cfg *cfg, FILE *out);
+
+/* Usage text for the run flags. */
+void cfg_usage(FILE *out);
+
+#endif
