@@ -1,0 +1,38 @@
+/* Internal to the kernel layer: the agent's nftables table (family inet,
+ * name KERN_NFT_TABLE), built in one batch and replaced atomically. */
+#ifndef NSAGENT_KERNEL_NFT_H
+#define NSAGENT_KERNEL_NFT_H
+
+#include <net/if.h>
+#include <stdbool.h>
+
+#include "nsagent/addr.h"
+#include "nsagent/kern.h"
+
+struct event_base;
+struct kern_nft;
+
+struct nft_table_spec {
+	struct prefix subnet;  /* local namespaces' subnet */
+	struct prefix cluster; /* cluster range: never masqueraded, not tracked */
+	char bridge[IFNAMSIZ];
+};
+
+/* Opens an nfnetlink socket and subscribes to nftables events in the current
+ * network namespace; on_change runs (from the event loop) when a table,
+ * chain or rule changes, so the owner can re-apply. */
+int nft_open(struct event_base *base, void (*on_change)(void *arg), void *arg,
+	     struct kern_nft **out, struct kern_error *err);
+void nft_close(struct kern_nft *nft);
+
+/* Makes the table exactly what spec asks for. When the kernel's table
+ * already matches, nothing is sent and *changed is false. Otherwise the
+ * whole table is replaced in one batch (add table; delete table; add table,
+ * chains, rules) so that no packet ever sees a half-built table. */
+int nft_apply(struct kern_nft *nft, const struct nft_table_spec *spec, bool *changed,
+	      struct kern_error *err);
+
+/* Deletes the table if present (for `nsagent down`). */
+int nft_remove(struct kern_error *err);
+
+#endif
