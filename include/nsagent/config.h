@@ -36,7 +36,7 @@ struct cfg {
 	unsigned n_peers;
 	uint16_t port; /* --port: listen port */
 
-	uint32_t node_ip; /* --node-ip; 0 = derive from the route to the first peer */
+	uint32_t node_ip;     /* --node-ip; 0 = derive from the route to the first peer */
 	struct prefix subnet; /* --subnet */
 	bool subnet_set;      /* false = claim automatically */
 	struct prefix cluster_cidr;
@@ -45,7 +45,7 @@ struct cfg {
 	unsigned n_namespaces;
 	char bridge[IFNAMSIZ]; /* --bridge */
 
-	char *config_path; /* --config; NULL = default path, optional */
+	char *config_path;	   /* --config; NULL = default path, optional */
 	bool config_path_explicit; /* an explicit path must exist */
 	char *state_dir;
 	char *run_dir;
