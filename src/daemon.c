@@ -9,11 +9,14 @@
  * the agent restarts. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -83,6 +86,32 @@ static int write_pid_file(struct daemon *d)
 	return ret;
 }
 
+/* systemd's readiness protocol (sd_notify(3)): one datagram to
+ * $NOTIFY_SOCKET; an abstract socket name starts with '@'. Quiet without it. */
+static void notify_systemd(const char *state)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	size_t len;
+	int fd;
+
+	if (!path || (path[0] != '/' && path[0] != '@'))
+		return;
+	len = strlen(path);
+	if (len >= sizeof(sun.sun_path))
+		return;
+	memcpy(sun.sun_path, path, len);
+	if (sun.sun_path[0] == '@')
+		sun.sun_path[0] = '\0';
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sun,
+		   (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) < 0)
+		log_warn("cannot notify systemd at %s: %s", path, strerror(errno));
+	close(fd);
+}
+
 static void daemon_free(struct daemon *d)
 {
 	if (d->pid_path) {
@@ -146,8 +175,10 @@ int daemon_run(const struct cfg *cfg)
 		goto out;
 	}
 	log_info("ready");
+	notify_systemd("READY=1");
 	event_base_dispatch(d.base);
 	status = 0;
+	notify_systemd("STOPPING=1");
 out:
 	daemon_free(&d);
 	return status;
