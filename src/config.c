@@ -812,7 +812,9 @@ static int parse_flags(struct cfg *cfg, int argc, char **args, bool only_config,
 				snprintf(where, sizeof(where), "-%c", optopt);
 			else
 				snprintf(where, sizeof(where), "%.*s", (int)strcspn(arg, "="), arg);
-			set_error(err, where, c == ':' ? "missing value" : "unknown option");
+			set_error(err, where,
+				  c == ':' ? "missing value"
+					   : "unknown option (or an ambiguous abbreviation)");
 			return -EINVAL;
 		}
 		if (only_config != (c - 1000 == KEY_CONFIG))
