@@ -60,6 +60,10 @@ struct cfg {
 	uint32_t handshake_timeout_ms;
 
 	enum cfg_backend backend;
+
+	/* Private to config.c: where each setting was last set ("--flag" or
+	 * "file:line"), so that cfg_validate can point at the right place. */
+	struct cfg_sources *sources;
 };
 
 /* Error report: what was wrong and where ("--subnet", "nsagent.conf:12"). */
