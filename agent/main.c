@@ -130,6 +130,14 @@ static int cmd_down(int argc, char **argv)
 	if (!cfg)
 		return EXIT_USAGE;
 	log_set_level(cfg->log_level);
+	ret = daemon_stop_running(cfg, 5000);
+	if (ret < 0) {
+		fprintf(stderr, "nsagent: cannot stop the running agent (pid file in %s): %s\n",
+			cfg->run_dir, strerror(-ret));
+		cfg_free(cfg);
+		return EXIT_FAILED;
+	}
+	ret = EXIT_OK;
 	if (kern_down(cfg->bridge, &err) < 0) {
 		fprintf(stderr, "nsagent: %s\n", err.message);
 		ret = EXIT_FAILED;

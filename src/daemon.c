@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -32,6 +33,7 @@ struct daemon {
 	struct kern *kern;
 	struct event *sig_term;
 	struct event *sig_int;
+	struct event *sig_leave;
 	struct kern_topology topo;
 	char *pid_path;
 };
@@ -64,6 +66,16 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	log_info("received %s, stopping (kernel state is kept)", strsignal((int)sig));
+	event_base_loopexit(d->base, NULL);
+}
+
+static void on_leave_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)sig;
+	(void)what;
+	log_info("asked to leave the cluster (nsagent down), stopping");
 	event_base_loopexit(d->base, NULL);
 }
 
@@ -122,6 +134,8 @@ static void daemon_free(struct daemon *d)
 		event_free(d->sig_term);
 	if (d->sig_int)
 		event_free(d->sig_int);
+	if (d->sig_leave)
+		event_free(d->sig_leave);
 	kern_free(d->kern);
 	free(d->topo.namespaces);
 	if (d->base)
@@ -165,8 +179,9 @@ int daemon_run(const struct cfg *cfg)
 
 	d.sig_term = evsignal_new(d.base, SIGTERM, on_stop_signal, &d);
 	d.sig_int = evsignal_new(d.base, SIGINT, on_stop_signal, &d);
-	if (!d.sig_term || !d.sig_int || evsignal_add(d.sig_term, NULL) < 0 ||
-	    evsignal_add(d.sig_int, NULL) < 0)
+	d.sig_leave = evsignal_new(d.base, SIGUSR1, on_leave_signal, &d);
+	if (!d.sig_term || !d.sig_int || !d.sig_leave || evsignal_add(d.sig_term, NULL) < 0 ||
+	    evsignal_add(d.sig_int, NULL) < 0 || evsignal_add(d.sig_leave, NULL) < 0)
 		fatal("cannot install signal handlers");
 	signal(SIGPIPE, SIG_IGN);
 	ret = write_pid_file(&d);
@@ -182,4 +197,39 @@ int daemon_run(const struct cfg *cfg)
 out:
 	daemon_free(&d);
 	return status;
+}
+
+int daemon_stop_running(const struct cfg *cfg, unsigned timeout_ms)
+{
+	char *path = NULL, buf[32] = "";
+	struct timespec step = {.tv_nsec = 10 * 1000 * 1000};
+	long pid;
+	FILE *f;
+	int ret = 0;
+
+	if (asprintf(&path, "%s/nsagent.pid", cfg->run_dir) < 0)
+		fatal("out of memory");
+	f = fopen(path, "re");
+	if (!f)
+		goto out; /* no agent running here */
+	if (!fgets(buf, sizeof(buf), f) || sscanf(buf, "%ld", &pid) != 1 || pid <= 1) {
+		fclose(f);
+		ret = -EINVAL;
+		goto out;
+	}
+	fclose(f);
+	if (kill((pid_t)pid, SIGUSR1) < 0) {
+		ret = errno == ESRCH ? 0 : -errno; /* a stale pid file */
+		goto out;
+	}
+	for (unsigned waited = 0; kill((pid_t)pid, 0) == 0; waited += 10) {
+		if (waited >= timeout_ms) {
+			ret = -ETIMEDOUT;
+			goto out;
+		}
+		nanosleep(&step, NULL);
+	}
+out:
+	free(path);
+	return ret;
 }
