@@ -8,8 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ADDR_STRLEN 16	 /* "255.255.255.255" + NUL */
-#define PREFIX_STRLEN 19 /* + "/32" */
+#define ADDR_STRLEN 16	   /* "255.255.255.255" + NUL */
+#define PREFIX_STRLEN 19   /* + "/32" */
 #define ENDPOINT_STRLEN 22 /* + ":65535" */
 
 struct prefix {

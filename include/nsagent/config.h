@@ -36,7 +36,7 @@ struct cfg {
 	unsigned n_peers;
 	uint16_t port; /* --port: listen port */
 
-	uint32_t node_ip; /* --node-ip; 0 = derive from the route to the first peer */
+	uint32_t node_ip;     /* --node-ip; 0 = derive from the route to the first peer */
 	struct prefix subnet; /* --subnet */
 	bool subnet_set;      /* false = claim automatically */
 	struct prefix cluster_cidr;
@@ -45,7 +45,7 @@ struct cfg {
 	unsigned n_namespaces;
 	char bridge[IFNAMSIZ]; /* --bridge */
 
-	char *config_path; /* --config; NULL = default path, optional */
+	char *config_path;	   /* --config; NULL = default path, optional */
 	bool config_path_explicit; /* an explicit path must exist */
 	char *state_dir;
 	char *run_dir;
@@ -60,6 +60,10 @@ struct cfg {
 	uint32_t handshake_timeout_ms;
 
 	enum cfg_backend backend;
+
+	/* Private to config.c: where each setting was last set ("--flag" or
+	 * "file:line"), so that cfg_validate can point at the right place. */
+	struct cfg_sources *sources;
 };
 
 /* Error report: what was wrong and where ("--subnet", "nsagent.conf:12"). */

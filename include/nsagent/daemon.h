@@ -8,4 +8,10 @@
 /* Runs in the foreground until SIGTERM/SIGINT; returns the exit status. */
 int daemon_run(const struct cfg *cfg);
 
+/* For `nsagent down`: when an agent runs with this run dir, ask it to leave
+ * the cluster (goodbye(leave) to every peer, SIGUSR1) and wait up to
+ * timeout_ms for it to exit, so that it does not repair what down removes.
+ * Returns 0 (no agent, or it left) or a negative errno. */
+int daemon_stop_running(const struct cfg *cfg, unsigned timeout_ms);
+
 #endif

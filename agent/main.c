@@ -1,0 +1,229 @@
+/* DOC: the nsagent command line. A table of subcommands in the style of
+ * wireguard-tools' wg.c: each entry has a name, a one-line summary, its
+ * help and a function taking (argc, argv) with argv[0] the subcommand name.
+ * `run` is the default, so `nsagent --peer X` is `nsagent run --peer X`.
+ *
+ * This file only dispatches and prints: parsing and validation live in
+ * src/config.c, where tests reach them. Exit status: 0 success, 1 the
+ * operation failed, 2 the command line or config was wrong. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "nsagent/config.h"
+#include "nsagent/daemon.h"
+#include "nsagent/kern.h"
+#include "nsagent/log.h"
+
+#ifndef NSAGENT_VERSION
+#error "NSAGENT_VERSION must be defined by the build"
+#endif
+
+#define EXIT_OK 0
+#define EXIT_FAILED 1
+#define EXIT_USAGE 2
+
+struct command {
+	const char *name;
+	const char *synopsis; /* arguments after the command name */
+	const char *summary;
+	bool config_flags; /* takes the run flags (help lists them) */
+	int (*run)(int argc, char **argv);
+};
+
+static int cmd_run(int argc, char **argv);
+static int cmd_down(int argc, char **argv);
+static int cmd_check_config(int argc, char **argv);
+static int cmd_version(int argc, char **argv);
+static int cmd_help(int argc, char **argv);
+
+static const struct command commands[] = {
+    {"run", "[OPTIONS]", "run the agent in the foreground (the default command)", true, cmd_run},
+    {"down", "[OPTIONS]", "remove what nsagent made here: bridge, namespaces, routes, nft table",
+     true, cmd_down},
+    {"check-config", "[OPTIONS]",
+     "check the config file and flags, then print the effective config", true, cmd_check_config},
+    {"version", "", "print the version", false, cmd_version},
+    {"help", "[COMMAND]", "show help for nsagent or for one command", false, cmd_help},
+};
+
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	}
+	return NULL;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out, "Usage: nsagent [COMMAND] [OPTIONS]\n\n"
+		     "Routed networking for namespaces across a small cluster.\n"
+		     "Without a command, nsagent runs the agent: nsagent --peer 192.168.1.6\n\n"
+		     "Commands:\n");
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out, "\nnsagent COMMAND --help shows the options of a command.\n");
+}
+
+static void command_help(const struct command *cmd, FILE *out)
+{
+	fprintf(out, "Usage: nsagent %s%s%s\n\n%s\n", cmd->name, cmd->synopsis[0] ? " " : "",
+		cmd->synopsis, cmd->summary);
+	if (cmd->config_flags) {
+		fputc('\n', out);
+		cfg_usage(out);
+	}
+}
+
+static bool is_help_flag(const char *arg)
+{
+	return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
+}
+
+static bool wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (is_help_flag(argv[i]))
+			return true;
+	}
+	return false;
+}
+
+/* Loads and validates the config for commands that take the run flags;
+ * prints the error and returns NULL when it is wrong. */
+static struct cfg *load_config(int argc, char **argv)
+{
+	struct cfg *cfg = cfg_new();
+	struct cfg_error err;
+
+	if (cfg_load(cfg, argc, argv, &err) < 0) {
+		fprintf(stderr, "nsagent: %s: %s\n", err.where, err.message);
+		cfg_free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	struct cfg *cfg = load_config(argc, argv);
+	int ret;
+
+	if (!cfg)
+		return EXIT_USAGE;
+	log_set_level(cfg->log_level);
+	ret = daemon_run(cfg);
+	cfg_free(cfg);
+	return ret;
+}
+
+static int cmd_down(int argc, char **argv)
+{
+	struct cfg *cfg = load_config(argc, argv);
+	struct kern_error err = {{0}};
+	int ret = EXIT_OK;
+
+	if (!cfg)
+		return EXIT_USAGE;
+	log_set_level(cfg->log_level);
+	ret = daemon_stop_running(cfg, 5000);
+	if (ret < 0) {
+		fprintf(stderr, "nsagent: cannot stop the running agent (pid file in %s): %s\n",
+			cfg->run_dir, strerror(-ret));
+		cfg_free(cfg);
+		return EXIT_FAILED;
+	}
+	ret = EXIT_OK;
+	if (kern_down(cfg->bridge, &err) < 0) {
+		fprintf(stderr, "nsagent: %s\n", err.message);
+		ret = EXIT_FAILED;
+	}
+	cfg_free(cfg);
+	return ret;
+}
+
+static int cmd_check_config(int argc, char **argv)
+{
+	struct cfg *cfg = load_config(argc, argv);
+
+	if (!cfg)
+		return EXIT_USAGE;
+	cfg_print(cfg, stdout);
+	cfg_free(cfg);
+	return EXIT_OK;
+}
+
+static int no_arguments(int argc, char **argv)
+{
+	if (argc > 1) {
+		fprintf(stderr, "nsagent: %s: unexpected argument '%s'\n", argv[0], argv[1]);
+		return -1;
+	}
+	return 0;
+}
+
+static int cmd_version(int argc, char **argv)
+{
+	if (no_arguments(argc, argv) < 0)
+		return EXIT_USAGE;
+	printf("nsagent %s\n", NSAGENT_VERSION);
+	return EXIT_OK;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	const struct command *cmd;
+
+	if (argc < 2) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if (argc > 2) {
+		fprintf(stderr, "nsagent: help: unexpected argument '%s'\n", argv[2]);
+		return EXIT_USAGE;
+	}
+	cmd = find_command(argv[1]);
+	if (!cmd) {
+		fprintf(stderr, "nsagent: help: unknown command '%s'\n", argv[1]);
+		return EXIT_USAGE;
+	}
+	command_help(cmd, stdout);
+	return EXIT_OK;
+}
+
+static int dispatch(const struct command *cmd, int argc, char **argv)
+{
+	if (wants_help(argc, argv)) {
+		command_help(cmd, stdout);
+		return EXIT_OK;
+	}
+	return cmd->run(argc, argv);
+}
+
+int main(int argc, char **argv)
+{
+	const struct command *cmd;
+
+	if (argc < 2 || argv[1][0] == '-') {
+		/* Bare `nsagent --help` is about nsagent, not about `run`. */
+		if (argc >= 2 && is_help_flag(argv[1])) {
+			usage(stdout);
+			return EXIT_OK;
+		}
+		if (argc == 2 && strcmp(argv[1], "--version") == 0)
+			return cmd_version(1, (char *[]){"version", NULL});
+		/* argv[0] stands in for the command name that cfg_load skips. */
+		return dispatch(find_command("run"), argc, argv);
+	}
+	cmd = find_command(argv[1]);
+	if (!cmd) {
+		fprintf(stderr, "nsagent: unknown command '%s'\n\n", argv[1]);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	return dispatch(cmd, argc - 1, argv + 1);
+}

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages nsagent needs to build, test and run,
+# and only those that are missing: `apt-get update` runs once, and only when
+# something has to be installed. Silent when everything is present.
+#
+# Usage: deploy/deps.sh            (as root)
+#        deploy/deps.sh --list     print the package list and exit
+set -euo pipefail
+
+PACKAGES=(
+	# build
+	build-essential cmake pkg-config
+	libevent-dev libnl-3-dev libnl-route-3-dev
+	libprotobuf-c-dev protobuf-c-compiler
+	libnftnl-dev libmnl-dev libinih-dev libjson-c-dev libssl-dev
+	# tests: unit tests, sanitizers, fuzzing, leak checks, traffic
+	libcmocka-dev clang libclang-rt-14-dev valgrind iperf3 socat
+	# run: the lab and the agent's neighbours
+	iproute2 nftables iputils-ping util-linux procps
+)
+
+if [[ ${1:-} == --list ]]; then
+	printf '%s\n' "${PACKAGES[@]}"
+	exit 0
+fi
+
+# One dpkg-query for the whole list: "ii " = wanted install, installed;
+# anything else (absent, half-configured, removed with config left) needs apt.
+declare -A installed=()
+while read -r pkg status; do
+	[[ $status == ii ]] && installed[${pkg%%:*}]=1
+done < <(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' "${PACKAGES[@]}" 2>/dev/null || true)
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+	[[ -n ${installed[$pkg]:-} ]] || missing+=("$pkg")
+done
+((${#missing[@]} == 0)) && exit 0
+
+if ((EUID != 0)); then
+	echo "deps.sh: missing packages: ${missing[*]}; run as root to install them" >&2
+	exit 1
+fi
+echo "deps.sh: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2

@@ -1,0 +1,206 @@
+/* DOC: IPv4 addresses, prefixes and endpoints.
+ *
+ * Parsing is strict on purpose: the text comes from operators and peers, and
+ * a value that could be read two ways must be rejected rather than guessed.
+ * A dotted quad is exactly four decimal fields 0..255 without leading zeros
+ * ("010" is octal to inet_aton, decimal to others), signs or spaces; a
+ * prefix length is 0..32; a port is 1..65535; nothing may trail the value.
+ * addr_parse_prefix refuses host bits so 172.16.1.1/24 is reported, not
+ * silently masked to 172.16.1.0/24.
+ *
+ * Invariant: every struct prefix this module returns has its host bits zero.
+ * Addresses are host byte order throughout. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "nsagent/addr.h"
+
+/* Reads a decimal number of at most max_digits digits from *text without a
+ * leading zero (except "0" itself) and advances *text past it. */
+static int parse_decimal(const char **text, unsigned max_digits, uint32_t max, uint32_t *out)
+{
+	const char *p = *text;
+	uint32_t value = 0;
+	unsigned digits = 0;
+
+	while (*p >= '0' && *p <= '9') {
+		if (++digits > max_digits)
+			return -EINVAL;
+		value = value * 10 + (uint32_t)(*p - '0');
+		p++;
+	}
+	if (digits == 0 || (digits > 1 && **text == '0') || value > max)
+		return -EINVAL;
+	*text = p;
+	*out = value;
+	return 0;
+}
+
+/* Parses a dotted quad at the start of text; *end is set past it. */
+static int parse_quad(const char *text, const char **end, uint32_t *addr)
+{
+	const char *p = text;
+	uint32_t result = 0;
+
+	for (int i = 0; i < 4; i++) {
+		uint32_t octet;
+
+		if (i > 0 && *p++ != '.')
+			return -EINVAL;
+		if (parse_decimal(&p, 3, 255, &octet) < 0)
+			return -EINVAL;
+		result = (result << 8) | octet;
+	}
+	*end = p;
+	*addr = result;
+	return 0;
+}
+
+int addr_parse(const char *text, uint32_t *addr)
+{
+	const char *end;
+	uint32_t value;
+
+	if (!text || parse_quad(text, &end, &value) < 0 || *end != '\0')
+		return -EINVAL;
+	*addr = value;
+	return 0;
+}
+
+int addr_parse_prefix(const char *text, struct prefix *prefix)
+{
+	const char *p;
+	uint32_t addr, len;
+
+	if (!text || parse_quad(text, &p, &addr) < 0 || *p++ != '/')
+		return -EINVAL;
+	if (parse_decimal(&p, 2, 32, &len) < 0 || *p != '\0')
+		return -EINVAL;
+	if (addr & ~addr_mask((uint8_t)len))
+		return -EINVAL;
+	prefix->addr = addr;
+	prefix->len = (uint8_t)len;
+	return 0;
+}
+
+int addr_parse_endpoint(const char *text, uint16_t default_port, struct endpoint *endpoint)
+{
+	const char *p;
+	uint32_t addr, port = default_port;
+
+	if (!text || parse_quad(text, &p, &addr) < 0)
+		return -EINVAL;
+	if (*p == ':') {
+		p++;
+		if (parse_decimal(&p, 5, 65535, &port) < 0 || port == 0)
+			return -EINVAL;
+	}
+	if (*p != '\0')
+		return -EINVAL;
+	endpoint->addr = addr;
+	endpoint->port = (uint16_t)port;
+	return 0;
+}
+
+const char *addr_format(uint32_t addr, char *buf)
+{
+	snprintf(buf, ADDR_STRLEN, "%u.%u.%u.%u", addr >> 24, (addr >> 16) & 0xff,
+		 (addr >> 8) & 0xff, addr & 0xff);
+	return buf;
+}
+
+const char *addr_format_prefix(const struct prefix *prefix, char *buf)
+{
+	char addr[ADDR_STRLEN];
+
+	/* The clamp keeps the compiler's length analysis within PREFIX_STRLEN. */
+	snprintf(buf, PREFIX_STRLEN, "%s/%u", addr_format(prefix->addr, addr),
+		 prefix->len > 32 ? 32u : prefix->len);
+	return buf;
+}
+
+const char *addr_format_endpoint(const struct endpoint *endpoint, char *buf)
+{
+	char addr[ADDR_STRLEN];
+
+	snprintf(buf, ENDPOINT_STRLEN, "%s:%u", addr_format(endpoint->addr, addr), endpoint->port);
+	return buf;
+}
+
+uint32_t addr_mask(uint8_t len)
+{
+	/* A shift by 32 is undefined in C, so /0 is its own case. */
+	if (len == 0)
+		return 0;
+	if (len >= 32)
+		return 0xffffffffu;
+	return 0xffffffffu << (32 - len);
+}
+
+bool addr_prefix_contains_addr(const struct prefix *prefix, uint32_t addr)
+{
+	uint32_t mask = addr_mask(prefix->len);
+
+	return (addr & mask) == (prefix->addr & mask);
+}
+
+bool addr_prefix_contains(const struct prefix *outer, const struct prefix *inner)
+{
+	return inner->len >= outer->len && addr_prefix_contains_addr(outer, inner->addr);
+}
+
+bool addr_prefix_overlaps(const struct prefix *a, const struct prefix *b)
+{
+	/* Two prefixes overlap exactly when the shorter one contains the other. */
+	return a->len <= b->len ? addr_prefix_contains(a, b) : addr_prefix_contains(b, a);
+}
+
+bool addr_prefix_equal(const struct prefix *a, const struct prefix *b)
+{
+	return a->len == b->len && (a->addr & addr_mask(a->len)) == (b->addr & addr_mask(b->len));
+}
+
+uint64_t addr_prefix_size(const struct prefix *prefix)
+{
+	return (uint64_t)1 << (32 - (prefix->len > 32 ? 32 : prefix->len));
+}
+
+/* Usable hosts: all but the network and broadcast addresses, except that a
+ * /31 has two usable addresses and no broadcast (RFC 3021) and a /32 is a
+ * single host. n counts from 1 in every case. */
+int addr_prefix_host(const struct prefix *prefix, uint32_t n, uint32_t *addr)
+{
+	uint64_t size = addr_prefix_size(prefix);
+	uint32_t base = prefix->addr & addr_mask(prefix->len);
+
+	if (n == 0)
+		return -ERANGE;
+	if (prefix->len >= 31) {
+		if (n > size)
+			return -ERANGE;
+		*addr = base + (n - 1);
+		return 0;
+	}
+	if ((uint64_t)n > size - 2)
+		return -ERANGE;
+	*addr = base + n;
+	return 0;
+}
+
+int addr_prefix_subnet(const struct prefix *prefix, uint8_t sub_len, uint32_t index,
+		       struct prefix *out)
+{
+	uint32_t base = prefix->addr & addr_mask(prefix->len);
+	uint64_t count;
+
+	if (sub_len < prefix->len || sub_len > 32)
+		return -EINVAL;
+	count = (uint64_t)1 << (sub_len - prefix->len);
+	if ((uint64_t)index >= count)
+		return -ERANGE;
+	out->len = sub_len;
+	/* index < 2^(sub_len - len), so index << (32 - sub_len) stays inside the host bits. */
+	out->addr = base | (uint32_t)((uint64_t)index << (32 - sub_len));
+	return 0;
+}

@@ -1,0 +1,1167 @@
+/* DOC: configuration. Owns struct cfg: its defaults, the config file
+ * reader (libinih, one [nsagent] section whose keys are the long flag names),
+ * the flag parser (getopt_long), validation and printing.
+ *
+ * One table (options[]) describes every setting once: its flag/key name,
+ * help text and setter. Flags, file keys, usage text and cfg_print all come
+ * from it, so they cannot drift apart.
+ *
+ * Precedence is defaults < file < flags. List settings (peer, namespaces)
+ * accumulate within one source, and the first occurrence in a source
+ * replaces what an earlier source gave, so `--peer X` on the command line
+ * means "exactly X" whatever the file says. A peer without a port uses
+ * --port, resolved once every source has been read.
+ *
+ * Each value is checked when it is set, with the flag or file:line of its
+ * origin; cfg_validate then checks the struct as a whole, blaming the origin
+ * recorded in cfg->sources (or the flag name for values set by code).
+ * Nothing here touches the kernel, prints to the user or exits. */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nsagent/config.h"
+#include "nsagent/xalloc.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+
+/* A path must fit one config line (inih reads lines of at most 200 bytes)
+ * so that cfg_print output always loads back. */
+#define CFG_PATH_MAX 160
+/* cfg_print wraps long namespace lists over several lines below this width. */
+#define NAMESPACES_LINE_MAX 100
+
+enum cfg_key {
+	KEY_PEER,
+	KEY_PORT,
+	KEY_NODE_IP,
+	KEY_SUBNET,
+	KEY_CLUSTER_CIDR,
+	KEY_NAMESPACES,
+	KEY_BRIDGE,
+	KEY_CONFIG,
+	KEY_STATE_DIR,
+	KEY_RUN_DIR,
+	KEY_LOG_LEVEL,
+	KEY_KEEPALIVE,
+	KEY_HOLD_TIME,
+	KEY_RESTART_TIME,
+	KEY_CONNECT_RETRY_MIN,
+	KEY_CONNECT_RETRY_MAX,
+	KEY_HANDSHAKE_TIMEOUT,
+	KEY_BACKEND,
+	KEY_COUNT
+};
+
+struct cfg_sources {
+	char where[KEY_COUNT][sizeof(((struct cfg_error *)0)->where)];
+};
+
+/* A setter checks one value and stores it; on error it writes a message
+ * (without the location) into msg and returns -EINVAL. */
+typedef int (*cfg_setter)(struct cfg *cfg, const char *value, char *msg, size_t size);
+
+struct cfg_option {
+	const char *name; /* long flag without "--", and file key */
+	const char *metavar;
+	const char *help;
+	bool list;    /* repeatable, accumulates */
+	bool in_file; /* --config only makes sense as a flag */
+	cfg_setter set;
+};
+
+static int set_peer(struct cfg *cfg, const char *value, char *msg, size_t size);
+static int set_port(struct cfg *cfg, const char *value, char *msg, size_t size);
+static int set_node_ip(struct cfg *cfg, const char *value, char *msg, size_t size);
+static int set_subnet(struct cfg *cfg, const char *value, char *msg, size_t size);
+static int set_cluster_cidr(struct cfg *cfg, const char *value, char *msg, size_t size);
+static int set_namespaces(struct cfg *cfg, const char *value, char *msg, size_t size);
+static int set_bridge(struct cfg *cfg, const char *value, char *msg, size_t size);
+static int set_config(struct cfg *cfg, const char *value, char *msg, size_t size);
+static int set_state_dir(struct cfg *cfg, const char *value, char *msg, size_t size);
+static int set_run_dir(struct cfg *cfg, const char *value, char *msg, size_t size);
+static int set_log_level(struct cfg *cfg, const char *value, char *msg, size_t size);
+static int set_keepalive(struct cfg *cfg, const char *value, char *msg, size_t size);
+static int set_hold_time(struct cfg *cfg, const char *value, char *msg, size_t size);
+static int set_restart_time(struct cfg *cfg, const char *value, char *msg, size_t size);
+static int set_connect_retry_min(struct cfg *cfg, const char *value, char *msg, size_t size);
+static int set_connect_retry_max(struct cfg *cfg, const char *value, char *msg, size_t size);
+static int set_handshake_timeout(struct cfg *cfg, const char *value, char *msg, size_t size);
+static int set_backend(struct cfg *cfg, const char *value, char *msg, size_t size);
+
+static const struct cfg_option options[KEY_COUNT] = {
+    [KEY_PEER] = {"peer", "ADDR[:PORT]",
+		  "a node to join through; repeatable (port defaults to --port)", true, true,
+		  set_peer},
+    [KEY_PORT] = {"port", "PORT", "TCP port to listen on and to dial peers at", false, true,
+		  set_port},
+    [KEY_NODE_IP] = {"node-ip", "ADDR|auto",
+		     "this node's address (auto: source address toward the first peer)", false,
+		     true, set_node_ip},
+    [KEY_SUBNET] = {"subnet", "PREFIX|auto",
+		    "this node's subnet (auto: claim a free /24 of the cluster)", false, true,
+		    set_subnet},
+    [KEY_CLUSTER_CIDR] = {"cluster-cidr", "PREFIX", "range holding every node's subnet", false,
+			  true, set_cluster_cidr},
+    [KEY_NAMESPACES] = {"namespaces", "NAME[,NAME...]",
+			"network namespaces to create on the bridge", true, true, set_namespaces},
+    [KEY_BRIDGE] = {"bridge", "NAME", "bridge joining the namespaces", false, true, set_bridge},
+    [KEY_CONFIG] = {"config", "PATH",
+		    "config file (default " CFG_DEFAULT_CONFIG_PATH ", may be missing)", false,
+		    false, set_config},
+    [KEY_STATE_DIR] = {"state-dir", "DIR", "persisted state (node id, subnet lease, peers)", false,
+		       true, set_state_dir},
+    [KEY_RUN_DIR] = {"run-dir", "DIR", "control socket directory", false, true, set_run_dir},
+    [KEY_LOG_LEVEL] = {"log-level", "LEVEL", "error, warn, info or debug", false, true,
+		       set_log_level},
+    [KEY_KEEPALIVE] = {"keepalive", "DURATION", "interval between keepalives", false, true,
+		       set_keepalive},
+    [KEY_HOLD_TIME] = {"hold-time", "DURATION", "a silent session is down after this", false, true,
+		       set_hold_time},
+    [KEY_RESTART_TIME] = {"restart-time", "DURATION",
+			  "how long a lost peer's routes are kept as stale", false, true,
+			  set_restart_time},
+    [KEY_CONNECT_RETRY_MIN] = {"connect-retry-min", "DURATION", "first reconnect delay", false,
+			       true, set_connect_retry_min},
+    [KEY_CONNECT_RETRY_MAX] = {"connect-retry-max", "DURATION", "longest reconnect delay", false,
+			       true, set_connect_retry_max},
+    [KEY_HANDSHAKE_TIMEOUT] = {"handshake-timeout", "DURATION",
+			       "a session must finish its handshake within this", false, true,
+			       set_handshake_timeout},
+    [KEY_BACKEND] = {"backend", "auto|direct|vxlan",
+		     "path to peers (auto: direct if on-link, else vxlan)", false, true,
+		     set_backend},
+};
+
+static const char *const backend_names[] = {
+    [CFG_BACKEND_AUTO] = "auto",
+    [CFG_BACKEND_DIRECT] = "direct",
+    [CFG_BACKEND_VXLAN] = "vxlan",
+};
+
+static void __attribute__((format(printf, 3, 4)))
+set_error(struct cfg_error *err, const char *where, const char *fmt, ...)
+{
+	va_list ap;
+
+	snprintf(err->where, sizeof(err->where), "%s", where);
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	va_end(ap);
+}
+
+/* ---- value parsing ---- */
+
+/* Strict unsigned decimal: digits only, no sign, no leading zero. */
+static int parse_uint(const char *text, uint32_t max, uint32_t *out)
+{
+	uint64_t value = 0;
+	const char *p = text;
+
+	if (*p == '\0' || (p[0] == '0' && p[1] != '\0'))
+		return -EINVAL;
+	for (; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		value = value * 10 + (uint64_t)(*p - '0');
+		if (value > max)
+			return -EINVAL;
+	}
+	*out = (uint32_t)value;
+	return 0;
+}
+
+int cfg_parse_duration(const char *text, uint32_t *ms)
+{
+	static const struct {
+		const char *suffix;
+		uint32_t ms;
+	} units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}};
+	uint64_t value = 0;
+	const char *p = text;
+
+	if (!text || *p < '0' || *p > '9')
+		return -EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		value = value * 10 + (uint64_t)(*p - '0');
+		if (value > UINT32_MAX)
+			return -ERANGE;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
+		if (strcmp(p, units[i].suffix) == 0) {
+			value *= units[i].ms;
+			if (value > UINT32_MAX)
+				return -ERANGE;
+			*ms = (uint32_t)value;
+			return 0;
+		}
+	}
+	return -EINVAL; /* no unit, an unknown unit or trailing text */
+}
+
+static void format_duration(uint32_t ms, char *buf, size_t size)
+{
+	if (ms != 0 && ms % 60000 == 0)
+		snprintf(buf, size, "%um", ms / 60000);
+	else if (ms % 1000 == 0)
+		snprintf(buf, size, "%us", ms / 1000);
+	else
+		snprintf(buf, size, "%ums", ms);
+}
+
+/* Why addr cannot be a node's unicast address, or NULL when it can. */
+static const char *unicast_problem(uint32_t addr)
+{
+	if (addr >> 24 == 0)
+		return "is in 0.0.0.0/8 (this network)";
+	if (addr >> 24 == 127)
+		return "is a loopback address";
+	if (addr >> 28 == 0xe)
+		return "is a multicast address";
+	if (addr >> 28 == 0xf)
+		return "is a reserved or broadcast address";
+	return NULL;
+}
+
+static bool ns_name_char_ok(char c)
+{
+	return isascii((unsigned char)c) &&
+	       (isalnum((unsigned char)c) || c == '_' || c == '.' || c == '-');
+}
+
+/* Names `ip netns` accepts as file names under /run/netns, restricted to a
+ * portable set so they survive shells, logs and config lines unquoted. */
+static const char *ns_name_problem(const char *name)
+{
+	if (name[0] == '\0')
+		return "is empty";
+	if (strlen(name) > CFG_NS_NAME_MAX)
+		return "is longer than " STRINGIFY(CFG_NS_NAME_MAX) " characters";
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return "is not a usable file name";
+	for (const char *p = name; *p; p++) {
+		if (!ns_name_char_ok(*p))
+			return "may only contain letters, digits, '_', '.' and '-'";
+	}
+	return NULL;
+}
+
+/* The kernel's dev_valid_name(), plus printable ASCII only. */
+static const char *ifname_problem(const char *name)
+{
+	if (name[0] == '\0')
+		return "is empty";
+	if (strlen(name) >= IFNAMSIZ)
+		return "is longer than 15 characters (IFNAMSIZ)";
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return "is not a valid interface name";
+	for (const char *p = name; *p; p++) {
+		if (!isgraph((unsigned char)*p) || !isascii((unsigned char)*p) || *p == '/' ||
+		    *p == ':')
+			return "may not contain '/', ':', spaces or non-printable characters";
+	}
+	return NULL;
+}
+
+static const char *path_problem(const char *path)
+{
+	if (path[0] != '/')
+		return "must be an absolute path";
+	if (strlen(path) > CFG_PATH_MAX)
+		return "is longer than " STRINGIFY(CFG_PATH_MAX) " characters";
+	for (const char *p = path; *p; p++) {
+		if (!isgraph((unsigned char)*p) || !isascii((unsigned char)*p))
+			return "may not contain spaces or non-printable characters";
+	}
+	return NULL;
+}
+
+/* Explains a prefix addr_parse_prefix refused, naming host bits when that
+ * is the cause because it is the likeliest typo. */
+static void explain_prefix(const char *value, char *msg, size_t size)
+{
+	char copy[PREFIX_STRLEN + 1], canonical[PREFIX_STRLEN * 2 + 2];
+	char *slash;
+	uint32_t addr, len;
+	struct prefix masked;
+
+	if (strlen(value) < sizeof(copy)) {
+		strcpy(copy, value);
+		slash = strchr(copy, '/');
+		if (slash) {
+			*slash = '\0';
+			if (addr_parse(copy, &addr) == 0 && parse_uint(slash + 1, 32, &len) == 0) {
+				masked.addr = addr & addr_mask((uint8_t)len);
+				masked.len = (uint8_t)len;
+				addr_format_prefix(&masked, canonical);
+				snprintf(msg, size, "%s has host bits set (the network is %s)",
+					 value, canonical);
+				return;
+			}
+		}
+	}
+	snprintf(msg, size, "'%s' is not an IPv4 prefix (ADDR/LEN, LEN 0-32)", value);
+}
+
+/* ---- setters ---- */
+
+static int set_peer(struct cfg *cfg, const char *value, char *msg, size_t size)
+{
+	struct endpoint peer;
+	char buf[ADDR_STRLEN];
+
+	/* Port 0 stands for "not given" until resolve_peer_ports(). */
+	if (addr_parse_endpoint(value, 0, &peer) < 0) {
+		snprintf(msg, size, "'%s' is not an IPv4 address with an optional :PORT (1-65535)",
+			 value);
+		return -EINVAL;
+	}
+	for (unsigned i = 0; i < cfg->n_peers; i++) {
+		if (cfg->peers[i].addr == peer.addr) {
+			snprintf(msg, size, "%s is given twice", addr_format(peer.addr, buf));
+			return -EINVAL;
+		}
+	}
+	if (cfg->n_peers >= CFG_MAX_PEERS) {
+		snprintf(msg, size, "more than %d peers", CFG_MAX_PEERS);
+		return -EINVAL;
+	}
+	cfg->peers[cfg->n_peers++] = peer;
+	return 0;
+}
+
+static int set_port(struct cfg *cfg, const char *value, char *msg, size_t size)
+{
+	uint32_t port;
+
+	if (parse_uint(value, 65535, &port) < 0 || port == 0) {
+		snprintf(msg, size, "'%s' is not a port number (1-65535)", value);
+		return -EINVAL;
+	}
+	cfg->port = (uint16_t)port;
+	return 0;
+}
+
+static int set_node_ip(struct cfg *cfg, const char *value, char *msg, size_t size)
+{
+	uint32_t addr;
+
+	if (strcmp(value, "auto") == 0) {
+		cfg->node_ip = 0;
+		return 0;
+	}
+	if (addr_parse(value, &addr) < 0) {
+		snprintf(msg, size, "'%s' is not an IPv4 address (or 'auto')", value);
+		return -EINVAL;
+	}
+	if (addr == 0) {
+		snprintf(msg, size, "0.0.0.0 is not a node address (use 'auto' to derive it)");
+		return -EINVAL;
+	}
+	cfg->node_ip = addr;
+	return 0;
+}
+
+static int set_subnet(struct cfg *cfg, const char *value, char *msg, size_t size)
+{
+	if (strcmp(value, "auto") == 0) {
+		cfg->subnet_set = false;
+		cfg->subnet = (struct prefix){0, 0};
+		return 0;
+	}
+	if (addr_parse_prefix(value, &cfg->subnet) < 0) {
+		explain_prefix(value, msg, size);
+		return -EINVAL;
+	}
+	cfg->subnet_set = true;
+	return 0;
+}
+
+static int set_cluster_cidr(struct cfg *cfg, const char *value, char *msg, size_t size)
+{
+	if (addr_parse_prefix(value, &cfg->cluster_cidr) < 0) {
+		explain_prefix(value, msg, size);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Appends the comma-separated names; an empty value adds none (so that
+ * "namespaces =" can say "no namespaces"). */
+static int set_namespaces(struct cfg *cfg, const char *value, char *msg, size_t size)
+{
+	const char *start = value;
+
+	if (*value == '\0')
+		return 0;
+	for (;;) {
+		size_t len = strcspn(start, ",");
+		char name[CFG_NS_NAME_MAX + 2];
+		const char *problem;
+
+		if (len > CFG_NS_NAME_MAX) {
+			snprintf(msg, size, "namespace name '%.*s' is longer than %d characters",
+				 (int)len, start, CFG_NS_NAME_MAX);
+			return -EINVAL;
+		}
+		memcpy(name, start, len);
+		name[len] = '\0';
+		problem = ns_name_problem(name);
+		if (problem) {
+			snprintf(msg, size, "namespace name '%s' %s", name, problem);
+			return -EINVAL;
+		}
+		for (unsigned i = 0; i < cfg->n_namespaces; i++) {
+			if (strcmp(cfg->namespaces[i], name) == 0) {
+				snprintf(msg, size, "namespace %s is given twice", name);
+				return -EINVAL;
+			}
+		}
+		if (cfg->n_namespaces >= CFG_MAX_NAMESPACES) {
+			snprintf(msg, size, "more than %d namespaces", CFG_MAX_NAMESPACES);
+			return -EINVAL;
+		}
+		cfg->namespaces =
+		    xreallocarray(cfg->namespaces, cfg->n_namespaces + 1, sizeof(*cfg->namespaces));
+		memcpy(cfg->namespaces[cfg->n_namespaces++], name, len + 1);
+		if (start[len] == '\0')
+			return 0;
+		start += len + 1;
+	}
+}
+
+static int set_bridge(struct cfg *cfg, const char *value, char *msg, size_t size)
+{
+	const char *problem = ifname_problem(value);
+
+	if (problem) {
+		snprintf(msg, size, "bridge name '%s' %s", value, problem);
+		return -EINVAL;
+	}
+	strcpy(cfg->bridge, value);
+	return 0;
+}
+
+static int set_config(struct cfg *cfg, const char *value, char *msg, size_t size)
+{
+	if (*value == '\0') {
+		snprintf(msg, size, "empty path");
+		return -EINVAL;
+	}
+	free(cfg->config_path);
+	cfg->config_path = xstrdup(value);
+	cfg->config_path_explicit = true;
+	return 0;
+}
+
+static int set_path(char **field, const char *value, char *msg, size_t size)
+{
+	const char *problem = path_problem(value);
+
+	if (problem) {
+		snprintf(msg, size, "'%s' %s", value, problem);
+		return -EINVAL;
+	}
+	free(*field);
+	*field = xstrdup(value);
+	return 0;
+}
+
+static int set_state_dir(struct cfg *cfg, const char *value, char *msg, size_t size)
+{
+	return set_path(&cfg->state_dir, value, msg, size);
+}
+
+static int set_run_dir(struct cfg *cfg, const char *value, char *msg, size_t size)
+{
+	return set_path(&cfg->run_dir, value, msg, size);
+}
+
+static int set_log_level(struct cfg *cfg, const char *value, char *msg, size_t size)
+{
+	if (log_parse_level(value, &cfg->log_level) < 0) {
+		snprintf(msg, size, "'%s' is not a log level (error, warn, info, debug)", value);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int set_duration(uint32_t *field, const char *value, char *msg, size_t size)
+{
+	int ret = cfg_parse_duration(value, field);
+
+	if (ret == -ERANGE)
+		snprintf(msg, size, "'%s' is too long (at most 4294967295ms)", value);
+	else if (ret < 0)
+		snprintf(msg, size,
+			 "'%s' is not a duration (a whole number and ms, s or m: 500ms, 3s, 2m)",
+			 value);
+	return ret < 0 ? -EINVAL : 0;
+}
+
+static int set_keepalive(struct cfg *cfg, const char *value, char *msg, size_t size)
+{
+	return set_duration(&cfg->keepalive_ms, value, msg, size);
+}
+
+static int set_hold_time(struct cfg *cfg, const char *value, char *msg, size_t size)
+{
+	return set_duration(&cfg->hold_time_ms, value, msg, size);
+}
+
+static int set_restart_time(struct cfg *cfg, const char *value, char *msg, size_t size)
+{
+	return set_duration(&cfg->restart_time_ms, value, msg, size);
+}
+
+static int set_connect_retry_min(struct cfg *cfg, const char *value, char *msg, size_t size)
+{
+	return set_duration(&cfg->connect_retry_min_ms, value, msg, size);
+}
+
+static int set_connect_retry_max(struct cfg *cfg, const char *value, char *msg, size_t size)
+{
+	return set_duration(&cfg->connect_retry_max_ms, value, msg, size);
+}
+
+static int set_handshake_timeout(struct cfg *cfg, const char *value, char *msg, size_t size)
+{
+	return set_duration(&cfg->handshake_timeout_ms, value, msg, size);
+}
+
+static int set_backend(struct cfg *cfg, const char *value, char *msg, size_t size)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(backend_names); i++) {
+		if (strcmp(value, backend_names[i]) == 0) {
+			cfg->backend = (enum cfg_backend)i;
+			return 0;
+		}
+	}
+	snprintf(msg, size, "'%s' is not a backend (auto, direct, vxlan)", value);
+	return -EINVAL;
+}
+
+/* Sets one key from one source. A list key's first occurrence in a source
+ * (list_started[key] false) replaces the list instead of extending it. */
+static int apply(struct cfg *cfg, enum cfg_key key, const char *value, const char *where,
+		 bool *list_started, struct cfg_error *err)
+{
+	char msg[sizeof(err->message)];
+	bool from_file = where[0] != '-';
+
+	if (options[key].list && !list_started[key]) {
+		list_started[key] = true;
+		if (key == KEY_PEER)
+			cfg->n_peers = 0;
+		else if (key == KEY_NAMESPACES)
+			cfg->n_namespaces = 0;
+	}
+	if (options[key].set(cfg, value, msg, sizeof(msg)) < 0) {
+		/* A file line does not name its key by itself: say which one. */
+		if (from_file)
+			set_error(err, where, "%s: %s", options[key].name, msg);
+		else
+			set_error(err, where, "%s", msg);
+		return -EINVAL;
+	}
+	snprintf(cfg->sources->where[key], sizeof(cfg->sources->where[key]), "%s", where);
+	return 0;
+}
+
+/* ---- lifecycle ---- */
+
+static void free_fields(struct cfg *cfg)
+{
+	free(cfg->namespaces);
+	free(cfg->config_path);
+	free(cfg->state_dir);
+	free(cfg->run_dir);
+}
+
+static void set_defaults(struct cfg *cfg)
+{
+	struct cfg_sources *sources = cfg->sources;
+	char msg[256];
+
+	memset(cfg, 0, sizeof(*cfg));
+	memset(sources, 0, sizeof(*sources));
+	cfg->sources = sources;
+	cfg->port = CFG_DEFAULT_PORT;
+	if (addr_parse_prefix(CFG_DEFAULT_CLUSTER_CIDR, &cfg->cluster_cidr) < 0 ||
+	    set_namespaces(cfg, CFG_DEFAULT_NAMESPACES, msg, sizeof(msg)) < 0)
+		fatal("built-in config defaults are invalid");
+	strcpy(cfg->bridge, CFG_DEFAULT_BRIDGE);
+	cfg->state_dir = xstrdup(CFG_DEFAULT_STATE_DIR);
+	cfg->run_dir = xstrdup(CFG_DEFAULT_RUN_DIR);
+	cfg->log_level = LOG_LEVEL_INFO;
+	cfg->keepalive_ms = 1000;
+	cfg->hold_time_ms = 3000;
+	cfg->restart_time_ms = 120000;
+	cfg->connect_retry_min_ms = 1000;
+	cfg->connect_retry_max_ms = 30000;
+	cfg->handshake_timeout_ms = 5000;
+	cfg->backend = CFG_BACKEND_AUTO;
+}
+
+struct cfg *cfg_new(void)
+{
+	struct cfg *cfg = xcalloc(1, sizeof(*cfg));
+
+	cfg->sources = xcalloc(1, sizeof(*cfg->sources));
+	set_defaults(cfg);
+	return cfg;
+}
+
+void cfg_free(struct cfg *cfg)
+{
+	if (!cfg)
+		return;
+	free_fields(cfg);
+	free(cfg->sources);
+	free(cfg);
+}
+
+/* Peers given without a port dial --port, whichever source set either. */
+static void resolve_peer_ports(struct cfg *cfg)
+{
+	for (unsigned i = 0; i < cfg->n_peers; i++) {
+		if (cfg->peers[i].port == 0)
+			cfg->peers[i].port = cfg->port;
+	}
+}
+
+/* ---- config file ---- */
+
+struct file_reader {
+	struct cfg *cfg;
+	const char *path;
+	FILE *file;
+	char *line;
+	size_t line_cap;
+	unsigned line_no;
+	unsigned error_line; /* 0 = no error yet; the first error wins */
+	unsigned seen_line[KEY_COUNT];
+	bool list_started[KEY_COUNT];
+	struct cfg_error *err;
+};
+
+static void file_error(struct file_reader *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void file_error(struct file_reader *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->error_line)
+		return;
+	r->error_line = r->line_no;
+	snprintf(r->err->where, sizeof(r->err->where), "%s:%u", r->path, r->line_no);
+	va_start(ap, fmt);
+	vsnprintf(r->err->message, sizeof(r->err->message), fmt, ap);
+	va_end(ap);
+}
+
+/* inih's reader callback. Counting lines here is what gives every error
+ * its line number. Leading blanks are dropped so that inih never treats an
+ * indented line as the continuation of the previous value. */
+static char *file_read_line(char *buf, int size, void *stream)
+{
+	struct file_reader *r = stream;
+	ssize_t n = getline(&r->line, &r->line_cap, r->file);
+	const char *p;
+	size_t len;
+
+	if (n < 0)
+		return NULL;
+	r->line_no++;
+	for (p = r->line; *p == ' ' || *p == '\t'; p++)
+		;
+	len = strlen(p);
+	/* inih needs room for "\r\n" and the NUL. */
+	if (len + 3 > (size_t)size) {
+		file_error(r, "line longer than %d characters", size - 3);
+		buf[0] = '\0';
+		return buf;
+	}
+	memcpy(buf, p, len + 1);
+	return buf;
+}
+
+static int file_handle(void *user, const char *section, const char *name, const char *value)
+{
+	struct file_reader *r = user;
+	char where[sizeof(r->err->where)];
+	int key = -1;
+
+	if (r->error_line)
+		return 0;
+	if (strcmp(section, "nsagent") != 0) {
+		if (section[0] == '\0')
+			file_error(r, "'%s' must follow the [nsagent] section header", name);
+		else
+			file_error(r, "unknown section [%s] (expected [nsagent])", section);
+		return 0;
+	}
+	for (int i = 0; i < KEY_COUNT; i++) {
+		if (options[i].in_file && strcmp(name, options[i].name) == 0)
+			key = i;
+	}
+	if (key < 0) {
+		file_error(r, "unknown key '%s'", name);
+		return 0;
+	}
+	if (!options[key].list && r->seen_line[key]) {
+		file_error(r, "'%s' is already set on line %u", name, r->seen_line[key]);
+		return 0;
+	}
+	r->seen_line[key] = r->line_no;
+	snprintf(where, sizeof(where), "%s:%u", r->path, r->line_no);
+	if (apply(r->cfg, (enum cfg_key)key, value, where, r->list_started, r->err) < 0) {
+		r->error_line = r->line_no;
+		return 0;
+	}
+	return 1;
+}
+
+/* Reads path into cfg. A missing file is fine when missing_ok; open_where
+ * names the error when it cannot be read at all. */
+static int load_file(struct cfg *cfg, const char *path, bool missing_ok, const char *open_where,
+		     struct cfg_error *err)
+{
+	struct file_reader r = {.cfg = cfg, .path = path, .err = err};
+	int ret = 0, rc;
+
+	r.file = fopen(path, "re");
+	if (!r.file) {
+		if (errno == ENOENT && missing_ok)
+			return 0;
+		set_error(err, open_where, "cannot read %s: %s", path, strerror(errno));
+		return -EINVAL;
+	}
+	rc = ini_parse_stream(file_read_line, &r, file_handle, &r);
+	if (ferror(r.file)) {
+		set_error(err, open_where, "cannot read %s: %s", path, strerror(errno));
+		ret = -EINVAL;
+		goto out;
+	}
+	/* inih reports the first line it could not parse; ours may be earlier. */
+	if (rc > 0 && (!r.error_line || (unsigned)rc < r.error_line)) {
+		r.line_no = (unsigned)rc;
+		r.error_line = 0;
+		file_error(&r, "syntax error: expected 'key = value' or '[nsagent]'");
+	} else if (rc < 0 && !r.error_line) {
+		set_error(err, open_where, "cannot parse %s", path);
+		ret = -EINVAL;
+		goto out;
+	}
+	if (r.error_line)
+		ret = -EINVAL;
+out:
+	free(r.line);
+	fclose(r.file);
+	return ret;
+}
+
+int cfg_load_file(struct cfg *cfg, const char *path, struct cfg_error *err)
+{
+	int ret = load_file(cfg, path, false, path, err);
+
+	if (ret == 0)
+		resolve_peer_ports(cfg);
+	return ret;
+}
+
+/* ---- flags ---- */
+
+static void build_long_options(struct option *longopts)
+{
+	for (int i = 0; i < KEY_COUNT; i++)
+		longopts[i] = (struct option){options[i].name, required_argument, NULL, 1000 + i};
+	longopts[KEY_COUNT] = (struct option){NULL, 0, NULL, 0};
+}
+
+/* One getopt_long pass over args. With only_config, just --config is
+ * applied (it decides which file to read before the other flags apply). */
+static int parse_flags(struct cfg *cfg, int argc, char **args, bool only_config,
+		       struct cfg_error *err)
+{
+	struct option longopts[KEY_COUNT + 1];
+	bool list_started[KEY_COUNT] = {false};
+	char where[64];
+	int c;
+
+	build_long_options(longopts);
+	optind = 0; /* glibc: 0 also resets getopt's internal state */
+	opterr = 0;
+	/* '+': stop at the first non-flag, which is then an error;
+	 * ':': report a missing value apart from an unknown flag. */
+	while ((c = getopt_long(argc, args, "+:", longopts, NULL)) != -1) {
+		if (c == '?' || c == ':') {
+			const char *arg = args[optind - 1];
+
+			if (optopt >= 1000 && optopt < 1000 + KEY_COUNT)
+				snprintf(where, sizeof(where), "--%s", options[optopt - 1000].name);
+			else if (optopt > 0 && optopt < 256)
+				snprintf(where, sizeof(where), "-%c", optopt);
+			else
+				snprintf(where, sizeof(where), "%.*s", (int)strcspn(arg, "="), arg);
+			set_error(err, where,
+				  c == ':' ? "missing value"
+					   : "unknown option (or an ambiguous abbreviation)");
+			return -EINVAL;
+		}
+		if (only_config != (c - 1000 == KEY_CONFIG))
+			continue;
+		snprintf(where, sizeof(where), "--%s", options[c - 1000].name);
+		if (apply(cfg, (enum cfg_key)(c - 1000), optarg, where, list_started, err) < 0)
+			return -EINVAL;
+	}
+	if (optind < argc) {
+		set_error(err, args[optind],
+			  "unexpected argument (flags take the form --name VALUE)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int cfg_load(struct cfg *cfg, int argc, char **argv, struct cfg_error *err)
+{
+	/* getopt permutes and caches; work on a private copy of the vector. */
+	char **args = xcalloc((size_t)argc + 1, sizeof(*args));
+	const char *path;
+	int ret;
+
+	for (int i = 0; i < argc; i++)
+		args[i] = argv[i];
+	free_fields(cfg);
+	set_defaults(cfg);
+
+	ret = parse_flags(cfg, argc, args, true, err);
+	if (ret < 0)
+		goto out;
+	path = cfg->config_path ? cfg->config_path : CFG_DEFAULT_CONFIG_PATH;
+	ret = load_file(cfg, path, !cfg->config_path_explicit,
+			cfg->config_path_explicit ? "--config" : path, err);
+	if (ret < 0)
+		goto out;
+	ret = parse_flags(cfg, argc, args, false, err);
+	if (ret < 0)
+		goto out;
+	resolve_peer_ports(cfg);
+	ret = cfg_validate(cfg, err);
+out:
+	free(args);
+	return ret;
+}
+
+/* ---- validation ---- */
+
+/* Where key was set: its recorded origin, else its flag. */
+static const char *origin(const struct cfg *cfg, enum cfg_key key, char *buf, size_t size)
+{
+	if (cfg->sources && cfg->sources->where[key][0])
+		return cfg->sources->where[key];
+	snprintf(buf, size, "--%s", options[key].name);
+	return buf;
+}
+
+/* Blames a for a conflict between a and b unless only b was set explicitly. */
+static enum cfg_key blame(const struct cfg *cfg, enum cfg_key a, enum cfg_key b)
+{
+	bool a_set = cfg->sources && cfg->sources->where[a][0];
+	bool b_set = cfg->sources && cfg->sources->where[b][0];
+
+	return !a_set && b_set ? b : a;
+}
+
+static int invalid(const struct cfg *cfg, enum cfg_key key, struct cfg_error *err, const char *fmt,
+		   ...) __attribute__((format(printf, 4, 5)));
+
+static int invalid(const struct cfg *cfg, enum cfg_key key, struct cfg_error *err, const char *fmt,
+		   ...)
+{
+	char buf[64], msg[sizeof(err->message)];
+	const char *where = origin(cfg, key, buf, sizeof(buf));
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (where[0] != '-')
+		set_error(err, where, "%s: %s", options[key].name, msg);
+	else
+		set_error(err, where, "%s", msg);
+	return -EINVAL;
+}
+
+static int validate_addresses(const struct cfg *cfg, struct cfg_error *err)
+{
+	char a[ADDR_STRLEN], p[PREFIX_STRLEN], s[PREFIX_STRLEN];
+	const struct prefix *cluster = &cfg->cluster_cidr, *subnet = &cfg->subnet;
+	const char *problem;
+
+	if (cluster->addr & ~addr_mask(cluster->len) || cluster->len > 32)
+		return invalid(cfg, KEY_CLUSTER_CIDR, err, "%s has host bits set",
+			       addr_format_prefix(cluster, p));
+	if (cluster->len == 0)
+		return invalid(cfg, KEY_CLUSTER_CIDR, err,
+			       "0.0.0.0/0 would put every destination inside the cluster");
+	if (cluster->len > 30)
+		return invalid(cfg, KEY_CLUSTER_CIDR, err,
+			       "%s is too small for a node subnet (at most /30)",
+			       addr_format_prefix(cluster, p));
+	addr_format_prefix(cluster, p);
+
+	if (cfg->subnet_set) {
+		enum cfg_key who = blame(cfg, KEY_SUBNET, KEY_CLUSTER_CIDR);
+
+		if (subnet->addr & ~addr_mask(subnet->len) || subnet->len > 32)
+			return invalid(cfg, KEY_SUBNET, err, "%s has host bits set",
+				       addr_format_prefix(subnet, s));
+		if (subnet->len > 30)
+			return invalid(cfg, KEY_SUBNET, err,
+				       "%s leaves no addresses for namespaces (at most /30)",
+				       addr_format_prefix(subnet, s));
+		if (!addr_prefix_contains(cluster, subnet))
+			return invalid(cfg, who, err, "subnet %s is not inside cluster-cidr %s",
+				       addr_format_prefix(subnet, s), p);
+	}
+
+	if (cfg->node_ip) {
+		enum cfg_key who = blame(cfg, KEY_NODE_IP, KEY_CLUSTER_CIDR);
+
+		problem = unicast_problem(cfg->node_ip);
+		if (problem)
+			return invalid(cfg, KEY_NODE_IP, err, "%s %s", addr_format(cfg->node_ip, a),
+				       problem);
+		if (addr_prefix_contains_addr(cluster, cfg->node_ip))
+			return invalid(cfg, who, err, "node-ip %s is inside cluster-cidr %s",
+				       addr_format(cfg->node_ip, a), p);
+	}
+
+	if (cfg->port == 0)
+		return invalid(cfg, KEY_PORT, err, "0 is not a port number (1-65535)");
+
+	if (cfg->n_peers > CFG_MAX_PEERS)
+		return invalid(cfg, KEY_PEER, err, "more than %d peers", CFG_MAX_PEERS);
+	for (unsigned i = 0; i < cfg->n_peers; i++) {
+		const struct endpoint *peer = &cfg->peers[i];
+
+		addr_format(peer->addr, a);
+		if (peer->port == 0)
+			return invalid(cfg, KEY_PEER, err, "%s: 0 is not a port number (1-65535)",
+				       a);
+		problem = unicast_problem(peer->addr);
+		if (problem)
+			return invalid(cfg, KEY_PEER, err, "%s %s", a, problem);
+		if (addr_prefix_contains_addr(cluster, peer->addr))
+			return invalid(cfg, blame(cfg, KEY_PEER, KEY_CLUSTER_CIDR), err,
+				       "peer %s is inside cluster-cidr %s", a, p);
+		if (peer->addr == cfg->node_ip)
+			return invalid(cfg, blame(cfg, KEY_PEER, KEY_NODE_IP), err,
+				       "peer %s is this node's own address", a);
+		for (unsigned j = 0; j < i; j++) {
+			if (cfg->peers[j].addr == peer->addr)
+				return invalid(cfg, KEY_PEER, err, "%s is given twice", a);
+		}
+	}
+	return 0;
+}
+
+static int validate_local(const struct cfg *cfg, struct cfg_error *err)
+{
+	const char *problem;
+
+	if (cfg->n_namespaces > CFG_MAX_NAMESPACES)
+		return invalid(cfg, KEY_NAMESPACES, err, "more than %d namespaces",
+			       CFG_MAX_NAMESPACES);
+	for (unsigned i = 0; i < cfg->n_namespaces; i++) {
+		const char *name = cfg->namespaces[i];
+
+		problem = ns_name_problem(name);
+		if (problem)
+			return invalid(cfg, KEY_NAMESPACES, err, "namespace name '%s' %s", name,
+				       problem);
+		for (unsigned j = 0; j < i; j++) {
+			if (strcmp(cfg->namespaces[j], name) == 0)
+				return invalid(cfg, KEY_NAMESPACES, err,
+					       "namespace %s is given twice", name);
+		}
+	}
+	if (cfg->subnet_set) {
+		/* The bridge takes the first host address, each namespace one more. */
+		uint64_t hosts = addr_prefix_size(&cfg->subnet) - 2;
+		char s[PREFIX_STRLEN];
+
+		if (cfg->n_namespaces > hosts - 1)
+			return invalid(cfg, blame(cfg, KEY_NAMESPACES, KEY_SUBNET), err,
+				       "%u namespaces do not fit subnet %s (room for %llu besides "
+				       "the bridge)",
+				       cfg->n_namespaces, addr_format_prefix(&cfg->subnet, s),
+				       (unsigned long long)(hosts - 1));
+	}
+
+	problem = ifname_problem(cfg->bridge);
+	if (problem)
+		return invalid(cfg, KEY_BRIDGE, err, "bridge name '%s' %s", cfg->bridge, problem);
+
+	problem = cfg->state_dir ? path_problem(cfg->state_dir) : "is not set";
+	if (problem)
+		return invalid(cfg, KEY_STATE_DIR, err, "'%s' %s",
+			       cfg->state_dir ? cfg->state_dir : "", problem);
+	problem = cfg->run_dir ? path_problem(cfg->run_dir) : "is not set";
+	if (problem)
+		return invalid(cfg, KEY_RUN_DIR, err, "'%s' %s", cfg->run_dir ? cfg->run_dir : "",
+			       problem);
+	return 0;
+}
+
+static int validate_timers(const struct cfg *cfg, struct cfg_error *err)
+{
+	char a[24], b[24];
+
+	if (cfg->keepalive_ms == 0)
+		return invalid(cfg, KEY_KEEPALIVE, err, "must be longer than 0s");
+	if (cfg->hold_time_ms <= cfg->keepalive_ms) {
+		format_duration(cfg->hold_time_ms, a, sizeof(a));
+		format_duration(cfg->keepalive_ms, b, sizeof(b));
+		return invalid(cfg, blame(cfg, KEY_HOLD_TIME, KEY_KEEPALIVE), err,
+			       "hold-time (%s) must be longer than keepalive (%s)", a, b);
+	}
+	if (cfg->connect_retry_min_ms == 0)
+		return invalid(cfg, KEY_CONNECT_RETRY_MIN, err, "must be longer than 0s");
+	if (cfg->connect_retry_min_ms > cfg->connect_retry_max_ms) {
+		format_duration(cfg->connect_retry_min_ms, a, sizeof(a));
+		format_duration(cfg->connect_retry_max_ms, b, sizeof(b));
+		return invalid(cfg, blame(cfg, KEY_CONNECT_RETRY_MIN, KEY_CONNECT_RETRY_MAX), err,
+			       "connect-retry-min (%s) is longer than connect-retry-max (%s)", a,
+			       b);
+	}
+	if (cfg->handshake_timeout_ms == 0)
+		return invalid(cfg, KEY_HANDSHAKE_TIMEOUT, err, "must be longer than 0s");
+	return 0;
+}
+
+int cfg_validate(const struct cfg *cfg, struct cfg_error *err)
+{
+	int ret;
+
+	if ((unsigned)cfg->log_level > LOG_LEVEL_DEBUG)
+		return invalid(cfg, KEY_LOG_LEVEL, err, "unknown log level %d",
+			       (int)cfg->log_level);
+	if ((unsigned)cfg->backend >= ARRAY_SIZE(backend_names))
+		return invalid(cfg, KEY_BACKEND, err, "unknown backend %d", (int)cfg->backend);
+	ret = validate_addresses(cfg, err);
+	if (ret == 0)
+		ret = validate_local(cfg, err);
+	if (ret == 0)
+		ret = validate_timers(cfg, err);
+	return ret;
+}
+
+/* ---- output ---- */
+
+static void print_namespaces(const struct cfg *cfg, FILE *out)
+{
+	size_t width = 0;
+
+	if (cfg->n_namespaces == 0) {
+		fprintf(out, "namespaces =\n");
+		return;
+	}
+	/* Long lists are split over several lines; each line appends. */
+	for (unsigned i = 0; i < cfg->n_namespaces; i++) {
+		size_t len = strlen(cfg->namespaces[i]);
+
+		if (width && width + 1 + len > NAMESPACES_LINE_MAX) {
+			fputc('\n', out);
+			width = 0;
+		}
+		if (width == 0)
+			width = (size_t)fprintf(out, "namespaces = %s", cfg->namespaces[i]);
+		else
+			width += (size_t)fprintf(out, ",%s", cfg->namespaces[i]);
+	}
+	fputc('\n', out);
+}
+
+void cfg_print(const struct cfg *cfg, FILE *out)
+{
+	char buf[PREFIX_STRLEN > ENDPOINT_STRLEN ? PREFIX_STRLEN : ENDPOINT_STRLEN];
+	char duration[24];
+	const struct {
+		enum cfg_key key;
+		uint32_t ms;
+	} timers[] = {
+	    {KEY_KEEPALIVE, cfg->keepalive_ms},
+	    {KEY_HOLD_TIME, cfg->hold_time_ms},
+	    {KEY_RESTART_TIME, cfg->restart_time_ms},
+	    {KEY_CONNECT_RETRY_MIN, cfg->connect_retry_min_ms},
+	    {KEY_CONNECT_RETRY_MAX, cfg->connect_retry_max_ms},
+	    {KEY_HANDSHAKE_TIMEOUT, cfg->handshake_timeout_ms},
+	};
+
+	fprintf(out, "[nsagent]\n");
+	for (unsigned i = 0; i < cfg->n_peers; i++) {
+		if (cfg->peers[i].port)
+			fprintf(out, "peer = %s\n", addr_format_endpoint(&cfg->peers[i], buf));
+		else
+			fprintf(out, "peer = %s\n", addr_format(cfg->peers[i].addr, buf));
+	}
+	fprintf(out, "port = %u\n", cfg->port);
+	fprintf(out, "node-ip = %s\n", cfg->node_ip ? addr_format(cfg->node_ip, buf) : "auto");
+	fprintf(out, "subnet = %s\n",
+		cfg->subnet_set ? addr_format_prefix(&cfg->subnet, buf) : "auto");
+	fprintf(out, "cluster-cidr = %s\n", addr_format_prefix(&cfg->cluster_cidr, buf));
+	print_namespaces(cfg, out);
+	fprintf(out, "bridge = %s\n", cfg->bridge);
+	fprintf(out, "state-dir = %s\n", cfg->state_dir ? cfg->state_dir : "");
+	fprintf(out, "run-dir = %s\n", cfg->run_dir ? cfg->run_dir : "");
+	fprintf(out, "log-level = %s\n", log_level_name(cfg->log_level));
+	for (size_t i = 0; i < ARRAY_SIZE(timers); i++) {
+		format_duration(timers[i].ms, duration, sizeof(duration));
+		fprintf(out, "%s = %s\n", options[timers[i].key].name, duration);
+	}
+	fprintf(out, "backend = %s\n", backend_names[cfg->backend]);
+}
+
+void cfg_usage(FILE *out)
+{
+	static const char *const defaults[KEY_COUNT] = {
+	    [KEY_PORT] = "7470",
+	    [KEY_NODE_IP] = "auto",
+	    [KEY_SUBNET] = "auto",
+	    [KEY_CLUSTER_CIDR] = CFG_DEFAULT_CLUSTER_CIDR,
+	    [KEY_NAMESPACES] = CFG_DEFAULT_NAMESPACES,
+	    [KEY_BRIDGE] = CFG_DEFAULT_BRIDGE,
+	    [KEY_STATE_DIR] = CFG_DEFAULT_STATE_DIR,
+	    [KEY_RUN_DIR] = CFG_DEFAULT_RUN_DIR,
+	    [KEY_LOG_LEVEL] = "info",
+	    [KEY_KEEPALIVE] = "1s",
+	    [KEY_HOLD_TIME] = "3s",
+	    [KEY_RESTART_TIME] = "2m",
+	    [KEY_CONNECT_RETRY_MIN] = "1s",
+	    [KEY_CONNECT_RETRY_MAX] = "30s",
+	    [KEY_HANDSHAKE_TIMEOUT] = "5s",
+	    [KEY_BACKEND] = "auto",
+	};
+
+	fprintf(out, "Options (also keys of the [nsagent] section of the config file):\n");
+	for (int i = 0; i < KEY_COUNT; i++) {
+		int width = fprintf(out, "  --%s %s", options[i].name, options[i].metavar);
+
+		fprintf(out, "%*s%s", width < 36 ? 36 - width : 1, "", options[i].help);
+		if (defaults[i])
+			fprintf(out, " [%s]", defaults[i]);
+		fputc('\n', out);
+	}
+	fprintf(out, "Durations take a unit: 500ms, 3s, 2m. Flags override the config file;\n"
+		     "a list flag (--peer, --namespaces) replaces the file's list.\n");
+}

@@ -1,0 +1,1160 @@
+/* DOC: the kernel layer's reconcile loop and drift watcher.
+ *
+ * struct kern holds the desired local topology and route set, one request
+ * socket and one event socket in the agent's namespace, and per namespace
+ * an event socket opened inside it (a socket keeps the namespace it was
+ * created in, so drift inside, such as eth0's address or the default route
+ * being deleted, is seen too).
+ *
+ * Reconcile reads before it writes: one link dump and one address dump of
+ * the agent's namespace per pass, small dumps inside a namespace only when
+ * it already existed (a namespace created in this pass is known to be
+ * empty), and a change request only where the kernel differs from what is
+ * wanted. Applying the same state twice therefore sends nothing, and
+ * starting over existing state adopts it (same ifindexes).
+ *
+ * Ownership: the bridge carries KERN_ALIAS_BRIDGE when we created it (a
+ * bridge that existed is adopted and managed, but left to its owner by
+ * kern_down); both veth ends carry KERN_ALIAS_NS NAME; routes carry
+ * protocol KERN_RTPROT. Nothing without a mark is changed or removed,
+ * except the named namespaces listed in the topology, which are managed.
+ *
+ * Drift: event watchers compare each message with the desired state and,
+ * when something owned is gone or differs, mark the scope dirty (root,
+ * one namespace, routes) and activate one deferred event, so a burst of
+ * messages costs one reconcile pass. Changes made by that pass are counted
+ * as repairs and logged one by one. A pass that fails is retried with
+ * backoff; a pass that finds nothing to do is free of side effects, so
+ * messages describing our own intermediate states are harmless. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "kern_priv.h"
+#include "nsagent/log.h"
+#include "nsagent/xalloc.h"
+
+#define LOOPBACK_IFINDEX 1
+/* In a namespace created a moment ago only lo (ifindex 1) exists, so eth0
+ * can be given a fixed ifindex and no query is needed to learn it. */
+#define FRESH_ETH0_IFINDEX 2
+#define EVENT_BUF_SIZE 65536
+#define RETRY_MIN_S 1
+#define RETRY_MAX_S 30
+
+struct kern_ns {
+	struct kern *kern;
+	char name[CFG_NS_NAME_MAX + 1];
+	char host_ifname[IFNAMSIZ];
+	char alias[KERN_ALIAS_MAX];
+	uint32_t addr;
+	int eth0_ifindex; /* inside the namespace; 0 = not known yet */
+	int ev_fd;
+	struct event *ev;
+	bool dirty;
+};
+
+struct kern {
+	struct event_base *base;
+	int self_fd; /* the network namespace the agent runs in */
+	struct knl nl;
+	int ev_fd;
+	struct event *ev;
+	struct event *deferred;
+	struct event *retry;
+	unsigned retry_s;
+	bool scheduled;
+
+	bool have_topo;
+	char bridge[IFNAMSIZ];
+	struct prefix subnet;
+	struct prefix cluster;
+	unsigned mtu;
+	uint32_t bridge_addr;
+	int bridge_ifindex;
+	struct kern_ns **ns;
+	unsigned n_ns;
+	bool root_dirty;
+
+	bool have_routes;
+	struct kern_route *routes;
+	unsigned n_routes;
+	bool routes_dirty;
+
+	struct kern_stats stats;
+	bool repairing;
+	char drift[256]; /* first drift seen since the last pass, for the log */
+};
+
+/* Event sockets ---------------------------------------------------------- */
+
+static int ev_socket_open(int *out, struct kern_error *err)
+{
+	static const int groups[] = {RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE};
+	struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
+	int size = 1 << 20;
+	int fd, e;
+
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+	if (fd < 0)
+		goto fail;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		goto fail;
+	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
+		if (setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &groups[i],
+			       sizeof(groups[i])) < 0)
+			goto fail;
+	/* Bring-up of hundreds of namespaces is a burst; an overrun is
+	 * survivable (full pass) but better avoided. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	*out = fd;
+	return 0;
+fail:
+	e = errno;
+	kern_errorf(err, "cannot open netlink event socket: %s", strerror(e));
+	if (fd >= 0)
+		close(fd);
+	return -e;
+}
+
+static void schedule(struct kern *kern, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void schedule(struct kern *kern, const char *fmt, ...)
+{
+	char what[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	log_debug("kernel event: %s", what);
+	if (!kern->drift[0])
+		snprintf(kern->drift, sizeof(kern->drift), "%s", what);
+	if (!kern->scheduled) {
+		kern->scheduled = true;
+		event_active(kern->deferred, EV_TIMEOUT, 0);
+	}
+}
+
+static struct kern_ns *ns_by_host_ifname(struct kern *kern, const char *name)
+{
+	for (unsigned i = 0; i < kern->n_ns; i++)
+		if (strcmp(kern->ns[i]->host_ifname, name) == 0)
+			return kern->ns[i];
+	return NULL;
+}
+
+static const struct kern_route *want_route(const struct kern *kern, uint32_t dst, uint8_t len)
+{
+	for (unsigned i = 0; i < kern->n_routes; i++)
+		if (kern->routes[i].dst.addr == dst && kern->routes[i].dst.len == len)
+			return &kern->routes[i];
+	return NULL;
+}
+
+static void root_link_event(struct kern *kern, struct nlmsghdr *nlh)
+{
+	bool del = nlh->nlmsg_type == RTM_DELLINK;
+	struct kern_ns *ns;
+	struct klink l;
+
+	if (!kparse_link(nlh, &l))
+		return;
+	if (strcmp(l.name, kern->bridge) == 0) {
+		if (del) {
+			kern->root_dirty = true;
+			schedule(kern, "bridge %s deleted", l.name);
+		} else if (!(l.flags & IFF_UP) || (kern->mtu && l.mtu != kern->mtu) ||
+			   l.ifindex != kern->bridge_ifindex) {
+			kern->root_dirty = true;
+			schedule(kern, "bridge %s changed", l.name);
+		}
+		return;
+	}
+	ns = ns_by_host_ifname(kern, l.name);
+	if (!ns) {
+		/* A renamed host veth still carries its alias. */
+		if (!del && strncmp(l.alias, KERN_ALIAS_NS, strlen(KERN_ALIAS_NS)) == 0) {
+			kern->root_dirty = true;
+			schedule(kern, "link %s (%s) changed", l.name, l.alias);
+		}
+		return;
+	}
+	if (del) {
+		kern->root_dirty = true;
+		ns->dirty = true;
+		schedule(kern, "veth %s of namespace %s deleted", l.name, ns->name);
+	} else if (!(l.flags & IFF_UP) || l.master != kern->bridge_ifindex ||
+		   strcmp(l.alias, ns->alias) != 0 || (kern->mtu && l.mtu != kern->mtu)) {
+		kern->root_dirty = true;
+		schedule(kern, "veth %s of namespace %s changed", l.name, ns->name);
+	}
+}
+
+static void root_event(struct kern *kern, struct nlmsghdr *nlh)
+{
+	char p[PREFIX_STRLEN];
+	struct kaddr a;
+	struct kroute r;
+
+	switch (nlh->nlmsg_type) {
+	case RTM_NEWLINK:
+	case RTM_DELLINK:
+		root_link_event(kern, nlh);
+		break;
+	case RTM_DELADDR:
+		if (kparse_addr(nlh, &a) && a.ifindex == kern->bridge_ifindex &&
+		    a.addr == kern->bridge_addr) {
+			kern->root_dirty = true;
+			schedule(kern, "address %s removed from bridge %s",
+				 kfmt_prefix(a.addr, a.len, p), kern->bridge);
+		}
+		break;
+	case RTM_NEWROUTE:
+	case RTM_DELROUTE:
+		if (!kern->have_routes || !kparse_route(nlh, &r) || r.table != RT_TABLE_MAIN)
+			break;
+		const struct kern_route *w = want_route(kern, r.dst, r.len);
+
+		if (nlh->nlmsg_type == RTM_DELROUTE) {
+			if (kroute_is_owned(&r) && w) {
+				kern->routes_dirty = true;
+				schedule(kern, "route %s deleted", kfmt_prefix(r.dst, r.len, p));
+			}
+		} else if (kroute_is_owned(&r) ? !w || w->gateway != r.gateway : w != NULL) {
+			kern->routes_dirty = true;
+			schedule(kern, "route %s changed", kfmt_prefix(r.dst, r.len, p));
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+static void ns_event(struct kern_ns *ns, struct nlmsghdr *nlh)
+{
+	struct kern *kern = ns->kern;
+	char p[PREFIX_STRLEN];
+	struct klink l;
+	struct kaddr a;
+	struct kroute r;
+
+	switch (nlh->nlmsg_type) {
+	case RTM_NEWLINK:
+	case RTM_DELLINK:
+		if (!kparse_link(nlh, &l))
+			break;
+		if (strcmp(l.name, KERN_NS_IFNAME) == 0 &&
+		    (nlh->nlmsg_type == RTM_DELLINK || !(l.flags & IFF_UP) ||
+		     strcmp(l.alias, ns->alias) != 0 || (kern->mtu && l.mtu != kern->mtu))) {
+			ns->dirty = true;
+			schedule(kern, "%s in namespace %s %s", l.name, ns->name,
+				 nlh->nlmsg_type == RTM_DELLINK ? "deleted" : "changed");
+		} else if (l.ifindex == LOOPBACK_IFINDEX && !(l.flags & IFF_UP)) {
+			ns->dirty = true;
+			schedule(kern, "lo in namespace %s down", ns->name);
+		}
+		break;
+	case RTM_DELADDR:
+		if (kparse_addr(nlh, &a) && a.addr == ns->addr) {
+			ns->dirty = true;
+			schedule(kern, "address %s removed in namespace %s",
+				 kfmt_prefix(a.addr, a.len, p), ns->name);
+		}
+		break;
+	case RTM_NEWROUTE:
+	case RTM_DELROUTE:
+		if (!kparse_route(nlh, &r) || r.table != RT_TABLE_MAIN || r.len != 0)
+			break;
+		if (nlh->nlmsg_type == RTM_DELROUTE || r.gateway != kern->bridge_addr) {
+			ns->dirty = true;
+			schedule(kern, "default route in namespace %s %s", ns->name,
+				 nlh->nlmsg_type == RTM_DELROUTE ? "deleted" : "changed");
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+/* Reads everything queued on an event socket. ns == NULL: the agent's own
+ * namespace. On overrun the messages are lost, so the whole scope is
+ * checked. */
+static void read_events(struct kern *kern, int fd, struct kern_ns *ns)
+{
+	static char buf[EVENT_BUF_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
+
+	for (;;) {
+		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == ENOBUFS) {
+			if (ns)
+				ns->dirty = true;
+			else
+				kern->root_dirty = kern->routes_dirty = true;
+			if (kern->have_topo || kern->have_routes)
+				schedule(kern, "netlink events lost (overrun)");
+			continue;
+		}
+		if (n <= 0)
+			return;
+		if (!kern->have_topo && !kern->have_routes)
+			continue;
+		int len = (int)n;
+
+		for (struct nlmsghdr *nlh = (struct nlmsghdr *)buf; NLMSG_OK(nlh, len);
+		     nlh = NLMSG_NEXT(nlh, len)) {
+			if (ns)
+				ns_event(ns, nlh);
+			else if (kern->have_topo || nlh->nlmsg_type == RTM_NEWROUTE ||
+				 nlh->nlmsg_type == RTM_DELROUTE)
+				root_event(kern, nlh);
+		}
+	}
+}
+
+static void on_root_events(evutil_socket_t fd, short what, void *arg)
+{
+	(void)what;
+	read_events(arg, fd, NULL);
+}
+
+static void on_ns_events(evutil_socket_t fd, short what, void *arg)
+{
+	struct kern_ns *ns = arg;
+
+	(void)what;
+	read_events(ns->kern, fd, ns);
+}
+
+/* Drops what is queued: used only on a namespace we created in this pass,
+ * where every message describes our own steps. */
+static void drain_events(int fd)
+{
+	static char buf[EVENT_BUF_SIZE];
+
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0 || errno == EINTR || errno == ENOBUFS)
+		;
+}
+
+/* Namespace entries ------------------------------------------------------ */
+
+static void ns_close_events(struct kern_ns *ns)
+{
+	if (ns->ev) {
+		event_free(ns->ev);
+		ns->ev = NULL;
+	}
+	if (ns->ev_fd >= 0) {
+		close(ns->ev_fd);
+		ns->ev_fd = -1;
+	}
+}
+
+static void ns_free(struct kern_ns *ns)
+{
+	if (!ns)
+		return;
+	ns_close_events(ns);
+	free(ns);
+}
+
+static struct kern_ns *ns_new(struct kern *kern, const struct kern_namespace *want)
+{
+	struct kern_ns *ns = xcalloc(1, sizeof(*ns));
+
+	ns->kern = kern;
+	ns->ev_fd = -1;
+	snprintf(ns->name, sizeof(ns->name), "%s", want->name);
+	kern_host_ifname(ns->name, ns->host_ifname);
+	snprintf(ns->alias, sizeof(ns->alias), KERN_ALIAS_NS "%s", ns->name);
+	return ns;
+}
+
+/* Enters the namespace once to open both its event watcher (kept) and a
+ * request socket (for this pass). */
+static int ns_open_sockets(struct kern *kern, struct kern_ns *ns, int nsfd, struct knl *nl,
+			   struct kern_error *err)
+{
+	int rc;
+
+	rc = knetns_enter(nsfd, err, ns->name);
+	if (rc < 0)
+		return rc;
+	if (!ns->ev) {
+		rc = ev_socket_open(&ns->ev_fd, err);
+		if (rc < 0)
+			goto out;
+		ns->ev = event_new(kern->base, ns->ev_fd, EV_READ | EV_PERSIST, on_ns_events, ns);
+		if (!ns->ev || event_add(ns->ev, NULL) < 0)
+			fatal("cannot register a netlink watcher with libevent");
+	}
+	rc = knl_open(nl, &kern->stats, &kern->repairing, err);
+out:
+	knetns_leave(kern->self_fd);
+	return rc;
+}
+
+/* One pass ---------------------------------------------------------------- */
+
+static int ensure_ip_forward(struct kern *kern, struct kern_error *err)
+{
+	static const char path[] = "/proc/sys/net/ipv4/ip_forward";
+	char c = 0;
+	int fd, rc = 0;
+
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0 || read(fd, &c, 1) != 1) {
+		rc = -errno;
+		kern_errorf(err, "cannot read %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (c == '1')
+		goto out;
+	if (pwrite(fd, "1\n", 2, 0) != 2) {
+		rc = -errno;
+		kern_errorf(err, "cannot enable IPv4 forwarding: %s", strerror(errno));
+		kern->stats.errors++;
+		goto out;
+	}
+	kern->stats.changes++;
+	if (kern->repairing)
+		log_info("repaired: enable IPv4 forwarding");
+out:
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* Keeps the first error of a pass and goes on with the rest: one broken
+ * namespace must not keep the others down. */
+static void keep_first(int rc, int *first, struct kern_error *err, const struct kern_error *e)
+{
+	if (rc < 0 && *first == 0) {
+		*first = rc;
+		if (err)
+			*err = *e;
+	}
+	if (rc < 0)
+		log_debug("kernel: %s", e->message);
+}
+
+static int reconcile_bridge(struct kern *kern, struct klinks *links, struct kaddrs *addrs,
+			    struct kern_error *err)
+{
+	const struct klink *br = klinks_by_name(links, kern->bridge);
+	struct klink created;
+	bool owned, found = false;
+	int rc;
+
+	if (br && strcmp(br->kind, "bridge") != 0) {
+		kern_errorf(err, "cannot use %s as the bridge: it exists and is a %s link",
+			    kern->bridge, br->kind[0] ? br->kind : "non-bridge");
+		return -EEXIST;
+	}
+	if (!br) {
+		rc = kreq_bridge_add(&kern->nl, kern->bridge, kern->mtu, err);
+		if (rc < 0)
+			return rc;
+		rc = knl_get_link(&kern->nl, kern->bridge, &created, err);
+		if (rc < 0)
+			return rc;
+		br = &created;
+	}
+	owned = strcmp(br->alias, KERN_ALIAS_BRIDGE) == 0 || br == &created;
+	kern->bridge_ifindex = br->ifindex;
+	if (!(br->flags & IFF_UP) || (kern->mtu && br->mtu != kern->mtu) ||
+	    (br == &created && strcmp(br->alias, KERN_ALIAS_BRIDGE) != 0)) {
+		rc = kreq_link_set(&kern->nl, br->ifindex, kern->bridge, !(br->flags & IFF_UP), -1,
+				   kern->mtu && br->mtu != kern->mtu ? kern->mtu : 0,
+				   br == &created && strcmp(br->alias, KERN_ALIAS_BRIDGE) != 0
+				       ? KERN_ALIAS_BRIDGE
+				       : NULL,
+				   err);
+		if (rc < 0)
+			return rc;
+	}
+	for (unsigned i = 0; br != &created && i < addrs->n; i++) {
+		const struct kaddr *a = &addrs->v[i];
+
+		if (a->ifindex != br->ifindex)
+			continue;
+		if (a->addr == kern->bridge_addr && a->len == kern->subnet.len) {
+			found = true;
+			continue;
+		}
+		/* Another subnet's address on a bridge we made is ours to drop;
+		 * on an adopted bridge it is its owner's business. */
+		if (owned) {
+			rc = kreq_addr(&kern->nl, false, br->ifindex, kern->bridge, a->addr, a->len,
+				       err);
+			if (rc < 0 && rc != -EADDRNOTAVAIL)
+				return rc;
+		}
+	}
+	if (!found) {
+		rc = kreq_addr(&kern->nl, true, br->ifindex, kern->bridge, kern->bridge_addr,
+			       kern->subnet.len, err);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* The host end as the root dump shows it; fixes what differs. Returns
+ * whether it exists. */
+static int reconcile_host_veth(struct kern *kern, struct kern_ns *ns, const struct klink *host,
+			       struct kern_error *err)
+{
+	bool up = !(host->flags & IFF_UP);
+	int master = host->master != kern->bridge_ifindex ? kern->bridge_ifindex : -1;
+	unsigned mtu = kern->mtu && host->mtu != kern->mtu ? kern->mtu : 0;
+	const char *alias = strcmp(host->alias, ns->alias) != 0 ? ns->alias : NULL;
+
+	if (!up && master < 0 && !mtu && !alias)
+		return 0;
+	return kreq_link_set(&kern->nl, host->ifindex, host->name, up, master, mtu, alias, err);
+}
+
+static int remove_namespace(struct kern *kern, const char *name, const struct klink *host,
+			    bool known_ours, struct kern_error *err)
+{
+	bool owned = known_ours;
+	int nsfd, rc;
+
+	/* Deleting the host end first frees its name at once; the namespace
+	 * itself is torn down by the kernel asynchronously. */
+	if (host) {
+		rc = kreq_link_del(&kern->nl, host->ifindex, host->name, err);
+		if (rc < 0 && rc != -ENODEV)
+			return rc;
+	}
+	if (knetns_open(name, &nsfd) < 0)
+		return 0;
+	if (!owned)
+		owned = knetns_is_owned(nsfd, kern->self_fd, NULL);
+	close(nsfd);
+	if (!owned)
+		return 0;
+	rc = knetns_remove(name, err);
+	if (rc < 0) {
+		kern->stats.errors++;
+		return rc;
+	}
+	kern->stats.changes++;
+	log_info("removed namespace %s", name);
+	return 0;
+}
+
+static bool desired_ns(const struct kern *kern, const char *name)
+{
+	for (unsigned i = 0; i < kern->n_ns; i++)
+		if (strcmp(kern->ns[i]->name, name) == 0)
+			return true;
+	return false;
+}
+
+static int reconcile_ns(struct kern *kern, struct kern_ns *ns, const struct klinks *root_links,
+			struct kern_error *err)
+{
+	const struct klink *host = klinks_by_name(root_links, ns->host_ifname);
+	struct klinks links = {0};
+	struct kaddrs addrs = {0};
+	struct kroutes routes = {0};
+	struct knl nl = {0};
+	const struct klink *eth0 = NULL, *lo = NULL;
+	struct klink now;
+	bool fresh = false, new_eth0 = false, have_addr = false, have_route = false;
+	int nsfd = -1, rc;
+
+	ns->dirty = false;
+	rc = knetns_open(ns->name, &nsfd);
+	if (rc == -ENOENT) {
+		rc = knetns_create(ns->name, kern->self_fd, &nsfd, err);
+		if (rc < 0) {
+			kern->stats.errors++;
+			goto out;
+		}
+		kern->stats.changes++;
+		log_info("%s namespace %s", kern->repairing ? "repaired: created" : "created",
+			 ns->name);
+		fresh = true;
+	} else if (rc < 0) {
+		kern_errorf(err, "cannot open namespace %s: %s", ns->name, strerror(-rc));
+		goto out;
+	}
+	rc = ns_open_sockets(kern, ns, nsfd, &nl, err);
+	if (rc < 0)
+		goto out;
+
+	if (!fresh) {
+		rc = knl_dump_links(&nl, &links, err);
+		if (rc == 0)
+			rc = knl_dump_addrs(&nl, &addrs, err);
+		if (rc == 0)
+			rc = knl_dump_routes(&nl, &routes, err);
+		if (rc < 0)
+			goto out;
+		eth0 = klinks_by_name(&links, KERN_NS_IFNAME);
+		lo = klinks_by_index(&links, LOOPBACK_IFINDEX);
+	}
+	/* eth0 must be the peer of our host end; anything else by that name
+	 * is not ours to touch. */
+	if (eth0 && (!host || strcmp(eth0->kind, "veth") != 0 || eth0->link != host->ifindex)) {
+		if (strcmp(eth0->alias, ns->alias) != 0) {
+			kern_errorf(
+			    err,
+			    "cannot set up namespace %s: it has an %s that nsagent did not create",
+			    ns->name, KERN_NS_IFNAME);
+			rc = -EEXIST;
+			goto out;
+		}
+		rc = kreq_link_del(&nl, eth0->ifindex, KERN_NS_IFNAME, err);
+		if (rc < 0)
+			goto out;
+		eth0 = NULL;
+	}
+	if (!eth0) {
+		/* The host end's peer is gone or elsewhere: start the pair over. */
+		if (host) {
+			rc = kreq_link_del(&kern->nl, host->ifindex, host->name, err);
+			if (rc < 0 && rc != -ENODEV)
+				goto out;
+		}
+		rc =
+		    kreq_veth_add(&kern->nl, ns->host_ifname, kern->bridge_ifindex, kern->mtu, nsfd,
+				  fresh ? FRESH_ETH0_IFINDEX : 0, KERN_NS_IFNAME, ns->name, err);
+		if (rc == 0)
+			rc = kreq_link_set(&kern->nl, 0, ns->host_ifname, false, -1, 0, ns->alias,
+					   err);
+		if (rc < 0)
+			goto out;
+		new_eth0 = true;
+		if (fresh) {
+			ns->eth0_ifindex = FRESH_ETH0_IFINDEX;
+		} else {
+			rc = knl_get_link(&nl, KERN_NS_IFNAME, &now, err);
+			if (rc < 0)
+				goto out;
+			ns->eth0_ifindex = now.ifindex;
+		}
+		rc = kreq_link_set(&nl, ns->eth0_ifindex, KERN_NS_IFNAME, true, -1, 0, ns->alias,
+				   err);
+		if (rc < 0)
+			goto out;
+	} else {
+		ns->eth0_ifindex = eth0->ifindex;
+		if (host) {
+			rc = reconcile_host_veth(kern, ns, host, err);
+			if (rc < 0)
+				goto out;
+		}
+		bool up = !(eth0->flags & IFF_UP);
+		unsigned mtu = kern->mtu && eth0->mtu != kern->mtu ? kern->mtu : 0;
+		const char *alias = strcmp(eth0->alias, ns->alias) != 0 ? ns->alias : NULL;
+
+		if (up || mtu || alias) {
+			rc = kreq_link_set(&nl, eth0->ifindex, KERN_NS_IFNAME, up, -1, mtu, alias,
+					   err);
+			if (rc < 0)
+				goto out;
+		}
+	}
+	if (!lo || !(lo->flags & IFF_UP)) {
+		rc = kreq_link_set(&nl, LOOPBACK_IFINDEX, "lo", true, -1, 0, NULL, err);
+		if (rc < 0)
+			goto out;
+	}
+
+	for (unsigned i = 0; !new_eth0 && i < addrs.n; i++) {
+		const struct kaddr *a = &addrs.v[i];
+
+		if (a->ifindex != ns->eth0_ifindex)
+			continue;
+		if (a->addr == ns->addr && a->len == kern->subnet.len) {
+			have_addr = true;
+			continue;
+		}
+		rc = kreq_addr(&nl, false, a->ifindex, KERN_NS_IFNAME, a->addr, a->len, err);
+		if (rc < 0 && rc != -EADDRNOTAVAIL)
+			goto out;
+	}
+	if (!have_addr) {
+		rc = kreq_addr(&nl, true, ns->eth0_ifindex, KERN_NS_IFNAME, ns->addr,
+			       kern->subnet.len, err);
+		if (rc < 0)
+			goto out;
+	}
+	for (unsigned i = 0; !new_eth0 && i < routes.n; i++) {
+		const struct kroute *r = &routes.v[i];
+
+		if (r->table == RT_TABLE_MAIN && r->len == 0 && r->type == RTN_UNICAST &&
+		    r->gateway == kern->bridge_addr && r->oif == ns->eth0_ifindex)
+			have_route = true;
+	}
+	if (!have_route) {
+		char where[CFG_NS_NAME_MAX + 16];
+
+		snprintf(where, sizeof(where), "in namespace %s", ns->name);
+		rc = kreq_route(&nl, KREQ_ROUTE_REPLACE, 0, 0, kern->bridge_addr, ns->eth0_ifindex,
+				where, err);
+		if (rc < 0)
+			goto out;
+	}
+	if (fresh)
+		drain_events(ns->ev_fd);
+	rc = 0;
+out:
+	if (rc < 0)
+		ns->dirty = true;
+	knl_close(&nl);
+	if (nsfd >= 0)
+		close(nsfd);
+	free(links.v);
+	free(addrs.v);
+	free(routes.v);
+	return rc;
+}
+
+/* Root scope (ip_forward, bridge, host ends, namespaces we own but no longer
+ * want), then every namespace (all) or only the dirty ones. */
+static int reconcile_topology(struct kern *kern, bool all, struct kern_error *err)
+{
+	struct klinks links = {0};
+	struct kaddrs addrs = {0};
+	struct kern_error e = {{0}};
+	int first = 0, rc;
+
+	kern->root_dirty = false;
+	keep_first(ensure_ip_forward(kern, &e), &first, err, &e);
+	rc = knl_dump_links(&kern->nl, &links, &e);
+	if (rc == 0)
+		rc = knl_dump_addrs(&kern->nl, &addrs, &e);
+	if (rc == 0)
+		rc = reconcile_bridge(kern, &links, &addrs, &e);
+	if (rc < 0) {
+		keep_first(rc, &first, err, &e);
+		kern->root_dirty = true;
+		goto out;
+	}
+
+	for (unsigned i = 0; i < links.n; i++) {
+		const struct klink *l = &links.v[i];
+		const char *owner = l->alias + strlen(KERN_ALIAS_NS);
+
+		if (strncmp(l->alias, KERN_ALIAS_NS, strlen(KERN_ALIAS_NS)) != 0 ||
+		    strcmp(l->kind, "veth") != 0 || desired_ns(kern, owner))
+			continue;
+		keep_first(remove_namespace(kern, owner, l, false, &e), &first, err, &e);
+	}
+	for (unsigned i = 0; i < kern->n_ns; i++) {
+		struct kern_ns *ns = kern->ns[i];
+		const struct klink *host = klinks_by_name(&links, ns->host_ifname);
+
+		if (all || ns->dirty || !host || !ns->ev) {
+			keep_first(reconcile_ns(kern, ns, &links, &e), &first, err, &e);
+			continue;
+		}
+		keep_first(reconcile_host_veth(kern, ns, host, &e), &first, err, &e);
+	}
+out:
+	free(links.v);
+	free(addrs.v);
+	return first;
+}
+
+/* Repair ----------------------------------------------------------------- */
+
+static void on_deferred(evutil_socket_t fd, short what, void *arg)
+{
+	struct kern *kern = arg;
+	struct kern_error err = {{0}};
+	uint64_t before = kern->stats.changes;
+	char drift[sizeof(kern->drift)];
+	bool topo = kern->root_dirty, routes = kern->routes_dirty;
+	int rc = 0;
+
+	(void)fd;
+	(void)what;
+	kern->scheduled = false;
+	for (unsigned i = 0; i < kern->n_ns; i++)
+		topo = topo || kern->ns[i]->dirty;
+	snprintf(drift, sizeof(drift), "%s", kern->drift);
+	kern->drift[0] = '\0';
+
+	kern->repairing = true;
+	if (topo && kern->have_topo)
+		rc = reconcile_topology(kern, false, &err);
+	if (routes && kern->have_routes) {
+		struct kern_error e = {{0}};
+
+		kern->routes_dirty = false;
+		int r = kroutes_reconcile(&kern->nl, kern->routes, kern->n_routes, &e);
+
+		if (r < 0) {
+			kern->routes_dirty = true;
+			if (rc == 0) {
+				rc = r;
+				err = e;
+			}
+		}
+	}
+	kern->repairing = false;
+	kern->stats.repairs += kern->stats.changes - before;
+	if (kern->stats.changes != before)
+		log_info("repaired %llu kernel object(s) after drift (%s)",
+			 (unsigned long long)(kern->stats.changes - before), drift);
+	if (rc < 0) {
+		struct timeval tv = {.tv_sec = kern->retry_s};
+
+		log_error("repair failed, retrying in %us: %s", kern->retry_s, err.message);
+		evtimer_add(kern->retry, &tv);
+		kern->retry_s = kern->retry_s * 2 > RETRY_MAX_S ? RETRY_MAX_S : kern->retry_s * 2;
+	} else {
+		kern->retry_s = RETRY_MIN_S;
+	}
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct kern *kern = arg;
+
+	(void)fd;
+	(void)what;
+	if (kern->have_topo)
+		kern->root_dirty = true;
+	if (kern->have_routes)
+		kern->routes_dirty = true;
+	schedule(kern, "retry after a failed repair");
+}
+
+/* Public API ------------------------------------------------------------- */
+
+int kern_new(struct event_base *base, struct kern **out, struct kern_error *err)
+{
+	struct kern *kern = xcalloc(1, sizeof(*kern));
+	int rc;
+
+	kern->base = base;
+	kern->ev_fd = -1;
+	kern->retry_s = RETRY_MIN_S;
+	kern->self_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (kern->self_fd < 0) {
+		rc = -errno;
+		kern_errorf(err, "cannot open the current network namespace: %s", strerror(-rc));
+		goto fail;
+	}
+	rc = knl_open(&kern->nl, &kern->stats, &kern->repairing, err);
+	if (rc < 0)
+		goto fail;
+	rc = ev_socket_open(&kern->ev_fd, err);
+	if (rc < 0)
+		goto fail;
+	kern->ev = event_new(base, kern->ev_fd, EV_READ | EV_PERSIST, on_root_events, kern);
+	kern->deferred = event_new(base, -1, 0, on_deferred, kern);
+	kern->retry = evtimer_new(base, on_retry, kern);
+	if (!kern->ev || !kern->deferred || !kern->retry || event_add(kern->ev, NULL) < 0)
+		fatal("cannot register netlink watchers with libevent");
+	/* Integration point (nft): open the nftables watcher here with
+	 * nft_open(base, on_nft_change, kern, &kern->nft, err), where
+	 * on_nft_change sets root_dirty and calls schedule(). */
+	*out = kern;
+	return 0;
+fail:
+	kern_free(kern);
+	return rc;
+}
+
+void kern_free(struct kern *kern)
+{
+	if (!kern)
+		return;
+	for (unsigned i = 0; i < kern->n_ns; i++)
+		ns_free(kern->ns[i]);
+	free(kern->ns);
+	free(kern->routes);
+	if (kern->ev)
+		event_free(kern->ev);
+	if (kern->deferred)
+		event_free(kern->deferred);
+	if (kern->retry)
+		event_free(kern->retry);
+	if (kern->ev_fd >= 0)
+		close(kern->ev_fd);
+	knl_close(&kern->nl);
+	if (kern->self_fd >= 0)
+		close(kern->self_fd);
+	free(kern);
+}
+
+static bool valid_ns_name(const char *name)
+{
+	size_t len = strnlen(name, CFG_NS_NAME_MAX + 1);
+
+	if (len == 0 || len > CFG_NS_NAME_MAX || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return false;
+	return strchr(name, '/') == NULL;
+}
+
+static int validate_topology(const struct kern_topology *topo, uint32_t *bridge_addr,
+			     struct kern_error *err)
+{
+	uint32_t mask = kmask(topo->subnet.len);
+	uint32_t first = topo->subnet.addr + 1, last = (topo->subnet.addr | ~mask) - 1;
+	char p[PREFIX_STRLEN], a[ADDR_STRLEN];
+
+	if (!topo->bridge[0] || strnlen(topo->bridge, IFNAMSIZ) >= IFNAMSIZ) {
+		kern_errorf(err, "invalid bridge name");
+		return -EINVAL;
+	}
+	if (topo->subnet.len > 30 || (topo->subnet.addr & ~mask)) {
+		kern_errorf(err, "invalid subnet %s: need a network address with room for hosts",
+			    kfmt_prefix(topo->subnet.addr, topo->subnet.len, p));
+		return -EINVAL;
+	}
+	if (topo->n_namespaces > CFG_MAX_NAMESPACES) {
+		kern_errorf(err, "too many namespaces (%u, at most %u)", topo->n_namespaces,
+			    CFG_MAX_NAMESPACES);
+		return -EINVAL;
+	}
+	*bridge_addr = first;
+	for (unsigned i = 0; i < topo->n_namespaces; i++) {
+		const struct kern_namespace *ns = &topo->namespaces[i];
+
+		if (!valid_ns_name(ns->name)) {
+			kern_errorf(err, "invalid namespace name \"%.*s\"", CFG_NS_NAME_MAX,
+				    ns->name);
+			return -EINVAL;
+		}
+		if (ns->addr <= first || ns->addr > last) {
+			kern_errorf(err,
+				    "address %s of namespace %s is not a free host address of %s",
+				    kfmt_addr(ns->addr, a), ns->name,
+				    kfmt_prefix(topo->subnet.addr, topo->subnet.len, p));
+			return -EINVAL;
+		}
+		for (unsigned j = 0; j < i; j++) {
+			if (strcmp(topo->namespaces[j].name, ns->name) == 0) {
+				kern_errorf(err, "namespace %s listed twice", ns->name);
+				return -EINVAL;
+			}
+			if (topo->namespaces[j].addr == ns->addr) {
+				kern_errorf(err, "namespaces %s and %s share address %s",
+					    topo->namespaces[j].name, ns->name,
+					    kfmt_addr(ns->addr, a));
+				return -EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
+int kern_set_topology(struct kern *kern, const struct kern_topology *topo, struct kern_error *err)
+{
+	struct kern_ns **next;
+	uint32_t bridge_addr;
+	int rc;
+
+	rc = validate_topology(topo, &bridge_addr, err);
+	if (rc < 0)
+		return rc;
+
+	/* Keep the entries (and their watchers) of namespaces still wanted. */
+	next = xcalloc(topo->n_namespaces ? topo->n_namespaces : 1, sizeof(*next));
+	for (unsigned i = 0; i < topo->n_namespaces; i++) {
+		for (unsigned j = 0; j < kern->n_ns; j++) {
+			if (kern->ns[j] &&
+			    strcmp(kern->ns[j]->name, topo->namespaces[i].name) == 0) {
+				next[i] = kern->ns[j];
+				kern->ns[j] = NULL;
+				break;
+			}
+		}
+		if (!next[i])
+			next[i] = ns_new(kern, &topo->namespaces[i]);
+		next[i]->addr = topo->namespaces[i].addr;
+	}
+	struct kern_ns **old = kern->ns;
+	unsigned n_old = kern->n_ns;
+	char old_bridge[IFNAMSIZ];
+
+	snprintf(old_bridge, sizeof(old_bridge), "%s", kern->bridge);
+	kern->ns = next;
+	kern->n_ns = topo->n_namespaces;
+	kern->have_topo = true;
+	snprintf(kern->bridge, sizeof(kern->bridge), "%s", topo->bridge);
+	kern->subnet = topo->subnet;
+	kern->cluster = topo->cluster;
+	kern->mtu = topo->mtu;
+	kern->bridge_addr = bridge_addr;
+
+	int first = 0;
+	struct kern_error e = {{0}};
+
+	/* Namespaces dropped from the topology: their watchers hold them
+	 * alive, so close those before removing. */
+	for (unsigned j = 0; j < n_old; j++) {
+		if (!old[j])
+			continue;
+		struct klink host;
+		bool have_host = knl_get_link(&kern->nl, old[j]->host_ifname, &host, &e) == 0;
+
+		ns_close_events(old[j]);
+		keep_first(remove_namespace(kern, old[j]->name, have_host ? &host : NULL, true, &e),
+			   &first, err, &e);
+		ns_free(old[j]);
+	}
+	free(old);
+	if (old_bridge[0] && strcmp(old_bridge, kern->bridge) != 0) {
+		struct klink br;
+
+		if (knl_get_link(&kern->nl, old_bridge, &br, &e) == 0 &&
+		    strcmp(br.alias, KERN_ALIAS_BRIDGE) == 0)
+			keep_first(kreq_link_del(&kern->nl, br.ifindex, br.name, &e), &first, err,
+				   &e);
+	}
+
+	rc = reconcile_topology(kern, true, &e);
+	keep_first(rc, &first, err, &e);
+	/* Integration point (nft): nft_apply(kern->nft, &spec, &changed, err)
+	 * with spec = {subnet, cluster, bridge}; count changed in
+	 * kern->stats.changes. */
+	return first;
+}
+
+int kern_set_routes(struct kern *kern, const struct kern_route *routes, unsigned n,
+		    struct kern_error *err)
+{
+	char p[PREFIX_STRLEN];
+	int rc;
+
+	for (unsigned i = 0; i < n; i++) {
+		if (routes[i].dst.len > 32 || (routes[i].dst.addr & ~kmask(routes[i].dst.len)) ||
+		    routes[i].gateway == 0) {
+			kern_errorf(err, "invalid route %s via gateway %u",
+				    kfmt_prefix(routes[i].dst.addr, routes[i].dst.len, p),
+				    routes[i].gateway);
+			return -EINVAL;
+		}
+		for (unsigned j = 0; j < i; j++)
+			if (routes[j].dst.addr == routes[i].dst.addr &&
+			    routes[j].dst.len == routes[i].dst.len) {
+				kern_errorf(err, "route %s listed twice",
+					    kfmt_prefix(routes[i].dst.addr, routes[i].dst.len, p));
+				return -EINVAL;
+			}
+	}
+	free(kern->routes);
+	kern->routes = n ? xmalloc(n * sizeof(*routes)) : NULL;
+	if (n)
+		memcpy(kern->routes, routes, n * sizeof(*routes));
+	kern->n_routes = n;
+	kern->have_routes = true;
+	kern->routes_dirty = false;
+	rc = kroutes_reconcile(&kern->nl, kern->routes, n, err);
+	if (rc < 0)
+		kern->routes_dirty = true;
+	return rc;
+}
+
+int kern_get_routes(struct kern *kern, struct kern_route **routes, unsigned *n,
+		    struct kern_error *err)
+{
+	return kroutes_owned(&kern->nl, routes, n, err);
+}
+
+void kern_get_stats(const struct kern *kern, struct kern_stats *stats)
+{
+	*stats = kern->stats;
+}
+
+/* kern_down ---------------------------------------------------------------- */
+
+int kern_down(const char *bridge, struct kern_error *err)
+{
+	struct kern_stats stats = {0};
+	struct kern_error e = {{0}};
+	struct klinks links = {0};
+	struct kroutes routes = {0};
+	struct knl nl = {0};
+	struct dirent *d;
+	DIR *dir;
+	int self_fd, first = 0, rc;
+
+	self_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (self_fd < 0) {
+		rc = -errno;
+		kern_errorf(err, "cannot open the current network namespace: %s", strerror(-rc));
+		return rc;
+	}
+	rc = knl_open(&nl, &stats, NULL, err);
+	if (rc < 0)
+		goto out;
+
+	/* Namespaces first: each takes its veth pair with it. */
+	dir = opendir(KERN_NETNS_DIR);
+	while (dir && (d = readdir(dir))) {
+		int nsfd;
+
+		if (d->d_name[0] == '.' || strlen(d->d_name) > CFG_NS_NAME_MAX ||
+		    knetns_open(d->d_name, &nsfd) < 0)
+			continue;
+		bool owned = knetns_is_owned(nsfd, self_fd, NULL);
+
+		close(nsfd);
+		if (!owned)
+			continue;
+		rc = knetns_remove(d->d_name, &e);
+		keep_first(rc, &first, err, &e);
+		if (rc == 0)
+			log_info("removed namespace %s", d->d_name);
+	}
+	if (dir)
+		closedir(dir);
+
+	/* Integration point (nft): keep_first(nft_remove(&e), &first, err, &e). */
+
+	rc = knl_dump_links(&nl, &links, &e);
+	keep_first(rc, &first, err, &e);
+	for (unsigned i = 0; rc == 0 && i < links.n; i++) {
+		const struct klink *l = &links.v[i];
+
+		if (strcmp(l->alias, KERN_ALIAS_BRIDGE) != 0 ||
+		    (bridge && strcmp(l->name, bridge) != 0))
+			continue;
+		keep_first(kreq_link_del(&nl, l->ifindex, l->name, &e), &first, err, &e);
+	}
+
+	rc = knl_dump_routes(&nl, &routes, &e);
+	keep_first(rc, &first, err, &e);
+	for (unsigned i = 0; rc == 0 && i < routes.n; i++) {
+		const struct kroute *r = &routes.v[i];
+
+		if (!kroute_is_owned(r))
+			continue;
+		int r_rc = kreq_route(&nl, KREQ_ROUTE_DEL, r->dst, r->len, 0, 0, NULL, &e);
+
+		/* A route may already have gone with its device. */
+		if (r_rc != -ESRCH)
+			keep_first(r_rc, &first, err, &e);
+	}
+	rc = first;
+out:
+	free(links.v);
+	free(routes.v);
+	knl_close(&nl);
+	close(self_fd);
+	return rc;
+}

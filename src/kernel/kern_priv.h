@@ -1,0 +1,164 @@
+/* Internal to the kernel layer: the netlink request wrapper, snapshots of
+ * kernel objects read by dumps, named-namespace helpers and the state of a
+ * running struct kern. Nothing outside src/kernel/ includes this. */
+#ifndef NSAGENT_KERNEL_PRIV_H
+#define NSAGENT_KERNEL_PRIV_H
+
+#include <net/if.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "nsagent/kern.h"
+
+struct nl_sock;
+struct nl_msg;
+struct nlmsghdr;
+struct event;
+
+/* Alias carried by both ends of a namespace's veth: KERN_ALIAS_PREFIX "ns=NAME". */
+#define KERN_ALIAS_NS KERN_ALIAS_PREFIX "ns="
+#define KERN_ALIAS_BRIDGE KERN_ALIAS_PREFIX "bridge"
+#define KERN_ALIAS_MAX 256
+#define KERN_HOST_VETH_PREFIX "nsa-"
+
+/* One rtnetlink request socket. Every change request goes through
+ * knl_change(), which counts it and turns a refusal into a kern_error with
+ * the kernel's own words (errno text plus the extended ack message). */
+struct knl {
+	struct nl_sock *sk;
+	int kernel_errno;	  /* from the last NLMSG_ERROR, 0 if none */
+	char kernel_msg[256];	  /* extended ack text of that error */
+	struct kern_stats *stats; /* changes (and errors) are counted here */
+	const bool *repairing;	  /* when true, each change is logged as a repair */
+};
+
+/* Opens the socket in the thread's current network namespace. */
+int knl_open(struct knl *nl, struct kern_stats *stats, const bool *repairing,
+	     struct kern_error *err);
+void knl_close(struct knl *nl);
+/* Opens a request socket inside the namespace behind nsfd; the thread
+ * returns to return_fd before this returns. */
+int knl_open_in(struct knl *nl, int nsfd, int return_fd, struct kern_stats *stats,
+		const bool *repairing, struct kern_error *err);
+
+/* Sends msg (consumed) as one change request and waits for the ack.
+ * what describes the change ("add route 172.16.1.0/24 via 192.168.1.6"). */
+int knl_change(struct knl *nl, struct nl_msg *msg, struct kern_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Sends msg (consumed) as a query; knl_recv_reply() then reads the reply of
+ * a request that is not a dump, through valid, and its ack. */
+int knl_send_query(struct knl *nl, struct nl_msg *msg);
+int knl_recv_reply(struct knl *nl, int (*valid)(struct nl_msg *msg, void *arg), void *arg);
+
+/* Snapshots filled by dumps; only what reconcile compares. */
+struct klink {
+	int ifindex;
+	unsigned flags;
+	int master;
+	int link; /* IFLA_LINK: for a veth, the peer's ifindex in the peer's namespace */
+	unsigned mtu;
+	char name[IFNAMSIZ];
+	char alias[KERN_ALIAS_MAX];
+	char kind[16];
+};
+
+struct kaddr {
+	int ifindex;
+	uint32_t addr; /* host order */
+	uint8_t len;
+};
+
+struct kroute {
+	uint32_t dst; /* host order */
+	uint8_t len;
+	uint8_t protocol;
+	uint8_t type;
+	uint8_t tos;
+	uint32_t table;
+	uint32_t priority;
+	uint32_t gateway; /* host order, 0 if none */
+	int oif;
+};
+
+struct klinks {
+	struct klink *v;
+	unsigned n;
+};
+struct kaddrs {
+	struct kaddr *v;
+	unsigned n;
+};
+struct kroutes {
+	struct kroute *v;
+	unsigned n;
+};
+
+int knl_dump_links(struct knl *nl, struct klinks *out, struct kern_error *err);
+int knl_dump_addrs(struct knl *nl, struct kaddrs *out, struct kern_error *err);
+/* IPv4 routes of every table. */
+int knl_dump_routes(struct knl *nl, struct kroutes *out, struct kern_error *err);
+/* One link by name; -ENODEV when absent. */
+int knl_get_link(struct knl *nl, const char *name, struct klink *out, struct kern_error *err);
+const struct klink *klinks_by_name(const struct klinks *links, const char *name);
+const struct klink *klinks_by_index(const struct klinks *links, int ifindex);
+
+/* Message parsers shared by dumps and the event watchers; return false when
+ * the message is not the expected kind or is malformed. */
+bool kparse_link(struct nlmsghdr *nlh, struct klink *out);
+bool kparse_addr(struct nlmsghdr *nlh, struct kaddr *out);
+bool kparse_route(struct nlmsghdr *nlh, struct kroute *out);
+
+/* Change requests (each one knl_change). */
+int kreq_link_set(struct knl *nl, int ifindex, const char *ifname, bool up, int master,
+		  unsigned mtu, const char *alias, struct kern_error *err);
+int kreq_link_del(struct knl *nl, int ifindex, const char *ifname, struct kern_error *err);
+/* Created links are up (except a veth peer) but carry no alias yet: the
+ * kernel ignores IFLA_IFALIAS on creation, so callers set it next. */
+int kreq_bridge_add(struct knl *nl, const char *name, unsigned mtu, struct kern_error *err);
+int kreq_veth_add(struct knl *nl, const char *host_name, int master, unsigned mtu, int peer_nsfd,
+		  int peer_ifindex, const char *peer_name, const char *ns_name,
+		  struct kern_error *err);
+int kreq_addr(struct knl *nl, bool add, int ifindex, const char *ifname, uint32_t addr, uint8_t len,
+	      struct kern_error *err);
+/* add: create (fails if a route with that key exists, whoever owns it);
+ * replace: create or replace. oif 0 = let the kernel pick. */
+enum kreq_route_op { KREQ_ROUTE_ADD, KREQ_ROUTE_REPLACE, KREQ_ROUTE_DEL };
+int kreq_route(struct knl *nl, enum kreq_route_op op, uint32_t dst, uint8_t len, uint32_t gateway,
+	       int oif, const char *where, struct kern_error *err);
+
+/* Owned routes (routes.c): reconcile the main table's KERN_RTPROT routes to
+ * exactly want[], and list them. */
+int kroutes_reconcile(struct knl *nl, const struct kern_route *want, unsigned n,
+		      struct kern_error *err);
+int kroutes_owned(struct knl *nl, struct kern_route **out, unsigned *n, struct kern_error *err);
+bool kroute_is_owned(const struct kroute *r);
+
+/* Error helpers. */
+void kern_errorf(struct kern_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+const char *kfmt_addr(uint32_t addr, char buf[ADDR_STRLEN]);
+const char *kfmt_prefix(uint32_t addr, uint8_t len, char buf[PREFIX_STRLEN]);
+uint32_t kmask(uint8_t len);
+
+/* Named namespaces (netns.c). */
+/* Opens /run/netns/NAME when it is a network namespace; -ENOENT otherwise. */
+int knetns_open(const char *name, int *nsfd);
+/* Creates /run/netns/NAME as `ip netns add` does, without spawning anything,
+ * and returns an fd of the new namespace. The thread stays in return_fd. */
+int knetns_create(const char *name, int return_fd, int *nsfd, struct kern_error *err);
+/* Unmounts and unlinks /run/netns/NAME. */
+int knetns_remove(const char *name, struct kern_error *err);
+/* True when the namespace's eth0 carries our alias. */
+bool knetns_is_owned(int nsfd, int return_fd, struct kern_stats *stats);
+/* setns() into nsfd; the thread must go back with knetns_leave(). */
+int knetns_enter(int nsfd, struct kern_error *err, const char *what);
+/* Going back cannot be allowed to fail: the thread would then keep
+ * working in a namespace it does not mean to. */
+void knetns_leave(int return_fd);
+/* The host end of a namespace's veth: "nsa-NAME" when that is a valid
+ * interface name, else "nsa-" and 8 hex digits of a hash of NAME. */
+void kern_host_ifname(const char *ns_name, char out[IFNAMSIZ]);
+
+#endif

@@ -1,0 +1,202 @@
+/* DOC: named network namespaces, compatible with `ip netns`. A named
+ * namespace is a bind mount of a namespace file on /run/netns/NAME; the
+ * directory itself is made a shared mount point as iproute2 does, so that
+ * an unmount in one mount namespace propagates to the others and the
+ * namespace can be freed. Nothing is spawned: the calling thread unshares,
+ * bind-mounts its own /proc/thread-self/ns/net and goes back with setns().
+ * Every function leaves the thread in the namespace it was in; a failure
+ * to go back is fatal because everything after it would act on the wrong
+ * namespace. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include "kern_priv.h"
+#include "nsagent/log.h"
+
+#ifndef NSFS_MAGIC
+#define NSFS_MAGIC 0x6e736673
+#endif
+
+static void netns_path(const char *name, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s/%s", KERN_NETNS_DIR, name);
+}
+
+int knetns_enter(int nsfd, struct kern_error *err, const char *what)
+{
+	if (setns(nsfd, CLONE_NEWNET) < 0) {
+		int e = errno;
+
+		kern_errorf(err, "cannot enter network namespace to %s: %s", what, strerror(e));
+		return -e;
+	}
+	return 0;
+}
+
+void knetns_leave(int return_fd)
+{
+	if (setns(return_fd, CLONE_NEWNET) < 0)
+		fatal("cannot return to the agent's network namespace: %s", strerror(errno));
+}
+
+int knetns_open(const char *name, int *nsfd)
+{
+	char path[sizeof(KERN_NETNS_DIR) + CFG_NS_NAME_MAX + 2];
+	struct statfs sfs;
+	int fd;
+
+	netns_path(name, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* A leftover plain file (nothing mounted on it) is not a namespace. */
+	if (fstatfs(fd, &sfs) < 0 || sfs.f_type != NSFS_MAGIC) {
+		close(fd);
+		return -ENOENT;
+	}
+	*nsfd = fd;
+	return 0;
+}
+
+/* iproute2's netns_add(): make /run/netns a shared mount point, bind-mounting
+ * it on itself first when it is not one yet. */
+static int prepare_dir(struct kern_error *err)
+{
+	bool made_mount = false;
+
+	if (mkdir(KERN_NETNS_DIR, 0755) < 0 && errno != EEXIST) {
+		int e = errno;
+
+		kern_errorf(err, "cannot create %s: %s", KERN_NETNS_DIR, strerror(e));
+		return -e;
+	}
+	while (mount("", KERN_NETNS_DIR, "none", MS_SHARED | MS_REC, NULL) < 0) {
+		int e = errno;
+
+		if (e != EINVAL || made_mount) {
+			kern_errorf(err, "cannot make %s a shared mount: %s", KERN_NETNS_DIR,
+				    strerror(e));
+			return -e;
+		}
+		if (mount(KERN_NETNS_DIR, KERN_NETNS_DIR, "none", MS_BIND | MS_REC, NULL) < 0) {
+			e = errno;
+			kern_errorf(err, "cannot bind-mount %s on itself: %s", KERN_NETNS_DIR,
+				    strerror(e));
+			return -e;
+		}
+		made_mount = true;
+	}
+	return 0;
+}
+
+int knetns_create(const char *name, int return_fd, int *nsfd, struct kern_error *err)
+{
+	char path[sizeof(KERN_NETNS_DIR) + CFG_NS_NAME_MAX + 2];
+	int fd, rc;
+
+	rc = prepare_dir(err);
+	if (rc < 0)
+		return rc;
+	netns_path(name, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+	if (fd < 0 && errno == EEXIST) {
+		/* Only a stale plain file can be here: callers try knetns_open first. */
+		umount2(path, MNT_DETACH);
+		unlink(path);
+		fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+	}
+	if (fd < 0) {
+		rc = -errno;
+		kern_errorf(err, "cannot create %s: %s", path, strerror(-rc));
+		return rc;
+	}
+	close(fd);
+
+	if (unshare(CLONE_NEWNET) < 0) {
+		rc = -errno;
+		kern_errorf(err, "cannot create network namespace %s: %s", name, strerror(-rc));
+		unlink(path);
+		return rc;
+	}
+	if (mount("/proc/thread-self/ns/net", path, "none", MS_BIND, NULL) < 0) {
+		rc = -errno;
+		knetns_leave(return_fd);
+		kern_errorf(err, "cannot bind-mount network namespace %s on %s: %s", name, path,
+			    strerror(-rc));
+		unlink(path);
+		return rc;
+	}
+	knetns_leave(return_fd);
+	rc = knetns_open(name, nsfd);
+	if (rc < 0) {
+		kern_errorf(err, "cannot open %s after creating it: %s", path, strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
+int knetns_remove(const char *name, struct kern_error *err)
+{
+	char path[sizeof(KERN_NETNS_DIR) + CFG_NS_NAME_MAX + 2];
+	int rc = 0;
+
+	netns_path(name, path, sizeof(path));
+	/* MNT_DETACH: `ip netns exec` shells still inside keep it alive. */
+	if (umount2(path, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT) {
+		rc = -errno;
+		kern_errorf(err, "cannot unmount %s: %s", path, strerror(-rc));
+		return rc;
+	}
+	if (unlink(path) < 0 && errno != ENOENT) {
+		rc = -errno;
+		kern_errorf(err, "cannot remove %s: %s", path, strerror(-rc));
+	}
+	return rc;
+}
+
+bool knetns_is_owned(int nsfd, int return_fd, struct kern_stats *stats)
+{
+	struct kern_error err;
+	struct klink eth0;
+	struct knl nl;
+	bool owned;
+
+	if (knl_open_in(&nl, nsfd, return_fd, stats, NULL, &err) < 0)
+		return false;
+	owned = knl_get_link(&nl, KERN_NS_IFNAME, &eth0, &err) == 0 &&
+		strncmp(eth0.alias, KERN_ALIAS_NS, strlen(KERN_ALIAS_NS)) == 0;
+	knl_close(&nl);
+	return owned;
+}
+
+void kern_host_ifname(const char *ns_name, char out[IFNAMSIZ])
+{
+	size_t len = strlen(ns_name);
+	bool valid = len + strlen(KERN_HOST_VETH_PREFIX) < IFNAMSIZ;
+
+	/* The kernel's dev_valid_name() refuses '/', ':' and white space. */
+	for (size_t i = 0; valid && i < len; i++)
+		if (ns_name[i] == '/' || ns_name[i] == ':' || ns_name[i] <= ' ' ||
+		    ns_name[i] == 0x7f)
+			valid = false;
+	if (valid) {
+		snprintf(out, IFNAMSIZ, KERN_HOST_VETH_PREFIX "%s", ns_name);
+		return;
+	}
+	/* FNV-1a: stable across runs and builds, which is all a name needs. */
+	uint32_t hash = 2166136261u;
+
+	for (size_t i = 0; i < len; i++) {
+		hash ^= (unsigned char)ns_name[i];
+		hash *= 16777619u;
+	}
+	snprintf(out, IFNAMSIZ, KERN_HOST_VETH_PREFIX "%08x", hash);
+}

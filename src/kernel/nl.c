@@ -1,0 +1,657 @@
+/* DOC: netlink I/O of the kernel layer. The one place that builds rtnetlink
+ * requests, sends them, and reads dumps (iproute2's lib/libnetlink.c plays
+ * the same role). Every change request goes through knl_change(), so that
+ * each one is counted in kern_stats.changes and each refusal becomes a
+ * message naming the object with the kernel's own words: the errno text
+ * plus the extended-ack string when the kernel gave one. Dumps are parsed
+ * into small snapshot structs (klink, kaddr, kroute) holding only what
+ * reconcile compares; the event watchers reuse the same parsers. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/if_link.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/veth.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <netlink/attr.h>
+#include <netlink/msg.h>
+#include <netlink/netlink.h>
+#include <netlink/socket.h>
+
+#include "kern_priv.h"
+#include "nsagent/log.h"
+#include "nsagent/xalloc.h"
+
+#ifndef SOL_NETLINK
+#define SOL_NETLINK 270
+#endif
+
+void kern_errorf(struct kern_error *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	va_end(ap);
+}
+
+uint32_t kmask(uint8_t len)
+{
+	return len == 0 ? 0 : 0xffffffffu << (32 - len);
+}
+
+const char *kfmt_addr(uint32_t addr, char buf[ADDR_STRLEN])
+{
+	struct in_addr in = {.s_addr = htonl(addr)};
+
+	inet_ntop(AF_INET, &in, buf, ADDR_STRLEN);
+	return buf;
+}
+
+const char *kfmt_prefix(uint32_t addr, uint8_t len, char buf[PREFIX_STRLEN])
+{
+	char a[ADDR_STRLEN], tmp[32];
+
+	/* len is at most 32, so the result always fits PREFIX_STRLEN. */
+	snprintf(tmp, sizeof(tmp), "%s/%u", kfmt_addr(addr, a), len);
+	snprintf(buf, PREFIX_STRLEN, "%.18s", tmp);
+	return buf;
+}
+
+/* Records the kernel's errno and extended-ack text of a refused request;
+ * returning NL_STOP keeps libnl's own error return. */
+static int knl_error_cb(struct sockaddr_nl *who, struct nlmsgerr *e, void *arg)
+{
+	struct knl *nl = arg;
+	struct nlmsghdr *nlh = (struct nlmsghdr *)((char *)e - NLMSG_HDRLEN);
+	struct nlattr *tb[NLMSGERR_ATTR_MAX + 1];
+	size_t payload;
+
+	(void)who;
+	nl->kernel_errno = -e->error;
+	nl->kernel_msg[0] = '\0';
+	if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
+		return NL_STOP;
+	payload = sizeof(*e);
+	if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+		payload += e->msg.nlmsg_len - NLMSG_HDRLEN;
+	if (NLMSG_HDRLEN + NLMSG_ALIGN(payload) >= nlh->nlmsg_len)
+		return NL_STOP;
+	if (nla_parse(tb, NLMSGERR_ATTR_MAX, (struct nlattr *)((char *)e + NLMSG_ALIGN(payload)),
+		      (int)(nlh->nlmsg_len - NLMSG_HDRLEN - NLMSG_ALIGN(payload)), NULL) < 0)
+		return NL_STOP;
+	if (tb[NLMSGERR_ATTR_MSG])
+		nla_strlcpy(nl->kernel_msg, tb[NLMSGERR_ATTR_MSG], sizeof(nl->kernel_msg));
+	return NL_STOP;
+}
+
+int knl_open(struct knl *nl, struct kern_stats *stats, const bool *repairing,
+	     struct kern_error *err)
+{
+	int one = 1;
+	int rc;
+
+	memset(nl, 0, sizeof(*nl));
+	nl->stats = stats;
+	nl->repairing = repairing;
+	nl->sk = nl_socket_alloc();
+	if (!nl->sk)
+		fatal("out of memory allocating a netlink socket");
+	rc = nl_connect(nl->sk, NETLINK_ROUTE);
+	if (rc < 0) {
+		kern_errorf(err, "cannot open rtnetlink socket: %s", nl_geterror(rc));
+		nl_socket_free(nl->sk);
+		nl->sk = NULL;
+		return -EIO;
+	}
+	/* Dumps of a few hundred veths come in large multipart batches. */
+	nl_socket_enable_msg_peek(nl->sk);
+	nl_socket_set_buffer_size(nl->sk, 1 << 20, 1 << 20);
+	/* Extended acks carry the kernel's explanation; capped acks avoid
+	 * echoing our own request back. Both are best effort. */
+	setsockopt(nl_socket_get_fd(nl->sk), SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
+	setsockopt(nl_socket_get_fd(nl->sk), SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
+	nl_socket_modify_err_cb(nl->sk, NL_CB_CUSTOM, knl_error_cb, nl);
+	return 0;
+}
+
+int knl_open_in(struct knl *nl, int nsfd, int return_fd, struct kern_stats *stats,
+		const bool *repairing, struct kern_error *err)
+{
+	int rc;
+
+	rc = knetns_enter(nsfd, err, "open a netlink socket");
+	if (rc < 0)
+		return rc;
+	rc = knl_open(nl, stats, repairing, err);
+	knetns_leave(return_fd);
+	return rc;
+}
+
+void knl_close(struct knl *nl)
+{
+	if (nl && nl->sk) {
+		nl_socket_free(nl->sk);
+		nl->sk = NULL;
+	}
+}
+
+int knl_change(struct knl *nl, struct nl_msg *msg, struct kern_error *err, const char *fmt, ...)
+{
+	char what[256];
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+
+	nl->kernel_errno = 0;
+	nl->kernel_msg[0] = '\0';
+	rc = nl_send_sync(nl->sk, msg);
+	if (rc < 0) {
+		int e = nl->kernel_errno ? nl->kernel_errno : EIO;
+
+		if (nl->kernel_errno && nl->kernel_msg[0])
+			kern_errorf(err, "cannot %s: %s (%s)", what, strerror(e), nl->kernel_msg);
+		else if (nl->kernel_errno)
+			kern_errorf(err, "cannot %s: %s", what, strerror(e));
+		else
+			kern_errorf(err, "cannot %s: %s", what, nl_geterror(rc));
+		if (nl->stats)
+			nl->stats->errors++;
+		return -e;
+	}
+	if (nl->stats)
+		nl->stats->changes++;
+	if (nl->repairing && *nl->repairing)
+		log_info("repaired: %s", what);
+	else
+		log_debug("kernel: %s", what);
+	return 0;
+}
+
+/* Dumps ------------------------------------------------------------------ */
+
+int knl_send_query(struct knl *nl, struct nl_msg *msg)
+{
+	int rc;
+
+	nl->kernel_errno = 0;
+	rc = nl_send_auto(nl->sk, msg);
+	nlmsg_free(msg);
+	return rc;
+}
+
+static int ack_seen(struct nl_msg *msg, void *arg)
+{
+	(void)msg;
+	*(bool *)arg = true;
+	return NL_STOP;
+}
+
+int knl_recv_reply(struct knl *nl, int (*valid)(struct nl_msg *msg, void *arg), void *arg)
+{
+	struct nl_cb *base, *cb;
+	bool acked = false;
+	int rc;
+
+	base = nl_socket_get_cb(nl->sk);
+	cb = nl_cb_clone(base);
+	nl_cb_put(base);
+	if (!cb)
+		fatal("out of memory cloning a netlink callback");
+	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, valid, arg);
+	/* A request that is not a dump is answered by its reply and then by
+	 * the ack libnl asked for (libnl only advances its expected sequence
+	 * number on the ack); read both, or the ack would be taken for the
+	 * next request's. */
+	nl_cb_set(cb, NL_CB_ACK, NL_CB_CUSTOM, ack_seen, &acked);
+	do
+		rc = nl_recvmsgs(nl->sk, cb);
+	while (rc >= 0 && !acked);
+	nl_cb_put(cb);
+	return rc;
+}
+
+struct dump_ctx {
+	bool (*parse)(struct nlmsghdr *nlh, void *item);
+	size_t item_size;
+	void **v;
+	unsigned *n;
+	unsigned cap;
+};
+
+static int dump_valid(struct nl_msg *msg, void *arg)
+{
+	struct dump_ctx *ctx = arg;
+	char item[sizeof(struct klink)]; /* the largest snapshot */
+
+	if (!ctx->parse(nlmsg_hdr(msg), item))
+		return NL_OK;
+	if (*ctx->n == ctx->cap) {
+		ctx->cap = ctx->cap ? ctx->cap * 2 : 16;
+		*ctx->v = xreallocarray(*ctx->v, ctx->cap, ctx->item_size);
+	}
+	memcpy((char *)*ctx->v + (size_t)*ctx->n * ctx->item_size, item, ctx->item_size);
+	(*ctx->n)++;
+	return NL_OK;
+}
+
+static int knl_dump(struct knl *nl, int type, const void *hdr, size_t hdrlen, struct dump_ctx *ctx,
+		    const char *what, struct kern_error *err)
+{
+	struct nl_msg *msg;
+	struct nl_cb *base, *cb;
+	int rc;
+
+	msg = nlmsg_alloc_simple(type, NLM_F_REQUEST | NLM_F_DUMP);
+	if (!msg || nlmsg_append(msg, (void *)hdr, hdrlen, NLMSG_ALIGNTO) < 0)
+		fatal("out of memory building a netlink dump request");
+	rc = knl_send_query(nl, msg);
+	if (rc < 0) {
+		kern_errorf(err, "cannot dump %s: %s", what, nl_geterror(rc));
+		return -EIO;
+	}
+	base = nl_socket_get_cb(nl->sk);
+	cb = nl_cb_clone(base);
+	nl_cb_put(base);
+	if (!cb)
+		fatal("out of memory cloning a netlink callback");
+	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, dump_valid, ctx);
+	rc = nl_recvmsgs(nl->sk, cb);
+	nl_cb_put(cb);
+	if (rc < 0) {
+		kern_errorf(err, "cannot dump %s: %s", what,
+			    nl->kernel_errno ? strerror(nl->kernel_errno) : nl_geterror(rc));
+		return nl->kernel_errno ? -nl->kernel_errno : -EIO;
+	}
+	return 0;
+}
+
+static bool parse_link_item(struct nlmsghdr *nlh, void *item)
+{
+	return kparse_link(nlh, item);
+}
+
+static bool parse_addr_item(struct nlmsghdr *nlh, void *item)
+{
+	return kparse_addr(nlh, item);
+}
+
+static bool parse_route_item(struct nlmsghdr *nlh, void *item)
+{
+	return kparse_route(nlh, item);
+}
+
+int knl_dump_links(struct knl *nl, struct klinks *out, struct kern_error *err)
+{
+	struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC};
+	struct dump_ctx ctx = {parse_link_item, sizeof(struct klink), (void **)&out->v, &out->n, 0};
+
+	out->v = NULL;
+	out->n = 0;
+	return knl_dump(nl, RTM_GETLINK, &ifi, sizeof(ifi), &ctx, "links", err);
+}
+
+int knl_dump_addrs(struct knl *nl, struct kaddrs *out, struct kern_error *err)
+{
+	struct ifaddrmsg ifa = {.ifa_family = AF_INET};
+	struct dump_ctx ctx = {parse_addr_item, sizeof(struct kaddr), (void **)&out->v, &out->n, 0};
+
+	out->v = NULL;
+	out->n = 0;
+	return knl_dump(nl, RTM_GETADDR, &ifa, sizeof(ifa), &ctx, "addresses", err);
+}
+
+int knl_dump_routes(struct knl *nl, struct kroutes *out, struct kern_error *err)
+{
+	struct rtmsg rtm = {.rtm_family = AF_INET};
+	struct dump_ctx ctx = {parse_route_item, sizeof(struct kroute), (void **)&out->v, &out->n,
+			       0};
+
+	out->v = NULL;
+	out->n = 0;
+	return knl_dump(nl, RTM_GETROUTE, &rtm, sizeof(rtm), &ctx, "routes", err);
+}
+
+struct get_ctx {
+	struct klink *out;
+	bool found;
+};
+
+static int get_link_valid(struct nl_msg *msg, void *arg)
+{
+	struct get_ctx *ctx = arg;
+
+	if (kparse_link(nlmsg_hdr(msg), ctx->out))
+		ctx->found = true;
+	return NL_OK;
+}
+
+int knl_get_link(struct knl *nl, const char *name, struct klink *out, struct kern_error *err)
+{
+	struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC};
+	struct get_ctx ctx = {out, false};
+	struct nl_msg *msg;
+	int rc;
+
+	msg = nlmsg_alloc_simple(RTM_GETLINK, NLM_F_REQUEST);
+	if (!msg || nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0 ||
+	    nla_put_string(msg, IFLA_IFNAME, name) < 0)
+		fatal("out of memory building a netlink request");
+	rc = knl_send_query(nl, msg);
+	if (rc < 0) {
+		kern_errorf(err, "cannot query link %s: %s", name, nl_geterror(rc));
+		return -EIO;
+	}
+	rc = knl_recv_reply(nl, get_link_valid, &ctx);
+	if (rc < 0 && nl->kernel_errno == ENODEV)
+		return -ENODEV;
+	if (rc < 0) {
+		kern_errorf(err, "cannot query link %s: %s", name,
+			    nl->kernel_errno ? strerror(nl->kernel_errno) : nl_geterror(rc));
+		return nl->kernel_errno ? -nl->kernel_errno : -EIO;
+	}
+	return ctx.found ? 0 : -ENODEV;
+}
+
+const struct klink *klinks_by_name(const struct klinks *links, const char *name)
+{
+	for (unsigned i = 0; i < links->n; i++)
+		if (strcmp(links->v[i].name, name) == 0)
+			return &links->v[i];
+	return NULL;
+}
+
+const struct klink *klinks_by_index(const struct klinks *links, int ifindex)
+{
+	for (unsigned i = 0; i < links->n; i++)
+		if (links->v[i].ifindex == ifindex)
+			return &links->v[i];
+	return NULL;
+}
+
+/* Parsers ---------------------------------------------------------------- */
+
+bool kparse_link(struct nlmsghdr *nlh, struct klink *out)
+{
+	struct nlattr *tb[IFLA_MAX + 1];
+	struct ifinfomsg *ifi;
+
+	if (nlh->nlmsg_type != RTM_NEWLINK && nlh->nlmsg_type != RTM_DELLINK)
+		return false;
+	if (nlmsg_parse(nlh, sizeof(*ifi), tb, IFLA_MAX, NULL) < 0)
+		return false;
+	ifi = nlmsg_data(nlh);
+	memset(out, 0, sizeof(*out));
+	out->ifindex = ifi->ifi_index;
+	out->flags = ifi->ifi_flags;
+	if (tb[IFLA_IFNAME])
+		nla_strlcpy(out->name, tb[IFLA_IFNAME], sizeof(out->name));
+	if (tb[IFLA_IFALIAS])
+		nla_strlcpy(out->alias, tb[IFLA_IFALIAS], sizeof(out->alias));
+	if (tb[IFLA_MASTER] && nla_len(tb[IFLA_MASTER]) >= 4)
+		out->master = (int)nla_get_u32(tb[IFLA_MASTER]);
+	if (tb[IFLA_LINK] && nla_len(tb[IFLA_LINK]) >= 4)
+		out->link = (int)nla_get_u32(tb[IFLA_LINK]);
+	if (tb[IFLA_MTU] && nla_len(tb[IFLA_MTU]) >= 4)
+		out->mtu = nla_get_u32(tb[IFLA_MTU]);
+	if (tb[IFLA_LINKINFO]) {
+		struct nlattr *li[IFLA_INFO_MAX + 1];
+
+		if (nla_parse_nested(li, IFLA_INFO_MAX, tb[IFLA_LINKINFO], NULL) == 0 &&
+		    li[IFLA_INFO_KIND])
+			nla_strlcpy(out->kind, li[IFLA_INFO_KIND], sizeof(out->kind));
+	}
+	return true;
+}
+
+static uint32_t attr_in4(struct nlattr *a)
+{
+	uint32_t v;
+
+	if (!a || nla_len(a) < 4)
+		return 0;
+	memcpy(&v, nla_data(a), 4);
+	return ntohl(v);
+}
+
+bool kparse_addr(struct nlmsghdr *nlh, struct kaddr *out)
+{
+	struct nlattr *tb[IFA_MAX + 1];
+	struct ifaddrmsg *ifa;
+
+	if (nlh->nlmsg_type != RTM_NEWADDR && nlh->nlmsg_type != RTM_DELADDR)
+		return false;
+	if (nlmsg_parse(nlh, sizeof(*ifa), tb, IFA_MAX, NULL) < 0)
+		return false;
+	ifa = nlmsg_data(nlh);
+	if (ifa->ifa_family != AF_INET)
+		return false;
+	memset(out, 0, sizeof(*out));
+	out->ifindex = (int)ifa->ifa_index;
+	out->len = ifa->ifa_prefixlen;
+	out->addr = attr_in4(tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS]);
+	return true;
+}
+
+bool kparse_route(struct nlmsghdr *nlh, struct kroute *out)
+{
+	struct nlattr *tb[RTA_MAX + 1];
+	struct rtmsg *rtm;
+
+	if (nlh->nlmsg_type != RTM_NEWROUTE && nlh->nlmsg_type != RTM_DELROUTE)
+		return false;
+	if (nlmsg_parse(nlh, sizeof(*rtm), tb, RTA_MAX, NULL) < 0)
+		return false;
+	rtm = nlmsg_data(nlh);
+	if (rtm->rtm_family != AF_INET)
+		return false;
+	memset(out, 0, sizeof(*out));
+	out->len = rtm->rtm_dst_len;
+	out->protocol = rtm->rtm_protocol;
+	out->type = rtm->rtm_type;
+	out->tos = rtm->rtm_tos;
+	out->table = tb[RTA_TABLE] && nla_len(tb[RTA_TABLE]) >= 4 ? nla_get_u32(tb[RTA_TABLE])
+								  : rtm->rtm_table;
+	out->dst = attr_in4(tb[RTA_DST]);
+	out->gateway = attr_in4(tb[RTA_GATEWAY]);
+	if (tb[RTA_OIF] && nla_len(tb[RTA_OIF]) >= 4)
+		out->oif = (int)nla_get_u32(tb[RTA_OIF]);
+	if (tb[RTA_PRIORITY] && nla_len(tb[RTA_PRIORITY]) >= 4)
+		out->priority = nla_get_u32(tb[RTA_PRIORITY]);
+	return true;
+}
+
+/* Change requests -------------------------------------------------------- */
+
+static struct nl_msg *link_msg(int type, int flags, int ifindex, unsigned ifi_flags,
+			       unsigned ifi_change)
+{
+	struct ifinfomsg ifi = {
+	    .ifi_family = AF_UNSPEC,
+	    .ifi_index = ifindex,
+	    .ifi_flags = ifi_flags,
+	    .ifi_change = ifi_change,
+	};
+	struct nl_msg *msg = nlmsg_alloc_simple(type, NLM_F_REQUEST | flags);
+
+	if (!msg || nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0)
+		fatal("out of memory building a netlink request");
+	return msg;
+}
+
+static void put_or_die(int rc)
+{
+	if (rc < 0)
+		fatal("netlink request does not fit its buffer");
+}
+
+int kreq_link_set(struct knl *nl, int ifindex, const char *ifname, bool up, int master,
+		  unsigned mtu, const char *alias, struct kern_error *err)
+{
+	struct nl_msg *msg;
+	char what[200];
+	size_t off;
+
+	msg = link_msg(RTM_SETLINK, 0, ifindex, up ? IFF_UP : 0, up ? IFF_UP : 0);
+	/* Without an index the kernel finds the link by name. */
+	if (ifindex == 0)
+		put_or_die(nla_put_string(msg, IFLA_IFNAME, ifname));
+	off = (size_t)snprintf(what, sizeof(what), "set link %s", ifname);
+	if (up)
+		off += (size_t)snprintf(what + off, sizeof(what) - off, " up");
+	if (master >= 0) {
+		put_or_die(nla_put_u32(msg, IFLA_MASTER, (uint32_t)master));
+		off += (size_t)snprintf(what + off, sizeof(what) - off, " master %d", master);
+	}
+	if (mtu) {
+		put_or_die(nla_put_u32(msg, IFLA_MTU, mtu));
+		off += (size_t)snprintf(what + off, sizeof(what) - off, " mtu %u", mtu);
+	}
+	if (alias) {
+		put_or_die(nla_put_string(msg, IFLA_IFALIAS, alias));
+		snprintf(what + off, sizeof(what) - off, " alias %s", alias);
+	}
+	return knl_change(nl, msg, err, "%s", what);
+}
+
+int kreq_link_del(struct knl *nl, int ifindex, const char *ifname, struct kern_error *err)
+{
+	struct nl_msg *msg = link_msg(RTM_DELLINK, 0, ifindex, 0, 0);
+
+	return knl_change(nl, msg, err, "delete link %s", ifname);
+}
+
+int kreq_bridge_add(struct knl *nl, const char *name, unsigned mtu, struct kern_error *err)
+{
+	struct nl_msg *msg;
+	struct nlattr *info;
+
+	msg = link_msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0, IFF_UP, IFF_UP);
+	put_or_die(nla_put_string(msg, IFLA_IFNAME, name));
+	if (mtu)
+		put_or_die(nla_put_u32(msg, IFLA_MTU, mtu));
+	info = nla_nest_start(msg, IFLA_LINKINFO);
+	if (!info)
+		fatal("netlink request does not fit its buffer");
+	put_or_die(nla_put_string(msg, IFLA_INFO_KIND, "bridge"));
+	nla_nest_end(msg, info);
+	return knl_change(nl, msg, err, "create bridge %s", name);
+}
+
+int kreq_veth_add(struct knl *nl, const char *host_name, int master, unsigned mtu, int peer_nsfd,
+		  int peer_ifindex, const char *peer_name, const char *ns_name,
+		  struct kern_error *err)
+{
+	struct ifinfomsg peer = {
+	    .ifi_family = AF_UNSPEC,
+	    .ifi_index = peer_ifindex,
+	};
+	struct nlattr *info, *data, *peer_nest;
+	struct nl_msg *msg;
+
+	/* The host end is created up and already enslaved, and the peer is
+	 * created directly inside the namespace: no moment where eth0 sits in
+	 * the host namespace. The peer cannot be created up (veth_open()
+	 * refuses with ENOTCONN until the pair is linked), so the caller
+	 * brings it up afterwards, together with the aliases (the kernel
+	 * ignores IFLA_IFALIAS on creation). */
+	msg = link_msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0, IFF_UP, IFF_UP);
+	put_or_die(nla_put_string(msg, IFLA_IFNAME, host_name));
+	if (master > 0)
+		put_or_die(nla_put_u32(msg, IFLA_MASTER, (uint32_t)master));
+	if (mtu)
+		put_or_die(nla_put_u32(msg, IFLA_MTU, mtu));
+	info = nla_nest_start(msg, IFLA_LINKINFO);
+	if (!info)
+		fatal("netlink request does not fit its buffer");
+	put_or_die(nla_put_string(msg, IFLA_INFO_KIND, "veth"));
+	data = nla_nest_start(msg, IFLA_INFO_DATA);
+	peer_nest = data ? nla_nest_start(msg, VETH_INFO_PEER) : NULL;
+	if (!peer_nest)
+		fatal("netlink request does not fit its buffer");
+	put_or_die(nlmsg_append(msg, &peer, sizeof(peer), NLMSG_ALIGNTO));
+	put_or_die(nla_put_string(msg, IFLA_IFNAME, peer_name));
+	put_or_die(nla_put_u32(msg, IFLA_NET_NS_FD, (uint32_t)peer_nsfd));
+	if (mtu)
+		put_or_die(nla_put_u32(msg, IFLA_MTU, mtu));
+	nla_nest_end(msg, peer_nest);
+	nla_nest_end(msg, data);
+	nla_nest_end(msg, info);
+	return knl_change(nl, msg, err, "create veth %s with peer %s in namespace %s", host_name,
+			  peer_name, ns_name);
+}
+
+int kreq_addr(struct knl *nl, bool add, int ifindex, const char *ifname, uint32_t addr, uint8_t len,
+	      struct kern_error *err)
+{
+	struct ifaddrmsg ifa = {
+	    .ifa_family = AF_INET,
+	    .ifa_prefixlen = len,
+	    .ifa_index = (uint32_t)ifindex,
+	    .ifa_scope = RT_SCOPE_UNIVERSE,
+	};
+	uint32_t be = htonl(addr);
+	struct nl_msg *msg;
+	char p[PREFIX_STRLEN];
+
+	msg = nlmsg_alloc_simple(add ? RTM_NEWADDR : RTM_DELADDR,
+				 NLM_F_REQUEST | (add ? NLM_F_CREATE | NLM_F_EXCL : 0));
+	if (!msg || nlmsg_append(msg, &ifa, sizeof(ifa), NLMSG_ALIGNTO) < 0)
+		fatal("out of memory building a netlink request");
+	put_or_die(nla_put(msg, IFA_LOCAL, 4, &be));
+	put_or_die(nla_put(msg, IFA_ADDRESS, 4, &be));
+	if (add && len < 31) {
+		uint32_t brd = htonl(addr | ~kmask(len));
+
+		put_or_die(nla_put(msg, IFA_BROADCAST, 4, &brd));
+	}
+	return knl_change(nl, msg, err, "%s address %s %s %s", add ? "add" : "delete",
+			  kfmt_prefix(addr, len, p), add ? "to" : "from", ifname);
+}
+
+int kreq_route(struct knl *nl, enum kreq_route_op op, uint32_t dst, uint8_t len, uint32_t gateway,
+	       int oif, const char *where, struct kern_error *err)
+{
+	static const char *const verbs[] = {"add", "replace", "delete"};
+	struct rtmsg rtm = {
+	    .rtm_family = AF_INET,
+	    .rtm_dst_len = len,
+	    .rtm_table = RT_TABLE_MAIN,
+	    .rtm_protocol = KERN_RTPROT,
+	    .rtm_scope = op == KREQ_ROUTE_DEL ? RT_SCOPE_NOWHERE : RT_SCOPE_UNIVERSE,
+	    .rtm_type = RTN_UNICAST,
+	};
+	int flags = op == KREQ_ROUTE_ADD       ? NLM_F_CREATE | NLM_F_EXCL
+		    : op == KREQ_ROUTE_REPLACE ? NLM_F_CREATE | NLM_F_REPLACE
+					       : 0;
+	uint32_t be_dst = htonl(dst), be_gw = htonl(gateway);
+	struct nl_msg *msg;
+	char p[PREFIX_STRLEN], g[ADDR_STRLEN];
+
+	msg = nlmsg_alloc_simple(op == KREQ_ROUTE_DEL ? RTM_DELROUTE : RTM_NEWROUTE,
+				 NLM_F_REQUEST | flags);
+	if (!msg || nlmsg_append(msg, &rtm, sizeof(rtm), NLMSG_ALIGNTO) < 0)
+		fatal("out of memory building a netlink request");
+	put_or_die(nla_put_u32(msg, RTA_TABLE, RT_TABLE_MAIN));
+	if (len)
+		put_or_die(nla_put(msg, RTA_DST, 4, &be_dst));
+	if (op != KREQ_ROUTE_DEL && gateway)
+		put_or_die(nla_put(msg, RTA_GATEWAY, 4, &be_gw));
+	if (op != KREQ_ROUTE_DEL && oif > 0)
+		put_or_die(nla_put_u32(msg, RTA_OIF, (uint32_t)oif));
+	if (op == KREQ_ROUTE_DEL)
+		return knl_change(nl, msg, err, "delete route %s%s%s",
+				  len ? kfmt_prefix(dst, len, p) : "default", where ? " " : "",
+				  where ? where : "");
+	return knl_change(nl, msg, err, "%s route %s via %s%s%s", verbs[op],
+			  len ? kfmt_prefix(dst, len, p) : "default", kfmt_addr(gateway, g),
+			  where ? " " : "", where ? where : "");
+}

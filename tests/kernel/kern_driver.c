@@ -1,0 +1,319 @@
+/* Drives the kernel layer from the command line for tests/kernel/test_*.sh.
+ *
+ *   kern_driver apply --bridge B --subnet CIDR --ns NS1,NS2 [--mtu N]
+ *                     [--route CIDR=GW]... [--stay]
+ *   kern_driver routes CIDR=GW... [--stay]
+ *   kern_driver get-routes
+ *   kern_driver down [--bridge B]
+ *   kern_driver source ADDR
+ *
+ * apply prints "changes=N" after the reconcile (and "route-changes=N" when
+ * routes were given). Namespace i (from 0) gets host address i+2 of the
+ * subnet; the bridge takes the first. With --stay it keeps running the event
+ * loop, printing "ready" and then "repairs=N changes=M" each time the repair
+ * count moves, until SIGTERM or SIGINT. Errors go to stderr with exit 1. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "nsagent/kern.h"
+#include "nsagent/log.h"
+#include "nsagent/xalloc.h"
+
+#define MAX_ROUTES 64
+
+static int parse_addr(const char *text, uint32_t *addr)
+{
+	struct in_addr in;
+
+	if (inet_pton(AF_INET, text, &in) != 1)
+		return -EINVAL;
+	*addr = ntohl(in.s_addr);
+	return 0;
+}
+
+static int parse_prefix(const char *text, struct prefix *p)
+{
+	char buf[32], *slash, *end;
+	long len;
+
+	if (strlen(text) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, text);
+	slash = strchr(buf, '/');
+	if (!slash)
+		return -EINVAL;
+	*slash = '\0';
+	len = strtol(slash + 1, &end, 10);
+	if (*end || len < 0 || len > 32 || parse_addr(buf, &p->addr) < 0)
+		return -EINVAL;
+	p->len = (uint8_t)len;
+	return 0;
+}
+
+static int parse_route(const char *text, struct kern_route *r)
+{
+	char buf[64], *eq;
+
+	if (strlen(text) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, text);
+	eq = strchr(buf, '=');
+	if (!eq)
+		return -EINVAL;
+	*eq = '\0';
+	if (parse_prefix(buf, &r->dst) < 0 || parse_addr(eq + 1, &r->gateway) < 0)
+		return -EINVAL;
+	return 0;
+}
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: kern_driver apply --bridge B --subnet CIDR --ns NS1,NS2 [--mtu N] "
+			"[--route CIDR=GW]... [--stay]\n"
+			"       kern_driver routes CIDR=GW... [--stay]\n"
+			"       kern_driver get-routes | down [--bridge B] | source ADDR\n");
+	return 2;
+}
+
+struct watch {
+	struct kern *kern;
+	uint64_t repairs;
+};
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct watch *w = arg;
+	struct kern_stats st;
+
+	(void)fd;
+	(void)what;
+	kern_get_stats(w->kern, &st);
+	if (st.repairs != w->repairs) {
+		w->repairs = st.repairs;
+		printf("repairs=%llu changes=%llu\n", (unsigned long long)st.repairs,
+		       (unsigned long long)st.changes);
+		fflush(stdout);
+	}
+}
+
+static void on_signal(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	event_base_loopbreak(arg);
+}
+
+static int stay(struct event_base *base, struct kern *kern)
+{
+	struct timeval tick = {0, 20000};
+	struct watch w = {kern, 0};
+	struct kern_stats st;
+	struct event *timer, *sigterm, *sigint;
+
+	kern_get_stats(kern, &st);
+	w.repairs = st.repairs;
+	timer = event_new(base, -1, EV_PERSIST, on_tick, &w);
+	sigterm = evsignal_new(base, SIGTERM, on_signal, base);
+	sigint = evsignal_new(base, SIGINT, on_signal, base);
+	event_add(timer, &tick);
+	event_add(sigterm, NULL);
+	event_add(sigint, NULL);
+	printf("ready\n");
+	fflush(stdout);
+	event_base_dispatch(base);
+	event_free(timer);
+	event_free(sigterm);
+	event_free(sigint);
+	return 0;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int cmd_apply(int argc, char **argv, bool routes_only)
+{
+	struct kern_topology topo = {.subnet = {0, 0}};
+	struct kern_route routes[MAX_ROUTES];
+	unsigned n_routes = 0;
+	bool have_routes = routes_only, do_stay = false, have_subnet = false;
+	char *ns_list = NULL;
+	struct kern_error err = {{0}};
+	struct event_base *base;
+	struct kern *kern = NULL;
+	struct kern_stats st;
+	int rc = 1;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (strcmp(a, "--stay") == 0) {
+			do_stay = true;
+		} else if (!routes_only && strcmp(a, "--bridge") == 0 && v) {
+			snprintf(topo.bridge, sizeof(topo.bridge), "%s", v);
+			i++;
+		} else if (!routes_only && strcmp(a, "--subnet") == 0 && v) {
+			if (parse_prefix(v, &topo.subnet) < 0)
+				return usage();
+			have_subnet = true;
+			i++;
+		} else if (!routes_only && strcmp(a, "--ns") == 0 && v) {
+			ns_list = xstrdup(v);
+			i++;
+		} else if (!routes_only && strcmp(a, "--mtu") == 0 && v) {
+			topo.mtu = (unsigned)strtoul(v, NULL, 10);
+			i++;
+		} else if ((routes_only || strcmp(a, "--route") == 0) && n_routes < MAX_ROUTES) {
+			const char *text = routes_only ? a : v;
+
+			if (!text || parse_route(text, &routes[n_routes]) < 0)
+				return usage();
+			n_routes++;
+			have_routes = true;
+			if (!routes_only)
+				i++;
+		} else {
+			return usage();
+		}
+	}
+	if (!routes_only && (!topo.bridge[0] || !have_subnet))
+		return usage();
+	if (ns_list) {
+		unsigned cap = 1;
+
+		for (char *c = ns_list; *c; c++)
+			cap += *c == ',';
+		topo.namespaces = xcalloc(cap, sizeof(*topo.namespaces));
+		for (char *save = NULL, *tok = strtok_r(ns_list, ",", &save); tok;
+		     tok = strtok_r(NULL, ",", &save)) {
+			struct kern_namespace *ns = &topo.namespaces[topo.n_namespaces];
+
+			snprintf(ns->name, sizeof(ns->name), "%s", tok);
+			ns->addr = topo.subnet.addr + 2 + topo.n_namespaces;
+			topo.n_namespaces++;
+		}
+	}
+	topo.cluster = topo.subnet;
+
+	base = event_base_new();
+	if (!base || kern_new(base, &kern, &err) < 0) {
+		fprintf(stderr, "kern_new: %s\n", err.message);
+		goto out;
+	}
+	if (!routes_only) {
+		double t0 = now_s();
+
+		if (kern_set_topology(kern, &topo, &err) < 0) {
+			fprintf(stderr, "apply: %s\n", err.message);
+			goto out;
+		}
+		kern_get_stats(kern, &st);
+		printf("changes=%llu\n", (unsigned long long)st.changes);
+		printf("seconds=%.3f\n", now_s() - t0);
+	}
+	if (have_routes) {
+		uint64_t before;
+
+		kern_get_stats(kern, &st);
+		before = st.changes;
+		if (kern_set_routes(kern, routes, n_routes, &err) < 0) {
+			fprintf(stderr, "routes: %s\n", err.message);
+			goto out;
+		}
+		kern_get_stats(kern, &st);
+		printf("route-changes=%llu\n", (unsigned long long)(st.changes - before));
+	}
+	fflush(stdout);
+	rc = do_stay ? stay(base, kern) : 0;
+out:
+	kern_free(kern);
+	if (base)
+		event_base_free(base);
+	free(topo.namespaces);
+	free(ns_list);
+	return rc;
+}
+
+static int cmd_get_routes(void)
+{
+	struct kern_error err = {{0}};
+	struct event_base *base = event_base_new();
+	struct kern *kern = NULL;
+	struct kern_route *routes = NULL;
+	unsigned n = 0;
+	int rc = 1;
+
+	if (!base || kern_new(base, &kern, &err) < 0 ||
+	    kern_get_routes(kern, &routes, &n, &err) < 0) {
+		fprintf(stderr, "get-routes: %s\n", err.message);
+		goto out;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		struct in_addr d = {htonl(routes[i].dst.addr)}, g = {htonl(routes[i].gateway)};
+		char ds[INET_ADDRSTRLEN], gs[INET_ADDRSTRLEN];
+
+		printf("%s/%u=%s\n", inet_ntop(AF_INET, &d, ds, sizeof(ds)), routes[i].dst.len,
+		       inet_ntop(AF_INET, &g, gs, sizeof(gs)));
+	}
+	rc = 0;
+out:
+	free(routes);
+	kern_free(kern);
+	if (base)
+		event_base_free(base);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct kern_error err = {{0}};
+
+	if (getenv("KERN_DRIVER_DEBUG"))
+		log_set_level(LOG_LEVEL_DEBUG);
+	if (argc < 2)
+		return usage();
+	if (strcmp(argv[1], "apply") == 0)
+		return cmd_apply(argc - 1, argv + 1, false);
+	if (strcmp(argv[1], "routes") == 0)
+		return cmd_apply(argc - 1, argv + 1, true);
+	if (strcmp(argv[1], "get-routes") == 0)
+		return cmd_get_routes();
+	if (strcmp(argv[1], "down") == 0) {
+		const char *bridge = argc >= 4 && strcmp(argv[2], "--bridge") == 0 ? argv[3] : NULL;
+
+		if (kern_down(bridge, &err) < 0) {
+			fprintf(stderr, "down: %s\n", err.message);
+			return 1;
+		}
+		printf("down\n");
+		return 0;
+	}
+	if (strcmp(argv[1], "source") == 0 && argc == 3) {
+		uint32_t dst, src;
+		struct in_addr in;
+		char buf[INET_ADDRSTRLEN];
+
+		if (parse_addr(argv[2], &dst) < 0)
+			return usage();
+		if (kern_route_source(dst, &src, &err) < 0) {
+			fprintf(stderr, "source: %s\n", err.message);
+			return 1;
+		}
+		in.s_addr = htonl(src);
+		printf("%s\n", inet_ntop(AF_INET, &in, buf, sizeof(buf)));
+		return 0;
+	}
+	return usage();
+}
