@@ -531,9 +531,16 @@ static int reconcile_host_veth(struct kern *kern, struct kern_ns *ns, const stru
 static int remove_namespace(struct kern *kern, const char *name, const struct klink *host,
 			    bool known_ours, struct kern_error *err)
 {
-	bool owned = known_ours;
+	bool exists, owned = known_ours;
 	int nsfd, rc;
 
+	/* Ownership is read from eth0, so before the pair goes. */
+	exists = knetns_open(name, &nsfd) == 0;
+	if (exists) {
+		if (!owned)
+			owned = knetns_is_owned(nsfd, kern->self_fd, NULL);
+		close(nsfd);
+	}
 	/* Deleting the host end first frees its name at once; the namespace
 	 * itself is torn down by the kernel asynchronously. */
 	if (host) {
@@ -541,12 +548,7 @@ static int remove_namespace(struct kern *kern, const char *name, const struct kl
 		if (rc < 0 && rc != -ENODEV)
 			return rc;
 	}
-	if (knetns_open(name, &nsfd) < 0)
-		return 0;
-	if (!owned)
-		owned = knetns_is_owned(nsfd, kern->self_fd, NULL);
-	close(nsfd);
-	if (!owned)
+	if (!exists || !owned)
 		return 0;
 	rc = knetns_remove(name, err);
 	if (rc < 0) {
