@@ -953,7 +953,18 @@ static int validate_topology(const struct kern_topology *topo, uint32_t *bridge_
 				    kfmt_prefix(topo->subnet.addr, topo->subnet.len, p));
 			return -EINVAL;
 		}
+		char host[IFNAMSIZ], other[IFNAMSIZ];
+
+		kern_host_ifname(ns->name, host);
 		for (unsigned j = 0; j < i; j++) {
+			kern_host_ifname(topo->namespaces[j].name, other);
+			if (strcmp(host, other) == 0 &&
+			    strcmp(topo->namespaces[j].name, ns->name)) {
+				kern_errorf(err,
+					    "namespaces %s and %s would share host interface %s",
+					    topo->namespaces[j].name, ns->name, host);
+				return -EINVAL;
+			}
 			if (strcmp(topo->namespaces[j].name, ns->name) == 0) {
 				kern_errorf(err, "namespace %s listed twice", ns->name);
 				return -EINVAL;
