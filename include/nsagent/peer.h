@@ -20,14 +20,23 @@
 #include "nsagent/addr.h"
 #include "nsagent/kern.h"
 #include "nsagent/nodeid.h"
+#include "nsagent/rib.h"
 
 #define PEER_PROTOCOL_VERSION 1
 #define PEER_MAX_PEERS 256
 #define PEER_DEFAULT_CLAIM_WAIT_MS 3000
+/* Limits (peer_mgr_config); 0 in the config takes these defaults. */
+#define PEER_DEFAULT_MAX_CONNECTIONS 1024
+#define PEER_DEFAULT_DIAL_RATE 10     /* new outbound connections per second */
+#define PEER_DEFAULT_ACCEPT_RATE 20   /* accepted connections per second per source address */
+#define PEER_MAX_PENDING_PER_SOURCE 8 /* unidentified connections per source address */
+/* A learned peer never reached after this many attempts is forgotten. */
+#define PEER_LEARNED_MAX_FAILURES 5
 
 struct event_base;
 struct state;
 struct peer_mgr;
+struct tls_ctx;
 
 enum peer_state {
 	PEER_IDLE,	  /* no connection; the retry timer may be armed */
@@ -68,6 +77,32 @@ struct peer_mgr_config {
 	/* Persisted peers are dialled at start, learned peers and the lease
 	 * are saved into it. May be NULL (nothing persisted). Not owned. */
 	struct state *state;
+	/* Cluster key context: every connection is TLS 1.3 with it. NULL =
+	 * plain TCP, unauthenticated (logged loudly). Not owned. */
+	struct tls_ctx *tls;
+	unsigned max_peers;	  /* known peers (0 = PEER_MAX_PEERS, the most) */
+	unsigned max_connections; /* all TCP connections (0 = default) */
+	uint32_t dial_rate;	  /* new dials per second (0 = default) */
+	uint32_t accept_rate;	  /* accepts per second per source (0 = default) */
+	/* This host's own networks and addresses: adverts overlapping them are
+	 * refused. Copied. */
+	const struct prefix *local_prefixes;
+	unsigned n_local_prefixes;
+};
+
+/* Counters of hostile or broken input, for metrics. */
+struct peer_security_stats {
+	uint64_t rejected[RIB_VERDICT_COUNT]; /* advert entries, per reason */
+	uint64_t frames_oversize;	      /* frame over 64 KiB: session closed */
+	uint64_t frames_malformed;	      /* zero length, undecodable, out of order */
+	uint64_t hellos_refused;
+	uint64_t tls_failures;	     /* handshakes that failed (wrong/no key) */
+	uint64_t handshake_timeouts; /* no hello within the handshake timeout */
+	uint64_t accepts_refused;    /* over a connection or per-source limit */
+	uint64_t dials_deferred;     /* waited for the dial rate limit */
+	uint64_t peers_evicted;	     /* learned peers forgotten (unreachable, table full) */
+	uint64_t peers_refused;	     /* learned or inbound peers over max_peers */
+	unsigned connections;	     /* open now */
 };
 
 struct peer_mgr_ops {
@@ -111,6 +146,9 @@ uint16_t peer_mgr_listen_port(const struct peer_mgr *mgr);
 /* Status: a malloc'd array of every known peer. */
 unsigned peer_mgr_peers(const struct peer_mgr *mgr, struct peer_info **out);
 const char *peer_state_name(enum peer_state state);
+/* false when sessions run without a cluster key (plain TCP): for status. */
+bool peer_mgr_authenticated(const struct peer_mgr *mgr);
+void peer_mgr_security_stats(const struct peer_mgr *mgr, struct peer_security_stats *stats);
 /* Sends goodbye on every established session and flushes it (bounded,
  * about a second at most), then closes every connection and stops dialling.
  * Only peer_mgr_free() is valid afterwards. */
