@@ -13,7 +13,13 @@
  * Invariant: nothing here changes the kernel directly; SIGTERM/SIGINT send
  * goodbye(restart) and leave the kernel state in place so that namespaces
  * keep their networking while the agent restarts; SIGUSR1 (`nsagent down`)
- * sends goodbye(leave) so peers withdraw our routes at once. */
+ * sends goodbye(leave) so peers withdraw our routes at once.
+ *
+ * Security: the cluster key (--key-file) is checked and loaded before any
+ * socket opens and lives on only inside the TLS context (src/tls.c); the
+ * raw copy here is wiped at once. Without a key the agent still runs, and
+ * says loudly at start that its sessions are unauthenticated. The peer
+ * listener binds the node IP unless --listen says otherwise. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -38,6 +44,7 @@
 #include "nsagent/log.h"
 #include "nsagent/peer.h"
 #include "nsagent/state.h"
+#include "nsagent/tls.h"
 #include "nsagent/xalloc.h"
 
 struct daemon {
@@ -51,6 +58,7 @@ struct daemon {
 	bool have_topology;
 	struct state *state;
 	struct peer_mgr *peers;
+	struct tls_ctx *tls;
 	enum peer_goodbye goodbye;
 	bool ready;
 	bool failed; /* a fatal error inside a callback: stop the loop */
@@ -282,6 +290,7 @@ static int choose_node_ip(const struct daemon *d, uint32_t *node_ip)
 static void daemon_free(struct daemon *d)
 {
 	peer_mgr_free(d->peers);
+	tls_ctx_free(d->tls);
 	state_free(d->state);
 	if (d->pid_path) {
 		unlink(d->pid_path);
@@ -313,13 +322,43 @@ static void mark_ready(struct daemon *d)
 	notify_systemd("READY=1");
 }
 
+/* Loads the cluster key into a TLS context, or warns that there is none. */
+static int setup_security(struct daemon *d)
+{
+	uint8_t key[TLS_KEY_LEN];
+	char msg[512];
+	int ret;
+
+	if (!d->cfg->key_file) {
+		log_warn("NO CLUSTER KEY: sessions are unauthenticated and unencrypted; any host "
+			 "that reaches port %u can join and announce routes. Create a key with "
+			 "`nsagent genkey` and start every node with --key-file.",
+			 d->cfg->port);
+		return 0;
+	}
+	ret = tls_key_load(d->cfg->key_file, key, msg, sizeof(msg));
+	if (ret == 0) {
+		ret = tls_ctx_new(key, &d->tls);
+		if (ret < 0)
+			snprintf(msg, sizeof(msg), "cannot set up TLS with the cluster key");
+	}
+	tls_wipe(key, sizeof(key));
+	if (ret < 0) {
+		log_error("%s", msg);
+		return ret;
+	}
+	log_info("cluster key %s: every session is TLS 1.3 with the key as PSK", d->cfg->key_file);
+	return 0;
+}
+
 int daemon_run(const struct cfg *cfg)
 {
 	struct daemon d = {.cfg = cfg, .goodbye = PEER_GOODBYE_RESTART};
 	struct kern_error kerr = {{0}};
 	struct peer_mgr_config pc = {0};
 	struct kern_route *adopted = NULL;
-	unsigned n_adopted = 0;
+	unsigned n_adopted = 0, n_local = 0;
+	struct prefix *local = NULL;
 	char id[NODE_ID_STRLEN];
 	int status = 1, ret;
 
@@ -327,6 +366,8 @@ int daemon_run(const struct cfg *cfg)
 	if (!d.base)
 		fatal("cannot create the event loop");
 	signal(SIGPIPE, SIG_IGN);
+	if (setup_security(&d) < 0)
+		goto out;
 	ret = state_open(cfg->state_dir, &d.state);
 	if (ret < 0) {
 		log_error("cannot use state dir %s: %s", cfg->state_dir, strerror(-ret));
@@ -343,6 +384,17 @@ int daemon_run(const struct cfg *cfg)
 	if (choose_node_ip(&d, &pc.node_ip) < 0)
 		goto out;
 	pc.listen_port = cfg->port;
+	pc.listen_addr = cfg->listen_set ? cfg->listen_addr : pc.node_ip;
+	pc.tls = d.tls;
+	pc.max_peers = cfg->max_peers;
+	pc.max_connections = cfg->max_connections;
+	pc.dial_rate = cfg->dial_rate;
+	pc.accept_rate = cfg->accept_rate;
+	ret = kern_local_prefixes(cfg->bridge, &local, &n_local, &kerr);
+	if (ret < 0)
+		log_warn("%s; adverts are checked against the cluster range only", kerr.message);
+	pc.local_prefixes = local;
+	pc.n_local_prefixes = n_local;
 	pc.cluster = cfg->cluster_cidr;
 	pc.subnet_len = 24;
 	pc.subnet = cfg->subnet;
@@ -359,6 +411,8 @@ int daemon_run(const struct cfg *cfg)
 	pc.handshake_timeout_ms = cfg->handshake_timeout_ms;
 	pc.state = d.state;
 	ret = peer_mgr_new(d.base, &pc, &peer_ops, &d, &d.peers);
+	free(local);
+	local = NULL;
 	if (ret < 0)
 		goto out;
 
@@ -395,6 +449,7 @@ int daemon_run(const struct cfg *cfg)
 	notify_systemd("STOPPING=1");
 	peer_mgr_shutdown(d.peers, d.goodbye);
 out:
+	free(local);
 	daemon_free(&d);
 	return status;
 }

@@ -1599,6 +1599,7 @@ static void peer_fsm(struct peer *peer, enum peer_event event)
 				timer_arm(peer->retry_timer, wait + (mgr->rng_seed++ % 50));
 				break;
 			}
+			mgr->stats.dials++;
 			ret = peer_dial(peer);
 			if (ret < 0) {
 				log_info("peer %s: cannot connect: %s",

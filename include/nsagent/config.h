@@ -24,6 +24,10 @@
 /* Namespace names: what `ip netns` accepts, minus '/', and short enough to
  * be a file name under /run/netns. */
 #define CFG_NS_NAME_MAX 64
+#define CFG_DEFAULT_MAX_PEERS 256 /* = PEER_MAX_PEERS, also the most */
+#define CFG_DEFAULT_MAX_CONNECTIONS 1024
+#define CFG_DEFAULT_DIAL_RATE 10
+#define CFG_DEFAULT_ACCEPT_RATE 20
 
 enum cfg_backend {
 	CFG_BACKEND_AUTO,
@@ -60,6 +64,15 @@ struct cfg {
 	uint32_t handshake_timeout_ms;
 
 	enum cfg_backend backend;
+
+	/* Security and limits (issue 5). */
+	char *key_file;	      /* --key-file: cluster key; NULL = unauthenticated */
+	uint32_t listen_addr; /* --listen; meaningful when listen_set */
+	bool listen_set;      /* false = listen on the node IP */
+	uint32_t max_peers;
+	uint32_t max_connections;
+	uint32_t dial_rate;   /* new dials per second */
+	uint32_t accept_rate; /* accepted connections per second per source */
 
 	/* Private to config.c: where each setting was last set ("--flag" or
 	 * "file:line"), so that cfg_validate can point at the right place. */

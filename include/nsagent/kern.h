@@ -92,6 +92,13 @@ void kern_get_stats(const struct kern *kern, struct kern_stats *stats);
 /* The source address the kernel would use to reach dst (the default node IP). */
 int kern_route_source(uint32_t dst, uint32_t *src, struct kern_error *err);
 
+/* This host's own IPv4 networks and addresses (each address as a /32 and
+ * its connected prefix), on every interface but skip_ifname (the agent's
+ * bridge, whose subnet follows the claim). Peers' adverts overlapping them
+ * are refused. *prefixes is malloc'd; the caller frees it. */
+int kern_local_prefixes(const char *skip_ifname, struct prefix **prefixes, unsigned *n,
+			struct kern_error *err);
+
 /* Remove everything the agent owns in the current network namespace (and
  * the named namespaces it made). Works without a running daemon. */
 int kern_down(const char *bridge, struct kern_error *err);

@@ -99,6 +99,7 @@ struct peer_security_stats {
 	uint64_t tls_failures;	     /* handshakes that failed (wrong/no key) */
 	uint64_t handshake_timeouts; /* no hello within the handshake timeout */
 	uint64_t accepts_refused;    /* over a connection or per-source limit */
+	uint64_t dials;		     /* outbound connection attempts */
 	uint64_t dials_deferred;     /* waited for the dial rate limit */
 	uint64_t peers_evicted;	     /* learned peers forgotten (unreachable, table full) */
 	uint64_t peers_refused;	     /* learned or inbound peers over max_peers */

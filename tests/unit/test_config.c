@@ -354,6 +354,15 @@ static const struct bad_case bad_cases[] = {
     {NULL, {"--handshake-timeout", "5x"}, "--handshake-timeout", "not a duration"},
     /* --backend */
     {NULL, {"--backend", "gre"}, "--backend", "'gre' is not a backend"},
+    /* security and limits */
+    {NULL, {"--key-file", "cluster.key"}, "--key-file", "must be an absolute path"},
+    {NULL, {"--listen", "0.0.0.0/0"}, "--listen", "is not an IPv4 address"},
+    {NULL, {"--listen", "224.0.0.1"}, "--listen", "is a multicast address"},
+    {NULL, {"--max-peers", "0"}, "--max-peers", "not a number from 1 to 256"},
+    {NULL, {"--max-peers", "257"}, "--max-peers", "not a number from 1 to 256"},
+    {NULL, {"--max-connections", "-1"}, "--max-connections", "not a number"},
+    {NULL, {"--dial-rate", "fast"}, "--dial-rate", "not a number"},
+    {NULL, {"--accept-rate", "0"}, "--accept-rate", "not a number"},
     /* the command line itself */
     {NULL, {"--bogus"}, "--bogus", "unknown option"},
     {NULL, {"--bogus=1"}, "--bogus", "unknown option"},

@@ -210,13 +210,56 @@ static void test_no_overlap(void **st)
 	rib_free(rib);
 }
 
+/* rib_advert_checked: one verdict per entry; the valid ones apply. */
+static void test_verdicts(void **st)
+{
+	(void)st;
+	struct rib *rib = rib_new(&cluster);
+	struct prefix local[] = {{0xac10c800, 24}, {0xc0a80105, 32}};
+	struct prefix set[] = {
+	    {0, 0},	      NET(1),		{0x0a000000, 8}, {0xac10c880, 25},
+	    {0xac100501, 24}, {0xac100000, 16}, NET(7),
+	};
+	enum rib_verdict v[7];
+	const enum rib_verdict want[7] = {
+	    RIB_REJECT_DEFAULT, RIB_REJECT_OWNED,     RIB_REJECT_OUTSIDE_CLUSTER,
+	    RIB_REJECT_LOCAL,	RIB_REJECT_MALFORMED, RIB_REJECT_OWNED,
+	    RIB_ACCEPTED,
+	};
+	struct prefix many[20];
+
+	rib_set_local(rib, local, 2);
+	assert_int_equal(rib_advert_checked(rib, A, IP_A, (struct prefix[]){NET(1)}, 1, false, v),
+			 0);
+	assert_int_equal(rib_advert_checked(rib, B, IP_B, set, 7, false, v), 6);
+	for (int i = 0; i < 7; i++)
+		assert_int_equal(v[i], want[i]);
+	assert_true(has_route(rib, NET(7), IP_B));
+	assert_true(has_route(rib, NET(1), IP_A));
+	assert_string_equal(rib_verdict_name(RIB_REJECT_OWNED),
+			    "overlaps a subnet another live node owns");
+
+	/* the owner's session drops: its entry is stale and no longer defends */
+	rib_session_down(rib, A, 1000);
+	assert_int_equal(
+	    rib_advert_checked(rib, B, IP_B, (struct prefix[]){NET(1), NET(7)}, 2, false, v), 0);
+	assert_int_equal(v[0], RIB_ACCEPTED);
+	assert_true(has_route(rib, NET(1), IP_B));
+
+	/* at most RIB_MAX_SUBNETS_PER_NODE */
+	for (int i = 0; i < 20; i++)
+		many[i] = NET(100 + i);
+	assert_int_equal(rib_advert_checked(rib, A, IP_A, many, 20, false, NULL), 4);
+	rib_free(rib);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_advert_replace),   cmocka_unit_test(test_validation),
 	    cmocka_unit_test(test_graceful_restart), cmocka_unit_test(test_expiry),
 	    cmocka_unit_test(test_withdraw),	     cmocka_unit_test(test_adopt),
-	    cmocka_unit_test(test_no_overlap),
+	    cmocka_unit_test(test_no_overlap),	     cmocka_unit_test(test_verdicts),
 	};
 	log_set_level(LOG_LEVEL_ERROR);
 	return cmocka_run_group_tests(tests, NULL, NULL);
