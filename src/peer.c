@@ -992,6 +992,16 @@ static void accept_cb(struct evconnlistener *listener, evutil_socket_t fd, struc
 	log_debug("connection from %s", remote);
 }
 
+/* An address worth dialling: unicast, and not inside the cluster range
+ * (node IPs never are; cfg_validate refuses that). Loopback is allowed:
+ * the unit tests run whole clusters on 127.0.0.x. */
+static bool dialable(const struct peer_mgr *mgr, uint32_t addr)
+{
+	uint8_t first = (uint8_t)(addr >> 24);
+
+	return first != 0 && first < 224 && !addr_prefix_contains_addr(&mgr->config.cluster, addr);
+}
+
 /* Checks a hello; on refusal logs why and returns false. */
 static bool hello_check(struct peer_mgr *mgr, struct conn *conn, const NsaPeer__Hello *hello,
 			struct hello_info *info)
@@ -1007,8 +1017,10 @@ static bool hello_check(struct peer_mgr *mgr, struct conn *conn, const NsaPeer__
 		log_warn("refusing %s: invalid node id", conn->remote);
 		return false;
 	}
-	if (hello->node_ip == 0 || hello->listen_port == 0 || hello->listen_port > 65535) {
-		log_warn("refusing %s: invalid node IP or listen port", conn->remote);
+	if (!dialable(mgr, hello->node_ip) || hello->listen_port == 0 ||
+	    hello->listen_port > 65535) {
+		log_warn("refusing %s: invalid node IP %s or listen port %u", conn->remote,
+			 addr_format(hello->node_ip, ip), hello->listen_port);
 		return false;
 	}
 	memcpy(info->node_id, hello->node_id.data, NODE_ID_LEN);
@@ -1138,16 +1150,6 @@ static void outbound_hello(struct peer *peer, const NsaPeer__Hello *hello)
 }
 
 /* ---- messages of an established session ---- */
-
-/* An address worth dialling: unicast, and not inside the cluster range
- * (node IPs never are; cfg_validate refuses that). Loopback is allowed:
- * the unit tests run whole clusters on 127.0.0.x. */
-static bool dialable(const struct peer_mgr *mgr, uint32_t addr)
-{
-	uint8_t first = (uint8_t)(addr >> 24);
-
-	return first != 0 && first < 224 && !addr_prefix_contains_addr(&mgr->config.cluster, addr);
-}
 
 static void learn_peers(struct peer *from, const NsaPeer__PeerList *list)
 {
