@@ -417,6 +417,7 @@ int main(int argc, char **argv)
 	    {"hold", required_argument, NULL, 'h'},
 	    {"kind", required_argument, NULL, 'K'},
 	    {"count", required_argument, NULL, 'N'},
+	    {"many-base", required_argument, NULL, 'B'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *mode;
