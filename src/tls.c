@@ -261,6 +261,10 @@ const char *tls_bev_error(struct bufferevent *bev, char *buf, size_t size)
 	while ((err = bufferevent_get_openssl_error(bev)) != 0) {
 		char one[256];
 
+		/* libevent queues the socket errno as a library-0 error;
+		 * that is not OpenSSL's diagnosis. */
+		if (ERR_GET_LIB(err) == 0)
+			continue;
 		ERR_error_string_n(err, one, sizeof(one));
 		if (used < size)
 			used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? "; " : "",
