@@ -1004,7 +1004,7 @@ static int validate_topology(const struct kern_topology *topo, uint32_t *bridge_
 		for (unsigned j = 0; j < i; j++) {
 			kern_host_ifname(topo->namespaces[j].name, other);
 			if (strcmp(host, other) == 0 &&
-			    strcmp(topo->namespaces[j].name, ns->name)) {
+			    strcmp(topo->namespaces[j].name, ns->name) != 0) {
 				kern_errorf(err,
 					    "namespaces %s and %s would share host interface %s",
 					    topo->namespaces[j].name, ns->name, host);
