@@ -53,7 +53,7 @@ struct status {
 	uint32_t pid;
 	uint64_t uptime_ms;
 	bool healthy;
-	char problem[STATUS_TEXT_MAX * 2]; /* why not healthy */
+	char problem[512]; /* why not healthy */
 	char node_id[STATUS_TEXT_MAX];	   /* "" = not known */
 	uint32_t node_ip;		   /* 0 = not known */
 	struct prefix subnet;
