@@ -280,8 +280,8 @@ static enum ctl_result on_ns_del(void *arg, const char *name, char *msg, size_t 
 		snprintf(msg, size, "%s", kerr.message);
 		return CTL_FAILED;
 	}
+	/* The kernel layer logs the removal itself. */
 	snprintf(msg, size, "removed namespace %s", name);
-	log_info("%s", msg);
 	return CTL_OK;
 }
 
