@@ -57,8 +57,8 @@ static const struct command commands[] = {
     {"ns", "add|del NAME [--run-dir DIR] [--config FILE]",
      "add or remove a namespace on the running agent (kept across restarts)", false, cmd_ns},
     {"reload", "[--run-dir DIR] [--config FILE]",
-     "make the running agent re-read its config (as SIGHUP does) and report the result",
-     false, cmd_reload},
+     "make the running agent re-read its config (as SIGHUP does) and report the result", false,
+     cmd_reload},
     {"version", "", "print the version", false, cmd_version},
     {"help", "[COMMAND]", "show help for nsagent or for one command", false, cmd_help},
 };
@@ -304,8 +304,8 @@ static int cmd_ns(int argc, char **argv)
 
 	if (parse_client_args(argc, argv, false, 2, &args) < 0)
 		return EXIT_USAGE;
-	if (args.n_positional != 2 || (strcmp(args.positional[0], "add") != 0 &&
-				       strcmp(args.positional[0], "del") != 0)) {
+	if (args.n_positional != 2 ||
+	    (strcmp(args.positional[0], "add") != 0 && strcmp(args.positional[0], "del") != 0)) {
 		fprintf(stderr, "nsagent: ns: expected 'add NAME' or 'del NAME'\n");
 		return EXIT_USAGE;
 	}

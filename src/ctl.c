@@ -186,9 +186,9 @@ static void status_from_proto(const NsaCtl__Status *in, struct status *st)
 		p->uptime_ms = pp->uptime_ms;
 		p->last_heard_ms = pp->last_heard_ms < 0 ? -1 : pp->last_heard_ms;
 		p->route = pp->route <= NSA_CTL__ROUTE__ROUTE_STALE ? (enum status_route)pp->route
-								       : STATUS_ROUTE_NONE;
+								    : STATUS_ROUTE_NONE;
 		p->probe = pp->probe <= NSA_CTL__PROBE__PROBE_FAILED ? (enum status_probe)pp->probe
-								       : STATUS_PROBE_UNKNOWN;
+								     : STATUS_PROBE_UNKNOWN;
 		p->probe_rtt_us = pp->probe_rtt_us;
 	}
 }
@@ -280,8 +280,7 @@ static void handle(struct ctl_client *c, const NsaCtl__Request *req)
 		return;
 	case NSA_CTL__REQUEST__REQUEST__NOT_SET:
 	default:
-		reply(c, CTL_BAD_REQUEST, "unknown or empty request (is the agent older?)",
-		      NULL);
+		reply(c, CTL_BAD_REQUEST, "unknown or empty request (is the agent older?)", NULL);
 		return;
 	}
 }
@@ -302,8 +301,8 @@ static void on_client_read(struct bufferevent *bev, void *arg)
 		if (ret < 0) {
 			if (ret == -EMSGSIZE)
 				snprintf(text, sizeof(text),
-					 "request of %zu bytes is over the %d-byte frame limit", len,
-					 FRAME_MAX);
+					 "request of %zu bytes is over the %d-byte frame limit",
+					 len, FRAME_MAX);
 			else
 				snprintf(text, sizeof(text), "not a control request (bad frame)");
 			log_warn("control: %s; closing that connection", text);

@@ -55,7 +55,8 @@ struct daemon {
 	/* Peer table, node id and key for status: the peer layer fills them. */
 	struct status_provider status_provider;
 	struct timespec started;
-	char problem[sizeof(((struct kern_error *)0)->message)]; /* the last kernel failure; "" = healthy */
+	char problem[sizeof(
+	    ((struct kern_error *)0)->message)]; /* the last kernel failure; "" = healthy */
 };
 
 /* The command line the agent started with: reload re-runs cfg_load on it. */
@@ -186,8 +187,9 @@ static int open_namespaces(struct daemon *d)
 			  strerror(-ret));
 		return ret;
 	}
-	ret = nsalloc_set_config(d->nsalloc, (const char(*)[CFG_NS_NAME_MAX + 1])d->cfg->namespaces,
-				 d->cfg->n_namespaces);
+	ret =
+	    nsalloc_set_config(d->nsalloc, (const char(*)[CFG_NS_NAME_MAX + 1]) d->cfg->namespaces,
+			       d->cfg->n_namespaces);
 	if (ret < 0) {
 		log_error("cannot give the namespaces addresses of %s: %s",
 			  addr_format_prefix(&d->topo.subnet, p),
@@ -405,7 +407,7 @@ static enum ctl_result daemon_reload(struct daemon *d, char *msg, size_t size)
 			goto fail;
 		}
 	}
-	ret = nsalloc_set_config(d->nsalloc, (const char(*)[CFG_NS_NAME_MAX + 1])next->namespaces,
+	ret = nsalloc_set_config(d->nsalloc, (const char(*)[CFG_NS_NAME_MAX + 1]) next->namespaces,
 				 next->n_namespaces);
 	if (ret < 0) {
 		char p[PREFIX_STRLEN];
@@ -414,8 +416,9 @@ static enum ctl_result daemon_reload(struct daemon *d, char *msg, size_t size)
 			 ret == -ENOSPC ? "they do not all fit the subnet with the runtime ones"
 					: strerror(-ret));
 		if (ret == -ENOSPC)
-			log_error("reload: namespaces do not fit subnet %s; keeping the running config",
-				  addr_format_prefix(&d->topo.subnet, p));
+			log_error(
+			    "reload: namespaces do not fit subnet %s; keeping the running config",
+			    addr_format_prefix(&d->topo.subnet, p));
 		else
 			log_error("reload: %s", msg);
 		metrics_server_free(metrics);
@@ -443,8 +446,8 @@ static enum ctl_result daemon_reload(struct daemon *d, char *msg, size_t size)
 		return CTL_FAILED;
 	}
 	if (restart[0]) {
-		snprintf(msg, size, "config reloaded; changes to %s take effect at the next restart",
-			 restart);
+		snprintf(msg, size,
+			 "config reloaded; changes to %s take effect at the next restart", restart);
 		log_warn("reload: %s", msg);
 	} else {
 		snprintf(msg, size, "config reloaded");

@@ -12,8 +12,8 @@
 
 #include "nsagent/frame.h"
 
-int frame_read(struct evbuffer *in, const ProtobufCMessageDescriptor *desc,
-	       ProtobufCMessage **out, size_t *len_out)
+int frame_read(struct evbuffer *in, const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out,
+	       size_t *len_out)
 {
 	unsigned char header[FRAME_HEADER_LEN];
 	size_t avail = evbuffer_get_length(in);

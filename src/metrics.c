@@ -33,7 +33,7 @@ struct metric_def {
 
 #define SESSIONS "nsagent_sessions", "gauge", "Peer sessions by state."
 #define ROUTES "nsagent_routes", "gauge", "Cross-node routes in the kernel, by state."
-#define REJECTED                                                                               \
+#define REJECTED                                                                                   \
 	"nsagent_adverts_rejected_total", "counter", "Advertised subnets rejected, by reason."
 #define FRAMES "nsagent_frames_total", "counter", "Peer protocol frames, by direction."
 #define RELOADS "nsagent_reloads_total", "counter", "Config reloads, by result."
@@ -115,13 +115,12 @@ void metrics_write_family(struct evbuffer *out, const char *name, const char *ty
 	evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-void metrics_write_sample(struct evbuffer *out, const char *name, const char *labels,
-			  double value)
+void metrics_write_sample(struct evbuffer *out, const char *name, const char *labels, double value)
 {
 	if (labels && labels[0])
-		evbuffer_add_printf(out, "%s{%s} %.17g\n", name, labels, value);
+		evbuffer_add_printf(out, "%s{%s} %.15g\n", name, labels, value);
 	else
-		evbuffer_add_printf(out, "%s %.17g\n", name, value);
+		evbuffer_add_printf(out, "%s %.15g\n", name, value);
 }
 
 void metrics_render(struct evbuffer *out)

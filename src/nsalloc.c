@@ -61,8 +61,8 @@ static bool addr_held(const struct nsalloc_entry *entries, unsigned n, uint32_t 
 }
 
 /* The lowest host address past the bridge's that no entry holds. */
-static int lowest_free(const struct prefix *subnet, const struct nsalloc_entry *entries,
-		       unsigned n, uint32_t *out)
+static int lowest_free(const struct prefix *subnet, const struct nsalloc_entry *entries, unsigned n,
+		       uint32_t *out)
 {
 	uint32_t addr;
 
@@ -122,9 +122,9 @@ static int save(const struct nsalloc *alloc)
 	if (mkdir(alloc->dir, 0700) < 0 && errno != EEXIST)
 		return -errno;
 	root = to_json(alloc);
-	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
-							JSON_C_TO_STRING_SPACED |
-							JSON_C_TO_STRING_NOSLASHESCAPE);
+	text =
+	    json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+						     JSON_C_TO_STRING_NOSLASHESCAPE);
 	len = strlen(text);
 	if (asprintf(&tmp, "%s.tmp", alloc->path) < 0)
 		fatal("out of memory");
@@ -322,8 +322,7 @@ static int commit(struct nsalloc *alloc, struct nsalloc_entry *entries, unsigned
 	return 0;
 }
 
-int nsalloc_set_config(struct nsalloc *alloc, const char (*names)[CFG_NS_NAME_MAX + 1],
-		       unsigned n)
+int nsalloc_set_config(struct nsalloc *alloc, const char (*names)[CFG_NS_NAME_MAX + 1], unsigned n)
 {
 	/* Kept entries first (their addresses are held), then the new names
 	 * take the lowest free addresses in config order. */

@@ -109,8 +109,8 @@ struct table {
 
 static void table_row(struct table *t, const char *const *cells)
 {
-	t->cells = xreallocarray(t->cells, (size_t)(t->n_rows + 1) * t->n_columns,
-				 sizeof(*t->cells));
+	t->cells =
+	    xreallocarray(t->cells, (size_t)(t->n_rows + 1) * t->n_columns, sizeof(*t->cells));
 	for (unsigned c = 0; c < t->n_columns; c++)
 		snprintf(t->cells[t->n_rows * t->n_columns + c], CELL_MAX, "%s", cells[c]);
 	t->n_rows++;
@@ -161,11 +161,11 @@ static void print_node(const struct status *st, FILE *out)
 		snprintf(bridge, sizeof(bridge), "%s", or_dash(st->bridge));
 	table_row(&t, (const char *[]){"node", or_dash(st->node_id)});
 	table_row(&t, (const char *[]){"node ip", st->node_ip ? addr_format(st->node_ip, a) : "-"});
-	table_row(&t, (const char *[]){"subnet",
-				      st->subnet_known ? addr_format_prefix(&st->subnet, p) : "-"});
+	table_row(&t, (const char *[]){
+			  "subnet", st->subnet_known ? addr_format_prefix(&st->subnet, p) : "-"});
 	table_row(&t, (const char *[]){"bridge", bridge});
 	table_row(&t, (const char *[]){"key", st->key ? "on (sessions authenticated)"
-						       : "off (sessions unauthenticated)"});
+						      : "off (sessions unauthenticated)"});
 	table_row(&t, (const char *[]){"health", st->healthy ? "ok" : "NOT HEALTHY"});
 	if (!st->healthy)
 		table_row(&t, (const char *[]){"problem", or_dash(st->problem)});
@@ -221,12 +221,12 @@ static void print_peers(const struct status *st, FILE *out)
 			snprintf(rtt, sizeof(rtt), "%.3fms", p->probe_rtt_us / 1000.0);
 		else
 			snprintf(rtt, sizeof(rtt), "-");
-		table_row(&t, (const char *[]){
-				  or_dash(p->node_id), addr_format_endpoint(&p->endpoint, e),
-				  or_dash(p->state), or_dash(p->mode),
-				  p->subnet_known ? addr_format_prefix(&p->subnet, s) : "-", up,
-				  heard, status_route_name(p->route), status_probe_name(p->probe),
-				  rtt});
+		table_row(
+		    &t, (const char *[]){or_dash(p->node_id), addr_format_endpoint(&p->endpoint, e),
+					 or_dash(p->state), or_dash(p->mode),
+					 p->subnet_known ? addr_format_prefix(&p->subnet, s) : "-",
+					 up, heard, status_route_name(p->route),
+					 status_probe_name(p->probe), rtt});
 	}
 	table_print(&t, out);
 }
@@ -311,10 +311,9 @@ static json_object *peers_json(const struct status *st)
 				       json_prefix_or_null(p->subnet_known, &p->subnet));
 		json_object_object_add(o, "uptime_ms",
 				       json_object_new_int64((int64_t)p->uptime_ms));
-		json_object_object_add(o, "last_heard_ms",
-				       p->last_heard_ms >= 0
-					   ? json_object_new_int64(p->last_heard_ms)
-					   : NULL);
+		json_object_object_add(
+		    o, "last_heard_ms",
+		    p->last_heard_ms >= 0 ? json_object_new_int64(p->last_heard_ms) : NULL);
 		json_object_object_add(o, "route",
 				       json_object_new_string(status_route_name(p->route)));
 		json_object_object_add(o, "probe",

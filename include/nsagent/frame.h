@@ -21,8 +21,8 @@ struct evbuffer;
  *   -EMSGSIZE  the announced length is over FRAME_MAX (*len_out says how long);
  *   -EBADMSG   zero length, or the payload is not a valid desc message.
  * After an error the stream cannot be resynchronised. len_out may be NULL. */
-int frame_read(struct evbuffer *in, const ProtobufCMessageDescriptor *desc,
-	       ProtobufCMessage **out, size_t *len_out);
+int frame_read(struct evbuffer *in, const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out,
+	       size_t *len_out);
 
 /* Appends one framed message. -EMSGSIZE over FRAME_MAX (nothing appended),
  * -EINVAL when it packs to nothing, -ENOMEM when the buffer refuses it. */

@@ -64,8 +64,7 @@ void metrics_set_collector(metrics_collector collect, void *arg);
 void metrics_write_family(struct evbuffer *out, const char *name, const char *type,
 			  const char *help);
 /* labels: "" or 'peer="192.168.1.6"' (already escaped). */
-void metrics_write_sample(struct evbuffer *out, const char *name, const char *labels,
-			  double value);
+void metrics_write_sample(struct evbuffer *out, const char *name, const char *labels, double value);
 
 /* The whole exposition text (collector included). */
 void metrics_render(struct evbuffer *out);

@@ -40,8 +40,7 @@ void nsalloc_free(struct nsalloc *alloc);
  * ones keep their addresses, new ones get the lowest free, config ones not
  * in names are released. A runtime namespace named in names becomes a
  * config one. Saves. -ENOSPC when the subnet is full (nothing changed). */
-int nsalloc_set_config(struct nsalloc *alloc, const char (*names)[CFG_NS_NAME_MAX + 1],
-		       unsigned n);
+int nsalloc_set_config(struct nsalloc *alloc, const char (*names)[CFG_NS_NAME_MAX + 1], unsigned n);
 /* Runtime namespaces: -EEXIST when the name is taken, -ENOSPC when the
  * subnet is full, -EPERM (del) when the namespace comes from the config,
  * -ENOENT (del) when there is none. Saves; a failed save undoes the change. */

@@ -53,9 +53,9 @@ struct status {
 	uint32_t pid;
 	uint64_t uptime_ms;
 	bool healthy;
-	char problem[512]; /* why not healthy */
-	char node_id[STATUS_TEXT_MAX];	   /* "" = not known */
-	uint32_t node_ip;		   /* 0 = not known */
+	char problem[512];	       /* why not healthy */
+	char node_id[STATUS_TEXT_MAX]; /* "" = not known */
+	uint32_t node_ip;	       /* 0 = not known */
 	struct prefix subnet;
 	bool subnet_known;
 	char bridge[IFNAMSIZ];
