@@ -537,9 +537,9 @@ static void collect_metrics(void *arg, struct evbuffer *extra)
 	metrics_set(METRICS_HEALTHY, d->problem[0] == '\0');
 }
 
-/* Control socket, metrics endpoint and SIGHUP: after the local topology is
- * up, before the agent says it is ready. */
-static int start_operations(struct daemon *d)
+/* The control socket comes first: it also tells whether another agent
+ * already runs here, before this one touches the kernel. */
+static int start_control(struct daemon *d)
 {
 	static const struct ctl_handlers handlers = {
 	    .status = on_status,
@@ -552,10 +552,18 @@ static int start_operations(struct daemon *d)
 	int ret;
 
 	ret = ctl_server_new(d->base, d->cfg->run_dir, &handlers, d, &d->ctl, err, sizeof(err));
-	if (ret < 0) {
+	if (ret < 0)
 		log_error("%s", err);
-		return ret;
-	}
+	return ret;
+}
+
+/* Metrics endpoint and SIGHUP: after the local topology is up, before the
+ * agent says it is ready. */
+static int start_operations(struct daemon *d)
+{
+	char err[256];
+	int ret;
+
 	metrics_set_collector(collect_metrics, d);
 	if (d->cfg->metrics_enabled) {
 		ret = metrics_server_new(d->base, &d->cfg->metrics, &d->metrics, err, sizeof(err));
@@ -621,7 +629,7 @@ int daemon_run(const struct cfg *cfg)
 			  addr_format_prefix(&cfg->subnet, subnet), cfg->n_namespaces);
 		goto out;
 	}
-	if (open_namespaces(&d) < 0)
+	if (open_namespaces(&d) < 0 || start_control(&d) < 0)
 		goto out;
 	ret = kern_new(d.base, &d.kern, &kerr);
 	if (ret < 0) {
