@@ -1,12 +1,19 @@
 /* DOC: the running agent. Owns the event loop and wires the modules onto
- * it: the validated config, the kernel layer (local topology and routes)
- * and signal handling. It derives the desired local topology from the
- * config and hands it to the kernel layer as a whole; drift repair is the
- * kernel layer's own business after that.
+ * it: the validated config, the persisted state, the kernel layer (local
+ * topology and routes), the peer sessions (peer_mgr) and signal handling.
+ * It derives the desired local topology from the node subnet (given, or
+ * claimed by peer_mgr) and hands it to the kernel layer as a whole, and
+ * hands peer_mgr's wanted routes to the kernel layer whenever they change;
+ * drift repair is the kernel layer's own business after that.
  *
- * Invariant: nothing here changes the kernel directly; SIGTERM/SIGINT leave
- * the kernel state in place so that namespaces keep their networking while
- * the agent restarts. */
+ * Startup order matters for graceful restart: the kernel's tagged routes
+ * are adopted (as stale, and re-applied unchanged) before any session
+ * starts, so a restart never removes a route that traffic is using.
+ *
+ * Invariant: nothing here changes the kernel directly; SIGTERM/SIGINT send
+ * goodbye(restart) and leave the kernel state in place so that namespaces
+ * keep their networking while the agent restarts; SIGUSR1 (`nsagent down`)
+ * sends goodbye(leave) so peers withdraw our routes at once. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -20,6 +27,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+
 #include <event2/buffer.h>
 #include <event2/event.h>
 
@@ -29,6 +40,8 @@
 #include "nsagent/log.h"
 #include "nsagent/metrics.h"
 #include "nsagent/nsalloc.h"
+#include "nsagent/peer.h"
+#include "nsagent/state.h"
 #include "nsagent/status.h"
 #include "nsagent/xalloc.h"
 
@@ -44,16 +57,20 @@ struct daemon {
 	struct event *sig_int;
 	struct event *sig_leave;
 	struct kern_topology topo;
+	bool have_topology;
+	struct state *state;
+	struct peer_mgr *peers;
+	enum peer_goodbye goodbye;
+	bool ready;
+	bool failed; /* a fatal error inside a callback: stop the loop */
 	char *pid_path;
-
+	uint32_t node_ip; /* as chosen at start */
 	/* Operations (control socket, reload, runtime namespaces, metrics). */
 	struct cfg *cfg_reloaded; /* owned; d->cfg points here after a reload */
 	struct nsalloc *nsalloc;  /* namespace -> address, persisted */
 	struct ctl_server *ctl;
 	struct metrics_server *metrics;
 	struct event *sig_hup;
-	/* Peer table, node id and key for status: the peer layer fills them. */
-	struct status_provider status_provider;
 	struct timespec started;
 	char problem[sizeof(
 	    ((struct kern_error *)0)->message)]; /* the last kernel failure; "" = healthy */
@@ -97,6 +114,7 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	log_info("received %s, stopping (kernel state is kept)", strsignal((int)sig));
+	d->goodbye = PEER_GOODBYE_RESTART;
 	event_base_loopexit(d->base, NULL);
 }
 
@@ -107,6 +125,7 @@ static void on_leave_signal(evutil_socket_t sig, short what, void *arg)
 	(void)sig;
 	(void)what;
 	log_info("asked to leave the cluster (nsagent down), stopping");
+	d->goodbye = PEER_GOODBYE_LEAVE;
 	event_base_loopexit(d->base, NULL);
 }
 
@@ -155,6 +174,147 @@ static void notify_systemd(const char *state)
 	close(fd);
 }
 
+static void mark_ready(struct daemon *d);
+static int open_namespaces(struct daemon *d);
+
+/* peer_mgr: the wanted route set changed. */
+static void on_routes_changed(void *arg)
+{
+	struct daemon *d = arg;
+	struct kern_error kerr = {{0}};
+	struct kern_route *routes;
+	unsigned n;
+
+	peer_mgr_routes(d->peers, &routes, &n);
+	if (kern_set_routes(d->kern, routes, n, &kerr) < 0)
+		log_error("%s", kerr.message);
+	else
+		log_debug("routes reconciled: %u cross-node routes", n);
+	free(routes);
+}
+
+/* peer_mgr: our subnet is known (given, leased or claimed) or moved. */
+static void on_subnet_claimed(void *arg, const struct prefix *subnet)
+{
+	struct daemon *d = arg;
+	struct kern_error kerr = {{0}};
+	struct kern_stats stats;
+	char buf[PREFIX_STRLEN];
+
+	free(d->topo.namespaces);
+	d->topo.namespaces = NULL;
+	if (build_topology(d->cfg, subnet, &d->topo) < 0) {
+		log_error("subnet %s has too few addresses for %u namespaces",
+			  addr_format_prefix(subnet, buf), d->cfg->n_namespaces);
+		d->failed = true;
+		event_base_loopexit(d->base, NULL);
+		return;
+	}
+	/* Namespace addresses are the allocator's (persisted, runtime ones too). */
+	if (open_namespaces(d) < 0) {
+		d->failed = true;
+		event_base_loopexit(d->base, NULL);
+		return;
+	}
+	if (kern_set_topology(d->kern, &d->topo, &kerr) < 0) {
+		log_error("%s", kerr.message);
+		if (!d->have_topology) {
+			d->failed = true;
+			event_base_loopexit(d->base, NULL);
+		}
+		return;
+	}
+	d->have_topology = true;
+	kern_get_stats(d->kern, &stats);
+	log_info("local topology reconciled: bridge %s, subnet %s, %u namespaces (%llu changes)",
+		 d->topo.bridge, addr_format_prefix(&d->topo.subnet, buf), d->topo.n_namespaces,
+		 (unsigned long long)stats.changes);
+	/* Routes that overlapped the old subnet may be wanted now, and the
+	 * other way round. */
+	on_routes_changed(d);
+	mark_ready(d);
+}
+
+static void on_subnet_conflict(void *arg, const struct prefix *subnet,
+			       const uint8_t other_node_id[NODE_ID_LEN], uint32_t other_node_ip)
+{
+	(void)arg;
+	(void)subnet;
+	(void)other_node_id;
+	(void)other_node_ip;
+	/* peer_mgr has logged it with the details; nothing else to do until
+	 * the operator fixes one of the two configurations. */
+}
+
+static const struct peer_mgr_ops peer_ops = {
+    .routes_changed = on_routes_changed,
+    .subnet_claimed = on_subnet_claimed,
+    .subnet_conflict = on_subnet_conflict,
+};
+
+/* A global IPv4 address of this host outside the cluster range, for a node
+ * started without --peer and --node-ip (the first node of a cluster). */
+static int first_host_address(const struct cfg *cfg, uint32_t *out)
+{
+	struct ifaddrs *ifas, *ifa;
+	int ret = -EADDRNOTAVAIL;
+
+	if (getifaddrs(&ifas) < 0)
+		return -errno;
+	for (ifa = ifas; ifa; ifa = ifa->ifa_next) {
+		uint32_t addr;
+
+		if (!ifa->ifa_addr || ifa->ifa_addr->sa_family != AF_INET)
+			continue;
+		addr = ntohl(((struct sockaddr_in *)ifa->ifa_addr)->sin_addr.s_addr);
+		if ((addr >> 24) == 127 || addr_prefix_contains_addr(&cfg->cluster_cidr, addr))
+			continue;
+		*out = addr;
+		ret = 0;
+		break;
+	}
+	freeifaddrs(ifas);
+	return ret;
+}
+
+/* --node-ip, else the source address towards the first peer (given or
+ * persisted), else the host's first global address. */
+static int choose_node_ip(const struct daemon *d, uint32_t *node_ip)
+{
+	struct kern_error kerr = {{0}};
+	const struct endpoint *first = NULL;
+	char buf[ADDR_STRLEN];
+	int ret;
+
+	if (d->cfg->node_ip) {
+		*node_ip = d->cfg->node_ip;
+		return 0;
+	}
+	if (d->cfg->n_peers)
+		first = &d->cfg->peers[0];
+	else if (d->state->n_peers)
+		first = &d->state->peers[0];
+	if (first) {
+		ret = kern_route_source(first->addr, node_ip, &kerr);
+		if (ret < 0) {
+			log_error("cannot choose a node IP (give --node-ip): %s", kerr.message);
+			return ret;
+		}
+		log_info("node IP %s (the source address towards %s)", addr_format(*node_ip, buf),
+			 addr_format(first->addr, (char[ADDR_STRLEN]){0}));
+		return 0;
+	}
+	ret = first_host_address(d->cfg, node_ip);
+	if (ret < 0) {
+		log_error("cannot choose a node IP: no --peer and no global IPv4 address; give "
+			  "--node-ip");
+		return ret;
+	}
+	log_info("node IP %s (no --peer: the host's first global address)",
+		 addr_format(*node_ip, buf));
+	return 0;
+}
+
 /* ---- operations: runtime namespaces, reload, status, metrics ---- */
 
 /* The topology's namespaces are the allocator's: config ones, then runtime. */
@@ -181,6 +341,9 @@ static int open_namespaces(struct daemon *d)
 	char p[PREFIX_STRLEN];
 	int ret;
 
+	/* A new subnet (a claim moved) makes every address of the old one moot. */
+	nsalloc_free(d->nsalloc);
+	d->nsalloc = NULL;
 	ret = nsalloc_open(d->cfg->state_dir, &d->topo.subnet, &d->nsalloc);
 	if (ret < 0) {
 		log_error("cannot read namespace addresses in %s: %s", d->cfg->state_dir,
@@ -225,6 +388,10 @@ static enum ctl_result on_ns_add(void *arg, const char *name, char *msg, size_t 
 	uint32_t addr;
 	int ret;
 
+	if (!d->nsalloc) {
+		snprintf(msg, size, "this node has no subnet yet (waiting for peers); try again");
+		return CTL_FAILED;
+	}
 	ret = nsalloc_add(d->nsalloc, name, &addr);
 	if (ret == -EEXIST) {
 		snprintf(msg, size, "namespace %s exists (%s)", name,
@@ -262,6 +429,10 @@ static enum ctl_result on_ns_del(void *arg, const char *name, char *msg, size_t 
 	struct kern_error kerr = {{0}};
 	int ret;
 
+	if (!d->nsalloc) {
+		snprintf(msg, size, "no namespace %s (this node has no subnet yet)", name);
+		return CTL_NOT_FOUND;
+	}
 	ret = nsalloc_del(d->nsalloc, name);
 	if (ret == -ENOENT) {
 		snprintf(msg, size, "no namespace %s", name);
@@ -407,8 +578,12 @@ static enum ctl_result daemon_reload(struct daemon *d, char *msg, size_t size)
 			goto fail;
 		}
 	}
-	ret = nsalloc_set_config(d->nsalloc, (const char(*)[CFG_NS_NAME_MAX + 1]) next->namespaces,
-				 next->n_namespaces);
+	/* Without a subnet yet, the new list is used once one is claimed. */
+	ret = 0;
+	if (d->nsalloc)
+		ret = nsalloc_set_config(d->nsalloc,
+					 (const char(*)[CFG_NS_NAME_MAX + 1]) next->namespaces,
+					 next->n_namespaces);
 	if (ret < 0) {
 		char p[PREFIX_STRLEN];
 
@@ -440,7 +615,7 @@ static enum ctl_result daemon_reload(struct daemon *d, char *msg, size_t size)
 	d->cfg = next;
 	d->cfg_reloaded = next;
 	metrics_inc(METRICS_RELOADS_OK);
-	ret = apply_topology(d, &kerr);
+	ret = d->have_topology ? apply_topology(d, &kerr) : 0;
 	if (ret < 0) {
 		snprintf(msg, size, "config reloaded, but: %s", kerr.message);
 		return CTL_FAILED;
@@ -481,6 +656,7 @@ static void on_leave(void *arg)
 	struct daemon *d = arg;
 
 	log_info("asked to leave the cluster (control socket), stopping");
+	d->goodbye = PEER_GOODBYE_LEAVE;
 	event_base_loopexit(d->base, NULL);
 }
 
@@ -493,22 +669,77 @@ static uint64_t ms_since(const struct timespec *start)
 	       (uint64_t)((now.tv_nsec - start->tv_nsec) / 1000000);
 }
 
+/* The peer table from peer_mgr; a peer's route is "installed" when its
+ * subnet is in the wanted route set, "stale" when kept for a lost session. */
+static void peer_status(struct daemon *d, struct status *st)
+{
+	struct peer_info *peers = NULL;
+	struct kern_route *routes = NULL;
+	unsigned n_peers, n_routes;
+	char id[NODE_ID_STRLEN];
+
+	if (!d->peers)
+		return;
+	n_peers = peer_mgr_peers(d->peers, &peers);
+	peer_mgr_routes(d->peers, &routes, &n_routes);
+	for (unsigned i = 0; i < n_peers; i++) {
+		const struct peer_info *pi = &peers[i];
+		struct status_peer *p = status_add_peer(st);
+		bool routed = false;
+
+		if (!p)
+			break;
+		if (pi->node_id_known)
+			snprintf(p->node_id, sizeof(p->node_id), "%s",
+				 node_id_format(pi->node_id, id));
+		p->endpoint = pi->endpoint;
+		snprintf(p->state, sizeof(p->state), "%s", peer_state_name(pi->state));
+		p->subnet = pi->subnet;
+		p->subnet_known = pi->subnet_known;
+		p->uptime_ms = pi->uptime_ms;
+		p->last_heard_ms =
+		    pi->last_heard_ms == UINT64_MAX ? -1 : (int64_t)pi->last_heard_ms;
+		for (unsigned r = 0; r < n_routes && pi->subnet_known; r++)
+			routed = routed || addr_prefix_equal(&routes[r].dst, &pi->subnet);
+		if (routed)
+			p->route = pi->stale ? STATUS_ROUTE_STALE : STATUS_ROUTE_INSTALLED;
+		/* Only host-gw routes exist so far (vxlan is a later issue). */
+		if (routed)
+			snprintf(p->mode, sizeof(p->mode), "direct");
+		p->probe = STATUS_PROBE_UNKNOWN;
+	}
+	free(peers);
+	free(routes);
+}
+
 static void on_status(void *arg, struct status *st)
 {
 	struct daemon *d = arg;
+	char id[NODE_ID_STRLEN];
 
 	snprintf(st->version, sizeof(st->version), "%s", NSAGENT_VERSION);
 	st->pid = (uint32_t)getpid();
 	st->uptime_ms = ms_since(&d->started);
-	st->healthy = d->problem[0] == '\0';
-	snprintf(st->problem, sizeof(st->problem), "%s", d->problem);
-	st->node_ip = d->cfg->node_ip;
-	st->subnet = d->topo.subnet;
-	st->subnet_known = true;
-	snprintf(st->bridge, sizeof(st->bridge), "%s", d->topo.bridge);
-	if (addr_prefix_host(&d->topo.subnet, 1, &st->bridge_addr) < 0)
-		st->bridge_addr = 0;
-	for (unsigned i = 0; i < nsalloc_count(d->nsalloc); i++) {
+	st->healthy = d->problem[0] == '\0' && d->have_topology;
+	if (!d->have_topology)
+		snprintf(st->problem, sizeof(st->problem),
+			 "no local topology yet (waiting for a subnet)");
+	else
+		snprintf(st->problem, sizeof(st->problem), "%s", d->problem);
+	if (d->state)
+		snprintf(st->node_id, sizeof(st->node_id), "%s",
+			 node_id_format(d->state->node_id, id));
+	st->node_ip = d->node_ip;
+	snprintf(st->bridge, sizeof(st->bridge), "%s", d->cfg->bridge);
+	if (d->have_topology) {
+		st->subnet = d->topo.subnet;
+		st->subnet_known = true;
+		if (addr_prefix_host(&d->topo.subnet, 1, &st->bridge_addr) < 0)
+			st->bridge_addr = 0;
+	}
+	/* No cluster key support yet: sessions are unauthenticated. */
+	st->key = false;
+	for (unsigned i = 0; d->nsalloc && i < nsalloc_count(d->nsalloc); i++) {
 		const struct nsalloc_entry *e = nsalloc_get(d->nsalloc, i);
 		struct status_namespace *ns = status_add_namespace(st);
 
@@ -518,23 +749,56 @@ static void on_status(void *arg, struct status *st)
 		ns->addr = e->addr;
 		ns->runtime = e->runtime;
 	}
-	if (d->status_provider.fill)
-		d->status_provider.fill(d->status_provider.arg, st);
+	peer_status(d, st);
 }
 
 /* Scrape time: copy in what other modules keep themselves. */
 static void collect_metrics(void *arg, struct evbuffer *extra)
 {
+	static const enum metrics_id by_state[] = {
+	    [PEER_IDLE] = METRICS_SESSIONS_IDLE,
+	    [PEER_CONNECT] = METRICS_SESSIONS_CONNECT,
+	    [PEER_OPENSENT] = METRICS_SESSIONS_OPENSENT,
+	    [PEER_ESTABLISHED] = METRICS_SESSIONS_ESTABLISHED,
+	};
 	struct daemon *d = arg;
 	struct kern_stats stats;
+	uint64_t sessions[sizeof(by_state) / sizeof(by_state[0])] = {0};
+	uint64_t installed = 0, stale = 0;
+	struct peer_info *peers = NULL;
+	struct kern_route *routes = NULL;
+	unsigned n_peers = 0, n_routes = 0;
 
 	(void)extra;
 	kern_get_stats(d->kern, &stats);
 	metrics_set(METRICS_RECONCILE_CHANGES, stats.changes);
 	metrics_set(METRICS_RECONCILE_REPAIRS, stats.repairs);
 	metrics_set(METRICS_RECONCILE_ERRORS, stats.errors);
-	metrics_set(METRICS_NAMESPACES, nsalloc_count(d->nsalloc));
-	metrics_set(METRICS_HEALTHY, d->problem[0] == '\0');
+	metrics_set(METRICS_NAMESPACES, d->nsalloc ? nsalloc_count(d->nsalloc) : 0);
+	metrics_set(METRICS_HEALTHY, d->problem[0] == '\0' && d->have_topology);
+	if (d->peers) {
+		n_peers = peer_mgr_peers(d->peers, &peers);
+		peer_mgr_routes(d->peers, &routes, &n_routes);
+	}
+	for (unsigned i = 0; i < n_peers; i++) {
+		if ((unsigned)peers[i].state < sizeof(sessions) / sizeof(sessions[0]))
+			sessions[peers[i].state]++;
+		for (unsigned r = 0; r < n_routes && peers[i].subnet_known; r++) {
+			if (addr_prefix_equal(&routes[r].dst, &peers[i].subnet)) {
+				if (peers[i].stale)
+					stale++;
+				else
+					installed++;
+				break;
+			}
+		}
+	}
+	for (unsigned i = 0; i < sizeof(sessions) / sizeof(sessions[0]); i++)
+		metrics_set(by_state[i], sessions[i]);
+	metrics_set(METRICS_ROUTES_INSTALLED, installed);
+	metrics_set(METRICS_ROUTES_STALE, stale);
+	free(peers);
+	free(routes);
 }
 
 /* The control socket comes first: it also tells whether another agent
@@ -591,6 +855,8 @@ static void stop_operations(struct daemon *d)
 
 static void daemon_free(struct daemon *d)
 {
+	peer_mgr_free(d->peers);
+	state_free(d->state);
 	if (d->pid_path) {
 		unlink(d->pid_path);
 		free(d->pid_path);
@@ -608,43 +874,86 @@ static void daemon_free(struct daemon *d)
 		event_base_free(d->base);
 }
 
+static void mark_ready(struct daemon *d)
+{
+	int ret;
+
+	if (d->ready)
+		return;
+	d->ready = true;
+	ret = write_pid_file(d);
+	if (ret < 0)
+		log_warn("cannot write pid file in %s: %s", d->cfg->run_dir, strerror(-ret));
+	log_info("ready");
+	notify_systemd("READY=1");
+}
+
 int daemon_run(const struct cfg *cfg)
 {
-	struct daemon d = {.cfg = cfg};
+	struct daemon d = {.cfg = cfg, .goodbye = PEER_GOODBYE_RESTART};
 	struct kern_error kerr = {{0}};
-	struct kern_stats stats;
-	char subnet[PREFIX_STRLEN];
+	struct peer_mgr_config pc = {0};
+	struct kern_route *adopted = NULL;
+	unsigned n_adopted = 0;
+	char id[NODE_ID_STRLEN];
 	int status = 1, ret;
 
-	if (!cfg->subnet_set) {
-		log_error("no subnet: give --subnet CIDR");
-		return 2;
-	}
 	clock_gettime(CLOCK_MONOTONIC, &d.started);
 	d.base = event_base_new();
 	if (!d.base)
 		fatal("cannot create the event loop");
-	if (build_topology(cfg, &cfg->subnet, &d.topo) < 0) {
-		log_error("subnet %s has too few addresses for %u namespaces",
-			  addr_format_prefix(&cfg->subnet, subnet), cfg->n_namespaces);
+	signal(SIGPIPE, SIG_IGN);
+	if (start_control(&d) < 0)
+		goto out;
+	ret = state_open(cfg->state_dir, &d.state);
+	if (ret < 0) {
+		log_error("cannot use state dir %s: %s", cfg->state_dir, strerror(-ret));
 		goto out;
 	}
-	if (open_namespaces(&d) < 0 || start_control(&d) < 0)
-		goto out;
+	log_info("node id %s", node_id_format(d.state->node_id, id));
 	ret = kern_new(d.base, &d.kern, &kerr);
 	if (ret < 0) {
 		log_error("%s", kerr.message);
 		goto out;
 	}
-	ret = kern_set_topology(d.kern, &d.topo, &kerr);
-	kern_get_stats(d.kern, &stats);
-	if (ret < 0) {
-		log_error("%s", kerr.message);
+
+	memcpy(pc.node_id, d.state->node_id, NODE_ID_LEN);
+	if (choose_node_ip(&d, &pc.node_ip) < 0)
 		goto out;
+	d.node_ip = pc.node_ip;
+	pc.listen_port = cfg->port;
+	pc.cluster = cfg->cluster_cidr;
+	pc.subnet_len = 24;
+	pc.subnet = cfg->subnet;
+	pc.subnet_explicit = cfg->subnet_set;
+	pc.lease = d.state->subnet;
+	pc.lease_set = d.state->subnet_set;
+	pc.seeds = cfg->peers;
+	pc.n_seeds = cfg->n_peers;
+	pc.keepalive_ms = cfg->keepalive_ms;
+	pc.hold_time_ms = cfg->hold_time_ms;
+	pc.restart_time_ms = cfg->restart_time_ms;
+	pc.connect_retry_min_ms = cfg->connect_retry_min_ms;
+	pc.connect_retry_max_ms = cfg->connect_retry_max_ms;
+	pc.handshake_timeout_ms = cfg->handshake_timeout_ms;
+	pc.state = d.state;
+	ret = peer_mgr_new(d.base, &pc, &peer_ops, &d, &d.peers);
+	if (ret < 0)
+		goto out;
+
+	/* Graceful restart: what an earlier run installed stays installed,
+	 * as stale, until its owners re-advertise or the restart time ends. */
+	ret = kern_get_routes(d.kern, &adopted, &n_adopted, &kerr);
+	if (ret < 0) {
+		log_warn("cannot read existing routes (none adopted): %s", kerr.message);
+		n_adopted = 0;
 	}
-	log_info("local topology reconciled: bridge %s, subnet %s, %u namespaces (%llu changes)",
-		 d.topo.bridge, addr_format_prefix(&d.topo.subnet, subnet), d.topo.n_namespaces,
-		 (unsigned long long)stats.changes);
+	if (n_adopted)
+		log_info("adopting %u existing route(s) as stale", n_adopted);
+	peer_mgr_adopt_stale(d.peers, adopted, n_adopted);
+	if (kern_set_routes(d.kern, adopted, n_adopted, &kerr) < 0)
+		log_error("%s", kerr.message);
+	free(adopted);
 
 	d.sig_term = evsignal_new(d.base, SIGTERM, on_stop_signal, &d);
 	d.sig_int = evsignal_new(d.base, SIGINT, on_stop_signal, &d);
@@ -652,19 +961,20 @@ int daemon_run(const struct cfg *cfg)
 	if (!d.sig_term || !d.sig_int || !d.sig_leave || evsignal_add(d.sig_term, NULL) < 0 ||
 	    evsignal_add(d.sig_int, NULL) < 0 || evsignal_add(d.sig_leave, NULL) < 0)
 		fatal("cannot install signal handlers");
-	signal(SIGPIPE, SIG_IGN);
 	if (start_operations(&d) < 0)
 		goto out;
-	ret = write_pid_file(&d);
-	if (ret < 0) {
-		log_error("cannot write pid file in %s: %s", cfg->run_dir, strerror(-ret));
+
+	/* With --subnet or a lease this reconciles the topology at once
+	 * (on_subnet_claimed); otherwise after the seeds have answered. */
+	ret = peer_mgr_start(d.peers);
+	if (ret < 0 || d.failed)
 		goto out;
-	}
-	log_info("ready");
-	notify_systemd("READY=1");
 	event_base_dispatch(d.base);
+	if (d.failed)
+		goto out;
 	status = 0;
 	notify_systemd("STOPPING=1");
+	peer_mgr_shutdown(d.peers, d.goodbye);
 out:
 	daemon_free(&d);
 	return status;

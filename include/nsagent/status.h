@@ -67,14 +67,6 @@ struct status {
 	unsigned n_peers;
 };
 
-/* Fills what the peer layer knows into a status the daemon has started:
- * node_id, node_ip (when derived), key, and one status_add_peer() entry per
- * peer. The daemon holds one provider; until peers are wired it adds none. */
-struct status_provider {
-	void (*fill)(void *arg, struct status *st);
-	void *arg;
-};
-
 void status_init(struct status *st);
 /* Frees the arrays and re-initialises st. */
 void status_clear(struct status *st);
