@@ -3,13 +3,13 @@
 # bridge and reachable from the host's other namespaces at once, keeps it
 # (and its address) across an agent restart, never hands a held address to
 # another namespace, and `ns del` removes it from the kernel.
-# Cross-node reachability of an added namespace needs peer routes; extend
-# this test with a second host once the peer module is wired in.
+# Across nodes: host2's namespaces reach the added one over host1's route,
+# and the status of host1 shows host2 as an established peer with its route.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 lab_init
-lab up --hosts 1 >/dev/null || fail "deploy/lab up"
+lab up --hosts 2 >/dev/null || fail "deploy/lab up"
 ns() { lab exec host1 -- "$NSAGENT" ns "$@"; }
 has_netns() { lab exec host1 -- ip netns list | grep -q "^$1\b"; }
 
@@ -20,6 +20,12 @@ lab exec host1 web -- ip -4 -o addr show dev eth0 | grep -q ' 172.16.0.4/24 ' ||
 	fail "web's eth0 is not 172.16.0.4/24"
 lab ping --timeout 10 host1 NS1 172.16.0.4 || fail "NS1 cannot reach web"
 lab ping --timeout 10 host1 web 172.16.0.3 || fail "web cannot reach NS2"
+lab ping --timeout 30 host2 NS1 172.16.0.4 || fail "host2's NS1 cannot reach web on host1"
+lab ping --timeout 30 host1 web 172.16.1.2 || fail "web cannot reach host2's NS1"
+lab exec host1 -- "$NSAGENT" status --json | jq -e '.peers | map(select(.address == "192.168.1.6"))[0] |
+	.state == "established" and .subnet == "172.16.1.0/24" and .route == "installed" and
+	(.node_id | type == "string")' >/dev/null ||
+	fail "host1's status lacks host2 as an established peer: $(lab exec host1 -- "$NSAGENT" status)"
 
 # Errors: exit 1 for a conflict, 2 for a bad name or a config namespace.
 set +e
@@ -49,6 +55,7 @@ out=$(ns del web) || fail "ns del web exited $?"
 lab wait --timeout 10 host1 -- sh -c '! ip netns list | grep -q "^web\b"' || fail "web still in ip netns"
 lab exec host1 -- ip link show nsa-web >/dev/null 2>&1 && fail "web's veth is still on the host"
 lab exec host1 NS1 -- ping -c 1 -W 1 172.16.0.4 >/dev/null 2>&1 && fail "172.16.0.4 still answers"
+lab exec host2 NS1 -- ping -c 1 -W 1 172.16.0.4 >/dev/null 2>&1 && fail "172.16.0.4 still answers host2"
 out=$(ns add cache) || fail "ns add cache"
 [[ $out == *"172.16.0.4/24" ]] || fail "cache did not take the freed 172.16.0.4: $out"
 lab ping --timeout 10 host1 cache 172.16.0.5 || fail "cache cannot reach db"
