@@ -150,6 +150,7 @@ one() {
 		local rc=0
 		wait "$AGENT_PID" || rc=$?
 		((rc == 0)) || bench_fail "nsagent exited $rc after nsagent down"
+		bench_check_log "$BENCH_TMP/agent.log"
 	fi
 	echo "$t1 $((t2 - t0))"
 }

@@ -77,7 +77,7 @@ bench_floor() {
 bench_in_host() {
 	local host=$1 script=$2
 	shift 2
-	lab exec "$host" -- env NSAGENT="$NSAGENT" BENCH_TMP="$BENCH_TMP" FLOOR="${FLOOR:-}" \
+	lab exec "$host" -- env BENCH_KEEP="${BENCH_KEEP:-}" NSAGENT="$NSAGENT" BENCH_TMP="$BENCH_TMP" FLOOR="${FLOOR:-}" \
 		NSAGENT_SOURCE_DIR="$NSAGENT_SOURCE_DIR" bash "$script" --in-host "$@"
 }
 
@@ -120,6 +120,23 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "inf"; else printf 
 
 # verdict RATIO TARGET: "met" when RATIO <= TARGET.
 verdict() { awk -v r="$1" -v t="$2" 'BEGIN { print (r + 0 <= t + 0) ? "met" : "MISSED" }'; }
+
+# bench_check_log FILE: a sanitizer report in an agent's log is a failure.
+bench_check_log() {
+	if grep -E -q 'ERROR: (Address|Leak|Memory|Thread)Sanitizer|runtime error:' "$1"; then
+		grep -E -A 30 'ERROR: (Address|Leak|Memory|Thread)Sanitizer|runtime error:' "$1" | head -n 60 >&2
+		bench_fail "sanitizer report in the agent's log"
+	fi
+}
+
+# bench_stop_agent PID LOG: SIGTERM, wait for it (it must exit 0), check LOG.
+bench_stop_agent() {
+	local rc=0
+	kill -TERM "$1" 2>/dev/null || bench_fail "the agent is gone before the end: $(tail -5 "$2")"
+	wait "$1" || rc=$?
+	((rc == 0)) || bench_fail "the agent exited $rc on SIGTERM: $(tail -5 "$2")"
+	bench_check_log "$2"
+}
 
 # host_addr INDEX: address number INDEX of 172.16.0.0/16 (the benchmarks'
 # subnets all start at 172.16.0.0).
