@@ -45,7 +45,7 @@ bench_agent() {
 
 # What kind of build the agent is, for the report.
 bench_agent_kind() {
-	if nm -D "$NSAGENT" 2>/dev/null | grep -q __asan_init; then
+	if grep -q __asan_init < <(nm -D "$NSAGENT" 2>/dev/null); then
 		echo "sanitizer build (figures not representative)"
 	else
 		echo "non-sanitizer build"
