@@ -93,6 +93,7 @@ struct kern {
 	struct kern_stats stats;
 	bool repairing;
 	char drift[256]; /* first drift seen since the last pass, for the log */
+	unsigned drift_events;
 };
 
 /* Event sockets ---------------------------------------------------------- */
@@ -140,6 +141,7 @@ static void schedule(struct kern *kern, const char *fmt, ...)
 	log_debug("kernel event: %s", what);
 	if (!kern->drift[0])
 		snprintf(kern->drift, sizeof(kern->drift), "%s", what);
+	kern->drift_events++;
 	if (!kern->scheduled) {
 		kern->scheduled = true;
 		event_active(kern->deferred, EV_TIMEOUT, 0);
@@ -478,7 +480,7 @@ static int reconcile_bridge(struct kern *kern, struct klinks *links, struct kadd
 	if (!(br->flags & IFF_UP) || (kern->mtu && br->mtu != kern->mtu) ||
 	    (br == &created && strcmp(br->alias, KERN_ALIAS_BRIDGE) != 0)) {
 		rc = kreq_link_set(&kern->nl, br->ifindex, kern->bridge, !(br->flags & IFF_UP), -1,
-				   kern->mtu && br->mtu != kern->mtu ? kern->mtu : 0,
+				   NULL, kern->mtu && br->mtu != kern->mtu ? kern->mtu : 0,
 				   br == &created && strcmp(br->alias, KERN_ALIAS_BRIDGE) != 0
 				       ? KERN_ALIAS_BRIDGE
 				       : NULL,
@@ -525,15 +527,23 @@ static int reconcile_host_veth(struct kern *kern, struct kern_ns *ns, const stru
 
 	if (!up && master < 0 && !mtu && !alias)
 		return 0;
-	return kreq_link_set(&kern->nl, host->ifindex, host->name, up, master, mtu, alias, err);
+	return kreq_link_set(&kern->nl, host->ifindex, host->name, up, master, kern->bridge, mtu,
+			     alias, err);
 }
 
 static int remove_namespace(struct kern *kern, const char *name, const struct klink *host,
 			    bool known_ours, struct kern_error *err)
 {
-	bool owned = known_ours;
+	bool exists, owned = known_ours;
 	int nsfd, rc;
 
+	/* Ownership is read from eth0, so before the pair goes. */
+	exists = knetns_open(name, &nsfd) == 0;
+	if (exists) {
+		if (!owned)
+			owned = knetns_is_owned(nsfd, kern->self_fd, NULL);
+		close(nsfd);
+	}
 	/* Deleting the host end first frees its name at once; the namespace
 	 * itself is torn down by the kernel asynchronously. */
 	if (host) {
@@ -541,12 +551,7 @@ static int remove_namespace(struct kern *kern, const char *name, const struct kl
 		if (rc < 0 && rc != -ENODEV)
 			return rc;
 	}
-	if (knetns_open(name, &nsfd) < 0)
-		return 0;
-	if (!owned)
-		owned = knetns_is_owned(nsfd, kern->self_fd, NULL);
-	close(nsfd);
-	if (!owned)
+	if (!exists || !owned)
 		return 0;
 	rc = knetns_remove(name, err);
 	if (rc < 0) {
@@ -637,8 +642,8 @@ static int reconcile_ns(struct kern *kern, struct kern_ns *ns, const struct klin
 		    kreq_veth_add(&kern->nl, ns->host_ifname, kern->bridge_ifindex, kern->mtu, nsfd,
 				  fresh ? FRESH_ETH0_IFINDEX : 0, KERN_NS_IFNAME, ns->name, err);
 		if (rc == 0)
-			rc = kreq_link_set(&kern->nl, 0, ns->host_ifname, false, -1, 0, ns->alias,
-					   err);
+			rc = kreq_link_set(&kern->nl, 0, ns->host_ifname, false, -1, NULL, 0,
+					   ns->alias, err);
 		if (rc < 0)
 			goto out;
 		new_eth0 = true;
@@ -650,8 +655,8 @@ static int reconcile_ns(struct kern *kern, struct kern_ns *ns, const struct klin
 				goto out;
 			ns->eth0_ifindex = now.ifindex;
 		}
-		rc = kreq_link_set(&nl, ns->eth0_ifindex, KERN_NS_IFNAME, true, -1, 0, ns->alias,
-				   err);
+		rc = kreq_link_set(&nl, ns->eth0_ifindex, KERN_NS_IFNAME, true, -1, NULL, 0,
+				   ns->alias, err);
 		if (rc < 0)
 			goto out;
 	} else {
@@ -666,14 +671,14 @@ static int reconcile_ns(struct kern *kern, struct kern_ns *ns, const struct klin
 		const char *alias = strcmp(eth0->alias, ns->alias) != 0 ? ns->alias : NULL;
 
 		if (up || mtu || alias) {
-			rc = kreq_link_set(&nl, eth0->ifindex, KERN_NS_IFNAME, up, -1, mtu, alias,
-					   err);
+			rc = kreq_link_set(&nl, eth0->ifindex, KERN_NS_IFNAME, up, -1, NULL, mtu,
+					   alias, err);
 			if (rc < 0)
 				goto out;
 		}
 	}
 	if (!lo || !(lo->flags & IFF_UP)) {
-		rc = kreq_link_set(&nl, LOOPBACK_IFINDEX, "lo", true, -1, 0, NULL, err);
+		rc = kreq_link_set(&nl, LOOPBACK_IFINDEX, "lo", true, -1, NULL, 0, NULL, err);
 		if (rc < 0)
 			goto out;
 	}
@@ -791,8 +796,11 @@ static void on_deferred(evutil_socket_t fd, short what, void *arg)
 	kern->scheduled = false;
 	for (unsigned i = 0; i < kern->n_ns; i++)
 		topo = topo || kern->ns[i]->dirty;
+	unsigned events = kern->drift_events;
+
 	snprintf(drift, sizeof(drift), "%s", kern->drift);
 	kern->drift[0] = '\0';
+	kern->drift_events = 0;
 
 	kern->repairing = true;
 	if (topo && kern->have_topo)
@@ -814,8 +822,8 @@ static void on_deferred(evutil_socket_t fd, short what, void *arg)
 	kern->repairing = false;
 	kern->stats.repairs += kern->stats.changes - before;
 	if (kern->stats.changes != before)
-		log_info("repaired %llu kernel object(s) after drift (%s)",
-			 (unsigned long long)(kern->stats.changes - before), drift);
+		log_info("repaired %llu kernel object(s) after %u netlink event(s), first: %s",
+			 (unsigned long long)(kern->stats.changes - before), events, drift);
 	if (rc < 0) {
 		struct timeval tv = {.tv_sec = kern->retry_s};
 
@@ -945,7 +953,18 @@ static int validate_topology(const struct kern_topology *topo, uint32_t *bridge_
 				    kfmt_prefix(topo->subnet.addr, topo->subnet.len, p));
 			return -EINVAL;
 		}
+		char host[IFNAMSIZ], other[IFNAMSIZ];
+
+		kern_host_ifname(ns->name, host);
 		for (unsigned j = 0; j < i; j++) {
+			kern_host_ifname(topo->namespaces[j].name, other);
+			if (strcmp(host, other) == 0 &&
+			    strcmp(topo->namespaces[j].name, ns->name)) {
+				kern_errorf(err,
+					    "namespaces %s and %s would share host interface %s",
+					    topo->namespaces[j].name, ns->name, host);
+				return -EINVAL;
+			}
 			if (strcmp(topo->namespaces[j].name, ns->name) == 0) {
 				kern_errorf(err, "namespace %s listed twice", ns->name);
 				return -EINVAL;

@@ -111,8 +111,11 @@ bool kparse_addr(struct nlmsghdr *nlh, struct kaddr *out);
 bool kparse_route(struct nlmsghdr *nlh, struct kroute *out);
 
 /* Change requests (each one knl_change). */
+/* Changes only what is asked: up (true = bring up), master (>= 0, named
+ * master_name in messages), mtu (non-zero), alias (non-NULL). ifindex 0
+ * finds the link by ifname. */
 int kreq_link_set(struct knl *nl, int ifindex, const char *ifname, bool up, int master,
-		  unsigned mtu, const char *alias, struct kern_error *err);
+		  const char *master_name, unsigned mtu, const char *alias, struct kern_error *err);
 int kreq_link_del(struct knl *nl, int ifindex, const char *ifname, struct kern_error *err);
 /* Created links are up (except a veth peer) but carry no alias yet: the
  * kernel ignores IFLA_IFALIAS on creation, so callers set it next. */

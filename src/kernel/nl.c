@@ -494,7 +494,7 @@ static void put_or_die(int rc)
 }
 
 int kreq_link_set(struct knl *nl, int ifindex, const char *ifname, bool up, int master,
-		  unsigned mtu, const char *alias, struct kern_error *err)
+		  const char *master_name, unsigned mtu, const char *alias, struct kern_error *err)
 {
 	struct nl_msg *msg;
 	char what[200];
@@ -509,7 +509,8 @@ int kreq_link_set(struct knl *nl, int ifindex, const char *ifname, bool up, int 
 		off += (size_t)snprintf(what + off, sizeof(what) - off, " up");
 	if (master >= 0) {
 		put_or_die(nla_put_u32(msg, IFLA_MASTER, (uint32_t)master));
-		off += (size_t)snprintf(what + off, sizeof(what) - off, " master %d", master);
+		off += (size_t)snprintf(what + off, sizeof(what) - off, " master %s",
+					master_name ? master_name : "(index)");
 	}
 	if (mtu) {
 		put_or_die(nla_put_u32(msg, IFLA_MTU, mtu));

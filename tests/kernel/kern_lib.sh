@@ -1,0 +1,112 @@
+# Sourced by tests/kernel/test_*.sh. Re-executes the calling test inside a
+# fresh network namespace and a private mount namespace (tmpfs on /run, a
+# temporary directory on /var/lib/nsagent), so nothing the test makes can
+# reach the machine's root network namespace or its /run/netns. Everything
+# made inside dies with the namespaces when the test exits.
+set -euo pipefail
+
+if [[ "${NSAGENT_KERN_TEST_INNER:-}" != 1 ]]; then
+	if [[ $(id -u) != 0 ]]; then
+		echo "SKIP: kernel tests need root (they run in their own namespaces)" >&2
+		exit 77
+	fi
+	export NSAGENT_KERN_TEST_INNER=1
+	exec unshare --net --mount --propagation private bash "$0" "$@"
+fi
+
+: "${NSAGENT_BUILD_DIR:?set NSAGENT_BUILD_DIR to the build tree}"
+DRIVER=$NSAGENT_BUILD_DIR/tests/kern_driver
+[[ -x $DRIVER ]] || { echo "FAIL: no driver at $DRIVER" >&2; exit 1; }
+
+# Sanity: this must not be the root network namespace.
+if [[ $(readlink /proc/self/ns/net) == $(readlink /proc/1/ns/net) ]]; then
+	echo "FAIL: refusing to run in the root network namespace" >&2
+	exit 1
+fi
+
+TMP=$(mktemp -d "/tmp/nsagent-kern-test.$$.XXXXXX")
+mount -t tmpfs "nsagent-test-$$" /run
+if [[ -d /var/lib/nsagent ]]; then
+	mount --bind "$TMP" /var/lib/nsagent
+else
+	mount -t tmpfs "nsagent-test-$$" /var/lib
+	mkdir -p /var/lib/nsagent
+fi
+ip link set lo up
+
+KERN_PIDS=()
+kern_cleanup() {
+	local pid
+	for pid in "${KERN_PIDS[@]}"; do
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	rm -rf "$TMP"
+}
+trap kern_cleanup EXIT
+
+fail() {
+	echo "FAIL: $*" >&2
+	for f in "$TMP"/*.out "$TMP"/*.err; do
+		[[ -s $f ]] && { echo "--- $f" >&2; tail -n 30 "$f" >&2; }
+	done
+	exit 1
+}
+
+pass() {
+	echo "ok: $*"
+}
+
+now_ms() {
+	echo $(($(date +%s%N) / 1000000))
+}
+
+# wait_for SECONDS CMD...: polls CMD until it succeeds or the deadline passes.
+wait_for() {
+	local deadline=$(($(now_ms) + $1 * 1000))
+	shift
+	until "$@" >/dev/null 2>&1; do
+		(($(now_ms) < deadline)) || return 1
+		sleep 0.02
+	done
+}
+
+# wait_for_ms MS CMD...: same with a deadline in milliseconds.
+wait_for_ms() {
+	local deadline=$(($(now_ms) + $1))
+	shift
+	until "$@" >/dev/null 2>&1; do
+		(($(now_ms) < deadline)) || return 1
+		sleep 0.01
+	done
+}
+
+# drive NAME ARGS...: runs the driver to completion, output in $TMP/NAME.out.
+drive() {
+	local name=$1
+	shift
+	"$DRIVER" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" || fail "kern_driver $* failed: $(cat "$TMP/$name.err")"
+}
+
+# drive_bg NAME ARGS...: starts the driver with --stay and waits until it is ready.
+drive_bg() {
+	local name=$1
+	shift
+	"$DRIVER" "$@" --stay >"$TMP/$name.out" 2>"$TMP/$name.err" &
+	KERN_PIDS+=($!)
+	wait_for 60 grep -qx ready "$TMP/$name.out" || fail "driver $name never became ready"
+}
+
+# out_value NAME KEY: the value of KEY=... in $TMP/NAME.out.
+out_value() {
+	sed -n "s/^$2=//p" "$TMP/$1.out" | tail -n 1
+}
+
+# ifindex LINK [NETNS]: (not /sys, which shows the namespace that mounted it)
+ifindex() {
+	if [[ $# == 2 ]]; then
+		ip -n "$2" -o link show dev "$1" | cut -d: -f1
+	else
+		ip -o link show dev "$1" | cut -d: -f1
+	fi
+}
