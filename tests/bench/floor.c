@@ -10,7 +10,9 @@
  *   floor down PREFIX N   unmount and unlink the named namespaces; the
  *                         kernel then frees them and their veths
  *
- * Raw rtnetlink through libmnl: the veth requests are sent as batches of up
+ * Raw rtnetlink through libmnl, with the same veth attributes nsagent
+ * sends (IFLA_NUM_TX/RX_QUEUES = 1, which spares two RCU grace periods per
+ * pair): the veth requests are sent as batches of up
  * to BATCH messages per sendmsg, and their acks read afterwards. Run it
  * only inside a throwaway network namespace with a private /run (a lab
  * host): it never leaves that namespace. Exit status 0 or 1 with a message
@@ -95,6 +97,10 @@ static void put_veth(char *buf, const char *name, int nsfd, unsigned seq)
 	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
 	ifi->ifi_family = AF_UNSPEC;
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, host);
+	/* One queue each, said explicitly: otherwise veth_init_queues() trims
+	 * the per-CPU default down to one with synchronize_net() per end. */
+	mnl_attr_put_u32(nlh, IFLA_NUM_TX_QUEUES, 1);
+	mnl_attr_put_u32(nlh, IFLA_NUM_RX_QUEUES, 1);
 	linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
 	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
 	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
@@ -103,6 +109,8 @@ static void put_veth(char *buf, const char *name, int nsfd, unsigned seq)
 	ifi->ifi_family = AF_UNSPEC;
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, "eth0");
 	mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)nsfd);
+	mnl_attr_put_u32(nlh, IFLA_NUM_TX_QUEUES, 1);
+	mnl_attr_put_u32(nlh, IFLA_NUM_RX_QUEUES, 1);
 	mnl_attr_nest_end(nlh, peer);
 	mnl_attr_nest_end(nlh, data);
 	mnl_attr_nest_end(nlh, linkinfo);
