@@ -62,7 +62,17 @@ bench_start() {
 	BENCH_TMP=$(mktemp -d "${TMPDIR:-/tmp}/nsagent-$name.$$.XXXXXX")
 	export BENCH_TMP
 	lab_init "$name"
-	trap 'rc=$?; rm -rf "$BENCH_TMP"; (exit $rc); lab_cleanup' EXIT
+	trap bench_cleanup EXIT
+}
+
+# At exit: the temp dir, then the lab (lab_cleanup takes the exit status
+# from $?; errexit must be off or re-raising it would end the trap early).
+bench_cleanup() {
+	local rc=$?
+	set +e
+	rm -rf "$BENCH_TMP"
+	(exit "$rc")
+	lab_cleanup
 }
 
 # bench_floor: compiles floor.c into the temp dir; sets FLOOR.
