@@ -1,12 +1,19 @@
 /* DOC: the running agent. Owns the event loop and wires the modules onto
- * it: the validated config, the kernel layer (local topology and routes)
- * and signal handling. It derives the desired local topology from the
- * config and hands it to the kernel layer as a whole; drift repair is the
- * kernel layer's own business after that.
+ * it: the validated config, the persisted state, the kernel layer (local
+ * topology and routes), the peer sessions (peer_mgr) and signal handling.
+ * It derives the desired local topology from the node subnet (given, or
+ * claimed by peer_mgr) and hands it to the kernel layer as a whole, and
+ * hands peer_mgr's wanted routes to the kernel layer whenever they change;
+ * drift repair is the kernel layer's own business after that.
  *
- * Invariant: nothing here changes the kernel directly; SIGTERM/SIGINT leave
- * the kernel state in place so that namespaces keep their networking while
- * the agent restarts. */
+ * Startup order matters for graceful restart: the kernel's tagged routes
+ * are adopted (as stale, and re-applied unchanged) before any session
+ * starts, so a restart never removes a route that traffic is using.
+ *
+ * Invariant: nothing here changes the kernel directly; SIGTERM/SIGINT send
+ * goodbye(restart) and leave the kernel state in place so that namespaces
+ * keep their networking while the agent restarts; SIGUSR1 (`nsagent down`)
+ * sends goodbye(leave) so peers withdraw our routes at once. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -20,11 +27,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+
 #include <event2/event.h>
 
 #include "nsagent/daemon.h"
 #include "nsagent/kern.h"
 #include "nsagent/log.h"
+#include "nsagent/peer.h"
+#include "nsagent/state.h"
 #include "nsagent/xalloc.h"
 
 struct daemon {
@@ -35,6 +48,12 @@ struct daemon {
 	struct event *sig_int;
 	struct event *sig_leave;
 	struct kern_topology topo;
+	bool have_topology;
+	struct state *state;
+	struct peer_mgr *peers;
+	enum peer_goodbye goodbye;
+	bool ready;
+	bool failed; /* a fatal error inside a callback: stop the loop */
 	char *pid_path;
 };
 
@@ -66,6 +85,7 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	log_info("received %s, stopping (kernel state is kept)", strsignal((int)sig));
+	d->goodbye = PEER_GOODBYE_RESTART;
 	event_base_loopexit(d->base, NULL);
 }
 
@@ -76,6 +96,7 @@ static void on_leave_signal(evutil_socket_t sig, short what, void *arg)
 	(void)sig;
 	(void)what;
 	log_info("asked to leave the cluster (nsagent down), stopping");
+	d->goodbye = PEER_GOODBYE_LEAVE;
 	event_base_loopexit(d->base, NULL);
 }
 
@@ -124,8 +145,144 @@ static void notify_systemd(const char *state)
 	close(fd);
 }
 
+static void mark_ready(struct daemon *d);
+
+/* peer_mgr: the wanted route set changed. */
+static void on_routes_changed(void *arg)
+{
+	struct daemon *d = arg;
+	struct kern_error kerr = {{0}};
+	struct kern_route *routes;
+	unsigned n;
+
+	peer_mgr_routes(d->peers, &routes, &n);
+	if (kern_set_routes(d->kern, routes, n, &kerr) < 0)
+		log_error("%s", kerr.message);
+	else
+		log_debug("routes reconciled: %u cross-node routes", n);
+	free(routes);
+}
+
+/* peer_mgr: our subnet is known (given, leased or claimed) or moved. */
+static void on_subnet_claimed(void *arg, const struct prefix *subnet)
+{
+	struct daemon *d = arg;
+	struct kern_error kerr = {{0}};
+	struct kern_stats stats;
+	char buf[PREFIX_STRLEN];
+
+	free(d->topo.namespaces);
+	d->topo.namespaces = NULL;
+	if (build_topology(d->cfg, subnet, &d->topo) < 0) {
+		log_error("subnet %s has too few addresses for %u namespaces",
+			  addr_format_prefix(subnet, buf), d->cfg->n_namespaces);
+		d->failed = true;
+		event_base_loopexit(d->base, NULL);
+		return;
+	}
+	if (kern_set_topology(d->kern, &d->topo, &kerr) < 0) {
+		log_error("%s", kerr.message);
+		if (!d->have_topology) {
+			d->failed = true;
+			event_base_loopexit(d->base, NULL);
+		}
+		return;
+	}
+	d->have_topology = true;
+	kern_get_stats(d->kern, &stats);
+	log_info("local topology reconciled: bridge %s, subnet %s, %u namespaces (%llu changes)",
+		 d->topo.bridge, addr_format_prefix(&d->topo.subnet, buf), d->topo.n_namespaces,
+		 (unsigned long long)stats.changes);
+	/* Routes that overlapped the old subnet may be wanted now, and the
+	 * other way round. */
+	on_routes_changed(d);
+	mark_ready(d);
+}
+
+static void on_subnet_conflict(void *arg, const struct prefix *subnet,
+			       const uint8_t other_node_id[NODE_ID_LEN], uint32_t other_node_ip)
+{
+	(void)arg;
+	(void)subnet;
+	(void)other_node_id;
+	(void)other_node_ip;
+	/* peer_mgr has logged it with the details; nothing else to do until
+	 * the operator fixes one of the two configurations. */
+}
+
+static const struct peer_mgr_ops peer_ops = {
+    .routes_changed = on_routes_changed,
+    .subnet_claimed = on_subnet_claimed,
+    .subnet_conflict = on_subnet_conflict,
+};
+
+/* A global IPv4 address of this host outside the cluster range, for a node
+ * started without --peer and --node-ip (the first node of a cluster). */
+static int first_host_address(const struct cfg *cfg, uint32_t *out)
+{
+	struct ifaddrs *ifas, *ifa;
+	int ret = -EADDRNOTAVAIL;
+
+	if (getifaddrs(&ifas) < 0)
+		return -errno;
+	for (ifa = ifas; ifa; ifa = ifa->ifa_next) {
+		uint32_t addr;
+
+		if (!ifa->ifa_addr || ifa->ifa_addr->sa_family != AF_INET)
+			continue;
+		addr = ntohl(((struct sockaddr_in *)ifa->ifa_addr)->sin_addr.s_addr);
+		if ((addr >> 24) == 127 || addr_prefix_contains_addr(&cfg->cluster_cidr, addr))
+			continue;
+		*out = addr;
+		ret = 0;
+		break;
+	}
+	freeifaddrs(ifas);
+	return ret;
+}
+
+/* --node-ip, else the source address towards the first peer (given or
+ * persisted), else the host's first global address. */
+static int choose_node_ip(const struct daemon *d, uint32_t *node_ip)
+{
+	struct kern_error kerr = {{0}};
+	const struct endpoint *first = NULL;
+	char buf[ADDR_STRLEN];
+	int ret;
+
+	if (d->cfg->node_ip) {
+		*node_ip = d->cfg->node_ip;
+		return 0;
+	}
+	if (d->cfg->n_peers)
+		first = &d->cfg->peers[0];
+	else if (d->state->n_peers)
+		first = &d->state->peers[0];
+	if (first) {
+		ret = kern_route_source(first->addr, node_ip, &kerr);
+		if (ret < 0) {
+			log_error("cannot choose a node IP (give --node-ip): %s", kerr.message);
+			return ret;
+		}
+		log_info("node IP %s (the source address towards %s)", addr_format(*node_ip, buf),
+			 addr_format(first->addr, (char[ADDR_STRLEN]){0}));
+		return 0;
+	}
+	ret = first_host_address(d->cfg, node_ip);
+	if (ret < 0) {
+		log_error("cannot choose a node IP: no --peer and no global IPv4 address; give "
+			  "--node-ip");
+		return ret;
+	}
+	log_info("node IP %s (no --peer: the host's first global address)",
+		 addr_format(*node_ip, buf));
+	return 0;
+}
+
 static void daemon_free(struct daemon *d)
 {
+	peer_mgr_free(d->peers);
+	state_free(d->state);
 	if (d->pid_path) {
 		unlink(d->pid_path);
 		free(d->pid_path);
@@ -142,40 +299,82 @@ static void daemon_free(struct daemon *d)
 		event_base_free(d->base);
 }
 
+static void mark_ready(struct daemon *d)
+{
+	int ret;
+
+	if (d->ready)
+		return;
+	d->ready = true;
+	ret = write_pid_file(d);
+	if (ret < 0)
+		log_warn("cannot write pid file in %s: %s", d->cfg->run_dir, strerror(-ret));
+	log_info("ready");
+	notify_systemd("READY=1");
+}
+
 int daemon_run(const struct cfg *cfg)
 {
-	struct daemon d = {.cfg = cfg};
+	struct daemon d = {.cfg = cfg, .goodbye = PEER_GOODBYE_RESTART};
 	struct kern_error kerr = {{0}};
-	struct kern_stats stats;
-	char subnet[PREFIX_STRLEN];
+	struct peer_mgr_config pc = {0};
+	struct kern_route *adopted = NULL;
+	unsigned n_adopted = 0;
+	char id[NODE_ID_STRLEN];
 	int status = 1, ret;
 
-	if (!cfg->subnet_set) {
-		log_error("no subnet: give --subnet CIDR");
-		return 2;
-	}
 	d.base = event_base_new();
 	if (!d.base)
 		fatal("cannot create the event loop");
-	if (build_topology(cfg, &cfg->subnet, &d.topo) < 0) {
-		log_error("subnet %s has too few addresses for %u namespaces",
-			  addr_format_prefix(&cfg->subnet, subnet), cfg->n_namespaces);
+	signal(SIGPIPE, SIG_IGN);
+	ret = state_open(cfg->state_dir, &d.state);
+	if (ret < 0) {
+		log_error("cannot use state dir %s: %s", cfg->state_dir, strerror(-ret));
 		goto out;
 	}
+	log_info("node id %s", node_id_format(d.state->node_id, id));
 	ret = kern_new(d.base, &d.kern, &kerr);
 	if (ret < 0) {
 		log_error("%s", kerr.message);
 		goto out;
 	}
-	ret = kern_set_topology(d.kern, &d.topo, &kerr);
-	kern_get_stats(d.kern, &stats);
-	if (ret < 0) {
-		log_error("%s", kerr.message);
+
+	memcpy(pc.node_id, d.state->node_id, NODE_ID_LEN);
+	if (choose_node_ip(&d, &pc.node_ip) < 0)
 		goto out;
+	pc.listen_port = cfg->port;
+	pc.cluster = cfg->cluster_cidr;
+	pc.subnet_len = 24;
+	pc.subnet = cfg->subnet;
+	pc.subnet_explicit = cfg->subnet_set;
+	pc.lease = d.state->subnet;
+	pc.lease_set = d.state->subnet_set;
+	pc.seeds = cfg->peers;
+	pc.n_seeds = cfg->n_peers;
+	pc.keepalive_ms = cfg->keepalive_ms;
+	pc.hold_time_ms = cfg->hold_time_ms;
+	pc.restart_time_ms = cfg->restart_time_ms;
+	pc.connect_retry_min_ms = cfg->connect_retry_min_ms;
+	pc.connect_retry_max_ms = cfg->connect_retry_max_ms;
+	pc.handshake_timeout_ms = cfg->handshake_timeout_ms;
+	pc.state = d.state;
+	ret = peer_mgr_new(d.base, &pc, &peer_ops, &d, &d.peers);
+	if (ret < 0)
+		goto out;
+
+	/* Graceful restart: what an earlier run installed stays installed,
+	 * as stale, until its owners re-advertise or the restart time ends. */
+	ret = kern_get_routes(d.kern, &adopted, &n_adopted, &kerr);
+	if (ret < 0) {
+		log_warn("cannot read existing routes (none adopted): %s", kerr.message);
+		n_adopted = 0;
 	}
-	log_info("local topology reconciled: bridge %s, subnet %s, %u namespaces (%llu changes)",
-		 d.topo.bridge, addr_format_prefix(&d.topo.subnet, subnet), d.topo.n_namespaces,
-		 (unsigned long long)stats.changes);
+	if (n_adopted)
+		log_info("adopting %u existing route(s) as stale", n_adopted);
+	peer_mgr_adopt_stale(d.peers, adopted, n_adopted);
+	if (kern_set_routes(d.kern, adopted, n_adopted, &kerr) < 0)
+		log_error("%s", kerr.message);
+	free(adopted);
 
 	d.sig_term = evsignal_new(d.base, SIGTERM, on_stop_signal, &d);
 	d.sig_int = evsignal_new(d.base, SIGINT, on_stop_signal, &d);
@@ -183,17 +382,18 @@ int daemon_run(const struct cfg *cfg)
 	if (!d.sig_term || !d.sig_int || !d.sig_leave || evsignal_add(d.sig_term, NULL) < 0 ||
 	    evsignal_add(d.sig_int, NULL) < 0 || evsignal_add(d.sig_leave, NULL) < 0)
 		fatal("cannot install signal handlers");
-	signal(SIGPIPE, SIG_IGN);
-	ret = write_pid_file(&d);
-	if (ret < 0) {
-		log_error("cannot write pid file in %s: %s", cfg->run_dir, strerror(-ret));
+
+	/* With --subnet or a lease this reconciles the topology at once
+	 * (on_subnet_claimed); otherwise after the seeds have answered. */
+	ret = peer_mgr_start(d.peers);
+	if (ret < 0 || d.failed)
 		goto out;
-	}
-	log_info("ready");
-	notify_systemd("READY=1");
 	event_base_dispatch(d.base);
+	if (d.failed)
+		goto out;
 	status = 0;
 	notify_systemd("STOPPING=1");
+	peer_mgr_shutdown(d.peers, d.goodbye);
 out:
 	daemon_free(&d);
 	return status;

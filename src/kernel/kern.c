@@ -40,6 +40,7 @@
 #include <event2/event.h>
 
 #include "kern_priv.h"
+#include "nft.h"
 #include "nsagent/log.h"
 #include "nsagent/xalloc.h"
 
@@ -89,6 +90,9 @@ struct kern {
 	struct kern_route *routes;
 	unsigned n_routes;
 	bool routes_dirty;
+
+	struct kern_nft *nft;
+	bool nft_dirty;
 
 	struct kern_stats stats;
 	bool repairing;
@@ -780,6 +784,35 @@ out:
 	return first;
 }
 
+/* The nft table follows the topology: masquerade what leaves the cluster
+ * from the local subnet, and keep cluster-internal flows out of conntrack. */
+static int apply_nft(struct kern *kern, struct kern_error *err)
+{
+	struct nft_table_spec spec = {.subnet = kern->subnet, .cluster = kern->cluster};
+	bool changed = false;
+	int rc;
+
+	snprintf(spec.bridge, sizeof(spec.bridge), "%s", kern->bridge);
+	kern->nft_dirty = false;
+	rc = nft_apply(kern->nft, &spec, &changed, err);
+	if (rc < 0) {
+		kern->nft_dirty = true;
+		kern->stats.errors++;
+		return rc;
+	}
+	if (changed)
+		kern->stats.changes++;
+	return 0;
+}
+
+static void on_nft_change(void *arg)
+{
+	struct kern *kern = arg;
+
+	kern->nft_dirty = true;
+	schedule(kern, "nftables table %s changed", KERN_NFT_TABLE);
+}
+
 /* Repair ----------------------------------------------------------------- */
 
 static void on_deferred(evutil_socket_t fd, short what, void *arg)
@@ -819,6 +852,15 @@ static void on_deferred(evutil_socket_t fd, short what, void *arg)
 			}
 		}
 	}
+	if (kern->nft_dirty && kern->have_topo) {
+		struct kern_error e = {{0}};
+		int r = apply_nft(kern, &e);
+
+		if (r < 0 && rc == 0) {
+			rc = r;
+			err = e;
+		}
+	}
 	kern->repairing = false;
 	kern->stats.repairs += kern->stats.changes - before;
 	if (kern->stats.changes != before)
@@ -845,6 +887,8 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
 		kern->root_dirty = true;
 	if (kern->have_routes)
 		kern->routes_dirty = true;
+	if (kern->have_topo)
+		kern->nft_dirty = true;
 	schedule(kern, "retry after a failed repair");
 }
 
@@ -875,9 +919,9 @@ int kern_new(struct event_base *base, struct kern **out, struct kern_error *err)
 	kern->retry = evtimer_new(base, on_retry, kern);
 	if (!kern->ev || !kern->deferred || !kern->retry || event_add(kern->ev, NULL) < 0)
 		fatal("cannot register netlink watchers with libevent");
-	/* Integration point (nft): open the nftables watcher here with
-	 * nft_open(base, on_nft_change, kern, &kern->nft, err), where
-	 * on_nft_change sets root_dirty and calls schedule(). */
+	rc = nft_open(base, on_nft_change, kern, &kern->nft, err);
+	if (rc < 0)
+		goto fail;
 	*out = kern;
 	return 0;
 fail:
@@ -893,6 +937,7 @@ void kern_free(struct kern *kern)
 		ns_free(kern->ns[i]);
 	free(kern->ns);
 	free(kern->routes);
+	nft_close(kern->nft);
 	if (kern->ev)
 		event_free(kern->ev);
 	if (kern->deferred)
@@ -1047,9 +1092,7 @@ int kern_set_topology(struct kern *kern, const struct kern_topology *topo, struc
 
 	rc = reconcile_topology(kern, true, &e);
 	keep_first(rc, &first, err, &e);
-	/* Integration point (nft): nft_apply(kern->nft, &spec, &changed, err)
-	 * with spec = {subnet, cluster, bridge}; count changed in
-	 * kern->stats.changes. */
+	keep_first(apply_nft(kern, &e), &first, err, &e);
 	return first;
 }
 
@@ -1143,7 +1186,7 @@ int kern_down(const char *bridge, struct kern_error *err)
 	if (dir)
 		closedir(dir);
 
-	/* Integration point (nft): keep_first(nft_remove(&e), &first, err, &e). */
+	keep_first(nft_remove(&e), &first, err, &e);
 
 	rc = knl_dump_links(&nl, &links, &e);
 	keep_first(rc, &first, err, &e);

@@ -1,0 +1,120 @@
+/* Peer sessions: the TCP/protobuf sessions with every other node, peer
+ * exchange, subnet auto-claim and the RIB of remote subnets.
+ *
+ * The daemon owns the event loop and the kernel; peer_mgr owns sessions
+ * and decides which routes are wanted. It tells the daemon through ops:
+ *   routes_changed  -> the daemon calls peer_mgr_routes() and hands the set
+ *                      to kern_set_routes();
+ *   subnet_claimed  -> our subnet is known or changed: the daemon
+ *                      (re)builds the local topology with it;
+ *   subnet_conflict -> another node advertises an overlapping subnet and
+ *                      both were configured by hand (logged here too).
+ * Callbacks run from the event loop, never from inside a peer_mgr_* call
+ * made by the daemon, except subnet_claimed from peer_mgr_start(). */
+#ifndef NSAGENT_PEER_H
+#define NSAGENT_PEER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "nsagent/addr.h"
+#include "nsagent/kern.h"
+#include "nsagent/nodeid.h"
+
+#define PEER_PROTOCOL_VERSION 1
+#define PEER_MAX_PEERS 256
+#define PEER_DEFAULT_CLAIM_WAIT_MS 3000
+
+struct event_base;
+struct state;
+struct peer_mgr;
+
+enum peer_state {
+	PEER_IDLE,	  /* no connection; the retry timer may be armed */
+	PEER_CONNECT,	  /* our TCP connect is in progress */
+	PEER_OPENSENT,	  /* connected, our hello sent, waiting for theirs */
+	PEER_ESTABLISHED, /* hellos exchanged: adverts, keepalives */
+};
+
+enum peer_goodbye {
+	PEER_GOODBYE_RESTART, /* peers keep our routes as stale for the restart time */
+	PEER_GOODBYE_LEAVE,   /* peers withdraw our routes at once */
+};
+
+struct peer_mgr_config {
+	uint8_t node_id[NODE_ID_LEN];
+	uint32_t node_ip;     /* advertised next hop and the address peers dial */
+	uint32_t listen_addr; /* 0 = all addresses */
+	uint16_t listen_port; /* 0 = any free port (tests); see peer_mgr_listen_port */
+	struct prefix cluster;
+	uint8_t subnet_len;   /* per-node subnet length when claiming (24) */
+	struct prefix subnet; /* --subnet, when subnet_explicit */
+	bool subnet_explicit;
+	/* Our previous lease (from state.h), reused when still free; ignored
+	 * when subnet_explicit. */
+	struct prefix lease;
+	bool lease_set;
+	const struct endpoint *seeds; /* --peer; copied */
+	unsigned n_seeds;
+	uint32_t keepalive_ms;
+	uint32_t hold_time_ms;
+	uint32_t restart_time_ms;
+	uint32_t connect_retry_min_ms;
+	uint32_t connect_retry_max_ms;
+	uint32_t handshake_timeout_ms;
+	/* Without subnet or lease: how long to wait for the seeds' adverts
+	 * before claiming (0 = PEER_DEFAULT_CLAIM_WAIT_MS). */
+	uint32_t claim_wait_ms;
+	/* Persisted peers are dialled at start, learned peers and the lease
+	 * are saved into it. May be NULL (nothing persisted). Not owned. */
+	struct state *state;
+};
+
+struct peer_mgr_ops {
+	void (*routes_changed)(void *arg);
+	void (*subnet_claimed)(void *arg, const struct prefix *subnet);
+	void (*subnet_conflict)(void *arg, const struct prefix *subnet,
+				const uint8_t other_node_id[NODE_ID_LEN], uint32_t other_node_ip);
+};
+
+/* Read-only view of one peer, for status. */
+struct peer_info {
+	uint8_t node_id[NODE_ID_LEN];
+	bool node_id_known;
+	struct endpoint endpoint; /* where we dial it */
+	enum peer_state state;
+	bool outbound;	      /* established session was dialled by us */
+	bool seed;	      /* from --peer */
+	struct prefix subnet; /* advertised in its own session */
+	bool subnet_known;
+	bool stale;		/* its routes are kept stale (session down) */
+	uint64_t uptime_ms;	/* in ESTABLISHED, else 0 */
+	uint64_t last_heard_ms; /* ago; UINT64_MAX = never */
+};
+
+/* Binds the listener. Nothing is dialled until peer_mgr_start(). */
+int peer_mgr_new(struct event_base *base, const struct peer_mgr_config *config,
+		 const struct peer_mgr_ops *ops, void *arg, struct peer_mgr **out);
+/* Routes found in the kernel at startup: kept as stale until their owners
+ * return with fresh adverts or the restart time passes. Call before
+ * peer_mgr_start(). */
+void peer_mgr_adopt_stale(struct peer_mgr *mgr, const struct kern_route *routes, unsigned n);
+/* Dials seeds and persisted peers. With an explicit subnet or a lease,
+ * subnet_claimed is called before this returns; otherwise later, once the
+ * seeds have answered or the claim wait has passed. */
+int peer_mgr_start(struct peer_mgr *mgr);
+/* The wanted kernel routes (malloc'd, caller frees; NULL when *n is 0). */
+void peer_mgr_routes(const struct peer_mgr *mgr, struct kern_route **routes, unsigned *n);
+/* Our subnet, false while not claimed yet. */
+bool peer_mgr_subnet(const struct peer_mgr *mgr, struct prefix *subnet);
+uint16_t peer_mgr_listen_port(const struct peer_mgr *mgr);
+/* Status: a malloc'd array of every known peer. */
+unsigned peer_mgr_peers(const struct peer_mgr *mgr, struct peer_info **out);
+const char *peer_state_name(enum peer_state state);
+/* Sends goodbye on every established session and flushes it (bounded,
+ * about a second at most), then closes every connection and stops dialling.
+ * Only peer_mgr_free() is valid afterwards. */
+void peer_mgr_shutdown(struct peer_mgr *mgr, enum peer_goodbye reason);
+void peer_mgr_free(struct peer_mgr *mgr);
+
+#endif

@@ -1,0 +1,63 @@
+/* The RIB: remote subnets learned from peers, keyed by the node that
+ * announced them in its own session, with graceful-restart stale marks.
+ * It decides which kernel routes the agent wants; it never touches the
+ * kernel itself. */
+#ifndef NSAGENT_RIB_H
+#define NSAGENT_RIB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "nsagent/addr.h"
+#include "nsagent/kern.h"
+#include "nsagent/nodeid.h"
+
+#define RIB_MAX_SUBNETS_PER_NODE 16
+#define RIB_MAX_ENTRIES 4096
+
+struct rib_entry {
+	uint8_t node_id[NODE_ID_LEN]; /* all zero: adopted from the kernel, owner not back yet */
+	struct prefix subnet;
+	uint32_t nexthop; /* the node's IP */
+	bool explicit_subnet;
+	bool stale;
+	uint64_t stale_since_ms;
+};
+
+struct rib;
+
+/* Adverts are accepted only inside cluster. */
+struct rib *rib_new(const struct prefix *cluster);
+void rib_free(struct rib *rib);
+
+/* The complete subnet set a node announces in its own session. Entries of
+ * the node in the set become fresh; its fresh entries not in the set are
+ * removed; its stale entries not in the set wait for end-of-adverts.
+ * Adopted entries whose gateway is nexthop become this node's. Invalid
+ * subnets (outside the cluster, default route, host bits set, over
+ * RIB_MAX_SUBNETS_PER_NODE) are skipped; returns how many were. */
+unsigned rib_advert(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], uint32_t nexthop,
+		    const struct prefix *subnets, unsigned n, bool explicit_subnet);
+/* The node finished its initial adverts: sweep its remaining stale entries. */
+void rib_end_of_adverts(struct rib *rib, const uint8_t node_id[NODE_ID_LEN]);
+/* The node's session dropped without goodbye(leave): keep, mark stale. */
+void rib_session_down(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], uint64_t now_ms);
+/* goodbye(leave): remove the node's entries at once. */
+void rib_withdraw(struct rib *rib, const uint8_t node_id[NODE_ID_LEN]);
+/* Remove entries stale for restart_ms or longer. *next_ms (may be NULL) is
+ * set to the time of the next expiry, or 0 when nothing is stale. */
+void rib_expire(struct rib *rib, uint64_t now_ms, uint32_t restart_ms, uint64_t *next_ms);
+/* Routes found in the kernel at startup, kept as stale until their owners
+ * return (matched by gateway) or the restart time passes. */
+void rib_adopt(struct rib *rib, const struct kern_route *routes, unsigned n, uint64_t now_ms);
+
+/* The kernel routes wanted now, malloc'd into *out (caller frees; NULL when
+ * n is 0). Entries overlapping local (the node's own subnet, may be NULL)
+ * are left out, and of overlapping entries only one is kept: fresh over
+ * stale, explicit over claimed, then the lower node id. */
+unsigned rib_routes(const struct rib *rib, const struct prefix *local, struct kern_route **out);
+
+/* Read-only view for status and conflict checks. */
+const struct rib_entry *rib_entries(const struct rib *rib, unsigned *n);
+
+#endif

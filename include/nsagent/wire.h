@@ -1,0 +1,31 @@
+/* Peer protocol framing: a 4-byte big-endian length, then one packed
+ * NsaPeer__Envelope (proto/peer.proto). The length is checked against
+ * WIRE_MAX_FRAME before anything is allocated. */
+#ifndef NSAGENT_WIRE_H
+#define NSAGENT_WIRE_H
+
+#include <stddef.h>
+
+#include "peer.pb-c.h"
+
+struct evbuffer;
+
+#define WIRE_HEADER_LEN 4
+/* Largest payload (the packed Envelope, header excluded). */
+#define WIRE_MAX_FRAME (64 * 1024)
+
+/* Takes one frame off the front of in.
+ *   1        a message was decoded into *out (free it with wire_free);
+ *   0        not a whole frame yet: nothing consumed, call again on more data;
+ *   -EMSGSIZE the announced length is over WIRE_MAX_FRAME;
+ *   -EBADMSG  zero length, or the payload is not a valid Envelope.
+ * On an error the stream cannot be resynchronised: close the session. */
+int wire_read(struct evbuffer *in, NsaPeer__Envelope **out);
+
+/* Appends one framed message to out. -EMSGSIZE when it would be over
+ * WIRE_MAX_FRAME (nothing appended), -ENOMEM when the buffer refuses it. */
+int wire_write(struct evbuffer *out, const NsaPeer__Envelope *message);
+
+void wire_free(NsaPeer__Envelope *message);
+
+#endif

@@ -1,0 +1,1594 @@
+/* DOC: peer sessions, peer exchange, subnet claim and route decisions.
+ *
+ * Owns every connection to another node. One struct peer per remote node
+ * (known by the endpoint we dial and, after its hello, its node id), with
+ * one FSM: peer_fsm(peer, event) is the only code that changes a peer's
+ * state, always through change_state(), which runs entry actions and logs
+ * the transition. Timers and socket callbacks only post events.
+ *
+ * Handshake: the dialler sends its hello as soon as TCP connects; the
+ * listener reads it, identifies the node, resolves a collision and only
+ * then answers with its own hello. Collision (both nodes dialled): the
+ * connection initiated by the higher node id survives (RFC 4271 6.8), so
+ * both ends keep the same one. A node presenting our node id, or a node IP
+ * another live peer already has, is refused.
+ *
+ * After the handshake each side sends its advert, the peers it has
+ * sessions with (peer exchange: addresses only, never routes) and
+ * end-of-adverts. Routes are derived from the RIB (src/rib.c), which only
+ * this module feeds, and only from a node's own session.
+ *
+ * Invariants: at most one established session per node; write events are
+ * enabled by the bufferevent only while output is queued; every timer and
+ * socket belongs to one peer or one pending connection and is freed with
+ * it; peers and connections are freed from a deferred reaper, never inside
+ * their own callbacks. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "nsagent/backoff.h"
+#include "nsagent/claim.h"
+#include "nsagent/log.h"
+#include "nsagent/peer.h"
+#include "nsagent/rib.h"
+#include "nsagent/state.h"
+#include "nsagent/wire.h"
+#include "nsagent/xalloc.h"
+
+#define PEER_MAX_PENDING 64
+/* A peer that does not read its socket is dropped rather than buffered for. */
+#define PEER_MAX_OUTPUT (1024 * 1024)
+#define PEER_SHUTDOWN_FLUSH_MS 1000
+
+enum peer_event {
+	PEER_EV_START,
+	PEER_EV_STOP,
+	PEER_EV_RETRY_TIMER,
+	PEER_EV_TCP_CONNECTED,
+	PEER_EV_TCP_FAILED,
+	PEER_EV_HELLO_RECEIVED, /* valid hello on our outbound connection */
+	PEER_EV_INBOUND_HELLO,	/* an inbound connection identified as this node */
+	PEER_EV_HANDSHAKE_TIMER,
+	PEER_EV_HOLD_TIMER,
+	PEER_EV_KEEPALIVE_TIMER,
+	PEER_EV_GOODBYE_RESTART,
+	PEER_EV_GOODBYE_LEAVE,
+	PEER_EV_PROTOCOL_ERROR,
+};
+
+static const char *const event_names[] = {
+    [PEER_EV_START] = "start",
+    [PEER_EV_STOP] = "stop",
+    [PEER_EV_RETRY_TIMER] = "connect retry timer",
+    [PEER_EV_TCP_CONNECTED] = "tcp connected",
+    [PEER_EV_TCP_FAILED] = "tcp failed",
+    [PEER_EV_HELLO_RECEIVED] = "hello received",
+    [PEER_EV_INBOUND_HELLO] = "inbound hello",
+    [PEER_EV_HANDSHAKE_TIMER] = "handshake timeout",
+    [PEER_EV_HOLD_TIMER] = "hold timer expired",
+    [PEER_EV_KEEPALIVE_TIMER] = "keepalive timer",
+    [PEER_EV_GOODBYE_RESTART] = "goodbye(restart)",
+    [PEER_EV_GOODBYE_LEAVE] = "goodbye(leave)",
+    [PEER_EV_PROTOCOL_ERROR] = "protocol error",
+};
+
+/* What a hello told us; kept on the connection until the FSM uses it. */
+struct hello_info {
+	uint8_t node_id[NODE_ID_LEN];
+	uint32_t node_ip;
+	uint16_t listen_port;
+	uint32_t keepalive_ms;
+	uint32_t hold_ms;
+};
+
+struct conn {
+	struct peer_mgr *mgr;
+	struct peer *peer; /* NULL while an inbound connection is unidentified */
+	struct bufferevent *bev;
+	bool outbound;
+	bool have_hello;
+	struct hello_info hello;
+	struct event *handshake_timer; /* unidentified inbound only */
+	char remote[ENDPOINT_STRLEN];
+	TAILQ_ENTRY(conn) entry; /* mgr->pending or mgr->dead_conns */
+};
+
+struct peer {
+	struct peer_mgr *mgr;
+	TAILQ_ENTRY(peer) entry;
+	enum peer_state state;
+	struct endpoint endpoint;
+	uint8_t node_id[NODE_ID_LEN];
+	bool id_known;
+	bool seed;
+	bool initial; /* dialled at start: the claim waits for it */
+	bool initial_done;
+	bool dead;	       /* to be freed by the reaper */
+	struct conn *conn;     /* outbound attempt, or the established session */
+	struct conn *incoming; /* handed over with PEER_EV_INBOUND_HELLO */
+	struct backoff backoff;
+	struct event *retry_timer;
+	struct event *handshake_timer;
+	struct event *hold_timer;
+	struct event *keepalive_timer;
+	uint32_t hold_ms;
+	uint32_t keepalive_ms;
+	uint32_t node_ip;
+	struct prefix subnet; /* from its own advert */
+	bool subnet_known;
+	bool subnet_explicit;
+	struct prefix hint; /* from a relayed peer list: claim input only */
+	bool hint_known;
+	bool routes_stale;
+	uint64_t established_ms;
+	uint64_t last_heard_ms;
+};
+
+struct peer_mgr {
+	struct event_base *base;
+	struct peer_mgr_config config;
+	struct endpoint *seeds;
+	struct peer_mgr_ops ops;
+	void *arg;
+	struct evconnlistener *listener;
+	uint16_t port;
+	TAILQ_HEAD(, peer) peers;
+	unsigned n_peers;
+	TAILQ_HEAD(, conn) pending;
+	unsigned n_pending;
+	TAILQ_HEAD(, conn) dead_conns;
+	struct event *reaper;
+	struct event *expiry_timer;
+	struct event *claim_timer;
+	struct rib *rib;
+	struct prefix subnet;
+	bool subnet_set;
+	bool claim_pending;
+	bool shutting_down;
+	struct kern_route *routes;
+	unsigned n_routes;
+	uint64_t rng_seed;
+};
+
+static void peer_fsm(struct peer *peer, enum peer_event event);
+static void conn_close(struct conn *conn);
+static void send_advert(struct peer *peer);
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static struct timeval tv_ms(uint64_t ms)
+{
+	struct timeval tv = {.tv_sec = (time_t)(ms / 1000),
+			     .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+
+	return tv;
+}
+
+static void timer_arm(struct event *ev, uint64_t ms)
+{
+	struct timeval tv = tv_ms(ms);
+
+	evtimer_add(ev, &tv);
+}
+
+const char *peer_state_name(enum peer_state state)
+{
+	switch (state) {
+	case PEER_IDLE:
+		return "idle";
+	case PEER_CONNECT:
+		return "connect";
+	case PEER_OPENSENT:
+		return "opensent";
+	case PEER_ESTABLISHED:
+		return "established";
+	}
+	return "?";
+}
+
+/* "192.168.1.6:7470 (1a2b3c4d)" for logs. */
+static const char *peer_name(const struct peer *peer, char *buf, size_t size)
+{
+	char ep[ENDPOINT_STRLEN], id[NODE_ID_STRLEN];
+
+	if (peer->id_known)
+		snprintf(buf, size, "%s (%.8s)", addr_format_endpoint(&peer->endpoint, ep),
+			 node_id_format(peer->node_id, id));
+	else
+		snprintf(buf, size, "%s", addr_format_endpoint(&peer->endpoint, ep));
+	return buf;
+}
+
+/* ---- routes ---- */
+
+static void routes_update(struct peer_mgr *mgr)
+{
+	struct kern_route *routes;
+	unsigned n = rib_routes(mgr->rib, mgr->subnet_set ? &mgr->subnet : NULL, &routes);
+
+	if (n == mgr->n_routes &&
+	    (n == 0 || memcmp(routes, mgr->routes, n * sizeof(*routes)) == 0)) {
+		free(routes);
+		return;
+	}
+	free(mgr->routes);
+	mgr->routes = routes;
+	mgr->n_routes = n;
+	if (mgr->ops.routes_changed && !mgr->shutting_down)
+		mgr->ops.routes_changed(mgr->arg);
+}
+
+static void expiry_schedule(struct peer_mgr *mgr)
+{
+	uint64_t next, now = now_ms();
+
+	rib_expire(mgr->rib, now, mgr->config.restart_time_ms, &next);
+	evtimer_del(mgr->expiry_timer);
+	if (next)
+		timer_arm(mgr->expiry_timer, next > now ? next - now : 0);
+}
+
+static void expiry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct peer_mgr *mgr = arg;
+
+	(void)fd;
+	(void)what;
+	expiry_schedule(mgr);
+	routes_update(mgr);
+}
+
+/* ---- peers: lookup, creation, reaping ---- */
+
+static struct peer *find_by_id(struct peer_mgr *mgr, const uint8_t *id)
+{
+	struct peer *peer;
+
+	TAILQ_FOREACH(peer, &mgr->peers, entry)
+	if (!peer->dead && peer->id_known && node_id_cmp(peer->node_id, id) == 0)
+		return peer;
+	return NULL;
+}
+
+static struct peer *find_by_endpoint(struct peer_mgr *mgr, uint32_t addr, uint16_t port)
+{
+	struct peer *peer;
+
+	TAILQ_FOREACH(peer, &mgr->peers, entry)
+	if (!peer->dead && peer->endpoint.addr == addr && peer->endpoint.port == port)
+		return peer;
+	return NULL;
+}
+
+static void retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	peer_fsm(arg, PEER_EV_RETRY_TIMER);
+}
+
+static void handshake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	peer_fsm(arg, PEER_EV_HANDSHAKE_TIMER);
+}
+
+static void hold_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	peer_fsm(arg, PEER_EV_HOLD_TIMER);
+}
+
+static void keepalive_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	peer_fsm(arg, PEER_EV_KEEPALIVE_TIMER);
+}
+
+static bool is_self_endpoint(const struct peer_mgr *mgr, uint32_t addr, uint16_t port)
+{
+	return addr == mgr->config.node_ip && port == mgr->port;
+}
+
+static struct peer *peer_new(struct peer_mgr *mgr, const struct endpoint *endpoint)
+{
+	struct peer *peer;
+
+	if (mgr->n_peers >= PEER_MAX_PEERS)
+		return NULL;
+	peer = xcalloc(1, sizeof(*peer));
+	peer->mgr = mgr;
+	peer->state = PEER_IDLE;
+	peer->endpoint = *endpoint;
+	backoff_init(&peer->backoff, mgr->config.connect_retry_min_ms,
+		     mgr->config.connect_retry_max_ms,
+		     mgr->rng_seed + mgr->n_peers * 7919 + endpoint->addr);
+	peer->retry_timer = evtimer_new(mgr->base, retry_cb, peer);
+	peer->handshake_timer = evtimer_new(mgr->base, handshake_cb, peer);
+	peer->hold_timer = evtimer_new(mgr->base, hold_cb, peer);
+	peer->keepalive_timer = event_new(mgr->base, -1, EV_PERSIST, keepalive_cb, peer);
+	if (!peer->retry_timer || !peer->handshake_timer || !peer->hold_timer ||
+	    !peer->keepalive_timer)
+		fatal("out of memory creating peer timers");
+	TAILQ_INSERT_TAIL(&mgr->peers, peer, entry);
+	mgr->n_peers++;
+	return peer;
+}
+
+static void peer_free(struct peer *peer)
+{
+	if (!peer)
+		return;
+	if (peer->conn)
+		conn_close(peer->conn);
+	if (peer->incoming)
+		conn_close(peer->incoming);
+	event_free(peer->retry_timer);
+	event_free(peer->handshake_timer);
+	event_free(peer->hold_timer);
+	event_free(peer->keepalive_timer);
+	free(peer);
+}
+
+static void reaper_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct peer_mgr *mgr = arg;
+	struct peer *peer, *next;
+	struct conn *conn;
+
+	(void)fd;
+	(void)what;
+	for (peer = TAILQ_FIRST(&mgr->peers); peer; peer = next) {
+		next = TAILQ_NEXT(peer, entry);
+		if (!peer->dead)
+			continue;
+		TAILQ_REMOVE(&mgr->peers, peer, entry);
+		mgr->n_peers--;
+		peer_free(peer);
+	}
+	while ((conn = TAILQ_FIRST(&mgr->dead_conns))) {
+		TAILQ_REMOVE(&mgr->dead_conns, conn, entry);
+		free(conn);
+	}
+}
+
+static void schedule_reap(struct peer_mgr *mgr)
+{
+	event_active(mgr->reaper, EV_TIMEOUT, 0);
+}
+
+/* The peer goes away for good (left, duplicate, ourselves). */
+static void peer_delete(struct peer *peer)
+{
+	peer_fsm(peer, PEER_EV_STOP);
+	peer->dead = true;
+	evtimer_del(peer->retry_timer);
+	schedule_reap(peer->mgr);
+}
+
+/* ---- connections ---- */
+
+static void conn_close(struct conn *conn)
+{
+	struct peer_mgr *mgr = conn->mgr;
+
+	if (!conn->bev)
+		return;
+	bufferevent_free(conn->bev);
+	conn->bev = NULL;
+	if (conn->handshake_timer) {
+		event_free(conn->handshake_timer);
+		conn->handshake_timer = NULL;
+	}
+	if (!conn->peer) {
+		TAILQ_REMOVE(&mgr->pending, conn, entry);
+		mgr->n_pending--;
+	} else {
+		if (conn->peer->conn == conn)
+			conn->peer->conn = NULL;
+		if (conn->peer->incoming == conn)
+			conn->peer->incoming = NULL;
+		conn->peer = NULL;
+	}
+	TAILQ_INSERT_TAIL(&mgr->dead_conns, conn, entry);
+	schedule_reap(mgr);
+}
+
+static int conn_send(struct conn *conn, const NsaPeer__Envelope *env)
+{
+	struct evbuffer *out;
+	int ret;
+
+	if (!conn || !conn->bev)
+		return -ENOTCONN;
+	out = bufferevent_get_output(conn->bev);
+	if (evbuffer_get_length(out) > PEER_MAX_OUTPUT)
+		return -ENOBUFS;
+	ret = wire_write(out, env);
+	if (ret < 0)
+		log_warn("cannot send to %s: %s", conn->remote, strerror(-ret));
+	return ret;
+}
+
+static void send_hello(struct conn *conn)
+{
+	struct peer_mgr *mgr = conn->mgr;
+	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
+	NsaPeer__Hello hello = NSA_PEER__HELLO__INIT;
+
+	hello.version = PEER_PROTOCOL_VERSION;
+	hello.node_id.data = mgr->config.node_id;
+	hello.node_id.len = NODE_ID_LEN;
+	hello.node_ip = mgr->config.node_ip;
+	hello.listen_port = mgr->port;
+	hello.keepalive_ms = mgr->config.keepalive_ms;
+	hello.hold_ms = mgr->config.hold_time_ms;
+	env.msg_case = NSA_PEER__ENVELOPE__MSG_HELLO;
+	env.hello = &hello;
+	conn_send(conn, &env);
+}
+
+static void send_simple(struct conn *conn, NsaPeer__Envelope__MsgCase which)
+{
+	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
+	NsaPeer__Keepalive keepalive = NSA_PEER__KEEPALIVE__INIT;
+	NsaPeer__EndOfAdverts eoa = NSA_PEER__END_OF_ADVERTS__INIT;
+
+	env.msg_case = which;
+	if (which == NSA_PEER__ENVELOPE__MSG_KEEPALIVE)
+		env.keepalive = &keepalive;
+	else
+		env.end_of_adverts = &eoa;
+	conn_send(conn, &env);
+}
+
+static void send_goodbye(struct conn *conn, enum peer_goodbye reason)
+{
+	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
+	NsaPeer__Goodbye bye = NSA_PEER__GOODBYE__INIT;
+
+	bye.reason = reason == PEER_GOODBYE_LEAVE ? NSA_PEER__GOODBYE__REASON__LEAVE
+						  : NSA_PEER__GOODBYE__REASON__RESTART;
+	env.msg_case = NSA_PEER__ENVELOPE__MSG_GOODBYE;
+	env.goodbye = &bye;
+	conn_send(conn, &env);
+}
+
+static void send_advert(struct peer *peer)
+{
+	struct peer_mgr *mgr = peer->mgr;
+	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
+	NsaPeer__Advert advert = NSA_PEER__ADVERT__INIT;
+	NsaPeer__Prefix prefix = NSA_PEER__PREFIX__INIT;
+	NsaPeer__Prefix *prefixes[1] = {&prefix};
+
+	if (mgr->subnet_set) {
+		prefix.addr = mgr->subnet.addr;
+		prefix.len = mgr->subnet.len;
+		advert.subnets = prefixes;
+		advert.n_subnets = 1;
+		advert.explicit_subnet = mgr->config.subnet_explicit;
+	}
+	env.msg_case = NSA_PEER__ENVELOPE__MSG_ADVERT;
+	env.advert = &advert;
+	conn_send(peer->conn, &env);
+}
+
+/* Peer exchange: the established peers other than `to` (or only `only`). */
+static void send_peer_list(struct peer *to, struct peer *only)
+{
+	struct peer_mgr *mgr = to->mgr;
+	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
+	NsaPeer__PeerList list = NSA_PEER__PEER_LIST__INIT;
+	NsaPeer__PeerInfo *infos = xcalloc(PEER_MAX_PEERS, sizeof(*infos));
+	NsaPeer__PeerInfo **ptrs = xcalloc(PEER_MAX_PEERS, sizeof(*ptrs));
+	NsaPeer__Prefix *hints = xcalloc(PEER_MAX_PEERS, sizeof(*hints));
+	struct peer *p;
+	unsigned n = 0;
+
+	TAILQ_FOREACH(p, &mgr->peers, entry)
+	{
+		if (p == to || p->dead || p->state != PEER_ESTABLISHED || (only && p != only))
+			continue;
+		if (n == PEER_MAX_PEERS)
+			break;
+		nsa_peer__peer_info__init(&infos[n]);
+		infos[n].node_id.data = p->node_id;
+		infos[n].node_id.len = NODE_ID_LEN;
+		infos[n].addr = p->endpoint.addr;
+		infos[n].port = p->endpoint.port;
+		if (p->subnet_known) {
+			nsa_peer__prefix__init(&hints[n]);
+			hints[n].addr = p->subnet.addr;
+			hints[n].len = p->subnet.len;
+			infos[n].subnet_hint = &hints[n];
+		}
+		ptrs[n] = &infos[n];
+		n++;
+	}
+	if (n || !only) {
+		list.peers = ptrs;
+		list.n_peers = n;
+		env.msg_case = NSA_PEER__ENVELOPE__MSG_PEER_LIST;
+		env.peer_list = &list;
+		conn_send(to->conn, &env);
+	}
+	free(hints);
+	free(ptrs);
+	free(infos);
+}
+
+/* ---- subnet claim ---- */
+
+static unsigned collect_taken(struct peer_mgr *mgr, struct prefix **out)
+{
+	unsigned n_entries, n = 0;
+	const struct rib_entry *entries = rib_entries(mgr->rib, &n_entries);
+	struct prefix *taken = xcalloc(n_entries + 2 * mgr->n_peers + 1, sizeof(*taken));
+	struct peer *p;
+
+	for (unsigned i = 0; i < n_entries; i++)
+		taken[n++] = entries[i].subnet;
+	TAILQ_FOREACH(p, &mgr->peers, entry)
+	{
+		if (p->subnet_known)
+			taken[n++] = p->subnet;
+		if (p->hint_known)
+			taken[n++] = p->hint;
+	}
+	*out = taken;
+	return n;
+}
+
+static void broadcast_advert(struct peer_mgr *mgr)
+{
+	struct peer *p;
+
+	TAILQ_FOREACH(p, &mgr->peers, entry)
+	if (p->state == PEER_ESTABLISHED) {
+		send_advert(p);
+		send_simple(p->conn, NSA_PEER__ENVELOPE__MSG_END_OF_ADVERTS);
+	}
+}
+
+static void set_subnet(struct peer_mgr *mgr, const struct prefix *subnet, const char *why)
+{
+	char buf[PREFIX_STRLEN];
+
+	mgr->subnet = *subnet;
+	mgr->subnet_set = true;
+	mgr->claim_pending = false;
+	evtimer_del(mgr->claim_timer);
+	log_info("node subnet %s (%s)", addr_format_prefix(subnet, buf), why);
+	if (mgr->config.state && !mgr->config.subnet_explicit)
+		state_set_subnet(mgr->config.state, subnet);
+	if (mgr->ops.subnet_claimed && !mgr->shutting_down)
+		mgr->ops.subnet_claimed(mgr->arg, subnet);
+	broadcast_advert(mgr);
+	routes_update(mgr);
+}
+
+/* avoid: a subnet we must not keep (we lost it in a conflict), or NULL. */
+static void claim_now(struct peer_mgr *mgr, const struct prefix *avoid, const char *why)
+{
+	struct prefix *taken, chosen;
+	const struct prefix *preferred = NULL;
+	unsigned n = collect_taken(mgr, &taken);
+	int ret;
+
+	if (avoid)
+		taken[n++] = *avoid;
+	else if (mgr->config.lease_set)
+		preferred = &mgr->config.lease;
+	ret = claim_pick(&mgr->config.cluster, mgr->config.subnet_len, mgr->config.node_id,
+			 preferred, taken, n, &chosen);
+	free(taken);
+	if (ret < 0) {
+		char buf[PREFIX_STRLEN];
+
+		log_error("cannot claim a /%u in cluster range %s: %s", mgr->config.subnet_len,
+			  addr_format_prefix(&mgr->config.cluster, buf),
+			  ret == -ENOSPC ? "every subnet is taken" : strerror(-ret));
+		return;
+	}
+	set_subnet(mgr, &chosen, why);
+}
+
+static void claim_check_ready(struct peer_mgr *mgr)
+{
+	struct peer *p;
+
+	if (!mgr->claim_pending)
+		return;
+	TAILQ_FOREACH(p, &mgr->peers, entry)
+	if (p->initial && !p->initial_done && !p->dead)
+		return;
+	claim_now(mgr, NULL, "claimed from the cluster range");
+}
+
+static void claim_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct peer_mgr *mgr = arg;
+
+	(void)fd;
+	(void)what;
+	if (mgr->claim_pending)
+		claim_now(mgr, NULL, "claimed from the cluster range; not every seed answered");
+}
+
+/* Another node's own advert overlaps our subnet. */
+static void check_conflict(struct peer *peer, const struct prefix *theirs, bool theirs_explicit)
+{
+	struct peer_mgr *mgr = peer->mgr;
+	char ours_buf[PREFIX_STRLEN], theirs_buf[PREFIX_STRLEN], name[64];
+	struct prefix lost;
+
+	if (!mgr->subnet_set || !addr_prefix_overlaps(&mgr->subnet, theirs))
+		return;
+	addr_format_prefix(&mgr->subnet, ours_buf);
+	addr_format_prefix(theirs, theirs_buf);
+	peer_name(peer, name, sizeof(name));
+	switch (claim_resolve(mgr->config.node_id, mgr->config.subnet_explicit, peer->node_id,
+			      theirs_explicit)) {
+	case CLAIM_BOTH_EXPLICIT:
+		log_error(
+		    "SUBNET CONFLICT: node %s is configured with subnet %s, which overlaps our "
+		    "--subnet %s; no route to it is installed until one of the two "
+		    "configurations is fixed",
+		    name, theirs_buf, ours_buf);
+		if (mgr->ops.subnet_conflict)
+			mgr->ops.subnet_conflict(mgr->arg, theirs, peer->node_id, peer->node_ip);
+		break;
+	case CLAIM_KEEP:
+		if (mgr->config.subnet_explicit)
+			log_error(
+			    "SUBNET CONFLICT: node %s claims %s, which overlaps our --subnet %s; "
+			    "it must claim another one",
+			    name, theirs_buf, ours_buf);
+		else
+			log_warn("node %s claims %s, which overlaps our %s; we keep it (lower node "
+				 "id), it will claim another one",
+				 name, theirs_buf, ours_buf);
+		break;
+	case CLAIM_YIELD:
+		log_warn("node %s holds %s%s, which overlaps our claimed %s; claiming another "
+			 "subnet",
+			 name, theirs_buf, theirs_explicit ? " (configured with --subnet)" : "",
+			 ours_buf);
+		lost = mgr->subnet;
+		claim_now(mgr, &lost, "re-claimed after a conflict");
+		break;
+	}
+}
+
+/* ---- inbound and outbound connections ---- */
+
+static void conn_read_cb(struct bufferevent *bev, void *arg);
+static void conn_event_cb(struct bufferevent *bev, short what, void *arg);
+
+static struct conn *conn_new(struct peer_mgr *mgr, struct bufferevent *bev, bool outbound,
+			     const char *remote)
+{
+	struct conn *conn = xcalloc(1, sizeof(*conn));
+
+	conn->mgr = mgr;
+	conn->bev = bev;
+	conn->outbound = outbound;
+	snprintf(conn->remote, sizeof(conn->remote), "%s", remote);
+	bufferevent_setcb(bev, conn_read_cb, NULL, conn_event_cb, conn);
+	bufferevent_enable(bev, EV_READ);
+	return conn;
+}
+
+/* Starts our TCP connect; returns 0 or a negative errno. */
+static int peer_dial(struct peer *peer)
+{
+	struct peer_mgr *mgr = peer->mgr;
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	struct bufferevent *bev;
+	char remote[ENDPOINT_STRLEN];
+
+	bev = bufferevent_socket_new(mgr->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (!bev)
+		return -ENOMEM;
+	addr_format_endpoint(&peer->endpoint, remote);
+	peer->conn = conn_new(mgr, bev, true, remote);
+	peer->conn->peer = peer;
+	sin.sin_addr.s_addr = htonl(peer->endpoint.addr);
+	sin.sin_port = htons(peer->endpoint.port);
+	if (bufferevent_socket_connect(bev, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+		int err = errno ? errno : ECONNREFUSED;
+
+		conn_close(peer->conn);
+		return -err;
+	}
+	return 0;
+}
+
+static void pending_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *conn = arg;
+
+	(void)fd;
+	(void)what;
+	log_info("connection from %s: no hello within %u ms, closing", conn->remote,
+		 conn->mgr->config.handshake_timeout_ms);
+	conn_close(conn);
+}
+
+static void accept_cb(struct evconnlistener *listener, evutil_socket_t fd, struct sockaddr *sa,
+		      int socklen, void *arg)
+{
+	struct peer_mgr *mgr = arg;
+	struct bufferevent *bev;
+	struct conn *conn;
+	struct endpoint ep = {0};
+	char remote[ENDPOINT_STRLEN];
+
+	(void)listener;
+	if (sa->sa_family == AF_INET && socklen >= (int)sizeof(struct sockaddr_in)) {
+		ep.addr = ntohl(((struct sockaddr_in *)sa)->sin_addr.s_addr);
+		ep.port = ntohs(((struct sockaddr_in *)sa)->sin_port);
+	}
+	addr_format_endpoint(&ep, remote);
+	if (mgr->shutting_down || mgr->n_pending >= PEER_MAX_PENDING) {
+		log_warn("connection from %s refused: too many unidentified connections", remote);
+		close(fd);
+		return;
+	}
+	bev = bufferevent_socket_new(mgr->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (!bev) {
+		close(fd);
+		return;
+	}
+	conn = conn_new(mgr, bev, false, remote);
+	conn->handshake_timer = evtimer_new(mgr->base, pending_timeout_cb, conn);
+	if (!conn->handshake_timer)
+		fatal("out of memory creating a handshake timer");
+	timer_arm(conn->handshake_timer, mgr->config.handshake_timeout_ms);
+	TAILQ_INSERT_TAIL(&mgr->pending, conn, entry);
+	mgr->n_pending++;
+	log_debug("connection from %s", remote);
+}
+
+/* Checks a hello; on refusal logs why and returns false. */
+static bool hello_valid(struct peer_mgr *mgr, struct conn *conn, const NsaPeer__Hello *hello,
+			struct hello_info *info)
+{
+	char ip[ADDR_STRLEN], id[NODE_ID_STRLEN];
+	struct peer *p;
+
+	if (hello->version < 1) {
+		log_warn("refusing %s: protocol version %u", conn->remote, hello->version);
+		return false;
+	}
+	if (hello->node_id.len != NODE_ID_LEN || node_id_is_zero(hello->node_id.data)) {
+		log_warn("refusing %s: invalid node id", conn->remote);
+		return false;
+	}
+	if (hello->node_ip == 0 || hello->listen_port == 0 || hello->listen_port > 65535) {
+		log_warn("refusing %s: invalid node IP or listen port", conn->remote);
+		return false;
+	}
+	memcpy(info->node_id, hello->node_id.data, NODE_ID_LEN);
+	info->node_ip = hello->node_ip;
+	info->listen_port = (uint16_t)hello->listen_port;
+	info->keepalive_ms = hello->keepalive_ms;
+	info->hold_ms = hello->hold_ms;
+	node_id_format(info->node_id, id);
+	addr_format(info->node_ip, ip);
+	if (node_id_cmp(info->node_id, mgr->config.node_id) == 0) {
+		log_warn("refusing %s: it presents our own node id %s (a connection to ourselves, "
+			 "or a copied state dir)",
+			 conn->remote, id);
+		return false;
+	}
+	if (info->node_ip == mgr->config.node_ip) {
+		log_warn("refusing %s (node %s): it presents our own node IP %s", conn->remote, id,
+			 ip);
+		return false;
+	}
+	TAILQ_FOREACH(p, &mgr->peers, entry)
+	{
+		char other[NODE_ID_STRLEN];
+
+		if (p->dead || p->state != PEER_ESTABLISHED || p->node_ip != info->node_ip ||
+		    node_id_cmp(p->node_id, info->node_id) == 0)
+			continue;
+		log_warn("refusing %s (node %s): node IP %s already belongs to live peer %s",
+			 conn->remote, id, ip, node_id_format(p->node_id, other));
+		return false;
+	}
+	return true;
+}
+
+/* An unidentified inbound connection sent its hello: find or create the
+ * peer and let its FSM decide. */
+static void inbound_hello(struct conn *conn, const NsaPeer__Hello *hello)
+{
+	struct peer_mgr *mgr = conn->mgr;
+	struct hello_info info;
+	struct peer *peer;
+
+	if (!hello_valid(mgr, conn, hello, &info)) {
+		conn_close(conn);
+		return;
+	}
+	peer = find_by_id(mgr, info.node_id);
+	if (!peer) {
+		peer = find_by_endpoint(mgr, info.node_ip, info.listen_port);
+		if (peer && peer->id_known && peer->state == PEER_ESTABLISHED)
+			peer = NULL; /* that address is another live node's */
+	}
+	if (!peer) {
+		struct endpoint ep = {info.node_ip, info.listen_port};
+
+		peer = peer_new(mgr, &ep);
+		if (!peer) {
+			log_warn("refusing %s: already %u peers", conn->remote, PEER_MAX_PEERS);
+			conn_close(conn);
+			return;
+		}
+	}
+	TAILQ_REMOVE(&mgr->pending, conn, entry);
+	mgr->n_pending--;
+	event_free(conn->handshake_timer);
+	conn->handshake_timer = NULL;
+	conn->hello = info;
+	conn->have_hello = true;
+	conn->peer = peer;
+	if (peer->incoming)
+		conn_close(peer->incoming);
+	peer->incoming = conn;
+	peer_fsm(peer, PEER_EV_INBOUND_HELLO);
+	/* not taken by the FSM: refused */
+	if (peer->incoming == conn)
+		conn_close(conn);
+}
+
+/* Our outbound connection got the answer hello. */
+static void outbound_hello(struct peer *peer, const NsaPeer__Hello *hello)
+{
+	struct peer_mgr *mgr = peer->mgr;
+	struct conn *conn = peer->conn;
+	struct hello_info info;
+	struct peer *other;
+
+	if (!hello_valid(mgr, conn, hello, &info)) {
+		bool self = hello->node_id.len == NODE_ID_LEN &&
+			    node_id_cmp(hello->node_id.data, mgr->config.node_id) == 0;
+
+		peer_fsm(peer, PEER_EV_PROTOCOL_ERROR);
+		/* We dialled ourselves (an address of ours learned or
+		 * persisted): never again, unless the operator named it. */
+		if (self && !peer->seed)
+			peer_delete(peer);
+		return;
+	}
+	other = find_by_id(mgr, info.node_id);
+	if (other && other != peer) {
+		char name[64];
+
+		/* The same node under a second address: one peer is enough. */
+		if (other->state == PEER_ESTABLISHED) {
+			log_info("%s is node %.8s, already connected as %s; dropping the duplicate",
+				 conn->remote,
+				 node_id_format(info.node_id, (char[NODE_ID_STRLEN]){0}),
+				 peer_name(other, name, sizeof(name)));
+			peer_delete(peer);
+			return;
+		}
+		peer_delete(other);
+	}
+	conn->hello = info;
+	conn->have_hello = true;
+	peer_fsm(peer, PEER_EV_HELLO_RECEIVED);
+}
+
+/* ---- messages of an established session ---- */
+
+static void learn_peers(struct peer *from, const NsaPeer__PeerList *list)
+{
+	struct peer_mgr *mgr = from->mgr;
+
+	for (size_t i = 0; i < list->n_peers && i < PEER_MAX_PEERS; i++) {
+		const NsaPeer__PeerInfo *info = list->peers[i];
+		struct endpoint ep;
+		struct peer *p;
+
+		if (info->node_id.len != NODE_ID_LEN || node_id_is_zero(info->node_id.data) ||
+		    node_id_cmp(info->node_id.data, mgr->config.node_id) == 0 || info->addr == 0 ||
+		    info->port == 0 || info->port > 65535 ||
+		    is_self_endpoint(mgr, info->addr, (uint16_t)info->port))
+			continue;
+		ep.addr = info->addr;
+		ep.port = (uint16_t)info->port;
+		p = find_by_id(mgr, info->node_id.data);
+		if (!p)
+			p = find_by_endpoint(mgr, ep.addr, ep.port);
+		if (!p) {
+			char buf[ENDPOINT_STRLEN];
+
+			p = peer_new(mgr, &ep);
+			if (!p)
+				return;
+			memcpy(p->node_id, info->node_id.data, NODE_ID_LEN);
+			p->id_known = true;
+			log_info("learned peer %s from %s", addr_format_endpoint(&ep, buf),
+				 from->conn ? from->conn->remote : "?");
+			peer_fsm(p, PEER_EV_START);
+		}
+		if (info->subnet_hint && info->subnet_hint->len <= 32) {
+			p->hint.addr =
+			    info->subnet_hint->addr & addr_mask((uint8_t)info->subnet_hint->len);
+			p->hint.len = (uint8_t)info->subnet_hint->len;
+			p->hint_known = true;
+		}
+	}
+}
+
+static void handle_advert(struct peer *peer, const NsaPeer__Advert *advert)
+{
+	struct peer_mgr *mgr = peer->mgr;
+	struct prefix subnets[RIB_MAX_SUBNETS_PER_NODE];
+	unsigned n = 0, rejected;
+	char name[64];
+
+	for (size_t i = 0; i < advert->n_subnets; i++) {
+		/* skipped ones are counted as rejected below */
+		if (n == RIB_MAX_SUBNETS_PER_NODE || advert->subnets[i]->len > 32)
+			continue;
+		subnets[n].addr = advert->subnets[i]->addr;
+		subnets[n].len = (uint8_t)advert->subnets[i]->len;
+		n++;
+	}
+	rejected =
+	    rib_advert(mgr->rib, peer->node_id, peer->node_ip, subnets, n, advert->explicit_subnet);
+	rejected += (unsigned)(advert->n_subnets - n);
+	if (rejected)
+		log_warn("peer %s: %u advertised subnet(s) rejected (outside cluster range, "
+			 "malformed or too many)",
+			 peer_name(peer, name, sizeof(name)), rejected);
+	peer->routes_stale = false;
+	peer->subnet_known = n > 0;
+	if (n) {
+		peer->subnet = subnets[0];
+		peer->subnet_explicit = advert->explicit_subnet;
+	}
+	for (unsigned i = 0; i < n; i++)
+		check_conflict(peer, &subnets[i], advert->explicit_subnet);
+	routes_update(mgr);
+}
+
+static void handle_message(struct peer *peer, const NsaPeer__Envelope *env)
+{
+	struct peer_mgr *mgr = peer->mgr;
+	char name[64];
+
+	switch (env->msg_case) {
+	case NSA_PEER__ENVELOPE__MSG_ADVERT:
+		handle_advert(peer, env->advert);
+		break;
+	case NSA_PEER__ENVELOPE__MSG_PEER_LIST:
+		learn_peers(peer, env->peer_list);
+		break;
+	case NSA_PEER__ENVELOPE__MSG_END_OF_ADVERTS:
+		rib_end_of_adverts(mgr->rib, peer->node_id);
+		expiry_schedule(mgr);
+		routes_update(mgr);
+		if (peer->initial && !peer->initial_done) {
+			peer->initial_done = true;
+			claim_check_ready(mgr);
+		}
+		break;
+	case NSA_PEER__ENVELOPE__MSG_KEEPALIVE:
+		break;
+	case NSA_PEER__ENVELOPE__MSG_GOODBYE:
+		peer_fsm(peer, env->goodbye->reason == NSA_PEER__GOODBYE__REASON__LEAVE
+				   ? PEER_EV_GOODBYE_LEAVE
+				   : PEER_EV_GOODBYE_RESTART);
+		break;
+	case NSA_PEER__ENVELOPE__MSG_HELLO:
+		log_warn("peer %s: hello in an established session",
+			 peer_name(peer, name, sizeof(name)));
+		peer_fsm(peer, PEER_EV_PROTOCOL_ERROR);
+		break;
+	default:
+		/* A newer peer's message type: tolerated. */
+		log_debug("peer %s: ignoring an unknown message",
+			  peer_name(peer, name, sizeof(name)));
+		break;
+	}
+}
+
+static void conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *conn = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	while (conn->bev) {
+		NsaPeer__Envelope *env;
+		struct peer *peer = conn->peer;
+		int ret = wire_read(in, &env);
+
+		if (ret == 0)
+			break;
+		if (ret < 0) {
+			log_warn("connection %s: %s, closing", conn->remote,
+				 ret == -EMSGSIZE ? "frame over the 64 KiB limit"
+						  : "malformed frame");
+			if (peer && peer->conn == conn)
+				peer_fsm(peer, PEER_EV_PROTOCOL_ERROR);
+			else
+				conn_close(conn);
+			break;
+		}
+		if (!peer) {
+			/* unidentified inbound: the first message must be a hello */
+			if (env->msg_case == NSA_PEER__ENVELOPE__MSG_HELLO) {
+				inbound_hello(conn, env->hello);
+			} else {
+				log_warn("connection %s: message before hello, closing",
+					 conn->remote);
+				conn_close(conn);
+			}
+		} else if (peer->conn != conn) {
+			conn_close(conn);
+		} else {
+			peer->last_heard_ms = now_ms();
+			if (peer->state == PEER_OPENSENT) {
+				if (env->msg_case == NSA_PEER__ENVELOPE__MSG_HELLO) {
+					outbound_hello(peer, env->hello);
+				} else {
+					log_warn("connection %s: message before hello, closing",
+						 conn->remote);
+					peer_fsm(peer, PEER_EV_PROTOCOL_ERROR);
+				}
+			} else if (peer->state == PEER_ESTABLISHED) {
+				timer_arm(peer->hold_timer, peer->hold_ms);
+				handle_message(peer, env);
+			}
+		}
+		wire_free(env);
+	}
+}
+
+static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *conn = arg;
+	struct peer *peer = conn->peer;
+
+	(void)bev;
+	if (what & BEV_EVENT_CONNECTED) {
+		if (peer && peer->conn == conn)
+			peer_fsm(peer, PEER_EV_TCP_CONNECTED);
+		return;
+	}
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		int err = EVUTIL_SOCKET_ERROR();
+
+		log_debug("connection %s: %s", conn->remote,
+			  (what & BEV_EVENT_EOF) ? "closed by peer"
+						 : evutil_socket_error_to_string(err));
+		if (peer && peer->conn == conn)
+			peer_fsm(peer, PEER_EV_TCP_FAILED);
+		else
+			conn_close(conn);
+	}
+}
+
+/* ---- the FSM ---- */
+
+static void session_down(struct peer *peer, bool withdraw)
+{
+	struct peer_mgr *mgr = peer->mgr;
+
+	if (withdraw) {
+		rib_withdraw(mgr->rib, peer->node_id);
+		peer->subnet_known = false;
+	} else {
+		rib_session_down(mgr->rib, peer->node_id, now_ms());
+		peer->routes_stale = peer->subnet_known;
+		expiry_schedule(mgr);
+	}
+	routes_update(mgr);
+}
+
+static void change_state(struct peer *peer, enum peer_state next, enum peer_event event)
+{
+	struct peer_mgr *mgr = peer->mgr;
+	enum peer_state prev = peer->state;
+	char name[64];
+
+	peer->state = next;
+	if (prev != next)
+		log_info("peer %s: %s -> %s (%s)", peer_name(peer, name, sizeof(name)),
+			 peer_state_name(prev), peer_state_name(next), event_names[event]);
+
+	if (prev == PEER_ESTABLISHED && next != PEER_ESTABLISHED) {
+		evtimer_del(peer->hold_timer);
+		evtimer_del(peer->keepalive_timer);
+		peer->established_ms = 0;
+	}
+	if (next != PEER_OPENSENT)
+		evtimer_del(peer->handshake_timer);
+
+	switch (next) {
+	case PEER_IDLE:
+		if (peer->conn)
+			conn_close(peer->conn);
+		if (peer->initial && !peer->initial_done) {
+			peer->initial_done = true;
+			claim_check_ready(mgr);
+		}
+		if (!mgr->shutting_down && !peer->dead && event != PEER_EV_STOP)
+			timer_arm(peer->retry_timer, backoff_next(&peer->backoff));
+		break;
+	case PEER_CONNECT:
+		break;
+	case PEER_OPENSENT:
+		timer_arm(peer->handshake_timer, mgr->config.handshake_timeout_ms);
+		break;
+	case PEER_ESTABLISHED: {
+		struct hello_info *h = &peer->conn->hello;
+		struct peer *p;
+
+		evtimer_del(peer->retry_timer);
+		backoff_reset(&peer->backoff);
+		memcpy(peer->node_id, h->node_id, NODE_ID_LEN);
+		peer->id_known = true;
+		peer->node_ip = h->node_ip;
+		peer->endpoint.addr = h->node_ip;
+		peer->endpoint.port = h->listen_port;
+		peer->hold_ms = mgr->config.hold_time_ms;
+		if (h->hold_ms && h->hold_ms < peer->hold_ms)
+			peer->hold_ms = h->hold_ms;
+		peer->keepalive_ms = mgr->config.keepalive_ms;
+		if (peer->keepalive_ms > peer->hold_ms / 3)
+			peer->keepalive_ms = peer->hold_ms / 3 ? peer->hold_ms / 3 : 1;
+		peer->established_ms = now_ms();
+		peer->last_heard_ms = peer->established_ms;
+		timer_arm(peer->hold_timer, peer->hold_ms);
+		timer_arm(peer->keepalive_timer, peer->keepalive_ms);
+		if (mgr->config.state)
+			state_add_peer(mgr->config.state, &peer->endpoint);
+		send_advert(peer);
+		send_peer_list(peer, NULL);
+		send_simple(peer->conn, NSA_PEER__ENVELOPE__MSG_END_OF_ADVERTS);
+		/* Tell everyone else about the newcomer so the mesh closes
+		 * even when sessions come up in an unlucky order. */
+		TAILQ_FOREACH(p, &mgr->peers, entry)
+		if (p != peer && p->state == PEER_ESTABLISHED)
+			send_peer_list(p, peer);
+		break;
+	}
+	}
+}
+
+/* Take the identified inbound connection as the session. */
+static void accept_incoming(struct peer *peer, enum peer_event event)
+{
+	if (peer->conn)
+		conn_close(peer->conn);
+	peer->conn = peer->incoming;
+	peer->incoming = NULL;
+	send_hello(peer->conn);
+	change_state(peer, PEER_ESTABLISHED, event);
+}
+
+/* RFC 4271 6.8: of two connections between the same nodes, keep the one
+ * initiated by the higher node id. */
+static bool incoming_wins(const struct peer *peer)
+{
+	return node_id_cmp(peer->incoming->hello.node_id, peer->mgr->config.node_id) > 0;
+}
+
+static void peer_fsm(struct peer *peer, enum peer_event event)
+{
+	struct peer_mgr *mgr = peer->mgr;
+	char name[64];
+	int ret;
+
+	switch (peer->state) {
+	case PEER_IDLE:
+		switch (event) {
+		case PEER_EV_START:
+		case PEER_EV_RETRY_TIMER:
+			if (mgr->shutting_down || peer->dead)
+				break;
+			evtimer_del(peer->retry_timer);
+			ret = peer_dial(peer);
+			if (ret < 0) {
+				log_info("peer %s: cannot connect: %s",
+					 peer_name(peer, name, sizeof(name)), strerror(-ret));
+				change_state(peer, PEER_IDLE, PEER_EV_TCP_FAILED);
+				break;
+			}
+			change_state(peer, PEER_CONNECT, event);
+			break;
+		case PEER_EV_INBOUND_HELLO:
+			evtimer_del(peer->retry_timer);
+			accept_incoming(peer, event);
+			break;
+		default:
+			break;
+		}
+		break;
+
+	case PEER_CONNECT:
+		switch (event) {
+		case PEER_EV_TCP_CONNECTED:
+			send_hello(peer->conn);
+			change_state(peer, PEER_OPENSENT, event);
+			break;
+		case PEER_EV_TCP_FAILED:
+		case PEER_EV_PROTOCOL_ERROR:
+			change_state(peer, PEER_IDLE, event);
+			break;
+		case PEER_EV_INBOUND_HELLO:
+			/* Our connect has not even completed: theirs is further. */
+			accept_incoming(peer, event);
+			break;
+		case PEER_EV_STOP:
+			change_state(peer, PEER_IDLE, event);
+			break;
+		default:
+			break;
+		}
+		break;
+
+	case PEER_OPENSENT:
+		switch (event) {
+		case PEER_EV_HELLO_RECEIVED:
+			change_state(peer, PEER_ESTABLISHED, event);
+			break;
+		case PEER_EV_INBOUND_HELLO:
+			if (incoming_wins(peer)) {
+				log_info(
+				    "peer %s: connection collision, keeping the one it initiated "
+				    "(higher node id)",
+				    peer_name(peer, name, sizeof(name)));
+				accept_incoming(peer, event);
+			} else {
+				log_info(
+				    "peer %s: connection collision, keeping ours (higher node id)",
+				    peer_name(peer, name, sizeof(name)));
+			}
+			break;
+		case PEER_EV_TCP_FAILED:
+		case PEER_EV_HANDSHAKE_TIMER:
+		case PEER_EV_PROTOCOL_ERROR:
+		case PEER_EV_STOP:
+			change_state(peer, PEER_IDLE, event);
+			break;
+		default:
+			break;
+		}
+		break;
+
+	case PEER_ESTABLISHED:
+		switch (event) {
+		case PEER_EV_KEEPALIVE_TIMER:
+			send_simple(peer->conn, NSA_PEER__ENVELOPE__MSG_KEEPALIVE);
+			if (bufferevent_get_output(peer->conn->bev) &&
+			    evbuffer_get_length(bufferevent_get_output(peer->conn->bev)) >
+				PEER_MAX_OUTPUT) {
+				log_warn("peer %s: not reading, closing",
+					 peer_name(peer, name, sizeof(name)));
+				session_down(peer, false);
+				change_state(peer, PEER_IDLE, PEER_EV_PROTOCOL_ERROR);
+			}
+			break;
+		case PEER_EV_HOLD_TIMER:
+		case PEER_EV_TCP_FAILED:
+		case PEER_EV_PROTOCOL_ERROR:
+		case PEER_EV_GOODBYE_RESTART:
+			session_down(peer, false);
+			change_state(peer, PEER_IDLE, event);
+			break;
+		case PEER_EV_GOODBYE_LEAVE:
+			session_down(peer, true);
+			change_state(peer, PEER_IDLE, event);
+			if (mgr->config.state && !peer->seed)
+				state_remove_peer(mgr->config.state, &peer->endpoint);
+			/* A departed node is not redialled unless it is a seed; it
+			 * will dial us when it comes back. */
+			if (!peer->seed)
+				peer_delete(peer);
+			break;
+		case PEER_EV_INBOUND_HELLO:
+			if (peer->conn->outbound == peer->incoming->outbound ||
+			    incoming_wins(peer)) {
+				/* Same initiator again: it restarted and our session is
+				 * dead; or the collision rule prefers the new one. */
+				log_info("peer %s: new connection replaces the session",
+					 peer_name(peer, name, sizeof(name)));
+				session_down(peer, false);
+				accept_incoming(peer, event);
+			} else {
+				log_info("peer %s: already established on the connection we "
+					 "initiated (higher node id); refusing the new one",
+					 peer_name(peer, name, sizeof(name)));
+			}
+			break;
+		case PEER_EV_STOP:
+			if (!mgr->shutting_down)
+				session_down(peer, false);
+			change_state(peer, PEER_IDLE, event);
+			break;
+		default:
+			break;
+		}
+		break;
+	}
+}
+
+/* ---- public API ---- */
+
+int peer_mgr_new(struct event_base *base, const struct peer_mgr_config *config,
+		 const struct peer_mgr_ops *ops, void *arg, struct peer_mgr **out)
+{
+	struct peer_mgr *mgr = xcalloc(1, sizeof(*mgr));
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sin);
+	int ret = 0;
+
+	*out = NULL;
+	mgr->base = base;
+	mgr->config = *config;
+	if (!mgr->config.claim_wait_ms)
+		mgr->config.claim_wait_ms = PEER_DEFAULT_CLAIM_WAIT_MS;
+	if (!mgr->config.subnet_len)
+		mgr->config.subnet_len = 24;
+	mgr->seeds = xcalloc(config->n_seeds + 1, sizeof(*mgr->seeds));
+	if (config->n_seeds)
+		memcpy(mgr->seeds, config->seeds, config->n_seeds * sizeof(*mgr->seeds));
+	mgr->config.seeds = mgr->seeds;
+	if (ops)
+		mgr->ops = *ops;
+	mgr->arg = arg;
+	TAILQ_INIT(&mgr->peers);
+	TAILQ_INIT(&mgr->pending);
+	TAILQ_INIT(&mgr->dead_conns);
+	mgr->rib = rib_new(&config->cluster);
+	mgr->reaper = event_new(base, -1, 0, reaper_cb, mgr);
+	mgr->expiry_timer = evtimer_new(base, expiry_cb, mgr);
+	mgr->claim_timer = evtimer_new(base, claim_timer_cb, mgr);
+	if (!mgr->reaper || !mgr->expiry_timer || !mgr->claim_timer)
+		fatal("out of memory creating peer manager events");
+	if (getrandom(&mgr->rng_seed, sizeof(mgr->rng_seed), 0) != sizeof(mgr->rng_seed))
+		mgr->rng_seed = (uint64_t)now_ms() ^ (uint64_t)getpid();
+
+	sin.sin_addr.s_addr = htonl(config->listen_addr);
+	sin.sin_port = htons(config->listen_port);
+	mgr->listener = evconnlistener_new_bind(
+	    base, accept_cb, mgr, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+	    16, (struct sockaddr *)&sin, sizeof(sin));
+	if (!mgr->listener) {
+		char buf[ENDPOINT_STRLEN];
+		struct endpoint ep = {config->listen_addr, config->listen_port};
+
+		ret = -(errno ? errno : EADDRINUSE);
+		log_error("cannot listen on %s: %s", addr_format_endpoint(&ep, buf),
+			  strerror(-ret));
+		goto fail;
+	}
+	if (getsockname(evconnlistener_get_fd(mgr->listener), (struct sockaddr *)&sin, &len) < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	mgr->port = ntohs(sin.sin_port);
+	*out = mgr;
+	return 0;
+fail:
+	peer_mgr_free(mgr);
+	return ret;
+}
+
+void peer_mgr_adopt_stale(struct peer_mgr *mgr, const struct kern_route *routes, unsigned n)
+{
+	rib_adopt(mgr->rib, routes, n, now_ms());
+	expiry_schedule(mgr);
+	/* Not routes_update(): the daemon asked, it needs no callback; but
+	 * the cache must match so the first real change is noticed. */
+	free(mgr->routes);
+	mgr->n_routes = rib_routes(mgr->rib, mgr->subnet_set ? &mgr->subnet : NULL, &mgr->routes);
+}
+
+static void add_initial(struct peer_mgr *mgr, const struct endpoint *ep, bool seed)
+{
+	struct peer *peer;
+
+	if (is_self_endpoint(mgr, ep->addr, ep->port))
+		return;
+	peer = find_by_endpoint(mgr, ep->addr, ep->port);
+	if (!peer)
+		peer = peer_new(mgr, ep);
+	if (!peer)
+		return;
+	peer->seed |= seed;
+	peer->initial = true;
+}
+
+int peer_mgr_start(struct peer_mgr *mgr)
+{
+	struct peer *peer;
+
+	for (unsigned i = 0; i < mgr->config.n_seeds; i++)
+		add_initial(mgr, &mgr->seeds[i], true);
+	if (mgr->config.state)
+		for (unsigned i = 0; i < mgr->config.state->n_peers; i++)
+			add_initial(mgr, &mgr->config.state->peers[i], false);
+
+	if (mgr->config.subnet_explicit) {
+		set_subnet(mgr, &mgr->config.subnet, "--subnet");
+	} else if (mgr->config.lease_set && mgr->config.lease.len == mgr->config.subnet_len &&
+		   addr_prefix_contains(&mgr->config.cluster, &mgr->config.lease)) {
+		set_subnet(mgr, &mgr->config.lease, "lease from the state dir");
+	} else {
+		mgr->claim_pending = true;
+		timer_arm(mgr->claim_timer, mgr->config.claim_wait_ms);
+	}
+	TAILQ_FOREACH(peer, &mgr->peers, entry)
+	peer_fsm(peer, PEER_EV_START);
+	/* No one to ask: claim at once (from the event loop, like every other
+	 * callback but the explicit/lease one above). */
+	if (mgr->claim_pending && TAILQ_EMPTY(&mgr->peers)) {
+		evtimer_del(mgr->claim_timer);
+		timer_arm(mgr->claim_timer, 0);
+	}
+	return 0;
+}
+
+void peer_mgr_routes(const struct peer_mgr *mgr, struct kern_route **routes, unsigned *n)
+{
+	*n = mgr->n_routes;
+	*routes = NULL;
+	if (mgr->n_routes) {
+		*routes = xcalloc(mgr->n_routes, sizeof(**routes));
+		memcpy(*routes, mgr->routes, mgr->n_routes * sizeof(**routes));
+	}
+}
+
+bool peer_mgr_subnet(const struct peer_mgr *mgr, struct prefix *subnet)
+{
+	if (mgr->subnet_set)
+		*subnet = mgr->subnet;
+	return mgr->subnet_set;
+}
+
+uint16_t peer_mgr_listen_port(const struct peer_mgr *mgr)
+{
+	return mgr->port;
+}
+
+unsigned peer_mgr_peers(const struct peer_mgr *mgr, struct peer_info **out)
+{
+	struct peer_info *infos = xcalloc(mgr->n_peers + 1, sizeof(*infos));
+	uint64_t now = now_ms();
+	struct peer *p;
+	unsigned n = 0;
+
+	TAILQ_FOREACH(p, &mgr->peers, entry)
+	{
+		struct peer_info *info = &infos[n];
+
+		if (p->dead)
+			continue;
+		memcpy(info->node_id, p->node_id, NODE_ID_LEN);
+		info->node_id_known = p->id_known;
+		info->endpoint = p->endpoint;
+		info->state = p->state;
+		info->outbound = p->state == PEER_ESTABLISHED && p->conn && p->conn->outbound;
+		info->seed = p->seed;
+		info->subnet = p->subnet;
+		info->subnet_known = p->subnet_known;
+		info->stale = p->routes_stale;
+		info->uptime_ms = p->state == PEER_ESTABLISHED ? now - p->established_ms : 0;
+		info->last_heard_ms = p->last_heard_ms ? now - p->last_heard_ms : UINT64_MAX;
+		n++;
+	}
+	*out = infos;
+	return n;
+}
+
+/* Blocking flush, bounded: the loop will not run again after shutdown. */
+static void flush_conn(struct conn *conn, uint64_t deadline)
+{
+	struct evbuffer *out = bufferevent_get_output(conn->bev);
+	evutil_socket_t fd = bufferevent_getfd(conn->bev);
+
+	bufferevent_disable(conn->bev, EV_WRITE);
+	/* The socket bufferevent keeps the front of its output frozen for
+	 * its own writes; it is about to be freed, so drain it directly. */
+	evbuffer_unfreeze(out, 1);
+	while (fd >= 0 && evbuffer_get_length(out) > 0) {
+		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+		uint64_t now = now_ms();
+
+		if (now >= deadline || poll(&pfd, 1, (int)(deadline - now)) <= 0)
+			break;
+		if (evbuffer_write(out, fd) < 0 && errno != EAGAIN && errno != EINTR)
+			break;
+	}
+	if (fd >= 0)
+		shutdown(fd, SHUT_WR);
+}
+
+void peer_mgr_shutdown(struct peer_mgr *mgr, enum peer_goodbye reason)
+{
+	uint64_t deadline = now_ms() + PEER_SHUTDOWN_FLUSH_MS;
+	struct peer *p;
+	struct conn *conn;
+
+	mgr->shutting_down = true;
+	evconnlistener_disable(mgr->listener);
+	TAILQ_FOREACH(p, &mgr->peers, entry)
+	{
+		if (p->state == PEER_ESTABLISHED && p->conn && p->conn->bev) {
+			send_goodbye(p->conn, reason);
+			flush_conn(p->conn, deadline);
+		}
+		evtimer_del(p->retry_timer);
+		peer_fsm(p, PEER_EV_STOP);
+	}
+	while ((conn = TAILQ_FIRST(&mgr->pending)))
+		conn_close(conn);
+	evtimer_del(mgr->claim_timer);
+	evtimer_del(mgr->expiry_timer);
+}
+
+void peer_mgr_free(struct peer_mgr *mgr)
+{
+	struct peer *peer;
+	struct conn *conn;
+
+	if (!mgr)
+		return;
+	mgr->shutting_down = true;
+	while ((conn = TAILQ_FIRST(&mgr->pending)))
+		conn_close(conn);
+	while ((peer = TAILQ_FIRST(&mgr->peers))) {
+		TAILQ_REMOVE(&mgr->peers, peer, entry);
+		peer_free(peer);
+	}
+	while ((conn = TAILQ_FIRST(&mgr->dead_conns))) {
+		TAILQ_REMOVE(&mgr->dead_conns, conn, entry);
+		free(conn);
+	}
+	if (mgr->listener)
+		evconnlistener_free(mgr->listener);
+	if (mgr->reaper)
+		event_free(mgr->reaper);
+	if (mgr->expiry_timer)
+		event_free(mgr->expiry_timer);
+	if (mgr->claim_timer)
+		event_free(mgr->claim_timer);
+	rib_free(mgr->rib);
+	free(mgr->routes);
+	free(mgr->seeds);
+	free(mgr);
+}

@@ -1,0 +1,265 @@
+/* DOC: remote subnets and graceful restart.
+ *
+ * Owns the set of (node, subnet, nexthop) entries. Invariants: an entry is
+ * created only from the announcing node's own session (rib_advert) or from
+ * the kernel at startup (rib_adopt, owner unknown until a node with that
+ * gateway advertises); entries are never created from relayed peer lists;
+ * at most RIB_MAX_SUBNETS_PER_NODE per node and RIB_MAX_ENTRIES in all; a
+ * stale entry lives until its node re-advertises it, its node's
+ * end-of-adverts sweeps it, or restart time passes. The kernel route set is
+ * derived on demand and never contains two overlapping prefixes. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "nsagent/log.h"
+#include "nsagent/rib.h"
+#include "nsagent/xalloc.h"
+
+struct rib {
+	struct prefix cluster;
+	struct rib_entry *entries;
+	unsigned n;
+	unsigned cap;
+};
+
+struct rib *rib_new(const struct prefix *cluster)
+{
+	struct rib *rib = xcalloc(1, sizeof(*rib));
+
+	rib->cluster = *cluster;
+	return rib;
+}
+
+void rib_free(struct rib *rib)
+{
+	if (!rib)
+		return;
+	free(rib->entries);
+	free(rib);
+}
+
+static struct rib_entry *add_entry(struct rib *rib)
+{
+	if (rib->n == RIB_MAX_ENTRIES)
+		return NULL;
+	if (rib->n == rib->cap) {
+		rib->cap = rib->cap ? rib->cap * 2 : 16;
+		rib->entries = xreallocarray(rib->entries, rib->cap, sizeof(*rib->entries));
+	}
+	memset(&rib->entries[rib->n], 0, sizeof(rib->entries[0]));
+	return &rib->entries[rib->n++];
+}
+
+static void remove_at(struct rib *rib, unsigned i)
+{
+	rib->entries[i] = rib->entries[--rib->n];
+}
+
+static bool same_node(const struct rib_entry *e, const uint8_t *node_id)
+{
+	return node_id_cmp(e->node_id, node_id) == 0;
+}
+
+static bool valid_subnet(const struct rib *rib, const struct prefix *p)
+{
+	return p->len > 0 && p->len <= 32 && (p->addr & ~addr_mask(p->len)) == 0 &&
+	       addr_prefix_contains(&rib->cluster, p);
+}
+
+static unsigned count_node(const struct rib *rib, const uint8_t *node_id)
+{
+	unsigned c = 0;
+
+	for (unsigned i = 0; i < rib->n; i++)
+		c += same_node(&rib->entries[i], node_id);
+	return c;
+}
+
+unsigned rib_advert(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], uint32_t nexthop,
+		    const struct prefix *subnets, unsigned n, bool explicit_subnet)
+{
+	unsigned rejected = 0;
+
+	/* Routes adopted from the kernel at startup belong to whoever now
+	 * advertises with their gateway. */
+	for (unsigned i = 0; i < rib->n; i++) {
+		struct rib_entry *e = &rib->entries[i];
+
+		if (node_id_is_zero(e->node_id) && e->nexthop == nexthop)
+			memcpy(e->node_id, node_id, NODE_ID_LEN);
+	}
+	for (unsigned i = 0; i < rib->n;) {
+		struct rib_entry *e = &rib->entries[i];
+		bool in_set = false;
+
+		if (!same_node(e, node_id)) {
+			i++;
+			continue;
+		}
+		for (unsigned k = 0; k < n && k < RIB_MAX_SUBNETS_PER_NODE; k++)
+			in_set |= addr_prefix_equal(&e->subnet, &subnets[k]);
+		if (in_set) {
+			e->stale = false;
+			e->nexthop = nexthop;
+			e->explicit_subnet = explicit_subnet;
+			i++;
+		} else if (!e->stale) {
+			remove_at(rib, i);
+		} else {
+			i++;
+		}
+	}
+	for (unsigned k = 0; k < n; k++) {
+		const struct prefix *p = &subnets[k];
+		struct rib_entry *e;
+		bool present = false;
+
+		if (k >= RIB_MAX_SUBNETS_PER_NODE || !valid_subnet(rib, p)) {
+			rejected++;
+			continue;
+		}
+		for (unsigned i = 0; i < rib->n; i++)
+			present |= same_node(&rib->entries[i], node_id) &&
+				   addr_prefix_equal(&rib->entries[i].subnet, p);
+		if (present)
+			continue;
+		if (count_node(rib, node_id) >= RIB_MAX_SUBNETS_PER_NODE || !(e = add_entry(rib))) {
+			rejected++;
+			continue;
+		}
+		memcpy(e->node_id, node_id, NODE_ID_LEN);
+		e->subnet = *p;
+		e->nexthop = nexthop;
+		e->explicit_subnet = explicit_subnet;
+	}
+	return rejected;
+}
+
+void rib_end_of_adverts(struct rib *rib, const uint8_t node_id[NODE_ID_LEN])
+{
+	for (unsigned i = 0; i < rib->n;) {
+		if (same_node(&rib->entries[i], node_id) && rib->entries[i].stale)
+			remove_at(rib, i);
+		else
+			i++;
+	}
+}
+
+void rib_session_down(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], uint64_t now_ms)
+{
+	for (unsigned i = 0; i < rib->n; i++) {
+		struct rib_entry *e = &rib->entries[i];
+
+		/* An entry already stale keeps its original deadline: a flapping
+		 * session must not extend it forever. */
+		if (same_node(e, node_id) && !e->stale) {
+			e->stale = true;
+			e->stale_since_ms = now_ms;
+		}
+	}
+}
+
+void rib_withdraw(struct rib *rib, const uint8_t node_id[NODE_ID_LEN])
+{
+	for (unsigned i = 0; i < rib->n;) {
+		if (same_node(&rib->entries[i], node_id))
+			remove_at(rib, i);
+		else
+			i++;
+	}
+}
+
+void rib_expire(struct rib *rib, uint64_t now_ms, uint32_t restart_ms, uint64_t *next_ms)
+{
+	uint64_t next = 0;
+
+	for (unsigned i = 0; i < rib->n;) {
+		struct rib_entry *e = &rib->entries[i];
+		uint64_t deadline = e->stale_since_ms + restart_ms;
+
+		if (!e->stale) {
+			i++;
+			continue;
+		}
+		if (deadline <= now_ms) {
+			char buf[PREFIX_STRLEN];
+
+			log_info("route %s: stale for %u ms, removing",
+				 addr_format_prefix(&e->subnet, buf), restart_ms);
+			remove_at(rib, i);
+			continue;
+		}
+		if (!next || deadline < next)
+			next = deadline;
+		i++;
+	}
+	if (next_ms)
+		*next_ms = next;
+}
+
+void rib_adopt(struct rib *rib, const struct kern_route *routes, unsigned n, uint64_t now_ms)
+{
+	for (unsigned k = 0; k < n; k++) {
+		struct rib_entry *e;
+		bool present = false;
+
+		for (unsigned i = 0; i < rib->n; i++)
+			present |= addr_prefix_equal(&rib->entries[i].subnet, &routes[k].dst) &&
+				   rib->entries[i].nexthop == routes[k].gateway;
+		if (present || !(e = add_entry(rib)))
+			continue;
+		e->subnet = routes[k].dst;
+		e->nexthop = routes[k].gateway;
+		e->stale = true;
+		e->stale_since_ms = now_ms;
+	}
+}
+
+/* true when a should be installed rather than b */
+static bool better(const struct rib_entry *a, const struct rib_entry *b)
+{
+	if (a->stale != b->stale)
+		return !a->stale;
+	if (a->explicit_subnet != b->explicit_subnet)
+		return a->explicit_subnet;
+	return node_id_cmp(a->node_id, b->node_id) < 0;
+}
+
+unsigned rib_routes(const struct rib *rib, const struct prefix *local, struct kern_route **out)
+{
+	struct kern_route *routes = NULL;
+	unsigned n = 0;
+
+	*out = NULL;
+	for (unsigned i = 0; i < rib->n; i++) {
+		const struct rib_entry *e = &rib->entries[i];
+		bool keep = !(local && addr_prefix_overlaps(&e->subnet, local));
+
+		for (unsigned k = 0; keep && k < rib->n; k++) {
+			const struct rib_entry *o = &rib->entries[k];
+
+			if (k == i || !addr_prefix_overlaps(&e->subnet, &o->subnet))
+				continue;
+			if (local && addr_prefix_overlaps(&o->subnet, local))
+				continue;
+			/* identical rank (same node id, both adopted): the first wins */
+			if (better(o, e) || (!better(e, o) && k < i))
+				keep = false;
+		}
+		if (!keep)
+			continue;
+		if (!routes)
+			routes = xcalloc(rib->n, sizeof(*routes));
+		routes[n].dst = e->subnet;
+		routes[n].gateway = e->nexthop;
+		n++;
+	}
+	*out = routes;
+	return n;
+}
+
+const struct rib_entry *rib_entries(const struct rib *rib, unsigned *n)
+{
+	*n = rib->n;
+	return rib->entries;
+}

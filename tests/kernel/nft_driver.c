@@ -1,0 +1,147 @@
+/* DOC: test driver for the nft module (src/kernel/nft.c).
+ *
+ *   nft_driver apply SUBNET CLUSTER BRIDGE [--stay]
+ *       applies the table once and prints "changed=0" or "changed=1"; with
+ *       --stay it keeps watching nftables events and re-applies on every
+ *       change to the table, printing "repaired" each time the re-apply
+ *       changed something, until SIGTERM/SIGINT.
+ *   nft_driver remove
+ *       deletes the table; prints "removed".
+ *
+ * Run only inside a throwaway network namespace (the tests do). Prefixes
+ * are parsed here with inet_pton so that the driver needs nothing but the
+ * nft module and logging. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "nft.h"
+#include "nsagent/log.h"
+
+struct driver {
+	struct event_base *base;
+	struct kern_nft *nft;
+	struct nft_table_spec spec;
+	int failures;
+};
+
+static int parse_prefix(const char *text, struct prefix *out)
+{
+	char addr[INET_ADDRSTRLEN];
+	const char *slash = strchr(text, '/');
+	struct in_addr in;
+	char *end;
+	long len;
+
+	if (slash == NULL || (size_t)(slash - text) >= sizeof(addr))
+		return -EINVAL;
+	memcpy(addr, text, slash - text);
+	addr[slash - text] = '\0';
+	len = strtol(slash + 1, &end, 10);
+	if (*end != '\0' || end == slash + 1 || len < 0 || len > 32 ||
+	    inet_pton(AF_INET, addr, &in) != 1)
+		return -EINVAL;
+	out->addr = ntohl(in.s_addr);
+	out->len = (uint8_t)len;
+	if (len < 32 && (out->addr & ~(len == 0 ? 0u : ~0u << (32 - len))) != 0)
+		return -EINVAL;
+	return 0;
+}
+
+static void on_change(void *arg)
+{
+	struct driver *d = arg;
+	struct kern_error err = {{0}};
+	bool changed;
+
+	if (nft_apply(d->nft, &d->spec, &changed, &err) < 0) {
+		fprintf(stderr, "re-apply failed: %s\n", err.message);
+		d->failures++;
+		return;
+	}
+	if (changed) {
+		printf("repaired\n");
+		fflush(stdout);
+	}
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	event_base_loopbreak(arg);
+}
+
+static int cmd_apply(int argc, char **argv)
+{
+	struct driver d = {0};
+	struct kern_error err = {{0}};
+	struct event *term = NULL, *intr = NULL;
+	bool stay = argc == 5 && strcmp(argv[4], "--stay") == 0;
+	bool changed;
+	int ret = 1;
+
+	if ((argc != 4 && !stay) || parse_prefix(argv[1], &d.spec.subnet) < 0 ||
+	    parse_prefix(argv[2], &d.spec.cluster) < 0 || strlen(argv[3]) >= IFNAMSIZ) {
+		fprintf(stderr, "usage: nft_driver apply SUBNET CLUSTER BRIDGE [--stay]\n");
+		return 2;
+	}
+	strcpy(d.spec.bridge, argv[3]);
+	d.base = event_base_new();
+	if (d.base == NULL)
+		return 1;
+	if (nft_open(d.base, on_change, &d, &d.nft, &err) < 0) {
+		fprintf(stderr, "%s\n", err.message);
+		goto out;
+	}
+	if (nft_apply(d.nft, &d.spec, &changed, &err) < 0) {
+		fprintf(stderr, "%s\n", err.message);
+		goto out;
+	}
+	printf("changed=%d\n", changed ? 1 : 0);
+	fflush(stdout);
+	if (stay) {
+		term = evsignal_new(d.base, SIGTERM, on_signal, d.base);
+		intr = evsignal_new(d.base, SIGINT, on_signal, d.base);
+		if (term == NULL || intr == NULL || event_add(term, NULL) < 0 ||
+		    event_add(intr, NULL) < 0)
+			goto out;
+		event_base_dispatch(d.base);
+	}
+	ret = d.failures > 0 ? 1 : 0;
+out:
+	if (term != NULL)
+		event_free(term);
+	if (intr != NULL)
+		event_free(intr);
+	nft_close(d.nft);
+	event_base_free(d.base);
+	return ret;
+}
+
+static int cmd_remove(void)
+{
+	struct kern_error err = {{0}};
+
+	if (nft_remove(&err) < 0) {
+		fprintf(stderr, "%s\n", err.message);
+		return 1;
+	}
+	printf("removed\n");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], "apply") == 0)
+		return cmd_apply(argc - 1, argv + 1);
+	if (argc == 2 && strcmp(argv[1], "remove") == 0)
+		return cmd_remove();
+	fprintf(stderr, "usage: nft_driver apply SUBNET CLUSTER BRIDGE [--stay] | remove\n");
+	return 2;
+}

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Graceful restart, 2 hosts:
+#  - SIGKILL and restart the agent on host2, then on host1, while NS1@host1
+#    pings NS1@host2 every 10 ms: 0 lost of at least 1000, routes unchanged;
+#  - an agent stopped (SIGTERM, goodbye(restart)) and not restarted: its
+#    route stays on the peer until the restart time, then goes;
+#  - `nsagent down` on host2: host1 withdraws host2's route within 1 s.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/peers_lib.sh"
+
+lab_init peers_restart
+tmp=$(mktemp -d)
+trap 'rc=$?; rm -rf "$tmp"; (exit "$rc"); lab_cleanup' EXIT
+restart_s=4
+lab up --hosts 2 --name "$NSAGENT_LAB" -- --restart-time "${restart_s}s" >/dev/null ||
+	fail "deploy/lab up"
+poll 30 mesh_ready 2 || fail "no session between host1 and host2"
+before1=$(routes host1)
+before2=$(routes host2)
+[[ $before1 == "172.16.1.0/24 via 192.168.1.6" ]] || fail "host1 routes: $before1"
+
+for victim in host2 host1; do
+	lab exec host1 NS1 -- ping -n -i 0.01 -c 1200 -W 1 172.16.1.2 >"$tmp/ping" 2>&1 &
+	pinger=$!
+	# kill only once the ping is under way (its first replies counted)
+	poll 10 grep -q icmp_seq= "$tmp/ping" || fail "the ping did not start"
+	lab agent "$victim" kill || fail "kill the $victim agent"
+	lab agent "$victim" start >/dev/null || fail "restart the $victim agent"
+	poll 30 mesh_ready 2 || fail "no session after restarting $victim"
+	wait "$pinger" || true
+	grep -q '1200 packets transmitted, 1200 received' "$tmp/ping" ||
+		fail "packets lost while the $victim agent restarted: $(grep transmitted "$tmp/ping")"
+	[[ $(routes host1) == "$before1" ]] || fail "host1 routes changed across the $victim restart"
+	[[ $(routes host2) == "$before2" ]] || fail "host2 routes changed across the $victim restart"
+done
+
+# Stopped and not restarted: kept until the restart time, not before.
+start=$SECONDS
+lab agent host2 stop || fail "stop the host2 agent"
+gone_after() {
+	[[ -z $(routes host1) ]]
+}
+poll $((restart_s + 10)) gone_after || fail "host2's route not removed after the restart time"
+elapsed=$((SECONDS - start))
+((elapsed >= restart_s - 1)) || fail "host2's route removed after ${elapsed}s, before the restart time (${restart_s}s)"
+
+# `nsagent down` on host2: host1 withdraws at once.
+lab agent host2 start >/dev/null || fail "start the host2 agent again"
+poll 30 mesh_ready 2 || fail "no session after starting host2 again"
+# down also removes host2's own kernel state, which takes a while: time
+# host1's withdraw from the start of down, concurrently.
+t0=$(date +%s%N)
+lab exec host2 -- "$NSAGENT" down >"$tmp/down" 2>&1 &
+downer=$!
+poll 5 gone_after || fail "host1 kept host2's route after nsagent down"
+ms=$((($(date +%s%N) - t0) / 1000000))
+wait "$downer" || fail "nsagent down on host2: $(cat "$tmp/down")"
+((ms <= 1000)) || fail "host1 withdrew host2's route after ${ms} ms (want <= 1000)"
+echo PASS

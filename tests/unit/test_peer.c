@@ -1,0 +1,863 @@
+/* Peer sessions over loopback: two and three peer_mgr instances in one
+ * event loop on 127.0.0.x, plus a scripted remote that forces connection
+ * collisions. Checks one session per pair, adverts and routes, peer
+ * exchange along a chain, goodbye(leave) versus a dropped session
+ * (stale, then restored or expired), and subnet auto-claim. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "nsagent/log.h"
+#include "nsagent/peer.h"
+#include "nsagent/state.h"
+#include "nsagent/wire.h"
+
+#define LOOP(n) (0x7f000000u | (n)) /* 127.0.0.n */
+#define NET(n) ((struct prefix){0xac100000u | ((n) << 8), 24})
+#define DEADLINE_MS 10000
+
+static struct event_base *base;
+
+struct node {
+	struct peer_mgr *mgr;
+	uint8_t id[NODE_ID_LEN];
+	uint32_t ip;
+	int routes_changed;
+	int claimed;
+	struct prefix claimed_subnet;
+	int conflicts;
+};
+
+static void on_routes(void *arg)
+{
+	((struct node *)arg)->routes_changed++;
+}
+
+static void on_claim(void *arg, const struct prefix *subnet)
+{
+	struct node *node = arg;
+
+	node->claimed++;
+	node->claimed_subnet = *subnet;
+}
+
+static void on_conflict(void *arg, const struct prefix *subnet, const uint8_t *id, uint32_t ip)
+{
+	(void)subnet;
+	(void)id;
+	(void)ip;
+	((struct node *)arg)->conflicts++;
+}
+
+static const struct peer_mgr_ops ops = {on_routes, on_claim, on_conflict};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Runs the loop until cond(arg) holds or timeout_ms passes. */
+static bool run_until(bool (*cond)(void *), void *arg, uint64_t timeout_ms)
+{
+	uint64_t deadline = now_ms() + timeout_ms;
+	struct timeval tick = {0, 5000};
+
+	while (!cond(arg)) {
+		if (now_ms() >= deadline)
+			return false;
+		event_base_loopexit(base, &tick);
+		event_base_dispatch(base);
+	}
+	return true;
+}
+
+static bool never(void *arg)
+{
+	(void)arg;
+	return false;
+}
+
+static void run_for(uint64_t ms)
+{
+	run_until(never, NULL, ms);
+}
+
+static void node_start(struct node *node, unsigned n, const struct endpoint *seeds,
+		       unsigned n_seeds, bool explicit_subnet, uint32_t restart_ms)
+{
+	struct peer_mgr_config c = {0};
+
+	node->ip = LOOP(n);
+	c.node_ip = node->ip;
+	memcpy(c.node_id, node->id, NODE_ID_LEN);
+	c.listen_addr = node->ip;
+	c.listen_port = 0;
+	c.cluster = (struct prefix){0xac100000u, 16};
+	c.subnet_len = 24;
+	c.subnet = NET(n);
+	c.subnet_explicit = explicit_subnet;
+	c.seeds = seeds;
+	c.n_seeds = n_seeds;
+	c.keepalive_ms = 100;
+	c.hold_time_ms = 300;
+	c.restart_time_ms = restart_ms;
+	c.connect_retry_min_ms = 20;
+	c.connect_retry_max_ms = 200;
+	c.handshake_timeout_ms = 500;
+	c.claim_wait_ms = 500;
+	assert_int_equal(peer_mgr_new(base, &c, &ops, node, &node->mgr), 0);
+	assert_int_equal(peer_mgr_start(node->mgr), 0);
+}
+
+static void node_init(struct node *node, uint8_t first_byte)
+{
+	memset(node, 0, sizeof(*node));
+	assert_int_equal(getrandom(node->id, NODE_ID_LEN, 0), NODE_ID_LEN);
+	node->id[0] = first_byte;
+}
+
+static struct endpoint ep_of(const struct node *node)
+{
+	return (struct endpoint){node->ip, peer_mgr_listen_port(node->mgr)};
+}
+
+static unsigned established(const struct node *node, bool *outbound_of_first)
+{
+	struct peer_info *infos;
+	unsigned n = peer_mgr_peers(node->mgr, &infos), count = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		if (infos[i].state == PEER_ESTABLISHED) {
+			if (outbound_of_first && count == 0)
+				*outbound_of_first = infos[i].outbound;
+			count++;
+		}
+	free(infos);
+	return count;
+}
+
+static const struct peer_info *find_info(struct peer_info *infos, unsigned n, const uint8_t *id)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (infos[i].node_id_known && memcmp(infos[i].node_id, id, NODE_ID_LEN) == 0)
+			return &infos[i];
+	return NULL;
+}
+
+static bool has_route(const struct node *node, struct prefix dst, uint32_t gw)
+{
+	struct kern_route *routes;
+	unsigned n;
+	bool found = false;
+
+	peer_mgr_routes(node->mgr, &routes, &n);
+	for (unsigned i = 0; i < n; i++)
+		found |= addr_prefix_equal(&routes[i].dst, &dst) && routes[i].gateway == gw;
+	free(routes);
+	return found;
+}
+
+static unsigned n_routes(const struct node *node)
+{
+	struct kern_route *routes;
+	unsigned n;
+
+	peer_mgr_routes(node->mgr, &routes, &n);
+	free(routes);
+	return n;
+}
+
+struct mesh {
+	struct node *nodes;
+	unsigned n;
+};
+
+/* Every node has exactly n-1 established sessions and n-1 routes. */
+static bool full_mesh(void *arg)
+{
+	struct mesh *m = arg;
+
+	for (unsigned i = 0; i < m->n; i++)
+		if (established(&m->nodes[i], NULL) != m->n - 1 ||
+		    n_routes(&m->nodes[i]) != m->n - 1)
+			return false;
+	return true;
+}
+
+static void free_nodes(struct node *nodes, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		peer_mgr_free(nodes[i].mgr);
+		nodes[i].mgr = NULL;
+	}
+	run_for(20); /* let closed sockets' events drain */
+}
+
+static void test_two_nodes(void **st)
+{
+	(void)st;
+	struct node nodes[2];
+	struct mesh m = {nodes, 2};
+	struct endpoint seed;
+	bool out_a = false, out_b = false;
+
+	node_init(&nodes[0], 0x10);
+	node_init(&nodes[1], 0x20);
+	node_start(&nodes[1], 2, NULL, 0, true, 5000);
+	seed = ep_of(&nodes[1]);
+	node_start(&nodes[0], 1, &seed, 1, true, 5000);
+	assert_true(run_until(full_mesh, &m, DEADLINE_MS));
+	assert_true(has_route(&nodes[0], NET(2), LOOP(2)));
+	assert_true(has_route(&nodes[1], NET(1), LOOP(1)));
+	assert_true(nodes[0].routes_changed > 0 && nodes[1].routes_changed > 0);
+	established(&nodes[0], &out_a);
+	established(&nodes[1], &out_b);
+	assert_true(out_a && !out_b); /* the one session, dialled by node 1 */
+	/* keepalives hold it well past the hold time */
+	run_for(1000);
+	assert_true(full_mesh(&m));
+	free_nodes(nodes, 2);
+}
+
+/* Both dial each other at the same moment, repeatedly with fresh ids:
+ * always exactly one session, and it is the one the higher id dialled. */
+static void config_for(struct peer_mgr_config *c, const struct node *node, unsigned n,
+		       uint16_t port, const struct endpoint *seed)
+{
+	memset(c, 0, sizeof(*c));
+	memcpy(c->node_id, node->id, NODE_ID_LEN);
+	c->node_ip = c->listen_addr = LOOP(n);
+	c->listen_port = port;
+	c->cluster = (struct prefix){0xac100000u, 16};
+	c->subnet_len = 24;
+	c->subnet = NET(n);
+	c->subnet_explicit = true;
+	c->seeds = seed;
+	c->n_seeds = seed ? 1 : 0;
+	c->keepalive_ms = 100;
+	c->hold_time_ms = 300;
+	c->restart_time_ms = 5000;
+	c->connect_retry_min_ms = 20;
+	c->connect_retry_max_ms = 200;
+	c->handshake_timeout_ms = 500;
+}
+
+/* A free port on 127.0.0.n: bind, read it, close (the listener reuses it). */
+static uint16_t free_port(unsigned n)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(LOOP(n))};
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	close(fd);
+	return ntohs(sin.sin_port);
+}
+
+/* Both dial each other in the same loop iteration, repeatedly with fresh
+ * ids: always exactly one session, the one the higher id dialled. */
+static void test_simultaneous(void **st)
+{
+	(void)st;
+	for (int round = 0; round < 6; round++) {
+		struct node nodes[2];
+		struct mesh m = {nodes, 2};
+		struct endpoint seeds[2];
+		struct peer_mgr_config c;
+		bool out_a = false, out_b = false;
+		int high;
+
+		node_init(&nodes[0], (uint8_t)(round * 40));
+		node_init(&nodes[1], (uint8_t)(round * 40 + (round % 2 ? -20 : 20)));
+		high = memcmp(nodes[0].id, nodes[1].id, NODE_ID_LEN) > 0 ? 0 : 1;
+		nodes[0].ip = LOOP(1);
+		nodes[1].ip = LOOP(2);
+		seeds[0] = (struct endpoint){LOOP(2), free_port(2)};
+		seeds[1] = (struct endpoint){LOOP(1), free_port(1)};
+		for (int k = 0; k < 2; k++) {
+			config_for(&c, &nodes[k], k + 1, seeds[1 - k].port, &seeds[k]);
+			assert_int_equal(peer_mgr_new(base, &c, &ops, &nodes[k], &nodes[k].mgr), 0);
+		}
+		assert_int_equal(peer_mgr_start(nodes[0].mgr), 0);
+		assert_int_equal(peer_mgr_start(nodes[1].mgr), 0);
+		assert_true(run_until(full_mesh, &m, DEADLINE_MS));
+		run_for(500); /* nothing flaps afterwards */
+		assert_true(full_mesh(&m));
+		established(&nodes[0], &out_a);
+		established(&nodes[1], &out_b);
+		assert_true(out_a != out_b);
+		assert_true(high == 0 ? out_a : out_b);
+		free_nodes(nodes, 2);
+	}
+}
+
+/* C knows only B, B knows only A: C learns A from B and all three mesh. */
+static void test_chain_of_three(void **st)
+{
+	(void)st;
+	struct node nodes[3];
+	struct mesh m = {nodes, 3};
+	struct endpoint seed_a, seed_b;
+
+	for (int i = 0; i < 3; i++)
+		node_init(&nodes[i], (uint8_t)(0x30 + i));
+	node_start(&nodes[0], 1, NULL, 0, true, 5000);
+	seed_a = ep_of(&nodes[0]);
+	node_start(&nodes[1], 2, &seed_a, 1, true, 5000);
+	seed_b = ep_of(&nodes[1]);
+	node_start(&nodes[2], 3, &seed_b, 1, true, 5000);
+	assert_true(run_until(full_mesh, &m, DEADLINE_MS));
+	assert_true(has_route(&nodes[2], NET(1), LOOP(1)));
+	assert_true(has_route(&nodes[0], NET(3), LOOP(3)));
+	run_for(500);
+	assert_true(full_mesh(&m));
+	free_nodes(nodes, 3);
+}
+
+struct route_cond {
+	struct node *node;
+	struct prefix dst;
+	uint32_t gw;
+	bool want;
+};
+
+static bool route_is(void *arg)
+{
+	struct route_cond *c = arg;
+
+	return has_route(c->node, c->dst, c->gw) == c->want;
+}
+
+static bool peer_stale(const struct node *node, const uint8_t *id)
+{
+	struct peer_info *infos;
+	unsigned n = peer_mgr_peers(node->mgr, &infos);
+	const struct peer_info *info = find_info(infos, n, id);
+	bool stale = info && info->stale && info->state != PEER_ESTABLISHED;
+
+	free(infos);
+	return stale;
+}
+
+static bool a_sees_b_stale(void *arg)
+{
+	struct node *nodes = arg;
+
+	return peer_stale(&nodes[0], nodes[1].id);
+}
+
+/* A dropped session keeps routes (stale) until restart time; the peer's
+ * return refreshes them; goodbye(leave) withdraws at once. */
+static void test_graceful_restart_and_leave(void **st)
+{
+	(void)st;
+	struct node nodes[2];
+	struct mesh m = {nodes, 2};
+	struct endpoint seed;
+	struct route_cond gone = {&nodes[0], NET(2), LOOP(2), false};
+	uint64_t t0;
+
+	node_init(&nodes[0], 0x50);
+	node_init(&nodes[1], 0x60);
+	node_start(&nodes[0], 1, NULL, 0, true, 1500);
+	seed = ep_of(&nodes[0]);
+	node_start(&nodes[1], 2, &seed, 1, true, 1500);
+	assert_true(run_until(full_mesh, &m, DEADLINE_MS));
+
+	/* crash: no goodbye, sockets just close */
+	peer_mgr_free(nodes[1].mgr);
+	nodes[1].mgr = NULL;
+	t0 = now_ms();
+	assert_true(run_until(a_sees_b_stale, nodes, DEADLINE_MS));
+	assert_true(has_route(&nodes[0], NET(2), LOOP(2)));
+	/* it comes back within restart time: fresh again, route never left */
+	node_start(&nodes[1], 2, &seed, 1, true, 1500);
+	assert_true(run_until(full_mesh, &m, DEADLINE_MS));
+	assert_false(peer_stale(&nodes[0], nodes[1].id));
+
+	/* goodbye(restart): stale, kept until the restart time, then removed */
+	peer_mgr_shutdown(nodes[1].mgr, PEER_GOODBYE_RESTART);
+	peer_mgr_free(nodes[1].mgr);
+	nodes[1].mgr = NULL;
+	t0 = now_ms();
+	assert_true(run_until(a_sees_b_stale, nodes, DEADLINE_MS));
+	assert_true(has_route(&nodes[0], NET(2), LOOP(2)));
+	assert_true(run_until(route_is, &gone, DEADLINE_MS));
+	assert_true(now_ms() - t0 >= 1400);
+
+	/* leave: withdrawn at once (well before the 1.5 s restart time) */
+	node_start(&nodes[1], 2, &seed, 1, true, 1500);
+	assert_true(run_until(full_mesh, &m, DEADLINE_MS));
+	peer_mgr_shutdown(nodes[1].mgr, PEER_GOODBYE_LEAVE);
+	peer_mgr_free(nodes[1].mgr);
+	nodes[1].mgr = NULL;
+	t0 = now_ms();
+	assert_true(run_until(route_is, &gone, DEADLINE_MS));
+	assert_true(now_ms() - t0 < 1000);
+	free_nodes(nodes, 2);
+}
+
+/* Routes adopted from the kernel stay until their owner returns and sweeps
+ * what it no longer advertises. */
+static void test_adopt(void **st)
+{
+	(void)st;
+	struct node nodes[2];
+	struct mesh m = {nodes, 2};
+	struct endpoint seed;
+	struct kern_route adopted[] = {{NET(2), LOOP(2)}, {NET(9), LOOP(2)}};
+	struct route_cond swept = {&nodes[0], NET(9), LOOP(2), false};
+	struct peer_mgr_config c = {0};
+
+	node_init(&nodes[0], 0x70);
+	node_init(&nodes[1], 0x71);
+	nodes[0].ip = LOOP(1);
+	memcpy(c.node_id, nodes[0].id, NODE_ID_LEN);
+	c.node_ip = c.listen_addr = LOOP(1);
+	c.cluster = (struct prefix){0xac100000u, 16};
+	c.subnet = NET(1);
+	c.subnet_explicit = true;
+	c.keepalive_ms = 100;
+	c.hold_time_ms = 300;
+	c.restart_time_ms = 60000;
+	c.connect_retry_min_ms = 20;
+	c.connect_retry_max_ms = 200;
+	c.handshake_timeout_ms = 500;
+	assert_int_equal(peer_mgr_new(base, &c, &ops, &nodes[0], &nodes[0].mgr), 0);
+	peer_mgr_adopt_stale(nodes[0].mgr, adopted, 2);
+	assert_int_equal(peer_mgr_start(nodes[0].mgr), 0);
+	assert_int_equal(n_routes(&nodes[0]), 2);
+	run_for(100);
+	assert_int_equal(n_routes(&nodes[0]), 2);
+	seed = ep_of(&nodes[0]);
+	node_start(&nodes[1], 2, &seed, 1, true, 5000);
+	assert_true(run_until(route_is, &swept, DEADLINE_MS));
+	assert_true(run_until(full_mesh, &m, DEADLINE_MS));
+	assert_true(has_route(&nodes[0], NET(2), LOOP(2)));
+	free_nodes(nodes, 2);
+}
+
+static bool all_claimed_distinct(void *arg)
+{
+	struct mesh *m = arg;
+
+	if (!full_mesh(arg))
+		return false;
+	for (unsigned i = 0; i < m->n; i++) {
+		struct prefix a;
+
+		if (!peer_mgr_subnet(m->nodes[i].mgr, &a))
+			return false;
+		for (unsigned k = i + 1; k < m->n; k++) {
+			struct prefix b;
+
+			if (!peer_mgr_subnet(m->nodes[k].mgr, &b) || addr_prefix_overlaps(&a, &b))
+				return false;
+		}
+	}
+	return true;
+}
+
+/* Auto-claim: three nodes forced to the same starting subnet (same lease)
+ * end with three distinct subnets; the lowest id keeps the lease. */
+static void test_auto_claim_conflict(void **st)
+{
+	(void)st;
+	struct node nodes[3];
+	struct mesh m = {nodes, 3};
+	struct endpoint seed;
+	struct prefix lease = NET(42), got;
+
+	for (int i = 0; i < 3; i++) {
+		struct peer_mgr_config c = {0};
+
+		node_init(&nodes[i], (uint8_t)(0x90 + i));
+		nodes[i].ip = LOOP(i + 1);
+		memcpy(c.node_id, nodes[i].id, NODE_ID_LEN);
+		c.node_ip = c.listen_addr = nodes[i].ip;
+		c.cluster = (struct prefix){0xac100000u, 16};
+		c.subnet_len = 24;
+		c.lease = lease;
+		c.lease_set = true;
+		if (i > 0) {
+			c.seeds = &seed;
+			c.n_seeds = 1;
+		}
+		c.keepalive_ms = 100;
+		c.hold_time_ms = 300;
+		c.restart_time_ms = 5000;
+		c.connect_retry_min_ms = 20;
+		c.connect_retry_max_ms = 200;
+		c.handshake_timeout_ms = 500;
+		assert_int_equal(peer_mgr_new(base, &c, &ops, &nodes[i], &nodes[i].mgr), 0);
+		if (i == 0)
+			seed = ep_of(&nodes[0]);
+	}
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(peer_mgr_start(nodes[i].mgr), 0);
+	assert_true(run_until(all_claimed_distinct, &m, DEADLINE_MS));
+	assert_true(peer_mgr_subnet(nodes[0].mgr, &got));
+	assert_true(addr_prefix_equal(&got, &lease));
+	assert_true(nodes[1].claimed >= 2 && nodes[2].claimed >= 2);
+	/* each node routes to the others' final subnets */
+	for (int i = 0; i < 3; i++)
+		for (int k = 0; k < 3; k++) {
+			if (i == k)
+				continue;
+			assert_true(peer_mgr_subnet(nodes[k].mgr, &got));
+			assert_true(has_route(&nodes[i], got, nodes[k].ip));
+		}
+	free_nodes(nodes, 3);
+}
+
+/* Without seeds or lease a node claims at once from its id. */
+static void test_claim_alone(void **st)
+{
+	(void)st;
+	struct node node;
+	struct prefix got;
+
+	node_init(&node, 0xa0);
+	node_start(&node, 1, NULL, 0, false, 5000);
+	assert_int_equal(node.claimed, 0); /* never from inside peer_mgr_start */
+	run_for(50);
+	assert_int_equal(node.claimed, 1);
+	assert_true(peer_mgr_subnet(node.mgr, &got));
+	assert_true(addr_prefix_equal(&got, &node.claimed_subnet));
+	assert_int_equal(got.len, 24);
+	free_nodes(&node, 1);
+}
+
+/* Both configured with the same --subnet: both report the conflict and
+ * neither installs a route overlapping its own subnet. */
+static void test_explicit_conflict(void **st)
+{
+	(void)st;
+	struct node nodes[2];
+	struct endpoint seed;
+
+	node_init(&nodes[0], 0xb0);
+	node_init(&nodes[1], 0xb1);
+	node_start(&nodes[0], 1, NULL, 0, true, 5000);
+	seed = ep_of(&nodes[0]);
+	/* node 2 with node 1's subnet */
+	struct peer_mgr_config c;
+
+	nodes[1].ip = LOOP(2);
+	config_for(&c, &nodes[1], 2, 0, &seed);
+	c.subnet = NET(1);
+	assert_int_equal(peer_mgr_new(base, &c, &ops, &nodes[1], &nodes[1].mgr), 0);
+	assert_int_equal(peer_mgr_start(nodes[1].mgr), 0);
+	run_for(500);
+	assert_true(nodes[0].conflicts > 0);
+	assert_true(nodes[1].conflicts > 0);
+	assert_int_equal(n_routes(&nodes[0]), 0);
+	assert_int_equal(n_routes(&nodes[1]), 0);
+	free_nodes(nodes, 2);
+}
+
+/* ---- a scripted remote, to force the collision orderings ---- */
+
+static int listen_on(uint32_t ip, uint16_t *port)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(ip)};
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(fd, 4), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+struct io {
+	int fd;
+	struct evbuffer *in;
+	NsaPeer__Envelope *msg;
+	bool eof;
+	int accepted; /* for accept_one */
+};
+
+/* Waits for one message (or EOF) on a non-blocking socket while the loop
+ * runs. */
+static bool io_step(void *arg)
+{
+	struct io *io = arg;
+	char buf[4096];
+	ssize_t n;
+
+	if (wire_read(io->in, &io->msg) == 1)
+		return true;
+	n = read(io->fd, buf, sizeof(buf));
+	if (n == 0) {
+		io->eof = true;
+		return true;
+	}
+	if (n > 0)
+		evbuffer_add(io->in, buf, (size_t)n);
+	return wire_read(io->in, &io->msg) == 1;
+}
+
+static bool accept_one(void *arg)
+{
+	struct io *io = arg;
+
+	io->accepted = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK);
+	return io->accepted >= 0;
+}
+
+static void send_msg(int fd, const NsaPeer__Envelope *env)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	assert_int_equal(wire_write(b, env), 0);
+	while (evbuffer_get_length(b))
+		assert_true(evbuffer_write(b, fd) > 0);
+	evbuffer_free(b);
+}
+
+static void send_hello_as(int fd, const uint8_t *id, uint32_t ip, uint16_t port)
+{
+	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
+	NsaPeer__Hello hello = NSA_PEER__HELLO__INIT;
+
+	hello.version = 1;
+	hello.node_id.data = (uint8_t *)id;
+	hello.node_id.len = NODE_ID_LEN;
+	hello.node_ip = ip;
+	hello.listen_port = port;
+	hello.keepalive_ms = 100;
+	hello.hold_ms = 3000;
+	env.msg_case = NSA_PEER__ENVELOPE__MSG_HELLO;
+	env.hello = &hello;
+	send_msg(fd, &env);
+}
+
+static int connect_to(struct endpoint ep)
+{
+	struct sockaddr_in sin = {
+	    .sin_family = AF_INET, .sin_addr.s_addr = htonl(ep.addr), .sin_port = htons(ep.port)};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	return fd;
+}
+
+static NsaPeer__Envelope__MsgCase next_msg(int fd, struct evbuffer *in, bool *eof)
+{
+	struct io io = {.fd = fd, .in = in};
+	NsaPeer__Envelope__MsgCase c;
+
+	assert_true(run_until(io_step, &io, DEADLINE_MS));
+	*eof = io.eof;
+	if (io.eof)
+		return NSA_PEER__ENVELOPE__MSG__NOT_SET;
+	c = io.msg->msg_case;
+	wire_free(io.msg);
+	return c;
+}
+
+/* The mgr dials the script (OPENSENT), then the script dials the mgr:
+ * the connection initiated by the higher id must survive, on both paths. */
+static void collision(bool script_higher)
+{
+	struct node node;
+	uint8_t script_id[NODE_ID_LEN];
+	uint16_t script_port;
+	int lfd = listen_on(LOOP(9), &script_port);
+	struct endpoint seed = {LOOP(9), script_port};
+	struct io acc = {.fd = lfd};
+	struct evbuffer *in_out = evbuffer_new(), *in_in = evbuffer_new();
+	int out_fd, in_fd;
+	bool eof;
+
+	node_init(&node, 0x80);
+	memset(script_id, 0, sizeof(script_id));
+	script_id[0] = script_higher ? 0xff : 0x01;
+	node_start(&node, 1, &seed, 1, true, 5000);
+	/* its outbound connection arrives, with its hello */
+	assert_true(run_until(accept_one, &acc, DEADLINE_MS));
+	out_fd = acc.accepted;
+	assert_int_equal(next_msg(out_fd, in_out, &eof), NSA_PEER__ENVELOPE__MSG_HELLO);
+	/* we dial it too and say hello: a collision while it is in OPENSENT */
+	in_fd = connect_to(ep_of(&node));
+	send_hello_as(in_fd, script_id, LOOP(9), script_port);
+	if (script_higher) {
+		/* ours wins: it answers on our connection and drops its own */
+		assert_int_equal(next_msg(in_fd, in_in, &eof), NSA_PEER__ENVELOPE__MSG_HELLO);
+		assert_int_equal(next_msg(in_fd, in_in, &eof), NSA_PEER__ENVELOPE__MSG_ADVERT);
+		next_msg(out_fd, in_out, &eof);
+		assert_true(eof);
+		assert_int_equal(established(&node, NULL), 1);
+	} else {
+		/* its own wins: ours is closed unanswered */
+		next_msg(in_fd, in_in, &eof);
+		assert_true(eof);
+		send_hello_as(out_fd, script_id, LOOP(9), script_port);
+		assert_int_equal(next_msg(out_fd, in_out, &eof), NSA_PEER__ENVELOPE__MSG_ADVERT);
+		assert_int_equal(established(&node, NULL), 1);
+		/* a second connection in ESTABLISHED with another initiator:
+		 * refused as well */
+		close(in_fd);
+		evbuffer_drain(in_in, evbuffer_get_length(in_in));
+		in_fd = connect_to(ep_of(&node));
+		send_hello_as(in_fd, script_id, LOOP(9), script_port);
+		next_msg(in_fd, in_in, &eof);
+		assert_true(eof);
+		assert_int_equal(established(&node, NULL), 1);
+	}
+	close(in_fd);
+	close(out_fd);
+	close(lfd);
+	evbuffer_free(in_in);
+	evbuffer_free(in_out);
+	free_nodes(&node, 1);
+}
+
+static void test_collision_remote_higher(void **st)
+{
+	(void)st;
+	collision(true);
+}
+
+static void test_collision_local_higher(void **st)
+{
+	(void)st;
+	collision(false);
+}
+
+/* A peer presenting our own node id, or a node IP another live peer
+ * has, is refused. */
+static void test_refusals(void **st)
+{
+	(void)st;
+	struct node node, other;
+	struct endpoint seed;
+	struct evbuffer *in = evbuffer_new();
+	uint8_t id[NODE_ID_LEN] = {0x42};
+	int fd;
+	bool eof;
+
+	node_init(&node, 0xc0);
+	node_init(&other, 0xc1);
+	node_start(&node, 1, NULL, 0, true, 5000);
+	seed = ep_of(&node);
+	/* our own id */
+	fd = connect_to(seed);
+	send_hello_as(fd, node.id, LOOP(7), 7470);
+	next_msg(fd, in, &eof);
+	assert_true(eof);
+	close(fd);
+	/* a real peer at 127.0.0.2, then an impostor with its IP */
+	node_start(&other, 2, &seed, 1, true, 5000);
+	struct node pair[2] = {node, other};
+	struct mesh m = {pair, 2};
+	assert_true(run_until(full_mesh, &m, DEADLINE_MS));
+	fd = connect_to(seed);
+	evbuffer_drain(in, evbuffer_get_length(in));
+	send_hello_as(fd, id, LOOP(2), 7470);
+	next_msg(fd, in, &eof);
+	assert_true(eof);
+	close(fd);
+	assert_int_equal(established(&node, NULL), 1);
+	evbuffer_free(in);
+	free_nodes(pair, 2);
+}
+
+static void test_persisted_peers(void **st)
+{
+	(void)st;
+	/* covered by the lab rejoin scenario; here: learned peers land in
+	 * the state handle */
+	char dir[] = "/tmp/nsagent-peer-test.XXXXXX";
+	struct state *state;
+	struct node nodes[2];
+	struct mesh m = {nodes, 2};
+	struct endpoint seed;
+	struct peer_mgr_config c = {0};
+	char cmd[128];
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(state_open(dir, &state), 0);
+	node_init(&nodes[0], 0xd0);
+	node_init(&nodes[1], 0xd1);
+	node_start(&nodes[1], 2, NULL, 0, true, 5000);
+	seed = ep_of(&nodes[1]);
+	memcpy(nodes[0].id, state->node_id, NODE_ID_LEN);
+	memcpy(c.node_id, state->node_id, NODE_ID_LEN);
+	nodes[0].ip = LOOP(1);
+	c.node_ip = c.listen_addr = LOOP(1);
+	c.cluster = (struct prefix){0xac100000u, 16};
+	c.subnet_len = 24;
+	c.keepalive_ms = 100;
+	c.hold_time_ms = 300;
+	c.restart_time_ms = 5000;
+	c.connect_retry_min_ms = 20;
+	c.connect_retry_max_ms = 200;
+	c.handshake_timeout_ms = 500;
+	c.claim_wait_ms = 2000;
+	c.state = state;
+	c.seeds = &seed;
+	c.n_seeds = 1;
+	assert_int_equal(peer_mgr_new(base, &c, &ops, &nodes[0], &nodes[0].mgr), 0);
+	assert_int_equal(peer_mgr_start(nodes[0].mgr), 0);
+	assert_true(run_until(full_mesh, &m, DEADLINE_MS));
+	assert_int_equal(state->n_peers, 1);
+	assert_int_equal(state->peers[0].addr, LOOP(2));
+	assert_int_equal(state->peers[0].port, seed.port);
+	/* the claim happened once the seed's end-of-adverts arrived, well
+	 * before the claim wait, and avoided the seed's subnet; it is the lease */
+	assert_true(state->subnet_set);
+	assert_false(addr_prefix_overlaps(&state->subnet, &(struct prefix)NET(2)));
+	free_nodes(nodes, 2);
+	state_free(state);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_two_nodes),
+	    cmocka_unit_test(test_simultaneous),
+	    cmocka_unit_test(test_chain_of_three),
+	    cmocka_unit_test(test_graceful_restart_and_leave),
+	    cmocka_unit_test(test_adopt),
+	    cmocka_unit_test(test_auto_claim_conflict),
+	    cmocka_unit_test(test_claim_alone),
+	    cmocka_unit_test(test_explicit_conflict),
+	    cmocka_unit_test(test_collision_remote_higher),
+	    cmocka_unit_test(test_collision_local_higher),
+	    cmocka_unit_test(test_refusals),
+	    cmocka_unit_test(test_persisted_peers),
+	};
+	int ret;
+
+	log_set_level(getenv("NSAGENT_TEST_DEBUG") ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR + 0);
+	base = event_base_new();
+	ret = cmocka_run_group_tests(tests, NULL, NULL);
+	event_base_free(base);
+	return ret;
+}

@@ -1,0 +1,223 @@
+/* RIB: adverts, graceful restart (stale, sweep, expiry), withdraw,
+ * adoption of kernel routes, validation and overlap suppression. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "nsagent/log.h"
+#include "nsagent/rib.h"
+
+static const struct prefix cluster = {0xac100000, 16};
+static const uint8_t A[NODE_ID_LEN] = {0xa};
+static const uint8_t B[NODE_ID_LEN] = {0xb};
+#define NET(x) ((struct prefix){0xac100000 | ((x) << 8), 24})
+#define IP_A 0xc0a80105
+#define IP_B 0xc0a80106
+
+static unsigned routes(struct rib *rib, const struct prefix *local, struct kern_route *copy)
+{
+	struct kern_route *r;
+	unsigned n = rib_routes(rib, local, &r);
+
+	if (copy && n)
+		memcpy(copy, r, n * sizeof(*r));
+	free(r);
+	return n;
+}
+
+static bool has_route(struct rib *rib, struct prefix dst, uint32_t gw)
+{
+	struct kern_route r[64];
+	unsigned n = routes(rib, NULL, r);
+
+	for (unsigned i = 0; i < n; i++)
+		if (addr_prefix_equal(&r[i].dst, &dst) && r[i].gateway == gw)
+			return true;
+	return false;
+}
+
+static void test_advert_replace(void **st)
+{
+	(void)st;
+	struct rib *rib = rib_new(&cluster);
+	struct prefix set1[] = {NET(1), NET(2)}, set2[] = {NET(2), NET(3)};
+
+	assert_int_equal(rib_advert(rib, A, IP_A, set1, 2, false), 0);
+	assert_int_equal(routes(rib, NULL, NULL), 2);
+	/* full-set replacement: 1 goes, 3 comes */
+	assert_int_equal(rib_advert(rib, A, IP_A, set2, 2, false), 0);
+	assert_int_equal(routes(rib, NULL, NULL), 2);
+	assert_false(has_route(rib, NET(1), IP_A));
+	assert_true(has_route(rib, NET(3), IP_A));
+	rib_free(rib);
+}
+
+static void test_validation(void **st)
+{
+	(void)st;
+	struct rib *rib = rib_new(&cluster);
+	struct prefix bad[] = {
+	    {0x0a000000, 24}, /* outside the cluster */
+	    {0, 0},	      /* default route */
+	    {0xac100101, 24}, /* host bits */
+	    {0xac100000, 8},  /* wider than the cluster */
+	    NET(5),	      /* the only good one */
+	};
+	struct prefix many[RIB_MAX_SUBNETS_PER_NODE + 3];
+
+	assert_int_equal(rib_advert(rib, A, IP_A, bad, 5, false), 4);
+	assert_int_equal(routes(rib, NULL, NULL), 1);
+	for (unsigned i = 0; i < RIB_MAX_SUBNETS_PER_NODE + 3; i++)
+		many[i] = NET(10 + i);
+	assert_int_equal(rib_advert(rib, B, IP_B, many, RIB_MAX_SUBNETS_PER_NODE + 3, false), 3);
+	assert_int_equal(routes(rib, NULL, NULL), 1 + RIB_MAX_SUBNETS_PER_NODE);
+	rib_free(rib);
+}
+
+static void test_graceful_restart(void **st)
+{
+	(void)st;
+	struct rib *rib = rib_new(&cluster);
+	struct prefix old[] = {NET(1), NET(2)}, fresh[] = {NET(2)};
+	uint64_t next;
+	unsigned n;
+	const struct rib_entry *e;
+
+	rib_advert(rib, A, IP_A, old, 2, false);
+	rib_session_down(rib, A, 1000);
+	/* still installed while stale */
+	assert_int_equal(routes(rib, NULL, NULL), 2);
+	e = rib_entries(rib, &n);
+	for (unsigned i = 0; i < n; i++)
+		assert_true(e[i].stale);
+	rib_expire(rib, 1000 + 119999, 120000, &next);
+	assert_int_equal(routes(rib, NULL, NULL), 2);
+	assert_int_equal(next, 1000 + 120000);
+	/* the node returns with only NET(2): it is fresh, NET(1) waits for EoA */
+	rib_advert(rib, A, IP_A, fresh, 1, false);
+	assert_int_equal(routes(rib, NULL, NULL), 2);
+	rib_end_of_adverts(rib, A);
+	assert_int_equal(routes(rib, NULL, NULL), 1);
+	assert_true(has_route(rib, NET(2), IP_A));
+	e = rib_entries(rib, &n);
+	assert_false(e[0].stale);
+	/* nothing stale: no expiry pending */
+	rib_expire(rib, 999999, 120000, &next);
+	assert_int_equal(next, 0);
+	rib_free(rib);
+}
+
+static void test_expiry(void **st)
+{
+	(void)st;
+	struct rib *rib = rib_new(&cluster);
+	struct prefix a[] = {NET(1)}, b[] = {NET(2)};
+	uint64_t next;
+
+	rib_advert(rib, A, IP_A, a, 1, false);
+	rib_advert(rib, B, IP_B, b, 1, false);
+	rib_session_down(rib, A, 0);
+	rib_session_down(rib, A, 500); /* a second drop keeps the first deadline */
+	rib_expire(rib, 999, 1000, &next);
+	assert_int_equal(next, 1000);
+	assert_int_equal(routes(rib, NULL, NULL), 2);
+	rib_expire(rib, 1000, 1000, &next);
+	assert_int_equal(routes(rib, NULL, NULL), 1);
+	assert_true(has_route(rib, NET(2), IP_B));
+	assert_int_equal(next, 0);
+	rib_free(rib);
+}
+
+static void test_withdraw(void **st)
+{
+	(void)st;
+	struct rib *rib = rib_new(&cluster);
+	struct prefix a[] = {NET(1), NET(3)}, b[] = {NET(2)};
+
+	rib_advert(rib, A, IP_A, a, 2, false);
+	rib_advert(rib, B, IP_B, b, 1, false);
+	rib_withdraw(rib, A);
+	assert_int_equal(routes(rib, NULL, NULL), 1);
+	assert_true(has_route(rib, NET(2), IP_B));
+	rib_free(rib);
+}
+
+static void test_adopt(void **st)
+{
+	(void)st;
+	struct rib *rib = rib_new(&cluster);
+	struct kern_route kr[] = {{NET(1), IP_A}, {NET(4), IP_A}, {NET(2), IP_B}};
+	struct prefix a[] = {NET(1)};
+	uint64_t next;
+
+	rib_adopt(rib, kr, 3, 100);
+	rib_adopt(rib, kr, 3, 100); /* idempotent */
+	assert_int_equal(routes(rib, NULL, NULL), 3);
+	/* A returns advertising only NET(1); its EoA sweeps NET(4) */
+	rib_advert(rib, A, IP_A, a, 1, false);
+	rib_end_of_adverts(rib, A);
+	assert_int_equal(routes(rib, NULL, NULL), 2);
+	assert_true(has_route(rib, NET(1), IP_A));
+	assert_false(has_route(rib, NET(4), IP_A));
+	/* B never returns */
+	rib_expire(rib, 100 + 5000, 5000, &next);
+	assert_int_equal(routes(rib, NULL, NULL), 1);
+	rib_free(rib);
+}
+
+/* Two nodes claiming the same subnet, or one overlapping the local subnet,
+ * never produce overlapping kernel routes. */
+static void test_no_overlap(void **st)
+{
+	(void)st;
+	struct rib *rib = rib_new(&cluster);
+	struct prefix same[] = {NET(7)};
+	struct prefix wide[] = {{0xac100000, 20}}; /* covers NET(0..15) */
+	struct prefix local = NET(9);
+	struct kern_route r[8];
+	unsigned n;
+
+	rib_advert(rib, B, IP_B, same, 1, false);
+	rib_advert(rib, A, IP_A, same, 1, false);
+	n = routes(rib, NULL, r);
+	assert_int_equal(n, 1);
+	assert_int_equal(r[0].gateway, IP_A); /* lower id */
+	/* explicit beats the lower id */
+	rib_advert(rib, B, IP_B, same, 1, true);
+	n = routes(rib, NULL, r);
+	assert_int_equal(n, 1);
+	assert_int_equal(r[0].gateway, IP_B);
+	/* fresh beats stale */
+	rib_session_down(rib, B, 0);
+	n = routes(rib, NULL, r);
+	assert_int_equal(n, 1);
+	assert_int_equal(r[0].gateway, IP_A);
+	/* a subnet overlapping our own is never installed */
+	rib_withdraw(rib, B);
+	n = routes(rib, &(struct prefix){NET(7).addr, 24}, r);
+	assert_int_equal(n, 0);
+	rib_advert(rib, B, IP_B, wide, 1, false);
+	n = routes(rib, &local, r);
+	/* wide overlaps local and is out, so A's NET(7) no longer competes */
+	assert_int_equal(n, 1);
+	assert_true(addr_prefix_equal(&r[0].dst, &same[0]));
+	assert_int_equal(r[0].gateway, IP_A);
+	rib_free(rib);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_advert_replace),   cmocka_unit_test(test_validation),
+	    cmocka_unit_test(test_graceful_restart), cmocka_unit_test(test_expiry),
+	    cmocka_unit_test(test_withdraw),	     cmocka_unit_test(test_adopt),
+	    cmocka_unit_test(test_no_overlap),
+	};
+	log_set_level(LOG_LEVEL_ERROR);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
