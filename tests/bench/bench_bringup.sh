@@ -129,8 +129,8 @@ up_nsagent() {
 	poll_until 120 agent_ready || bench_fail "nsagent not ready after 120 s: $(tail -5 "$BENCH_TMP/agent.log")"
 }
 down_nsagent() {
-	"$NSAGENT" down --config "$BENCH_TMP/empty.conf" --bridge "$BR" >>"$BENCH_TMP/agent.log" 2>&1 ||
-		bench_fail "nsagent down failed: $(tail -5 "$BENCH_TMP/agent.log")"
+	"$NSAGENT" down --config "$BENCH_TMP/empty.conf" --bridge "$BR" >"$BENCH_TMP/down.log" 2>&1 ||
+		bench_fail "nsagent down failed: $(tail -5 "$BENCH_TMP/down.log")"
 }
 
 # one METHOD N FULL: prints "UP_US DOWN_US".
