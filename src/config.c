@@ -56,6 +56,7 @@ enum cfg_key {
 	KEY_CONNECT_RETRY_MIN,
 	KEY_CONNECT_RETRY_MAX,
 	KEY_HANDSHAKE_TIMEOUT,
+	KEY_PROBE_INTERVAL,
 	KEY_BACKEND,
 	KEY_METRICS,
 	KEY_COUNT
@@ -95,6 +96,7 @@ static int set_restart_time(struct cfg *cfg, const char *value, char *msg, size_
 static int set_connect_retry_min(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_connect_retry_max(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_handshake_timeout(struct cfg *cfg, const char *value, char *msg, size_t size);
+static int set_probe_interval(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_backend(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_metrics(struct cfg *cfg, const char *value, char *msg, size_t size);
 
@@ -137,6 +139,9 @@ static const struct cfg_option options[KEY_COUNT] = {
     [KEY_HANDSHAKE_TIMEOUT] = {"handshake-timeout", "DURATION",
 			       "a session must finish its handshake within this", false, true,
 			       set_handshake_timeout},
+    [KEY_PROBE_INTERVAL] = {"probe-interval", "DURATION|off",
+			    "interval between data-path probes to each peer (0s = off)", false,
+			    true, set_probe_interval},
     [KEY_BACKEND] = {"backend", "auto|direct|vxlan",
 		     "path to peers (auto: direct if on-link, else vxlan)", false, true,
 		     set_backend},
@@ -546,6 +551,15 @@ static int set_handshake_timeout(struct cfg *cfg, const char *value, char *msg, 
 	return set_duration(&cfg->handshake_timeout_ms, value, msg, size);
 }
 
+static int set_probe_interval(struct cfg *cfg, const char *value, char *msg, size_t size)
+{
+	if (strcmp(value, "off") == 0) {
+		cfg->probe_interval_ms = 0;
+		return 0;
+	}
+	return set_duration(&cfg->probe_interval_ms, value, msg, size);
+}
+
 static int set_backend(struct cfg *cfg, const char *value, char *msg, size_t size)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(backend_names); i++) {
@@ -636,6 +650,7 @@ static void set_defaults(struct cfg *cfg)
 	cfg->connect_retry_min_ms = 1000;
 	cfg->connect_retry_max_ms = 30000;
 	cfg->handshake_timeout_ms = 5000;
+	cfg->probe_interval_ms = CFG_DEFAULT_PROBE_INTERVAL_MS;
 	cfg->backend = CFG_BACKEND_AUTO;
 }
 
@@ -1075,6 +1090,12 @@ static int validate_timers(const struct cfg *cfg, struct cfg_error *err)
 	}
 	if (cfg->handshake_timeout_ms == 0)
 		return invalid(cfg, KEY_HANDSHAKE_TIMEOUT, err, "must be longer than 0s");
+	/* Shorter would flood a large cluster with echoes and leave a reply
+	 * too little time to come back before it counts as lost. */
+	if (cfg->probe_interval_ms != 0 && cfg->probe_interval_ms < CFG_MIN_PROBE_INTERVAL_MS)
+		return invalid(
+		    cfg, KEY_PROBE_INTERVAL, err,
+		    "must be 0s (off) or at least " STRINGIFY(CFG_MIN_PROBE_INTERVAL_MS) "ms");
 	return 0;
 }
 
@@ -1158,6 +1179,12 @@ void cfg_print(const struct cfg *cfg, FILE *out)
 		format_duration(timers[i].ms, duration, sizeof(duration));
 		fprintf(out, "%s = %s\n", options[timers[i].key].name, duration);
 	}
+	if (cfg->probe_interval_ms) {
+		format_duration(cfg->probe_interval_ms, duration, sizeof(duration));
+		fprintf(out, "probe-interval = %s\n", duration);
+	} else {
+		fprintf(out, "probe-interval = off\n");
+	}
 	fprintf(out, "backend = %s\n", backend_names[cfg->backend]);
 	fprintf(out, "metrics = %s\n",
 		cfg->metrics_enabled ? addr_format_endpoint(&cfg->metrics, buf) : "off");
@@ -1181,6 +1208,7 @@ void cfg_usage(FILE *out)
 	    [KEY_CONNECT_RETRY_MIN] = "1s",
 	    [KEY_CONNECT_RETRY_MAX] = "30s",
 	    [KEY_HANDSHAKE_TIMEOUT] = "5s",
+	    [KEY_PROBE_INTERVAL] = "2s",
 	    [KEY_BACKEND] = "auto",
 	    [KEY_METRICS] = "off",
 	};

@@ -19,6 +19,8 @@
 #define CFG_DEFAULT_CLUSTER_CIDR "172.16.0.0/16"
 #define CFG_DEFAULT_BRIDGE "br0"
 #define CFG_DEFAULT_NAMESPACES "NS1,NS2"
+#define CFG_DEFAULT_PROBE_INTERVAL_MS 2000
+#define CFG_MIN_PROBE_INTERVAL_MS 100
 #define CFG_MAX_PEERS 256
 #define CFG_MAX_NAMESPACES 1024
 /* Namespace names: what `ip netns` accepts, minus '/', and short enough to
@@ -58,6 +60,8 @@ struct cfg {
 	uint32_t connect_retry_min_ms;
 	uint32_t connect_retry_max_ms;
 	uint32_t handshake_timeout_ms;
+	/* Data-path probes (src/probe.c), milliseconds; 0 = off. */
+	uint32_t probe_interval_ms;
 
 	enum cfg_backend backend;
 

@@ -206,6 +206,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->connect_retry_min_ms, 1000);
 	assert_int_equal(cfg->connect_retry_max_ms, 30000);
 	assert_int_equal(cfg->handshake_timeout_ms, 5000);
+	assert_int_equal(cfg->probe_interval_ms, 2000);
 	assert_int_equal(cfg->backend, CFG_BACKEND_AUTO);
 	assert_int_equal(cfg_validate(cfg, &err), 0);
 	cfg_free(cfg);
@@ -341,6 +342,9 @@ static const struct bad_case bad_cases[] = {
      "hold-time (1s) must be longer than keepalive (1s)"},
     {NULL, {"--hold-time", "3"}, "--hold-time", "not a duration"},
     {NULL, {"--restart-time", "2"}, "--restart-time", "not a duration"},
+    {NULL, {"--probe-interval", "2"}, "--probe-interval", "not a duration"},
+    {NULL, {"--probe-interval", "50ms"}, "--probe-interval", "0s (off) or at least 100ms"},
+    {"[nsagent]\nprobe-interval = of\n", {NULL}, "FILE:2", "'of' is not a duration"},
     {NULL,
      {"--connect-retry-min", "1m"},
      "--connect-retry-min",
