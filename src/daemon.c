@@ -41,6 +41,7 @@
 #include "nsagent/metrics.h"
 #include "nsagent/nsalloc.h"
 #include "nsagent/peer.h"
+#include "nsagent/probe.h"
 #include "nsagent/state.h"
 #include "nsagent/status.h"
 #include "nsagent/xalloc.h"
@@ -70,6 +71,7 @@ struct daemon {
 	struct nsalloc *nsalloc;  /* namespace -> address, persisted */
 	struct ctl_server *ctl;
 	struct metrics_server *metrics;
+	struct probe *probe; /* data-path probes; NULL when probe-interval is off */
 	struct event *sig_hup;
 	struct timespec started;
 	char problem[sizeof(
@@ -523,6 +525,23 @@ static void keep_restart_only(struct cfg *next, const struct cfg *old, char *buf
 	next->backend = old->backend;
 }
 
+static unsigned probe_targets(void *arg, uint32_t *source, struct probe_target **out);
+
+/* Starts, stops or retimes the data-path probes to match the config. */
+static void apply_probe_interval(struct daemon *d)
+{
+	if (d->cfg->probe_interval_ms == 0) {
+		if (d->probe)
+			log_info("data-path probes off");
+		probe_free(d->probe);
+		d->probe = NULL;
+	} else if (d->probe) {
+		probe_set_interval(d->probe, d->cfg->probe_interval_ms);
+	} else if (probe_new(d->base, d->cfg->probe_interval_ms, probe_targets, d, &d->probe) < 0) {
+		fatal("cannot start the data-path probes");
+	}
+}
+
 static bool same_metrics(const struct cfg *a, const struct cfg *b)
 {
 	return a->metrics_enabled == b->metrics_enabled &&
@@ -615,6 +634,7 @@ static enum ctl_result daemon_reload(struct daemon *d, char *msg, size_t size)
 	d->cfg = next;
 	d->cfg_reloaded = next;
 	metrics_inc(METRICS_RELOADS_OK);
+	apply_probe_interval(d);
 	ret = d->have_topology ? apply_topology(d, &kerr) : 0;
 	if (ret < 0) {
 		snprintf(msg, size, "config reloaded, but: %s", kerr.message);
@@ -669,6 +689,97 @@ static uint64_t ms_since(const struct timespec *start)
 	       (uint64_t)((now.tv_nsec - start->tv_nsec) / 1000000);
 }
 
+/* Probed: every established peer whose subnet is known and routed (not
+ * stale), at its bridge address (the first of its subnet), from ours. */
+static unsigned probe_targets(void *arg, uint32_t *source, struct probe_target **out)
+{
+	struct daemon *d = arg;
+	struct peer_info *peers = NULL;
+	struct kern_route *routes = NULL;
+	struct probe_target *targets;
+	unsigned n_peers, n_routes, n = 0;
+
+	*source = 0;
+	*out = NULL;
+	if (!d->peers || !d->have_topology || addr_prefix_host(&d->topo.subnet, 1, source) < 0)
+		return 0;
+	n_peers = peer_mgr_peers(d->peers, &peers);
+	peer_mgr_routes(d->peers, &routes, &n_routes);
+	targets = xcalloc(n_peers ? n_peers : 1, sizeof(*targets));
+	for (unsigned i = 0; i < n_peers; i++) {
+		const struct peer_info *pi = &peers[i];
+		bool routed = false;
+
+		if (pi->state != PEER_ESTABLISHED || !pi->subnet_known || pi->stale)
+			continue;
+		for (unsigned r = 0; r < n_routes; r++)
+			routed = routed || addr_prefix_equal(&routes[r].dst, &pi->subnet);
+		if (!routed || addr_prefix_host(&pi->subnet, 1, &targets[n].addr) < 0)
+			continue;
+		targets[n++].node_ip = pi->endpoint.addr;
+	}
+	free(peers);
+	free(routes);
+	*out = targets;
+	return n;
+}
+
+/* Per-peer probe series, appended at scrape time (the registry holds only
+ * fixed series). */
+static void probe_metrics(struct daemon *d, struct evbuffer *out)
+{
+	static const struct {
+		const char *name, *type, *help;
+	} families[] = {
+	    {"nsagent_probe_rtt_seconds", "gauge",
+	     "Round trip of the last answered data-path probe, by peer."},
+	    {"nsagent_probe_sent_total", "counter", "Data-path probes sent, by peer."},
+	    {"nsagent_probe_lost_total", "counter", "Data-path probes lost, by peer."},
+	    {"nsagent_probe_loss_ratio", "gauge",
+	     "Share of the last 10 data-path probes lost, by peer."},
+	    {"nsagent_probe_up", "gauge", "1 when the data path to the peer works, by peer."},
+	};
+	const struct probe_table *table;
+
+	_Static_assert(PROBE_WINDOW == 10, "nsagent_probe_loss_ratio's help names the window");
+	if (!d->probe)
+		return;
+	table = probe_get_table(d->probe);
+	for (unsigned f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
+		metrics_write_family(out, families[f].name, families[f].type, families[f].help);
+		for (unsigned i = 0; i < probe_table_count(table); i++) {
+			const struct probe_peer *pr = probe_table_get(table, i);
+			char labels[64], a[ADDR_STRLEN];
+			double value;
+
+			snprintf(labels, sizeof(labels), "peer=\"%s\"",
+				 addr_format(pr->node_ip, a));
+			switch (f) {
+			case 0:
+				if (!pr->has_rtt)
+					continue;
+				value = pr->rtt_us / 1e6;
+				break;
+			case 1:
+				value = (double)pr->sent;
+				break;
+			case 2:
+				value = (double)pr->lost;
+				break;
+			case 3:
+				value = pr->window_count
+					    ? (double)pr->window_lost / pr->window_count
+					    : 0;
+				break;
+			default:
+				value = pr->result == PROBE_OK;
+				break;
+			}
+			metrics_write_sample(out, families[f].name, labels, value);
+		}
+	}
+}
+
 /* The peer table from peer_mgr; a peer's route is "installed" when its
  * subnet is in the wanted route set, "stale" when kept for a lost session. */
 static void peer_status(struct daemon *d, struct status *st)
@@ -685,6 +796,7 @@ static void peer_status(struct daemon *d, struct status *st)
 	for (unsigned i = 0; i < n_peers; i++) {
 		const struct peer_info *pi = &peers[i];
 		struct status_peer *p = status_add_peer(st);
+		const struct probe_peer *pr;
 		bool routed = false;
 
 		if (!p)
@@ -707,6 +819,14 @@ static void peer_status(struct daemon *d, struct status *st)
 		if (routed)
 			snprintf(p->mode, sizeof(p->mode), "direct");
 		p->probe = STATUS_PROBE_UNKNOWN;
+		pr = d->probe ? probe_table_find(probe_get_table(d->probe), pi->endpoint.addr)
+			      : NULL;
+		if (pr && pr->result == PROBE_OK) {
+			p->probe = STATUS_PROBE_OK;
+			p->probe_rtt_us = pr->rtt_us;
+		} else if (pr && pr->result == PROBE_FAILED) {
+			p->probe = STATUS_PROBE_FAILED;
+		}
 	}
 	free(peers);
 	free(routes);
@@ -769,7 +889,7 @@ static void collect_metrics(void *arg, struct evbuffer *extra)
 	struct kern_route *routes = NULL;
 	unsigned n_peers = 0, n_routes = 0;
 
-	(void)extra;
+	probe_metrics(d, extra);
 	kern_get_stats(d->kern, &stats);
 	metrics_set(METRICS_RECONCILE_CHANGES, stats.changes);
 	metrics_set(METRICS_RECONCILE_REPAIRS, stats.repairs);
@@ -836,6 +956,7 @@ static int start_operations(struct daemon *d)
 			return ret;
 		}
 	}
+	apply_probe_interval(d);
 	d->sig_hup = evsignal_new(d->base, SIGHUP, on_hup_signal, d);
 	if (!d->sig_hup || evsignal_add(d->sig_hup, NULL) < 0)
 		fatal("cannot install the SIGHUP handler");
@@ -846,6 +967,7 @@ static void stop_operations(struct daemon *d)
 {
 	metrics_set_collector(NULL, NULL);
 	metrics_server_free(d->metrics);
+	probe_free(d->probe);
 	ctl_server_free(d->ctl);
 	if (d->sig_hup)
 		event_free(d->sig_hup);
