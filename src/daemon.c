@@ -4,7 +4,9 @@
  * It derives the desired local topology from the node subnet (given, or
  * claimed by peer_mgr) and hands it to the kernel layer as a whole, and
  * hands peer_mgr's wanted routes to the kernel layer whenever they change;
- * drift repair is the kernel layer's own business after that.
+ * drift repair is the kernel layer's own business after that. The
+ * data-path probes (probe.c) ask it at every round which peers to probe
+ * (established, with an installed route) and from which bridge address.
  *
  * Startup order matters for graceful restart: the kernel's tagged routes
  * are adopted (as stale, and re-applied unchanged) before any session
@@ -725,19 +727,51 @@ static unsigned probe_targets(void *arg, uint32_t *source, struct probe_target *
 }
 
 /* Per-peer probe series, appended at scrape time (the registry holds only
- * fixed series). */
+ * fixed series). Each reader gives one family's value, false for none. */
+static bool probe_rtt_seconds(const struct probe_peer *p, double *v)
+{
+	*v = p->rtt_us / 1e6;
+	return p->has_rtt;
+}
+
+static bool probe_sent(const struct probe_peer *p, double *v)
+{
+	*v = (double)p->sent;
+	return true;
+}
+
+static bool probe_lost(const struct probe_peer *p, double *v)
+{
+	*v = (double)p->lost;
+	return true;
+}
+
+static bool probe_loss_ratio(const struct probe_peer *p, double *v)
+{
+	*v = p->window_count ? (double)p->window_lost / p->window_count : 0;
+	return true;
+}
+
+static bool probe_up(const struct probe_peer *p, double *v)
+{
+	*v = p->result == PROBE_OK;
+	return true;
+}
+
 static void probe_metrics(struct daemon *d, struct evbuffer *out)
 {
 	static const struct {
 		const char *name, *type, *help;
+		bool (*read)(const struct probe_peer *p, double *v);
 	} families[] = {
 	    {"nsagent_probe_rtt_seconds", "gauge",
-	     "Round trip of the last answered data-path probe, by peer."},
-	    {"nsagent_probe_sent_total", "counter", "Data-path probes sent, by peer."},
-	    {"nsagent_probe_lost_total", "counter", "Data-path probes lost, by peer."},
+	     "Round trip of the last answered data-path probe, by peer.", probe_rtt_seconds},
+	    {"nsagent_probe_sent_total", "counter", "Data-path probes sent, by peer.", probe_sent},
+	    {"nsagent_probe_lost_total", "counter", "Data-path probes lost, by peer.", probe_lost},
 	    {"nsagent_probe_loss_ratio", "gauge",
-	     "Share of the last 10 data-path probes lost, by peer."},
-	    {"nsagent_probe_up", "gauge", "1 when the data path to the peer works, by peer."},
+	     "Share of the last 10 data-path probes lost, by peer.", probe_loss_ratio},
+	    {"nsagent_probe_up", "gauge", "1 when the data path to the peer works, by peer.",
+	     probe_up},
 	};
 	const struct probe_table *table;
 
@@ -745,36 +779,17 @@ static void probe_metrics(struct daemon *d, struct evbuffer *out)
 	if (!d->probe)
 		return;
 	table = probe_get_table(d->probe);
-	for (unsigned f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
+	for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
 		metrics_write_family(out, families[f].name, families[f].type, families[f].help);
 		for (unsigned i = 0; i < probe_table_count(table); i++) {
 			const struct probe_peer *pr = probe_table_get(table, i);
 			char labels[64], a[ADDR_STRLEN];
 			double value;
 
+			if (!families[f].read(pr, &value))
+				continue;
 			snprintf(labels, sizeof(labels), "peer=\"%s\"",
 				 addr_format(pr->node_ip, a));
-			switch (f) {
-			case 0:
-				if (!pr->has_rtt)
-					continue;
-				value = pr->rtt_us / 1e6;
-				break;
-			case 1:
-				value = (double)pr->sent;
-				break;
-			case 2:
-				value = (double)pr->lost;
-				break;
-			case 3:
-				value = pr->window_count
-					    ? (double)pr->window_lost / pr->window_count
-					    : 0;
-				break;
-			default:
-				value = pr->result == PROBE_OK;
-				break;
-			}
 			metrics_write_sample(out, families[f].name, labels, value);
 		}
 	}
