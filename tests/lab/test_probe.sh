@@ -12,7 +12,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 lab_init
-flags=(--probe-interval 500ms --metrics 127.0.0.1:9470)
+flags=(--probe-interval 1s --metrics 127.0.0.1:9470)
 lab up --hosts 2 --no-agent >/dev/null || fail "deploy/lab up"
 lab exec host2 -- sysctl -qw net.ipv4.ping_group_range="0 0"
 lab agent host1 start -- "${flags[@]}" || fail "host1 agent start"
@@ -49,9 +49,9 @@ read -r _ rtt state <<<"$(probe_of host1 192.168.1.6)"
 awk -v r="$rtt" 'BEGIN {exit !(r > 0 && r < 1000)}' || fail "host1: RTT '$rtt' ms"
 row=$(lab exec host1 -- "$NSAGENT" status | awk '$2 ~ /^192\.168\.1\.6:/')
 grep_q -E ' ok  +[0-9]+\.[0-9]{3}ms$' <<<"$row" || fail "status row lacks probe ok and RTT: $row"
-lab agent host1 log | grep_q 'data-path probes every 500ms from 172.16.0.1 (raw ICMP socket' ||
+lab agent host1 log | grep_q 'data-path probes every 1000ms from 172.16.0.1 (raw ICMP socket' ||
 	fail "host1 did not fall back to a raw ICMP socket"
-lab agent host2 log | grep_q 'data-path probes every 500ms from 172.16.1.1 (ICMP datagram socket)' ||
+lab agent host2 log | grep_q 'data-path probes every 1000ms from 172.16.1.1 (ICMP datagram socket)' ||
 	fail "host2 did not use an ICMP datagram socket"
 
 text=$(scrape host1) || fail "no metrics on host1"
@@ -79,7 +79,7 @@ wait_probe host1 192.168.1.6 failed
 lost=$(value 'nsagent_probe_lost_total{peer="192.168.1.6"}' "$(scrape host1)")
 # Stay broken for a few more rounds: it is still reported once.
 deadline=$((SECONDS + 30))
-until (($(value 'nsagent_probe_lost_total{peer="192.168.1.6"}' "$(scrape host1)") >= lost + 4)); do
+until (($(value 'nsagent_probe_lost_total{peer="192.168.1.6"}' "$(scrape host1)") >= lost + 3)); do
 	((SECONDS < deadline)) || fail "lost counter does not grow while broken"
 	sleep 0.2
 done
