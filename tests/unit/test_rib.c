@@ -151,7 +151,9 @@ static void test_adopt(void **st)
 {
 	(void)st;
 	struct rib *rib = rib_new(&cluster);
-	struct kern_route kr[] = {{NET(1), IP_A}, {NET(4), IP_A}, {NET(2), IP_B}};
+	struct kern_route kr[] = {{.dst = NET(1), .gateway = IP_A},
+				  {.dst = NET(4), .gateway = IP_A},
+				  {.dst = NET(2), .gateway = IP_B}};
 	struct prefix a[] = {NET(1)};
 	uint64_t next;
 
