@@ -57,6 +57,7 @@ enum cfg_key {
 	KEY_CONNECT_RETRY_MAX,
 	KEY_HANDSHAKE_TIMEOUT,
 	KEY_BACKEND,
+	KEY_METRICS,
 	KEY_COUNT
 };
 
@@ -95,6 +96,7 @@ static int set_connect_retry_min(struct cfg *cfg, const char *value, char *msg, 
 static int set_connect_retry_max(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_handshake_timeout(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_backend(struct cfg *cfg, const char *value, char *msg, size_t size);
+static int set_metrics(struct cfg *cfg, const char *value, char *msg, size_t size);
 
 static const struct cfg_option options[KEY_COUNT] = {
     [KEY_PEER] = {"peer", "ADDR[:PORT]",
@@ -138,6 +140,9 @@ static const struct cfg_option options[KEY_COUNT] = {
     [KEY_BACKEND] = {"backend", "auto|direct|vxlan",
 		     "path to peers (auto: direct if on-link, else vxlan)", false, true,
 		     set_backend},
+    [KEY_METRICS] = {"metrics", "ADDR:PORT|off",
+		     "serve Prometheus metrics over HTTP at ADDR:PORT/metrics", false, true,
+		     set_metrics},
 };
 
 static const char *const backend_names[] = {
@@ -251,6 +256,11 @@ static const char *ns_name_problem(const char *name)
 			return "may only contain letters, digits, '_', '.' and '-'";
 	}
 	return NULL;
+}
+
+const char *cfg_namespace_name_problem(const char *name)
+{
+	return ns_name_problem(name);
 }
 
 /* The kernel's dev_valid_name(), plus printable ASCII only. */
@@ -546,6 +556,25 @@ static int set_backend(struct cfg *cfg, const char *value, char *msg, size_t siz
 	}
 	snprintf(msg, size, "'%s' is not a backend (auto, direct, vxlan)", value);
 	return -EINVAL;
+}
+
+static int set_metrics(struct cfg *cfg, const char *value, char *msg, size_t size)
+{
+	struct endpoint endpoint;
+
+	if (strcmp(value, "off") == 0) {
+		cfg->metrics_enabled = false;
+		cfg->metrics = (struct endpoint){0, 0};
+		return 0;
+	}
+	/* The port is required: there is no customary one to default to. */
+	if (addr_parse_endpoint(value, 0, &endpoint) < 0 || endpoint.port == 0) {
+		snprintf(msg, size, "'%s' is not ADDR:PORT (e.g. 127.0.0.1:9470) or 'off'", value);
+		return -EINVAL;
+	}
+	cfg->metrics = endpoint;
+	cfg->metrics_enabled = true;
+	return 0;
 }
 
 /* Sets one key from one source. A list key's first occurrence in a source
@@ -1130,6 +1159,8 @@ void cfg_print(const struct cfg *cfg, FILE *out)
 		fprintf(out, "%s = %s\n", options[timers[i].key].name, duration);
 	}
 	fprintf(out, "backend = %s\n", backend_names[cfg->backend]);
+	fprintf(out, "metrics = %s\n",
+		cfg->metrics_enabled ? addr_format_endpoint(&cfg->metrics, buf) : "off");
 }
 
 void cfg_usage(FILE *out)
@@ -1151,6 +1182,7 @@ void cfg_usage(FILE *out)
 	    [KEY_CONNECT_RETRY_MAX] = "30s",
 	    [KEY_HANDSHAKE_TIMEOUT] = "5s",
 	    [KEY_BACKEND] = "auto",
+	    [KEY_METRICS] = "off",
 	};
 
 	fprintf(out, "Options (also keys of the [nsagent] section of the config file):\n");

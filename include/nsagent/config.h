@@ -61,6 +61,9 @@ struct cfg {
 
 	enum cfg_backend backend;
 
+	struct endpoint metrics; /* --metrics: Prometheus endpoint, when enabled */
+	bool metrics_enabled;
+
 	/* Private to config.c: where each setting was last set ("--flag" or
 	 * "file:line"), so that cfg_validate can point at the right place. */
 	struct cfg_sources *sources;
@@ -88,6 +91,9 @@ int cfg_parse_duration(const char *text, uint32_t *ms);
 
 /* Prints the effective config in config-file syntax (round-trips). */
 void cfg_print(const struct cfg *cfg, FILE *out);
+
+/* Why name cannot be a namespace name ("is empty", ...), or NULL. */
+const char *cfg_namespace_name_problem(const char *name);
 
 /* Usage text for the run flags. */
 void cfg_usage(FILE *out);

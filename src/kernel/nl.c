@@ -611,6 +611,18 @@ int kreq_bridge_add(struct knl *nl, const char *name, unsigned mtu, struct kern_
 	return knl_change(nl, msg, err, "create bridge %s", name);
 }
 
+/* One tx and one rx queue, said explicitly. Without them a veth is
+ * allocated with a queue per possible CPU and veth_init_queues() then cuts
+ * the real count down to one, which for a registered device means
+ * synchronize_net(): two expedited RCU grace periods per pair, the largest
+ * single wait of a bring-up (bench_bringup.sh, off-CPU profile). The
+ * result, one real queue each, is what the kernel default gives anyway. */
+static void put_veth_queues(struct nl_msg *msg)
+{
+	put_or_die(nla_put_u32(msg, IFLA_NUM_TX_QUEUES, 1));
+	put_or_die(nla_put_u32(msg, IFLA_NUM_RX_QUEUES, 1));
+}
+
 int kreq_veth_add(struct knl *nl, const char *host_name, int master, unsigned mtu, int peer_nsfd,
 		  int peer_ifindex, const char *peer_name, const char *ns_name,
 		  struct kern_error *err)
@@ -634,6 +646,7 @@ int kreq_veth_add(struct knl *nl, const char *host_name, int master, unsigned mt
 		put_or_die(nla_put_u32(msg, IFLA_MASTER, (uint32_t)master));
 	if (mtu)
 		put_or_die(nla_put_u32(msg, IFLA_MTU, mtu));
+	put_veth_queues(msg);
 	info = nla_nest_start(msg, IFLA_LINKINFO);
 	if (!info)
 		fatal("netlink request does not fit its buffer");
@@ -647,6 +660,7 @@ int kreq_veth_add(struct knl *nl, const char *host_name, int master, unsigned mt
 	put_or_die(nla_put_u32(msg, IFLA_NET_NS_FD, (uint32_t)peer_nsfd));
 	if (mtu)
 		put_or_die(nla_put_u32(msg, IFLA_MTU, mtu));
+	put_veth_queues(msg);
 	nla_nest_end(msg, peer_nest);
 	nla_nest_end(msg, data);
 	nla_nest_end(msg, info);

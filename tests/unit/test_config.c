@@ -354,6 +354,11 @@ static const struct bad_case bad_cases[] = {
     {NULL, {"--handshake-timeout", "5x"}, "--handshake-timeout", "not a duration"},
     /* --backend */
     {NULL, {"--backend", "gre"}, "--backend", "'gre' is not a backend"},
+    /* --metrics */
+    {NULL, {"--metrics", "127.0.0.1"}, "--metrics", "is not ADDR:PORT"},
+    {NULL, {"--metrics", "127.0.0.1:0"}, "--metrics", "is not ADDR:PORT"},
+    {NULL, {"--metrics", "localhost:9470"}, "--metrics", "is not ADDR:PORT"},
+    {"[nsagent]\nmetrics = on\n", {NULL}, "FILE:2", "metrics: 'on' is not ADDR:PORT"},
     /* the command line itself */
     {NULL, {"--bogus"}, "--bogus", "unknown option"},
     {NULL, {"--bogus=1"}, "--bogus", "unknown option"},
