@@ -2,7 +2,7 @@
 # peers_lib.sh): who a server sees as the client, bulk TCP transfers, MTUs.
 # shellcheck shell=bash
 
-OUTSIDE=198.51.100.10
+export OUTSIDE=198.51.100.10 # the lab's outside host
 BULK_BYTES=$((4 * 1024 * 1024))
 DP_TMP=$(mktemp -d "/tmp/nsagent-datapath.$$.XXXXXX")
 DP_PIDS=()
@@ -78,7 +78,7 @@ mtu() {
 full_size() {
 	local m
 	m=$(mtu "$1" "$2" eth0)
-	lab exec "$1" "$2" -- ping -n -c 2 -i 0.2 -W 2 -M do -s $((m - 28)) "$3" >/dev/null
+	lab exec "$1" "$2" -- ping -n -c 2 -i 0.2 -W 2 -M "do" -s $((m - 28)) "$3" >/dev/null
 }
 
 # agent_log HOST: the host's agent log.
@@ -91,6 +91,7 @@ nft_table() {
 	grep -q '^table inet nsagent$' <<<"$out"
 }
 
+# shellcheck disable=SC2154 # rc is assigned inside the trap
 datapath_init() {
 	lab_init "$@"
 	trap 'rc=$?; dp_cleanup; (exit $rc); lab_cleanup' EXIT

@@ -4,6 +4,7 @@
 # its node's IP; cross-node namespace traffic keeps its source address; the
 # agent's nftables table deleted by hand comes back and NAT works again;
 # `nsagent down` leaves no table and no VXLAN device.
+# shellcheck disable=SC2015 # "A && B || fail" is meant
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/peers_lib.sh"

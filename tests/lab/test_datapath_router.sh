@@ -3,10 +3,12 @@
 # 192.168.2.0/24), --backend auto: peers on the same subnet are direct,
 # across the router vxlan, and the logs say so per peer. Every namespace
 # reaches every other; cross-node traffic keeps its source on both kinds of
-# path, and NAT to the outside host still shows the node IP. The namespaces'
+# path, and NAT to the outside host still shows the node IP. `nsagent
+# status` shows the mode per peer too. The namespaces'
 # MTU leaves room for the VXLAN header and a 4 MiB TCP transfer crosses both
 # a direct and a vxlan path. The VXLAN device and its entries are repaired
 # when deleted; `nsagent down` removes the device and the table.
+# shellcheck disable=SC2015 # "A && B || fail" is meant
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/peers_lib.sh"
@@ -37,6 +39,12 @@ for ((i = 1; i <= n; i++)); do
 		fi
 	done
 done
+# ... and in `nsagent status`.
+st=$(lab exec host1 -- "$NSAGENT" status) || fail "nsagent status on host1"
+grep -Eq "192\.168\.2\.6:7470 +established +vxlan " <<<"$st" &&
+	grep -Eq "192\.168\.1\.7:7470 +established +direct " <<<"$st" &&
+	grep -Eq "192\.168\.2\.8:7470 +established +vxlan " <<<"$st" ||
+	fail "status on host1 does not show the per-peer modes: $st"
 # host1's VXLAN entries: exactly one neighbour and one FDB entry per vxlan peer.
 fdb=$(lab exec host1 -- bridge fdb show dev nsa-vxlan)
 [[ $(grep -c . <<<"$fdb") == 2 ]] && grep -q "02:6e:c0:a8:02:06 dst 192.168.2.6 .*permanent" <<<"$fdb" &&
