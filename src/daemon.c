@@ -8,6 +8,14 @@
  * data-path probes (probe.c) ask it at every round which peers to probe
  * (established, with an installed route) and from which bridge address.
  *
+ * Data path: each peer's mode (direct or vxlan) is chosen when its advert
+ * arrives (on_choose_mode: --backend, and for auto whether the kernel's
+ * route to its node IP has a gateway). The MTU of the bridge, veths and
+ * namespaces is the underlay's (the node IP's link) while every route is
+ * direct, and the underlay's minus the VXLAN header as soon as one route
+ * (or --backend vxlan) may cross VXLAN, so a full-size packet of a
+ * namespace never needs fragmenting on any path (backend.h).
+ *
  * Startup order matters for graceful restart: the kernel's tagged routes
  * are adopted (as stale, and re-applied unchanged) before any session
  * starts, so a restart never removes a route that traffic is using.
@@ -36,6 +44,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "nsagent/backend.h"
 #include "nsagent/ctl.h"
 #include "nsagent/daemon.h"
 #include "nsagent/kern.h"
@@ -67,7 +76,8 @@ struct daemon {
 	bool ready;
 	bool failed; /* a fatal error inside a callback: stop the loop */
 	char *pid_path;
-	uint32_t node_ip; /* as chosen at start */
+	uint32_t node_ip;      /* as chosen at start */
+	unsigned underlay_mtu; /* of the node IP's link */
 	/* Operations (control socket, reload, runtime namespaces, metrics). */
 	struct cfg *cfg_reloaded; /* owned; d->cfg points here after a reload */
 	struct nsalloc *nsalloc;  /* namespace -> address, persisted */
@@ -180,6 +190,36 @@ static void notify_systemd(const char *state)
 
 static void mark_ready(struct daemon *d);
 static int open_namespaces(struct daemon *d);
+static int apply_topology(struct daemon *d, struct kern_error *kerr);
+
+static bool any_vxlan(const struct kern_route *routes, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (routes[i].mode == KERN_MODE_VXLAN)
+			return true;
+	return false;
+}
+
+/* The data-path part of the topology: MTUs and the VXLAN device. */
+static void topology_datapath(const struct daemon *d, struct kern_topology *topo, bool vxlan)
+{
+	topo->mtu = backend_namespace_mtu(d->underlay_mtu, d->cfg->backend, vxlan);
+	topo->vtep = backend_has_vtep(d->cfg->backend) ? d->node_ip : 0;
+	backend_vtep_mac(d->node_ip, topo->vtep_mac);
+	topo->vxlan_mtu = backend_vxlan_mtu(d->underlay_mtu);
+}
+
+/* The namespaces' MTU follows the routes: lowered before the first vxlan
+ * route goes in, raised only after the last one is gone. */
+static void set_topology_mtu(struct daemon *d, unsigned mtu, bool vxlan)
+{
+	struct kern_error kerr = {{0}};
+
+	log_info("namespace MTU %u -> %u (%s)", d->topo.mtu, mtu,
+		 vxlan ? "a peer is reached over VXLAN" : "every peer is reached directly");
+	d->topo.mtu = mtu;
+	apply_topology(d, &kerr);
+}
 
 /* peer_mgr: the wanted route set changed. */
 static void on_routes_changed(void *arg)
@@ -187,14 +227,53 @@ static void on_routes_changed(void *arg)
 	struct daemon *d = arg;
 	struct kern_error kerr = {{0}};
 	struct kern_route *routes;
-	unsigned n;
+	unsigned n, mtu;
+	bool vxlan;
 
 	peer_mgr_routes(d->peers, &routes, &n);
+	vxlan = any_vxlan(routes, n);
+	mtu = backend_namespace_mtu(d->underlay_mtu, d->cfg->backend, vxlan);
+	if (d->have_topology && mtu < d->topo.mtu)
+		set_topology_mtu(d, mtu, vxlan);
 	if (kern_set_routes(d->kern, routes, n, &kerr) < 0)
 		log_error("%s", kerr.message);
 	else
 		log_debug("routes reconciled: %u cross-node routes", n);
+	if (d->have_topology && mtu > d->topo.mtu)
+		set_topology_mtu(d, mtu, vxlan);
 	free(routes);
+}
+
+/* peer_mgr: a peer's advert arrived; which data path reaches it. */
+static enum kern_mode on_choose_mode(void *arg, uint32_t node_ip, bool peer_vtep, char *why,
+				     size_t why_size)
+{
+	struct daemon *d = arg;
+	struct kern_error kerr = {{0}};
+	struct kern_path path = {0};
+	char gw[ADDR_STRLEN];
+	bool onlink = true, fallback = false;
+	enum kern_mode mode;
+	int len = 0;
+
+	if (d->cfg->backend == CFG_BACKEND_AUTO) {
+		if (kern_route_path(node_ip, &path, &kerr) < 0) {
+			onlink = false;
+			len = snprintf(why, why_size, "%s", kerr.message);
+		} else if (path.gateway) {
+			onlink = false;
+			len = snprintf(why, why_size, "auto: behind gateway %s on %s",
+				       addr_format(path.gateway, gw), path.ifname);
+		} else {
+			len = snprintf(why, why_size, "auto: on-link on %s", path.ifname);
+		}
+	} else {
+		len = snprintf(why, why_size, "--backend %s", backend_name(d->cfg->backend));
+	}
+	mode = backend_choose(d->cfg->backend, onlink, peer_vtep, &fallback);
+	if (fallback && len >= 0 && (size_t)len < why_size)
+		snprintf(why + len, why_size - (size_t)len, "; it advertises no VTEP, so direct");
+	return mode;
 }
 
 /* peer_mgr: our subnet is known (given, leased or claimed) or moved. */
@@ -204,7 +283,13 @@ static void on_subnet_claimed(void *arg, const struct prefix *subnet)
 	struct kern_error kerr = {{0}};
 	struct kern_stats stats;
 	char buf[PREFIX_STRLEN];
+	struct kern_route *routes;
+	unsigned n;
 
+	peer_mgr_routes(d->peers, &routes, &n);
+	bool vxlan = any_vxlan(routes, n);
+
+	free(routes);
 	free(d->topo.namespaces);
 	d->topo.namespaces = NULL;
 	if (build_topology(d->cfg, subnet, &d->topo) < 0) {
@@ -214,6 +299,7 @@ static void on_subnet_claimed(void *arg, const struct prefix *subnet)
 		event_base_loopexit(d->base, NULL);
 		return;
 	}
+	topology_datapath(d, &d->topo, vxlan);
 	/* Namespace addresses are the allocator's (persisted, runtime ones too). */
 	if (open_namespaces(d) < 0) {
 		d->failed = true;
@@ -252,6 +338,7 @@ static void on_subnet_conflict(void *arg, const struct prefix *subnet,
 
 static const struct peer_mgr_ops peer_ops = {
     .routes_changed = on_routes_changed,
+    .choose_mode = on_choose_mode,
     .subnet_claimed = on_subnet_claimed,
     .subnet_conflict = on_subnet_conflict,
 };
@@ -830,9 +917,8 @@ static void peer_status(struct daemon *d, struct status *st)
 			routed = routed || addr_prefix_equal(&routes[r].dst, &pi->subnet);
 		if (routed)
 			p->route = pi->stale ? STATUS_ROUTE_STALE : STATUS_ROUTE_INSTALLED;
-		/* Only host-gw routes exist so far (vxlan is a later issue). */
 		if (routed)
-			snprintf(p->mode, sizeof(p->mode), "direct");
+			snprintf(p->mode, sizeof(p->mode), "%s", backend_mode_name(pi->mode));
 		p->probe = STATUS_PROBE_UNKNOWN;
 		pr = d->probe ? probe_table_find(probe_get_table(d->probe), pi->endpoint.addr)
 			      : NULL;
@@ -990,6 +1076,30 @@ static void stop_operations(struct daemon *d)
 	cfg_free(d->cfg_reloaded);
 }
 
+/* The underlay MTU: the node IP's link's. */
+static void choose_underlay(struct daemon *d)
+{
+	struct kern_error kerr = {{0}};
+	char ifname[IFNAMSIZ] = "", ip[ADDR_STRLEN];
+	unsigned mtu = 0;
+
+	if (kern_addr_link(d->node_ip, &mtu, ifname, &kerr) < 0 || mtu == 0) {
+		log_warn("cannot read the underlay MTU (%s): assuming %u", kerr.message,
+			 BACKEND_DEFAULT_MTU);
+		mtu = BACKEND_DEFAULT_MTU;
+	}
+	d->underlay_mtu = mtu;
+	if (backend_has_vtep(d->cfg->backend))
+		log_info("data path: backend %s, underlay %s MTU %u; VXLAN device %s (VNI %u, UDP "
+			 "port %u, local %s, MTU %u) for peers that are not on-link",
+			 backend_name(d->cfg->backend), ifname[0] ? ifname : "?", mtu,
+			 KERN_VXLAN_IFNAME, KERN_VXLAN_VNI, KERN_VXLAN_PORT,
+			 addr_format(d->node_ip, ip), backend_vxlan_mtu(mtu));
+	else
+		log_info("data path: backend direct, underlay %s MTU %u", ifname[0] ? ifname : "?",
+			 mtu);
+}
+
 static void daemon_free(struct daemon *d)
 {
 	peer_mgr_free(d->peers);
@@ -1058,6 +1168,11 @@ int daemon_run(const struct cfg *cfg)
 	if (choose_node_ip(&d, &pc.node_ip) < 0)
 		goto out;
 	d.node_ip = pc.node_ip;
+	choose_underlay(&d);
+	if (backend_has_vtep(cfg->backend)) {
+		pc.vtep = d.node_ip;
+		backend_vtep_mac(d.node_ip, pc.vtep_mac);
+	}
 	pc.listen_port = cfg->port;
 	pc.cluster = cfg->cluster_cidr;
 	pc.subnet_len = 24;

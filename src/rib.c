@@ -135,6 +135,23 @@ unsigned rib_advert(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], uint32_
 	return rejected;
 }
 
+void rib_set_path(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], enum kern_mode mode,
+		  uint32_t vtep, const uint8_t vtep_mac[KERN_MAC_LEN])
+{
+	for (unsigned i = 0; i < rib->n; i++) {
+		struct rib_entry *e = &rib->entries[i];
+
+		if (!same_node(e, node_id))
+			continue;
+		e->mode = mode;
+		e->vtep = mode == KERN_MODE_VXLAN ? vtep : 0;
+		if (mode == KERN_MODE_VXLAN)
+			memcpy(e->vtep_mac, vtep_mac, KERN_MAC_LEN);
+		else
+			memset(e->vtep_mac, 0, KERN_MAC_LEN);
+	}
+}
+
 void rib_end_of_adverts(struct rib *rib, const uint8_t node_id[NODE_ID_LEN])
 {
 	for (unsigned i = 0; i < rib->n;) {
@@ -210,6 +227,9 @@ void rib_adopt(struct rib *rib, const struct kern_route *routes, unsigned n, uin
 			continue;
 		e->subnet = routes[k].dst;
 		e->nexthop = routes[k].gateway;
+		e->mode = routes[k].mode;
+		e->vtep = routes[k].vtep;
+		memcpy(e->vtep_mac, routes[k].vtep_mac, KERN_MAC_LEN);
 		e->stale = true;
 		e->stale_since_ms = now_ms;
 	}
@@ -252,6 +272,9 @@ unsigned rib_routes(const struct rib *rib, const struct prefix *local, struct ke
 			routes = xcalloc(rib->n, sizeof(*routes));
 		routes[n].dst = e->subnet;
 		routes[n].gateway = e->nexthop;
+		routes[n].mode = e->mode;
+		routes[n].vtep = e->vtep;
+		memcpy(routes[n].vtep_mac, e->vtep_mac, KERN_MAC_LEN);
 		n++;
 	}
 	*out = routes;
