@@ -94,7 +94,7 @@ text=$(scrape host1)
 [[ $(value 'nsagent_probe_loss_ratio{peer="192.168.1.6"}' "$text") != 0 ]] || fail "loss ratio 0"
 # The other direction is unaffected.
 [[ $(probe_of host2 192.168.1.5) == "ok "* ]] || fail "host2's path failed too"
-(($(log_count host2 'broken') == 0)) || fail "host2 logged a broken path"
+(($(log_count host2 'data path to peer 192.168.1.5 broken') == 0)) || fail "host2 logged a broken path"
 
 # --- heal ---
 lab exec host2 -- nft delete table ip "$table"
