@@ -248,7 +248,7 @@ static void neigh_event(struct kern *kern, struct nlmsghdr *nlh)
 		: !kvxlan_entry_wanted(&e, kern->routes, kern->n_routes)) {
 		kern->routes_dirty = true;
 		schedule(kern, "%s %s on %s %s", e.family == AF_BRIDGE ? "fdb entry" : "neighbour",
-			 kfmt_addr(e.dst, a), KERN_VXLAN_IFNAME, del ? "deleted" : "changed");
+			 addr_format(e.dst, a), KERN_VXLAN_IFNAME, del ? "deleted" : "changed");
 	}
 }
 
@@ -267,13 +267,17 @@ static void root_event(struct kern *kern, struct nlmsghdr *nlh)
 		if (kparse_addr(nlh, &a) && a.ifindex == kern->bridge_ifindex &&
 		    a.addr == kern->bridge_addr) {
 			kern->root_dirty = true;
-			schedule(kern, "address %s removed from bridge %s",
-				 kfmt_prefix(a.addr, a.len, p), kern->bridge);
+			schedule(
+			    kern, "address %s removed from bridge %s",
+			    addr_format_prefix(&(struct prefix){.addr = a.addr, .len = a.len}, p),
+			    kern->bridge);
 		} else if (kern->vxlan_ifindex && a.ifindex == kern->vxlan_ifindex &&
 			   a.addr == kern->subnet.addr) {
 			kern->root_dirty = true;
-			schedule(kern, "address %s removed from %s", kfmt_prefix(a.addr, a.len, p),
-				 KERN_VXLAN_IFNAME);
+			schedule(
+			    kern, "address %s removed from %s",
+			    addr_format_prefix(&(struct prefix){.addr = a.addr, .len = a.len}, p),
+			    KERN_VXLAN_IFNAME);
 		}
 		break;
 	case RTM_NEWNEIGH:
@@ -289,12 +293,16 @@ static void root_event(struct kern *kern, struct nlmsghdr *nlh)
 		if (nlh->nlmsg_type == RTM_DELROUTE) {
 			if (kroute_is_owned(&r) && w) {
 				kern->routes_dirty = true;
-				schedule(kern, "route %s deleted", kfmt_prefix(r.dst, r.len, p));
+				schedule(kern, "route %s deleted",
+					 addr_format_prefix(
+					     &(struct prefix){.addr = r.dst, .len = r.len}, p));
 			}
 		} else if (kroute_is_owned(&r) ? !w || kroute_kernel_gateway(w) != r.gateway
 					       : w != NULL) {
 			kern->routes_dirty = true;
-			schedule(kern, "route %s changed", kfmt_prefix(r.dst, r.len, p));
+			schedule(
+			    kern, "route %s changed",
+			    addr_format_prefix(&(struct prefix){.addr = r.dst, .len = r.len}, p));
 		}
 		break;
 	default:
@@ -329,8 +337,10 @@ static void ns_event(struct kern_ns *ns, struct nlmsghdr *nlh)
 	case RTM_DELADDR:
 		if (kparse_addr(nlh, &a) && a.addr == ns->addr) {
 			ns->dirty = true;
-			schedule(kern, "address %s removed in namespace %s",
-				 kfmt_prefix(a.addr, a.len, p), ns->name);
+			schedule(
+			    kern, "address %s removed in namespace %s",
+			    addr_format_prefix(&(struct prefix){.addr = a.addr, .len = a.len}, p),
+			    ns->name);
 		}
 		break;
 	case RTM_NEWROUTE:
@@ -1031,7 +1041,7 @@ static bool valid_ns_name(const char *name)
 static int validate_topology(const struct kern_topology *topo, uint32_t *bridge_addr,
 			     struct kern_error *err)
 {
-	uint32_t mask = kmask(topo->subnet.len);
+	uint32_t mask = addr_mask(topo->subnet.len);
 	uint32_t first = topo->subnet.addr + 1, last = (topo->subnet.addr | ~mask) - 1;
 	char p[PREFIX_STRLEN], a[ADDR_STRLEN];
 
@@ -1040,8 +1050,10 @@ static int validate_topology(const struct kern_topology *topo, uint32_t *bridge_
 		return -EINVAL;
 	}
 	if (topo->subnet.len > 30 || (topo->subnet.addr & ~mask)) {
-		kern_errorf(err, "invalid subnet %s: need a network address with room for hosts",
-			    kfmt_prefix(topo->subnet.addr, topo->subnet.len, p));
+		kern_errorf(
+		    err, "invalid subnet %s: need a network address with room for hosts",
+		    addr_format_prefix(
+			&(struct prefix){.addr = topo->subnet.addr, .len = topo->subnet.len}, p));
 		return -EINVAL;
 	}
 	if (topo->n_namespaces > CFG_MAX_NAMESPACES) {
@@ -1061,8 +1073,10 @@ static int validate_topology(const struct kern_topology *topo, uint32_t *bridge_
 		if (ns->addr <= first || ns->addr > last) {
 			kern_errorf(err,
 				    "address %s of namespace %s is not a free host address of %s",
-				    kfmt_addr(ns->addr, a), ns->name,
-				    kfmt_prefix(topo->subnet.addr, topo->subnet.len, p));
+				    addr_format(ns->addr, a), ns->name,
+				    addr_format_prefix(&(struct prefix){.addr = topo->subnet.addr,
+									.len = topo->subnet.len},
+						       p));
 			return -EINVAL;
 		}
 		char host[IFNAMSIZ], other[IFNAMSIZ];
@@ -1091,7 +1105,7 @@ static int validate_topology(const struct kern_topology *topo, uint32_t *bridge_
 			if (topo->namespaces[j].addr == ns->addr) {
 				kern_errorf(err, "namespaces %s and %s share address %s",
 					    topo->namespaces[j].name, ns->name,
-					    kfmt_addr(ns->addr, a));
+					    addr_format(ns->addr, a));
 				return -EINVAL;
 			}
 		}
@@ -1182,20 +1196,26 @@ int kern_set_routes(struct kern *kern, const struct kern_route *routes, unsigned
 	for (unsigned i = 0; i < n; i++) {
 		static const uint8_t zero_mac[KERN_MAC_LEN];
 
-		if (routes[i].dst.len > 32 || (routes[i].dst.addr & ~kmask(routes[i].dst.len)) ||
+		if (routes[i].dst.len > 32 ||
+		    (routes[i].dst.addr & ~addr_mask(routes[i].dst.len)) ||
 		    routes[i].gateway == 0 ||
 		    (routes[i].mode == KERN_MODE_VXLAN &&
 		     (!routes[i].vtep || !memcmp(routes[i].vtep_mac, zero_mac, KERN_MAC_LEN)))) {
 			kern_errorf(err, "invalid route %s via gateway %u",
-				    kfmt_prefix(routes[i].dst.addr, routes[i].dst.len, p),
+				    addr_format_prefix(&(struct prefix){.addr = routes[i].dst.addr,
+									.len = routes[i].dst.len},
+						       p),
 				    routes[i].gateway);
 			return -EINVAL;
 		}
 		for (unsigned j = 0; j < i; j++)
 			if (routes[j].dst.addr == routes[i].dst.addr &&
 			    routes[j].dst.len == routes[i].dst.len) {
-				kern_errorf(err, "route %s listed twice",
-					    kfmt_prefix(routes[i].dst.addr, routes[i].dst.len, p));
+				kern_errorf(
+				    err, "route %s listed twice",
+				    addr_format_prefix(&(struct prefix){.addr = routes[i].dst.addr,
+									.len = routes[i].dst.len},
+						       p));
 				return -EINVAL;
 			}
 	}

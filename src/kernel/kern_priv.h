@@ -194,9 +194,6 @@ bool kvxlan_entry_wanted(const struct kneigh *e, const struct kern_route *want, 
 /* Error helpers. */
 void kern_errorf(struct kern_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-const char *kfmt_addr(uint32_t addr, char buf[ADDR_STRLEN]);
-const char *kfmt_prefix(uint32_t addr, uint8_t len, char buf[PREFIX_STRLEN]);
-uint32_t kmask(uint8_t len);
 
 /* Named namespaces (netns.c). */
 /* Opens /run/netns/NAME when it is a network namespace; -ENOENT otherwise. */

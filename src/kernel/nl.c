@@ -41,29 +41,6 @@ void kern_errorf(struct kern_error *err, const char *fmt, ...)
 	va_end(ap);
 }
 
-uint32_t kmask(uint8_t len)
-{
-	return len == 0 ? 0 : 0xffffffffu << (32 - len);
-}
-
-const char *kfmt_addr(uint32_t addr, char buf[ADDR_STRLEN])
-{
-	struct in_addr in = {.s_addr = htonl(addr)};
-
-	inet_ntop(AF_INET, &in, buf, ADDR_STRLEN);
-	return buf;
-}
-
-const char *kfmt_prefix(uint32_t addr, uint8_t len, char buf[PREFIX_STRLEN])
-{
-	char a[ADDR_STRLEN], tmp[32];
-
-	/* len is at most 32, so the result always fits PREFIX_STRLEN. */
-	snprintf(tmp, sizeof(tmp), "%s/%u", kfmt_addr(addr, a), len);
-	snprintf(buf, PREFIX_STRLEN, "%.18s", tmp);
-	return buf;
-}
-
 /* Records the kernel's errno and extended-ack text of a refused request;
  * returning NL_STOP keeps libnl's own error return. */
 static int knl_error_cb(struct sockaddr_nl *who, struct nlmsgerr *e, void *arg)
@@ -688,12 +665,13 @@ int kreq_addr(struct knl *nl, bool add, int ifindex, const char *ifname, uint32_
 	put_or_die(nla_put(msg, IFA_LOCAL, 4, &be));
 	put_or_die(nla_put(msg, IFA_ADDRESS, 4, &be));
 	if (add && len < 31) {
-		uint32_t brd = htonl(addr | ~kmask(len));
+		uint32_t brd = htonl(addr | ~addr_mask(len));
 
 		put_or_die(nla_put(msg, IFA_BROADCAST, 4, &brd));
 	}
 	return knl_change(nl, msg, err, "%s address %s %s %s", add ? "add" : "delete",
-			  kfmt_prefix(addr, len, p), add ? "to" : "from", ifname);
+			  addr_format_prefix(&(struct prefix){.addr = addr, .len = len}, p),
+			  add ? "to" : "from", ifname);
 }
 
 int kreq_route(struct knl *nl, enum kreq_route_op op, uint32_t dst, uint8_t len, uint32_t gateway,
@@ -728,12 +706,15 @@ int kreq_route(struct knl *nl, enum kreq_route_op op, uint32_t dst, uint8_t len,
 	if (op != KREQ_ROUTE_DEL && oif > 0)
 		put_or_die(nla_put_u32(msg, RTA_OIF, (uint32_t)oif));
 	if (op == KREQ_ROUTE_DEL)
-		return knl_change(nl, msg, err, "delete route %s%s%s",
-				  len ? kfmt_prefix(dst, len, p) : "default", where ? " " : "",
-				  where ? where : "");
-	return knl_change(nl, msg, err, "%s route %s via %s%s%s%s", verbs[op],
-			  len ? kfmt_prefix(dst, len, p) : "default", kfmt_addr(gateway, g),
-			  where ? " " : "", where ? where : "", onlink ? " onlink" : "");
+		return knl_change(
+		    nl, msg, err, "delete route %s%s%s",
+		    len ? addr_format_prefix(&(struct prefix){.addr = dst, .len = len}, p)
+			: "default",
+		    where ? " " : "", where ? where : "");
+	return knl_change(
+	    nl, msg, err, "%s route %s via %s%s%s%s", verbs[op],
+	    len ? addr_format_prefix(&(struct prefix){.addr = dst, .len = len}, p) : "default",
+	    addr_format(gateway, g), where ? " " : "", where ? where : "", onlink ? " onlink" : "");
 }
 
 static const char *fmt_mac(const uint8_t mac[KERN_MAC_LEN], char buf[18])
@@ -772,7 +753,7 @@ int kreq_vxlan_add(struct knl *nl, const char *name, uint32_t vni, uint32_t loca
 	nla_nest_end(msg, data);
 	nla_nest_end(msg, info);
 	return knl_change(nl, msg, err, "create vxlan %s id %u local %s dstport %u address %s",
-			  name, vni, kfmt_addr(local, a), port, fmt_mac(mac, m));
+			  name, vni, addr_format(local, a), port, fmt_mac(mac, m));
 }
 
 int kreq_neigh(struct knl *nl, bool del, uint8_t family, int ifindex, const char *ifname,
@@ -798,8 +779,8 @@ int kreq_neigh(struct knl *nl, bool del, uint8_t family, int ifindex, const char
 		put_or_die(nla_put(msg, NDA_DST, 4, &be));
 	if (family == AF_BRIDGE)
 		return knl_change(nl, msg, err, "%s fdb entry %s dst %s dev %s",
-				  del ? "delete" : "replace", fmt_mac(mac, m), kfmt_addr(dst, a),
+				  del ? "delete" : "replace", fmt_mac(mac, m), addr_format(dst, a),
 				  ifname);
 	return knl_change(nl, msg, err, "%s neighbour %s lladdr %s dev %s",
-			  del ? "delete" : "replace", kfmt_addr(dst, a), fmt_mac(mac, m), ifname);
+			  del ? "delete" : "replace", addr_format(dst, a), fmt_mac(mac, m), ifname);
 }

@@ -95,9 +95,12 @@ int kroutes_reconcile(struct knl *nl, const struct kern_route *want, unsigned n,
 			char p[PREFIX_STRLEN];
 
 			if (first == 0) {
-				kern_errorf(err, "cannot add route %s over VXLAN: no device %s",
-					    kfmt_prefix(want[j].dst.addr, want[j].dst.len, p),
-					    KERN_VXLAN_IFNAME);
+				kern_errorf(
+				    err, "cannot add route %s over VXLAN: no device %s",
+				    addr_format_prefix(&(struct prefix){.addr = want[j].dst.addr,
+									.len = want[j].dst.len},
+						       p),
+				    KERN_VXLAN_IFNAME);
 				first = -ENODEV;
 			}
 			continue;
@@ -243,7 +246,7 @@ static int route_get(uint32_t dst, struct source_ctx *ctx, struct kern_error *er
 	if (rc < 0) {
 		int e = nl.kernel_errno ? nl.kernel_errno : EIO;
 
-		kern_errorf(err, "cannot find a route to %s: %s", kfmt_addr(dst, a),
+		kern_errorf(err, "cannot find a route to %s: %s", addr_format(dst, a),
 			    nl.kernel_errno ? strerror(e) : nl_geterror(rc));
 		rc = -e;
 	} else {
@@ -305,7 +308,7 @@ int kern_addr_link(uint32_t addr, unsigned *mtu, char ifname[IFNAMSIZ], struct k
 		break;
 	}
 	if (rc < 0)
-		kern_errorf(err, "no link has address %s", kfmt_addr(addr, a));
+		kern_errorf(err, "no link has address %s", addr_format(addr, a));
 out:
 	free(links.v);
 	free(addrs.v);
@@ -324,7 +327,7 @@ int kern_route_source(uint32_t dst, uint32_t *src, struct kern_error *err)
 		return rc;
 	if (!ctx.found) {
 		kern_errorf(err, "cannot find a source address to reach %s: the route has none",
-			    kfmt_addr(dst, a));
+			    addr_format(dst, a));
 		return -EADDRNOTAVAIL;
 	}
 	*src = ctx.src;
