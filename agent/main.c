@@ -6,11 +6,14 @@
  * This file only dispatches and prints: parsing and validation live in
  * src/config.c, where tests reach them. Exit status: 0 success, 1 the
  * operation failed, 2 the command line or config was wrong. */
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nsagent/config.h"
+#include "nsagent/ctl.h"
 #include "nsagent/daemon.h"
 #include "nsagent/kern.h"
 #include "nsagent/log.h"
@@ -23,6 +26,7 @@
 #define EXIT_OK 0
 #define EXIT_FAILED 1
 #define EXIT_USAGE 2
+#define EXIT_NOT_RUNNING 3 /* client commands: no agent answers */
 
 struct command {
 	const char *name;
@@ -35,6 +39,9 @@ struct command {
 static int cmd_run(int argc, char **argv);
 static int cmd_down(int argc, char **argv);
 static int cmd_check_config(int argc, char **argv);
+static int cmd_status(int argc, char **argv);
+static int cmd_ns(int argc, char **argv);
+static int cmd_reload(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
 static int cmd_genkey(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
@@ -45,6 +52,15 @@ static const struct command commands[] = {
      true, cmd_down},
     {"check-config", "[OPTIONS]",
      "check the config file and flags, then print the effective config", true, cmd_check_config},
+    {"status", "[--json] [--run-dir DIR] [--config FILE]",
+     "show the running agent: node, namespaces, peers (exit 1 when unhealthy, 3 when not "
+     "running)",
+     false, cmd_status},
+    {"ns", "add|del NAME [--run-dir DIR] [--config FILE]",
+     "add or remove a namespace on the running agent (kept across restarts)", false, cmd_ns},
+    {"reload", "[--run-dir DIR] [--config FILE]",
+     "make the running agent re-read its config (as SIGHUP does) and report the result", false,
+     cmd_reload},
     {"genkey", "",
      "print a new random cluster key for --key-file (umask 077; nsagent genkey > FILE)", false,
      cmd_genkey},
@@ -121,6 +137,7 @@ static int cmd_run(int argc, char **argv)
 	if (!cfg)
 		return EXIT_USAGE;
 	log_set_level(cfg->log_level);
+	daemon_set_argv(argc, argv);
 	ret = daemon_run(cfg);
 	cfg_free(cfg);
 	return ret;
@@ -159,6 +176,174 @@ static int cmd_check_config(int argc, char **argv)
 		return EXIT_USAGE;
 	cfg_print(cfg, stdout);
 	cfg_free(cfg);
+	return EXIT_OK;
+}
+
+/* ---- client commands: talk to the running agent over its control socket ---- */
+
+struct client_args {
+	bool json;
+	const char *run_dir;
+	const char *config;
+	const char *positional[2];
+	unsigned n_positional;
+};
+
+/* Takes "--json" (when json_ok), "--run-dir DIR", "--config FILE" (also as
+ * --flag=VALUE) and up to max_positional other words. */
+static int parse_client_args(int argc, char **argv, bool json_ok, unsigned max_positional,
+			     struct client_args *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i], *eq = strchr(arg, '=');
+		size_t name_len = eq ? (size_t)(eq - arg) : strlen(arg);
+		const char **slot = NULL;
+
+		if (json_ok && strcmp(arg, "--json") == 0) {
+			out->json = true;
+			continue;
+		}
+		if (name_len == strlen("--run-dir") && strncmp(arg, "--run-dir", name_len) == 0)
+			slot = &out->run_dir;
+		else if (name_len == strlen("--config") && strncmp(arg, "--config", name_len) == 0)
+			slot = &out->config;
+		if (slot) {
+			if (eq) {
+				*slot = eq + 1;
+			} else if (i + 1 < argc) {
+				*slot = argv[++i];
+			} else {
+				fprintf(stderr, "nsagent: %s: %s: missing value\n", argv[0], arg);
+				return -1;
+			}
+			continue;
+		}
+		if (arg[0] == '-' || out->n_positional >= max_positional) {
+			fprintf(stderr, "nsagent: %s: unexpected argument '%s'\n", argv[0], arg);
+			return -1;
+		}
+		out->positional[out->n_positional++] = arg;
+	}
+	return 0;
+}
+
+/* The agent's run dir: --run-dir, else the config file's run-dir when the
+ * file loads, else the default. A broken config file must not stop
+ * `nsagent reload` from reaching the agent, which reports what is wrong. */
+static char *client_run_dir(const struct client_args *args)
+{
+	char *argv[] = {"client", "--config", (char *)args->config, NULL};
+	struct cfg *cfg;
+	struct cfg_error err;
+	char *dir;
+
+	if (args->run_dir)
+		return strdup(args->run_dir);
+	cfg = cfg_new();
+	if (cfg_load(cfg, args->config ? 3 : 1, argv, &err) == 0)
+		dir = strdup(cfg->run_dir);
+	else
+		dir = strdup(CFG_DEFAULT_RUN_DIR);
+	cfg_free(cfg);
+	return dir;
+}
+
+/* Sends one request; prints why when no reply came. Returns an exit status
+ * (EXIT_OK when a reply is in *reply, whatever its result). */
+static int client_call(const struct client_args *args, enum ctl_op op, const char *name,
+		       struct ctl_reply *reply)
+{
+	char *run_dir = client_run_dir(args), err[512];
+	int ret;
+
+	if (!run_dir) {
+		fprintf(stderr, "nsagent: out of memory\n");
+		return EXIT_FAILED;
+	}
+	ret = ctl_call(run_dir, op, name, reply, err, sizeof(err));
+	free(run_dir);
+	if (ret == -ENOENT || ret == -ECONNREFUSED) {
+		fprintf(stderr, "nsagent: no agent is running (%s)\n", err);
+		return EXIT_NOT_RUNNING;
+	}
+	if (ret < 0) {
+		fprintf(stderr, "nsagent: %s\n", err);
+		return EXIT_FAILED;
+	}
+	return EXIT_OK;
+}
+
+static int cmd_status(int argc, char **argv)
+{
+	struct client_args args;
+	struct ctl_reply reply;
+	int ret;
+
+	if (parse_client_args(argc, argv, true, 0, &args) < 0)
+		return EXIT_USAGE;
+	ret = client_call(&args, CTL_OP_STATUS, NULL, &reply);
+	if (ret != EXIT_OK)
+		return ret;
+	if (reply.result != CTL_OK || !reply.has_status) {
+		fprintf(stderr, "nsagent: status: %s\n",
+			reply.message[0] ? reply.message : "the agent sent no status");
+		status_clear(&reply.status);
+		return EXIT_FAILED;
+	}
+	if (args.json)
+		status_print_json(&reply.status, stdout);
+	else
+		status_print_text(&reply.status, stdout);
+	ret = reply.status.healthy ? EXIT_OK : EXIT_FAILED;
+	status_clear(&reply.status);
+	return ret;
+}
+
+static int cmd_ns(int argc, char **argv)
+{
+	struct client_args args;
+	struct ctl_reply reply;
+	enum ctl_op op;
+	int ret;
+
+	if (parse_client_args(argc, argv, false, 2, &args) < 0)
+		return EXIT_USAGE;
+	if (args.n_positional != 2 ||
+	    (strcmp(args.positional[0], "add") != 0 && strcmp(args.positional[0], "del") != 0)) {
+		fprintf(stderr, "nsagent: ns: expected 'add NAME' or 'del NAME'\n");
+		return EXIT_USAGE;
+	}
+	op = strcmp(args.positional[0], "add") == 0 ? CTL_OP_NS_ADD : CTL_OP_NS_DEL;
+	ret = client_call(&args, op, args.positional[1], &reply);
+	if (ret != EXIT_OK)
+		return ret;
+	status_clear(&reply.status);
+	if (reply.result != CTL_OK) {
+		fprintf(stderr, "nsagent: ns %s: %s\n", args.positional[0], reply.message);
+		return reply.result == CTL_INVALID ? EXIT_USAGE : EXIT_FAILED;
+	}
+	printf("%s\n", reply.message);
+	return EXIT_OK;
+}
+
+static int cmd_reload(int argc, char **argv)
+{
+	struct client_args args;
+	struct ctl_reply reply;
+	int ret;
+
+	if (parse_client_args(argc, argv, false, 0, &args) < 0)
+		return EXIT_USAGE;
+	ret = client_call(&args, CTL_OP_RELOAD, NULL, &reply);
+	if (ret != EXIT_OK)
+		return ret;
+	status_clear(&reply.status);
+	if (reply.result != CTL_OK) {
+		fprintf(stderr, "nsagent: reload: %s\n", reply.message);
+		return EXIT_FAILED;
+	}
+	printf("%s\n", reply.message);
 	return EXIT_OK;
 }
 

@@ -56,6 +56,7 @@ enum cfg_key {
 	KEY_CONNECT_RETRY_MIN,
 	KEY_CONNECT_RETRY_MAX,
 	KEY_HANDSHAKE_TIMEOUT,
+	KEY_PROBE_INTERVAL,
 	KEY_BACKEND,
 	KEY_KEY_FILE,
 	KEY_LISTEN,
@@ -63,6 +64,7 @@ enum cfg_key {
 	KEY_MAX_CONNECTIONS,
 	KEY_DIAL_RATE,
 	KEY_ACCEPT_RATE,
+	KEY_METRICS,
 	KEY_COUNT
 };
 
@@ -100,6 +102,7 @@ static int set_restart_time(struct cfg *cfg, const char *value, char *msg, size_
 static int set_connect_retry_min(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_connect_retry_max(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_handshake_timeout(struct cfg *cfg, const char *value, char *msg, size_t size);
+static int set_probe_interval(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_backend(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_key_file(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_listen(struct cfg *cfg, const char *value, char *msg, size_t size);
@@ -107,6 +110,7 @@ static int set_max_peers(struct cfg *cfg, const char *value, char *msg, size_t s
 static int set_max_connections(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_dial_rate(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_accept_rate(struct cfg *cfg, const char *value, char *msg, size_t size);
+static int set_metrics(struct cfg *cfg, const char *value, char *msg, size_t size);
 
 static const struct cfg_option options[KEY_COUNT] = {
     [KEY_PEER] = {"peer", "ADDR[:PORT]",
@@ -147,6 +151,9 @@ static const struct cfg_option options[KEY_COUNT] = {
     [KEY_HANDSHAKE_TIMEOUT] = {"handshake-timeout", "DURATION",
 			       "a session must finish its handshake within this", false, true,
 			       set_handshake_timeout},
+    [KEY_PROBE_INTERVAL] = {"probe-interval", "DURATION|off",
+			    "interval between data-path probes to each peer (0s = off)", false,
+			    true, set_probe_interval},
     [KEY_BACKEND] = {"backend", "auto|direct|vxlan",
 		     "path to peers (auto: direct if on-link, else vxlan)", false, true,
 		     set_backend},
@@ -166,6 +173,9 @@ static const struct cfg_option options[KEY_COUNT] = {
 		       set_dial_rate},
     [KEY_ACCEPT_RATE] = {"accept-rate", "N", "accepted connections per second per address", false,
 			 true, set_accept_rate},
+    [KEY_METRICS] = {"metrics", "ADDR:PORT|off",
+		     "serve Prometheus metrics over HTTP at ADDR:PORT/metrics", false, true,
+		     set_metrics},
 };
 
 static const char *const backend_names[] = {
@@ -279,6 +289,11 @@ static const char *ns_name_problem(const char *name)
 			return "may only contain letters, digits, '_', '.' and '-'";
 	}
 	return NULL;
+}
+
+const char *cfg_namespace_name_problem(const char *name)
+{
+	return ns_name_problem(name);
 }
 
 /* The kernel's dev_valid_name(), plus printable ASCII only. */
@@ -564,6 +579,15 @@ static int set_handshake_timeout(struct cfg *cfg, const char *value, char *msg, 
 	return set_duration(&cfg->handshake_timeout_ms, value, msg, size);
 }
 
+static int set_probe_interval(struct cfg *cfg, const char *value, char *msg, size_t size)
+{
+	if (strcmp(value, "off") == 0) {
+		cfg->probe_interval_ms = 0;
+		return 0;
+	}
+	return set_duration(&cfg->probe_interval_ms, value, msg, size);
+}
+
 static int set_backend(struct cfg *cfg, const char *value, char *msg, size_t size)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(backend_names); i++) {
@@ -636,6 +660,25 @@ static int set_accept_rate(struct cfg *cfg, const char *value, char *msg, size_t
 	return set_count(&cfg->accept_rate, value, 1000000, msg, size);
 }
 
+static int set_metrics(struct cfg *cfg, const char *value, char *msg, size_t size)
+{
+	struct endpoint endpoint;
+
+	if (strcmp(value, "off") == 0) {
+		cfg->metrics_enabled = false;
+		cfg->metrics = (struct endpoint){0, 0};
+		return 0;
+	}
+	/* The port is required: there is no customary one to default to. */
+	if (addr_parse_endpoint(value, 0, &endpoint) < 0 || endpoint.port == 0) {
+		snprintf(msg, size, "'%s' is not ADDR:PORT (e.g. 127.0.0.1:9470) or 'off'", value);
+		return -EINVAL;
+	}
+	cfg->metrics = endpoint;
+	cfg->metrics_enabled = true;
+	return 0;
+}
+
 /* Sets one key from one source. A list key's first occurrence in a source
  * (list_started[key] false) replaces the list instead of extending it. */
 static int apply(struct cfg *cfg, enum cfg_key key, const char *value, const char *where,
@@ -696,6 +739,7 @@ static void set_defaults(struct cfg *cfg)
 	cfg->connect_retry_min_ms = 1000;
 	cfg->connect_retry_max_ms = 30000;
 	cfg->handshake_timeout_ms = 5000;
+	cfg->probe_interval_ms = CFG_DEFAULT_PROBE_INTERVAL_MS;
 	cfg->backend = CFG_BACKEND_AUTO;
 	cfg->max_peers = CFG_DEFAULT_MAX_PEERS;
 	cfg->max_connections = CFG_DEFAULT_MAX_CONNECTIONS;
@@ -1150,6 +1194,12 @@ static int validate_timers(const struct cfg *cfg, struct cfg_error *err)
 	}
 	if (cfg->handshake_timeout_ms == 0)
 		return invalid(cfg, KEY_HANDSHAKE_TIMEOUT, err, "must be longer than 0s");
+	/* Shorter would flood a large cluster with echoes and leave a reply
+	 * too little time to come back before it counts as lost. */
+	if (cfg->probe_interval_ms != 0 && cfg->probe_interval_ms < CFG_MIN_PROBE_INTERVAL_MS)
+		return invalid(
+		    cfg, KEY_PROBE_INTERVAL, err,
+		    "must be 0s (off) or at least " STRINGIFY(CFG_MIN_PROBE_INTERVAL_MS) "ms");
 	return 0;
 }
 
@@ -1242,6 +1292,12 @@ void cfg_print(const struct cfg *cfg, FILE *out)
 		format_duration(timers[i].ms, duration, sizeof(duration));
 		fprintf(out, "%s = %s\n", options[timers[i].key].name, duration);
 	}
+	if (cfg->probe_interval_ms) {
+		format_duration(cfg->probe_interval_ms, duration, sizeof(duration));
+		fprintf(out, "probe-interval = %s\n", duration);
+	} else {
+		fprintf(out, "probe-interval = off\n");
+	}
 	fprintf(out, "backend = %s\n", backend_names[cfg->backend]);
 	fprintf(out, "key-file = %s\n", cfg->key_file ? cfg->key_file : "none");
 	fprintf(out, "listen = %s\n",
@@ -1250,6 +1306,8 @@ void cfg_print(const struct cfg *cfg, FILE *out)
 	fprintf(out, "max-connections = %u\n", cfg->max_connections);
 	fprintf(out, "dial-rate = %u\n", cfg->dial_rate);
 	fprintf(out, "accept-rate = %u\n", cfg->accept_rate);
+	fprintf(out, "metrics = %s\n",
+		cfg->metrics_enabled ? addr_format_endpoint(&cfg->metrics, buf) : "off");
 }
 
 void cfg_usage(FILE *out)
@@ -1270,6 +1328,7 @@ void cfg_usage(FILE *out)
 	    [KEY_CONNECT_RETRY_MIN] = "1s",
 	    [KEY_CONNECT_RETRY_MAX] = "30s",
 	    [KEY_HANDSHAKE_TIMEOUT] = "5s",
+	    [KEY_PROBE_INTERVAL] = "2s",
 	    [KEY_BACKEND] = "auto",
 	    [KEY_KEY_FILE] = "none: unauthenticated",
 	    [KEY_LISTEN] = "auto",
@@ -1277,6 +1336,7 @@ void cfg_usage(FILE *out)
 	    [KEY_MAX_CONNECTIONS] = STRINGIFY(CFG_DEFAULT_MAX_CONNECTIONS),
 	    [KEY_DIAL_RATE] = STRINGIFY(CFG_DEFAULT_DIAL_RATE),
 	    [KEY_ACCEPT_RATE] = STRINGIFY(CFG_DEFAULT_ACCEPT_RATE),
+	    [KEY_METRICS] = "off",
 	};
 
 	fprintf(out, "Options (also keys of the [nsagent] section of the config file):\n");

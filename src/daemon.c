@@ -4,7 +4,17 @@
  * It derives the desired local topology from the node subnet (given, or
  * claimed by peer_mgr) and hands it to the kernel layer as a whole, and
  * hands peer_mgr's wanted routes to the kernel layer whenever they change;
- * drift repair is the kernel layer's own business after that.
+ * drift repair is the kernel layer's own business after that. The
+ * data-path probes (probe.c) ask it at every round which peers to probe
+ * (established, with an installed route) and from which bridge address.
+ *
+ * Data path: each peer's mode (direct or vxlan) is chosen when its advert
+ * arrives (on_choose_mode: --backend, and for auto whether the kernel's
+ * route to its node IP has a gateway). The MTU of the bridge, veths and
+ * namespaces is the underlay's (the node IP's link) while every route is
+ * direct, and the underlay's minus the VXLAN header as soon as one route
+ * (or --backend vxlan) may cross VXLAN, so a full-size packet of a
+ * namespace never needs fragmenting on any path (backend.h).
  *
  * Startup order matters for graceful restart: the kernel's tagged routes
  * are adopted (as stale, and re-applied unchanged) before any session
@@ -37,15 +47,26 @@
 #include <ifaddrs.h>
 #include <netinet/in.h>
 
+#include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "nsagent/backend.h"
+#include "nsagent/ctl.h"
 #include "nsagent/daemon.h"
 #include "nsagent/kern.h"
 #include "nsagent/log.h"
+#include "nsagent/metrics.h"
+#include "nsagent/nsalloc.h"
 #include "nsagent/peer.h"
+#include "nsagent/probe.h"
 #include "nsagent/state.h"
+#include "nsagent/status.h"
 #include "nsagent/tls.h"
 #include "nsagent/xalloc.h"
+
+#ifndef NSAGENT_VERSION
+#define NSAGENT_VERSION "unknown"
+#endif
 
 struct daemon {
 	const struct cfg *cfg;
@@ -63,7 +84,29 @@ struct daemon {
 	bool ready;
 	bool failed; /* a fatal error inside a callback: stop the loop */
 	char *pid_path;
+	uint32_t node_ip;      /* as chosen at start */
+	unsigned underlay_mtu; /* of the node IP's link */
+	/* Operations (control socket, reload, runtime namespaces, metrics). */
+	struct cfg *cfg_reloaded; /* owned; d->cfg points here after a reload */
+	struct nsalloc *nsalloc;  /* namespace -> address, persisted */
+	struct ctl_server *ctl;
+	struct metrics_server *metrics;
+	struct probe *probe; /* data-path probes; NULL when probe-interval is off */
+	struct event *sig_hup;
+	struct timespec started;
+	char problem[sizeof(
+	    ((struct kern_error *)0)->message)]; /* the last kernel failure; "" = healthy */
 };
+
+/* The command line the agent started with: reload re-runs cfg_load on it. */
+static int reload_argc;
+static char **reload_argv;
+
+void daemon_set_argv(int argc, char **argv)
+{
+	reload_argc = argc;
+	reload_argv = argv;
+}
 
 /* Namespaces take the subnet's addresses in order after the bridge's:
  * .2, .3, ... (the bridge has .1). */
@@ -154,6 +197,37 @@ static void notify_systemd(const char *state)
 }
 
 static void mark_ready(struct daemon *d);
+static int open_namespaces(struct daemon *d);
+static int apply_topology(struct daemon *d, struct kern_error *kerr);
+
+static bool any_vxlan(const struct kern_route *routes, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (routes[i].mode == KERN_MODE_VXLAN)
+			return true;
+	return false;
+}
+
+/* The data-path part of the topology: MTUs and the VXLAN device. */
+static void topology_datapath(const struct daemon *d, struct kern_topology *topo, bool vxlan)
+{
+	topo->mtu = backend_namespace_mtu(d->underlay_mtu, d->cfg->backend, vxlan);
+	topo->vtep = backend_has_vtep(d->cfg->backend) ? d->node_ip : 0;
+	backend_vtep_mac(d->node_ip, topo->vtep_mac);
+	topo->vxlan_mtu = backend_vxlan_mtu(d->underlay_mtu);
+}
+
+/* The namespaces' MTU follows the routes: lowered before the first vxlan
+ * route goes in, raised only after the last one is gone. */
+static void set_topology_mtu(struct daemon *d, unsigned mtu, bool vxlan)
+{
+	struct kern_error kerr = {{0}};
+
+	log_info("namespace MTU %u -> %u (%s)", d->topo.mtu, mtu,
+		 vxlan ? "a peer is reached over VXLAN" : "every peer is reached directly");
+	d->topo.mtu = mtu;
+	apply_topology(d, &kerr);
+}
 
 /* peer_mgr: the wanted route set changed. */
 static void on_routes_changed(void *arg)
@@ -161,14 +235,53 @@ static void on_routes_changed(void *arg)
 	struct daemon *d = arg;
 	struct kern_error kerr = {{0}};
 	struct kern_route *routes;
-	unsigned n;
+	unsigned n, mtu;
+	bool vxlan;
 
 	peer_mgr_routes(d->peers, &routes, &n);
+	vxlan = any_vxlan(routes, n);
+	mtu = backend_namespace_mtu(d->underlay_mtu, d->cfg->backend, vxlan);
+	if (d->have_topology && mtu < d->topo.mtu)
+		set_topology_mtu(d, mtu, vxlan);
 	if (kern_set_routes(d->kern, routes, n, &kerr) < 0)
 		log_error("%s", kerr.message);
 	else
 		log_debug("routes reconciled: %u cross-node routes", n);
+	if (d->have_topology && mtu > d->topo.mtu)
+		set_topology_mtu(d, mtu, vxlan);
 	free(routes);
+}
+
+/* peer_mgr: a peer's advert arrived; which data path reaches it. */
+static enum kern_mode on_choose_mode(void *arg, uint32_t node_ip, bool peer_vtep, char *why,
+				     size_t why_size)
+{
+	struct daemon *d = arg;
+	struct kern_error kerr = {{0}};
+	struct kern_path path = {0};
+	char gw[ADDR_STRLEN];
+	bool onlink = true, fallback = false;
+	enum kern_mode mode;
+	int len = 0;
+
+	if (d->cfg->backend == CFG_BACKEND_AUTO) {
+		if (kern_route_path(node_ip, &path, &kerr) < 0) {
+			onlink = false;
+			len = snprintf(why, why_size, "%s", kerr.message);
+		} else if (path.gateway) {
+			onlink = false;
+			len = snprintf(why, why_size, "auto: behind gateway %s on %s",
+				       addr_format(path.gateway, gw), path.ifname);
+		} else {
+			len = snprintf(why, why_size, "auto: on-link on %s", path.ifname);
+		}
+	} else {
+		len = snprintf(why, why_size, "--backend %s", backend_name(d->cfg->backend));
+	}
+	mode = backend_choose(d->cfg->backend, onlink, peer_vtep, &fallback);
+	if (fallback && len >= 0 && (size_t)len < why_size)
+		snprintf(why + len, why_size - (size_t)len, "; it advertises no VTEP, so direct");
+	return mode;
 }
 
 /* peer_mgr: our subnet is known (given, leased or claimed) or moved. */
@@ -178,12 +291,25 @@ static void on_subnet_claimed(void *arg, const struct prefix *subnet)
 	struct kern_error kerr = {{0}};
 	struct kern_stats stats;
 	char buf[PREFIX_STRLEN];
+	struct kern_route *routes;
+	unsigned n;
 
+	peer_mgr_routes(d->peers, &routes, &n);
+	bool vxlan = any_vxlan(routes, n);
+
+	free(routes);
 	free(d->topo.namespaces);
 	d->topo.namespaces = NULL;
 	if (build_topology(d->cfg, subnet, &d->topo) < 0) {
 		log_error("subnet %s has too few addresses for %u namespaces",
 			  addr_format_prefix(subnet, buf), d->cfg->n_namespaces);
+		d->failed = true;
+		event_base_loopexit(d->base, NULL);
+		return;
+	}
+	topology_datapath(d, &d->topo, vxlan);
+	/* Namespace addresses are the allocator's (persisted, runtime ones too). */
+	if (open_namespaces(d) < 0) {
 		d->failed = true;
 		event_base_loopexit(d->base, NULL);
 		return;
@@ -220,6 +346,7 @@ static void on_subnet_conflict(void *arg, const struct prefix *subnet,
 
 static const struct peer_mgr_ops peer_ops = {
     .routes_changed = on_routes_changed,
+    .choose_mode = on_choose_mode,
     .subnet_claimed = on_subnet_claimed,
     .subnet_conflict = on_subnet_conflict,
 };
@@ -287,6 +414,700 @@ static int choose_node_ip(const struct daemon *d, uint32_t *node_ip)
 	return 0;
 }
 
+/* ---- operations: runtime namespaces, reload, status, metrics ---- */
+
+/* The topology's namespaces are the allocator's: config ones, then runtime. */
+static void topology_from_nsalloc(struct daemon *d)
+{
+	unsigned n = nsalloc_count(d->nsalloc);
+
+	free(d->topo.namespaces);
+	d->topo.namespaces = xcalloc(n ? n : 1, sizeof(*d->topo.namespaces));
+	d->topo.n_namespaces = n;
+	for (unsigned i = 0; i < n; i++) {
+		const struct nsalloc_entry *e = nsalloc_get(d->nsalloc, i);
+
+		snprintf(d->topo.namespaces[i].name, sizeof(d->topo.namespaces[i].name), "%s",
+			 e->name);
+		d->topo.namespaces[i].addr = e->addr;
+	}
+}
+
+/* Opens the allocator for the topology's subnet and gives the config's
+ * namespaces their (persisted or new) addresses. */
+static int open_namespaces(struct daemon *d)
+{
+	char p[PREFIX_STRLEN];
+	int ret;
+
+	/* A new subnet (a claim moved) makes every address of the old one moot. */
+	nsalloc_free(d->nsalloc);
+	d->nsalloc = NULL;
+	ret = nsalloc_open(d->cfg->state_dir, &d->topo.subnet, &d->nsalloc);
+	if (ret < 0) {
+		log_error("cannot read namespace addresses in %s: %s", d->cfg->state_dir,
+			  strerror(-ret));
+		return ret;
+	}
+	ret =
+	    nsalloc_set_config(d->nsalloc, (const char(*)[CFG_NS_NAME_MAX + 1]) d->cfg->namespaces,
+			       d->cfg->n_namespaces);
+	if (ret < 0) {
+		log_error("cannot give the namespaces addresses of %s: %s",
+			  addr_format_prefix(&d->topo.subnet, p),
+			  ret == -ENOSPC ? "the subnet is full" : strerror(-ret));
+		return ret;
+	}
+	topology_from_nsalloc(d);
+	return 0;
+}
+
+/* Reconciles the kernel to the current topology; a failure makes the agent
+ * unhealthy until a later apply succeeds. */
+static int apply_topology(struct daemon *d, struct kern_error *kerr)
+{
+	int ret;
+
+	topology_from_nsalloc(d);
+	ret = kern_set_topology(d->kern, &d->topo, kerr);
+	if (ret < 0) {
+		snprintf(d->problem, sizeof(d->problem), "%s", kerr->message);
+		log_error("%s", kerr->message);
+	} else {
+		d->problem[0] = '\0';
+	}
+	return ret;
+}
+
+static enum ctl_result on_ns_add(void *arg, const char *name, char *msg, size_t size)
+{
+	struct daemon *d = arg;
+	struct kern_error kerr = {{0}};
+	char a[ADDR_STRLEN], p[PREFIX_STRLEN];
+	uint32_t addr;
+	int ret;
+
+	if (!d->nsalloc) {
+		snprintf(msg, size, "this node has no subnet yet (waiting for peers); try again");
+		return CTL_FAILED;
+	}
+	ret = nsalloc_add(d->nsalloc, name, &addr);
+	if (ret == -EEXIST) {
+		snprintf(msg, size, "namespace %s exists (%s)", name,
+			 addr_format(nsalloc_find(d->nsalloc, name)->addr, a));
+		return CTL_EXISTS;
+	}
+	if (ret == -ENOSPC) {
+		snprintf(msg, size, "subnet %s has no free address for %s",
+			 addr_format_prefix(&d->topo.subnet, p), name);
+		return CTL_FAILED;
+	}
+	if (ret < 0) {
+		snprintf(msg, size, "cannot record namespace %s: %s", name, strerror(-ret));
+		return CTL_FAILED;
+	}
+	if (apply_topology(d, &kerr) < 0) {
+		/* Give the address back and put the kernel back as it was. */
+		struct kern_error again = {{0}};
+
+		nsalloc_del(d->nsalloc, name);
+		if (apply_topology(d, &again) == 0)
+			d->problem[0] = '\0';
+		snprintf(msg, size, "%s", kerr.message);
+		return CTL_FAILED;
+	}
+	snprintf(msg, size, "added namespace %s with address %s/%u", name, addr_format(addr, a),
+		 d->topo.subnet.len);
+	log_info("%s", msg);
+	return CTL_OK;
+}
+
+static enum ctl_result on_ns_del(void *arg, const char *name, char *msg, size_t size)
+{
+	struct daemon *d = arg;
+	struct kern_error kerr = {{0}};
+	int ret;
+
+	if (!d->nsalloc) {
+		snprintf(msg, size, "no namespace %s (this node has no subnet yet)", name);
+		return CTL_NOT_FOUND;
+	}
+	ret = nsalloc_del(d->nsalloc, name);
+	if (ret == -ENOENT) {
+		snprintf(msg, size, "no namespace %s", name);
+		return CTL_NOT_FOUND;
+	}
+	if (ret == -EPERM) {
+		snprintf(msg, size,
+			 "namespace %s comes from the config; remove it from 'namespaces' and "
+			 "reload",
+			 name);
+		return CTL_INVALID;
+	}
+	if (ret < 0) {
+		snprintf(msg, size, "cannot record the removal of %s: %s", name, strerror(-ret));
+		return CTL_FAILED;
+	}
+	if (apply_topology(d, &kerr) < 0) {
+		snprintf(msg, size, "%s", kerr.message);
+		return CTL_FAILED;
+	}
+	/* The kernel layer logs the removal itself. */
+	snprintf(msg, size, "removed namespace %s", name);
+	return CTL_OK;
+}
+
+static bool same_peers(const struct cfg *a, const struct cfg *b)
+{
+	if (a->n_peers != b->n_peers)
+		return false;
+	for (unsigned i = 0; i < a->n_peers; i++) {
+		if (a->peers[i].addr != b->peers[i].addr || a->peers[i].port != b->peers[i].port)
+			return false;
+	}
+	return true;
+}
+
+/* Settings only a restart applies: lists the changed ones in buf and puts
+ * the running values into next, so that d->cfg always says what runs. */
+static void keep_restart_only(struct cfg *next, const struct cfg *old, char *buf, size_t size)
+{
+	struct {
+		const char *name;
+		bool changed;
+	} keys[] = {
+	    {"peer", !same_peers(next, old)},
+	    {"port", next->port != old->port},
+	    {"node-ip", next->node_ip != old->node_ip},
+	    {"subnet", next->subnet_set != old->subnet_set ||
+			   !addr_prefix_equal(&next->subnet, &old->subnet)},
+	    {"cluster-cidr", !addr_prefix_equal(&next->cluster_cidr, &old->cluster_cidr)},
+	    {"bridge", strcmp(next->bridge, old->bridge) != 0},
+	    {"state-dir", strcmp(next->state_dir, old->state_dir) != 0},
+	    {"run-dir", strcmp(next->run_dir, old->run_dir) != 0},
+	    {"keepalive", next->keepalive_ms != old->keepalive_ms},
+	    {"hold-time", next->hold_time_ms != old->hold_time_ms},
+	    {"restart-time", next->restart_time_ms != old->restart_time_ms},
+	    {"connect-retry-min", next->connect_retry_min_ms != old->connect_retry_min_ms},
+	    {"connect-retry-max", next->connect_retry_max_ms != old->connect_retry_max_ms},
+	    {"handshake-timeout", next->handshake_timeout_ms != old->handshake_timeout_ms},
+	    {"backend", next->backend != old->backend},
+	};
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (keys[i].changed && len < size)
+			len += (size_t)snprintf(buf + len, size - len, "%s%s", len ? ", " : "",
+						keys[i].name);
+	}
+	memcpy(next->peers, old->peers, sizeof(next->peers));
+	next->n_peers = old->n_peers;
+	next->port = old->port;
+	next->node_ip = old->node_ip;
+	next->subnet = old->subnet;
+	next->subnet_set = old->subnet_set;
+	next->cluster_cidr = old->cluster_cidr;
+	memcpy(next->bridge, old->bridge, sizeof(next->bridge));
+	free(next->state_dir);
+	next->state_dir = xstrdup(old->state_dir);
+	free(next->run_dir);
+	next->run_dir = xstrdup(old->run_dir);
+	next->keepalive_ms = old->keepalive_ms;
+	next->hold_time_ms = old->hold_time_ms;
+	next->restart_time_ms = old->restart_time_ms;
+	next->connect_retry_min_ms = old->connect_retry_min_ms;
+	next->connect_retry_max_ms = old->connect_retry_max_ms;
+	next->handshake_timeout_ms = old->handshake_timeout_ms;
+	next->backend = old->backend;
+}
+
+static unsigned probe_targets(void *arg, uint32_t *source, struct probe_target **out);
+
+/* Starts, stops or retimes the data-path probes to match the config. */
+static void apply_probe_interval(struct daemon *d)
+{
+	if (d->cfg->probe_interval_ms == 0) {
+		if (d->probe)
+			log_info("data-path probes off");
+		probe_free(d->probe);
+		d->probe = NULL;
+	} else if (d->probe) {
+		probe_set_interval(d->probe, d->cfg->probe_interval_ms);
+	} else if (probe_new(d->base, d->cfg->probe_interval_ms, probe_targets, d, &d->probe) < 0) {
+		fatal("cannot start the data-path probes");
+	}
+}
+
+static bool same_metrics(const struct cfg *a, const struct cfg *b)
+{
+	return a->metrics_enabled == b->metrics_enabled &&
+	       (!a->metrics_enabled ||
+		(a->metrics.addr == b->metrics.addr && a->metrics.port == b->metrics.port));
+}
+
+/* Re-reads the config from the original command line, validates it whole,
+ * and applies only what changed. Everything that can fail (parsing,
+ * binding a new metrics address, finding addresses for new namespaces)
+ * happens before anything is switched, so a failure keeps the running
+ * config untouched. */
+static enum ctl_result daemon_reload(struct daemon *d, char *msg, size_t size)
+{
+	struct cfg *next = cfg_new();
+	struct metrics_server *metrics = NULL;
+	struct kern_error kerr = {{0}};
+	struct cfg_error err;
+	char restart[256], bind_err[256];
+	bool metrics_changed;
+	int ret;
+
+	if (!reload_argv) {
+		snprintf(msg, size, "this agent cannot reload (started without its command line)");
+		goto fail;
+	}
+	if (cfg_load(next, reload_argc, reload_argv, &err) < 0) {
+		snprintf(msg, size, "%s: %s (the running config is kept)", err.where, err.message);
+		log_error("reload: %s", msg);
+		metrics_inc(METRICS_RELOADS_FAILED);
+		cfg_free(next);
+		return CTL_INVALID_CONFIG;
+	}
+	metrics_changed = !same_metrics(next, d->cfg);
+	if (metrics_changed && next->metrics_enabled) {
+		/* The new address is bound before the old server goes, unless both
+		 * use one port (they would collide); then the old one comes back
+		 * when the new one cannot be bound. */
+		bool freed = false;
+
+		if (d->metrics && next->metrics.port == d->cfg->metrics.port) {
+			metrics_server_free(d->metrics);
+			d->metrics = NULL;
+			freed = true;
+		}
+		if (metrics_server_new(d->base, &next->metrics, &metrics, bind_err,
+				       sizeof(bind_err)) < 0) {
+			snprintf(msg, size, "%s (the running config is kept)", bind_err);
+			log_error("reload: %s", msg);
+			if (freed && metrics_server_new(d->base, &d->cfg->metrics, &d->metrics,
+							bind_err, sizeof(bind_err)) < 0)
+				log_error("%s", bind_err);
+			goto fail;
+		}
+	}
+	/* Without a subnet yet, the new list is used once one is claimed. */
+	ret = 0;
+	if (d->nsalloc)
+		ret = nsalloc_set_config(d->nsalloc,
+					 (const char(*)[CFG_NS_NAME_MAX + 1]) next->namespaces,
+					 next->n_namespaces);
+	if (ret < 0) {
+		char p[PREFIX_STRLEN];
+
+		snprintf(msg, size, "namespaces: %s (the running config is kept)",
+			 ret == -ENOSPC ? "they do not all fit the subnet with the runtime ones"
+					: strerror(-ret));
+		if (ret == -ENOSPC)
+			log_error(
+			    "reload: namespaces do not fit subnet %s; keeping the running config",
+			    addr_format_prefix(&d->topo.subnet, p));
+		else
+			log_error("reload: %s", msg);
+		metrics_server_free(metrics);
+		goto fail;
+	}
+
+	/* From here on the new config is in force. */
+	keep_restart_only(next, d->cfg, restart, sizeof(restart));
+	if (metrics_changed) {
+		metrics_server_free(d->metrics);
+		d->metrics = metrics;
+	}
+	if (next->log_level != d->cfg->log_level) {
+		log_set_level(next->log_level);
+		log_info("log level is now %s", log_level_name(next->log_level));
+	}
+	/* The first config belongs to the caller of daemon_run; later ones are ours. */
+	cfg_free(d->cfg_reloaded);
+	d->cfg = next;
+	d->cfg_reloaded = next;
+	metrics_inc(METRICS_RELOADS_OK);
+	apply_probe_interval(d);
+	ret = d->have_topology ? apply_topology(d, &kerr) : 0;
+	if (ret < 0) {
+		snprintf(msg, size, "config reloaded, but: %s", kerr.message);
+		return CTL_FAILED;
+	}
+	if (restart[0]) {
+		snprintf(msg, size,
+			 "config reloaded; changes to %s take effect at the next restart", restart);
+		log_warn("reload: %s", msg);
+	} else {
+		snprintf(msg, size, "config reloaded");
+		log_info("reload: config reloaded");
+	}
+	return CTL_OK;
+fail:
+	metrics_inc(METRICS_RELOADS_FAILED);
+	cfg_free(next);
+	return CTL_FAILED;
+}
+
+static void on_hup_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+	char msg[CTL_MESSAGE_MAX];
+
+	(void)sig;
+	(void)what;
+	log_info("received SIGHUP, reloading the config");
+	daemon_reload(d, msg, sizeof(msg));
+}
+
+static enum ctl_result on_reload(void *arg, char *msg, size_t size)
+{
+	return daemon_reload(arg, msg, size);
+}
+
+static void on_leave(void *arg)
+{
+	struct daemon *d = arg;
+
+	log_info("asked to leave the cluster (control socket), stopping");
+	d->goodbye = PEER_GOODBYE_LEAVE;
+	event_base_loopexit(d->base, NULL);
+}
+
+static uint64_t ms_since(const struct timespec *start)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)(now.tv_sec - start->tv_sec) * 1000 +
+	       (uint64_t)((now.tv_nsec - start->tv_nsec) / 1000000);
+}
+
+/* Probed: every established peer whose subnet is known and routed (not
+ * stale), at its bridge address (the first of its subnet), from ours. */
+static unsigned probe_targets(void *arg, uint32_t *source, struct probe_target **out)
+{
+	struct daemon *d = arg;
+	struct peer_info *peers = NULL;
+	struct kern_route *routes = NULL;
+	struct probe_target *targets;
+	unsigned n_peers, n_routes, n = 0;
+
+	*source = 0;
+	*out = NULL;
+	if (!d->peers || !d->have_topology || addr_prefix_host(&d->topo.subnet, 1, source) < 0)
+		return 0;
+	n_peers = peer_mgr_peers(d->peers, &peers);
+	peer_mgr_routes(d->peers, &routes, &n_routes);
+	targets = xcalloc(n_peers ? n_peers : 1, sizeof(*targets));
+	for (unsigned i = 0; i < n_peers; i++) {
+		const struct peer_info *pi = &peers[i];
+		bool routed = false;
+
+		if (pi->state != PEER_ESTABLISHED || !pi->subnet_known || pi->stale)
+			continue;
+		for (unsigned r = 0; r < n_routes; r++)
+			routed = routed || addr_prefix_equal(&routes[r].dst, &pi->subnet);
+		if (!routed || addr_prefix_host(&pi->subnet, 1, &targets[n].addr) < 0)
+			continue;
+		targets[n++].node_ip = pi->endpoint.addr;
+	}
+	free(peers);
+	free(routes);
+	*out = targets;
+	return n;
+}
+
+/* Per-peer probe series, appended at scrape time (the registry holds only
+ * fixed series). Each reader gives one family's value, false for none. */
+static bool probe_rtt_seconds(const struct probe_peer *p, double *v)
+{
+	*v = p->rtt_us / 1e6;
+	return p->has_rtt;
+}
+
+static bool probe_sent(const struct probe_peer *p, double *v)
+{
+	*v = (double)p->sent;
+	return true;
+}
+
+static bool probe_lost(const struct probe_peer *p, double *v)
+{
+	*v = (double)p->lost;
+	return true;
+}
+
+static bool probe_loss_ratio(const struct probe_peer *p, double *v)
+{
+	*v = p->window_count ? (double)p->window_lost / p->window_count : 0;
+	return true;
+}
+
+static bool probe_up(const struct probe_peer *p, double *v)
+{
+	*v = p->result == PROBE_OK;
+	return true;
+}
+
+static void probe_metrics(struct daemon *d, struct evbuffer *out)
+{
+	static const struct {
+		const char *name, *type, *help;
+		bool (*read)(const struct probe_peer *p, double *v);
+	} families[] = {
+	    {"nsagent_probe_rtt_seconds", "gauge",
+	     "Round trip of the last answered data-path probe, by peer.", probe_rtt_seconds},
+	    {"nsagent_probe_sent_total", "counter", "Data-path probes sent, by peer.", probe_sent},
+	    {"nsagent_probe_lost_total", "counter", "Data-path probes lost, by peer.", probe_lost},
+	    {"nsagent_probe_loss_ratio", "gauge",
+	     "Share of the last 10 data-path probes lost, by peer.", probe_loss_ratio},
+	    {"nsagent_probe_up", "gauge", "1 when the data path to the peer works, by peer.",
+	     probe_up},
+	};
+	const struct probe_table *table;
+
+	_Static_assert(PROBE_WINDOW == 10, "nsagent_probe_loss_ratio's help names the window");
+	if (!d->probe)
+		return;
+	table = probe_get_table(d->probe);
+	for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
+		metrics_write_family(out, families[f].name, families[f].type, families[f].help);
+		for (unsigned i = 0; i < probe_table_count(table); i++) {
+			const struct probe_peer *pr = probe_table_get(table, i);
+			char labels[64], a[ADDR_STRLEN];
+			double value;
+
+			if (!families[f].read(pr, &value))
+				continue;
+			snprintf(labels, sizeof(labels), "peer=\"%s\"",
+				 addr_format(pr->node_ip, a));
+			metrics_write_sample(out, families[f].name, labels, value);
+		}
+	}
+}
+
+/* The peer table from peer_mgr; a peer's route is "installed" when its
+ * subnet is in the wanted route set, "stale" when kept for a lost session. */
+static void peer_status(struct daemon *d, struct status *st)
+{
+	struct peer_info *peers = NULL;
+	struct kern_route *routes = NULL;
+	unsigned n_peers, n_routes;
+	char id[NODE_ID_STRLEN];
+
+	if (!d->peers)
+		return;
+	n_peers = peer_mgr_peers(d->peers, &peers);
+	peer_mgr_routes(d->peers, &routes, &n_routes);
+	for (unsigned i = 0; i < n_peers; i++) {
+		const struct peer_info *pi = &peers[i];
+		struct status_peer *p = status_add_peer(st);
+		const struct probe_peer *pr;
+		bool routed = false;
+
+		if (!p)
+			break;
+		if (pi->node_id_known)
+			snprintf(p->node_id, sizeof(p->node_id), "%s",
+				 node_id_format(pi->node_id, id));
+		p->endpoint = pi->endpoint;
+		snprintf(p->state, sizeof(p->state), "%s", peer_state_name(pi->state));
+		p->subnet = pi->subnet;
+		p->subnet_known = pi->subnet_known;
+		p->uptime_ms = pi->uptime_ms;
+		p->last_heard_ms =
+		    pi->last_heard_ms == UINT64_MAX ? -1 : (int64_t)pi->last_heard_ms;
+		for (unsigned r = 0; r < n_routes && pi->subnet_known; r++)
+			routed = routed || addr_prefix_equal(&routes[r].dst, &pi->subnet);
+		if (routed)
+			p->route = pi->stale ? STATUS_ROUTE_STALE : STATUS_ROUTE_INSTALLED;
+		if (routed)
+			snprintf(p->mode, sizeof(p->mode), "%s", backend_mode_name(pi->mode));
+		p->probe = STATUS_PROBE_UNKNOWN;
+		pr = d->probe ? probe_table_find(probe_get_table(d->probe), pi->endpoint.addr)
+			      : NULL;
+		if (pr && pr->result == PROBE_OK) {
+			p->probe = STATUS_PROBE_OK;
+			p->probe_rtt_us = pr->rtt_us;
+		} else if (pr && pr->result == PROBE_FAILED) {
+			p->probe = STATUS_PROBE_FAILED;
+		}
+	}
+	free(peers);
+	free(routes);
+}
+
+static void on_status(void *arg, struct status *st)
+{
+	struct daemon *d = arg;
+	char id[NODE_ID_STRLEN];
+
+	snprintf(st->version, sizeof(st->version), "%s", NSAGENT_VERSION);
+	st->pid = (uint32_t)getpid();
+	st->uptime_ms = ms_since(&d->started);
+	st->healthy = d->problem[0] == '\0' && d->have_topology;
+	if (!d->have_topology)
+		snprintf(st->problem, sizeof(st->problem),
+			 "no local topology yet (waiting for a subnet)");
+	else
+		snprintf(st->problem, sizeof(st->problem), "%s", d->problem);
+	if (d->state)
+		snprintf(st->node_id, sizeof(st->node_id), "%s",
+			 node_id_format(d->state->node_id, id));
+	st->node_ip = d->node_ip;
+	snprintf(st->bridge, sizeof(st->bridge), "%s", d->cfg->bridge);
+	if (d->have_topology) {
+		st->subnet = d->topo.subnet;
+		st->subnet_known = true;
+		if (addr_prefix_host(&d->topo.subnet, 1, &st->bridge_addr) < 0)
+			st->bridge_addr = 0;
+	}
+	/* No cluster key support yet: sessions are unauthenticated. */
+	st->key = false;
+	for (unsigned i = 0; d->nsalloc && i < nsalloc_count(d->nsalloc); i++) {
+		const struct nsalloc_entry *e = nsalloc_get(d->nsalloc, i);
+		struct status_namespace *ns = status_add_namespace(st);
+
+		if (!ns)
+			break;
+		snprintf(ns->name, sizeof(ns->name), "%s", e->name);
+		ns->addr = e->addr;
+		ns->runtime = e->runtime;
+	}
+	peer_status(d, st);
+}
+
+/* Scrape time: copy in what other modules keep themselves. */
+static void collect_metrics(void *arg, struct evbuffer *extra)
+{
+	static const enum metrics_id by_state[] = {
+	    [PEER_IDLE] = METRICS_SESSIONS_IDLE,
+	    [PEER_CONNECT] = METRICS_SESSIONS_CONNECT,
+	    [PEER_OPENSENT] = METRICS_SESSIONS_OPENSENT,
+	    [PEER_ESTABLISHED] = METRICS_SESSIONS_ESTABLISHED,
+	};
+	struct daemon *d = arg;
+	struct kern_stats stats;
+	uint64_t sessions[sizeof(by_state) / sizeof(by_state[0])] = {0};
+	uint64_t installed = 0, stale = 0;
+	struct peer_info *peers = NULL;
+	struct kern_route *routes = NULL;
+	unsigned n_peers = 0, n_routes = 0;
+
+	probe_metrics(d, extra);
+	kern_get_stats(d->kern, &stats);
+	metrics_set(METRICS_RECONCILE_CHANGES, stats.changes);
+	metrics_set(METRICS_RECONCILE_REPAIRS, stats.repairs);
+	metrics_set(METRICS_RECONCILE_ERRORS, stats.errors);
+	metrics_set(METRICS_NAMESPACES, d->nsalloc ? nsalloc_count(d->nsalloc) : 0);
+	metrics_set(METRICS_HEALTHY, d->problem[0] == '\0' && d->have_topology);
+	if (d->peers) {
+		n_peers = peer_mgr_peers(d->peers, &peers);
+		peer_mgr_routes(d->peers, &routes, &n_routes);
+	}
+	for (unsigned i = 0; i < n_peers; i++) {
+		if ((unsigned)peers[i].state < sizeof(sessions) / sizeof(sessions[0]))
+			sessions[peers[i].state]++;
+		for (unsigned r = 0; r < n_routes && peers[i].subnet_known; r++) {
+			if (addr_prefix_equal(&routes[r].dst, &peers[i].subnet)) {
+				if (peers[i].stale)
+					stale++;
+				else
+					installed++;
+				break;
+			}
+		}
+	}
+	for (unsigned i = 0; i < sizeof(sessions) / sizeof(sessions[0]); i++)
+		metrics_set(by_state[i], sessions[i]);
+	metrics_set(METRICS_ROUTES_INSTALLED, installed);
+	metrics_set(METRICS_ROUTES_STALE, stale);
+	free(peers);
+	free(routes);
+}
+
+/* The control socket comes first: it also tells whether another agent
+ * already runs here, before this one touches the kernel. */
+static int start_control(struct daemon *d)
+{
+	static const struct ctl_handlers handlers = {
+	    .status = on_status,
+	    .ns_add = on_ns_add,
+	    .ns_del = on_ns_del,
+	    .reload = on_reload,
+	    .leave = on_leave,
+	};
+	char err[256];
+	int ret;
+
+	ret = ctl_server_new(d->base, d->cfg->run_dir, &handlers, d, &d->ctl, err, sizeof(err));
+	if (ret < 0)
+		log_error("%s", err);
+	return ret;
+}
+
+/* Metrics endpoint and SIGHUP: after the local topology is up, before the
+ * agent says it is ready. */
+static int start_operations(struct daemon *d)
+{
+	char err[256];
+	int ret;
+
+	metrics_set_collector(collect_metrics, d);
+	if (d->cfg->metrics_enabled) {
+		ret = metrics_server_new(d->base, &d->cfg->metrics, &d->metrics, err, sizeof(err));
+		if (ret < 0) {
+			log_error("%s", err);
+			return ret;
+		}
+	}
+	apply_probe_interval(d);
+	d->sig_hup = evsignal_new(d->base, SIGHUP, on_hup_signal, d);
+	if (!d->sig_hup || evsignal_add(d->sig_hup, NULL) < 0)
+		fatal("cannot install the SIGHUP handler");
+	return 0;
+}
+
+static void stop_operations(struct daemon *d)
+{
+	metrics_set_collector(NULL, NULL);
+	metrics_server_free(d->metrics);
+	probe_free(d->probe);
+	ctl_server_free(d->ctl);
+	if (d->sig_hup)
+		event_free(d->sig_hup);
+	nsalloc_free(d->nsalloc);
+	cfg_free(d->cfg_reloaded);
+}
+
+/* The underlay MTU: the node IP's link's. */
+static void choose_underlay(struct daemon *d)
+{
+	struct kern_error kerr = {{0}};
+	char ifname[IFNAMSIZ] = "", ip[ADDR_STRLEN];
+	unsigned mtu = 0;
+
+	if (kern_addr_link(d->node_ip, &mtu, ifname, &kerr) < 0 || mtu == 0) {
+		log_warn("cannot read the underlay MTU (%s): assuming %u", kerr.message,
+			 BACKEND_DEFAULT_MTU);
+		mtu = BACKEND_DEFAULT_MTU;
+	}
+	d->underlay_mtu = mtu;
+	if (backend_has_vtep(d->cfg->backend))
+		log_info("data path: backend %s, underlay %s MTU %u; VXLAN device %s (VNI %u, UDP "
+			 "port %u, local %s, MTU %u) for peers that are not on-link",
+			 backend_name(d->cfg->backend), ifname[0] ? ifname : "?", mtu,
+			 KERN_VXLAN_IFNAME, KERN_VXLAN_VNI, KERN_VXLAN_PORT,
+			 addr_format(d->node_ip, ip), backend_vxlan_mtu(mtu));
+	else
+		log_info("data path: backend direct, underlay %s MTU %u", ifname[0] ? ifname : "?",
+			 mtu);
+}
+
 static void daemon_free(struct daemon *d)
 {
 	peer_mgr_free(d->peers);
@@ -302,6 +1123,7 @@ static void daemon_free(struct daemon *d)
 		event_free(d->sig_int);
 	if (d->sig_leave)
 		event_free(d->sig_leave);
+	stop_operations(d);
 	kern_free(d->kern);
 	free(d->topo.namespaces);
 	if (d->base)
@@ -362,11 +1184,12 @@ int daemon_run(const struct cfg *cfg)
 	char id[NODE_ID_STRLEN];
 	int status = 1, ret;
 
+	clock_gettime(CLOCK_MONOTONIC, &d.started);
 	d.base = event_base_new();
 	if (!d.base)
 		fatal("cannot create the event loop");
 	signal(SIGPIPE, SIG_IGN);
-	if (setup_security(&d) < 0)
+	if (setup_security(&d) < 0 || start_control(&d) < 0)
 		goto out;
 	ret = state_open(cfg->state_dir, &d.state);
 	if (ret < 0) {
@@ -383,6 +1206,12 @@ int daemon_run(const struct cfg *cfg)
 	memcpy(pc.node_id, d.state->node_id, NODE_ID_LEN);
 	if (choose_node_ip(&d, &pc.node_ip) < 0)
 		goto out;
+	d.node_ip = pc.node_ip;
+	choose_underlay(&d);
+	if (backend_has_vtep(cfg->backend)) {
+		pc.vtep = d.node_ip;
+		backend_vtep_mac(d.node_ip, pc.vtep_mac);
+	}
 	pc.listen_port = cfg->port;
 	pc.listen_addr = cfg->listen_set ? cfg->listen_addr : pc.node_ip;
 	pc.tls = d.tls;
@@ -436,6 +1265,8 @@ int daemon_run(const struct cfg *cfg)
 	if (!d.sig_term || !d.sig_int || !d.sig_leave || evsignal_add(d.sig_term, NULL) < 0 ||
 	    evsignal_add(d.sig_int, NULL) < 0 || evsignal_add(d.sig_leave, NULL) < 0)
 		fatal("cannot install signal handlers");
+	if (start_operations(&d) < 0)
+		goto out;
 
 	/* With --subnet or a lease this reconciles the topology at once
 	 * (on_subnet_claimed); otherwise after the seeds have answered. */

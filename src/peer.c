@@ -16,7 +16,11 @@
  * After the handshake each side sends its advert, the peers it has
  * sessions with (peer exchange: addresses only, never routes) and
  * end-of-adverts. Routes are derived from the RIB (src/rib.c), which only
- * this module feeds, and only from a node's own session.
+ * this module feeds, and only from a node's own session. Each advert also
+ * carries the sender's VTEP (address and MAC) when it runs a VXLAN device;
+ * the data-path mode of the peer (direct or vxlan) is chosen through
+ * ops.choose_mode when its advert arrives, logged when it changes, and
+ * set on its RIB entries.
  *
  * Invariants: at most one established session per node; write events are
  * enabled by the bufferevent only while output is queued; every timer and
@@ -51,6 +55,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "nsagent/backend.h"
 #include "nsagent/backoff.h"
 #include "nsagent/claim.h"
 #include "nsagent/log.h"
@@ -154,6 +159,10 @@ struct peer {
 	struct prefix subnet; /* from its own advert */
 	bool subnet_known;
 	bool subnet_explicit;
+	uint32_t vtep; /* from its own advert; 0 = none */
+	uint8_t vtep_mac[KERN_MAC_LEN];
+	enum kern_mode mode;
+	bool mode_known;
 	struct prefix hint; /* from a relayed peer list: claim input only */
 	bool hint_known;
 	bool routes_stale;
@@ -647,6 +656,11 @@ static void send_advert(struct peer *peer)
 		advert.subnets = prefixes;
 		advert.n_subnets = 1;
 		advert.explicit_subnet = mgr->config.subnet_explicit;
+	}
+	if (mgr->config.vtep) {
+		advert.vtep_addr = mgr->config.vtep;
+		advert.vtep_mac.data = mgr->config.vtep_mac;
+		advert.vtep_mac.len = KERN_MAC_LEN;
 	}
 	env.msg_case = NSA_PEER__ENVELOPE__MSG_ADVERT;
 	env.advert = &advert;
@@ -1221,6 +1235,9 @@ static unsigned apply_advert(struct peer *peer, bool report)
 
 	rib_advert_checked(mgr->rib, peer->node_id, peer->node_ip, peer->advert, peer->n_advert,
 			   peer->advert_explicit, verdicts);
+	/* Entries new to the RIB (a reconsideration) take the node's data path. */
+	if (peer->mode_known)
+		rib_set_path(mgr->rib, peer->node_id, peer->mode, peer->vtep, peer->vtep_mac);
 	peer_name(peer, name, sizeof(name));
 	peer->advert_deferred = false;
 	peer->subnet_known = false;
@@ -1268,6 +1285,31 @@ static void reconsider_deferred(struct peer_mgr *mgr)
 		apply_advert(p, false);
 }
 
+/* The VTEP of an advert and the mode it leads to; logged when it changes. */
+static void choose_path(struct peer *peer, const NsaPeer__Advert *advert)
+{
+	struct peer_mgr *mgr = peer->mgr;
+	enum kern_mode mode = KERN_MODE_DIRECT;
+	char why[160] = "", name[64];
+	bool has_vtep = advert->vtep_addr != 0 && advert->vtep_mac.len == KERN_MAC_LEN;
+
+	if (advert->vtep_addr && advert->vtep_mac.len != KERN_MAC_LEN)
+		log_warn("peer %s: VTEP MAC of %zu bytes ignored",
+			 peer_name(peer, name, sizeof(name)), advert->vtep_mac.len);
+	peer->vtep = has_vtep ? advert->vtep_addr : 0;
+	memset(peer->vtep_mac, 0, KERN_MAC_LEN);
+	if (has_vtep)
+		memcpy(peer->vtep_mac, advert->vtep_mac.data, KERN_MAC_LEN);
+	if (mgr->ops.choose_mode)
+		mode = mgr->ops.choose_mode(mgr->arg, peer->node_ip, has_vtep, why, sizeof(why));
+	if (!peer->mode_known || peer->mode != mode)
+		log_info("peer %s: mode %s%s%s%s", peer_name(peer, name, sizeof(name)),
+			 backend_mode_name(mode), why[0] ? " (" : "", why, why[0] ? ")" : "");
+	peer->mode = mode;
+	peer->mode_known = true;
+	rib_set_path(mgr->rib, peer->node_id, mode, peer->vtep, peer->vtep_mac);
+}
+
 static void handle_advert(struct peer *peer, const NsaPeer__Advert *advert)
 {
 	struct peer_mgr *mgr = peer->mgr;
@@ -1313,6 +1355,7 @@ static void handle_advert(struct peer *peer, const NsaPeer__Advert *advert)
 		    addr_prefix_contains(&mgr->config.cluster, p))
 			check_conflict(peer, p, advert->explicit_subnet);
 	}
+	choose_path(peer, advert);
 	routes_update(mgr);
 }
 
@@ -1915,6 +1958,7 @@ unsigned peer_mgr_peers(const struct peer_mgr *mgr, struct peer_info **out)
 		info->subnet = p->subnet;
 		info->subnet_known = p->subnet_known;
 		info->stale = p->routes_stale;
+		info->mode = p->mode;
 		info->uptime_ms = p->state == PEER_ESTABLISHED ? now - p->established_ms : 0;
 		info->last_heard_ms = p->last_heard_ms ? now - p->last_heard_ms : UINT64_MAX;
 		n++;

@@ -223,6 +223,23 @@ unsigned rib_advert_checked(struct rib *rib, const uint8_t node_id[NODE_ID_LEN],
 	return advert(rib, node_id, nexthop, subnets, n, explicit_subnet, true, verdicts);
 }
 
+void rib_set_path(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], enum kern_mode mode,
+		  uint32_t vtep, const uint8_t vtep_mac[KERN_MAC_LEN])
+{
+	for (unsigned i = 0; i < rib->n; i++) {
+		struct rib_entry *e = &rib->entries[i];
+
+		if (!same_node(e, node_id))
+			continue;
+		e->mode = mode;
+		e->vtep = mode == KERN_MODE_VXLAN ? vtep : 0;
+		if (mode == KERN_MODE_VXLAN)
+			memcpy(e->vtep_mac, vtep_mac, KERN_MAC_LEN);
+		else
+			memset(e->vtep_mac, 0, KERN_MAC_LEN);
+	}
+}
+
 void rib_end_of_adverts(struct rib *rib, const uint8_t node_id[NODE_ID_LEN])
 {
 	for (unsigned i = 0; i < rib->n;) {
@@ -298,6 +315,9 @@ void rib_adopt(struct rib *rib, const struct kern_route *routes, unsigned n, uin
 			continue;
 		e->subnet = routes[k].dst;
 		e->nexthop = routes[k].gateway;
+		e->mode = routes[k].mode;
+		e->vtep = routes[k].vtep;
+		memcpy(e->vtep_mac, routes[k].vtep_mac, KERN_MAC_LEN);
 		e->stale = true;
 		e->stale_since_ms = now_ms;
 	}
@@ -340,6 +360,9 @@ unsigned rib_routes(const struct rib *rib, const struct prefix *local, struct ke
 			routes = xcalloc(rib->n, sizeof(*routes));
 		routes[n].dst = e->subnet;
 		routes[n].gateway = e->nexthop;
+		routes[n].mode = e->mode;
+		routes[n].vtep = e->vtep;
+		memcpy(routes[n].vtep_mac, e->vtep_mac, KERN_MAC_LEN);
 		n++;
 	}
 	*out = routes;

@@ -19,6 +19,8 @@
 #define CFG_DEFAULT_CLUSTER_CIDR "172.16.0.0/16"
 #define CFG_DEFAULT_BRIDGE "br0"
 #define CFG_DEFAULT_NAMESPACES "NS1,NS2"
+#define CFG_DEFAULT_PROBE_INTERVAL_MS 2000
+#define CFG_MIN_PROBE_INTERVAL_MS 100
 #define CFG_MAX_PEERS 256
 #define CFG_MAX_NAMESPACES 1024
 /* Namespace names: what `ip netns` accepts, minus '/', and short enough to
@@ -62,6 +64,8 @@ struct cfg {
 	uint32_t connect_retry_min_ms;
 	uint32_t connect_retry_max_ms;
 	uint32_t handshake_timeout_ms;
+	/* Data-path probes (src/probe.c), milliseconds; 0 = off. */
+	uint32_t probe_interval_ms;
 
 	enum cfg_backend backend;
 
@@ -71,8 +75,10 @@ struct cfg {
 	bool listen_set;      /* false = listen on the node IP */
 	uint32_t max_peers;
 	uint32_t max_connections;
-	uint32_t dial_rate;   /* new dials per second */
-	uint32_t accept_rate; /* accepted connections per second per source */
+	uint32_t dial_rate;	 /* new dials per second */
+	uint32_t accept_rate;	 /* accepted connections per second per source */
+	struct endpoint metrics; /* --metrics: Prometheus endpoint, when enabled */
+	bool metrics_enabled;
 
 	/* Private to config.c: where each setting was last set ("--flag" or
 	 * "file:line"), so that cfg_validate can point at the right place. */
@@ -101,6 +107,9 @@ int cfg_parse_duration(const char *text, uint32_t *ms);
 
 /* Prints the effective config in config-file syntax (round-trips). */
 void cfg_print(const struct cfg *cfg, FILE *out);
+
+/* Why name cannot be a namespace name ("is empty", ...), or NULL. */
+const char *cfg_namespace_name_problem(const char *name);
 
 /* Usage text for the run flags. */
 void cfg_usage(FILE *out);

@@ -5,6 +5,11 @@
 
 #include "nsagent/config.h"
 
+/* The command line the config came from (argv[0] the command name, as for
+ * cfg_load); SIGHUP and `nsagent reload` re-read the config from it. The
+ * vector must outlive daemon_run. */
+void daemon_set_argv(int argc, char **argv);
+
 /* Runs in the foreground until SIGTERM/SIGINT; returns the exit status. */
 int daemon_run(const struct cfg *cfg);
 

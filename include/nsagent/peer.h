@@ -15,6 +15,7 @@
 #define NSAGENT_PEER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "nsagent/addr.h"
@@ -74,6 +75,10 @@ struct peer_mgr_config {
 	/* Without subnet or lease: how long to wait for the seeds' adverts
 	 * before claiming (0 = PEER_DEFAULT_CLAIM_WAIT_MS). */
 	uint32_t claim_wait_ms;
+	/* Our VXLAN tunnel endpoint, advertised to peers; 0 = none (backend
+	 * direct: peers reach us only directly). */
+	uint32_t vtep;
+	uint8_t vtep_mac[KERN_MAC_LEN];
 	/* Persisted peers are dialled at start, learned peers and the lease
 	 * are saved into it. May be NULL (nothing persisted). Not owned. */
 	struct state *state;
@@ -111,6 +116,11 @@ struct peer_mgr_ops {
 	void (*subnet_claimed)(void *arg, const struct prefix *subnet);
 	void (*subnet_conflict)(void *arg, const struct prefix *subnet,
 				const uint8_t other_node_id[NODE_ID_LEN], uint32_t other_node_ip);
+	/* The data-path mode for a peer whose advert just arrived (NULL: always
+	 * direct). peer_vtep: it advertised a VTEP. why (why_size bytes) gets
+	 * a short reason for the log. Called from the event loop. */
+	enum kern_mode (*choose_mode)(void *arg, uint32_t node_ip, bool peer_vtep, char *why,
+				      size_t why_size);
 };
 
 /* Read-only view of one peer, for status. */
@@ -124,6 +134,7 @@ struct peer_info {
 	struct prefix subnet; /* advertised in its own session */
 	bool subnet_known;
 	bool stale;		/* its routes are kept stale (session down) */
+	enum kern_mode mode;	/* data path to its subnet, once subnet_known */
 	uint64_t uptime_ms;	/* in ESTABLISHED, else 0 */
 	uint64_t last_heard_ms; /* ago; UINT64_MAX = never */
 };

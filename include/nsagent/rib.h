@@ -19,6 +19,10 @@ struct rib_entry {
 	uint8_t node_id[NODE_ID_LEN]; /* all zero: adopted from the kernel, owner not back yet */
 	struct prefix subnet;
 	uint32_t nexthop; /* the node's IP */
+	/* How the subnet is reached (rib_set_path); direct until set. */
+	enum kern_mode mode;
+	uint32_t vtep;
+	uint8_t vtep_mac[KERN_MAC_LEN];
 	bool explicit_subnet;
 	bool stale;
 	uint64_t stale_since_ms;
@@ -63,6 +67,10 @@ unsigned rib_advert_checked(struct rib *rib, const uint8_t node_id[NODE_ID_LEN],
  * rib_advert_checked. */
 void rib_set_local(struct rib *rib, const struct prefix *prefixes, unsigned n);
 
+/* The data path to every entry of the node: mode, and for vxlan its VTEP
+ * address and MAC (ignored for direct). */
+void rib_set_path(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], enum kern_mode mode,
+		  uint32_t vtep, const uint8_t vtep_mac[KERN_MAC_LEN]);
 /* The node finished its initial adverts: sweep its remaining stale entries. */
 void rib_end_of_adverts(struct rib *rib, const uint8_t node_id[NODE_ID_LEN]);
 /* The node's session dropped without goodbye(leave): keep, mark stale. */

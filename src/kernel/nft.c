@@ -211,7 +211,9 @@ static void nft_match_ifname(struct nftnl_rule *rule, uint32_t key, const char *
 {
 	char padded[IFNAMSIZ] = {0};
 
-	strncpy(padded, name, IFNAMSIZ - 1);
+	/* Zero-padded to IFNAMSIZ as the kernel compares it; snprintf rather
+	 * than strncpy, which -O3 (Release) flags as stringop-truncation. */
+	snprintf(padded, sizeof(padded), "%s", name);
 	nft_meta_load(rule, key);
 	nft_cmp(rule, NFT_CMP_EQ, padded, sizeof(padded));
 }

@@ -5,7 +5,7 @@
 #   - in every build: a replay of the seed corpus and of every past crash
 #     (tests/fuzz/regressions/<target>/) as a unit test.
 set(FUZZ_DIR ${CMAKE_CURRENT_SOURCE_DIR}/fuzz)
-set(FUZZ_wire_SOURCES ${CMAKE_SOURCE_DIR}/src/wire.c ${CMAKE_SOURCE_DIR}/src/rib.c
+set(FUZZ_wire_SOURCES ${CMAKE_SOURCE_DIR}/src/wire.c ${CMAKE_SOURCE_DIR}/src/frame.c ${CMAKE_SOURCE_DIR}/src/rib.c
   ${CMAKE_SOURCE_DIR}/src/addr.c ${CMAKE_SOURCE_DIR}/src/log.c ${CMAKE_SOURCE_DIR}/src/xalloc.c)
 set(FUZZ_wire_LIBS nsagent_proto PkgConfig::LIBEVENT)
 set(FUZZ_config_SOURCES ${CMAKE_SOURCE_DIR}/src/config.c ${CMAKE_SOURCE_DIR}/src/addr.c

@@ -110,3 +110,8 @@ ifindex() {
 		ip -o link show dev "$1" | cut -d: -f1
 	fi
 }
+
+# grep_q ARGS...: `cmd | grep_q PATTERN` — like grep -q but reads its whole
+# input, so that under `set -o pipefail` the writer never dies of SIGPIPE
+# and turns a match into a failure.
+grep_q() { grep "$@" >/dev/null; }

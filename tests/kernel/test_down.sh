@@ -20,14 +20,14 @@ ip route add 172.16.81.0/24 via 10.99.43.2 table 100 proto 78
 
 drive a1 apply --bridge "$BR" --subnet 172.16.43.0/24 --ns "$N1,$N2" \
 	--route 172.16.90.0/24=10.99.43.2 --route 172.16.91.0/24=10.99.43.3
-[[ -e /run/netns/$N1 ]] && ip link show "$BR" >/dev/null && ip route show proto 78 | grep -q 172.16.90.0 ||
+[[ -e /run/netns/$N1 ]] && ip link show "$BR" >/dev/null && ip route show proto 78 | grep_q 172.16.90.0 ||
 	fail "apply did not build the topology"
 
 drive d1 down --bridge "$BR"
 [[ ! -e /run/netns/$N1 && ! -e /run/netns/$N2 ]] || fail "our namespaces remain: $(ls /run/netns)"
 ip link show "$BR" >/dev/null 2>&1 && fail "bridge $BR remains"
 [[ -z $(ip route show proto 78) ]] || fail "owned routes remain: $(ip route show proto 78)"
-no_veths() { ! ip -o link show | grep -q "nsa-"; }
+no_veths() { ! ip -o link show | grep_q "nsa-"; }
 # The veths go with their namespaces, which the kernel frees asynchronously.
 wait_for 10 no_veths || fail "veths remain: $(ip -o link show | grep nsa-)"
 pass "owned objects gone"
@@ -35,8 +35,8 @@ pass "owned objects gone"
 [[ -e /run/netns/F$$ && -e /run/netns/G$$ ]] || fail "a foreign namespace was removed"
 ip -n "G$$" link show eth0 >/dev/null || fail "foreign eth0 touched"
 ip link show "fb$$" >/dev/null || fail "foreign bridge removed"
-ip route show 172.16.80.0/24 proto static | grep -q via || fail "foreign route removed"
-ip route show table 100 proto 78 | grep -q 172.16.81.0 || fail "proto-78 route of another table removed"
+ip route show 172.16.80.0/24 proto static | grep_q via || fail "foreign route removed"
+ip route show table 100 proto 78 | grep_q 172.16.81.0 || fail "proto-78 route of another table removed"
 pass "foreign objects kept"
 
 drive d2 down --bridge "$BR"

@@ -16,7 +16,7 @@ ip link set "up$$" up
 ip -n "U$$" link set ul0 up
 
 drive_bg agent apply --bridge "$BR" --subnet $SUBNET --ns "$N1,$N2" --route 172.16.99.0/24=10.99.41.2
-ip route show proto 78 | grep -q '172.16.99.0/24 via 10.99.41.2' || fail "owned route missing"
+ip route show proto 78 | grep_q '172.16.99.0/24 via 10.99.41.2' || fail "owned route missing"
 
 repairs() {
 	local r
@@ -25,15 +25,15 @@ repairs() {
 }
 
 healthy() {
-	ip link show "$BR" 2>/dev/null | grep -q ',UP' &&
-		ip -4 addr show dev "$BR" | grep -q 'inet 172.16.41.1/24' &&
-		ip link show "nsa-$N1" 2>/dev/null | grep -q "master $BR" &&
-		ip link show "nsa-$N1" | grep -q ',UP' &&
-		ip -n "$N1" link show eth0 2>/dev/null | grep -q ',UP' &&
-		ip -n "$N1" link show lo | grep -q ',UP' &&
-		ip -n "$N1" -4 addr show dev eth0 | grep -q 'inet 172.16.41.2/24' &&
-		ip -n "$N1" route show default | grep -q 'via 172.16.41.1 dev eth0' &&
-		ip route show proto 78 | grep -q '172.16.99.0/24 via 10.99.41.2'
+	ip link show "$BR" 2>/dev/null | grep_q ',UP' &&
+		ip -4 addr show dev "$BR" | grep_q 'inet 172.16.41.1/24' &&
+		ip link show "nsa-$N1" 2>/dev/null | grep_q "master $BR" &&
+		ip link show "nsa-$N1" | grep_q ',UP' &&
+		ip -n "$N1" link show eth0 2>/dev/null | grep_q ',UP' &&
+		ip -n "$N1" link show lo | grep_q ',UP' &&
+		ip -n "$N1" -4 addr show dev eth0 | grep_q 'inet 172.16.41.2/24' &&
+		ip -n "$N1" route show default | grep_q 'via 172.16.41.1 dev eth0' &&
+		ip route show proto 78 | grep_q '172.16.99.0/24 via 10.99.41.2'
 }
 
 repairs_above() { (($(repairs) > $1)); }
@@ -78,7 +78,7 @@ ip link del "fx$$"
 # Prove the agent had the chance to react: a real drift after these is
 # repaired, and the repair count moved by that one repair only.
 drift "owned route deleted again" ip route del 172.16.99.0/24
-ip route show | grep -q 172.16.98.0 && fail "agent re-created a foreign route"
+ip route show | grep_q 172.16.98.0 && fail "agent re-created a foreign route"
 ip link show "fx$$" >/dev/null 2>&1 && fail "agent re-created a foreign link"
 pass "foreign objects left alone"
 echo PASS

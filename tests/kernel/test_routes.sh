@@ -20,8 +20,8 @@ ip route add 172.16.52.0/24 via 10.99.42.2 table 100
 
 drive r1 routes 172.16.60.0/24=10.99.42.2 172.16.61.0/24=10.99.42.3
 [[ $(out_value r1 route-changes) == 2 ]] || fail "expected 2 route changes, got $(out_value r1 route-changes)"
-ip route show proto 78 | grep -q '172.16.60.0/24 via 10.99.42.2' || fail "route 60 missing"
-ip route show proto 78 | grep -q '172.16.61.0/24 via 10.99.42.3' || fail "route 61 missing"
+ip route show proto 78 | grep_q '172.16.60.0/24 via 10.99.42.2' || fail "route 60 missing"
+ip route show proto 78 | grep_q '172.16.61.0/24 via 10.99.42.3' || fail "route 61 missing"
 pass "routes added"
 
 drive r2 routes 172.16.60.0/24=10.99.42.2 172.16.61.0/24=10.99.42.3
@@ -35,16 +35,16 @@ pass "get-routes lists exactly the owned routes"
 
 drive r3 routes 172.16.60.0/24=10.99.42.4 172.16.62.0/24=10.99.42.2
 [[ $(out_value r3 route-changes) == 3 ]] || fail "expected 3 changes (replace, add, delete), got $(out_value r3 route-changes)"
-ip route show proto 78 | grep -q '172.16.60.0/24 via 10.99.42.4' || fail "route 60 not replaced"
-ip route show proto 78 | grep -q '172.16.62.0/24 via 10.99.42.2' || fail "route 62 missing"
-ip route show | grep -q '172.16.61.0' && fail "route 61 not deleted"
+ip route show proto 78 | grep_q '172.16.60.0/24 via 10.99.42.4' || fail "route 60 not replaced"
+ip route show proto 78 | grep_q '172.16.62.0/24 via 10.99.42.2' || fail "route 62 missing"
+ip route show | grep_q '172.16.61.0' && fail "route 61 not deleted"
 pass "replace, add, delete"
 
 drive r4 routes
-ip route show proto 78 | grep -q . && fail "owned routes left: $(ip route show proto 78)"
-ip route show 172.16.50.0/24 proto static | grep -q 'via 10.99.42.2 ' || fail "foreign route 50 touched"
-ip route show table 100 | grep -q '172.16.51.0/24' || fail "table-100 proto-78 route touched"
-ip route show table 100 | grep -q '172.16.52.0/24' || fail "table-100 route touched"
+ip route show proto 78 | grep_q . && fail "owned routes left: $(ip route show proto 78)"
+ip route show 172.16.50.0/24 proto static | grep_q 'via 10.99.42.2 ' || fail "foreign route 50 touched"
+ip route show table 100 | grep_q '172.16.51.0/24' || fail "table-100 proto-78 route touched"
+ip route show table 100 | grep_q '172.16.52.0/24' || fail "table-100 route touched"
 pass "foreign routes untouched"
 
 # A key another owner holds is reported, not taken over.
@@ -52,7 +52,7 @@ if "$DRIVER" routes 172.16.50.0/24=10.99.42.3 >"$TMP/r5.out" 2>"$TMP/r5.err"; th
 	fail "taking over a foreign route succeeded"
 fi
 grep -q 'cannot add route 172.16.50.0/24 via 10.99.42.3: File exists' "$TMP/r5.err" || fail "error was: $(cat "$TMP/r5.err")"
-ip route show 172.16.50.0/24 proto static | grep -q 'via 10.99.42.2 ' || fail "foreign route 50 changed"
+ip route show 172.16.50.0/24 proto static | grep_q 'via 10.99.42.2 ' || fail "foreign route 50 changed"
 pass "conflict reported: $(cat "$TMP/r5.err")"
 
 # The kernel's own words for an unreachable gateway.

@@ -17,17 +17,17 @@ changes=$(out_value apply1 changes)
 pass "first apply: changes=$changes"
 
 [[ -e /run/netns/$N1 && -e /run/netns/$N2 ]] || fail "named namespaces missing: $(ls /run/netns)"
-ip netns list | grep -qw "$N1" || fail "ip netns list does not show $N1"
-ip -d link show "$BR" | grep -q 'bridge' || fail "$BR is not a bridge"
-ip link show "$BR" | grep -q "alias nsagent:bridge" || fail "bridge lacks our alias"
-ip -4 addr show dev "$BR" | grep -q 'inet 172.16.40.1/24' || fail "bridge address wrong: $(ip -4 addr show dev "$BR")"
-ip link show "nsa-$N1" | grep -q "master $BR" || fail "host veth not on the bridge"
-ip link show "nsa-$N1" | grep -q "alias nsagent:ns=$N1" || fail "host veth lacks alias"
-ip -n "$N1" link show eth0 | grep -q "alias nsagent:ns=$N1" || fail "eth0 lacks alias"
-ip -n "$N1" -4 addr show dev eth0 | grep -q 'inet 172.16.40.2/24' || fail "eth0 address wrong in $N1"
-ip -n "$N2" -4 addr show dev eth0 | grep -q 'inet 172.16.40.3/24' || fail "eth0 address wrong in $N2"
-ip -n "$N1" link show lo | grep -q ',UP' || fail "lo down in $N1"
-ip -n "$N1" route show default | grep -q 'via 172.16.40.1 dev eth0' || fail "default route wrong in $N1"
+ip netns list | grep_q -w "$N1" || fail "ip netns list does not show $N1"
+ip -d link show "$BR" | grep_q 'bridge' || fail "$BR is not a bridge"
+ip link show "$BR" | grep_q "alias nsagent:bridge" || fail "bridge lacks our alias"
+ip -4 addr show dev "$BR" | grep_q 'inet 172.16.40.1/24' || fail "bridge address wrong: $(ip -4 addr show dev "$BR")"
+ip link show "nsa-$N1" | grep_q "master $BR" || fail "host veth not on the bridge"
+ip link show "nsa-$N1" | grep_q "alias nsagent:ns=$N1" || fail "host veth lacks alias"
+ip -n "$N1" link show eth0 | grep_q "alias nsagent:ns=$N1" || fail "eth0 lacks alias"
+ip -n "$N1" -4 addr show dev eth0 | grep_q 'inet 172.16.40.2/24' || fail "eth0 address wrong in $N1"
+ip -n "$N2" -4 addr show dev eth0 | grep_q 'inet 172.16.40.3/24' || fail "eth0 address wrong in $N2"
+ip -n "$N1" link show lo | grep_q ',UP' || fail "lo down in $N1"
+ip -n "$N1" route show default | grep_q 'via 172.16.40.1 dev eth0' || fail "default route wrong in $N1"
 [[ $(cat /proc/sys/net/ipv4/ip_forward) == 1 ]] || fail "ip_forward is not 1"
 pass "objects built"
 
@@ -84,15 +84,15 @@ LONG=verylongnamespace$$
 drive apply4 apply --bridge "$BR" --subnet $SUBNET --ns "$N1,$N2,$LONG"
 host=$(ip -o link show | grep -o "nsa-[0-9a-f]\{8\}" | head -n 1)
 [[ -n $host ]] || fail "no hashed host veth for $LONG: $(ip -o link show)"
-ip link show "$host" | grep -q "alias nsagent:ns=$LONG" || fail "$host lacks alias of $LONG"
+ip link show "$host" | grep_q "alias nsagent:ns=$LONG" || fail "$host lacks alias of $LONG"
 ip netns exec "$LONG" ping -c1 -W1 172.16.40.2 >/dev/null || fail "ping $LONG -> $N1"
 pass "long name uses $host"
 
 # MTU, when asked for, reaches every owned link.
 drive apply5 apply --bridge "$BR" --subnet $SUBNET --ns "$N1,$N2" --mtu 1400
-ip link show "$BR" | grep -q 'mtu 1400' || fail "bridge mtu not 1400"
-ip link show "nsa-$N1" | grep -q 'mtu 1400' || fail "host veth mtu not 1400"
-ip -n "$N1" link show eth0 | grep -q 'mtu 1400' || fail "eth0 mtu not 1400"
+ip link show "$BR" | grep_q 'mtu 1400' || fail "bridge mtu not 1400"
+ip link show "nsa-$N1" | grep_q 'mtu 1400' || fail "host veth mtu not 1400"
+ip -n "$N1" link show eth0 | grep_q 'mtu 1400' || fail "eth0 mtu not 1400"
 drive apply6 apply --bridge "$BR" --subnet $SUBNET --ns "$N1,$N2" --mtu 1400
 [[ $(out_value apply6 changes) == 0 ]] || fail "mtu apply not idempotent"
 pass "mtu"

@@ -44,3 +44,8 @@ lab_init() {
 	trap lab_cleanup EXIT
 	trap 'exit 130' INT TERM
 }
+
+# grep_q ARGS...: `cmd | grep_q PATTERN` — like grep -q but reads its whole
+# input, so that under `set -o pipefail` the writer never dies of SIGPIPE
+# and turns a match into a failure.
+grep_q() { grep "$@" >/dev/null; }

@@ -34,7 +34,7 @@ grep -q 'repaired' "$log" || fail "repairs are not logged"
 # SIGTERM leaves the kernel state: namespaces keep their networking.
 lab agent host1 stop || fail "agent stop"
 lab exec host1 NS1 -- ping -c 1 -W 2 172.16.0.3 >/dev/null || fail "NS1 -> NS2 after SIGTERM"
-lab exec host1 -- ip netns list | grep -q NS1 || fail "namespaces gone after SIGTERM"
+lab exec host1 -- ip netns list | grep_q NS1 || fail "namespaces gone after SIGTERM"
 
 # down with a running agent: the agent leaves (it would otherwise repair)
 # and only what nsagent made is removed.
@@ -49,5 +49,5 @@ lab exec host1 -- "$NSAGENT" down --config /dev/null || fail "nsagent down"
 ! lab exec host1 -- ip link show br0 >/dev/null 2>&1 || fail "br0 left after down"
 [[ -z $(lab exec host1 -- ip route show proto 78) ]] || fail "nsagent routes left after down"
 lab exec host1 -- ip link show foreign0 >/dev/null || fail "down removed a foreign link"
-lab exec host1 -- ip route show 10.99.0.0/24 | grep -q foreign0 || fail "down removed a foreign route"
+lab exec host1 -- ip route show 10.99.0.0/24 | grep_q foreign0 || fail "down removed a foreign route"
 echo PASS

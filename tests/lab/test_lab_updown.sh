@@ -26,10 +26,10 @@ for host in host1 host2; do
 	esac
 	lab ping --timeout 30 "$host" NS1 "$net.3" || fail "$host: NS1 cannot ping NS2 ($net.3)"
 	# Each host is a machine of its own: its own NS1 with its own address.
-	lab exec "$host" NS1 -- ip -4 -o addr show dev eth0 | grep -q " $net.2/24 " ||
+	lab exec "$host" NS1 -- ip -4 -o addr show dev eth0 | grep_q " $net.2/24 " ||
 		fail "$host: NS1 is not $net.2/24"
 done
-lab exec host1 -- ip -4 -o addr show dev eth0 | grep -q ' 192.168.1.5/24 ' ||
+lab exec host1 -- ip -4 -o addr show dev eth0 | grep_q ' 192.168.1.5/24 ' ||
 	fail "host1 eth0 is not 192.168.1.5/24"
 lab exec host1 -- ping -c 1 -W 2 192.168.1.6 >/dev/null ||
 	fail "host1 cannot reach host2 on the underlay"

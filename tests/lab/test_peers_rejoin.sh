@@ -16,8 +16,8 @@ lab agent host1 start >/dev/null || fail "start host1"
 lab agent host3 start >/dev/null || fail "start host3"
 pair_ready() {
 	[[ $(sessions host1) == 1 && $(sessions host3) == 1 ]] &&
-		routes host1 | grep -q '^172.16.2.0/24 via 192.168.1.7$' &&
-		routes host3 | grep -q '^172.16.0.0/24 via 192.168.1.5$'
+		routes host1 | grep_q '^172.16.2.0/24 via 192.168.1.7$' &&
+		routes host3 | grep_q '^172.16.0.0/24 via 192.168.1.5$'
 }
 poll 60 pair_ready || fail "host1 and host3 did not find each other (host1: $(routes host1 | tr '\n' ';'), host3: $(routes host3 | tr '\n' ';'))"
 lab ping --timeout 30 host3 NS1 172.16.0.2 >/dev/null || fail "NS1@host3 cannot reach NS1@host1"

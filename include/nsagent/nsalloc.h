@@ -1,0 +1,55 @@
+/* Namespace addresses: which namespace holds which address of the node's
+ * subnet, persisted in the state dir (NSALLOC_FILE_NAME) so that a restart
+ * gives every namespace the address it had, and runtime namespaces
+ * (`nsagent ns add`) survive restarts.
+ *
+ * An address is never reused while a namespace holds it: a new namespace
+ * takes the lowest free host address after the bridge's (the bridge has the
+ * first), and a namespace keeps its address until it is removed. */
+#ifndef NSAGENT_NSALLOC_H
+#define NSAGENT_NSALLOC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "nsagent/addr.h"
+#include "nsagent/config.h"
+
+#define NSALLOC_FILE_NAME "namespaces.json"
+#define NSALLOC_MAX CFG_MAX_NAMESPACES
+/* A bigger file is corrupt (NSALLOC_MAX entries fit in ~100 KiB). */
+#define NSALLOC_MAX_FILE_SIZE (256 * 1024)
+
+struct nsalloc;
+
+struct nsalloc_entry {
+	char name[CFG_NS_NAME_MAX + 1];
+	uint32_t addr;
+	bool runtime; /* added at runtime, else from the config */
+};
+
+/* Loads dir/NSALLOC_FILE_NAME (dir NULL: nothing is persisted). Entries of
+ * another subnet, unusable addresses and bad names are dropped (logged): the
+ * subnet changed or the file was edited. A corrupt file is renamed to
+ * *.corrupt and the allocator starts empty. Returns 0 or a negative errno
+ * (unreadable file). */
+int nsalloc_open(const char *dir, const struct prefix *subnet, struct nsalloc **out);
+void nsalloc_free(struct nsalloc *alloc);
+
+/* Makes the config's namespaces exactly names (in that order): existing
+ * ones keep their addresses, new ones get the lowest free, config ones not
+ * in names are released. A runtime namespace named in names becomes a
+ * config one. Saves. -ENOSPC when the subnet is full (nothing changed). */
+int nsalloc_set_config(struct nsalloc *alloc, const char (*names)[CFG_NS_NAME_MAX + 1], unsigned n);
+/* Runtime namespaces: -EEXIST when the name is taken, -ENOSPC when the
+ * subnet is full, -EPERM (del) when the namespace comes from the config,
+ * -ENOENT (del) when there is none. Saves; a failed save undoes the change. */
+int nsalloc_add(struct nsalloc *alloc, const char *name, uint32_t *addr);
+int nsalloc_del(struct nsalloc *alloc, const char *name);
+
+/* Config namespaces in config order, then runtime ones in the order added. */
+unsigned nsalloc_count(const struct nsalloc *alloc);
+const struct nsalloc_entry *nsalloc_get(const struct nsalloc *alloc, unsigned i);
+const struct nsalloc_entry *nsalloc_find(const struct nsalloc *alloc, const char *name);
+
+#endif

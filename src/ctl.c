@@ -1,0 +1,676 @@
+/* DOC: the control socket, server and client.
+ *
+ * Owns <run-dir>/nsagent.sock, its listener and one bufferevent per client,
+ * and the translation between struct status and the protobuf Status.
+ *
+ * Invariants: the socket file is 0600 from the moment it exists (bound
+ * under umask 0177) and only root or the agent's own uid may talk to it
+ * (SO_PEERCRED); a client never makes the agent buffer more than one frame
+ * (read high watermark = one maximal frame); at most CTL_MAX_CLIENTS are
+ * served at once and an idle one is dropped; a request the agent cannot
+ * parse is answered with RESULT_BAD_REQUEST and that connection is closed
+ * once the answer is out, while the daemon carries on. Requests are
+ * answered in order, one Response per Request. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "ctl.pb-c.h"
+#include "nsagent/ctl.h"
+#include "nsagent/frame.h"
+#include "nsagent/log.h"
+#include "nsagent/metrics.h"
+#include "nsagent/xalloc.h"
+
+struct ctl_client {
+	struct ctl_server *server;
+	struct bufferevent *bev;
+	struct ctl_client *next;
+	bool closing; /* close once the output is written */
+	bool leave;   /* call handlers->leave once the output is written */
+};
+
+struct ctl_server {
+	struct event_base *base;
+	struct evconnlistener *listener;
+	char *path;
+	struct ctl_handlers handlers;
+	void *arg;
+	struct ctl_client *clients;
+	unsigned n_clients;
+};
+
+/* ---- status <-> protobuf ---- */
+
+static NsaCtl__Prefix *prefix_to_proto(const struct prefix *p)
+{
+	NsaCtl__Prefix *out = xmalloc(sizeof(*out));
+
+	nsa_ctl__prefix__init(out);
+	out->addr = p->addr;
+	out->len = p->len;
+	return out;
+}
+
+static bool prefix_from_proto(const NsaCtl__Prefix *in, struct prefix *out)
+{
+	if (!in || in->len > 32)
+		return false;
+	out->len = (uint8_t)in->len;
+	out->addr = in->addr & addr_mask(out->len);
+	return true;
+}
+
+/* Builds a Status whose strings point into st (st must outlive it). */
+static NsaCtl__Status *status_to_proto(const struct status *st)
+{
+	NsaCtl__Status *out = xmalloc(sizeof(*out));
+
+	nsa_ctl__status__init(out);
+	out->version = (char *)st->version;
+	out->pid = st->pid;
+	out->uptime_ms = st->uptime_ms;
+	out->healthy = st->healthy;
+	out->problem = (char *)st->problem;
+	out->node_id = (char *)st->node_id;
+	out->node_ip = st->node_ip;
+	out->subnet = st->subnet_known ? prefix_to_proto(&st->subnet) : NULL;
+	out->bridge = (char *)st->bridge;
+	out->bridge_addr = st->bridge_addr;
+	out->key = st->key;
+	out->n_namespaces = st->n_namespaces;
+	out->namespaces = xcalloc(st->n_namespaces + 1, sizeof(*out->namespaces));
+	for (unsigned i = 0; i < st->n_namespaces; i++) {
+		NsaCtl__Namespace *ns = xmalloc(sizeof(*ns));
+
+		nsa_ctl__namespace__init(ns);
+		ns->name = (char *)st->namespaces[i].name;
+		ns->addr = st->namespaces[i].addr;
+		ns->runtime = st->namespaces[i].runtime;
+		out->namespaces[i] = ns;
+	}
+	out->n_peers = st->n_peers;
+	out->peers = xcalloc(st->n_peers + 1, sizeof(*out->peers));
+	for (unsigned i = 0; i < st->n_peers; i++) {
+		const struct status_peer *p = &st->peers[i];
+		NsaCtl__Peer *pp = xmalloc(sizeof(*pp));
+
+		nsa_ctl__peer__init(pp);
+		pp->node_id = (char *)p->node_id;
+		pp->addr = p->endpoint.addr;
+		pp->port = p->endpoint.port;
+		pp->state = (char *)p->state;
+		pp->mode = (char *)p->mode;
+		pp->subnet = p->subnet_known ? prefix_to_proto(&p->subnet) : NULL;
+		pp->uptime_ms = p->uptime_ms;
+		pp->last_heard_ms = p->last_heard_ms;
+		pp->route = (NsaCtl__Route)p->route;
+		pp->probe = (NsaCtl__Probe)p->probe;
+		pp->probe_rtt_us = p->probe_rtt_us;
+		out->peers[i] = pp;
+	}
+	return out;
+}
+
+static void status_proto_free(NsaCtl__Status *out)
+{
+	if (!out)
+		return;
+	free(out->subnet);
+	for (size_t i = 0; i < out->n_namespaces; i++)
+		free(out->namespaces[i]);
+	free(out->namespaces);
+	for (size_t i = 0; i < out->n_peers; i++) {
+		free(out->peers[i]->subnet);
+		free(out->peers[i]);
+	}
+	free(out->peers);
+	free(out);
+}
+
+static void copy_text(char *dst, size_t size, const char *src)
+{
+	snprintf(dst, size, "%s", src ? src : "");
+}
+
+/* Everything from the wire is bounded: strings are truncated to their
+ * fields, counts to the status bounds. */
+static void status_from_proto(const NsaCtl__Status *in, struct status *st)
+{
+	status_init(st);
+	copy_text(st->version, sizeof(st->version), in->version);
+	st->pid = in->pid;
+	st->uptime_ms = in->uptime_ms;
+	st->healthy = in->healthy;
+	copy_text(st->problem, sizeof(st->problem), in->problem);
+	copy_text(st->node_id, sizeof(st->node_id), in->node_id);
+	st->node_ip = in->node_ip;
+	st->subnet_known = prefix_from_proto(in->subnet, &st->subnet);
+	copy_text(st->bridge, sizeof(st->bridge), in->bridge);
+	st->bridge_addr = in->bridge_addr;
+	st->key = in->key;
+	for (size_t i = 0; i < in->n_namespaces; i++) {
+		struct status_namespace *ns = status_add_namespace(st);
+
+		if (!ns)
+			break;
+		copy_text(ns->name, sizeof(ns->name), in->namespaces[i]->name);
+		ns->addr = in->namespaces[i]->addr;
+		ns->runtime = in->namespaces[i]->runtime;
+	}
+	for (size_t i = 0; i < in->n_peers; i++) {
+		const NsaCtl__Peer *pp = in->peers[i];
+		struct status_peer *p = status_add_peer(st);
+
+		if (!p)
+			break;
+		copy_text(p->node_id, sizeof(p->node_id), pp->node_id);
+		p->endpoint.addr = pp->addr;
+		p->endpoint.port = (uint16_t)pp->port;
+		copy_text(p->state, sizeof(p->state), pp->state);
+		copy_text(p->mode, sizeof(p->mode), pp->mode);
+		p->subnet_known = prefix_from_proto(pp->subnet, &p->subnet);
+		p->uptime_ms = pp->uptime_ms;
+		p->last_heard_ms = pp->last_heard_ms < 0 ? -1 : pp->last_heard_ms;
+		p->route = pp->route <= NSA_CTL__ROUTE__ROUTE_STALE ? (enum status_route)pp->route
+								    : STATUS_ROUTE_NONE;
+		p->probe = pp->probe <= NSA_CTL__PROBE__PROBE_FAILED ? (enum status_probe)pp->probe
+								     : STATUS_PROBE_UNKNOWN;
+		p->probe_rtt_us = pp->probe_rtt_us;
+	}
+}
+
+/* ---- server ---- */
+
+static void client_free(struct ctl_client *c)
+{
+	struct ctl_server *s = c->server;
+
+	for (struct ctl_client **pp = &s->clients; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	}
+	s->n_clients--;
+	bufferevent_free(c->bev);
+	free(c);
+	/* A slot is free again. */
+	evconnlistener_enable(s->listener);
+}
+
+static void reply(struct ctl_client *c, enum ctl_result result, const char *message,
+		  const struct status *st)
+{
+	NsaCtl__Response resp = NSA_CTL__RESPONSE__INIT;
+	NsaCtl__Status *status = st ? status_to_proto(st) : NULL;
+	int ret;
+
+	resp.result = (NsaCtl__Result)result;
+	resp.message = (char *)(message ? message : "");
+	resp.status = status;
+	ret = frame_write(bufferevent_get_output(c->bev), &resp.base);
+	if (ret == -EMSGSIZE) {
+		/* Only a status with very many peers can be this big. */
+		resp.status = NULL;
+		resp.result = (NsaCtl__Result)CTL_FAILED;
+		resp.message = "the status does not fit one control frame";
+		ret = frame_write(bufferevent_get_output(c->bev), &resp.base);
+	}
+	if (ret < 0) {
+		log_warn("control: cannot queue a reply: %s", strerror(-ret));
+		c->closing = true;
+	}
+	status_proto_free(status);
+}
+
+static void handle(struct ctl_client *c, const NsaCtl__Request *req)
+{
+	const struct ctl_handlers *h = &c->server->handlers;
+	void *arg = c->server->arg;
+	char msg[CTL_MESSAGE_MAX] = "";
+	struct status st;
+	enum ctl_result result;
+	const char *name;
+
+	metrics_inc(METRICS_CTL_REQUESTS);
+	switch (req->request_case) {
+	case NSA_CTL__REQUEST__REQUEST_STATUS:
+		status_init(&st);
+		h->status(arg, &st);
+		reply(c, CTL_OK, "", &st);
+		status_clear(&st);
+		return;
+	case NSA_CTL__REQUEST__REQUEST_NS_ADD:
+	case NSA_CTL__REQUEST__REQUEST_NS_DEL:
+		name = req->request_case == NSA_CTL__REQUEST__REQUEST_NS_ADD ? req->ns_add->name
+									     : req->ns_del->name;
+		if (!name || cfg_namespace_name_problem(name)) {
+			snprintf(msg, sizeof(msg), "namespace name '%.*s' %s", CFG_NS_NAME_MAX,
+				 name ? name : "", cfg_namespace_name_problem(name ? name : ""));
+			reply(c, CTL_INVALID, msg, NULL);
+			return;
+		}
+		result = req->request_case == NSA_CTL__REQUEST__REQUEST_NS_ADD
+			     ? h->ns_add(arg, name, msg, sizeof(msg))
+			     : h->ns_del(arg, name, msg, sizeof(msg));
+		reply(c, result, msg, NULL);
+		return;
+	case NSA_CTL__REQUEST__REQUEST_RELOAD:
+		result = h->reload(arg, msg, sizeof(msg));
+		reply(c, result, msg, NULL);
+		return;
+	case NSA_CTL__REQUEST__REQUEST_LEAVE:
+		reply(c, CTL_OK, "leaving the cluster", NULL);
+		c->leave = true;
+		c->closing = true;
+		return;
+	case NSA_CTL__REQUEST__REQUEST__NOT_SET:
+	default:
+		reply(c, CTL_BAD_REQUEST, "unknown or empty request (is the agent older?)", NULL);
+		return;
+	}
+}
+
+static void on_client_read(struct bufferevent *bev, void *arg)
+{
+	struct ctl_client *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	ProtobufCMessage *msg;
+	char text[CTL_MESSAGE_MAX];
+	size_t len = 0;
+	int ret;
+
+	while (!c->closing) {
+		ret = frame_read(in, &nsa_ctl__request__descriptor, &msg, &len);
+		if (ret == 0)
+			return;
+		if (ret < 0) {
+			if (ret == -EMSGSIZE)
+				snprintf(text, sizeof(text),
+					 "request of %zu bytes is over the %d-byte frame limit",
+					 len, FRAME_MAX);
+			else
+				snprintf(text, sizeof(text), "not a control request (bad frame)");
+			log_warn("control: %s; closing that connection", text);
+			reply(c, CTL_BAD_REQUEST, text, NULL);
+			c->closing = true;
+			break;
+		}
+		handle(c, (NsaCtl__Request *)msg);
+		protobuf_c_message_free_unpacked(msg, NULL);
+	}
+	/* Stop reading; the write callback closes once the reply is out. */
+	bufferevent_disable(bev, EV_READ);
+	evbuffer_drain(in, evbuffer_get_length(in));
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+		bool leave = c->leave;
+		struct ctl_server *s = c->server;
+
+		client_free(c);
+		if (leave)
+			s->handlers.leave(s->arg);
+	}
+}
+
+static void on_client_write(struct bufferevent *bev, void *arg)
+{
+	struct ctl_client *c = arg;
+	struct ctl_server *s = c->server;
+	bool leave = c->leave;
+
+	(void)bev;
+	if (!c->closing)
+		return;
+	client_free(c);
+	if (leave)
+		s->handlers.leave(s->arg);
+}
+
+static void on_client_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct ctl_client *c = arg;
+
+	(void)bev;
+	if (what & BEV_EVENT_TIMEOUT)
+		log_debug("control: dropping an idle client");
+	else if (what & BEV_EVENT_ERROR)
+		log_debug("control: client error: %s", strerror(EVUTIL_SOCKET_ERROR()));
+	client_free(c);
+}
+
+/* Root, or whoever the agent runs as. */
+static bool peer_allowed(int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return false;
+	return cred.uid == 0 || cred.uid == geteuid();
+}
+
+static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struct sockaddr *sa,
+		      int socklen, void *arg)
+{
+	struct ctl_server *s = arg;
+	struct timeval idle = {.tv_sec = CTL_IDLE_TIMEOUT_S};
+	struct ctl_client *c;
+
+	(void)listener;
+	(void)sa;
+	(void)socklen;
+	if (!peer_allowed(fd)) {
+		log_warn("control: refusing a client that is neither root nor the agent's user");
+		close(fd);
+		return;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->server = s;
+	c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (!c->bev)
+		fatal("out of memory");
+	bufferevent_setcb(c->bev, on_client_read, on_client_write, on_client_event, c);
+	/* Never buffer more than one maximal frame from a client. */
+	bufferevent_setwatermark(c->bev, EV_READ, 0, FRAME_HEADER_LEN + FRAME_MAX);
+	bufferevent_set_timeouts(c->bev, &idle, &idle);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	c->next = s->clients;
+	s->clients = c;
+	if (++s->n_clients >= CTL_MAX_CLIENTS)
+		evconnlistener_disable(s->listener);
+}
+
+static int socket_path(const char *run_dir, struct sockaddr_un *sun, char **path)
+{
+	if (asprintf(path, "%s/%s", run_dir, CTL_SOCKET_NAME) < 0)
+		fatal("out of memory");
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (strlen(*path) >= sizeof(sun->sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sun->sun_path, *path, strlen(*path));
+	return 0;
+}
+
+/* Whether an agent answers on the socket file at sun. */
+static bool socket_alive(const struct sockaddr_un *sun)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool alive;
+
+	if (fd < 0)
+		return false;
+	alive = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0;
+	close(fd);
+	return alive;
+}
+
+static int prepare_run_dir(const char *run_dir, char *err, size_t err_size)
+{
+	struct stat st;
+
+	if (mkdir(run_dir, 0700) < 0 && errno != EEXIST) {
+		snprintf(err, err_size, "cannot create %s: %s", run_dir, strerror(errno));
+		return -errno;
+	}
+	if (stat(run_dir, &st) < 0) {
+		snprintf(err, err_size, "cannot stat %s: %s", run_dir, strerror(errno));
+		return -errno;
+	}
+	/* The socket is root-only by its own mode too; a private directory is
+	 * the second lock. Only a directory of ours is tightened. */
+	if ((st.st_mode & 077) && st.st_uid == geteuid() && chmod(run_dir, 0700) < 0)
+		log_warn("cannot make %s private: %s", run_dir, strerror(errno));
+	return 0;
+}
+
+int ctl_server_new(struct event_base *base, const char *run_dir,
+		   const struct ctl_handlers *handlers, void *arg, struct ctl_server **out,
+		   char *err, size_t err_size)
+{
+	struct ctl_server *s = xcalloc(1, sizeof(*s));
+	struct sockaddr_un sun;
+	mode_t old_umask;
+	int fd = -1, ret;
+
+	s->base = base;
+	s->handlers = *handlers;
+	s->arg = arg;
+	ret = prepare_run_dir(run_dir, err, err_size);
+	if (ret < 0)
+		goto fail;
+	ret = socket_path(run_dir, &sun, &s->path);
+	if (ret < 0) {
+		snprintf(err, err_size, "control socket path %s is too long", s->path);
+		goto fail;
+	}
+	if (socket_alive(&sun)) {
+		snprintf(err, err_size, "another nsagent is running (it answers on %s)", s->path);
+		ret = -EADDRINUSE;
+		goto fail;
+	}
+	if (unlink(s->path) < 0 && errno != ENOENT) {
+		ret = -errno;
+		snprintf(err, err_size, "cannot remove the stale %s: %s", s->path, strerror(errno));
+		goto fail;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(err, err_size, "cannot create the control socket: %s", strerror(errno));
+		goto fail;
+	}
+	old_umask = umask(0177);
+	ret = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old_umask);
+	if (ret < 0 || listen(fd, CTL_MAX_CLIENTS) < 0) {
+		ret = -errno;
+		snprintf(err, err_size, "cannot listen on %s: %s", s->path, strerror(errno));
+		goto fail;
+	}
+	s->listener = evconnlistener_new(base, on_accept, s,
+					 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	if (!s->listener)
+		fatal("out of memory");
+	*out = s;
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	/* Never remove the socket of the agent that answered. */
+	if (ret != -EADDRINUSE && s->path && fd >= 0)
+		unlink(s->path);
+	free(s->path);
+	free(s);
+	return ret;
+}
+
+void ctl_server_free(struct ctl_server *s)
+{
+	if (!s)
+		return;
+	while (s->clients) {
+		struct ctl_client *c = s->clients;
+
+		s->clients = c->next;
+		bufferevent_free(c->bev);
+		free(c);
+	}
+	if (s->listener)
+		evconnlistener_free(s->listener);
+	unlink(s->path);
+	free(s->path);
+	free(s);
+}
+
+/* ---- client ---- */
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sends everything in out, then reads until one Response frame is in. */
+static int exchange(int fd, struct evbuffer *out, NsaCtl__Response **resp, char *err,
+		    size_t err_size)
+{
+	struct evbuffer *in = evbuffer_new();
+	int64_t deadline = now_ms() + CTL_CALL_TIMEOUT_MS;
+	ProtobufCMessage *msg = NULL;
+	int ret = 0;
+
+	if (!in)
+		fatal("out of memory");
+	for (;;) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		int64_t left = deadline - now_ms();
+		int n;
+
+		if (evbuffer_get_length(out))
+			pfd.events |= POLLOUT;
+		if (left <= 0) {
+			snprintf(err, err_size, "the agent did not answer within %d s",
+				 CTL_CALL_TIMEOUT_MS / 1000);
+			ret = -ETIMEDOUT;
+			goto out;
+		}
+		n = poll(&pfd, 1, (int)left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = -errno;
+			snprintf(err, err_size, "poll: %s", strerror(errno));
+			goto out;
+		}
+		if (pfd.revents & POLLOUT && evbuffer_write(out, fd) < 0 && errno != EAGAIN) {
+			ret = -errno;
+			snprintf(err, err_size, "cannot send to the agent: %s", strerror(errno));
+			goto out;
+		}
+		if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
+			n = evbuffer_read(in, fd, FRAME_HEADER_LEN + FRAME_MAX);
+			if (n < 0 && errno == EAGAIN)
+				continue;
+			if (n < 0) {
+				ret = -errno;
+				snprintf(err, err_size, "cannot read from the agent: %s",
+					 strerror(errno));
+				goto out;
+			}
+			ret = frame_read(in, &nsa_ctl__response__descriptor, &msg, NULL);
+			if (ret == 1) {
+				*resp = (NsaCtl__Response *)msg;
+				ret = 0;
+				goto out;
+			}
+			if (ret < 0) {
+				snprintf(err, err_size, "the agent sent a bad reply");
+				goto out;
+			}
+			if (n == 0) {
+				snprintf(err, err_size, "the agent closed the connection");
+				ret = -ECONNRESET;
+				goto out;
+			}
+		}
+	}
+out:
+	evbuffer_free(in);
+	return ret;
+}
+
+int ctl_call(const char *run_dir, enum ctl_op op, const char *name, struct ctl_reply *reply_out,
+	     char *err, size_t err_size)
+{
+	NsaCtl__Request req = NSA_CTL__REQUEST__INIT;
+	NsaCtl__StatusRequest status = NSA_CTL__STATUS_REQUEST__INIT;
+	NsaCtl__NamespaceRequest ns = NSA_CTL__NAMESPACE_REQUEST__INIT;
+	NsaCtl__ReloadRequest reload = NSA_CTL__RELOAD_REQUEST__INIT;
+	NsaCtl__LeaveRequest leave = NSA_CTL__LEAVE_REQUEST__INIT;
+	NsaCtl__Response *resp = NULL;
+	struct evbuffer *out = evbuffer_new();
+	struct sockaddr_un sun;
+	char *path = NULL;
+	int fd = -1, ret;
+
+	memset(reply_out, 0, sizeof(*reply_out));
+	if (!out)
+		fatal("out of memory");
+	ns.name = (char *)(name ? name : "");
+	switch (op) {
+	case CTL_OP_STATUS:
+		req.request_case = NSA_CTL__REQUEST__REQUEST_STATUS;
+		req.status = &status;
+		break;
+	case CTL_OP_NS_ADD:
+		req.request_case = NSA_CTL__REQUEST__REQUEST_NS_ADD;
+		req.ns_add = &ns;
+		break;
+	case CTL_OP_NS_DEL:
+		req.request_case = NSA_CTL__REQUEST__REQUEST_NS_DEL;
+		req.ns_del = &ns;
+		break;
+	case CTL_OP_RELOAD:
+		req.request_case = NSA_CTL__REQUEST__REQUEST_RELOAD;
+		req.reload = &reload;
+		break;
+	case CTL_OP_LEAVE:
+		req.request_case = NSA_CTL__REQUEST__REQUEST_LEAVE;
+		req.leave = &leave;
+		break;
+	}
+	ret = socket_path(run_dir, &sun, &path);
+	if (ret < 0) {
+		snprintf(err, err_size, "control socket path %s is too long", path);
+		goto out;
+	}
+	ret = frame_write(out, &req.base);
+	if (ret < 0) {
+		snprintf(err, err_size, "cannot encode the request: %s", strerror(-ret));
+		goto out;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(err, err_size, "socket: %s", strerror(errno));
+		goto out;
+	}
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		ret = -errno;
+		snprintf(err, err_size, "no agent answers on %s: %s", path, strerror(errno));
+		goto out;
+	}
+	ret = exchange(fd, out, &resp, err, err_size);
+	if (ret < 0)
+		goto out;
+	reply_out->result = (enum ctl_result)resp->result;
+	copy_text(reply_out->message, sizeof(reply_out->message), resp->message);
+	if (resp->status) {
+		status_from_proto(resp->status, &reply_out->status);
+		reply_out->has_status = true;
+	}
+	nsa_ctl__response__free_unpacked(resp, NULL);
+out:
+	if (fd >= 0)
+		close(fd);
+	evbuffer_free(out);
+	free(path);
+	return ret;
+}

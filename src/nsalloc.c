@@ -1,0 +1,416 @@
+/* DOC: namespace address allocation, persisted.
+ *
+ * Owns the mapping namespace name -> address inside the node's subnet and
+ * its file in the state dir (NSALLOC_FILE_NAME, JSON through json-c, replaced
+ * atomically: temp file, fsync, rename, fsync of the directory).
+ *
+ * Invariants: names are unique; addresses are unique, inside the subnet,
+ * past the bridge's (host 1) and before the broadcast address; an entry
+ * keeps its address for as long as it exists, so an address is never
+ * handed to a second namespace while the first holds it; entries are
+ * ordered config ones first (config order), then runtime ones (added order).
+ * A change that cannot be saved is undone, so memory and disk agree. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "nsagent/log.h"
+#include "nsagent/nsalloc.h"
+#include "nsagent/xalloc.h"
+
+struct nsalloc {
+	char *dir; /* NULL: not persisted */
+	char *path;
+	struct prefix subnet;
+	struct nsalloc_entry *entries;
+	unsigned n;
+};
+
+unsigned nsalloc_count(const struct nsalloc *alloc)
+{
+	return alloc->n;
+}
+
+const struct nsalloc_entry *nsalloc_get(const struct nsalloc *alloc, unsigned i)
+{
+	return i < alloc->n ? &alloc->entries[i] : NULL;
+}
+
+const struct nsalloc_entry *nsalloc_find(const struct nsalloc *alloc, const char *name)
+{
+	for (unsigned i = 0; i < alloc->n; i++) {
+		if (strcmp(alloc->entries[i].name, name) == 0)
+			return &alloc->entries[i];
+	}
+	return NULL;
+}
+
+static bool addr_held(const struct nsalloc_entry *entries, unsigned n, uint32_t addr)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (entries[i].addr == addr)
+			return true;
+	}
+	return false;
+}
+
+/* The lowest host address past the bridge's that no entry holds. */
+static int lowest_free(const struct prefix *subnet, const struct nsalloc_entry *entries, unsigned n,
+		       uint32_t *out)
+{
+	uint32_t addr;
+
+	for (uint32_t host = 2; addr_prefix_host(subnet, host, &addr) == 0; host++) {
+		if (!addr_held(entries, n, addr)) {
+			*out = addr;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+/* A usable namespace address of this subnet: past the bridge, not broadcast. */
+static bool addr_usable(const struct prefix *subnet, uint32_t addr)
+{
+	uint32_t first, last;
+
+	if (addr_prefix_host(subnet, 2, &first) < 0 ||
+	    addr_prefix_host(subnet, (uint32_t)(addr_prefix_size(subnet) - 2), &last) < 0)
+		return false;
+	return addr >= first && addr <= last;
+}
+
+/* ---- persistence ---- */
+
+static json_object *to_json(const struct nsalloc *alloc)
+{
+	json_object *root = json_object_new_object(), *list = json_object_new_array();
+	char p[PREFIX_STRLEN], a[ADDR_STRLEN];
+
+	json_object_object_add(root, "subnet",
+			       json_object_new_string(addr_format_prefix(&alloc->subnet, p)));
+	for (unsigned i = 0; i < alloc->n; i++) {
+		const struct nsalloc_entry *e = &alloc->entries[i];
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "name", json_object_new_string(e->name));
+		json_object_object_add(o, "addr", json_object_new_string(addr_format(e->addr, a)));
+		json_object_object_add(o, "origin",
+				       json_object_new_string(e->runtime ? "runtime" : "config"));
+		json_object_array_add(list, o);
+	}
+	json_object_object_add(root, "namespaces", list);
+	return root;
+}
+
+static int save(const struct nsalloc *alloc)
+{
+	json_object *root;
+	const char *text;
+	char *tmp = NULL;
+	int fd = -1, dirfd = -1, ret = 0;
+	size_t len;
+
+	if (!alloc->dir)
+		return 0;
+	if (mkdir(alloc->dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	root = to_json(alloc);
+	text =
+	    json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+						     JSON_C_TO_STRING_NOSLASHESCAPE);
+	len = strlen(text);
+	if (asprintf(&tmp, "%s.tmp", alloc->path) < 0)
+		fatal("out of memory");
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		ret = -errno;
+		goto out;
+	}
+	if (write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1) {
+		ret = errno ? -errno : -EIO;
+		goto out;
+	}
+	if (fsync(fd) < 0 || rename(tmp, alloc->path) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	dirfd = open(alloc->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd >= 0)
+		fsync(dirfd);
+out:
+	if (ret < 0) {
+		log_error("cannot save %s: %s", alloc->path, strerror(-ret));
+		unlink(tmp);
+	}
+	if (fd >= 0)
+		close(fd);
+	if (dirfd >= 0)
+		close(dirfd);
+	free(tmp);
+	json_object_put(root);
+	return ret;
+}
+
+static const char *json_get_string(json_object *o, const char *key)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+/* Takes the entries of a parsed file that are still valid for our subnet. */
+static void load_entries(struct nsalloc *alloc, json_object *root)
+{
+	char p[PREFIX_STRLEN];
+	const char *subnet_text = json_get_string(root, "subnet");
+	struct prefix subnet;
+	json_object *list;
+	size_t n;
+
+	if (!subnet_text || addr_parse_prefix(subnet_text, &subnet) < 0)
+		return;
+	if (!addr_prefix_equal(&subnet, &alloc->subnet)) {
+		log_info("subnet is now %s (was %s): namespace addresses are allocated afresh",
+			 addr_format_prefix(&alloc->subnet, p), subnet_text);
+		return;
+	}
+	if (!json_object_object_get_ex(root, "namespaces", &list) ||
+	    !json_object_is_type(list, json_type_array))
+		return;
+	n = json_object_array_length(list);
+	for (size_t i = 0; i < n && alloc->n < NSALLOC_MAX; i++) {
+		json_object *o = json_object_array_get_idx(list, i);
+		const char *name = json_get_string(o, "name");
+		const char *addr_text = json_get_string(o, "addr");
+		const char *origin = json_get_string(o, "origin");
+		struct nsalloc_entry e = {.runtime = origin && strcmp(origin, "runtime") == 0};
+
+		if (!name || cfg_namespace_name_problem(name) || !addr_text ||
+		    addr_parse(addr_text, &e.addr) < 0 || !addr_usable(&alloc->subnet, e.addr) ||
+		    nsalloc_find(alloc, name) || addr_held(alloc->entries, alloc->n, e.addr)) {
+			log_warn("%s: ignoring namespace entry %zu (bad or duplicate name or "
+				 "address)",
+				 alloc->path, i + 1);
+			continue;
+		}
+		snprintf(e.name, sizeof(e.name), "%s", name);
+		alloc->entries = xreallocarray(alloc->entries, alloc->n + 1, sizeof(e));
+		alloc->entries[alloc->n++] = e;
+	}
+}
+
+static int load(struct nsalloc *alloc)
+{
+	struct stat stbuf;
+	json_object *root;
+	char *corrupt = NULL;
+	FILE *f;
+	char *text;
+	size_t len;
+	int ret = 0;
+
+	f = fopen(alloc->path, "re");
+	if (!f)
+		return errno == ENOENT ? 0 : -errno;
+	if (fstat(fileno(f), &stbuf) < 0) {
+		ret = -errno;
+		fclose(f);
+		return ret;
+	}
+	if (stbuf.st_size > NSALLOC_MAX_FILE_SIZE) {
+		fclose(f);
+		root = NULL;
+		goto corrupt;
+	}
+	text = xmalloc((size_t)stbuf.st_size + 1);
+	len = fread(text, 1, (size_t)stbuf.st_size, f);
+	text[len] = '\0';
+	fclose(f);
+	root = json_tokener_parse(text);
+	free(text);
+	if (!root || !json_object_is_type(root, json_type_object))
+		goto corrupt;
+	load_entries(alloc, root);
+	json_object_put(root);
+	return 0;
+corrupt:
+	json_object_put(root);
+	if (asprintf(&corrupt, "%s.corrupt", alloc->path) < 0)
+		fatal("out of memory");
+	log_error("%s is corrupt; moved to %s, namespace addresses are allocated afresh",
+		  alloc->path, corrupt);
+	if (rename(alloc->path, corrupt) < 0)
+		ret = -errno;
+	free(corrupt);
+	return ret;
+}
+
+int nsalloc_open(const char *dir, const struct prefix *subnet, struct nsalloc **out)
+{
+	struct nsalloc *alloc = xcalloc(1, sizeof(*alloc));
+	int ret;
+
+	alloc->subnet = *subnet;
+	if (dir) {
+		alloc->dir = xstrdup(dir);
+		if (asprintf(&alloc->path, "%s/%s", dir, NSALLOC_FILE_NAME) < 0)
+			fatal("out of memory");
+		ret = load(alloc);
+		if (ret < 0) {
+			nsalloc_free(alloc);
+			return ret;
+		}
+	}
+	*out = alloc;
+	return 0;
+}
+
+void nsalloc_free(struct nsalloc *alloc)
+{
+	if (!alloc)
+		return;
+	free(alloc->entries);
+	free(alloc->dir);
+	free(alloc->path);
+	free(alloc);
+}
+
+static bool same_entries(const struct nsalloc_entry *a, unsigned na, const struct nsalloc_entry *b,
+			 unsigned nb)
+{
+	if (na != nb)
+		return false;
+	for (unsigned i = 0; i < na; i++) {
+		if (strcmp(a[i].name, b[i].name) != 0 || a[i].addr != b[i].addr ||
+		    a[i].runtime != b[i].runtime)
+			return false;
+	}
+	return true;
+}
+
+/* Installs entries (taking ownership) and saves; on a failed save the old
+ * entries come back. */
+static int commit(struct nsalloc *alloc, struct nsalloc_entry *entries, unsigned n)
+{
+	struct nsalloc_entry *old = alloc->entries;
+	unsigned old_n = alloc->n;
+	int ret;
+
+	if (same_entries(old, old_n, entries, n)) {
+		free(entries);
+		return 0;
+	}
+	alloc->entries = entries;
+	alloc->n = n;
+	ret = save(alloc);
+	if (ret < 0) {
+		alloc->entries = old;
+		alloc->n = old_n;
+		free(entries);
+		return ret;
+	}
+	free(old);
+	return 0;
+}
+
+int nsalloc_set_config(struct nsalloc *alloc, const char (*names)[CFG_NS_NAME_MAX + 1], unsigned n)
+{
+	/* Kept entries first (their addresses are held), then the new names
+	 * take the lowest free addresses in config order. */
+	struct nsalloc_entry *next = xcalloc((size_t)alloc->n + n + 1, sizeof(*next));
+	unsigned n_next = 0;
+	bool *fresh = xcalloc((size_t)n + 1, sizeof(*fresh));
+	int ret = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		const struct nsalloc_entry *old = nsalloc_find(alloc, names[i]);
+
+		if (old) {
+			next[n_next] = *old;
+			next[n_next].runtime = false;
+		} else {
+			snprintf(next[n_next].name, sizeof(next[n_next].name), "%s", names[i]);
+			fresh[i] = true;
+		}
+		n_next++;
+	}
+	for (unsigned i = 0; i < alloc->n; i++) {
+		const struct nsalloc_entry *old = &alloc->entries[i];
+		bool named = false;
+
+		for (unsigned j = 0; j < n && !named; j++)
+			named = strcmp(names[j], old->name) == 0;
+		if (old->runtime && !named) {
+			next[n_next++] = *old;
+		}
+	}
+	if (n_next > NSALLOC_MAX) {
+		ret = -ENOSPC;
+		goto fail;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (!fresh[i])
+			continue;
+		/* next[i].addr is 0 for the fresh ones, never a held address. */
+		ret = lowest_free(&alloc->subnet, next, n_next, &next[i].addr);
+		if (ret < 0)
+			goto fail;
+	}
+	free(fresh);
+	return commit(alloc, next, n_next);
+fail:
+	free(fresh);
+	free(next);
+	return ret;
+}
+
+int nsalloc_add(struct nsalloc *alloc, const char *name, uint32_t *addr)
+{
+	struct nsalloc_entry *next;
+	struct nsalloc_entry e = {.runtime = true};
+	int ret;
+
+	if (nsalloc_find(alloc, name))
+		return -EEXIST;
+	if (alloc->n >= NSALLOC_MAX || strlen(name) > CFG_NS_NAME_MAX)
+		return alloc->n >= NSALLOC_MAX ? -ENOSPC : -EINVAL;
+	ret = lowest_free(&alloc->subnet, alloc->entries, alloc->n, &e.addr);
+	if (ret < 0)
+		return ret;
+	snprintf(e.name, sizeof(e.name), "%s", name);
+	next = xcalloc((size_t)alloc->n + 1, sizeof(*next));
+	if (alloc->n)
+		memcpy(next, alloc->entries, alloc->n * sizeof(*next));
+	next[alloc->n] = e;
+	ret = commit(alloc, next, alloc->n + 1);
+	if (ret == 0 && addr)
+		*addr = e.addr;
+	return ret;
+}
+
+int nsalloc_del(struct nsalloc *alloc, const char *name)
+{
+	const struct nsalloc_entry *e = nsalloc_find(alloc, name);
+	struct nsalloc_entry *next;
+	unsigned n_next = 0;
+
+	if (!e)
+		return -ENOENT;
+	if (!e->runtime)
+		return -EPERM;
+	next = xcalloc(alloc->n, sizeof(*next));
+	for (unsigned i = 0; i < alloc->n; i++) {
+		if (&alloc->entries[i] != e)
+			next[n_next++] = alloc->entries[i];
+	}
+	return commit(alloc, next, n_next);
+}

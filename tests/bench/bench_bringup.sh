@@ -1,0 +1,225 @@
+#!/usr/bin/env bash
+# Local bring-up and teardown of N namespaces: nsagent against three
+# references built in the same lab host, in the same run, interleaved run by
+# run so that load on the machine hits every method alike.
+#
+#   bench_bringup.sh [--runs R] [N...]      (default N: 2 64 256; R: 5)
+#
+# Methods (namespaces b0..b(N-1), host ends nsa-bI, bridge br0, subnet
+# 172.16.0.0/24, or /23 when N > 253):
+#   floor     floor.c: the named namespaces and veth pairs, nothing else
+#   ip-step   the seed recipe, one `ip` command per step (steps 1-8, 10)
+#   ip-batch  the same topology with `ip -batch` in the host plus one
+#             `ip -n bI -batch` per namespace for its inside
+#   nsagent   `nsagent run --subnet ... --namespaces ...` from exec until
+#             its pid file appears (written once the topology is reconciled)
+# Teardown: floor down / `ip netns del` each + bridge / one `ip -batch` /
+# `nsagent down` (which first asks the running agent to leave), each timed
+# until the command is done and the kernel has removed every veth (the
+# kernel frees a namespace asynchronously; its veths go with it).
+#
+# Targets: nsagent <= 1.5x the floor, for bring-up and for teardown.
+set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+
+TARGET=1.5
+BR=br0
+
+# ------------------------------------------------------------- inside
+
+prefix_len() { if (($1 > 253)); then echo 23; else echo 24; fi; }
+
+settled() {
+	local a
+	shopt -s nullglob
+	a=(/sys/class/net/nsa-* /run/netns/*)
+	shopt -u nullglob
+	((${#a[@]} == 0)) && [[ ! -e /sys/class/net/$BR ]]
+}
+
+# Everything each method must have built (a test that can fail): N
+# namespaces and N host veths; for the full methods also the bridge and, in
+# the last namespace, the address and the default route.
+check_up() {
+	local method=$1 n=$2 full=$3 last=b$(($2 - 1)) a
+	shopt -s nullglob
+	a=(/run/netns/b*)
+	((${#a[@]} == n)) || bench_fail "$method: ${#a[@]} namespaces, want $n"
+	a=(/sys/class/net/nsa-b*)
+	((${#a[@]} == n)) || bench_fail "$method: ${#a[@]} host veths, want $n"
+	shopt -u nullglob
+	((full)) || return 0
+	[[ -e /sys/class/net/$BR/bridge ]] || bench_fail "$method: no bridge $BR"
+	ip -n "$last" -4 -o addr show | grep -q "inet $(host_addr $((n + 1)))/" ||
+		bench_fail "$method: namespace $last lacks its address"
+	ip -n "$last" route show default | grep -q "via 172.16.0.1" ||
+		bench_fail "$method: namespace $last lacks its default route"
+}
+
+up_floor() { "$FLOOR" up b "$1"; }
+down_floor() { "$FLOOR" down b "$1"; }
+
+up_ipstep() {
+	local n=$1 len i
+	len=$(prefix_len "$n")
+	for ((i = 0; i < n; i++)); do ip netns add "b$i"; done
+	for ((i = 0; i < n; i++)); do ip link add "nsa-b$i" type veth peer name "vb$i"; done
+	for ((i = 0; i < n; i++)); do ip link set "vb$i" netns "b$i"; done
+	for ((i = 0; i < n; i++)); do
+		ip -n "b$i" addr add "$(host_addr $((i + 2)))/$len" dev "vb$i"
+		ip -n "b$i" link set "vb$i" up
+	done
+	ip link add "$BR" type bridge
+	for ((i = 0; i < n; i++)); do ip link set "nsa-b$i" master "$BR"; done
+	ip addr add "172.16.0.1/$len" dev "$BR"
+	ip link set "$BR" up
+	for ((i = 0; i < n; i++)); do ip link set "nsa-b$i" up; done
+	for ((i = 0; i < n; i++)); do ip -n "b$i" link set lo up; done
+	for ((i = 0; i < n; i++)); do ip -n "b$i" route add default via 172.16.0.1 dev "vb$i"; done
+	sysctl -qw net.ipv4.ip_forward=1
+}
+down_ipstep() {
+	local n=$1 i
+	for ((i = 0; i < n; i++)); do ip netns del "b$i"; done
+	ip link del "$BR"
+}
+
+up_ipbatch() {
+	local n=$1 len i
+	len=$(prefix_len "$n")
+	{
+		for ((i = 0; i < n; i++)); do echo "netns add b$i"; done
+		echo "link add $BR type bridge"
+		echo "addr add 172.16.0.1/$len dev $BR"
+		echo "link set $BR up"
+		for ((i = 0; i < n; i++)); do
+			echo "link add nsa-b$i type veth peer name eth0 netns b$i"
+			echo "link set nsa-b$i master $BR up"
+		done
+	} | ip -batch -
+	for ((i = 0; i < n; i++)); do
+		ip -n "b$i" -batch - <<EOF
+addr add $(host_addr $((i + 2)))/$len dev eth0
+link set eth0 up
+link set lo up
+route add default via 172.16.0.1 dev eth0
+EOF
+	done
+	echo 1 >/proc/sys/net/ipv4/ip_forward
+}
+down_ipbatch() {
+	local n=$1 i
+	{
+		for ((i = 0; i < n; i++)); do echo "netns del b$i"; done
+		echo "link del $BR"
+	} | ip -batch -
+}
+
+AGENT_PID=
+agent_ready() { [[ -s /run/nsagent/nsagent.pid ]]; }
+up_nsagent() {
+	local n=$1 names i
+	names=b0
+	for ((i = 1; i < n; i++)); do names+=",b$i"; done
+	"$NSAGENT" run --config "$BENCH_TMP/empty.conf" --bridge "$BR" \
+		--subnet "172.16.0.0/$(prefix_len "$n")" --namespaces "$names" \
+		>>"$BENCH_TMP/agent.log" 2>&1 &
+	AGENT_PID=$!
+	poll_until 120 agent_ready || bench_fail "nsagent not ready after 120 s: $(tail -5 "$BENCH_TMP/agent.log")"
+}
+down_nsagent() {
+	"$NSAGENT" down --config "$BENCH_TMP/empty.conf" --bridge "$BR" >"$BENCH_TMP/down.log" 2>&1 ||
+		bench_fail "nsagent down failed: $(tail -5 "$BENCH_TMP/down.log")"
+}
+
+# one METHOD N FULL: prints "UP_US DOWN_US".
+one() {
+	local method=$1 n=$2 full=$3 t0 t1 t2
+	settled || bench_fail "$method: leftovers before bring-up"
+	t0=$(now_us)
+	"up_$method" "$n"
+	t1=$(now_us)
+	check_up "$method" "$n" "$full"
+	t1=$((t1 - t0))
+	t0=$(now_us)
+	"down_$method" "$n"
+	poll_until 60 settled || bench_fail "$method: teardown left $(ls /sys/class/net /run/netns | tr '\n' ' ')"
+	t2=$(now_us)
+	if [[ $method == nsagent ]]; then
+		local rc=0
+		wait "$AGENT_PID" || rc=$?
+		((rc == 0)) || bench_fail "nsagent exited $rc after nsagent down"
+		bench_check_log "$BENCH_TMP/agent.log"
+	fi
+	echo "$t1 $((t2 - t0))"
+}
+
+inside() {
+	local runs=$1 n r m
+	shift
+	bench_sleep_init
+	: >"$BENCH_TMP/empty.conf"
+	local methods=(floor ipstep ipbatch nsagent)
+	local -A label=([floor]="floor (floor.c: netns + veth)" [ipstep]="ip, one command per step"
+		[ipbatch]="ip -batch" [nsagent]="nsagent run / nsagent down")
+	local -A full=([floor]=0 [ipstep]=1 [ipbatch]=1 [nsagent]=1)
+	for n; do
+		local -A ups=() downs=()
+		for ((r = 0; r < runs; r++)); do
+			for m in "${methods[@]}"; do
+				local u d
+				read -r u d < <(one "$m" "$n" "${full[$m]}") || bench_fail "$m N=$n failed"
+				ups[$m]+=" $u"
+				downs[$m]+=" $d"
+			done
+		done
+		local -A mu=() md=()
+		echo
+		echo "== bring-up and teardown of N=$n namespaces, median of $runs runs"
+		printf '%-32s %12s %12s\n' method "bring-up ms" "teardown ms"
+		for m in "${methods[@]}"; do
+			# shellcheck disable=SC2086 # the lists are space-separated numbers
+			mu[$m]=$(median ${ups[$m]})
+			# shellcheck disable=SC2086
+			md[$m]=$(median ${downs[$m]})
+			printf '%-32s %12s %12s\n' "${label[$m]}" "$(ms "${mu[$m]}")" "$(ms "${md[$m]}")"
+		done
+		local ru rd
+		ru=$(ratio "${mu[nsagent]}" "${mu[floor]}")
+		rd=$(ratio "${md[nsagent]}" "${md[floor]}")
+		printf 'bring-up: nsagent %s ms vs floor %s ms = %sx (target <= %sx: %s); vs ip -batch %sx, vs ip per step %sx\n' \
+			"$(ms "${mu[nsagent]}")" "$(ms "${mu[floor]}")" "$ru" "$TARGET" "$(verdict "$ru" "$TARGET")" \
+			"$(ratio "${mu[nsagent]}" "${mu[ipbatch]}")" "$(ratio "${mu[nsagent]}" "${mu[ipstep]}")"
+		printf 'teardown: nsagent %s ms vs floor %s ms = %sx (target <= %sx: %s); vs ip -batch %sx, vs ip netns del each %sx\n' \
+			"$(ms "${md[nsagent]}")" "$(ms "${md[floor]}")" "$rd" "$TARGET" "$(verdict "$rd" "$TARGET")" \
+			"$(ratio "${md[nsagent]}" "${md[ipbatch]}")" "$(ratio "${md[nsagent]}" "${md[ipstep]}")"
+		echo "RESULT bringup n=$n nsagent_ms=$(ms "${mu[nsagent]}") floor_ms=$(ms "${mu[floor]}") ratio=$ru target=$TARGET"
+		echo "RESULT teardown n=$n nsagent_ms=$(ms "${md[nsagent]}") floor_ms=$(ms "${md[floor]}") ratio=$rd target=$TARGET"
+		unset ups downs mu md
+	done
+}
+
+# ------------------------------------------------------------ outside
+
+main() {
+	local runs=5 sizes=()
+	while (($#)); do
+		case $1 in
+		--in-host) shift; inside "$@"; return ;;
+		--runs) runs=${2:?--runs needs a number}; shift 2 ;;
+		-h | --help) sed -n '2,/^set -e/p' "$0" | sed '$d'; return 0 ;;
+		*) [[ $1 =~ ^[0-9]+$ ]] && (($1 >= 1 && $1 <= 500)) || bench_fail "N must be 1..500, got '$1'"
+		   sizes+=("$1"); shift ;;
+		esac
+	done
+	((${#sizes[@]})) || sizes=(2 64 256)
+	[[ $runs =~ ^[0-9]+$ ]] && ((runs >= 1)) || bench_fail "--runs needs a positive number"
+	bench_start bench_bringup
+	bench_floor
+	lab up --hosts 1 --no-agent >/dev/null
+	echo "bench_bringup: agent $NSAGENT ($(bench_agent_kind)), $(nproc) CPUs, kernel $(uname -r)"
+	bench_in_host host1 "$(readlink -f "$0")" "$runs" "${sizes[@]}"
+}
+
+main "$@"

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Reload (`nsagent reload` and SIGHUP): a valid new config is applied as a
+# difference (a namespace added or removed, the rest untouched); an invalid
+# one is reported with file:line, the running config is kept and the agent
+# keeps running.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+lab_init
+lab up --hosts 1 --no-agent >/dev/null || fail "deploy/lab up"
+conf() { { echo '[nsagent]'; printf '%s\n' "$@"; } | lab exec host1 -- sh -c 'cat >/etc/nsagent/nsagent.conf'; }
+has_netns() { lab exec host1 -- ip netns list | grep -q "^$1\b"; }
+reload() { lab exec host1 -- "$NSAGENT" reload; }
+
+conf "namespaces = NS1,NS2"
+lab agent host1 start || fail "agent start"
+pid=$(lab agent host1 pid)
+ns1_id=$(lab exec host1 -- stat -L -c %i /run/netns/NS1)
+
+conf "namespaces = NS1,NS2,db" "log-level = debug"
+out=$(reload) || fail "reload of a good config exited $?"
+[[ $out == "config reloaded" ]] || fail "reload said: $out"
+has_netns db || fail "db was not created by the reload"
+lab ping --timeout 10 host1 NS1 172.16.0.4 || fail "NS1 cannot reach db"
+[[ $(lab exec host1 -- stat -L -c %i /run/netns/NS1) == "$ns1_id" ]] ||
+	fail "NS1 was recreated by a reload that did not change it"
+
+# Invalid: exit 1, the message names the place, nothing changes.
+conf "namespaces = NS1" "keepalive = 5"
+set +e
+err=$(reload 2>&1 >/dev/null)
+rc=$?
+set -e
+((rc == 1)) || fail "reload of a bad config exited $rc (want 1)"
+[[ $err == *"nsagent.conf:3: keepalive: '5' is not a duration"*"the running config is kept"* ]] ||
+	fail "reload error: $err"
+has_netns db || fail "a rejected reload removed db"
+has_netns NS2 || fail "a rejected reload removed NS2"
+[[ $(lab agent host1 pid) == "$pid" ]] || fail "the agent did not survive a bad reload"
+lab exec host1 -- "$NSAGENT" status >/dev/null || fail "unhealthy after a rejected reload"
+lab agent host1 log | grep -q "reload: /etc/nsagent/nsagent.conf:3: keepalive" ||
+	fail "the rejected reload is not in the log"
+
+# Settings that need a restart are named, not half-applied.
+conf "namespaces = NS1,NS2,db" "bridge = br9"
+out=$(reload) || fail "reload with a bridge change exited $?"
+[[ $out == *"changes to bridge take effect at the next restart"* ]] || fail "reload said: $out"
+lab exec host1 -- ip link show br0 >/dev/null || fail "br0 went away"
+lab exec host1 -- ip link show br9 >/dev/null 2>&1 && fail "br9 appeared before a restart"
+
+# SIGHUP: the same reload. Good config: db goes; bad config: logged, kept.
+conf "namespaces = NS1,NS2"
+kill -HUP "$pid"
+lab wait --timeout 10 host1 -- sh -c '! ip netns list | grep -q "^db\b"' || fail "SIGHUP did not remove db"
+conf "namespaces = NS1" "port = 0"
+kill -HUP "$pid"
+deadline=$((SECONDS + 10))
+until lab agent host1 log | grep -q "reload: /etc/nsagent/nsagent.conf:3: port"; do
+	((SECONDS < deadline)) || fail "a bad config on SIGHUP is not logged with its place"
+	sleep 0.1
+done
+has_netns NS2 || fail "a bad config on SIGHUP removed NS2"
+[[ $(lab agent host1 pid) == "$pid" ]] || fail "the agent did not survive SIGHUP with a bad config"
+echo PASS
