@@ -1,4 +1,6 @@
 # Fuzz targets (tests/fuzz/fuzz_*.c, libFuzzer's LLVMFuzzerTestOneInput):
+# Targets: wire (peer frames + advert validation), config (config file
+# text), ctl (control socket requests, through a real ctl_server).
 #   - with NSAGENT_FUZZ=ON and clang: real libFuzzer binaries with ASan and
 #     UBSan (tests/fuzz/run.sh builds them in build-fuzz/ and runs each for
 #     NSAGENT_FUZZ_TIME seconds);
@@ -11,8 +13,12 @@ set(FUZZ_wire_LIBS nsagent_proto PkgConfig::LIBEVENT)
 set(FUZZ_config_SOURCES ${CMAKE_SOURCE_DIR}/src/config.c ${CMAKE_SOURCE_DIR}/src/addr.c
   ${CMAKE_SOURCE_DIR}/src/log.c ${CMAKE_SOURCE_DIR}/src/xalloc.c)
 set(FUZZ_config_LIBS PkgConfig::INIH)
+set(FUZZ_ctl_SOURCES ${CMAKE_SOURCE_DIR}/src/ctl.c ${CMAKE_SOURCE_DIR}/src/frame.c ${CMAKE_SOURCE_DIR}/src/config.c
+  ${CMAKE_SOURCE_DIR}/src/status.c ${CMAKE_SOURCE_DIR}/src/metrics.c ${CMAKE_SOURCE_DIR}/src/addr.c
+  ${CMAKE_SOURCE_DIR}/src/log.c ${CMAKE_SOURCE_DIR}/src/xalloc.c)
+set(FUZZ_ctl_LIBS nsagent_proto PkgConfig::LIBEVENT PkgConfig::JSONC PkgConfig::INIH)
 
-foreach(t wire config)
+foreach(t wire config ctl)
   add_executable(replay_${t} ${FUZZ_DIR}/replay.c ${FUZZ_DIR}/fuzz_${t}.c ${FUZZ_${t}_SOURCES})
   target_include_directories(replay_${t} PRIVATE ${CMAKE_SOURCE_DIR}/include)
   target_link_libraries(replay_${t} PRIVATE ${FUZZ_${t}_LIBS})
@@ -25,7 +31,7 @@ if(NSAGENT_FUZZ)
   if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
     message(FATAL_ERROR "NSAGENT_FUZZ needs clang (-DCMAKE_C_COMPILER=clang)")
   endif()
-  foreach(t wire config)
+  foreach(t wire config ctl)
     add_executable(fuzz_${t} ${FUZZ_DIR}/fuzz_${t}.c ${FUZZ_${t}_SOURCES})
     target_include_directories(fuzz_${t} PRIVATE ${CMAKE_SOURCE_DIR}/include)
     target_compile_options(fuzz_${t} PRIVATE -fsanitize=fuzzer,address,undefined
