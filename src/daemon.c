@@ -966,8 +966,7 @@ static void on_status(void *arg, struct status *st)
 		if (addr_prefix_host(&d->topo.subnet, 1, &st->bridge_addr) < 0)
 			st->bridge_addr = 0;
 	}
-	/* No cluster key support yet: sessions are unauthenticated. */
-	st->key = false;
+	st->key = d->tls != NULL;
 	for (unsigned i = 0; d->nsalloc && i < nsalloc_count(d->nsalloc); i++) {
 		const struct nsalloc_entry *e = nsalloc_get(d->nsalloc, i);
 		struct status_namespace *ns = status_add_namespace(st);
@@ -979,6 +978,62 @@ static void on_status(void *arg, struct status *st)
 		ns->runtime = e->runtime;
 	}
 	peer_status(d, st);
+}
+
+/* Counters of hostile or broken input (peer_mgr_security_stats). */
+static void security_metrics(struct daemon *d, struct evbuffer *out)
+{
+	struct peer_security_stats s;
+	const struct {
+		const char *name, *help;
+		uint64_t value;
+	} counters[] = {
+	    {"nsagent_frames_oversize_total", "Peer frames over the 64 KiB limit (session closed).",
+	     0},
+	    {"nsagent_frames_malformed_total",
+	     "Peer frames that did not decode or came out of order.", 0},
+	    {"nsagent_hellos_refused_total", "Hellos refused (own id, taken node IP, bad values).",
+	     0},
+	    {"nsagent_tls_failures_total",
+	     "TLS handshakes that failed (no or another cluster key).", 0},
+	    {"nsagent_handshake_timeouts_total", "Connections without a hello within the timeout.",
+	     0},
+	    {"nsagent_accepts_refused_total", "Connections refused by a connection or rate limit.",
+	     0},
+	    {"nsagent_dials_deferred_total", "Dials that waited for the dial rate limit.", 0},
+	    {"nsagent_peers_evicted_total", "Learned peers forgotten (never reached).", 0},
+	    {"nsagent_peers_refused_total", "Learned or inbound peers over max-peers.", 0},
+	};
+	uint64_t values[sizeof(counters) / sizeof(counters[0])];
+
+	if (!d->peers)
+		return;
+	peer_mgr_security_stats(d->peers, &s);
+	values[0] = s.frames_oversize;
+	values[1] = s.frames_malformed;
+	values[2] = s.hellos_refused;
+	values[3] = s.tls_failures;
+	values[4] = s.handshake_timeouts;
+	values[5] = s.accepts_refused;
+	values[6] = s.dials_deferred;
+	values[7] = s.peers_evicted;
+	values[8] = s.peers_refused;
+	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
+		metrics_write_family(out, counters[i].name, "counter", counters[i].help);
+		metrics_write_sample(out, counters[i].name, NULL, (double)values[i]);
+	}
+	metrics_write_family(out, "nsagent_adverts_rejected_total", "counter",
+			     "Advertised subnets rejected, by reason.");
+	for (unsigned v = RIB_ACCEPTED + 1; v < RIB_VERDICT_COUNT; v++) {
+		char labels[64];
+
+		snprintf(labels, sizeof(labels), "reason=\"%s\"", rib_verdict_key(v));
+		metrics_write_sample(out, "nsagent_adverts_rejected_total", labels,
+				     (double)s.rejected[v]);
+	}
+	metrics_write_family(out, "nsagent_authenticated", "gauge",
+			     "1 when sessions use the cluster key (TLS), 0 when unauthenticated.");
+	metrics_write_sample(out, "nsagent_authenticated", NULL, peer_mgr_authenticated(d->peers));
 }
 
 /* Scrape time: copy in what other modules keep themselves. */
@@ -999,6 +1054,7 @@ static void collect_metrics(void *arg, struct evbuffer *extra)
 	unsigned n_peers = 0, n_routes = 0;
 
 	probe_metrics(d, extra);
+	security_metrics(d, extra);
 	kern_get_stats(d->kern, &stats);
 	metrics_set(METRICS_RECONCILE_CHANGES, stats.changes);
 	metrics_set(METRICS_RECONCILE_REPAIRS, stats.repairs);

@@ -81,6 +81,21 @@ const char *rib_verdict_name(enum rib_verdict verdict)
 	return (unsigned)verdict < RIB_VERDICT_COUNT ? names[verdict] : "?";
 }
 
+const char *rib_verdict_key(enum rib_verdict verdict)
+{
+	static const char *const keys[RIB_VERDICT_COUNT] = {
+	    [RIB_ACCEPTED] = "accepted",
+	    [RIB_REJECT_MALFORMED] = "malformed",
+	    [RIB_REJECT_DEFAULT] = "default_route",
+	    [RIB_REJECT_OUTSIDE_CLUSTER] = "outside_cluster",
+	    [RIB_REJECT_LOCAL] = "local",
+	    [RIB_REJECT_OWNED] = "owned",
+	    [RIB_REJECT_TOO_MANY] = "too_many",
+	};
+
+	return (unsigned)verdict < RIB_VERDICT_COUNT ? keys[verdict] : "unknown";
+}
+
 void rib_set_local(struct rib *rib, const struct prefix *prefixes, unsigned n)
 {
 	free(rib->local);

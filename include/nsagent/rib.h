@@ -43,6 +43,8 @@ enum rib_verdict {
 };
 
 const char *rib_verdict_name(enum rib_verdict verdict);
+/* A short stable key ("owned", "too_many") for metrics labels. */
+const char *rib_verdict_key(enum rib_verdict verdict);
 
 /* Adverts are accepted only inside cluster. */
 struct rib *rib_new(const struct prefix *cluster);

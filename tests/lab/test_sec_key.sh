@@ -25,6 +25,8 @@ lab wait --timeout 30 host1 -- sh -c 'ip route show 172.16.1.0/24 | grep -q "pro
 lab wait --timeout 30 host2 -- sh -c 'ip route show 172.16.0.0/24 | grep -q "proto nsagent"' ||
 	fail "host2: no route to host1 with the shared key"
 lab agent host1 log | grep -q "every session is TLS 1.3" || fail "host1 does not say it uses TLS"
+lab exec host1 -- "$NSAGENT" status | grep -q "on (sessions authenticated)" ||
+	fail "host1's status does not show the key: $(lab exec host1 -- "$NSAGENT" status)"
 # ...while host3 (another key) keeps dialling host2 and failing
 host3_refused() { lab agent host2 log | grep -q 'connection 192.168.1.7:.*TLS handshake failed'; }
 poll 15 host3_refused ||
@@ -61,4 +63,6 @@ grep -q "mode 0644.*must be 0600" <<<"$err" || fail "no clear message for a 0644
 lab agent host3 restart -- --log-level info >/dev/null || fail "restart host3 without a key"
 lab agent host3 log | grep -q "NO CLUSTER KEY: sessions are unauthenticated" ||
 	fail "no warning for an agent without a key: $(lab agent host3 log | tail -n 5)"
+lab exec host3 -- "$NSAGENT" status --json | jq -e '.node.key == false' >/dev/null ||
+	fail "host3's status does not say unauthenticated: $(lab exec host3 -- "$NSAGENT" status --json)"
 echo PASS
