@@ -221,8 +221,13 @@ static int dump_valid(struct nl_msg *msg, void *arg)
 	return NL_OK;
 }
 
-static int knl_dump(struct knl *nl, int type, const void *hdr, size_t hdrlen, struct dump_ctx *ctx,
-		    const char *what, struct kern_error *err)
+/* The kernel marks a dump NLM_F_DUMP_INTR when the table changed while it
+ * was being read (libnl: -NLE_DUMP_INTR, after reading it all); the
+ * snapshot may then be inconsistent, so read it again, as iproute2 does. */
+#define KNL_DUMP_ATTEMPTS 5
+
+static int knl_dump_once(struct knl *nl, int type, const void *hdr, size_t hdrlen,
+			 struct dump_ctx *ctx)
 {
 	struct nl_msg *msg;
 	struct nl_cb *base, *cb;
@@ -232,10 +237,8 @@ static int knl_dump(struct knl *nl, int type, const void *hdr, size_t hdrlen, st
 	if (!msg || nlmsg_append(msg, (void *)hdr, hdrlen, NLMSG_ALIGNTO) < 0)
 		fatal("out of memory building a netlink dump request");
 	rc = knl_send_query(nl, msg);
-	if (rc < 0) {
-		kern_errorf(err, "cannot dump %s: %s", what, nl_geterror(rc));
-		return -EIO;
-	}
+	if (rc < 0)
+		return rc;
 	base = nl_socket_get_cb(nl->sk);
 	cb = nl_cb_clone(base);
 	nl_cb_put(base);
@@ -244,6 +247,21 @@ static int knl_dump(struct knl *nl, int type, const void *hdr, size_t hdrlen, st
 	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, dump_valid, ctx);
 	rc = nl_recvmsgs(nl->sk, cb);
 	nl_cb_put(cb);
+	return rc;
+}
+
+static int knl_dump(struct knl *nl, int type, const void *hdr, size_t hdrlen, struct dump_ctx *ctx,
+		    const char *what, struct kern_error *err)
+{
+	int rc;
+
+	for (int attempt = 1;; attempt++) {
+		*ctx->n = 0;
+		rc = knl_dump_once(nl, type, hdr, hdrlen, ctx);
+		if (rc != -NLE_DUMP_INTR || attempt == KNL_DUMP_ATTEMPTS)
+			break;
+		log_debug("dump of %s changed while read, reading it again", what);
+	}
 	if (rc < 0) {
 		kern_errorf(err, "cannot dump %s: %s", what,
 			    nl->kernel_errno ? strerror(nl->kernel_errno) : nl_geterror(rc));
