@@ -1,18 +1,11 @@
 # Sourced by tests/kernel/test_*.sh. Re-executes the calling test inside a
-# fresh network namespace and a private mount namespace (tmpfs on /run, a
-# temporary directory on /var/lib/nsagent), so nothing the test makes can
-# reach the machine's root network namespace or its /run/netns. Everything
-# made inside dies with the namespaces when the test exits.
-set -euo pipefail
-
-if [[ "${NSAGENT_KERN_TEST_INNER:-}" != 1 ]]; then
-	if [[ $(id -u) != 0 ]]; then
-		echo "SKIP: kernel tests need root (they run in their own namespaces)" >&2
-		exit 77
-	fi
-	export NSAGENT_KERN_TEST_INNER=1
-	exec unshare --net --mount --propagation private bash "$0" "$@"
-fi
+# fresh network namespace and a private mount namespace (sandbox.sh: tmpfs
+# on /run; here also a temporary directory on /var/lib/nsagent), so nothing
+# the test makes can reach the machine's root network namespace or its
+# /run/netns. Everything made inside dies with the namespaces when the test
+# exits.
+# shellcheck source=tests/kernel/sandbox.sh
+source "$(dirname "${BASH_SOURCE[0]}")/sandbox.sh"
 
 : "${NSAGENT_BUILD_DIR:?set NSAGENT_BUILD_DIR to the build tree}"
 DRIVER=$NSAGENT_BUILD_DIR/tests/kern_driver
@@ -25,22 +18,16 @@ if [[ $(readlink /proc/self/ns/net) == $(readlink /proc/1/ns/net) ]]; then
 fi
 
 TMP=$(mktemp -d "/tmp/nsagent-kern-test.$$.XXXXXX")
-mount -t tmpfs "nsagent-test-$$" /run
 if [[ -d /var/lib/nsagent ]]; then
 	mount --bind "$TMP" /var/lib/nsagent
 else
 	mount -t tmpfs "nsagent-test-$$" /var/lib
 	mkdir -p /var/lib/nsagent
 fi
-ip link set lo up
 
 KERN_PIDS=()
 kern_cleanup() {
-	local pid
-	for pid in "${KERN_PIDS[@]}"; do
-		kill "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
+	reap "${KERN_PIDS[@]}"
 	rm -rf "$TMP"
 }
 trap kern_cleanup EXIT

@@ -5,12 +5,9 @@
 # namespace; the machine's own ruleset is never read or changed.
 set -euo pipefail
 
-if [[ -z "${NSA_IN_SANDBOX:-}" ]]; then
-	exec env NSA_IN_SANDBOX=$$ unshare --net --mount --propagation private --pid --fork --kill-child --mount-proc bash "$0" "$@"
-fi
-TAG=$NSA_IN_SANDBOX # the pid outside; inside the pid namespace $$ is 1
-mount -t tmpfs "nsa-nft-$TAG" /run
-ip link set lo up
+SANDBOX_PID=1
+# shellcheck source=tests/kernel/sandbox.sh
+source "$(dirname "$0")/sandbox.sh"
 
 DRIVER=${NSAGENT_BUILD_DIR:?}/tests/nft_driver
 SUBNET=172.16.0.0/24
@@ -22,8 +19,7 @@ STAY_PID=
 
 cleanup() {
 	if [[ -n "$STAY_PID" ]]; then
-		kill "$STAY_PID" 2>/dev/null || true
-		wait "$STAY_PID" 2>/dev/null || true
+		reap "$STAY_PID"
 	fi
 	nft delete table inet nsagent 2>/dev/null || true
 	nft delete table inet "foreign$TAG" 2>/dev/null || true
@@ -47,16 +43,6 @@ contains() {
 	shift
 	text=$("$@" 2>/dev/null) || return 1
 	grep -q -- "$pattern" <<<"$text"
-}
-
-# Waits up to $1 seconds for the command in "${@:2}" to succeed.
-poll() {
-	local deadline=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		((SECONDS < deadline)) || return 1
-		sleep 0.1
-	done
 }
 
 # Prints "<chains> <rules>" of our table as the kernel reports them.

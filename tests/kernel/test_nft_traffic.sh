@@ -13,12 +13,9 @@
 # network is never touched.
 set -euo pipefail
 
-if [[ -z "${NSA_IN_SANDBOX:-}" ]]; then
-	exec env NSA_IN_SANDBOX=$$ unshare --net --mount --propagation private --pid --fork --kill-child --mount-proc bash "$0" "$@"
-fi
-TAG=$NSA_IN_SANDBOX # the pid outside; inside the pid namespace $$ is 1
-mount -t tmpfs "nsa-nft-$TAG" /run
-ip link set lo up
+SANDBOX_PID=1
+# shellcheck source=tests/kernel/sandbox.sh
+source "$(dirname "$0")/sandbox.sh"
 
 DRIVER=${NSAGENT_BUILD_DIR:?}/tests/nft_driver
 NODE=node-$TAG
@@ -30,11 +27,7 @@ PORT=7000
 PIDS=()
 
 cleanup() {
-	local pid
-	for pid in "${PIDS[@]}"; do
-		kill "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
+	reap "${PIDS[@]}"
 	for n in "$NS" "$OUT" "$PEER" "$NODE"; do
 		ip netns del "$n" 2>/dev/null || true
 	done
@@ -45,15 +38,6 @@ fail() {
 	echo "FAIL: $*" >&2
 	ip netns exec "$NODE" nft list ruleset >&2 || true
 	exit 1
-}
-
-poll() {
-	local deadline=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		((SECONDS < deadline)) || return 1
-		sleep 0.1
-	done
 }
 
 nsx() {

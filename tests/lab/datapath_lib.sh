@@ -96,3 +96,12 @@ datapath_init() {
 	lab_init "$@"
 	trap 'rc=$?; dp_cleanup; (exit $rc); lab_cleanup' EXIT
 }
+
+# datapath_lab NAME N: datapath_init NAME, then a lab of N hosts on one
+# switch, waiting up to 30 s for their full mesh.
+datapath_lab() {
+	local n=$2
+	datapath_init "$1"
+	lab up --hosts "$n" >/dev/null || fail "deploy/lab up"
+	poll 30 mesh_ready "$n" || fail "no mesh of $n hosts"
+}

@@ -10,10 +10,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/peers_lib.sh"
 source "$(dirname "$0")/datapath_lib.sh"
-datapath_init dp_backend
-
-lab up --hosts 2 >/dev/null || fail "deploy/lab up"
-poll 30 mesh_ready 2 || fail "no mesh"
+datapath_lab dp_backend 2
 
 route_to_host2() { lab exec host1 -- ip -4 route show 172.16.1.0/24 proto nsagent; }
 # both_over_vxlan: each host routes the other's subnet through nsa-vxlan.

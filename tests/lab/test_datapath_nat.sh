@@ -9,10 +9,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/peers_lib.sh"
 source "$(dirname "$0")/datapath_lib.sh"
-datapath_init dp_nat
-
-lab up --hosts 2 >/dev/null || fail "deploy/lab up"
-poll 30 mesh_ready 2 || fail "no mesh of 2 hosts"
+datapath_lab dp_nat 2
 
 # Without NAT nothing from the cluster range could get an answer from the
 # outside host: it has no route there.

@@ -23,16 +23,10 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
-#include "nsagent/log.h"
 #include "nsagent/peer.h"
 #include "nsagent/state.h"
 #include "nsagent/wire.h"
-
-#define LOOP(n) (0x7f000000u | (n)) /* 127.0.0.n */
-#define NET(n) ((struct prefix){0xac100000u | ((n) << 8), 24})
-#define DEADLINE_MS 10000
-
-static struct event_base *base;
+#include "peer_harness.h"
 
 struct node {
 	struct peer_mgr *mgr;
@@ -83,70 +77,21 @@ static const struct peer_mgr_ops ops = {.routes_changed = on_routes,
 					.subnet_conflict = on_conflict,
 					.choose_mode = on_choose_mode};
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* Runs the loop until cond(arg) holds or timeout_ms passes. */
-static bool run_until(bool (*cond)(void *), void *arg, uint64_t timeout_ms)
-{
-	uint64_t deadline = now_ms() + timeout_ms;
-	struct timeval tick = {0, 5000};
-
-	while (!cond(arg)) {
-		if (now_ms() >= deadline)
-			return false;
-		event_base_loopexit(base, &tick);
-		event_base_dispatch(base);
-	}
-	return true;
-}
-
-static bool never(void *arg)
-{
-	(void)arg;
-	return false;
-}
-
-static void run_for(uint64_t ms)
-{
-	run_until(never, NULL, ms);
-}
-
 static void node_start(struct node *node, unsigned n, const struct endpoint *seeds,
 		       unsigned n_seeds, bool explicit_subnet, uint32_t restart_ms)
 {
-	struct peer_mgr_config c = {0};
+	struct peer_mgr_config c;
 
 	node->ip = LOOP(n);
-	c.node_ip = node->ip;
-	memcpy(c.node_id, node->id, NODE_ID_LEN);
-	c.listen_addr = node->ip;
-	c.listen_port = 0;
-	c.cluster = (struct prefix){0xac100000u, 16};
-	c.subnet_len = 24;
-	c.subnet = NET(n);
+	ph_config_node(&c, node->id, n, seeds, n_seeds);
 	c.subnet_explicit = explicit_subnet;
-	c.seeds = seeds;
-	c.n_seeds = n_seeds;
-	c.keepalive_ms = 100;
-	c.hold_time_ms = 300;
 	c.restart_time_ms = restart_ms;
-	c.connect_retry_min_ms = 20;
-	c.connect_retry_max_ms = 200;
-	c.handshake_timeout_ms = 500;
-	c.claim_wait_ms = 500;
 	if (node->vxlan) {
 		c.vtep = node->ip;
 		for (unsigned i = 0; i < KERN_MAC_LEN; i++)
 			c.vtep_mac[i] = (uint8_t)(0x10 * n + i);
 	}
-	assert_int_equal(peer_mgr_new(base, &c, &ops, node, &node->mgr), 0);
-	assert_int_equal(peer_mgr_start(node->mgr), 0);
+	ph_start(&c, &ops, node, &node->mgr);
 }
 
 static void node_init(struct node *node, uint8_t first_byte)
@@ -154,57 +99,6 @@ static void node_init(struct node *node, uint8_t first_byte)
 	memset(node, 0, sizeof(*node));
 	assert_int_equal(getrandom(node->id, NODE_ID_LEN, 0), NODE_ID_LEN);
 	node->id[0] = first_byte;
-}
-
-static struct endpoint ep_of(const struct node *node)
-{
-	return (struct endpoint){node->ip, peer_mgr_listen_port(node->mgr)};
-}
-
-static unsigned established(const struct node *node, bool *outbound_of_first)
-{
-	struct peer_info *infos;
-	unsigned n = peer_mgr_peers(node->mgr, &infos), count = 0;
-
-	for (unsigned i = 0; i < n; i++)
-		if (infos[i].state == PEER_ESTABLISHED) {
-			if (outbound_of_first && count == 0)
-				*outbound_of_first = infos[i].outbound;
-			count++;
-		}
-	free(infos);
-	return count;
-}
-
-static const struct peer_info *find_info(struct peer_info *infos, unsigned n, const uint8_t *id)
-{
-	for (unsigned i = 0; i < n; i++)
-		if (infos[i].node_id_known && memcmp(infos[i].node_id, id, NODE_ID_LEN) == 0)
-			return &infos[i];
-	return NULL;
-}
-
-static bool has_route(const struct node *node, struct prefix dst, uint32_t gw)
-{
-	struct kern_route *routes;
-	unsigned n;
-	bool found = false;
-
-	peer_mgr_routes(node->mgr, &routes, &n);
-	for (unsigned i = 0; i < n; i++)
-		found |= addr_prefix_equal(&routes[i].dst, &dst) && routes[i].gateway == gw;
-	free(routes);
-	return found;
-}
-
-static unsigned n_routes(const struct node *node)
-{
-	struct kern_route *routes;
-	unsigned n;
-
-	peer_mgr_routes(node->mgr, &routes, &n);
-	free(routes);
-	return n;
 }
 
 struct mesh {
@@ -218,8 +112,8 @@ static bool full_mesh(void *arg)
 	struct mesh *m = arg;
 
 	for (unsigned i = 0; i < m->n; i++)
-		if (established(&m->nodes[i], NULL) != m->n - 1 ||
-		    n_routes(&m->nodes[i]) != m->n - 1)
+		if (ph_established(m->nodes[i].mgr, NULL) != m->n - 1 ||
+		    ph_n_routes(m->nodes[i].mgr) != m->n - 1)
 			return false;
 	return true;
 }
@@ -230,7 +124,7 @@ static void free_nodes(struct node *nodes, unsigned n)
 		peer_mgr_free(nodes[i].mgr);
 		nodes[i].mgr = NULL;
 	}
-	run_for(20); /* let closed sockets' events drain */
+	ph_run_for(20); /* let closed sockets' events drain */
 }
 
 static void test_two_nodes(void **st)
@@ -244,17 +138,17 @@ static void test_two_nodes(void **st)
 	node_init(&nodes[0], 0x10);
 	node_init(&nodes[1], 0x20);
 	node_start(&nodes[1], 2, NULL, 0, true, 5000);
-	seed = ep_of(&nodes[1]);
+	seed = ph_endpoint(nodes[1].mgr, nodes[1].ip);
 	node_start(&nodes[0], 1, &seed, 1, true, 5000);
-	assert_true(run_until(full_mesh, &m, DEADLINE_MS));
-	assert_true(has_route(&nodes[0], NET(2), LOOP(2)));
-	assert_true(has_route(&nodes[1], NET(1), LOOP(1)));
+	assert_true(ph_run_until(full_mesh, &m, DEADLINE_MS));
+	assert_true(ph_has_route(nodes[0].mgr, NET(2), LOOP(2)));
+	assert_true(ph_has_route(nodes[1].mgr, NET(1), LOOP(1)));
 	assert_true(nodes[0].routes_changed > 0 && nodes[1].routes_changed > 0);
-	established(&nodes[0], &out_a);
-	established(&nodes[1], &out_b);
+	ph_established(nodes[0].mgr, &out_a);
+	ph_established(nodes[1].mgr, &out_b);
 	assert_true(out_a && !out_b); /* the one session, dialled by node 1 */
 	/* keepalives hold it well past the hold time */
-	run_for(1000);
+	ph_run_for(1000);
 	assert_true(full_mesh(&m));
 	free_nodes(nodes, 2);
 }
@@ -277,9 +171,9 @@ static void test_vtep_in_advert(void **st)
 	nodes[0].vxlan = true;	/* node 1 has a VTEP and wants vxlan */
 	nodes[1].vxlan = false; /* node 2 has none */
 	node_start(&nodes[1], 2, NULL, 0, true, 5000);
-	seed = ep_of(&nodes[1]);
+	seed = ph_endpoint(nodes[1].mgr, nodes[1].ip);
 	node_start(&nodes[0], 1, &seed, 1, true, 5000);
-	assert_true(run_until(full_mesh, &m, DEADLINE_MS));
+	assert_true(ph_run_until(full_mesh, &m, DEADLINE_MS));
 	/* Node 1 sees no VTEP from node 2: direct, whatever it prefers. */
 	peer_mgr_routes(nodes[0].mgr, &routes, &n);
 	assert_int_equal(n, 1);
@@ -299,9 +193,9 @@ static void test_vtep_in_advert(void **st)
 	node_init(&nodes[1], 0x20);
 	nodes[0].vxlan = nodes[1].vxlan = true;
 	node_start(&nodes[1], 2, NULL, 0, true, 5000);
-	seed = ep_of(&nodes[1]);
+	seed = ph_endpoint(nodes[1].mgr, nodes[1].ip);
 	node_start(&nodes[0], 1, &seed, 1, true, 5000);
-	assert_true(run_until(full_mesh, &m, DEADLINE_MS));
+	assert_true(ph_run_until(full_mesh, &m, DEADLINE_MS));
 	peer_mgr_routes(nodes[0].mgr, &routes, &n);
 	assert_int_equal(n, 1);
 	assert_int_equal(routes[0].mode, KERN_MODE_VXLAN);
@@ -317,7 +211,7 @@ static void test_vtep_in_advert(void **st)
 	assert_int_equal(routes[0].vtep_mac[0], 0x10);
 	free(routes);
 	n = peer_mgr_peers(nodes[0].mgr, &infos);
-	const struct peer_info *info = find_info(infos, n, nodes[1].id);
+	const struct peer_info *info = ph_find_info(infos, n, nodes[1].id);
 
 	assert_non_null(info);
 	assert_int_equal(info->mode, KERN_MODE_VXLAN);
@@ -330,22 +224,9 @@ static void test_vtep_in_advert(void **st)
 static void config_for(struct peer_mgr_config *c, const struct node *node, unsigned n,
 		       uint16_t port, const struct endpoint *seed)
 {
-	memset(c, 0, sizeof(*c));
-	memcpy(c->node_id, node->id, NODE_ID_LEN);
-	c->node_ip = c->listen_addr = LOOP(n);
+	/* the claim wait ph_config_node sets is unused: the subnet is explicit */
+	ph_config_node(c, node->id, n, seed, seed ? 1 : 0);
 	c->listen_port = port;
-	c->cluster = (struct prefix){0xac100000u, 16};
-	c->subnet_len = 24;
-	c->subnet = NET(n);
-	c->subnet_explicit = true;
-	c->seeds = seed;
-	c->n_seeds = seed ? 1 : 0;
-	c->keepalive_ms = 100;
-	c->hold_time_ms = 300;
-	c->restart_time_ms = 5000;
-	c->connect_retry_min_ms = 20;
-	c->connect_retry_max_ms = 200;
-	c->handshake_timeout_ms = 500;
 }
 
 /* A free port on 127.0.0.n: bind, read it, close (the listener reuses it). */
@@ -383,15 +264,16 @@ static void test_simultaneous(void **st)
 		seeds[1] = (struct endpoint){LOOP(1), free_port(1)};
 		for (int k = 0; k < 2; k++) {
 			config_for(&c, &nodes[k], k + 1, seeds[1 - k].port, &seeds[k]);
-			assert_int_equal(peer_mgr_new(base, &c, &ops, &nodes[k], &nodes[k].mgr), 0);
+			assert_int_equal(peer_mgr_new(ph_base, &c, &ops, &nodes[k], &nodes[k].mgr),
+					 0);
 		}
 		assert_int_equal(peer_mgr_start(nodes[0].mgr), 0);
 		assert_int_equal(peer_mgr_start(nodes[1].mgr), 0);
-		assert_true(run_until(full_mesh, &m, DEADLINE_MS));
-		run_for(500); /* nothing flaps afterwards */
+		assert_true(ph_run_until(full_mesh, &m, DEADLINE_MS));
+		ph_run_for(500); /* nothing flaps afterwards */
 		assert_true(full_mesh(&m));
-		established(&nodes[0], &out_a);
-		established(&nodes[1], &out_b);
+		ph_established(nodes[0].mgr, &out_a);
+		ph_established(nodes[1].mgr, &out_b);
 		assert_true(out_a != out_b);
 		assert_true(high == 0 ? out_a : out_b);
 		free_nodes(nodes, 2);
@@ -409,14 +291,14 @@ static void test_chain_of_three(void **st)
 	for (int i = 0; i < 3; i++)
 		node_init(&nodes[i], (uint8_t)(0x30 + i));
 	node_start(&nodes[0], 1, NULL, 0, true, 5000);
-	seed_a = ep_of(&nodes[0]);
+	seed_a = ph_endpoint(nodes[0].mgr, nodes[0].ip);
 	node_start(&nodes[1], 2, &seed_a, 1, true, 5000);
-	seed_b = ep_of(&nodes[1]);
+	seed_b = ph_endpoint(nodes[1].mgr, nodes[1].ip);
 	node_start(&nodes[2], 3, &seed_b, 1, true, 5000);
-	assert_true(run_until(full_mesh, &m, DEADLINE_MS));
-	assert_true(has_route(&nodes[2], NET(1), LOOP(1)));
-	assert_true(has_route(&nodes[0], NET(3), LOOP(3)));
-	run_for(500);
+	assert_true(ph_run_until(full_mesh, &m, DEADLINE_MS));
+	assert_true(ph_has_route(nodes[2].mgr, NET(1), LOOP(1)));
+	assert_true(ph_has_route(nodes[0].mgr, NET(3), LOOP(3)));
+	ph_run_for(500);
 	assert_true(full_mesh(&m));
 	free_nodes(nodes, 3);
 }
@@ -432,14 +314,14 @@ static bool route_is(void *arg)
 {
 	struct route_cond *c = arg;
 
-	return has_route(c->node, c->dst, c->gw) == c->want;
+	return ph_has_route(c->node->mgr, c->dst, c->gw) == c->want;
 }
 
 static bool peer_stale(const struct node *node, const uint8_t *id)
 {
 	struct peer_info *infos;
 	unsigned n = peer_mgr_peers(node->mgr, &infos);
-	const struct peer_info *info = find_info(infos, n, id);
+	const struct peer_info *info = ph_find_info(infos, n, id);
 	bool stale = info && info->stale && info->state != PEER_ESTABLISHED;
 
 	free(infos);
@@ -467,40 +349,40 @@ static void test_graceful_restart_and_leave(void **st)
 	node_init(&nodes[0], 0x50);
 	node_init(&nodes[1], 0x60);
 	node_start(&nodes[0], 1, NULL, 0, true, 1500);
-	seed = ep_of(&nodes[0]);
+	seed = ph_endpoint(nodes[0].mgr, nodes[0].ip);
 	node_start(&nodes[1], 2, &seed, 1, true, 1500);
-	assert_true(run_until(full_mesh, &m, DEADLINE_MS));
+	assert_true(ph_run_until(full_mesh, &m, DEADLINE_MS));
 
 	/* crash: no goodbye, sockets just close */
 	peer_mgr_free(nodes[1].mgr);
 	nodes[1].mgr = NULL;
-	t0 = now_ms();
-	assert_true(run_until(a_sees_b_stale, nodes, DEADLINE_MS));
-	assert_true(has_route(&nodes[0], NET(2), LOOP(2)));
+	t0 = ph_now_ms();
+	assert_true(ph_run_until(a_sees_b_stale, nodes, DEADLINE_MS));
+	assert_true(ph_has_route(nodes[0].mgr, NET(2), LOOP(2)));
 	/* it comes back within restart time: fresh again, route never left */
 	node_start(&nodes[1], 2, &seed, 1, true, 1500);
-	assert_true(run_until(full_mesh, &m, DEADLINE_MS));
+	assert_true(ph_run_until(full_mesh, &m, DEADLINE_MS));
 	assert_false(peer_stale(&nodes[0], nodes[1].id));
 
 	/* goodbye(restart): stale, kept until the restart time, then removed */
 	peer_mgr_shutdown(nodes[1].mgr, PEER_GOODBYE_RESTART);
 	peer_mgr_free(nodes[1].mgr);
 	nodes[1].mgr = NULL;
-	t0 = now_ms();
-	assert_true(run_until(a_sees_b_stale, nodes, DEADLINE_MS));
-	assert_true(has_route(&nodes[0], NET(2), LOOP(2)));
-	assert_true(run_until(route_is, &gone, DEADLINE_MS));
-	assert_true(now_ms() - t0 >= 1400);
+	t0 = ph_now_ms();
+	assert_true(ph_run_until(a_sees_b_stale, nodes, DEADLINE_MS));
+	assert_true(ph_has_route(nodes[0].mgr, NET(2), LOOP(2)));
+	assert_true(ph_run_until(route_is, &gone, DEADLINE_MS));
+	assert_true(ph_now_ms() - t0 >= 1400);
 
 	/* leave: withdrawn at once (well before the 1.5 s restart time) */
 	node_start(&nodes[1], 2, &seed, 1, true, 1500);
-	assert_true(run_until(full_mesh, &m, DEADLINE_MS));
+	assert_true(ph_run_until(full_mesh, &m, DEADLINE_MS));
 	peer_mgr_shutdown(nodes[1].mgr, PEER_GOODBYE_LEAVE);
 	peer_mgr_free(nodes[1].mgr);
 	nodes[1].mgr = NULL;
-	t0 = now_ms();
-	assert_true(run_until(route_is, &gone, DEADLINE_MS));
-	assert_true(now_ms() - t0 < 1000);
+	t0 = ph_now_ms();
+	assert_true(ph_run_until(route_is, &gone, DEADLINE_MS));
+	assert_true(ph_now_ms() - t0 < 1000);
 	free_nodes(nodes, 2);
 }
 
@@ -515,33 +397,26 @@ static void test_adopt(void **st)
 	struct kern_route adopted[] = {{.dst = NET(2), .gateway = LOOP(2)},
 				       {.dst = NET(9), .gateway = LOOP(2)}};
 	struct route_cond swept = {&nodes[0], NET(9), LOOP(2), false};
-	struct peer_mgr_config c = {0};
+	struct peer_mgr_config c;
 
 	node_init(&nodes[0], 0x70);
 	node_init(&nodes[1], 0x71);
 	nodes[0].ip = LOOP(1);
-	memcpy(c.node_id, nodes[0].id, NODE_ID_LEN);
-	c.node_ip = c.listen_addr = LOOP(1);
-	c.cluster = (struct prefix){0xac100000u, 16};
+	ph_config(&c, nodes[0].id, 1);
 	c.subnet = NET(1);
 	c.subnet_explicit = true;
-	c.keepalive_ms = 100;
-	c.hold_time_ms = 300;
 	c.restart_time_ms = 60000;
-	c.connect_retry_min_ms = 20;
-	c.connect_retry_max_ms = 200;
-	c.handshake_timeout_ms = 500;
-	assert_int_equal(peer_mgr_new(base, &c, &ops, &nodes[0], &nodes[0].mgr), 0);
+	assert_int_equal(peer_mgr_new(ph_base, &c, &ops, &nodes[0], &nodes[0].mgr), 0);
 	peer_mgr_adopt_stale(nodes[0].mgr, adopted, 2);
 	assert_int_equal(peer_mgr_start(nodes[0].mgr), 0);
-	assert_int_equal(n_routes(&nodes[0]), 2);
-	run_for(100);
-	assert_int_equal(n_routes(&nodes[0]), 2);
-	seed = ep_of(&nodes[0]);
+	assert_int_equal(ph_n_routes(nodes[0].mgr), 2);
+	ph_run_for(100);
+	assert_int_equal(ph_n_routes(nodes[0].mgr), 2);
+	seed = ph_endpoint(nodes[0].mgr, nodes[0].ip);
 	node_start(&nodes[1], 2, &seed, 1, true, 5000);
-	assert_true(run_until(route_is, &swept, DEADLINE_MS));
-	assert_true(run_until(full_mesh, &m, DEADLINE_MS));
-	assert_true(has_route(&nodes[0], NET(2), LOOP(2)));
+	assert_true(ph_run_until(route_is, &swept, DEADLINE_MS));
+	assert_true(ph_run_until(full_mesh, &m, DEADLINE_MS));
+	assert_true(ph_has_route(nodes[0].mgr, NET(2), LOOP(2)));
 	free_nodes(nodes, 2);
 }
 
@@ -577,33 +452,24 @@ static void test_auto_claim_conflict(void **st)
 	struct prefix lease = NET(42), got;
 
 	for (int i = 0; i < 3; i++) {
-		struct peer_mgr_config c = {0};
+		struct peer_mgr_config c;
 
 		node_init(&nodes[i], (uint8_t)(0x90 + i));
 		nodes[i].ip = LOOP(i + 1);
-		memcpy(c.node_id, nodes[i].id, NODE_ID_LEN);
-		c.node_ip = c.listen_addr = nodes[i].ip;
-		c.cluster = (struct prefix){0xac100000u, 16};
-		c.subnet_len = 24;
+		ph_config(&c, nodes[i].id, i + 1);
 		c.lease = lease;
 		c.lease_set = true;
 		if (i > 0) {
 			c.seeds = &seed;
 			c.n_seeds = 1;
 		}
-		c.keepalive_ms = 100;
-		c.hold_time_ms = 300;
-		c.restart_time_ms = 5000;
-		c.connect_retry_min_ms = 20;
-		c.connect_retry_max_ms = 200;
-		c.handshake_timeout_ms = 500;
-		assert_int_equal(peer_mgr_new(base, &c, &ops, &nodes[i], &nodes[i].mgr), 0);
+		assert_int_equal(peer_mgr_new(ph_base, &c, &ops, &nodes[i], &nodes[i].mgr), 0);
 		if (i == 0)
-			seed = ep_of(&nodes[0]);
+			seed = ph_endpoint(nodes[0].mgr, nodes[0].ip);
 	}
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(peer_mgr_start(nodes[i].mgr), 0);
-	assert_true(run_until(all_claimed_distinct, &m, DEADLINE_MS));
+	assert_true(ph_run_until(all_claimed_distinct, &m, DEADLINE_MS));
 	assert_true(peer_mgr_subnet(nodes[0].mgr, &got));
 	assert_true(addr_prefix_equal(&got, &lease));
 	assert_true(nodes[1].claimed >= 2 && nodes[2].claimed >= 2);
@@ -613,7 +479,7 @@ static void test_auto_claim_conflict(void **st)
 			if (i == k)
 				continue;
 			assert_true(peer_mgr_subnet(nodes[k].mgr, &got));
-			assert_true(has_route(&nodes[i], got, nodes[k].ip));
+			assert_true(ph_has_route(nodes[i].mgr, got, nodes[k].ip));
 		}
 	free_nodes(nodes, 3);
 }
@@ -628,7 +494,7 @@ static void test_claim_alone(void **st)
 	node_init(&node, 0xa0);
 	node_start(&node, 1, NULL, 0, false, 5000);
 	assert_int_equal(node.claimed, 0); /* never from inside peer_mgr_start */
-	run_for(50);
+	ph_run_for(50);
 	assert_int_equal(node.claimed, 1);
 	assert_true(peer_mgr_subnet(node.mgr, &got));
 	assert_true(addr_prefix_equal(&got, &node.claimed_subnet));
@@ -647,20 +513,19 @@ static void test_explicit_conflict(void **st)
 	node_init(&nodes[0], 0xb0);
 	node_init(&nodes[1], 0xb1);
 	node_start(&nodes[0], 1, NULL, 0, true, 5000);
-	seed = ep_of(&nodes[0]);
+	seed = ph_endpoint(nodes[0].mgr, nodes[0].ip);
 	/* node 2 with node 1's subnet */
 	struct peer_mgr_config c;
 
 	nodes[1].ip = LOOP(2);
 	config_for(&c, &nodes[1], 2, 0, &seed);
 	c.subnet = NET(1);
-	assert_int_equal(peer_mgr_new(base, &c, &ops, &nodes[1], &nodes[1].mgr), 0);
-	assert_int_equal(peer_mgr_start(nodes[1].mgr), 0);
-	run_for(500);
+	ph_start(&c, &ops, &nodes[1], &nodes[1].mgr);
+	ph_run_for(500);
 	assert_true(nodes[0].conflicts > 0);
 	assert_true(nodes[1].conflicts > 0);
-	assert_int_equal(n_routes(&nodes[0]), 0);
-	assert_int_equal(n_routes(&nodes[1]), 0);
+	assert_int_equal(ph_n_routes(nodes[0].mgr), 0);
+	assert_int_equal(ph_n_routes(nodes[1].mgr), 0);
 	free_nodes(nodes, 2);
 }
 
@@ -716,50 +581,12 @@ static bool accept_one(void *arg)
 	return io->accepted >= 0;
 }
 
-static void send_msg(int fd, const NsaPeer__Envelope *env)
-{
-	struct evbuffer *b = evbuffer_new();
-
-	assert_int_equal(wire_write(b, env), 0);
-	while (evbuffer_get_length(b))
-		assert_true(evbuffer_write(b, fd) > 0);
-	evbuffer_free(b);
-}
-
-static void send_hello_as(int fd, const uint8_t *id, uint32_t ip, uint16_t port)
-{
-	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
-	NsaPeer__Hello hello = NSA_PEER__HELLO__INIT;
-
-	hello.version = 1;
-	hello.node_id.data = (uint8_t *)id;
-	hello.node_id.len = NODE_ID_LEN;
-	hello.node_ip = ip;
-	hello.listen_port = port;
-	hello.keepalive_ms = 100;
-	hello.hold_ms = 3000;
-	env.msg_case = NSA_PEER__ENVELOPE__MSG_HELLO;
-	env.hello = &hello;
-	send_msg(fd, &env);
-}
-
-static int connect_to(struct endpoint ep)
-{
-	struct sockaddr_in sin = {
-	    .sin_family = AF_INET, .sin_addr.s_addr = htonl(ep.addr), .sin_port = htons(ep.port)};
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	fcntl(fd, F_SETFL, O_NONBLOCK);
-	return fd;
-}
-
 static NsaPeer__Envelope__MsgCase next_msg(int fd, struct evbuffer *in, bool *eof)
 {
 	struct io io = {.fd = fd, .in = in};
 	NsaPeer__Envelope__MsgCase c;
 
-	assert_true(run_until(io_step, &io, DEADLINE_MS));
+	assert_true(ph_run_until(io_step, &io, DEADLINE_MS));
 	*eof = io.eof;
 	if (io.eof)
 		return NSA_PEER__ENVELOPE__MSG__NOT_SET;
@@ -787,35 +614,35 @@ static void collision(bool script_higher)
 	script_id[0] = script_higher ? 0xff : 0x01;
 	node_start(&node, 1, &seed, 1, true, 5000);
 	/* its outbound connection arrives, with its hello */
-	assert_true(run_until(accept_one, &acc, DEADLINE_MS));
+	assert_true(ph_run_until(accept_one, &acc, DEADLINE_MS));
 	out_fd = acc.accepted;
 	assert_int_equal(next_msg(out_fd, in_out, &eof), NSA_PEER__ENVELOPE__MSG_HELLO);
 	/* we dial it too and say hello: a collision while it is in OPENSENT */
-	in_fd = connect_to(ep_of(&node));
-	send_hello_as(in_fd, script_id, LOOP(9), script_port);
+	in_fd = ph_connect(ph_endpoint(node.mgr, node.ip), 0);
+	ph_send_hello(in_fd, script_id, LOOP(9), script_port, 3000);
 	if (script_higher) {
 		/* ours wins: it answers on our connection and drops its own */
 		assert_int_equal(next_msg(in_fd, in_in, &eof), NSA_PEER__ENVELOPE__MSG_HELLO);
 		assert_int_equal(next_msg(in_fd, in_in, &eof), NSA_PEER__ENVELOPE__MSG_ADVERT);
 		next_msg(out_fd, in_out, &eof);
 		assert_true(eof);
-		assert_int_equal(established(&node, NULL), 1);
+		assert_int_equal(ph_established(node.mgr, NULL), 1);
 	} else {
 		/* its own wins: ours is closed unanswered */
 		next_msg(in_fd, in_in, &eof);
 		assert_true(eof);
-		send_hello_as(out_fd, script_id, LOOP(9), script_port);
+		ph_send_hello(out_fd, script_id, LOOP(9), script_port, 3000);
 		assert_int_equal(next_msg(out_fd, in_out, &eof), NSA_PEER__ENVELOPE__MSG_ADVERT);
-		assert_int_equal(established(&node, NULL), 1);
+		assert_int_equal(ph_established(node.mgr, NULL), 1);
 		/* a second connection in ESTABLISHED with another initiator:
 		 * refused as well */
 		close(in_fd);
 		evbuffer_drain(in_in, evbuffer_get_length(in_in));
-		in_fd = connect_to(ep_of(&node));
-		send_hello_as(in_fd, script_id, LOOP(9), script_port);
+		in_fd = ph_connect(ph_endpoint(node.mgr, node.ip), 0);
+		ph_send_hello(in_fd, script_id, LOOP(9), script_port, 3000);
 		next_msg(in_fd, in_in, &eof);
 		assert_true(eof);
-		assert_int_equal(established(&node, NULL), 1);
+		assert_int_equal(ph_established(node.mgr, NULL), 1);
 	}
 	close(in_fd);
 	close(out_fd);
@@ -852,10 +679,10 @@ static void test_refusals(void **st)
 	node_init(&node, 0xc0);
 	node_init(&other, 0xc1);
 	node_start(&node, 1, NULL, 0, true, 5000);
-	seed = ep_of(&node);
+	seed = ph_endpoint(node.mgr, node.ip);
 	/* our own id */
-	fd = connect_to(seed);
-	send_hello_as(fd, node.id, LOOP(7), 7470);
+	fd = ph_connect(seed, 0);
+	ph_send_hello(fd, node.id, LOOP(7), 7470, 3000);
 	next_msg(fd, in, &eof);
 	assert_true(eof);
 	close(fd);
@@ -863,14 +690,14 @@ static void test_refusals(void **st)
 	node_start(&other, 2, &seed, 1, true, 5000);
 	struct node pair[2] = {node, other};
 	struct mesh m = {pair, 2};
-	assert_true(run_until(full_mesh, &m, DEADLINE_MS));
-	fd = connect_to(seed);
+	assert_true(ph_run_until(full_mesh, &m, DEADLINE_MS));
+	fd = ph_connect(seed, 0);
 	evbuffer_drain(in, evbuffer_get_length(in));
-	send_hello_as(fd, id, LOOP(2), 7470);
+	ph_send_hello(fd, id, LOOP(2), 7470, 3000);
 	next_msg(fd, in, &eof);
 	assert_true(eof);
 	close(fd);
-	assert_int_equal(established(&node, NULL), 1);
+	assert_int_equal(ph_established(node.mgr, NULL), 1);
 	evbuffer_free(in);
 	free_nodes(pair, 2);
 }
@@ -885,7 +712,7 @@ static void test_persisted_peers(void **st)
 	struct node nodes[2];
 	struct mesh m = {nodes, 2};
 	struct endpoint seed;
-	struct peer_mgr_config c = {0};
+	struct peer_mgr_config c;
 	char cmd[128];
 
 	assert_non_null(mkdtemp(dir));
@@ -893,26 +720,16 @@ static void test_persisted_peers(void **st)
 	node_init(&nodes[0], 0xd0);
 	node_init(&nodes[1], 0xd1);
 	node_start(&nodes[1], 2, NULL, 0, true, 5000);
-	seed = ep_of(&nodes[1]);
+	seed = ph_endpoint(nodes[1].mgr, nodes[1].ip);
 	memcpy(nodes[0].id, state->node_id, NODE_ID_LEN);
-	memcpy(c.node_id, state->node_id, NODE_ID_LEN);
 	nodes[0].ip = LOOP(1);
-	c.node_ip = c.listen_addr = LOOP(1);
-	c.cluster = (struct prefix){0xac100000u, 16};
-	c.subnet_len = 24;
-	c.keepalive_ms = 100;
-	c.hold_time_ms = 300;
-	c.restart_time_ms = 5000;
-	c.connect_retry_min_ms = 20;
-	c.connect_retry_max_ms = 200;
-	c.handshake_timeout_ms = 500;
+	ph_config(&c, state->node_id, 1);
 	c.claim_wait_ms = 2000;
 	c.state = state;
 	c.seeds = &seed;
 	c.n_seeds = 1;
-	assert_int_equal(peer_mgr_new(base, &c, &ops, &nodes[0], &nodes[0].mgr), 0);
-	assert_int_equal(peer_mgr_start(nodes[0].mgr), 0);
-	assert_true(run_until(full_mesh, &m, DEADLINE_MS));
+	ph_start(&c, &ops, &nodes[0], &nodes[0].mgr);
+	assert_true(ph_run_until(full_mesh, &m, DEADLINE_MS));
 	assert_int_equal(state->n_peers, 1);
 	assert_int_equal(state->peers[0].addr, LOOP(2));
 	assert_int_equal(state->peers[0].port, seed.port);
@@ -945,9 +762,9 @@ int main(void)
 	};
 	int ret;
 
-	log_set_level(getenv("NSAGENT_TEST_DEBUG") ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR + 0);
-	base = event_base_new();
+	if (ph_init())
+		return 1;
 	ret = cmocka_run_group_tests(tests, NULL, NULL);
-	event_base_free(base);
+	ph_fini();
 	return ret;
 }

@@ -22,55 +22,16 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
-#include "nsagent/log.h"
 #include "nsagent/peer.h"
 #include "nsagent/tls.h"
 #include "nsagent/wire.h"
-
-#define LOOP(n) (0x7f000000u | (n)) /* 127.0.0.n */
-#define NET(n) ((struct prefix){0xac100000u | ((n) << 8), 24})
-#define DEADLINE_MS 10000
-
-static struct event_base *base;
+#include "peer_harness.h"
 
 struct node {
 	struct peer_mgr *mgr;
 	uint8_t id[NODE_ID_LEN];
 	uint32_t ip;
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static bool run_until(bool (*cond)(void *), void *arg, uint64_t timeout_ms)
-{
-	uint64_t deadline = now_ms() + timeout_ms;
-	struct timeval tick = {0, 5000};
-
-	while (!cond(arg)) {
-		if (now_ms() >= deadline)
-			return false;
-		event_base_loopexit(base, &tick);
-		event_base_dispatch(base);
-	}
-	return true;
-}
-
-static bool never(void *arg)
-{
-	(void)arg;
-	return false;
-}
-
-static void run_for(uint64_t ms)
-{
-	run_until(never, NULL, ms);
-}
 
 struct node_opts {
 	struct tls_ctx *tls;
@@ -84,28 +45,14 @@ struct node_opts {
 static void node_start(struct node *node, unsigned n, const struct endpoint *seeds,
 		       unsigned n_seeds, const struct node_opts *o)
 {
-	struct peer_mgr_config c = {0};
+	struct peer_mgr_config c;
 
 	memset(node, 0, sizeof(*node));
 	assert_int_equal(getrandom(node->id, NODE_ID_LEN, 0), NODE_ID_LEN);
 	node->id[0] = (uint8_t)(0x10 * n);
 	node->ip = LOOP(n);
-	c.node_ip = node->ip;
-	memcpy(c.node_id, node->id, NODE_ID_LEN);
-	c.listen_addr = node->ip;
-	c.cluster = (struct prefix){0xac100000u, 16};
-	c.subnet_len = 24;
-	c.subnet = NET(n);
-	c.subnet_explicit = true;
-	c.seeds = seeds;
-	c.n_seeds = n_seeds;
-	c.keepalive_ms = 100;
+	ph_config_node(&c, node->id, n, seeds, n_seeds);
 	c.hold_time_ms = 400;
-	c.restart_time_ms = 5000;
-	c.connect_retry_min_ms = 20;
-	c.connect_retry_max_ms = 200;
-	c.handshake_timeout_ms = 500;
-	c.claim_wait_ms = 500;
 	if (o) {
 		c.tls = o->tls;
 		c.local_prefixes = o->local;
@@ -114,24 +61,7 @@ static void node_start(struct node *node, unsigned n, const struct endpoint *see
 		c.dial_rate = o->dial_rate;
 		c.accept_rate = o->accept_rate;
 	}
-	assert_int_equal(peer_mgr_new(base, &c, NULL, node, &node->mgr), 0);
-	assert_int_equal(peer_mgr_start(node->mgr), 0);
-}
-
-static struct endpoint ep_of(const struct node *node)
-{
-	return (struct endpoint){node->ip, peer_mgr_listen_port(node->mgr)};
-}
-
-static unsigned established(const struct node *node)
-{
-	struct peer_info *infos;
-	unsigned n = peer_mgr_peers(node->mgr, &infos), count = 0;
-
-	for (unsigned i = 0; i < n; i++)
-		count += infos[i].state == PEER_ESTABLISHED;
-	free(infos);
-	return count;
+	ph_start(&c, NULL, node, &node->mgr);
 }
 
 static unsigned known_peers(const struct node *node)
@@ -147,36 +77,11 @@ static uint64_t uptime_of(const struct node *node, const uint8_t *id)
 {
 	struct peer_info *infos;
 	unsigned n = peer_mgr_peers(node->mgr, &infos);
-	uint64_t up = 0;
+	const struct peer_info *info = ph_find_info(infos, n, id);
+	uint64_t up = info ? info->uptime_ms : 0;
 
-	for (unsigned i = 0; i < n; i++)
-		if (infos[i].node_id_known && memcmp(infos[i].node_id, id, NODE_ID_LEN) == 0)
-			up = infos[i].uptime_ms;
 	free(infos);
 	return up;
-}
-
-static bool has_route(const struct node *node, struct prefix dst, uint32_t gw)
-{
-	struct kern_route *routes;
-	unsigned n;
-	bool found = false;
-
-	peer_mgr_routes(node->mgr, &routes, &n);
-	for (unsigned i = 0; i < n; i++)
-		found |= addr_prefix_equal(&routes[i].dst, &dst) && routes[i].gateway == gw;
-	free(routes);
-	return found;
-}
-
-static unsigned n_routes(const struct node *node)
-{
-	struct kern_route *routes;
-	unsigned n;
-
-	peer_mgr_routes(node->mgr, &routes, &n);
-	free(routes);
-	return n;
 }
 
 struct pair {
@@ -188,15 +93,15 @@ static bool pair_meshed(void *arg)
 {
 	struct pair *p = arg;
 
-	return established(p->a) == 1 && established(p->b) == 1 && n_routes(p->a) == 1 &&
-	       n_routes(p->b) == 1;
+	return ph_established(p->a->mgr, NULL) == 1 && ph_established(p->b->mgr, NULL) == 1 &&
+	       ph_n_routes(p->a->mgr) == 1 && ph_n_routes(p->b->mgr) == 1;
 }
 
 static void free_node(struct node *node)
 {
 	peer_mgr_free(node->mgr);
 	node->mgr = NULL;
-	run_for(20);
+	ph_run_for(20);
 }
 
 static struct tls_ctx *ctx_with_key(uint8_t fill)
@@ -211,20 +116,6 @@ static struct tls_ctx *ctx_with_key(uint8_t fill)
 
 /* ---- a scripted remote speaking the wire protocol (plain TCP) ---- */
 
-static int connect_to(struct endpoint ep, uint32_t from)
-{
-	struct sockaddr_in src = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(from)};
-	struct sockaddr_in sin = {
-	    .sin_family = AF_INET, .sin_addr.s_addr = htonl(ep.addr), .sin_port = htons(ep.port)};
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&src, sizeof(src)), 0);
-	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	fcntl(fd, F_SETFL, O_NONBLOCK);
-	return fd;
-}
-
 /* Non-blocking connect: the loop must keep running while a flood is made. */
 static int connect_nb(struct endpoint ep, uint32_t from)
 {
@@ -235,41 +126,13 @@ static int connect_nb(struct endpoint ep, uint32_t from)
 
 	assert_true(fd >= 0);
 	assert_int_equal(bind(fd, (struct sockaddr *)&src, sizeof(src)), 0);
-	assert_true(connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 ||
-		    errno == EINPROGRESS);
+	assert_true(connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 || errno == EINPROGRESS);
 	return fd;
 }
 
 static void send_bytes(int fd, const void *data, size_t len)
 {
 	assert_int_equal(write(fd, data, len), (ssize_t)len);
-}
-
-static void send_msg(int fd, const NsaPeer__Envelope *env)
-{
-	struct evbuffer *b = evbuffer_new();
-
-	assert_int_equal(wire_write(b, env), 0);
-	while (evbuffer_get_length(b))
-		assert_true(evbuffer_write(b, fd) > 0);
-	evbuffer_free(b);
-}
-
-static void send_hello_as(int fd, const uint8_t *id, uint32_t ip, uint16_t port, uint32_t hold)
-{
-	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
-	NsaPeer__Hello hello = NSA_PEER__HELLO__INIT;
-
-	hello.version = 1;
-	hello.node_id.data = (uint8_t *)id;
-	hello.node_id.len = NODE_ID_LEN;
-	hello.node_ip = ip;
-	hello.listen_port = port;
-	hello.keepalive_ms = 100;
-	hello.hold_ms = hold;
-	env.msg_case = NSA_PEER__ENVELOPE__MSG_HELLO;
-	env.hello = &hello;
-	send_msg(fd, &env);
 }
 
 static void send_keepalive(int fd)
@@ -279,7 +142,7 @@ static void send_keepalive(int fd)
 
 	env.msg_case = NSA_PEER__ENVELOPE__MSG_KEEPALIVE;
 	env.keepalive = &ka;
-	send_msg(fd, &env);
+	ph_send_msg(fd, &env);
 }
 
 static void send_advert(int fd, const struct prefix *subnets, unsigned n, bool explicit_subnet)
@@ -300,7 +163,7 @@ static void send_advert(int fd, const struct prefix *subnets, unsigned n, bool e
 	advert.explicit_subnet = explicit_subnet;
 	env.msg_case = NSA_PEER__ENVELOPE__MSG_ADVERT;
 	env.advert = &advert;
-	send_msg(fd, &env);
+	ph_send_msg(fd, &env);
 	free(ptrs);
 	free(prefixes);
 }
@@ -328,12 +191,12 @@ static bool io_eof(void *arg)
 /* Keeps a scripted session alive (keepalives) for ms; false if it ended. */
 static bool keep_alive_for(int fd, uint64_t ms)
 {
-	uint64_t end = now_ms() + ms;
+	uint64_t end = ph_now_ms() + ms;
 	struct io io = {.fd = fd};
 
-	while (now_ms() < end) {
+	while (ph_now_ms() < end) {
 		send_keepalive(fd);
-		run_for(50);
+		ph_run_for(50);
 		if (io_eof(&io))
 			return false;
 	}
@@ -353,21 +216,21 @@ static void test_tls_same_key(void **st)
 	struct peer_security_stats s;
 
 	node_start(&a, 1, NULL, 0, &oa);
-	seed = ep_of(&a);
+	seed = ph_endpoint(a.mgr, a.ip);
 	node_start(&b, 2, &seed, 1, &ob);
-	assert_true(run_until(pair_meshed, &p, DEADLINE_MS));
-	assert_true(has_route(&a, NET(2), LOOP(2)));
+	assert_true(ph_run_until(pair_meshed, &p, DEADLINE_MS));
+	assert_true(ph_has_route(a.mgr, NET(2), LOOP(2)));
 	assert_true(peer_mgr_authenticated(a.mgr));
 	/* keepalives flow over TLS: the session outlives several hold times */
-	run_for(1500);
+	ph_run_for(1500);
 	assert_true(pair_meshed(&p));
 	peer_mgr_security_stats(a.mgr, &s);
 	assert_int_equal(s.tls_failures, 0);
 	/* goodbye(leave) is flushed through TLS at shutdown */
 	peer_mgr_shutdown(b.mgr, PEER_GOODBYE_LEAVE);
 	free_node(&b);
-	run_for(200);
-	assert_int_equal(n_routes(&a), 0);
+	ph_run_for(200);
+	assert_int_equal(ph_n_routes(a.mgr), 0);
 	free_node(&a);
 	tls_ctx_free(ka);
 	tls_ctx_free(kb);
@@ -390,14 +253,14 @@ static void mismatch(struct tls_ctx *kb)
 	struct endpoint seed;
 
 	node_start(&a, 1, NULL, 0, &oa);
-	seed = ep_of(&a);
+	seed = ph_endpoint(a.mgr, a.ip);
 	node_start(&b, 2, &seed, 1, &ob);
-	assert_true(run_until(some_tls_failure, &a, DEADLINE_MS));
-	run_for(1000);
-	assert_int_equal(established(&a), 0);
-	assert_int_equal(established(&b), 0);
-	assert_int_equal(n_routes(&a), 0);
-	assert_int_equal(n_routes(&b), 0);
+	assert_true(ph_run_until(some_tls_failure, &a, DEADLINE_MS));
+	ph_run_for(1000);
+	assert_int_equal(ph_established(a.mgr, NULL), 0);
+	assert_int_equal(ph_established(b.mgr, NULL), 0);
+	assert_int_equal(ph_n_routes(a.mgr), 0);
+	assert_int_equal(ph_n_routes(b.mgr), 0);
 	assert_false(peer_mgr_authenticated(b.mgr) && kb == NULL);
 	free_node(&b);
 	free_node(&a);
@@ -432,12 +295,12 @@ static void test_tls_plain_hello_closed_fast(void **st)
 	struct io io;
 
 	node_start(&a, 1, NULL, 0, &oa);
-	fd = connect_to(ep_of(&a), LOOP(9));
+	fd = ph_connect(ph_endpoint(a.mgr, a.ip), LOOP(9));
 	io = (struct io){.fd = fd};
-	start = now_ms();
-	send_hello_as(fd, id, LOOP(9), 7470, 3000);
-	assert_true(run_until(io_eof, &io, 1000));
-	assert_true(now_ms() - start < 1000);
+	start = ph_now_ms();
+	ph_send_hello(fd, id, LOOP(9), 7470, 3000);
+	assert_true(ph_run_until(io_eof, &io, 1000));
+	assert_true(ph_now_ms() - start < 1000);
 	assert_int_equal(known_peers(&a), 0);
 	close(fd);
 	free_node(&a);
@@ -471,19 +334,19 @@ static void test_hijack_adverts(void **st)
 	int fd;
 
 	node_start(&a, 1, NULL, 0, &oa);
-	seed = ep_of(&a);
+	seed = ph_endpoint(a.mgr, a.ip);
 	node_start(&b, 2, &seed, 1, NULL);
-	assert_true(run_until(pair_meshed, &p, DEADLINE_MS));
+	assert_true(ph_run_until(pair_meshed, &p, DEADLINE_MS));
 
-	fd = connect_to(ep_of(&a), LOOP(9));
-	send_hello_as(fd, id, LOOP(9), 7470, 3000);
-	run_for(100);
-	assert_int_equal(established(&a), 2);
+	fd = ph_connect(ph_endpoint(a.mgr, a.ip), LOOP(9));
+	ph_send_hello(fd, id, LOOP(9), 7470, 3000);
+	ph_run_for(100);
+	assert_int_equal(ph_established(a.mgr, NULL), 2);
 	send_advert(fd, bad, sizeof(bad) / sizeof(bad[0]), true);
 	assert_true(keep_alive_for(fd, 300));
-	assert_true(has_route(&a, (struct prefix){0xac104d00u, 24}, LOOP(9)));
-	assert_true(has_route(&a, NET(2), LOOP(2)));
-	assert_int_equal(n_routes(&a), 2);
+	assert_true(ph_has_route(a.mgr, (struct prefix){0xac104d00u, 24}, LOOP(9)));
+	assert_true(ph_has_route(a.mgr, NET(2), LOOP(2)));
+	assert_int_equal(ph_n_routes(a.mgr), 2);
 	peer_mgr_security_stats(a.mgr, &s);
 	assert_int_equal(s.rejected[RIB_REJECT_DEFAULT], 1);
 	assert_int_equal(s.rejected[RIB_REJECT_OUTSIDE_CLUSTER], 1);
@@ -499,9 +362,9 @@ static void test_hijack_adverts(void **st)
 	assert_true(keep_alive_for(fd, 300));
 	peer_mgr_security_stats(a.mgr, &s);
 	assert_int_equal(s.rejected[RIB_REJECT_TOO_MANY], 984);
-	assert_int_equal(n_routes(&a), 1 + 16);
-	assert_int_equal(established(&a), 2);
-	assert_int_equal(established(&b), 1);
+	assert_int_equal(ph_n_routes(a.mgr), 1 + 16);
+	assert_int_equal(ph_established(a.mgr, NULL), 2);
+	assert_int_equal(ph_established(b.mgr, NULL), 1);
 	close(fd);
 	free_node(&b);
 	free_node(&a);
@@ -534,30 +397,30 @@ static void test_malformed_frames(void **st)
 	uint64_t up;
 
 	node_start(&a, 1, NULL, 0, &(struct node_opts){.accept_rate = 1000});
-	seed = ep_of(&a);
+	seed = ph_endpoint(a.mgr, a.ip);
 	node_start(&b, 2, &seed, 1, NULL);
-	assert_true(run_until(pair_meshed, &p, DEADLINE_MS));
+	assert_true(ph_run_until(pair_meshed, &p, DEADLINE_MS));
 	up = uptime_of(&a, b.id);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		int fd = connect_to(ep_of(&a), LOOP(9));
+		int fd = ph_connect(ph_endpoint(a.mgr, a.ip), LOOP(9));
 		struct io io = {.fd = fd};
-		uint64_t start = now_ms();
+		uint64_t start = ph_now_ms();
 
 		send_bytes(fd, cases[i].data, cases[i].len);
-		assert_true(run_until(io_eof, &io, 2000));
+		assert_true(ph_run_until(io_eof, &io, 2000));
 		/* the handshake timeout is 500 ms here */
-		assert_true(now_ms() - start < (cases[i].stalls ? 1500u : 300u));
-		assert_true(cases[i].stalls == (now_ms() - start >= 400));
+		assert_true(ph_now_ms() - start < (cases[i].stalls ? 1500u : 300u));
+		assert_true(cases[i].stalls == (ph_now_ms() - start >= 400));
 		close(fd);
 	}
 	for (int round = 0; round < 20; round++) {
-		int fd = connect_to(ep_of(&a), LOOP(9));
+		int fd = ph_connect(ph_endpoint(a.mgr, a.ip), LOOP(9));
 		struct io io = {.fd = fd};
 
 		assert_int_equal(getrandom(random_bytes, sizeof(random_bytes), 0),
 				 sizeof(random_bytes));
 		send_bytes(fd, random_bytes, sizeof(random_bytes));
-		assert_true(run_until(io_eof, &io, 2000));
+		assert_true(ph_run_until(io_eof, &io, 2000));
 		close(fd);
 	}
 	peer_mgr_security_stats(a.mgr, &s);
@@ -584,16 +447,16 @@ static void test_half_open_flood(void **st)
 	uint64_t up;
 
 	node_start(&a, 1, NULL, 0, NULL);
-	seed = ep_of(&a);
+	seed = ph_endpoint(a.mgr, a.ip);
 	node_start(&b, 2, &seed, 1, NULL);
-	assert_true(run_until(pair_meshed, &p, DEADLINE_MS));
+	assert_true(ph_run_until(pair_meshed, &p, DEADLINE_MS));
 	up = uptime_of(&a, b.id);
 	for (int i = 0; i < 200; i++) {
-		fds[i] = connect_nb(ep_of(&a), LOOP(9));
+		fds[i] = connect_nb(ph_endpoint(a.mgr, a.ip), LOOP(9));
 		if (i % 8 == 0)
-			run_for(5);
+			ph_run_for(5);
 	}
-	run_for(1200);
+	ph_run_for(1200);
 	peer_mgr_security_stats(a.mgr, &s);
 	assert_true(s.accepts_refused >= 200 - PEER_MAX_PENDING_PER_SOURCE);
 	assert_true(pair_meshed(&p));
@@ -601,12 +464,13 @@ static void test_half_open_flood(void **st)
 	/* another node can still join */
 	{
 		struct node c;
-		struct endpoint seed2 = ep_of(&a);
+		struct endpoint seed2 = ph_endpoint(a.mgr, a.ip);
 
 		node_start(&c, 3, &seed2, 1, NULL);
-		for (uint64_t end = now_ms() + DEADLINE_MS; established(&c) < 2 && now_ms() < end;)
-			run_for(20);
-		assert_int_equal(established(&c), 2);
+		for (uint64_t end = ph_now_ms() + DEADLINE_MS;
+		     ph_established(c.mgr, NULL) < 2 && ph_now_ms() < end;)
+			ph_run_for(20);
+		assert_int_equal(ph_established(c.mgr, NULL), 2);
 		free_node(&c);
 	}
 	for (int i = 0; i < 200; i++)
@@ -629,10 +493,10 @@ static void test_peer_list_poisoning(void **st)
 	int fd;
 
 	node_start(&a, 1, NULL, 0, &oa);
-	fd = connect_to(ep_of(&a), LOOP(9));
-	send_hello_as(fd, id, LOOP(9), 7470, 3000);
-	run_for(100);
-	start = now_ms();
+	fd = ph_connect(ph_endpoint(a.mgr, a.ip), LOOP(9));
+	ph_send_hello(fd, id, LOOP(9), 7470, 3000);
+	ph_run_for(100);
+	start = ph_now_ms();
 	for (unsigned chunk = 0; chunk < 40; chunk++) {
 		NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
 		NsaPeer__PeerList list = NSA_PEER__PEER_LIST__INIT;
@@ -658,7 +522,7 @@ static void test_peer_list_poisoning(void **st)
 		list.n_peers = 250;
 		env.msg_case = NSA_PEER__ENVELOPE__MSG_PEER_LIST;
 		env.peer_list = &list;
-		send_msg(fd, &env);
+		ph_send_msg(fd, &env);
 		assert_true(keep_alive_for(fd, 20));
 		assert_true(known_peers(&a) <= 32);
 	}
@@ -667,21 +531,21 @@ static void test_peer_list_poisoning(void **st)
 	assert_true(known_peers(&a) <= 32);
 	assert_true(s.peers_refused > 9000);
 	/* dial rate 20/s, burst 20 */
-	assert_true(s.dials <= 20 + 20 * (now_ms() - start + 999) / 1000);
+	assert_true(s.dials <= 20 + 20 * (ph_now_ms() - start + 999) / 1000);
 	assert_true(s.dials_deferred > 0);
 	/* a real node still gets a place */
 	{
 		struct node b;
-		struct endpoint seed = ep_of(&a);
+		struct endpoint seed = ph_endpoint(a.mgr, a.ip);
 
 		node_start(&b, 2, &seed, 1, NULL);
-		for (uint64_t end = now_ms() + DEADLINE_MS;
-		     established(&b) < 1 && now_ms() < end;) {
+		for (uint64_t end = ph_now_ms() + DEADLINE_MS;
+		     ph_established(b.mgr, NULL) < 1 && ph_now_ms() < end;) {
 			send_keepalive(fd);
-			run_for(20);
+			ph_run_for(20);
 		}
-		assert_int_equal(established(&b), 1);
-		assert_true(has_route(&a, NET(2), LOOP(2)));
+		assert_int_equal(ph_established(b.mgr, NULL), 1);
+		assert_true(ph_has_route(a.mgr, NET(2), LOOP(2)));
 		free_node(&b);
 	}
 	close(fd);
@@ -691,15 +555,13 @@ static void test_peer_list_poisoning(void **st)
 static int setup(void **st)
 {
 	(void)st;
-	base = event_base_new();
-	log_set_level(getenv("NSAGENT_TEST_DEBUG") ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR);
-	return base ? 0 : -1;
+	return ph_init();
 }
 
 static int teardown(void **st)
 {
 	(void)st;
-	event_base_free(base);
+	ph_fini();
 	return 0;
 }
 

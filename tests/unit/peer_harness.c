@@ -1,0 +1,196 @@
+/* DOC: the loopback harness of the peer session tests (see peer_harness.h).
+ * It owns ph_base, the single event loop; everything else is stateless
+ * helpers over a peer_mgr or a socket. Loop helpers never sleep: they run
+ * the loop in 5 ms slices until a condition holds or a deadline passes. */
+#include "peer_harness.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <event2/buffer.h>
+
+#include "nsagent/log.h"
+
+struct event_base *ph_base;
+
+int ph_init(void)
+{
+	log_set_level(getenv("NSAGENT_TEST_DEBUG") ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR);
+	ph_base = event_base_new();
+	return ph_base ? 0 : -1;
+}
+
+void ph_fini(void)
+{
+	event_base_free(ph_base);
+	ph_base = NULL;
+}
+
+uint64_t ph_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+bool ph_run_until(bool (*cond)(void *), void *arg, uint64_t timeout_ms)
+{
+	uint64_t deadline = ph_now_ms() + timeout_ms;
+	struct timeval tick = {0, 5000};
+
+	while (!cond(arg)) {
+		if (ph_now_ms() >= deadline)
+			return false;
+		event_base_loopexit(ph_base, &tick);
+		event_base_dispatch(ph_base);
+	}
+	return true;
+}
+
+static bool never(void *arg)
+{
+	(void)arg;
+	return false;
+}
+
+void ph_run_for(uint64_t ms)
+{
+	ph_run_until(never, NULL, ms);
+}
+
+void ph_config(struct peer_mgr_config *c, const uint8_t *id, unsigned n)
+{
+	memset(c, 0, sizeof(*c));
+	memcpy(c->node_id, id, NODE_ID_LEN);
+	c->node_ip = c->listen_addr = LOOP(n);
+	c->cluster = (struct prefix){0xac100000u, 16};
+	c->subnet_len = 24;
+	c->keepalive_ms = 100;
+	c->hold_time_ms = 300;
+	c->restart_time_ms = 5000;
+	c->connect_retry_min_ms = 20;
+	c->connect_retry_max_ms = 200;
+	c->handshake_timeout_ms = 500;
+}
+
+void ph_config_node(struct peer_mgr_config *c, const uint8_t *id, unsigned n,
+		    const struct endpoint *seeds, unsigned n_seeds)
+{
+	ph_config(c, id, n);
+	c->subnet = NET(n);
+	c->subnet_explicit = true;
+	c->seeds = seeds;
+	c->n_seeds = n_seeds;
+	c->claim_wait_ms = 500;
+}
+
+void ph_start(const struct peer_mgr_config *c, const struct peer_mgr_ops *ops, void *arg,
+	      struct peer_mgr **mgr)
+{
+	assert_int_equal(peer_mgr_new(ph_base, c, ops, arg, mgr), 0);
+	assert_int_equal(peer_mgr_start(*mgr), 0);
+}
+
+struct endpoint ph_endpoint(const struct peer_mgr *mgr, uint32_t ip)
+{
+	return (struct endpoint){ip, peer_mgr_listen_port(mgr)};
+}
+
+unsigned ph_established(const struct peer_mgr *mgr, bool *outbound_of_first)
+{
+	struct peer_info *infos;
+	unsigned n = peer_mgr_peers(mgr, &infos), count = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		if (infos[i].state == PEER_ESTABLISHED) {
+			if (outbound_of_first && count == 0)
+				*outbound_of_first = infos[i].outbound;
+			count++;
+		}
+	free(infos);
+	return count;
+}
+
+const struct peer_info *ph_find_info(const struct peer_info *infos, unsigned n, const uint8_t *id)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (infos[i].node_id_known && memcmp(infos[i].node_id, id, NODE_ID_LEN) == 0)
+			return &infos[i];
+	return NULL;
+}
+
+bool ph_has_route(const struct peer_mgr *mgr, struct prefix dst, uint32_t gw)
+{
+	struct kern_route *routes;
+	unsigned n;
+	bool found = false;
+
+	peer_mgr_routes(mgr, &routes, &n);
+	for (unsigned i = 0; i < n; i++)
+		found |= addr_prefix_equal(&routes[i].dst, &dst) && routes[i].gateway == gw;
+	free(routes);
+	return found;
+}
+
+unsigned ph_n_routes(const struct peer_mgr *mgr)
+{
+	struct kern_route *routes;
+	unsigned n;
+
+	peer_mgr_routes(mgr, &routes, &n);
+	free(routes);
+	return n;
+}
+
+int ph_connect(struct endpoint ep, uint32_t from)
+{
+	struct sockaddr_in src = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(from)};
+	struct sockaddr_in sin = {
+	    .sin_family = AF_INET, .sin_addr.s_addr = htonl(ep.addr), .sin_port = htons(ep.port)};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	if (from)
+		assert_int_equal(bind(fd, (struct sockaddr *)&src, sizeof(src)), 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	return fd;
+}
+
+void ph_send_msg(int fd, const NsaPeer__Envelope *env)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	assert_int_equal(wire_write(b, env), 0);
+	while (evbuffer_get_length(b))
+		assert_true(evbuffer_write(b, fd) > 0);
+	evbuffer_free(b);
+}
+
+void ph_send_hello(int fd, const uint8_t *id, uint32_t ip, uint16_t port, uint32_t hold_ms)
+{
+	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
+	NsaPeer__Hello hello = NSA_PEER__HELLO__INIT;
+
+	hello.version = 1;
+	hello.node_id.data = (uint8_t *)id;
+	hello.node_id.len = NODE_ID_LEN;
+	hello.node_ip = ip;
+	hello.listen_port = port;
+	hello.keepalive_ms = 100;
+	hello.hold_ms = hold_ms;
+	env.msg_case = NSA_PEER__ENVELOPE__MSG_HELLO;
+	env.hello = &hello;
+	ph_send_msg(fd, &env);
+}

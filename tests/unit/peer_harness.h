@@ -1,0 +1,61 @@
+/* Loopback harness shared by the peer session tests (test_peer,
+ * test_peer_sec): one event loop, peer_mgr instances on 127.0.0.n with
+ * cluster 172.16.0.0/16 and subnet 172.16.n.0/24, loop-running helpers that
+ * wait on a condition with a deadline, and a scripted remote speaking the
+ * wire protocol over plain TCP. Asserts through cmocka. */
+#ifndef NSAGENT_TESTS_PEER_HARNESS_H
+#define NSAGENT_TESTS_PEER_HARNESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "nsagent/peer.h"
+#include "nsagent/wire.h"
+
+#define LOOP(n) (0x7f000000u | (n)) /* 127.0.0.n */
+#define NET(n) ((struct prefix){0xac100000u | ((n) << 8), 24})
+#define DEADLINE_MS 10000
+
+/* The one event loop every peer_mgr of a test program runs on. */
+extern struct event_base *ph_base;
+
+/* Log level from NSAGENT_TEST_DEBUG, and a fresh ph_base; 0 or -1. */
+int ph_init(void);
+void ph_fini(void);
+
+uint64_t ph_now_ms(void);
+/* Runs the loop until cond(arg) holds or timeout_ms passes. */
+bool ph_run_until(bool (*cond)(void *), void *arg, uint64_t timeout_ms);
+void ph_run_for(uint64_t ms);
+
+/* The config every loopback node starts from: node n at 127.0.0.n, fast
+ * keepalives (100 ms, hold 300 ms), short retries, 5 s restart time. No
+ * subnet, seeds or claim wait: the caller adds what its case needs. */
+void ph_config(struct peer_mgr_config *c, const uint8_t *id, unsigned n);
+/* ph_config plus the explicit subnet 172.16.n.0/24, the seeds, and a
+ * 500 ms claim wait should the caller drop subnet_explicit. */
+void ph_config_node(struct peer_mgr_config *c, const uint8_t *id, unsigned n,
+		    const struct endpoint *seeds, unsigned n_seeds);
+/* peer_mgr_new + peer_mgr_start, both asserted to succeed. */
+void ph_start(const struct peer_mgr_config *c, const struct peer_mgr_ops *ops, void *arg,
+	      struct peer_mgr **mgr);
+
+struct endpoint ph_endpoint(const struct peer_mgr *mgr, uint32_t ip);
+/* Established sessions; *outbound_of_first (if not NULL) says whether the
+ * first of them was dialled by mgr. */
+unsigned ph_established(const struct peer_mgr *mgr, bool *outbound_of_first);
+const struct peer_info *ph_find_info(const struct peer_info *infos, unsigned n, const uint8_t *id);
+bool ph_has_route(const struct peer_mgr *mgr, struct prefix dst, uint32_t gw);
+unsigned ph_n_routes(const struct peer_mgr *mgr);
+
+/* ---- a scripted remote (plain TCP) ---- */
+
+/* Blocking connect to ep, from source address `from` (0: the kernel's
+ * choice), then switched to non-blocking. */
+int ph_connect(struct endpoint ep, uint32_t from);
+void ph_send_msg(int fd, const NsaPeer__Envelope *env);
+void ph_send_hello(int fd, const uint8_t *id, uint32_t ip, uint16_t port, uint32_t hold_ms);
+
+#endif
