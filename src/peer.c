@@ -26,6 +26,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,10 @@
 /* A peer that does not read its socket is dropped rather than buffered for. */
 #define PEER_MAX_OUTPUT (1024 * 1024)
 #define PEER_SHUTDOWN_FLUSH_MS 1000
+/* Room for every peer dialling at once (a cluster started together): a
+ * full accept queue drops SYNs, and the dialler's kernel retransmits only
+ * after 1 s, then 3 s, 7 s... (tests/bench: convergence of 32 nodes). */
+#define PEER_LISTEN_BACKLOG (PEER_MAX_PEERS + PEER_MAX_PENDING)
 
 enum peer_event {
 	PEER_EV_START,
@@ -689,6 +694,18 @@ static void check_conflict(struct peer *peer, const struct prefix *theirs, bool 
 static void conn_read_cb(struct bufferevent *bev, void *arg);
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg);
 
+/* Frames are small and each one is complete: send it now. With Nagle a
+ * frame queued behind an unacknowledged one waits for the peer's delayed
+ * ACK (up to 40 ms), at every hop of peer exchange. */
+static void set_nodelay(struct bufferevent *bev)
+{
+	evutil_socket_t fd = bufferevent_getfd(bev);
+	int one = 1;
+
+	if (fd >= 0 && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+		log_debug("TCP_NODELAY: %s", strerror(errno));
+}
+
 static struct conn *conn_new(struct peer_mgr *mgr, struct bufferevent *bev, bool outbound,
 			     const char *remote)
 {
@@ -725,6 +742,7 @@ static int peer_dial(struct peer *peer)
 		conn_close(peer->conn);
 		return -err;
 	}
+	set_nodelay(bev);
 	return 0;
 }
 
@@ -764,6 +782,7 @@ static void accept_cb(struct evconnlistener *listener, evutil_socket_t fd, struc
 		close(fd);
 		return;
 	}
+	set_nodelay(bev);
 	conn = conn_new(mgr, bev, false, remote);
 	conn->handshake_timer = evtimer_new(mgr->base, pending_timeout_cb, conn);
 	if (!conn->handshake_timer)
@@ -1386,7 +1405,7 @@ int peer_mgr_new(struct event_base *base, const struct peer_mgr_config *config,
 	sin.sin_port = htons(config->listen_port);
 	mgr->listener = evconnlistener_new_bind(
 	    base, accept_cb, mgr, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
-	    16, (struct sockaddr *)&sin, sizeof(sin));
+	    PEER_LISTEN_BACKLOG, (struct sockaddr *)&sin, sizeof(sin));
 	if (!mgr->listener) {
 		char buf[ENDPOINT_STRLEN];
 		struct endpoint ep = {config->listen_addr, config->listen_port};
