@@ -58,6 +58,10 @@
  * full accept queue drops SYNs, and the dialler's kernel retransmits only
  * after 1 s, then 3 s, 7 s... (tests/bench: convergence of 32 nodes). */
 #define PEER_LISTEN_BACKLOG (PEER_MAX_PEERS + PEER_MAX_PENDING)
+/* A refused dial means the host is up but its agent does not listen yet
+ * (starting, restarting): it will within milliseconds, so the first
+ * redials come sooner than connect-retry-min, doubling from this. */
+#define PEER_REFUSED_RETRY_MS 25
 
 enum peer_event {
 	PEER_EV_START,
@@ -139,6 +143,8 @@ struct peer {
 	struct prefix hint; /* from a relayed peer list: claim input only */
 	bool hint_known;
 	bool routes_stale;
+	bool refused;	       /* the last dial was refused (RST) */
+	unsigned refused_tries; /* quick redials since the last session */
 	uint64_t established_ms;
 	uint64_t last_heard_ms;
 };
@@ -740,6 +746,7 @@ static int peer_dial(struct peer *peer)
 		int err = errno ? errno : ECONNREFUSED;
 
 		conn_close(peer->conn);
+		peer->refused = err == ECONNREFUSED;
 		return -err;
 	}
 	set_nodelay(bev);
@@ -1112,8 +1119,11 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		log_debug("connection %s: %s", conn->remote,
 			  (what & BEV_EVENT_EOF) ? "closed by peer"
 						 : evutil_socket_error_to_string(err));
-		if (peer && peer->conn == conn)
+		if (peer && peer->conn == conn) {
+			peer->refused = peer->state == PEER_CONNECT && !(what & BEV_EVENT_EOF) &&
+					err == ECONNREFUSED;
 			peer_fsm(peer, PEER_EV_TCP_FAILED);
+		}
 		else
 			conn_close(conn);
 	}
@@ -1132,8 +1142,29 @@ static void session_down(struct peer *peer, bool withdraw)
 		rib_session_down(mgr->rib, peer->node_id, now_ms());
 		peer->routes_stale = peer->subnet_known;
 		expiry_schedule(mgr);
+		if (peer->routes_stale) {
+			char name[64], buf[PREFIX_STRLEN];
+
+			log_info("peer %s: session lost, route to %s kept as stale for up to %u ms",
+				 peer_name(peer, name, sizeof(name)),
+				 addr_format_prefix(&peer->subnet, buf), mgr->config.restart_time_ms);
+		}
 	}
 	routes_update(mgr);
+}
+
+/* The wait before the next dial: the backoff, except after a refused dial,
+ * where it doubles from PEER_REFUSED_RETRY_MS while that stays below the
+ * backoff's minimum. */
+static uint32_t retry_delay(struct peer *peer)
+{
+	uint32_t quick = PEER_REFUSED_RETRY_MS << (peer->refused_tries < 16 ? peer->refused_tries : 16);
+
+	if (peer->refused && quick < peer->mgr->config.connect_retry_min_ms) {
+		peer->refused_tries++;
+		return quick;
+	}
+	return backoff_next(&peer->backoff);
 }
 
 static void change_state(struct peer *peer, enum peer_state next, enum peer_event event)
@@ -1164,7 +1195,8 @@ static void change_state(struct peer *peer, enum peer_state next, enum peer_even
 			claim_check_ready(mgr);
 		}
 		if (!mgr->shutting_down && !peer->dead && event != PEER_EV_STOP)
-			timer_arm(peer->retry_timer, backoff_next(&peer->backoff));
+			timer_arm(peer->retry_timer, retry_delay(peer));
+		peer->refused = false;
 		break;
 	case PEER_CONNECT:
 		break;
@@ -1177,6 +1209,7 @@ static void change_state(struct peer *peer, enum peer_state next, enum peer_even
 
 		evtimer_del(peer->retry_timer);
 		backoff_reset(&peer->backoff);
+		peer->refused_tries = 0;
 		memcpy(peer->node_id, h->node_id, NODE_ID_LEN);
 		peer->id_known = true;
 		peer->node_ip = h->node_ip;

@@ -66,6 +66,18 @@ in_host() {
 	nsenter --net="$d/net" --mount="$d/mnt" --wd=/ -- "$@"
 }
 
+# poll_slow TIMEOUT_S CMD...: poll_until every 10 ms, for conditions read
+# after the fact from time stamps (logs, monitors): polling faster would
+# only take CPU from the agents being timed.
+poll_slow() {
+	local deadline=$(($(now_us) + $1 * 1000000))
+	shift
+	until "$@"; do
+		(($(now_us) < deadline)) || return 1
+		nap 0.01
+	done
+}
+
 # ------------------------------------------------------------ agents
 
 declare -a MESH_PID=()   # agent pid per host index (0: none)
