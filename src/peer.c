@@ -143,7 +143,7 @@ struct peer {
 	struct prefix hint; /* from a relayed peer list: claim input only */
 	bool hint_known;
 	bool routes_stale;
-	bool refused;	       /* the last dial was refused (RST) */
+	bool refused;		/* the last dial was refused (RST) */
 	unsigned refused_tries; /* quick redials since the last session */
 	uint64_t established_ms;
 	uint64_t last_heard_ms;
@@ -1123,8 +1123,7 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 			peer->refused = peer->state == PEER_CONNECT && !(what & BEV_EVENT_EOF) &&
 					err == ECONNREFUSED;
 			peer_fsm(peer, PEER_EV_TCP_FAILED);
-		}
-		else
+		} else
 			conn_close(conn);
 	}
 }
@@ -1147,7 +1146,8 @@ static void session_down(struct peer *peer, bool withdraw)
 
 			log_info("peer %s: session lost, route to %s kept as stale for up to %u ms",
 				 peer_name(peer, name, sizeof(name)),
-				 addr_format_prefix(&peer->subnet, buf), mgr->config.restart_time_ms);
+				 addr_format_prefix(&peer->subnet, buf),
+				 mgr->config.restart_time_ms);
 		}
 	}
 	routes_update(mgr);
@@ -1158,7 +1158,8 @@ static void session_down(struct peer *peer, bool withdraw)
  * backoff's minimum. */
 static uint32_t retry_delay(struct peer *peer)
 {
-	uint32_t quick = PEER_REFUSED_RETRY_MS << (peer->refused_tries < 16 ? peer->refused_tries : 16);
+	uint32_t quick = PEER_REFUSED_RETRY_MS
+			 << (peer->refused_tries < 16 ? peer->refused_tries : 16);
 
 	if (peer->refused && quick < peer->mgr->config.connect_retry_min_ms) {
 		peer->refused_tries++;

@@ -31,38 +31,6 @@ target_ms() {
 
 bench_extra_cleanup() { mesh_cleanup; }
 
-# run_mesh N: OUT = the µs from release to full mesh.
-run_mesh() {
-	local n=$1 i
-	mesh_spawn_chain "$n"
-	mesh_release
-	mesh_wait_converged "$n" 60 || bench_fail "N=$n: no full mesh within 60 s"
-	for ((i = 1; i <= n; i++)); do
-		[[ $(n_agent_routes "$i") == $((n - 1)) ]] ||
-			bench_fail "host$i: $(n_agent_routes "$i") routes, want $((n - 1))"
-	done
-	for ((i = 1; i <= n; i++)); do mesh_reset "$i"; done
-	OUT=$MESH_LAST
-}
-
-all_ready() {
-	local i
-	for ((i = 1; i <= $1; i++)); do mesh_ready "$i" || return 1; done
-}
-
-# run_local N: OUT = µs from release to every agent (no peers) ready.
-run_local() {
-	local n=$1 i t
-	for ((i = 1; i <= n; i++)); do
-		mesh_spawn "$i" --node-ip "$(host_ip "$i")" --subnet "$(host_subnet "$i")"
-	done
-	mesh_release
-	poll_until 60 all_ready "$n" || bench_fail "N=$n: agents without peers not ready in 60 s"
-	t=$(($(now_us) - MESH_T0))
-	for ((i = 1; i <= n; i++)); do mesh_reset "$i"; done
-	OUT=$t
-}
-
 # run_hand N: OUT = µs from the first `ip` to the last host's N-1 routes.
 run_hand() {
 	local n=$1 i j t last=0

@@ -267,3 +267,56 @@ mesh_wait_converged() {
 	done
 	MESH_LAST=$last
 }
+
+# ------------------------------------------------------------ runs
+
+# mesh_stats N: "RSS_SUM_KIB RSS_MAX_KIB CPU_SUM_MS" of the N agents.
+mesh_stats() {
+	local n=$1 i sum=0 max=0 cpu=0 r stat hz
+	hz=$(getconf CLK_TCK)
+	for ((i = 1; i <= n; i++)); do
+		r=$(awk '$1 == "VmRSS:" {print $2}' "/proc/${MESH_PID[i]}/status")
+		sum=$((sum + r))
+		((r > max)) && max=$r
+		stat=$(<"/proc/${MESH_PID[i]}/stat")
+		stat=${stat##*) }
+		# shellcheck disable=SC2086 # split the fields
+		set -- $stat
+		cpu=$((cpu + (${12} + ${13}) * 1000 / hz))
+	done
+	echo "$sum $max $cpu"
+}
+
+# run_mesh N: OUT = the µs from release to full mesh.
+run_mesh() {
+	local n=$1 i
+	mesh_spawn_chain "$n"
+	mesh_release
+	mesh_wait_converged "$n" 120 || bench_fail "N=$n: no full mesh within 120 s"
+	MESH_STATS=$(mesh_stats "$n")
+	for ((i = 1; i <= n; i++)); do
+		[[ $(n_agent_routes "$i") == $((n - 1)) ]] ||
+			bench_fail "host$i: $(n_agent_routes "$i") routes, want $((n - 1))"
+	done
+	for ((i = 1; i <= n; i++)); do mesh_reset "$i"; done
+	OUT=$MESH_LAST
+}
+
+all_ready() {
+	local i
+	for ((i = 1; i <= $1; i++)); do mesh_ready "$i" || return 1; done
+}
+
+# run_local N: OUT = µs from release to every agent (no peers) ready.
+run_local() {
+	local n=$1 i t
+	for ((i = 1; i <= n; i++)); do
+		mesh_spawn "$i" --node-ip "$(host_ip "$i")" --subnet "$(host_subnet "$i")"
+	done
+	mesh_release
+	poll_until 60 all_ready "$n" || bench_fail "N=$n: agents without peers not ready in 60 s"
+	t=$(($(now_us) - MESH_T0))
+	for ((i = 1; i <= n; i++)); do mesh_reset "$i"; done
+	OUT=$t
+}
+
