@@ -17,6 +17,7 @@
 #include "nsagent/daemon.h"
 #include "nsagent/kern.h"
 #include "nsagent/log.h"
+#include "nsagent/tls.h"
 
 #ifndef NSAGENT_VERSION
 #error "NSAGENT_VERSION must be defined by the build"
@@ -42,6 +43,7 @@ static int cmd_status(int argc, char **argv);
 static int cmd_ns(int argc, char **argv);
 static int cmd_reload(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
+static int cmd_genkey(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
 static const struct command commands[] = {
@@ -59,6 +61,9 @@ static const struct command commands[] = {
     {"reload", "[--run-dir DIR] [--config FILE]",
      "make the running agent re-read its config (as SIGHUP does) and report the result", false,
      cmd_reload},
+    {"genkey", "",
+     "print a new random cluster key for --key-file (umask 077; nsagent genkey > FILE)", false,
+     cmd_genkey},
     {"version", "", "print the version", false, cmd_version},
     {"help", "[COMMAND]", "show help for nsagent or for one command", false, cmd_help},
 };
@@ -357,6 +362,21 @@ static int cmd_version(int argc, char **argv)
 		return EXIT_USAGE;
 	printf("nsagent %s\n", NSAGENT_VERSION);
 	return EXIT_OK;
+}
+
+static int cmd_genkey(int argc, char **argv)
+{
+	char key[TLS_KEY_TEXT_LEN];
+
+	if (no_arguments(argc, argv) < 0)
+		return EXIT_USAGE;
+	if (tls_key_generate(key) < 0) {
+		fprintf(stderr, "nsagent: genkey: the random generator failed\n");
+		return EXIT_FAILED;
+	}
+	printf("%s\n", key);
+	tls_wipe(key, sizeof(key));
+	return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAILED;
 }
 
 static int cmd_help(int argc, char **argv)

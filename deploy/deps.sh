@@ -15,6 +15,8 @@ PACKAGES=(
 	libnftnl-dev libmnl-dev libinih-dev libjson-c-dev libssl-dev
 	# tests: unit tests, sanitizers, fuzzing, leak checks, traffic
 	libcmocka-dev clang libclang-rt-14-dev valgrind iperf3 socat curl jq
+	# static analysis (tests/lint.sh)
+	cppcheck clang-tidy
 	# run: the lab and the agent's neighbours
 	iproute2 nftables iputils-ping util-linux procps
 )

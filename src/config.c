@@ -56,7 +56,14 @@ enum cfg_key {
 	KEY_CONNECT_RETRY_MIN,
 	KEY_CONNECT_RETRY_MAX,
 	KEY_HANDSHAKE_TIMEOUT,
+	KEY_PROBE_INTERVAL,
 	KEY_BACKEND,
+	KEY_KEY_FILE,
+	KEY_LISTEN,
+	KEY_MAX_PEERS,
+	KEY_MAX_CONNECTIONS,
+	KEY_DIAL_RATE,
+	KEY_ACCEPT_RATE,
 	KEY_METRICS,
 	KEY_COUNT
 };
@@ -95,7 +102,14 @@ static int set_restart_time(struct cfg *cfg, const char *value, char *msg, size_
 static int set_connect_retry_min(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_connect_retry_max(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_handshake_timeout(struct cfg *cfg, const char *value, char *msg, size_t size);
+static int set_probe_interval(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_backend(struct cfg *cfg, const char *value, char *msg, size_t size);
+static int set_key_file(struct cfg *cfg, const char *value, char *msg, size_t size);
+static int set_listen(struct cfg *cfg, const char *value, char *msg, size_t size);
+static int set_max_peers(struct cfg *cfg, const char *value, char *msg, size_t size);
+static int set_max_connections(struct cfg *cfg, const char *value, char *msg, size_t size);
+static int set_dial_rate(struct cfg *cfg, const char *value, char *msg, size_t size);
+static int set_accept_rate(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_metrics(struct cfg *cfg, const char *value, char *msg, size_t size);
 
 static const struct cfg_option options[KEY_COUNT] = {
@@ -137,9 +151,28 @@ static const struct cfg_option options[KEY_COUNT] = {
     [KEY_HANDSHAKE_TIMEOUT] = {"handshake-timeout", "DURATION",
 			       "a session must finish its handshake within this", false, true,
 			       set_handshake_timeout},
+    [KEY_PROBE_INTERVAL] = {"probe-interval", "DURATION|off",
+			    "interval between data-path probes to each peer (0s = off)", false,
+			    true, set_probe_interval},
     [KEY_BACKEND] = {"backend", "auto|direct|vxlan",
 		     "path to peers (auto: direct if on-link, else vxlan)", false, true,
 		     set_backend},
+    [KEY_KEY_FILE] = {"key-file", "PATH|none",
+		      "cluster key (nsagent genkey; mode 0600, owned by root): TLS for every "
+		      "session",
+		      false, true, set_key_file},
+    [KEY_LISTEN] = {"listen", "ADDR|auto",
+		    "address to accept peers on (auto: the node IP; 0.0.0.0: all)", false, true,
+		    set_listen},
+    [KEY_MAX_PEERS] = {"max-peers", "N",
+		       "most known peers (1-" STRINGIFY(CFG_DEFAULT_MAX_PEERS) ")", false, true,
+		       set_max_peers},
+    [KEY_MAX_CONNECTIONS] = {"max-connections", "N", "most open peer connections", false, true,
+			     set_max_connections},
+    [KEY_DIAL_RATE] = {"dial-rate", "N", "new outbound connections per second", false, true,
+		       set_dial_rate},
+    [KEY_ACCEPT_RATE] = {"accept-rate", "N", "accepted connections per second per address", false,
+			 true, set_accept_rate},
     [KEY_METRICS] = {"metrics", "ADDR:PORT|off",
 		     "serve Prometheus metrics over HTTP at ADDR:PORT/metrics", false, true,
 		     set_metrics},
@@ -546,6 +579,15 @@ static int set_handshake_timeout(struct cfg *cfg, const char *value, char *msg, 
 	return set_duration(&cfg->handshake_timeout_ms, value, msg, size);
 }
 
+static int set_probe_interval(struct cfg *cfg, const char *value, char *msg, size_t size)
+{
+	if (strcmp(value, "off") == 0) {
+		cfg->probe_interval_ms = 0;
+		return 0;
+	}
+	return set_duration(&cfg->probe_interval_ms, value, msg, size);
+}
+
 static int set_backend(struct cfg *cfg, const char *value, char *msg, size_t size)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(backend_names); i++) {
@@ -556,6 +598,66 @@ static int set_backend(struct cfg *cfg, const char *value, char *msg, size_t siz
 	}
 	snprintf(msg, size, "'%s' is not a backend (auto, direct, vxlan)", value);
 	return -EINVAL;
+}
+
+static int set_key_file(struct cfg *cfg, const char *value, char *msg, size_t size)
+{
+	if (strcmp(value, "none") == 0) {
+		free(cfg->key_file);
+		cfg->key_file = NULL;
+		return 0;
+	}
+	return set_path(&cfg->key_file, value, msg, size);
+}
+
+static int set_listen(struct cfg *cfg, const char *value, char *msg, size_t size)
+{
+	uint32_t addr;
+
+	if (strcmp(value, "auto") == 0) {
+		cfg->listen_set = false;
+		cfg->listen_addr = 0;
+		return 0;
+	}
+	if (addr_parse(value, &addr) < 0) {
+		snprintf(msg, size, "'%s' is not an IPv4 address (or 'auto')", value);
+		return -EINVAL;
+	}
+	cfg->listen_addr = addr;
+	cfg->listen_set = true;
+	return 0;
+}
+
+static int set_count(uint32_t *field, const char *value, uint32_t max, char *msg, size_t size)
+{
+	uint32_t n;
+
+	if (parse_uint(value, max, &n) < 0 || n == 0) {
+		snprintf(msg, size, "'%s' is not a number from 1 to %u", value, max);
+		return -EINVAL;
+	}
+	*field = n;
+	return 0;
+}
+
+static int set_max_peers(struct cfg *cfg, const char *value, char *msg, size_t size)
+{
+	return set_count(&cfg->max_peers, value, CFG_DEFAULT_MAX_PEERS, msg, size);
+}
+
+static int set_max_connections(struct cfg *cfg, const char *value, char *msg, size_t size)
+{
+	return set_count(&cfg->max_connections, value, 65535, msg, size);
+}
+
+static int set_dial_rate(struct cfg *cfg, const char *value, char *msg, size_t size)
+{
+	return set_count(&cfg->dial_rate, value, 10000, msg, size);
+}
+
+static int set_accept_rate(struct cfg *cfg, const char *value, char *msg, size_t size)
+{
+	return set_count(&cfg->accept_rate, value, 1000000, msg, size);
 }
 
 static int set_metrics(struct cfg *cfg, const char *value, char *msg, size_t size)
@@ -612,6 +714,7 @@ static void free_fields(struct cfg *cfg)
 	free(cfg->config_path);
 	free(cfg->state_dir);
 	free(cfg->run_dir);
+	free(cfg->key_file);
 }
 
 static void set_defaults(struct cfg *cfg)
@@ -636,7 +739,12 @@ static void set_defaults(struct cfg *cfg)
 	cfg->connect_retry_min_ms = 1000;
 	cfg->connect_retry_max_ms = 30000;
 	cfg->handshake_timeout_ms = 5000;
+	cfg->probe_interval_ms = CFG_DEFAULT_PROBE_INTERVAL_MS;
 	cfg->backend = CFG_BACKEND_AUTO;
+	cfg->max_peers = CFG_DEFAULT_MAX_PEERS;
+	cfg->max_connections = CFG_DEFAULT_MAX_CONNECTIONS;
+	cfg->dial_rate = CFG_DEFAULT_DIAL_RATE;
+	cfg->accept_rate = CFG_DEFAULT_ACCEPT_RATE;
 }
 
 struct cfg *cfg_new(void)
@@ -977,6 +1085,12 @@ static int validate_addresses(const struct cfg *cfg, struct cfg_error *err)
 
 	if (cfg->port == 0)
 		return invalid(cfg, KEY_PORT, err, "0 is not a port number (1-65535)");
+	if (cfg->listen_set && cfg->listen_addr != 0) {
+		problem = unicast_problem(cfg->listen_addr);
+		if (problem && cfg->listen_addr >> 24 != 127)
+			return invalid(cfg, KEY_LISTEN, err, "%s %s",
+				       addr_format(cfg->listen_addr, a), problem);
+	}
 
 	if (cfg->n_peers > CFG_MAX_PEERS)
 		return invalid(cfg, KEY_PEER, err, "more than %d peers", CFG_MAX_PEERS);
@@ -1045,6 +1159,11 @@ static int validate_local(const struct cfg *cfg, struct cfg_error *err)
 	if (problem)
 		return invalid(cfg, KEY_STATE_DIR, err, "'%s' %s",
 			       cfg->state_dir ? cfg->state_dir : "", problem);
+	if (cfg->key_file) {
+		problem = path_problem(cfg->key_file);
+		if (problem)
+			return invalid(cfg, KEY_KEY_FILE, err, "'%s' %s", cfg->key_file, problem);
+	}
 	problem = cfg->run_dir ? path_problem(cfg->run_dir) : "is not set";
 	if (problem)
 		return invalid(cfg, KEY_RUN_DIR, err, "'%s' %s", cfg->run_dir ? cfg->run_dir : "",
@@ -1075,6 +1194,12 @@ static int validate_timers(const struct cfg *cfg, struct cfg_error *err)
 	}
 	if (cfg->handshake_timeout_ms == 0)
 		return invalid(cfg, KEY_HANDSHAKE_TIMEOUT, err, "must be longer than 0s");
+	/* Shorter would flood a large cluster with echoes and leave a reply
+	 * too little time to come back before it counts as lost. */
+	if (cfg->probe_interval_ms != 0 && cfg->probe_interval_ms < CFG_MIN_PROBE_INTERVAL_MS)
+		return invalid(
+		    cfg, KEY_PROBE_INTERVAL, err,
+		    "must be 0s (off) or at least " STRINGIFY(CFG_MIN_PROBE_INTERVAL_MS) "ms");
 	return 0;
 }
 
@@ -1087,6 +1212,15 @@ int cfg_validate(const struct cfg *cfg, struct cfg_error *err)
 			       (int)cfg->log_level);
 	if ((unsigned)cfg->backend >= ARRAY_SIZE(backend_names))
 		return invalid(cfg, KEY_BACKEND, err, "unknown backend %d", (int)cfg->backend);
+	if (cfg->max_peers == 0 || cfg->max_peers > CFG_DEFAULT_MAX_PEERS)
+		return invalid(cfg, KEY_MAX_PEERS, err, "must be from 1 to %d",
+			       CFG_DEFAULT_MAX_PEERS);
+	if (cfg->max_connections == 0)
+		return invalid(cfg, KEY_MAX_CONNECTIONS, err, "must be at least 1");
+	if (cfg->dial_rate == 0)
+		return invalid(cfg, KEY_DIAL_RATE, err, "must be at least 1");
+	if (cfg->accept_rate == 0)
+		return invalid(cfg, KEY_ACCEPT_RATE, err, "must be at least 1");
 	ret = validate_addresses(cfg, err);
 	if (ret == 0)
 		ret = validate_local(cfg, err);
@@ -1158,7 +1292,20 @@ void cfg_print(const struct cfg *cfg, FILE *out)
 		format_duration(timers[i].ms, duration, sizeof(duration));
 		fprintf(out, "%s = %s\n", options[timers[i].key].name, duration);
 	}
+	if (cfg->probe_interval_ms) {
+		format_duration(cfg->probe_interval_ms, duration, sizeof(duration));
+		fprintf(out, "probe-interval = %s\n", duration);
+	} else {
+		fprintf(out, "probe-interval = off\n");
+	}
 	fprintf(out, "backend = %s\n", backend_names[cfg->backend]);
+	fprintf(out, "key-file = %s\n", cfg->key_file ? cfg->key_file : "none");
+	fprintf(out, "listen = %s\n",
+		cfg->listen_set ? addr_format(cfg->listen_addr, buf) : "auto");
+	fprintf(out, "max-peers = %u\n", cfg->max_peers);
+	fprintf(out, "max-connections = %u\n", cfg->max_connections);
+	fprintf(out, "dial-rate = %u\n", cfg->dial_rate);
+	fprintf(out, "accept-rate = %u\n", cfg->accept_rate);
 	fprintf(out, "metrics = %s\n",
 		cfg->metrics_enabled ? addr_format_endpoint(&cfg->metrics, buf) : "off");
 }
@@ -1181,7 +1328,14 @@ void cfg_usage(FILE *out)
 	    [KEY_CONNECT_RETRY_MIN] = "1s",
 	    [KEY_CONNECT_RETRY_MAX] = "30s",
 	    [KEY_HANDSHAKE_TIMEOUT] = "5s",
+	    [KEY_PROBE_INTERVAL] = "2s",
 	    [KEY_BACKEND] = "auto",
+	    [KEY_KEY_FILE] = "none: unauthenticated",
+	    [KEY_LISTEN] = "auto",
+	    [KEY_MAX_PEERS] = STRINGIFY(CFG_DEFAULT_MAX_PEERS),
+	    [KEY_MAX_CONNECTIONS] = STRINGIFY(CFG_DEFAULT_MAX_CONNECTIONS),
+	    [KEY_DIAL_RATE] = STRINGIFY(CFG_DEFAULT_DIAL_RATE),
+	    [KEY_ACCEPT_RATE] = STRINGIFY(CFG_DEFAULT_ACCEPT_RATE),
 	    [KEY_METRICS] = "off",
 	};
 

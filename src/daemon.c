@@ -4,7 +4,17 @@
  * It derives the desired local topology from the node subnet (given, or
  * claimed by peer_mgr) and hands it to the kernel layer as a whole, and
  * hands peer_mgr's wanted routes to the kernel layer whenever they change;
- * drift repair is the kernel layer's own business after that.
+ * drift repair is the kernel layer's own business after that. The
+ * data-path probes (probe.c) ask it at every round which peers to probe
+ * (established, with an installed route) and from which bridge address.
+ *
+ * Data path: each peer's mode (direct or vxlan) is chosen when its advert
+ * arrives (on_choose_mode: --backend, and for auto whether the kernel's
+ * route to its node IP has a gateway). The MTU of the bridge, veths and
+ * namespaces is the underlay's (the node IP's link) while every route is
+ * direct, and the underlay's minus the VXLAN header as soon as one route
+ * (or --backend vxlan) may cross VXLAN, so a full-size packet of a
+ * namespace never needs fragmenting on any path (backend.h).
  *
  * Startup order matters for graceful restart: the kernel's tagged routes
  * are adopted (as stale, and re-applied unchanged) before any session
@@ -13,7 +23,13 @@
  * Invariant: nothing here changes the kernel directly; SIGTERM/SIGINT send
  * goodbye(restart) and leave the kernel state in place so that namespaces
  * keep their networking while the agent restarts; SIGUSR1 (`nsagent down`)
- * sends goodbye(leave) so peers withdraw our routes at once. */
+ * sends goodbye(leave) so peers withdraw our routes at once.
+ *
+ * Security: the cluster key (--key-file) is checked and loaded before any
+ * socket opens and lives on only inside the TLS context (src/tls.c); the
+ * raw copy here is wiped at once. Without a key the agent still runs, and
+ * says loudly at start that its sessions are unauthenticated. The peer
+ * listener binds the node IP unless --listen says otherwise. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -34,6 +50,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "nsagent/backend.h"
 #include "nsagent/ctl.h"
 #include "nsagent/daemon.h"
 #include "nsagent/kern.h"
@@ -41,8 +58,10 @@
 #include "nsagent/metrics.h"
 #include "nsagent/nsalloc.h"
 #include "nsagent/peer.h"
+#include "nsagent/probe.h"
 #include "nsagent/state.h"
 #include "nsagent/status.h"
+#include "nsagent/tls.h"
 #include "nsagent/xalloc.h"
 
 #ifndef NSAGENT_VERSION
@@ -60,16 +79,19 @@ struct daemon {
 	bool have_topology;
 	struct state *state;
 	struct peer_mgr *peers;
+	struct tls_ctx *tls;
 	enum peer_goodbye goodbye;
 	bool ready;
 	bool failed; /* a fatal error inside a callback: stop the loop */
 	char *pid_path;
-	uint32_t node_ip; /* as chosen at start */
+	uint32_t node_ip;      /* as chosen at start */
+	unsigned underlay_mtu; /* of the node IP's link */
 	/* Operations (control socket, reload, runtime namespaces, metrics). */
 	struct cfg *cfg_reloaded; /* owned; d->cfg points here after a reload */
 	struct nsalloc *nsalloc;  /* namespace -> address, persisted */
 	struct ctl_server *ctl;
 	struct metrics_server *metrics;
+	struct probe *probe; /* data-path probes; NULL when probe-interval is off */
 	struct event *sig_hup;
 	struct timespec started;
 	char problem[sizeof(
@@ -176,6 +198,36 @@ static void notify_systemd(const char *state)
 
 static void mark_ready(struct daemon *d);
 static int open_namespaces(struct daemon *d);
+static int apply_topology(struct daemon *d, struct kern_error *kerr);
+
+static bool any_vxlan(const struct kern_route *routes, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (routes[i].mode == KERN_MODE_VXLAN)
+			return true;
+	return false;
+}
+
+/* The data-path part of the topology: MTUs and the VXLAN device. */
+static void topology_datapath(const struct daemon *d, struct kern_topology *topo, bool vxlan)
+{
+	topo->mtu = backend_namespace_mtu(d->underlay_mtu, d->cfg->backend, vxlan);
+	topo->vtep = backend_has_vtep(d->cfg->backend) ? d->node_ip : 0;
+	backend_vtep_mac(d->node_ip, topo->vtep_mac);
+	topo->vxlan_mtu = backend_vxlan_mtu(d->underlay_mtu);
+}
+
+/* The namespaces' MTU follows the routes: lowered before the first vxlan
+ * route goes in, raised only after the last one is gone. */
+static void set_topology_mtu(struct daemon *d, unsigned mtu, bool vxlan)
+{
+	struct kern_error kerr = {{0}};
+
+	log_info("namespace MTU %u -> %u (%s)", d->topo.mtu, mtu,
+		 vxlan ? "a peer is reached over VXLAN" : "every peer is reached directly");
+	d->topo.mtu = mtu;
+	apply_topology(d, &kerr);
+}
 
 /* peer_mgr: the wanted route set changed. */
 static void on_routes_changed(void *arg)
@@ -183,14 +235,53 @@ static void on_routes_changed(void *arg)
 	struct daemon *d = arg;
 	struct kern_error kerr = {{0}};
 	struct kern_route *routes;
-	unsigned n;
+	unsigned n, mtu;
+	bool vxlan;
 
 	peer_mgr_routes(d->peers, &routes, &n);
+	vxlan = any_vxlan(routes, n);
+	mtu = backend_namespace_mtu(d->underlay_mtu, d->cfg->backend, vxlan);
+	if (d->have_topology && mtu < d->topo.mtu)
+		set_topology_mtu(d, mtu, vxlan);
 	if (kern_set_routes(d->kern, routes, n, &kerr) < 0)
 		log_error("%s", kerr.message);
 	else
 		log_debug("routes reconciled: %u cross-node routes", n);
+	if (d->have_topology && mtu > d->topo.mtu)
+		set_topology_mtu(d, mtu, vxlan);
 	free(routes);
+}
+
+/* peer_mgr: a peer's advert arrived; which data path reaches it. */
+static enum kern_mode on_choose_mode(void *arg, uint32_t node_ip, bool peer_vtep, char *why,
+				     size_t why_size)
+{
+	struct daemon *d = arg;
+	struct kern_error kerr = {{0}};
+	struct kern_path path = {0};
+	char gw[ADDR_STRLEN];
+	bool onlink = true, fallback = false;
+	enum kern_mode mode;
+	int len = 0;
+
+	if (d->cfg->backend == CFG_BACKEND_AUTO) {
+		if (kern_route_path(node_ip, &path, &kerr) < 0) {
+			onlink = false;
+			len = snprintf(why, why_size, "%s", kerr.message);
+		} else if (path.gateway) {
+			onlink = false;
+			len = snprintf(why, why_size, "auto: behind gateway %s on %s",
+				       addr_format(path.gateway, gw), path.ifname);
+		} else {
+			len = snprintf(why, why_size, "auto: on-link on %s", path.ifname);
+		}
+	} else {
+		len = snprintf(why, why_size, "--backend %s", backend_name(d->cfg->backend));
+	}
+	mode = backend_choose(d->cfg->backend, onlink, peer_vtep, &fallback);
+	if (fallback && len >= 0 && (size_t)len < why_size)
+		snprintf(why + len, why_size - (size_t)len, "; it advertises no VTEP, so direct");
+	return mode;
 }
 
 /* peer_mgr: our subnet is known (given, leased or claimed) or moved. */
@@ -200,7 +291,13 @@ static void on_subnet_claimed(void *arg, const struct prefix *subnet)
 	struct kern_error kerr = {{0}};
 	struct kern_stats stats;
 	char buf[PREFIX_STRLEN];
+	struct kern_route *routes;
+	unsigned n;
 
+	peer_mgr_routes(d->peers, &routes, &n);
+	bool vxlan = any_vxlan(routes, n);
+
+	free(routes);
 	free(d->topo.namespaces);
 	d->topo.namespaces = NULL;
 	if (build_topology(d->cfg, subnet, &d->topo) < 0) {
@@ -210,6 +307,7 @@ static void on_subnet_claimed(void *arg, const struct prefix *subnet)
 		event_base_loopexit(d->base, NULL);
 		return;
 	}
+	topology_datapath(d, &d->topo, vxlan);
 	/* Namespace addresses are the allocator's (persisted, runtime ones too). */
 	if (open_namespaces(d) < 0) {
 		d->failed = true;
@@ -248,6 +346,7 @@ static void on_subnet_conflict(void *arg, const struct prefix *subnet,
 
 static const struct peer_mgr_ops peer_ops = {
     .routes_changed = on_routes_changed,
+    .choose_mode = on_choose_mode,
     .subnet_claimed = on_subnet_claimed,
     .subnet_conflict = on_subnet_conflict,
 };
@@ -523,6 +622,23 @@ static void keep_restart_only(struct cfg *next, const struct cfg *old, char *buf
 	next->backend = old->backend;
 }
 
+static unsigned probe_targets(void *arg, uint32_t *source, struct probe_target **out);
+
+/* Starts, stops or retimes the data-path probes to match the config. */
+static void apply_probe_interval(struct daemon *d)
+{
+	if (d->cfg->probe_interval_ms == 0) {
+		if (d->probe)
+			log_info("data-path probes off");
+		probe_free(d->probe);
+		d->probe = NULL;
+	} else if (d->probe) {
+		probe_set_interval(d->probe, d->cfg->probe_interval_ms);
+	} else if (probe_new(d->base, d->cfg->probe_interval_ms, probe_targets, d, &d->probe) < 0) {
+		fatal("cannot start the data-path probes");
+	}
+}
+
 static bool same_metrics(const struct cfg *a, const struct cfg *b)
 {
 	return a->metrics_enabled == b->metrics_enabled &&
@@ -615,6 +731,7 @@ static enum ctl_result daemon_reload(struct daemon *d, char *msg, size_t size)
 	d->cfg = next;
 	d->cfg_reloaded = next;
 	metrics_inc(METRICS_RELOADS_OK);
+	apply_probe_interval(d);
 	ret = d->have_topology ? apply_topology(d, &kerr) : 0;
 	if (ret < 0) {
 		snprintf(msg, size, "config reloaded, but: %s", kerr.message);
@@ -669,6 +786,110 @@ static uint64_t ms_since(const struct timespec *start)
 	       (uint64_t)((now.tv_nsec - start->tv_nsec) / 1000000);
 }
 
+/* Probed: every established peer whose subnet is known and routed (not
+ * stale), at its bridge address (the first of its subnet), from ours. */
+static unsigned probe_targets(void *arg, uint32_t *source, struct probe_target **out)
+{
+	struct daemon *d = arg;
+	struct peer_info *peers = NULL;
+	struct kern_route *routes = NULL;
+	struct probe_target *targets;
+	unsigned n_peers, n_routes, n = 0;
+
+	*source = 0;
+	*out = NULL;
+	if (!d->peers || !d->have_topology || addr_prefix_host(&d->topo.subnet, 1, source) < 0)
+		return 0;
+	n_peers = peer_mgr_peers(d->peers, &peers);
+	peer_mgr_routes(d->peers, &routes, &n_routes);
+	targets = xcalloc(n_peers ? n_peers : 1, sizeof(*targets));
+	for (unsigned i = 0; i < n_peers; i++) {
+		const struct peer_info *pi = &peers[i];
+		bool routed = false;
+
+		if (pi->state != PEER_ESTABLISHED || !pi->subnet_known || pi->stale)
+			continue;
+		for (unsigned r = 0; r < n_routes; r++)
+			routed = routed || addr_prefix_equal(&routes[r].dst, &pi->subnet);
+		if (!routed || addr_prefix_host(&pi->subnet, 1, &targets[n].addr) < 0)
+			continue;
+		targets[n++].node_ip = pi->endpoint.addr;
+	}
+	free(peers);
+	free(routes);
+	*out = targets;
+	return n;
+}
+
+/* Per-peer probe series, appended at scrape time (the registry holds only
+ * fixed series). Each reader gives one family's value, false for none. */
+static bool probe_rtt_seconds(const struct probe_peer *p, double *v)
+{
+	*v = p->rtt_us / 1e6;
+	return p->has_rtt;
+}
+
+static bool probe_sent(const struct probe_peer *p, double *v)
+{
+	*v = (double)p->sent;
+	return true;
+}
+
+static bool probe_lost(const struct probe_peer *p, double *v)
+{
+	*v = (double)p->lost;
+	return true;
+}
+
+static bool probe_loss_ratio(const struct probe_peer *p, double *v)
+{
+	*v = p->window_count ? (double)p->window_lost / p->window_count : 0;
+	return true;
+}
+
+static bool probe_up(const struct probe_peer *p, double *v)
+{
+	*v = p->result == PROBE_OK;
+	return true;
+}
+
+static void probe_metrics(struct daemon *d, struct evbuffer *out)
+{
+	static const struct {
+		const char *name, *type, *help;
+		bool (*read)(const struct probe_peer *p, double *v);
+	} families[] = {
+	    {"nsagent_probe_rtt_seconds", "gauge",
+	     "Round trip of the last answered data-path probe, by peer.", probe_rtt_seconds},
+	    {"nsagent_probe_sent_total", "counter", "Data-path probes sent, by peer.", probe_sent},
+	    {"nsagent_probe_lost_total", "counter", "Data-path probes lost, by peer.", probe_lost},
+	    {"nsagent_probe_loss_ratio", "gauge",
+	     "Share of the last 10 data-path probes lost, by peer.", probe_loss_ratio},
+	    {"nsagent_probe_up", "gauge", "1 when the data path to the peer works, by peer.",
+	     probe_up},
+	};
+	const struct probe_table *table;
+
+	_Static_assert(PROBE_WINDOW == 10, "nsagent_probe_loss_ratio's help names the window");
+	if (!d->probe)
+		return;
+	table = probe_get_table(d->probe);
+	for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
+		metrics_write_family(out, families[f].name, families[f].type, families[f].help);
+		for (unsigned i = 0; i < probe_table_count(table); i++) {
+			const struct probe_peer *pr = probe_table_get(table, i);
+			char labels[64], a[ADDR_STRLEN];
+			double value;
+
+			if (!families[f].read(pr, &value))
+				continue;
+			snprintf(labels, sizeof(labels), "peer=\"%s\"",
+				 addr_format(pr->node_ip, a));
+			metrics_write_sample(out, families[f].name, labels, value);
+		}
+	}
+}
+
 /* The peer table from peer_mgr; a peer's route is "installed" when its
  * subnet is in the wanted route set, "stale" when kept for a lost session. */
 static void peer_status(struct daemon *d, struct status *st)
@@ -685,6 +906,7 @@ static void peer_status(struct daemon *d, struct status *st)
 	for (unsigned i = 0; i < n_peers; i++) {
 		const struct peer_info *pi = &peers[i];
 		struct status_peer *p = status_add_peer(st);
+		const struct probe_peer *pr;
 		bool routed = false;
 
 		if (!p)
@@ -703,10 +925,17 @@ static void peer_status(struct daemon *d, struct status *st)
 			routed = routed || addr_prefix_equal(&routes[r].dst, &pi->subnet);
 		if (routed)
 			p->route = pi->stale ? STATUS_ROUTE_STALE : STATUS_ROUTE_INSTALLED;
-		/* Only host-gw routes exist so far (vxlan is a later issue). */
 		if (routed)
-			snprintf(p->mode, sizeof(p->mode), "direct");
+			snprintf(p->mode, sizeof(p->mode), "%s", backend_mode_name(pi->mode));
 		p->probe = STATUS_PROBE_UNKNOWN;
+		pr = d->probe ? probe_table_find(probe_get_table(d->probe), pi->endpoint.addr)
+			      : NULL;
+		if (pr && pr->result == PROBE_OK) {
+			p->probe = STATUS_PROBE_OK;
+			p->probe_rtt_us = pr->rtt_us;
+		} else if (pr && pr->result == PROBE_FAILED) {
+			p->probe = STATUS_PROBE_FAILED;
+		}
 	}
 	free(peers);
 	free(routes);
@@ -737,8 +966,7 @@ static void on_status(void *arg, struct status *st)
 		if (addr_prefix_host(&d->topo.subnet, 1, &st->bridge_addr) < 0)
 			st->bridge_addr = 0;
 	}
-	/* No cluster key support yet: sessions are unauthenticated. */
-	st->key = false;
+	st->key = d->tls != NULL;
 	for (unsigned i = 0; d->nsalloc && i < nsalloc_count(d->nsalloc); i++) {
 		const struct nsalloc_entry *e = nsalloc_get(d->nsalloc, i);
 		struct status_namespace *ns = status_add_namespace(st);
@@ -750,6 +978,62 @@ static void on_status(void *arg, struct status *st)
 		ns->runtime = e->runtime;
 	}
 	peer_status(d, st);
+}
+
+/* Counters of hostile or broken input (peer_mgr_security_stats). */
+static void security_metrics(struct daemon *d, struct evbuffer *out)
+{
+	struct peer_security_stats s;
+	const struct {
+		const char *name, *help;
+		uint64_t value;
+	} counters[] = {
+	    {"nsagent_frames_oversize_total", "Peer frames over the 64 KiB limit (session closed).",
+	     0},
+	    {"nsagent_frames_malformed_total",
+	     "Peer frames that did not decode or came out of order.", 0},
+	    {"nsagent_hellos_refused_total", "Hellos refused (own id, taken node IP, bad values).",
+	     0},
+	    {"nsagent_tls_failures_total",
+	     "TLS handshakes that failed (no or another cluster key).", 0},
+	    {"nsagent_handshake_timeouts_total", "Connections without a hello within the timeout.",
+	     0},
+	    {"nsagent_accepts_refused_total", "Connections refused by a connection or rate limit.",
+	     0},
+	    {"nsagent_dials_deferred_total", "Dials that waited for the dial rate limit.", 0},
+	    {"nsagent_peers_evicted_total", "Learned peers forgotten (never reached).", 0},
+	    {"nsagent_peers_refused_total", "Learned or inbound peers over max-peers.", 0},
+	};
+	uint64_t values[sizeof(counters) / sizeof(counters[0])];
+
+	if (!d->peers)
+		return;
+	peer_mgr_security_stats(d->peers, &s);
+	values[0] = s.frames_oversize;
+	values[1] = s.frames_malformed;
+	values[2] = s.hellos_refused;
+	values[3] = s.tls_failures;
+	values[4] = s.handshake_timeouts;
+	values[5] = s.accepts_refused;
+	values[6] = s.dials_deferred;
+	values[7] = s.peers_evicted;
+	values[8] = s.peers_refused;
+	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
+		metrics_write_family(out, counters[i].name, "counter", counters[i].help);
+		metrics_write_sample(out, counters[i].name, NULL, (double)values[i]);
+	}
+	metrics_write_family(out, "nsagent_adverts_rejected_total", "counter",
+			     "Advertised subnets rejected, by reason.");
+	for (unsigned v = RIB_ACCEPTED + 1; v < RIB_VERDICT_COUNT; v++) {
+		char labels[64];
+
+		snprintf(labels, sizeof(labels), "reason=\"%s\"", rib_verdict_key(v));
+		metrics_write_sample(out, "nsagent_adverts_rejected_total", labels,
+				     (double)s.rejected[v]);
+	}
+	metrics_write_family(out, "nsagent_authenticated", "gauge",
+			     "1 when sessions use the cluster key (TLS), 0 when unauthenticated.");
+	metrics_write_sample(out, "nsagent_authenticated", NULL, peer_mgr_authenticated(d->peers));
 }
 
 /* Scrape time: copy in what other modules keep themselves. */
@@ -769,7 +1053,8 @@ static void collect_metrics(void *arg, struct evbuffer *extra)
 	struct kern_route *routes = NULL;
 	unsigned n_peers = 0, n_routes = 0;
 
-	(void)extra;
+	probe_metrics(d, extra);
+	security_metrics(d, extra);
 	kern_get_stats(d->kern, &stats);
 	metrics_set(METRICS_RECONCILE_CHANGES, stats.changes);
 	metrics_set(METRICS_RECONCILE_REPAIRS, stats.repairs);
@@ -836,6 +1121,7 @@ static int start_operations(struct daemon *d)
 			return ret;
 		}
 	}
+	apply_probe_interval(d);
 	d->sig_hup = evsignal_new(d->base, SIGHUP, on_hup_signal, d);
 	if (!d->sig_hup || evsignal_add(d->sig_hup, NULL) < 0)
 		fatal("cannot install the SIGHUP handler");
@@ -846,6 +1132,7 @@ static void stop_operations(struct daemon *d)
 {
 	metrics_set_collector(NULL, NULL);
 	metrics_server_free(d->metrics);
+	probe_free(d->probe);
 	ctl_server_free(d->ctl);
 	if (d->sig_hup)
 		event_free(d->sig_hup);
@@ -853,9 +1140,34 @@ static void stop_operations(struct daemon *d)
 	cfg_free(d->cfg_reloaded);
 }
 
+/* The underlay MTU: the node IP's link's. */
+static void choose_underlay(struct daemon *d)
+{
+	struct kern_error kerr = {{0}};
+	char ifname[IFNAMSIZ] = "", ip[ADDR_STRLEN];
+	unsigned mtu = 0;
+
+	if (kern_addr_link(d->node_ip, &mtu, ifname, &kerr) < 0 || mtu == 0) {
+		log_warn("cannot read the underlay MTU (%s): assuming %u", kerr.message,
+			 BACKEND_DEFAULT_MTU);
+		mtu = BACKEND_DEFAULT_MTU;
+	}
+	d->underlay_mtu = mtu;
+	if (backend_has_vtep(d->cfg->backend))
+		log_info("data path: backend %s, underlay %s MTU %u; VXLAN device %s (VNI %u, UDP "
+			 "port %u, local %s, MTU %u) for peers that are not on-link",
+			 backend_name(d->cfg->backend), ifname[0] ? ifname : "?", mtu,
+			 KERN_VXLAN_IFNAME, KERN_VXLAN_VNI, KERN_VXLAN_PORT,
+			 addr_format(d->node_ip, ip), backend_vxlan_mtu(mtu));
+	else
+		log_info("data path: backend direct, underlay %s MTU %u", ifname[0] ? ifname : "?",
+			 mtu);
+}
+
 static void daemon_free(struct daemon *d)
 {
 	peer_mgr_free(d->peers);
+	tls_ctx_free(d->tls);
 	state_free(d->state);
 	if (d->pid_path) {
 		unlink(d->pid_path);
@@ -888,13 +1200,43 @@ static void mark_ready(struct daemon *d)
 	notify_systemd("READY=1");
 }
 
+/* Loads the cluster key into a TLS context, or warns that there is none. */
+static int setup_security(struct daemon *d)
+{
+	uint8_t key[TLS_KEY_LEN];
+	char msg[512];
+	int ret;
+
+	if (!d->cfg->key_file) {
+		log_warn("NO CLUSTER KEY: sessions are unauthenticated and unencrypted; any host "
+			 "that reaches port %u can join and announce routes. Create a key with "
+			 "`nsagent genkey` and start every node with --key-file.",
+			 d->cfg->port);
+		return 0;
+	}
+	ret = tls_key_load(d->cfg->key_file, key, msg, sizeof(msg));
+	if (ret == 0) {
+		ret = tls_ctx_new(key, &d->tls);
+		if (ret < 0)
+			snprintf(msg, sizeof(msg), "cannot set up TLS with the cluster key");
+	}
+	tls_wipe(key, sizeof(key));
+	if (ret < 0) {
+		log_error("%s", msg);
+		return ret;
+	}
+	log_info("cluster key %s: every session is TLS 1.3 with the key as PSK", d->cfg->key_file);
+	return 0;
+}
+
 int daemon_run(const struct cfg *cfg)
 {
 	struct daemon d = {.cfg = cfg, .goodbye = PEER_GOODBYE_RESTART};
 	struct kern_error kerr = {{0}};
 	struct peer_mgr_config pc = {0};
 	struct kern_route *adopted = NULL;
-	unsigned n_adopted = 0;
+	unsigned n_adopted = 0, n_local = 0;
+	struct prefix *local = NULL;
 	char id[NODE_ID_STRLEN];
 	int status = 1, ret;
 
@@ -903,7 +1245,7 @@ int daemon_run(const struct cfg *cfg)
 	if (!d.base)
 		fatal("cannot create the event loop");
 	signal(SIGPIPE, SIG_IGN);
-	if (start_control(&d) < 0)
+	if (setup_security(&d) < 0 || start_control(&d) < 0)
 		goto out;
 	ret = state_open(cfg->state_dir, &d.state);
 	if (ret < 0) {
@@ -921,7 +1263,23 @@ int daemon_run(const struct cfg *cfg)
 	if (choose_node_ip(&d, &pc.node_ip) < 0)
 		goto out;
 	d.node_ip = pc.node_ip;
+	choose_underlay(&d);
+	if (backend_has_vtep(cfg->backend)) {
+		pc.vtep = d.node_ip;
+		backend_vtep_mac(d.node_ip, pc.vtep_mac);
+	}
 	pc.listen_port = cfg->port;
+	pc.listen_addr = cfg->listen_set ? cfg->listen_addr : pc.node_ip;
+	pc.tls = d.tls;
+	pc.max_peers = cfg->max_peers;
+	pc.max_connections = cfg->max_connections;
+	pc.dial_rate = cfg->dial_rate;
+	pc.accept_rate = cfg->accept_rate;
+	ret = kern_local_prefixes(cfg->bridge, &local, &n_local, &kerr);
+	if (ret < 0)
+		log_warn("%s; adverts are checked against the cluster range only", kerr.message);
+	pc.local_prefixes = local;
+	pc.n_local_prefixes = n_local;
 	pc.cluster = cfg->cluster_cidr;
 	pc.subnet_len = 24;
 	pc.subnet = cfg->subnet;
@@ -938,6 +1296,8 @@ int daemon_run(const struct cfg *cfg)
 	pc.handshake_timeout_ms = cfg->handshake_timeout_ms;
 	pc.state = d.state;
 	ret = peer_mgr_new(d.base, &pc, &peer_ops, &d, &d.peers);
+	free(local);
+	local = NULL;
 	if (ret < 0)
 		goto out;
 
@@ -976,6 +1336,7 @@ int daemon_run(const struct cfg *cfg)
 	notify_systemd("STOPPING=1");
 	peer_mgr_shutdown(d.peers, d.goodbye);
 out:
+	free(local);
 	daemon_free(&d);
 	return status;
 }

@@ -16,13 +16,28 @@
  * After the handshake each side sends its advert, the peers it has
  * sessions with (peer exchange: addresses only, never routes) and
  * end-of-adverts. Routes are derived from the RIB (src/rib.c), which only
- * this module feeds, and only from a node's own session.
+ * this module feeds, and only from a node's own session. Each advert also
+ * carries the sender's VTEP (address and MAC) when it runs a VXLAN device;
+ * the data-path mode of the peer (direct or vxlan) is chosen through
+ * ops.choose_mode when its advert arrives, logged when it changes, and
+ * set on its RIB entries.
  *
  * Invariants: at most one established session per node; write events are
  * enabled by the bufferevent only while output is queued; every timer and
  * socket belongs to one peer or one pending connection and is freed with
  * it; peers and connections are freed from a deferred reaper, never inside
- * their own callbacks. */
+ * their own callbacks.
+ *
+ * Hostile input (see also src/tls.c, src/rib.c): with a cluster key every
+ * connection is TLS and nothing is read before the handshake completes;
+ * frames are bounded before allocation (src/wire.c); an inbound connection
+ * must finish TLS and send its hello within the handshake timeout, and so
+ * must our own dial; connections are bounded in total, per source address
+ * (pending ones) and by accept and dial token buckets; known peers are
+ * bounded and learned peers that never answer are forgotten, so a
+ * poisoned peer list cannot crowd out real nodes; every advertised entry
+ * gets a verdict, a bad one is counted and logged with its reason while
+ * the rest of the advert applies and the session stays up. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -41,12 +56,14 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "nsagent/backend.h"
 #include "nsagent/backoff.h"
 #include "nsagent/claim.h"
 #include "nsagent/log.h"
 #include "nsagent/peer.h"
 #include "nsagent/rib.h"
 #include "nsagent/state.h"
+#include "nsagent/tls.h"
 #include "nsagent/wire.h"
 #include "nsagent/xalloc.h"
 
@@ -62,6 +79,13 @@
  * (starting, restarting): it will within milliseconds, so the first
  * redials come sooner than connect-retry-min, doubling from this. */
 #define PEER_REFUSED_RETRY_MS 25
+/* A hold time a peer proposes is never taken below this: a hello asking
+ * for 1 ms must not turn our keepalive timer into a busy loop. */
+#define PEER_MIN_HOLD_MS 200
+/* Source addresses tracked for the per-source accept limits. */
+#define PEER_SOURCE_SLOTS 256
+/* Per advert, at most this many rejected entries are logged one by one. */
+#define PEER_REJECT_LOG_MAX 8
 
 enum peer_event {
 	PEER_EV_START,
@@ -112,6 +136,10 @@ struct conn {
 	bool have_hello;
 	struct hello_info hello;
 	struct event *handshake_timer; /* unidentified inbound only */
+	bool tls;
+	bool tls_done;	 /* handshake completed */
+	uint32_t source; /* inbound: the remote address, for the per-source limit */
+	bool pending_counted;
 	char remote[ENDPOINT_STRLEN];
 	TAILQ_ENTRY(conn) entry; /* mgr->pending or mgr->dead_conns */
 };
@@ -140,6 +168,10 @@ struct peer {
 	struct prefix subnet; /* from its own advert */
 	bool subnet_known;
 	bool subnet_explicit;
+	uint32_t vtep; /* from its own advert; 0 = none */
+	uint8_t vtep_mac[KERN_MAC_LEN];
+	enum kern_mode mode;
+	bool mode_known;
 	struct prefix hint; /* from a relayed peer list: claim input only */
 	bool hint_known;
 	bool routes_stale;
@@ -147,6 +179,29 @@ struct peer {
 	unsigned refused_tries; /* quick redials since the last session */
 	uint64_t established_ms;
 	uint64_t last_heard_ms;
+	bool learned; /* from a relayed peer list */
+	bool ever_established;
+	unsigned failures; /* attempts since the last session */
+	/* Its last advert as received (bounded), kept so that entries refused
+	 * because another node held them can be reconsidered when it leaves. */
+	struct prefix advert[RIB_MAX_SUBNETS_PER_NODE];
+	unsigned n_advert;
+	bool advert_explicit;
+	bool advert_deferred;
+};
+
+/* Token bucket: rate per second, burst of one second's worth. */
+struct bucket {
+	double tokens;
+	uint64_t last_ms;
+};
+
+struct source_slot {
+	uint32_t addr;
+	bool used;
+	unsigned pending;
+	struct bucket bucket;
+	uint64_t last_log_ms;
 };
 
 struct peer_mgr {
@@ -173,11 +228,20 @@ struct peer_mgr {
 	struct kern_route *routes;
 	unsigned n_routes;
 	uint64_t rng_seed;
+	unsigned n_dead; /* peers marked dead, not reaped yet */
+	unsigned n_conns;
+	struct bucket dial_bucket;
+	struct source_slot sources[PEER_SOURCE_SLOTS];
+	uint64_t last_refuse_log_ms;
+	struct peer_security_stats stats;
+	struct prefix *local; /* host prefixes + our subnet, for the RIB */
 };
 
 static void peer_fsm(struct peer *peer, enum peer_event event);
 static void conn_close(struct conn *conn);
 static void send_advert(struct peer *peer);
+static void reconsider_deferred(struct peer_mgr *mgr);
+static void peer_delete(struct peer *peer);
 
 static uint64_t now_ms(void)
 {
@@ -200,6 +264,27 @@ static void timer_arm(struct event *ev, uint64_t ms)
 	struct timeval tv = tv_ms(ms);
 
 	evtimer_add(ev, &tv);
+}
+
+/* Takes a token when one is there (0), else says how long until one is
+ * (ms, at least 1). */
+static uint64_t bucket_take(struct bucket *b, uint32_t rate, uint64_t now)
+{
+	double burst = rate ? rate : 1;
+
+	if (b->last_ms == 0) {
+		b->tokens = burst;
+	} else if (now > b->last_ms) {
+		b->tokens += (double)(now - b->last_ms) * rate / 1000.0;
+		if (b->tokens > burst)
+			b->tokens = burst;
+	}
+	b->last_ms = now;
+	if (b->tokens >= 1) {
+		b->tokens -= 1;
+		return 0;
+	}
+	return (uint64_t)((1 - b->tokens) * 1000.0 / (rate ? rate : 1)) + 1;
 }
 
 const char *peer_state_name(enum peer_state state)
@@ -235,7 +320,10 @@ static const char *peer_name(const struct peer *peer, char *buf, size_t size)
 static void routes_update(struct peer_mgr *mgr)
 {
 	struct kern_route *routes;
-	unsigned n = rib_routes(mgr->rib, mgr->subnet_set ? &mgr->subnet : NULL, &routes);
+	unsigned n;
+
+	reconsider_deferred(mgr);
+	n = rib_routes(mgr->rib, mgr->subnet_set ? &mgr->subnet : NULL, &routes);
 
 	if (n == mgr->n_routes &&
 	    (n == 0 || memcmp(routes, mgr->routes, n * sizeof(*routes)) == 0)) {
@@ -324,12 +412,42 @@ static bool is_self_endpoint(const struct peer_mgr *mgr, uint32_t addr, uint16_t
 	return addr == mgr->config.node_ip && port == mgr->port;
 }
 
-static struct peer *peer_new(struct peer_mgr *mgr, const struct endpoint *endpoint)
+/* A learned peer that has never had a session and is not in one now: the
+ * first to go when a node that did connect needs its place. */
+static struct peer *eviction_victim(struct peer_mgr *mgr)
+{
+	struct peer *p, *victim = NULL;
+
+	TAILQ_FOREACH(p, &mgr->peers, entry)
+	{
+		if (p->dead || !p->learned || p->seed || p->ever_established || p->incoming ||
+		    p->state == PEER_ESTABLISHED)
+			continue;
+		if (!victim || p->failures > victim->failures)
+			victim = p;
+	}
+	return victim;
+}
+
+/* may_evict: the peer is a node that has connected to us (not a rumour),
+ * worth more than a learned address nobody has reached. */
+static struct peer *peer_new(struct peer_mgr *mgr, const struct endpoint *endpoint, bool may_evict)
 {
 	struct peer *peer;
 
-	if (mgr->n_peers >= PEER_MAX_PEERS)
-		return NULL;
+	if (mgr->n_peers - mgr->n_dead >= mgr->config.max_peers) {
+		struct peer *victim = may_evict ? eviction_victim(mgr) : NULL;
+		char name[64];
+
+		if (!victim) {
+			mgr->stats.peers_refused++;
+			return NULL;
+		}
+		log_info("forgetting learned peer %s (never reached) to make room",
+			 peer_name(victim, name, sizeof(name)));
+		mgr->stats.peers_evicted++;
+		peer_delete(victim);
+	}
 	peer = xcalloc(1, sizeof(*peer));
 	peer->mgr = mgr;
 	peer->state = PEER_IDLE;
@@ -378,6 +496,7 @@ static void reaper_cb(evutil_socket_t fd, short what, void *arg)
 			continue;
 		TAILQ_REMOVE(&mgr->peers, peer, entry);
 		mgr->n_peers--;
+		mgr->n_dead--;
 		peer_free(peer);
 	}
 	while ((conn = TAILQ_FIRST(&mgr->dead_conns))) {
@@ -395,12 +514,56 @@ static void schedule_reap(struct peer_mgr *mgr)
 static void peer_delete(struct peer *peer)
 {
 	peer_fsm(peer, PEER_EV_STOP);
+	if (!peer->dead)
+		peer->mgr->n_dead++;
 	peer->dead = true;
 	evtimer_del(peer->retry_timer);
 	schedule_reap(peer->mgr);
 }
 
 /* ---- connections ---- */
+
+/* The slot of a source address; with create, a free or idle one is taken
+ * over (NULL when every slot has pending connections). */
+static struct source_slot *source_slot(struct peer_mgr *mgr, uint32_t addr, bool create)
+{
+	struct source_slot *free_slot = NULL, *idle = NULL;
+
+	for (unsigned i = 0; i < PEER_SOURCE_SLOTS; i++) {
+		struct source_slot *s = &mgr->sources[i];
+
+		if (s->used && s->addr == addr)
+			return s;
+		if (!s->used && !free_slot)
+			free_slot = s;
+		if (s->used && s->pending == 0 &&
+		    (!idle || s->bucket.last_ms < idle->bucket.last_ms))
+			idle = s;
+	}
+	if (!create)
+		return NULL;
+	if (!free_slot)
+		free_slot = idle;
+	if (free_slot) {
+		memset(free_slot, 0, sizeof(*free_slot));
+		free_slot->used = true;
+		free_slot->addr = addr;
+	}
+	return free_slot;
+}
+
+/* The connection is no longer an unidentified one of its source. */
+static void source_pending_done(struct conn *conn)
+{
+	struct source_slot *slot;
+
+	if (!conn->pending_counted)
+		return;
+	conn->pending_counted = false;
+	slot = source_slot(conn->mgr, conn->source, false);
+	if (slot && slot->pending)
+		slot->pending--;
+}
 
 static void conn_close(struct conn *conn)
 {
@@ -410,6 +573,8 @@ static void conn_close(struct conn *conn)
 		return;
 	bufferevent_free(conn->bev);
 	conn->bev = NULL;
+	mgr->n_conns--;
+	source_pending_done(conn);
 	if (conn->handshake_timer) {
 		event_free(conn->handshake_timer);
 		conn->handshake_timer = NULL;
@@ -503,6 +668,11 @@ static void send_advert(struct peer *peer)
 		advert.n_subnets = 1;
 		advert.explicit_subnet = mgr->config.subnet_explicit;
 	}
+	if (mgr->config.vtep) {
+		advert.vtep_addr = mgr->config.vtep;
+		advert.vtep_mac.data = mgr->config.vtep_mac;
+		advert.vtep_mac.len = KERN_MAC_LEN;
+	}
 	env.msg_case = NSA_PEER__ENVELOPE__MSG_ADVERT;
 	env.advert = &advert;
 	conn_send(peer->conn, &env);
@@ -585,12 +755,23 @@ static void broadcast_advert(struct peer_mgr *mgr)
 	}
 }
 
+/* The RIB refuses adverts over this host's networks and our own subnet. */
+static void update_rib_local(struct peer_mgr *mgr)
+{
+	unsigned n = mgr->config.n_local_prefixes;
+
+	if (mgr->subnet_set)
+		mgr->local[n++] = mgr->subnet;
+	rib_set_local(mgr->rib, mgr->local, n);
+}
+
 static void set_subnet(struct peer_mgr *mgr, const struct prefix *subnet, const char *why)
 {
 	char buf[PREFIX_STRLEN];
 
 	mgr->subnet = *subnet;
 	mgr->subnet_set = true;
+	update_rib_local(mgr);
 	mgr->claim_pending = false;
 	evtimer_del(mgr->claim_timer);
 	log_info("node subnet %s (%s)", addr_format_prefix(subnet, buf), why);
@@ -720,10 +901,21 @@ static struct conn *conn_new(struct peer_mgr *mgr, struct bufferevent *bev, bool
 	conn->mgr = mgr;
 	conn->bev = bev;
 	conn->outbound = outbound;
+	conn->tls = mgr->config.tls != NULL;
+	mgr->n_conns++;
 	snprintf(conn->remote, sizeof(conn->remote), "%s", remote);
 	bufferevent_setcb(bev, conn_read_cb, NULL, conn_event_cb, conn);
 	bufferevent_enable(bev, EV_READ);
 	return conn;
+}
+
+/* The one place connections get their bufferevent: TLS with a cluster
+ * key, plain TCP without. */
+static struct bufferevent *conn_bev_new(struct peer_mgr *mgr, evutil_socket_t fd, bool client)
+{
+	if (mgr->config.tls)
+		return tls_bev_new(mgr->config.tls, mgr->base, fd, client);
+	return bufferevent_socket_new(mgr->base, fd, BEV_OPT_CLOSE_ON_FREE);
 }
 
 /* Starts our TCP connect; returns 0 or a negative errno. */
@@ -734,7 +926,9 @@ static int peer_dial(struct peer *peer)
 	struct bufferevent *bev;
 	char remote[ENDPOINT_STRLEN];
 
-	bev = bufferevent_socket_new(mgr->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (mgr->n_conns >= mgr->config.max_connections)
+		return -EMFILE;
+	bev = conn_bev_new(mgr, -1, true);
 	if (!bev)
 		return -ENOMEM;
 	addr_format_endpoint(&peer->endpoint, remote);
@@ -759,15 +953,37 @@ static void pending_timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	log_info("connection from %s: no hello within %u ms, closing", conn->remote,
+	log_info("connection from %s: no %shello within %u ms, closing", conn->remote,
+		 conn->tls && !conn->tls_done ? "TLS handshake and " : "",
 		 conn->mgr->config.handshake_timeout_ms);
+	conn->mgr->stats.handshake_timeouts++;
 	conn_close(conn);
+}
+
+/* Why a new connection from addr is refused, or NULL (then *slot is its
+ * source slot). */
+static const char *accept_refusal(struct peer_mgr *mgr, uint32_t addr, struct source_slot **slot)
+{
+	*slot = source_slot(mgr, addr, true);
+	if (mgr->n_conns >= mgr->config.max_connections)
+		return "too many connections (max-connections)";
+	if (mgr->n_pending >= PEER_MAX_PENDING)
+		return "too many unidentified connections";
+	if (!*slot)
+		return "too many sources with unidentified connections";
+	if ((*slot)->pending >= PEER_MAX_PENDING_PER_SOURCE)
+		return "too many unidentified connections from this address";
+	if (bucket_take(&(*slot)->bucket, mgr->config.accept_rate, now_ms()))
+		return "over the accept rate for this address (accept-rate)";
+	return NULL;
 }
 
 static void accept_cb(struct evconnlistener *listener, evutil_socket_t fd, struct sockaddr *sa,
 		      int socklen, void *arg)
 {
 	struct peer_mgr *mgr = arg;
+	struct source_slot *slot;
+	const char *why;
 	struct bufferevent *bev;
 	struct conn *conn;
 	struct endpoint ep = {0};
@@ -779,18 +995,34 @@ static void accept_cb(struct evconnlistener *listener, evutil_socket_t fd, struc
 		ep.port = ntohs(((struct sockaddr_in *)sa)->sin_port);
 	}
 	addr_format_endpoint(&ep, remote);
-	if (mgr->shutting_down || mgr->n_pending >= PEER_MAX_PENDING) {
-		log_warn("connection from %s refused: too many unidentified connections", remote);
+	if (mgr->shutting_down) {
 		close(fd);
 		return;
 	}
-	bev = bufferevent_socket_new(mgr->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	why = accept_refusal(mgr, ep.addr, &slot);
+	if (why) {
+		uint64_t now = now_ms();
+		uint64_t *last = slot ? &slot->last_log_ms : &mgr->last_refuse_log_ms;
+
+		mgr->stats.accepts_refused++;
+		/* One line per source per second: a flood must not flood the log. */
+		if (now - *last >= 1000 || *last == 0) {
+			log_warn("connection from %s refused: %s", remote, why);
+			*last = now;
+		}
+		close(fd);
+		return;
+	}
+	bev = conn_bev_new(mgr, fd, false);
 	if (!bev) {
 		close(fd);
 		return;
 	}
 	set_nodelay(bev);
 	conn = conn_new(mgr, bev, false, remote);
+	conn->source = ep.addr;
+	conn->pending_counted = true;
+	slot->pending++;
 	conn->handshake_timer = evtimer_new(mgr->base, pending_timeout_cb, conn);
 	if (!conn->handshake_timer)
 		fatal("out of memory creating a handshake timer");
@@ -800,8 +1032,18 @@ static void accept_cb(struct evconnlistener *listener, evutil_socket_t fd, struc
 	log_debug("connection from %s", remote);
 }
 
+/* An address worth dialling: unicast, and not inside the cluster range
+ * (node IPs never are; cfg_validate refuses that). Loopback is allowed:
+ * the unit tests run whole clusters on 127.0.0.x. */
+static bool dialable(const struct peer_mgr *mgr, uint32_t addr)
+{
+	uint8_t first = (uint8_t)(addr >> 24);
+
+	return first != 0 && first < 224 && !addr_prefix_contains_addr(&mgr->config.cluster, addr);
+}
+
 /* Checks a hello; on refusal logs why and returns false. */
-static bool hello_valid(struct peer_mgr *mgr, struct conn *conn, const NsaPeer__Hello *hello,
+static bool hello_check(struct peer_mgr *mgr, struct conn *conn, const NsaPeer__Hello *hello,
 			struct hello_info *info)
 {
 	char ip[ADDR_STRLEN], id[NODE_ID_STRLEN];
@@ -815,8 +1057,10 @@ static bool hello_valid(struct peer_mgr *mgr, struct conn *conn, const NsaPeer__
 		log_warn("refusing %s: invalid node id", conn->remote);
 		return false;
 	}
-	if (hello->node_ip == 0 || hello->listen_port == 0 || hello->listen_port > 65535) {
-		log_warn("refusing %s: invalid node IP or listen port", conn->remote);
+	if (!dialable(mgr, hello->node_ip) || hello->listen_port == 0 ||
+	    hello->listen_port > 65535) {
+		log_warn("refusing %s: invalid node IP %s or listen port %u", conn->remote,
+			 addr_format(hello->node_ip, ip), hello->listen_port);
 		return false;
 	}
 	memcpy(info->node_id, hello->node_id.data, NODE_ID_LEN);
@@ -851,6 +1095,15 @@ static bool hello_valid(struct peer_mgr *mgr, struct conn *conn, const NsaPeer__
 	return true;
 }
 
+static bool hello_valid(struct peer_mgr *mgr, struct conn *conn, const NsaPeer__Hello *hello,
+			struct hello_info *info)
+{
+	if (hello_check(mgr, conn, hello, info))
+		return true;
+	mgr->stats.hellos_refused++;
+	return false;
+}
+
 /* An unidentified inbound connection sent its hello: find or create the
  * peer and let its FSM decide. */
 static void inbound_hello(struct conn *conn, const NsaPeer__Hello *hello)
@@ -872,15 +1125,17 @@ static void inbound_hello(struct conn *conn, const NsaPeer__Hello *hello)
 	if (!peer) {
 		struct endpoint ep = {info.node_ip, info.listen_port};
 
-		peer = peer_new(mgr, &ep);
+		peer = peer_new(mgr, &ep, true);
 		if (!peer) {
-			log_warn("refusing %s: already %u peers", conn->remote, PEER_MAX_PEERS);
+			log_warn("refusing %s: already %u peers (max-peers)", conn->remote,
+				 mgr->config.max_peers);
 			conn_close(conn);
 			return;
 		}
 	}
 	TAILQ_REMOVE(&mgr->pending, conn, entry);
 	mgr->n_pending--;
+	source_pending_done(conn);
 	event_free(conn->handshake_timer);
 	conn->handshake_timer = NULL;
 	conn->hello = info;
@@ -940,14 +1195,18 @@ static void learn_peers(struct peer *from, const NsaPeer__PeerList *list)
 {
 	struct peer_mgr *mgr = from->mgr;
 
+	char from_name[64];
+	unsigned refused = 0;
+
+	peer_name(from, from_name, sizeof(from_name));
 	for (size_t i = 0; i < list->n_peers && i < PEER_MAX_PEERS; i++) {
 		const NsaPeer__PeerInfo *info = list->peers[i];
 		struct endpoint ep;
 		struct peer *p;
 
 		if (info->node_id.len != NODE_ID_LEN || node_id_is_zero(info->node_id.data) ||
-		    node_id_cmp(info->node_id.data, mgr->config.node_id) == 0 || info->addr == 0 ||
-		    info->port == 0 || info->port > 65535 ||
+		    node_id_cmp(info->node_id.data, mgr->config.node_id) == 0 ||
+		    !dialable(mgr, info->addr) || info->port == 0 || info->port > 65535 ||
 		    is_self_endpoint(mgr, info->addr, (uint16_t)info->port))
 			continue;
 		ep.addr = info->addr;
@@ -958,54 +1217,171 @@ static void learn_peers(struct peer *from, const NsaPeer__PeerList *list)
 		if (!p) {
 			char buf[ENDPOINT_STRLEN];
 
-			p = peer_new(mgr, &ep);
-			if (!p)
-				return;
+			p = peer_new(mgr, &ep, false);
+			if (!p) {
+				refused++;
+				continue;
+			}
 			memcpy(p->node_id, info->node_id.data, NODE_ID_LEN);
 			p->id_known = true;
+			p->learned = true;
 			log_info("learned peer %s from %s", addr_format_endpoint(&ep, buf),
 				 from->conn ? from->conn->remote : "?");
 			peer_fsm(p, PEER_EV_START);
 		}
-		if (info->subnet_hint && info->subnet_hint->len <= 32) {
-			p->hint.addr =
-			    info->subnet_hint->addr & addr_mask((uint8_t)info->subnet_hint->len);
-			p->hint.len = (uint8_t)info->subnet_hint->len;
-			p->hint_known = true;
+		/* A hint only steers our claim: one covering the whole cluster
+		 * (or outside it) would block every claim, so it is ignored. */
+		if (info->subnet_hint && info->subnet_hint->len <= 32 &&
+		    info->subnet_hint->len > mgr->config.cluster.len) {
+			struct prefix hint = {info->subnet_hint->addr &
+						  addr_mask((uint8_t)info->subnet_hint->len),
+					      (uint8_t)info->subnet_hint->len};
+
+			if (addr_prefix_contains(&mgr->config.cluster, &hint)) {
+				p->hint = hint;
+				p->hint_known = true;
+			}
 		}
 	}
+	if (refused)
+		log_warn("peer %s: %u relayed peer(s) ignored: already %u known peers (max-peers)",
+			 from_name, refused, mgr->config.max_peers);
+}
+
+/* Feeds the peer's stored advert to the RIB. With report, every rejected
+ * entry is counted and logged; a reconsideration only says what it now
+ * accepts. Returns how many entries are accepted. */
+static unsigned apply_advert(struct peer *peer, bool report)
+{
+	struct peer_mgr *mgr = peer->mgr;
+	enum rib_verdict verdicts[RIB_MAX_SUBNETS_PER_NODE];
+	bool was_deferred = peer->advert_deferred;
+	unsigned accepted = 0, logged = 0;
+	char name[64], buf[PREFIX_STRLEN];
+
+	rib_advert_checked(mgr->rib, peer->node_id, peer->node_ip, peer->advert, peer->n_advert,
+			   peer->advert_explicit, verdicts);
+	/* Entries new to the RIB (a reconsideration) take the node's data path. */
+	if (peer->mode_known)
+		rib_set_path(mgr->rib, peer->node_id, peer->mode, peer->vtep, peer->vtep_mac);
+	peer_name(peer, name, sizeof(name));
+	peer->advert_deferred = false;
+	peer->subnet_known = false;
+	for (unsigned k = 0; k < peer->n_advert; k++) {
+		enum rib_verdict v = verdicts[k];
+
+		if (v == RIB_ACCEPTED) {
+			if (!peer->subnet_known) {
+				peer->subnet = peer->advert[k];
+				peer->subnet_known = true;
+				peer->subnet_explicit = peer->advert_explicit;
+			}
+			if (!report && was_deferred)
+				log_info("peer %s: subnet %s accepted now that it is free", name,
+					 addr_format_prefix(&peer->advert[k], buf));
+			accepted++;
+			continue;
+		}
+		/* Held by another node or by us: may become free later. */
+		if (v == RIB_REJECT_OWNED || v == RIB_REJECT_LOCAL)
+			peer->advert_deferred = true;
+		if (!report)
+			continue;
+		mgr->stats.rejected[v]++;
+		if (logged++ < PEER_REJECT_LOG_MAX)
+			log_warn("peer %s: advertised subnet %s rejected: %s", name,
+				 addr_format_prefix(&peer->advert[k], buf), rib_verdict_name(v));
+	}
+	if (report && logged > PEER_REJECT_LOG_MAX)
+		log_warn("peer %s: %u more advertised subnets rejected", name,
+			 logged - PEER_REJECT_LOG_MAX);
+	return accepted;
+}
+
+/* Entries refused because another node (or we) held them are tried again
+ * whenever the RIB may have changed, so that the loser of a claim
+ * conflict seen in the wrong order still gets its route once the winner
+ * has moved. */
+static void reconsider_deferred(struct peer_mgr *mgr)
+{
+	struct peer *p;
+
+	TAILQ_FOREACH(p, &mgr->peers, entry)
+	if (!p->dead && p->advert_deferred && p->state == PEER_ESTABLISHED)
+		apply_advert(p, false);
+}
+
+/* The VTEP of an advert and the mode it leads to; logged when it changes. */
+static void choose_path(struct peer *peer, const NsaPeer__Advert *advert)
+{
+	struct peer_mgr *mgr = peer->mgr;
+	enum kern_mode mode = KERN_MODE_DIRECT;
+	char why[160] = "", name[64];
+	bool has_vtep = advert->vtep_addr != 0 && advert->vtep_mac.len == KERN_MAC_LEN;
+
+	if (advert->vtep_addr && advert->vtep_mac.len != KERN_MAC_LEN)
+		log_warn("peer %s: VTEP MAC of %zu bytes ignored",
+			 peer_name(peer, name, sizeof(name)), advert->vtep_mac.len);
+	peer->vtep = has_vtep ? advert->vtep_addr : 0;
+	memset(peer->vtep_mac, 0, KERN_MAC_LEN);
+	if (has_vtep)
+		memcpy(peer->vtep_mac, advert->vtep_mac.data, KERN_MAC_LEN);
+	if (mgr->ops.choose_mode)
+		mode = mgr->ops.choose_mode(mgr->arg, peer->node_ip, has_vtep, why, sizeof(why));
+	if (!peer->mode_known || peer->mode != mode)
+		log_info("peer %s: mode %s%s%s%s", peer_name(peer, name, sizeof(name)),
+			 backend_mode_name(mode), why[0] ? " (" : "", why, why[0] ? ")" : "");
+	peer->mode = mode;
+	peer->mode_known = true;
+	rib_set_path(mgr->rib, peer->node_id, mode, peer->vtep, peer->vtep_mac);
 }
 
 static void handle_advert(struct peer *peer, const NsaPeer__Advert *advert)
 {
 	struct peer_mgr *mgr = peer->mgr;
-	struct prefix subnets[RIB_MAX_SUBNETS_PER_NODE];
-	unsigned n = 0, rejected;
+	unsigned too_many = 0, malformed = 0;
 	char name[64];
 
+	peer->n_advert = 0;
+	peer->advert_explicit = advert->explicit_subnet;
 	for (size_t i = 0; i < advert->n_subnets; i++) {
-		/* skipped ones are counted as rejected below */
-		if (n == RIB_MAX_SUBNETS_PER_NODE || advert->subnets[i]->len > 32)
+		const NsaPeer__Prefix *p = advert->subnets[i];
+
+		if (p->len > 32) {
+			malformed++;
 			continue;
-		subnets[n].addr = advert->subnets[i]->addr;
-		subnets[n].len = (uint8_t)advert->subnets[i]->len;
-		n++;
+		}
+		if (peer->n_advert == RIB_MAX_SUBNETS_PER_NODE) {
+			too_many++;
+			continue;
+		}
+		peer->advert[peer->n_advert].addr = p->addr;
+		peer->advert[peer->n_advert].len = (uint8_t)p->len;
+		peer->n_advert++;
 	}
-	rejected =
-	    rib_advert(mgr->rib, peer->node_id, peer->node_ip, subnets, n, advert->explicit_subnet);
-	rejected += (unsigned)(advert->n_subnets - n);
-	if (rejected)
-		log_warn("peer %s: %u advertised subnet(s) rejected (outside cluster range, "
-			 "malformed or too many)",
-			 peer_name(peer, name, sizeof(name)), rejected);
+	peer_name(peer, name, sizeof(name));
+	if (malformed) {
+		mgr->stats.rejected[RIB_REJECT_MALFORMED] += malformed;
+		log_warn("peer %s: %u advertised subnet(s) rejected: %s (prefix length over 32)",
+			 name, malformed, rib_verdict_name(RIB_REJECT_MALFORMED));
+	}
+	if (too_many) {
+		mgr->stats.rejected[RIB_REJECT_TOO_MANY] += too_many;
+		log_warn("peer %s: %u advertised subnet(s) rejected: %s (at most %d per node)",
+			 name, too_many, rib_verdict_name(RIB_REJECT_TOO_MANY),
+			 RIB_MAX_SUBNETS_PER_NODE);
+	}
+	apply_advert(peer, true);
 	peer->routes_stale = false;
-	peer->subnet_known = n > 0;
-	if (n) {
-		peer->subnet = subnets[0];
-		peer->subnet_explicit = advert->explicit_subnet;
+	/* Overlaps with our own subnet are the claim protocol's business. */
+	for (unsigned i = 0; i < peer->n_advert; i++) {
+		const struct prefix *p = &peer->advert[i];
+
+		if (p->len > 0 && (p->addr & ~addr_mask(p->len)) == 0 &&
+		    addr_prefix_contains(&mgr->config.cluster, p))
+			check_conflict(peer, p, advert->explicit_subnet);
 	}
-	for (unsigned i = 0; i < n; i++)
-		check_conflict(peer, &subnets[i], advert->explicit_subnet);
+	choose_path(peer, advert);
 	routes_update(mgr);
 }
 
@@ -1063,6 +1439,10 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 		if (ret == 0)
 			break;
 		if (ret < 0) {
+			if (ret == -EMSGSIZE)
+				conn->mgr->stats.frames_oversize++;
+			else
+				conn->mgr->stats.frames_malformed++;
 			log_warn("connection %s: %s, closing", conn->remote,
 				 ret == -EMSGSIZE ? "frame over the 64 KiB limit"
 						  : "malformed frame");
@@ -1079,6 +1459,7 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 			} else {
 				log_warn("connection %s: message before hello, closing",
 					 conn->remote);
+				conn->mgr->stats.frames_malformed++;
 				conn_close(conn);
 			}
 		} else if (peer->conn != conn) {
@@ -1109,16 +1490,32 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 
 	(void)bev;
 	if (what & BEV_EVENT_CONNECTED) {
+		/* With TLS: the handshake is complete, the key matched. */
+		conn->tls_done = true;
 		if (peer && peer->conn == conn)
 			peer_fsm(peer, PEER_EV_TCP_CONNECTED);
 		return;
 	}
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
 		int err = EVUTIL_SOCKET_ERROR();
+		char tls_err[256];
 
-		log_debug("connection %s: %s", conn->remote,
-			  (what & BEV_EVENT_EOF) ? "closed by peer"
-						 : evutil_socket_error_to_string(err));
+		if (conn->tls && !conn->tls_done) {
+			tls_bev_error(conn->bev, tls_err, sizeof(tls_err));
+			conn->mgr->stats.tls_failures++;
+			/* A plain-TCP or wrong-key node fails here, before any
+			 * of its bytes reach the protocol. */
+			log_warn("connection %s: TLS handshake failed (no or another cluster "
+				 "key?): %s",
+				 conn->remote,
+				 tls_err[0]		  ? tls_err
+				 : (what & BEV_EVENT_EOF) ? "closed by peer"
+							  : evutil_socket_error_to_string(err));
+		} else {
+			log_debug("connection %s: %s", conn->remote,
+				  (what & BEV_EVENT_EOF) ? "closed by peer"
+							 : evutil_socket_error_to_string(err));
+		}
 		if (peer && peer->conn == conn) {
 			peer->refused = peer->state == PEER_CONNECT && !(what & BEV_EVENT_EOF) &&
 					err == ECONNREFUSED;
@@ -1153,19 +1550,21 @@ static void session_down(struct peer *peer, bool withdraw)
 	routes_update(mgr);
 }
 
-/* The wait before the next dial: the backoff, except after a refused dial,
- * where it doubles from PEER_REFUSED_RETRY_MS while that stays below the
- * backoff's minimum. */
-static uint32_t retry_delay(struct peer *peer)
+/* After a refused dial, the wait before the next one: doubling from
+ * PEER_REFUSED_RETRY_MS while that stays below the backoff's minimum;
+ * 0 when the backoff applies. A quick redial is not counted as a failure
+ * (PEER_LEARNED_MAX_FAILURES): the node is there, starting. */
+static uint32_t refused_delay(struct peer *peer)
 {
-	uint32_t quick = PEER_REFUSED_RETRY_MS
-			 << (peer->refused_tries < 16 ? peer->refused_tries : 16);
+	uint32_t quick;
 
-	if (peer->refused && quick < peer->mgr->config.connect_retry_min_ms) {
-		peer->refused_tries++;
-		return quick;
-	}
-	return backoff_next(&peer->backoff);
+	if (!peer->refused || peer->refused_tries >= 16)
+		return 0;
+	quick = PEER_REFUSED_RETRY_MS << peer->refused_tries;
+	if (quick >= peer->mgr->config.connect_retry_min_ms)
+		return 0;
+	peer->refused_tries++;
+	return quick;
 }
 
 static void change_state(struct peer *peer, enum peer_state next, enum peer_event event)
@@ -1173,6 +1572,7 @@ static void change_state(struct peer *peer, enum peer_state next, enum peer_even
 	struct peer_mgr *mgr = peer->mgr;
 	enum peer_state prev = peer->state;
 	char name[64];
+	uint32_t quick;
 
 	peer->state = next;
 	if (prev != next)
@@ -1184,7 +1584,7 @@ static void change_state(struct peer *peer, enum peer_state next, enum peer_even
 		evtimer_del(peer->keepalive_timer);
 		peer->established_ms = 0;
 	}
-	if (next != PEER_OPENSENT)
+	if (next != PEER_OPENSENT && next != PEER_CONNECT)
 		evtimer_del(peer->handshake_timer);
 
 	switch (next) {
@@ -1195,11 +1595,27 @@ static void change_state(struct peer *peer, enum peer_state next, enum peer_even
 			peer->initial_done = true;
 			claim_check_ready(mgr);
 		}
-		if (!mgr->shutting_down && !peer->dead && event != PEER_EV_STOP)
-			timer_arm(peer->retry_timer, retry_delay(peer));
+		quick = refused_delay(peer);
 		peer->refused = false;
+		if (prev != PEER_IDLE && prev != PEER_ESTABLISHED && !quick)
+			peer->failures++;
+		/* An address someone relayed that never answers is forgotten, so
+		 * a poisoned peer list ages out instead of being dialled forever. */
+		if (peer->learned && !peer->ever_established && !peer->dead &&
+		    peer->failures >= PEER_LEARNED_MAX_FAILURES && event != PEER_EV_STOP) {
+			log_info("forgetting learned peer %s: not reached in %u attempts",
+				 peer_name(peer, name, sizeof(name)), peer->failures);
+			mgr->stats.peers_evicted++;
+			peer_delete(peer);
+			break;
+		}
+		if (!mgr->shutting_down && !peer->dead && event != PEER_EV_STOP)
+			timer_arm(peer->retry_timer, quick ? quick : backoff_next(&peer->backoff));
 		break;
 	case PEER_CONNECT:
+		/* Bounds a connect (and with TLS its handshake) to a host that
+		 * accepts and then says nothing. */
+		timer_arm(peer->handshake_timer, mgr->config.handshake_timeout_ms);
 		break;
 	case PEER_OPENSENT:
 		timer_arm(peer->handshake_timer, mgr->config.handshake_timeout_ms);
@@ -1211,6 +1627,8 @@ static void change_state(struct peer *peer, enum peer_state next, enum peer_even
 		evtimer_del(peer->retry_timer);
 		backoff_reset(&peer->backoff);
 		peer->refused_tries = 0;
+		peer->ever_established = true;
+		peer->failures = 0;
 		memcpy(peer->node_id, h->node_id, NODE_ID_LEN);
 		peer->id_known = true;
 		peer->node_ip = h->node_ip;
@@ -1218,7 +1636,8 @@ static void change_state(struct peer *peer, enum peer_state next, enum peer_even
 		peer->endpoint.port = h->listen_port;
 		peer->hold_ms = mgr->config.hold_time_ms;
 		if (h->hold_ms && h->hold_ms < peer->hold_ms)
-			peer->hold_ms = h->hold_ms;
+			peer->hold_ms =
+			    h->hold_ms < PEER_MIN_HOLD_MS ? PEER_MIN_HOLD_MS : h->hold_ms;
 		peer->keepalive_ms = mgr->config.keepalive_ms;
 		if (peer->keepalive_ms > peer->hold_ms / 3)
 			peer->keepalive_ms = peer->hold_ms / 3 ? peer->hold_ms / 3 : 1;
@@ -1263,6 +1682,7 @@ static void peer_fsm(struct peer *peer, enum peer_event event)
 {
 	struct peer_mgr *mgr = peer->mgr;
 	char name[64];
+	uint64_t wait;
 	int ret;
 
 	switch (peer->state) {
@@ -1273,6 +1693,15 @@ static void peer_fsm(struct peer *peer, enum peer_event event)
 			if (mgr->shutting_down || peer->dead)
 				break;
 			evtimer_del(peer->retry_timer);
+			wait = bucket_take(&mgr->dial_bucket, mgr->config.dial_rate, now_ms());
+			if (wait) {
+				/* Over the dial rate: try again when a token is due,
+				 * spread a little so waiting peers do not bunch up. */
+				mgr->stats.dials_deferred++;
+				timer_arm(peer->retry_timer, wait + (mgr->rng_seed++ % 50));
+				break;
+			}
+			mgr->stats.dials++;
 			ret = peer_dial(peer);
 			if (ret < 0) {
 				log_info("peer %s: cannot connect: %s",
@@ -1299,6 +1728,7 @@ static void peer_fsm(struct peer *peer, enum peer_event event)
 			break;
 		case PEER_EV_TCP_FAILED:
 		case PEER_EV_PROTOCOL_ERROR:
+		case PEER_EV_HANDSHAKE_TIMER:
 			change_state(peer, PEER_IDLE, event);
 			break;
 		case PEER_EV_INBOUND_HELLO:
@@ -1416,6 +1846,19 @@ int peer_mgr_new(struct event_base *base, const struct peer_mgr_config *config,
 		mgr->config.claim_wait_ms = PEER_DEFAULT_CLAIM_WAIT_MS;
 	if (!mgr->config.subnet_len)
 		mgr->config.subnet_len = 24;
+	if (!mgr->config.max_peers || mgr->config.max_peers > PEER_MAX_PEERS)
+		mgr->config.max_peers = PEER_MAX_PEERS;
+	if (!mgr->config.max_connections)
+		mgr->config.max_connections = PEER_DEFAULT_MAX_CONNECTIONS;
+	if (!mgr->config.dial_rate)
+		mgr->config.dial_rate = PEER_DEFAULT_DIAL_RATE;
+	if (!mgr->config.accept_rate)
+		mgr->config.accept_rate = PEER_DEFAULT_ACCEPT_RATE;
+	mgr->local = xcalloc(config->n_local_prefixes + 1, sizeof(*mgr->local));
+	if (config->n_local_prefixes)
+		memcpy(mgr->local, config->local_prefixes,
+		       config->n_local_prefixes * sizeof(*mgr->local));
+	mgr->config.local_prefixes = mgr->local;
 	mgr->seeds = xcalloc(config->n_seeds + 1, sizeof(*mgr->seeds));
 	if (config->n_seeds)
 		memcpy(mgr->seeds, config->seeds, config->n_seeds * sizeof(*mgr->seeds));
@@ -1427,6 +1870,7 @@ int peer_mgr_new(struct event_base *base, const struct peer_mgr_config *config,
 	TAILQ_INIT(&mgr->pending);
 	TAILQ_INIT(&mgr->dead_conns);
 	mgr->rib = rib_new(&config->cluster);
+	update_rib_local(mgr);
 	mgr->reaper = event_new(base, -1, 0, reaper_cb, mgr);
 	mgr->expiry_timer = evtimer_new(base, expiry_cb, mgr);
 	mgr->claim_timer = evtimer_new(base, claim_timer_cb, mgr);
@@ -1479,7 +1923,7 @@ static void add_initial(struct peer_mgr *mgr, const struct endpoint *ep, bool se
 		return;
 	peer = find_by_endpoint(mgr, ep->addr, ep->port);
 	if (!peer)
-		peer = peer_new(mgr, ep);
+		peer = peer_new(mgr, ep, false);
 	if (!peer)
 		return;
 	peer->seed |= seed;
@@ -1538,6 +1982,17 @@ uint16_t peer_mgr_listen_port(const struct peer_mgr *mgr)
 	return mgr->port;
 }
 
+bool peer_mgr_authenticated(const struct peer_mgr *mgr)
+{
+	return mgr->config.tls != NULL;
+}
+
+void peer_mgr_security_stats(const struct peer_mgr *mgr, struct peer_security_stats *stats)
+{
+	*stats = mgr->stats;
+	stats->connections = mgr->n_conns;
+}
+
 unsigned peer_mgr_peers(const struct peer_mgr *mgr, struct peer_info **out)
 {
 	struct peer_info *infos = xcalloc(mgr->n_peers + 1, sizeof(*infos));
@@ -1560,6 +2015,7 @@ unsigned peer_mgr_peers(const struct peer_mgr *mgr, struct peer_info **out)
 		info->subnet = p->subnet;
 		info->subnet_known = p->subnet_known;
 		info->stale = p->routes_stale;
+		info->mode = p->mode;
 		info->uptime_ms = p->state == PEER_ESTABLISHED ? now - p->established_ms : 0;
 		info->last_heard_ms = p->last_heard_ms ? now - p->last_heard_ms : UINT64_MAX;
 		n++;
@@ -1591,6 +2047,39 @@ static void flush_conn(struct conn *conn, uint64_t deadline)
 		shutdown(fd, SHUT_WR);
 }
 
+static bool tls_output_pending(struct peer_mgr *mgr)
+{
+	struct peer *p;
+
+	TAILQ_FOREACH(p, &mgr->peers, entry)
+	if (p->state == PEER_ESTABLISHED && p->conn && p->conn->bev &&
+	    evbuffer_get_length(bufferevent_get_output(p->conn->bev)) > 0)
+		return true;
+	return false;
+}
+
+/* TLS records are written by the TLS bufferevent itself, so the goodbyes
+ * are flushed by running the loop a little longer (bounded). Session
+ * timers are stopped first so that nothing changes state meanwhile. */
+static void flush_tls(struct peer_mgr *mgr, uint64_t deadline)
+{
+	struct peer *p;
+
+	TAILQ_FOREACH(p, &mgr->peers, entry)
+	{
+		evtimer_del(p->hold_timer);
+		evtimer_del(p->keepalive_timer);
+		evtimer_del(p->retry_timer);
+		evtimer_del(p->handshake_timer);
+	}
+	while (tls_output_pending(mgr) && now_ms() < deadline) {
+		struct timeval tick = {0, 10000};
+
+		event_base_loopexit(mgr->base, &tick);
+		event_base_dispatch(mgr->base);
+	}
+}
+
 void peer_mgr_shutdown(struct peer_mgr *mgr, enum peer_goodbye reason)
 {
 	uint64_t deadline = now_ms() + PEER_SHUTDOWN_FLUSH_MS;
@@ -1603,8 +2092,14 @@ void peer_mgr_shutdown(struct peer_mgr *mgr, enum peer_goodbye reason)
 	{
 		if (p->state == PEER_ESTABLISHED && p->conn && p->conn->bev) {
 			send_goodbye(p->conn, reason);
-			flush_conn(p->conn, deadline);
+			if (!p->conn->tls)
+				flush_conn(p->conn, deadline);
 		}
+	}
+	if (mgr->config.tls)
+		flush_tls(mgr, deadline);
+	TAILQ_FOREACH(p, &mgr->peers, entry)
+	{
 		evtimer_del(p->retry_timer);
 		peer_fsm(p, PEER_EV_STOP);
 	}
@@ -1641,6 +2136,7 @@ void peer_mgr_free(struct peer_mgr *mgr)
 	if (mgr->claim_timer)
 		event_free(mgr->claim_timer);
 	rib_free(mgr->rib);
+	free(mgr->local);
 	free(mgr->routes);
 	free(mgr->seeds);
 	free(mgr);

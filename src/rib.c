@@ -7,7 +7,10 @@
  * at most RIB_MAX_SUBNETS_PER_NODE per node and RIB_MAX_ENTRIES in all; a
  * stale entry lives until its node re-advertises it, its node's
  * end-of-adverts sweeps it, or restart time passes. The kernel route set is
- * derived on demand and never contains two overlapping prefixes. */
+ * derived on demand and never contains two overlapping prefixes.
+ * rib_advert_checked (what sessions use) also keeps the RIB free of
+ * entries overlapping this host's own networks and of a second node's
+ * entry over a live node's subnet, and says per entry why one was refused. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +20,8 @@
 
 struct rib {
 	struct prefix cluster;
+	struct prefix *local; /* this host's networks: never routed via a peer */
+	unsigned n_local;
 	struct rib_entry *entries;
 	unsigned n;
 	unsigned cap;
@@ -35,6 +40,7 @@ void rib_free(struct rib *rib)
 	if (!rib)
 		return;
 	free(rib->entries);
+	free(rib->local);
 	free(rib);
 }
 
@@ -60,10 +66,79 @@ static bool same_node(const struct rib_entry *e, const uint8_t *node_id)
 	return node_id_cmp(e->node_id, node_id) == 0;
 }
 
-static bool valid_subnet(const struct rib *rib, const struct prefix *p)
+const char *rib_verdict_name(enum rib_verdict verdict)
 {
-	return p->len > 0 && p->len <= 32 && (p->addr & ~addr_mask(p->len)) == 0 &&
-	       addr_prefix_contains(&rib->cluster, p);
+	static const char *const names[RIB_VERDICT_COUNT] = {
+	    [RIB_ACCEPTED] = "accepted",
+	    [RIB_REJECT_MALFORMED] = "malformed",
+	    [RIB_REJECT_DEFAULT] = "default route",
+	    [RIB_REJECT_OUTSIDE_CLUSTER] = "outside the cluster range",
+	    [RIB_REJECT_LOCAL] = "overlaps this host's own networks",
+	    [RIB_REJECT_OWNED] = "overlaps a subnet another live node owns",
+	    [RIB_REJECT_TOO_MANY] = "too many subnets",
+	};
+
+	return (unsigned)verdict < RIB_VERDICT_COUNT ? names[verdict] : "?";
+}
+
+const char *rib_verdict_key(enum rib_verdict verdict)
+{
+	static const char *const keys[RIB_VERDICT_COUNT] = {
+	    [RIB_ACCEPTED] = "accepted",
+	    [RIB_REJECT_MALFORMED] = "malformed",
+	    [RIB_REJECT_DEFAULT] = "default_route",
+	    [RIB_REJECT_OUTSIDE_CLUSTER] = "outside_cluster",
+	    [RIB_REJECT_LOCAL] = "local",
+	    [RIB_REJECT_OWNED] = "owned",
+	    [RIB_REJECT_TOO_MANY] = "too_many",
+	};
+
+	return (unsigned)verdict < RIB_VERDICT_COUNT ? keys[verdict] : "unknown";
+}
+
+void rib_set_local(struct rib *rib, const struct prefix *prefixes, unsigned n)
+{
+	free(rib->local);
+	rib->local = NULL;
+	rib->n_local = n;
+	if (n) {
+		rib->local = xcalloc(n, sizeof(*rib->local));
+		memcpy(rib->local, prefixes, n * sizeof(*rib->local));
+	}
+}
+
+/* The checks that need no other entry: shape and range. */
+static enum rib_verdict check_shape(const struct rib *rib, const struct prefix *p)
+{
+	if (p->len > 32 || (p->addr & ~addr_mask(p->len)) != 0)
+		return RIB_REJECT_MALFORMED;
+	if (p->len == 0)
+		return RIB_REJECT_DEFAULT;
+	if (!addr_prefix_contains(&rib->cluster, p))
+		return RIB_REJECT_OUTSIDE_CLUSTER;
+	return RIB_ACCEPTED;
+}
+
+static enum rib_verdict check_entry(const struct rib *rib, const uint8_t *node_id,
+				    const struct prefix *p)
+{
+	enum rib_verdict v = check_shape(rib, p);
+
+	if (v != RIB_ACCEPTED)
+		return v;
+	for (unsigned i = 0; i < rib->n_local; i++)
+		if (addr_prefix_overlaps(&rib->local[i], p))
+			return RIB_REJECT_LOCAL;
+	/* A stale entry's owner is gone: a live node may take its place (and
+	 * is preferred by rib_routes), so only fresh entries defend. */
+	for (unsigned i = 0; i < rib->n; i++) {
+		const struct rib_entry *e = &rib->entries[i];
+
+		if (!e->stale && !same_node(e, node_id) && !node_id_is_zero(e->node_id) &&
+		    addr_prefix_overlaps(&e->subnet, p))
+			return RIB_REJECT_OWNED;
+	}
+	return RIB_ACCEPTED;
 }
 
 static unsigned count_node(const struct rib *rib, const uint8_t *node_id)
@@ -75,9 +150,11 @@ static unsigned count_node(const struct rib *rib, const uint8_t *node_id)
 	return c;
 }
 
-unsigned rib_advert(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], uint32_t nexthop,
-		    const struct prefix *subnets, unsigned n, bool explicit_subnet)
+static unsigned advert(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], uint32_t nexthop,
+		       const struct prefix *subnets, unsigned n, bool explicit_subnet, bool checked,
+		       enum rib_verdict *verdicts)
 {
+	enum rib_verdict *v = xcalloc(n ? n : 1, sizeof(*v));
 	unsigned rejected = 0;
 
 	/* Routes adopted from the kernel at startup belong to whoever now
@@ -88,6 +165,14 @@ unsigned rib_advert(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], uint32_
 		if (node_id_is_zero(e->node_id) && e->nexthop == nexthop)
 			memcpy(e->node_id, node_id, NODE_ID_LEN);
 	}
+	for (unsigned k = 0; k < n; k++) {
+		if (k >= RIB_MAX_SUBNETS_PER_NODE)
+			v[k] = RIB_REJECT_TOO_MANY;
+		else if (checked)
+			v[k] = check_entry(rib, node_id, &subnets[k]);
+		else
+			v[k] = check_shape(rib, &subnets[k]);
+	}
 	for (unsigned i = 0; i < rib->n;) {
 		struct rib_entry *e = &rib->entries[i];
 		bool in_set = false;
@@ -96,8 +181,9 @@ unsigned rib_advert(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], uint32_
 			i++;
 			continue;
 		}
-		for (unsigned k = 0; k < n && k < RIB_MAX_SUBNETS_PER_NODE; k++)
-			in_set |= addr_prefix_equal(&e->subnet, &subnets[k]);
+		for (unsigned k = 0; k < n; k++)
+			in_set |=
+			    v[k] == RIB_ACCEPTED && addr_prefix_equal(&e->subnet, &subnets[k]);
 		if (in_set) {
 			e->stale = false;
 			e->nexthop = nexthop;
@@ -114,7 +200,7 @@ unsigned rib_advert(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], uint32_
 		struct rib_entry *e;
 		bool present = false;
 
-		if (k >= RIB_MAX_SUBNETS_PER_NODE || !valid_subnet(rib, p)) {
+		if (v[k] != RIB_ACCEPTED) {
 			rejected++;
 			continue;
 		}
@@ -124,6 +210,7 @@ unsigned rib_advert(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], uint32_
 		if (present)
 			continue;
 		if (count_node(rib, node_id) >= RIB_MAX_SUBNETS_PER_NODE || !(e = add_entry(rib))) {
+			v[k] = RIB_REJECT_TOO_MANY;
 			rejected++;
 			continue;
 		}
@@ -132,7 +219,40 @@ unsigned rib_advert(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], uint32_
 		e->nexthop = nexthop;
 		e->explicit_subnet = explicit_subnet;
 	}
+	if (verdicts && n)
+		memcpy(verdicts, v, n * sizeof(*v));
+	free(v);
 	return rejected;
+}
+
+unsigned rib_advert(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], uint32_t nexthop,
+		    const struct prefix *subnets, unsigned n, bool explicit_subnet)
+{
+	return advert(rib, node_id, nexthop, subnets, n, explicit_subnet, false, NULL);
+}
+
+unsigned rib_advert_checked(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], uint32_t nexthop,
+			    const struct prefix *subnets, unsigned n, bool explicit_subnet,
+			    enum rib_verdict *verdicts)
+{
+	return advert(rib, node_id, nexthop, subnets, n, explicit_subnet, true, verdicts);
+}
+
+void rib_set_path(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], enum kern_mode mode,
+		  uint32_t vtep, const uint8_t vtep_mac[KERN_MAC_LEN])
+{
+	for (unsigned i = 0; i < rib->n; i++) {
+		struct rib_entry *e = &rib->entries[i];
+
+		if (!same_node(e, node_id))
+			continue;
+		e->mode = mode;
+		e->vtep = mode == KERN_MODE_VXLAN ? vtep : 0;
+		if (mode == KERN_MODE_VXLAN)
+			memcpy(e->vtep_mac, vtep_mac, KERN_MAC_LEN);
+		else
+			memset(e->vtep_mac, 0, KERN_MAC_LEN);
+	}
 }
 
 void rib_end_of_adverts(struct rib *rib, const uint8_t node_id[NODE_ID_LEN])
@@ -210,6 +330,9 @@ void rib_adopt(struct rib *rib, const struct kern_route *routes, unsigned n, uin
 			continue;
 		e->subnet = routes[k].dst;
 		e->nexthop = routes[k].gateway;
+		e->mode = routes[k].mode;
+		e->vtep = routes[k].vtep;
+		memcpy(e->vtep_mac, routes[k].vtep_mac, KERN_MAC_LEN);
 		e->stale = true;
 		e->stale_since_ms = now_ms;
 	}
@@ -252,6 +375,9 @@ unsigned rib_routes(const struct rib *rib, const struct prefix *local, struct ke
 			routes = xcalloc(rib->n, sizeof(*routes));
 		routes[n].dst = e->subnet;
 		routes[n].gateway = e->nexthop;
+		routes[n].mode = e->mode;
+		routes[n].vtep = e->vtep;
+		memcpy(routes[n].vtep_mac, e->vtep_mac, KERN_MAC_LEN);
 		n++;
 	}
 	*out = routes;

@@ -24,6 +24,32 @@
 
 #define STATE_VERSION 1
 
+/* A state dir made by someone else (or by an older agent) may be open to
+ * other users: it names the node and its peers, so it is made private. */
+static int tighten_dir(const char *dir)
+{
+	struct stat st;
+
+	if (stat(dir, &st) < 0) {
+		log_error("cannot stat state dir %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		log_error("state dir %s is not a directory", dir);
+		return -ENOTDIR;
+	}
+	if ((st.st_mode & 077) == 0)
+		return 0;
+	if (chmod(dir, st.st_mode & 0700) < 0) {
+		log_error("state dir %s has mode %04o and cannot be made private: %s", dir,
+			  (unsigned)(st.st_mode & 07777), strerror(errno));
+		return -errno;
+	}
+	log_warn("state dir %s had mode %04o; made it %04o (root only)", dir,
+		 (unsigned)(st.st_mode & 07777), (unsigned)(st.st_mode & 0700));
+	return 0;
+}
+
 static int make_dir(const char *dir)
 {
 	char *copy = xstrdup(dir);
@@ -45,7 +71,9 @@ static int make_dir(const char *dir)
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 		ret = -errno;
 		log_error("cannot create state dir %s: %s", dir, strerror(errno));
+		goto out;
 	}
+	ret = tighten_dir(dir);
 out:
 	free(copy);
 	return ret;

@@ -19,11 +19,17 @@
 #define CFG_DEFAULT_CLUSTER_CIDR "172.16.0.0/16"
 #define CFG_DEFAULT_BRIDGE "br0"
 #define CFG_DEFAULT_NAMESPACES "NS1,NS2"
+#define CFG_DEFAULT_PROBE_INTERVAL_MS 2000
+#define CFG_MIN_PROBE_INTERVAL_MS 100
 #define CFG_MAX_PEERS 256
 #define CFG_MAX_NAMESPACES 1024
 /* Namespace names: what `ip netns` accepts, minus '/', and short enough to
  * be a file name under /run/netns. */
 #define CFG_NS_NAME_MAX 64
+#define CFG_DEFAULT_MAX_PEERS 256 /* = PEER_MAX_PEERS, also the most */
+#define CFG_DEFAULT_MAX_CONNECTIONS 1024
+#define CFG_DEFAULT_DIAL_RATE 10
+#define CFG_DEFAULT_ACCEPT_RATE 20
 
 enum cfg_backend {
 	CFG_BACKEND_AUTO,
@@ -58,9 +64,19 @@ struct cfg {
 	uint32_t connect_retry_min_ms;
 	uint32_t connect_retry_max_ms;
 	uint32_t handshake_timeout_ms;
+	/* Data-path probes (src/probe.c), milliseconds; 0 = off. */
+	uint32_t probe_interval_ms;
 
 	enum cfg_backend backend;
 
+	/* Security and limits (issue 5). */
+	char *key_file;	      /* --key-file: cluster key; NULL = unauthenticated */
+	uint32_t listen_addr; /* --listen; meaningful when listen_set */
+	bool listen_set;      /* false = listen on the node IP */
+	uint32_t max_peers;
+	uint32_t max_connections;
+	uint32_t dial_rate;	 /* new dials per second */
+	uint32_t accept_rate;	 /* accepted connections per second per source */
 	struct endpoint metrics; /* --metrics: Prometheus endpoint, when enabled */
 	bool metrics_enabled;
 

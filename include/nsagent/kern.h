@@ -9,7 +9,9 @@
  *
  * Ownership marks (what `nsagent down` removes and nothing else):
  *   - routes: protocol KERN_RTPROT ("nsagent" in rt_protos.d), main table;
- *   - links: the IFLA_IFALIAS starts with KERN_ALIAS_PREFIX;
+ *   - links: the IFLA_IFALIAS starts with KERN_ALIAS_PREFIX (the bridge,
+ *     veths and the VXLAN device KERN_VXLAN_IFNAME);
+ *   - neighbour and FDB entries on the VXLAN device (all of them);
  *   - named namespaces under /run/netns whose eth0 carries that alias;
  *   - the nftables table KERN_NFT_TABLE (family inet).
  *
@@ -34,6 +36,19 @@
 #define KERN_NFT_TABLE "nsagent"
 #define KERN_NS_IFNAME "eth0"
 #define KERN_NETNS_DIR "/run/netns"
+/* The VXLAN device for peers that are not on-link. Its VNI and UDP port are
+ * fixed: every node of a cluster must use the same ones. Port 4789 is
+ * IANA's VXLAN port (RFC 7348), not Linux's historic default 8472. */
+#define KERN_VXLAN_IFNAME "nsa-vxlan"
+#define KERN_VXLAN_VNI 7470
+#define KERN_VXLAN_PORT 4789
+#define KERN_MAC_LEN 6
+
+/* How a remote subnet is reached (DESIGN.md "Data-path modes"). */
+enum kern_mode {
+	KERN_MODE_DIRECT, /* dst via gateway, the peer's node IP, on-link */
+	KERN_MODE_VXLAN,  /* dst via dst's network address dev KERN_VXLAN_IFNAME onlink */
+};
 
 struct event_base;
 struct kern;
@@ -55,12 +70,33 @@ struct kern_topology {
 	unsigned mtu;	       /* 0 = leave the kernel's default */
 	struct kern_namespace *namespaces;
 	unsigned n_namespaces;
+	/* The VXLAN device KERN_VXLAN_IFNAME, wanted when vtep is not 0: local
+	 * address vtep, MAC vtep_mac, no learning, no flooding (only the
+	 * per-peer FDB entries of vxlan routes), and the subnet's network
+	 * address as a /32. Without vtep an owned device is removed. */
+	uint32_t vtep;
+	uint8_t vtep_mac[KERN_MAC_LEN];
+	unsigned vxlan_mtu; /* 0 = leave the kernel's default */
 };
 
-/* One cross-node route in the main table: dst via gateway. */
+/* One cross-node route in the main table. direct: dst via gateway.
+ * vxlan: dst via dst.addr dev KERN_VXLAN_IFNAME onlink, plus a permanent
+ * neighbour entry dst.addr -> vtep_mac and a permanent FDB entry vtep_mac
+ * -> vtep on that device (no ARP, no flooding, no learning). Zero-filled
+ * fields compare equal (callers memcmp route sets). */
 struct kern_route {
 	struct prefix dst;
-	uint32_t gateway;
+	uint32_t gateway; /* the peer's node IP */
+	enum kern_mode mode;
+	uint32_t vtep; /* vxlan: the peer's VTEP address (underlay) */
+	uint8_t vtep_mac[KERN_MAC_LEN];
+};
+
+/* What the kernel's route to an address looks like. */
+struct kern_path {
+	uint32_t source;  /* preferred source address, 0 if none */
+	uint32_t gateway; /* 0: the address is on-link */
+	char ifname[IFNAMSIZ];
 };
 
 struct kern_stats {
@@ -91,6 +127,20 @@ void kern_get_stats(const struct kern *kern, struct kern_stats *stats);
 
 /* The source address the kernel would use to reach dst (the default node IP). */
 int kern_route_source(uint32_t dst, uint32_t *src, struct kern_error *err);
+
+/* This host's own IPv4 networks and addresses (each address as a /32 and
+ * its connected prefix), on every interface but skip_ifname (the agent's
+ * bridge, whose subnet follows the claim). Peers' adverts overlapping them
+ * are refused. *prefixes is malloc'd; the caller frees it. */
+int kern_local_prefixes(const char *skip_ifname, struct prefix **prefixes, unsigned *n,
+			struct kern_error *err);
+/* The kernel's route to dst (for the per-peer mode: a gateway means the
+ * peer is not on-link). */
+int kern_route_path(uint32_t dst, struct kern_path *path, struct kern_error *err);
+
+/* The MTU and name of the link that holds the local address addr (the
+ * underlay's, for the node IP); -EADDRNOTAVAIL when no link has it. */
+int kern_addr_link(uint32_t addr, unsigned *mtu, char ifname[IFNAMSIZ], struct kern_error *err);
 
 /* Remove everything the agent owns in the current network namespace (and
  * the named namespaces it made). Works without a running daemon. */

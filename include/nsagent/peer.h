@@ -15,19 +15,29 @@
 #define NSAGENT_PEER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "nsagent/addr.h"
 #include "nsagent/kern.h"
 #include "nsagent/nodeid.h"
+#include "nsagent/rib.h"
 
 #define PEER_PROTOCOL_VERSION 1
 #define PEER_MAX_PEERS 256
 #define PEER_DEFAULT_CLAIM_WAIT_MS 3000
+/* Limits (peer_mgr_config); 0 in the config takes these defaults. */
+#define PEER_DEFAULT_MAX_CONNECTIONS 1024
+#define PEER_DEFAULT_DIAL_RATE 10     /* new outbound connections per second */
+#define PEER_DEFAULT_ACCEPT_RATE 20   /* accepted connections per second per source address */
+#define PEER_MAX_PENDING_PER_SOURCE 8 /* unidentified connections per source address */
+/* A learned peer never reached after this many attempts is forgotten. */
+#define PEER_LEARNED_MAX_FAILURES 5
 
 struct event_base;
 struct state;
 struct peer_mgr;
+struct tls_ctx;
 
 enum peer_state {
 	PEER_IDLE,	  /* no connection; the retry timer may be armed */
@@ -65,9 +75,40 @@ struct peer_mgr_config {
 	/* Without subnet or lease: how long to wait for the seeds' adverts
 	 * before claiming (0 = PEER_DEFAULT_CLAIM_WAIT_MS). */
 	uint32_t claim_wait_ms;
+	/* Our VXLAN tunnel endpoint, advertised to peers; 0 = none (backend
+	 * direct: peers reach us only directly). */
+	uint32_t vtep;
+	uint8_t vtep_mac[KERN_MAC_LEN];
 	/* Persisted peers are dialled at start, learned peers and the lease
 	 * are saved into it. May be NULL (nothing persisted). Not owned. */
 	struct state *state;
+	/* Cluster key context: every connection is TLS 1.3 with it. NULL =
+	 * plain TCP, unauthenticated (logged loudly). Not owned. */
+	struct tls_ctx *tls;
+	unsigned max_peers;	  /* known peers (0 = PEER_MAX_PEERS, the most) */
+	unsigned max_connections; /* all TCP connections (0 = default) */
+	uint32_t dial_rate;	  /* new dials per second (0 = default) */
+	uint32_t accept_rate;	  /* accepts per second per source (0 = default) */
+	/* This host's own networks and addresses: adverts overlapping them are
+	 * refused. Copied. */
+	const struct prefix *local_prefixes;
+	unsigned n_local_prefixes;
+};
+
+/* Counters of hostile or broken input, for metrics. */
+struct peer_security_stats {
+	uint64_t rejected[RIB_VERDICT_COUNT]; /* advert entries, per reason */
+	uint64_t frames_oversize;	      /* frame over 64 KiB: session closed */
+	uint64_t frames_malformed;	      /* zero length, undecodable, out of order */
+	uint64_t hellos_refused;
+	uint64_t tls_failures;	     /* handshakes that failed (wrong/no key) */
+	uint64_t handshake_timeouts; /* no hello within the handshake timeout */
+	uint64_t accepts_refused;    /* over a connection or per-source limit */
+	uint64_t dials;		     /* outbound connection attempts */
+	uint64_t dials_deferred;     /* waited for the dial rate limit */
+	uint64_t peers_evicted;	     /* learned peers forgotten (unreachable, table full) */
+	uint64_t peers_refused;	     /* learned or inbound peers over max_peers */
+	unsigned connections;	     /* open now */
 };
 
 struct peer_mgr_ops {
@@ -75,6 +116,11 @@ struct peer_mgr_ops {
 	void (*subnet_claimed)(void *arg, const struct prefix *subnet);
 	void (*subnet_conflict)(void *arg, const struct prefix *subnet,
 				const uint8_t other_node_id[NODE_ID_LEN], uint32_t other_node_ip);
+	/* The data-path mode for a peer whose advert just arrived (NULL: always
+	 * direct). peer_vtep: it advertised a VTEP. why (why_size bytes) gets
+	 * a short reason for the log. Called from the event loop. */
+	enum kern_mode (*choose_mode)(void *arg, uint32_t node_ip, bool peer_vtep, char *why,
+				      size_t why_size);
 };
 
 /* Read-only view of one peer, for status. */
@@ -88,6 +134,7 @@ struct peer_info {
 	struct prefix subnet; /* advertised in its own session */
 	bool subnet_known;
 	bool stale;		/* its routes are kept stale (session down) */
+	enum kern_mode mode;	/* data path to its subnet, once subnet_known */
 	uint64_t uptime_ms;	/* in ESTABLISHED, else 0 */
 	uint64_t last_heard_ms; /* ago; UINT64_MAX = never */
 };
@@ -111,6 +158,9 @@ uint16_t peer_mgr_listen_port(const struct peer_mgr *mgr);
 /* Status: a malloc'd array of every known peer. */
 unsigned peer_mgr_peers(const struct peer_mgr *mgr, struct peer_info **out);
 const char *peer_state_name(enum peer_state state);
+/* false when sessions run without a cluster key (plain TCP): for status. */
+bool peer_mgr_authenticated(const struct peer_mgr *mgr);
+void peer_mgr_security_stats(const struct peer_mgr *mgr, struct peer_security_stats *stats);
 /* Sends goodbye on every established session and flushes it (bounded,
  * about a second at most), then closes every connection and stops dialling.
  * Only peer_mgr_free() is valid afterwards. */

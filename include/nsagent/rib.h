@@ -19,12 +19,32 @@ struct rib_entry {
 	uint8_t node_id[NODE_ID_LEN]; /* all zero: adopted from the kernel, owner not back yet */
 	struct prefix subnet;
 	uint32_t nexthop; /* the node's IP */
+	/* How the subnet is reached (rib_set_path); direct until set. */
+	enum kern_mode mode;
+	uint32_t vtep;
+	uint8_t vtep_mac[KERN_MAC_LEN];
 	bool explicit_subnet;
 	bool stale;
 	uint64_t stale_since_ms;
 };
 
 struct rib;
+
+/* Why an advertised entry was not accepted (counted per reason). */
+enum rib_verdict {
+	RIB_ACCEPTED,
+	RIB_REJECT_MALFORMED,	    /* length over 32 or host bits set */
+	RIB_REJECT_DEFAULT,	    /* 0.0.0.0/0 */
+	RIB_REJECT_OUTSIDE_CLUSTER, /* not inside the cluster range */
+	RIB_REJECT_LOCAL,	    /* overlaps this host's own networks or subnet */
+	RIB_REJECT_OWNED,	    /* overlaps a subnet another live node owns */
+	RIB_REJECT_TOO_MANY,	    /* over RIB_MAX_SUBNETS_PER_NODE, or the RIB is full */
+	RIB_VERDICT_COUNT
+};
+
+const char *rib_verdict_name(enum rib_verdict verdict);
+/* A short stable key ("owned", "too_many") for metrics labels. */
+const char *rib_verdict_key(enum rib_verdict verdict);
 
 /* Adverts are accepted only inside cluster. */
 struct rib *rib_new(const struct prefix *cluster);
@@ -38,6 +58,21 @@ void rib_free(struct rib *rib);
  * RIB_MAX_SUBNETS_PER_NODE) are skipped; returns how many were. */
 unsigned rib_advert(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], uint32_t nexthop,
 		    const struct prefix *subnets, unsigned n, bool explicit_subnet);
+/* Like rib_advert, and also refuses entries that overlap the local
+ * prefixes (rib_set_local) or a fresh entry of another node; verdicts (n
+ * entries, may be NULL) says what became of each. Returns the number
+ * rejected. */
+unsigned rib_advert_checked(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], uint32_t nexthop,
+			    const struct prefix *subnets, unsigned n, bool explicit_subnet,
+			    enum rib_verdict *verdicts);
+/* This host's own networks and addresses (copied), refused by
+ * rib_advert_checked. */
+void rib_set_local(struct rib *rib, const struct prefix *prefixes, unsigned n);
+
+/* The data path to every entry of the node: mode, and for vxlan its VTEP
+ * address and MAC (ignored for direct). */
+void rib_set_path(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], enum kern_mode mode,
+		  uint32_t vtep, const uint8_t vtep_mac[KERN_MAC_LEN]);
 /* The node finished its initial adverts: sweep its remaining stale entries. */
 void rib_end_of_adverts(struct rib *rib, const uint8_t node_id[NODE_ID_LEN]);
 /* The node's session dropped without goodbye(leave): keep, mark stale. */

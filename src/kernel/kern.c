@@ -15,7 +15,9 @@
  *
  * Ownership: the bridge carries KERN_ALIAS_BRIDGE when we created it (a
  * bridge that existed is adopted and managed, but left to its owner by
- * kern_down); both veth ends carry KERN_ALIAS_NS NAME; routes carry
+ * kern_down); both veth ends carry KERN_ALIAS_NS NAME; the VXLAN device
+ * carries KERN_ALIAS_VXLAN, and every neighbour and FDB entry on it is
+ * ours (vxlan.c); routes carry
  * protocol KERN_RTPROT. Nothing without a mark is changed or removed,
  * except the named namespaces listed in the topology, which are managed.
  *
@@ -29,6 +31,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <stdio.h>
@@ -80,6 +83,10 @@ struct kern {
 	struct prefix subnet;
 	struct prefix cluster;
 	unsigned mtu;
+	uint32_t vtep; /* 0: no VXLAN device wanted */
+	uint8_t vtep_mac[KERN_MAC_LEN];
+	unsigned vxlan_mtu;
+	int vxlan_ifindex;
 	uint32_t bridge_addr;
 	int bridge_ifindex;
 	struct kern_ns **ns;
@@ -102,9 +109,12 @@ struct kern {
 
 /* Event sockets ---------------------------------------------------------- */
 
-static int ev_socket_open(int *out, struct kern_error *err)
+/* neigh: also neighbour and FDB events (the agent's own namespace, where
+ * the VXLAN device's entries live). */
+static int ev_socket_open(int *out, bool neigh, struct kern_error *err)
 {
-	static const int groups[] = {RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE};
+	static const int groups[] = {RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE,
+				     RTNLGRP_NEIGH};
 	struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
 	int size = 1 << 20;
 	int fd, e;
@@ -114,7 +124,7 @@ static int ev_socket_open(int *out, struct kern_error *err)
 		goto fail;
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		goto fail;
-	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
+	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]) - !neigh; i++)
 		if (setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &groups[i],
 			       sizeof(groups[i])) < 0)
 			goto fail;
@@ -176,6 +186,22 @@ static void root_link_event(struct kern *kern, struct nlmsghdr *nlh)
 
 	if (!kparse_link(nlh, &l))
 		return;
+	if (kern->vtep && (strcmp(l.name, KERN_VXLAN_IFNAME) == 0 ||
+			   (kern->vxlan_ifindex && l.ifindex == kern->vxlan_ifindex))) {
+		/* IPv4 sends no route deletions for routes that go with a
+		 * device, so the routes and entries through it are checked too. */
+		if (del || l.ifindex != kern->vxlan_ifindex) {
+			kern->root_dirty = kern->routes_dirty = true;
+			schedule(kern, "VXLAN device %s %s", l.name,
+				 del ? "deleted" : "re-created");
+		} else if (!(l.flags & IFF_UP) || (kern->vxlan_mtu && l.mtu != kern->vxlan_mtu) ||
+			   strcmp(l.name, KERN_VXLAN_IFNAME) != 0 ||
+			   memcmp(l.mac, kern->vtep_mac, KERN_MAC_LEN) != 0) {
+			kern->root_dirty = kern->routes_dirty = true;
+			schedule(kern, "VXLAN device %s changed", l.name);
+		}
+		return;
+	}
 	if (strcmp(l.name, kern->bridge) == 0) {
 		if (del) {
 			kern->root_dirty = true;
@@ -207,6 +233,25 @@ static void root_link_event(struct kern *kern, struct nlmsghdr *nlh)
 	}
 }
 
+static void neigh_event(struct kern *kern, struct nlmsghdr *nlh)
+{
+	bool del = nlh->nlmsg_type == RTM_DELNEIGH;
+	char a[ADDR_STRLEN];
+	struct kneigh e;
+
+	if (!kern->have_routes || !kern->vxlan_ifindex || !kparse_neigh(nlh, &e) ||
+	    e.ifindex != kern->vxlan_ifindex)
+		return;
+	/* Ours are permanent and exactly the wanted set: a wanted one deleted,
+	 * or anything else appearing, is drift. */
+	if (del ? kvxlan_entry_wanted(&e, kern->routes, kern->n_routes)
+		: !kvxlan_entry_wanted(&e, kern->routes, kern->n_routes)) {
+		kern->routes_dirty = true;
+		schedule(kern, "%s %s on %s %s", e.family == AF_BRIDGE ? "fdb entry" : "neighbour",
+			 addr_format(e.dst, a), KERN_VXLAN_IFNAME, del ? "deleted" : "changed");
+	}
+}
+
 static void root_event(struct kern *kern, struct nlmsghdr *nlh)
 {
 	char p[PREFIX_STRLEN];
@@ -222,9 +267,22 @@ static void root_event(struct kern *kern, struct nlmsghdr *nlh)
 		if (kparse_addr(nlh, &a) && a.ifindex == kern->bridge_ifindex &&
 		    a.addr == kern->bridge_addr) {
 			kern->root_dirty = true;
-			schedule(kern, "address %s removed from bridge %s",
-				 kfmt_prefix(a.addr, a.len, p), kern->bridge);
+			schedule(
+			    kern, "address %s removed from bridge %s",
+			    addr_format_prefix(&(struct prefix){.addr = a.addr, .len = a.len}, p),
+			    kern->bridge);
+		} else if (kern->vxlan_ifindex && a.ifindex == kern->vxlan_ifindex &&
+			   a.addr == kern->subnet.addr) {
+			kern->root_dirty = true;
+			schedule(
+			    kern, "address %s removed from %s",
+			    addr_format_prefix(&(struct prefix){.addr = a.addr, .len = a.len}, p),
+			    KERN_VXLAN_IFNAME);
 		}
+		break;
+	case RTM_NEWNEIGH:
+	case RTM_DELNEIGH:
+		neigh_event(kern, nlh);
 		break;
 	case RTM_NEWROUTE:
 	case RTM_DELROUTE:
@@ -235,11 +293,16 @@ static void root_event(struct kern *kern, struct nlmsghdr *nlh)
 		if (nlh->nlmsg_type == RTM_DELROUTE) {
 			if (kroute_is_owned(&r) && w) {
 				kern->routes_dirty = true;
-				schedule(kern, "route %s deleted", kfmt_prefix(r.dst, r.len, p));
+				schedule(kern, "route %s deleted",
+					 addr_format_prefix(
+					     &(struct prefix){.addr = r.dst, .len = r.len}, p));
 			}
-		} else if (kroute_is_owned(&r) ? !w || w->gateway != r.gateway : w != NULL) {
+		} else if (kroute_is_owned(&r) ? !w || kroute_kernel_gateway(w) != r.gateway
+					       : w != NULL) {
 			kern->routes_dirty = true;
-			schedule(kern, "route %s changed", kfmt_prefix(r.dst, r.len, p));
+			schedule(
+			    kern, "route %s changed",
+			    addr_format_prefix(&(struct prefix){.addr = r.dst, .len = r.len}, p));
 		}
 		break;
 	default:
@@ -274,8 +337,10 @@ static void ns_event(struct kern_ns *ns, struct nlmsghdr *nlh)
 	case RTM_DELADDR:
 		if (kparse_addr(nlh, &a) && a.addr == ns->addr) {
 			ns->dirty = true;
-			schedule(kern, "address %s removed in namespace %s",
-				 kfmt_prefix(a.addr, a.len, p), ns->name);
+			schedule(
+			    kern, "address %s removed in namespace %s",
+			    addr_format_prefix(&(struct prefix){.addr = a.addr, .len = a.len}, p),
+			    ns->name);
 		}
 		break;
 	case RTM_NEWROUTE:
@@ -400,7 +465,7 @@ static int ns_open_sockets(struct kern *kern, struct kern_ns *ns, int nsfd, stru
 	if (rc < 0)
 		return rc;
 	if (!ns->ev) {
-		rc = ev_socket_open(&ns->ev_fd, err);
+		rc = ev_socket_open(&ns->ev_fd, false, err);
 		if (rc < 0)
 			goto out;
 		ns->ev = event_new(kern->base, ns->ev_fd, EV_READ | EV_PERSIST, on_ns_events, ns);
@@ -718,7 +783,7 @@ static int reconcile_ns(struct kern *kern, struct kern_ns *ns, const struct klin
 
 		snprintf(where, sizeof(where), "in namespace %s", ns->name);
 		rc = kreq_route(&nl, KREQ_ROUTE_REPLACE, 0, 0, kern->bridge_addr, ns->eth0_ifindex,
-				where, err);
+				false, where, err);
 		if (rc < 0)
 			goto out;
 	}
@@ -757,6 +822,18 @@ static int reconcile_topology(struct kern *kern, bool all, struct kern_error *er
 		keep_first(rc, &first, err, &e);
 		kern->root_dirty = true;
 		goto out;
+	}
+	int vx_before = kern->vxlan_ifindex;
+
+	rc = kvxlan_reconcile_device(&kern->nl, &links, &addrs, kern->vtep, kern->vtep_mac,
+				     kern->vxlan_mtu, kern->subnet.addr, &kern->vxlan_ifindex, &e);
+	if (rc < 0) {
+		keep_first(rc, &first, err, &e);
+		kern->root_dirty = true;
+	} else if (kern->vxlan_ifindex != vx_before && kern->have_routes) {
+		/* A new device has none of the per-peer entries and routes. */
+		kern->routes_dirty = true;
+		schedule(kern, "VXLAN device %s (re)created", KERN_VXLAN_IFNAME);
 	}
 
 	for (unsigned i = 0; i < links.n; i++) {
@@ -911,7 +988,7 @@ int kern_new(struct event_base *base, struct kern **out, struct kern_error *err)
 	rc = knl_open(&kern->nl, &kern->stats, &kern->repairing, err);
 	if (rc < 0)
 		goto fail;
-	rc = ev_socket_open(&kern->ev_fd, err);
+	rc = ev_socket_open(&kern->ev_fd, true, err);
 	if (rc < 0)
 		goto fail;
 	kern->ev = event_new(base, kern->ev_fd, EV_READ | EV_PERSIST, on_root_events, kern);
@@ -964,7 +1041,7 @@ static bool valid_ns_name(const char *name)
 static int validate_topology(const struct kern_topology *topo, uint32_t *bridge_addr,
 			     struct kern_error *err)
 {
-	uint32_t mask = kmask(topo->subnet.len);
+	uint32_t mask = addr_mask(topo->subnet.len);
 	uint32_t first = topo->subnet.addr + 1, last = (topo->subnet.addr | ~mask) - 1;
 	char p[PREFIX_STRLEN], a[ADDR_STRLEN];
 
@@ -973,8 +1050,10 @@ static int validate_topology(const struct kern_topology *topo, uint32_t *bridge_
 		return -EINVAL;
 	}
 	if (topo->subnet.len > 30 || (topo->subnet.addr & ~mask)) {
-		kern_errorf(err, "invalid subnet %s: need a network address with room for hosts",
-			    kfmt_prefix(topo->subnet.addr, topo->subnet.len, p));
+		kern_errorf(
+		    err, "invalid subnet %s: need a network address with room for hosts",
+		    addr_format_prefix(
+			&(struct prefix){.addr = topo->subnet.addr, .len = topo->subnet.len}, p));
 		return -EINVAL;
 	}
 	if (topo->n_namespaces > CFG_MAX_NAMESPACES) {
@@ -994,17 +1073,26 @@ static int validate_topology(const struct kern_topology *topo, uint32_t *bridge_
 		if (ns->addr <= first || ns->addr > last) {
 			kern_errorf(err,
 				    "address %s of namespace %s is not a free host address of %s",
-				    kfmt_addr(ns->addr, a), ns->name,
-				    kfmt_prefix(topo->subnet.addr, topo->subnet.len, p));
+				    addr_format(ns->addr, a), ns->name,
+				    addr_format_prefix(&(struct prefix){.addr = topo->subnet.addr,
+									.len = topo->subnet.len},
+						       p));
 			return -EINVAL;
 		}
 		char host[IFNAMSIZ], other[IFNAMSIZ];
 
 		kern_host_ifname(ns->name, host);
+		if (topo->vtep && strcmp(host, KERN_VXLAN_IFNAME) == 0) {
+			kern_errorf(err,
+				    "namespace %s would have host interface %s, the VXLAN "
+				    "device's name",
+				    ns->name, host);
+			return -EINVAL;
+		}
 		for (unsigned j = 0; j < i; j++) {
 			kern_host_ifname(topo->namespaces[j].name, other);
 			if (strcmp(host, other) == 0 &&
-			    strcmp(topo->namespaces[j].name, ns->name)) {
+			    strcmp(topo->namespaces[j].name, ns->name) != 0) {
 				kern_errorf(err,
 					    "namespaces %s and %s would share host interface %s",
 					    topo->namespaces[j].name, ns->name, host);
@@ -1017,7 +1105,7 @@ static int validate_topology(const struct kern_topology *topo, uint32_t *bridge_
 			if (topo->namespaces[j].addr == ns->addr) {
 				kern_errorf(err, "namespaces %s and %s share address %s",
 					    topo->namespaces[j].name, ns->name,
-					    kfmt_addr(ns->addr, a));
+					    addr_format(ns->addr, a));
 				return -EINVAL;
 			}
 		}
@@ -1062,6 +1150,9 @@ int kern_set_topology(struct kern *kern, const struct kern_topology *topo, struc
 	kern->subnet = topo->subnet;
 	kern->cluster = topo->cluster;
 	kern->mtu = topo->mtu;
+	kern->vtep = topo->vtep;
+	memcpy(kern->vtep_mac, topo->vtep_mac, KERN_MAC_LEN);
+	kern->vxlan_mtu = topo->vxlan_mtu;
 	kern->bridge_addr = bridge_addr;
 
 	int first = 0;
@@ -1103,18 +1194,28 @@ int kern_set_routes(struct kern *kern, const struct kern_route *routes, unsigned
 	int rc;
 
 	for (unsigned i = 0; i < n; i++) {
-		if (routes[i].dst.len > 32 || (routes[i].dst.addr & ~kmask(routes[i].dst.len)) ||
-		    routes[i].gateway == 0) {
+		static const uint8_t zero_mac[KERN_MAC_LEN];
+
+		if (routes[i].dst.len > 32 ||
+		    (routes[i].dst.addr & ~addr_mask(routes[i].dst.len)) ||
+		    routes[i].gateway == 0 ||
+		    (routes[i].mode == KERN_MODE_VXLAN &&
+		     (!routes[i].vtep || !memcmp(routes[i].vtep_mac, zero_mac, KERN_MAC_LEN)))) {
 			kern_errorf(err, "invalid route %s via gateway %u",
-				    kfmt_prefix(routes[i].dst.addr, routes[i].dst.len, p),
+				    addr_format_prefix(&(struct prefix){.addr = routes[i].dst.addr,
+									.len = routes[i].dst.len},
+						       p),
 				    routes[i].gateway);
 			return -EINVAL;
 		}
 		for (unsigned j = 0; j < i; j++)
 			if (routes[j].dst.addr == routes[i].dst.addr &&
 			    routes[j].dst.len == routes[i].dst.len) {
-				kern_errorf(err, "route %s listed twice",
-					    kfmt_prefix(routes[i].dst.addr, routes[i].dst.len, p));
+				kern_errorf(
+				    err, "route %s listed twice",
+				    addr_format_prefix(&(struct prefix){.addr = routes[i].dst.addr,
+									.len = routes[i].dst.len},
+						       p));
 				return -EINVAL;
 			}
 	}
@@ -1193,8 +1294,10 @@ int kern_down(const char *bridge, struct kern_error *err)
 	for (unsigned i = 0; rc == 0 && i < links.n; i++) {
 		const struct klink *l = &links.v[i];
 
-		if (strcmp(l->alias, KERN_ALIAS_BRIDGE) != 0 ||
-		    (bridge && strcmp(l->name, bridge) != 0))
+		/* The VXLAN device takes its routes and entries with it. */
+		if (strcmp(l->alias, KERN_ALIAS_VXLAN) != 0 &&
+		    (strcmp(l->alias, KERN_ALIAS_BRIDGE) != 0 ||
+		     (bridge && strcmp(l->name, bridge) != 0)))
 			continue;
 		keep_first(kreq_link_del(&nl, l->ifindex, l->name, &e), &first, err, &e);
 	}
@@ -1206,7 +1309,7 @@ int kern_down(const char *bridge, struct kern_error *err)
 
 		if (!kroute_is_owned(r))
 			continue;
-		int r_rc = kreq_route(&nl, KREQ_ROUTE_DEL, r->dst, r->len, 0, 0, NULL, &e);
+		int r_rc = kreq_route(&nl, KREQ_ROUTE_DEL, r->dst, r->len, 0, 0, false, NULL, &e);
 
 		/* A route may already have gone with its device. */
 		if (r_rc != -ESRCH)

@@ -19,6 +19,7 @@ struct event;
 /* Alias carried by both ends of a namespace's veth: KERN_ALIAS_PREFIX "ns=NAME". */
 #define KERN_ALIAS_NS KERN_ALIAS_PREFIX "ns="
 #define KERN_ALIAS_BRIDGE KERN_ALIAS_PREFIX "bridge"
+#define KERN_ALIAS_VXLAN KERN_ALIAS_PREFIX "vxlan"
 #define KERN_ALIAS_MAX 256
 #define KERN_HOST_VETH_PREFIX "nsa-"
 
@@ -62,12 +63,29 @@ struct klink {
 	char name[IFNAMSIZ];
 	char alias[KERN_ALIAS_MAX];
 	char kind[16];
+	uint8_t mac[KERN_MAC_LEN]; /* IFLA_ADDRESS, zero when absent */
+	/* kind "vxlan" only */
+	uint32_t vxlan_vni;
+	uint32_t vxlan_local; /* host order */
+	uint16_t vxlan_port;  /* host order */
+	bool vxlan_learning;
+	bool vxlan_has_remote; /* a default remote or group: it would flood */
 };
 
 struct kaddr {
 	int ifindex;
 	uint32_t addr; /* host order */
 	uint8_t len;
+};
+
+/* A neighbour (family AF_INET) or FDB (family AF_BRIDGE) entry. */
+struct kneigh {
+	int ifindex;
+	uint8_t family;
+	uint16_t state; /* NUD_* */
+	uint8_t flags;	/* NTF_* */
+	uint32_t dst;	/* host order: the neighbour's address, or the FDB remote */
+	uint8_t mac[KERN_MAC_LEN];
 };
 
 struct kroute {
@@ -80,6 +98,7 @@ struct kroute {
 	uint32_t priority;
 	uint32_t gateway; /* host order, 0 if none */
 	int oif;
+	unsigned flags; /* rtm_flags (RTNH_F_ONLINK) */
 };
 
 struct klinks {
@@ -94,11 +113,17 @@ struct kroutes {
 	struct kroute *v;
 	unsigned n;
 };
+struct kneighs {
+	struct kneigh *v;
+	unsigned n;
+};
 
 int knl_dump_links(struct knl *nl, struct klinks *out, struct kern_error *err);
 int knl_dump_addrs(struct knl *nl, struct kaddrs *out, struct kern_error *err);
 /* IPv4 routes of every table. */
 int knl_dump_routes(struct knl *nl, struct kroutes *out, struct kern_error *err);
+/* Neighbour (AF_INET) or FDB (AF_BRIDGE) entries of every link. */
+int knl_dump_neighs(struct knl *nl, uint8_t family, struct kneighs *out, struct kern_error *err);
 /* One link by name; -ENODEV when absent. */
 int knl_get_link(struct knl *nl, const char *name, struct klink *out, struct kern_error *err);
 const struct klink *klinks_by_name(const struct klinks *links, const char *name);
@@ -109,6 +134,7 @@ const struct klink *klinks_by_index(const struct klinks *links, int ifindex);
 bool kparse_link(struct nlmsghdr *nlh, struct klink *out);
 bool kparse_addr(struct nlmsghdr *nlh, struct kaddr *out);
 bool kparse_route(struct nlmsghdr *nlh, struct kroute *out);
+bool kparse_neigh(struct nlmsghdr *nlh, struct kneigh *out);
 
 /* Change requests (each one knl_change). */
 /* Changes only what is asked: up (true = bring up), master (>= 0, named
@@ -123,13 +149,22 @@ int kreq_bridge_add(struct knl *nl, const char *name, unsigned mtu, struct kern_
 int kreq_veth_add(struct knl *nl, const char *host_name, int master, unsigned mtu, int peer_nsfd,
 		  int peer_ifindex, const char *peer_name, const char *ns_name,
 		  struct kern_error *err);
+/* A VXLAN device: created up, no learning, no default remote (no flooding),
+ * with the given MAC and MTU (0 = default). */
+int kreq_vxlan_add(struct knl *nl, const char *name, uint32_t vni, uint32_t local, uint16_t port,
+		   const uint8_t mac[KERN_MAC_LEN], unsigned mtu, struct kern_error *err);
+/* A permanent neighbour (family AF_INET: dst -> mac) or FDB entry (family
+ * AF_BRIDGE: mac -> remote dst), created or replaced; del removes it. */
+int kreq_neigh(struct knl *nl, bool del, uint8_t family, int ifindex, const char *ifname,
+	       uint32_t dst, const uint8_t mac[KERN_MAC_LEN], struct kern_error *err);
 int kreq_addr(struct knl *nl, bool add, int ifindex, const char *ifname, uint32_t addr, uint8_t len,
 	      struct kern_error *err);
 /* add: create (fails if a route with that key exists, whoever owns it);
- * replace: create or replace. oif 0 = let the kernel pick. */
+ * replace: create or replace. oif 0 = let the kernel pick. onlink: the
+ * gateway is on-link on oif whatever its addresses say (RTNH_F_ONLINK). */
 enum kreq_route_op { KREQ_ROUTE_ADD, KREQ_ROUTE_REPLACE, KREQ_ROUTE_DEL };
 int kreq_route(struct knl *nl, enum kreq_route_op op, uint32_t dst, uint8_t len, uint32_t gateway,
-	       int oif, const char *where, struct kern_error *err);
+	       int oif, bool onlink, const char *where, struct kern_error *err);
 
 /* Owned routes (routes.c): reconcile the main table's KERN_RTPROT routes to
  * exactly want[], and list them. */
@@ -137,13 +172,28 @@ int kroutes_reconcile(struct knl *nl, const struct kern_route *want, unsigned n,
 		      struct kern_error *err);
 int kroutes_owned(struct knl *nl, struct kern_route **out, unsigned *n, struct kern_error *err);
 bool kroute_is_owned(const struct kroute *r);
+/* The gateway and device a wanted route has in the kernel (vxlan routes go
+ * via their own network address on the VXLAN device). */
+uint32_t kroute_kernel_gateway(const struct kern_route *want);
+
+/* The VXLAN device and its per-peer entries (vxlan.c). */
+/* Root scope: the device as topo asks (vtep 0: remove an owned one).
+ * *ifindex is the device's, or 0. */
+int kvxlan_reconcile_device(struct knl *nl, const struct klinks *links, const struct kaddrs *addrs,
+			    uint32_t vtep, const uint8_t mac[KERN_MAC_LEN], unsigned mtu,
+			    uint32_t addr, int *ifindex, struct kern_error *err);
+/* The owned device's ifindex, 0 when there is none (-errno on failure). */
+int kvxlan_ifindex(struct knl *nl, struct kern_error *err);
+/* Neighbour and FDB entries of the device: exactly those the vxlan routes
+ * of want[] need. */
+int kvxlan_reconcile_entries(struct knl *nl, int ifindex, const struct kern_route *want, unsigned n,
+			     struct kern_error *err);
+/* Whether a neighbour event on the device describes a state we want. */
+bool kvxlan_entry_wanted(const struct kneigh *e, const struct kern_route *want, unsigned n);
 
 /* Error helpers. */
 void kern_errorf(struct kern_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-const char *kfmt_addr(uint32_t addr, char buf[ADDR_STRLEN]);
-const char *kfmt_prefix(uint32_t addr, uint8_t len, char buf[PREFIX_STRLEN]);
-uint32_t kmask(uint8_t len);
 
 /* Named namespaces (netns.c). */
 /* Opens /run/netns/NAME when it is a network namespace; -ENOENT otherwise. */

@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/if_link.h>
+#include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
@@ -38,29 +39,6 @@ void kern_errorf(struct kern_error *err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err->message, sizeof(err->message), fmt, ap);
 	va_end(ap);
-}
-
-uint32_t kmask(uint8_t len)
-{
-	return len == 0 ? 0 : 0xffffffffu << (32 - len);
-}
-
-const char *kfmt_addr(uint32_t addr, char buf[ADDR_STRLEN])
-{
-	struct in_addr in = {.s_addr = htonl(addr)};
-
-	inet_ntop(AF_INET, &in, buf, ADDR_STRLEN);
-	return buf;
-}
-
-const char *kfmt_prefix(uint32_t addr, uint8_t len, char buf[PREFIX_STRLEN])
-{
-	char a[ADDR_STRLEN], tmp[32];
-
-	/* len is at most 32, so the result always fits PREFIX_STRLEN. */
-	snprintf(tmp, sizeof(tmp), "%s/%u", kfmt_addr(addr, a), len);
-	snprintf(buf, PREFIX_STRLEN, "%.18s", tmp);
-	return buf;
 }
 
 /* Records the kernel's errno and extended-ack text of a refused request;
@@ -243,8 +221,13 @@ static int dump_valid(struct nl_msg *msg, void *arg)
 	return NL_OK;
 }
 
-static int knl_dump(struct knl *nl, int type, const void *hdr, size_t hdrlen, struct dump_ctx *ctx,
-		    const char *what, struct kern_error *err)
+/* The kernel marks a dump NLM_F_DUMP_INTR when the table changed while it
+ * was being read (libnl: -NLE_DUMP_INTR, after reading it all); the
+ * snapshot may then be inconsistent, so read it again, as iproute2 does. */
+#define KNL_DUMP_ATTEMPTS 5
+
+static int knl_dump_once(struct knl *nl, int type, const void *hdr, size_t hdrlen,
+			 struct dump_ctx *ctx)
 {
 	struct nl_msg *msg;
 	struct nl_cb *base, *cb;
@@ -254,10 +237,8 @@ static int knl_dump(struct knl *nl, int type, const void *hdr, size_t hdrlen, st
 	if (!msg || nlmsg_append(msg, (void *)hdr, hdrlen, NLMSG_ALIGNTO) < 0)
 		fatal("out of memory building a netlink dump request");
 	rc = knl_send_query(nl, msg);
-	if (rc < 0) {
-		kern_errorf(err, "cannot dump %s: %s", what, nl_geterror(rc));
-		return -EIO;
-	}
+	if (rc < 0)
+		return rc;
 	base = nl_socket_get_cb(nl->sk);
 	cb = nl_cb_clone(base);
 	nl_cb_put(base);
@@ -266,6 +247,21 @@ static int knl_dump(struct knl *nl, int type, const void *hdr, size_t hdrlen, st
 	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, dump_valid, ctx);
 	rc = nl_recvmsgs(nl->sk, cb);
 	nl_cb_put(cb);
+	return rc;
+}
+
+static int knl_dump(struct knl *nl, int type, const void *hdr, size_t hdrlen, struct dump_ctx *ctx,
+		    const char *what, struct kern_error *err)
+{
+	int rc;
+
+	for (int attempt = 1;; attempt++) {
+		*ctx->n = 0;
+		rc = knl_dump_once(nl, type, hdr, hdrlen, ctx);
+		if (rc != -NLE_DUMP_INTR || attempt == KNL_DUMP_ATTEMPTS)
+			break;
+		log_debug("dump of %s changed while read, reading it again", what);
+	}
 	if (rc < 0) {
 		kern_errorf(err, "cannot dump %s: %s", what,
 			    nl->kernel_errno ? strerror(nl->kernel_errno) : nl_geterror(rc));
@@ -287,6 +283,11 @@ static bool parse_addr_item(struct nlmsghdr *nlh, void *item)
 static bool parse_route_item(struct nlmsghdr *nlh, void *item)
 {
 	return kparse_route(nlh, item);
+}
+
+static bool parse_neigh_item(struct nlmsghdr *nlh, void *item)
+{
+	return kparse_neigh(nlh, item);
 }
 
 int knl_dump_links(struct knl *nl, struct klinks *out, struct kern_error *err)
@@ -318,6 +319,18 @@ int knl_dump_routes(struct knl *nl, struct kroutes *out, struct kern_error *err)
 	out->v = NULL;
 	out->n = 0;
 	return knl_dump(nl, RTM_GETROUTE, &rtm, sizeof(rtm), &ctx, "routes", err);
+}
+
+int knl_dump_neighs(struct knl *nl, uint8_t family, struct kneighs *out, struct kern_error *err)
+{
+	struct ndmsg ndm = {.ndm_family = family};
+	struct dump_ctx ctx = {parse_neigh_item, sizeof(struct kneigh), (void **)&out->v, &out->n,
+			       0};
+
+	out->v = NULL;
+	out->n = 0;
+	return knl_dump(nl, RTM_GETNEIGH, &ndm, sizeof(ndm), &ctx,
+			family == AF_BRIDGE ? "forwarding database" : "neighbours", err);
 }
 
 struct get_ctx {
@@ -379,6 +392,24 @@ const struct klink *klinks_by_index(const struct klinks *links, int ifindex)
 
 /* Parsers ---------------------------------------------------------------- */
 
+static uint32_t attr_in4(struct nlattr *a);
+
+static void parse_vxlan(struct nlattr *data, struct klink *out)
+{
+	struct nlattr *vx[IFLA_VXLAN_MAX + 1];
+
+	if (nla_parse_nested(vx, IFLA_VXLAN_MAX, data, NULL) < 0)
+		return;
+	if (vx[IFLA_VXLAN_ID] && nla_len(vx[IFLA_VXLAN_ID]) >= 4)
+		out->vxlan_vni = nla_get_u32(vx[IFLA_VXLAN_ID]);
+	out->vxlan_local = attr_in4(vx[IFLA_VXLAN_LOCAL]);
+	if (vx[IFLA_VXLAN_PORT] && nla_len(vx[IFLA_VXLAN_PORT]) >= 2)
+		out->vxlan_port = ntohs(nla_get_u16(vx[IFLA_VXLAN_PORT]));
+	if (vx[IFLA_VXLAN_LEARNING] && nla_len(vx[IFLA_VXLAN_LEARNING]) >= 1)
+		out->vxlan_learning = nla_get_u8(vx[IFLA_VXLAN_LEARNING]) != 0;
+	out->vxlan_has_remote = attr_in4(vx[IFLA_VXLAN_GROUP]) != 0;
+}
+
 bool kparse_link(struct nlmsghdr *nlh, struct klink *out)
 {
 	struct nlattr *tb[IFLA_MAX + 1];
@@ -402,12 +433,16 @@ bool kparse_link(struct nlmsghdr *nlh, struct klink *out)
 		out->link = (int)nla_get_u32(tb[IFLA_LINK]);
 	if (tb[IFLA_MTU] && nla_len(tb[IFLA_MTU]) >= 4)
 		out->mtu = nla_get_u32(tb[IFLA_MTU]);
+	if (tb[IFLA_ADDRESS] && nla_len(tb[IFLA_ADDRESS]) == KERN_MAC_LEN)
+		memcpy(out->mac, nla_data(tb[IFLA_ADDRESS]), KERN_MAC_LEN);
 	if (tb[IFLA_LINKINFO]) {
 		struct nlattr *li[IFLA_INFO_MAX + 1];
 
 		if (nla_parse_nested(li, IFLA_INFO_MAX, tb[IFLA_LINKINFO], NULL) == 0 &&
 		    li[IFLA_INFO_KIND])
 			nla_strlcpy(out->kind, li[IFLA_INFO_KIND], sizeof(out->kind));
+		if (strcmp(out->kind, "vxlan") == 0 && li[IFLA_INFO_DATA])
+			parse_vxlan(li[IFLA_INFO_DATA], out);
 	}
 	return true;
 }
@@ -466,6 +501,30 @@ bool kparse_route(struct nlmsghdr *nlh, struct kroute *out)
 		out->oif = (int)nla_get_u32(tb[RTA_OIF]);
 	if (tb[RTA_PRIORITY] && nla_len(tb[RTA_PRIORITY]) >= 4)
 		out->priority = nla_get_u32(tb[RTA_PRIORITY]);
+	out->flags = rtm->rtm_flags;
+	return true;
+}
+
+bool kparse_neigh(struct nlmsghdr *nlh, struct kneigh *out)
+{
+	struct nlattr *tb[NDA_MAX + 1];
+	struct ndmsg *ndm;
+
+	if (nlh->nlmsg_type != RTM_NEWNEIGH && nlh->nlmsg_type != RTM_DELNEIGH)
+		return false;
+	if (nlmsg_parse(nlh, sizeof(*ndm), tb, NDA_MAX, NULL) < 0)
+		return false;
+	ndm = nlmsg_data(nlh);
+	if (ndm->ndm_family != AF_INET && ndm->ndm_family != AF_BRIDGE)
+		return false;
+	memset(out, 0, sizeof(*out));
+	out->ifindex = ndm->ndm_ifindex;
+	out->family = ndm->ndm_family;
+	out->state = ndm->ndm_state;
+	out->flags = ndm->ndm_flags;
+	out->dst = attr_in4(tb[NDA_DST]);
+	if (tb[NDA_LLADDR] && nla_len(tb[NDA_LLADDR]) == KERN_MAC_LEN)
+		memcpy(out->mac, nla_data(tb[NDA_LLADDR]), KERN_MAC_LEN);
 	return true;
 }
 
@@ -624,16 +683,17 @@ int kreq_addr(struct knl *nl, bool add, int ifindex, const char *ifname, uint32_
 	put_or_die(nla_put(msg, IFA_LOCAL, 4, &be));
 	put_or_die(nla_put(msg, IFA_ADDRESS, 4, &be));
 	if (add && len < 31) {
-		uint32_t brd = htonl(addr | ~kmask(len));
+		uint32_t brd = htonl(addr | ~addr_mask(len));
 
 		put_or_die(nla_put(msg, IFA_BROADCAST, 4, &brd));
 	}
 	return knl_change(nl, msg, err, "%s address %s %s %s", add ? "add" : "delete",
-			  kfmt_prefix(addr, len, p), add ? "to" : "from", ifname);
+			  addr_format_prefix(&(struct prefix){.addr = addr, .len = len}, p),
+			  add ? "to" : "from", ifname);
 }
 
 int kreq_route(struct knl *nl, enum kreq_route_op op, uint32_t dst, uint8_t len, uint32_t gateway,
-	       int oif, const char *where, struct kern_error *err)
+	       int oif, bool onlink, const char *where, struct kern_error *err)
 {
 	static const char *const verbs[] = {"add", "replace", "delete"};
 	struct rtmsg rtm = {
@@ -643,6 +703,7 @@ int kreq_route(struct knl *nl, enum kreq_route_op op, uint32_t dst, uint8_t len,
 	    .rtm_protocol = KERN_RTPROT,
 	    .rtm_scope = op == KREQ_ROUTE_DEL ? RT_SCOPE_NOWHERE : RT_SCOPE_UNIVERSE,
 	    .rtm_type = RTN_UNICAST,
+	    .rtm_flags = op != KREQ_ROUTE_DEL && onlink ? RTNH_F_ONLINK : 0,
 	};
 	int flags = op == KREQ_ROUTE_ADD       ? NLM_F_CREATE | NLM_F_EXCL
 		    : op == KREQ_ROUTE_REPLACE ? NLM_F_CREATE | NLM_F_REPLACE
@@ -663,10 +724,81 @@ int kreq_route(struct knl *nl, enum kreq_route_op op, uint32_t dst, uint8_t len,
 	if (op != KREQ_ROUTE_DEL && oif > 0)
 		put_or_die(nla_put_u32(msg, RTA_OIF, (uint32_t)oif));
 	if (op == KREQ_ROUTE_DEL)
-		return knl_change(nl, msg, err, "delete route %s%s%s",
-				  len ? kfmt_prefix(dst, len, p) : "default", where ? " " : "",
-				  where ? where : "");
-	return knl_change(nl, msg, err, "%s route %s via %s%s%s", verbs[op],
-			  len ? kfmt_prefix(dst, len, p) : "default", kfmt_addr(gateway, g),
-			  where ? " " : "", where ? where : "");
+		return knl_change(
+		    nl, msg, err, "delete route %s%s%s",
+		    len ? addr_format_prefix(&(struct prefix){.addr = dst, .len = len}, p)
+			: "default",
+		    where ? " " : "", where ? where : "");
+	return knl_change(
+	    nl, msg, err, "%s route %s via %s%s%s%s", verbs[op],
+	    len ? addr_format_prefix(&(struct prefix){.addr = dst, .len = len}, p) : "default",
+	    addr_format(gateway, g), where ? " " : "", where ? where : "", onlink ? " onlink" : "");
+}
+
+static const char *fmt_mac(const uint8_t mac[KERN_MAC_LEN], char buf[18])
+{
+	snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4],
+		 mac[5]);
+	return buf;
+}
+
+int kreq_vxlan_add(struct knl *nl, const char *name, uint32_t vni, uint32_t local, uint16_t port,
+		   const uint8_t mac[KERN_MAC_LEN], unsigned mtu, struct kern_error *err)
+{
+	uint32_t be_local = htonl(local);
+	struct nlattr *info, *data;
+	struct nl_msg *msg;
+	char a[ADDR_STRLEN], m[18];
+
+	msg = link_msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0, IFF_UP, IFF_UP);
+	put_or_die(nla_put_string(msg, IFLA_IFNAME, name));
+	put_or_die(nla_put(msg, IFLA_ADDRESS, KERN_MAC_LEN, mac));
+	if (mtu)
+		put_or_die(nla_put_u32(msg, IFLA_MTU, mtu));
+	info = nla_nest_start(msg, IFLA_LINKINFO);
+	if (!info)
+		fatal("netlink request does not fit its buffer");
+	put_or_die(nla_put_string(msg, IFLA_INFO_KIND, "vxlan"));
+	data = nla_nest_start(msg, IFLA_INFO_DATA);
+	if (!data)
+		fatal("netlink request does not fit its buffer");
+	put_or_die(nla_put_u32(msg, IFLA_VXLAN_ID, vni));
+	put_or_die(nla_put(msg, IFLA_VXLAN_LOCAL, 4, &be_local));
+	put_or_die(nla_put_u16(msg, IFLA_VXLAN_PORT, htons(port)));
+	/* Peers are known from adverts: learning from received frames would
+	 * only let a forged packet redirect a peer's traffic. */
+	put_or_die(nla_put_u8(msg, IFLA_VXLAN_LEARNING, 0));
+	nla_nest_end(msg, data);
+	nla_nest_end(msg, info);
+	return knl_change(nl, msg, err, "create vxlan %s id %u local %s dstport %u address %s",
+			  name, vni, addr_format(local, a), port, fmt_mac(mac, m));
+}
+
+int kreq_neigh(struct knl *nl, bool del, uint8_t family, int ifindex, const char *ifname,
+	       uint32_t dst, const uint8_t mac[KERN_MAC_LEN], struct kern_error *err)
+{
+	struct ndmsg ndm = {
+	    .ndm_family = family,
+	    .ndm_ifindex = ifindex,
+	    .ndm_state = NUD_PERMANENT,
+	    .ndm_flags = family == AF_BRIDGE ? NTF_SELF : 0,
+	};
+	uint32_t be = htonl(dst);
+	struct nl_msg *msg;
+	char a[ADDR_STRLEN], m[18];
+
+	msg = nlmsg_alloc_simple(del ? RTM_DELNEIGH : RTM_NEWNEIGH,
+				 NLM_F_REQUEST | (del ? 0 : NLM_F_CREATE | NLM_F_REPLACE));
+	if (!msg || nlmsg_append(msg, &ndm, sizeof(ndm), NLMSG_ALIGNTO) < 0)
+		fatal("out of memory building a netlink request");
+	put_or_die(nla_put(msg, NDA_LLADDR, KERN_MAC_LEN, mac));
+	/* An FDB delete without NDA_DST removes the whole entry. */
+	if (family == AF_INET || !del)
+		put_or_die(nla_put(msg, NDA_DST, 4, &be));
+	if (family == AF_BRIDGE)
+		return knl_change(nl, msg, err, "%s fdb entry %s dst %s dev %s",
+				  del ? "delete" : "replace", fmt_mac(mac, m), addr_format(dst, a),
+				  ifname);
+	return knl_change(nl, msg, err, "%s neighbour %s lladdr %s dev %s",
+			  del ? "delete" : "replace", addr_format(dst, a), fmt_mac(mac, m), ifname);
 }

@@ -5,9 +5,16 @@
  * match another owner's route). Reconcile dumps once and then adds what
  * is missing, replaces what points elsewhere and deletes what is no longer
  * wanted; a route whose key another owner already holds is reported, not
- * taken over. */
+ * taken over.
+ *
+ * A vxlan route (kern_route.mode) is `dst via dst.addr dev
+ * KERN_VXLAN_IFNAME onlink`; its neighbour and FDB entries are reconciled
+ * first (vxlan.c), so that the route never points at an unresolved
+ * neighbour. Reading routes back for adoption rebuilds the peer's VTEP
+ * address and MAC from those entries. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +33,11 @@ bool kroute_is_owned(const struct kroute *r)
 	return r->table == RT_TABLE_MAIN && r->protocol == KERN_RTPROT && r->type == RTN_UNICAST;
 }
 
+uint32_t kroute_kernel_gateway(const struct kern_route *want)
+{
+	return want->mode == KERN_MODE_VXLAN ? want->dst.addr : want->gateway;
+}
+
 int kroutes_reconcile(struct knl *nl, const struct kern_route *want, unsigned n,
 		      struct kern_error *err)
 {
@@ -33,8 +45,20 @@ int kroutes_reconcile(struct knl *nl, const struct kern_route *want, unsigned n,
 	struct kern_error e = {{0}};
 	bool *present = n ? xcalloc(n, sizeof(*present)) : NULL;
 	bool *differs = n ? xcalloc(n, sizeof(*differs)) : NULL;
-	int first = 0, rc;
+	int first = 0, rc, vx_ifindex;
 
+	vx_ifindex = kvxlan_ifindex(nl, err);
+	if (vx_ifindex < 0) {
+		first = vx_ifindex;
+		goto out;
+	}
+	if (vx_ifindex > 0) {
+		rc = kvxlan_reconcile_entries(nl, vx_ifindex, want, n, &e);
+		if (rc < 0 && first == 0) {
+			first = rc;
+			*err = e;
+		}
+	}
 	rc = knl_dump_routes(nl, &have, err);
 	if (rc < 0) {
 		first = rc;
@@ -50,29 +74,49 @@ int kroutes_reconcile(struct knl *nl, const struct kern_route *want, unsigned n,
 			if (want[j].dst.addr == r->dst && want[j].dst.len == r->len)
 				break;
 		if (j == n) {
-			rc = kreq_route(nl, KREQ_ROUTE_DEL, r->dst, r->len, 0, 0, NULL, &e);
+			rc = kreq_route(nl, KREQ_ROUTE_DEL, r->dst, r->len, 0, 0, false, NULL, &e);
 			if (rc < 0 && rc != -ESRCH && first == 0) {
 				first = rc;
 				*err = e;
 			}
-		} else if (r->gateway == want[j].gateway && r->tos == 0) {
+		} else if (r->gateway == kroute_kernel_gateway(&want[j]) && r->tos == 0 &&
+			   (want[j].mode != KERN_MODE_VXLAN || r->oif == vx_ifindex)) {
 			present[j] = true;
 		} else {
 			differs[j] = true;
 		}
 	}
 	for (unsigned j = 0; j < n; j++) {
+		bool vxlan = want[j].mode == KERN_MODE_VXLAN;
+
 		if (present[j])
 			continue;
+		if (vxlan && vx_ifindex == 0) {
+			char p[PREFIX_STRLEN];
+
+			if (first == 0) {
+				kern_errorf(
+				    err, "cannot add route %s over VXLAN: no device %s",
+				    addr_format_prefix(&(struct prefix){.addr = want[j].dst.addr,
+									.len = want[j].dst.len},
+						       p),
+				    KERN_VXLAN_IFNAME);
+				first = -ENODEV;
+			}
+			continue;
+		}
 		/* Replace only our own route: when the key is free or another
 		 * owner's, add with EXCL so that the latter is refused. */
 		rc = kreq_route(nl, differs[j] ? KREQ_ROUTE_REPLACE : KREQ_ROUTE_ADD,
-				want[j].dst.addr, want[j].dst.len, want[j].gateway, 0, NULL, &e);
+				want[j].dst.addr, want[j].dst.len, kroute_kernel_gateway(&want[j]),
+				vxlan ? vx_ifindex : 0, vxlan,
+				vxlan ? "dev " KERN_VXLAN_IFNAME : NULL, &e);
 		if (rc < 0 && first == 0) {
 			first = rc;
 			*err = e;
 		}
 	}
+
 out:
 	free(have.v);
 	free(present);
@@ -80,26 +124,78 @@ out:
 	return first;
 }
 
+/* A route through the VXLAN device back to what it was made from: the
+ * neighbour entry of its gateway gives the MAC, the FDB entry of that MAC
+ * the VTEP. False when either is missing (the route is then left out, and
+ * removed by the next reconcile unless someone wants it again). */
+static bool vxlan_route_from(const struct kroute *r, const struct kneighs *neighs,
+			     const struct kneighs *fdb, struct kern_route *out)
+{
+	const struct kneigh *nb = NULL;
+
+	for (unsigned i = 0; !nb && i < neighs->n; i++)
+		if (neighs->v[i].ifindex == r->oif && neighs->v[i].family == AF_INET &&
+		    neighs->v[i].dst == r->gateway && (neighs->v[i].state & NUD_PERMANENT))
+			nb = &neighs->v[i];
+	if (!nb)
+		return false;
+	for (unsigned i = 0; i < fdb->n; i++) {
+		const struct kneigh *f = &fdb->v[i];
+
+		if (f->ifindex != r->oif || f->family != AF_BRIDGE || !f->dst ||
+		    memcmp(f->mac, nb->mac, KERN_MAC_LEN) != 0)
+			continue;
+		out->mode = KERN_MODE_VXLAN;
+		out->gateway = f->dst;
+		out->vtep = f->dst;
+		memcpy(out->vtep_mac, nb->mac, KERN_MAC_LEN);
+		return true;
+	}
+	return false;
+}
+
 int kroutes_owned(struct knl *nl, struct kern_route **out, unsigned *n, struct kern_error *err)
 {
 	struct kroutes have = {0};
+	struct kneighs neighs = {0}, fdb = {0};
 	struct kern_route *v;
 	unsigned count = 0;
-	int rc;
+	int rc, vx_ifindex;
 
+	vx_ifindex = kvxlan_ifindex(nl, err);
+	if (vx_ifindex < 0)
+		return vx_ifindex;
+	if (vx_ifindex > 0) {
+		rc = knl_dump_neighs(nl, AF_INET, &neighs, err);
+		if (rc == 0)
+			rc = knl_dump_neighs(nl, AF_BRIDGE, &fdb, err);
+		if (rc < 0)
+			goto out;
+	}
 	rc = knl_dump_routes(nl, &have, err);
 	if (rc < 0)
-		return rc;
+		goto out;
 	v = xcalloc(have.n ? have.n : 1, sizeof(*v));
 	for (unsigned i = 0; i < have.n; i++) {
-		if (!kroute_is_owned(&have.v[i]))
+		const struct kroute *r = &have.v[i];
+
+		if (!kroute_is_owned(r))
 			continue;
-		v[count].dst.addr = have.v[i].dst;
-		v[count].dst.len = have.v[i].len;
-		v[count].gateway = have.v[i].gateway;
+		memset(&v[count], 0, sizeof(v[count]));
+		v[count].dst.addr = r->dst;
+		v[count].dst.len = r->len;
+		v[count].gateway = r->gateway;
+		if (vx_ifindex > 0 && r->oif == vx_ifindex &&
+		    !vxlan_route_from(r, &neighs, &fdb, &v[count]))
+			continue;
 		count++;
 	}
+out:
 	free(have.v);
+	free(neighs.v);
+	free(fdb.v);
+	if (rc < 0)
+		return rc;
 	*out = v;
 	*n = count;
 	return 0;
@@ -108,6 +204,7 @@ int kroutes_owned(struct knl *nl, struct kern_route **out, unsigned *n, struct k
 struct source_ctx {
 	uint32_t src;
 	bool found;
+	struct kroute route;
 };
 
 static int source_valid(struct nl_msg *msg, void *arg)
@@ -116,6 +213,7 @@ static int source_valid(struct nl_msg *msg, void *arg)
 	struct nlattr *tb[RTA_MAX + 1];
 	uint32_t be;
 
+	kparse_route(nlmsg_hdr(msg), &ctx->route);
 	if (nlmsg_parse(nlmsg_hdr(msg), sizeof(struct rtmsg), tb, RTA_MAX, NULL) < 0 ||
 	    !tb[RTA_PREFSRC] || nla_len(tb[RTA_PREFSRC]) < 4)
 		return NL_OK;
@@ -125,10 +223,10 @@ static int source_valid(struct nl_msg *msg, void *arg)
 	return NL_OK;
 }
 
-int kern_route_source(uint32_t dst, uint32_t *src, struct kern_error *err)
+/* RTM_GETROUTE for dst (what `ip route get` asks). */
+static int route_get(uint32_t dst, struct source_ctx *ctx, struct kern_error *err)
 {
 	struct rtmsg rtm = {.rtm_family = AF_INET, .rtm_dst_len = 32};
-	struct source_ctx ctx = {0, false};
 	uint32_t be = htonl(dst);
 	struct nl_msg *msg;
 	struct knl nl;
@@ -144,21 +242,94 @@ int kern_route_source(uint32_t dst, uint32_t *src, struct kern_error *err)
 		fatal("out of memory building a netlink request");
 	rc = knl_send_query(&nl, msg);
 	if (rc >= 0)
-		rc = knl_recv_reply(&nl, source_valid, &ctx);
+		rc = knl_recv_reply(&nl, source_valid, ctx);
 	if (rc < 0) {
 		int e = nl.kernel_errno ? nl.kernel_errno : EIO;
 
-		kern_errorf(err, "cannot find a route to %s: %s", kfmt_addr(dst, a),
+		kern_errorf(err, "cannot find a route to %s: %s", addr_format(dst, a),
 			    nl.kernel_errno ? strerror(e) : nl_geterror(rc));
 		rc = -e;
-	} else if (!ctx.found) {
-		kern_errorf(err, "cannot find a source address to reach %s: the route has none",
-			    kfmt_addr(dst, a));
-		rc = -EADDRNOTAVAIL;
 	} else {
-		*src = ctx.src;
 		rc = 0;
 	}
 	knl_close(&nl);
 	return rc;
+}
+
+int kern_route_path(uint32_t dst, struct kern_path *path, struct kern_error *err)
+{
+	struct source_ctx ctx = {0};
+	struct knl nl;
+	struct klinks links = {0};
+	const struct klink *l;
+	int rc;
+
+	rc = route_get(dst, &ctx, err);
+	if (rc < 0)
+		return rc;
+	memset(path, 0, sizeof(*path));
+	path->source = ctx.found ? ctx.src : 0;
+	path->gateway = ctx.route.gateway;
+	if (knl_open(&nl, NULL, NULL, err) < 0)
+		return 0; /* the name is only for messages */
+	if (knl_dump_links(&nl, &links, err) == 0 &&
+	    (l = klinks_by_index(&links, ctx.route.oif)) != NULL)
+		snprintf(path->ifname, sizeof(path->ifname), "%s", l->name);
+	free(links.v);
+	knl_close(&nl);
+	return 0;
+}
+
+int kern_addr_link(uint32_t addr, unsigned *mtu, char ifname[IFNAMSIZ], struct kern_error *err)
+{
+	struct klinks links = {0};
+	struct kaddrs addrs = {0};
+	struct knl nl;
+	char a[ADDR_STRLEN];
+	int rc;
+
+	rc = knl_open(&nl, NULL, NULL, err);
+	if (rc < 0)
+		return rc;
+	rc = knl_dump_addrs(&nl, &addrs, err);
+	if (rc == 0)
+		rc = knl_dump_links(&nl, &links, err);
+	if (rc < 0)
+		goto out;
+	rc = -EADDRNOTAVAIL;
+	for (unsigned i = 0; i < addrs.n; i++) {
+		const struct klink *l;
+
+		if (addrs.v[i].addr != addr || !(l = klinks_by_index(&links, addrs.v[i].ifindex)))
+			continue;
+		*mtu = l->mtu;
+		snprintf(ifname, IFNAMSIZ, "%s", l->name);
+		rc = 0;
+		break;
+	}
+	if (rc < 0)
+		kern_errorf(err, "no link has address %s", addr_format(addr, a));
+out:
+	free(links.v);
+	free(addrs.v);
+	knl_close(&nl);
+	return rc;
+}
+
+int kern_route_source(uint32_t dst, uint32_t *src, struct kern_error *err)
+{
+	struct source_ctx ctx = {0};
+	char a[ADDR_STRLEN];
+	int rc;
+
+	rc = route_get(dst, &ctx, err);
+	if (rc < 0)
+		return rc;
+	if (!ctx.found) {
+		kern_errorf(err, "cannot find a source address to reach %s: the route has none",
+			    addr_format(dst, a));
+		return -EADDRNOTAVAIL;
+	}
+	*src = ctx.src;
+	return 0;
 }

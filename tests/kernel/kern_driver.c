@@ -22,40 +22,12 @@
 
 #include <event2/event.h>
 
+#include "nsagent/addr.h"
 #include "nsagent/kern.h"
 #include "nsagent/log.h"
 #include "nsagent/xalloc.h"
 
 #define MAX_ROUTES 64
-
-static int parse_addr(const char *text, uint32_t *addr)
-{
-	struct in_addr in;
-
-	if (inet_pton(AF_INET, text, &in) != 1)
-		return -EINVAL;
-	*addr = ntohl(in.s_addr);
-	return 0;
-}
-
-static int parse_prefix(const char *text, struct prefix *p)
-{
-	char buf[32], *slash, *end;
-	long len;
-
-	if (strlen(text) >= sizeof(buf))
-		return -EINVAL;
-	strcpy(buf, text);
-	slash = strchr(buf, '/');
-	if (!slash)
-		return -EINVAL;
-	*slash = '\0';
-	len = strtol(slash + 1, &end, 10);
-	if (*end || len < 0 || len > 32 || parse_addr(buf, &p->addr) < 0)
-		return -EINVAL;
-	p->len = (uint8_t)len;
-	return 0;
-}
 
 static int parse_route(const char *text, struct kern_route *r)
 {
@@ -68,7 +40,7 @@ static int parse_route(const char *text, struct kern_route *r)
 	if (!eq)
 		return -EINVAL;
 	*eq = '\0';
-	if (parse_prefix(buf, &r->dst) < 0 || parse_addr(eq + 1, &r->gateway) < 0)
+	if (addr_parse_prefix(buf, &r->dst) < 0 || addr_parse(eq + 1, &r->gateway) < 0)
 		return -EINVAL;
 	return 0;
 }
@@ -165,7 +137,7 @@ static int cmd_apply(int argc, char **argv, bool routes_only)
 			snprintf(topo.bridge, sizeof(topo.bridge), "%s", v);
 			i++;
 		} else if (!routes_only && strcmp(a, "--subnet") == 0 && v) {
-			if (parse_prefix(v, &topo.subnet) < 0)
+			if (addr_parse_prefix(v, &topo.subnet) < 0)
 				return usage();
 			have_subnet = true;
 			i++;
@@ -305,7 +277,7 @@ int main(int argc, char **argv)
 		struct in_addr in;
 		char buf[INET_ADDRSTRLEN];
 
-		if (parse_addr(argv[2], &dst) < 0)
+		if (addr_parse(argv[2], &dst) < 0)
 			return usage();
 		if (kern_route_source(dst, &src, &err) < 0) {
 			fprintf(stderr, "source: %s\n", err.message);

@@ -8,9 +8,7 @@
  *   nft_driver remove
  *       deletes the table; prints "removed".
  *
- * Run only inside a throwaway network namespace (the tests do). Prefixes
- * are parsed here with inet_pton so that the driver needs nothing but the
- * nft module and logging. */
+ * Run only inside a throwaway network namespace (the tests do). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
@@ -21,6 +19,7 @@
 #include <event2/event.h>
 
 #include "nft.h"
+#include "nsagent/addr.h"
 #include "nsagent/log.h"
 
 struct driver {
@@ -29,29 +28,6 @@ struct driver {
 	struct nft_table_spec spec;
 	int failures;
 };
-
-static int parse_prefix(const char *text, struct prefix *out)
-{
-	char addr[INET_ADDRSTRLEN];
-	const char *slash = strchr(text, '/');
-	struct in_addr in;
-	char *end;
-	long len;
-
-	if (slash == NULL || (size_t)(slash - text) >= sizeof(addr))
-		return -EINVAL;
-	memcpy(addr, text, slash - text);
-	addr[slash - text] = '\0';
-	len = strtol(slash + 1, &end, 10);
-	if (*end != '\0' || end == slash + 1 || len < 0 || len > 32 ||
-	    inet_pton(AF_INET, addr, &in) != 1)
-		return -EINVAL;
-	out->addr = ntohl(in.s_addr);
-	out->len = (uint8_t)len;
-	if (len < 32 && (out->addr & ~(len == 0 ? 0u : ~0u << (32 - len))) != 0)
-		return -EINVAL;
-	return 0;
-}
 
 static void on_change(void *arg)
 {
@@ -86,8 +62,8 @@ static int cmd_apply(int argc, char **argv)
 	bool changed;
 	int ret = 1;
 
-	if ((argc != 4 && !stay) || parse_prefix(argv[1], &d.spec.subnet) < 0 ||
-	    parse_prefix(argv[2], &d.spec.cluster) < 0 || strlen(argv[3]) >= IFNAMSIZ) {
+	if ((argc != 4 && !stay) || addr_parse_prefix(argv[1], &d.spec.subnet) < 0 ||
+	    addr_parse_prefix(argv[2], &d.spec.cluster) < 0 || strlen(argv[3]) >= IFNAMSIZ) {
 		fprintf(stderr, "usage: nft_driver apply SUBNET CLUSTER BRIDGE [--stay]\n");
 		return 2;
 	}

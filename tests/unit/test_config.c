@@ -206,6 +206,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->connect_retry_min_ms, 1000);
 	assert_int_equal(cfg->connect_retry_max_ms, 30000);
 	assert_int_equal(cfg->handshake_timeout_ms, 5000);
+	assert_int_equal(cfg->probe_interval_ms, 2000);
 	assert_int_equal(cfg->backend, CFG_BACKEND_AUTO);
 	assert_int_equal(cfg_validate(cfg, &err), 0);
 	cfg_free(cfg);
@@ -341,6 +342,9 @@ static const struct bad_case bad_cases[] = {
      "hold-time (1s) must be longer than keepalive (1s)"},
     {NULL, {"--hold-time", "3"}, "--hold-time", "not a duration"},
     {NULL, {"--restart-time", "2"}, "--restart-time", "not a duration"},
+    {NULL, {"--probe-interval", "2"}, "--probe-interval", "not a duration"},
+    {NULL, {"--probe-interval", "50ms"}, "--probe-interval", "0s (off) or at least 100ms"},
+    {"[nsagent]\nprobe-interval = of\n", {NULL}, "FILE:2", "'of' is not a duration"},
     {NULL,
      {"--connect-retry-min", "1m"},
      "--connect-retry-min",
@@ -354,6 +358,15 @@ static const struct bad_case bad_cases[] = {
     {NULL, {"--handshake-timeout", "5x"}, "--handshake-timeout", "not a duration"},
     /* --backend */
     {NULL, {"--backend", "gre"}, "--backend", "'gre' is not a backend"},
+    /* security and limits */
+    {NULL, {"--key-file", "cluster.key"}, "--key-file", "must be an absolute path"},
+    {NULL, {"--listen", "0.0.0.0/0"}, "--listen", "is not an IPv4 address"},
+    {NULL, {"--listen", "224.0.0.1"}, "--listen", "is a multicast address"},
+    {NULL, {"--max-peers", "0"}, "--max-peers", "not a number from 1 to 256"},
+    {NULL, {"--max-peers", "257"}, "--max-peers", "not a number from 1 to 256"},
+    {NULL, {"--max-connections", "-1"}, "--max-connections", "not a number"},
+    {NULL, {"--dial-rate", "fast"}, "--dial-rate", "not a number"},
+    {NULL, {"--accept-rate", "0"}, "--accept-rate", "not a number"},
     /* --metrics */
     {NULL, {"--metrics", "127.0.0.1"}, "--metrics", "is not ADDR:PORT"},
     {NULL, {"--metrics", "127.0.0.1:0"}, "--metrics", "is not ADDR:PORT"},

@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -41,6 +42,9 @@ struct node {
 	int claimed;
 	struct prefix claimed_subnet;
 	int conflicts;
+	/* VXLAN: our VTEP is advertised, and a peer with a VTEP gets vxlan. */
+	bool vxlan;
+	int modes_chosen;
 };
 
 static void on_routes(void *arg)
@@ -64,7 +68,20 @@ static void on_conflict(void *arg, const struct prefix *subnet, const uint8_t *i
 	((struct node *)arg)->conflicts++;
 }
 
-static const struct peer_mgr_ops ops = {on_routes, on_claim, on_conflict};
+static enum kern_mode on_choose_mode(void *arg, uint32_t node_ip, bool peer_vtep, char *why,
+				     size_t why_size)
+{
+	struct node *node = arg;
+
+	node->modes_chosen++;
+	snprintf(why, why_size, "test: %08x %s a VTEP", node_ip, peer_vtep ? "has" : "has no");
+	return node->vxlan && peer_vtep ? KERN_MODE_VXLAN : KERN_MODE_DIRECT;
+}
+
+static const struct peer_mgr_ops ops = {.routes_changed = on_routes,
+					.subnet_claimed = on_claim,
+					.subnet_conflict = on_conflict,
+					.choose_mode = on_choose_mode};
 
 static uint64_t now_ms(void)
 {
@@ -123,6 +140,11 @@ static void node_start(struct node *node, unsigned n, const struct endpoint *see
 	c.connect_retry_max_ms = 200;
 	c.handshake_timeout_ms = 500;
 	c.claim_wait_ms = 500;
+	if (node->vxlan) {
+		c.vtep = node->ip;
+		for (unsigned i = 0; i < KERN_MAC_LEN; i++)
+			c.vtep_mac[i] = (uint8_t)(0x10 * n + i);
+	}
 	assert_int_equal(peer_mgr_new(base, &c, &ops, node, &node->mgr), 0);
 	assert_int_equal(peer_mgr_start(node->mgr), 0);
 }
@@ -234,6 +256,72 @@ static void test_two_nodes(void **st)
 	/* keepalives hold it well past the hold time */
 	run_for(1000);
 	assert_true(full_mesh(&m));
+	free_nodes(nodes, 2);
+}
+
+/* The VTEP travels in the advert: a node that chooses vxlan for a peer
+ * installs its subnet with the peer's VTEP address and MAC; a peer that
+ * advertises no VTEP stays direct; the mode shows in peer_mgr_peers. */
+static void test_vtep_in_advert(void **st)
+{
+	(void)st;
+	struct node nodes[2];
+	struct mesh m = {nodes, 2};
+	struct endpoint seed;
+	struct kern_route *routes;
+	struct peer_info *infos;
+	unsigned n;
+
+	node_init(&nodes[0], 0x10);
+	node_init(&nodes[1], 0x20);
+	nodes[0].vxlan = true;	/* node 1 has a VTEP and wants vxlan */
+	nodes[1].vxlan = false; /* node 2 has none */
+	node_start(&nodes[1], 2, NULL, 0, true, 5000);
+	seed = ep_of(&nodes[1]);
+	node_start(&nodes[0], 1, &seed, 1, true, 5000);
+	assert_true(run_until(full_mesh, &m, DEADLINE_MS));
+	/* Node 1 sees no VTEP from node 2: direct, whatever it prefers. */
+	peer_mgr_routes(nodes[0].mgr, &routes, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(routes[0].mode, KERN_MODE_DIRECT);
+	assert_int_equal(routes[0].vtep, 0);
+	free(routes);
+	/* Node 2 got node 1's VTEP; it prefers direct. */
+	peer_mgr_routes(nodes[1].mgr, &routes, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(routes[0].mode, KERN_MODE_DIRECT);
+	free(routes);
+	assert_true(nodes[0].modes_chosen > 0 && nodes[1].modes_chosen > 0);
+	free_nodes(nodes, 2);
+
+	/* Both with a VTEP: vxlan both ways, with the advertised address and MAC. */
+	node_init(&nodes[0], 0x10);
+	node_init(&nodes[1], 0x20);
+	nodes[0].vxlan = nodes[1].vxlan = true;
+	node_start(&nodes[1], 2, NULL, 0, true, 5000);
+	seed = ep_of(&nodes[1]);
+	node_start(&nodes[0], 1, &seed, 1, true, 5000);
+	assert_true(run_until(full_mesh, &m, DEADLINE_MS));
+	peer_mgr_routes(nodes[0].mgr, &routes, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(routes[0].mode, KERN_MODE_VXLAN);
+	assert_int_equal(routes[0].gateway, LOOP(2));
+	assert_int_equal(routes[0].vtep, LOOP(2));
+	for (unsigned i = 0; i < KERN_MAC_LEN; i++)
+		assert_int_equal(routes[0].vtep_mac[i], 0x20 + i);
+	free(routes);
+	peer_mgr_routes(nodes[1].mgr, &routes, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(routes[0].mode, KERN_MODE_VXLAN);
+	assert_int_equal(routes[0].vtep, LOOP(1));
+	assert_int_equal(routes[0].vtep_mac[0], 0x10);
+	free(routes);
+	n = peer_mgr_peers(nodes[0].mgr, &infos);
+	const struct peer_info *info = find_info(infos, n, nodes[1].id);
+
+	assert_non_null(info);
+	assert_int_equal(info->mode, KERN_MODE_VXLAN);
+	free(infos);
 	free_nodes(nodes, 2);
 }
 
@@ -424,7 +512,8 @@ static void test_adopt(void **st)
 	struct node nodes[2];
 	struct mesh m = {nodes, 2};
 	struct endpoint seed;
-	struct kern_route adopted[] = {{NET(2), LOOP(2)}, {NET(9), LOOP(2)}};
+	struct kern_route adopted[] = {{.dst = NET(2), .gateway = LOOP(2)},
+				       {.dst = NET(9), .gateway = LOOP(2)}};
 	struct route_cond swept = {&nodes[0], NET(9), LOOP(2), false};
 	struct peer_mgr_config c = {0};
 
@@ -841,6 +930,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_two_nodes),
+	    cmocka_unit_test(test_vtep_in_advert),
 	    cmocka_unit_test(test_simultaneous),
 	    cmocka_unit_test(test_chain_of_three),
 	    cmocka_unit_test(test_graceful_restart_and_leave),

@@ -151,7 +151,9 @@ static void test_adopt(void **st)
 {
 	(void)st;
 	struct rib *rib = rib_new(&cluster);
-	struct kern_route kr[] = {{NET(1), IP_A}, {NET(4), IP_A}, {NET(2), IP_B}};
+	struct kern_route kr[] = {{.dst = NET(1), .gateway = IP_A},
+				  {.dst = NET(4), .gateway = IP_A},
+				  {.dst = NET(2), .gateway = IP_B}};
 	struct prefix a[] = {NET(1)};
 	uint64_t next;
 
@@ -172,6 +174,54 @@ static void test_adopt(void **st)
 
 /* Two nodes claiming the same subnet, or one overlapping the local subnet,
  * never produce overlapping kernel routes. */
+/* The path set for a node reaches its routes; an adopted vxlan route keeps
+ * its VTEP until the owner re-advertises the same path (no change). */
+static void test_vxlan_path(void **st)
+{
+	static const uint8_t mac[KERN_MAC_LEN] = {0x02, 0x6e, 192, 168, 2, 6};
+	struct rib *rib = rib_new(&cluster);
+	struct kern_route r[4], adopted;
+	struct prefix s1 = NET(1);
+
+	(void)st;
+	rib_advert(rib, A, IP_A, &s1, 1, false);
+	assert_int_equal(routes(rib, NULL, r), 1);
+	assert_int_equal(r[0].mode, KERN_MODE_DIRECT);
+	rib_set_path(rib, A, KERN_MODE_VXLAN, IP_A, mac);
+	assert_int_equal(routes(rib, NULL, r), 1);
+	assert_int_equal(r[0].mode, KERN_MODE_VXLAN);
+	assert_int_equal(r[0].gateway, IP_A);
+	assert_int_equal(r[0].vtep, IP_A);
+	assert_memory_equal(r[0].vtep_mac, mac, KERN_MAC_LEN);
+	/* another node's entries are untouched */
+	rib_set_path(rib, B, KERN_MODE_DIRECT, 0, mac);
+	assert_int_equal(routes(rib, NULL, r), 1);
+	assert_int_equal(r[0].mode, KERN_MODE_VXLAN);
+	/* back to direct: no VTEP left in the route */
+	rib_set_path(rib, A, KERN_MODE_DIRECT, IP_A, mac);
+	assert_int_equal(routes(rib, NULL, r), 1);
+	assert_int_equal(r[0].mode, KERN_MODE_DIRECT);
+	assert_int_equal(r[0].vtep, 0);
+	rib_free(rib);
+
+	/* Adopted from the kernel as vxlan, then re-advertised identically. */
+	rib = rib_new(&cluster);
+	memset(&adopted, 0, sizeof(adopted));
+	adopted.dst = s1;
+	adopted.gateway = IP_A;
+	adopted.mode = KERN_MODE_VXLAN;
+	adopted.vtep = IP_A;
+	memcpy(adopted.vtep_mac, mac, KERN_MAC_LEN);
+	rib_adopt(rib, &adopted, 1, 0);
+	assert_int_equal(routes(rib, NULL, r), 1);
+	assert_memory_equal(&r[0], &adopted, sizeof(adopted));
+	rib_advert(rib, A, IP_A, &s1, 1, false);
+	rib_set_path(rib, A, KERN_MODE_VXLAN, IP_A, mac);
+	assert_int_equal(routes(rib, NULL, r), 1);
+	assert_memory_equal(&r[0], &adopted, sizeof(adopted));
+	rib_free(rib);
+}
+
 static void test_no_overlap(void **st)
 {
 	(void)st;
@@ -210,13 +260,57 @@ static void test_no_overlap(void **st)
 	rib_free(rib);
 }
 
+/* rib_advert_checked: one verdict per entry; the valid ones apply. */
+static void test_verdicts(void **st)
+{
+	(void)st;
+	struct rib *rib = rib_new(&cluster);
+	struct prefix local[] = {{0xac10c800, 24}, {0xc0a80105, 32}};
+	struct prefix set[] = {
+	    {0, 0},	      NET(1),		{0x0a000000, 8}, {0xac10c880, 25},
+	    {0xac100501, 24}, {0xac100000, 16}, NET(7),
+	};
+	enum rib_verdict v[7];
+	const enum rib_verdict want[7] = {
+	    RIB_REJECT_DEFAULT, RIB_REJECT_OWNED,     RIB_REJECT_OUTSIDE_CLUSTER,
+	    RIB_REJECT_LOCAL,	RIB_REJECT_MALFORMED, RIB_REJECT_LOCAL, /* the /16 covers local */
+	    RIB_ACCEPTED,
+	};
+	struct prefix many[20];
+
+	rib_set_local(rib, local, 2);
+	assert_int_equal(rib_advert_checked(rib, A, IP_A, (struct prefix[]){NET(1)}, 1, false, v),
+			 0);
+	assert_int_equal(rib_advert_checked(rib, B, IP_B, set, 7, false, v), 6);
+	for (int i = 0; i < 7; i++)
+		assert_int_equal(v[i] * 100 + i, want[i] * 100 + i);
+	assert_true(has_route(rib, NET(7), IP_B));
+	assert_true(has_route(rib, NET(1), IP_A));
+	assert_string_equal(rib_verdict_name(RIB_REJECT_OWNED),
+			    "overlaps a subnet another live node owns");
+
+	/* the owner's session drops: its entry is stale and no longer defends */
+	rib_session_down(rib, A, 1000);
+	assert_int_equal(
+	    rib_advert_checked(rib, B, IP_B, (struct prefix[]){NET(1), NET(7)}, 2, false, v), 0);
+	assert_int_equal(v[0], RIB_ACCEPTED);
+	assert_true(has_route(rib, NET(1), IP_B));
+
+	/* at most RIB_MAX_SUBNETS_PER_NODE, A's stale entry included */
+	for (int i = 0; i < 20; i++)
+		many[i] = NET(100 + i);
+	assert_int_equal(rib_advert_checked(rib, A, IP_A, many, 20, false, NULL), 5);
+	rib_free(rib);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_advert_replace),   cmocka_unit_test(test_validation),
 	    cmocka_unit_test(test_graceful_restart), cmocka_unit_test(test_expiry),
 	    cmocka_unit_test(test_withdraw),	     cmocka_unit_test(test_adopt),
-	    cmocka_unit_test(test_no_overlap),
+	    cmocka_unit_test(test_no_overlap),	     cmocka_unit_test(test_verdicts),
+	    cmocka_unit_test(test_vxlan_path),
 	};
 	log_set_level(LOG_LEVEL_ERROR);
 	return cmocka_run_group_tests(tests, NULL, NULL);

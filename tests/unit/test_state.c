@@ -113,6 +113,23 @@ static void check_corrupt(const char *content)
 	assert_int_equal(unlink(aside), 0);
 }
 
+/* An existing state dir open to others is made private (0700). */
+static void test_dir_tightened(void **st)
+{
+	(void)st;
+	char dir[512];
+	struct state *state;
+	struct stat sb;
+
+	snprintf(dir, sizeof(dir), "%s/loose", base);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	assert_int_equal(chmod(dir, 0777), 0);
+	assert_int_equal(state_open(dir, &state), 0);
+	assert_int_equal(stat(dir, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0700);
+	state_free(state);
+}
+
 static void test_corrupt(void **st)
 {
 	(void)st;
@@ -174,9 +191,8 @@ static void test_peer_bound(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_fresh_and_reload),
-	    cmocka_unit_test(test_corrupt),
-	    cmocka_unit_test(test_unknown_keys),
+	    cmocka_unit_test(test_fresh_and_reload), cmocka_unit_test(test_corrupt),
+	    cmocka_unit_test(test_dir_tightened),    cmocka_unit_test(test_unknown_keys),
 	    cmocka_unit_test(test_peer_bound),
 	};
 	log_set_level(LOG_LEVEL_ERROR);

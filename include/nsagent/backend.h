@@ -1,0 +1,54 @@
+/* Data-path modes (DESIGN.md "Data-path modes"): the pure decisions behind
+ * them, kept out of the kernel layer so that they can be unit-tested.
+ *
+ * direct: `subnet via node-ip`, for a peer whose node IP is on-link.
+ * vxlan:  `subnet via <subnet's network address> dev KERN_VXLAN_IFNAME
+ *         onlink`, with a permanent neighbour entry (that address -> the
+ *         peer's VTEP MAC) and a permanent FDB entry (the MAC -> the peer's
+ *         VTEP address), for a peer behind a router.
+ * --backend auto chooses per peer from the kernel's route to its node IP. */
+#ifndef NSAGENT_BACKEND_H
+#define NSAGENT_BACKEND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "nsagent/config.h"
+#include "nsagent/kern.h"
+
+/* Outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14) headers. */
+#define BACKEND_VXLAN_OVERHEAD 50
+/* Underlay MTU assumed when the node IP's device cannot be read. */
+#define BACKEND_DEFAULT_MTU 1500
+/* IPv4's minimum MTU (RFC 791): nothing smaller is ever configured. */
+#define BACKEND_MIN_MTU 576
+
+/* The mode for one peer. onlink: the kernel's route to the peer's node IP
+ * has no gateway. peer_vtep: the peer advertised a VTEP (it has a VXLAN
+ * device). When vxlan is wanted but the peer has no VTEP, direct is the
+ * only thing left to try, and *fallback is set (may be NULL) so that the
+ * caller can say so. */
+enum kern_mode backend_choose(enum cfg_backend backend, bool onlink, bool peer_vtep,
+			      bool *fallback);
+
+/* Whether this node runs a VXLAN device at all (auto and vxlan do). */
+bool backend_has_vtep(enum cfg_backend backend);
+
+/* The VTEP MAC of a node: locally administered, unicast, derived from its
+ * VTEP address (02:6e:a.b.c.d), so a re-created device keeps it and peers'
+ * entries stay right. */
+void backend_vtep_mac(uint32_t vtep, uint8_t mac[KERN_MAC_LEN]);
+
+/* The MTU of the bridge, veths and namespaces' eth0: the underlay's when
+ * every path is direct, the underlay's minus the VXLAN overhead when any
+ * path may cross VXLAN (backend vxlan, or a peer in vxlan mode), so that
+ * no full-size packet of a namespace ever has to be fragmented or dropped
+ * on the way. */
+unsigned backend_namespace_mtu(unsigned underlay, enum cfg_backend backend, bool any_vxlan);
+/* The VXLAN device's MTU: room for the header inside the underlay's. */
+unsigned backend_vxlan_mtu(unsigned underlay);
+
+const char *backend_mode_name(enum kern_mode mode);
+const char *backend_name(enum cfg_backend backend);
+
+#endif

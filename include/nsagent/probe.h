@@ -1,0 +1,124 @@
+/* Data-path probes: every agent checks, per established peer, that the path
+ * to it actually forwards, by sending an ICMP echo from its own bridge
+ * address to the peer's bridge address (the first host address of the
+ * peer's subnet) through the installed route. The peer's kernel answers
+ * only if packets reach its bridge and its route back to our subnet works.
+ *
+ * Two layers:
+ *   - probe_table: the bookkeeping, pure (no I/O, time passed in): per-peer
+ *     result with break/heal hysteresis, last RTT, loss over a window.
+ *   - probe: the thin I/O layer on the daemon's event loop: one timer for
+ *     all peers, one ICMP socket for all peers (the echo sequence number
+ *     and the replying address identify the peer). */
+#ifndef NSAGENT_PROBE_H
+#define NSAGENT_PROBE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A path is broken after this many probes lost in a row... */
+#define PROBE_BREAK_AFTER 3
+/* ...and healed again after this many answered in a row. */
+#define PROBE_HEAL_AFTER 2
+/* Loss is reported over the last PROBE_WINDOW probes (at most 32). */
+#define PROBE_WINDOW 10
+
+struct event_base;
+
+enum probe_result {
+	PROBE_UNKNOWN, /* not decided yet (new peer, fewer than PROBE_BREAK_AFTER losses) */
+	PROBE_OK,
+	PROBE_FAILED,
+};
+
+/* One peer to probe. */
+struct probe_target {
+	uint32_t node_ip; /* identifies the peer (its node address) */
+	uint32_t addr;	  /* its bridge address: what is probed */
+};
+
+/* What the table knows about one peer (read-only for callers). */
+struct probe_peer {
+	uint32_t node_ip;
+	uint32_t addr;
+	enum probe_result result;
+	bool has_rtt;
+	uint32_t rtt_us;       /* the last answered probe's round trip */
+	unsigned window_count; /* probes decided in the window (<= PROBE_WINDOW) */
+	unsigned window_lost;  /* of which lost */
+	uint64_t sent;	       /* since the peer was first probed */
+	uint64_t lost;
+	/* Private to probe.c. */
+	uint32_t history; /* bit i set = the i-th latest decided probe was lost */
+	unsigned lost_in_row, answered_in_row;
+	bool outstanding;
+	uint16_t seq;
+	uint64_t sent_us;
+};
+
+/* One echo request to send. */
+struct probe_send {
+	uint32_t addr;
+	uint16_t seq;
+};
+
+/* Called when a peer's result changes (from -> peer->result). */
+typedef void (*probe_change_fn)(void *arg, const struct probe_peer *peer, enum probe_result from);
+
+struct probe_table;
+
+struct probe_table *probe_table_new(probe_change_fn on_change, void *arg);
+void probe_table_free(struct probe_table *table);
+/* The peers to probe from now on: a peer not listed is forgotten, a new
+ * one (or one whose bridge address changed) starts unknown. Duplicate
+ * node_ip entries after the first are ignored. */
+void probe_table_sync(struct probe_table *table, const struct probe_target *targets, unsigned n);
+/* One probe round at now_us: every probe still unanswered is lost, then
+ * each peer gets a new probe, written to out (room for max entries, at
+ * least probe_table_count()). Returns the number written. */
+unsigned probe_table_round(struct probe_table *table, uint64_t now_us, struct probe_send *out,
+			   unsigned max);
+/* An echo reply from addr with seq at now_us. 0 when it answers a peer's
+ * outstanding probe, -ENOENT when it answers none (late, duplicate or
+ * foreign). */
+int probe_table_reply(struct probe_table *table, uint32_t addr, uint16_t seq, uint64_t now_us);
+unsigned probe_table_count(const struct probe_table *table);
+const struct probe_peer *probe_table_get(const struct probe_table *table, unsigned i);
+/* NULL when node_ip is not probed. */
+const struct probe_peer *probe_table_find(const struct probe_table *table, uint32_t node_ip);
+
+const char *probe_result_name(enum probe_result result);
+
+/* ---- ICMP echo wire format (pure) ---- */
+
+/* ICMP header plus the payload that marks an echo as ours. */
+#define PROBE_ECHO_LEN 24
+
+/* Writes an echo request with ident and seq, checksummed, into buf (size
+ * >= PROBE_ECHO_LEN). Returns its length. */
+size_t probe_echo_build(uint8_t *buf, size_t size, uint16_t ident, uint16_t seq);
+/* Checks that buf is an echo reply to one of our requests and reads its
+ * seq. With ip_header (a raw socket) buf starts with the IPv4 header and
+ * the echo ident must be ident; a datagram socket gives the ICMP message
+ * alone, its ident already matched by the kernel. 0 or -EINVAL. */
+int probe_echo_parse(const uint8_t *buf, size_t len, bool ip_header, uint16_t ident, uint16_t *seq);
+
+/* ---- I/O layer ---- */
+
+struct probe;
+
+/* Asked at every round: the source address to probe from (our bridge
+ * address; 0 = none yet, nothing is probed) and the peers, as a malloc'd
+ * array the probe frees. Returns the number of targets. */
+typedef unsigned (*probe_targets_fn)(void *arg, uint32_t *source, struct probe_target **targets);
+
+/* Starts probing every interval_ms (> 0). Returns 0 or a negative errno. */
+int probe_new(struct event_base *base, uint32_t interval_ms, probe_targets_fn targets, void *arg,
+	      struct probe **out);
+/* A reload changed the interval (> 0): the next round comes after it. */
+void probe_set_interval(struct probe *probe, uint32_t interval_ms);
+const struct probe_table *probe_get_table(const struct probe *probe);
+void probe_free(struct probe *probe);
+
+#endif

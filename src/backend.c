@@ -1,0 +1,72 @@
+/* DOC: the data-path decisions that need no kernel: which mode a peer gets,
+ * the VTEP MAC of a node, and the MTUs that keep every path free of
+ * black holes. The daemon feeds them with what the kernel layer reports
+ * (the route to a peer, the underlay's MTU); see include/nsagent/backend.h. */
+#include "nsagent/backend.h"
+
+enum kern_mode backend_choose(enum cfg_backend backend, bool onlink, bool peer_vtep, bool *fallback)
+{
+	bool vxlan = backend == CFG_BACKEND_VXLAN || (backend == CFG_BACKEND_AUTO && !onlink);
+
+	if (fallback)
+		*fallback = vxlan && !peer_vtep;
+	return vxlan && peer_vtep ? KERN_MODE_VXLAN : KERN_MODE_DIRECT;
+}
+
+bool backend_has_vtep(enum cfg_backend backend)
+{
+	return backend != CFG_BACKEND_DIRECT;
+}
+
+void backend_vtep_mac(uint32_t vtep, uint8_t mac[KERN_MAC_LEN])
+{
+	/* 0x02: locally administered (IEEE 802 U/L bit), unicast. */
+	mac[0] = 0x02;
+	mac[1] = 0x6e;
+	mac[2] = (uint8_t)(vtep >> 24);
+	mac[3] = (uint8_t)(vtep >> 16);
+	mac[4] = (uint8_t)(vtep >> 8);
+	mac[5] = (uint8_t)vtep;
+}
+
+unsigned backend_vxlan_mtu(unsigned underlay)
+{
+	if (!underlay)
+		underlay = BACKEND_DEFAULT_MTU;
+	if (underlay < BACKEND_MIN_MTU + BACKEND_VXLAN_OVERHEAD)
+		return BACKEND_MIN_MTU;
+	return underlay - BACKEND_VXLAN_OVERHEAD;
+}
+
+unsigned backend_namespace_mtu(unsigned underlay, enum cfg_backend backend, bool any_vxlan)
+{
+	if (!underlay)
+		underlay = BACKEND_DEFAULT_MTU;
+	if (backend == CFG_BACKEND_VXLAN || (backend == CFG_BACKEND_AUTO && any_vxlan))
+		return backend_vxlan_mtu(underlay);
+	return underlay;
+}
+
+const char *backend_mode_name(enum kern_mode mode)
+{
+	switch (mode) {
+	case KERN_MODE_DIRECT:
+		return "direct";
+	case KERN_MODE_VXLAN:
+		return "vxlan";
+	}
+	return "?";
+}
+
+const char *backend_name(enum cfg_backend backend)
+{
+	switch (backend) {
+	case CFG_BACKEND_AUTO:
+		return "auto";
+	case CFG_BACKEND_DIRECT:
+		return "direct";
+	case CFG_BACKEND_VXLAN:
+		return "vxlan";
+	}
+	return "?";
+}

@@ -1,0 +1,209 @@
+/* DOC: the VXLAN device and its per-peer entries.
+ *
+ * The device KERN_VXLAN_IFNAME carries KERN_ALIAS_VXLAN. It is created
+ * with VNI KERN_VXLAN_VNI, UDP port KERN_VXLAN_PORT, the node IP as local
+ * address, a MAC the caller derives from that address, no learning and no
+ * default remote: a frame whose destination MAC has no FDB entry is
+ * dropped, never flooded. Settings that cannot be changed in place (VNI,
+ * local, port, learning, MAC, a remote) make reconcile re-create it.
+ *
+ * Every neighbour and FDB entry on the owned device is ours: reconcile
+ * makes them exactly the set that the vxlan routes need (per route one
+ * permanent neighbour, dst's network address -> the peer's VTEP MAC; per
+ * MAC one permanent FDB entry -> the peer's VTEP address) and deletes
+ * anything else, such as an all-zero MAC entry that would flood. */
+#include <errno.h>
+#include <linux/neighbour.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "kern_priv.h"
+#include "nsagent/log.h"
+#include "nsagent/xalloc.h"
+
+static bool same_settings(const struct klink *l, uint32_t vtep, const uint8_t mac[KERN_MAC_LEN])
+{
+	return strcmp(l->kind, "vxlan") == 0 && l->vxlan_vni == KERN_VXLAN_VNI &&
+	       l->vxlan_local == vtep && l->vxlan_port == KERN_VXLAN_PORT && !l->vxlan_learning &&
+	       !l->vxlan_has_remote && memcmp(l->mac, mac, KERN_MAC_LEN) == 0;
+}
+
+int kvxlan_reconcile_device(struct knl *nl, const struct klinks *links, const struct kaddrs *addrs,
+			    uint32_t vtep, const uint8_t mac[KERN_MAC_LEN], unsigned mtu,
+			    uint32_t addr, int *ifindex, struct kern_error *err)
+{
+	const struct klink *l = klinks_by_name(links, KERN_VXLAN_IFNAME);
+	struct klink created;
+	bool found = false;
+	int rc;
+
+	*ifindex = 0;
+	if (!vtep) {
+		/* No VXLAN wanted (backend direct): an owned device goes, under
+		 * whatever name it has now. */
+		for (unsigned i = 0; i < links->n; i++) {
+			if (strcmp(links->v[i].alias, KERN_ALIAS_VXLAN) != 0)
+				continue;
+			rc = kreq_link_del(nl, links->v[i].ifindex, links->v[i].name, err);
+			if (rc < 0 && rc != -ENODEV)
+				return rc;
+		}
+		return 0;
+	}
+	if (l && strcmp(l->alias, KERN_ALIAS_VXLAN) != 0) {
+		kern_errorf(err,
+			    "cannot use %s as the VXLAN device: a %s link by that name exists "
+			    "that nsagent did not create",
+			    KERN_VXLAN_IFNAME, l->kind[0] ? l->kind : "non-vxlan");
+		return -EEXIST;
+	}
+	if (l && !same_settings(l, vtep, mac)) {
+		log_info("VXLAN device %s has other settings than wanted: re-creating it",
+			 KERN_VXLAN_IFNAME);
+		rc = kreq_link_del(nl, l->ifindex, l->name, err);
+		if (rc < 0 && rc != -ENODEV)
+			return rc;
+		l = NULL;
+	}
+	if (!l) {
+		rc = kreq_vxlan_add(nl, KERN_VXLAN_IFNAME, KERN_VXLAN_VNI, vtep, KERN_VXLAN_PORT,
+				    mac, mtu, err);
+		if (rc == 0)
+			rc = kreq_link_set(nl, 0, KERN_VXLAN_IFNAME, false, -1, NULL, 0,
+					   KERN_ALIAS_VXLAN, err);
+		if (rc == 0)
+			rc = knl_get_link(nl, KERN_VXLAN_IFNAME, &created, err);
+		if (rc < 0)
+			return rc;
+		l = &created;
+	} else if (!(l->flags & IFF_UP) || (mtu && l->mtu != mtu)) {
+		rc = kreq_link_set(nl, l->ifindex, l->name, !(l->flags & IFF_UP), -1, NULL,
+				   mtu && l->mtu != mtu ? mtu : 0, NULL, err);
+		if (rc < 0)
+			return rc;
+	}
+	*ifindex = l->ifindex;
+	for (unsigned i = 0; l != &created && i < addrs->n; i++) {
+		const struct kaddr *a = &addrs->v[i];
+
+		if (a->ifindex != l->ifindex)
+			continue;
+		if (a->addr == addr && a->len == 32) {
+			found = true;
+			continue;
+		}
+		rc = kreq_addr(nl, false, a->ifindex, KERN_VXLAN_IFNAME, a->addr, a->len, err);
+		if (rc < 0 && rc != -EADDRNOTAVAIL)
+			return rc;
+	}
+	if (!found)
+		return kreq_addr(nl, true, l->ifindex, KERN_VXLAN_IFNAME, addr, 32, err);
+	return 0;
+}
+
+int kvxlan_ifindex(struct knl *nl, struct kern_error *err)
+{
+	struct klink l;
+	int rc = knl_get_link(nl, KERN_VXLAN_IFNAME, &l, err);
+
+	if (rc == -ENODEV)
+		return 0;
+	if (rc < 0)
+		return rc;
+	return strcmp(l.alias, KERN_ALIAS_VXLAN) == 0 ? l.ifindex : 0;
+}
+
+/* Index of the vxlan route that wants this entry exactly, or -1. */
+static int wanted_by(const struct kneigh *e, const struct kern_route *want, unsigned n)
+{
+	if (!(e->state & NUD_PERMANENT))
+		return -1;
+	for (unsigned i = 0; i < n; i++) {
+		const struct kern_route *r = &want[i];
+
+		if (r->mode != KERN_MODE_VXLAN || memcmp(r->vtep_mac, e->mac, KERN_MAC_LEN) != 0)
+			continue;
+		if (e->family == AF_INET ? e->dst == r->dst.addr : e->dst == r->vtep)
+			return (int)i;
+	}
+	return -1;
+}
+
+bool kvxlan_entry_wanted(const struct kneigh *e, const struct kern_route *want, unsigned n)
+{
+	return wanted_by(e, want, n) >= 0;
+}
+
+static int reconcile_family(struct knl *nl, uint8_t family, int ifindex,
+			    const struct kern_route *want, unsigned n, struct kern_error *err)
+{
+	struct kneighs have = {0};
+	struct kern_error e = {{0}};
+	bool *present = xcalloc(n + 1, sizeof(*present));
+	int first = 0, rc;
+
+	rc = knl_dump_neighs(nl, family, &have, err);
+	if (rc < 0) {
+		first = rc;
+		goto out;
+	}
+	for (unsigned i = 0; i < have.n; i++) {
+		const struct kneigh *h = &have.v[i];
+		int w;
+
+		if (h->ifindex != ifindex || h->family != family)
+			continue;
+		w = wanted_by(h, want, n);
+		if (w >= 0) {
+			present[w] = true;
+			continue;
+		}
+		rc = kreq_neigh(nl, true, family, ifindex, KERN_VXLAN_IFNAME, h->dst, h->mac, &e);
+		if (rc < 0 && rc != -ENOENT && first == 0) {
+			first = rc;
+			*err = e;
+		}
+	}
+	for (unsigned i = 0; i < n; i++) {
+		const struct kern_route *r = &want[i];
+		bool dup = false;
+
+		if (r->mode != KERN_MODE_VXLAN || present[i])
+			continue;
+		/* One FDB entry per MAC (a peer with several subnets). */
+		for (unsigned j = 0; family == AF_BRIDGE && j < i; j++)
+			dup |= want[j].mode == KERN_MODE_VXLAN &&
+			       memcmp(want[j].vtep_mac, r->vtep_mac, KERN_MAC_LEN) == 0;
+		for (unsigned j = 0; family == AF_BRIDGE && !dup && j < n; j++)
+			dup |= present[j] && want[j].mode == KERN_MODE_VXLAN &&
+			       memcmp(want[j].vtep_mac, r->vtep_mac, KERN_MAC_LEN) == 0;
+		if (dup)
+			continue;
+		rc = kreq_neigh(nl, false, family, ifindex, KERN_VXLAN_IFNAME,
+				family == AF_BRIDGE ? r->vtep : r->dst.addr, r->vtep_mac, &e);
+		if (rc < 0 && first == 0) {
+			first = rc;
+			*err = e;
+		}
+	}
+out:
+	free(have.v);
+	free(present);
+	return first;
+}
+
+int kvxlan_reconcile_entries(struct knl *nl, int ifindex, const struct kern_route *want, unsigned n,
+			     struct kern_error *err)
+{
+	struct kern_error e = {{0}};
+	int rc, first;
+
+	first = reconcile_family(nl, AF_BRIDGE, ifindex, want, n, err);
+	rc = reconcile_family(nl, AF_INET, ifindex, want, n, &e);
+	if (rc < 0 && first == 0) {
+		first = rc;
+		*err = e;
+	}
+	return first;
+}

@@ -1,0 +1,544 @@
+/* DOC: data-path probes. Owns, per established peer, whether the path to
+ * its bridge actually forwards: an ICMP echo from our bridge address to the
+ * peer's, through the installed route, every probe interval.
+ *
+ * The bookkeeping (probe_table) is pure and driven by rounds: at each round
+ * every probe still unanswered counts as lost and every peer gets a new
+ * one, so a reply has one interval to come back. A peer's result moves
+ * unknown -> ok on its first reply, to failed after PROBE_BREAK_AFTER
+ * losses in a row, and back to ok after PROBE_HEAL_AFTER replies in a
+ * row; only those changes reach the change callback, so a broken path is
+ * logged once when it breaks and once when it heals, however long it stays
+ * so. Invariants: a peer has at most one outstanding probe, a reply counts
+ * only when its source and sequence number match that probe, and
+ * window_lost <= window_count <= PROBE_WINDOW.
+ *
+ * The I/O layer (struct probe) is one libevent timer and one ICMP socket
+ * for all peers, bound to our bridge address. It prefers an ICMP datagram
+ * ("ping") socket, which needs no privilege but only works when the
+ * agent's group is inside net.ipv4.ping_group_range; that sysctl is per
+ * network namespace and defaults to "1 0" (nobody, root included), which
+ * is what a fresh lab host or container has. Then it falls back to a raw
+ * ICMP socket (CAP_NET_RAW, which the agent has as root and the systemd
+ * unit grants), with ICMP_FILTER letting only echo replies through and an
+ * ident of its own to pick its replies out of the host's. Either way the
+ * peer is identified by the replying address and the echo sequence number.
+ *
+ * The traffic is cluster-internal (bridge address to bridge address), so
+ * the agent's own nft table leaves it untracked and accepts it (every
+ * chain's policy is accept); the peer's kernel answers from its input path. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+/* After <netinet/in.h>, so that the kernel header defers to libc's types. */
+#include <linux/icmp.h>
+
+#include <event2/event.h>
+
+#include "nsagent/addr.h"
+#include "nsagent/log.h"
+#include "nsagent/probe.h"
+#include "nsagent/xalloc.h"
+
+/* Replies read per readable event, so a flood cannot hold the loop. */
+#define PROBE_READ_BURST 64
+#define PROBE_ICMP_HEADER_LEN 8
+#define PROBE_MIN_IP_HEADER_LEN 20
+
+/* Marks an echo as ours (and as a data-path probe to whoever captures it). */
+static const uint8_t probe_magic[PROBE_ECHO_LEN - PROBE_ICMP_HEADER_LEN] = "nsagent probe v1";
+
+_Static_assert(PROBE_WINDOW <= 32, "the loss window is a 32-bit history");
+
+/* ---- bookkeeping ---- */
+
+struct probe_table {
+	struct probe_peer *peers;
+	unsigned n_peers;
+	uint16_t next_seq;
+	probe_change_fn on_change;
+	void *arg;
+};
+
+struct probe_table *probe_table_new(probe_change_fn on_change, void *arg)
+{
+	struct probe_table *table = xcalloc(1, sizeof(*table));
+
+	table->on_change = on_change;
+	table->arg = arg;
+	return table;
+}
+
+void probe_table_free(struct probe_table *table)
+{
+	if (!table)
+		return;
+	free(table->peers);
+	free(table);
+}
+
+static struct probe_peer *find_peer(struct probe_peer *peers, unsigned n, uint32_t node_ip)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (peers[i].node_ip == node_ip)
+			return &peers[i];
+	}
+	return NULL;
+}
+
+void probe_table_sync(struct probe_table *table, const struct probe_target *targets, unsigned n)
+{
+	struct probe_peer *peers = xcalloc(n ? n : 1, sizeof(*peers));
+	unsigned kept = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		const struct probe_peer *old;
+		struct probe_peer *p;
+
+		if (find_peer(peers, kept, targets[i].node_ip))
+			continue;
+		p = &peers[kept++];
+		old = find_peer(table->peers, table->n_peers, targets[i].node_ip);
+		if (old && old->addr == targets[i].addr) {
+			*p = *old;
+			continue;
+		}
+		/* New, or its subnet moved: what we knew was about another path. */
+		memset(p, 0, sizeof(*p));
+		p->node_ip = targets[i].node_ip;
+		p->addr = targets[i].addr;
+		p->result = PROBE_UNKNOWN;
+	}
+	free(table->peers);
+	table->peers = peers;
+	table->n_peers = kept;
+}
+
+static void change_result(struct probe_table *table, struct probe_peer *p, enum probe_result to)
+{
+	enum probe_result from = p->result;
+
+	p->result = to;
+	if (table->on_change)
+		table->on_change(table->arg, p, from);
+}
+
+static void record(struct probe_peer *p, bool lost)
+{
+	uint32_t mask = PROBE_WINDOW == 32 ? UINT32_MAX : (UINT32_C(1) << PROBE_WINDOW) - 1;
+
+	p->outstanding = false;
+	p->history = (p->history << 1) | (lost ? 1 : 0);
+	if (p->window_count < PROBE_WINDOW)
+		p->window_count++;
+	p->window_lost = (unsigned)__builtin_popcount(p->history & mask);
+}
+
+static void record_loss(struct probe_table *table, struct probe_peer *p)
+{
+	record(p, true);
+	p->lost++;
+	p->answered_in_row = 0;
+	p->lost_in_row++;
+	if (p->result != PROBE_FAILED && p->lost_in_row >= PROBE_BREAK_AFTER)
+		change_result(table, p, PROBE_FAILED);
+}
+
+unsigned probe_table_round(struct probe_table *table, uint64_t now_us, struct probe_send *out,
+			   unsigned max)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < table->n_peers; i++) {
+		struct probe_peer *p = &table->peers[i];
+
+		if (p->outstanding)
+			record_loss(table, p);
+		if (n >= max)
+			continue;
+		p->outstanding = true;
+		p->seq = table->next_seq++;
+		p->sent_us = now_us;
+		p->sent++;
+		out[n].addr = p->addr;
+		out[n].seq = p->seq;
+		n++;
+	}
+	return n;
+}
+
+int probe_table_reply(struct probe_table *table, uint32_t addr, uint16_t seq, uint64_t now_us)
+{
+	for (unsigned i = 0; i < table->n_peers; i++) {
+		struct probe_peer *p = &table->peers[i];
+		uint64_t rtt;
+
+		if (p->addr != addr || !p->outstanding || p->seq != seq)
+			continue;
+		rtt = now_us > p->sent_us ? now_us - p->sent_us : 0;
+		record(p, false);
+		p->has_rtt = true;
+		p->rtt_us = rtt > UINT32_MAX ? UINT32_MAX : (uint32_t)rtt;
+		p->lost_in_row = 0;
+		p->answered_in_row++;
+		if (p->result == PROBE_UNKNOWN ||
+		    (p->result == PROBE_FAILED && p->answered_in_row >= PROBE_HEAL_AFTER))
+			change_result(table, p, PROBE_OK);
+		return 0;
+	}
+	return -ENOENT;
+}
+
+unsigned probe_table_count(const struct probe_table *table)
+{
+	return table->n_peers;
+}
+
+const struct probe_peer *probe_table_get(const struct probe_table *table, unsigned i)
+{
+	return i < table->n_peers ? &table->peers[i] : NULL;
+}
+
+const struct probe_peer *probe_table_find(const struct probe_table *table, uint32_t node_ip)
+{
+	return find_peer(table->peers, table->n_peers, node_ip);
+}
+
+const char *probe_result_name(enum probe_result result)
+{
+	switch (result) {
+	case PROBE_OK:
+		return "ok";
+	case PROBE_FAILED:
+		return "failed";
+	case PROBE_UNKNOWN:
+		break;
+	}
+	return "unknown";
+}
+
+/* ---- wire format ---- */
+
+/* The Internet checksum (RFC 1071). */
+static uint16_t inet_checksum(const uint8_t *buf, size_t len)
+{
+	uint32_t sum = 0;
+
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)(buf[i] << 8 | buf[i + 1]);
+	if (len & 1)
+		sum += (uint32_t)(buf[len - 1] << 8);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+size_t probe_echo_build(uint8_t *buf, size_t size, uint16_t ident, uint16_t seq)
+{
+	uint16_t sum;
+
+	if (size < PROBE_ECHO_LEN)
+		return 0;
+	memset(buf, 0, PROBE_ECHO_LEN);
+	buf[0] = ICMP_ECHO;
+	buf[4] = (uint8_t)(ident >> 8);
+	buf[5] = (uint8_t)ident;
+	buf[6] = (uint8_t)(seq >> 8);
+	buf[7] = (uint8_t)seq;
+	memcpy(buf + PROBE_ICMP_HEADER_LEN, probe_magic, sizeof(probe_magic));
+	/* A datagram socket recomputes it; a raw socket sends it as is. */
+	sum = inet_checksum(buf, PROBE_ECHO_LEN);
+	buf[2] = (uint8_t)(sum >> 8);
+	buf[3] = (uint8_t)sum;
+	return PROBE_ECHO_LEN;
+}
+
+int probe_echo_parse(const uint8_t *buf, size_t len, bool ip_header, uint16_t ident, uint16_t *seq)
+{
+	const uint8_t *icmp = buf;
+
+	if (ip_header) {
+		size_t header_len;
+
+		if (len < PROBE_MIN_IP_HEADER_LEN || (buf[0] >> 4) != 4)
+			return -EINVAL;
+		header_len = (size_t)(buf[0] & 0x0f) * 4;
+		if (header_len < PROBE_MIN_IP_HEADER_LEN || header_len > len)
+			return -EINVAL;
+		icmp += header_len;
+		len -= header_len;
+	}
+	if (len < PROBE_ECHO_LEN || icmp[0] != ICMP_ECHOREPLY || icmp[1] != 0)
+		return -EINVAL;
+	if (ip_header && (uint16_t)(icmp[4] << 8 | icmp[5]) != ident)
+		return -EINVAL;
+	if (memcmp(icmp + PROBE_ICMP_HEADER_LEN, probe_magic, sizeof(probe_magic)) != 0)
+		return -EINVAL;
+	*seq = (uint16_t)(icmp[6] << 8 | icmp[7]);
+	return 0;
+}
+
+/* ---- I/O ---- */
+
+struct probe {
+	struct event_base *base;
+	struct probe_table *table;
+	struct event *timer;
+	uint32_t interval_ms;
+	probe_targets_fn targets;
+	void *arg;
+	/* The socket, open while there is a source address. */
+	int fd;
+	struct event *readable;
+	bool raw;
+	uint16_t ident;
+	uint32_t source;
+	int open_error; /* the last failure to open it, logged once */
+};
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static void on_change(void *arg, const struct probe_peer *peer, enum probe_result from)
+{
+	char node[ADDR_STRLEN], addr[ADDR_STRLEN];
+
+	(void)arg;
+	addr_format(peer->node_ip, node);
+	addr_format(peer->addr, addr);
+	if (peer->result == PROBE_FAILED)
+		log_warn("data path to peer %s broken: %u probes to %s lost in a row", node,
+			 peer->lost_in_row, addr);
+	else if (from == PROBE_FAILED)
+		log_info("data path to peer %s healed: %s answers again (rtt %.3fms)", node, addr,
+			 peer->rtt_us / 1000.0);
+	else
+		log_info("data path to peer %s works: %s answers (rtt %.3fms)", node, addr,
+			 peer->rtt_us / 1000.0);
+}
+
+static void on_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct probe *p = arg;
+
+	(void)what;
+	for (unsigned i = 0; i < PROBE_READ_BURST; i++) {
+		/* An echo reply is small; a bigger datagram is truncated and rejected. */
+		uint8_t buf[512];
+		struct sockaddr_in from;
+		socklen_t from_len = sizeof(from);
+		uint16_t seq;
+		ssize_t len;
+
+		len = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &from_len);
+		if (len < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			/* A datagram socket reports an ICMP error (host
+			 * unreachable...) once as errno: the probe it
+			 * answers counts as lost at the next round. */
+			continue;
+		}
+		if (from_len < sizeof(from) || from.sin_family != AF_INET ||
+		    probe_echo_parse(buf, (size_t)len, p->raw, p->ident, &seq) < 0)
+			continue;
+		probe_table_reply(p->table, ntohl(from.sin_addr.s_addr), seq, now_us());
+	}
+}
+
+static void close_socket(struct probe *p)
+{
+	if (p->readable)
+		event_free(p->readable);
+	p->readable = NULL;
+	if (p->fd >= 0)
+		close(p->fd);
+	p->fd = -1;
+}
+
+/* The echo ident of a raw socket: random, so that two agents (or an agent
+ * and a ping) on one host do not take each other's replies. */
+static uint16_t random_ident(void)
+{
+	uint16_t ident;
+
+	if (getrandom(&ident, sizeof(ident), GRND_NONBLOCK) != sizeof(ident))
+		ident = (uint16_t)(getpid() ^ time(NULL));
+	return ident;
+}
+
+static int open_socket(struct probe *p)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(p->source)};
+	socklen_t len = sizeof(sin);
+	char a[ADDR_STRLEN];
+	int ret;
+
+	p->raw = false;
+	p->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ICMP);
+	if (p->fd < 0 && (errno == EACCES || errno == EPERM)) {
+		struct icmp_filter filter = {.data = ~(UINT32_C(1) << ICMP_ECHOREPLY)};
+
+		p->raw = true;
+		p->fd = socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ICMP);
+		if (p->fd >= 0 &&
+		    setsockopt(p->fd, SOL_RAW, ICMP_FILTER, &filter, sizeof(filter)) < 0) {
+			ret = -errno;
+			goto out;
+		}
+		p->ident = random_ident();
+	}
+	if (p->fd < 0) {
+		ret = -errno;
+		goto out;
+	}
+	if (bind(p->fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	/* A datagram socket's echo ident is its port, chosen at bind. */
+	if (!p->raw) {
+		if (getsockname(p->fd, (struct sockaddr *)&sin, &len) < 0) {
+			ret = -errno;
+			goto out;
+		}
+		p->ident = ntohs(sin.sin_port);
+	}
+	p->readable = event_new(p->base, p->fd, EV_READ | EV_PERSIST, on_readable, p);
+	if (!p->readable || event_add(p->readable, NULL) < 0)
+		fatal("cannot watch the probe socket");
+	ret = 0;
+out:
+	if (ret < 0) {
+		close_socket(p);
+		if (ret != p->open_error)
+			log_warn("data-path probes from %s stopped: cannot open an ICMP socket: %s",
+				 addr_format(p->source, a), strerror(-ret));
+		p->open_error = ret;
+		return ret;
+	}
+	if (p->open_error)
+		log_info("data-path probes from %s work again", addr_format(p->source, a));
+	p->open_error = 0;
+	log_info("data-path probes every %ums from %s (%s)", p->interval_ms,
+		 addr_format(p->source, a),
+		 p->raw ? "raw ICMP socket: net.ipv4.ping_group_range excludes this agent"
+			: "ICMP datagram socket");
+	return 0;
+}
+
+static void send_probes(struct probe *p)
+{
+	unsigned n = probe_table_count(p->table);
+	struct probe_send *sends = xcalloc(n ? n : 1, sizeof(*sends));
+
+	n = probe_table_round(p->table, now_us(), sends, n);
+	for (unsigned i = 0; i < n; i++) {
+		struct sockaddr_in to = {.sin_family = AF_INET,
+					 .sin_addr.s_addr = htonl(sends[i].addr)};
+		uint8_t buf[PROBE_ECHO_LEN];
+		size_t len = probe_echo_build(buf, sizeof(buf), p->ident, sends[i].seq);
+		char a[ADDR_STRLEN];
+
+		/* A send that fails (no route, dropped by a firewall) is a loss
+		 * like any other: the next round counts it. */
+		if (sendto(p->fd, buf, len, 0, (struct sockaddr *)&to, sizeof(to)) < 0)
+			log_debug("probe to %s not sent: %s", addr_format(sends[i].addr, a),
+				  strerror(errno));
+	}
+	free(sends);
+}
+
+static void on_round(evutil_socket_t fd, short what, void *arg)
+{
+	struct probe *p = arg;
+	struct probe_target *targets = NULL;
+	uint32_t source = 0;
+	unsigned n;
+
+	(void)fd;
+	(void)what;
+	n = p->targets(p->arg, &source, &targets);
+	if (source != p->source) {
+		close_socket(p);
+		p->source = source;
+		p->open_error = 0;
+	}
+	if (p->fd < 0 && p->source)
+		open_socket(p);
+	/* Without a socket nothing is known: every peer goes back to unknown. */
+	probe_table_sync(p->table, targets, p->fd >= 0 ? n : 0);
+	free(targets);
+	if (p->fd >= 0)
+		send_probes(p);
+}
+
+static void arm_timer(struct probe *p)
+{
+	struct timeval tv = {.tv_sec = p->interval_ms / 1000,
+			     .tv_usec = (suseconds_t)(p->interval_ms % 1000) * 1000};
+
+	if (event_add(p->timer, &tv) < 0)
+		fatal("cannot arm the probe timer");
+}
+
+int probe_new(struct event_base *base, uint32_t interval_ms, probe_targets_fn targets, void *arg,
+	      struct probe **out)
+{
+	struct probe *p;
+
+	if (interval_ms == 0 || !targets)
+		return -EINVAL;
+	p = xcalloc(1, sizeof(*p));
+	p->base = base;
+	p->interval_ms = interval_ms;
+	p->targets = targets;
+	p->arg = arg;
+	p->fd = -1;
+	p->table = probe_table_new(on_change, p);
+	p->timer = event_new(base, -1, EV_PERSIST, on_round, p);
+	if (!p->timer)
+		fatal("out of memory");
+	arm_timer(p);
+	*out = p;
+	return 0;
+}
+
+void probe_set_interval(struct probe *probe, uint32_t interval_ms)
+{
+	if (interval_ms == 0 || interval_ms == probe->interval_ms)
+		return;
+	probe->interval_ms = interval_ms;
+	event_del(probe->timer);
+	arm_timer(probe);
+	log_info("data-path probes every %ums", interval_ms);
+}
+
+const struct probe_table *probe_get_table(const struct probe *probe)
+{
+	return probe->table;
+}
+
+void probe_free(struct probe *probe)
+{
+	if (!probe)
+		return;
+	close_socket(probe);
+	if (probe->timer)
+		event_free(probe->timer);
+	probe_table_free(probe->table);
+	free(probe);
+}

@@ -1,0 +1,98 @@
+# Helpers for the data-path scenarios (sourced after lib.sh and
+# peers_lib.sh): who a server sees as the client, bulk TCP transfers, MTUs.
+# shellcheck shell=bash
+
+export OUTSIDE=198.51.100.10 # the lab's outside host
+BULK_BYTES=$((4 * 1024 * 1024))
+DP_TMP=$(mktemp -d "/tmp/nsagent-datapath.$$.XXXXXX")
+DP_PIDS=()
+
+# Runs at exit before the lab goes: background servers and temp files.
+dp_cleanup() {
+	local pid
+	for pid in "${DP_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+	rm -rf "$DP_TMP"
+}
+
+# target: "HOST NS" or "HOST" (a host or the outside node) as words for `lab exec`.
+listening() { # TARGET... -- PORT
+	local port=${*: -1}
+	lab exec "${@:1:$#-2}" -- ss -Hltn "sport = :$port" | grep -q .
+}
+
+dp_port() { echo $((20000 + (RANDOM % 20000))); }
+
+# seen_as ADDR SERVER... -- CLIENT...: the address a one-shot TCP server on
+# SERVER (e.g. "host2 NS1" or "outside") sees when CLIENT connects to ADDR.
+seen_as() {
+	local addr=$1
+	shift
+	local server=() client=() port pid
+	while [[ $1 != -- ]]; do server+=("$1"); shift; done
+	shift
+	client=("$@")
+	port=$(dp_port)
+	# shellcheck disable=SC2016 # SOCAT_PEERADDR is socat's, for the child
+	lab exec "${server[@]}" -- timeout 20 socat "TCP-LISTEN:$port,reuseaddr" \
+		SYSTEM:'echo $SOCAT_PEERADDR' >/dev/null 2>&1 &
+	pid=$!
+	DP_PIDS+=("$pid")
+	poll 10 listening "${server[@]}" -- "$port" || { echo "no listener on ${server[*]}:$port"; return 1; }
+	lab exec "${client[@]}" -- timeout 10 socat -u "TCP:$addr:$port" - || true
+	wait "$pid" 2>/dev/null || true
+}
+
+# bulk FROM_HOST FROM_NS TO_HOST TO_NS TO_ADDR: BULK_BYTES of random data
+# over one TCP connection; succeeds when the receiver got exactly them.
+# TCP sets DF on every segment (Linux path MTU discovery, checked below),
+# so a segment that does not fit a path is not fragmented but lost until
+# PMTU discovery adapts: a black hole shows as a stalled, timed-out copy.
+bulk() {
+	local from=("$1" "$2") to=("$3" "$4") addr=$5 port pid want got
+	[[ -s $DP_TMP/data ]] || head -c "$BULK_BYTES" /dev/urandom >"$DP_TMP/data"
+	want=$(sha256sum <"$DP_TMP/data" | cut -d' ' -f1)
+	[[ $(lab exec "${from[@]}" -- sysctl -n net.ipv4.ip_no_pmtu_disc) == 0 ]] ||
+		{ echo "path MTU discovery (DF) is off in ${from[*]}"; return 1; }
+	port=$(dp_port)
+	rm -f "$DP_TMP/received"
+	lab exec "${to[@]}" -- timeout 30 socat -u "TCP-LISTEN:$port,reuseaddr" - \
+		>"$DP_TMP/received" 2>/dev/null &
+	pid=$!
+	DP_PIDS+=("$pid")
+	poll 10 listening "${to[@]}" -- "$port" || { echo "no listener on ${to[*]}:$port"; return 1; }
+	lab exec "${from[@]}" -- timeout 30 socat -u "OPEN:$DP_TMP/data" "TCP:$addr:$port" ||
+		{ echo "sender ${from[*]} -> $addr failed"; return 1; }
+	wait "$pid" || { echo "receiver ${to[*]} failed"; return 1; }
+	got=$(sha256sum <"$DP_TMP/received" | cut -d' ' -f1)
+	[[ $got == "$want" ]] || { echo "received $(stat -c %s "$DP_TMP/received") of $BULK_BYTES bytes, or other bytes"; return 1; }
+}
+
+# mtu HOST [NS] IFNAME
+mtu() {
+	local ifname=${*: -1}
+	lab exec "${@:1:$#-1}" -- cat "/sys/class/net/$ifname/mtu"
+}
+
+# full_size FROM_HOST FROM_NS ADDR: the largest ICMP echo that fits the
+# namespace's eth0, with DF, crosses the path and comes back.
+full_size() {
+	local m
+	m=$(mtu "$1" "$2" eth0)
+	lab exec "$1" "$2" -- ping -n -c 2 -i 0.2 -W 2 -M "do" -s $((m - 28)) "$3" >/dev/null
+}
+
+# agent_log HOST: the host's agent log.
+agent_log() { cat "/run/nsagent-lab/$NSAGENT_LAB/$1/agent.log"; }
+
+# nft_table HOST: succeeds while the agent's table exists.
+nft_table() {
+	local out
+	out=$(lab exec "$1" -- nft list tables 2>/dev/null) || return 1
+	grep -q '^table inet nsagent$' <<<"$out"
+}
+
+# shellcheck disable=SC2154 # rc is assigned inside the trap
+datapath_init() {
+	lab_init "$@"
+	trap 'rc=$?; dp_cleanup; (exit $rc); lab_cleanup' EXIT
+}

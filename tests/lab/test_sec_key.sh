@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Cluster key: host1 and host2 share a key and peer over TLS; host3 has
+# another key and must get no session and no route, nor give any. A fake
+# peer with a wrong key, or with none (plain TCP), is closed within 1 s.
+# A key file readable by others is refused before the agent does anything.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/peers_lib.sh"
+source "$(dirname "$0")/sec_lib.sh"
+
+lab_init sec_key
+keys=$(mktemp -d /tmp/nsagent-sec-key.XXXXXX)
+trap 'rc=$?; rm -rf "$keys"; (exit "$rc"); lab_cleanup' EXIT
+(umask 077 && "$NSAGENT" genkey >"$keys/cluster.key" && "$NSAGENT" genkey >"$keys/other.key")
+cmp -s "$keys/cluster.key" "$keys/other.key" && fail "genkey printed the same key twice"
+
+lab up --hosts 3 --no-agent --name "$NSAGENT_LAB" >/dev/null || fail "deploy/lab up"
+lab agent host1 start -- --key-file "$keys/cluster.key" >/dev/null || fail "start host1"
+lab agent host2 start -- --key-file "$keys/cluster.key" >/dev/null || fail "start host2"
+lab agent host3 start -- --key-file "$keys/other.key" >/dev/null || fail "start host3"
+
+# host1 and host2 route to each other over their TLS session...
+lab wait --timeout 30 host1 -- sh -c 'ip route show 172.16.1.0/24 | grep -q "proto nsagent"' ||
+	fail "host1: no route to host2 with the shared key"
+lab wait --timeout 30 host2 -- sh -c 'ip route show 172.16.0.0/24 | grep -q "proto nsagent"' ||
+	fail "host2: no route to host1 with the shared key"
+lab agent host1 log | grep -q "every session is TLS 1.3" || fail "host1 does not say it uses TLS"
+lab exec host1 -- "$NSAGENT" status | grep -q "on (sessions authenticated)" ||
+	fail "host1's status does not show the key: $(lab exec host1 -- "$NSAGENT" status)"
+# ...while host3 (another key) keeps dialling host2 and failing
+host3_refused() { lab agent host2 log | grep -q 'connection 192.168.1.7:.*TLS handshake failed'; }
+poll 15 host3_refused ||
+	fail "host2 does not log host3's failed TLS handshake: $(lab agent host2 log | tail -n 20)"
+[[ $(n_routes host3) == 0 ]] || fail "host3 (wrong key) has routes: $(routes host3)"
+[[ $(n_routes host1) == 1 ]] || fail "host1 has routes other than host2's: $(routes host1)"
+[[ $(n_routes host2) == 1 ]] || fail "host2 has routes other than host1's: $(routes host2)"
+
+# A fake peer with a wrong key, and one without a key, from host3.
+for args in "--key-file $keys/other.key" ""; do
+	rc=0
+	# shellcheck disable=SC2086 # args is two words or none
+	out=$(fakepeer host3 session --connect 192.168.1.5:7470 --node-ip 192.168.1.7 --hold 3 \
+		--advert 172.16.9.0/24 $args) || rc=$?
+	[[ $rc == 4 ]] || fail "fake peer (${args:-no key}) was not refused: exit $rc, $out"
+	ms=$(sed -n 's/^closed after \([0-9]*\) ms$/\1/p' <<<"$out")
+	[[ -n $ms ]] && ((ms < 1000)) || fail "fake peer (${args:-no key}): not closed within 1 s: $out"
+	label="without a key"
+	[[ -z $args ]] || label="with the wrong key"
+	echo "fake peer $label: closed after $ms ms"
+done
+[[ $(n_routes host1) == 1 ]] || fail "host1 routes changed: $(routes host1)"
+
+# A key file others can read is refused with the reason, before anything.
+cp "$keys/cluster.key" "$keys/loose.key"
+chmod 644 "$keys/loose.key"
+rc=0
+err=$(lab exec host3 -- "$NSAGENT" --key-file "$keys/loose.key" --node-ip 192.168.1.7 \
+	--subnet 172.16.2.0/24 --state-dir "$keys/state" --run-dir "$keys/run" 2>&1) || rc=$?
+[[ $rc == 1 ]] || fail "agent with a 0644 key file: exit $rc, want 1"
+grep -q "mode 0644.*must be 0600" <<<"$err" || fail "no clear message for a 0644 key file: $err"
+[[ ! -e $keys/state ]] || fail "the agent touched its state dir before refusing the key"
+# Without a key: the loud warning.
+lab agent host3 restart -- --log-level info >/dev/null || fail "restart host3 without a key"
+lab agent host3 log | grep -q "NO CLUSTER KEY: sessions are unauthenticated" ||
+	fail "no warning for an agent without a key: $(lab agent host3 log | tail -n 5)"
+lab exec host3 -- "$NSAGENT" status --json | jq -e '.node.key == false' >/dev/null ||
+	fail "host3's status does not say unauthenticated: $(lab exec host3 -- "$NSAGENT" status --json)"
+echo PASS

@@ -1,0 +1,1 @@
+nsa_unit(test_backend SOURCES ${CMAKE_SOURCE_DIR}/src/backend.c)

@@ -1,0 +1,720 @@
+/* Hostile input against peer sessions, over loopback (127.0.0.x, no
+ * namespace or route changes): cluster key (same key, wrong key, no key),
+ * hijacking adverts, malformed frames, half-open floods and peer-list
+ * poisoning. Each case checks the session FSM's outcome and the security
+ * counters, and that the agent keeps working afterwards. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "nsagent/log.h"
+#include "nsagent/peer.h"
+#include "nsagent/tls.h"
+#include "nsagent/wire.h"
+
+#define LOOP(n) (0x7f000000u | (n)) /* 127.0.0.n */
+#define NET(n) ((struct prefix){0xac100000u | ((n) << 8), 24})
+#define DEADLINE_MS 10000
+
+static struct event_base *base;
+
+struct node {
+	struct peer_mgr *mgr;
+	uint8_t id[NODE_ID_LEN];
+	uint32_t ip;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static bool run_until(bool (*cond)(void *), void *arg, uint64_t timeout_ms)
+{
+	uint64_t deadline = now_ms() + timeout_ms;
+	struct timeval tick = {0, 5000};
+
+	while (!cond(arg)) {
+		if (now_ms() >= deadline)
+			return false;
+		event_base_loopexit(base, &tick);
+		event_base_dispatch(base);
+	}
+	return true;
+}
+
+static bool never(void *arg)
+{
+	(void)arg;
+	return false;
+}
+
+static void run_for(uint64_t ms)
+{
+	run_until(never, NULL, ms);
+}
+
+struct node_opts {
+	struct tls_ctx *tls;
+	const struct prefix *local;
+	unsigned n_local;
+	unsigned max_peers;
+	uint32_t dial_rate;
+	uint32_t accept_rate;
+};
+
+static void node_start(struct node *node, unsigned n, const struct endpoint *seeds,
+		       unsigned n_seeds, const struct node_opts *o)
+{
+	struct peer_mgr_config c = {0};
+
+	memset(node, 0, sizeof(*node));
+	assert_int_equal(getrandom(node->id, NODE_ID_LEN, 0), NODE_ID_LEN);
+	node->id[0] = (uint8_t)(0x10 * n);
+	node->ip = LOOP(n);
+	c.node_ip = node->ip;
+	memcpy(c.node_id, node->id, NODE_ID_LEN);
+	c.listen_addr = node->ip;
+	c.cluster = (struct prefix){0xac100000u, 16};
+	c.subnet_len = 24;
+	c.subnet = NET(n);
+	c.subnet_explicit = true;
+	c.seeds = seeds;
+	c.n_seeds = n_seeds;
+	c.keepalive_ms = 100;
+	c.hold_time_ms = 400;
+	c.restart_time_ms = 5000;
+	c.connect_retry_min_ms = 20;
+	c.connect_retry_max_ms = 200;
+	c.handshake_timeout_ms = 500;
+	c.claim_wait_ms = 500;
+	if (o) {
+		c.tls = o->tls;
+		c.local_prefixes = o->local;
+		c.n_local_prefixes = o->n_local;
+		c.max_peers = o->max_peers;
+		c.dial_rate = o->dial_rate;
+		c.accept_rate = o->accept_rate;
+	}
+	assert_int_equal(peer_mgr_new(base, &c, NULL, node, &node->mgr), 0);
+	assert_int_equal(peer_mgr_start(node->mgr), 0);
+}
+
+static struct endpoint ep_of(const struct node *node)
+{
+	return (struct endpoint){node->ip, peer_mgr_listen_port(node->mgr)};
+}
+
+static unsigned established(const struct node *node)
+{
+	struct peer_info *infos;
+	unsigned n = peer_mgr_peers(node->mgr, &infos), count = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		count += infos[i].state == PEER_ESTABLISHED;
+	free(infos);
+	return count;
+}
+
+static unsigned known_peers(const struct node *node)
+{
+	struct peer_info *infos;
+	unsigned n = peer_mgr_peers(node->mgr, &infos);
+
+	free(infos);
+	return n;
+}
+
+static uint64_t uptime_of(const struct node *node, const uint8_t *id)
+{
+	struct peer_info *infos;
+	unsigned n = peer_mgr_peers(node->mgr, &infos);
+	uint64_t up = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		if (infos[i].node_id_known && memcmp(infos[i].node_id, id, NODE_ID_LEN) == 0)
+			up = infos[i].uptime_ms;
+	free(infos);
+	return up;
+}
+
+static bool has_route(const struct node *node, struct prefix dst, uint32_t gw)
+{
+	struct kern_route *routes;
+	unsigned n;
+	bool found = false;
+
+	peer_mgr_routes(node->mgr, &routes, &n);
+	for (unsigned i = 0; i < n; i++)
+		found |= addr_prefix_equal(&routes[i].dst, &dst) && routes[i].gateway == gw;
+	free(routes);
+	return found;
+}
+
+static unsigned n_routes(const struct node *node)
+{
+	struct kern_route *routes;
+	unsigned n;
+
+	peer_mgr_routes(node->mgr, &routes, &n);
+	free(routes);
+	return n;
+}
+
+struct pair {
+	struct node *a, *b;
+	unsigned want;
+};
+
+static bool pair_meshed(void *arg)
+{
+	struct pair *p = arg;
+
+	return established(p->a) == 1 && established(p->b) == 1 && n_routes(p->a) == 1 &&
+	       n_routes(p->b) == 1;
+}
+
+static void free_node(struct node *node)
+{
+	peer_mgr_free(node->mgr);
+	node->mgr = NULL;
+	run_for(20);
+}
+
+static struct tls_ctx *ctx_with_key(uint8_t fill)
+{
+	uint8_t key[TLS_KEY_LEN];
+	struct tls_ctx *ctx;
+
+	memset(key, fill, sizeof(key));
+	assert_int_equal(tls_ctx_new(key, &ctx), 0);
+	return ctx;
+}
+
+/* ---- a scripted remote speaking the wire protocol (plain TCP) ---- */
+
+static int connect_to(struct endpoint ep, uint32_t from)
+{
+	struct sockaddr_in src = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(from)};
+	struct sockaddr_in sin = {
+	    .sin_family = AF_INET, .sin_addr.s_addr = htonl(ep.addr), .sin_port = htons(ep.port)};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&src, sizeof(src)), 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	return fd;
+}
+
+/* Non-blocking connect: the loop must keep running while a flood is made. */
+static int connect_nb(struct endpoint ep, uint32_t from)
+{
+	struct sockaddr_in src = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(from)};
+	struct sockaddr_in sin = {
+	    .sin_family = AF_INET, .sin_addr.s_addr = htonl(ep.addr), .sin_port = htons(ep.port)};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&src, sizeof(src)), 0);
+	assert_true(connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 ||
+		    errno == EINPROGRESS);
+	return fd;
+}
+
+static void send_bytes(int fd, const void *data, size_t len)
+{
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+}
+
+static void send_msg(int fd, const NsaPeer__Envelope *env)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	assert_int_equal(wire_write(b, env), 0);
+	while (evbuffer_get_length(b))
+		assert_true(evbuffer_write(b, fd) > 0);
+	evbuffer_free(b);
+}
+
+static void send_hello_as(int fd, const uint8_t *id, uint32_t ip, uint16_t port, uint32_t hold)
+{
+	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
+	NsaPeer__Hello hello = NSA_PEER__HELLO__INIT;
+
+	hello.version = 1;
+	hello.node_id.data = (uint8_t *)id;
+	hello.node_id.len = NODE_ID_LEN;
+	hello.node_ip = ip;
+	hello.listen_port = port;
+	hello.keepalive_ms = 100;
+	hello.hold_ms = hold;
+	env.msg_case = NSA_PEER__ENVELOPE__MSG_HELLO;
+	env.hello = &hello;
+	send_msg(fd, &env);
+}
+
+static void send_keepalive(int fd)
+{
+	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
+	NsaPeer__Keepalive ka = NSA_PEER__KEEPALIVE__INIT;
+
+	env.msg_case = NSA_PEER__ENVELOPE__MSG_KEEPALIVE;
+	env.keepalive = &ka;
+	send_msg(fd, &env);
+}
+
+static void send_advert(int fd, const struct prefix *subnets, unsigned n, bool explicit_subnet)
+{
+	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
+	NsaPeer__Advert advert = NSA_PEER__ADVERT__INIT;
+	NsaPeer__Prefix *prefixes = calloc(n + 1, sizeof(*prefixes));
+	NsaPeer__Prefix **ptrs = calloc(n + 1, sizeof(*ptrs));
+
+	for (unsigned i = 0; i < n; i++) {
+		nsa_peer__prefix__init(&prefixes[i]);
+		prefixes[i].addr = subnets[i].addr;
+		prefixes[i].len = subnets[i].len;
+		ptrs[i] = &prefixes[i];
+	}
+	advert.subnets = ptrs;
+	advert.n_subnets = n;
+	advert.explicit_subnet = explicit_subnet;
+	env.msg_case = NSA_PEER__ENVELOPE__MSG_ADVERT;
+	env.advert = &advert;
+	send_msg(fd, &env);
+	free(ptrs);
+	free(prefixes);
+}
+
+struct io {
+	int fd;
+	bool eof;
+	uint64_t bytes;
+};
+
+/* Drains the socket; true at EOF or reset. */
+static bool io_eof(void *arg)
+{
+	struct io *io = arg;
+	char buf[4096];
+	ssize_t n;
+
+	while ((n = read(io->fd, buf, sizeof(buf))) > 0)
+		io->bytes += (uint64_t)n;
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+		io->eof = true;
+	return io->eof;
+}
+
+/* Keeps a scripted session alive (keepalives) for ms; false if it ended. */
+static bool keep_alive_for(int fd, uint64_t ms)
+{
+	uint64_t end = now_ms() + ms;
+	struct io io = {.fd = fd};
+
+	while (now_ms() < end) {
+		send_keepalive(fd);
+		run_for(50);
+		if (io_eof(&io))
+			return false;
+	}
+	return true;
+}
+
+/* ---- tests ---- */
+
+static void test_tls_same_key(void **st)
+{
+	(void)st;
+	struct tls_ctx *ka = ctx_with_key(0x11), *kb = ctx_with_key(0x11);
+	struct node_opts oa = {.tls = ka}, ob = {.tls = kb};
+	struct node a, b;
+	struct endpoint seed;
+	struct pair p = {&a, &b, 1};
+	struct peer_security_stats s;
+
+	node_start(&a, 1, NULL, 0, &oa);
+	seed = ep_of(&a);
+	node_start(&b, 2, &seed, 1, &ob);
+	assert_true(run_until(pair_meshed, &p, DEADLINE_MS));
+	assert_true(has_route(&a, NET(2), LOOP(2)));
+	assert_true(peer_mgr_authenticated(a.mgr));
+	/* keepalives flow over TLS: the session outlives several hold times */
+	run_for(1500);
+	assert_true(pair_meshed(&p));
+	peer_mgr_security_stats(a.mgr, &s);
+	assert_int_equal(s.tls_failures, 0);
+	/* goodbye(leave) is flushed through TLS at shutdown */
+	peer_mgr_shutdown(b.mgr, PEER_GOODBYE_LEAVE);
+	free_node(&b);
+	run_for(200);
+	assert_int_equal(n_routes(&a), 0);
+	free_node(&a);
+	tls_ctx_free(ka);
+	tls_ctx_free(kb);
+}
+
+static bool some_tls_failure(void *arg)
+{
+	struct peer_security_stats s;
+
+	peer_mgr_security_stats(((struct node *)arg)->mgr, &s);
+	return s.tls_failures > 0;
+}
+
+/* keyed: b's key (NULL = plain TCP). Nothing may come up. */
+static void mismatch(struct tls_ctx *kb)
+{
+	struct tls_ctx *ka = ctx_with_key(0x22);
+	struct node_opts oa = {.tls = ka}, ob = {.tls = kb};
+	struct node a, b;
+	struct endpoint seed;
+
+	node_start(&a, 1, NULL, 0, &oa);
+	seed = ep_of(&a);
+	node_start(&b, 2, &seed, 1, &ob);
+	assert_true(run_until(some_tls_failure, &a, DEADLINE_MS));
+	run_for(1000);
+	assert_int_equal(established(&a), 0);
+	assert_int_equal(established(&b), 0);
+	assert_int_equal(n_routes(&a), 0);
+	assert_int_equal(n_routes(&b), 0);
+	assert_false(peer_mgr_authenticated(b.mgr) && kb == NULL);
+	free_node(&b);
+	free_node(&a);
+	tls_ctx_free(ka);
+}
+
+static void test_tls_wrong_key(void **st)
+{
+	(void)st;
+	struct tls_ctx *kb = ctx_with_key(0x23);
+
+	mismatch(kb);
+	tls_ctx_free(kb);
+}
+
+static void test_tls_no_key(void **st)
+{
+	(void)st;
+	mismatch(NULL);
+}
+
+/* A plain-TCP hello to a keyed node is closed within a second, unread. */
+static void test_tls_plain_hello_closed_fast(void **st)
+{
+	(void)st;
+	struct tls_ctx *ka = ctx_with_key(0x24);
+	struct node_opts oa = {.tls = ka};
+	struct node a;
+	uint8_t id[NODE_ID_LEN] = {0x77, 1};
+	uint64_t start;
+	int fd;
+	struct io io;
+
+	node_start(&a, 1, NULL, 0, &oa);
+	fd = connect_to(ep_of(&a), LOOP(9));
+	io = (struct io){.fd = fd};
+	start = now_ms();
+	send_hello_as(fd, id, LOOP(9), 7470, 3000);
+	assert_true(run_until(io_eof, &io, 1000));
+	assert_true(now_ms() - start < 1000);
+	assert_int_equal(known_peers(&a), 0);
+	close(fd);
+	free_node(&a);
+	tls_ctx_free(ka);
+}
+
+/* A fake peer announces hijacking entries next to one valid one: each bad
+ * entry is refused and counted by reason, the valid one is routed, and the
+ * session stays up. */
+static void test_hijack_adverts(void **st)
+{
+	(void)st;
+	struct prefix host_net = {0xac10c800u, 24}; /* 172.16.200.0/24: "the host's" */
+	struct node_opts oa = {.local = &host_net, .n_local = 1};
+	struct node a, b;
+	struct endpoint seed;
+	struct pair p = {&a, &b, 1};
+	uint8_t id[NODE_ID_LEN] = {0xee, 2};
+	struct prefix bad[] = {
+	    {0, 0},	       /* default route */
+	    {0x0a000000u, 8},  /* outside the cluster */
+	    NET(2),	       /* b's subnet, b is live */
+	    {0xac100200u, 23}, /* overlaps b's subnet */
+	    NET(1),	       /* the victim's own subnet */
+	    {0xac10c880u, 25}, /* inside the host network */
+	    {0xac104d01u, 24}, /* host bits set */
+	    {0xac104d00u, 24}, /* valid: 172.16.77.0/24 */
+	};
+	struct prefix many[1000];
+	struct peer_security_stats s;
+	int fd;
+
+	node_start(&a, 1, NULL, 0, &oa);
+	seed = ep_of(&a);
+	node_start(&b, 2, &seed, 1, NULL);
+	assert_true(run_until(pair_meshed, &p, DEADLINE_MS));
+
+	fd = connect_to(ep_of(&a), LOOP(9));
+	send_hello_as(fd, id, LOOP(9), 7470, 3000);
+	run_for(100);
+	assert_int_equal(established(&a), 2);
+	send_advert(fd, bad, sizeof(bad) / sizeof(bad[0]), true);
+	assert_true(keep_alive_for(fd, 300));
+	assert_true(has_route(&a, (struct prefix){0xac104d00u, 24}, LOOP(9)));
+	assert_true(has_route(&a, NET(2), LOOP(2)));
+	assert_int_equal(n_routes(&a), 2);
+	peer_mgr_security_stats(a.mgr, &s);
+	assert_int_equal(s.rejected[RIB_REJECT_DEFAULT], 1);
+	assert_int_equal(s.rejected[RIB_REJECT_OUTSIDE_CLUSTER], 1);
+	assert_int_equal(s.rejected[RIB_REJECT_OWNED], 2);
+	assert_int_equal(s.rejected[RIB_REJECT_LOCAL], 2);
+	assert_int_equal(s.rejected[RIB_REJECT_MALFORMED], 1);
+
+	/* 1,000 subnets: 16 considered, the rest refused; still up */
+	for (unsigned i = 0; i < 1000; i++)
+		many[i] =
+		    (struct prefix){0xac100000u | ((100 + i % 150) << 8) | (i / 150) << 5, 27};
+	send_advert(fd, many, 1000, false);
+	assert_true(keep_alive_for(fd, 300));
+	peer_mgr_security_stats(a.mgr, &s);
+	assert_int_equal(s.rejected[RIB_REJECT_TOO_MANY], 984);
+	assert_int_equal(n_routes(&a), 1 + 16);
+	assert_int_equal(established(&a), 2);
+	assert_int_equal(established(&b), 1);
+	close(fd);
+	free_node(&b);
+	free_node(&a);
+}
+
+/* Broken framing closes the connection; the agent and its session with a
+ * real peer carry on. */
+static void test_malformed_frames(void **st)
+{
+	(void)st;
+	struct node a, b;
+	struct endpoint seed;
+	struct pair p = {&a, &b, 1};
+	static const uint8_t oversize[] = {0x00, 0x01, 0x00, 0x01, 0xaa};
+	static const uint8_t zero[] = {0, 0, 0, 0};
+	static const uint8_t junk_env[] = {0, 0, 0, 3, 0xff, 0xff, 0xff};
+	static const uint8_t truncated[] = {0, 0, 0, 100, 0x0a, 0x02};
+	const struct {
+		const uint8_t *data;
+		size_t len;
+		bool stalls; /* closed by the handshake timer rather than at once */
+	} cases[] = {
+	    {oversize, sizeof(oversize), false},
+	    {zero, sizeof(zero), false},
+	    {junk_env, sizeof(junk_env), false},
+	    {truncated, sizeof(truncated), true},
+	};
+	uint8_t random_bytes[512];
+	struct peer_security_stats s;
+	uint64_t up;
+
+	node_start(&a, 1, NULL, 0, &(struct node_opts){.accept_rate = 1000});
+	seed = ep_of(&a);
+	node_start(&b, 2, &seed, 1, NULL);
+	assert_true(run_until(pair_meshed, &p, DEADLINE_MS));
+	up = uptime_of(&a, b.id);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int fd = connect_to(ep_of(&a), LOOP(9));
+		struct io io = {.fd = fd};
+		uint64_t start = now_ms();
+
+		send_bytes(fd, cases[i].data, cases[i].len);
+		assert_true(run_until(io_eof, &io, 2000));
+		/* the handshake timeout is 500 ms here */
+		assert_true(now_ms() - start < (cases[i].stalls ? 1500u : 300u));
+		assert_true(cases[i].stalls == (now_ms() - start >= 400));
+		close(fd);
+	}
+	for (int round = 0; round < 20; round++) {
+		int fd = connect_to(ep_of(&a), LOOP(9));
+		struct io io = {.fd = fd};
+
+		assert_int_equal(getrandom(random_bytes, sizeof(random_bytes), 0),
+				 sizeof(random_bytes));
+		send_bytes(fd, random_bytes, sizeof(random_bytes));
+		assert_true(run_until(io_eof, &io, 2000));
+		close(fd);
+	}
+	peer_mgr_security_stats(a.mgr, &s);
+	assert_true(s.frames_oversize >= 1);
+	assert_true(s.frames_malformed >= 2);
+	assert_int_equal(s.handshake_timeouts, 1);
+	/* the real session never dropped */
+	assert_true(pair_meshed(&p));
+	assert_true(uptime_of(&a, b.id) > up);
+	free_node(&b);
+	free_node(&a);
+}
+
+/* 200 idle connections from one address: only a few are kept pending,
+ * the rest refused, and the real session misses no keepalive. */
+static void test_half_open_flood(void **st)
+{
+	(void)st;
+	struct node a, b;
+	struct endpoint seed;
+	struct pair p = {&a, &b, 1};
+	struct peer_security_stats s;
+	int fds[200];
+	uint64_t up;
+
+	node_start(&a, 1, NULL, 0, NULL);
+	seed = ep_of(&a);
+	node_start(&b, 2, &seed, 1, NULL);
+	assert_true(run_until(pair_meshed, &p, DEADLINE_MS));
+	up = uptime_of(&a, b.id);
+	for (int i = 0; i < 200; i++) {
+		fds[i] = connect_nb(ep_of(&a), LOOP(9));
+		if (i % 8 == 0)
+			run_for(5);
+	}
+	run_for(1200);
+	peer_mgr_security_stats(a.mgr, &s);
+	assert_true(s.accepts_refused >= 200 - PEER_MAX_PENDING_PER_SOURCE);
+	assert_true(pair_meshed(&p));
+	assert_true(uptime_of(&a, b.id) >= up + 1200);
+	/* another node can still join */
+	{
+		struct node c;
+		struct endpoint seed2 = ep_of(&a);
+
+		node_start(&c, 3, &seed2, 1, NULL);
+		for (uint64_t end = now_ms() + DEADLINE_MS; established(&c) < 2 && now_ms() < end;)
+			run_for(20);
+		assert_int_equal(established(&c), 2);
+		free_node(&c);
+	}
+	for (int i = 0; i < 200; i++)
+		close(fds[i]);
+	free_node(&b);
+	free_node(&a);
+}
+
+/* Peer exchange with 10,000 made-up addresses: the table stays within
+ * max-peers, dials within the dial rate, unreachable learned peers age
+ * out, and a real node still gets in. */
+static void test_peer_list_poisoning(void **st)
+{
+	(void)st;
+	struct node a;
+	struct node_opts oa = {.max_peers = 32, .dial_rate = 20};
+	uint8_t id[NODE_ID_LEN] = {0xdd, 3};
+	struct peer_security_stats s;
+	uint64_t start;
+	int fd;
+
+	node_start(&a, 1, NULL, 0, &oa);
+	fd = connect_to(ep_of(&a), LOOP(9));
+	send_hello_as(fd, id, LOOP(9), 7470, 3000);
+	run_for(100);
+	start = now_ms();
+	for (unsigned chunk = 0; chunk < 40; chunk++) {
+		NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
+		NsaPeer__PeerList list = NSA_PEER__PEER_LIST__INIT;
+		NsaPeer__PeerInfo infos[250], *ptrs[250];
+		uint8_t ids[250][NODE_ID_LEN];
+
+		for (unsigned i = 0; i < 250; i++) {
+			unsigned k = chunk * 250 + i;
+
+			nsa_peer__peer_info__init(&infos[i]);
+			memset(ids[i], 0, NODE_ID_LEN);
+			ids[i][0] = 0x55;
+			ids[i][1] = (uint8_t)(k >> 8);
+			ids[i][2] = (uint8_t)k;
+			infos[i].node_id.data = ids[i];
+			infos[i].node_id.len = NODE_ID_LEN;
+			/* 127.1.x.y:1 refuses at once: nothing leaves the host */
+			infos[i].addr = 0x7f010000u | k;
+			infos[i].port = 1;
+			ptrs[i] = &infos[i];
+		}
+		list.peers = ptrs;
+		list.n_peers = 250;
+		env.msg_case = NSA_PEER__ENVELOPE__MSG_PEER_LIST;
+		env.peer_list = &list;
+		send_msg(fd, &env);
+		assert_true(keep_alive_for(fd, 20));
+		assert_true(known_peers(&a) <= 32);
+	}
+	assert_true(keep_alive_for(fd, 2000));
+	peer_mgr_security_stats(a.mgr, &s);
+	assert_true(known_peers(&a) <= 32);
+	assert_true(s.peers_refused > 9000);
+	/* dial rate 20/s, burst 20 */
+	assert_true(s.dials <= 20 + 20 * (now_ms() - start + 999) / 1000);
+	assert_true(s.dials_deferred > 0);
+	/* a real node still gets a place */
+	{
+		struct node b;
+		struct endpoint seed = ep_of(&a);
+
+		node_start(&b, 2, &seed, 1, NULL);
+		for (uint64_t end = now_ms() + DEADLINE_MS;
+		     established(&b) < 1 && now_ms() < end;) {
+			send_keepalive(fd);
+			run_for(20);
+		}
+		assert_int_equal(established(&b), 1);
+		assert_true(has_route(&a, NET(2), LOOP(2)));
+		free_node(&b);
+	}
+	close(fd);
+	free_node(&a);
+}
+
+static int setup(void **st)
+{
+	(void)st;
+	base = event_base_new();
+	log_set_level(getenv("NSAGENT_TEST_DEBUG") ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR);
+	return base ? 0 : -1;
+}
+
+static int teardown(void **st)
+{
+	(void)st;
+	event_base_free(base);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_tls_same_key),
+	    cmocka_unit_test(test_tls_wrong_key),
+	    cmocka_unit_test(test_tls_no_key),
+	    cmocka_unit_test(test_tls_plain_hello_closed_fast),
+	    cmocka_unit_test(test_hijack_adverts),
+	    cmocka_unit_test(test_malformed_frames),
+	    cmocka_unit_test(test_half_open_flood),
+	    cmocka_unit_test(test_peer_list_poisoning),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

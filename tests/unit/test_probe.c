@@ -1,0 +1,391 @@
+/* probe_table bookkeeping (results, break/heal hysteresis, RTT, loss
+ * window, reply matching, sync) and the ICMP echo wire format. The socket
+ * layer is covered by tests/lab/test_probe.sh. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "nsagent/probe.h"
+
+#define NODE_A 0xc0a80106u /* 192.168.1.6 */
+#define NODE_B 0xc0a80107u
+#define BRIDGE_A 0xac100101u /* 172.16.1.1 */
+#define BRIDGE_B 0xac100201u
+
+struct change {
+	uint32_t node_ip;
+	enum probe_result from, to;
+};
+
+static struct change changes[16];
+static unsigned n_changes;
+
+static void on_change(void *arg, const struct probe_peer *peer, enum probe_result from)
+{
+	(void)arg;
+	assert_true(n_changes < sizeof(changes) / sizeof(changes[0]));
+	changes[n_changes++] = (struct change){peer->node_ip, from, peer->result};
+}
+
+static struct probe_table *new_table(const struct probe_target *targets, unsigned n)
+{
+	struct probe_table *t = probe_table_new(on_change, NULL);
+
+	n_changes = 0;
+	probe_table_sync(t, targets, n);
+	return t;
+}
+
+/* One round at now; the seq sent to addr (fails when none was). */
+static uint16_t round_seq(struct probe_table *t, uint64_t now, uint32_t addr)
+{
+	struct probe_send out[8];
+	unsigned n = probe_table_round(t, now, out, 8);
+
+	for (unsigned i = 0; i < n; i++) {
+		if (out[i].addr == addr)
+			return out[i].seq;
+	}
+	fail_msg("no probe to %08x", addr);
+	return 0;
+}
+
+static void test_first_reply_ok(void **state)
+{
+	const struct probe_target one = {NODE_A, BRIDGE_A};
+	struct probe_table *t = new_table(&one, 1);
+	const struct probe_peer *p = probe_table_find(t, NODE_A);
+	uint16_t seq;
+
+	(void)state;
+	assert_non_null(p);
+	assert_int_equal(p->result, PROBE_UNKNOWN);
+	assert_false(p->has_rtt);
+	seq = round_seq(t, 1000000, BRIDGE_A);
+	assert_int_equal(probe_table_reply(t, BRIDGE_A, seq, 1000250), 0);
+	p = probe_table_find(t, NODE_A);
+	assert_int_equal(p->result, PROBE_OK);
+	assert_true(p->has_rtt);
+	assert_int_equal(p->rtt_us, 250);
+	assert_int_equal(p->sent, 1);
+	assert_int_equal(p->lost, 0);
+	assert_int_equal(n_changes, 1);
+	assert_int_equal(changes[0].from, PROBE_UNKNOWN);
+	assert_int_equal(changes[0].to, PROBE_OK);
+	assert_null(probe_table_find(t, NODE_B));
+	probe_table_free(t);
+	probe_table_free(NULL);
+}
+
+static void test_break_once_heal_once(void **state)
+{
+	const struct probe_target one = {NODE_A, BRIDGE_A};
+	struct probe_table *t = new_table(&one, 1);
+	uint64_t now = 0;
+	uint16_t seq;
+
+	(void)state;
+	seq = round_seq(t, now += 2000000, BRIDGE_A);
+	assert_int_equal(probe_table_reply(t, BRIDGE_A, seq, now + 100), 0);
+	assert_int_equal(n_changes, 1); /* unknown -> ok */
+
+	/* Two losses: still ok. The third round decides the third loss. */
+	round_seq(t, now += 2000000, BRIDGE_A);
+	round_seq(t, now += 2000000, BRIDGE_A);
+	round_seq(t, now += 2000000, BRIDGE_A);
+	assert_int_equal(probe_table_find(t, NODE_A)->result, PROBE_OK);
+	round_seq(t, now += 2000000, BRIDGE_A);
+	assert_int_equal(probe_table_find(t, NODE_A)->result, PROBE_FAILED);
+	assert_int_equal(n_changes, 2);
+	assert_int_equal(changes[1].from, PROBE_OK);
+	assert_int_equal(changes[1].to, PROBE_FAILED);
+	/* However long it stays broken, it is reported once. */
+	for (int i = 0; i < 20; i++)
+		round_seq(t, now += 2000000, BRIDGE_A);
+	assert_int_equal(n_changes, 2);
+	assert_int_equal(probe_table_find(t, NODE_A)->lost, 23);
+
+	/* One reply between losses does not heal it... */
+	seq = round_seq(t, now += 2000000, BRIDGE_A);
+	assert_int_equal(probe_table_reply(t, BRIDGE_A, seq, now + 300), 0);
+	assert_int_equal(probe_table_find(t, NODE_A)->result, PROBE_FAILED);
+	assert_int_equal(probe_table_find(t, NODE_A)->rtt_us, 300);
+	round_seq(t, now += 2000000, BRIDGE_A); /* nothing outstanding: no loss */
+	round_seq(t, now += 2000000, BRIDGE_A); /* lost */
+	seq = round_seq(t, now += 2000000, BRIDGE_A);
+	assert_int_equal(probe_table_reply(t, BRIDGE_A, seq, now + 300), 0);
+	assert_int_equal(probe_table_find(t, NODE_A)->result, PROBE_FAILED);
+	/* ...two in a row do, once. */
+	seq = round_seq(t, now += 2000000, BRIDGE_A);
+	assert_int_equal(probe_table_reply(t, BRIDGE_A, seq, now + 400), 0);
+	assert_int_equal(probe_table_find(t, NODE_A)->result, PROBE_OK);
+	assert_int_equal(n_changes, 3);
+	assert_int_equal(changes[2].from, PROBE_FAILED);
+	assert_int_equal(changes[2].to, PROBE_OK);
+	seq = round_seq(t, now += 2000000, BRIDGE_A);
+	assert_int_equal(probe_table_reply(t, BRIDGE_A, seq, now + 400), 0);
+	assert_int_equal(n_changes, 3);
+	probe_table_free(t);
+}
+
+/* A path that never worked is reported broken too (unknown -> failed). */
+static void test_never_answered(void **state)
+{
+	const struct probe_target one = {NODE_A, BRIDGE_A};
+	struct probe_table *t = new_table(&one, 1);
+
+	(void)state;
+	for (uint64_t i = 1; i <= PROBE_BREAK_AFTER; i++) {
+		round_seq(t, i * 1000, BRIDGE_A);
+		assert_int_equal(probe_table_find(t, NODE_A)->result, PROBE_UNKNOWN);
+	}
+	round_seq(t, 10000, BRIDGE_A);
+	assert_int_equal(probe_table_find(t, NODE_A)->result, PROBE_FAILED);
+	assert_int_equal(n_changes, 1);
+	assert_int_equal(changes[0].from, PROBE_UNKNOWN);
+	assert_false(probe_table_find(t, NODE_A)->has_rtt);
+	probe_table_free(t);
+}
+
+static void test_loss_window(void **state)
+{
+	const struct probe_target one = {NODE_A, BRIDGE_A};
+	struct probe_table *t = new_table(&one, 1);
+	const struct probe_peer *p;
+	uint64_t now = 0;
+
+	(void)state;
+	/* answered, lost, answered, lost, ... for 3 windows */
+	for (int i = 0; i < 3 * PROBE_WINDOW; i++) {
+		uint16_t seq = round_seq(t, now += 1000, BRIDGE_A);
+
+		if (i % 2 == 0)
+			assert_int_equal(probe_table_reply(t, BRIDGE_A, seq, now + 10), 0);
+	}
+	round_seq(t, now += 1000, BRIDGE_A); /* decides the last one: lost */
+	p = probe_table_find(t, NODE_A);
+	assert_int_equal(p->window_count, PROBE_WINDOW);
+	assert_int_equal(p->window_lost, PROBE_WINDOW / 2);
+	assert_int_equal(p->sent, 3 * PROBE_WINDOW + 1);
+	assert_int_equal(p->lost, 3 * PROBE_WINDOW / 2);
+	/* Alternating never makes PROBE_BREAK_AFTER losses in a row. */
+	assert_int_equal(p->result, PROBE_OK);
+	/* Then everything answered: the window forgets the losses. */
+	for (int i = 0; i < PROBE_WINDOW; i++) {
+		uint16_t seq = round_seq(t, now += 1000, BRIDGE_A);
+
+		assert_int_equal(probe_table_reply(t, BRIDGE_A, seq, now + 10), 0);
+	}
+	p = probe_table_find(t, NODE_A);
+	assert_int_equal(p->window_lost, 0);
+	assert_int_equal(p->window_count, PROBE_WINDOW);
+
+	/* A short history: the window counts only what was decided. */
+	probe_table_free(t);
+	t = new_table(&one, 1);
+	round_seq(t, 1000, BRIDGE_A);
+	p = probe_table_find(t, NODE_A);
+	assert_int_equal(p->window_count, 0);
+	round_seq(t, 2000, BRIDGE_A);
+	p = probe_table_find(t, NODE_A);
+	assert_int_equal(p->window_count, 1);
+	assert_int_equal(p->window_lost, 1);
+	probe_table_free(t);
+}
+
+static void test_reply_matching(void **state)
+{
+	const struct probe_target two[] = {{NODE_A, BRIDGE_A}, {NODE_B, BRIDGE_B}};
+	struct probe_table *t = new_table(two, 2);
+	struct probe_send out[2];
+	uint16_t seq_a, seq_b;
+
+	(void)state;
+	assert_int_equal(probe_table_round(t, 1000, out, 2), 2);
+	seq_a = out[0].addr == BRIDGE_A ? out[0].seq : out[1].seq;
+	seq_b = out[0].addr == BRIDGE_B ? out[0].seq : out[1].seq;
+	assert_int_not_equal(seq_a, seq_b);
+	/* B's sequence number from A's address, an unknown address: no. */
+	assert_int_equal(probe_table_reply(t, BRIDGE_A, seq_b, 1100), -ENOENT);
+	assert_int_equal(probe_table_reply(t, 0x0a000001u, seq_a, 1100), -ENOENT);
+	assert_int_equal(probe_table_find(t, NODE_A)->result, PROBE_UNKNOWN);
+	assert_int_equal(probe_table_reply(t, BRIDGE_A, seq_a, 1100), 0);
+	/* A duplicate does not count twice. */
+	assert_int_equal(probe_table_reply(t, BRIDGE_A, seq_a, 1200), -ENOENT);
+	/* A reply after its round ended is late: the probe was lost. */
+	assert_int_equal(probe_table_round(t, 2000, out, 2), 2);
+	assert_int_equal(probe_table_reply(t, BRIDGE_B, seq_b, 2100), -ENOENT);
+	assert_int_equal(probe_table_find(t, NODE_B)->lost, 1);
+	assert_int_equal(probe_table_find(t, NODE_A)->lost, 0);
+	/* A clock that went backwards gives a zero RTT, not a huge one. */
+	seq_a = out[0].addr == BRIDGE_A ? out[0].seq : out[1].seq;
+	assert_int_equal(probe_table_reply(t, BRIDGE_A, seq_a, 1500), 0);
+	assert_int_equal(probe_table_find(t, NODE_A)->rtt_us, 0);
+	probe_table_free(t);
+}
+
+static void test_sequence_wraps(void **state)
+{
+	const struct probe_target one = {NODE_A, BRIDGE_A};
+	struct probe_table *t = new_table(&one, 1);
+	uint16_t seq = 0;
+
+	(void)state;
+	for (uint64_t i = 1; i <= 70000; i++) {
+		seq = round_seq(t, i * 1000, BRIDGE_A);
+		assert_int_equal(probe_table_reply(t, BRIDGE_A, seq, i * 1000 + 5), 0);
+	}
+	assert_int_equal(seq, (uint16_t)(70000 - 1));
+	assert_int_equal(probe_table_find(t, NODE_A)->lost, 0);
+	probe_table_free(t);
+}
+
+static void test_sync(void **state)
+{
+	const struct probe_target two[] = {{NODE_A, BRIDGE_A}, {NODE_B, BRIDGE_B}};
+	const struct probe_target dup[] = {{NODE_A, BRIDGE_A}, {NODE_A, BRIDGE_B}};
+	const struct probe_target moved = {NODE_A, BRIDGE_B};
+	struct probe_table *t = new_table(two, 2);
+	struct probe_send out[1];
+	uint16_t seq;
+
+	(void)state;
+	assert_int_equal(probe_table_count(t), 2);
+	seq = round_seq(t, 1000, BRIDGE_A);
+	assert_int_equal(probe_table_reply(t, BRIDGE_A, seq, 1010), 0);
+	/* Resyncing the same peers keeps what is known, outstanding probes too. */
+	probe_table_sync(t, two, 2);
+	assert_int_equal(probe_table_find(t, NODE_A)->result, PROBE_OK);
+	assert_int_equal(probe_table_find(t, NODE_A)->sent, 1);
+	assert_true(probe_table_find(t, NODE_B)->outstanding);
+	/* A peer no longer listed is forgotten. */
+	probe_table_sync(t, two, 1);
+	assert_int_equal(probe_table_count(t), 1);
+	assert_null(probe_table_find(t, NODE_B));
+	assert_non_null(probe_table_get(t, 0));
+	assert_null(probe_table_get(t, 1));
+	/* A peer whose subnet moved starts over. */
+	probe_table_sync(t, &moved, 1);
+	assert_int_equal(probe_table_find(t, NODE_A)->result, PROBE_UNKNOWN);
+	assert_int_equal(probe_table_find(t, NODE_A)->addr, BRIDGE_B);
+	assert_int_equal(probe_table_find(t, NODE_A)->sent, 0);
+	/* The first of duplicate entries wins. */
+	probe_table_sync(t, dup, 2);
+	assert_int_equal(probe_table_count(t), 1);
+	assert_int_equal(probe_table_find(t, NODE_A)->addr, BRIDGE_A);
+	/* Nothing to probe. */
+	probe_table_sync(t, NULL, 0);
+	assert_int_equal(probe_table_count(t), 0);
+	assert_int_equal(probe_table_round(t, 2000, out, 1), 0);
+	/* Room for fewer probes than peers: the rest wait for the next round. */
+	probe_table_sync(t, two, 2);
+	assert_int_equal(probe_table_round(t, 3000, out, 1), 1);
+	assert_int_equal(out[0].addr, BRIDGE_A);
+	assert_false(probe_table_find(t, NODE_B)->outstanding);
+	assert_int_equal(n_changes, 1);
+	probe_table_free(t);
+}
+
+static void test_result_names(void **state)
+{
+	(void)state;
+	assert_string_equal(probe_result_name(PROBE_OK), "ok");
+	assert_string_equal(probe_result_name(PROBE_FAILED), "failed");
+	assert_string_equal(probe_result_name(PROBE_UNKNOWN), "unknown");
+	assert_string_equal(probe_result_name((enum probe_result)42), "unknown");
+}
+
+static uint16_t checksum(const uint8_t *buf, size_t len)
+{
+	uint32_t sum = 0;
+
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)(buf[i] << 8 | buf[i + 1]);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* The reply a peer's kernel sends: the request with type 0 and the IPv4
+ * header in front (as a raw socket reads it; ihl words of header). */
+static size_t make_reply(uint8_t *buf, unsigned ihl, uint16_t ident, uint16_t seq)
+{
+	size_t header = ihl * 4u;
+
+	memset(buf, 0, header);
+	buf[0] = (uint8_t)(0x40 | ihl);
+	assert_int_equal(probe_echo_build(buf + header, PROBE_ECHO_LEN, ident, seq),
+			 PROBE_ECHO_LEN);
+	buf[header] = 0; /* echo reply */
+	return header + PROBE_ECHO_LEN;
+}
+
+static void test_echo_wire(void **state)
+{
+	uint8_t buf[128];
+	uint16_t seq = 0;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(probe_echo_build(buf, PROBE_ECHO_LEN - 1, 1, 2), 0);
+	assert_int_equal(probe_echo_build(buf, sizeof(buf), 0x1234, 0xabcd), PROBE_ECHO_LEN);
+	assert_int_equal(buf[0], 8); /* echo request */
+	assert_int_equal(buf[1], 0);
+	assert_int_equal(buf[4] << 8 | buf[5], 0x1234);
+	assert_int_equal(buf[6] << 8 | buf[7], 0xabcd);
+	assert_int_equal(checksum(buf, PROBE_ECHO_LEN), 0);
+	/* Our own request is not a reply. */
+	assert_int_equal(probe_echo_parse(buf, PROBE_ECHO_LEN, false, 0, &seq), -EINVAL);
+
+	/* Datagram socket: the ICMP message alone, ident already matched. */
+	len = make_reply(buf, 0, 0x1234, 0xabcd);
+	assert_int_equal(probe_echo_parse(buf, len, false, 0x9999, &seq), 0);
+	assert_int_equal(seq, 0xabcd);
+	assert_int_equal(probe_echo_parse(buf, len - 1, false, 0, &seq), -EINVAL);
+
+	/* Raw socket: IPv4 header first, with or without options. */
+	len = make_reply(buf, 5, 0x1234, 7);
+	assert_int_equal(probe_echo_parse(buf, len, true, 0x1234, &seq), 0);
+	assert_int_equal(seq, 7);
+	assert_int_equal(probe_echo_parse(buf, len, true, 0x1235, &seq), -EINVAL);
+	assert_int_equal(probe_echo_parse(buf, len - 1, true, 0x1234, &seq), -EINVAL);
+	assert_int_equal(probe_echo_parse(buf, 10, true, 0x1234, &seq), -EINVAL);
+	len = make_reply(buf, 15, 0x1234, 8);
+	assert_int_equal(probe_echo_parse(buf, len, true, 0x1234, &seq), 0);
+	assert_int_equal(seq, 8);
+	/* An IHL below 5, or past the datagram, or not IPv4. */
+	len = make_reply(buf, 5, 0x1234, 7);
+	buf[0] = 0x44;
+	assert_int_equal(probe_echo_parse(buf, len, true, 0x1234, &seq), -EINVAL);
+	buf[0] = 0x4f;
+	assert_int_equal(probe_echo_parse(buf, 40, true, 0x1234, &seq), -EINVAL);
+	buf[0] = 0x65;
+	assert_int_equal(probe_echo_parse(buf, len, true, 0x1234, &seq), -EINVAL);
+	/* Someone else's echo (another payload) or another ICMP type. */
+	len = make_reply(buf, 5, 0x1234, 7);
+	buf[20 + 8] ^= 1;
+	assert_int_equal(probe_echo_parse(buf, len, true, 0x1234, &seq), -EINVAL);
+	len = make_reply(buf, 5, 0x1234, 7);
+	buf[20] = 3; /* destination unreachable */
+	assert_int_equal(probe_echo_parse(buf, len, true, 0x1234, &seq), -EINVAL);
+	len = make_reply(buf, 5, 0x1234, 7);
+	buf[21] = 1; /* a code on an echo reply */
+	assert_int_equal(probe_echo_parse(buf, len, true, 0x1234, &seq), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_first_reply_ok), cmocka_unit_test(test_break_once_heal_once),
+	    cmocka_unit_test(test_never_answered), cmocka_unit_test(test_loss_window),
+	    cmocka_unit_test(test_reply_matching), cmocka_unit_test(test_sequence_wraps),
+	    cmocka_unit_test(test_sync),	   cmocka_unit_test(test_result_names),
+	    cmocka_unit_test(test_echo_wire),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

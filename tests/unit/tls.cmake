@@ -1,0 +1,2 @@
+nsa_unit(test_tls SOURCES ${CMAKE_SOURCE_DIR}/src/tls.c ${CMAKE_SOURCE_DIR}/src/xalloc.c
+  ${CMAKE_SOURCE_DIR}/src/log.c LIBS PkgConfig::LIBEVENT PkgConfig::OPENSSL)
