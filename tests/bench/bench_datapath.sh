@@ -5,7 +5,11 @@
 # same run, runs interleaved so that load on the machine hits both alike.
 #
 #   bench_datapath.sh [--mode direct|vxlan|all] [--seconds S] [--runs R]
-#                     (default: all, 5 s, 3 runs)
+#                     [--no-nft]    (default: all, 5 s, 3 runs)
+#
+# --no-nft (diagnosis, not a figure of nsagent): once the routes are in,
+# the agents are frozen (SIGSTOP) and their nftables table is deleted, so
+# the difference that remains is not the table's.
 #
 # direct  both labs on one switch (deploy/lab topology "switch"); agents
 #         with --backend direct; by hand: bridge, NS1 with its veth,
@@ -142,11 +146,19 @@ one_mode() {
 		return 0
 	fi
 	poll_slow 30 agents_up || bench_fail "$mode: the agents did not install their routes: $(tail -3 "$(hd 1)/agent.log")"
+	if ((NO_NFT)); then
+		for i in 1 2; do
+			kill -STOP "${MESH_PID[i]}"
+			in_host "$i" nft delete table inet nsagent
+		done
+	fi
 	LAB_HAND=${NSAGENT_LAB}h
 	lab up --name "$LAB_HAND" --hosts 2 --no-agent --topology "$topo" >"$BENCH_TMP/lab-hand.log" 2>&1 ||
 		bench_fail "hand lab: $(tail -5 "$BENCH_TMP/lab-hand.log")"
 	build_hand "$mode"
 	local -a a=() h=()
+	local label=nsagent
+	((NO_NFT == 0)) || label="nsagent without nft table"
 	for ((r = 0; r < RUNS; r++)); do
 		iperf "$LABDIR"
 		a+=("$OUT")
@@ -159,11 +171,14 @@ one_mode() {
 	rr=$(ratio "$ma" "$mh")
 	gbit() { awk -v b="$1" 'BEGIN { printf "%.2f", b / 1e9 }'; }
 	echo "== data path, $mode: iperf3 NS1@host1 -> NS1@host2, one TCP stream, ${SECONDS_RUN} s, median of $RUNS runs"
-	printf '%-34s %10s Gbit/s   (runs: %s)\n' "nsagent" "$(gbit "$ma")" "$(for v in "${a[@]}"; do printf '%s ' "$(gbit "$v")"; done)"
+	printf '%-34s %10s Gbit/s   (runs: %s)\n' "$label" "$(gbit "$ma")" "$(for v in "${a[@]}"; do printf '%s ' "$(gbit "$v")"; done)"
 	printf '%-34s %10s Gbit/s   (runs: %s)\n' "by hand (ip)" "$(gbit "$mh")" "$(for v in "${h[@]}"; do printf '%s ' "$(gbit "$v")"; done)"
 	printf 'nsagent / by hand = %s (target >= %s: %s)\n' "$rr" "$TARGET" \
 		"$(awk -v r="$rr" -v t="$TARGET" 'BEGIN { print (r + 0 >= t + 0) ? "met" : "MISSED" }')"
-	echo "RESULT datapath mode=$mode nsagent_gbps=$(gbit "$ma") byhand_gbps=$(gbit "$mh") ratio=$rr target=$TARGET"
+	echo "RESULT datapath mode=$mode no_nft=$NO_NFT nsagent_gbps=$(gbit "$ma") byhand_gbps=$(gbit "$mh") ratio=$rr target=$TARGET"
+	if ((NO_NFT)); then
+		for i in 1 2; do kill -CONT "${MESH_PID[i]}"; done
+	fi
 	for i in 1 2; do mesh_stop "$i"; done
 	lab down --name "$LAB_HAND" >/dev/null
 	LAB_HAND=
@@ -174,11 +189,13 @@ main() {
 	local mode=all m
 	RUNS=3
 	SECONDS_RUN=5
+	NO_NFT=0
 	while (($#)); do
 		case $1 in
 		--mode) mode=${2:?}; shift 2 ;;
 		--seconds) SECONDS_RUN=${2:?}; shift 2 ;;
 		--runs) RUNS=${2:?}; shift 2 ;;
+		--no-nft) NO_NFT=1; shift ;;
 		-h | --help) sed -n '2,/^set -e/p' "$0" | sed '$d'; return 0 ;;
 		*) bench_fail "unknown argument '$1'" ;;
 		esac

@@ -15,6 +15,7 @@
 # Pid and log go where deploy/lab keeps them (HOST/agent.pid, agent.log),
 # so `lab down` stops the agents and fails on a sanitizer report.
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # OUT, MESH_AT, MESH_STATS: read by the scripts that source this
 
 PERL_STAMP='BEGIN { $| = 1 } printf "%.6f %s", Time::HiRes::time(), $_'
 
