@@ -41,6 +41,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,14 @@
 /* A peer that does not read its socket is dropped rather than buffered for. */
 #define PEER_MAX_OUTPUT (1024 * 1024)
 #define PEER_SHUTDOWN_FLUSH_MS 1000
+/* Room for every peer dialling at once (a cluster started together): a
+ * full accept queue drops SYNs, and the dialler's kernel retransmits only
+ * after 1 s, then 3 s, 7 s... (tests/bench: convergence of 32 nodes). */
+#define PEER_LISTEN_BACKLOG (PEER_MAX_PEERS + PEER_MAX_PENDING)
+/* A refused dial means the host is up but its agent does not listen yet
+ * (starting, restarting): it will within milliseconds, so the first
+ * redials come sooner than connect-retry-min, doubling from this. */
+#define PEER_REFUSED_RETRY_MS 25
 /* A hold time a peer proposes is never taken below this: a hello asking
  * for 1 ms must not turn our keepalive timer into a busy loop. */
 #define PEER_MIN_HOLD_MS 200
@@ -166,6 +175,8 @@ struct peer {
 	struct prefix hint; /* from a relayed peer list: claim input only */
 	bool hint_known;
 	bool routes_stale;
+	bool refused;		/* the last dial was refused (RST) */
+	unsigned refused_tries; /* quick redials since the last session */
 	uint64_t established_ms;
 	uint64_t last_heard_ms;
 	bool learned; /* from a relayed peer list */
@@ -870,6 +881,18 @@ static void check_conflict(struct peer *peer, const struct prefix *theirs, bool 
 static void conn_read_cb(struct bufferevent *bev, void *arg);
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg);
 
+/* Frames are small and each one is complete: send it now. With Nagle a
+ * frame queued behind an unacknowledged one waits for the peer's delayed
+ * ACK (up to 40 ms), at every hop of peer exchange. */
+static void set_nodelay(struct bufferevent *bev)
+{
+	evutil_socket_t fd = bufferevent_getfd(bev);
+	int one = 1;
+
+	if (fd >= 0 && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+		log_debug("TCP_NODELAY: %s", strerror(errno));
+}
+
 static struct conn *conn_new(struct peer_mgr *mgr, struct bufferevent *bev, bool outbound,
 			     const char *remote)
 {
@@ -917,8 +940,10 @@ static int peer_dial(struct peer *peer)
 		int err = errno ? errno : ECONNREFUSED;
 
 		conn_close(peer->conn);
+		peer->refused = err == ECONNREFUSED;
 		return -err;
 	}
+	set_nodelay(bev);
 	return 0;
 }
 
@@ -993,6 +1018,7 @@ static void accept_cb(struct evconnlistener *listener, evutil_socket_t fd, struc
 		close(fd);
 		return;
 	}
+	set_nodelay(bev);
 	conn = conn_new(mgr, bev, false, remote);
 	conn->source = ep.addr;
 	conn->pending_counted = true;
@@ -1490,9 +1516,11 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 				  (what & BEV_EVENT_EOF) ? "closed by peer"
 							 : evutil_socket_error_to_string(err));
 		}
-		if (peer && peer->conn == conn)
+		if (peer && peer->conn == conn) {
+			peer->refused = peer->state == PEER_CONNECT && !(what & BEV_EVENT_EOF) &&
+					err == ECONNREFUSED;
 			peer_fsm(peer, PEER_EV_TCP_FAILED);
-		else
+		} else
 			conn_close(conn);
 	}
 }
@@ -1510,8 +1538,33 @@ static void session_down(struct peer *peer, bool withdraw)
 		rib_session_down(mgr->rib, peer->node_id, now_ms());
 		peer->routes_stale = peer->subnet_known;
 		expiry_schedule(mgr);
+		if (peer->routes_stale) {
+			char name[64], buf[PREFIX_STRLEN];
+
+			log_info("peer %s: session lost, route to %s kept as stale for up to %u ms",
+				 peer_name(peer, name, sizeof(name)),
+				 addr_format_prefix(&peer->subnet, buf),
+				 mgr->config.restart_time_ms);
+		}
 	}
 	routes_update(mgr);
+}
+
+/* After a refused dial, the wait before the next one: doubling from
+ * PEER_REFUSED_RETRY_MS while that stays below the backoff's minimum;
+ * 0 when the backoff applies. A quick redial is not counted as a failure
+ * (PEER_LEARNED_MAX_FAILURES): the node is there, starting. */
+static uint32_t refused_delay(struct peer *peer)
+{
+	uint32_t quick;
+
+	if (!peer->refused || peer->refused_tries >= 16)
+		return 0;
+	quick = PEER_REFUSED_RETRY_MS << peer->refused_tries;
+	if (quick >= peer->mgr->config.connect_retry_min_ms)
+		return 0;
+	peer->refused_tries++;
+	return quick;
 }
 
 static void change_state(struct peer *peer, enum peer_state next, enum peer_event event)
@@ -1519,6 +1572,7 @@ static void change_state(struct peer *peer, enum peer_state next, enum peer_even
 	struct peer_mgr *mgr = peer->mgr;
 	enum peer_state prev = peer->state;
 	char name[64];
+	uint32_t quick;
 
 	peer->state = next;
 	if (prev != next)
@@ -1541,7 +1595,9 @@ static void change_state(struct peer *peer, enum peer_state next, enum peer_even
 			peer->initial_done = true;
 			claim_check_ready(mgr);
 		}
-		if (prev != PEER_IDLE && prev != PEER_ESTABLISHED)
+		quick = refused_delay(peer);
+		peer->refused = false;
+		if (prev != PEER_IDLE && prev != PEER_ESTABLISHED && !quick)
 			peer->failures++;
 		/* An address someone relayed that never answers is forgotten, so
 		 * a poisoned peer list ages out instead of being dialled forever. */
@@ -1554,7 +1610,7 @@ static void change_state(struct peer *peer, enum peer_state next, enum peer_even
 			break;
 		}
 		if (!mgr->shutting_down && !peer->dead && event != PEER_EV_STOP)
-			timer_arm(peer->retry_timer, backoff_next(&peer->backoff));
+			timer_arm(peer->retry_timer, quick ? quick : backoff_next(&peer->backoff));
 		break;
 	case PEER_CONNECT:
 		/* Bounds a connect (and with TLS its handshake) to a host that
@@ -1570,6 +1626,7 @@ static void change_state(struct peer *peer, enum peer_state next, enum peer_even
 
 		evtimer_del(peer->retry_timer);
 		backoff_reset(&peer->backoff);
+		peer->refused_tries = 0;
 		peer->ever_established = true;
 		peer->failures = 0;
 		memcpy(peer->node_id, h->node_id, NODE_ID_LEN);
@@ -1826,7 +1883,7 @@ int peer_mgr_new(struct event_base *base, const struct peer_mgr_config *config,
 	sin.sin_port = htons(config->listen_port);
 	mgr->listener = evconnlistener_new_bind(
 	    base, accept_cb, mgr, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
-	    16, (struct sockaddr *)&sin, sizeof(sin));
+	    PEER_LISTEN_BACKLOG, (struct sockaddr *)&sin, sizeof(sin));
 	if (!mgr->listener) {
 		char buf[ENDPOINT_STRLEN];
 		struct endpoint ep = {config->listen_addr, config->listen_port};

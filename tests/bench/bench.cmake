@@ -1,15 +1,22 @@
 # Every benchmark runs once at a tiny size with the suite (label "bench"),
 # so that none of them rots. They check behaviour (objects built, repairs
-# made, the agent alive and free of sanitizer reports) and print their
-# figures, but never judge speed: figures from a sanitizer build on a
-# loaded machine mean nothing. Real figures: see tests/bench/README.md.
-function(nsa_bench name)
+# made, meshes closed, the agent alive and free of sanitizer reports) and
+# print their figures, but never judge speed: figures from a sanitizer
+# build on a loaded machine mean nothing. Real figures: see
+# tests/bench/README.md.
+# nsa_bench(TEST SCRIPT ARGS...): test bench_TEST runs bench_SCRIPT.sh ARGS.
+function(nsa_bench name script)
   add_test(NAME bench_${name}
-    COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/bench/bench_${name}.sh ${ARGN})
-  set_tests_properties(bench_${name} PROPERTIES LABELS bench TIMEOUT 120
+    COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/bench/bench_${script}.sh ${ARGN})
+  set_tests_properties(bench_${name} PROPERTIES LABELS bench TIMEOUT 180
     ENVIRONMENT "NSAGENT=$<TARGET_FILE:nsagent>;NSAGENT_SOURCE_DIR=${CMAKE_SOURCE_DIR};NSAGENT_BUILD_DIR=${CMAKE_BINARY_DIR}")
 endfunction()
 
-nsa_bench(bringup --runs 1 2)
-nsa_bench(repair --runs 1)
-nsa_bench(footprint 1)
+nsa_bench(bringup bringup --runs 1 2)
+nsa_bench(repair repair --runs 1)
+nsa_bench(footprint footprint 1)
+nsa_bench(footprint_peers footprint --hosts 3 1)
+nsa_bench(converge converge --runs 1 2 3)
+nsa_bench(failure failure --runs 1)
+nsa_bench(datapath datapath --runs 1 --seconds 1)
+nsa_bench(scale scale --runs 1 4)

@@ -70,6 +70,9 @@ bench_start() {
 bench_cleanup() {
 	local rc=$?
 	set +e
+	# A benchmark's own leftovers first (mesh_lib.sh: parked launchers,
+	# a second lab), while its temp dir still exists.
+	if declare -F bench_extra_cleanup >/dev/null; then bench_extra_cleanup; fi
 	rm -rf "$BENCH_TMP"
 	(exit "$rc")
 	lab_cleanup

@@ -1,0 +1,219 @@
+#!/usr/bin/env bash
+# Data path: TCP throughput (iperf3, one stream) from NS1 on host1 to NS1
+# on host2, through nsagent's routes, against the same topology built by
+# hand with plain `ip` commands in a second lab (no agent), measured in the
+# same run, runs interleaved so that load on the machine hits both alike.
+#
+#   bench_datapath.sh [--mode direct|vxlan|all] [--seconds S] [--runs R]
+#                     [--no-nft]    (default: all, 5 s, 3 runs)
+#
+# --no-nft (diagnosis, not a figure of nsagent): once the routes are in,
+# the agents are frozen (SIGSTOP) and their nftables table is deleted, so
+# the difference that remains is not the table's.
+#
+# direct  both labs on one switch (deploy/lab topology "switch"); agents
+#         with --backend direct; by hand: bridge, NS1 with its veth,
+#         address and default route, ip_forward, and `SUBNET via NODE-IP`.
+# vxlan   both labs with topology "router" (host1 and host2 on two
+#         segments); agents with --backend vxlan. Runs only when the agent
+#         supports it: it must create its VXLAN device nsa-vxlan, otherwise
+#         the case reports "not available". By hand: the same VXLAN device
+#         (VNI 7470, port 4789, no learning), MTU 1450 on the bridge, veth
+#         and eth0, `SUBNET via NET-ADDR dev nsa-vxlan onlink`, a permanent
+#         neighbour and FDB entry for the peer.
+# Target: nsagent / by hand >= 0.95.
+set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+
+TARGET=0.95
+LAB_HAND=
+
+bench_extra_cleanup() {
+	mesh_cleanup
+	if [[ -n $LAB_HAND ]]; then
+		lab down --name "$LAB_HAND" >/dev/null 2>&1 || echo "WARN: lab $LAB_HAND not removed" >&2
+	fi
+}
+
+# hand_host DIR CMD...: CMD in the hand-built lab's host DIR.
+hand_host() {
+	local d=$1
+	shift
+	nsenter --net="$d/net" --mount="$d/mnt" --wd=/ -- "$@"
+}
+
+vtep_mac() {
+	local IFS=.
+	# shellcheck disable=SC2086 # split the address
+	set -- $1
+	printf '02:6e:%02x:%02x:%02x:%02x' "$1" "$2" "$3" "$4"
+}
+
+# build_hand MODE: the topology of host1 and host2 by hand in LAB_HAND.
+build_hand() {
+	local mode=$1 i j d mtu=1500 sub gw me other osub
+	[[ $mode == direct ]] || mtu=1450
+	for i in 1 2; do
+		j=$((3 - i))
+		d=/run/nsagent-lab/$LAB_HAND/host$i
+		sub=$(<"$d/subnet")
+		gw=${sub%.0/*}.1
+		me=$(<"$d/ip")
+		other=$(</run/nsagent-lab/"$LAB_HAND"/host$j/ip)
+		osub=$(</run/nsagent-lab/"$LAB_HAND"/host$j/subnet)
+		hand_host "$d" ip netns add NS1
+		hand_host "$d" ip -batch - <<EOF
+link add br0 mtu $mtu type bridge
+addr add $gw/24 dev br0
+link set br0 up
+link add nsa-NS1 mtu $mtu type veth peer name eth0 netns NS1
+link set nsa-NS1 master br0 up
+EOF
+		hand_host "$d" ip -n NS1 -batch - <<EOF
+addr add ${sub%.0/*}.2/24 dev eth0
+link set eth0 up
+link set lo up
+route add default via $gw dev eth0
+EOF
+		hand_host "$d" sysctl -qw net.ipv4.ip_forward=1
+		if [[ $mode == direct ]]; then
+			hand_host "$d" ip route add "$osub" via "$other"
+		else
+			hand_host "$d" ip -batch - <<EOF
+link add nsa-vxlan type vxlan id 7470 local $me dstport 4789 nolearning
+link set nsa-vxlan address $(vtep_mac "$me") mtu 1450 up
+route add $osub via ${osub%/*} dev nsa-vxlan onlink
+neigh add ${osub%/*} lladdr $(vtep_mac "$other") dev nsa-vxlan nud permanent
+EOF
+			hand_host "$d" bridge fdb append "$(vtep_mac "$other")" dev nsa-vxlan dst "$other"
+		fi
+	done
+}
+
+# iperf LABDIR: OUT = bits/s from NS1@host1 to NS1@host2 (S seconds).
+iperf() {
+	local dir=$1 dst json srv
+	dst=$(<"$dir/host2/subnet")
+	dst=${dst%.0/*}.2
+	nsenter --net="$dir/host2/net" --mount="$dir/host2/mnt" --wd=/ -- \
+		ip netns exec NS1 iperf3 -s -1 >"$BENCH_TMP/iperf-s.log" 2>&1 &
+	srv=$!
+	# the server listens when a client gets through (1 s of retries at most)
+	local try
+	for ((try = 0; try < 100; try++)); do
+		json=$(nsenter --net="$dir/host1/net" --mount="$dir/host1/mnt" --wd=/ -- \
+			ip netns exec NS1 iperf3 -c "$dst" -t "$SECONDS_RUN" -J 2>&1) || true
+		# (iperf3 -J may exit 0 with an error in the JSON)
+		[[ $(jq -r '.error // empty' <<<"$json" 2>/dev/null) == *"Connection refused"* ]] || break
+		nap 0.02
+	done
+	if ! kill -0 "$srv" 2>/dev/null; then :; elif [[ -z $(jq -r '.end.sum_received.bits_per_second // empty' <<<"$json" 2>/dev/null) ]]; then
+		kill "$srv" 2>/dev/null || true
+	fi
+	wait "$srv" || true
+	OUT=$(jq -r '.end.sum_received.bits_per_second // empty' <<<"$json" 2>/dev/null || true)
+	[[ -n $OUT ]] || bench_fail "iperf3 in $dir: $(head -c 400 <<<"$json")"
+	OUT=${OUT%.*}
+}
+
+both_ready() { mesh_ready 1 && mesh_ready 2; }
+
+agents_up() {
+	local i
+	for i in 1 2; do [[ $(n_agent_routes "$i") == 1 ]] || return 1; done
+}
+
+# one_mode MODE
+one_mode() {
+	local mode=$1 topo=switch r i
+	[[ $mode == direct ]] || topo=router
+	mesh_lab_up 2 --topology "$topo"
+	for i in 1 2; do
+		local args
+		mapfile -t args < <(mesh_chain_args "$i" --backend "$mode")
+		mesh_spawn "$i" "${args[@]}"
+	done
+	mesh_release
+	poll_slow 30 both_ready || bench_fail "$mode: the agents are not ready: $(tail -3 "$(hd 1)/agent.log")"
+	echo
+	# the VXLAN device is part of the local topology, made before "ready"
+	if [[ $mode == vxlan ]] && ! in_host 1 test -e /sys/class/net/nsa-vxlan; then
+		echo "== data path, $mode: not available (the agent made no nsa-vxlan device with --backend vxlan)"
+		echo "RESULT datapath mode=$mode not_available=1"
+		for i in 1 2; do mesh_stop "$i"; done
+		lab down >/dev/null
+		return 0
+	fi
+	poll_slow 30 agents_up || bench_fail "$mode: the agents did not install their routes: $(tail -3 "$(hd 1)/agent.log")"
+	if ((NO_NFT)); then
+		for i in 1 2; do
+			kill -STOP "${MESH_PID[i]}"
+			in_host "$i" nft delete table inet nsagent
+		done
+	fi
+	LAB_HAND=${NSAGENT_LAB}h
+	lab up --name "$LAB_HAND" --hosts 2 --no-agent --topology "$topo" >"$BENCH_TMP/lab-hand.log" 2>&1 ||
+		bench_fail "hand lab: $(tail -5 "$BENCH_TMP/lab-hand.log")"
+	build_hand "$mode"
+	local -a a=() h=()
+	local label=nsagent
+	((NO_NFT == 0)) || label="nsagent without nft table"
+	for ((r = 0; r < RUNS; r++)); do
+		iperf "$LABDIR"
+		a+=("$OUT")
+		iperf "/run/nsagent-lab/$LAB_HAND"
+		h+=("$OUT")
+	done
+	local ma mh rr
+	ma=$(median "${a[@]}")
+	mh=$(median "${h[@]}")
+	rr=$(ratio "$ma" "$mh")
+	gbit() { awk -v b="$1" 'BEGIN { printf "%.2f", b / 1e9 }'; }
+	echo "== data path, $mode: iperf3 NS1@host1 -> NS1@host2, one TCP stream, ${SECONDS_RUN} s, median of $RUNS runs"
+	printf '%-34s %10s Gbit/s   (runs: %s)\n' "$label" "$(gbit "$ma")" "$(for v in "${a[@]}"; do printf '%s ' "$(gbit "$v")"; done)"
+	printf '%-34s %10s Gbit/s   (runs: %s)\n' "by hand (ip)" "$(gbit "$mh")" "$(for v in "${h[@]}"; do printf '%s ' "$(gbit "$v")"; done)"
+	printf 'nsagent / by hand = %s (target >= %s: %s)\n' "$rr" "$TARGET" \
+		"$(awk -v r="$rr" -v t="$TARGET" 'BEGIN { print (r + 0 >= t + 0) ? "met" : "MISSED" }')"
+	echo "RESULT datapath mode=$mode no_nft=$NO_NFT nsagent_gbps=$(gbit "$ma") byhand_gbps=$(gbit "$mh") ratio=$rr target=$TARGET"
+	if ((NO_NFT)); then
+		for i in 1 2; do kill -CONT "${MESH_PID[i]}"; done
+	fi
+	for i in 1 2; do mesh_stop "$i"; done
+	lab down --name "$LAB_HAND" >/dev/null
+	LAB_HAND=
+	lab down >/dev/null
+}
+
+main() {
+	local mode=all m
+	RUNS=3
+	SECONDS_RUN=5
+	NO_NFT=0
+	while (($#)); do
+		case $1 in
+		--mode) mode=${2:?}; shift 2 ;;
+		--seconds) SECONDS_RUN=${2:?}; shift 2 ;;
+		--runs) RUNS=${2:?}; shift 2 ;;
+		--no-nft) NO_NFT=1; shift ;;
+		-h | --help) sed -n '2,/^set -e/p' "$0" | sed '$d'; return 0 ;;
+		*) bench_fail "unknown argument '$1'" ;;
+		esac
+	done
+	[[ $mode == direct || $mode == vxlan || $mode == all ]] || bench_fail "--mode: direct, vxlan or all"
+	[[ $RUNS =~ ^[0-9]+$ ]] && ((RUNS >= 1)) || bench_fail "--runs needs a positive number"
+	[[ $SECONDS_RUN =~ ^[0-9]+$ ]] && ((SECONDS_RUN >= 1)) || bench_fail "--seconds needs a positive number"
+	command -v iperf3 >/dev/null || bench_fail "iperf3 is not installed"
+	command -v jq >/dev/null || bench_fail "jq is not installed"
+	bench_start bench_datapath
+	# shellcheck source=mesh_lib.sh
+	source "$BENCH_DIR/mesh_lib.sh"
+	bench_sleep_init
+	echo "bench_datapath: agent $NSAGENT ($(bench_agent_kind)), $(nproc) CPUs, kernel $(uname -r)"
+	for m in direct vxlan; do
+		[[ $mode == all || $mode == "$m" ]] || continue
+		one_mode "$m"
+	done
+}
+
+main "$@"

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Scale: the largest lab this machine holds, and its convergence.
+#
+#   bench_scale.sh [--runs R] [N]        (default N: 64; R: 3)
+#
+# Builds a lab of N hosts (deploy/lab, one switch; the time to build it is
+# reported), then, like bench_converge.sh, starts N agents as a chain
+# (host I --peer host(I-1)) and times the full mesh: every host with N-1
+# routes, from the release of all agents to the kernel time of the last
+# route. Reported with the agents' memory (sum and largest RSS) and CPU
+# at convergence, and the reference measured in the same run: the same N
+# agents without peers, release -> every local topology ready.
+#
+# Limits of one machine: every lab host's agent makes 2 namespaces (3N
+# network namespaces in all), N(N-1) TCP sessions exist at once, and the
+# kernel's neighbour table, shared by all namespaces, would overflow
+# without the lab's permanent ARP entries (mesh_lib.sh). 64 hosts: 4032
+# routes, 2016 sessions.
+set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+
+bench_extra_cleanup() { mesh_cleanup; }
+
+main() {
+	local runs=3 n=64 r t0 t_lab
+	while (($#)); do
+		case $1 in
+		--runs) runs=${2:?--runs needs a number}; shift 2 ;;
+		-h | --help) sed -n '2,/^set -e/p' "$0" | sed '$d'; return 0 ;;
+		*) [[ $1 =~ ^[0-9]+$ ]] && (($1 >= 2 && $1 <= 250)) || bench_fail "N must be 2..250, got '$1'"
+		   n=$1; shift ;;
+		esac
+	done
+	[[ $runs =~ ^[0-9]+$ ]] && ((runs >= 1)) || bench_fail "--runs needs a positive number"
+	bench_start bench_scale
+	# shellcheck source=mesh_lib.sh
+	source "$BENCH_DIR/mesh_lib.sh"
+	bench_sleep_init
+	t0=$(now_us)
+	mesh_lab_up "$n"
+	t_lab=$(($(now_us) - t0))
+	echo "bench_scale: agent $NSAGENT ($(bench_agent_kind)), $(nproc) CPUs, kernel $(uname -r), $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo) RAM"
+	echo "lab of $n hosts built in $(ms "$t_lab") ms"
+	for ((r = 1; r <= n; r++)); do mesh_monitor "$r"; done
+	local -a mesh=() loc=() stats=()
+	for ((r = 0; r < runs; r++)); do
+		run_mesh "$n"
+		mesh+=("$OUT")
+		stats+=("$MESH_STATS")
+		run_local "$n"
+		loc+=("$OUT")
+	done
+	local m l hi rss_sum rss_max cpu
+	m=$(median "${mesh[@]}")
+	l=$(median "${loc[@]}")
+	hi=$(printf '%s\n' "${mesh[@]}" | sort -n | tail -1)
+	read -r rss_sum rss_max cpu <<<"${stats[-1]}"
+	echo
+	echo "== scale: chain of $n hosts -> full mesh ($((n * (n - 1))) routes, $((n * (n - 1) / 2)) sessions), median of $runs runs"
+	printf '%-44s %10s ms   (max %s)\n' "nsagent: release -> last host's routes" "$(ms "$m")" "$(ms "$hi")"
+	printf '%-44s %10s ms\n' "local: agents without peers ready" "$(ms "$l")"
+	printf 'agents at convergence: RSS %s MiB in all, largest %s KiB; CPU %s ms in all (%s ms per agent)\n' \
+		"$(awk -v k="$rss_sum" 'BEGIN {printf "%.1f", k / 1024}')" "$rss_max" "$cpu" "$((cpu / n))"
+	printf 'nsagent %s ms; %sx local bring-up\n' "$(ms "$m")" "$(ratio "$m" "$l")"
+	echo "RESULT scale n=$n lab_ms=$(ms "$t_lab") nsagent_ms=$(ms "$m") max_ms=$(ms "$hi") local_ms=$(ms "$l") ratio_local=$(ratio "$m" "$l") rss_sum_kib=$rss_sum rss_max_kib=$rss_max cpu_ms=$cpu"
+}
+
+main "$@"
