@@ -208,24 +208,32 @@ static bool any_vxlan(const struct kern_route *routes, unsigned n)
 	return false;
 }
 
-/* The data-path part of the topology: MTUs and the VXLAN device. */
+/* The data-path part of the topology: MTUs and the VXLAN device. With
+ * --backend auto the device exists only while some peer is reached over
+ * it, so an all-on-link cluster carries no idle tunnel. */
 static void topology_datapath(const struct daemon *d, struct kern_topology *topo, bool vxlan)
 {
+	bool device =
+	    d->cfg->backend == CFG_BACKEND_VXLAN || (d->cfg->backend == CFG_BACKEND_AUTO && vxlan);
+
 	topo->mtu = backend_namespace_mtu(d->underlay_mtu, d->cfg->backend, vxlan);
-	topo->vtep = backend_has_vtep(d->cfg->backend) ? d->node_ip : 0;
+	topo->vtep = device ? d->node_ip : 0;
 	backend_vtep_mac(d->node_ip, topo->vtep_mac);
 	topo->vxlan_mtu = backend_vxlan_mtu(d->underlay_mtu);
 }
 
-/* The namespaces' MTU follows the routes: lowered before the first vxlan
- * route goes in, raised only after the last one is gone. */
-static void set_topology_mtu(struct daemon *d, unsigned mtu, bool vxlan)
+/* The namespaces' MTU and the VXLAN device follow the routes: lowered and
+ * created before the first vxlan route goes in, raised and removed only
+ * after the last one is gone. */
+static void set_topology_datapath(struct daemon *d, bool vxlan)
 {
 	struct kern_error kerr = {{0}};
+	unsigned before = d->topo.mtu;
 
-	log_info("namespace MTU %u -> %u (%s)", d->topo.mtu, mtu,
+	topology_datapath(d, &d->topo, vxlan);
+	log_info("namespace MTU %u -> %u, VXLAN device %s (%s)", before, d->topo.mtu,
+		 d->topo.vtep ? "wanted" : "not wanted",
 		 vxlan ? "a peer is reached over VXLAN" : "every peer is reached directly");
-	d->topo.mtu = mtu;
 	apply_topology(d, &kerr);
 }
 
@@ -242,13 +250,13 @@ static void on_routes_changed(void *arg)
 	vxlan = any_vxlan(routes, n);
 	mtu = backend_namespace_mtu(d->underlay_mtu, d->cfg->backend, vxlan);
 	if (d->have_topology && mtu < d->topo.mtu)
-		set_topology_mtu(d, mtu, vxlan);
+		set_topology_datapath(d, vxlan);
 	if (kern_set_routes(d->kern, routes, n, &kerr) < 0)
 		log_error("%s", kerr.message);
 	else
 		log_debug("routes reconciled: %u cross-node routes", n);
 	if (d->have_topology && mtu > d->topo.mtu)
-		set_topology_mtu(d, mtu, vxlan);
+		set_topology_datapath(d, vxlan);
 	free(routes);
 }
 

@@ -35,8 +35,11 @@ grep -q 'repaired.*nftables table nsagent' <(agent_log host1) || fail "table rep
 src=$(seen_as "$OUTSIDE" outside -- host1 NS1)
 [[ $src == 192.168.1.5 ]] || fail "after the table repair the outside host sees '$src'"
 
-# down: no table, no tunnel device (backend auto made one).
-lab exec host1 -- ip link show nsa-vxlan >/dev/null || fail "no VXLAN device with backend auto"
+# Backend auto with every peer on-link: no idle tunnel device.
+! lab exec host1 -- ip link show nsa-vxlan >/dev/null 2>&1 ||
+	fail "backend auto made a VXLAN device though every peer is on-link"
+
+# down: no table, no tunnel device, no routes.
 lab exec host1 -- "$NSAGENT" down --config /dev/null || fail "nsagent down"
 ! nft_table host1 || fail "nft table left after down"
 ! lab exec host1 -- ip link show nsa-vxlan >/dev/null 2>&1 || fail "VXLAN device left after down"
