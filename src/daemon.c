@@ -75,6 +75,7 @@ struct daemon {
 	struct event *sig_term;
 	struct event *sig_int;
 	struct event *sig_leave;
+	struct event *routes_ev; /* coalesces route-set changes to one apply per loop pass */
 	struct kern_topology topo;
 	bool have_topology;
 	struct state *state;
@@ -237,10 +238,9 @@ static void set_topology_datapath(struct daemon *d, bool vxlan)
 	apply_topology(d, &kerr);
 }
 
-/* peer_mgr: the wanted route set changed. */
-static void on_routes_changed(void *arg)
+/* Hands peer_mgr's whole wanted route set to the kernel layer. */
+static void apply_routes(struct daemon *d)
 {
-	struct daemon *d = arg;
 	struct kern_error kerr = {{0}};
 	struct kern_route *routes;
 	unsigned n, mtu;
@@ -258,6 +258,24 @@ static void on_routes_changed(void *arg)
 	if (d->have_topology && mtu > d->topo.mtu)
 		set_topology_datapath(d, vxlan);
 	free(routes);
+}
+
+static void on_routes_event(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	apply_routes(arg);
+}
+
+/* peer_mgr: the wanted route set changed. A node joining a large cluster
+ * hears many adverts in one read; the route set is applied once, after
+ * the loop has handled all of them, not once per advert. */
+static void on_routes_changed(void *arg)
+{
+	struct daemon *d = arg;
+
+	if (!event_pending(d->routes_ev, EV_TIMEOUT, NULL))
+		event_active(d->routes_ev, EV_TIMEOUT, 0);
 }
 
 /* peer_mgr: a peer's advert arrived; which data path reaches it. */
@@ -337,7 +355,7 @@ static void on_subnet_claimed(void *arg, const struct prefix *subnet)
 		 (unsigned long long)stats.changes);
 	/* Routes that overlapped the old subnet may be wanted now, and the
 	 * other way round. */
-	on_routes_changed(d);
+	apply_routes(d);
 	mark_ready(d);
 }
 
@@ -1187,6 +1205,8 @@ static void daemon_free(struct daemon *d)
 		event_free(d->sig_int);
 	if (d->sig_leave)
 		event_free(d->sig_leave);
+	if (d->routes_ev)
+		event_free(d->routes_ev);
 	stop_operations(d);
 	kern_free(d->kern);
 	free(d->topo.namespaces);
@@ -1252,6 +1272,9 @@ int daemon_run(const struct cfg *cfg)
 	d.base = event_base_new();
 	if (!d.base)
 		fatal("cannot create the event loop");
+	d.routes_ev = event_new(d.base, -1, 0, on_routes_event, &d);
+	if (!d.routes_ev)
+		fatal("cannot create the route event");
 	signal(SIGPIPE, SIG_IGN);
 	if (setup_security(&d) < 0 || start_control(&d) < 0)
 		goto out;
