@@ -69,19 +69,7 @@ mesh_whole() {
 # first_mon_us I REGEX AFTER_US: kernel time of the first line of host I's
 # monitor file matching REGEX, at or after AFTER_US.
 first_mon_us() {
-	RE=$2 AFTER=$3 awk '
-	function us(ts,   d, t, y, m, dd, era, yoe, doy, doe, days) {
-		split(substr(ts, 2, 10), d, "-")
-		split(substr(ts, 13, length(ts) - 13), t, ":")
-		y = d[1] + 0; m = d[2] + 0; dd = d[3] + 0
-		if (m <= 2) y--
-		era = int(y / 400)
-		yoe = y - era * 400
-		doy = int((153 * (m > 2 ? m - 3 : m + 9) + 2) / 5) + dd - 1
-		doe = yoe * 365 + int(yoe / 4) - int(yoe / 100) + doy
-		days = era * 146097 + doe - 719468
-		return ((days * 24 + t[1]) * 60 + t[2]) * 60e6 + t[3] * 1e6
-	}
+	RE=$2 AFTER=$3 awk "$AWK_MON_US"'
 	/^\[/ && $0 ~ ENVIRON["RE"] { t = us($1); if (t >= ENVIRON["AFTER"] + 0) { printf "%.0f\n", t; exit } }' \
 		"$BENCH_TMP/mon.$1"
 }

@@ -209,13 +209,12 @@ mesh_monitor() {
 	done
 }
 
-# mon_routes_at I WANT [AFTER_US]: the kernel time (µs epoch) at which host
-# I first had WANT agent routes (proto nsagent/78) at once, replaying its
-# monitor file from AFTER_US; nothing while it has not.
-mon_routes_at() {
-	WANT=$2 AFTER=${3:-0} awk '
+# AWK_MON_US: an awk function us(ts) turning an `ip -ts monitor` stamp
+# "[2026-11-29T18:59:21.173476]" (UTC) into µs since the epoch; prepend it
+# to an awk program that reads monitor files.
+# shellcheck disable=SC2016
+AWK_MON_US='
 	function us(ts,   d, t, y, m, dd, era, yoe, doy, doe, days) {
-		# "[2026-11-29T18:59:21.173476]" (UTC) -> µs since the epoch
 		split(substr(ts, 2, 10), d, "-")
 		split(substr(ts, 13, length(ts) - 13), t, ":")
 		y = d[1] + 0; m = d[2] + 0; dd = d[3] + 0
@@ -227,6 +226,13 @@ mon_routes_at() {
 		days = era * 146097 + doe - 719468
 		return ((days * 24 + t[1]) * 60 + t[2]) * 60e6 + t[3] * 1e6
 	}
+'
+
+# mon_routes_at I WANT [AFTER_US]: the kernel time (µs epoch) at which host
+# I first had WANT agent routes (proto nsagent/78) at once, replaying its
+# monitor file from AFTER_US; nothing while it has not.
+mon_routes_at() {
+	WANT=$2 AFTER=${3:-0} awk "$AWK_MON_US"'
 	/^\[/ && / proto (nsagent|78)( |$)/ {
 		t = us($1)
 		if (t < ENVIRON["AFTER"] + 0) next
