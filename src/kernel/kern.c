@@ -1,10 +1,15 @@
 /* DOC: the kernel layer's reconcile loop and drift watcher.
  *
  * struct kern holds the desired local topology and route set, one request
- * socket and one event socket in the agent's namespace, and per namespace
- * an event socket opened inside it (a socket keeps the namespace it was
- * created in, so drift inside, such as eth0's address or the default route
- * being deleted, is seen too).
+ * socket and one event socket in the agent's namespace. The event socket
+ * listens with NETLINK_LISTEN_ALL_NSID, so it also hears every namespace
+ * that has an id in the agent's namespace; each owned namespace is given
+ * one (its nsid, learned when the namespace is opened), and a message's
+ * nsid control message routes it to that namespace's watcher, so drift
+ * inside, such as eth0's address or the default route being deleted, is
+ * seen too. One socket instead of one per namespace: every notification
+ * walks every listener socket, and each namespace cost two sockets (event
+ * and request) plus their options at bring-up.
  *
  * Reconcile reads before it writes: one link dump and one address dump of
  * the agent's namespace per pass, small dumps inside a namespace only when
@@ -62,14 +67,14 @@ struct kern_ns {
 	char alias[KERN_ALIAS_MAX];
 	uint32_t addr;
 	int eth0_ifindex; /* inside the namespace; 0 = not known yet */
-	int ev_fd;
-	struct event *ev;
+	int nsid;	  /* its id in the agent's namespace; -1 = not known yet */
 	bool dirty;
 };
 
 struct kern {
 	struct event_base *base;
-	int self_fd; /* the network namespace the agent runs in */
+	int self_fd;   /* the network namespace the agent runs in */
+	int self_nsid; /* the id it has for itself, normally none (-1) */
 	struct knl nl;
 	int ev_fd;
 	struct event *ev;
@@ -109,14 +114,15 @@ struct kern {
 
 /* Event sockets ---------------------------------------------------------- */
 
-/* neigh: also neighbour and FDB events (the agent's own namespace, where
- * the VXLAN device's entries live). */
-static int ev_socket_open(int *out, bool neigh, struct kern_error *err)
+/* The one event socket: links, addresses, routes, and neighbour and FDB
+ * entries (the VXLAN device's, in the agent's namespace), of the agent's
+ * namespace and of every namespace with an id in it. */
+static int ev_socket_open(int *out, struct kern_error *err)
 {
 	static const int groups[] = {RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE,
 				     RTNLGRP_NEIGH};
 	struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
-	int size = 1 << 20;
+	int size = 1 << 20, one = 1;
 	int fd, e;
 
 	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
@@ -124,10 +130,12 @@ static int ev_socket_open(int *out, bool neigh, struct kern_error *err)
 		goto fail;
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		goto fail;
-	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]) - !neigh; i++)
+	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
 		if (setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &groups[i],
 			       sizeof(groups[i])) < 0)
 			goto fail;
+	if (setsockopt(fd, SOL_NETLINK, NETLINK_LISTEN_ALL_NSID, &one, sizeof(one)) < 0)
+		goto fail;
 	/* Bring-up of hundreds of namespaces is a burst; an overrun is
 	 * survivable (full pass) but better avoided. */
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
@@ -358,23 +366,55 @@ static void ns_event(struct kern_ns *ns, struct nlmsghdr *nlh)
 	}
 }
 
-/* Reads everything queued on an event socket. ns == NULL: the agent's own
- * namespace. On overrun the messages are lost, so the whole scope is
+static struct kern_ns *ns_by_nsid(struct kern *kern, int nsid)
+{
+	for (unsigned i = 0; i < kern->n_ns; i++)
+		if (kern->ns[i]->nsid == nsid)
+			return kern->ns[i];
+	return NULL;
+}
+
+/* The nsid a message came from (NETLINK_LISTEN_ALL_NSID); -1 when it came
+ * from the agent's own namespace, which carries none. */
+static int msg_nsid(struct msghdr *mh)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		int nsid;
+
+		if (c->cmsg_level != SOL_NETLINK || c->cmsg_type != NETLINK_LISTEN_ALL_NSID ||
+		    c->cmsg_len < CMSG_LEN(sizeof(nsid)))
+			continue;
+		memcpy(&nsid, CMSG_DATA(c), sizeof(nsid));
+		return nsid;
+	}
+	return -1;
+}
+
+/* Reads everything queued on the event socket and routes each message to
+ * the agent's namespace or to the owned namespace it came from; messages
+ * of other namespaces are dropped, and so are those of skip (a namespace
+ * created in this pass, where every message describes our own steps). On
+ * overrun the messages are lost, whoever they came from, so every scope is
  * checked. */
-static void read_events(struct kern *kern, int fd, struct kern_ns *ns)
+static void read_events(struct kern *kern, const struct kern_ns *skip)
 {
 	static char buf[EVENT_BUF_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
+	char cbuf[CMSG_SPACE(sizeof(int))] __attribute__((aligned(sizeof(size_t))));
 
 	for (;;) {
-		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
+		struct msghdr mh = {.msg_iov = &iov,
+				    .msg_iovlen = 1,
+				    .msg_control = cbuf,
+				    .msg_controllen = sizeof(cbuf)};
+		ssize_t n = recvmsg(kern->ev_fd, &mh, MSG_DONTWAIT);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == ENOBUFS) {
-			if (ns)
-				ns->dirty = true;
-			else
-				kern->root_dirty = kern->routes_dirty = true;
+			kern->root_dirty = kern->routes_dirty = true;
+			for (unsigned i = 0; i < kern->n_ns; i++)
+				kern->ns[i]->dirty = true;
 			if (kern->have_topo || kern->have_routes)
 				schedule(kern, "netlink events lost (overrun)");
 			continue;
@@ -383,8 +423,14 @@ static void read_events(struct kern *kern, int fd, struct kern_ns *ns)
 			return;
 		if (!kern->have_topo && !kern->have_routes)
 			continue;
-		int len = (int)n;
+		int len = (int)n, nsid = msg_nsid(&mh);
+		struct kern_ns *ns = NULL;
 
+		if (nsid >= 0 && nsid != kern->self_nsid) {
+			ns = ns_by_nsid(kern, nsid);
+			if (!ns || ns == skip)
+				continue;
+		}
 		for (struct nlmsghdr *nlh = (struct nlmsghdr *)buf; NLMSG_OK(nlh, len);
 		     nlh = NLMSG_NEXT(nlh, len)) {
 			if (ns)
@@ -396,49 +442,17 @@ static void read_events(struct kern *kern, int fd, struct kern_ns *ns)
 	}
 }
 
-static void on_root_events(evutil_socket_t fd, short what, void *arg)
+static void on_events(evutil_socket_t fd, short what, void *arg)
 {
+	(void)fd;
 	(void)what;
-	read_events(arg, fd, NULL);
-}
-
-static void on_ns_events(evutil_socket_t fd, short what, void *arg)
-{
-	struct kern_ns *ns = arg;
-
-	(void)what;
-	read_events(ns->kern, fd, ns);
-}
-
-/* Drops what is queued: used only on a namespace we created in this pass,
- * where every message describes our own steps. */
-static void drain_events(int fd)
-{
-	static char buf[EVENT_BUF_SIZE];
-
-	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0 || errno == EINTR || errno == ENOBUFS)
-		;
+	read_events(arg, NULL);
 }
 
 /* Namespace entries ------------------------------------------------------ */
 
-static void ns_close_events(struct kern_ns *ns)
-{
-	if (ns->ev) {
-		event_free(ns->ev);
-		ns->ev = NULL;
-	}
-	if (ns->ev_fd >= 0) {
-		close(ns->ev_fd);
-		ns->ev_fd = -1;
-	}
-}
-
 static void ns_free(struct kern_ns *ns)
 {
-	if (!ns)
-		return;
-	ns_close_events(ns);
 	free(ns);
 }
 
@@ -447,35 +461,30 @@ static struct kern_ns *ns_new(struct kern *kern, const struct kern_namespace *wa
 	struct kern_ns *ns = xcalloc(1, sizeof(*ns));
 
 	ns->kern = kern;
-	ns->ev_fd = -1;
+	ns->nsid = -1;
 	snprintf(ns->name, sizeof(ns->name), "%s", want->name);
 	kern_host_ifname(ns->name, ns->host_ifname);
 	snprintf(ns->alias, sizeof(ns->alias), KERN_ALIAS_NS "%s", ns->name);
 	return ns;
 }
 
-/* Enters the namespace once to open both its event watcher (kept) and a
- * request socket (for this pass). */
-static int ns_open_sockets(struct kern *kern, struct kern_ns *ns, int nsfd, struct knl *nl,
-			   struct kern_error *err)
+/* Learns (giving one if needed) the namespace's id, which routes its
+ * events here. A namespace re-created may get an id another entry held
+ * for a namespace now gone: the newest holder wins. */
+static int ns_learn_nsid(struct kern *kern, struct kern_ns *ns, int nsfd, struct kern_error *err)
 {
-	int rc;
+	int nsid, rc;
 
-	rc = knetns_enter(nsfd, err, ns->name);
-	if (rc < 0)
+	rc = knl_nsid(&kern->nl, nsfd, true, &nsid, err);
+	if (rc < 0) {
+		ns->nsid = -1;
 		return rc;
-	if (!ns->ev) {
-		rc = ev_socket_open(&ns->ev_fd, false, err);
-		if (rc < 0)
-			goto out;
-		ns->ev = event_new(kern->base, ns->ev_fd, EV_READ | EV_PERSIST, on_ns_events, ns);
-		if (!ns->ev || event_add(ns->ev, NULL) < 0)
-			fatal("cannot register a netlink watcher with libevent");
 	}
-	rc = knl_open(nl, &kern->stats, &kern->repairing, err);
-out:
-	knetns_leave(kern->self_fd);
-	return rc;
+	for (unsigned i = 0; i < kern->n_ns; i++)
+		if (kern->ns[i] != ns && kern->ns[i]->nsid == nsid)
+			kern->ns[i]->nsid = -1;
+	ns->nsid = nsid;
+	return 0;
 }
 
 /* One pass ---------------------------------------------------------------- */
@@ -669,7 +678,9 @@ static int reconcile_ns(struct kern *kern, struct kern_ns *ns, const struct klin
 		kern_errorf(err, "cannot open namespace %s: %s", ns->name, strerror(-rc));
 		goto out;
 	}
-	rc = ns_open_sockets(kern, ns, nsfd, &nl, err);
+	rc = ns_learn_nsid(kern, ns, nsfd, err);
+	if (rc == 0)
+		rc = knl_open_in(&nl, nsfd, kern->self_fd, &kern->stats, &kern->repairing, err);
 	if (rc < 0)
 		goto out;
 
@@ -787,8 +798,10 @@ static int reconcile_ns(struct kern *kern, struct kern_ns *ns, const struct klin
 		if (rc < 0)
 			goto out;
 	}
+	/* Everything our steps caused is queued by now (notifications are
+	 * sent before the acks): read it, dropping this namespace's. */
 	if (fresh)
-		drain_events(ns->ev_fd);
+		read_events(kern, ns);
 	rc = 0;
 out:
 	if (rc < 0)
@@ -849,7 +862,7 @@ static int reconcile_topology(struct kern *kern, bool all, struct kern_error *er
 		struct kern_ns *ns = kern->ns[i];
 		const struct klink *host = klinks_by_name(&links, ns->host_ifname);
 
-		if (all || ns->dirty || !host || !ns->ev) {
+		if (all || ns->dirty || !host || ns->nsid < 0) {
 			keep_first(reconcile_ns(kern, ns, &links, &e), &first, err, &e);
 			continue;
 		}
@@ -978,6 +991,7 @@ int kern_new(struct event_base *base, struct kern **out, struct kern_error *err)
 
 	kern->base = base;
 	kern->ev_fd = -1;
+	kern->self_nsid = -1;
 	kern->retry_s = RETRY_MIN_S;
 	kern->self_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (kern->self_fd < 0) {
@@ -988,10 +1002,15 @@ int kern_new(struct event_base *base, struct kern **out, struct kern_error *err)
 	rc = knl_open(&kern->nl, &kern->stats, &kern->repairing, err);
 	if (rc < 0)
 		goto fail;
-	rc = ev_socket_open(&kern->ev_fd, true, err);
+	/* Normally none; if someone gave the agent's namespace an id, its own
+	 * messages carry it. */
+	rc = knl_nsid(&kern->nl, kern->self_fd, false, &kern->self_nsid, err);
 	if (rc < 0)
 		goto fail;
-	kern->ev = event_new(base, kern->ev_fd, EV_READ | EV_PERSIST, on_root_events, kern);
+	rc = ev_socket_open(&kern->ev_fd, err);
+	if (rc < 0)
+		goto fail;
+	kern->ev = event_new(base, kern->ev_fd, EV_READ | EV_PERSIST, on_events, kern);
 	kern->deferred = event_new(base, -1, 0, on_deferred, kern);
 	kern->retry = evtimer_new(base, on_retry, kern);
 	if (!kern->ev || !kern->deferred || !kern->retry || event_add(kern->ev, NULL) < 0)
@@ -1158,15 +1177,13 @@ int kern_set_topology(struct kern *kern, const struct kern_topology *topo, struc
 	int first = 0;
 	struct kern_error e = {{0}};
 
-	/* Namespaces dropped from the topology: their watchers hold them
-	 * alive, so close those before removing. */
+	/* Namespaces dropped from the topology. */
 	for (unsigned j = 0; j < n_old; j++) {
 		if (!old[j])
 			continue;
 		struct klink host;
 		bool have_host = knl_get_link(&kern->nl, old[j]->host_ifname, &host, &e) == 0;
 
-		ns_close_events(old[j]);
 		keep_first(remove_namespace(kern, old[j]->name, have_host ? &host : NULL, true, &e),
 			   &first, err, &e);
 		ns_free(old[j]);

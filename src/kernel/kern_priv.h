@@ -127,6 +127,10 @@ int knl_dump_neighs(struct knl *nl, uint8_t family, struct kneighs *out, struct 
 /* One link by name; -ENODEV when absent. */
 int knl_get_link(struct knl *nl, const char *name, struct klink *out, struct kern_error *err);
 const struct klink *klinks_by_name(const struct klinks *links, const char *name);
+/* The id the socket's namespace gives the namespace behind nsfd (what
+ * NETLINK_LISTEN_ALL_NSID reports with its events); assign: give it one when
+ * it has none. *nsid is -1 when it has none and assign is false. */
+int knl_nsid(struct knl *nl, int nsfd, bool assign, int *nsid, struct kern_error *err);
 const struct klink *klinks_by_index(const struct klinks *links, int ifindex);
 
 /* Message parsers shared by dumps and the event watchers; return false when

@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/if_link.h>
+#include <linux/net_namespace.h>
 #include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -372,6 +373,66 @@ int knl_get_link(struct knl *nl, const char *name, struct klink *out, struct ker
 		return nl->kernel_errno ? -nl->kernel_errno : -EIO;
 	}
 	return ctx.found ? 0 : -ENODEV;
+}
+
+/* Namespace ids -------------------------------------------------------- */
+
+static int nsid_valid(struct nl_msg *msg, void *arg)
+{
+	struct nlmsghdr *nlh = nlmsg_hdr(msg);
+	struct nlattr *tb[NETNSA_MAX + 1];
+
+	if (nlh->nlmsg_type != RTM_NEWNSID ||
+	    nlmsg_parse(nlh, sizeof(struct rtgenmsg), tb, NETNSA_MAX, NULL) < 0 ||
+	    !tb[NETNSA_NSID] || nla_len(tb[NETNSA_NSID]) < (int)sizeof(int32_t))
+		return NL_OK;
+	*(int *)arg = nla_get_s32(tb[NETNSA_NSID]);
+	return NL_OK;
+}
+
+static int nsid_request(struct knl *nl, int type, int nsfd, int *nsid)
+{
+	struct rtgenmsg g = {.rtgen_family = AF_UNSPEC};
+	struct nl_msg *msg;
+	int rc;
+
+	msg = nlmsg_alloc_simple(type, NLM_F_REQUEST);
+	if (!msg || nlmsg_append(msg, &g, sizeof(g), NLMSG_ALIGNTO) < 0 ||
+	    nla_put_u32(msg, NETNSA_FD, (uint32_t)nsfd) < 0 ||
+	    (type == RTM_NEWNSID && nla_put_s32(msg, NETNSA_NSID, -1) < 0))
+		fatal("out of memory building a netlink request");
+	rc = knl_send_query(nl, msg);
+	if (rc < 0)
+		return -EIO;
+	rc = knl_recv_reply(nl, nsid_valid, nsid);
+	if (rc < 0)
+		return nl->kernel_errno ? -nl->kernel_errno : -EIO;
+	return 0;
+}
+
+int knl_nsid(struct knl *nl, int nsfd, bool assign, int *nsid, struct kern_error *err)
+{
+	int rc;
+
+	*nsid = -1;
+	rc = nsid_request(nl, RTM_GETNSID, nsfd, nsid);
+	if (rc == 0 && *nsid < 0 && assign) {
+		/* -1: the kernel picks a free id. EEXIST: one appeared
+		 * meanwhile; either way it is read back. Not counted as a
+		 * change: an id is bookkeeping, not configuration. */
+		rc = nsid_request(nl, RTM_NEWNSID, nsfd, nsid);
+		if (rc == 0 || rc == -EEXIST)
+			rc = nsid_request(nl, RTM_GETNSID, nsfd, nsid);
+	}
+	if (rc < 0) {
+		kern_errorf(err, "cannot get a namespace id: %s", strerror(-rc));
+		return rc;
+	}
+	if (assign && *nsid < 0) {
+		kern_errorf(err, "cannot get a namespace id: none assigned");
+		return -EIO;
+	}
+	return 0;
 }
 
 const struct klink *klinks_by_name(const struct klinks *links, const char *name)
