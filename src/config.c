@@ -306,9 +306,12 @@ static const char *ifname_problem(const char *name)
 	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 		return "is not a valid interface name";
 	for (const char *p = name; *p; p++) {
+		/* ';' and '#' would start a comment when the config is printed
+		 * back as "bridge = NAME" and read again. */
 		if (!isgraph((unsigned char)*p) || !isascii((unsigned char)*p) || *p == '/' ||
-		    *p == ':')
-			return "may not contain '/', ':', spaces or non-printable characters";
+		    *p == ':' || *p == ';' || *p == '#')
+			return "may not contain '/', ':', ';', '#', spaces or non-printable "
+			       "characters";
 	}
 	return NULL;
 }

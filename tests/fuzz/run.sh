@@ -12,6 +12,9 @@ set -euo pipefail
 repo=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)
 build=${NSAGENT_FUZZ_BUILD_DIR:-$repo/build-fuzz}
 time=${NSAGENT_FUZZ_TIME:-60}
+# A fixed seed makes a run repeatable (the same mutations in the same
+# order); set NSAGENT_FUZZ_SEED=0 for a random one when hunting.
+seed=${NSAGENT_FUZZ_SEED:-1}
 targets=("$@")
 if ((${#targets[@]} == 0)); then
 	for f in "$repo"/tests/fuzz/fuzz_*.c; do
@@ -30,6 +33,7 @@ for t in "${targets[@]}"; do
 	cp "$repo/tests/fuzz/corpus/$t"/* "$work/$t/corpus/" 2>/dev/null || true
 	echo "fuzz: $t for ${time}s"
 	if ! ASAN_OPTIONS=detect_leaks=1 "$build/tests/$t" -max_total_time="$time" -timeout=10 \
+		-seed="$seed" \
 		-rss_limit_mb=1024 -max_len=65600 -print_final_stats=1 \
 		-artifact_prefix="$work/$t/artifacts/" "$work/$t/corpus" \
 		>"$work/$t/log" 2>&1; then

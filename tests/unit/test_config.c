@@ -316,6 +316,8 @@ static const struct bad_case bad_cases[] = {
     {NULL, {"--bridge", "br/0"}, "--bridge", "may not contain"},
     {NULL, {"--bridge", "br 0"}, "--bridge", "may not contain"},
     {NULL, {"--bridge", "br:0"}, "--bridge", "may not contain"},
+    {NULL, {"--bridge", ";br0"}, "--bridge", "may not contain"},
+    {NULL, {"--bridge", "br#0"}, "--bridge", "may not contain"},
     {NULL, {"--bridge", ".."}, "--bridge", "not a valid interface name"},
     /* --config */
     {NULL, {"--config", "/nonexistent/nsagent.conf"}, "--config", "No such file"},
