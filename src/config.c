@@ -21,6 +21,7 @@
 #include <getopt.h>
 #include <ini.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,7 +84,12 @@ struct cfg_option {
 	bool list;    /* repeatable, accumulates */
 	bool in_file; /* --config only makes sense as a flag */
 	cfg_setter set;
+	/* A plain duration: no setter, the value goes to this uint32_t field
+	 * of struct cfg, in milliseconds (and is printed from it). */
+	size_t duration_ms;
 };
+
+#define DURATION_FIELD(field) .duration_ms = offsetof(struct cfg, field)
 
 static int set_peer(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_port(struct cfg *cfg, const char *value, char *msg, size_t size);
@@ -96,12 +102,6 @@ static int set_config(struct cfg *cfg, const char *value, char *msg, size_t size
 static int set_state_dir(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_run_dir(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_log_level(struct cfg *cfg, const char *value, char *msg, size_t size);
-static int set_keepalive(struct cfg *cfg, const char *value, char *msg, size_t size);
-static int set_hold_time(struct cfg *cfg, const char *value, char *msg, size_t size);
-static int set_restart_time(struct cfg *cfg, const char *value, char *msg, size_t size);
-static int set_connect_retry_min(struct cfg *cfg, const char *value, char *msg, size_t size);
-static int set_connect_retry_max(struct cfg *cfg, const char *value, char *msg, size_t size);
-static int set_handshake_timeout(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_probe_interval(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_backend(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_key_file(struct cfg *cfg, const char *value, char *msg, size_t size);
@@ -138,19 +138,19 @@ static const struct cfg_option options[KEY_COUNT] = {
     [KEY_LOG_LEVEL] = {"log-level", "LEVEL", "error, warn, info or debug", false, true,
 		       set_log_level},
     [KEY_KEEPALIVE] = {"keepalive", "DURATION", "interval between keepalives", false, true,
-		       set_keepalive},
+		       DURATION_FIELD(keepalive_ms)},
     [KEY_HOLD_TIME] = {"hold-time", "DURATION", "a silent session is down after this", false, true,
-		       set_hold_time},
+		       DURATION_FIELD(hold_time_ms)},
     [KEY_RESTART_TIME] = {"restart-time", "DURATION",
 			  "how long a lost peer's routes are kept as stale", false, true,
-			  set_restart_time},
+			  DURATION_FIELD(restart_time_ms)},
     [KEY_CONNECT_RETRY_MIN] = {"connect-retry-min", "DURATION", "first reconnect delay", false,
-			       true, set_connect_retry_min},
+			       true, DURATION_FIELD(connect_retry_min_ms)},
     [KEY_CONNECT_RETRY_MAX] = {"connect-retry-max", "DURATION", "longest reconnect delay", false,
-			       true, set_connect_retry_max},
+			       true, DURATION_FIELD(connect_retry_max_ms)},
     [KEY_HANDSHAKE_TIMEOUT] = {"handshake-timeout", "DURATION",
 			       "a session must finish its handshake within this", false, true,
-			       set_handshake_timeout},
+			       DURATION_FIELD(handshake_timeout_ms)},
     [KEY_PROBE_INTERVAL] = {"probe-interval", "DURATION|off",
 			    "interval between data-path probes to each peer (0s = off)", false,
 			    true, set_probe_interval},
@@ -539,6 +539,11 @@ static int set_log_level(struct cfg *cfg, const char *value, char *msg, size_t s
 	return 0;
 }
 
+static uint32_t *duration_field(struct cfg *cfg, enum cfg_key key)
+{
+	return (uint32_t *)((char *)cfg + options[key].duration_ms);
+}
+
 static int set_duration(uint32_t *field, const char *value, char *msg, size_t size)
 {
 	int ret = cfg_parse_duration(value, field);
@@ -550,36 +555,6 @@ static int set_duration(uint32_t *field, const char *value, char *msg, size_t si
 			 "'%s' is not a duration (a whole number and ms, s or m: 500ms, 3s, 2m)",
 			 value);
 	return ret < 0 ? -EINVAL : 0;
-}
-
-static int set_keepalive(struct cfg *cfg, const char *value, char *msg, size_t size)
-{
-	return set_duration(&cfg->keepalive_ms, value, msg, size);
-}
-
-static int set_hold_time(struct cfg *cfg, const char *value, char *msg, size_t size)
-{
-	return set_duration(&cfg->hold_time_ms, value, msg, size);
-}
-
-static int set_restart_time(struct cfg *cfg, const char *value, char *msg, size_t size)
-{
-	return set_duration(&cfg->restart_time_ms, value, msg, size);
-}
-
-static int set_connect_retry_min(struct cfg *cfg, const char *value, char *msg, size_t size)
-{
-	return set_duration(&cfg->connect_retry_min_ms, value, msg, size);
-}
-
-static int set_connect_retry_max(struct cfg *cfg, const char *value, char *msg, size_t size)
-{
-	return set_duration(&cfg->connect_retry_max_ms, value, msg, size);
-}
-
-static int set_handshake_timeout(struct cfg *cfg, const char *value, char *msg, size_t size)
-{
-	return set_duration(&cfg->handshake_timeout_ms, value, msg, size);
 }
 
 static int set_probe_interval(struct cfg *cfg, const char *value, char *msg, size_t size)
@@ -697,7 +672,9 @@ static int apply(struct cfg *cfg, enum cfg_key key, const char *value, const cha
 		else if (key == KEY_NAMESPACES)
 			cfg->n_namespaces = 0;
 	}
-	if (options[key].set(cfg, value, msg, sizeof(msg)) < 0) {
+	if ((options[key].duration_ms
+		 ? set_duration(duration_field(cfg, key), value, msg, sizeof(msg))
+		 : options[key].set(cfg, value, msg, sizeof(msg))) < 0) {
 		/* A file line does not name its key by itself: say which one. */
 		if (from_file)
 			set_error(err, where, "%s: %s", options[key].name, msg);
@@ -1262,18 +1239,6 @@ void cfg_print(const struct cfg *cfg, FILE *out)
 {
 	char buf[PREFIX_STRLEN > ENDPOINT_STRLEN ? PREFIX_STRLEN : ENDPOINT_STRLEN];
 	char duration[24];
-	const struct {
-		enum cfg_key key;
-		uint32_t ms;
-	} timers[] = {
-	    {KEY_KEEPALIVE, cfg->keepalive_ms},
-	    {KEY_HOLD_TIME, cfg->hold_time_ms},
-	    {KEY_RESTART_TIME, cfg->restart_time_ms},
-	    {KEY_CONNECT_RETRY_MIN, cfg->connect_retry_min_ms},
-	    {KEY_CONNECT_RETRY_MAX, cfg->connect_retry_max_ms},
-	    {KEY_HANDSHAKE_TIMEOUT, cfg->handshake_timeout_ms},
-	};
-
 	fprintf(out, "[nsagent]\n");
 	for (unsigned i = 0; i < cfg->n_peers; i++) {
 		if (cfg->peers[i].port)
@@ -1291,9 +1256,12 @@ void cfg_print(const struct cfg *cfg, FILE *out)
 	fprintf(out, "state-dir = %s\n", cfg->state_dir ? cfg->state_dir : "");
 	fprintf(out, "run-dir = %s\n", cfg->run_dir ? cfg->run_dir : "");
 	fprintf(out, "log-level = %s\n", log_level_name(cfg->log_level));
-	for (size_t i = 0; i < ARRAY_SIZE(timers); i++) {
-		format_duration(timers[i].ms, duration, sizeof(duration));
-		fprintf(out, "%s = %s\n", options[timers[i].key].name, duration);
+	for (enum cfg_key key = 0; key < KEY_COUNT; key++) {
+		if (!options[key].duration_ms)
+			continue;
+		format_duration(*(const uint32_t *)((const char *)cfg + options[key].duration_ms),
+				duration, sizeof(duration));
+		fprintf(out, "%s = %s\n", options[key].name, duration);
 	}
 	if (cfg->probe_interval_ms) {
 		format_duration(cfg->probe_interval_ms, duration, sizeof(duration));
