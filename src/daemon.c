@@ -109,26 +109,15 @@ void daemon_set_argv(int argc, char **argv)
 	reload_argv = argv;
 }
 
-/* Namespaces take the subnet's addresses in order after the bridge's:
- * .2, .3, ... (the bridge has .1). */
-static int build_topology(const struct cfg *cfg, const struct prefix *subnet,
-			  struct kern_topology *topo)
+/* The topology's fixed part: bridge, subnet, cluster range. The namespaces
+ * and their addresses are the allocator's (topology_from_nsalloc). */
+static void build_topology(const struct cfg *cfg, const struct prefix *subnet,
+			   struct kern_topology *topo)
 {
 	memset(topo, 0, sizeof(*topo));
 	snprintf(topo->bridge, sizeof(topo->bridge), "%s", cfg->bridge);
 	topo->subnet = *subnet;
 	topo->cluster = cfg->cluster_cidr;
-	topo->namespaces =
-	    xcalloc(cfg->n_namespaces ? cfg->n_namespaces : 1, sizeof(*topo->namespaces));
-	topo->n_namespaces = cfg->n_namespaces;
-	for (unsigned i = 0; i < cfg->n_namespaces; i++) {
-		struct kern_namespace *ns = &topo->namespaces[i];
-
-		snprintf(ns->name, sizeof(ns->name), "%s", cfg->namespaces[i]);
-		if (addr_prefix_host(subnet, i + 2, &ns->addr) < 0)
-			return -ERANGE;
-	}
-	return 0;
 }
 
 static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
@@ -326,13 +315,7 @@ static void on_subnet_claimed(void *arg, const struct prefix *subnet)
 	free(routes);
 	free(d->topo.namespaces);
 	d->topo.namespaces = NULL;
-	if (build_topology(d->cfg, subnet, &d->topo) < 0) {
-		log_error("subnet %s has too few addresses for %u namespaces",
-			  addr_format_prefix(subnet, buf), d->cfg->n_namespaces);
-		d->failed = true;
-		event_base_loopexit(d->base, NULL);
-		return;
-	}
+	build_topology(d->cfg, subnet, &d->topo);
 	topology_datapath(d, &d->topo, vxlan);
 	/* Namespace addresses are the allocator's (persisted, runtime ones too). */
 	if (open_namespaces(d) < 0) {
