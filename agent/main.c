@@ -172,8 +172,18 @@ static int cmd_check_config(int argc, char **argv)
 {
 	struct cfg *cfg = load_config(argc, argv);
 
+	uint8_t key[TLS_KEY_LEN];
+	char msg[512];
+
 	if (!cfg)
 		return EXIT_USAGE;
+	/* The agent refuses a key file it cannot trust: say so now, not at start. */
+	if (cfg->key_file && tls_key_load(cfg->key_file, key, msg, sizeof(msg)) < 0) {
+		fprintf(stderr, "nsagent: --key-file: %s\n", msg);
+		cfg_free(cfg);
+		return EXIT_USAGE;
+	}
+	tls_wipe(key, sizeof(key));
 	cfg_print(cfg, stdout);
 	cfg_free(cfg);
 	return EXIT_OK;

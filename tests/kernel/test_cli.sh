@@ -84,6 +84,13 @@ run 2 check-config --config "$tmp/missing.conf" && expect_in err "nsagent: --con
 # A bad file line: 2, naming file:line.
 run 2 check-config --config "$bad" && expect_in err "nsagent: $bad:4: unknown key 'subnett'"
 
+# A key file the agent would refuse is refused by check-config too.
+(umask 077 && "$NSAGENT" genkey >"$tmp/cluster.key")
+run 0 check-config --config "$empty" --key-file "$tmp/cluster.key"
+chmod 0644 "$tmp/cluster.key"
+run 2 check-config --config "$empty" --key-file "$tmp/cluster.key" &&
+	expect_in err "nsagent: --key-file: "
+
 # run is the default command and fails the same way on a bad config,
 # before the daemon starts.
 run 2 --config "$empty" --subnet 10.0.0.0/24 && expect_in err "nsagent: --subnet: "
