@@ -314,6 +314,7 @@ static int cmd_ns(int argc, char **argv)
 {
 	struct client_args args;
 	struct ctl_reply reply;
+	const char *problem;
 	enum ctl_op op;
 	int ret;
 
@@ -325,6 +326,14 @@ static int cmd_ns(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	op = strcmp(args.positional[0], "add") == 0 ? CTL_OP_NS_ADD : CTL_OP_NS_DEL;
+	/* The agent checks the name too; checking here names the problem even
+	 * when no agent runs. */
+	problem = cfg_namespace_name_problem(args.positional[1]);
+	if (problem) {
+		fprintf(stderr, "nsagent: ns %s: namespace name '%s' %s\n", args.positional[0],
+			args.positional[1], problem);
+		return EXIT_USAGE;
+	}
 	ret = client_call(&args, op, args.positional[1], &reply);
 	if (ret != EXIT_OK)
 		return ret;

@@ -84,6 +84,10 @@ run 2 check-config --config "$tmp/missing.conf" && expect_in err "nsagent: --con
 # A bad file line: 2, naming file:line.
 run 2 check-config --config "$bad" && expect_in err "nsagent: $bad:4: unknown key 'subnett'"
 
+# A bad namespace name is named even when no agent runs.
+run 2 ns add 'bad/name' --run-dir "$tmp/norun" --config "$empty" &&
+	expect_in err "nsagent: ns add: namespace name 'bad/name'"
+
 # A key file the agent would refuse is refused by check-config too.
 (umask 077 && "$NSAGENT" genkey >"$tmp/cluster.key")
 run 0 check-config --config "$empty" --key-file "$tmp/cluster.key"
