@@ -89,7 +89,9 @@ struct cfg_option {
 	size_t duration_ms;
 };
 
-#define DURATION_FIELD(field) .duration_ms = offsetof(struct cfg, field)
+/* The last two columns: a setter, or a duration field. */
+#define SETTER(fn) fn, 0
+#define DURATION_FIELD(field) NULL, offsetof(struct cfg, field)
 
 static int set_peer(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_port(struct cfg *cfg, const char *value, char *msg, size_t size);
@@ -115,28 +117,31 @@ static int set_metrics(struct cfg *cfg, const char *value, char *msg, size_t siz
 static const struct cfg_option options[KEY_COUNT] = {
     [KEY_PEER] = {"peer", "ADDR[:PORT]",
 		  "a node to join through; repeatable (port defaults to --port)", true, true,
-		  set_peer},
+		  SETTER(set_peer)},
     [KEY_PORT] = {"port", "PORT", "TCP port to listen on and to dial peers at", false, true,
-		  set_port},
+		  SETTER(set_port)},
     [KEY_NODE_IP] = {"node-ip", "ADDR|auto",
 		     "this node's address (auto: source address toward the first peer)", false,
-		     true, set_node_ip},
+		     true, SETTER(set_node_ip)},
     [KEY_SUBNET] = {"subnet", "PREFIX|auto",
 		    "this node's subnet (auto: claim a free /24 of the cluster)", false, true,
-		    set_subnet},
+		    SETTER(set_subnet)},
     [KEY_CLUSTER_CIDR] = {"cluster-cidr", "PREFIX", "range holding every node's subnet", false,
-			  true, set_cluster_cidr},
+			  true, SETTER(set_cluster_cidr)},
     [KEY_NAMESPACES] = {"namespaces", "NAME[,NAME...]",
-			"network namespaces to create on the bridge", true, true, set_namespaces},
-    [KEY_BRIDGE] = {"bridge", "NAME", "bridge joining the namespaces", false, true, set_bridge},
+			"network namespaces to create on the bridge", true, true,
+			SETTER(set_namespaces)},
+    [KEY_BRIDGE] = {"bridge", "NAME", "bridge joining the namespaces", false, true,
+		    SETTER(set_bridge)},
     [KEY_CONFIG] = {"config", "PATH",
 		    "config file (default " CFG_DEFAULT_CONFIG_PATH ", may be missing)", false,
-		    false, set_config},
+		    false, SETTER(set_config)},
     [KEY_STATE_DIR] = {"state-dir", "DIR", "persisted state (node id, subnet lease, peers)", false,
-		       true, set_state_dir},
-    [KEY_RUN_DIR] = {"run-dir", "DIR", "control socket directory", false, true, set_run_dir},
+		       true, SETTER(set_state_dir)},
+    [KEY_RUN_DIR] = {"run-dir", "DIR", "control socket directory", false, true,
+		     SETTER(set_run_dir)},
     [KEY_LOG_LEVEL] = {"log-level", "LEVEL", "error, warn, info or debug", false, true,
-		       set_log_level},
+		       SETTER(set_log_level)},
     [KEY_KEEPALIVE] = {"keepalive", "DURATION", "interval between keepalives", false, true,
 		       DURATION_FIELD(keepalive_ms)},
     [KEY_HOLD_TIME] = {"hold-time", "DURATION", "a silent session is down after this", false, true,
@@ -153,29 +158,29 @@ static const struct cfg_option options[KEY_COUNT] = {
 			       DURATION_FIELD(handshake_timeout_ms)},
     [KEY_PROBE_INTERVAL] = {"probe-interval", "DURATION|off",
 			    "interval between data-path probes to each peer (0s = off)", false,
-			    true, set_probe_interval},
+			    true, SETTER(set_probe_interval)},
     [KEY_BACKEND] = {"backend", "auto|direct|vxlan",
 		     "path to peers (auto: direct if on-link, else vxlan)", false, true,
-		     set_backend},
+		     SETTER(set_backend)},
     [KEY_KEY_FILE] = {"key-file", "PATH|none",
 		      "cluster key (nsagent genkey; mode 0600, owned by root): TLS for every "
 		      "session",
-		      false, true, set_key_file},
+		      false, true, SETTER(set_key_file)},
     [KEY_LISTEN] = {"listen", "ADDR|auto",
 		    "address to accept peers on (auto: the node IP; 0.0.0.0: all)", false, true,
-		    set_listen},
+		    SETTER(set_listen)},
     [KEY_MAX_PEERS] = {"max-peers", "N",
 		       "most known peers (1-" STRINGIFY(CFG_DEFAULT_MAX_PEERS) ")", false, true,
-		       set_max_peers},
+		       SETTER(set_max_peers)},
     [KEY_MAX_CONNECTIONS] = {"max-connections", "N", "most open peer connections", false, true,
-			     set_max_connections},
+			     SETTER(set_max_connections)},
     [KEY_DIAL_RATE] = {"dial-rate", "N", "new outbound connections per second", false, true,
-		       set_dial_rate},
+		       SETTER(set_dial_rate)},
     [KEY_ACCEPT_RATE] = {"accept-rate", "N", "accepted connections per second per address", false,
-			 true, set_accept_rate},
+			 true, SETTER(set_accept_rate)},
     [KEY_METRICS] = {"metrics", "ADDR:PORT|off",
 		     "serve Prometheus metrics over HTTP at ADDR:PORT/metrics", false, true,
-		     set_metrics},
+		     SETTER(set_metrics)},
 };
 
 static const char *const backend_names[] = {
