@@ -32,13 +32,15 @@
  * listener binds the node IP unless --listen says otherwise. */
 #include <errno.h>
 #include <fcntl.h>
-#include <stddef.h>
+#include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -1355,10 +1357,36 @@ out:
 	return status;
 }
 
+/* Waits for pid to exit: a pidfd turns readable when it does; without one
+ * (kernels before 5.3) polls with kill(pid, 0) every millisecond. */
+static int wait_exit(pid_t pid, unsigned timeout_ms)
+{
+	struct timespec step = {.tv_nsec = 1000 * 1000};
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+	if (fd >= 0) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int n;
+
+		do
+			n = poll(&p, 1, (int)timeout_ms);
+		while (n < 0 && errno == EINTR);
+		close(fd);
+		return n > 0 ? 0 : n == 0 ? -ETIMEDOUT : -errno;
+	}
+	if (errno == ESRCH)
+		return 0;
+	for (unsigned waited = 0; kill(pid, 0) == 0; waited++) {
+		if (waited >= timeout_ms)
+			return -ETIMEDOUT;
+		nanosleep(&step, NULL);
+	}
+	return 0;
+}
+
 int daemon_stop_running(const struct cfg *cfg, unsigned timeout_ms)
 {
 	char *path = NULL, buf[32] = "";
-	struct timespec step = {.tv_nsec = 10 * 1000 * 1000};
 	long pid;
 	FILE *f;
 	int ret = 0;
@@ -1378,13 +1406,7 @@ int daemon_stop_running(const struct cfg *cfg, unsigned timeout_ms)
 		ret = errno == ESRCH ? 0 : -errno; /* a stale pid file */
 		goto out;
 	}
-	for (unsigned waited = 0; kill((pid_t)pid, 0) == 0; waited += 10) {
-		if (waited >= timeout_ms) {
-			ret = -ETIMEDOUT;
-			goto out;
-		}
-		nanosleep(&step, NULL);
-	}
+	ret = wait_exit((pid_t)pid, timeout_ms);
 out:
 	free(path);
 	return ret;

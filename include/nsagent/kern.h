@@ -10,7 +10,9 @@
  * Ownership marks (what `nsagent down` removes and nothing else):
  *   - routes: protocol KERN_RTPROT ("nsagent" in rt_protos.d), main table;
  *   - links: the IFLA_IFALIAS starts with KERN_ALIAS_PREFIX (the bridge,
- *     veths and the VXLAN device KERN_VXLAN_IFNAME);
+ *     veths and the VXLAN device KERN_VXLAN_IFNAME); those in the root
+ *     namespace are also in device group KERN_LINK_GROUP, so that
+ *     `nsagent down` can delete them all with one request;
  *   - neighbour and FDB entries on the VXLAN device (all of them);
  *   - named namespaces under /run/netns whose eth0 carries that alias;
  *   - the nftables table KERN_NFT_TABLE (family inet).
@@ -32,6 +34,9 @@
 #include "nsagent/config.h"
 
 #define KERN_RTPROT 78
+/* The device group of the links nsagent makes in the root namespace
+ * ("nsagent" in iproute2's group file; `ip link show group nsagent`). */
+#define KERN_LINK_GROUP 7470
 #define KERN_ALIAS_PREFIX "nsagent:"
 #define KERN_NFT_TABLE "nsagent"
 #define KERN_NS_IFNAME "eth0"

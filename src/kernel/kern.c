@@ -555,14 +555,16 @@ static int reconcile_bridge(struct kern *kern, struct klinks *links, struct kadd
 	}
 	owned = strcmp(br->alias, KERN_ALIAS_BRIDGE) == 0 || br == &created;
 	kern->bridge_ifindex = br->ifindex;
-	if (!(br->flags & IFF_UP) || (kern->mtu && br->mtu != kern->mtu) ||
-	    (br == &created && strcmp(br->alias, KERN_ALIAS_BRIDGE) != 0)) {
-		rc = kreq_link_set(&kern->nl, br->ifindex, kern->bridge, !(br->flags & IFF_UP), -1,
-				   NULL, kern->mtu && br->mtu != kern->mtu ? kern->mtu : 0,
-				   br == &created && strcmp(br->alias, KERN_ALIAS_BRIDGE) != 0
-				       ? KERN_ALIAS_BRIDGE
-				       : NULL,
-				   err);
+	struct kreq_link change = {
+	    .up = !(br->flags & IFF_UP),
+	    .mtu = kern->mtu && br->mtu != kern->mtu ? kern->mtu : 0,
+	    .alias = br == &created && strcmp(br->alias, KERN_ALIAS_BRIDGE) != 0 ? KERN_ALIAS_BRIDGE
+										 : NULL,
+	    .group = owned && br->group != KERN_LINK_GROUP,
+	};
+
+	if (change.up || change.mtu || change.alias || change.group) {
+		rc = kreq_link_set(&kern->nl, br->ifindex, kern->bridge, &change, err);
 		if (rc < 0)
 			return rc;
 	}
@@ -598,15 +600,18 @@ static int reconcile_bridge(struct kern *kern, struct klinks *links, struct kadd
 static int reconcile_host_veth(struct kern *kern, struct kern_ns *ns, const struct klink *host,
 			       struct kern_error *err)
 {
-	bool up = !(host->flags & IFF_UP);
-	int master = host->master != kern->bridge_ifindex ? kern->bridge_ifindex : -1;
-	unsigned mtu = kern->mtu && host->mtu != kern->mtu ? kern->mtu : 0;
-	const char *alias = strcmp(host->alias, ns->alias) != 0 ? ns->alias : NULL;
+	struct kreq_link change = {
+	    .up = !(host->flags & IFF_UP),
+	    .master = host->master != kern->bridge_ifindex ? kern->bridge_ifindex : 0,
+	    .master_name = kern->bridge,
+	    .mtu = kern->mtu && host->mtu != kern->mtu ? kern->mtu : 0,
+	    .alias = strcmp(host->alias, ns->alias) != 0 ? ns->alias : NULL,
+	    .group = host->group != KERN_LINK_GROUP,
+	};
 
-	if (!up && master < 0 && !mtu && !alias)
+	if (!change.up && !change.master && !change.mtu && !change.alias && !change.group)
 		return 0;
-	return kreq_link_set(&kern->nl, host->ifindex, host->name, up, master, kern->bridge, mtu,
-			     alias, err);
+	return kreq_link_set(&kern->nl, host->ifindex, host->name, &change, err);
 }
 
 static int remove_namespace(struct kern *kern, const char *name, const struct klink *host,
@@ -722,8 +727,8 @@ static int reconcile_ns(struct kern *kern, struct kern_ns *ns, const struct klin
 		    kreq_veth_add(&kern->nl, ns->host_ifname, kern->bridge_ifindex, kern->mtu, nsfd,
 				  fresh ? FRESH_ETH0_IFINDEX : 0, KERN_NS_IFNAME, ns->name, err);
 		if (rc == 0)
-			rc = kreq_link_set(&kern->nl, 0, ns->host_ifname, false, -1, NULL, 0,
-					   ns->alias, err);
+			rc = kreq_link_set(&kern->nl, 0, ns->host_ifname,
+					   &(struct kreq_link){.alias = ns->alias}, err);
 		if (rc < 0)
 			goto out;
 		new_eth0 = true;
@@ -735,8 +740,8 @@ static int reconcile_ns(struct kern *kern, struct kern_ns *ns, const struct klin
 				goto out;
 			ns->eth0_ifindex = now.ifindex;
 		}
-		rc = kreq_link_set(&nl, ns->eth0_ifindex, KERN_NS_IFNAME, true, -1, NULL, 0,
-				   ns->alias, err);
+		rc = kreq_link_set(&nl, ns->eth0_ifindex, KERN_NS_IFNAME,
+				   &(struct kreq_link){.up = true, .alias = ns->alias}, err);
 		if (rc < 0)
 			goto out;
 	} else {
@@ -746,19 +751,21 @@ static int reconcile_ns(struct kern *kern, struct kern_ns *ns, const struct klin
 			if (rc < 0)
 				goto out;
 		}
-		bool up = !(eth0->flags & IFF_UP);
-		unsigned mtu = kern->mtu && eth0->mtu != kern->mtu ? kern->mtu : 0;
-		const char *alias = strcmp(eth0->alias, ns->alias) != 0 ? ns->alias : NULL;
+		struct kreq_link change = {
+		    .up = !(eth0->flags & IFF_UP),
+		    .mtu = kern->mtu && eth0->mtu != kern->mtu ? kern->mtu : 0,
+		    .alias = strcmp(eth0->alias, ns->alias) != 0 ? ns->alias : NULL,
+		};
 
-		if (up || mtu || alias) {
-			rc = kreq_link_set(&nl, eth0->ifindex, KERN_NS_IFNAME, up, -1, NULL, mtu,
-					   alias, err);
+		if (change.up || change.mtu || change.alias) {
+			rc = kreq_link_set(&nl, eth0->ifindex, KERN_NS_IFNAME, &change, err);
 			if (rc < 0)
 				goto out;
 		}
 	}
 	if (!lo || !(lo->flags & IFF_UP)) {
-		rc = kreq_link_set(&nl, LOOPBACK_IFINDEX, "lo", true, -1, NULL, 0, NULL, err);
+		rc = kreq_link_set(&nl, LOOPBACK_IFINDEX, "lo", &(struct kreq_link){.up = true},
+				   err);
 		if (rc < 0)
 			goto out;
 	}
@@ -1262,6 +1269,82 @@ void kern_get_stats(const struct kern *kern, struct kern_stats *stats)
 
 /* kern_down ---------------------------------------------------------------- */
 
+/* Whether down removes link l: the bridge (only the one named, when a name
+ * is given), the VXLAN device and the host ends of namespace veths. */
+static bool down_removes(const struct klink *l, const char *bridge)
+{
+	if (strcmp(l->alias, KERN_ALIAS_BRIDGE) == 0)
+		return !bridge || strcmp(l->name, bridge) == 0;
+	return strcmp(l->alias, KERN_ALIAS_VXLAN) == 0 ||
+	       (strncmp(l->alias, KERN_ALIAS_NS, strlen(KERN_ALIAS_NS)) == 0 &&
+		strcmp(l->kind, "veth") == 0);
+}
+
+/* Removes our root-namespace links. When everything in KERN_LINK_GROUP is
+ * ours to remove, that is one request for all of them (the kernel then
+ * unregisters them as one batch: one round of RCU grace periods, where one
+ * request per link waits for a round each). Anything of ours outside the
+ * group (made by an older nsagent), or a group that holds a link we must
+ * keep, goes link by link. */
+static int down_links(struct knl *nl, const struct klinks *links, const char *bridge,
+		      struct kern_error *err)
+{
+	struct kern_error e = {{0}};
+	bool whole_group = true;
+	unsigned in_group = 0;
+	int first = 0;
+
+	for (unsigned i = 0; i < links->n; i++) {
+		const struct klink *l = &links->v[i];
+
+		if (l->group != KERN_LINK_GROUP)
+			continue;
+		in_group++;
+		if (!down_removes(l, bridge))
+			whole_group = false;
+	}
+	if (in_group && whole_group) {
+		keep_first(kreq_group_del(nl, &e), &first, err, &e);
+		if (first == 0)
+			log_debug("removed %u links of group %u", in_group, KERN_LINK_GROUP);
+	}
+	for (unsigned i = 0; i < links->n; i++) {
+		const struct klink *l = &links->v[i];
+		int rc;
+
+		if (!down_removes(l, bridge) || (whole_group && l->group == KERN_LINK_GROUP))
+			continue;
+		rc = kreq_link_del(nl, l->ifindex, l->name, &e);
+		/* A host end goes with its peer's namespace, or went with the
+		 * group. */
+		if (rc != -ENODEV)
+			keep_first(rc, &first, err, &e);
+	}
+	return first;
+}
+
+/* Whether the named namespace is ours: a host end of ours names it, or else
+ * its eth0 carries our alias (read inside it, so before the links go). */
+static bool down_owns_ns(const char *name, const struct klinks *links, int self_fd)
+{
+	bool owned = false;
+	int nsfd;
+
+	for (unsigned i = 0; i < links->n; i++) {
+		const char *alias = links->v[i].alias;
+
+		if (strncmp(alias, KERN_ALIAS_NS, strlen(KERN_ALIAS_NS)) == 0 &&
+		    strcmp(alias + strlen(KERN_ALIAS_NS), name) == 0 &&
+		    strcmp(links->v[i].kind, "veth") == 0)
+			return true;
+	}
+	if (knetns_open(name, &nsfd) < 0)
+		return false;
+	owned = knetns_is_owned(nsfd, self_fd, NULL);
+	close(nsfd);
+	return owned;
+}
+
 int kern_down(const char *bridge, struct kern_error *err)
 {
 	struct kern_stats stats = {0};
@@ -1269,7 +1352,10 @@ int kern_down(const char *bridge, struct kern_error *err)
 	struct klinks links = {0};
 	struct kroutes routes = {0};
 	struct knl nl = {0};
+	struct kern_nft *nft = NULL;
 	struct dirent *d;
+	char(*names)[CFG_NS_NAME_MAX + 1] = NULL;
+	unsigned n_names = 0, cap = 0;
 	DIR *dir;
 	int self_fd, first = 0, rc;
 
@@ -1282,41 +1368,35 @@ int kern_down(const char *bridge, struct kern_error *err)
 	rc = knl_open(&nl, &stats, NULL, err);
 	if (rc < 0)
 		goto out;
+	/* Without the dump, namespaces are still recognised by their eth0. */
+	keep_first(knl_dump_links(&nl, &links, &e), &first, err, &e);
 
-	/* Namespaces first: each takes its veth pair with it. */
+	/* Which namespaces are ours, while their veths still say so. */
 	dir = opendir(KERN_NETNS_DIR);
 	while (dir && (d = readdir(dir))) {
-		int nsfd;
-
 		if (d->d_name[0] == '.' || strlen(d->d_name) > CFG_NS_NAME_MAX ||
-		    knetns_open(d->d_name, &nsfd) < 0)
+		    !down_owns_ns(d->d_name, &links, self_fd))
 			continue;
-		bool owned = knetns_is_owned(nsfd, self_fd, NULL);
-
-		close(nsfd);
-		if (!owned)
-			continue;
-		rc = knetns_remove(d->d_name, &e);
-		keep_first(rc, &first, err, &e);
-		if (rc == 0)
-			log_info("removed namespace %s", d->d_name);
+		if (n_names == cap) {
+			cap = cap ? 2 * cap : 64;
+			names = xreallocarray(names, cap, sizeof(*names));
+		}
+		snprintf(names[n_names++], sizeof(*names), "%s", d->d_name);
 	}
 	if (dir)
 		closedir(dir);
 
-	keep_first(nft_remove(&e), &first, err, &e);
-
-	rc = knl_dump_links(&nl, &links, &e);
-	keep_first(rc, &first, err, &e);
-	for (unsigned i = 0; rc == 0 && i < links.n; i++) {
-		const struct klink *l = &links.v[i];
-
-		/* The VXLAN device takes its routes and entries with it. */
-		if (strcmp(l->alias, KERN_ALIAS_VXLAN) != 0 &&
-		    (strcmp(l->alias, KERN_ALIAS_BRIDGE) != 0 ||
-		     (bridge && strcmp(l->name, bridge) != 0)))
-			continue;
-		keep_first(kreq_link_del(&nl, l->ifindex, l->name, &e), &first, err, &e);
+	/* The table first: the kernel frees it after a grace period, which
+	 * passes while the links go. */
+	keep_first(nft_remove(&nft, &e), &first, err, &e);
+	/* The links in one batch: a veth takes its peer with it, so the
+	 * namespaces are then left with nothing but lo to free. */
+	keep_first(down_links(&nl, &links, bridge, &e), &first, err, &e);
+	for (unsigned i = 0; i < n_names; i++) {
+		rc = knetns_remove(names[i], &e);
+		keep_first(rc, &first, err, &e);
+		if (rc == 0)
+			log_info("removed namespace %s", names[i]);
 	}
 
 	rc = knl_dump_routes(&nl, &routes, &e);
@@ -1334,6 +1414,8 @@ int kern_down(const char *bridge, struct kern_error *err)
 	}
 	rc = first;
 out:
+	nft_close(nft);
+	free(names);
 	free(links.v);
 	free(routes.v);
 	knl_close(&nl);

@@ -60,6 +60,7 @@ struct klink {
 	int master;
 	int link; /* IFLA_LINK: for a veth, the peer's ifindex in the peer's namespace */
 	unsigned mtu;
+	uint32_t group; /* IFLA_GROUP */
 	char name[IFNAMSIZ];
 	char alias[KERN_ALIAS_MAX];
 	char kind[16];
@@ -141,14 +142,26 @@ bool kparse_route(struct nlmsghdr *nlh, struct kroute *out);
 bool kparse_neigh(struct nlmsghdr *nlh, struct kneigh *out);
 
 /* Change requests (each one knl_change). */
-/* Changes only what is asked: up (true = bring up), master (>= 0, named
- * master_name in messages), mtu (non-zero), alias (non-NULL). ifindex 0
- * finds the link by ifname. */
-int kreq_link_set(struct knl *nl, int ifindex, const char *ifname, bool up, int master,
-		  const char *master_name, unsigned mtu, const char *alias, struct kern_error *err);
+/* What kreq_link_set() changes; whatever is left zero stays as it is. */
+struct kreq_link {
+	bool up;		 /* bring it up */
+	int master;		 /* > 0: enslave it to this index... */
+	const char *master_name; /* ...named so in messages */
+	unsigned mtu;		 /* non-zero: set it */
+	const char *alias;	 /* non-NULL: set it */
+	bool group;		 /* put it in KERN_LINK_GROUP */
+};
+/* ifindex 0 finds the link by ifname. */
+int kreq_link_set(struct knl *nl, int ifindex, const char *ifname, const struct kreq_link *change,
+		  struct kern_error *err);
 int kreq_link_del(struct knl *nl, int ifindex, const char *ifname, struct kern_error *err);
+/* Deletes every link of device group KERN_LINK_GROUP in one request: one
+ * batch for the kernel, so one round of RCU grace periods for all of them
+ * instead of one per link. */
+int kreq_group_del(struct knl *nl, struct kern_error *err);
 /* Created links are up (except a veth peer) but carry no alias yet: the
- * kernel ignores IFLA_IFALIAS on creation, so callers set it next. */
+ * kernel ignores IFLA_IFALIAS on creation, so callers set it next. They are
+ * in KERN_LINK_GROUP (a veth's peer is not: it lives in its namespace). */
 int kreq_bridge_add(struct knl *nl, const char *name, unsigned mtu, struct kern_error *err);
 int kreq_veth_add(struct knl *nl, const char *host_name, int master, unsigned mtu, int peer_nsfd,
 		  int peer_ifindex, const char *peer_name, const char *ns_name,

@@ -988,7 +988,7 @@ out:
 	return ret;
 }
 
-int nft_remove(struct kern_error *err)
+int nft_remove(struct kern_nft **held, struct kern_error *err)
 {
 	struct kern_nft *nft = xcalloc(1, sizeof(*nft));
 	struct nftnl_table *t = nft_check_alloc(nftnl_table_alloc());
@@ -1021,6 +1021,10 @@ int nft_remove(struct kern_error *err)
 			      strerror(-ret), detail);
 out:
 	nft_table_free(t);
+	if (held && ret == 0) {
+		*held = nft;
+		return 0;
+	}
 	nft_free_handle(nft);
 	return ret;
 }

@@ -32,7 +32,10 @@ void nft_close(struct kern_nft *nft);
 int nft_apply(struct kern_nft *nft, const struct nft_table_spec *spec, bool *changed,
 	      struct kern_error *err);
 
-/* Deletes the table if present (for `nsagent down`). */
-int nft_remove(struct kern_error *err);
+/* Deletes the table if present (for `nsagent down`). The kernel frees a
+ * deleted table after an RCU grace period, and closing the socket that
+ * deleted it waits for that. With held non-NULL the socket is handed over
+ * instead of closed: nft_close() it once other work has covered the wait. */
+int nft_remove(struct kern_nft **held, struct kern_error *err);
 
 #endif

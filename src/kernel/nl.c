@@ -494,6 +494,8 @@ bool kparse_link(struct nlmsghdr *nlh, struct klink *out)
 		out->link = (int)nla_get_u32(tb[IFLA_LINK]);
 	if (tb[IFLA_MTU] && nla_len(tb[IFLA_MTU]) >= 4)
 		out->mtu = nla_get_u32(tb[IFLA_MTU]);
+	if (tb[IFLA_GROUP] && nla_len(tb[IFLA_GROUP]) >= 4)
+		out->group = nla_get_u32(tb[IFLA_GROUP]);
 	if (tb[IFLA_ADDRESS] && nla_len(tb[IFLA_ADDRESS]) == KERN_MAC_LEN)
 		memcpy(out->mac, nla_data(tb[IFLA_ADDRESS]), KERN_MAC_LEN);
 	if (tb[IFLA_LINKINFO]) {
@@ -613,32 +615,37 @@ static void put_or_die(int rc)
 		fatal("netlink request does not fit its buffer");
 }
 
-int kreq_link_set(struct knl *nl, int ifindex, const char *ifname, bool up, int master,
-		  const char *master_name, unsigned mtu, const char *alias, struct kern_error *err)
+int kreq_link_set(struct knl *nl, int ifindex, const char *ifname, const struct kreq_link *change,
+		  struct kern_error *err)
 {
 	struct nl_msg *msg;
 	char what[200];
 	size_t off;
 
-	msg = link_msg(RTM_SETLINK, 0, ifindex, up ? IFF_UP : 0, up ? IFF_UP : 0);
+	msg = link_msg(RTM_SETLINK, 0, ifindex, change->up ? IFF_UP : 0, change->up ? IFF_UP : 0);
 	/* Without an index the kernel finds the link by name. */
 	if (ifindex == 0)
 		put_or_die(nla_put_string(msg, IFLA_IFNAME, ifname));
 	off = (size_t)snprintf(what, sizeof(what), "set link %s", ifname);
-	if (up)
+	if (change->up)
 		off += (size_t)snprintf(what + off, sizeof(what) - off, " up");
-	if (master >= 0) {
-		put_or_die(nla_put_u32(msg, IFLA_MASTER, (uint32_t)master));
+	if (change->master > 0) {
+		put_or_die(nla_put_u32(msg, IFLA_MASTER, (uint32_t)change->master));
 		off += (size_t)snprintf(what + off, sizeof(what) - off, " master %s",
-					master_name ? master_name : "(index)");
+					change->master_name ? change->master_name : "(index)");
 	}
-	if (mtu) {
-		put_or_die(nla_put_u32(msg, IFLA_MTU, mtu));
-		off += (size_t)snprintf(what + off, sizeof(what) - off, " mtu %u", mtu);
+	if (change->mtu) {
+		put_or_die(nla_put_u32(msg, IFLA_MTU, change->mtu));
+		off += (size_t)snprintf(what + off, sizeof(what) - off, " mtu %u", change->mtu);
 	}
-	if (alias) {
-		put_or_die(nla_put_string(msg, IFLA_IFALIAS, alias));
-		snprintf(what + off, sizeof(what) - off, " alias %s", alias);
+	if (change->group) {
+		put_or_die(nla_put_u32(msg, IFLA_GROUP, KERN_LINK_GROUP));
+		off +=
+		    (size_t)snprintf(what + off, sizeof(what) - off, " group %u", KERN_LINK_GROUP);
+	}
+	if (change->alias) {
+		put_or_die(nla_put_string(msg, IFLA_IFALIAS, change->alias));
+		snprintf(what + off, sizeof(what) - off, " alias %s", change->alias);
 	}
 	return knl_change(nl, msg, err, "%s", what);
 }
@@ -650,6 +657,14 @@ int kreq_link_del(struct knl *nl, int ifindex, const char *ifname, struct kern_e
 	return knl_change(nl, msg, err, "delete link %s", ifname);
 }
 
+int kreq_group_del(struct knl *nl, struct kern_error *err)
+{
+	struct nl_msg *msg = link_msg(RTM_DELLINK, 0, 0, 0, 0);
+
+	put_or_die(nla_put_u32(msg, IFLA_GROUP, KERN_LINK_GROUP));
+	return knl_change(nl, msg, err, "delete the links of group %u", KERN_LINK_GROUP);
+}
+
 int kreq_bridge_add(struct knl *nl, const char *name, unsigned mtu, struct kern_error *err)
 {
 	struct nl_msg *msg;
@@ -657,6 +672,7 @@ int kreq_bridge_add(struct knl *nl, const char *name, unsigned mtu, struct kern_
 
 	msg = link_msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0, IFF_UP, IFF_UP);
 	put_or_die(nla_put_string(msg, IFLA_IFNAME, name));
+	put_or_die(nla_put_u32(msg, IFLA_GROUP, KERN_LINK_GROUP));
 	if (mtu)
 		put_or_die(nla_put_u32(msg, IFLA_MTU, mtu));
 	info = nla_nest_start(msg, IFLA_LINKINFO);
@@ -698,6 +714,7 @@ int kreq_veth_add(struct knl *nl, const char *host_name, int master, unsigned mt
 	 * ignores IFLA_IFALIAS on creation). */
 	msg = link_msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0, IFF_UP, IFF_UP);
 	put_or_die(nla_put_string(msg, IFLA_IFNAME, host_name));
+	put_or_die(nla_put_u32(msg, IFLA_GROUP, KERN_LINK_GROUP));
 	if (master > 0)
 		put_or_die(nla_put_u32(msg, IFLA_MASTER, (uint32_t)master));
 	if (mtu)
@@ -813,6 +830,7 @@ int kreq_vxlan_add(struct knl *nl, const char *name, uint32_t vni, uint32_t loca
 
 	msg = link_msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0, IFF_UP, IFF_UP);
 	put_or_die(nla_put_string(msg, IFLA_IFNAME, name));
+	put_or_die(nla_put_u32(msg, IFLA_GROUP, KERN_LINK_GROUP));
 	put_or_die(nla_put(msg, IFLA_ADDRESS, KERN_MAC_LEN, mac));
 	if (mtu)
 		put_or_die(nla_put_u32(msg, IFLA_MTU, mtu));

@@ -70,16 +70,19 @@ int kvxlan_reconcile_device(struct knl *nl, const struct klinks *links, const st
 		rc = kreq_vxlan_add(nl, KERN_VXLAN_IFNAME, KERN_VXLAN_VNI, vtep, KERN_VXLAN_PORT,
 				    mac, mtu, err);
 		if (rc == 0)
-			rc = kreq_link_set(nl, 0, KERN_VXLAN_IFNAME, false, -1, NULL, 0,
-					   KERN_ALIAS_VXLAN, err);
+			rc = kreq_link_set(nl, 0, KERN_VXLAN_IFNAME,
+					   &(struct kreq_link){.alias = KERN_ALIAS_VXLAN}, err);
 		if (rc == 0)
 			rc = knl_get_link(nl, KERN_VXLAN_IFNAME, &created, err);
 		if (rc < 0)
 			return rc;
 		l = &created;
-	} else if (!(l->flags & IFF_UP) || (mtu && l->mtu != mtu)) {
-		rc = kreq_link_set(nl, l->ifindex, l->name, !(l->flags & IFF_UP), -1, NULL,
-				   mtu && l->mtu != mtu ? mtu : 0, NULL, err);
+	} else if (!(l->flags & IFF_UP) || (mtu && l->mtu != mtu) || l->group != KERN_LINK_GROUP) {
+		rc = kreq_link_set(nl, l->ifindex, l->name,
+				   &(struct kreq_link){.up = !(l->flags & IFF_UP),
+						       .mtu = mtu && l->mtu != mtu ? mtu : 0,
+						       .group = l->group != KERN_LINK_GROUP},
+				   err);
 		if (rc < 0)
 			return rc;
 	}

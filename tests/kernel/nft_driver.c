@@ -104,7 +104,7 @@ static int cmd_remove(void)
 {
 	struct kern_error err = {{0}};
 
-	if (nft_remove(&err) < 0) {
+	if (nft_remove(NULL, &err) < 0) {
 		fprintf(stderr, "%s\n", err.message);
 		return 1;
 	}
