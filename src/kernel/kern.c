@@ -36,6 +36,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -654,8 +655,15 @@ static bool desired_ns(const struct kern *kern, const char *name)
 	return false;
 }
 
+struct ns_made {
+	struct knetns_maker *maker;
+	unsigned job;
+};
+
+/* made: the namespace's result from the maker (it was missing when the pass
+ * began), or NULL to open it, or create it when missing. */
 static int reconcile_ns(struct kern *kern, struct kern_ns *ns, const struct klinks *root_links,
-			struct kern_error *err)
+			const struct ns_made *made, struct kern_error *err)
 {
 	const struct klink *host = klinks_by_name(root_links, ns->host_ifname);
 	struct klinks links = {0};
@@ -668,9 +676,10 @@ static int reconcile_ns(struct kern *kern, struct kern_ns *ns, const struct klin
 	int nsfd = -1, rc;
 
 	ns->dirty = false;
-	rc = knetns_open(ns->name, &nsfd);
+	rc = made ? -ENOENT : knetns_open(ns->name, &nsfd);
 	if (rc == -ENOENT) {
-		rc = knetns_create(ns->name, kern->self_fd, &nsfd, err);
+		rc = made ? knetns_maker_take(made->maker, made->job, &nsfd, err)
+			  : knetns_create(ns->name, kern->self_fd, &nsfd, err);
 		if (rc < 0) {
 			kern->stats.errors++;
 			goto out;
@@ -822,6 +831,37 @@ out:
 	return rc;
 }
 
+#define NO_JOB UINT_MAX
+
+/* A full pass first hands the namespaces that do not exist yet, when there
+ * are two or more, to a maker thread (knetns_maker_start): job_of[i] is
+ * kern->ns[i]'s job, or NO_JOB. NULL (and no job_of) otherwise. */
+static struct knetns_maker *start_maker(struct kern *kern, unsigned **job_of)
+{
+	const char **names = xcalloc(kern->n_ns ? kern->n_ns : 1, sizeof(*names));
+	unsigned *jobs = xcalloc(kern->n_ns ? kern->n_ns : 1, sizeof(*jobs));
+	struct knetns_maker *maker = NULL;
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < kern->n_ns; i++) {
+		int fd, rc = knetns_open(kern->ns[i]->name, &fd);
+
+		if (rc == 0)
+			close(fd);
+		jobs[i] = rc == -ENOENT ? n : NO_JOB;
+		if (rc == -ENOENT)
+			names[n++] = kern->ns[i]->name;
+	}
+	if (n >= 2)
+		maker = knetns_maker_start(names, n, kern->self_fd);
+	free(names);
+	if (maker)
+		*job_of = jobs;
+	else
+		free(jobs);
+	return maker;
+}
+
 /* Root scope (ip_forward, bridge, host ends, namespaces we own but no longer
  * want), then every namespace (all) or only the dirty ones. */
 static int reconcile_topology(struct kern *kern, bool all, struct kern_error *err)
@@ -829,9 +869,13 @@ static int reconcile_topology(struct kern *kern, bool all, struct kern_error *er
 	struct klinks links = {0};
 	struct kaddrs addrs = {0};
 	struct kern_error e = {{0}};
+	struct knetns_maker *maker = NULL;
+	unsigned *job_of = NULL;
 	int first = 0, rc;
 
 	kern->root_dirty = false;
+	if (all)
+		maker = start_maker(kern, &job_of);
 	keep_first(ensure_ip_forward(kern, &e), &first, err, &e);
 	rc = knl_dump_links(&kern->nl, &links, &e);
 	if (rc == 0)
@@ -869,13 +913,21 @@ static int reconcile_topology(struct kern *kern, bool all, struct kern_error *er
 		struct kern_ns *ns = kern->ns[i];
 		const struct klink *host = klinks_by_name(&links, ns->host_ifname);
 
+		struct ns_made made = {maker, job_of ? job_of[i] : NO_JOB};
+
+		if (made.job != NO_JOB) {
+			keep_first(reconcile_ns(kern, ns, &links, &made, &e), &first, err, &e);
+			continue;
+		}
 		if (all || ns->dirty || !host || ns->nsid < 0) {
-			keep_first(reconcile_ns(kern, ns, &links, &e), &first, err, &e);
+			keep_first(reconcile_ns(kern, ns, &links, NULL, &e), &first, err, &e);
 			continue;
 		}
 		keep_first(reconcile_host_veth(kern, ns, host, &e), &first, err, &e);
 	}
 out:
+	knetns_maker_finish(maker);
+	free(job_of);
 	free(links.v);
 	free(addrs.v);
 	return first;

@@ -220,6 +220,19 @@ int knetns_open(const char *name, int *nsfd);
 int knetns_create(const char *name, int return_fd, int *nsfd, struct kern_error *err);
 /* Unmounts and unlinks /run/netns/NAME. */
 int knetns_remove(const char *name, struct kern_error *err);
+/* Creates named namespaces on a second thread, in order, while the caller
+ * goes on: unshare() is a third of the kernel's work in a bring-up and
+ * takes no lock the netlink requests hold for long, so on two CPUs it
+ * overlaps them. The caller takes each result with knetns_maker_take(),
+ * which waits for it. */
+struct knetns_maker;
+/* NULL when the thread cannot start: the caller then creates them itself. */
+struct knetns_maker *knetns_maker_start(const char *const *names, unsigned n, int return_fd);
+/* The result of names[i] (as knetns_create() gives it): 0 and *nsfd, which
+ * the caller then owns, or a negative errno and err. */
+int knetns_maker_take(struct knetns_maker *m, unsigned i, int *nsfd, struct kern_error *err);
+/* Waits for the thread, closes the namespaces nobody took, frees m. */
+void knetns_maker_finish(struct knetns_maker *m);
 /* True when the namespace's eth0 carries our alias. */
 bool knetns_is_owned(int nsfd, int return_fd, struct kern_stats *stats);
 /* setns() into nsfd; the thread must go back with knetns_leave(). */

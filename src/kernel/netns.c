@@ -9,7 +9,9 @@
  * namespace. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +22,7 @@
 
 #include "kern_priv.h"
 #include "nsagent/log.h"
+#include "nsagent/xalloc.h"
 
 #ifndef NSFS_MAGIC
 #define NSFS_MAGIC 0x6e736673
@@ -160,6 +163,95 @@ int knetns_remove(const char *name, struct kern_error *err)
 		kern_errorf(err, "cannot remove %s: %s", path, strerror(-rc));
 	}
 	return rc;
+}
+
+struct knetns_job {
+	char name[CFG_NS_NAME_MAX + 1];
+	int rc;
+	int fd;
+	bool taken;
+	struct kern_error err;
+};
+
+struct knetns_maker {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t done_cond;
+	unsigned n, done; /* jobs, and how many of them (the first) are done */
+	int return_fd;
+	struct knetns_job *jobs;
+};
+
+static void *maker_run(void *arg)
+{
+	struct knetns_maker *m = arg;
+
+	for (unsigned i = 0; i < m->n; i++) {
+		struct knetns_job *job = &m->jobs[i];
+
+		/* Only this thread writes a job before done passes it. */
+		job->rc = knetns_create(job->name, m->return_fd, &job->fd, &job->err);
+		pthread_mutex_lock(&m->lock);
+		m->done = i + 1;
+		pthread_cond_signal(&m->done_cond);
+		pthread_mutex_unlock(&m->lock);
+	}
+	return NULL;
+}
+
+struct knetns_maker *knetns_maker_start(const char *const *names, unsigned n, int return_fd)
+{
+	struct knetns_maker *m = xcalloc(1, sizeof(*m));
+
+	m->n = n;
+	m->return_fd = return_fd;
+	m->jobs = xcalloc(n ? n : 1, sizeof(*m->jobs));
+	for (unsigned i = 0; i < n; i++) {
+		snprintf(m->jobs[i].name, sizeof(m->jobs[i].name), "%s", names[i]);
+		m->jobs[i].fd = -1;
+	}
+	pthread_mutex_init(&m->lock, NULL);
+	pthread_cond_init(&m->done_cond, NULL);
+	if (pthread_create(&m->thread, NULL, maker_run, m) != 0) {
+		log_debug("cannot start a thread for namespaces: creating them in line");
+		pthread_mutex_destroy(&m->lock);
+		pthread_cond_destroy(&m->done_cond);
+		free(m->jobs);
+		free(m);
+		return NULL;
+	}
+	return m;
+}
+
+int knetns_maker_take(struct knetns_maker *m, unsigned i, int *nsfd, struct kern_error *err)
+{
+	struct knetns_job *job = &m->jobs[i];
+
+	pthread_mutex_lock(&m->lock);
+	while (m->done <= i)
+		pthread_cond_wait(&m->done_cond, &m->lock);
+	pthread_mutex_unlock(&m->lock);
+	job->taken = true;
+	if (job->rc < 0) {
+		*err = job->err;
+		return job->rc;
+	}
+	*nsfd = job->fd;
+	return 0;
+}
+
+void knetns_maker_finish(struct knetns_maker *m)
+{
+	if (!m)
+		return;
+	pthread_join(m->thread, NULL);
+	for (unsigned i = 0; i < m->n; i++)
+		if (!m->jobs[i].taken && m->jobs[i].rc == 0)
+			close(m->jobs[i].fd);
+	pthread_mutex_destroy(&m->lock);
+	pthread_cond_destroy(&m->done_cond);
+	free(m->jobs);
+	free(m);
 }
 
 bool knetns_is_owned(int nsfd, int return_fd, struct kern_stats *stats)

@@ -133,10 +133,26 @@ down_nsagent() {
 		bench_fail "nsagent down failed: $(tail -5 "$BENCH_TMP/down.log")"
 }
 
+# The kernel frees deleted namespaces on one ordered work queue, after the
+# teardown figure is taken (it stops once the veths, the bridge and the
+# names are gone). Left running, that work would slow whichever method
+# comes next. A sentinel namespace with a veth, deleted last, is freed
+# after every namespace queued before it: its veth disappearing means the
+# queue is drained.
+quiesce() {
+	local ns=quiesce$$ v=qv$$
+	ip netns add "$ns"
+	ip link add "$v" type veth peer name eth0 netns "$ns"
+	ip netns del "$ns"
+	gone() { [[ ! -e /sys/class/net/$v ]]; }
+	poll_until 60 gone || bench_fail "the kernel did not free namespaces within 60 s"
+}
+
 # one METHOD N FULL: prints "UP_US DOWN_US".
 one() {
 	local method=$1 n=$2 full=$3 t0 t1 t2
 	settled || bench_fail "$method: leftovers before bring-up"
+	quiesce
 	t0=$(now_us)
 	"up_$method" "$n"
 	t1=$(now_us)
