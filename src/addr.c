@@ -204,3 +204,14 @@ int addr_prefix_subnet(const struct prefix *prefix, uint8_t sub_len, uint32_t in
 	out->addr = base | (uint32_t)((uint64_t)index << (32 - sub_len));
 	return 0;
 }
+
+void addr_local_mac(uint8_t kind, uint32_t addr, uint8_t mac[ADDR_MAC_LEN])
+{
+	/* 0x02: locally administered (IEEE 802 U/L bit), unicast. */
+	mac[0] = 0x02;
+	mac[1] = kind;
+	mac[2] = (uint8_t)(addr >> 24);
+	mac[3] = (uint8_t)(addr >> 16);
+	mac[4] = (uint8_t)(addr >> 8);
+	mac[5] = (uint8_t)addr;
+}

@@ -20,13 +20,7 @@ bool backend_has_vtep(enum cfg_backend backend)
 
 void backend_vtep_mac(uint32_t vtep, uint8_t mac[KERN_MAC_LEN])
 {
-	/* 0x02: locally administered (IEEE 802 U/L bit), unicast. */
-	mac[0] = 0x02;
-	mac[1] = 0x6e;
-	mac[2] = (uint8_t)(vtep >> 24);
-	mac[3] = (uint8_t)(vtep >> 16);
-	mac[4] = (uint8_t)(vtep >> 8);
-	mac[5] = (uint8_t)vtep;
+	addr_local_mac(KERN_MAC_KIND_VTEP, vtep, mac);
 }
 
 unsigned backend_vxlan_mtu(unsigned underlay)

@@ -52,4 +52,9 @@ int addr_prefix_host(const struct prefix *prefix, uint32_t n, uint32_t *addr);
 int addr_prefix_subnet(const struct prefix *prefix, uint8_t sub_len, uint32_t index,
 		       struct prefix *out);
 
+#define ADDR_MAC_LEN 6
+/* A fixed MAC made from an IPv4 address: 02:KIND:a:b:c:d, locally
+ * administered and unicast. kind tells the devices of one node apart. */
+void addr_local_mac(uint8_t kind, uint32_t addr, uint8_t mac[ADDR_MAC_LEN]);
+
 #endif

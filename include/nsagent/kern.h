@@ -47,7 +47,11 @@
 #define KERN_VXLAN_IFNAME "nsa-vxlan"
 #define KERN_VXLAN_VNI 7470
 #define KERN_VXLAN_PORT 4789
-#define KERN_MAC_LEN 6
+#define KERN_MAC_LEN ADDR_MAC_LEN
+/* addr_local_mac() kinds: the VXLAN device's MAC from the VTEP address, the
+ * bridge's (when nsagent creates it) from the bridge address. */
+#define KERN_MAC_KIND_VTEP 0x6e
+#define KERN_MAC_KIND_BRIDGE 0x62
 
 /* How a remote subnet is reached (DESIGN.md "Data-path modes"). */
 enum kern_mode {

@@ -546,7 +546,10 @@ static int reconcile_bridge(struct kern *kern, struct klinks *links, struct kadd
 		return -EEXIST;
 	}
 	if (!br) {
-		rc = kreq_bridge_add(&kern->nl, kern->bridge, kern->mtu, err);
+		uint8_t mac[KERN_MAC_LEN];
+
+		addr_local_mac(KERN_MAC_KIND_BRIDGE, kern->bridge_addr, mac);
+		rc = kreq_bridge_add(&kern->nl, kern->bridge, kern->mtu, mac, err);
 		if (rc < 0)
 			return rc;
 		rc = knl_get_link(&kern->nl, kern->bridge, &created, err);
@@ -732,12 +735,22 @@ static int reconcile_ns(struct kern *kern, struct kern_ns *ns, const struct klin
 			if (rc < 0 && rc != -ENODEV)
 				goto out;
 		}
+		/* Neither end gets an IPv6 link-local address (the network is
+		 * IPv4; an operator can still give eth0 one). Each one would
+		 * be announced with MLD reports, which the bridge floods to
+		 * every port while no querier is present: N namespaces made
+		 * N^2 deliveries, the largest cost left in a bring-up of
+		 * hundreds. The host end is told before eth0 is up (so before
+		 * it has a carrier); eth0 inherits it from the default of a
+		 * namespace we made (knetns_create): told in the same request
+		 * that brings it up, the kernel may already have made one. */
 		rc =
 		    kreq_veth_add(&kern->nl, ns->host_ifname, kern->bridge_ifindex, kern->mtu, nsfd,
 				  fresh ? FRESH_ETH0_IFINDEX : 0, KERN_NS_IFNAME, ns->name, err);
 		if (rc == 0)
-			rc = kreq_link_set(&kern->nl, 0, ns->host_ifname,
-					   &(struct kreq_link){.alias = ns->alias}, err);
+			rc = kreq_link_set(
+			    &kern->nl, 0, ns->host_ifname,
+			    &(struct kreq_link){.alias = ns->alias, .no_ipv6_ll = true}, err);
 		if (rc < 0)
 			goto out;
 		new_eth0 = true;

@@ -150,6 +150,7 @@ struct kreq_link {
 	unsigned mtu;		 /* non-zero: set it */
 	const char *alias;	 /* non-NULL: set it */
 	bool group;		 /* put it in KERN_LINK_GROUP */
+	bool no_ipv6_ll;	 /* IPv6 address generation mode "none" */
 };
 /* ifindex 0 finds the link by ifname. */
 int kreq_link_set(struct knl *nl, int ifindex, const char *ifname, const struct kreq_link *change,
@@ -162,7 +163,12 @@ int kreq_group_del(struct knl *nl, struct kern_error *err);
 /* Created links are up (except a veth peer) but carry no alias yet: the
  * kernel ignores IFLA_IFALIAS on creation, so callers set it next. They are
  * in KERN_LINK_GROUP (a veth's peer is not: it lives in its namespace). */
-int kreq_bridge_add(struct knl *nl, const char *name, unsigned mtu, struct kern_error *err);
+/* The bridge gets a fixed MAC: without one it takes the lowest of its ports'
+ * and changes as namespaces come and go, and every change moves its IPv6
+ * link-local address (DAD and MLD reports flooded to every port: N^2 work
+ * in a bring-up) and the gateway MAC every namespace has cached. */
+int kreq_bridge_add(struct knl *nl, const char *name, unsigned mtu, const uint8_t mac[KERN_MAC_LEN],
+		    struct kern_error *err);
 int kreq_veth_add(struct knl *nl, const char *host_name, int master, unsigned mtu, int peer_nsfd,
 		  int peer_ifindex, const char *peer_name, const char *ns_name,
 		  struct kern_error *err);

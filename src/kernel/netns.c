@@ -100,6 +100,21 @@ static int prepare_dir(struct kern_error *err)
 	return 0;
 }
 
+/* Called inside a namespace just made: links created in it later get no
+ * IPv6 link-local address (address generation mode "none"; see
+ * kreq_veth_add's caller). Best effort: a kernel without IPv6 has no such
+ * file, and an address too many is no reason to fail. */
+static void default_no_ipv6_ll(const char *name)
+{
+	static const char path[] = "/proc/sys/net/ipv6/conf/default/addr_gen_mode";
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0 || write(fd, "1\n", 2) != 2)
+		log_debug("namespace %s: cannot write %s: %s", name, path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
 int knetns_create(const char *name, int return_fd, int *nsfd, struct kern_error *err)
 {
 	char path[sizeof(KERN_NETNS_DIR) + CFG_NS_NAME_MAX + 2];
@@ -137,6 +152,7 @@ int knetns_create(const char *name, int return_fd, int *nsfd, struct kern_error 
 		unlink(path);
 		return rc;
 	}
+	default_no_ipv6_ll(name);
 	knetns_leave(return_fd);
 	rc = knetns_open(name, nsfd);
 	if (rc < 0) {

@@ -643,6 +643,17 @@ int kreq_link_set(struct knl *nl, int ifindex, const char *ifname, const struct 
 		off +=
 		    (size_t)snprintf(what + off, sizeof(what) - off, " group %u", KERN_LINK_GROUP);
 	}
+	if (change->no_ipv6_ll) {
+		struct nlattr *spec = nla_nest_start(msg, IFLA_AF_SPEC);
+		struct nlattr *inet6 = spec ? nla_nest_start(msg, AF_INET6) : NULL;
+
+		if (!inet6)
+			fatal("netlink request does not fit its buffer");
+		put_or_die(nla_put_u8(msg, IFLA_INET6_ADDR_GEN_MODE, IN6_ADDR_GEN_MODE_NONE));
+		nla_nest_end(msg, inet6);
+		nla_nest_end(msg, spec);
+		off += (size_t)snprintf(what + off, sizeof(what) - off, " addrgenmode none");
+	}
 	if (change->alias) {
 		put_or_die(nla_put_string(msg, IFLA_IFALIAS, change->alias));
 		snprintf(what + off, sizeof(what) - off, " alias %s", change->alias);
@@ -665,7 +676,8 @@ int kreq_group_del(struct knl *nl, struct kern_error *err)
 	return knl_change(nl, msg, err, "delete the links of group %u", KERN_LINK_GROUP);
 }
 
-int kreq_bridge_add(struct knl *nl, const char *name, unsigned mtu, struct kern_error *err)
+int kreq_bridge_add(struct knl *nl, const char *name, unsigned mtu, const uint8_t mac[KERN_MAC_LEN],
+		    struct kern_error *err)
 {
 	struct nl_msg *msg;
 	struct nlattr *info;
@@ -673,6 +685,7 @@ int kreq_bridge_add(struct knl *nl, const char *name, unsigned mtu, struct kern_
 	msg = link_msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0, IFF_UP, IFF_UP);
 	put_or_die(nla_put_string(msg, IFLA_IFNAME, name));
 	put_or_die(nla_put_u32(msg, IFLA_GROUP, KERN_LINK_GROUP));
+	put_or_die(nla_put(msg, IFLA_ADDRESS, KERN_MAC_LEN, mac));
 	if (mtu)
 		put_or_die(nla_put_u32(msg, IFLA_MTU, mtu));
 	info = nla_nest_start(msg, IFLA_LINKINFO);

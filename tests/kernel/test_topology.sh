@@ -31,6 +31,20 @@ ip -n "$N1" route show default | grep_q 'via 172.16.40.1 dev eth0' || fail "defa
 [[ $(cat /proc/sys/net/ipv4/ip_forward) == 1 ]] || fail "ip_forward is not 1"
 pass "objects built"
 
+# No IPv6 link-local address on either end of a namespace's veth (each
+# would be announced with MLD reports flooded to every bridge port); lo
+# keeps ::1. The bridge has a fixed MAC made from its address, so adding
+# namespaces (whose ports may have lower MACs) never changes it.
+for n in "$N1" "$N2"; do
+	[[ -z $(ip -n "$n" -6 addr show dev eth0) ]] || fail "eth0 in $n has IPv6 addresses: $(ip -n "$n" -6 addr show dev eth0)"
+	ip -n "$n" -6 addr show dev lo | grep_q 'inet6 ::1/128' || fail "lo in $n lacks ::1"
+	[[ -z $(ip -6 addr show dev "nsa-$n") ]] || fail "nsa-$n has IPv6 addresses"
+done
+mac_of() { ip -o link show "$1" | grep -o "link/ether [0-9a-f:]*" | cut -d" " -f2; }
+br_mac=$(mac_of "$BR")
+[[ $br_mac == 02:62:ac:10:28:01 ]] || fail "bridge MAC $br_mac, want 02:62:ac:10:28:01 (from 172.16.40.1)"
+pass "no IPv6 link-local addresses on the veths; fixed bridge MAC"
+
 ip netns exec "$N1" ping -c1 -W1 172.16.40.3 >/dev/null || fail "ping $N1 -> $N2"
 ip netns exec "$N2" ping -c1 -W1 172.16.40.2 >/dev/null || fail "ping $N2 -> $N1"
 ip netns exec "$N1" ping -c1 -W1 172.16.40.1 >/dev/null || fail "ping $N1 -> bridge"
@@ -87,6 +101,7 @@ host=$(ip -o link show | grep -o "nsa-[0-9a-f]\{8\}" | head -n 1)
 ip link show "$host" | grep_q "alias nsagent:ns=$LONG" || fail "$host lacks alias of $LONG"
 ip netns exec "$LONG" ping -c1 -W1 172.16.40.2 >/dev/null || fail "ping $LONG -> $N1"
 pass "long name uses $host"
+[[ $(mac_of "$BR") == "$br_mac" ]] || fail "bridge MAC changed when a namespace came"
 
 # MTU, when asked for, reaches every owned link.
 drive apply5 apply --bridge "$BR" --subnet $SUBNET --ns "$N1,$N2" --mtu 1400

@@ -1,1 +1,1 @@
-nsa_unit(test_backend SOURCES ${CMAKE_SOURCE_DIR}/src/backend.c)
+nsa_unit(test_backend SOURCES ${CMAKE_SOURCE_DIR}/src/backend.c ${CMAKE_SOURCE_DIR}/src/addr.c)
