@@ -785,7 +785,8 @@ static int reconcile_ns(struct kern *kern, struct kern_ns *ns, const struct klin
 				goto out;
 		}
 	}
-	if (!lo || !(lo->flags & IFF_UP)) {
+	/* A namespace just made has lo up already (knetns_create). */
+	if (!fresh && (!lo || !(lo->flags & IFF_UP))) {
 		rc = kreq_link_set(&nl, LOOPBACK_IFINDEX, "lo", &(struct kreq_link){.up = true},
 				   err);
 		if (rc < 0)

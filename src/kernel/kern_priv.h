@@ -222,7 +222,8 @@ void kern_errorf(struct kern_error *err, const char *fmt, ...)
 /* Opens /run/netns/NAME when it is a network namespace; -ENOENT otherwise. */
 int knetns_open(const char *name, int *nsfd);
 /* Creates /run/netns/NAME as `ip netns add` does, without spawning anything,
- * and returns an fd of the new namespace. The thread stays in return_fd. */
+ * with lo up, and returns an fd of the new namespace. The thread stays in
+ * return_fd. */
 int knetns_create(const char *name, int return_fd, int *nsfd, struct kern_error *err);
 /* Unmounts and unlinks /run/netns/NAME. */
 int knetns_remove(const char *name, struct kern_error *err);

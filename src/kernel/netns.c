@@ -9,13 +9,16 @@
  * namespace. */
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -115,6 +118,25 @@ static void default_no_ipv6_ll(const char *name)
 		close(fd);
 }
 
+/* Brings up lo of the namespace the thread is in, which has just been made
+ * (nothing else can have touched it). The thread that makes namespaces
+ * does it there, off the thread that configures them. */
+static int loopback_up(void)
+{
+	struct ifreq ifr = {.ifr_name = "lo"};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+		rc = -errno;
+	ifr.ifr_flags |= IFF_UP;
+	if (rc == 0 && ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
 int knetns_create(const char *name, int return_fd, int *nsfd, struct kern_error *err)
 {
 	char path[sizeof(KERN_NETNS_DIR) + CFG_NS_NAME_MAX + 2];
@@ -141,6 +163,14 @@ int knetns_create(const char *name, int return_fd, int *nsfd, struct kern_error 
 	if (unshare(CLONE_NEWNET) < 0) {
 		rc = -errno;
 		kern_errorf(err, "cannot create network namespace %s: %s", name, strerror(-rc));
+		unlink(path);
+		return rc;
+	}
+	rc = loopback_up();
+	if (rc < 0) {
+		knetns_leave(return_fd);
+		kern_errorf(err, "cannot bring up lo in new network namespace %s: %s", name,
+			    strerror(-rc));
 		unlink(path);
 		return rc;
 	}
