@@ -949,15 +949,15 @@ out:
 
 /* The nft table follows the topology: masquerade what leaves the cluster
  * from the local subnet, and keep cluster-internal flows out of conntrack. */
-static int apply_nft(struct kern *kern, struct kern_error *err)
+static void nft_spec_of(const struct kern *kern, struct nft_table_spec *spec)
 {
-	struct nft_table_spec spec = {.subnet = kern->subnet, .cluster = kern->cluster};
-	bool changed = false;
-	int rc;
+	*spec = (struct nft_table_spec){.subnet = kern->subnet, .cluster = kern->cluster};
+	snprintf(spec->bridge, sizeof(spec->bridge), "%s", kern->bridge);
+}
 
-	snprintf(spec.bridge, sizeof(spec.bridge), "%s", kern->bridge);
-	kern->nft_dirty = false;
-	rc = nft_apply(kern->nft, &spec, &changed, err);
+/* Books the result of nft_apply(). */
+static int nft_applied(struct kern *kern, int rc, bool changed)
+{
 	if (rc < 0) {
 		kern->nft_dirty = true;
 		kern->stats.errors++;
@@ -966,6 +966,34 @@ static int apply_nft(struct kern *kern, struct kern_error *err)
 	if (changed)
 		kern->stats.changes++;
 	return 0;
+}
+
+static int apply_nft(struct kern *kern, struct kern_error *err)
+{
+	struct nft_table_spec spec;
+	bool changed = false;
+
+	nft_spec_of(kern, &spec);
+	kern->nft_dirty = false;
+	return nft_applied(kern, nft_apply(kern->nft, &spec, &changed, err), changed);
+}
+
+/* The table applied on a kjob, beside a full pass: nftables takes none of
+ * the locks rtnetlink requests do, and a new table's NAT hooks cost a
+ * patch of the running kernel code on every CPU. */
+struct nft_job {
+	struct kern_nft *nft;
+	struct nft_table_spec spec;
+	bool changed;
+	int rc;
+	struct kern_error err;
+};
+
+static void nft_job_run(void *arg)
+{
+	struct nft_job *job = arg;
+
+	job->rc = nft_apply(job->nft, &job->spec, &job->changed, &job->err);
 }
 
 static void on_nft_change(void *arg)
@@ -1271,9 +1299,16 @@ int kern_set_topology(struct kern *kern, const struct kern_topology *topo, struc
 				   &e);
 	}
 
+	struct nft_job nft = {.nft = kern->nft};
+	struct kjob job;
+
+	nft_spec_of(kern, &nft.spec);
+	kern->nft_dirty = false;
+	kjob_start(&job, nft_job_run, &nft);
 	rc = reconcile_topology(kern, true, &e);
 	keep_first(rc, &first, err, &e);
-	keep_first(apply_nft(kern, &e), &first, err, &e);
+	kjob_wait(&job);
+	keep_first(nft_applied(kern, nft.rc, nft.changed), &first, err, &nft.err);
 	return first;
 }
 

@@ -5,6 +5,7 @@
 #define NSAGENT_KERNEL_PRIV_H
 
 #include <net/if.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -227,13 +228,24 @@ int knetns_open(const char *name, int *nsfd);
 int knetns_create(const char *name, int return_fd, int *nsfd, struct kern_error *err);
 /* Unmounts and unlinks /run/netns/NAME. */
 int knetns_remove(const char *name, struct kern_error *err);
+/* A job on a second thread (job.c): kjob_start() runs fn(arg) there, or in
+ * line when no thread can be started; kjob_wait() waits for it. What the
+ * job touches, the caller leaves alone until then. */
+struct kjob {
+	pthread_t thread;
+	bool threaded;
+	void (*fn)(void *arg);
+	void *arg;
+};
+void kjob_start(struct kjob *job, void (*fn)(void *arg), void *arg);
+void kjob_wait(struct kjob *job);
+
 /* Creates named namespaces on a second thread, in order, while the caller
  * goes on: unshare() is a third of the kernel's work in a bring-up and
  * takes no lock the netlink requests hold for long, so on two CPUs it
  * overlaps them. The caller takes each result with knetns_maker_take(),
  * which waits for it. */
 struct knetns_maker;
-/* NULL when the thread cannot start: the caller then creates them itself. */
 struct knetns_maker *knetns_maker_start(const char *const *names, unsigned n, int return_fd);
 /* The result of names[i] (as knetns_create() gives it): 0 and *nsfd, which
  * the caller then owns, or a negative errno and err. */

@@ -220,7 +220,7 @@ struct knetns_job {
 };
 
 struct knetns_maker {
-	pthread_t thread;
+	struct kjob job;
 	pthread_mutex_t lock;
 	pthread_cond_t done_cond;
 	unsigned n, done; /* jobs, and how many of them (the first) are done */
@@ -228,7 +228,7 @@ struct knetns_maker {
 	struct knetns_job *jobs;
 };
 
-static void *maker_run(void *arg)
+static void maker_run(void *arg)
 {
 	struct knetns_maker *m = arg;
 
@@ -242,7 +242,6 @@ static void *maker_run(void *arg)
 		pthread_cond_signal(&m->done_cond);
 		pthread_mutex_unlock(&m->lock);
 	}
-	return NULL;
 }
 
 struct knetns_maker *knetns_maker_start(const char *const *names, unsigned n, int return_fd)
@@ -258,14 +257,7 @@ struct knetns_maker *knetns_maker_start(const char *const *names, unsigned n, in
 	}
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_cond_init(&m->done_cond, NULL);
-	if (pthread_create(&m->thread, NULL, maker_run, m) != 0) {
-		log_debug("cannot start a thread for namespaces: creating them in line");
-		pthread_mutex_destroy(&m->lock);
-		pthread_cond_destroy(&m->done_cond);
-		free(m->jobs);
-		free(m);
-		return NULL;
-	}
+	kjob_start(&m->job, maker_run, m);
 	return m;
 }
 
@@ -290,7 +282,7 @@ void knetns_maker_finish(struct knetns_maker *m)
 {
 	if (!m)
 		return;
-	pthread_join(m->thread, NULL);
+	kjob_wait(&m->job);
 	for (unsigned i = 0; i < m->n; i++)
 		if (!m->jobs[i].taken && m->jobs[i].rc == 0)
 			close(m->jobs[i].fd);

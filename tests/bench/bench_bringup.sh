@@ -3,7 +3,9 @@
 # references built in the same lab host, in the same run, interleaved run by
 # run so that load on the machine hits every method alike.
 #
-#   bench_bringup.sh [--runs R] [N...]      (default N: 2 64 256; R: 5)
+#   bench_bringup.sh [--runs R] [--methods M,...] [N...]
+#                                           (default N: 2 64 256; R: 5;
+#                                           M: floor,ipstep,ipbatch,nsagent)
 #
 # Methods (namespaces b0..b(N-1), host ends nsa-bI, bridge br0, subnet
 # 172.16.0.0/24, or /23 when N > 253):
@@ -171,12 +173,21 @@ one() {
 	echo "$t1 $((t2 - t0))"
 }
 
+# vs_tools ARRAY: nsagent against the ip methods that ran, as "; vs ...".
+vs_tools() {
+	local -n med=$1
+	local out=
+	[[ -n ${med[ipbatch]:-} ]] && out+="; vs ip -batch $(ratio "${med[nsagent]}" "${med[ipbatch]}")x"
+	[[ -n ${med[ipstep]:-} ]] && out+="; vs ip per step $(ratio "${med[nsagent]}" "${med[ipstep]}")x"
+	echo "$out"
+}
+
 inside() {
-	local runs=$1 n r m
-	shift
+	local runs=$1 n r m methods
+	IFS=, read -r -a methods <<<"$2"
+	shift 2
 	bench_sleep_init
 	: >"$BENCH_TMP/empty.conf"
-	local methods=(floor ipstep ipbatch nsagent)
 	local -A label=([floor]="floor (floor.c: netns + veth)" [ipstep]="ip, one command per step"
 		[ipbatch]="ip -batch" [nsagent]="nsagent run / nsagent down")
 	local -A full=([floor]=0 [ipstep]=1 [ipbatch]=1 [nsagent]=1)
@@ -188,6 +199,7 @@ inside() {
 				read -r u d < <(one "$m" "$n" "${full[$m]}") || bench_fail "$m N=$n failed"
 				ups[$m]+=" $u"
 				downs[$m]+=" $d"
+				[[ -z ${BENCH_VERBOSE:-} ]] || echo "run $r N=$n $m: up $(ms "$u") ms, down $(ms "$d") ms"
 			done
 		done
 		local -A mu=() md=()
@@ -204,12 +216,12 @@ inside() {
 		local ru rd
 		ru=$(ratio "${mu[nsagent]}" "${mu[floor]}")
 		rd=$(ratio "${md[nsagent]}" "${md[floor]}")
-		printf 'bring-up: nsagent %s ms vs floor %s ms = %sx (target <= %sx: %s); vs ip -batch %sx, vs ip per step %sx\n' \
+		printf 'bring-up: nsagent %s ms vs floor %s ms = %sx (target <= %sx: %s)%s\n' \
 			"$(ms "${mu[nsagent]}")" "$(ms "${mu[floor]}")" "$ru" "$TARGET" "$(verdict "$ru" "$TARGET")" \
-			"$(ratio "${mu[nsagent]}" "${mu[ipbatch]}")" "$(ratio "${mu[nsagent]}" "${mu[ipstep]}")"
-		printf 'teardown: nsagent %s ms vs floor %s ms = %sx (target <= %sx: %s); vs ip -batch %sx, vs ip netns del each %sx\n' \
+			"$(vs_tools mu)"
+		printf 'teardown: nsagent %s ms vs floor %s ms = %sx (target <= %sx: %s)%s\n' \
 			"$(ms "${md[nsagent]}")" "$(ms "${md[floor]}")" "$rd" "$TARGET" "$(verdict "$rd" "$TARGET")" \
-			"$(ratio "${md[nsagent]}" "${md[ipbatch]}")" "$(ratio "${md[nsagent]}" "${md[ipstep]}")"
+			"$(vs_tools md)"
 		echo "RESULT bringup n=$n nsagent_ms=$(ms "${mu[nsagent]}") floor_ms=$(ms "${mu[floor]}") ratio=$ru target=$TARGET"
 		echo "RESULT teardown n=$n nsagent_ms=$(ms "${md[nsagent]}") floor_ms=$(ms "${md[floor]}") ratio=$rd target=$TARGET"
 		unset ups downs mu md
@@ -219,11 +231,15 @@ inside() {
 # ------------------------------------------------------------ outside
 
 main() {
-	local runs=5 sizes=()
+	local runs=5 sizes=() methods=floor,ipstep,ipbatch,nsagent
 	while (($#)); do
 		case $1 in
 		--in-host) shift; inside "$@"; return ;;
 		--runs) runs=${2:?--runs needs a number}; shift 2 ;;
+		--methods) methods=${2:?--methods needs a list}; shift 2
+		   [[ $methods =~ ^(floor|ipstep|ipbatch|nsagent)(,(floor|ipstep|ipbatch|nsagent))*$ &&
+		      $methods == *floor* && $methods == *nsagent* ]] ||
+			bench_fail "--methods: a comma-separated list of floor, ipstep, ipbatch, nsagent, with floor and nsagent" ;;
 		-h | --help) sed -n '2,/^set -e/p' "$0" | sed '$d'; return 0 ;;
 		*) [[ $1 =~ ^[0-9]+$ ]] && (($1 >= 1 && $1 <= 500)) || bench_fail "N must be 1..500, got '$1'"
 		   sizes+=("$1"); shift ;;
@@ -235,7 +251,7 @@ main() {
 	bench_floor
 	lab up --hosts 1 --no-agent >/dev/null
 	echo "bench_bringup: agent $NSAGENT ($(bench_agent_kind)), $(nproc) CPUs, kernel $(uname -r)"
-	bench_in_host host1 "$(readlink -f "$0")" "$runs" "${sizes[@]}"
+	bench_in_host host1 "$(readlink -f "$0")" "$runs" "$methods" "${sizes[@]}"
 }
 
 main "$@"
