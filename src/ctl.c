@@ -660,6 +660,11 @@ int ctl_call(const char *run_dir, enum ctl_op op, const char *name, struct ctl_r
 	ret = exchange(fd, out, &resp, err, err_size);
 	if (ret < 0)
 		goto out;
+	if (!resp) { /* exchange() gives 0 only with a reply; said for the analyzer */
+		snprintf(err, err_size, "the agent sent no reply");
+		ret = -EPROTO;
+		goto out;
+	}
 	reply_out->result = (enum ctl_result)resp->result;
 	copy_text(reply_out->message, sizeof(reply_out->message), resp->message);
 	if (resp->status) {

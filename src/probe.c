@@ -338,7 +338,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 	for (unsigned i = 0; i < PROBE_READ_BURST; i++) {
 		/* An echo reply is small; a bigger datagram is truncated and rejected. */
 		uint8_t buf[512];
-		struct sockaddr_in from;
+		struct sockaddr_in from = {0};
 		socklen_t from_len = sizeof(from);
 		uint16_t seq;
 		ssize_t len;

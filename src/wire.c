@@ -5,9 +5,6 @@
 #include "nsagent/frame.h"
 #include "nsagent/wire.h"
 
-_Static_assert(WIRE_MAX_FRAME == FRAME_MAX, "peer frames use the shared frame limit");
-_Static_assert(WIRE_HEADER_LEN == FRAME_HEADER_LEN, "peer frames use the shared header");
-
 int wire_read(struct evbuffer *in, NsaPeer__Envelope **out)
 {
 	ProtobufCMessage *message;

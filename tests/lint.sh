@@ -20,7 +20,12 @@ rc=0
 cppcheck --project="$build/compile_commands.json" --enable=warning,portability \
 	--error-exitcode=1 --inline-suppr --quiet -j2 -i "$build/proto" -i "$repo/tests/unit" -i "$repo/tests/fuzz" \
 	--suppress=preprocessorErrorDirective || rc=1
-clang-tidy -p "$build" --quiet src/*.c src/kernel/*.c agent/*.c tests/lab/fakepeer.c \
-	2>/dev/null | grep -E "(warning|error):" && rc=1
+# Its findings are what fails the check, not its exit status (non-zero
+# exactly when there are findings, which under pipefail would hide them
+# from a `clang-tidy | grep && rc=1`).
+tidy=$(clang-tidy -p "$build" --quiet src/*.c src/kernel/*.c agent/*.c tests/lab/fakepeer.c 2>/dev/null) || true
+if grep -E "(warning|error):" <<<"$tidy"; then
+	rc=1
+fi
 ((rc == 0)) && echo "lint: cppcheck and clang-tidy clean"
 exit "$rc"

@@ -36,7 +36,7 @@
 #define KERN_RTPROT 78
 /* The device group of the links nsagent makes in the root namespace
  * ("nsagent" in iproute2's group file; `ip link show group nsagent`). */
-#define KERN_LINK_GROUP 7470
+#define KERN_LINK_GROUP 7470u
 #define KERN_ALIAS_PREFIX "nsagent:"
 #define KERN_NFT_TABLE "nsagent"
 #define KERN_NS_IFNAME "eth0"

@@ -6,13 +6,15 @@
 
 #include <stddef.h>
 
+#include "nsagent/frame.h"
 #include "peer.pb-c.h"
 
 struct evbuffer;
 
-#define WIRE_HEADER_LEN 4
+/* The shared framing's (frame.h). */
+#define WIRE_HEADER_LEN FRAME_HEADER_LEN
 /* Largest payload (the packed Envelope, header excluded). */
-#define WIRE_MAX_FRAME (64 * 1024)
+#define WIRE_MAX_FRAME FRAME_MAX
 
 /* Takes one frame off the front of in.
  *   1        a message was decoded into *out (free it with wire_free);

@@ -34,7 +34,7 @@ int kvxlan_reconcile_device(struct knl *nl, const struct klinks *links, const st
 			    uint32_t addr, int *ifindex, struct kern_error *err)
 {
 	const struct klink *l = klinks_by_name(links, KERN_VXLAN_IFNAME);
-	struct klink created;
+	struct klink created = {0};
 	bool found = false;
 	int rc;
 
