@@ -5,7 +5,7 @@
 # same run, runs interleaved so that load on the machine hits both alike.
 #
 #   bench_datapath.sh [--mode direct|vxlan|all] [--seconds S] [--runs R]
-#                     [--no-nft]    (default: all, 5 s, 3 runs)
+#                     [--no-nft]    (default: all, 5 s, 7 runs)
 #
 # --no-nft (diagnosis, not a figure of nsagent): once the routes are in,
 # the agents are frozen (SIGSTOP) and their nftables table is deleted, so
@@ -187,7 +187,7 @@ one_mode() {
 
 main() {
 	local mode=all m
-	RUNS=3
+	RUNS=7
 	SECONDS_RUN=5
 	NO_NFT=0
 	while (($#)); do
