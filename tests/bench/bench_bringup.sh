@@ -231,14 +231,14 @@ inside() {
 # ------------------------------------------------------------ outside
 
 main() {
-	local runs=5 sizes=() methods=floor,ipstep,ipbatch,nsagent
+	local runs=5 sizes=() method_list=floor,ipstep,ipbatch,nsagent
 	while (($#)); do
 		case $1 in
 		--in-host) shift; inside "$@"; return ;;
 		--runs) runs=${2:?--runs needs a number}; shift 2 ;;
-		--methods) methods=${2:?--methods needs a list}; shift 2
-		   [[ $methods =~ ^(floor|ipstep|ipbatch|nsagent)(,(floor|ipstep|ipbatch|nsagent))*$ &&
-		      $methods == *floor* && $methods == *nsagent* ]] ||
+		--methods) method_list=${2:?--methods needs a list}; shift 2
+		   [[ $method_list =~ ^(floor|ipstep|ipbatch|nsagent)(,(floor|ipstep|ipbatch|nsagent))*$ &&
+		      $method_list == *floor* && $method_list == *nsagent* ]] ||
 			bench_fail "--methods: a comma-separated list of floor, ipstep, ipbatch, nsagent, with floor and nsagent" ;;
 		-h | --help) sed -n '2,/^set -e/p' "$0" | sed '$d'; return 0 ;;
 		*) [[ $1 =~ ^[0-9]+$ ]] && (($1 >= 1 && $1 <= 500)) || bench_fail "N must be 1..500, got '$1'"
@@ -251,7 +251,7 @@ main() {
 	bench_floor
 	lab up --hosts 1 --no-agent >/dev/null
 	echo "bench_bringup: agent $NSAGENT ($(bench_agent_kind)), $(nproc) CPUs, kernel $(uname -r)"
-	bench_in_host host1 "$(readlink -f "$0")" "$runs" "$methods" "${sizes[@]}"
+	bench_in_host host1 "$(readlink -f "$0")" "$runs" "$method_list" "${sizes[@]}"
 }
 
 main "$@"

@@ -40,7 +40,7 @@ check_mode() { # MODE MTU
 }
 
 # auto on one segment: direct.
-grep -q "peer 192.168.1.6:7470 ([0-9a-f]*): mode direct (auto: on-link on eth0)" <(agent_log host1) ||
+poll 5 logged host1 "peer 192.168.1.6:7470 ([0-9a-f]*): mode direct (auto: on-link on eth0)" ||
 	fail "auto: host1 does not log mode direct for host2"
 [[ $(route_to_host2) == "172.16.1.0/24 via 192.168.1.6 dev eth0 "* ]] ||
 	fail "auto: route is $(route_to_host2)"

@@ -31,7 +31,7 @@ src=$(seen_as 172.16.0.3 host1 NS2 -- host2 NS1)
 # The table deleted by hand comes back, and NAT with it.
 lab exec host1 -- nft delete table inet nsagent
 poll 10 nft_table host1 || fail "deleted nft table not restored"
-grep -q 'repaired.*nftables table nsagent' <(agent_log host1) || fail "table repair not logged"
+poll 5 logged host1 'repaired.*nftables table nsagent' || fail "table repair not logged"
 src=$(seen_as "$OUTSIDE" outside -- host1 NS1)
 [[ $src == 192.168.1.5 ]] || fail "after the table repair the outside host sees '$src'"
 

@@ -99,7 +99,7 @@ lab exec host1 -- ip link del nsa-vxlan
 lab ping --timeout 10 host1 NS1 172.16.1.2 || fail "vxlan path not repaired after deleting nsa-vxlan"
 lab exec host1 -- ip neigh del 172.16.3.0 dev nsa-vxlan
 lab ping --timeout 10 host1 NS1 172.16.3.2 || fail "vxlan path not repaired after deleting a neighbour"
-grep -q 'repaired.*VXLAN device nsa-vxlan' <(agent_log host1) || fail "device repair not logged"
+poll 5 logged host1 'repaired.*VXLAN device nsa-vxlan' || fail "device repair not logged"
 
 # down: no tunnel device and no table left.
 lab exec host1 -- "$NSAGENT" down --config /dev/null || fail "nsagent down"

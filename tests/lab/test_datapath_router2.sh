@@ -12,9 +12,9 @@ datapath_init dp_router2
 
 lab up --topology router --hosts 2 >/dev/null || fail "deploy/lab up --topology router --hosts 2"
 poll 30 mesh_ready 2 || fail "no session across the router"
-grep -q "peer 192.168.2.6:7470 ([0-9a-f]*): mode vxlan (auto: behind gateway 192.168.1.1" \
-	<(agent_log host1) || fail "host1 does not log mode vxlan for host2"
-grep -q "peer 192.168.1.5:7470 ([0-9a-f]*): mode vxlan" <(agent_log host2) ||
+poll 5 logged host1 "peer 192.168.2.6:7470 ([0-9a-f]*): mode vxlan (auto: behind gateway 192.168.1.1" ||
+	fail "host1 does not log mode vxlan for host2"
+poll 5 logged host2 "peer 192.168.1.5:7470 ([0-9a-f]*): mode vxlan" ||
 	fail "host2 does not log mode vxlan for host1"
 lab ping host2 NS2 172.16.0.3 || fail "NS2@host2 -> NS2@host1"
 src=$(seen_as 172.16.0.2 host1 NS1 -- host2 NS2)
