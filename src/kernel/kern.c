@@ -975,7 +975,10 @@ static int apply_nft(struct kern *kern, struct kern_error *err)
 
 	nft_spec_of(kern, &spec);
 	kern->nft_dirty = false;
-	return nft_applied(kern, nft_apply(kern->nft, &spec, &changed, err), changed);
+	/* Two statements: changed is read only once nft_apply() has set it. */
+	int rc = nft_apply(kern->nft, &spec, &changed, err);
+
+	return nft_applied(kern, rc, changed);
 }
 
 /* The table applied on a kjob, beside a full pass: nftables takes none of
