@@ -95,10 +95,9 @@ nft_table() {
 	grep -q '^table inet nsagent$' <<<"$out"
 }
 
-# shellcheck disable=SC2154 # rc is assigned inside the trap
 datapath_init() {
 	lab_init "$@"
-	trap 'rc=$?; dp_cleanup; (exit $rc); lab_cleanup' EXIT
+	lab_at_exit dp_cleanup
 }
 
 # datapath_lab NAME N: datapath_init NAME, then a lab of N hosts on one

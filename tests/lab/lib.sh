@@ -25,8 +25,17 @@ fail() {
 
 lab() { "$LABCTL" "$@"; }
 
+# lab_at_exit CMD: CMD (one shell command line) runs at exit, before the lab
+# goes, in the order given. Tests use this, not a trap of their own: under
+# errexit a trap that re-raises the exit status ends there and the lab
+# stays behind.
+LAB_AT_EXIT=()
+lab_at_exit() { LAB_AT_EXIT+=("$1"); }
+
 lab_cleanup() {
-	local rc=$? down=0
+	local rc=$? down=0 cmd
+	set +e
+	for cmd in "${LAB_AT_EXIT[@]}"; do eval "$cmd"; done
 	lab down >/dev/null || down=$?
 	if ((down != 0)); then
 		echo "FAIL: deploy/lab down exited $down (3 = sanitizer report from an agent)" >&2

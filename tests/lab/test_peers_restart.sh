@@ -11,7 +11,7 @@ source "$(dirname "$0")/peers_lib.sh"
 
 lab_init peers_restart
 tmp=$(mktemp -d)
-trap 'rc=$?; rm -rf "$tmp"; (exit "$rc"); lab_cleanup' EXIT
+lab_at_exit 'rm -rf "$tmp"'
 restart_s=4
 lab up --hosts 2 --name "$NSAGENT_LAB" -- --restart-time "${restart_s}s" >/dev/null ||
 	fail "deploy/lab up"

@@ -24,7 +24,7 @@ done
 # No NAT between nodes: the server in NS2@host2 sees NS1@host1's address.
 port=$((20000 + $$ % 20000))
 out=$(mktemp)
-trap 'rc=$?; rm -f "$out"; (exit "$rc"); lab_cleanup' EXIT
+lab_at_exit 'rm -f "$out"'
 lab exec host2 NS2 -- timeout 20 python3 -c '
 import socket, sys
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

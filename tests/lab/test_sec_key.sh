@@ -10,7 +10,7 @@ source "$(dirname "$0")/sec_lib.sh"
 
 lab_init sec_key
 keys=$(mktemp -d /tmp/nsagent-sec-key.XXXXXX)
-trap 'rc=$?; rm -rf "$keys"; (exit "$rc"); lab_cleanup' EXIT
+lab_at_exit 'rm -rf "$keys"'
 (umask 077 && "$NSAGENT" genkey >"$keys/cluster.key" && "$NSAGENT" genkey >"$keys/other.key")
 cmp -s "$keys/cluster.key" "$keys/other.key" && fail "genkey printed the same key twice"
 
