@@ -17,7 +17,7 @@ dp_cleanup() {
 # target: "HOST NS" or "HOST" (a host or the outside node) as words for `lab exec`.
 listening() { # TARGET... -- PORT
 	local port=${*: -1}
-	lab exec "${@:1:$#-2}" -- ss -Hltn "sport = :$port" | grep -q .
+	lab exec "${@:1:$#-2}" -- ss -Hltn "sport = :$port" | grep_q .
 }
 
 dp_port() { echo $((20000 + (RANDOM % 20000))); }

@@ -15,8 +15,8 @@ datapath_lab dp_backend 2
 route_to_host2() { lab exec host1 -- ip -4 route show 172.16.1.0/24 proto nsagent; }
 # both_over_vxlan: each host routes the other's subnet through nsa-vxlan.
 both_over_vxlan() {
-	lab exec host1 -- ip -4 route show 172.16.1.0/24 proto nsagent | grep -q 'dev nsa-vxlan' &&
-		lab exec host2 -- ip -4 route show 172.16.0.0/24 proto nsagent | grep -q 'dev nsa-vxlan'
+	lab exec host1 -- ip -4 route show 172.16.1.0/24 proto nsagent | grep_q 'dev nsa-vxlan' &&
+		lab exec host2 -- ip -4 route show 172.16.0.0/24 proto nsagent | grep_q 'dev nsa-vxlan'
 }
 no_vxlan_device() {
 	! lab exec host1 -- ip link show nsa-vxlan >/dev/null 2>&1 &&

@@ -11,12 +11,12 @@ source "$(dirname "$0")/lib.sh"
 lab_init
 lab up --hosts 2 >/dev/null || fail "deploy/lab up"
 ns() { lab exec host1 -- "$NSAGENT" ns "$@"; }
-has_netns() { lab exec host1 -- ip netns list | grep -q "^$1\b"; }
+has_netns() { lab exec host1 -- ip netns list | grep_q "^$1\b"; }
 
 out=$(ns add web) || fail "ns add web exited $?"
 [[ $out == "added namespace web with address 172.16.0.4/24" ]] || fail "ns add said: $out"
 has_netns web || fail "web is not in ip netns"
-lab exec host1 web -- ip -4 -o addr show dev eth0 | grep -q ' 172.16.0.4/24 ' ||
+lab exec host1 web -- ip -4 -o addr show dev eth0 | grep_q ' 172.16.0.4/24 ' ||
 	fail "web's eth0 is not 172.16.0.4/24"
 lab ping --timeout 10 host1 NS1 172.16.0.4 || fail "NS1 cannot reach web"
 lab ping --timeout 10 host1 web 172.16.0.3 || fail "web cannot reach NS2"

@@ -9,7 +9,7 @@ source "$(dirname "$0")/lib.sh"
 lab_init
 lab up --hosts 1 --no-agent >/dev/null || fail "deploy/lab up"
 conf() { { echo '[nsagent]'; printf '%s\n' "$@"; } | lab exec host1 -- sh -c 'cat >/etc/nsagent/nsagent.conf'; }
-has_netns() { lab exec host1 -- ip netns list | grep -q "^$1\b"; }
+has_netns() { lab exec host1 -- ip netns list | grep_q "^$1\b"; }
 reload() { lab exec host1 -- "$NSAGENT" reload; }
 
 conf "namespaces = NS1,NS2"
@@ -38,7 +38,7 @@ has_netns db || fail "a rejected reload removed db"
 has_netns NS2 || fail "a rejected reload removed NS2"
 [[ $(lab agent host1 pid) == "$pid" ]] || fail "the agent did not survive a bad reload"
 lab exec host1 -- "$NSAGENT" status >/dev/null || fail "unhealthy after a rejected reload"
-lab agent host1 log | grep -q "reload: /etc/nsagent/nsagent.conf:3: keepalive" ||
+lab agent host1 log | grep_q "reload: /etc/nsagent/nsagent.conf:3: keepalive" ||
 	fail "the rejected reload is not in the log"
 
 # Settings that need a restart are named, not half-applied.
@@ -55,7 +55,7 @@ lab wait --timeout 10 host1 -- sh -c '! ip netns list | grep -q "^db\b"' || fail
 conf "namespaces = NS1" "port = 0"
 kill -HUP "$pid"
 deadline=$((SECONDS + 10))
-until lab agent host1 log | grep -q "reload: /etc/nsagent/nsagent.conf:3: port"; do
+until lab agent host1 log | grep_q "reload: /etc/nsagent/nsagent.conf:3: port"; do
 	((SECONDS < deadline)) || fail "a bad config on SIGHUP is not logged with its place"
 	sleep 0.1
 done

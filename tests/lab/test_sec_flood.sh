@@ -75,7 +75,7 @@ done
 wait "$flood" || fail "fakepeer idle failed"
 no_flap host1 "$mark" 192.168.1.6 || fail "host1's session flapped during the half-open flood"
 no_flap host2 "$mark2" 192.168.1.5 || fail "host2's session flapped"
-log_since host1 "$mark" | grep -q "refused: too many unidentified connections from this address" ||
+log_since host1 "$mark" | grep_q "refused: too many unidentified connections from this address" ||
 	fail "no log line for refused half-open connections"
 
 # ---- peer-list poisoning ----

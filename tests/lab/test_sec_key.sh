@@ -24,11 +24,11 @@ lab wait --timeout 30 host1 -- sh -c 'ip route show 172.16.1.0/24 | grep -q "pro
 	fail "host1: no route to host2 with the shared key"
 lab wait --timeout 30 host2 -- sh -c 'ip route show 172.16.0.0/24 | grep -q "proto nsagent"' ||
 	fail "host2: no route to host1 with the shared key"
-lab agent host1 log | grep -q "every session is TLS 1.3" || fail "host1 does not say it uses TLS"
-lab exec host1 -- "$NSAGENT" status | grep -q "on (sessions authenticated)" ||
+lab agent host1 log | grep_q "every session is TLS 1.3" || fail "host1 does not say it uses TLS"
+lab exec host1 -- "$NSAGENT" status | grep_q "on (sessions authenticated)" ||
 	fail "host1's status does not show the key: $(lab exec host1 -- "$NSAGENT" status)"
 # ...while host3 (another key) keeps dialling host2 and failing
-host3_refused() { lab agent host2 log | grep -q 'connection 192.168.1.7:.*TLS handshake failed'; }
+host3_refused() { lab agent host2 log | grep_q 'connection 192.168.1.7:.*TLS handshake failed'; }
 poll 15 host3_refused ||
 	fail "host2 does not log host3's failed TLS handshake: $(lab agent host2 log | tail -n 20)"
 [[ $(n_routes host3) == 0 ]] || fail "host3 (wrong key) has routes: $(routes host3)"
@@ -61,7 +61,7 @@ grep -q "mode 0644.*must be 0600" <<<"$err" || fail "no clear message for a 0644
 [[ ! -e $keys/state ]] || fail "the agent touched its state dir before refusing the key"
 # Without a key: the loud warning.
 lab agent host3 restart -- --log-level info >/dev/null || fail "restart host3 without a key"
-lab agent host3 log | grep -q "NO CLUSTER KEY: sessions are unauthenticated" ||
+lab agent host3 log | grep_q "NO CLUSTER KEY: sessions are unauthenticated" ||
 	fail "no warning for an agent without a key: $(lab agent host3 log | tail -n 5)"
 lab exec host3 -- "$NSAGENT" status --json | jq -e '.node.key == false' >/dev/null ||
 	fail "host3's status does not say unauthenticated: $(lab exec host3 -- "$NSAGENT" status --json)"

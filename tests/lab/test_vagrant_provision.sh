@@ -39,6 +39,6 @@ for host in host1 host2; do
 done
 prov host1 check "$subnet2" >/dev/null || fail "check on host1 (NS1 -> node2's NS1)"
 prov host2 check "$subnet1" >/dev/null || fail "check on host2 (NS1 -> node1's NS1)"
-lab exec host1 -- curl -sf --max-time 5 http://127.0.0.1:9470/metrics | grep -q '^nsagent_sessions' ||
+lab exec host1 -- curl -sf --max-time 5 http://127.0.0.1:9470/metrics | grep_q '^nsagent_sessions' ||
 	fail "the provisioned metrics endpoint does not answer"
 echo PASS
