@@ -948,42 +948,12 @@ out:
 }
 
 /* The nft table follows the topology: masquerade what leaves the cluster
- * from the local subnet, and keep cluster-internal flows out of conntrack. */
-static void nft_spec_of(const struct kern *kern, struct nft_table_spec *spec)
-{
-	*spec = (struct nft_table_spec){.subnet = kern->subnet, .cluster = kern->cluster};
-	snprintf(spec->bridge, sizeof(spec->bridge), "%s", kern->bridge);
-}
-
-/* Books the result of nft_apply(). */
-static int nft_applied(struct kern *kern, int rc, bool changed)
-{
-	if (rc < 0) {
-		kern->nft_dirty = true;
-		kern->stats.errors++;
-		return rc;
-	}
-	if (changed)
-		kern->stats.changes++;
-	return 0;
-}
-
-static int apply_nft(struct kern *kern, struct kern_error *err)
-{
-	struct nft_table_spec spec;
-	bool changed = false;
-
-	nft_spec_of(kern, &spec);
-	kern->nft_dirty = false;
-	/* Two statements: changed is read only once nft_apply() has set it. */
-	int rc = nft_apply(kern->nft, &spec, &changed, err);
-
-	return nft_applied(kern, rc, changed);
-}
-
-/* The table applied on a kjob, beside a full pass: nftables takes none of
- * the locks rtnetlink requests do, and a new table's NAT hooks cost a
- * patch of the running kernel code on every CPU. */
+ * from the local subnet, and keep cluster-internal flows out of conntrack.
+ * One application of it: nft_begin() takes what the table follows
+ * from kern, nft_run() talks to the kernel and touches nothing else of kern
+ * (so it can run on a kjob beside a full pass: nftables takes none of the
+ * locks rtnetlink requests do, and a new table's NAT hooks cost a patch of
+ * the running kernel code on every CPU), nft_end() books the result. */
 struct nft_job {
 	struct kern_nft *nft;
 	struct nft_table_spec spec;
@@ -992,11 +962,42 @@ struct nft_job {
 	struct kern_error err;
 };
 
-static void nft_job_run(void *arg)
+static void nft_begin(struct kern *kern, struct nft_job *job)
+{
+	*job = (struct nft_job){.nft = kern->nft,
+				.spec = {.subnet = kern->subnet, .cluster = kern->cluster}};
+	snprintf(job->spec.bridge, sizeof(job->spec.bridge), "%s", kern->bridge);
+	kern->nft_dirty = false;
+}
+
+static void nft_run(void *arg)
 {
 	struct nft_job *job = arg;
 
 	job->rc = nft_apply(job->nft, &job->spec, &job->changed, &job->err);
+}
+
+static int nft_end(struct kern *kern, const struct nft_job *job, struct kern_error *err)
+{
+	if (job->rc < 0) {
+		kern->nft_dirty = true;
+		kern->stats.errors++;
+		if (err)
+			*err = job->err;
+		return job->rc;
+	}
+	if (job->changed)
+		kern->stats.changes++;
+	return 0;
+}
+
+static int apply_nft(struct kern *kern, struct kern_error *err)
+{
+	struct nft_job job;
+
+	nft_begin(kern, &job);
+	nft_run(&job);
+	return nft_end(kern, &job, err);
 }
 
 static void on_nft_change(void *arg)
@@ -1302,16 +1303,15 @@ int kern_set_topology(struct kern *kern, const struct kern_topology *topo, struc
 				   &e);
 	}
 
-	struct nft_job nft = {.nft = kern->nft};
+	struct nft_job nft;
 	struct kjob job;
 
-	nft_spec_of(kern, &nft.spec);
-	kern->nft_dirty = false;
-	kjob_start(&job, nft_job_run, &nft);
+	nft_begin(kern, &nft);
+	kjob_start(&job, nft_run, &nft);
 	rc = reconcile_topology(kern, true, &e);
 	keep_first(rc, &first, err, &e);
 	kjob_wait(&job);
-	keep_first(nft_applied(kern, nft.rc, nft.changed), &first, err, &nft.err);
+	keep_first(nft_end(kern, &nft, NULL), &first, err, &nft.err);
 	return first;
 }
 

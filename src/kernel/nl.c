@@ -454,6 +454,11 @@ const struct klink *klinks_by_index(const struct klinks *links, int ifindex)
 /* Parsers ---------------------------------------------------------------- */
 
 static uint32_t attr_in4(struct nlattr *a);
+/* A u32 attribute's value, or dflt when it is absent or short. */
+static uint32_t attr_u32(const struct nlattr *a, uint32_t dflt)
+{
+	return a && nla_len(a) >= 4 ? nla_get_u32(a) : dflt;
+}
 
 static void parse_vxlan(struct nlattr *data, struct klink *out)
 {
@@ -461,8 +466,7 @@ static void parse_vxlan(struct nlattr *data, struct klink *out)
 
 	if (nla_parse_nested(vx, IFLA_VXLAN_MAX, data, NULL) < 0)
 		return;
-	if (vx[IFLA_VXLAN_ID] && nla_len(vx[IFLA_VXLAN_ID]) >= 4)
-		out->vxlan_vni = nla_get_u32(vx[IFLA_VXLAN_ID]);
+	out->vxlan_vni = attr_u32(vx[IFLA_VXLAN_ID], 0);
 	out->vxlan_local = attr_in4(vx[IFLA_VXLAN_LOCAL]);
 	if (vx[IFLA_VXLAN_PORT] && nla_len(vx[IFLA_VXLAN_PORT]) >= 2)
 		out->vxlan_port = ntohs(nla_get_u16(vx[IFLA_VXLAN_PORT]));
@@ -488,14 +492,10 @@ bool kparse_link(struct nlmsghdr *nlh, struct klink *out)
 		nla_strlcpy(out->name, tb[IFLA_IFNAME], sizeof(out->name));
 	if (tb[IFLA_IFALIAS])
 		nla_strlcpy(out->alias, tb[IFLA_IFALIAS], sizeof(out->alias));
-	if (tb[IFLA_MASTER] && nla_len(tb[IFLA_MASTER]) >= 4)
-		out->master = (int)nla_get_u32(tb[IFLA_MASTER]);
-	if (tb[IFLA_LINK] && nla_len(tb[IFLA_LINK]) >= 4)
-		out->link = (int)nla_get_u32(tb[IFLA_LINK]);
-	if (tb[IFLA_MTU] && nla_len(tb[IFLA_MTU]) >= 4)
-		out->mtu = nla_get_u32(tb[IFLA_MTU]);
-	if (tb[IFLA_GROUP] && nla_len(tb[IFLA_GROUP]) >= 4)
-		out->group = nla_get_u32(tb[IFLA_GROUP]);
+	out->master = (int)attr_u32(tb[IFLA_MASTER], 0);
+	out->link = (int)attr_u32(tb[IFLA_LINK], 0);
+	out->mtu = attr_u32(tb[IFLA_MTU], 0);
+	out->group = attr_u32(tb[IFLA_GROUP], 0);
 	if (tb[IFLA_ADDRESS] && nla_len(tb[IFLA_ADDRESS]) == KERN_MAC_LEN)
 		memcpy(out->mac, nla_data(tb[IFLA_ADDRESS]), KERN_MAC_LEN);
 	if (tb[IFLA_LINKINFO]) {
@@ -556,14 +556,11 @@ bool kparse_route(struct nlmsghdr *nlh, struct kroute *out)
 	out->protocol = rtm->rtm_protocol;
 	out->type = rtm->rtm_type;
 	out->tos = rtm->rtm_tos;
-	out->table = tb[RTA_TABLE] && nla_len(tb[RTA_TABLE]) >= 4 ? nla_get_u32(tb[RTA_TABLE])
-								  : rtm->rtm_table;
+	out->table = attr_u32(tb[RTA_TABLE], rtm->rtm_table);
 	out->dst = attr_in4(tb[RTA_DST]);
 	out->gateway = attr_in4(tb[RTA_GATEWAY]);
-	if (tb[RTA_OIF] && nla_len(tb[RTA_OIF]) >= 4)
-		out->oif = (int)nla_get_u32(tb[RTA_OIF]);
-	if (tb[RTA_PRIORITY] && nla_len(tb[RTA_PRIORITY]) >= 4)
-		out->priority = nla_get_u32(tb[RTA_PRIORITY]);
+	out->oif = (int)attr_u32(tb[RTA_OIF], 0);
+	out->priority = attr_u32(tb[RTA_PRIORITY], 0);
 	out->flags = rtm->rtm_flags;
 	return true;
 }

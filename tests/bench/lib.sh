@@ -62,20 +62,11 @@ bench_start() {
 	BENCH_TMP=$(mktemp -d "${TMPDIR:-/tmp}/nsagent-$name.$$.XXXXXX")
 	export BENCH_TMP
 	lab_init "$name"
-	trap bench_cleanup EXIT
-}
-
-# At exit: the temp dir, then the lab (lab_cleanup takes the exit status
-# from $?; errexit must be off or re-raising it would end the trap early).
-bench_cleanup() {
-	local rc=$?
-	set +e
-	# A benchmark's own leftovers first (mesh_lib.sh: parked launchers,
-	# a second lab), while its temp dir still exists.
-	if declare -F bench_extra_cleanup >/dev/null; then bench_extra_cleanup; fi
-	rm -rf "$BENCH_TMP"
-	(exit "$rc")
-	lab_cleanup
+	# At exit, before the lab goes: a benchmark's own leftovers first
+	# (bench_extra_cleanup when it defines one: parked launchers, a second
+	# lab), while its temp dir still exists, then the temp dir.
+	lab_at_exit 'if declare -F bench_extra_cleanup >/dev/null; then bench_extra_cleanup; fi'
+	lab_at_exit 'rm -rf "$BENCH_TMP"'
 }
 
 # bench_floor: compiles floor.c into the temp dir; sets FLOOR.

@@ -86,7 +86,7 @@ agent_log() { cat "/run/nsagent-lab/$NSAGENT_LAB/$1/agent.log"; }
 # logged HOST PATTERN: the host's agent log has a line matching PATTERN
 # (basic regex). The agent logs after it acts, so a test that has seen the
 # effect polls for the line: poll 5 logged host1 'repaired.*'.
-logged() { grep -q -- "$2" "/run/nsagent-lab/$NSAGENT_LAB/$1/agent.log"; }
+logged() { agent_log "$1" | grep_q -- "$2"; }
 
 # nft_table HOST: succeeds while the agent's table exists.
 nft_table() {
