@@ -53,7 +53,6 @@
 #include "nsagent/log.h"
 #include "nsagent/xalloc.h"
 
-#define LOOPBACK_IFINDEX 1
 /* In a namespace created a moment ago only lo (ifindex 1) exists, so eth0
  * can be given a fixed ifindex and no query is needed to learn it. */
 #define FRESH_ETH0_IFINDEX 2

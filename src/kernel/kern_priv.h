@@ -23,6 +23,8 @@ struct event;
 #define KERN_ALIAS_VXLAN KERN_ALIAS_PREFIX "vxlan"
 #define KERN_ALIAS_MAX 256
 #define KERN_HOST_VETH_PREFIX "nsa-"
+/* lo is the first link of every network namespace. */
+#define LOOPBACK_IFINDEX 1
 
 /* One rtnetlink request socket. Every change request goes through
  * knl_change(), which counts it and turns a refusal into a kern_error with

@@ -9,16 +9,13 @@
  * namespace. */
 #include <errno.h>
 #include <fcntl.h>
-#include <net/if.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mount.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -121,19 +118,18 @@ static void default_no_ipv6_ll(const char *name)
 /* Brings up lo of the namespace the thread is in, which has just been made
  * (nothing else can have touched it). The thread that makes namespaces
  * does it there, off the thread that configures them. */
-static int loopback_up(void)
+static int loopback_up(const char *name, struct kern_error *err)
 {
-	struct ifreq ifr = {.ifr_name = "lo"};
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = 0;
+	struct kern_error e = {{0}};
+	struct knl nl = {0};
+	int rc = knl_open(&nl, NULL, NULL, &e);
 
-	if (fd < 0)
-		return -errno;
-	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
-		rc = -errno;
-	ifr.ifr_flags |= IFF_UP;
-	if (rc == 0 && ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
-		rc = -errno;
-	close(fd);
+	if (rc == 0)
+		rc =
+		    kreq_link_set(&nl, LOOPBACK_IFINDEX, "lo", &(struct kreq_link){.up = true}, &e);
+	knl_close(&nl);
+	if (rc < 0)
+		kern_errorf(err, "in new network namespace %s: %s", name, e.message);
 	return rc;
 }
 
@@ -166,11 +162,9 @@ int knetns_create(const char *name, int return_fd, int *nsfd, struct kern_error 
 		unlink(path);
 		return rc;
 	}
-	rc = loopback_up();
+	rc = loopback_up(name, err);
 	if (rc < 0) {
 		knetns_leave(return_fd);
-		kern_errorf(err, "cannot bring up lo in new network namespace %s: %s", name,
-			    strerror(-rc));
 		unlink(path);
 		return rc;
 	}
