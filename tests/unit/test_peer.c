@@ -127,20 +127,31 @@ static void free_nodes(struct node *nodes, unsigned n)
 	ph_run_for(20); /* let closed sockets' events drain */
 }
 
+/* Two nodes (ids 0x10 and 0x20, with a VTEP when vxlan0/vxlan1), node 1
+ * seeded with node 2, run until they are a full mesh. */
+static void start_pair(struct node nodes[2], bool vxlan0, bool vxlan1)
+{
+	struct mesh m = {nodes, 2};
+	struct endpoint seed;
+
+	node_init(&nodes[0], 0x10);
+	node_init(&nodes[1], 0x20);
+	nodes[0].vxlan = vxlan0;
+	nodes[1].vxlan = vxlan1;
+	node_start(&nodes[1], 2, NULL, 0, true, 5000);
+	seed = ph_endpoint(nodes[1].mgr, nodes[1].ip);
+	node_start(&nodes[0], 1, &seed, 1, true, 5000);
+	assert_true(ph_run_until(full_mesh, &m, DEADLINE_MS));
+}
+
 static void test_two_nodes(void **st)
 {
 	(void)st;
 	struct node nodes[2];
 	struct mesh m = {nodes, 2};
-	struct endpoint seed;
 	bool out_a = false, out_b = false;
 
-	node_init(&nodes[0], 0x10);
-	node_init(&nodes[1], 0x20);
-	node_start(&nodes[1], 2, NULL, 0, true, 5000);
-	seed = ph_endpoint(nodes[1].mgr, nodes[1].ip);
-	node_start(&nodes[0], 1, &seed, 1, true, 5000);
-	assert_true(ph_run_until(full_mesh, &m, DEADLINE_MS));
+	start_pair(nodes, false, false);
 	assert_true(ph_has_route(nodes[0].mgr, NET(2), LOOP(2)));
 	assert_true(ph_has_route(nodes[1].mgr, NET(1), LOOP(1)));
 	assert_true(nodes[0].routes_changed > 0 && nodes[1].routes_changed > 0);
@@ -160,20 +171,12 @@ static void test_vtep_in_advert(void **st)
 {
 	(void)st;
 	struct node nodes[2];
-	struct mesh m = {nodes, 2};
-	struct endpoint seed;
 	struct kern_route *routes;
 	struct peer_info *infos;
 	unsigned n;
 
-	node_init(&nodes[0], 0x10);
-	node_init(&nodes[1], 0x20);
-	nodes[0].vxlan = true;	/* node 1 has a VTEP and wants vxlan */
-	nodes[1].vxlan = false; /* node 2 has none */
-	node_start(&nodes[1], 2, NULL, 0, true, 5000);
-	seed = ph_endpoint(nodes[1].mgr, nodes[1].ip);
-	node_start(&nodes[0], 1, &seed, 1, true, 5000);
-	assert_true(ph_run_until(full_mesh, &m, DEADLINE_MS));
+	/* Node 1 has a VTEP and wants vxlan, node 2 has none. */
+	start_pair(nodes, true, false);
 	/* Node 1 sees no VTEP from node 2: direct, whatever it prefers. */
 	peer_mgr_routes(nodes[0].mgr, &routes, &n);
 	assert_int_equal(n, 1);
@@ -189,13 +192,7 @@ static void test_vtep_in_advert(void **st)
 	free_nodes(nodes, 2);
 
 	/* Both with a VTEP: vxlan both ways, with the advertised address and MAC. */
-	node_init(&nodes[0], 0x10);
-	node_init(&nodes[1], 0x20);
-	nodes[0].vxlan = nodes[1].vxlan = true;
-	node_start(&nodes[1], 2, NULL, 0, true, 5000);
-	seed = ph_endpoint(nodes[1].mgr, nodes[1].ip);
-	node_start(&nodes[0], 1, &seed, 1, true, 5000);
-	assert_true(ph_run_until(full_mesh, &m, DEADLINE_MS));
+	start_pair(nodes, true, true);
 	peer_mgr_routes(nodes[0].mgr, &routes, &n);
 	assert_int_equal(n, 1);
 	assert_int_equal(routes[0].mode, KERN_MODE_VXLAN);
