@@ -475,16 +475,31 @@ static void parse_vxlan(struct nlattr *data, struct klink *out)
 	out->vxlan_has_remote = attr_in4(vx[IFLA_VXLAN_GROUP]) != 0;
 }
 
+/* The family header of an RTM_NEW<x> or RTM_DEL<x> message (rtnetlink
+ * numbers DEL<x> right after NEW<x>), its attributes parsed into tb; NULL
+ * when the message is another kind or malformed. */
+_Static_assert(RTM_DELLINK == RTM_NEWLINK + 1 && RTM_DELADDR == RTM_NEWADDR + 1 &&
+		   RTM_DELROUTE == RTM_NEWROUTE + 1 && RTM_DELNEIGH == RTM_NEWNEIGH + 1,
+	       "rtnetlink numbers DEL<x> right after NEW<x>");
+
+static void *parse_change(struct nlmsghdr *nlh, int new_type, size_t hdrlen, struct nlattr **tb,
+			  int max)
+{
+	if (nlh->nlmsg_type != new_type && nlh->nlmsg_type != new_type + 1)
+		return NULL;
+	if (nlmsg_parse(nlh, (int)hdrlen, tb, max, NULL) < 0)
+		return NULL;
+	return nlmsg_data(nlh);
+}
+
 bool kparse_link(struct nlmsghdr *nlh, struct klink *out)
 {
 	struct nlattr *tb[IFLA_MAX + 1];
 	struct ifinfomsg *ifi;
 
-	if (nlh->nlmsg_type != RTM_NEWLINK && nlh->nlmsg_type != RTM_DELLINK)
+	ifi = parse_change(nlh, RTM_NEWLINK, sizeof(*ifi), tb, IFLA_MAX);
+	if (!ifi)
 		return false;
-	if (nlmsg_parse(nlh, sizeof(*ifi), tb, IFLA_MAX, NULL) < 0)
-		return false;
-	ifi = nlmsg_data(nlh);
 	memset(out, 0, sizeof(*out));
 	out->ifindex = ifi->ifi_index;
 	out->flags = ifi->ifi_flags;
@@ -525,12 +540,8 @@ bool kparse_addr(struct nlmsghdr *nlh, struct kaddr *out)
 	struct nlattr *tb[IFA_MAX + 1];
 	struct ifaddrmsg *ifa;
 
-	if (nlh->nlmsg_type != RTM_NEWADDR && nlh->nlmsg_type != RTM_DELADDR)
-		return false;
-	if (nlmsg_parse(nlh, sizeof(*ifa), tb, IFA_MAX, NULL) < 0)
-		return false;
-	ifa = nlmsg_data(nlh);
-	if (ifa->ifa_family != AF_INET)
+	ifa = parse_change(nlh, RTM_NEWADDR, sizeof(*ifa), tb, IFA_MAX);
+	if (!ifa || ifa->ifa_family != AF_INET)
 		return false;
 	memset(out, 0, sizeof(*out));
 	out->ifindex = (int)ifa->ifa_index;
@@ -544,12 +555,8 @@ bool kparse_route(struct nlmsghdr *nlh, struct kroute *out)
 	struct nlattr *tb[RTA_MAX + 1];
 	struct rtmsg *rtm;
 
-	if (nlh->nlmsg_type != RTM_NEWROUTE && nlh->nlmsg_type != RTM_DELROUTE)
-		return false;
-	if (nlmsg_parse(nlh, sizeof(*rtm), tb, RTA_MAX, NULL) < 0)
-		return false;
-	rtm = nlmsg_data(nlh);
-	if (rtm->rtm_family != AF_INET)
+	rtm = parse_change(nlh, RTM_NEWROUTE, sizeof(*rtm), tb, RTA_MAX);
+	if (!rtm || rtm->rtm_family != AF_INET)
 		return false;
 	memset(out, 0, sizeof(*out));
 	out->len = rtm->rtm_dst_len;
@@ -570,12 +577,8 @@ bool kparse_neigh(struct nlmsghdr *nlh, struct kneigh *out)
 	struct nlattr *tb[NDA_MAX + 1];
 	struct ndmsg *ndm;
 
-	if (nlh->nlmsg_type != RTM_NEWNEIGH && nlh->nlmsg_type != RTM_DELNEIGH)
-		return false;
-	if (nlmsg_parse(nlh, sizeof(*ndm), tb, NDA_MAX, NULL) < 0)
-		return false;
-	ndm = nlmsg_data(nlh);
-	if (ndm->ndm_family != AF_INET && ndm->ndm_family != AF_BRIDGE)
+	ndm = parse_change(nlh, RTM_NEWNEIGH, sizeof(*ndm), tb, NDA_MAX);
+	if (!ndm || (ndm->ndm_family != AF_INET && ndm->ndm_family != AF_BRIDGE))
 		return false;
 	memset(out, 0, sizeof(*out));
 	out->ifindex = ndm->ndm_ifindex;
