@@ -154,8 +154,16 @@ static int cmd_down(int argc, char **argv)
 	log_set_level(cfg->log_level);
 	ret = daemon_stop_running(cfg, 5000);
 	if (ret < 0) {
-		fprintf(stderr, "nsagent: cannot stop the running agent (pid file in %s): %s\n",
-			cfg->run_dir, strerror(-ret));
+		if (ret == -ETIMEDOUT)
+			fprintf(
+			    stderr,
+			    "nsagent: the running agent (pid file in %s) did not exit within 5 s "
+			    "of being asked to leave; nothing was removed\n",
+			    cfg->run_dir);
+		else
+			fprintf(stderr,
+				"nsagent: cannot stop the running agent (pid file in %s): %s\n",
+				cfg->run_dir, strerror(-ret));
 		cfg_free(cfg);
 		return EXIT_FAILED;
 	}
