@@ -5,22 +5,29 @@
 #
 #   bench_bringup.sh [--runs R] [--methods M,...] [N...]
 #                                           (default N: 2 64 256; R: 5;
-#                                           M: floor,ipstep,ipbatch,nsagent)
+#                                           M: floor,topo,ipstep,ipbatch,nsagent)
 #
 # Methods (namespaces b0..b(N-1), host ends nsa-bI, bridge br0, subnet
 # 172.16.0.0/24, or /23 when N > 253):
 #   floor     floor.c: the named namespaces and veth pairs, nothing else
+#   topo      floor.c topo-up: the whole local topology (bridge, addresses,
+#             links up, default routes, ip_forward) as cheaply as the
+#             kernel allows, in one single-threaded program: the least any
+#             implementation of DESIGN.md's topology can spend
 #   ip-step   the seed recipe, one `ip` command per step (steps 1-8, 10)
 #   ip-batch  the same topology with `ip -batch` in the host plus one
 #             `ip -n bI -batch` per namespace for its inside
 #   nsagent   `nsagent run --subnet ... --namespaces ...` from exec until
 #             its pid file appears (written once the topology is reconciled)
-# Teardown: floor down / `ip netns del` each + bridge / one `ip -batch` /
+# Teardown: floor down / floor topo-down (bridge and host ends in one
+# request, then the names) / `ip netns del` each + bridge / one `ip -batch` /
 # `nsagent down` (which first asks the running agent to leave), each timed
 # until the command is done and the kernel has removed every veth (the
 # kernel frees a namespace asynchronously; its veths go with it).
 #
-# Targets: nsagent <= 1.5x the floor, for bring-up and for teardown.
+# Targets: nsagent <= 1.5x the floor, for bring-up and for teardown. The
+# ratios to the topology floor split that figure in two: what the topology
+# costs the kernel (topo / floor) and what the agent adds (nsagent / topo).
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -61,6 +68,8 @@ check_up() {
 
 up_floor() { "$FLOOR" up b "$1"; }
 down_floor() { "$FLOOR" down b "$1"; }
+up_topo() { "$FLOOR" topo-up b "$1"; }
+down_topo() { "$FLOOR" topo-down b "$1"; }
 
 up_ipstep() {
 	local n=$1 len i
@@ -188,9 +197,10 @@ inside() {
 	shift 2
 	bench_sleep_init
 	: >"$BENCH_TMP/empty.conf"
-	local -A label=([floor]="floor (floor.c: netns + veth)" [ipstep]="ip, one command per step"
+	local -A label=([floor]="floor (floor.c: netns + veth)"
+		[topo]="topology floor (floor.c topo-up)" [ipstep]="ip, one command per step"
 		[ipbatch]="ip -batch" [nsagent]="nsagent run / nsagent down")
-	local -A full=([floor]=0 [ipstep]=1 [ipbatch]=1 [nsagent]=1)
+	local -A full=([floor]=0 [topo]=1 [ipstep]=1 [ipbatch]=1 [nsagent]=1)
 	for n; do
 		local -A ups=() downs=()
 		for ((r = 0; r < runs; r++)); do
@@ -222,8 +232,16 @@ inside() {
 		printf 'teardown: nsagent %s ms vs floor %s ms = %sx (target <= %sx: %s)%s\n' \
 			"$(ms "${md[nsagent]}")" "$(ms "${md[floor]}")" "$rd" "$TARGET" "$(verdict "$rd" "$TARGET")" \
 			"$(vs_tools md)"
-		echo "RESULT bringup n=$n nsagent_ms=$(ms "${mu[nsagent]}") floor_ms=$(ms "${mu[floor]}") ratio=$ru target=$TARGET"
-		echo "RESULT teardown n=$n nsagent_ms=$(ms "${md[nsagent]}") floor_ms=$(ms "${md[floor]}") ratio=$rd target=$TARGET"
+		local tu= td=
+		if [[ -n ${mu[topo]:-} ]]; then
+			printf 'topology floor: bring-up %s ms = %sx the floor, nsagent %sx it; teardown %s ms = %sx the floor, nsagent %sx it\n' \
+				"$(ms "${mu[topo]}")" "$(ratio "${mu[topo]}" "${mu[floor]}")" "$(ratio "${mu[nsagent]}" "${mu[topo]}")" \
+				"$(ms "${md[topo]}")" "$(ratio "${md[topo]}" "${md[floor]}")" "$(ratio "${md[nsagent]}" "${md[topo]}")"
+			tu=" topo_ms=$(ms "${mu[topo]}") vs_topo=$(ratio "${mu[nsagent]}" "${mu[topo]}")"
+			td=" topo_ms=$(ms "${md[topo]}") vs_topo=$(ratio "${md[nsagent]}" "${md[topo]}")"
+		fi
+		echo "RESULT bringup n=$n nsagent_ms=$(ms "${mu[nsagent]}") floor_ms=$(ms "${mu[floor]}") ratio=$ru target=$TARGET$tu"
+		echo "RESULT teardown n=$n nsagent_ms=$(ms "${md[nsagent]}") floor_ms=$(ms "${md[floor]}") ratio=$rd target=$TARGET$td"
 		unset ups downs mu md
 	done
 }
@@ -231,15 +249,15 @@ inside() {
 # ------------------------------------------------------------ outside
 
 main() {
-	local runs=5 sizes=() method_list=floor,ipstep,ipbatch,nsagent
+	local runs=5 sizes=() method_list=floor,topo,ipstep,ipbatch,nsagent
 	while (($#)); do
 		case $1 in
 		--in-host) shift; inside "$@"; return ;;
 		--runs) runs=${2:?--runs needs a number}; shift 2 ;;
 		--methods) method_list=${2:?--methods needs a list}; shift 2
-		   [[ $method_list =~ ^(floor|ipstep|ipbatch|nsagent)(,(floor|ipstep|ipbatch|nsagent))*$ &&
+		   [[ $method_list =~ ^(floor|topo|ipstep|ipbatch|nsagent)(,(floor|topo|ipstep|ipbatch|nsagent))*$ &&
 		      $method_list == *floor* && $method_list == *nsagent* ]] ||
-			bench_fail "--methods: a comma-separated list of floor, ipstep, ipbatch, nsagent, with floor and nsagent" ;;
+			bench_fail "--methods: a comma-separated list of floor, topo, ipstep, ipbatch, nsagent, with floor and nsagent" ;;
 		-h | --help) sed -n '2,/^set -e/p' "$0" | sed '$d'; return 0 ;;
 		*) [[ $1 =~ ^[0-9]+$ ]] && (($1 >= 1 && $1 <= 500)) || bench_fail "N must be 1..500, got '$1'"
 		   sizes+=("$1"); shift ;;
