@@ -59,8 +59,8 @@
 #define NETNS_DIR "/run/netns"
 #define BATCH 64
 #define BRIDGE "br0"
-#define GROUP 7471u /* not nsagent's, so neither can take the other's links */
-#define ETH0_INDEX 2 /* eth0 of a new namespace: lo is 1 */
+#define GROUP 7471u	   /* not nsagent's, so neither can take the other's links */
+#define ETH0_INDEX 2	   /* eth0 of a new namespace: lo is 1 */
 #define SUBNET 0xac100000u /* 172.16.0.0 */
 
 static void die(const char *what)
