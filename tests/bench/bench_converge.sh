@@ -34,7 +34,7 @@ bench_extra_cleanup() { mesh_cleanup; }
 # run_hand N: OUT = µs from the first `ip` to the last host's N-1 routes.
 run_hand() {
 	local n=$1 i j t last=0
-	MESH_T0=$(now_us)
+	MESH_T0=${EPOCHREALTIME/./}
 	for ((i = 1; i <= n; i++)); do
 		for ((j = 1; j <= n; j++)); do
 			((i == j)) || echo "route add $(host_subnet "$j") via $(host_ip "$j") proto 78"

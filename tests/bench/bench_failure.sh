@@ -86,7 +86,7 @@ route_gap() {
 # route_trial agent|byhand: GAP = µs from deletion to return.
 route_trial() {
 	local t0
-	t0=$(now_us)
+	t0=${EPOCHREALTIME/./}
 	t0=$((t0 - 1000))
 	[[ $1 == agent ]] || kill -STOP "${MESH_PID[1]}"
 	in_host 1 ip route del "$DST"
@@ -156,7 +156,7 @@ ref_crash_trial() {
 	poll_slow 10 test -s "$BENCH_TMP/cli.err" || bench_fail "reference TCP connection: no answer"
 	grep -q connected "$BENCH_TMP/cli.err" || bench_fail "reference TCP connection: $(cat "$BENCH_TMP/cli.err")"
 	nap 0.05
-	T_KILL=$(now_us)
+	T_KILL=${EPOCHREALTIME/./}
 	kill -KILL "$srv"
 	wait "$cli" || bench_fail "reference client failed: $(cat "$BENCH_TMP/cli.err")"
 	eof=$(<"$BENCH_TMP/eof.tmp")
@@ -169,7 +169,7 @@ case_crash() {
 	local -a a=() h=()
 	IP3=$(host_ip 3)
 	for ((r = 0; r < runs; r++)); do
-		T_KILL=$(now_us)
+		T_KILL=${EPOCHREALTIME/./}
 		kill -KILL "${MESH_PID[3]}"
 		wait "${MESH_PID[3]}" 2>/dev/null || true
 		MESH_PID[3]=0
@@ -198,9 +198,9 @@ case_partition() {
 	local -a p=() s=()
 	IP3=$(host_ip 3)
 	for ((r = 0; r < runs; r++)); do
-		T_PART=$(now_us)
+		T_PART=${EPOCHREALTIME/./}
 		switch_port down
-		t_ss=$(now_us)
+		t_ss=${EPOCHREALTIME/./}
 		lastrcv=$(in_host 1 ss -Htni state established dst "$IP3" | grep -o 'lastrcv:[0-9]*' | head -1)
 		lastrcv=${lastrcv#lastrcv:}
 		[[ -n $lastrcv ]] || { switch_port up; bench_fail "partition: no session with host3 to read"; }

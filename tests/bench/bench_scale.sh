@@ -37,9 +37,9 @@ main() {
 	# shellcheck source=mesh_lib.sh
 	source "$BENCH_DIR/mesh_lib.sh"
 	bench_sleep_init
-	t0=$(now_us)
+	t0=${EPOCHREALTIME/./}
 	mesh_lab_up "$n"
-	t_lab=$(($(now_us) - t0))
+	t_lab=$((${EPOCHREALTIME/./} - t0))
 	echo "bench_scale: agent $NSAGENT ($(bench_agent_kind)), $(nproc) CPUs, kernel $(uname -r), $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo) RAM"
 	echo "lab of $n hosts built in $(ms "$t_lab") ms"
 	for ((r = 1; r <= n; r++)); do mesh_monitor "$r"; done

@@ -71,10 +71,10 @@ in_host() {
 # after the fact from time stamps (logs, monitors): polling faster would
 # only take CPU from the agents being timed.
 poll_slow() {
-	local deadline=$(($(now_us) + $1 * 1000000))
+	local deadline=$((${EPOCHREALTIME/./} + $1 * 1000000))
 	shift
 	until "$@"; do
-		(($(now_us) < deadline)) || return 1
+		((${EPOCHREALTIME/./} < deadline)) || return 1
 		nap 0.01
 	done
 }
@@ -117,7 +117,7 @@ all_parked() {
 # mesh_release: every parked agent starts now; MESH_T0 = that time (µs).
 mesh_release() {
 	poll_until 10 all_parked || bench_fail "agent launchers did not park"
-	MESH_T0=$(now_us)
+	MESH_T0=${EPOCHREALTIME/./}
 	kill -CONT "${MESH_PARKED[@]}"
 	MESH_PARKED=()
 }
@@ -200,9 +200,9 @@ mesh_monitor() {
 	local i=$1 f=$BENCH_TMP/mon.$1 deadline
 	: >"$f"
 	in_host "$i" env TZ=UTC ip -ts monitor route >>"$f" 2>&1 &
-	deadline=$(($(now_us) + 10000000))
+	deadline=$((${EPOCHREALTIME/./} + 10000000))
 	until grep -q "198\.18\.255\.$i " "$f"; do
-		(($(now_us) < deadline)) || bench_fail "host$i: ip monitor does not report: $(head -c 300 "$f")"
+		((${EPOCHREALTIME/./} < deadline)) || bench_fail "host$i: ip monitor does not report: $(head -c 300 "$f")"
 		# add and delete: a replace of an existing route would be silent
 		in_host "$i" sh -c "ip route add blackhole 198.18.255.$i/32; ip route del blackhole 198.18.255.$i/32" 2>/dev/null || true
 		nap 0.01
@@ -258,11 +258,11 @@ declare -a MESH_AT=()
 MESH_LAST=0
 mesh_wait_converged() {
 	local n=$1 deadline i t last=0
-	deadline=$(($(now_us) + $2 * 1000000))
+	deadline=$((${EPOCHREALTIME/./} + $2 * 1000000))
 	MESH_AT=()
 	for ((i = 1; i <= n; i++)); do
 		until t=$(mon_routes_at "$i" $((n - 1)) "$MESH_T0") && [[ -n $t ]]; do
-			if (($(now_us) > deadline)); then
+			if ((${EPOCHREALTIME/./} > deadline)); then
 				echo "host$i: $(n_agent_routes "$i") of $((n - 1)) routes after $2 s" >&2
 				return 1
 			fi
@@ -322,7 +322,7 @@ run_local() {
 	done
 	mesh_release
 	poll_until 60 all_ready "$n" || bench_fail "N=$n: agents without peers not ready in 60 s"
-	t=$(($(now_us) - MESH_T0))
+	t=$((${EPOCHREALTIME/./} - MESH_T0))
 	for ((i = 1; i <= n; i++)); do mesh_reset "$i"; done
 	OUT=$t
 }
