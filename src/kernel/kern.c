@@ -186,7 +186,9 @@ static const struct kern_route *want_route(const struct kern *kern, uint32_t dst
 	return NULL;
 }
 
-static void root_link_event(struct kern *kern, struct nlmsghdr *nlh)
+/* skip: a namespace made in this pass, whose host end's events describe
+ * our own steps (the pair created before its alias was set, and so on). */
+static void root_link_event(struct kern *kern, struct nlmsghdr *nlh, const struct kern_ns *skip)
 {
 	bool del = nlh->nlmsg_type == RTM_DELLINK;
 	struct kern_ns *ns;
@@ -222,6 +224,8 @@ static void root_link_event(struct kern *kern, struct nlmsghdr *nlh)
 		return;
 	}
 	ns = ns_by_host_ifname(kern, l.name);
+	if (ns && ns == skip)
+		return;
 	if (!ns) {
 		/* A renamed host veth still carries its alias. */
 		if (!del && strncmp(l.alias, KERN_ALIAS_NS, strlen(KERN_ALIAS_NS)) == 0) {
@@ -260,7 +264,7 @@ static void neigh_event(struct kern *kern, struct nlmsghdr *nlh)
 	}
 }
 
-static void root_event(struct kern *kern, struct nlmsghdr *nlh)
+static void root_event(struct kern *kern, struct nlmsghdr *nlh, const struct kern_ns *skip)
 {
 	char p[PREFIX_STRLEN];
 	struct kaddr a;
@@ -269,7 +273,7 @@ static void root_event(struct kern *kern, struct nlmsghdr *nlh)
 	switch (nlh->nlmsg_type) {
 	case RTM_NEWLINK:
 	case RTM_DELLINK:
-		root_link_event(kern, nlh);
+		root_link_event(kern, nlh, skip);
 		break;
 	case RTM_DELADDR:
 		if (kparse_addr(nlh, &a) && a.ifindex == kern->bridge_ifindex &&
@@ -393,7 +397,8 @@ static int msg_nsid(struct msghdr *mh)
 /* Reads everything queued on the event socket and routes each message to
  * the agent's namespace or to the owned namespace it came from; messages
  * of other namespaces are dropped, and so are those of skip (a namespace
- * created in this pass, where every message describes our own steps). On
+ * created in this pass, where every message describes our own steps) and
+ * those about its host end. On
  * overrun the messages are lost, whoever they came from, so every scope is
  * checked. */
 static void read_events(struct kern *kern, const struct kern_ns *skip)
@@ -437,7 +442,7 @@ static void read_events(struct kern *kern, const struct kern_ns *skip)
 				ns_event(ns, nlh);
 			else if (kern->have_topo || nlh->nlmsg_type == RTM_NEWROUTE ||
 				 nlh->nlmsg_type == RTM_DELROUTE)
-				root_event(kern, nlh);
+				root_event(kern, nlh, skip);
 		}
 	}
 }

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Topology: bridge, named namespaces, veths, addresses and default routes are
-# built and carry traffic; a second apply changes nothing (reported and seen
+# built and carry traffic, without taking the notifications of their own
+# building for drift; a second apply changes nothing (reported and seen
 # by `ip monitor`); a new process adopts the existing objects (same
 # ifindexes); namespaces dropped from the topology are removed.
 source "$(dirname "$0")/kern_lib.sh"
@@ -11,10 +12,16 @@ N2=B$$
 N3=C$$
 SUBNET=172.16.40.0/24
 
-drive apply1 apply --bridge "$BR" --subnet $SUBNET --ns "$N1,$N2,$N3"
+KERN_DRIVER_DEBUG=1 drive apply1 apply --bridge "$BR" --subnet $SUBNET --ns "$N1,$N2,$N3"
 changes=$(out_value apply1 changes)
 ((changes > 0)) || fail "first apply reported changes=$changes"
 pass "first apply: changes=$changes"
+# The notifications of its own steps (a host end created before its alias
+# is set, and so on) are not drift: taken for drift, they scheduled a
+# repair pass after every bring-up.
+drift=$(grep "kernel event:" "$TMP/apply1.err" || true)
+[[ -z $drift ]] || fail "the first apply took its own steps for drift: $(head -n 3 <<<"$drift")"
+pass "the first apply saw no drift in its own steps"
 
 [[ -e /run/netns/$N1 && -e /run/netns/$N2 ]] || fail "named namespaces missing: $(ls /run/netns)"
 ip netns list | grep_q -w "$N1" || fail "ip netns list does not show $N1"
