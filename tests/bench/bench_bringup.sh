@@ -217,14 +217,16 @@ inside() {
 		done
 		local -A mu=() md=()
 		echo
-		echo "== bring-up and teardown of N=$n namespaces, median of $runs runs"
-		printf '%-32s %12s %12s\n' method "bring-up ms" "teardown ms"
+		echo "== bring-up and teardown of N=$n namespaces, median (min-max) of $runs runs"
+		printf '%-32s %24s %24s\n' method "bring-up ms" "teardown ms"
 		for m in "${methods[@]}"; do
 			# shellcheck disable=SC2086 # the lists are space-separated numbers
 			mu[$m]=$(median ${ups[$m]})
 			# shellcheck disable=SC2086
 			md[$m]=$(median ${downs[$m]})
-			printf '%-32s %12s %12s\n' "${label[$m]}" "$(ms "${mu[$m]}")" "$(ms "${md[$m]}")"
+			# shellcheck disable=SC2086
+			printf '%-32s %24s %24s\n' "${label[$m]}" \
+				"$(ms "${mu[$m]}") ($(spread ${ups[$m]}))" "$(ms "${md[$m]}") ($(spread ${downs[$m]}))"
 		done
 		local ru rd
 		ru=$(ratio "${mu[nsagent]}" "${mu[floor]}")

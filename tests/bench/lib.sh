@@ -120,6 +120,13 @@ median() {
 		if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
+# spread US...: "min-max" of the values, in ms ("12.3-15.0"): how far a
+# median can be trusted on a machine whose speed drifts.
+spread() {
+	printf '%s\n' "$@" | sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 }
+		END { printf "%.1f-%.1f", lo / 1000, hi / 1000 }'
+}
+
 # us_to_ms US: "12.3".
 ms() { awk -v u="$1" 'BEGIN { printf "%.1f", u / 1000 }'; }
 
