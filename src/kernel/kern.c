@@ -224,7 +224,7 @@ static void root_link_event(struct kern *kern, struct nlmsghdr *nlh, const struc
 		return;
 	}
 	ns = ns_by_host_ifname(kern, l.name);
-	if (ns && ns == skip)
+	if (skip && ns == skip)
 		return;
 	if (!ns) {
 		/* A renamed host veth still carries its alias. */
@@ -398,9 +398,8 @@ static int msg_nsid(struct msghdr *mh)
  * the agent's namespace or to the owned namespace it came from; messages
  * of other namespaces are dropped, and so are those of skip (a namespace
  * created in this pass, where every message describes our own steps) and
- * those about its host end. On
- * overrun the messages are lost, whoever they came from, so every scope is
- * checked. */
+ * those about its host end. On overrun the messages are lost, whoever
+ * they came from, so every scope is checked. */
 static void read_events(struct kern *kern, const struct kern_ns *skip)
 {
 	static char buf[EVENT_BUF_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
