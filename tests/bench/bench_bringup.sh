@@ -194,12 +194,37 @@ vs_tools() {
 	echo "$out"
 }
 
+# The cost of starting the agent's process before it does anything:
+# `nsagent version` (exec, its shared libraries, exit) against `floor up`
+# with no namespace, 20 runs each, interleaved. At small N this, not the
+# kernel work, is most of the difference between the two.
+process_start() {
+	local r t0 a=() f=() libs
+	for ((r = 0; r < 20; r++)); do
+		t0=${EPOCHREALTIME/./}
+		"$NSAGENT" version >/dev/null
+		a+=($((${EPOCHREALTIME/./} - t0)))
+		t0=${EPOCHREALTIME/./}
+		"$FLOOR" up b 0
+		f+=($((${EPOCHREALTIME/./} - t0)))
+	done
+	local ma mf
+	ma=$(median "${a[@]}")
+	mf=$(median "${f[@]}")
+	libs=$(ldd "$NSAGENT" | grep -c '=> /')
+	echo
+	printf 'process start: nsagent version %s ms (%s shared libraries), floor with no namespace %s ms: %s ms more before any work\n' \
+		"$(ms "$ma")" "$libs" "$(ms "$mf")" "$(awk -v a="$ma" -v f="$mf" 'BEGIN { printf "%.1f", (a - f) / 1000 }')"
+	echo "RESULT process_start nsagent_ms=$(ms "$ma") floor_ms=$(ms "$mf") libraries=$libs"
+}
+
 inside() {
 	local runs=$1 n r m methods
 	IFS=, read -r -a methods <<<"$2"
 	shift 2
 	bench_sleep_init
 	: >"$BENCH_TMP/empty.conf"
+	process_start
 	local -A label=([floor]="floor (floor.c: netns + veth)"
 		[topo]="topology floor (floor.c topo-up)" [ipstep]="ip, one command per step"
 		[ipbatch]="ip -batch" [nsagent]="nsagent run / nsagent down")
