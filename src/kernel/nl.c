@@ -498,7 +498,10 @@ bool kparse_link(struct nlmsghdr *nlh, struct klink *out)
 	struct ifinfomsg *ifi;
 
 	ifi = parse_change(nlh, RTM_NEWLINK, sizeof(*ifi), tb, IFLA_MAX);
-	if (!ifi)
+	/* A bridge also announces its ports' bridging state (STP state,
+	 * flags) as link messages of family AF_BRIDGE: without the link's
+	 * alias or group, they are not a state of the link. */
+	if (!ifi || ifi->ifi_family == AF_BRIDGE)
 		return false;
 	memset(out, 0, sizeof(*out));
 	out->ifindex = ifi->ifi_index;

@@ -15,7 +15,7 @@ ip addr add 10.99.41.1/24 dev "up$$"
 ip link set "up$$" up
 ip -n "U$$" link set ul0 up
 
-drive_bg agent apply --bridge "$BR" --subnet $SUBNET --ns "$N1,$N2" --route 172.16.99.0/24=10.99.41.2
+KERN_DRIVER_DEBUG=1 drive_bg agent apply --bridge "$BR" --subnet $SUBNET --ns "$N1,$N2" --route 172.16.99.0/24=10.99.41.2
 ip route show proto 78 | grep_q '172.16.99.0/24 via 10.99.41.2' || fail "owned route missing"
 
 repairs() {
@@ -81,4 +81,18 @@ drift "owned route deleted again" ip route del 172.16.99.0/24
 ip route show | grep_q 172.16.98.0 && fail "agent re-created a foreign route"
 ip link show "fx$$" >/dev/null 2>&1 && fail "agent re-created a foreign link"
 pass "foreign objects left alone"
+
+# A bridge announces its ports' bridging state (STP state, cost) as link
+# messages of family AF_BRIDGE, without the link's alias: not drift. Each
+# drift is logged as a "kernel event" in the order the kernel sent them,
+# so the route deleted after the change bounds the window.
+seen=$(grep -c "kernel event:" "$TMP/agent.err" || true)
+bridge link set dev "nsa-$N1" cost 7 || fail "cannot set the port cost"
+drift "owned route deleted a third time" ip route del 172.16.99.0/24
+late=$(grep "kernel event:" "$TMP/agent.err" | tail -n +$((seen + 1)))
+grep_q "route 172.16.99.0/24 deleted" <<<"$late" || fail "the route deletion was not seen as drift: $late"
+if grep_q "nsa-$N1" <<<"$late"; then
+	fail "a bridge port notification was taken for drift: $late"
+fi
+pass "bridge port notifications are not drift"
 echo PASS
