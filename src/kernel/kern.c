@@ -968,7 +968,10 @@ struct nft_job {
 static void nft_begin(struct kern *kern, struct nft_job *job)
 {
 	*job = (struct nft_job){.nft = kern->nft,
-				.spec = {.subnet = kern->subnet, .cluster = kern->cluster}};
+				.spec = {.subnet = kern->subnet,
+					 .cluster = kern->cluster,
+					 .vtep = kern->vtep,
+					 .vxlan_port = KERN_VXLAN_PORT}};
 	snprintf(job->spec.bridge, sizeof(job->spec.bridge), "%s", kern->bridge);
 	kern->nft_dirty = false;
 }

@@ -5,6 +5,7 @@
 
 #include <net/if.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "nsagent/addr.h"
 #include "nsagent/kern.h"
@@ -16,6 +17,8 @@ struct nft_table_spec {
 	struct prefix subnet;  /* local namespaces' subnet */
 	struct prefix cluster; /* cluster range: never masqueraded, not tracked */
 	char bridge[IFNAMSIZ];
+	uint32_t vtep;	     /* this node's VXLAN address (host order), 0: none */
+	uint16_t vxlan_port; /* VXLAN UDP port, with vtep */
 };
 
 /* Opens an nfnetlink socket and subscribes to nftables events in the current

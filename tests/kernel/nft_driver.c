@@ -1,7 +1,8 @@
 /* DOC: test driver for the nft module (src/kernel/nft.c).
  *
- *   nft_driver apply SUBNET CLUSTER BRIDGE [--stay]
- *       applies the table once and prints "changed=0" or "changed=1"; with
+ *   nft_driver apply SUBNET CLUSTER BRIDGE [--vtep ADDR] [--stay]
+ *       applies the table once (with --vtep, with this node's VXLAN
+ *       address and the VXLAN port) and prints "changed=0" or "changed=1"; with
  *       --stay it keeps watching nftables events and re-applies on every
  *       change to the table, printing "repaired" each time the re-apply
  *       changed something, until SIGTERM/SIGINT.
@@ -58,13 +59,25 @@ static int cmd_apply(int argc, char **argv)
 	struct driver d = {0};
 	struct kern_error err = {{0}};
 	struct event *term = NULL, *intr = NULL;
-	bool stay = argc == 5 && strcmp(argv[4], "--stay") == 0;
+	bool stay = false, bad = argc < 4;
 	bool changed;
 	int ret = 1;
 
-	if ((argc != 4 && !stay) || addr_parse_prefix(argv[1], &d.spec.subnet) < 0 ||
+	for (int i = 4; i < argc && !bad; i++) {
+		if (strcmp(argv[i], "--stay") == 0) {
+			stay = true;
+		} else if (strcmp(argv[i], "--vtep") == 0 && i + 1 < argc &&
+			   addr_parse(argv[i + 1], &d.spec.vtep) == 0) {
+			d.spec.vxlan_port = KERN_VXLAN_PORT;
+			i++;
+		} else {
+			bad = true;
+		}
+	}
+	if (bad || addr_parse_prefix(argv[1], &d.spec.subnet) < 0 ||
 	    addr_parse_prefix(argv[2], &d.spec.cluster) < 0 || strlen(argv[3]) >= IFNAMSIZ) {
-		fprintf(stderr, "usage: nft_driver apply SUBNET CLUSTER BRIDGE [--stay]\n");
+		fprintf(stderr,
+			"usage: nft_driver apply SUBNET CLUSTER BRIDGE [--vtep ADDR] [--stay]\n");
 		return 2;
 	}
 	strcpy(d.spec.bridge, argv[3]);
@@ -118,6 +131,7 @@ int main(int argc, char **argv)
 		return cmd_apply(argc - 1, argv + 1);
 	if (argc == 2 && strcmp(argv[1], "remove") == 0)
 		return cmd_remove();
-	fprintf(stderr, "usage: nft_driver apply SUBNET CLUSTER BRIDGE [--stay] | remove\n");
+	fprintf(stderr,
+		"usage: nft_driver apply SUBNET CLUSTER BRIDGE [--vtep ADDR] [--stay] | remove\n");
 	return 2;
 }

@@ -93,6 +93,17 @@ contains "ip saddr 172.16.4.0/23 ip daddr != 172.16.0.0/15" nft list chain inet 
 	fail "new spec not applied"
 [[ "$(shape)" == "4 5" ]] || fail "new spec left $(shape) chains/rules"
 
+echo "== with a VTEP, VXLAN to and from it is not tracked either"
+out=$("$DRIVER" apply 172.16.4.0/23 172.16.0.0/15 "$BRIDGE" --vtep 192.168.77.1) || fail "apply with a VTEP failed"
+[[ "$out" == "changed=1" ]] || fail "apply with a VTEP printed '$out'"
+[[ "$(shape)" == "4 7" ]] || fail "with a VTEP: $(shape) chains/rules, want 4 7"
+contains "ip daddr 192.168.77.1 udp dport 4789 counter .* notrack" nft list chain inet nsagent raw_prerouting ||
+	fail "raw_prerouting has no VXLAN notrack rule"
+contains "ip saddr 192.168.77.1 udp dport 4789 counter .* notrack" nft list chain inet nsagent raw_output ||
+	fail "raw_output has no VXLAN notrack rule"
+out=$("$DRIVER" apply 172.16.4.0/23 172.16.0.0/15 "$BRIDGE" --vtep 192.168.77.1) || fail "second apply with a VTEP failed"
+[[ "$out" == "changed=0" ]] || fail "second apply with a VTEP printed '$out'"
+
 echo "== the watcher repairs hand edits"
 "$DRIVER" apply $SUBNET $CLUSTER "$BRIDGE" --stay >"$WORK/stay.out" 2>"$WORK/stay.err" &
 STAY_PID=$!

@@ -2,7 +2,8 @@
 # Real traffic through the agent's nftables table (src/kernel/nft.c):
 # a namespace reaching a host outside the cluster is masqueraded to the
 # node's address; traffic to and from another node's cluster address keeps
-# the namespace's own address and is not connection-tracked.
+# the namespace's own address and is not connection-tracked, nor is VXLAN
+# to and from the node's VTEP (its address on the peer link here).
 #
 #   ns ──veth── node (bridge, 172.16.0.1/24) ──veth── outside 198.51.100.2
 #                    │                                 (no route back to the cluster)
@@ -106,7 +107,7 @@ if seen_as "$NS" 198.51.100.2 >/dev/null; then
 fi
 
 echo "== apply the table"
-out=$(nsx "$NODE" "$DRIVER" apply 172.16.0.0/24 172.16.0.0/16 "$BR") || fail "apply failed"
+out=$(nsx "$NODE" "$DRIVER" apply 172.16.0.0/24 172.16.0.0/16 "$BR" --vtep 192.168.77.1) || fail "apply failed"
 [[ "$out" == "changed=1" ]] || fail "apply printed '$out'"
 
 echo "== namespace -> outside is masqueraded to the node's address"
@@ -156,6 +157,34 @@ seen_as "$NS" 198.51.100.2 >/dev/null || fail "outbound flow failed with probe t
 (($(packets probe$TAG probe cluster_untracked) >= 1)) || fail "cluster flow was tracked"
 (($(packets probe$TAG probe cluster_tracked) == 0)) || fail "cluster flow entered conntrack"
 (($(packets probe$TAG probe outbound_tracked) >= 1)) || fail "outbound flow not tracked"
+
+echo "== VXLAN to and from the node's VTEP untracked; other UDP tracked"
+nsx "$NODE" nft -f - <<NFT
+table inet vx$TAG {
+	chain in {
+		type filter hook input priority 10;
+		udp dport 4789 ct state untracked counter comment "vxlan_in_untracked"
+		udp dport 4789 ct state new,established counter comment "vxlan_in_tracked"
+		udp dport 4790 ct state new counter comment "other_in_tracked"
+	}
+	chain out {
+		type filter hook output priority 10;
+		udp dport 4789 ct state untracked counter comment "vxlan_out_untracked"
+		udp dport 4789 ct state new,established counter comment "vxlan_out_tracked"
+	}
+}
+NFT
+# Datagrams nobody listens for: the hooks see them all the same.
+nsx "$PEER" bash -c 'echo x >/dev/udp/192.168.77.1/4789; echo x >/dev/udp/192.168.77.1/4790'
+nsx "$NODE" bash -c 'echo x >/dev/udp/192.168.77.2/4789'
+(($(packets vx$TAG in vxlan_in_untracked) >= 1)) || fail "VXLAN to the VTEP was tracked"
+(($(packets vx$TAG in vxlan_in_tracked) == 0)) || fail "VXLAN to the VTEP entered conntrack"
+(($(packets vx$TAG in other_in_tracked) >= 1)) || fail "other UDP to the node was not tracked"
+(($(packets vx$TAG out vxlan_out_untracked) >= 1)) || fail "VXLAN from the VTEP was tracked"
+(($(packets vx$TAG out vxlan_out_tracked) == 0)) || fail "VXLAN from the VTEP entered conntrack"
+(($(packets nsagent raw_prerouting VXLAN_to_this_node) >= 1)) || fail "VXLAN notrack counter (in) did not move"
+(($(packets nsagent raw_output VXLAN_from_this_node) >= 1)) || fail "VXLAN notrack counter (out) did not move"
+nsx "$NODE" nft delete table inet "vx$TAG"
 
 echo "== remove: outside unreachable again, cluster still fine, probe table untouched"
 nsx "$NODE" "$DRIVER" remove >/dev/null || fail "remove failed"
