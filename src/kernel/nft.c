@@ -375,32 +375,29 @@ static void nft_desired_build(const struct nft_table_spec *spec, struct nft_desi
 	nft_match_prefix(r, 12, &spec->cluster, NFT_CMP_EQ);
 	nft_accept(r);
 
-	r = nft_new_rule(d, NFT_CHAIN_RAW_PREROUTING, "nsagent: cluster-internal, not tracked");
-	nft_match_ipv4(r);
-	nft_match_prefix(r, 12, &spec->cluster, NFT_CMP_EQ);
-	nft_match_prefix(r, 16, &spec->cluster, NFT_CMP_EQ);
-	nft_tail(r, "notrack");
+	/* The same in both raw chains; VXLAN goes to this node's VTEP in
+	 * prerouting (daddr, offset 16) and from it in output (saddr, 12). */
+	static const struct {
+		enum nft_chain_id chain;
+		const char *vxlan_what;
+		uint32_t vtep_offset;
+	} raw[] = {
+	    {NFT_CHAIN_RAW_PREROUTING, "nsagent: VXLAN to this node, not tracked", 16},
+	    {NFT_CHAIN_RAW_OUTPUT, "nsagent: VXLAN from this node, not tracked", 12},
+	};
+	const struct prefix vtep = {.addr = spec->vtep, .len = 32};
 
-	r = nft_new_rule(d, NFT_CHAIN_RAW_OUTPUT, "nsagent: cluster-internal, not tracked");
-	nft_match_ipv4(r);
-	nft_match_prefix(r, 12, &spec->cluster, NFT_CMP_EQ);
-	nft_match_prefix(r, 16, &spec->cluster, NFT_CMP_EQ);
-	nft_tail(r, "notrack");
-
-	if (spec->vtep) {
-		const struct prefix vtep = {.addr = spec->vtep, .len = 32};
-
-		r = nft_new_rule(d, NFT_CHAIN_RAW_PREROUTING,
-				 "nsagent: VXLAN to this node, not tracked");
+	for (size_t i = 0; i < sizeof(raw) / sizeof(raw[0]); i++) {
+		r = nft_new_rule(d, raw[i].chain, "nsagent: cluster-internal, not tracked");
 		nft_match_ipv4(r);
-		nft_match_prefix(r, 16, &vtep, NFT_CMP_EQ);
-		nft_match_udp_dport(r, spec->vxlan_port);
+		nft_match_prefix(r, 12, &spec->cluster, NFT_CMP_EQ);
+		nft_match_prefix(r, 16, &spec->cluster, NFT_CMP_EQ);
 		nft_tail(r, "notrack");
-
-		r = nft_new_rule(d, NFT_CHAIN_RAW_OUTPUT,
-				 "nsagent: VXLAN from this node, not tracked");
+		if (!spec->vtep)
+			continue;
+		r = nft_new_rule(d, raw[i].chain, raw[i].vxlan_what);
 		nft_match_ipv4(r);
-		nft_match_prefix(r, 12, &vtep, NFT_CMP_EQ);
+		nft_match_prefix(r, raw[i].vtep_offset, &vtep, NFT_CMP_EQ);
 		nft_match_udp_dport(r, spec->vxlan_port);
 		nft_tail(r, "notrack");
 	}

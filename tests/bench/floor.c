@@ -275,41 +275,70 @@ static void link_up(struct batch *b, int index)
 	batch_end(b, nlh);
 }
 
+/* What both bring-ups share: the caller's namespace, a netlink socket in
+ * it with a batch, and the namespaces made. */
+struct pairs {
+	int home;
+	struct mnl_socket *nl;
+	struct batch *b;
+	unsigned n;
+	int *fds;		    /* each namespace */
+	struct mnl_socket **inside; /* a socket in each (topology only) */
+};
+
+static void pairs_open(struct pairs *p, unsigned n, bool topo)
+{
+	*p = (struct pairs){.n = n};
+	p->home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (p->home < 0)
+		die("open the current namespace");
+	p->nl = nl_open();
+	p->b = calloc(1, sizeof(*p->b));
+	p->fds = calloc(n ? n : 1, sizeof(*p->fds));
+	p->inside = topo ? calloc(n ? n : 1, sizeof(*p->inside)) : NULL;
+	if (!p->b || !p->fds || (topo && !p->inside))
+		die("calloc");
+}
+
+/* The namespaces PREFIX0.., then their pairs (with master, enslaved). */
+static void pairs_make(struct pairs *p, const char *prefix, int master)
+{
+	char name[64];
+
+	prepare_dir();
+	for (unsigned i = 0; i < p->n; i++) {
+		snprintf(name, sizeof(name), "%s%u", prefix, i);
+		p->fds[i] = netns_add(name, p->home, p->inside ? &p->inside[i] : NULL);
+	}
+	batch_init(p->b, p->nl, "create veth");
+	for (unsigned i = 0; i < p->n; i++) {
+		snprintf(name, sizeof(name), "%s%u", prefix, i);
+		veth_add(p->b, name, p->fds[i], master);
+	}
+	batch_flush(p->b);
+}
+
+static void pairs_close(struct pairs *p)
+{
+	for (unsigned i = 0; i < p->n; i++) {
+		if (p->inside && p->inside[i])
+			mnl_socket_close(p->inside[i]);
+		close(p->fds[i]);
+	}
+	free(p->inside);
+	free(p->fds);
+	free(p->b);
+	mnl_socket_close(p->nl);
+	close(p->home);
+}
+
 static int up(const char *prefix, unsigned n)
 {
-	struct batch *b = calloc(1, sizeof(*b));
-	struct mnl_socket *nl;
-	int home, *fds;
-	unsigned i;
+	struct pairs p;
 
-	home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (home < 0)
-		die("open the current namespace");
-	nl = nl_open();
-	fds = calloc(n ? n : 1, sizeof(*fds));
-	if (!fds || !b)
-		die("calloc");
-	prepare_dir();
-	for (i = 0; i < n; i++) {
-		char name[64];
-
-		snprintf(name, sizeof(name), "%s%u", prefix, i);
-		fds[i] = netns_add(name, home, NULL);
-	}
-	batch_init(b, nl, "create veth");
-	for (i = 0; i < n; i++) {
-		char name[64];
-
-		snprintf(name, sizeof(name), "%s%u", prefix, i);
-		veth_add(b, name, fds[i], 0);
-	}
-	batch_flush(b);
-	for (i = 0; i < n; i++)
-		close(fds[i]);
-	free(fds);
-	free(b);
-	mnl_socket_close(nl);
-	close(home);
+	pairs_open(&p, n, false);
+	pairs_make(&p, prefix, 0);
+	pairs_close(&p);
 	return 0;
 }
 
@@ -336,24 +365,17 @@ static int topo_up(const char *prefix, unsigned n)
 {
 	static const uint8_t mac[6] = {0x02, 0x62, 0xac, 0x10, 0x00, 0x01};
 	uint8_t len = n > 253 ? 23 : 24;
-	struct batch *b = calloc(1, sizeof(*b));
-	struct mnl_socket *nl, **inside;
-	struct nlmsghdr *nlh;
 	struct nlattr *linkinfo, *af, *inet6;
-	int home, br, *fds;
-	unsigned i;
+	struct nlmsghdr *nlh;
+	struct pairs p;
+	struct batch *b;
+	int br;
 
-	home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (home < 0)
-		die("open the current namespace");
-	nl = nl_open();
-	fds = calloc(n ? n : 1, sizeof(*fds));
-	inside = calloc(n ? n : 1, sizeof(*inside));
-	if (!fds || !inside || !b)
-		die("calloc");
+	pairs_open(&p, n, true);
+	b = p.b;
 	write_file("/proc/sys/net/ipv4/ip_forward", "1\n");
 
-	batch_init(b, nl, "create the bridge");
+	batch_init(b, p.nl, "create the bridge");
 	nlh = batch_msg(b, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
 	put_ifinfo(nlh, 0, true);
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, BRIDGE);
@@ -371,24 +393,10 @@ static int topo_up(const char *prefix, unsigned n)
 	addr_add(b, br, SUBNET + 1, len);
 	batch_flush(b);
 
-	prepare_dir();
-	for (i = 0; i < n; i++) {
-		char name[64];
-
-		snprintf(name, sizeof(name), "%s%u", prefix, i);
-		fds[i] = netns_add(name, home, &inside[i]);
-	}
-	b->what = "create veth";
-	for (i = 0; i < n; i++) {
-		char name[64];
-
-		snprintf(name, sizeof(name), "%s%u", prefix, i);
-		veth_add(b, name, fds[i], br);
-	}
-	batch_flush(b);
+	pairs_make(&p, prefix, br);
 	/* Host ends: no IPv6 link-local address, told before eth0 is up. */
 	b->what = "set addrgenmode none on a host end";
-	for (i = 0; i < n; i++) {
+	for (unsigned i = 0; i < n; i++) {
 		char name[64], host[IFNAMSIZ];
 
 		snprintf(name, sizeof(name), "%s%u", prefix, i);
@@ -404,11 +412,11 @@ static int topo_up(const char *prefix, unsigned n)
 		batch_end(b, nlh);
 	}
 	batch_flush(b);
-	for (i = 0; i < n; i++) {
+	for (unsigned i = 0; i < n; i++) {
 		struct rtmsg *rtm;
 		uint32_t gw = htonl(SUBNET + 1);
 
-		batch_init(b, inside[i], "configure a namespace");
+		batch_init(b, p.inside[i], "configure a namespace");
 		link_up(b, 1);
 		link_up(b, ETH0_INDEX);
 		addr_add(b, ETH0_INDEX, SUBNET + 2 + i, len);
@@ -423,14 +431,8 @@ static int topo_up(const char *prefix, unsigned n)
 		mnl_attr_put_u32(nlh, RTA_OIF, ETH0_INDEX);
 		batch_end(b, nlh);
 		batch_flush(b);
-		mnl_socket_close(inside[i]);
-		close(fds[i]);
 	}
-	free(inside);
-	free(fds);
-	free(b);
-	mnl_socket_close(nl);
-	close(home);
+	pairs_close(&p);
 	return 0;
 }
 
