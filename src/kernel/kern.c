@@ -186,6 +186,16 @@ static const struct kern_route *want_route(const struct kern *kern, uint32_t dst
 	return NULL;
 }
 
+/* The namespace whose host end l is (a veth carrying KERN_ALIAS_NS NAME in
+ * the agent's namespace), or NULL. */
+static const char *host_end_of(const struct klink *l)
+{
+	if (strncmp(l->alias, KERN_ALIAS_NS, strlen(KERN_ALIAS_NS)) != 0 ||
+	    strcmp(l->kind, "veth") != 0)
+		return NULL;
+	return l->alias + strlen(KERN_ALIAS_NS);
+}
+
 /* skip: a namespace made in this pass, whose host end's events describe
  * our own steps (the pair created before its alias was set, and so on). */
 static void root_link_event(struct kern *kern, struct nlmsghdr *nlh, const struct kern_ns *skip)
@@ -570,11 +580,9 @@ static int reconcile_bridge(struct kern *kern, struct klinks *links, struct kadd
 	    .group = owned && br->group != KERN_LINK_GROUP,
 	};
 
-	if (change.up || change.mtu || change.alias || change.group) {
-		rc = kreq_link_set(&kern->nl, br->ifindex, kern->bridge, &change, err);
-		if (rc < 0)
-			return rc;
-	}
+	rc = kreq_link_set(&kern->nl, br->ifindex, kern->bridge, &change, err);
+	if (rc < 0)
+		return rc;
 	for (unsigned i = 0; br != &created && i < addrs->n; i++) {
 		const struct kaddr *a = &addrs->v[i];
 
@@ -616,8 +624,6 @@ static int reconcile_host_veth(struct kern *kern, struct kern_ns *ns, const stru
 	    .group = host->group != KERN_LINK_GROUP,
 	};
 
-	if (!change.up && !change.master && !change.mtu && !change.alias && !change.group)
-		return 0;
 	return kreq_link_set(&kern->nl, host->ifindex, host->name, &change, err);
 }
 
@@ -782,11 +788,9 @@ static int reconcile_ns(struct kern *kern, struct kern_ns *ns, const struct klin
 		    .alias = strcmp(eth0->alias, ns->alias) != 0 ? ns->alias : NULL,
 		};
 
-		if (change.up || change.mtu || change.alias) {
-			rc = kreq_link_set(&nl, eth0->ifindex, KERN_NS_IFNAME, &change, err);
-			if (rc < 0)
-				goto out;
-		}
+		rc = kreq_link_set(&nl, eth0->ifindex, KERN_NS_IFNAME, &change, err);
+		if (rc < 0)
+			goto out;
 	}
 	/* A namespace just made has lo up already (knetns_create). */
 	if (!fresh && (!lo || !(lo->flags & IFF_UP))) {
@@ -919,10 +923,9 @@ static int reconcile_topology(struct kern *kern, bool all, struct kern_error *er
 
 	for (unsigned i = 0; i < links.n; i++) {
 		const struct klink *l = &links.v[i];
-		const char *owner = l->alias + strlen(KERN_ALIAS_NS);
+		const char *owner = host_end_of(l);
 
-		if (strncmp(l->alias, KERN_ALIAS_NS, strlen(KERN_ALIAS_NS)) != 0 ||
-		    strcmp(l->kind, "veth") != 0 || desired_ns(kern, owner))
+		if (!owner || desired_ns(kern, owner))
 			continue;
 		keep_first(remove_namespace(kern, owner, l, false, &e), &first, err, &e);
 	}
@@ -1385,9 +1388,7 @@ static bool down_removes(const struct klink *l, const char *bridge)
 {
 	if (strcmp(l->alias, KERN_ALIAS_BRIDGE) == 0)
 		return !bridge || strcmp(l->name, bridge) == 0;
-	return strcmp(l->alias, KERN_ALIAS_VXLAN) == 0 ||
-	       (strncmp(l->alias, KERN_ALIAS_NS, strlen(KERN_ALIAS_NS)) == 0 &&
-		strcmp(l->kind, "veth") == 0);
+	return strcmp(l->alias, KERN_ALIAS_VXLAN) == 0 || host_end_of(l) != NULL;
 }
 
 /* Removes our root-namespace links. When everything in KERN_LINK_GROUP is
@@ -1441,11 +1442,9 @@ static bool down_owns_ns(const char *name, const struct klinks *links, int self_
 	int nsfd;
 
 	for (unsigned i = 0; i < links->n; i++) {
-		const char *alias = links->v[i].alias;
+		const char *owner = host_end_of(&links->v[i]);
 
-		if (strncmp(alias, KERN_ALIAS_NS, strlen(KERN_ALIAS_NS)) == 0 &&
-		    strcmp(alias + strlen(KERN_ALIAS_NS), name) == 0 &&
-		    strcmp(links->v[i].kind, "veth") == 0)
+		if (owner && strcmp(owner, name) == 0)
 			return true;
 	}
 	if (knetns_open(name, &nsfd) < 0)

@@ -145,7 +145,8 @@ bool kparse_route(struct nlmsghdr *nlh, struct kroute *out);
 bool kparse_neigh(struct nlmsghdr *nlh, struct kneigh *out);
 
 /* Change requests (each one knl_change). */
-/* What kreq_link_set() changes; whatever is left zero stays as it is. */
+/* What kreq_link_set() changes; whatever is left zero stays as it is (all
+ * zero: no request at all). */
 struct kreq_link {
 	bool up;		 /* bring it up */
 	int master;		 /* > 0: enslave it to this index... */

@@ -625,6 +625,9 @@ int kreq_link_set(struct knl *nl, int ifindex, const char *ifname, const struct 
 	char what[200];
 	size_t off;
 
+	if (!change->up && change->master <= 0 && !change->mtu && !change->alias &&
+	    !change->group && !change->no_ipv6_ll)
+		return 0;
 	msg = link_msg(RTM_SETLINK, 0, ifindex, change->up ? IFF_UP : 0, change->up ? IFF_UP : 0);
 	/* Without an index the kernel finds the link by name. */
 	if (ifindex == 0)

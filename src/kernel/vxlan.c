@@ -77,7 +77,7 @@ int kvxlan_reconcile_device(struct knl *nl, const struct klinks *links, const st
 		if (rc < 0)
 			return rc;
 		l = &created;
-	} else if (!(l->flags & IFF_UP) || (mtu && l->mtu != mtu) || l->group != KERN_LINK_GROUP) {
+	} else {
 		rc = kreq_link_set(nl, l->ifindex, l->name,
 				   &(struct kreq_link){.up = !(l->flags & IFF_UP),
 						       .mtu = mtu && l->mtu != mtu ? mtu : 0,
