@@ -690,8 +690,8 @@ static int reconcile_ns(struct kern *kern, struct kern_ns *ns, const struct klin
 	ns->dirty = false;
 	rc = made ? -ENOENT : knetns_open(ns->name, &nsfd);
 	if (rc == -ENOENT) {
-		rc = made ? knetns_maker_take(made->maker, made->job, &nsfd, err)
-			  : knetns_create(ns->name, kern->self_fd, &nsfd, err);
+		rc = made ? knetns_maker_take(made->maker, made->job, &nsfd, &nl, err)
+			  : knetns_create(ns->name, kern->self_fd, &nsfd, &nl, err);
 		if (rc < 0) {
 			kern->stats.errors++;
 			goto out;
@@ -705,10 +705,17 @@ static int reconcile_ns(struct kern *kern, struct kern_ns *ns, const struct klin
 		goto out;
 	}
 	rc = ns_learn_nsid(kern, ns, nsfd, err);
-	if (rc == 0)
-		rc = knl_open_in(&nl, nsfd, kern->self_fd, &kern->stats, &kern->repairing, err);
 	if (rc < 0)
 		goto out;
+	/* A namespace just made comes with the socket that brought its lo up. */
+	if (fresh) {
+		nl.stats = &kern->stats;
+		nl.repairing = &kern->repairing;
+	} else {
+		rc = knl_open_in(&nl, nsfd, kern->self_fd, &kern->stats, &kern->repairing, err);
+		if (rc < 0)
+			goto out;
+	}
 
 	if (!fresh) {
 		rc = knl_dump_links(&nl, &links, err);

@@ -41,6 +41,8 @@ struct knl {
 int knl_open(struct knl *nl, struct kern_stats *stats, const bool *repairing,
 	     struct kern_error *err);
 void knl_close(struct knl *nl);
+/* Moves an open socket to another struct knl (from is left closed). */
+void knl_move(struct knl *to, struct knl *from);
 /* Opens a request socket inside the namespace behind nsfd; the thread
  * returns to return_fd before this returns. */
 int knl_open_in(struct knl *nl, int nsfd, int return_fd, struct kern_stats *stats,
@@ -226,9 +228,11 @@ void kern_errorf(struct kern_error *err, const char *fmt, ...)
 /* Opens /run/netns/NAME when it is a network namespace; -ENOENT otherwise. */
 int knetns_open(const char *name, int *nsfd);
 /* Creates /run/netns/NAME as `ip netns add` does, without spawning anything,
- * with lo up, and returns an fd of the new namespace. The thread stays in
- * return_fd. */
-int knetns_create(const char *name, int return_fd, int *nsfd, struct kern_error *err);
+ * with lo up, and returns an fd of the new namespace and in *inside the
+ * request socket (opened in it) that brought lo up, for the caller to go on
+ * with. The thread stays in return_fd. */
+int knetns_create(const char *name, int return_fd, int *nsfd, struct knl *inside,
+		  struct kern_error *err);
 /* Unmounts and unlinks /run/netns/NAME. */
 int knetns_remove(const char *name, struct kern_error *err);
 /* A job on a second thread (job.c): kjob_start() runs fn(arg) there, or in
@@ -250,9 +254,10 @@ void kjob_wait(struct kjob *job);
  * which waits for it. */
 struct knetns_maker;
 struct knetns_maker *knetns_maker_start(const char *const *names, unsigned n, int return_fd);
-/* The result of names[i] (as knetns_create() gives it): 0 and *nsfd, which
- * the caller then owns, or a negative errno and err. */
-int knetns_maker_take(struct knetns_maker *m, unsigned i, int *nsfd, struct kern_error *err);
+/* The result of names[i] (as knetns_create() gives it): 0 with *nsfd and
+ * *inside, which the caller then owns, or a negative errno and err. */
+int knetns_maker_take(struct knetns_maker *m, unsigned i, int *nsfd, struct knl *inside,
+		      struct kern_error *err);
 /* Waits for the thread, closes the namespaces nobody took, frees m. */
 void knetns_maker_finish(struct knetns_maker *m);
 /* True when the namespace's eth0 carries our alias. */

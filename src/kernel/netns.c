@@ -116,31 +116,31 @@ static void default_no_ipv6_ll(const char *name)
 }
 
 /* Brings up lo of the namespace the thread is in, which has just been made
- * (nothing else can have touched it). The thread that makes namespaces
- * does it there, off the thread that configures them. */
-static int loopback_up(const char *name, struct kern_error *err)
+ * (nothing else can have touched it), on a socket opened there and kept in
+ * *inside. The thread that makes namespaces does it there, off the thread
+ * that configures them. */
+static int loopback_up(const char *name, struct knl *inside, struct kern_error *err)
 {
 	struct kern_error e = {{0}};
-	struct knl nl = {0};
-	int rc = knl_open(&nl, NULL, NULL, &e);
+	int rc = knl_open(inside, NULL, NULL, &e);
 
 	if (rc == 0)
-		rc =
-		    kreq_link_set(&nl, LOOPBACK_IFINDEX, "lo", &(struct kreq_link){.up = true}, &e);
-	knl_close(&nl);
-	if (rc < 0)
+		rc = kreq_link_set(inside, LOOPBACK_IFINDEX, "lo", &(struct kreq_link){.up = true},
+				   &e);
+	if (rc < 0) {
+		knl_close(inside);
 		kern_errorf(err, "in new network namespace %s: %s", name, e.message);
+	}
 	return rc;
 }
 
-int knetns_create(const char *name, int return_fd, int *nsfd, struct kern_error *err)
+/* knetns_create() once /run/netns is ready (prepare_dir()). */
+static int create(const char *name, int return_fd, int *nsfd, struct knl *inside,
+		  struct kern_error *err)
 {
 	char path[sizeof(KERN_NETNS_DIR) + CFG_NS_NAME_MAX + 2];
 	int fd, rc;
 
-	rc = prepare_dir(err);
-	if (rc < 0)
-		return rc;
 	netns_path(name, path, sizeof(path));
 	fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
 	if (fd < 0 && errno == EEXIST) {
@@ -162,7 +162,7 @@ int knetns_create(const char *name, int return_fd, int *nsfd, struct kern_error 
 		unlink(path);
 		return rc;
 	}
-	rc = loopback_up(name, err);
+	rc = loopback_up(name, inside, err);
 	if (rc < 0) {
 		knetns_leave(return_fd);
 		unlink(path);
@@ -171,6 +171,7 @@ int knetns_create(const char *name, int return_fd, int *nsfd, struct kern_error 
 	if (mount("/proc/thread-self/ns/net", path, "none", MS_BIND, NULL) < 0) {
 		rc = -errno;
 		knetns_leave(return_fd);
+		knl_close(inside);
 		kern_errorf(err, "cannot bind-mount network namespace %s on %s: %s", name, path,
 			    strerror(-rc));
 		unlink(path);
@@ -181,9 +182,18 @@ int knetns_create(const char *name, int return_fd, int *nsfd, struct kern_error 
 	rc = knetns_open(name, nsfd);
 	if (rc < 0) {
 		kern_errorf(err, "cannot open %s after creating it: %s", path, strerror(-rc));
+		knl_close(inside);
 		return rc;
 	}
 	return 0;
+}
+
+int knetns_create(const char *name, int return_fd, int *nsfd, struct knl *inside,
+		  struct kern_error *err)
+{
+	int rc = prepare_dir(err);
+
+	return rc < 0 ? rc : create(name, return_fd, nsfd, inside, err);
 }
 
 int knetns_remove(const char *name, struct kern_error *err)
@@ -209,6 +219,7 @@ struct knetns_job {
 	char name[CFG_NS_NAME_MAX + 1];
 	int rc;
 	int fd;
+	struct knl inside;
 	bool taken;
 	struct kern_error err;
 };
@@ -225,12 +236,21 @@ struct knetns_maker {
 static void maker_run(void *arg)
 {
 	struct knetns_maker *m = arg;
+	struct kern_error dir_err = {{0}};
+	int dir_rc = prepare_dir(&dir_err);
 
 	for (unsigned i = 0; i < m->n; i++) {
 		struct knetns_job *job = &m->jobs[i];
 
-		/* Only this thread writes a job before done passes it. */
-		job->rc = knetns_create(job->name, m->return_fd, &job->fd, &job->err);
+		/* Only this thread writes a job before done passes it. /run/netns
+		 * is made ready once for all of them. */
+		if (dir_rc < 0) {
+			job->rc = dir_rc;
+			job->err = dir_err;
+		} else {
+			job->rc =
+			    create(job->name, m->return_fd, &job->fd, &job->inside, &job->err);
+		}
 		pthread_mutex_lock(&m->lock);
 		m->done = i + 1;
 		pthread_cond_signal(&m->done_cond);
@@ -255,7 +275,8 @@ struct knetns_maker *knetns_maker_start(const char *const *names, unsigned n, in
 	return m;
 }
 
-int knetns_maker_take(struct knetns_maker *m, unsigned i, int *nsfd, struct kern_error *err)
+int knetns_maker_take(struct knetns_maker *m, unsigned i, int *nsfd, struct knl *inside,
+		      struct kern_error *err)
 {
 	struct knetns_job *job = &m->jobs[i];
 
@@ -269,6 +290,7 @@ int knetns_maker_take(struct knetns_maker *m, unsigned i, int *nsfd, struct kern
 		return job->rc;
 	}
 	*nsfd = job->fd;
+	knl_move(inside, &job->inside);
 	return 0;
 }
 
@@ -277,9 +299,12 @@ void knetns_maker_finish(struct knetns_maker *m)
 	if (!m)
 		return;
 	kjob_wait(&m->job);
-	for (unsigned i = 0; i < m->n; i++)
-		if (!m->jobs[i].taken && m->jobs[i].rc == 0)
+	for (unsigned i = 0; i < m->n; i++) {
+		if (!m->jobs[i].taken && m->jobs[i].rc == 0) {
 			close(m->jobs[i].fd);
+			knl_close(&m->jobs[i].inside);
+		}
+	}
 	pthread_mutex_destroy(&m->lock);
 	pthread_cond_destroy(&m->done_cond);
 	free(m->jobs);

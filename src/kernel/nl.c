@@ -99,6 +99,15 @@ int knl_open(struct knl *nl, struct kern_stats *stats, const bool *repairing,
 	return 0;
 }
 
+void knl_move(struct knl *to, struct knl *from)
+{
+	*to = *from;
+	from->sk = NULL;
+	/* The error callback writes into the struct it was given. */
+	if (to->sk)
+		nl_socket_modify_err_cb(to->sk, NL_CB_CUSTOM, knl_error_cb, to);
+}
+
 int knl_open_in(struct knl *nl, int nsfd, int return_fd, struct kern_stats *stats,
 		const bool *repairing, struct kern_error *err)
 {
