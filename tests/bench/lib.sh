@@ -101,17 +101,20 @@ bench_sleep_init() {
 }
 nap() { read -r -t "${1:-0.0005}" -u "$BENCH_SLEEP_FD" _ || true; }
 
-# poll_until TIMEOUT_S CMD...: runs CMD (a shell function, ideally: no fork)
-# every 0.5 ms until it succeeds; fails after TIMEOUT_S seconds. Nothing in
-# the loop forks.
-poll_until() {
-	local deadline=$((${EPOCHREALTIME/./} + $1 * 1000000))
-	shift
+# poll_every INTERVAL_S TIMEOUT_S CMD...: runs CMD (a shell function,
+# ideally: no fork) every INTERVAL_S until it succeeds; fails after
+# TIMEOUT_S seconds. Nothing in the loop forks.
+poll_every() {
+	local interval=$1 deadline=$((${EPOCHREALTIME/./} + $2 * 1000000))
+	shift 2
 	until "$@"; do
 		((${EPOCHREALTIME/./} < deadline)) || return 1
-		nap
+		nap "$interval"
 	done
 }
+
+# poll_until TIMEOUT_S CMD...: poll_every 0.5 ms.
+poll_until() { poll_every 0.0005 "$@"; }
 
 # median V...: the middle value (the mean of the two middle ones).
 median() {

@@ -70,14 +70,7 @@ in_host() {
 # poll_slow TIMEOUT_S CMD...: poll_until every 10 ms, for conditions read
 # after the fact from time stamps (logs, monitors): polling faster would
 # only take CPU from the agents being timed.
-poll_slow() {
-	local deadline=$((${EPOCHREALTIME/./} + $1 * 1000000))
-	shift
-	until "$@"; do
-		((${EPOCHREALTIME/./} < deadline)) || return 1
-		nap 0.01
-	done
-}
+poll_slow() { poll_every 0.01 "$@"; }
 
 # ------------------------------------------------------------ agents
 
