@@ -469,8 +469,13 @@ int main(int argc, char **argv)
 		if (strcmp(argv[1], cmds[i].name) != 0)
 			continue;
 		n = strtoul(argv[3], &end, 10);
-		if (*end || n > 4096 || strlen(argv[2]) > 5) {
-			fprintf(stderr, "floor: bad N or PREFIX\n");
+		if (!*argv[3] || *end || n > 4096) {
+			fprintf(stderr, "floor: N must be 0..4096, got '%s'\n", argv[3]);
+			return 2;
+		}
+		if (strlen(argv[2]) > 5) {
+			fprintf(stderr, "floor: PREFIX must be at most 5 characters, got '%s'\n",
+				argv[2]);
 			return 2;
 		}
 		return cmds[i].fn(argv[2], (unsigned)n);

@@ -66,8 +66,12 @@ static int cmd_apply(int argc, char **argv)
 	for (int i = 4; i < argc && !bad; i++) {
 		if (strcmp(argv[i], "--stay") == 0) {
 			stay = true;
-		} else if (strcmp(argv[i], "--vtep") == 0 && i + 1 < argc &&
-			   addr_parse(argv[i + 1], &d.spec.vtep) == 0) {
+		} else if (strcmp(argv[i], "--vtep") == 0 && i + 1 < argc) {
+			if (addr_parse(argv[i + 1], &d.spec.vtep) < 0) {
+				fprintf(stderr, "nft_driver: --vtep: not an IPv4 address: '%s'\n",
+					argv[i + 1]);
+				return 2;
+			}
 			d.spec.vxlan_port = KERN_VXLAN_PORT;
 			i++;
 		} else {
