@@ -1490,14 +1490,18 @@ int kern_down(const char *bridge, struct kern_error *err)
 	/* Which namespaces are ours, while their veths still say so. */
 	dir = opendir(KERN_NETNS_DIR);
 	while (dir && (d = readdir(dir))) {
-		if (d->d_name[0] == '.' || strlen(d->d_name) > CFG_NS_NAME_MAX ||
+		size_t len = strlen(d->d_name);
+
+		if (d->d_name[0] == '.' || len > CFG_NS_NAME_MAX ||
 		    !down_owns_ns(d->d_name, &links, self_fd))
 			continue;
 		if (n_names == cap) {
 			cap = cap ? 2 * cap : 64;
 			names = xreallocarray(names, cap, sizeof(*names));
 		}
-		snprintf(names[n_names++], sizeof(*names), "%s", d->d_name);
+		/* len fits: checked above (snprintf here made GCC's Debug
+		 * build warn of truncation from d_name's 256 bytes). */
+		memcpy(names[n_names++], d->d_name, len + 1);
 	}
 	if (dir)
 		closedir(dir);
