@@ -30,8 +30,8 @@ struct nsalloc_entry {
 
 /* Loads dir/NSALLOC_FILE_NAME (dir NULL: nothing is persisted). Entries of
  * another subnet, unusable addresses and bad names are dropped (logged): the
- * subnet changed or the file was edited. A corrupt file is renamed to
- * *.corrupt and the allocator starts empty. Returns 0 or a negative errno
+ * subnet changed or the file was edited. A corrupt file is moved aside
+ * (persist_move_aside) and the allocator starts empty. Returns 0 or a negative errno
  * (unreadable file). */
 int nsalloc_open(const char *dir, const struct prefix *subnet, struct nsalloc **out);
 void nsalloc_free(struct nsalloc *alloc);

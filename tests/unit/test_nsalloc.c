@@ -1,6 +1,7 @@
 /* Unit tests for src/nsalloc.c: lowest-free allocation after the bridge,
  * no reuse of a held address, config vs runtime namespaces, persistence
- * across reopen, subnet change, corrupt files, and undo on a failed save. */
+ * across reopen, subnet change, corrupt files (each copy kept), and undo on
+ * a failed save. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -215,12 +216,20 @@ static void test_corrupt_and_bad_entries(void **state)
 	struct stat st;
 
 	snprintf(path, sizeof(path), "%s/%s", f->dir, NSALLOC_FILE_NAME);
-	snprintf(corrupt, sizeof(corrupt), "%s.corrupt", path);
+	snprintf(corrupt, sizeof(corrupt), "%s.corrupt.1", path);
 	write_file(path, "{ not json");
 	assert_int_equal(nsalloc_open(f->dir, &f->subnet, &a), 0);
 	assert_int_equal(nsalloc_count(a), 0);
 	assert_int_equal(stat(corrupt, &st), 0);
 	nsalloc_free(a);
+	/* A second corruption does not overwrite the first copy. */
+	write_file(path, "[]");
+	assert_int_equal(nsalloc_open(f->dir, &f->subnet, &a), 0);
+	nsalloc_free(a);
+	assert_int_equal(stat(corrupt, &st), 0);
+	assert_int_equal(st.st_size, strlen("{ not json"));
+	snprintf(corrupt, sizeof(corrupt), "%s.corrupt.2", path);
+	assert_int_equal(stat(corrupt, &st), 0);
 
 	/* Entries outside the subnet, on the bridge, on broadcast, duplicates
 	 * and bad names are dropped; the good one stays. */
