@@ -60,6 +60,7 @@
 #include "nsagent/metrics.h"
 #include "nsagent/nsalloc.h"
 #include "nsagent/peer.h"
+#include "nsagent/persist.h"
 #include "nsagent/probe.h"
 #include "nsagent/state.h"
 #include "nsagent/status.h"
@@ -978,6 +979,7 @@ static void on_status(void *arg, struct status *st)
 			st->bridge_addr = 0;
 	}
 	st->key = d->tls != NULL;
+	st->state_save_errors = persist_save_errors();
 	for (unsigned i = 0; d->nsalloc && i < nsalloc_count(d->nsalloc); i++) {
 		const struct nsalloc_entry *e = nsalloc_get(d->nsalloc, i);
 		struct status_namespace *ns = status_add_namespace(st);
@@ -1066,6 +1068,12 @@ static void collect_metrics(void *arg, struct evbuffer *extra)
 
 	probe_metrics(d, extra);
 	security_metrics(d, extra);
+	/* Kept by persist (the one writer of the state dir), like the status
+	 * field it also feeds. */
+	metrics_write_family(extra, "nsagent_state_save_errors_total", "counter",
+			     "Failed writes of the state dir's files (full or failing disk).");
+	metrics_write_sample(extra, "nsagent_state_save_errors_total", NULL,
+			     (double)persist_save_errors());
 	kern_get_stats(d->kern, &stats);
 	metrics_set(METRICS_RECONCILE_CHANGES, stats.changes);
 	metrics_set(METRICS_RECONCILE_REPAIRS, stats.repairs);
