@@ -467,7 +467,7 @@ static int open_namespaces(struct daemon *d)
 	if (ret < 0) {
 		log_error("cannot give the namespaces addresses of %s: %s",
 			  addr_format_prefix(&d->topo.subnet, p),
-			  ret == -ENOSPC ? "the subnet is full" : strerror(-ret));
+			  ret == -EADDRNOTAVAIL ? "the subnet is full" : strerror(-ret));
 		return ret;
 	}
 	topology_from_nsalloc(d);
@@ -509,13 +509,15 @@ static enum ctl_result on_ns_add(void *arg, const char *name, char *msg, size_t 
 			 addr_format(nsalloc_find(d->nsalloc, name)->addr, a));
 		return CTL_EXISTS;
 	}
-	if (ret == -ENOSPC) {
+	if (ret == -EADDRNOTAVAIL) {
 		snprintf(msg, size, "subnet %s has no free address for %s",
 			 addr_format_prefix(&d->topo.subnet, p), name);
 		return CTL_FAILED;
 	}
 	if (ret < 0) {
-		snprintf(msg, size, "cannot record namespace %s: %s", name, strerror(-ret));
+		/* The save failed (a full disk is -ENOSPC): nothing changed. */
+		snprintf(msg, size, "cannot record namespace %s in %s: %s", name, d->cfg->state_dir,
+			 strerror(-ret));
 		return CTL_FAILED;
 	}
 	if (apply_topology(d, &kerr) < 0) {
@@ -716,9 +718,10 @@ static enum ctl_result daemon_reload(struct daemon *d, char *msg, size_t size)
 		char p[PREFIX_STRLEN];
 
 		snprintf(msg, size, "namespaces: %s (the running config is kept)",
-			 ret == -ENOSPC ? "they do not all fit the subnet with the runtime ones"
-					: strerror(-ret));
-		if (ret == -ENOSPC)
+			 ret == -EADDRNOTAVAIL
+			     ? "they do not all fit the subnet with the runtime ones"
+			     : strerror(-ret));
+		if (ret == -EADDRNOTAVAIL)
 			log_error(
 			    "reload: namespaces do not fit subnet %s; keeping the running config",
 			    addr_format_prefix(&d->topo.subnet, p));

@@ -71,7 +71,7 @@ static int lowest_free(const struct prefix *subnet, const struct nsalloc_entry *
 			return 0;
 		}
 	}
-	return -ENOSPC;
+	return -EADDRNOTAVAIL;
 }
 
 /* A usable namespace address of this subnet: past the bridge, not broadcast. */
@@ -322,7 +322,7 @@ int nsalloc_set_config(struct nsalloc *alloc, const char (*names)[CFG_NS_NAME_MA
 		}
 	}
 	if (n_next > NSALLOC_MAX) {
-		ret = -ENOSPC;
+		ret = -EADDRNOTAVAIL;
 		goto fail;
 	}
 	for (unsigned i = 0; i < n; i++) {
@@ -350,7 +350,7 @@ int nsalloc_add(struct nsalloc *alloc, const char *name, uint32_t *addr)
 	if (nsalloc_find(alloc, name))
 		return -EEXIST;
 	if (alloc->n >= NSALLOC_MAX || strlen(name) > CFG_NS_NAME_MAX)
-		return alloc->n >= NSALLOC_MAX ? -ENOSPC : -EINVAL;
+		return alloc->n >= NSALLOC_MAX ? -EADDRNOTAVAIL : -EINVAL;
 	ret = lowest_free(&alloc->subnet, alloc->entries, alloc->n, &e.addr);
 	if (ret < 0)
 		return ret;
