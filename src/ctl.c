@@ -91,6 +91,7 @@ static NsaCtl__Status *status_to_proto(const struct status *st)
 	out->bridge = (char *)st->bridge;
 	out->bridge_addr = st->bridge_addr;
 	out->key = st->key;
+	out->state_save_errors = st->state_save_errors;
 	out->n_namespaces = st->n_namespaces;
 	out->namespaces = xcalloc(st->n_namespaces + 1, sizeof(*out->namespaces));
 	for (unsigned i = 0; i < st->n_namespaces; i++) {
@@ -162,6 +163,7 @@ static void status_from_proto(const NsaCtl__Status *in, struct status *st)
 	copy_text(st->bridge, sizeof(st->bridge), in->bridge);
 	st->bridge_addr = in->bridge_addr;
 	st->key = in->key;
+	st->state_save_errors = in->state_save_errors;
 	for (size_t i = 0; i < in->n_namespaces; i++) {
 		struct status_namespace *ns = status_add_namespace(st);
 

@@ -60,6 +60,7 @@
 #include "nsagent/metrics.h"
 #include "nsagent/nsalloc.h"
 #include "nsagent/peer.h"
+#include "nsagent/persist.h"
 #include "nsagent/probe.h"
 #include "nsagent/state.h"
 #include "nsagent/status.h"
@@ -466,7 +467,7 @@ static int open_namespaces(struct daemon *d)
 	if (ret < 0) {
 		log_error("cannot give the namespaces addresses of %s: %s",
 			  addr_format_prefix(&d->topo.subnet, p),
-			  ret == -ENOSPC ? "the subnet is full" : strerror(-ret));
+			  ret == -EADDRNOTAVAIL ? "the subnet is full" : strerror(-ret));
 		return ret;
 	}
 	topology_from_nsalloc(d);
@@ -508,13 +509,15 @@ static enum ctl_result on_ns_add(void *arg, const char *name, char *msg, size_t 
 			 addr_format(nsalloc_find(d->nsalloc, name)->addr, a));
 		return CTL_EXISTS;
 	}
-	if (ret == -ENOSPC) {
+	if (ret == -EADDRNOTAVAIL) {
 		snprintf(msg, size, "subnet %s has no free address for %s",
 			 addr_format_prefix(&d->topo.subnet, p), name);
 		return CTL_FAILED;
 	}
 	if (ret < 0) {
-		snprintf(msg, size, "cannot record namespace %s: %s", name, strerror(-ret));
+		/* The save failed (a full disk is -ENOSPC): nothing changed. */
+		snprintf(msg, size, "cannot record namespace %s in %s: %s", name, d->cfg->state_dir,
+			 strerror(-ret));
 		return CTL_FAILED;
 	}
 	if (apply_topology(d, &kerr) < 0) {
@@ -715,9 +718,10 @@ static enum ctl_result daemon_reload(struct daemon *d, char *msg, size_t size)
 		char p[PREFIX_STRLEN];
 
 		snprintf(msg, size, "namespaces: %s (the running config is kept)",
-			 ret == -ENOSPC ? "they do not all fit the subnet with the runtime ones"
-					: strerror(-ret));
-		if (ret == -ENOSPC)
+			 ret == -EADDRNOTAVAIL
+			     ? "they do not all fit the subnet with the runtime ones"
+			     : strerror(-ret));
+		if (ret == -EADDRNOTAVAIL)
 			log_error(
 			    "reload: namespaces do not fit subnet %s; keeping the running config",
 			    addr_format_prefix(&d->topo.subnet, p));
@@ -978,6 +982,7 @@ static void on_status(void *arg, struct status *st)
 			st->bridge_addr = 0;
 	}
 	st->key = d->tls != NULL;
+	st->state_save_errors = persist_save_errors();
 	for (unsigned i = 0; d->nsalloc && i < nsalloc_count(d->nsalloc); i++) {
 		const struct nsalloc_entry *e = nsalloc_get(d->nsalloc, i);
 		struct status_namespace *ns = status_add_namespace(st);
@@ -1066,6 +1071,12 @@ static void collect_metrics(void *arg, struct evbuffer *extra)
 
 	probe_metrics(d, extra);
 	security_metrics(d, extra);
+	/* Kept by persist (the one writer of the state dir), like the status
+	 * field it also feeds. */
+	metrics_write_family(extra, "nsagent_state_save_errors_total", "counter",
+			     "Failed writes of the state dir's files (full or failing disk).");
+	metrics_write_sample(extra, "nsagent_state_save_errors_total", NULL,
+			     (double)persist_save_errors());
 	kern_get_stats(d->kern, &stats);
 	metrics_set(METRICS_RECONCILE_CHANGES, stats.changes);
 	metrics_set(METRICS_RECONCILE_REPAIRS, stats.repairs);

@@ -2,7 +2,7 @@
  *
  * Owns the mapping namespace name -> address inside the node's subnet and
  * its file in the state dir (NSALLOC_FILE_NAME, JSON through json-c, replaced
- * atomically: temp file, fsync, rename, fsync of the directory).
+ * atomically by persist_write).
  *
  * Invariants: names are unique; addresses are unique, inside the subnet,
  * past the bridge's (host 1) and before the broadcast address; an entry
@@ -11,17 +11,16 @@
  * ordered config ones first (config order), then runtime ones (added order).
  * A change that cannot be saved is undone, so memory and disk agree. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <json-c/json.h>
 
 #include "nsagent/log.h"
 #include "nsagent/nsalloc.h"
+#include "nsagent/persist.h"
 #include "nsagent/xalloc.h"
 
 struct nsalloc {
@@ -72,7 +71,7 @@ static int lowest_free(const struct prefix *subnet, const struct nsalloc_entry *
 			return 0;
 		}
 	}
-	return -ENOSPC;
+	return -EADDRNOTAVAIL;
 }
 
 /* A usable namespace address of this subnet: past the bridge, not broadcast. */
@@ -112,48 +111,20 @@ static json_object *to_json(const struct nsalloc *alloc)
 static int save(const struct nsalloc *alloc)
 {
 	json_object *root;
-	const char *text;
-	char *tmp = NULL;
-	int fd = -1, dirfd = -1, ret = 0;
-	size_t len;
+	int ret;
 
 	if (!alloc->dir)
 		return 0;
-	if (mkdir(alloc->dir, 0700) < 0 && errno != EEXIST)
-		return -errno;
+	if (mkdir(alloc->dir, 0700) < 0 && errno != EEXIST) {
+		ret = -errno;
+		log_error("cannot create %s for %s: %s", alloc->dir, alloc->path, strerror(-ret));
+		return ret;
+	}
 	root = to_json(alloc);
-	text =
+	ret = persist_write(
+	    alloc->dir, alloc->path,
 	    json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-						     JSON_C_TO_STRING_NOSLASHESCAPE);
-	len = strlen(text);
-	if (asprintf(&tmp, "%s.tmp", alloc->path) < 0)
-		fatal("out of memory");
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		ret = -errno;
-		goto out;
-	}
-	if (write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1) {
-		ret = errno ? -errno : -EIO;
-		goto out;
-	}
-	if (fsync(fd) < 0 || rename(tmp, alloc->path) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	dirfd = open(alloc->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dirfd >= 0)
-		fsync(dirfd);
-out:
-	if (ret < 0) {
-		log_error("cannot save %s: %s", alloc->path, strerror(-ret));
-		unlink(tmp);
-	}
-	if (fd >= 0)
-		close(fd);
-	if (dirfd >= 0)
-		close(dirfd);
-	free(tmp);
+						     JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(root);
 	return ret;
 }
@@ -212,7 +183,7 @@ static int load(struct nsalloc *alloc)
 {
 	struct stat stbuf;
 	json_object *root;
-	char *corrupt = NULL;
+	char aside[4096];
 	FILE *f;
 	char *text;
 	size_t len;
@@ -244,13 +215,10 @@ static int load(struct nsalloc *alloc)
 	return 0;
 corrupt:
 	json_object_put(root);
-	if (asprintf(&corrupt, "%s.corrupt", alloc->path) < 0)
-		fatal("out of memory");
-	log_error("%s is corrupt; moved to %s, namespace addresses are allocated afresh",
-		  alloc->path, corrupt);
-	if (rename(alloc->path, corrupt) < 0)
-		ret = -errno;
-	free(corrupt);
+	ret = persist_move_aside(alloc->path, aside, sizeof(aside));
+	if (ret == 0)
+		log_error("%s is corrupt; moved to %s, namespace addresses are allocated afresh",
+			  alloc->path, aside);
 	return ret;
 }
 
@@ -354,7 +322,7 @@ int nsalloc_set_config(struct nsalloc *alloc, const char (*names)[CFG_NS_NAME_MA
 		}
 	}
 	if (n_next > NSALLOC_MAX) {
-		ret = -ENOSPC;
+		ret = -EADDRNOTAVAIL;
 		goto fail;
 	}
 	for (unsigned i = 0; i < n; i++) {
@@ -382,7 +350,7 @@ int nsalloc_add(struct nsalloc *alloc, const char *name, uint32_t *addr)
 	if (nsalloc_find(alloc, name))
 		return -EEXIST;
 	if (alloc->n >= NSALLOC_MAX || strlen(name) > CFG_NS_NAME_MAX)
-		return alloc->n >= NSALLOC_MAX ? -ENOSPC : -EINVAL;
+		return alloc->n >= NSALLOC_MAX ? -EADDRNOTAVAIL : -EINVAL;
 	ret = lowest_free(&alloc->subnet, alloc->entries, alloc->n, &e.addr);
 	if (ret < 0)
 		return ret;

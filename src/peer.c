@@ -765,6 +765,17 @@ static void update_rib_local(struct peer_mgr *mgr)
 	rib_set_local(mgr->rib, mgr->local, n);
 }
 
+/* A state save that failed (persist_write logged the step and counted it)
+ * loses only what a restart would have remembered: the session and the
+ * routes carry on, and the operator learns what was lost. */
+static void log_unsaved(const struct peer_mgr *mgr, int ret, const char *what, const char *object,
+			const char *consequence)
+{
+	if (ret < 0)
+		log_error("cannot save %s %s in %s: %s; %s", what, object, mgr->config.state->path,
+			  strerror(-ret), consequence);
+}
+
 static void set_subnet(struct peer_mgr *mgr, const struct prefix *subnet, const char *why)
 {
 	char buf[PREFIX_STRLEN];
@@ -776,7 +787,8 @@ static void set_subnet(struct peer_mgr *mgr, const struct prefix *subnet, const 
 	evtimer_del(mgr->claim_timer);
 	log_info("node subnet %s (%s)", addr_format_prefix(subnet, buf), why);
 	if (mgr->config.state && !mgr->config.subnet_explicit)
-		state_set_subnet(mgr->config.state, subnet);
+		log_unsaved(mgr, state_set_subnet(mgr->config.state, subnet), "subnet lease", buf,
+			    "a restart may claim another subnet");
 	if (mgr->ops.subnet_claimed && !mgr->shutting_down)
 		mgr->ops.subnet_claimed(mgr->arg, subnet);
 	broadcast_advert(mgr);
@@ -1645,8 +1657,13 @@ static void change_state(struct peer *peer, enum peer_state next, enum peer_even
 		peer->last_heard_ms = peer->established_ms;
 		timer_arm(peer->hold_timer, peer->hold_ms);
 		timer_arm(peer->keepalive_timer, peer->keepalive_ms);
-		if (mgr->config.state)
-			state_add_peer(mgr->config.state, &peer->endpoint);
+		if (mgr->config.state) {
+			char ep[ENDPOINT_STRLEN];
+
+			log_unsaved(mgr, state_add_peer(mgr->config.state, &peer->endpoint),
+				    "learned peer", addr_format_endpoint(&peer->endpoint, ep),
+				    "a restart will not dial it");
+		}
 		send_advert(peer);
 		send_peer_list(peer, NULL);
 		send_simple(peer->conn, NSA_PEER__ENVELOPE__MSG_END_OF_ADVERTS);
@@ -1795,8 +1812,14 @@ static void peer_fsm(struct peer *peer, enum peer_event event)
 		case PEER_EV_GOODBYE_LEAVE:
 			session_down(peer, true);
 			change_state(peer, PEER_IDLE, event);
-			if (mgr->config.state && !peer->seed)
-				state_remove_peer(mgr->config.state, &peer->endpoint);
+			if (mgr->config.state && !peer->seed) {
+				char ep[ENDPOINT_STRLEN];
+
+				log_unsaved(
+				    mgr, state_remove_peer(mgr->config.state, &peer->endpoint),
+				    "departure of peer", addr_format_endpoint(&peer->endpoint, ep),
+				    "a restart will dial it again");
+			}
 			/* A departed node is not redialled unless it is a seed; it
 			 * will dial us when it comes back. */
 			if (!peer->seed)

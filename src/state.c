@@ -5,11 +5,14 @@
  * Invariants: the file on disk is always either the previous or the new
  * complete version (temp file + fsync + rename + dir fsync), mode 0600 in a
  * 0700 dir; the in-memory struct is the truth and the file is rewritten
- * whole on every change; unknown keys are ignored so a newer agent's file
- * still loads; anything unreadable is moved aside, never silently
- * overwritten, so an operator can look at it. */
+ * whole on every change, then copied whole to STATE_BACKUP_NAME, so a
+ * corrupt main file costs neither the node id nor the lease; unknown keys
+ * are ignored so a newer agent's file still loads; anything unreadable is
+ * moved aside (persist_move_aside), never silently overwritten, so an
+ * operator can look at it. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -19,6 +22,7 @@
 #include <json-c/json.h>
 
 #include "nsagent/log.h"
+#include "nsagent/persist.h"
 #include "nsagent/state.h"
 #include "nsagent/xalloc.h"
 
@@ -161,62 +165,59 @@ static int parse_document(struct state *state, json_object *root, const char **w
 	return 0;
 }
 
-/* 0 loaded, -ENOENT no file, -EINVAL corrupt (already reported and moved
- * aside, state reset), other negative errno: unreadable. */
-static int load(struct state *state)
+static void reset(struct state *state)
 {
-	const char *why = NULL;
+	memset(state->node_id, 0, sizeof(state->node_id));
+	state->subnet_set = false;
+	state->n_peers = 0;
+}
+
+/* Fills state from path. 0 loaded, -ENOENT no file, -EINVAL corrupt (*why
+ * says how; state reset), other negative errno: unreadable (logged). */
+static int load(struct state *state, const char *path, const char **why)
+{
 	json_object *root = NULL;
 	struct stat st;
 	char *text = NULL;
 	int fd, ret = 0;
 	ssize_t got;
 
-	fd = open(state->path, O_RDONLY | O_CLOEXEC);
+	*why = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0) {
 		ret = -errno;
+		log_error("cannot stat %s: %s", path, strerror(-ret));
 		goto out;
 	}
 	if (st.st_size > STATE_MAX_FILE_SIZE) {
-		why = "file too large";
+		*why = "file too large";
 		goto corrupt;
 	}
 	text = xmalloc((size_t)st.st_size + 1);
 	got = read(fd, text, (size_t)st.st_size);
 	if (got < 0) {
 		ret = -errno;
-		log_error("cannot read %s: %s", state->path, strerror(errno));
+		log_error("cannot read %s: %s", path, strerror(-ret));
 		goto out;
 	}
 	text[got] = 0;
 	if (strlen(text) != (size_t)got) {
-		why = "file contains a NUL byte";
+		*why = "file contains a NUL byte";
 		goto corrupt;
 	}
 	root = json_tokener_parse(text);
 	if (!root) {
-		why = "not valid JSON";
+		*why = "not valid JSON";
 		goto corrupt;
 	}
-	if (parse_document(state, root, &why) < 0)
+	if (parse_document(state, root, why) < 0)
 		goto corrupt;
 	goto out;
-
-corrupt : {
-	char aside[4096];
-
-	snprintf(aside, sizeof(aside), "%s.corrupt", state->path);
-	log_warn("state file %s is corrupt (%s); moving it to %s and starting from defaults",
-		 state->path, why, aside);
-	if (rename(state->path, aside) < 0)
-		log_warn("cannot rename %s to %s: %s", state->path, aside, strerror(errno));
-	memset(state->node_id, 0, sizeof(state->node_id));
-	state->subnet_set = false;
-	state->n_peers = 0;
+corrupt:
+	reset(state);
 	ret = -EINVAL;
-}
 out:
 	json_object_put(root);
 	free(text);
@@ -224,21 +225,67 @@ out:
 	return ret;
 }
 
+/* The main file is corrupt: it goes aside and the backup (the last state
+ * saved whole) gives back the node id and lease, so that one bad file does
+ * not make this node a stranger to its peers. Returns 0 (state from the
+ * backup, or reset when there is none usable) or a negative errno (the
+ * corrupt file cannot be moved aside: it would be overwritten). */
+static int recover(struct state *state, const char *why)
+{
+	char aside[4096], backup_aside[4096], id[NODE_ID_STRLEN], p[PREFIX_STRLEN];
+	const char *backup_why;
+	int ret;
+
+	ret = persist_move_aside(state->path, aside, sizeof(aside));
+	if (ret < 0)
+		return ret;
+	ret = load(state, state->backup_path, &backup_why);
+	if (ret == 0) {
+		log_warn("state file %s is corrupt (%s), moved to %s; using the backup %s: node id "
+			 "%s, subnet %s, %u peers",
+			 state->path, why, aside, state->backup_path,
+			 node_id_format(state->node_id, id),
+			 state->subnet_set ? addr_format_prefix(&state->subnet, p) : "none",
+			 state->n_peers);
+		return 0;
+	}
+	if (ret == -EINVAL &&
+	    persist_move_aside(state->backup_path, backup_aside, sizeof(backup_aside)) == 0)
+		log_warn("state file %s is corrupt (%s), moved to %s; its backup %s is corrupt "
+			 "too (%s), moved to %s; starting with a new node id",
+			 state->path, why, aside, state->backup_path, backup_why, backup_aside);
+	else
+		log_warn("state file %s is corrupt (%s), moved to %s; no usable backup %s (%s); "
+			 "starting with a new node id",
+			 state->path, why, aside, state->backup_path,
+			 ret == -EINVAL ? backup_why : strerror(-ret));
+	reset(state);
+	return 0;
+}
+
 int state_open(const char *dir, struct state **out)
 {
 	struct state *state = xcalloc(1, sizeof(*state));
-	size_t len = strlen(dir) + 1 + strlen(STATE_FILE_NAME) + 1;
+	const char *why;
+	bool save = false;
 	int ret;
 
 	*out = NULL;
 	state->dir = xstrdup(dir);
-	state->path = xmalloc(len);
-	snprintf(state->path, len, "%s/%s", dir, STATE_FILE_NAME);
+	if (asprintf(&state->path, "%s/%s", dir, STATE_FILE_NAME) < 0 ||
+	    asprintf(&state->backup_path, "%s/%s", dir, STATE_BACKUP_NAME) < 0)
+		fatal("out of memory");
 	ret = make_dir(dir);
 	if (ret < 0)
 		goto fail;
-	ret = load(state);
-	if (ret < 0 && ret != -ENOENT && ret != -EINVAL) {
+	ret = load(state, state->path, &why);
+	if (ret == -EINVAL) {
+		ret = recover(state, why);
+		if (ret < 0)
+			goto fail;
+		/* The main file is rewritten from what was recovered. */
+		save = true;
+	} else if (ret < 0 && ret != -ENOENT) {
 		log_error("cannot read state file %s: %s", state->path, strerror(-ret));
 		goto fail;
 	}
@@ -250,6 +297,9 @@ int state_open(const char *dir, struct state **out)
 				goto fail;
 			}
 		} while (node_id_is_zero(state->node_id));
+		save = true;
+	}
+	if (save) {
 		ret = state_save(state);
 		if (ret < 0)
 			goto fail;
@@ -267,31 +317,16 @@ void state_free(struct state *state)
 		return;
 	free(state->dir);
 	free(state->path);
+	free(state->backup_path);
 	free(state);
-}
-
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 int state_save(const struct state *state)
 {
-	char id[NODE_ID_STRLEN], tmp[4096];
+	char id[NODE_ID_STRLEN];
 	json_object *root = json_object_new_object(), *peers = json_object_new_array();
 	const char *text;
-	int fd = -1, dirfd = -1, ret;
+	int ret;
 
 	json_object_object_add(root, "version", json_object_new_int(STATE_VERSION));
 	json_object_object_add(root, "node_id",
@@ -312,40 +347,17 @@ int state_save(const struct state *state)
 	json_object_object_add(root, "peers", peers);
 	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY);
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", state->path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		ret = -errno;
-		log_error("cannot write state file %s: %s", tmp, strerror(errno));
+	ret = persist_write(state->dir, state->path, text);
+	if (ret < 0)
 		goto out;
-	}
-	ret = write_all(fd, text, strlen(text));
-	if (ret == 0)
-		ret = write_all(fd, "\n", 1);
-	if (ret == 0 && fsync(fd) < 0)
-		ret = -errno;
-	if (ret < 0) {
-		log_error("cannot write state file %s: %s", tmp, strerror(-ret));
-		unlink(tmp);
-		goto out;
-	}
-	if (rename(tmp, state->path) < 0) {
-		ret = -errno;
-		log_error("cannot rename %s to %s: %s", tmp, state->path, strerror(errno));
-		unlink(tmp);
-		goto out;
-	}
-	/* The rename itself must reach the disk for the new file to survive a
-	 * power cut. */
-	dirfd = open(state->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dirfd >= 0)
-		fsync(dirfd);
-	ret = 0;
+	/* Written only once the main file is complete, so the backup is always
+	 * a state that was saved whole. Its failure is logged and counted by
+	 * persist_write; the state itself is saved, so the caller's change
+	 * stands. */
+	if (persist_write(state->dir, state->backup_path, text) < 0)
+		log_warn("backup %s is older than %s until the next save", state->backup_path,
+			 state->path);
 out:
-	if (fd >= 0)
-		close(fd);
-	if (dirfd >= 0)
-		close(dirfd);
 	json_object_put(root);
 	return ret;
 }

@@ -152,7 +152,8 @@ static const char *or_dash(const char *s)
 
 static void print_node(const struct status *st, FILE *out)
 {
-	char a[ADDR_STRLEN], p[PREFIX_STRLEN], up[32], bridge[IFNAMSIZ + ADDR_STRLEN + 2];
+	char a[ADDR_STRLEN], p[PREFIX_STRLEN], up[32], saves[64],
+	    bridge[IFNAMSIZ + ADDR_STRLEN + 2];
 	struct table t = {.n_columns = 2};
 
 	status_format_duration(st->uptime_ms, up, sizeof(up));
@@ -171,6 +172,13 @@ static void print_node(const struct status *st, FILE *out)
 	table_row(&t, (const char *[]){"health", st->healthy ? "ok" : "NOT HEALTHY"});
 	if (!st->healthy)
 		table_row(&t, (const char *[]){"problem", or_dash(st->problem)});
+	/* Only when there were any: the data path does not depend on it, but
+	 * what a restart would remember may be lost. */
+	if (st->state_save_errors) {
+		snprintf(saves, sizeof(saves), "%" PRIu64 " saves failed (see the log)",
+			 st->state_save_errors);
+		table_row(&t, (const char *[]){"state", saves});
+	}
 	table_row(&t, (const char *[]){"agent", st->version[0] ? st->version : "-"});
 	table_row(&t, (const char *[]){"uptime", up});
 	table_print(&t, out);
@@ -339,6 +347,8 @@ void status_print_json(const struct status *st, FILE *out)
 	json_object_object_add(root, "healthy", json_object_new_boolean(st->healthy));
 	json_object_object_add(root, "problem",
 			       st->healthy ? NULL : json_string_or_null(st->problem));
+	json_object_object_add(root, "state_save_errors",
+			       json_object_new_int64((int64_t)st->state_save_errors));
 	json_object_object_add(root, "node", node_json(st));
 	json_object_object_add(root, "namespaces", namespaces_json(st));
 	json_object_object_add(root, "peers", peers_json(st));

@@ -30,8 +30,8 @@ struct nsalloc_entry {
 
 /* Loads dir/NSALLOC_FILE_NAME (dir NULL: nothing is persisted). Entries of
  * another subnet, unusable addresses and bad names are dropped (logged): the
- * subnet changed or the file was edited. A corrupt file is renamed to
- * *.corrupt and the allocator starts empty. Returns 0 or a negative errno
+ * subnet changed or the file was edited. A corrupt file is moved aside
+ * (persist_move_aside) and the allocator starts empty. Returns 0 or a negative errno
  * (unreadable file). */
 int nsalloc_open(const char *dir, const struct prefix *subnet, struct nsalloc **out);
 void nsalloc_free(struct nsalloc *alloc);
@@ -39,10 +39,12 @@ void nsalloc_free(struct nsalloc *alloc);
 /* Makes the config's namespaces exactly names (in that order): existing
  * ones keep their addresses, new ones get the lowest free, config ones not
  * in names are released. A runtime namespace named in names becomes a
- * config one. Saves. -ENOSPC when the subnet is full (nothing changed). */
+ * config one. Saves. -EADDRNOTAVAIL when the subnet is full (nothing
+ * changed); a failed save returns its own errno (-ENOSPC: the disk is
+ * full) and changes nothing either. */
 int nsalloc_set_config(struct nsalloc *alloc, const char (*names)[CFG_NS_NAME_MAX + 1], unsigned n);
-/* Runtime namespaces: -EEXIST when the name is taken, -ENOSPC when the
- * subnet is full, -EPERM (del) when the namespace comes from the config,
+/* Runtime namespaces: -EEXIST when the name is taken, -EADDRNOTAVAIL when
+ * the subnet is full, -EPERM (del) when the namespace comes from the config,
  * -ENOENT (del) when there is none. Saves; a failed save undoes the change. */
 int nsalloc_add(struct nsalloc *alloc, const char *name, uint32_t *addr);
 int nsalloc_del(struct nsalloc *alloc, const char *name);

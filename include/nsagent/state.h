@@ -1,7 +1,8 @@
 /* Persisted agent state in the state dir (default /var/lib/nsagent):
  * node id, subnet lease, learned peers. One JSON file, replaced atomically
- * on every change. A corrupt file is moved aside and the agent starts from
- * defaults rather than refusing to run. */
+ * on every change, and a backup copy of the last state saved whole. A
+ * corrupt file is moved aside and the agent carries on from the backup, or
+ * from defaults when there is none, rather than refusing to run. */
 #ifndef NSAGENT_STATE_H
 #define NSAGENT_STATE_H
 
@@ -12,13 +13,16 @@
 #include "nsagent/nodeid.h"
 
 #define STATE_FILE_NAME "state.json"
+/* The last state saved whole, rewritten after every save of the main file. */
+#define STATE_BACKUP_NAME STATE_FILE_NAME ".bak"
 #define STATE_MAX_PEERS 256
 /* A state file bigger than this is corrupt (256 peers fit in a few KiB). */
 #define STATE_MAX_FILE_SIZE (1024 * 1024)
 
 struct state {
 	char *dir;
-	char *path; /* dir/STATE_FILE_NAME */
+	char *path;	   /* dir/STATE_FILE_NAME */
+	char *backup_path; /* dir/STATE_BACKUP_NAME */
 	uint8_t node_id[NODE_ID_LEN];
 	bool subnet_set; /* a lease exists */
 	struct prefix subnet;
@@ -26,15 +30,18 @@ struct state {
 	unsigned n_peers;
 };
 
-/* Creates dir (0700) when missing, loads the file, or starts from defaults
- * when there is none or it is corrupt (logged, renamed to *.corrupt). A
- * missing node id is generated and saved at once, so the id is stable from
- * the first run. Returns 0 or a negative errno (dir not creatable, file not
- * writable, no randomness). */
+/* Creates dir (0700) when missing and loads the file. A corrupt file is
+ * moved aside (persist_move_aside) and the backup loaded instead, then saved
+ * as the main file; without a usable backup (a corrupt one is moved aside
+ * too) the agent starts from defaults. Which file was used and why is
+ * logged. A missing node id is generated and saved at once, so the id is
+ * stable from the first run. Returns 0 or a negative errno (dir not
+ * creatable, file not readable or writable, no randomness). */
 int state_open(const char *dir, struct state **out);
 void state_free(struct state *state);
 
-/* Write the whole state atomically: temp file, fsync, rename, fsync dir. */
+/* Write the whole state atomically (persist_write), then the backup. Returns
+ * the main file's result: a failed backup is logged and counted only. */
 int state_save(const struct state *state);
 
 /* Setters save when the value changed; they return 0 or a negative errno

@@ -61,6 +61,9 @@ struct status {
 	char bridge[IFNAMSIZ];
 	uint32_t bridge_addr;
 	bool key; /* a cluster key is configured */
+	/* Failed writes of the state dir's files since the agent started
+	 * (persist_save_errors): a full or failing disk. */
+	uint64_t state_save_errors;
 	struct status_namespace *namespaces;
 	unsigned n_namespaces;
 	struct status_peer *peers;

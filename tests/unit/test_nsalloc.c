@@ -1,6 +1,7 @@
 /* Unit tests for src/nsalloc.c: lowest-free allocation after the bridge,
  * no reuse of a held address, config vs runtime namespaces, persistence
- * across reopen, subnet change, corrupt files, and undo on a failed save. */
+ * across reopen, subnet change, corrupt files (each copy kept), undo on a
+ * failed save, and a full disk told apart from a full subnet. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 #include <cmocka.h>
 
 #include "nsagent/nsalloc.h"
+#include "nsagent/persist.h"
 
 typedef char ns_name[CFG_NS_NAME_MAX + 1];
 
@@ -191,9 +193,10 @@ static void test_full(void **state)
 		assert_int_equal(nsalloc_add(a, name, &addr), 0);
 	}
 	assert_string_equal(addr_of(a, "n4"), "172.16.0.6");
-	assert_int_equal(nsalloc_add(a, "n5", &addr), -ENOSPC);
+	/* Not ENOSPC: that is a full disk (test_disk_full). */
+	assert_int_equal(nsalloc_add(a, "n5", &addr), -EADDRNOTAVAIL);
 	/* A config that does not fit changes nothing. */
-	assert_int_equal(nsalloc_set_config(a, two, 2), -ENOSPC);
+	assert_int_equal(nsalloc_set_config(a, two, 2), -EADDRNOTAVAIL);
 	assert_int_equal(nsalloc_count(a), 5);
 	nsalloc_free(a);
 }
@@ -215,12 +218,20 @@ static void test_corrupt_and_bad_entries(void **state)
 	struct stat st;
 
 	snprintf(path, sizeof(path), "%s/%s", f->dir, NSALLOC_FILE_NAME);
-	snprintf(corrupt, sizeof(corrupt), "%s.corrupt", path);
+	snprintf(corrupt, sizeof(corrupt), "%s.corrupt.1", path);
 	write_file(path, "{ not json");
 	assert_int_equal(nsalloc_open(f->dir, &f->subnet, &a), 0);
 	assert_int_equal(nsalloc_count(a), 0);
 	assert_int_equal(stat(corrupt, &st), 0);
 	nsalloc_free(a);
+	/* A second corruption does not overwrite the first copy. */
+	write_file(path, "[]");
+	assert_int_equal(nsalloc_open(f->dir, &f->subnet, &a), 0);
+	nsalloc_free(a);
+	assert_int_equal(stat(corrupt, &st), 0);
+	assert_int_equal(st.st_size, strlen("{ not json"));
+	snprintf(corrupt, sizeof(corrupt), "%s.corrupt.2", path);
+	assert_int_equal(stat(corrupt, &st), 0);
 
 	/* Entries outside the subnet, on the bridge, on broadcast, duplicates
 	 * and bad names are dropped; the good one stays. */
@@ -261,6 +272,28 @@ static void test_failed_save_undoes(void **state)
 	nsalloc_free(a);
 }
 
+/* A full disk (the kernel's ENOSPC, from /dev/full) is reported as such,
+ * counted, and changes nothing; once there is room the same add works. */
+static void test_disk_full(void **state)
+{
+	struct fixture *f = *state;
+	char tmp[420];
+	struct nsalloc *a;
+	uint32_t addr;
+	uint64_t errors = persist_save_errors();
+
+	assert_int_equal(nsalloc_open(f->dir, &f->subnet, &a), 0);
+	snprintf(tmp, sizeof(tmp), "%s/%s.tmp", f->dir, NSALLOC_FILE_NAME);
+	assert_int_equal(symlink("/dev/full", tmp), 0);
+	assert_int_equal(nsalloc_add(a, "web", &addr), -ENOSPC);
+	assert_int_equal(persist_save_errors(), errors + 1);
+	assert_null(nsalloc_find(a, "web"));
+	assert_int_equal(access(tmp, F_OK), -1);
+	assert_int_equal(nsalloc_add(a, "web", &addr), 0);
+	assert_string_equal(addr_of(a, "web"), "172.16.0.2");
+	nsalloc_free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -272,6 +305,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_full, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_corrupt_and_bad_entries, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_failed_save_undoes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

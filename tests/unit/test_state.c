@@ -1,5 +1,7 @@
 /* Persisted state: id stability, round trip, modes, atomic replace,
- * corrupt files moved aside, bounded peer list. */
+ * corrupt files moved aside (each its own bounded copy), recovery from the
+ * backup, failed saves reported with the kernel's errno and counted,
+ * bounded peer list. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -15,6 +17,7 @@
 #include <cmocka.h>
 
 #include "nsagent/log.h"
+#include "nsagent/persist.h"
 #include "nsagent/state.h"
 
 static char base[256];
@@ -45,6 +48,18 @@ static void write_file(const char *path, const char *text)
 	fclose(f);
 }
 
+/* state holds node_id, subnet and peer as its one peer. */
+static void assert_same_state(const struct state *state, const uint8_t *node_id,
+			      const struct prefix *subnet, const struct endpoint *peer)
+{
+	assert_memory_equal(state->node_id, node_id, NODE_ID_LEN);
+	assert_true(state->subnet_set);
+	assert_true(addr_prefix_equal(&state->subnet, subnet));
+	assert_int_equal(state->n_peers, 1);
+	assert_int_equal(state->peers[0].addr, peer->addr);
+	assert_int_equal(state->peers[0].port, peer->port);
+}
+
 static void test_fresh_and_reload(void **st)
 {
 	(void)st;
@@ -69,12 +84,7 @@ static void test_fresh_and_reload(void **st)
 	assert_int_equal(state_add_peer(a, &peer), 0); /* no duplicate */
 
 	assert_int_equal(state_open(dir, &b), 0);
-	assert_memory_equal(a->node_id, b->node_id, NODE_ID_LEN);
-	assert_true(b->subnet_set);
-	assert_true(addr_prefix_equal(&b->subnet, &subnet));
-	assert_int_equal(b->n_peers, 1);
-	assert_int_equal(b->peers[0].addr, peer.addr);
-	assert_int_equal(b->peers[0].port, peer.port);
+	assert_same_state(b, a->node_id, &subnet, &peer);
 
 	assert_int_equal(state_remove_peer(b, &peer), 0);
 	assert_int_equal(state_clear_subnet(b), 0);
@@ -90,27 +100,157 @@ static void test_fresh_and_reload(void **st)
 	state_free(b);
 }
 
+static void read_file(const char *path, char *buf, size_t size)
+{
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	assert_non_null(f);
+	n = fread(buf, 1, size - 1, f);
+	buf[n] = 0;
+	fclose(f);
+}
+
+/* A fresh dir under base named after what the test checks. */
+static void fresh_dir(char *dir, size_t size, const char *name)
+{
+	snprintf(dir, size, "%s/%s", base, name);
+	assert_int_equal(mkdir(dir, 0700), 0);
+}
+
+/* No backup: the corrupt file is kept as state.json.corrupt.1, byte for
+ * byte, and the agent starts from defaults with a new node id. */
 static void check_corrupt(const char *content)
 {
-	char dir[512], path[600], aside[700];
+	static unsigned n_checks;
+	char dir[512], name[32], path[600], aside[700], kept[256];
 	struct state *s;
 
-	snprintf(dir, sizeof(dir), "%s/corrupt", base);
-	mkdir(dir, 0700);
+	snprintf(name, sizeof(name), "corrupt%u", n_checks++);
+	fresh_dir(dir, sizeof(dir), name);
 	snprintf(path, sizeof(path), "%s/%s", dir, STATE_FILE_NAME);
-	snprintf(aside, sizeof(aside), "%s.corrupt", path);
-	unlink(aside);
+	snprintf(aside, sizeof(aside), "%s.corrupt.1", path);
 	write_file(path, content);
 	assert_int_equal(state_open(dir, &s), 0);
 	assert_false(node_id_is_zero(s->node_id));
 	assert_false(s->subnet_set);
 	assert_int_equal(s->n_peers, 0);
-	assert_int_equal(access(aside, F_OK), 0);
+	read_file(aside, kept, sizeof(kept));
+	assert_string_equal(kept, content);
 	/* a fresh, valid file replaced it */
 	state_free(s);
 	assert_int_equal(state_open(dir, &s), 0);
 	state_free(s);
-	assert_int_equal(unlink(aside), 0);
+}
+
+/* A corrupt main file with a good backup: the node keeps its id, lease
+ * and peers, and the main file is rewritten from the backup. */
+static void test_corrupt_recovered_from_backup(void **st)
+{
+	(void)st;
+	char dir[512], path[600], aside[800], backup[700];
+	struct state *a, *b;
+	struct prefix subnet = {0xac100500, 24};
+	struct endpoint peer = {0xc0a80107, 7470};
+	struct stat sb;
+
+	fresh_dir(dir, sizeof(dir), "recover");
+	assert_int_equal(state_open(dir, &a), 0);
+	assert_int_equal(state_set_subnet(a, &subnet), 0);
+	assert_int_equal(state_add_peer(a, &peer), 0);
+	snprintf(path, sizeof(path), "%s/%s", dir, STATE_FILE_NAME);
+	snprintf(backup, sizeof(backup), "%s/%s", dir, STATE_BACKUP_NAME);
+	assert_int_equal(stat(backup, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+
+	write_file(path, "{\"version\":1,\"node_id\":\"0123");
+	assert_int_equal(state_open(dir, &b), 0);
+	assert_same_state(b, a->node_id, &subnet, &peer);
+	snprintf(aside, sizeof(aside), "%s.corrupt.1", path);
+	assert_int_equal(access(aside, F_OK), 0);
+	state_free(b);
+
+	/* The main file itself holds the recovered state again. */
+	assert_int_equal(unlink(backup), 0);
+	assert_int_equal(state_open(dir, &b), 0);
+	assert_memory_equal(a->node_id, b->node_id, NODE_ID_LEN);
+	assert_true(addr_prefix_equal(&b->subnet, &subnet));
+	state_free(b);
+
+	/* Both corrupt: a new id, and both files kept under their own names. */
+	write_file(path, "main garbage");
+	write_file(backup, "backup garbage");
+	assert_int_equal(state_open(dir, &b), 0);
+	assert_memory_not_equal(a->node_id, b->node_id, NODE_ID_LEN);
+	assert_false(b->subnet_set);
+	snprintf(aside, sizeof(aside), "%s.corrupt.2", path);
+	assert_int_equal(access(aside, F_OK), 0);
+	snprintf(aside, sizeof(aside), "%s.corrupt.1", backup);
+	assert_int_equal(access(aside, F_OK), 0);
+	state_free(b);
+	state_free(a);
+}
+
+/* Every corruption keeps its own copy; only the newest
+ * PERSIST_CORRUPT_KEEP are kept. */
+static void test_corrupt_copies_bounded(void **st)
+{
+	(void)st;
+	const unsigned rounds = PERSIST_CORRUPT_KEEP + 3;
+	char dir[512], path[600], aside[700], text[64], kept[64];
+	struct state *s;
+
+	fresh_dir(dir, sizeof(dir), "bounded");
+	snprintf(path, sizeof(path), "%s/%s", dir, STATE_FILE_NAME);
+	for (unsigned i = 1; i <= rounds; i++) {
+		snprintf(text, sizeof(text), "garbage %u", i);
+		write_file(path, text);
+		assert_int_equal(state_open(dir, &s), 0);
+		state_free(s);
+	}
+	for (unsigned i = 1; i <= rounds; i++) {
+		snprintf(aside, sizeof(aside), "%s.corrupt.%u", path, i);
+		if (i <= rounds - PERSIST_CORRUPT_KEEP) {
+			assert_int_equal(access(aside, F_OK), -1);
+			continue;
+		}
+		snprintf(text, sizeof(text), "garbage %u", i);
+		read_file(aside, kept, sizeof(kept));
+		assert_string_equal(kept, text);
+	}
+}
+
+/* A failed save returns the kernel's errno (here ENOSPC, from /dev/full)
+ * and is counted; the file on disk stays the previous version. */
+static void test_failed_save(void **st)
+{
+	(void)st;
+	char dir[512], tmp[700];
+	struct state *s, *again;
+	struct prefix subnet = {0xac100600, 24};
+	uint64_t errors;
+
+	fresh_dir(dir, sizeof(dir), "full");
+	assert_int_equal(state_open(dir, &s), 0);
+	snprintf(tmp, sizeof(tmp), "%s/%s.tmp", dir, STATE_FILE_NAME);
+	assert_int_equal(symlink("/dev/full", tmp), 0);
+	errors = persist_save_errors();
+	assert_int_equal(state_set_subnet(s, &subnet), -ENOSPC);
+	assert_int_equal(persist_save_errors(), errors + 1);
+	assert_int_equal(access(tmp, F_OK), -1); /* the temp file is removed */
+	assert_int_equal(state_open(dir, &again), 0);
+	assert_false(again->subnet_set);
+	state_free(again);
+
+	/* A failed backup is counted, but the state itself is saved. */
+	snprintf(tmp, sizeof(tmp), "%s/%s.tmp", dir, STATE_BACKUP_NAME);
+	assert_int_equal(symlink("/dev/full", tmp), 0);
+	assert_int_equal(state_save(s), 0);
+	assert_int_equal(persist_save_errors(), errors + 2);
+	assert_int_equal(state_open(dir, &again), 0);
+	assert_true(again->subnet_set);
+	state_free(again);
+	state_free(s);
 }
 
 /* An existing state dir open to others is made private (0700). */
@@ -191,9 +331,14 @@ static void test_peer_bound(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_fresh_and_reload), cmocka_unit_test(test_corrupt),
-	    cmocka_unit_test(test_dir_tightened),    cmocka_unit_test(test_unknown_keys),
+	    cmocka_unit_test(test_fresh_and_reload),
+	    cmocka_unit_test(test_corrupt),
+	    cmocka_unit_test(test_dir_tightened),
+	    cmocka_unit_test(test_unknown_keys),
 	    cmocka_unit_test(test_peer_bound),
+	    cmocka_unit_test(test_corrupt_recovered_from_backup),
+	    cmocka_unit_test(test_corrupt_copies_bounded),
+	    cmocka_unit_test(test_failed_save),
 	};
 	log_set_level(LOG_LEVEL_ERROR);
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -119,9 +119,11 @@ static void test_text_unhealthy_and_empty(void **state)
 	st.healthy = false;
 	snprintf(st.problem, sizeof(st.problem), "cannot add route: Network is unreachable");
 	st.key = true;
+	st.state_save_errors = 3;
 	text = text_of(&st);
 	assert_non_null(strstr(text, "health   NOT HEALTHY\n"
-				     "problem  cannot add route: Network is unreachable\n"));
+				     "problem  cannot add route: Network is unreachable\n"
+				     "state    3 saves failed (see the log)\n"));
 	assert_non_null(strstr(text, "key      on (sessions authenticated)\n"));
 	assert_non_null(strstr(text, "\nno namespaces\n\nno peers\n"));
 	/* No trailing blanks anywhere. */
@@ -171,6 +173,7 @@ static void test_json(void **state)
 	assert_true(json_object_get_boolean(get(root, "healthy", json_type_boolean)));
 	get(root, "problem", json_type_null);
 	get(root, "uptime_ms", json_type_int);
+	assert_int_equal(json_object_get_int64(get(root, "state_save_errors", json_type_int)), 0);
 	node = get(root, "node", json_type_object);
 	get(node, "id", json_type_null);
 	assert_string_equal(json_object_get_string(get(node, "ip", json_type_string)),
