@@ -66,6 +66,12 @@ peer_state() {
 	lab exec host1 -- "$NSAGENT" status --json |
 		jq -r --arg a "$1" '.peers[] | select(.address == $a) | .state'
 }
+# mark: host1's log length and TLS failure count before a case, into the
+# caller's lines and failures.
+mark() {
+	lines=$(log_lines host1)
+	failures=$(tls_failures)
+}
 host2_intact() {
 	agent_alive host1 || fail "host1's agent died: $(lab agent host1 log | tail -n 20)"
 	[[ $(peer_state "$HOST2") == established ]] ||
@@ -95,8 +101,7 @@ host2_started=$(log_lines host1)
 server_refused() {
 	local what=$1 lines failures
 	shift
-	lines=$(log_lines host1)
-	failures=$(tls_failures)
+	mark
 	server_start "$@"
 	outcome() {
 		log_since host1 "$lines" |
@@ -156,8 +161,7 @@ client() {
 client_refused() {
 	local what=$1 lines failures
 	shift
-	lines=$(log_lines host1)
-	failures=$(tls_failures)
+	mark
 	client "$@"
 	((client_rc != 0)) || fail "$what: s_client exited 0: $(cat "$tmp/client.log")"
 	grep -q "Cipher is (NONE)" "$tmp/client.log" ||

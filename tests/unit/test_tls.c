@@ -27,6 +27,7 @@
 #include <sys/socket.h>
 
 #include "nsagent/tls.h"
+#include "tls_harness.h"
 
 static char dir[] = "/tmp/nsagent-tls-test.XXXXXX";
 
@@ -221,16 +222,6 @@ static void handshake_free(struct handshake *h)
 	event_base_free(h->base);
 }
 
-static struct tls_ctx *ctx_with_key(uint8_t fill)
-{
-	uint8_t key[TLS_KEY_LEN];
-	struct tls_ctx *ctx;
-
-	memset(key, fill, sizeof(key));
-	assert_int_equal(tls_ctx_new(key, &ctx), 0);
-	return ctx;
-}
-
 /* An end that never completed its handshake, and reported why. */
 static void assert_refused(const struct end *e)
 {
@@ -240,7 +231,7 @@ static void assert_refused(const struct end *e)
 
 static void test_same_key_authenticated(void **st)
 {
-	struct tls_ctx *a = ctx_with_key(0x31), *b = ctx_with_key(0x31);
+	struct tls_ctx *a = th_ctx_with_key(0x31), *b = th_ctx_with_key(0x31);
 	struct handshake h;
 	char why[160];
 
@@ -259,7 +250,7 @@ static void test_same_key_authenticated(void **st)
  * certificate completed TLS 1.3 with our client. */
 static void test_client_refuses_certificate(void **st)
 {
-	struct tls_ctx *ours = ctx_with_key(0x32);
+	struct tls_ctx *ours = th_ctx_with_key(0x32);
 	SSL_CTX *tls13 = plain_ctx(true, 0), *tls12 = plain_ctx(true, TLS1_2_VERSION);
 	struct handshake h;
 
@@ -284,7 +275,7 @@ static void test_client_refuses_certificate(void **st)
  * another key. */
 static void test_server_refuses_without_key(void **st)
 {
-	struct tls_ctx *ours = ctx_with_key(0x33), *other = ctx_with_key(0x34);
+	struct tls_ctx *ours = th_ctx_with_key(0x33), *other = th_ctx_with_key(0x34);
 	SSL_CTX *tls13 = plain_ctx(false, 0), *tls12 = plain_ctx(false, TLS1_2_VERSION);
 	struct handshake h;
 
