@@ -6,8 +6,8 @@
  * with another key, cannot complete the handshake, so it never reaches a
  * session. No certificates (one a peer sends is refused, on either side),
  * no resumption tickets, no early data: a replayed handshake cannot
- * complete either. Without a key, connections
- * are plain TCP (labs only) and the agent says so loudly.
+ * complete either. Without a key, connections are plain TCP (labs only)
+ * and the agent says so loudly.
  *
  * The key file holds TLS_KEY_LEN random bytes in base64 (`nsagent genkey`)
  * and must be a regular file owned by root (or by the user running the
