@@ -137,7 +137,7 @@ struct conn {
 	struct hello_info hello;
 	struct event *handshake_timer; /* unidentified inbound only */
 	bool tls;
-	bool tls_done;	 /* handshake completed */
+	bool tls_done;	 /* handshake completed with the cluster key */
 	uint32_t source; /* inbound: the remote address, for the per-source limit */
 	bool pending_counted;
 	char remote[ENDPOINT_STRLEN];
@@ -1443,6 +1443,11 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 	struct conn *conn = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
 
+	/* No byte of a TLS connection is read before conn_event_cb has
+	 * checked its handshake (libevent reports the handshake first; this
+	 * holds should that order ever change). */
+	if (conn->tls && !conn->tls_done)
+		return;
 	while (conn->bev) {
 		NsaPeer__Envelope *env;
 		struct peer *peer = conn->peer;
@@ -1502,7 +1507,20 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 
 	(void)bev;
 	if (what & BEV_EVENT_CONNECTED) {
-		/* With TLS: the handshake is complete, the key matched. */
+		char why[160];
+
+		/* With TLS the handshake is complete; it counts only if it used
+		 * the cluster key, whichever side we are. */
+		if (conn->tls && tls_bev_authenticated(conn->bev, why, sizeof(why)) < 0) {
+			conn->mgr->stats.tls_failures++;
+			log_warn("connection %s: TLS handshake refused: %s; closing", conn->remote,
+				 why);
+			if (peer && peer->conn == conn)
+				peer_fsm(peer, PEER_EV_TCP_FAILED);
+			else
+				conn_close(conn);
+			return;
+		}
 		conn->tls_done = true;
 		if (peer && peer->conn == conn)
 			peer_fsm(peer, PEER_EV_TCP_CONNECTED);

@@ -9,9 +9,12 @@
  *
  * Invariants: TLS 1.3 only; PSK with (EC)DHE key exchange (OpenSSL's
  * default psk_dhe_ke), so a leaked key does not expose past sessions; no
- * certificates, so a handshake without the right PSK cannot complete;
- * session tickets off (each handshake is a full one) and early data off
- * (0-RTT data could be replayed, RFC 8446 8). */
+ * certificates: we have none to send, and any certificate a peer sends
+ * fails verification, so a handshake without the right PSK cannot
+ * complete on either side; session tickets off (each handshake is a full
+ * one) and early data off (0-RTT data could be replayed, RFC 8446 8).
+ * tls_bev_authenticated() checks the outcome once more at handshake
+ * completion: TLS 1.3, resumed with the PSK, no certificate. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -27,6 +30,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "nsagent/tls.h"
 #include "nsagent/xalloc.h"
@@ -180,6 +184,19 @@ static int find_psk_cb(SSL *ssl, const unsigned char *id, size_t idlen, SSL_SESS
 	return 1;
 }
 
+/* Any certificate fails. A client that offered the PSK gets a certificate
+ * only from a server that ignored it and authenticates by certificate
+ * instead; without this check OpenSSL's default (SSL_VERIFY_NONE) would
+ * take any self-signed one (RFC 8446 4.4.2). A PSK handshake sends no
+ * certificate, so this never runs in an authenticated session. The error
+ * set here is what tls_bev_error() reports. */
+static int refuse_certificate_cb(int preverify_ok, X509_STORE_CTX *store)
+{
+	(void)preverify_ok;
+	X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);
+	return 0;
+}
+
 int tls_ctx_new(const uint8_t key[TLS_KEY_LEN], struct tls_ctx **out)
 {
 	struct tls_ctx *ctx = xcalloc(1, sizeof(*ctx));
@@ -238,6 +255,14 @@ struct bufferevent *tls_bev_new(struct tls_ctx *ctx, struct event_base *base, ev
 
 	if (!ssl)
 		return NULL;
+	/* Client side only: a server is sent a certificate only when it asks
+	 * for one, which ours never does (a PSK handshake has no
+	 * CertificateRequest, RFC 8446 4.3.2, and without the PSK our server,
+	 * having no certificate, fails before that point). OpenSSL also
+	 * refuses to resume (use a PSK) on a server with SSL_VERIFY_PEER and no
+	 * session id context. */
+	if (client)
+		SSL_set_verify(ssl, SSL_VERIFY_PEER, refuse_certificate_cb);
 	bev = bufferevent_openssl_socket_new(
 	    base, fd, ssl, client ? BUFFEREVENT_SSL_CONNECTING : BUFFEREVENT_SSL_ACCEPTING,
 	    BEV_OPT_CLOSE_ON_FREE);
@@ -252,12 +277,54 @@ struct bufferevent *tls_bev_new(struct tls_ctx *ctx, struct event_base *base, ev
 	return bev;
 }
 
+int tls_bev_authenticated(struct bufferevent *bev, char *why, size_t size)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(bev);
+	X509 *cert;
+
+	if (!ssl) {
+		snprintf(why, size, "not a TLS connection");
+		return -EINVAL;
+	}
+	if (!SSL_is_init_finished(ssl)) {
+		snprintf(why, size, "the TLS handshake has not completed");
+		return -EACCES;
+	}
+	if (SSL_version(ssl) != TLS1_3_VERSION) {
+		snprintf(why, size, "the handshake negotiated %s, not TLS 1.3",
+			 SSL_get_version(ssl));
+		return -EACCES;
+	}
+	/* An external PSK is a resumption as far as OpenSSL is concerned: the
+	 * session came from our PSK callbacks (tickets and the session cache
+	 * are off), and the binder proved the peer knows the key. */
+	if (!SSL_session_reused(ssl)) {
+		snprintf(why, size,
+			 "the handshake did not use the cluster key (no PSK; the peer "
+			 "authenticated otherwise, e.g. by certificate)");
+		return -EACCES;
+	}
+	cert = SSL_get1_peer_certificate(ssl);
+	if (cert) {
+		X509_free(cert);
+		snprintf(why, size, "the peer sent a certificate");
+		return -EACCES;
+	}
+	return 0;
+}
+
 const char *tls_bev_error(struct bufferevent *bev, char *buf, size_t size)
 {
+	SSL *ssl = bufferevent_openssl_get_ssl(bev);
 	unsigned long err;
 	size_t used = 0;
 
 	buf[0] = '\0';
+	/* Set by refuse_certificate_cb: say what happened in our words. */
+	if (ssl && SSL_get_verify_result(ssl) == X509_V_ERR_APPLICATION_VERIFICATION)
+		used += (size_t)snprintf(buf, size,
+					 "the peer sent a certificate instead of using the "
+					 "cluster key (certificates are refused)");
 	while ((err = bufferevent_get_openssl_error(bev)) != 0) {
 		char one[256];
 

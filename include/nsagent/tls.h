@@ -4,9 +4,10 @@
  * cluster key as an external pre-shared key (RFC 8446 2.2, psk_dhe_ke so
  * each session still gets fresh ECDHE keys). A node without the key, or
  * with another key, cannot complete the handshake, so it never reaches a
- * session. No certificates, no resumption tickets, no early data: a
- * replayed handshake cannot complete either. Without a key, connections
- * are plain TCP (labs only) and the agent says so loudly.
+ * session. No certificates (one a peer sends is refused, on either side),
+ * no resumption tickets, no early data: a replayed handshake cannot
+ * complete either. Without a key, connections are plain TCP (labs only)
+ * and the agent says so loudly.
  *
  * The key file holds TLS_KEY_LEN random bytes in base64 (`nsagent genkey`)
  * and must be a regular file owned by root (or by the user running the
@@ -50,6 +51,14 @@ void tls_ctx_free(struct tls_ctx *ctx);
  * failure. */
 struct bufferevent *tls_bev_new(struct tls_ctx *ctx, struct event_base *base, evutil_socket_t fd,
 				bool client);
+
+/* Whether a TLS bufferevent whose handshake has completed is an
+ * authenticated session: TLS 1.3, keyed by the cluster PSK, no
+ * certificate. The handshake callbacks already refuse anything else; this
+ * is the guard a caller runs at BEV_EVENT_CONNECTED, before it reads a
+ * byte. 0, or -EACCES (-EINVAL for a plain bufferevent) with the reason in
+ * why. */
+int tls_bev_authenticated(struct bufferevent *bev, char *why, size_t size);
 
 /* The OpenSSL error queue of a TLS bufferevent, as one line into buf
  * ("" when there is none). */

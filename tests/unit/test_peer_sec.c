@@ -26,6 +26,7 @@
 #include "nsagent/tls.h"
 #include "nsagent/wire.h"
 #include "peer_harness.h"
+#include "tls_harness.h"
 
 struct node {
 	struct peer_mgr *mgr;
@@ -102,16 +103,6 @@ static void free_node(struct node *node)
 	peer_mgr_free(node->mgr);
 	node->mgr = NULL;
 	ph_run_for(20);
-}
-
-static struct tls_ctx *ctx_with_key(uint8_t fill)
-{
-	uint8_t key[TLS_KEY_LEN];
-	struct tls_ctx *ctx;
-
-	memset(key, fill, sizeof(key));
-	assert_int_equal(tls_ctx_new(key, &ctx), 0);
-	return ctx;
 }
 
 /* ---- a scripted remote speaking the wire protocol (plain TCP) ---- */
@@ -208,7 +199,7 @@ static bool keep_alive_for(int fd, uint64_t ms)
 static void test_tls_same_key(void **st)
 {
 	(void)st;
-	struct tls_ctx *ka = ctx_with_key(0x11), *kb = ctx_with_key(0x11);
+	struct tls_ctx *ka = th_ctx_with_key(0x11), *kb = th_ctx_with_key(0x11);
 	struct node_opts oa = {.tls = ka}, ob = {.tls = kb};
 	struct node a, b;
 	struct endpoint seed;
@@ -247,7 +238,7 @@ static bool some_tls_failure(void *arg)
 /* keyed: b's key (NULL = plain TCP). Nothing may come up. */
 static void mismatch(struct tls_ctx *kb)
 {
-	struct tls_ctx *ka = ctx_with_key(0x22);
+	struct tls_ctx *ka = th_ctx_with_key(0x22);
 	struct node_opts oa = {.tls = ka}, ob = {.tls = kb};
 	struct node a, b;
 	struct endpoint seed;
@@ -270,7 +261,7 @@ static void mismatch(struct tls_ctx *kb)
 static void test_tls_wrong_key(void **st)
 {
 	(void)st;
-	struct tls_ctx *kb = ctx_with_key(0x23);
+	struct tls_ctx *kb = th_ctx_with_key(0x23);
 
 	mismatch(kb);
 	tls_ctx_free(kb);
@@ -286,7 +277,7 @@ static void test_tls_no_key(void **st)
 static void test_tls_plain_hello_closed_fast(void **st)
 {
 	(void)st;
-	struct tls_ctx *ka = ctx_with_key(0x24);
+	struct tls_ctx *ka = th_ctx_with_key(0x24);
 	struct node_opts oa = {.tls = ka};
 	struct node a;
 	uint8_t id[NODE_ID_LEN] = {0x77, 1};
