@@ -38,6 +38,10 @@ struct metric_def {
 #define FRAMES "nsagent_frames_total", "counter", "Peer protocol frames, by direction."
 #define RELOADS "nsagent_reloads_total", "counter", "Config reloads, by result."
 
+#define PAUSED                                                                                     \
+	"nsagent_accepts_paused_total", "counter",                                                 \
+	    "Accepts paused after an accept error (out of file descriptors), by listener."
+
 static const struct metric_def defs[METRICS_COUNT] = {
     [METRICS_SESSIONS_IDLE] = {SESSIONS, "state=\"idle\""},
     [METRICS_SESSIONS_CONNECT] = {SESSIONS, "state=\"connect\""},
@@ -66,6 +70,11 @@ static const struct metric_def defs[METRICS_COUNT] = {
     [METRICS_RELOADS_FAILED] = {RELOADS, "result=\"failed\""},
     [METRICS_CTL_REQUESTS] = {"nsagent_control_requests_total", "counter",
 			      "Requests served on the control socket.", ""},
+    [METRICS_ACCEPTS_PAUSED_PEER] = {PAUSED, "listener=\"peer\""},
+    [METRICS_ACCEPTS_PAUSED_CONTROL] = {PAUSED, "listener=\"control\""},
+    [METRICS_ACCEPTS_PAUSED_METRICS] = {PAUSED, "listener=\"metrics\""},
+    [METRICS_CTL_CLIENTS_DROPPED] = {"nsagent_control_clients_dropped_total", "counter",
+				     "Control clients dropped for not reading their replies.", ""},
 };
 
 static uint64_t values[METRICS_COUNT];

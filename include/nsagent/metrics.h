@@ -45,6 +45,13 @@ enum metrics_id {
 	METRICS_RELOADS_OK,
 	METRICS_RELOADS_FAILED,
 	METRICS_CTL_REQUESTS,
+	/* Resource limits (counters): accepts paused after an accept error
+	 * (out of file descriptors), by listener (src/listen.c), and control
+	 * clients dropped for not reading their replies. */
+	METRICS_ACCEPTS_PAUSED_PEER,
+	METRICS_ACCEPTS_PAUSED_CONTROL,
+	METRICS_ACCEPTS_PAUSED_METRICS,
+	METRICS_CTL_CLIENTS_DROPPED,
 	METRICS_COUNT
 };
 
