@@ -31,6 +31,7 @@
 #include "ctl.pb-c.h"
 #include "nsagent/ctl.h"
 #include "nsagent/frame.h"
+#include "nsagent/listen.h"
 #include "nsagent/log.h"
 #include "nsagent/metrics.h"
 #include "nsagent/xalloc.h"
@@ -46,6 +47,7 @@ struct ctl_client {
 struct ctl_server {
 	struct event_base *base;
 	struct evconnlistener *listener;
+	struct listen_guard *guard;
 	char *path;
 	struct ctl_handlers handlers;
 	void *arg;
@@ -122,6 +124,8 @@ static NsaCtl__Status *status_to_proto(const struct status *st)
 		pp->probe_rtt_us = p->probe_rtt_us;
 		out->peers[i] = pp;
 	}
+	out->accepts_paused = st->accepts_paused;
+	out->control_clients_dropped = st->control_clients_dropped;
 	return out;
 }
 
@@ -191,6 +195,8 @@ static void status_from_proto(const NsaCtl__Status *in, struct status *st)
 								     : STATUS_PROBE_UNKNOWN;
 		p->probe_rtt_us = pp->probe_rtt_us;
 	}
+	st->accepts_paused = in->accepts_paused;
+	st->control_clients_dropped = in->control_clients_dropped;
 }
 
 /* ---- server ---- */
@@ -209,7 +215,7 @@ static void client_free(struct ctl_client *c)
 	bufferevent_free(c->bev);
 	free(c);
 	/* A slot is free again. */
-	evconnlistener_enable(s->listener);
+	listen_guard_hold(s->guard, false);
 }
 
 static void reply(struct ctl_client *c, enum ctl_result result, const char *message,
@@ -390,8 +396,9 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	c->next = s->clients;
 	s->clients = c;
+	listen_guard_accepted(s->guard);
 	if (++s->n_clients >= CTL_MAX_CLIENTS)
-		evconnlistener_disable(s->listener);
+		listen_guard_hold(s->guard, true);
 }
 
 static int socket_path(const char *run_dir, struct sockaddr_un *sun, char **path)
@@ -486,6 +493,8 @@ int ctl_server_new(struct event_base *base, const char *run_dir,
 					 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
 	if (!s->listener)
 		fatal("out of memory");
+	s->guard =
+	    listen_guard_new(base, s->listener, "control socket", METRICS_ACCEPTS_PAUSED_CONTROL);
 	*out = s;
 	return 0;
 fail:
@@ -510,6 +519,7 @@ void ctl_server_free(struct ctl_server *s)
 		bufferevent_free(c->bev);
 		free(c);
 	}
+	listen_guard_free(s->guard);
 	if (s->listener)
 		evconnlistener_free(s->listener);
 	unlink(s->path);

@@ -76,6 +76,13 @@ void metrics_write_sample(struct evbuffer *out, const char *name, const char *la
 /* The whole exposition text (collector included). */
 void metrics_render(struct evbuffer *out);
 
+/* The endpoint serves at most METRICS_MAX_CONNECTIONS connections at once
+ * (more wait in the kernel's queue) and closes one that has not sent a
+ * whole request within METRICS_TIMEOUT_S of connecting or of its last
+ * reply, however slowly it trickles bytes. */
+#define METRICS_MAX_CONNECTIONS 16
+#define METRICS_TIMEOUT_S 10
+
 /* Serves GET /metrics on endpoint. err gets the reason on failure. */
 int metrics_server_new(struct event_base *base, const struct endpoint *endpoint,
 		       struct metrics_server **out, char *err, size_t err_size);
