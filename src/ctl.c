@@ -6,8 +6,9 @@
  * Invariants: the socket file is 0600 from the moment it exists (bound
  * under umask 0177) and only root or the agent's own uid may talk to it
  * (SO_PEERCRED); a client never makes the agent buffer more than one frame
- * (read high watermark = one maximal frame); at most CTL_MAX_CLIENTS are
- * served at once and an idle one is dropped; a request the agent cannot
+ * (read high watermark = one maximal frame) of its requests, nor more than
+ * CTL_OUTPUT_MAX bytes of replies it does not read (it is dropped then);
+ * at most CTL_MAX_CLIENTS are served at once and an idle one is dropped; a request the agent cannot
  * parse is answered with RESULT_BAD_REQUEST and that connection is closed
  * once the answer is out, while the daemon carries on. Requests are
  * answered in order, one Response per Request. */
@@ -36,12 +37,17 @@
 #include "nsagent/metrics.h"
 #include "nsagent/xalloc.h"
 
+/* Replies queued for one client: room for a few of the largest (one frame
+ * each) before it counts as not reading them. */
+#define CTL_OUTPUT_MAX (4 * (FRAME_HEADER_LEN + FRAME_MAX))
+
 struct ctl_client {
 	struct ctl_server *server;
 	struct bufferevent *bev;
 	struct ctl_client *next;
 	bool closing; /* close once the output is written */
 	bool leave;   /* call handlers->leave once the output is written */
+	bool dropped; /* over CTL_OUTPUT_MAX: close at once, output discarded */
 };
 
 struct ctl_server {
@@ -241,6 +247,16 @@ static void reply(struct ctl_client *c, enum ctl_result result, const char *mess
 		c->closing = true;
 	}
 	status_proto_free(status);
+	/* A client that sends requests and never reads the answers (they pile
+	 * up here, not in its socket) would grow the agent without bound. */
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > CTL_OUTPUT_MAX) {
+		log_warn("control: dropping a client that does not read its replies (over %d bytes "
+			 "queued)",
+			 CTL_OUTPUT_MAX);
+		metrics_inc(METRICS_CTL_CLIENTS_DROPPED);
+		c->dropped = true;
+		c->closing = true;
+	}
 }
 
 static void handle(struct ctl_client *c, const NsaCtl__Request *req)
@@ -322,7 +338,7 @@ static void on_client_read(struct bufferevent *bev, void *arg)
 	/* Stop reading; the write callback closes once the reply is out. */
 	bufferevent_disable(bev, EV_READ);
 	evbuffer_drain(in, evbuffer_get_length(in));
-	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+	if (c->dropped || evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
 		bool leave = c->leave;
 		struct ctl_server *s = c->server;
 
