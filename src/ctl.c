@@ -8,10 +8,10 @@
  * (SO_PEERCRED); a client never makes the agent buffer more than one frame
  * (read high watermark = one maximal frame) of its requests, nor more than
  * CTL_OUTPUT_MAX bytes of replies it does not read (it is dropped then);
- * at most CTL_MAX_CLIENTS are served at once and an idle one is dropped; a request the agent cannot
- * parse is answered with RESULT_BAD_REQUEST and that connection is closed
- * once the answer is out, while the daemon carries on. Requests are
- * answered in order, one Response per Request. */
+ * at most CTL_MAX_CLIENTS are served at once and an idle one is dropped; a
+ * request the agent cannot parse is answered with RESULT_BAD_REQUEST and
+ * that connection is closed once the answer is out, while the daemon
+ * carries on. Requests are answered in order, one Response per Request. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
