@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include <netinet/in.h>
 
@@ -89,13 +90,13 @@ static uint64_t values[METRICS_COUNT];
 static metrics_collector collector;
 static void *collector_arg;
 
-struct metrics_conn;
+LIST_HEAD(metrics_conns, metrics_conn);
 
 struct metrics_server {
 	struct evhttp *http;
 	struct listen_guard *guard;
 	struct event *adopt; /* adopts the connections accepted since it last ran */
-	struct metrics_conn *conns;
+	struct metrics_conns conns;
 	unsigned n_conns;
 	bool closing; /* being freed: the listener may be gone */
 };
@@ -184,7 +185,7 @@ struct metrics_conn {
 	struct bufferevent *bev;	 /* referenced until adopted */
 	struct evhttp_connection *evcon; /* NULL until adopted */
 	struct event *deadline;
-	struct metrics_conn *next;
+	LIST_ENTRY(metrics_conn) entry;
 };
 
 static void conn_arm(struct metrics_conn *c)
@@ -199,12 +200,7 @@ static void conn_gone(struct metrics_conn *c)
 {
 	struct metrics_server *s = c->server;
 
-	for (struct metrics_conn **pp = &s->conns; *pp; pp = &(*pp)->next) {
-		if (*pp == c) {
-			*pp = c->next;
-			break;
-		}
-	}
+	LIST_REMOVE(c, entry);
 	s->n_conns--;
 	event_free(c->deadline);
 	free(c);
@@ -237,12 +233,12 @@ static void on_adopt(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	for (c = s->conns; c; c = next) {
+	for (c = LIST_FIRST(&s->conns); c; c = next) {
 		bufferevent_data_cb read_cb = NULL;
 		void *cb_arg = NULL;
 		struct bufferevent *bev = c->bev;
 
-		next = c->next;
+		next = LIST_NEXT(c, entry);
 		if (!bev)
 			continue;
 		c->bev = NULL;
@@ -271,8 +267,7 @@ static struct bufferevent *on_new_conn(struct event_base *base, void *arg)
 	if (!c->bev || !c->deadline)
 		fatal("out of memory accepting a metrics connection");
 	bufferevent_incref(c->bev);
-	c->next = s->conns;
-	s->conns = c;
+	LIST_INSERT_HEAD(&s->conns, c, entry);
 	s->n_conns++;
 	listen_guard_accepted(s->guard);
 	listen_guard_hold(s->guard, s->n_conns >= METRICS_MAX_CONNECTIONS);
@@ -285,12 +280,15 @@ static void on_request(struct evhttp_request *req, void *arg)
 	struct metrics_server *s = arg;
 	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct metrics_conn *c;
 	struct evbuffer *body;
 
 	/* The next request on this connection gets a whole timeout again. */
-	for (struct metrics_conn *c = s->conns; c; c = c->next)
+	LIST_FOREACH(c, &s->conns, entry)
+	{
 		if (c->evcon && c->evcon == evcon)
 			conn_arm(c);
+	}
 	if (!path || strcmp(path, "/metrics") != 0) {
 		evhttp_send_error(req, HTTP_NOTFOUND, "only /metrics is served here");
 		return;
@@ -354,8 +352,8 @@ void metrics_server_free(struct metrics_server *server)
 	server->closing = true;
 	/* Before evhttp_free, which frees the listener with the bound socket. */
 	listen_guard_free(server->guard);
-	for (c = server->conns; c; c = next) {
-		next = c->next;
+	for (c = LIST_FIRST(&server->conns); c; c = next) {
+		next = LIST_NEXT(c, entry);
 		if (c->bev) { /* not adopted: evhttp frees it with its connection */
 			bufferevent_decref(c->bev);
 			conn_gone(c);
