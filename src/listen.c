@@ -93,27 +93,32 @@ static void log_pause(struct listen_guard *g, int err, uint32_t delay_ms)
 	g->unlogged = 0;
 }
 
-static void on_accept_error(struct evconnlistener *listener, void *arg)
+/* Disables the listener for the next back-off and says so. */
+static void pause_accepts(struct listen_guard *g, int err)
 {
-	int err = EVUTIL_SOCKET_ERROR();
-	struct listen_guard *g = guard_of(listener);
-	uint32_t delay;
-	struct timeval tv;
-
-	(void)arg;
-	if (!g)
-		fatal("accept error on a listener without a guard");
 	/* Plain doubling, no jitter: a local listener has no herd to spread. */
-	delay = g->delay_ms;
+	uint32_t delay = g->delay_ms;
+	struct timeval tv = {.tv_sec = delay / 1000, .tv_usec = (suseconds_t)(delay % 1000) * 1000};
+
 	g->delay_ms = delay * 2 < LISTEN_PAUSE_MAX_MS ? delay * 2 : LISTEN_PAUSE_MAX_MS;
-	tv.tv_sec = delay / 1000;
-	tv.tv_usec = (suseconds_t)(delay % 1000) * 1000;
 	g->backing_off = true;
 	apply(g);
 	if (evtimer_add(g->resume, &tv) < 0)
 		fatal("cannot arm the accept pause timer of %s", g->name);
 	metrics_inc(g->paused);
 	log_pause(g, err, delay);
+}
+
+static void on_accept_error(struct evconnlistener *listener, void *arg)
+{
+	int err = EVUTIL_SOCKET_ERROR();
+	struct listen_guard *g = guard_of(listener);
+
+	(void)arg;
+	if (g)
+		pause_accepts(g, err);
+	else
+		fatal("accept error on a listener without a guard: %s", strerror(err));
 }
 
 static void on_resume(evutil_socket_t fd, short what, void *arg)

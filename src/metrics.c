@@ -284,9 +284,8 @@ static void on_request(struct evhttp_request *req, void *arg)
 	struct evbuffer *body;
 
 	/* The next request on this connection gets a whole timeout again. */
-	LIST_FOREACH(c, &s->conns, entry)
-	{
-		if (c->evcon && c->evcon == evcon)
+	for (c = LIST_FIRST(&s->conns); c; c = LIST_NEXT(c, entry)) {
+		if (c->evcon == evcon)
 			conn_arm(c);
 	}
 	if (!path || strcmp(path, "/metrics") != 0) {
