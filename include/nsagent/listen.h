@@ -36,7 +36,7 @@ void listen_guard_accepted(struct listen_guard *guard);
 /* hold: keep the listener disabled (the owner is at its connection cap);
  * !hold: enable it again unless a back-off is running. */
 void listen_guard_hold(struct listen_guard *guard, bool hold);
-/* Whether accepts are paused by an error right now (tests, status). */
+/* Whether accepts are paused by an error right now (tests). */
 bool listen_guard_backing_off(const struct listen_guard *guard);
 void listen_guard_free(struct listen_guard *guard);
 
