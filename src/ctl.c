@@ -6,11 +6,12 @@
  * Invariants: the socket file is 0600 from the moment it exists (bound
  * under umask 0177) and only root or the agent's own uid may talk to it
  * (SO_PEERCRED); a client never makes the agent buffer more than one frame
- * (read high watermark = one maximal frame); at most CTL_MAX_CLIENTS are
- * served at once and an idle one is dropped; a request the agent cannot
- * parse is answered with RESULT_BAD_REQUEST and that connection is closed
- * once the answer is out, while the daemon carries on. Requests are
- * answered in order, one Response per Request. */
+ * (read high watermark = one maximal frame) of its requests, nor more than
+ * CTL_OUTPUT_MAX bytes of replies it does not read (it is dropped then);
+ * at most CTL_MAX_CLIENTS are served at once and an idle one is dropped; a
+ * request the agent cannot parse is answered with RESULT_BAD_REQUEST and
+ * that connection is closed once the answer is out, while the daemon
+ * carries on. Requests are answered in order, one Response per Request. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -31,9 +32,14 @@
 #include "ctl.pb-c.h"
 #include "nsagent/ctl.h"
 #include "nsagent/frame.h"
+#include "nsagent/listen.h"
 #include "nsagent/log.h"
 #include "nsagent/metrics.h"
 #include "nsagent/xalloc.h"
+
+/* Replies queued for one client: room for a few of the largest (one frame
+ * each) before it counts as not reading them. */
+#define CTL_OUTPUT_MAX (4 * (FRAME_HEADER_LEN + FRAME_MAX))
 
 struct ctl_client {
 	struct ctl_server *server;
@@ -41,11 +47,13 @@ struct ctl_client {
 	struct ctl_client *next;
 	bool closing; /* close once the output is written */
 	bool leave;   /* call handlers->leave once the output is written */
+	bool dropped; /* over CTL_OUTPUT_MAX: close at once, output discarded */
 };
 
 struct ctl_server {
 	struct event_base *base;
 	struct evconnlistener *listener;
+	struct listen_guard *guard;
 	char *path;
 	struct ctl_handlers handlers;
 	void *arg;
@@ -123,6 +131,8 @@ static NsaCtl__Status *status_to_proto(const struct status *st)
 		pp->probe_rtt_us = p->probe_rtt_us;
 		out->peers[i] = pp;
 	}
+	out->accepts_paused = st->accepts_paused;
+	out->control_clients_dropped = st->control_clients_dropped;
 	return out;
 }
 
@@ -193,6 +203,8 @@ static void status_from_proto(const NsaCtl__Status *in, struct status *st)
 								     : STATUS_PROBE_UNKNOWN;
 		p->probe_rtt_us = pp->probe_rtt_us;
 	}
+	st->accepts_paused = in->accepts_paused;
+	st->control_clients_dropped = in->control_clients_dropped;
 }
 
 /* ---- server ---- */
@@ -211,7 +223,7 @@ static void client_free(struct ctl_client *c)
 	bufferevent_free(c->bev);
 	free(c);
 	/* A slot is free again. */
-	evconnlistener_enable(s->listener);
+	listen_guard_hold(s->guard, false);
 }
 
 static void reply(struct ctl_client *c, enum ctl_result result, const char *message,
@@ -237,6 +249,16 @@ static void reply(struct ctl_client *c, enum ctl_result result, const char *mess
 		c->closing = true;
 	}
 	status_proto_free(status);
+	/* A client that sends requests and never reads the answers (they pile
+	 * up here, not in its socket) would grow the agent without bound. */
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > CTL_OUTPUT_MAX) {
+		log_warn("control: dropping a client that does not read its replies (over %d bytes "
+			 "queued)",
+			 CTL_OUTPUT_MAX);
+		metrics_inc(METRICS_CTL_CLIENTS_DROPPED);
+		c->dropped = true;
+		c->closing = true;
+	}
 }
 
 static void handle(struct ctl_client *c, const NsaCtl__Request *req)
@@ -318,7 +340,7 @@ static void on_client_read(struct bufferevent *bev, void *arg)
 	/* Stop reading; the write callback closes once the reply is out. */
 	bufferevent_disable(bev, EV_READ);
 	evbuffer_drain(in, evbuffer_get_length(in));
-	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+	if (c->dropped || evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
 		bool leave = c->leave;
 		struct ctl_server *s = c->server;
 
@@ -392,8 +414,9 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	c->next = s->clients;
 	s->clients = c;
+	listen_guard_accepted(s->guard);
 	if (++s->n_clients >= CTL_MAX_CLIENTS)
-		evconnlistener_disable(s->listener);
+		listen_guard_hold(s->guard, true);
 }
 
 static int socket_path(const char *run_dir, struct sockaddr_un *sun, char **path)
@@ -488,6 +511,8 @@ int ctl_server_new(struct event_base *base, const char *run_dir,
 					 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
 	if (!s->listener)
 		fatal("out of memory");
+	s->guard =
+	    listen_guard_new(base, s->listener, "control socket", METRICS_ACCEPTS_PAUSED_CONTROL);
 	*out = s;
 	return 0;
 fail:
@@ -512,6 +537,7 @@ void ctl_server_free(struct ctl_server *s)
 		bufferevent_free(c->bev);
 		free(c);
 	}
+	listen_guard_free(s->guard);
 	if (s->listener)
 		evconnlistener_free(s->listener);
 	unlink(s->path);

@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -983,6 +984,10 @@ static void on_status(void *arg, struct status *st)
 	}
 	st->key = d->tls != NULL;
 	st->state_save_errors = persist_save_errors();
+	st->accepts_paused = metrics_get(METRICS_ACCEPTS_PAUSED_PEER) +
+			     metrics_get(METRICS_ACCEPTS_PAUSED_CONTROL) +
+			     metrics_get(METRICS_ACCEPTS_PAUSED_METRICS);
+	st->control_clients_dropped = metrics_get(METRICS_CTL_CLIENTS_DROPPED);
 	for (unsigned i = 0; d->nsalloc && i < nsalloc_count(d->nsalloc); i++) {
 		const struct nsalloc_entry *e = nsalloc_get(d->nsalloc, i);
 		struct status_namespace *ns = status_add_namespace(st);
@@ -1253,6 +1258,54 @@ static int setup_security(struct daemon *d)
 	return 0;
 }
 
+/* File descriptors the agent holds besides its peer connections (bounded
+ * by max-connections), each term an upper bound of what it holds at once:
+ * stdio; the event loop (epoll, signal pipe, wake-up fds); the control
+ * socket and its clients; the metrics listener and its connections; the
+ * peer listener; the kernel layer (netlink sockets for routes, events and
+ * nftables, the agent's own namespace, and the sockets and namespace files
+ * of the namespaces being made); files opened for a moment (state, pid
+ * file, config on reload, /proc); the probe socket. */
+#define FD_MARGIN (3 + 4 + (1 + CTL_MAX_CLIENTS) + (1 + METRICS_MAX_CONNECTIONS) + 1 + 16 + 8 + 2)
+
+/* Raises the soft open-file limit to the hard one (the soft default, 1024,
+ * is below the default max-connections alone) and says so when even the
+ * hard limit leaves too little room. A warning, not a refusal: the margin
+ * is an upper bound and max-connections a ceiling that small clusters
+ * never reach, so refusing would stop nodes that work today; and running
+ * short is no longer fatal (accepts pause and resume, src/listen.c). */
+static void raise_file_limit(const struct cfg *cfg)
+{
+	unsigned long long need = (unsigned long long)cfg->max_connections + FD_MARGIN;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		log_warn("cannot read the open-file limit (RLIMIT_NOFILE): %s", strerror(errno));
+		return;
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
+		struct rlimit raised = {.rlim_cur = rl.rlim_max, .rlim_max = rl.rlim_max};
+
+		if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+			rl.rlim_cur = rl.rlim_max;
+		else
+			log_warn(
+			    "cannot raise the open-file limit from %llu to the hard limit %llu: "
+			    "%s",
+			    (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max,
+			    strerror(errno));
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+		return;
+	log_warn("open-file limit %llu (hard limit %llu) is below what the agent may need: "
+		 "max-connections %u + %u of its own = %llu; under load it will pause accepting "
+		 "connections for lack of file descriptors. Raise the limit to %llu "
+		 "(LimitNOFILE= in the systemd unit, ulimit -n) or lower max-connections to %llu",
+		 (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max,
+		 cfg->max_connections, (unsigned)FD_MARGIN, need, need,
+		 rl.rlim_cur > FD_MARGIN ? (unsigned long long)rl.rlim_cur - FD_MARGIN : 1ULL);
+}
+
 int daemon_run(const struct cfg *cfg)
 {
 	struct daemon d = {.cfg = cfg, .goodbye = PEER_GOODBYE_RESTART};
@@ -1265,6 +1318,7 @@ int daemon_run(const struct cfg *cfg)
 	int status = 1, ret;
 
 	clock_gettime(CLOCK_MONOTONIC, &d.started);
+	raise_file_limit(cfg);
 	d.base = event_base_new();
 	if (!d.base)
 		fatal("cannot create the event loop");

@@ -59,6 +59,7 @@
 #include "nsagent/backend.h"
 #include "nsagent/backoff.h"
 #include "nsagent/claim.h"
+#include "nsagent/listen.h"
 #include "nsagent/log.h"
 #include "nsagent/peer.h"
 #include "nsagent/rib.h"
@@ -211,6 +212,7 @@ struct peer_mgr {
 	struct peer_mgr_ops ops;
 	void *arg;
 	struct evconnlistener *listener;
+	struct listen_guard *guard; /* pauses accepts when they fail (EMFILE) */
 	uint16_t port;
 	TAILQ_HEAD(, peer) peers;
 	unsigned n_peers;
@@ -1002,6 +1004,7 @@ static void accept_cb(struct evconnlistener *listener, evutil_socket_t fd, struc
 	char remote[ENDPOINT_STRLEN];
 
 	(void)listener;
+	listen_guard_accepted(mgr->guard);
 	if (sa->sa_family == AF_INET && socklen >= (int)sizeof(struct sockaddr_in)) {
 		ep.addr = ntohl(((struct sockaddr_in *)sa)->sin_addr.s_addr);
 		ep.port = ntohs(((struct sockaddr_in *)sa)->sin_port);
@@ -1878,6 +1881,7 @@ int peer_mgr_new(struct event_base *base, const struct peer_mgr_config *config,
 	struct peer_mgr *mgr = xcalloc(1, sizeof(*mgr));
 	struct sockaddr_in sin = {.sin_family = AF_INET};
 	socklen_t len = sizeof(sin);
+	char name[32];
 	int ret = 0;
 
 	*out = NULL;
@@ -1939,6 +1943,8 @@ int peer_mgr_new(struct event_base *base, const struct peer_mgr_config *config,
 		goto fail;
 	}
 	mgr->port = ntohs(sin.sin_port);
+	snprintf(name, sizeof(name), "peer port %u", mgr->port);
+	mgr->guard = listen_guard_new(base, mgr->listener, name, METRICS_ACCEPTS_PAUSED_PEER);
 	*out = mgr;
 	return 0;
 fail:
@@ -2128,7 +2134,7 @@ void peer_mgr_shutdown(struct peer_mgr *mgr, enum peer_goodbye reason)
 	struct conn *conn;
 
 	mgr->shutting_down = true;
-	evconnlistener_disable(mgr->listener);
+	listen_guard_hold(mgr->guard, true);
 	TAILQ_FOREACH(p, &mgr->peers, entry)
 	{
 		if (p->state == PEER_ESTABLISHED && p->conn && p->conn->bev) {
@@ -2168,6 +2174,7 @@ void peer_mgr_free(struct peer_mgr *mgr)
 		TAILQ_REMOVE(&mgr->dead_conns, conn, entry);
 		free(conn);
 	}
+	listen_guard_free(mgr->guard);
 	if (mgr->listener)
 		evconnlistener_free(mgr->listener);
 	if (mgr->reaper)

@@ -154,6 +154,7 @@ static void print_node(const struct status *st, FILE *out)
 {
 	char a[ADDR_STRLEN], p[PREFIX_STRLEN], up[32], saves[64],
 	    bridge[IFNAMSIZ + ADDR_STRLEN + 2];
+	char limits[96];
 	struct table t = {.n_columns = 2};
 
 	status_format_duration(st->uptime_ms, up, sizeof(up));
@@ -178,6 +179,12 @@ static void print_node(const struct status *st, FILE *out)
 		snprintf(saves, sizeof(saves), "%" PRIu64 " saves failed (see the log)",
 			 st->state_save_errors);
 		table_row(&t, (const char *[]){"state", saves});
+	}
+	if (st->accepts_paused || st->control_clients_dropped) {
+		snprintf(limits, sizeof(limits),
+			 "%" PRIu64 " accept pause(s), %" PRIu64 " control client(s) dropped",
+			 st->accepts_paused, st->control_clients_dropped);
+		table_row(&t, (const char *[]){"limits", limits});
 	}
 	table_row(&t, (const char *[]){"agent", st->version[0] ? st->version : "-"});
 	table_row(&t, (const char *[]){"uptime", up});
@@ -337,6 +344,17 @@ static json_object *peers_json(const struct status *st)
 	return list;
 }
 
+static json_object *limits_json(const struct status *st)
+{
+	json_object *limits = json_object_new_object();
+
+	json_object_object_add(limits, "accepts_paused",
+			       json_object_new_int64((int64_t)st->accepts_paused));
+	json_object_object_add(limits, "control_clients_dropped",
+			       json_object_new_int64((int64_t)st->control_clients_dropped));
+	return limits;
+}
+
 void status_print_json(const struct status *st, FILE *out)
 {
 	json_object *root = json_object_new_object();
@@ -352,6 +370,7 @@ void status_print_json(const struct status *st, FILE *out)
 	json_object_object_add(root, "node", node_json(st));
 	json_object_object_add(root, "namespaces", namespaces_json(st));
 	json_object_object_add(root, "peers", peers_json(st));
+	json_object_object_add(root, "limits", limits_json(st));
 	fprintf(out, "%s\n",
 		json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
 							 JSON_C_TO_STRING_SPACED |

@@ -45,6 +45,13 @@ enum metrics_id {
 	METRICS_RELOADS_OK,
 	METRICS_RELOADS_FAILED,
 	METRICS_CTL_REQUESTS,
+	/* Resource limits (counters): accepts paused after an accept error
+	 * (out of file descriptors), by listener (src/listen.c), and control
+	 * clients dropped for not reading their replies. */
+	METRICS_ACCEPTS_PAUSED_PEER,
+	METRICS_ACCEPTS_PAUSED_CONTROL,
+	METRICS_ACCEPTS_PAUSED_METRICS,
+	METRICS_CTL_CLIENTS_DROPPED,
 	METRICS_COUNT
 };
 
@@ -68,6 +75,13 @@ void metrics_write_sample(struct evbuffer *out, const char *name, const char *la
 
 /* The whole exposition text (collector included). */
 void metrics_render(struct evbuffer *out);
+
+/* The endpoint serves at most METRICS_MAX_CONNECTIONS connections at once
+ * (more wait in the kernel's queue) and closes one that has not sent a
+ * whole request within METRICS_TIMEOUT_S of connecting or of its last
+ * reply, however slowly it trickles bytes. */
+#define METRICS_MAX_CONNECTIONS 16
+#define METRICS_TIMEOUT_S 10
 
 /* Serves GET /metrics on endpoint. err gets the reason on failure. */
 int metrics_server_new(struct event_base *base, const struct endpoint *endpoint,

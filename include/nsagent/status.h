@@ -68,6 +68,10 @@ struct status {
 	unsigned n_namespaces;
 	struct status_peer *peers;
 	unsigned n_peers;
+	/* Resource limits, since start (see the nsagent_accepts_paused_total
+	 * and nsagent_control_clients_dropped_total metrics). */
+	uint64_t accepts_paused;
+	uint64_t control_clients_dropped;
 };
 
 void status_init(struct status *st);

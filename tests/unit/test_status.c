@@ -120,10 +120,13 @@ static void test_text_unhealthy_and_empty(void **state)
 	snprintf(st.problem, sizeof(st.problem), "cannot add route: Network is unreachable");
 	st.key = true;
 	st.state_save_errors = 3;
+	st.accepts_paused = 3;
+	st.control_clients_dropped = 1;
 	text = text_of(&st);
 	assert_non_null(strstr(text, "health   NOT HEALTHY\n"
 				     "problem  cannot add route: Network is unreachable\n"
-				     "state    3 saves failed (see the log)\n"));
+				     "state    3 saves failed (see the log)\n"
+				     "limits   3 accept pause(s), 1 control client(s) dropped\n"));
 	assert_non_null(strstr(text, "key      on (sessions authenticated)\n"));
 	assert_non_null(strstr(text, "\nno namespaces\n\nno peers\n"));
 	/* No trailing blanks anywhere. */
@@ -162,10 +165,11 @@ static json_object *get(json_object *o, const char *key, json_type type)
 static void test_json(void **state)
 {
 	struct status st;
-	json_object *root, *node, *list, *peer;
+	json_object *root, *node, *list, *peer, *limits;
 
 	(void)state;
 	sample(&st);
+	st.accepts_paused = 7;
 	root = json_of(&st);
 	assert_string_equal(json_object_get_string(get(root, "version", json_type_string)),
 			    "0.1.0");
@@ -218,6 +222,10 @@ static void test_json(void **state)
 	get(peer, "last_heard_ms", json_type_null);
 	get(peer, "probe_rtt_ms", json_type_null);
 	assert_string_equal(json_object_get_string(get(peer, "route", json_type_string)), "stale");
+	limits = get(root, "limits", json_type_object);
+	assert_int_equal(json_object_get_int64(get(limits, "accepts_paused", json_type_int)), 7);
+	assert_int_equal(
+	    json_object_get_int64(get(limits, "control_clients_dropped", json_type_int)), 0);
 	json_object_put(root);
 	status_clear(&st);
 }
