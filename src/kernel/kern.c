@@ -712,7 +712,7 @@ static int reconcile_ns(struct kern *kern, struct kern_ns *ns, const struct klin
 		nl.stats = &kern->stats;
 		nl.repairing = &kern->repairing;
 	} else {
-		rc = knl_open_in(&nl, nsfd, kern->self_fd, &kern->stats, &kern->repairing, err);
+		rc = knetns_knl_open(&nl, nsfd, kern->self_fd, &kern->stats, &kern->repairing, err);
 		if (rc < 0)
 			goto out;
 	}

@@ -43,10 +43,6 @@ int knl_open(struct knl *nl, struct kern_stats *stats, const bool *repairing,
 void knl_close(struct knl *nl);
 /* Moves an open socket to another struct knl (from is left closed). */
 void knl_move(struct knl *to, struct knl *from);
-/* Opens a request socket inside the namespace behind nsfd; the thread
- * returns to return_fd before this returns. */
-int knl_open_in(struct knl *nl, int nsfd, int return_fd, struct kern_stats *stats,
-		const bool *repairing, struct kern_error *err);
 
 /* Sends msg (consumed) as one change request and waits for the ack.
  * what describes the change ("add route 172.16.1.0/24 via 192.168.1.6"). */
@@ -262,6 +258,10 @@ int knetns_maker_take(struct knetns_maker *m, unsigned i, int *nsfd, struct knl 
 void knetns_maker_finish(struct knetns_maker *m);
 /* True when the namespace's eth0 carries our alias. */
 bool knetns_is_owned(int nsfd, int return_fd, struct kern_stats *stats);
+/* Opens a request socket inside the namespace behind nsfd; the thread
+ * returns to return_fd before this returns. */
+int knetns_knl_open(struct knl *nl, int nsfd, int return_fd, struct kern_stats *stats,
+		    const bool *repairing, struct kern_error *err);
 /* setns() into nsfd; the thread must go back with knetns_leave(). */
 int knetns_enter(int nsfd, struct kern_error *err, const char *what);
 /* Going back cannot be allowed to fail: the thread would then keep

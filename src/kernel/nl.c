@@ -108,19 +108,6 @@ void knl_move(struct knl *to, struct knl *from)
 		nl_socket_modify_err_cb(to->sk, NL_CB_CUSTOM, knl_error_cb, to);
 }
 
-int knl_open_in(struct knl *nl, int nsfd, int return_fd, struct kern_stats *stats,
-		const bool *repairing, struct kern_error *err)
-{
-	int rc;
-
-	rc = knetns_enter(nsfd, err, "open a netlink socket");
-	if (rc < 0)
-		return rc;
-	rc = knl_open(nl, stats, repairing, err);
-	knetns_leave(return_fd);
-	return rc;
-}
-
 void knl_close(struct knl *nl)
 {
 	if (nl && nl->sk) {
