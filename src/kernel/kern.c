@@ -49,6 +49,7 @@
 #include <event2/event.h>
 
 #include "kern_priv.h"
+#include "kern_state.h"
 #include "nft.h"
 #include "nsagent/log.h"
 #include "nsagent/xalloc.h"
@@ -59,58 +60,6 @@
 #define EVENT_BUF_SIZE 65536
 #define RETRY_MIN_S 1
 #define RETRY_MAX_S 30
-
-struct kern_ns {
-	struct kern *kern;
-	char name[CFG_NS_NAME_MAX + 1];
-	char host_ifname[IFNAMSIZ];
-	char alias[KERN_ALIAS_MAX];
-	uint32_t addr;
-	int eth0_ifindex; /* inside the namespace; 0 = not known yet */
-	int nsid;	  /* its id in the agent's namespace; -1 = not known yet */
-	bool dirty;
-};
-
-struct kern {
-	struct event_base *base;
-	int self_fd;   /* the network namespace the agent runs in */
-	int self_nsid; /* the id it has for itself, normally none (-1) */
-	struct knl nl;
-	int ev_fd;
-	struct event *ev;
-	struct event *deferred;
-	struct event *retry;
-	unsigned retry_s;
-	bool scheduled;
-
-	bool have_topo;
-	char bridge[IFNAMSIZ];
-	struct prefix subnet;
-	struct prefix cluster;
-	unsigned mtu;
-	uint32_t vtep; /* 0: no VXLAN device wanted */
-	uint8_t vtep_mac[KERN_MAC_LEN];
-	unsigned vxlan_mtu;
-	int vxlan_ifindex;
-	uint32_t bridge_addr;
-	int bridge_ifindex;
-	struct kern_ns **ns;
-	unsigned n_ns;
-	bool root_dirty;
-
-	bool have_routes;
-	struct kern_route *routes;
-	unsigned n_routes;
-	bool routes_dirty;
-
-	struct kern_nft *nft;
-	bool nft_dirty;
-
-	struct kern_stats stats;
-	bool repairing;
-	char drift[256]; /* first drift seen since the last pass, for the log */
-	unsigned drift_events;
-};
 
 /* Event sockets ---------------------------------------------------------- */
 
@@ -184,16 +133,6 @@ static const struct kern_route *want_route(const struct kern *kern, uint32_t dst
 		if (kern->routes[i].dst.addr == dst && kern->routes[i].dst.len == len)
 			return &kern->routes[i];
 	return NULL;
-}
-
-/* The namespace whose host end l is (a veth carrying KERN_ALIAS_NS NAME in
- * the agent's namespace), or NULL. */
-static const char *host_end_of(const struct klink *l)
-{
-	if (strncmp(l->alias, KERN_ALIAS_NS, strlen(KERN_ALIAS_NS)) != 0 ||
-	    strcmp(l->kind, "veth") != 0)
-		return NULL;
-	return l->alias + strlen(KERN_ALIAS_NS);
 }
 
 /* skip: a namespace made in this pass, whose host end's events describe
@@ -530,19 +469,6 @@ out:
 	if (fd >= 0)
 		close(fd);
 	return rc;
-}
-
-/* Keeps the first error of a pass and goes on with the rest: one broken
- * namespace must not keep the others down. */
-static void keep_first(int rc, int *first, struct kern_error *err, const struct kern_error *e)
-{
-	if (rc < 0 && *first == 0) {
-		*first = rc;
-		if (err)
-			*err = *e;
-	}
-	if (rc < 0)
-		log_debug("kernel: %s", e->message);
 }
 
 static int reconcile_bridge(struct kern *kern, struct klinks *links, struct kaddrs *addrs,
@@ -904,14 +830,14 @@ static int reconcile_topology(struct kern *kern, bool all, struct kern_error *er
 	kern->root_dirty = false;
 	if (all)
 		maker = start_maker(kern, &job_of);
-	keep_first(ensure_ip_forward(kern, &e), &first, err, &e);
+	kern_keep_first(ensure_ip_forward(kern, &e), &first, err, &e);
 	rc = knl_dump_links(&kern->nl, &links, &e);
 	if (rc == 0)
 		rc = knl_dump_addrs(&kern->nl, &addrs, &e);
 	if (rc == 0)
 		rc = reconcile_bridge(kern, &links, &addrs, &e);
 	if (rc < 0) {
-		keep_first(rc, &first, err, &e);
+		kern_keep_first(rc, &first, err, &e);
 		kern->root_dirty = true;
 		goto out;
 	}
@@ -920,7 +846,7 @@ static int reconcile_topology(struct kern *kern, bool all, struct kern_error *er
 	rc = kvxlan_reconcile_device(&kern->nl, &links, &addrs, kern->vtep, kern->vtep_mac,
 				     kern->vxlan_mtu, kern->subnet.addr, &kern->vxlan_ifindex, &e);
 	if (rc < 0) {
-		keep_first(rc, &first, err, &e);
+		kern_keep_first(rc, &first, err, &e);
 		kern->root_dirty = true;
 	} else if (kern->vxlan_ifindex != vx_before && kern->have_routes) {
 		/* A new device has none of the per-peer entries and routes. */
@@ -930,11 +856,11 @@ static int reconcile_topology(struct kern *kern, bool all, struct kern_error *er
 
 	for (unsigned i = 0; i < links.n; i++) {
 		const struct klink *l = &links.v[i];
-		const char *owner = host_end_of(l);
+		const char *owner = kern_host_end_of(l);
 
 		if (!owner || desired_ns(kern, owner))
 			continue;
-		keep_first(remove_namespace(kern, owner, l, false, &e), &first, err, &e);
+		kern_keep_first(remove_namespace(kern, owner, l, false, &e), &first, err, &e);
 	}
 	for (unsigned i = 0; i < kern->n_ns; i++) {
 		struct kern_ns *ns = kern->ns[i];
@@ -943,14 +869,14 @@ static int reconcile_topology(struct kern *kern, bool all, struct kern_error *er
 		struct ns_made made = {maker, job_of ? job_of[i] : NO_JOB};
 
 		if (made.job != NO_JOB) {
-			keep_first(reconcile_ns(kern, ns, &links, &made, &e), &first, err, &e);
+			kern_keep_first(reconcile_ns(kern, ns, &links, &made, &e), &first, err, &e);
 			continue;
 		}
 		if (all || ns->dirty || !host || ns->nsid < 0) {
-			keep_first(reconcile_ns(kern, ns, &links, NULL, &e), &first, err, &e);
+			kern_keep_first(reconcile_ns(kern, ns, &links, NULL, &e), &first, err, &e);
 			continue;
 		}
-		keep_first(reconcile_host_veth(kern, ns, host, &e), &first, err, &e);
+		kern_keep_first(reconcile_host_veth(kern, ns, host, &e), &first, err, &e);
 	}
 out:
 	knetns_maker_finish(maker);
@@ -1305,8 +1231,9 @@ int kern_set_topology(struct kern *kern, const struct kern_topology *topo, struc
 		struct klink host;
 		bool have_host = knl_get_link(&kern->nl, old[j]->host_ifname, &host, &e) == 0;
 
-		keep_first(remove_namespace(kern, old[j]->name, have_host ? &host : NULL, true, &e),
-			   &first, err, &e);
+		kern_keep_first(
+		    remove_namespace(kern, old[j]->name, have_host ? &host : NULL, true, &e),
+		    &first, err, &e);
 		ns_free(old[j]);
 	}
 	free(old);
@@ -1315,8 +1242,8 @@ int kern_set_topology(struct kern *kern, const struct kern_topology *topo, struc
 
 		if (knl_get_link(&kern->nl, old_bridge, &br, &e) == 0 &&
 		    strcmp(br.alias, KERN_ALIAS_BRIDGE) == 0)
-			keep_first(kreq_link_del(&kern->nl, br.ifindex, br.name, &e), &first, err,
-				   &e);
+			kern_keep_first(kreq_link_del(&kern->nl, br.ifindex, br.name, &e), &first,
+					err, &e);
 	}
 
 	struct nft_job nft;
@@ -1325,9 +1252,9 @@ int kern_set_topology(struct kern *kern, const struct kern_topology *topo, struc
 	nft_begin(kern, &nft);
 	kjob_start(&job, nft_run, &nft);
 	rc = reconcile_topology(kern, true, &e);
-	keep_first(rc, &first, err, &e);
+	kern_keep_first(rc, &first, err, &e);
 	kjob_wait(&job);
-	keep_first(nft_end(kern, &nft, NULL), &first, err, &nft.err);
+	kern_keep_first(nft_end(kern, &nft, NULL), &first, err, &nft.err);
 	return first;
 }
 
@@ -1395,7 +1322,7 @@ static bool down_removes(const struct klink *l, const char *bridge)
 {
 	if (strcmp(l->alias, KERN_ALIAS_BRIDGE) == 0)
 		return !bridge || strcmp(l->name, bridge) == 0;
-	return strcmp(l->alias, KERN_ALIAS_VXLAN) == 0 || host_end_of(l) != NULL;
+	return strcmp(l->alias, KERN_ALIAS_VXLAN) == 0 || kern_host_end_of(l) != NULL;
 }
 
 /* Removes our root-namespace links. When everything in KERN_LINK_GROUP is
@@ -1422,7 +1349,7 @@ static int down_links(struct knl *nl, const struct klinks *links, const char *br
 			whole_group = false;
 	}
 	if (in_group && whole_group) {
-		keep_first(kreq_group_del(nl, &e), &first, err, &e);
+		kern_keep_first(kreq_group_del(nl, &e), &first, err, &e);
 		if (first == 0)
 			log_debug("removed %u links of group %u", in_group, KERN_LINK_GROUP);
 	}
@@ -1436,7 +1363,7 @@ static int down_links(struct knl *nl, const struct klinks *links, const char *br
 		/* A host end goes with its peer's namespace, or went with the
 		 * group. */
 		if (rc != -ENODEV)
-			keep_first(rc, &first, err, &e);
+			kern_keep_first(rc, &first, err, &e);
 	}
 	return first;
 }
@@ -1449,7 +1376,7 @@ static bool down_owns_ns(const char *name, const struct klinks *links, int self_
 	int nsfd;
 
 	for (unsigned i = 0; i < links->n; i++) {
-		const char *owner = host_end_of(&links->v[i]);
+		const char *owner = kern_host_end_of(&links->v[i]);
 
 		if (owner && strcmp(owner, name) == 0)
 			return true;
@@ -1485,7 +1412,7 @@ int kern_down(const char *bridge, struct kern_error *err)
 	if (rc < 0)
 		goto out;
 	/* Without the dump, namespaces are still recognised by their eth0. */
-	keep_first(knl_dump_links(&nl, &links, &e), &first, err, &e);
+	kern_keep_first(knl_dump_links(&nl, &links, &e), &first, err, &e);
 
 	/* Which namespaces are ours, while their veths still say so. */
 	dir = opendir(KERN_NETNS_DIR);
@@ -1508,19 +1435,19 @@ int kern_down(const char *bridge, struct kern_error *err)
 
 	/* The table first: the kernel frees it after a grace period, which
 	 * passes while the links go. */
-	keep_first(nft_remove(&nft, &e), &first, err, &e);
+	kern_keep_first(nft_remove(&nft, &e), &first, err, &e);
 	/* The links in one batch: a veth takes its peer with it, so the
 	 * namespaces are then left with nothing but lo to free. */
-	keep_first(down_links(&nl, &links, bridge, &e), &first, err, &e);
+	kern_keep_first(down_links(&nl, &links, bridge, &e), &first, err, &e);
 	for (unsigned i = 0; i < n_names; i++) {
 		rc = knetns_remove(names[i], &e);
-		keep_first(rc, &first, err, &e);
+		kern_keep_first(rc, &first, err, &e);
 		if (rc == 0)
 			log_info("removed namespace %s", names[i]);
 	}
 
 	rc = knl_dump_routes(&nl, &routes, &e);
-	keep_first(rc, &first, err, &e);
+	kern_keep_first(rc, &first, err, &e);
 	for (unsigned i = 0; rc == 0 && i < routes.n; i++) {
 		const struct kroute *r = &routes.v[i];
 
@@ -1530,7 +1457,7 @@ int kern_down(const char *bridge, struct kern_error *err)
 
 		/* A route may already have gone with its device. */
 		if (r_rc != -ESRCH)
-			keep_first(r_rc, &first, err, &e);
+			kern_keep_first(r_rc, &first, err, &e);
 	}
 	rc = first;
 out:

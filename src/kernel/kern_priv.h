@@ -1,6 +1,7 @@
 /* Internal to the kernel layer: the netlink request wrapper, snapshots of
- * kernel objects read by dumps, named-namespace helpers and the state of a
- * running struct kern. Nothing outside src/kernel/ includes this. */
+ * kernel objects read by dumps, named-namespace helpers and the other
+ * helpers the jobs of kern.c share (the state of a running struct kern is
+ * in kern_state.h). Nothing outside src/kernel/ includes this. */
 #ifndef NSAGENT_KERNEL_PRIV_H
 #define NSAGENT_KERNEL_PRIV_H
 
@@ -219,6 +220,9 @@ bool kvxlan_entry_wanted(const struct kneigh *e, const struct kern_route *want, 
 /* Error helpers. */
 void kern_errorf(struct kern_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Keeps the first error of a pass (rc and e, into *first and err) and goes
+ * on with the rest: one broken namespace must not keep the others down. */
+void kern_keep_first(int rc, int *first, struct kern_error *err, const struct kern_error *e);
 
 /* Named namespaces (netns.c). */
 /* Opens /run/netns/NAME when it is a network namespace; -ENOENT otherwise. */
@@ -270,5 +274,8 @@ void knetns_leave(int return_fd);
 /* The host end of a namespace's veth: "nsa-NAME" when that is a valid
  * interface name, else "nsa-" and 8 hex digits of a hash of NAME. */
 void kern_host_ifname(const char *ns_name, char out[IFNAMSIZ]);
+/* The namespace whose host end l is (a veth carrying KERN_ALIAS_NS NAME in
+ * the agent's namespace), or NULL. */
+const char *kern_host_end_of(const struct klink *l);
 
 #endif

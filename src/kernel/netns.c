@@ -364,3 +364,11 @@ void kern_host_ifname(const char *ns_name, char out[IFNAMSIZ])
 	}
 	snprintf(out, IFNAMSIZ, KERN_HOST_VETH_PREFIX "%08x", hash);
 }
+
+const char *kern_host_end_of(const struct klink *l)
+{
+	if (strncmp(l->alias, KERN_ALIAS_NS, strlen(KERN_ALIAS_NS)) != 0 ||
+	    strcmp(l->kind, "veth") != 0)
+		return NULL;
+	return l->alias + strlen(KERN_ALIAS_NS);
+}

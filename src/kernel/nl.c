@@ -42,6 +42,17 @@ void kern_errorf(struct kern_error *err, const char *fmt, ...)
 	va_end(ap);
 }
 
+void kern_keep_first(int rc, int *first, struct kern_error *err, const struct kern_error *e)
+{
+	if (rc < 0 && *first == 0) {
+		*first = rc;
+		if (err)
+			*err = *e;
+	}
+	if (rc < 0)
+		log_debug("kernel: %s", e->message);
+}
+
 /* Records the kernel's errno and extended-ack text of a refused request;
  * returning NL_STOP keeps libnl's own error return. */
 static int knl_error_cb(struct sockaddr_nl *who, struct nlmsgerr *e, void *arg)
