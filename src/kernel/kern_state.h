@@ -14,6 +14,8 @@
 #ifndef NSAGENT_KERNEL_STATE_H
 #define NSAGENT_KERNEL_STATE_H
 
+#include <event2/util.h>
+
 #include "kern_priv.h"
 
 struct kern_nft;
@@ -69,5 +71,22 @@ struct kern {
 	char drift[256]; /* first drift seen since the last pass, for the log */
 	unsigned drift_events;
 };
+
+/* Drift detection (watch.c). */
+/* The one event socket: links, addresses, routes, and neighbour and FDB
+ * entries, of the agent's namespace and of every namespace with an id in
+ * it. */
+int kwatch_socket_open(int *out, struct kern_error *err);
+/* The event socket's read callback (arg: the struct kern). */
+void kwatch_on_events(evutil_socket_t fd, short what, void *arg);
+/* Reads everything queued on the event socket; skip is a namespace made in
+ * this pass, whose messages (and its host end's) describe our own steps. */
+void kwatch_read(struct kern *kern, const struct kern_ns *skip);
+/* Records drift (what, for the log) and activates the deferred repair
+ * pass unless it is already active. The caller marks the dirty scope. */
+void kwatch_schedule(struct kern *kern, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Learns (giving one if needed) the namespace's id, which routes its
+ * events to it. */
+int kwatch_learn_nsid(struct kern *kern, struct kern_ns *ns, int nsfd, struct kern_error *err);
 
 #endif
