@@ -89,4 +89,16 @@ void kwatch_schedule(struct kern *kern, const char *fmt, ...) __attribute__((for
  * events to it. */
 int kwatch_learn_nsid(struct kern *kern, struct kern_ns *ns, int nsfd, struct kern_error *err);
 
+/* The local topology (topo.c). */
+/* Root scope (ip_forward, bridge, VXLAN device, host ends, namespaces we
+ * own but no longer want), then every namespace (all) or only the dirty
+ * ones. Clears root_dirty and the dirty flag of each namespace it checks;
+ * sets them again where a step failed. */
+int ktopo_reconcile(struct kern *kern, bool all, struct kern_error *err);
+/* Removes the host end host (NULL: none) of namespace name, and the
+ * namespace itself when it is ours (known_ours, or its eth0 carries our
+ * alias). */
+int ktopo_remove_namespace(struct kern *kern, const char *name, const struct klink *host,
+			   bool known_ours, struct kern_error *err);
+
 #endif
