@@ -188,190 +188,250 @@ struct ns_made {
 	unsigned job;
 };
 
+/* One namespace's pass (reconcile_ns), shared by its steps. The dumps are
+ * read only when the namespace existed before the pass, and stay empty
+ * otherwise. p->nl is never copied: its error callback points at it. */
+struct ns_pass {
+	struct kern *kern;
+	struct kern_ns *ns;
+	const struct klink *host; /* our host end in the root dump, or NULL */
+	int nsfd;
+	struct knl nl; /* the request socket inside the namespace */
+	bool fresh;    /* made in this pass: nothing in it but lo, up */
+	bool new_eth0; /* the pair was made in this pass: eth0 has nothing yet */
+	struct klinks links;
+	struct kaddrs addrs;
+	struct kroutes routes;
+};
+
+/* Opens the namespace, or takes it from the maker (made) or creates it
+ * when it is missing, and learns its id. */
+static int ns_open(struct ns_pass *p, const struct ns_made *made, struct kern_error *err)
+{
+	struct kern *kern = p->kern;
+	struct kern_ns *ns = p->ns;
+	int rc;
+
+	rc = made ? -ENOENT : knetns_open(ns->name, &p->nsfd);
+	if (rc == -ENOENT) {
+		rc = made ? knetns_maker_take(made->maker, made->job, &p->nsfd, &p->nl, err)
+			  : knetns_create(ns->name, kern->self_fd, &p->nsfd, &p->nl, err);
+		if (rc < 0) {
+			kern->stats.errors++;
+			return rc;
+		}
+		kern->stats.changes++;
+		log_info("%s namespace %s", kern->repairing ? "repaired: created" : "created",
+			 ns->name);
+		p->fresh = true;
+	} else if (rc < 0) {
+		kern_errorf(err, "cannot open namespace %s: %s", ns->name, strerror(-rc));
+		return rc;
+	}
+	return kwatch_learn_nsid(kern, ns, p->nsfd, err);
+}
+
+/* The request socket inside and, when the namespace existed, what is in it. */
+static int ns_read(struct ns_pass *p, struct kern_error *err)
+{
+	struct kern *kern = p->kern;
+	int rc;
+
+	/* A namespace just made comes with the socket that brought its lo up. */
+	if (p->fresh) {
+		p->nl.stats = &kern->stats;
+		p->nl.repairing = &kern->repairing;
+		return 0;
+	}
+	rc = knetns_knl_open(&p->nl, p->nsfd, kern->self_fd, &kern->stats, &kern->repairing, err);
+	if (rc == 0)
+		rc = knl_dump_links(&p->nl, &p->links, err);
+	if (rc == 0)
+		rc = knl_dump_addrs(&p->nl, &p->addrs, err);
+	if (rc == 0)
+		rc = knl_dump_routes(&p->nl, &p->routes, err);
+	return rc;
+}
+
+/* A new pair: the host end on the bridge, eth0 up inside with our alias. */
+static int ns_make_pair(struct ns_pass *p, struct kern_error *err)
+{
+	struct kern *kern = p->kern;
+	struct kern_ns *ns = p->ns;
+	struct klink now;
+	int rc;
+
+	/* The host end's peer is gone or elsewhere: start the pair over. */
+	if (p->host) {
+		rc = kreq_link_del(&kern->nl, p->host->ifindex, p->host->name, err);
+		if (rc < 0 && rc != -ENODEV)
+			return rc;
+	}
+	/* Neither end gets an IPv6 link-local address (the network is
+	 * IPv4; an operator can still give eth0 one). Each one would
+	 * be announced with MLD reports, which the bridge floods to
+	 * every port while no querier is present: N namespaces made
+	 * N^2 deliveries, the largest cost left in a bring-up of
+	 * hundreds. The host end is told before eth0 is up (so before
+	 * it has a carrier); eth0 inherits it from the default of a
+	 * namespace we made (knetns_create): told in the same request
+	 * that brings it up, the kernel may already have made one. */
+	rc = kreq_veth_add(&kern->nl, ns->host_ifname, kern->bridge_ifindex, kern->mtu, p->nsfd,
+			   p->fresh ? FRESH_ETH0_IFINDEX : 0, KERN_NS_IFNAME, ns->name, err);
+	if (rc == 0)
+		rc =
+		    kreq_link_set(&kern->nl, 0, ns->host_ifname,
+				  &(struct kreq_link){.alias = ns->alias, .no_ipv6_ll = true}, err);
+	if (rc < 0)
+		return rc;
+	p->new_eth0 = true;
+	if (p->fresh) {
+		ns->eth0_ifindex = FRESH_ETH0_IFINDEX;
+	} else {
+		rc = knl_get_link(&p->nl, KERN_NS_IFNAME, &now, err);
+		if (rc < 0)
+			return rc;
+		ns->eth0_ifindex = now.ifindex;
+	}
+	return kreq_link_set(&p->nl, ns->eth0_ifindex, KERN_NS_IFNAME,
+			     &(struct kreq_link){.up = true, .alias = ns->alias}, err);
+}
+
+/* The pair exists: fixes what differs on either end. */
+static int ns_fix_pair(struct ns_pass *p, const struct klink *eth0, struct kern_error *err)
+{
+	struct kern *kern = p->kern;
+	struct kern_ns *ns = p->ns;
+	int rc;
+
+	ns->eth0_ifindex = eth0->ifindex;
+	if (p->host) {
+		rc = reconcile_host_veth(kern, ns, p->host, err);
+		if (rc < 0)
+			return rc;
+	}
+	struct kreq_link change = {
+	    .up = !(eth0->flags & IFF_UP),
+	    .mtu = kern->mtu && eth0->mtu != kern->mtu ? kern->mtu : 0,
+	    .alias = strcmp(eth0->alias, ns->alias) != 0 ? ns->alias : NULL,
+	};
+
+	return kreq_link_set(&p->nl, eth0->ifindex, KERN_NS_IFNAME, &change, err);
+}
+
+/* The veth pair and lo. */
+static int ns_links(struct ns_pass *p, struct kern_error *err)
+{
+	const struct klink *eth0 = klinks_by_name(&p->links, KERN_NS_IFNAME);
+	const struct klink *lo = klinks_by_index(&p->links, LOOPBACK_IFINDEX);
+	const struct klink *host = p->host;
+	int rc;
+
+	/* eth0 must be the peer of our host end; anything else by that name
+	 * is not ours to touch. */
+	if (eth0 && (!host || strcmp(eth0->kind, "veth") != 0 || eth0->link != host->ifindex)) {
+		if (strcmp(eth0->alias, p->ns->alias) != 0) {
+			kern_errorf(
+			    err,
+			    "cannot set up namespace %s: it has an %s that nsagent did not create",
+			    p->ns->name, KERN_NS_IFNAME);
+			return -EEXIST;
+		}
+		rc = kreq_link_del(&p->nl, eth0->ifindex, KERN_NS_IFNAME, err);
+		if (rc < 0)
+			return rc;
+		eth0 = NULL;
+	}
+	rc = eth0 ? ns_fix_pair(p, eth0, err) : ns_make_pair(p, err);
+	if (rc < 0)
+		return rc;
+	/* A namespace just made has lo up already (knetns_create). */
+	if (!p->fresh && (!lo || !(lo->flags & IFF_UP)))
+		rc = kreq_link_set(&p->nl, LOOPBACK_IFINDEX, "lo", &(struct kreq_link){.up = true},
+				   err);
+	return rc;
+}
+
+/* eth0's address: ours, and no other. */
+static int ns_addr(struct ns_pass *p, struct kern_error *err)
+{
+	struct kern_ns *ns = p->ns;
+	bool have_addr = false;
+	int rc;
+
+	for (unsigned i = 0; !p->new_eth0 && i < p->addrs.n; i++) {
+		const struct kaddr *a = &p->addrs.v[i];
+
+		if (a->ifindex != ns->eth0_ifindex)
+			continue;
+		if (a->addr == ns->addr && a->len == p->kern->subnet.len) {
+			have_addr = true;
+			continue;
+		}
+		rc = kreq_addr(&p->nl, false, a->ifindex, KERN_NS_IFNAME, a->addr, a->len, err);
+		if (rc < 0 && rc != -EADDRNOTAVAIL)
+			return rc;
+	}
+	if (have_addr)
+		return 0;
+	return kreq_addr(&p->nl, true, ns->eth0_ifindex, KERN_NS_IFNAME, ns->addr,
+			 p->kern->subnet.len, err);
+}
+
+/* The default route via the bridge's address. */
+static int ns_default_route(struct ns_pass *p, struct kern_error *err)
+{
+	struct kern *kern = p->kern;
+	char where[CFG_NS_NAME_MAX + 16];
+
+	for (unsigned i = 0; !p->new_eth0 && i < p->routes.n; i++) {
+		const struct kroute *r = &p->routes.v[i];
+
+		if (r->table == RT_TABLE_MAIN && r->len == 0 && r->type == RTN_UNICAST &&
+		    r->gateway == kern->bridge_addr && r->oif == p->ns->eth0_ifindex)
+			return 0;
+	}
+	snprintf(where, sizeof(where), "in namespace %s", p->ns->name);
+	return kreq_route(&p->nl, KREQ_ROUTE_REPLACE, 0, 0, kern->bridge_addr, p->ns->eth0_ifindex,
+			  false, where, err);
+}
+
 /* made: the namespace's result from the maker (it was missing when the pass
  * began), or NULL to open it, or create it when missing. */
 static int reconcile_ns(struct kern *kern, struct kern_ns *ns, const struct klinks *root_links,
 			const struct ns_made *made, struct kern_error *err)
 {
-	const struct klink *host = klinks_by_name(root_links, ns->host_ifname);
-	struct klinks links = {0};
-	struct kaddrs addrs = {0};
-	struct kroutes routes = {0};
-	struct knl nl = {0};
-	const struct klink *eth0 = NULL, *lo = NULL;
-	struct klink now;
-	bool fresh = false, new_eth0 = false, have_addr = false, have_route = false;
-	int nsfd = -1, rc;
+	struct ns_pass p = {.kern = kern,
+			    .ns = ns,
+			    .host = klinks_by_name(root_links, ns->host_ifname),
+			    .nsfd = -1};
+	int rc;
 
 	ns->dirty = false;
-	rc = made ? -ENOENT : knetns_open(ns->name, &nsfd);
-	if (rc == -ENOENT) {
-		rc = made ? knetns_maker_take(made->maker, made->job, &nsfd, &nl, err)
-			  : knetns_create(ns->name, kern->self_fd, &nsfd, &nl, err);
-		if (rc < 0) {
-			kern->stats.errors++;
-			goto out;
-		}
-		kern->stats.changes++;
-		log_info("%s namespace %s", kern->repairing ? "repaired: created" : "created",
-			 ns->name);
-		fresh = true;
-	} else if (rc < 0) {
-		kern_errorf(err, "cannot open namespace %s: %s", ns->name, strerror(-rc));
-		goto out;
-	}
-	rc = kwatch_learn_nsid(kern, ns, nsfd, err);
+	rc = ns_open(&p, made, err);
+	if (rc == 0)
+		rc = ns_read(&p, err);
+	if (rc == 0)
+		rc = ns_links(&p, err);
+	if (rc == 0)
+		rc = ns_addr(&p, err);
+	if (rc == 0)
+		rc = ns_default_route(&p, err);
 	if (rc < 0)
 		goto out;
-	/* A namespace just made comes with the socket that brought its lo up. */
-	if (fresh) {
-		nl.stats = &kern->stats;
-		nl.repairing = &kern->repairing;
-	} else {
-		rc = knetns_knl_open(&nl, nsfd, kern->self_fd, &kern->stats, &kern->repairing, err);
-		if (rc < 0)
-			goto out;
-	}
-
-	if (!fresh) {
-		rc = knl_dump_links(&nl, &links, err);
-		if (rc == 0)
-			rc = knl_dump_addrs(&nl, &addrs, err);
-		if (rc == 0)
-			rc = knl_dump_routes(&nl, &routes, err);
-		if (rc < 0)
-			goto out;
-		eth0 = klinks_by_name(&links, KERN_NS_IFNAME);
-		lo = klinks_by_index(&links, LOOPBACK_IFINDEX);
-	}
-	/* eth0 must be the peer of our host end; anything else by that name
-	 * is not ours to touch. */
-	if (eth0 && (!host || strcmp(eth0->kind, "veth") != 0 || eth0->link != host->ifindex)) {
-		if (strcmp(eth0->alias, ns->alias) != 0) {
-			kern_errorf(
-			    err,
-			    "cannot set up namespace %s: it has an %s that nsagent did not create",
-			    ns->name, KERN_NS_IFNAME);
-			rc = -EEXIST;
-			goto out;
-		}
-		rc = kreq_link_del(&nl, eth0->ifindex, KERN_NS_IFNAME, err);
-		if (rc < 0)
-			goto out;
-		eth0 = NULL;
-	}
-	if (!eth0) {
-		/* The host end's peer is gone or elsewhere: start the pair over. */
-		if (host) {
-			rc = kreq_link_del(&kern->nl, host->ifindex, host->name, err);
-			if (rc < 0 && rc != -ENODEV)
-				goto out;
-		}
-		/* Neither end gets an IPv6 link-local address (the network is
-		 * IPv4; an operator can still give eth0 one). Each one would
-		 * be announced with MLD reports, which the bridge floods to
-		 * every port while no querier is present: N namespaces made
-		 * N^2 deliveries, the largest cost left in a bring-up of
-		 * hundreds. The host end is told before eth0 is up (so before
-		 * it has a carrier); eth0 inherits it from the default of a
-		 * namespace we made (knetns_create): told in the same request
-		 * that brings it up, the kernel may already have made one. */
-		rc =
-		    kreq_veth_add(&kern->nl, ns->host_ifname, kern->bridge_ifindex, kern->mtu, nsfd,
-				  fresh ? FRESH_ETH0_IFINDEX : 0, KERN_NS_IFNAME, ns->name, err);
-		if (rc == 0)
-			rc = kreq_link_set(
-			    &kern->nl, 0, ns->host_ifname,
-			    &(struct kreq_link){.alias = ns->alias, .no_ipv6_ll = true}, err);
-		if (rc < 0)
-			goto out;
-		new_eth0 = true;
-		if (fresh) {
-			ns->eth0_ifindex = FRESH_ETH0_IFINDEX;
-		} else {
-			rc = knl_get_link(&nl, KERN_NS_IFNAME, &now, err);
-			if (rc < 0)
-				goto out;
-			ns->eth0_ifindex = now.ifindex;
-		}
-		rc = kreq_link_set(&nl, ns->eth0_ifindex, KERN_NS_IFNAME,
-				   &(struct kreq_link){.up = true, .alias = ns->alias}, err);
-		if (rc < 0)
-			goto out;
-	} else {
-		ns->eth0_ifindex = eth0->ifindex;
-		if (host) {
-			rc = reconcile_host_veth(kern, ns, host, err);
-			if (rc < 0)
-				goto out;
-		}
-		struct kreq_link change = {
-		    .up = !(eth0->flags & IFF_UP),
-		    .mtu = kern->mtu && eth0->mtu != kern->mtu ? kern->mtu : 0,
-		    .alias = strcmp(eth0->alias, ns->alias) != 0 ? ns->alias : NULL,
-		};
-
-		rc = kreq_link_set(&nl, eth0->ifindex, KERN_NS_IFNAME, &change, err);
-		if (rc < 0)
-			goto out;
-	}
-	/* A namespace just made has lo up already (knetns_create). */
-	if (!fresh && (!lo || !(lo->flags & IFF_UP))) {
-		rc = kreq_link_set(&nl, LOOPBACK_IFINDEX, "lo", &(struct kreq_link){.up = true},
-				   err);
-		if (rc < 0)
-			goto out;
-	}
-
-	for (unsigned i = 0; !new_eth0 && i < addrs.n; i++) {
-		const struct kaddr *a = &addrs.v[i];
-
-		if (a->ifindex != ns->eth0_ifindex)
-			continue;
-		if (a->addr == ns->addr && a->len == kern->subnet.len) {
-			have_addr = true;
-			continue;
-		}
-		rc = kreq_addr(&nl, false, a->ifindex, KERN_NS_IFNAME, a->addr, a->len, err);
-		if (rc < 0 && rc != -EADDRNOTAVAIL)
-			goto out;
-	}
-	if (!have_addr) {
-		rc = kreq_addr(&nl, true, ns->eth0_ifindex, KERN_NS_IFNAME, ns->addr,
-			       kern->subnet.len, err);
-		if (rc < 0)
-			goto out;
-	}
-	for (unsigned i = 0; !new_eth0 && i < routes.n; i++) {
-		const struct kroute *r = &routes.v[i];
-
-		if (r->table == RT_TABLE_MAIN && r->len == 0 && r->type == RTN_UNICAST &&
-		    r->gateway == kern->bridge_addr && r->oif == ns->eth0_ifindex)
-			have_route = true;
-	}
-	if (!have_route) {
-		char where[CFG_NS_NAME_MAX + 16];
-
-		snprintf(where, sizeof(where), "in namespace %s", ns->name);
-		rc = kreq_route(&nl, KREQ_ROUTE_REPLACE, 0, 0, kern->bridge_addr, ns->eth0_ifindex,
-				false, where, err);
-		if (rc < 0)
-			goto out;
-	}
 	/* Everything our steps caused is queued by now (notifications are
 	 * sent before the acks): read it, dropping this namespace's. */
-	if (fresh)
+	if (p.fresh)
 		kwatch_read(kern, ns);
-	rc = 0;
 out:
 	if (rc < 0)
 		ns->dirty = true;
-	knl_close(&nl);
-	if (nsfd >= 0)
-		close(nsfd);
-	free(links.v);
-	free(addrs.v);
-	free(routes.v);
+	knl_close(&p.nl);
+	if (p.nsfd >= 0)
+		close(p.nsfd);
+	free(p.links.v);
+	free(p.addrs.v);
+	free(p.routes.v);
 	return rc;
 }
 
