@@ -95,18 +95,68 @@ static bool down_owns_ns(const char *name, const struct klinks *links, int self_
 	return owned;
 }
 
+/* The names of the namespaces under KERN_NETNS_DIR that are ours. */
+struct down_names {
+	char (*v)[CFG_NS_NAME_MAX + 1];
+	unsigned n, cap;
+};
+
+/* Lists our named namespaces, while their veths still say so. */
+static void down_list_ns(const struct klinks *links, int self_fd, struct down_names *out)
+{
+	DIR *dir = opendir(KERN_NETNS_DIR);
+	struct dirent *d;
+
+	while (dir && (d = readdir(dir))) {
+		size_t len = strlen(d->d_name);
+
+		if (d->d_name[0] == '.' || len > CFG_NS_NAME_MAX ||
+		    !down_owns_ns(d->d_name, links, self_fd))
+			continue;
+		if (out->n == out->cap) {
+			out->cap = out->cap ? 2 * out->cap : 64;
+			out->v = xreallocarray(out->v, out->cap, sizeof(*out->v));
+		}
+		/* len fits: checked above (snprintf here made GCC's Debug
+		 * build warn of truncation from d_name's 256 bytes). */
+		memcpy(out->v[out->n++], d->d_name, len + 1);
+	}
+	if (dir)
+		closedir(dir);
+}
+
+/* Deletes our routes (kroute_is_owned: protocol KERN_RTPROT, main table). */
+static int down_routes(struct knl *nl, struct kern_error *err)
+{
+	struct kern_error e = {{0}};
+	struct kroutes routes = {0};
+	int first = 0, rc;
+
+	rc = knl_dump_routes(nl, &routes, &e);
+	kern_keep_first(rc, &first, err, &e);
+	for (unsigned i = 0; rc == 0 && i < routes.n; i++) {
+		const struct kroute *r = &routes.v[i];
+
+		if (!kroute_is_owned(r))
+			continue;
+		int r_rc = kreq_route(nl, KREQ_ROUTE_DEL, r->dst, r->len, 0, 0, false, NULL, &e);
+
+		/* A route may already have gone with its device. */
+		if (r_rc != -ESRCH)
+			kern_keep_first(r_rc, &first, err, &e);
+	}
+	free(routes.v);
+	return first;
+}
+
 int kern_down(const char *bridge, struct kern_error *err)
 {
 	struct kern_stats stats = {0};
 	struct kern_error e = {{0}};
 	struct klinks links = {0};
-	struct kroutes routes = {0};
+	struct down_names names = {0};
 	struct knl nl = {0};
 	struct kern_nft *nft = NULL;
-	struct dirent *d;
-	char(*names)[CFG_NS_NAME_MAX + 1] = NULL;
-	unsigned n_names = 0, cap = 0;
-	DIR *dir;
 	int self_fd, first = 0, rc;
 
 	self_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
@@ -120,25 +170,7 @@ int kern_down(const char *bridge, struct kern_error *err)
 		goto out;
 	/* Without the dump, namespaces are still recognised by their eth0. */
 	kern_keep_first(knl_dump_links(&nl, &links, &e), &first, err, &e);
-
-	/* Which namespaces are ours, while their veths still say so. */
-	dir = opendir(KERN_NETNS_DIR);
-	while (dir && (d = readdir(dir))) {
-		size_t len = strlen(d->d_name);
-
-		if (d->d_name[0] == '.' || len > CFG_NS_NAME_MAX ||
-		    !down_owns_ns(d->d_name, &links, self_fd))
-			continue;
-		if (n_names == cap) {
-			cap = cap ? 2 * cap : 64;
-			names = xreallocarray(names, cap, sizeof(*names));
-		}
-		/* len fits: checked above (snprintf here made GCC's Debug
-		 * build warn of truncation from d_name's 256 bytes). */
-		memcpy(names[n_names++], d->d_name, len + 1);
-	}
-	if (dir)
-		closedir(dir);
+	down_list_ns(&links, self_fd, &names);
 
 	/* The table first: the kernel frees it after a grace period, which
 	 * passes while the links go. */
@@ -146,32 +178,18 @@ int kern_down(const char *bridge, struct kern_error *err)
 	/* The links in one batch: a veth takes its peer with it, so the
 	 * namespaces are then left with nothing but lo to free. */
 	kern_keep_first(down_links(&nl, &links, bridge, &e), &first, err, &e);
-	for (unsigned i = 0; i < n_names; i++) {
-		rc = knetns_remove(names[i], &e);
+	for (unsigned i = 0; i < names.n; i++) {
+		rc = knetns_remove(names.v[i], &e);
 		kern_keep_first(rc, &first, err, &e);
 		if (rc == 0)
-			log_info("removed namespace %s", names[i]);
+			log_info("removed namespace %s", names.v[i]);
 	}
-
-	rc = knl_dump_routes(&nl, &routes, &e);
-	kern_keep_first(rc, &first, err, &e);
-	for (unsigned i = 0; rc == 0 && i < routes.n; i++) {
-		const struct kroute *r = &routes.v[i];
-
-		if (!kroute_is_owned(r))
-			continue;
-		int r_rc = kreq_route(&nl, KREQ_ROUTE_DEL, r->dst, r->len, 0, 0, false, NULL, &e);
-
-		/* A route may already have gone with its device. */
-		if (r_rc != -ESRCH)
-			kern_keep_first(r_rc, &first, err, &e);
-	}
+	kern_keep_first(down_routes(&nl, &e), &first, err, &e);
 	rc = first;
 out:
 	nft_close(nft);
-	free(names);
+	free(names.v);
 	free(links.v);
-	free(routes.v);
 	knl_close(&nl);
 	close(self_fd);
 	return rc;
