@@ -28,17 +28,11 @@
  * logged one by one. A pass that fails is retried with backoff; a pass
  * that finds nothing to do is free of side effects, so messages
  * describing our own intermediate states are harmless. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <linux/neighbour.h>
-#include <linux/netlink.h>
-#include <linux/rtnetlink.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -70,6 +64,8 @@ static struct kern_ns *ns_new(struct kern *kern, const struct kern_namespace *wa
 	snprintf(ns->alias, sizeof(ns->alias), KERN_ALIAS_NS "%s", ns->name);
 	return ns;
 }
+
+/* The nft table ---------------------------------------------------------- */
 
 /* The nft table follows the topology: masquerade what leaves the cluster
  * from the local subnet, and keep cluster-internal flows out of conntrack.
