@@ -1,15 +1,12 @@
-/* DOC: the kernel layer's reconcile loop and drift watcher.
+/* DOC: the kernel layer's public API (include/nsagent/kern.h), its desired
+ * state and its repair passes.
  *
- * struct kern holds the desired local topology and route set, one request
- * socket and one event socket in the agent's namespace. The event socket
- * listens with NETLINK_LISTEN_ALL_NSID, so it also hears every namespace
- * that has an id in the agent's namespace; each owned namespace is given
- * one (its nsid, learned when the namespace is opened), and a message's
- * nsid control message routes it to that namespace's watcher, so drift
- * inside, such as eth0's address or the default route being deleted, is
- * seen too. One socket instead of one per namespace: every notification
- * walks every listener socket, and each namespace cost two sockets (event
- * and request) plus their options at bring-up.
+ * struct kern (kern_state.h) holds the desired local topology and route
+ * set, one request socket and one event socket in the agent's namespace.
+ * The work is split by job: watch.c reads the event socket and marks what
+ * drifted, topo.c builds the bridge, veths and namespaces, down.c tears
+ * down what the agent owns; this file validates and stores what callers
+ * want, runs the passes and applies the nft table.
  *
  * Reconcile reads before it writes: one link dump and one address dump of
  * the agent's namespace per pass, small dumps inside a namespace only when
@@ -26,442 +23,28 @@
  * protocol KERN_RTPROT. Nothing without a mark is changed or removed,
  * except the named namespaces listed in the topology, which are managed.
  *
- * Drift: event watchers compare each message with the desired state and,
- * when something owned is gone or differs, mark the scope dirty (root,
- * one namespace, routes) and activate one deferred event, so a burst of
- * messages costs one reconcile pass. Changes made by that pass are counted
- * as repairs and logged one by one. A pass that fails is retried with
- * backoff; a pass that finds nothing to do is free of side effects, so
- * messages describing our own intermediate states are harmless. */
-#include <dirent.h>
+ * Repair: the deferred event watch.c activates runs one pass over the
+ * dirty scopes. Changes made by that pass are counted as repairs and
+ * logged one by one. A pass that fails is retried with backoff; a pass
+ * that finds nothing to do is free of side effects, so messages
+ * describing our own intermediate states are harmless. */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <linux/neighbour.h>
-#include <linux/netlink.h>
-#include <linux/rtnetlink.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
 #include "kern_priv.h"
+#include "kern_state.h"
 #include "nft.h"
 #include "nsagent/log.h"
 #include "nsagent/xalloc.h"
 
-/* In a namespace created a moment ago only lo (ifindex 1) exists, so eth0
- * can be given a fixed ifindex and no query is needed to learn it. */
-#define FRESH_ETH0_IFINDEX 2
-#define EVENT_BUF_SIZE 65536
 #define RETRY_MIN_S 1
 #define RETRY_MAX_S 30
-
-struct kern_ns {
-	struct kern *kern;
-	char name[CFG_NS_NAME_MAX + 1];
-	char host_ifname[IFNAMSIZ];
-	char alias[KERN_ALIAS_MAX];
-	uint32_t addr;
-	int eth0_ifindex; /* inside the namespace; 0 = not known yet */
-	int nsid;	  /* its id in the agent's namespace; -1 = not known yet */
-	bool dirty;
-};
-
-struct kern {
-	struct event_base *base;
-	int self_fd;   /* the network namespace the agent runs in */
-	int self_nsid; /* the id it has for itself, normally none (-1) */
-	struct knl nl;
-	int ev_fd;
-	struct event *ev;
-	struct event *deferred;
-	struct event *retry;
-	unsigned retry_s;
-	bool scheduled;
-
-	bool have_topo;
-	char bridge[IFNAMSIZ];
-	struct prefix subnet;
-	struct prefix cluster;
-	unsigned mtu;
-	uint32_t vtep; /* 0: no VXLAN device wanted */
-	uint8_t vtep_mac[KERN_MAC_LEN];
-	unsigned vxlan_mtu;
-	int vxlan_ifindex;
-	uint32_t bridge_addr;
-	int bridge_ifindex;
-	struct kern_ns **ns;
-	unsigned n_ns;
-	bool root_dirty;
-
-	bool have_routes;
-	struct kern_route *routes;
-	unsigned n_routes;
-	bool routes_dirty;
-
-	struct kern_nft *nft;
-	bool nft_dirty;
-
-	struct kern_stats stats;
-	bool repairing;
-	char drift[256]; /* first drift seen since the last pass, for the log */
-	unsigned drift_events;
-};
-
-/* Event sockets ---------------------------------------------------------- */
-
-/* The one event socket: links, addresses, routes, and neighbour and FDB
- * entries (the VXLAN device's, in the agent's namespace), of the agent's
- * namespace and of every namespace with an id in it. */
-static int ev_socket_open(int *out, struct kern_error *err)
-{
-	static const int groups[] = {RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE,
-				     RTNLGRP_NEIGH};
-	struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
-	int size = 1 << 20, one = 1;
-	int fd, e;
-
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
-	if (fd < 0)
-		goto fail;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		goto fail;
-	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
-		if (setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &groups[i],
-			       sizeof(groups[i])) < 0)
-			goto fail;
-	if (setsockopt(fd, SOL_NETLINK, NETLINK_LISTEN_ALL_NSID, &one, sizeof(one)) < 0)
-		goto fail;
-	/* Bring-up of hundreds of namespaces is a burst; an overrun is
-	 * survivable (full pass) but better avoided. */
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
-		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
-	*out = fd;
-	return 0;
-fail:
-	e = errno;
-	kern_errorf(err, "cannot open netlink event socket: %s", strerror(e));
-	if (fd >= 0)
-		close(fd);
-	return -e;
-}
-
-static void schedule(struct kern *kern, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void schedule(struct kern *kern, const char *fmt, ...)
-{
-	char what[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	log_debug("kernel event: %s", what);
-	if (!kern->drift[0])
-		snprintf(kern->drift, sizeof(kern->drift), "%s", what);
-	kern->drift_events++;
-	if (!kern->scheduled) {
-		kern->scheduled = true;
-		event_active(kern->deferred, EV_TIMEOUT, 0);
-	}
-}
-
-static struct kern_ns *ns_by_host_ifname(struct kern *kern, const char *name)
-{
-	for (unsigned i = 0; i < kern->n_ns; i++)
-		if (strcmp(kern->ns[i]->host_ifname, name) == 0)
-			return kern->ns[i];
-	return NULL;
-}
-
-static const struct kern_route *want_route(const struct kern *kern, uint32_t dst, uint8_t len)
-{
-	for (unsigned i = 0; i < kern->n_routes; i++)
-		if (kern->routes[i].dst.addr == dst && kern->routes[i].dst.len == len)
-			return &kern->routes[i];
-	return NULL;
-}
-
-/* The namespace whose host end l is (a veth carrying KERN_ALIAS_NS NAME in
- * the agent's namespace), or NULL. */
-static const char *host_end_of(const struct klink *l)
-{
-	if (strncmp(l->alias, KERN_ALIAS_NS, strlen(KERN_ALIAS_NS)) != 0 ||
-	    strcmp(l->kind, "veth") != 0)
-		return NULL;
-	return l->alias + strlen(KERN_ALIAS_NS);
-}
-
-/* skip: a namespace made in this pass, whose host end's events describe
- * our own steps (the pair created before its alias was set, and so on). */
-static void root_link_event(struct kern *kern, struct nlmsghdr *nlh, const struct kern_ns *skip)
-{
-	bool del = nlh->nlmsg_type == RTM_DELLINK;
-	struct kern_ns *ns;
-	struct klink l;
-
-	if (!kparse_link(nlh, &l))
-		return;
-	if (kern->vtep && (strcmp(l.name, KERN_VXLAN_IFNAME) == 0 ||
-			   (kern->vxlan_ifindex && l.ifindex == kern->vxlan_ifindex))) {
-		/* IPv4 sends no route deletions for routes that go with a
-		 * device, so the routes and entries through it are checked too. */
-		if (del || l.ifindex != kern->vxlan_ifindex) {
-			kern->root_dirty = kern->routes_dirty = true;
-			schedule(kern, "VXLAN device %s %s", l.name,
-				 del ? "deleted" : "re-created");
-		} else if (!(l.flags & IFF_UP) || (kern->vxlan_mtu && l.mtu != kern->vxlan_mtu) ||
-			   strcmp(l.name, KERN_VXLAN_IFNAME) != 0 ||
-			   memcmp(l.mac, kern->vtep_mac, KERN_MAC_LEN) != 0) {
-			kern->root_dirty = kern->routes_dirty = true;
-			schedule(kern, "VXLAN device %s changed", l.name);
-		}
-		return;
-	}
-	if (strcmp(l.name, kern->bridge) == 0) {
-		if (del) {
-			kern->root_dirty = true;
-			schedule(kern, "bridge %s deleted", l.name);
-		} else if (!(l.flags & IFF_UP) || (kern->mtu && l.mtu != kern->mtu) ||
-			   l.ifindex != kern->bridge_ifindex) {
-			kern->root_dirty = true;
-			schedule(kern, "bridge %s changed", l.name);
-		}
-		return;
-	}
-	ns = ns_by_host_ifname(kern, l.name);
-	if (skip && ns == skip)
-		return;
-	if (!ns) {
-		/* A renamed host veth still carries its alias. */
-		if (!del && strncmp(l.alias, KERN_ALIAS_NS, strlen(KERN_ALIAS_NS)) == 0) {
-			kern->root_dirty = true;
-			schedule(kern, "link %s (%s) changed", l.name, l.alias);
-		}
-		return;
-	}
-	if (del) {
-		kern->root_dirty = true;
-		ns->dirty = true;
-		schedule(kern, "veth %s of namespace %s deleted", l.name, ns->name);
-	} else if (!(l.flags & IFF_UP) || l.master != kern->bridge_ifindex ||
-		   strcmp(l.alias, ns->alias) != 0 || (kern->mtu && l.mtu != kern->mtu)) {
-		kern->root_dirty = true;
-		schedule(kern, "veth %s of namespace %s changed", l.name, ns->name);
-	}
-}
-
-static void neigh_event(struct kern *kern, struct nlmsghdr *nlh)
-{
-	bool del = nlh->nlmsg_type == RTM_DELNEIGH;
-	char a[ADDR_STRLEN];
-	struct kneigh e;
-
-	if (!kern->have_routes || !kern->vxlan_ifindex || !kparse_neigh(nlh, &e) ||
-	    e.ifindex != kern->vxlan_ifindex)
-		return;
-	/* Ours are permanent and exactly the wanted set: a wanted one deleted,
-	 * or anything else appearing, is drift. */
-	if (del ? kvxlan_entry_wanted(&e, kern->routes, kern->n_routes)
-		: !kvxlan_entry_wanted(&e, kern->routes, kern->n_routes)) {
-		kern->routes_dirty = true;
-		schedule(kern, "%s %s on %s %s", e.family == AF_BRIDGE ? "fdb entry" : "neighbour",
-			 addr_format(e.dst, a), KERN_VXLAN_IFNAME, del ? "deleted" : "changed");
-	}
-}
-
-static void root_event(struct kern *kern, struct nlmsghdr *nlh, const struct kern_ns *skip)
-{
-	char p[PREFIX_STRLEN];
-	struct kaddr a;
-	struct kroute r;
-
-	switch (nlh->nlmsg_type) {
-	case RTM_NEWLINK:
-	case RTM_DELLINK:
-		root_link_event(kern, nlh, skip);
-		break;
-	case RTM_DELADDR:
-		if (kparse_addr(nlh, &a) && a.ifindex == kern->bridge_ifindex &&
-		    a.addr == kern->bridge_addr) {
-			kern->root_dirty = true;
-			schedule(
-			    kern, "address %s removed from bridge %s",
-			    addr_format_prefix(&(struct prefix){.addr = a.addr, .len = a.len}, p),
-			    kern->bridge);
-		} else if (kern->vxlan_ifindex && a.ifindex == kern->vxlan_ifindex &&
-			   a.addr == kern->subnet.addr) {
-			kern->root_dirty = true;
-			schedule(
-			    kern, "address %s removed from %s",
-			    addr_format_prefix(&(struct prefix){.addr = a.addr, .len = a.len}, p),
-			    KERN_VXLAN_IFNAME);
-		}
-		break;
-	case RTM_NEWNEIGH:
-	case RTM_DELNEIGH:
-		neigh_event(kern, nlh);
-		break;
-	case RTM_NEWROUTE:
-	case RTM_DELROUTE:
-		if (!kern->have_routes || !kparse_route(nlh, &r) || r.table != RT_TABLE_MAIN)
-			break;
-		const struct kern_route *w = want_route(kern, r.dst, r.len);
-
-		if (nlh->nlmsg_type == RTM_DELROUTE) {
-			if (kroute_is_owned(&r) && w) {
-				kern->routes_dirty = true;
-				schedule(kern, "route %s deleted",
-					 addr_format_prefix(
-					     &(struct prefix){.addr = r.dst, .len = r.len}, p));
-			}
-		} else if (kroute_is_owned(&r) ? !w || kroute_kernel_gateway(w) != r.gateway
-					       : w != NULL) {
-			kern->routes_dirty = true;
-			schedule(
-			    kern, "route %s changed",
-			    addr_format_prefix(&(struct prefix){.addr = r.dst, .len = r.len}, p));
-		}
-		break;
-	default:
-		break;
-	}
-}
-
-static void ns_event(struct kern_ns *ns, struct nlmsghdr *nlh)
-{
-	struct kern *kern = ns->kern;
-	char p[PREFIX_STRLEN];
-	struct klink l;
-	struct kaddr a;
-	struct kroute r;
-
-	switch (nlh->nlmsg_type) {
-	case RTM_NEWLINK:
-	case RTM_DELLINK:
-		if (!kparse_link(nlh, &l))
-			break;
-		if (strcmp(l.name, KERN_NS_IFNAME) == 0 &&
-		    (nlh->nlmsg_type == RTM_DELLINK || !(l.flags & IFF_UP) ||
-		     strcmp(l.alias, ns->alias) != 0 || (kern->mtu && l.mtu != kern->mtu))) {
-			ns->dirty = true;
-			schedule(kern, "%s in namespace %s %s", l.name, ns->name,
-				 nlh->nlmsg_type == RTM_DELLINK ? "deleted" : "changed");
-		} else if (l.ifindex == LOOPBACK_IFINDEX && !(l.flags & IFF_UP)) {
-			ns->dirty = true;
-			schedule(kern, "lo in namespace %s down", ns->name);
-		}
-		break;
-	case RTM_DELADDR:
-		if (kparse_addr(nlh, &a) && a.addr == ns->addr) {
-			ns->dirty = true;
-			schedule(
-			    kern, "address %s removed in namespace %s",
-			    addr_format_prefix(&(struct prefix){.addr = a.addr, .len = a.len}, p),
-			    ns->name);
-		}
-		break;
-	case RTM_NEWROUTE:
-	case RTM_DELROUTE:
-		if (!kparse_route(nlh, &r) || r.table != RT_TABLE_MAIN || r.len != 0)
-			break;
-		if (nlh->nlmsg_type == RTM_DELROUTE || r.gateway != kern->bridge_addr) {
-			ns->dirty = true;
-			schedule(kern, "default route in namespace %s %s", ns->name,
-				 nlh->nlmsg_type == RTM_DELROUTE ? "deleted" : "changed");
-		}
-		break;
-	default:
-		break;
-	}
-}
-
-static struct kern_ns *ns_by_nsid(struct kern *kern, int nsid)
-{
-	for (unsigned i = 0; i < kern->n_ns; i++)
-		if (kern->ns[i]->nsid == nsid)
-			return kern->ns[i];
-	return NULL;
-}
-
-/* The nsid a message came from (NETLINK_LISTEN_ALL_NSID); -1 when it came
- * from the agent's own namespace, which carries none. */
-static int msg_nsid(struct msghdr *mh)
-{
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
-		int nsid;
-
-		if (c->cmsg_level != SOL_NETLINK || c->cmsg_type != NETLINK_LISTEN_ALL_NSID ||
-		    c->cmsg_len < CMSG_LEN(sizeof(nsid)))
-			continue;
-		memcpy(&nsid, CMSG_DATA(c), sizeof(nsid));
-		return nsid;
-	}
-	return -1;
-}
-
-/* Reads everything queued on the event socket and routes each message to
- * the agent's namespace or to the owned namespace it came from; messages
- * of other namespaces are dropped, and so are those of skip (a namespace
- * created in this pass, where every message describes our own steps) and
- * those about its host end. On overrun the messages are lost, whoever
- * they came from, so every scope is checked. */
-static void read_events(struct kern *kern, const struct kern_ns *skip)
-{
-	static char buf[EVENT_BUF_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
-	char cbuf[CMSG_SPACE(sizeof(int))] __attribute__((aligned(sizeof(size_t))));
-
-	for (;;) {
-		struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
-		struct msghdr mh = {.msg_iov = &iov,
-				    .msg_iovlen = 1,
-				    .msg_control = cbuf,
-				    .msg_controllen = sizeof(cbuf)};
-		ssize_t n = recvmsg(kern->ev_fd, &mh, MSG_DONTWAIT);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == ENOBUFS) {
-			kern->root_dirty = kern->routes_dirty = true;
-			for (unsigned i = 0; i < kern->n_ns; i++)
-				kern->ns[i]->dirty = true;
-			if (kern->have_topo || kern->have_routes)
-				schedule(kern, "netlink events lost (overrun)");
-			continue;
-		}
-		if (n <= 0)
-			return;
-		if (!kern->have_topo && !kern->have_routes)
-			continue;
-		int len = (int)n, nsid = msg_nsid(&mh);
-		struct kern_ns *ns = NULL;
-
-		if (nsid >= 0 && nsid != kern->self_nsid) {
-			ns = ns_by_nsid(kern, nsid);
-			if (!ns || ns == skip)
-				continue;
-		}
-		for (struct nlmsghdr *nlh = (struct nlmsghdr *)buf; NLMSG_OK(nlh, len);
-		     nlh = NLMSG_NEXT(nlh, len)) {
-			if (ns)
-				ns_event(ns, nlh);
-			else if (kern->have_topo || nlh->nlmsg_type == RTM_NEWROUTE ||
-				 nlh->nlmsg_type == RTM_DELROUTE)
-				root_event(kern, nlh, skip);
-		}
-	}
-}
-
-static void on_events(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	read_events(arg, NULL);
-}
 
 /* Namespace entries ------------------------------------------------------ */
 
@@ -482,483 +65,7 @@ static struct kern_ns *ns_new(struct kern *kern, const struct kern_namespace *wa
 	return ns;
 }
 
-/* Learns (giving one if needed) the namespace's id, which routes its
- * events here. A namespace re-created may get an id another entry held
- * for a namespace now gone: the newest holder wins. */
-static int ns_learn_nsid(struct kern *kern, struct kern_ns *ns, int nsfd, struct kern_error *err)
-{
-	int nsid, rc;
-
-	rc = knl_nsid(&kern->nl, nsfd, true, &nsid, err);
-	if (rc < 0) {
-		ns->nsid = -1;
-		return rc;
-	}
-	for (unsigned i = 0; i < kern->n_ns; i++)
-		if (kern->ns[i] != ns && kern->ns[i]->nsid == nsid)
-			kern->ns[i]->nsid = -1;
-	ns->nsid = nsid;
-	return 0;
-}
-
-/* One pass ---------------------------------------------------------------- */
-
-static int ensure_ip_forward(struct kern *kern, struct kern_error *err)
-{
-	static const char path[] = "/proc/sys/net/ipv4/ip_forward";
-	char c = 0;
-	int fd, rc = 0;
-
-	fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0 || read(fd, &c, 1) != 1) {
-		rc = -errno;
-		kern_errorf(err, "cannot read %s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (c == '1')
-		goto out;
-	if (pwrite(fd, "1\n", 2, 0) != 2) {
-		rc = -errno;
-		kern_errorf(err, "cannot enable IPv4 forwarding: %s", strerror(errno));
-		kern->stats.errors++;
-		goto out;
-	}
-	kern->stats.changes++;
-	if (kern->repairing)
-		log_info("repaired: enable IPv4 forwarding");
-out:
-	if (fd >= 0)
-		close(fd);
-	return rc;
-}
-
-/* Keeps the first error of a pass and goes on with the rest: one broken
- * namespace must not keep the others down. */
-static void keep_first(int rc, int *first, struct kern_error *err, const struct kern_error *e)
-{
-	if (rc < 0 && *first == 0) {
-		*first = rc;
-		if (err)
-			*err = *e;
-	}
-	if (rc < 0)
-		log_debug("kernel: %s", e->message);
-}
-
-static int reconcile_bridge(struct kern *kern, struct klinks *links, struct kaddrs *addrs,
-			    struct kern_error *err)
-{
-	const struct klink *br = klinks_by_name(links, kern->bridge);
-	struct klink created;
-	bool owned, found = false;
-	int rc;
-
-	if (br && strcmp(br->kind, "bridge") != 0) {
-		kern_errorf(err, "cannot use %s as the bridge: it exists and is a %s link",
-			    kern->bridge, br->kind[0] ? br->kind : "non-bridge");
-		return -EEXIST;
-	}
-	if (!br) {
-		uint8_t mac[KERN_MAC_LEN];
-
-		addr_local_mac(KERN_MAC_KIND_BRIDGE, kern->bridge_addr, mac);
-		rc = kreq_bridge_add(&kern->nl, kern->bridge, kern->mtu, mac, err);
-		if (rc < 0)
-			return rc;
-		rc = knl_get_link(&kern->nl, kern->bridge, &created, err);
-		if (rc < 0)
-			return rc;
-		br = &created;
-	}
-	owned = strcmp(br->alias, KERN_ALIAS_BRIDGE) == 0 || br == &created;
-	kern->bridge_ifindex = br->ifindex;
-	struct kreq_link change = {
-	    .up = !(br->flags & IFF_UP),
-	    .mtu = kern->mtu && br->mtu != kern->mtu ? kern->mtu : 0,
-	    .alias = br == &created && strcmp(br->alias, KERN_ALIAS_BRIDGE) != 0 ? KERN_ALIAS_BRIDGE
-										 : NULL,
-	    .group = owned && br->group != KERN_LINK_GROUP,
-	};
-
-	rc = kreq_link_set(&kern->nl, br->ifindex, kern->bridge, &change, err);
-	if (rc < 0)
-		return rc;
-	for (unsigned i = 0; br != &created && i < addrs->n; i++) {
-		const struct kaddr *a = &addrs->v[i];
-
-		if (a->ifindex != br->ifindex)
-			continue;
-		if (a->addr == kern->bridge_addr && a->len == kern->subnet.len) {
-			found = true;
-			continue;
-		}
-		/* Another subnet's address on a bridge we made is ours to drop;
-		 * on an adopted bridge it is its owner's business. */
-		if (owned) {
-			rc = kreq_addr(&kern->nl, false, br->ifindex, kern->bridge, a->addr, a->len,
-				       err);
-			if (rc < 0 && rc != -EADDRNOTAVAIL)
-				return rc;
-		}
-	}
-	if (!found) {
-		rc = kreq_addr(&kern->nl, true, br->ifindex, kern->bridge, kern->bridge_addr,
-			       kern->subnet.len, err);
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
-}
-
-/* The host end as the root dump shows it; fixes what differs. Returns
- * whether it exists. */
-static int reconcile_host_veth(struct kern *kern, struct kern_ns *ns, const struct klink *host,
-			       struct kern_error *err)
-{
-	struct kreq_link change = {
-	    .up = !(host->flags & IFF_UP),
-	    .master = host->master != kern->bridge_ifindex ? kern->bridge_ifindex : 0,
-	    .master_name = kern->bridge,
-	    .mtu = kern->mtu && host->mtu != kern->mtu ? kern->mtu : 0,
-	    .alias = strcmp(host->alias, ns->alias) != 0 ? ns->alias : NULL,
-	    .group = host->group != KERN_LINK_GROUP,
-	};
-
-	return kreq_link_set(&kern->nl, host->ifindex, host->name, &change, err);
-}
-
-static int remove_namespace(struct kern *kern, const char *name, const struct klink *host,
-			    bool known_ours, struct kern_error *err)
-{
-	bool exists, owned = known_ours;
-	int nsfd, rc;
-
-	/* Ownership is read from eth0, so before the pair goes. */
-	exists = knetns_open(name, &nsfd) == 0;
-	if (exists) {
-		if (!owned)
-			owned = knetns_is_owned(nsfd, kern->self_fd, NULL);
-		close(nsfd);
-	}
-	/* Deleting the host end first frees its name at once; the namespace
-	 * itself is torn down by the kernel asynchronously. */
-	if (host) {
-		rc = kreq_link_del(&kern->nl, host->ifindex, host->name, err);
-		if (rc < 0 && rc != -ENODEV)
-			return rc;
-	}
-	if (!exists || !owned)
-		return 0;
-	rc = knetns_remove(name, err);
-	if (rc < 0) {
-		kern->stats.errors++;
-		return rc;
-	}
-	kern->stats.changes++;
-	log_info("removed namespace %s", name);
-	return 0;
-}
-
-static bool desired_ns(const struct kern *kern, const char *name)
-{
-	for (unsigned i = 0; i < kern->n_ns; i++)
-		if (strcmp(kern->ns[i]->name, name) == 0)
-			return true;
-	return false;
-}
-
-struct ns_made {
-	struct knetns_maker *maker;
-	unsigned job;
-};
-
-/* made: the namespace's result from the maker (it was missing when the pass
- * began), or NULL to open it, or create it when missing. */
-static int reconcile_ns(struct kern *kern, struct kern_ns *ns, const struct klinks *root_links,
-			const struct ns_made *made, struct kern_error *err)
-{
-	const struct klink *host = klinks_by_name(root_links, ns->host_ifname);
-	struct klinks links = {0};
-	struct kaddrs addrs = {0};
-	struct kroutes routes = {0};
-	struct knl nl = {0};
-	const struct klink *eth0 = NULL, *lo = NULL;
-	struct klink now;
-	bool fresh = false, new_eth0 = false, have_addr = false, have_route = false;
-	int nsfd = -1, rc;
-
-	ns->dirty = false;
-	rc = made ? -ENOENT : knetns_open(ns->name, &nsfd);
-	if (rc == -ENOENT) {
-		rc = made ? knetns_maker_take(made->maker, made->job, &nsfd, &nl, err)
-			  : knetns_create(ns->name, kern->self_fd, &nsfd, &nl, err);
-		if (rc < 0) {
-			kern->stats.errors++;
-			goto out;
-		}
-		kern->stats.changes++;
-		log_info("%s namespace %s", kern->repairing ? "repaired: created" : "created",
-			 ns->name);
-		fresh = true;
-	} else if (rc < 0) {
-		kern_errorf(err, "cannot open namespace %s: %s", ns->name, strerror(-rc));
-		goto out;
-	}
-	rc = ns_learn_nsid(kern, ns, nsfd, err);
-	if (rc < 0)
-		goto out;
-	/* A namespace just made comes with the socket that brought its lo up. */
-	if (fresh) {
-		nl.stats = &kern->stats;
-		nl.repairing = &kern->repairing;
-	} else {
-		rc = knl_open_in(&nl, nsfd, kern->self_fd, &kern->stats, &kern->repairing, err);
-		if (rc < 0)
-			goto out;
-	}
-
-	if (!fresh) {
-		rc = knl_dump_links(&nl, &links, err);
-		if (rc == 0)
-			rc = knl_dump_addrs(&nl, &addrs, err);
-		if (rc == 0)
-			rc = knl_dump_routes(&nl, &routes, err);
-		if (rc < 0)
-			goto out;
-		eth0 = klinks_by_name(&links, KERN_NS_IFNAME);
-		lo = klinks_by_index(&links, LOOPBACK_IFINDEX);
-	}
-	/* eth0 must be the peer of our host end; anything else by that name
-	 * is not ours to touch. */
-	if (eth0 && (!host || strcmp(eth0->kind, "veth") != 0 || eth0->link != host->ifindex)) {
-		if (strcmp(eth0->alias, ns->alias) != 0) {
-			kern_errorf(
-			    err,
-			    "cannot set up namespace %s: it has an %s that nsagent did not create",
-			    ns->name, KERN_NS_IFNAME);
-			rc = -EEXIST;
-			goto out;
-		}
-		rc = kreq_link_del(&nl, eth0->ifindex, KERN_NS_IFNAME, err);
-		if (rc < 0)
-			goto out;
-		eth0 = NULL;
-	}
-	if (!eth0) {
-		/* The host end's peer is gone or elsewhere: start the pair over. */
-		if (host) {
-			rc = kreq_link_del(&kern->nl, host->ifindex, host->name, err);
-			if (rc < 0 && rc != -ENODEV)
-				goto out;
-		}
-		/* Neither end gets an IPv6 link-local address (the network is
-		 * IPv4; an operator can still give eth0 one). Each one would
-		 * be announced with MLD reports, which the bridge floods to
-		 * every port while no querier is present: N namespaces made
-		 * N^2 deliveries, the largest cost left in a bring-up of
-		 * hundreds. The host end is told before eth0 is up (so before
-		 * it has a carrier); eth0 inherits it from the default of a
-		 * namespace we made (knetns_create): told in the same request
-		 * that brings it up, the kernel may already have made one. */
-		rc =
-		    kreq_veth_add(&kern->nl, ns->host_ifname, kern->bridge_ifindex, kern->mtu, nsfd,
-				  fresh ? FRESH_ETH0_IFINDEX : 0, KERN_NS_IFNAME, ns->name, err);
-		if (rc == 0)
-			rc = kreq_link_set(
-			    &kern->nl, 0, ns->host_ifname,
-			    &(struct kreq_link){.alias = ns->alias, .no_ipv6_ll = true}, err);
-		if (rc < 0)
-			goto out;
-		new_eth0 = true;
-		if (fresh) {
-			ns->eth0_ifindex = FRESH_ETH0_IFINDEX;
-		} else {
-			rc = knl_get_link(&nl, KERN_NS_IFNAME, &now, err);
-			if (rc < 0)
-				goto out;
-			ns->eth0_ifindex = now.ifindex;
-		}
-		rc = kreq_link_set(&nl, ns->eth0_ifindex, KERN_NS_IFNAME,
-				   &(struct kreq_link){.up = true, .alias = ns->alias}, err);
-		if (rc < 0)
-			goto out;
-	} else {
-		ns->eth0_ifindex = eth0->ifindex;
-		if (host) {
-			rc = reconcile_host_veth(kern, ns, host, err);
-			if (rc < 0)
-				goto out;
-		}
-		struct kreq_link change = {
-		    .up = !(eth0->flags & IFF_UP),
-		    .mtu = kern->mtu && eth0->mtu != kern->mtu ? kern->mtu : 0,
-		    .alias = strcmp(eth0->alias, ns->alias) != 0 ? ns->alias : NULL,
-		};
-
-		rc = kreq_link_set(&nl, eth0->ifindex, KERN_NS_IFNAME, &change, err);
-		if (rc < 0)
-			goto out;
-	}
-	/* A namespace just made has lo up already (knetns_create). */
-	if (!fresh && (!lo || !(lo->flags & IFF_UP))) {
-		rc = kreq_link_set(&nl, LOOPBACK_IFINDEX, "lo", &(struct kreq_link){.up = true},
-				   err);
-		if (rc < 0)
-			goto out;
-	}
-
-	for (unsigned i = 0; !new_eth0 && i < addrs.n; i++) {
-		const struct kaddr *a = &addrs.v[i];
-
-		if (a->ifindex != ns->eth0_ifindex)
-			continue;
-		if (a->addr == ns->addr && a->len == kern->subnet.len) {
-			have_addr = true;
-			continue;
-		}
-		rc = kreq_addr(&nl, false, a->ifindex, KERN_NS_IFNAME, a->addr, a->len, err);
-		if (rc < 0 && rc != -EADDRNOTAVAIL)
-			goto out;
-	}
-	if (!have_addr) {
-		rc = kreq_addr(&nl, true, ns->eth0_ifindex, KERN_NS_IFNAME, ns->addr,
-			       kern->subnet.len, err);
-		if (rc < 0)
-			goto out;
-	}
-	for (unsigned i = 0; !new_eth0 && i < routes.n; i++) {
-		const struct kroute *r = &routes.v[i];
-
-		if (r->table == RT_TABLE_MAIN && r->len == 0 && r->type == RTN_UNICAST &&
-		    r->gateway == kern->bridge_addr && r->oif == ns->eth0_ifindex)
-			have_route = true;
-	}
-	if (!have_route) {
-		char where[CFG_NS_NAME_MAX + 16];
-
-		snprintf(where, sizeof(where), "in namespace %s", ns->name);
-		rc = kreq_route(&nl, KREQ_ROUTE_REPLACE, 0, 0, kern->bridge_addr, ns->eth0_ifindex,
-				false, where, err);
-		if (rc < 0)
-			goto out;
-	}
-	/* Everything our steps caused is queued by now (notifications are
-	 * sent before the acks): read it, dropping this namespace's. */
-	if (fresh)
-		read_events(kern, ns);
-	rc = 0;
-out:
-	if (rc < 0)
-		ns->dirty = true;
-	knl_close(&nl);
-	if (nsfd >= 0)
-		close(nsfd);
-	free(links.v);
-	free(addrs.v);
-	free(routes.v);
-	return rc;
-}
-
-#define NO_JOB UINT_MAX
-
-/* A full pass first hands the namespaces that do not exist yet, when there
- * are two or more, to a maker thread (knetns_maker_start): job_of[i] is
- * kern->ns[i]'s job, or NO_JOB. NULL (and no job_of) otherwise. */
-static struct knetns_maker *start_maker(struct kern *kern, unsigned **job_of)
-{
-	const char **names = xcalloc(kern->n_ns ? kern->n_ns : 1, sizeof(*names));
-	unsigned *jobs = xcalloc(kern->n_ns ? kern->n_ns : 1, sizeof(*jobs));
-	struct knetns_maker *maker = NULL;
-	unsigned n = 0;
-
-	for (unsigned i = 0; i < kern->n_ns; i++) {
-		int fd, rc = knetns_open(kern->ns[i]->name, &fd);
-
-		if (rc == 0)
-			close(fd);
-		jobs[i] = rc == -ENOENT ? n : NO_JOB;
-		if (rc == -ENOENT)
-			names[n++] = kern->ns[i]->name;
-	}
-	if (n >= 2)
-		maker = knetns_maker_start(names, n, kern->self_fd);
-	free(names);
-	if (maker)
-		*job_of = jobs;
-	else
-		free(jobs);
-	return maker;
-}
-
-/* Root scope (ip_forward, bridge, host ends, namespaces we own but no longer
- * want), then every namespace (all) or only the dirty ones. */
-static int reconcile_topology(struct kern *kern, bool all, struct kern_error *err)
-{
-	struct klinks links = {0};
-	struct kaddrs addrs = {0};
-	struct kern_error e = {{0}};
-	struct knetns_maker *maker = NULL;
-	unsigned *job_of = NULL;
-	int first = 0, rc;
-
-	kern->root_dirty = false;
-	if (all)
-		maker = start_maker(kern, &job_of);
-	keep_first(ensure_ip_forward(kern, &e), &first, err, &e);
-	rc = knl_dump_links(&kern->nl, &links, &e);
-	if (rc == 0)
-		rc = knl_dump_addrs(&kern->nl, &addrs, &e);
-	if (rc == 0)
-		rc = reconcile_bridge(kern, &links, &addrs, &e);
-	if (rc < 0) {
-		keep_first(rc, &first, err, &e);
-		kern->root_dirty = true;
-		goto out;
-	}
-	int vx_before = kern->vxlan_ifindex;
-
-	rc = kvxlan_reconcile_device(&kern->nl, &links, &addrs, kern->vtep, kern->vtep_mac,
-				     kern->vxlan_mtu, kern->subnet.addr, &kern->vxlan_ifindex, &e);
-	if (rc < 0) {
-		keep_first(rc, &first, err, &e);
-		kern->root_dirty = true;
-	} else if (kern->vxlan_ifindex != vx_before && kern->have_routes) {
-		/* A new device has none of the per-peer entries and routes. */
-		kern->routes_dirty = true;
-		schedule(kern, "VXLAN device %s (re)created", KERN_VXLAN_IFNAME);
-	}
-
-	for (unsigned i = 0; i < links.n; i++) {
-		const struct klink *l = &links.v[i];
-		const char *owner = host_end_of(l);
-
-		if (!owner || desired_ns(kern, owner))
-			continue;
-		keep_first(remove_namespace(kern, owner, l, false, &e), &first, err, &e);
-	}
-	for (unsigned i = 0; i < kern->n_ns; i++) {
-		struct kern_ns *ns = kern->ns[i];
-		const struct klink *host = klinks_by_name(&links, ns->host_ifname);
-
-		struct ns_made made = {maker, job_of ? job_of[i] : NO_JOB};
-
-		if (made.job != NO_JOB) {
-			keep_first(reconcile_ns(kern, ns, &links, &made, &e), &first, err, &e);
-			continue;
-		}
-		if (all || ns->dirty || !host || ns->nsid < 0) {
-			keep_first(reconcile_ns(kern, ns, &links, NULL, &e), &first, err, &e);
-			continue;
-		}
-		keep_first(reconcile_host_veth(kern, ns, host, &e), &first, err, &e);
-	}
-out:
-	knetns_maker_finish(maker);
-	free(job_of);
-	free(links.v);
-	free(addrs.v);
-	return first;
-}
+/* The nft table ---------------------------------------------------------- */
 
 /* The nft table follows the topology: masquerade what leaves the cluster
  * from the local subnet, and keep cluster-internal flows out of conntrack.
@@ -1021,7 +128,7 @@ static void on_nft_change(void *arg)
 	struct kern *kern = arg;
 
 	kern->nft_dirty = true;
-	schedule(kern, "nftables table %s changed", KERN_NFT_TABLE);
+	kwatch_schedule(kern, "nftables table %s changed", KERN_NFT_TABLE);
 }
 
 /* Repair ----------------------------------------------------------------- */
@@ -1048,7 +155,7 @@ static void on_deferred(evutil_socket_t fd, short what, void *arg)
 
 	kern->repairing = true;
 	if (topo && kern->have_topo)
-		rc = reconcile_topology(kern, false, &err);
+		rc = ktopo_reconcile(kern, false, &err);
 	if (routes && kern->have_routes) {
 		struct kern_error e = {{0}};
 
@@ -1100,7 +207,7 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
 		kern->routes_dirty = true;
 	if (kern->have_topo)
 		kern->nft_dirty = true;
-	schedule(kern, "retry after a failed repair");
+	kwatch_schedule(kern, "retry after a failed repair");
 }
 
 /* Public API ------------------------------------------------------------- */
@@ -1128,10 +235,10 @@ int kern_new(struct event_base *base, struct kern **out, struct kern_error *err)
 	rc = knl_nsid(&kern->nl, kern->self_fd, false, &kern->self_nsid, err);
 	if (rc < 0)
 		goto fail;
-	rc = ev_socket_open(&kern->ev_fd, err);
+	rc = kwatch_socket_open(&kern->ev_fd, err);
 	if (rc < 0)
 		goto fail;
-	kern->ev = event_new(base, kern->ev_fd, EV_READ | EV_PERSIST, on_events, kern);
+	kern->ev = event_new(base, kern->ev_fd, EV_READ | EV_PERSIST, kwatch_on_events, kern);
 	kern->deferred = event_new(base, -1, 0, on_deferred, kern);
 	kern->retry = evtimer_new(base, on_retry, kern);
 	if (!kern->ev || !kern->deferred || !kern->retry || event_add(kern->ev, NULL) < 0)
@@ -1305,8 +412,9 @@ int kern_set_topology(struct kern *kern, const struct kern_topology *topo, struc
 		struct klink host;
 		bool have_host = knl_get_link(&kern->nl, old[j]->host_ifname, &host, &e) == 0;
 
-		keep_first(remove_namespace(kern, old[j]->name, have_host ? &host : NULL, true, &e),
-			   &first, err, &e);
+		kern_keep_first(
+		    ktopo_remove_namespace(kern, old[j]->name, have_host ? &host : NULL, true, &e),
+		    &first, err, &e);
 		ns_free(old[j]);
 	}
 	free(old);
@@ -1315,8 +423,8 @@ int kern_set_topology(struct kern *kern, const struct kern_topology *topo, struc
 
 		if (knl_get_link(&kern->nl, old_bridge, &br, &e) == 0 &&
 		    strcmp(br.alias, KERN_ALIAS_BRIDGE) == 0)
-			keep_first(kreq_link_del(&kern->nl, br.ifindex, br.name, &e), &first, err,
-				   &e);
+			kern_keep_first(kreq_link_del(&kern->nl, br.ifindex, br.name, &e), &first,
+					err, &e);
 	}
 
 	struct nft_job nft;
@@ -1324,10 +432,10 @@ int kern_set_topology(struct kern *kern, const struct kern_topology *topo, struc
 
 	nft_begin(kern, &nft);
 	kjob_start(&job, nft_run, &nft);
-	rc = reconcile_topology(kern, true, &e);
-	keep_first(rc, &first, err, &e);
+	rc = ktopo_reconcile(kern, true, &e);
+	kern_keep_first(rc, &first, err, &e);
 	kjob_wait(&job);
-	keep_first(nft_end(kern, &nft, NULL), &first, err, &nft.err);
+	kern_keep_first(nft_end(kern, &nft, NULL), &first, err, &nft.err);
 	return first;
 }
 
@@ -1385,160 +493,4 @@ int kern_get_routes(struct kern *kern, struct kern_route **routes, unsigned *n,
 void kern_get_stats(const struct kern *kern, struct kern_stats *stats)
 {
 	*stats = kern->stats;
-}
-
-/* kern_down ---------------------------------------------------------------- */
-
-/* Whether down removes link l: the bridge (only the one named, when a name
- * is given), the VXLAN device and the host ends of namespace veths. */
-static bool down_removes(const struct klink *l, const char *bridge)
-{
-	if (strcmp(l->alias, KERN_ALIAS_BRIDGE) == 0)
-		return !bridge || strcmp(l->name, bridge) == 0;
-	return strcmp(l->alias, KERN_ALIAS_VXLAN) == 0 || host_end_of(l) != NULL;
-}
-
-/* Removes our root-namespace links. When everything in KERN_LINK_GROUP is
- * ours to remove, that is one request for all of them (the kernel then
- * unregisters them as one batch: one round of RCU grace periods, where one
- * request per link waits for a round each). Anything of ours outside the
- * group (made by an older nsagent), or a group that holds a link we must
- * keep, goes link by link. */
-static int down_links(struct knl *nl, const struct klinks *links, const char *bridge,
-		      struct kern_error *err)
-{
-	struct kern_error e = {{0}};
-	bool whole_group = true;
-	unsigned in_group = 0;
-	int first = 0;
-
-	for (unsigned i = 0; i < links->n; i++) {
-		const struct klink *l = &links->v[i];
-
-		if (l->group != KERN_LINK_GROUP)
-			continue;
-		in_group++;
-		if (!down_removes(l, bridge))
-			whole_group = false;
-	}
-	if (in_group && whole_group) {
-		keep_first(kreq_group_del(nl, &e), &first, err, &e);
-		if (first == 0)
-			log_debug("removed %u links of group %u", in_group, KERN_LINK_GROUP);
-	}
-	for (unsigned i = 0; i < links->n; i++) {
-		const struct klink *l = &links->v[i];
-		int rc;
-
-		if (!down_removes(l, bridge) || (whole_group && l->group == KERN_LINK_GROUP))
-			continue;
-		rc = kreq_link_del(nl, l->ifindex, l->name, &e);
-		/* A host end goes with its peer's namespace, or went with the
-		 * group. */
-		if (rc != -ENODEV)
-			keep_first(rc, &first, err, &e);
-	}
-	return first;
-}
-
-/* Whether the named namespace is ours: a host end of ours names it, or else
- * its eth0 carries our alias (read inside it, so before the links go). */
-static bool down_owns_ns(const char *name, const struct klinks *links, int self_fd)
-{
-	bool owned = false;
-	int nsfd;
-
-	for (unsigned i = 0; i < links->n; i++) {
-		const char *owner = host_end_of(&links->v[i]);
-
-		if (owner && strcmp(owner, name) == 0)
-			return true;
-	}
-	if (knetns_open(name, &nsfd) < 0)
-		return false;
-	owned = knetns_is_owned(nsfd, self_fd, NULL);
-	close(nsfd);
-	return owned;
-}
-
-int kern_down(const char *bridge, struct kern_error *err)
-{
-	struct kern_stats stats = {0};
-	struct kern_error e = {{0}};
-	struct klinks links = {0};
-	struct kroutes routes = {0};
-	struct knl nl = {0};
-	struct kern_nft *nft = NULL;
-	struct dirent *d;
-	char(*names)[CFG_NS_NAME_MAX + 1] = NULL;
-	unsigned n_names = 0, cap = 0;
-	DIR *dir;
-	int self_fd, first = 0, rc;
-
-	self_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (self_fd < 0) {
-		rc = -errno;
-		kern_errorf(err, "cannot open the current network namespace: %s", strerror(-rc));
-		return rc;
-	}
-	rc = knl_open(&nl, &stats, NULL, err);
-	if (rc < 0)
-		goto out;
-	/* Without the dump, namespaces are still recognised by their eth0. */
-	keep_first(knl_dump_links(&nl, &links, &e), &first, err, &e);
-
-	/* Which namespaces are ours, while their veths still say so. */
-	dir = opendir(KERN_NETNS_DIR);
-	while (dir && (d = readdir(dir))) {
-		size_t len = strlen(d->d_name);
-
-		if (d->d_name[0] == '.' || len > CFG_NS_NAME_MAX ||
-		    !down_owns_ns(d->d_name, &links, self_fd))
-			continue;
-		if (n_names == cap) {
-			cap = cap ? 2 * cap : 64;
-			names = xreallocarray(names, cap, sizeof(*names));
-		}
-		/* len fits: checked above (snprintf here made GCC's Debug
-		 * build warn of truncation from d_name's 256 bytes). */
-		memcpy(names[n_names++], d->d_name, len + 1);
-	}
-	if (dir)
-		closedir(dir);
-
-	/* The table first: the kernel frees it after a grace period, which
-	 * passes while the links go. */
-	keep_first(nft_remove(&nft, &e), &first, err, &e);
-	/* The links in one batch: a veth takes its peer with it, so the
-	 * namespaces are then left with nothing but lo to free. */
-	keep_first(down_links(&nl, &links, bridge, &e), &first, err, &e);
-	for (unsigned i = 0; i < n_names; i++) {
-		rc = knetns_remove(names[i], &e);
-		keep_first(rc, &first, err, &e);
-		if (rc == 0)
-			log_info("removed namespace %s", names[i]);
-	}
-
-	rc = knl_dump_routes(&nl, &routes, &e);
-	keep_first(rc, &first, err, &e);
-	for (unsigned i = 0; rc == 0 && i < routes.n; i++) {
-		const struct kroute *r = &routes.v[i];
-
-		if (!kroute_is_owned(r))
-			continue;
-		int r_rc = kreq_route(&nl, KREQ_ROUTE_DEL, r->dst, r->len, 0, 0, false, NULL, &e);
-
-		/* A route may already have gone with its device. */
-		if (r_rc != -ESRCH)
-			keep_first(r_rc, &first, err, &e);
-	}
-	rc = first;
-out:
-	nft_close(nft);
-	free(names);
-	free(links.v);
-	free(routes.v);
-	knl_close(&nl);
-	close(self_fd);
-	return rc;
 }

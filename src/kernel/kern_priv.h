@@ -1,6 +1,7 @@
 /* Internal to the kernel layer: the netlink request wrapper, snapshots of
- * kernel objects read by dumps, named-namespace helpers and the state of a
- * running struct kern. Nothing outside src/kernel/ includes this. */
+ * kernel objects read by dumps, named-namespace helpers and the other
+ * helpers the jobs of kern.c share (the state of a running struct kern is
+ * in kern_state.h). Nothing outside src/kernel/ includes this. */
 #ifndef NSAGENT_KERNEL_PRIV_H
 #define NSAGENT_KERNEL_PRIV_H
 
@@ -43,10 +44,6 @@ int knl_open(struct knl *nl, struct kern_stats *stats, const bool *repairing,
 void knl_close(struct knl *nl);
 /* Moves an open socket to another struct knl (from is left closed). */
 void knl_move(struct knl *to, struct knl *from);
-/* Opens a request socket inside the namespace behind nsfd; the thread
- * returns to return_fd before this returns. */
-int knl_open_in(struct knl *nl, int nsfd, int return_fd, struct kern_stats *stats,
-		const bool *repairing, struct kern_error *err);
 
 /* Sends msg (consumed) as one change request and waits for the ack.
  * what describes the change ("add route 172.16.1.0/24 via 192.168.1.6"). */
@@ -223,6 +220,9 @@ bool kvxlan_entry_wanted(const struct kneigh *e, const struct kern_route *want, 
 /* Error helpers. */
 void kern_errorf(struct kern_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Keeps the first error of a pass (rc and e, into *first and err) and goes
+ * on with the rest: one broken namespace must not keep the others down. */
+void kern_keep_first(int rc, int *first, struct kern_error *err, const struct kern_error *e);
 
 /* Named namespaces (netns.c). */
 /* Opens /run/netns/NAME when it is a network namespace; -ENOENT otherwise. */
@@ -262,6 +262,10 @@ int knetns_maker_take(struct knetns_maker *m, unsigned i, int *nsfd, struct knl 
 void knetns_maker_finish(struct knetns_maker *m);
 /* True when the namespace's eth0 carries our alias. */
 bool knetns_is_owned(int nsfd, int return_fd, struct kern_stats *stats);
+/* Opens a request socket inside the namespace behind nsfd; the thread
+ * returns to return_fd before this returns. */
+int knetns_knl_open(struct knl *nl, int nsfd, int return_fd, struct kern_stats *stats,
+		    const bool *repairing, struct kern_error *err);
 /* setns() into nsfd; the thread must go back with knetns_leave(). */
 int knetns_enter(int nsfd, struct kern_error *err, const char *what);
 /* Going back cannot be allowed to fail: the thread would then keep
@@ -270,5 +274,8 @@ void knetns_leave(int return_fd);
 /* The host end of a namespace's veth: "nsa-NAME" when that is a valid
  * interface name, else "nsa-" and 8 hex digits of a hash of NAME. */
 void kern_host_ifname(const char *ns_name, char out[IFNAMSIZ]);
+/* The namespace whose host end l is (a veth carrying KERN_ALIAS_NS NAME in
+ * the agent's namespace), or NULL. */
+const char *kern_host_end_of(const struct klink *l);
 
 #endif

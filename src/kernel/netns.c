@@ -6,7 +6,9 @@
  * bind-mounts its own /proc/thread-self/ns/net and goes back with setns().
  * Every function leaves the thread in the namespace it was in; a failure
  * to go back is fatal because everything after it would act on the wrong
- * namespace. */
+ * namespace. This file builds on nl.c (a request socket opened inside a
+ * namespace, lo brought up on it) and nl.c knows nothing of namespaces, so
+ * the two do not depend on each other both ways. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -48,6 +50,19 @@ void knetns_leave(int return_fd)
 {
 	if (setns(return_fd, CLONE_NEWNET) < 0)
 		fatal("cannot return to the agent's network namespace: %s", strerror(errno));
+}
+
+int knetns_knl_open(struct knl *nl, int nsfd, int return_fd, struct kern_stats *stats,
+		    const bool *repairing, struct kern_error *err)
+{
+	int rc;
+
+	rc = knetns_enter(nsfd, err, "open a netlink socket");
+	if (rc < 0)
+		return rc;
+	rc = knl_open(nl, stats, repairing, err);
+	knetns_leave(return_fd);
+	return rc;
 }
 
 int knetns_open(const char *name, int *nsfd)
@@ -318,7 +333,7 @@ bool knetns_is_owned(int nsfd, int return_fd, struct kern_stats *stats)
 	struct knl nl;
 	bool owned;
 
-	if (knl_open_in(&nl, nsfd, return_fd, stats, NULL, &err) < 0)
+	if (knetns_knl_open(&nl, nsfd, return_fd, stats, NULL, &err) < 0)
 		return false;
 	owned = knl_get_link(&nl, KERN_NS_IFNAME, &eth0, &err) == 0 &&
 		strncmp(eth0.alias, KERN_ALIAS_NS, strlen(KERN_ALIAS_NS)) == 0;
@@ -348,4 +363,12 @@ void kern_host_ifname(const char *ns_name, char out[IFNAMSIZ])
 		hash *= 16777619u;
 	}
 	snprintf(out, IFNAMSIZ, KERN_HOST_VETH_PREFIX "%08x", hash);
+}
+
+const char *kern_host_end_of(const struct klink *l)
+{
+	if (strncmp(l->alias, KERN_ALIAS_NS, strlen(KERN_ALIAS_NS)) != 0 ||
+	    strcmp(l->kind, "veth") != 0)
+		return NULL;
+	return l->alias + strlen(KERN_ALIAS_NS);
 }

@@ -42,6 +42,17 @@ void kern_errorf(struct kern_error *err, const char *fmt, ...)
 	va_end(ap);
 }
 
+void kern_keep_first(int rc, int *first, struct kern_error *err, const struct kern_error *e)
+{
+	if (rc < 0 && *first == 0) {
+		*first = rc;
+		if (err)
+			*err = *e;
+	}
+	if (rc < 0)
+		log_debug("kernel: %s", e->message);
+}
+
 /* Records the kernel's errno and extended-ack text of a refused request;
  * returning NL_STOP keeps libnl's own error return. */
 static int knl_error_cb(struct sockaddr_nl *who, struct nlmsgerr *e, void *arg)
@@ -106,19 +117,6 @@ void knl_move(struct knl *to, struct knl *from)
 	/* The error callback writes into the struct it was given. */
 	if (to->sk)
 		nl_socket_modify_err_cb(to->sk, NL_CB_CUSTOM, knl_error_cb, to);
-}
-
-int knl_open_in(struct knl *nl, int nsfd, int return_fd, struct kern_stats *stats,
-		const bool *repairing, struct kern_error *err)
-{
-	int rc;
-
-	rc = knetns_enter(nsfd, err, "open a netlink socket");
-	if (rc < 0)
-		return rc;
-	rc = knl_open(nl, stats, repairing, err);
-	knetns_leave(return_fd);
-	return rc;
 }
 
 void knl_close(struct knl *nl)
