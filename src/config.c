@@ -87,11 +87,18 @@ struct cfg_option {
 	/* A plain duration: no setter, the value goes to this uint32_t field
 	 * of struct cfg, in milliseconds (and is printed from it). */
 	size_t duration_ms;
+	/* A reload may change it. The default (false) is "only a restart
+	 * applies it": a reload that changes such a key is refused as a whole
+	 * (cfg_restart_changes), so a key added without a thought for reload
+	 * is never reported as reloaded while the old value still runs. */
+	bool reloadable;
 };
 
-/* The last two columns: a setter, or a duration field. */
+/* The columns after in_file: a setter, or a duration field; then, for a
+ * key the running agent can take on a reload, RELOADABLE. */
 #define SETTER(fn) fn, 0
 #define DURATION_FIELD(field) NULL, offsetof(struct cfg, field)
+#define RELOADABLE true
 
 static int set_peer(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_port(struct cfg *cfg, const char *value, char *msg, size_t size);
@@ -130,7 +137,7 @@ static const struct cfg_option options[KEY_COUNT] = {
 			  true, SETTER(set_cluster_cidr)},
     [KEY_NAMESPACES] = {"namespaces", "NAME[,NAME...]",
 			"network namespaces to create on the bridge", true, true,
-			SETTER(set_namespaces)},
+			SETTER(set_namespaces), RELOADABLE},
     [KEY_BRIDGE] = {"bridge", "NAME", "bridge joining the namespaces", false, true,
 		    SETTER(set_bridge)},
     [KEY_CONFIG] = {"config", "PATH",
@@ -141,7 +148,7 @@ static const struct cfg_option options[KEY_COUNT] = {
     [KEY_RUN_DIR] = {"run-dir", "DIR", "control socket directory", false, true,
 		     SETTER(set_run_dir)},
     [KEY_LOG_LEVEL] = {"log-level", "LEVEL", "error, warn, info or debug", false, true,
-		       SETTER(set_log_level)},
+		       SETTER(set_log_level), RELOADABLE},
     [KEY_KEEPALIVE] = {"keepalive", "DURATION", "interval between keepalives", false, true,
 		       DURATION_FIELD(keepalive_ms)},
     [KEY_HOLD_TIME] = {"hold-time", "DURATION", "a silent session is down after this", false, true,
@@ -158,7 +165,7 @@ static const struct cfg_option options[KEY_COUNT] = {
 			       DURATION_FIELD(handshake_timeout_ms)},
     [KEY_PROBE_INTERVAL] = {"probe-interval", "DURATION|off",
 			    "interval between data-path probes to each peer (0s = off)", false,
-			    true, SETTER(set_probe_interval)},
+			    true, SETTER(set_probe_interval), RELOADABLE},
     [KEY_BACKEND] = {"backend", "auto|direct|vxlan",
 		     "path to peers (auto: direct if on-link, else vxlan)", false, true,
 		     SETTER(set_backend)},
@@ -180,7 +187,7 @@ static const struct cfg_option options[KEY_COUNT] = {
 			 true, SETTER(set_accept_rate)},
     [KEY_METRICS] = {"metrics", "ADDR:PORT|off",
 		     "serve Prometheus metrics over HTTP at ADDR:PORT/metrics", false, true,
-		     SETTER(set_metrics)},
+		     SETTER(set_metrics), RELOADABLE},
 };
 
 static const char *const backend_names[] = {
@@ -1240,50 +1247,157 @@ static void print_namespaces(const struct cfg *cfg, FILE *out)
 	fputc('\n', out);
 }
 
-void cfg_print(const struct cfg *cfg, FILE *out)
+/* Prints one key's setting in config-file syntax: a line, or for a list
+ * one line per entry (or per wrapped group); nothing for --config, which
+ * is not a file key. The switch names every key, so the compiler
+ * (-Wswitch) asks for a printer whenever a key is added. */
+static void print_key(const struct cfg *cfg, enum cfg_key key, FILE *out)
 {
 	char buf[PREFIX_STRLEN > ENDPOINT_STRLEN ? PREFIX_STRLEN : ENDPOINT_STRLEN];
 	char duration[24];
-	fprintf(out, "[nsagent]\n");
-	for (unsigned i = 0; i < cfg->n_peers; i++) {
-		if (cfg->peers[i].port)
-			fprintf(out, "peer = %s\n", addr_format_endpoint(&cfg->peers[i], buf));
-		else
-			fprintf(out, "peer = %s\n", addr_format(cfg->peers[i].addr, buf));
-	}
-	fprintf(out, "port = %u\n", cfg->port);
-	fprintf(out, "node-ip = %s\n", cfg->node_ip ? addr_format(cfg->node_ip, buf) : "auto");
-	fprintf(out, "subnet = %s\n",
-		cfg->subnet_set ? addr_format_prefix(&cfg->subnet, buf) : "auto");
-	fprintf(out, "cluster-cidr = %s\n", addr_format_prefix(&cfg->cluster_cidr, buf));
-	print_namespaces(cfg, out);
-	fprintf(out, "bridge = %s\n", cfg->bridge);
-	fprintf(out, "state-dir = %s\n", cfg->state_dir ? cfg->state_dir : "");
-	fprintf(out, "run-dir = %s\n", cfg->run_dir ? cfg->run_dir : "");
-	fprintf(out, "log-level = %s\n", log_level_name(cfg->log_level));
-	for (enum cfg_key key = 0; key < KEY_COUNT; key++) {
-		if (!options[key].duration_ms)
-			continue;
+
+	switch (key) {
+	case KEY_PEER:
+		for (unsigned i = 0; i < cfg->n_peers; i++) {
+			if (cfg->peers[i].port)
+				fprintf(out, "peer = %s\n",
+					addr_format_endpoint(&cfg->peers[i], buf));
+			else
+				fprintf(out, "peer = %s\n", addr_format(cfg->peers[i].addr, buf));
+		}
+		break;
+	case KEY_PORT:
+		fprintf(out, "port = %u\n", cfg->port);
+		break;
+	case KEY_NODE_IP:
+		fprintf(out, "node-ip = %s\n",
+			cfg->node_ip ? addr_format(cfg->node_ip, buf) : "auto");
+		break;
+	case KEY_SUBNET:
+		fprintf(out, "subnet = %s\n",
+			cfg->subnet_set ? addr_format_prefix(&cfg->subnet, buf) : "auto");
+		break;
+	case KEY_CLUSTER_CIDR:
+		fprintf(out, "cluster-cidr = %s\n", addr_format_prefix(&cfg->cluster_cidr, buf));
+		break;
+	case KEY_NAMESPACES:
+		print_namespaces(cfg, out);
+		break;
+	case KEY_BRIDGE:
+		fprintf(out, "bridge = %s\n", cfg->bridge);
+		break;
+	case KEY_CONFIG:
+		break;
+	case KEY_STATE_DIR:
+		fprintf(out, "state-dir = %s\n", cfg->state_dir ? cfg->state_dir : "");
+		break;
+	case KEY_RUN_DIR:
+		fprintf(out, "run-dir = %s\n", cfg->run_dir ? cfg->run_dir : "");
+		break;
+	case KEY_LOG_LEVEL:
+		fprintf(out, "log-level = %s\n", log_level_name(cfg->log_level));
+		break;
+	case KEY_KEEPALIVE:
+	case KEY_HOLD_TIME:
+	case KEY_RESTART_TIME:
+	case KEY_CONNECT_RETRY_MIN:
+	case KEY_CONNECT_RETRY_MAX:
+	case KEY_HANDSHAKE_TIMEOUT:
 		format_duration(*(const uint32_t *)((const char *)cfg + options[key].duration_ms),
 				duration, sizeof(duration));
 		fprintf(out, "%s = %s\n", options[key].name, duration);
+		break;
+	case KEY_PROBE_INTERVAL:
+		if (cfg->probe_interval_ms) {
+			format_duration(cfg->probe_interval_ms, duration, sizeof(duration));
+			fprintf(out, "probe-interval = %s\n", duration);
+		} else {
+			fprintf(out, "probe-interval = off\n");
+		}
+		break;
+	case KEY_BACKEND:
+		fprintf(out, "backend = %s\n", backend_names[cfg->backend]);
+		break;
+	case KEY_KEY_FILE:
+		fprintf(out, "key-file = %s\n", cfg->key_file ? cfg->key_file : "none");
+		break;
+	case KEY_LISTEN:
+		fprintf(out, "listen = %s\n",
+			cfg->listen_set ? addr_format(cfg->listen_addr, buf) : "auto");
+		break;
+	case KEY_MAX_PEERS:
+		fprintf(out, "max-peers = %u\n", cfg->max_peers);
+		break;
+	case KEY_MAX_CONNECTIONS:
+		fprintf(out, "max-connections = %u\n", cfg->max_connections);
+		break;
+	case KEY_DIAL_RATE:
+		fprintf(out, "dial-rate = %u\n", cfg->dial_rate);
+		break;
+	case KEY_ACCEPT_RATE:
+		fprintf(out, "accept-rate = %u\n", cfg->accept_rate);
+		break;
+	case KEY_METRICS:
+		fprintf(out, "metrics = %s\n",
+			cfg->metrics_enabled ? addr_format_endpoint(&cfg->metrics, buf) : "off");
+		break;
+	case KEY_COUNT:
+		break;
 	}
-	if (cfg->probe_interval_ms) {
-		format_duration(cfg->probe_interval_ms, duration, sizeof(duration));
-		fprintf(out, "probe-interval = %s\n", duration);
-	} else {
-		fprintf(out, "probe-interval = off\n");
+}
+
+void cfg_print(const struct cfg *cfg, FILE *out)
+{
+	fprintf(out, "[nsagent]\n");
+	for (enum cfg_key key = 0; key < KEY_COUNT; key++)
+		print_key(cfg, key, out);
+}
+
+/* One key's printed setting, for comparing two configs key by key. */
+static char *key_text(const struct cfg *cfg, enum cfg_key key)
+{
+	char *text = NULL;
+	size_t size = 0;
+	FILE *out = open_memstream(&text, &size);
+
+	if (!out)
+		fatal("out of memory");
+	print_key(cfg, key, out);
+	if (fclose(out) != 0)
+		fatal("out of memory");
+	return text;
+}
+
+unsigned cfg_restart_changes(const struct cfg *running, const struct cfg *next, char *names,
+			     size_t size)
+{
+	unsigned n = 0;
+	size_t len = 0;
+
+	if (size)
+		names[0] = '\0';
+	for (enum cfg_key key = 0; key < KEY_COUNT; key++) {
+		char *a, *b;
+		bool changed;
+
+		if (options[key].reloadable)
+			continue;
+		a = key_text(running, key);
+		b = key_text(next, key);
+		changed = strcmp(a, b) != 0;
+		free(a);
+		free(b);
+		if (!changed)
+			continue;
+		n++;
+		if (len < size) {
+			int w = snprintf(names + len, size - len, "%s%s", len ? ", " : "",
+					 options[key].name);
+
+			len += w > 0 ? (size_t)w : 0;
+		}
 	}
-	fprintf(out, "backend = %s\n", backend_names[cfg->backend]);
-	fprintf(out, "key-file = %s\n", cfg->key_file ? cfg->key_file : "none");
-	fprintf(out, "listen = %s\n",
-		cfg->listen_set ? addr_format(cfg->listen_addr, buf) : "auto");
-	fprintf(out, "max-peers = %u\n", cfg->max_peers);
-	fprintf(out, "max-connections = %u\n", cfg->max_connections);
-	fprintf(out, "dial-rate = %u\n", cfg->dial_rate);
-	fprintf(out, "accept-rate = %u\n", cfg->accept_rate);
-	fprintf(out, "metrics = %s\n",
-		cfg->metrics_enabled ? addr_format_endpoint(&cfg->metrics, buf) : "off");
+	return n;
 }
 
 void cfg_usage(FILE *out)

@@ -572,71 +572,6 @@ static enum ctl_result on_ns_del(void *arg, const char *name, char *msg, size_t 
 	return CTL_OK;
 }
 
-static bool same_peers(const struct cfg *a, const struct cfg *b)
-{
-	if (a->n_peers != b->n_peers)
-		return false;
-	for (unsigned i = 0; i < a->n_peers; i++) {
-		if (a->peers[i].addr != b->peers[i].addr || a->peers[i].port != b->peers[i].port)
-			return false;
-	}
-	return true;
-}
-
-/* Settings only a restart applies: lists the changed ones in buf and puts
- * the running values into next, so that d->cfg always says what runs. */
-static void keep_restart_only(struct cfg *next, const struct cfg *old, char *buf, size_t size)
-{
-	struct {
-		const char *name;
-		bool changed;
-	} keys[] = {
-	    {"peer", !same_peers(next, old)},
-	    {"port", next->port != old->port},
-	    {"node-ip", next->node_ip != old->node_ip},
-	    {"subnet", next->subnet_set != old->subnet_set ||
-			   !addr_prefix_equal(&next->subnet, &old->subnet)},
-	    {"cluster-cidr", !addr_prefix_equal(&next->cluster_cidr, &old->cluster_cidr)},
-	    {"bridge", strcmp(next->bridge, old->bridge) != 0},
-	    {"state-dir", strcmp(next->state_dir, old->state_dir) != 0},
-	    {"run-dir", strcmp(next->run_dir, old->run_dir) != 0},
-	    {"keepalive", next->keepalive_ms != old->keepalive_ms},
-	    {"hold-time", next->hold_time_ms != old->hold_time_ms},
-	    {"restart-time", next->restart_time_ms != old->restart_time_ms},
-	    {"connect-retry-min", next->connect_retry_min_ms != old->connect_retry_min_ms},
-	    {"connect-retry-max", next->connect_retry_max_ms != old->connect_retry_max_ms},
-	    {"handshake-timeout", next->handshake_timeout_ms != old->handshake_timeout_ms},
-	    {"backend", next->backend != old->backend},
-	};
-	size_t len = 0;
-
-	buf[0] = '\0';
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		if (keys[i].changed && len < size)
-			len += (size_t)snprintf(buf + len, size - len, "%s%s", len ? ", " : "",
-						keys[i].name);
-	}
-	memcpy(next->peers, old->peers, sizeof(next->peers));
-	next->n_peers = old->n_peers;
-	next->port = old->port;
-	next->node_ip = old->node_ip;
-	next->subnet = old->subnet;
-	next->subnet_set = old->subnet_set;
-	next->cluster_cidr = old->cluster_cidr;
-	memcpy(next->bridge, old->bridge, sizeof(next->bridge));
-	free(next->state_dir);
-	next->state_dir = xstrdup(old->state_dir);
-	free(next->run_dir);
-	next->run_dir = xstrdup(old->run_dir);
-	next->keepalive_ms = old->keepalive_ms;
-	next->hold_time_ms = old->hold_time_ms;
-	next->restart_time_ms = old->restart_time_ms;
-	next->connect_retry_min_ms = old->connect_retry_min_ms;
-	next->connect_retry_max_ms = old->connect_retry_max_ms;
-	next->handshake_timeout_ms = old->handshake_timeout_ms;
-	next->backend = old->backend;
-}
-
 static unsigned probe_targets(void *arg, uint32_t *source, struct probe_target **out);
 
 /* Starts, stops or retimes the data-path probes to match the config. */
@@ -662,18 +597,19 @@ static bool same_metrics(const struct cfg *a, const struct cfg *b)
 }
 
 /* Re-reads the config from the original command line, validates it whole,
- * and applies only what changed. Everything that can fail (parsing,
- * binding a new metrics address, finding addresses for new namespaces)
- * happens before anything is switched, so a failure keeps the running
- * config untouched. */
+ * and applies only what changed. Everything that can fail (parsing, a
+ * changed key that only a restart applies, binding a new metrics address,
+ * finding addresses for new namespaces) happens before anything is
+ * switched, so a failure keeps the running config untouched. */
 static enum ctl_result daemon_reload(struct daemon *d, char *msg, size_t size)
 {
 	struct cfg *next = cfg_new();
 	struct metrics_server *metrics = NULL;
 	struct kern_error kerr = {{0}};
 	struct cfg_error err;
-	char restart[256], bind_err[256];
+	char restart[CTL_MESSAGE_MAX], bind_err[256];
 	bool metrics_changed;
+	unsigned n_restart;
 	int ret;
 
 	if (!reload_argv) {
@@ -682,6 +618,19 @@ static enum ctl_result daemon_reload(struct daemon *d, char *msg, size_t size)
 	}
 	if (cfg_load(next, reload_argc, reload_argv, &err) < 0) {
 		snprintf(msg, size, "%s: %s (the running config is kept)", err.where, err.message);
+		log_error("reload: %s", msg);
+		metrics_inc(METRICS_RELOADS_FAILED);
+		cfg_free(next);
+		return CTL_INVALID_CONFIG;
+	}
+	/* Applying the rest and keeping these would leave a config that no
+	 * file says, and a reply of success for a change that did not happen. */
+	n_restart = cfg_restart_changes(d->cfg, next, restart, sizeof(restart));
+	if (n_restart) {
+		snprintf(msg, size,
+			 "%s need%s a restart of the agent: nothing was reloaded (the running "
+			 "config is kept)",
+			 restart, n_restart == 1 ? "s" : "");
 		log_error("reload: %s", msg);
 		metrics_inc(METRICS_RELOADS_FAILED);
 		cfg_free(next);
@@ -733,7 +682,6 @@ static enum ctl_result daemon_reload(struct daemon *d, char *msg, size_t size)
 	}
 
 	/* From here on the new config is in force. */
-	keep_restart_only(next, d->cfg, restart, sizeof(restart));
 	if (metrics_changed) {
 		metrics_server_free(d->metrics);
 		d->metrics = metrics;
@@ -753,14 +701,8 @@ static enum ctl_result daemon_reload(struct daemon *d, char *msg, size_t size)
 		snprintf(msg, size, "config reloaded, but: %s", kerr.message);
 		return CTL_FAILED;
 	}
-	if (restart[0]) {
-		snprintf(msg, size,
-			 "config reloaded; changes to %s take effect at the next restart", restart);
-		log_warn("reload: %s", msg);
-	} else {
-		snprintf(msg, size, "config reloaded");
-		log_info("reload: config reloaded");
-	}
+	snprintf(msg, size, "config reloaded");
+	log_info("reload: config reloaded");
 	return CTL_OK;
 fail:
 	metrics_inc(METRICS_RELOADS_FAILED);

@@ -102,6 +102,12 @@ int cfg_load(struct cfg *cfg, int argc, char **argv, struct cfg_error *err);
 int cfg_load_file(struct cfg *cfg, const char *path, struct cfg_error *err);
 int cfg_validate(const struct cfg *cfg, struct cfg_error *err);
 
+/* The keys that only a restart applies and that differ between running and
+ * next: returns how many, and their names (", "-separated, truncated to
+ * size) in names. A reload that finds any applies nothing. */
+unsigned cfg_restart_changes(const struct cfg *running, const struct cfg *next, char *names,
+			     size_t size);
+
 /* Durations: "500ms", "3s", "2m"; a bare number is rejected. */
 int cfg_parse_duration(const char *text, uint32_t *ms);
 
