@@ -1030,6 +1030,45 @@ static int invalid(const struct cfg *cfg, enum cfg_key key, struct cfg_error *er
 	return -EINVAL;
 }
 
+/* Ranges a cluster range must not touch: their addresses are never routed
+ * between hosts, so a node subnet there could never work. What the range
+ * overlaps, or NULL. */
+static const char *special_range_problem(const struct prefix *range)
+{
+	static const struct {
+		struct prefix prefix;
+		const char *what;
+	} special[] = {
+	    {{0x00000000u, 8}, "0.0.0.0/8 (this network)"},
+	    {{0x7f000000u, 8}, "127.0.0.0/8 (loopback)"},
+	    {{0xa9fe0000u, 16}, "169.254.0.0/16 (link-local)"},
+	    {{0xe0000000u, 4}, "224.0.0.0/4 (multicast)"},
+	    {{0xf0000000u, 4}, "240.0.0.0/4 (reserved)"},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(special); i++) {
+		if (addr_prefix_overlaps(range, &special[i].prefix))
+			return special[i].what;
+	}
+	return NULL;
+}
+
+int cfg_validate_node_ip(const struct cfg *cfg, uint32_t node_ip, struct cfg_error *err)
+{
+	char a[ADDR_STRLEN], p[PREFIX_STRLEN];
+	const char *problem = unicast_problem(node_ip);
+
+	if (problem)
+		return invalid(cfg, KEY_NODE_IP, err, "%s %s", addr_format(node_ip, a), problem);
+	/* The underlay address inside the range would be both a node's
+	 * next hop and a destination routed to some node's bridge. */
+	if (addr_prefix_contains_addr(&cfg->cluster_cidr, node_ip))
+		return invalid(cfg, blame(cfg, KEY_NODE_IP, KEY_CLUSTER_CIDR), err,
+			       "node-ip %s is inside cluster-cidr %s", addr_format(node_ip, a),
+			       addr_format_prefix(&cfg->cluster_cidr, p));
+	return 0;
+}
+
 static int validate_addresses(const struct cfg *cfg, struct cfg_error *err)
 {
 	char a[ADDR_STRLEN], p[PREFIX_STRLEN], s[PREFIX_STRLEN];
@@ -1046,6 +1085,15 @@ static int validate_addresses(const struct cfg *cfg, struct cfg_error *err)
 		return invalid(cfg, KEY_CLUSTER_CIDR, err,
 			       "%s is too small for a node subnet (at most /30)",
 			       addr_format_prefix(cluster, p));
+	if (cluster->len < 8)
+		return invalid(cfg, KEY_CLUSTER_CIDR, err,
+			       "%s is wider than a /8: it would take in other networks' "
+			       "destinations",
+			       addr_format_prefix(cluster, p));
+	problem = special_range_problem(cluster);
+	if (problem)
+		return invalid(cfg, KEY_CLUSTER_CIDR, err, "%s overlaps %s",
+			       addr_format_prefix(cluster, p), problem);
 	addr_format_prefix(cluster, p);
 
 	if (cfg->subnet_set) {
@@ -1063,17 +1111,8 @@ static int validate_addresses(const struct cfg *cfg, struct cfg_error *err)
 				       addr_format_prefix(subnet, s), p);
 	}
 
-	if (cfg->node_ip) {
-		enum cfg_key who = blame(cfg, KEY_NODE_IP, KEY_CLUSTER_CIDR);
-
-		problem = unicast_problem(cfg->node_ip);
-		if (problem)
-			return invalid(cfg, KEY_NODE_IP, err, "%s %s", addr_format(cfg->node_ip, a),
-				       problem);
-		if (addr_prefix_contains_addr(cluster, cfg->node_ip))
-			return invalid(cfg, who, err, "node-ip %s is inside cluster-cidr %s",
-				       addr_format(cfg->node_ip, a), p);
-	}
+	if (cfg->node_ip && cfg_validate_node_ip(cfg, cfg->node_ip, err) < 0)
+		return -EINVAL;
 
 	if (cfg->port == 0)
 		return invalid(cfg, KEY_PORT, err, "0 is not a port number (1-65535)");

@@ -589,6 +589,18 @@ static void apply_probe_interval(struct daemon *d)
 	}
 }
 
+/* The metrics name peers, addresses and counters of hostile input: on
+ * another address than loopback they are for whoever reaches the port. */
+static void warn_exposed_metrics(const struct cfg *cfg)
+{
+	char where[ENDPOINT_STRLEN];
+
+	if (cfg->metrics_enabled && cfg->metrics.addr >> 24 != 127)
+		log_warn("metrics endpoint %s is not a loopback address: it exposes the agent's "
+			 "metrics (peers, addresses, routes) to every host that reaches it",
+			 addr_format_endpoint(&cfg->metrics, where));
+}
+
 static bool same_metrics(const struct cfg *a, const struct cfg *b)
 {
 	return a->metrics_enabled == b->metrics_enabled &&
@@ -685,6 +697,7 @@ static enum ctl_result daemon_reload(struct daemon *d, char *msg, size_t size)
 	if (metrics_changed) {
 		metrics_server_free(d->metrics);
 		d->metrics = metrics;
+		warn_exposed_metrics(next);
 	}
 	if (next->log_level != d->cfg->log_level) {
 		log_set_level(next->log_level);
@@ -1089,6 +1102,7 @@ static int start_operations(struct daemon *d)
 			log_error("%s", err);
 			return ret;
 		}
+		warn_exposed_metrics(d->cfg);
 	}
 	apply_probe_interval(d);
 	d->sig_hup = evsignal_new(d->base, SIGHUP, on_hup_signal, d);
@@ -1252,6 +1266,7 @@ int daemon_run(const struct cfg *cfg)
 {
 	struct daemon d = {.cfg = cfg, .goodbye = PEER_GOODBYE_RESTART};
 	struct kern_error kerr = {{0}};
+	struct cfg_error cerr;
 	struct peer_mgr_config pc = {0};
 	struct kern_route *adopted = NULL;
 	unsigned n_adopted = 0, n_local = 0;
@@ -1285,6 +1300,12 @@ int daemon_run(const struct cfg *cfg)
 	memcpy(pc.node_id, d.state->node_id, NODE_ID_LEN);
 	if (choose_node_ip(&d, &pc.node_ip) < 0)
 		goto out;
+	/* An explicit --node-ip was checked with the config; a derived one
+	 * only now. */
+	if (cfg_validate_node_ip(cfg, pc.node_ip, &cerr) < 0) {
+		log_error("%s: %s", cerr.where, cerr.message);
+		goto out;
+	}
 	d.node_ip = pc.node_ip;
 	choose_underlay(&d);
 	if (backend_has_vtep(cfg->backend)) {
