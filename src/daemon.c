@@ -31,7 +31,6 @@
  * says loudly at start that its sessions are unauthenticated. The peer
  * listener binds the node IP unless --listen says otherwise. */
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stddef.h>
@@ -40,8 +39,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -62,6 +59,7 @@
 #include "nsagent/nsalloc.h"
 #include "nsagent/peer.h"
 #include "nsagent/persist.h"
+#include "nsagent/pidfile.h"
 #include "nsagent/probe.h"
 #include "nsagent/state.h"
 #include "nsagent/status.h"
@@ -87,10 +85,10 @@ struct daemon {
 	struct tls_ctx *tls;
 	enum peer_goodbye goodbye;
 	bool ready;
-	bool failed; /* a fatal error inside a callback: stop the loop */
-	char *pid_path;
-	uint32_t node_ip;      /* as chosen at start */
-	unsigned underlay_mtu; /* of the node IP's link */
+	bool failed;		 /* a fatal error inside a callback: stop the loop */
+	struct pidfile *pidfile; /* locked while the agent runs (pidfile.c) */
+	uint32_t node_ip;	 /* as chosen at start */
+	unsigned underlay_mtu;	 /* of the node IP's link */
 	/* Operations (control socket, reload, runtime namespaces, metrics). */
 	struct cfg *cfg_reloaded; /* owned; d->cfg points here after a reload */
 	struct nsalloc *nsalloc;  /* namespace -> address, persisted */
@@ -143,25 +141,6 @@ static void on_leave_signal(evutil_socket_t sig, short what, void *arg)
 	log_info("asked to leave the cluster (nsagent down), stopping");
 	d->goodbye = PEER_GOODBYE_LEAVE;
 	event_base_loopexit(d->base, NULL);
-}
-
-static int write_pid_file(struct daemon *d)
-{
-	char buf[32];
-	int fd, len, ret = 0;
-
-	if (mkdir(d->cfg->run_dir, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	if (asprintf(&d->pid_path, "%s/nsagent.pid", d->cfg->run_dir) < 0)
-		fatal("out of memory");
-	fd = open(d->pid_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, buf, (size_t)len) != len)
-		ret = -EIO;
-	close(fd);
-	return ret;
 }
 
 /* systemd's readiness protocol (sd_notify(3)): one datagram to
@@ -1152,10 +1131,7 @@ static void daemon_free(struct daemon *d)
 	peer_mgr_free(d->peers);
 	tls_ctx_free(d->tls);
 	state_free(d->state);
-	if (d->pid_path) {
-		unlink(d->pid_path);
-		free(d->pid_path);
-	}
+	pidfile_remove(d->pidfile);
 	if (d->sig_term)
 		event_free(d->sig_term);
 	if (d->sig_int)
@@ -1178,7 +1154,7 @@ static void mark_ready(struct daemon *d)
 	if (d->ready)
 		return;
 	d->ready = true;
-	ret = write_pid_file(d);
+	ret = pidfile_write(d->cfg->run_dir, &d->pidfile);
 	if (ret < 0)
 		log_warn("cannot write pid file in %s: %s", d->cfg->run_dir, strerror(-ret));
 	log_info("ready");
@@ -1385,25 +1361,22 @@ out:
 	return status;
 }
 
-/* Waits for pid to exit: a pidfd turns readable when it does; without one
- * (kernels before 5.3) polls with kill(pid, 0) every millisecond. */
-static int wait_exit(pid_t pid, unsigned timeout_ms)
+/* Waits for the agent to exit: its pidfd turns readable when it does;
+ * without one (kernels before 5.3) polls with kill(pid, 0) every
+ * millisecond. */
+static int wait_exit(int pidfd, pid_t pid, unsigned timeout_ms)
 {
 	struct timespec step = {.tv_nsec = 1000 * 1000};
-	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
 
-	if (fd >= 0) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
+	if (pidfd >= 0) {
+		struct pollfd p = {.fd = pidfd, .events = POLLIN};
 		int n;
 
 		do
 			n = poll(&p, 1, (int)timeout_ms);
 		while (n < 0 && errno == EINTR);
-		close(fd);
 		return n > 0 ? 0 : n == 0 ? -ETIMEDOUT : -errno;
 	}
-	if (errno == ESRCH)
-		return 0;
 	for (unsigned waited = 0; kill(pid, 0) == 0; waited++) {
 		if (waited >= timeout_ms)
 			return -ETIMEDOUT;
@@ -1412,30 +1385,15 @@ static int wait_exit(pid_t pid, unsigned timeout_ms)
 	return 0;
 }
 
-int daemon_stop_running(const struct cfg *cfg, unsigned timeout_ms)
+int daemon_stop_running(const struct cfg *cfg, unsigned timeout_ms, pid_t *pid)
 {
-	char *path = NULL, buf[32] = "";
-	long pid;
-	FILE *f;
-	int ret = 0;
+	int pidfd, ret;
 
-	if (asprintf(&path, "%s/nsagent.pid", cfg->run_dir) < 0)
-		fatal("out of memory");
-	f = fopen(path, "re");
-	if (!f)
-		goto out; /* no agent running here */
-	if (!fgets(buf, sizeof(buf), f) || sscanf(buf, "%ld", &pid) != 1 || pid <= 1) {
-		fclose(f);
-		ret = -EINVAL;
-		goto out;
-	}
-	fclose(f);
-	if (kill((pid_t)pid, SIGUSR1) < 0) {
-		ret = errno == ESRCH ? 0 : -errno; /* a stale pid file */
-		goto out;
-	}
-	ret = wait_exit((pid_t)pid, timeout_ms);
-out:
-	free(path);
+	ret = pidfile_signal(cfg->run_dir, SIGUSR1, &pidfd, pid);
+	if (ret < 0)
+		return ret;
+	ret = wait_exit(pidfd, *pid, timeout_ms);
+	if (pidfd >= 0)
+		close(pidfd);
 	return ret;
 }
