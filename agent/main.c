@@ -131,9 +131,13 @@ static struct cfg *load_config(int argc, char **argv)
 
 static int cmd_run(int argc, char **argv)
 {
-	struct cfg *cfg = load_config(argc, argv);
+	struct cfg *cfg;
 	int ret;
 
+	/* Before anything else: a signal that arrives while the agent starts
+	 * must wait for its handler, not end the process. */
+	daemon_block_signals();
+	cfg = load_config(argc, argv);
 	if (!cfg)
 		return EXIT_USAGE;
 	log_set_level(cfg->log_level);

@@ -122,6 +122,42 @@ static void build_topology(const struct cfg *cfg, const struct prefix *subnet,
 	topo->cluster = cfg->cluster_cidr;
 }
 
+/* Every signal the agent handles. Until its handler is installed on the
+ * event loop each one is blocked, not left at its default action, which
+ * for all of them is to end the process: a SIGHUP (a reload) sent while
+ * the agent starts would kill it, a SIGTERM would end it without its
+ * goodbye. Blocked, they wait and are handled once the loop has them. */
+static const int handled_signals[] = {SIGTERM, SIGINT, SIGUSR1, SIGHUP};
+
+static void handled_signal_set(sigset_t *set)
+{
+	sigemptyset(set);
+	for (size_t i = 0; i < sizeof(handled_signals) / sizeof(handled_signals[0]); i++)
+		sigaddset(set, handled_signals[i]);
+}
+
+void daemon_block_signals(void)
+{
+	sigset_t set;
+
+	handled_signal_set(&set);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		fatal("cannot block signals: %s", strerror(errno));
+}
+
+/* Also undoes a mask inherited from the parent (the mask survives exec),
+ * which would otherwise keep a signal from ever arriving. Threads started
+ * before this (the kernel layer's) keep them blocked, so every one is
+ * delivered to this thread. */
+static void unblock_signals(void)
+{
+	sigset_t set;
+
+	handled_signal_set(&set);
+	if (sigprocmask(SIG_UNBLOCK, &set, NULL) < 0)
+		fatal("cannot unblock signals: %s", strerror(errno));
+}
+
 static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon *d = arg;
@@ -1343,6 +1379,9 @@ int daemon_run(const struct cfg *cfg)
 		fatal("cannot install signal handlers");
 	if (start_operations(&d) < 0)
 		goto out;
+	/* Every handled signal has its handler now; one sent during start-up
+	 * is delivered here and handled by the loop. */
+	unblock_signals();
 
 	/* With --subnet or a lease this reconciles the topology at once
 	 * (on_subnet_claimed); otherwise after the seeds have answered. */

@@ -12,6 +12,11 @@
  * vector must outlive daemon_run. */
 void daemon_set_argv(int argc, char **argv);
 
+/* Blocks the signals the agent handles (SIGTERM, SIGINT, SIGUSR1, SIGHUP)
+ * until daemon_run has installed their handlers, which unblocks them.
+ * Called first thing by `nsagent run`, before the config is read. */
+void daemon_block_signals(void);
+
 /* Runs in the foreground until SIGTERM/SIGINT; returns the exit status. */
 int daemon_run(const struct cfg *cfg);
 
