@@ -27,7 +27,9 @@
  *
  * Security: the cluster key (--key-file) is checked and loaded before any
  * socket opens and lives on only inside the TLS context (src/tls.c); the
- * raw copy here is wiped at once. Without a key the agent still runs, and
+ * raw copy here is wiped at once. With a key the process is made
+ * undumpable with a zero core limit before the key is read, so no core
+ * file ever holds it. Without a key the agent still runs, and
  * says loudly at start that its sessions are unauthenticated. The peer
  * listener binds the node IP unless --listen says otherwise. */
 #include <errno.h>
@@ -37,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -1197,6 +1200,34 @@ static void mark_ready(struct daemon *d)
 	notify_systemd("READY=1");
 }
 
+/* The cluster key is in this process's memory from its loading to the
+ * agent's exit (inside the TLS context): a core file would carry it to
+ * disk, for whoever reads cores. So before it is read the process stops
+ * being dumpable (no core, whatever the limit and core_pattern; no ptrace
+ * or /proc/PID/mem for processes without CAP_SYS_PTRACE) and its core
+ * limit goes to 0, soft and hard. Without a key nothing here is secret,
+ * and cores stay as the operator set them up, for debugging. */
+static int forbid_core_dumps(void)
+{
+	const struct rlimit none = {0, 0};
+	struct rlimit now;
+	int dumpable;
+
+	if (setrlimit(RLIMIT_CORE, &none) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		int ret = -errno;
+
+		log_error("cannot turn core dumps off before loading the cluster key: %s",
+			  strerror(-ret));
+		return ret;
+	}
+	/* Reported as the kernel now has it. */
+	dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+	getrlimit(RLIMIT_CORE, &now);
+	log_info("core dumps off while the cluster key is in memory (dumpable %d, core limit %llu)",
+		 dumpable, (unsigned long long)now.rlim_max);
+	return 0;
+}
+
 /* Loads the cluster key into a TLS context, or warns that there is none. */
 static int setup_security(struct daemon *d)
 {
@@ -1211,6 +1242,9 @@ static int setup_security(struct daemon *d)
 			 d->cfg->port);
 		return 0;
 	}
+	ret = forbid_core_dumps();
+	if (ret < 0)
+		return ret;
 	ret = tls_key_load(d->cfg->key_file, key, msg, sizeof(msg));
 	if (ret == 0) {
 		ret = tls_ctx_new(key, &d->tls);
