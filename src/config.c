@@ -83,22 +83,21 @@ struct cfg_option {
 	const char *help;
 	bool list;    /* repeatable, accumulates */
 	bool in_file; /* --config only makes sense as a flag */
+	/* A reload may change it. Otherwise only a restart applies it, and a
+	 * reload that changes it is refused as a whole (cfg_restart_changes):
+	 * never reported as reloaded while the old value still runs. */
+	bool reloadable;
 	cfg_setter set;
 	/* A plain duration: no setter, the value goes to this uint32_t field
 	 * of struct cfg, in milliseconds (and is printed from it). */
 	size_t duration_ms;
-	/* A reload may change it. The default (false) is "only a restart
-	 * applies it": a reload that changes such a key is refused as a whole
-	 * (cfg_restart_changes), so a key added without a thought for reload
-	 * is never reported as reloaded while the old value still runs. */
-	bool reloadable;
 };
 
-/* The columns after in_file: a setter, or a duration field; then, for a
- * key the running agent can take on a reload, RELOADABLE. */
-#define SETTER(fn) fn, 0
-#define DURATION_FIELD(field) NULL, offsetof(struct cfg, field)
-#define RELOADABLE true
+/* The columns after in_file: a setter (RELOADABLE_SETTER for a key the
+ * running agent takes on a reload), or a duration field. */
+#define SETTER(fn) false, fn, 0
+#define RELOADABLE_SETTER(fn) true, fn, 0
+#define DURATION_FIELD(field) false, NULL, offsetof(struct cfg, field)
 
 static int set_peer(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_port(struct cfg *cfg, const char *value, char *msg, size_t size);
@@ -137,7 +136,7 @@ static const struct cfg_option options[KEY_COUNT] = {
 			  true, SETTER(set_cluster_cidr)},
     [KEY_NAMESPACES] = {"namespaces", "NAME[,NAME...]",
 			"network namespaces to create on the bridge", true, true,
-			SETTER(set_namespaces), RELOADABLE},
+			RELOADABLE_SETTER(set_namespaces)},
     [KEY_BRIDGE] = {"bridge", "NAME", "bridge joining the namespaces", false, true,
 		    SETTER(set_bridge)},
     [KEY_CONFIG] = {"config", "PATH",
@@ -148,7 +147,7 @@ static const struct cfg_option options[KEY_COUNT] = {
     [KEY_RUN_DIR] = {"run-dir", "DIR", "control socket directory", false, true,
 		     SETTER(set_run_dir)},
     [KEY_LOG_LEVEL] = {"log-level", "LEVEL", "error, warn, info or debug", false, true,
-		       SETTER(set_log_level), RELOADABLE},
+		       RELOADABLE_SETTER(set_log_level)},
     [KEY_KEEPALIVE] = {"keepalive", "DURATION", "interval between keepalives", false, true,
 		       DURATION_FIELD(keepalive_ms)},
     [KEY_HOLD_TIME] = {"hold-time", "DURATION", "a silent session is down after this", false, true,
@@ -165,7 +164,7 @@ static const struct cfg_option options[KEY_COUNT] = {
 			       DURATION_FIELD(handshake_timeout_ms)},
     [KEY_PROBE_INTERVAL] = {"probe-interval", "DURATION|off",
 			    "interval between data-path probes to each peer (0s = off)", false,
-			    true, SETTER(set_probe_interval), RELOADABLE},
+			    true, RELOADABLE_SETTER(set_probe_interval)},
     [KEY_BACKEND] = {"backend", "auto|direct|vxlan",
 		     "path to peers (auto: direct if on-link, else vxlan)", false, true,
 		     SETTER(set_backend)},
@@ -187,7 +186,7 @@ static const struct cfg_option options[KEY_COUNT] = {
 			 true, SETTER(set_accept_rate)},
     [KEY_METRICS] = {"metrics", "ADDR:PORT|off",
 		     "serve Prometheus metrics over HTTP at ADDR:PORT/metrics", false, true,
-		     SETTER(set_metrics), RELOADABLE},
+		     RELOADABLE_SETTER(set_metrics)},
 };
 
 static const char *const backend_names[] = {
@@ -1399,12 +1398,12 @@ static char *key_text(const struct cfg *cfg, enum cfg_key key)
 	size_t size = 0;
 	FILE *out = open_memstream(&text, &size);
 
-	if (!out)
-		fatal("out of memory");
-	print_key(cfg, key, out);
-	if (fclose(out) != 0)
-		fatal("out of memory");
-	return text;
+	if (out) {
+		print_key(cfg, key, out);
+		if (fclose(out) == 0)
+			return text;
+	}
+	fatal("out of memory");
 }
 
 unsigned cfg_restart_changes(const struct cfg *running, const struct cfg *next, char *names,

@@ -68,7 +68,7 @@ down() {
 start_agent
 kill -KILL "$agent"
 wait "$agent" 2>/dev/null || true
-[[ -s $pid_file ]] && topology_there || fail "a killed agent left no pid file or no topology"
+{ [[ -s $pid_file ]] && topology_there; } || fail "a killed agent left no pid file or no topology"
 
 # A process that holds the pid file locked and does not exit (stopped)
 # stands for an agent that ignores the request: down names it, exit 1,
