@@ -131,9 +131,13 @@ static struct cfg *load_config(int argc, char **argv)
 
 static int cmd_run(int argc, char **argv)
 {
-	struct cfg *cfg = load_config(argc, argv);
+	struct cfg *cfg;
 	int ret;
 
+	/* Before anything else: a signal that arrives while the agent starts
+	 * must wait for its handler, not end the process. */
+	daemon_block_signals();
+	cfg = load_config(argc, argv);
 	if (!cfg)
 		return EXIT_USAGE;
 	log_set_level(cfg->log_level);
@@ -148,18 +152,31 @@ static int cmd_down(int argc, char **argv)
 	struct cfg *cfg = load_config(argc, argv);
 	struct kern_error err = {{0}};
 	int ret = EXIT_OK;
+	pid_t pid = 0;
 
 	if (!cfg)
 		return EXIT_USAGE;
 	log_set_level(cfg->log_level);
-	ret = daemon_stop_running(cfg, 5000);
-	if (ret < 0) {
+	ret = daemon_stop_running(cfg, 5000, &pid);
+	/* No agent to stop is no failure: down still removes what one made. */
+	if (ret == -ESRCH && pid)
+		fprintf(stderr,
+			"nsagent: no agent is running here: the pid file in %s names pid %ld, "
+			"which does not hold it (left by an agent that is gone); pid %ld was "
+			"not signalled\n",
+			cfg->run_dir, (long)pid, (long)pid);
+	if (ret < 0 && ret != -ESRCH) {
 		if (ret == -ETIMEDOUT)
 			fprintf(
 			    stderr,
 			    "nsagent: the running agent (pid file in %s) did not exit within 5 s "
 			    "of being asked to leave; nothing was removed\n",
 			    cfg->run_dir);
+		else if (ret == -EINVAL)
+			fprintf(stderr,
+				"nsagent: the pid file in %s is held by a process but names no "
+				"pid; nothing was signalled or removed\n",
+				cfg->run_dir);
 		else
 			fprintf(stderr,
 				"nsagent: cannot stop the running agent (pid file in %s): %s\n",

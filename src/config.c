@@ -83,15 +83,21 @@ struct cfg_option {
 	const char *help;
 	bool list;    /* repeatable, accumulates */
 	bool in_file; /* --config only makes sense as a flag */
+	/* A reload may change it. Otherwise only a restart applies it, and a
+	 * reload that changes it is refused as a whole (cfg_restart_changes):
+	 * never reported as reloaded while the old value still runs. */
+	bool reloadable;
 	cfg_setter set;
 	/* A plain duration: no setter, the value goes to this uint32_t field
 	 * of struct cfg, in milliseconds (and is printed from it). */
 	size_t duration_ms;
 };
 
-/* The last two columns: a setter, or a duration field. */
-#define SETTER(fn) fn, 0
-#define DURATION_FIELD(field) NULL, offsetof(struct cfg, field)
+/* The columns after in_file: a setter (RELOADABLE_SETTER for a key the
+ * running agent takes on a reload), or a duration field. */
+#define SETTER(fn) false, fn, 0
+#define RELOADABLE_SETTER(fn) true, fn, 0
+#define DURATION_FIELD(field) false, NULL, offsetof(struct cfg, field)
 
 static int set_peer(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_port(struct cfg *cfg, const char *value, char *msg, size_t size);
@@ -130,7 +136,7 @@ static const struct cfg_option options[KEY_COUNT] = {
 			  true, SETTER(set_cluster_cidr)},
     [KEY_NAMESPACES] = {"namespaces", "NAME[,NAME...]",
 			"network namespaces to create on the bridge", true, true,
-			SETTER(set_namespaces)},
+			RELOADABLE_SETTER(set_namespaces)},
     [KEY_BRIDGE] = {"bridge", "NAME", "bridge joining the namespaces", false, true,
 		    SETTER(set_bridge)},
     [KEY_CONFIG] = {"config", "PATH",
@@ -141,7 +147,7 @@ static const struct cfg_option options[KEY_COUNT] = {
     [KEY_RUN_DIR] = {"run-dir", "DIR", "control socket directory", false, true,
 		     SETTER(set_run_dir)},
     [KEY_LOG_LEVEL] = {"log-level", "LEVEL", "error, warn, info or debug", false, true,
-		       SETTER(set_log_level)},
+		       RELOADABLE_SETTER(set_log_level)},
     [KEY_KEEPALIVE] = {"keepalive", "DURATION", "interval between keepalives", false, true,
 		       DURATION_FIELD(keepalive_ms)},
     [KEY_HOLD_TIME] = {"hold-time", "DURATION", "a silent session is down after this", false, true,
@@ -158,7 +164,7 @@ static const struct cfg_option options[KEY_COUNT] = {
 			       DURATION_FIELD(handshake_timeout_ms)},
     [KEY_PROBE_INTERVAL] = {"probe-interval", "DURATION|off",
 			    "interval between data-path probes to each peer (0s = off)", false,
-			    true, SETTER(set_probe_interval)},
+			    true, RELOADABLE_SETTER(set_probe_interval)},
     [KEY_BACKEND] = {"backend", "auto|direct|vxlan",
 		     "path to peers (auto: direct if on-link, else vxlan)", false, true,
 		     SETTER(set_backend)},
@@ -180,7 +186,7 @@ static const struct cfg_option options[KEY_COUNT] = {
 			 true, SETTER(set_accept_rate)},
     [KEY_METRICS] = {"metrics", "ADDR:PORT|off",
 		     "serve Prometheus metrics over HTTP at ADDR:PORT/metrics", false, true,
-		     SETTER(set_metrics)},
+		     RELOADABLE_SETTER(set_metrics)},
 };
 
 static const char *const backend_names[] = {
@@ -1023,6 +1029,45 @@ static int invalid(const struct cfg *cfg, enum cfg_key key, struct cfg_error *er
 	return -EINVAL;
 }
 
+/* Ranges a cluster range must not touch: their addresses are never routed
+ * between hosts, so a node subnet there could never work. What the range
+ * overlaps, or NULL. */
+static const char *special_range_problem(const struct prefix *range)
+{
+	static const struct {
+		struct prefix prefix;
+		const char *what;
+	} special[] = {
+	    {{0x00000000u, 8}, "0.0.0.0/8 (this network)"},
+	    {{0x7f000000u, 8}, "127.0.0.0/8 (loopback)"},
+	    {{0xa9fe0000u, 16}, "169.254.0.0/16 (link-local)"},
+	    {{0xe0000000u, 4}, "224.0.0.0/4 (multicast)"},
+	    {{0xf0000000u, 4}, "240.0.0.0/4 (reserved)"},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(special); i++) {
+		if (addr_prefix_overlaps(range, &special[i].prefix))
+			return special[i].what;
+	}
+	return NULL;
+}
+
+int cfg_validate_node_ip(const struct cfg *cfg, uint32_t node_ip, struct cfg_error *err)
+{
+	char a[ADDR_STRLEN], p[PREFIX_STRLEN];
+	const char *problem = unicast_problem(node_ip);
+
+	if (problem)
+		return invalid(cfg, KEY_NODE_IP, err, "%s %s", addr_format(node_ip, a), problem);
+	/* The underlay address inside the range would be both a node's
+	 * next hop and a destination routed to some node's bridge. */
+	if (addr_prefix_contains_addr(&cfg->cluster_cidr, node_ip))
+		return invalid(cfg, blame(cfg, KEY_NODE_IP, KEY_CLUSTER_CIDR), err,
+			       "node-ip %s is inside cluster-cidr %s", addr_format(node_ip, a),
+			       addr_format_prefix(&cfg->cluster_cidr, p));
+	return 0;
+}
+
 static int validate_addresses(const struct cfg *cfg, struct cfg_error *err)
 {
 	char a[ADDR_STRLEN], p[PREFIX_STRLEN], s[PREFIX_STRLEN];
@@ -1039,6 +1084,15 @@ static int validate_addresses(const struct cfg *cfg, struct cfg_error *err)
 		return invalid(cfg, KEY_CLUSTER_CIDR, err,
 			       "%s is too small for a node subnet (at most /30)",
 			       addr_format_prefix(cluster, p));
+	if (cluster->len < 8)
+		return invalid(cfg, KEY_CLUSTER_CIDR, err,
+			       "%s is wider than a /8: it would take in other networks' "
+			       "destinations",
+			       addr_format_prefix(cluster, p));
+	problem = special_range_problem(cluster);
+	if (problem)
+		return invalid(cfg, KEY_CLUSTER_CIDR, err, "%s overlaps %s",
+			       addr_format_prefix(cluster, p), problem);
 	addr_format_prefix(cluster, p);
 
 	if (cfg->subnet_set) {
@@ -1056,17 +1110,8 @@ static int validate_addresses(const struct cfg *cfg, struct cfg_error *err)
 				       addr_format_prefix(subnet, s), p);
 	}
 
-	if (cfg->node_ip) {
-		enum cfg_key who = blame(cfg, KEY_NODE_IP, KEY_CLUSTER_CIDR);
-
-		problem = unicast_problem(cfg->node_ip);
-		if (problem)
-			return invalid(cfg, KEY_NODE_IP, err, "%s %s", addr_format(cfg->node_ip, a),
-				       problem);
-		if (addr_prefix_contains_addr(cluster, cfg->node_ip))
-			return invalid(cfg, who, err, "node-ip %s is inside cluster-cidr %s",
-				       addr_format(cfg->node_ip, a), p);
-	}
+	if (cfg->node_ip && cfg_validate_node_ip(cfg, cfg->node_ip, err) < 0)
+		return -EINVAL;
 
 	if (cfg->port == 0)
 		return invalid(cfg, KEY_PORT, err, "0 is not a port number (1-65535)");
@@ -1240,50 +1285,157 @@ static void print_namespaces(const struct cfg *cfg, FILE *out)
 	fputc('\n', out);
 }
 
-void cfg_print(const struct cfg *cfg, FILE *out)
+/* Prints one key's setting in config-file syntax: a line, or for a list
+ * one line per entry (or per wrapped group); nothing for --config, which
+ * is not a file key. The switch names every key, so the compiler
+ * (-Wswitch) asks for a printer whenever a key is added. */
+static void print_key(const struct cfg *cfg, enum cfg_key key, FILE *out)
 {
 	char buf[PREFIX_STRLEN > ENDPOINT_STRLEN ? PREFIX_STRLEN : ENDPOINT_STRLEN];
 	char duration[24];
-	fprintf(out, "[nsagent]\n");
-	for (unsigned i = 0; i < cfg->n_peers; i++) {
-		if (cfg->peers[i].port)
-			fprintf(out, "peer = %s\n", addr_format_endpoint(&cfg->peers[i], buf));
-		else
-			fprintf(out, "peer = %s\n", addr_format(cfg->peers[i].addr, buf));
-	}
-	fprintf(out, "port = %u\n", cfg->port);
-	fprintf(out, "node-ip = %s\n", cfg->node_ip ? addr_format(cfg->node_ip, buf) : "auto");
-	fprintf(out, "subnet = %s\n",
-		cfg->subnet_set ? addr_format_prefix(&cfg->subnet, buf) : "auto");
-	fprintf(out, "cluster-cidr = %s\n", addr_format_prefix(&cfg->cluster_cidr, buf));
-	print_namespaces(cfg, out);
-	fprintf(out, "bridge = %s\n", cfg->bridge);
-	fprintf(out, "state-dir = %s\n", cfg->state_dir ? cfg->state_dir : "");
-	fprintf(out, "run-dir = %s\n", cfg->run_dir ? cfg->run_dir : "");
-	fprintf(out, "log-level = %s\n", log_level_name(cfg->log_level));
-	for (enum cfg_key key = 0; key < KEY_COUNT; key++) {
-		if (!options[key].duration_ms)
-			continue;
+
+	switch (key) {
+	case KEY_PEER:
+		for (unsigned i = 0; i < cfg->n_peers; i++) {
+			if (cfg->peers[i].port)
+				fprintf(out, "peer = %s\n",
+					addr_format_endpoint(&cfg->peers[i], buf));
+			else
+				fprintf(out, "peer = %s\n", addr_format(cfg->peers[i].addr, buf));
+		}
+		break;
+	case KEY_PORT:
+		fprintf(out, "port = %u\n", cfg->port);
+		break;
+	case KEY_NODE_IP:
+		fprintf(out, "node-ip = %s\n",
+			cfg->node_ip ? addr_format(cfg->node_ip, buf) : "auto");
+		break;
+	case KEY_SUBNET:
+		fprintf(out, "subnet = %s\n",
+			cfg->subnet_set ? addr_format_prefix(&cfg->subnet, buf) : "auto");
+		break;
+	case KEY_CLUSTER_CIDR:
+		fprintf(out, "cluster-cidr = %s\n", addr_format_prefix(&cfg->cluster_cidr, buf));
+		break;
+	case KEY_NAMESPACES:
+		print_namespaces(cfg, out);
+		break;
+	case KEY_BRIDGE:
+		fprintf(out, "bridge = %s\n", cfg->bridge);
+		break;
+	case KEY_CONFIG:
+		break;
+	case KEY_STATE_DIR:
+		fprintf(out, "state-dir = %s\n", cfg->state_dir ? cfg->state_dir : "");
+		break;
+	case KEY_RUN_DIR:
+		fprintf(out, "run-dir = %s\n", cfg->run_dir ? cfg->run_dir : "");
+		break;
+	case KEY_LOG_LEVEL:
+		fprintf(out, "log-level = %s\n", log_level_name(cfg->log_level));
+		break;
+	case KEY_KEEPALIVE:
+	case KEY_HOLD_TIME:
+	case KEY_RESTART_TIME:
+	case KEY_CONNECT_RETRY_MIN:
+	case KEY_CONNECT_RETRY_MAX:
+	case KEY_HANDSHAKE_TIMEOUT:
 		format_duration(*(const uint32_t *)((const char *)cfg + options[key].duration_ms),
 				duration, sizeof(duration));
 		fprintf(out, "%s = %s\n", options[key].name, duration);
+		break;
+	case KEY_PROBE_INTERVAL:
+		if (cfg->probe_interval_ms) {
+			format_duration(cfg->probe_interval_ms, duration, sizeof(duration));
+			fprintf(out, "probe-interval = %s\n", duration);
+		} else {
+			fprintf(out, "probe-interval = off\n");
+		}
+		break;
+	case KEY_BACKEND:
+		fprintf(out, "backend = %s\n", backend_names[cfg->backend]);
+		break;
+	case KEY_KEY_FILE:
+		fprintf(out, "key-file = %s\n", cfg->key_file ? cfg->key_file : "none");
+		break;
+	case KEY_LISTEN:
+		fprintf(out, "listen = %s\n",
+			cfg->listen_set ? addr_format(cfg->listen_addr, buf) : "auto");
+		break;
+	case KEY_MAX_PEERS:
+		fprintf(out, "max-peers = %u\n", cfg->max_peers);
+		break;
+	case KEY_MAX_CONNECTIONS:
+		fprintf(out, "max-connections = %u\n", cfg->max_connections);
+		break;
+	case KEY_DIAL_RATE:
+		fprintf(out, "dial-rate = %u\n", cfg->dial_rate);
+		break;
+	case KEY_ACCEPT_RATE:
+		fprintf(out, "accept-rate = %u\n", cfg->accept_rate);
+		break;
+	case KEY_METRICS:
+		fprintf(out, "metrics = %s\n",
+			cfg->metrics_enabled ? addr_format_endpoint(&cfg->metrics, buf) : "off");
+		break;
+	case KEY_COUNT:
+		break;
 	}
-	if (cfg->probe_interval_ms) {
-		format_duration(cfg->probe_interval_ms, duration, sizeof(duration));
-		fprintf(out, "probe-interval = %s\n", duration);
-	} else {
-		fprintf(out, "probe-interval = off\n");
+}
+
+void cfg_print(const struct cfg *cfg, FILE *out)
+{
+	fprintf(out, "[nsagent]\n");
+	for (enum cfg_key key = 0; key < KEY_COUNT; key++)
+		print_key(cfg, key, out);
+}
+
+/* One key's printed setting, for comparing two configs key by key. */
+static char *key_text(const struct cfg *cfg, enum cfg_key key)
+{
+	char *text = NULL;
+	size_t size = 0;
+	FILE *out = open_memstream(&text, &size);
+
+	if (out) {
+		print_key(cfg, key, out);
+		if (fclose(out) == 0)
+			return text;
 	}
-	fprintf(out, "backend = %s\n", backend_names[cfg->backend]);
-	fprintf(out, "key-file = %s\n", cfg->key_file ? cfg->key_file : "none");
-	fprintf(out, "listen = %s\n",
-		cfg->listen_set ? addr_format(cfg->listen_addr, buf) : "auto");
-	fprintf(out, "max-peers = %u\n", cfg->max_peers);
-	fprintf(out, "max-connections = %u\n", cfg->max_connections);
-	fprintf(out, "dial-rate = %u\n", cfg->dial_rate);
-	fprintf(out, "accept-rate = %u\n", cfg->accept_rate);
-	fprintf(out, "metrics = %s\n",
-		cfg->metrics_enabled ? addr_format_endpoint(&cfg->metrics, buf) : "off");
+	fatal("out of memory");
+}
+
+unsigned cfg_restart_changes(const struct cfg *running, const struct cfg *next, char *names,
+			     size_t size)
+{
+	unsigned n = 0;
+	size_t len = 0;
+
+	if (size)
+		names[0] = '\0';
+	for (enum cfg_key key = 0; key < KEY_COUNT; key++) {
+		char *a, *b;
+		bool changed;
+
+		if (options[key].reloadable)
+			continue;
+		a = key_text(running, key);
+		b = key_text(next, key);
+		changed = strcmp(a, b) != 0;
+		free(a);
+		free(b);
+		if (!changed)
+			continue;
+		n++;
+		if (len < size) {
+			int w = snprintf(names + len, size - len, "%s%s", len ? ", " : "",
+					 options[key].name);
+
+			len += w > 0 ? (size_t)w : 0;
+		}
+	}
+	return n;
 }
 
 void cfg_usage(FILE *out)

@@ -27,21 +27,21 @@
  *
  * Security: the cluster key (--key-file) is checked and loaded before any
  * socket opens and lives on only inside the TLS context (src/tls.c); the
- * raw copy here is wiped at once. Without a key the agent still runs, and
+ * raw copy here is wiped at once. With a key the process is made
+ * undumpable with a zero core limit before the key is read, so no core
+ * file ever holds it. Without a key the agent still runs, and
  * says loudly at start that its sessions are unauthenticated. The peer
  * listener binds the node IP unless --listen says otherwise. */
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -62,6 +62,7 @@
 #include "nsagent/nsalloc.h"
 #include "nsagent/peer.h"
 #include "nsagent/persist.h"
+#include "nsagent/pidfile.h"
 #include "nsagent/probe.h"
 #include "nsagent/state.h"
 #include "nsagent/status.h"
@@ -87,10 +88,10 @@ struct daemon {
 	struct tls_ctx *tls;
 	enum peer_goodbye goodbye;
 	bool ready;
-	bool failed; /* a fatal error inside a callback: stop the loop */
-	char *pid_path;
-	uint32_t node_ip;      /* as chosen at start */
-	unsigned underlay_mtu; /* of the node IP's link */
+	bool failed;		 /* a fatal error inside a callback: stop the loop */
+	struct pidfile *pidfile; /* locked while the agent runs (pidfile.c) */
+	uint32_t node_ip;	 /* as chosen at start */
+	unsigned underlay_mtu;	 /* of the node IP's link */
 	/* Operations (control socket, reload, runtime namespaces, metrics). */
 	struct cfg *cfg_reloaded; /* owned; d->cfg points here after a reload */
 	struct nsalloc *nsalloc;  /* namespace -> address, persisted */
@@ -124,6 +125,42 @@ static void build_topology(const struct cfg *cfg, const struct prefix *subnet,
 	topo->cluster = cfg->cluster_cidr;
 }
 
+/* Every signal the agent handles. Until its handler is installed on the
+ * event loop each one is blocked, not left at its default action, which
+ * for all of them is to end the process: a SIGHUP (a reload) sent while
+ * the agent starts would kill it, a SIGTERM would end it without its
+ * goodbye. Blocked, they wait and are handled once the loop has them. */
+static const int handled_signals[] = {SIGTERM, SIGINT, SIGUSR1, SIGHUP};
+
+static void handled_signal_set(sigset_t *set)
+{
+	sigemptyset(set);
+	for (size_t i = 0; i < sizeof(handled_signals) / sizeof(handled_signals[0]); i++)
+		sigaddset(set, handled_signals[i]);
+}
+
+void daemon_block_signals(void)
+{
+	sigset_t set;
+
+	handled_signal_set(&set);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		fatal("cannot block signals: %s", strerror(errno));
+}
+
+/* Also undoes a mask inherited from the parent (the mask survives exec),
+ * which would otherwise keep a signal from ever arriving. Threads started
+ * before this (the kernel layer's) keep them blocked, so every one is
+ * delivered to this thread. */
+static void unblock_signals(void)
+{
+	sigset_t set;
+
+	handled_signal_set(&set);
+	if (sigprocmask(SIG_UNBLOCK, &set, NULL) < 0)
+		fatal("cannot unblock signals: %s", strerror(errno));
+}
+
 static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon *d = arg;
@@ -143,25 +180,6 @@ static void on_leave_signal(evutil_socket_t sig, short what, void *arg)
 	log_info("asked to leave the cluster (nsagent down), stopping");
 	d->goodbye = PEER_GOODBYE_LEAVE;
 	event_base_loopexit(d->base, NULL);
-}
-
-static int write_pid_file(struct daemon *d)
-{
-	char buf[32];
-	int fd, len, ret = 0;
-
-	if (mkdir(d->cfg->run_dir, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	if (asprintf(&d->pid_path, "%s/nsagent.pid", d->cfg->run_dir) < 0)
-		fatal("out of memory");
-	fd = open(d->pid_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, buf, (size_t)len) != len)
-		ret = -EIO;
-	close(fd);
-	return ret;
 }
 
 /* systemd's readiness protocol (sd_notify(3)): one datagram to
@@ -572,71 +590,6 @@ static enum ctl_result on_ns_del(void *arg, const char *name, char *msg, size_t 
 	return CTL_OK;
 }
 
-static bool same_peers(const struct cfg *a, const struct cfg *b)
-{
-	if (a->n_peers != b->n_peers)
-		return false;
-	for (unsigned i = 0; i < a->n_peers; i++) {
-		if (a->peers[i].addr != b->peers[i].addr || a->peers[i].port != b->peers[i].port)
-			return false;
-	}
-	return true;
-}
-
-/* Settings only a restart applies: lists the changed ones in buf and puts
- * the running values into next, so that d->cfg always says what runs. */
-static void keep_restart_only(struct cfg *next, const struct cfg *old, char *buf, size_t size)
-{
-	struct {
-		const char *name;
-		bool changed;
-	} keys[] = {
-	    {"peer", !same_peers(next, old)},
-	    {"port", next->port != old->port},
-	    {"node-ip", next->node_ip != old->node_ip},
-	    {"subnet", next->subnet_set != old->subnet_set ||
-			   !addr_prefix_equal(&next->subnet, &old->subnet)},
-	    {"cluster-cidr", !addr_prefix_equal(&next->cluster_cidr, &old->cluster_cidr)},
-	    {"bridge", strcmp(next->bridge, old->bridge) != 0},
-	    {"state-dir", strcmp(next->state_dir, old->state_dir) != 0},
-	    {"run-dir", strcmp(next->run_dir, old->run_dir) != 0},
-	    {"keepalive", next->keepalive_ms != old->keepalive_ms},
-	    {"hold-time", next->hold_time_ms != old->hold_time_ms},
-	    {"restart-time", next->restart_time_ms != old->restart_time_ms},
-	    {"connect-retry-min", next->connect_retry_min_ms != old->connect_retry_min_ms},
-	    {"connect-retry-max", next->connect_retry_max_ms != old->connect_retry_max_ms},
-	    {"handshake-timeout", next->handshake_timeout_ms != old->handshake_timeout_ms},
-	    {"backend", next->backend != old->backend},
-	};
-	size_t len = 0;
-
-	buf[0] = '\0';
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		if (keys[i].changed && len < size)
-			len += (size_t)snprintf(buf + len, size - len, "%s%s", len ? ", " : "",
-						keys[i].name);
-	}
-	memcpy(next->peers, old->peers, sizeof(next->peers));
-	next->n_peers = old->n_peers;
-	next->port = old->port;
-	next->node_ip = old->node_ip;
-	next->subnet = old->subnet;
-	next->subnet_set = old->subnet_set;
-	next->cluster_cidr = old->cluster_cidr;
-	memcpy(next->bridge, old->bridge, sizeof(next->bridge));
-	free(next->state_dir);
-	next->state_dir = xstrdup(old->state_dir);
-	free(next->run_dir);
-	next->run_dir = xstrdup(old->run_dir);
-	next->keepalive_ms = old->keepalive_ms;
-	next->hold_time_ms = old->hold_time_ms;
-	next->restart_time_ms = old->restart_time_ms;
-	next->connect_retry_min_ms = old->connect_retry_min_ms;
-	next->connect_retry_max_ms = old->connect_retry_max_ms;
-	next->handshake_timeout_ms = old->handshake_timeout_ms;
-	next->backend = old->backend;
-}
-
 static unsigned probe_targets(void *arg, uint32_t *source, struct probe_target **out);
 
 /* Starts, stops or retimes the data-path probes to match the config. */
@@ -654,6 +607,18 @@ static void apply_probe_interval(struct daemon *d)
 	}
 }
 
+/* The metrics name peers, addresses and counters of hostile input: on
+ * another address than loopback they are for whoever reaches the port. */
+static void warn_exposed_metrics(const struct cfg *cfg)
+{
+	char where[ENDPOINT_STRLEN];
+
+	if (cfg->metrics_enabled && cfg->metrics.addr >> 24 != 127)
+		log_warn("metrics endpoint %s is not a loopback address: it exposes the agent's "
+			 "metrics (peers, addresses, routes) to every host that reaches it",
+			 addr_format_endpoint(&cfg->metrics, where));
+}
+
 static bool same_metrics(const struct cfg *a, const struct cfg *b)
 {
 	return a->metrics_enabled == b->metrics_enabled &&
@@ -662,18 +627,19 @@ static bool same_metrics(const struct cfg *a, const struct cfg *b)
 }
 
 /* Re-reads the config from the original command line, validates it whole,
- * and applies only what changed. Everything that can fail (parsing,
- * binding a new metrics address, finding addresses for new namespaces)
- * happens before anything is switched, so a failure keeps the running
- * config untouched. */
+ * and applies only what changed. Everything that can fail (parsing, a
+ * changed key that only a restart applies, binding a new metrics address,
+ * finding addresses for new namespaces) happens before anything is
+ * switched, so a failure keeps the running config untouched. */
 static enum ctl_result daemon_reload(struct daemon *d, char *msg, size_t size)
 {
 	struct cfg *next = cfg_new();
 	struct metrics_server *metrics = NULL;
 	struct kern_error kerr = {{0}};
 	struct cfg_error err;
-	char restart[256], bind_err[256];
+	char restart[CTL_MESSAGE_MAX], bind_err[256];
 	bool metrics_changed;
+	unsigned n_restart;
 	int ret;
 
 	if (!reload_argv) {
@@ -682,6 +648,19 @@ static enum ctl_result daemon_reload(struct daemon *d, char *msg, size_t size)
 	}
 	if (cfg_load(next, reload_argc, reload_argv, &err) < 0) {
 		snprintf(msg, size, "%s: %s (the running config is kept)", err.where, err.message);
+		log_error("reload: %s", msg);
+		metrics_inc(METRICS_RELOADS_FAILED);
+		cfg_free(next);
+		return CTL_INVALID_CONFIG;
+	}
+	/* Applying the rest and keeping these would leave a config that no
+	 * file says, and a reply of success for a change that did not happen. */
+	n_restart = cfg_restart_changes(d->cfg, next, restart, sizeof(restart));
+	if (n_restart) {
+		snprintf(msg, size,
+			 "%s need%s a restart of the agent: nothing was reloaded (the running "
+			 "config is kept)",
+			 restart, n_restart == 1 ? "s" : "");
 		log_error("reload: %s", msg);
 		metrics_inc(METRICS_RELOADS_FAILED);
 		cfg_free(next);
@@ -733,10 +712,10 @@ static enum ctl_result daemon_reload(struct daemon *d, char *msg, size_t size)
 	}
 
 	/* From here on the new config is in force. */
-	keep_restart_only(next, d->cfg, restart, sizeof(restart));
 	if (metrics_changed) {
 		metrics_server_free(d->metrics);
 		d->metrics = metrics;
+		warn_exposed_metrics(next);
 	}
 	if (next->log_level != d->cfg->log_level) {
 		log_set_level(next->log_level);
@@ -753,14 +732,8 @@ static enum ctl_result daemon_reload(struct daemon *d, char *msg, size_t size)
 		snprintf(msg, size, "config reloaded, but: %s", kerr.message);
 		return CTL_FAILED;
 	}
-	if (restart[0]) {
-		snprintf(msg, size,
-			 "config reloaded; changes to %s take effect at the next restart", restart);
-		log_warn("reload: %s", msg);
-	} else {
-		snprintf(msg, size, "config reloaded");
-		log_info("reload: config reloaded");
-	}
+	snprintf(msg, size, "config reloaded");
+	log_info("reload: config reloaded");
 	return CTL_OK;
 fail:
 	metrics_inc(METRICS_RELOADS_FAILED);
@@ -1147,6 +1120,7 @@ static int start_operations(struct daemon *d)
 			log_error("%s", err);
 			return ret;
 		}
+		warn_exposed_metrics(d->cfg);
 	}
 	apply_probe_interval(d);
 	d->sig_hup = evsignal_new(d->base, SIGHUP, on_hup_signal, d);
@@ -1196,10 +1170,7 @@ static void daemon_free(struct daemon *d)
 	peer_mgr_free(d->peers);
 	tls_ctx_free(d->tls);
 	state_free(d->state);
-	if (d->pid_path) {
-		unlink(d->pid_path);
-		free(d->pid_path);
-	}
+	pidfile_remove(d->pidfile);
 	if (d->sig_term)
 		event_free(d->sig_term);
 	if (d->sig_int)
@@ -1222,11 +1193,39 @@ static void mark_ready(struct daemon *d)
 	if (d->ready)
 		return;
 	d->ready = true;
-	ret = write_pid_file(d);
+	ret = pidfile_write(d->cfg->run_dir, &d->pidfile);
 	if (ret < 0)
 		log_warn("cannot write pid file in %s: %s", d->cfg->run_dir, strerror(-ret));
 	log_info("ready");
 	notify_systemd("READY=1");
+}
+
+/* The cluster key is in this process's memory from its loading to the
+ * agent's exit (inside the TLS context): a core file would carry it to
+ * disk, for whoever reads cores. So before it is read the process stops
+ * being dumpable (no core, whatever the limit and core_pattern; no ptrace
+ * or /proc/PID/mem for processes without CAP_SYS_PTRACE) and its core
+ * limit goes to 0, soft and hard. Without a key nothing here is secret,
+ * and cores stay as the operator set them up, for debugging. */
+static int forbid_core_dumps(void)
+{
+	const struct rlimit none = {0, 0};
+	struct rlimit now;
+	int dumpable;
+
+	if (setrlimit(RLIMIT_CORE, &none) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		int ret = -errno;
+
+		log_error("cannot turn core dumps off before loading the cluster key: %s",
+			  strerror(-ret));
+		return ret;
+	}
+	/* Reported as the kernel now has it. */
+	dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+	getrlimit(RLIMIT_CORE, &now);
+	log_info("core dumps off while the cluster key is in memory (dumpable %d, core limit %llu)",
+		 dumpable, (unsigned long long)now.rlim_max);
+	return 0;
 }
 
 /* Loads the cluster key into a TLS context, or warns that there is none. */
@@ -1243,6 +1242,9 @@ static int setup_security(struct daemon *d)
 			 d->cfg->port);
 		return 0;
 	}
+	ret = forbid_core_dumps();
+	if (ret < 0)
+		return ret;
 	ret = tls_key_load(d->cfg->key_file, key, msg, sizeof(msg));
 	if (ret == 0) {
 		ret = tls_ctx_new(key, &d->tls);
@@ -1310,6 +1312,7 @@ int daemon_run(const struct cfg *cfg)
 {
 	struct daemon d = {.cfg = cfg, .goodbye = PEER_GOODBYE_RESTART};
 	struct kern_error kerr = {{0}};
+	struct cfg_error cerr;
 	struct peer_mgr_config pc = {0};
 	struct kern_route *adopted = NULL;
 	unsigned n_adopted = 0, n_local = 0;
@@ -1343,6 +1346,12 @@ int daemon_run(const struct cfg *cfg)
 	memcpy(pc.node_id, d.state->node_id, NODE_ID_LEN);
 	if (choose_node_ip(&d, &pc.node_ip) < 0)
 		goto out;
+	/* An explicit --node-ip was checked with the config; a derived one
+	 * only now. */
+	if (cfg_validate_node_ip(cfg, pc.node_ip, &cerr) < 0) {
+		log_error("%s: %s", cerr.where, cerr.message);
+		goto out;
+	}
 	d.node_ip = pc.node_ip;
 	choose_underlay(&d);
 	if (backend_has_vtep(cfg->backend)) {
@@ -1404,6 +1413,9 @@ int daemon_run(const struct cfg *cfg)
 		fatal("cannot install signal handlers");
 	if (start_operations(&d) < 0)
 		goto out;
+	/* Every handled signal has its handler now; one sent during start-up
+	 * is delivered here and handled by the loop. */
+	unblock_signals();
 
 	/* With --subnet or a lease this reconciles the topology at once
 	 * (on_subnet_claimed); otherwise after the seeds have answered. */
@@ -1422,25 +1434,22 @@ out:
 	return status;
 }
 
-/* Waits for pid to exit: a pidfd turns readable when it does; without one
- * (kernels before 5.3) polls with kill(pid, 0) every millisecond. */
-static int wait_exit(pid_t pid, unsigned timeout_ms)
+/* Waits for the agent to exit: its pidfd turns readable when it does;
+ * without one (kernels before 5.3) polls with kill(pid, 0) every
+ * millisecond. */
+static int wait_exit(int pidfd, pid_t pid, unsigned timeout_ms)
 {
 	struct timespec step = {.tv_nsec = 1000 * 1000};
-	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
 
-	if (fd >= 0) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
+	if (pidfd >= 0) {
+		struct pollfd p = {.fd = pidfd, .events = POLLIN};
 		int n;
 
 		do
 			n = poll(&p, 1, (int)timeout_ms);
 		while (n < 0 && errno == EINTR);
-		close(fd);
 		return n > 0 ? 0 : n == 0 ? -ETIMEDOUT : -errno;
 	}
-	if (errno == ESRCH)
-		return 0;
 	for (unsigned waited = 0; kill(pid, 0) == 0; waited++) {
 		if (waited >= timeout_ms)
 			return -ETIMEDOUT;
@@ -1449,30 +1458,15 @@ static int wait_exit(pid_t pid, unsigned timeout_ms)
 	return 0;
 }
 
-int daemon_stop_running(const struct cfg *cfg, unsigned timeout_ms)
+int daemon_stop_running(const struct cfg *cfg, unsigned timeout_ms, pid_t *pid)
 {
-	char *path = NULL, buf[32] = "";
-	long pid;
-	FILE *f;
-	int ret = 0;
+	int pidfd, ret;
 
-	if (asprintf(&path, "%s/nsagent.pid", cfg->run_dir) < 0)
-		fatal("out of memory");
-	f = fopen(path, "re");
-	if (!f)
-		goto out; /* no agent running here */
-	if (!fgets(buf, sizeof(buf), f) || sscanf(buf, "%ld", &pid) != 1 || pid <= 1) {
-		fclose(f);
-		ret = -EINVAL;
-		goto out;
-	}
-	fclose(f);
-	if (kill((pid_t)pid, SIGUSR1) < 0) {
-		ret = errno == ESRCH ? 0 : -errno; /* a stale pid file */
-		goto out;
-	}
-	ret = wait_exit((pid_t)pid, timeout_ms);
-out:
-	free(path);
+	ret = pidfile_signal(cfg->run_dir, SIGUSR1, &pidfd, pid);
+	if (ret < 0)
+		return ret;
+	ret = wait_exit(pidfd, *pid, timeout_ms);
+	if (pidfd >= 0)
+		close(pidfd);
 	return ret;
 }

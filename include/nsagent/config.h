@@ -102,6 +102,17 @@ int cfg_load(struct cfg *cfg, int argc, char **argv, struct cfg_error *err);
 int cfg_load_file(struct cfg *cfg, const char *path, struct cfg_error *err);
 int cfg_validate(const struct cfg *cfg, struct cfg_error *err);
 
+/* A node IP chosen at start (--node-ip auto) checked as cfg_validate checks
+ * an explicit one: a unicast address outside the cluster range. Returns 0,
+ * or -EINVAL with err naming the key to change. */
+int cfg_validate_node_ip(const struct cfg *cfg, uint32_t node_ip, struct cfg_error *err);
+
+/* The keys that only a restart applies and that differ between running and
+ * next: returns how many, and their names (", "-separated, truncated to
+ * size) in names. A reload that finds any applies nothing. */
+unsigned cfg_restart_changes(const struct cfg *running, const struct cfg *next, char *names,
+			     size_t size);
+
 /* Durations: "500ms", "3s", "2m"; a bare number is rejected. */
 int cfg_parse_duration(const char *text, uint32_t *ms);
 

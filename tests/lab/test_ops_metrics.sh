@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # --metrics: Prometheus text over HTTP, scraped with curl inside a lab host.
 # Checks the families, that reconcile repairs count a real repair, the
-# namespace gauge follows `ns add`, only GET /metrics is served, and a
-# reload moves the endpoint.
+# namespace gauge follows `ns add`, only GET /metrics is served, a reload
+# moves the endpoint, and an endpoint off loopback is warned about.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -51,4 +51,17 @@ lab exec host1 -- "$NSAGENT" reload >/dev/null || fail "reload"
 scrape 9471 >/dev/null || fail "no metrics on the new port after reload"
 scrape 9470 >/dev/null 2>&1 && fail "the old metrics port still answers"
 [[ $(value 'nsagent_reloads_total{result="ok"}' "$(scrape 9471)") == 1 ]] || fail "reload not counted"
+
+# An endpoint on another address than loopback is served, with a warning
+# naming it: at a reload that moves it there, and at start.
+exposed="metrics endpoint 0.0.0.0:9472 is not a loopback address: it exposes the agent's metrics"
+warnings() { lab agent host1 log | grep -cF "$exposed" || true; }
+(($(warnings) == 0)) || fail "a loopback endpoint was warned about"
+printf '[nsagent]\nmetrics = 0.0.0.0:9472\n' |
+	lab exec host1 -- sh -c 'cat >/etc/nsagent/nsagent.conf'
+lab exec host1 -- "$NSAGENT" reload >/dev/null || fail "reload to 0.0.0.0:9472"
+scrape 9472 >/dev/null || fail "no metrics on 0.0.0.0:9472 after reload"
+(($(warnings) == 1)) || fail "moving the endpoint to 0.0.0.0 logged $(warnings) warnings, want 1"
+lab agent host1 restart || fail "agent restart"
+(($(warnings) == 2)) || fail "starting with metrics on 0.0.0.0 logged no warning"
 echo PASS

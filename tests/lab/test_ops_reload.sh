@@ -2,7 +2,8 @@
 # Reload (`nsagent reload` and SIGHUP): a valid new config is applied as a
 # difference (a namespace added or removed, the rest untouched); an invalid
 # one is reported with file:line, the running config is kept and the agent
-# keeps running.
+# keeps running. A change to a key only a restart applies refuses the whole
+# reload, naming every such key.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -41,12 +42,36 @@ lab exec host1 -- "$NSAGENT" status >/dev/null || fail "unhealthy after a reject
 lab agent host1 log | grep_q "reload: /etc/nsagent/nsagent.conf:3: keepalive" ||
 	fail "the rejected reload is not in the log"
 
-# Settings that need a restart are named, not half-applied.
-conf "namespaces = NS1,NS2,db" "bridge = br9"
-out=$(reload) || fail "reload with a bridge change exited $?"
-[[ $out == *"changes to bridge take effect at the next restart"* ]] || fail "reload said: $out"
+# Settings that need a restart: the reload is refused as a whole, naming
+# each one, and nothing of it is applied (not even the new namespace).
+restart_msg="bridge, key-file, listen, max-peers, accept-rate need a restart of the agent: nothing was reloaded (the running config is kept)"
+conf "namespaces = NS1,NS2,db,web" "bridge = br9" "key-file = /etc/nsagent/cluster.key" \
+	"listen = 0.0.0.0" "max-peers = 8" "accept-rate = 3"
+set +e
+err=$(reload 2>&1 >/dev/null)
+rc=$?
+set -e
+((rc == 1)) || fail "reload with restart-only changes exited $rc (want 1)"
+[[ $err == "nsagent: reload: $restart_msg" ]] || fail "reload with restart-only changes said: $err"
+lab agent host1 log | grep_q -F "reload: $restart_msg" || fail "the refused reload is not in the log"
+has_netns web && fail "a refused reload created web"
 lab exec host1 -- ip link show br0 >/dev/null || fail "br0 went away"
 lab exec host1 -- ip link show br9 >/dev/null 2>&1 && fail "br9 appeared before a restart"
+# SIGHUP with the same file: refused and logged the same way.
+kill -HUP "$pid"
+refusals() { lab agent host1 log | grep -cF "reload: $restart_msg" || true; }
+deadline=$((SECONDS + 10))
+until (($(refusals) >= 2)); do
+	((SECONDS < deadline)) || fail "a SIGHUP reload with restart-only changes is not logged as refused"
+	sleep 0.1
+done
+has_netns web && fail "a refused SIGHUP reload created web"
+# One restart-only key alone is named alone.
+conf "namespaces = NS1,NS2,db" "dial-rate = 2"
+set +e
+err=$(reload 2>&1 >/dev/null)
+set -e
+[[ $err == "nsagent: reload: dial-rate needs a restart of the agent"* ]] || fail "reload said: $err"
 
 # SIGHUP: the same reload. Good config: db goes; bad config: logged, kept.
 conf "namespaces = NS1,NS2"

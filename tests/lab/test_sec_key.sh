@@ -3,6 +3,7 @@
 # another key and must get no session and no route, nor give any. A fake
 # peer with a wrong key, or with none (plain TCP), is closed within 1 s.
 # A key file readable by others is refused before the agent does anything.
+# With a key the agent can write no core file.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/peers_lib.sh"
@@ -15,7 +16,13 @@ lab_at_exit 'rm -rf "$keys"'
 cmp -s "$keys/cluster.key" "$keys/other.key" && fail "genkey printed the same key twice"
 
 lab up --hosts 3 --no-agent --name "$NSAGENT_LAB" >/dev/null || fail "deploy/lab up"
-lab agent host1 start -- --key-file "$keys/cluster.key" >/dev/null || fail "start host1"
+# host1 starts with a core limit (and a sanitizer build with ASan's own
+# core-dump disabling off), so only the agent can have set it to 0.
+(
+	ulimit -S -c unlimited
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}disable_coredump=0" \
+		lab agent host1 start -- --key-file "$keys/cluster.key" >/dev/null
+) || fail "start host1"
 lab agent host2 start -- --key-file "$keys/cluster.key" >/dev/null || fail "start host2"
 lab agent host3 start -- --key-file "$keys/other.key" >/dev/null || fail "start host3"
 
@@ -25,6 +32,13 @@ lab wait --timeout 30 host1 -- sh -c 'ip route show 172.16.1.0/24 | grep -q "pro
 lab wait --timeout 30 host2 -- sh -c 'ip route show 172.16.0.0/24 | grep -q "proto nsagent"' ||
 	fail "host2: no route to host1 with the shared key"
 lab agent host1 log | grep_q "every session is TLS 1.3" || fail "host1 does not say it uses TLS"
+# With the key in memory no core file can be written: core limit 0 (soft
+# and hard, as the kernel reports it) and not dumpable.
+host1_pid=$(lab agent host1 pid)
+core_limit=$(prlimit --pid "$host1_pid" --core --output SOFT,HARD --noheadings | xargs)
+[[ $core_limit == "0 0" ]] || fail "host1 (with a key) has core limit '$core_limit', want '0 0'"
+lab agent host1 log | grep_q "core dumps off while the cluster key is in memory (dumpable 0, core limit 0)" ||
+	fail "host1 does not say core dumps are off"
 lab exec host1 -- "$NSAGENT" status | grep_q "on (sessions authenticated)" ||
 	fail "host1's status does not show the key: $(lab exec host1 -- "$NSAGENT" status)"
 # ...while host3 (another key) keeps dialling host2 and failing

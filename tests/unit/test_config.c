@@ -287,6 +287,31 @@ static const struct bad_case bad_cases[] = {
     {NULL, {"--cluster-cidr", "0.0.0.0/0"}, "--cluster-cidr", "every destination"},
     {NULL, {"--cluster-cidr", "10.0.0.1/8"}, "--cluster-cidr", "host bits set"},
     {NULL, {"--cluster-cidr", "10.0.0.0/31"}, "--cluster-cidr", "too small"},
+    /* Ranges never routed between hosts, and ranges too wide for one cluster. */
+    {NULL, {"--cluster-cidr", "10.0.0.0/7"}, "--cluster-cidr", "10.0.0.0/7 is wider than a /8"},
+    {NULL, {"--cluster-cidr", "128.0.0.0/1"}, "--cluster-cidr", "wider than a /8"},
+    {NULL, {"--cluster-cidr", "127.0.0.0/8"}, "--cluster-cidr", "overlaps 127.0.0.0/8 (loopback)"},
+    {NULL, {"--cluster-cidr", "127.16.0.0/16"}, "--cluster-cidr", "127.0.0.0/8 (loopback)"},
+    {NULL, {"--cluster-cidr", "0.0.0.0/8"}, "--cluster-cidr", "0.0.0.0/8 (this network)"},
+    {NULL, {"--cluster-cidr", "0.16.0.0/16"}, "--cluster-cidr", "0.0.0.0/8 (this network)"},
+    {NULL,
+     {"--cluster-cidr", "169.254.0.0/16"},
+     "--cluster-cidr",
+     "169.254.0.0/16 overlaps 169.254.0.0/16 (link-local)"},
+    {NULL, {"--cluster-cidr", "169.254.8.0/22"}, "--cluster-cidr", "(link-local)"},
+    {NULL, {"--cluster-cidr", "169.0.0.0/8"}, "--cluster-cidr", "(link-local)"},
+    {NULL, {"--cluster-cidr", "224.0.0.0/8"}, "--cluster-cidr", "224.0.0.0/4 (multicast)"},
+    {NULL, {"--cluster-cidr", "239.16.0.0/16"}, "--cluster-cidr", "(multicast)"},
+    {NULL, {"--cluster-cidr", "240.16.0.0/16"}, "--cluster-cidr", "240.0.0.0/4 (reserved)"},
+    /* ... and one that holds this node's own underlay address. */
+    {NULL,
+     {"--cluster-cidr", "192.168.0.0/16", "--node-ip", "192.168.1.5"},
+     "--node-ip",
+     "node-ip 192.168.1.5 is inside cluster-cidr 192.168.0.0/16"},
+    {"[nsagent]\nnode-ip = 10.1.1.5\n",
+     {"--cluster-cidr", "10.0.0.0/8"},
+     "FILE:2",
+     "node-ip: node-ip 10.1.1.5 is inside cluster-cidr 10.0.0.0/8"},
     {NULL,
      {"--cluster-cidr", "10.0.0.0/16", "--subnet", "172.16.1.0/24"},
      "--subnet",
@@ -575,6 +600,90 @@ static void test_validate_struct(void **state)
 	cfg_free(cfg);
 }
 
+/* A node IP derived at start (node-ip auto) is held to what an explicit
+ * one is: outside the cluster range, blamed on the key that was set. */
+static void test_validate_node_ip(void **state)
+{
+	struct cfg *cfg = cfg_new();
+	struct cfg_error err;
+	const char *cluster[] = {"--config", "/dev/null", "--cluster-cidr", "10.0.0.0/8"};
+
+	(void)state;
+	assert_int_equal(cfg_validate_node_ip(cfg, 0xc0a80105u, &err), 0); /* 192.168.1.5 */
+	assert_int_equal(cfg_validate_node_ip(cfg, 0xac100305u, &err), -EINVAL);
+	assert_string_equal(err.where, "--node-ip");
+	assert_string_equal(err.message, "node-ip 172.16.3.5 is inside cluster-cidr 172.16.0.0/16");
+	assert_int_equal(cfg_validate_node_ip(cfg, 0x7f000001u, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "127.0.0.1 is a loopback address"));
+
+	assert_int_equal(load_args(cfg, cluster, ARRAY_SIZE(cluster), &err), 0);
+	assert_int_equal(cfg_validate_node_ip(cfg, 0xac100305u, &err), 0);
+	assert_int_equal(cfg_validate_node_ip(cfg, 0x0a010105u, &err), -EINVAL);
+	assert_string_equal(err.where, "--cluster-cidr");
+	assert_string_equal(err.message, "node-ip 10.1.1.5 is inside cluster-cidr 10.0.0.0/8");
+	cfg_free(cfg);
+}
+
+/* Loads file text (and no flags) into a fresh config. */
+static struct cfg *load_text(const char *text)
+{
+	char *path = write_temp(text);
+	const char *args[] = {"--config", path};
+	struct cfg *cfg = cfg_new();
+	struct cfg_error err;
+
+	if (load_args(cfg, args, ARRAY_SIZE(args), &err) < 0)
+		fail_msg("%s: %s", err.where, err.message);
+	unlink(path);
+	free(path);
+	return cfg;
+}
+
+/* Which keys a reload may change comes from the options table: namespaces,
+ * log-level, probe-interval and metrics; every other key is named. */
+static void test_restart_changes(void **state)
+{
+	static const char restart_only[] =
+	    "peer, port, node-ip, subnet, cluster-cidr, bridge, state-dir, run-dir, keepalive, "
+	    "hold-time, restart-time, connect-retry-min, connect-retry-max, handshake-timeout, "
+	    "backend, key-file, listen, max-peers, max-connections, dial-rate, accept-rate";
+	char names[1024], small[12];
+	struct cfg *running = load_text("[nsagent]\n");
+	struct cfg *same = load_text("[nsagent]\nnamespaces = NS1,NS2\n");
+	struct cfg *reloadable = load_text("[nsagent]\nnamespaces = a,b,c\nlog-level = debug\n"
+					   "probe-interval = off\nmetrics = 127.0.0.1:9470\n");
+	struct cfg *limits = load_text("[nsagent]\nmax-peers = 8\naccept-rate = 3\n"
+				       "log-level = debug\n");
+	/* Every file key away from its default. */
+	struct cfg *every = load_text(
+	    "[nsagent]\npeer = 10.0.0.2\nport = 7500\nnode-ip = 10.0.0.1\n"
+	    "subnet = 172.20.3.0/24\ncluster-cidr = 172.20.0.0/16\nnamespaces = web\n"
+	    "bridge = nsbr0\nstate-dir = /var/lib/x\nrun-dir = /run/x\nlog-level = debug\n"
+	    "keepalive = 500ms\nhold-time = 1500ms\nrestart-time = 90s\n"
+	    "connect-retry-min = 250ms\nconnect-retry-max = 2m\nhandshake-timeout = 10s\n"
+	    "probe-interval = 500ms\nbackend = vxlan\nkey-file = /etc/nsagent/cluster.key\n"
+	    "listen = 10.0.0.1\nmax-peers = 64\nmax-connections = 200\ndial-rate = 3\n"
+	    "accept-rate = 7\nmetrics = 127.0.0.1:9470\n");
+
+	(void)state;
+	assert_int_equal(cfg_restart_changes(running, same, names, sizeof(names)), 0);
+	assert_string_equal(names, "");
+	assert_int_equal(cfg_restart_changes(running, reloadable, names, sizeof(names)), 0);
+	assert_int_equal(cfg_restart_changes(running, limits, names, sizeof(names)), 2);
+	assert_string_equal(names, "max-peers, accept-rate");
+	/* every-key.conf changes every key: all but the four are named. */
+	assert_int_equal(cfg_restart_changes(running, every, names, sizeof(names)), 21);
+	assert_string_equal(names, restart_only);
+	/* A short buffer is cut, never overrun; the count stays exact. */
+	assert_int_equal(cfg_restart_changes(running, every, small, sizeof(small)), 21);
+	assert_string_equal(small, "peer, port,");
+	cfg_free(running);
+	cfg_free(same);
+	cfg_free(reloadable);
+	cfg_free(limits);
+	cfg_free(every);
+}
+
 static void test_peer_limit(void **state)
 {
 	static char texts[CFG_MAX_PEERS + 1][32];
@@ -676,11 +785,12 @@ static void test_usage(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_defaults),   cmocka_unit_test(test_duration),
-	    cmocka_unit_test(test_golden),     cmocka_unit_test(test_bad_values),
-	    cmocka_unit_test(test_precedence), cmocka_unit_test(test_validate_struct),
-	    cmocka_unit_test(test_peer_limit), cmocka_unit_test(test_long_namespace_list),
-	    cmocka_unit_test(test_usage),
+	    cmocka_unit_test(test_defaults),	    cmocka_unit_test(test_duration),
+	    cmocka_unit_test(test_golden),	    cmocka_unit_test(test_bad_values),
+	    cmocka_unit_test(test_precedence),	    cmocka_unit_test(test_validate_struct),
+	    cmocka_unit_test(test_peer_limit),	    cmocka_unit_test(test_long_namespace_list),
+	    cmocka_unit_test(test_usage),	    cmocka_unit_test(test_validate_node_ip),
+	    cmocka_unit_test(test_restart_changes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
