@@ -153,7 +153,7 @@ static int compare_names(const void *a, const void *b)
 static void test_golden(void **state)
 {
 	const char *src = getenv("NSAGENT_SOURCE_DIR");
-	char dir[512], *names[256];
+	char dir[512], *names[256] = {0};
 	size_t n = 0;
 	struct dirent *entry;
 	DIR *d;
