@@ -128,6 +128,19 @@ const char *addr_format_endpoint(const struct endpoint *endpoint, char *buf)
 	return buf;
 }
 
+const char *addr_unicast_problem(uint32_t addr)
+{
+	if (addr >> 24 == 0)
+		return "is in 0.0.0.0/8 (this network)";
+	if (addr >> 24 == 127)
+		return "is a loopback address";
+	if (addr >> 28 == 0xe)
+		return "is a multicast address";
+	if (addr >> 28 == 0xf)
+		return "is a reserved or broadcast address";
+	return NULL;
+}
+
 uint32_t addr_mask(uint8_t len)
 {
 	/* A shift by 32 is undefined in C, so /0 is its own case. */

@@ -265,20 +265,6 @@ static void format_duration(uint32_t ms, char *buf, size_t size)
 		snprintf(buf, size, "%ums", ms);
 }
 
-/* Why addr cannot be a node's unicast address, or NULL when it can. */
-static const char *unicast_problem(uint32_t addr)
-{
-	if (addr >> 24 == 0)
-		return "is in 0.0.0.0/8 (this network)";
-	if (addr >> 24 == 127)
-		return "is a loopback address";
-	if (addr >> 28 == 0xe)
-		return "is a multicast address";
-	if (addr >> 28 == 0xf)
-		return "is a reserved or broadcast address";
-	return NULL;
-}
-
 static bool ns_name_char_ok(char c)
 {
 	return isascii((unsigned char)c) &&
@@ -1055,7 +1041,7 @@ static const char *special_range_problem(const struct prefix *range)
 int cfg_validate_node_ip(const struct cfg *cfg, uint32_t node_ip, struct cfg_error *err)
 {
 	char a[ADDR_STRLEN], p[PREFIX_STRLEN];
-	const char *problem = unicast_problem(node_ip);
+	const char *problem = addr_unicast_problem(node_ip);
 
 	if (problem)
 		return invalid(cfg, KEY_NODE_IP, err, "%s %s", addr_format(node_ip, a), problem);
@@ -1116,7 +1102,7 @@ static int validate_addresses(const struct cfg *cfg, struct cfg_error *err)
 	if (cfg->port == 0)
 		return invalid(cfg, KEY_PORT, err, "0 is not a port number (1-65535)");
 	if (cfg->listen_set && cfg->listen_addr != 0) {
-		problem = unicast_problem(cfg->listen_addr);
+		problem = addr_unicast_problem(cfg->listen_addr);
 		if (problem && cfg->listen_addr >> 24 != 127)
 			return invalid(cfg, KEY_LISTEN, err, "%s %s",
 				       addr_format(cfg->listen_addr, a), problem);
@@ -1131,7 +1117,7 @@ static int validate_addresses(const struct cfg *cfg, struct cfg_error *err)
 		if (peer->port == 0)
 			return invalid(cfg, KEY_PEER, err, "%s: 0 is not a port number (1-65535)",
 				       a);
-		problem = unicast_problem(peer->addr);
+		problem = addr_unicast_problem(peer->addr);
 		if (problem)
 			return invalid(cfg, KEY_PEER, err, "%s %s", a, problem);
 		if (addr_prefix_contains_addr(cluster, peer->addr))

@@ -36,6 +36,11 @@ const char *addr_format(uint32_t addr, char *buf);
 const char *addr_format_prefix(const struct prefix *prefix, char *buf);
 const char *addr_format_endpoint(const struct endpoint *endpoint, char *buf);
 
+/* Why addr cannot be a host's unicast address (0.0.0.0/8, loopback,
+ * multicast, reserved or the limited broadcast 255.255.255.255), as a
+ * phrase after the address ("is a loopback address"); NULL when it can. */
+const char *addr_unicast_problem(uint32_t addr);
+
 uint32_t addr_mask(uint8_t len);
 bool addr_prefix_contains_addr(const struct prefix *prefix, uint32_t addr);
 /* true when inner lies entirely inside outer */

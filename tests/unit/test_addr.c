@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -292,6 +293,43 @@ static void test_subnet(void **state)
 	assert_int_equal(addr_prefix_subnet(&s31, 32, 2, &out), -ERANGE);
 }
 
+/* Addresses no host has: each class named, every unicast edge let through. */
+static void test_unicast_problem(void **state)
+{
+	static const struct {
+		const char *addr, *problem;
+	} cases[] = {
+	    {"0.0.0.0", "this network"},
+	    {"0.255.1.2", "this network"},
+	    {"127.0.0.1", "loopback"},
+	    {"127.255.255.254", "loopback"},
+	    {"224.0.0.1", "multicast"},
+	    {"239.255.255.255", "multicast"},
+	    {"240.0.0.1", "reserved or broadcast"},
+	    {"255.255.255.255", "reserved or broadcast"},
+	    {"1.0.0.0", NULL},
+	    {"126.255.255.255", NULL},
+	    {"128.0.0.0", NULL},
+	    {"169.254.1.1", NULL},
+	    {"192.168.1.5", NULL},
+	    {"223.255.255.255", NULL},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		uint32_t a;
+		const char *problem;
+
+		assert_int_equal(addr_parse(cases[i].addr, &a), 0);
+		problem = addr_unicast_problem(a);
+		if (!cases[i].problem && problem)
+			fail_msg("%s refused: %s", cases[i].addr, problem);
+		if (cases[i].problem && (!problem || !strstr(problem, cases[i].problem)))
+			fail_msg("%s: '%s', want '%s'", cases[i].addr, problem ? problem : "(none)",
+				 cases[i].problem);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -305,6 +343,7 @@ int main(void)
 	    cmocka_unit_test(test_size),
 	    cmocka_unit_test(test_host),
 	    cmocka_unit_test(test_subnet),
+	    cmocka_unit_test(test_unicast_problem),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
