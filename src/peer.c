@@ -30,6 +30,9 @@
  *
  * Hostile input (see also src/tls.c, src/rib.c): with a cluster key every
  * connection is TLS and nothing is read before the handshake completes;
+ * without one a peer's node IP must be the address its session comes from
+ * (hello_check); only unicast addresses outside the cluster range are
+ * dialled (undialable);
  * frames are bounded before allocation (src/wire.c); an inbound connection
  * must finish TLS and send its hello within the handshake timeout, and so
  * must our own dial; connections are bounded in total, per source address
@@ -235,6 +238,7 @@ struct peer_mgr {
 	struct bucket dial_bucket;
 	struct source_slot sources[PEER_SOURCE_SLOTS];
 	uint64_t last_refuse_log_ms;
+	bool warned_foreign_node_ip; /* logged once: dials cannot leave from it */
 	struct peer_security_stats stats;
 	struct prefix *local; /* host prefixes + our subnet, for the RIB */
 };
@@ -932,6 +936,46 @@ static struct bufferevent *conn_bev_new(struct peer_mgr *mgr, evutil_socket_t fd
 	return bufferevent_socket_new(mgr->base, fd, BEV_OPT_CLOSE_ON_FREE);
 }
 
+/* A socket for a dial, leaving from our node IP when it is an address of
+ * this host: the other end takes a keyless peer's node IP only from the
+ * address its session comes from (node_ip_matches_source), and on a host
+ * with several addresses the kernel could pick another source. A node IP
+ * that is not ours (NAT, allowed with a cluster key) leaves the choice to
+ * the kernel. Returns the socket or a negative errno. */
+static evutil_socket_t dial_socket(struct peer_mgr *mgr)
+{
+	struct sockaddr_in src = {.sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(mgr->config.node_ip)};
+	evutil_socket_t fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1, err;
+
+	if (fd < 0)
+		return -errno;
+	if (!mgr->config.node_ip)
+		return fd;
+	/* The port is picked at connect time, per destination, not by bind. */
+	if (setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one)) < 0)
+		log_debug("IP_BIND_ADDRESS_NO_PORT: %s", strerror(errno));
+	if (bind(fd, (struct sockaddr *)&src, sizeof(src)) == 0)
+		return fd;
+	err = errno;
+	if (err == EADDRNOTAVAIL) {
+		if (!mgr->warned_foreign_node_ip) {
+			char buf[ADDR_STRLEN];
+
+			log_warn("node IP %s is not an address of this host: dials leave from "
+				 "another address%s",
+				 addr_format(mgr->config.node_ip, buf),
+				 mgr->config.tls ? ""
+						 : ", and peers without a cluster key refuse them");
+			mgr->warned_foreign_node_ip = true;
+		}
+		return fd;
+	}
+	close(fd);
+	return -err;
+}
+
 /* Starts our TCP connect; returns 0 or a negative errno. */
 static int peer_dial(struct peer *peer)
 {
@@ -939,12 +983,18 @@ static int peer_dial(struct peer *peer)
 	struct sockaddr_in sin = {.sin_family = AF_INET};
 	struct bufferevent *bev;
 	char remote[ENDPOINT_STRLEN];
+	evutil_socket_t fd;
 
 	if (mgr->n_conns >= mgr->config.max_connections)
 		return -EMFILE;
-	bev = conn_bev_new(mgr, -1, true);
-	if (!bev)
+	fd = dial_socket(mgr);
+	if (fd < 0)
+		return (int)fd;
+	bev = conn_bev_new(mgr, fd, true);
+	if (!bev) {
+		close(fd);
 		return -ENOMEM;
+	}
 	addr_format_endpoint(&peer->endpoint, remote);
 	peer->conn = conn_new(mgr, bev, true, remote);
 	peer->conn->peer = peer;
@@ -1047,14 +1097,73 @@ static void accept_cb(struct evconnlistener *listener, evutil_socket_t fd, struc
 	log_debug("connection from %s", remote);
 }
 
-/* An address worth dialling: unicast, and not inside the cluster range
- * (node IPs never are; cfg_validate refuses that). Loopback is allowed:
- * the unit tests run whole clusters on 127.0.0.x. */
-static bool dialable(const struct peer_mgr *mgr, uint32_t addr)
+/* Rule: the agent dials, and takes as a node IP (a next hop), only a
+ * unicast address outside the cluster range: never 0.0.0.0/8, loopback
+ * (127.0.0.0/8), multicast (224.0.0.0/4), reserved (240.0.0.0/4) or the
+ * limited broadcast 255.255.255.255, nor an address inside the cluster
+ * range (node IPs never are; cfg_validate refuses that). It holds for
+ * every source of addresses: seeds, persisted peers, peer lists and
+ * hellos, so a relayed list cannot make the agent connect to a service
+ * of its own host or to a namespace. Loopback is let through only by
+ * config.allow_loopback, the unit-test harness's switch. Returns why addr
+ * is refused, as a phrase after it, or NULL. */
+static const char *undialable(const struct peer_mgr *mgr, uint32_t addr)
 {
-	uint8_t first = (uint8_t)(addr >> 24);
+	const char *problem = addr_unicast_problem(addr);
 
-	return first != 0 && first < 224 && !addr_prefix_contains_addr(&mgr->config.cluster, addr);
+	if (problem && !(mgr->config.allow_loopback && addr >> 24 == 127))
+		return problem;
+	if (addr_prefix_contains_addr(&mgr->config.cluster, addr))
+		return "is inside the cluster range";
+	return NULL;
+}
+
+/* The address at the other end of conn's TCP connection (getpeername):
+ * what the kernel saw, not what a hello claims. */
+static int conn_peer_addr(const struct conn *conn, uint32_t *addr)
+{
+	struct sockaddr_in sin = {0};
+	socklen_t len = sizeof(sin);
+	evutil_socket_t fd = conn->bev ? bufferevent_getfd(conn->bev) : -1;
+
+	if (fd < 0)
+		return -ENOTCONN;
+	if (getpeername(fd, (struct sockaddr *)&sin, &len) < 0)
+		return -errno;
+	if (len < sizeof(sin) || sin.sin_family != AF_INET)
+		return -EAFNOSUPPORT;
+	*addr = ntohl(sin.sin_addr.s_addr);
+	return 0;
+}
+
+/* Rule: without a cluster key a peer's node IP (the next hop its routes
+ * get, the address we dial it at) must be the address its session comes
+ * from, so that nobody can point routes at a host it does not hold. With
+ * a key every session is authenticated (TLS 1.3, cluster PSK), and a node
+ * IP behind NAT or apart from the dialling address is allowed. Returns
+ * false, having logged both addresses, when the hello breaks the rule. */
+static bool node_ip_matches_source(struct peer_mgr *mgr, struct conn *conn, const char *id,
+				   uint32_t node_ip)
+{
+	char claimed[ADDR_STRLEN], source[ADDR_STRLEN];
+	uint32_t remote;
+	int ret;
+
+	if (mgr->config.tls)
+		return true;
+	ret = conn_peer_addr(conn, &remote);
+	if (ret < 0) {
+		log_warn("refusing %s (node %s): cannot read the session's source address: %s",
+			 conn->remote, id, strerror(-ret));
+		return false;
+	}
+	if (remote == node_ip)
+		return true;
+	log_warn(
+	    "refusing %s (node %s): node IP %s is not the session's source address %s (without "
+	    "a cluster key a peer's node IP must be the address it connects from)",
+	    conn->remote, id, addr_format(node_ip, claimed), addr_format(remote, source));
+	return false;
 }
 
 /* Checks a hello; on refusal logs why and returns false. */
@@ -1062,6 +1171,7 @@ static bool hello_check(struct peer_mgr *mgr, struct conn *conn, const NsaPeer__
 			struct hello_info *info)
 {
 	char ip[ADDR_STRLEN], id[NODE_ID_STRLEN];
+	const char *problem;
 	struct peer *p;
 
 	if (hello->version < 1) {
@@ -1072,10 +1182,14 @@ static bool hello_check(struct peer_mgr *mgr, struct conn *conn, const NsaPeer__
 		log_warn("refusing %s: invalid node id", conn->remote);
 		return false;
 	}
-	if (!dialable(mgr, hello->node_ip) || hello->listen_port == 0 ||
-	    hello->listen_port > 65535) {
-		log_warn("refusing %s: invalid node IP %s or listen port %u", conn->remote,
-			 addr_format(hello->node_ip, ip), hello->listen_port);
+	problem = undialable(mgr, hello->node_ip);
+	if (problem) {
+		log_warn("refusing %s: invalid node IP %s: it %s", conn->remote,
+			 addr_format(hello->node_ip, ip), problem);
+		return false;
+	}
+	if (hello->listen_port == 0 || hello->listen_port > 65535) {
+		log_warn("refusing %s: invalid listen port %u", conn->remote, hello->listen_port);
 		return false;
 	}
 	memcpy(info->node_id, hello->node_id.data, NODE_ID_LEN);
@@ -1096,6 +1210,8 @@ static bool hello_check(struct peer_mgr *mgr, struct conn *conn, const NsaPeer__
 			 ip);
 		return false;
 	}
+	if (!node_ip_matches_source(mgr, conn, id, info->node_ip))
+		return false;
 	TAILQ_FOREACH(p, &mgr->peers, entry)
 	{
 		char other[NODE_ID_STRLEN];
@@ -1211,19 +1327,28 @@ static void learn_peers(struct peer *from, const NsaPeer__PeerList *list)
 	struct peer_mgr *mgr = from->mgr;
 
 	char from_name[64];
-	unsigned refused = 0;
+	unsigned refused = 0, undialable_n = 0;
 
 	peer_name(from, from_name, sizeof(from_name));
 	for (size_t i = 0; i < list->n_peers && i < PEER_MAX_PEERS; i++) {
 		const NsaPeer__PeerInfo *info = list->peers[i];
+		const char *problem;
 		struct endpoint ep;
 		struct peer *p;
 
 		if (info->node_id.len != NODE_ID_LEN || node_id_is_zero(info->node_id.data) ||
-		    node_id_cmp(info->node_id.data, mgr->config.node_id) == 0 ||
-		    !dialable(mgr, info->addr) || info->port == 0 || info->port > 65535 ||
-		    is_self_endpoint(mgr, info->addr, (uint16_t)info->port))
+		    node_id_cmp(info->node_id.data, mgr->config.node_id) == 0 || info->port == 0 ||
+		    info->port > 65535 || is_self_endpoint(mgr, info->addr, (uint16_t)info->port))
 			continue;
+		problem = undialable(mgr, info->addr);
+		if (problem) {
+			char buf[ADDR_STRLEN];
+
+			if (undialable_n++ < PEER_REJECT_LOG_MAX)
+				log_warn("peer %s: relayed peer %s ignored: it %s", from_name,
+					 addr_format(info->addr, buf), problem);
+			continue;
+		}
 		ep.addr = info->addr;
 		ep.port = (uint16_t)info->port;
 		p = find_by_id(mgr, info->node_id.data);
@@ -1244,10 +1369,11 @@ static void learn_peers(struct peer *from, const NsaPeer__PeerList *list)
 				 from->conn ? from->conn->remote : "?");
 			peer_fsm(p, PEER_EV_START);
 		}
-		/* A hint only steers our claim: one covering the whole cluster
-		 * (or outside it) would block every claim, so it is ignored. */
-		if (info->subnet_hint && info->subnet_hint->len <= 32 &&
-		    info->subnet_hint->len > mgr->config.cluster.len) {
+		/* A hint only steers our claim, and like an advert (src/rib.c)
+		 * it is one node subnet: a shorter one (two /17s cover the
+		 * cluster) would make every subnet look taken, a longer one
+		 * would block a subnet nobody holds; both are ignored. */
+		if (info->subnet_hint && info->subnet_hint->len == mgr->config.subnet_len) {
 			struct prefix hint = {info->subnet_hint->addr &
 						  addr_mask((uint8_t)info->subnet_hint->len),
 					      (uint8_t)info->subnet_hint->len};
@@ -1258,6 +1384,9 @@ static void learn_peers(struct peer *from, const NsaPeer__PeerList *list)
 			}
 		}
 	}
+	if (undialable_n > PEER_REJECT_LOG_MAX)
+		log_warn("peer %s: %u more relayed peers ignored: not dialable", from_name,
+			 undialable_n - PEER_REJECT_LOG_MAX);
 	if (refused)
 		log_warn("peer %s: %u relayed peer(s) ignored: already %u known peers (max-peers)",
 			 from_name, refused, mgr->config.max_peers);
@@ -1272,7 +1401,9 @@ static unsigned apply_advert(struct peer *peer, bool report)
 	enum rib_verdict verdicts[RIB_MAX_SUBNETS_PER_NODE];
 	bool was_deferred = peer->advert_deferred;
 	unsigned accepted = 0, logged = 0;
-	char name[64], buf[PREFIX_STRLEN];
+	char name[64], buf[PREFIX_STRLEN], length_want[16];
+
+	snprintf(length_want, sizeof(length_want), " (/%u)", mgr->config.subnet_len);
 
 	rib_advert_checked(mgr->rib, peer->node_id, peer->node_ip, peer->advert, peer->n_advert,
 			   peer->advert_explicit, verdicts);
@@ -1304,8 +1435,9 @@ static unsigned apply_advert(struct peer *peer, bool report)
 			continue;
 		mgr->stats.rejected[v]++;
 		if (logged++ < PEER_REJECT_LOG_MAX)
-			log_warn("peer %s: advertised subnet %s rejected: %s", name,
-				 addr_format_prefix(&peer->advert[k], buf), rib_verdict_name(v));
+			log_warn("peer %s: advertised subnet %s rejected: %s%s", name,
+				 addr_format_prefix(&peer->advert[k], buf), rib_verdict_name(v),
+				 v == RIB_REJECT_LENGTH ? length_want : "");
 	}
 	if (report && logged > PEER_REJECT_LOG_MAX)
 		log_warn("peer %s: %u more advertised subnets rejected", name,
@@ -1388,11 +1520,12 @@ static void handle_advert(struct peer *peer, const NsaPeer__Advert *advert)
 	}
 	apply_advert(peer, true);
 	peer->routes_stale = false;
-	/* Overlaps with our own subnet are the claim protocol's business. */
+	/* Overlaps with our own subnet are the claim protocol's business,
+	 * between node subnets only: a /17 must not make us move. */
 	for (unsigned i = 0; i < peer->n_advert; i++) {
 		const struct prefix *p = &peer->advert[i];
 
-		if (p->len > 0 && (p->addr & ~addr_mask(p->len)) == 0 &&
+		if (p->len == mgr->config.subnet_len && (p->addr & ~addr_mask(p->len)) == 0 &&
 		    addr_prefix_contains(&mgr->config.cluster, p))
 			check_conflict(peer, p, advert->explicit_subnet);
 	}
@@ -1914,7 +2047,7 @@ int peer_mgr_new(struct event_base *base, const struct peer_mgr_config *config,
 	TAILQ_INIT(&mgr->peers);
 	TAILQ_INIT(&mgr->pending);
 	TAILQ_INIT(&mgr->dead_conns);
-	mgr->rib = rib_new(&config->cluster);
+	mgr->rib = rib_new(&mgr->config.cluster, mgr->config.subnet_len);
 	update_rib_local(mgr);
 	mgr->reaper = event_new(base, -1, 0, reaper_cb, mgr);
 	mgr->expiry_timer = evtimer_new(base, expiry_cb, mgr);
@@ -1964,8 +2097,17 @@ void peer_mgr_adopt_stale(struct peer_mgr *mgr, const struct kern_route *routes,
 
 static void add_initial(struct peer_mgr *mgr, const struct endpoint *ep, bool seed)
 {
+	const char *problem = undialable(mgr, ep->addr);
 	struct peer *peer;
 
+	if (problem) {
+		char buf[ENDPOINT_STRLEN];
+
+		/* cfg_validate refuses such a --peer; a state dir may still hold one */
+		log_warn("not dialling %s %s: it %s", seed ? "seed" : "persisted peer",
+			 addr_format_endpoint(ep, buf), problem);
+		return;
+	}
 	if (is_self_endpoint(mgr, ep->addr, ep->port))
 		return;
 	peer = find_by_endpoint(mgr, ep->addr, ep->port);

@@ -10,7 +10,16 @@
  * derived on demand and never contains two overlapping prefixes.
  * rib_advert_checked (what sessions use) also keeps the RIB free of
  * entries overlapping this host's own networks and of a second node's
- * entry over a live node's subnet, and says per entry why one was refused. */
+ * entry over a live node's subnet, and says per entry why one was refused.
+ *
+ * Rule: an advertised subnet has exactly the cluster's node-subnet length
+ * (/24 with the defaults), never longer, never shorter. Every node owns
+ * one subnet of that length, so nothing else can be legitimate: a shorter
+ * prefix (172.16.128.0/17) would take the place of every node subnet it
+ * covers, and the real owners joining later would be refused as
+ * overlapping it; a longer one would carve a route out of another node's
+ * subnet. The length is checked with the shape, before any overlap, so
+ * such an entry never defends anything. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +29,7 @@
 
 struct rib {
 	struct prefix cluster;
+	uint8_t subnet_len;   /* the one length an advertised subnet may have */
 	struct prefix *local; /* this host's networks: never routed via a peer */
 	unsigned n_local;
 	struct rib_entry *entries;
@@ -27,11 +37,12 @@ struct rib {
 	unsigned cap;
 };
 
-struct rib *rib_new(const struct prefix *cluster)
+struct rib *rib_new(const struct prefix *cluster, uint8_t subnet_len)
 {
 	struct rib *rib = xcalloc(1, sizeof(*rib));
 
 	rib->cluster = *cluster;
+	rib->subnet_len = subnet_len;
 	return rib;
 }
 
@@ -73,6 +84,7 @@ const char *rib_verdict_name(enum rib_verdict verdict)
 	    [RIB_REJECT_MALFORMED] = "malformed",
 	    [RIB_REJECT_DEFAULT] = "default route",
 	    [RIB_REJECT_OUTSIDE_CLUSTER] = "outside the cluster range",
+	    [RIB_REJECT_LENGTH] = "not the cluster's node-subnet length",
 	    [RIB_REJECT_LOCAL] = "overlaps this host's own networks",
 	    [RIB_REJECT_OWNED] = "overlaps a subnet another live node owns",
 	    [RIB_REJECT_TOO_MANY] = "too many subnets",
@@ -88,6 +100,7 @@ const char *rib_verdict_key(enum rib_verdict verdict)
 	    [RIB_REJECT_MALFORMED] = "malformed",
 	    [RIB_REJECT_DEFAULT] = "default_route",
 	    [RIB_REJECT_OUTSIDE_CLUSTER] = "outside_cluster",
+	    [RIB_REJECT_LENGTH] = "length",
 	    [RIB_REJECT_LOCAL] = "local",
 	    [RIB_REJECT_OWNED] = "owned",
 	    [RIB_REJECT_TOO_MANY] = "too_many",
@@ -107,7 +120,7 @@ void rib_set_local(struct rib *rib, const struct prefix *prefixes, unsigned n)
 	}
 }
 
-/* The checks that need no other entry: shape and range. */
+/* The checks that need no other entry: shape, range and length. */
 static enum rib_verdict check_shape(const struct rib *rib, const struct prefix *p)
 {
 	if (p->len > 32 || (p->addr & ~addr_mask(p->len)) != 0)
@@ -116,6 +129,8 @@ static enum rib_verdict check_shape(const struct rib *rib, const struct prefix *
 		return RIB_REJECT_DEFAULT;
 	if (!addr_prefix_contains(&rib->cluster, p))
 		return RIB_REJECT_OUTSIDE_CLUSTER;
+	if (p->len != rib->subnet_len)
+		return RIB_REJECT_LENGTH;
 	return RIB_ACCEPTED;
 }
 

@@ -93,6 +93,12 @@ struct peer_mgr_config {
 	 * refused. Copied. */
 	const struct prefix *local_prefixes;
 	unsigned n_local_prefixes;
+	/* Internal, for the unit-test harness only (tests/unit/peer_harness.c
+	 * runs whole clusters on 127.0.0.x): loopback addresses may be dialled
+	 * and be node IPs. No flag or config key sets it; the daemon leaves it
+	 * false, so a loopback address from a seed, the state dir, a peer list
+	 * or a hello is never dialled. */
+	bool allow_loopback;
 };
 
 /* Counters of hostile or broken input, for metrics. */

@@ -36,6 +36,7 @@ enum rib_verdict {
 	RIB_REJECT_MALFORMED,	    /* length over 32 or host bits set */
 	RIB_REJECT_DEFAULT,	    /* 0.0.0.0/0 */
 	RIB_REJECT_OUTSIDE_CLUSTER, /* not inside the cluster range */
+	RIB_REJECT_LENGTH,	    /* not exactly the cluster's node-subnet length */
 	RIB_REJECT_LOCAL,	    /* overlaps this host's own networks or subnet */
 	RIB_REJECT_OWNED,	    /* overlaps a subnet another live node owns */
 	RIB_REJECT_TOO_MANY,	    /* over RIB_MAX_SUBNETS_PER_NODE, or the RIB is full */
@@ -46,16 +47,18 @@ const char *rib_verdict_name(enum rib_verdict verdict);
 /* A short stable key ("owned", "too_many") for metrics labels. */
 const char *rib_verdict_key(enum rib_verdict verdict);
 
-/* Adverts are accepted only inside cluster. */
-struct rib *rib_new(const struct prefix *cluster);
+/* Adverts are accepted only inside cluster and only with exactly
+ * subnet_len, the cluster's node-subnet length (24 by default). */
+struct rib *rib_new(const struct prefix *cluster, uint8_t subnet_len);
 void rib_free(struct rib *rib);
 
 /* The complete subnet set a node announces in its own session. Entries of
  * the node in the set become fresh; its fresh entries not in the set are
  * removed; its stale entries not in the set wait for end-of-adverts.
  * Adopted entries whose gateway is nexthop become this node's. Invalid
- * subnets (outside the cluster, default route, host bits set, over
- * RIB_MAX_SUBNETS_PER_NODE) are skipped; returns how many were. */
+ * subnets (outside the cluster, default route, host bits set, another
+ * length than the node-subnet length, over RIB_MAX_SUBNETS_PER_NODE) are
+ * skipped; returns how many were. */
 unsigned rib_advert(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], uint32_t nexthop,
 		    const struct prefix *subnets, unsigned n, bool explicit_subnet);
 /* Like rib_advert, and also refuses entries that overlap the local

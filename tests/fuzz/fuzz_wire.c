@@ -39,10 +39,11 @@ static void check_advert(struct rib *rib, const NsaPeer__Advert *advert)
 	for (unsigned i = 0; i < n_entries; i++) {
 		const struct prefix cluster = {0xac100000, 16}, local = {0xac10c800, 24};
 
-		/* what the validator let in is inside the cluster, not local, and
-		 * does not overlap the other node's live subnet */
+		/* what the validator let in is a node subnet (/24) inside the
+		 * cluster, not local, and does not overlap the other node's live
+		 * subnet */
 		if (!addr_prefix_contains(&cluster, &entries[i].subnet) ||
-		    addr_prefix_overlaps(&local, &entries[i].subnet))
+		    entries[i].subnet.len != 24 || addr_prefix_overlaps(&local, &entries[i].subnet))
 			abort();
 		if (memcmp(entries[i].node_id, peer_id, NODE_ID_LEN) == 0 &&
 		    addr_prefix_overlaps(&entries[i].subnet, &(struct prefix){0xac100100, 24}))
@@ -55,7 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static bool quiet;
 	const struct prefix cluster = {0xac100000, 16}, local = {0xac10c800, 24};
 	struct evbuffer *in = evbuffer_new();
-	struct rib *rib = rib_new(&cluster);
+	struct rib *rib = rib_new(&cluster, 24);
 	NsaPeer__Envelope *env;
 
 	if (!quiet) {

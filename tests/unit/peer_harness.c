@@ -74,6 +74,8 @@ void ph_config(struct peer_mgr_config *c, const uint8_t *id, unsigned n)
 	memset(c, 0, sizeof(*c));
 	memcpy(c->node_id, id, NODE_ID_LEN);
 	c->node_ip = c->listen_addr = LOOP(n);
+	/* The whole cluster is on 127.0.0.x, which production never dials. */
+	c->allow_loopback = true;
 	c->cluster = (struct prefix){0xac100000u, 16};
 	c->subnet_len = 24;
 	c->keepalive_ms = 100;
@@ -178,7 +180,8 @@ void ph_send_msg(int fd, const NsaPeer__Envelope *env)
 	evbuffer_free(b);
 }
 
-void ph_send_hello(int fd, const uint8_t *id, uint32_t ip, uint16_t port, uint32_t hold_ms)
+void ph_put_hello(struct evbuffer *out, const uint8_t *id, uint32_t ip, uint16_t port,
+		  uint32_t hold_ms)
 {
 	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
 	NsaPeer__Hello hello = NSA_PEER__HELLO__INIT;
@@ -192,5 +195,86 @@ void ph_send_hello(int fd, const uint8_t *id, uint32_t ip, uint16_t port, uint32
 	hello.hold_ms = hold_ms;
 	env.msg_case = NSA_PEER__ENVELOPE__MSG_HELLO;
 	env.hello = &hello;
-	ph_send_msg(fd, &env);
+	assert_int_equal(wire_write(out, &env), 0);
+}
+
+void ph_send_hello(int fd, const uint8_t *id, uint32_t ip, uint16_t port, uint32_t hold_ms)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	ph_put_hello(b, id, ip, port, hold_ms);
+	while (evbuffer_get_length(b))
+		assert_true(evbuffer_write(b, fd) > 0);
+	evbuffer_free(b);
+}
+
+int ph_listen(uint32_t ip, uint16_t *port)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(ip)};
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(fd, 4), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+struct script_io {
+	int fd;
+	struct evbuffer *in;
+	NsaPeer__Envelope *msg;
+	bool eof;
+	int accepted;
+};
+
+static bool accepted_one(void *arg)
+{
+	struct script_io *io = arg;
+
+	io->accepted = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK);
+	return io->accepted >= 0;
+}
+
+int ph_accept(int listen_fd)
+{
+	struct script_io io = {.fd = listen_fd, .accepted = -1};
+
+	assert_true(ph_run_until(accepted_one, &io, DEADLINE_MS));
+	return io.accepted;
+}
+
+/* One message, or EOF, on a non-blocking socket. */
+static bool message_or_eof(void *arg)
+{
+	struct script_io *io = arg;
+	char buf[4096];
+	ssize_t n;
+
+	if (wire_read(io->in, &io->msg) == 1)
+		return true;
+	n = read(io->fd, buf, sizeof(buf));
+	if (n == 0) {
+		io->eof = true;
+		return true;
+	}
+	if (n > 0)
+		evbuffer_add(io->in, buf, (size_t)n);
+	return wire_read(io->in, &io->msg) == 1;
+}
+
+NsaPeer__Envelope__MsgCase ph_next_msg(int fd, struct evbuffer *in, bool *eof)
+{
+	struct script_io io = {.fd = fd, .in = in};
+	NsaPeer__Envelope__MsgCase c;
+
+	assert_true(ph_run_until(message_or_eof, &io, DEADLINE_MS));
+	*eof = io.eof;
+	if (io.eof)
+		return NSA_PEER__ENVELOPE__MSG__NOT_SET;
+	c = io.msg->msg_case;
+	wire_free(io.msg);
+	return c;
 }

@@ -30,7 +30,9 @@ uint64_t ph_now_ms(void);
 bool ph_run_until(bool (*cond)(void *), void *arg, uint64_t timeout_ms);
 void ph_run_for(uint64_t ms);
 
-/* The config every loopback node starts from: node n at 127.0.0.n, fast
+/* The config every loopback node starts from: node n at 127.0.0.n (with
+ * allow_loopback, the harness's switch: clear it to test what production
+ * refuses), fast
  * keepalives (100 ms, hold 300 ms), short retries, 5 s restart time. No
  * subnet, seeds or claim wait: the caller adds what its case needs. */
 void ph_config(struct peer_mgr_config *c, const uint8_t *id, unsigned n);
@@ -56,6 +58,18 @@ unsigned ph_n_routes(const struct peer_mgr *mgr);
  * choice), then switched to non-blocking. */
 int ph_connect(struct endpoint ep, uint32_t from);
 void ph_send_msg(int fd, const NsaPeer__Envelope *env);
+/* A hello frame appended to out; ph_send_hello sends one on fd. */
+void ph_put_hello(struct evbuffer *out, const uint8_t *id, uint32_t ip, uint16_t port,
+		  uint32_t hold_ms);
 void ph_send_hello(int fd, const uint8_t *id, uint32_t ip, uint16_t port, uint32_t hold_ms);
+/* A non-blocking listener on ip, any port (*port gets it), for a scripted
+ * remote that a peer_mgr dials; ph_accept runs the loop until a
+ * connection arrives (asserted within DEADLINE_MS) and returns it,
+ * non-blocking. */
+int ph_listen(uint32_t ip, uint16_t *port);
+int ph_accept(int listen_fd);
+/* Runs the loop until one message arrives on fd (buffered in `in`) or the
+ * connection ends (*eof; then MSG__NOT_SET), asserted within DEADLINE_MS. */
+NsaPeer__Envelope__MsgCase ph_next_msg(int fd, struct evbuffer *in, bool *eof);
 
 #endif

@@ -528,70 +528,6 @@ static void test_explicit_conflict(void **st)
 
 /* ---- a scripted remote, to force the collision orderings ---- */
 
-static int listen_on(uint32_t ip, uint16_t *port)
-{
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(ip)};
-	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(listen(fd, 4), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	*port = ntohs(sin.sin_port);
-	return fd;
-}
-
-struct io {
-	int fd;
-	struct evbuffer *in;
-	NsaPeer__Envelope *msg;
-	bool eof;
-	int accepted; /* for accept_one */
-};
-
-/* Waits for one message (or EOF) on a non-blocking socket while the loop
- * runs. */
-static bool io_step(void *arg)
-{
-	struct io *io = arg;
-	char buf[4096];
-	ssize_t n;
-
-	if (wire_read(io->in, &io->msg) == 1)
-		return true;
-	n = read(io->fd, buf, sizeof(buf));
-	if (n == 0) {
-		io->eof = true;
-		return true;
-	}
-	if (n > 0)
-		evbuffer_add(io->in, buf, (size_t)n);
-	return wire_read(io->in, &io->msg) == 1;
-}
-
-static bool accept_one(void *arg)
-{
-	struct io *io = arg;
-
-	io->accepted = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK);
-	return io->accepted >= 0;
-}
-
-static NsaPeer__Envelope__MsgCase next_msg(int fd, struct evbuffer *in, bool *eof)
-{
-	struct io io = {.fd = fd, .in = in};
-	NsaPeer__Envelope__MsgCase c;
-
-	assert_true(ph_run_until(io_step, &io, DEADLINE_MS));
-	*eof = io.eof;
-	if (io.eof)
-		return NSA_PEER__ENVELOPE__MSG__NOT_SET;
-	c = io.msg->msg_case;
-	wire_free(io.msg);
-	return c;
-}
-
 /* The mgr dials the script (OPENSENT), then the script dials the mgr:
  * the connection initiated by the higher id must survive, on both paths. */
 static void collision(bool script_higher)
@@ -599,9 +535,8 @@ static void collision(bool script_higher)
 	struct node node;
 	uint8_t script_id[NODE_ID_LEN];
 	uint16_t script_port;
-	int lfd = listen_on(LOOP(9), &script_port);
+	int lfd = ph_listen(LOOP(9), &script_port);
 	struct endpoint seed = {LOOP(9), script_port};
-	struct io acc = {.fd = lfd};
 	struct evbuffer *in_out = evbuffer_new(), *in_in = evbuffer_new();
 	int out_fd, in_fd;
 	bool eof;
@@ -611,33 +546,32 @@ static void collision(bool script_higher)
 	script_id[0] = script_higher ? 0xff : 0x01;
 	node_start(&node, 1, &seed, 1, true, 5000);
 	/* its outbound connection arrives, with its hello */
-	assert_true(ph_run_until(accept_one, &acc, DEADLINE_MS));
-	out_fd = acc.accepted;
-	assert_int_equal(next_msg(out_fd, in_out, &eof), NSA_PEER__ENVELOPE__MSG_HELLO);
+	out_fd = ph_accept(lfd);
+	assert_int_equal(ph_next_msg(out_fd, in_out, &eof), NSA_PEER__ENVELOPE__MSG_HELLO);
 	/* we dial it too and say hello: a collision while it is in OPENSENT */
-	in_fd = ph_connect(ph_endpoint(node.mgr, node.ip), 0);
+	in_fd = ph_connect(ph_endpoint(node.mgr, node.ip), LOOP(9));
 	ph_send_hello(in_fd, script_id, LOOP(9), script_port, 3000);
 	if (script_higher) {
 		/* ours wins: it answers on our connection and drops its own */
-		assert_int_equal(next_msg(in_fd, in_in, &eof), NSA_PEER__ENVELOPE__MSG_HELLO);
-		assert_int_equal(next_msg(in_fd, in_in, &eof), NSA_PEER__ENVELOPE__MSG_ADVERT);
-		next_msg(out_fd, in_out, &eof);
+		assert_int_equal(ph_next_msg(in_fd, in_in, &eof), NSA_PEER__ENVELOPE__MSG_HELLO);
+		assert_int_equal(ph_next_msg(in_fd, in_in, &eof), NSA_PEER__ENVELOPE__MSG_ADVERT);
+		ph_next_msg(out_fd, in_out, &eof);
 		assert_true(eof);
 		assert_int_equal(ph_established(node.mgr, NULL), 1);
 	} else {
 		/* its own wins: ours is closed unanswered */
-		next_msg(in_fd, in_in, &eof);
+		ph_next_msg(in_fd, in_in, &eof);
 		assert_true(eof);
 		ph_send_hello(out_fd, script_id, LOOP(9), script_port, 3000);
-		assert_int_equal(next_msg(out_fd, in_out, &eof), NSA_PEER__ENVELOPE__MSG_ADVERT);
+		assert_int_equal(ph_next_msg(out_fd, in_out, &eof), NSA_PEER__ENVELOPE__MSG_ADVERT);
 		assert_int_equal(ph_established(node.mgr, NULL), 1);
 		/* a second connection in ESTABLISHED with another initiator:
 		 * refused as well */
 		close(in_fd);
 		evbuffer_drain(in_in, evbuffer_get_length(in_in));
-		in_fd = ph_connect(ph_endpoint(node.mgr, node.ip), 0);
+		in_fd = ph_connect(ph_endpoint(node.mgr, node.ip), LOOP(9));
 		ph_send_hello(in_fd, script_id, LOOP(9), script_port, 3000);
-		next_msg(in_fd, in_in, &eof);
+		ph_next_msg(in_fd, in_in, &eof);
 		assert_true(eof);
 		assert_int_equal(ph_established(node.mgr, NULL), 1);
 	}
@@ -678,9 +612,9 @@ static void test_refusals(void **st)
 	node_start(&node, 1, NULL, 0, true, 5000);
 	seed = ph_endpoint(node.mgr, node.ip);
 	/* our own id */
-	fd = ph_connect(seed, 0);
+	fd = ph_connect(seed, LOOP(7));
 	ph_send_hello(fd, node.id, LOOP(7), 7470, 3000);
-	next_msg(fd, in, &eof);
+	ph_next_msg(fd, in, &eof);
 	assert_true(eof);
 	close(fd);
 	/* a real peer at 127.0.0.2, then an impostor with its IP */
@@ -688,10 +622,11 @@ static void test_refusals(void **st)
 	struct node pair[2] = {node, other};
 	struct mesh m = {pair, 2};
 	assert_true(ph_run_until(full_mesh, &m, DEADLINE_MS));
-	fd = ph_connect(seed, 0);
+	/* from 127.0.0.2 itself: refused for the taken IP, not for a spoofed source */
+	fd = ph_connect(seed, LOOP(2));
 	evbuffer_drain(in, evbuffer_get_length(in));
 	ph_send_hello(fd, id, LOOP(2), 7470, 3000);
-	next_msg(fd, in, &eof);
+	ph_next_msg(fd, in, &eof);
 	assert_true(eof);
 	close(fd);
 	assert_int_equal(ph_established(node.mgr, NULL), 1);

@@ -1,8 +1,9 @@
 /* Hostile input against peer sessions, over loopback (127.0.0.x, no
  * namespace or route changes): cluster key (same key, wrong key, no key),
- * hijacking adverts, malformed frames, half-open floods and peer-list
- * poisoning. Each case checks the session FSM's outcome and the security
- * counters, and that the agent keeps working afterwards. */
+ * hijacking adverts (wrong lengths among them), subnet hints, node IPs
+ * that are not the session's source, malformed frames, half-open floods
+ * and peer-list poisoning (undialable addresses among them). Each case checks the session FSM's
+ * outcome and the security counters, and that the agent keeps working afterwards. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +21,7 @@
 
 #include <cmocka.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "nsagent/peer.h"
@@ -41,6 +43,8 @@ struct node_opts {
 	unsigned max_peers;
 	uint32_t dial_rate;
 	uint32_t accept_rate;
+	bool no_loopback; /* clear the harness's allow_loopback: production rules */
+	bool claim;	  /* no --subnet: the node claims one */
 };
 
 static void node_start(struct node *node, unsigned n, const struct endpoint *seeds,
@@ -61,6 +65,8 @@ static void node_start(struct node *node, unsigned n, const struct endpoint *see
 		c.max_peers = o->max_peers;
 		c.dial_rate = o->dial_rate;
 		c.accept_rate = o->accept_rate;
+		c.allow_loopback = !o->no_loopback;
+		c.subnet_explicit = !o->claim;
 	}
 	ph_start(&c, NULL, node, &node->mgr);
 }
@@ -126,17 +132,91 @@ static void send_bytes(int fd, const void *data, size_t len)
 	assert_int_equal(write(fd, data, len), (ssize_t)len);
 }
 
-static void send_keepalive(int fd)
+/* A scripted remote's session: a plain socket (bev NULL), or TLS with a
+ * cluster key through the agent's own tls module (bev). */
+struct remote {
+	int fd;
+	struct bufferevent *bev;
+	bool connected, closed;
+};
+
+static void remote_send(struct remote *r, const NsaPeer__Envelope *env)
+{
+	if (r->bev)
+		assert_int_equal(wire_write(bufferevent_get_output(r->bev), env), 0);
+	else
+		ph_send_msg(r->fd, env);
+}
+
+static void tls_remote_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct remote *r = arg;
+
+	(void)bev;
+	if (what & BEV_EVENT_CONNECTED)
+		r->connected = true;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		r->closed = true;
+}
+
+static void tls_remote_read(struct bufferevent *bev, void *arg)
+{
+	(void)arg;
+	evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)));
+}
+
+static bool tls_remote_settled(void *arg)
+{
+	struct remote *r = arg;
+
+	return r->connected || r->closed;
+}
+
+/* A TLS session with the cluster key ctx to ep, from the address `from`,
+ * its handshake complete. */
+static void tls_remote_open(struct remote *r, struct tls_ctx *ctx, struct endpoint ep,
+			    uint32_t from)
+{
+	struct sockaddr_in src = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(from)};
+	struct sockaddr_in sin = {
+	    .sin_family = AF_INET, .sin_addr.s_addr = htonl(ep.addr), .sin_port = htons(ep.port)};
+
+	memset(r, 0, sizeof(*r));
+	r->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	assert_true(r->fd >= 0);
+	assert_int_equal(bind(r->fd, (struct sockaddr *)&src, sizeof(src)), 0);
+	r->bev = tls_bev_new(ctx, ph_base, r->fd, true);
+	assert_non_null(r->bev);
+	bufferevent_setcb(r->bev, tls_remote_read, NULL, tls_remote_event, r);
+	bufferevent_enable(r->bev, EV_READ | EV_WRITE);
+	assert_int_equal(bufferevent_socket_connect(r->bev, (struct sockaddr *)&sin, sizeof(sin)),
+			 0);
+	assert_true(ph_run_until(tls_remote_settled, r, DEADLINE_MS));
+	assert_true(r->connected);
+}
+
+static void remote_close(struct remote *r)
+{
+	if (r->bev)
+		bufferevent_free(r->bev); /* closes fd */
+	else
+		close(r->fd);
+	r->bev = NULL;
+	r->fd = -1;
+}
+
+static void send_keepalive(struct remote *r)
 {
 	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
 	NsaPeer__Keepalive ka = NSA_PEER__KEEPALIVE__INIT;
 
 	env.msg_case = NSA_PEER__ENVELOPE__MSG_KEEPALIVE;
 	env.keepalive = &ka;
-	ph_send_msg(fd, &env);
+	remote_send(r, &env);
 }
 
-static void send_advert(int fd, const struct prefix *subnets, unsigned n, bool explicit_subnet)
+static void send_advert(struct remote *r, const struct prefix *subnets, unsigned n,
+			bool explicit_subnet)
 {
 	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
 	NsaPeer__Advert advert = NSA_PEER__ADVERT__INIT;
@@ -154,9 +234,42 @@ static void send_advert(int fd, const struct prefix *subnets, unsigned n, bool e
 	advert.explicit_subnet = explicit_subnet;
 	env.msg_case = NSA_PEER__ENVELOPE__MSG_ADVERT;
 	env.advert = &advert;
-	ph_send_msg(fd, &env);
+	remote_send(r, &env);
 	free(ptrs);
 	free(prefixes);
+}
+
+/* A peer list of n entries: node ids[i] at addrs[i]:ports[i], each with
+ * hints[i] when hints is not NULL. */
+static void send_peer_list(struct remote *r, const uint8_t (*ids)[NODE_ID_LEN],
+			   const uint32_t *addrs, const uint16_t *ports, const struct prefix *hints,
+			   unsigned n)
+{
+	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
+	NsaPeer__PeerList list = NSA_PEER__PEER_LIST__INIT;
+	NsaPeer__PeerInfo infos[16], *ptrs[16];
+	NsaPeer__Prefix hint[16];
+
+	assert_true(n <= 16);
+	for (unsigned i = 0; i < n; i++) {
+		nsa_peer__peer_info__init(&infos[i]);
+		infos[i].node_id.data = (uint8_t *)ids[i];
+		infos[i].node_id.len = NODE_ID_LEN;
+		infos[i].addr = addrs[i];
+		infos[i].port = ports[i];
+		if (hints) {
+			nsa_peer__prefix__init(&hint[i]);
+			hint[i].addr = hints[i].addr;
+			hint[i].len = hints[i].len;
+			infos[i].subnet_hint = &hint[i];
+		}
+		ptrs[i] = &infos[i];
+	}
+	list.peers = ptrs;
+	list.n_peers = n;
+	env.msg_case = NSA_PEER__ENVELOPE__MSG_PEER_LIST;
+	env.peer_list = &list;
+	remote_send(r, &env);
 }
 
 struct io {
@@ -179,19 +292,33 @@ static bool io_eof(void *arg)
 	return io->eof;
 }
 
-/* Keeps a scripted session alive (keepalives) for ms; false if it ended. */
-static bool keep_alive_for(int fd, uint64_t ms)
+static bool remote_ended(struct remote *r)
+{
+	struct io io = {.fd = r->fd};
+
+	return r->bev ? r->closed : io_eof(&io);
+}
+
+/* Keeps a scripted session alive (keepalives) until cond(arg) holds or,
+ * with cond NULL, for ms; false if the session ended or cond never held. */
+static bool keep_alive_until(struct remote *r, bool (*cond)(void *), void *arg, uint64_t ms)
 {
 	uint64_t end = ph_now_ms() + ms;
-	struct io io = {.fd = fd};
 
-	while (ph_now_ms() < end) {
-		send_keepalive(fd);
-		ph_run_for(50);
-		if (io_eof(&io))
+	while (!(cond && cond(arg))) {
+		if (ph_now_ms() >= end)
+			return !cond;
+		send_keepalive(r);
+		ph_run_for(cond ? 20 : 50);
+		if (remote_ended(r))
 			return false;
 	}
 	return true;
+}
+
+static bool keep_alive_for(struct remote *r, uint64_t ms)
+{
+	return keep_alive_until(r, NULL, NULL, ms);
 }
 
 /* ---- tests ---- */
@@ -304,7 +431,7 @@ static void test_tls_plain_hello_closed_fast(void **st)
 static void test_hijack_adverts(void **st)
 {
 	(void)st;
-	struct prefix host_net = {0xac10c800u, 24}; /* 172.16.200.0/24: "the host's" */
+	struct prefix host_net = {0xac10c800u, 22}; /* 172.16.200.0/22: "the host's" */
 	struct node_opts oa = {.local = &host_net, .n_local = 1};
 	struct node a, b;
 	struct endpoint seed;
@@ -314,49 +441,50 @@ static void test_hijack_adverts(void **st)
 	    {0, 0},	       /* default route */
 	    {0x0a000000u, 8},  /* outside the cluster */
 	    NET(2),	       /* b's subnet, b is live */
-	    {0xac100200u, 23}, /* overlaps b's subnet */
+	    {0xac100200u, 23}, /* overlaps b's subnet, and is no node subnet */
 	    NET(1),	       /* the victim's own subnet */
-	    {0xac10c880u, 25}, /* inside the host network */
+	    {0xac10c900u, 24}, /* inside the host network */
 	    {0xac104d01u, 24}, /* host bits set */
+	    {0xac108000u, 17}, /* 172.16.128.0/17: every node subnet it covers */
 	    {0xac104d00u, 24}, /* valid: 172.16.77.0/24 */
 	};
 	struct prefix many[1000];
 	struct peer_security_stats s;
-	int fd;
+	struct remote r = {.fd = -1};
 
 	node_start(&a, 1, NULL, 0, &oa);
 	seed = ph_endpoint(a.mgr, a.ip);
 	node_start(&b, 2, &seed, 1, NULL);
 	assert_true(ph_run_until(pair_meshed, &p, DEADLINE_MS));
 
-	fd = ph_connect(ph_endpoint(a.mgr, a.ip), LOOP(9));
-	ph_send_hello(fd, id, LOOP(9), 7470, 3000);
+	r.fd = ph_connect(ph_endpoint(a.mgr, a.ip), LOOP(9));
+	ph_send_hello(r.fd, id, LOOP(9), 7470, 3000);
 	ph_run_for(100);
 	assert_int_equal(ph_established(a.mgr, NULL), 2);
-	send_advert(fd, bad, sizeof(bad) / sizeof(bad[0]), true);
-	assert_true(keep_alive_for(fd, 300));
+	send_advert(&r, bad, sizeof(bad) / sizeof(bad[0]), true);
+	assert_true(keep_alive_for(&r, 300));
 	assert_true(ph_has_route(a.mgr, (struct prefix){0xac104d00u, 24}, LOOP(9)));
 	assert_true(ph_has_route(a.mgr, NET(2), LOOP(2)));
 	assert_int_equal(ph_n_routes(a.mgr), 2);
 	peer_mgr_security_stats(a.mgr, &s);
 	assert_int_equal(s.rejected[RIB_REJECT_DEFAULT], 1);
 	assert_int_equal(s.rejected[RIB_REJECT_OUTSIDE_CLUSTER], 1);
-	assert_int_equal(s.rejected[RIB_REJECT_OWNED], 2);
+	assert_int_equal(s.rejected[RIB_REJECT_OWNED], 1);
 	assert_int_equal(s.rejected[RIB_REJECT_LOCAL], 2);
 	assert_int_equal(s.rejected[RIB_REJECT_MALFORMED], 1);
+	assert_int_equal(s.rejected[RIB_REJECT_LENGTH], 2);
 
 	/* 1,000 subnets: 16 considered, the rest refused; still up */
 	for (unsigned i = 0; i < 1000; i++)
-		many[i] =
-		    (struct prefix){0xac100000u | ((100 + i % 150) << 8) | (i / 150) << 5, 27};
-	send_advert(fd, many, 1000, false);
-	assert_true(keep_alive_for(fd, 300));
+		many[i] = (struct prefix){0xac100000u | ((100 + i % 150) << 8), 24};
+	send_advert(&r, many, 1000, false);
+	assert_true(keep_alive_for(&r, 300));
 	peer_mgr_security_stats(a.mgr, &s);
 	assert_int_equal(s.rejected[RIB_REJECT_TOO_MANY], 984);
 	assert_int_equal(ph_n_routes(a.mgr), 1 + 16);
 	assert_int_equal(ph_established(a.mgr, NULL), 2);
 	assert_int_equal(ph_established(b.mgr, NULL), 1);
-	close(fd);
+	remote_close(&r);
 	free_node(&b);
 	free_node(&a);
 }
@@ -481,11 +609,11 @@ static void test_peer_list_poisoning(void **st)
 	uint8_t id[NODE_ID_LEN] = {0xdd, 3};
 	struct peer_security_stats s;
 	uint64_t start;
-	int fd;
+	struct remote r = {.fd = -1};
 
 	node_start(&a, 1, NULL, 0, &oa);
-	fd = ph_connect(ph_endpoint(a.mgr, a.ip), LOOP(9));
-	ph_send_hello(fd, id, LOOP(9), 7470, 3000);
+	r.fd = ph_connect(ph_endpoint(a.mgr, a.ip), LOOP(9));
+	ph_send_hello(r.fd, id, LOOP(9), 7470, 3000);
 	ph_run_for(100);
 	start = ph_now_ms();
 	for (unsigned chunk = 0; chunk < 40; chunk++) {
@@ -513,11 +641,11 @@ static void test_peer_list_poisoning(void **st)
 		list.n_peers = 250;
 		env.msg_case = NSA_PEER__ENVELOPE__MSG_PEER_LIST;
 		env.peer_list = &list;
-		ph_send_msg(fd, &env);
-		assert_true(keep_alive_for(fd, 20));
+		remote_send(&r, &env);
+		assert_true(keep_alive_for(&r, 20));
 		assert_true(known_peers(&a) <= 32);
 	}
-	assert_true(keep_alive_for(fd, 2000));
+	assert_true(keep_alive_for(&r, 2000));
 	peer_mgr_security_stats(a.mgr, &s);
 	assert_true(known_peers(&a) <= 32);
 	assert_true(s.peers_refused > 9000);
@@ -532,13 +660,241 @@ static void test_peer_list_poisoning(void **st)
 		node_start(&b, 2, &seed, 1, NULL);
 		for (uint64_t end = ph_now_ms() + DEADLINE_MS;
 		     ph_established(b.mgr, NULL) < 1 && ph_now_ms() < end;) {
-			send_keepalive(fd);
+			send_keepalive(&r);
 			ph_run_for(20);
 		}
 		assert_int_equal(ph_established(b.mgr, NULL), 1);
 		assert_true(ph_has_route(a.mgr, NET(2), LOOP(2)));
 		free_node(&b);
 	}
+	remote_close(&r);
+	free_node(&a);
+}
+
+static bool has_route_200(void *arg)
+{
+	return ph_has_route(((struct node *)arg)->mgr, NET(200), LOOP(200));
+}
+
+/* The wide-prefix hijack: a peer announcing 172.16.128.0/17 beside its
+ * own /24 gets only the /24; the /17 is refused for its length and
+ * counted, the session stays up, and the real owner of 172.16.200.0/24,
+ * joining afterwards, gets its route (a stored /17 would have made it
+ * "overlap a subnet another live node owns"). */
+static void test_wide_prefix_hijack(void **st)
+{
+	(void)st;
+	struct node a, real;
+	struct endpoint seed;
+	uint8_t id[NODE_ID_LEN] = {0xee, 7};
+	struct prefix wide = {0xac108000u, 17}, own = {0xac104d00u, 24};
+	struct prefix adverts[] = {wide, own};
+	struct peer_security_stats s;
+	struct remote r = {.fd = -1};
+
+	node_start(&a, 1, NULL, 0, NULL);
+	r.fd = ph_connect(ph_endpoint(a.mgr, a.ip), LOOP(9));
+	ph_send_hello(r.fd, id, LOOP(9), 7470, 3000);
+	ph_run_for(100);
+	assert_int_equal(ph_established(a.mgr, NULL), 1);
+	send_advert(&r, adverts, 2, true);
+	assert_true(keep_alive_for(&r, 300));
+	peer_mgr_security_stats(a.mgr, &s);
+	assert_int_equal(s.rejected[RIB_REJECT_LENGTH], 1);
+	assert_true(ph_has_route(a.mgr, own, LOOP(9)));
+	assert_false(ph_has_route(a.mgr, wide, LOOP(9)));
+	assert_int_equal(ph_n_routes(a.mgr), 1);
+
+	seed = ph_endpoint(a.mgr, a.ip);
+	node_start(&real, 200, &seed, 1, NULL);
+	assert_true(keep_alive_until(&r, has_route_200, &a, DEADLINE_MS));
+	assert_int_equal(ph_established(a.mgr, NULL), 2);
+	assert_int_equal(ph_n_routes(a.mgr), 2);
+	peer_mgr_security_stats(a.mgr, &s);
+	assert_int_equal(s.rejected[RIB_REJECT_OWNED], 0);
+	assert_int_equal(s.rejected[RIB_REJECT_LENGTH], 1);
+	remote_close(&r);
+	free_node(&real);
+	free_node(&a);
+}
+
+static bool claimed(void *arg)
+{
+	struct prefix subnet;
+
+	return peer_mgr_subnet(((struct node *)arg)->mgr, &subnet);
+}
+
+/* Peer-list hints steer the claim only as node subnets: two /17 hints
+ * cover the whole cluster and would make every /24 look taken; they are
+ * ignored and the node claims a /24 (not the one node b holds). The hints
+ * ride on the two live sessions (the script's own entry and b's), so they
+ * stay until the claim is made, when the claim wait (500 ms) ends: the
+ * script sends no end-of-adverts. */
+static void test_wide_hints_do_not_block_claim(void **st)
+{
+	(void)st;
+	uint16_t port;
+	int listen_fd = ph_listen(LOOP(9), &port);
+	struct node a, b;
+	struct endpoint seeds[2];
+	uint8_t ids[2][NODE_ID_LEN] = {{0xee, 8}};
+	const uint32_t addrs[] = {LOOP(9), LOOP(2)};
+	uint16_t ports[2];
+	const struct prefix hints[] = {{0xac100000u, 17}, {0xac108000u, 17}};
+	const struct prefix cluster = {0xac100000u, 16}, b_subnet = NET(2);
+	struct evbuffer *in = evbuffer_new();
+	struct remote r = {.fd = -1};
+	struct prefix subnet;
+	bool eof;
+
+	node_start(&b, 2, NULL, 0, NULL);
+	memcpy(ids[1], b.id, NODE_ID_LEN);
+	ports[0] = port;
+	ports[1] = peer_mgr_listen_port(b.mgr);
+	seeds[0] = (struct endpoint){LOOP(9), port};
+	seeds[1] = ph_endpoint(b.mgr, b.ip);
+	node_start(&a, 1, seeds, 2, &(struct node_opts){.claim = true});
+	r.fd = ph_accept(listen_fd);
+	assert_int_equal(ph_next_msg(r.fd, in, &eof), NSA_PEER__ENVELOPE__MSG_HELLO);
+	ph_send_hello(r.fd, ids[0], LOOP(9), port, 3000);
+	send_peer_list(&r, ids, addrs, ports, hints, 2);
+	assert_true(keep_alive_until(&r, claimed, &a, DEADLINE_MS));
+	assert_true(peer_mgr_subnet(a.mgr, &subnet));
+	assert_int_equal(subnet.len, 24);
+	assert_true(addr_prefix_contains(&cluster, &subnet));
+	assert_false(addr_prefix_equal(&subnet, &b_subnet));
+	remote_close(&r);
+	close(listen_fd);
+	evbuffer_free(in);
+	free_node(&a);
+	free_node(&b);
+}
+
+static bool refused_hello(void *arg)
+{
+	struct peer_security_stats s;
+
+	peer_mgr_security_stats(((struct node *)arg)->mgr, &s);
+	return s.hellos_refused > 0;
+}
+
+/* Without a cluster key a node IP must be the address the session comes
+ * from: a hello from 127.0.0.9 naming 127.0.0.8 (routes would go to a
+ * host the sender does not hold) is refused and counted, while the same
+ * hello naming 127.0.0.9 is taken. With a key the session is
+ * authenticated and a node IP apart from the source (NAT) is taken. */
+static void test_node_ip_must_be_source(void **st)
+{
+	(void)st;
+	struct tls_ctx *ka = th_ctx_with_key(0x31), *kr = th_ctx_with_key(0x31);
+	struct node a;
+	uint8_t id[NODE_ID_LEN] = {0xee, 9};
+	struct prefix own = {0xac104e00u, 24};
+	struct peer_security_stats s;
+	struct remote r = {.fd = -1};
+	struct io io;
+
+	node_start(&a, 1, NULL, 0, NULL);
+	r.fd = ph_connect(ph_endpoint(a.mgr, a.ip), LOOP(9));
+	io = (struct io){.fd = r.fd};
+	ph_send_hello(r.fd, id, LOOP(8), 7470, 3000);
+	assert_true(ph_run_until(io_eof, &io, DEADLINE_MS));
+	assert_true(refused_hello(&a));
+	assert_int_equal(ph_established(a.mgr, NULL), 0);
+	assert_int_equal(known_peers(&a), 0);
+	remote_close(&r);
+	/* the same node with its real address */
+	r.fd = ph_connect(ph_endpoint(a.mgr, a.ip), LOOP(9));
+	ph_send_hello(r.fd, id, LOOP(9), 7470, 3000);
+	assert_true(keep_alive_for(&r, 200));
+	assert_int_equal(ph_established(a.mgr, NULL), 1);
+	peer_mgr_security_stats(a.mgr, &s);
+	assert_int_equal(s.hellos_refused, 1);
+	remote_close(&r);
+	free_node(&a);
+
+	/* keyed: from 127.0.0.9, node IP 127.0.0.8, taken; routes go to it */
+	node_start(&a, 1, NULL, 0, &(struct node_opts){.tls = ka});
+	tls_remote_open(&r, kr, ph_endpoint(a.mgr, a.ip), LOOP(9));
+	ph_put_hello(bufferevent_get_output(r.bev), id, LOOP(8), 7470, 3000);
+	ph_run_for(100);
+	assert_int_equal(ph_established(a.mgr, NULL), 1);
+	send_advert(&r, &own, 1, false);
+	assert_true(keep_alive_for(&r, 200));
+	assert_true(ph_has_route(a.mgr, own, LOOP(8)));
+	peer_mgr_security_stats(a.mgr, &s);
+	assert_int_equal(s.hellos_refused, 0);
+	free_node(&a); /* first: a lost session would be redialled */
+	remote_close(&r);
+	tls_ctx_free(ka);
+	tls_ctx_free(kr);
+}
+
+/* Production rules (the harness's loopback switch off): a peer list
+ * naming loopback, multicast, broadcast, 0.0.0.0/8 or cluster addresses
+ * makes the node dial none of them. The relaying peer needs a node IP the
+ * node accepts, so it is an authenticated one behind "NAT": TEST-NET-2
+ * 198.51.100.9, never dialled while its session is up. */
+static void test_undialable_peer_list(void **st)
+{
+	(void)st;
+	struct tls_ctx *ka = th_ctx_with_key(0x32), *kr = th_ctx_with_key(0x32);
+	struct node a;
+	uint8_t id[NODE_ID_LEN] = {0xee, 10};
+	const uint32_t addrs[] = {
+	    0x7f000001u, /* 127.0.0.1: the node itself, other port */
+	    0x7f000005u, /* 127.0.0.5 */
+	    0xe0000005u, /* 224.0.0.5 multicast */
+	    0xffffffffu, /* limited broadcast */
+	    0xf0000001u, /* 240.0.0.1 reserved */
+	    0x00010203u, /* 0.1.2.3 */
+	    0xac100901u, /* 172.16.9.1: inside the cluster range */
+	};
+	const uint16_t ports[] = {7470, 7470, 7470, 7470, 7470, 7470, 7470};
+	const uint8_t ids[7][NODE_ID_LEN] = {{0x44, 1}, {0x44, 2}, {0x44, 3}, {0x44, 4},
+					     {0x44, 5}, {0x44, 6}, {0x44, 7}};
+	unsigned n = sizeof(addrs) / sizeof(addrs[0]);
+	struct peer_security_stats s;
+	struct remote r;
+
+	node_start(&a, 1, NULL, 0, &(struct node_opts){.tls = ka, .no_loopback = true});
+	tls_remote_open(&r, kr, ph_endpoint(a.mgr, a.ip), LOOP(9));
+	ph_put_hello(bufferevent_get_output(r.bev), id, 0xc6336409u, 7470, 3000);
+	ph_run_for(100);
+	assert_int_equal(ph_established(a.mgr, NULL), 1);
+	send_peer_list(&r, ids, addrs, ports, NULL, n);
+	assert_true(keep_alive_for(&r, 500));
+	peer_mgr_security_stats(a.mgr, &s);
+	assert_int_equal(s.dials, 0);
+	assert_int_equal(known_peers(&a), 1);
+	free_node(&a);
+	remote_close(&r);
+	tls_ctx_free(ka);
+	tls_ctx_free(kr);
+}
+
+/* The same switch off: a hello naming a loopback node IP is refused even
+ * from that address, and a loopback seed is never dialled. */
+static void test_no_loopback_in_production(void **st)
+{
+	(void)st;
+	struct node a;
+	struct endpoint seed = {LOOP(9), 7470};
+	uint8_t id[NODE_ID_LEN] = {0xee, 11};
+	struct peer_security_stats s;
+	struct io io;
+	int fd;
+
+	node_start(&a, 1, &seed, 1, &(struct node_opts){.no_loopback = true});
+	fd = ph_connect(ph_endpoint(a.mgr, a.ip), LOOP(9));
+	io = (struct io){.fd = fd};
+	ph_send_hello(fd, id, LOOP(9), 7470, 3000);
+	assert_true(ph_run_until(io_eof, &io, DEADLINE_MS));
+	peer_mgr_security_stats(a.mgr, &s);
+	assert_int_equal(s.hellos_refused, 1);
+	assert_int_equal(s.dials, 0);
+	assert_int_equal(known_peers(&a), 0);
 	close(fd);
 	free_node(&a);
 }
@@ -567,6 +923,11 @@ int main(void)
 	    cmocka_unit_test(test_malformed_frames),
 	    cmocka_unit_test(test_half_open_flood),
 	    cmocka_unit_test(test_peer_list_poisoning),
+	    cmocka_unit_test(test_wide_prefix_hijack),
+	    cmocka_unit_test(test_wide_hints_do_not_block_claim),
+	    cmocka_unit_test(test_node_ip_must_be_source),
+	    cmocka_unit_test(test_undialable_peer_list),
+	    cmocka_unit_test(test_no_loopback_in_production),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

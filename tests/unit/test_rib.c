@@ -44,7 +44,7 @@ static bool has_route(struct rib *rib, struct prefix dst, uint32_t gw)
 static void test_advert_replace(void **st)
 {
 	(void)st;
-	struct rib *rib = rib_new(&cluster);
+	struct rib *rib = rib_new(&cluster, 24);
 	struct prefix set1[] = {NET(1), NET(2)}, set2[] = {NET(2), NET(3)};
 
 	assert_int_equal(rib_advert(rib, A, IP_A, set1, 2, false), 0);
@@ -60,7 +60,7 @@ static void test_advert_replace(void **st)
 static void test_validation(void **st)
 {
 	(void)st;
-	struct rib *rib = rib_new(&cluster);
+	struct rib *rib = rib_new(&cluster, 24);
 	struct prefix bad[] = {
 	    {0x0a000000, 24}, /* outside the cluster */
 	    {0, 0},	      /* default route */
@@ -82,7 +82,7 @@ static void test_validation(void **st)
 static void test_graceful_restart(void **st)
 {
 	(void)st;
-	struct rib *rib = rib_new(&cluster);
+	struct rib *rib = rib_new(&cluster, 24);
 	struct prefix old[] = {NET(1), NET(2)}, fresh[] = {NET(2)};
 	uint64_t next;
 	unsigned n;
@@ -115,7 +115,7 @@ static void test_graceful_restart(void **st)
 static void test_expiry(void **st)
 {
 	(void)st;
-	struct rib *rib = rib_new(&cluster);
+	struct rib *rib = rib_new(&cluster, 24);
 	struct prefix a[] = {NET(1)}, b[] = {NET(2)};
 	uint64_t next;
 
@@ -136,7 +136,7 @@ static void test_expiry(void **st)
 static void test_withdraw(void **st)
 {
 	(void)st;
-	struct rib *rib = rib_new(&cluster);
+	struct rib *rib = rib_new(&cluster, 24);
 	struct prefix a[] = {NET(1), NET(3)}, b[] = {NET(2)};
 
 	rib_advert(rib, A, IP_A, a, 2, false);
@@ -150,7 +150,7 @@ static void test_withdraw(void **st)
 static void test_adopt(void **st)
 {
 	(void)st;
-	struct rib *rib = rib_new(&cluster);
+	struct rib *rib = rib_new(&cluster, 24);
 	struct kern_route kr[] = {{.dst = NET(1), .gateway = IP_A},
 				  {.dst = NET(4), .gateway = IP_A},
 				  {.dst = NET(2), .gateway = IP_B}};
@@ -179,7 +179,7 @@ static void test_adopt(void **st)
 static void test_vxlan_path(void **st)
 {
 	static const uint8_t mac[KERN_MAC_LEN] = {0x02, 0x6e, 192, 168, 2, 6};
-	struct rib *rib = rib_new(&cluster);
+	struct rib *rib = rib_new(&cluster, 24);
 	struct kern_route r[4], adopted;
 	struct prefix s1 = NET(1);
 
@@ -205,7 +205,7 @@ static void test_vxlan_path(void **st)
 	rib_free(rib);
 
 	/* Adopted from the kernel as vxlan, then re-advertised identically. */
-	rib = rib_new(&cluster);
+	rib = rib_new(&cluster, 24);
 	memset(&adopted, 0, sizeof(adopted));
 	adopted.dst = s1;
 	adopted.gateway = IP_A;
@@ -225,9 +225,10 @@ static void test_vxlan_path(void **st)
 static void test_no_overlap(void **st)
 {
 	(void)st;
-	struct rib *rib = rib_new(&cluster);
+	struct rib *rib = rib_new(&cluster, 24);
 	struct prefix same[] = {NET(7)};
 	struct prefix wide[] = {{0xac100000, 20}}; /* covers NET(0..15) */
+	enum rib_verdict v;
 	struct prefix local = NET(9);
 	struct kern_route r[8];
 	unsigned n;
@@ -251,7 +252,11 @@ static void test_no_overlap(void **st)
 	rib_withdraw(rib, B);
 	n = routes(rib, &(struct prefix){NET(7).addr, 24}, r);
 	assert_int_equal(n, 0);
-	rib_advert(rib, B, IP_B, wide, 1, false);
+	assert_int_equal(rib_advert_checked(rib, B, IP_B, wide, 1, false, &v), 1);
+	assert_int_equal(v, RIB_REJECT_LENGTH);
+	/* No advert is wider than a node subnet (test_subnet_length), but a
+	 * route adopted from the kernel at startup can be. */
+	rib_adopt(rib, &(struct kern_route){.dst = wide[0], .gateway = IP_B}, 1, 0);
 	n = routes(rib, &local, r);
 	/* wide overlaps local and is out, so A's NET(7) no longer competes */
 	assert_int_equal(n, 1);
@@ -264,16 +269,18 @@ static void test_no_overlap(void **st)
 static void test_verdicts(void **st)
 {
 	(void)st;
-	struct rib *rib = rib_new(&cluster);
+	struct rib *rib = rib_new(&cluster, 24);
 	struct prefix local[] = {{0xac10c800, 24}, {0xc0a80105, 32}};
 	struct prefix set[] = {
 	    {0, 0},	      NET(1),		{0x0a000000, 8}, {0xac10c880, 25},
 	    {0xac100501, 24}, {0xac100000, 16}, NET(7),
 	};
 	enum rib_verdict v[7];
+	/* the /25 inside local and the /16 covering it are refused for their
+	 * length before any overlap is looked at */
 	const enum rib_verdict want[7] = {
 	    RIB_REJECT_DEFAULT, RIB_REJECT_OWNED,     RIB_REJECT_OUTSIDE_CLUSTER,
-	    RIB_REJECT_LOCAL,	RIB_REJECT_MALFORMED, RIB_REJECT_LOCAL, /* the /16 covers local */
+	    RIB_REJECT_LENGTH,	RIB_REJECT_MALFORMED, RIB_REJECT_LENGTH,
 	    RIB_ACCEPTED,
 	};
 	struct prefix many[20];
@@ -303,6 +310,54 @@ static void test_verdicts(void **st)
 	rib_free(rib);
 }
 
+/* An advert is exactly one node subnet long: a wider prefix would take
+ * the place of every node subnet it covers (the /17 hijack), a longer one
+ * would cut into one. Neither is stored, so neither defends against the
+ * real owner. */
+static void test_subnet_length(void **st)
+{
+	(void)st;
+	struct rib *rib = rib_new(&cluster, 24);
+	struct prefix set[] = {
+	    {0xac108000, 17}, /* 172.16.128.0/17 */
+	    {0xac10c880, 25}, /* 172.16.200.128/25 */
+	    {0xac100000, 16}, /* the whole cluster */
+	    {0xac10c801, 32}, /* one address */
+	    NET(77),
+	};
+	const enum rib_verdict want[5] = {RIB_REJECT_LENGTH, RIB_REJECT_LENGTH, RIB_REJECT_LENGTH,
+					  RIB_REJECT_LENGTH, RIB_ACCEPTED};
+	enum rib_verdict v[5];
+	struct prefix real = NET(200);
+	const struct prefix pods = {0x0af40000, 16}; /* 10.244.0.0/16 in /26s */
+	struct prefix pod_set[] = {{0x0af40040, 26}, {0x0af40100, 24}, {0x0af40080, 27}};
+
+	assert_int_equal(rib_advert_checked(rib, A, IP_A, set, 5, false, v), 4);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(v[i] * 100 + i, want[i] * 100 + i);
+	assert_int_equal(routes(rib, NULL, NULL), 1);
+	assert_true(has_route(rib, NET(77), IP_A));
+	/* the real owner of 172.16.200.0/24 joins afterwards and gets its route */
+	assert_int_equal(rib_advert_checked(rib, B, IP_B, &real, 1, false, v), 0);
+	assert_int_equal(v[0], RIB_ACCEPTED);
+	assert_true(has_route(rib, NET(200), IP_B));
+	/* the unchecked path refuses the length too */
+	assert_int_equal(rib_advert(rib, A, IP_A, set, 5, false), 4);
+	assert_string_equal(rib_verdict_name(RIB_REJECT_LENGTH),
+			    "not the cluster's node-subnet length");
+	assert_string_equal(rib_verdict_key(RIB_REJECT_LENGTH), "length");
+	rib_free(rib);
+
+	/* another node-subnet length: /26 is the one accepted */
+	rib = rib_new(&pods, 26);
+	assert_int_equal(rib_advert_checked(rib, A, IP_A, pod_set, 3, false, v), 2);
+	assert_int_equal(v[0], RIB_ACCEPTED);
+	assert_int_equal(v[1], RIB_REJECT_LENGTH);
+	assert_int_equal(v[2], RIB_REJECT_LENGTH);
+	assert_true(has_route(rib, pod_set[0], IP_A));
+	rib_free(rib);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -310,7 +365,7 @@ int main(void)
 	    cmocka_unit_test(test_graceful_restart), cmocka_unit_test(test_expiry),
 	    cmocka_unit_test(test_withdraw),	     cmocka_unit_test(test_adopt),
 	    cmocka_unit_test(test_no_overlap),	     cmocka_unit_test(test_verdicts),
-	    cmocka_unit_test(test_vxlan_path),
+	    cmocka_unit_test(test_vxlan_path),	     cmocka_unit_test(test_subnet_length),
 	};
 	log_set_level(LOG_LEVEL_ERROR);
 	return cmocka_run_group_tests(tests, NULL, NULL);
