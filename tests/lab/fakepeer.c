@@ -2,11 +2,15 @@
  * the agent's own wire codec and TLS module, so what it sends is exactly
  * what a real (or a malicious) node could send.
  *
- *   fakepeer session --connect ADDR:PORT --node-ip ADDR [--key-file PATH]
+ *   fakepeer session --connect ADDR:PORT --node-ip ADDR [--from ADDR]
+ *            [--key-file PATH]
  *            [--advert PREFIX]... [--advert-many N [--many-base ADDR]]
  *            [--explicit]
  *            [--peers N] [--hold SECONDS]
- *        connect, hello, wait for the answer hello (prints "established"),
+ *        connect (from --from, an address of the host it runs on: without
+ *        a cluster key an agent takes a node IP only from the address the
+ *        session comes from; default the kernel's choice), hello, wait
+ *        for the answer hello (prints "established"),
  *        send the adverts (--advert-many: N consecutive /32s from
  *        --many-base, default 172.16.100.0) and peer lists (N made-up
  *        addresses 198.18.x.y in lists of
@@ -50,7 +54,7 @@
 #define MAX_ADVERT 2000
 
 static struct endpoint target;
-static uint32_t node_ip;
+static uint32_t node_ip, from_addr;
 static char *key_file;
 static struct prefix adverts[MAX_ADVERT];
 static unsigned n_adverts;
@@ -256,7 +260,17 @@ static int run_session(void)
 				  .sin_addr.s_addr = htonl(target.addr),
 				  .sin_port = htons(target.port)};
 	struct timeval half = {0, 500000};
+	evutil_socket_t fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
+	if (fd < 0)
+		die("socket");
+	if (from_addr) {
+		struct sockaddr_in src = {.sin_family = AF_INET,
+					  .sin_addr.s_addr = htonl(from_addr)};
+
+		if (bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0)
+			die("cannot bind --from (is it an address of this host?)");
+	}
 	s.base = event_base_new();
 	if (key_file) {
 		uint8_t key[TLS_KEY_LEN];
@@ -267,9 +281,9 @@ static int run_session(void)
 		if (tls_ctx_new(key, &tls) < 0)
 			die("tls");
 		tls_wipe(key, sizeof(key));
-		s.bev = tls_bev_new(tls, s.base, -1, true);
+		s.bev = tls_bev_new(tls, s.base, fd, true);
 	} else {
-		s.bev = bufferevent_socket_new(s.base, -1, BEV_OPT_CLOSE_ON_FREE);
+		s.bev = bufferevent_socket_new(s.base, fd, BEV_OPT_CLOSE_ON_FREE);
 	}
 	bufferevent_setcb(s.bev, session_read, NULL, session_event, &s);
 	bufferevent_enable(s.bev, EV_READ | EV_WRITE);
@@ -409,6 +423,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 	    {"connect", required_argument, NULL, 'c'},
 	    {"node-ip", required_argument, NULL, 'n'},
+	    {"from", required_argument, NULL, 'f'},
 	    {"key-file", required_argument, NULL, 'k'},
 	    {"advert", required_argument, NULL, 'a'},
 	    {"advert-many", required_argument, NULL, 'm'},
@@ -437,6 +452,10 @@ int main(int argc, char **argv)
 		case 'n':
 			if (addr_parse(optarg, &node_ip) < 0)
 				die("bad --node-ip");
+			break;
+		case 'f':
+			if (addr_parse(optarg, &from_addr) < 0)
+				die("bad --from");
 			break;
 		case 'k':
 			key_file = optarg;
