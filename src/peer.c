@@ -1292,11 +1292,16 @@ static void outbound_hello(struct peer *peer, const NsaPeer__Hello *hello)
 	if (!hello_valid(mgr, conn, hello, &info)) {
 		bool self = hello->node_id.len == NODE_ID_LEN &&
 			    node_id_cmp(hello->node_id.data, mgr->config.node_id) == 0;
+		/* Without a key the address we dialled must be the node IP it
+		 * answers with (node_ip_matches_source); one that is not (a
+		 * node's second address, relayed or persisted) never will be. */
+		bool elsewhere = !mgr->config.tls && hello->node_ip != peer->endpoint.addr;
 
 		peer_fsm(peer, PEER_EV_PROTOCOL_ERROR);
 		/* We dialled ourselves (an address of ours learned or
-		 * persisted): never again, unless the operator named it. */
-		if (self && !peer->seed)
+		 * persisted), or an address that is not its node's node IP:
+		 * never again, unless the operator named it. */
+		if ((self || elsewhere) && !peer->seed)
 			peer_delete(peer);
 		return;
 	}

@@ -831,6 +831,52 @@ static void test_node_ip_must_be_source(void **st)
 	tls_ctx_free(kr);
 }
 
+static bool one_peer_known(void *arg)
+{
+	return known_peers(arg) == 1;
+}
+
+/* A relayed address that answers with another node IP (a node's second
+ * address, say) is refused, and then forgotten rather than redialled:
+ * without a key it can never become a session. */
+static void test_relayed_address_not_node_ip(void **st)
+{
+	(void)st;
+	uint16_t port;
+	int listen_fd = ph_listen(LOOP(10), &port);
+	struct node a;
+	const uint8_t ids[1][NODE_ID_LEN] = {{0xee, 12}};
+	uint8_t id[NODE_ID_LEN] = {0xee, 13};
+	const uint32_t addrs[] = {LOOP(10)};
+	const uint16_t ports[] = {port};
+	struct evbuffer *in = evbuffer_new();
+	struct peer_security_stats s;
+	struct remote r = {.fd = -1};
+	bool eof;
+	int fd, again;
+
+	node_start(&a, 1, NULL, 0, NULL);
+	r.fd = ph_connect(ph_endpoint(a.mgr, a.ip), LOOP(9));
+	ph_send_hello(r.fd, id, LOOP(9), 7470, 3000);
+	send_peer_list(&r, ids, addrs, ports, NULL, 1);
+	fd = ph_accept(listen_fd);
+	assert_int_equal(ph_next_msg(fd, in, &eof), NSA_PEER__ENVELOPE__MSG_HELLO);
+	ph_send_hello(fd, ids[0], LOOP(11), port, 3000);
+	assert_true(keep_alive_until(&r, one_peer_known, &a, DEADLINE_MS));
+	peer_mgr_security_stats(a.mgr, &s);
+	assert_int_equal(s.hellos_refused, 1);
+	/* not redialled (connect-retry-max is 200 ms here) */
+	assert_true(keep_alive_for(&r, 600));
+	again = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK);
+	assert_int_equal(again, -1);
+	assert_int_equal(known_peers(&a), 1);
+	close(fd);
+	remote_close(&r);
+	close(listen_fd);
+	evbuffer_free(in);
+	free_node(&a);
+}
+
 /* Production rules (the harness's loopback switch off): a peer list
  * naming loopback, multicast, broadcast, 0.0.0.0/8 or cluster addresses
  * makes the node dial none of them. The relaying peer needs a node IP the
@@ -926,6 +972,7 @@ int main(void)
 	    cmocka_unit_test(test_wide_prefix_hijack),
 	    cmocka_unit_test(test_wide_hints_do_not_block_claim),
 	    cmocka_unit_test(test_node_ip_must_be_source),
+	    cmocka_unit_test(test_relayed_address_not_node_ip),
 	    cmocka_unit_test(test_undialable_peer_list),
 	    cmocka_unit_test(test_no_loopback_in_production),
 	};
