@@ -1,20 +1,14 @@
 /* DOC: the running agent. Owns the event loop and wires the modules onto
  * it: the validated config, the persisted state, the kernel layer (local
- * topology and routes), the peer sessions (peer_mgr) and signal handling.
- * It derives the desired local topology from the node subnet (given, or
- * claimed by peer_mgr) and hands it to the kernel layer as a whole, and
- * hands peer_mgr's wanted routes to the kernel layer whenever they change;
- * drift repair is the kernel layer's own business after that. The
- * data-path probes (probe.c) ask it at every round which peers to probe
- * (established, with an installed route) and from which bridge address.
- *
- * Data path: each peer's mode (direct or vxlan) is chosen when its advert
- * arrives (on_choose_mode: --backend, and for auto whether the kernel's
- * route to its node IP has a gateway). The MTU of the bridge, veths and
- * namespaces is the underlay's (the node IP's link) while every route is
- * direct, and the underlay's minus the VXLAN header as soon as one route
- * (or --backend vxlan) may cross VXLAN, so a full-size packet of a
- * namespace never needs fragmenting on any path (backend.h).
+ * topology and routes), the route decision engine (rde), the peer
+ * sessions (peer_mgr) that feed it, and signal handling. It decides no
+ * route, mode or MTU: it applies the rde's plans (on_plan) through the
+ * kernel layer, in the order the plan says, and builds the local topology
+ * around the subnet and data path a plan carries; drift repair is the
+ * kernel layer's own business after that. The rde is given the kernel's
+ * path lookup (lookup_path) at construction. Status, metrics and the
+ * data-path probes (probe.c) read each peer's route view {routed, stale,
+ * mode} from peer_mgr_peers(), which the rde answers.
  *
  * Startup order matters for graceful restart: the kernel's tagged routes
  * are adopted (as stale, and re-applied unchanged) before any session
@@ -64,6 +58,7 @@
 #include "nsagent/persist.h"
 #include "nsagent/pidfile.h"
 #include "nsagent/probe.h"
+#include "nsagent/rde.h"
 #include "nsagent/state.h"
 #include "nsagent/status.h"
 #include "nsagent/tls.h"
@@ -80,10 +75,10 @@ struct daemon {
 	struct event *sig_term;
 	struct event *sig_int;
 	struct event *sig_leave;
-	struct event *routes_ev; /* coalesces route-set changes to one apply per loop pass */
 	struct kern_topology topo;
 	bool have_topology;
 	struct state *state;
+	struct rde *rde;
 	struct peer_mgr *peers;
 	struct tls_ctx *tls;
 	enum peer_goodbye goodbye;
@@ -212,138 +207,47 @@ static void mark_ready(struct daemon *d);
 static int open_namespaces(struct daemon *d);
 static int apply_topology(struct daemon *d, struct kern_error *kerr);
 
-static bool any_vxlan(const struct kern_route *routes, unsigned n)
+/* The data path the plan wants: the namespaces' MTU and the VXLAN device. */
+static void plan_datapath(struct kern_topology *topo, const struct rde_plan *plan)
 {
-	for (unsigned i = 0; i < n; i++)
-		if (routes[i].mode == KERN_MODE_VXLAN)
-			return true;
-	return false;
+	topo->mtu = plan->mtu;
+	topo->vtep = plan->vtep;
+	memcpy(topo->vtep_mac, plan->vtep_mac, KERN_MAC_LEN);
+	topo->vxlan_mtu = plan->vxlan_mtu;
 }
 
-/* The data-path part of the topology: MTUs and the VXLAN device. With
- * --backend auto the device exists only while some peer is reached over
- * it, so an all-on-link cluster carries no idle tunnel. */
-static void topology_datapath(const struct daemon *d, struct kern_topology *topo, bool vxlan)
-{
-	bool device =
-	    d->cfg->backend == CFG_BACKEND_VXLAN || (d->cfg->backend == CFG_BACKEND_AUTO && vxlan);
-
-	topo->mtu = backend_namespace_mtu(d->underlay_mtu, d->cfg->backend, vxlan);
-	topo->vtep = device ? d->node_ip : 0;
-	backend_vtep_mac(d->node_ip, topo->vtep_mac);
-	topo->vxlan_mtu = backend_vxlan_mtu(d->underlay_mtu);
-}
-
-/* The namespaces' MTU and the VXLAN device follow the routes: lowered and
- * created before the first vxlan route goes in, raised and removed only
- * after the last one is gone. */
-static void set_topology_datapath(struct daemon *d, bool vxlan)
+static void apply_datapath(struct daemon *d, const struct rde_plan *plan)
 {
 	struct kern_error kerr = {{0}};
 	unsigned before = d->topo.mtu;
 
-	topology_datapath(d, &d->topo, vxlan);
+	if (!d->have_topology)
+		return;
+	plan_datapath(&d->topo, plan);
 	log_info("namespace MTU %u -> %u, VXLAN device %s (%s)", before, d->topo.mtu,
 		 d->topo.vtep ? "wanted" : "not wanted",
-		 vxlan ? "a peer is reached over VXLAN" : "every peer is reached directly");
+		 plan->order == RDE_ORDER_DATAPATH_FIRST ? "a peer is reached over VXLAN"
+							 : "every peer is reached directly");
 	apply_topology(d, &kerr);
 }
 
-/* Hands peer_mgr's whole wanted route set to the kernel layer. */
-static void apply_routes(struct daemon *d)
+/* Our subnet is new (given, leased or claimed) or moved: the whole local
+ * topology is rebuilt around it. */
+static int apply_local(struct daemon *d, const struct rde_plan *plan)
 {
-	struct kern_error kerr = {{0}};
-	struct kern_route *routes;
-	unsigned n, mtu;
-	bool vxlan;
-
-	peer_mgr_routes(d->peers, &routes, &n);
-	vxlan = any_vxlan(routes, n);
-	mtu = backend_namespace_mtu(d->underlay_mtu, d->cfg->backend, vxlan);
-	if (d->have_topology && mtu < d->topo.mtu)
-		set_topology_datapath(d, vxlan);
-	if (kern_set_routes(d->kern, routes, n, &kerr) < 0)
-		log_error("%s", kerr.message);
-	else
-		log_debug("routes reconciled: %u cross-node routes", n);
-	if (d->have_topology && mtu > d->topo.mtu)
-		set_topology_datapath(d, vxlan);
-	free(routes);
-}
-
-static void on_routes_event(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	apply_routes(arg);
-}
-
-/* peer_mgr: the wanted route set changed. A node joining a large cluster
- * hears many adverts in one read; the route set is applied once, after
- * the loop has handled all of them, not once per advert. */
-static void on_routes_changed(void *arg)
-{
-	struct daemon *d = arg;
-
-	if (!event_pending(d->routes_ev, EV_TIMEOUT, NULL))
-		event_active(d->routes_ev, EV_TIMEOUT, 0);
-}
-
-/* peer_mgr: a peer's advert arrived; which data path reaches it. */
-static enum kern_mode on_choose_mode(void *arg, uint32_t node_ip, bool peer_vtep, char *why,
-				     size_t why_size)
-{
-	struct daemon *d = arg;
-	struct kern_error kerr = {{0}};
-	struct kern_path path = {0};
-	char gw[ADDR_STRLEN];
-	bool onlink = true, fallback = false;
-	enum kern_mode mode;
-	int len = 0;
-
-	if (d->cfg->backend == CFG_BACKEND_AUTO) {
-		if (kern_route_path(node_ip, &path, &kerr) < 0) {
-			onlink = false;
-			len = snprintf(why, why_size, "%s", kerr.message);
-		} else if (path.gateway) {
-			onlink = false;
-			len = snprintf(why, why_size, "auto: behind gateway %s on %s",
-				       addr_format(path.gateway, gw), path.ifname);
-		} else {
-			len = snprintf(why, why_size, "auto: on-link on %s", path.ifname);
-		}
-	} else {
-		len = snprintf(why, why_size, "--backend %s", backend_name(d->cfg->backend));
-	}
-	mode = backend_choose(d->cfg->backend, onlink, peer_vtep, &fallback);
-	if (fallback && len >= 0 && (size_t)len < why_size)
-		snprintf(why + len, why_size - (size_t)len, "; it advertises no VTEP, so direct");
-	return mode;
-}
-
-/* peer_mgr: our subnet is known (given, leased or claimed) or moved. */
-static void on_subnet_claimed(void *arg, const struct prefix *subnet)
-{
-	struct daemon *d = arg;
 	struct kern_error kerr = {{0}};
 	struct kern_stats stats;
 	char buf[PREFIX_STRLEN];
-	struct kern_route *routes;
-	unsigned n;
 
-	peer_mgr_routes(d->peers, &routes, &n);
-	bool vxlan = any_vxlan(routes, n);
-
-	free(routes);
 	free(d->topo.namespaces);
 	d->topo.namespaces = NULL;
-	build_topology(d->cfg, subnet, &d->topo);
-	topology_datapath(d, &d->topo, vxlan);
+	build_topology(d->cfg, &plan->subnet, &d->topo);
+	plan_datapath(&d->topo, plan);
 	/* Namespace addresses are the allocator's (persisted, runtime ones too). */
 	if (open_namespaces(d) < 0) {
 		d->failed = true;
 		event_base_loopexit(d->base, NULL);
-		return;
+		return -1;
 	}
 	if (kern_set_topology(d->kern, &d->topo, &kerr) < 0) {
 		log_error("%s", kerr.message);
@@ -351,36 +255,41 @@ static void on_subnet_claimed(void *arg, const struct prefix *subnet)
 			d->failed = true;
 			event_base_loopexit(d->base, NULL);
 		}
-		return;
+		return -1;
 	}
 	d->have_topology = true;
 	kern_get_stats(d->kern, &stats);
 	log_info("local topology reconciled: bridge %s, subnet %s, %u namespaces (%llu changes)",
 		 d->topo.bridge, addr_format_prefix(&d->topo.subnet, buf), d->topo.n_namespaces,
 		 (unsigned long long)stats.changes);
-	/* Routes that overlapped the old subnet may be wanted now, and the
-	 * other way round. */
-	apply_routes(d);
-	mark_ready(d);
+	return 0;
 }
 
-static void on_subnet_conflict(void *arg, const struct prefix *subnet,
-			       const uint8_t other_node_id[NODE_ID_LEN], uint32_t other_node_ip)
+/* rde: what the kernel should have changed; applied in the plan's order. */
+static void on_plan(void *arg, const struct rde_plan *plan)
 {
-	(void)arg;
-	(void)subnet;
-	(void)other_node_id;
-	(void)other_node_ip;
-	/* peer_mgr has logged it with the details; nothing else to do until
-	 * the operator fixes one of the two configurations. */
+	struct daemon *d = arg;
+	struct kern_error kerr = {{0}};
+
+	if (plan->order == RDE_ORDER_TOPOLOGY_FIRST && apply_local(d, plan) < 0)
+		return;
+	if (plan->order == RDE_ORDER_DATAPATH_FIRST)
+		apply_datapath(d, plan);
+	if (kern_set_routes(d->kern, plan->routes, plan->n_routes, &kerr) < 0)
+		log_error("%s", kerr.message);
+	else
+		log_debug("routes reconciled: %u cross-node routes", plan->n_routes);
+	if (plan->order == RDE_ORDER_ROUTES_FIRST)
+		apply_datapath(d, plan);
+	if (plan->order == RDE_ORDER_TOPOLOGY_FIRST)
+		mark_ready(d);
 }
 
-static const struct peer_mgr_ops peer_ops = {
-    .routes_changed = on_routes_changed,
-    .choose_mode = on_choose_mode,
-    .subnet_claimed = on_subnet_claimed,
-    .subnet_conflict = on_subnet_conflict,
-};
+/* rde: the kernel's path to a peer's node IP, for --backend auto. */
+static int lookup_path(void *arg, uint32_t node_ip, struct kern_path *path, struct kern_error *err)
+{
+	return kern_route_path(arg, node_ip, path, err);
+}
 
 /* A global IPv4 address of this host outside the cluster range, for a node
  * started without --peer and --node-ip (the first node of a cluster). */
@@ -781,31 +690,24 @@ static unsigned probe_targets(void *arg, uint32_t *source, struct probe_target *
 {
 	struct daemon *d = arg;
 	struct peer_info *peers = NULL;
-	struct kern_route *routes = NULL;
 	struct probe_target *targets;
-	unsigned n_peers, n_routes, n = 0;
+	unsigned n_peers, n = 0;
 
 	*source = 0;
 	*out = NULL;
 	if (!d->peers || !d->have_topology || addr_prefix_host(&d->topo.subnet, 1, source) < 0)
 		return 0;
 	n_peers = peer_mgr_peers(d->peers, &peers);
-	peer_mgr_routes(d->peers, &routes, &n_routes);
 	targets = xcalloc(n_peers ? n_peers : 1, sizeof(*targets));
 	for (unsigned i = 0; i < n_peers; i++) {
 		const struct peer_info *pi = &peers[i];
-		bool routed = false;
 
-		if (pi->state != PEER_ESTABLISHED || !pi->subnet_known || pi->stale)
-			continue;
-		for (unsigned r = 0; r < n_routes; r++)
-			routed = routed || addr_prefix_equal(&routes[r].dst, &pi->subnet);
-		if (!routed || addr_prefix_host(&pi->subnet, 1, &targets[n].addr) < 0)
+		if (pi->state != PEER_ESTABLISHED || !pi->route.routed || pi->route.stale ||
+		    addr_prefix_host(&pi->route.subnet, 1, &targets[n].addr) < 0)
 			continue;
 		targets[n++].node_ip = pi->endpoint.addr;
 	}
 	free(peers);
-	free(routes);
 	*out = targets;
 	return n;
 }
@@ -879,24 +781,21 @@ static void probe_metrics(struct daemon *d, struct evbuffer *out)
 	}
 }
 
-/* The peer table from peer_mgr; a peer's route is "installed" when its
- * subnet is in the wanted route set, "stale" when kept for a lost session. */
+/* The peer table from peer_mgr; a peer's route is "installed" when the
+ * rde routes its subnet, "stale" when kept for a lost session. */
 static void peer_status(struct daemon *d, struct status *st)
 {
 	struct peer_info *peers = NULL;
-	struct kern_route *routes = NULL;
-	unsigned n_peers, n_routes;
+	unsigned n_peers;
 	char id[NODE_ID_STRLEN];
 
 	if (!d->peers)
 		return;
 	n_peers = peer_mgr_peers(d->peers, &peers);
-	peer_mgr_routes(d->peers, &routes, &n_routes);
 	for (unsigned i = 0; i < n_peers; i++) {
 		const struct peer_info *pi = &peers[i];
 		struct status_peer *p = status_add_peer(st);
 		const struct probe_peer *pr;
-		bool routed = false;
 
 		if (!p)
 			break;
@@ -905,17 +804,15 @@ static void peer_status(struct daemon *d, struct status *st)
 				 node_id_format(pi->node_id, id));
 		p->endpoint = pi->endpoint;
 		snprintf(p->state, sizeof(p->state), "%s", peer_state_name(pi->state));
-		p->subnet = pi->subnet;
-		p->subnet_known = pi->subnet_known;
+		p->subnet = pi->route.subnet;
+		p->subnet_known = pi->route.subnet_known;
 		p->uptime_ms = pi->uptime_ms;
 		p->last_heard_ms =
 		    pi->last_heard_ms == UINT64_MAX ? -1 : (int64_t)pi->last_heard_ms;
-		for (unsigned r = 0; r < n_routes && pi->subnet_known; r++)
-			routed = routed || addr_prefix_equal(&routes[r].dst, &pi->subnet);
-		if (routed)
-			p->route = pi->stale ? STATUS_ROUTE_STALE : STATUS_ROUTE_INSTALLED;
-		if (routed)
-			snprintf(p->mode, sizeof(p->mode), "%s", backend_mode_name(pi->mode));
+		if (pi->route.routed) {
+			p->route = pi->route.stale ? STATUS_ROUTE_STALE : STATUS_ROUTE_INSTALLED;
+			snprintf(p->mode, sizeof(p->mode), "%s", backend_mode_name(pi->route.mode));
+		}
 		p->probe = STATUS_PROBE_UNKNOWN;
 		pr = d->probe ? probe_table_find(probe_get_table(d->probe), pi->endpoint.addr)
 			      : NULL;
@@ -927,7 +824,6 @@ static void peer_status(struct daemon *d, struct status *st)
 		}
 	}
 	free(peers);
-	free(routes);
 }
 
 static void on_status(void *arg, struct status *st)
@@ -1044,8 +940,7 @@ static void collect_metrics(void *arg, struct evbuffer *extra)
 	uint64_t sessions[sizeof(by_state) / sizeof(by_state[0])] = {0};
 	uint64_t installed = 0, stale = 0;
 	struct peer_info *peers = NULL;
-	struct kern_route *routes = NULL;
-	unsigned n_peers = 0, n_routes = 0;
+	unsigned n_peers = 0;
 
 	probe_metrics(d, extra);
 	security_metrics(d, extra);
@@ -1061,29 +956,21 @@ static void collect_metrics(void *arg, struct evbuffer *extra)
 	metrics_set(METRICS_RECONCILE_ERRORS, stats.errors);
 	metrics_set(METRICS_NAMESPACES, d->nsalloc ? nsalloc_count(d->nsalloc) : 0);
 	metrics_set(METRICS_HEALTHY, d->problem[0] == '\0' && d->have_topology);
-	if (d->peers) {
+	if (d->peers)
 		n_peers = peer_mgr_peers(d->peers, &peers);
-		peer_mgr_routes(d->peers, &routes, &n_routes);
-	}
 	for (unsigned i = 0; i < n_peers; i++) {
 		if ((unsigned)peers[i].state < sizeof(sessions) / sizeof(sessions[0]))
 			sessions[peers[i].state]++;
-		for (unsigned r = 0; r < n_routes && peers[i].subnet_known; r++) {
-			if (addr_prefix_equal(&routes[r].dst, &peers[i].subnet)) {
-				if (peers[i].stale)
-					stale++;
-				else
-					installed++;
-				break;
-			}
-		}
+		if (peers[i].route.routed && peers[i].route.stale)
+			stale++;
+		else if (peers[i].route.routed)
+			installed++;
 	}
 	for (unsigned i = 0; i < sizeof(sessions) / sizeof(sessions[0]); i++)
 		metrics_set(by_state[i], sessions[i]);
 	metrics_set(METRICS_ROUTES_INSTALLED, installed);
 	metrics_set(METRICS_ROUTES_STALE, stale);
 	free(peers);
-	free(routes);
 }
 
 /* The control socket comes first: it also tells whether another agent
@@ -1168,6 +1055,7 @@ static void choose_underlay(struct daemon *d)
 static void daemon_free(struct daemon *d)
 {
 	peer_mgr_free(d->peers);
+	rde_free(d->rde);
 	tls_ctx_free(d->tls);
 	state_free(d->state);
 	pidfile_remove(d->pidfile);
@@ -1177,8 +1065,6 @@ static void daemon_free(struct daemon *d)
 		event_free(d->sig_int);
 	if (d->sig_leave)
 		event_free(d->sig_leave);
-	if (d->routes_ev)
-		event_free(d->routes_ev);
 	stop_operations(d);
 	kern_free(d->kern);
 	free(d->topo.namespaces);
@@ -1308,14 +1194,57 @@ static void raise_file_limit(const struct cfg *cfg)
 		 rl.rlim_cur > FD_MARGIN ? (unsigned long long)rl.rlim_cur - FD_MARGIN : 1ULL);
 }
 
+/* The route decision engine, with the routes an earlier run installed:
+ * they stay installed, as stale, until their owners re-advertise or the
+ * restart time ends (graceful restart). */
+static void start_rde(struct daemon *d, const struct prefix *local, unsigned n_local)
+{
+	static const struct rde_ops ops = {.plan = on_plan};
+	const struct cfg *cfg = d->cfg;
+	struct rde_config rc = {0};
+	struct kern_error kerr = {{0}};
+	struct kern_route *adopted = NULL;
+	unsigned n_adopted = 0;
+	struct timespec now;
+
+	memcpy(rc.node_id, d->state->node_id, NODE_ID_LEN);
+	rc.cluster = cfg->cluster_cidr;
+	rc.subnet_len = 24;
+	rc.subnet = cfg->subnet;
+	rc.subnet_explicit = cfg->subnet_set;
+	rc.lease = d->state->subnet;
+	rc.lease_set = d->state->subnet_set;
+	rc.restart_time_ms = cfg->restart_time_ms;
+	rc.local_prefixes = local;
+	rc.n_local_prefixes = n_local;
+	rc.state = d->state;
+	rc.backend = cfg->backend;
+	rc.node_ip = d->node_ip;
+	rc.underlay_mtu = d->underlay_mtu;
+	rc.path = lookup_path;
+	rc.path_arg = d->kern;
+	d->rde = rde_new(&rc, &ops, d);
+	if (kern_get_routes(d->kern, &adopted, &n_adopted, &kerr) < 0) {
+		log_warn("cannot read existing routes (none adopted): %s", kerr.message);
+		n_adopted = 0;
+	}
+	if (n_adopted)
+		log_info("adopting %u existing route(s) as stale", n_adopted);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	rde_adopt(d->rde, adopted, n_adopted,
+		  (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000);
+	if (kern_set_routes(d->kern, adopted, n_adopted, &kerr) < 0)
+		log_error("%s", kerr.message);
+	free(adopted);
+}
+
 int daemon_run(const struct cfg *cfg)
 {
 	struct daemon d = {.cfg = cfg, .goodbye = PEER_GOODBYE_RESTART};
 	struct kern_error kerr = {{0}};
 	struct cfg_error cerr;
 	struct peer_mgr_config pc = {0};
-	struct kern_route *adopted = NULL;
-	unsigned n_adopted = 0, n_local = 0;
+	unsigned n_local = 0;
 	struct prefix *local = NULL;
 	char id[NODE_ID_STRLEN];
 	int status = 1, ret;
@@ -1325,9 +1254,6 @@ int daemon_run(const struct cfg *cfg)
 	d.base = event_base_new();
 	if (!d.base)
 		fatal("cannot create the event loop");
-	d.routes_ev = event_new(d.base, -1, 0, on_routes_event, &d);
-	if (!d.routes_ev)
-		fatal("cannot create the route event");
 	signal(SIGPIPE, SIG_IGN);
 	if (setup_security(&d) < 0 || start_control(&d) < 0)
 		goto out;
@@ -1368,42 +1294,22 @@ int daemon_run(const struct cfg *cfg)
 	ret = kern_local_prefixes(cfg->bridge, &local, &n_local, &kerr);
 	if (ret < 0)
 		log_warn("%s; adverts are checked against the cluster range only", kerr.message);
-	pc.local_prefixes = local;
-	pc.n_local_prefixes = n_local;
+	start_rde(&d, local, n_local);
+	free(local);
+	local = NULL;
+	pc.rde = d.rde;
 	pc.cluster = cfg->cluster_cidr;
-	pc.subnet_len = 24;
-	pc.subnet = cfg->subnet;
-	pc.subnet_explicit = cfg->subnet_set;
-	pc.lease = d.state->subnet;
-	pc.lease_set = d.state->subnet_set;
 	pc.seeds = cfg->peers;
 	pc.n_seeds = cfg->n_peers;
 	pc.keepalive_ms = cfg->keepalive_ms;
 	pc.hold_time_ms = cfg->hold_time_ms;
-	pc.restart_time_ms = cfg->restart_time_ms;
 	pc.connect_retry_min_ms = cfg->connect_retry_min_ms;
 	pc.connect_retry_max_ms = cfg->connect_retry_max_ms;
 	pc.handshake_timeout_ms = cfg->handshake_timeout_ms;
 	pc.state = d.state;
-	ret = peer_mgr_new(d.base, &pc, &peer_ops, &d, &d.peers);
-	free(local);
-	local = NULL;
+	ret = peer_mgr_new(d.base, &pc, &d.peers);
 	if (ret < 0)
 		goto out;
-
-	/* Graceful restart: what an earlier run installed stays installed,
-	 * as stale, until its owners re-advertise or the restart time ends. */
-	ret = kern_get_routes(d.kern, &adopted, &n_adopted, &kerr);
-	if (ret < 0) {
-		log_warn("cannot read existing routes (none adopted): %s", kerr.message);
-		n_adopted = 0;
-	}
-	if (n_adopted)
-		log_info("adopting %u existing route(s) as stale", n_adopted);
-	peer_mgr_adopt_stale(d.peers, adopted, n_adopted);
-	if (kern_set_routes(d.kern, adopted, n_adopted, &kerr) < 0)
-		log_error("%s", kerr.message);
-	free(adopted);
 
 	d.sig_term = evsignal_new(d.base, SIGTERM, on_stop_signal, &d);
 	d.sig_int = evsignal_new(d.base, SIGINT, on_stop_signal, &d);
@@ -1418,7 +1324,7 @@ int daemon_run(const struct cfg *cfg)
 	unblock_signals();
 
 	/* With --subnet or a lease this reconciles the topology at once
-	 * (on_subnet_claimed); otherwise after the seeds have answered. */
+	 * (the rde's first plan); otherwise after the seeds have answered. */
 	ret = peer_mgr_start(d.peers);
 	if (ret < 0 || d.failed)
 		goto out;

@@ -1,4 +1,4 @@
-/* DOC: peer sessions, peer exchange, subnet claim and route decisions.
+/* DOC: peer sessions and peer exchange.
  *
  * Owns every connection to another node. One struct peer per remote node
  * (known by the endpoint we dial and, after its hello, its node id), with
@@ -15,12 +15,12 @@
  *
  * After the handshake each side sends its advert, the peers it has
  * sessions with (peer exchange: addresses only, never routes) and
- * end-of-adverts. Routes are derived from the RIB (src/rib.c), which only
- * this module feeds, and only from a node's own session. Each advert also
- * carries the sender's VTEP (address and MAC) when it runs a VXLAN device;
- * the data-path mode of the peer (direct or vxlan) is chosen through
- * ops.choose_mode when its advert arrives, logged when it changes, and
- * set on its RIB entries.
+ * end-of-adverts. This module decides no route: a node's own advert (its
+ * subnets, and its VTEP address and MAC when it runs a VXLAN device), its
+ * end-of-adverts, its session going up or down and a relayed subnet hint
+ * are events for the route decision engine (src/rde.c), which is run
+ * from the loop once per pass (rde_kick). Our own advert carries the
+ * subnet the rde holds and is sent again to everyone when it moves.
  *
  * Invariants: at most one established session per node; write events are
  * enabled by the bufferevent only while output is queued; every timer and
@@ -59,13 +59,11 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
-#include "nsagent/backend.h"
 #include "nsagent/backoff.h"
-#include "nsagent/claim.h"
 #include "nsagent/listen.h"
 #include "nsagent/log.h"
 #include "nsagent/peer.h"
-#include "nsagent/rib.h"
+#include "nsagent/rde.h"
 #include "nsagent/state.h"
 #include "nsagent/tls.h"
 #include "nsagent/wire.h"
@@ -169,16 +167,6 @@ struct peer {
 	uint32_t hold_ms;
 	uint32_t keepalive_ms;
 	uint32_t node_ip;
-	struct prefix subnet; /* from its own advert */
-	bool subnet_known;
-	bool subnet_explicit;
-	uint32_t vtep; /* from its own advert; 0 = none */
-	uint8_t vtep_mac[KERN_MAC_LEN];
-	enum kern_mode mode;
-	bool mode_known;
-	struct prefix hint; /* from a relayed peer list: claim input only */
-	bool hint_known;
-	bool routes_stale;
 	bool refused;		/* the last dial was refused (RST) */
 	unsigned refused_tries; /* quick redials since the last session */
 	uint64_t established_ms;
@@ -186,12 +174,6 @@ struct peer {
 	bool learned; /* from a relayed peer list */
 	bool ever_established;
 	unsigned failures; /* attempts since the last session */
-	/* Its last advert as received (bounded), kept so that entries refused
-	 * because another node held them can be reconsidered when it leaves. */
-	struct prefix advert[RIB_MAX_SUBNETS_PER_NODE];
-	unsigned n_advert;
-	bool advert_explicit;
-	bool advert_deferred;
 };
 
 /* Token bucket: rate per second, burst of one second's worth. */
@@ -212,8 +194,6 @@ struct peer_mgr {
 	struct event_base *base;
 	struct peer_mgr_config config;
 	struct endpoint *seeds;
-	struct peer_mgr_ops ops;
-	void *arg;
 	struct evconnlistener *listener;
 	struct listen_guard *guard; /* pauses accepts when they fail (EMFILE) */
 	uint16_t port;
@@ -223,15 +203,15 @@ struct peer_mgr {
 	unsigned n_pending;
 	TAILQ_HEAD(, conn) dead_conns;
 	struct event *reaper;
-	struct event *expiry_timer;
-	struct event *claim_timer;
-	struct rib *rib;
-	struct prefix subnet;
-	bool subnet_set;
-	bool claim_pending;
+	/* The rde is fed here and run from the loop: rde_ev coalesces the
+	 * events of one loop pass into one rde_flush(), rde_timer wakes it
+	 * for stale expiry and the claim wait. */
+	struct rde *rde;
+	struct event *rde_ev;
+	struct event *rde_timer;
+	struct prefix advertised; /* our subnet as last sent to peers */
+	bool advertised_set;
 	bool shutting_down;
-	struct kern_route *routes;
-	unsigned n_routes;
 	uint64_t rng_seed;
 	unsigned n_dead; /* peers marked dead, not reaped yet */
 	unsigned n_conns;
@@ -240,13 +220,12 @@ struct peer_mgr {
 	uint64_t last_refuse_log_ms;
 	bool warned_foreign_node_ip; /* logged once: dials cannot leave from it */
 	struct peer_security_stats stats;
-	struct prefix *local; /* host prefixes + our subnet, for the RIB */
 };
 
 static void peer_fsm(struct peer *peer, enum peer_event event);
 static void conn_close(struct conn *conn);
 static void send_advert(struct peer *peer);
-static void reconsider_deferred(struct peer_mgr *mgr);
+static void broadcast_advert(struct peer_mgr *mgr);
 static void peer_delete(struct peer *peer);
 
 static uint64_t now_ms(void)
@@ -321,46 +300,46 @@ static const char *peer_name(const struct peer *peer, char *buf, size_t size)
 	return buf;
 }
 
-/* ---- routes ---- */
+/* ---- driving the rde ---- */
 
-static void routes_update(struct peer_mgr *mgr)
-{
-	struct kern_route *routes;
-	unsigned n;
-
-	reconsider_deferred(mgr);
-	n = rib_routes(mgr->rib, mgr->subnet_set ? &mgr->subnet : NULL, &routes);
-
-	if (n == mgr->n_routes &&
-	    (n == 0 || memcmp(routes, mgr->routes, n * sizeof(*routes)) == 0)) {
-		free(routes);
-		return;
-	}
-	free(mgr->routes);
-	mgr->routes = routes;
-	mgr->n_routes = n;
-	if (mgr->ops.routes_changed && !mgr->shutting_down)
-		mgr->ops.routes_changed(mgr->arg);
-}
-
-static void expiry_schedule(struct peer_mgr *mgr)
+/* Runs the rde: what is due (with tick), then one plan for everything
+ * the events since the last run changed; our advert follows our subnet. */
+static void rde_run(struct peer_mgr *mgr, bool tick)
 {
 	uint64_t next, now = now_ms();
+	struct prefix subnet;
 
-	rib_expire(mgr->rib, now, mgr->config.restart_time_ms, &next);
-	evtimer_del(mgr->expiry_timer);
-	if (next)
-		timer_arm(mgr->expiry_timer, next > now ? next - now : 0);
+	if (mgr->shutting_down)
+		return;
+	if (tick)
+		rde_tick(mgr->rde, now);
+	rde_flush(mgr->rde, now);
+	if (rde_subnet(mgr->rde, &subnet, NULL) &&
+	    (!mgr->advertised_set || !addr_prefix_equal(&subnet, &mgr->advertised))) {
+		mgr->advertised = subnet;
+		mgr->advertised_set = true;
+		broadcast_advert(mgr);
+	}
+	evtimer_del(mgr->rde_timer);
+	next = rde_next_wake(mgr->rde);
+	if (next != UINT64_MAX)
+		timer_arm(mgr->rde_timer, next > now ? next - now : 0);
 }
 
-static void expiry_cb(evutil_socket_t fd, short what, void *arg)
+static void rde_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct peer_mgr *mgr = arg;
-
 	(void)fd;
 	(void)what;
-	expiry_schedule(mgr);
-	routes_update(mgr);
+	rde_run(arg, true);
+}
+
+/* An event went to the rde: run it once this loop pass is done. A node
+ * joining a large cluster hears many adverts in one read; they make one
+ * plan, not one per advert. */
+static void rde_kick(struct peer_mgr *mgr)
+{
+	if (!mgr->shutting_down && !event_pending(mgr->rde_ev, EV_TIMEOUT, NULL))
+		event_active(mgr->rde_ev, EV_TIMEOUT, 0);
 }
 
 /* ---- peers: lookup, creation, reaping ---- */
@@ -520,6 +499,8 @@ static void schedule_reap(struct peer_mgr *mgr)
 static void peer_delete(struct peer *peer)
 {
 	peer_fsm(peer, PEER_EV_STOP);
+	if (peer->id_known && !peer->dead)
+		rde_hint(peer->mgr->rde, peer->node_id, NULL);
 	if (!peer->dead)
 		peer->mgr->n_dead++;
 	peer->dead = true;
@@ -666,13 +647,15 @@ static void send_advert(struct peer *peer)
 	NsaPeer__Advert advert = NSA_PEER__ADVERT__INIT;
 	NsaPeer__Prefix prefix = NSA_PEER__PREFIX__INIT;
 	NsaPeer__Prefix *prefixes[1] = {&prefix};
+	struct prefix subnet;
+	bool explicit_subnet;
 
-	if (mgr->subnet_set) {
-		prefix.addr = mgr->subnet.addr;
-		prefix.len = mgr->subnet.len;
+	if (rde_subnet(mgr->rde, &subnet, &explicit_subnet)) {
+		prefix.addr = subnet.addr;
+		prefix.len = subnet.len;
 		advert.subnets = prefixes;
 		advert.n_subnets = 1;
-		advert.explicit_subnet = mgr->config.subnet_explicit;
+		advert.explicit_subnet = explicit_subnet;
 	}
 	if (mgr->config.vtep) {
 		advert.vtep_addr = mgr->config.vtep;
@@ -698,6 +681,8 @@ static void send_peer_list(struct peer *to, struct peer *only)
 
 	TAILQ_FOREACH(p, &mgr->peers, entry)
 	{
+		struct rde_peer_view view;
+
 		if (p == to || p->dead || p->state != PEER_ESTABLISHED || (only && p != only))
 			continue;
 		if (n == PEER_MAX_PEERS)
@@ -707,10 +692,11 @@ static void send_peer_list(struct peer *to, struct peer *only)
 		infos[n].node_id.len = NODE_ID_LEN;
 		infos[n].addr = p->endpoint.addr;
 		infos[n].port = p->endpoint.port;
-		if (p->subnet_known) {
+		rde_peer_view(mgr->rde, p->node_id, &view);
+		if (view.subnet_known) {
 			nsa_peer__prefix__init(&hints[n]);
-			hints[n].addr = p->subnet.addr;
-			hints[n].len = p->subnet.len;
+			hints[n].addr = view.subnet.addr;
+			hints[n].len = view.subnet.len;
 			infos[n].subnet_hint = &hints[n];
 		}
 		ptrs[n] = &infos[n];
@@ -728,27 +714,7 @@ static void send_peer_list(struct peer *to, struct peer *only)
 	free(infos);
 }
 
-/* ---- subnet claim ---- */
-
-static unsigned collect_taken(struct peer_mgr *mgr, struct prefix **out)
-{
-	unsigned n_entries, n = 0;
-	const struct rib_entry *entries = rib_entries(mgr->rib, &n_entries);
-	struct prefix *taken = xcalloc(n_entries + 2 * mgr->n_peers + 1, sizeof(*taken));
-	struct peer *p;
-
-	for (unsigned i = 0; i < n_entries; i++)
-		taken[n++] = entries[i].subnet;
-	TAILQ_FOREACH(p, &mgr->peers, entry)
-	{
-		if (p->subnet_known)
-			taken[n++] = p->subnet;
-		if (p->hint_known)
-			taken[n++] = p->hint;
-	}
-	*out = taken;
-	return n;
-}
+/* ---- our advert ---- */
 
 static void broadcast_advert(struct peer_mgr *mgr)
 {
@@ -759,16 +725,6 @@ static void broadcast_advert(struct peer_mgr *mgr)
 		send_advert(p);
 		send_simple(p->conn, NSA_PEER__ENVELOPE__MSG_END_OF_ADVERTS);
 	}
-}
-
-/* The RIB refuses adverts over this host's networks and our own subnet. */
-static void update_rib_local(struct peer_mgr *mgr)
-{
-	unsigned n = mgr->config.n_local_prefixes;
-
-	if (mgr->subnet_set)
-		mgr->local[n++] = mgr->subnet;
-	rib_set_local(mgr->rib, mgr->local, n);
 }
 
 /* A state save that failed (persist_write logged the step and counted it)
@@ -782,116 +738,17 @@ static void log_unsaved(const struct peer_mgr *mgr, int ret, const char *what, c
 			  strerror(-ret), consequence);
 }
 
-static void set_subnet(struct peer_mgr *mgr, const struct prefix *subnet, const char *why)
-{
-	char buf[PREFIX_STRLEN];
-
-	mgr->subnet = *subnet;
-	mgr->subnet_set = true;
-	update_rib_local(mgr);
-	mgr->claim_pending = false;
-	evtimer_del(mgr->claim_timer);
-	log_info("node subnet %s (%s)", addr_format_prefix(subnet, buf), why);
-	if (mgr->config.state && !mgr->config.subnet_explicit)
-		log_unsaved(mgr, state_set_subnet(mgr->config.state, subnet), "subnet lease", buf,
-			    "a restart may claim another subnet");
-	if (mgr->ops.subnet_claimed && !mgr->shutting_down)
-		mgr->ops.subnet_claimed(mgr->arg, subnet);
-	broadcast_advert(mgr);
-	routes_update(mgr);
-}
-
-/* avoid: a subnet we must not keep (we lost it in a conflict), or NULL. */
-static void claim_now(struct peer_mgr *mgr, const struct prefix *avoid, const char *why)
-{
-	struct prefix *taken, chosen;
-	const struct prefix *preferred = NULL;
-	unsigned n = collect_taken(mgr, &taken);
-	int ret;
-
-	if (avoid)
-		taken[n++] = *avoid;
-	else if (mgr->config.lease_set)
-		preferred = &mgr->config.lease;
-	ret = claim_pick(&mgr->config.cluster, mgr->config.subnet_len, mgr->config.node_id,
-			 preferred, taken, n, &chosen);
-	free(taken);
-	if (ret < 0) {
-		char buf[PREFIX_STRLEN];
-
-		log_error("cannot claim a /%u in cluster range %s: %s", mgr->config.subnet_len,
-			  addr_format_prefix(&mgr->config.cluster, buf),
-			  ret == -ENOSPC ? "every subnet is taken" : strerror(-ret));
-		return;
-	}
-	set_subnet(mgr, &chosen, why);
-}
-
+/* Every initial peer (seed, persisted) answered or failed: the claim
+ * need not wait any longer. */
 static void claim_check_ready(struct peer_mgr *mgr)
 {
 	struct peer *p;
 
-	if (!mgr->claim_pending)
-		return;
 	TAILQ_FOREACH(p, &mgr->peers, entry)
 	if (p->initial && !p->initial_done && !p->dead)
 		return;
-	claim_now(mgr, NULL, "claimed from the cluster range");
-}
-
-static void claim_timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct peer_mgr *mgr = arg;
-
-	(void)fd;
-	(void)what;
-	if (mgr->claim_pending)
-		claim_now(mgr, NULL, "claimed from the cluster range; not every seed answered");
-}
-
-/* Another node's own advert overlaps our subnet. */
-static void check_conflict(struct peer *peer, const struct prefix *theirs, bool theirs_explicit)
-{
-	struct peer_mgr *mgr = peer->mgr;
-	char ours_buf[PREFIX_STRLEN], theirs_buf[PREFIX_STRLEN], name[64];
-	struct prefix lost;
-
-	if (!mgr->subnet_set || !addr_prefix_overlaps(&mgr->subnet, theirs))
-		return;
-	addr_format_prefix(&mgr->subnet, ours_buf);
-	addr_format_prefix(theirs, theirs_buf);
-	peer_name(peer, name, sizeof(name));
-	switch (claim_resolve(mgr->config.node_id, mgr->config.subnet_explicit, peer->node_id,
-			      theirs_explicit)) {
-	case CLAIM_BOTH_EXPLICIT:
-		log_error(
-		    "SUBNET CONFLICT: node %s is configured with subnet %s, which overlaps our "
-		    "--subnet %s; no route to it is installed until one of the two "
-		    "configurations is fixed",
-		    name, theirs_buf, ours_buf);
-		if (mgr->ops.subnet_conflict)
-			mgr->ops.subnet_conflict(mgr->arg, theirs, peer->node_id, peer->node_ip);
-		break;
-	case CLAIM_KEEP:
-		if (mgr->config.subnet_explicit)
-			log_error(
-			    "SUBNET CONFLICT: node %s claims %s, which overlaps our --subnet %s; "
-			    "it must claim another one",
-			    name, theirs_buf, ours_buf);
-		else
-			log_warn("node %s claims %s, which overlaps our %s; we keep it (lower node "
-				 "id), it will claim another one",
-				 name, theirs_buf, ours_buf);
-		break;
-	case CLAIM_YIELD:
-		log_warn("node %s holds %s%s, which overlaps our claimed %s; claiming another "
-			 "subnet",
-			 name, theirs_buf, theirs_explicit ? " (configured with --subnet)" : "",
-			 ours_buf);
-		lost = mgr->subnet;
-		claim_now(mgr, &lost, "re-claimed after a conflict");
-		break;
-	}
+	rde_initial_answered(mgr->rde, now_ms());
+	rde_kick(mgr);
 }
 
 /* ---- inbound and outbound connections ---- */
@@ -1374,19 +1231,12 @@ static void learn_peers(struct peer *from, const NsaPeer__PeerList *list)
 				 from->conn ? from->conn->remote : "?");
 			peer_fsm(p, PEER_EV_START);
 		}
-		/* A hint only steers our claim, and like an advert (src/rib.c)
-		 * it is one node subnet: a shorter one (two /17s cover the
-		 * cluster) would make every subnet look taken, a longer one
-		 * would block a subnet nobody holds; both are ignored. */
-		if (info->subnet_hint && info->subnet_hint->len == mgr->config.subnet_len) {
-			struct prefix hint = {info->subnet_hint->addr &
-						  addr_mask((uint8_t)info->subnet_hint->len),
+		/* The rde judges the hint (claim input only). */
+		if (info->subnet_hint && info->subnet_hint->len <= 32) {
+			struct prefix hint = {info->subnet_hint->addr,
 					      (uint8_t)info->subnet_hint->len};
 
-			if (addr_prefix_contains(&mgr->config.cluster, &hint)) {
-				p->hint = hint;
-				p->hint_known = true;
-			}
+			rde_hint(mgr->rde, info->node_id.data, &hint);
 		}
 	}
 	if (undialable_n > PEER_REJECT_LOG_MAX)
@@ -1397,145 +1247,40 @@ static void learn_peers(struct peer *from, const NsaPeer__PeerList *list)
 			 from_name, refused, mgr->config.max_peers);
 }
 
-/* Feeds the peer's stored advert to the RIB. With report, every rejected
- * entry is counted and logged; a reconsideration only says what it now
- * accepts. Returns how many entries are accepted. */
-static unsigned apply_advert(struct peer *peer, bool report)
-{
-	struct peer_mgr *mgr = peer->mgr;
-	enum rib_verdict verdicts[RIB_MAX_SUBNETS_PER_NODE];
-	bool was_deferred = peer->advert_deferred;
-	unsigned accepted = 0, logged = 0;
-	char name[64], buf[PREFIX_STRLEN], length_want[16];
-
-	snprintf(length_want, sizeof(length_want), " (/%u)", mgr->config.subnet_len);
-
-	rib_advert_checked(mgr->rib, peer->node_id, peer->node_ip, peer->advert, peer->n_advert,
-			   peer->advert_explicit, verdicts);
-	/* Entries new to the RIB (a reconsideration) take the node's data path. */
-	if (peer->mode_known)
-		rib_set_path(mgr->rib, peer->node_id, peer->mode, peer->vtep, peer->vtep_mac);
-	peer_name(peer, name, sizeof(name));
-	peer->advert_deferred = false;
-	peer->subnet_known = false;
-	for (unsigned k = 0; k < peer->n_advert; k++) {
-		enum rib_verdict v = verdicts[k];
-
-		if (v == RIB_ACCEPTED) {
-			if (!peer->subnet_known) {
-				peer->subnet = peer->advert[k];
-				peer->subnet_known = true;
-				peer->subnet_explicit = peer->advert_explicit;
-			}
-			if (!report && was_deferred)
-				log_info("peer %s: subnet %s accepted now that it is free", name,
-					 addr_format_prefix(&peer->advert[k], buf));
-			accepted++;
-			continue;
-		}
-		/* Held by another node or by us: may become free later. */
-		if (v == RIB_REJECT_OWNED || v == RIB_REJECT_LOCAL)
-			peer->advert_deferred = true;
-		if (!report)
-			continue;
-		mgr->stats.rejected[v]++;
-		if (logged++ < PEER_REJECT_LOG_MAX)
-			log_warn("peer %s: advertised subnet %s rejected: %s%s", name,
-				 addr_format_prefix(&peer->advert[k], buf), rib_verdict_name(v),
-				 v == RIB_REJECT_LENGTH ? length_want : "");
-	}
-	if (report && logged > PEER_REJECT_LOG_MAX)
-		log_warn("peer %s: %u more advertised subnets rejected", name,
-			 logged - PEER_REJECT_LOG_MAX);
-	return accepted;
-}
-
-/* Entries refused because another node (or we) held them are tried again
- * whenever the RIB may have changed, so that the loser of a claim
- * conflict seen in the wrong order still gets its route once the winner
- * has moved. */
-static void reconsider_deferred(struct peer_mgr *mgr)
-{
-	struct peer *p;
-
-	TAILQ_FOREACH(p, &mgr->peers, entry)
-	if (!p->dead && p->advert_deferred && p->state == PEER_ESTABLISHED)
-		apply_advert(p, false);
-}
-
-/* The VTEP of an advert and the mode it leads to; logged when it changes. */
-static void choose_path(struct peer *peer, const NsaPeer__Advert *advert)
-{
-	struct peer_mgr *mgr = peer->mgr;
-	enum kern_mode mode = KERN_MODE_DIRECT;
-	char why[160] = "", name[64];
-	bool has_vtep = advert->vtep_addr != 0 && advert->vtep_mac.len == KERN_MAC_LEN;
-
-	if (advert->vtep_addr && advert->vtep_mac.len != KERN_MAC_LEN)
-		log_warn("peer %s: VTEP MAC of %zu bytes ignored",
-			 peer_name(peer, name, sizeof(name)), advert->vtep_mac.len);
-	peer->vtep = has_vtep ? advert->vtep_addr : 0;
-	memset(peer->vtep_mac, 0, KERN_MAC_LEN);
-	if (has_vtep)
-		memcpy(peer->vtep_mac, advert->vtep_mac.data, KERN_MAC_LEN);
-	if (mgr->ops.choose_mode)
-		mode = mgr->ops.choose_mode(mgr->arg, peer->node_ip, has_vtep, why, sizeof(why));
-	if (!peer->mode_known || peer->mode != mode)
-		log_info("peer %s: mode %s%s%s%s", peer_name(peer, name, sizeof(name)),
-			 backend_mode_name(mode), why[0] ? " (" : "", why, why[0] ? ")" : "");
-	peer->mode = mode;
-	peer->mode_known = true;
-	rib_set_path(mgr->rib, peer->node_id, mode, peer->vtep, peer->vtep_mac);
-}
-
+/* Decodes the peer's own advert for the rde, which decides. */
 static void handle_advert(struct peer *peer, const NsaPeer__Advert *advert)
 {
 	struct peer_mgr *mgr = peer->mgr;
-	unsigned too_many = 0, malformed = 0;
+	struct prefix subnets[RIB_MAX_SUBNETS_PER_NODE];
+	struct rde_advert a = {.node_ip = peer->node_ip,
+			       .subnets = subnets,
+			       .explicit_subnet = advert->explicit_subnet};
 	char name[64];
 
-	peer->n_advert = 0;
-	peer->advert_explicit = advert->explicit_subnet;
+	peer_name(peer, name, sizeof(name));
 	for (size_t i = 0; i < advert->n_subnets; i++) {
 		const NsaPeer__Prefix *p = advert->subnets[i];
 
 		if (p->len > 32) {
-			malformed++;
+			a.n_malformed++;
 			continue;
 		}
-		if (peer->n_advert == RIB_MAX_SUBNETS_PER_NODE) {
-			too_many++;
+		if (a.n_subnets == RIB_MAX_SUBNETS_PER_NODE) {
+			a.n_over++;
 			continue;
 		}
-		peer->advert[peer->n_advert].addr = p->addr;
-		peer->advert[peer->n_advert].len = (uint8_t)p->len;
-		peer->n_advert++;
+		subnets[a.n_subnets].addr = p->addr;
+		subnets[a.n_subnets].len = (uint8_t)p->len;
+		a.n_subnets++;
 	}
-	peer_name(peer, name, sizeof(name));
-	if (malformed) {
-		mgr->stats.rejected[RIB_REJECT_MALFORMED] += malformed;
-		log_warn("peer %s: %u advertised subnet(s) rejected: %s (prefix length over 32)",
-			 name, malformed, rib_verdict_name(RIB_REJECT_MALFORMED));
+	if (advert->vtep_addr && advert->vtep_mac.len != KERN_MAC_LEN)
+		log_warn("peer %s: VTEP MAC of %zu bytes ignored", name, advert->vtep_mac.len);
+	else if (advert->vtep_addr) {
+		a.vtep = advert->vtep_addr;
+		memcpy(a.vtep_mac, advert->vtep_mac.data, KERN_MAC_LEN);
 	}
-	if (too_many) {
-		mgr->stats.rejected[RIB_REJECT_TOO_MANY] += too_many;
-		log_warn("peer %s: %u advertised subnet(s) rejected: %s (at most %d per node)",
-			 name, too_many, rib_verdict_name(RIB_REJECT_TOO_MANY),
-			 RIB_MAX_SUBNETS_PER_NODE);
-	}
-	apply_advert(peer, true);
-	peer->routes_stale = false;
-	/* Overlaps with our own subnet are the claim protocol's business,
-	 * between node subnets only: a /17 must not make us move. */
-	for (unsigned i = 0; i < peer->n_advert; i++) {
-		const struct prefix *p = &peer->advert[i];
-
-		if (p->len == mgr->config.subnet_len && (p->addr & ~addr_mask(p->len)) == 0 &&
-		    addr_prefix_contains(&mgr->config.cluster, p))
-			check_conflict(peer, p, advert->explicit_subnet);
-	}
-	choose_path(peer, advert);
-	routes_update(mgr);
+	rde_advert(mgr->rde, peer->node_id, name, &a, now_ms());
+	rde_kick(mgr);
 }
 
 static void handle_message(struct peer *peer, const NsaPeer__Envelope *env)
@@ -1551,9 +1296,8 @@ static void handle_message(struct peer *peer, const NsaPeer__Envelope *env)
 		learn_peers(peer, env->peer_list);
 		break;
 	case NSA_PEER__ENVELOPE__MSG_END_OF_ADVERTS:
-		rib_end_of_adverts(mgr->rib, peer->node_id);
-		expiry_schedule(mgr);
-		routes_update(mgr);
+		rde_end_of_adverts(mgr->rde, peer->node_id, now_ms());
+		rde_kick(mgr);
 		if (peer->initial && !peer->initial_done) {
 			peer->initial_done = true;
 			claim_check_ready(mgr);
@@ -1702,23 +1446,8 @@ static void session_down(struct peer *peer, bool withdraw)
 {
 	struct peer_mgr *mgr = peer->mgr;
 
-	if (withdraw) {
-		rib_withdraw(mgr->rib, peer->node_id);
-		peer->subnet_known = false;
-	} else {
-		rib_session_down(mgr->rib, peer->node_id, now_ms());
-		peer->routes_stale = peer->subnet_known;
-		expiry_schedule(mgr);
-		if (peer->routes_stale) {
-			char name[64], buf[PREFIX_STRLEN];
-
-			log_info("peer %s: session lost, route to %s kept as stale for up to %u ms",
-				 peer_name(peer, name, sizeof(name)),
-				 addr_format_prefix(&peer->subnet, buf),
-				 mgr->config.restart_time_ms);
-		}
-	}
-	routes_update(mgr);
+	rde_session_down(mgr->rde, peer->node_id, withdraw, now_ms());
+	rde_kick(mgr);
 }
 
 /* After a refused dial, the wait before the next one: doubling from
@@ -1816,6 +1545,7 @@ static void change_state(struct peer *peer, enum peer_state next, enum peer_even
 		peer->last_heard_ms = peer->established_ms;
 		timer_arm(peer->hold_timer, peer->hold_ms);
 		timer_arm(peer->keepalive_timer, peer->keepalive_ms);
+		rde_session_up(mgr->rde, peer->node_id, peer->established_ms);
 		if (mgr->config.state) {
 			char ep[ENDPOINT_STRLEN];
 
@@ -2014,7 +1744,7 @@ static void peer_fsm(struct peer *peer, enum peer_event event)
 /* ---- public API ---- */
 
 int peer_mgr_new(struct event_base *base, const struct peer_mgr_config *config,
-		 const struct peer_mgr_ops *ops, void *arg, struct peer_mgr **out)
+		 struct peer_mgr **out)
 {
 	struct peer_mgr *mgr = xcalloc(1, sizeof(*mgr));
 	struct sockaddr_in sin = {.sin_family = AF_INET};
@@ -2025,10 +1755,7 @@ int peer_mgr_new(struct event_base *base, const struct peer_mgr_config *config,
 	*out = NULL;
 	mgr->base = base;
 	mgr->config = *config;
-	if (!mgr->config.claim_wait_ms)
-		mgr->config.claim_wait_ms = PEER_DEFAULT_CLAIM_WAIT_MS;
-	if (!mgr->config.subnet_len)
-		mgr->config.subnet_len = 24;
+	mgr->rde = config->rde;
 	if (!mgr->config.max_peers || mgr->config.max_peers > PEER_MAX_PEERS)
 		mgr->config.max_peers = PEER_MAX_PEERS;
 	if (!mgr->config.max_connections)
@@ -2037,27 +1764,17 @@ int peer_mgr_new(struct event_base *base, const struct peer_mgr_config *config,
 		mgr->config.dial_rate = PEER_DEFAULT_DIAL_RATE;
 	if (!mgr->config.accept_rate)
 		mgr->config.accept_rate = PEER_DEFAULT_ACCEPT_RATE;
-	mgr->local = xcalloc(config->n_local_prefixes + 1, sizeof(*mgr->local));
-	if (config->n_local_prefixes)
-		memcpy(mgr->local, config->local_prefixes,
-		       config->n_local_prefixes * sizeof(*mgr->local));
-	mgr->config.local_prefixes = mgr->local;
 	mgr->seeds = xcalloc(config->n_seeds + 1, sizeof(*mgr->seeds));
 	if (config->n_seeds)
 		memcpy(mgr->seeds, config->seeds, config->n_seeds * sizeof(*mgr->seeds));
 	mgr->config.seeds = mgr->seeds;
-	if (ops)
-		mgr->ops = *ops;
-	mgr->arg = arg;
 	TAILQ_INIT(&mgr->peers);
 	TAILQ_INIT(&mgr->pending);
 	TAILQ_INIT(&mgr->dead_conns);
-	mgr->rib = rib_new(&mgr->config.cluster, mgr->config.subnet_len);
-	update_rib_local(mgr);
 	mgr->reaper = event_new(base, -1, 0, reaper_cb, mgr);
-	mgr->expiry_timer = evtimer_new(base, expiry_cb, mgr);
-	mgr->claim_timer = evtimer_new(base, claim_timer_cb, mgr);
-	if (!mgr->reaper || !mgr->expiry_timer || !mgr->claim_timer)
+	mgr->rde_ev = event_new(base, -1, 0, rde_cb, mgr);
+	mgr->rde_timer = evtimer_new(base, rde_cb, mgr);
+	if (!mgr->reaper || !mgr->rde_ev || !mgr->rde_timer)
 		fatal("out of memory creating peer manager events");
 	if (getrandom(&mgr->rng_seed, sizeof(mgr->rng_seed), 0) != sizeof(mgr->rng_seed))
 		mgr->rng_seed = (uint64_t)now_ms() ^ (uint64_t)getpid();
@@ -2088,16 +1805,6 @@ int peer_mgr_new(struct event_base *base, const struct peer_mgr_config *config,
 fail:
 	peer_mgr_free(mgr);
 	return ret;
-}
-
-void peer_mgr_adopt_stale(struct peer_mgr *mgr, const struct kern_route *routes, unsigned n)
-{
-	rib_adopt(mgr->rib, routes, n, now_ms());
-	expiry_schedule(mgr);
-	/* Not routes_update(): the daemon asked, it needs no callback; but
-	 * the cache must match so the first real change is noticed. */
-	free(mgr->routes);
-	mgr->n_routes = rib_routes(mgr->rib, mgr->subnet_set ? &mgr->subnet : NULL, &mgr->routes);
 }
 
 static void add_initial(struct peer_mgr *mgr, const struct endpoint *ep, bool seed)
@@ -2134,41 +1841,14 @@ int peer_mgr_start(struct peer_mgr *mgr)
 		for (unsigned i = 0; i < mgr->config.state->n_peers; i++)
 			add_initial(mgr, &mgr->config.state->peers[i], false);
 
-	if (mgr->config.subnet_explicit) {
-		set_subnet(mgr, &mgr->config.subnet, "--subnet");
-	} else if (mgr->config.lease_set && mgr->config.lease.len == mgr->config.subnet_len &&
-		   addr_prefix_contains(&mgr->config.cluster, &mgr->config.lease)) {
-		set_subnet(mgr, &mgr->config.lease, "lease from the state dir");
-	} else {
-		mgr->claim_pending = true;
-		timer_arm(mgr->claim_timer, mgr->config.claim_wait_ms);
-	}
+	/* An explicit subnet or a lease is planned before this returns; a
+	 * claim only from the loop (the rde's first tick, at the latest when
+	 * the claim wait is over). */
+	rde_start(mgr->rde, now_ms(), !TAILQ_EMPTY(&mgr->peers));
+	rde_run(mgr, false);
 	TAILQ_FOREACH(peer, &mgr->peers, entry)
 	peer_fsm(peer, PEER_EV_START);
-	/* No one to ask: claim at once (from the event loop, like every other
-	 * callback but the explicit/lease one above). */
-	if (mgr->claim_pending && TAILQ_EMPTY(&mgr->peers)) {
-		evtimer_del(mgr->claim_timer);
-		timer_arm(mgr->claim_timer, 0);
-	}
 	return 0;
-}
-
-void peer_mgr_routes(const struct peer_mgr *mgr, struct kern_route **routes, unsigned *n)
-{
-	*n = mgr->n_routes;
-	*routes = NULL;
-	if (mgr->n_routes) {
-		*routes = xcalloc(mgr->n_routes, sizeof(**routes));
-		memcpy(*routes, mgr->routes, mgr->n_routes * sizeof(**routes));
-	}
-}
-
-bool peer_mgr_subnet(const struct peer_mgr *mgr, struct prefix *subnet)
-{
-	if (mgr->subnet_set)
-		*subnet = mgr->subnet;
-	return mgr->subnet_set;
 }
 
 uint16_t peer_mgr_listen_port(const struct peer_mgr *mgr)
@@ -2183,8 +1863,12 @@ bool peer_mgr_authenticated(const struct peer_mgr *mgr)
 
 void peer_mgr_security_stats(const struct peer_mgr *mgr, struct peer_security_stats *stats)
 {
+	struct rde_stats rs;
+
 	*stats = mgr->stats;
 	stats->connections = mgr->n_conns;
+	rde_get_stats(mgr->rde, &rs);
+	memcpy(stats->rejected, rs.rejected, sizeof(stats->rejected));
 }
 
 unsigned peer_mgr_peers(const struct peer_mgr *mgr, struct peer_info **out)
@@ -2206,10 +1890,8 @@ unsigned peer_mgr_peers(const struct peer_mgr *mgr, struct peer_info **out)
 		info->state = p->state;
 		info->outbound = p->state == PEER_ESTABLISHED && p->conn && p->conn->outbound;
 		info->seed = p->seed;
-		info->subnet = p->subnet;
-		info->subnet_known = p->subnet_known;
-		info->stale = p->routes_stale;
-		info->mode = p->mode;
+		if (p->id_known)
+			rde_peer_view(mgr->rde, p->node_id, &info->route);
 		info->uptime_ms = p->state == PEER_ESTABLISHED ? now - p->established_ms : 0;
 		info->last_heard_ms = p->last_heard_ms ? now - p->last_heard_ms : UINT64_MAX;
 		n++;
@@ -2299,8 +1981,8 @@ void peer_mgr_shutdown(struct peer_mgr *mgr, enum peer_goodbye reason)
 	}
 	while ((conn = TAILQ_FIRST(&mgr->pending)))
 		conn_close(conn);
-	evtimer_del(mgr->claim_timer);
-	evtimer_del(mgr->expiry_timer);
+	evtimer_del(mgr->rde_timer);
+	event_del(mgr->rde_ev);
 }
 
 void peer_mgr_free(struct peer_mgr *mgr)
@@ -2326,13 +2008,10 @@ void peer_mgr_free(struct peer_mgr *mgr)
 		evconnlistener_free(mgr->listener);
 	if (mgr->reaper)
 		event_free(mgr->reaper);
-	if (mgr->expiry_timer)
-		event_free(mgr->expiry_timer);
-	if (mgr->claim_timer)
-		event_free(mgr->claim_timer);
-	rib_free(mgr->rib);
-	free(mgr->local);
-	free(mgr->routes);
+	if (mgr->rde_ev)
+		event_free(mgr->rde_ev);
+	if (mgr->rde_timer)
+		event_free(mgr->rde_timer);
 	free(mgr->seeds);
 	free(mgr);
 }

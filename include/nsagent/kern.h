@@ -144,8 +144,9 @@ int kern_route_source(uint32_t dst, uint32_t *src, struct kern_error *err);
 int kern_local_prefixes(const char *skip_ifname, struct prefix **prefixes, unsigned *n,
 			struct kern_error *err);
 /* The kernel's route to dst (for the per-peer mode: a gateway means the
- * peer is not on-link). */
-int kern_route_path(uint32_t dst, struct kern_path *path, struct kern_error *err);
+ * peer is not on-link), asked on the kernel layer's own socket. */
+int kern_route_path(struct kern *kern, uint32_t dst, struct kern_path *path,
+		    struct kern_error *err);
 
 /* The MTU and name of the link that holds the local address addr (the
  * underlay's, for the node IP); -EADDRNOTAVAIL when no link has it. */

@@ -1,16 +1,13 @@
-/* Peer sessions: the TCP/protobuf sessions with every other node, peer
- * exchange, subnet auto-claim and the RIB of remote subnets.
+/* Peer sessions: the TCP/protobuf sessions with every other node and
+ * peer exchange.
  *
- * The daemon owns the event loop and the kernel; peer_mgr owns sessions
- * and decides which routes are wanted. It tells the daemon through ops:
- *   routes_changed  -> the daemon calls peer_mgr_routes() and hands the set
- *                      to kern_set_routes();
- *   subnet_claimed  -> our subnet is known or changed: the daemon
- *                      (re)builds the local topology with it;
- *   subnet_conflict -> another node advertises an overlapping subnet and
- *                      both were configured by hand (logged here too).
- * Callbacks run from the event loop, never from inside a peer_mgr_* call
- * made by the daemon, except subnet_claimed from peer_mgr_start(). */
+ * The session code turns the wire into events for the route decision
+ * engine (rde.h) and never decides a route: every advert, end of adverts,
+ * session up and down and relayed subnet hint goes to the rde the daemon
+ * passes in the config, which pushes its plan to the daemon. peer_mgr
+ * runs the rde from the event loop (coalesced once per loop pass, and at
+ * its wake time); the only plan pushed from inside a peer_mgr_* call is
+ * an explicit or leased subnet's, from peer_mgr_start(). */
 #ifndef NSAGENT_PEER_H
 #define NSAGENT_PEER_H
 
@@ -21,11 +18,10 @@
 #include "nsagent/addr.h"
 #include "nsagent/kern.h"
 #include "nsagent/nodeid.h"
-#include "nsagent/rib.h"
+#include "nsagent/rde.h"
 
 #define PEER_PROTOCOL_VERSION 1
 #define PEER_MAX_PEERS 256
-#define PEER_DEFAULT_CLAIM_WAIT_MS 3000
 /* Limits (peer_mgr_config); 0 in the config takes these defaults. */
 #define PEER_DEFAULT_MAX_CONNECTIONS 1024
 #define PEER_DEFAULT_DIAL_RATE 10     /* new outbound connections per second */
@@ -53,28 +49,19 @@ enum peer_goodbye {
 
 struct peer_mgr_config {
 	uint8_t node_id[NODE_ID_LEN];
-	uint32_t node_ip;     /* advertised next hop and the address peers dial */
-	uint32_t listen_addr; /* 0 = all addresses */
-	uint16_t listen_port; /* 0 = any free port (tests); see peer_mgr_listen_port */
-	struct prefix cluster;
-	uint8_t subnet_len;   /* per-node subnet length when claiming (24) */
-	struct prefix subnet; /* --subnet, when subnet_explicit */
-	bool subnet_explicit;
-	/* Our previous lease (from state.h), reused when still free; ignored
-	 * when subnet_explicit. */
-	struct prefix lease;
-	bool lease_set;
+	uint32_t node_ip;      /* advertised next hop and the address peers dial */
+	uint32_t listen_addr;  /* 0 = all addresses */
+	uint16_t listen_port;  /* 0 = any free port (tests); see peer_mgr_listen_port */
+	struct prefix cluster; /* never dialled inside it */
+	/* Where session events go, and our subnet comes from. Not owned. */
+	struct rde *rde;
 	const struct endpoint *seeds; /* --peer; copied */
 	unsigned n_seeds;
 	uint32_t keepalive_ms;
 	uint32_t hold_time_ms;
-	uint32_t restart_time_ms;
 	uint32_t connect_retry_min_ms;
 	uint32_t connect_retry_max_ms;
 	uint32_t handshake_timeout_ms;
-	/* Without subnet or lease: how long to wait for the seeds' adverts
-	 * before claiming (0 = PEER_DEFAULT_CLAIM_WAIT_MS). */
-	uint32_t claim_wait_ms;
 	/* Our VXLAN tunnel endpoint, advertised to peers; 0 = none (backend
 	 * direct: peers reach us only directly). */
 	uint32_t vtep;
@@ -89,10 +76,6 @@ struct peer_mgr_config {
 	unsigned max_connections; /* all TCP connections (0 = default) */
 	uint32_t dial_rate;	  /* new dials per second (0 = default) */
 	uint32_t accept_rate;	  /* accepts per second per source (0 = default) */
-	/* This host's own networks and addresses: adverts overlapping them are
-	 * refused. Copied. */
-	const struct prefix *local_prefixes;
-	unsigned n_local_prefixes;
 	/* Internal, for the unit-test harness only (tests/unit/peer_harness.c
 	 * runs whole clusters on 127.0.0.x): loopback addresses may be dialled
 	 * and be node IPs. No flag or config key sets it; the daemon leaves it
@@ -117,49 +100,27 @@ struct peer_security_stats {
 	unsigned connections;	     /* open now */
 };
 
-struct peer_mgr_ops {
-	void (*routes_changed)(void *arg);
-	void (*subnet_claimed)(void *arg, const struct prefix *subnet);
-	void (*subnet_conflict)(void *arg, const struct prefix *subnet,
-				const uint8_t other_node_id[NODE_ID_LEN], uint32_t other_node_ip);
-	/* The data-path mode for a peer whose advert just arrived (NULL: always
-	 * direct). peer_vtep: it advertised a VTEP. why (why_size bytes) gets
-	 * a short reason for the log. Called from the event loop. */
-	enum kern_mode (*choose_mode)(void *arg, uint32_t node_ip, bool peer_vtep, char *why,
-				      size_t why_size);
-};
-
 /* Read-only view of one peer, for status. */
 struct peer_info {
 	uint8_t node_id[NODE_ID_LEN];
 	bool node_id_known;
 	struct endpoint endpoint; /* where we dial it */
 	enum peer_state state;
-	bool outbound;	      /* established session was dialled by us */
-	bool seed;	      /* from --peer */
-	struct prefix subnet; /* advertised in its own session */
-	bool subnet_known;
-	bool stale;		/* its routes are kept stale (session down) */
-	enum kern_mode mode;	/* data path to its subnet, once subnet_known */
-	uint64_t uptime_ms;	/* in ESTABLISHED, else 0 */
-	uint64_t last_heard_ms; /* ago; UINT64_MAX = never */
+	bool outbound;		    /* established session was dialled by us */
+	bool seed;		    /* from --peer */
+	struct rde_peer_view route; /* its subnet, routed, stale, mode (the rde's) */
+	uint64_t uptime_ms;	    /* in ESTABLISHED, else 0 */
+	uint64_t last_heard_ms;	    /* ago; UINT64_MAX = never */
 };
 
 /* Binds the listener. Nothing is dialled until peer_mgr_start(). */
 int peer_mgr_new(struct event_base *base, const struct peer_mgr_config *config,
-		 const struct peer_mgr_ops *ops, void *arg, struct peer_mgr **out);
-/* Routes found in the kernel at startup: kept as stale until their owners
- * return with fresh adverts or the restart time passes. Call before
- * peer_mgr_start(). */
-void peer_mgr_adopt_stale(struct peer_mgr *mgr, const struct kern_route *routes, unsigned n);
-/* Dials seeds and persisted peers. With an explicit subnet or a lease,
- * subnet_claimed is called before this returns; otherwise later, once the
- * seeds have answered or the claim wait has passed. */
+		 struct peer_mgr **out);
+/* Starts the rde and dials seeds and persisted peers. With an explicit
+ * subnet or a lease, the rde's first plan is pushed before this returns;
+ * otherwise later, once the seeds have answered or the claim wait has
+ * passed. */
 int peer_mgr_start(struct peer_mgr *mgr);
-/* The wanted kernel routes (malloc'd, caller frees; NULL when *n is 0). */
-void peer_mgr_routes(const struct peer_mgr *mgr, struct kern_route **routes, unsigned *n);
-/* Our subnet, false while not claimed yet. */
-bool peer_mgr_subnet(const struct peer_mgr *mgr, struct prefix *subnet);
 uint16_t peer_mgr_listen_port(const struct peer_mgr *mgr);
 /* Status: a malloc'd array of every known peer. */
 unsigned peer_mgr_peers(const struct peer_mgr *mgr, struct peer_info **out);

@@ -25,6 +25,7 @@
 #include <netlink/socket.h>
 
 #include "kern_priv.h"
+#include "kern_state.h"
 #include "nsagent/log.h"
 #include "nsagent/xalloc.h"
 
@@ -223,60 +224,53 @@ static int source_valid(struct nl_msg *msg, void *arg)
 	return NL_OK;
 }
 
-/* RTM_GETROUTE for dst (what `ip route get` asks). */
-static int route_get(uint32_t dst, struct source_ctx *ctx, struct kern_error *err)
+/* RTM_GETROUTE for dst (what `ip route get` asks), on an open socket. */
+static int route_get(struct knl *nl, uint32_t dst, struct source_ctx *ctx, struct kern_error *err)
 {
 	struct rtmsg rtm = {.rtm_family = AF_INET, .rtm_dst_len = 32};
 	uint32_t be = htonl(dst);
 	struct nl_msg *msg;
-	struct knl nl;
 	char a[ADDR_STRLEN];
 	int rc;
 
-	rc = knl_open(&nl, NULL, NULL, err);
-	if (rc < 0)
-		return rc;
 	msg = nlmsg_alloc_simple(RTM_GETROUTE, NLM_F_REQUEST);
 	if (!msg || nlmsg_append(msg, &rtm, sizeof(rtm), NLMSG_ALIGNTO) < 0 ||
 	    nla_put(msg, RTA_DST, 4, &be) < 0)
 		fatal("out of memory building a netlink request");
-	rc = knl_send_query(&nl, msg);
+	rc = knl_send_query(nl, msg);
 	if (rc >= 0)
-		rc = knl_recv_reply(&nl, source_valid, ctx);
+		rc = knl_recv_reply(nl, source_valid, ctx);
 	if (rc < 0) {
-		int e = nl.kernel_errno ? nl.kernel_errno : EIO;
+		int e = nl->kernel_errno ? nl->kernel_errno : EIO;
 
 		kern_errorf(err, "cannot find a route to %s: %s", addr_format(dst, a),
-			    nl.kernel_errno ? strerror(e) : nl_geterror(rc));
-		rc = -e;
-	} else {
-		rc = 0;
+			    nl->kernel_errno ? strerror(e) : nl_geterror(rc));
+		return -e;
 	}
-	knl_close(&nl);
-	return rc;
+	return 0;
 }
 
-int kern_route_path(uint32_t dst, struct kern_path *path, struct kern_error *err)
+/* Asked once per advert with --backend auto: it uses the kernel layer's
+ * own socket (the agent's namespace) rather than opening one each time. */
+int kern_route_path(struct kern *kern, uint32_t dst, struct kern_path *path, struct kern_error *err)
 {
 	struct source_ctx ctx = {0};
-	struct knl nl;
 	struct klinks links = {0};
+	struct kern_error ignored = {{0}};
 	const struct klink *l;
 	int rc;
 
-	rc = route_get(dst, &ctx, err);
+	rc = route_get(&kern->nl, dst, &ctx, err);
 	if (rc < 0)
 		return rc;
 	memset(path, 0, sizeof(*path));
 	path->source = ctx.found ? ctx.src : 0;
 	path->gateway = ctx.route.gateway;
-	if (knl_open(&nl, NULL, NULL, err) < 0)
-		return 0; /* the name is only for messages */
-	if (knl_dump_links(&nl, &links, err) == 0 &&
+	/* the name is only for messages */
+	if (knl_dump_links(&kern->nl, &links, &ignored) == 0 &&
 	    (l = klinks_by_index(&links, ctx.route.oif)) != NULL)
 		snprintf(path->ifname, sizeof(path->ifname), "%s", l->name);
 	free(links.v);
-	knl_close(&nl);
 	return 0;
 }
 
@@ -319,10 +313,15 @@ out:
 int kern_route_source(uint32_t dst, uint32_t *src, struct kern_error *err)
 {
 	struct source_ctx ctx = {0};
+	struct knl nl;
 	char a[ADDR_STRLEN];
 	int rc;
 
-	rc = route_get(dst, &ctx, err);
+	rc = knl_open(&nl, NULL, NULL, err);
+	if (rc < 0)
+		return rc;
+	rc = route_get(&nl, dst, &ctx, err);
+	knl_close(&nl);
 	if (rc < 0)
 		return rc;
 	if (!ctx.found) {

@@ -69,39 +69,94 @@ void ph_run_for(uint64_t ms)
 	ph_run_until(never, NULL, ms);
 }
 
-void ph_config(struct peer_mgr_config *c, const uint8_t *id, unsigned n)
+void ph_config(struct ph_config *c, const uint8_t *id, unsigned n)
 {
+	struct peer_mgr_config *p = &c->peer;
+	struct rde_config *r = &c->rde;
+
 	memset(c, 0, sizeof(*c));
-	memcpy(c->node_id, id, NODE_ID_LEN);
-	c->node_ip = c->listen_addr = LOOP(n);
+	memcpy(p->node_id, id, NODE_ID_LEN);
+	p->node_ip = p->listen_addr = LOOP(n);
 	/* The whole cluster is on 127.0.0.x, which production never dials. */
-	c->allow_loopback = true;
-	c->cluster = (struct prefix){0xac100000u, 16};
-	c->subnet_len = 24;
-	c->keepalive_ms = 100;
-	c->hold_time_ms = 300;
-	c->restart_time_ms = 5000;
-	c->connect_retry_min_ms = 20;
-	c->connect_retry_max_ms = 200;
-	c->handshake_timeout_ms = 500;
+	p->allow_loopback = true;
+	p->cluster = (struct prefix){0xac100000u, 16};
+	p->keepalive_ms = 100;
+	p->hold_time_ms = 300;
+	p->connect_retry_min_ms = 20;
+	p->connect_retry_max_ms = 200;
+	p->handshake_timeout_ms = 500;
+	memcpy(r->node_id, id, NODE_ID_LEN);
+	r->cluster = p->cluster;
+	r->subnet_len = 24;
+	r->restart_time_ms = 5000;
+	r->backend = CFG_BACKEND_DIRECT;
+	r->node_ip = p->node_ip;
 }
 
-void ph_config_node(struct peer_mgr_config *c, const uint8_t *id, unsigned n,
+void ph_config_node(struct ph_config *c, const uint8_t *id, unsigned n,
 		    const struct endpoint *seeds, unsigned n_seeds)
 {
 	ph_config(c, id, n);
-	c->subnet = NET(n);
-	c->subnet_explicit = true;
-	c->seeds = seeds;
-	c->n_seeds = n_seeds;
-	c->claim_wait_ms = 500;
+	c->rde.subnet = NET(n);
+	c->rde.subnet_explicit = true;
+	c->peer.seeds = seeds;
+	c->peer.n_seeds = n_seeds;
+	c->rde.claim_wait_ms = 500;
 }
 
-void ph_start(const struct peer_mgr_config *c, const struct peer_mgr_ops *ops, void *arg,
-	      struct peer_mgr **mgr)
+/* Which rde each live peer_mgr was given (the daemon keeps both in its
+ * struct; tests keep only the peer_mgr). */
+static struct {
+	const struct peer_mgr *mgr;
+	struct rde *rde;
+} pairs[64];
+
+void ph_new(struct ph_config *c, const struct rde_ops *ops, void *arg, struct peer_mgr **mgr)
 {
-	assert_int_equal(peer_mgr_new(ph_base, c, ops, arg, mgr), 0);
+	unsigned i = 0;
+
+	while (i < sizeof(pairs) / sizeof(pairs[0]) && pairs[i].mgr)
+		i++;
+	assert_true(i < sizeof(pairs) / sizeof(pairs[0]));
+	c->peer.rde = rde_new(&c->rde, ops, arg);
+	assert_int_equal(peer_mgr_new(ph_base, &c->peer, mgr), 0);
+	pairs[i].mgr = *mgr;
+	pairs[i].rde = c->peer.rde;
+}
+
+void ph_start(struct ph_config *c, const struct rde_ops *ops, void *arg, struct peer_mgr **mgr)
+{
+	ph_new(c, ops, arg, mgr);
 	assert_int_equal(peer_mgr_start(*mgr), 0);
+}
+
+struct rde *ph_rde(const struct peer_mgr *mgr)
+{
+	for (unsigned i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++)
+		if (pairs[i].mgr == mgr)
+			return pairs[i].rde;
+	fail_msg("no rde for peer_mgr %p", (const void *)mgr);
+	return NULL;
+}
+
+void ph_free(struct peer_mgr *mgr)
+{
+	if (!mgr)
+		return;
+	for (unsigned i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++)
+		if (pairs[i].mgr == mgr) {
+			peer_mgr_free(mgr);
+			rde_free(pairs[i].rde);
+			pairs[i].mgr = NULL;
+			pairs[i].rde = NULL;
+			return;
+		}
+	fail_msg("no rde for peer_mgr %p", (const void *)mgr);
+}
+
+bool ph_subnet(const struct peer_mgr *mgr, struct prefix *subnet)
+{
+	return rde_subnet(ph_rde(mgr), subnet, NULL);
 }
 
 struct endpoint ph_endpoint(const struct peer_mgr *mgr, uint32_t ip)
@@ -138,7 +193,7 @@ bool ph_has_route(const struct peer_mgr *mgr, struct prefix dst, uint32_t gw)
 	unsigned n;
 	bool found = false;
 
-	peer_mgr_routes(mgr, &routes, &n);
+	n = rde_routes(ph_rde(mgr), &routes);
 	for (unsigned i = 0; i < n; i++)
 		found |= addr_prefix_equal(&routes[i].dst, &dst) && routes[i].gateway == gw;
 	free(routes);
@@ -150,7 +205,7 @@ unsigned ph_n_routes(const struct peer_mgr *mgr)
 	struct kern_route *routes;
 	unsigned n;
 
-	peer_mgr_routes(mgr, &routes, &n);
+	n = rde_routes(ph_rde(mgr), &routes);
 	free(routes);
 	return n;
 }

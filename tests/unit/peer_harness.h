@@ -1,6 +1,7 @@
 /* Loopback harness shared by the peer session tests (test_peer,
- * test_peer_sec): one event loop, peer_mgr instances on 127.0.0.n with
- * cluster 172.16.0.0/16 and subnet 172.16.n.0/24, loop-running helpers that
+ * test_peer_sec): one event loop, peer_mgr instances on 127.0.0.n, each
+ * with its own rde (wired as the daemon wires them), with cluster
+ * 172.16.0.0/16 and subnet 172.16.n.0/24, loop-running helpers that
  * wait on a condition with a deadline, and a scripted remote speaking the
  * wire protocol over plain TCP. Asserts through cmocka. */
 #ifndef NSAGENT_TESTS_PEER_HARNESS_H
@@ -12,6 +13,7 @@
 #include <event2/event.h>
 
 #include "nsagent/peer.h"
+#include "nsagent/rde.h"
 #include "nsagent/wire.h"
 
 #define LOOP(n) (0x7f000000u | (n)) /* 127.0.0.n */
@@ -30,19 +32,33 @@ uint64_t ph_now_ms(void);
 bool ph_run_until(bool (*cond)(void *), void *arg, uint64_t timeout_ms);
 void ph_run_for(uint64_t ms);
 
+/* A node's two halves: its sessions and its route decision engine. */
+struct ph_config {
+	struct peer_mgr_config peer;
+	struct rde_config rde;
+};
+
 /* The config every loopback node starts from: node n at 127.0.0.n (with
  * allow_loopback, the harness's switch: clear it to test what production
  * refuses), fast
  * keepalives (100 ms, hold 300 ms), short retries, 5 s restart time. No
  * subnet, seeds or claim wait: the caller adds what its case needs. */
-void ph_config(struct peer_mgr_config *c, const uint8_t *id, unsigned n);
+void ph_config(struct ph_config *c, const uint8_t *id, unsigned n);
 /* ph_config plus the explicit subnet 172.16.n.0/24, the seeds, and a
  * 500 ms claim wait should the caller drop subnet_explicit. */
-void ph_config_node(struct peer_mgr_config *c, const uint8_t *id, unsigned n,
+void ph_config_node(struct ph_config *c, const uint8_t *id, unsigned n,
 		    const struct endpoint *seeds, unsigned n_seeds);
-/* peer_mgr_new + peer_mgr_start, both asserted to succeed. */
-void ph_start(const struct peer_mgr_config *c, const struct peer_mgr_ops *ops, void *arg,
-	      struct peer_mgr **mgr);
+/* rde_new + peer_mgr_new (asserted), not started: the rde's plans go to
+ * ops (may be NULL). */
+void ph_new(struct ph_config *c, const struct rde_ops *ops, void *arg, struct peer_mgr **mgr);
+/* ph_new + peer_mgr_start. */
+void ph_start(struct ph_config *c, const struct rde_ops *ops, void *arg, struct peer_mgr **mgr);
+/* The rde of a node made by ph_new. */
+struct rde *ph_rde(const struct peer_mgr *mgr);
+/* peer_mgr_free and its rde (NULL-safe). */
+void ph_free(struct peer_mgr *mgr);
+/* The node's subnet, false while not claimed. */
+bool ph_subnet(const struct peer_mgr *mgr, struct prefix *subnet);
 
 struct endpoint ph_endpoint(const struct peer_mgr *mgr, uint32_t ip);
 /* Established sessions; *outbound_of_first (if not NULL) says whether the

@@ -35,61 +35,69 @@ struct node {
 	int routes_changed;
 	int claimed;
 	struct prefix claimed_subnet;
-	int conflicts;
 	/* VXLAN: our VTEP is advertised, and a peer with a VTEP gets vxlan. */
 	bool vxlan;
 	int modes_chosen;
 };
 
-static void on_routes(void *arg)
-{
-	((struct node *)arg)->routes_changed++;
-}
-
-static void on_claim(void *arg, const struct prefix *subnet)
+/* The rde's plans: a new subnet is a claim, every plan a route change. */
+static void on_plan(void *arg, const struct rde_plan *plan)
 {
 	struct node *node = arg;
 
-	node->claimed++;
-	node->claimed_subnet = *subnet;
+	node->routes_changed++;
+	if (plan->order == RDE_ORDER_TOPOLOGY_FIRST) {
+		node->claimed++;
+		node->claimed_subnet = plan->subnet;
+	}
 }
 
-static void on_conflict(void *arg, const struct prefix *subnet, const uint8_t *id, uint32_t ip)
-{
-	(void)subnet;
-	(void)id;
-	(void)ip;
-	((struct node *)arg)->conflicts++;
-}
-
-static enum kern_mode on_choose_mode(void *arg, uint32_t node_ip, bool peer_vtep, char *why,
-				     size_t why_size)
+/* The path lookup (backend auto): a node that wants vxlan sees its peers
+ * behind a gateway. */
+static int on_path(void *arg, uint32_t node_ip, struct kern_path *path, struct kern_error *err)
 {
 	struct node *node = arg;
 
+	(void)node_ip;
+	(void)err;
 	node->modes_chosen++;
-	snprintf(why, why_size, "test: %08x %s a VTEP", node_ip, peer_vtep ? "has" : "has no");
-	return node->vxlan && peer_vtep ? KERN_MODE_VXLAN : KERN_MODE_DIRECT;
+	memset(path, 0, sizeof(*path));
+	path->gateway = node->vxlan ? LOOP(254) : 0;
+	snprintf(path->ifname, sizeof(path->ifname), "lo");
+	return 0;
 }
 
-static const struct peer_mgr_ops ops = {.routes_changed = on_routes,
-					.subnet_claimed = on_claim,
-					.subnet_conflict = on_conflict,
-					.choose_mode = on_choose_mode};
+static const struct rde_ops ops = {.plan = on_plan};
+
+static void wire_rde(struct ph_config *c, struct node *node)
+{
+	c->rde.backend = CFG_BACKEND_AUTO;
+	c->rde.path = on_path;
+	c->rde.path_arg = node;
+}
+
+static unsigned conflicts_of(const struct node *node)
+{
+	struct rde_stats stats;
+
+	rde_get_stats(ph_rde(node->mgr), &stats);
+	return (unsigned)stats.conflicts;
+}
 
 static void node_start(struct node *node, unsigned n, const struct endpoint *seeds,
 		       unsigned n_seeds, bool explicit_subnet, uint32_t restart_ms)
 {
-	struct peer_mgr_config c;
+	struct ph_config c;
 
 	node->ip = LOOP(n);
 	ph_config_node(&c, node->id, n, seeds, n_seeds);
-	c.subnet_explicit = explicit_subnet;
-	c.restart_time_ms = restart_ms;
+	wire_rde(&c, node);
+	c.rde.subnet_explicit = explicit_subnet;
+	c.rde.restart_time_ms = restart_ms;
 	if (node->vxlan) {
-		c.vtep = node->ip;
+		c.peer.vtep = node->ip;
 		for (unsigned i = 0; i < KERN_MAC_LEN; i++)
-			c.vtep_mac[i] = (uint8_t)(0x10 * n + i);
+			c.peer.vtep_mac[i] = (uint8_t)(0x10 * n + i);
 	}
 	ph_start(&c, &ops, node, &node->mgr);
 }
@@ -121,7 +129,7 @@ static bool full_mesh(void *arg)
 static void free_nodes(struct node *nodes, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {
-		peer_mgr_free(nodes[i].mgr);
+		ph_free(nodes[i].mgr);
 		nodes[i].mgr = NULL;
 	}
 	ph_run_for(20); /* let closed sockets' events drain */
@@ -178,13 +186,13 @@ static void test_vtep_in_advert(void **st)
 	/* Node 1 has a VTEP and wants vxlan, node 2 has none. */
 	start_pair(nodes, true, false);
 	/* Node 1 sees no VTEP from node 2: direct, whatever it prefers. */
-	peer_mgr_routes(nodes[0].mgr, &routes, &n);
+	n = rde_routes(ph_rde(nodes[0].mgr), &routes);
 	assert_int_equal(n, 1);
 	assert_int_equal(routes[0].mode, KERN_MODE_DIRECT);
 	assert_int_equal(routes[0].vtep, 0);
 	free(routes);
 	/* Node 2 got node 1's VTEP; it prefers direct. */
-	peer_mgr_routes(nodes[1].mgr, &routes, &n);
+	n = rde_routes(ph_rde(nodes[1].mgr), &routes);
 	assert_int_equal(n, 1);
 	assert_int_equal(routes[0].mode, KERN_MODE_DIRECT);
 	free(routes);
@@ -193,7 +201,7 @@ static void test_vtep_in_advert(void **st)
 
 	/* Both with a VTEP: vxlan both ways, with the advertised address and MAC. */
 	start_pair(nodes, true, true);
-	peer_mgr_routes(nodes[0].mgr, &routes, &n);
+	n = rde_routes(ph_rde(nodes[0].mgr), &routes);
 	assert_int_equal(n, 1);
 	assert_int_equal(routes[0].mode, KERN_MODE_VXLAN);
 	assert_int_equal(routes[0].gateway, LOOP(2));
@@ -201,7 +209,7 @@ static void test_vtep_in_advert(void **st)
 	for (unsigned i = 0; i < KERN_MAC_LEN; i++)
 		assert_int_equal(routes[0].vtep_mac[i], 0x20 + i);
 	free(routes);
-	peer_mgr_routes(nodes[1].mgr, &routes, &n);
+	n = rde_routes(ph_rde(nodes[1].mgr), &routes);
 	assert_int_equal(n, 1);
 	assert_int_equal(routes[0].mode, KERN_MODE_VXLAN);
 	assert_int_equal(routes[0].vtep, LOOP(1));
@@ -211,19 +219,20 @@ static void test_vtep_in_advert(void **st)
 	const struct peer_info *info = ph_find_info(infos, n, nodes[1].id);
 
 	assert_non_null(info);
-	assert_int_equal(info->mode, KERN_MODE_VXLAN);
+	assert_int_equal(info->route.mode, KERN_MODE_VXLAN);
 	free(infos);
 	free_nodes(nodes, 2);
 }
 
 /* Both dial each other at the same moment, repeatedly with fresh ids:
  * always exactly one session, and it is the one the higher id dialled. */
-static void config_for(struct peer_mgr_config *c, const struct node *node, unsigned n,
-		       uint16_t port, const struct endpoint *seed)
+static void config_for(struct ph_config *c, struct node *node, unsigned n, uint16_t port,
+		       const struct endpoint *seed)
 {
 	/* the claim wait ph_config_node sets is unused: the subnet is explicit */
 	ph_config_node(c, node->id, n, seed, seed ? 1 : 0);
-	c->listen_port = port;
+	wire_rde(c, node);
+	c->peer.listen_port = port;
 }
 
 /* A free port on 127.0.0.n: bind, read it, close (the listener reuses it). */
@@ -248,7 +257,7 @@ static void test_simultaneous(void **st)
 		struct node nodes[2];
 		struct mesh m = {nodes, 2};
 		struct endpoint seeds[2];
-		struct peer_mgr_config c;
+		struct ph_config c;
 		bool out_a = false, out_b = false;
 		int high;
 
@@ -261,8 +270,7 @@ static void test_simultaneous(void **st)
 		seeds[1] = (struct endpoint){LOOP(1), free_port(1)};
 		for (int k = 0; k < 2; k++) {
 			config_for(&c, &nodes[k], k + 1, seeds[1 - k].port, &seeds[k]);
-			assert_int_equal(peer_mgr_new(ph_base, &c, &ops, &nodes[k], &nodes[k].mgr),
-					 0);
+			ph_new(&c, &ops, &nodes[k], &nodes[k].mgr);
 		}
 		assert_int_equal(peer_mgr_start(nodes[0].mgr), 0);
 		assert_int_equal(peer_mgr_start(nodes[1].mgr), 0);
@@ -319,7 +327,7 @@ static bool peer_stale(const struct node *node, const uint8_t *id)
 	struct peer_info *infos;
 	unsigned n = peer_mgr_peers(node->mgr, &infos);
 	const struct peer_info *info = ph_find_info(infos, n, id);
-	bool stale = info && info->stale && info->state != PEER_ESTABLISHED;
+	bool stale = info && info->route.stale && info->state != PEER_ESTABLISHED;
 
 	free(infos);
 	return stale;
@@ -351,7 +359,7 @@ static void test_graceful_restart_and_leave(void **st)
 	assert_true(ph_run_until(full_mesh, &m, DEADLINE_MS));
 
 	/* crash: no goodbye, sockets just close */
-	peer_mgr_free(nodes[1].mgr);
+	ph_free(nodes[1].mgr);
 	nodes[1].mgr = NULL;
 	t0 = ph_now_ms();
 	assert_true(ph_run_until(a_sees_b_stale, nodes, DEADLINE_MS));
@@ -363,7 +371,7 @@ static void test_graceful_restart_and_leave(void **st)
 
 	/* goodbye(restart): stale, kept until the restart time, then removed */
 	peer_mgr_shutdown(nodes[1].mgr, PEER_GOODBYE_RESTART);
-	peer_mgr_free(nodes[1].mgr);
+	ph_free(nodes[1].mgr);
 	nodes[1].mgr = NULL;
 	t0 = ph_now_ms();
 	assert_true(ph_run_until(a_sees_b_stale, nodes, DEADLINE_MS));
@@ -375,7 +383,7 @@ static void test_graceful_restart_and_leave(void **st)
 	node_start(&nodes[1], 2, &seed, 1, true, 1500);
 	assert_true(ph_run_until(full_mesh, &m, DEADLINE_MS));
 	peer_mgr_shutdown(nodes[1].mgr, PEER_GOODBYE_LEAVE);
-	peer_mgr_free(nodes[1].mgr);
+	ph_free(nodes[1].mgr);
 	nodes[1].mgr = NULL;
 	t0 = ph_now_ms();
 	assert_true(ph_run_until(route_is, &gone, DEADLINE_MS));
@@ -394,17 +402,18 @@ static void test_adopt(void **st)
 	struct kern_route adopted[] = {{.dst = NET(2), .gateway = LOOP(2)},
 				       {.dst = NET(9), .gateway = LOOP(2)}};
 	struct route_cond swept = {&nodes[0], NET(9), LOOP(2), false};
-	struct peer_mgr_config c;
+	struct ph_config c;
 
 	node_init(&nodes[0], 0x70);
 	node_init(&nodes[1], 0x71);
 	nodes[0].ip = LOOP(1);
 	ph_config(&c, nodes[0].id, 1);
-	c.subnet = NET(1);
-	c.subnet_explicit = true;
-	c.restart_time_ms = 60000;
-	assert_int_equal(peer_mgr_new(ph_base, &c, &ops, &nodes[0], &nodes[0].mgr), 0);
-	peer_mgr_adopt_stale(nodes[0].mgr, adopted, 2);
+	wire_rde(&c, &nodes[0]);
+	c.rde.subnet = NET(1);
+	c.rde.subnet_explicit = true;
+	c.rde.restart_time_ms = 60000;
+	ph_new(&c, &ops, &nodes[0], &nodes[0].mgr);
+	rde_adopt(ph_rde(nodes[0].mgr), adopted, 2, ph_now_ms());
 	assert_int_equal(peer_mgr_start(nodes[0].mgr), 0);
 	assert_int_equal(ph_n_routes(nodes[0].mgr), 2);
 	ph_run_for(100);
@@ -426,12 +435,12 @@ static bool all_claimed_distinct(void *arg)
 	for (unsigned i = 0; i < m->n; i++) {
 		struct prefix a;
 
-		if (!peer_mgr_subnet(m->nodes[i].mgr, &a))
+		if (!ph_subnet(m->nodes[i].mgr, &a))
 			return false;
 		for (unsigned k = i + 1; k < m->n; k++) {
 			struct prefix b;
 
-			if (!peer_mgr_subnet(m->nodes[k].mgr, &b) || addr_prefix_overlaps(&a, &b))
+			if (!ph_subnet(m->nodes[k].mgr, &b) || addr_prefix_overlaps(&a, &b))
 				return false;
 		}
 	}
@@ -449,25 +458,26 @@ static void test_auto_claim_conflict(void **st)
 	struct prefix lease = NET(42), got;
 
 	for (int i = 0; i < 3; i++) {
-		struct peer_mgr_config c;
+		struct ph_config c;
 
 		node_init(&nodes[i], (uint8_t)(0x90 + i));
 		nodes[i].ip = LOOP(i + 1);
 		ph_config(&c, nodes[i].id, i + 1);
-		c.lease = lease;
-		c.lease_set = true;
+		wire_rde(&c, &nodes[i]);
+		c.rde.lease = lease;
+		c.rde.lease_set = true;
 		if (i > 0) {
-			c.seeds = &seed;
-			c.n_seeds = 1;
+			c.peer.seeds = &seed;
+			c.peer.n_seeds = 1;
 		}
-		assert_int_equal(peer_mgr_new(ph_base, &c, &ops, &nodes[i], &nodes[i].mgr), 0);
+		ph_new(&c, &ops, &nodes[i], &nodes[i].mgr);
 		if (i == 0)
 			seed = ph_endpoint(nodes[0].mgr, nodes[0].ip);
 	}
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(peer_mgr_start(nodes[i].mgr), 0);
 	assert_true(ph_run_until(all_claimed_distinct, &m, DEADLINE_MS));
-	assert_true(peer_mgr_subnet(nodes[0].mgr, &got));
+	assert_true(ph_subnet(nodes[0].mgr, &got));
 	assert_true(addr_prefix_equal(&got, &lease));
 	assert_true(nodes[1].claimed >= 2 && nodes[2].claimed >= 2);
 	/* each node routes to the others' final subnets */
@@ -475,7 +485,7 @@ static void test_auto_claim_conflict(void **st)
 		for (int k = 0; k < 3; k++) {
 			if (i == k)
 				continue;
-			assert_true(peer_mgr_subnet(nodes[k].mgr, &got));
+			assert_true(ph_subnet(nodes[k].mgr, &got));
 			assert_true(ph_has_route(nodes[i].mgr, got, nodes[k].ip));
 		}
 	free_nodes(nodes, 3);
@@ -493,7 +503,7 @@ static void test_claim_alone(void **st)
 	assert_int_equal(node.claimed, 0); /* never from inside peer_mgr_start */
 	ph_run_for(50);
 	assert_int_equal(node.claimed, 1);
-	assert_true(peer_mgr_subnet(node.mgr, &got));
+	assert_true(ph_subnet(node.mgr, &got));
 	assert_true(addr_prefix_equal(&got, &node.claimed_subnet));
 	assert_int_equal(got.len, 24);
 	free_nodes(&node, 1);
@@ -512,15 +522,15 @@ static void test_explicit_conflict(void **st)
 	node_start(&nodes[0], 1, NULL, 0, true, 5000);
 	seed = ph_endpoint(nodes[0].mgr, nodes[0].ip);
 	/* node 2 with node 1's subnet */
-	struct peer_mgr_config c;
+	struct ph_config c;
 
 	nodes[1].ip = LOOP(2);
 	config_for(&c, &nodes[1], 2, 0, &seed);
-	c.subnet = NET(1);
+	c.rde.subnet = NET(1);
 	ph_start(&c, &ops, &nodes[1], &nodes[1].mgr);
 	ph_run_for(500);
-	assert_true(nodes[0].conflicts > 0);
-	assert_true(nodes[1].conflicts > 0);
+	assert_true(conflicts_of(&nodes[0]) > 0);
+	assert_true(conflicts_of(&nodes[1]) > 0);
 	assert_int_equal(ph_n_routes(nodes[0].mgr), 0);
 	assert_int_equal(ph_n_routes(nodes[1].mgr), 0);
 	free_nodes(nodes, 2);
@@ -644,7 +654,7 @@ static void test_persisted_peers(void **st)
 	struct node nodes[2];
 	struct mesh m = {nodes, 2};
 	struct endpoint seed;
-	struct peer_mgr_config c;
+	struct ph_config c;
 	char cmd[128];
 
 	assert_non_null(mkdtemp(dir));
@@ -656,10 +666,12 @@ static void test_persisted_peers(void **st)
 	memcpy(nodes[0].id, state->node_id, NODE_ID_LEN);
 	nodes[0].ip = LOOP(1);
 	ph_config(&c, state->node_id, 1);
-	c.claim_wait_ms = 2000;
-	c.state = state;
-	c.seeds = &seed;
-	c.n_seeds = 1;
+	wire_rde(&c, &nodes[0]);
+	c.rde.claim_wait_ms = 2000;
+	c.peer.state = state;
+	c.rde.state = state;
+	c.peer.seeds = &seed;
+	c.peer.n_seeds = 1;
 	ph_start(&c, &ops, &nodes[0], &nodes[0].mgr);
 	assert_true(ph_run_until(full_mesh, &m, DEADLINE_MS));
 	assert_int_equal(state->n_peers, 1);

@@ -50,23 +50,23 @@ struct node_opts {
 static void node_start(struct node *node, unsigned n, const struct endpoint *seeds,
 		       unsigned n_seeds, const struct node_opts *o)
 {
-	struct peer_mgr_config c;
+	struct ph_config c;
 
 	memset(node, 0, sizeof(*node));
 	assert_int_equal(getrandom(node->id, NODE_ID_LEN, 0), NODE_ID_LEN);
 	node->id[0] = (uint8_t)(0x10 * n);
 	node->ip = LOOP(n);
 	ph_config_node(&c, node->id, n, seeds, n_seeds);
-	c.hold_time_ms = 400;
+	c.peer.hold_time_ms = 400;
 	if (o) {
-		c.tls = o->tls;
-		c.local_prefixes = o->local;
-		c.n_local_prefixes = o->n_local;
-		c.max_peers = o->max_peers;
-		c.dial_rate = o->dial_rate;
-		c.accept_rate = o->accept_rate;
-		c.allow_loopback = !o->no_loopback;
-		c.subnet_explicit = !o->claim;
+		c.peer.tls = o->tls;
+		c.rde.local_prefixes = o->local;
+		c.rde.n_local_prefixes = o->n_local;
+		c.peer.max_peers = o->max_peers;
+		c.peer.dial_rate = o->dial_rate;
+		c.peer.accept_rate = o->accept_rate;
+		c.peer.allow_loopback = !o->no_loopback;
+		c.rde.subnet_explicit = !o->claim;
 	}
 	ph_start(&c, NULL, node, &node->mgr);
 }
@@ -106,7 +106,7 @@ static bool pair_meshed(void *arg)
 
 static void free_node(struct node *node)
 {
-	peer_mgr_free(node->mgr);
+	ph_free(node->mgr);
 	node->mgr = NULL;
 	ph_run_for(20);
 }
@@ -722,7 +722,7 @@ static bool claimed(void *arg)
 {
 	struct prefix subnet;
 
-	return peer_mgr_subnet(((struct node *)arg)->mgr, &subnet);
+	return ph_subnet(((struct node *)arg)->mgr, &subnet);
 }
 
 /* Peer-list hints steer the claim only as node subnets: two /17 hints
@@ -760,7 +760,7 @@ static void test_wide_hints_do_not_block_claim(void **st)
 	ph_send_hello(r.fd, ids[0], LOOP(9), port, 3000);
 	send_peer_list(&r, ids, addrs, ports, hints, 2);
 	assert_true(keep_alive_until(&r, claimed, &a, DEADLINE_MS));
-	assert_true(peer_mgr_subnet(a.mgr, &subnet));
+	assert_true(ph_subnet(a.mgr, &subnet));
 	assert_int_equal(subnet.len, 24);
 	assert_true(addr_prefix_contains(&cluster, &subnet));
 	assert_false(addr_prefix_equal(&subnet, &b_subnet));

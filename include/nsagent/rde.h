@@ -1,0 +1,172 @@
+/* The route decision engine (rde): the one module that decides which
+ * cross-node routes, per-peer data-path modes, namespace MTU and VXLAN
+ * device the kernel should have, and which subnet this node holds.
+ *
+ * Modelled on OpenBGPD's RDE: the session code turns the wire into events
+ * (rde_session_up, rde_session_down, rde_advert, rde_end_of_adverts,
+ * rde_hint, rde_initial_answered) and never decides a route; the daemon
+ * applies what the rde pushes, one struct rde_plan through ops.plan, and
+ * never inspects a route. rib.c, claim.c and backend.c are its pure
+ * helpers.
+ *
+ * The rde has no clock, no event loop and no kernel access: every call is
+ * given now_ms by its caller, and the path lookup (which the kernel layer
+ * answers) is a function pointer given at construction. Events only change
+ * its state; rde_flush() is where a plan is computed and pushed, so that a
+ * burst of events (many adverts in one read) costs one plan. The caller
+ * runs rde_tick() at rde_next_wake() for stale expiry and the claim wait.
+ * That makes every decision a deterministic function of its inputs
+ * (tests/unit/test_rde.c runs them with a fake clock and path lookup). */
+#ifndef NSAGENT_RDE_H
+#define NSAGENT_RDE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "nsagent/addr.h"
+#include "nsagent/config.h"
+#include "nsagent/kern.h"
+#include "nsagent/nodeid.h"
+#include "nsagent/rib.h"
+
+#define RDE_DEFAULT_CLAIM_WAIT_MS 3000
+
+struct rde;
+struct state;
+
+/* The kernel's answer for the path to a peer's node IP (kern_route_path):
+ * 0 with *path filled, or a negative errno with err saying why. */
+typedef int (*rde_path_fn)(void *arg, uint32_t node_ip, struct kern_path *path,
+			   struct kern_error *err);
+
+/* In which order the daemon applies a plan. The namespaces' MTU and the
+ * VXLAN device are lowered and created before the first vxlan route goes
+ * in, and raised and removed only after the last one is gone, so that no
+ * packet ever meets a path narrower than its namespace's MTU. */
+enum rde_order {
+	RDE_ORDER_ROUTES_ONLY,	  /* the data path did not change */
+	RDE_ORDER_DATAPATH_FIRST, /* data path, then routes */
+	RDE_ORDER_ROUTES_FIRST,	  /* routes, then data path */
+	RDE_ORDER_TOPOLOGY_FIRST, /* our subnet is new or moved: topology, then routes */
+};
+
+/* What the kernel should have; valid only during the ops.plan call. */
+struct rde_plan {
+	const struct kern_route *routes; /* every cross-node route, each with its mode */
+	unsigned n_routes;
+	struct prefix subnet; /* ours, when subnet_set (routes may come before it) */
+	bool subnet_set;
+	unsigned mtu;  /* bridge, veths and namespaces' eth0 */
+	uint32_t vtep; /* local address of the VXLAN device; 0 = no device */
+	uint8_t vtep_mac[KERN_MAC_LEN];
+	unsigned vxlan_mtu;
+	enum rde_order order;
+};
+
+struct rde_ops {
+	/* The plan changed. Called from rde_flush() only. */
+	void (*plan)(void *arg, const struct rde_plan *plan);
+};
+
+struct rde_config {
+	uint8_t node_id[NODE_ID_LEN];
+	struct prefix cluster;
+	uint8_t subnet_len;   /* per-node subnet length (0 = 24) */
+	struct prefix subnet; /* --subnet, when subnet_explicit */
+	bool subnet_explicit;
+	/* Our previous lease (state.h), reused when still free; ignored when
+	 * subnet_explicit. */
+	struct prefix lease;
+	bool lease_set;
+	/* Without subnet or lease: how long to wait for the initial peers'
+	 * adverts before claiming (0 = RDE_DEFAULT_CLAIM_WAIT_MS). */
+	uint32_t claim_wait_ms;
+	uint32_t restart_time_ms; /* how long a lost peer's routes stay, stale */
+	/* This host's own networks and addresses: adverts overlapping them
+	 * are refused. Copied. */
+	const struct prefix *local_prefixes;
+	unsigned n_local_prefixes;
+	/* The lease is saved into it when claimed (may be NULL). Not owned. */
+	struct state *state;
+	/* Data path. node_ip is our VTEP address when the backend runs a VXLAN
+	 * device; underlay_mtu is the node IP's link's. */
+	enum cfg_backend backend;
+	uint32_t node_ip;
+	unsigned underlay_mtu;
+	/* Asked for backend auto only (NULL: every peer is taken as on-link). */
+	rde_path_fn path;
+	void *path_arg;
+};
+
+/* A peer's own advert, as decoded by the session. */
+struct rde_advert {
+	uint32_t node_ip; /* the next hop of its routes */
+	const struct prefix *subnets;
+	unsigned n_subnets;
+	unsigned n_malformed; /* entries the session could not decode (length over 32) */
+	unsigned n_over;      /* entries past RIB_MAX_SUBNETS_PER_NODE, dropped */
+	bool explicit_subnet;
+	uint32_t vtep; /* 0 = none */
+	uint8_t vtep_mac[KERN_MAC_LEN];
+};
+
+/* One peer as the rde sees it: what status, metrics and probes read. */
+struct rde_peer_view {
+	struct prefix subnet; /* accepted from its own advert */
+	bool subnet_known;
+	bool routed; /* its subnet is in the planned route set */
+	bool stale;  /* kept for a lost session, not refreshed yet */
+	enum kern_mode mode;
+};
+
+struct rde_stats {
+	uint64_t rejected[RIB_VERDICT_COUNT]; /* advertised entries, per reason */
+	uint64_t conflicts;		      /* both --subnet and overlapping: nobody moves */
+};
+
+struct rde *rde_new(const struct rde_config *config, const struct rde_ops *ops, void *arg);
+void rde_free(struct rde *rde);
+
+/* Routes found in the kernel at start: kept as stale until their owners
+ * return or the restart time passes. They are already installed, so no
+ * plan is pushed for them. Call before rde_start(). */
+void rde_adopt(struct rde *rde, const struct kern_route *routes, unsigned n, uint64_t now_ms);
+/* An explicit subnet or a valid lease is taken at once (the next
+ * rde_flush() pushes it); otherwise the claim waits for
+ * rde_initial_answered() or the claim wait, or happens at the first
+ * rde_tick() when there are no initial peers. */
+void rde_start(struct rde *rde, uint64_t now_ms, bool initial_peers);
+/* Every initial peer (seed, persisted) has answered or failed. */
+void rde_initial_answered(struct rde *rde, uint64_t now_ms);
+
+/* Session events, each from a node's own session. */
+void rde_session_up(struct rde *rde, const uint8_t node_id[NODE_ID_LEN], uint64_t now_ms);
+/* leave: goodbye(leave), its routes go at once; else they stay, stale. */
+void rde_session_down(struct rde *rde, const uint8_t node_id[NODE_ID_LEN], bool leave,
+		      uint64_t now_ms);
+/* name: how logs call the peer. */
+void rde_advert(struct rde *rde, const uint8_t node_id[NODE_ID_LEN], const char *name,
+		const struct rde_advert *advert, uint64_t now_ms);
+void rde_end_of_adverts(struct rde *rde, const uint8_t node_id[NODE_ID_LEN], uint64_t now_ms);
+/* A relayed peer list's subnet hint for a node (claim input only); NULL:
+ * the session forgot the node, its hint goes. */
+void rde_hint(struct rde *rde, const uint8_t node_id[NODE_ID_LEN], const struct prefix *hint);
+
+/* Runs what is due at now_ms: stale expiry, a claim whose wait is over. */
+void rde_tick(struct rde *rde, uint64_t now_ms);
+/* When rde_tick() is next due; UINT64_MAX = nothing pending. */
+uint64_t rde_next_wake(const struct rde *rde);
+/* Pushes a plan through ops.plan when what the kernel should have has
+ * changed since the last one. */
+void rde_flush(struct rde *rde, uint64_t now_ms);
+
+/* Our subnet, false while not claimed yet. */
+bool rde_subnet(const struct rde *rde, struct prefix *subnet, bool *explicit_subnet);
+void rde_peer_view(const struct rde *rde, const uint8_t node_id[NODE_ID_LEN],
+		   struct rde_peer_view *view);
+/* The planned routes (as of the last flush, or adoption), malloc'd into
+ * *out (NULL when 0). */
+unsigned rde_routes(const struct rde *rde, struct kern_route **out);
+void rde_get_stats(const struct rde *rde, struct rde_stats *stats);
+
+#endif

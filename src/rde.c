@@ -1,0 +1,677 @@
+/* DOC: the route decision engine: the one home of every route decision.
+ *
+ * Before it, these decisions were spread over the session code, the daemon
+ * and the kernel layer, and a reader could not tell where one lived (issue
+ * 13). Here, and only here: which advertised subnets are accepted (rib.c
+ * says why one is not), which of them become kernel routes, how long a
+ * lost peer's routes stay stale, which data path reaches each peer
+ * (backend.c, with the kernel's path to its node IP asked through the
+ * lookup the daemon passes in), what MTU the namespaces get and whether a
+ * VXLAN device is wanted, in which order all that is applied, and which
+ * subnet this node holds (claim.c: the claim at start and after a lost
+ * conflict).
+ *
+ * Input: session events (up, down, advert, end of adverts, hint, initial
+ * peers answered), each with now_ms from the caller. Output: one plan,
+ * pushed through ops.plan from rde_flush() when it differs from the last
+ * one; and per peer one view {subnet, routed, stale, mode} that status,
+ * metrics and probes all read. No clock, no event loop, no kernel: the
+ * module is deterministic in its inputs.
+ *
+ * Invariants: a node's routes come only from its own session's advert
+ * (or from the kernel at start, until their owner returns); the plan's
+ * MTU and device always match its routes; a plan turning VXLAN on puts
+ * the data path before the routes, one turning it off after them; the
+ * node table holds only nodes the session knows (up, with a subnet, or
+ * with a hint), so a poisoned peer list cannot grow it past max-peers. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nsagent/backend.h"
+#include "nsagent/claim.h"
+#include "nsagent/log.h"
+#include "nsagent/rde.h"
+#include "nsagent/rib.h"
+#include "nsagent/state.h"
+#include "nsagent/xalloc.h"
+
+/* Per advert, at most this many rejected entries are logged one by one. */
+#define RDE_REJECT_LOG_MAX 8
+
+/* What the rde knows of one remote node. */
+struct rde_node {
+	uint8_t node_id[NODE_ID_LEN];
+	bool up;
+	uint32_t node_ip;
+	/* Its last advert as received (bounded), kept so that entries refused
+	 * because another node held them can be reconsidered when it leaves. */
+	struct prefix advert[RIB_MAX_SUBNETS_PER_NODE];
+	unsigned n_advert;
+	bool advert_explicit;
+	bool deferred;
+	struct prefix subnet; /* the first accepted entry of its advert */
+	bool subnet_known;
+	uint32_t vtep;
+	uint8_t vtep_mac[KERN_MAC_LEN];
+	enum kern_mode mode;
+	bool mode_known;
+	struct prefix hint; /* from a relayed peer list: claim input only */
+	bool hint_known;
+	bool stale;
+	char name[64]; /* for logs, as the session names it */
+};
+
+/* The data-path part of a plan. */
+struct rde_datapath {
+	bool vxlan; /* some route crosses VXLAN */
+	unsigned mtu;
+	uint32_t vtep;
+};
+
+struct rde {
+	struct rde_config config;
+	struct rde_ops ops;
+	void *arg;
+	struct rib *rib;
+	struct prefix *local; /* host prefixes + our subnet, for the RIB */
+	struct rde_node *nodes;
+	unsigned n_nodes;
+	unsigned cap_nodes;
+	struct prefix subnet;
+	bool subnet_set;
+	bool subnet_changed; /* since the last plan */
+	bool claim_pending;
+	uint64_t claim_deadline;
+	uint64_t next_expiry;	   /* 0 = nothing stale */
+	struct kern_route *routes; /* as last planned */
+	unsigned n_routes;
+	struct rde_datapath datapath; /* as last planned */
+	struct rde_stats stats;
+};
+
+/* ---- nodes ---- */
+
+static struct rde_node *node_find(const struct rde *rde, const uint8_t *id)
+{
+	for (unsigned i = 0; i < rde->n_nodes; i++)
+		if (node_id_cmp(rde->nodes[i].node_id, id) == 0)
+			return &rde->nodes[i];
+	return NULL;
+}
+
+static struct rde_node *node_get(struct rde *rde, const uint8_t *id)
+{
+	struct rde_node *node = node_find(rde, id);
+	char buf[NODE_ID_STRLEN];
+
+	if (node)
+		return node;
+	if (rde->n_nodes == rde->cap_nodes) {
+		rde->cap_nodes = rde->cap_nodes ? 2 * rde->cap_nodes : 16;
+		rde->nodes = xrealloc(rde->nodes, rde->cap_nodes * sizeof(*rde->nodes));
+	}
+	node = &rde->nodes[rde->n_nodes++];
+	memset(node, 0, sizeof(*node));
+	memcpy(node->node_id, id, NODE_ID_LEN);
+	snprintf(node->name, sizeof(node->name), "%.8s", node_id_format(id, buf));
+	return node;
+}
+
+/* A node nobody speaks for any more (no session, no subnet, no hint). */
+static void node_release(struct rde *rde, struct rde_node *node)
+{
+	if (node->up || node->subnet_known || node->hint_known)
+		return;
+	*node = rde->nodes[--rde->n_nodes];
+}
+
+/* ---- routes and the data path ---- */
+
+static struct rde_datapath datapath_for(const struct rde *rde, const struct kern_route *routes,
+					unsigned n)
+{
+	enum cfg_backend backend = rde->config.backend;
+	struct rde_datapath dp = {0};
+
+	for (unsigned i = 0; i < n; i++)
+		dp.vxlan = dp.vxlan || routes[i].mode == KERN_MODE_VXLAN;
+	dp.mtu = backend_namespace_mtu(rde->config.underlay_mtu, backend, dp.vxlan);
+	/* With --backend auto the device exists only while some peer is
+	 * reached over it, so an all-on-link cluster carries no idle tunnel. */
+	if (backend == CFG_BACKEND_VXLAN || (backend == CFG_BACKEND_AUTO && dp.vxlan))
+		dp.vtep = rde->config.node_ip;
+	return dp;
+}
+
+static void expiry_update(struct rde *rde, uint64_t now_ms)
+{
+	rib_expire(rde->rib, now_ms, rde->config.restart_time_ms, &rde->next_expiry);
+}
+
+/* The RIB refuses adverts over this host's networks and our own subnet. */
+static void update_rib_local(struct rde *rde)
+{
+	unsigned n = rde->config.n_local_prefixes;
+
+	if (rde->subnet_set)
+		rde->local[n++] = rde->subnet;
+	rib_set_local(rde->rib, rde->local, n);
+}
+
+/* Feeds the node's stored advert to the RIB. With report, every rejected
+ * entry is counted and logged; a reconsideration only says what it now
+ * accepts. */
+static void apply_advert(struct rde *rde, struct rde_node *node, bool report)
+{
+	enum rib_verdict verdicts[RIB_MAX_SUBNETS_PER_NODE];
+	bool was_deferred = node->deferred;
+	unsigned logged = 0;
+	char buf[PREFIX_STRLEN], length_want[16];
+
+	snprintf(length_want, sizeof(length_want), " (/%u)", rde->config.subnet_len);
+	rib_advert_checked(rde->rib, node->node_id, node->node_ip, node->advert, node->n_advert,
+			   node->advert_explicit, verdicts);
+	/* Entries new to the RIB (a reconsideration) take the node's data path. */
+	if (node->mode_known)
+		rib_set_path(rde->rib, node->node_id, node->mode, node->vtep, node->vtep_mac);
+	node->deferred = false;
+	node->subnet_known = false;
+	for (unsigned k = 0; k < node->n_advert; k++) {
+		enum rib_verdict v = verdicts[k];
+
+		if (v == RIB_ACCEPTED) {
+			if (!node->subnet_known) {
+				node->subnet = node->advert[k];
+				node->subnet_known = true;
+			}
+			if (!report && was_deferred)
+				log_info("peer %s: subnet %s accepted now that it is free",
+					 node->name, addr_format_prefix(&node->advert[k], buf));
+			continue;
+		}
+		/* Held by another node or by us: may become free later. */
+		if (v == RIB_REJECT_OWNED || v == RIB_REJECT_LOCAL)
+			node->deferred = true;
+		if (!report)
+			continue;
+		rde->stats.rejected[v]++;
+		if (logged++ < RDE_REJECT_LOG_MAX)
+			log_warn("peer %s: advertised subnet %s rejected: %s%s", node->name,
+				 addr_format_prefix(&node->advert[k], buf), rib_verdict_name(v),
+				 v == RIB_REJECT_LENGTH ? length_want : "");
+	}
+	if (report && logged > RDE_REJECT_LOG_MAX)
+		log_warn("peer %s: %u more advertised subnets rejected", node->name,
+			 logged - RDE_REJECT_LOG_MAX);
+}
+
+/* Entries refused because another node (or we) held them are tried again
+ * whenever the RIB may have changed, so that the loser of a claim
+ * conflict seen in the wrong order still gets its route once the winner
+ * has moved. */
+static void reconsider_deferred(struct rde *rde)
+{
+	for (unsigned i = 0; i < rde->n_nodes; i++)
+		if (rde->nodes[i].deferred && rde->nodes[i].up)
+			apply_advert(rde, &rde->nodes[i], false);
+}
+
+/* ---- the subnet claim ---- */
+
+static unsigned collect_taken(const struct rde *rde, struct prefix **out)
+{
+	unsigned n_entries, n = 0;
+	const struct rib_entry *entries = rib_entries(rde->rib, &n_entries);
+	struct prefix *taken = xcalloc(n_entries + 2 * rde->n_nodes + 1, sizeof(*taken));
+
+	for (unsigned i = 0; i < n_entries; i++)
+		taken[n++] = entries[i].subnet;
+	for (unsigned i = 0; i < rde->n_nodes; i++) {
+		if (rde->nodes[i].subnet_known)
+			taken[n++] = rde->nodes[i].subnet;
+		if (rde->nodes[i].hint_known)
+			taken[n++] = rde->nodes[i].hint;
+	}
+	*out = taken;
+	return n;
+}
+
+static void set_subnet(struct rde *rde, const struct prefix *subnet, const char *why)
+{
+	char buf[PREFIX_STRLEN];
+
+	rde->subnet = *subnet;
+	rde->subnet_set = true;
+	rde->subnet_changed = true;
+	rde->claim_pending = false;
+	update_rib_local(rde);
+	log_info("node subnet %s (%s)", addr_format_prefix(subnet, buf), why);
+	if (rde->config.state && !rde->config.subnet_explicit) {
+		int ret = state_set_subnet(rde->config.state, subnet);
+
+		/* persist_write logged the step; only a restart loses it. */
+		if (ret < 0)
+			log_error("cannot save subnet lease %s in %s: %s; a restart may claim "
+				  "another subnet",
+				  buf, rde->config.state->path, strerror(-ret));
+	}
+}
+
+/* avoid: a subnet we must not keep (we lost it in a conflict), or NULL. */
+static void claim_now(struct rde *rde, const struct prefix *avoid, const char *why)
+{
+	struct prefix *taken, chosen;
+	const struct prefix *preferred = NULL;
+	unsigned n = collect_taken(rde, &taken);
+	int ret;
+
+	if (avoid)
+		taken[n++] = *avoid;
+	else if (rde->config.lease_set)
+		preferred = &rde->config.lease;
+	ret = claim_pick(&rde->config.cluster, rde->config.subnet_len, rde->config.node_id,
+			 preferred, taken, n, &chosen);
+	free(taken);
+	if (ret < 0) {
+		char buf[PREFIX_STRLEN];
+
+		log_error("cannot claim a /%u in cluster range %s: %s", rde->config.subnet_len,
+			  addr_format_prefix(&rde->config.cluster, buf),
+			  ret == -ENOSPC ? "every subnet is taken" : strerror(-ret));
+		return;
+	}
+	set_subnet(rde, &chosen, why);
+}
+
+/* Another node's own advert overlaps our subnet. */
+static void check_conflict(struct rde *rde, const struct rde_node *node,
+			   const struct prefix *theirs, bool theirs_explicit)
+{
+	char ours_buf[PREFIX_STRLEN], theirs_buf[PREFIX_STRLEN];
+	const char *name = node->name;
+	struct prefix lost;
+
+	if (!rde->subnet_set || !addr_prefix_overlaps(&rde->subnet, theirs))
+		return;
+	addr_format_prefix(&rde->subnet, ours_buf);
+	addr_format_prefix(theirs, theirs_buf);
+	switch (claim_resolve(rde->config.node_id, rde->config.subnet_explicit, node->node_id,
+			      theirs_explicit)) {
+	case CLAIM_BOTH_EXPLICIT:
+		rde->stats.conflicts++;
+		log_error(
+		    "SUBNET CONFLICT: node %s is configured with subnet %s, which overlaps our "
+		    "--subnet %s; no route to it is installed until one of the two "
+		    "configurations is fixed",
+		    name, theirs_buf, ours_buf);
+		break;
+	case CLAIM_KEEP:
+		if (rde->config.subnet_explicit)
+			log_error(
+			    "SUBNET CONFLICT: node %s claims %s, which overlaps our --subnet %s; "
+			    "it must claim another one",
+			    name, theirs_buf, ours_buf);
+		else
+			log_warn("node %s claims %s, which overlaps our %s; we keep it (lower node "
+				 "id), it will claim another one",
+				 name, theirs_buf, ours_buf);
+		break;
+	case CLAIM_YIELD:
+		log_warn("node %s holds %s%s, which overlaps our claimed %s; claiming another "
+			 "subnet",
+			 name, theirs_buf, theirs_explicit ? " (configured with --subnet)" : "",
+			 ours_buf);
+		lost = rde->subnet;
+		claim_now(rde, &lost, "re-claimed after a conflict");
+		break;
+	}
+}
+
+/* ---- the data path of one peer ---- */
+
+/* The mode for a peer whose advert just arrived; why gets the reason. */
+static enum kern_mode choose_mode(const struct rde *rde, uint32_t node_ip, bool peer_vtep,
+				  char *why, size_t why_size)
+{
+	enum cfg_backend backend = rde->config.backend;
+	struct kern_error kerr = {{0}};
+	struct kern_path path = {0};
+	char gw[ADDR_STRLEN];
+	bool onlink = true, fallback = false;
+	enum kern_mode mode;
+	int len;
+
+	if (backend == CFG_BACKEND_AUTO && rde->config.path) {
+		if (rde->config.path(rde->config.path_arg, node_ip, &path, &kerr) < 0) {
+			onlink = false;
+			len = snprintf(why, why_size, "%s", kerr.message);
+		} else if (path.gateway) {
+			onlink = false;
+			len = snprintf(why, why_size, "auto: behind gateway %s on %s",
+				       addr_format(path.gateway, gw), path.ifname);
+		} else {
+			len = snprintf(why, why_size, "auto: on-link on %s", path.ifname);
+		}
+	} else {
+		len = snprintf(why, why_size, "--backend %s", backend_name(backend));
+	}
+	mode = backend_choose(backend, onlink, peer_vtep, &fallback);
+	if (fallback && len >= 0 && (size_t)len < why_size)
+		snprintf(why + len, why_size - (size_t)len, "; it advertises no VTEP, so direct");
+	return mode;
+}
+
+/* The VTEP of an advert and the mode it leads to; logged when it changes. */
+static void choose_path(struct rde *rde, struct rde_node *node, const struct rde_advert *advert)
+{
+	enum kern_mode mode;
+	char why[160] = "";
+
+	node->vtep = advert->vtep;
+	memset(node->vtep_mac, 0, KERN_MAC_LEN);
+	if (advert->vtep)
+		memcpy(node->vtep_mac, advert->vtep_mac, KERN_MAC_LEN);
+	mode = choose_mode(rde, node->node_ip, advert->vtep != 0, why, sizeof(why));
+	if (!node->mode_known || node->mode != mode)
+		log_info("peer %s: mode %s%s%s%s", node->name, backend_mode_name(mode),
+			 why[0] ? " (" : "", why, why[0] ? ")" : "");
+	node->mode = mode;
+	node->mode_known = true;
+	rib_set_path(rde->rib, node->node_id, mode, node->vtep, node->vtep_mac);
+}
+
+/* ---- events ---- */
+
+struct rde *rde_new(const struct rde_config *config, const struct rde_ops *ops, void *arg)
+{
+	struct rde *rde = xcalloc(1, sizeof(*rde));
+
+	rde->config = *config;
+	if (!rde->config.subnet_len)
+		rde->config.subnet_len = 24;
+	if (!rde->config.claim_wait_ms)
+		rde->config.claim_wait_ms = RDE_DEFAULT_CLAIM_WAIT_MS;
+	if (!rde->config.underlay_mtu)
+		rde->config.underlay_mtu = BACKEND_DEFAULT_MTU;
+	rde->local = xcalloc(config->n_local_prefixes + 1, sizeof(*rde->local));
+	if (config->n_local_prefixes)
+		memcpy(rde->local, config->local_prefixes,
+		       config->n_local_prefixes * sizeof(*rde->local));
+	rde->config.local_prefixes = rde->local;
+	if (ops)
+		rde->ops = *ops;
+	rde->arg = arg;
+	rde->rib = rib_new(&rde->config.cluster, rde->config.subnet_len);
+	update_rib_local(rde);
+	rde->datapath = datapath_for(rde, NULL, 0);
+	return rde;
+}
+
+void rde_free(struct rde *rde)
+{
+	if (!rde)
+		return;
+	rib_free(rde->rib);
+	free(rde->local);
+	free(rde->nodes);
+	free(rde->routes);
+	free(rde);
+}
+
+void rde_adopt(struct rde *rde, const struct kern_route *routes, unsigned n, uint64_t now_ms)
+{
+	rib_adopt(rde->rib, routes, n, now_ms);
+	expiry_update(rde, now_ms);
+	/* Already in the kernel: the plan starts from them, so that the first
+	 * real change is noticed and none is pushed for them alone. */
+	free(rde->routes);
+	rde->n_routes = rib_routes(rde->rib, rde->subnet_set ? &rde->subnet : NULL, &rde->routes);
+	rde->datapath = datapath_for(rde, rde->routes, rde->n_routes);
+}
+
+void rde_start(struct rde *rde, uint64_t now_ms, bool initial_peers)
+{
+	const struct rde_config *c = &rde->config;
+
+	if (c->subnet_explicit) {
+		set_subnet(rde, &c->subnet, "--subnet");
+	} else if (c->lease_set && c->lease.len == c->subnet_len &&
+		   addr_prefix_contains(&c->cluster, &c->lease)) {
+		set_subnet(rde, &c->lease, "lease from the state dir");
+	} else {
+		rde->claim_pending = true;
+		/* No one to ask: claim at the first tick. */
+		rde->claim_deadline = now_ms + (initial_peers ? c->claim_wait_ms : 0);
+	}
+}
+
+void rde_initial_answered(struct rde *rde, uint64_t now_ms)
+{
+	(void)now_ms;
+	if (rde->claim_pending)
+		claim_now(rde, NULL, "claimed from the cluster range");
+}
+
+void rde_session_up(struct rde *rde, const uint8_t node_id[NODE_ID_LEN], uint64_t now_ms)
+{
+	(void)now_ms;
+	node_get(rde, node_id)->up = true;
+}
+
+void rde_session_down(struct rde *rde, const uint8_t node_id[NODE_ID_LEN], bool leave,
+		      uint64_t now_ms)
+{
+	struct rde_node *node = node_find(rde, node_id);
+
+	if (node)
+		node->up = false;
+	if (leave) {
+		rib_withdraw(rde->rib, node_id);
+		if (node) {
+			node->subnet_known = false;
+			node->stale = false;
+			node_release(rde, node);
+		}
+		return;
+	}
+	rib_session_down(rde->rib, node_id, now_ms);
+	expiry_update(rde, now_ms);
+	if (node && node->subnet_known) {
+		char buf[PREFIX_STRLEN];
+
+		node->stale = true;
+		log_info("peer %s: session lost, route to %s kept as stale for up to %u ms",
+			 node->name, addr_format_prefix(&node->subnet, buf),
+			 rde->config.restart_time_ms);
+	}
+}
+
+/* An advert's entries the session could not even decode are counted and
+ * logged here, with the others' verdicts. */
+static void count_undecoded(struct rde *rde, const struct rde_node *node,
+			    const struct rde_advert *advert)
+{
+	if (advert->n_malformed) {
+		rde->stats.rejected[RIB_REJECT_MALFORMED] += advert->n_malformed;
+		log_warn("peer %s: %u advertised subnet(s) rejected: %s (prefix length over 32)",
+			 node->name, advert->n_malformed, rib_verdict_name(RIB_REJECT_MALFORMED));
+	}
+	if (advert->n_over) {
+		rde->stats.rejected[RIB_REJECT_TOO_MANY] += advert->n_over;
+		log_warn("peer %s: %u advertised subnet(s) rejected: %s (at most %d per node)",
+			 node->name, advert->n_over, rib_verdict_name(RIB_REJECT_TOO_MANY),
+			 RIB_MAX_SUBNETS_PER_NODE);
+	}
+}
+
+void rde_advert(struct rde *rde, const uint8_t node_id[NODE_ID_LEN], const char *name,
+		const struct rde_advert *advert, uint64_t now_ms)
+{
+	struct rde_node *node = node_get(rde, node_id);
+	unsigned n = advert->n_subnets;
+
+	(void)now_ms;
+	if (n > RIB_MAX_SUBNETS_PER_NODE)
+		n = RIB_MAX_SUBNETS_PER_NODE;
+	snprintf(node->name, sizeof(node->name), "%s", name);
+	node->node_ip = advert->node_ip;
+	node->n_advert = n;
+	if (n)
+		memcpy(node->advert, advert->subnets, n * sizeof(*node->advert));
+	node->advert_explicit = advert->explicit_subnet;
+	count_undecoded(rde, node, advert);
+	apply_advert(rde, node, true);
+	node->stale = false;
+	/* Overlaps with our own subnet are the claim protocol's business,
+	 * between node subnets only: a /17 must not make us move. */
+	for (unsigned i = 0; i < node->n_advert; i++) {
+		const struct prefix *p = &node->advert[i];
+
+		if (p->len == rde->config.subnet_len && (p->addr & ~addr_mask(p->len)) == 0 &&
+		    addr_prefix_contains(&rde->config.cluster, p))
+			check_conflict(rde, node, p, advert->explicit_subnet);
+	}
+	choose_path(rde, node, advert);
+}
+
+void rde_end_of_adverts(struct rde *rde, const uint8_t node_id[NODE_ID_LEN], uint64_t now_ms)
+{
+	rib_end_of_adverts(rde->rib, node_id);
+	expiry_update(rde, now_ms);
+}
+
+void rde_hint(struct rde *rde, const uint8_t node_id[NODE_ID_LEN], const struct prefix *hint)
+{
+	struct rde_node *node;
+
+	if (!hint) {
+		node = node_find(rde, node_id);
+		if (node) {
+			node->hint_known = false;
+			node_release(rde, node);
+		}
+		return;
+	}
+	/* A hint only steers our claim, and like an advert (src/rib.c) it is
+	 * one node subnet: a shorter one (two /17s cover the cluster) would
+	 * make every subnet look taken, a longer one would block a subnet
+	 * nobody holds; both are ignored. */
+	if (hint->len != rde->config.subnet_len)
+		return;
+	struct prefix masked = {hint->addr & addr_mask(hint->len), hint->len};
+
+	if (!addr_prefix_contains(&rde->config.cluster, &masked))
+		return;
+	node = node_get(rde, node_id);
+	node->hint = masked;
+	node->hint_known = true;
+}
+
+void rde_tick(struct rde *rde, uint64_t now_ms)
+{
+	if (rde->next_expiry && now_ms >= rde->next_expiry)
+		expiry_update(rde, now_ms);
+	if (rde->claim_pending && now_ms >= rde->claim_deadline)
+		claim_now(rde, NULL, "claimed from the cluster range; not every seed answered");
+}
+
+uint64_t rde_next_wake(const struct rde *rde)
+{
+	uint64_t next = rde->next_expiry ? rde->next_expiry : UINT64_MAX;
+
+	if (rde->claim_pending && rde->claim_deadline < next)
+		next = rde->claim_deadline;
+	return next;
+}
+
+static enum rde_order plan_order(const struct rde_datapath *before,
+				 const struct rde_datapath *after)
+{
+	if (before->mtu == after->mtu && before->vtep == after->vtep)
+		return RDE_ORDER_ROUTES_ONLY;
+	/* A narrower path first, a wider one last. */
+	if (after->mtu < before->mtu || (after->vtep && !before->vtep))
+		return RDE_ORDER_DATAPATH_FIRST;
+	return RDE_ORDER_ROUTES_FIRST;
+}
+
+void rde_flush(struct rde *rde, uint64_t now_ms)
+{
+	struct kern_route *routes;
+	struct rde_datapath dp;
+	struct rde_plan plan = {0};
+	unsigned n;
+	bool same_routes;
+
+	(void)now_ms;
+	reconsider_deferred(rde);
+	n = rib_routes(rde->rib, rde->subnet_set ? &rde->subnet : NULL, &routes);
+	dp = datapath_for(rde, routes, n);
+	same_routes =
+	    n == rde->n_routes && (n == 0 || memcmp(routes, rde->routes, n * sizeof(*routes)) == 0);
+	plan.order =
+	    rde->subnet_changed ? RDE_ORDER_TOPOLOGY_FIRST : plan_order(&rde->datapath, &dp);
+	if (same_routes && plan.order == RDE_ORDER_ROUTES_ONLY) {
+		free(routes);
+		return;
+	}
+	free(rde->routes);
+	rde->routes = routes;
+	rde->n_routes = n;
+	rde->datapath = dp;
+	rde->subnet_changed = false;
+	plan.routes = routes;
+	plan.n_routes = n;
+	plan.subnet = rde->subnet;
+	plan.subnet_set = rde->subnet_set;
+	plan.mtu = dp.mtu;
+	plan.vtep = dp.vtep;
+	backend_vtep_mac(rde->config.node_ip, plan.vtep_mac);
+	plan.vxlan_mtu = backend_vxlan_mtu(rde->config.underlay_mtu);
+	if (rde->ops.plan)
+		rde->ops.plan(rde->arg, &plan);
+}
+
+/* ---- views ---- */
+
+bool rde_subnet(const struct rde *rde, struct prefix *subnet, bool *explicit_subnet)
+{
+	if (rde->subnet_set)
+		*subnet = rde->subnet;
+	if (explicit_subnet)
+		*explicit_subnet = rde->config.subnet_explicit;
+	return rde->subnet_set;
+}
+
+void rde_peer_view(const struct rde *rde, const uint8_t node_id[NODE_ID_LEN],
+		   struct rde_peer_view *view)
+{
+	const struct rde_node *node = node_find(rde, node_id);
+
+	memset(view, 0, sizeof(*view));
+	if (!node)
+		return;
+	view->subnet = node->subnet;
+	view->subnet_known = node->subnet_known;
+	view->stale = node->stale;
+	view->mode = node->mode;
+	for (unsigned r = 0; r < rde->n_routes && node->subnet_known; r++)
+		view->routed =
+		    view->routed || addr_prefix_equal(&rde->routes[r].dst, &node->subnet);
+}
+
+unsigned rde_routes(const struct rde *rde, struct kern_route **out)
+{
+	*out = NULL;
+	if (rde->n_routes) {
+		*out = xcalloc(rde->n_routes, sizeof(**out));
+		memcpy(*out, rde->routes, rde->n_routes * sizeof(**out));
+	}
+	return rde->n_routes;
+}
+
+void rde_get_stats(const struct rde *rde, struct rde_stats *stats)
+{
+	*stats = rde->stats;
+}
