@@ -1,0 +1,527 @@
+/* The route decision engine, deterministically: a fake clock (now_ms is
+ * an argument), a fake path lookup (which peer is behind a gateway), and
+ * events given by hand in the order a case needs, where the loopback
+ * tests (test_peer) can only hope for one. Pins the subnet claim and its
+ * conflicts, stale expiry to the millisecond, per-peer mode changes, the
+ * MTU/VXLAN order of a plan, adoption and the per-peer view. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "nsagent/log.h"
+#include "nsagent/rde.h"
+
+#define NET(x) ((struct prefix){0xac100000u | ((x) << 8), 24})
+#define IP_B 0xc0a80106u
+#define IP_C 0xc0a80206u
+#define VTEP_MAC                                                                                   \
+	{                                                                                          \
+		2, 0x6e, 1, 2, 3, 4                                                                \
+	}
+
+/* Our id is in the middle: LOW wins a claim conflict against us, HIGH
+ * loses it. */
+static const uint8_t OURS[NODE_ID_LEN] = {0x50};
+static const uint8_t LOW[NODE_ID_LEN] = {0x10};
+static const uint8_t HIGH[NODE_ID_LEN] = {0x90};
+
+struct fixture {
+	struct rde *rde;
+	unsigned plans;
+	struct rde_plan last; /* routes copied into routes[] */
+	struct kern_route routes[16];
+	uint32_t behind_gateway; /* the fake path lookup: this node IP is routed */
+	int path_error;		 /* the fake path lookup fails with it */
+	unsigned lookups;
+};
+
+static void on_plan(void *arg, const struct rde_plan *plan)
+{
+	struct fixture *f = arg;
+
+	assert_true(plan->n_routes <= 16);
+	f->plans++;
+	f->last = *plan;
+	if (plan->n_routes)
+		memcpy(f->routes, plan->routes, plan->n_routes * sizeof(*plan->routes));
+	f->last.routes = f->routes;
+}
+
+static int fake_path(void *arg, uint32_t node_ip, struct kern_path *path, struct kern_error *err)
+{
+	struct fixture *f = arg;
+
+	f->lookups++;
+	if (f->path_error) {
+		snprintf(err->message, sizeof(err->message), "cannot find a route: fake");
+		return f->path_error;
+	}
+	memset(path, 0, sizeof(*path));
+	path->gateway = node_ip == f->behind_gateway ? 0xc0a80101u : 0;
+	snprintf(path->ifname, sizeof(path->ifname), "eth0");
+	return 0;
+}
+
+static const struct rde_ops ops = {.plan = on_plan};
+
+static void base_config(struct rde_config *c, struct fixture *f)
+{
+	memset(c, 0, sizeof(*c));
+	memcpy(c->node_id, OURS, NODE_ID_LEN);
+	c->cluster = (struct prefix){0xac100000u, 16};
+	c->subnet_len = 24;
+	c->claim_wait_ms = 3000;
+	c->restart_time_ms = 5000;
+	c->backend = CFG_BACKEND_AUTO;
+	c->node_ip = 0xc0a80105u;
+	c->underlay_mtu = 1500;
+	c->path = fake_path;
+	c->path_arg = f;
+}
+
+static void start(struct fixture *f, const struct rde_config *c, uint64_t now)
+{
+	f->rde = rde_new(c, &ops, f);
+	rde_start(f->rde, now, false);
+	rde_flush(f->rde, now);
+}
+
+/* Our subnet NET(1), given with --subnet. */
+static void start_explicit(struct fixture *f, uint64_t now)
+{
+	struct rde_config c;
+
+	base_config(&c, f);
+	c.subnet = NET(1);
+	c.subnet_explicit = true;
+	start(f, &c, now);
+}
+
+static void advert(struct fixture *f, const uint8_t *id, uint32_t ip, struct prefix subnet,
+		   bool explicit_subnet, bool vtep, uint64_t now)
+{
+	struct rde_advert a = {.node_ip = ip,
+			       .subnets = &subnet,
+			       .n_subnets = 1,
+			       .explicit_subnet = explicit_subnet,
+			       .vtep = vtep ? ip : 0,
+			       .vtep_mac = VTEP_MAC};
+
+	rde_advert(f->rde, id, "test peer", &a, now);
+}
+
+static void up_and_advert(struct fixture *f, const uint8_t *id, uint32_t ip, struct prefix subnet,
+			  bool vtep, uint64_t now)
+{
+	rde_session_up(f->rde, id, now);
+	advert(f, id, ip, subnet, false, vtep, now);
+	rde_end_of_adverts(f->rde, id, now);
+	rde_flush(f->rde, now);
+}
+
+static struct rde_peer_view view_of(const struct fixture *f, const uint8_t *id)
+{
+	struct rde_peer_view v;
+
+	rde_peer_view(f->rde, id, &v);
+	return v;
+}
+
+static bool planned(const struct fixture *f, struct prefix dst)
+{
+	for (unsigned i = 0; i < f->last.n_routes; i++)
+		if (addr_prefix_equal(&f->last.routes[i].dst, &dst))
+			return true;
+	return false;
+}
+
+static int teardown(void **st)
+{
+	struct fixture *f = *st;
+
+	rde_free(f->rde);
+	free(f);
+	return 0;
+}
+
+static int setup(void **st)
+{
+	*st = calloc(1, sizeof(struct fixture));
+	return *st ? 0 : -1;
+}
+
+/* An explicit subnet is planned at once, topology first, with the
+ * underlay's MTU and no VXLAN device while no peer needs one. */
+static void test_explicit_first_plan(void **st)
+{
+	struct fixture *f = *st;
+
+	start_explicit(f, 1000);
+	assert_int_equal(f->plans, 1);
+	assert_int_equal(f->last.order, RDE_ORDER_TOPOLOGY_FIRST);
+	assert_true(f->last.subnet_set);
+	assert_true(addr_prefix_equal(&f->last.subnet, &NET(1)));
+	assert_int_equal(f->last.mtu, 1500);
+	assert_int_equal(f->last.vtep, 0);
+	assert_int_equal(f->last.n_routes, 0);
+	/* nothing changed: nothing pushed */
+	rde_flush(f->rde, 1001);
+	assert_int_equal(f->plans, 1);
+	assert_int_equal(rde_next_wake(f->rde), UINT64_MAX);
+}
+
+/* Without seeds the claim happens at the first tick, never inside
+ * rde_start; with initial peers it waits for them or the claim wait. */
+static void test_claim_wait(void **st)
+{
+	struct fixture *f = *st;
+	struct rde_config c;
+	struct prefix got;
+
+	base_config(&c, f);
+	f->rde = rde_new(&c, &ops, f);
+	rde_start(f->rde, 1000, true);
+	rde_flush(f->rde, 1000);
+	assert_int_equal(f->plans, 0);
+	assert_false(rde_subnet(f->rde, &got, NULL));
+	assert_int_equal(rde_next_wake(f->rde), 4000);
+	rde_tick(f->rde, 3999);
+	assert_false(rde_subnet(f->rde, &got, NULL));
+	rde_tick(f->rde, 4000);
+	rde_flush(f->rde, 4000);
+	assert_true(rde_subnet(f->rde, &got, NULL));
+	assert_int_equal(f->plans, 1);
+	assert_int_equal(f->last.order, RDE_ORDER_TOPOLOGY_FIRST);
+	assert_int_equal(rde_next_wake(f->rde), UINT64_MAX);
+}
+
+/* Claims for a node without lease: every run starts the same walk from
+ * our id, and what the initial peers said is avoided: their adverts and
+ * the subnet hints of the peers they relayed. */
+static struct prefix claim_with(struct fixture *f, const struct prefix *advertised,
+				const struct prefix *hint)
+{
+	struct rde_config c;
+	struct prefix got = {0, 0};
+
+	base_config(&c, f);
+	rde_free(f->rde);
+	f->rde = rde_new(&c, &ops, f);
+	rde_start(f->rde, 0, true);
+	if (advertised)
+		up_and_advert(f, LOW, IP_B, *advertised, false, 0);
+	if (hint)
+		rde_hint(f->rde, HIGH, hint);
+	rde_initial_answered(f->rde, 10);
+	rde_flush(f->rde, 10);
+	assert_true(rde_subnet(f->rde, &got, NULL));
+	assert_int_equal(f->last.order, RDE_ORDER_TOPOLOGY_FIRST);
+	return got;
+}
+
+static void test_claim_avoids_taken(void **st)
+{
+	struct fixture *f = *st;
+	struct prefix first = claim_with(f, NULL, NULL);
+	struct prefix second = claim_with(f, &first, NULL);
+	struct prefix third = claim_with(f, &first, &second);
+
+	assert_int_equal(first.len, 24);
+	assert_false(addr_prefix_overlaps(&second, &first));
+	assert_false(addr_prefix_overlaps(&third, &first));
+	assert_false(addr_prefix_overlaps(&third, &second));
+	assert_true(planned(f, first));
+}
+
+/* Claimed vs claimed: a lower id holding our subnet makes us move (a new
+ * topology plan) and gets its route; a higher id is told to move: its
+ * route waits until it has, then comes without another advert from it. */
+static void test_claim_conflict(void **st)
+{
+	struct fixture *f = *st;
+	struct rde_config c;
+	struct prefix ours, moved;
+	unsigned plans;
+
+	base_config(&c, f);
+	c.lease = NET(1);
+	c.lease_set = true;
+	start(f, &c, 0);
+	assert_true(rde_subnet(f->rde, &ours, NULL));
+	assert_true(addr_prefix_equal(&ours, &NET(1)));
+
+	/* HIGH claims our subnet too: we keep it, no route to it */
+	up_and_advert(f, HIGH, IP_C, NET(1), false, 10);
+	assert_false(view_of(f, HIGH).routed);
+	assert_false(planned(f, NET(1)));
+	/* it moves to NET(3): routed */
+	advert(f, HIGH, IP_C, NET(3), false, false, 20);
+	rde_flush(f->rde, 20);
+	assert_true(view_of(f, HIGH).routed);
+
+	/* LOW claims our subnet: we move, it is routed, HIGH keeps its route */
+	plans = f->plans;
+	up_and_advert(f, LOW, IP_B, NET(1), false, 30);
+	assert_int_equal(f->plans, plans + 1);
+	assert_int_equal(f->last.order, RDE_ORDER_TOPOLOGY_FIRST);
+	assert_true(rde_subnet(f->rde, &moved, NULL));
+	assert_false(addr_prefix_overlaps(&moved, &NET(1)));
+	assert_false(addr_prefix_overlaps(&moved, &NET(3)));
+	assert_true(addr_prefix_equal(&f->last.subnet, &moved));
+	assert_true(planned(f, NET(1)));
+	assert_true(planned(f, NET(3)));
+}
+
+/* Both configured by hand with the same subnet: nobody moves, no route,
+ * counted. */
+static void test_conflict_both_explicit(void **st)
+{
+	struct fixture *f = *st;
+	struct rde_stats stats;
+	struct prefix ours;
+
+	start_explicit(f, 0);
+	rde_session_up(f->rde, LOW, 5);
+	advert(f, LOW, IP_B, NET(1), true, false, 5);
+	rde_flush(f->rde, 5);
+	rde_get_stats(f->rde, &stats);
+	assert_int_equal(stats.conflicts, 1);
+	assert_int_equal(stats.rejected[RIB_REJECT_LOCAL], 1);
+	assert_true(rde_subnet(f->rde, &ours, NULL));
+	assert_true(addr_prefix_equal(&ours, &NET(1)));
+	assert_false(view_of(f, LOW).routed);
+	assert_int_equal(f->last.n_routes, 0);
+}
+
+/* A lost session keeps the route, stale, for exactly the restart time;
+ * the owner's return refreshes it; goodbye(leave) withdraws at once. */
+static void test_stale_expiry(void **st)
+{
+	struct fixture *f = *st;
+	struct rde_peer_view v;
+	unsigned plans;
+
+	start_explicit(f, 0);
+	up_and_advert(f, LOW, IP_B, NET(2), false, 100);
+	assert_true(view_of(f, LOW).routed);
+	assert_false(view_of(f, LOW).stale);
+
+	rde_session_down(f->rde, LOW, false, 1000);
+	rde_flush(f->rde, 1000);
+	v = view_of(f, LOW);
+	assert_true(v.routed && v.stale);
+	assert_int_equal(rde_next_wake(f->rde), 6000);
+	plans = f->plans;
+	rde_tick(f->rde, 5999);
+	rde_flush(f->rde, 5999);
+	assert_int_equal(f->plans, plans);
+	assert_true(view_of(f, LOW).routed);
+	rde_tick(f->rde, 6000);
+	rde_flush(f->rde, 6000);
+	assert_int_equal(f->plans, plans + 1);
+	assert_false(planned(f, NET(2)));
+	assert_false(view_of(f, LOW).routed);
+	assert_int_equal(rde_next_wake(f->rde), UINT64_MAX);
+
+	/* back within the restart time: fresh, never withdrawn */
+	up_and_advert(f, LOW, IP_B, NET(2), false, 7000);
+	rde_session_down(f->rde, LOW, false, 8000);
+	rde_flush(f->rde, 8000);
+	plans = f->plans;
+	up_and_advert(f, LOW, IP_B, NET(2), false, 9000);
+	assert_int_equal(f->plans, plans); /* the route never changed */
+	v = view_of(f, LOW);
+	assert_true(v.routed && !v.stale);
+	rde_tick(f->rde, 13000);
+	rde_flush(f->rde, 13000);
+	assert_true(view_of(f, LOW).routed);
+
+	/* leave: gone at once */
+	rde_session_down(f->rde, LOW, true, 14000);
+	rde_flush(f->rde, 14000);
+	assert_false(planned(f, NET(2)));
+	assert_false(view_of(f, LOW).subnet_known);
+}
+
+/* backend auto: a peer behind a gateway with a VTEP is reached over
+ * VXLAN: the plan lowers the MTU and wants the device before the route
+ * goes in; when it is on-link again the route goes direct and the MTU is
+ * raised and the device dropped after the routes. */
+static void test_mode_changes_and_mtu_order(void **st)
+{
+	struct fixture *f = *st;
+	static const uint8_t mac[KERN_MAC_LEN] = VTEP_MAC;
+
+	start_explicit(f, 0);
+	f->behind_gateway = IP_B;
+	up_and_advert(f, LOW, IP_B, NET(2), true, 10);
+	assert_int_equal(f->lookups, 1);
+	assert_int_equal(view_of(f, LOW).mode, KERN_MODE_VXLAN);
+	assert_int_equal(f->last.order, RDE_ORDER_DATAPATH_FIRST);
+	assert_int_equal(f->last.mtu, 1450);
+	assert_int_equal(f->last.vtep, 0xc0a80105u);
+	assert_int_equal(f->last.vxlan_mtu, 1450);
+	assert_int_equal(f->last.n_routes, 1);
+	assert_int_equal(f->last.routes[0].mode, KERN_MODE_VXLAN);
+	assert_int_equal(f->last.routes[0].vtep, IP_B);
+	assert_memory_equal(f->last.routes[0].vtep_mac, mac, KERN_MAC_LEN);
+
+	/* a second vxlan peer: routes only, the data path is already there */
+	f->behind_gateway = IP_C;
+	up_and_advert(f, HIGH, IP_C, NET(3), true, 20);
+	assert_int_equal(f->last.order, RDE_ORDER_ROUTES_ONLY);
+	assert_int_equal(f->last.n_routes, 2);
+
+	/* LOW's path turns on-link (its next advert asks again): direct; HIGH
+	 * still needs VXLAN, so the MTU stays */
+	advert(f, LOW, IP_B, NET(2), false, true, 30);
+	rde_flush(f->rde, 30);
+	assert_int_equal(view_of(f, LOW).mode, KERN_MODE_DIRECT);
+	assert_int_equal(f->last.order, RDE_ORDER_ROUTES_ONLY);
+	assert_int_equal(f->last.mtu, 1450);
+
+	/* HIGH leaves: no vxlan route left, routes go first, then the MTU */
+	rde_session_down(f->rde, HIGH, true, 40);
+	rde_flush(f->rde, 40);
+	assert_int_equal(f->last.order, RDE_ORDER_ROUTES_FIRST);
+	assert_int_equal(f->last.mtu, 1500);
+	assert_int_equal(f->last.vtep, 0);
+	assert_int_equal(f->last.n_routes, 1);
+	assert_int_equal(f->last.routes[0].mode, KERN_MODE_DIRECT);
+}
+
+/* Behind a gateway without a VTEP, or with a failing lookup: direct is
+ * all there is; --backend direct never asks the kernel. */
+static void test_mode_fallbacks(void **st)
+{
+	struct fixture *f = *st;
+	struct rde_config c;
+
+	start_explicit(f, 0);
+	f->behind_gateway = IP_B;
+	up_and_advert(f, LOW, IP_B, NET(2), false, 10);
+	assert_int_equal(view_of(f, LOW).mode, KERN_MODE_DIRECT);
+	assert_int_equal(f->last.mtu, 1500);
+	f->path_error = -ENETUNREACH;
+	up_and_advert(f, HIGH, IP_C, NET(3), true, 20);
+	assert_int_equal(view_of(f, HIGH).mode, KERN_MODE_VXLAN);
+	rde_free(f->rde);
+
+	base_config(&c, f);
+	c.backend = CFG_BACKEND_DIRECT;
+	c.subnet = NET(1);
+	c.subnet_explicit = true;
+	f->lookups = 0;
+	start(f, &c, 0);
+	up_and_advert(f, HIGH, IP_C, NET(3), true, 20);
+	assert_int_equal(f->lookups, 0);
+	assert_int_equal(view_of(f, HIGH).mode, KERN_MODE_DIRECT);
+}
+
+/* --backend vxlan: the device and the lowered MTU from the first plan, and
+ * no data-path change ever after. */
+static void test_backend_vxlan_fixed_datapath(void **st)
+{
+	struct fixture *f = *st;
+	struct rde_config c;
+
+	base_config(&c, f);
+	c.backend = CFG_BACKEND_VXLAN;
+	c.subnet = NET(1);
+	c.subnet_explicit = true;
+	start(f, &c, 0);
+	assert_int_equal(f->last.mtu, 1450);
+	assert_int_equal(f->last.vtep, 0xc0a80105u);
+	up_and_advert(f, LOW, IP_B, NET(2), true, 10);
+	assert_int_equal(f->last.order, RDE_ORDER_ROUTES_ONLY);
+	rde_session_down(f->rde, LOW, true, 20);
+	rde_flush(f->rde, 20);
+	assert_int_equal(f->last.order, RDE_ORDER_ROUTES_ONLY);
+	assert_int_equal(f->last.mtu, 1450);
+}
+
+/* Routes adopted from the kernel are planned without a push, stay until
+ * their owner's end-of-adverts sweeps what it no longer has, or expire. */
+static void test_adopt(void **st)
+{
+	struct fixture *f = *st;
+	struct rde_config c;
+	struct kern_route adopted[] = {{.dst = NET(2), .gateway = IP_B},
+				       {.dst = NET(9), .gateway = IP_B},
+				       {.dst = NET(8), .gateway = IP_C}};
+	struct kern_route *routes;
+	unsigned n;
+
+	base_config(&c, f);
+	c.subnet = NET(1);
+	c.subnet_explicit = true;
+	f->rde = rde_new(&c, &ops, f);
+	rde_adopt(f->rde, adopted, 3, 0);
+	rde_start(f->rde, 0, true);
+	rde_flush(f->rde, 0);
+	assert_int_equal(f->plans, 1); /* the topology, with the adopted routes */
+	assert_int_equal(f->last.n_routes, 3);
+	assert_int_equal(rde_next_wake(f->rde), 5000);
+	up_and_advert(f, LOW, IP_B, NET(2), false, 100);
+	assert_int_equal(f->last.n_routes, 2);
+	assert_false(planned(f, NET(9)));
+	rde_tick(f->rde, 5000);
+	rde_flush(f->rde, 5000);
+	n = rde_routes(f->rde, &routes);
+	assert_int_equal(n, 1);
+	assert_true(addr_prefix_equal(&routes[0].dst, &NET(2)));
+	free(routes);
+}
+
+/* Undecodable and excess entries are counted with the RIB's verdicts; a
+ * hint of another length than the node subnet's is ignored. */
+static void test_rejections_counted(void **st)
+{
+	struct fixture *f = *st;
+	struct prefix subnets[] = {NET(2), {0, 0}, {0xac100000u | (5 << 8), 25}};
+	struct rde_advert a = {
+	    .node_ip = IP_B, .subnets = subnets, .n_subnets = 3, .n_malformed = 2, .n_over = 4};
+	struct prefix wide = {0xac100000u, 17};
+	struct rde_stats stats;
+
+	start_explicit(f, 0);
+	rde_session_up(f->rde, LOW, 1);
+	rde_advert(f->rde, LOW, "test peer", &a, 1);
+	rde_flush(f->rde, 1);
+	rde_get_stats(f->rde, &stats);
+	assert_int_equal(stats.rejected[RIB_REJECT_MALFORMED], 2);
+	assert_int_equal(stats.rejected[RIB_REJECT_TOO_MANY], 4);
+	assert_int_equal(stats.rejected[RIB_REJECT_DEFAULT], 1);
+	assert_int_equal(stats.rejected[RIB_REJECT_LENGTH], 1);
+	assert_int_equal(f->last.n_routes, 1);
+	rde_hint(f->rde, HIGH, &wide);
+	rde_hint(f->rde, HIGH, NULL);
+	assert_false(view_of(f, HIGH).subnet_known);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_explicit_first_plan, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_claim_wait, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_claim_avoids_taken, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_claim_conflict, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_conflict_both_explicit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stale_expiry, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_mode_changes_and_mtu_order, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_mode_fallbacks, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_backend_vxlan_fixed_datapath, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_adopt, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rejections_counted, setup, teardown),
+	};
+
+	log_set_level(getenv("NSAGENT_TEST_DEBUG") ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
