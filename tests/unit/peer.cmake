@@ -1,7 +1,8 @@
 # Sessions over loopback TCP (127.0.0.x, kernel-chosen ports): no namespace
 # or route changes, so it runs as a plain unit test.
 nsa_unit(test_peer SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/peer_harness.c
-  ${CMAKE_SOURCE_DIR}/src/peer.c ${CMAKE_SOURCE_DIR}/src/rde.c ${CMAKE_SOURCE_DIR}/src/rib.c
+  ${CMAKE_SOURCE_DIR}/src/session.c ${CMAKE_SOURCE_DIR}/src/session_fsm.c
+  ${CMAKE_SOURCE_DIR}/src/peers.c ${CMAKE_SOURCE_DIR}/src/rde.c ${CMAKE_SOURCE_DIR}/src/rib.c
   ${CMAKE_SOURCE_DIR}/src/backend.c
   ${CMAKE_SOURCE_DIR}/src/claim.c ${CMAKE_SOURCE_DIR}/src/backoff.c
   ${CMAKE_SOURCE_DIR}/src/listen.c ${CMAKE_SOURCE_DIR}/src/metrics.c

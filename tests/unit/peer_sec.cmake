@@ -2,7 +2,8 @@
 # adverts, malformed frames, floods, peer-list poisoning.
 nsa_unit(test_peer_sec SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/peer_harness.c
   ${CMAKE_SOURCE_DIR}/tests/unit/tls_harness.c
-  ${CMAKE_SOURCE_DIR}/src/peer.c ${CMAKE_SOURCE_DIR}/src/rde.c ${CMAKE_SOURCE_DIR}/src/rib.c
+  ${CMAKE_SOURCE_DIR}/src/session.c ${CMAKE_SOURCE_DIR}/src/session_fsm.c
+  ${CMAKE_SOURCE_DIR}/src/peers.c ${CMAKE_SOURCE_DIR}/src/rde.c ${CMAKE_SOURCE_DIR}/src/rib.c
   ${CMAKE_SOURCE_DIR}/src/claim.c ${CMAKE_SOURCE_DIR}/src/backoff.c
   ${CMAKE_SOURCE_DIR}/src/listen.c ${CMAKE_SOURCE_DIR}/src/metrics.c
   ${CMAKE_SOURCE_DIR}/src/wire.c ${CMAKE_SOURCE_DIR}/src/frame.c ${CMAKE_SOURCE_DIR}/src/backend.c

@@ -1,0 +1,387 @@
+/* DOC: the peer table, eviction and peer exchange.
+ *
+ * One struct peer per remote node, found by node id or by the endpoint we
+ * dial; created for seeds and persisted peers at start, for a node that
+ * connects to us, and for the peers another node relays (peer exchange:
+ * addresses to dial only, never routes; a relayed subnet is only a hint
+ * for the rde's claim). The table is bounded (max-peers): a learned peer
+ * never reached gives its place to a node that did connect, and one not
+ * reached in PEER_LEARNED_MAX_FAILURES attempts is forgotten, so a
+ * poisoned peer list cannot crowd out real nodes. Only unicast addresses
+ * outside the cluster range are dialled (undialable). Peers are freed
+ * from a deferred reaper, never inside their own callbacks. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nsagent/log.h"
+#include "nsagent/peer.h"
+#include "nsagent/rde.h"
+#include "nsagent/xalloc.h"
+
+#include "session_priv.h"
+
+/* "192.168.1.6:7470 (1a2b3c4d)" for logs. */
+const char *peer_name(const struct peer *peer, char *buf, size_t size)
+{
+	char ep[ENDPOINT_STRLEN], id[NODE_ID_STRLEN];
+
+	if (peer->id_known)
+		snprintf(buf, size, "%s (%.8s)", addr_format_endpoint(&peer->endpoint, ep),
+			 node_id_format(peer->node_id, id));
+	else
+		snprintf(buf, size, "%s", addr_format_endpoint(&peer->endpoint, ep));
+	return buf;
+}
+
+/* ---- peers: lookup, creation, reaping ---- */
+
+struct peer *find_by_id(struct peer_mgr *mgr, const uint8_t *id)
+{
+	struct peer *peer;
+
+	TAILQ_FOREACH(peer, &mgr->peers, entry)
+	if (!peer->dead && peer->id_known && node_id_cmp(peer->node_id, id) == 0)
+		return peer;
+	return NULL;
+}
+
+struct peer *find_by_endpoint(struct peer_mgr *mgr, uint32_t addr, uint16_t port)
+{
+	struct peer *peer;
+
+	TAILQ_FOREACH(peer, &mgr->peers, entry)
+	if (!peer->dead && peer->endpoint.addr == addr && peer->endpoint.port == port)
+		return peer;
+	return NULL;
+}
+
+static void retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	peer_fsm(arg, PEER_EV_RETRY_TIMER);
+}
+
+static void handshake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	peer_fsm(arg, PEER_EV_HANDSHAKE_TIMER);
+}
+
+static void hold_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	peer_fsm(arg, PEER_EV_HOLD_TIMER);
+}
+
+static void keepalive_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	peer_fsm(arg, PEER_EV_KEEPALIVE_TIMER);
+}
+
+static bool is_self_endpoint(const struct peer_mgr *mgr, uint32_t addr, uint16_t port)
+{
+	return addr == mgr->config.node_ip && port == mgr->port;
+}
+
+/* A learned peer that has never had a session and is not in one now: the
+ * first to go when a node that did connect needs its place. */
+static struct peer *eviction_victim(struct peer_mgr *mgr)
+{
+	struct peer *p, *victim = NULL;
+
+	TAILQ_FOREACH(p, &mgr->peers, entry)
+	{
+		if (p->dead || !p->learned || p->seed || p->ever_established || p->incoming ||
+		    p->state == PEER_ESTABLISHED)
+			continue;
+		if (!victim || p->failures > victim->failures)
+			victim = p;
+	}
+	return victim;
+}
+
+/* may_evict: the peer is a node that has connected to us (not a rumour),
+ * worth more than a learned address nobody has reached. */
+struct peer *peer_new(struct peer_mgr *mgr, const struct endpoint *endpoint, bool may_evict)
+{
+	struct peer *peer;
+
+	if (mgr->n_peers - mgr->n_dead >= mgr->config.max_peers) {
+		struct peer *victim = may_evict ? eviction_victim(mgr) : NULL;
+		char name[64];
+
+		if (!victim) {
+			mgr->stats.peers_refused++;
+			return NULL;
+		}
+		log_info("forgetting learned peer %s (never reached) to make room",
+			 peer_name(victim, name, sizeof(name)));
+		mgr->stats.peers_evicted++;
+		peer_delete(victim);
+	}
+	peer = xcalloc(1, sizeof(*peer));
+	peer->mgr = mgr;
+	peer->state = PEER_IDLE;
+	peer->endpoint = *endpoint;
+	backoff_init(&peer->backoff, mgr->config.connect_retry_min_ms,
+		     mgr->config.connect_retry_max_ms,
+		     mgr->rng_seed + mgr->n_peers * 7919 + endpoint->addr);
+	peer->retry_timer = evtimer_new(mgr->base, retry_cb, peer);
+	peer->handshake_timer = evtimer_new(mgr->base, handshake_cb, peer);
+	peer->hold_timer = evtimer_new(mgr->base, hold_cb, peer);
+	peer->keepalive_timer = event_new(mgr->base, -1, EV_PERSIST, keepalive_cb, peer);
+	if (!peer->retry_timer || !peer->handshake_timer || !peer->hold_timer ||
+	    !peer->keepalive_timer)
+		fatal("out of memory creating peer timers");
+	TAILQ_INSERT_TAIL(&mgr->peers, peer, entry);
+	mgr->n_peers++;
+	return peer;
+}
+
+void peer_free(struct peer *peer)
+{
+	if (!peer)
+		return;
+	if (peer->conn)
+		conn_close(peer->conn);
+	if (peer->incoming)
+		conn_close(peer->incoming);
+	event_free(peer->retry_timer);
+	event_free(peer->handshake_timer);
+	event_free(peer->hold_timer);
+	event_free(peer->keepalive_timer);
+	free(peer);
+}
+
+void reaper_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct peer_mgr *mgr = arg;
+	struct peer *peer, *next;
+	struct conn *conn;
+
+	(void)fd;
+	(void)what;
+	for (peer = TAILQ_FIRST(&mgr->peers); peer; peer = next) {
+		next = TAILQ_NEXT(peer, entry);
+		if (!peer->dead)
+			continue;
+		TAILQ_REMOVE(&mgr->peers, peer, entry);
+		mgr->n_peers--;
+		mgr->n_dead--;
+		peer_free(peer);
+	}
+	while ((conn = TAILQ_FIRST(&mgr->dead_conns))) {
+		TAILQ_REMOVE(&mgr->dead_conns, conn, entry);
+		free(conn);
+	}
+}
+
+void schedule_reap(struct peer_mgr *mgr)
+{
+	event_active(mgr->reaper, EV_TIMEOUT, 0);
+}
+
+/* The peer goes away for good (left, duplicate, ourselves). */
+void peer_delete(struct peer *peer)
+{
+	peer_fsm(peer, PEER_EV_STOP);
+	if (peer->id_known && !peer->dead)
+		rde_hint(peer->mgr->rde, peer->node_id, NULL);
+	if (!peer->dead)
+		peer->mgr->n_dead++;
+	peer->dead = true;
+	evtimer_del(peer->retry_timer);
+	schedule_reap(peer->mgr);
+}
+
+/* Peer exchange: the established peers other than `to` (or only `only`). */
+void send_peer_list(struct peer *to, struct peer *only)
+{
+	struct peer_mgr *mgr = to->mgr;
+	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
+	NsaPeer__PeerList list = NSA_PEER__PEER_LIST__INIT;
+	NsaPeer__PeerInfo *infos = xcalloc(PEER_MAX_PEERS, sizeof(*infos));
+	NsaPeer__PeerInfo **ptrs = xcalloc(PEER_MAX_PEERS, sizeof(*ptrs));
+	NsaPeer__Prefix *hints = xcalloc(PEER_MAX_PEERS, sizeof(*hints));
+	struct peer *p;
+	unsigned n = 0;
+
+	TAILQ_FOREACH(p, &mgr->peers, entry)
+	{
+		struct rde_peer_view view;
+
+		if (p == to || p->dead || p->state != PEER_ESTABLISHED || (only && p != only))
+			continue;
+		if (n == PEER_MAX_PEERS)
+			break;
+		nsa_peer__peer_info__init(&infos[n]);
+		infos[n].node_id.data = p->node_id;
+		infos[n].node_id.len = NODE_ID_LEN;
+		infos[n].addr = p->endpoint.addr;
+		infos[n].port = p->endpoint.port;
+		rde_peer_view(mgr->rde, p->node_id, &view);
+		if (view.subnet_known) {
+			nsa_peer__prefix__init(&hints[n]);
+			hints[n].addr = view.subnet.addr;
+			hints[n].len = view.subnet.len;
+			infos[n].subnet_hint = &hints[n];
+		}
+		ptrs[n] = &infos[n];
+		n++;
+	}
+	if (n || !only) {
+		list.peers = ptrs;
+		list.n_peers = n;
+		env.msg_case = NSA_PEER__ENVELOPE__MSG_PEER_LIST;
+		env.peer_list = &list;
+		conn_send(to->conn, &env);
+	}
+	free(hints);
+	free(ptrs);
+	free(infos);
+}
+
+/* Rule: the agent dials, and takes as a node IP (a next hop), only a
+ * unicast address outside the cluster range: never 0.0.0.0/8, loopback
+ * (127.0.0.0/8), multicast (224.0.0.0/4), reserved (240.0.0.0/4) or the
+ * limited broadcast 255.255.255.255, nor an address inside the cluster
+ * range (node IPs never are; cfg_validate refuses that). It holds for
+ * every source of addresses: seeds, persisted peers, peer lists and
+ * hellos, so a relayed list cannot make the agent connect to a service
+ * of its own host or to a namespace. Loopback is let through only by
+ * config.allow_loopback, the unit-test harness's switch. Returns why addr
+ * is refused, as a phrase after it, or NULL. */
+const char *undialable(const struct peer_mgr *mgr, uint32_t addr)
+{
+	const char *problem = addr_unicast_problem(addr);
+
+	if (problem && !(mgr->config.allow_loopback && addr >> 24 == 127))
+		return problem;
+	if (addr_prefix_contains_addr(&mgr->config.cluster, addr))
+		return "is inside the cluster range";
+	return NULL;
+}
+
+/* ---- peer exchange ---- */
+
+void learn_peers(struct peer *from, const NsaPeer__PeerList *list)
+{
+	struct peer_mgr *mgr = from->mgr;
+
+	char from_name[64];
+	unsigned refused = 0, undialable_n = 0;
+
+	peer_name(from, from_name, sizeof(from_name));
+	for (size_t i = 0; i < list->n_peers && i < PEER_MAX_PEERS; i++) {
+		const NsaPeer__PeerInfo *info = list->peers[i];
+		const char *problem;
+		struct endpoint ep;
+		struct peer *p;
+
+		if (info->node_id.len != NODE_ID_LEN || node_id_is_zero(info->node_id.data) ||
+		    node_id_cmp(info->node_id.data, mgr->config.node_id) == 0 || info->port == 0 ||
+		    info->port > 65535 || is_self_endpoint(mgr, info->addr, (uint16_t)info->port))
+			continue;
+		problem = undialable(mgr, info->addr);
+		if (problem) {
+			char buf[ADDR_STRLEN];
+
+			if (undialable_n++ < PEER_REJECT_LOG_MAX)
+				log_warn("peer %s: relayed peer %s ignored: it %s", from_name,
+					 addr_format(info->addr, buf), problem);
+			continue;
+		}
+		ep.addr = info->addr;
+		ep.port = (uint16_t)info->port;
+		p = find_by_id(mgr, info->node_id.data);
+		if (!p)
+			p = find_by_endpoint(mgr, ep.addr, ep.port);
+		if (!p) {
+			char buf[ENDPOINT_STRLEN];
+
+			p = peer_new(mgr, &ep, false);
+			if (!p) {
+				refused++;
+				continue;
+			}
+			memcpy(p->node_id, info->node_id.data, NODE_ID_LEN);
+			p->id_known = true;
+			p->learned = true;
+			log_info("learned peer %s from %s", addr_format_endpoint(&ep, buf),
+				 from->conn ? from->conn->remote : "?");
+			peer_fsm(p, PEER_EV_START);
+		}
+		/* The rde judges the hint (claim input only). */
+		if (info->subnet_hint && info->subnet_hint->len <= 32) {
+			struct prefix hint = {info->subnet_hint->addr,
+					      (uint8_t)info->subnet_hint->len};
+
+			rde_hint(mgr->rde, info->node_id.data, &hint);
+		}
+	}
+	if (undialable_n > PEER_REJECT_LOG_MAX)
+		log_warn("peer %s: %u more relayed peers ignored: not dialable", from_name,
+			 undialable_n - PEER_REJECT_LOG_MAX);
+	if (refused)
+		log_warn("peer %s: %u relayed peer(s) ignored: already %u known peers (max-peers)",
+			 from_name, refused, mgr->config.max_peers);
+}
+
+void add_initial(struct peer_mgr *mgr, const struct endpoint *ep, bool seed)
+{
+	const char *problem = undialable(mgr, ep->addr);
+	struct peer *peer;
+
+	if (problem) {
+		char buf[ENDPOINT_STRLEN];
+
+		/* cfg_validate refuses such a --peer; a state dir may still hold one */
+		log_warn("not dialling %s %s: it %s", seed ? "seed" : "persisted peer",
+			 addr_format_endpoint(ep, buf), problem);
+		return;
+	}
+	if (is_self_endpoint(mgr, ep->addr, ep->port))
+		return;
+	peer = find_by_endpoint(mgr, ep->addr, ep->port);
+	if (!peer)
+		peer = peer_new(mgr, ep, false);
+	if (!peer)
+		return;
+	peer->seed |= seed;
+	peer->initial = true;
+}
+
+unsigned peer_mgr_peers(const struct peer_mgr *mgr, struct peer_info **out)
+{
+	struct peer_info *infos = xcalloc(mgr->n_peers + 1, sizeof(*infos));
+	uint64_t now = now_ms();
+	struct peer *p;
+	unsigned n = 0;
+
+	TAILQ_FOREACH(p, &mgr->peers, entry)
+	{
+		struct peer_info *info = &infos[n];
+
+		if (p->dead)
+			continue;
+		memcpy(info->node_id, p->node_id, NODE_ID_LEN);
+		info->node_id_known = p->id_known;
+		info->endpoint = p->endpoint;
+		info->state = p->state;
+		info->outbound = p->state == PEER_ESTABLISHED && p->conn && p->conn->outbound;
+		info->seed = p->seed;
+		if (p->id_known)
+			rde_peer_view(mgr->rde, p->node_id, &info->route);
+		info->uptime_ms = p->state == PEER_ESTABLISHED ? now - p->established_ms : 0;
+		info->last_heard_ms = p->last_heard_ms ? now - p->last_heard_ms : UINT64_MAX;
+		n++;
+	}
+	*out = infos;
+	return n;
+}

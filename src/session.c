@@ -1,0 +1,750 @@
+/* DOC: peer sessions: connections, limits, frame I/O and TLS.
+ *
+ * Owns the peer port's listener and every TCP (or, with a cluster key,
+ * TLS 1.3) connection to another node: dialling, accepting, reading
+ * frames into messages for the FSM (src/session_fsm.c) and writing ours,
+ * and the bounded goodbye flush at shutdown. It turns bytes and socket
+ * events into FSM events; it decides neither a state nor a route.
+ *
+ * Hostile input (see also src/tls.c, src/rde.c): with a cluster key every
+ * connection is TLS and nothing is read before the handshake completes
+ * and was made with the key; frames are bounded before allocation
+ * (src/wire.c); an inbound connection must finish TLS and send its hello
+ * within the handshake timeout, and so must our own dial; connections are
+ * bounded in total, per source address (pending ones) and by accept and
+ * dial token buckets; accepts pause when they fail (listen.c).
+ *
+ * Invariants: write events are enabled by the bufferevent only while
+ * output is queued; every socket and timer belongs to one peer or one
+ * pending connection and is freed with it; connections are freed from a
+ * deferred reaper, never inside their own callbacks. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+
+#include "nsagent/listen.h"
+#include "nsagent/log.h"
+#include "nsagent/peer.h"
+#include "nsagent/rde.h"
+#include "nsagent/state.h"
+#include "nsagent/tls.h"
+#include "nsagent/wire.h"
+#include "nsagent/xalloc.h"
+
+#include "session_priv.h"
+
+static void conn_read_cb(struct bufferevent *bev, void *arg);
+static void conn_event_cb(struct bufferevent *bev, short what, void *arg);
+
+/* Takes a token when one is there (0), else says how long until one is
+ * (ms, at least 1). */
+uint64_t bucket_take(struct bucket *b, uint32_t rate, uint64_t now)
+{
+	double burst = rate ? rate : 1;
+
+	if (b->last_ms == 0) {
+		b->tokens = burst;
+	} else if (now > b->last_ms) {
+		b->tokens += (double)(now - b->last_ms) * rate / 1000.0;
+		if (b->tokens > burst)
+			b->tokens = burst;
+	}
+	b->last_ms = now;
+	if (b->tokens >= 1) {
+		b->tokens -= 1;
+		return 0;
+	}
+	return (uint64_t)((1 - b->tokens) * 1000.0 / (rate ? rate : 1)) + 1;
+}
+
+/* ---- connections ---- */
+
+/* The slot of a source address; with create, a free or idle one is taken
+ * over (NULL when every slot has pending connections). */
+static struct source_slot *source_slot(struct peer_mgr *mgr, uint32_t addr, bool create)
+{
+	struct source_slot *free_slot = NULL, *idle = NULL;
+
+	for (unsigned i = 0; i < PEER_SOURCE_SLOTS; i++) {
+		struct source_slot *s = &mgr->sources[i];
+
+		if (s->used && s->addr == addr)
+			return s;
+		if (!s->used && !free_slot)
+			free_slot = s;
+		if (s->used && s->pending == 0 &&
+		    (!idle || s->bucket.last_ms < idle->bucket.last_ms))
+			idle = s;
+	}
+	if (!create)
+		return NULL;
+	if (!free_slot)
+		free_slot = idle;
+	if (free_slot) {
+		memset(free_slot, 0, sizeof(*free_slot));
+		free_slot->used = true;
+		free_slot->addr = addr;
+	}
+	return free_slot;
+}
+
+/* The connection is no longer an unidentified one of its source. */
+void source_pending_done(struct conn *conn)
+{
+	struct source_slot *slot;
+
+	if (!conn->pending_counted)
+		return;
+	conn->pending_counted = false;
+	slot = source_slot(conn->mgr, conn->source, false);
+	if (slot && slot->pending)
+		slot->pending--;
+}
+
+void conn_close(struct conn *conn)
+{
+	struct peer_mgr *mgr = conn->mgr;
+
+	if (!conn->bev)
+		return;
+	bufferevent_free(conn->bev);
+	conn->bev = NULL;
+	mgr->n_conns--;
+	source_pending_done(conn);
+	if (conn->handshake_timer) {
+		event_free(conn->handshake_timer);
+		conn->handshake_timer = NULL;
+	}
+	if (!conn->peer) {
+		TAILQ_REMOVE(&mgr->pending, conn, entry);
+		mgr->n_pending--;
+	} else {
+		if (conn->peer->conn == conn)
+			conn->peer->conn = NULL;
+		if (conn->peer->incoming == conn)
+			conn->peer->incoming = NULL;
+		conn->peer = NULL;
+	}
+	TAILQ_INSERT_TAIL(&mgr->dead_conns, conn, entry);
+	schedule_reap(mgr);
+}
+
+int conn_send(struct conn *conn, const NsaPeer__Envelope *env)
+{
+	struct evbuffer *out;
+	int ret;
+
+	if (!conn || !conn->bev)
+		return -ENOTCONN;
+	out = bufferevent_get_output(conn->bev);
+	if (evbuffer_get_length(out) > PEER_MAX_OUTPUT)
+		return -ENOBUFS;
+	ret = wire_write(out, env);
+	if (ret < 0)
+		log_warn("cannot send to %s: %s", conn->remote, strerror(-ret));
+	return ret;
+}
+
+void send_hello(struct conn *conn)
+{
+	struct peer_mgr *mgr = conn->mgr;
+	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
+	NsaPeer__Hello hello = NSA_PEER__HELLO__INIT;
+
+	hello.version = PEER_PROTOCOL_VERSION;
+	hello.node_id.data = mgr->config.node_id;
+	hello.node_id.len = NODE_ID_LEN;
+	hello.node_ip = mgr->config.node_ip;
+	hello.listen_port = mgr->port;
+	hello.keepalive_ms = mgr->config.keepalive_ms;
+	hello.hold_ms = mgr->config.hold_time_ms;
+	env.msg_case = NSA_PEER__ENVELOPE__MSG_HELLO;
+	env.hello = &hello;
+	conn_send(conn, &env);
+}
+
+void send_simple(struct conn *conn, NsaPeer__Envelope__MsgCase which)
+{
+	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
+	NsaPeer__Keepalive keepalive = NSA_PEER__KEEPALIVE__INIT;
+	NsaPeer__EndOfAdverts eoa = NSA_PEER__END_OF_ADVERTS__INIT;
+
+	env.msg_case = which;
+	if (which == NSA_PEER__ENVELOPE__MSG_KEEPALIVE)
+		env.keepalive = &keepalive;
+	else
+		env.end_of_adverts = &eoa;
+	conn_send(conn, &env);
+}
+
+static void send_goodbye(struct conn *conn, enum peer_goodbye reason)
+{
+	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
+	NsaPeer__Goodbye bye = NSA_PEER__GOODBYE__INIT;
+
+	bye.reason = reason == PEER_GOODBYE_LEAVE ? NSA_PEER__GOODBYE__REASON__LEAVE
+						  : NSA_PEER__GOODBYE__REASON__RESTART;
+	env.msg_case = NSA_PEER__ENVELOPE__MSG_GOODBYE;
+	env.goodbye = &bye;
+	conn_send(conn, &env);
+}
+
+/* A state save that failed (persist_write logged the step and counted it)
+ * loses only what a restart would have remembered: the session and the
+ * routes carry on, and the operator learns what was lost. */
+void log_unsaved(const struct peer_mgr *mgr, int ret, const char *what, const char *object,
+		 const char *consequence)
+{
+	if (ret < 0)
+		log_error("cannot save %s %s in %s: %s; %s", what, object, mgr->config.state->path,
+			  strerror(-ret), consequence);
+}
+
+/* Frames are small and each one is complete: send it now. With Nagle a
+ * frame queued behind an unacknowledged one waits for the peer's delayed
+ * ACK (up to 40 ms), at every hop of peer exchange. */
+static void set_nodelay(struct bufferevent *bev)
+{
+	evutil_socket_t fd = bufferevent_getfd(bev);
+	int one = 1;
+
+	if (fd >= 0 && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+		log_debug("TCP_NODELAY: %s", strerror(errno));
+}
+
+static struct conn *conn_new(struct peer_mgr *mgr, struct bufferevent *bev, bool outbound,
+			     const char *remote)
+{
+	struct conn *conn = xcalloc(1, sizeof(*conn));
+
+	conn->mgr = mgr;
+	conn->bev = bev;
+	conn->outbound = outbound;
+	conn->tls = mgr->config.tls != NULL;
+	mgr->n_conns++;
+	snprintf(conn->remote, sizeof(conn->remote), "%s", remote);
+	bufferevent_setcb(bev, conn_read_cb, NULL, conn_event_cb, conn);
+	bufferevent_enable(bev, EV_READ);
+	return conn;
+}
+
+/* The one place connections get their bufferevent: TLS with a cluster
+ * key, plain TCP without. */
+static struct bufferevent *conn_bev_new(struct peer_mgr *mgr, evutil_socket_t fd, bool client)
+{
+	if (mgr->config.tls)
+		return tls_bev_new(mgr->config.tls, mgr->base, fd, client);
+	return bufferevent_socket_new(mgr->base, fd, BEV_OPT_CLOSE_ON_FREE);
+}
+
+/* A socket for a dial, leaving from our node IP when it is an address of
+ * this host: the other end takes a keyless peer's node IP only from the
+ * address its session comes from (node_ip_matches_source), and on a host
+ * with several addresses the kernel could pick another source. A node IP
+ * that is not ours (NAT, allowed with a cluster key) leaves the choice to
+ * the kernel. Returns the socket or a negative errno. */
+static evutil_socket_t dial_socket(struct peer_mgr *mgr)
+{
+	struct sockaddr_in src = {.sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(mgr->config.node_ip)};
+	evutil_socket_t fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1, err;
+
+	if (fd < 0)
+		return -errno;
+	if (!mgr->config.node_ip)
+		return fd;
+	/* The port is picked at connect time, per destination, not by bind. */
+	if (setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one)) < 0)
+		log_debug("IP_BIND_ADDRESS_NO_PORT: %s", strerror(errno));
+	if (bind(fd, (struct sockaddr *)&src, sizeof(src)) == 0)
+		return fd;
+	err = errno;
+	if (err == EADDRNOTAVAIL) {
+		if (!mgr->warned_foreign_node_ip) {
+			char buf[ADDR_STRLEN];
+
+			log_warn("node IP %s is not an address of this host: dials leave from "
+				 "another address%s",
+				 addr_format(mgr->config.node_ip, buf),
+				 mgr->config.tls ? ""
+						 : ", and peers without a cluster key refuse them");
+			mgr->warned_foreign_node_ip = true;
+		}
+		return fd;
+	}
+	close(fd);
+	return -err;
+}
+
+/* Starts our TCP connect; returns 0 or a negative errno. */
+int peer_dial(struct peer *peer)
+{
+	struct peer_mgr *mgr = peer->mgr;
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	struct bufferevent *bev;
+	char remote[ENDPOINT_STRLEN];
+	evutil_socket_t fd;
+
+	if (mgr->n_conns >= mgr->config.max_connections)
+		return -EMFILE;
+	fd = dial_socket(mgr);
+	if (fd < 0)
+		return (int)fd;
+	bev = conn_bev_new(mgr, fd, true);
+	if (!bev) {
+		close(fd);
+		return -ENOMEM;
+	}
+	addr_format_endpoint(&peer->endpoint, remote);
+	peer->conn = conn_new(mgr, bev, true, remote);
+	peer->conn->peer = peer;
+	sin.sin_addr.s_addr = htonl(peer->endpoint.addr);
+	sin.sin_port = htons(peer->endpoint.port);
+	if (bufferevent_socket_connect(bev, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+		int err = errno ? errno : ECONNREFUSED;
+
+		conn_close(peer->conn);
+		peer->refused = err == ECONNREFUSED;
+		return -err;
+	}
+	set_nodelay(bev);
+	return 0;
+}
+
+static void pending_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *conn = arg;
+
+	(void)fd;
+	(void)what;
+	log_info("connection from %s: no %shello within %u ms, closing", conn->remote,
+		 conn->tls && !conn->tls_done ? "TLS handshake and " : "",
+		 conn->mgr->config.handshake_timeout_ms);
+	conn->mgr->stats.handshake_timeouts++;
+	conn_close(conn);
+}
+
+/* Why a new connection from addr is refused, or NULL (then *slot is its
+ * source slot). */
+static const char *accept_refusal(struct peer_mgr *mgr, uint32_t addr, struct source_slot **slot)
+{
+	*slot = source_slot(mgr, addr, true);
+	if (mgr->n_conns >= mgr->config.max_connections)
+		return "too many connections (max-connections)";
+	if (mgr->n_pending >= PEER_MAX_PENDING)
+		return "too many unidentified connections";
+	if (!*slot)
+		return "too many sources with unidentified connections";
+	if ((*slot)->pending >= PEER_MAX_PENDING_PER_SOURCE)
+		return "too many unidentified connections from this address";
+	if (bucket_take(&(*slot)->bucket, mgr->config.accept_rate, now_ms()))
+		return "over the accept rate for this address (accept-rate)";
+	return NULL;
+}
+
+static void accept_cb(struct evconnlistener *listener, evutil_socket_t fd, struct sockaddr *sa,
+		      int socklen, void *arg)
+{
+	struct peer_mgr *mgr = arg;
+	struct source_slot *slot;
+	const char *why;
+	struct bufferevent *bev;
+	struct conn *conn;
+	struct endpoint ep = {0};
+	char remote[ENDPOINT_STRLEN];
+
+	(void)listener;
+	listen_guard_accepted(mgr->guard);
+	if (sa->sa_family == AF_INET && socklen >= (int)sizeof(struct sockaddr_in)) {
+		ep.addr = ntohl(((struct sockaddr_in *)sa)->sin_addr.s_addr);
+		ep.port = ntohs(((struct sockaddr_in *)sa)->sin_port);
+	}
+	addr_format_endpoint(&ep, remote);
+	if (mgr->shutting_down) {
+		close(fd);
+		return;
+	}
+	why = accept_refusal(mgr, ep.addr, &slot);
+	if (why) {
+		uint64_t now = now_ms();
+		uint64_t *last = slot ? &slot->last_log_ms : &mgr->last_refuse_log_ms;
+
+		mgr->stats.accepts_refused++;
+		/* One line per source per second: a flood must not flood the log. */
+		if (now - *last >= 1000 || *last == 0) {
+			log_warn("connection from %s refused: %s", remote, why);
+			*last = now;
+		}
+		close(fd);
+		return;
+	}
+	bev = conn_bev_new(mgr, fd, false);
+	if (!bev) {
+		close(fd);
+		return;
+	}
+	set_nodelay(bev);
+	conn = conn_new(mgr, bev, false, remote);
+	conn->source = ep.addr;
+	conn->pending_counted = true;
+	slot->pending++;
+	conn->handshake_timer = evtimer_new(mgr->base, pending_timeout_cb, conn);
+	if (!conn->handshake_timer)
+		fatal("out of memory creating a handshake timer");
+	timer_arm(conn->handshake_timer, mgr->config.handshake_timeout_ms);
+	TAILQ_INSERT_TAIL(&mgr->pending, conn, entry);
+	mgr->n_pending++;
+	log_debug("connection from %s", remote);
+}
+
+static void conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *conn = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	/* No byte of a TLS connection is read before conn_event_cb has
+	 * checked its handshake (libevent reports the handshake first; this
+	 * holds should that order ever change). */
+	if (conn->tls && !conn->tls_done)
+		return;
+	while (conn->bev) {
+		NsaPeer__Envelope *env;
+		struct peer *peer = conn->peer;
+		int ret = wire_read(in, &env);
+
+		if (ret == 0)
+			break;
+		if (ret < 0) {
+			if (ret == -EMSGSIZE)
+				conn->mgr->stats.frames_oversize++;
+			else
+				conn->mgr->stats.frames_malformed++;
+			log_warn("connection %s: %s, closing", conn->remote,
+				 ret == -EMSGSIZE ? "frame over the 64 KiB limit"
+						  : "malformed frame");
+			if (peer && peer->conn == conn)
+				peer_fsm(peer, PEER_EV_PROTOCOL_ERROR);
+			else
+				conn_close(conn);
+			break;
+		}
+		if (!peer) {
+			/* unidentified inbound: the first message must be a hello */
+			if (env->msg_case == NSA_PEER__ENVELOPE__MSG_HELLO) {
+				inbound_hello(conn, env->hello);
+			} else {
+				log_warn("connection %s: message before hello, closing",
+					 conn->remote);
+				conn->mgr->stats.frames_malformed++;
+				conn_close(conn);
+			}
+		} else if (peer->conn != conn) {
+			conn_close(conn);
+		} else {
+			peer->last_heard_ms = now_ms();
+			if (peer->state == PEER_OPENSENT) {
+				if (env->msg_case == NSA_PEER__ENVELOPE__MSG_HELLO) {
+					outbound_hello(peer, env->hello);
+				} else {
+					log_warn("connection %s: message before hello, closing",
+						 conn->remote);
+					peer_fsm(peer, PEER_EV_PROTOCOL_ERROR);
+				}
+			} else if (peer->state == PEER_ESTABLISHED) {
+				timer_arm(peer->hold_timer, peer->hold_ms);
+				handle_message(peer, env);
+			}
+		}
+		wire_free(env);
+	}
+}
+
+static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *conn = arg;
+	struct peer *peer = conn->peer;
+
+	(void)bev;
+	if (what & BEV_EVENT_CONNECTED) {
+		char why[160];
+
+		/* With TLS the handshake is complete; it counts only if it used
+		 * the cluster key, whichever side we are. */
+		if (conn->tls && tls_bev_authenticated(conn->bev, why, sizeof(why)) < 0) {
+			conn->mgr->stats.tls_failures++;
+			log_warn("connection %s: TLS handshake refused: %s; closing", conn->remote,
+				 why);
+			if (peer && peer->conn == conn)
+				peer_fsm(peer, PEER_EV_TCP_FAILED);
+			else
+				conn_close(conn);
+			return;
+		}
+		conn->tls_done = true;
+		if (peer && peer->conn == conn)
+			peer_fsm(peer, PEER_EV_TCP_CONNECTED);
+		return;
+	}
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		int err = EVUTIL_SOCKET_ERROR();
+		char tls_err[256];
+
+		if (conn->tls && !conn->tls_done) {
+			tls_bev_error(conn->bev, tls_err, sizeof(tls_err));
+			conn->mgr->stats.tls_failures++;
+			/* A plain-TCP or wrong-key node fails here, before any
+			 * of its bytes reach the protocol. */
+			log_warn("connection %s: TLS handshake failed (no or another cluster "
+				 "key?): %s",
+				 conn->remote,
+				 tls_err[0]		  ? tls_err
+				 : (what & BEV_EVENT_EOF) ? "closed by peer"
+							  : evutil_socket_error_to_string(err));
+		} else {
+			log_debug("connection %s: %s", conn->remote,
+				  (what & BEV_EVENT_EOF) ? "closed by peer"
+							 : evutil_socket_error_to_string(err));
+		}
+		if (peer && peer->conn == conn) {
+			peer->refused = peer->state == PEER_CONNECT && !(what & BEV_EVENT_EOF) &&
+					err == ECONNREFUSED;
+			peer_fsm(peer, PEER_EV_TCP_FAILED);
+		} else
+			conn_close(conn);
+	}
+}
+
+/* ---- public API ---- */
+
+int peer_mgr_new(struct event_base *base, const struct peer_mgr_config *config,
+		 struct peer_mgr **out)
+{
+	struct peer_mgr *mgr = xcalloc(1, sizeof(*mgr));
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sin);
+	char name[32];
+	int ret = 0;
+
+	*out = NULL;
+	mgr->base = base;
+	mgr->config = *config;
+	mgr->rde = config->rde;
+	if (!mgr->config.max_peers || mgr->config.max_peers > PEER_MAX_PEERS)
+		mgr->config.max_peers = PEER_MAX_PEERS;
+	if (!mgr->config.max_connections)
+		mgr->config.max_connections = PEER_DEFAULT_MAX_CONNECTIONS;
+	if (!mgr->config.dial_rate)
+		mgr->config.dial_rate = PEER_DEFAULT_DIAL_RATE;
+	if (!mgr->config.accept_rate)
+		mgr->config.accept_rate = PEER_DEFAULT_ACCEPT_RATE;
+	mgr->seeds = xcalloc(config->n_seeds + 1, sizeof(*mgr->seeds));
+	if (config->n_seeds)
+		memcpy(mgr->seeds, config->seeds, config->n_seeds * sizeof(*mgr->seeds));
+	mgr->config.seeds = mgr->seeds;
+	TAILQ_INIT(&mgr->peers);
+	TAILQ_INIT(&mgr->pending);
+	TAILQ_INIT(&mgr->dead_conns);
+	mgr->reaper = event_new(base, -1, 0, reaper_cb, mgr);
+	mgr->rde_ev = event_new(base, -1, 0, session_rde_cb, mgr);
+	mgr->rde_timer = evtimer_new(base, session_rde_cb, mgr);
+	if (!mgr->reaper || !mgr->rde_ev || !mgr->rde_timer)
+		fatal("out of memory creating peer manager events");
+	if (getrandom(&mgr->rng_seed, sizeof(mgr->rng_seed), 0) != sizeof(mgr->rng_seed))
+		mgr->rng_seed = (uint64_t)now_ms() ^ (uint64_t)getpid();
+
+	sin.sin_addr.s_addr = htonl(config->listen_addr);
+	sin.sin_port = htons(config->listen_port);
+	mgr->listener = evconnlistener_new_bind(
+	    base, accept_cb, mgr, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+	    PEER_LISTEN_BACKLOG, (struct sockaddr *)&sin, sizeof(sin));
+	if (!mgr->listener) {
+		char buf[ENDPOINT_STRLEN];
+		struct endpoint ep = {config->listen_addr, config->listen_port};
+
+		ret = -(errno ? errno : EADDRINUSE);
+		log_error("cannot listen on %s: %s", addr_format_endpoint(&ep, buf),
+			  strerror(-ret));
+		goto fail;
+	}
+	if (getsockname(evconnlistener_get_fd(mgr->listener), (struct sockaddr *)&sin, &len) < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	mgr->port = ntohs(sin.sin_port);
+	snprintf(name, sizeof(name), "peer port %u", mgr->port);
+	mgr->guard = listen_guard_new(base, mgr->listener, name, METRICS_ACCEPTS_PAUSED_PEER);
+	*out = mgr;
+	return 0;
+fail:
+	peer_mgr_free(mgr);
+	return ret;
+}
+
+int peer_mgr_start(struct peer_mgr *mgr)
+{
+	struct peer *peer;
+
+	for (unsigned i = 0; i < mgr->config.n_seeds; i++)
+		add_initial(mgr, &mgr->seeds[i], true);
+	if (mgr->config.state)
+		for (unsigned i = 0; i < mgr->config.state->n_peers; i++)
+			add_initial(mgr, &mgr->config.state->peers[i], false);
+
+	/* An explicit subnet or a lease is planned before this returns; a
+	 * claim only from the loop (the rde's first tick, at the latest when
+	 * the claim wait is over). */
+	rde_start(mgr->rde, now_ms(), !TAILQ_EMPTY(&mgr->peers));
+	session_rde_run(mgr, false);
+	TAILQ_FOREACH(peer, &mgr->peers, entry)
+	peer_fsm(peer, PEER_EV_START);
+	return 0;
+}
+
+uint16_t peer_mgr_listen_port(const struct peer_mgr *mgr)
+{
+	return mgr->port;
+}
+
+bool peer_mgr_authenticated(const struct peer_mgr *mgr)
+{
+	return mgr->config.tls != NULL;
+}
+
+void peer_mgr_security_stats(const struct peer_mgr *mgr, struct peer_security_stats *stats)
+{
+	struct rde_stats rs;
+
+	*stats = mgr->stats;
+	stats->connections = mgr->n_conns;
+	rde_get_stats(mgr->rde, &rs);
+	memcpy(stats->rejected, rs.rejected, sizeof(stats->rejected));
+}
+
+/* Blocking flush, bounded: the loop will not run again after shutdown. */
+static void flush_conn(struct conn *conn, uint64_t deadline)
+{
+	struct evbuffer *out = bufferevent_get_output(conn->bev);
+	evutil_socket_t fd = bufferevent_getfd(conn->bev);
+
+	bufferevent_disable(conn->bev, EV_WRITE);
+	/* The socket bufferevent keeps the front of its output frozen for
+	 * its own writes; it is about to be freed, so drain it directly. */
+	evbuffer_unfreeze(out, 1);
+	while (fd >= 0 && evbuffer_get_length(out) > 0) {
+		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+		uint64_t now = now_ms();
+
+		if (now >= deadline || poll(&pfd, 1, (int)(deadline - now)) <= 0)
+			break;
+		if (evbuffer_write(out, fd) < 0 && errno != EAGAIN && errno != EINTR)
+			break;
+	}
+	if (fd >= 0)
+		shutdown(fd, SHUT_WR);
+}
+
+static bool tls_output_pending(struct peer_mgr *mgr)
+{
+	struct peer *p;
+
+	TAILQ_FOREACH(p, &mgr->peers, entry)
+	if (p->state == PEER_ESTABLISHED && p->conn && p->conn->bev &&
+	    evbuffer_get_length(bufferevent_get_output(p->conn->bev)) > 0)
+		return true;
+	return false;
+}
+
+/* TLS records are written by the TLS bufferevent itself, so the goodbyes
+ * are flushed by running the loop a little longer (bounded). Session
+ * timers are stopped first so that nothing changes state meanwhile. */
+static void flush_tls(struct peer_mgr *mgr, uint64_t deadline)
+{
+	struct peer *p;
+
+	TAILQ_FOREACH(p, &mgr->peers, entry)
+	{
+		evtimer_del(p->hold_timer);
+		evtimer_del(p->keepalive_timer);
+		evtimer_del(p->retry_timer);
+		evtimer_del(p->handshake_timer);
+	}
+	while (tls_output_pending(mgr) && now_ms() < deadline) {
+		struct timeval tick = {0, 10000};
+
+		event_base_loopexit(mgr->base, &tick);
+		event_base_dispatch(mgr->base);
+	}
+}
+
+void peer_mgr_shutdown(struct peer_mgr *mgr, enum peer_goodbye reason)
+{
+	uint64_t deadline = now_ms() + PEER_SHUTDOWN_FLUSH_MS;
+	struct peer *p;
+	struct conn *conn;
+
+	mgr->shutting_down = true;
+	listen_guard_hold(mgr->guard, true);
+	TAILQ_FOREACH(p, &mgr->peers, entry)
+	{
+		if (p->state == PEER_ESTABLISHED && p->conn && p->conn->bev) {
+			send_goodbye(p->conn, reason);
+			if (!p->conn->tls)
+				flush_conn(p->conn, deadline);
+		}
+	}
+	if (mgr->config.tls)
+		flush_tls(mgr, deadline);
+	TAILQ_FOREACH(p, &mgr->peers, entry)
+	{
+		evtimer_del(p->retry_timer);
+		peer_fsm(p, PEER_EV_STOP);
+	}
+	while ((conn = TAILQ_FIRST(&mgr->pending)))
+		conn_close(conn);
+	evtimer_del(mgr->rde_timer);
+	event_del(mgr->rde_ev);
+}
+
+void peer_mgr_free(struct peer_mgr *mgr)
+{
+	struct peer *peer;
+	struct conn *conn;
+
+	if (!mgr)
+		return;
+	mgr->shutting_down = true;
+	while ((conn = TAILQ_FIRST(&mgr->pending)))
+		conn_close(conn);
+	while ((peer = TAILQ_FIRST(&mgr->peers))) {
+		TAILQ_REMOVE(&mgr->peers, peer, entry);
+		peer_free(peer);
+	}
+	while ((conn = TAILQ_FIRST(&mgr->dead_conns))) {
+		TAILQ_REMOVE(&mgr->dead_conns, conn, entry);
+		free(conn);
+	}
+	listen_guard_free(mgr->guard);
+	if (mgr->listener)
+		evconnlistener_free(mgr->listener);
+	if (mgr->reaper)
+		event_free(mgr->reaper);
+	if (mgr->rde_ev)
+		event_free(mgr->rde_ev);
+	if (mgr->rde_timer)
+		event_free(mgr->rde_timer);
+	free(mgr->seeds);
+	free(mgr);
+}

@@ -1,0 +1,211 @@
+/* The session code's private parts, shared by its three files:
+ * session.c (connections, limits, frame I/O, TLS), session_fsm.c (the
+ * FSM, hello and collision, and the events it feeds the rde) and peers.c
+ * (the peer table, eviction and peer exchange). Nothing outside them
+ * includes it; the public API is include/nsagent/peer.h. */
+#ifndef NSAGENT_SESSION_PRIV_H
+#define NSAGENT_SESSION_PRIV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "nsagent/backoff.h"
+#include "nsagent/peer.h"
+#include "nsagent/wire.h"
+
+struct bufferevent;
+
+#define PEER_MAX_PENDING 64
+/* A peer that does not read its socket is dropped rather than buffered for. */
+#define PEER_MAX_OUTPUT (1024 * 1024)
+#define PEER_SHUTDOWN_FLUSH_MS 1000
+/* Room for every peer dialling at once (a cluster started together): a
+ * full accept queue drops SYNs, and the dialler's kernel retransmits only
+ * after 1 s, then 3 s, 7 s... (tests/bench: convergence of 32 nodes). */
+#define PEER_LISTEN_BACKLOG (PEER_MAX_PEERS + PEER_MAX_PENDING)
+/* A refused dial means the host is up but its agent does not listen yet
+ * (starting, restarting): it will within milliseconds, so the first
+ * redials come sooner than connect-retry-min, doubling from this. */
+#define PEER_REFUSED_RETRY_MS 25
+/* A hold time a peer proposes is never taken below this: a hello asking
+ * for 1 ms must not turn our keepalive timer into a busy loop. */
+#define PEER_MIN_HOLD_MS 200
+/* Source addresses tracked for the per-source accept limits. */
+#define PEER_SOURCE_SLOTS 256
+/* Per advert, at most this many rejected entries are logged one by one. */
+#define PEER_REJECT_LOG_MAX 8
+
+enum peer_event {
+	PEER_EV_START,
+	PEER_EV_STOP,
+	PEER_EV_RETRY_TIMER,
+	PEER_EV_TCP_CONNECTED,
+	PEER_EV_TCP_FAILED,
+	PEER_EV_HELLO_RECEIVED, /* valid hello on our outbound connection */
+	PEER_EV_INBOUND_HELLO,	/* an inbound connection identified as this node */
+	PEER_EV_HANDSHAKE_TIMER,
+	PEER_EV_HOLD_TIMER,
+	PEER_EV_KEEPALIVE_TIMER,
+	PEER_EV_GOODBYE_RESTART,
+	PEER_EV_GOODBYE_LEAVE,
+	PEER_EV_PROTOCOL_ERROR,
+};
+
+/* What a hello told us; kept on the connection until the FSM uses it. */
+struct hello_info {
+	uint8_t node_id[NODE_ID_LEN];
+	uint32_t node_ip;
+	uint16_t listen_port;
+	uint32_t keepalive_ms;
+	uint32_t hold_ms;
+};
+
+struct conn {
+	struct peer_mgr *mgr;
+	struct peer *peer; /* NULL while an inbound connection is unidentified */
+	struct bufferevent *bev;
+	bool outbound;
+	bool have_hello;
+	struct hello_info hello;
+	struct event *handshake_timer; /* unidentified inbound only */
+	bool tls;
+	bool tls_done;	 /* handshake completed with the cluster key */
+	uint32_t source; /* inbound: the remote address, for the per-source limit */
+	bool pending_counted;
+	char remote[ENDPOINT_STRLEN];
+	TAILQ_ENTRY(conn) entry; /* mgr->pending or mgr->dead_conns */
+};
+
+struct peer {
+	struct peer_mgr *mgr;
+	TAILQ_ENTRY(peer) entry;
+	enum peer_state state;
+	struct endpoint endpoint;
+	uint8_t node_id[NODE_ID_LEN];
+	bool id_known;
+	bool seed;
+	bool initial; /* dialled at start: the claim waits for it */
+	bool initial_done;
+	bool dead;	       /* to be freed by the reaper */
+	struct conn *conn;     /* outbound attempt, or the established session */
+	struct conn *incoming; /* handed over with PEER_EV_INBOUND_HELLO */
+	struct backoff backoff;
+	struct event *retry_timer;
+	struct event *handshake_timer;
+	struct event *hold_timer;
+	struct event *keepalive_timer;
+	uint32_t hold_ms;
+	uint32_t keepalive_ms;
+	uint32_t node_ip;
+	bool refused;		/* the last dial was refused (RST) */
+	unsigned refused_tries; /* quick redials since the last session */
+	uint64_t established_ms;
+	uint64_t last_heard_ms;
+	bool learned; /* from a relayed peer list */
+	bool ever_established;
+	unsigned failures; /* attempts since the last session */
+};
+
+/* Token bucket: rate per second, burst of one second's worth. */
+struct bucket {
+	double tokens;
+	uint64_t last_ms;
+};
+
+struct source_slot {
+	uint32_t addr;
+	bool used;
+	unsigned pending;
+	struct bucket bucket;
+	uint64_t last_log_ms;
+};
+
+struct peer_mgr {
+	struct event_base *base;
+	struct peer_mgr_config config;
+	struct endpoint *seeds;
+	struct evconnlistener *listener;
+	struct listen_guard *guard; /* pauses accepts when they fail (EMFILE) */
+	uint16_t port;
+	TAILQ_HEAD(, peer) peers;
+	unsigned n_peers;
+	TAILQ_HEAD(, conn) pending;
+	unsigned n_pending;
+	TAILQ_HEAD(, conn) dead_conns;
+	struct event *reaper;
+	/* The rde is fed here and run from the loop: rde_ev coalesces the
+	 * events of one loop pass into one rde_flush(), rde_timer wakes it
+	 * for stale expiry and the claim wait. */
+	struct rde *rde;
+	struct event *rde_ev;
+	struct event *rde_timer;
+	struct prefix advertised; /* our subnet as last sent to peers */
+	bool advertised_set;
+	bool shutting_down;
+	uint64_t rng_seed;
+	unsigned n_dead; /* peers marked dead, not reaped yet */
+	unsigned n_conns;
+	struct bucket dial_bucket;
+	struct source_slot sources[PEER_SOURCE_SLOTS];
+	uint64_t last_refuse_log_ms;
+	bool warned_foreign_node_ip; /* logged once: dials cannot leave from it */
+	struct peer_security_stats stats;
+};
+
+static inline uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static inline void timer_arm(struct event *ev, uint64_t ms)
+{
+	struct timeval tv = {.tv_sec = (time_t)(ms / 1000),
+			     .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+
+	evtimer_add(ev, &tv);
+}
+
+
+/* session.c: connections, limits, frame I/O */
+uint64_t bucket_take(struct bucket *b, uint32_t rate, uint64_t now);
+void source_pending_done(struct conn *conn);
+void conn_close(struct conn *conn);
+int conn_send(struct conn *conn, const NsaPeer__Envelope *env);
+void send_hello(struct conn *conn);
+void send_simple(struct conn *conn, NsaPeer__Envelope__MsgCase which);
+void log_unsaved(const struct peer_mgr *mgr, int ret, const char *what, const char *object,
+		 const char *consequence);
+int peer_dial(struct peer *peer);
+
+/* session_fsm.c: the FSM, hellos, messages, the rde driver */
+void session_rde_run(struct peer_mgr *mgr, bool tick);
+void session_rde_cb(evutil_socket_t fd, short what, void *arg);
+bool node_ip_matches_source(struct peer_mgr *mgr, struct conn *conn, const char *id,
+			    uint32_t node_ip);
+void inbound_hello(struct conn *conn, const NsaPeer__Hello *hello);
+void outbound_hello(struct peer *peer, const NsaPeer__Hello *hello);
+void handle_message(struct peer *peer, const NsaPeer__Envelope *env);
+void peer_fsm(struct peer *peer, enum peer_event event);
+
+/* peers.c: the peer table and peer exchange */
+const char *peer_name(const struct peer *peer, char *buf, size_t size);
+struct peer *find_by_id(struct peer_mgr *mgr, const uint8_t *id);
+struct peer *find_by_endpoint(struct peer_mgr *mgr, uint32_t addr, uint16_t port);
+struct peer *peer_new(struct peer_mgr *mgr, const struct endpoint *endpoint, bool may_evict);
+void peer_free(struct peer *peer);
+void reaper_cb(evutil_socket_t fd, short what, void *arg);
+void schedule_reap(struct peer_mgr *mgr);
+void peer_delete(struct peer *peer);
+void send_peer_list(struct peer *to, struct peer *only);
+const char *undialable(const struct peer_mgr *mgr, uint32_t addr);
+void learn_peers(struct peer *from, const NsaPeer__PeerList *list);
+void add_initial(struct peer_mgr *mgr, const struct endpoint *ep, bool seed);
+
+#endif
