@@ -1,7 +1,8 @@
 /* DOC: the data-path decisions that need no kernel: which mode a peer gets,
  * the VTEP MAC of a node, and the MTUs that keep every path free of
- * black holes. The daemon feeds them with what the kernel layer reports
- * (the route to a peer, the underlay's MTU); see include/nsagent/backend.h. */
+ * black holes. The rde (src/rde.c) feeds them with what the kernel layer
+ * reports (the route to a peer, the underlay's MTU); see
+ * include/nsagent/backend.h. */
 #include "nsagent/backend.h"
 
 enum kern_mode backend_choose(enum cfg_backend backend, bool onlink, bool peer_vtep, bool *fallback)

@@ -1197,16 +1197,19 @@ static void raise_file_limit(const struct cfg *cfg)
 /* The route decision engine, with the routes an earlier run installed:
  * they stay installed, as stale, until their owners re-advertise or the
  * restart time ends (graceful restart). */
-static void start_rde(struct daemon *d, const struct prefix *local, unsigned n_local)
+static void start_rde(struct daemon *d)
 {
 	static const struct rde_ops ops = {.plan = on_plan};
 	const struct cfg *cfg = d->cfg;
 	struct rde_config rc = {0};
 	struct kern_error kerr = {{0}};
 	struct kern_route *adopted = NULL;
-	unsigned n_adopted = 0;
+	struct prefix *local = NULL;
+	unsigned n_adopted = 0, n_local = 0;
 	struct timespec now;
 
+	if (kern_local_prefixes(cfg->bridge, &local, &n_local, &kerr) < 0)
+		log_warn("%s; adverts are checked against the cluster range only", kerr.message);
 	memcpy(rc.node_id, d->state->node_id, NODE_ID_LEN);
 	rc.cluster = cfg->cluster_cidr;
 	rc.subnet_len = 24;
@@ -1224,6 +1227,7 @@ static void start_rde(struct daemon *d, const struct prefix *local, unsigned n_l
 	rc.path = lookup_path;
 	rc.path_arg = d->kern;
 	d->rde = rde_new(&rc, &ops, d);
+	free(local);
 	if (kern_get_routes(d->kern, &adopted, &n_adopted, &kerr) < 0) {
 		log_warn("cannot read existing routes (none adopted): %s", kerr.message);
 		n_adopted = 0;
@@ -1238,14 +1242,44 @@ static void start_rde(struct daemon *d, const struct prefix *local, unsigned n_l
 	free(adopted);
 }
 
+/* The peer sessions, feeding the rde. Nothing is dialled before
+ * peer_mgr_start(). */
+static int start_sessions(struct daemon *d)
+{
+	const struct cfg *cfg = d->cfg;
+	struct peer_mgr_config pc = {0};
+
+	memcpy(pc.node_id, d->state->node_id, NODE_ID_LEN);
+	pc.node_ip = d->node_ip;
+	if (backend_has_vtep(cfg->backend)) {
+		pc.vtep = d->node_ip;
+		backend_vtep_mac(d->node_ip, pc.vtep_mac);
+	}
+	pc.listen_port = cfg->port;
+	pc.listen_addr = cfg->listen_set ? cfg->listen_addr : d->node_ip;
+	pc.tls = d->tls;
+	pc.max_peers = cfg->max_peers;
+	pc.max_connections = cfg->max_connections;
+	pc.dial_rate = cfg->dial_rate;
+	pc.accept_rate = cfg->accept_rate;
+	pc.rde = d->rde;
+	pc.cluster = cfg->cluster_cidr;
+	pc.seeds = cfg->peers;
+	pc.n_seeds = cfg->n_peers;
+	pc.keepalive_ms = cfg->keepalive_ms;
+	pc.hold_time_ms = cfg->hold_time_ms;
+	pc.connect_retry_min_ms = cfg->connect_retry_min_ms;
+	pc.connect_retry_max_ms = cfg->connect_retry_max_ms;
+	pc.handshake_timeout_ms = cfg->handshake_timeout_ms;
+	pc.state = d->state;
+	return peer_mgr_new(d->base, &pc, &d->peers);
+}
+
 int daemon_run(const struct cfg *cfg)
 {
 	struct daemon d = {.cfg = cfg, .goodbye = PEER_GOODBYE_RESTART};
 	struct kern_error kerr = {{0}};
 	struct cfg_error cerr;
-	struct peer_mgr_config pc = {0};
-	unsigned n_local = 0;
-	struct prefix *local = NULL;
 	char id[NODE_ID_STRLEN];
 	int status = 1, ret;
 
@@ -1269,46 +1303,17 @@ int daemon_run(const struct cfg *cfg)
 		goto out;
 	}
 
-	memcpy(pc.node_id, d.state->node_id, NODE_ID_LEN);
-	if (choose_node_ip(&d, &pc.node_ip) < 0)
+	if (choose_node_ip(&d, &d.node_ip) < 0)
 		goto out;
 	/* An explicit --node-ip was checked with the config; a derived one
 	 * only now. */
-	if (cfg_validate_node_ip(cfg, pc.node_ip, &cerr) < 0) {
+	if (cfg_validate_node_ip(cfg, d.node_ip, &cerr) < 0) {
 		log_error("%s: %s", cerr.where, cerr.message);
 		goto out;
 	}
-	d.node_ip = pc.node_ip;
 	choose_underlay(&d);
-	if (backend_has_vtep(cfg->backend)) {
-		pc.vtep = d.node_ip;
-		backend_vtep_mac(d.node_ip, pc.vtep_mac);
-	}
-	pc.listen_port = cfg->port;
-	pc.listen_addr = cfg->listen_set ? cfg->listen_addr : pc.node_ip;
-	pc.tls = d.tls;
-	pc.max_peers = cfg->max_peers;
-	pc.max_connections = cfg->max_connections;
-	pc.dial_rate = cfg->dial_rate;
-	pc.accept_rate = cfg->accept_rate;
-	ret = kern_local_prefixes(cfg->bridge, &local, &n_local, &kerr);
-	if (ret < 0)
-		log_warn("%s; adverts are checked against the cluster range only", kerr.message);
-	start_rde(&d, local, n_local);
-	free(local);
-	local = NULL;
-	pc.rde = d.rde;
-	pc.cluster = cfg->cluster_cidr;
-	pc.seeds = cfg->peers;
-	pc.n_seeds = cfg->n_peers;
-	pc.keepalive_ms = cfg->keepalive_ms;
-	pc.hold_time_ms = cfg->hold_time_ms;
-	pc.connect_retry_min_ms = cfg->connect_retry_min_ms;
-	pc.connect_retry_max_ms = cfg->connect_retry_max_ms;
-	pc.handshake_timeout_ms = cfg->handshake_timeout_ms;
-	pc.state = d.state;
-	ret = peer_mgr_new(d.base, &pc, &d.peers);
-	if (ret < 0)
+	start_rde(&d);
+	if (start_sessions(&d) < 0)
 		goto out;
 
 	d.sig_term = evsignal_new(d.base, SIGTERM, on_stop_signal, &d);
@@ -1335,7 +1340,6 @@ int daemon_run(const struct cfg *cfg)
 	notify_systemd("STOPPING=1");
 	peer_mgr_shutdown(d.peers, d.goodbye);
 out:
-	free(local);
 	daemon_free(&d);
 	return status;
 }

@@ -8,7 +8,7 @@
  * stale entry lives until its node re-advertises it, its node's
  * end-of-adverts sweeps it, or restart time passes. The kernel route set is
  * derived on demand and never contains two overlapping prefixes.
- * rib_advert_checked (what sessions use) also keeps the RIB free of
+ * rib_advert_checked (what the rde uses) also keeps the RIB free of
  * entries overlapping this host's own networks and of a second node's
  * entry over a live node's subnet, and says per entry why one was refused.
  *

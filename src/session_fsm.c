@@ -153,7 +153,7 @@ static void broadcast_advert(struct peer_mgr *mgr)
 
 /* Every initial peer (seed, persisted) answered or failed: the claim
  * need not wait any longer. */
-static void claim_check_ready(struct peer_mgr *mgr)
+static void initial_peers_check(struct peer_mgr *mgr)
 {
 	struct peer *p;
 
@@ -424,7 +424,7 @@ void handle_message(struct peer *peer, const NsaPeer__Envelope *env)
 		session_rde_kick(mgr);
 		if (peer->initial && !peer->initial_done) {
 			peer->initial_done = true;
-			claim_check_ready(mgr);
+			initial_peers_check(mgr);
 		}
 		break;
 	case NSA_PEER__ENVELOPE__MSG_KEEPALIVE:
@@ -485,7 +485,7 @@ static void enter_idle(struct peer *peer, enum peer_state prev, enum peer_event 
 		conn_close(peer->conn);
 	if (peer->initial && !peer->initial_done) {
 		peer->initial_done = true;
-		claim_check_ready(mgr);
+		initial_peers_check(mgr);
 	}
 	quick = refused_delay(peer);
 	peer->refused = false;

@@ -1,7 +1,7 @@
 /* DOC: the cluster key and TLS sessions (include/nsagent/tls.h).
  *
  * Owns everything OpenSSL: key generation and parsing, the SSL_CTX and the
- * TLS bufferevents that peer.c uses in place of plain socket ones. The key
+ * TLS bufferevents that session.c uses in place of plain socket ones. The key
  * lives only inside one SSL_SESSION (the external PSK, RFC 8446 4.2.11)
  * created at tls_ctx_new(); every raw copy is wiped with OPENSSL_cleanse
  * as soon as the session holds it, and OpenSSL wipes the session's copy

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Static checks, as CI enforces them (ctest label lint):
+#   the route-decision seam, by grep (before anything else);
 #   cppcheck --enable=warning,portability over src/, agent/ and test tools;
 #   clang-tidy with the repo's .clang-tidy (bugprone-*, clang-analyzer-*,
 #   warnings are errors) over src/, agent/ and tests/lab/fakepeer.c.
@@ -9,12 +10,35 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
 build=${1:-${NSAGENT_BUILD_DIR:-$repo/build-asan}}
+
+# The route-decision seam (src/README.md): session code turns the wire into
+# events and never decides a route, so it neither includes nor calls the
+# rde's helpers (rib, claim, backend); the daemon applies plans and never
+# inspects a route nor makes a decision the rde makes.
+seam_rc=0
+session_files=(src/session.c src/session_fsm.c src/peers.c src/session_priv.h include/nsagent/peer.h)
+for f in "${session_files[@]}"; do
+	[[ -f $repo/$f ]] || {
+		echo "lint: $f is gone: update the session files this check covers" >&2
+		seam_rc=1
+	}
+done
+if grep -nE '#include "nsagent/(rib|claim|backend)\.h"|\b(rib|claim|backend)_[a-z_]+\(' \
+	"${session_files[@]/#/$repo/}"; then
+	echo "lint: session code reaches past the rde (rib, claim, backend are the rde's helpers)" >&2
+	seam_rc=1
+fi
+if grep -nE '#include "nsagent/(rib|claim)\.h"|\b(backend_choose|backend_namespace_mtu|claim_[a-z_]+|rib_(advert|routes|entries|set_[a-z]+|expire|adopt|withdraw|session_down|end_of_adverts))\(|KERN_MODE_|(\.|->)(dst|gateway)\b' \
+	"$repo/src/daemon.c"; then
+	echo "lint: src/daemon.c inspects a route or decides what the rde decides" >&2
+	seam_rc=1
+fi
 [[ -f $build/compile_commands.json ]] || {
 	echo "lint: no $build/compile_commands.json (configure with cmake first)" >&2
 	exit 1
 }
 cd "$repo"
-rc=0
+rc=$seam_rc
 # The generated protobuf-c header checks PROTOBUF_C_VERSION with #error,
 # which cppcheck cannot evaluate: that directive is not a finding.
 cppcheck --project="$build/compile_commands.json" --enable=warning,portability \
