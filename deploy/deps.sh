@@ -10,7 +10,7 @@ set -euo pipefail
 PACKAGES=(
 	# build
 	build-essential cmake pkg-config
-	libevent-dev libnl-3-dev libnl-route-3-dev
+	libevent-dev libnl-3-dev
 	libprotobuf-c-dev protobuf-c-compiler
 	libnftnl-dev libmnl-dev libinih-dev libjson-c-dev libssl-dev
 	# tests: unit tests, sanitizers, fuzzing, leak checks, traffic, TLS interop (openssl CLI)
