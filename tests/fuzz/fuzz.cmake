@@ -14,7 +14,7 @@ set(FUZZ_config_SOURCES ${CMAKE_SOURCE_DIR}/src/config.c ${CMAKE_SOURCE_DIR}/src
   ${CMAKE_SOURCE_DIR}/src/log.c ${CMAKE_SOURCE_DIR}/src/xalloc.c)
 set(FUZZ_config_LIBS PkgConfig::INIH)
 set(FUZZ_ctl_SOURCES ${CMAKE_SOURCE_DIR}/src/ctl.c ${CMAKE_SOURCE_DIR}/src/frame.c ${CMAKE_SOURCE_DIR}/src/config.c
-  ${CMAKE_SOURCE_DIR}/src/status.c ${CMAKE_SOURCE_DIR}/src/metrics.c ${CMAKE_SOURCE_DIR}/src/listen.c
+  ${CMAKE_SOURCE_DIR}/src/status.c ${CMAKE_SOURCE_DIR}/src/rib.c ${CMAKE_SOURCE_DIR}/src/listen.c
   ${CMAKE_SOURCE_DIR}/src/addr.c
   ${CMAKE_SOURCE_DIR}/src/log.c ${CMAKE_SOURCE_DIR}/src/xalloc.c)
 set(FUZZ_ctl_LIBS nsagent_proto PkgConfig::LIBEVENT PkgConfig::JSONC PkgConfig::INIH)

@@ -4,7 +4,7 @@ nsa_unit(test_peer SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/peer_harness.c
   ${CMAKE_SOURCE_DIR}/src/peer.c ${CMAKE_SOURCE_DIR}/src/rib.c
   ${CMAKE_SOURCE_DIR}/src/backend.c
   ${CMAKE_SOURCE_DIR}/src/claim.c ${CMAKE_SOURCE_DIR}/src/backoff.c
-  ${CMAKE_SOURCE_DIR}/src/listen.c ${CMAKE_SOURCE_DIR}/src/metrics.c
+  ${CMAKE_SOURCE_DIR}/src/listen.c ${CMAKE_SOURCE_DIR}/src/status.c
   ${CMAKE_SOURCE_DIR}/src/wire.c ${CMAKE_SOURCE_DIR}/src/frame.c ${CMAKE_SOURCE_DIR}/src/state.c
   ${CMAKE_SOURCE_DIR}/src/persist.c
   ${CMAKE_SOURCE_DIR}/src/tls.c
