@@ -318,39 +318,38 @@ static const char *or_dash(const char *s)
 /* The counters that tell of trouble, one row per text_row of the family
  * table, each only when one of its counts is not 0 ("limits  3 accept
  * pause(s), 1 control client(s) dropped"): routine counts would bury the
- * node's state, and JSON and the metrics have them all. */
-static void counter_rows(const struct status *st, struct table *t)
+ * node's state, and JSON and the metrics have them all. The row of the
+ * families from *f on: its name (NULL past the last) and its cell ("" when
+ * every count is 0); *f moves past them. */
+static const char *counter_row(const struct status *st, unsigned *f, char *cell, size_t size)
 {
-	char cell[CELL_MAX] = "";
 	const char *row = NULL;
 	size_t len = 0;
 
-	for (unsigned f = 0; f <= N_FAMILIES; f++) {
-		const struct status_family *fam = f < N_FAMILIES ? &families[f] : NULL;
+	cell[0] = '\0';
+	for (; *f < N_FAMILIES; (*f)++) {
+		const struct status_family *fam = &families[*f];
 		uint64_t sum;
 
-		if (fam && !fam->text_row)
+		if (!fam->text_row)
 			continue;
-		if (row && (!fam || strcmp(fam->text_row, row) != 0)) {
-			if (len)
-				table_row(t, (const char *[]){row, cell});
-			cell[0] = '\0';
-			len = 0;
-		}
-		if (!fam)
+		if (row && strcmp(fam->text_row, row) != 0)
 			break;
 		row = fam->text_row;
 		sum = status_family_sum(st, fam);
-		if (sum && len < sizeof(cell))
-			len += (size_t)snprintf(cell + len, sizeof(cell) - len, "%s%" PRIu64 " %s",
+		if (sum && len < size)
+			len += (size_t)snprintf(cell + len, size - len, "%s%" PRIu64 " %s",
 						len ? ", " : "", sum, fam->text_what);
 	}
+	return row;
 }
 
 static void print_node(const struct status *st, FILE *out)
 {
 	char a[ADDR_STRLEN], p[PREFIX_STRLEN], up[32], bridge[IFNAMSIZ + ADDR_STRLEN + 2];
+	char counts[CELL_MAX];
 	struct table t = {.n_columns = 2};
+	const char *row;
 
 	status_format_duration(st->uptime_ms, up, sizeof(up));
 	if (st->bridge_addr)
@@ -368,7 +367,10 @@ static void print_node(const struct status *st, FILE *out)
 	table_row(&t, (const char *[]){"health", st->healthy ? "ok" : "NOT HEALTHY"});
 	if (!st->healthy)
 		table_row(&t, (const char *[]){"problem", or_dash(st->problem)});
-	counter_rows(st, &t);
+	for (unsigned f = 0; (row = counter_row(st, &f, counts, sizeof(counts)));) {
+		if (counts[0])
+			table_row(&t, (const char *[]){row, counts});
+	}
 	table_row(&t, (const char *[]){"agent", st->version[0] ? st->version : "-"});
 	table_row(&t, (const char *[]){"uptime", up});
 	table_print(&t, out);

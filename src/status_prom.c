@@ -23,14 +23,14 @@ static void family(FILE *out, const char *name, const char *type, const char *he
 	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* name{label="value"} or name alone when label is NULL. */
+/* name{label="value"} or name alone when label is NULL (value NULL = ""). */
 static void sample_name(FILE *out, const char *name, const char *label, const char *value)
 {
 	fputs(name, out);
 	if (!label)
 		return;
 	fprintf(out, "{%s=\"", label);
-	for (const char *c = value; *c; c++) {
+	for (const char *c = value ? value : ""; *c; c++) {
 		if (*c == '\\' || *c == '"')
 			fprintf(out, "\\%c", *c);
 		else if (*c == '\n')
