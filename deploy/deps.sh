@@ -15,6 +15,8 @@ PACKAGES=(
 	libnftnl-dev libmnl-dev libinih-dev libjson-c-dev libssl-dev
 	# tests: unit tests, sanitizers, fuzzing, leak checks, traffic, TLS interop (openssl CLI)
 	libcmocka-dev clang libclang-rt-14-dev valgrind iperf3 socat curl jq openssl
+	# tests: promtool checks the metrics exposition
+	prometheus
 	# static analysis (tests/lint.sh)
 	cppcheck clang-tidy
 	# run: the lab and the agent's neighbours
