@@ -24,8 +24,10 @@ value() { awk -v s="$1" '$1 == s {print $2}' <<<"$2"; }
 probed() { [[ $(value 'nsagent_probe_up{peer="192.168.1.6"}' "$(scrape)") == 1 ]]; }
 poll 30 probed || fail "host1's probe of host2 never came up"
 
-fakepeer host2 session --connect 192.168.1.5:7470 --node-ip 192.168.1.200 --hold 1 \
-	--advert 0.0.0.0/0 || fail "fake session did not stay up (exit $?)"
+# Without a key a peer's node IP must be its session's source address.
+lab exec host2 -- ip addr add 192.168.1.200/24 dev eth0
+fakepeer host2 session --connect 192.168.1.5:7470 --node-ip 192.168.1.200 --from 192.168.1.200 \
+	--hold 1 --advert 0.0.0.0/0 || fail "fake session did not stay up (exit $?)"
 lab exec host1 -- "$NSAGENT" reload >/dev/null || fail "reload"
 
 text=$(scrape) || fail "no metrics on host1"
