@@ -10,11 +10,13 @@ set -euo pipefail
 PACKAGES=(
 	# build
 	build-essential cmake pkg-config
-	libevent-dev libnl-3-dev libnl-route-3-dev
+	libevent-dev libnl-3-dev
 	libprotobuf-c-dev protobuf-c-compiler
 	libnftnl-dev libmnl-dev libinih-dev libjson-c-dev libssl-dev
 	# tests: unit tests, sanitizers, fuzzing, leak checks, traffic, TLS interop (openssl CLI)
 	libcmocka-dev clang libclang-rt-14-dev valgrind iperf3 socat curl jq openssl
+	# tests: promtool checks the metrics exposition
+	prometheus
 	# static analysis (tests/lint.sh)
 	cppcheck clang-tidy
 	# run: the lab and the agent's neighbours

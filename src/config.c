@@ -3,8 +3,10 @@
  * the flag parser (getopt_long), validation and printing.
  *
  * One table (options[]) describes every setting once: its flag/key name,
- * help text and setter. Flags, file keys, usage text and cfg_print all come
- * from it, so they cannot drift apart.
+ * help text, setter, printer, and whether a reload may change it. Flags,
+ * file keys, the usage text (defaults included: a default config printed),
+ * cfg_print and reload's restart-only check all come from it, so they
+ * cannot drift apart.
  *
  * Precedence is defaults < file < flags. List settings (peer, namespaces)
  * accumulate within one source, and the first occurrence in a source
@@ -76,6 +78,8 @@ struct cfg_sources {
 /* A setter checks one value and stores it; on error it writes a message
  * (without the location) into msg and returns -EINVAL. */
 typedef int (*cfg_setter)(struct cfg *cfg, const char *value, char *msg, size_t size);
+struct cfg_option;
+typedef void (*cfg_printer)(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
 
 struct cfg_option {
 	const char *name; /* long flag without "--", and file key */
@@ -91,13 +95,17 @@ struct cfg_option {
 	/* A plain duration: no setter, the value goes to this uint32_t field
 	 * of struct cfg, in milliseconds (and is printed from it). */
 	size_t duration_ms;
+	/* Writes the setting as config file lines (`name = value`, none for
+	 * an empty list): cfg_print, the defaults in the usage text and
+	 * reload's comparison all read a key through it. */
+	cfg_printer print;
 };
 
 /* The columns after in_file: a setter (RELOADABLE_SETTER for a key the
  * running agent takes on a reload), or a duration field. */
-#define SETTER(fn) false, fn, 0
-#define RELOADABLE_SETTER(fn) true, fn, 0
-#define DURATION_FIELD(field) false, NULL, offsetof(struct cfg, field)
+#define SETTER(fn, print) false, fn, 0, print
+#define RELOADABLE_SETTER(fn, print) true, fn, 0, print
+#define DURATION_FIELD(field) false, NULL, offsetof(struct cfg, field), print_duration
 
 static int set_peer(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_port(struct cfg *cfg, const char *value, char *msg, size_t size);
@@ -119,35 +127,56 @@ static int set_max_connections(struct cfg *cfg, const char *value, char *msg, si
 static int set_dial_rate(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_accept_rate(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_metrics(struct cfg *cfg, const char *value, char *msg, size_t size);
+static void print_peers(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
+static void print_port(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
+static void print_node_ip(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
+static void print_subnet(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
+static void print_cluster_cidr(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
+static void print_namespaces(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
+static void print_bridge(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
+static void print_nothing(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
+static void print_state_dir(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
+static void print_run_dir(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
+static void print_log_level(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
+static void print_probe_interval(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
+static void print_backend(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
+static void print_key_file(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
+static void print_listen(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
+static void print_max_peers(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
+static void print_max_connections(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
+static void print_dial_rate(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
+static void print_accept_rate(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
+static void print_metrics(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
+static void print_duration(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
 
 static const struct cfg_option options[KEY_COUNT] = {
     [KEY_PEER] = {"peer", "ADDR[:PORT]",
 		  "a node to join through; repeatable (port defaults to --port)", true, true,
-		  SETTER(set_peer)},
+		  SETTER(set_peer, print_peers)},
     [KEY_PORT] = {"port", "PORT", "TCP port to listen on and to dial peers at", false, true,
-		  SETTER(set_port)},
+		  SETTER(set_port, print_port)},
     [KEY_NODE_IP] = {"node-ip", "ADDR|auto",
 		     "this node's address (auto: source address toward the first peer)", false,
-		     true, SETTER(set_node_ip)},
+		     true, SETTER(set_node_ip, print_node_ip)},
     [KEY_SUBNET] = {"subnet", "PREFIX|auto",
 		    "this node's subnet (auto: claim a free /24 of the cluster)", false, true,
-		    SETTER(set_subnet)},
+		    SETTER(set_subnet, print_subnet)},
     [KEY_CLUSTER_CIDR] = {"cluster-cidr", "PREFIX", "range holding every node's subnet", false,
-			  true, SETTER(set_cluster_cidr)},
+			  true, SETTER(set_cluster_cidr, print_cluster_cidr)},
     [KEY_NAMESPACES] = {"namespaces", "NAME[,NAME...]",
 			"network namespaces to create on the bridge", true, true,
-			RELOADABLE_SETTER(set_namespaces)},
+			RELOADABLE_SETTER(set_namespaces, print_namespaces)},
     [KEY_BRIDGE] = {"bridge", "NAME", "bridge joining the namespaces", false, true,
-		    SETTER(set_bridge)},
+		    SETTER(set_bridge, print_bridge)},
     [KEY_CONFIG] = {"config", "PATH",
 		    "config file (default " CFG_DEFAULT_CONFIG_PATH ", may be missing)", false,
-		    false, SETTER(set_config)},
+		    false, SETTER(set_config, print_nothing)},
     [KEY_STATE_DIR] = {"state-dir", "DIR", "persisted state (node id, subnet lease, peers)", false,
-		       true, SETTER(set_state_dir)},
+		       true, SETTER(set_state_dir, print_state_dir)},
     [KEY_RUN_DIR] = {"run-dir", "DIR", "control socket directory", false, true,
-		     SETTER(set_run_dir)},
+		     SETTER(set_run_dir, print_run_dir)},
     [KEY_LOG_LEVEL] = {"log-level", "LEVEL", "error, warn, info or debug", false, true,
-		       RELOADABLE_SETTER(set_log_level)},
+		       RELOADABLE_SETTER(set_log_level, print_log_level)},
     [KEY_KEEPALIVE] = {"keepalive", "DURATION", "interval between keepalives", false, true,
 		       DURATION_FIELD(keepalive_ms)},
     [KEY_HOLD_TIME] = {"hold-time", "DURATION", "a silent session is down after this", false, true,
@@ -164,29 +193,29 @@ static const struct cfg_option options[KEY_COUNT] = {
 			       DURATION_FIELD(handshake_timeout_ms)},
     [KEY_PROBE_INTERVAL] = {"probe-interval", "DURATION|off",
 			    "interval between data-path probes to each peer (0s = off)", false,
-			    true, RELOADABLE_SETTER(set_probe_interval)},
+			    true, RELOADABLE_SETTER(set_probe_interval, print_probe_interval)},
     [KEY_BACKEND] = {"backend", "auto|direct|vxlan",
 		     "path to peers (auto: direct if on-link, else vxlan)", false, true,
-		     SETTER(set_backend)},
+		     SETTER(set_backend, print_backend)},
     [KEY_KEY_FILE] = {"key-file", "PATH|none",
 		      "cluster key (nsagent genkey; mode 0600, owned by root): TLS for every "
-		      "session",
-		      false, true, SETTER(set_key_file)},
+		      "session; none: unauthenticated",
+		      false, true, SETTER(set_key_file, print_key_file)},
     [KEY_LISTEN] = {"listen", "ADDR|auto",
 		    "address to accept peers on (auto: the node IP; 0.0.0.0: all)", false, true,
-		    SETTER(set_listen)},
+		    SETTER(set_listen, print_listen)},
     [KEY_MAX_PEERS] = {"max-peers", "N",
 		       "most known peers (1-" STRINGIFY(CFG_DEFAULT_MAX_PEERS) ")", false, true,
-		       SETTER(set_max_peers)},
+		       SETTER(set_max_peers, print_max_peers)},
     [KEY_MAX_CONNECTIONS] = {"max-connections", "N", "most open peer connections", false, true,
-			     SETTER(set_max_connections)},
+			     SETTER(set_max_connections, print_max_connections)},
     [KEY_DIAL_RATE] = {"dial-rate", "N", "new outbound connections per second", false, true,
-		       SETTER(set_dial_rate)},
+		       SETTER(set_dial_rate, print_dial_rate)},
     [KEY_ACCEPT_RATE] = {"accept-rate", "N", "accepted connections per second per address", false,
-			 true, SETTER(set_accept_rate)},
+			 true, SETTER(set_accept_rate, print_accept_rate)},
     [KEY_METRICS] = {"metrics", "ADDR:PORT|off",
 		     "serve Prometheus metrics over HTTP at ADDR:PORT/metrics", false, true,
-		     RELOADABLE_SETTER(set_metrics)},
+		     RELOADABLE_SETTER(set_metrics, print_metrics)},
 };
 
 static const char *const backend_names[] = {
@@ -1247,15 +1276,64 @@ int cfg_validate(const struct cfg *cfg, struct cfg_error *err)
 
 /* ---- output ---- */
 
-static void print_namespaces(const struct cfg *cfg, FILE *out)
+/* ---- printing: one printer per key, named in options[] ---- */
+
+static void print_line(FILE *out, const struct cfg_option *opt, const char *value)
+{
+	fprintf(out, "%s = %s\n", opt->name, value);
+}
+
+static void print_unsigned(FILE *out, const struct cfg_option *opt, unsigned value)
+{
+	fprintf(out, "%s = %u\n", opt->name, value);
+}
+
+static void print_peers(const struct cfg *cfg, const struct cfg_option *opt, FILE *out)
+{
+	char buf[ENDPOINT_STRLEN];
+
+	for (unsigned i = 0; i < cfg->n_peers; i++)
+		print_line(out, opt,
+			   cfg->peers[i].port ? addr_format_endpoint(&cfg->peers[i], buf)
+					      : addr_format(cfg->peers[i].addr, buf));
+}
+
+static void print_port(const struct cfg *cfg, const struct cfg_option *opt, FILE *out)
+{
+	print_unsigned(out, opt, cfg->port);
+}
+
+static void print_node_ip(const struct cfg *cfg, const struct cfg_option *opt, FILE *out)
+{
+	char buf[ADDR_STRLEN];
+
+	print_line(out, opt, cfg->node_ip ? addr_format(cfg->node_ip, buf) : "auto");
+}
+
+static void print_subnet(const struct cfg *cfg, const struct cfg_option *opt, FILE *out)
+{
+	char buf[PREFIX_STRLEN];
+
+	print_line(out, opt, cfg->subnet_set ? addr_format_prefix(&cfg->subnet, buf) : "auto");
+}
+
+static void print_cluster_cidr(const struct cfg *cfg, const struct cfg_option *opt, FILE *out)
+{
+	char buf[PREFIX_STRLEN];
+
+	print_line(out, opt, addr_format_prefix(&cfg->cluster_cidr, buf));
+}
+
+/* An empty list prints as `namespaces =` (none, unlike the default); a
+ * long one is split over several lines, each of which appends. */
+static void print_namespaces(const struct cfg *cfg, const struct cfg_option *opt, FILE *out)
 {
 	size_t width = 0;
 
 	if (cfg->n_namespaces == 0) {
-		fprintf(out, "namespaces =\n");
+		fprintf(out, "%s =\n", opt->name);
 		return;
 	}
-	/* Long lists are split over several lines; each line appends. */
 	for (unsigned i = 0; i < cfg->n_namespaces; i++) {
 		size_t len = strlen(cfg->namespaces[i]);
 
@@ -1264,110 +1342,110 @@ static void print_namespaces(const struct cfg *cfg, FILE *out)
 			width = 0;
 		}
 		if (width == 0)
-			width = (size_t)fprintf(out, "namespaces = %s", cfg->namespaces[i]);
+			width = (size_t)fprintf(out, "%s = %s", opt->name, cfg->namespaces[i]);
 		else
 			width += (size_t)fprintf(out, ",%s", cfg->namespaces[i]);
 	}
 	fputc('\n', out);
 }
 
-/* Prints one key's setting in config-file syntax: a line, or for a list
- * one line per entry (or per wrapped group); nothing for --config, which
- * is not a file key. The switch names every key, so the compiler
- * (-Wswitch) asks for a printer whenever a key is added. */
-static void print_key(const struct cfg *cfg, enum cfg_key key, FILE *out)
+static void print_bridge(const struct cfg *cfg, const struct cfg_option *opt, FILE *out)
 {
-	char buf[PREFIX_STRLEN > ENDPOINT_STRLEN ? PREFIX_STRLEN : ENDPOINT_STRLEN];
+	print_line(out, opt, cfg->bridge);
+}
+
+/* --config names the file being printed: not a setting of it. */
+static void print_nothing(const struct cfg *cfg, const struct cfg_option *opt, FILE *out)
+{
+	(void)cfg;
+	(void)opt;
+	(void)out;
+}
+
+static void print_state_dir(const struct cfg *cfg, const struct cfg_option *opt, FILE *out)
+{
+	print_line(out, opt, cfg->state_dir ? cfg->state_dir : "");
+}
+
+static void print_run_dir(const struct cfg *cfg, const struct cfg_option *opt, FILE *out)
+{
+	print_line(out, opt, cfg->run_dir ? cfg->run_dir : "");
+}
+
+static void print_log_level(const struct cfg *cfg, const struct cfg_option *opt, FILE *out)
+{
+	print_line(out, opt, log_level_name(cfg->log_level));
+}
+
+static void print_duration(const struct cfg *cfg, const struct cfg_option *opt, FILE *out)
+{
 	char duration[24];
 
-	switch (key) {
-	case KEY_PEER:
-		for (unsigned i = 0; i < cfg->n_peers; i++) {
-			if (cfg->peers[i].port)
-				fprintf(out, "peer = %s\n",
-					addr_format_endpoint(&cfg->peers[i], buf));
-			else
-				fprintf(out, "peer = %s\n", addr_format(cfg->peers[i].addr, buf));
-		}
-		break;
-	case KEY_PORT:
-		fprintf(out, "port = %u\n", cfg->port);
-		break;
-	case KEY_NODE_IP:
-		fprintf(out, "node-ip = %s\n",
-			cfg->node_ip ? addr_format(cfg->node_ip, buf) : "auto");
-		break;
-	case KEY_SUBNET:
-		fprintf(out, "subnet = %s\n",
-			cfg->subnet_set ? addr_format_prefix(&cfg->subnet, buf) : "auto");
-		break;
-	case KEY_CLUSTER_CIDR:
-		fprintf(out, "cluster-cidr = %s\n", addr_format_prefix(&cfg->cluster_cidr, buf));
-		break;
-	case KEY_NAMESPACES:
-		print_namespaces(cfg, out);
-		break;
-	case KEY_BRIDGE:
-		fprintf(out, "bridge = %s\n", cfg->bridge);
-		break;
-	case KEY_CONFIG:
-		break;
-	case KEY_STATE_DIR:
-		fprintf(out, "state-dir = %s\n", cfg->state_dir ? cfg->state_dir : "");
-		break;
-	case KEY_RUN_DIR:
-		fprintf(out, "run-dir = %s\n", cfg->run_dir ? cfg->run_dir : "");
-		break;
-	case KEY_LOG_LEVEL:
-		fprintf(out, "log-level = %s\n", log_level_name(cfg->log_level));
-		break;
-	case KEY_KEEPALIVE:
-	case KEY_HOLD_TIME:
-	case KEY_RESTART_TIME:
-	case KEY_CONNECT_RETRY_MIN:
-	case KEY_CONNECT_RETRY_MAX:
-	case KEY_HANDSHAKE_TIMEOUT:
-		format_duration(*(const uint32_t *)((const char *)cfg + options[key].duration_ms),
-				duration, sizeof(duration));
-		fprintf(out, "%s = %s\n", options[key].name, duration);
-		break;
-	case KEY_PROBE_INTERVAL:
-		if (cfg->probe_interval_ms) {
-			format_duration(cfg->probe_interval_ms, duration, sizeof(duration));
-			fprintf(out, "probe-interval = %s\n", duration);
-		} else {
-			fprintf(out, "probe-interval = off\n");
-		}
-		break;
-	case KEY_BACKEND:
-		fprintf(out, "backend = %s\n", backend_names[cfg->backend]);
-		break;
-	case KEY_KEY_FILE:
-		fprintf(out, "key-file = %s\n", cfg->key_file ? cfg->key_file : "none");
-		break;
-	case KEY_LISTEN:
-		fprintf(out, "listen = %s\n",
-			cfg->listen_set ? addr_format(cfg->listen_addr, buf) : "auto");
-		break;
-	case KEY_MAX_PEERS:
-		fprintf(out, "max-peers = %u\n", cfg->max_peers);
-		break;
-	case KEY_MAX_CONNECTIONS:
-		fprintf(out, "max-connections = %u\n", cfg->max_connections);
-		break;
-	case KEY_DIAL_RATE:
-		fprintf(out, "dial-rate = %u\n", cfg->dial_rate);
-		break;
-	case KEY_ACCEPT_RATE:
-		fprintf(out, "accept-rate = %u\n", cfg->accept_rate);
-		break;
-	case KEY_METRICS:
-		fprintf(out, "metrics = %s\n",
-			cfg->metrics_enabled ? addr_format_endpoint(&cfg->metrics, buf) : "off");
-		break;
-	case KEY_COUNT:
-		break;
+	format_duration(*(const uint32_t *)((const char *)cfg + opt->duration_ms), duration,
+			sizeof(duration));
+	print_line(out, opt, duration);
+}
+
+static void print_probe_interval(const struct cfg *cfg, const struct cfg_option *opt, FILE *out)
+{
+	char duration[24];
+
+	if (!cfg->probe_interval_ms) {
+		print_line(out, opt, "off");
+		return;
 	}
+	format_duration(cfg->probe_interval_ms, duration, sizeof(duration));
+	print_line(out, opt, duration);
+}
+
+static void print_backend(const struct cfg *cfg, const struct cfg_option *opt, FILE *out)
+{
+	print_line(out, opt, backend_names[cfg->backend]);
+}
+
+static void print_key_file(const struct cfg *cfg, const struct cfg_option *opt, FILE *out)
+{
+	print_line(out, opt, cfg->key_file ? cfg->key_file : "none");
+}
+
+static void print_listen(const struct cfg *cfg, const struct cfg_option *opt, FILE *out)
+{
+	char buf[ADDR_STRLEN];
+
+	print_line(out, opt, cfg->listen_set ? addr_format(cfg->listen_addr, buf) : "auto");
+}
+
+static void print_max_peers(const struct cfg *cfg, const struct cfg_option *opt, FILE *out)
+{
+	print_unsigned(out, opt, cfg->max_peers);
+}
+
+static void print_max_connections(const struct cfg *cfg, const struct cfg_option *opt, FILE *out)
+{
+	print_unsigned(out, opt, cfg->max_connections);
+}
+
+static void print_dial_rate(const struct cfg *cfg, const struct cfg_option *opt, FILE *out)
+{
+	print_unsigned(out, opt, cfg->dial_rate);
+}
+
+static void print_accept_rate(const struct cfg *cfg, const struct cfg_option *opt, FILE *out)
+{
+	print_unsigned(out, opt, cfg->accept_rate);
+}
+
+static void print_metrics(const struct cfg *cfg, const struct cfg_option *opt, FILE *out)
+{
+	char buf[ENDPOINT_STRLEN];
+
+	print_line(out, opt,
+		   cfg->metrics_enabled ? addr_format_endpoint(&cfg->metrics, buf) : "off");
+}
+
+static void print_key(const struct cfg *cfg, enum cfg_key key, FILE *out)
+{
+	options[key].print(cfg, &options[key], out);
 }
 
 void cfg_print(const struct cfg *cfg, FILE *out)
@@ -1424,44 +1502,46 @@ unsigned cfg_restart_changes(const struct cfg *running, const struct cfg *next, 
 	return n;
 }
 
+/* The built-in default of a key as the usage text shows it: its printed
+ * value(s) with the `name = ` taken off, comma-separated; NULL for none. */
+static char *default_text(const struct cfg *defaults, enum cfg_key key)
+{
+	char *lines = key_text(defaults, key), *text = xcalloc(1, strlen(lines) + 1), *line, *next;
+	size_t prefix = strlen(options[key].name) + strlen(" = ");
+
+	for (line = lines; *line; line = next) {
+		next = strchr(line, '\n');
+		*next++ = '\0';
+		if (strlen(line) <= prefix)
+			continue; /* an empty list: `name =` */
+		if (text[0])
+			strcat(text, ",");
+		strcat(text, line + prefix);
+	}
+	free(lines);
+	if (!text[0]) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
 void cfg_usage(FILE *out)
 {
-	static const char *const defaults[KEY_COUNT] = {
-	    [KEY_PORT] = "7470",
-	    [KEY_NODE_IP] = "auto",
-	    [KEY_SUBNET] = "auto",
-	    [KEY_CLUSTER_CIDR] = CFG_DEFAULT_CLUSTER_CIDR,
-	    [KEY_NAMESPACES] = CFG_DEFAULT_NAMESPACES,
-	    [KEY_BRIDGE] = CFG_DEFAULT_BRIDGE,
-	    [KEY_STATE_DIR] = CFG_DEFAULT_STATE_DIR,
-	    [KEY_RUN_DIR] = CFG_DEFAULT_RUN_DIR,
-	    [KEY_LOG_LEVEL] = "info",
-	    [KEY_KEEPALIVE] = "1s",
-	    [KEY_HOLD_TIME] = "3s",
-	    [KEY_RESTART_TIME] = "2m",
-	    [KEY_CONNECT_RETRY_MIN] = "1s",
-	    [KEY_CONNECT_RETRY_MAX] = "30s",
-	    [KEY_HANDSHAKE_TIMEOUT] = "5s",
-	    [KEY_PROBE_INTERVAL] = "2s",
-	    [KEY_BACKEND] = "auto",
-	    [KEY_KEY_FILE] = "none: unauthenticated",
-	    [KEY_LISTEN] = "auto",
-	    [KEY_MAX_PEERS] = STRINGIFY(CFG_DEFAULT_MAX_PEERS),
-	    [KEY_MAX_CONNECTIONS] = STRINGIFY(CFG_DEFAULT_MAX_CONNECTIONS),
-	    [KEY_DIAL_RATE] = STRINGIFY(CFG_DEFAULT_DIAL_RATE),
-	    [KEY_ACCEPT_RATE] = STRINGIFY(CFG_DEFAULT_ACCEPT_RATE),
-	    [KEY_METRICS] = "off",
-	};
+	struct cfg *defaults = cfg_new();
 
 	fprintf(out, "Options (also keys of the [nsagent] section of the config file):\n");
-	for (int i = 0; i < KEY_COUNT; i++) {
-		int width = fprintf(out, "  --%s %s", options[i].name, options[i].metavar);
+	for (enum cfg_key key = 0; key < KEY_COUNT; key++) {
+		int width = fprintf(out, "  --%s %s", options[key].name, options[key].metavar);
+		char *def = default_text(defaults, key);
 
-		fprintf(out, "%*s%s", width < 36 ? 36 - width : 1, "", options[i].help);
-		if (defaults[i])
-			fprintf(out, " [%s]", defaults[i]);
+		fprintf(out, "%*s%s", width < 36 ? 36 - width : 1, "", options[key].help);
+		if (def)
+			fprintf(out, " [%s]", def);
 		fputc('\n', out);
+		free(def);
 	}
 	fprintf(out, "Durations take a unit: 500ms, 3s, 2m. Flags override the config file;\n"
 		     "a list flag (--peer, --namespaces) replaces the file's list.\n");
+	cfg_free(defaults);
 }

@@ -34,7 +34,6 @@
 #include "nsagent/frame.h"
 #include "nsagent/listen.h"
 #include "nsagent/log.h"
-#include "nsagent/metrics.h"
 #include "nsagent/xalloc.h"
 
 /* Replies queued for one client: room for a few of the largest (one frame
@@ -82,6 +81,42 @@ static bool prefix_from_proto(const NsaCtl__Prefix *in, struct prefix *out)
 	return true;
 }
 
+/* Every counter as a {name, label, value}, walking the model's family
+ * table: a new counter needs no edit here. */
+static void counters_to_proto(const struct status *st, NsaCtl__Status *out)
+{
+	out->n_counters = STATUS_COUNTER_COUNT;
+	out->counters = xcalloc(STATUS_COUNTER_COUNT, sizeof(*out->counters));
+	for (unsigned c = 0; c < STATUS_COUNTER_COUNT; c++) {
+		NsaCtl__Counter *counter = xmalloc(sizeof(*counter));
+		const struct status_family *fam;
+		const char *label;
+
+		nsa_ctl__counter__init(counter);
+		fam = status_counter_family((enum status_counter)c, &label);
+		if (!fam)
+			fatal("status counter %u is in no family of the table", c);
+		counter->name = (char *)fam->name;
+		counter->label = (char *)label;
+		counter->value = st->counters[c];
+		out->counters[c] = counter;
+	}
+}
+
+/* Counters this side does not know (another version of the agent) are
+ * left out rather than refused: the rest of the status still counts. */
+static void counters_from_proto(const NsaCtl__Status *in, struct status *st)
+{
+	for (size_t i = 0; i < in->n_counters; i++) {
+		const NsaCtl__Counter *counter = in->counters[i];
+		enum status_counter c;
+
+		if (status_counter_find(counter->name ? counter->name : "",
+					counter->label ? counter->label : "", &c) == 0)
+			st->counters[c] = counter->value;
+	}
+}
+
 /* Builds a Status whose strings point into st (st must outlive it). */
 static NsaCtl__Status *status_to_proto(const struct status *st)
 {
@@ -99,7 +134,6 @@ static NsaCtl__Status *status_to_proto(const struct status *st)
 	out->bridge = (char *)st->bridge;
 	out->bridge_addr = st->bridge_addr;
 	out->key = st->key;
-	out->state_save_errors = st->state_save_errors;
 	out->n_namespaces = st->n_namespaces;
 	out->namespaces = xcalloc(st->n_namespaces + 1, sizeof(*out->namespaces));
 	for (unsigned i = 0; i < st->n_namespaces; i++) {
@@ -129,10 +163,16 @@ static NsaCtl__Status *status_to_proto(const struct status *st)
 		pp->route = (NsaCtl__Route)p->route;
 		pp->probe = (NsaCtl__Probe)p->probe;
 		pp->probe_rtt_us = p->probe_rtt_us;
+		pp->probe_sent = p->probe_sent;
+		pp->probe_lost = p->probe_lost;
+		pp->probe_loss_ratio = p->probe_loss_ratio;
 		out->peers[i] = pp;
 	}
-	out->accepts_paused = st->accepts_paused;
-	out->control_clients_dropped = st->control_clients_dropped;
+	out->n_session_states = st->n_session_states;
+	out->session_states = xcalloc(st->n_session_states + 1, sizeof(*out->session_states));
+	for (unsigned i = 0; i < st->n_session_states; i++)
+		out->session_states[i] = (char *)st->session_states[i];
+	counters_to_proto(st, out);
 	return out;
 }
 
@@ -149,6 +189,10 @@ static void status_proto_free(NsaCtl__Status *out)
 		free(out->peers[i]);
 	}
 	free(out->peers);
+	free(out->session_states);
+	for (size_t i = 0; i < out->n_counters; i++)
+		free(out->counters[i]);
+	free(out->counters);
 	free(out);
 }
 
@@ -173,7 +217,6 @@ static void status_from_proto(const NsaCtl__Status *in, struct status *st)
 	copy_text(st->bridge, sizeof(st->bridge), in->bridge);
 	st->bridge_addr = in->bridge_addr;
 	st->key = in->key;
-	st->state_save_errors = in->state_save_errors;
 	for (size_t i = 0; i < in->n_namespaces; i++) {
 		struct status_namespace *ns = status_add_namespace(st);
 
@@ -202,9 +245,14 @@ static void status_from_proto(const NsaCtl__Status *in, struct status *st)
 		p->probe = pp->probe <= NSA_CTL__PROBE__PROBE_FAILED ? (enum status_probe)pp->probe
 								     : STATUS_PROBE_UNKNOWN;
 		p->probe_rtt_us = pp->probe_rtt_us;
+		p->probe_sent = pp->probe_sent;
+		p->probe_lost = pp->probe_lost;
+		p->probe_loss_ratio = pp->probe_loss_ratio;
 	}
-	st->accepts_paused = in->accepts_paused;
-	st->control_clients_dropped = in->control_clients_dropped;
+	for (size_t i = 0; i < in->n_session_states && i < STATUS_MAX_SESSION_STATES; i++)
+		copy_text(st->session_states[st->n_session_states++], STATUS_STATE_MAX,
+			  in->session_states[i]);
+	counters_from_proto(in, st);
 }
 
 /* ---- server ---- */
@@ -255,7 +303,7 @@ static void reply(struct ctl_client *c, enum ctl_result result, const char *mess
 		log_warn("control: dropping a client that does not read its replies (over %d bytes "
 			 "queued)",
 			 CTL_OUTPUT_MAX);
-		metrics_inc(METRICS_CTL_CLIENTS_DROPPED);
+		status_count(STATUS_CONTROL_CLIENTS_DROPPED);
 		c->dropped = true;
 		c->closing = true;
 	}
@@ -270,7 +318,7 @@ static void handle(struct ctl_client *c, const NsaCtl__Request *req)
 	enum ctl_result result;
 	const char *name;
 
-	metrics_inc(METRICS_CTL_REQUESTS);
+	status_count(STATUS_CONTROL_REQUESTS);
 	switch (req->request_case) {
 	case NSA_CTL__REQUEST__REQUEST_STATUS:
 		status_init(&st);
@@ -512,7 +560,7 @@ int ctl_server_new(struct event_base *base, const char *run_dir,
 	if (!s->listener)
 		fatal("out of memory");
 	s->guard =
-	    listen_guard_new(base, s->listener, "control socket", METRICS_ACCEPTS_PAUSED_CONTROL);
+	    listen_guard_new(base, s->listener, "control socket", STATUS_ACCEPTS_PAUSED_CONTROL);
 	*out = s;
 	return 0;
 fail:

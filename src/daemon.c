@@ -535,6 +535,8 @@ static bool same_metrics(const struct cfg *a, const struct cfg *b)
 		(a->metrics.addr == b->metrics.addr && a->metrics.port == b->metrics.port));
 }
 
+static void on_status(void *arg, struct status *st);
+
 /* Re-reads the config from the original command line, validates it whole,
  * and applies only what changed. Everything that can fail (parsing, a
  * changed key that only a restart applies, binding a new metrics address,
@@ -558,7 +560,7 @@ static enum ctl_result daemon_reload(struct daemon *d, char *msg, size_t size)
 	if (cfg_load(next, reload_argc, reload_argv, &err) < 0) {
 		snprintf(msg, size, "%s: %s (the running config is kept)", err.where, err.message);
 		log_error("reload: %s", msg);
-		metrics_inc(METRICS_RELOADS_FAILED);
+		status_count(STATUS_RELOADS_FAILED);
 		cfg_free(next);
 		return CTL_INVALID_CONFIG;
 	}
@@ -571,7 +573,7 @@ static enum ctl_result daemon_reload(struct daemon *d, char *msg, size_t size)
 			 "config is kept)",
 			 restart, n_restart == 1 ? "s" : "");
 		log_error("reload: %s", msg);
-		metrics_inc(METRICS_RELOADS_FAILED);
+		status_count(STATUS_RELOADS_FAILED);
 		cfg_free(next);
 		return CTL_INVALID_CONFIG;
 	}
@@ -587,12 +589,13 @@ static enum ctl_result daemon_reload(struct daemon *d, char *msg, size_t size)
 			d->metrics = NULL;
 			freed = true;
 		}
-		if (metrics_server_new(d->base, &next->metrics, &metrics, bind_err,
+		if (metrics_server_new(d->base, &next->metrics, on_status, d, &metrics, bind_err,
 				       sizeof(bind_err)) < 0) {
 			snprintf(msg, size, "%s (the running config is kept)", bind_err);
 			log_error("reload: %s", msg);
-			if (freed && metrics_server_new(d->base, &d->cfg->metrics, &d->metrics,
-							bind_err, sizeof(bind_err)) < 0)
+			if (freed &&
+			    metrics_server_new(d->base, &d->cfg->metrics, on_status, d, &d->metrics,
+					       bind_err, sizeof(bind_err)) < 0)
 				log_error("%s", bind_err);
 			goto fail;
 		}
@@ -634,7 +637,7 @@ static enum ctl_result daemon_reload(struct daemon *d, char *msg, size_t size)
 	cfg_free(d->cfg_reloaded);
 	d->cfg = next;
 	d->cfg_reloaded = next;
-	metrics_inc(METRICS_RELOADS_OK);
+	status_count(STATUS_RELOADS_OK);
 	apply_probe_interval(d);
 	ret = d->have_topology ? apply_topology(d, &kerr) : 0;
 	if (ret < 0) {
@@ -645,7 +648,7 @@ static enum ctl_result daemon_reload(struct daemon *d, char *msg, size_t size)
 	log_info("reload: config reloaded");
 	return CTL_OK;
 fail:
-	metrics_inc(METRICS_RELOADS_FAILED);
+	status_count(STATUS_RELOADS_FAILED);
 	cfg_free(next);
 	return CTL_FAILED;
 }
@@ -712,73 +715,19 @@ static unsigned probe_targets(void *arg, uint32_t *source, struct probe_target *
 	return n;
 }
 
-/* Per-peer probe series, appended at scrape time (the registry holds only
- * fixed series). Each reader gives one family's value, false for none. */
-static bool probe_rtt_seconds(const struct probe_peer *p, double *v)
+static void probe_status(const struct probe_peer *pr, struct status_peer *p)
 {
-	*v = p->rtt_us / 1e6;
-	return p->has_rtt;
-}
-
-static bool probe_sent(const struct probe_peer *p, double *v)
-{
-	*v = (double)p->sent;
-	return true;
-}
-
-static bool probe_lost(const struct probe_peer *p, double *v)
-{
-	*v = (double)p->lost;
-	return true;
-}
-
-static bool probe_loss_ratio(const struct probe_peer *p, double *v)
-{
-	*v = p->window_count ? (double)p->window_lost / p->window_count : 0;
-	return true;
-}
-
-static bool probe_up(const struct probe_peer *p, double *v)
-{
-	*v = p->result == PROBE_OK;
-	return true;
-}
-
-static void probe_metrics(struct daemon *d, struct evbuffer *out)
-{
-	static const struct {
-		const char *name, *type, *help;
-		bool (*read)(const struct probe_peer *p, double *v);
-	} families[] = {
-	    {"nsagent_probe_rtt_seconds", "gauge",
-	     "Round trip of the last answered data-path probe, by peer.", probe_rtt_seconds},
-	    {"nsagent_probe_sent_total", "counter", "Data-path probes sent, by peer.", probe_sent},
-	    {"nsagent_probe_lost_total", "counter", "Data-path probes lost, by peer.", probe_lost},
-	    {"nsagent_probe_loss_ratio", "gauge",
-	     "Share of the last 10 data-path probes lost, by peer.", probe_loss_ratio},
-	    {"nsagent_probe_up", "gauge", "1 when the data path to the peer works, by peer.",
-	     probe_up},
-	};
-	const struct probe_table *table;
-
 	_Static_assert(PROBE_WINDOW == 10, "nsagent_probe_loss_ratio's help names the window");
-	if (!d->probe)
-		return;
-	table = probe_get_table(d->probe);
-	for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
-		metrics_write_family(out, families[f].name, families[f].type, families[f].help);
-		for (unsigned i = 0; i < probe_table_count(table); i++) {
-			const struct probe_peer *pr = probe_table_get(table, i);
-			char labels[64], a[ADDR_STRLEN];
-			double value;
-
-			if (!families[f].read(pr, &value))
-				continue;
-			snprintf(labels, sizeof(labels), "peer=\"%s\"",
-				 addr_format(pr->node_ip, a));
-			metrics_write_sample(out, families[f].name, labels, value);
-		}
-	}
+	if (pr->result == PROBE_OK)
+		p->probe = STATUS_PROBE_OK;
+	else if (pr->result == PROBE_FAILED)
+		p->probe = STATUS_PROBE_FAILED;
+	/* 0 means none answered: a round trip measured as 0 us is shown as 1. */
+	if (pr->has_rtt)
+		p->probe_rtt_us = pr->rtt_us ? pr->rtt_us : 1;
+	p->probe_sent = pr->sent;
+	p->probe_lost = pr->lost;
+	p->probe_loss_ratio = pr->window_count ? (double)pr->window_lost / pr->window_count : 0;
 }
 
 /* The peer table from peer_mgr; a peer's route is "installed" when the
@@ -789,6 +738,9 @@ static void peer_status(struct daemon *d, struct status *st)
 	unsigned n_peers;
 	char id[NODE_ID_STRLEN];
 
+	for (enum peer_state s = PEER_IDLE; s <= PEER_ESTABLISHED; s++)
+		snprintf(st->session_states[st->n_session_states++], STATUS_STATE_MAX, "%s",
+			 peer_state_name(s));
 	if (!d->peers)
 		return;
 	n_peers = peer_mgr_peers(d->peers, &peers);
@@ -813,17 +765,41 @@ static void peer_status(struct daemon *d, struct status *st)
 			p->route = pi->route.stale ? STATUS_ROUTE_STALE : STATUS_ROUTE_INSTALLED;
 			snprintf(p->mode, sizeof(p->mode), "%s", backend_mode_name(pi->route.mode));
 		}
-		p->probe = STATUS_PROBE_UNKNOWN;
 		pr = d->probe ? probe_table_find(probe_get_table(d->probe), pi->endpoint.addr)
 			      : NULL;
-		if (pr && pr->result == PROBE_OK) {
-			p->probe = STATUS_PROBE_OK;
-			p->probe_rtt_us = pr->rtt_us;
-		} else if (pr && pr->result == PROBE_FAILED) {
-			p->probe = STATUS_PROBE_FAILED;
-		}
+		if (pr)
+			probe_status(pr, p);
 	}
 	free(peers);
+}
+
+/* The counts of events: the process-wide ones (status_count), then those
+ * other modules keep themselves, copied in at each request. */
+static void counter_status(struct daemon *d, struct status *st)
+{
+	struct peer_security_stats s;
+	struct kern_stats k;
+
+	status_take_counts(st);
+	st->counters[STATUS_STATE_SAVE_ERRORS] = persist_save_errors();
+	kern_get_stats(d->kern, &k);
+	st->counters[STATUS_RECONCILE_CHANGES] = k.changes;
+	st->counters[STATUS_RECONCILE_REPAIRS] = k.repairs;
+	st->counters[STATUS_RECONCILE_ERRORS] = k.errors;
+	if (!d->peers)
+		return;
+	peer_mgr_security_stats(d->peers, &s);
+	st->counters[STATUS_ACCEPTS_REFUSED] = s.accepts_refused;
+	st->counters[STATUS_PEERS_REFUSED] = s.peers_refused;
+	st->counters[STATUS_DIALS_DEFERRED] = s.dials_deferred;
+	st->counters[STATUS_PEERS_EVICTED] = s.peers_evicted;
+	st->counters[STATUS_TLS_FAILURES] = s.tls_failures;
+	st->counters[STATUS_HELLOS_REFUSED] = s.hellos_refused;
+	st->counters[STATUS_HANDSHAKE_TIMEOUTS] = s.handshake_timeouts;
+	st->counters[STATUS_FRAMES_OVERSIZE] = s.frames_oversize;
+	st->counters[STATUS_FRAMES_MALFORMED] = s.frames_malformed;
+	for (unsigned v = RIB_ACCEPTED + 1; v < RIB_VERDICT_COUNT; v++)
+		st->counters[STATUS_ADVERTS_REJECTED_BY(v)] = s.rejected[v];
 }
 
 static void on_status(void *arg, struct status *st)
@@ -852,11 +828,7 @@ static void on_status(void *arg, struct status *st)
 			st->bridge_addr = 0;
 	}
 	st->key = d->tls != NULL;
-	st->state_save_errors = persist_save_errors();
-	st->accepts_paused = metrics_get(METRICS_ACCEPTS_PAUSED_PEER) +
-			     metrics_get(METRICS_ACCEPTS_PAUSED_CONTROL) +
-			     metrics_get(METRICS_ACCEPTS_PAUSED_METRICS);
-	st->control_clients_dropped = metrics_get(METRICS_CTL_CLIENTS_DROPPED);
+	counter_status(d, st);
 	for (unsigned i = 0; d->nsalloc && i < nsalloc_count(d->nsalloc); i++) {
 		const struct nsalloc_entry *e = nsalloc_get(d->nsalloc, i);
 		struct status_namespace *ns = status_add_namespace(st);
@@ -868,109 +840,6 @@ static void on_status(void *arg, struct status *st)
 		ns->runtime = e->runtime;
 	}
 	peer_status(d, st);
-}
-
-/* Counters of hostile or broken input (peer_mgr_security_stats). */
-static void security_metrics(struct daemon *d, struct evbuffer *out)
-{
-	struct peer_security_stats s;
-	const struct {
-		const char *name, *help;
-		uint64_t value;
-	} counters[] = {
-	    {"nsagent_frames_oversize_total", "Peer frames over the 64 KiB limit (session closed).",
-	     0},
-	    {"nsagent_frames_malformed_total",
-	     "Peer frames that did not decode or came out of order.", 0},
-	    {"nsagent_hellos_refused_total", "Hellos refused (own id, taken node IP, bad values).",
-	     0},
-	    {"nsagent_tls_failures_total",
-	     "TLS handshakes that failed (no or another cluster key).", 0},
-	    {"nsagent_handshake_timeouts_total", "Connections without a hello within the timeout.",
-	     0},
-	    {"nsagent_accepts_refused_total", "Connections refused by a connection or rate limit.",
-	     0},
-	    {"nsagent_dials_deferred_total", "Dials that waited for the dial rate limit.", 0},
-	    {"nsagent_peers_evicted_total", "Learned peers forgotten (never reached).", 0},
-	    {"nsagent_peers_refused_total", "Learned or inbound peers over max-peers.", 0},
-	};
-	uint64_t values[sizeof(counters) / sizeof(counters[0])];
-
-	if (!d->peers)
-		return;
-	peer_mgr_security_stats(d->peers, &s);
-	values[0] = s.frames_oversize;
-	values[1] = s.frames_malformed;
-	values[2] = s.hellos_refused;
-	values[3] = s.tls_failures;
-	values[4] = s.handshake_timeouts;
-	values[5] = s.accepts_refused;
-	values[6] = s.dials_deferred;
-	values[7] = s.peers_evicted;
-	values[8] = s.peers_refused;
-	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
-		metrics_write_family(out, counters[i].name, "counter", counters[i].help);
-		metrics_write_sample(out, counters[i].name, NULL, (double)values[i]);
-	}
-	metrics_write_family(out, "nsagent_adverts_rejected_total", "counter",
-			     "Advertised subnets rejected, by reason.");
-	for (unsigned v = RIB_ACCEPTED + 1; v < RIB_VERDICT_COUNT; v++) {
-		char labels[64];
-
-		snprintf(labels, sizeof(labels), "reason=\"%s\"", rib_verdict_key(v));
-		metrics_write_sample(out, "nsagent_adverts_rejected_total", labels,
-				     (double)s.rejected[v]);
-	}
-	metrics_write_family(out, "nsagent_authenticated", "gauge",
-			     "1 when sessions use the cluster key (TLS), 0 when unauthenticated.");
-	metrics_write_sample(out, "nsagent_authenticated", NULL, peer_mgr_authenticated(d->peers));
-}
-
-/* Scrape time: copy in what other modules keep themselves. */
-static void collect_metrics(void *arg, struct evbuffer *extra)
-{
-	static const enum metrics_id by_state[] = {
-	    [PEER_IDLE] = METRICS_SESSIONS_IDLE,
-	    [PEER_CONNECT] = METRICS_SESSIONS_CONNECT,
-	    [PEER_OPENSENT] = METRICS_SESSIONS_OPENSENT,
-	    [PEER_ESTABLISHED] = METRICS_SESSIONS_ESTABLISHED,
-	};
-	struct daemon *d = arg;
-	struct kern_stats stats;
-	uint64_t sessions[sizeof(by_state) / sizeof(by_state[0])] = {0};
-	uint64_t installed = 0, stale = 0;
-	struct peer_info *peers = NULL;
-	unsigned n_peers = 0;
-
-	probe_metrics(d, extra);
-	security_metrics(d, extra);
-	/* Kept by persist (the one writer of the state dir), like the status
-	 * field it also feeds. */
-	metrics_write_family(extra, "nsagent_state_save_errors_total", "counter",
-			     "Failed writes of the state dir's files (full or failing disk).");
-	metrics_write_sample(extra, "nsagent_state_save_errors_total", NULL,
-			     (double)persist_save_errors());
-	kern_get_stats(d->kern, &stats);
-	metrics_set(METRICS_RECONCILE_CHANGES, stats.changes);
-	metrics_set(METRICS_RECONCILE_REPAIRS, stats.repairs);
-	metrics_set(METRICS_RECONCILE_ERRORS, stats.errors);
-	metrics_set(METRICS_NAMESPACES, d->nsalloc ? nsalloc_count(d->nsalloc) : 0);
-	metrics_set(METRICS_HEALTHY, d->problem[0] == '\0' && d->have_topology);
-	if (d->peers)
-		n_peers = peer_mgr_peers(d->peers, &peers);
-	for (unsigned i = 0; i < n_peers; i++) {
-		if ((unsigned)peers[i].state < sizeof(sessions) / sizeof(sessions[0]))
-			sessions[peers[i].state]++;
-		if (peers[i].route.routed && peers[i].route.stale)
-			stale++;
-		else if (peers[i].route.routed)
-			installed++;
-	}
-	for (unsigned i = 0; i < sizeof(sessions) / sizeof(sessions[0]); i++)
-		metrics_set(by_state[i], sessions[i]);
-	metrics_set(METRICS_ROUTES_INSTALLED, installed);
-	metrics_set(METRICS_ROUTES_STALE, stale);
-	free(peers);
 }
 
 /* The control socket comes first: it also tells whether another agent
@@ -1000,9 +869,9 @@ static int start_operations(struct daemon *d)
 	char err[256];
 	int ret;
 
-	metrics_set_collector(collect_metrics, d);
 	if (d->cfg->metrics_enabled) {
-		ret = metrics_server_new(d->base, &d->cfg->metrics, &d->metrics, err, sizeof(err));
+		ret = metrics_server_new(d->base, &d->cfg->metrics, on_status, d, &d->metrics, err,
+					 sizeof(err));
 		if (ret < 0) {
 			log_error("%s", err);
 			return ret;
@@ -1018,7 +887,6 @@ static int start_operations(struct daemon *d)
 
 static void stop_operations(struct daemon *d)
 {
-	metrics_set_collector(NULL, NULL);
 	metrics_server_free(d->metrics);
 	probe_free(d->probe);
 	ctl_server_free(d->ctl);

@@ -33,7 +33,7 @@ struct listen_guard {
 	struct event *resume;
 	uint32_t delay_ms; /* of the next pause */
 	char name[64];
-	enum metrics_id paused;
+	enum status_counter paused;
 	bool held;
 	bool backing_off;
 	uint64_t last_log_ms; /* 0 = never */
@@ -105,7 +105,7 @@ static void pause_accepts(struct listen_guard *g, int err)
 	apply(g);
 	if (evtimer_add(g->resume, &tv) < 0)
 		fatal("cannot arm the accept pause timer of %s", g->name);
-	metrics_inc(g->paused);
+	status_count(g->paused);
 	log_pause(g, err, delay);
 }
 
@@ -132,7 +132,7 @@ static void on_resume(evutil_socket_t fd, short what, void *arg)
 }
 
 struct listen_guard *listen_guard_new(struct event_base *base, struct evconnlistener *listener,
-				      const char *name, enum metrics_id paused)
+				      const char *name, enum status_counter paused)
 {
 	struct listen_guard *g = xcalloc(1, sizeof(*g));
 

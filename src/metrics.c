@@ -1,11 +1,9 @@
-/* DOC: the metrics registry and its HTTP endpoint.
+/* DOC: the metrics endpoint.
  *
- * Owns one table describing every series (family name, type, help, label
- * set) and the process-wide array of their values. Series of one family
- * are adjacent in the table, so the renderer prints HELP and TYPE once per
- * family, as the exposition format requires. Values that live elsewhere
- * (kernel reconcile stats) are copied in by the collector at scrape time
- * rather than pushed on every change.
+ * It holds no numbers of its own: each scrape asks its source (the
+ * daemon's status fill) for a fresh status model and serves the model's
+ * Prometheus printer (status_print_prom), so a metric is never a second
+ * count kept beside the status, and no family can be written twice.
  *
  * The endpoint is an evhttp server on the daemon's loop answering only
  * GET/HEAD /metrics, with small header/body limits: it is read-only and
@@ -14,7 +12,6 @@
  * kernel's queue and cost the agent no file descriptor), each closed when
  * it has not sent a whole request within METRICS_TIMEOUT_S. */
 #include <errno.h>
-#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,62 +31,6 @@
 #include "nsagent/metrics.h"
 #include "nsagent/xalloc.h"
 
-struct metric_def {
-	const char *family;
-	const char *type; /* "counter" | "gauge" */
-	const char *help;
-	const char *labels; /* "" or key="value" */
-};
-
-#define SESSIONS "nsagent_sessions", "gauge", "Peer sessions by state."
-#define ROUTES "nsagent_routes", "gauge", "Cross-node routes in the kernel, by state."
-#define REJECTED                                                                                   \
-	"nsagent_adverts_rejected_total", "counter", "Advertised subnets rejected, by reason."
-#define FRAMES "nsagent_frames_total", "counter", "Peer protocol frames, by direction."
-#define RELOADS "nsagent_reloads_total", "counter", "Config reloads, by result."
-#define PAUSED                                                                                     \
-	"nsagent_accepts_paused_total", "counter",                                                 \
-	    "Accepts paused after an accept error (out of file descriptors), by listener."
-
-static const struct metric_def defs[METRICS_COUNT] = {
-    [METRICS_SESSIONS_IDLE] = {SESSIONS, "state=\"idle\""},
-    [METRICS_SESSIONS_CONNECT] = {SESSIONS, "state=\"connect\""},
-    [METRICS_SESSIONS_OPENSENT] = {SESSIONS, "state=\"opensent\""},
-    [METRICS_SESSIONS_ESTABLISHED] = {SESSIONS, "state=\"established\""},
-    [METRICS_ROUTES_INSTALLED] = {ROUTES, "state=\"installed\""},
-    [METRICS_ROUTES_STALE] = {ROUTES, "state=\"stale\""},
-    [METRICS_ADVERTS_REJECTED_OUTSIDE_CLUSTER] = {REJECTED, "reason=\"outside_cluster\""},
-    [METRICS_ADVERTS_REJECTED_OVERLAP_NODE] = {REJECTED, "reason=\"overlaps_node\""},
-    [METRICS_ADVERTS_REJECTED_OVERLAP_LOCAL] = {REJECTED, "reason=\"overlaps_local\""},
-    [METRICS_ADVERTS_REJECTED_DEFAULT_ROUTE] = {REJECTED, "reason=\"default_route\""},
-    [METRICS_ADVERTS_REJECTED_LIMIT] = {REJECTED, "reason=\"limit\""},
-    [METRICS_ADVERTS_REJECTED_MALFORMED] = {REJECTED, "reason=\"malformed\""},
-    [METRICS_FRAMES_IN] = {FRAMES, "direction=\"in\""},
-    [METRICS_FRAMES_OUT] = {FRAMES, "direction=\"out\""},
-    [METRICS_RECONCILE_CHANGES] = {"nsagent_reconcile_changes_total", "counter",
-				   "Kernel changes made by reconcile.", ""},
-    [METRICS_RECONCILE_REPAIRS] = {"nsagent_reconcile_repairs_total", "counter",
-				   "Kernel changes made to repair drift.", ""},
-    [METRICS_RECONCILE_ERRORS] = {"nsagent_reconcile_errors_total", "counter",
-				  "Kernel requests that failed.", ""},
-    [METRICS_NAMESPACES] = {"nsagent_namespaces", "gauge", "Namespaces on this node.", ""},
-    [METRICS_HEALTHY] = {"nsagent_healthy", "gauge",
-			 "1 when the last reconcile and reload succeeded.", ""},
-    [METRICS_RELOADS_OK] = {RELOADS, "result=\"ok\""},
-    [METRICS_RELOADS_FAILED] = {RELOADS, "result=\"failed\""},
-    [METRICS_CTL_REQUESTS] = {"nsagent_control_requests_total", "counter",
-			      "Requests served on the control socket.", ""},
-    [METRICS_ACCEPTS_PAUSED_PEER] = {PAUSED, "listener=\"peer\""},
-    [METRICS_ACCEPTS_PAUSED_CONTROL] = {PAUSED, "listener=\"control\""},
-    [METRICS_ACCEPTS_PAUSED_METRICS] = {PAUSED, "listener=\"metrics\""},
-    [METRICS_CTL_CLIENTS_DROPPED] = {"nsagent_control_clients_dropped_total", "counter",
-				     "Control clients dropped for not reading their replies.", ""},
-};
-
-static uint64_t values[METRICS_COUNT];
-static metrics_collector collector;
-static void *collector_arg;
-
 LIST_HEAD(metrics_conns, metrics_conn);
 
 struct metrics_server {
@@ -99,76 +40,30 @@ struct metrics_server {
 	struct metrics_conns conns;
 	unsigned n_conns;
 	bool closing; /* being freed: the listener may be gone */
+	metrics_fill fill;
+	void *fill_arg;
 };
 
-void metrics_inc(enum metrics_id id)
+int metrics_render(metrics_fill fill, void *arg, struct evbuffer *out)
 {
-	metrics_add(id, 1);
-}
+	struct status st;
+	char *text = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&text, &size);
+	int ret = 0;
 
-void metrics_add(enum metrics_id id, uint64_t n)
-{
-	if ((unsigned)id < METRICS_COUNT)
-		values[id] += n;
-}
-
-void metrics_set(enum metrics_id id, uint64_t value)
-{
-	if ((unsigned)id < METRICS_COUNT)
-		values[id] = value;
-}
-
-uint64_t metrics_get(enum metrics_id id)
-{
-	return (unsigned)id < METRICS_COUNT ? values[id] : 0;
-}
-
-void metrics_reset(void)
-{
-	memset(values, 0, sizeof(values));
-}
-
-void metrics_set_collector(metrics_collector collect, void *arg)
-{
-	collector = collect;
-	collector_arg = arg;
-}
-
-void metrics_write_family(struct evbuffer *out, const char *name, const char *type,
-			  const char *help)
-{
-	evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-void metrics_write_sample(struct evbuffer *out, const char *name, const char *labels, double value)
-{
-	if (labels && labels[0])
-		evbuffer_add_printf(out, "%s{%s} %.15g\n", name, labels, value);
-	else
-		evbuffer_add_printf(out, "%s %.15g\n", name, value);
-}
-
-void metrics_render(struct evbuffer *out)
-{
-	struct evbuffer *extra = evbuffer_new();
-
-	if (!extra)
-		fatal("out of memory");
-	if (collector)
-		collector(collector_arg, extra);
-	for (unsigned i = 0; i < METRICS_COUNT; i++) {
-		const struct metric_def *d = &defs[i];
-
-		if (i == 0 || strcmp(defs[i - 1].family, d->family) != 0)
-			metrics_write_family(out, d->family, d->type, d->help);
-		if (d->labels[0])
-			evbuffer_add_printf(out, "%s{%s} %" PRIu64 "\n", d->family, d->labels,
-					    values[i]);
-		else
-			evbuffer_add_printf(out, "%s %" PRIu64 "\n", d->family, values[i]);
-	}
-	evbuffer_add_buffer(out, extra);
-	evbuffer_free(extra);
+	if (!f)
+		return -errno;
+	status_init(&st);
+	fill(arg, &st);
+	status_print_prom(&st, f);
+	status_clear(&st);
+	if (fclose(f) != 0)
+		ret = -errno;
+	else if (evbuffer_add(out, text, size) < 0)
+		ret = -ENOMEM;
+	free(text);
+	return ret;
 }
 
 /* Connection tracking for the cap and the deadline. libevent 2.1's evhttp
@@ -282,6 +177,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 	struct metrics_conn *c;
 	struct evbuffer *body;
+	int ret;
 
 	/* The next request on this connection gets a whole timeout again. */
 	for (c = LIST_FIRST(&s->conns); c; c = LIST_NEXT(c, entry)) {
@@ -295,15 +191,21 @@ static void on_request(struct evhttp_request *req, void *arg)
 	body = evbuffer_new();
 	if (!body)
 		fatal("out of memory");
-	metrics_render(body);
+	ret = metrics_render(s->fill, s->fill_arg, body);
+	if (ret < 0) {
+		log_warn("metrics: cannot render a scrape: %s", strerror(-ret));
+		evhttp_send_error(req, HTTP_INTERNAL, "cannot render the metrics");
+		evbuffer_free(body);
+		return;
+	}
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 			  "text/plain; version=0.0.4; charset=utf-8");
 	evhttp_send_reply(req, HTTP_OK, "OK", body);
 	evbuffer_free(body);
 }
 
-int metrics_server_new(struct event_base *base, const struct endpoint *endpoint,
-		       struct metrics_server **out, char *err, size_t err_size)
+int metrics_server_new(struct event_base *base, const struct endpoint *endpoint, metrics_fill fill,
+		       void *fill_arg, struct metrics_server **out, char *err, size_t err_size)
 {
 	struct metrics_server *server = xcalloc(1, sizeof(*server));
 	struct sockaddr_in sin = {.sin_family = AF_INET};
@@ -311,6 +213,8 @@ int metrics_server_new(struct event_base *base, const struct endpoint *endpoint,
 	char where[ENDPOINT_STRLEN];
 
 	addr_format_endpoint(endpoint, where);
+	server->fill = fill;
+	server->fill_arg = fill_arg;
 	server->http = evhttp_new(base);
 	server->adopt = event_new(base, -1, 0, on_adopt, server);
 	if (!server->http || !server->adopt)
@@ -337,7 +241,7 @@ int metrics_server_new(struct event_base *base, const struct endpoint *endpoint,
 	if (!evhttp_bind_listener(server->http, listener))
 		fatal("out of memory binding the metrics listener");
 	snprintf(where, sizeof(where), "metrics port %u", endpoint->port);
-	server->guard = listen_guard_new(base, listener, where, METRICS_ACCEPTS_PAUSED_METRICS);
+	server->guard = listen_guard_new(base, listener, where, STATUS_ACCEPTS_PAUSED_METRICS);
 	*out = server;
 	return 0;
 }

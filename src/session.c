@@ -585,7 +585,7 @@ int peer_mgr_new(struct event_base *base, const struct peer_mgr_config *config,
 	}
 	mgr->port = ntohs(sin.sin_port);
 	snprintf(name, sizeof(name), "peer port %u", mgr->port);
-	mgr->guard = listen_guard_new(base, mgr->listener, name, METRICS_ACCEPTS_PAUSED_PEER);
+	mgr->guard = listen_guard_new(base, mgr->listener, name, STATUS_ACCEPTS_PAUSED_PEER);
 	*out = mgr;
 	return 0;
 fail:

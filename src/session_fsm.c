@@ -192,7 +192,7 @@ bool node_ip_matches_source(struct peer_mgr *mgr, struct conn *conn, const char 
 			    uint32_t node_ip)
 {
 	char claimed[ADDR_STRLEN], source[ADDR_STRLEN];
-	uint32_t remote;
+	uint32_t remote = 0; /* set when conn_peer_addr succeeds (GCC -O2 cannot see it) */
 	int ret;
 
 	if (mgr->config.tls)

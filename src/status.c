@@ -1,11 +1,22 @@
-/* DOC: the status model and its two printers.
+/* DOC: the status model, its counters' family table, and the people's and
+ * JSON printers (the Prometheus printer is src/status_prom.c).
  *
  * struct status is plain data: the daemon fills it, the control protocol
- * carries it, and `nsagent status` prints it. Both printers read the same
- * struct, so text and JSON cannot disagree: the text form is an aligned
- * table (column widths from the data), the JSON form is built with json-c
- * (never printf), with stable key names that tests pin. Unknown values are
- * "-" in text and null in JSON. */
+ * carries it, and `nsagent status` prints it. Every printer reads the same
+ * struct, so text, JSON and metrics cannot disagree: the text form is an
+ * aligned table (column widths from the data), the JSON form is built with
+ * json-c (never printf), with stable key names that tests pin. Unknown
+ * values are "-" in text and null in JSON.
+ *
+ * Counters are described once, in the family table below: its name, help,
+ * label and place in the people's table. The JSON and Prometheus printers
+ * and the control protocol walk it, so a new counter needs no edit in any
+ * of them. The labels of the rejected adverts are rib's verdict keys, so a
+ * new verdict in rib.c is a new sample here without an edit.
+ *
+ * The process-wide counts (status_count) are the live storage for events
+ * that modules without a struct of their own count: reloads, control
+ * requests, accept pauses. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -18,7 +29,161 @@
 #include "nsagent/xalloc.h"
 
 #define TABLE_MAX_COLUMNS 12
-#define CELL_MAX 96
+#define CELL_MAX 160
+
+/* ---- counters ---- */
+
+static const char *listener_name(unsigned i)
+{
+	static const char *const names[] = {"peer", "control", "metrics"};
+
+	return i < sizeof(names) / sizeof(names[0]) ? names[i] : "?";
+}
+
+static const char *reject_reason(unsigned i)
+{
+	return rib_verdict_key((enum rib_verdict)(RIB_ACCEPTED + 1 + i));
+}
+
+static const char *reload_result(unsigned i)
+{
+	return i == 0 ? "ok" : "failed";
+}
+
+static const struct status_family families[] = {
+    {"state_save_errors", "Failed writes of the state dir's files (full or failing disk).",
+     STATUS_STATE_SAVE_ERRORS, 1, NULL, NULL, "state", "saves failed (see the log)"},
+    {"accepts_paused",
+     "Accepts paused after an accept error (out of file descriptors), by listener.",
+     STATUS_ACCEPTS_PAUSED_PEER, 3, "listener", listener_name, "limits", "accept pause(s)"},
+    {"control_clients_dropped", "Control clients dropped for not reading their replies.",
+     STATUS_CONTROL_CLIENTS_DROPPED, 1, NULL, NULL, "limits", "control client(s) dropped"},
+    {"accepts_refused", "Connections refused by a connection or rate limit.",
+     STATUS_ACCEPTS_REFUSED, 1, NULL, NULL, "limits", "connection(s) refused"},
+    {"peers_refused", "Learned or inbound peers over max-peers.", STATUS_PEERS_REFUSED, 1, NULL,
+     NULL, "limits", "peer(s) over max-peers"},
+    {"dials_deferred", "Dials that waited for the dial rate limit.", STATUS_DIALS_DEFERRED, 1, NULL,
+     NULL, NULL, NULL},
+    {"peers_evicted", "Learned peers forgotten (never reached).", STATUS_PEERS_EVICTED, 1, NULL,
+     NULL, NULL, NULL},
+    {"tls_failures", "TLS handshakes that failed (no or another cluster key).", STATUS_TLS_FAILURES,
+     1, NULL, NULL, "security", "TLS failure(s)"},
+    {"hellos_refused", "Hellos refused (own id, taken node IP, bad values).", STATUS_HELLOS_REFUSED,
+     1, NULL, NULL, "security", "hello(s) refused"},
+    {"handshake_timeouts", "Connections without a hello within the timeout.",
+     STATUS_HANDSHAKE_TIMEOUTS, 1, NULL, NULL, "security", "handshake timeout(s)"},
+    {"frames_oversize", "Peer frames over the 64 KiB limit (session closed).",
+     STATUS_FRAMES_OVERSIZE, 1, NULL, NULL, "security", "oversize frame(s)"},
+    {"frames_malformed", "Peer frames that did not decode or came out of order.",
+     STATUS_FRAMES_MALFORMED, 1, NULL, NULL, "security", "malformed frame(s)"},
+    {"adverts_rejected", "Advertised subnets rejected, by reason.", STATUS_ADVERTS_REJECTED,
+     RIB_VERDICT_COUNT - 1, "reason", reject_reason, "adverts", "entries rejected (see the log)"},
+    {"reconcile_changes", "Kernel changes made by reconcile.", STATUS_RECONCILE_CHANGES, 1, NULL,
+     NULL, NULL, NULL},
+    {"reconcile_repairs", "Kernel changes made to repair drift.", STATUS_RECONCILE_REPAIRS, 1, NULL,
+     NULL, "kernel", "drift repair(s)"},
+    {"reconcile_errors", "Kernel requests that failed.", STATUS_RECONCILE_ERRORS, 1, NULL, NULL,
+     "kernel", "failed request(s)"},
+    {"reloads", "Config reloads, by result.", STATUS_RELOADS_OK, 2, "result", reload_result, NULL,
+     NULL},
+    {"control_requests", "Requests served on the control socket.", STATUS_CONTROL_REQUESTS, 1, NULL,
+     NULL, NULL, NULL},
+};
+
+#define N_FAMILIES (sizeof(families) / sizeof(families[0]))
+
+static uint64_t counted[STATUS_COUNTER_COUNT];
+
+unsigned status_family_count(void)
+{
+	return N_FAMILIES;
+}
+
+const struct status_family *status_family_get(unsigned i)
+{
+	return i < N_FAMILIES ? &families[i] : NULL;
+}
+
+const struct status_family *status_counter_family(enum status_counter c, const char **label)
+{
+	for (unsigned f = 0; f < N_FAMILIES; f++) {
+		const struct status_family *fam = &families[f];
+
+		if ((unsigned)c < fam->first || (unsigned)c >= fam->first + fam->n)
+			continue;
+		*label = fam->label_value ? fam->label_value(c - fam->first) : "";
+		return fam;
+	}
+	*label = "";
+	return NULL;
+}
+
+int status_counter_find(const char *name, const char *label, enum status_counter *c)
+{
+	for (unsigned f = 0; f < N_FAMILIES; f++) {
+		const struct status_family *fam = &families[f];
+
+		if (strcmp(fam->name, name) != 0)
+			continue;
+		for (unsigned i = 0; i < fam->n; i++) {
+			const char *value = fam->label_value ? fam->label_value(i) : "";
+
+			if (strcmp(value, label) == 0) {
+				*c = (enum status_counter)(fam->first + i);
+				return 0;
+			}
+		}
+	}
+	return -ENOENT;
+}
+
+void status_count(enum status_counter c)
+{
+	if ((unsigned)c < STATUS_COUNTER_COUNT)
+		counted[c]++;
+}
+
+uint64_t status_counted(enum status_counter c)
+{
+	return (unsigned)c < STATUS_COUNTER_COUNT ? counted[c] : 0;
+}
+
+void status_take_counts(struct status *st)
+{
+	memcpy(st->counters, counted, sizeof(st->counters));
+}
+
+void status_count_reset(void)
+{
+	memset(counted, 0, sizeof(counted));
+}
+
+uint64_t status_family_sum(const struct status *st, const struct status_family *f)
+{
+	uint64_t sum = 0;
+
+	for (unsigned i = 0; i < f->n; i++)
+		sum += st->counters[f->first + i];
+	return sum;
+}
+
+unsigned status_sessions_in(const struct status *st, const char *state)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < st->n_peers; i++)
+		n += strcmp(st->peers[i].state, state) == 0;
+	return n;
+}
+
+unsigned status_routes_in(const struct status *st, enum status_route route)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < st->n_peers; i++)
+		n += st->peers[i].route == route;
+	return n;
+}
 
 void status_init(struct status *st)
 {
@@ -150,12 +315,41 @@ static const char *or_dash(const char *s)
 	return s && s[0] ? s : "-";
 }
 
+/* The counters that tell of trouble, one row per text_row of the family
+ * table, each only when one of its counts is not 0 ("limits  3 accept
+ * pause(s), 1 control client(s) dropped"): routine counts would bury the
+ * node's state, and JSON and the metrics have them all. The row of the
+ * families from *f on: its name (NULL past the last) and its cell ("" when
+ * every count is 0); *f moves past them. */
+static const char *counter_row(const struct status *st, unsigned *f, char *cell, size_t size)
+{
+	const char *row = NULL;
+	size_t len = 0;
+
+	cell[0] = '\0';
+	for (; *f < N_FAMILIES; (*f)++) {
+		const struct status_family *fam = &families[*f];
+		uint64_t sum;
+
+		if (!fam->text_row)
+			continue;
+		if (row && strcmp(fam->text_row, row) != 0)
+			break;
+		row = fam->text_row;
+		sum = status_family_sum(st, fam);
+		if (sum && len < size)
+			len += (size_t)snprintf(cell + len, size - len, "%s%" PRIu64 " %s",
+						len ? ", " : "", sum, fam->text_what);
+	}
+	return row;
+}
+
 static void print_node(const struct status *st, FILE *out)
 {
-	char a[ADDR_STRLEN], p[PREFIX_STRLEN], up[32], saves[64],
-	    bridge[IFNAMSIZ + ADDR_STRLEN + 2];
-	char limits[96];
+	char a[ADDR_STRLEN], p[PREFIX_STRLEN], up[32], bridge[IFNAMSIZ + ADDR_STRLEN + 2];
+	char counts[CELL_MAX];
 	struct table t = {.n_columns = 2};
+	const char *row;
 
 	status_format_duration(st->uptime_ms, up, sizeof(up));
 	if (st->bridge_addr)
@@ -173,18 +367,9 @@ static void print_node(const struct status *st, FILE *out)
 	table_row(&t, (const char *[]){"health", st->healthy ? "ok" : "NOT HEALTHY"});
 	if (!st->healthy)
 		table_row(&t, (const char *[]){"problem", or_dash(st->problem)});
-	/* Only when there were any: the data path does not depend on it, but
-	 * what a restart would remember may be lost. */
-	if (st->state_save_errors) {
-		snprintf(saves, sizeof(saves), "%" PRIu64 " saves failed (see the log)",
-			 st->state_save_errors);
-		table_row(&t, (const char *[]){"state", saves});
-	}
-	if (st->accepts_paused || st->control_clients_dropped) {
-		snprintf(limits, sizeof(limits),
-			 "%" PRIu64 " accept pause(s), %" PRIu64 " control client(s) dropped",
-			 st->accepts_paused, st->control_clients_dropped);
-		table_row(&t, (const char *[]){"limits", limits});
+	for (unsigned f = 0; (row = counter_row(st, &f, counts, sizeof(counts)));) {
+		if (counts[0])
+			table_row(&t, (const char *[]){row, counts});
 	}
 	table_row(&t, (const char *[]){"agent", st->version[0] ? st->version : "-"});
 	table_row(&t, (const char *[]){"uptime", up});
@@ -339,20 +524,78 @@ static json_object *peers_json(const struct status *st)
 				       p->probe == STATUS_PROBE_OK
 					   ? json_object_new_double(p->probe_rtt_us / 1000.0)
 					   : NULL);
+		json_object_object_add(o, "probe_sent",
+				       json_object_new_int64((int64_t)p->probe_sent));
+		json_object_object_add(o, "probe_lost",
+				       json_object_new_int64((int64_t)p->probe_lost));
+		json_object_object_add(o, "probe_loss_ratio",
+				       json_object_new_double(p->probe_loss_ratio));
 		json_object_array_add(list, o);
 	}
 	return list;
 }
 
+static json_object *json_count(uint64_t n)
+{
+	return json_object_new_int64((int64_t)n);
+}
+
+/* Kept beside "counters" for the scripts that read them here. */
 static json_object *limits_json(const struct status *st)
 {
 	json_object *limits = json_object_new_object();
+	const char *label;
 
 	json_object_object_add(limits, "accepts_paused",
-			       json_object_new_int64((int64_t)st->accepts_paused));
+			       json_count(status_family_sum(
+				   st, status_counter_family(STATUS_ACCEPTS_PAUSED_PEER, &label))));
 	json_object_object_add(limits, "control_clients_dropped",
-			       json_object_new_int64((int64_t)st->control_clients_dropped));
+			       json_count(st->counters[STATUS_CONTROL_CLIENTS_DROPPED]));
 	return limits;
+}
+
+/* Every family of the table: a number, or an object by label value. */
+static json_object *counters_json(const struct status *st)
+{
+	json_object *counters = json_object_new_object();
+
+	for (unsigned f = 0; f < N_FAMILIES; f++) {
+		const struct status_family *fam = &families[f];
+		json_object *by_label;
+
+		if (!fam->label_value) {
+			json_object_object_add(counters, fam->name,
+					       json_count(st->counters[fam->first]));
+			continue;
+		}
+		by_label = json_object_new_object();
+		for (unsigned i = 0; i < fam->n; i++)
+			json_object_object_add(by_label, fam->label_value(i),
+					       json_count(st->counters[fam->first + i]));
+		json_object_object_add(counters, fam->name, by_label);
+	}
+	return counters;
+}
+
+/* Sessions by state (every state, 0 included) and routes by state. */
+static json_object *sessions_json(const struct status *st)
+{
+	json_object *sessions = json_object_new_object();
+
+	for (unsigned i = 0; i < st->n_session_states; i++)
+		json_object_object_add(sessions, st->session_states[i],
+				       json_count(status_sessions_in(st, st->session_states[i])));
+	return sessions;
+}
+
+static json_object *routes_json(const struct status *st)
+{
+	json_object *routes = json_object_new_object();
+
+	for (enum status_route r = STATUS_ROUTE_INSTALLED; r <= STATUS_ROUTE_STALE; r++)
+		json_object_object_add(routes, status_route_name(r),
+				       json_count(status_routes_in(st, r)));
+	return routes;
 }
 
 void status_print_json(const struct status *st, FILE *out)
@@ -366,11 +609,14 @@ void status_print_json(const struct status *st, FILE *out)
 	json_object_object_add(root, "problem",
 			       st->healthy ? NULL : json_string_or_null(st->problem));
 	json_object_object_add(root, "state_save_errors",
-			       json_object_new_int64((int64_t)st->state_save_errors));
+			       json_count(st->counters[STATUS_STATE_SAVE_ERRORS]));
 	json_object_object_add(root, "node", node_json(st));
 	json_object_object_add(root, "namespaces", namespaces_json(st));
 	json_object_object_add(root, "peers", peers_json(st));
 	json_object_object_add(root, "limits", limits_json(st));
+	json_object_object_add(root, "sessions", sessions_json(st));
+	json_object_object_add(root, "routes", routes_json(st));
+	json_object_object_add(root, "counters", counters_json(st));
 	fprintf(out, "%s\n",
 		json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
 							 JSON_C_TO_STRING_SPACED |

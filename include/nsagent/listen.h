@@ -7,7 +7,7 @@
  * socket, metrics) and pauses it instead: any accept error disables the
  * listener for a back-off (LISTEN_PAUSE_MIN_MS doubling to
  * LISTEN_PAUSE_MAX_MS, reset by the next accepted connection), counts the
- * pause in the metrics registry and logs one line per pause.
+ * pause (status_count) and logs one line per pause.
  *
  * It also owns the listener's enabled state for its owner's connection
  * cap: listen_guard_hold() keeps it disabled while the owner is full, and
@@ -17,7 +17,7 @@
 
 #include <stdbool.h>
 
-#include "nsagent/metrics.h"
+#include "nsagent/status.h"
 
 #define LISTEN_PAUSE_MIN_MS 100
 #define LISTEN_PAUSE_MAX_MS 1000
@@ -30,7 +30,7 @@ struct listen_guard;
  * first). name says which listener in the log ("peer port 7470");
  * paused counts every pause. */
 struct listen_guard *listen_guard_new(struct event_base *base, struct evconnlistener *listener,
-				      const char *name, enum metrics_id paused);
+				      const char *name, enum status_counter paused);
 /* A connection was accepted: the next failure backs off from the minimum. */
 void listen_guard_accepted(struct listen_guard *guard);
 /* hold: keep the listener disabled (the owner is at its connection cap);

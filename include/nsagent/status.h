@@ -1,6 +1,14 @@
-/* The agent's status, built once as data and printed either for people (an
- * aligned table) or as JSON (json-c). The daemon fills it; the control
- * protocol carries it to `nsagent status`, which prints it. */
+/* The agent's status, built once as data and printed three ways: for people
+ * (an aligned table), as JSON (json-c) and as Prometheus text (the metrics
+ * endpoint). The daemon fills it at every request; the control protocol
+ * carries it to `nsagent status`, which prints it.
+ *
+ * Counters of events are one array, counters[], indexed by enum
+ * status_counter and described once in status.c's family table, which
+ * every printer and the control protocol walk. Adding one: a value in the
+ * enum (at its family's place), a row in the table if it starts a new
+ * family, and status_count() where the event happens (or, for a count
+ * another module keeps, a line in the daemon's fill). */
 #ifndef NSAGENT_STATUS_H
 #define NSAGENT_STATUS_H
 
@@ -11,10 +19,49 @@
 
 #include "nsagent/addr.h"
 #include "nsagent/config.h"
+#include "nsagent/rib.h"
 
 #define STATUS_TEXT_MAX 128
 #define STATUS_MAX_PEERS 1024
 #define STATUS_MAX_NAMESPACES CFG_MAX_NAMESPACES
+#define STATUS_STATE_MAX 32 /* a session state's name */
+#define STATUS_MAX_SESSION_STATES 16
+
+/* Every counter, one sample each, in the family table's order (status.c):
+ * the samples of one family are adjacent. Since the agent started. */
+enum status_counter {
+	STATUS_STATE_SAVE_ERRORS, /* failed writes of the state dir (persist) */
+	/* Accepts paused after an accept error (out of file descriptors), by
+	 * listener (src/listen.c). */
+	STATUS_ACCEPTS_PAUSED_PEER,
+	STATUS_ACCEPTS_PAUSED_CONTROL,
+	STATUS_ACCEPTS_PAUSED_METRICS,
+	STATUS_CONTROL_CLIENTS_DROPPED, /* for not reading their replies */
+	/* Kept by peer_mgr (peer_mgr_security_stats). */
+	STATUS_ACCEPTS_REFUSED,
+	STATUS_PEERS_REFUSED,
+	STATUS_DIALS_DEFERRED,
+	STATUS_PEERS_EVICTED,
+	STATUS_TLS_FAILURES,
+	STATUS_HELLOS_REFUSED,
+	STATUS_HANDSHAKE_TIMEOUTS,
+	STATUS_FRAMES_OVERSIZE,
+	STATUS_FRAMES_MALFORMED,
+	/* Advert entries rejected, one per rib verdict after RIB_ACCEPTED
+	 * (STATUS_ADVERTS_REJECTED_BY), so a new verdict is a new sample. */
+	STATUS_ADVERTS_REJECTED,
+	/* Kept by the kernel layer (kern_get_stats). */
+	STATUS_RECONCILE_CHANGES = STATUS_ADVERTS_REJECTED + RIB_VERDICT_COUNT - 1,
+	STATUS_RECONCILE_REPAIRS,
+	STATUS_RECONCILE_ERRORS,
+	STATUS_RELOADS_OK,
+	STATUS_RELOADS_FAILED,
+	STATUS_CONTROL_REQUESTS,
+	STATUS_COUNTER_COUNT
+};
+
+#define STATUS_ADVERTS_REJECTED_BY(verdict)                                                        \
+	((enum status_counter)(STATUS_ADVERTS_REJECTED + (verdict) - (RIB_ACCEPTED + 1)))
 
 enum status_route {
 	STATUS_ROUTE_NONE,
@@ -45,7 +92,11 @@ struct status_peer {
 	int64_t last_heard_ms; /* ago; -1 = never */
 	enum status_route route;
 	enum status_probe probe;
-	uint32_t probe_rtt_us; /* with STATUS_PROBE_OK */
+	/* The data-path probes to this peer; all 0 until it is probed. */
+	uint32_t probe_rtt_us; /* the last answered probe's; 0 = none answered */
+	uint64_t probe_sent;
+	uint64_t probe_lost;
+	double probe_loss_ratio; /* of the last PROBE_WINDOW probes decided */
 };
 
 struct status {
@@ -61,18 +112,56 @@ struct status {
 	char bridge[IFNAMSIZ];
 	uint32_t bridge_addr;
 	bool key; /* a cluster key is configured */
-	/* Failed writes of the state dir's files since the agent started
-	 * (persist_save_errors): a full or failing disk. */
-	uint64_t state_save_errors;
 	struct status_namespace *namespaces;
 	unsigned n_namespaces;
 	struct status_peer *peers;
 	unsigned n_peers;
-	/* Resource limits, since start (see the nsagent_accepts_paused_total
-	 * and nsagent_control_clients_dropped_total metrics). */
-	uint64_t accepts_paused;
-	uint64_t control_clients_dropped;
+	/* Every state a session can be in, in the FSM's order, so that the
+	 * printers list the states no peer is in too. */
+	char session_states[STATUS_MAX_SESSION_STATES][STATUS_STATE_MAX];
+	unsigned n_session_states;
+	uint64_t counters[STATUS_COUNTER_COUNT];
 };
+
+/* A family of counters: samples first .. first + n - 1, told apart by the
+ * label `label` when n > 1. Named once: "nsagent_<name>_total" in
+ * Prometheus, <name> in JSON and in the control protocol. */
+struct status_family {
+	const char *name;
+	const char *help;
+	enum status_counter first;
+	unsigned n;
+	const char *label;			/* NULL when n == 1 */
+	const char *(*label_value)(unsigned i); /* of sample first + i */
+	/* People's table: the row this family's sum joins when it is not 0
+	 * ("limits"), and what it counts ("accept pause(s)"); NULL = routine,
+	 * not shown there. */
+	const char *text_row;
+	const char *text_what;
+};
+
+unsigned status_family_count(void);
+const struct status_family *status_family_get(unsigned i);
+/* The family and label value of one counter (the label is "" when the
+ * family has one sample). */
+const struct status_family *status_counter_family(enum status_counter c, const char **label);
+/* The counter named name (and label, "" for none); -ENOENT if none is. */
+int status_counter_find(const char *name, const char *label, enum status_counter *c);
+
+/* Process-wide event counts (one agent per process): modules bump them
+ * where the event happens and the daemon's fill copies them in with
+ * status_take_counts. Counts kept by other modules stay 0 here. */
+void status_count(enum status_counter c);
+uint64_t status_counted(enum status_counter c);
+void status_take_counts(struct status *st);
+/* Zeroes every process-wide count (tests). */
+void status_count_reset(void);
+
+/* Peers whose session is in state (by name). */
+unsigned status_sessions_in(const struct status *st, const char *state);
+unsigned status_routes_in(const struct status *st, enum status_route route);
+/* The sum of a family's samples. */
+uint64_t status_family_sum(const struct status *st, const struct status_family *f);
 
 void status_init(struct status *st);
 /* Frees the arrays and re-initialises st. */
@@ -90,5 +179,8 @@ void status_format_duration(uint64_t ms, char *buf, size_t size);
 void status_print_text(const struct status *st, FILE *out);
 /* One JSON object (pretty-printed), built with json-c; ends with a newline. */
 void status_print_json(const struct status *st, FILE *out);
+/* Prometheus text exposition format 0.0.4 (src/status_prom.c): every
+ * family once, HELP and TYPE before its samples. */
+void status_print_prom(const struct status *st, FILE *out);
 
 #endif

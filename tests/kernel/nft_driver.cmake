@@ -3,4 +3,4 @@
 add_executable(nft_driver ${CMAKE_CURRENT_SOURCE_DIR}/kernel/nft_driver.c)
 target_include_directories(nft_driver PRIVATE ${CMAKE_SOURCE_DIR}/include
   ${CMAKE_SOURCE_DIR}/src/kernel)
-target_link_libraries(nft_driver PRIVATE nsagent_kernel nsagent_util)
+target_link_libraries(nft_driver PRIVATE nsagent_kernel)

@@ -16,7 +16,7 @@ value() { awk -v s="$1" '$1 == s {print $2}' <<<"$2"; }
 
 text=$(scrape) || fail "no metrics on 127.0.0.1:9470"
 for family in nsagent_sessions nsagent_routes nsagent_adverts_rejected_total \
-	nsagent_frames_total nsagent_reconcile_repairs_total nsagent_namespaces; do
+	nsagent_build_info nsagent_reconcile_repairs_total nsagent_namespaces; do
 	grep -q "^# TYPE $family " <<<"$text" || fail "family $family missing"
 done
 [[ $(value 'nsagent_sessions{state="established"}' "$text") == 0 ]] || fail "sessions: $text"

@@ -23,10 +23,10 @@
 #include <event2/listener.h>
 
 #include "nsagent/listen.h"
-#include "nsagent/metrics.h"
+#include "nsagent/status.h"
 
 #define CLIENTS 6
-#define PAUSED METRICS_ACCEPTS_PAUSED_PEER
+#define PAUSED STATUS_ACCEPTS_PAUSED_PEER
 
 struct fixture {
 	struct event_base *base;
@@ -58,7 +58,7 @@ static int setup(void **state)
 	socklen_t len = sizeof(sin);
 
 	assert_non_null(f);
-	metrics_reset();
+	status_count_reset();
 	assert_int_equal(getrlimit(RLIMIT_NOFILE, &f->saved), 0);
 	f->base = event_base_new();
 	assert_non_null(f->base);
@@ -134,7 +134,7 @@ static void test_pauses_instead_of_spinning(void **state)
 	run_ms(f->base, 450);
 	assert_int_equal(f->n_accepted, 2);
 	assert_true(listen_guard_backing_off(f->guard));
-	assert_int_equal(metrics_get(PAUSED), 3);
+	assert_int_equal(status_counted(PAUSED), 3);
 
 	/* Descriptors free again: the queued clients are all served. */
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &f->saved), 0);
@@ -152,7 +152,7 @@ static void test_accept_resets_backoff(void **state)
 	limit_room(1);
 	run_ms(f->base, 350); /* pauses from 0, 100 and 300 ms (100, 200, 400 ms) */
 	assert_int_equal(f->n_accepted, 1);
-	paused = metrics_get(PAUSED);
+	paused = status_counted(PAUSED);
 	assert_int_equal(paused, 3);
 	/* At 700 ms one accept succeeds (a descriptor was closed), then the
 	 * shortage is back: the pauses start again from 100 ms (at 700 and
@@ -160,7 +160,7 @@ static void test_accept_resets_backoff(void **state)
 	close_accepted(f);
 	run_ms(f->base, 550);
 	assert_int_equal(f->n_accepted, 1);
-	assert_int_equal(metrics_get(PAUSED), paused + 2);
+	assert_int_equal(status_counted(PAUSED), paused + 2);
 }
 
 static void test_hold(void **state)
@@ -173,7 +173,7 @@ static void test_hold(void **state)
 	listen_guard_hold(f->guard, false);
 	run_ms(f->base, 50);
 	assert_int_equal(f->n_accepted, CLIENTS);
-	assert_int_equal(metrics_get(PAUSED), 0);
+	assert_int_equal(status_counted(PAUSED), 0);
 }
 
 static void test_release_keeps_backoff(void **state)
@@ -183,7 +183,7 @@ static void test_release_keeps_backoff(void **state)
 	limit_room(0);
 	run_ms(f->base, 20);
 	assert_true(listen_guard_backing_off(f->guard));
-	assert_int_equal(metrics_get(PAUSED), 1);
+	assert_int_equal(status_counted(PAUSED), 1);
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &f->saved), 0);
 	/* The owner's cap lifts during the back-off: still paused. */
 	listen_guard_hold(f->guard, true);

@@ -1,5 +1,8 @@
-/* Unit tests for src/metrics.c: the exposition text (HELP/TYPE once per
- * family, labelled samples, collector output appended) and the updaters. */
+/* Unit tests for src/metrics.c: a scrape is the Prometheus printer's text
+ * of a model filled afresh by the source for every render (a change in the
+ * source shows at the next scrape, nothing is cached or counted here),
+ * with every family written once. The exposition's validity against
+ * Prometheus's own parser is test_status's (promtool). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,13 +16,34 @@
 
 #include "nsagent/metrics.h"
 
-static char *render(void)
+struct source {
+	unsigned fills;
+	uint64_t reloads_ok;
+};
+
+static void fill(void *arg, struct status *st)
+{
+	struct source *src = arg;
+	struct status_peer *p;
+
+	src->fills++;
+	snprintf(st->version, sizeof(st->version), "0.1.0");
+	snprintf(st->session_states[st->n_session_states++], STATUS_STATE_MAX, "idle");
+	snprintf(st->session_states[st->n_session_states++], STATUS_STATE_MAX, "established");
+	p = status_add_peer(st);
+	snprintf(p->state, sizeof(p->state), "established");
+	p->route = STATUS_ROUTE_STALE;
+	st->counters[STATUS_RELOADS_OK] = src->reloads_ok;
+	st->counters[STATUS_ADVERTS_REJECTED_BY(RIB_REJECT_DEFAULT)] = 4;
+}
+
+static char *render(struct source *src)
 {
 	struct evbuffer *out = evbuffer_new();
 	size_t len;
 	char *text;
 
-	metrics_render(out);
+	assert_int_equal(metrics_render(fill, src, out), 0);
 	len = evbuffer_get_length(out);
 	text = calloc(1, len + 1);
 	evbuffer_remove(out, text, len);
@@ -36,51 +60,36 @@ static unsigned count(const char *text, const char *needle)
 	return n;
 }
 
-static void collect(void *arg, struct evbuffer *extra)
-{
-	(void)arg;
-	metrics_set(METRICS_RECONCILE_REPAIRS, 7);
-	metrics_write_family(extra, "nsagent_probe_rtt_seconds", "gauge", "Last probe RTT.");
-	metrics_write_sample(extra, "nsagent_probe_rtt_seconds", "peer=\"192.168.1.6\"", 0.000412);
-}
-
 static void test_render(void **state)
 {
+	struct source src = {0};
 	char *text;
 
 	(void)state;
-	metrics_reset();
-	metrics_inc(METRICS_FRAMES_IN);
-	metrics_inc(METRICS_FRAMES_IN);
-	metrics_add(METRICS_FRAMES_OUT, 5);
-	metrics_inc(METRICS_ADVERTS_REJECTED_DEFAULT_ROUTE);
-	metrics_set(METRICS_SESSIONS_ESTABLISHED, 3);
-	metrics_set(METRICS_SESSIONS_ESTABLISHED, 2);
-	metrics_set_collector(collect, NULL);
-	text = render();
-	assert_non_null(strstr(text, "nsagent_frames_total{direction=\"in\"} 2\n"));
-	assert_non_null(strstr(text, "nsagent_frames_total{direction=\"out\"} 5\n"));
-	assert_non_null(strstr(text, "nsagent_sessions{state=\"established\"} 2\n"));
+	text = render(&src);
+	assert_int_equal(src.fills, 1);
+	assert_non_null(strstr(text, "nsagent_build_info{version=\"0.1.0\"} 1\n"));
+	assert_non_null(strstr(text, "nsagent_sessions{state=\"established\"} 1\n"));
 	assert_non_null(strstr(text, "nsagent_sessions{state=\"idle\"} 0\n"));
+	assert_non_null(strstr(text, "nsagent_routes{state=\"stale\"} 1\n"));
+	assert_non_null(strstr(text, "nsagent_reloads_total{result=\"ok\"} 0\n"));
 	assert_non_null(
-	    strstr(text, "nsagent_adverts_rejected_total{reason=\"default_route\"} 1\n"));
-	assert_non_null(strstr(text, "nsagent_routes{state=\"stale\"} 0\n"));
-	/* The collector refreshed the value before it was rendered. */
-	assert_non_null(strstr(text, "nsagent_reconcile_repairs_total 7\n"));
-	assert_non_null(strstr(text, "nsagent_probe_rtt_seconds{peer=\"192.168.1.6\"} 0.000412"));
+	    strstr(text, "nsagent_adverts_rejected_total{reason=\"default_route\"} 4\n"));
 	/* HELP and TYPE once per family, TYPE right after HELP. */
-	assert_int_equal(count(text, "# TYPE nsagent_sessions gauge\n"), 1);
-	assert_int_equal(count(text, "# TYPE nsagent_frames_total counter\n"), 1);
 	assert_int_equal(count(text, "# HELP nsagent_adverts_rejected_total "), 1);
+	assert_int_equal(count(text, "# TYPE nsagent_sessions gauge\n"), 1);
 	assert_int_equal(count(text, "# HELP "), count(text, "# TYPE "));
 	/* Every line is a comment or "name[{labels}] value". */
 	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
 		assert_true(line[0] == '#' || strncmp(line, "nsagent_", 8) == 0);
 	free(text);
-	metrics_set_collector(NULL, NULL);
-	assert_int_equal(metrics_get(METRICS_FRAMES_IN), 2);
-	metrics_reset();
-	assert_int_equal(metrics_get(METRICS_FRAMES_IN), 0);
+
+	/* The next scrape fills a new model. */
+	src.reloads_ok = 2;
+	text = render(&src);
+	assert_int_equal(src.fills, 2);
+	assert_non_null(strstr(text, "nsagent_reloads_total{result=\"ok\"} 2\n"));
+	free(text);
 }
 
 int main(void)

@@ -1,13 +1,21 @@
-/* Unit tests for src/status.c: the people's table (exact text, columns
- * aligned to the widest cell, "-" for unknowns) and the JSON document
- * (key names and value types that scripts rely on, null for unknowns). */
+/* Unit tests for the status model's three printers over one filled model:
+ * the people's table (src/status.c; exact text, columns aligned to the
+ * widest cell, "-" for unknowns), the JSON document (key names and value
+ * types that scripts rely on, null for unknowns) and the Prometheus text
+ * (src/status_prom.c; every field and counter appears, and Prometheus's
+ * own parser, promtool, accepts it when it is installed), and the counter
+ * family table they all walk. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <json-c/json.h>
@@ -58,22 +66,42 @@ static void sample(struct status *st)
 	p->route = STATUS_ROUTE_INSTALLED;
 	p->probe = STATUS_PROBE_OK;
 	p->probe_rtt_us = 412;
+	p->probe_sent = 30;
+	p->probe_lost = 3;
+	p->probe_loss_ratio = 0.1;
 	p = status_add_peer(st);
 	p->endpoint = (struct endpoint){ip("192.168.2.17"), 7470};
 	snprintf(p->state, sizeof(p->state), "connect");
 	p->route = STATUS_ROUTE_STALE;
 	p->probe = STATUS_PROBE_FAILED;
+	for (unsigned i = 0; i < 4; i++)
+		snprintf(st->session_states[st->n_session_states++], STATUS_STATE_MAX, "%s",
+			 (const char *[]){"idle", "connect", "opensent", "established"}[i]);
 }
 
-static char *text_of(const struct status *st)
+/* Every counter gets its own value (its index + 1), so a printer showing
+ * one counter's value under another's name fails. */
+static void number_counters(struct status *st)
+{
+	for (unsigned c = 0; c < STATUS_COUNTER_COUNT; c++)
+		st->counters[c] = c + 1;
+}
+
+/* What one printer prints of st. */
+static char *printed(void (*print)(const struct status *, FILE *), const struct status *st)
 {
 	char *text = NULL;
 	size_t size = 0;
 	FILE *out = open_memstream(&text, &size);
 
-	status_print_text(st, out);
+	print(st, out);
 	fclose(out);
 	return text;
+}
+
+static char *text_of(const struct status *st)
+{
+	return printed(status_print_text, st);
 }
 
 static void test_text(void **state)
@@ -119,9 +147,10 @@ static void test_text_unhealthy_and_empty(void **state)
 	st.healthy = false;
 	snprintf(st.problem, sizeof(st.problem), "cannot add route: Network is unreachable");
 	st.key = true;
-	st.state_save_errors = 3;
-	st.accepts_paused = 3;
-	st.control_clients_dropped = 1;
+	st.counters[STATUS_STATE_SAVE_ERRORS] = 3;
+	st.counters[STATUS_ACCEPTS_PAUSED_PEER] = 1;
+	st.counters[STATUS_ACCEPTS_PAUSED_METRICS] = 2;
+	st.counters[STATUS_CONTROL_CLIENTS_DROPPED] = 1;
 	text = text_of(&st);
 	assert_non_null(strstr(text, "health   NOT HEALTHY\n"
 				     "problem  cannot add route: Network is unreachable\n"
@@ -137,13 +166,9 @@ static void test_text_unhealthy_and_empty(void **state)
 
 static json_object *json_of(const struct status *st)
 {
-	char *text = NULL;
-	size_t size = 0;
-	FILE *out = open_memstream(&text, &size);
+	char *text = printed(status_print_json, st);
 	json_object *root;
 
-	status_print_json(st, out);
-	fclose(out);
 	root = json_tokener_parse(text);
 	assert_non_null(root);
 	free(text);
@@ -169,7 +194,7 @@ static void test_json(void **state)
 
 	(void)state;
 	sample(&st);
-	st.accepts_paused = 7;
+	st.counters[STATUS_ACCEPTS_PAUSED_CONTROL] = 7;
 	root = json_of(&st);
 	assert_string_equal(json_object_get_string(get(root, "version", json_type_string)),
 			    "0.1.0");
@@ -261,12 +286,297 @@ static void test_bounds(void **state)
 	assert_int_equal(st.n_peers, 0);
 }
 
+/* The table names every counter exactly once, in enum order, families
+ * adjacent, and a counter's name and label find it again (the control
+ * protocol carries counters so). */
+static void test_families(void **state)
+{
+	unsigned next = 0;
+
+	(void)state;
+	for (unsigned f = 0; f < status_family_count(); f++) {
+		const struct status_family *fam = status_family_get(f);
+
+		assert_int_equal(fam->first, next);
+		assert_true(fam->n >= 1);
+		assert_true((fam->n > 1) == (fam->label != NULL));
+		assert_true((fam->label != NULL) == (fam->label_value != NULL));
+		assert_true((fam->text_row != NULL) == (fam->text_what != NULL));
+		for (unsigned g = 0; g < f; g++)
+			assert_string_not_equal(status_family_get(g)->name, fam->name);
+		next += fam->n;
+	}
+	assert_int_equal(next, STATUS_COUNTER_COUNT);
+	assert_null(status_family_get(status_family_count()));
+	for (unsigned c = 0; c < STATUS_COUNTER_COUNT; c++) {
+		const struct status_family *fam;
+		enum status_counter found;
+		const char *label;
+
+		fam = status_counter_family((enum status_counter)c, &label);
+		assert_non_null(fam);
+		assert_int_equal(status_counter_find(fam->name, label, &found), 0);
+		assert_int_equal(found, c);
+	}
+	assert_int_equal(status_counter_find("reloads", "maybe", &(enum status_counter){0}),
+			 -ENOENT);
+	/* Rejections follow rib's verdict list, labelled with its keys. */
+	for (unsigned v = RIB_ACCEPTED + 1; v < RIB_VERDICT_COUNT; v++) {
+		const char *label;
+
+		assert_string_equal(
+		    status_counter_family(STATUS_ADVERTS_REJECTED_BY(v), &label)->name,
+		    "adverts_rejected");
+		assert_string_equal(label, rib_verdict_key(v));
+	}
+}
+
+static void test_counts(void **state)
+{
+	struct status st;
+
+	(void)state;
+	status_count_reset();
+	status_count(STATUS_RELOADS_OK);
+	status_count(STATUS_RELOADS_OK);
+	status_count(STATUS_CONTROL_REQUESTS);
+	status_count(STATUS_COUNTER_COUNT); /* ignored */
+	assert_int_equal(status_counted(STATUS_RELOADS_OK), 2);
+	status_init(&st);
+	status_take_counts(&st);
+	assert_int_equal(st.counters[STATUS_RELOADS_OK], 2);
+	assert_int_equal(st.counters[STATUS_CONTROL_REQUESTS], 1);
+	assert_int_equal(st.counters[STATUS_RELOADS_FAILED], 0);
+	status_count_reset();
+	assert_int_equal(status_counted(STATUS_RELOADS_OK), 0);
+}
+
+/* Trouble counters get rows (sums, only the ones not 0); routine ones do
+ * not. */
+static void test_text_counters(void **state)
+{
+	static const struct {
+		enum status_counter counter;
+		uint64_t value;
+	} counts[] = {
+	    {STATUS_TLS_FAILURES, 2},
+	    {STATUS_HANDSHAKE_TIMEOUTS, 1},
+	    {STATUS_ADVERTS_REJECTED_BY(RIB_REJECT_OWNED), 3},
+	    {STATUS_ADVERTS_REJECTED_BY(RIB_REJECT_DEFAULT), 1},
+	    {STATUS_RECONCILE_ERRORS, 5},
+	    {STATUS_RECONCILE_CHANGES, 40}, /* routine: no row */
+	    {STATUS_CONTROL_REQUESTS, 9},   /* routine: no row */
+	};
+	struct status st;
+	char *text;
+
+	(void)state;
+	sample(&st);
+	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
+		st.counters[counts[i].counter] = counts[i].value;
+	text = text_of(&st);
+	assert_non_null(strstr(text, "health    ok\n"
+				     "security  2 TLS failure(s), 1 handshake timeout(s)\n"
+				     "adverts   4 entries rejected (see the log)\n"
+				     "kernel    5 failed request(s)\n"
+				     "agent     0.1.0\n"));
+	assert_null(strstr(text, "limits"));
+	assert_null(strstr(text, "40"));
+	free(text);
+	status_clear(&st);
+}
+
+static void test_json_counters(void **state)
+{
+	struct status st;
+	json_object *root, *counters, *fam, *peer;
+
+	(void)state;
+	sample(&st);
+	number_counters(&st);
+	root = json_of(&st);
+	counters = get(root, "counters", json_type_object);
+	for (unsigned f = 0; f < status_family_count(); f++) {
+		const struct status_family *family = status_family_get(f);
+
+		if (!family->label) {
+			assert_int_equal(
+			    json_object_get_int64(get(counters, family->name, json_type_int)),
+			    family->first + 1);
+			continue;
+		}
+		fam = get(counters, family->name, json_type_object);
+		for (unsigned i = 0; i < family->n; i++)
+			assert_int_equal(
+			    json_object_get_int64(get(fam, family->label_value(i), json_type_int)),
+			    family->first + i + 1);
+	}
+	/* The older keys stay, from the same counters. */
+	assert_int_equal(json_object_get_int64(get(root, "state_save_errors", json_type_int)),
+			 STATUS_STATE_SAVE_ERRORS + 1);
+	assert_int_equal(json_object_get_int64(get(get(root, "limits", json_type_object),
+						   "accepts_paused", json_type_int)),
+			 (STATUS_ACCEPTS_PAUSED_PEER + 1) + (STATUS_ACCEPTS_PAUSED_CONTROL + 1) +
+			     (STATUS_ACCEPTS_PAUSED_METRICS + 1));
+	fam = get(root, "sessions", json_type_object);
+	assert_int_equal(json_object_get_int(get(fam, "established", json_type_int)), 1);
+	assert_int_equal(json_object_get_int(get(fam, "connect", json_type_int)), 1);
+	assert_int_equal(json_object_get_int(get(fam, "idle", json_type_int)), 0);
+	fam = get(root, "routes", json_type_object);
+	assert_int_equal(json_object_get_int(get(fam, "installed", json_type_int)), 1);
+	assert_int_equal(json_object_get_int(get(fam, "stale", json_type_int)), 1);
+	peer = json_object_array_get_idx(get(root, "peers", json_type_array), 0);
+	assert_int_equal(json_object_get_int64(get(peer, "probe_sent", json_type_int)), 30);
+	assert_int_equal(json_object_get_int64(get(peer, "probe_lost", json_type_int)), 3);
+	assert_float_equal(json_object_get_double(get(peer, "probe_loss_ratio", json_type_double)),
+			   0.1, 1e-9);
+	json_object_put(root);
+	status_clear(&st);
+}
+
+static char *prom_of(const struct status *st)
+{
+	return printed(status_print_prom, st);
+}
+
+/* needle is in text exactly once. */
+static void assert_once(const char *text, const char *needle)
+{
+	const char *at = strstr(text, needle);
+
+	if (!at || strstr(at + 1, needle))
+		fail_msg("'%s' is not in the text exactly once:\n%s", needle, text);
+}
+
+static void assert_line(const char *text, const char *line)
+{
+	char want[256];
+
+	snprintf(want, sizeof(want), "\n%s\n", line);
+	if (!strstr(text, want))
+		fail_msg("no line '%s' in:\n%s", line, text);
+}
+
+/* promtool check metrics on text, when promtool is installed (deploy/deps.sh
+ * installs it): exit 0 and not a word of complaint. */
+static void promtool_accepts(const char *text)
+{
+	char path[] = "/tmp/test_status_prom.XXXXXX", cmd[128], said[4096] = "";
+	int fd = mkstemp(path);
+	size_t n = 0;
+	FILE *p;
+	int rc;
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	if (system("command -v promtool >/dev/null 2>&1") != 0) {
+		fprintf(stderr, "promtool not installed: the exposition is not checked by it\n");
+		unlink(path);
+		return;
+	}
+	snprintf(cmd, sizeof(cmd), "promtool check metrics < %s 2>&1", path);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	n = fread(said, 1, sizeof(said) - 1, p);
+	said[n] = '\0';
+	rc = pclose(p);
+	unlink(path);
+	if (!WIFEXITED(rc) || WEXITSTATUS(rc) != 0 || n != 0)
+		fail_msg("promtool check metrics (exit %d) said: %s\non:\n%s",
+			 WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, said, text);
+}
+
+static void test_prom(void **state)
+{
+	struct status st;
+	char *text, line[256];
+
+	(void)state;
+	sample(&st);
+	number_counters(&st);
+	text = prom_of(&st);
+	assert_line(text, "nsagent_build_info{version=\"0.1.0\"} 1");
+	assert_line(text, "nsagent_healthy 1");
+	assert_line(text, "nsagent_authenticated 0");
+	assert_line(text, "nsagent_namespaces 2");
+	assert_line(text, "nsagent_sessions{state=\"idle\"} 0");
+	assert_line(text, "nsagent_sessions{state=\"connect\"} 1");
+	assert_line(text, "nsagent_sessions{state=\"opensent\"} 0");
+	assert_line(text, "nsagent_sessions{state=\"established\"} 1");
+	assert_line(text, "nsagent_routes{state=\"installed\"} 1");
+	assert_line(text, "nsagent_routes{state=\"stale\"} 1");
+	/* Every counter, under its own name and label, with its own value. */
+	for (unsigned c = 0; c < STATUS_COUNTER_COUNT; c++) {
+		const char *label;
+		const struct status_family *fam =
+		    status_counter_family((enum status_counter)c, &label);
+
+		if (fam->label)
+			snprintf(line, sizeof(line), "nsagent_%s_total{%s=\"%s\"} %u", fam->name,
+				 fam->label, label, c + 1);
+		else
+			snprintf(line, sizeof(line), "nsagent_%s_total %u", fam->name, c + 1);
+		assert_line(text, line);
+		snprintf(line, sizeof(line), "# TYPE nsagent_%s_total counter\n", fam->name);
+		assert_once(text, line);
+	}
+	/* Probe series for the probed peer only. */
+	assert_line(text, "nsagent_probe_rtt_seconds{peer=\"192.168.1.6\"} 0.000412");
+	assert_line(text, "nsagent_probe_sent_total{peer=\"192.168.1.6\"} 30");
+	assert_line(text, "nsagent_probe_lost_total{peer=\"192.168.1.6\"} 3");
+	assert_line(text, "nsagent_probe_loss_ratio{peer=\"192.168.1.6\"} 0.1");
+	assert_line(text, "nsagent_probe_up{peer=\"192.168.1.6\"} 1");
+	assert_null(strstr(text, "192.168.2.17"));
+	promtool_accepts(text);
+	free(text);
+	status_clear(&st);
+}
+
+/* An empty model (no peers, no probes) and label values that need escaping. */
+static void test_prom_empty_and_escaped(void **state)
+{
+	struct status st;
+	struct status_peer *p;
+	char *text;
+
+	(void)state;
+	status_init(&st);
+	snprintf(st.version, sizeof(st.version), "1.0 \"rc\\1\"");
+	text = prom_of(&st);
+	assert_line(text, "nsagent_build_info{version=\"1.0 \\\"rc\\\\1\\\"\"} 1");
+	assert_null(strstr(text, "nsagent_probe_"));
+	assert_null(strstr(text, "nsagent_sessions"));
+	promtool_accepts(text);
+	free(text);
+	/* Two peer entries of one node IP share its probe series once. */
+	for (unsigned i = 0; i < 2; i++) {
+		p = status_add_peer(&st);
+		p->endpoint = (struct endpoint){ip("192.168.1.6"), (uint16_t)(7470 + i)};
+		p->probe_sent = 1;
+	}
+	text = prom_of(&st);
+	assert_once(text, "nsagent_probe_sent_total{peer=\"192.168.1.6\"} 1\n");
+	assert_null(strstr(text, "nsagent_probe_rtt_seconds"));
+	promtool_accepts(text);
+	free(text);
+	status_clear(&st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_text),   cmocka_unit_test(test_text_unhealthy_and_empty),
-	    cmocka_unit_test(test_json),   cmocka_unit_test(test_durations),
+	    cmocka_unit_test(test_text),
+	    cmocka_unit_test(test_text_unhealthy_and_empty),
+	    cmocka_unit_test(test_json),
+	    cmocka_unit_test(test_durations),
 	    cmocka_unit_test(test_bounds),
+	    cmocka_unit_test(test_families),
+	    cmocka_unit_test(test_counts),
+	    cmocka_unit_test(test_text_counters),
+	    cmocka_unit_test(test_json_counters),
+	    cmocka_unit_test(test_prom),
+	    cmocka_unit_test(test_prom_empty_and_escaped),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

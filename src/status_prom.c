@@ -1,0 +1,185 @@
+/* DOC: the status model printed as Prometheus text (exposition format
+ * 0.0.4), the third printer beside status.c's text and JSON.
+ *
+ * The metrics endpoint serves exactly this, from a model the daemon fills
+ * at each scrape, so a metric is a view of a status field and never a
+ * second count kept beside it. Counters come from the family table
+ * (status.h), which names each family once; the gauges below are views of
+ * the model's other fields. Each family is written once, its HELP and TYPE
+ * right before its samples (Prometheus refuses a family split in two), and
+ * a family with no sample is left out. Label values are escaped as the
+ * format says (backslash, double quote, newline). */
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "nsagent/status.h"
+
+#define PROM_PREFIX "nsagent_"
+
+static void family(FILE *out, const char *name, const char *type, const char *help)
+{
+	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* name{label="value"} or name alone when label is NULL (value NULL = ""). */
+static void sample_name(FILE *out, const char *name, const char *label, const char *value)
+{
+	fputs(name, out);
+	if (!label)
+		return;
+	fprintf(out, "{%s=\"", label);
+	for (const char *c = value ? value : ""; *c; c++) {
+		if (*c == '\\' || *c == '"')
+			fprintf(out, "\\%c", *c);
+		else if (*c == '\n')
+			fputs("\\n", out);
+		else
+			fputc(*c, out);
+	}
+	fputs("\"}", out);
+}
+
+static void sample_count(FILE *out, const char *name, const char *label, const char *value,
+			 uint64_t n)
+{
+	sample_name(out, name, label, value);
+	fprintf(out, " %" PRIu64 "\n", n);
+}
+
+static void sample_double(FILE *out, const char *name, const char *label, const char *value,
+			  double v)
+{
+	sample_name(out, name, label, value);
+	fprintf(out, " %.15g\n", v);
+}
+
+static void node_gauges(const struct status *st, FILE *out)
+{
+	family(out, PROM_PREFIX "build_info", "gauge", "The agent's version; always 1.");
+	sample_count(out, PROM_PREFIX "build_info", "version",
+		     st->version[0] ? st->version : "unknown", 1);
+	family(out, PROM_PREFIX "healthy", "gauge",
+	       "1 when the last reconcile and reload succeeded.");
+	sample_count(out, PROM_PREFIX "healthy", NULL, NULL, st->healthy);
+	family(out, PROM_PREFIX "authenticated", "gauge",
+	       "1 when sessions use the cluster key (TLS), 0 when unauthenticated.");
+	sample_count(out, PROM_PREFIX "authenticated", NULL, NULL, st->key);
+	family(out, PROM_PREFIX "namespaces", "gauge", "Namespaces on this node.");
+	sample_count(out, PROM_PREFIX "namespaces", NULL, NULL, st->n_namespaces);
+	if (st->n_session_states) {
+		family(out, PROM_PREFIX "sessions", "gauge", "Peer sessions by state.");
+		for (unsigned i = 0; i < st->n_session_states; i++)
+			sample_count(out, PROM_PREFIX "sessions", "state", st->session_states[i],
+				     status_sessions_in(st, st->session_states[i]));
+	}
+	family(out, PROM_PREFIX "routes", "gauge", "Cross-node routes in the kernel, by state.");
+	for (enum status_route r = STATUS_ROUTE_INSTALLED; r <= STATUS_ROUTE_STALE; r++)
+		sample_count(out, PROM_PREFIX "routes", "state", status_route_name(r),
+			     status_routes_in(st, r));
+}
+
+static void counters(const struct status *st, FILE *out)
+{
+	for (unsigned f = 0; f < status_family_count(); f++) {
+		const struct status_family *fam = status_family_get(f);
+		char name[96];
+
+		snprintf(name, sizeof(name), PROM_PREFIX "%s_total", fam->name);
+		family(out, name, "counter", fam->help);
+		for (unsigned i = 0; i < fam->n; i++)
+			sample_count(out, name, fam->label,
+				     fam->label_value ? fam->label_value(i) : NULL,
+				     st->counters[fam->first + i]);
+	}
+}
+
+/* Per-peer probe series: one value of a peer, false when it has none. */
+static bool probe_rtt_seconds(const struct status_peer *p, double *v)
+{
+	*v = p->probe_rtt_us / 1e6;
+	return p->probe_rtt_us != 0;
+}
+
+static bool probe_sent(const struct status_peer *p, double *v)
+{
+	*v = (double)p->probe_sent;
+	return true;
+}
+
+static bool probe_lost(const struct status_peer *p, double *v)
+{
+	*v = (double)p->probe_lost;
+	return true;
+}
+
+static bool probe_loss_ratio(const struct status_peer *p, double *v)
+{
+	*v = p->probe_loss_ratio;
+	return true;
+}
+
+static bool probe_up(const struct status_peer *p, double *v)
+{
+	*v = p->probe == STATUS_PROBE_OK;
+	return true;
+}
+
+/* The probes are per node IP: a second peer entry with the same address
+ * (another port) shares the first one's series, and a label set may
+ * appear only once in a family. */
+static bool probed_before(const struct status *st, unsigned i)
+{
+	for (unsigned j = 0; j < i; j++) {
+		if (st->peers[j].probe_sent &&
+		    st->peers[j].endpoint.addr == st->peers[i].endpoint.addr)
+			return true;
+	}
+	return false;
+}
+
+/* Only peers probed at least once have probe series (none with probes off). */
+static void probes(const struct status *st, FILE *out)
+{
+	static const struct {
+		const char *name, *type, *help;
+		bool (*read)(const struct status_peer *p, double *v);
+	} series[] = {
+	    {PROM_PREFIX "probe_rtt_seconds", "gauge",
+	     "Round trip of the last answered data-path probe, by peer.", probe_rtt_seconds},
+	    {PROM_PREFIX "probe_sent_total", "counter", "Data-path probes sent, by peer.",
+	     probe_sent},
+	    {PROM_PREFIX "probe_lost_total", "counter", "Data-path probes lost, by peer.",
+	     probe_lost},
+	    {PROM_PREFIX "probe_loss_ratio", "gauge",
+	     "Share of the last 10 data-path probes lost, by peer.", probe_loss_ratio},
+	    {PROM_PREFIX "probe_up", "gauge", "1 when the data path to the peer works, by peer.",
+	     probe_up},
+	};
+
+	for (size_t s = 0; s < sizeof(series) / sizeof(series[0]); s++) {
+		bool any = false;
+
+		for (unsigned i = 0; i < st->n_peers; i++) {
+			const struct status_peer *p = &st->peers[i];
+			char a[ADDR_STRLEN];
+			double v;
+
+			if (!p->probe_sent || !series[s].read(p, &v) || probed_before(st, i))
+				continue;
+			if (!any)
+				family(out, series[s].name, series[s].type, series[s].help);
+			any = true;
+			sample_double(out, series[s].name, "peer", addr_format(p->endpoint.addr, a),
+				      v);
+		}
+	}
+}
+
+void status_print_prom(const struct status *st, FILE *out)
+{
+	node_gauges(st, out);
+	counters(st, out);
+	probes(st, out);
+}

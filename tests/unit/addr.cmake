@@ -1,1 +1,0 @@
-nsa_unit(test_addr SOURCES ${CMAKE_SOURCE_DIR}/src/addr.c)

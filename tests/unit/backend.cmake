@@ -1,1 +1,0 @@
-nsa_unit(test_backend SOURCES ${CMAKE_SOURCE_DIR}/src/backend.c ${CMAKE_SOURCE_DIR}/src/addr.c)

@@ -1,1 +1,0 @@
-nsa_unit(test_backoff SOURCES ${CMAKE_SOURCE_DIR}/src/backoff.c)

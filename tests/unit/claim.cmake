@@ -1,1 +1,0 @@
-nsa_unit(test_claim SOURCES ${CMAKE_SOURCE_DIR}/src/claim.c ${CMAKE_SOURCE_DIR}/src/addr.c)

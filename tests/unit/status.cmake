@@ -1,4 +1,0 @@
-nsa_unit(test_status
-  SOURCES ${CMAKE_SOURCE_DIR}/src/status.c ${CMAKE_SOURCE_DIR}/src/addr.c
-          ${CMAKE_SOURCE_DIR}/src/log.c ${CMAKE_SOURCE_DIR}/src/xalloc.c
-  LIBS PkgConfig::JSONC)

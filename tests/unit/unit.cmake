@@ -1,0 +1,22 @@
+# The unit tests, one cmocka program per module (test_MODULE.c), each
+# linked against nsagent_core (see nsa_unit in tests/CMakeLists.txt).
+foreach(module addr backend backoff claim config frame metrics nsalloc pidfile probe rde rib
+    state status wire)
+  nsa_unit(test_${module})
+endforeach()
+
+# Real TCP listeners on 127.0.0.1 and a lowered RLIMIT_NOFILE of this test
+# process only: no namespace or machine state changes.
+nsa_unit(test_listen)
+
+# Sessions over loopback TCP (127.0.0.x, kernel-chosen ports): no namespace
+# or route changes, so they run as plain unit tests. test_peer_sec: hostile
+# input (cluster key, hijacking adverts, malformed frames, floods,
+# peer-list poisoning).
+nsa_unit(test_peer SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/peer_harness.c)
+nsa_unit(test_peer_sec SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/peer_harness.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/unit/tls_harness.c)
+set_tests_properties(test_peer test_peer_sec PROPERTIES TIMEOUT 120)
+
+# TLS handshakes against ends built with plain OpenSSL.
+nsa_unit(test_tls SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/tls_harness.c)
