@@ -317,12 +317,15 @@ void learn_peers(struct peer *from, const NsaPeer__PeerList *list)
 				 from->conn ? from->conn->remote : "?");
 			peer_fsm(p, PEER_EV_START);
 		}
-		/* The rde judges the hint (claim input only). */
-		if (info->subnet_hint && info->subnet_hint->len <= 32) {
+		/* The rde judges the hint (claim input only). It is kept under
+		 * the id of a peer in our table, which goes with that peer
+		 * (peer_delete), so a relayed list naming known addresses
+		 * under ever new ids cannot grow the rde's node table. */
+		if (info->subnet_hint && info->subnet_hint->len <= 32 && p->id_known) {
 			struct prefix hint = {info->subnet_hint->addr,
 					      (uint8_t)info->subnet_hint->len};
 
-			rde_hint(mgr->rde, info->node_id.data, &hint);
+			rde_hint(mgr->rde, p->node_id, &hint);
 		}
 	}
 	if (undialable_n > PEER_REJECT_LOG_MAX)

@@ -144,9 +144,32 @@ static struct rde_datapath datapath_for(const struct rde *rde, const struct kern
 	return dp;
 }
 
+static bool node_in_rib(const struct rde *rde, const uint8_t *id)
+{
+	unsigned n;
+	const struct rib_entry *entries = rib_entries(rde->rib, &n);
+
+	for (unsigned i = 0; i < n; i++)
+		if (node_id_cmp(entries[i].node_id, id) == 0)
+			return true;
+	return false;
+}
+
+/* Stale entries past the restart time go; so does what the rde knew of a
+ * node whose session is down and whose last route went with them, so
+ * that nodes which never return do not pile up. */
 static void expiry_update(struct rde *rde, uint64_t now_ms)
 {
 	rib_expire(rde->rib, now_ms, rde->config.restart_time_ms, &rde->next_expiry);
+	for (unsigned i = rde->n_nodes; i-- > 0;) {
+		struct rde_node *node = &rde->nodes[i];
+
+		if (node->up || !node->stale || node_in_rib(rde, node->node_id))
+			continue;
+		node->subnet_known = false;
+		node->stale = false;
+		node_release(rde, node);
+	}
 }
 
 /* The RIB refuses adverts over this host's networks and our own subnet. */
