@@ -111,6 +111,8 @@ static void session_rde_kick(struct peer_mgr *mgr)
 		event_active(mgr->rde_ev, EV_TIMEOUT, 0);
 }
 
+/* ---- our advert ---- */
+
 static void send_advert(struct peer *peer)
 {
 	struct peer_mgr *mgr = peer->mgr;
@@ -137,8 +139,6 @@ static void send_advert(struct peer *peer)
 	env.advert = &advert;
 	conn_send(peer->conn, &env);
 }
-
-/* ---- our advert ---- */
 
 static void broadcast_advert(struct peer_mgr *mgr)
 {
