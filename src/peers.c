@@ -192,7 +192,7 @@ void peer_delete(struct peer *peer)
 {
 	peer_fsm(peer, PEER_EV_STOP);
 	if (peer->id_known && !peer->dead)
-		rde_hint(peer->mgr->rde, peer->node_id, NULL);
+		rde_hint(peer->mgr->rde, peer->node_id, NULL, now_ms());
 	if (!peer->dead)
 		peer->mgr->n_dead++;
 	peer->dead = true;
@@ -325,7 +325,7 @@ void learn_peers(struct peer *from, const NsaPeer__PeerList *list)
 			struct prefix hint = {info->subnet_hint->addr,
 					      (uint8_t)info->subnet_hint->len};
 
-			rde_hint(mgr->rde, p->node_id, &hint);
+			rde_hint(mgr->rde, p->node_id, &hint, now_ms());
 		}
 	}
 	if (undialable_n > PEER_REJECT_LOG_MAX)

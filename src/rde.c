@@ -444,13 +444,18 @@ void rde_free(struct rde *rde)
 
 void rde_adopt(struct rde *rde, const struct kern_route *routes, unsigned n, uint64_t now_ms)
 {
+	struct kern_route *wanted;
+	unsigned planned;
+
 	rib_adopt(rde->rib, routes, n, now_ms);
 	expiry_update(rde, now_ms);
 	/* Already in the kernel: the plan starts from them, so that the first
 	 * real change is noticed and none is pushed for them alone. */
+	planned = rib_routes(rde->rib, rde->subnet_set ? &rde->subnet : NULL, &wanted);
 	free(rde->routes);
-	rde->n_routes = rib_routes(rde->rib, rde->subnet_set ? &rde->subnet : NULL, &rde->routes);
-	rde->datapath = datapath_for(rde, rde->routes, rde->n_routes);
+	rde->routes = wanted;
+	rde->n_routes = planned;
+	rde->datapath = datapath_for(rde, wanted, planned);
 }
 
 void rde_start(struct rde *rde, uint64_t now_ms, bool initial_peers)
@@ -564,9 +569,12 @@ void rde_end_of_adverts(struct rde *rde, const uint8_t node_id[NODE_ID_LEN], uin
 	expiry_update(rde, now_ms);
 }
 
-void rde_hint(struct rde *rde, const uint8_t node_id[NODE_ID_LEN], const struct prefix *hint)
+void rde_hint(struct rde *rde, const uint8_t node_id[NODE_ID_LEN], const struct prefix *hint,
+	      uint64_t now_ms)
 {
 	struct rde_node *node;
+
+	(void)now_ms;
 
 	if (!hint) {
 		node = node_find(rde, node_id);

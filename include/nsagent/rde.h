@@ -150,7 +150,8 @@ void rde_advert(struct rde *rde, const uint8_t node_id[NODE_ID_LEN], const char 
 void rde_end_of_adverts(struct rde *rde, const uint8_t node_id[NODE_ID_LEN], uint64_t now_ms);
 /* A relayed peer list's subnet hint for a node (claim input only); NULL:
  * the session forgot the node, its hint goes. */
-void rde_hint(struct rde *rde, const uint8_t node_id[NODE_ID_LEN], const struct prefix *hint);
+void rde_hint(struct rde *rde, const uint8_t node_id[NODE_ID_LEN], const struct prefix *hint,
+	      uint64_t now_ms);
 
 /* Runs what is due at now_ms: stale expiry, a claim whose wait is over. */
 void rde_tick(struct rde *rde, uint64_t now_ms);

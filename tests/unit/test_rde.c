@@ -218,7 +218,7 @@ static struct prefix claim_with(struct fixture *f, const struct prefix *advertis
 	if (advertised)
 		up_and_advert(f, LOW, IP_B, *advertised, false, 0);
 	if (hint)
-		rde_hint(f->rde, HIGH, hint);
+		rde_hint(f->rde, HIGH, hint, 0);
 	rde_initial_answered(f->rde, 10);
 	rde_flush(f->rde, 10);
 	assert_true(rde_subnet(f->rde, &got, NULL));
@@ -502,8 +502,8 @@ static void test_rejections_counted(void **st)
 	assert_int_equal(stats.rejected[RIB_REJECT_DEFAULT], 1);
 	assert_int_equal(stats.rejected[RIB_REJECT_LENGTH], 1);
 	assert_int_equal(f->last.n_routes, 1);
-	rde_hint(f->rde, HIGH, &wide);
-	rde_hint(f->rde, HIGH, NULL);
+	rde_hint(f->rde, HIGH, &wide, 1);
+	rde_hint(f->rde, HIGH, NULL, 1);
 	assert_false(view_of(f, HIGH).subnet_known);
 }
 
