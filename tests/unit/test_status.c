@@ -450,7 +450,7 @@ static void assert_once(const char *text, const char *needle)
 
 static void assert_line(const char *text, const char *line)
 {
-	char want[256];
+	char want[320]; /* room for any line assert_line is given */
 
 	snprintf(want, sizeof(want), "\n%s\n", line);
 	if (!strstr(text, want))
