@@ -60,7 +60,8 @@ mesh_whole() {
 	done
 	for i in 1 2; do
 		out=$(in_host "$i" "$NSAGENT" status --json) || return 1
-		! grep -q '"stale"' <<<"$out" || return 1
+		jq -e '[.peers[] | select(.route == "stale")] | length == 0' <<<"$out" >/dev/null ||
+			return 1
 	done
 }
 
