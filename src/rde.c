@@ -504,7 +504,6 @@ void rde_session_down(struct rde *rde, const uint8_t node_id[NODE_ID_LEN], bool 
 		return;
 	}
 	rib_session_down(rde->rib, node_id, now_ms);
-	expiry_update(rde, now_ms);
 	if (node && node->subnet_known) {
 		char buf[PREFIX_STRLEN];
 
@@ -513,6 +512,8 @@ void rde_session_down(struct rde *rde, const uint8_t node_id[NODE_ID_LEN], bool 
 			 node->name, addr_format_prefix(&node->subnet, buf),
 			 rde->config.restart_time_ms);
 	}
+	/* Last: it may release nodes, which moves them in the table. */
+	expiry_update(rde, now_ms);
 }
 
 /* An advert's entries the session could not even decode are counted and

@@ -351,6 +351,26 @@ static void test_stale_expiry(void **st)
 	assert_false(view_of(f, LOW).subnet_known);
 }
 
+/* A node goes down at the moment another one's stale route expires: the
+ * expired one is forgotten and the one going down is stale, whatever their
+ * places in the rde's node table. */
+static void test_down_while_another_expires(void **st)
+{
+	struct fixture *f = *st;
+	struct rde_peer_view v;
+
+	start_explicit(f, 0);
+	up_and_advert(f, LOW, IP_B, NET(2), false, 10);
+	up_and_advert(f, HIGH, IP_C, NET(3), false, 20);
+	rde_session_down(f->rde, LOW, false, 1000);
+	rde_session_down(f->rde, HIGH, false, 6000); /* LOW expires now */
+	rde_flush(f->rde, 6000);
+	assert_false(view_of(f, LOW).subnet_known);
+	v = view_of(f, HIGH);
+	assert_true(v.routed && v.stale);
+	assert_int_equal(rde_next_wake(f->rde), 11000);
+}
+
 /* backend auto: a peer behind a gateway with a VTEP is reached over
  * VXLAN: the plan lowers the MTU and wants the device before the route
  * goes in; when it is on-link again the route goes direct and the MTU is
@@ -516,6 +536,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_claim_conflict, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_conflict_both_explicit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stale_expiry, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_down_while_another_expires, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_mode_changes_and_mtu_order, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_mode_fallbacks, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_backend_vxlan_fixed_datapath, setup, teardown),
