@@ -35,8 +35,10 @@ static int setup(void **state)
 	if (!f)
 		return -1;
 	snprintf(f->dir, sizeof(f->dir), "%s/nsagent-test-pidfile.XXXXXX", tmp);
-	if (!mkdtemp(f->dir))
+	if (!mkdtemp(f->dir)) {
+		free(f);
 		return -1;
+	}
 	snprintf(f->path, sizeof(f->path), "%s/nsagent.pid", f->dir);
 	*state = f;
 	return 0;
