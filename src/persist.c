@@ -46,6 +46,11 @@ static int write_all(int fd, const char *buf, size_t len)
 
 int persist_write(const char *dir, const char *path, const char *text)
 {
+	return persist_write_sync(dir, path, text, true);
+}
+
+int persist_write_sync(const char *dir, const char *path, const char *text, bool sync)
+{
 	char *tmp = NULL;
 	bool renamed = false;
 	int fd = -1, dirfd = -1, ret;
@@ -62,7 +67,7 @@ int persist_write(const char *dir, const char *path, const char *text)
 	if (ret == 0)
 		ret = write_all(fd, "\n", 1);
 	/* A full disk may show only at fsync or close (delayed allocation). */
-	if (ret == 0 && fsync(fd) < 0)
+	if (ret == 0 && sync && fsync(fd) < 0)
 		ret = -errno;
 	if (close(fd) < 0 && ret == 0)
 		ret = -errno;
@@ -77,6 +82,8 @@ int persist_write(const char *dir, const char *path, const char *text)
 		goto out;
 	}
 	renamed = true;
+	if (!sync)
+		goto out;
 	/* The rename itself must reach the disk for the new file to survive a
 	 * power cut. */
 	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

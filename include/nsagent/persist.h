@@ -5,6 +5,7 @@
 #ifndef NSAGENT_PERSIST_H
 #define NSAGENT_PERSIST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,6 +18,12 @@
  * negative errno; the temp file is removed. A failed directory sync is
  * returned too: path then holds the new text but may lose it to a crash. */
 int persist_write(const char *dir, const char *path, const char *text);
+
+/* persist_write, with sync false: no fsync of the file nor of dir. The
+ * file is still replaced whole (rename), but a power cut may leave the old
+ * text, or an empty file, in its place: for a copy whose loss costs
+ * nothing the main file does not hold. */
+int persist_write_sync(const char *dir, const char *path, const char *text, bool sync);
 
 /* Renames path to PATH.corrupt.N, N one past the highest copy there is, so
  * no earlier copy is overwritten, then removes the oldest copies beyond
