@@ -128,16 +128,38 @@ const char *addr_format_endpoint(const struct endpoint *endpoint, char *buf)
 	return buf;
 }
 
+/* The ranges no host's address, and no node subnet, can lie in: they are
+ * never routed between hosts. The one list of them: a single address
+ * (addr_unicast_problem) and a cluster range (addr_range_problem) are
+ * checked against it. 169.254/16 holds host addresses, link-local only. */
+static const struct {
+	struct prefix prefix;
+	const char *range;   /* as a range overlapping it is told */
+	const char *address; /* as an address in it is told; NULL = allowed */
+} special_ranges[] = {
+    {{0x00000000u, 8}, "0.0.0.0/8 (this network)", "is in 0.0.0.0/8 (this network)"},
+    {{0x7f000000u, 8}, "127.0.0.0/8 (loopback)", "is a loopback address"},
+    {{0xa9fe0000u, 16}, "169.254.0.0/16 (link-local)", NULL},
+    {{0xe0000000u, 4}, "224.0.0.0/4 (multicast)", "is a multicast address"},
+    {{0xf0000000u, 4}, "240.0.0.0/4 (reserved)", "is a reserved or broadcast address"},
+};
+
 const char *addr_unicast_problem(uint32_t addr)
 {
-	if (addr >> 24 == 0)
-		return "is in 0.0.0.0/8 (this network)";
-	if (addr >> 24 == 127)
-		return "is a loopback address";
-	if (addr >> 28 == 0xe)
-		return "is a multicast address";
-	if (addr >> 28 == 0xf)
-		return "is a reserved or broadcast address";
+	for (size_t i = 0; i < sizeof(special_ranges) / sizeof(special_ranges[0]); i++) {
+		if (special_ranges[i].address &&
+		    addr_prefix_contains_addr(&special_ranges[i].prefix, addr))
+			return special_ranges[i].address;
+	}
+	return NULL;
+}
+
+const char *addr_range_problem(const struct prefix *range)
+{
+	for (size_t i = 0; i < sizeof(special_ranges) / sizeof(special_ranges[0]); i++) {
+		if (addr_prefix_overlaps(range, &special_ranges[i].prefix))
+			return special_ranges[i].range;
+	}
 	return NULL;
 }
 

@@ -1044,29 +1044,6 @@ static int invalid(const struct cfg *cfg, enum cfg_key key, struct cfg_error *er
 	return -EINVAL;
 }
 
-/* Ranges a cluster range must not touch: their addresses are never routed
- * between hosts, so a node subnet there could never work. What the range
- * overlaps, or NULL. */
-static const char *special_range_problem(const struct prefix *range)
-{
-	static const struct {
-		struct prefix prefix;
-		const char *what;
-	} special[] = {
-	    {{0x00000000u, 8}, "0.0.0.0/8 (this network)"},
-	    {{0x7f000000u, 8}, "127.0.0.0/8 (loopback)"},
-	    {{0xa9fe0000u, 16}, "169.254.0.0/16 (link-local)"},
-	    {{0xe0000000u, 4}, "224.0.0.0/4 (multicast)"},
-	    {{0xf0000000u, 4}, "240.0.0.0/4 (reserved)"},
-	};
-
-	for (size_t i = 0; i < ARRAY_SIZE(special); i++) {
-		if (addr_prefix_overlaps(range, &special[i].prefix))
-			return special[i].what;
-	}
-	return NULL;
-}
-
 int cfg_validate_node_ip(const struct cfg *cfg, uint32_t node_ip, struct cfg_error *err)
 {
 	char a[ADDR_STRLEN], p[PREFIX_STRLEN];
@@ -1104,7 +1081,7 @@ static int validate_addresses(const struct cfg *cfg, struct cfg_error *err)
 			       "%s is wider than a /8: it would take in other networks' "
 			       "destinations",
 			       addr_format_prefix(cluster, p));
-	problem = special_range_problem(cluster);
+	problem = addr_range_problem(cluster);
 	if (problem)
 		return invalid(cfg, KEY_CLUSTER_CIDR, err, "%s overlaps %s",
 			       addr_format_prefix(cluster, p), problem);

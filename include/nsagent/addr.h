@@ -40,6 +40,9 @@ const char *addr_format_endpoint(const struct endpoint *endpoint, char *buf);
  * multicast, reserved or the limited broadcast 255.255.255.255), as a
  * phrase after the address ("is a loopback address"); NULL when it can. */
 const char *addr_unicast_problem(uint32_t addr);
+/* The special range (0/8, loopback, link-local, multicast, reserved) a
+ * range overlaps, as "127.0.0.0/8 (loopback)"; NULL when none. */
+const char *addr_range_problem(const struct prefix *range);
 
 uint32_t addr_mask(uint8_t len);
 bool addr_prefix_contains_addr(const struct prefix *prefix, uint32_t addr);
