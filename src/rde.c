@@ -557,8 +557,7 @@ void rde_advert(struct rde *rde, const uint8_t node_id[NODE_ID_LEN], const char 
 	for (unsigned i = 0; i < node->n_advert; i++) {
 		const struct prefix *p = &node->advert[i];
 
-		if (p->len == rde->config.subnet_len && (p->addr & ~addr_mask(p->len)) == 0 &&
-		    addr_prefix_contains(&rde->config.cluster, p))
+		if (rib_check_shape(rde->rib, p) == RIB_ACCEPTED)
 			check_conflict(rde, node, p, advert->explicit_subnet);
 	}
 	choose_path(rde, node, advert);

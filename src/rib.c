@@ -121,7 +121,7 @@ void rib_set_local(struct rib *rib, const struct prefix *prefixes, unsigned n)
 }
 
 /* The checks that need no other entry: shape, range and length. */
-static enum rib_verdict check_shape(const struct rib *rib, const struct prefix *p)
+enum rib_verdict rib_check_shape(const struct rib *rib, const struct prefix *p)
 {
 	if (p->len > 32 || (p->addr & ~addr_mask(p->len)) != 0)
 		return RIB_REJECT_MALFORMED;
@@ -137,7 +137,7 @@ static enum rib_verdict check_shape(const struct rib *rib, const struct prefix *
 static enum rib_verdict check_entry(const struct rib *rib, const uint8_t *node_id,
 				    const struct prefix *p)
 {
-	enum rib_verdict v = check_shape(rib, p);
+	enum rib_verdict v = rib_check_shape(rib, p);
 
 	if (v != RIB_ACCEPTED)
 		return v;
@@ -186,7 +186,7 @@ static unsigned advert(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], uint
 		else if (checked)
 			v[k] = check_entry(rib, node_id, &subnets[k]);
 		else
-			v[k] = check_shape(rib, &subnets[k]);
+			v[k] = rib_check_shape(rib, &subnets[k]);
 	}
 	for (unsigned i = 0; i < rib->n;) {
 		struct rib_entry *e = &rib->entries[i];

@@ -50,6 +50,10 @@ const char *rib_verdict_key(enum rib_verdict verdict);
 /* Adverts are accepted only inside cluster and only with exactly
  * subnet_len, the cluster's node-subnet length (24 by default). */
 struct rib *rib_new(const struct prefix *cluster, uint8_t subnet_len);
+/* The verdict on a subnet's shape alone: aligned, not the default route,
+ * inside the cluster, exactly the node-subnet length. RIB_ACCEPTED when it
+ * is a node subnet, whoever holds it. */
+enum rib_verdict rib_check_shape(const struct rib *rib, const struct prefix *p);
 void rib_free(struct rib *rib);
 
 /* The complete subnet set a node announces in its own session. Entries of
