@@ -311,6 +311,7 @@ int peer_dial(struct peer *peer)
 	addr_format_endpoint(&peer->endpoint, remote);
 	peer->conn = conn_new(mgr, bev, true, remote);
 	peer->conn->peer = peer;
+	peer->conn->source = peer->endpoint.addr;
 	sin.sin_addr.s_addr = htonl(peer->endpoint.addr);
 	sin.sin_port = htons(peer->endpoint.port);
 	if (bufferevent_socket_connect(bev, (struct sockaddr *)&sin, sizeof(sin)) < 0) {

@@ -164,45 +164,20 @@ static void initial_peers_check(struct peer_mgr *mgr)
 	session_rde_kick(mgr);
 }
 
-/* The address at the other end of conn's TCP connection (getpeername):
- * what the kernel saw, not what a hello claims. */
-static int conn_peer_addr(const struct conn *conn, uint32_t *addr)
-{
-	struct sockaddr_in sin = {0};
-	socklen_t len = sizeof(sin);
-	evutil_socket_t fd = conn->bev ? bufferevent_getfd(conn->bev) : -1;
-
-	if (fd < 0)
-		return -ENOTCONN;
-	if (getpeername(fd, (struct sockaddr *)&sin, &len) < 0)
-		return -errno;
-	if (len < sizeof(sin) || sin.sin_family != AF_INET)
-		return -EAFNOSUPPORT;
-	*addr = ntohl(sin.sin_addr.s_addr);
-	return 0;
-}
-
 /* Rule: without a cluster key a peer's node IP (the next hop its routes
  * get, the address we dial it at) must be the address its session comes
  * from, so that nobody can point routes at a host it does not hold. With
  * a key every session is authenticated (TLS 1.3, cluster PSK), and a node
  * IP behind NAT or apart from the dialling address is allowed. Returns
  * false, having logged both addresses, when the hello breaks the rule. */
-bool node_ip_matches_source(struct peer_mgr *mgr, struct conn *conn, const char *id,
-			    uint32_t node_ip)
+static bool node_ip_matches_source(struct peer_mgr *mgr, struct conn *conn, const char *id,
+				   uint32_t node_ip)
 {
 	char claimed[ADDR_STRLEN], source[ADDR_STRLEN];
-	uint32_t remote = 0; /* set when conn_peer_addr succeeds (GCC -O2 cannot see it) */
-	int ret;
+	uint32_t remote = conn->source;
 
 	if (mgr->config.tls)
 		return true;
-	ret = conn_peer_addr(conn, &remote);
-	if (ret < 0) {
-		log_warn("refusing %s (node %s): cannot read the session's source address: %s",
-			 conn->remote, id, strerror(-ret));
-		return false;
-	}
 	if (remote == node_ip)
 		return true;
 	log_warn(

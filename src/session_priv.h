@@ -73,8 +73,10 @@ struct conn {
 	struct hello_info hello;
 	struct event *handshake_timer; /* unidentified inbound only */
 	bool tls;
-	bool tls_done;	 /* handshake completed with the cluster key */
-	uint32_t source; /* inbound: the remote address, for the per-source limit */
+	bool tls_done; /* handshake completed with the cluster key */
+	/* The address at the other end: what the kernel accepted from, or
+	 * what we dialled (per-source limits; a keyless node IP must be it). */
+	uint32_t source;
 	bool pending_counted;
 	char remote[ENDPOINT_STRLEN];
 	TAILQ_ENTRY(conn) entry; /* mgr->pending or mgr->dead_conns */
@@ -172,7 +174,6 @@ static inline void timer_arm(struct event *ev, uint64_t ms)
 	evtimer_add(ev, &tv);
 }
 
-
 /* session.c: connections, limits, frame I/O */
 uint64_t bucket_take(struct bucket *b, uint32_t rate, uint64_t now);
 void source_pending_done(struct conn *conn);
@@ -187,8 +188,7 @@ int peer_dial(struct peer *peer);
 /* session_fsm.c: the FSM, hellos, messages, the rde driver */
 void session_rde_run(struct peer_mgr *mgr, bool tick);
 void session_rde_cb(evutil_socket_t fd, short what, void *arg);
-bool node_ip_matches_source(struct peer_mgr *mgr, struct conn *conn, const char *id,
-			    uint32_t node_ip);
+
 void inbound_hello(struct conn *conn, const NsaPeer__Hello *hello);
 void outbound_hello(struct peer *peer, const NsaPeer__Hello *hello);
 void handle_message(struct peer *peer, const NsaPeer__Envelope *env);
