@@ -44,9 +44,10 @@ struct ctl_client {
 	struct ctl_server *server;
 	struct bufferevent *bev;
 	struct ctl_client *next;
-	bool closing; /* close once the output is written */
-	bool leave;   /* call handlers->leave once the output is written */
-	bool dropped; /* over CTL_OUTPUT_MAX: close at once, output discarded */
+	bool closing;	   /* close once the output is written */
+	bool leave;	   /* call handlers->leave once the output is written */
+	bool dropped;	   /* over CTL_OUTPUT_MAX: close at once, output discarded */
+	struct ucred cred; /* who it is, for the log */
 };
 
 struct ctl_server {
@@ -300,9 +301,9 @@ static void reply(struct ctl_client *c, enum ctl_result result, const char *mess
 	/* A client that sends requests and never reads the answers (they pile
 	 * up here, not in its socket) would grow the agent without bound. */
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > CTL_OUTPUT_MAX) {
-		log_warn("control: dropping a client that does not read its replies (over %d bytes "
-			 "queued)",
-			 CTL_OUTPUT_MAX);
+		log_warn("control: dropping a client that does not read its replies (pid %ld, uid "
+			 "%u; over %d bytes queued)",
+			 (long)c->cred.pid, (unsigned)c->cred.uid, CTL_OUTPUT_MAX);
 		status_count(STATUS_CONTROL_CLIENTS_DROPPED);
 		c->dropped = true;
 		c->closing = true;
@@ -424,15 +425,14 @@ static void on_client_event(struct bufferevent *bev, short what, void *arg)
 	client_free(c);
 }
 
-/* Root, or whoever the agent runs as. */
-static bool peer_allowed(int fd)
+/* Root, or whoever the agent runs as; cred gets who it is. */
+static bool peer_allowed(int fd, struct ucred *cred)
 {
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
+	socklen_t len = sizeof(*cred);
 
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, &len) < 0)
 		return false;
-	return cred.uid == 0 || cred.uid == geteuid();
+	return cred->uid == 0 || cred->uid == geteuid();
 }
 
 static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struct sockaddr *sa,
@@ -441,17 +441,22 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
 	struct ctl_server *s = arg;
 	struct timeval idle = {.tv_sec = CTL_IDLE_TIMEOUT_S};
 	struct ctl_client *c;
+	struct ucred cred = {0};
 
 	(void)listener;
 	(void)sa;
 	(void)socklen;
-	if (!peer_allowed(fd)) {
-		log_warn("control: refusing a client that is neither root nor the agent's user");
+	if (!peer_allowed(fd, &cred)) {
+		log_warn(
+		    "control: refusing a client (pid %ld, uid %u) that is neither root nor the "
+		    "agent's user",
+		    (long)cred.pid, (unsigned)cred.uid);
 		close(fd);
 		return;
 	}
 	c = xcalloc(1, sizeof(*c));
 	c->server = s;
+	c->cred = cred;
 	c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (!c->bev)
 		fatal("out of memory");

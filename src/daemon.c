@@ -949,7 +949,9 @@ static void mark_ready(struct daemon *d)
 	d->ready = true;
 	ret = pidfile_write(d->cfg->run_dir, &d->pidfile);
 	if (ret < 0)
-		log_warn("cannot write pid file in %s: %s", d->cfg->run_dir, strerror(-ret));
+		log_warn("no pid file in %s (the step that failed is logged above): `nsagent "
+			 "down` will not find this agent, stop it by its pid",
+			 d->cfg->run_dir);
 	log_info("ready");
 	notify_systemd("READY=1");
 }
@@ -961,17 +963,24 @@ static void mark_ready(struct daemon *d)
  * or /proc/PID/mem for processes without CAP_SYS_PTRACE) and its core
  * limit goes to 0, soft and hard. Without a key nothing here is secret,
  * and cores stay as the operator set them up, for debugging. */
-static int forbid_core_dumps(void)
+static int forbid_core_dumps(const char *key_file)
 {
 	const struct rlimit none = {0, 0};
 	struct rlimit now;
-	int dumpable;
+	int dumpable, ret;
 
-	if (setrlimit(RLIMIT_CORE, &none) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
-		int ret = -errno;
-
-		log_error("cannot turn core dumps off before loading the cluster key: %s",
-			  strerror(-ret));
+	if (setrlimit(RLIMIT_CORE, &none) < 0) {
+		ret = -errno;
+		log_error("cannot set the core-file limit to 0 (setrlimit RLIMIT_CORE) before "
+			  "loading cluster key %s: %s",
+			  key_file, strerror(-ret));
+		return ret;
+	}
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		ret = -errno;
+		log_error("cannot make the agent non-dumpable (prctl PR_SET_DUMPABLE) before "
+			  "loading cluster key %s: %s",
+			  key_file, strerror(-ret));
 		return ret;
 	}
 	/* Reported as the kernel now has it. */
@@ -996,7 +1005,7 @@ static int setup_security(struct daemon *d)
 			 d->cfg->port);
 		return 0;
 	}
-	ret = forbid_core_dumps();
+	ret = forbid_core_dumps(d->cfg->key_file);
 	if (ret < 0)
 		return ret;
 	ret = tls_key_load(d->cfg->key_file, key, msg, sizeof(msg));

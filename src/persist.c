@@ -153,7 +153,9 @@ static int list_copies(const char *dir, const char *base, unsigned long **out, s
 int persist_move_aside(const char *path, char *aside, size_t size)
 {
 	const char *slash = strrchr(path, '/');
-	char *dir = slash ? strndup(path, (size_t)(slash - path)) : xstrdup(".");
+	char *dir = !slash	    ? xstrdup(".")
+		    : slash == path ? xstrdup("/")
+				    : strndup(path, (size_t)(slash - path));
 	const char *base = slash ? slash + 1 : path;
 	unsigned long *numbers = NULL;
 	size_t n = 0, removed = 0;
@@ -162,7 +164,7 @@ int persist_move_aside(const char *path, char *aside, size_t size)
 	if (!dir)
 		fatal("out of memory");
 	aside[0] = '\0';
-	ret = list_copies(slash == path ? "/" : dir, base, &numbers, &n);
+	ret = list_copies(dir, base, &numbers, &n);
 	if (ret < 0) {
 		log_error("cannot list %s to name a copy of corrupt %s: %s", dir, path,
 			  strerror(-ret));

@@ -21,6 +21,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -40,7 +41,9 @@ int pidfile_write(const char *run_dir, struct pidfile **out)
 {
 	struct pidfile *pf = xcalloc(1, sizeof(*pf));
 	char *tmp = NULL, buf[32];
+	const char *step = NULL, *file = NULL;
 	int fd = -1, len, ret = 0;
+	ssize_t n;
 
 	*out = NULL;
 	if (asprintf(&pf->path, "%s/nsagent.pid", run_dir) < 0 ||
@@ -48,11 +51,14 @@ int pidfile_write(const char *run_dir, struct pidfile **out)
 		fatal("out of memory");
 	if (mkdir(run_dir, 0700) < 0 && errno != EEXIST) {
 		ret = -errno;
+		step = "create directory";
+		file = run_dir;
 		goto out;
 	}
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		ret = -errno;
+		step = "create";
 		goto out;
 	}
 	/* Not blocking: only another agent writing its pid file in this run
@@ -60,15 +66,19 @@ int pidfile_write(const char *run_dir, struct pidfile **out)
 	 * keeps a second agent from getting this far. */
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		ret = -errno;
+		step = "lock (another agent writing its pid file?)";
 		goto out;
 	}
 	len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	if (write(fd, buf, (size_t)len) != len) {
-		ret = -EIO;
+	n = write(fd, buf, (size_t)len);
+	if (n != len) {
+		ret = n < 0 ? -errno : -EIO;
+		step = "write";
 		goto out;
 	}
 	if (rename(tmp, pf->path) < 0) {
 		ret = -errno;
+		step = "rename into place";
 		goto out;
 	}
 	pf->fd = fd;
@@ -76,6 +86,8 @@ int pidfile_write(const char *run_dir, struct pidfile **out)
 	*out = pf;
 	pf = NULL;
 out:
+	if (step)
+		log_warn("pid file: cannot %s %s: %s", step, file ? file : tmp, strerror(-ret));
 	if (fd >= 0) {
 		unlink(tmp);
 		close(fd);

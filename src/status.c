@@ -544,11 +544,11 @@ static json_object *json_count(uint64_t n)
 static json_object *limits_json(const struct status *st)
 {
 	json_object *limits = json_object_new_object();
-	const char *label;
 
 	json_object_object_add(limits, "accepts_paused",
-			       json_count(status_family_sum(
-				   st, status_counter_family(STATUS_ACCEPTS_PAUSED_PEER, &label))));
+			       json_count(st->counters[STATUS_ACCEPTS_PAUSED_PEER] +
+					  st->counters[STATUS_ACCEPTS_PAUSED_CONTROL] +
+					  st->counters[STATUS_ACCEPTS_PAUSED_METRICS]));
 	json_object_object_add(limits, "control_clients_dropped",
 			       json_count(st->counters[STATUS_CONTROL_CLIENTS_DROPPED]));
 	return limits;
