@@ -27,5 +27,11 @@ log_lines() { lab agent "$1" log | wc -l; }
 # log_since HOST N: HOST's agent log after its first N lines.
 log_since() { lab agent "$1" log | tail -n "+$(($2 + 1))"; }
 
-# routes_json HOST: every route of HOST, all tables (the "no kernel change" check).
-routes_json() { lab exec "$1" -- ip -j route show table all; }
+# routes_json HOST: every IPv4 route of HOST in all tables, and every IPv6
+# route the agent installed (the "no kernel change" check). IPv6 link-local
+# routes are left out: the kernel adds them on its own when duplicate address
+# detection ends on a link, at a time no test controls.
+routes_json() {
+	lab exec "$1" -- ip -4 -j route show table all
+	lab exec "$1" -- ip -6 -j route show table all proto nsagent
+}
