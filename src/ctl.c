@@ -14,14 +14,12 @@
  * carries on. Requests are answered in order, one Response per Request. */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -30,6 +28,7 @@
 #include <event2/listener.h>
 
 #include "ctl.pb-c.h"
+#include "ctl_client.h"
 #include "nsagent/ctl.h"
 #include "nsagent/frame.h"
 #include "nsagent/listen.h"
@@ -146,6 +145,21 @@ static NsaCtl__Status *status_to_proto(const struct status *st)
 		ns->runtime = st->namespaces[i].runtime;
 		out->namespaces[i] = ns;
 	}
+	out->n_attachments = st->n_attachments;
+	out->attachments = xcalloc(st->n_attachments + 1, sizeof(*out->attachments));
+	for (unsigned i = 0; i < st->n_attachments; i++) {
+		const struct status_attachment *at = &st->attachments[i];
+		NsaCtl__Attachment *pa = xmalloc(sizeof(*pa));
+
+		nsa_ctl__attachment__init(pa);
+		pa->container_id = (char *)at->container_id;
+		pa->netns = (char *)at->netns;
+		pa->ifname = (char *)at->ifname;
+		pa->addr = at->addr;
+		pa->host_ifname = (char *)at->host_ifname;
+		pa->netns_gone = at->netns_gone;
+		out->attachments[i] = pa;
+	}
 	out->n_peers = st->n_peers;
 	out->peers = xcalloc(st->n_peers + 1, sizeof(*out->peers));
 	for (unsigned i = 0; i < st->n_peers; i++) {
@@ -185,6 +199,9 @@ static void status_proto_free(NsaCtl__Status *out)
 	for (size_t i = 0; i < out->n_namespaces; i++)
 		free(out->namespaces[i]);
 	free(out->namespaces);
+	for (size_t i = 0; i < out->n_attachments; i++)
+		free(out->attachments[i]);
+	free(out->attachments);
 	for (size_t i = 0; i < out->n_peers; i++) {
 		free(out->peers[i]->subnet);
 		free(out->peers[i]);
@@ -226,6 +243,19 @@ static void status_from_proto(const NsaCtl__Status *in, struct status *st)
 		copy_text(ns->name, sizeof(ns->name), in->namespaces[i]->name);
 		ns->addr = in->namespaces[i]->addr;
 		ns->runtime = in->namespaces[i]->runtime;
+	}
+	for (size_t i = 0; i < in->n_attachments; i++) {
+		const NsaCtl__Attachment *pa = in->attachments[i];
+		struct status_attachment *at = status_add_attachment(st);
+
+		if (!at)
+			break;
+		copy_text(at->container_id, sizeof(at->container_id), pa->container_id);
+		copy_text(at->netns, sizeof(at->netns), pa->netns);
+		copy_text(at->ifname, sizeof(at->ifname), pa->ifname);
+		copy_text(at->host_ifname, sizeof(at->host_ifname), pa->host_ifname);
+		at->addr = pa->addr;
+		at->netns_gone = pa->netns_gone;
 	}
 	for (size_t i = 0; i < in->n_peers; i++) {
 		const NsaCtl__Peer *pp = in->peers[i];
@@ -275,8 +305,8 @@ static void client_free(struct ctl_client *c)
 	listen_guard_hold(s->guard, false);
 }
 
-static void reply(struct ctl_client *c, enum ctl_result result, const char *message,
-		  const struct status *st)
+static void reply_with(struct ctl_client *c, enum ctl_result result, const char *message,
+		       const struct status *st, NsaCtl__CniResult *cni)
 {
 	NsaCtl__Response resp = NSA_CTL__RESPONSE__INIT;
 	NsaCtl__Status *status = st ? status_to_proto(st) : NULL;
@@ -285,6 +315,7 @@ static void reply(struct ctl_client *c, enum ctl_result result, const char *mess
 	resp.result = (NsaCtl__Result)result;
 	resp.message = (char *)(message ? message : "");
 	resp.status = status;
+	resp.cni = cni;
 	ret = frame_write(bufferevent_get_output(c->bev), &resp.base);
 	if (ret == -EMSGSIZE) {
 		/* Only a status with very many peers can be this big. */
@@ -308,6 +339,119 @@ static void reply(struct ctl_client *c, enum ctl_result result, const char *mess
 		c->dropped = true;
 		c->closing = true;
 	}
+}
+
+static void reply(struct ctl_client *c, enum ctl_result result, const char *message,
+		  const struct status *st)
+{
+	reply_with(c, result, message, st, NULL);
+}
+
+static void reply_cni(struct ctl_client *c, const struct ctl_cni_result *res, const char *message)
+{
+	NsaCtl__CniResult cni = NSA_CTL__CNI_RESULT__INIT;
+
+	cni.ifname = (char *)res->ifname;
+	cni.mac.data = (uint8_t *)res->mac;
+	cni.mac.len = sizeof(res->mac);
+	cni.mtu = res->mtu;
+	cni.netns = (char *)res->netns;
+	cni.addr = res->addr;
+	cni.prefix_len = res->prefix_len;
+	cni.gateway = res->gateway;
+	reply_with(c, CTL_OK, message, NULL, &cni);
+}
+
+/* The key's problem, written into msg, or false when it is fine. */
+static bool cni_key_problem(const NsaCtl__CniKey *key, char *msg, size_t size)
+{
+	const char *id = key && key->container_id ? key->container_id : "";
+	const char *ifname = key && key->ifname ? key->ifname : "";
+	const char *problem;
+
+	if ((problem = ctl_cni_id_problem(id))) {
+		snprintf(msg, size, "container id '%.*s' %s", CTL_CNI_ID_MAX, id, problem);
+		return true;
+	}
+	if ((problem = ctl_cni_ifname_problem(ifname))) {
+		snprintf(msg, size, "interface name '%.*s' %s", IFNAMSIZ, ifname, problem);
+		return true;
+	}
+	return false;
+}
+
+static void cni_key_from_proto(const NsaCtl__CniKey *in, struct ctl_cni_key *out)
+{
+	copy_text(out->container_id, sizeof(out->container_id), in->container_id);
+	copy_text(out->ifname, sizeof(out->ifname), in->ifname);
+}
+
+/* Validates a CNI request from the wire, hands it to the daemon and
+ * answers with its result (and the attachment for ADD and CHECK). */
+static void handle_cni(struct ctl_client *c, const NsaCtl__CniRequest *in)
+{
+	const struct ctl_handlers *h = &c->server->handlers;
+	struct ctl_cni_request req = {.command = (enum ctl_cni_command)in->command};
+	struct ctl_cni_result res;
+	struct ctl_cni_key *valid = NULL;
+	char msg[CTL_MESSAGE_MAX] = "";
+	const char *netns = in->netns ? in->netns : "", *problem;
+	enum ctl_result result = CTL_INVALID;
+
+	switch (in->command) {
+	case NSA_CTL__CNI_REQUEST__COMMAND__ADD:
+	case NSA_CTL__CNI_REQUEST__COMMAND__CHECK:
+	case NSA_CTL__CNI_REQUEST__COMMAND__DEL:
+		if (cni_key_problem(in->key, msg, sizeof(msg)))
+			goto answer;
+		cni_key_from_proto(in->key, &req.key);
+		/* DEL may come after the runtime removed the namespace. */
+		if ((problem = ctl_cni_netns_problem(netns)) &&
+		    (in->command != NSA_CTL__CNI_REQUEST__COMMAND__DEL || netns[0])) {
+			snprintf(msg, sizeof(msg), "netns path '%.*s' %s", CTL_CNI_NETNS_MAX, netns,
+				 problem);
+			goto answer;
+		}
+		copy_text(req.netns, sizeof(req.netns), netns);
+		break;
+	case NSA_CTL__CNI_REQUEST__COMMAND__GC:
+		if (in->n_valid > STATUS_MAX_NAMESPACES) {
+			snprintf(msg, sizeof(msg), "GC lists %zu attachments (at most %d)",
+				 in->n_valid, STATUS_MAX_NAMESPACES);
+			goto answer;
+		}
+		valid = xcalloc(in->n_valid + 1, sizeof(*valid));
+		for (size_t i = 0; i < in->n_valid; i++) {
+			if (cni_key_problem(in->valid[i], msg, sizeof(msg)))
+				goto answer;
+			cni_key_from_proto(in->valid[i], &valid[i]);
+		}
+		req.valid = valid;
+		req.n_valid = (unsigned)in->n_valid;
+		break;
+	case NSA_CTL__CNI_REQUEST__COMMAND__STATUS:
+		break;
+	default:
+		result = CTL_BAD_REQUEST;
+		snprintf(msg, sizeof(msg), "unknown CNI command %d (is the agent older?)",
+			 (int)in->command);
+		goto answer;
+	}
+	if (!h->cni) {
+		result = CTL_BAD_REQUEST;
+		snprintf(msg, sizeof(msg), "this agent serves no CNI requests");
+		goto answer;
+	}
+	memset(&res, 0, sizeof(res));
+	result = h->cni(c->server->arg, &req, &res, msg, sizeof(msg));
+	if (result == CTL_OK && (req.command == CTL_CNI_ADD || req.command == CTL_CNI_CHECK)) {
+		reply_cni(c, &res, msg);
+		free(valid);
+		return;
+	}
+answer:
+	free(valid);
+	reply(c, result, msg, NULL);
 }
 
 static void handle(struct ctl_client *c, const NsaCtl__Request *req)
@@ -345,6 +489,9 @@ static void handle(struct ctl_client *c, const NsaCtl__Request *req)
 	case NSA_CTL__REQUEST__REQUEST_RELOAD:
 		result = h->reload(arg, msg, sizeof(msg));
 		reply(c, result, msg, NULL);
+		return;
+	case NSA_CTL__REQUEST__REQUEST_CNI:
+		handle_cni(c, req->cni);
 		return;
 	case NSA_CTL__REQUEST__REQUEST_LEAVE:
 		reply(c, CTL_OK, "leaving the cluster", NULL);
@@ -600,83 +747,6 @@ void ctl_server_free(struct ctl_server *s)
 
 /* ---- client ---- */
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Sends everything in out, then reads until one Response frame is in. */
-static int exchange(int fd, struct evbuffer *out, NsaCtl__Response **resp, char *err,
-		    size_t err_size)
-{
-	struct evbuffer *in = evbuffer_new();
-	int64_t deadline = now_ms() + CTL_CALL_TIMEOUT_MS;
-	ProtobufCMessage *msg = NULL;
-	int ret = 0;
-
-	if (!in)
-		fatal("out of memory");
-	for (;;) {
-		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-		int64_t left = deadline - now_ms();
-		int n;
-
-		if (evbuffer_get_length(out))
-			pfd.events |= POLLOUT;
-		if (left <= 0) {
-			snprintf(err, err_size, "the agent did not answer within %d s",
-				 CTL_CALL_TIMEOUT_MS / 1000);
-			ret = -ETIMEDOUT;
-			goto out;
-		}
-		n = poll(&pfd, 1, (int)left);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = -errno;
-			snprintf(err, err_size, "poll: %s", strerror(errno));
-			goto out;
-		}
-		if (pfd.revents & POLLOUT && evbuffer_write(out, fd) < 0 && errno != EAGAIN) {
-			ret = -errno;
-			snprintf(err, err_size, "cannot send to the agent: %s", strerror(errno));
-			goto out;
-		}
-		if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
-			n = evbuffer_read(in, fd, FRAME_HEADER_LEN + FRAME_MAX);
-			if (n < 0 && errno == EAGAIN)
-				continue;
-			if (n < 0) {
-				ret = -errno;
-				snprintf(err, err_size, "cannot read from the agent: %s",
-					 strerror(errno));
-				goto out;
-			}
-			ret = frame_read(in, &nsa_ctl__response__descriptor, &msg, NULL);
-			if (ret == 1) {
-				*resp = (NsaCtl__Response *)msg;
-				ret = 0;
-				goto out;
-			}
-			if (ret < 0) {
-				snprintf(err, err_size, "the agent sent a bad reply");
-				goto out;
-			}
-			if (n == 0) {
-				snprintf(err, err_size, "the agent closed the connection");
-				ret = -ECONNRESET;
-				goto out;
-			}
-		}
-	}
-out:
-	evbuffer_free(in);
-	return ret;
-}
-
 int ctl_call(const char *run_dir, enum ctl_op op, const char *name, struct ctl_reply *reply_out,
 	     char *err, size_t err_size)
 {
@@ -686,14 +756,10 @@ int ctl_call(const char *run_dir, enum ctl_op op, const char *name, struct ctl_r
 	NsaCtl__ReloadRequest reload = NSA_CTL__RELOAD_REQUEST__INIT;
 	NsaCtl__LeaveRequest leave = NSA_CTL__LEAVE_REQUEST__INIT;
 	NsaCtl__Response *resp = NULL;
-	struct evbuffer *out = evbuffer_new();
-	struct sockaddr_un sun;
 	char *path = NULL;
-	int fd = -1, ret;
+	int ret;
 
 	memset(reply_out, 0, sizeof(*reply_out));
-	if (!out)
-		fatal("out of memory");
 	ns.name = (char *)(name ? name : "");
 	switch (op) {
 	case CTL_OP_STATUS:
@@ -717,35 +783,11 @@ int ctl_call(const char *run_dir, enum ctl_op op, const char *name, struct ctl_r
 		req.leave = &leave;
 		break;
 	}
-	ret = socket_path(run_dir, &sun, &path);
-	if (ret < 0) {
-		snprintf(err, err_size, "control socket path %s is too long", path);
-		goto out;
-	}
-	ret = frame_write(out, &req.base);
-	if (ret < 0) {
-		snprintf(err, err_size, "cannot encode the request: %s", strerror(-ret));
-		goto out;
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
-		ret = -errno;
-		snprintf(err, err_size, "socket: %s", strerror(errno));
-		goto out;
-	}
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		ret = -errno;
-		snprintf(err, err_size, "no agent answers on %s: %s", path, strerror(errno));
-		goto out;
-	}
-	ret = exchange(fd, out, &resp, err, err_size);
+	if (asprintf(&path, "%s/%s", run_dir, CTL_SOCKET_NAME) < 0)
+		fatal("out of memory");
+	ret = ctl_client_exchange(path, &req, CTL_CALL_TIMEOUT_MS, &resp, err, err_size);
 	if (ret < 0)
 		goto out;
-	if (!resp) { /* exchange() gives 0 only with a reply; said for the analyzer */
-		snprintf(err, err_size, "the agent sent no reply");
-		ret = -EPROTO;
-		goto out;
-	}
 	reply_out->result = (enum ctl_result)resp->result;
 	copy_text(reply_out->message, sizeof(reply_out->message), resp->message);
 	if (resp->status) {
@@ -754,9 +796,6 @@ int ctl_call(const char *run_dir, enum ctl_op op, const char *name, struct ctl_r
 	}
 	nsa_ctl__response__free_unpacked(resp, NULL);
 out:
-	if (fd >= 0)
-		close(fd);
-	evbuffer_free(out);
 	free(path);
 	return ret;
 }

@@ -50,6 +50,14 @@ static const char *reload_result(unsigned i)
 	return i == 0 ? "ok" : "failed";
 }
 
+static const char *cni_command(unsigned i)
+{
+	static const char *const names[STATUS_CNI_COMMANDS] = {"add", "del", "check", "gc",
+							       "status"};
+
+	return i < STATUS_CNI_COMMANDS ? names[i] : "?";
+}
+
 static const struct status_family families[] = {
     {"state_save_errors", "Failed writes of the state dir's files (full or failing disk).",
      STATUS_STATE_SAVE_ERRORS, 1, NULL, NULL, "state", "saves failed (see the log)"},
@@ -88,6 +96,10 @@ static const struct status_family families[] = {
      NULL},
     {"control_requests", "Requests served on the control socket.", STATUS_CONTROL_REQUESTS, 1, NULL,
      NULL, NULL, NULL},
+    {"cni_requests", "CNI requests from the nsagent-cni plugin, by command.", STATUS_CNI_REQUESTS,
+     STATUS_CNI_COMMANDS, "command", cni_command, NULL, NULL},
+    {"cni_errors", "CNI requests that failed, by command.", STATUS_CNI_ERRORS, STATUS_CNI_COMMANDS,
+     "command", cni_command, "cni", "failed request(s) (see the log)"},
 };
 
 #define N_FAMILIES (sizeof(families) / sizeof(families[0]))
@@ -193,6 +205,7 @@ void status_init(struct status *st)
 void status_clear(struct status *st)
 {
 	free(st->namespaces);
+	free(st->attachments);
 	free(st->peers);
 	status_init(st);
 }
@@ -221,6 +234,19 @@ struct status_namespace *status_add_namespace(struct status *st)
 	ns = &st->namespaces[st->n_namespaces++];
 	memset(ns, 0, sizeof(*ns));
 	return ns;
+}
+
+struct status_attachment *status_add_attachment(struct status *st)
+{
+	struct status_attachment *at;
+
+	if (st->n_attachments >= STATUS_MAX_NAMESPACES)
+		return NULL;
+	st->attachments =
+	    xreallocarray(st->attachments, st->n_attachments + 1, sizeof(*st->attachments));
+	at = &st->attachments[st->n_attachments++];
+	memset(at, 0, sizeof(*at));
+	return at;
 }
 
 const char *status_route_name(enum status_route route)
@@ -395,6 +421,25 @@ static void print_namespaces(const struct status *st, FILE *out)
 	table_print(&t, out);
 }
 
+static void print_attachments(const struct status *st, FILE *out)
+{
+	struct table t = {.n_columns = 6};
+	char a[ADDR_STRLEN];
+
+	table_row(
+	    &t, (const char *[]){"CONTAINER", "IFNAME", "ADDRESS", "NETNS", "HOST END", "ORIGIN"});
+	for (unsigned i = 0; i < st->n_attachments; i++) {
+		const struct status_attachment *at = &st->attachments[i];
+		char netns[ATTACH_NETNS_MAX + 8];
+
+		snprintf(netns, sizeof(netns), "%s%s", at->netns, at->netns_gone ? " (gone)" : "");
+		table_row(&t,
+			  (const char *[]){at->container_id, at->ifname, addr_format(at->addr, a),
+					   netns, at->host_ifname, "cni"});
+	}
+	table_print(&t, out);
+}
+
 static void print_peers(const struct status *st, FILE *out)
 {
 	struct table t = {.n_columns = 10};
@@ -438,6 +483,10 @@ void status_print_text(const struct status *st, FILE *out)
 	print_node(st, out);
 	fputc('\n', out);
 	print_namespaces(st, out);
+	if (st->n_attachments) {
+		fprintf(out, "\n");
+		print_attachments(st, out);
+	}
 	fputc('\n', out);
 	print_peers(st, out);
 }
@@ -489,6 +538,27 @@ static json_object *namespaces_json(const struct status *st)
 		json_object_object_add(o, "ip", json_object_new_string(addr_format(ns->addr, a)));
 		json_object_object_add(o, "origin",
 				       json_object_new_string(ns->runtime ? "runtime" : "config"));
+		json_object_array_add(list, o);
+	}
+	return list;
+}
+
+static json_object *attachments_json(const struct status *st)
+{
+	json_object *list = json_object_new_array();
+	char a[ADDR_STRLEN];
+
+	for (unsigned i = 0; i < st->n_attachments; i++) {
+		const struct status_attachment *at = &st->attachments[i];
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "container_id", json_object_new_string(at->container_id));
+		json_object_object_add(o, "netns", json_object_new_string(at->netns));
+		json_object_object_add(o, "netns_gone", json_object_new_boolean(at->netns_gone));
+		json_object_object_add(o, "ifname", json_object_new_string(at->ifname));
+		json_object_object_add(o, "host_ifname", json_object_new_string(at->host_ifname));
+		json_object_object_add(o, "ip", json_object_new_string(addr_format(at->addr, a)));
+		json_object_object_add(o, "origin", json_object_new_string("cni"));
 		json_object_array_add(list, o);
 	}
 	return list;
@@ -612,6 +682,7 @@ void status_print_json(const struct status *st, FILE *out)
 			       json_count(st->counters[STATUS_STATE_SAVE_ERRORS]));
 	json_object_object_add(root, "node", node_json(st));
 	json_object_object_add(root, "namespaces", namespaces_json(st));
+	json_object_object_add(root, "attachments", attachments_json(st));
 	json_object_object_add(root, "peers", peers_json(st));
 	json_object_object_add(root, "limits", limits_json(st));
 	json_object_object_add(root, "sessions", sessions_json(st));

@@ -68,6 +68,9 @@ static void node_gauges(const struct status *st, FILE *out)
 	sample_count(out, PROM_PREFIX "authenticated", NULL, NULL, st->key);
 	family(out, PROM_PREFIX "namespaces", "gauge", "Namespaces on this node.");
 	sample_count(out, PROM_PREFIX "namespaces", NULL, NULL, st->n_namespaces);
+	family(out, PROM_PREFIX "attachments", "gauge",
+	       "Container interfaces attached through CNI on this node.");
+	sample_count(out, PROM_PREFIX "attachments", NULL, NULL, st->n_attachments);
 	if (st->n_session_states) {
 		family(out, PROM_PREFIX "sessions", "gauge", "Peer sessions by state.");
 		for (unsigned i = 0; i < st->n_session_states; i++)

@@ -8,9 +8,12 @@
 #ifndef NSAGENT_CTL_H
 #define NSAGENT_CTL_H
 
+#include <net/if.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
+#include "nsagent/attach.h"
 #include "nsagent/status.h"
 
 #define CTL_SOCKET_NAME "nsagent.sock"
@@ -30,6 +33,8 @@ enum ctl_result {
 	CTL_EXISTS = 5,
 	CTL_FAILED = 6,
 	CTL_INVALID_CONFIG = 7,
+	CTL_NOT_READY = 8, /* the node has no subnet yet: try again later */
+	CTL_FULL = 9,	   /* the node's subnet has no free address */
 };
 
 enum ctl_op {
@@ -39,6 +44,64 @@ enum ctl_op {
 	CTL_OP_RELOAD,
 	CTL_OP_LEAVE,
 };
+
+/* ---- CNI attachments (the nsagent-cni plugin; proto/ctl.proto CniRequest) ---- */
+
+#define CTL_CNI_ID_MAX ATTACH_ID_MAX
+#define CTL_CNI_NETNS_MAX ATTACH_NETNS_MAX
+
+enum ctl_cni_command {
+	CTL_CNI_ADD = 1,
+	CTL_CNI_DEL = 2,
+	CTL_CNI_CHECK = 3,
+	CTL_CNI_GC = 4,
+	CTL_CNI_STATUS = 5,
+};
+
+struct ctl_cni_key {
+	char container_id[CTL_CNI_ID_MAX + 1];
+	char ifname[IFNAMSIZ];
+};
+
+struct ctl_cni_request {
+	enum ctl_cni_command command;
+	struct ctl_cni_key key; /* ADD, DEL, CHECK */
+	char netns[CTL_CNI_NETNS_MAX + 1];
+	const struct ctl_cni_key *valid; /* GC: the attachments to keep */
+	unsigned n_valid;
+};
+
+/* The attachment ADD made or CHECK found. */
+struct ctl_cni_result {
+	char ifname[IFNAMSIZ];
+	uint8_t mac[6];
+	unsigned mtu;
+	char netns[CTL_CNI_NETNS_MAX + 1];
+	uint32_t addr;
+	unsigned prefix_len;
+	uint32_t gateway; /* the bridge's address, the default route's next hop */
+};
+
+/* What is wrong with a container id, interface name or netns path from a
+ * runtime, or NULL when it is fine. Both the plugin and the agent check. */
+const char *ctl_cni_id_problem(const char *id);
+const char *ctl_cni_ifname_problem(const char *ifname);
+const char *ctl_cni_netns_problem(const char *path);
+
+struct ctl_cni_reply {
+	enum ctl_result result;
+	char message[CTL_MESSAGE_MAX];
+	bool has_result;
+	struct ctl_cni_result cni;
+};
+
+/* One CNI request to the agent listening on socket_path, answered within
+ * timeout_ms. Returns 0 when a reply arrived (whatever its result),
+ * -ENOENT / -ECONNREFUSED when no agent listens there, -ETIMEDOUT, another
+ * negative errno otherwise; err says what. (src/ctl_client.c: links only
+ * framing and protobuf-c, for the plugin.) */
+int ctl_cni_call(const char *socket_path, const struct ctl_cni_request *req, int timeout_ms,
+		 struct ctl_cni_reply *reply, char *err, size_t err_size);
 
 struct event_base;
 struct ctl_server;
@@ -52,6 +115,10 @@ struct ctl_handlers {
 	enum ctl_result (*ns_del)(void *arg, const char *name, char *msg, size_t size);
 	enum ctl_result (*reload)(void *arg, char *msg, size_t size);
 	void (*leave)(void *arg);
+	/* req was validated (ids, names, paths); res is zeroed, filled for a
+	 * successful ADD or CHECK. */
+	enum ctl_result (*cni)(void *arg, const struct ctl_cni_request *req,
+			       struct ctl_cni_result *res, char *msg, size_t size);
 };
 
 /* Creates run_dir (0700) when missing, refuses to start when another agent

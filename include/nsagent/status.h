@@ -18,6 +18,7 @@
 #include <stdio.h>
 
 #include "nsagent/addr.h"
+#include "nsagent/attach.h"
 #include "nsagent/config.h"
 #include "nsagent/rib.h"
 
@@ -26,6 +27,8 @@
 #define STATUS_MAX_NAMESPACES CFG_MAX_NAMESPACES
 #define STATUS_STATE_MAX 32 /* a session state's name */
 #define STATUS_MAX_SESSION_STATES 16
+/* ADD, DEL, CHECK, GC, STATUS: the CNI counters' samples. */
+#define STATUS_CNI_COMMANDS 5
 
 /* Every counter, one sample each, in the family table's order (status.c):
  * the samples of one family are adjacent. Since the agent started. */
@@ -57,7 +60,11 @@ enum status_counter {
 	STATUS_RELOADS_OK,
 	STATUS_RELOADS_FAILED,
 	STATUS_CONTROL_REQUESTS,
-	STATUS_COUNTER_COUNT
+	/* CNI requests (the nsagent-cni plugin), by command, then the ones
+	 * that failed, by command (in enum ctl_cni_command's order). */
+	STATUS_CNI_REQUESTS,
+	STATUS_CNI_ERRORS = STATUS_CNI_REQUESTS + STATUS_CNI_COMMANDS,
+	STATUS_COUNTER_COUNT = STATUS_CNI_ERRORS + STATUS_CNI_COMMANDS
 };
 
 #define STATUS_ADVERTS_REJECTED_BY(verdict)                                                        \
@@ -79,6 +86,16 @@ struct status_namespace {
 	char name[CFG_NS_NAME_MAX + 1];
 	uint32_t addr;
 	bool runtime; /* from `nsagent ns add`, else from the config */
+};
+
+/* A CNI attachment: a container's interface on the bridge (origin "cni"). */
+struct status_attachment {
+	char container_id[ATTACH_ID_MAX + 1];
+	char netns[ATTACH_NETNS_MAX + 1];
+	char ifname[IFNAMSIZ];
+	char host_ifname[IFNAMSIZ];
+	uint32_t addr;
+	bool netns_gone; /* the runtime's namespace no longer exists */
 };
 
 struct status_peer {
@@ -114,6 +131,8 @@ struct status {
 	bool key; /* a cluster key is configured */
 	struct status_namespace *namespaces;
 	unsigned n_namespaces;
+	struct status_attachment *attachments;
+	unsigned n_attachments;
 	struct status_peer *peers;
 	unsigned n_peers;
 	/* Every state a session can be in, in the FSM's order, so that the
@@ -169,13 +188,15 @@ void status_clear(struct status *st);
 /* Appends a zeroed entry (last_heard_ms -1); NULL past the STATUS_MAX_* bounds. */
 struct status_peer *status_add_peer(struct status *st);
 struct status_namespace *status_add_namespace(struct status *st);
+struct status_attachment *status_add_attachment(struct status *st);
 
 const char *status_route_name(enum status_route route);
 const char *status_probe_name(enum status_probe probe);
 /* "45s", "3m07s", "2h05m", "4d03h"; for durations in tables. */
 void status_format_duration(uint64_t ms, char *buf, size_t size);
 
-/* For people: node block, namespaces table, peers table. */
+/* For people: node block, namespaces table, attachments table (when there
+ * are any), peers table. */
 void status_print_text(const struct status *st, FILE *out);
 /* One JSON object (pretty-printed), built with json-c; ends with a newline. */
 void status_print_json(const struct status *st, FILE *out);

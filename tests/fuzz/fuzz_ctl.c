@@ -51,7 +51,21 @@ static void on_leave(void *arg)
 	(void)arg;
 }
 
-static const struct ctl_handlers handlers = {on_status, on_ns, on_ns, on_reload, on_leave};
+/* A validated CNI request: its strings must be within their bounds. */
+static enum ctl_result on_cni(void *arg, const struct ctl_cni_request *req,
+			      struct ctl_cni_result *res, char *msg, size_t size)
+{
+	(void)arg;
+	if (strlen(req->key.container_id) > CTL_CNI_ID_MAX || strlen(req->key.ifname) >= IFNAMSIZ ||
+	    strlen(req->netns) > CTL_CNI_NETNS_MAX)
+		abort();
+	snprintf(res->ifname, sizeof(res->ifname), "%s", req->key.ifname);
+	snprintf(res->netns, sizeof(res->netns), "%s", req->netns);
+	snprintf(msg, size, "cni %d", (int)req->command);
+	return CTL_OK;
+}
+
+static const struct ctl_handlers handlers = {on_status, on_ns, on_ns, on_reload, on_leave, on_cni};
 
 static void cleanup(void)
 {
