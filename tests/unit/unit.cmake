@@ -20,3 +20,10 @@ set_tests_properties(test_peer test_peer_sec PROPERTIES TIMEOUT 120)
 
 # TLS handshakes against ends built with plain OpenSSL.
 nsa_unit(test_tls SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/tls_harness.c)
+
+# The CNI plugin's logic (nsagent_cni) and the nsagent-cni binary itself,
+# run against a fake control socket in a temporary directory.
+nsa_unit(test_cni LIBS nsagent_cni Threads::Threads)
+add_dependencies(test_cni nsagent-cni)
+set_tests_properties(test_cni PROPERTIES ENVIRONMENT
+  "NSAGENT_SOURCE_DIR=${CMAKE_SOURCE_DIR};NSAGENT_CNI=$<TARGET_FILE:nsagent-cni>")
