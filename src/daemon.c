@@ -48,6 +48,7 @@
 #include <event2/event.h>
 
 #include "nsagent/backend.h"
+#include "nsagent/cni_ops.h"
 #include "nsagent/ctl.h"
 #include "nsagent/daemon.h"
 #include "nsagent/kern.h"
@@ -356,7 +357,8 @@ static int choose_node_ip(const struct daemon *d, uint32_t *node_ip)
 
 /* ---- operations: runtime namespaces, reload, status, metrics ---- */
 
-/* The topology's namespaces are the allocator's: config ones, then runtime. */
+/* The topology's namespaces are the allocator's: config ones, then runtime
+ * ones and attachments. */
 static void topology_from_nsalloc(struct daemon *d)
 {
 	unsigned n = nsalloc_count(d->nsalloc);
@@ -370,6 +372,8 @@ static void topology_from_nsalloc(struct daemon *d)
 		snprintf(d->topo.namespaces[i].name, sizeof(d->topo.namespaces[i].name), "%s",
 			 e->name);
 		d->topo.namespaces[i].addr = e->addr;
+		if (e->origin == NSALLOC_CNI)
+			d->topo.namespaces[i].cni = e->cni;
 	}
 }
 
@@ -802,6 +806,36 @@ static void counter_status(struct daemon *d, struct status *st)
 		st->counters[STATUS_ADVERTS_REJECTED_BY(v)] = s.rejected[v];
 }
 
+static void namespace_status(const struct nsalloc_entry *e, struct status *st)
+{
+	struct status_namespace *ns = status_add_namespace(st);
+
+	if (!ns)
+		return;
+	snprintf(ns->name, sizeof(ns->name), "%s", e->name);
+	ns->addr = e->addr;
+	ns->runtime = e->origin == NSALLOC_RUNTIME;
+}
+
+static void attachment_status(struct daemon *d, const struct nsalloc_entry *e, struct status *st)
+{
+	struct status_attachment *at = status_add_attachment(st);
+	struct kern_attach_info info;
+
+	if (!at)
+		return;
+	memset(&info, 0, sizeof(info));
+	snprintf(at->container_id, sizeof(at->container_id), "%s", e->cni.container_id);
+	snprintf(at->netns, sizeof(at->netns), "%s", e->cni.netns);
+	snprintf(at->ifname, sizeof(at->ifname), "%s", e->cni.ifname);
+	at->addr = e->addr;
+	if (d->kern &&
+	    kern_attachment_info(d->kern, e->cni.container_id, e->cni.ifname, &info) == 0) {
+		snprintf(at->host_ifname, sizeof(at->host_ifname), "%s", info.host_ifname);
+		at->netns_gone = info.gone;
+	}
+}
+
 static void on_status(void *arg, struct status *st)
 {
 	struct daemon *d = arg;
@@ -831,15 +865,53 @@ static void on_status(void *arg, struct status *st)
 	counter_status(d, st);
 	for (unsigned i = 0; d->nsalloc && i < nsalloc_count(d->nsalloc); i++) {
 		const struct nsalloc_entry *e = nsalloc_get(d->nsalloc, i);
-		struct status_namespace *ns = status_add_namespace(st);
 
-		if (!ns)
-			break;
-		snprintf(ns->name, sizeof(ns->name), "%s", e->name);
-		ns->addr = e->addr;
-		ns->runtime = e->runtime;
+		if (e->origin == NSALLOC_CNI)
+			attachment_status(d, e, st);
+		else
+			namespace_status(e, st);
 	}
 	peer_status(d, st);
+}
+
+/* ---- CNI attachments (src/cni_ops.c decides; these do) ---- */
+
+static int cni_apply(void *arg, struct kern_error *err)
+{
+	return apply_topology(arg, err);
+}
+
+static int cni_info(void *arg, const char *container_id, const char *ifname,
+		    struct kern_attach_info *info)
+{
+	return kern_attachment_info(((struct daemon *)arg)->kern, container_id, ifname, info);
+}
+
+static int cni_check(void *arg, const char *container_id, const char *ifname,
+		     struct kern_error *err)
+{
+	return kern_attachment_check(((struct daemon *)arg)->kern, container_id, ifname, err);
+}
+
+static enum ctl_result on_cni(void *arg, const struct ctl_cni_request *req,
+			      struct ctl_cni_result *res, char *msg, size_t size)
+{
+	static const struct cni_ops ops = {.apply = cni_apply,
+					   .info = cni_info,
+					   .check = cni_check,
+					   .identity = kern_netns_identity};
+	struct daemon *d = arg;
+	struct cni_node node = {
+	    .alloc = d->have_topology ? d->nsalloc : NULL,
+	    .subnet = d->topo.subnet,
+	    .mtu = d->topo.mtu,
+	    .problem = !d->have_topology ? "it has no subnet yet (waiting for peers)" : d->problem,
+	    .state_dir = d->cfg->state_dir,
+	};
+
+	if (addr_prefix_host(&d->topo.subnet, 1, &node.gateway) < 0)
+		node.gateway = 0;
+	return cni_handle(&node, &ops, d, req, res, msg, size);
 }
 
 /* The control socket comes first: it also tells whether another agent
@@ -852,6 +924,7 @@ static int start_control(struct daemon *d)
 	    .ns_del = on_ns_del,
 	    .reload = on_reload,
 	    .leave = on_leave,
+	    .cni = on_cni,
 	};
 	char err[256];
 	int ret;

@@ -1,14 +1,17 @@
-/* DOC: namespace address allocation, persisted.
+/* DOC: namespace and attachment address allocation, persisted.
  *
- * Owns the mapping namespace name -> address inside the node's subnet and
- * its file in the state dir (NSALLOC_FILE_NAME, JSON through json-c, replaced
- * atomically by persist_write).
+ * Owns the mapping namespace name (or attachment: container id and
+ * interface name) -> address inside the node's subnet and its file in the
+ * state dir (NSALLOC_FILE_NAME, JSON through json-c, replaced atomically
+ * by persist_write).
  *
- * Invariants: names are unique; addresses are unique, inside the subnet,
+ * Invariants: names are unique, and so are attachment keys; addresses are
+ * unique, inside the subnet,
  * past the bridge's (host 1) and before the broadcast address; an entry
  * keeps its address for as long as it exists, so an address is never
  * handed to a second namespace while the first holds it; entries are
- * ordered config ones first (config order), then runtime ones (added order).
+ * ordered config ones first (config order), then runtime ones and
+ * attachments (added order).
  * A change that cannot be saved is undone, so memory and disk agree. */
 #include <errno.h>
 #include <stdio.h>
@@ -44,11 +47,26 @@ const struct nsalloc_entry *nsalloc_get(const struct nsalloc *alloc, unsigned i)
 const struct nsalloc_entry *nsalloc_find(const struct nsalloc *alloc, const char *name)
 {
 	for (unsigned i = 0; i < alloc->n; i++) {
-		if (strcmp(alloc->entries[i].name, name) == 0)
+		if (alloc->entries[i].origin != NSALLOC_CNI &&
+		    strcmp(alloc->entries[i].name, name) == 0)
 			return &alloc->entries[i];
 	}
 	return NULL;
 }
+
+const struct nsalloc_entry *nsalloc_find_attachment(const struct nsalloc *alloc,
+						    const char *container_id, const char *ifname)
+{
+	for (unsigned i = 0; i < alloc->n; i++) {
+		if (alloc->entries[i].origin == NSALLOC_CNI &&
+		    attachment_is(&alloc->entries[i].cni, container_id, ifname))
+			return &alloc->entries[i];
+	}
+	return NULL;
+}
+
+static const char *const origin_names[] = {
+    [NSALLOC_CONFIG] = "config", [NSALLOC_RUNTIME] = "runtime", [NSALLOC_CNI] = "cni"};
 
 static bool addr_held(const struct nsalloc_entry *entries, unsigned n, uint32_t addr)
 {
@@ -98,10 +116,21 @@ static json_object *to_json(const struct nsalloc *alloc)
 		const struct nsalloc_entry *e = &alloc->entries[i];
 		json_object *o = json_object_new_object();
 
-		json_object_object_add(o, "name", json_object_new_string(e->name));
+		if (e->origin != NSALLOC_CNI)
+			json_object_object_add(o, "name", json_object_new_string(e->name));
 		json_object_object_add(o, "addr", json_object_new_string(addr_format(e->addr, a)));
 		json_object_object_add(o, "origin",
-				       json_object_new_string(e->runtime ? "runtime" : "config"));
+				       json_object_new_string(origin_names[e->origin]));
+		if (e->origin == NSALLOC_CNI) {
+			json_object_object_add(o, "container_id",
+					       json_object_new_string(e->cni.container_id));
+			json_object_object_add(o, "ifname", json_object_new_string(e->cni.ifname));
+			json_object_object_add(o, "netns", json_object_new_string(e->cni.netns));
+			json_object_object_add(o, "netns_dev",
+					       json_object_new_uint64(e->cni.netns_dev));
+			json_object_object_add(o, "netns_ino",
+					       json_object_new_uint64(e->cni.netns_ino));
+		}
 		json_object_array_add(list, o);
 	}
 	json_object_object_add(root, "namespaces", list);
@@ -138,6 +167,45 @@ static const char *json_get_string(json_object *o, const char *key)
 	return json_object_get_string(v);
 }
 
+static bool json_get_u64(json_object *o, const char *key, uint64_t *out)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
+		return false;
+	*out = json_object_get_uint64(v);
+	return true;
+}
+
+/* An attachment entry's fields; false when one is missing or bad. */
+static bool load_attachment(json_object *o, struct attachment *cni)
+{
+	const char *id = json_get_string(o, "container_id");
+	const char *ifname = json_get_string(o, "ifname");
+	const char *netns = json_get_string(o, "netns");
+
+	if (!id || !ifname || !netns || strlen(id) > ATTACH_ID_MAX || strlen(ifname) >= IFNAMSIZ ||
+	    strlen(netns) > ATTACH_NETNS_MAX || !id[0] || !ifname[0] || netns[0] != '/' ||
+	    !json_get_u64(o, "netns_dev", &cni->netns_dev) ||
+	    !json_get_u64(o, "netns_ino", &cni->netns_ino))
+		return false;
+	snprintf(cni->container_id, sizeof(cni->container_id), "%s", id);
+	snprintf(cni->ifname, sizeof(cni->ifname), "%s", ifname);
+	snprintf(cni->netns, sizeof(cni->netns), "%s", netns);
+	return true;
+}
+
+static bool parse_origin(const char *text, enum nsalloc_origin *origin)
+{
+	for (unsigned i = 0; text && i < sizeof(origin_names) / sizeof(origin_names[0]); i++) {
+		if (strcmp(text, origin_names[i]) == 0) {
+			*origin = (enum nsalloc_origin)i;
+			return true;
+		}
+	}
+	return false;
+}
+
 /* Takes the entries of a parsed file that are still valid for our subnet. */
 static void load_entries(struct nsalloc *alloc, json_object *root)
 {
@@ -162,18 +230,30 @@ static void load_entries(struct nsalloc *alloc, json_object *root)
 		json_object *o = json_object_array_get_idx(list, i);
 		const char *name = json_get_string(o, "name");
 		const char *addr_text = json_get_string(o, "addr");
-		const char *origin = json_get_string(o, "origin");
-		struct nsalloc_entry e = {.runtime = origin && strcmp(origin, "runtime") == 0};
+		struct nsalloc_entry e = {.origin = NSALLOC_CONFIG};
+		bool cni, bad;
 
-		if (!name || cfg_namespace_name_problem(name) || !addr_text ||
-		    addr_parse(addr_text, &e.addr) < 0 || !addr_usable(&alloc->subnet, e.addr) ||
-		    nsalloc_find(alloc, name) || addr_held(alloc->entries, alloc->n, e.addr)) {
-			log_warn("%s: ignoring namespace entry %zu (bad or duplicate name or "
-				 "address)",
-				 alloc->path, i + 1);
+		/* Files before attachments have no origin "cni"; a bad origin
+		 * reads as config (the config then decides). */
+		parse_origin(json_get_string(o, "origin"), &e.origin);
+		cni = e.origin == NSALLOC_CNI;
+		bad = !addr_text || addr_parse(addr_text, &e.addr) < 0 ||
+		      !addr_usable(&alloc->subnet, e.addr) ||
+		      addr_held(alloc->entries, alloc->n, e.addr);
+		if (cni)
+			bad = bad || !load_attachment(o, &e.cni) ||
+			      nsalloc_find_attachment(alloc, e.cni.container_id, e.cni.ifname);
+		else
+			bad = bad || !name || cfg_namespace_name_problem(name) ||
+			      nsalloc_find(alloc, name);
+		if (bad) {
+			log_warn("%s: ignoring %s entry %zu (bad or duplicate %s or address)",
+				 alloc->path, cni ? "attachment" : "namespace", i + 1,
+				 cni ? "key" : "name");
 			continue;
 		}
-		snprintf(e.name, sizeof(e.name), "%s", name);
+		if (!cni)
+			snprintf(e.name, sizeof(e.name), "%s", name);
 		alloc->entries = xreallocarray(alloc->entries, alloc->n + 1, sizeof(e));
 		alloc->entries[alloc->n++] = e;
 	}
@@ -259,7 +339,8 @@ static bool same_entries(const struct nsalloc_entry *a, unsigned na, const struc
 		return false;
 	for (unsigned i = 0; i < na; i++) {
 		if (strcmp(a[i].name, b[i].name) != 0 || a[i].addr != b[i].addr ||
-		    a[i].runtime != b[i].runtime)
+		    a[i].origin != b[i].origin ||
+		    memcmp(&a[i].cni, &b[i].cni, sizeof(a[i].cni)) != 0)
 			return false;
 	}
 	return true;
@@ -304,7 +385,7 @@ int nsalloc_set_config(struct nsalloc *alloc, const char (*names)[CFG_NS_NAME_MA
 
 		if (old) {
 			next[n_next] = *old;
-			next[n_next].runtime = false;
+			next[n_next].origin = NSALLOC_CONFIG;
 		} else {
 			snprintf(next[n_next].name, sizeof(next[n_next].name), "%s", names[i]);
 			fresh[i] = true;
@@ -315,11 +396,10 @@ int nsalloc_set_config(struct nsalloc *alloc, const char (*names)[CFG_NS_NAME_MA
 		const struct nsalloc_entry *old = &alloc->entries[i];
 		bool named = false;
 
-		for (unsigned j = 0; j < n && !named; j++)
+		for (unsigned j = 0; j < n && !named && old->origin != NSALLOC_CNI; j++)
 			named = strcmp(names[j], old->name) == 0;
-		if (old->runtime && !named) {
+		if (old->origin != NSALLOC_CONFIG && !named)
 			next[n_next++] = *old;
-		}
 	}
 	if (n_next > NSALLOC_MAX) {
 		ret = -EADDRNOTAVAIL;
@@ -341,44 +421,75 @@ fail:
 	return ret;
 }
 
-int nsalloc_add(struct nsalloc *alloc, const char *name, uint32_t *addr)
+/* Appends e with the lowest free address and saves. */
+static int append(struct nsalloc *alloc, struct nsalloc_entry *e, uint32_t *addr)
 {
 	struct nsalloc_entry *next;
-	struct nsalloc_entry e = {.runtime = true};
 	int ret;
 
-	if (nsalloc_find(alloc, name))
-		return -EEXIST;
-	if (alloc->n >= NSALLOC_MAX || strlen(name) > CFG_NS_NAME_MAX)
-		return alloc->n >= NSALLOC_MAX ? -EADDRNOTAVAIL : -EINVAL;
-	ret = lowest_free(&alloc->subnet, alloc->entries, alloc->n, &e.addr);
+	if (alloc->n >= NSALLOC_MAX)
+		return -EADDRNOTAVAIL;
+	ret = lowest_free(&alloc->subnet, alloc->entries, alloc->n, &e->addr);
 	if (ret < 0)
 		return ret;
-	snprintf(e.name, sizeof(e.name), "%s", name);
 	next = xcalloc((size_t)alloc->n + 1, sizeof(*next));
 	if (alloc->n)
 		memcpy(next, alloc->entries, alloc->n * sizeof(*next));
-	next[alloc->n] = e;
+	next[alloc->n] = *e;
 	ret = commit(alloc, next, alloc->n + 1);
 	if (ret == 0 && addr)
-		*addr = e.addr;
+		*addr = e->addr;
 	return ret;
 }
 
-int nsalloc_del(struct nsalloc *alloc, const char *name)
+/* Removes entry e (one of alloc->entries) and saves. */
+static int remove_entry(struct nsalloc *alloc, const struct nsalloc_entry *e)
 {
-	const struct nsalloc_entry *e = nsalloc_find(alloc, name);
-	struct nsalloc_entry *next;
+	struct nsalloc_entry *next = xcalloc(alloc->n, sizeof(*next));
 	unsigned n_next = 0;
 
-	if (!e)
-		return -ENOENT;
-	if (!e->runtime)
-		return -EPERM;
-	next = xcalloc(alloc->n, sizeof(*next));
 	for (unsigned i = 0; i < alloc->n; i++) {
 		if (&alloc->entries[i] != e)
 			next[n_next++] = alloc->entries[i];
 	}
 	return commit(alloc, next, n_next);
+}
+
+int nsalloc_add(struct nsalloc *alloc, const char *name, uint32_t *addr)
+{
+	struct nsalloc_entry e = {.origin = NSALLOC_RUNTIME};
+
+	if (nsalloc_find(alloc, name))
+		return -EEXIST;
+	if (strlen(name) > CFG_NS_NAME_MAX)
+		return -EINVAL;
+	snprintf(e.name, sizeof(e.name), "%s", name);
+	return append(alloc, &e, addr);
+}
+
+int nsalloc_del(struct nsalloc *alloc, const char *name)
+{
+	const struct nsalloc_entry *e = nsalloc_find(alloc, name);
+
+	if (!e)
+		return -ENOENT;
+	if (e->origin != NSALLOC_RUNTIME)
+		return -EPERM;
+	return remove_entry(alloc, e);
+}
+
+int nsalloc_attach(struct nsalloc *alloc, const struct attachment *cni, uint32_t *addr)
+{
+	struct nsalloc_entry e = {.origin = NSALLOC_CNI, .cni = *cni};
+
+	if (nsalloc_find_attachment(alloc, cni->container_id, cni->ifname))
+		return -EEXIST;
+	return append(alloc, &e, addr);
+}
+
+int nsalloc_detach(struct nsalloc *alloc, const char *container_id, const char *ifname)
+{
+	const struct nsalloc_entry *e = nsalloc_find_attachment(alloc, container_id, ifname);
+
+	return e ? remove_entry(alloc, e) : -ENOENT;
 }

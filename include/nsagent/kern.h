@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "nsagent/addr.h"
+#include "nsagent/attach.h"
 #include "nsagent/config.h"
 
 #define KERN_RTPROT 78
@@ -66,9 +67,23 @@ struct kern_error {
 	char message[512];
 };
 
+/* A named namespace (name, made and removed by the agent, eth0 inside) or
+ * an attachment (cni.container_id set, name ""): the interface cni.ifname
+ * in the runtime's namespace at cni.netns, which the agent never creates
+ * or removes. Both get a veth pair with its host end on the bridge, the
+ * address, and a default route via the bridge. */
 struct kern_namespace {
 	char name[CFG_NS_NAME_MAX + 1];
-	uint32_t addr; /* address of eth0 inside; prefix length is the subnet's */
+	uint32_t addr; /* address of the interface inside; prefix length is the subnet's */
+	struct attachment cni;
+};
+
+/* What the kernel layer knows of an attachment since its last pass. */
+struct kern_attach_info {
+	uint8_t mac[KERN_MAC_LEN]; /* of the interface inside */
+	unsigned mtu;
+	char host_ifname[IFNAMSIZ];
+	bool gone; /* its namespace no longer exists (or is another one) */
 };
 
 /* The host's local network. */
@@ -122,6 +137,20 @@ void kern_free(struct kern *kern);
 /* Reconcile the local topology (bridge, namespaces, veths, addresses, default
  * routes, ip_forward, nft table). Copies topo. */
 int kern_set_topology(struct kern *kern, const struct kern_topology *topo, struct kern_error *err);
+
+/* The attachment container_id/ifname of the current topology: -ENOENT when
+ * there is none. */
+int kern_attachment_info(const struct kern *kern, const char *container_id, const char *ifname,
+			 struct kern_attach_info *info);
+/* Reads the attachment's namespace and checks that its interface, address
+ * and default route are as the topology wants them (CNI CHECK): 0, or a
+ * negative errno with err saying what differs. Changes nothing. */
+int kern_attachment_check(struct kern *kern, const char *container_id, const char *ifname,
+			  struct kern_error *err);
+/* The identity (device and inode of its nsfs file) of the network
+ * namespace at path: -ENOENT when nothing is there, -EINVAL when the file
+ * is not a network namespace. */
+int kern_netns_identity(const char *path, uint64_t *dev, uint64_t *ino, struct kern_error *err);
 
 /* Reconcile the owned routes of the main table to exactly this set. Copies. */
 int kern_set_routes(struct kern *kern, const struct kern_route *routes, unsigned n,

@@ -1,7 +1,9 @@
-/* Namespace addresses: which namespace holds which address of the node's
- * subnet, persisted in the state dir (NSALLOC_FILE_NAME) so that a restart
- * gives every namespace the address it had, and runtime namespaces
- * (`nsagent ns add`) survive restarts.
+/* Namespace addresses: which namespace or container attachment holds which
+ * address of the node's subnet, persisted in the state dir
+ * (NSALLOC_FILE_NAME) so that a restart gives every namespace the address
+ * it had, and runtime namespaces (`nsagent ns add`) and CNI attachments
+ * survive restarts. One allocator for all three, so an address is never
+ * handed out twice.
  *
  * An address is never reused while a namespace holds it: a new namespace
  * takes the lowest free host address after the bridge's (the bridge has the
@@ -13,19 +15,27 @@
 #include <stdint.h>
 
 #include "nsagent/addr.h"
+#include "nsagent/attach.h"
 #include "nsagent/config.h"
 
 #define NSALLOC_FILE_NAME "namespaces.json"
 #define NSALLOC_MAX CFG_MAX_NAMESPACES
-/* A bigger file is corrupt (NSALLOC_MAX entries fit in ~100 KiB). */
-#define NSALLOC_MAX_FILE_SIZE (256 * 1024)
+/* A bigger file is corrupt (NSALLOC_MAX attachments fit in ~450 KiB). */
+#define NSALLOC_MAX_FILE_SIZE (1024 * 1024)
 
 struct nsalloc;
 
+enum nsalloc_origin {
+	NSALLOC_CONFIG,	 /* a namespace of the config */
+	NSALLOC_RUNTIME, /* a namespace added at runtime (`nsagent ns add`) */
+	NSALLOC_CNI,	 /* a container attachment (the CNI plugin's ADD) */
+};
+
 struct nsalloc_entry {
-	char name[CFG_NS_NAME_MAX + 1];
+	char name[CFG_NS_NAME_MAX + 1]; /* "" for an attachment */
 	uint32_t addr;
-	bool runtime; /* added at runtime, else from the config */
+	enum nsalloc_origin origin;
+	struct attachment cni; /* NSALLOC_CNI only */
 };
 
 /* Loads dir/NSALLOC_FILE_NAME (dir NULL: nothing is persisted). Entries of
@@ -49,9 +59,20 @@ int nsalloc_set_config(struct nsalloc *alloc, const char (*names)[CFG_NS_NAME_MA
 int nsalloc_add(struct nsalloc *alloc, const char *name, uint32_t *addr);
 int nsalloc_del(struct nsalloc *alloc, const char *name);
 
-/* Config namespaces in config order, then runtime ones in the order added. */
+/* Container attachments, keyed by container id and interface name:
+ * -EEXIST when the key is attached already, -EADDRNOTAVAIL when the
+ * subnet is full, -ENOENT (detach) when there is none. Saves; a failed
+ * save undoes the change. */
+int nsalloc_attach(struct nsalloc *alloc, const struct attachment *cni, uint32_t *addr);
+int nsalloc_detach(struct nsalloc *alloc, const char *container_id, const char *ifname);
+const struct nsalloc_entry *nsalloc_find_attachment(const struct nsalloc *alloc,
+						    const char *container_id, const char *ifname);
+
+/* Config namespaces in config order, then runtime ones and attachments in
+ * the order added. */
 unsigned nsalloc_count(const struct nsalloc *alloc);
 const struct nsalloc_entry *nsalloc_get(const struct nsalloc *alloc, unsigned i);
+/* The namespace (not attachment) named name. */
 const struct nsalloc_entry *nsalloc_find(const struct nsalloc *alloc, const char *name);
 
 #endif

@@ -24,12 +24,15 @@
 #include "nsagent/xalloc.h"
 
 /* Whether down removes link l: the bridge (only the one named, when a name
- * is given), the VXLAN device and the host ends of namespace veths. */
+ * is given), the VXLAN device and the host ends of namespace and
+ * attachment veths (an attachment's pair goes with it; its namespace is
+ * the runtime's and stays). */
 static bool down_removes(const struct klink *l, const char *bridge)
 {
 	if (strcmp(l->alias, KERN_ALIAS_BRIDGE) == 0)
 		return !bridge || strcmp(l->name, bridge) == 0;
-	return strcmp(l->alias, KERN_ALIAS_VXLAN) == 0 || kern_host_end_of(l) != NULL;
+	return strcmp(l->alias, KERN_ALIAS_VXLAN) == 0 || kern_host_end_of(l) != NULL ||
+	       kern_is_cni_host_end(l);
 }
 
 /* Removes our root-namespace links. When everything in KERN_LINK_GROUP is

@@ -17,7 +17,9 @@
  *
  * Ownership: the bridge carries KERN_ALIAS_BRIDGE when we created it (a
  * bridge that existed is adopted and managed, but left to its owner by
- * kern_down); both veth ends carry KERN_ALIAS_NS NAME; the VXLAN device
+ * kern_down); both veth ends carry KERN_ALIAS_NS NAME (an attachment's:
+ * KERN_ALIAS_CNI ID/IFNAME; its namespace is its runtime's, never
+ * created or removed here); the VXLAN device
  * carries KERN_ALIAS_VXLAN, and every neighbour and FDB entry on it is
  * ours (vxlan.c); routes carry
  * protocol KERN_RTPROT. Nothing without a mark is changed or removed,
@@ -53,16 +55,51 @@ static void ns_free(struct kern_ns *ns)
 	free(ns);
 }
 
+static bool is_attachment(const struct kern_namespace *want)
+{
+	return want->cni.container_id[0] != '\0';
+}
+
 static struct kern_ns *ns_new(struct kern *kern, const struct kern_namespace *want)
 {
 	struct kern_ns *ns = xcalloc(1, sizeof(*ns));
 
 	ns->kern = kern;
 	ns->nsid = -1;
+	if (is_attachment(want)) {
+		ns->is_cni = true;
+		ns->cni = want->cni;
+		snprintf(ns->name, sizeof(ns->name), "cni:%.12s/%s", want->cni.container_id,
+			 want->cni.ifname);
+		snprintf(ns->ifname, sizeof(ns->ifname), "%s", want->cni.ifname);
+		kern_cni_host_ifname(&want->cni, ns->host_ifname);
+		snprintf(ns->alias, sizeof(ns->alias), KERN_ALIAS_CNI "%s/%s",
+			 want->cni.container_id, want->cni.ifname);
+		return ns;
+	}
 	snprintf(ns->name, sizeof(ns->name), "%s", want->name);
+	snprintf(ns->ifname, sizeof(ns->ifname), "%s", KERN_NS_IFNAME);
 	kern_host_ifname(ns->name, ns->host_ifname);
 	snprintf(ns->alias, sizeof(ns->alias), KERN_ALIAS_NS "%s", ns->name);
 	return ns;
+}
+
+/* Whether entry ns is what want asks for (the same namespace, or the same
+ * attachment in the same runtime namespace). */
+static bool ns_matches(const struct kern_ns *ns, const struct kern_namespace *want)
+{
+	if (is_attachment(want))
+		return ns->is_cni && memcmp(&ns->cni, &want->cni, sizeof(ns->cni)) == 0;
+	return !ns->is_cni && strcmp(ns->name, want->name) == 0;
+}
+
+static struct kern_ns *find_attachment(const struct kern *kern, const char *container_id,
+				       const char *ifname)
+{
+	for (unsigned i = 0; i < kern->n_ns; i++)
+		if (kern->ns[i]->is_cni && attachment_is(&kern->ns[i]->cni, container_id, ifname))
+			return kern->ns[i];
+	return NULL;
 }
 
 /* The nft table ---------------------------------------------------------- */
@@ -285,12 +322,63 @@ static bool valid_ns_name(const char *name)
 	return strchr(name, '/') == NULL;
 }
 
+/* A namespace's name for messages: its name, or its attachment's key. */
+static void want_label(const struct kern_namespace *ns, char *buf, size_t size)
+{
+	if (is_attachment(ns))
+		snprintf(buf, size, "attachment %s/%s", ns->cni.container_id, ns->cni.ifname);
+	else
+		snprintf(buf, size, "namespace %s", ns->name);
+}
+
+static int validate_namespace(const struct kern_topology *topo, const struct kern_namespace *ns,
+			      uint32_t first, uint32_t last, struct kern_error *err)
+{
+	char p[PREFIX_STRLEN], a[ADDR_STRLEN], label[ATTACH_ID_MAX + IFNAMSIZ + 16];
+
+	if (is_attachment(ns)) {
+		if (strnlen(ns->cni.container_id, ATTACH_ID_MAX + 1) > ATTACH_ID_MAX ||
+		    !ns->cni.ifname[0] || strnlen(ns->cni.ifname, IFNAMSIZ) >= IFNAMSIZ ||
+		    strchr(ns->cni.ifname, '/') || ns->cni.netns[0] != '/' ||
+		    strnlen(ns->cni.netns, ATTACH_NETNS_MAX + 1) > ATTACH_NETNS_MAX ||
+		    ns->name[0]) {
+			kern_errorf(err, "invalid attachment \"%.*s/%.*s\"", ATTACH_ID_MAX,
+				    ns->cni.container_id, IFNAMSIZ - 1, ns->cni.ifname);
+			return -EINVAL;
+		}
+	} else if (!valid_ns_name(ns->name)) {
+		kern_errorf(err, "invalid namespace name \"%.*s\"", CFG_NS_NAME_MAX, ns->name);
+		return -EINVAL;
+	}
+	want_label(ns, label, sizeof(label));
+	if (ns->addr <= first || ns->addr > last) {
+		kern_errorf(
+		    err, "address %s of %s is not a free host address of %s",
+		    addr_format(ns->addr, a), label,
+		    addr_format_prefix(
+			&(struct prefix){.addr = topo->subnet.addr, .len = topo->subnet.len}, p));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void want_host_ifname(const struct kern_namespace *ns, char out[IFNAMSIZ])
+{
+	if (is_attachment(ns))
+		kern_cni_host_ifname(&ns->cni, out);
+	else
+		kern_host_ifname(ns->name, out);
+}
+
 static int validate_topology(const struct kern_topology *topo, uint32_t *bridge_addr,
 			     struct kern_error *err)
 {
 	uint32_t mask = addr_mask(topo->subnet.len);
 	uint32_t first = topo->subnet.addr + 1, last = (topo->subnet.addr | ~mask) - 1;
 	char p[PREFIX_STRLEN], a[ADDR_STRLEN];
+	char label[ATTACH_ID_MAX + IFNAMSIZ + 16], other[ATTACH_ID_MAX + IFNAMSIZ + 16];
+	char(*hosts)[IFNAMSIZ] = NULL;
+	int rc = -EINVAL;
 
 	if (!topo->bridge[0] || strnlen(topo->bridge, IFNAMSIZ) >= IFNAMSIZ) {
 		kern_errorf(err, "invalid bridge name");
@@ -309,55 +397,43 @@ static int validate_topology(const struct kern_topology *topo, uint32_t *bridge_
 		return -EINVAL;
 	}
 	*bridge_addr = first;
+	hosts = xcalloc(topo->n_namespaces + 1, sizeof(*hosts));
 	for (unsigned i = 0; i < topo->n_namespaces; i++) {
 		const struct kern_namespace *ns = &topo->namespaces[i];
 
-		if (!valid_ns_name(ns->name)) {
-			kern_errorf(err, "invalid namespace name \"%.*s\"", CFG_NS_NAME_MAX,
-				    ns->name);
-			return -EINVAL;
-		}
-		if (ns->addr <= first || ns->addr > last) {
-			kern_errorf(err,
-				    "address %s of namespace %s is not a free host address of %s",
-				    addr_format(ns->addr, a), ns->name,
-				    addr_format_prefix(&(struct prefix){.addr = topo->subnet.addr,
-									.len = topo->subnet.len},
-						       p));
-			return -EINVAL;
-		}
-		char host[IFNAMSIZ], other[IFNAMSIZ];
-
-		kern_host_ifname(ns->name, host);
-		if (topo->vtep && strcmp(host, KERN_VXLAN_IFNAME) == 0) {
-			kern_errorf(err,
-				    "namespace %s would have host interface %s, the VXLAN "
-				    "device's name",
-				    ns->name, host);
-			return -EINVAL;
+		if (validate_namespace(topo, ns, first, last, err) < 0)
+			goto out;
+		want_label(ns, label, sizeof(label));
+		want_host_ifname(ns, hosts[i]);
+		if (topo->vtep && strcmp(hosts[i], KERN_VXLAN_IFNAME) == 0) {
+			kern_errorf(err, "%s would have host interface %s, the VXLAN device's name",
+				    label, hosts[i]);
+			goto out;
 		}
 		for (unsigned j = 0; j < i; j++) {
-			kern_host_ifname(topo->namespaces[j].name, other);
-			if (strcmp(host, other) == 0 &&
-			    strcmp(topo->namespaces[j].name, ns->name) != 0) {
-				kern_errorf(err,
-					    "namespaces %s and %s would share host interface %s",
-					    topo->namespaces[j].name, ns->name, host);
-				return -EINVAL;
+			const struct kern_namespace *o = &topo->namespaces[j];
+
+			want_label(o, other, sizeof(other));
+			if (strcmp(label, other) == 0) {
+				kern_errorf(err, "%s listed twice", label);
+				goto out;
 			}
-			if (strcmp(topo->namespaces[j].name, ns->name) == 0) {
-				kern_errorf(err, "namespace %s listed twice", ns->name);
-				return -EINVAL;
+			if (strcmp(hosts[i], hosts[j]) == 0) {
+				kern_errorf(err, "%s and %s would share host interface %s", other,
+					    label, hosts[i]);
+				goto out;
 			}
-			if (topo->namespaces[j].addr == ns->addr) {
-				kern_errorf(err, "namespaces %s and %s share address %s",
-					    topo->namespaces[j].name, ns->name,
+			if (o->addr == ns->addr) {
+				kern_errorf(err, "%s and %s share address %s", other, label,
 					    addr_format(ns->addr, a));
-				return -EINVAL;
+				goto out;
 			}
 		}
 	}
-	return 0;
+	rc = 0;
+out:
+	free(hosts);
+	return rc;
 }
 
 int kern_set_topology(struct kern *kern, const struct kern_topology *topo, struct kern_error *err)
@@ -370,12 +446,22 @@ int kern_set_topology(struct kern *kern, const struct kern_topology *topo, struc
 	if (rc < 0)
 		return rc;
 
+	/* Only namespaces added or dropped, everything else as it was: a
+	 * pass over the new ones (and whatever is dirty) does it, and the nft
+	 * table, which follows none of them, stays. A runtime starting many
+	 * containers adds them one by one. */
+	bool only_namespaces =
+	    kern->have_topo && !kern->nft_dirty && strcmp(kern->bridge, topo->bridge) == 0 &&
+	    addr_prefix_equal(&kern->subnet, &topo->subnet) &&
+	    addr_prefix_equal(&kern->cluster, &topo->cluster) && kern->mtu == topo->mtu &&
+	    kern->vtep == topo->vtep && memcmp(kern->vtep_mac, topo->vtep_mac, KERN_MAC_LEN) == 0 &&
+	    kern->vxlan_mtu == topo->vxlan_mtu;
+
 	/* Keep the entries (and their watchers) of namespaces still wanted. */
 	next = xcalloc(topo->n_namespaces ? topo->n_namespaces : 1, sizeof(*next));
 	for (unsigned i = 0; i < topo->n_namespaces; i++) {
 		for (unsigned j = 0; j < kern->n_ns; j++) {
-			if (kern->ns[j] &&
-			    strcmp(kern->ns[j]->name, topo->namespaces[i].name) == 0) {
+			if (kern->ns[j] && ns_matches(kern->ns[j], &topo->namespaces[i])) {
 				next[i] = kern->ns[j];
 				kern->ns[j] = NULL;
 				break;
@@ -383,6 +469,8 @@ int kern_set_topology(struct kern *kern, const struct kern_topology *topo, struc
 		}
 		if (!next[i])
 			next[i] = ns_new(kern, &topo->namespaces[i]);
+		else if (next[i]->addr != topo->namespaces[i].addr)
+			only_namespaces = false;
 		next[i]->addr = topo->namespaces[i].addr;
 	}
 	struct kern_ns **old = kern->ns;
@@ -412,9 +500,17 @@ int kern_set_topology(struct kern *kern, const struct kern_topology *topo, struc
 		struct klink host;
 		bool have_host = knl_get_link(&kern->nl, old[j]->host_ifname, &host, &e) == 0;
 
-		kern_keep_first(
-		    ktopo_remove_namespace(kern, old[j]->name, have_host ? &host : NULL, true, &e),
-		    &first, err, &e);
+		/* An attachment's namespace is its runtime's: only the pair goes
+		 * (with its host end). */
+		if (old[j]->is_cni && have_host) {
+			rc = kreq_link_del(&kern->nl, host.ifindex, host.name, &e);
+			if (rc != -ENODEV)
+				kern_keep_first(rc, &first, err, &e);
+		} else if (!old[j]->is_cni) {
+			kern_keep_first(ktopo_remove_namespace(kern, old[j]->name,
+							       have_host ? &host : NULL, true, &e),
+					&first, err, &e);
+		}
 		ns_free(old[j]);
 	}
 	free(old);
@@ -427,6 +523,11 @@ int kern_set_topology(struct kern *kern, const struct kern_topology *topo, struc
 					err, &e);
 	}
 
+	if (only_namespaces) {
+		kern_keep_first(ktopo_reconcile(kern, false, &e), &first, err, &e);
+		return first;
+	}
+
 	struct nft_job nft;
 	struct kjob job;
 
@@ -437,6 +538,43 @@ int kern_set_topology(struct kern *kern, const struct kern_topology *topo, struc
 	kjob_wait(&job);
 	kern_keep_first(nft_end(kern, &nft, NULL), &first, err, &nft.err);
 	return first;
+}
+
+int kern_attachment_info(const struct kern *kern, const char *container_id, const char *ifname,
+			 struct kern_attach_info *info)
+{
+	const struct kern_ns *ns = find_attachment(kern, container_id, ifname);
+
+	if (!ns)
+		return -ENOENT;
+	memcpy(info->mac, ns->mac, KERN_MAC_LEN);
+	info->mtu = ns->mtu;
+	snprintf(info->host_ifname, sizeof(info->host_ifname), "%s", ns->host_ifname);
+	info->gone = ns->gone;
+	return 0;
+}
+
+int kern_attachment_check(struct kern *kern, const char *container_id, const char *ifname,
+			  struct kern_error *err)
+{
+	struct kern_ns *ns = find_attachment(kern, container_id, ifname);
+	struct kern_error e = {{0}};
+	struct klink host;
+
+	if (!ns) {
+		kern_errorf(err, "no attachment %s/%s", container_id, ifname);
+		return -ENOENT;
+	}
+	if (knl_get_link(&kern->nl, ns->host_ifname, &host, &e) < 0) {
+		kern_errorf(err, "the host end %s of %s is missing", ns->host_ifname, ns->name);
+		return -ENODEV;
+	}
+	if (host.master != kern->bridge_ifindex || !(host.flags & IFF_UP)) {
+		kern_errorf(err, "the host end %s of %s is %s", ns->host_ifname, ns->name,
+			    host.master != kern->bridge_ifindex ? "not on the bridge" : "down");
+		return -EINVAL;
+	}
+	return ktopo_check_attachment(kern, ns, err);
 }
 
 int kern_set_routes(struct kern *kern, const struct kern_route *routes, unsigned n,

@@ -20,10 +20,14 @@ struct event;
 
 /* Alias carried by both ends of a namespace's veth: KERN_ALIAS_PREFIX "ns=NAME". */
 #define KERN_ALIAS_NS KERN_ALIAS_PREFIX "ns="
+/* Alias carried by both ends of an attachment's veth: KERN_ALIAS_CNI
+ * "CONTAINERID/IFNAME". */
+#define KERN_ALIAS_CNI KERN_ALIAS_PREFIX "cni="
 #define KERN_ALIAS_BRIDGE KERN_ALIAS_PREFIX "bridge"
 #define KERN_ALIAS_VXLAN KERN_ALIAS_PREFIX "vxlan"
 #define KERN_ALIAS_MAX 256
 #define KERN_HOST_VETH_PREFIX "nsa-"
+#define KERN_HOST_CNI_PREFIX "nsc"
 /* lo is the first link of every network namespace. */
 #define LOOPBACK_IFINDEX 1
 
@@ -277,5 +281,13 @@ void kern_host_ifname(const char *ns_name, char out[IFNAMSIZ]);
 /* The namespace whose host end l is (a veth carrying KERN_ALIAS_NS NAME in
  * the agent's namespace), or NULL. */
 const char *kern_host_end_of(const struct klink *l);
+/* The host end of an attachment's veth: KERN_HOST_CNI_PREFIX and 12 hex
+ * digits of a hash of its key. */
+void kern_cni_host_ifname(const struct attachment *cni, char out[IFNAMSIZ]);
+/* Whether l is the host end of an attachment's veth (KERN_ALIAS_CNI). */
+bool kern_is_cni_host_end(const struct klink *l);
+/* Opens an attachment's namespace: -ENOENT when nothing is at its path,
+ * -ESTALE when what is there is not the namespace it was attached to. */
+int knetns_open_attachment(const struct attachment *cni, int *nsfd);
 
 #endif

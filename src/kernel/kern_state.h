@@ -20,15 +20,26 @@
 
 struct kern_nft;
 
+/* A named namespace, or an attachment (is_cni): then name is a label for
+ * messages ("cni:ID/IFNAME", the id cut short), and the namespace is
+ * opened at cni.netns, never created or removed. */
 struct kern_ns {
 	struct kern *kern;
 	char name[CFG_NS_NAME_MAX + 1];
+	bool is_cni;
+	struct attachment cni;
+	char ifname[IFNAMSIZ]; /* the interface inside: KERN_NS_IFNAME or cni.ifname */
 	char host_ifname[IFNAMSIZ];
 	char alias[KERN_ALIAS_MAX];
 	uint32_t addr;
-	int eth0_ifindex; /* inside the namespace; 0 = not known yet */
+	int eth0_ifindex; /* of ifname, inside the namespace; 0 = not known yet */
 	int nsid;	  /* its id in the agent's namespace; -1 = not known yet */
 	bool dirty;
+	/* Attachments: the runtime's namespace is gone (or is another one):
+	 * nothing to build until the runtime's DEL removes the entry. */
+	bool gone;
+	uint8_t mac[KERN_MAC_LEN]; /* ifname's, as last seen */
+	unsigned mtu;		   /* ifname's, as last seen */
 };
 
 struct kern {
@@ -95,6 +106,9 @@ int kwatch_learn_nsid(struct kern *kern, struct kern_ns *ns, int nsfd, struct ke
  * ones. Clears root_dirty and the dirty flag of each namespace it checks;
  * sets them again where a step failed. */
 int ktopo_reconcile(struct kern *kern, bool all, struct kern_error *err);
+/* Reads an attachment's namespace and checks its interface, address and
+ * default route (kern_attachment_check). */
+int ktopo_check_attachment(struct kern *kern, struct kern_ns *ns, struct kern_error *err);
 /* Removes the host end host (NULL: none) of namespace name, and the
  * namespace itself when it is ours (known_ours, or its eth0 carries our
  * alias). */

@@ -17,6 +17,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/nsfs.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -363,6 +365,79 @@ void kern_host_ifname(const char *ns_name, char out[IFNAMSIZ])
 		hash *= 16777619u;
 	}
 	snprintf(out, IFNAMSIZ, KERN_HOST_VETH_PREFIX "%08x", hash);
+}
+
+void kern_cni_host_ifname(const struct attachment *cni, char out[IFNAMSIZ])
+{
+	/* FNV-1a 64 of "ID/IFNAME", 48 bits of it: "nsc" and 12 hex digits
+	 * fill IFNAMSIZ exactly, and two of a node's few hundred attachments
+	 * share one with a chance under 1e-9 (validate_topology refuses it). */
+	uint64_t hash = 14695981039346656037ull;
+	const char *parts[] = {cni->container_id, "/", cni->ifname};
+
+	for (unsigned p = 0; p < 3; p++) {
+		for (const char *c = parts[p]; *c; c++) {
+			hash ^= (unsigned char)*c;
+			hash *= 1099511628211ull;
+		}
+	}
+	snprintf(out, IFNAMSIZ, KERN_HOST_CNI_PREFIX "%012llx",
+		 (unsigned long long)(hash & 0xffffffffffffull));
+}
+
+bool kern_is_cni_host_end(const struct klink *l)
+{
+	return strncmp(l->alias, KERN_ALIAS_CNI, strlen(KERN_ALIAS_CNI)) == 0 &&
+	       strcmp(l->kind, "veth") == 0;
+}
+
+/* Opens path and checks that it is a network namespace; *st is its
+ * identity. */
+static int open_netns_file(const char *path, int *nsfd, struct stat *st)
+{
+	struct statfs sfs;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (fstatfs(fd, &sfs) < 0 || sfs.f_type != NSFS_MAGIC || fstat(fd, st) < 0 ||
+	    ioctl(fd, NS_GET_NSTYPE) != CLONE_NEWNET) {
+		close(fd);
+		return -EINVAL;
+	}
+	*nsfd = fd;
+	return 0;
+}
+
+int kern_netns_identity(const char *path, uint64_t *dev, uint64_t *ino, struct kern_error *err)
+{
+	struct stat st;
+	int fd, rc = open_netns_file(path, &fd, &st);
+
+	if (rc < 0) {
+		kern_errorf(err, "%s %s", path,
+			    rc == -EINVAL ? "is not a network namespace" : strerror(-rc));
+		return rc;
+	}
+	close(fd);
+	*dev = (uint64_t)st.st_dev;
+	*ino = (uint64_t)st.st_ino;
+	return 0;
+}
+
+int knetns_open_attachment(const struct attachment *cni, int *nsfd)
+{
+	struct stat st;
+	int fd, rc = open_netns_file(cni->netns, &fd, &st);
+
+	if (rc < 0)
+		return rc == -EINVAL ? -ESTALE : rc;
+	if ((uint64_t)st.st_dev != cni->netns_dev || (uint64_t)st.st_ino != cni->netns_ino) {
+		close(fd);
+		return -ESTALE;
+	}
+	*nsfd = fd;
+	return 0;
 }
 
 const char *kern_host_end_of(const struct klink *l)

@@ -178,7 +178,15 @@ int ktopo_remove_namespace(struct kern *kern, const char *name, const struct kli
 static bool desired_ns(const struct kern *kern, const char *name)
 {
 	for (unsigned i = 0; i < kern->n_ns; i++)
-		if (strcmp(kern->ns[i]->name, name) == 0)
+		if (!kern->ns[i]->is_cni && strcmp(kern->ns[i]->name, name) == 0)
+			return true;
+	return false;
+}
+
+static bool desired_host_end(const struct kern *kern, const char *host_ifname)
+{
+	for (unsigned i = 0; i < kern->n_ns; i++)
+		if (strcmp(kern->ns[i]->host_ifname, host_ifname) == 0)
 			return true;
 	return false;
 }
@@ -204,6 +212,34 @@ struct ns_pass {
 	struct kroutes routes;
 };
 
+/* ns_open()'s answer for an attachment whose namespace is gone. */
+#define NS_GONE 1
+
+/* An attachment's namespace: the runtime's, opened and never made. When it
+ * is gone, or the file at its path is another namespace now, there is
+ * nothing to build (NS_GONE) until the runtime's DEL removes the entry. */
+static int ns_open_attachment(struct ns_pass *p, struct kern_error *err)
+{
+	struct kern_ns *ns = p->ns;
+	int rc = knetns_open_attachment(&ns->cni, &p->nsfd);
+
+	if (rc == -ENOENT || rc == -ESTALE) {
+		if (!ns->gone)
+			log_info("%s: namespace %s %s; waiting for the runtime to remove it",
+				 ns->name, ns->cni.netns,
+				 rc == -ENOENT ? "no longer exists" : "is another namespace now");
+		ns->gone = true;
+		return NS_GONE;
+	}
+	if (rc < 0) {
+		kern_errorf(err, "cannot open namespace %s of %s: %s", ns->cni.netns, ns->name,
+			    strerror(-rc));
+		return rc;
+	}
+	ns->gone = false;
+	return kwatch_learn_nsid(p->kern, ns, p->nsfd, err);
+}
+
 /* Opens the namespace, or takes it from the maker (made) or creates it
  * when it is missing, and learns its id. */
 static int ns_open(struct ns_pass *p, const struct ns_made *made, struct kern_error *err)
@@ -212,6 +248,8 @@ static int ns_open(struct ns_pass *p, const struct ns_made *made, struct kern_er
 	struct kern_ns *ns = p->ns;
 	int rc;
 
+	if (ns->is_cni)
+		return ns_open_attachment(p, err);
 	rc = made ? -ENOENT : knetns_open(ns->name, &p->nsfd);
 	if (rc == -ENOENT) {
 		rc = made ? knetns_maker_take(made->maker, made->job, &p->nsfd, &p->nl, err)
@@ -277,7 +315,7 @@ static int ns_make_pair(struct ns_pass *p, struct kern_error *err)
 	 * namespace we made (knetns_create): told in the same request
 	 * that brings it up, the kernel may already have made one. */
 	rc = kreq_veth_add(&kern->nl, ns->host_ifname, kern->bridge_ifindex, kern->mtu, p->nsfd,
-			   p->fresh ? FRESH_ETH0_IFINDEX : 0, KERN_NS_IFNAME, ns->name, err);
+			   p->fresh ? FRESH_ETH0_IFINDEX : 0, ns->ifname, ns->name, err);
 	if (rc == 0)
 		rc =
 		    kreq_link_set(&kern->nl, 0, ns->host_ifname,
@@ -288,12 +326,14 @@ static int ns_make_pair(struct ns_pass *p, struct kern_error *err)
 	if (p->fresh) {
 		ns->eth0_ifindex = FRESH_ETH0_IFINDEX;
 	} else {
-		rc = knl_get_link(&p->nl, KERN_NS_IFNAME, &now, err);
+		rc = knl_get_link(&p->nl, ns->ifname, &now, err);
 		if (rc < 0)
 			return rc;
 		ns->eth0_ifindex = now.ifindex;
+		memcpy(ns->mac, now.mac, KERN_MAC_LEN);
+		ns->mtu = now.mtu;
 	}
-	return kreq_link_set(&p->nl, ns->eth0_ifindex, KERN_NS_IFNAME,
+	return kreq_link_set(&p->nl, ns->eth0_ifindex, ns->ifname,
 			     &(struct kreq_link){.up = true, .alias = ns->alias}, err);
 }
 
@@ -316,13 +356,15 @@ static int ns_fix_pair(struct ns_pass *p, const struct klink *eth0, struct kern_
 	    .alias = strcmp(eth0->alias, ns->alias) != 0 ? ns->alias : NULL,
 	};
 
-	return kreq_link_set(&p->nl, eth0->ifindex, KERN_NS_IFNAME, &change, err);
+	memcpy(ns->mac, eth0->mac, KERN_MAC_LEN);
+	ns->mtu = change.mtu ? change.mtu : eth0->mtu;
+	return kreq_link_set(&p->nl, eth0->ifindex, ns->ifname, &change, err);
 }
 
 /* The veth pair and lo. */
 static int ns_links(struct ns_pass *p, struct kern_error *err)
 {
-	const struct klink *eth0 = klinks_by_name(&p->links, KERN_NS_IFNAME);
+	const struct klink *eth0 = klinks_by_name(&p->links, p->ns->ifname);
 	const struct klink *lo = klinks_by_index(&p->links, LOOPBACK_IFINDEX);
 	const struct klink *host = p->host;
 	int rc;
@@ -331,13 +373,19 @@ static int ns_links(struct ns_pass *p, struct kern_error *err)
 	 * is not ours to touch. */
 	if (eth0 && (!host || strcmp(eth0->kind, "veth") != 0 || eth0->link != host->ifindex)) {
 		if (strcmp(eth0->alias, p->ns->alias) != 0) {
-			kern_errorf(
-			    err,
-			    "cannot set up namespace %s: it has an %s that nsagent did not create",
-			    p->ns->name, KERN_NS_IFNAME);
+			if (p->ns->is_cni)
+				kern_errorf(err,
+					    "cannot attach %s: namespace %s has an %s that nsagent "
+					    "did not create",
+					    p->ns->name, p->ns->cni.netns, p->ns->ifname);
+			else
+				kern_errorf(err,
+					    "cannot set up namespace %s: it has an %s that nsagent "
+					    "did not create",
+					    p->ns->name, p->ns->ifname);
 			return -EEXIST;
 		}
-		rc = kreq_link_del(&p->nl, eth0->ifindex, KERN_NS_IFNAME, err);
+		rc = kreq_link_del(&p->nl, eth0->ifindex, p->ns->ifname, err);
 		if (rc < 0)
 			return rc;
 		eth0 = NULL;
@@ -345,8 +393,9 @@ static int ns_links(struct ns_pass *p, struct kern_error *err)
 	rc = eth0 ? ns_fix_pair(p, eth0, err) : ns_make_pair(p, err);
 	if (rc < 0)
 		return rc;
-	/* A namespace just made has lo up already (knetns_create). */
-	if (!p->fresh && (!lo || !(lo->flags & IFF_UP)))
+	/* A namespace just made has lo up already (knetns_create); an
+	 * attachment's lo is its runtime's business. */
+	if (!p->fresh && !p->ns->is_cni && (!lo || !(lo->flags & IFF_UP)))
 		rc = kreq_link_set(&p->nl, LOOPBACK_IFINDEX, "lo", &(struct kreq_link){.up = true},
 				   err);
 	return rc;
@@ -368,14 +417,14 @@ static int ns_addr(struct ns_pass *p, struct kern_error *err)
 			have_addr = true;
 			continue;
 		}
-		rc = kreq_addr(&p->nl, false, a->ifindex, KERN_NS_IFNAME, a->addr, a->len, err);
+		rc = kreq_addr(&p->nl, false, a->ifindex, ns->ifname, a->addr, a->len, err);
 		if (rc < 0 && rc != -EADDRNOTAVAIL)
 			return rc;
 	}
 	if (have_addr)
 		return 0;
-	return kreq_addr(&p->nl, true, ns->eth0_ifindex, KERN_NS_IFNAME, ns->addr,
-			 p->kern->subnet.len, err);
+	return kreq_addr(&p->nl, true, ns->eth0_ifindex, ns->ifname, ns->addr, p->kern->subnet.len,
+			 err);
 }
 
 /* The default route via the bridge's address. */
@@ -409,6 +458,10 @@ static int reconcile_ns(struct kern *kern, struct kern_ns *ns, const struct klin
 
 	ns->dirty = false;
 	rc = ns_open(&p, made, err);
+	if (rc == NS_GONE) {
+		rc = 0;
+		goto out;
+	}
 	if (rc == 0)
 		rc = ns_read(&p, err);
 	if (rc == 0)
@@ -435,6 +488,64 @@ out:
 	return rc;
 }
 
+int ktopo_check_attachment(struct kern *kern, struct kern_ns *ns, struct kern_error *err)
+{
+	struct ns_pass p = {.kern = kern, .ns = ns, .nsfd = -1};
+	const struct klink *link;
+	bool have_addr = false, have_route = false;
+	int rc = knetns_open_attachment(&ns->cni, &p.nsfd);
+
+	if (rc < 0) {
+		kern_errorf(err, "namespace %s of %s %s", ns->cni.netns, ns->name,
+			    rc == -ENOENT   ? "does not exist"
+			    : rc == -ESTALE ? "is another namespace now"
+					    : strerror(-rc));
+		return rc;
+	}
+	rc = ns_read(&p, err);
+	if (rc < 0)
+		goto out;
+	rc = -EINVAL;
+	link = klinks_by_name(&p.links, ns->ifname);
+	if (!link || strcmp(link->kind, "veth") != 0 || strcmp(link->alias, ns->alias) != 0) {
+		kern_errorf(err, "%s in %s is %s", ns->ifname, ns->cni.netns,
+			    !link ? "missing" : "not the veth nsagent made");
+		rc = -ENODEV;
+		goto out;
+	}
+	if (!(link->flags & IFF_UP) || (kern->mtu && link->mtu != kern->mtu)) {
+		kern_errorf(err, "%s in %s is %s", ns->ifname, ns->cni.netns,
+			    !(link->flags & IFF_UP) ? "down" : "not at the data path's MTU");
+		goto out;
+	}
+	for (unsigned i = 0; i < p.addrs.n; i++)
+		have_addr |= p.addrs.v[i].ifindex == link->ifindex &&
+			     p.addrs.v[i].addr == ns->addr && p.addrs.v[i].len == kern->subnet.len;
+	for (unsigned i = 0; i < p.routes.n; i++) {
+		const struct kroute *r = &p.routes.v[i];
+
+		have_route |= r->table == RT_TABLE_MAIN && r->len == 0 && r->type == RTN_UNICAST &&
+			      r->gateway == kern->bridge_addr && r->oif == link->ifindex;
+	}
+	if (!have_addr || !have_route) {
+		char a[ADDR_STRLEN], gw[ADDR_STRLEN];
+
+		kern_errorf(err, "%s in %s has no %s %s", ns->ifname, ns->cni.netns,
+			    !have_addr ? "address" : "default route via",
+			    !have_addr ? addr_format(ns->addr, a)
+				       : addr_format(kern->bridge_addr, gw));
+		goto out;
+	}
+	rc = 0;
+out:
+	knl_close(&p.nl);
+	close(p.nsfd);
+	free(p.links.v);
+	free(p.addrs.v);
+	free(p.routes.v);
+	return rc;
+}
+
 #define NO_JOB UINT_MAX
 
 /* A full pass first hands the namespaces that do not exist yet, when there
@@ -448,8 +559,13 @@ static struct knetns_maker *start_maker(struct kern *kern, unsigned **job_of)
 	unsigned n = 0;
 
 	for (unsigned i = 0; i < kern->n_ns; i++) {
-		int fd, rc = knetns_open(kern->ns[i]->name, &fd);
+		int fd, rc;
 
+		if (kern->ns[i]->is_cni) {
+			jobs[i] = NO_JOB;
+			continue;
+		}
+		rc = knetns_open(kern->ns[i]->name, &fd);
 		if (rc == 0)
 			close(fd);
 		jobs[i] = rc == -ENOENT ? n : NO_JOB;
@@ -508,6 +624,14 @@ int ktopo_reconcile(struct kern *kern, bool all, struct kern_error *err)
 		const struct klink *l = &links.v[i];
 		const char *owner = kern_host_end_of(l);
 
+		/* An attachment no longer wanted: its pair goes, its namespace
+		 * stays with the runtime. */
+		if (kern_is_cni_host_end(l) && !desired_host_end(kern, l->name)) {
+			rc = kreq_link_del(&kern->nl, l->ifindex, l->name, &e);
+			if (rc != -ENODEV)
+				kern_keep_first(rc, &first, err, &e);
+			continue;
+		}
 		if (!owner || desired_ns(kern, owner))
 			continue;
 		kern_keep_first(ktopo_remove_namespace(kern, owner, l, false, &e), &first, err, &e);

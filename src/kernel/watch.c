@@ -144,7 +144,8 @@ static void root_link_event(struct kern *kern, struct nlmsghdr *nlh, const struc
 		return;
 	if (!ns) {
 		/* A renamed host veth still carries its alias. */
-		if (!del && strncmp(l.alias, KERN_ALIAS_NS, strlen(KERN_ALIAS_NS)) == 0) {
+		if (!del && (strncmp(l.alias, KERN_ALIAS_NS, strlen(KERN_ALIAS_NS)) == 0 ||
+			     strncmp(l.alias, KERN_ALIAS_CNI, strlen(KERN_ALIAS_CNI)) == 0)) {
 			kern->root_dirty = true;
 			kwatch_schedule(kern, "link %s (%s) changed", l.name, l.alias);
 		}
@@ -253,13 +254,13 @@ static void ns_event(struct kern_ns *ns, struct nlmsghdr *nlh)
 	case RTM_DELLINK:
 		if (!kparse_link(nlh, &l))
 			break;
-		if (strcmp(l.name, KERN_NS_IFNAME) == 0 &&
+		if (strcmp(l.name, ns->ifname) == 0 &&
 		    (nlh->nlmsg_type == RTM_DELLINK || !(l.flags & IFF_UP) ||
 		     strcmp(l.alias, ns->alias) != 0 || (kern->mtu && l.mtu != kern->mtu))) {
 			ns->dirty = true;
 			kwatch_schedule(kern, "%s in namespace %s %s", l.name, ns->name,
 					nlh->nlmsg_type == RTM_DELLINK ? "deleted" : "changed");
-		} else if (l.ifindex == LOOPBACK_IFINDEX && !(l.flags & IFF_UP)) {
+		} else if (!ns->is_cni && l.ifindex == LOOPBACK_IFINDEX && !(l.flags & IFF_UP)) {
 			ns->dirty = true;
 			kwatch_schedule(kern, "lo in namespace %s down", ns->name);
 		}

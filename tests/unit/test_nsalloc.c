@@ -77,9 +77,9 @@ static void test_config_then_runtime(void **state)
 	/* Order: config first (config order), then runtime. */
 	assert_int_equal(nsalloc_count(a), 3);
 	assert_string_equal(nsalloc_get(a, 0)->name, "NS1");
-	assert_false(nsalloc_get(a, 0)->runtime);
+	assert_int_equal(nsalloc_get(a, 0)->origin, NSALLOC_CONFIG);
 	assert_string_equal(nsalloc_get(a, 2)->name, "web");
-	assert_true(nsalloc_get(a, 2)->runtime);
+	assert_int_equal(nsalloc_get(a, 2)->origin, NSALLOC_RUNTIME);
 	assert_null(nsalloc_get(a, 3));
 	nsalloc_free(a);
 }
@@ -129,7 +129,7 @@ static void test_runtime_becomes_config(void **state)
 	/* web keeps its address; NS1 takes the next free one. */
 	assert_string_equal(addr_of(a, "web"), "172.16.0.2");
 	assert_string_equal(addr_of(a, "NS1"), "172.16.0.3");
-	assert_false(nsalloc_find(a, "web")->runtime);
+	assert_int_equal(nsalloc_find(a, "web")->origin, NSALLOC_CONFIG);
 	assert_int_equal(nsalloc_del(a, "web"), -EPERM);
 	nsalloc_free(a);
 }
@@ -150,7 +150,7 @@ static void test_persisted(void **state)
 	assert_int_equal(nsalloc_open(f->dir, &f->subnet, &a), 0);
 	assert_int_equal(nsalloc_count(a), 3);
 	assert_string_equal(addr_of(a, "web"), "172.16.0.4");
-	assert_true(nsalloc_find(a, "web")->runtime);
+	assert_int_equal(nsalloc_find(a, "web")->origin, NSALLOC_RUNTIME);
 	/* Reordering the config does not move addresses. */
 	assert_int_equal(nsalloc_set_config(a, reordered, 2), 0);
 	assert_string_equal(addr_of(a, "NS1"), "172.16.0.2");
@@ -247,7 +247,7 @@ static void test_corrupt_and_bad_entries(void **state)
 	assert_int_equal(nsalloc_open(f->dir, &f->subnet, &a), 0);
 	assert_int_equal(nsalloc_count(a), 1);
 	assert_string_equal(addr_of(a, "ok"), "172.16.0.7");
-	assert_true(nsalloc_find(a, "ok")->runtime);
+	assert_int_equal(nsalloc_find(a, "ok")->origin, NSALLOC_RUNTIME);
 	nsalloc_free(a);
 }
 
