@@ -1,7 +1,7 @@
 /* Drives the kernel layer from the command line for tests/kernel/test_*.sh.
  *
  *   kern_driver apply --bridge B --subnet CIDR --ns NS1,NS2 [--mtu N]
- *                     [--route CIDR=GW]... [--stay]
+ *                     [--attach ID/IFNAME=NETNS]... [--route CIDR=GW]... [--stay]
  *   kern_driver routes CIDR=GW... [--stay]
  *   kern_driver get-routes
  *   kern_driver down [--bridge B]
@@ -9,7 +9,11 @@
  *
  * apply prints "changes=N" after the reconcile (and "route-changes=N" when
  * routes were given). Namespace i (from 0) gets host address i+2 of the
- * subnet; the bridge takes the first. With --stay it keeps running the event
+ * subnet, the attachments the addresses after the namespaces' (an
+ * attachment is container ID's interface IFNAME in the network namespace
+ * at path NETNS, taken as it is when the driver starts); the bridge takes
+ * the first. `attached` lists each attachment's host end and MAC, and
+ * whether its namespace is gone. With --stay it keeps running the event
  * loop, printing "ready" and then "repairs=N changes=M" each time the repair
  * count moves, until SIGTERM or SIGINT. Errors go to stderr with exit 1. */
 #include <arpa/inet.h>
@@ -28,6 +32,47 @@
 #include "nsagent/xalloc.h"
 
 #define MAX_ROUTES 64
+#define MAX_ATTACH 16
+
+/* ID/IFNAME=NETNS */
+static int parse_attach(const char *text, struct attachment *a)
+{
+	char buf[512], *slash, *eq;
+	struct kern_error err;
+
+	if (strlen(text) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, text);
+	slash = strchr(buf, '/');
+	eq = strchr(buf, '=');
+	if (!slash || !eq || eq < slash)
+		return -EINVAL;
+	*slash = *eq = '\0';
+	if (strlen(buf) > ATTACH_ID_MAX || strlen(slash + 1) >= IFNAMSIZ ||
+	    strlen(eq + 1) > ATTACH_NETNS_MAX)
+		return -EINVAL;
+	snprintf(a->container_id, sizeof(a->container_id), "%s", buf);
+	snprintf(a->ifname, sizeof(a->ifname), "%s", slash + 1);
+	snprintf(a->netns, sizeof(a->netns), "%s", eq + 1);
+	if (kern_netns_identity(a->netns, &a->netns_dev, &a->netns_ino, &err) < 0) {
+		fprintf(stderr, "attach: %s\n", err.message);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void print_attached(const struct kern *kern, const struct attachment *a, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		struct kern_attach_info info;
+
+		if (kern_attachment_info(kern, a[i].container_id, a[i].ifname, &info) < 0)
+			continue;
+		printf("attached %s/%s host=%s mac=%02x:%02x:%02x:%02x:%02x:%02x mtu=%u gone=%d\n",
+		       a[i].container_id, a[i].ifname, info.host_ifname, info.mac[0], info.mac[1],
+		       info.mac[2], info.mac[3], info.mac[4], info.mac[5], info.mtu, info.gone);
+	}
+}
 
 static int parse_route(const char *text, struct kern_route *r)
 {
@@ -48,7 +93,7 @@ static int parse_route(const char *text, struct kern_route *r)
 static int usage(void)
 {
 	fprintf(stderr, "usage: kern_driver apply --bridge B --subnet CIDR --ns NS1,NS2 [--mtu N] "
-			"[--route CIDR=GW]... [--stay]\n"
+			"[--attach ID/IFNAME=NETNS]... [--route CIDR=GW]... [--stay]\n"
 			"       kern_driver routes CIDR=GW... [--stay]\n"
 			"       kern_driver get-routes | down [--bridge B] | source ADDR\n");
 	return 2;
@@ -118,7 +163,8 @@ static int cmd_apply(int argc, char **argv, bool routes_only)
 {
 	struct kern_topology topo = {.subnet = {0, 0}};
 	struct kern_route routes[MAX_ROUTES];
-	unsigned n_routes = 0;
+	struct attachment attach[MAX_ATTACH];
+	unsigned n_routes = 0, n_attach = 0;
 	bool have_routes = routes_only, do_stay = false, have_subnet = false;
 	char *ns_list = NULL;
 	struct kern_error err = {{0}};
@@ -144,6 +190,11 @@ static int cmd_apply(int argc, char **argv, bool routes_only)
 		} else if (!routes_only && strcmp(a, "--ns") == 0 && v) {
 			ns_list = xstrdup(v);
 			i++;
+		} else if (!routes_only && strcmp(a, "--attach") == 0 && v &&
+			   n_attach < MAX_ATTACH) {
+			if (parse_attach(v, &attach[n_attach++]) < 0)
+				return usage();
+			i++;
 		} else if (!routes_only && strcmp(a, "--mtu") == 0 && v) {
 			topo.mtu = (unsigned)strtoul(v, NULL, 10);
 			i++;
@@ -162,17 +213,24 @@ static int cmd_apply(int argc, char **argv, bool routes_only)
 	}
 	if (!routes_only && (!topo.bridge[0] || !have_subnet))
 		return usage();
-	if (ns_list) {
-		unsigned cap = 1;
+	if (ns_list || n_attach) {
+		unsigned cap = 1 + n_attach;
 
-		for (char *c = ns_list; *c; c++)
+		for (char *c = ns_list; c && *c; c++)
 			cap += *c == ',';
 		topo.namespaces = xcalloc(cap, sizeof(*topo.namespaces));
-		for (char *save = NULL, *tok = strtok_r(ns_list, ",", &save); tok;
+		for (char *save = NULL, *tok = ns_list ? strtok_r(ns_list, ",", &save) : NULL; tok;
 		     tok = strtok_r(NULL, ",", &save)) {
 			struct kern_namespace *ns = &topo.namespaces[topo.n_namespaces];
 
 			snprintf(ns->name, sizeof(ns->name), "%s", tok);
+			ns->addr = topo.subnet.addr + 2 + topo.n_namespaces;
+			topo.n_namespaces++;
+		}
+		for (unsigned i = 0; i < n_attach; i++) {
+			struct kern_namespace *ns = &topo.namespaces[topo.n_namespaces];
+
+			ns->cni = attach[i];
 			ns->addr = topo.subnet.addr + 2 + topo.n_namespaces;
 			topo.n_namespaces++;
 		}
@@ -194,6 +252,7 @@ static int cmd_apply(int argc, char **argv, bool routes_only)
 		kern_get_stats(kern, &st);
 		printf("changes=%llu\n", (unsigned long long)st.changes);
 		printf("seconds=%.3f\n", now_s() - t0);
+		print_attached(kern, attach, n_attach);
 	}
 	if (have_routes) {
 		uint64_t before;

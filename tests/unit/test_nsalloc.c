@@ -251,6 +251,61 @@ static void test_corrupt_and_bad_entries(void **state)
 	nsalloc_free(a);
 }
 
+/* Attachments share the allocator with namespaces, survive a config change
+ * and a reopen, and a bad attachment entry is dropped alone. */
+static void test_attachments(void **state)
+{
+	struct fixture *f = *state;
+	ns_name config[1] = {"NS1"};
+	struct attachment c1 = {.container_id = "c1",
+				.ifname = "eth0",
+				.netns = "/run/netns/x",
+				.netns_dev = 4,
+				.netns_ino = 4026532300ull};
+	char path[300];
+	struct nsalloc *a;
+	uint32_t addr;
+
+	assert_int_equal(nsalloc_open(f->dir, &f->subnet, &a), 0);
+	assert_int_equal(nsalloc_attach(a, &c1, &addr), 0);
+	assert_string_equal(addr_format(addr, (char[ADDR_STRLEN]){0}), "172.16.0.2");
+	assert_int_equal(nsalloc_attach(a, &c1, &addr), -EEXIST);
+	/* A namespace named like nothing an attachment has: no clash. */
+	assert_null(nsalloc_find(a, ""));
+	assert_int_equal(nsalloc_set_config(a, config, 1), 0);
+	assert_string_equal(addr_of(a, "NS1"), "172.16.0.3");
+	assert_non_null(nsalloc_find_attachment(a, "c1", "eth0"));
+	assert_int_equal(nsalloc_detach(a, "c1", "eth1"), -ENOENT);
+	nsalloc_free(a);
+
+	assert_int_equal(nsalloc_open(f->dir, &f->subnet, &a), 0);
+	const struct nsalloc_entry *e = nsalloc_find_attachment(a, "c1", "eth0");
+
+	assert_non_null(e);
+	assert_int_equal(e->origin, NSALLOC_CNI);
+	assert_int_equal(e->cni.netns_ino, 4026532300ull);
+	assert_string_equal(e->cni.netns, "/run/netns/x");
+	assert_int_equal(nsalloc_detach(a, "c1", "eth0"), 0);
+	assert_int_equal(nsalloc_count(a), 1);
+	nsalloc_free(a);
+
+	snprintf(path, sizeof(path), "%s/%s", f->dir, NSALLOC_FILE_NAME);
+	write_file(path, "{\"subnet\": \"172.16.0.0/24\", \"namespaces\": ["
+			 "{\"addr\": \"172.16.0.7\", \"origin\": \"cni\", \"container_id\": \"c\","
+			 " \"ifname\": \"eth0\", \"netns\": \"/proc/1/ns/net\", \"netns_dev\": 4,"
+			 " \"netns_ino\": 9},"
+			 "{\"addr\": \"172.16.0.8\", \"origin\": \"cni\", \"container_id\": \"c\","
+			 " \"ifname\": \"eth0\", \"netns\": \"/proc/2/ns/net\", \"netns_dev\": 4,"
+			 " \"netns_ino\": 10},"
+			 "{\"addr\": \"172.16.0.9\", \"origin\": \"cni\", \"container_id\": \"d\","
+			 " \"ifname\": \"eth0\", \"netns\": \"relative\", \"netns_dev\": 4,"
+			 " \"netns_ino\": 11}]}");
+	assert_int_equal(nsalloc_open(f->dir, &f->subnet, &a), 0);
+	assert_int_equal(nsalloc_count(a), 1);
+	assert_string_equal(nsalloc_find_attachment(a, "c", "eth0")->cni.netns, "/proc/1/ns/net");
+	nsalloc_free(a);
+}
+
 static void test_failed_save_undoes(void **state)
 {
 	struct fixture *f = *state;
@@ -304,6 +359,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_subnet_change, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_full, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_corrupt_and_bad_entries, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_attachments, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_failed_save_undoes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
 	};
