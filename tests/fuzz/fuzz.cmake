@@ -1,17 +1,18 @@
 # Fuzz targets (tests/fuzz/fuzz_*.c, libFuzzer's LLVMFuzzerTestOneInput):
 # Targets: wire (peer frames + advert validation), config (config file
-# text), ctl (control socket requests, through a real ctl_server).
+# text), ctl (control socket requests, through a real ctl_server), cni (the
+# CNI plugin's config on stdin, src/cni.c).
 #   - with NSAGENT_FUZZ=ON and clang: real libFuzzer binaries with ASan and
 #     UBSan (tests/fuzz/run.sh builds them in build-fuzz/ and runs each for
 #     NSAGENT_FUZZ_TIME seconds);
 #   - in every build: a replay of the seed corpus and of every past crash
 #     (tests/fuzz/regressions/<target>/) as a unit test.
 set(FUZZ_DIR ${CMAKE_CURRENT_SOURCE_DIR}/fuzz)
-# Every target links nsagent_core (a static archive: it gets the parser it
-# drives and what that calls).
-foreach(t wire config ctl)
+# Every target links nsagent_core and nsagent_cni (static archives: each
+# gets the parser it drives and what that calls).
+foreach(t wire config ctl cni)
   add_executable(replay_${t} ${FUZZ_DIR}/replay.c ${FUZZ_DIR}/fuzz_${t}.c)
-  target_link_libraries(replay_${t} PRIVATE nsagent_core)
+  target_link_libraries(replay_${t} PRIVATE nsagent_core nsagent_cni)
   add_test(NAME fuzz_replay_${t} COMMAND replay_${t} ${FUZZ_DIR}/corpus/fuzz_${t}
     ${FUZZ_DIR}/regressions/fuzz_${t})
   set_tests_properties(fuzz_replay_${t} PROPERTIES LABELS unit)
@@ -21,10 +22,10 @@ if(NSAGENT_FUZZ)
   if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
     message(FATAL_ERROR "NSAGENT_FUZZ needs clang (-DCMAKE_C_COMPILER=clang)")
   endif()
-  foreach(t wire config ctl)
+  foreach(t wire config ctl cni)
     add_executable(fuzz_${t} ${FUZZ_DIR}/fuzz_${t}.c)
     target_link_options(fuzz_${t} PRIVATE -fsanitize=fuzzer)
-    target_link_libraries(fuzz_${t} PRIVATE nsagent_core)
+    target_link_libraries(fuzz_${t} PRIVATE nsagent_core nsagent_cni)
   endforeach()
 endif()
 
