@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include <json-c/json.h>
 
@@ -390,10 +391,31 @@ bad:
 	return -EINVAL;
 }
 
+#define VALID_KEY "cni.dev/valid-attachments"
+
+/* One field of entry i of the GC list, checked as the agent checks it. */
+static int valid_field(json_object *entry, size_t i, const char *field,
+		       const char *(*problem_of)(const char *), const char **out,
+		       struct cni_error *err)
+{
+	const char *problem;
+	char where[64];
+
+	snprintf(where, sizeof(where), VALID_KEY "[%zu].%s", i, field);
+	if (get_string(entry, field, where, true, out, err) < 0)
+		return -EINVAL;
+	if ((problem = problem_of(*out))) {
+		fail(err, CNI_ERR_INVALID_CONFIG, "network config key \"%s\" ('%.*s') %s", where,
+		     QUOTE_MAX, *out, problem);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* "cni.dev/valid-attachments" of a GC: the attachments to keep. */
 static int take_valid(json_object *conf, struct cni_invocation *inv, struct cni_error *err)
 {
-	static const char key[] = "cni.dev/valid-attachments";
+	static const char key[] = VALID_KEY;
 	json_object *list;
 	size_t n;
 
@@ -424,8 +446,7 @@ static int take_valid(json_object *conf, struct cni_invocation *inv, struct cni_
 	}
 	for (size_t i = 0; i < n; i++) {
 		json_object *entry = json_object_array_get_idx(list, i);
-		const char *id, *ifname, *problem;
-		char where[64];
+		const char *id, *ifname;
 
 		if (!json_object_is_type(entry, json_type_object)) {
 			fail(err, CNI_ERR_INVALID_CONFIG,
@@ -433,22 +454,9 @@ static int take_valid(json_object *conf, struct cni_invocation *inv, struct cni_
 			     a_type(entry));
 			return -EINVAL;
 		}
-		snprintf(where, sizeof(where), "%s[%zu].containerID", key, i);
-		if (get_string(entry, "containerID", where, true, &id, err) < 0)
+		if (valid_field(entry, i, "containerID", ctl_cni_id_problem, &id, err) < 0 ||
+		    valid_field(entry, i, "ifname", ctl_cni_ifname_problem, &ifname, err) < 0)
 			return -EINVAL;
-		if ((problem = ctl_cni_id_problem(id))) {
-			fail(err, CNI_ERR_INVALID_CONFIG, "network config key \"%s\" ('%.*s') %s",
-			     where, QUOTE_MAX, id, problem);
-			return -EINVAL;
-		}
-		snprintf(where, sizeof(where), "%s[%zu].ifname", key, i);
-		if (get_string(entry, "ifname", where, true, &ifname, err) < 0)
-			return -EINVAL;
-		if ((problem = ctl_cni_ifname_problem(ifname))) {
-			fail(err, CNI_ERR_INVALID_CONFIG, "network config key \"%s\" ('%.*s') %s",
-			     where, QUOTE_MAX, ifname, problem);
-			return -EINVAL;
-		}
 		snprintf(inv->valid[i].container_id, sizeof(inv->valid[i].container_id), "%s", id);
 		snprintf(inv->valid[i].ifname, sizeof(inv->valid[i].ifname), "%s", ifname);
 	}
@@ -854,6 +862,28 @@ void cni_call_error(const struct cni_invocation *inv, int ret, const char *call_
 		    call_err);
 }
 
+/* ADD or CHECK on the namespace the plugin runs in (the host's, for a
+ * runtime) would put the container's interface on the host: refused before
+ * the agent is asked, as the reference plugins refuse it. */
+static int own_netns_problem(const struct cni_invocation *inv, struct cni_error *err)
+{
+	struct stat given, own;
+
+	if (inv->command != CNI_CMD_ADD && inv->command != CNI_CMD_CHECK)
+		return 0;
+	/* A path that is not there is the agent's to report (code 4). */
+	if (stat(inv->req.netns, &given) < 0 || stat("/proc/self/ns/net", &own) < 0)
+		return 0;
+	if (given.st_dev == own.st_dev && given.st_ino == own.st_ino) {
+		fail(err, CNI_ERR_INVALID_ENV,
+		     "CNI_NETNS '%s' is the network namespace the plugin runs in (the host's), "
+		     "not a container's",
+		     inv->req.netns);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int cni_run(const struct cni_env *env, const char *in, size_t len, int timeout_ms,
 	    json_object **out)
 {
@@ -871,6 +901,8 @@ int cni_run(const struct cni_env *env, const char *in, size_t len, int timeout_m
 		cni_invocation_clear(&inv);
 		return 0;
 	}
+	if (own_netns_problem(&inv, &err) < 0)
+		goto failed;
 	if (timeout_ms <= 0)
 		timeout_ms = inv.command == CNI_CMD_STATUS ? CNI_STATUS_TIMEOUT_MS : CNI_TIMEOUT_MS;
 	ret = ctl_cni_call(inv.socket, &inv.req, timeout_ms, &reply, call_err, sizeof(call_err));

@@ -14,7 +14,8 @@
  *    2  unsupported field: "ipam" (the agent assigns addresses)
  *    3  CHECK: the agent has no such attachment
  *    4  a CNI_* environment variable is missing or invalid (msg names it),
- *       or CNI_NETNS is not a network namespace (the agent looked)
+ *       CNI_NETNS is not a network namespace (the agent looked), or it is
+ *       the plugin's own (the host's) on ADD or CHECK
  *    5  stdin could not be read
  *    6  stdin is not one JSON object (malformed, empty, over 1 MiB)
  *    7  invalid network config (msg names the key)
@@ -141,7 +142,8 @@ int cni_reply_outcome(const struct cni_invocation *inv, const struct ctl_cni_rep
 void cni_call_error(const struct cni_invocation *inv, int ret, const char *call_err,
 		    struct cni_error *err);
 
-/* The whole plugin run: parse, ask the agent on inv's socket (waiting at
+/* The whole plugin run: parse, refuse the host's own netns, ask the agent
+ * on inv's socket (waiting at
  * most timeout_ms, or CNI_TIMEOUT_MS / CNI_STATUS_TIMEOUT_MS when 0), and
  * the JSON to print in *out (NULL: nothing). Returns 0 on success, or -1
  * when *out is a CNI error (the process exits 1). */

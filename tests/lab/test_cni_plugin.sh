@@ -123,6 +123,9 @@ expect_error 11 /run/nsagent/other.sock ADD c9 /run/netns/cni-c1 \
 expect_error 4 "CNI_NETNS '/run/netns/nope' is not a network namespace" ADD c9 /run/netns/nope
 lab exec host1 -- touch /run/plain-file
 expect_error 4 "CNI_NETNS '/run/plain-file'" ADD c9 /run/plain-file
+# The host's own namespace (where the plugin runs) is no container's.
+expect_error 4 "is the network namespace the plugin runs in" ADD c9 \
+	"/proc/$(lab agent host1 pid)/ns/net"
 # c1/eth0 is attached in cni-c1: not in another netns too.
 expect_error 103 "attached in another netns" ADD c1 /run/netns/cni-c2
 [[ -z $(attachment c9) ]] || fail "a failed ADD left an attachment: $(attachment c9)"
@@ -150,9 +153,12 @@ cni DEL c1 /run/netns/cni-c1 >/dev/null || fail "a second DEL c1 failed"
 cni DEL never-added "" >/dev/null || fail "DEL of an unknown container failed"
 # DEL freed the address: the next container gets it (the lowest free one).
 newns cni-c5
-out=$(cni ADD c5 /run/netns/cni-c5) || fail "ADD c5 exited $?: $out"
+out=$(cni ADD c5 /run/netns/cni-c5 "$CONF11") || fail "ADD c5 exited $?: $out"
 [[ $(jq -r '.ips[0].address' <<<"$out") == "$c1_cidr" ]] ||
 	fail "c5 did not get c1's freed address $c1_cidr: $out"
+# 1.1.0 results give the interface's MTU: the one the kernel has.
+[[ $(jq -r '.interfaces[0].mtu' <<<"$out") == "$(lab exec host1 cni-c5 -- cat /sys/class/net/eth0/mtu)" ]] ||
+	fail "the 1.1.0 result's MTU is not eth0's in cni-c5: $out"
 cni DEL c5 /run/netns/cni-c5 >/dev/null || fail "DEL c5"
 
 # ---- DEL after the runtime removed the netns ----

@@ -946,6 +946,36 @@ static void test_silent_agent_times_out(void **state)
 	fake_agent_stop(&fa);
 }
 
+/* ADD or CHECK into the namespace the plugin runs in is refused before
+ * any agent is asked (none listens on the config's socket here). */
+static void test_own_netns_refused(void **state)
+{
+	struct cni_env env = add_env;
+	const char *conf = CONF("\"socket\":\"/nonexistent/nsagent.sock\"");
+	json_object *out;
+
+	(void)state;
+	env.netns = "/proc/self/ns/net";
+	assert_int_equal(cni_run(&env, conf, strlen(conf), 0, &out), -1);
+	out = reparse(out);
+	assert_int_equal(json_object_get_int(get(out, "code")), CNI_ERR_INVALID_ENV);
+	assert_contains(get_str(out, "msg"), "CNI_NETNS '/proc/self/ns/net' is the network "
+					     "namespace the plugin runs in");
+	json_object_put(out);
+	env.command = "CHECK";
+	assert_int_equal(cni_run(&env, conf, strlen(conf), 0, &out), -1);
+	out = reparse(out);
+	assert_int_equal(json_object_get_int(get(out, "code")), CNI_ERR_INVALID_ENV);
+	json_object_put(out);
+	/* Another namespace's path goes on to the agent (unreachable here). */
+	env.command = "ADD";
+	env.netns = "/nonexistent/netns";
+	assert_int_equal(cni_run(&env, conf, strlen(conf), 0, &out), -1);
+	out = reparse(out);
+	assert_int_equal(json_object_get_int(get(out, "code")), CNI_ERR_TRY_AGAIN);
+	json_object_put(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -964,6 +994,7 @@ int main(void)
 	    cmocka_unit_test(test_binary_errors),
 	    cmocka_unit_test(test_binary_against_fake_agent),
 	    cmocka_unit_test(test_silent_agent_times_out),
+	    cmocka_unit_test(test_own_netns_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
