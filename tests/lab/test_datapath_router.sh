@@ -97,7 +97,7 @@ out=$(bulk host4 NS2 host1 NS2 172.16.0.3) || fail "bulk transfer over vxlan (4 
 # made by the repair pass (the repairs counter; not the log's "first:"
 # event, which is whichever notification the kernel sent first: the
 # device's neighbours go before the device).
-repairs() { lab exec host1 -- "$NSAGENT" status --json | jq '.counters.reconcile_repairs'; }
+repairs() { counter host1 reconcile_repairs; }
 before=$(repairs)
 lab exec host1 -- ip link del nsa-vxlan
 lab ping --timeout 10 host1 NS1 172.16.1.2 || fail "vxlan path not repaired after deleting nsa-vxlan"

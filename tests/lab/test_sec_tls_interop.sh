@@ -62,10 +62,7 @@ tls_failures() {
 		awk '$1 == "nsagent_tls_failures_total" {print $2}'
 }
 # peer_state ADDR: host1's session state with the peer at ADDR.
-peer_state() {
-	lab exec host1 -- "$NSAGENT" status --json |
-		jq -r --arg a "$1" '.peers[] | select(.address == $a) | .state'
-}
+peer_state() { peer_field host1 "$1" state; }
 # mark: host1's log length and TLS failure count before a case, into the
 # caller's lines and failures.
 mark() {
