@@ -17,6 +17,10 @@ PACKAGES=(
 	libcmocka-dev clang libclang-rt-14-dev valgrind iperf3 socat curl jq openssl
 	# tests: promtool checks the metrics exposition
 	prometheus
+	# tests: podman as the CNI plugin's client (tests/lab/podman_lib.sh):
+	# runc, the reference plugins (loopback, bridge, host-local), and a
+	# static busybox for the containers' root file system
+	podman runc containernetworking-plugins busybox-static
 	# static analysis (tests/lint.sh)
 	cppcheck clang-tidy
 	# run: the lab and the agent's neighbours

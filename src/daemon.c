@@ -795,6 +795,7 @@ static void counter_status(struct daemon *d, struct status *st)
 	peer_mgr_security_stats(d->peers, &s);
 	st->counters[STATUS_ACCEPTS_REFUSED] = s.accepts_refused;
 	st->counters[STATUS_PEERS_REFUSED] = s.peers_refused;
+	st->counters[STATUS_DIALS] = s.dials;
 	st->counters[STATUS_DIALS_DEFERRED] = s.dials_deferred;
 	st->counters[STATUS_PEERS_EVICTED] = s.peers_evicted;
 	st->counters[STATUS_TLS_FAILURES] = s.tls_failures;

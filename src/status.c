@@ -70,6 +70,7 @@ static const struct status_family families[] = {
      STATUS_ACCEPTS_REFUSED, 1, NULL, NULL, "limits", "connection(s) refused"},
     {"peers_refused", "Learned or inbound peers over max-peers.", STATUS_PEERS_REFUSED, 1, NULL,
      NULL, "limits", "peer(s) over max-peers"},
+    {"dials", "Outbound connection attempts to peers.", STATUS_DIALS, 1, NULL, NULL, NULL, NULL},
     {"dials_deferred", "Dials that waited for the dial rate limit.", STATUS_DIALS_DEFERRED, 1, NULL,
      NULL, NULL, NULL},
     {"peers_evicted", "Learned peers forgotten (never reached).", STATUS_PEERS_EVICTED, 1, NULL,

@@ -43,6 +43,7 @@ enum status_counter {
 	/* Kept by peer_mgr (peer_mgr_security_stats). */
 	STATUS_ACCEPTS_REFUSED,
 	STATUS_PEERS_REFUSED,
+	STATUS_DIALS,
 	STATUS_DIALS_DEFERRED,
 	STATUS_PEERS_EVICTED,
 	STATUS_TLS_FAILURES,

@@ -376,7 +376,7 @@ static int validate_topology(const struct kern_topology *topo, uint32_t *bridge_
 	uint32_t mask = addr_mask(topo->subnet.len);
 	uint32_t first = topo->subnet.addr + 1, last = (topo->subnet.addr | ~mask) - 1;
 	char p[PREFIX_STRLEN], a[ADDR_STRLEN];
-	char label[ATTACH_ID_MAX + IFNAMSIZ + 16], other[ATTACH_ID_MAX + IFNAMSIZ + 16];
+	char(*labels)[ATTACH_ID_MAX + IFNAMSIZ + 16] = NULL;
 	char(*hosts)[IFNAMSIZ] = NULL;
 	int rc = -EINVAL;
 
@@ -398,33 +398,31 @@ static int validate_topology(const struct kern_topology *topo, uint32_t *bridge_
 	}
 	*bridge_addr = first;
 	hosts = xcalloc(topo->n_namespaces + 1, sizeof(*hosts));
+	labels = xcalloc(topo->n_namespaces + 1, sizeof(*labels));
 	for (unsigned i = 0; i < topo->n_namespaces; i++) {
 		const struct kern_namespace *ns = &topo->namespaces[i];
 
 		if (validate_namespace(topo, ns, first, last, err) < 0)
 			goto out;
-		want_label(ns, label, sizeof(label));
+		want_label(ns, labels[i], sizeof(labels[i]));
 		want_host_ifname(ns, hosts[i]);
 		if (topo->vtep && strcmp(hosts[i], KERN_VXLAN_IFNAME) == 0) {
 			kern_errorf(err, "%s would have host interface %s, the VXLAN device's name",
-				    label, hosts[i]);
+				    labels[i], hosts[i]);
 			goto out;
 		}
 		for (unsigned j = 0; j < i; j++) {
-			const struct kern_namespace *o = &topo->namespaces[j];
-
-			want_label(o, other, sizeof(other));
-			if (strcmp(label, other) == 0) {
-				kern_errorf(err, "%s listed twice", label);
+			if (strcmp(labels[i], labels[j]) == 0) {
+				kern_errorf(err, "%s listed twice", labels[i]);
 				goto out;
 			}
 			if (strcmp(hosts[i], hosts[j]) == 0) {
-				kern_errorf(err, "%s and %s would share host interface %s", other,
-					    label, hosts[i]);
+				kern_errorf(err, "%s and %s would share host interface %s",
+					    labels[j], labels[i], hosts[i]);
 				goto out;
 			}
-			if (o->addr == ns->addr) {
-				kern_errorf(err, "%s and %s share address %s", other, label,
+			if (topo->namespaces[j].addr == ns->addr) {
+				kern_errorf(err, "%s and %s share address %s", labels[j], labels[i],
 					    addr_format(ns->addr, a));
 				goto out;
 			}
@@ -433,6 +431,7 @@ static int validate_topology(const struct kern_topology *topo, uint32_t *bridge_
 	rc = 0;
 out:
 	free(hosts);
+	free(labels);
 	return rc;
 }
 

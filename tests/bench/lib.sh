@@ -116,6 +116,20 @@ poll_every() {
 # poll_until TIMEOUT_S CMD...: poll_every 0.5 ms.
 poll_until() { poll_every 0.0005 "$@"; }
 
+# proc_state PID: the process's state letter (R, S, T for stopped, Z...).
+proc_state() {
+	local stat
+	read -r stat <"/proc/$1/stat" || return 1
+	stat=${stat##*) }
+	echo "${stat%% *}"
+}
+
+# all_stopped PID...: every one of them is stopped (parked with SIGSTOP).
+all_stopped() {
+	local p
+	for p; do [[ $(proc_state "$p") == T ]] || return 1; done
+}
+
 # median V...: the middle value (the mean of the two middle ones).
 median() {
 	printf '%s\n' "$@" | sort -n | awk '{v[NR] = $1} END {

@@ -95,17 +95,7 @@ mesh_spawn() {
 	MESH_PARKED+=("$!")
 }
 
-proc_state() {
-	local stat
-	read -r stat <"/proc/$1/stat" || return 1
-	stat=${stat##*) }
-	echo "${stat%% *}"
-}
-
-all_parked() {
-	local p
-	for p in "${MESH_PARKED[@]}"; do [[ $(proc_state "$p") == T ]] || return 1; done
-}
+all_parked() { all_stopped "${MESH_PARKED[@]}"; }
 
 # mesh_release: every parked agent starts now; MESH_T0 = that time (µs).
 mesh_release() {

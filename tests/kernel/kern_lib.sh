@@ -58,16 +58,6 @@ wait_for() {
 	done
 }
 
-# wait_for_ms MS CMD...: same with a deadline in milliseconds.
-wait_for_ms() {
-	local deadline=$(($(now_ms) + $1))
-	shift
-	until "$@" >/dev/null 2>&1; do
-		(($(now_ms) < deadline)) || return 1
-		sleep 0.01
-	done
-}
-
 # drive NAME ARGS...: runs the driver to completion, output in $TMP/NAME.out.
 drive() {
 	local name=$1

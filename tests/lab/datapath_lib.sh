@@ -81,13 +81,6 @@ full_size() {
 	lab exec "$1" "$2" -- ping -n -c 2 -i 0.2 -W 2 -M "do" -s $((m - 28)) "$3" >/dev/null
 }
 
-# agent_log HOST: the host's agent log.
-agent_log() { cat "/run/nsagent-lab/$NSAGENT_LAB/$1/agent.log"; }
-# logged HOST PATTERN: the host's agent log has a line matching PATTERN
-# (basic regex). The agent logs after it acts, so a test that has seen the
-# effect polls for the line: poll 5 logged host1 'repaired.*'.
-logged() { agent_log "$1" | grep_q -- "$2"; }
-
 # nft_table HOST: succeeds while the agent's table exists.
 nft_table() {
 	local out

@@ -58,3 +58,41 @@ lab_init() {
 # input, so that under `set -o pipefail` the writer never dies of SIGPIPE
 # and turns a match into a failure.
 grep_q() { grep "$@" >/dev/null; }
+
+# Oracles: a test asks the agent's status model (status --json: the same
+# counters as `nsagent status` and /metrics), not its log, whenever the
+# model has the fact. Log text is for what the log line itself is meant to
+# say, matched anywhere in the agent's log since its last start (log_last),
+# never by its position or by the order of events.
+
+# status_json HOST: HOST's agent's status --json.
+status_json() { lab exec "$1" -- "$NSAGENT" status --json; }
+
+# counter HOST NAME [LABEL]: a counter of HOST's agent (status --json
+# .counters); fails (no output) when the agent has no such counter.
+counter() {
+	local path=".counters[\"$2\"]"
+	[[ -z ${3:-} ]] || path+="[\"$3\"]"
+	status_json "$1" | jq -e "$path | numbers"
+}
+
+# peer_field HOST ADDR FIELD: FIELD of HOST's peer at ADDR in status --json
+# (e.g. mode, state, route); empty when there is no such peer.
+peer_field() {
+	status_json "$1" | jq -r --arg a "$2" --arg f "$3" \
+		'.peers[] | select(.address == $a) | .[$f] // empty'
+}
+
+# peer_is HOST ADDR FIELD VALUE: poll-friendly peer_field comparison.
+peer_is() { [[ $(peer_field "$1" "$2" "$3") == "$4" ]]; }
+
+# log_last HOST: HOST's agent log since its last start (deploy/lab marks
+# each start with a "=== lab: ...: start" line).
+log_last() {
+	lab agent "$1" log | awk '/^=== lab: .*: start /{body=""} {body=body $0 "\n"} END{printf "%s", body}'
+}
+
+# logs HOST PATTERN: HOST's agent has logged a line matching PATTERN (basic
+# regex) since its last start. It logs after it acts, so a test that has
+# seen the effect polls: poll 10 logs host1 'mode vxlan'.
+logs() { log_last "$1" | grep_q -- "$2"; }

@@ -21,6 +21,32 @@ agent_alive() {
 	kill -0 "$(lab agent "$1" pid)" 2>/dev/null
 }
 
+# A session that stays up is one TCP connection all along (the oracle
+# for "no flap": the kernel's, exact, where log lines would be a guess).
+# session_conn HOST PEER: the kernel's established TCP connection(s) of
+# the peer port between HOST and PEER (address), as "local peer" lines.
+session_conn() {
+	lab exec "$1" -- ss -Htn state established "( sport = :7470 or dport = :7470 ) and dst $2" |
+		awk '{print $3, $4}'
+}
+# no_flap HOST CONN PEER: HOST's session with PEER is still the TCP
+# connection CONN (session_conn's, taken before): a session that went
+# down and up again would be a new connection.
+no_flap() {
+	session_conn "$1" "$3" | grep -qxF -- "$2" ||
+		{ echo "session $2 is gone; now: $(session_conn "$1" "$3")" >&2; return 1; }
+}
+# one_session HOST PEER: prints HOST's one session connection with PEER,
+# once there is exactly one (a collision's loser may take a moment to go).
+one_session() {
+	local conn deadline=$((SECONDS + 10))
+	until conn=$(session_conn "$1" "$2") && [[ -n $conn && $(grep -c . <<<"$conn") == 1 ]]; do
+		((SECONDS < deadline)) || fail "$1: not one session with $2: '$conn'"
+		sleep 0.1
+	done
+	echo "$conn"
+}
+
 # log_lines HOST: number of lines in HOST's agent log so far.
 log_lines() { lab agent "$1" log | wc -l; }
 

@@ -8,28 +8,29 @@ source "$(dirname "$0")/lib.sh"
 lab_init agentlocal
 
 lab up --hosts 1 || fail "deploy/lab up"
-log=/run/nsagent-lab/$NSAGENT_LAB/host1/agent.log
 
 ifindex() { lab exec host1 -- cat "/sys/class/net/$1/ifindex"; }
 before_br=$(ifindex br0)
 before_veth=$(ifindex nsa-NS1)
 
-# Restart: the second start adopts the topology without a single change.
+# Restart: the second start adopts the topology without a single change
+# (the agent is ready once its local topology is reconciled).
 lab agent host1 restart || fail "agent restart"
-grep -q 'local topology reconciled.*(0 changes)' "$log" ||
-	fail "a restart over existing state made kernel changes: $(grep reconciled "$log")"
+changes=$(counter host1 reconcile_changes) || fail "host1's status has no reconcile_changes"
+((changes == 0)) || fail "a restart over existing state made $changes kernel change(s)"
 [[ $(ifindex br0) == "$before_br" && $(ifindex nsa-NS1) == "$before_veth" ]] ||
 	fail "restart re-created interfaces (ifindex changed)"
 
-# Drift: each owned object deleted by hand comes back.
+# Drift: each owned object deleted by hand comes back, through repairs.
+repairs=$(counter host1 reconcile_repairs) || fail "host1's status has no reconcile_repairs"
 lab exec host1 -- ip link del br0
-lab wait --timeout 5 host1 -- sh -c 'ip -4 addr show dev br0 | grep -q 172.16.0.1/24' ||
+lab wait --timeout 30 host1 -- sh -c 'ip -4 addr show dev br0 | grep -q 172.16.0.1/24' ||
 	fail "deleted bridge not repaired"
-lab ping --timeout 5 host1 NS1 172.16.0.3 || fail "NS1 -> NS2 after bridge repair"
+lab ping --timeout 30 host1 NS1 172.16.0.3 || fail "NS1 -> NS2 after bridge repair"
 lab exec host1 NS2 -- ip route del default
-lab wait --timeout 5 host1 NS2 -- sh -c 'ip route | grep -q "default via 172.16.0.1"' ||
+lab wait --timeout 30 host1 NS2 -- sh -c 'ip route | grep -q "default via 172.16.0.1"' ||
 	fail "deleted default route in NS2 not repaired"
-grep -q 'repaired' "$log" || fail "repairs are not logged"
+(($(counter host1 reconcile_repairs) > repairs)) || fail "the objects came back, but not through repairs"
 
 # SIGTERM leaves the kernel state: namespaces keep their networking.
 lab agent host1 stop || fail "agent stop"

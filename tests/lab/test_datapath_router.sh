@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Router topology, 4 hosts (host1, host3 on 192.168.1.0/24; host2, host4 on
 # 192.168.2.0/24), --backend auto: peers on the same subnet are direct,
-# across the router vxlan, and the logs say so per peer. Every namespace
+# across the router vxlan, and status says so per peer. Every namespace
 # reaches every other; cross-node traffic keeps its source on both kinds of
 # path, and NAT to the outside host still shows the node IP. `nsagent
 # status` shows the mode per peer too. The namespaces'
@@ -20,15 +20,14 @@ lab up --topology router --hosts "$n" >/dev/null || fail "deploy/lab up --topolo
 poll 60 mesh_ready "$n" || fail "no full mesh of $n hosts across the router"
 
 ip_of() { echo "192.168.$((2 - $1 % 2)).$((4 + $1))"; }
-# Per host, per peer: the mode in the log and the route in the kernel.
+# Per host, per peer: the mode in status --json and the route in the kernel.
 for ((i = 1; i <= n; i++)); do
-	log=$(agent_log "host$i")
 	rt=$(lab exec "host$i" -- ip -4 route show proto nsagent)
 	for ((j = 1; j <= n; j++)); do
 		((i != j)) || continue
 		if (((i - j) % 2 == 0)); then mode=direct; else mode=vxlan; fi
-		grep -q "peer $(ip_of "$j"):7470 ([0-9a-f]*): mode $mode" <<<"$log" ||
-			fail "host$i's log does not show mode $mode for host$j: $(grep ': mode ' <<<"$log")"
+		poll 10 peer_is "host$i" "$(ip_of "$j")" mode "$mode" ||
+			fail "host$i's status does not show mode $mode for host$j: $(peer_field "host$i" "$(ip_of "$j")" mode)"
 		s=172.16.$((j - 1))
 		if [[ $mode == direct ]]; then
 			grep -q "^$s.0/24 via $(ip_of "$j") dev eth0" <<<"$rt" ||
@@ -98,7 +97,7 @@ out=$(bulk host4 NS2 host1 NS2 172.16.0.3) || fail "bulk transfer over vxlan (4 
 # made by the repair pass (the repairs counter; not the log's "first:"
 # event, which is whichever notification the kernel sent first: the
 # device's neighbours go before the device).
-repairs() { lab exec host1 -- "$NSAGENT" status --json | jq '.counters.reconcile_repairs'; }
+repairs() { counter host1 reconcile_repairs; }
 before=$(repairs)
 lab exec host1 -- ip link del nsa-vxlan
 lab ping --timeout 10 host1 NS1 172.16.1.2 || fail "vxlan path not repaired after deleting nsa-vxlan"

@@ -5,12 +5,15 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
+# Less what changes on its own: a dynamic address's remaining lifetimes
+# (DHCP, SLAAC) count down, and rule counters count the machine's traffic
+# (nft -s leaves them out).
 root_state() {
 	ip -o link
-	ip -o addr
+	ip -o addr | sed -E 's/ +valid_lft [^ ]+ preferred_lft [^ ]+//'
 	ip route
 	ip netns list
-	nft list ruleset
+	nft -s list ruleset
 	cat /proc/sys/net/ipv4/ip_forward
 }
 

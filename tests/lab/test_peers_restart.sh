@@ -4,7 +4,10 @@
 #    pings NS1@host2 every 10 ms: 0 lost of at least 1000, routes unchanged;
 #  - an agent stopped (SIGTERM, goodbye(restart)) and not restarted: its
 #    route stays on the peer until the restart time, then goes;
-#  - `nsagent down` on host2: host1 withdraws host2's route within 1 s.
+#  - `nsagent down` on host2: host1 withdraws host2's route at once, on
+#    host2's goodbye(leave): with a restart time of 10 minutes on host1,
+#    nothing else could remove it within the test's deadline. (A bound in
+#    milliseconds would test the machine's speed, not the agent.)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/peers_lib.sh"
@@ -41,20 +44,17 @@ lab agent host2 stop || fail "stop the host2 agent"
 gone_after() {
 	[[ -z $(routes host1) ]]
 }
-poll $((restart_s + 10)) gone_after || fail "host2's route not removed after the restart time"
+poll $((restart_s + 60)) gone_after || fail "host2's route not removed after the restart time"
 elapsed=$((SECONDS - start))
 ((elapsed >= restart_s - 1)) || fail "host2's route removed after ${elapsed}s, before the restart time (${restart_s}s)"
 
-# `nsagent down` on host2: host1 withdraws at once.
+# `nsagent down` on host2: host1 withdraws at once, though it now keeps a
+# lost peer's routes for 10 minutes.
+lab agent host1 restart -- --restart-time 10m >/dev/null || fail "restart host1 with --restart-time 10m"
 lab agent host2 start >/dev/null || fail "start the host2 agent again"
 poll 30 mesh_ready 2 || fail "no session after starting host2 again"
-# down also removes host2's own kernel state, which takes a while: time
-# host1's withdraw from the start of down, concurrently.
 t0=$(date +%s%N)
-lab exec host2 -- "$NSAGENT" down >"$tmp/down" 2>&1 &
-downer=$!
-poll 5 gone_after || fail "host1 kept host2's route after nsagent down"
-ms=$((($(date +%s%N) - t0) / 1000000))
-wait "$downer" || fail "nsagent down on host2: $(cat "$tmp/down")"
-((ms <= 1000)) || fail "host1 withdrew host2's route after ${ms} ms (want <= 1000)"
+lab exec host2 -- "$NSAGENT" down >"$tmp/down" 2>&1 || fail "nsagent down on host2: $(cat "$tmp/down")"
+poll 60 gone_after || fail "host1 kept host2's route after nsagent down (until its restart time?)"
+echo "host1 withdrew host2's route $((($(date +%s%N) - t0) / 1000000)) ms after down started"
 echo PASS

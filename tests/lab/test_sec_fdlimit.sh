@@ -26,7 +26,6 @@ lab up --hosts 2 --no-agent >/dev/null || fail "deploy/lab up"
 lab agent host1 start --nofile 1024:1024 -- --metrics 127.0.0.1:9470 >/dev/null ||
 	fail "host1's agent does not start under an open-file limit of 1024"
 pid=$(lab agent host1 pid)
-start_log=$(lab agent host1 log)
 
 # A limit just above what the agent holds: the flood must run it out.
 held=$(find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 | wc -l)
@@ -76,6 +75,6 @@ soft=$(awk '/^Max open files/ {print $4}' "/proc/$(lab agent host2 pid)/limits")
 [[ $soft == 4096 ]] || fail "host2 did not raise its soft open-file limit to the hard one ($soft)"
 poll 30 mesh_ready 2 || fail "host1 and host2 do not peer after the flood"
 agent_alive host1 || fail "host1's agent died"
-grep -E "open-file limit 1024 \(hard limit 1024\) is below .*max-connections 1024 \+ [0-9]+ .*lower max-connections" <<<"$start_log" >&2 ||
-	fail "no start-up warning about the open-file limit: $(tail -n 20 <<<"$start_log")"
+log_last host1 | grep -E "open-file limit 1024 \(hard limit 1024\) is below .*max-connections 1024 \+ [0-9]+ .*lower max-connections" >&2 ||
+	fail "no start-up warning about the open-file limit: $(log_last host1 | head -n 20)"
 echo PASS

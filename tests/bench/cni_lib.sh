@@ -1,0 +1,164 @@
+# tests/bench/cni_lib.sh — a CNI plugin called the way a runtime calls it
+# (sourced after lib.sh, in the inside half of a benchmark: in a lab host).
+#
+# DOC: A container runtime (libcni, as podman and containerd use it) runs a
+# plugin binary found by its "type" in CNI_PATH with the parameters in the
+# environment (CNI_COMMAND, CNI_CONTAINERID, CNI_NETNS, CNI_IFNAME,
+# CNI_PATH) and the network configuration on stdin; for a conflist it runs
+# the plugins in order for ADD, each given the list's "cniVersion" and
+# "name" and the previous plugin's result as "prevResult", and in reverse
+# order for DEL, each given the ADD result (libcni's cached result,
+# CNI >= 0.4.0). cni_exec does exactly that, so a benchmark times what a
+# runtime would wait for, without a runtime's own cost around it.
+#
+# cni_bench LABEL CONFLIST N RUNS times N ADDs at once, each into a fresh
+# network namespace of its own, then N DELs at once, RUNS times, and
+# prints the median and 90th percentile per command. Every call must
+# succeed, every ADD must return an address, the N addresses of a run must
+# differ, and after DEL no namespace may still hold its interface:
+# otherwise the benchmark fails, whatever the times.
+#
+# Plugins are looked up in CNI_BENCH_PATH (default: $BENCH_TMP/cni-bin,
+# then /usr/lib/cni), so a benchmark can put its own plugin first.
+# shellcheck shell=bash
+
+# cni_path: the plugin search path (CNI_PATH), read when a plugin runs:
+# BENCH_TMP exists only once the benchmark has started.
+cni_path() { echo "${CNI_BENCH_PATH:-$BENCH_TMP/cni-bin:/usr/lib/cni}"; }
+
+# cni_plugin TYPE: the plugin's path in CNI_BENCH_PATH.
+cni_plugin() {
+	local dir path
+	local -a dirs
+	path=$(cni_path)
+	IFS=: read -r -a dirs <<<"$path"
+	for dir in "${dirs[@]}"; do
+		[[ -x $dir/$1 ]] && echo "$dir/$1" && return 0
+	done
+	echo "no CNI plugin '$1' in $path" >&2
+	return 1
+}
+
+# cni_exec COMMAND CONFLIST CONTAINERID NETNS IFNAME RESULT_FILE: runs the
+# conflist's plugins for COMMAND (ADD or DEL) as libcni does (see above).
+# ADD writes the last plugin's result to RESULT_FILE, DEL reads it. Sets
+# CNI_EXEC_US to the time spent in the plugins (µs; the glue between them
+# is not counted). On failure it prints the plugin's error and returns 1.
+cni_exec() {
+	local cmd=$1 conflist=$2 id=$3 netns=$4 ifname=$5 result=$6
+	local n i order=() type plugin conf prev='' out rc t0 path
+	path=$(cni_path)
+	CNI_EXEC_US=0
+	n=$(jq '.plugins | length' "$conflist") || return 1
+	if [[ $cmd == ADD ]]; then
+		for ((i = 0; i < n; i++)); do order+=("$i"); done
+	else
+		for ((i = n - 1; i >= 0; i--)); do order+=("$i"); done
+		prev=$(<"$result") || return 1
+	fi
+	for i in "${order[@]}"; do
+		type=$(jq -r ".plugins[$i].type" "$conflist") || return 1
+		plugin=$(cni_plugin "$type") || return 1
+		conf=$(jq -c --argjson i "$i" --arg prev "$prev" '.plugins[$i] + {cniVersion, name} +
+			(if $prev == "" then {} else {prevResult: ($prev | fromjson)} end)' "$conflist") || return 1
+		rc=0
+		t0=${EPOCHREALTIME/./}
+		out=$(CNI_COMMAND=$cmd CNI_CONTAINERID=$id CNI_NETNS=$netns CNI_IFNAME=$ifname \
+			CNI_PATH=$path "$plugin" <<<"$conf") || rc=$?
+		CNI_EXEC_US=$((CNI_EXEC_US + ${EPOCHREALTIME/./} - t0))
+		if ((rc != 0)); then
+			echo "CNI $cmd of $id: plugin $type exited $rc: $out" >&2
+			return 1
+		fi
+		[[ $cmd != ADD ]] || prev=$out
+	done
+	[[ $cmd != ADD ]] || echo "$prev" >"$result"
+}
+
+# percentile P V...: the P-th percentile of the values (nearest rank).
+percentile() {
+	local p=$1
+	shift
+	printf '%s\n' "$@" | sort -n | awk -v p="$p" '{v[NR] = $1} END {
+		if (NR == 0) { print "nan"; exit }
+		r = int((p * NR + 99) / 100); if (r < 1) r = 1; print v[r] }'
+}
+
+# cni_parallel COMMAND CONFLIST N DIR: COMMAND for netns cnib-1..N at once
+# (each worker parks itself with SIGSTOP; one kill -CONT releases them
+# all). Worker I writes "µs address" to DIR/COMMAND.I, or its error to
+# DIR/COMMAND.I.err.
+cni_parallel() {
+	local cmd=$1 conflist=$2 n=$3 dir=$4 i pids=() failed=0
+	for ((i = 1; i <= n; i++)); do
+		(
+			kill -STOP "$BASHPID"
+			if cni_exec "$cmd" "$conflist" "cnib-$i" "/run/netns/cnib-$i" eth0 "$dir/result.$i" \
+				2>"$dir/$cmd.$i.err"; then
+				addr=
+				[[ $cmd != ADD ]] || addr=$(jq -r '.ips[0].address // empty' "$dir/result.$i")
+				echo "$CNI_EXEC_US $addr" >"$dir/$cmd.$i"
+			fi
+		) &
+		pids+=("$!")
+	done
+	poll_until 30 all_stopped "${pids[@]}" || bench_fail "CNI workers did not park"
+	kill -CONT "${pids[@]}"
+	for i in "${!pids[@]}"; do wait "${pids[i]}" || failed=1; done
+	for ((i = 1; i <= n; i++)); do
+		[[ -s $dir/$cmd.$i ]] || bench_fail "CNI $cmd in cnib-$i failed: $(cat "$dir/$cmd.$i.err")"
+	done
+	((!failed)) || bench_fail "a CNI $cmd worker failed"
+}
+
+# cni_bench LABEL CONFLIST N RUNS: see the header.
+cni_bench() {
+	local label=$1 conflist=$2 n=$3 runs=$4 r i dir us addr shown
+	local -a add=() del=() addrs=()
+	for ((r = 1; r <= runs; r++)); do
+		dir=$BENCH_TMP/cni.$label.$n.$r
+		mkdir -p "$dir"
+		for ((i = 1; i <= n; i++)); do
+			ip netns add "cnib-$i" || bench_fail "ip netns add cnib-$i"
+		done
+		cni_parallel ADD "$conflist" "$n" "$dir"
+		addrs=()
+		for ((i = 1; i <= n; i++)); do
+			read -r us addr <"$dir/ADD.$i"
+			[[ -n $addr ]] || bench_fail "ADD in cnib-$i returned no address: $(cat "$dir/result.$i")"
+			shown=$(ip -n "cnib-$i" -o addr show dev eth0)
+			[[ $shown == *" inet $addr "* || $shown == *" inet6 $addr "* ]] ||
+				bench_fail "cnib-$i: eth0 lacks $addr, which ADD returned"
+			add+=("$us")
+			addrs+=("$addr")
+		done
+		(($(printf '%s\n' "${addrs[@]}" | sort -u | wc -l) == n)) ||
+			bench_fail "$label: $n ADDs returned duplicate addresses: ${addrs[*]}"
+		cni_parallel DEL "$conflist" "$n" "$dir"
+		for ((i = 1; i <= n; i++)); do
+			read -r us _ <"$dir/DEL.$i"
+			del+=("$us")
+			! ip -n "cnib-$i" link show eth0 >/dev/null 2>&1 ||
+				bench_fail "cnib-$i still has eth0 after DEL"
+			ip netns del "cnib-$i"
+		done
+		[[ -n ${BENCH_KEEP:-} ]] || rm -rf "$dir"
+	done
+	cni_stats "$label" add "$n" "${add[@]}"
+	cni_stats "$label" del "$n" "${del[@]}"
+}
+
+# cni_stats LABEL COMMAND N US...: one line of figures, and its RESULT line.
+cni_stats() {
+	local label=$1 cmd=$2 n=$3 med p90
+	shift 3
+	med=$(ms "$(median "$@")")
+	p90=$(ms "$(percentile 90 "$@")")
+	printf '%-12s %8s %5s %8s %10s %10s %12s\n' "$label" "$cmd" "$n" "$#" "$med" "$p90" "$(spread "$@")"
+	echo "RESULT cni plugin=$label cmd=$cmd parallel=$n calls=$# median_ms=$med p90_ms=$p90"
+}
+
+# cni_bench_header: the column heads of cni_bench's lines.
+cni_bench_header() {
+	printf '%-12s %8s %5s %8s %10s %10s %12s\n' plugin command N calls "median ms" "p90 ms" "min-max ms"
+}
