@@ -110,6 +110,14 @@ static enum ctl_result cni_add(const struct cni_node *node, const struct cni_ops
 		snprintf(msg, size, "netns %s", kerr.message);
 		return CTL_NOT_FOUND;
 	}
+	/* Its interfaces, addresses and default route are the host's: an
+	 * attachment there would take them over. */
+	if (want.netns_dev == node->self_netns_dev && want.netns_ino == node->self_netns_ino) {
+		snprintf(msg, size,
+			 "netns %s is the host's own network namespace, not a container's",
+			 want.netns);
+		return CTL_INVALID;
+	}
 	e = nsalloc_find_attachment(node->alloc, want.container_id, want.ifname);
 	if (e) {
 		ret = add_existing(node, ops, e, &want, msg, size);

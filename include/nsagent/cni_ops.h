@@ -36,6 +36,10 @@ struct cni_node {
 	unsigned mtu;	  /* the data path's (0: the kernel's default) */
 	const char *problem;
 	const char *state_dir; /* for messages */
+	/* The agent's own network namespace (the host's): never a
+	 * container's, whatever a client asks. */
+	uint64_t self_netns_dev;
+	uint64_t self_netns_ino;
 };
 
 /* Serves one validated request (ctl.c checked ids, names and paths); res

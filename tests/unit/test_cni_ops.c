@@ -195,6 +195,14 @@ static void test_add_refusals(void **state)
 	f->node.problem = "";
 	assert_int_equal(call(f, CTL_CNI_STATUS, "", "", &res, msg), CTL_OK);
 
+	/* The host's own namespace (inode 99 here) is never a container's. */
+	f->node.self_netns_dev = 7;
+	f->node.self_netns_ino = 99;
+	assert_int_equal(call(f, CTL_CNI_ADD, "c1", "/ns/host/99", &res, msg), CTL_INVALID);
+	assert_non_null(strstr(msg, "host's own"));
+	assert_int_equal(nsalloc_count(alloc), 0);
+	assert_int_equal(f->applies, 0);
+
 	/* The netns is missing: named, nothing allocated. */
 	assert_int_equal(call(f, CTL_CNI_ADD, "c1", "/ns/missing/1", &res, msg), CTL_NOT_FOUND);
 	assert_non_null(strstr(msg, "/ns/missing/1"));
@@ -224,7 +232,7 @@ static void test_add_refusals(void **state)
 	}
 	assert_int_equal(call(f, CTL_CNI_ADD, "c9", "/ns/a/200", &res, msg), CTL_FULL);
 	assert_non_null(strstr(msg, "no free address"));
-	assert_int_equal(status_counted(STATUS_CNI_ERRORS), 5);	    /* add */
+	assert_int_equal(status_counted(STATUS_CNI_ERRORS), 6);	    /* add */
 	assert_int_equal(status_counted(STATUS_CNI_ERRORS + 4), 1); /* status */
 }
 
