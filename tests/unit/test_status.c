@@ -52,6 +52,20 @@ static void sample(struct status *st)
 	snprintf(ns->name, sizeof(ns->name), "database");
 	ns->addr = ip("172.16.0.10");
 	ns->runtime = true;
+	struct status_attachment *at = status_add_attachment(st);
+
+	snprintf(at->container_id, sizeof(at->container_id), "3f2a9c");
+	snprintf(at->netns, sizeof(at->netns), "/run/netns/cni-1");
+	snprintf(at->ifname, sizeof(at->ifname), "eth0");
+	snprintf(at->host_ifname, sizeof(at->host_ifname), "nsc0123456789ab");
+	at->addr = ip("172.16.0.11");
+	at = status_add_attachment(st);
+	snprintf(at->container_id, sizeof(at->container_id), "77");
+	snprintf(at->netns, sizeof(at->netns), "/proc/9/ns/net");
+	snprintf(at->ifname, sizeof(at->ifname), "net1");
+	snprintf(at->host_ifname, sizeof(at->host_ifname), "nsc000000000001");
+	at->addr = ip("172.16.0.12");
+	at->netns_gone = true;
 
 	p = status_add_peer(st);
 	assert_int_equal(p->last_heard_ms, -1);
@@ -90,7 +104,8 @@ static void number_counters(struct status *st)
 /* What one printer prints of st. Not inlined: GCC 12 at -O2 then takes the
  * text for a pointer into this frame (open_memstream keeps &text) and
  * fails the Release build with -Wdangling-pointer. */
-static __attribute__((noinline)) char *printed(void (*print)(const struct status *, FILE *), const struct status *st)
+static __attribute__((noinline)) char *printed(void (*print)(const struct status *, FILE *),
+					       const struct status *st)
 {
 	char *text = NULL;
 	size_t size = 0;
@@ -128,6 +143,10 @@ static void test_text(void **state)
 	    "NAMESPACE  ADDRESS      ORIGIN\n"
 	    "NS1        172.16.0.2   config\n"
 	    "database   172.16.0.10  runtime\n"
+	    "\n"
+	    "CONTAINER  IFNAME  ADDRESS      NETNS                  HOST END         ORIGIN\n"
+	    "3f2a9c     eth0    172.16.0.11  /run/netns/cni-1       nsc0123456789ab  cni\n"
+	    "77         net1    172.16.0.12  /proc/9/ns/net (gone)  nsc000000000001  cni\n"
 	    "\n"
 	    "NODE  ADDRESS            STATE        MODE    SUBNET         UPTIME  LAST HEARD  "
 	    "ROUTE      PROBE   RTT\n"
@@ -223,6 +242,18 @@ static void test_json(void **state)
 	assert_string_equal(
 	    json_object_get_string(get(json_object_array_get_idx(list, 1), "ip", json_type_string)),
 	    "172.16.0.10");
+	list = get(root, "attachments", json_type_array);
+	assert_int_equal(json_object_array_length(list), 2);
+	json_object *at = json_object_array_get_idx(list, 1);
+
+	assert_string_equal(json_object_get_string(get(at, "container_id", json_type_string)),
+			    "77");
+	assert_string_equal(json_object_get_string(get(at, "netns", json_type_string)),
+			    "/proc/9/ns/net");
+	assert_string_equal(json_object_get_string(get(at, "ifname", json_type_string)), "net1");
+	assert_string_equal(json_object_get_string(get(at, "ip", json_type_string)), "172.16.0.12");
+	assert_string_equal(json_object_get_string(get(at, "origin", json_type_string)), "cni");
+	assert_true(json_object_get_boolean(get(at, "netns_gone", json_type_boolean)));
 	list = get(root, "peers", json_type_array);
 	assert_int_equal(json_object_array_length(list), 2);
 	peer = json_object_array_get_idx(list, 0);
@@ -502,6 +533,7 @@ static void test_prom(void **state)
 	assert_line(text, "nsagent_healthy 1");
 	assert_line(text, "nsagent_authenticated 0");
 	assert_line(text, "nsagent_namespaces 2");
+	assert_line(text, "nsagent_attachments 2");
 	assert_line(text, "nsagent_sessions{state=\"idle\"} 0");
 	assert_line(text, "nsagent_sessions{state=\"connect\"} 1");
 	assert_line(text, "nsagent_sessions{state=\"opensent\"} 0");
