@@ -42,7 +42,9 @@ static void fill_result(const struct cni_node *node, const struct nsalloc_entry 
 	res->mtu = info->mtu ? info->mtu : node->mtu;
 	res->addr = e->addr;
 	res->prefix_len = node->subnet.len;
-	res->gateway = node->gateway;
+	/* The default route's next hop: the bridge. */
+	if (addr_prefix_host(&node->subnet, 1, &res->gateway) < 0)
+		res->gateway = 0;
 }
 
 /* Puts the kernel back as the allocator says after a failed step; a second

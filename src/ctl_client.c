@@ -257,7 +257,7 @@ int ctl_cni_call(const char *socket_path, const struct ctl_cni_request *req, int
 		cni.valid = valid_ptrs;
 	}
 	ret = ctl_client_exchange(socket_path, &r, timeout_ms, &resp, err, err_size);
-	if (ret < 0)
+	if (ret < 0 || !resp)
 		goto out;
 	reply->result = (enum ctl_result)resp->result;
 	copy_text(reply->message, sizeof(reply->message), resp->message);

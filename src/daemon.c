@@ -912,8 +912,6 @@ static enum ctl_result on_cni(void *arg, const struct ctl_cni_request *req,
 
 	struct kern_error kerr;
 
-	if (addr_prefix_host(&d->topo.subnet, 1, &node.gateway) < 0)
-		node.gateway = 0;
 	if (kern_netns_identity("/proc/thread-self/ns/net", &node.self_netns_dev,
 				&node.self_netns_ino, &kerr) < 0) {
 		snprintf(msg, size, "cannot read the agent's own network namespace: %s",

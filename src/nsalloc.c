@@ -339,8 +339,7 @@ static bool same_entries(const struct nsalloc_entry *a, unsigned na, const struc
 		return false;
 	for (unsigned i = 0; i < na; i++) {
 		if (strcmp(a[i].name, b[i].name) != 0 || a[i].addr != b[i].addr ||
-		    a[i].origin != b[i].origin ||
-		    memcmp(&a[i].cni, &b[i].cni, sizeof(a[i].cni)) != 0)
+		    a[i].origin != b[i].origin || !attachment_equal(&a[i].cni, &b[i].cni))
 			return false;
 	}
 	return true;

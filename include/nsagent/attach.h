@@ -28,6 +28,13 @@ struct attachment {
 	uint64_t netns_ino;
 };
 
+static inline bool attachment_equal(const struct attachment *a, const struct attachment *b)
+{
+	return strcmp(a->container_id, b->container_id) == 0 && strcmp(a->ifname, b->ifname) == 0 &&
+	       strcmp(a->netns, b->netns) == 0 && a->netns_dev == b->netns_dev &&
+	       a->netns_ino == b->netns_ino;
+}
+
 static inline bool attachment_is(const struct attachment *a, const char *container_id,
 				 const char *ifname)
 {

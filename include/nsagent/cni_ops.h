@@ -31,9 +31,8 @@ struct cni_ops {
  * node is not ready ("" when it is). */
 struct cni_node {
 	struct nsalloc *alloc;
-	struct prefix subnet;
-	uint32_t gateway; /* the bridge's address */
-	unsigned mtu;	  /* the data path's (0: the kernel's default) */
+	struct prefix subnet; /* the bridge has its first address */
+	unsigned mtu;	      /* the data path's (0: the kernel's default) */
 	const char *problem;
 	const char *state_dir; /* for messages */
 	/* The agent's own network namespace (the host's): never a

@@ -89,7 +89,7 @@ static struct kern_ns *ns_new(struct kern *kern, const struct kern_namespace *wa
 static bool ns_matches(const struct kern_ns *ns, const struct kern_namespace *want)
 {
 	if (is_attachment(want))
-		return ns->is_cni && memcmp(&ns->cni, &want->cni, sizeof(ns->cni)) == 0;
+		return ns->is_cni && attachment_equal(&ns->cni, &want->cni);
 	return !ns->is_cni && strcmp(ns->name, want->name) == 0;
 }
 

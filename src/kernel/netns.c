@@ -399,7 +399,7 @@ static int open_netns_file(const char *path, int *nsfd, struct stat *st)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
-		return -errno;
+		return errno ? -errno : -EIO;
 	if (fstatfs(fd, &sfs) < 0 || sfs.f_type != NSFS_MAGIC || fstat(fd, st) < 0 ||
 	    ioctl(fd, NS_GET_NSTYPE) != CLONE_NEWNET) {
 		close(fd);
@@ -411,8 +411,8 @@ static int open_netns_file(const char *path, int *nsfd, struct stat *st)
 
 int kern_netns_identity(const char *path, uint64_t *dev, uint64_t *ino, struct kern_error *err)
 {
-	struct stat st;
-	int fd, rc = open_netns_file(path, &fd, &st);
+	struct stat st = {0};
+	int fd = -1, rc = open_netns_file(path, &fd, &st);
 
 	if (rc < 0) {
 		kern_errorf(err, "%s %s", path,
@@ -427,8 +427,8 @@ int kern_netns_identity(const char *path, uint64_t *dev, uint64_t *ino, struct k
 
 int knetns_open_attachment(const struct attachment *cni, int *nsfd)
 {
-	struct stat st;
-	int fd, rc = open_netns_file(cni->netns, &fd, &st);
+	struct stat st = {0};
+	int fd = -1, rc = open_netns_file(cni->netns, &fd, &st);
 
 	if (rc < 0)
 		return rc == -EINVAL ? -ESTALE : rc;

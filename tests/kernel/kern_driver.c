@@ -51,9 +51,9 @@ static int parse_attach(const char *text, struct attachment *a)
 	if (strlen(buf) > ATTACH_ID_MAX || strlen(slash + 1) >= IFNAMSIZ ||
 	    strlen(eq + 1) > ATTACH_NETNS_MAX)
 		return -EINVAL;
-	snprintf(a->container_id, sizeof(a->container_id), "%s", buf);
-	snprintf(a->ifname, sizeof(a->ifname), "%s", slash + 1);
-	snprintf(a->netns, sizeof(a->netns), "%s", eq + 1);
+	snprintf(a->container_id, sizeof(a->container_id), "%.*s", ATTACH_ID_MAX, buf);
+	snprintf(a->ifname, sizeof(a->ifname), "%.*s", IFNAMSIZ - 1, slash + 1);
+	snprintf(a->netns, sizeof(a->netns), "%.*s", ATTACH_NETNS_MAX, eq + 1);
 	if (kern_netns_identity(a->netns, &a->netns_dev, &a->netns_ino, &err) < 0) {
 		fprintf(stderr, "attach: %s\n", err.message);
 		return -EINVAL;

@@ -95,7 +95,6 @@ static int setup(void **state)
 	assert_non_null(mkdtemp(f->dir));
 	assert_int_equal(addr_parse_prefix("172.16.0.0/29", &f->node.subnet), 0);
 	assert_int_equal(nsalloc_open(f->dir, &f->node.subnet, &f->node.alloc), 0);
-	assert_int_equal(addr_parse("172.16.0.1", &f->node.gateway), 0);
 	f->node.mtu = 1450;
 	f->node.problem = "";
 	f->node.state_dir = f->dir;
