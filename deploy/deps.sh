@@ -18,7 +18,11 @@ PACKAGES=(
 	# tests: promtool checks the metrics exposition
 	prometheus
 	# static analysis (tests/lint.sh)
-	cppcheck clang-tidy
+	cppcheck clang-tidy shellcheck
+	# the ecosystem's own checkers: the .deb (lintian, hardening-check from
+	# devscripts), the man page (mandoc), the unit (systemd-analyze), the
+	# bash completion (bash-completion's helpers)
+	lintian devscripts mandoc systemd bash-completion
 	# run: the lab and the agent's neighbours
 	iproute2 nftables iputils-ping util-linux procps
 )
