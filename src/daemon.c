@@ -27,6 +27,7 @@
  * says loudly at start that its sessions are unauthenticated. The peer
  * listener binds the node IP unless --listen says otherwise. */
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
 #include <stddef.h>
@@ -53,6 +54,7 @@
 #include "nsagent/kern.h"
 #include "nsagent/log.h"
 #include "nsagent/metrics.h"
+#include "nsagent/notify.h"
 #include "nsagent/nsalloc.h"
 #include "nsagent/peer.h"
 #include "nsagent/persist.h"
@@ -75,6 +77,7 @@ struct daemon {
 	struct event *sig_term;
 	struct event *sig_int;
 	struct event *sig_leave;
+	struct event *watchdog; /* systemd's WatchdogSec=, when set */
 	struct kern_topology topo;
 	bool have_topology;
 	struct state *state;
@@ -175,32 +178,6 @@ static void on_leave_signal(evutil_socket_t sig, short what, void *arg)
 	log_info("asked to leave the cluster (nsagent down), stopping");
 	d->goodbye = PEER_GOODBYE_LEAVE;
 	event_base_loopexit(d->base, NULL);
-}
-
-/* systemd's readiness protocol (sd_notify(3)): one datagram to
- * $NOTIFY_SOCKET; an abstract socket name starts with '@'. Quiet without it. */
-static void notify_systemd(const char *state)
-{
-	const char *path = getenv("NOTIFY_SOCKET");
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	size_t len;
-	int fd;
-
-	if (!path || (path[0] != '/' && path[0] != '@'))
-		return;
-	len = strlen(path);
-	if (len >= sizeof(sun.sun_path))
-		return;
-	memcpy(sun.sun_path, path, len);
-	if (sun.sun_path[0] == '@')
-		sun.sun_path[0] = '\0';
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return;
-	if (sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sun,
-		   (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) < 0)
-		log_warn("cannot notify systemd at %s: %s", path, strerror(errno));
-	close(fd);
 }
 
 static void mark_ready(struct daemon *d);
@@ -542,7 +519,7 @@ static void on_status(void *arg, struct status *st);
  * changed key that only a restart applies, binding a new metrics address,
  * finding addresses for new namespaces) happens before anything is
  * switched, so a failure keeps the running config untouched. */
-static enum ctl_result daemon_reload(struct daemon *d, char *msg, size_t size)
+static enum ctl_result reload_config(struct daemon *d, char *msg, size_t size)
 {
 	struct cfg *next = cfg_new();
 	struct metrics_server *metrics = NULL;
@@ -651,6 +628,20 @@ fail:
 	status_count(STATUS_RELOADS_FAILED);
 	cfg_free(next);
 	return CTL_FAILED;
+}
+
+/* A reload, as systemd sees it: reloading, then running again with the
+ * outcome as status (`systemctl status` shows why a reload failed). */
+static enum ctl_result daemon_reload(struct daemon *d, char *msg, size_t size)
+{
+	enum ctl_result result;
+
+	notify_send("RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\nSTATUS=reloading the config",
+		    notify_monotonic_usec());
+	result = reload_config(d, msg, size);
+	notify_send("READY=1\nSTATUS=running: %s%s",
+		    result == CTL_OK ? "" : "reload failed: ", msg);
+	return result;
 }
 
 static void on_hup_signal(evutil_socket_t sig, short what, void *arg)
@@ -933,6 +924,8 @@ static void daemon_free(struct daemon *d)
 		event_free(d->sig_int);
 	if (d->sig_leave)
 		event_free(d->sig_leave);
+	if (d->watchdog)
+		event_free(d->watchdog);
 	stop_operations(d);
 	kern_free(d->kern);
 	free(d->topo.namespaces);
@@ -953,7 +946,36 @@ static void mark_ready(struct daemon *d)
 			 "down` will not find this agent, stop it by its pid",
 			 d->cfg->run_dir);
 	log_info("ready");
-	notify_systemd("READY=1");
+	notify_send("READY=1\nSTATUS=running: node IP %s",
+		    addr_format(d->node_ip, (char[ADDR_STRLEN]){0}));
+}
+
+static void on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	notify_send("WATCHDOG=1");
+}
+
+/* systemd's watchdog (WatchdogSec=): the keep-alive comes from a timer of
+ * the event loop itself at half the interval, so a loop that stalls
+ * misses it and systemd restarts the agent (the kernel keeps forwarding
+ * meanwhile). */
+static void start_watchdog(struct daemon *d)
+{
+	uint64_t usec = notify_watchdog_usec();
+	struct timeval half;
+
+	if (!usec)
+		return;
+	half.tv_sec = (time_t)(usec / 2 / 1000000);
+	half.tv_usec = (suseconds_t)(usec / 2 % 1000000);
+	d->watchdog = event_new(d->base, -1, EV_PERSIST, on_watchdog, d);
+	if (!d->watchdog || event_add(d->watchdog, &half) < 0)
+		fatal("cannot start the watchdog timer");
+	log_info("systemd watchdog: a keep-alive every %" PRIu64 " ms", usec / 2 / 1000);
+	notify_send("WATCHDOG=1");
 }
 
 /* The cluster key is in this process's memory from its loading to the
@@ -1201,6 +1223,7 @@ int daemon_run(const struct cfg *cfg)
 		fatal("cannot install signal handlers");
 	if (start_operations(&d) < 0)
 		goto out;
+	start_watchdog(&d);
 	/* Every handled signal has its handler now; one sent during start-up
 	 * is delivered here and handled by the loop. */
 	unblock_signals();
@@ -1214,7 +1237,7 @@ int daemon_run(const struct cfg *cfg)
 	if (d.failed)
 		goto out;
 	status = 0;
-	notify_systemd("STOPPING=1");
+	notify_send("STOPPING=1\nSTATUS=stopping");
 	peer_mgr_shutdown(d.peers, d.goodbye);
 out:
 	daemon_free(&d);

@@ -1,6 +1,6 @@
 # The unit tests, one cmocka program per module (test_MODULE.c), each
 # linked against nsagent_core (see nsa_unit in tests/CMakeLists.txt).
-foreach(module addr backend backoff claim config frame log metrics nsalloc pidfile probe rde rib
+foreach(module addr backend backoff claim config frame log metrics notify nsalloc pidfile probe rde rib
     state status wire)
   nsa_unit(test_${module})
 endforeach()
