@@ -42,7 +42,6 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
-#include <ifaddrs.h>
 #include <netinet/in.h>
 
 #include <event2/buffer.h>
@@ -54,6 +53,7 @@
 #include "nsagent/kern.h"
 #include "nsagent/log.h"
 #include "nsagent/metrics.h"
+#include "nsagent/nodeip.h"
 #include "nsagent/notify.h"
 #include "nsagent/nsalloc.h"
 #include "nsagent/peer.h"
@@ -78,6 +78,7 @@ struct daemon {
 	struct event *sig_int;
 	struct event *sig_leave;
 	struct event *watchdog; /* systemd's WatchdogSec=, when set */
+	struct endpoint *seeds; /* --peer, names resolved at start */
 	struct kern_topology topo;
 	bool have_topology;
 	struct state *state;
@@ -268,38 +269,37 @@ static int lookup_path(void *arg, uint32_t node_ip, struct kern_path *path, stru
 	return kern_route_path(arg, node_ip, path, err);
 }
 
-/* A global IPv4 address of this host outside the cluster range, for a node
- * started without --peer and --node-ip (the first node of a cluster). */
-static int first_host_address(const struct cfg *cfg, uint32_t *out)
+/* The --peer addresses, names resolved now (again at each redial, by the
+ * session code). */
+static int resolve_seeds(struct daemon *d)
 {
-	struct ifaddrs *ifas, *ifa;
-	int ret = -EADDRNOTAVAIL;
+	struct cfg_error err;
+	int ret;
 
-	if (getifaddrs(&ifas) < 0)
-		return -errno;
-	for (ifa = ifas; ifa; ifa = ifa->ifa_next) {
-		uint32_t addr;
-
-		if (!ifa->ifa_addr || ifa->ifa_addr->sa_family != AF_INET)
-			continue;
-		addr = ntohl(((struct sockaddr_in *)ifa->ifa_addr)->sin_addr.s_addr);
-		if ((addr >> 24) == 127 || addr_prefix_contains_addr(&cfg->cluster_cidr, addr))
-			continue;
-		*out = addr;
-		ret = 0;
-		break;
+	d->seeds = xcalloc(d->cfg->n_peers + 1, sizeof(*d->seeds));
+	ret = cfg_resolve_peers(d->cfg, d->seeds, &err);
+	if (ret < 0) {
+		log_error("%s: %s", err.where, err.message);
+		return ret;
 	}
-	freeifaddrs(ifas);
-	return ret;
+	for (unsigned i = 0; i < d->cfg->n_peers; i++) {
+		if (cfg_peer_host(d->cfg, i))
+			log_info("peer %s is at %s", cfg_peer_host(d->cfg, i),
+				 addr_format_endpoint(&d->seeds[i], (char[ENDPOINT_STRLEN]){0}));
+	}
+	return 0;
 }
 
-/* --node-ip, else the source address towards the first peer (given or
- * persisted), else the host's first global address. */
+/* --node-ip, else --iface's address, else the source address towards the
+ * first peer (given or persisted), else the host's only global address
+ * (src/nodeip.c says why not the first one). A derived address that no
+ * peer could reach (loopback, link-local) is refused, naming the flags. */
 static int choose_node_ip(const struct daemon *d, uint32_t *node_ip)
 {
 	struct kern_error kerr = {{0}};
 	const struct endpoint *first = NULL;
-	char buf[ADDR_STRLEN];
+	char buf[ADDR_STRLEN], how[ADDR_HOST_MAX + 64], msg[512];
+	const char *problem;
 	int ret;
 
 	if (d->cfg->node_ip) {
@@ -307,27 +307,44 @@ static int choose_node_ip(const struct daemon *d, uint32_t *node_ip)
 		return 0;
 	}
 	if (d->cfg->n_peers)
-		first = &d->cfg->peers[0];
+		first = &d->seeds[0];
 	else if (d->state->n_peers)
 		first = &d->state->peers[0];
-	if (first) {
-		ret = kern_route_source(first->addr, node_ip, &kerr);
+	if (d->cfg->iface[0]) {
+		ret = nodeip_host_address(&d->cfg->cluster_cidr, d->cfg->iface, node_ip, msg,
+					  sizeof(msg));
 		if (ret < 0) {
-			log_error("cannot choose a node IP (give --node-ip): %s", kerr.message);
+			log_error("cannot choose a node IP: %s", msg);
 			return ret;
 		}
-		log_info("node IP %s (the source address towards %s)", addr_format(*node_ip, buf),
-			 addr_format(first->addr, (char[ADDR_STRLEN]){0}));
-		return 0;
+		snprintf(how, sizeof(how), "the address of --iface %s", d->cfg->iface);
+	} else if (first) {
+		ret = kern_route_source(first->addr, node_ip, &kerr);
+		if (ret < 0) {
+			log_error("cannot choose a node IP (give --node-ip or --iface): %s",
+				  kerr.message);
+			return ret;
+		}
+		snprintf(how, sizeof(how), "the source address towards %s%s%s",
+			 addr_format(first->addr, (char[ADDR_STRLEN]){0}),
+			 d->cfg->n_peers && cfg_peer_host(d->cfg, 0) ? ", peer " : "",
+			 d->cfg->n_peers && cfg_peer_host(d->cfg, 0) ? cfg_peer_host(d->cfg, 0)
+								     : "");
+	} else {
+		ret = nodeip_host_address(&d->cfg->cluster_cidr, NULL, node_ip, msg, sizeof(msg));
+		if (ret < 0) {
+			log_error("cannot choose a node IP: %s", msg);
+			return ret;
+		}
+		snprintf(how, sizeof(how), "no --peer: the host's only global address");
 	}
-	ret = first_host_address(d->cfg, node_ip);
-	if (ret < 0) {
-		log_error("cannot choose a node IP: no --peer and no global IPv4 address; give "
-			  "--node-ip");
-		return ret;
+	problem = addr_node_ip_problem(*node_ip);
+	if (problem) {
+		log_error("node IP %s (%s) %s: no peer could reach it; give --iface or --node-ip",
+			  addr_format(*node_ip, buf), how, problem);
+		return -EADDRNOTAVAIL;
 	}
-	log_info("node IP %s (no --peer: the host's first global address)",
-		 addr_format(*node_ip, buf));
+	log_info("node IP %s (%s)", addr_format(*node_ip, buf), how);
 	return 0;
 }
 
@@ -928,6 +945,7 @@ static void daemon_free(struct daemon *d)
 		event_free(d->watchdog);
 	stop_operations(d);
 	kern_free(d->kern);
+	free(d->seeds);
 	free(d->topo.namespaces);
 	if (d->base)
 		event_base_free(d->base);
@@ -1163,7 +1181,8 @@ static int start_sessions(struct daemon *d)
 	pc.accept_rate = cfg->accept_rate;
 	pc.rde = d->rde;
 	pc.cluster = cfg->cluster_cidr;
-	pc.seeds = cfg->peers;
+	pc.seeds = d->seeds;
+	pc.seed_hosts = (const char(*)[ADDR_HOST_MAX + 1]) cfg->peer_hosts;
 	pc.n_seeds = cfg->n_peers;
 	pc.keepalive_ms = cfg->keepalive_ms;
 	pc.hold_time_ms = cfg->hold_time_ms;
@@ -1202,7 +1221,7 @@ int daemon_run(const struct cfg *cfg)
 		goto out;
 	}
 
-	if (choose_node_ip(&d, &d.node_ip) < 0)
+	if (resolve_seeds(&d) < 0 || choose_node_ip(&d, &d.node_ip) < 0)
 		goto out;
 	/* An explicit --node-ip was checked with the config; a derived one
 	 * only now. */
