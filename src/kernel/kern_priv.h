@@ -73,6 +73,7 @@ struct klink {
 	uint16_t vxlan_port;  /* host order */
 	bool vxlan_learning;
 	bool vxlan_has_remote; /* a default remote or group: it would flood */
+	bool hairpin;	       /* a bridge port in hairpin mode (IFLA_BRPORT_MODE) */
 };
 
 struct kaddr {
@@ -154,6 +155,12 @@ struct kreq_link {
 	const char *alias;	 /* non-NULL: set it */
 	bool group;		 /* put it in KERN_LINK_GROUP */
 	bool no_ipv6_ll;	 /* IPv6 address generation mode "none" */
+	/* Hairpin mode on, for a bridge port: a second request (family
+	 * AF_BRIDGE, after the enslaving one). A frame may then leave by
+	 * the port it came in by, so a namespace reaches its own address
+	 * through a path that comes back to the bridge (a DNAT on the host, a
+	 * service address) instead of the bridge dropping the reply. */
+	bool hairpin;
 };
 /* ifindex 0 finds the link by ifname. */
 int kreq_link_set(struct knl *nl, int ifindex, const char *ifname, const struct kreq_link *change,

@@ -55,7 +55,7 @@ print(sum("chain" in i for i in items), sum("rule" in i for i in items))'
 
 table_is_complete() {
 	[[ "$(shape)" == "4 5" ]] &&
-		contains "ip saddr $SUBNET ip daddr != $CLUSTER counter packets [0-9]* bytes [0-9]* masquerade" \
+		contains "ip saddr $SUBNET ip daddr != $CLUSTER counter packets [0-9]* bytes [0-9]* masquerade fully-random" \
 			nft list chain inet nsagent postrouting
 }
 
