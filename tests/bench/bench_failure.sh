@@ -236,7 +236,9 @@ report() {
 	m=$(median $2)
 	# shellcheck disable=SC2086
 	h=$(median $3)
+	# shellcheck disable=SC2086 # space-separated numbers, one per line
 	lo=$(printf '%s\n' $2 | sort -n | head -1)
+	# shellcheck disable=SC2086 # space-separated numbers, one per line
 	hi=$(printf '%s\n' $2 | sort -n | tail -1)
 	echo
 	case $c in

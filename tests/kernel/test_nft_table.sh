@@ -14,7 +14,7 @@ SUBNET=172.16.0.0/24
 CLUSTER=172.16.0.0/16
 BRIDGE=br$TAG
 BRIDGE=${BRIDGE:0:15}
-WORK=$(mktemp -d /tmp/nsa-nft-table-$TAG.XXXXXX)
+WORK=$(mktemp -d "/tmp/nsa-nft-table-$TAG.XXXXXX")
 STAY_PID=
 
 cleanup() {
