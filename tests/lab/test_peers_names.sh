@@ -16,6 +16,7 @@
 #     at the new address without a restart.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/peers_lib.sh"
 
 lab_init peers_names
 lab up --hosts 3 --no-agent --name "$NSAGENT_LAB" >/dev/null || fail "deploy/lab up"
@@ -32,15 +33,6 @@ for i in 1 2 3; do
 		mount --bind "$1" /etc/hosts' sh "$tmp/hosts$i" || fail "host$i: NAT-like interface"
 done
 
-# poll_for SECONDS CMD...: until CMD succeeds; fails once SECONDS pass.
-poll_for() {
-	local deadline=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		((SECONDS < deadline)) || return 1
-		sleep 0.2
-	done
-}
 node_ip() { lab exec "$1" -- "$NSAGENT" status --json | jq -r .node.ip; }
 # start_fails HOST FLAGS...: the agent exits non-zero; prints its stderr.
 start_fails() {
@@ -74,7 +66,7 @@ lab agent host3 start --bare -- --peer node2:7470 --subnet 172.16.2.0/24 \
 lab agent host3 log | grep_q -F 'peer node2 is at 192.168.1.99:7470' ||
 	fail "host3's log does not show node2 with its address at start"
 failed_dial() { lab agent host3 log | grep_q -E 'peer node2 192\.168\.1\.99:7470: [a-z]+ -> idle \(tcp failed\)'; }
-poll_for 30 failed_dial || fail "host3 never failed a dial to node2 at 192.168.1.99: $(lab agent host3 log | tail -n 5)"
+poll 30 failed_dial || fail "host3 never failed a dial to node2 at 192.168.1.99: $(lab agent host3 log | tail -n 5)"
 printf '127.0.0.1 localhost\n192.168.1.5 node1\n192.168.1.6 node2\n192.168.1.7 node3\n' >"$tmp/hosts3"
 lab wait --timeout 40 host3 -- sh -c "ip route show 172.16.1.0/24 | grep -q 'via 192.168.1.6 .*proto nsagent'" ||
 	fail "host3 did not reach node2 at its new address"
