@@ -19,10 +19,13 @@ trap 'rm -rf "$tmp"' EXIT
 
 commands=$("$NSAGENT" --help | awk '/^Commands:/ { on = 1; next } on && /^  [a-z]/ { print $1 } on && /^$/ { exit }')
 [ -n "$commands" ] || { echo "FAIL: nsagent --help lists no commands"; exit 1; }
+for cmd in $commands; do
+	"$NSAGENT" "$cmd" --help >"$tmp/help.$cmd" || { echo "FAIL: nsagent $cmd --help failed"; exit 1; }
+done
 
 # check PAGE: prints what PAGE lacks; status 1 when anything.
 check() {
-	local page=$1 missing=0 cmd flag section
+	local page=$1 missing=0 cmd flag section help flags
 	# The page's text with roff's escaped hyphens plain, per section.
 	sed 's/\\-/-/g' "$page" >"$tmp/plain"
 	section() { awk -v s="$1" '/^\.SH/ { on = ($0 ~ "^\\.SH \"?" s) } on' "$tmp/plain"; }
@@ -30,9 +33,11 @@ check() {
 		# An entry: a .TP tag naming the command first (.B run, .BI "ns add " NAME).
 		section COMMANDS | grep -qE "^\.(B|BI|BR) \"?$cmd( |\"|$)" ||
 			{ echo "command $cmd has no entry in COMMANDS"; missing=1; }
-		for flag in $("$NSAGENT" "$cmd" --help | grep -oE -- '--[a-z][a-z-]*' | sort -u); do
+		help=$(cat "$tmp/help.$cmd")
+		mapfile -t flags < <(grep -oE -- '--[a-z][a-z-]*' <<<"$help" | sort -u)
+		for flag in "${flags[@]}"; do
 			[ "$flag" = --help ] && continue
-			if "$NSAGENT" "$cmd" --help | grep -qE -- "^  $flag "; then
+			if grep -qE -- "^  $flag " <<<"$help"; then
 				# A run flag: its own entry in OPTIONS.
 				section OPTIONS | grep -qE -- "^\.(B|BI|BR) .*$flag( |\"|$)" ||
 					{ echo "flag $flag ($cmd) has no entry in OPTIONS"; missing=1; }
