@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Installs the Debian 12 packages nsagent needs to build, test and run,
 # and only those that are missing: `apt-get update` runs once, and only when
 # something has to be installed. Silent when everything is present.

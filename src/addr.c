@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: IPv4 addresses, prefixes and endpoints.
  *
  * Parsing is strict on purpose: the text comes from operators and peers, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: configuration. Owns struct cfg: its defaults, the config file
  * reader (libinih, one [nsagent] section whose keys are the long flag names),
  * the flag parser (getopt_long), validation and printing.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: the running agent. Owns the event loop and wires the modules onto
  * it: the validated config, the persisted state, the kernel layer (local
  * topology and routes), the route decision engine (rde), the peer

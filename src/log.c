@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: logging. One line per message on stderr, in the form its reader
  * wants. When stderr is the journal's stream (systemd sets $JOURNAL_STREAM
  * to the "device:inode" of the stream it connected, sd-daemon(3)), a line

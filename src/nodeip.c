@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: the node IP from the host's own addresses. The node IP is the
  * address every peer dials and routes through, so a guess that picks the
  * wrong interface breaks the cluster quietly. A Vagrant VM shows why: its

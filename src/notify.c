@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: systemd's service notification protocol, written here rather than
  * linked from libsystemd: the protocol is one datagram of "KEY=VALUE"
  * lines to the AF_UNIX socket named by $NOTIFY_SOCKET (a path, or an

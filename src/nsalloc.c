@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: namespace address allocation, persisted.
  *
  * Owns the mapping namespace name -> address inside the node's subnet and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: the peer table, eviction and peer exchange.
  *
  * One struct peer per remote node, found by node id or by the endpoint we

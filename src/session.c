@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: peer sessions: connections, limits, frame I/O and TLS.
  *
  * Owns the peer port's listener and every TCP (or, with a cluster key,

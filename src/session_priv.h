@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The session code's private parts, shared by its three files:
  * session.c (connections, limits, frame I/O, TLS), session_fsm.c (the
  * FSM, hello and collision, and the events it feeds the rde) and peers.c

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Static checks, as CI enforces them (ctest label lint):
 #   the route-decision seam, by grep (before anything else);
 #   every source file (C, headers, proto, shell, CMake, Python) carries

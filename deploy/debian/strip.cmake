@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Run by cpack (CPACK_PRE_BUILD_SCRIPTS) on the staging tree before it is
 # packed: every ELF file loses the .comment and .note sections, as
 # dh_strip does, which CPACK_STRIP_FILES (plain strip) leaves in place and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* IPv4 addresses, prefixes and endpoints. Addresses are held in host byte
  * order so that arithmetic reads naturally; convert at the kernel and wire
  * boundaries only. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The agent's whole configuration: one struct filled from defaults, then the
  * config file, then flags (flags win), validated as a whole before anything
  * acts on it. Parsing never touches the kernel. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Logging to stderr with levels: "<N>message" for the journal, a time
  * stamped line for everyone else (src/log.c). */
 #ifndef NSAGENT_LOG_H

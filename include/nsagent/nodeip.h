@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The host's own addresses a node IP may be taken from (--iface, or the
  * first node of a cluster, which has no peer to route towards). */
 #ifndef NSAGENT_NODEIP_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* systemd's service notifications (sd_notify(3)): readiness, reload,
  * status text and watchdog keep-alives, sent to $NOTIFY_SOCKET. */
 #ifndef NSAGENT_NOTIFY_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Peer sessions: the TCP/protobuf sessions with every other node and
  * peer exchange.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Internal to the kernel layer: the netlink request wrapper, snapshots of
  * kernel objects read by dumps, named-namespace helpers and the other
  * helpers the jobs of kern.c share (the state of a running struct kern is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: the agent's nftables table (family inet, name KERN_NFT_TABLE).
  *
  * The table is the only nftables object the agent owns, and it owns all of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: netlink I/O of the kernel layer. The one place that builds rtnetlink
  * requests, sends them, and reads dumps (iproute2's lib/libnetlink.c plays
  * the same role). Every change request goes through knl_change(), so that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: the local topology: the bridge, the veth pairs and the named
  * namespaces at their other ends, with eth0's address and default route
  * inside each one, plus ip_forward and the VXLAN device (vxlan.c) of the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Local bring-up and teardown of N namespaces: nsagent against three
 # references built in the same lab host, in the same run, interleaved run by
 # run so that load on the machine hits every method alike.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Failure detection and repair across nodes, in a lab of 3 hosts (a chain:
 # host2 --peer host1, host3 --peer host2, meshed by peer exchange), with the
 # default timers (keepalive 1 s, hold time 3 s).

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The bash completion (deploy/bash-completion/nsagent, shipped in the
 # .deb) completes the commands and every flag from the binary's own help,
 # the values of the flags that have a fixed set, and knows that the word

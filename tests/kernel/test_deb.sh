@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The .deb as Debian's own tools judge it. A release build of the source
 # tree (the flags a package is built with, not the sanitizer build) is
 # packed with `cpack -G DEB`; then:

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # nsagent(8) is complete and clean: every command that `nsagent --help`
 # lists has an entry in COMMANDS, every flag that a command's --help lists
 # has an entry in OPTIONS (or, for a client command's own flags, appears

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The agent's nftables table (src/kernel/nft.c) against the real kernel:
 # built, idempotent, repaired after hand edits, removed, and never touching
 # a foreign table. Runs entirely inside a throwaway network + mount

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Real traffic through the agent's nftables table (src/kernel/nft.c):
 # a namespace reaching a host outside the cluster is masqueraded to the
 # node's address; traffic to and from another node's cluster address keeps

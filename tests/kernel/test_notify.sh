@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The agent speaks systemd's notify protocol to a real datagram socket
 # named by $NOTIFY_SOCKET, as the unit (Type=notify, WatchdogSec=,
 # ExecReload=nsagent reload) relies on: READY=1 with a STATUS= once it

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # 256 namespaces come up, carry traffic, and a second apply over them sends
 # nothing. Times are printed, not asserted.
 source "$(dirname "$0")/kern_lib.sh"

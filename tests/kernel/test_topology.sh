@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Topology: bridge, named namespaces, veths, addresses and default routes are
 # built and carry traffic, without taking the notifications of their own
 # building for drift; a second apply changes nothing (reported and seen

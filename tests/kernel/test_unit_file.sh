@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # deploy/systemd/nsagent.service passes `systemd-analyze verify` without a
 # single complaint (verify exits 0 on mere warnings, so any output fails),
 # and `systemd-analyze security --offline=yes` rates its exposure 4.5 or

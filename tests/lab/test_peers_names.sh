@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Peers by host name and the node IP on a Vagrant-like host, 3 hosts.
 # Every host gets a second, NAT-like interface (nat0) with the same
 # address, 10.0.2.15, as VirtualBox gives every VM, and the same default

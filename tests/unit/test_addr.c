@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Unit tests for src/addr.c: strict parsing, formatting and prefix arithmetic. */
 #include <errno.h>
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Unit tests for src/config.c.
  *
  * Golden files: tests/unit/golden/config/NAME.conf is loaded with

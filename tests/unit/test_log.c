@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Log lines as their two readers want them: with stderr the journal's
  * stream ($JOURNAL_STREAM names its device and inode) a line is "<N>" and
  * the message; anywhere else it is a time stamp, the level word and the

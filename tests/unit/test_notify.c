@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* systemd notifications reach a real AF_UNIX datagram socket named by
  * $NOTIFY_SOCKET, as a path or as an abstract name ('@'); without the
  * variable nothing is sent; the watchdog interval is read from
