@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: the nsagent command line. A table of subcommands in the style of
  * wireguard-tools' wg.c: each entry has a name, a one-line summary, its
  * help and a function taking (argc, argv) with argv[0] the subcommand name.

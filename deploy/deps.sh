@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Installs the Debian 12 packages nsagent needs to build, test and run,
 # and only those that are missing: `apt-get update` runs once, and only when
 # something has to be installed. Silent when everything is present.
@@ -22,7 +23,11 @@ PACKAGES=(
 	# static busybox for the containers' root file system
 	podman runc containernetworking-plugins busybox-static
 	# static analysis (tests/lint.sh)
-	cppcheck clang-tidy
+	cppcheck clang-tidy shellcheck
+	# the ecosystem's own checkers: the .deb (lintian, hardening-check from
+	# devscripts), the man page (mandoc), the unit (systemd-analyze), the
+	# bash completion (bash-completion's helpers)
+	lintian devscripts mandoc systemd bash-completion
 	# run: the lab and the agent's neighbours
 	iproute2 nftables iputils-ping util-linux procps
 )

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: IPv4 addresses, prefixes and endpoints.
  *
  * Parsing is strict on purpose: the text comes from operators and peers, and
@@ -11,8 +12,12 @@
  * Invariant: every struct prefix this module returns has its host bits zero.
  * Addresses are host byte order throughout. */
 #include <errno.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <string.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include "nsagent/addr.h"
 
@@ -130,18 +135,24 @@ const char *addr_format_endpoint(const struct endpoint *endpoint, char *buf)
 
 /* The ranges no host's address, and no node subnet, can lie in: they are
  * never routed between hosts. The one list of them: a single address
- * (addr_unicast_problem) and a cluster range (addr_range_problem) are
- * checked against it. 169.254/16 holds host addresses, link-local only. */
+ * (addr_unicast_problem), a node IP (addr_node_ip_problem) and a cluster
+ * range (addr_range_problem) are checked against it. 169.254/16 holds host
+ * addresses, link-local only: a peer may have one, but a node IP there
+ * could be reached from its own link at most. */
 static const struct {
 	struct prefix prefix;
 	const char *range;   /* as a range overlapping it is told */
 	const char *address; /* as an address in it is told; NULL = allowed */
+	const char *node_ip; /* as a node IP in it is told; NULL = allowed */
 } special_ranges[] = {
-    {{0x00000000u, 8}, "0.0.0.0/8 (this network)", "is in 0.0.0.0/8 (this network)"},
-    {{0x7f000000u, 8}, "127.0.0.0/8 (loopback)", "is a loopback address"},
-    {{0xa9fe0000u, 16}, "169.254.0.0/16 (link-local)", NULL},
-    {{0xe0000000u, 4}, "224.0.0.0/4 (multicast)", "is a multicast address"},
-    {{0xf0000000u, 4}, "240.0.0.0/4 (reserved)", "is a reserved or broadcast address"},
+    {{0x00000000u, 8}, "0.0.0.0/8 (this network)", "is in 0.0.0.0/8 (this network)", NULL},
+    {{0x7f000000u, 8}, "127.0.0.0/8 (loopback)", "is a loopback address", NULL},
+    {{0xa9fe0000u, 16},
+     "169.254.0.0/16 (link-local)",
+     NULL,
+     "is a link-local address (169.254.0.0/16), which no peer beyond its link can reach"},
+    {{0xe0000000u, 4}, "224.0.0.0/4 (multicast)", "is a multicast address", NULL},
+    {{0xf0000000u, 4}, "240.0.0.0/4 (reserved)", "is a reserved or broadcast address", NULL},
 };
 
 const char *addr_unicast_problem(uint32_t addr)
@@ -152,6 +163,70 @@ const char *addr_unicast_problem(uint32_t addr)
 			return special_ranges[i].address;
 	}
 	return NULL;
+}
+
+const char *addr_node_ip_problem(uint32_t addr)
+{
+	for (size_t i = 0; i < sizeof(special_ranges) / sizeof(special_ranges[0]); i++) {
+		if (special_ranges[i].node_ip &&
+		    addr_prefix_contains_addr(&special_ranges[i].prefix, addr))
+			return special_ranges[i].node_ip;
+	}
+	return addr_unicast_problem(addr);
+}
+
+/* RFC 1123 host names: dot-separated labels of letters, digits and
+ * hyphens, 1-63 characters each, not starting or ending with a hyphen, at
+ * most ADDR_HOST_MAX in all; a final dot (fully qualified) is allowed. A
+ * name of digits and dots only is refused: it is a malformed address
+ * ("192.168.1"), not a name. */
+static bool valid_host(const char *host, size_t len)
+{
+	size_t label = 0;
+	bool all_digits = true;
+
+	if (len == 0 || len > ADDR_HOST_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = host[i];
+
+		if (c == '.') {
+			if (label == 0 || host[i - 1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-'))
+			return false;
+		if (c == '-' && label == 0)
+			return false;
+		if (++label > 63)
+			return false;
+		if (c < '0' || c > '9')
+			all_digits = false;
+	}
+	return !all_digits && host[len - 1] != '-';
+}
+
+int addr_parse_host_endpoint(const char *text, uint16_t default_port, char *host, uint16_t *port)
+{
+	const char *colon = text ? strchr(text, ':') : NULL;
+	size_t len = text ? (colon ? (size_t)(colon - text) : strlen(text)) : 0;
+	uint32_t value = default_port;
+
+	if (!text || !valid_host(text, len))
+		return -EINVAL;
+	if (colon) {
+		const char *p = colon + 1;
+
+		if (parse_decimal(&p, 5, 65535, &value) < 0 || value == 0 || *p != '\0')
+			return -EINVAL;
+	}
+	memcpy(host, text, len);
+	host[len] = '\0';
+	*port = (uint16_t)value;
+	return 0;
 }
 
 const char *addr_range_problem(const struct prefix *range)
@@ -249,4 +324,19 @@ void addr_local_mac(uint8_t kind, uint32_t addr, uint8_t mac[ADDR_MAC_LEN])
 	mac[3] = (uint8_t)(addr >> 16);
 	mac[4] = (uint8_t)(addr >> 8);
 	mac[5] = (uint8_t)addr;
+}
+
+int addr_resolve(const char *host, uint32_t *addr, char *msg, size_t size)
+{
+	struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res = NULL;
+	int ret = getaddrinfo(host, NULL, &hints, &res);
+
+	if (ret != 0) {
+		snprintf(msg, size, "cannot resolve %s: %s", host,
+			 ret == EAI_SYSTEM ? strerror(errno) : gai_strerror(ret));
+		return ret == EAI_AGAIN ? -EAGAIN : -ENOENT;
+	}
+	*addr = ntohl(((const struct sockaddr_in *)res->ai_addr)->sin_addr.s_addr);
+	freeaddrinfo(res);
+	return 0;
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: the data-path decisions that need no kernel: which mode a peer gets,
  * the VTEP MAC of a node, and the MTUs that keep every path free of
  * black holes. The rde (src/rde.c) feeds them with what the kernel layer

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: exponential connect-retry backoff with jitter.
  *
  * Invariants: min_ms <= every returned delay <= max_ms; the un-jittered

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: subnet claim logic.
  *
  * Owns the rules that make auto-claimed subnets unique without a

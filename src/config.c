@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: configuration. Owns struct cfg: its defaults, the config file
  * reader (libinih, one [nsagent] section whose keys are the long flag names),
  * the flag parser (getopt_long), validation and printing.
@@ -45,6 +46,7 @@ enum cfg_key {
 	KEY_PEER,
 	KEY_PORT,
 	KEY_NODE_IP,
+	KEY_IFACE,
 	KEY_SUBNET,
 	KEY_CLUSTER_CIDR,
 	KEY_NAMESPACES,
@@ -110,6 +112,7 @@ struct cfg_option {
 static int set_peer(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_port(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_node_ip(struct cfg *cfg, const char *value, char *msg, size_t size);
+static int set_iface(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_subnet(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_cluster_cidr(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_namespaces(struct cfg *cfg, const char *value, char *msg, size_t size);
@@ -130,6 +133,7 @@ static int set_metrics(struct cfg *cfg, const char *value, char *msg, size_t siz
 static void print_peers(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
 static void print_port(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
 static void print_node_ip(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
+static void print_iface(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
 static void print_subnet(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
 static void print_cluster_cidr(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
 static void print_namespaces(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
@@ -150,14 +154,19 @@ static void print_metrics(const struct cfg *cfg, const struct cfg_option *opt, F
 static void print_duration(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
 
 static const struct cfg_option options[KEY_COUNT] = {
-    [KEY_PEER] = {"peer", "ADDR[:PORT]",
-		  "a node to join through; repeatable (port defaults to --port)", true, true,
-		  SETTER(set_peer, print_peers)},
+    [KEY_PEER] = {"peer", "ADDR|NAME[:PORT]",
+		  "a node to join through, by address or host name (resolved at start and at "
+		  "each redial); repeatable (port defaults to --port)",
+		  true, true, SETTER(set_peer, print_peers)},
     [KEY_PORT] = {"port", "PORT", "TCP port to listen on and to dial peers at", false, true,
 		  SETTER(set_port, print_port)},
     [KEY_NODE_IP] = {"node-ip", "ADDR|auto",
-		     "this node's address (auto: source address toward the first peer)", false,
-		     true, SETTER(set_node_ip, print_node_ip)},
+		     "this node's address (auto: --iface's address, else the source address "
+		     "toward the first peer, else the host's only global address)",
+		     false, true, SETTER(set_node_ip, print_node_ip)},
+    [KEY_IFACE] = {"iface", "NAME",
+		   "take the node IP from this interface (its first global IPv4 address)", false,
+		   true, SETTER(set_iface, print_iface)},
     [KEY_SUBNET] = {"subnet", "PREFIX|auto",
 		    "this node's subnet (auto: claim a free /24 of the cluster)", false, true,
 		    SETTER(set_subnet, print_subnet)},
@@ -384,20 +393,32 @@ static void explain_prefix(const char *value, char *msg, size_t size)
 
 /* ---- setters ---- */
 
+const char *cfg_peer_host(const struct cfg *cfg, unsigned i)
+{
+	return cfg->peer_hosts && cfg->peer_hosts[i][0] ? cfg->peer_hosts[i] : NULL;
+}
+
 static int set_peer(struct cfg *cfg, const char *value, char *msg, size_t size)
 {
-	struct endpoint peer;
-	char buf[ADDR_STRLEN];
+	struct endpoint peer = {0};
+	char buf[ADDR_STRLEN], host[ADDR_HOST_MAX + 1] = "";
 
 	/* Port 0 stands for "not given" until resolve_peer_ports(). */
-	if (addr_parse_endpoint(value, 0, &peer) < 0) {
-		snprintf(msg, size, "'%s' is not an IPv4 address with an optional :PORT (1-65535)",
+	if (addr_parse_endpoint(value, 0, &peer) < 0 &&
+	    addr_parse_host_endpoint(value, 0, host, &peer.port) < 0) {
+		snprintf(msg, size,
+			 "'%s' is neither an IPv4 address nor a host name, with an optional "
+			 ":PORT (1-65535)",
 			 value);
 		return -EINVAL;
 	}
 	for (unsigned i = 0; i < cfg->n_peers; i++) {
-		if (cfg->peers[i].addr == peer.addr) {
-			snprintf(msg, size, "%s is given twice", addr_format(peer.addr, buf));
+		const char *other = cfg_peer_host(cfg, i);
+
+		if (host[0] ? other && strcasecmp(other, host) == 0
+			    : !other && cfg->peers[i].addr == peer.addr) {
+			snprintf(msg, size, "%s is given twice",
+				 host[0] ? host : addr_format(peer.addr, buf));
 			return -EINVAL;
 		}
 	}
@@ -405,6 +426,10 @@ static int set_peer(struct cfg *cfg, const char *value, char *msg, size_t size)
 		snprintf(msg, size, "more than %d peers", CFG_MAX_PEERS);
 		return -EINVAL;
 	}
+	if (host[0] && !cfg->peer_hosts)
+		cfg->peer_hosts = xcalloc(CFG_MAX_PEERS, sizeof(*cfg->peer_hosts));
+	if (cfg->peer_hosts)
+		memcpy(cfg->peer_hosts[cfg->n_peers], host, sizeof(host));
 	cfg->peers[cfg->n_peers++] = peer;
 	return 0;
 }
@@ -438,6 +463,18 @@ static int set_node_ip(struct cfg *cfg, const char *value, char *msg, size_t siz
 		return -EINVAL;
 	}
 	cfg->node_ip = addr;
+	return 0;
+}
+
+static int set_iface(struct cfg *cfg, const char *value, char *msg, size_t size)
+{
+	const char *problem = ifname_problem(value);
+
+	if (problem) {
+		snprintf(msg, size, "interface name '%s' %s", value, problem);
+		return -EINVAL;
+	}
+	snprintf(cfg->iface, sizeof(cfg->iface), "%s", value);
 	return 0;
 }
 
@@ -716,6 +753,7 @@ static int apply(struct cfg *cfg, enum cfg_key key, const char *value, const cha
 
 static void free_fields(struct cfg *cfg)
 {
+	free(cfg->peer_hosts);
 	free(cfg->namespaces);
 	free(cfg->config_path);
 	free(cfg->state_dir);
@@ -1047,7 +1085,7 @@ static int invalid(const struct cfg *cfg, enum cfg_key key, struct cfg_error *er
 int cfg_validate_node_ip(const struct cfg *cfg, uint32_t node_ip, struct cfg_error *err)
 {
 	char a[ADDR_STRLEN], p[PREFIX_STRLEN];
-	const char *problem = addr_unicast_problem(node_ip);
+	const char *problem = addr_node_ip_problem(node_ip);
 
 	if (problem)
 		return invalid(cfg, KEY_NODE_IP, err, "%s %s", addr_format(node_ip, a), problem);
@@ -1057,6 +1095,29 @@ int cfg_validate_node_ip(const struct cfg *cfg, uint32_t node_ip, struct cfg_err
 		return invalid(cfg, blame(cfg, KEY_NODE_IP, KEY_CLUSTER_CIDR), err,
 			       "node-ip %s is inside cluster-cidr %s", addr_format(node_ip, a),
 			       addr_format_prefix(&cfg->cluster_cidr, p));
+	return 0;
+}
+
+/* Peer i's address (given, or what its name resolved to) can be dialled:
+ * a unicast address outside the cluster range, not this node's own. */
+static int check_peer_addr(const struct cfg *cfg, unsigned i, uint32_t addr, struct cfg_error *err)
+{
+	const char *host = cfg_peer_host(cfg, i), *problem = addr_unicast_problem(addr);
+	char a[ADDR_STRLEN], p[PREFIX_STRLEN], name[ADDR_HOST_MAX + ADDR_STRLEN + 4];
+
+	if (host)
+		snprintf(name, sizeof(name), "%s (%s)", host, addr_format(addr, a));
+	else
+		addr_format(addr, name);
+	if (problem)
+		return invalid(cfg, KEY_PEER, err, "%s %s", name, problem);
+	if (addr_prefix_contains_addr(&cfg->cluster_cidr, addr))
+		return invalid(cfg, blame(cfg, KEY_PEER, KEY_CLUSTER_CIDR), err,
+			       "peer %s is inside cluster-cidr %s", name,
+			       addr_format_prefix(&cfg->cluster_cidr, p));
+	if (addr == cfg->node_ip)
+		return invalid(cfg, blame(cfg, KEY_PEER, KEY_NODE_IP), err,
+			       "peer %s is this node's own address", name);
 	return 0;
 }
 
@@ -1114,27 +1175,57 @@ static int validate_addresses(const struct cfg *cfg, struct cfg_error *err)
 				       addr_format(cfg->listen_addr, a), problem);
 	}
 
+	if (cfg->iface[0] && cfg->node_ip)
+		return invalid(cfg, blame(cfg, KEY_IFACE, KEY_NODE_IP), err,
+			       "give --node-ip or --iface, not both");
 	if (cfg->n_peers > CFG_MAX_PEERS)
 		return invalid(cfg, KEY_PEER, err, "more than %d peers", CFG_MAX_PEERS);
 	for (unsigned i = 0; i < cfg->n_peers; i++) {
 		const struct endpoint *peer = &cfg->peers[i];
+		const char *host = cfg_peer_host(cfg, i);
 
-		addr_format(peer->addr, a);
 		if (peer->port == 0)
 			return invalid(cfg, KEY_PEER, err, "%s: 0 is not a port number (1-65535)",
-				       a);
-		problem = addr_unicast_problem(peer->addr);
-		if (problem)
-			return invalid(cfg, KEY_PEER, err, "%s %s", a, problem);
-		if (addr_prefix_contains_addr(cluster, peer->addr))
-			return invalid(cfg, blame(cfg, KEY_PEER, KEY_CLUSTER_CIDR), err,
-				       "peer %s is inside cluster-cidr %s", a, p);
-		if (peer->addr == cfg->node_ip)
-			return invalid(cfg, blame(cfg, KEY_PEER, KEY_NODE_IP), err,
-				       "peer %s is this node's own address", a);
+				       host ? host : addr_format(peer->addr, a));
+		/* A name's address is checked once it is resolved. */
+		if (host)
+			continue;
+		if (check_peer_addr(cfg, i, peer->addr, err) < 0)
+			return -EINVAL;
 		for (unsigned j = 0; j < i; j++) {
-			if (cfg->peers[j].addr == peer->addr)
-				return invalid(cfg, KEY_PEER, err, "%s is given twice", a);
+			if (!cfg_peer_host(cfg, j) && cfg->peers[j].addr == peer->addr)
+				return invalid(cfg, KEY_PEER, err, "%s is given twice",
+					       addr_format(peer->addr, a));
+		}
+	}
+	return 0;
+}
+
+int cfg_resolve_peers(const struct cfg *cfg, struct endpoint *out, struct cfg_error *err)
+{
+	char a[ADDR_STRLEN], b[ADDR_STRLEN];
+
+	for (unsigned i = 0; i < cfg->n_peers; i++) {
+		const char *host = cfg_peer_host(cfg, i);
+		char msg[160];
+		int ret;
+
+		out[i] = cfg->peers[i];
+		if (!host)
+			continue;
+		ret = addr_resolve(host, &out[i].addr, msg, sizeof(msg));
+		if (ret < 0) {
+			invalid(cfg, KEY_PEER, err, "%s", msg);
+			return ret == -EAGAIN ? ret : -EINVAL;
+		}
+		if (check_peer_addr(cfg, i, out[i].addr, err) < 0)
+			return -EINVAL;
+		for (unsigned j = 0; j < i; j++) {
+			if (out[j].addr == out[i].addr && out[j].port == out[i].port)
+				return invalid(cfg, KEY_PEER, err, "%s (%s) and %s are one peer",
+					       host, addr_format(out[i].addr, a),
+					       cfg_peer_host(cfg, j) ? cfg_peer_host(cfg, j)
+								     : addr_format(out[j].addr, b));
 		}
 	}
 	return 0;
@@ -1267,12 +1358,21 @@ static void print_unsigned(FILE *out, const struct cfg_option *opt, unsigned val
 
 static void print_peers(const struct cfg *cfg, const struct cfg_option *opt, FILE *out)
 {
-	char buf[ENDPOINT_STRLEN];
+	char buf[ADDR_HOST_MAX + 8];
 
-	for (unsigned i = 0; i < cfg->n_peers; i++)
-		print_line(out, opt,
-			   cfg->peers[i].port ? addr_format_endpoint(&cfg->peers[i], buf)
-					      : addr_format(cfg->peers[i].addr, buf));
+	for (unsigned i = 0; i < cfg->n_peers; i++) {
+		const char *host = cfg_peer_host(cfg, i);
+
+		if (host && cfg->peers[i].port)
+			snprintf(buf, sizeof(buf), "%s:%u", host, cfg->peers[i].port);
+		else if (host)
+			snprintf(buf, sizeof(buf), "%s", host);
+		else if (cfg->peers[i].port)
+			addr_format_endpoint(&cfg->peers[i], buf);
+		else
+			addr_format(cfg->peers[i].addr, buf);
+		print_line(out, opt, buf);
+	}
 }
 
 static void print_port(const struct cfg *cfg, const struct cfg_option *opt, FILE *out)
@@ -1324,6 +1424,13 @@ static void print_namespaces(const struct cfg *cfg, const struct cfg_option *opt
 			width += (size_t)fprintf(out, ",%s", cfg->namespaces[i]);
 	}
 	fputc('\n', out);
+}
+
+/* No interface, no line (an empty value would not read back). */
+static void print_iface(const struct cfg *cfg, const struct cfg_option *opt, FILE *out)
+{
+	if (cfg->iface[0])
+		print_line(out, opt, cfg->iface);
 }
 
 static void print_bridge(const struct cfg *cfg, const struct cfg_option *opt, FILE *out)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: the control socket, server and client.
  *
  * Owns <run-dir>/nsagent.sock, its listener and one bufferevent per client,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: the running agent. Owns the event loop and wires the modules onto
  * it: the validated config, the persisted state, the kernel layer (local
  * topology and routes), the route decision engine (rde), the peer
@@ -27,6 +28,7 @@
  * says loudly at start that its sessions are unauthenticated. The peer
  * listener binds the node IP unless --listen says otherwise. */
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
 #include <stddef.h>
@@ -41,7 +43,6 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
-#include <ifaddrs.h>
 #include <netinet/in.h>
 
 #include <event2/buffer.h>
@@ -54,6 +55,8 @@
 #include "nsagent/kern.h"
 #include "nsagent/log.h"
 #include "nsagent/metrics.h"
+#include "nsagent/nodeip.h"
+#include "nsagent/notify.h"
 #include "nsagent/nsalloc.h"
 #include "nsagent/peer.h"
 #include "nsagent/persist.h"
@@ -76,6 +79,8 @@ struct daemon {
 	struct event *sig_term;
 	struct event *sig_int;
 	struct event *sig_leave;
+	struct event *watchdog; /* systemd's WatchdogSec=, when set */
+	struct endpoint *seeds; /* --peer, names resolved at start */
 	struct kern_topology topo;
 	bool have_topology;
 	struct state *state;
@@ -178,32 +183,6 @@ static void on_leave_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(d->base, NULL);
 }
 
-/* systemd's readiness protocol (sd_notify(3)): one datagram to
- * $NOTIFY_SOCKET; an abstract socket name starts with '@'. Quiet without it. */
-static void notify_systemd(const char *state)
-{
-	const char *path = getenv("NOTIFY_SOCKET");
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	size_t len;
-	int fd;
-
-	if (!path || (path[0] != '/' && path[0] != '@'))
-		return;
-	len = strlen(path);
-	if (len >= sizeof(sun.sun_path))
-		return;
-	memcpy(sun.sun_path, path, len);
-	if (sun.sun_path[0] == '@')
-		sun.sun_path[0] = '\0';
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return;
-	if (sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sun,
-		   (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) < 0)
-		log_warn("cannot notify systemd at %s: %s", path, strerror(errno));
-	close(fd);
-}
-
 static void mark_ready(struct daemon *d);
 static int open_namespaces(struct daemon *d);
 static int apply_topology(struct daemon *d, struct kern_error *kerr);
@@ -292,38 +271,37 @@ static int lookup_path(void *arg, uint32_t node_ip, struct kern_path *path, stru
 	return kern_route_path(arg, node_ip, path, err);
 }
 
-/* A global IPv4 address of this host outside the cluster range, for a node
- * started without --peer and --node-ip (the first node of a cluster). */
-static int first_host_address(const struct cfg *cfg, uint32_t *out)
+/* The --peer addresses, names resolved now (again at each redial, by the
+ * session code). */
+static int resolve_seeds(struct daemon *d)
 {
-	struct ifaddrs *ifas, *ifa;
-	int ret = -EADDRNOTAVAIL;
+	struct cfg_error err;
+	int ret;
 
-	if (getifaddrs(&ifas) < 0)
-		return -errno;
-	for (ifa = ifas; ifa; ifa = ifa->ifa_next) {
-		uint32_t addr;
-
-		if (!ifa->ifa_addr || ifa->ifa_addr->sa_family != AF_INET)
-			continue;
-		addr = ntohl(((struct sockaddr_in *)ifa->ifa_addr)->sin_addr.s_addr);
-		if ((addr >> 24) == 127 || addr_prefix_contains_addr(&cfg->cluster_cidr, addr))
-			continue;
-		*out = addr;
-		ret = 0;
-		break;
+	d->seeds = xcalloc(d->cfg->n_peers + 1, sizeof(*d->seeds));
+	ret = cfg_resolve_peers(d->cfg, d->seeds, &err);
+	if (ret < 0) {
+		log_error("%s: %s", err.where, err.message);
+		return ret;
 	}
-	freeifaddrs(ifas);
-	return ret;
+	for (unsigned i = 0; i < d->cfg->n_peers; i++) {
+		if (cfg_peer_host(d->cfg, i))
+			log_info("peer %s is at %s", cfg_peer_host(d->cfg, i),
+				 addr_format_endpoint(&d->seeds[i], (char[ENDPOINT_STRLEN]){0}));
+	}
+	return 0;
 }
 
-/* --node-ip, else the source address towards the first peer (given or
- * persisted), else the host's first global address. */
+/* --node-ip, else --iface's address, else the source address towards the
+ * first peer (given or persisted), else the host's only global address
+ * (src/nodeip.c says why not the first one). A derived address that no
+ * peer could reach (loopback, link-local) is refused, naming the flags. */
 static int choose_node_ip(const struct daemon *d, uint32_t *node_ip)
 {
 	struct kern_error kerr = {{0}};
 	const struct endpoint *first = NULL;
-	char buf[ADDR_STRLEN];
+	char buf[ADDR_STRLEN], how[ADDR_HOST_MAX + 64], msg[512];
+	const char *problem;
 	int ret;
 
 	if (d->cfg->node_ip) {
@@ -331,27 +309,44 @@ static int choose_node_ip(const struct daemon *d, uint32_t *node_ip)
 		return 0;
 	}
 	if (d->cfg->n_peers)
-		first = &d->cfg->peers[0];
+		first = &d->seeds[0];
 	else if (d->state->n_peers)
 		first = &d->state->peers[0];
-	if (first) {
-		ret = kern_route_source(first->addr, node_ip, &kerr);
+	if (d->cfg->iface[0]) {
+		ret = nodeip_host_address(&d->cfg->cluster_cidr, d->cfg->iface, node_ip, msg,
+					  sizeof(msg));
 		if (ret < 0) {
-			log_error("cannot choose a node IP (give --node-ip): %s", kerr.message);
+			log_error("cannot choose a node IP: %s", msg);
 			return ret;
 		}
-		log_info("node IP %s (the source address towards %s)", addr_format(*node_ip, buf),
-			 addr_format(first->addr, (char[ADDR_STRLEN]){0}));
-		return 0;
+		snprintf(how, sizeof(how), "the address of --iface %s", d->cfg->iface);
+	} else if (first) {
+		ret = kern_route_source(first->addr, node_ip, &kerr);
+		if (ret < 0) {
+			log_error("cannot choose a node IP (give --node-ip or --iface): %s",
+				  kerr.message);
+			return ret;
+		}
+		snprintf(how, sizeof(how), "the source address towards %s%s%s",
+			 addr_format(first->addr, (char[ADDR_STRLEN]){0}),
+			 d->cfg->n_peers && cfg_peer_host(d->cfg, 0) ? ", peer " : "",
+			 d->cfg->n_peers && cfg_peer_host(d->cfg, 0) ? cfg_peer_host(d->cfg, 0)
+								     : "");
+	} else {
+		ret = nodeip_host_address(&d->cfg->cluster_cidr, NULL, node_ip, msg, sizeof(msg));
+		if (ret < 0) {
+			log_error("cannot choose a node IP: %s", msg);
+			return ret;
+		}
+		snprintf(how, sizeof(how), "no --peer: the host's only global address");
 	}
-	ret = first_host_address(d->cfg, node_ip);
-	if (ret < 0) {
-		log_error("cannot choose a node IP: no --peer and no global IPv4 address; give "
-			  "--node-ip");
-		return ret;
+	problem = addr_node_ip_problem(*node_ip);
+	if (problem) {
+		log_error("node IP %s (%s) %s: no peer could reach it; give --iface or --node-ip",
+			  addr_format(*node_ip, buf), how, problem);
+		return -EADDRNOTAVAIL;
 	}
-	log_info("node IP %s (no --peer: the host's first global address)",
-		 addr_format(*node_ip, buf));
+	log_info("node IP %s (%s)", addr_format(*node_ip, buf), how);
 	return 0;
 }
 
@@ -546,7 +541,7 @@ static void on_status(void *arg, struct status *st);
  * changed key that only a restart applies, binding a new metrics address,
  * finding addresses for new namespaces) happens before anything is
  * switched, so a failure keeps the running config untouched. */
-static enum ctl_result daemon_reload(struct daemon *d, char *msg, size_t size)
+static enum ctl_result reload_config(struct daemon *d, char *msg, size_t size)
 {
 	struct cfg *next = cfg_new();
 	struct metrics_server *metrics = NULL;
@@ -655,6 +650,20 @@ fail:
 	status_count(STATUS_RELOADS_FAILED);
 	cfg_free(next);
 	return CTL_FAILED;
+}
+
+/* A reload, as systemd sees it: reloading, then running again with the
+ * outcome as status (`systemctl status` shows why a reload failed). */
+static enum ctl_result daemon_reload(struct daemon *d, char *msg, size_t size)
+{
+	enum ctl_result result;
+
+	notify_send("RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\nSTATUS=reloading the config",
+		    notify_monotonic_usec());
+	result = reload_config(d, msg, size);
+	notify_send("READY=1\nSTATUS=running: %s%s",
+		    result == CTL_OK ? "" : "reload failed: ", msg);
+	return result;
 }
 
 static void on_hup_signal(evutil_socket_t sig, short what, void *arg)
@@ -1013,8 +1022,11 @@ static void daemon_free(struct daemon *d)
 		event_free(d->sig_int);
 	if (d->sig_leave)
 		event_free(d->sig_leave);
+	if (d->watchdog)
+		event_free(d->watchdog);
 	stop_operations(d);
 	kern_free(d->kern);
+	free(d->seeds);
 	free(d->topo.namespaces);
 	if (d->base)
 		event_base_free(d->base);
@@ -1033,7 +1045,36 @@ static void mark_ready(struct daemon *d)
 			 "down` will not find this agent, stop it by its pid",
 			 d->cfg->run_dir);
 	log_info("ready");
-	notify_systemd("READY=1");
+	notify_send("READY=1\nSTATUS=running: node IP %s",
+		    addr_format(d->node_ip, (char[ADDR_STRLEN]){0}));
+}
+
+static void on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	notify_send("WATCHDOG=1");
+}
+
+/* systemd's watchdog (WatchdogSec=): the keep-alive comes from a timer of
+ * the event loop itself at half the interval, so a loop that stalls
+ * misses it and systemd restarts the agent (the kernel keeps forwarding
+ * meanwhile). */
+static void start_watchdog(struct daemon *d)
+{
+	uint64_t usec = notify_watchdog_usec();
+	struct timeval half;
+
+	if (!usec)
+		return;
+	half.tv_sec = (time_t)(usec / 2 / 1000000);
+	half.tv_usec = (suseconds_t)(usec / 2 % 1000000);
+	d->watchdog = event_new(d->base, -1, EV_PERSIST, on_watchdog, d);
+	if (!d->watchdog || event_add(d->watchdog, &half) < 0)
+		fatal("cannot start the watchdog timer");
+	log_info("systemd watchdog: a keep-alive every %" PRIu64 " ms", usec / 2 / 1000);
+	notify_send("WATCHDOG=1");
 }
 
 /* The cluster key is in this process's memory from its loading to the
@@ -1221,7 +1262,8 @@ static int start_sessions(struct daemon *d)
 	pc.accept_rate = cfg->accept_rate;
 	pc.rde = d->rde;
 	pc.cluster = cfg->cluster_cidr;
-	pc.seeds = cfg->peers;
+	pc.seeds = d->seeds;
+	pc.seed_hosts = (const char(*)[ADDR_HOST_MAX + 1]) cfg->peer_hosts;
 	pc.n_seeds = cfg->n_peers;
 	pc.keepalive_ms = cfg->keepalive_ms;
 	pc.hold_time_ms = cfg->hold_time_ms;
@@ -1260,7 +1302,7 @@ int daemon_run(const struct cfg *cfg)
 		goto out;
 	}
 
-	if (choose_node_ip(&d, &d.node_ip) < 0)
+	if (resolve_seeds(&d) < 0 || choose_node_ip(&d, &d.node_ip) < 0)
 		goto out;
 	/* An explicit --node-ip was checked with the config; a derived one
 	 * only now. */
@@ -1281,6 +1323,7 @@ int daemon_run(const struct cfg *cfg)
 		fatal("cannot install signal handlers");
 	if (start_operations(&d) < 0)
 		goto out;
+	start_watchdog(&d);
 	/* Every handled signal has its handler now; one sent during start-up
 	 * is delivered here and handled by the loop. */
 	unblock_signals();
@@ -1294,7 +1337,7 @@ int daemon_run(const struct cfg *cfg)
 	if (d.failed)
 		goto out;
 	status = 0;
-	notify_systemd("STOPPING=1");
+	notify_send("STOPPING=1\nSTATUS=stopping");
 	peer_mgr_shutdown(d.peers, d.goodbye);
 out:
 	daemon_free(&d);

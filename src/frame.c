@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: length-prefixed protobuf framing, shared by every stream protocol.
  *
  * Owns the byte layout of a frame: 4-byte big-endian payload length, then

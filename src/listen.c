@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: listeners that pause instead of spinning when accept() fails.
  *
  * Owns nothing but the pause timer and the back-off of one listener. An

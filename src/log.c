@@ -1,10 +1,19 @@
-/* DOC: logging. One line per message on stderr, prefixed with the syslog
- * priority in journald's "<N>" form so that journald keeps the level, and a
- * level word for people reading a terminal. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* DOC: logging. One line per message on stderr, in the form its reader
+ * wants. When stderr is the journal's stream (systemd sets $JOURNAL_STREAM
+ * to the "device:inode" of the stream it connected, sd-daemon(3)), a line
+ * is the syslog priority in journald's "<N>" form and the message only:
+ * journald adds the time and the name itself. Anywhere else (a terminal, a
+ * file, a pipe) a line is plain text: a local time stamp, the level word,
+ * the message. The check is made per line, so output that is redirected
+ * later follows. --log-level filters the same in both. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "nsagent/log.h"
 
@@ -46,16 +55,43 @@ int log_parse_level(const char *text, enum log_level *level)
 	return -EINVAL;
 }
 
+bool log_to_journal(void)
+{
+	const char *stream = getenv("JOURNAL_STREAM");
+	uintmax_t dev, ino;
+	struct stat st;
+	int end = 0;
+
+	if (!stream || sscanf(stream, "%ju:%ju%n", &dev, &ino, &end) != 2 || stream[end] != '\0')
+		return false;
+	/* A child of the service inherits $JOURNAL_STREAM with stderr
+	 * redirected elsewhere: only the very stream counts. */
+	if (fstat(fileno(stderr), &st) < 0)
+		return false;
+	return (uintmax_t)st.st_dev == dev && (uintmax_t)st.st_ino == ino;
+}
+
 void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
-	char line[1024];
+	char line[1024], stamp[40] = "";
+	struct timespec now;
+	size_t len = 0;
+	struct tm tm;
 
 	if (level > current_level)
 		return;
 	vsnprintf(line, sizeof(line), fmt, ap);
 	/* One fprintf per line keeps lines whole when several agents share a terminal. */
-	fprintf(stderr, "<%d>nsagent[%s]: %s\n", levels[level].syslog_priority, levels[level].name,
-		line);
+	if (log_to_journal()) {
+		fprintf(stderr, "<%d>%s\n", levels[level].syslog_priority, line);
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (localtime_r(&now.tv_sec, &tm))
+		len = strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+	if (len)
+		snprintf(stamp + len, sizeof(stamp) - len, ".%03ld", now.tv_nsec / 1000000);
+	fprintf(stderr, "%s %s: %s\n", stamp, levels[level].name, line);
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: the metrics endpoint.
  *
  * It holds no numbers of its own: each scrape asks its source (the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: namespace and attachment address allocation, persisted.
  *
  * Owns the mapping namespace name (or attachment: container id and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: the peer table, eviction and peer exchange.
  *
  * One struct peer per remote node, found by node id or by the endpoint we
@@ -26,11 +27,14 @@ const char *peer_name(const struct peer *peer, char *buf, size_t size)
 {
 	char ep[ENDPOINT_STRLEN], id[NODE_ID_STRLEN];
 
+	/* A named peer shows its name with the address it resolved to. */
 	if (peer->id_known)
-		snprintf(buf, size, "%s (%.8s)", addr_format_endpoint(&peer->endpoint, ep),
+		snprintf(buf, size, "%s%s%s (%.8s)", peer->host, peer->host[0] ? " " : "",
+			 addr_format_endpoint(&peer->endpoint, ep),
 			 node_id_format(peer->node_id, id));
 	else
-		snprintf(buf, size, "%s", addr_format_endpoint(&peer->endpoint, ep));
+		snprintf(buf, size, "%s%s%s", peer->host, peer->host[0] ? " " : "",
+			 addr_format_endpoint(&peer->endpoint, ep));
 	return buf;
 }
 
@@ -178,7 +182,7 @@ void reaper_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	while ((conn = TAILQ_FIRST(&mgr->dead_conns))) {
 		TAILQ_REMOVE(&mgr->dead_conns, conn, entry);
-		free(conn);
+		conn_free(conn);
 	}
 }
 
@@ -336,7 +340,7 @@ void learn_peers(struct peer *from, const NsaPeer__PeerList *list)
 			 from_name, refused, mgr->config.max_peers);
 }
 
-void add_initial(struct peer_mgr *mgr, const struct endpoint *ep, bool seed)
+void add_initial(struct peer_mgr *mgr, const struct endpoint *ep, bool seed, const char *host)
 {
 	const char *problem = undialable(mgr, ep->addr);
 	struct peer *peer;
@@ -358,6 +362,8 @@ void add_initial(struct peer_mgr *mgr, const struct endpoint *ep, bool seed)
 		return;
 	peer->seed |= seed;
 	peer->initial = true;
+	if (host && host[0])
+		snprintf(peer->host, sizeof(peer->host), "%s", host);
 }
 
 unsigned peer_mgr_peers(const struct peer_mgr *mgr, struct peer_info **out)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: writing the state dir's files.
  *
  * Owns the one way a persisted file is replaced (temp file, fsync, rename,

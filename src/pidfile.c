@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: the pid file, <run-dir>/nsagent.pid. The running agent writes its
  * pid there once it is ready and holds an exclusive flock(2) on the file
  * for as long as it runs; `nsagent down` reads it to ask the agent to

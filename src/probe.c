@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: data-path probes. Owns, per established peer, whether the path to
  * its bridge actually forwards: an ICMP echo from our bridge address to the
  * peer's, through the installed route, every probe interval.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: the route decision engine: the one home of every route decision.
  *
  * Before it, these decisions were spread over the session code, the daemon

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: remote subnets and graceful restart.
  *
  * Owns the set of (node, subnet, nexthop) entries. Invariants: an entry is

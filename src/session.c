@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: peer sessions: connections, limits, frame I/O and TLS.
  *
  * Owns the peer port's listener and every TCP (or, with a cluster key,
@@ -32,6 +33,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/dns.h>
 #include <event2/listener.h>
 
 #include "nsagent/listen.h"
@@ -119,6 +121,14 @@ void conn_close(struct conn *conn)
 
 	if (!conn->bev)
 		return;
+	/* Freed with the connection (conn_free): it may be what runs now. */
+	if (conn->resolve_ev)
+		event_del(conn->resolve_ev);
+	/* Its callback still comes, told it was cancelled (resolved_cb). */
+	if (conn->dns_req) {
+		evdns_getaddrinfo_cancel(conn->dns_req);
+		conn->dns_req = NULL;
+	}
 	bufferevent_free(conn->bev);
 	conn->bev = NULL;
 	mgr->n_conns--;
@@ -139,6 +149,13 @@ void conn_close(struct conn *conn)
 	}
 	TAILQ_INSERT_TAIL(&mgr->dead_conns, conn, entry);
 	schedule_reap(mgr);
+}
+
+void conn_free(struct conn *conn)
+{
+	if (conn->resolve_ev)
+		event_free(conn->resolve_ev);
+	free(conn);
 }
 
 int conn_send(struct conn *conn, const NsaPeer__Envelope *env)
@@ -289,11 +306,110 @@ static evutil_socket_t dial_socket(struct peer_mgr *mgr)
 	return -err;
 }
 
-/* Starts our TCP connect; returns 0 or a negative errno. */
+/* The TCP connect to the peer's address; returns 0 or a negative errno
+ * (the connection is closed then). */
+static int conn_connect(struct conn *conn)
+{
+	struct peer *peer = conn->peer;
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+
+	addr_format_endpoint(&peer->endpoint, conn->remote);
+	conn->source = peer->endpoint.addr;
+	sin.sin_addr.s_addr = htonl(peer->endpoint.addr);
+	sin.sin_port = htons(peer->endpoint.port);
+	if (bufferevent_socket_connect(conn->bev, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+		int err = errno ? errno : ECONNREFUSED;
+
+		conn_close(conn);
+		peer->refused = err == ECONNREFUSED;
+		return -err;
+	}
+	set_nodelay(conn->bev);
+	return 0;
+}
+
+/* A named peer's address: the connect goes to what the name resolves to
+ * now. A failure is the dial's failure (TCP_FAILED, then the backoff). */
+static void resolved_cb(int result, struct evutil_addrinfo *res, void *arg)
+{
+	struct conn *conn = arg;
+	struct peer *peer;
+	char name[ADDR_HOST_MAX + 64], was[ENDPOINT_STRLEN];
+	const char *problem;
+	uint32_t addr;
+	int ret;
+
+	/* Cancelled by conn_close: the connection may be gone already. */
+	if (result == EVUTIL_EAI_CANCEL) {
+		if (res)
+			evutil_freeaddrinfo(res);
+		return;
+	}
+	conn->dns_req = NULL;
+	peer = conn->peer;
+	if (result != 0 || !res) {
+		log_info("peer %s: cannot resolve %s: %s", peer_name(peer, name, sizeof(name)),
+			 peer->host, evutil_gai_strerror(result));
+		peer_fsm(peer, PEER_EV_TCP_FAILED);
+		return;
+	}
+	addr = ntohl(((const struct sockaddr_in *)res->ai_addr)->sin_addr.s_addr);
+	evutil_freeaddrinfo(res);
+	/* A name is no way around the rules for addresses (peers.c). */
+	problem = undialable(conn->mgr, addr);
+	if (problem) {
+		log_warn("peer %s: not dialling: %s now resolves to %s, which %s", peer->host,
+			 peer->host, addr_format(addr, (char[ADDR_STRLEN]){0}), problem);
+		peer_fsm(peer, PEER_EV_TCP_FAILED);
+		return;
+	}
+	if (addr != peer->endpoint.addr) {
+		addr_format_endpoint(&peer->endpoint, was);
+		peer->endpoint.addr = addr;
+		log_info("peer %s: %s now resolves to %s (was %s)",
+			 peer_name(peer, name, sizeof(name)), peer->host,
+			 addr_format(addr, (char[ADDR_STRLEN]){0}), was);
+	}
+	ret = conn_connect(conn);
+	if (ret < 0) {
+		log_info("peer %s: cannot connect: %s", peer_name(peer, name, sizeof(name)),
+			 strerror(-ret));
+		peer_fsm(peer, PEER_EV_TCP_FAILED);
+	}
+}
+
+/* Starts the resolution, from the loop rather than from inside the FSM's
+ * transition to CONNECT (a name in /etc/hosts answers at once). The hosts
+ * file is read again each time, as the C library would. */
+static void resolve_start_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *conn = arg;
+	struct peer_mgr *mgr = conn->mgr;
+	struct evutil_addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM};
+	struct evdns_getaddrinfo_request *req;
+
+	(void)fd;
+	(void)what;
+	if (!mgr->dns) {
+		mgr->dns = evdns_base_new(mgr->base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+							 EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+		if (!mgr->dns)
+			fatal("out of memory creating the DNS resolver");
+	}
+	evdns_base_clear_host_addresses(mgr->dns);
+	if (evdns_base_load_hosts(mgr->dns, "/etc/hosts") < 0)
+		log_debug("cannot read /etc/hosts: names are resolved by DNS only");
+	/* The callback may run before this returns (and then req is NULL). */
+	req = evdns_getaddrinfo(mgr->dns, conn->peer->host, NULL, &hints, resolved_cb, conn);
+	if (req)
+		conn->dns_req = req;
+}
+
+/* Starts our TCP connect (for a named peer: its resolution, then the
+ * connect); returns 0 or a negative errno. */
 int peer_dial(struct peer *peer)
 {
 	struct peer_mgr *mgr = peer->mgr;
-	struct sockaddr_in sin = {.sin_family = AF_INET};
 	struct bufferevent *bev;
 	char remote[ENDPOINT_STRLEN];
 	evutil_socket_t fd;
@@ -311,17 +427,12 @@ int peer_dial(struct peer *peer)
 	addr_format_endpoint(&peer->endpoint, remote);
 	peer->conn = conn_new(mgr, bev, true, remote);
 	peer->conn->peer = peer;
-	peer->conn->source = peer->endpoint.addr;
-	sin.sin_addr.s_addr = htonl(peer->endpoint.addr);
-	sin.sin_port = htons(peer->endpoint.port);
-	if (bufferevent_socket_connect(bev, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
-		int err = errno ? errno : ECONNREFUSED;
-
-		conn_close(peer->conn);
-		peer->refused = err == ECONNREFUSED;
-		return -err;
-	}
-	set_nodelay(bev);
+	if (!peer->host[0])
+		return conn_connect(peer->conn);
+	peer->conn->resolve_ev = event_new(mgr->base, -1, 0, resolve_start_cb, peer->conn);
+	if (!peer->conn->resolve_ev)
+		fatal("out of memory creating a resolve event");
+	event_active(peer->conn->resolve_ev, EV_TIMEOUT, 0);
 	return 0;
 }
 
@@ -555,6 +666,12 @@ int peer_mgr_new(struct event_base *base, const struct peer_mgr_config *config,
 	if (config->n_seeds)
 		memcpy(mgr->seeds, config->seeds, config->n_seeds * sizeof(*mgr->seeds));
 	mgr->config.seeds = mgr->seeds;
+	if (config->seed_hosts && config->n_seeds) {
+		mgr->seed_hosts = xcalloc(config->n_seeds, sizeof(*mgr->seed_hosts));
+		memcpy(mgr->seed_hosts, config->seed_hosts,
+		       config->n_seeds * sizeof(*mgr->seed_hosts));
+	}
+	mgr->config.seed_hosts = (const char(*)[ADDR_HOST_MAX + 1]) mgr->seed_hosts;
 	TAILQ_INIT(&mgr->peers);
 	TAILQ_INIT(&mgr->pending);
 	TAILQ_INIT(&mgr->dead_conns);
@@ -599,10 +716,10 @@ int peer_mgr_start(struct peer_mgr *mgr)
 	struct peer *peer;
 
 	for (unsigned i = 0; i < mgr->config.n_seeds; i++)
-		add_initial(mgr, &mgr->seeds[i], true);
+		add_initial(mgr, &mgr->seeds[i], true, mgr->seed_hosts ? mgr->seed_hosts[i] : NULL);
 	if (mgr->config.state)
 		for (unsigned i = 0; i < mgr->config.state->n_peers; i++)
-			add_initial(mgr, &mgr->config.state->peers[i], false);
+			add_initial(mgr, &mgr->config.state->peers[i], false, NULL);
 
 	/* An explicit subnet or a lease is planned before this returns; a
 	 * claim only from the loop (the rde's first tick, at the latest when
@@ -735,7 +852,7 @@ void peer_mgr_free(struct peer_mgr *mgr)
 	}
 	while ((conn = TAILQ_FIRST(&mgr->dead_conns))) {
 		TAILQ_REMOVE(&mgr->dead_conns, conn, entry);
-		free(conn);
+		conn_free(conn);
 	}
 	listen_guard_free(mgr->guard);
 	if (mgr->listener)
@@ -747,5 +864,9 @@ void peer_mgr_free(struct peer_mgr *mgr)
 	if (mgr->rde_timer)
 		event_free(mgr->rde_timer);
 	free(mgr->seeds);
+	free(mgr->seed_hosts);
+	/* Every resolution was cancelled with its connection above. */
+	if (mgr->dns)
+		evdns_base_free(mgr->dns, 0);
 	free(mgr);
 }

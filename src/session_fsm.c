@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: the session FSM, the hello and collision, and the rde's events.
  *
  * One FSM per peer: peer_fsm(peer, event) is the only code that changes a

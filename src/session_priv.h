@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The session code's private parts, shared by its three files:
  * session.c (connections, limits, frame I/O, TLS), session_fsm.c (the
  * FSM, hello and collision, and the events it feeds the rde) and peers.c
@@ -78,6 +79,10 @@ struct conn {
 	 * what we dialled (per-source limits; a keyless node IP must be it). */
 	uint32_t source;
 	bool pending_counted;
+	/* A named peer's dial: resolving first (resolve_ev starts it from the
+	 * loop, dns_req while it runs), then connecting. */
+	struct event *resolve_ev;
+	struct evdns_getaddrinfo_request *dns_req;
 	char remote[ENDPOINT_STRLEN];
 	TAILQ_ENTRY(conn) entry; /* mgr->pending or mgr->dead_conns */
 };
@@ -86,7 +91,8 @@ struct peer {
 	struct peer_mgr *mgr;
 	TAILQ_ENTRY(peer) entry;
 	enum peer_state state;
-	struct endpoint endpoint;
+	struct endpoint endpoint;     /* a named peer's: what its name last resolved to */
+	char host[ADDR_HOST_MAX + 1]; /* the name of a seed given by name, else "" */
 	uint8_t node_id[NODE_ID_LEN];
 	bool id_known;
 	bool seed;
@@ -130,6 +136,8 @@ struct peer_mgr {
 	struct event_base *base;
 	struct peer_mgr_config config;
 	struct endpoint *seeds;
+	char (*seed_hosts)[ADDR_HOST_MAX + 1]; /* parallel to seeds; NULL = none named */
+	struct evdns_base *dns;		       /* made at the first named dial */
 	struct evconnlistener *listener;
 	struct listen_guard *guard; /* pauses accepts when they fail (EMFILE) */
 	uint16_t port;
@@ -177,6 +185,8 @@ static inline void timer_arm(struct event *ev, uint64_t ms)
 /* session.c: connections, limits, frame I/O */
 uint64_t bucket_take(struct bucket *b, uint32_t rate, uint64_t now);
 void source_pending_done(struct conn *conn);
+/* Frees a closed connection (the reaper's job). */
+void conn_free(struct conn *conn);
 void conn_close(struct conn *conn);
 int conn_send(struct conn *conn, const NsaPeer__Envelope *env);
 void send_hello(struct conn *conn);
@@ -206,6 +216,7 @@ void peer_delete(struct peer *peer);
 void send_peer_list(struct peer *to, struct peer *only);
 const char *undialable(const struct peer_mgr *mgr, uint32_t addr);
 void learn_peers(struct peer *from, const NsaPeer__PeerList *list);
-void add_initial(struct peer_mgr *mgr, const struct endpoint *ep, bool seed);
+/* host: the name a seed was given by, or NULL. */
+void add_initial(struct peer_mgr *mgr, const struct endpoint *ep, bool seed, const char *host);
 
 #endif

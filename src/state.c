@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: persisted agent state.
  *
  * Owns STATE_FILE_NAME in the state dir: the node id (generated once), the

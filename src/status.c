@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: the status model, its counters' family table, and the people's and
  * JSON printers (the Prometheus printer is src/status_prom.c).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: the status model printed as Prometheus text (exposition format
  * 0.0.4), the third printer beside status.c's text and JSON.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: the cluster key and TLS sessions (include/nsagent/tls.h).
  *
  * Owns everything OpenSSL: key generation and parsing, the SSL_CTX and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: peer protocol framing: the peer protocol's face of the shared frame
  * codec (src/frame.c), typed to NsaPeer__Envelope. The byte layout and its
  * invariants (length checked before any allocation, nothing consumed on a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: allocation wrappers; the only place that turns ENOMEM into fatal(). */
 #include <stdlib.h>
 #include <string.h>

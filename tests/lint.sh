@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Static checks, as CI enforces them (ctest label lint):
 #   the route-decision seam, by grep (before anything else);
+#   every source file (C, headers, proto, shell, CMake, Python) carries
+#   the project's SPDX licence tag in its first two lines;
+#   every shell script through ShellCheck (*.sh, and files whose first line
+#   runs sh or bash: deploy/lab, tests/run, the maintainer scripts, the bash
+#   completion), with the repo's .shellcheckrc;
 #   cppcheck --enable=warning,portability over src/, agent/ and test tools;
 #   clang-tidy with the repo's .clang-tidy (bugprone-*, clang-analyzer-*,
 #   warnings are errors) over src/, agent/ and tests/lab/fakepeer.c.
@@ -33,6 +39,39 @@ if grep -nE '#include "nsagent/(rib|claim)\.h"|\b(backend_choose|backend_namespa
 	echo "lint: src/daemon.c inspects a route or decides what the rde decides" >&2
 	seam_rc=1
 fi
+# The licence tag: first line, or second after a #! line. Generated code
+# (the build trees) and test data are not sources.
+mapfile -t sources < <(cd "$repo" && find . \( -name .git -o -name .ci -o -name 'build*' -o -name corpus \
+	-o -name regressions -o -name golden \) -prune -o -type f \( -name '*.[ch]' -o -name '*.proto' \
+	-o -name '*.sh' -o -name '*.cmake' -o -name CMakeLists.txt -o -name '*.py' -o -name Vagrantfile \
+	-o -path ./deploy/lab -o -path ./tests/run -o -path './deploy/debian/post*' \
+	-o -path ./deploy/debian/prerm -o -path './deploy/bash-completion/*' \) -print | sed 's|^\./||' | sort)
+untagged=()
+for f in "${sources[@]}"; do
+	head -n 2 "$repo/$f" | grep -q 'SPDX-License-Identifier: GPL-2.0-or-later' || untagged+=("$f")
+done
+if ((${#untagged[@]})); then
+	printf 'lint: no SPDX-License-Identifier: GPL-2.0-or-later in the first lines of %s\n' "${untagged[@]}" >&2
+	seam_rc=1
+fi
+
+# Every shell script, found rather than listed, so a new one is checked
+# without being named here.
+mapfile -t scripts < <(cd "$repo" && find . \( -name .git -o -name 'build*' -o -name corpus \
+	-o -name regressions \) -prune -o -type f -print | sed 's|^\./||' | sort |
+	while read -r f; do
+		case $f in
+		*.sh | deploy/bash-completion/*) echo "$f" ;;
+		*) head -n 1 "$f" 2>/dev/null | grep -qE '^#!.*[/ ](ba)?sh( |$)' && echo "$f" ;;
+		esac
+	done)
+if ! command -v shellcheck >/dev/null; then
+	echo "lint: shellcheck is not installed (deploy/deps.sh installs it)" >&2
+	seam_rc=1
+elif ! (cd "$repo" && shellcheck -x "${scripts[@]}"); then
+	echo "lint: shellcheck findings above (fix them, or say why in a directive)" >&2
+	seam_rc=1
+fi
 [[ -f $build/compile_commands.json ]] || {
 	echo "lint: no $build/compile_commands.json (configure with cmake first)" >&2
 	exit 1
@@ -51,5 +90,5 @@ tidy=$(clang-tidy -p "$build" --quiet src/*.c src/kernel/*.c agent/*.c tests/lab
 if grep -E "(warning|error):" <<<"$tidy"; then
 	rc=1
 fi
-((rc == 0)) && echo "lint: cppcheck and clang-tidy clean"
+((rc == 0)) && echo "lint: ${#scripts[@]} shell scripts, cppcheck and clang-tidy clean"
 exit "$rc"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Provisioning of one Vagrant VM (deploy/vagrant/Vagrantfile runs
 # `provision.sh all NODE_IP PEER_IP SUBNET` as root), in steps that can
 # also run alone:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* IPv4 addresses, prefixes and endpoints. Addresses are held in host byte
  * order so that arithmetic reads naturally; convert at the kernel and wire
  * boundaries only. */
@@ -11,6 +12,7 @@
 #define ADDR_STRLEN 16	   /* "255.255.255.255" + NUL */
 #define PREFIX_STRLEN 19   /* + "/32" */
 #define ENDPOINT_STRLEN 22 /* + ":65535" */
+#define ADDR_HOST_MAX 253  /* a DNS name's longest text form, without NUL */
 
 struct prefix {
 	uint32_t addr; /* host order, host bits zero */
@@ -30,6 +32,16 @@ int addr_parse_prefix(const char *text, struct prefix *prefix);
 /* "a.b.c.d" or "a.b.c.d:port"; a missing port takes default_port. */
 int addr_parse_endpoint(const char *text, uint16_t default_port, struct endpoint *endpoint);
 
+/* "name" or "name:port" with an RFC 1123 host name (host holds at least
+ * ADDR_HOST_MAX + 1 bytes); a missing port takes default_port. Returns 0
+ * or -EINVAL. */
+int addr_parse_host_endpoint(const char *text, uint16_t default_port, char *host, uint16_t *port);
+
+/* host's first IPv4 address, as the C library resolves it (/etc/hosts,
+ * DNS, as nsswitch.conf says). Blocks: for start-up only. Returns 0, or
+ * -EAGAIN (a temporary failure) or -ENOENT with msg saying why. */
+int addr_resolve(const char *host, uint32_t *addr, char *msg, size_t size);
+
 /* Format into buf (size at least ADDR_STRLEN / PREFIX_STRLEN /
  * ENDPOINT_STRLEN); returns buf, so it can be used inside printf. */
 const char *addr_format(uint32_t addr, char *buf);
@@ -40,6 +52,9 @@ const char *addr_format_endpoint(const struct endpoint *endpoint, char *buf);
  * multicast, reserved or the limited broadcast 255.255.255.255), as a
  * phrase after the address ("is a loopback address"); NULL when it can. */
 const char *addr_unicast_problem(uint32_t addr);
+/* Why addr cannot be a node IP, the address every peer must reach: what
+ * addr_unicast_problem says, and link-local; NULL when it can. */
+const char *addr_node_ip_problem(uint32_t addr);
 /* The special range (0/8, loopback, link-local, multicast, reserved) a
  * range overlaps, as "127.0.0.0/8 (loopback)"; NULL when none. */
 const char *addr_range_problem(const struct prefix *range);

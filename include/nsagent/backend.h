@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Data-path modes (DESIGN.md "Data-path modes"): the pure decisions behind
  * them, kept out of the kernel layer so that they can be unit-tested.
  *

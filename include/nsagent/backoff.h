@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Connect-retry backoff: exponential from min to max with jitter, so that
  * nodes restarted together do not redial in lock step. */
 #ifndef NSAGENT_BACKOFF_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Subnet claiming: which per-node subnet of the cluster range a node takes
  * when none is configured, and who keeps a subnet two nodes both hold.
  * Pure functions, no I/O. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The agent's whole configuration: one struct filled from defaults, then the
  * config file, then flags (flags win), validated as a whole before anything
  * acts on it. Parsing never touches the kernel. */
@@ -39,10 +40,14 @@ enum cfg_backend {
 
 struct cfg {
 	struct endpoint peers[CFG_MAX_PEERS]; /* --peer, repeatable */
+	/* A peer given by name has it here (and address 0 in peers[], until
+	 * cfg_resolve_peers); NULL until the first named peer. */
+	char (*peer_hosts)[ADDR_HOST_MAX + 1];
 	unsigned n_peers;
 	uint16_t port; /* --port: listen port */
 
 	uint32_t node_ip;     /* --node-ip; 0 = derive from the route to the first peer */
+	char iface[IFNAMSIZ]; /* --iface: the node IP is this interface's; "" = not given */
 	struct prefix subnet; /* --subnet */
 	bool subnet_set;      /* false = claim automatically */
 	struct prefix cluster_cidr;
@@ -106,6 +111,15 @@ int cfg_validate(const struct cfg *cfg, struct cfg_error *err);
  * an explicit one: a unicast address outside the cluster range. Returns 0,
  * or -EINVAL with err naming the key to change. */
 int cfg_validate_node_ip(const struct cfg *cfg, uint32_t node_ip, struct cfg_error *err);
+
+/* The name peer i was given by, or NULL when it was given as an address. */
+const char *cfg_peer_host(const struct cfg *cfg, unsigned i);
+
+/* The peers' addresses, names resolved now (getaddrinfo, IPv4), into out
+ * (n_peers entries), each checked as cfg_validate checks an address given
+ * as such. Returns 0, or -EINVAL (-EAGAIN for a name that did not
+ * resolve) with err naming the peer and what was wrong. */
+int cfg_resolve_peers(const struct cfg *cfg, struct endpoint *out, struct cfg_error *err);
 
 /* The keys that only a restart applies and that differ between running and
  * next: returns how many, and their names (", "-separated, truncated to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The control socket: <run-dir>/CTL_SOCKET_NAME, a Unix stream socket
  * (mode 0600, directory 0700, peers must be root or the agent's own user)
  * carrying proto/ctl.proto Requests and Responses in frames (frame.h).

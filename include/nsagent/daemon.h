@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The running agent: wires config, persisted state, the kernel layer and
  * peer sessions onto one libevent loop. */
 #ifndef NSAGENT_DAEMON_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Length-prefixed protobuf frames: a 4-byte big-endian payload length, then
  * one packed message. The control protocol (proto/ctl.proto) uses these
  * directly; they take a message descriptor so that the peer protocol's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The kernel layer: the only code that includes libnl or libnftnl.
  *
  * Callers describe what they want (struct kern_topology, a route set) and

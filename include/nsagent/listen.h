@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Listening sockets that survive running out of file descriptors.
  *
  * When accept() fails with EMFILE or ENFILE the pending connection stays in

@@ -1,8 +1,11 @@
-/* Logging to stderr with levels; journald reads the "<N>" prefixes. */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Logging to stderr with levels: "<N>message" for the journal, a time
+ * stamped line for everyone else (src/log.c). */
 #ifndef NSAGENT_LOG_H
 #define NSAGENT_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 
 enum log_level {
 	LOG_LEVEL_ERROR,
@@ -16,6 +19,8 @@ enum log_level log_get_level(void);
 /* Parses "error", "warn", "info", "debug"; returns 0 or -EINVAL. */
 int log_parse_level(const char *text, enum log_level *level);
 const char *log_level_name(enum log_level level);
+/* Whether stderr is the journal's stream ($JOURNAL_STREAM names it). */
+bool log_to_journal(void);
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_vmsg(enum log_level level, const char *fmt, va_list ap);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The metrics endpoint: evhttp at http://ADDR:PORT/metrics when --metrics
  * is given, serving the status model's Prometheus printer
  * (status_print_prom) over a model filled afresh for every scrape. The

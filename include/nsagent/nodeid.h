@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Node ids: 16 random bytes generated once per node and persisted in the
  * state dir (see state.h). Compared as big-endian byte strings: the lower
  * id keeps a disputed subnet, the higher id's connection wins a collision. */

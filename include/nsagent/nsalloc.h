@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Namespace addresses: which namespace or container attachment holds which
  * address of the node's subnet, persisted in the state dir
  * (NSALLOC_FILE_NAME) so that a restart gives every namespace the address

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Peer sessions: the TCP/protobuf sessions with every other node and
  * peer exchange.
  *
@@ -56,6 +57,10 @@ struct peer_mgr_config {
 	/* Where session events go, and our subnet comes from. Not owned. */
 	struct rde *rde;
 	const struct endpoint *seeds; /* --peer; copied */
+	/* The host name each seed was given by ("" for an address), parallel
+	 * to seeds, or NULL for none; copied. A named seed is resolved again
+	 * before each dial (asynchronously, evdns: /etc/hosts, then DNS). */
+	const char (*seed_hosts)[ADDR_HOST_MAX + 1];
 	unsigned n_seeds;
 	uint32_t keepalive_ms;
 	uint32_t hold_time_ms;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Files in the state dir (state.json, namespaces.json): written whole and
  * atomically, moved aside (never overwritten) when they cannot be read, and
  * every failed write counted, so that an operator sees a disk problem in

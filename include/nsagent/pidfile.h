@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The agent's pid file, <run-dir>/nsagent.pid: written (and locked) by the
  * running agent, read by `nsagent down` to signal it. */
 #ifndef NSAGENT_PIDFILE_H

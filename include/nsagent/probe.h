@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Data-path probes: every agent checks, per established peer, that the path
  * to it actually forwards, by sending an ICMP echo from its own bridge
  * address to the peer's bridge address (the first host address of the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The route decision engine (rde): the one module that decides which
  * cross-node routes, per-peer data-path modes, namespace MTU and VXLAN
  * device the kernel should have, and which subnet this node holds.

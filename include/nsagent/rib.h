@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The RIB: remote subnets learned from peers, keyed by the node that
  * announced them in its own session, with graceful-restart stale marks.
  * It decides which kernel routes the agent wants; it never touches the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Persisted agent state in the state dir (default /var/lib/nsagent):
  * node id, subnet lease, learned peers. One JSON file, replaced atomically
  * on every change, and a backup copy of the last state saved whole. A

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The agent's status, built once as data and printed three ways: for people
  * (an aligned table), as JSON (json-c) and as Prometheus text (the metrics
  * endpoint). The daemon fills it at every request; the control protocol

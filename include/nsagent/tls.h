@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Session security: the cluster key and TLS 1.3 with an external PSK.
  *
  * With a key, every peer connection is a TLS 1.3 session keyed by the

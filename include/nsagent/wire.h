@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Peer protocol framing: a 4-byte big-endian length, then one packed
  * NsaPeer__Envelope (proto/peer.proto). The length is checked against
  * WIRE_MAX_FRAME before anything is allocated. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Allocation that cannot fail: out of memory is fatal for a daemon this size. */
 #ifndef NSAGENT_XALLOC_H
 #define NSAGENT_XALLOC_H

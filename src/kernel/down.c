@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: teardown: kern_down() removes everything the agent owns in the
  * current network namespace, and the named namespaces it made, without a
  * running daemon (`nsagent down`, or an operator cleaning up after one that

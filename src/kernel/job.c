@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: a job on a second thread, for kernel work that can overlap the
  * caller's (see kern_priv.h). When no thread can be started the job runs in
  * line, so callers need no second path. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: the kernel layer's public API (include/nsagent/kern.h), its desired
  * state and its repair passes.
  *

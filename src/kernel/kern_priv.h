@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Internal to the kernel layer: the netlink request wrapper, snapshots of
  * kernel objects read by dumps, named-namespace helpers and the other
  * helpers the jobs of kern.c share (the state of a running struct kern is
@@ -77,6 +78,7 @@ struct klink {
 	uint16_t vxlan_port;  /* host order */
 	bool vxlan_learning;
 	bool vxlan_has_remote; /* a default remote or group: it would flood */
+	bool hairpin;	       /* a bridge port in hairpin mode (IFLA_BRPORT_MODE) */
 };
 
 struct kaddr {
@@ -158,6 +160,12 @@ struct kreq_link {
 	const char *alias;	 /* non-NULL: set it */
 	bool group;		 /* put it in KERN_LINK_GROUP */
 	bool no_ipv6_ll;	 /* IPv6 address generation mode "none" */
+	/* Hairpin mode on, for a bridge port: a second request (family
+	 * AF_BRIDGE, after the enslaving one). A frame may then leave by
+	 * the port it came in by, so a namespace reaches its own address
+	 * through a path that comes back to the bridge (a DNAT on the host, a
+	 * service address) instead of the bridge dropping the reply. */
+	bool hairpin;
 };
 /* ifindex 0 finds the link by ifname. */
 int kreq_link_set(struct knl *nl, int ifindex, const char *ifname, const struct kreq_link *change,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: the state of a running struct kern, shared by the three files that
  * run it and by nothing else: kern.c (the public API, the desired state,
  * the deferred and retry passes), watch.c (drift seen in netlink events)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: the host's own networks, for advert validation (kern.h).
  *
  * Read once through getifaddrs(3) (netlink underneath): every IPv4 address

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: named network namespaces, compatible with `ip netns`. A named
  * namespace is a bind mount of a namespace file on /run/netns/NAME; the
  * directory itself is made a shared mount point as iproute2 does, so that

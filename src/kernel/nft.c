@@ -1,10 +1,11 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: the agent's nftables table (family inet, name KERN_NFT_TABLE).
  *
  * The table is the only nftables object the agent owns, and it owns all of
  * it: nothing outside the table is ever read for changing or written.
  *
  *   chain postrouting    nat    hook postrouting  priority srcnat (100)
- *       ip saddr SUBNET ip daddr != CLUSTER counter masquerade
+ *       ip saddr SUBNET ip daddr != CLUSTER counter masquerade fully-random
  *   chain forward        filter hook forward      priority filter (0), policy accept
  *       iifname BRIDGE ip daddr CLUSTER counter accept
  *       oifname BRIDGE ip saddr CLUSTER counter accept
@@ -18,7 +19,12 @@
  * Cluster-internal flows are never tracked (about 10% of single-stream
  * throughput), and an untracked packet never reaches the nat hooks, so
  * namespace-to-namespace traffic between nodes keeps its source address by
- * construction. Flows that leave the cluster are tracked and masqueraded.
+ * construction. Flows that leave the cluster are tracked and masqueraded,
+ * with fully random source ports: with the default (the original port
+ * when free, else the next one) many parallel connections from different
+ * namespaces race for the same port, and all but one lose their first
+ * packet at conntrack insertion (flannel #1004; Kubernetes' kube-proxy
+ * masquerades fully-random for the same reason).
  * Over VXLAN a cluster flow is carried between the nodes' addresses, so
  * its outer packets (to and from this node's VTEP on the VXLAN port) are
  * left untracked too: tracked, they cost 6% of single-stream throughput
@@ -50,6 +56,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter/nf_nat.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter_ipv4.h>
@@ -330,6 +337,7 @@ static void nft_desired_free(struct nft_desired *d)
 static void nft_desired_build(const struct nft_table_spec *spec, struct nft_desired *d)
 {
 	struct nftnl_udata_buf *udata;
+	struct nftnl_expr *masq;
 	struct nftnl_rule *r;
 
 	memset(d, 0, sizeof(*d));
@@ -361,7 +369,10 @@ static void nft_desired_build(const struct nft_table_spec *spec, struct nft_desi
 	nft_match_ipv4(r);
 	nft_match_prefix(r, 12, &spec->subnet, NFT_CMP_EQ);
 	nft_match_prefix(r, 16, &spec->cluster, NFT_CMP_NEQ);
-	nft_tail(r, "masq");
+	nft_add_expr(r, nft_expr("counter"));
+	masq = nft_expr("masq");
+	nftnl_expr_set_u32(masq, NFTNL_EXPR_MASQ_FLAGS, NF_NAT_RANGE_PROTO_RANDOM_FULLY);
+	nft_add_expr(r, masq);
 
 	r = nft_new_rule(d, NFT_CHAIN_FORWARD, "nsagent: bridge to cluster");
 	nft_match_ifname(r, NFT_META_IIFNAME, spec->bridge);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Internal to the kernel layer: the agent's nftables table (family inet,
  * name KERN_NFT_TABLE), built in one batch and replaced atomically. */
 #ifndef NSAGENT_KERNEL_NFT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: netlink I/O of the kernel layer. The one place that builds rtnetlink
  * requests, sends them, and reads dumps (iproute2's lib/libnetlink.c plays
  * the same role). Every change request goes through knl_change(), so that
@@ -499,6 +500,16 @@ static void *parse_change(struct nlmsghdr *nlh, int new_type, size_t hdrlen, str
 	return nlmsg_data(nlh);
 }
 
+/* A bridge port's state, as the link dump carries it for an enslaved link. */
+static void parse_bridge_port(struct nlattr *data, struct klink *out)
+{
+	struct nlattr *port[IFLA_BRPORT_MAX + 1];
+
+	if (nla_parse_nested(port, IFLA_BRPORT_MAX, data, NULL) == 0 && port[IFLA_BRPORT_MODE] &&
+	    nla_len(port[IFLA_BRPORT_MODE]) >= 1)
+		out->hairpin = nla_get_u8(port[IFLA_BRPORT_MODE]) != 0;
+}
+
 bool kparse_link(struct nlmsghdr *nlh, struct klink *out)
 {
 	struct nlattr *tb[IFLA_MAX + 1];
@@ -531,6 +542,9 @@ bool kparse_link(struct nlmsghdr *nlh, struct klink *out)
 			nla_strlcpy(out->kind, li[IFLA_INFO_KIND], sizeof(out->kind));
 		if (strcmp(out->kind, "vxlan") == 0 && li[IFLA_INFO_DATA])
 			parse_vxlan(li[IFLA_INFO_DATA], out);
+		if (li[IFLA_INFO_SLAVE_KIND] && li[IFLA_INFO_SLAVE_DATA] &&
+		    strcmp(nla_get_string(li[IFLA_INFO_SLAVE_KIND]), "bridge") == 0)
+			parse_bridge_port(li[IFLA_INFO_SLAVE_DATA], out);
 	}
 	return true;
 }
@@ -625,16 +639,20 @@ static void put_or_die(int rc)
 		fatal("netlink request does not fit its buffer");
 }
 
+static int kreq_port_hairpin(struct knl *nl, int ifindex, const char *ifname,
+			     struct kern_error *err);
+
 int kreq_link_set(struct knl *nl, int ifindex, const char *ifname, const struct kreq_link *change,
 		  struct kern_error *err)
 {
 	struct nl_msg *msg;
 	char what[200];
 	size_t off;
+	int rc;
 
 	if (!change->up && change->master <= 0 && !change->mtu && !change->alias &&
 	    !change->group && !change->no_ipv6_ll)
-		return 0;
+		return change->hairpin ? kreq_port_hairpin(nl, ifindex, ifname, err) : 0;
 	msg = link_msg(RTM_SETLINK, 0, ifindex, change->up ? IFF_UP : 0, change->up ? IFF_UP : 0);
 	/* Without an index the kernel finds the link by name. */
 	if (ifindex == 0)
@@ -671,7 +689,36 @@ int kreq_link_set(struct knl *nl, int ifindex, const char *ifname, const struct 
 		put_or_die(nla_put_string(msg, IFLA_IFALIAS, change->alias));
 		snprintf(what + off, sizeof(what) - off, " alias %s", change->alias);
 	}
-	return knl_change(nl, msg, err, "%s", what);
+	rc = knl_change(nl, msg, err, "%s", what);
+	if (rc == 0 && change->hairpin)
+		rc = kreq_port_hairpin(nl, ifindex, ifname, err);
+	return rc;
+}
+
+/* The bridge takes port flags only in a request of family AF_BRIDGE, by
+ * index, with IFLA_PROTINFO nested (`bridge link set dev X hairpin on`). */
+static int kreq_port_hairpin(struct knl *nl, int ifindex, const char *ifname,
+			     struct kern_error *err)
+{
+	struct nl_msg *msg;
+	struct nlattr *info;
+	struct klink link;
+	int rc;
+
+	if (ifindex == 0) {
+		rc = knl_get_link(nl, ifname, &link, err);
+		if (rc < 0)
+			return rc;
+		ifindex = link.ifindex;
+	}
+	msg = link_msg(RTM_SETLINK, 0, ifindex, 0, 0);
+	((struct ifinfomsg *)nlmsg_data(nlmsg_hdr(msg)))->ifi_family = AF_BRIDGE;
+	info = nla_nest_start(msg, IFLA_PROTINFO | NLA_F_NESTED);
+	if (!info)
+		fatal("netlink request does not fit its buffer");
+	put_or_die(nla_put_u8(msg, IFLA_BRPORT_MODE, BRIDGE_MODE_HAIRPIN));
+	nla_nest_end(msg, info);
+	return knl_change(nl, msg, err, "set bridge port %s hairpin on", ifname);
 }
 
 int kreq_link_del(struct knl *nl, int ifindex, const char *ifname, struct kern_error *err)

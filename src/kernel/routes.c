@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: the agent's routes in the main table, and source-address lookup.
  * A route is ours when it is an IPv4 unicast route of the main table with
  * protocol KERN_RTPROT; nothing else is ever changed or deleted here (a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: the local topology: the bridge, the veth pairs and the named
  * namespaces at their other ends, with eth0's address and default route
  * inside each one, plus ip_forward and the VXLAN device (vxlan.c) of the
@@ -138,6 +139,7 @@ static int reconcile_host_veth(struct kern *kern, struct kern_ns *ns, const stru
 	    .mtu = kern->mtu && host->mtu != kern->mtu ? kern->mtu : 0,
 	    .alias = strcmp(host->alias, ns->alias) != 0 ? ns->alias : NULL,
 	    .group = host->group != KERN_LINK_GROUP,
+	    .hairpin = !host->hairpin || host->master != kern->bridge_ifindex,
 	};
 
 	return kreq_link_set(&kern->nl, host->ifindex, host->name, &change, err);
@@ -317,9 +319,10 @@ static int ns_make_pair(struct ns_pass *p, struct kern_error *err)
 	rc = kreq_veth_add(&kern->nl, ns->host_ifname, kern->bridge_ifindex, kern->mtu, p->nsfd,
 			   p->fresh ? FRESH_ETH0_IFINDEX : 0, ns->ifname, ns->name, err);
 	if (rc == 0)
-		rc =
-		    kreq_link_set(&kern->nl, 0, ns->host_ifname,
-				  &(struct kreq_link){.alias = ns->alias, .no_ipv6_ll = true}, err);
+		rc = kreq_link_set(
+		    &kern->nl, 0, ns->host_ifname,
+		    &(struct kreq_link){.alias = ns->alias, .no_ipv6_ll = true, .hairpin = true},
+		    err);
 	if (rc < 0)
 		return rc;
 	p->new_eth0 = true;

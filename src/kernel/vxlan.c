@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: the VXLAN device and its per-peer entries.
  *
  * The device KERN_VXLAN_IFNAME carries KERN_ALIAS_VXLAN. It is created

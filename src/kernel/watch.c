@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: drift detection: the kernel layer's one netlink event socket and
  * the decisions about what its messages mean.
  *

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Every benchmark runs once at a tiny size with the suite (label "bench"),
 # so that none of them rots. They check behaviour (objects built, repairs
 # made, meshes closed, the agent alive and free of sanitizer reports) and

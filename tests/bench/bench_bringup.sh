@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Local bring-up and teardown of N namespaces: nsagent against three
 # references built in the same lab host, in the same run, interleaved run by
 # run so that load on the machine hits every method alike.
@@ -157,6 +158,7 @@ quiesce() {
 	ip netns add "$ns"
 	ip link add "$v" type veth peer name eth0 netns "$ns"
 	ip netns del "$ns"
+	# shellcheck disable=SC2317 # called by poll_until
 	gone() { [[ ! -e /sys/class/net/$v ]]; }
 	poll_until 60 gone || bench_fail "the kernel did not free namespaces within 60 s"
 }
@@ -174,6 +176,7 @@ one() {
 	t1=$((t1 - t0))
 	t0=${EPOCHREALTIME/./}
 	"down_$method" "$n"
+	# shellcheck disable=SC2012 # names for a message, not parsed
 	poll_until 60 settled || bench_fail "$method: teardown left $(ls /sys/class/net /run/netns | tr '\n' ' ')"
 	t2=${EPOCHREALTIME/./}
 	if [[ $method == nsagent ]]; then

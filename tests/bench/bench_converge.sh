@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Convergence: from every agent started to every kernel having a route to
 # every other host's subnet.
 #

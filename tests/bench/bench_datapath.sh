@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Data path: TCP throughput (iperf3, one stream) from NS1 on host1 to NS1
 # on host2, through nsagent's routes, against the same topology built by
 # hand with plain `ip` commands in a second lab (no agent), measured in the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Failure detection and repair across nodes, in a lab of 3 hosts (a chain:
 # host2 --peer host1, host3 --peer host2, meshed by peer exchange), with the
 # default timers (keepalive 1 s, hold time 3 s).
@@ -236,7 +237,9 @@ report() {
 	m=$(median $2)
 	# shellcheck disable=SC2086
 	h=$(median $3)
+	# shellcheck disable=SC2086 # space-separated numbers, one per line
 	lo=$(printf '%s\n' $2 | sort -n | head -1)
+	# shellcheck disable=SC2086 # space-separated numbers, one per line
 	hi=$(printf '%s\n' $2 | sort -n | tail -1)
 	echo
 	case $c in

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Footprint of an idle agent: memory and CPU over a period once it is ready.
 #
 #   bench_footprint.sh [--hosts H] [SECONDS]   (default 60; the README uses 60)

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck disable=SC2034 # the DEL_* and RESTORE_* tables are read by name (spec=DEL_$c)
 # Drift repair latency: something nsagent owns is deleted by hand, and the
 # agent puts it back. Timed from the kernel's deletion notification to the
 # notification of the last restored object, both read from `ip -ts monitor`

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Scale: the largest lab this machine holds, and its convergence.
 #
 #   bench_scale.sh [--runs R] [N]        (default N: 64; R: 3)

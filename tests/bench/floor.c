@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The kernel floors for bench_bringup.sh: the least work that gives N named
  * network namespaces joined to the current namespace, and the least work
  * that removes them again.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # tests/bench/lib.sh — sourced by the benchmarks (tests/bench/bench_*.sh).
 #
 # A benchmark runs in two halves. Outside, bench_start builds what it needs

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # tests/bench/mesh_lib.sh — multi-host benchmarks (sourced after lib.sh and
 # after bench_start, which made the lab name and the temp dir).
 #

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Fuzz targets (tests/fuzz/fuzz_*.c, libFuzzer's LLVMFuzzerTestOneInput):
 # Targets: wire (peer frames + advert validation), config (config file
 # text), ctl (control socket requests, through a real ctl_server), cni (the

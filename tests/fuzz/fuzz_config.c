@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* libFuzzer target: the config file reader. The input is the text of a
  * config file (read through libinih exactly as from disk, via a memfd);
  * loading must fail cleanly or produce a config that validates or is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* libFuzzer target: the control socket's request decoder, end to end. A
  * real ctl_server (src/ctl.c) listens in a private temporary run dir with
  * handlers that accept everything; each input is written to a fresh

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* libFuzzer target: the peer protocol decoder and the advert validator.
  * The input is a byte stream as a peer would send it; every frame wire_read
  * takes off it is decoded, and adverts go through rib_advert_checked

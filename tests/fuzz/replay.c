@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Replays files through a fuzz target's LLVMFuzzerTestOneInput without
  * libFuzzer: the seed corpus and every past crash (tests/fuzz/regressions)
  * run as an ordinary unit test in every build, sanitizers included.

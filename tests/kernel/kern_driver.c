@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Drives the kernel layer from the command line for tests/kernel/test_*.sh.
  *
  *   kern_driver apply --bridge B --subnet CIDR --ns NS1,NS2 [--mtu N]

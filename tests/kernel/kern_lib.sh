@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck shell=bash
 # Sourced by tests/kernel/test_*.sh. Re-executes the calling test inside a
 # fresh network namespace and a private mount namespace (sandbox.sh: tmpfs
 # on /run; here also a temporary directory on /var/lib/nsagent), so nothing

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: test driver for the nft module (src/kernel/nft.c).
  *
  *   nft_driver apply SUBNET CLUSTER BRIDGE [--vtep ADDR] [--stay]

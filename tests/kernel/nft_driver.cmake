@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Drives src/kernel/nft.c against the real kernel for tests/kernel/test_nft*.sh
 # (which run it only inside a throwaway network namespace).
 add_executable(nft_driver ${CMAKE_CURRENT_SOURCE_DIR}/kernel/nft_driver.c)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # shellcheck shell=bash
 # Sourced first by every kernel test (directly, or through kern_lib.sh).
 # Re-executes the calling test inside a fresh network namespace and a

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The nsagent command line: subcommands, help, and exit codes (0 success,
 # 2 bad command line or config). It only runs the binary: nothing here
 # touches the network, so it needs no namespace. Every config-taking call

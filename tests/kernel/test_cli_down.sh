@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # `nsagent down` and the pid file: down signals only an agent that holds
 # <run-dir>/nsagent.pid locked. After a crash the file stays behind and its
 # pid may belong to another process by then: that process is not signalled,

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # kern_down removes exactly what the agent made: its named namespaces (and
 # with them their veths), its bridge and its protocol-78 routes; a foreign
 # namespace, a foreign bridge and foreign routes survive. It works without a

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Real traffic through the agent's nftables table (src/kernel/nft.c):
 # a namespace reaching a host outside the cluster is masqueraded to the
 # node's address; traffic to and from another node's cluster address keeps
@@ -166,26 +167,26 @@ table inet probe$TAG {
 NFT
 seen_as "$NS" 172.16.1.1 >/dev/null || fail "cluster flow failed with probe table"
 seen_as "$NS" 198.51.100.2 >/dev/null || fail "outbound flow failed with probe table"
-(($(packets probe$TAG probe cluster_untracked) >= 1)) || fail "cluster flow was tracked"
-(($(packets probe$TAG probe cluster_tracked) == 0)) || fail "cluster flow entered conntrack"
-(($(packets probe$TAG probe outbound_tracked) >= 1)) || fail "outbound flow not tracked"
+(($(packets "probe$TAG" probe cluster_untracked) >= 1)) || fail "cluster flow was tracked"
+(($(packets "probe$TAG" probe cluster_tracked) == 0)) || fail "cluster flow entered conntrack"
+(($(packets "probe$TAG" probe outbound_tracked) >= 1)) || fail "outbound flow not tracked"
 
 echo "== VXLAN to and from the node's VTEP untracked; other UDP tracked"
 # Datagrams nobody listens for: the hooks see them all the same.
 nsx "$PEER" bash -c 'echo x >/dev/udp/192.168.77.1/4789; echo x >/dev/udp/192.168.77.1/4790'
 nsx "$NODE" bash -c 'echo x >/dev/udp/192.168.77.2/4789'
-(($(packets probe$TAG in vxlan_in_untracked) >= 1)) || fail "VXLAN to the VTEP was tracked"
-(($(packets probe$TAG in vxlan_in_tracked) == 0)) || fail "VXLAN to the VTEP entered conntrack"
-(($(packets probe$TAG in other_in_tracked) >= 1)) || fail "other UDP to the node was not tracked"
-(($(packets probe$TAG out vxlan_out_untracked) >= 1)) || fail "VXLAN from the VTEP was tracked"
-(($(packets probe$TAG out vxlan_out_tracked) == 0)) || fail "VXLAN from the VTEP entered conntrack"
+(($(packets "probe$TAG" in vxlan_in_untracked) >= 1)) || fail "VXLAN to the VTEP was tracked"
+(($(packets "probe$TAG" in vxlan_in_tracked) == 0)) || fail "VXLAN to the VTEP entered conntrack"
+(($(packets "probe$TAG" in other_in_tracked) >= 1)) || fail "other UDP to the node was not tracked"
+(($(packets "probe$TAG" out vxlan_out_untracked) >= 1)) || fail "VXLAN from the VTEP was tracked"
+(($(packets "probe$TAG" out vxlan_out_tracked) == 0)) || fail "VXLAN from the VTEP entered conntrack"
 (($(packets nsagent raw_prerouting VXLAN_to_this_node) >= 1)) || fail "VXLAN notrack counter (in) did not move"
 (($(packets nsagent raw_output VXLAN_from_this_node) >= 1)) || fail "VXLAN notrack counter (out) did not move"
 
 echo "== remove: outside unreachable again, cluster still fine, probe table untouched"
 nsx "$NODE" "$DRIVER" remove >/dev/null || fail "remove failed"
 nsx "$NODE" nft list table inet nsagent >/dev/null 2>&1 && fail "table left after remove"
-nsx "$NODE" nft list table inet probe$TAG >/dev/null || fail "remove touched a foreign table"
+nsx "$NODE" nft list table inet "probe$TAG" >/dev/null || fail "remove touched a foreign table"
 got=$(seen_as "$NS" 172.16.1.1) || fail "cluster flow failed after remove"
 [[ "$got" == "172.16.0.2" ]] || fail "peer saw '$got' after remove"
 if seen_as "$NS" 198.51.100.2 >/dev/null; then

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # One namespace that cannot be made does not keep the others down: with
 # /run/netns/X a directory (not a namespace, and not removable as a stale
 # file), an apply of P,X,Q,R fails naming X, and P, Q and R, made by the

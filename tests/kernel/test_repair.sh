@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Drift repair: with the driver running its event loop, each owned object
 # deleted or changed by hand comes back, driven by netlink events (the
 # layer has no periodic scan; each repair's time is reported, not judged:

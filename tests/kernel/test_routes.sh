@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Owned routes: kern_set_routes adds, replaces and deletes routes of protocol
 # 78 in the main table and nothing else; kern_get_routes lists them;
 # refusals carry the object and the kernel's words; kern_route_source

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Topology: bridge, named namespaces, veths, addresses and default routes are
 # built and carry traffic, without taking the notifications of their own
 # building for drift; a second apply changes nothing (reported and seen
@@ -36,6 +37,13 @@ ip -n "$N2" -4 addr show dev eth0 | grep_q 'inet 172.16.40.3/24' || fail "eth0 a
 ip -n "$N1" link show lo | grep_q ',UP' || fail "lo down in $N1"
 ip -n "$N1" route show default | grep_q 'via 172.16.40.1 dev eth0' || fail "default route wrong in $N1"
 [[ $(cat /proc/sys/net/ipv4/ip_forward) == 1 ]] || fail "ip_forward is not 1"
+# Hairpin on every port the agent owns: a frame may leave by the port it
+# came in by (a namespace reaching its own address through a forwarded
+# path that comes back to the bridge).
+for n in "$N1" "$N2" "$N3"; do
+	bridge -d link show dev "nsa-$n" | grep_q 'hairpin on' ||
+		fail "nsa-$n is not in hairpin mode: $(bridge -d link show dev "nsa-$n")"
+done
 pass "objects built"
 
 # No IPv6 link-local address on either end of a namespace's veth (each
@@ -91,6 +99,14 @@ pass "second apply: changes=0 and no netlink event"
 pass "adoption kept ifindexes ($br_index, $veth_index, $eth0_index)"
 ip link del "mk1-$$"
 ip link del "mk2-$$"
+
+# Hairpin turned off by hand comes back with the next reconcile.
+bridge link set dev "nsa-$N2" hairpin off
+bridge -d link show dev "nsa-$N2" | grep_q 'hairpin off' || fail "could not turn hairpin off"
+drive apply2b apply --bridge "$BR" --subnet $SUBNET --ns "$N1,$N2,$N3"
+bridge -d link show dev "nsa-$N2" | grep_q 'hairpin on' || fail "reconcile did not restore hairpin on nsa-$N2"
+[[ $(out_value apply2b changes) == 1 ]] || fail "restoring hairpin reported changes=$(out_value apply2b changes)"
+pass "hairpin restored by reconcile"
 
 # Dropping a namespace from the topology removes it, and only it.
 drive apply3 apply --bridge "$BR" --subnet $SUBNET --ns "$N1,$N2"

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Hostile clients for the resource-limit scenarios (tests/lab/test_sec_*).
 
 Run inside a lab host (`lab exec HOST -- python3 conns.py ...`):

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Helpers for the data-path scenarios (sourced after lib.sh and
 # peers_lib.sh): who a server sees as the client, bulk TCP transfers, MTUs.
 # shellcheck shell=bash

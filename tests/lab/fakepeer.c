@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fakepeer: a hostile or broken peer for the lab security tests. It links
  * the agent's own wire codec and TLS module, so what it sends is exactly
  * what a real (or a malicious) node could send.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # tests/lab/lib.sh — sourced by lab tests (tests/lab/test_*.sh):
 #
 #   source "$(dirname "$0")/lib.sh"

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Helpers for the peer scenarios (sourced after lib.sh).
 # shellcheck shell=bash
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The daemon's own life cycle on one host, through the real binary: a restart
 # adopts everything (same ifindex, zero changes), drift is repaired from
 # netlink events, SIGTERM keeps the namespaces' networking, and `nsagent

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # --backend on one L2 segment (switch topology), 2 hosts, each mode in turn
 # with a 4 MiB TCP transfer and full-size DF pings:
 #   auto   -> direct (on-link), namespaces at the underlay MTU (1500);

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAT in the switch topology, through the real daemon: a namespace reaches
 # the outside host (which has no route back to the cluster) and is seen as
 # its node's IP; cross-node namespace traffic keeps its source address; the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Router topology, 4 hosts (host1, host3 on 192.168.1.0/24; host2, host4 on
 # 192.168.2.0/24), --backend auto: peers on the same subnet are direct,
 # across the router vxlan, and status says so per peer. Every namespace

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Router topology, 2 hosts: the two agents peer across the router over
 # VXLAN, traffic keeps its source, and a 4 MiB transfer crosses. An agent
 # restart adopts the vxlan routes with their neighbour and FDB entries

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The lab itself: `deploy/lab up` builds two hosts whose agents make NS1 and
 # NS2 reach each other, and `deploy/lab down` leaves the machine's root
 # network namespace byte-identical and nothing under /run/nsagent-lab/NAME.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # A full disk under the state dir: host1's /var/lib/nsagent is a small tmpfs
 # (mounted in host1's own mount namespace, nowhere else) that a filler file
 # fills up. `nsagent ns add` then fails saying no space is left on the

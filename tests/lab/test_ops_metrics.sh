@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # --metrics: Prometheus text over HTTP, scraped with curl inside a lab host.
 # Checks the families, that reconcile repairs count a real repair, the
 # namespace gauge follows `ns add`, only GET /metrics is served, a reload

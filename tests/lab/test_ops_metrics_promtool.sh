@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Prometheus's own parser accepts a live agent's /metrics: `promtool check
 # metrics` (Debian's prometheus package) on host1's scrape exits 0 and says
 # nothing. The scrape is taken once every labelled family has samples: a

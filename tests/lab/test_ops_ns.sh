@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Runtime namespaces: `nsagent ns add` makes a namespace that is on the
 # bridge and reachable from the host's other namespaces at once, keeps it
 # (and its address) across an agent restart, never hands a held address to

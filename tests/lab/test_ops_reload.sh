@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Reload (`nsagent reload` and SIGHUP): a valid new config is applied as a
 # difference (a namespace added or removed, the rest untouched); an invalid
 # one is reported with file:line, the running config is kept and the agent

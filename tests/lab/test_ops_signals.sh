@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Signals during start-up. The agent blocks the signals it handles first
 # thing and unblocks them once the event loop has their handlers, so:
 # - a SIGHUP that is already pending, behind a blocked mask inherited from

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # `nsagent status` against a running lab host: the people's output matches
 # a golden file once the fields that vary (node id, version, uptime) are
 # normalised, the JSON form has the documented keys and types, and the exit

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Auto subnets: 8 hosts started with only --node-ip and --peer (their
 # predecessor) claim 8 distinct /24s of 172.16.0.0/16 and route to each
 # other; after every agent restarts, each host keeps its subnet.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Chains of 3 and 8 hosts, each given only its predecessor as --peer (the
 # lab's default) and all started at once: peer exchange closes the chain
 # into a full mesh with exactly one session per pair and N-1 routes on

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Silent partition: host2's switch port goes down (no FIN, no RST). host1
 # declares the session down at the hold time, keeps host2's route as stale,
 # and after the heal exactly one session is re-established.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Rejoin from persisted peers: a chain host3 -> host2 -> host1 (each
 # --peer its predecessor; host1 --peer host2). Stop all three, then start
 # only host1 and host3, which never had each other as --peer and whose

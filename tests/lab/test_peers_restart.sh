@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Graceful restart, 2 hosts:
 #  - SIGKILL and restart the agent on host2, then on host1, while NS1@host1
 #    pings NS1@host2 every 10 ms: 0 lost of at least 1000, routes unchanged;

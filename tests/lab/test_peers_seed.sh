@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Seed scenario, 2 hosts: the agents peer over the underlay and install
 # `<other subnet> via <other node IP> proto nsagent`; all four namespaces
 # reach each other, and a TCP connection from NS1@host1 to NS2@host2 is

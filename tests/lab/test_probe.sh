@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Data-path probes between two lab hosts. Both paths answer: status shows
 # probe ok with an RTT and metrics carry the RTT series. Then host2 drops
 # host1's echoes in an nft table of this test's own (the TCP session stays

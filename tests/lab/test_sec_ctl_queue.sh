@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # A control client that pipelines status requests and never reads the
 # replies (the issue: the agent's RSS went from 4.8 MB to 230 MB) is
 # dropped once its queued replies pass the per-client bound: the agent's

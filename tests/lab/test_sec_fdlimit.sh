@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Running out of file descriptors (the issue: 1,100 slow connections to the
 # peer and metrics ports under an open-file limit of 1024 made accept()
 # fail with EMFILE, and libevent retried at once, forever: a core at 100 %,

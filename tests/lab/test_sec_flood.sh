@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Floods against host1 while it has a session with host2:
 #   - malformed frames (oversize, zero length, random bytes, absurd values,
 #     and a truncated frame that then stalls): each connection is closed by

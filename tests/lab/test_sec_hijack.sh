@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Hijack adverts: a fake peer (fakepeer, from host2's namespace, with node
 # IP 192.168.1.200, an address of host2 it connects from) establishes a
 # session with host1 and announces 0.0.0.0/0, host2's subnet, host1's own

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Cluster key: host1 and host2 share a key and peer over TLS; host3 has
 # another key and must get no session and no route, nor give any. A fake
 # peer with a wrong key, or with none (plain TCP), is refused: closed long

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The metrics endpoint cannot be held open or hoarded:
 #   - a connection that sends nothing, and one that trickles a request a
 #     byte a second (which an inactivity timeout alone never ends), are

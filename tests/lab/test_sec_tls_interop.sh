@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The cluster key against another TLS implementation: OpenSSL's own
 # s_server and s_client (the real CLI) on host3, against a real agent on
 # host1 that has a key and a session with host2 (same key).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # deploy/vagrant/provision.sh on two lab hosts at the Vagrantfile's own
 # addresses: its `configure` step writes a config the agent accepts, an
 # agent started with only that config joins the other node, and its `check`

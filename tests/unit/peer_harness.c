@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: the loopback harness of the peer session tests (see peer_harness.h).
  * It owns ph_base, the single event loop; everything else is stateless
  * helpers over a peer_mgr or a socket. Loop helpers never sleep: they run

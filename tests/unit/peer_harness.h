@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Loopback harness shared by the peer session tests (test_peer,
  * test_peer_sec): one event loop, peer_mgr instances on 127.0.0.n, each
  * with its own rde (wired as the daemon wires them), with cluster

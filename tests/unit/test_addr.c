@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Unit tests for src/addr.c: strict parsing, formatting and prefix arithmetic. */
 #include <errno.h>
 #include <setjmp.h>
@@ -330,6 +331,78 @@ static void test_unicast_problem(void **state)
 	}
 }
 
+/* A node IP must be reachable by every peer: link-local is refused as
+ * well as what no host address can be. */
+static void test_node_ip_problem(void **state)
+{
+	uint32_t a;
+
+	(void)state;
+	assert_int_equal(addr_parse("169.254.1.1", &a), 0);
+	assert_non_null(strstr(addr_node_ip_problem(a), "link-local"));
+	assert_int_equal(addr_parse("127.0.0.1", &a), 0);
+	assert_non_null(strstr(addr_node_ip_problem(a), "loopback"));
+	assert_int_equal(addr_parse("10.0.2.15", &a), 0);
+	assert_null(addr_node_ip_problem(a));
+}
+
+static void test_parse_host_endpoint(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *host; /* NULL: refused */
+		uint16_t port;
+	} cases[] = {
+	    {"node2", "node2", 7470},
+	    {"node2:7471", "node2", 7471},
+	    {"node-2.lab.example.", "node-2.lab.example.", 7470},
+	    {"N2", "N2", 7470},
+	    {"2node", "2node", 7470},
+	    {"node2:0", NULL, 0},
+	    {"node2:65536", NULL, 0},
+	    {"node2:", NULL, 0},
+	    {"node2:7x", NULL, 0},
+	    {"", NULL, 0},
+	    {"-node", NULL, 0},
+	    {"node-", NULL, 0},
+	    {"a..b", NULL, 0},
+	    {".a", NULL, 0},
+	    {"no_de", NULL, 0},
+	    {"no de", NULL, 0},
+	    {"192.168.1", NULL, 0}, /* a malformed address, not a name */
+	    {"1.2.3.4.5", NULL, 0},
+	};
+	char host[ADDR_HOST_MAX + 1], long_name[300];
+	uint16_t port;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		int ret = addr_parse_host_endpoint(cases[i].text, 7470, host, &port);
+
+		if (!cases[i].host) {
+			if (ret == 0)
+				fail_msg("'%s' accepted as host '%s'", cases[i].text, host);
+			continue;
+		}
+		if (ret != 0)
+			fail_msg("'%s' refused", cases[i].text);
+		assert_string_equal(host, cases[i].host);
+		assert_int_equal(port, cases[i].port);
+	}
+	/* A label of 64 characters, and a name of 254, are too long. */
+	memset(long_name, 'a', 64);
+	long_name[64] = '\0';
+	assert_int_equal(addr_parse_host_endpoint(long_name, 1, host, &port), -EINVAL);
+	long_name[63] = '\0';
+	assert_int_equal(addr_parse_host_endpoint(long_name, 1, host, &port), 0);
+	for (size_t i = 0; i < 254; i++)
+		long_name[i] = i % 2 ? '.' : 'a';
+	long_name[254] = '\0';
+	assert_int_equal(addr_parse_host_endpoint(long_name, 1, host, &port), -EINVAL);
+	long_name[253] = '\0';
+	assert_int_equal(addr_parse_host_endpoint(long_name, 1, host, &port), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -344,6 +417,8 @@ int main(void)
 	    cmocka_unit_test(test_host),
 	    cmocka_unit_test(test_subnet),
 	    cmocka_unit_test(test_unicast_problem),
+	    cmocka_unit_test(test_node_ip_problem),
+	    cmocka_unit_test(test_parse_host_endpoint),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The pure data-path decisions: per-peer mode, VTEP MAC, MTUs. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Backoff schedule: bounds, growth, saturation, reset, reproducibility. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Subnet claim: determinism, avoidance of taken subnets, lease reuse,
  * exhaustion, and the conflict rule seen from both sides. */
 #include <errno.h>

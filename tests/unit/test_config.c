@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Unit tests for src/config.c.
  *
  * Golden files: tests/unit/golden/config/NAME.conf is loaded with
@@ -254,9 +255,24 @@ struct bad_case {
 
 static const struct bad_case bad_cases[] = {
     /* --peer */
-    {NULL, {"--peer", "192.168.1"}, "--peer", "'192.168.1' is not an IPv4 address"},
+    {NULL,
+     {"--peer", "192.168.1"},
+     "--peer",
+     "'192.168.1' is neither an IPv4 address nor a host name"},
     {NULL, {"--peer", "192.168.1.6:0"}, "--peer", "optional :PORT (1-65535)"},
-    {NULL, {"--peer", "192.168.1.6:65536"}, "--peer", "is not an IPv4 address"},
+    {NULL, {"--peer", "192.168.1.6:65536"}, "--peer", "is neither an IPv4 address"},
+    /* host names: RFC 1123 labels, a port after the name */
+    {NULL, {"--peer", "node2:0"}, "--peer", "is neither an IPv4 address nor a host name"},
+    {NULL, {"--peer", "-node2"}, "--peer", "is neither"},
+    {NULL, {"--peer", "node_2"}, "--peer", "is neither"},
+    {NULL, {"--peer", "node2..lab"}, "--peer", "is neither"},
+    {NULL, {"--peer", "node2", "--peer", "NODE2:7000"}, "--peer", "NODE2 is given twice"},
+    {NULL,
+     {"--iface", "eth0", "--node-ip", "192.168.1.5"},
+     "--iface",
+     "give --node-ip or --iface, not both"},
+    {NULL, {"--iface", "a/b"}, "--iface", "interface name 'a/b' may not contain"},
+    {NULL, {"--node-ip", "169.254.1.1"}, "--node-ip", "is a link-local address"},
     {NULL, {"--peer", "192.168.1.6", "--peer", "192.168.1.6:7000"}, "--peer", "given twice"},
     {NULL, {"--peer", "172.16.9.9"}, "--peer", "peer 172.16.9.9 is inside cluster-cidr"},
     {NULL, {"--peer", "127.0.0.1"}, "--peer", "loopback"},
@@ -624,6 +640,44 @@ static void test_validate_node_ip(void **state)
 	cfg_free(cfg);
 }
 
+/* A peer by name keeps its name (printed back, compared by reload) and is
+ * resolved by cfg_resolve_peers, whose address is checked as a given one
+ * is: "localhost" resolves to loopback, which no peer may be. */
+static void test_peer_names(void **state)
+{
+	const char *args[] = {"--config",    "/dev/null", "--peer",    "node2:7471", "--peer",
+			      "192.168.1.6", "--peer",	  "localhost", "--iface",    "eth1"};
+	struct cfg *cfg = cfg_new();
+	struct endpoint resolved[3];
+	struct cfg_error err;
+	char *printed;
+
+	(void)state;
+	assert_int_equal(load_args(cfg, args, ARRAY_SIZE(args), &err), 0);
+	assert_int_equal(cfg->n_peers, 3);
+	assert_string_equal(cfg_peer_host(cfg, 0), "node2");
+	assert_int_equal(cfg->peers[0].port, 7471);
+	assert_null(cfg_peer_host(cfg, 1));
+	assert_string_equal(cfg_peer_host(cfg, 2), "localhost");
+	assert_int_equal(cfg->peers[2].port, CFG_DEFAULT_PORT);
+	assert_string_equal(cfg->iface, "eth1");
+	printed = print_to_string(cfg);
+	assert_non_null(strstr(printed, "peer = node2:7471\npeer = 192.168.1.6:7470\n"
+					"peer = localhost:7470\n"));
+	assert_non_null(strstr(printed, "iface = eth1\n"));
+	assert_round_trip(printed);
+	free(printed);
+
+	/* node2 may or may not resolve here; localhost does, to loopback. */
+	cfg->n_peers = 1;
+	memmove(&cfg->peers[0], &cfg->peers[2], sizeof(cfg->peers[0]));
+	memmove(cfg->peer_hosts[0], cfg->peer_hosts[2], sizeof(cfg->peer_hosts[0]));
+	assert_int_equal(cfg_resolve_peers(cfg, resolved, &err), -EINVAL);
+	assert_string_equal(err.where, "--peer");
+	assert_non_null(strstr(err.message, "localhost (127.0.0.1) is a loopback address"));
+	cfg_free(cfg);
+}
+
 /* Loads file text (and no flags) into a fresh config. */
 static struct cfg *load_text(const char *text)
 {
@@ -785,12 +839,12 @@ static void test_usage(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_defaults),	    cmocka_unit_test(test_duration),
-	    cmocka_unit_test(test_golden),	    cmocka_unit_test(test_bad_values),
-	    cmocka_unit_test(test_precedence),	    cmocka_unit_test(test_validate_struct),
-	    cmocka_unit_test(test_peer_limit),	    cmocka_unit_test(test_long_namespace_list),
-	    cmocka_unit_test(test_usage),	    cmocka_unit_test(test_validate_node_ip),
-	    cmocka_unit_test(test_restart_changes),
+	    cmocka_unit_test(test_defaults),   cmocka_unit_test(test_duration),
+	    cmocka_unit_test(test_golden),     cmocka_unit_test(test_bad_values),
+	    cmocka_unit_test(test_precedence), cmocka_unit_test(test_validate_struct),
+	    cmocka_unit_test(test_peer_limit), cmocka_unit_test(test_long_namespace_list),
+	    cmocka_unit_test(test_usage),      cmocka_unit_test(test_validate_node_ip),
+	    cmocka_unit_test(test_peer_names), cmocka_unit_test(test_restart_changes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

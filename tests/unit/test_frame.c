@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Unit tests for src/frame.c with control protocol messages: round trip,
  * partial frames, the 64 KiB limit checked before allocation, garbage. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* listen_guard: a listener that runs out of file descriptors pauses (and
  * counts, and backs off) instead of retrying accept() in a busy loop; it
  * resumes and accepts what queued meanwhile once descriptors are free; the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Unit tests for src/metrics.c: a scrape is the Prometheus printer's text
  * of a model filled afresh by the source for every render (a change in the
  * source shows at the next scrape, nothing is cached or counted here),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Unit tests for src/nsalloc.c: lowest-free allocation after the bridge,
  * no reuse of a held address, config vs runtime namespaces, persistence
  * across reopen, subnet change, corrupt files (each copy kept), undo on a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Peer sessions over loopback: two and three peer_mgr instances in one
  * event loop on 127.0.0.x, plus a scripted remote that forces connection
  * collisions. Checks one session per pair, adverts and routes, peer

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Hostile input against peer sessions, over loopback (127.0.0.x, no
  * namespace or route changes): cluster key (same key, wrong key, no key),
  * hijacking adverts (wrong lengths among them), subnet hints, node IPs

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The pid file: a pid is signalled only while the file naming it is
  * locked by its writer. A child process stands for "another process that
  * got the pid" (it would die of the signal if it were sent); flock(2)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* probe_table bookkeeping (results, break/heal hysteresis, RTT, loss
  * window, reply matching, sync) and the ICMP echo wire format. The socket
  * layer is covered by tests/lab/test_probe.sh. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The route decision engine, deterministically: a fake clock (now_ms is
  * an argument), a fake path lookup (which peer is behind a gateway), and
  * events given by hand in the order a case needs, where the loopback

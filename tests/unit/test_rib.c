@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* RIB: adverts, graceful restart (stale, sweep, expiry), withdraw,
  * adoption of kernel routes, validation and overlap suppression. */
 #include <setjmp.h>

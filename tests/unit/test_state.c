@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Persisted state: id stability, round trip, modes, atomic replace,
  * corrupt files moved aside (each its own bounded copy), recovery from the
  * backup, failed saves reported with the kernel's errno and counted,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Unit tests for the status model's three printers over one filled model:
  * the people's table (src/status.c; exact text, columns aligned to the
  * widest cell, "-" for unknowns), the JSON document (key names and value

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The cluster key: generation, parsing and the key file checks (owner,
  * mode, type, content), each refusal explained. Then handshakes over a
  * socketpair, our TLS ends against ends built here with plain OpenSSL

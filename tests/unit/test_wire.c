@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Frame codec: round trip, partial reads, oversize, zero length, garbage,
  * and tolerance of messages from a newer protocol version. */
 #include <errno.h>

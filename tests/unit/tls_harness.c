@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: cluster keys for the TLS tests (see tls_harness.h). A key of one
  * repeated byte is enough to tell "same key" from "another key", which is
  * all these tests ask of it; key generation and parsing are tested in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Cluster keys for the tests that run TLS ends (test_tls, test_peer_sec):
  * a TLS context from a key of one repeated byte, so that two contexts made
  * from the same byte share a key and two from different bytes do not.
