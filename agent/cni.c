@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: nsagent-cni, the CNI plugin (installed as /usr/lib/cni/nsagent, so
  * a network config says "type": "nsagent").
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: the nsagent-cni plugin's logic (include/nsagent/cni.h).
  *
  * A runtime runs the plugin once per container operation with CNI_*

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: the CNI commands' meaning for the agent (see cni_ops.h).
  *
  * Invariants: an ADD that fails leaves nothing behind (the address goes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: the client half of the control socket: one request, one response,
  * over a blocking-with-deadline Unix stream connection, plus the CNI
  * request and its checks.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The control protocol's client transport, shared by ctl.c (`nsagent
  * status`, `ns`, `reload`, `leave`) and the nsagent-cni plugin, which links
  * this file and framing alone. */

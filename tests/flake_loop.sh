@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # A suite that passes once may still flake: under load, events come in
 # another order and deadlines tighten. This runs the suite N times in a
 # row with a CPU hog beside it (one busy loop per hog CPU, or stress-ng

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Bounds of a CNI attachment's identity, shared by the control protocol,
  * the address allocator, the kernel layer and the status model. The CNI
  * specification sets none; runtimes use 64 hex digits for a container id

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The nsagent-cni plugin's logic: the CNI environment and network config
  * in, one control request to the agent, a CNI result or error out
  * (containernetworking/cni SPEC.md, versions 0.4.0, 1.0.0 and 1.1.0).

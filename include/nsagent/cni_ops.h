@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The agent's side of the CNI commands (the nsagent-cni plugin's requests
  * on the control socket): what ADD, DEL, CHECK, GC and STATUS mean for the
  * node's attachments, decided here and done through struct cni_ops, so

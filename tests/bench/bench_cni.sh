@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # CNI plugin latency: N ADDs at once, each into a fresh network namespace
 # of its own, then N DELs at once, the plugins called the way a runtime
 # calls them (cni_lib.sh), in one lab host. Per plugin and N: median and

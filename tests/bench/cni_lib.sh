@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # tests/bench/cni_lib.sh — a CNI plugin called the way a runtime calls it
 # (sourced after lib.sh, in the inside half of a benchmark: in a lab host).
 #

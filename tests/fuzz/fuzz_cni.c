@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* libFuzzer target: the nsagent-cni plugin's reading of a runtime's input.
  * The first byte picks the CNI command, the rest is the network config on
  * stdin (with a valid CNI_* environment). Parsing must fail with a CNI

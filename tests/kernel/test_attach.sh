@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # CNI attachments in the kernel layer: an interface in a network namespace
 # someone else made (a named one, as `ip netns add` and CNI runtimes make
 # them, and a process's /proc/PID/ns/net). The layer builds the veth pair

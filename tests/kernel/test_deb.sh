@@ -60,7 +60,8 @@ dpkg-deb -c "$deb" | awk '{print $NF}' >"$tmp/contents"
 for path in ./usr/sbin/nsagent ./usr/lib/systemd/system/nsagent.service \
 	./etc/iproute2/rt_protos.d/nsagent.conf ./usr/share/doc/nsagent/examples/nsagent.conf \
 	./usr/share/man/man8/nsagent.8.gz ./usr/share/doc/nsagent/copyright \
-	./usr/share/doc/nsagent/changelog.gz ./usr/share/bash-completion/completions/nsagent; do
+	./usr/share/doc/nsagent/changelog.gz ./usr/share/bash-completion/completions/nsagent \
+	./usr/lib/cni/nsagent ./etc/cni/net.d/10-nsagent.conflist; do
 	grep -qxF "$path" "$tmp/contents" || fail "$path is not in the package: $(cat "$tmp/contents")"
 done
 [ "$(dpkg-deb -f "$deb" Package)" = nsagent ] || fail "package name"
@@ -70,7 +71,9 @@ grep -q 'nftables' <<<"$depends" && fail "nftables (the CLI) is a dependency: $d
 grep -q 'libnl-route' <<<"$depends" && fail "libnl-route is a dependency: $depends"
 dpkg-deb -f "$deb" Recommends | grep -q nftables || fail "nftables is not even recommended"
 dpkg-deb -e "$deb" "$tmp/control"
-grep -qxF /etc/iproute2/rt_protos.d/nsagent.conf "$tmp/control/conffiles" || fail "conffiles"
+for conffile in /etc/iproute2/rt_protos.d/nsagent.conf /etc/cni/net.d/10-nsagent.conflist; do
+	grep -qxF "$conffile" "$tmp/control/conffiles" || fail "$conffile is not a conffile"
+done
 [ ! -e "$tmp/control/preinst" ] || fail "unexpected maintainer script preinst"
 for script in postinst prerm postrm; do
 	[ -x "$tmp/control/$script" ] || fail "no executable maintainer script $script"
@@ -85,12 +88,14 @@ version=$(dpkg-parsechangelog -l "$tmp/changelog" -S Version) || fail "dpkg-pars
 [ "$(dpkg-parsechangelog -l "$tmp/changelog" -S Maintainer)" = "$(dpkg-deb -f "$deb" Maintainer)" ] ||
 	fail "the changelog is not signed by the package's maintainer"
 
-# Hardened and stripped.
-hardening-check --nocfprotection "$tmp/x/usr/sbin/nsagent" >"$tmp/hardening.log" 2>&1 ||
-	{ cat "$tmp/hardening.log" >&2; fail "hardening-check"; }
-sections=$(readelf -S -W "$tmp/x/usr/sbin/nsagent")
-grep -qE '\.(symtab|debug_info|comment) ' <<<"$sections" &&
-	fail "the packaged binary is not stripped: $(grep -E '\.(symtab|debug|comment)' <<<"$sections")"
+# Hardened and stripped: the agent and the CNI plugin.
+for bin in usr/sbin/nsagent usr/lib/cni/nsagent; do
+	hardening-check --nocfprotection "$tmp/x/$bin" >"$tmp/hardening.log" 2>&1 ||
+		{ cat "$tmp/hardening.log" >&2; fail "hardening-check /$bin"; }
+	sections=$(readelf -S -W "$tmp/x/$bin")
+	grep -qE '\.(symtab|debug_info|comment) ' <<<"$sections" &&
+		fail "/$bin is not stripped: $(grep -E '\.(symtab|debug|comment)' <<<"$sections")"
+done
 
 # Maintainer scripts against a fake systemd: /run/systemd/system exists,
 # systemctl, deb-systemd-invoke and deb-systemd-helper log their arguments,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # tests/lab/podman_lib.sh — podman as a real CNI client on lab hosts
 # (sourced after lib.sh).
 #

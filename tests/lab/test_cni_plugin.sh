@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The nsagent-cni plugin run directly as a container runtime runs it (only
 # CNI_* variables, the network config on stdin) against a real agent on a
 # lab host: ADD, CHECK, DEL, GC, STATUS and VERSION, each error a runtime

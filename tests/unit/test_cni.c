@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Unit tests for src/cni.c, the nsagent-cni plugin's logic, and for the
  * plugin binary itself: the CNI environment and config of versions 0.4.0,
  * 1.0.0 and 1.1.0 with every error code, ADD results per version (read

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Unit tests for src/cni_ops.c: the CNI commands' meaning for the agent,
  * with a real allocator in a temporary state dir and fake kernel
  * operations (the kernel side is proven by the lab tests with podman and
