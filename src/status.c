@@ -212,43 +212,40 @@ void status_clear(struct status *st)
 	status_init(st);
 }
 
+/* Appends a zeroed element of size bytes to the array *v of *n, unless it
+ * holds max already (NULL then). */
+static void *append_zeroed(void **v, unsigned *n, unsigned max, size_t size)
+{
+	char *e;
+
+	if (*n >= max)
+		return NULL;
+	*v = xreallocarray(*v, *n + 1, size);
+	e = (char *)*v + (size_t)(*n)++ * size;
+	memset(e, 0, size);
+	return e;
+}
+
 struct status_peer *status_add_peer(struct status *st)
 {
-	struct status_peer *p;
+	struct status_peer *p =
+	    append_zeroed((void **)&st->peers, &st->n_peers, STATUS_MAX_PEERS, sizeof(*st->peers));
 
-	if (st->n_peers >= STATUS_MAX_PEERS)
-		return NULL;
-	st->peers = xreallocarray(st->peers, st->n_peers + 1, sizeof(*st->peers));
-	p = &st->peers[st->n_peers++];
-	memset(p, 0, sizeof(*p));
-	p->last_heard_ms = -1;
+	if (p)
+		p->last_heard_ms = -1;
 	return p;
 }
 
 struct status_namespace *status_add_namespace(struct status *st)
 {
-	struct status_namespace *ns;
-
-	if (st->n_namespaces >= STATUS_MAX_NAMESPACES)
-		return NULL;
-	st->namespaces =
-	    xreallocarray(st->namespaces, st->n_namespaces + 1, sizeof(*st->namespaces));
-	ns = &st->namespaces[st->n_namespaces++];
-	memset(ns, 0, sizeof(*ns));
-	return ns;
+	return append_zeroed((void **)&st->namespaces, &st->n_namespaces, STATUS_MAX_NAMESPACES,
+			     sizeof(*st->namespaces));
 }
 
 struct status_attachment *status_add_attachment(struct status *st)
 {
-	struct status_attachment *at;
-
-	if (st->n_attachments >= STATUS_MAX_NAMESPACES)
-		return NULL;
-	st->attachments =
-	    xreallocarray(st->attachments, st->n_attachments + 1, sizeof(*st->attachments));
-	at = &st->attachments[st->n_attachments++];
-	memset(at, 0, sizeof(*at));
-	return at;
+	return append_zeroed((void **)&st->attachments, &st->n_attachments, STATUS_MAX_NAMESPACES,
+			     sizeof(*st->attachments));
 }
 
 const char *status_route_name(enum status_route route)
