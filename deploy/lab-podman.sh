@@ -289,7 +289,7 @@ CGI
 }
 
 # See the header; sed and nc are PODMAN_APPLETS.
-# shellcheck disable=SC2016 # $0 is the script's
+# shellcheck disable=SC2016,SC2034 # $0 is the script's; the includer's to use
 PODMAN_HTTP_GET='printf "GET /cgi-bin/addr HTTP/1.0\r\n\r\n" | nc -w 5 "$0" 80 | sed -n "s/^peer=//p"'
 
 # podman_hosts: see the header.

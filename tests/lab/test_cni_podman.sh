@@ -36,7 +36,7 @@ podman_setup host1 "$conflist" &
 setup1=$!
 podman_setup host2 "$conflist" &
 setup2=$!
-wait "$setup1" && wait "$setup2" || fail "podman_setup failed (see above)"
+if ! wait "$setup1" || ! wait "$setup2"; then fail "podman_setup failed (see above)"; fi
 
 # One root file system for every container: busybox, and a CGI script that
 # answers with the address the request came from.
@@ -95,7 +95,7 @@ run host1 web httpd -f -p 0.0.0.0:80 -h /www &
 pid1=$!
 run host2 client sleep 3600 &
 pid2=$!
-wait "$pid1" && wait "$pid2" || fail "starting the first containers failed"
+if ! wait "$pid1" || ! wait "$pid2"; then fail "starting the first containers failed"; fi
 read -r _ web_ip < <(addresses host1 web)
 read -r _ client_ip < <(addresses host2 client)
 
