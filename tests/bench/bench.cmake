@@ -10,7 +10,7 @@ function(nsa_bench name script)
   add_test(NAME bench_${name}
     COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/bench/bench_${script}.sh ${ARGN})
   set_tests_properties(bench_${name} PROPERTIES LABELS bench TIMEOUT 180
-    ENVIRONMENT "NSAGENT=$<TARGET_FILE:nsagent>;NSAGENT_SOURCE_DIR=${CMAKE_SOURCE_DIR};NSAGENT_BUILD_DIR=${CMAKE_BINARY_DIR}")
+    ENVIRONMENT "NSAGENT=$<TARGET_FILE:nsagent>;NSAGENT_CNI=$<TARGET_FILE:nsagent-cni>;NSAGENT_SOURCE_DIR=${CMAKE_SOURCE_DIR};NSAGENT_BUILD_DIR=${CMAKE_BINARY_DIR}")
 endfunction()
 
 nsa_bench(bringup bringup --runs 1 2)

@@ -14,10 +14,12 @@
 #
 # cni_bench LABEL CONFLIST N RUNS times N ADDs at once, each into a fresh
 # network namespace of its own, then N DELs at once, RUNS times, and
-# prints the median and 90th percentile per command. Every call must
-# succeed, every ADD must return an address, the N addresses of a run must
-# differ, and after DEL no namespace may still hold its interface:
-# otherwise the benchmark fails, whatever the times.
+# prints the median and 90th percentile per command (cni_bench_run is one
+# such run, so that plugins can take turns; cni_report prints). Every call
+# must succeed, every ADD must return an address, the N addresses of a run
+# must differ from each other and from every other address in the host,
+# and after DEL no namespace may still hold its interface: otherwise the
+# benchmark fails, whatever the times.
 #
 # Plugins are looked up in CNI_BENCH_PATH (default: $BENCH_TMP/cni-bin,
 # then /usr/lib/cni), so a benchmark can put its own plugin first.
@@ -112,43 +114,81 @@ cni_parallel() {
 	((!failed)) || bench_fail "a CNI $cmd worker failed"
 }
 
-# cni_bench LABEL CONFLIST N RUNS: see the header.
-cni_bench() {
-	local label=$1 conflist=$2 n=$3 runs=$4 r i dir us addr shown
-	local -a add=() del=() addrs=()
-	for ((r = 1; r <= runs; r++)); do
-		dir=$BENCH_TMP/cni.$label.$n.$r
-		mkdir -p "$dir"
-		for ((i = 1; i <= n; i++)); do
-			ip netns add "cnib-$i" || bench_fail "ip netns add cnib-$i"
-		done
-		cni_parallel ADD "$conflist" "$n" "$dir"
-		addrs=()
-		for ((i = 1; i <= n; i++)); do
-			read -r us addr <"$dir/ADD.$i"
-			[[ -n $addr ]] || bench_fail "ADD in cnib-$i returned no address: $(cat "$dir/result.$i")"
-			shown=$(ip -n "cnib-$i" -o addr show dev eth0)
-			[[ $shown == *" inet $addr "* || $shown == *" inet6 $addr "* ]] ||
-				bench_fail "cnib-$i: eth0 lacks $addr, which ADD returned"
-			add+=("$us")
-			addrs+=("$addr")
-		done
-		(($(printf '%s\n' "${addrs[@]}" | sort -u | wc -l) == n)) ||
-			bench_fail "$label: $n ADDs returned duplicate addresses: ${addrs[*]}"
-		cni_parallel DEL "$conflist" "$n" "$dir"
-		for ((i = 1; i <= n; i++)); do
-			read -r us _ <"$dir/DEL.$i"
-			del+=("$us")
-			! ip -n "cnib-$i" link show eth0 >/dev/null 2>&1 ||
-				bench_fail "cnib-$i still has eth0 after DEL"
-			ip netns del "cnib-$i"
-		done
-		[[ -n ${BENCH_KEEP:-} ]] || rm -rf "$dir"
+# CNI_US["LABEL COMMAND N"]: the times (µs, space-separated) of every call
+# cni_bench_run made so far.
+declare -gA CNI_US=()
+
+# cni_bench_run LABEL CONFLIST N RUN: one run of cni_bench (see the header);
+# the times go to CNI_US.
+cni_bench_run() {
+	local label=$1 conflist=$2 n=$3 r=$4 i dir us addr shown
+	local -a addrs=()
+	dir=$BENCH_TMP/cni.$label.$n.$r
+	mkdir -p "$dir"
+	for ((i = 1; i <= n; i++)); do
+		ip netns add "cnib-$i" || bench_fail "ip netns add cnib-$i"
 	done
-	cni_stats "$label" add "$n" "${add[@]}"
-	cni_stats "$label" del "$n" "${del[@]}"
+	cni_parallel ADD "$conflist" "$n" "$dir"
+	for ((i = 1; i <= n; i++)); do
+		read -r us addr <"$dir/ADD.$i"
+		[[ -n $addr ]] || bench_fail "ADD in cnib-$i returned no address: $(cat "$dir/result.$i")"
+		shown=$(ip -n "cnib-$i" -o addr show dev eth0)
+		[[ $shown == *" inet $addr "* || $shown == *" inet6 $addr "* ]] ||
+			bench_fail "cnib-$i: eth0 lacks $addr, which ADD returned"
+		CNI_US["$label add $n"]+=" $us"
+		addrs+=("$addr")
+	done
+	(($(printf '%s\n' "${addrs[@]}" | sort -u | wc -l) == n)) ||
+		bench_fail "$label: $n ADDs returned duplicate addresses: ${addrs[*]}"
+	cni_addresses_unique "$label"
+	cni_parallel DEL "$conflist" "$n" "$dir"
+	for ((i = 1; i <= n; i++)); do
+		read -r us _ <"$dir/DEL.$i"
+		CNI_US["$label del $n"]+=" $us"
+		! ip -n "cnib-$i" link show eth0 >/dev/null 2>&1 ||
+			bench_fail "cnib-$i still has eth0 after DEL"
+		ip netns del "cnib-$i"
+	done
+	[[ -n ${BENCH_KEEP:-} ]] || rm -rf "$dir"
 }
 
+# cni_addresses_unique LABEL: no IPv4 address is held twice in this host:
+# the ADDs' addresses differ from each other and from everything else here
+# (bridges, the agent's namespaces), whoever assigned them.
+cni_addresses_unique() {
+	local dups
+	dups=$({
+		ip -4 -o addr show scope global
+		ip -all netns exec ip -4 -o addr show scope global
+	} 2>/dev/null | awk '$3 == "inet" {sub("/.*", "", $4); print $4}' | sort | uniq -d)
+	[[ -z $dups ]] || bench_fail "$1: an address is held twice in the host: $dups"
+}
+
+# cni_bench LABEL CONFLIST N RUNS: see the header.
+cni_bench() {
+	local label=$1 conflist=$2 n=$3 runs=$4 r
+	for ((r = 1; r <= runs; r++)); do
+		cni_bench_run "$label" "$conflist" "$n" "$r"
+	done
+	cni_report "$label" "$n"
+}
+
+# cni_report LABEL N: its two lines of figures (ADD, DEL) from CNI_US.
+cni_report() {
+	local cmd
+	local -a us
+	for cmd in add del; do
+		read -r -a us <<<"${CNI_US["$1 $cmd $2"]}"
+		cni_stats "$1" "$cmd" "$2" "${us[@]}"
+	done
+}
+
+# cni_median_us LABEL COMMAND N: the median of CNI_US (µs).
+cni_median_us() {
+	local -a us
+	read -r -a us <<<"${CNI_US["$1 $2 $3"]}"
+	median "${us[@]}"
+}
 # cni_stats LABEL COMMAND N US...: one line of figures, and its RESULT line.
 cni_stats() {
 	local label=$1 cmd=$2 n=$3 med p90

@@ -82,7 +82,7 @@ bench_floor() {
 bench_in_host() {
 	local host=$1 script=$2
 	shift 2
-	lab exec "$host" -- env BENCH_KEEP="${BENCH_KEEP:-}" BENCH_VERBOSE="${BENCH_VERBOSE:-}" NSAGENT="$NSAGENT" BENCH_TMP="$BENCH_TMP" FLOOR="${FLOOR:-}" \
+	lab exec "$host" -- env BENCH_KEEP="${BENCH_KEEP:-}" BENCH_VERBOSE="${BENCH_VERBOSE:-}" NSAGENT="$NSAGENT" NSAGENT_CNI="${NSAGENT_CNI:-}" BENCH_TMP="$BENCH_TMP" FLOOR="${FLOOR:-}" \
 		NSAGENT_SOURCE_DIR="$NSAGENT_SOURCE_DIR" bash "$script" --in-host "$@"
 }
 
