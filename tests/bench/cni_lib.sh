@@ -47,30 +47,58 @@ cni_plugin() {
 # ADD writes the last plugin's result to RESULT_FILE, DEL reads it. Sets
 # CNI_EXEC_US to the time spent in the plugins (µs; the glue between them
 # is not counted). On failure it prints the plugin's error and returns 1.
+# It is cni_prepare (everything a runtime knows before it runs a plugin:
+# the plugins' paths and configs, jq's work) and then cni_run.
 cni_exec() {
-	local cmd=$1 conflist=$2 id=$3 netns=$4 ifname=$5 result=$6
-	local n i order=() type plugin conf prev='' out rc t0 path
-	path=$(cni_path)
-	CNI_EXEC_US=0
+	cni_prepare "$1" "$2" "$6" && cni_run "$@"
+}
+
+# cni_prepare COMMAND CONFLIST RESULT_FILE: CNI_PLUGINS (paths) and
+# CNI_CONFS (stdin of each), in the order COMMAND runs them. For ADD only
+# the first config is final: the next ones get the previous result when it
+# is there (cni_run); DEL's all carry RESULT_FILE as prevResult.
+cni_prepare() {
+	local cmd=$1 conflist=$2 result=$3 n i prev='' type plugin conf
+	CNI_PLUGINS=() CNI_CONFS=() CNI_TYPES=()
 	n=$(jq '.plugins | length' "$conflist") || return 1
-	if [[ $cmd == ADD ]]; then
-		for ((i = 0; i < n; i++)); do order+=("$i"); done
-	else
-		for ((i = n - 1; i >= 0; i--)); do order+=("$i"); done
-		prev=$(<"$result") || return 1
-	fi
-	for i in "${order[@]}"; do
+	[[ $cmd == ADD ]] || prev=$(<"$result") || return 1
+	for ((i = 0; i < n; i++)); do
 		type=$(jq -r ".plugins[$i].type" "$conflist") || return 1
+		CNI_TYPES+=("$type")
 		plugin=$(cni_plugin "$type") || return 1
 		conf=$(jq -c --argjson i "$i" --arg prev "$prev" '.plugins[$i] + {cniVersion, name} +
 			(if $prev == "" then {} else {prevResult: ($prev | fromjson)} end)' "$conflist") || return 1
+		CNI_PLUGINS+=("$plugin")
+		CNI_CONFS+=("$conf")
+	done
+	if [[ $cmd != ADD ]]; then
+		local -a rev_plugins=() rev_confs=() rev_types=()
+		for ((i = n - 1; i >= 0; i--)); do
+			rev_plugins+=("${CNI_PLUGINS[i]}") rev_confs+=("${CNI_CONFS[i]}") rev_types+=("${CNI_TYPES[i]}")
+		done
+		CNI_PLUGINS=("${rev_plugins[@]}") CNI_CONFS=("${rev_confs[@]}") CNI_TYPES=("${rev_types[@]}")
+	fi
+}
+
+# cni_run COMMAND CONFLIST CONTAINERID NETNS IFNAME RESULT_FILE: the plugins
+# cni_prepare chose, timed (CNI_EXEC_US). In a chained ADD each plugin after
+# the first gets the previous result (jq, not timed).
+cni_run() {
+	local cmd=$1 id=$3 netns=$4 ifname=$5 result=$6 i conf out rc t0 path prev=''
+	path=$(cni_path)
+	CNI_EXEC_US=0
+	for i in "${!CNI_PLUGINS[@]}"; do
+		conf=${CNI_CONFS[i]}
+		if [[ $cmd == ADD && -n $prev ]]; then
+			conf=$(jq -c --argjson prev "$prev" '. + {prevResult: $prev}' <<<"$conf") || return 1
+		fi
 		rc=0
 		t0=${EPOCHREALTIME/./}
 		out=$(CNI_COMMAND=$cmd CNI_CONTAINERID=$id CNI_NETNS=$netns CNI_IFNAME=$ifname \
-			CNI_PATH=$path "$plugin" <<<"$conf") || rc=$?
+			CNI_PATH=$path "${CNI_PLUGINS[i]}" <<<"$conf") || rc=$?
 		CNI_EXEC_US=$((CNI_EXEC_US + ${EPOCHREALTIME/./} - t0))
 		if ((rc != 0)); then
-			echo "CNI $cmd of $id: plugin $type exited $rc: $out" >&2
+			echo "CNI $cmd of $id: plugin ${CNI_TYPES[i]} exited $rc: $out" >&2
 			return 1
 		fi
 		[[ $cmd != ADD ]] || prev=$out
@@ -88,28 +116,33 @@ percentile() {
 }
 
 # cni_parallel COMMAND CONFLIST N DIR: COMMAND for netns cnib-1..N at once
-# (each worker parks itself with SIGSTOP; one kill -CONT releases them
-# all). Worker I writes "µs address" to DIR/COMMAND.I, or its error to
+# (each worker prepares its calls, cni_prepare, then parks itself with
+# SIGSTOP; one kill -CONT releases them all, so that no worker's jq runs
+# while the others' plugins are timed). Worker I writes "µs address" to
+# DIR/COMMAND.I (the address read once all are done), or its error to
 # DIR/COMMAND.I.err.
 cni_parallel() {
-	local cmd=$1 conflist=$2 n=$3 dir=$4 i pids=() failed=0
+	local cmd=$1 conflist=$2 n=$3 dir=$4 i pids=() failed=0 us addr
 	for ((i = 1; i <= n; i++)); do
 		(
+			cni_prepare "$cmd" "$conflist" "$dir/result.$i" 2>"$dir/$cmd.$i.err" || exit 1
 			kill -STOP "$BASHPID"
-			if cni_exec "$cmd" "$conflist" "cnib-$i" "/run/netns/cnib-$i" eth0 "$dir/result.$i" \
+			if cni_run "$cmd" "$conflist" "cnib-$i" "/run/netns/cnib-$i" eth0 "$dir/result.$i" \
 				2>"$dir/$cmd.$i.err"; then
-				addr=
-				[[ $cmd != ADD ]] || addr=$(jq -r '.ips[0].address // empty' "$dir/result.$i")
-				echo "$CNI_EXEC_US $addr" >"$dir/$cmd.$i"
+				echo "$CNI_EXEC_US" >"$dir/$cmd.$i"
 			fi
 		) &
 		pids+=("$!")
 	done
-	poll_until 30 all_stopped "${pids[@]}" || bench_fail "CNI workers did not park"
+	poll_until 30 all_stopped "${pids[@]}" || bench_fail "CNI workers did not park: $(cat "$dir/$cmd".*.err)"
 	kill -CONT "${pids[@]}"
 	for i in "${!pids[@]}"; do wait "${pids[i]}" || failed=1; done
 	for ((i = 1; i <= n; i++)); do
 		[[ -s $dir/$cmd.$i ]] || bench_fail "CNI $cmd in cnib-$i failed: $(cat "$dir/$cmd.$i.err")"
+		[[ $cmd == ADD ]] || continue
+		read -r us <"$dir/$cmd.$i"
+		addr=$(jq -r '.ips[0].address // empty' "$dir/result.$i")
+		echo "$us $addr" >"$dir/$cmd.$i"
 	done
 	((!failed)) || bench_fail "a CNI $cmd worker failed"
 }
