@@ -30,6 +30,8 @@ PACKAGES=(
 	lintian devscripts mandoc systemd bash-completion
 	# run: the lab and the agent's neighbours
 	iproute2 nftables iputils-ping util-linux procps
+	# tests: the soak's memory and fd plot (tests/soak/run)
+	gnuplot-nox
 )
 
 if [[ ${1:-} == --list ]]; then
