@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The soak's invariants (tests/soak/run, issue 18), checked in rounds
 while the faults run and once more at the end: from `status --json`, the
 metrics endpoint, /proc and the kernel, never from log text. A mixin of

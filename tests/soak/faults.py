@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The soak's faults (tests/soak/run): one method per kind of the plan,
 each injecting its fault on the lab and returning once it is over, and
 the scheduler that runs the plan, one fault at a time per host. A mixin of

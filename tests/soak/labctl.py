@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The soak's view of a deploy/lab cluster: deploy/lab commands, commands
 inside a host (its network and mount namespaces, as `deploy/lab exec`
 enters them, without a shell per call), one-shot snapshots of a host's

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The soak's schedule (tests/soak/run): the agents' timers, the bounds
 derived from them, and the fault plan, a pure function of (seed, duration,
 hosts) so that a run replays from its seed. Nothing here touches the lab."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The soak's report: faults injected by kind, heal times, invariant
 checks, the ping stream, RSS and fds, and their plot (gnuplot)."""
 
