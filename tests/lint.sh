@@ -44,7 +44,7 @@ fi
 mapfile -t sources < <(cd "$repo" && find . \( -name .git -o -name .ci -o -name 'build*' -o -name corpus \
 	-o -name regressions -o -name golden \) -prune -o -type f \( -name '*.[ch]' -o -name '*.proto' \
 	-o -name '*.sh' -o -name '*.cmake' -o -name CMakeLists.txt -o -name '*.py' -o -name Vagrantfile \
-	-o -path ./deploy/lab -o -path ./tests/run -o -path './deploy/debian/post*' \
+	-o -path ./deploy/lab -o -path ./tests/run -o -path ./tests/soak/run -o -path './deploy/debian/post*' \
 	-o -path ./deploy/debian/prerm -o -path './deploy/bash-completion/*' \) -print | sed 's|^\./||' | sort)
 untagged=()
 for f in "${sources[@]}"; do
