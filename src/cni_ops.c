@@ -168,10 +168,15 @@ static enum ctl_result cni_del(const struct cni_node *node, const struct cni_ops
 	struct kern_error kerr = {{0}};
 	int ret;
 
+	/* Before the node has its subnet its attachments are not loaded: a
+	 * DEL answered "nothing there" now would leave the address taken. */
+	if (!node->alloc) {
+		snprintf(msg, size, "this node is not ready: %s; try again later", node->problem);
+		return CTL_NOT_READY;
+	}
 	/* The specification: DEL of something never added, or already
 	 * removed, succeeds. */
-	if (!node->alloc ||
-	    !nsalloc_find_attachment(node->alloc, req->key.container_id, req->key.ifname)) {
+	if (!nsalloc_find_attachment(node->alloc, req->key.container_id, req->key.ifname)) {
 		snprintf(msg, size, "container %s has no %s here (nothing to remove)",
 			 req->key.container_id, req->key.ifname);
 		return CTL_OK;
@@ -240,7 +245,11 @@ static enum ctl_result cni_gc(const struct cni_node *node, const struct cni_ops 
 	unsigned removed = 0;
 	int ret;
 
-	for (unsigned i = 0; node->alloc && i < nsalloc_count(node->alloc);) {
+	if (!node->alloc) {
+		snprintf(msg, size, "this node is not ready: %s; try again later", node->problem);
+		return CTL_NOT_READY;
+	}
+	for (unsigned i = 0; i < nsalloc_count(node->alloc);) {
 		const struct nsalloc_entry *e = nsalloc_get(node->alloc, i);
 		struct attachment cni;
 

@@ -191,6 +191,9 @@ static void test_add_refusals(void **state)
 	assert_int_equal(call(f, CTL_CNI_ADD, "c1", "/ns/a/1", &res, msg), CTL_NOT_READY);
 	assert_non_null(strstr(msg, "no subnet yet"));
 	assert_int_equal(call(f, CTL_CNI_STATUS, "", "", &res, msg), CTL_NOT_READY);
+	/* Nor DEL: the node's attachments are not loaded yet, so "nothing
+	 * there" would leak an address. */
+	assert_int_equal(call(f, CTL_CNI_DEL, "c1", "", &res, msg), CTL_NOT_READY);
 	f->node.alloc = alloc;
 	f->node.problem = "";
 	assert_int_equal(call(f, CTL_CNI_STATUS, "", "", &res, msg), CTL_OK);
