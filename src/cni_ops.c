@@ -101,7 +101,7 @@ static enum ctl_result cni_add(const struct cni_node *node, const struct cni_ops
 	uint32_t addr;
 	int ret;
 
-	if (!node->alloc) {
+	if (!node->alloc || !node->ready) {
 		snprintf(msg, size, "this node is not ready: %s", node->problem);
 		return CTL_NOT_READY;
 	}
@@ -299,7 +299,7 @@ enum ctl_result cni_handle(const struct cni_node *node, const struct cni_ops *op
 		result = cni_gc(node, ops, arg, req, msg, size);
 		break;
 	case CTL_CNI_STATUS:
-		result = node->alloc && !node->problem[0] ? CTL_OK : CTL_NOT_READY;
+		result = node->alloc && node->ready && !node->problem[0] ? CTL_OK : CTL_NOT_READY;
 		snprintf(msg, size, "%s%s", result == CTL_OK ? "ready" : "not ready: ",
 			 result == CTL_OK ? "" : node->problem);
 		break;

@@ -912,7 +912,8 @@ static enum ctl_result on_cni(void *arg, const struct ctl_cni_request *req,
 					   .identity = kern_netns_identity};
 	struct daemon *d = arg;
 	struct cni_node node = {
-	    .alloc = d->have_topology ? d->nsalloc : NULL,
+	    .alloc = d->nsalloc,
+	    .ready = d->have_topology,
 	    .subnet = d->topo.subnet,
 	    .mtu = d->topo.mtu,
 	    .problem = !d->have_topology ? "it has no subnet yet (waiting for peers)" : d->problem,

@@ -28,10 +28,12 @@ struct cni_ops {
 };
 
 /* The node as a CNI request sees it. alloc is NULL until the node has a
- * subnet (then nothing but DEL and STATUS can succeed); problem is why the
- * node is not ready ("" when it is). */
+ * subnet and has loaded its attachments (then DEL, CHECK and GC say "not
+ * ready"); ready is false until its topology is built (then ADD says so
+ * too); problem is why it is not ready ("" when it is). */
 struct cni_node {
 	struct nsalloc *alloc;
+	bool ready;
 	struct prefix subnet; /* the bridge has its first address */
 	unsigned mtu;	      /* the data path's (0: the kernel's default) */
 	const char *problem;

@@ -98,6 +98,7 @@ static int setup(void **state)
 	assert_int_equal(nsalloc_open(f->dir, &f->node.subnet, &f->node.alloc), 0);
 	f->node.mtu = 1450;
 	f->node.problem = "";
+	f->node.ready = true;
 	f->node.state_dir = f->dir;
 	status_count_reset();
 	the_fake = f;
@@ -194,7 +195,13 @@ static void test_add_refusals(void **state)
 	/* Nor DEL: the node's attachments are not loaded yet, so "nothing
 	 * there" would leak an address. */
 	assert_int_equal(call(f, CTL_CNI_DEL, "c1", "", &res, msg), CTL_NOT_READY);
+	/* Attachments loaded, topology not built yet (a kernel refusal at
+	 * start): no ADD, but a DEL is served. */
 	f->node.alloc = alloc;
+	f->node.ready = false;
+	assert_int_equal(call(f, CTL_CNI_ADD, "c1", "/ns/a/1", &res, msg), CTL_NOT_READY);
+	assert_int_equal(call(f, CTL_CNI_DEL, "c1", "", &res, msg), CTL_OK);
+	f->node.ready = true;
 	f->node.problem = "";
 	assert_int_equal(call(f, CTL_CNI_STATUS, "", "", &res, msg), CTL_OK);
 
@@ -235,7 +242,7 @@ static void test_add_refusals(void **state)
 	}
 	assert_int_equal(call(f, CTL_CNI_ADD, "c9", "/ns/a/200", &res, msg), CTL_FULL);
 	assert_non_null(strstr(msg, "no free address"));
-	assert_int_equal(status_counted(STATUS_CNI_ERRORS), 6);	    /* add */
+	assert_int_equal(status_counted(STATUS_CNI_ERRORS), 7);	    /* add */
 	assert_int_equal(status_counted(STATUS_CNI_ERRORS + 4), 1); /* status */
 }
 
