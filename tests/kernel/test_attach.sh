@@ -18,8 +18,8 @@ ip netns add "$RT"
 unshare -n sleep 600 &
 SLEEPER=$!
 KERN_PIDS+=("$SLEEPER")
-wait_for 5 test -e "/proc/$SLEEPER/ns/net"
-wait_for 5 sh -c "[ \"\$(readlink /proc/$SLEEPER/ns/net)\" != \"\$(readlink /proc/self/ns/net)\" ]" ||
+wait_for 30 test -e "/proc/$SLEEPER/ns/net"
+wait_for 30 sh -c "[ \"\$(readlink /proc/$SLEEPER/ns/net)\" != \"\$(readlink /proc/self/ns/net)\" ]" ||
 	fail "the sleeper has no namespace of its own"
 
 A1="ctr1/eth0=/run/netns/$RT"
@@ -64,12 +64,12 @@ whole() {
 }
 r=$(repairs)
 ip link del "$H1"
-wait_for 10 repairs_above "$r" || fail "deleted host end not repaired"
-wait_for 10 whole || fail "attachment not whole after its pair was deleted"
+wait_for 30 repairs_above "$r" || fail "deleted host end not repaired"
+wait_for 30 whole || fail "attachment not whole after its pair was deleted"
 r=$(repairs)
 ip -n "$RT" addr flush dev eth0
-wait_for 10 repairs_above "$r" || fail "flushed address not repaired"
-wait_for 10 whole || fail "attachment not whole after its address was flushed"
+wait_for 30 repairs_above "$r" || fail "flushed address not repaired"
+wait_for 30 whole || fail "attachment not whole after its address was flushed"
 pass "drift repaired (pair deleted, address flushed)"
 
 # The runtime removes a namespace without a DEL: nothing to repair, and
@@ -78,8 +78,8 @@ kill "$SLEEPER"
 wait "$SLEEPER" 2>/dev/null || true
 r=$(repairs)
 ip link del "$H1"
-wait_for 10 repairs_above "$r" || fail "ctr1's pair not repaired while ctr2's namespace is gone"
-wait_for 10 whole || fail "ctr1 not whole"
+wait_for 30 repairs_above "$r" || fail "ctr1's pair not repaired while ctr2's namespace is gone"
+wait_for 30 whole || fail "ctr1 not whole"
 kill -0 "${KERN_PIDS[-1]}" || fail "the driver died"
 ! grep -i "fail" "$TMP/agent.err" | grep_q "ctr2" || fail "failures about the gone namespace: $(grep -i fail "$TMP/agent.err")"
 grep_q "no longer exists" "$TMP/agent.err" || fail "the gone namespace was not noticed"

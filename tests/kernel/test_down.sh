@@ -44,7 +44,7 @@ ip link show "$BR" >/dev/null 2>&1 && fail "bridge $BR remains"
 [[ -z $(ip route show proto 78) ]] || fail "owned routes remain: $(ip route show proto 78)"
 no_veths() { ! ip -o link show | grep_q "nsa-"; }
 # The veths go with their namespaces, which the kernel frees asynchronously.
-wait_for 10 no_veths || fail "veths remain: $(ip -o link show | grep nsa-)"
+wait_for 30 no_veths || fail "veths remain: $(ip -o link show | grep nsa-)"
 pass "owned objects gone"
 
 [[ -e /run/netns/F$$ && -e /run/netns/G$$ ]] || fail "a foreign namespace was removed"

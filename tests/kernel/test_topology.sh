@@ -73,7 +73,7 @@ eth0_index=$(ifindex eth0 "$N1")
 # IPv6 duplicate address detection ends on its own a little after links
 # come up; let it finish so that its events do not fall in the window.
 no_tentative() { [[ -z $(ip -6 addr show tentative) ]]; }
-wait_for 10 no_tentative || fail "IPv6 addresses stay tentative"
+wait_for 30 no_tentative || fail "IPv6 addresses stay tentative"
 ip monitor all >"$TMP/monitor.out" 2>&1 &
 KERN_PIDS+=($!)
 # Markers around the apply prove the monitor is listening and bound the

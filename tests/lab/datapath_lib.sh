@@ -38,7 +38,7 @@ seen_as() {
 		SYSTEM:'echo $SOCAT_PEERADDR' >/dev/null 2>&1 &
 	pid=$!
 	DP_PIDS+=("$pid")
-	poll 10 listening "${server[@]}" -- "$port" || { echo "no listener on ${server[*]}:$port"; return 1; }
+	poll 30 listening "${server[@]}" -- "$port" || { echo "no listener on ${server[*]}:$port"; return 1; }
 	lab exec "${client[@]}" -- timeout 10 socat -u "TCP:$addr:$port" - || true
 	wait "$pid" 2>/dev/null || true
 }
@@ -60,7 +60,7 @@ bulk() {
 		>"$DP_TMP/received" 2>/dev/null &
 	pid=$!
 	DP_PIDS+=("$pid")
-	poll 10 listening "${to[@]}" -- "$port" || { echo "no listener on ${to[*]}:$port"; return 1; }
+	poll 30 listening "${to[@]}" -- "$port" || { echo "no listener on ${to[*]}:$port"; return 1; }
 	lab exec "${from[@]}" -- timeout 30 socat -u "OPEN:$DP_TMP/data" "TCP:$addr:$port" ||
 		{ echo "sender ${from[*]} -> $addr failed"; return 1; }
 	wait "$pid" || { echo "receiver ${to[*]} failed"; return 1; }

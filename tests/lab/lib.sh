@@ -95,5 +95,5 @@ log_last() {
 
 # logs HOST PATTERN: HOST's agent has logged a line matching PATTERN (basic
 # regex) since its last start. It logs after it acts, so a test that has
-# seen the effect polls: poll 10 logs host1 'mode vxlan'.
+# seen the effect polls: poll 30 logs host1 'mode vxlan'.
 logs() { log_last "$1" | grep_q -- "$2"; }

@@ -42,10 +42,10 @@ check_mode() { # MODE MTU
 }
 
 # auto on one segment: direct.
-poll 10 peer_is host1 192.168.1.6 mode direct ||
+poll 30 peer_is host1 192.168.1.6 mode direct ||
 	fail "auto: host1's status shows mode '$(peer_field host1 192.168.1.6 mode)' for host2, want direct"
 # The reason is the log's to say (it is not in the model).
-poll 10 logs host1 "peer 192.168.1.6:7470 ([0-9a-f]*): mode direct (auto: on-link on eth0)" ||
+poll 30 logs host1 "peer 192.168.1.6:7470 ([0-9a-f]*): mode direct (auto: on-link on eth0)" ||
 	fail "auto: host1 does not log why host2 is direct"
 [[ $(route_to_host2) == "172.16.1.0/24 via 192.168.1.6 dev eth0 "* ]] ||
 	fail "auto: route is $(route_to_host2)"
@@ -54,9 +54,9 @@ check_mode auto 1500
 restart_both --backend vxlan
 poll 20 both_over_vxlan || fail "--backend vxlan: route stays $(route_to_host2)"
 poll 20 mesh_ready 2 || fail "--backend vxlan: no mesh"
-poll 10 peer_is host1 192.168.1.6 mode vxlan && poll 10 peer_is host2 192.168.1.5 mode vxlan ||
+poll 30 peer_is host1 192.168.1.6 mode vxlan && poll 30 peer_is host2 192.168.1.5 mode vxlan ||
 	fail "--backend vxlan: status shows modes '$(peer_field host1 192.168.1.6 mode)' and '$(peer_field host2 192.168.1.5 mode)'"
-poll 10 logs host1 "peer 192.168.1.6:7470 ([0-9a-f]*): mode vxlan (--backend vxlan)" ||
+poll 30 logs host1 "peer 192.168.1.6:7470 ([0-9a-f]*): mode vxlan (--backend vxlan)" ||
 	fail "--backend vxlan: host1 does not log why host2 is over vxlan"
 [[ $(mtu host1 nsa-vxlan) == 1450 ]] || fail "--backend vxlan: nsa-vxlan MTU $(mtu host1 nsa-vxlan)"
 check_mode vxlan 1450
@@ -66,7 +66,7 @@ poll 20 no_vxlan_device || fail "--backend direct: the VXLAN device stays"
 poll 20 mesh_ready 2 || fail "--backend direct: no mesh"
 [[ $(route_to_host2) == "172.16.1.0/24 via 192.168.1.6 dev eth0 "* ]] ||
 	fail "--backend direct: route is $(route_to_host2)"
-poll 10 peer_is host1 192.168.1.6 mode direct && poll 10 peer_is host2 192.168.1.5 mode direct ||
+poll 30 peer_is host1 192.168.1.6 mode direct && poll 30 peer_is host2 192.168.1.5 mode direct ||
 	fail "--backend direct: status shows modes '$(peer_field host1 192.168.1.6 mode)' and '$(peer_field host2 192.168.1.5 mode)'"
 check_mode direct 1500
 echo PASS

@@ -32,7 +32,7 @@ src=$(seen_as 172.16.0.3 host1 NS2 -- host2 NS1)
 # The table deleted by hand comes back through a repair, and NAT with it.
 repairs=$(counter host1 reconcile_repairs) || fail "host1's status has no reconcile_repairs"
 lab exec host1 -- nft delete table inet nsagent
-poll 10 nft_table host1 || fail "deleted nft table not restored"
+poll 30 nft_table host1 || fail "deleted nft table not restored"
 (($(counter host1 reconcile_repairs) > repairs)) || fail "the table came back, but not through a repair"
 src=$(seen_as "$OUTSIDE" outside -- host1 NS1)
 [[ $src == 192.168.1.5 ]] || fail "after the table repair the outside host sees '$src'"

@@ -27,7 +27,7 @@ for ((i = 1; i <= n; i++)); do
 	for ((j = 1; j <= n; j++)); do
 		((i != j)) || continue
 		if (((i - j) % 2 == 0)); then mode=direct; else mode=vxlan; fi
-		poll 10 peer_is "host$i" "$(ip_of "$j")" mode "$mode" ||
+		poll 30 peer_is "host$i" "$(ip_of "$j")" mode "$mode" ||
 			fail "host$i's status does not show mode $mode for host$j: $(peer_field "host$i" "$(ip_of "$j")" mode)"
 		s=172.16.$((j - 1))
 		if [[ $mode == direct ]]; then

@@ -13,12 +13,12 @@ datapath_init dp_router2
 
 lab up --topology router --hosts 2 >/dev/null || fail "deploy/lab up --topology router --hosts 2"
 poll 30 mesh_ready 2 || fail "no session across the router"
-poll 10 peer_is host1 192.168.2.6 mode vxlan ||
+poll 30 peer_is host1 192.168.2.6 mode vxlan ||
 	fail "host1's status shows mode '$(peer_field host1 192.168.2.6 mode)' for host2, want vxlan"
-poll 10 peer_is host2 192.168.1.5 mode vxlan ||
+poll 30 peer_is host2 192.168.1.5 mode vxlan ||
 	fail "host2's status shows mode '$(peer_field host2 192.168.1.5 mode)' for host1, want vxlan"
 # The reason is the log's to say (it is not in the model).
-poll 10 logs host1 "peer 192.168.2.6:7470 ([0-9a-f]*): mode vxlan (auto: behind gateway 192.168.1.1" ||
+poll 30 logs host1 "peer 192.168.2.6:7470 ([0-9a-f]*): mode vxlan (auto: behind gateway 192.168.1.1" ||
 	fail "host1 does not log why host2 is over vxlan"
 lab ping host2 NS2 172.16.0.3 || fail "NS2@host2 -> NS2@host1"
 src=$(seen_as 172.16.0.2 host1 NS1 -- host2 NS2)
@@ -33,7 +33,7 @@ lab exec host1 NS1 -- ping -n -i 0.05 -w 8 172.16.1.2 >"$DP_TMP/ping" 2>&1 &
 ping_pid=$!
 DP_PIDS+=("$ping_pid")
 lab agent host1 restart >/dev/null || fail "agent restart"
-poll 10 logs host1 'adopting 1 existing route(s) as stale' ||
+poll 30 logs host1 'adopting 1 existing route(s) as stale' ||
 	fail "the restarted agent did not adopt the vxlan route"
 poll 20 mesh_ready 2 || fail "no session after the restart"
 # Adopted, not re-made: no kernel change since the restart, the session's

@@ -48,7 +48,7 @@ NSAGENT=$work/launcher lab agent host1 start || fail "agent start through the la
 pid=$(lab agent host1 pid)
 [[ $(readlink "/proc/$pid/exe") == "$real" ]] || fail "pid $pid is not the agent"
 handled() { (($(reloads) >= 1)); }
-poll 10 handled || fail "the SIGHUP pending at start was never handled (no reload counted)"
+poll 30 handled || fail "the SIGHUP pending at start was never handled (no reload counted)"
 (($(reloads ok) >= 1)) || fail "the pending SIGHUP did not reload: $(reloads failed) failed reload(s)"
 hup_blocked "$pid" && fail "SIGHUP is still blocked in the running agent"
 [[ $(lab agent host1 pid) == "$pid" ]] || fail "the agent did not survive the pending SIGHUP"
@@ -123,7 +123,7 @@ python3 "$work/storm" "$work/agent.pid" "$real" >"$work/storm.out" 2>&1 &
 storm=$!
 lab_at_exit 'kill "$storm" 2>/dev/null || true'
 watching() { [[ -e $work/agent.pid.watching ]]; }
-poll 10 watching || fail "the SIGHUP sender did not start"
+poll 30 watching || fail "the SIGHUP sender did not start"
 NSAGENT=$work/record lab agent host1 start --no-wait || fail "agent start"
 rc=0
 wait "$storm" || rc=$?
@@ -134,6 +134,6 @@ lab agent host1 wait || fail "the agent is not ready after the SIGHUPs"
 [[ $(lab agent host1 pid) == "$pid" ]] || fail "the agent did not survive the SIGHUPs"
 # a new agent: its counters start at 0
 more() { (($(reloads) > 0)); }
-poll 10 more || fail "no SIGHUP of the storm was handled"
+poll 30 more || fail "no SIGHUP of the storm was handled"
 lab exec host1 -- "$NSAGENT" status >/dev/null || fail "unhealthy after the SIGHUPs"
 echo PASS

@@ -28,7 +28,7 @@ for victim in host2 host1; do
 	lab exec host1 NS1 -- ping -n -i 0.01 -c 1200 -W 1 172.16.1.2 >"$tmp/ping" 2>&1 &
 	pinger=$!
 	# kill only once the ping is under way (its first replies counted)
-	poll 10 grep -q icmp_seq= "$tmp/ping" || fail "the ping did not start"
+	poll 30 grep -q icmp_seq= "$tmp/ping" || fail "the ping did not start"
 	lab agent "$victim" kill || fail "kill the $victim agent"
 	lab agent "$victim" start >/dev/null || fail "restart the $victim agent"
 	poll 30 mesh_ready 2 || fail "no session after restarting $victim"

@@ -61,7 +61,7 @@ echo "10,000 malformed connections: $out; host1 RSS $rss0 -> $rss1 KiB"
 agent_alive host1 || fail "host1's agent died"
 ((rss1 - rss0 < 1024)) || fail "host1's RSS grew by $((rss1 - rss0)) KiB over 10,000 connections"
 no_flap host1 "$conn" 192.168.1.6 || fail "host1's session flapped during the malformed frames"
-poll 10 mesh_ready 2 || fail "mesh lost"
+poll 30 mesh_ready 2 || fail "mesh lost"
 
 # ---- half-open flood, default limits ----
 lab agent host1 restart -- --log-level info >/dev/null || fail "restart host1"
@@ -108,6 +108,6 @@ echo "poisoning: $known known peers, $refused refused, $dials dials in ${elapsed
 ((dials <= (10 * elapsed_ms + 999) / 1000 + 10)) || fail "$dials dials in ${elapsed_ms} ms: over the dial rate"
 ((rss1 - rss0 < 4096)) || fail "RSS grew by $((rss1 - rss0)) KiB with 10,000 fake peers"
 agent_alive host1 || fail "host1's agent died"
-poll 10 mesh_ready 2 || fail "mesh lost after poisoning"
+poll 30 mesh_ready 2 || fail "mesh lost after poisoning"
 no_flap host1 "$conn" 192.168.1.6 || fail "host1's session flapped during the poisoning"
 echo PASS

@@ -69,7 +69,7 @@ for want in \
 	grep -qF -- "$want" <<<"$log" || fail "host1's log lacks '$want'"
 done
 # and the real mesh is intact
-poll 10 mesh_ready 2 || fail "host1 and host2 lost their session"
+poll 30 mesh_ready 2 || fail "host1 and host2 lost their session"
 
 # ---- the wide-prefix hijack, then the real owner joins ----
 has_route() { # HOST PREFIX GATEWAY
@@ -81,7 +81,7 @@ lab_at_exit 'rm -f "$fake_out"'
 fakepeer host2 session --connect 192.168.1.5:7470 --node-ip 192.168.1.200 --from 192.168.1.200 \
 	--hold 20 --advert 172.16.128.0/17 --advert 172.16.77.0/24 >"$fake_out" 2>&1 &
 fake=$!
-poll 10 has_route host1 172.16.77.0/24 192.168.1.200 ||
+poll 30 has_route host1 172.16.77.0/24 192.168.1.200 ||
 	fail "host1 has no route to the fake peer's own 172.16.77.0/24: $(routes host1)"
 [[ -z $(lab exec host1 -- ip route show 172.16.128.0/17) ]] ||
 	fail "host1 installed the hijacking /17: $(routes host1)"

@@ -47,7 +47,7 @@ lab exec host1 -- "$NSAGENT" status | grep_q "on (sessions authenticated)" ||
 # ...while host3 (another key) keeps dialling host2 and failing
 # (host2's only TLS failures: host1 has its key)
 host3_refused() { (($(counter host2 tls_failures) > 0)); }
-poll 15 host3_refused || fail "host2 counts no failed TLS handshake from host3"
+poll 30 host3_refused || fail "host2 counts no failed TLS handshake from host3"
 [[ $(n_routes host3) == 0 ]] || fail "host3 (wrong key) has routes: $(routes host3)"
 [[ $(n_routes host1) == 1 ]] || fail "host1 has routes other than host2's: $(routes host1)"
 [[ $(n_routes host2) == 1 ]] || fail "host2 has routes other than host1's: $(routes host2)"
@@ -82,7 +82,7 @@ grep -q "mode 0644.*must be 0600" <<<"$err" || fail "no clear message for a 0644
 [[ ! -e $keys/state ]] || fail "the agent touched its state dir before refusing the key"
 # Without a key: the loud warning.
 lab agent host3 restart -- --log-level info >/dev/null || fail "restart host3 without a key"
-poll 10 logs host3 "NO CLUSTER KEY: sessions are unauthenticated" ||
+poll 30 logs host3 "NO CLUSTER KEY: sessions are unauthenticated" ||
 	fail "no warning for an agent without a key: $(log_last host3)"
 lab exec host3 -- "$NSAGENT" status --json | jq -e '.node.key == false' >/dev/null ||
 	fail "host3's status does not say unauthenticated: $(lab exec host3 -- "$NSAGENT" status --json)"

@@ -43,7 +43,7 @@ lab_at_exit "rm -f '$ready'"
 lab exec host1 -- python3 "$CONNS" hold 6 127.0.0.1:9470:$((CAP * 3)) >"$ready" &
 hoard=$!
 lab_at_exit "kill $hoard 2>/dev/null"
-poll 10 grep -q '^ready' "$ready" || fail "the hoarding client did not connect"
+poll 30 grep -q '^ready' "$ready" || fail "the hoarding client did not connect"
 pid=$(lab agent host1 pid)
 tcp=$(lab exec host1 -- ss -Htn state established '( sport = :9470 )' | grep -c . || true)
 if scrape 2 >/dev/null; then
@@ -52,7 +52,7 @@ fi
 fds=$(find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 | wc -l)
 echo "with $((CAP * 3)) connections opened: $tcp established, the agent holds $fds descriptors"
 wait "$hoard" || fail "the hoarding client failed"
-poll 15 scrape 2 || fail "no scrape served after the hoarding connections closed"
+poll 30 scrape 2 || fail "no scrape served after the hoarding connections closed"
 lab agent host1 log | grep_q "ERROR\|runtime error" && fail "sanitizer report"
 agent_alive host1 || fail "the agent died"
 echo PASS

@@ -46,14 +46,14 @@ server_start() {
 	setsid "$LABCTL" exec host3 -- sh -c 'sleep infinity | exec openssl s_server "$@"' \
 		s_server -accept 7470 "$@" >"$tmp/server.log" 2>&1 &
 	server_pid=$!
-	poll 10 server_listening || fail "s_server $* does not listen: $(cat "$tmp/server.log")"
+	poll 30 server_listening || fail "s_server $* does not listen: $(cat "$tmp/server.log")"
 }
 server_stop() {
 	[[ -n $server_pid ]] || return 0
 	kill -TERM -- "-$server_pid" 2>/dev/null || true
 	wait "$server_pid" 2>/dev/null || true
 	server_pid=
-	poll 10 server_gone
+	poll 30 server_gone
 }
 lab_at_exit 'server_stop || echo "s_server on host3 still listens" >&2'
 
@@ -85,7 +85,7 @@ lab agent host1 start -- --key-file "$tmp/cluster.key" --peer "$HOST3" --metrics
 lab agent host2 start -- --key-file "$tmp/cluster.key" >/dev/null || fail "start host2"
 lab wait --timeout 30 host1 -- sh -c 'ip route show 172.16.1.0/24 | grep -q "proto nsagent"' ||
 	fail "host1: no route to host2 with the shared key"
-poll 10 eval '[[ $(peer_state "$HOST2") == established ]]' || fail "host1: no session with host2"
+poll 30 eval '[[ $(peer_state "$HOST2") == established ]]' || fail "host1: no session with host2"
 lab exec host1 -- "$NSAGENT" status | grep_q "on (sessions authenticated)" ||
 	fail "host1's status does not show the key"
 host2_session=$(one_session host1 "$HOST2")
@@ -105,7 +105,7 @@ server_refused() {
 		log_since host1 "$lines" |
 			grep_q -E "connection $HOST3:7470: TLS handshake .*($want)|peer $HOST3:7470: connect -> opensent"
 	}
-	poll 15 outcome || fail "$what: host1 logs no outcome of its dial: $(log_since host1 "$lines")"
+	poll 30 outcome || fail "$what: host1 logs no outcome of its dial: $(log_since host1 "$lines")"
 	if log_since host1 "$lines" | grep_q "peer $HOST3:7470: connect -> opensent"; then
 		fail "$what: host1 completed a TLS handshake with s_server: $(log_since host1 "$lines")"
 	fi
@@ -135,7 +135,7 @@ server_refused "with TLS 1.2 and a certificate" -tls1_2 -cert "$tmp/c.pem" -key 
 lines=$(log_lines host1)
 server_start -tls1_3 -nocert -psk "$psk" -psk_identity nsagent-cluster
 connected() { log_since host1 "$lines" | grep_q "peer $HOST3:7470: connect -> opensent"; }
-poll 15 connected || fail "host1 did not complete a handshake with s_server given the key: \
+poll 30 connected || fail "host1 did not complete a handshake with s_server given the key: \
 $(log_since host1 "$lines"); s_server: $(cat "$tmp/server.log")"
 grep -Eq "CIPHER is TLS_(AES_128_GCM|CHACHA20_POLY1305)_SHA256" "$tmp/server.log" ||
 	fail "s_server given the key shows no completed handshake: $(cat "$tmp/server.log")"
@@ -165,7 +165,7 @@ client_refused() {
 	grep -q "Cipher is (NONE)" "$tmp/client.log" ||
 		fail "$what: s_client completed a handshake: $(cat "$tmp/client.log")"
 	refused() { log_since host1 "$lines" | grep_q "connection $HOST3:[0-9]*: TLS handshake failed"; }
-	poll 10 refused || fail "$what: host1 does not log the refused handshake: \
+	poll 30 refused || fail "$what: host1 does not log the refused handshake: \
 $(log_since host1 "$lines")"
 	[[ $(tls_failures) == $((failures + 1)) ]] ||
 		fail "$what: host1's nsagent_tls_failures_total went from $failures to $(tls_failures)"
