@@ -678,7 +678,8 @@ int peer_mgr_new(struct event_base *base, const struct peer_mgr_config *config,
 	mgr->reaper = event_new(base, -1, 0, reaper_cb, mgr);
 	mgr->rde_ev = event_new(base, -1, 0, session_rde_cb, mgr);
 	mgr->rde_timer = evtimer_new(base, session_rde_cb, mgr);
-	if (!mgr->reaper || !mgr->rde_ev || !mgr->rde_timer)
+	mgr->pex_timer = evtimer_new(base, pex_batch_cb, mgr);
+	if (!mgr->reaper || !mgr->rde_ev || !mgr->rde_timer || !mgr->pex_timer)
 		fatal("out of memory creating peer manager events");
 	if (getrandom(&mgr->rng_seed, sizeof(mgr->rng_seed), 0) != sizeof(mgr->rng_seed))
 		mgr->rng_seed = (uint64_t)now_ms() ^ (uint64_t)getpid();
@@ -833,6 +834,7 @@ void peer_mgr_shutdown(struct peer_mgr *mgr, enum peer_goodbye reason)
 	while ((conn = TAILQ_FIRST(&mgr->pending)))
 		conn_close(conn);
 	evtimer_del(mgr->rde_timer);
+	evtimer_del(mgr->pex_timer);
 	event_del(mgr->rde_ev);
 }
 
@@ -863,6 +865,8 @@ void peer_mgr_free(struct peer_mgr *mgr)
 		event_free(mgr->rde_ev);
 	if (mgr->rde_timer)
 		event_free(mgr->rde_timer);
+	if (mgr->pex_timer)
+		event_free(mgr->pex_timer);
 	free(mgr->seeds);
 	free(mgr->seed_hosts);
 	/* Every resolution was cancelled with its connection above. */

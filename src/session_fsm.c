@@ -487,7 +487,6 @@ static void enter_established(struct peer *peer)
 {
 	struct peer_mgr *mgr = peer->mgr;
 	struct hello_info *h = &peer->conn->hello;
-	struct peer *p;
 
 	evtimer_del(peer->retry_timer);
 	backoff_reset(&peer->backoff);
@@ -518,13 +517,11 @@ static void enter_established(struct peer *peer)
 			    "a restart will not dial it");
 	}
 	send_advert(peer);
-	send_peer_list(peer, NULL);
+	/* The newcomer gets every peer; everyone else hears of the newcomer
+	 * (batched), so the mesh closes even when sessions come up in an
+	 * unlucky order. */
+	pex_session_up(peer);
 	send_simple(peer->conn, NSA_PEER__ENVELOPE__MSG_END_OF_ADVERTS);
-	/* Tell everyone else about the newcomer so the mesh closes even when
-	 * sessions come up in an unlucky order. */
-	TAILQ_FOREACH(p, &mgr->peers, entry)
-	if (p != peer && p->state == PEER_ESTABLISHED)
-		send_peer_list(p, peer);
 }
 
 static void change_state(struct peer *peer, enum peer_state next, enum peer_event event)
