@@ -258,14 +258,52 @@ static void send_peer_list(struct peer *to, uint64_t since)
 	free(infos);
 }
 
-/* A session came up: the newcomer gets every established peer at once;
- * the others hear of it in the next batch (pex_batch_cb). */
+/* The node ids we know, ours included: their count, and their XOR in
+ * digest (the hello's known_peers and known_digest). Two nodes with the
+ * same count and digest know the same nodes (ids are random 128-bit
+ * values; an accidental match is as likely as a guessed id), so neither
+ * has a peer to tell the other. */
+uint32_t pex_digest(struct peer_mgr *mgr, uint8_t digest[NODE_ID_LEN])
+{
+	struct peer *p;
+	uint32_t n = 1;
+
+	memcpy(digest, mgr->config.node_id, NODE_ID_LEN);
+	TAILQ_FOREACH(p, &mgr->peers, entry)
+	{
+		if (p->dead || !p->id_known)
+			continue;
+		for (unsigned i = 0; i < NODE_ID_LEN; i++)
+			digest[i] ^= p->node_id[i];
+		n++;
+	}
+	return n;
+}
+
+/* Its hello said it knows exactly the nodes we know now: in a mesh that
+ * is closing, most sessions come up between nodes that have both heard
+ * of everyone, and a full list each way was most of the bytes. */
+static bool knows_what_we_know(struct peer *peer)
+{
+	const struct hello_info *h = &peer->conn->hello;
+	uint8_t digest[NODE_ID_LEN];
+
+	return h->known_peers && pex_digest(peer->mgr, digest) == h->known_peers &&
+	       memcmp(digest, h->known_digest, NODE_ID_LEN) == 0;
+}
+
+/* A session came up: the newcomer gets every established peer at once
+ * (unless it knows them all already); the others hear of it in the next
+ * batch (pex_batch_cb). */
 void pex_session_up(struct peer *peer)
 {
 	struct peer_mgr *mgr = peer->mgr;
 
 	peer->pex_seq = ++mgr->pex_seq;
-	send_peer_list(peer, 0);
+	if (knows_what_we_know(peer))
+		peer->pex_sent = mgr->pex_seq;
+	else
+		send_peer_list(peer, 0);
 	if (!evtimer_pending(mgr->pex_timer, NULL))
 		timer_arm(mgr->pex_timer, PEER_PEX_BATCH_MS);
 }

@@ -179,6 +179,7 @@ void send_hello(struct conn *conn)
 	struct peer_mgr *mgr = conn->mgr;
 	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
 	NsaPeer__Hello hello = NSA_PEER__HELLO__INIT;
+	uint8_t digest[NODE_ID_LEN];
 
 	hello.version = PEER_PROTOCOL_VERSION;
 	hello.node_id.data = mgr->config.node_id;
@@ -187,6 +188,9 @@ void send_hello(struct conn *conn)
 	hello.listen_port = mgr->port;
 	hello.keepalive_ms = mgr->config.keepalive_ms;
 	hello.hold_ms = mgr->config.hold_time_ms;
+	hello.known_peers = pex_digest(mgr, digest);
+	hello.known_digest.data = digest;
+	hello.known_digest.len = NODE_ID_LEN;
 	env.msg_case = NSA_PEER__ENVELOPE__MSG_HELLO;
 	env.hello = &hello;
 	conn_send(conn, &env);

@@ -219,6 +219,10 @@ static bool hello_check(struct peer_mgr *mgr, struct conn *conn, const NsaPeer__
 	info->listen_port = (uint16_t)hello->listen_port;
 	info->keepalive_ms = hello->keepalive_ms;
 	info->hold_ms = hello->hold_ms;
+	/* Only a well-formed digest counts; anything else means "send all". */
+	info->known_peers = hello->known_digest.len == NODE_ID_LEN ? hello->known_peers : 0;
+	if (info->known_peers)
+		memcpy(info->known_digest, hello->known_digest.data, NODE_ID_LEN);
 	node_id_format(info->node_id, id);
 	addr_format(info->node_ip, ip);
 	if (node_id_cmp(info->node_id, mgr->config.node_id) == 0) {

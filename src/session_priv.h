@@ -67,6 +67,9 @@ struct hello_info {
 	uint16_t listen_port;
 	uint32_t keepalive_ms;
 	uint32_t hold_ms;
+	/* The node ids it knew (pex_digest); known_peers 0: not said. */
+	uint32_t known_peers;
+	uint8_t known_digest[NODE_ID_LEN];
 };
 
 struct conn {
@@ -224,6 +227,7 @@ void peer_free(struct peer *peer);
 void reaper_cb(evutil_socket_t fd, short what, void *arg);
 void schedule_reap(struct peer_mgr *mgr);
 void peer_delete(struct peer *peer);
+uint32_t pex_digest(struct peer_mgr *mgr, uint8_t digest[NODE_ID_LEN]);
 void pex_session_up(struct peer *peer);
 void pex_batch_cb(evutil_socket_t fd, short what, void *arg);
 const char *undialable(const struct peer_mgr *mgr, uint32_t addr);

@@ -794,6 +794,102 @@ static void test_exchange_incremental(void **st)
 	free_nodes(&node, 1);
 }
 
+/* Connects from 127.0.0.n and says hello with a peer-exchange digest:
+ * the XOR of `ids` (its own is added) and their count. */
+static void script_hello_digest(struct script *s, struct peer_mgr *mgr, unsigned n,
+				const uint8_t (*ids)[NODE_ID_LEN], unsigned n_ids)
+{
+	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
+	NsaPeer__Hello hello = NSA_PEER__HELLO__INIT;
+	uint8_t digest[NODE_ID_LEN];
+
+	s->in = evbuffer_new();
+	assert_int_equal(getrandom(s->id, NODE_ID_LEN, 0), NODE_ID_LEN);
+	s->id[0] = (uint8_t)n;
+	memcpy(digest, s->id, NODE_ID_LEN);
+	for (unsigned i = 0; i < n_ids; i++)
+		for (unsigned b = 0; b < NODE_ID_LEN; b++)
+			digest[b] ^= ids[i][b];
+	hello.version = 1;
+	hello.node_id.data = s->id;
+	hello.node_id.len = NODE_ID_LEN;
+	hello.node_ip = LOOP(n);
+	hello.listen_port = 7000 + n;
+	hello.keepalive_ms = 10000;
+	hello.hold_ms = 30000;
+	hello.known_peers = n_ids + 1;
+	hello.known_digest.data = digest;
+	hello.known_digest.len = NODE_ID_LEN;
+	env.msg_case = NSA_PEER__ENVELOPE__MSG_HELLO;
+	env.hello = &hello;
+	s->fd = ph_connect(ph_endpoint(mgr, LOOP(1)), LOOP(n));
+	ph_send_msg(s->fd, &env);
+}
+
+/* The messages up to end-of-adverts: whether a peer list was among them. */
+static bool script_welcome_has_list(struct script *s)
+{
+	bool list = false;
+
+	for (;;) {
+		NsaPeer__Envelope *env = ph_next_envelope(s->fd, s->in);
+		NsaPeer__Envelope__MsgCase c;
+
+		assert_non_null(env);
+		c = env->msg_case;
+		wire_free(env);
+		if (c == NSA_PEER__ENVELOPE__MSG_END_OF_ADVERTS)
+			return list;
+		list |= c == NSA_PEER__ENVELOPE__MSG_PEER_LIST;
+	}
+}
+
+/* A node whose hello says it knows exactly the nodes we know is sent no
+ * peer list when its session comes up; one that knows a different set
+ * (or says nothing, as an older agent) gets the whole list. */
+static void test_exchange_skips_known(void **st)
+{
+	(void)st;
+	struct node node;
+	struct ph_config c;
+	struct script first, same, other, older;
+	uint8_t ids[3][NODE_ID_LEN];
+
+	node_init(&node, 0x60);
+	node.ip = LOOP(1);
+	ph_config_node(&c, node.id, 1, NULL, 0);
+	wire_rde(&c, &node);
+	c.peer.keepalive_ms = 10000;
+	c.peer.hold_time_ms = 30000;
+	ph_start(&c, &ops, &node, &node.mgr);
+	script_hello(&first, node.mgr, 20);
+	assert_true(script_welcome_has_list(&first));
+
+	/* it knows the node and `first`, as the node does */
+	memcpy(ids[0], node.id, NODE_ID_LEN);
+	memcpy(ids[1], first.id, NODE_ID_LEN);
+	script_hello_digest(&same, node.mgr, 21, ids, 2);
+	assert_false(script_welcome_has_list(&same));
+	/* `first` still hears of it */
+	NsaPeer__Envelope *env = script_next_list(&first);
+	assert_true(list_names(env->peer_list, same.id));
+	wire_free(env);
+
+	/* it knows only the node: it is sent the list (first, same) */
+	script_hello_digest(&other, node.mgr, 22, ids, 1);
+	assert_true(script_welcome_has_list(&other));
+	/* no digest at all (an older agent): the list */
+	script_hello(&older, node.mgr, 23);
+	assert_true(script_welcome_has_list(&older));
+	assert_int_equal(ph_established(node.mgr, NULL), 4);
+
+	script_close(&first);
+	script_close(&same);
+	script_close(&other);
+	script_close(&older);
+	free_nodes(&node, 1);
+}
+
 static void test_persisted_peers(void **st)
 {
 	(void)st;
@@ -854,6 +950,7 @@ int main(void)
 	    cmocka_unit_test(test_refusals),
 	    cmocka_unit_test(test_persisted_peers),
 	    cmocka_unit_test(test_exchange_incremental),
+	    cmocka_unit_test(test_exchange_skips_known),
 	};
 	int ret;
 
