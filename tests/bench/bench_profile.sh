@@ -5,7 +5,7 @@
 # same however loaded the machine is; wall-clock time on a shared 2-CPU
 # machine does not.
 #
-#   bench_profile.sh [--key] [--host H] [--agent BIN]... [N]
+#   bench_profile.sh [--key] [--host H] [--agent BIN]... [--out DIR] [N]
 #                        (default N: 64; H: N/2, a node in the middle)
 #
 # A lab of N hosts (mesh_lib.sh), agents started as a chain (host I
@@ -20,6 +20,8 @@
 # instructions (callgrind_annotate). A binary built with per-message
 # counters (they print "PROF ..." lines to stderr at exit) also gets its
 # bytes and messages per type, per agent, summed over all N agents.
+# --out DIR keeps each binary's callgrind file there (callgrind.1, .2...)
+# for callgrind_annotate or kcachegrind.
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -44,6 +46,7 @@ profile_run() {
 	echo "full mesh after $(ms "$MESH_LAST") ms (host$h under callgrind: not a timing)"
 	for ((i = 1; i <= n; i++)); do mesh_reset "$i"; done
 	ir=$(awk '/^summary:/ {print $2}' "$out")
+	[[ -z $OUT_DIR ]] || cp "$out" "$OUT_DIR/callgrind.$RUN"
 	echo "host$h: $ir instructions, $((ir / (n - 1))) per session ($((n - 1)) sessions)"
 	# (awk reads to the end: a head that stops early would fail the pipe)
 	callgrind_annotate --inclusive=yes "$out" 2>/dev/null | awk '/^-+$/ {s++} s >= 3 && NF && k++ < 40' || true
@@ -60,14 +63,17 @@ profile_run() {
 	for ((i = 1; i <= n; i++)); do sed -i '/ PROF /d' "$(hd "$i")/agent.log"; done
 }
 
+OUT_DIR=
+
 main() {
-	local n=64 h= key= keyfile= b
+	local n=64 h='' key='' keyfile='' b
 	local -a bins=()
 	while (($#)); do
 		case $1 in
 		--key) key=1; shift ;;
 		--host) h=${2:?--host needs a number}; shift 2 ;;
 		--agent) bins+=("${2:?--agent needs a binary}"); shift 2 ;;
+		--out) OUT_DIR=${2:?--out needs a directory}; shift 2 ;;
 		-h | --help) sed -n '2,/^set -e/p' "$0" | sed '$d'; return 0 ;;
 		*) [[ $1 =~ ^[0-9]+$ ]] && (($1 >= 2 && $1 <= 250)) || bench_fail "N must be 2..250, got '$1'"
 		   n=$1; shift ;;
@@ -86,7 +92,7 @@ main() {
 		(umask 077 && "${bins[0]}" genkey >"$keyfile")
 	fi
 	mesh_lab_up "$n"
-	echo "bench_profile: $n hosts, host$h profiled, ${key:+with a cluster key}${key:-no key}, $(nproc) CPUs"
+	echo "bench_profile: $n hosts, host$h profiled, $(if [[ -n $key ]]; then echo "with a cluster key"; else echo "no key"; fi), $(nproc) CPUs"
 	for ((i = 1; i <= n; i++)); do mesh_monitor "$i"; done
 	RUN=0
 	for b in "${bins[@]}"; do
