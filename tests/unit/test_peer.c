@@ -713,6 +713,21 @@ static void script_close(struct script *s)
 	evbuffer_free(s->in);
 }
 
+/* The node under test at 127.0.0.1, scripts connect to it; no keepalive
+ * nor hold expiry within a test, so only the exchange's messages come. */
+static void exchange_node_start(struct node *node, uint8_t first_byte)
+{
+	struct ph_config c;
+
+	node_init(node, first_byte);
+	node->ip = LOOP(1);
+	ph_config_node(&c, node->id, 1, NULL, 0);
+	wire_rde(&c, node);
+	c.peer.keepalive_ms = 10000;
+	c.peer.hold_time_ms = 30000;
+	ph_start(&c, &ops, node, &node->mgr);
+}
+
 /* A newcomer gets the full list; an existing session gets only the
  * news: new sessions that come up together reach it as one list of
  * exactly those peers (one message, not one per newcomer), and a single
@@ -724,18 +739,10 @@ static void test_exchange_incremental(void **st)
 {
 	(void)st;
 	struct node node;
-	struct ph_config c;
 	struct script old[4], burst[3], last;
 	NsaPeer__Envelope *env;
 
-	node_init(&node, 0x50);
-	node.ip = LOOP(1);
-	ph_config_node(&c, node.id, 1, NULL, 0);
-	wire_rde(&c, &node);
-	/* no keepalive nor hold expiry within the test: only lists to count */
-	c.peer.keepalive_ms = 10000;
-	c.peer.hold_time_ms = 30000;
-	ph_start(&c, &ops, &node, &node.mgr);
+	exchange_node_start(&node, 0x50);
 
 	for (unsigned i = 0; i < 4; i++)
 		script_hello(&old[i], node.mgr, 20 + i);
@@ -851,17 +858,10 @@ static void test_exchange_skips_known(void **st)
 {
 	(void)st;
 	struct node node;
-	struct ph_config c;
 	struct script first, same, other, older;
 	uint8_t ids[3][NODE_ID_LEN];
 
-	node_init(&node, 0x60);
-	node.ip = LOOP(1);
-	ph_config_node(&c, node.id, 1, NULL, 0);
-	wire_rde(&c, &node);
-	c.peer.keepalive_ms = 10000;
-	c.peer.hold_time_ms = 30000;
-	ph_start(&c, &ops, &node, &node.mgr);
+	exchange_node_start(&node, 0x60);
 	script_hello(&first, node.mgr, 20);
 	assert_true(script_welcome_has_list(&first));
 
