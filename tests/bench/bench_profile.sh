@@ -84,6 +84,11 @@ main() {
 	command -v valgrind >/dev/null || bench_fail "valgrind is not installed"
 	bench_start bench_profile
 	((${#bins[@]})) || bins=("$NSAGENT")
+	for b in "${bins[@]}"; do
+		# valgrind cannot run a sanitizer build (both own the memory map)
+		! grep -q __asan_init < <(nm -D "$b" 2>/dev/null) ||
+			bench_fail "$b is a sanitizer build: valgrind cannot run it; profile a Release build"
+	done
 	# shellcheck source=mesh_lib.sh
 	source "$BENCH_DIR/mesh_lib.sh"
 	bench_sleep_init
