@@ -25,10 +25,10 @@ static inline bool node_id_is_zero(const uint8_t *id)
 	return memcmp(id, zero, NODE_ID_LEN) == 0;
 }
 
-/* Lower-case hex into buf (NODE_ID_STRLEN bytes); returns buf. */
-/* By table, not one snprintf per byte: every session state change logs a
- * peer's name with its id, and sixteen snprintf calls per id were a
- * quarter of a converging agent's instructions (tests/bench/README.md). */
+/* Lower-case hex into buf (NODE_ID_STRLEN bytes); returns buf. By table,
+ * not one snprintf per byte: every session state change logs a peer's
+ * name with its id, and sixteen snprintf calls per id were a quarter of
+ * a converging agent's instructions (tests/bench/README.md). */
 static inline const char *node_id_format(const uint8_t *id, char *buf)
 {
 	static const char hex[] = "0123456789abcdef";
