@@ -352,7 +352,7 @@ void learn_peers(struct peer *from, const NsaPeer__PeerList *list)
 	struct peer_mgr *mgr = from->mgr;
 
 	/* Formatted only for a warning: most lists have none, and a name
-	 * per list was a tenth of a converging agent's instructions. */
+	 * formatted for every list received showed in the profile. */
 	char from_name[64] = "";
 	unsigned refused = 0, undialable_n = 0;
 

@@ -27,7 +27,7 @@ static inline bool node_id_is_zero(const uint8_t *id)
 
 /* Lower-case hex into buf (NODE_ID_STRLEN bytes); returns buf. By table,
  * not one snprintf per byte: every session state change logs a peer's
- * name with its id, and sixteen snprintf calls per id were a quarter of
+ * name with its id, and sixteen snprintf calls per id were a tenth of
  * a converging agent's instructions (tests/bench/README.md). */
 static inline const char *node_id_format(const uint8_t *id, char *buf)
 {
