@@ -204,15 +204,21 @@ void peer_delete(struct peer *peer)
 	schedule_reap(peer->mgr);
 }
 
-/* Peer exchange: the established peers other than `to` (or only `only`). */
-void send_peer_list(struct peer *to, struct peer *only)
+/* Peer exchange: to `to`, the established peers other than itself whose
+ * news (pex_seq) is newer than `since`; since 0 is the full list, sent
+ * even when empty. The arrays are sized by the table, not by the most it
+ * may hold: a 1-entry list used to clear 26 KB (PEER_MAX_PEERS entries,
+ * three arrays), which was half of an agent's instructions in a 64-host
+ * convergence (tests/bench/README.md). */
+static void send_peer_list(struct peer *to, uint64_t since)
 {
 	struct peer_mgr *mgr = to->mgr;
 	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
 	NsaPeer__PeerList list = NSA_PEER__PEER_LIST__INIT;
-	NsaPeer__PeerInfo *infos = xcalloc(PEER_MAX_PEERS, sizeof(*infos));
-	NsaPeer__PeerInfo **ptrs = xcalloc(PEER_MAX_PEERS, sizeof(*ptrs));
-	NsaPeer__Prefix *hints = xcalloc(PEER_MAX_PEERS, sizeof(*hints));
+	unsigned cap = mgr->n_peers < PEER_MAX_PEERS ? mgr->n_peers : PEER_MAX_PEERS;
+	NsaPeer__PeerInfo *infos = xcalloc(cap + 1, sizeof(*infos));
+	NsaPeer__PeerInfo **ptrs = xcalloc(cap + 1, sizeof(*ptrs));
+	NsaPeer__Prefix *hints = xcalloc(cap + 1, sizeof(*hints));
 	struct peer *p;
 	unsigned n = 0;
 
@@ -220,9 +226,9 @@ void send_peer_list(struct peer *to, struct peer *only)
 	{
 		struct rde_peer_view view;
 
-		if (p == to || p->dead || p->state != PEER_ESTABLISHED || (only && p != only))
+		if (p == to || p->dead || p->state != PEER_ESTABLISHED || p->pex_seq <= since)
 			continue;
-		if (n == PEER_MAX_PEERS)
+		if (n == cap)
 			break;
 		nsa_peer__peer_info__init(&infos[n]);
 		infos[n].node_id.data = p->node_id;
@@ -239,16 +245,83 @@ void send_peer_list(struct peer *to, struct peer *only)
 		ptrs[n] = &infos[n];
 		n++;
 	}
-	if (n || !only) {
+	if (n || !since) {
 		list.peers = ptrs;
 		list.n_peers = n;
 		env.msg_case = NSA_PEER__ENVELOPE__MSG_PEER_LIST;
 		env.peer_list = &list;
 		conn_send(to->conn, &env);
 	}
+	to->pex_sent = mgr->pex_seq;
 	free(hints);
 	free(ptrs);
 	free(infos);
+}
+
+/* The node ids we know, ours included: their count, and their XOR in
+ * digest (the hello's known_peers and known_digest). Two nodes with the
+ * same count and digest know the same nodes (ids are random 128-bit
+ * values; an accidental match is as likely as a guessed id), so neither
+ * has a peer to tell the other. */
+uint32_t pex_digest(struct peer_mgr *mgr, uint8_t digest[NODE_ID_LEN])
+{
+	struct peer *p;
+	uint32_t n = 1;
+
+	memcpy(digest, mgr->config.node_id, NODE_ID_LEN);
+	TAILQ_FOREACH(p, &mgr->peers, entry)
+	{
+		if (p->dead || !p->id_known)
+			continue;
+		for (unsigned i = 0; i < NODE_ID_LEN; i++)
+			digest[i] ^= p->node_id[i];
+		n++;
+	}
+	return n;
+}
+
+/* Its hello said it knows exactly the nodes we know now: in a mesh that
+ * is closing, most sessions come up between nodes that have both heard
+ * of everyone, and a full list each way was most of the bytes. */
+static bool knows_what_we_know(struct peer *peer)
+{
+	const struct hello_info *h = &peer->conn->hello;
+	uint8_t digest[NODE_ID_LEN];
+
+	return h->known_peers && pex_digest(peer->mgr, digest) == h->known_peers &&
+	       memcmp(digest, h->known_digest, NODE_ID_LEN) == 0;
+}
+
+/* A session came up: the newcomer gets every established peer at once
+ * (unless it knows them all already); the others hear of it in the next
+ * batch (pex_batch_cb). */
+void pex_session_up(struct peer *peer)
+{
+	struct peer_mgr *mgr = peer->mgr;
+
+	peer->pex_seq = ++mgr->pex_seq;
+	if (knows_what_we_know(peer))
+		peer->pex_sent = mgr->pex_seq;
+	else
+		send_peer_list(peer, 0);
+	if (!evtimer_pending(mgr->pex_timer, NULL))
+		timer_arm(mgr->pex_timer, PEER_PEX_BATCH_MS);
+}
+
+/* The batch: every session gets one list of the peers that came up since
+ * the last list it got, so a burst of k new sessions costs each existing
+ * session one message of k entries, not k messages (nor a full list);
+ * nothing at all when it has heard of them already. */
+void pex_batch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct peer_mgr *mgr = arg;
+	struct peer *p;
+
+	(void)fd;
+	(void)what;
+	TAILQ_FOREACH(p, &mgr->peers, entry)
+	if (!p->dead && p->state == PEER_ESTABLISHED && p->pex_sent < mgr->pex_seq)
+		send_peer_list(p, p->pex_sent);
 }
 
 /* Rule: the agent dials, and takes as a node IP (a next hop), only a
@@ -278,10 +351,11 @@ void learn_peers(struct peer *from, const NsaPeer__PeerList *list)
 {
 	struct peer_mgr *mgr = from->mgr;
 
-	char from_name[64];
+	/* Formatted only for a warning: most lists have none, and a name
+	 * formatted for every list received showed in the profile. */
+	char from_name[64] = "";
 	unsigned refused = 0, undialable_n = 0;
 
-	peer_name(from, from_name, sizeof(from_name));
 	for (size_t i = 0; i < list->n_peers && i < PEER_MAX_PEERS; i++) {
 		const NsaPeer__PeerInfo *info = list->peers[i];
 		const char *problem;
@@ -296,6 +370,8 @@ void learn_peers(struct peer *from, const NsaPeer__PeerList *list)
 		if (problem) {
 			char buf[ADDR_STRLEN];
 
+			if (!from_name[0])
+				peer_name(from, from_name, sizeof(from_name));
 			if (undialable_n++ < PEER_REJECT_LOG_MAX)
 				log_warn("peer %s: relayed peer %s ignored: it %s", from_name,
 					 addr_format(info->addr, buf), problem);
@@ -332,6 +408,8 @@ void learn_peers(struct peer *from, const NsaPeer__PeerList *list)
 			rde_hint(mgr->rde, p->node_id, &hint, now_ms());
 		}
 	}
+	if ((undialable_n || refused) && !from_name[0])
+		peer_name(from, from_name, sizeof(from_name));
 	if (undialable_n > PEER_REJECT_LOG_MAX)
 		log_warn("peer %s: %u more relayed peers ignored: not dialable", from_name,
 			 undialable_n - PEER_REJECT_LOG_MAX);

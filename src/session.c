@@ -179,6 +179,7 @@ void send_hello(struct conn *conn)
 	struct peer_mgr *mgr = conn->mgr;
 	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
 	NsaPeer__Hello hello = NSA_PEER__HELLO__INIT;
+	uint8_t digest[NODE_ID_LEN];
 
 	hello.version = PEER_PROTOCOL_VERSION;
 	hello.node_id.data = mgr->config.node_id;
@@ -187,6 +188,9 @@ void send_hello(struct conn *conn)
 	hello.listen_port = mgr->port;
 	hello.keepalive_ms = mgr->config.keepalive_ms;
 	hello.hold_ms = mgr->config.hold_time_ms;
+	hello.known_peers = pex_digest(mgr, digest);
+	hello.known_digest.data = digest;
+	hello.known_digest.len = NODE_ID_LEN;
 	env.msg_case = NSA_PEER__ENVELOPE__MSG_HELLO;
 	env.hello = &hello;
 	conn_send(conn, &env);
@@ -678,7 +682,8 @@ int peer_mgr_new(struct event_base *base, const struct peer_mgr_config *config,
 	mgr->reaper = event_new(base, -1, 0, reaper_cb, mgr);
 	mgr->rde_ev = event_new(base, -1, 0, session_rde_cb, mgr);
 	mgr->rde_timer = evtimer_new(base, session_rde_cb, mgr);
-	if (!mgr->reaper || !mgr->rde_ev || !mgr->rde_timer)
+	mgr->pex_timer = evtimer_new(base, pex_batch_cb, mgr);
+	if (!mgr->reaper || !mgr->rde_ev || !mgr->rde_timer || !mgr->pex_timer)
 		fatal("out of memory creating peer manager events");
 	if (getrandom(&mgr->rng_seed, sizeof(mgr->rng_seed), 0) != sizeof(mgr->rng_seed))
 		mgr->rng_seed = (uint64_t)now_ms() ^ (uint64_t)getpid();
@@ -833,6 +838,7 @@ void peer_mgr_shutdown(struct peer_mgr *mgr, enum peer_goodbye reason)
 	while ((conn = TAILQ_FIRST(&mgr->pending)))
 		conn_close(conn);
 	evtimer_del(mgr->rde_timer);
+	evtimer_del(mgr->pex_timer);
 	event_del(mgr->rde_ev);
 }
 
@@ -863,6 +869,8 @@ void peer_mgr_free(struct peer_mgr *mgr)
 		event_free(mgr->rde_ev);
 	if (mgr->rde_timer)
 		event_free(mgr->rde_timer);
+	if (mgr->pex_timer)
+		event_free(mgr->pex_timer);
 	free(mgr->seeds);
 	free(mgr->seed_hosts);
 	/* Every resolution was cancelled with its connection above. */

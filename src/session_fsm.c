@@ -219,6 +219,10 @@ static bool hello_check(struct peer_mgr *mgr, struct conn *conn, const NsaPeer__
 	info->listen_port = (uint16_t)hello->listen_port;
 	info->keepalive_ms = hello->keepalive_ms;
 	info->hold_ms = hello->hold_ms;
+	/* Only a well-formed digest counts; anything else means "send all". */
+	info->known_peers = hello->known_digest.len == NODE_ID_LEN ? hello->known_peers : 0;
+	if (info->known_peers)
+		memcpy(info->known_digest, hello->known_digest.data, NODE_ID_LEN);
 	node_id_format(info->node_id, id);
 	addr_format(info->node_ip, ip);
 	if (node_id_cmp(info->node_id, mgr->config.node_id) == 0) {
@@ -487,7 +491,6 @@ static void enter_established(struct peer *peer)
 {
 	struct peer_mgr *mgr = peer->mgr;
 	struct hello_info *h = &peer->conn->hello;
-	struct peer *p;
 
 	evtimer_del(peer->retry_timer);
 	backoff_reset(&peer->backoff);
@@ -518,13 +521,11 @@ static void enter_established(struct peer *peer)
 			    "a restart will not dial it");
 	}
 	send_advert(peer);
-	send_peer_list(peer, NULL);
+	/* The newcomer gets every peer; everyone else hears of the newcomer
+	 * (batched), so the mesh closes even when sessions come up in an
+	 * unlucky order. */
+	pex_session_up(peer);
 	send_simple(peer->conn, NSA_PEER__ENVELOPE__MSG_END_OF_ADVERTS);
-	/* Tell everyone else about the newcomer so the mesh closes even when
-	 * sessions come up in an unlucky order. */
-	TAILQ_FOREACH(p, &mgr->peers, entry)
-	if (p != peer && p->state == PEER_ESTABLISHED)
-		send_peer_list(p, peer);
 }
 
 static void change_state(struct peer *peer, enum peer_state next, enum peer_event event)

@@ -37,6 +37,10 @@ struct bufferevent;
 #define PEER_MIN_HOLD_MS 200
 /* Source addresses tracked for the per-source accept limits. */
 #define PEER_SOURCE_SLOTS 256
+/* Peer exchange: sessions that come up within this time of each other
+ * are told to the existing sessions in one list (pex_batch_cb). */
+#define PEER_PEX_BATCH_MS 20
+
 /* Per advert, at most this many rejected entries are logged one by one. */
 #define PEER_REJECT_LOG_MAX 8
 
@@ -63,6 +67,9 @@ struct hello_info {
 	uint16_t listen_port;
 	uint32_t keepalive_ms;
 	uint32_t hold_ms;
+	/* The node ids it knew (pex_digest); known_peers 0: not said. */
+	uint32_t known_peers;
+	uint8_t known_digest[NODE_ID_LEN];
 };
 
 struct conn {
@@ -113,6 +120,11 @@ struct peer {
 	unsigned refused_tries; /* quick redials since the last session */
 	uint64_t established_ms;
 	uint64_t last_heard_ms;
+	/* Peer exchange: pex_seq stamps when this session came up (0: never,
+	 * it is not news); pex_sent is mgr->pex_seq as of the last list this
+	 * session got, so it is sent only what is newer. */
+	uint64_t pex_seq;
+	uint64_t pex_sent;
 	bool learned; /* from a relayed peer list */
 	bool ever_established;
 	unsigned failures; /* attempts since the last session */
@@ -153,6 +165,8 @@ struct peer_mgr {
 	struct rde *rde;
 	struct event *rde_ev;
 	struct event *rde_timer;
+	uint64_t pex_seq;	  /* the last session-up stamp given (peer->pex_seq) */
+	struct event *pex_timer;  /* the batch of news for existing sessions */
 	struct prefix advertised; /* our subnet as last sent to peers */
 	bool advertised_set;
 	bool shutting_down;
@@ -213,7 +227,9 @@ void peer_free(struct peer *peer);
 void reaper_cb(evutil_socket_t fd, short what, void *arg);
 void schedule_reap(struct peer_mgr *mgr);
 void peer_delete(struct peer *peer);
-void send_peer_list(struct peer *to, struct peer *only);
+uint32_t pex_digest(struct peer_mgr *mgr, uint8_t digest[NODE_ID_LEN]);
+void pex_session_up(struct peer *peer);
+void pex_batch_cb(evutil_socket_t fd, short what, void *arg);
 const char *undialable(const struct peer_mgr *mgr, uint32_t addr);
 void learn_peers(struct peer *from, const NsaPeer__PeerList *list);
 /* host: the name a seed was given by, or NULL. */

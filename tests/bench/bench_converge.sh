@@ -3,7 +3,8 @@
 # Convergence: from every agent started to every kernel having a route to
 # every other host's subnet.
 #
-#   bench_converge.sh [--runs R] [N...]     (default N: 2 8 16 32; R: 5)
+#   bench_converge.sh [--runs R] [--key] [--before BIN] [N...]
+#                                           (default N: 2 8 16 32; R: 5)
 #
 # A lab of max(N) hosts on one switch (deploy/lab, no agents of its own).
 # The agents form a chain: host1 has no --peer, host I has --peer host(I-1)
@@ -20,6 +21,10 @@
 #             after the other, timed by the same monitors
 # Between runs every host is reset (agent stopped, `nsagent down`, state
 # removed) so each run starts cold.
+#
+# --key: every agent runs with a cluster key (TLS 1.3, PSK). --before BIN:
+# the same chains with another agent binary too (an earlier commit's
+# build), alternating with $NSAGENT run by run, printed beside it.
 #
 # Targets: N=2 <= 100 ms; N=32 <= 2 s.
 set -euo pipefail
@@ -52,10 +57,12 @@ run_hand() {
 mon_has() { [[ -n $(mon_routes_at "$1" "$2" "$MESH_T0") ]]; }
 
 main() {
-	local runs=5 sizes=() n r max=0
+	local runs=5 sizes=() n r max=0 key='' before=''
 	while (($#)); do
 		case $1 in
 		--runs) runs=${2:?--runs needs a number}; shift 2 ;;
+		--key) key=1; shift ;;
+		--before) before=${2:?--before needs a binary}; shift 2 ;;
 		-h | --help) sed -n '2,/^set -e/p' "$0" | sed '$d'; return 0 ;;
 		*) [[ $1 =~ ^[0-9]+$ ]] && (($1 >= 2 && $1 <= 250)) || bench_fail "N must be 2..250, got '$1'"
 		   sizes+=("$1"); shift ;;
@@ -68,14 +75,20 @@ main() {
 	# shellcheck source=mesh_lib.sh
 	source "$BENCH_DIR/mesh_lib.sh"
 	bench_sleep_init
+	[[ -z $before ]] || [[ -x $before ]] || bench_fail "--before $before is not executable"
+	# shellcheck disable=SC2034 # read by run_mesh_pair (mesh_lib.sh)
+	MESH_BEFORE=$before
+	[[ -z $key ]] || mesh_key_init
 	mesh_lab_up "$max"
-	echo "bench_converge: agent $NSAGENT ($(bench_agent_kind)), $(nproc) CPUs, kernel $(uname -r), lab of $max hosts"
+	echo "bench_converge: agent $NSAGENT ($(bench_agent_kind)), $(nproc) CPUs, kernel $(uname -r), lab of $max hosts, $(if [[ -n $key ]]; then echo "with a cluster key"; else echo "no cluster key"; fi)"
+	[[ -z $before ]] || echo "before: $before (runs alternate with it)"
 	for ((n = 1; n <= max; n++)); do mesh_monitor "$n"; done
 	for n in "${sizes[@]}"; do
-		local mesh=() loc=() hand=()
+		local mesh=() loc=() hand=() mesh_b=()
 		for ((r = 0; r < runs; r++)); do
-			run_mesh "$n"
+			run_mesh_pair "$n"
 			mesh+=("$OUT")
+			[[ -z $before ]] || mesh_b+=("$OUT_BEFORE")
 			run_local "$n"
 			loc+=("$OUT")
 			run_hand "$n"
@@ -97,7 +110,16 @@ main() {
 		printf '%-40s %10s\n' "by hand: ip -batch per host" "$(ms "$h")"
 		printf 'nsagent %s ms%s; %sx local bring-up, %sx by hand; peering cost %s ms\n' \
 			"$(ms "$m")" "$verdict_s" "$(ratio "$m" "$l")" "$(ratio "$m" "$h")" "$(ms $((${m%.*} - ${l%.*})))"
-		echo "RESULT converge n=$n nsagent_ms=$(ms "$m") max_ms=$(ms "$hi") local_ms=$(ms "$l") byhand_ms=$(ms "$h") ratio_local=$(ratio "$m" "$l") target_ms=$tgt"
+		echo "RESULT converge n=$n key=${key:-0} nsagent_ms=$(ms "$m") max_ms=$(ms "$hi") local_ms=$(ms "$l") byhand_ms=$(ms "$h") ratio_local=$(ratio "$m" "$l") target_ms=$tgt"
+		if [[ -n $before ]]; then
+			local mb lob hib
+			mb=$(median "${mesh_b[@]}")
+			lob=$(printf '%s\n' "${mesh_b[@]}" | sort -n | head -1)
+			hib=$(printf '%s\n' "${mesh_b[@]}" | sort -n | tail -1)
+			printf '%-40s %10s   (min %s, max %s)\n' "before: release -> last host's routes" "$(ms "$mb")" "$(ms "$lob")" "$(ms "$hib")"
+			printf 'nsagent / before: %sx\n' "$(ratio "$m" "$mb")"
+			echo "RESULT converge_before n=$n key=${key:-0} nsagent_ms=$(ms "$mb") max_ms=$(ms "$hib")"
+		fi
 	done
 }
 

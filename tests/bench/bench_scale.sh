@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Scale: the largest lab this machine holds, and its convergence.
 #
-#   bench_scale.sh [--runs R] [N]        (default N: 64; R: 3)
+#   bench_scale.sh [--runs R] [--key] [--before BIN] [N]
+#                                        (default N: 64; R: 3)
 #
 # Builds a lab of N hosts (deploy/lab, one switch; the time to build it is
 # reported), then, like bench_converge.sh, starts N agents as a chain
@@ -17,6 +18,11 @@
 # kernel's neighbour table, shared by all namespaces, would overflow
 # without the lab's permanent ARP entries (mesh_lib.sh). 64 hosts: 4032
 # routes, 2016 sessions.
+#
+# --key: every agent runs with a cluster key (TLS 1.3, PSK), as in real
+# use. --before BIN: the same runs with another agent binary too (built
+# from an earlier commit), alternating with $NSAGENT run by run, and
+# printed beside it.
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -24,10 +30,12 @@ source "$(dirname "$0")/lib.sh"
 bench_extra_cleanup() { mesh_cleanup; }
 
 main() {
-	local runs=3 n=64 r t0 t_lab
+	local runs=3 n=64 r t0 t_lab key='' before=''
 	while (($#)); do
 		case $1 in
 		--runs) runs=${2:?--runs needs a number}; shift 2 ;;
+		--key) key=1; shift ;;
+		--before) before=${2:?--before needs a binary}; shift 2 ;;
 		-h | --help) sed -n '2,/^set -e/p' "$0" | sed '$d'; return 0 ;;
 		*) [[ $1 =~ ^[0-9]+$ ]] && (($1 >= 2 && $1 <= 250)) || bench_fail "N must be 2..250, got '$1'"
 		   n=$1; shift ;;
@@ -38,17 +46,26 @@ main() {
 	# shellcheck source=mesh_lib.sh
 	source "$BENCH_DIR/mesh_lib.sh"
 	bench_sleep_init
+	[[ -z $before ]] || [[ -x $before ]] || bench_fail "--before $before is not executable"
+	# shellcheck disable=SC2034 # read by run_mesh_pair (mesh_lib.sh)
+	MESH_BEFORE=$before
+	[[ -z $key ]] || mesh_key_init
 	t0=${EPOCHREALTIME/./}
 	mesh_lab_up "$n"
 	t_lab=$((${EPOCHREALTIME/./} - t0))
 	echo "bench_scale: agent $NSAGENT ($(bench_agent_kind)), $(nproc) CPUs, kernel $(uname -r), $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo) RAM"
-	echo "lab of $n hosts built in $(ms "$t_lab") ms"
+	echo "lab of $n hosts built in $(ms "$t_lab") ms; $(if [[ -n $key ]]; then echo "with a cluster key (TLS 1.3, PSK)"; else echo "no cluster key"; fi)"
+	[[ -z $before ]] || echo "before: $before (runs alternate with it)"
 	for ((r = 1; r <= n; r++)); do mesh_monitor "$r"; done
-	local -a mesh=() loc=() stats=()
+	local -a mesh=() loc=() stats=() mesh_b=() stats_b=()
 	for ((r = 0; r < runs; r++)); do
-		run_mesh "$n"
+		run_mesh_pair "$n"
 		mesh+=("$OUT")
 		stats+=("$MESH_STATS")
+		if [[ -n $before ]]; then
+			mesh_b+=("$OUT_BEFORE")
+			stats_b+=("$MESH_STATS_BEFORE")
+		fi
 		run_local "$n"
 		loc+=("$OUT")
 	done
@@ -64,7 +81,18 @@ main() {
 	printf 'agents at convergence: RSS %s MiB in all, largest %s KiB; CPU %s ms in all (%s ms per agent)\n' \
 		"$(awk -v k="$rss_sum" 'BEGIN {printf "%.1f", k / 1024}')" "$rss_max" "$cpu" "$((cpu / n))"
 	printf 'nsagent %s ms; %sx local bring-up\n' "$(ms "$m")" "$(ratio "$m" "$l")"
-	echo "RESULT scale n=$n lab_ms=$(ms "$t_lab") nsagent_ms=$(ms "$m") max_ms=$(ms "$hi") local_ms=$(ms "$l") ratio_local=$(ratio "$m" "$l") rss_sum_kib=$rss_sum rss_max_kib=$rss_max cpu_ms=$cpu"
+	echo "RESULT scale n=$n key=${key:-0} lab_ms=$(ms "$t_lab") nsagent_ms=$(ms "$m") max_ms=$(ms "$hi") local_ms=$(ms "$l") ratio_local=$(ratio "$m" "$l") rss_sum_kib=$rss_sum rss_max_kib=$rss_max cpu_ms=$cpu"
+	if [[ -n $before ]]; then
+		local mb hib cpub rss_sumb rss_maxb
+		mb=$(median "${mesh_b[@]}")
+		hib=$(printf '%s\n' "${mesh_b[@]}" | sort -n | tail -1)
+		read -r rss_sumb rss_maxb cpub <<<"${stats_b[-1]}"
+		printf '%-44s %10s ms   (max %s)\n' "before: release -> last host's routes" "$(ms "$mb")" "$(ms "$hib")"
+		printf 'before, at convergence: RSS %s MiB in all, largest %s KiB; CPU %s ms in all (%s ms per agent)\n' \
+			"$(awk -v k="$rss_sumb" 'BEGIN {printf "%.1f", k / 1024}')" "$rss_maxb" "$cpub" "$((cpub / n))"
+		printf 'nsagent / before: time %sx, CPU %sx\n' "$(ratio "$m" "$mb")" "$(ratio "$cpu" "$cpub")"
+		echo "RESULT scale_before n=$n key=${key:-0} nsagent_ms=$(ms "$mb") max_ms=$(ms "$hib") rss_sum_kib=$rss_sumb rss_max_kib=$rss_maxb cpu_ms=$cpub"
+	fi
 }
 
 main "$@"

@@ -16,7 +16,7 @@
 # Pid and log go where deploy/lab keeps them (HOST/agent.pid, agent.log),
 # so `lab down` stops the agents and fails on a sanitizer report.
 # shellcheck shell=bash
-# shellcheck disable=SC2034 # OUT, MESH_AT, MESH_STATS: read by the scripts that source this
+# shellcheck disable=SC2034 # OUT, OUT_BEFORE, MESH_AT, MESH_STATS(_BEFORE): read by the scripts that source this
 
 PERL_STAMP='BEGIN { $| = 1 } printf "%.6f %s", Time::HiRes::time(), $_'
 
@@ -278,10 +278,37 @@ mesh_stats() {
 	echo "$sum $max $cpu"
 }
 
+# With a cluster key (mesh_key_init), every agent of run_mesh gets it.
+declare -a MESH_EXTRA=()
+
+# mesh_key_init: a cluster key (`nsagent genkey`) for every run_mesh
+# agent: each session then runs TLS 1.3 with the PSK, as in real use.
+mesh_key_init() {
+	(umask 077 && "$NSAGENT" genkey >"$BENCH_TMP/cluster.key") || bench_fail "nsagent genkey"
+	MESH_EXTRA=(--key-file "$BENCH_TMP/cluster.key")
+}
+
+# MESH_BEFORE: a second agent binary (the one before a change), run by
+# run_mesh_pair beside $NSAGENT on the same hosts; empty: none.
+MESH_BEFORE=
+
+# run_mesh_pair N: run_mesh with MESH_BEFORE (if set; OUT_BEFORE and
+# MESH_STATS_BEFORE), then with $NSAGENT (OUT, MESH_STATS). Called once
+# per run, the two alternate, so the load of a shared machine falls on
+# both alike.
+run_mesh_pair() {
+	if [[ -n $MESH_BEFORE ]]; then
+		NSAGENT=$MESH_BEFORE run_mesh "$1"
+		OUT_BEFORE=$OUT
+		MESH_STATS_BEFORE=$MESH_STATS
+	fi
+	run_mesh "$1"
+}
+
 # run_mesh N: OUT = the µs from release to full mesh.
 run_mesh() {
 	local n=$1 i
-	mesh_spawn_chain "$n"
+	mesh_spawn_chain "$n" "${MESH_EXTRA[@]}"
 	mesh_release
 	mesh_wait_converged "$n" 120 || bench_fail "N=$n: no full mesh within 120 s"
 	MESH_STATS=$(mesh_stats "$n")

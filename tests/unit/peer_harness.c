@@ -321,16 +321,23 @@ static bool message_or_eof(void *arg)
 	return wire_read(io->in, &io->msg) == 1;
 }
 
-NsaPeer__Envelope__MsgCase ph_next_msg(int fd, struct evbuffer *in, bool *eof)
+NsaPeer__Envelope *ph_next_envelope(int fd, struct evbuffer *in)
 {
 	struct script_io io = {.fd = fd, .in = in};
-	NsaPeer__Envelope__MsgCase c;
 
 	assert_true(ph_run_until(message_or_eof, &io, DEADLINE_MS));
-	*eof = io.eof;
-	if (io.eof)
+	return io.eof ? NULL : io.msg;
+}
+
+NsaPeer__Envelope__MsgCase ph_next_msg(int fd, struct evbuffer *in, bool *eof)
+{
+	NsaPeer__Envelope *env = ph_next_envelope(fd, in);
+	NsaPeer__Envelope__MsgCase c;
+
+	*eof = !env;
+	if (!env)
 		return NSA_PEER__ENVELOPE__MSG__NOT_SET;
-	c = io.msg->msg_case;
-	wire_free(io.msg);
+	c = env->msg_case;
+	wire_free(env);
 	return c;
 }

@@ -88,5 +88,7 @@ int ph_accept(int listen_fd);
 /* Runs the loop until one message arrives on fd (buffered in `in`) or the
  * connection ends (*eof; then MSG__NOT_SET), asserted within DEADLINE_MS. */
 NsaPeer__Envelope__MsgCase ph_next_msg(int fd, struct evbuffer *in, bool *eof);
+/* The same, the whole message (wire_free it); NULL at EOF. */
+NsaPeer__Envelope *ph_next_envelope(int fd, struct evbuffer *in);
 
 #endif

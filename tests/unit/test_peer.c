@@ -645,6 +645,251 @@ static void test_refusals(void **st)
 	free_nodes(pair, 2);
 }
 
+/* ---- what peer exchange costs an existing session ---- */
+
+/* A scripted node at 127.0.0.n with a session to the node under test. */
+struct script {
+	int fd;
+	struct evbuffer *in;
+	uint8_t id[NODE_ID_LEN];
+};
+
+/* Connects to mgr from 127.0.0.n and says hello; nothing read yet, so
+ * several scripts can arrive in the same loop pass. */
+static void script_hello(struct script *s, struct peer_mgr *mgr, unsigned n)
+{
+	s->in = evbuffer_new();
+	assert_int_equal(getrandom(s->id, NODE_ID_LEN, 0), NODE_ID_LEN);
+	s->id[0] = (uint8_t)n;
+	s->fd = ph_connect(ph_endpoint(mgr, LOOP(1)), LOOP(n));
+	ph_send_hello(s->fd, s->id, LOOP(n), (uint16_t)(7000 + n), 30000);
+}
+
+/* The next peer list on the script's session (other messages skipped);
+ * wire_free it. */
+static NsaPeer__Envelope *script_next_list(struct script *s)
+{
+	for (;;) {
+		NsaPeer__Envelope *env = ph_next_envelope(s->fd, s->in);
+
+		assert_non_null(env);
+		if (env->msg_case == NSA_PEER__ENVELOPE__MSG_PEER_LIST)
+			return env;
+		wire_free(env);
+	}
+}
+
+static bool list_names(const NsaPeer__PeerList *list, const uint8_t *id)
+{
+	for (size_t i = 0; i < list->n_peers; i++)
+		if (list->peers[i]->node_id.len == NODE_ID_LEN &&
+		    memcmp(list->peers[i]->node_id.data, id, NODE_ID_LEN) == 0)
+			return true;
+	return false;
+}
+
+/* Lists on s until it has heard of every script in `of` but itself. */
+static void script_hear_all(struct script *s, const struct script *of, unsigned n)
+{
+	bool heard[8] = {false};
+	unsigned missing = n - 1;
+
+	assert_true(n <= 8);
+	while (missing) {
+		NsaPeer__Envelope *env = script_next_list(s);
+
+		for (unsigned i = 0; i < n; i++)
+			if (&of[i] != s && !heard[i] && list_names(env->peer_list, of[i].id)) {
+				heard[i] = true;
+				missing--;
+			}
+		wire_free(env);
+	}
+}
+
+static void script_close(struct script *s)
+{
+	close(s->fd);
+	evbuffer_free(s->in);
+}
+
+/* The node under test at 127.0.0.1, scripts connect to it; no keepalive
+ * nor hold expiry within a test, so only the exchange's messages come. */
+static void exchange_node_start(struct node *node, uint8_t first_byte)
+{
+	struct ph_config c;
+
+	node_init(node, first_byte);
+	node->ip = LOOP(1);
+	ph_config_node(&c, node->id, 1, NULL, 0);
+	wire_rde(&c, node);
+	c.peer.keepalive_ms = 10000;
+	c.peer.hold_time_ms = 30000;
+	ph_start(&c, &ops, node, &node->mgr);
+}
+
+/* A newcomer gets the full list; an existing session gets only the
+ * news: new sessions that come up together reach it as one list of
+ * exactly those peers (one message, not one per newcomer), and a single
+ * later newcomer as one list of one entry, whatever the cluster's size.
+ * Before, every new session sent every existing session a list of its
+ * own, so a node of a growing mesh sent and parsed a message per pair
+ * of sessions. */
+static void test_exchange_incremental(void **st)
+{
+	(void)st;
+	struct node node;
+	struct script old[4], burst[3], last;
+	NsaPeer__Envelope *env;
+
+	exchange_node_start(&node, 0x50);
+
+	for (unsigned i = 0; i < 4; i++)
+		script_hello(&old[i], node.mgr, 20 + i);
+	for (unsigned i = 0; i < 4; i++)
+		script_hear_all(&old[i], old, 4);
+	assert_int_equal(ph_established(node.mgr, NULL), 4);
+
+	/* three newcomers in one loop pass: each gets the full list ... */
+	for (unsigned i = 0; i < 3; i++)
+		script_hello(&burst[i], node.mgr, 30 + i);
+	for (unsigned i = 0; i < 3; i++) {
+		unsigned missing = 0;
+
+		env = script_next_list(&burst[i]);
+		for (unsigned j = 0; j < 4; j++)
+			assert_true(list_names(env->peer_list, old[j].id));
+		for (unsigned j = 0; j < 3; j++)
+			missing += j != i && !list_names(env->peer_list, burst[j].id);
+		wire_free(env);
+		/* the burst's later sessions come as its news, in one list */
+		if (missing) {
+			env = script_next_list(&burst[i]);
+			assert_int_equal(env->peer_list->n_peers, missing);
+			wire_free(env);
+		}
+	}
+	/* ... and each existing session one list naming exactly them */
+	for (unsigned i = 0; i < 4; i++) {
+		env = script_next_list(&old[i]);
+		assert_int_equal(env->peer_list->n_peers, 3);
+		for (unsigned j = 0; j < 3; j++)
+			assert_true(list_names(env->peer_list, burst[j].id));
+		wire_free(env);
+	}
+
+	/* one more: every session, old or from the burst, gets one entry */
+	script_hello(&last, node.mgr, 40);
+	env = script_next_list(&last);
+	assert_int_equal(env->peer_list->n_peers, 7);
+	wire_free(env);
+	for (unsigned i = 0; i < 7; i++) {
+		struct script *s = i < 4 ? &old[i] : &burst[i - 4];
+
+		env = script_next_list(s);
+		assert_int_equal(env->peer_list->n_peers, 1);
+		assert_true(list_names(env->peer_list, last.id));
+		wire_free(env);
+	}
+	assert_int_equal(ph_established(node.mgr, NULL), 8);
+
+	for (unsigned i = 0; i < 4; i++)
+		script_close(&old[i]);
+	for (unsigned i = 0; i < 3; i++)
+		script_close(&burst[i]);
+	script_close(&last);
+	free_nodes(&node, 1);
+}
+
+/* Connects from 127.0.0.n and says hello with a peer-exchange digest:
+ * the XOR of `ids` (its own is added) and their count. */
+static void script_hello_digest(struct script *s, struct peer_mgr *mgr, unsigned n,
+				const uint8_t (*ids)[NODE_ID_LEN], unsigned n_ids)
+{
+	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
+	NsaPeer__Hello hello = NSA_PEER__HELLO__INIT;
+	uint8_t digest[NODE_ID_LEN];
+
+	s->in = evbuffer_new();
+	assert_int_equal(getrandom(s->id, NODE_ID_LEN, 0), NODE_ID_LEN);
+	s->id[0] = (uint8_t)n;
+	memcpy(digest, s->id, NODE_ID_LEN);
+	for (unsigned i = 0; i < n_ids; i++)
+		for (unsigned b = 0; b < NODE_ID_LEN; b++)
+			digest[b] ^= ids[i][b];
+	hello.version = 1;
+	hello.node_id.data = s->id;
+	hello.node_id.len = NODE_ID_LEN;
+	hello.node_ip = LOOP(n);
+	hello.listen_port = 7000 + n;
+	hello.keepalive_ms = 10000;
+	hello.hold_ms = 30000;
+	hello.known_peers = n_ids + 1;
+	hello.known_digest.data = digest;
+	hello.known_digest.len = NODE_ID_LEN;
+	env.msg_case = NSA_PEER__ENVELOPE__MSG_HELLO;
+	env.hello = &hello;
+	s->fd = ph_connect(ph_endpoint(mgr, LOOP(1)), LOOP(n));
+	ph_send_msg(s->fd, &env);
+}
+
+/* The messages up to end-of-adverts: whether a peer list was among them. */
+static bool script_welcome_has_list(struct script *s)
+{
+	bool list = false;
+
+	for (;;) {
+		NsaPeer__Envelope *env = ph_next_envelope(s->fd, s->in);
+		NsaPeer__Envelope__MsgCase c;
+
+		assert_non_null(env);
+		c = env->msg_case;
+		wire_free(env);
+		if (c == NSA_PEER__ENVELOPE__MSG_END_OF_ADVERTS)
+			return list;
+		list |= c == NSA_PEER__ENVELOPE__MSG_PEER_LIST;
+	}
+}
+
+/* A node whose hello says it knows exactly the nodes we know is sent no
+ * peer list when its session comes up; one that knows a different set
+ * (or says nothing, as an older agent) gets the whole list. */
+static void test_exchange_skips_known(void **st)
+{
+	(void)st;
+	struct node node;
+	struct script first, same, other, older;
+	uint8_t ids[3][NODE_ID_LEN];
+
+	exchange_node_start(&node, 0x60);
+	script_hello(&first, node.mgr, 20);
+	assert_true(script_welcome_has_list(&first));
+
+	/* it knows the node and `first`, as the node does */
+	memcpy(ids[0], node.id, NODE_ID_LEN);
+	memcpy(ids[1], first.id, NODE_ID_LEN);
+	script_hello_digest(&same, node.mgr, 21, ids, 2);
+	assert_false(script_welcome_has_list(&same));
+	/* `first` still hears of it */
+	NsaPeer__Envelope *env = script_next_list(&first);
+	assert_true(list_names(env->peer_list, same.id));
+	wire_free(env);
+
+	/* it knows only the node: it is sent the list (first, same) */
+	script_hello_digest(&other, node.mgr, 22, ids, 1);
+	assert_true(script_welcome_has_list(&other));
+	/* no digest at all (an older agent): the list */
+	script_hello(&older, node.mgr, 23);
+	assert_true(script_welcome_has_list(&older));
+	assert_int_equal(ph_established(node.mgr, NULL), 4);
+
+	script_close(&first);
+	script_close(&same);
+	script_close(&other);
+	script_close(&older);
+	free_nodes(&node, 1);
+}
+
 static void test_persisted_peers(void **st)
 {
 	(void)st;
@@ -704,6 +949,8 @@ int main(void)
 	    cmocka_unit_test(test_collision_local_higher),
 	    cmocka_unit_test(test_refusals),
 	    cmocka_unit_test(test_persisted_peers),
+	    cmocka_unit_test(test_exchange_incremental),
+	    cmocka_unit_test(test_exchange_skips_known),
 	};
 	int ret;
 
