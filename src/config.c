@@ -41,6 +41,8 @@
 #define CFG_PATH_MAX 160
 /* cfg_print wraps long namespace lists over several lines below this width. */
 #define NAMESPACES_LINE_MAX 100
+/* The longest peer host name: "peer = " NAME ":65535" fits a config line. */
+#define CFG_PEER_HOST_MAX 180
 
 enum cfg_key {
 	KEY_PEER,
@@ -410,6 +412,15 @@ static int set_peer(struct cfg *cfg, const char *value, char *msg, size_t size)
 			 "'%s' is neither an IPv4 address nor a host name, with an optional "
 			 ":PORT (1-65535)",
 			 value);
+		return -EINVAL;
+	}
+	/* `check-config` prints every peer as "peer = NAME:PORT", and the
+	 * config reader takes lines of at most 197 characters (inih's
+	 * INI_MAX_LINE): a longer name could not be read back. DNS allows
+	 * 253; no cluster names its hosts so. */
+	if (strlen(host) > CFG_PEER_HOST_MAX) {
+		snprintf(msg, size, "host name '%.40s...' is longer than %d characters", host,
+			 CFG_PEER_HOST_MAX);
 		return -EINVAL;
 	}
 	for (unsigned i = 0; i < cfg->n_peers; i++) {
