@@ -75,3 +75,16 @@ enum claim_verdict claim_resolve(const uint8_t ours[NODE_ID_LEN], bool ours_expl
 		return CLAIM_YIELD;
 	return node_id_cmp(ours, theirs) < 0 ? CLAIM_KEEP : CLAIM_YIELD;
 }
+
+int claim_subnet6(const struct prefix *cluster, const struct prefix *subnet,
+		  const struct prefix6 *cluster6, struct prefix6 *out)
+{
+	uint64_t index;
+
+	if (subnet->len < cluster->len || subnet->len > 32 ||
+	    !addr_prefix_contains(cluster, subnet))
+		return -ERANGE;
+	index =
+	    subnet->len == 0 ? 0 : (uint64_t)(subnet->addr - cluster->addr) >> (32 - subnet->len);
+	return addr6_prefix_subnet(cluster6, ADDR6_NODE_SUBNET_LEN, index, out);
+}

@@ -72,6 +72,10 @@ enum cfg_key {
 	KEY_DIAL_RATE,
 	KEY_ACCEPT_RATE,
 	KEY_METRICS,
+	KEY_IPV6,
+	KEY_CLUSTER_CIDR6,
+	KEY_SUBNET6,
+	KEY_MASQUERADE6,
 	KEY_COUNT
 };
 
@@ -132,6 +136,10 @@ static int set_max_connections(struct cfg *cfg, const char *value, char *msg, si
 static int set_dial_rate(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_accept_rate(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_metrics(struct cfg *cfg, const char *value, char *msg, size_t size);
+static int set_ipv6(struct cfg *cfg, const char *value, char *msg, size_t size);
+static int set_cluster_cidr6(struct cfg *cfg, const char *value, char *msg, size_t size);
+static int set_subnet6(struct cfg *cfg, const char *value, char *msg, size_t size);
+static int set_masquerade6(struct cfg *cfg, const char *value, char *msg, size_t size);
 static void print_peers(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
 static void print_port(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
 static void print_node_ip(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
@@ -153,6 +161,10 @@ static void print_max_connections(const struct cfg *cfg, const struct cfg_option
 static void print_dial_rate(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
 static void print_accept_rate(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
 static void print_metrics(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
+static void print_ipv6(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
+static void print_cluster_cidr6(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
+static void print_subnet6(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
+static void print_masquerade6(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
 static void print_duration(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
 
 static const struct cfg_option options[KEY_COUNT] = {
@@ -227,6 +239,20 @@ static const struct cfg_option options[KEY_COUNT] = {
     [KEY_METRICS] = {"metrics", "ADDR:PORT|off",
 		     "serve Prometheus metrics over HTTP at ADDR:PORT/metrics", false, true,
 		     RELOADABLE_SETTER(set_metrics, print_metrics)},
+    [KEY_IPV6] = {"ipv6", "on|off",
+		  "dual-stack: an IPv6 /64 per node beside the IPv4 subnet (off: IPv4 only)", false,
+		  true, SETTER(set_ipv6, print_ipv6)},
+    [KEY_CLUSTER_CIDR6] = {"cluster-cidr6", "PREFIX",
+			   "IPv6 range holding every node's /64 (default " CFG_DEFAULT_CLUSTER_CIDR6
+			   ", a ULA)",
+			   false, true, SETTER(set_cluster_cidr6, print_cluster_cidr6)},
+    [KEY_SUBNET6] = {"subnet6", "PREFIX|auto",
+		     "this node's IPv6 /64 (auto: the /64 of cluster-cidr6 with the IPv4 "
+		     "subnet's index)",
+		     false, true, SETTER(set_subnet6, print_subnet6)},
+    [KEY_MASQUERADE6] = {"masquerade6", "on|off",
+			 "masquerade IPv6 leaving the cluster (off: for a routed global prefix)",
+			 false, true, SETTER(set_masquerade6, print_masquerade6)},
 };
 
 static const char *const backend_names[] = {
@@ -513,6 +539,58 @@ static int set_cluster_cidr(struct cfg *cfg, const char *value, char *msg, size_
 	return 0;
 }
 
+static int parse_on_off(const char *value, bool *out, char *msg, size_t size)
+{
+	if (strcmp(value, "on") == 0 || strcmp(value, "off") == 0) {
+		*out = value[1] == 'n';
+		return 0;
+	}
+	snprintf(msg, size, "'%s' is neither on nor off", value);
+	return -EINVAL;
+}
+
+static int set_ipv6(struct cfg *cfg, const char *value, char *msg, size_t size)
+{
+	return parse_on_off(value, &cfg->ipv6, msg, size);
+}
+
+static int set_masquerade6(struct cfg *cfg, const char *value, char *msg, size_t size)
+{
+	return parse_on_off(value, &cfg->masquerade6, msg, size);
+}
+
+static void explain_prefix6(const char *value, char *msg, size_t size)
+{
+	snprintf(msg, size,
+		 "'%s' is not an IPv6 prefix (ADDR/LEN, e.g. fd6e:7361:6765::/48, "
+		 "with no host bits set)",
+		 value);
+}
+
+static int set_cluster_cidr6(struct cfg *cfg, const char *value, char *msg, size_t size)
+{
+	if (addr6_parse_prefix(value, &cfg->cluster_cidr6) < 0) {
+		explain_prefix6(value, msg, size);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int set_subnet6(struct cfg *cfg, const char *value, char *msg, size_t size)
+{
+	if (strcmp(value, "auto") == 0) {
+		cfg->subnet6_set = false;
+		memset(&cfg->subnet6, 0, sizeof(cfg->subnet6));
+		return 0;
+	}
+	if (addr6_parse_prefix(value, &cfg->subnet6) < 0) {
+		explain_prefix6(value, msg, size);
+		return -EINVAL;
+	}
+	cfg->subnet6_set = true;
+	return 0;
+}
+
 /* Appends the comma-separated names; an empty value adds none (so that
  * "namespaces =" can say "no namespaces"). */
 static int set_namespaces(struct cfg *cfg, const char *value, char *msg, size_t size)
@@ -782,6 +860,7 @@ static void set_defaults(struct cfg *cfg)
 	cfg->sources = sources;
 	cfg->port = CFG_DEFAULT_PORT;
 	if (addr_parse_prefix(CFG_DEFAULT_CLUSTER_CIDR, &cfg->cluster_cidr) < 0 ||
+	    addr6_parse_prefix(CFG_DEFAULT_CLUSTER_CIDR6, &cfg->cluster_cidr6) < 0 ||
 	    set_namespaces(cfg, CFG_DEFAULT_NAMESPACES, msg, sizeof(msg)) < 0)
 		fatal("built-in config defaults are invalid");
 	strcpy(cfg->bridge, CFG_DEFAULT_BRIDGE);
@@ -800,6 +879,8 @@ static void set_defaults(struct cfg *cfg)
 	cfg->max_connections = CFG_DEFAULT_MAX_CONNECTIONS;
 	cfg->dial_rate = CFG_DEFAULT_DIAL_RATE;
 	cfg->accept_rate = CFG_DEFAULT_ACCEPT_RATE;
+	cfg->ipv6 = true;
+	cfg->masquerade6 = true;
 }
 
 struct cfg *cfg_new(void)
@@ -1242,6 +1323,42 @@ int cfg_resolve_peers(const struct cfg *cfg, struct endpoint *out, struct cfg_er
 	return 0;
 }
 
+/* The IPv6 range and /64 are checked even with ipv6 off, so that turning
+ * it on later meets no surprise. */
+static int validate_ipv6(const struct cfg *cfg, struct cfg_error *err)
+{
+	char p[PREFIX6_STRLEN], s[PREFIX6_STRLEN];
+	const struct prefix6 *cluster = &cfg->cluster_cidr6, *subnet = &cfg->subnet6;
+	const char *problem;
+
+	if (!addr6_prefix_valid(cluster))
+		return invalid(cfg, KEY_CLUSTER_CIDR6, err, "%s has host bits set",
+			       addr6_format_prefix(cluster, p));
+	addr6_format_prefix(cluster, p);
+	if (cluster->len < 16)
+		return invalid(cfg, KEY_CLUSTER_CIDR6, err,
+			       "%s is wider than a /16: it would take in other networks' "
+			       "destinations",
+			       p);
+	if (cluster->len >= ADDR6_NODE_SUBNET_LEN)
+		return invalid(cfg, KEY_CLUSTER_CIDR6, err, "%s holds no node /%d (at most /%d)", p,
+			       ADDR6_NODE_SUBNET_LEN, ADDR6_NODE_SUBNET_LEN - 1);
+	problem = addr6_range_problem(cluster);
+	if (problem)
+		return invalid(cfg, KEY_CLUSTER_CIDR6, err, "%s overlaps %s", p, problem);
+	if (cfg->subnet6_set) {
+		addr6_format_prefix(subnet, s);
+		if (subnet->len != ADDR6_NODE_SUBNET_LEN)
+			return invalid(cfg, KEY_SUBNET6, err,
+				       "%s is not a /%d (every node's IPv6 subnet is one)", s,
+				       ADDR6_NODE_SUBNET_LEN);
+		if (!addr6_prefix_contains(cluster, subnet))
+			return invalid(cfg, blame(cfg, KEY_SUBNET6, KEY_CLUSTER_CIDR6), err,
+				       "subnet6 %s is not inside cluster-cidr6 %s", s, p);
+	}
+	return 0;
+}
+
 static int validate_local(const struct cfg *cfg, struct cfg_error *err)
 {
 	const char *problem;
@@ -1347,6 +1464,8 @@ int cfg_validate(const struct cfg *cfg, struct cfg_error *err)
 		return invalid(cfg, KEY_ACCEPT_RATE, err, "must be at least 1");
 	ret = validate_addresses(cfg, err);
 	if (ret == 0)
+		ret = validate_ipv6(cfg, err);
+	if (ret == 0)
 		ret = validate_local(cfg, err);
 	if (ret == 0)
 		ret = validate_timers(cfg, err);
@@ -1403,6 +1522,30 @@ static void print_subnet(const struct cfg *cfg, const struct cfg_option *opt, FI
 	char buf[PREFIX_STRLEN];
 
 	print_line(out, opt, cfg->subnet_set ? addr_format_prefix(&cfg->subnet, buf) : "auto");
+}
+
+static void print_ipv6(const struct cfg *cfg, const struct cfg_option *opt, FILE *out)
+{
+	print_line(out, opt, cfg->ipv6 ? "on" : "off");
+}
+
+static void print_masquerade6(const struct cfg *cfg, const struct cfg_option *opt, FILE *out)
+{
+	print_line(out, opt, cfg->masquerade6 ? "on" : "off");
+}
+
+static void print_cluster_cidr6(const struct cfg *cfg, const struct cfg_option *opt, FILE *out)
+{
+	char buf[PREFIX6_STRLEN];
+
+	print_line(out, opt, addr6_format_prefix(&cfg->cluster_cidr6, buf));
+}
+
+static void print_subnet6(const struct cfg *cfg, const struct cfg_option *opt, FILE *out)
+{
+	char buf[PREFIX6_STRLEN];
+
+	print_line(out, opt, cfg->subnet6_set ? addr6_format_prefix(&cfg->subnet6, buf) : "auto");
 }
 
 static void print_cluster_cidr(const struct cfg *cfg, const struct cfg_option *opt, FILE *out)

@@ -1214,6 +1214,10 @@ static void start_rde(struct daemon *d)
 	rc.subnet_len = 24;
 	rc.subnet = cfg->subnet;
 	rc.subnet_explicit = cfg->subnet_set;
+	rc.ipv6 = cfg->ipv6;
+	rc.cluster6 = cfg->cluster_cidr6;
+	rc.subnet6 = cfg->subnet6;
+	rc.subnet6_explicit = cfg->subnet6_set;
 	rc.lease = d->state->subnet;
 	rc.lease_set = d->state->subnet_set;
 	rc.restart_time_ms = cfg->restart_time_ms;

@@ -657,6 +657,7 @@ void rde_flush(struct rde *rde, uint64_t now_ms)
 	plan.n_routes = n;
 	plan.subnet = rde->subnet;
 	plan.subnet_set = rde->subnet_set;
+	plan.subnet6_set = rde_subnet6(rde, &plan.subnet6);
 	plan.mtu = dp.mtu;
 	plan.vtep = dp.vtep;
 	backend_vtep_mac(rde->config.node_ip, plan.vtep_mac);
@@ -674,6 +675,18 @@ bool rde_subnet(const struct rde *rde, struct prefix *subnet, bool *explicit_sub
 	if (explicit_subnet)
 		*explicit_subnet = rde->config.subnet_explicit;
 	return rde->subnet_set;
+}
+
+bool rde_subnet6(const struct rde *rde, struct prefix6 *subnet6)
+{
+	if (!rde->config.ipv6 || !rde->subnet_set)
+		return false;
+	if (rde->config.subnet6_explicit) {
+		*subnet6 = rde->config.subnet6;
+		return true;
+	}
+	return claim_subnet6(&rde->config.cluster, &rde->subnet, &rde->config.cluster6, subnet6) ==
+	       0;
 }
 
 void rde_peer_view(const struct rde *rde, const uint8_t node_id[NODE_ID_LEN],

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "nsagent/addr.h"
+#include "nsagent/addr6.h"
 #include "nsagent/nodeid.h"
 
 /* Picks a subnet of length sub_len inside cluster that overlaps none of
@@ -21,6 +22,15 @@
 int claim_pick(const struct prefix *cluster, uint8_t sub_len, const uint8_t node_id[NODE_ID_LEN],
 	       const struct prefix *preferred, const struct prefix *taken, unsigned n_taken,
 	       struct prefix *out);
+
+/* A node's IPv6 /64 follows its IPv4 subnet, so that one claim serves both
+ * families: the /64 of cluster6 whose index is the IPv4 subnet's index
+ * inside cluster (172.16.5.0/24 of 172.16.0.0/16 -> fd6e:7361:6765:5::/64
+ * of fd6e:7361:6765::/48). Returns 0, or -ERANGE when the index does not
+ * fit cluster6 (a wider IPv4 range than cluster6 has /64s for) or subnet
+ * is not inside cluster. */
+int claim_subnet6(const struct prefix *cluster, const struct prefix *subnet,
+		  const struct prefix6 *cluster6, struct prefix6 *out);
 
 enum claim_verdict {
 	CLAIM_KEEP,	     /* we keep the subnet; the other node must move */

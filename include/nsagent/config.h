@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "nsagent/addr.h"
+#include "nsagent/addr6.h"
 #include "nsagent/log.h"
 
 #define CFG_DEFAULT_PORT 7470
@@ -18,6 +19,9 @@
 #define CFG_DEFAULT_STATE_DIR "/var/lib/nsagent"
 #define CFG_DEFAULT_RUN_DIR "/run/nsagent"
 #define CFG_DEFAULT_CLUSTER_CIDR "172.16.0.0/16"
+/* A unique local address range (RFC 4193) fixed here: fd, then "nsage" in
+ * ASCII as the 40-bit global ID. */
+#define CFG_DEFAULT_CLUSTER_CIDR6 "fd6e:7361:6765::/48"
 #define CFG_DEFAULT_BRIDGE "br0"
 #define CFG_DEFAULT_NAMESPACES "NS1,NS2"
 #define CFG_DEFAULT_PROBE_INTERVAL_MS 2000
@@ -84,6 +88,13 @@ struct cfg {
 	uint32_t accept_rate;	 /* accepted connections per second per source */
 	struct endpoint metrics; /* --metrics: Prometheus endpoint, when enabled */
 	bool metrics_enabled;
+
+	/* Dual-stack (DESIGN.md "IPv6"). */
+	bool ipv6;		      /* --ipv6: on by default */
+	struct prefix6 cluster_cidr6; /* --cluster-cidr6 */
+	struct prefix6 subnet6;	      /* --subnet6, when subnet6_set */
+	bool subnet6_set;	      /* false = the /64 with the IPv4 subnet's index */
+	bool masquerade6;	      /* --masquerade6: NAT66 for IPv6 leaving the cluster */
 
 	/* Private to config.c: where each setting was last set ("--flag" or
 	 * "file:line"), so that cfg_validate can point at the right place. */

@@ -57,6 +57,10 @@ struct rde_plan {
 	unsigned n_routes;
 	struct prefix subnet; /* ours, when subnet_set (routes may come before it) */
 	bool subnet_set;
+	/* Our IPv6 /64, when subnet6_set: dual-stack on and a subnet held
+	 * (the explicit --subnet6, else claim_subnet6 of subnet). */
+	struct prefix6 subnet6;
+	bool subnet6_set;
 	unsigned mtu;  /* bridge, veths and namespaces' eth0 */
 	uint32_t vtep; /* local address of the VXLAN device; 0 = no device */
 	uint8_t vtep_mac[KERN_MAC_LEN];
@@ -75,6 +79,12 @@ struct rde_config {
 	uint8_t subnet_len;   /* per-node subnet length (0 = 24) */
 	struct prefix subnet; /* --subnet, when subnet_explicit */
 	bool subnet_explicit;
+	/* Dual-stack: an IPv6 /64 beside the subnet (cfg ipv6, cluster_cidr6,
+	 * subnet6). */
+	bool ipv6;
+	struct prefix6 cluster6;
+	struct prefix6 subnet6; /* --subnet6, when subnet6_explicit */
+	bool subnet6_explicit;
 	/* Our previous lease (state.h), reused when still free; ignored when
 	 * subnet_explicit. */
 	struct prefix lease;
@@ -164,6 +174,10 @@ void rde_flush(struct rde *rde, uint64_t now_ms);
 
 /* Our subnet, false while not claimed yet. */
 bool rde_subnet(const struct rde *rde, struct prefix *subnet, bool *explicit_subnet);
+/* Our IPv6 /64 (see struct rde_plan's subnet6): true with *subnet6 set,
+ * false when dual-stack is off, no subnet is held yet, or the subnet's
+ * index has no /64 in the IPv6 range. */
+bool rde_subnet6(const struct rde *rde, struct prefix6 *subnet6);
 void rde_peer_view(const struct rde *rde, const uint8_t node_id[NODE_ID_LEN],
 		   struct rde_peer_view *view);
 /* The planned routes (as of the last flush, or adoption), malloc'd into

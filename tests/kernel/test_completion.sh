@@ -51,7 +51,7 @@ expect "--config --json --run-dir " nsagent status --
 expect "add del " nsagent ns ""
 expect "$commands" nsagent help ""
 # Every run flag is offered.
-for flag in $(nsagent run --help | grep -oE -- '^  --[a-z-]+'); do
+for flag in $(nsagent run --help | grep -oE -- '^  --[a-z0-9-]+'); do
 	complete_words nsagent run -- | grep -q -- "$flag " || { echo "FAIL: $flag is not completed"; rc=1; }
 done
 [ "$rc" -eq 0 ] && echo "test_completion: ok"

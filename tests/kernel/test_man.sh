@@ -35,7 +35,7 @@ check() {
 		section COMMANDS | grep -qE "^\.(B|BI|BR) \"?$cmd( |\"|$)" ||
 			{ echo "command $cmd has no entry in COMMANDS"; missing=1; }
 		help=$(cat "$tmp/help.$cmd")
-		mapfile -t flags < <(grep -oE -- '--[a-z][a-z-]*' <<<"$help" | sort -u)
+		mapfile -t flags < <(grep -oE -- '--[a-z][a-z0-9-]*' <<<"$help" | sort -u)
 		for flag in "${flags[@]}"; do
 			[ "$flag" = --help ] && continue
 			if grep -qE -- "^  $flag " <<<"$help"; then
@@ -43,7 +43,7 @@ check() {
 				section OPTIONS | grep -qE -- "^\.(B|BI|BR) .*$flag( |\"|$)" ||
 					{ echo "flag $flag ($cmd) has no entry in OPTIONS"; missing=1; }
 			else
-				grep -qE -- "$flag([^a-z-]|$)" "$tmp/plain" ||
+				grep -qE -- "$flag([^a-z0-9-]|$)" "$tmp/plain" ||
 					{ echo "flag $flag ($cmd) is not in the page"; missing=1; }
 			fi
 		done

@@ -119,6 +119,31 @@ static void test_resolve(void **state)
 	assert_int_equal(claim_resolve(high, true, low, true), CLAIM_BOTH_EXPLICIT);
 }
 
+/* The /64 follows the IPv4 subnet's index; an index past cluster6's /64s
+ * or a subnet outside the cluster has none. */
+static void test_subnet6(void **state)
+{
+	struct prefix subnet = {0xac10ff00, 24};
+	struct prefix wide = {0x0a000000, 8}, far = {0x0affff00, 24};
+	struct prefix6 cluster6, narrow6, out;
+	char buf[PREFIX6_STRLEN];
+
+	(void)state;
+	assert_int_equal(addr6_parse_prefix("fd6e:7361:6765::/48", &cluster6), 0);
+	assert_int_equal(addr6_parse_prefix("fd00:1:2:3300::/56", &narrow6), 0);
+	assert_int_equal(claim_subnet6(&cluster, &subnet, &cluster6, &out), 0);
+	assert_string_equal(addr6_format_prefix(&out, buf), "fd6e:7361:6765:ff::/64");
+	subnet.addr = 0xac100000;
+	assert_int_equal(claim_subnet6(&cluster, &subnet, &cluster6, &out), 0);
+	assert_string_equal(addr6_format_prefix(&out, buf), "fd6e:7361:6765::/64");
+	/* 65536 /24s of a /8: the last fits a /48's /64s, a /56 has only 256 */
+	assert_int_equal(claim_subnet6(&wide, &far, &cluster6, &out), 0);
+	assert_string_equal(addr6_format_prefix(&out, buf), "fd6e:7361:6765:ffff::/64");
+	assert_int_equal(claim_subnet6(&wide, &far, &narrow6, &out), -ERANGE);
+	subnet.addr = 0x0a000000;
+	assert_int_equal(claim_subnet6(&cluster, &subnet, &cluster6, &out), -ERANGE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -128,6 +153,7 @@ int main(void)
 	    cmocka_unit_test(test_preferred_lease),
 	    cmocka_unit_test(test_invalid),
 	    cmocka_unit_test(test_resolve),
+	    cmocka_unit_test(test_subnet6),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -318,6 +318,18 @@ static const struct bad_case bad_cases[] = {
     {NULL, {"--cluster-cidr", "169.0.0.0/8"}, "--cluster-cidr", "(link-local)"},
     {NULL, {"--cluster-cidr", "224.0.0.0/8"}, "--cluster-cidr", "224.0.0.0/4 (multicast)"},
     {NULL, {"--cluster-cidr", "239.16.0.0/16"}, "--cluster-cidr", "(multicast)"},
+    /* dual-stack */
+    {NULL, {"--ipv6", "yes"}, "--ipv6", "'yes' is neither on nor off"},
+    {NULL, {"--masquerade6", "1"}, "--masquerade6", "neither on nor off"},
+    {NULL, {"--cluster-cidr6", "fd00::1/48"}, "--cluster-cidr6", "not an IPv6 prefix"},
+    {NULL, {"--cluster-cidr6", "10.0.0.0/8"}, "--cluster-cidr6", "not an IPv6 prefix"},
+    {NULL, {"--cluster-cidr6", "::/0"}, "--cluster-cidr6", "wider than a /16"},
+    {NULL, {"--cluster-cidr6", "fd00::/64"}, "--cluster-cidr6", "holds no node /64"},
+    {NULL, {"--cluster-cidr6", "fe80::/16"}, "--cluster-cidr6", "fe80::/10 (link-local)"},
+    {NULL, {"--cluster-cidr6", "ff00::/16"}, "--cluster-cidr6", "(multicast)"},
+    {NULL, {"--subnet6", "fd6e:7361:6765:1::/80"}, "--subnet6", "is not a /64"},
+    {NULL, {"--subnet6", "fd00:1::/64"}, "--subnet6", "not inside cluster-cidr6"},
+    {NULL, {"--subnet6", "fd6e:7361:6765:1::1/64"}, "--subnet6", "no host bits set"},
     {NULL, {"--cluster-cidr", "240.16.0.0/16"}, "--cluster-cidr", "240.0.0.0/4 (reserved)"},
     /* ... and one that holds this node's own underlay address. */
     {NULL,
