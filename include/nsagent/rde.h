@@ -128,6 +128,12 @@ struct rde_peer_view {
 	bool routed; /* its subnet is in the planned route set */
 	bool stale;  /* kept for a lost session, not refreshed yet */
 	enum kern_mode mode;
+	/* Dual-stack: its IPv6 /64, accepted from its own advert, and how it
+	 * is reached (an IPv4-only or older peer has none). */
+	struct prefix6 subnet6;
+	bool subnet6_known;
+	bool routed6;
+	enum kern_mode mode6;
 };
 
 struct rde_stats {
