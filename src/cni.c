@@ -649,34 +649,31 @@ static void format_cidr6(const struct ctl_cni_result *res, char *buf, size_t siz
 		snprintf(buf, size, "%s/%u", addr6_format(&res->addr6, a6), ADDR6_NODE_SUBNET_LEN);
 }
 
-/* A dual-stack attachment's IPv6 address (on the same interface, index)
- * and default route via the bridge's ::1, after the IPv4 ones. */
-static void add_ipv6(json_object *root, const struct ctl_cni_result *res, size_t index, bool v04)
+/* One family's address on interface index (version: 0.4.0's "4" or "6",
+ * NULL for 1.x, which dropped it) and default route (dst) via gw. */
+static void add_family(json_object *root, const char *version, const char *cidr, const char *gw,
+		       const char *dst, size_t index)
 {
-	char cidr6[PREFIX6_STRLEN], gw6[ADDR6_STRLEN];
-	json_object *ip, *route;
+	json_object *ip = json_object_new_object(), *route = json_object_new_object();
 
-	format_cidr6(res, cidr6, sizeof(cidr6));
-	addr6_format(&res->gateway6, gw6);
-	ip = json_object_new_object();
-	if (v04)
-		json_object_object_add(ip, "version", json_object_new_string("6"));
-	json_object_object_add(ip, "address", json_object_new_string(cidr6));
-	json_object_object_add(ip, "gateway", json_object_new_string(gw6));
+	if (version)
+		json_object_object_add(ip, "version", json_object_new_string(version));
+	json_object_object_add(ip, "address", json_object_new_string(cidr));
+	json_object_object_add(ip, "gateway", json_object_new_string(gw));
 	json_object_object_add(ip, "interface", json_object_new_int64((int64_t)index));
 	json_object_array_add(array_of(root, "ips"), ip);
 
-	route = json_object_new_object();
-	json_object_object_add(route, "dst", json_object_new_string("::/0"));
-	json_object_object_add(route, "gw", json_object_new_string(gw6));
+	json_object_object_add(route, "dst", json_object_new_string(dst));
+	json_object_object_add(route, "gw", json_object_new_string(gw));
 	json_object_array_add(array_of(root, "routes"), route);
 }
 
 json_object *cni_add_result_json(const struct cni_invocation *inv, const struct ctl_cni_result *res)
 {
 	bool v04 = strcmp(inv->version, "0.4.0") == 0;
-	json_object *root, *iface, *ip, *route, *interfaces;
+	json_object *root, *iface, *interfaces;
 	char mac[18], cidr[INET_ADDRSTRLEN + 4], gw[INET_ADDRSTRLEN];
+	char cidr6[PREFIX6_STRLEN], gw6[ADDR6_STRLEN];
 	size_t index;
 
 	/* A chained plugin's result carries the chain's so far. */
@@ -700,21 +697,14 @@ json_object *cni_add_result_json(const struct cni_invocation *inv, const struct 
 	json_object_array_add(interfaces, iface);
 
 	format_cidr(res, cidr, sizeof(cidr));
-	ipv4(res->gateway, gw);
-	ip = json_object_new_object();
-	if (v04)
-		json_object_object_add(ip, "version", json_object_new_string("4"));
-	json_object_object_add(ip, "address", json_object_new_string(cidr));
-	json_object_object_add(ip, "gateway", json_object_new_string(gw));
-	json_object_object_add(ip, "interface", json_object_new_int64((int64_t)index));
-	json_object_array_add(array_of(root, "ips"), ip);
-
-	route = json_object_new_object();
-	json_object_object_add(route, "dst", json_object_new_string("0.0.0.0/0"));
-	json_object_object_add(route, "gw", json_object_new_string(gw));
-	json_object_array_add(array_of(root, "routes"), route);
-	if (!addr6_is_zero(&res->addr6))
-		add_ipv6(root, res, index, v04);
+	add_family(root, v04 ? "4" : NULL, cidr, ipv4(res->gateway, gw), "0.0.0.0/0", index);
+	/* A dual-stack attachment: its IPv6 address on the same interface and
+	 * the default route via the bridge's ::1, after the IPv4 ones. */
+	if (!addr6_is_zero(&res->addr6)) {
+		format_cidr6(res, cidr6, sizeof(cidr6));
+		add_family(root, v04 ? "6" : NULL, cidr6, addr6_format(&res->gateway6, gw6), "::/0",
+			   index);
+	}
 
 	/* An earlier plugin's DNS stands; ours fills in when there is none. */
 	if (inv->dns && !json_object_object_get_ex(root, "dns", NULL))

@@ -94,3 +94,33 @@ ifindex() {
 # input, so that under `set -o pipefail` the writer never dies of SIGPIPE
 # and turns a match into a failure.
 grep_q() { grep "$@" >/dev/null; }
+
+# repairs_of NAME: the last repair count driver NAME (drive_bg) printed
+# ("repairs=N ..."), 0 before any.
+repairs_of() {
+	local r
+	r=$(sed -n 's/^repairs=\([0-9]*\) .*/\1/p' "$TMP/$1.out" | tail -n 1)
+	echo "${r:-0}"
+}
+
+# repairs_above NAME N: driver NAME has printed a repair count above N.
+repairs_above() { (($(repairs_of "$1") > $2)); }
+
+# drift_repaired NAME HEALTHY REACHES WHAT CMD...: breaks something (WHAT)
+# with CMD while driver NAME runs, then waits until the command HEALTHY
+# holds again, the driver's repair count has moved and the command
+# REACHES succeeds. The repair's time is reported, not judged (a deadline
+# is a limit on failure, a bound in milliseconds would test the load).
+drift_repaired() {
+	local name=$1 healthy=$2 reaches=$3 what=$4 before t0 t1
+	shift 4
+	before=$(repairs_of "$name")
+	t0=$(now_ms)
+	"$@" || fail "could not break: $what"
+	wait_for 30 "$healthy" || fail "$what: not repaired (waited 30 s)"
+	t1=$(now_ms)
+	wait_for 30 repairs_above "$name" "$before" || true
+	(($(repairs_of "$name") > before)) || fail "$what: repaired but kern_stats.repairs did not move"
+	wait_for 30 "$reaches" || fail "$what: traffic does not flow after the repair ($reaches)"
+	pass "$what repaired in $((t1 - t0)) ms (repairs=$(repairs_of "$name"))"
+}

@@ -15,43 +15,8 @@
 # network is never touched.
 set -euo pipefail
 
-SANDBOX_PID=1
-# shellcheck source=tests/kernel/sandbox.sh
-source "$(dirname "$0")/sandbox.sh"
-
-DRIVER=${NSAGENT_BUILD_DIR:?}/tests/nft_driver
-NODE=node-$TAG
-NS=ns-$TAG
-OUT=out-$TAG
-PEER=peer-$TAG
-BR=br0
-PORT=7000
-PIDS=()
-
-cleanup() {
-	reap "${PIDS[@]}"
-	for n in "$NS" "$OUT" "$PEER" "$NODE"; do
-		ip netns del "$n" 2>/dev/null || true
-	done
-}
-trap cleanup EXIT
-
-fail() {
-	echo "FAIL: $*" >&2
-	ip netns exec "$NODE" nft list ruleset >&2 || true
-	exit 1
-}
-
-nsx() {
-	local n=$1
-	shift
-	ip netns exec "$n" "$@"
-}
-
-for n in "$NODE" "$NS" "$OUT" "$PEER"; do
-	ip netns add "$n"
-	nsx "$n" ip link set lo up
-done
+# shellcheck source=tests/kernel/traffic_lib.sh
+source "$(dirname "$0")/traffic_lib.sh"
 
 # node: bridge with the local subnet, one namespace behind it
 nsx "$NODE" ip link add "$BR" type bridge

@@ -21,11 +21,7 @@ ip -n "U$$" link set ul0 up
 KERN_DRIVER_DEBUG=1 drive_bg agent apply --bridge "$BR" --subnet $SUBNET --ns "$N1,$N2" --route 172.16.99.0/24=10.99.41.2
 ip route show proto 78 | grep_q '172.16.99.0/24 via 10.99.41.2' || fail "owned route missing"
 
-repairs() {
-	local r
-	r=$(sed -n 's/^repairs=\([0-9]*\) .*/\1/p' "$TMP/agent.out" | tail -n 1)
-	echo "${r:-0}"
-}
+repairs() { repairs_of agent; }
 
 healthy() {
 	ip link show "$BR" 2>/dev/null | grep_q ',UP' &&
@@ -39,23 +35,9 @@ healthy() {
 		ip route show proto 78 | grep_q '172.16.99.0/24 via 10.99.41.2'
 }
 
-repairs_above() { (($(repairs) > $1)); }
-
+reaches() { ip netns exec "$N1" ping -c1 -W1 172.16.41.3; }
 # drift DESCRIPTION CMD...: breaks something, then waits for repair.
-drift() {
-	local what=$1 before t0 t1
-	shift
-	before=$(repairs)
-	t0=$(now_ms)
-	"$@" || fail "could not break: $what"
-	# a deadline, not a speed bound: the time is reported, not judged
-	wait_for 30 healthy || fail "$what: not repaired (waited 30 s)"
-	t1=$(now_ms)
-	wait_for 30 repairs_above "$before" || true
-	(($(repairs) > before)) || fail "$what: repaired but kern_stats.repairs did not move"
-	wait_for 30 ip netns exec "$N1" ping -c1 -W1 172.16.41.3 || fail "$what: $N1 cannot reach $N2 after repair"
-	pass "$what repaired in $((t1 - t0)) ms (repairs=$(repairs))"
-}
+drift() { drift_repaired agent healthy reaches "$@"; }
 
 healthy || fail "not healthy after apply"
 drift "bridge deleted" ip link del "$BR"
