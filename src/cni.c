@@ -646,7 +646,7 @@ static void format_cidr6(const struct ctl_cni_result *res, char *buf, size_t siz
 	if (addr6_is_zero(&res->addr6))
 		buf[0] = '\0';
 	else
-		snprintf(buf, size, "%s/%u", addr6_format(&res->addr6, a6), ADDR6_NODE_SUBNET_LEN);
+		snprintf(buf, size, "%s/%d", addr6_format(&res->addr6, a6), ADDR6_NODE_SUBNET_LEN);
 }
 
 /* One family's address on interface index (version: 0.4.0's "4" or "6",
