@@ -8,12 +8,13 @@
 # line and ok again. host1 probes through a raw ICMP socket (a fresh network
 # namespace's ping_group_range lets no group use datagram ICMP sockets);
 # host2 is given a ping_group_range that admits root, so it uses one.
-# Last, a reload turns probes on that the config file had off.
+# Last, a reload turns probes on that the config file had off. IPv4 only
+# (--ipv6 off): test_probe6.sh covers the IPv6 probes beside these.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 lab_init
-flags=(--probe-interval 1s --metrics 127.0.0.1:9470)
+flags=(--probe-interval 1s --metrics 127.0.0.1:9470 --ipv6 off)
 lab up --hosts 2 --no-agent >/dev/null || fail "deploy/lab up"
 lab exec host2 -- sysctl -qw net.ipv4.ping_group_range="0 0"
 lab agent host1 start -- "${flags[@]}" || fail "host1 agent start"
@@ -108,7 +109,7 @@ awk -v r="$rtt" 'BEGIN {exit !(r > 0)}' || fail "no RTT after healing: '$rtt'"
 
 # --- probe-interval from the config file, off, then on by reload ---
 printf '[nsagent]\nprobe-interval = off\n' | lab exec host1 -- sh -c 'cat >/etc/nsagent/nsagent.conf'
-lab agent host1 restart -- --metrics 127.0.0.1:9470 || fail "host1 restart"
+lab agent host1 restart -- --metrics 127.0.0.1:9470 --ipv6 off || fail "host1 restart"
 wait_probe host1 192.168.1.6 unknown
 text=$(scrape host1) || fail "no metrics after restart"
 grep_q '^nsagent_probe_' <<<"$text" && fail "probe series with probes off"
