@@ -73,6 +73,13 @@ static NsaCtl__Prefix *prefix_to_proto(const struct prefix *p)
 	return out;
 }
 
+/* An unknown value (from a newer agent) reads as not probed yet. */
+static enum status_probe probe_from_proto(NsaCtl__Probe probe)
+{
+	return probe <= NSA_CTL__PROBE__PROBE_FAILED ? (enum status_probe)probe
+						     : STATUS_PROBE_UNKNOWN;
+}
+
 static bool prefix_from_proto(const NsaCtl__Prefix *in, struct prefix *out)
 {
 	if (!in || in->len > 32)
@@ -209,11 +216,20 @@ static NsaCtl__Status *status_to_proto(const struct status *st)
 		pp->uptime_ms = p->uptime_ms;
 		pp->last_heard_ms = p->last_heard_ms;
 		pp->route = (NsaCtl__Route)p->route;
-		pp->probe = (NsaCtl__Probe)p->probe;
-		pp->probe_rtt_us = p->probe_rtt_us;
-		pp->probe_sent = p->probe_sent;
-		pp->probe_lost = p->probe_lost;
-		pp->probe_loss_ratio = p->probe_loss_ratio;
+		pp->probe = (NsaCtl__Probe)p->probe.result;
+		pp->probe_rtt_us = p->probe.rtt_us;
+		pp->probe_sent = p->probe.sent;
+		pp->probe_lost = p->probe.lost;
+		pp->probe_loss_ratio = p->probe.loss_ratio;
+		if (p->probe6.sent) {
+			pp->probe6 = xcalloc(1, sizeof(*pp->probe6));
+			nsa_ctl__probe_stats__init(pp->probe6);
+			pp->probe6->result = (NsaCtl__Probe)p->probe6.result;
+			pp->probe6->rtt_us = p->probe6.rtt_us;
+			pp->probe6->sent = p->probe6.sent;
+			pp->probe6->lost = p->probe6.lost;
+			pp->probe6->loss_ratio = p->probe6.loss_ratio;
+		}
 		out->peers[i] = pp;
 	}
 	out->n_session_states = st->n_session_states;
@@ -238,6 +254,7 @@ static void status_proto_free(NsaCtl__Status *out)
 	free(out->attachments);
 	for (size_t i = 0; i < out->n_peers; i++) {
 		free(out->peers[i]->subnet);
+		free(out->peers[i]->probe6);
 		free(out->peers[i]);
 	}
 	free(out->peers);
@@ -315,12 +332,18 @@ static void status_from_proto(const NsaCtl__Status *in, struct status *st)
 		p->last_heard_ms = pp->last_heard_ms < 0 ? -1 : pp->last_heard_ms;
 		p->route = pp->route <= NSA_CTL__ROUTE__ROUTE_STALE ? (enum status_route)pp->route
 								    : STATUS_ROUTE_NONE;
-		p->probe = pp->probe <= NSA_CTL__PROBE__PROBE_FAILED ? (enum status_probe)pp->probe
-								     : STATUS_PROBE_UNKNOWN;
-		p->probe_rtt_us = pp->probe_rtt_us;
-		p->probe_sent = pp->probe_sent;
-		p->probe_lost = pp->probe_lost;
-		p->probe_loss_ratio = pp->probe_loss_ratio;
+		p->probe.result = probe_from_proto(pp->probe);
+		p->probe.rtt_us = pp->probe_rtt_us;
+		p->probe.sent = pp->probe_sent;
+		p->probe.lost = pp->probe_lost;
+		p->probe.loss_ratio = pp->probe_loss_ratio;
+		if (pp->probe6) {
+			p->probe6.result = probe_from_proto(pp->probe6->result);
+			p->probe6.rtt_us = pp->probe6->rtt_us;
+			p->probe6.sent = pp->probe6->sent;
+			p->probe6.lost = pp->probe6->lost;
+			p->probe6.loss_ratio = pp->probe6->loss_ratio;
+		}
 	}
 	for (size_t i = 0; i < in->n_session_states && i < STATUS_MAX_SESSION_STATES; i++)
 		copy_text(st->session_states[st->n_session_states++], STATUS_STATE_MAX,

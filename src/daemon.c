@@ -98,7 +98,8 @@ struct daemon {
 	struct nsalloc *nsalloc;  /* namespace -> address, persisted */
 	struct ctl_server *ctl;
 	struct metrics_server *metrics;
-	struct probe *probe; /* data-path probes; NULL when probe-interval is off */
+	struct probe *probe;  /* data-path probes; NULL when probe-interval is off */
+	struct probe *probe6; /* the same over IPv6; NULL also when ipv6 is off */
 	struct event *sig_hup;
 	struct timespec started;
 	char problem[sizeof(
@@ -530,21 +531,30 @@ static enum ctl_result on_ns_del(void *arg, const char *name, char *msg, size_t 
 	return CTL_OK;
 }
 
-static unsigned probe_targets(void *arg, uint32_t *source, struct probe_target **out);
+static unsigned probe_targets(void *arg, int family, struct probe_source *source,
+			      struct probe_target **out);
 
-/* Starts, stops or retimes the data-path probes to match the config. */
-static void apply_probe_interval(struct daemon *d)
+/* Starts, stops or retimes one family's data-path probes to match the
+ * config (wanted: that family is probed at all). */
+static void apply_probe_family(struct daemon *d, int family, bool wanted, struct probe **probe)
 {
-	if (d->cfg->probe_interval_ms == 0) {
-		if (d->probe)
-			log_info("data-path probes off");
-		probe_free(d->probe);
-		d->probe = NULL;
-	} else if (d->probe) {
-		probe_set_interval(d->probe, d->cfg->probe_interval_ms);
-	} else if (probe_new(d->base, d->cfg->probe_interval_ms, probe_targets, d, &d->probe) < 0) {
+	if (d->cfg->probe_interval_ms == 0 || !wanted) {
+		if (*probe)
+			log_info("data-path probes%s off", family == AF_INET6 ? " over IPv6" : "");
+		probe_free(*probe);
+		*probe = NULL;
+	} else if (*probe) {
+		probe_set_interval(*probe, d->cfg->probe_interval_ms);
+	} else if (probe_new(d->base, family, d->cfg->probe_interval_ms, probe_targets, d, probe) <
+		   0) {
 		fatal("cannot start the data-path probes");
 	}
+}
+
+static void apply_probe_interval(struct daemon *d)
+{
+	apply_probe_family(d, AF_INET, true, &d->probe);
+	apply_probe_family(d, AF_INET6, d->cfg->ipv6, &d->probe6);
 }
 
 /* The metrics name peers, addresses and counters of hostile input: on
@@ -732,26 +742,43 @@ static uint64_t ms_since(const struct timespec *start)
 	       (uint64_t)((now.tv_nsec - start->tv_nsec) / 1000000);
 }
 
-/* Probed: every established peer whose subnet is known and routed (not
- * stale), at its bridge address (the first of its subnet), from ours. */
-static unsigned probe_targets(void *arg, uint32_t *source, struct probe_target **out)
+/* The bridge's address of family in a peer's (or our) subnet: the first
+ * host of the IPv4 subnet or of the IPv6 /64. */
+static bool bridge_address(int family, const struct rde_peer_view *view, uint32_t *addr,
+			   struct in6_addr *addr6)
+{
+	if (family == AF_INET6)
+		return view->subnet6_known && addr6_prefix_host(&view->subnet6, 1, addr6) == 0;
+	return view->subnet_known && addr_prefix_host(&view->subnet, 1, addr) == 0;
+}
+
+/* Probed: every established peer whose subnet of the family is known and
+ * routed (not stale), at its bridge address, from ours. */
+static unsigned probe_targets(void *arg, int family, struct probe_source *source,
+			      struct probe_target **out)
 {
 	struct daemon *d = arg;
 	struct peer_info *peers = NULL;
 	struct probe_target *targets;
+	struct rde_peer_view self = {0};
 	unsigned n_peers, n = 0;
 
-	*source = 0;
 	*out = NULL;
-	if (!d->peers || !d->have_topology || addr_prefix_host(&d->topo.subnet, 1, source) < 0)
+	if (!d->peers || !d->have_topology)
+		return 0;
+	self.subnet = d->topo.subnet;
+	self.subnet_known = true;
+	self.subnet6_known = d->rde && rde_subnet6(d->rde, &self.subnet6);
+	if (!bridge_address(family, &self, &source->addr, &source->addr6))
 		return 0;
 	n_peers = peer_mgr_peers(d->peers, &peers);
 	targets = xcalloc(n_peers ? n_peers : 1, sizeof(*targets));
 	for (unsigned i = 0; i < n_peers; i++) {
 		const struct peer_info *pi = &peers[i];
+		bool routed = family == AF_INET6 ? pi->route.routed6 : pi->route.routed;
 
-		if (pi->state != PEER_ESTABLISHED || !pi->route.routed || pi->route.stale ||
-		    addr_prefix_host(&pi->route.subnet, 1, &targets[n].addr) < 0)
+		if (pi->state != PEER_ESTABLISHED || !routed || pi->route.stale ||
+		    !bridge_address(family, &pi->route, &targets[n].addr, &targets[n].addr6))
 			continue;
 		targets[n++].node_ip = pi->endpoint.addr;
 	}
@@ -760,19 +787,25 @@ static unsigned probe_targets(void *arg, uint32_t *source, struct probe_target *
 	return n;
 }
 
-static void probe_status(const struct probe_peer *pr, struct status_peer *p)
+/* A peer's probes of one family (probe may be NULL: none). */
+static void probe_status(const struct probe *probe, uint32_t node_ip, struct status_probes *p)
 {
+	const struct probe_peer *pr =
+	    probe ? probe_table_find(probe_get_table(probe), node_ip) : NULL;
+
 	_Static_assert(PROBE_WINDOW == 10, "nsagent_probe_loss_ratio's help names the window");
+	if (!pr)
+		return;
 	if (pr->result == PROBE_OK)
-		p->probe = STATUS_PROBE_OK;
+		p->result = STATUS_PROBE_OK;
 	else if (pr->result == PROBE_FAILED)
-		p->probe = STATUS_PROBE_FAILED;
+		p->result = STATUS_PROBE_FAILED;
 	/* 0 means none answered: a round trip measured as 0 us is shown as 1. */
 	if (pr->has_rtt)
-		p->probe_rtt_us = pr->rtt_us ? pr->rtt_us : 1;
-	p->probe_sent = pr->sent;
-	p->probe_lost = pr->lost;
-	p->probe_loss_ratio = pr->window_count ? (double)pr->window_lost / pr->window_count : 0;
+		p->rtt_us = pr->rtt_us ? pr->rtt_us : 1;
+	p->sent = pr->sent;
+	p->lost = pr->lost;
+	p->loss_ratio = pr->window_count ? (double)pr->window_lost / pr->window_count : 0;
 }
 
 /* The peer table from peer_mgr; a peer's route is "installed" when the
@@ -792,7 +825,6 @@ static void peer_status(struct daemon *d, struct status *st)
 	for (unsigned i = 0; i < n_peers; i++) {
 		const struct peer_info *pi = &peers[i];
 		struct status_peer *p = status_add_peer(st);
-		const struct probe_peer *pr;
 
 		if (!p)
 			break;
@@ -810,10 +842,8 @@ static void peer_status(struct daemon *d, struct status *st)
 			p->route = pi->route.stale ? STATUS_ROUTE_STALE : STATUS_ROUTE_INSTALLED;
 			snprintf(p->mode, sizeof(p->mode), "%s", backend_mode_name(pi->route.mode));
 		}
-		pr = d->probe ? probe_table_find(probe_get_table(d->probe), pi->endpoint.addr)
-			      : NULL;
-		if (pr)
-			probe_status(pr, p);
+		probe_status(d->probe, pi->endpoint.addr, &p->probe);
+		probe_status(d->probe6, pi->endpoint.addr, &p->probe6);
 	}
 	free(peers);
 }
@@ -1020,6 +1050,7 @@ static void stop_operations(struct daemon *d)
 {
 	metrics_server_free(d->metrics);
 	probe_free(d->probe);
+	probe_free(d->probe6);
 	ctl_server_free(d->ctl);
 	if (d->sig_hup)
 		event_free(d->sig_hup);

@@ -25,6 +25,11 @@
  * ident of its own to pick its replies out of the host's. Either way the
  * peer is identified by the replying address and the echo sequence number.
  *
+ * IPv6 is the same with ICMPv6: a datagram socket under the same
+ * ping_group_range, else a raw one with ICMP6_FILTER passing echo replies
+ * only. Both families share the table logic; a table holds one family, and
+ * a peer is matched on both address fields (the other one is zero).
+ *
  * The traffic is cluster-internal (bridge address to bridge address), so
  * the agent's own nft table leaves it untracked and accepts it (every
  * chain's policy is accept); the peer's kernel answers from its input path. */
@@ -41,10 +46,12 @@
 #include <netinet/in.h>
 /* After <netinet/in.h>, so that the kernel header defers to libc's types. */
 #include <linux/icmp.h>
+#include <netinet/icmp6.h>
 
 #include <event2/event.h>
 
 #include "nsagent/addr.h"
+#include "nsagent/addr6.h"
 #include "nsagent/log.h"
 #include "nsagent/probe.h"
 #include "nsagent/xalloc.h"
@@ -108,7 +115,8 @@ void probe_table_sync(struct probe_table *table, const struct probe_target *targ
 			continue;
 		p = &peers[kept++];
 		old = find_peer(table->peers, table->n_peers, targets[i].node_ip);
-		if (old && old->addr == targets[i].addr) {
+		if (old && old->addr == targets[i].addr &&
+		    memcmp(&old->addr6, &targets[i].addr6, sizeof(old->addr6)) == 0) {
 			*p = *old;
 			continue;
 		}
@@ -116,6 +124,7 @@ void probe_table_sync(struct probe_table *table, const struct probe_target *targ
 		memset(p, 0, sizeof(*p));
 		p->node_ip = targets[i].node_ip;
 		p->addr = targets[i].addr;
+		p->addr6 = targets[i].addr6;
 		p->result = PROBE_UNKNOWN;
 	}
 	free(table->peers);
@@ -170,19 +179,22 @@ unsigned probe_table_round(struct probe_table *table, uint64_t now_us, struct pr
 		p->sent_us = now_us;
 		p->sent++;
 		out[n].addr = p->addr;
+		out[n].addr6 = p->addr6;
 		out[n].seq = p->seq;
 		n++;
 	}
 	return n;
 }
 
-int probe_table_reply(struct probe_table *table, uint32_t addr, uint16_t seq, uint64_t now_us)
+static int reply(struct probe_table *table, uint32_t addr, const struct in6_addr *addr6,
+		 uint16_t seq, uint64_t now_us)
 {
 	for (unsigned i = 0; i < table->n_peers; i++) {
 		struct probe_peer *p = &table->peers[i];
 		uint64_t rtt;
 
-		if (p->addr != addr || !p->outstanding || p->seq != seq)
+		if (p->addr != addr || memcmp(&p->addr6, addr6, sizeof(*addr6)) != 0 ||
+		    !p->outstanding || p->seq != seq)
 			continue;
 		rtt = now_us > p->sent_us ? now_us - p->sent_us : 0;
 		record(p, false);
@@ -196,6 +208,17 @@ int probe_table_reply(struct probe_table *table, uint32_t addr, uint16_t seq, ui
 		return 0;
 	}
 	return -ENOENT;
+}
+
+int probe_table_reply(struct probe_table *table, uint32_t addr, uint16_t seq, uint64_t now_us)
+{
+	return reply(table, addr, &in6addr_any, seq, now_us);
+}
+
+int probe_table_reply6(struct probe_table *table, const struct in6_addr *addr6, uint16_t seq,
+		       uint64_t now_us)
+{
+	return reply(table, 0, addr6, seq, now_us);
 }
 
 unsigned probe_table_count(const struct probe_table *table)
@@ -287,10 +310,38 @@ int probe_echo_parse(const uint8_t *buf, size_t len, bool ip_header, uint16_t id
 	return 0;
 }
 
+size_t probe_echo6_build(uint8_t *buf, size_t size, uint16_t ident, uint16_t seq)
+{
+	if (size < PROBE_ECHO_LEN)
+		return 0;
+	memset(buf, 0, PROBE_ECHO_LEN);
+	buf[0] = ICMP6_ECHO_REQUEST;
+	buf[4] = (uint8_t)(ident >> 8);
+	buf[5] = (uint8_t)ident;
+	buf[6] = (uint8_t)(seq >> 8);
+	buf[7] = (uint8_t)seq;
+	memcpy(buf + PROBE_ICMP_HEADER_LEN, probe_magic, sizeof(probe_magic));
+	return PROBE_ECHO_LEN;
+}
+
+int probe_echo6_parse(const uint8_t *buf, size_t len, bool with_ident, uint16_t ident,
+		      uint16_t *seq)
+{
+	if (len < PROBE_ECHO_LEN || buf[0] != ICMP6_ECHO_REPLY || buf[1] != 0)
+		return -EINVAL;
+	if (with_ident && (uint16_t)(buf[4] << 8 | buf[5]) != ident)
+		return -EINVAL;
+	if (memcmp(buf + PROBE_ICMP_HEADER_LEN, probe_magic, sizeof(probe_magic)) != 0)
+		return -EINVAL;
+	*seq = (uint16_t)(buf[6] << 8 | buf[7]);
+	return 0;
+}
+
 /* ---- I/O ---- */
 
 struct probe {
 	struct event_base *base;
+	int family; /* AF_INET or AF_INET6 */
 	struct probe_table *table;
 	struct event *timer;
 	uint32_t interval_ms;
@@ -301,7 +352,7 @@ struct probe {
 	struct event *readable;
 	bool raw;
 	uint16_t ident;
-	uint32_t source;
+	struct probe_source source;
 	int open_error; /* the last failure to open it, logged once */
 };
 
@@ -313,22 +364,63 @@ static uint64_t now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
+/* The probed address of a peer or send, as text: its family's field. */
+static const char *format_target(uint32_t addr, const struct in6_addr *addr6, char *buf)
+{
+	return addr6_is_zero(addr6) ? addr_format(addr, buf) : addr6_format(addr6, buf);
+}
+
+static const char *format_source(const struct probe *p, char *buf)
+{
+	return format_target(p->source.addr, &p->source.addr6, buf);
+}
+
+static bool source_set(const struct probe_source *source)
+{
+	return source->addr != 0 || !addr6_is_zero(&source->addr6);
+}
+
 static void on_change(void *arg, const struct probe_peer *peer, enum probe_result from)
 {
-	char node[ADDR_STRLEN], addr[ADDR_STRLEN];
+	const struct probe *p = arg;
+	const char *family = p->family == AF_INET6 ? "IPv6 " : "";
+	char node[ADDR_STRLEN], addr[ADDR6_STRLEN];
 
-	(void)arg;
 	addr_format(peer->node_ip, node);
-	addr_format(peer->addr, addr);
+	format_target(peer->addr, &peer->addr6, addr);
 	if (peer->result == PROBE_FAILED)
-		log_warn("data path to peer %s broken: %u probes to %s lost in a row", node,
-			 peer->lost_in_row, addr);
+		log_warn("%sdata path to peer %s broken: %u probes to %s lost in a row", family,
+			 node, peer->lost_in_row, addr);
 	else if (from == PROBE_FAILED)
-		log_info("data path to peer %s healed: %s answers again (rtt %.3fms)", node, addr,
-			 peer->rtt_us / 1000.0);
+		log_info("%sdata path to peer %s healed: %s answers again (rtt %.3fms)", family,
+			 node, addr, peer->rtt_us / 1000.0);
 	else
-		log_info("data path to peer %s works: %s answers (rtt %.3fms)", node, addr,
-			 peer->rtt_us / 1000.0);
+		log_info("%sdata path to peer %s works: %s answers (rtt %.3fms)", family, node,
+			 addr, peer->rtt_us / 1000.0);
+}
+
+/* One datagram read from the socket: an echo reply of ours goes to the
+ * table. */
+static void take_reply(struct probe *p, const uint8_t *buf, size_t len,
+		       const struct sockaddr_storage *from, socklen_t from_len)
+{
+	uint16_t seq;
+
+	if (p->family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)from;
+
+		if (from_len < sizeof(*sin6) || sin6->sin6_family != AF_INET6 ||
+		    probe_echo6_parse(buf, len, p->raw, p->ident, &seq) < 0)
+			return;
+		probe_table_reply6(p->table, &sin6->sin6_addr, seq, now_us());
+	} else {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)from;
+
+		if (from_len < sizeof(*sin) || sin->sin_family != AF_INET ||
+		    probe_echo_parse(buf, len, p->raw, p->ident, &seq) < 0)
+			return;
+		probe_table_reply(p->table, ntohl(sin->sin_addr.s_addr), seq, now_us());
+	}
 }
 
 static void on_readable(evutil_socket_t fd, short what, void *arg)
@@ -339,9 +431,8 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 	for (unsigned i = 0; i < PROBE_READ_BURST; i++) {
 		/* An echo reply is small; a bigger datagram is truncated and rejected. */
 		uint8_t buf[512];
-		struct sockaddr_in from = {0};
+		struct sockaddr_storage from = {0};
 		socklen_t from_len = sizeof(from);
-		uint16_t seq;
 		ssize_t len;
 
 		len = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &from_len);
@@ -353,10 +444,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 			 * answers counts as lost at the next round. */
 			continue;
 		}
-		if (from_len < sizeof(from) || from.sin_family != AF_INET ||
-		    probe_echo_parse(buf, (size_t)len, p->raw, p->ident, &seq) < 0)
-			continue;
-		probe_table_reply(p->table, ntohl(from.sin_addr.s_addr), seq, now_us());
+		take_reply(p, buf, (size_t)len, &from, from_len);
 	}
 }
 
@@ -381,42 +469,81 @@ static uint16_t random_ident(void)
 	return ident;
 }
 
+/* The raw socket lets only echo replies through. */
+static int filter_replies(struct probe *p)
+{
+	int ret;
+
+	if (p->family == AF_INET6) {
+		struct icmp6_filter filter;
+
+		ICMP6_FILTER_SETBLOCKALL(&filter);
+		ICMP6_FILTER_SETPASS(ICMP6_ECHO_REPLY, &filter);
+		ret = setsockopt(p->fd, IPPROTO_ICMPV6, ICMP6_FILTER, &filter, sizeof(filter));
+	} else {
+		struct icmp_filter filter = {.data = ~(UINT32_C(1) << ICMP_ECHOREPLY)};
+
+		ret = setsockopt(p->fd, SOL_RAW, ICMP_FILTER, &filter, sizeof(filter));
+	}
+	return ret < 0 ? -errno : 0;
+}
+
+/* The socket address of addr/addr6 with port (ident) 0, by family. */
+static socklen_t sockaddr_of(int family, uint32_t addr, const struct in6_addr *addr6,
+			     struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (family == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_addr = *addr6;
+		return sizeof(*sin6);
+	}
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+	sin->sin_family = AF_INET;
+	sin->sin_addr.s_addr = htonl(addr);
+	return sizeof(*sin);
+}
+
 static int open_socket(struct probe *p)
 {
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(p->source)};
-	socklen_t len = sizeof(sin);
-	char a[ADDR_STRLEN];
+	int proto = p->family == AF_INET6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
+	const char *kind = p->family == AF_INET6 ? "ICMPv6" : "ICMP";
+	struct sockaddr_storage ss;
+	socklen_t len = sockaddr_of(p->family, p->source.addr, &p->source.addr6, &ss);
+	char a[ADDR6_STRLEN];
 	int ret;
 
 	p->raw = false;
-	p->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ICMP);
+	p->fd = socket(p->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
 	if (p->fd < 0 && (errno == EACCES || errno == EPERM)) {
-		struct icmp_filter filter = {.data = ~(UINT32_C(1) << ICMP_ECHOREPLY)};
-
 		p->raw = true;
-		p->fd = socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ICMP);
-		if (p->fd >= 0 &&
-		    setsockopt(p->fd, SOL_RAW, ICMP_FILTER, &filter, sizeof(filter)) < 0) {
-			ret = -errno;
+		p->fd = socket(p->family, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
+		if (p->fd >= 0 && (ret = filter_replies(p)) < 0)
 			goto out;
-		}
 		p->ident = random_ident();
 	}
 	if (p->fd < 0) {
 		ret = -errno;
 		goto out;
 	}
-	if (bind(p->fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+	if (bind(p->fd, (struct sockaddr *)&ss, len) < 0) {
 		ret = -errno;
 		goto out;
 	}
-	/* A datagram socket's echo ident is its port, chosen at bind. */
+	/* A datagram socket's echo ident is its port, chosen at bind (the
+	 * same field in sockaddr_in and sockaddr_in6). */
 	if (!p->raw) {
-		if (getsockname(p->fd, (struct sockaddr *)&sin, &len) < 0) {
+		socklen_t got = sizeof(ss);
+
+		if (getsockname(p->fd, (struct sockaddr *)&ss, &got) < 0) {
 			ret = -errno;
 			goto out;
 		}
-		p->ident = ntohs(sin.sin_port);
+		p->ident = p->family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+						 : ntohs(((struct sockaddr_in *)&ss)->sin_port);
 	}
 	p->readable = event_new(p->base, p->fd, EV_READ | EV_PERSIST, on_readable, p);
 	if (!p->readable || event_add(p->readable, NULL) < 0)
@@ -426,18 +553,21 @@ out:
 	if (ret < 0) {
 		close_socket(p);
 		if (ret != p->open_error)
-			log_warn("data-path probes from %s stopped: cannot open an ICMP socket: %s",
-				 addr_format(p->source, a), strerror(-ret));
+			log_warn("data-path probes from %s stopped: cannot open an %s socket: %s",
+				 format_source(p, a), kind, strerror(-ret));
 		p->open_error = ret;
 		return ret;
 	}
 	if (p->open_error)
-		log_info("data-path probes from %s work again", addr_format(p->source, a));
+		log_info("data-path probes from %s work again", format_source(p, a));
 	p->open_error = 0;
-	log_info("data-path probes every %ums from %s (%s)", p->interval_ms,
-		 addr_format(p->source, a),
-		 p->raw ? "raw ICMP socket: net.ipv4.ping_group_range excludes this agent"
-			: "ICMP datagram socket");
+	if (p->raw)
+		log_info("data-path probes every %ums from %s (raw %s socket: "
+			 "net.ipv4.ping_group_range excludes this agent)",
+			 p->interval_ms, format_source(p, a), kind);
+	else
+		log_info("data-path probes every %ums from %s (%s datagram socket)", p->interval_ms,
+			 format_source(p, a), kind);
 	return 0;
 }
 
@@ -448,16 +578,19 @@ static void send_probes(struct probe *p)
 
 	n = probe_table_round(p->table, now_us(), sends, n);
 	for (unsigned i = 0; i < n; i++) {
-		struct sockaddr_in to = {.sin_family = AF_INET,
-					 .sin_addr.s_addr = htonl(sends[i].addr)};
+		struct sockaddr_storage to;
+		socklen_t to_len = sockaddr_of(p->family, sends[i].addr, &sends[i].addr6, &to);
 		uint8_t buf[PROBE_ECHO_LEN];
-		size_t len = probe_echo_build(buf, sizeof(buf), p->ident, sends[i].seq);
-		char a[ADDR_STRLEN];
+		size_t len = p->family == AF_INET6
+				 ? probe_echo6_build(buf, sizeof(buf), p->ident, sends[i].seq)
+				 : probe_echo_build(buf, sizeof(buf), p->ident, sends[i].seq);
+		char a[ADDR6_STRLEN];
 
 		/* A send that fails (no route, dropped by a firewall) is a loss
 		 * like any other: the next round counts it. */
-		if (sendto(p->fd, buf, len, 0, (struct sockaddr *)&to, sizeof(to)) < 0)
-			log_debug("probe to %s not sent: %s", addr_format(sends[i].addr, a),
+		if (sendto(p->fd, buf, len, 0, (struct sockaddr *)&to, to_len) < 0)
+			log_debug("probe to %s not sent: %s",
+				  format_target(sends[i].addr, &sends[i].addr6, a),
 				  strerror(errno));
 	}
 	free(sends);
@@ -467,18 +600,18 @@ static void on_round(evutil_socket_t fd, short what, void *arg)
 {
 	struct probe *p = arg;
 	struct probe_target *targets = NULL;
-	uint32_t source = 0;
+	struct probe_source source = {0};
 	unsigned n;
 
 	(void)fd;
 	(void)what;
-	n = p->targets(p->arg, &source, &targets);
-	if (source != p->source) {
+	n = p->targets(p->arg, p->family, &source, &targets);
+	if (memcmp(&source, &p->source, sizeof(source)) != 0) {
 		close_socket(p);
 		p->source = source;
 		p->open_error = 0;
 	}
-	if (p->fd < 0 && p->source)
+	if (p->fd < 0 && source_set(&p->source))
 		open_socket(p);
 	/* Without a socket nothing is known: every peer goes back to unknown. */
 	probe_table_sync(p->table, targets, p->fd >= 0 ? n : 0);
@@ -496,15 +629,16 @@ static void arm_timer(struct probe *p)
 		fatal("cannot arm the probe timer");
 }
 
-int probe_new(struct event_base *base, uint32_t interval_ms, probe_targets_fn targets, void *arg,
-	      struct probe **out)
+int probe_new(struct event_base *base, int family, uint32_t interval_ms, probe_targets_fn targets,
+	      void *arg, struct probe **out)
 {
 	struct probe *p;
 
-	if (interval_ms == 0 || !targets)
+	if (interval_ms == 0 || !targets || (family != AF_INET && family != AF_INET6))
 		return -EINVAL;
 	p = xcalloc(1, sizeof(*p));
 	p->base = base;
+	p->family = family;
 	p->interval_ms = interval_ms;
 	p->targets = targets;
 	p->arg = arg;

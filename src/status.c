@@ -477,6 +477,14 @@ static void print_attachments(const struct status *st, FILE *out)
 	table_print(&t, out);
 }
 
+static void format_rtt(const struct status_probes *p, char *buf, size_t size)
+{
+	if (p->result == STATUS_PROBE_OK)
+		snprintf(buf, size, "%.3fms", p->rtt_us / 1000.0);
+	else
+		snprintf(buf, size, "-");
+}
+
 static void print_peers(const struct status *st, FILE *out)
 {
 	struct table t = {.n_columns = 10};
@@ -485,11 +493,15 @@ static void print_peers(const struct status *st, FILE *out)
 		fprintf(out, "no peers\n");
 		return;
 	}
+	/* The IPv6 probe columns only where some peer is probed over IPv6. */
+	for (unsigned i = 0; i < st->n_peers; i++)
+		if (st->peers[i].probe6.sent)
+			t.n_columns = 12;
 	table_row(&t, (const char *[]){"NODE", "ADDRESS", "STATE", "MODE", "SUBNET", "UPTIME",
-				       "LAST HEARD", "ROUTE", "PROBE", "RTT"});
+				       "LAST HEARD", "ROUTE", "PROBE", "RTT", "PROBE6", "RTT6"});
 	for (unsigned i = 0; i < st->n_peers; i++) {
 		const struct status_peer *p = &st->peers[i];
-		char e[ENDPOINT_STRLEN], s[PREFIX_STRLEN], up[32], heard[40], rtt[24];
+		char e[ENDPOINT_STRLEN], s[PREFIX_STRLEN], up[32], heard[40], rtt[24], rtt6[24];
 
 		if (p->uptime_ms)
 			status_format_duration(p->uptime_ms, up, sizeof(up));
@@ -501,16 +513,15 @@ static void print_peers(const struct status *st, FILE *out)
 		} else {
 			snprintf(heard, sizeof(heard), "never");
 		}
-		if (p->probe == STATUS_PROBE_OK)
-			snprintf(rtt, sizeof(rtt), "%.3fms", p->probe_rtt_us / 1000.0);
-		else
-			snprintf(rtt, sizeof(rtt), "-");
+		format_rtt(&p->probe, rtt, sizeof(rtt));
+		format_rtt(&p->probe6, rtt6, sizeof(rtt6));
 		table_row(
 		    &t, (const char *[]){or_dash(p->node_id), addr_format_endpoint(&p->endpoint, e),
 					 or_dash(p->state), or_dash(p->mode),
 					 p->subnet_known ? addr_format_prefix(&p->subnet, s) : "-",
 					 up, heard, status_route_name(p->route),
-					 status_probe_name(p->probe), rtt});
+					 status_probe_name(p->probe.result), rtt,
+					 status_probe_name(p->probe6.result), rtt6});
 	}
 	table_print(&t, out);
 }
@@ -618,6 +629,24 @@ static json_object *attachments_json(const struct status *st)
 	return list;
 }
 
+/* One family's probe fields, named prefix, prefix_rtt_ms, prefix_sent... */
+static void probes_json(json_object *o, const char *prefix, const struct status_probes *p)
+{
+	char key[32];
+
+	json_object_object_add(o, prefix, json_object_new_string(status_probe_name(p->result)));
+	snprintf(key, sizeof(key), "%s_rtt_ms", prefix);
+	json_object_object_add(
+	    o, key,
+	    p->result == STATUS_PROBE_OK ? json_object_new_double(p->rtt_us / 1000.0) : NULL);
+	snprintf(key, sizeof(key), "%s_sent", prefix);
+	json_object_object_add(o, key, json_object_new_int64((int64_t)p->sent));
+	snprintf(key, sizeof(key), "%s_lost", prefix);
+	json_object_object_add(o, key, json_object_new_int64((int64_t)p->lost));
+	snprintf(key, sizeof(key), "%s_loss_ratio", prefix);
+	json_object_object_add(o, key, json_object_new_double(p->loss_ratio));
+}
+
 static json_object *peers_json(const struct status *st)
 {
 	json_object *list = json_object_new_array();
@@ -642,18 +671,9 @@ static json_object *peers_json(const struct status *st)
 		    p->last_heard_ms >= 0 ? json_object_new_int64(p->last_heard_ms) : NULL);
 		json_object_object_add(o, "route",
 				       json_object_new_string(status_route_name(p->route)));
-		json_object_object_add(o, "probe",
-				       json_object_new_string(status_probe_name(p->probe)));
-		json_object_object_add(o, "probe_rtt_ms",
-				       p->probe == STATUS_PROBE_OK
-					   ? json_object_new_double(p->probe_rtt_us / 1000.0)
-					   : NULL);
-		json_object_object_add(o, "probe_sent",
-				       json_object_new_int64((int64_t)p->probe_sent));
-		json_object_object_add(o, "probe_lost",
-				       json_object_new_int64((int64_t)p->probe_lost));
-		json_object_object_add(o, "probe_loss_ratio",
-				       json_object_new_double(p->probe_loss_ratio));
+		probes_json(o, "probe", &p->probe);
+		if (p->probe6.sent)
+			probes_json(o, "probe6", &p->probe6);
 		json_object_array_add(list, o);
 	}
 	return list;

@@ -49,13 +49,6 @@ static void sample_count(FILE *out, const char *name, const char *label, const c
 	fprintf(out, " %" PRIu64 "\n", n);
 }
 
-static void sample_double(FILE *out, const char *name, const char *label, const char *value,
-			  double v)
-{
-	sample_name(out, name, label, value);
-	fprintf(out, " %.15g\n", v);
-}
-
 static void node_gauges(const struct status *st, FILE *out)
 {
 	family(out, PROM_PREFIX "build_info", "gauge", "The agent's version; always 1.");
@@ -99,34 +92,35 @@ static void counters(const struct status *st, FILE *out)
 	}
 }
 
-/* Per-peer probe series: one value of a peer, false when it has none. */
-static bool probe_rtt_seconds(const struct status_peer *p, double *v)
+/* Per-peer probe series: one value of a peer's probes of one family, false
+ * when it has none. */
+static bool probe_rtt_seconds(const struct status_probes *p, double *v)
 {
-	*v = p->probe_rtt_us / 1e6;
-	return p->probe_rtt_us != 0;
+	*v = p->rtt_us / 1e6;
+	return p->rtt_us != 0;
 }
 
-static bool probe_sent(const struct status_peer *p, double *v)
+static bool probe_sent(const struct status_probes *p, double *v)
 {
-	*v = (double)p->probe_sent;
+	*v = (double)p->sent;
 	return true;
 }
 
-static bool probe_lost(const struct status_peer *p, double *v)
+static bool probe_lost(const struct status_probes *p, double *v)
 {
-	*v = (double)p->probe_lost;
+	*v = (double)p->lost;
 	return true;
 }
 
-static bool probe_loss_ratio(const struct status_peer *p, double *v)
+static bool probe_loss_ratio(const struct status_probes *p, double *v)
 {
-	*v = p->probe_loss_ratio;
+	*v = p->loss_ratio;
 	return true;
 }
 
-static bool probe_up(const struct status_peer *p, double *v)
+static bool probe_up(const struct status_probes *p, double *v)
 {
-	*v = p->probe == STATUS_PROBE_OK;
+	*v = p->result == STATUS_PROBE_OK;
 	return true;
 }
 
@@ -136,30 +130,32 @@ static bool probe_up(const struct status_peer *p, double *v)
 static bool probed_before(const struct status *st, unsigned i)
 {
 	for (unsigned j = 0; j < i; j++) {
-		if (st->peers[j].probe_sent &&
+		if ((st->peers[j].probe.sent || st->peers[j].probe6.sent) &&
 		    st->peers[j].endpoint.addr == st->peers[i].endpoint.addr)
 			return true;
 	}
 	return false;
 }
 
-/* Only peers probed at least once have probe series (none with probes off). */
+/* Only peers probed at least once have probe series (none with probes off),
+ * one per address family they are probed over (label family). */
 static void probes(const struct status *st, FILE *out)
 {
 	static const struct {
 		const char *name, *type, *help;
-		bool (*read)(const struct status_peer *p, double *v);
+		bool (*read)(const struct status_probes *p, double *v);
 	} series[] = {
 	    {PROM_PREFIX "probe_rtt_seconds", "gauge",
-	     "Round trip of the last answered data-path probe, by peer.", probe_rtt_seconds},
-	    {PROM_PREFIX "probe_sent_total", "counter", "Data-path probes sent, by peer.",
-	     probe_sent},
-	    {PROM_PREFIX "probe_lost_total", "counter", "Data-path probes lost, by peer.",
-	     probe_lost},
+	     "Round trip of the last answered data-path probe, by peer and family.",
+	     probe_rtt_seconds},
+	    {PROM_PREFIX "probe_sent_total", "counter",
+	     "Data-path probes sent, by peer and family.", probe_sent},
+	    {PROM_PREFIX "probe_lost_total", "counter",
+	     "Data-path probes lost, by peer and family.", probe_lost},
 	    {PROM_PREFIX "probe_loss_ratio", "gauge",
-	     "Share of the last 10 data-path probes lost, by peer.", probe_loss_ratio},
-	    {PROM_PREFIX "probe_up", "gauge", "1 when the data path to the peer works, by peer.",
-	     probe_up},
+	     "Share of the last 10 data-path probes lost, by peer and family.", probe_loss_ratio},
+	    {PROM_PREFIX "probe_up", "gauge",
+	     "1 when the data path to the peer works, by peer and family.", probe_up},
 	};
 
 	for (size_t s = 0; s < sizeof(series) / sizeof(series[0]); s++) {
@@ -167,16 +163,27 @@ static void probes(const struct status *st, FILE *out)
 
 		for (unsigned i = 0; i < st->n_peers; i++) {
 			const struct status_peer *p = &st->peers[i];
+			const struct {
+				const char *family;
+				const struct status_probes *probes;
+			} of[] = {{"ipv4", &p->probe}, {"ipv6", &p->probe6}};
 			char a[ADDR_STRLEN];
-			double v;
 
-			if (!p->probe_sent || !series[s].read(p, &v) || probed_before(st, i))
+			if (probed_before(st, i))
 				continue;
-			if (!any)
-				family(out, series[s].name, series[s].type, series[s].help);
-			any = true;
-			sample_double(out, series[s].name, "peer", addr_format(p->endpoint.addr, a),
-				      v);
+			for (size_t f = 0; f < sizeof(of) / sizeof(of[0]); f++) {
+				double v;
+
+				if (!of[f].probes->sent || !series[s].read(of[f].probes, &v))
+					continue;
+				if (!any)
+					family(out, series[s].name, series[s].type, series[s].help);
+				any = true;
+				/* both label values are plain: an address, a constant */
+				fprintf(out, "%s{peer=\"%s\",family=\"%s\"} %.15g\n",
+					series[s].name, addr_format(p->endpoint.addr, a),
+					of[f].family, v);
+			}
 		}
 	}
 }

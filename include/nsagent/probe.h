@@ -5,6 +5,10 @@
  * peer's subnet) through the installed route. The peer's kernel answers
  * only if packets reach its bridge and its route back to our subnet works.
  *
+ * With dual-stack each family has its own probe (struct probe) and table:
+ * an ICMPv6 echo goes from our bridge's ::1 to the peer's, so that a
+ * broken IPv6 path shows even while IPv4 works.
+ *
  * Two layers:
  *   - probe_table: the bookkeeping, pure (no I/O, time passed in): per-peer
  *     result with break/heal hysteresis, last RTT, loss over a window.
@@ -17,6 +21,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <netinet/in.h>
 
 /* A path is broken after this many probes lost in a row... */
 #define PROBE_BREAK_AFTER 3
@@ -35,14 +41,16 @@ enum probe_result {
 
 /* One peer to probe. */
 struct probe_target {
-	uint32_t node_ip; /* identifies the peer (its node address) */
-	uint32_t addr;	  /* its bridge address: what is probed */
+	uint32_t node_ip;      /* identifies the peer (its node address) */
+	uint32_t addr;	       /* its bridge address: what is probed (IPv4) */
+	struct in6_addr addr6; /* its bridge's IPv6 address (IPv6; zero for IPv4) */
 };
 
 /* What the table knows about one peer (read-only for callers). */
 struct probe_peer {
 	uint32_t node_ip;
 	uint32_t addr;
+	struct in6_addr addr6;
 	enum probe_result result;
 	bool has_rtt;
 	uint32_t rtt_us;       /* the last answered probe's round trip */
@@ -61,6 +69,7 @@ struct probe_peer {
 /* One echo request to send. */
 struct probe_send {
 	uint32_t addr;
+	struct in6_addr addr6;
 	uint16_t seq;
 };
 
@@ -84,6 +93,9 @@ unsigned probe_table_round(struct probe_table *table, uint64_t now_us, struct pr
  * outstanding probe, -ENOENT when it answers none (late, duplicate or
  * foreign). */
 int probe_table_reply(struct probe_table *table, uint32_t addr, uint16_t seq, uint64_t now_us);
+/* The same for an ICMPv6 echo reply from addr6. */
+int probe_table_reply6(struct probe_table *table, const struct in6_addr *addr6, uint16_t seq,
+		       uint64_t now_us);
 unsigned probe_table_count(const struct probe_table *table);
 const struct probe_peer *probe_table_get(const struct probe_table *table, unsigned i);
 /* NULL when node_ip is not probed. */
@@ -104,19 +116,35 @@ size_t probe_echo_build(uint8_t *buf, size_t size, uint16_t ident, uint16_t seq)
  * the echo ident must be ident; a datagram socket gives the ICMP message
  * alone, its ident already matched by the kernel. 0 or -EINVAL. */
 int probe_echo_parse(const uint8_t *buf, size_t len, bool ip_header, uint16_t ident, uint16_t *seq);
+/* ICMPv6 echo request / reply: the same payload; the checksum is left 0
+ * because the kernel computes it over the IPv6 pseudo-header for both
+ * socket kinds, and neither hands the IPv6 header to the reader (with_ident:
+ * a raw socket, whose replies must carry our ident). */
+size_t probe_echo6_build(uint8_t *buf, size_t size, uint16_t ident, uint16_t seq);
+int probe_echo6_parse(const uint8_t *buf, size_t len, bool with_ident, uint16_t ident,
+		      uint16_t *seq);
 
 /* ---- I/O layer ---- */
 
 struct probe;
 
-/* Asked at every round: the source address to probe from (our bridge
- * address; 0 = none yet, nothing is probed) and the peers, as a malloc'd
- * array the probe frees. Returns the number of targets. */
-typedef unsigned (*probe_targets_fn)(void *arg, uint32_t *source, struct probe_target **targets);
+/* The source address to probe from: our bridge address for IPv4, the
+ * bridge's IPv6 address for IPv6 (zero = none yet, nothing is probed). */
+struct probe_source {
+	uint32_t addr;
+	struct in6_addr addr6;
+};
 
-/* Starts probing every interval_ms (> 0). Returns 0 or a negative errno. */
-int probe_new(struct event_base *base, uint32_t interval_ms, probe_targets_fn targets, void *arg,
-	      struct probe **out);
+/* Asked at every round for the probe's family (AF_INET, AF_INET6): the
+ * source and the peers, as a malloc'd array the probe frees. Returns the
+ * number of targets. */
+typedef unsigned (*probe_targets_fn)(void *arg, int family, struct probe_source *source,
+				     struct probe_target **targets);
+
+/* Starts probing family (AF_INET or AF_INET6) every interval_ms (> 0).
+ * Returns 0 or a negative errno. */
+int probe_new(struct event_base *base, int family, uint32_t interval_ms, probe_targets_fn targets,
+	      void *arg, struct probe **out);
 /* A reload changed the interval (> 0): the next round comes after it. */
 void probe_set_interval(struct probe *probe, uint32_t interval_ms);
 const struct probe_table *probe_get_table(const struct probe *probe);

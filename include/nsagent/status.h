@@ -103,6 +103,15 @@ struct status_attachment {
 	bool netns_gone;       /* the runtime's namespace no longer exists */
 };
 
+/* The data-path probes of one family to a peer; all 0 until it is probed. */
+struct status_probes {
+	enum status_probe result;
+	uint32_t rtt_us; /* the last answered probe's; 0 = none answered */
+	uint64_t sent;
+	uint64_t lost;
+	double loss_ratio; /* of the last PROBE_WINDOW probes decided */
+};
+
 struct status_peer {
 	char node_id[STATUS_TEXT_MAX]; /* "" = not known yet */
 	struct endpoint endpoint;
@@ -113,12 +122,8 @@ struct status_peer {
 	uint64_t uptime_ms;    /* 0 unless the session is up */
 	int64_t last_heard_ms; /* ago; -1 = never */
 	enum status_route route;
-	enum status_probe probe;
-	/* The data-path probes to this peer; all 0 until it is probed. */
-	uint32_t probe_rtt_us; /* the last answered probe's; 0 = none answered */
-	uint64_t probe_sent;
-	uint64_t probe_lost;
-	double probe_loss_ratio; /* of the last PROBE_WINDOW probes decided */
+	struct status_probes probe;  /* ICMP, bridge to bridge */
+	struct status_probes probe6; /* ICMPv6 (dual-stack), bridge to bridge */
 };
 
 struct status {

@@ -22,7 +22,7 @@ poll 30 mesh_ready 2 || fail "host1 and host2 do not peer"
 
 scrape() { lab exec host1 -- curl -sf --max-time 5 http://127.0.0.1:9470/metrics; }
 value() { awk -v s="$1" '$1 == s {print $2}' <<<"$2"; }
-probed() { [[ $(value 'nsagent_probe_up{peer="192.168.1.6"}' "$(scrape)") == 1 ]]; }
+probed() { [[ $(value 'nsagent_probe_up{peer="192.168.1.6",family="ipv4"}' "$(scrape)") == 1 ]]; }
 poll 30 probed || fail "host1's probe of host2 never came up"
 
 # Without a key a peer's node IP must be its session's source address.
@@ -45,7 +45,7 @@ for want in \
 	grep_q -xF "$want" <<<"$text" || fail "no '$want' in host1's metrics:
 $text"
 done
-grep_q -E '^nsagent_probe_rtt_seconds\{peer="192.168.1.6"\} ' <<<"$text" ||
+grep_q -E '^nsagent_probe_rtt_seconds\{peer="192.168.1.6",family="ipv4"\} ' <<<"$text" ||
 	fail "no probe RTT of host2"
 # Every family once: no HELP (or TYPE) line names a family twice.
 dups=$(grep -E '^# (HELP|TYPE) ' <<<"$text" | awk '{print $2, $3}' | sort | uniq -d)

@@ -8,12 +8,13 @@
 # line and ok again. host1 probes through a raw ICMP socket (a fresh network
 # namespace's ping_group_range lets no group use datagram ICMP sockets);
 # host2 is given a ping_group_range that admits root, so it uses one.
-# Last, a reload turns probes on that the config file had off.
+# Last, a reload turns probes on that the config file had off. IPv4 only
+# (--ipv6 off): test_probe6.sh covers the IPv6 probes beside these.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 lab_init
-flags=(--probe-interval 1s --metrics 127.0.0.1:9470)
+flags=(--probe-interval 1s --metrics 127.0.0.1:9470 --ipv6 off)
 lab up --hosts 2 --no-agent >/dev/null || fail "deploy/lab up"
 lab exec host2 -- sysctl -qw net.ipv4.ping_group_range="0 0"
 lab agent host1 start -- "${flags[@]}" || fail "host1 agent start"
@@ -59,10 +60,10 @@ text=$(scrape host1) || fail "no metrics on host1"
 for family in nsagent_probe_rtt_seconds nsagent_probe_lost_total nsagent_probe_up; do
 	grep_q "^# TYPE $family " <<<"$text" || fail "metrics family $family missing"
 done
-rtt_s=$(value 'nsagent_probe_rtt_seconds{peer="192.168.1.6"}' "$text")
+rtt_s=$(value 'nsagent_probe_rtt_seconds{peer="192.168.1.6",family="ipv4"}' "$text")
 awk -v r="$rtt_s" 'BEGIN {exit !(r > 0 && r < 1)}' || fail "RTT gauge '$rtt_s'"
-[[ $(value 'nsagent_probe_up{peer="192.168.1.6"}' "$text") == 1 ]] || fail "probe_up is not 1"
-[[ $(value 'nsagent_probe_sent_total{peer="192.168.1.6"}' "$text") -ge 1 ]] ||
+[[ $(value 'nsagent_probe_up{peer="192.168.1.6",family="ipv4"}' "$text") == 1 ]] || fail "probe_up is not 1"
+[[ $(value 'nsagent_probe_sent_total{peer="192.168.1.6",family="ipv4"}' "$text") -ge 1 ]] ||
 	fail "sent counter"
 (($(log_count host1 "$BROKEN") == 0)) || fail "broken logged while the path worked"
 
@@ -77,10 +78,10 @@ table ip $table {
 }
 EOF
 wait_probe host1 192.168.1.6 failed
-lost=$(value 'nsagent_probe_lost_total{peer="192.168.1.6"}' "$(scrape host1)")
+lost=$(value 'nsagent_probe_lost_total{peer="192.168.1.6",family="ipv4"}' "$(scrape host1)")
 # Stay broken for a few more rounds: it is still reported once.
 deadline=$((SECONDS + 30))
-until (($(value 'nsagent_probe_lost_total{peer="192.168.1.6"}' "$(scrape host1)") >= lost + 3)); do
+until (($(value 'nsagent_probe_lost_total{peer="192.168.1.6",family="ipv4"}' "$(scrape host1)") >= lost + 3)); do
 	((SECONDS < deadline)) || fail "lost counter does not grow while broken"
 	sleep 0.2
 done
@@ -91,8 +92,8 @@ lab exec host1 -- "$NSAGENT" status | awk '$2 ~ /^192\.168\.1\.6:/' | grep_q -E 
 	fail "status row does not show the failed probe"
 (($(log_count host1 "$BROKEN") == 1)) || fail "want one broken line, got $(log_count host1 "$BROKEN")"
 text=$(scrape host1)
-[[ $(value 'nsagent_probe_up{peer="192.168.1.6"}' "$text") == 0 ]] || fail "probe_up is not 0"
-[[ $(value 'nsagent_probe_loss_ratio{peer="192.168.1.6"}' "$text") != 0 ]] || fail "loss ratio 0"
+[[ $(value 'nsagent_probe_up{peer="192.168.1.6",family="ipv4"}' "$text") == 0 ]] || fail "probe_up is not 0"
+[[ $(value 'nsagent_probe_loss_ratio{peer="192.168.1.6",family="ipv4"}' "$text") != 0 ]] || fail "loss ratio 0"
 # The other direction is unaffected.
 [[ $(probe_of host2 192.168.1.5) == "ok "* ]] || fail "host2's path failed too"
 (($(log_count host2 'data path to peer 192.168.1.5 broken') == 0)) || fail "host2 logged a broken path"
@@ -104,11 +105,11 @@ wait_probe host1 192.168.1.6 ok
 (($(log_count host1 "$BROKEN") == 1)) || fail "broken logged again after healing"
 read -r _ rtt _ <<<"$(probe_of host1 192.168.1.6)"
 awk -v r="$rtt" 'BEGIN {exit !(r > 0)}' || fail "no RTT after healing: '$rtt'"
-[[ $(value 'nsagent_probe_up{peer="192.168.1.6"}' "$(scrape host1)") == 1 ]] || fail "probe_up not 1"
+[[ $(value 'nsagent_probe_up{peer="192.168.1.6",family="ipv4"}' "$(scrape host1)") == 1 ]] || fail "probe_up not 1"
 
 # --- probe-interval from the config file, off, then on by reload ---
 printf '[nsagent]\nprobe-interval = off\n' | lab exec host1 -- sh -c 'cat >/etc/nsagent/nsagent.conf'
-lab agent host1 restart -- --metrics 127.0.0.1:9470 || fail "host1 restart"
+lab agent host1 restart -- --metrics 127.0.0.1:9470 --ipv6 off || fail "host1 restart"
 wait_probe host1 192.168.1.6 unknown
 text=$(scrape host1) || fail "no metrics after restart"
 grep_q '^nsagent_probe_' <<<"$text" && fail "probe series with probes off"

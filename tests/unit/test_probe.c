@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "nsagent/addr6.h"
 #include "nsagent/probe.h"
 
 #define NODE_A 0xc0a80106u /* 192.168.1.6 */
@@ -58,7 +59,7 @@ static uint16_t round_seq(struct probe_table *t, uint64_t now, uint32_t addr)
 
 static void test_first_reply_ok(void **state)
 {
-	const struct probe_target one = {NODE_A, BRIDGE_A};
+	const struct probe_target one = {.node_ip = NODE_A, .addr = BRIDGE_A};
 	struct probe_table *t = new_table(&one, 1);
 	const struct probe_peer *p = probe_table_find(t, NODE_A);
 	uint16_t seq;
@@ -85,7 +86,7 @@ static void test_first_reply_ok(void **state)
 
 static void test_break_once_heal_once(void **state)
 {
-	const struct probe_target one = {NODE_A, BRIDGE_A};
+	const struct probe_target one = {.node_ip = NODE_A, .addr = BRIDGE_A};
 	struct probe_table *t = new_table(&one, 1);
 	uint64_t now = 0;
 	uint16_t seq;
@@ -137,7 +138,7 @@ static void test_break_once_heal_once(void **state)
 /* A path that never worked is reported broken too (unknown -> failed). */
 static void test_never_answered(void **state)
 {
-	const struct probe_target one = {NODE_A, BRIDGE_A};
+	const struct probe_target one = {.node_ip = NODE_A, .addr = BRIDGE_A};
 	struct probe_table *t = new_table(&one, 1);
 
 	(void)state;
@@ -155,7 +156,7 @@ static void test_never_answered(void **state)
 
 static void test_loss_window(void **state)
 {
-	const struct probe_target one = {NODE_A, BRIDGE_A};
+	const struct probe_target one = {.node_ip = NODE_A, .addr = BRIDGE_A};
 	struct probe_table *t = new_table(&one, 1);
 	const struct probe_peer *p;
 	uint64_t now = 0;
@@ -201,7 +202,8 @@ static void test_loss_window(void **state)
 
 static void test_reply_matching(void **state)
 {
-	const struct probe_target two[] = {{NODE_A, BRIDGE_A}, {NODE_B, BRIDGE_B}};
+	const struct probe_target two[] = {{.node_ip = NODE_A, .addr = BRIDGE_A},
+					   {.node_ip = NODE_B, .addr = BRIDGE_B}};
 	struct probe_table *t = new_table(two, 2);
 	struct probe_send out[2];
 	uint16_t seq_a, seq_b;
@@ -232,7 +234,7 @@ static void test_reply_matching(void **state)
 
 static void test_sequence_wraps(void **state)
 {
-	const struct probe_target one = {NODE_A, BRIDGE_A};
+	const struct probe_target one = {.node_ip = NODE_A, .addr = BRIDGE_A};
 	struct probe_table *t = new_table(&one, 1);
 	uint16_t seq = 0;
 
@@ -248,9 +250,11 @@ static void test_sequence_wraps(void **state)
 
 static void test_sync(void **state)
 {
-	const struct probe_target two[] = {{NODE_A, BRIDGE_A}, {NODE_B, BRIDGE_B}};
-	const struct probe_target dup[] = {{NODE_A, BRIDGE_A}, {NODE_A, BRIDGE_B}};
-	const struct probe_target moved = {NODE_A, BRIDGE_B};
+	const struct probe_target two[] = {{.node_ip = NODE_A, .addr = BRIDGE_A},
+					   {.node_ip = NODE_B, .addr = BRIDGE_B}};
+	const struct probe_target dup[] = {{.node_ip = NODE_A, .addr = BRIDGE_A},
+					   {.node_ip = NODE_A, .addr = BRIDGE_B}};
+	const struct probe_target moved = {.node_ip = NODE_A, .addr = BRIDGE_B};
 	struct probe_table *t = new_table(two, 2);
 	struct probe_send out[1];
 	uint16_t seq;
@@ -379,6 +383,61 @@ static void test_echo_wire(void **state)
 	assert_int_equal(probe_echo_parse(buf, len, true, 0x1234, &seq), -EINVAL);
 }
 
+/* An IPv6 table matches replies on the IPv6 address: not on a zero
+ * IPv4 field, not on another peer's address. */
+static void test_reply_matching6(void **state)
+{
+	struct probe_target two[2] = {{.node_ip = NODE_A}, {.node_ip = NODE_B}};
+	struct probe_table *t;
+	struct probe_send out[2];
+	struct in6_addr other;
+	uint16_t seq_a;
+
+	(void)state;
+	assert_int_equal(addr6_parse("fd6e:7361:6765::1", &two[0].addr6), 0);
+	assert_int_equal(addr6_parse("fd6e:7361:6765:1::1", &two[1].addr6), 0);
+	assert_int_equal(addr6_parse("fd6e:7361:6765:2::1", &other), 0);
+	t = new_table(two, 2);
+	assert_int_equal(probe_table_round(t, 1000, out, 2), 2);
+	assert_memory_equal(&out[0].addr6, &two[0].addr6, sizeof(other));
+	assert_int_equal(out[0].addr, 0);
+	seq_a = out[0].seq;
+	assert_int_equal(probe_table_reply(t, 0, seq_a, 1100), -ENOENT);
+	assert_int_equal(probe_table_reply6(t, &other, seq_a, 1100), -ENOENT);
+	assert_int_equal(probe_table_reply6(t, &two[1].addr6, seq_a, 1100), -ENOENT);
+	assert_int_equal(probe_table_reply6(t, &two[0].addr6, seq_a, 1100), 0);
+	assert_int_equal(probe_table_find(t, NODE_A)->result, PROBE_OK);
+	/* The /64 moved: the peer starts over as unknown. */
+	two[0].addr6 = other;
+	probe_table_sync(t, two, 2);
+	assert_int_equal(probe_table_find(t, NODE_A)->result, PROBE_UNKNOWN);
+	probe_table_free(t);
+}
+
+/* An ICMPv6 echo request carries type 128, the ident, seq and the payload
+ * with the checksum left to the kernel; only a reply (129) parses. */
+static void test_echo6_wire(void **state)
+{
+	uint8_t buf[PROBE_ECHO_LEN];
+	uint16_t seq = 0;
+
+	(void)state;
+	assert_int_equal(probe_echo6_build(buf, PROBE_ECHO_LEN - 1, 1, 2), 0);
+	assert_int_equal(probe_echo6_build(buf, sizeof(buf), 0x1234, 0xabcd), PROBE_ECHO_LEN);
+	assert_int_equal(buf[0], 128);
+	assert_int_equal(buf[2] | buf[3], 0);
+	assert_int_equal(buf[4] << 8 | buf[5], 0x1234);
+	assert_int_equal(probe_echo6_parse(buf, sizeof(buf), false, 0, &seq), -EINVAL);
+	buf[0] = 129;
+	assert_int_equal(probe_echo6_parse(buf, sizeof(buf), false, 0x9999, &seq), 0);
+	assert_int_equal(seq, 0xabcd);
+	assert_int_equal(probe_echo6_parse(buf, sizeof(buf), true, 0x1234, &seq), 0);
+	assert_int_equal(probe_echo6_parse(buf, sizeof(buf), true, 0x1235, &seq), -EINVAL);
+	assert_int_equal(probe_echo6_parse(buf, sizeof(buf) - 1, false, 0, &seq), -EINVAL);
+	buf[PROBE_ECHO_LEN - 1] ^= 1;
+	assert_int_equal(probe_echo6_parse(buf, sizeof(buf), false, 0, &seq), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -386,7 +445,8 @@ int main(void)
 	    cmocka_unit_test(test_never_answered), cmocka_unit_test(test_loss_window),
 	    cmocka_unit_test(test_reply_matching), cmocka_unit_test(test_sequence_wraps),
 	    cmocka_unit_test(test_sync),	   cmocka_unit_test(test_result_names),
-	    cmocka_unit_test(test_echo_wire),
+	    cmocka_unit_test(test_echo_wire),	   cmocka_unit_test(test_reply_matching6),
+	    cmocka_unit_test(test_echo6_wire),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -79,16 +79,20 @@ static void sample(struct status *st)
 	p->uptime_ms = 65000;
 	p->last_heard_ms = 400;
 	p->route = STATUS_ROUTE_INSTALLED;
-	p->probe = STATUS_PROBE_OK;
-	p->probe_rtt_us = 412;
-	p->probe_sent = 30;
-	p->probe_lost = 3;
-	p->probe_loss_ratio = 0.1;
+	p->probe.result = STATUS_PROBE_OK;
+	p->probe.rtt_us = 412;
+	p->probe.sent = 30;
+	p->probe.lost = 3;
+	p->probe.loss_ratio = 0.1;
+	p->probe6.result = STATUS_PROBE_FAILED;
+	p->probe6.sent = 29;
+	p->probe6.lost = 5;
+	p->probe6.loss_ratio = 0.5;
 	p = status_add_peer(st);
 	p->endpoint = (struct endpoint){ip("192.168.2.17"), 7470};
 	snprintf(p->state, sizeof(p->state), "connect");
 	p->route = STATUS_ROUTE_STALE;
-	p->probe = STATUS_PROBE_FAILED;
+	p->probe.result = STATUS_PROBE_FAILED;
 	for (unsigned i = 0; i < 4; i++)
 		snprintf(st->session_states[st->n_session_states++], STATUS_STATE_MAX, "%s",
 			 (const char *[]){"idle", "connect", "opensent", "established"}[i]);
@@ -150,11 +154,11 @@ static void test_text(void **state)
 	    "77         net1    172.16.0.12  /proc/9/ns/net (gone)  nsc000000000001  cni\n"
 	    "\n"
 	    "NODE  ADDRESS            STATE        MODE    SUBNET         UPTIME  LAST HEARD  "
-	    "ROUTE      PROBE   RTT\n"
+	    "ROUTE      PROBE   RTT      PROBE6   RTT6\n"
 	    "5f0e  192.168.1.6:7470   established  direct  172.16.1.0/24  1m05s   0s ago      "
-	    "installed  ok      0.412ms\n"
+	    "installed  ok      0.412ms  failed   -\n"
 	    "-     192.168.2.17:7470  connect      -       -              -       never       "
-	    "stale      failed  -\n");
+	    "stale      failed  -        unknown  -\n");
 	free(text);
 	status_clear(&st);
 }
@@ -280,6 +284,8 @@ static void test_json(void **state)
 	get(peer, "mode", json_type_null);
 	get(peer, "last_heard_ms", json_type_null);
 	get(peer, "probe_rtt_ms", json_type_null);
+	/* not probed over IPv6: no probe6 fields at all */
+	assert_false(json_object_object_get_ex(peer, "probe6", NULL));
 	assert_string_equal(json_object_get_string(get(peer, "route", json_type_string)), "stale");
 	limits = get(root, "limits", json_type_object);
 	assert_int_equal(json_object_get_int64(get(limits, "accepts_paused", json_type_int)), 7);
@@ -464,6 +470,11 @@ static void test_json_counters(void **state)
 	assert_int_equal(json_object_get_int64(get(peer, "probe_lost", json_type_int)), 3);
 	assert_float_equal(json_object_get_double(get(peer, "probe_loss_ratio", json_type_double)),
 			   0.1, 1e-9);
+	assert_string_equal(json_object_get_string(get(peer, "probe6", json_type_string)),
+			    "failed");
+	get(peer, "probe6_rtt_ms", json_type_null);
+	assert_int_equal(json_object_get_int64(get(peer, "probe6_sent", json_type_int)), 29);
+	assert_int_equal(json_object_get_int64(get(peer, "probe6_lost", json_type_int)), 5);
 	json_object_put(root);
 	status_clear(&st);
 }
@@ -557,11 +568,17 @@ static void test_prom(void **state)
 		assert_once(text, line);
 	}
 	/* Probe series for the probed peer only. */
-	assert_line(text, "nsagent_probe_rtt_seconds{peer=\"192.168.1.6\"} 0.000412");
-	assert_line(text, "nsagent_probe_sent_total{peer=\"192.168.1.6\"} 30");
-	assert_line(text, "nsagent_probe_lost_total{peer=\"192.168.1.6\"} 3");
-	assert_line(text, "nsagent_probe_loss_ratio{peer=\"192.168.1.6\"} 0.1");
-	assert_line(text, "nsagent_probe_up{peer=\"192.168.1.6\"} 1");
+	assert_line(text,
+		    "nsagent_probe_rtt_seconds{peer=\"192.168.1.6\",family=\"ipv4\"} 0.000412");
+	assert_line(text, "nsagent_probe_sent_total{peer=\"192.168.1.6\",family=\"ipv4\"} 30");
+	assert_line(text, "nsagent_probe_lost_total{peer=\"192.168.1.6\",family=\"ipv4\"} 3");
+	assert_line(text, "nsagent_probe_loss_ratio{peer=\"192.168.1.6\",family=\"ipv4\"} 0.1");
+	assert_line(text, "nsagent_probe_up{peer=\"192.168.1.6\",family=\"ipv4\"} 1");
+	/* ... and per family: IPv6 is failing, with no round trip to show */
+	assert_line(text, "nsagent_probe_up{peer=\"192.168.1.6\",family=\"ipv6\"} 0");
+	assert_line(text, "nsagent_probe_lost_total{peer=\"192.168.1.6\",family=\"ipv6\"} 5");
+	assert_null(
+	    strstr(text, "nsagent_probe_rtt_seconds{peer=\"192.168.1.6\",family=\"ipv6\"}"));
 	assert_null(strstr(text, "192.168.2.17"));
 	promtool_accepts(text);
 	free(text);
@@ -588,10 +605,10 @@ static void test_prom_empty_and_escaped(void **state)
 	for (unsigned i = 0; i < 2; i++) {
 		p = status_add_peer(&st);
 		p->endpoint = (struct endpoint){ip("192.168.1.6"), (uint16_t)(7470 + i)};
-		p->probe_sent = 1;
+		p->probe.sent = 1;
 	}
 	text = prom_of(&st);
-	assert_once(text, "nsagent_probe_sent_total{peer=\"192.168.1.6\"} 1\n");
+	assert_once(text, "nsagent_probe_sent_total{peer=\"192.168.1.6\",family=\"ipv4\"} 1\n");
 	assert_null(strstr(text, "nsagent_probe_rtt_seconds"));
 	promtool_accepts(text);
 	free(text);
