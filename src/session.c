@@ -188,6 +188,7 @@ void send_hello(struct conn *conn)
 	hello.listen_port = mgr->port;
 	hello.keepalive_ms = mgr->config.keepalive_ms;
 	hello.hold_ms = mgr->config.hold_time_ms;
+	hello.capabilities = mgr->config.ipv6 ? PEER_CAP_IPV6 : 0;
 	hello.known_peers = pex_digest(mgr, digest);
 	hello.known_digest.data = digest;
 	hello.known_digest.len = NODE_ID_LEN;
