@@ -189,6 +189,16 @@ int addr6_prefix_host(const struct prefix6 *prefix, uint64_t n, struct in6_addr 
 	return 0;
 }
 
+int addr6_same_host(const struct prefix *subnet, uint32_t addr, const struct prefix6 *subnet6,
+		    struct in6_addr *out)
+{
+	uint32_t host = addr & ~addr_mask(subnet->len);
+
+	if (subnet->len > 32 || (addr & addr_mask(subnet->len)) != subnet->addr)
+		return -ERANGE;
+	return addr6_prefix_host(subnet6, host, out);
+}
+
 /* The ranges no cluster range or node address may touch. */
 static const struct {
 	const char *prefix;

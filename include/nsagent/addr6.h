@@ -51,6 +51,14 @@ int addr6_prefix_subnet(const struct prefix6 *prefix, uint8_t sub_len, uint64_t 
  * holds fewer than 2^64 addresses). */
 int addr6_prefix_host(const struct prefix6 *prefix, uint64_t n, struct in6_addr *addr);
 
+/* The address of subnet6 with the host part addr has in subnet
+ * (172.16.5.7 in 172.16.5.0/24, fd6e:7361:6765:5::/64: fd6e:7361:6765:5::7):
+ * a namespace's IPv6 address follows from its IPv4 one, so the allocator
+ * that persists the one gives the other. -ERANGE when addr is not a host
+ * address of subnet or its host part does not fit subnet6. */
+int addr6_same_host(const struct prefix *subnet, uint32_t addr, const struct prefix6 *subnet6,
+		    struct in6_addr *out);
+
 /* Why addr cannot be a host's unicast address (unspecified, loopback,
  * multicast, IPv4-mapped), as a phrase after the address; NULL when it
  * can. */

@@ -77,6 +77,9 @@ struct kern_error {
 struct kern_namespace {
 	char name[CFG_NS_NAME_MAX + 1];
 	uint32_t addr; /* address of the interface inside; prefix length is the subnet's */
+	/* Its IPv6 address (prefix length: subnet6's), all zero for none;
+	 * set exactly when the topology has subnet6. */
+	struct in6_addr addr6;
 	struct attachment cni;
 };
 
@@ -93,7 +96,16 @@ struct kern_topology {
 	char bridge[IFNAMSIZ];
 	struct prefix subnet;  /* bridge takes the first host address */
 	struct prefix cluster; /* cluster range: NAT exempts it */
-	unsigned mtu;	       /* 0 = leave the kernel's default */
+	/* Dual-stack, when subnet6_set: the bridge takes subnet6's ::1, every
+	 * namespace its addr6 and a default IPv6 route via ::1, IPv6
+	 * forwarding is on, and the nft table does for IPv6 what it does for
+	 * IPv4 (NAT66 only with masquerade6). Without it nothing of IPv6 is
+	 * added anywhere (--ipv6 off). */
+	struct prefix6 subnet6;
+	bool subnet6_set;
+	struct prefix6 cluster6;
+	bool masquerade6;
+	unsigned mtu; /* 0 = leave the kernel's default */
 	struct kern_namespace *namespaces;
 	unsigned n_namespaces;
 	/* The VXLAN device KERN_VXLAN_IFNAME, wanted when vtep is not 0: local
@@ -155,9 +167,9 @@ int kern_set_topology(struct kern *kern, const struct kern_topology *topo, struc
  * there is none. */
 int kern_attachment_info(const struct kern *kern, const char *container_id, const char *ifname,
 			 struct kern_attach_info *info);
-/* Reads the attachment's namespace and checks that its interface, address
- * and default route are as the topology wants them (CNI CHECK): 0, or a
- * negative errno with err saying what differs. Changes nothing. */
+/* Reads the attachment's namespace and checks that its interface, addresses
+ * and default routes (IPv6 ones too, with subnet6) are as the topology wants them (CNI CHECK): 0,
+ * or a negative errno with err saying what differs. Changes nothing. */
 int kern_attachment_check(struct kern *kern, const char *container_id, const char *ifname,
 			  struct kern_error *err);
 /* The identity (device and inode of its nsfs file) of the network

@@ -125,6 +125,10 @@ static void nft_begin(struct kern *kern, struct nft_job *job)
 	*job = (struct nft_job){.nft = kern->nft,
 				.spec = {.subnet = kern->subnet,
 					 .cluster = kern->cluster,
+					 .subnet6 = kern->subnet6,
+					 .subnet6_set = kern->subnet6_set,
+					 .cluster6 = kern->cluster6,
+					 .masquerade6 = kern->masquerade6,
 					 .vtep = kern->vtep,
 					 .vxlan_port = KERN_VXLAN_PORT}};
 	snprintf(job->spec.bridge, sizeof(job->spec.bridge), "%s", kern->bridge);
@@ -332,6 +336,34 @@ static void want_label(const struct kern_namespace *ns, char *buf, size_t size)
 		snprintf(buf, size, "namespace %s", ns->name);
 }
 
+/* A namespace's IPv6 address: none without subnet6; with it, a host
+ * address of subnet6 other than the subnet-router anycast (host part 0)
+ * and the bridge's ::1. */
+static int validate_namespace6(const struct kern_topology *topo, const struct kern_namespace *ns,
+			       const char *label, struct kern_error *err)
+{
+	char a[ADDR6_STRLEN], p[PREFIX6_STRLEN];
+	struct in6_addr bridge6;
+
+	if (!topo->subnet6_set) {
+		if (addr6_is_zero(&ns->addr6))
+			return 0;
+		kern_errorf(err, "%s has IPv6 address %s but the topology has no IPv6 subnet",
+			    label, addr6_format(&ns->addr6, a));
+		return -EINVAL;
+	}
+	if (addr6_prefix_host(&topo->subnet6, 1, &bridge6) < 0 ||
+	    !addr6_prefix_contains_addr(&topo->subnet6, &ns->addr6) ||
+	    memcmp(&topo->subnet6.addr, &ns->addr6, sizeof(ns->addr6)) == 0 ||
+	    memcmp(&bridge6, &ns->addr6, sizeof(bridge6)) == 0) {
+		kern_errorf(err, "IPv6 address %s of %s is not a free host address of %s",
+			    addr6_format(&ns->addr6, a), label,
+			    addr6_format_prefix(&topo->subnet6, p));
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int validate_namespace(const struct kern_topology *topo, const struct kern_namespace *ns,
 			      uint32_t first, uint32_t last, struct kern_error *err)
 {
@@ -360,7 +392,7 @@ static int validate_namespace(const struct kern_topology *topo, const struct ker
 			&(struct prefix){.addr = topo->subnet.addr, .len = topo->subnet.len}, p));
 		return -EINVAL;
 	}
-	return 0;
+	return validate_namespace6(topo, ns, label, err);
 }
 
 static void want_host_ifname(const struct kern_namespace *ns, char out[IFNAMSIZ])
@@ -390,6 +422,13 @@ static int validate_topology(const struct kern_topology *topo, uint32_t *bridge_
 		    err, "invalid subnet %s: need a network address with room for hosts",
 		    addr_format_prefix(
 			&(struct prefix){.addr = topo->subnet.addr, .len = topo->subnet.len}, p));
+		return -EINVAL;
+	}
+	if (topo->subnet6_set && (!addr6_prefix_valid(&topo->subnet6) || topo->subnet6.len > 126 ||
+				  !addr6_prefix_valid(&topo->cluster6))) {
+		kern_errorf(err,
+			    "invalid IPv6 subnet %s: need a network address with room for hosts",
+			    addr6_format_prefix(&topo->subnet6, (char[PREFIX6_STRLEN]){0}));
 		return -EINVAL;
 	}
 	if (topo->n_namespaces > CFG_MAX_NAMESPACES) {
@@ -427,6 +466,13 @@ static int validate_topology(const struct kern_topology *topo, uint32_t *bridge_
 					    addr_format(ns->addr, a));
 				goto out;
 			}
+			if (topo->subnet6_set && memcmp(&topo->namespaces[j].addr6, &ns->addr6,
+							sizeof(ns->addr6)) == 0) {
+				kern_errorf(err, "%s and %s share IPv6 address %s", labels[j],
+					    labels[i],
+					    addr6_format(&ns->addr6, (char[ADDR6_STRLEN]){0}));
+				goto out;
+			}
 		}
 	}
 	rc = 0;
@@ -453,8 +499,13 @@ int kern_set_topology(struct kern *kern, const struct kern_topology *topo, struc
 	bool only_namespaces =
 	    kern->have_topo && !kern->nft_dirty && strcmp(kern->bridge, topo->bridge) == 0 &&
 	    addr_prefix_equal(&kern->subnet, &topo->subnet) &&
-	    addr_prefix_equal(&kern->cluster, &topo->cluster) && kern->mtu == topo->mtu &&
-	    kern->vtep == topo->vtep && memcmp(kern->vtep_mac, topo->vtep_mac, KERN_MAC_LEN) == 0 &&
+	    addr_prefix_equal(&kern->cluster, &topo->cluster) &&
+	    kern->subnet6_set == topo->subnet6_set &&
+	    (!topo->subnet6_set || (addr6_prefix_equal(&kern->subnet6, &topo->subnet6) &&
+				    addr6_prefix_equal(&kern->cluster6, &topo->cluster6) &&
+				    kern->masquerade6 == topo->masquerade6)) &&
+	    kern->mtu == topo->mtu && kern->vtep == topo->vtep &&
+	    memcmp(kern->vtep_mac, topo->vtep_mac, KERN_MAC_LEN) == 0 &&
 	    kern->vxlan_mtu == topo->vxlan_mtu;
 
 	/* Keep the entries (and their watchers) of namespaces still wanted. */
@@ -469,9 +520,12 @@ int kern_set_topology(struct kern *kern, const struct kern_topology *topo, struc
 		}
 		if (!next[i])
 			next[i] = ns_new(kern, &topo->namespaces[i]);
-		else if (next[i]->addr != topo->namespaces[i].addr)
+		else if (next[i]->addr != topo->namespaces[i].addr ||
+			 memcmp(&next[i]->addr6, &topo->namespaces[i].addr6,
+				sizeof(next[i]->addr6)) != 0)
 			only_namespaces = false;
 		next[i]->addr = topo->namespaces[i].addr;
+		next[i]->addr6 = topo->namespaces[i].addr6;
 	}
 	struct kern_ns **old = kern->ns;
 	unsigned n_old = kern->n_ns;
@@ -484,6 +538,13 @@ int kern_set_topology(struct kern *kern, const struct kern_topology *topo, struc
 	snprintf(kern->bridge, sizeof(kern->bridge), "%s", topo->bridge);
 	kern->subnet = topo->subnet;
 	kern->cluster = topo->cluster;
+	kern->subnet6_set = topo->subnet6_set;
+	kern->subnet6 = topo->subnet6_set ? topo->subnet6 : (struct prefix6){0};
+	kern->cluster6 = topo->subnet6_set ? topo->cluster6 : (struct prefix6){0};
+	kern->masquerade6 = topo->subnet6_set && topo->masquerade6;
+	memset(&kern->bridge_addr6, 0, sizeof(kern->bridge_addr6));
+	if (topo->subnet6_set)
+		addr6_prefix_host(&topo->subnet6, 1, &kern->bridge_addr6);
 	kern->mtu = topo->mtu;
 	kern->vtep = topo->vtep;
 	memcpy(kern->vtep_mac, topo->vtep_mac, KERN_MAC_LEN);

@@ -204,6 +204,51 @@ enum kreq_route_op { KREQ_ROUTE_ADD, KREQ_ROUTE_REPLACE, KREQ_ROUTE_DEL };
 int kreq_route(struct knl *nl, enum kreq_route_op op, uint32_t dst, uint8_t len, uint32_t gateway,
 	       int oif, bool onlink, const char *where, struct kern_error *err);
 
+/* IPv6 (nl6.c): the snapshots, dumps, parsers and change requests the
+ * local dual-stack topology needs, beside their IPv4 counterparts above. */
+struct kaddr6 {
+	int ifindex;
+	struct in6_addr addr;
+	uint8_t len;
+};
+struct kroute6 {
+	struct in6_addr dst;
+	uint8_t len;
+	uint8_t protocol;
+	uint8_t type;
+	uint32_t table;
+	struct in6_addr gateway; /* all zero if none */
+	int oif;
+};
+struct kaddrs6 {
+	struct kaddr6 *v;
+	unsigned n;
+};
+struct kroutes6 {
+	struct kroute6 *v;
+	unsigned n;
+};
+int knl_dump_addrs6(struct knl *nl, struct kaddrs6 *out, struct kern_error *err);
+/* IPv6 routes of every table. */
+int knl_dump_routes6(struct knl *nl, struct kroutes6 *out, struct kern_error *err);
+bool kparse_addr6(struct nlmsghdr *nlh, struct kaddr6 *out);
+bool kparse_route6(struct nlmsghdr *nlh, struct kroute6 *out);
+/* Added with IFA_F_NODAD: an address of a link the agent owns is usable at
+ * once (duplicate address detection would hold it tentative for a second
+ * or more, and the addresses come from the agent's own allocator). */
+int kreq_addr6(struct knl *nl, bool add, int ifindex, const char *ifname,
+	       const struct in6_addr *addr, uint8_t len, struct kern_error *err);
+/* As kreq_route, for IPv6 (gateway NULL: none). */
+int kreq_route6(struct knl *nl, enum kreq_route_op op, const struct in6_addr *dst, uint8_t len,
+		const struct in6_addr *gateway, int oif, bool onlink, const char *where,
+		struct kern_error *err);
+/* The generic dump behind every knl_dump_*: each message of the dump that
+ * parse accepts becomes an item of item_size bytes (at most a struct
+ * klink's) in *v, *n of them; what names the dump in messages. */
+int knl_dump_items(struct knl *nl, int type, const void *hdr, size_t hdrlen,
+		   bool (*parse)(struct nlmsghdr *nlh, void *item), size_t item_size, void **v,
+		   unsigned *n, const char *what, struct kern_error *err);
+
 /* Owned routes (routes.c): reconcile the main table's KERN_RTPROT routes to
  * exactly want[], and list them. */
 int kroutes_reconcile(struct knl *nl, const struct kern_route *want, unsigned n,

@@ -33,8 +33,9 @@ struct kern_ns {
 	char host_ifname[IFNAMSIZ];
 	char alias[KERN_ALIAS_MAX];
 	uint32_t addr;
-	int eth0_ifindex; /* of ifname, inside the namespace; 0 = not known yet */
-	int nsid;	  /* its id in the agent's namespace; -1 = not known yet */
+	struct in6_addr addr6; /* all zero: none */
+	int eth0_ifindex;      /* of ifname, inside the namespace; 0 = not known yet */
+	int nsid;	       /* its id in the agent's namespace; -1 = not known yet */
 	bool dirty;
 	/* Attachments: the runtime's namespace is gone (or is another one):
 	 * nothing to build until the runtime's DEL removes the entry. */
@@ -59,6 +60,11 @@ struct kern {
 	char bridge[IFNAMSIZ];
 	struct prefix subnet;
 	struct prefix cluster;
+	struct prefix6 subnet6; /* with subnet6_set: dual-stack */
+	bool subnet6_set;
+	struct prefix6 cluster6;
+	bool masquerade6;
+	struct in6_addr bridge_addr6; /* subnet6's ::1, with subnet6_set */
 	unsigned mtu;
 	uint32_t vtep; /* 0: no VXLAN device wanted */
 	uint8_t vtep_mac[KERN_MAC_LEN];

@@ -16,6 +16,13 @@
  *       ip saddr CLUSTER ip daddr CLUSTER counter notrack
  *       ip saddr VTEP udp dport VXLAN_PORT counter notrack     (with a VTEP)
  *
+ * A dual-stack node (an IPv6 subnet in the spec) has the same rules for
+ * IPv6 after the IPv4 ones of each chain: "ip6 saddr SUBNET6 ip6 daddr !=
+ * CLUSTER6 counter masquerade fully-random" (NAT66; none with
+ * --masquerade6 off, for routed global prefixes), the two forward accepts
+ * and the notrack of CLUSTER6 to CLUSTER6 in both raw chains. Without an
+ * IPv6 subnet the table has no IPv6 rule at all (--ipv6 off).
+ *
  * Cluster-internal flows are never tracked (about 10% of single-stream
  * throughput), and an untracked packet never reaches the nat hooks, so
  * namespace-to-namespace traffic between nodes keeps its source address by
@@ -120,7 +127,7 @@ static const struct nft_chain_def nft_chains[NFT_CHAIN_COUNT] = {
     [NFT_CHAIN_RAW_OUTPUT] = {"raw_output", "filter", NF_INET_LOCAL_OUT, NF_IP_PRI_RAW},
 };
 
-#define NFT_MAX_RULES 8
+#define NFT_MAX_RULES 16
 
 /* The whole desired table as libnftnl objects; built once per apply and
  * used both to compare with the kernel and to send. */
@@ -213,14 +220,46 @@ static void nft_cmp(struct nftnl_rule *rule, uint32_t op, const void *data, uint
 	nft_add_expr(rule, e);
 }
 
-/* meta nfproto ipv4: in an inet table, "ip saddr" is only meaningful once
- * the packet is known to be IPv4 (nft adds the same dependency). */
-static void nft_match_ipv4(struct nftnl_rule *rule)
-{
-	uint8_t proto = NFPROTO_IPV4;
+/* How one address family is matched: "meta nfproto ipv4" (or ipv6)
+ * first, since in an inet table "ip saddr" is only meaningful once the
+ * packet is known to be of that family (nft adds the same dependency),
+ * then addresses at these offsets of the network header. */
+struct nft_family {
+	uint8_t nfproto;
+	uint32_t saddr_offset, daddr_offset;
+	uint32_t addr_size; /* 4 or 16 */
+};
 
+static const struct nft_family nft_ipv4 = {NFPROTO_IPV4, 12, 16, 4};
+static const struct nft_family nft_ipv6 = {NFPROTO_IPV6, 8, 24, 16};
+
+/* A prefix as nft compares it: network-order bytes (addr_size of them). */
+struct nft_net {
+	uint8_t bytes[16];
+	uint8_t len;
+};
+
+static struct nft_net nft_net4(const struct prefix *prefix)
+{
+	struct nft_net net = {.len = prefix->len};
+	uint32_t be = htonl(prefix->addr);
+
+	memcpy(net.bytes, &be, sizeof(be));
+	return net;
+}
+
+static struct nft_net nft_net6(const struct prefix6 *prefix)
+{
+	struct nft_net net = {.len = prefix->len};
+
+	memcpy(net.bytes, &prefix->addr, sizeof(prefix->addr));
+	return net;
+}
+
+static void nft_match_family(struct nftnl_rule *rule, const struct nft_family *family)
+{
 	nft_meta_load(rule, NFT_META_NFPROTO);
-	nft_cmp(rule, NFT_CMP_EQ, &proto, sizeof(proto));
+	nft_cmp(rule, NFT_CMP_EQ, &family->nfproto, sizeof(family->nfproto));
 }
 
 static void nft_match_ifname(struct nftnl_rule *rule, uint32_t key, const char *name)
@@ -234,14 +273,13 @@ static void nft_match_ifname(struct nftnl_rule *rule, uint32_t key, const char *
 	nft_cmp(rule, NFT_CMP_EQ, padded, sizeof(padded));
 }
 
-/* ip saddr/daddr [!=] prefix, encoded as nft itself encodes it so that
- * `nft list` prints "ip saddr 172.16.0.0/24": a byte-aligned prefix loads
- * only its bytes; any other length loads the address and masks it. */
-static void nft_match_prefix(struct nftnl_rule *rule, uint32_t offset, const struct prefix *prefix,
-			     uint32_t op)
+/* ip/ip6 saddr/daddr [!=] prefix, encoded as nft itself encodes it so
+ * that `nft list` prints "ip saddr 172.16.0.0/24": a byte-aligned prefix
+ * loads only its bytes; any other length loads the address and masks it. */
+static void nft_match_prefix(struct nftnl_rule *rule, const struct nft_family *family,
+			     uint32_t offset, const struct nft_net *net, uint32_t op)
 {
-	uint32_t net = htonl(prefix->addr);
-	uint32_t len = prefix->len % 8 == 0 ? prefix->len / 8 : 4;
+	uint32_t len = net->len % 8 == 0 ? net->len / 8u : family->addr_size;
 	struct nftnl_expr *e = nft_expr("payload");
 
 	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_NETWORK_HEADER);
@@ -250,19 +288,20 @@ static void nft_match_prefix(struct nftnl_rule *rule, uint32_t offset, const str
 	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
 	nft_add_expr(rule, e);
 
-	if (prefix->len % 8 != 0) {
-		uint32_t mask = htonl(prefix->len == 0 ? 0 : ~0u << (32 - prefix->len));
-		uint32_t zero = 0;
+	if (net->len % 8 != 0) {
+		uint8_t mask[16] = {0}, zero[16] = {0};
 
+		for (unsigned bit = 0; bit < net->len; bit++)
+			mask[bit / 8] |= (uint8_t)(0x80u >> (bit % 8));
 		e = nft_expr("bitwise");
 		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, sizeof(mask));
-		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, sizeof(mask));
-		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, sizeof(zero));
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, family->addr_size);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, family->addr_size);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero, family->addr_size);
 		nft_add_expr(rule, e);
 	}
-	nft_cmp(rule, op, &net, len);
+	nft_cmp(rule, op, net->bytes, len);
 }
 
 /* meta l4proto udp udp dport PORT, as nft encodes it. */
@@ -334,10 +373,60 @@ static void nft_desired_free(struct nft_desired *d)
 	memset(d, 0, sizeof(*d));
 }
 
+/* One family's rules, each with its comment (what[], kept by pointer for
+ * messages, so static strings). */
+struct nft_family_rules {
+	const struct nft_family *family;
+	struct nft_net subnet, cluster;
+	bool masquerade;     /* the postrouting rule, else none */
+	const char *what[4]; /* masquerade, bridge to cluster, cluster to bridge, notrack */
+};
+
+static void nft_family_build(struct nft_desired *d, const char *bridge,
+			     const struct nft_family_rules *f)
+{
+	const struct nft_family *fam = f->family;
+	struct nftnl_expr *masq;
+	struct nftnl_rule *r;
+
+	if (f->masquerade) {
+		r = nft_new_rule(d, NFT_CHAIN_POSTROUTING, f->what[0]);
+		nft_match_family(r, fam);
+		nft_match_prefix(r, fam, fam->saddr_offset, &f->subnet, NFT_CMP_EQ);
+		nft_match_prefix(r, fam, fam->daddr_offset, &f->cluster, NFT_CMP_NEQ);
+		nft_add_expr(r, nft_expr("counter"));
+		masq = nft_expr("masq");
+		nftnl_expr_set_u32(masq, NFTNL_EXPR_MASQ_FLAGS, NF_NAT_RANGE_PROTO_RANDOM_FULLY);
+		nft_add_expr(r, masq);
+	}
+
+	r = nft_new_rule(d, NFT_CHAIN_FORWARD, f->what[1]);
+	nft_match_ifname(r, NFT_META_IIFNAME, bridge);
+	nft_match_family(r, fam);
+	nft_match_prefix(r, fam, fam->daddr_offset, &f->cluster, NFT_CMP_EQ);
+	nft_accept(r);
+
+	r = nft_new_rule(d, NFT_CHAIN_FORWARD, f->what[2]);
+	nft_match_ifname(r, NFT_META_OIFNAME, bridge);
+	nft_match_family(r, fam);
+	nft_match_prefix(r, fam, fam->saddr_offset, &f->cluster, NFT_CMP_EQ);
+	nft_accept(r);
+
+	/* The same in both raw chains. */
+	static const enum nft_chain_id raw[] = {NFT_CHAIN_RAW_PREROUTING, NFT_CHAIN_RAW_OUTPUT};
+
+	for (size_t i = 0; i < sizeof(raw) / sizeof(raw[0]); i++) {
+		r = nft_new_rule(d, raw[i], f->what[3]);
+		nft_match_family(r, fam);
+		nft_match_prefix(r, fam, fam->saddr_offset, &f->cluster, NFT_CMP_EQ);
+		nft_match_prefix(r, fam, fam->daddr_offset, &f->cluster, NFT_CMP_EQ);
+		nft_tail(r, "notrack");
+	}
+}
+
 static void nft_desired_build(const struct nft_table_spec *spec, struct nft_desired *d)
 {
 	struct nftnl_udata_buf *udata;
-	struct nftnl_expr *masq;
 	struct nftnl_rule *r;
 
 	memset(d, 0, sizeof(*d));
@@ -364,30 +453,19 @@ static void nft_desired_build(const struct nft_table_spec *spec, struct nft_desi
 		d->chains[i] = c;
 	}
 
-	r = nft_new_rule(d, NFT_CHAIN_POSTROUTING,
-			 "nsagent: masquerade namespaces leaving the cluster");
-	nft_match_ipv4(r);
-	nft_match_prefix(r, 12, &spec->subnet, NFT_CMP_EQ);
-	nft_match_prefix(r, 16, &spec->cluster, NFT_CMP_NEQ);
-	nft_add_expr(r, nft_expr("counter"));
-	masq = nft_expr("masq");
-	nftnl_expr_set_u32(masq, NFTNL_EXPR_MASQ_FLAGS, NF_NAT_RANGE_PROTO_RANDOM_FULLY);
-	nft_add_expr(r, masq);
+	struct nft_family_rules v4 = {
+	    .family = &nft_ipv4,
+	    .subnet = nft_net4(&spec->subnet),
+	    .cluster = nft_net4(&spec->cluster),
+	    .masquerade = true,
+	    .what = {"nsagent: masquerade namespaces leaving the cluster",
+		     "nsagent: bridge to cluster", "nsagent: cluster to bridge",
+		     "nsagent: cluster-internal, not tracked"},
+	};
+	nft_family_build(d, spec->bridge, &v4);
 
-	r = nft_new_rule(d, NFT_CHAIN_FORWARD, "nsagent: bridge to cluster");
-	nft_match_ifname(r, NFT_META_IIFNAME, spec->bridge);
-	nft_match_ipv4(r);
-	nft_match_prefix(r, 16, &spec->cluster, NFT_CMP_EQ);
-	nft_accept(r);
-
-	r = nft_new_rule(d, NFT_CHAIN_FORWARD, "nsagent: cluster to bridge");
-	nft_match_ifname(r, NFT_META_OIFNAME, spec->bridge);
-	nft_match_ipv4(r);
-	nft_match_prefix(r, 12, &spec->cluster, NFT_CMP_EQ);
-	nft_accept(r);
-
-	/* The same in both raw chains; VXLAN goes to this node's VTEP in
-	 * prerouting (daddr, offset 16) and from it in output (saddr, 12). */
+	/* VXLAN goes to this node's VTEP in prerouting (daddr) and from it
+	 * in output (saddr); after each raw chain's IPv4 rule, as ever. */
 	static const struct {
 		enum nft_chain_id chain;
 		const char *vxlan_what;
@@ -396,22 +474,27 @@ static void nft_desired_build(const struct nft_table_spec *spec, struct nft_desi
 	    {NFT_CHAIN_RAW_PREROUTING, "nsagent: VXLAN to this node, not tracked", 16},
 	    {NFT_CHAIN_RAW_OUTPUT, "nsagent: VXLAN from this node, not tracked", 12},
 	};
-	const struct prefix vtep = {.addr = spec->vtep, .len = 32};
+	const struct nft_net vtep = nft_net4(&(struct prefix){.addr = spec->vtep, .len = 32});
 
-	for (size_t i = 0; i < sizeof(raw) / sizeof(raw[0]); i++) {
-		r = nft_new_rule(d, raw[i].chain, "nsagent: cluster-internal, not tracked");
-		nft_match_ipv4(r);
-		nft_match_prefix(r, 12, &spec->cluster, NFT_CMP_EQ);
-		nft_match_prefix(r, 16, &spec->cluster, NFT_CMP_EQ);
-		nft_tail(r, "notrack");
-		if (!spec->vtep)
-			continue;
+	for (size_t i = 0; spec->vtep && i < sizeof(raw) / sizeof(raw[0]); i++) {
 		r = nft_new_rule(d, raw[i].chain, raw[i].vxlan_what);
-		nft_match_ipv4(r);
-		nft_match_prefix(r, raw[i].vtep_offset, &vtep, NFT_CMP_EQ);
+		nft_match_family(r, &nft_ipv4);
+		nft_match_prefix(r, &nft_ipv4, raw[i].vtep_offset, &vtep, NFT_CMP_EQ);
 		nft_match_udp_dport(r, spec->vxlan_port);
 		nft_tail(r, "notrack");
 	}
+	if (!spec->subnet6_set)
+		return;
+	struct nft_family_rules v6 = {
+	    .family = &nft_ipv6,
+	    .subnet = nft_net6(&spec->subnet6),
+	    .cluster = nft_net6(&spec->cluster6),
+	    .masquerade = spec->masquerade6,
+	    .what = {"nsagent: masquerade namespaces leaving the cluster (IPv6)",
+		     "nsagent: bridge to cluster (IPv6)", "nsagent: cluster to bridge (IPv6)",
+		     "nsagent: cluster-internal, not tracked (IPv6)"},
+	};
+	nft_family_build(d, spec->bridge, &v6);
 }
 
 /* ---- netlink plumbing --------------------------------------------------- */
@@ -1001,6 +1084,12 @@ static int nft_spec_check(const struct nft_table_spec *spec, struct kern_error *
 	    spec->cluster.len > 32 || spec->bridge[0] == '\0' ||
 	    memchr(spec->bridge, '\0', sizeof(spec->bridge)) == NULL) {
 		nft_set_error(err, "invalid nftables table spec (subnet, cluster or bridge)");
+		return -EINVAL;
+	}
+	if (spec->subnet6_set &&
+	    (spec->subnet6.len == 0 || !addr6_prefix_valid(&spec->subnet6) ||
+	     spec->cluster6.len == 0 || !addr6_prefix_valid(&spec->cluster6))) {
+		nft_set_error(err, "invalid nftables table spec (IPv6 subnet or cluster)");
 		return -EINVAL;
 	}
 	return 0;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "nsagent/addr.h"
+#include "nsagent/addr6.h"
 #include "nsagent/kern.h"
 
 struct event_base;
@@ -17,6 +18,12 @@ struct kern_nft;
 struct nft_table_spec {
 	struct prefix subnet;  /* local namespaces' subnet */
 	struct prefix cluster; /* cluster range: never masqueraded, not tracked */
+	/* Dual-stack, when subnet6_set: the same for IPv6 (NAT66 only with
+	 * masquerade6); without it the table has no IPv6 rule at all. */
+	struct prefix6 subnet6;
+	bool subnet6_set;
+	struct prefix6 cluster6;
+	bool masquerade6;
 	char bridge[IFNAMSIZ];
 	uint32_t vtep;	     /* this node's VXLAN address (host order), 0: none */
 	uint16_t vxlan_port; /* VXLAN UDP port, with vtep */

@@ -279,6 +279,19 @@ static int knl_dump(struct knl *nl, int type, const void *hdr, size_t hdrlen, st
 	return 0;
 }
 
+int knl_dump_items(struct knl *nl, int type, const void *hdr, size_t hdrlen,
+		   bool (*parse)(struct nlmsghdr *nlh, void *item), size_t item_size, void **v,
+		   unsigned *n, const char *what, struct kern_error *err)
+{
+	struct dump_ctx ctx = {parse, item_size, v, n, 0};
+
+	if (item_size > sizeof(struct klink))
+		fatal("netlink dump item of %zu bytes is larger than its buffer", item_size);
+	*v = NULL;
+	*n = 0;
+	return knl_dump(nl, type, hdr, hdrlen, &ctx, what, err);
+}
+
 static bool parse_link_item(struct nlmsghdr *nlh, void *item)
 {
 	return kparse_link(nlh, item);

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: the local topology: the bridge, the veth pairs and the named
  * namespaces at their other ends, with eth0's address and default route
- * inside each one, plus ip_forward and the VXLAN device (vxlan.c) of the
- * root scope. One pass reconciles them to the desired state in struct kern
- * (kern_state.h); kern.c decides when a pass runs and over what.
+ * inside each one (IPv6 ones too when the topology is dual-stack), plus
+ * forwarding and the VXLAN device (vxlan.c) of the root scope. One pass reconciles them to the
+ * desired state in struct kern (kern_state.h); kern.c decides when a pass runs and over what.
  *
  * Invariants: a pass reads before it writes and changes only what differs
  * (so a second pass sends nothing); it never touches a link or namespace
@@ -33,9 +33,11 @@
  * can be given a fixed ifindex and no query is needed to learn it. */
 #define FRESH_ETH0_IFINDEX 2
 
-static int ensure_ip_forward(struct kern *kern, struct kern_error *err)
+/* Sets a boolean sysctl at path to 1 when it is not (what names it in
+ * messages: "IPv4 forwarding"). */
+static int ensure_sysctl_on(struct kern *kern, const char *path, const char *what,
+			    struct kern_error *err)
 {
-	static const char path[] = "/proc/sys/net/ipv4/ip_forward";
 	char c = 0;
 	int fd, rc = 0;
 
@@ -49,21 +51,69 @@ static int ensure_ip_forward(struct kern *kern, struct kern_error *err)
 		goto out;
 	if (pwrite(fd, "1\n", 2, 0) != 2) {
 		rc = -errno;
-		kern_errorf(err, "cannot enable IPv4 forwarding: %s", strerror(errno));
+		kern_errorf(err, "cannot enable %s: %s", what, strerror(errno));
 		kern->stats.errors++;
 		goto out;
 	}
 	kern->stats.changes++;
 	if (kern->repairing)
-		log_info("repaired: enable IPv4 forwarding");
+		log_info("repaired: enable %s", what);
 out:
 	if (fd >= 0)
 		close(fd);
 	return rc;
 }
 
+/* IPv4 forwarding, and IPv6 forwarding when the topology is dual-stack
+ * (never otherwise: --ipv6 off adds nothing of IPv6). conf/all/forwarding
+ * turns it on for every link, and makes the host ignore router adverts on
+ * links whose accept_ra is 1 (the default): a host that takes its own
+ * IPv6 address or default route from adverts needs accept_ra 2 on that
+ * link, which is the operator's to set (README, nsagent(8)). */
+static int ensure_forwarding(struct kern *kern, struct kern_error *err)
+{
+	int rc = ensure_sysctl_on(kern, "/proc/sys/net/ipv4/ip_forward", "IPv4 forwarding", err);
+
+	if (rc == 0 && kern->subnet6_set)
+		rc = ensure_sysctl_on(kern, "/proc/sys/net/ipv6/conf/all/forwarding",
+				      "IPv6 forwarding", err);
+	return rc;
+}
+
+/* The bridge's IPv6 address (subnet6's ::1): ours, and on a bridge we made
+ * no other global one (another /64's, after the subnet moved). Link-local
+ * addresses are the kernel's and stay. */
+static int reconcile_bridge6(struct kern *kern, const struct klink *br, bool owned, bool created,
+			     const struct kaddrs6 *addrs, struct kern_error *err)
+{
+	bool found = false;
+	int rc;
+
+	for (unsigned i = 0; !created && i < addrs->n; i++) {
+		const struct kaddr6 *a = &addrs->v[i];
+
+		if (a->ifindex != br->ifindex || addr6_is_link_local(&a->addr))
+			continue;
+		if (a->len == kern->subnet6.len &&
+		    memcmp(&a->addr, &kern->bridge_addr6, sizeof(a->addr)) == 0) {
+			found = true;
+			continue;
+		}
+		if (owned) {
+			rc = kreq_addr6(&kern->nl, false, br->ifindex, kern->bridge, &a->addr,
+					a->len, err);
+			if (rc < 0 && rc != -EADDRNOTAVAIL)
+				return rc;
+		}
+	}
+	if (found)
+		return 0;
+	return kreq_addr6(&kern->nl, true, br->ifindex, kern->bridge, &kern->bridge_addr6,
+			  kern->subnet6.len, err);
+}
+
 static int reconcile_bridge(struct kern *kern, struct klinks *links, struct kaddrs *addrs,
-			    struct kern_error *err)
+			    const struct kaddrs6 *addrs6, struct kern_error *err)
 {
 	const struct klink *br = klinks_by_name(links, kern->bridge);
 	struct klink created;
@@ -124,6 +174,8 @@ static int reconcile_bridge(struct kern *kern, struct klinks *links, struct kadd
 		if (rc < 0)
 			return rc;
 	}
+	if (kern->subnet6_set)
+		return reconcile_bridge6(kern, br, owned, br == &created, addrs6, err);
 	return 0;
 }
 
@@ -212,6 +264,8 @@ struct ns_pass {
 	struct klinks links;
 	struct kaddrs addrs;
 	struct kroutes routes;
+	struct kaddrs6 addrs6;	 /* with subnet6 only */
+	struct kroutes6 routes6; /* with subnet6 only */
 };
 
 /* ns_open()'s answer for an attachment whose namespace is gone. */
@@ -290,6 +344,10 @@ static int ns_read(struct ns_pass *p, struct kern_error *err)
 		rc = knl_dump_addrs(&p->nl, &p->addrs, err);
 	if (rc == 0)
 		rc = knl_dump_routes(&p->nl, &p->routes, err);
+	if (rc == 0 && kern->subnet6_set)
+		rc = knl_dump_addrs6(&p->nl, &p->addrs6, err);
+	if (rc == 0 && kern->subnet6_set)
+		rc = knl_dump_routes6(&p->nl, &p->routes6, err);
 	return rc;
 }
 
@@ -307,8 +365,9 @@ static int ns_make_pair(struct ns_pass *p, struct kern_error *err)
 		if (rc < 0 && rc != -ENODEV)
 			return rc;
 	}
-	/* Neither end gets an IPv6 link-local address (the network is
-	 * IPv4; an operator can still give eth0 one). Each one would
+	/* Neither end gets an IPv6 link-local address: the host end is
+	 * a bridge port and needs none, and eth0 needs none either
+	 * (ns_addr6 says why; an operator can still give it one). Each one would
 	 * be announced with MLD reports, which the bridge floods to
 	 * every port while no querier is present: N namespaces made
 	 * N^2 deliveries, the largest cost left in a bring-up of
@@ -448,6 +507,59 @@ static int ns_default_route(struct ns_pass *p, struct kern_error *err)
 			  false, where, err);
 }
 
+/* eth0's IPv6 address: ours, and no other global one; its link-local
+ * address, if it has one (an attachment's runtime may give it one), stays.
+ * Neither end of a namespace's veth gets a link-local address (see
+ * ns_make_pair): neighbour discovery works from the global addresses
+ * (solicitations from eth0's, answers from the target's), and the default
+ * route's gateway is the bridge's global ::1, on-link through eth0's /64.
+ * RFC 4861 wants routers to be reached by link-local addresses only for
+ * redirects and router adverts, which the bridge never sends. */
+static int ns_addr6(struct ns_pass *p, struct kern_error *err)
+{
+	struct kern_ns *ns = p->ns;
+	uint8_t len = p->kern->subnet6.len;
+	bool have_addr = false;
+	int rc;
+
+	for (unsigned i = 0; !p->new_eth0 && i < p->addrs6.n; i++) {
+		const struct kaddr6 *a = &p->addrs6.v[i];
+
+		if (a->ifindex != ns->eth0_ifindex || addr6_is_link_local(&a->addr))
+			continue;
+		if (a->len == len && memcmp(&a->addr, &ns->addr6, sizeof(a->addr)) == 0) {
+			have_addr = true;
+			continue;
+		}
+		rc = kreq_addr6(&p->nl, false, a->ifindex, ns->ifname, &a->addr, a->len, err);
+		if (rc < 0 && rc != -EADDRNOTAVAIL)
+			return rc;
+	}
+	if (have_addr)
+		return 0;
+	return kreq_addr6(&p->nl, true, ns->eth0_ifindex, ns->ifname, &ns->addr6, len, err);
+}
+
+static bool is_default6_via(const struct kroute6 *r, const struct in6_addr *gateway, int oif)
+{
+	return r->table == RT_TABLE_MAIN && r->len == 0 && r->type == RTN_UNICAST &&
+	       memcmp(&r->gateway, gateway, sizeof(*gateway)) == 0 && r->oif == oif;
+}
+
+/* The default IPv6 route via the bridge's ::1. */
+static int ns_default_route6(struct ns_pass *p, struct kern_error *err)
+{
+	struct kern *kern = p->kern;
+	char where[CFG_NS_NAME_MAX + 16];
+
+	for (unsigned i = 0; !p->new_eth0 && i < p->routes6.n; i++)
+		if (is_default6_via(&p->routes6.v[i], &kern->bridge_addr6, p->ns->eth0_ifindex))
+			return 0;
+	snprintf(where, sizeof(where), "in namespace %s", p->ns->name);
+	return kreq_route6(&p->nl, KREQ_ROUTE_REPLACE, NULL, 0, &kern->bridge_addr6,
+			   p->ns->eth0_ifindex, false, where, err);
+}
+
 /* made: the namespace's result from the maker (it was missing when the pass
  * began), or NULL to open it, or create it when missing. */
 static int reconcile_ns(struct kern *kern, struct kern_ns *ns, const struct klinks *root_links,
@@ -473,6 +585,10 @@ static int reconcile_ns(struct kern *kern, struct kern_ns *ns, const struct klin
 		rc = ns_addr(&p, err);
 	if (rc == 0)
 		rc = ns_default_route(&p, err);
+	if (rc == 0 && kern->subnet6_set)
+		rc = ns_addr6(&p, err);
+	if (rc == 0 && kern->subnet6_set)
+		rc = ns_default_route6(&p, err);
 	if (rc < 0)
 		goto out;
 	/* Everything our steps caused is queued by now (notifications are
@@ -488,6 +604,8 @@ out:
 	free(p.links.v);
 	free(p.addrs.v);
 	free(p.routes.v);
+	free(p.addrs6.v);
+	free(p.routes6.v);
 	return rc;
 }
 
@@ -539,6 +657,25 @@ int ktopo_check_attachment(struct kern *kern, struct kern_ns *ns, struct kern_er
 				       : addr_format(kern->bridge_addr, gw));
 		goto out;
 	}
+	if (kern->subnet6_set) {
+		have_addr = have_route = false;
+		for (unsigned i = 0; i < p.addrs6.n; i++)
+			have_addr |=
+			    p.addrs6.v[i].ifindex == link->ifindex &&
+			    p.addrs6.v[i].len == kern->subnet6.len &&
+			    memcmp(&p.addrs6.v[i].addr, &ns->addr6, sizeof(ns->addr6)) == 0;
+		for (unsigned i = 0; i < p.routes6.n; i++)
+			have_route |=
+			    is_default6_via(&p.routes6.v[i], &kern->bridge_addr6, link->ifindex);
+		if (!have_addr || !have_route) {
+			char a[ADDR6_STRLEN];
+
+			kern_errorf(err, "%s in %s has no %s %s", ns->ifname, ns->cni.netns,
+				    !have_addr ? "IPv6 address" : "default route via",
+				    addr6_format(!have_addr ? &ns->addr6 : &kern->bridge_addr6, a));
+			goto out;
+		}
+	}
 	rc = 0;
 out:
 	knl_close(&p.nl);
@@ -546,6 +683,8 @@ out:
 	free(p.links.v);
 	free(p.addrs.v);
 	free(p.routes.v);
+	free(p.addrs6.v);
+	free(p.routes6.v);
 	return rc;
 }
 
@@ -591,6 +730,7 @@ int ktopo_reconcile(struct kern *kern, bool all, struct kern_error *err)
 {
 	struct klinks links = {0};
 	struct kaddrs addrs = {0};
+	struct kaddrs6 addrs6 = {0};
 	struct kern_error e = {{0}};
 	struct knetns_maker *maker = NULL;
 	unsigned *job_of = NULL;
@@ -599,12 +739,14 @@ int ktopo_reconcile(struct kern *kern, bool all, struct kern_error *err)
 	kern->root_dirty = false;
 	if (all)
 		maker = start_maker(kern, &job_of);
-	kern_keep_first(ensure_ip_forward(kern, &e), &first, err, &e);
+	kern_keep_first(ensure_forwarding(kern, &e), &first, err, &e);
 	rc = knl_dump_links(&kern->nl, &links, &e);
 	if (rc == 0)
 		rc = knl_dump_addrs(&kern->nl, &addrs, &e);
+	if (rc == 0 && kern->subnet6_set)
+		rc = knl_dump_addrs6(&kern->nl, &addrs6, &e);
 	if (rc == 0)
-		rc = reconcile_bridge(kern, &links, &addrs, &e);
+		rc = reconcile_bridge(kern, &links, &addrs, &addrs6, &e);
 	if (rc < 0) {
 		kern_keep_first(rc, &first, err, &e);
 		kern->root_dirty = true;
@@ -660,5 +802,6 @@ out:
 	free(job_of);
 	free(links.v);
 	free(addrs.v);
+	free(addrs6.v);
 	return first;
 }

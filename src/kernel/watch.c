@@ -38,8 +38,11 @@
  * namespace and of every namespace with an id in it. */
 int kwatch_socket_open(int *out, struct kern_error *err)
 {
-	static const int groups[] = {RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE,
-				     RTNLGRP_NEIGH};
+	/* The IPv6 groups always: the socket is opened before any topology
+	 * says whether it is dual-stack, and their messages cost nothing
+	 * but parsing when it is not. */
+	static const int groups[] = {RTNLGRP_LINK,  RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE,
+				     RTNLGRP_NEIGH, RTNLGRP_IPV6_IFADDR, RTNLGRP_IPV6_ROUTE};
 	struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
 	int size = 1 << 20, one = 1;
 	int fd, e;
@@ -183,6 +186,20 @@ static void neigh_event(struct kern *kern, struct nlmsghdr *nlh)
 	}
 }
 
+/* The bridge's IPv6 address removed (dual-stack only). */
+static void root_addr6_event(struct kern *kern, struct nlmsghdr *nlh)
+{
+	char a6[ADDR6_STRLEN];
+	struct kaddr6 a;
+
+	if (kern->subnet6_set && kparse_addr6(nlh, &a) && a.ifindex == kern->bridge_ifindex &&
+	    memcmp(&a.addr, &kern->bridge_addr6, sizeof(a.addr)) == 0) {
+		kern->root_dirty = true;
+		kwatch_schedule(kern, "address %s/%u removed from bridge %s",
+				addr6_format(&a.addr, a6), a.len, kern->bridge);
+	}
+}
+
 static void root_event(struct kern *kern, struct nlmsghdr *nlh, const struct kern_ns *skip)
 {
 	char p[PREFIX_STRLEN];
@@ -195,6 +212,7 @@ static void root_event(struct kern *kern, struct nlmsghdr *nlh, const struct ker
 		root_link_event(kern, nlh, skip);
 		break;
 	case RTM_DELADDR:
+		root_addr6_event(kern, nlh);
 		if (kparse_addr(nlh, &a) && a.ifindex == kern->bridge_ifindex &&
 		    a.addr == kern->bridge_addr) {
 			kern->root_dirty = true;
@@ -239,6 +257,34 @@ static void root_event(struct kern *kern, struct nlmsghdr *nlh, const struct ker
 		break;
 	default:
 		break;
+	}
+}
+
+/* The namespace's IPv6 address removed, or its default IPv6 route deleted
+ * or changed (dual-stack only). */
+static void ns_event6(struct kern_ns *ns, struct nlmsghdr *nlh)
+{
+	struct kern *kern = ns->kern;
+	char a6[ADDR6_STRLEN];
+	struct kaddr6 a;
+	struct kroute6 r;
+
+	if (!kern->subnet6_set)
+		return;
+	if (nlh->nlmsg_type == RTM_DELADDR && kparse_addr6(nlh, &a) &&
+	    memcmp(&a.addr, &ns->addr6, sizeof(a.addr)) == 0) {
+		ns->dirty = true;
+		kwatch_schedule(kern, "address %s/%u removed in namespace %s",
+				addr6_format(&a.addr, a6), a.len, ns->name);
+	}
+	if ((nlh->nlmsg_type != RTM_NEWROUTE && nlh->nlmsg_type != RTM_DELROUTE) ||
+	    !kparse_route6(nlh, &r) || r.table != RT_TABLE_MAIN || r.len != 0)
+		return;
+	if (nlh->nlmsg_type == RTM_DELROUTE ||
+	    memcmp(&r.gateway, &kern->bridge_addr6, sizeof(r.gateway)) != 0) {
+		ns->dirty = true;
+		kwatch_schedule(kern, "default IPv6 route in namespace %s %s", ns->name,
+				nlh->nlmsg_type == RTM_DELROUTE ? "deleted" : "changed");
 	}
 }
 
@@ -357,10 +403,11 @@ void kwatch_read(struct kern *kern, const struct kern_ns *skip)
 		}
 		for (struct nlmsghdr *nlh = (struct nlmsghdr *)buf; NLMSG_OK(nlh, len);
 		     nlh = NLMSG_NEXT(nlh, len)) {
-			if (ns)
+			if (ns) {
 				ns_event(ns, nlh);
-			else if (kern->have_topo || nlh->nlmsg_type == RTM_NEWROUTE ||
-				 nlh->nlmsg_type == RTM_DELROUTE)
+				ns_event6(ns, nlh);
+			} else if (kern->have_topo || nlh->nlmsg_type == RTM_NEWROUTE ||
+				   nlh->nlmsg_type == RTM_DELROUTE)
 				root_event(kern, nlh, skip);
 		}
 	}

@@ -2,6 +2,7 @@
 /* Drives the kernel layer from the command line for tests/kernel/test_*.sh.
  *
  *   kern_driver apply --bridge B --subnet CIDR --ns NS1,NS2 [--mtu N]
+ *                     [--subnet6 CIDR6 [--cluster6 CIDR6] [--no-masquerade6]]
  *                     [--attach ID/IFNAME=NETNS]... [--route CIDR=GW]... [--stay]
  *   kern_driver routes CIDR=GW... [--stay]
  *   kern_driver get-routes
@@ -13,10 +14,13 @@
  * subnet, the attachments the addresses after the namespaces' (an
  * attachment is container ID's interface IFNAME in the network namespace
  * at path NETNS, taken as it is when the driver starts); the bridge takes
- * the first. `attached` lists each attachment's host end and MAC, and
- * whether its namespace is gone. With --stay it keeps running the event
- * loop, printing "ready" and then "repairs=N changes=M" each time the repair
- * count moves, until SIGTERM or SIGINT. Errors go to stderr with exit 1. */
+ * the first. With --subnet6 the topology is dual-stack: each namespace and
+ * attachment also gets the IPv6 address of the same host part
+ * (addr6_same_host), the cluster IPv6 range is --cluster6 (default: the
+ * subnet6 itself) and NAT66 is on unless --no-masquerade6. `attached` lists each attachment's host
+ * end and MAC, and whether its namespace is gone. With --stay it keeps running the event loop,
+ * printing "ready" and then "repairs=N changes=M" each time the repair count moves, until SIGTERM
+ * or SIGINT. Errors go to stderr with exit 1. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
@@ -28,6 +32,7 @@
 #include <event2/event.h>
 
 #include "nsagent/addr.h"
+#include "nsagent/addr6.h"
 #include "nsagent/kern.h"
 #include "nsagent/log.h"
 #include "nsagent/xalloc.h"
@@ -94,6 +99,7 @@ static int parse_route(const char *text, struct kern_route *r)
 static int usage(void)
 {
 	fprintf(stderr, "usage: kern_driver apply --bridge B --subnet CIDR --ns NS1,NS2 [--mtu N] "
+			"[--subnet6 CIDR6 [--cluster6 CIDR6] [--no-masquerade6]] "
 			"[--attach ID/IFNAME=NETNS]... [--route CIDR=GW]... [--stay]\n"
 			"       kern_driver routes CIDR=GW... [--stay]\n"
 			"       kern_driver get-routes | down [--bridge B] | source ADDR\n");
@@ -167,6 +173,7 @@ static int cmd_apply(int argc, char **argv, bool routes_only)
 	struct attachment attach[MAX_ATTACH];
 	unsigned n_routes = 0, n_attach = 0;
 	bool have_routes = routes_only, do_stay = false, have_subnet = false;
+	bool no_masquerade6 = false;
 	char *ns_list = NULL;
 	struct kern_error err = {{0}};
 	struct event_base *base;
@@ -196,6 +203,18 @@ static int cmd_apply(int argc, char **argv, bool routes_only)
 			if (parse_attach(v, &attach[n_attach++]) < 0)
 				return usage();
 			i++;
+		} else if (!routes_only && strcmp(a, "--subnet6") == 0 && v) {
+			if (addr6_parse_prefix(v, &topo.subnet6) < 0)
+				return usage();
+			topo.subnet6_set = true;
+			topo.masquerade6 = true;
+			i++;
+		} else if (!routes_only && strcmp(a, "--cluster6") == 0 && v) {
+			if (addr6_parse_prefix(v, &topo.cluster6) < 0)
+				return usage();
+			i++;
+		} else if (!routes_only && strcmp(a, "--no-masquerade6") == 0) {
+			no_masquerade6 = true;
 		} else if (!routes_only && strcmp(a, "--mtu") == 0 && v) {
 			topo.mtu = (unsigned)strtoul(v, NULL, 10);
 			i++;
@@ -237,6 +256,15 @@ static int cmd_apply(int argc, char **argv, bool routes_only)
 		}
 	}
 	topo.cluster = topo.subnet;
+	if (topo.subnet6_set) {
+		if (topo.cluster6.len == 0)
+			topo.cluster6 = topo.subnet6;
+		topo.masquerade6 = !no_masquerade6;
+		for (unsigned i = 0; i < topo.n_namespaces; i++)
+			if (addr6_same_host(&topo.subnet, topo.namespaces[i].addr, &topo.subnet6,
+					    &topo.namespaces[i].addr6) < 0)
+				return usage();
+	}
 
 	base = event_base_new();
 	if (!base || kern_new(base, &kern, &err) < 0) {

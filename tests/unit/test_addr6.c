@@ -159,12 +159,32 @@ static void test_link_local_from_mac(void **state)
 	assert_true(addr6_is_link_local(&a));
 }
 
+/* A namespace's IPv6 address has its IPv4 address's host part. */
+static void test_same_host(void **state)
+{
+	struct prefix6 subnet6 = P6("fd6e:7361:6765:5::/64"), small6 = P6("2001:db8::/126");
+	struct prefix subnet = {0xac100500, 24}; /* 172.16.5.0/24 */
+	struct in6_addr a, want = A6("fd6e:7361:6765:5::7");
+	char buf[ADDR6_STRLEN];
+
+	(void)state;
+	assert_int_equal(addr6_same_host(&subnet, 0xac100507, &subnet6, &a), 0);
+	assert_memory_equal(&a, &want, sizeof(a));
+	assert_int_equal(addr6_same_host(&subnet, 0xac1005fe, &subnet6, &a), 0);
+	assert_string_equal(addr6_format(&a, buf), "fd6e:7361:6765:5::fe");
+	/* not in the subnet; the network address; too big for a /126 */
+	assert_int_equal(addr6_same_host(&subnet, 0xac100607, &subnet6, &a), -ERANGE);
+	assert_int_equal(addr6_same_host(&subnet, 0xac100500, &subnet6, &a), -ERANGE);
+	assert_int_equal(addr6_same_host(&subnet, 0xac100507, &small6, &a), -ERANGE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_parse),    cmocka_unit_test(test_parse_prefix),
 	    cmocka_unit_test(test_contains), cmocka_unit_test(test_subnet_and_host),
 	    cmocka_unit_test(test_problems), cmocka_unit_test(test_link_local_from_mac),
+	    cmocka_unit_test(test_same_host),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
