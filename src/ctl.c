@@ -82,6 +82,35 @@ static bool prefix_from_proto(const NsaCtl__Prefix *in, struct prefix *out)
 	return true;
 }
 
+/* Points into p, which must outlive the message. */
+static NsaCtl__Prefix6 *prefix6_to_proto(const struct prefix6 *p)
+{
+	NsaCtl__Prefix6 *out = xmalloc(sizeof(*out));
+
+	nsa_ctl__prefix6__init(out);
+	out->addr.data = (uint8_t *)p->addr.s6_addr;
+	out->addr.len = sizeof(p->addr.s6_addr);
+	out->len = p->len;
+	return out;
+}
+
+static bool addr6_from_proto(const ProtobufCBinaryData *in, struct in6_addr *out)
+{
+	if (in->len != sizeof(out->s6_addr) || !in->data)
+		return false;
+	memcpy(out->s6_addr, in->data, sizeof(out->s6_addr));
+	return true;
+}
+
+/* Only a well-formed prefix (16 bytes, length at most 128) is taken. */
+static bool prefix6_from_proto(const NsaCtl__Prefix6 *in, struct prefix6 *out)
+{
+	if (!in || in->len > 128 || !addr6_from_proto(&in->addr, &out->addr))
+		return false;
+	out->len = (uint8_t)in->len;
+	return true;
+}
+
 /* Every counter as a {name, label, value}, walking the model's family
  * table: a new counter needs no edit here. */
 static void counters_to_proto(const struct status *st, NsaCtl__Status *out)
@@ -182,6 +211,13 @@ static NsaCtl__Status *status_to_proto(const struct status *st)
 		pp->probe_sent = p->probe_sent;
 		pp->probe_lost = p->probe_lost;
 		pp->probe_loss_ratio = p->probe_loss_ratio;
+		pp->subnet6 = p->subnet6_known ? prefix6_to_proto(&p->subnet6) : NULL;
+		pp->route6 = (NsaCtl__Route)p->route6;
+		pp->mode6 = (char *)p->mode6;
+		if (p->link_local6_set) {
+			pp->link_local6.data = (uint8_t *)p->link_local6.s6_addr;
+			pp->link_local6.len = sizeof(p->link_local6.s6_addr);
+		}
 		out->peers[i] = pp;
 	}
 	out->n_session_states = st->n_session_states;
@@ -205,6 +241,7 @@ static void status_proto_free(NsaCtl__Status *out)
 	free(out->attachments);
 	for (size_t i = 0; i < out->n_peers; i++) {
 		free(out->peers[i]->subnet);
+		free(out->peers[i]->subnet6);
 		free(out->peers[i]);
 	}
 	free(out->peers);
@@ -280,6 +317,12 @@ static void status_from_proto(const NsaCtl__Status *in, struct status *st)
 		p->probe_sent = pp->probe_sent;
 		p->probe_lost = pp->probe_lost;
 		p->probe_loss_ratio = pp->probe_loss_ratio;
+		p->subnet6_known = prefix6_from_proto(pp->subnet6, &p->subnet6);
+		p->route6 = pp->route6 <= NSA_CTL__ROUTE__ROUTE_STALE
+				? (enum status_route)pp->route6
+				: STATUS_ROUTE_NONE;
+		copy_text(p->mode6, sizeof(p->mode6), pp->mode6);
+		p->link_local6_set = addr6_from_proto(&pp->link_local6, &p->link_local6);
 	}
 	for (size_t i = 0; i < in->n_session_states && i < STATUS_MAX_SESSION_STATES; i++)
 		copy_text(st->session_states[st->n_session_states++], STATUS_STATE_MAX,

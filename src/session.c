@@ -755,6 +755,7 @@ void peer_mgr_security_stats(const struct peer_mgr *mgr, struct peer_security_st
 	stats->connections = mgr->n_conns;
 	rde_get_stats(mgr->rde, &rs);
 	memcpy(stats->rejected, rs.rejected, sizeof(stats->rejected));
+	memcpy(stats->rejected6, rs.rejected6, sizeof(stats->rejected6));
 }
 
 /* Blocking flush, bounded: the loop will not run again after shutdown. */

@@ -102,9 +102,10 @@ struct peer_mgr_config {
 
 /* Counters of hostile or broken input, for metrics. */
 struct peer_security_stats {
-	uint64_t rejected[RIB_VERDICT_COUNT]; /* advert entries, per reason */
-	uint64_t frames_oversize;	      /* frame over 64 KiB: session closed */
-	uint64_t frames_malformed;	      /* zero length, undecodable, out of order */
+	uint64_t rejected[RIB_VERDICT_COUNT];  /* advert entries, per reason */
+	uint64_t rejected6[RIB_VERDICT_COUNT]; /* IPv6 advert entries, per reason */
+	uint64_t frames_oversize;	       /* frame over 64 KiB: session closed */
+	uint64_t frames_malformed;	       /* zero length, undecodable, out of order */
 	uint64_t hellos_refused;
 	uint64_t tls_failures;	     /* handshakes that failed (wrong/no key) */
 	uint64_t handshake_timeouts; /* no hello within the handshake timeout */
