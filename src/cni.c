@@ -638,6 +638,40 @@ static json_object *array_of(json_object *obj, const char *key)
 	return list;
 }
 
+/* "addr6/64", or "" for an IPv4-only result. */
+static void format_cidr6(const struct ctl_cni_result *res, char *buf, size_t size)
+{
+	char a6[ADDR6_STRLEN];
+
+	if (addr6_is_zero(&res->addr6))
+		buf[0] = '\0';
+	else
+		snprintf(buf, size, "%s/%u", addr6_format(&res->addr6, a6), ADDR6_NODE_SUBNET_LEN);
+}
+
+/* A dual-stack attachment's IPv6 address (on the same interface, index)
+ * and default route via the bridge's ::1, after the IPv4 ones. */
+static void add_ipv6(json_object *root, const struct ctl_cni_result *res, size_t index, bool v04)
+{
+	char cidr6[PREFIX6_STRLEN], gw6[ADDR6_STRLEN];
+	json_object *ip, *route;
+
+	format_cidr6(res, cidr6, sizeof(cidr6));
+	addr6_format(&res->gateway6, gw6);
+	ip = json_object_new_object();
+	if (v04)
+		json_object_object_add(ip, "version", json_object_new_string("6"));
+	json_object_object_add(ip, "address", json_object_new_string(cidr6));
+	json_object_object_add(ip, "gateway", json_object_new_string(gw6));
+	json_object_object_add(ip, "interface", json_object_new_int64((int64_t)index));
+	json_object_array_add(array_of(root, "ips"), ip);
+
+	route = json_object_new_object();
+	json_object_object_add(route, "dst", json_object_new_string("::/0"));
+	json_object_object_add(route, "gw", json_object_new_string(gw6));
+	json_object_array_add(array_of(root, "routes"), route);
+}
+
 json_object *cni_add_result_json(const struct cni_invocation *inv, const struct ctl_cni_result *res)
 {
 	bool v04 = strcmp(inv->version, "0.4.0") == 0;
@@ -679,6 +713,8 @@ json_object *cni_add_result_json(const struct cni_invocation *inv, const struct 
 	json_object_object_add(route, "dst", json_object_new_string("0.0.0.0/0"));
 	json_object_object_add(route, "gw", json_object_new_string(gw));
 	json_object_array_add(array_of(root, "routes"), route);
+	if (!addr6_is_zero(&res->addr6))
+		add_ipv6(root, res, index, v04);
 
 	/* An earlier plugin's DNS stands; ours fills in when there is none. */
 	if (inv->dns && !json_object_object_get_ex(root, "dns", NULL))
@@ -703,7 +739,8 @@ static int check_prev_result(const struct cni_invocation *inv, const struct ctl_
 {
 	json_object *interfaces, *ips;
 	const char *ifname = inv->req.key.ifname, *netns = inv->req.netns, *other = NULL;
-	char mac[18], cidr[INET_ADDRSTRLEN + 4];
+	char mac[18], cidr[INET_ADDRSTRLEN + 4], cidr6[PREFIX6_STRLEN];
+	bool found = false;
 	size_t n;
 	int64_t index = -1;
 
@@ -735,6 +772,7 @@ static int check_prev_result(const struct cni_invocation *inv, const struct ctl_
 		return -EINVAL;
 	}
 	other = NULL;
+	format_cidr6(res, cidr6, sizeof(cidr6));
 	if (json_object_object_get_ex(inv->prev_result, "ips", &ips) &&
 	    json_object_is_type(ips, json_type_array)) {
 		n = json_object_array_length(ips);
@@ -745,11 +783,26 @@ static int check_prev_result(const struct cni_invocation *inv, const struct ctl_
 			if (!address || !json_object_object_get_ex(e, "interface", &at) ||
 			    json_object_get_int64(at) != index)
 				continue;
+			/* An IPv6 entry is checked against the IPv6 address (a
+			 * result from before the node had IPv6 has none, and
+			 * that is no mismatch); the IPv4 one must be there. */
+			if (strchr(address, ':')) {
+				if (cidr6[0] && strcmp(address, cidr6) != 0) {
+					fail(err, CNI_ERR_CHECK_FAILED,
+					     "%s in %s has address %s, but prevResult says %.*s",
+					     ifname, netns, cidr6, QUOTE_MAX, address);
+					return -EINVAL;
+				}
+				continue;
+			}
 			if (strcmp(address, cidr) == 0)
-				return 0;
-			other = address;
+				found = true;
+			else
+				other = address;
 		}
 	}
+	if (found)
+		return 0;
 	if (other)
 		fail(err, CNI_ERR_CHECK_FAILED, "%s in %s has address %s, but prevResult says %.*s",
 		     ifname, netns, cidr, QUOTE_MAX, other);

@@ -46,6 +46,14 @@ static void fill_result(const struct cni_node *node, const struct nsalloc_entry 
 	/* The default route's next hop: the bridge. */
 	if (addr_prefix_host(&node->subnet, 1, &res->gateway) < 0)
 		res->gateway = 0;
+	memset(&res->addr6, 0, sizeof(res->addr6));
+	memset(&res->gateway6, 0, sizeof(res->gateway6));
+	if (node->subnet6_set &&
+	    (addr6_same_host(&node->subnet, e->addr, &node->subnet6, &res->addr6) < 0 ||
+	     addr6_prefix_host(&node->subnet6, 1, &res->gateway6) < 0)) {
+		memset(&res->addr6, 0, sizeof(res->addr6));
+		memset(&res->gateway6, 0, sizeof(res->gateway6));
+	}
 }
 
 /* Puts the kernel back as the allocator says after a failed step; a second

@@ -82,33 +82,48 @@ static bool prefix_from_proto(const NsaCtl__Prefix *in, struct prefix *out)
 	return true;
 }
 
+/* An IPv6 address as 16 bytes pointing into addr (which must outlive
+ * the message), or no bytes at all for the all-zero "none". */
+static ProtobufCBinaryData addr6_to_proto(const struct in6_addr *addr)
+{
+	ProtobufCBinaryData out = {0, NULL};
+
+	if (!addr6_is_zero(addr)) {
+		out.len = sizeof(*addr);
+		out.data = (uint8_t *)addr;
+	}
+	return out;
+}
+
+/* 16 bytes into *out (true); anything else leaves it zero: none. */
+static bool addr6_from_proto(const ProtobufCBinaryData *in, struct in6_addr *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (in->len != sizeof(*out))
+		return false;
+	memcpy(out, in->data, sizeof(*out));
+	return true;
+}
+
 /* Points into p, which must outlive the message. */
 static NsaCtl__Prefix6 *prefix6_to_proto(const struct prefix6 *p)
 {
 	NsaCtl__Prefix6 *out = xmalloc(sizeof(*out));
 
 	nsa_ctl__prefix6__init(out);
-	out->addr.data = (uint8_t *)p->addr.s6_addr;
-	out->addr.len = sizeof(p->addr.s6_addr);
+	out->addr = addr6_to_proto(&p->addr);
 	out->len = p->len;
 	return out;
 }
 
-static bool addr6_from_proto(const ProtobufCBinaryData *in, struct in6_addr *out)
-{
-	if (in->len != sizeof(out->s6_addr) || !in->data)
-		return false;
-	memcpy(out->s6_addr, in->data, sizeof(out->s6_addr));
-	return true;
-}
-
-/* Only a well-formed prefix (16 bytes, length at most 128) is taken. */
+/* Only a well-formed prefix (16 bytes, length at most 128, no host bit)
+ * is taken. */
 static bool prefix6_from_proto(const NsaCtl__Prefix6 *in, struct prefix6 *out)
 {
 	if (!in || in->len > 128 || !addr6_from_proto(&in->addr, &out->addr))
 		return false;
 	out->len = (uint8_t)in->len;
-	return true;
+	return addr6_prefix_valid(out);
 }
 
 /* Every counter as a {name, label, value}, walking the model's family
@@ -163,6 +178,10 @@ static NsaCtl__Status *status_to_proto(const struct status *st)
 	out->subnet = st->subnet_known ? prefix_to_proto(&st->subnet) : NULL;
 	out->bridge = (char *)st->bridge;
 	out->bridge_addr = st->bridge_addr;
+	if (st->subnet6_known) {
+		out->subnet6 = prefix6_to_proto(&st->subnet6);
+		out->bridge_addr6 = addr6_to_proto(&st->bridge_addr6);
+	}
 	out->key = st->key;
 	out->n_namespaces = st->n_namespaces;
 	out->namespaces = xcalloc(st->n_namespaces + 1, sizeof(*out->namespaces));
@@ -173,6 +192,7 @@ static NsaCtl__Status *status_to_proto(const struct status *st)
 		ns->name = (char *)st->namespaces[i].name;
 		ns->addr = st->namespaces[i].addr;
 		ns->runtime = st->namespaces[i].runtime;
+		ns->addr6 = addr6_to_proto(&st->namespaces[i].addr6);
 		out->namespaces[i] = ns;
 	}
 	out->n_attachments = st->n_attachments;
@@ -186,6 +206,7 @@ static NsaCtl__Status *status_to_proto(const struct status *st)
 		pa->netns = (char *)at->netns;
 		pa->ifname = (char *)at->ifname;
 		pa->addr = at->addr;
+		pa->addr6 = addr6_to_proto(&at->addr6);
 		pa->host_ifname = (char *)at->host_ifname;
 		pa->netns_gone = at->netns_gone;
 		out->attachments[i] = pa;
@@ -233,6 +254,7 @@ static void status_proto_free(NsaCtl__Status *out)
 	if (!out)
 		return;
 	free(out->subnet);
+	free(out->subnet6);
 	for (size_t i = 0; i < out->n_namespaces; i++)
 		free(out->namespaces[i]);
 	free(out->namespaces);
@@ -272,6 +294,9 @@ static void status_from_proto(const NsaCtl__Status *in, struct status *st)
 	st->subnet_known = prefix_from_proto(in->subnet, &st->subnet);
 	copy_text(st->bridge, sizeof(st->bridge), in->bridge);
 	st->bridge_addr = in->bridge_addr;
+	st->subnet6_known = prefix6_from_proto(in->subnet6, &st->subnet6);
+	if (st->subnet6_known)
+		addr6_from_proto(&in->bridge_addr6, &st->bridge_addr6);
 	st->key = in->key;
 	for (size_t i = 0; i < in->n_namespaces; i++) {
 		struct status_namespace *ns = status_add_namespace(st);
@@ -281,6 +306,7 @@ static void status_from_proto(const NsaCtl__Status *in, struct status *st)
 		copy_text(ns->name, sizeof(ns->name), in->namespaces[i]->name);
 		ns->addr = in->namespaces[i]->addr;
 		ns->runtime = in->namespaces[i]->runtime;
+		addr6_from_proto(&in->namespaces[i]->addr6, &ns->addr6);
 	}
 	for (size_t i = 0; i < in->n_attachments; i++) {
 		const NsaCtl__Attachment *pa = in->attachments[i];
@@ -293,6 +319,7 @@ static void status_from_proto(const NsaCtl__Status *in, struct status *st)
 		copy_text(at->ifname, sizeof(at->ifname), pa->ifname);
 		copy_text(at->host_ifname, sizeof(at->host_ifname), pa->host_ifname);
 		at->addr = pa->addr;
+		addr6_from_proto(&pa->addr6, &at->addr6);
 		at->netns_gone = pa->netns_gone;
 	}
 	for (size_t i = 0; i < in->n_peers; i++) {
@@ -403,6 +430,10 @@ static void reply_cni(struct ctl_client *c, const struct ctl_cni_result *res, co
 	cni.addr = res->addr;
 	cni.prefix_len = res->prefix_len;
 	cni.gateway = res->gateway;
+	if (!addr6_is_zero(&res->addr6)) {
+		cni.addr6 = addr6_to_proto(&res->addr6);
+		cni.gateway6 = addr6_to_proto(&res->gateway6);
+	}
 	reply_with(c, CTL_OK, message, NULL, &cni);
 }
 

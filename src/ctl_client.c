@@ -274,6 +274,12 @@ int ctl_cni_call(const char *socket_path, const struct ctl_cni_request *req, int
 		reply->cni.addr = c->addr;
 		reply->cni.prefix_len = c->prefix_len <= 32 ? c->prefix_len : 32;
 		reply->cni.gateway = c->gateway;
+		/* Anything but 16 bytes is no address: an IPv4-only result. */
+		if (c->addr6.len == sizeof(reply->cni.addr6) &&
+		    c->gateway6.len == sizeof(reply->cni.gateway6)) {
+			memcpy(&reply->cni.addr6, c->addr6.data, sizeof(reply->cni.addr6));
+			memcpy(&reply->cni.gateway6, c->gateway6.data, sizeof(reply->cni.gateway6));
+		}
 	}
 	nsa_ctl__response__free_unpacked(resp, NULL);
 out:

@@ -120,15 +120,23 @@ void daemon_set_argv(int argc, char **argv)
 	reload_argv = argv;
 }
 
-/* The topology's fixed part: bridge, subnet, cluster range. The namespaces
- * and their addresses are the allocator's (topology_from_nsalloc). */
-static void build_topology(const struct cfg *cfg, const struct prefix *subnet,
+/* The topology's fixed part: bridge, subnet, cluster range, and the /64
+ * when the plan has one (dual-stack on and a subnet held; it moves with
+ * the subnet). The namespaces and their addresses are the allocator's
+ * (topology_from_nsalloc). */
+static void build_topology(const struct cfg *cfg, const struct rde_plan *plan,
 			   struct kern_topology *topo)
 {
 	memset(topo, 0, sizeof(*topo));
 	snprintf(topo->bridge, sizeof(topo->bridge), "%s", cfg->bridge);
-	topo->subnet = *subnet;
+	topo->subnet = plan->subnet;
 	topo->cluster = cfg->cluster_cidr;
+	if (cfg->ipv6 && plan->subnet6_set) {
+		topo->subnet6 = plan->subnet6;
+		topo->subnet6_set = true;
+		topo->cluster6 = cfg->cluster_cidr6;
+		topo->masquerade6 = cfg->masquerade6;
+	}
 }
 
 /* Every signal the agent handles. Until its handler is installed on the
@@ -226,7 +234,7 @@ static int apply_local(struct daemon *d, const struct rde_plan *plan)
 
 	free(d->topo.namespaces);
 	d->topo.namespaces = NULL;
-	build_topology(d->cfg, &plan->subnet, &d->topo);
+	build_topology(d->cfg, plan, &d->topo);
 	plan_datapath(&d->topo, plan);
 	/* Namespace addresses are the allocator's (persisted, runtime ones too). */
 	if (open_namespaces(d) < 0) {
@@ -357,6 +365,21 @@ static int choose_node_ip(const struct daemon *d, uint32_t *node_ip)
 
 /* ---- operations: runtime namespaces, reload, status, metrics ---- */
 
+/* The IPv6 address of the namespace or attachment with IPv4 address addr
+ * (all zero without IPv6). It is derived, not allocated: the same host
+ * part in the /64 as addr has in the subnet. The allocator that persists
+ * the one then keeps the other stable and unique too, and a second
+ * allocation could only drift from it. */
+static void entry_addr6(const struct daemon *d, uint32_t addr, struct in6_addr *addr6)
+{
+	memset(addr6, 0, sizeof(*addr6));
+	/* The allocator hands out host addresses of the subnet only, and a /64
+	 * holds every host part of an IPv4 subnet. */
+	if (d->topo.subnet6_set &&
+	    addr6_same_host(&d->topo.subnet, addr, &d->topo.subnet6, addr6) < 0)
+		fatal("namespace address outside the node's subnet");
+}
+
 /* The topology's namespaces are the allocator's: config ones, then runtime
  * ones and attachments. */
 static void topology_from_nsalloc(struct daemon *d)
@@ -372,6 +395,7 @@ static void topology_from_nsalloc(struct daemon *d)
 		snprintf(d->topo.namespaces[i].name, sizeof(d->topo.namespaces[i].name), "%s",
 			 e->name);
 		d->topo.namespaces[i].addr = e->addr;
+		entry_addr6(d, e->addr, &d->topo.namespaces[i].addr6);
 		if (e->origin == NSALLOC_CNI)
 			d->topo.namespaces[i].cni = e->cni;
 	}
@@ -464,6 +488,14 @@ static enum ctl_result on_ns_add(void *arg, const char *name, char *msg, size_t 
 	}
 	snprintf(msg, size, "added namespace %s with address %s/%u", name, addr_format(addr, a),
 		 d->topo.subnet.len);
+	if (d->topo.subnet6_set) {
+		struct in6_addr addr6;
+		size_t len = strlen(msg);
+
+		entry_addr6(d, addr, &addr6);
+		snprintf(msg + len, size - len, " and %s/%u",
+			 addr6_format(&addr6, (char[ADDR6_STRLEN]){0}), d->topo.subnet6.len);
+	}
 	log_info("%s", msg);
 	return CTL_OK;
 }
@@ -832,7 +864,8 @@ static void counter_status(struct daemon *d, struct status *st)
 	}
 }
 
-static void namespace_status(const struct nsalloc_entry *e, struct status *st)
+static void namespace_status(const struct daemon *d, const struct nsalloc_entry *e,
+			     struct status *st)
 {
 	struct status_namespace *ns = status_add_namespace(st);
 
@@ -840,6 +873,7 @@ static void namespace_status(const struct nsalloc_entry *e, struct status *st)
 		return;
 	snprintf(ns->name, sizeof(ns->name), "%s", e->name);
 	ns->addr = e->addr;
+	entry_addr6(d, e->addr, &ns->addr6);
 	ns->runtime = e->origin == NSALLOC_RUNTIME;
 }
 
@@ -855,6 +889,7 @@ static void attachment_status(struct daemon *d, const struct nsalloc_entry *e, s
 	snprintf(at->netns, sizeof(at->netns), "%s", e->cni.netns);
 	snprintf(at->ifname, sizeof(at->ifname), "%s", e->cni.ifname);
 	at->addr = e->addr;
+	entry_addr6(d, e->addr, &at->addr6);
 	if (d->kern &&
 	    kern_attachment_info(d->kern, e->cni.container_id, e->cni.ifname, &info) == 0) {
 		snprintf(at->host_ifname, sizeof(at->host_ifname), "%s", info.host_ifname);
@@ -886,6 +921,10 @@ static void on_status(void *arg, struct status *st)
 		st->subnet_known = true;
 		if (addr_prefix_host(&d->topo.subnet, 1, &st->bridge_addr) < 0)
 			st->bridge_addr = 0;
+		st->subnet6_known = d->topo.subnet6_set;
+		st->subnet6 = d->topo.subnet6;
+		if (st->subnet6_known)
+			addr6_prefix_host(&d->topo.subnet6, 1, &st->bridge_addr6);
 	}
 	st->key = d->tls != NULL;
 	counter_status(d, st);
@@ -895,7 +934,7 @@ static void on_status(void *arg, struct status *st)
 		if (e->origin == NSALLOC_CNI)
 			attachment_status(d, e, st);
 		else
-			namespace_status(e, st);
+			namespace_status(d, e, st);
 	}
 	peer_status(d, st);
 }
@@ -931,6 +970,8 @@ static enum ctl_result on_cni(void *arg, const struct ctl_cni_request *req,
 	    .alloc = d->nsalloc,
 	    .ready = d->have_topology,
 	    .subnet = d->topo.subnet,
+	    .subnet6 = d->topo.subnet6,
+	    .subnet6_set = d->topo.subnet6_set,
 	    .mtu = d->topo.mtu,
 	    .problem = !d->have_topology ? "it has no subnet yet (waiting for peers)" : d->problem,
 	    .state_dir = d->cfg->state_dir,

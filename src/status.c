@@ -374,7 +374,9 @@ static const char *counter_row(const struct status *st, unsigned *f, char *cell,
 
 static void print_node(const struct status *st, FILE *out)
 {
-	char a[ADDR_STRLEN], p[PREFIX_STRLEN], up[32], bridge[IFNAMSIZ + ADDR_STRLEN + 2];
+	char a[ADDR_STRLEN], p[PREFIX_STRLEN], up[32];
+	char bridge[IFNAMSIZ + ADDR_STRLEN + ADDR6_STRLEN + 3], a6[ADDR6_STRLEN],
+	    p6[PREFIX6_STRLEN];
 	char counts[CELL_MAX];
 	struct table t = {.n_columns = 2};
 	const char *row;
@@ -385,10 +387,17 @@ static void print_node(const struct status *st, FILE *out)
 			 addr_format(st->bridge_addr, a));
 	else
 		snprintf(bridge, sizeof(bridge), "%s", or_dash(st->bridge));
+	/* Dual-stack rows and cells only when there is a /64: an IPv4-only
+	 * node's status reads as it always did. */
+	if (st->subnet6_known)
+		snprintf(bridge + strlen(bridge), sizeof(bridge) - strlen(bridge), " %s",
+			 addr6_format(&st->bridge_addr6, a6));
 	table_row(&t, (const char *[]){"node", or_dash(st->node_id)});
 	table_row(&t, (const char *[]){"node ip", st->node_ip ? addr_format(st->node_ip, a) : "-"});
 	table_row(&t, (const char *[]){
 			  "subnet", st->subnet_known ? addr_format_prefix(&st->subnet, p) : "-"});
+	if (st->subnet6_known)
+		table_row(&t, (const char *[]){"subnet6", addr6_format_prefix(&st->subnet6, p6)});
 	table_row(&t, (const char *[]){"bridge", bridge});
 	table_row(&t, (const char *[]){"key", st->key ? "on (sessions authenticated)"
 						      : "off (sessions unauthenticated)"});
@@ -404,40 +413,69 @@ static void print_node(const struct status *st, FILE *out)
 	table_print(&t, out);
 }
 
+/* An IPv6 address cell: "-" for none. */
+static const char *addr6_cell(const struct in6_addr *addr, char buf[ADDR6_STRLEN])
+{
+	return addr6_is_zero(addr) ? "-" : addr6_format(addr, buf);
+}
+
+/* The namespaces and attachments tables have an IPV6 ADDRESS column after
+ * ADDRESS on a dual-stack node only; v6 is the column index past which
+ * cells shift (the cells arrays hold it in every case). */
+static void table_row6(struct table *t, bool dual, const char *const *cells, unsigned v6)
+{
+	const char *row[8];
+	unsigned n = 0;
+
+	for (unsigned c = 0; c < t->n_columns + (dual ? 0 : 1); c++)
+		if (dual || c != v6)
+			row[n++] = cells[c];
+	table_row(t, row);
+}
+
 static void print_namespaces(const struct status *st, FILE *out)
 {
-	struct table t = {.n_columns = 3};
-	char a[ADDR_STRLEN];
+	bool dual = st->subnet6_known;
+	struct table t = {.n_columns = dual ? 4 : 3};
+	char a[ADDR_STRLEN], a6[ADDR6_STRLEN];
 
 	if (st->n_namespaces == 0) {
 		fprintf(out, "no namespaces\n");
 		return;
 	}
-	table_row(&t, (const char *[]){"NAMESPACE", "ADDRESS", "ORIGIN"});
+	table_row6(&t, dual, (const char *[]){"NAMESPACE", "ADDRESS", "IPV6 ADDRESS", "ORIGIN"}, 2);
 	for (unsigned i = 0; i < st->n_namespaces; i++) {
 		const struct status_namespace *ns = &st->namespaces[i];
 
-		table_row(&t, (const char *[]){ns->name, addr_format(ns->addr, a),
-					       ns->runtime ? "runtime" : "config"});
+		table_row6(&t, dual,
+			   (const char *[]){ns->name, addr_format(ns->addr, a),
+					    addr6_cell(&ns->addr6, a6),
+					    ns->runtime ? "runtime" : "config"},
+			   2);
 	}
 	table_print(&t, out);
 }
 
 static void print_attachments(const struct status *st, FILE *out)
 {
-	struct table t = {.n_columns = 6};
-	char a[ADDR_STRLEN];
+	bool dual = st->subnet6_known;
+	struct table t = {.n_columns = dual ? 7 : 6};
+	char a[ADDR_STRLEN], a6[ADDR6_STRLEN];
 
-	table_row(
-	    &t, (const char *[]){"CONTAINER", "IFNAME", "ADDRESS", "NETNS", "HOST END", "ORIGIN"});
+	table_row6(&t, dual,
+		   (const char *[]){"CONTAINER", "IFNAME", "ADDRESS", "IPV6 ADDRESS", "NETNS",
+				    "HOST END", "ORIGIN"},
+		   3);
 	for (unsigned i = 0; i < st->n_attachments; i++) {
 		const struct status_attachment *at = &st->attachments[i];
 		char netns[ATTACH_NETNS_MAX + 8];
 
 		snprintf(netns, sizeof(netns), "%s%s", at->netns, at->netns_gone ? " (gone)" : "");
-		table_row(&t,
-			  (const char *[]){at->container_id, at->ifname, addr_format(at->addr, a),
-					   netns, at->host_ifname, "cni"});
+		table_row6(&t, dual,
+			   (const char *[]){at->container_id, at->ifname, addr_format(at->addr, a),
+					    addr6_cell(&at->addr6, a6), netns, at->host_ifname,
+					    "cni"},
+			   3);
 	}
 	table_print(&t, out);
 }
@@ -542,15 +580,30 @@ static json_object *json_prefix_or_null(bool known, const struct prefix *prefix)
 	return known ? json_object_new_string(addr_format_prefix(prefix, p)) : NULL;
 }
 
+static json_object *json_addr6_or_null(const struct in6_addr *addr)
+{
+	char a[ADDR6_STRLEN];
+
+	return addr6_is_zero(addr) ? NULL : json_object_new_string(addr6_format(addr, a));
+}
+
 static json_object *node_json(const struct status *st)
 {
 	json_object *node = json_object_new_object();
+	char p6[PREFIX6_STRLEN];
 
 	json_object_object_add(node, "id", json_string_or_null(st->node_id));
 	json_object_object_add(node, "ip", json_addr_or_null(st->node_ip));
 	json_object_object_add(node, "subnet", json_prefix_or_null(st->subnet_known, &st->subnet));
 	json_object_object_add(node, "bridge", json_string_or_null(st->bridge));
 	json_object_object_add(node, "bridge_ip", json_addr_or_null(st->bridge_addr));
+	/* null without IPv6, as every unknown value is. */
+	json_object_object_add(node, "subnet6",
+			       st->subnet6_known
+				   ? json_object_new_string(addr6_format_prefix(&st->subnet6, p6))
+				   : NULL);
+	json_object_object_add(node, "bridge_ip6",
+			       st->subnet6_known ? json_addr6_or_null(&st->bridge_addr6) : NULL);
 	json_object_object_add(node, "key", json_object_new_boolean(st->key));
 	return node;
 }
@@ -566,6 +619,7 @@ static json_object *namespaces_json(const struct status *st)
 
 		json_object_object_add(o, "name", json_object_new_string(ns->name));
 		json_object_object_add(o, "ip", json_object_new_string(addr_format(ns->addr, a)));
+		json_object_object_add(o, "ip6", json_addr6_or_null(&ns->addr6));
 		json_object_object_add(o, "origin",
 				       json_object_new_string(ns->runtime ? "runtime" : "config"));
 		json_object_array_add(list, o);
@@ -588,6 +642,7 @@ static json_object *attachments_json(const struct status *st)
 		json_object_object_add(o, "ifname", json_object_new_string(at->ifname));
 		json_object_object_add(o, "host_ifname", json_object_new_string(at->host_ifname));
 		json_object_object_add(o, "ip", json_object_new_string(addr_format(at->addr, a)));
+		json_object_object_add(o, "ip6", json_addr6_or_null(&at->addr6));
 		json_object_object_add(o, "origin", json_object_new_string("cni"));
 		json_object_array_add(list, o);
 	}

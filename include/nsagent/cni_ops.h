@@ -35,7 +35,11 @@ struct cni_node {
 	struct nsalloc *alloc;
 	bool ready;
 	struct prefix subnet; /* the bridge has its first address */
-	unsigned mtu;	      /* the data path's (0: the kernel's default) */
+	/* Dual-stack (subnet6_set): the /64, whose ::1 is the bridge's; an
+	 * attachment's IPv6 address has its IPv4 address's host part. */
+	struct prefix6 subnet6;
+	bool subnet6_set;
+	unsigned mtu; /* the data path's (0: the kernel's default) */
 	const char *problem;
 	const char *state_dir; /* for messages */
 	/* The agent's own network namespace (the host's): never a

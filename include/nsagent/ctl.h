@@ -81,6 +81,10 @@ struct ctl_cni_result {
 	uint32_t addr;
 	unsigned prefix_len;
 	uint32_t gateway; /* the bridge's address, the default route's next hop */
+	/* Dual-stack: the IPv6 address (prefix length ADDR6_NODE_SUBNET_LEN)
+	 * and the bridge's ::1; all zero without IPv6. */
+	struct in6_addr addr6;
+	struct in6_addr gateway6;
 };
 
 /* What is wrong with a container id, interface name or netns path from a

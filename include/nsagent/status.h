@@ -92,7 +92,8 @@ enum status_probe {
 struct status_namespace {
 	char name[CFG_NS_NAME_MAX + 1];
 	uint32_t addr;
-	bool runtime; /* from `nsagent ns add`, else from the config */
+	struct in6_addr addr6; /* all zero: none (IPv4 only) */
+	bool runtime;	       /* from `nsagent ns add`, else from the config */
 };
 
 /* A CNI attachment: a container's interface on the bridge (origin "cni"). */
@@ -102,7 +103,8 @@ struct status_attachment {
 	char ifname[IFNAMSIZ];
 	char host_ifname[IFNAMSIZ];
 	uint32_t addr;
-	bool netns_gone; /* the runtime's namespace no longer exists */
+	struct in6_addr addr6; /* all zero: none (IPv4 only) */
+	bool netns_gone;       /* the runtime's namespace no longer exists */
 };
 
 struct status_peer {
@@ -143,6 +145,10 @@ struct status {
 	bool subnet_known;
 	char bridge[IFNAMSIZ];
 	uint32_t bridge_addr;
+	/* Dual-stack: the node's /64 and the bridge's ::1 (subnet6_known). */
+	struct prefix6 subnet6;
+	bool subnet6_known;
+	struct in6_addr bridge_addr6;
 	bool key; /* a cluster key is configured */
 	struct status_namespace *namespaces;
 	unsigned n_namespaces;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: test driver for the nft module (src/kernel/nft.c).
  *
- *   nft_driver apply SUBNET CLUSTER BRIDGE [--vtep ADDR] [--stay]
+ *   nft_driver apply SUBNET CLUSTER BRIDGE [--vtep ADDR]
+ *                    [--subnet6 SUBNET6 CLUSTER6 [--no-masquerade6]] [--stay]
  *       applies the table once (with --vtep, with this node's VXLAN
  *       address and the VXLAN port) and prints "changed=0" or "changed=1"; with
  *       --stay it keeps watching nftables events and re-applies on every
@@ -60,7 +61,7 @@ static int cmd_apply(int argc, char **argv)
 	struct driver d = {0};
 	struct kern_error err = {{0}};
 	struct event *term = NULL, *intr = NULL;
-	bool stay = false, bad = argc < 4;
+	bool stay = false, bad = argc < 4, no_masquerade6 = false;
 	bool changed;
 	int ret = 1;
 
@@ -75,14 +76,29 @@ static int cmd_apply(int argc, char **argv)
 			}
 			d.spec.vxlan_port = KERN_VXLAN_PORT;
 			i++;
+		} else if (strcmp(argv[i], "--subnet6") == 0 && i + 2 < argc) {
+			/* dual-stack: --subnet6 SUBNET6 CLUSTER6, NAT66 on */
+			if (addr6_parse_prefix(argv[i + 1], &d.spec.subnet6) < 0 ||
+			    addr6_parse_prefix(argv[i + 2], &d.spec.cluster6) < 0) {
+				fprintf(stderr,
+					"nft_driver: --subnet6: not IPv6 prefixes: '%s' '%s'\n",
+					argv[i + 1], argv[i + 2]);
+				return 2;
+			}
+			d.spec.subnet6_set = true;
+			d.spec.masquerade6 = !no_masquerade6;
+			i += 2;
+		} else if (strcmp(argv[i], "--no-masquerade6") == 0) {
+			no_masquerade6 = true;
+			d.spec.masquerade6 = false;
 		} else {
 			bad = true;
 		}
 	}
 	if (bad || addr_parse_prefix(argv[1], &d.spec.subnet) < 0 ||
 	    addr_parse_prefix(argv[2], &d.spec.cluster) < 0 || strlen(argv[3]) >= IFNAMSIZ) {
-		fprintf(stderr,
-			"usage: nft_driver apply SUBNET CLUSTER BRIDGE [--vtep ADDR] [--stay]\n");
+		fprintf(stderr, "usage: nft_driver apply SUBNET CLUSTER BRIDGE [--vtep ADDR] "
+				"[--subnet6 SUBNET6 CLUSTER6 [--no-masquerade6]] [--stay]\n");
 		return 2;
 	}
 	strcpy(d.spec.bridge, argv[3]);

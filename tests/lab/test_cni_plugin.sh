@@ -5,7 +5,10 @@
 # lab host: ADD, CHECK, DEL, GC, STATUS and VERSION, each error a runtime
 # can meet (codes 1, 2, 3, 4, 6, 7, 11, 50, 103), DEL after an agent
 # restart and after the netns is gone, a netns given as /proc/PID/ns/net,
-# and 20 parallel ADDs getting 20 distinct addresses. What the plugin says
+# and 20 parallel ADDs getting 20 distinct addresses. The agent is
+# dual-stack (the default): a result carries both addresses and both
+# default routes, the container's eth0 has both, and CHECK fails while the
+# IPv6 address is missing. What the plugin says
 # is checked against the kernel (`ip` in the container's netns and on the
 # host) and against `nsagent status --json` (.attachments).
 set -euo pipefail
@@ -61,10 +64,13 @@ add=$(cni ADD c1 /run/netns/cni-c1) || fail "ADD c1 exited $?: $add"
 jq -e '.cniVersion == "1.0.0" and (.interfaces | length == 1) and
 	.interfaces[0].name == "eth0" and .interfaces[0].sandbox == "/run/netns/cni-c1" and
 	(.interfaces[0].mac | test("^([0-9a-f]{2}:){5}[0-9a-f]{2}$")) and
-	(.ips | length == 1) and .ips[0].interface == 0 and .ips[0].gateway == "172.16.0.1" and
+	(.ips | length == 2) and .ips[0].interface == 0 and .ips[0].gateway == "172.16.0.1" and
 	(.ips[0].address | test("^172\\.16\\.0\\.[0-9]+/24$")) and
 	(.ips[0] | has("version") | not) and
-	.routes == [{"dst": "0.0.0.0/0", "gw": "172.16.0.1"}]' <<<"$add" >/dev/null ||
+	.ips[1].interface == 0 and .ips[1].gateway == "fd6e:7361:6765::1" and
+	(.ips[1].address | test("^fd6e:7361:6765::[0-9a-f]+/64$")) and
+	.routes == [{"dst": "0.0.0.0/0", "gw": "172.16.0.1"},
+		{"dst": "::/0", "gw": "fd6e:7361:6765::1"}]' <<<"$add" >/dev/null ||
 	fail "ADD c1 result: $add"
 c1_cidr=$(jq -r '.ips[0].address' <<<"$add")
 c1_ip=${c1_cidr%/*}
@@ -79,9 +85,20 @@ lab exec host1 cni-c1 -- ip -4 route show default | grep_q '^default via 172.16.
 	fail "eth0's MAC in cni-c1 is not the result's $c1_mac"
 lab ping --timeout 10 host1 cni-c1 172.16.0.1 || fail "c1 cannot reach br0"
 lab ping --timeout 10 host1 NS1 "$c1_ip" || fail "NS1 cannot reach c1"
+# IPv6: the same host part in the node's /64.
+c1_cidr6=$(jq -r '.ips[1].address' <<<"$add")
+c1_ip6=${c1_cidr6%/*}
+[[ $c1_ip6 == "fd6e:7361:6765::$(printf %x "${c1_ip##*.}")" ]] ||
+	fail "c1's IPv6 address $c1_ip6 does not have the host part of $c1_ip"
+lab exec host1 cni-c1 -- ip -6 -o addr show dev eth0 | grep_q " $c1_cidr6 scope global" ||
+	fail "eth0 in cni-c1 lacks $c1_cidr6: $(lab exec host1 cni-c1 -- ip -6 -o addr)"
+lab exec host1 cni-c1 -- ip -6 route show default | grep_q '^default via fd6e:7361:6765::1 dev eth0' ||
+	fail "cni-c1 has no default IPv6 route via fd6e:7361:6765::1: $(lab exec host1 cni-c1 -- ip -6 route)"
+lab exec host1 cni-c1 -- ping -6 -c1 -W5 fd6e:7361:6765::1 >/dev/null || fail "c1 cannot reach br0 over IPv6"
+lab exec host1 NS1 -- ping -6 -c1 -W5 "$c1_ip6" >/dev/null || fail "NS1 cannot reach c1 over IPv6"
 at=$(attachment c1)
-jq -e --arg ip "$c1_ip" '.netns == "/run/netns/cni-c1" and .ifname == "eth0" and .ip == $ip and
-	.origin == "cni" and .netns_gone == false' <<<"$at" >/dev/null ||
+jq -e --arg ip "$c1_ip" --arg ip6 "$c1_ip6" '.netns == "/run/netns/cni-c1" and .ifname == "eth0" and
+	.ip == $ip and .ip6 == $ip6 and .origin == "cni" and .netns_gone == false' <<<"$at" >/dev/null ||
 	fail "status lacks c1 as attached: $(status_json | jq -c .attachments)"
 c1_host_if=$(jq -r .host_ifname <<<"$at")
 lab exec host1 -- ip -o link show "$c1_host_if" | grep_q 'master br0' ||
@@ -99,6 +116,17 @@ out=$(cni CHECK c1 /run/netns/cni-c1 "$check_conf") || fail "CHECK c1 exited $?:
 expect_error 3 "no attachment nosuch/eth0" CHECK nosuch /run/netns/cni-c1 "$check_conf"
 bad_prev=$(jq -c '.prevResult.ips[0].address = "172.16.0.250/24"' <<<"$check_conf")
 expect_error 102 "but prevResult says 172.16.0.250/24" CHECK c1 /run/netns/cni-c1 "$bad_prev"
+# The container turns IPv6 off on eth0: its IPv6 address and route go and
+# the agent cannot put them back (the kernel refuses), so CHECK fails and
+# says what is missing; IPv6 on again, the agent's retry restores them.
+lab exec host1 cni-c1 -- sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1
+expect_error 102 "eth0 in /run/netns/cni-c1 has no IPv6 address $c1_ip6" CHECK c1 /run/netns/cni-c1 "$check_conf"
+lab exec host1 cni-c1 -- sysctl -qw net.ipv6.conf.eth0.disable_ipv6=0
+deadline=$((SECONDS + 60))
+until cni CHECK c1 /run/netns/cni-c1 "$check_conf" >/dev/null 2>&1; do
+	((SECONDS < deadline)) || fail "CHECK c1 still fails 60 s after IPv6 came back on eth0"
+	sleep 0.2
+done
 
 # ---- 0.4.0 clients: ips carry their version ----
 newns cni-c2

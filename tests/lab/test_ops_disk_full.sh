@@ -56,7 +56,8 @@ lab exec host1 -- ip netns list | grep_q '^web\b' && fail "web was made although
 
 lab exec host1 -- rm /var/lib/nsagent/filler
 out=$(lab exec host1 -- "$NSAGENT" ns add web) || fail "ns add with room again: $out"
-[[ $out == "added namespace web with address 172.16.0.4/24" ]] || fail "ns add said: $out"
+[[ $out == "added namespace web with address 172.16.0.4/24 and fd6e:7361:6765::4/64" ]] ||
+	fail "ns add said: $out"
 lab ping --timeout 10 host1 NS1 172.16.0.4 || fail "NS1 cannot reach web"
 [[ $(status | jq -e .state_save_errors) == "$after" ]] || fail "a good save was counted as failed"
 lab agent host1 restart -- --metrics 127.0.0.1:9470 || fail "agent restart"

@@ -15,10 +15,17 @@ ns() { lab exec host1 -- "$NSAGENT" ns "$@"; }
 has_netns() { lab exec host1 -- ip netns list | grep_q "^$1\b"; }
 
 out=$(ns add web) || fail "ns add web exited $?"
-[[ $out == "added namespace web with address 172.16.0.4/24" ]] || fail "ns add said: $out"
+# Dual-stack (the default): both addresses, the same host part.
+[[ $out == "added namespace web with address 172.16.0.4/24 and fd6e:7361:6765::4/64" ]] ||
+	fail "ns add said: $out"
 has_netns web || fail "web is not in ip netns"
 lab exec host1 web -- ip -4 -o addr show dev eth0 | grep_q ' 172.16.0.4/24 ' ||
 	fail "web's eth0 is not 172.16.0.4/24"
+lab exec host1 web -- ip -6 -o addr show dev eth0 | grep_q ' fd6e:7361:6765::4/64 scope global' ||
+	fail "web's eth0 lacks fd6e:7361:6765::4/64: $(lab exec host1 web -- ip -6 -o addr)"
+lab exec host1 web -- ip -6 route show default | grep_q '^default via fd6e:7361:6765::1 dev eth0' ||
+	fail "web has no default IPv6 route via the bridge: $(lab exec host1 web -- ip -6 route)"
+lab exec host1 web -- ping -6 -c1 -W5 fd6e:7361:6765::2 >/dev/null || fail "web cannot reach NS1 over IPv6"
 lab ping --timeout 10 host1 NS1 172.16.0.4 || fail "NS1 cannot reach web"
 lab ping --timeout 10 host1 web 172.16.0.3 || fail "web cannot reach NS2"
 lab ping --timeout 30 host2 NS1 172.16.0.4 || fail "host2's NS1 cannot reach web on host1"
@@ -50,7 +57,7 @@ lab ping --timeout 10 host1 NS1 172.16.0.4 || fail "web unreachable after a rest
 
 # While web holds .4 nobody else gets it; once it is gone, .4 is free.
 out=$(ns add db) || fail "ns add db"
-[[ $out == *"172.16.0.5/24" ]] || fail "db did not get the lowest free address: $out"
+[[ $out == *"172.16.0.5/24 and fd6e:7361:6765::5/64" ]] || fail "db did not get the lowest free address: $out"
 out=$(ns del web) || fail "ns del web exited $?"
 [[ $out == "removed namespace web" ]] || fail "ns del said: $out"
 lab wait --timeout 10 host1 -- sh -c '! ip netns list | grep -q "^web\b"' || fail "web still in ip netns"
@@ -58,6 +65,6 @@ lab exec host1 -- ip link show nsa-web >/dev/null 2>&1 && fail "web's veth is st
 lab exec host1 NS1 -- ping -c 1 -W 1 172.16.0.4 >/dev/null 2>&1 && fail "172.16.0.4 still answers"
 lab exec host2 NS1 -- ping -c 1 -W 1 172.16.0.4 >/dev/null 2>&1 && fail "172.16.0.4 still answers host2"
 out=$(ns add cache) || fail "ns add cache"
-[[ $out == *"172.16.0.4/24" ]] || fail "cache did not take the freed 172.16.0.4: $out"
+[[ $out == *"172.16.0.4/24 and fd6e:7361:6765::4/64" ]] || fail "cache did not take the freed 172.16.0.4: $out"
 lab ping --timeout 10 host1 cache 172.16.0.5 || fail "cache cannot reach db"
 echo PASS

@@ -26,10 +26,12 @@ jq -e '
 	(.uptime_ms | type == "number") and .healthy == true and .problem == null and
 	(.node | (.id == null or (.id | type == "string")) and .ip == "192.168.1.5" and
 		.subnet == "172.16.0.0/24" and .bridge == "br0" and .bridge_ip == "172.16.0.1" and
+		.subnet6 == "fd6e:7361:6765::/64" and .bridge_ip6 == "fd6e:7361:6765::1" and
 		.key == false) and
-	(.namespaces | map([.name, .ip, .origin]) ==
-		[["NS1", "172.16.0.2", "config"], ["NS2", "172.16.0.3", "config"],
-		 ["web", "172.16.0.4", "runtime"]]) and
+	(.namespaces | map([.name, .ip, .ip6, .origin]) ==
+		[["NS1", "172.16.0.2", "fd6e:7361:6765::2", "config"],
+		 ["NS2", "172.16.0.3", "fd6e:7361:6765::3", "config"],
+		 ["web", "172.16.0.4", "fd6e:7361:6765::4", "runtime"]]) and
 	(.peers | type == "array") and
 	(.peers | all(has("node_id") and has("address") and has("port") and has("state") and
 		has("mode") and has("subnet") and has("uptime_ms") and has("last_heard_ms") and

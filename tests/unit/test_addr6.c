@@ -181,9 +181,9 @@ static void test_same_host(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse),    cmocka_unit_test(test_parse_prefix),
-	    cmocka_unit_test(test_contains), cmocka_unit_test(test_subnet_and_host),
-	    cmocka_unit_test(test_problems), cmocka_unit_test(test_link_local_from_mac),
+	    cmocka_unit_test(test_parse),     cmocka_unit_test(test_parse_prefix),
+	    cmocka_unit_test(test_contains),  cmocka_unit_test(test_subnet_and_host),
+	    cmocka_unit_test(test_problems),  cmocka_unit_test(test_link_local_from_mac),
 	    cmocka_unit_test(test_same_host),
 	};
 

@@ -439,6 +439,55 @@ static void test_add_result_per_version(void **state)
 	}
 }
 
+/* A dual-stack attachment: both addresses on the one interface and both
+ * default routes, in every version, IPv4 first as an IPv4-only result has
+ * it; an IPv4-only one (test_add_result_per_version) has exactly one of
+ * each. */
+static void test_add_result_dual_stack(void **state)
+{
+	const char *versions[] = {"0.4.0", "1.0.0", "1.1.0"};
+	struct ctl_cni_result dual = attachment;
+
+	(void)state;
+	assert_int_equal(addr6_parse("fd6e:7361:6765::5", &dual.addr6), 0);
+	assert_int_equal(addr6_parse("fd6e:7361:6765::1", &dual.gateway6), 0);
+	for (size_t i = 0; i < 3; i++) {
+		struct cni_invocation inv = {0};
+		struct cni_error err;
+		char conf[256];
+		json_object *out, *ips, *routes, *ip;
+
+		snprintf(conf, sizeof(conf),
+			 "{\"cniVersion\":\"%s\",\"name\":\"nsagent\",\"type\":\"nsagent\"}",
+			 versions[i]);
+		if (parse(&add_env, conf, &inv, &err) < 0)
+			fail_msg("%s: %s", conf, err.msg);
+		out = reparse(cni_add_result_json(&inv, &dual));
+		cni_invocation_clear(&inv);
+		assert_int_equal(json_object_array_length(get(out, "interfaces")), 1);
+		ips = get(out, "ips");
+		assert_int_equal(json_object_array_length(ips), 2);
+		assert_string_equal(get_str(json_object_array_get_idx(ips, 0), "address"),
+				    "172.16.0.5/24");
+		ip = json_object_array_get_idx(ips, 1);
+		assert_string_equal(get_str(ip, "address"), "fd6e:7361:6765::5/64");
+		assert_string_equal(get_str(ip, "gateway"), "fd6e:7361:6765::1");
+		assert_int_equal(json_object_get_int(get(ip, "interface")), 0);
+		if (i == 0)
+			assert_string_equal(get_str(ip, "version"), "6");
+		else
+			assert_false(json_object_object_get_ex(ip, "version", NULL));
+		routes = get(out, "routes");
+		assert_int_equal(json_object_array_length(routes), 2);
+		assert_string_equal(get_str(json_object_array_get_idx(routes, 0), "dst"),
+				    "0.0.0.0/0");
+		assert_string_equal(get_str(json_object_array_get_idx(routes, 1), "dst"), "::/0");
+		assert_string_equal(get_str(json_object_array_get_idx(routes, 1), "gw"),
+				    "fd6e:7361:6765::1");
+		json_object_put(out);
+	}
+}
+
 static void test_add_result_chained(void **state)
 {
 	json_object *out, *ip;
@@ -483,12 +532,15 @@ static void test_error_json(void **state)
 
 /* ---- the agent's replies ---- */
 
+/* The agent's attachment in outcome()'s replies. */
+static const struct ctl_cni_result *outcome_cni = &attachment;
+
 static int outcome(const struct cni_env *env, const char *conf, enum ctl_result result,
 		   bool has_result, json_object **out, struct cni_error *err)
 {
 	struct cni_invocation inv = {0};
 	struct ctl_cni_reply reply = {
-	    .result = result, .has_result = has_result, .cni = attachment};
+	    .result = result, .has_result = has_result, .cni = *outcome_cni};
 	int ret;
 
 	snprintf(reply.message, sizeof(reply.message), "the agent's words");
@@ -615,6 +667,50 @@ static void test_check_against_prev_result(void **state)
 	assert_contains(err.msg, "prevResult lists no interface eth0 in " NETNS);
 }
 
+/* A dual-stack attachment: the IPv6 entry of prevResult must be its IPv6
+ * address; a prevResult without one (made before the node had IPv6)
+ * still checks. */
+static void test_check_prev_result_dual_stack(void **state)
+{
+	struct ctl_cni_result dual = attachment;
+	struct cni_env check = add_env;
+	struct cni_error err;
+	json_object *out;
+
+	(void)state;
+	check.command = "CHECK";
+	assert_int_equal(addr6_parse("fd6e:7361:6765::5", &dual.addr6), 0);
+	assert_int_equal(addr6_parse("fd6e:7361:6765::1", &dual.gateway6), 0);
+	outcome_cni = &dual;
+	assert_int_equal(
+	    outcome(&check,
+		    PREV(OUR_IFACE, "{\"address\":\"172.16.0.5/24\",\"interface\":0},"
+				    "{\"address\":\"fd6e:7361:6765::5/64\",\"interface\":0}"),
+		    CTL_OK, true, &out, &err),
+	    0);
+	assert_int_equal(outcome(&check,
+				 PREV(OUR_IFACE, "{\"address\":\"172.16.0.5/24\",\"interface\":0}"),
+				 CTL_OK, true, &out, &err),
+			 0);
+	assert_int_equal(
+	    outcome(&check,
+		    PREV(OUR_IFACE, "{\"address\":\"172.16.0.5/24\",\"interface\":0},"
+				    "{\"address\":\"fd6e:7361:6765::9/64\",\"interface\":0}"),
+		    CTL_OK, true, &out, &err),
+	    -EIO);
+	assert_int_equal(err.code, CNI_ERR_CHECK_FAILED);
+	assert_contains(
+	    err.msg, "has address fd6e:7361:6765::5/64, but prevResult says fd6e:7361:6765::9/64");
+	/* The IPv4 address must be there whatever the IPv6 one says. */
+	assert_int_equal(
+	    outcome(&check,
+		    PREV(OUR_IFACE, "{\"address\":\"fd6e:7361:6765::5/64\",\"interface\":0}"),
+		    CTL_OK, true, &out, &err),
+	    -EIO);
+	assert_contains(err.msg, "prevResult lists no address for eth0");
+	outcome_cni = &attachment;
+}
+
 static void test_call_errors(void **state)
 {
 	struct cni_invocation inv = {0};
@@ -647,6 +743,7 @@ struct fake_agent {
 	bool stopping;
 	enum ctl_result result;
 	bool with_attachment;
+	bool with_ipv6; /* the attachment is dual-stack */
 	/* What the last request said. */
 	int requests;
 	int command;
@@ -694,6 +791,17 @@ static void fake_answer(struct fake_agent *fa, int fd)
 			cni.addr = attachment.addr;
 			cni.prefix_len = attachment.prefix_len;
 			cni.gateway = attachment.gateway;
+			if (fa->with_ipv6) {
+				static const uint8_t addr6[16] = {0xfd, 0x6e, 0x73,    0x61,
+								  0x67, 0x65, [15] = 5},
+						     gateway6[16] = {0xfd, 0x6e, 0x73,	  0x61,
+								     0x67, 0x65, [15] = 1};
+
+				cni.addr6.data = (uint8_t *)addr6;
+				cni.addr6.len = sizeof(addr6);
+				cni.gateway6.data = (uint8_t *)gateway6;
+				cni.gateway6.len = sizeof(gateway6);
+			}
 			resp.cni = &cni;
 		}
 		/* No cmocka assertion off the test's thread: a failed write
@@ -885,7 +993,22 @@ static void test_binary_against_fake_agent(void **state)
 	assert_int_equal(json_object_get_int(get(iface, "mtu")), 1450);
 	assert_string_equal(get_str(json_object_array_get_idx(get(r.out, "ips"), 0), "address"),
 			    "172.16.0.5/24");
+	assert_int_equal(json_object_array_length(get(r.out, "ips")), 1);
 	json_object_put(r.out);
+
+	/* A dual-stack agent's reply: the plugin prints both addresses and
+	 * both default routes. */
+	fa.with_ipv6 = true;
+	run_plugin(add, conf, &r);
+	if (r.status != 0 || !r.out)
+		fail_msg("dual-stack ADD exited %d: %s", r.status, r.text);
+	assert_int_equal(json_object_array_length(get(r.out, "ips")), 2);
+	assert_string_equal(get_str(json_object_array_get_idx(get(r.out, "ips"), 1), "address"),
+			    "fd6e:7361:6765::5/64");
+	assert_string_equal(get_str(json_object_array_get_idx(get(r.out, "routes"), 1), "gw"),
+			    "fd6e:7361:6765::1");
+	json_object_put(r.out);
+	fa.with_ipv6 = false;
 
 	/* DEL without a netns: success prints nothing. */
 	fa.with_attachment = false;
@@ -906,7 +1029,7 @@ static void test_binary_against_fake_agent(void **state)
 	assert_int_equal(r.status, 0);
 	assert_string_equal(get_str(r.out, "cniVersion"), "1.0.0");
 	json_object_put(r.out);
-	assert_int_equal(fa.requests, 4);
+	assert_int_equal(fa.requests, 5);
 	fake_agent_stop(&fa);
 }
 
@@ -986,10 +1109,12 @@ int main(void)
 	    cmocka_unit_test(test_version_errors),
 	    cmocka_unit_test(test_config_errors),
 	    cmocka_unit_test(test_parse_requests),
+	    cmocka_unit_test(test_add_result_dual_stack),
 	    cmocka_unit_test(test_add_result_per_version),
 	    cmocka_unit_test(test_add_result_chained),
 	    cmocka_unit_test(test_error_json),
 	    cmocka_unit_test(test_reply_outcomes),
+	    cmocka_unit_test(test_check_prev_result_dual_stack),
 	    cmocka_unit_test(test_check_against_prev_result),
 	    cmocka_unit_test(test_call_errors),
 	    cmocka_unit_test(test_binary_errors),

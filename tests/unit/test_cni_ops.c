@@ -179,6 +179,30 @@ static void test_add_result_and_shared_allocator(void **state)
 	assert_int_equal(e->cni.netns_dev, 7);
 }
 
+/* Dual-stack: the attachment's IPv6 address has its IPv4 host part in the
+ * /64 (derived, not allocated), the gateway is the bridge's ::1; IPv4-only
+ * (test_add_result_and_shared_allocator) leaves both all zero. */
+static void test_add_result_dual_stack(void **state)
+{
+	struct fake *f = *state;
+	struct ctl_cni_result res;
+	char msg[CTL_MESSAGE_MAX], a[ADDR6_STRLEN];
+	uint32_t ns_addr;
+
+	assert_int_equal(call(f, CTL_CNI_ADD, "c0", "/ns/a/10", &res, msg), CTL_OK);
+	assert_true(addr6_is_zero(&res.addr6) && addr6_is_zero(&res.gateway6));
+	assert_int_equal(addr6_parse_prefix("fd6e:7361:6765:7::/64", &f->node.subnet6), 0);
+	f->node.subnet6_set = true;
+	assert_int_equal(nsalloc_add(f->node.alloc, "NS1", &ns_addr), 0);
+	assert_int_equal(call(f, CTL_CNI_ADD, "c1", "/ns/a/11", &res, msg), CTL_OK);
+	assert_string_equal(addr_text(res.addr), "172.16.0.4");
+	assert_string_equal(addr6_format(&res.addr6, a), "fd6e:7361:6765:7::4");
+	assert_string_equal(addr6_format(&res.gateway6, a), "fd6e:7361:6765:7::1");
+	/* CHECK answers with the same result. */
+	assert_int_equal(call(f, CTL_CNI_CHECK, "c1", "/ns/a/11", &res, msg), CTL_OK);
+	assert_string_equal(addr6_format(&res.addr6, a), "fd6e:7361:6765:7::4");
+}
+
 static void test_add_refusals(void **state)
 {
 	struct fake *f = *state;
@@ -317,6 +341,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_add_result_and_shared_allocator, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_add_result_dual_stack, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_add_refusals, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_add_same_key_other_namespace, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_del_check_gc, setup, teardown),

@@ -648,6 +648,85 @@ static void test_peers6(void **state)
 	status_clear(&st);
 }
 
+/* sample() on a dual-stack node: the /64, the bridge's ::1, and each
+ * namespace's and attachment's IPv6 address (the second attachment has
+ * none: "-" and null). */
+static void sample_dual(struct status *st)
+{
+	sample(st);
+	assert_int_equal(addr6_parse_prefix("fd6e:7361:6765::/64", &st->subnet6), 0);
+	st->subnet6_known = true;
+	assert_int_equal(addr6_parse("fd6e:7361:6765::1", &st->bridge_addr6), 0);
+	assert_int_equal(addr6_parse("fd6e:7361:6765::2", &st->namespaces[0].addr6), 0);
+	assert_int_equal(addr6_parse("fd6e:7361:6765::a", &st->namespaces[1].addr6), 0);
+	assert_int_equal(addr6_parse("fd6e:7361:6765::b", &st->attachments[0].addr6), 0);
+}
+
+static void test_text_dual_stack(void **state)
+{
+	struct status st;
+	char *text;
+
+	(void)state;
+	sample_dual(&st);
+	text = text_of(&st);
+	assert_non_null(strstr(text, "subnet   172.16.0.0/24\n"
+				     "subnet6  fd6e:7361:6765::/64\n"
+				     "bridge   br0 172.16.0.1 fd6e:7361:6765::1\n"));
+	assert_non_null(strstr(text, "NAMESPACE  ADDRESS      IPV6 ADDRESS       ORIGIN\n"
+				     "NS1        172.16.0.2   fd6e:7361:6765::2  config\n"
+				     "database   172.16.0.10  fd6e:7361:6765::a  runtime\n"));
+	assert_non_null(strstr(
+	    text, "CONTAINER  IFNAME  ADDRESS      IPV6 ADDRESS       NETNS                  "
+		  "HOST END         ORIGIN\n"
+		  "3f2a9c     eth0    172.16.0.11  fd6e:7361:6765::b  /run/netns/cni-1       "
+		  "nsc0123456789ab  cni\n"
+		  "77         net1    172.16.0.12  -                  /proc/9/ns/net (gone)  "
+		  "nsc000000000001  cni\n"));
+	assert_null(strstr(text, " \n"));
+	free(text);
+	status_clear(&st);
+}
+
+static void test_json_dual_stack(void **state)
+{
+	struct status st;
+	json_object *root, *node, *list;
+
+	(void)state;
+	/* IPv4 only: the IPv6 keys are there, null. */
+	sample(&st);
+	root = json_of(&st);
+	node = get(root, "node", json_type_object);
+	get(node, "subnet6", json_type_null);
+	get(node, "bridge_ip6", json_type_null);
+	get(json_object_array_get_idx(get(root, "namespaces", json_type_array), 0), "ip6",
+	    json_type_null);
+	get(json_object_array_get_idx(get(root, "attachments", json_type_array), 0), "ip6",
+	    json_type_null);
+	json_object_put(root);
+	status_clear(&st);
+
+	sample_dual(&st);
+	root = json_of(&st);
+	node = get(root, "node", json_type_object);
+	assert_string_equal(json_object_get_string(get(node, "subnet6", json_type_string)),
+			    "fd6e:7361:6765::/64");
+	assert_string_equal(json_object_get_string(get(node, "bridge_ip6", json_type_string)),
+			    "fd6e:7361:6765::1");
+	list = get(root, "namespaces", json_type_array);
+	assert_string_equal(json_object_get_string(
+				get(json_object_array_get_idx(list, 1), "ip6", json_type_string)),
+			    "fd6e:7361:6765::a");
+	list = get(root, "attachments", json_type_array);
+	assert_string_equal(json_object_get_string(
+				get(json_object_array_get_idx(list, 0), "ip6", json_type_string)),
+			    "fd6e:7361:6765::b");
+	get(json_object_array_get_idx(list, 1), "ip6", json_type_null);
+	json_object_put(root);
+	status_clear(&st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -655,6 +734,8 @@ int main(void)
 	    cmocka_unit_test(test_text),
 	    cmocka_unit_test(test_text_unhealthy_and_empty),
 	    cmocka_unit_test(test_json),
+	    cmocka_unit_test(test_text_dual_stack),
+	    cmocka_unit_test(test_json_dual_stack),
 	    cmocka_unit_test(test_durations),
 	    cmocka_unit_test(test_bounds),
 	    cmocka_unit_test(test_families),
