@@ -660,36 +660,37 @@ void rde_session_down(struct rde *rde, const uint8_t node_id[NODE_ID_LEN], bool 
 	expiry_update(rde, now_ms);
 }
 
+/* Entries of one family the session dropped: counted under verdict v in
+ * counts, and logged with why. */
+static void count_dropped(const struct rde_node *node, uint64_t *counts, enum rib_verdict v,
+			  unsigned n, const char *what, const char *why)
+{
+	if (!n)
+		return;
+	counts[v] += n;
+	log_warn("peer %s: %u advertised %s rejected: %s (%s)", node->name, n, what,
+		 rib_verdict_name(v), why);
+}
+
 /* An advert's entries the session could not even decode are counted and
- * logged here, with the others' verdicts. */
+ * logged here, with the others' verdicts (IPv6 ones only when dual-stack
+ * is on: otherwise they mean nothing here). */
 static void count_undecoded(struct rde *rde, const struct rde_node *node,
 			    const struct rde_advert *advert)
 {
-	if (advert->n_malformed) {
-		rde->stats.rejected[RIB_REJECT_MALFORMED] += advert->n_malformed;
-		log_warn("peer %s: %u advertised subnet(s) rejected: %s (prefix length over 32)",
-			 node->name, advert->n_malformed, rib_verdict_name(RIB_REJECT_MALFORMED));
-	}
-	if (advert->n_over) {
-		rde->stats.rejected[RIB_REJECT_TOO_MANY] += advert->n_over;
-		log_warn("peer %s: %u advertised subnet(s) rejected: %s (at most %d per node)",
-			 node->name, advert->n_over, rib_verdict_name(RIB_REJECT_TOO_MANY),
-			 RIB_MAX_SUBNETS_PER_NODE);
-	}
+	char over[32];
+
+	snprintf(over, sizeof(over), "at most %d per node", RIB_MAX_SUBNETS_PER_NODE);
+	count_dropped(node, rde->stats.rejected, RIB_REJECT_MALFORMED, advert->n_malformed,
+		      "subnet(s)", "prefix length over 32");
+	count_dropped(node, rde->stats.rejected, RIB_REJECT_TOO_MANY, advert->n_over, "subnet(s)",
+		      over);
 	if (!rde->config.ipv6)
 		return;
-	if (advert->n_malformed6) {
-		rde->stats.rejected6[RIB_REJECT_MALFORMED] += advert->n_malformed6;
-		log_warn("peer %s: %u advertised IPv6 subnet(s) rejected: %s (address not 16 "
-			 "bytes or prefix length over 128)",
-			 node->name, advert->n_malformed6, rib_verdict_name(RIB_REJECT_MALFORMED));
-	}
-	if (advert->n_over6) {
-		rde->stats.rejected6[RIB_REJECT_TOO_MANY] += advert->n_over6;
-		log_warn("peer %s: %u advertised IPv6 subnet(s) rejected: %s (at most %d per node)",
-			 node->name, advert->n_over6, rib_verdict_name(RIB_REJECT_TOO_MANY),
-			 RIB_MAX_SUBNETS_PER_NODE);
-	}
+	count_dropped(node, rde->stats.rejected6, RIB_REJECT_MALFORMED, advert->n_malformed6,
+		      "IPv6 subnet(s)", "address not 16 bytes or prefix length over 128");
+	count_dropped(node, rde->stats.rejected6, RIB_REJECT_TOO_MANY, advert->n_over6,
+		      "IPv6 subnet(s)", over);
 }
 
 /* The advert's IPv6 part, stored for apply_advert (nothing with --ipv6

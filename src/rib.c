@@ -166,15 +166,22 @@ const char *rib_verdict_key(enum rib_verdict verdict)
 	return (unsigned)verdict < RIB_VERDICT_COUNT ? keys[verdict] : "unknown";
 }
 
+/* A copy of n items of size bytes (NULL for none) into *to, freeing the
+ * old one. */
+static void copy_list(void **to, const void *from, unsigned n, size_t size)
+{
+	free(*to);
+	*to = NULL;
+	if (n) {
+		*to = xcalloc(n, size);
+		memcpy(*to, from, n * size);
+	}
+}
+
 void rib_set_local(struct rib *rib, const struct prefix *prefixes, unsigned n)
 {
-	free(rib->local);
-	rib->local = NULL;
+	copy_list((void **)&rib->local, prefixes, n, sizeof(*rib->local));
 	rib->n_local = n;
-	if (n) {
-		rib->local = xcalloc(n, sizeof(*rib->local));
-		memcpy(rib->local, prefixes, n * sizeof(*rib->local));
-	}
 }
 
 /* The checks that need no other entry: shape, range and length. */
@@ -199,13 +206,8 @@ void rib_set_cluster6(struct rib *rib, const struct prefix6 *cluster6)
 
 void rib_set_local6(struct rib *rib, const struct prefix6 *prefixes, unsigned n)
 {
-	free(rib->local6);
-	rib->local6 = NULL;
+	copy_list((void **)&rib->local6, prefixes, n, sizeof(*rib->local6));
 	rib->n_local6 = n;
-	if (n) {
-		rib->local6 = xcalloc(n, sizeof(*rib->local6));
-		memcpy(rib->local6, prefixes, n * sizeof(*rib->local6));
-	}
 }
 
 enum rib_verdict rib_check_shape6(const struct rib *rib, const struct prefix6 *p)

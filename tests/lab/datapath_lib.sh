@@ -44,8 +44,21 @@ seen_as() {
 	pid=$!
 	DP_PIDS+=("$pid")
 	poll 30 listening "${server[@]}" -- "$port" || { echo "no listener on ${server[*]}:$port"; return 1; }
-	lab exec "${client[@]}" -- timeout 10 socat -u "$(tcp_to "$addr" "$port")" - || true
+	lab exec "${client[@]}" -- timeout 10 socat -u "$(tcp_to "$addr" "$port")" - |
+		canonical_addr || true
 	wait "$pid" 2>/dev/null || true
+}
+
+# canonical_addr: the address on stdin as people write it: socat writes an
+# IPv6 peer in full and in brackets ([fd6e:7361:6765:0000:...:0002]);
+# anything else passes unchanged.
+canonical_addr() {
+	python3 -c 'import ipaddress, sys
+a = sys.stdin.read().strip()
+try:
+    print(ipaddress.ip_address(a.strip("[]")))
+except ValueError:
+    print(a)'
 }
 
 # bulk FROM_HOST FROM_NS TO_HOST TO_NS TO_ADDR: BULK_BYTES of random data

@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "addr6_lit.h"
+
 #include "nsagent/log.h"
 #include "nsagent/rde.h"
 
@@ -532,24 +534,8 @@ static void test_rejections_counted(void **st)
 
 /* ---- IPv6 ---- */
 
-static struct prefix6 P6(const char *text) {
-	struct prefix6 p;
-
-	assert_int_equal(addr6_parse_prefix(text, &p), 0);
-	return p;
-}
-
-static struct in6_addr
-A6(const char *text) {
-	struct in6_addr a;
-
-	assert_int_equal(addr6_parse(text, &a), 0);
-	return a;
-}
-
 /* Dual-stack, our subnet NET(1) given, so our /64 is fd6e:7361:6765:1::. */
-static void
-start_dual(struct fixture *f, enum cfg_backend backend, bool ipv6, uint64_t now)
+static void start_dual(struct fixture *f, enum cfg_backend backend, bool ipv6, uint64_t now)
 {
 	struct rde_config c;
 
@@ -558,7 +544,7 @@ start_dual(struct fixture *f, enum cfg_backend backend, bool ipv6, uint64_t now)
 	c.subnet_explicit = true;
 	c.backend = backend;
 	c.ipv6 = ipv6;
-	c.cluster6 = P6("fd6e:7361:6765::/48");
+	c.cluster6 = pfx6("fd6e:7361:6765::/48");
 	snprintf(c.underlay_ifname, sizeof(c.underlay_ifname), "eth0");
 	c.underlay_ipv6 = true;
 	start(f, &c, now);
@@ -568,7 +554,7 @@ start_dual(struct fixture *f, enum cfg_backend backend, bool ipv6, uint64_t now)
 static void up_and_advert6(struct fixture *f, const uint8_t *id, uint32_t ip, struct prefix subnet,
 			   const char *subnet6, const char *ll, bool vtep, uint64_t now)
 {
-	struct prefix6 p6 = P6(subnet6);
+	struct prefix6 p6 = pfx6(subnet6);
 	struct rde_advert a = {.node_ip = ip,
 			       .subnets = &subnet,
 			       .n_subnets = 1,
@@ -578,7 +564,7 @@ static void up_and_advert6(struct fixture *f, const uint8_t *id, uint32_t ip, st
 			       .vtep_mac = VTEP_MAC};
 
 	if (ll) {
-		a.link_local6 = A6(ll);
+		a.link_local6 = ip6(ll);
 		a.link_local6_set = true;
 	}
 	rde_session_up(f->rde, id, now);
@@ -589,7 +575,7 @@ static void up_and_advert6(struct fixture *f, const uint8_t *id, uint32_t ip, st
 
 static const struct kern_route *planned6(const struct fixture *f, const char *dst6)
 {
-	struct prefix6 want = P6(dst6);
+	struct prefix6 want = pfx6(dst6);
 
 	for (unsigned i = 0; i < f->last.n_routes; i++)
 		if (f->last.routes[i].ipv6 && addr6_prefix_equal(&f->last.routes[i].dst6, &want))
@@ -614,14 +600,14 @@ static void test_ipv6_paths(void **st)
 	r = planned6(f, "fd6e:7361:6765:2::/64");
 	assert_non_null(r);
 	assert_int_equal(r->mode, KERN_MODE_DIRECT);
-	assert_memory_equal(&r->gateway6, (struct in6_addr[]){A6("fe80::2")}, 16);
+	assert_memory_equal(&r->gateway6, (struct in6_addr[]){ip6("fe80::2")}, 16);
 	assert_string_equal(r->ifname, "eth0");
 	assert_int_equal(f->last.vtep, 0); /* IPv4 and IPv6 direct: no tunnel */
 	v = view_of(f, HIGH);
 	assert_true(v.subnet6_known && v.routed6);
 	assert_int_equal(v.mode6, KERN_MODE_DIRECT);
 	assert_true(
-	    addr6_prefix_equal(&v.subnet6, (struct prefix6[]){P6("fd6e:7361:6765:2::/64")}));
+	    addr6_prefix_equal(&v.subnet6, (struct prefix6[]){pfx6("fd6e:7361:6765:2::/64")}));
 
 	up_and_advert6(f, LOW, IP_C, NET(3), "fd6e:7361:6765:3::/64", "fe80::3", true, 2);
 	r = planned6(f, "fd6e:7361:6765:3::/64");
@@ -674,14 +660,14 @@ static void test_ipv6_rejections_counted(void **st)
 	struct fixture *f = *st;
 	struct prefix subnet = NET(2);
 	struct prefix6 set[] = {
-	    P6("fd6e:7361:6765:1::/64"), /* ours */
-	    P6("::/0"),
-	    P6("fe80::/64"),
-	    P6("ff02::/64"),
-	    P6("fd6e:7361:6765::/56"),
-	    P6("fd00:5::/64"),
-	    P6("fd6e:7361:6765:3::/64"), /* LOW's */
-	    P6("fd6e:7361:6765:2::/64"),
+	    pfx6("fd6e:7361:6765:1::/64"), /* ours */
+	    pfx6("::/0"),
+	    pfx6("fe80::/64"),
+	    pfx6("ff02::/64"),
+	    pfx6("fd6e:7361:6765::/56"),
+	    pfx6("fd00:5::/64"),
+	    pfx6("fd6e:7361:6765:3::/64"), /* LOW's */
+	    pfx6("fd6e:7361:6765:2::/64"),
 	};
 	struct rde_advert a = {.node_ip = IP_B,
 			       .subnets = &subnet,
@@ -689,7 +675,7 @@ static void test_ipv6_rejections_counted(void **st)
 			       .subnets6 = set,
 			       .n_subnets6 = 8,
 			       .n_malformed6 = 3,
-			       .link_local6 = A6("fe80::2"),
+			       .link_local6 = ip6("fe80::2"),
 			       .link_local6_set = true};
 	struct rde_stats stats;
 	struct rde_peer_view v;
@@ -714,10 +700,10 @@ static void test_ipv6_rejections_counted(void **st)
 	assert_non_null(planned6(f, "fd6e:7361:6765:2::/64"));
 	assert_non_null(planned6(f, "fd6e:7361:6765:3::/64"));
 	assert_memory_equal(&planned6(f, "fd6e:7361:6765:3::/64")->gateway6,
-			    (struct in6_addr[]){A6("fe80::3")}, 16);
+			    (struct in6_addr[]){ip6("fe80::3")}, 16);
 	v = view_of(f, HIGH);
 	assert_true(
-	    addr6_prefix_equal(&v.subnet6, (struct prefix6[]){P6("fd6e:7361:6765:2::/64")}));
+	    addr6_prefix_equal(&v.subnet6, (struct prefix6[]){pfx6("fd6e:7361:6765:2::/64")}));
 }
 
 /* A peer without IPv6 (an older agent: no subnets6) gets and gives no

@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "addr6_lit.h"
+
 #include "nsagent/log.h"
 #include "nsagent/rib.h"
 
@@ -362,26 +364,10 @@ static void test_subnet_length(void **st)
 
 /* ---- IPv6 ---- */
 
-static struct prefix6 P6(const char *text) {
-	struct prefix6 p;
-
-	assert_int_equal(addr6_parse_prefix(text, &p), 0);
-	return p;
-}
-
-static struct in6_addr
-A6(const char *text) {
-	struct in6_addr a;
-
-	assert_int_equal(addr6_parse(text, &a), 0);
-	return a;
-}
-
-static struct rib *
-rib6_new(void)
+static struct rib *rib6_new(void)
 {
 	struct rib *rib = rib_new(&cluster, 24);
-	struct prefix6 cluster6 = P6("fd6e:7361:6765::/48");
+	struct prefix6 cluster6 = pfx6("fd6e:7361:6765::/48");
 
 	rib_set_cluster6(rib, &cluster6);
 	return rib;
@@ -390,7 +376,7 @@ rib6_new(void)
 /* The route to dst6 in the set, or NULL. */
 static const struct kern_route *route6(const struct kern_route *r, unsigned n, const char *dst6)
 {
-	struct prefix6 want = P6(dst6);
+	struct prefix6 want = pfx6(dst6);
 
 	for (unsigned i = 0; i < n; i++)
 		if (r[i].ipv6 && addr6_prefix_equal(&r[i].dst6, &want))
@@ -405,19 +391,19 @@ static void test_verdicts6(void **st)
 {
 	(void)st;
 	struct rib *rib = rib6_new();
-	struct prefix6 local6[] = {P6("fd6e:7361:6765:1::/64"), P6("fd00:1::5/128")};
+	struct prefix6 local6[] = {pfx6("fd6e:7361:6765:1::/64"), pfx6("fd00:1::5/128")};
 	struct prefix6 set[] = {
-	    P6("::/0"),
-	    P6("fd6e:7361:6765::/56"),
-	    P6("fd6e:7361:6765:3::/80"),
-	    P6("fe80::/64"),
-	    P6("ff02::/64"),
-	    P6("fd00:9::/64"),
-	    P6("fd6e:7361:6765:1::/64"),
-	    P6("fd6e:7361:6765:2::/64"),
-	    {A6("fd6e:7361:6765:3::1"), 64},
-	    P6("fd00:1::/64"),
-	    P6("fd6e:7361:6765:4::/64"),
+	    pfx6("::/0"),
+	    pfx6("fd6e:7361:6765::/56"),
+	    pfx6("fd6e:7361:6765:3::/80"),
+	    pfx6("fe80::/64"),
+	    pfx6("ff02::/64"),
+	    pfx6("fd00:9::/64"),
+	    pfx6("fd6e:7361:6765:1::/64"),
+	    pfx6("fd6e:7361:6765:2::/64"),
+	    {ip6("fd6e:7361:6765:3::1"), 64},
+	    pfx6("fd00:1::/64"),
+	    pfx6("fd6e:7361:6765:4::/64"),
 	};
 	const enum rib_verdict want[] = {
 	    RIB_REJECT_DEFAULT,	  RIB_REJECT_LENGTH,	      RIB_REJECT_LENGTH, RIB_REJECT_SPECIAL,
@@ -430,20 +416,21 @@ static void test_verdicts6(void **st)
 
 	rib_set_local6(rib, local6, 2);
 	assert_int_equal(rib_advert6_checked(rib, A, IP_A, NULL,
-					     (struct prefix6[]){P6("fd6e:7361:6765:2::/64")}, 1, v),
+					     (struct prefix6[]){pfx6("fd6e:7361:6765:2::/64")}, 1,
+					     v),
 			 0);
 	assert_int_equal(rib_advert6_checked(rib, B, IP_B, NULL, set, 11, v), 10);
 	for (int i = 0; i < 11; i++)
 		assert_int_equal(v[i] * 100 + i, want[i] * 100 + i);
 	assert_string_equal(rib_verdict_key(RIB_REJECT_SPECIAL), "special");
 	/* without a path yet they are direct, via nothing: the paths come next */
-	rib_set_path6(rib, B, true, KERN_MODE_DIRECT, (struct in6_addr[]){A6("fe80::b")}, "eth0", 0,
-		      NULL);
+	rib_set_path6(rib, B, true, KERN_MODE_DIRECT, (struct in6_addr[]){ip6("fe80::b")}, "eth0",
+		      0, NULL);
 	n = routes(rib, NULL, r);
 	assert_int_equal(n, 2);
 	assert_non_null(route6(r, n, "fd6e:7361:6765:4::/64"));
 	assert_memory_equal(&route6(r, n, "fd6e:7361:6765:4::/64")->gateway6,
-			    (struct in6_addr[]){A6("fe80::b")}, 16);
+			    (struct in6_addr[]){ip6("fe80::b")}, 16);
 	assert_string_equal(route6(r, n, "fd6e:7361:6765:4::/64")->ifname, "eth0");
 
 	/* an IPv4 advert leaves the node's IPv6 entries alone... */
@@ -470,8 +457,8 @@ static void test_graceful_restart6(void **st)
 {
 	(void)st;
 	struct rib *rib = rib6_new();
-	struct prefix6 a6 = P6("fd6e:7361:6765:a::/64");
-	struct in6_addr ll = A6("fe80::a");
+	struct prefix6 a6 = pfx6("fd6e:7361:6765:a::/64");
+	struct in6_addr ll = ip6("fe80::a");
 	struct kern_route r[8];
 	enum rib_verdict v[2];
 	uint64_t next;
@@ -534,17 +521,17 @@ static void test_adopt6(void **st)
 	uint8_t mac_b[KERN_MAC_LEN] = {0x6e, 0, 0xc0, 0xa8, 1, 6};
 	struct kern_route kr[] = {
 	    {.ipv6 = true,
-	     .dst6 = P6("fd6e:7361:6765:a::/64"),
-	     .gateway6 = A6("fe80::a"),
+	     .dst6 = pfx6("fd6e:7361:6765:a::/64"),
+	     .gateway6 = ip6("fe80::a"),
 	     .ifname = "eth0"},
 	    {.ipv6 = true,
-	     .dst6 = P6("fd6e:7361:6765:b::/64"),
+	     .dst6 = pfx6("fd6e:7361:6765:b::/64"),
 	     .gateway = IP_B,
 	     .mode = KERN_MODE_VXLAN,
 	     .vtep = IP_B},
 	};
 	const struct rib_entry *e;
-	struct in6_addr ll_a = A6("fe80::a");
+	struct in6_addr ll_a = ip6("fe80::a");
 	enum rib_verdict v[1];
 	unsigned n;
 
@@ -560,8 +547,8 @@ static void test_adopt6(void **st)
 	rib_advert_checked(rib, A, IP_A, (struct prefix[]){NET(1)}, 1, false, v);
 	assert_true(node_id_is_zero(rib_entries(rib, &n)[0].node_id));
 	/* ...its IPv6 advert with that link-local address does */
-	rib_advert6_checked(rib, A, IP_A, &ll_a, (struct prefix6[]){P6("fd6e:7361:6765:a::/64")}, 1,
-			    v);
+	rib_advert6_checked(rib, A, IP_A, &ll_a, (struct prefix6[]){pfx6("fd6e:7361:6765:a::/64")},
+			    1, v);
 	e = rib_entries(rib, &n);
 	assert_memory_equal(e[0].node_id, A, NODE_ID_LEN);
 	assert_false(e[0].stale);
