@@ -238,7 +238,7 @@ static int judge_advert(struct rde *rde, struct rde_node *node, bool ipv6,
 	char buf[PREFIX6_STRLEN], length_want[16];
 
 	snprintf(length_want, sizeof(length_want), " (/%u)",
-		 ipv6 ? ADDR6_NODE_SUBNET_LEN : rde->config.subnet_len);
+		 ipv6 ? (unsigned)ADDR6_NODE_SUBNET_LEN : rde->config.subnet_len);
 	for (unsigned k = 0; k < n; k++) {
 		enum rib_verdict v = verdicts[k];
 		const char *p = ipv6 ? addr6_format_prefix(&node->advert6[k], buf)
