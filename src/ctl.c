@@ -112,6 +112,27 @@ static bool addr6_from_proto(const ProtobufCBinaryData *in, struct in6_addr *out
 	return true;
 }
 
+/* Points into p, which must outlive the message. */
+static NsaCtl__Prefix6 *prefix6_to_proto(const struct prefix6 *p)
+{
+	NsaCtl__Prefix6 *out = xmalloc(sizeof(*out));
+
+	nsa_ctl__prefix6__init(out);
+	out->addr = addr6_to_proto(&p->addr);
+	out->len = p->len;
+	return out;
+}
+
+/* Only a well-formed prefix (16 bytes, length at most 128, no host bit)
+ * is taken. */
+static bool prefix6_from_proto(const NsaCtl__Prefix6 *in, struct prefix6 *out)
+{
+	if (!in || in->len > 128 || !addr6_from_proto(&in->addr, &out->addr))
+		return false;
+	out->len = (uint8_t)in->len;
+	return addr6_prefix_valid(out);
+}
+
 /* Every counter as a {name, label, value}, walking the model's family
  * table: a new counter needs no edit here. */
 static void counters_to_proto(const struct status *st, NsaCtl__Status *out)
@@ -165,10 +186,7 @@ static NsaCtl__Status *status_to_proto(const struct status *st)
 	out->bridge = (char *)st->bridge;
 	out->bridge_addr = st->bridge_addr;
 	if (st->subnet6_known) {
-		out->subnet6 = xmalloc(sizeof(*out->subnet6));
-		nsa_ctl__prefix6__init(out->subnet6);
-		out->subnet6->addr = addr6_to_proto(&st->subnet6.addr);
-		out->subnet6->len = st->subnet6.len;
+		out->subnet6 = prefix6_to_proto(&st->subnet6);
 		out->bridge_addr6 = addr6_to_proto(&st->bridge_addr6);
 	}
 	out->key = st->key;
@@ -230,6 +248,13 @@ static NsaCtl__Status *status_to_proto(const struct status *st)
 			pp->probe6->lost = p->probe6.lost;
 			pp->probe6->loss_ratio = p->probe6.loss_ratio;
 		}
+		pp->subnet6 = p->subnet6_known ? prefix6_to_proto(&p->subnet6) : NULL;
+		pp->route6 = (NsaCtl__Route)p->route6;
+		pp->mode6 = (char *)p->mode6;
+		if (p->link_local6_set) {
+			pp->link_local6.data = (uint8_t *)p->link_local6.s6_addr;
+			pp->link_local6.len = sizeof(p->link_local6.s6_addr);
+		}
 		out->peers[i] = pp;
 	}
 	out->n_session_states = st->n_session_states;
@@ -255,6 +280,7 @@ static void status_proto_free(NsaCtl__Status *out)
 	for (size_t i = 0; i < out->n_peers; i++) {
 		free(out->peers[i]->subnet);
 		free(out->peers[i]->probe6);
+		free(out->peers[i]->subnet6);
 		free(out->peers[i]);
 	}
 	free(out->peers);
@@ -285,12 +311,9 @@ static void status_from_proto(const NsaCtl__Status *in, struct status *st)
 	st->subnet_known = prefix_from_proto(in->subnet, &st->subnet);
 	copy_text(st->bridge, sizeof(st->bridge), in->bridge);
 	st->bridge_addr = in->bridge_addr;
-	if (in->subnet6 && in->subnet6->len <= 128 &&
-	    addr6_from_proto(&in->subnet6->addr, &st->subnet6.addr)) {
-		st->subnet6.len = (uint8_t)in->subnet6->len;
-		st->subnet6_known = addr6_prefix_valid(&st->subnet6);
+	st->subnet6_known = prefix6_from_proto(in->subnet6, &st->subnet6);
+	if (st->subnet6_known)
 		addr6_from_proto(&in->bridge_addr6, &st->bridge_addr6);
-	}
 	st->key = in->key;
 	for (size_t i = 0; i < in->n_namespaces; i++) {
 		struct status_namespace *ns = status_add_namespace(st);
@@ -344,6 +367,12 @@ static void status_from_proto(const NsaCtl__Status *in, struct status *st)
 			p->probe6.lost = pp->probe6->lost;
 			p->probe6.loss_ratio = pp->probe6->loss_ratio;
 		}
+		p->subnet6_known = prefix6_from_proto(pp->subnet6, &p->subnet6);
+		p->route6 = pp->route6 <= NSA_CTL__ROUTE__ROUTE_STALE
+				? (enum status_route)pp->route6
+				: STATUS_ROUTE_NONE;
+		copy_text(p->mode6, sizeof(p->mode6), pp->mode6);
+		p->link_local6_set = addr6_from_proto(&pp->link_local6, &p->link_local6);
 	}
 	for (size_t i = 0; i < in->n_session_states && i < STATUS_MAX_SESSION_STATES; i++)
 		copy_text(st->session_states[st->n_session_states++], STATUS_STATE_MAX,

@@ -89,10 +89,15 @@ struct daemon {
 	struct tls_ctx *tls;
 	enum peer_goodbye goodbye;
 	bool ready;
-	bool failed;		 /* a fatal error inside a callback: stop the loop */
-	struct pidfile *pidfile; /* locked while the agent runs (pidfile.c) */
-	uint32_t node_ip;	 /* as chosen at start */
-	unsigned underlay_mtu;	 /* of the node IP's link */
+	bool failed;			/* a fatal error inside a callback: stop the loop */
+	struct pidfile *pidfile;	/* locked while the agent runs (pidfile.c) */
+	uint32_t node_ip;		/* as chosen at start */
+	unsigned underlay_mtu;		/* of the node IP's link */
+	char underlay_ifname[IFNAMSIZ]; /* the node IP's link; "" = not found */
+	/* Its IPv6 link-local address (dual-stack): the next hop peers on
+	 * that link take for our /64. */
+	struct in6_addr link_local6;
+	bool link_local6_set;
 	/* Operations (control socket, reload, runtime namespaces, metrics). */
 	struct cfg *cfg_reloaded; /* owned; d->cfg points here after a reload */
 	struct nsalloc *nsalloc;  /* namespace -> address, persisted */
@@ -842,6 +847,15 @@ static void peer_status(struct daemon *d, struct status *st)
 			p->route = pi->route.stale ? STATUS_ROUTE_STALE : STATUS_ROUTE_INSTALLED;
 			snprintf(p->mode, sizeof(p->mode), "%s", backend_mode_name(pi->route.mode));
 		}
+		p->subnet6 = pi->route.subnet6;
+		p->subnet6_known = pi->route.subnet6_known;
+		p->link_local6 = pi->route.link_local6;
+		p->link_local6_set = !addr6_is_zero(&pi->route.link_local6);
+		if (pi->route.routed6) {
+			p->route6 = pi->route.stale ? STATUS_ROUTE_STALE : STATUS_ROUTE_INSTALLED;
+			snprintf(p->mode6, sizeof(p->mode6), "%s",
+				 backend_mode_name(pi->route.mode6));
+		}
 		probe_status(d->probe, pi->endpoint.addr, &p->probe);
 		probe_status(d->probe6, pi->endpoint.addr, &p->probe6);
 	}
@@ -874,8 +888,10 @@ static void counter_status(struct daemon *d, struct status *st)
 	st->counters[STATUS_HANDSHAKE_TIMEOUTS] = s.handshake_timeouts;
 	st->counters[STATUS_FRAMES_OVERSIZE] = s.frames_oversize;
 	st->counters[STATUS_FRAMES_MALFORMED] = s.frames_malformed;
-	for (unsigned v = RIB_ACCEPTED + 1; v < RIB_VERDICT_COUNT; v++)
+	for (unsigned v = RIB_ACCEPTED + 1; v < RIB_VERDICT_COUNT; v++) {
 		st->counters[STATUS_ADVERTS_REJECTED_BY(v)] = s.rejected[v];
+		st->counters[STATUS_ADVERTS6_REJECTED_BY(v)] = s.rejected6[v];
+	}
 }
 
 static void namespace_status(const struct daemon *d, const struct nsalloc_entry *e,
@@ -1071,6 +1087,15 @@ static void choose_underlay(struct daemon *d)
 		mtu = BACKEND_DEFAULT_MTU;
 	}
 	d->underlay_mtu = mtu;
+	snprintf(d->underlay_ifname, sizeof(d->underlay_ifname), "%s", ifname);
+	if (d->cfg->ipv6 && ifname[0]) {
+		d->link_local6_set = kern_link_local6(ifname, &d->link_local6, &kerr) == 0;
+		/* Not an error: peers on this link then reach our /64 over VXLAN. */
+		if (!d->link_local6_set)
+			log_info("%s; IPv6 to and from peers on it goes over VXLAN where the "
+				 "backend allows",
+				 kerr.message);
+	}
 	if (backend_has_vtep(d->cfg->backend))
 		log_info("data path: backend %s, underlay %s MTU %u; VXLAN device %s (VNI %u, UDP "
 			 "port %u, local %s, MTU %u) for peers that are not on-link",
@@ -1276,11 +1301,15 @@ static void start_rde(struct daemon *d)
 	struct kern_error kerr = {{0}};
 	struct kern_route *adopted = NULL;
 	struct prefix *local = NULL;
-	unsigned n_adopted = 0, n_local = 0;
+	struct prefix6 *local6 = NULL;
+	unsigned n_adopted = 0, n_local = 0, n_local6 = 0;
 	struct timespec now;
 
 	if (kern_local_prefixes(cfg->bridge, &local, &n_local, &kerr) < 0)
 		log_warn("%s; adverts are checked against the cluster range only", kerr.message);
+	if (cfg->ipv6 && kern_local_prefixes6(cfg->bridge, &local6, &n_local6, &kerr) < 0)
+		log_warn("%s; IPv6 adverts are checked against the cluster range only",
+			 kerr.message);
 	memcpy(rc.node_id, d->state->node_id, NODE_ID_LEN);
 	rc.cluster = cfg->cluster_cidr;
 	rc.subnet_len = 24;
@@ -1295,6 +1324,10 @@ static void start_rde(struct daemon *d)
 	rc.restart_time_ms = cfg->restart_time_ms;
 	rc.local_prefixes = local;
 	rc.n_local_prefixes = n_local;
+	rc.local_prefixes6 = local6;
+	rc.n_local_prefixes6 = n_local6;
+	snprintf(rc.underlay_ifname, sizeof(rc.underlay_ifname), "%s", d->underlay_ifname);
+	rc.underlay_ipv6 = d->link_local6_set;
 	rc.state = d->state;
 	rc.backend = cfg->backend;
 	rc.node_ip = d->node_ip;
@@ -1303,6 +1336,7 @@ static void start_rde(struct daemon *d)
 	rc.path_arg = d->kern;
 	d->rde = rde_new(&rc, &ops, d);
 	free(local);
+	free(local6);
 	if (kern_get_routes(d->kern, &adopted, &n_adopted, &kerr) < 0) {
 		log_warn("cannot read existing routes (none adopted): %s", kerr.message);
 		n_adopted = 0;
@@ -1330,6 +1364,9 @@ static int start_sessions(struct daemon *d)
 		pc.vtep = d->node_ip;
 		backend_vtep_mac(d->node_ip, pc.vtep_mac);
 	}
+	pc.ipv6 = cfg->ipv6;
+	pc.link_local6 = d->link_local6;
+	pc.link_local6_set = d->link_local6_set;
 	pc.listen_port = cfg->port;
 	pc.listen_addr = cfg->listen_set ? cfg->listen_addr : d->node_ip;
 	pc.tls = d->tls;

@@ -24,7 +24,15 @@
  * MTU and device always match its routes; a plan turning VXLAN on puts
  * the data path before the routes, one turning it off after them; the
  * node table holds only nodes the session knows (up, with a subnet, or
- * with a hint), so a poisoned peer list cannot grow it past max-peers. */
+ * with a hint), so a poisoned peer list cannot grow it past max-peers.
+ *
+ * Dual-stack: a peer's IPv6 /64 is judged like its subnet (rib.c) and
+ * reached by a path derived from its IPv4 one (choose_path6): on the
+ * same link, via its advertised link-local address on our underlay link
+ * (Linux takes no IPv4 next hop for an IPv6 route; BGP unnumbered does
+ * the same); else, or when either end's link has no IPv6, inside the
+ * VXLAN tunnel when the backend has one; else not at all. A peer without
+ * IPv6 (older, or --ipv6 off) simply has no /64: nothing to count. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +47,14 @@
 
 /* Per advert, at most this many rejected entries are logged one by one. */
 #define RDE_REJECT_LOG_MAX 8
+
+/* How a node's /64 is reached (choose_path6). */
+enum rde_path6 {
+	RDE_PATH6_UNKNOWN, /* no IPv6 advert (yet) */
+	RDE_PATH6_DIRECT,  /* via its link-local address on our underlay link */
+	RDE_PATH6_VXLAN,   /* via the EUI-64 of its VTEP MAC, in the tunnel */
+	RDE_PATH6_NONE,	   /* no usable path: no IPv6 route */
+};
 
 /* What the rde knows of one remote node. */
 struct rde_node {
@@ -57,7 +73,17 @@ struct rde_node {
 	uint8_t vtep_mac[KERN_MAC_LEN];
 	enum kern_mode mode;
 	bool mode_known;
-	struct prefix hint; /* from a relayed peer list: claim input only */
+	/* Dual-stack: its last IPv6 advert (bounded), the /64 accepted from
+	 * it, its link-local next hop and the IPv6 path as last logged. */
+	struct prefix6 advert6[RIB_MAX_SUBNETS_PER_NODE];
+	unsigned n_advert6;
+	struct prefix6 subnet6;
+	bool subnet6_known;
+	struct in6_addr link_local6;
+	bool link_local6_set;
+	enum rde_path6 path6;
+	struct in6_addr gateway6; /* of that path */
+	struct prefix hint;	  /* from a relayed peer list: claim input only */
 	bool hint_known;
 	bool stale;
 	char name[64]; /* for logs, as the session names it */
@@ -75,7 +101,8 @@ struct rde {
 	struct rde_ops ops;
 	void *arg;
 	struct rib *rib;
-	struct prefix *local; /* host prefixes + our subnet, for the RIB */
+	struct prefix *local;	/* host prefixes + our subnet, for the RIB */
+	struct prefix6 *local6; /* host IPv6 prefixes + our /64 */
 	struct rde_node *nodes;
 	unsigned n_nodes;
 	unsigned cap_nodes;
@@ -168,6 +195,7 @@ static void expiry_update(struct rde *rde, uint64_t now_ms)
 		if (node->up || !node->stale || node_in_rib(rde, node->node_id))
 			continue;
 		node->subnet_known = false;
+		node->subnet6_known = false;
 		node->stale = false;
 		node_release(rde, node);
 	}
@@ -181,6 +209,64 @@ static void update_rib_local(struct rde *rde)
 	if (rde->subnet_set)
 		rde->local[n++] = rde->subnet;
 	rib_set_local(rde->rib, rde->local, n);
+	n = rde->config.n_local_prefixes6;
+	if (rde_subnet6(rde, &rde->local6[n]))
+		n++;
+	rib_set_local6(rde->rib, rde->local6, n);
+}
+
+/* The node's IPv6 path (choose_path6) onto its IPv6 entries. */
+static void set_path6(struct rde *rde, const struct rde_node *node)
+{
+	if (node->path6 == RDE_PATH6_UNKNOWN)
+		return;
+	rib_set_path6(rde->rib, node->node_id, node->path6 != RDE_PATH6_NONE,
+		      node->path6 == RDE_PATH6_DIRECT ? KERN_MODE_DIRECT : KERN_MODE_VXLAN,
+		      &node->gateway6, rde->config.underlay_ifname, node->vtep, node->vtep_mac);
+}
+
+/* Counts and logs the rejected entries of an advert (report), or says
+ * which deferred ones are accepted now; returns the index of the first
+ * accepted entry, or -1. */
+static int judge_advert(struct rde *rde, struct rde_node *node, bool ipv6,
+			const enum rib_verdict *verdicts, unsigned n, bool report,
+			bool was_deferred)
+{
+	uint64_t *rejected = ipv6 ? rde->stats.rejected6 : rde->stats.rejected;
+	unsigned logged = 0;
+	int first = -1;
+	char buf[PREFIX6_STRLEN], length_want[16];
+
+	snprintf(length_want, sizeof(length_want), " (/%u)",
+		 ipv6 ? (unsigned)ADDR6_NODE_SUBNET_LEN : rde->config.subnet_len);
+	for (unsigned k = 0; k < n; k++) {
+		enum rib_verdict v = verdicts[k];
+		const char *p = ipv6 ? addr6_format_prefix(&node->advert6[k], buf)
+				     : addr_format_prefix(&node->advert[k], buf);
+
+		if (v == RIB_ACCEPTED) {
+			if (first < 0)
+				first = (int)k;
+			if (!report && was_deferred)
+				log_info("peer %s: subnet %s accepted now that it is free",
+					 node->name, p);
+			continue;
+		}
+		/* Held by another node or by us: may become free later. */
+		if (v == RIB_REJECT_OWNED || v == RIB_REJECT_LOCAL)
+			node->deferred = true;
+		if (!report)
+			continue;
+		rejected[v]++;
+		if (logged++ < RDE_REJECT_LOG_MAX)
+			log_warn("peer %s: advertised %s %s rejected: %s%s", node->name,
+				 ipv6 ? "IPv6 subnet" : "subnet", p, rib_verdict_name(v),
+				 v == RIB_REJECT_LENGTH ? length_want : "");
+	}
+	if (report && logged > RDE_REJECT_LOG_MAX)
+		log_warn("peer %s: %u more advertised %s rejected", node->name,
+			 logged - RDE_REJECT_LOG_MAX, ipv6 ? "IPv6 subnets" : "subnets");
+	return first;
 }
 
 /* Feeds the node's stored advert to the RIB. With report, every rejected
@@ -190,44 +276,29 @@ static void apply_advert(struct rde *rde, struct rde_node *node, bool report)
 {
 	enum rib_verdict verdicts[RIB_MAX_SUBNETS_PER_NODE];
 	bool was_deferred = node->deferred;
-	unsigned logged = 0;
-	char buf[PREFIX_STRLEN], length_want[16];
+	int first;
 
-	snprintf(length_want, sizeof(length_want), " (/%u)", rde->config.subnet_len);
 	rib_advert_checked(rde->rib, node->node_id, node->node_ip, node->advert, node->n_advert,
 			   node->advert_explicit, verdicts);
 	/* Entries new to the RIB (a reconsideration) take the node's data path. */
 	if (node->mode_known)
 		rib_set_path(rde->rib, node->node_id, node->mode, node->vtep, node->vtep_mac);
 	node->deferred = false;
-	node->subnet_known = false;
-	for (unsigned k = 0; k < node->n_advert; k++) {
-		enum rib_verdict v = verdicts[k];
-
-		if (v == RIB_ACCEPTED) {
-			if (!node->subnet_known) {
-				node->subnet = node->advert[k];
-				node->subnet_known = true;
-			}
-			if (!report && was_deferred)
-				log_info("peer %s: subnet %s accepted now that it is free",
-					 node->name, addr_format_prefix(&node->advert[k], buf));
-			continue;
-		}
-		/* Held by another node or by us: may become free later. */
-		if (v == RIB_REJECT_OWNED || v == RIB_REJECT_LOCAL)
-			node->deferred = true;
-		if (!report)
-			continue;
-		rde->stats.rejected[v]++;
-		if (logged++ < RDE_REJECT_LOG_MAX)
-			log_warn("peer %s: advertised subnet %s rejected: %s%s", node->name,
-				 addr_format_prefix(&node->advert[k], buf), rib_verdict_name(v),
-				 v == RIB_REJECT_LENGTH ? length_want : "");
-	}
-	if (report && logged > RDE_REJECT_LOG_MAX)
-		log_warn("peer %s: %u more advertised subnets rejected", node->name,
-			 logged - RDE_REJECT_LOG_MAX);
+	first = judge_advert(rde, node, false, verdicts, node->n_advert, report, was_deferred);
+	node->subnet_known = first >= 0;
+	if (first >= 0)
+		node->subnet = node->advert[first];
+	if (!rde->config.ipv6)
+		return;
+	rib_advert6_checked(rde->rib, node->node_id, node->node_ip,
+			    node->link_local6_set ? &node->link_local6 : NULL, node->advert6,
+			    node->n_advert6, verdicts);
+	first = judge_advert(rde, node, true, verdicts, node->n_advert6, report, was_deferred);
+	node->subnet6_known = first >= 0;
+	if (first >= 0)
+		node->subnet6 = node->advert6[first];
+	/* Entries new to the RIB (a reconsideration) take the node's path. */
+	set_path6(rde, node);
 }
 
 /* Entries refused because another node (or we) held them are tried again
@@ -405,6 +476,59 @@ static void choose_path(struct rde *rde, struct rde_node *node, const struct rde
 	rib_set_path(rde->rib, node->node_id, mode, node->vtep, node->vtep_mac);
 }
 
+/* The IPv6 path to a node, from its IPv4 one: direct needs the node on
+ * our link (IPv4 mode direct), its link-local address and IPv6 on our
+ * underlay link; else the tunnel, when our backend has one and the node
+ * a VTEP; else none. Logged once per change, per peer. */
+static void choose_path6(struct rde *rde, struct rde_node *node)
+{
+	enum rde_path6 path = RDE_PATH6_VXLAN;
+	struct in6_addr gateway = {0};
+	char why[128] = "", a[ADDR6_STRLEN];
+
+	if (!rde->config.ipv6 || !node->subnet6_known) {
+		node->path6 = RDE_PATH6_UNKNOWN;
+		return;
+	}
+	if (node->mode == KERN_MODE_DIRECT) {
+		if (node->link_local6_set && rde->config.underlay_ipv6) {
+			path = RDE_PATH6_DIRECT;
+			gateway = node->link_local6;
+		} else if (!node->link_local6_set) {
+			snprintf(why, sizeof(why), "it advertises no link-local address");
+		} else {
+			snprintf(why, sizeof(why), "our underlay link %s has no IPv6",
+				 rde->config.underlay_ifname[0] ? rde->config.underlay_ifname
+								: "?");
+		}
+	}
+	if (path == RDE_PATH6_VXLAN) {
+		if (node->vtep && backend_has_vtep(rde->config.backend))
+			addr6_link_local_from_mac(node->vtep_mac, &gateway);
+		else
+			path = RDE_PATH6_NONE;
+	}
+	if (path != node->path6) {
+		if (path == RDE_PATH6_DIRECT)
+			log_info("peer %s: IPv6 mode direct (via %s dev %s)", node->name,
+				 addr6_format(&gateway, a), rde->config.underlay_ifname);
+		else if (path == RDE_PATH6_VXLAN && why[0])
+			log_info("peer %s: IPv6 mode vxlan, not direct as IPv4: %s", node->name,
+				 why);
+		else if (path == RDE_PATH6_VXLAN)
+			log_info("peer %s: IPv6 mode vxlan", node->name);
+		else
+			log_warn("peer %s: no IPv6 route to its /64: %s, and %s", node->name,
+				 why[0] ? why : "it is not on-link",
+				 backend_has_vtep(rde->config.backend)
+				     ? "it advertises no VTEP"
+				     : "--backend direct has no VXLAN fallback");
+	}
+	node->path6 = path;
+	node->gateway6 = gateway;
+	set_path6(rde, node);
+}
+
 /* ---- events ---- */
 
 struct rde *rde_new(const struct rde_config *config, const struct rde_ops *ops, void *arg)
@@ -423,10 +547,17 @@ struct rde *rde_new(const struct rde_config *config, const struct rde_ops *ops, 
 		memcpy(rde->local, config->local_prefixes,
 		       config->n_local_prefixes * sizeof(*rde->local));
 	rde->config.local_prefixes = rde->local;
+	rde->local6 = xcalloc(config->n_local_prefixes6 + 1, sizeof(*rde->local6));
+	if (config->n_local_prefixes6)
+		memcpy(rde->local6, config->local_prefixes6,
+		       config->n_local_prefixes6 * sizeof(*rde->local6));
+	rde->config.local_prefixes6 = rde->local6;
 	if (ops)
 		rde->ops = *ops;
 	rde->arg = arg;
 	rde->rib = rib_new(&rde->config.cluster, rde->config.subnet_len);
+	if (rde->config.ipv6)
+		rib_set_cluster6(rde->rib, &rde->config.cluster6);
 	update_rib_local(rde);
 	rde->datapath = datapath_for(rde, NULL, 0);
 	return rde;
@@ -438,9 +569,20 @@ void rde_free(struct rde *rde)
 		return;
 	rib_free(rde->rib);
 	free(rde->local);
+	free(rde->local6);
 	free(rde->nodes);
 	free(rde->routes);
 	free(rde);
+}
+
+/* The RIB's routes, less those over our own subnet and /64. */
+static unsigned own_routes(const struct rde *rde, struct kern_route **out)
+{
+	struct prefix6 subnet6;
+	bool have6 = rde_subnet6(rde, &subnet6);
+
+	return rib_routes(rde->rib, rde->subnet_set ? &rde->subnet : NULL, have6 ? &subnet6 : NULL,
+			  out);
 }
 
 void rde_adopt(struct rde *rde, const struct kern_route *routes, unsigned n, uint64_t now_ms)
@@ -452,7 +594,7 @@ void rde_adopt(struct rde *rde, const struct kern_route *routes, unsigned n, uin
 	expiry_update(rde, now_ms);
 	/* Already in the kernel: the plan starts from them, so that the first
 	 * real change is noticed and none is pushed for them alone. */
-	planned = rib_routes(rde->rib, rde->subnet_set ? &rde->subnet : NULL, &wanted);
+	planned = own_routes(rde, &wanted);
 	free(rde->routes);
 	rde->routes = wanted;
 	rde->n_routes = planned;
@@ -499,6 +641,7 @@ void rde_session_down(struct rde *rde, const uint8_t node_id[NODE_ID_LEN], bool 
 		rib_withdraw(rde->rib, node_id);
 		if (node) {
 			node->subnet_known = false;
+			node->subnet6_known = false;
 			node->stale = false;
 			node_release(rde, node);
 		}
@@ -517,22 +660,66 @@ void rde_session_down(struct rde *rde, const uint8_t node_id[NODE_ID_LEN], bool 
 	expiry_update(rde, now_ms);
 }
 
+/* Entries of one family the session dropped: counted under verdict v in
+ * counts, and logged with why. */
+static void count_dropped(const struct rde_node *node, uint64_t *counts, enum rib_verdict v,
+			  unsigned n, const char *what, const char *why)
+{
+	if (!n)
+		return;
+	counts[v] += n;
+	log_warn("peer %s: %u advertised %s rejected: %s (%s)", node->name, n, what,
+		 rib_verdict_name(v), why);
+}
+
 /* An advert's entries the session could not even decode are counted and
- * logged here, with the others' verdicts. */
+ * logged here, with the others' verdicts (IPv6 ones only when dual-stack
+ * is on: otherwise they mean nothing here). */
 static void count_undecoded(struct rde *rde, const struct rde_node *node,
 			    const struct rde_advert *advert)
 {
-	if (advert->n_malformed) {
-		rde->stats.rejected[RIB_REJECT_MALFORMED] += advert->n_malformed;
-		log_warn("peer %s: %u advertised subnet(s) rejected: %s (prefix length over 32)",
-			 node->name, advert->n_malformed, rib_verdict_name(RIB_REJECT_MALFORMED));
+	char over[32];
+
+	snprintf(over, sizeof(over), "at most %d per node", RIB_MAX_SUBNETS_PER_NODE);
+	count_dropped(node, rde->stats.rejected, RIB_REJECT_MALFORMED, advert->n_malformed,
+		      "subnet(s)", "prefix length over 32");
+	count_dropped(node, rde->stats.rejected, RIB_REJECT_TOO_MANY, advert->n_over, "subnet(s)",
+		      over);
+	if (!rde->config.ipv6)
+		return;
+	count_dropped(node, rde->stats.rejected6, RIB_REJECT_MALFORMED, advert->n_malformed6,
+		      "IPv6 subnet(s)", "address not 16 bytes or prefix length over 128");
+	count_dropped(node, rde->stats.rejected6, RIB_REJECT_TOO_MANY, advert->n_over6,
+		      "IPv6 subnet(s)", over);
+}
+
+/* The advert's IPv6 part, stored for apply_advert (nothing with --ipv6
+ * off: such a node takes no IPv6 routes). A next hop that is not
+ * link-local cannot be one on a shared link: ignored, said once. */
+static void store_advert6(struct rde *rde, struct rde_node *node, const struct rde_advert *advert)
+{
+	unsigned n = advert->n_subnets6;
+	char a[ADDR6_STRLEN];
+	bool ll = advert->link_local6_set;
+
+	if (!rde->config.ipv6)
+		return;
+	if (n > RIB_MAX_SUBNETS_PER_NODE)
+		n = RIB_MAX_SUBNETS_PER_NODE;
+	node->n_advert6 = n;
+	if (n)
+		memcpy(node->advert6, advert->subnets6, n * sizeof(*node->advert6));
+	if (ll && !addr6_is_link_local(&advert->link_local6)) {
+		if (!node->link_local6_set || memcmp(&node->link_local6, &advert->link_local6,
+						     sizeof(node->link_local6)) != 0)
+			log_warn("peer %s: IPv6 next hop %s ignored: not a link-local address",
+				 node->name, addr6_format(&advert->link_local6, a));
+		ll = false;
 	}
-	if (advert->n_over) {
-		rde->stats.rejected[RIB_REJECT_TOO_MANY] += advert->n_over;
-		log_warn("peer %s: %u advertised subnet(s) rejected: %s (at most %d per node)",
-			 node->name, advert->n_over, rib_verdict_name(RIB_REJECT_TOO_MANY),
-			 RIB_MAX_SUBNETS_PER_NODE);
-	}
+	node->link_local6_set = ll;
+	memset(&node->link_local6, 0, sizeof(node->link_local6));
+	if (ll)
+		node->link_local6 = advert->link_local6;
 }
 
 void rde_advert(struct rde *rde, const uint8_t node_id[NODE_ID_LEN], const char *name,
@@ -550,6 +737,7 @@ void rde_advert(struct rde *rde, const uint8_t node_id[NODE_ID_LEN], const char 
 	if (n)
 		memcpy(node->advert, advert->subnets, n * sizeof(*node->advert));
 	node->advert_explicit = advert->explicit_subnet;
+	store_advert6(rde, node, advert);
 	count_undecoded(rde, node, advert);
 	apply_advert(rde, node, true);
 	node->stale = false;
@@ -562,6 +750,7 @@ void rde_advert(struct rde *rde, const uint8_t node_id[NODE_ID_LEN], const char 
 			check_conflict(rde, node, p, advert->explicit_subnet);
 	}
 	choose_path(rde, node, advert);
+	choose_path6(rde, node);
 }
 
 void rde_end_of_adverts(struct rde *rde, const uint8_t node_id[NODE_ID_LEN], uint64_t now_ms)
@@ -638,7 +827,7 @@ void rde_flush(struct rde *rde, uint64_t now_ms)
 
 	(void)now_ms;
 	reconsider_deferred(rde);
-	n = rib_routes(rde->rib, rde->subnet_set ? &rde->subnet : NULL, &routes);
+	n = own_routes(rde, &routes);
 	dp = datapath_for(rde, routes, n);
 	same_routes =
 	    n == rde->n_routes && (n == 0 || memcmp(routes, rde->routes, n * sizeof(*routes)) == 0);
@@ -703,7 +892,17 @@ void rde_peer_view(const struct rde *rde, const uint8_t node_id[NODE_ID_LEN],
 	view->mode = node->mode;
 	for (unsigned r = 0; r < rde->n_routes && node->subnet_known; r++)
 		view->routed =
-		    view->routed || addr_prefix_equal(&rde->routes[r].dst, &node->subnet);
+		    view->routed ||
+		    (!rde->routes[r].ipv6 && addr_prefix_equal(&rde->routes[r].dst, &node->subnet));
+	view->subnet6 = node->subnet6;
+	view->subnet6_known = node->subnet6_known;
+	view->mode6 = node->path6 == RDE_PATH6_DIRECT ? KERN_MODE_DIRECT : KERN_MODE_VXLAN;
+	if (node->link_local6_set)
+		view->link_local6 = node->link_local6;
+	for (unsigned r = 0; r < rde->n_routes && node->subnet6_known; r++)
+		view->routed6 =
+		    view->routed6 || (rde->routes[r].ipv6 &&
+				      addr6_prefix_equal(&rde->routes[r].dst6, &node->subnet6));
 }
 
 unsigned rde_routes(const struct rde *rde, struct kern_route **out)

@@ -20,7 +20,15 @@
  * covers, and the real owners joining later would be refused as
  * overlapping it; a longer one would carve a route out of another node's
  * subnet. The length is checked with the shape, before any overlap, so
- * such an entry never defends anything. */
+ * such an entry never defends anything.
+ *
+ * IPv6 follows the same rules with its own range and length (/64), plus
+ * the special ranges (link-local, multicast: never a node's network).
+ * Both families share the entry table and every rule of graceful restart
+ * (stale marks, end-of-adverts sweep, expiry); an advert's family set
+ * only replaces entries of that family, and entries of different
+ * families never overlap (struct rib_key). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +41,10 @@ struct rib {
 	uint8_t subnet_len;   /* the one length an advertised subnet may have */
 	struct prefix *local; /* this host's networks: never routed via a peer */
 	unsigned n_local;
+	struct prefix6 cluster6;
+	bool cluster6_set;
+	struct prefix6 *local6;
+	unsigned n_local6;
 	struct rib_entry *entries;
 	unsigned n;
 	unsigned cap;
@@ -53,6 +65,7 @@ void rib_free(struct rib *rib)
 		return;
 	free(rib->entries);
 	free(rib->local);
+	free(rib->local6);
 	free(rib);
 }
 
@@ -78,6 +91,47 @@ static bool same_node(const struct rib_entry *e, const uint8_t *node_id)
 	return node_id_cmp(e->node_id, node_id) == 0;
 }
 
+/* One advertised subnet of either family: what an entry is keyed by. */
+struct rib_key {
+	bool ipv6;
+	struct prefix v4;
+	struct prefix6 v6;
+};
+
+static struct rib_key entry_key(const struct rib_entry *e)
+{
+	return (struct rib_key){.ipv6 = e->ipv6, .v4 = e->subnet, .v6 = e->subnet6};
+}
+
+static bool key_equal(const struct rib_key *a, const struct rib_key *b)
+{
+	if (a->ipv6 != b->ipv6)
+		return false;
+	return a->ipv6 ? addr6_prefix_equal(&a->v6, &b->v6) : addr_prefix_equal(&a->v4, &b->v4);
+}
+
+static bool key_overlaps(const struct rib_key *a, const struct rib_key *b)
+{
+	if (a->ipv6 != b->ipv6)
+		return false;
+	return a->ipv6 ? addr6_prefix_overlaps(&a->v6, &b->v6)
+		       : addr_prefix_overlaps(&a->v4, &b->v4);
+}
+
+static bool entry_is(const struct rib_entry *e, const struct rib_key *k)
+{
+	struct rib_key ek = entry_key(e);
+
+	return key_equal(&ek, k);
+}
+
+static bool entry_overlaps(const struct rib_entry *e, const struct rib_key *k)
+{
+	struct rib_key ek = entry_key(e);
+
+	return key_overlaps(&ek, k);
+}
+
 const char *rib_verdict_name(enum rib_verdict verdict)
 {
 	static const char *const names[RIB_VERDICT_COUNT] = {
@@ -89,6 +143,7 @@ const char *rib_verdict_name(enum rib_verdict verdict)
 	    [RIB_REJECT_LOCAL] = "overlaps this host's own networks",
 	    [RIB_REJECT_OWNED] = "overlaps a subnet another live node owns",
 	    [RIB_REJECT_TOO_MANY] = "too many subnets",
+	    [RIB_REJECT_SPECIAL] = "in a special-purpose range",
 	};
 
 	return (unsigned)verdict < RIB_VERDICT_COUNT ? names[verdict] : "?";
@@ -105,20 +160,28 @@ const char *rib_verdict_key(enum rib_verdict verdict)
 	    [RIB_REJECT_LOCAL] = "local",
 	    [RIB_REJECT_OWNED] = "owned",
 	    [RIB_REJECT_TOO_MANY] = "too_many",
+	    [RIB_REJECT_SPECIAL] = "special",
 	};
 
 	return (unsigned)verdict < RIB_VERDICT_COUNT ? keys[verdict] : "unknown";
 }
 
+/* A copy of n items of size bytes (NULL for none) into *to, freeing the
+ * old one. */
+static void copy_list(void **to, const void *from, unsigned n, size_t size)
+{
+	free(*to);
+	*to = NULL;
+	if (n) {
+		*to = xcalloc(n, size);
+		memcpy(*to, from, n * size);
+	}
+}
+
 void rib_set_local(struct rib *rib, const struct prefix *prefixes, unsigned n)
 {
-	free(rib->local);
-	rib->local = NULL;
+	copy_list((void **)&rib->local, prefixes, n, sizeof(*rib->local));
 	rib->n_local = n;
-	if (n) {
-		rib->local = xcalloc(n, sizeof(*rib->local));
-		memcpy(rib->local, prefixes, n * sizeof(*rib->local));
-	}
 }
 
 /* The checks that need no other entry: shape, range and length. */
@@ -135,40 +198,97 @@ enum rib_verdict rib_check_shape(const struct rib *rib, const struct prefix *p)
 	return RIB_ACCEPTED;
 }
 
-static enum rib_verdict check_entry(const struct rib *rib, const uint8_t *node_id,
-				    const struct prefix *p)
+void rib_set_cluster6(struct rib *rib, const struct prefix6 *cluster6)
 {
-	enum rib_verdict v = rib_check_shape(rib, p);
+	rib->cluster6 = *cluster6;
+	rib->cluster6_set = true;
+}
+
+void rib_set_local6(struct rib *rib, const struct prefix6 *prefixes, unsigned n)
+{
+	copy_list((void **)&rib->local6, prefixes, n, sizeof(*rib->local6));
+	rib->n_local6 = n;
+}
+
+enum rib_verdict rib_check_shape6(const struct rib *rib, const struct prefix6 *p)
+{
+	if (!addr6_prefix_valid(p))
+		return RIB_REJECT_MALFORMED;
+	if (p->len == 0)
+		return RIB_REJECT_DEFAULT;
+	if (addr6_range_problem(p))
+		return RIB_REJECT_SPECIAL;
+	if (!rib->cluster6_set || !addr6_prefix_contains(&rib->cluster6, p))
+		return RIB_REJECT_OUTSIDE_CLUSTER;
+	if (p->len != ADDR6_NODE_SUBNET_LEN)
+		return RIB_REJECT_LENGTH;
+	return RIB_ACCEPTED;
+}
+
+static enum rib_verdict check_shape(const struct rib *rib, const struct rib_key *k)
+{
+	return k->ipv6 ? rib_check_shape6(rib, &k->v6) : rib_check_shape(rib, &k->v4);
+}
+
+static bool overlaps_local(const struct rib *rib, const struct rib_key *k)
+{
+	for (unsigned i = 0; !k->ipv6 && i < rib->n_local; i++)
+		if (addr_prefix_overlaps(&rib->local[i], &k->v4))
+			return true;
+	for (unsigned i = 0; k->ipv6 && i < rib->n_local6; i++)
+		if (addr6_prefix_overlaps(&rib->local6[i], &k->v6))
+			return true;
+	return false;
+}
+
+static enum rib_verdict check_entry(const struct rib *rib, const uint8_t *node_id,
+				    const struct rib_key *k)
+{
+	enum rib_verdict v = check_shape(rib, k);
 
 	if (v != RIB_ACCEPTED)
 		return v;
-	for (unsigned i = 0; i < rib->n_local; i++)
-		if (addr_prefix_overlaps(&rib->local[i], p))
-			return RIB_REJECT_LOCAL;
+	if (overlaps_local(rib, k))
+		return RIB_REJECT_LOCAL;
 	/* A stale entry's owner is gone: a live node may take its place (and
 	 * is preferred by rib_routes), so only fresh entries defend. */
 	for (unsigned i = 0; i < rib->n; i++) {
 		const struct rib_entry *e = &rib->entries[i];
 
 		if (!e->stale && !same_node(e, node_id) && !node_id_is_zero(e->node_id) &&
-		    addr_prefix_overlaps(&e->subnet, p))
+		    entry_overlaps(e, k))
 			return RIB_REJECT_OWNED;
 	}
 	return RIB_ACCEPTED;
 }
 
-static unsigned count_node(const struct rib *rib, const uint8_t *node_id)
+static unsigned count_node(const struct rib *rib, const uint8_t *node_id, bool ipv6)
 {
 	unsigned c = 0;
 
 	for (unsigned i = 0; i < rib->n; i++)
-		c += same_node(&rib->entries[i], node_id);
+		c += same_node(&rib->entries[i], node_id) && rib->entries[i].ipv6 == ipv6;
 	return c;
 }
 
+/* Whether an adopted entry (no owner yet) is the advertising node's: its
+ * node IP is the entry's (IPv4 routes, and vxlan ones of both families),
+ * or its link-local address is the entry's IPv6 gateway (direct IPv6). */
+static bool adopted_by(const struct rib_entry *e, uint32_t nexthop,
+		       const struct in6_addr *link_local6)
+{
+	if (!node_id_is_zero(e->node_id))
+		return false;
+	if (e->nexthop && e->nexthop == nexthop)
+		return true;
+	return e->ipv6 && link_local6 && !addr6_is_zero(link_local6) &&
+	       memcmp(&e->gateway6, link_local6, sizeof(*link_local6)) == 0;
+}
+
+/* The node's complete set of one family (keys[] all ipv6 or all not). */
 static unsigned advert(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], uint32_t nexthop,
-		       const struct prefix *subnets, unsigned n, bool explicit_subnet, bool checked,
-		       enum rib_verdict *verdicts)
+		       const struct in6_addr *link_local6, bool ipv6, const struct rib_key *keys,
+		       unsigned n, bool explicit_subnet, bool checked, enum rib_verdict *verdicts)
 {
 	enum rib_verdict *v = xcalloc(n ? n : 1, sizeof(*v));
 	unsigned rejected = 0;
@@ -178,28 +298,27 @@ static unsigned advert(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], uint
 	for (unsigned i = 0; i < rib->n; i++) {
 		struct rib_entry *e = &rib->entries[i];
 
-		if (node_id_is_zero(e->node_id) && e->nexthop == nexthop)
+		if (adopted_by(e, nexthop, link_local6))
 			memcpy(e->node_id, node_id, NODE_ID_LEN);
 	}
 	for (unsigned k = 0; k < n; k++) {
 		if (k >= RIB_MAX_SUBNETS_PER_NODE)
 			v[k] = RIB_REJECT_TOO_MANY;
 		else if (checked)
-			v[k] = check_entry(rib, node_id, &subnets[k]);
+			v[k] = check_entry(rib, node_id, &keys[k]);
 		else
-			v[k] = rib_check_shape(rib, &subnets[k]);
+			v[k] = check_shape(rib, &keys[k]);
 	}
 	for (unsigned i = 0; i < rib->n;) {
 		struct rib_entry *e = &rib->entries[i];
 		bool in_set = false;
 
-		if (!same_node(e, node_id)) {
+		if (!same_node(e, node_id) || e->ipv6 != ipv6) {
 			i++;
 			continue;
 		}
 		for (unsigned k = 0; k < n; k++)
-			in_set |=
-			    v[k] == RIB_ACCEPTED && addr_prefix_equal(&e->subnet, &subnets[k]);
+			in_set |= v[k] == RIB_ACCEPTED && entry_is(e, &keys[k]);
 		if (in_set) {
 			e->stale = false;
 			e->nexthop = nexthop;
@@ -212,7 +331,6 @@ static unsigned advert(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], uint
 		}
 	}
 	for (unsigned k = 0; k < n; k++) {
-		const struct prefix *p = &subnets[k];
 		struct rib_entry *e;
 		bool present = false;
 
@@ -222,16 +340,19 @@ static unsigned advert(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], uint
 		}
 		for (unsigned i = 0; i < rib->n; i++)
 			present |= same_node(&rib->entries[i], node_id) &&
-				   addr_prefix_equal(&rib->entries[i].subnet, p);
+				   entry_is(&rib->entries[i], &keys[k]);
 		if (present)
 			continue;
-		if (count_node(rib, node_id) >= RIB_MAX_SUBNETS_PER_NODE || !(e = add_entry(rib))) {
+		if (count_node(rib, node_id, ipv6) >= RIB_MAX_SUBNETS_PER_NODE ||
+		    !(e = add_entry(rib))) {
 			v[k] = RIB_REJECT_TOO_MANY;
 			rejected++;
 			continue;
 		}
 		memcpy(e->node_id, node_id, NODE_ID_LEN);
-		e->subnet = *p;
+		e->ipv6 = ipv6;
+		e->subnet = keys[k].v4;
+		e->subnet6 = keys[k].v6;
 		e->nexthop = nexthop;
 		e->explicit_subnet = explicit_subnet;
 	}
@@ -241,17 +362,48 @@ static unsigned advert(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], uint
 	return rejected;
 }
 
+static unsigned advert4(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], uint32_t nexthop,
+			const struct prefix *subnets, unsigned n, bool explicit_subnet,
+			bool checked, enum rib_verdict *verdicts)
+{
+	struct rib_key *keys = xcalloc(n ? n : 1, sizeof(*keys));
+	unsigned rejected;
+
+	for (unsigned k = 0; k < n; k++)
+		keys[k].v4 = subnets[k];
+	rejected =
+	    advert(rib, node_id, nexthop, NULL, false, keys, n, explicit_subnet, checked, verdicts);
+	free(keys);
+	return rejected;
+}
+
 unsigned rib_advert(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], uint32_t nexthop,
 		    const struct prefix *subnets, unsigned n, bool explicit_subnet)
 {
-	return advert(rib, node_id, nexthop, subnets, n, explicit_subnet, false, NULL);
+	return advert4(rib, node_id, nexthop, subnets, n, explicit_subnet, false, NULL);
 }
 
 unsigned rib_advert_checked(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], uint32_t nexthop,
 			    const struct prefix *subnets, unsigned n, bool explicit_subnet,
 			    enum rib_verdict *verdicts)
 {
-	return advert(rib, node_id, nexthop, subnets, n, explicit_subnet, true, verdicts);
+	return advert4(rib, node_id, nexthop, subnets, n, explicit_subnet, true, verdicts);
+}
+
+unsigned rib_advert6_checked(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], uint32_t nexthop,
+			     const struct in6_addr *link_local6, const struct prefix6 *subnets6,
+			     unsigned n, enum rib_verdict *verdicts)
+{
+	struct rib_key *keys = xcalloc(n ? n : 1, sizeof(*keys));
+	unsigned rejected;
+
+	for (unsigned k = 0; k < n; k++) {
+		keys[k].ipv6 = true;
+		keys[k].v6 = subnets6[k];
+	}
+	rejected = advert(rib, node_id, nexthop, link_local6, true, keys, n, false, true, verdicts);
+	free(keys);
+	return rejected;
 }
 
 void rib_set_path(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], enum kern_mode mode,
@@ -260,11 +412,37 @@ void rib_set_path(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], enum kern
 	for (unsigned i = 0; i < rib->n; i++) {
 		struct rib_entry *e = &rib->entries[i];
 
-		if (!same_node(e, node_id))
+		if (!same_node(e, node_id) || e->ipv6)
 			continue;
 		e->mode = mode;
 		e->vtep = mode == KERN_MODE_VXLAN ? vtep : 0;
 		if (mode == KERN_MODE_VXLAN)
+			memcpy(e->vtep_mac, vtep_mac, KERN_MAC_LEN);
+		else
+			memset(e->vtep_mac, 0, KERN_MAC_LEN);
+	}
+}
+
+void rib_set_path6(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], bool routed,
+		   enum kern_mode mode, const struct in6_addr *gateway6, const char *ifname,
+		   uint32_t vtep, const uint8_t vtep_mac[KERN_MAC_LEN])
+{
+	for (unsigned i = 0; i < rib->n; i++) {
+		struct rib_entry *e = &rib->entries[i];
+		bool vxlan = routed && mode == KERN_MODE_VXLAN;
+
+		if (!same_node(e, node_id) || !e->ipv6)
+			continue;
+		e->unrouted = !routed;
+		e->mode = routed ? mode : KERN_MODE_DIRECT;
+		memset(&e->gateway6, 0, sizeof(e->gateway6));
+		memset(e->ifname, 0, sizeof(e->ifname));
+		if (routed)
+			e->gateway6 = *gateway6;
+		if (routed && !vxlan)
+			snprintf(e->ifname, sizeof(e->ifname), "%s", ifname);
+		e->vtep = vxlan ? vtep : 0;
+		if (vxlan)
 			memcpy(e->vtep_mac, vtep_mac, KERN_MAC_LEN);
 		else
 			memset(e->vtep_mac, 0, KERN_MAC_LEN);
@@ -318,10 +496,12 @@ void rib_expire(struct rib *rib, uint64_t now_ms, uint32_t restart_ms, uint64_t 
 			continue;
 		}
 		if (deadline <= now_ms) {
-			char buf[PREFIX_STRLEN];
+			char buf[PREFIX6_STRLEN];
 
 			log_info("route %s: stale for %u ms, removing",
-				 addr_format_prefix(&e->subnet, buf), restart_ms);
+				 e->ipv6 ? addr6_format_prefix(&e->subnet6, buf)
+					 : addr_format_prefix(&e->subnet, buf),
+				 restart_ms);
 			remove_at(rib, i);
 			continue;
 		}
@@ -336,19 +516,27 @@ void rib_expire(struct rib *rib, uint64_t now_ms, uint32_t restart_ms, uint64_t 
 void rib_adopt(struct rib *rib, const struct kern_route *routes, unsigned n, uint64_t now_ms)
 {
 	for (unsigned k = 0; k < n; k++) {
+		const struct kern_route *r = &routes[k];
+		struct rib_key key = {.ipv6 = r->ipv6, .v4 = r->dst, .v6 = r->dst6};
 		struct rib_entry *e;
 		bool present = false;
 
 		for (unsigned i = 0; i < rib->n; i++)
-			present |= addr_prefix_equal(&rib->entries[i].subnet, &routes[k].dst) &&
-				   rib->entries[i].nexthop == routes[k].gateway;
+			present |= entry_is(&rib->entries[i], &key) &&
+				   rib->entries[i].nexthop == r->gateway &&
+				   (!r->ipv6 || memcmp(&rib->entries[i].gateway6, &r->gateway6,
+						       sizeof(r->gateway6)) == 0);
 		if (present || !(e = add_entry(rib)))
 			continue;
-		e->subnet = routes[k].dst;
-		e->nexthop = routes[k].gateway;
-		e->mode = routes[k].mode;
-		e->vtep = routes[k].vtep;
-		memcpy(e->vtep_mac, routes[k].vtep_mac, KERN_MAC_LEN);
+		e->ipv6 = r->ipv6;
+		e->subnet = r->dst;
+		e->subnet6 = r->dst6;
+		e->nexthop = r->gateway;
+		e->gateway6 = r->gateway6;
+		memcpy(e->ifname, r->ifname, sizeof(e->ifname));
+		e->mode = r->mode;
+		e->vtep = r->vtep;
+		memcpy(e->vtep_mac, r->vtep_mac, KERN_MAC_LEN);
 		e->stale = true;
 		e->stale_since_ms = now_ms;
 	}
@@ -364,7 +552,16 @@ static bool better(const struct rib_entry *a, const struct rib_entry *b)
 	return node_id_cmp(a->node_id, b->node_id) < 0;
 }
 
-unsigned rib_routes(const struct rib *rib, const struct prefix *local, struct kern_route **out)
+static bool entry_is_local(const struct rib_entry *e, const struct prefix *local,
+			   const struct prefix6 *local6)
+{
+	if (e->ipv6)
+		return local6 && addr6_prefix_overlaps(&e->subnet6, local6);
+	return local && addr_prefix_overlaps(&e->subnet, local);
+}
+
+unsigned rib_routes(const struct rib *rib, const struct prefix *local, const struct prefix6 *local6,
+		    struct kern_route **out)
 {
 	struct kern_route *routes = NULL;
 	unsigned n = 0;
@@ -372,14 +569,15 @@ unsigned rib_routes(const struct rib *rib, const struct prefix *local, struct ke
 	*out = NULL;
 	for (unsigned i = 0; i < rib->n; i++) {
 		const struct rib_entry *e = &rib->entries[i];
-		bool keep = !(local && addr_prefix_overlaps(&e->subnet, local));
+		struct rib_key key = entry_key(e);
+		bool keep = !e->unrouted && !entry_is_local(e, local, local6);
 
 		for (unsigned k = 0; keep && k < rib->n; k++) {
 			const struct rib_entry *o = &rib->entries[k];
 
-			if (k == i || !addr_prefix_overlaps(&e->subnet, &o->subnet))
+			if (k == i || !entry_overlaps(o, &key))
 				continue;
-			if (local && addr_prefix_overlaps(&o->subnet, local))
+			if (entry_is_local(o, local, local6))
 				continue;
 			/* identical rank (same node id, both adopted): the first wins */
 			if (better(o, e) || (!better(e, o) && k < i))
@@ -389,8 +587,12 @@ unsigned rib_routes(const struct rib *rib, const struct prefix *local, struct ke
 			continue;
 		if (!routes)
 			routes = xcalloc(rib->n, sizeof(*routes));
+		routes[n].ipv6 = e->ipv6;
 		routes[n].dst = e->subnet;
+		routes[n].dst6 = e->subnet6;
 		routes[n].gateway = e->nexthop;
+		routes[n].gateway6 = e->gateway6;
+		memcpy(routes[n].ifname, e->ifname, sizeof(routes[n].ifname));
 		routes[n].mode = e->mode;
 		routes[n].vtep = e->vtep;
 		memcpy(routes[n].vtep_mac, e->vtep_mac, KERN_MAC_LEN);

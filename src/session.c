@@ -188,6 +188,7 @@ void send_hello(struct conn *conn)
 	hello.listen_port = mgr->port;
 	hello.keepalive_ms = mgr->config.keepalive_ms;
 	hello.hold_ms = mgr->config.hold_time_ms;
+	hello.capabilities = mgr->config.ipv6 ? PEER_CAP_IPV6 : 0;
 	hello.known_peers = pex_digest(mgr, digest);
 	hello.known_digest.data = digest;
 	hello.known_digest.len = NODE_ID_LEN;
@@ -754,6 +755,7 @@ void peer_mgr_security_stats(const struct peer_mgr *mgr, struct peer_security_st
 	stats->connections = mgr->n_conns;
 	rde_get_stats(mgr->rde, &rs);
 	memcpy(stats->rejected, rs.rejected, sizeof(stats->rejected));
+	memcpy(stats->rejected6, rs.rejected6, sizeof(stats->rejected6));
 }
 
 /* Blocking flush, bounded: the loop will not run again after shutdown. */

@@ -34,6 +34,7 @@
 #include "nsagent/log.h"
 #include "nsagent/rde.h"
 #include "nsagent/state.h"
+#include "nsagent/wire.h"
 
 #include "session_priv.h"
 
@@ -121,7 +122,10 @@ static void send_advert(struct peer *peer)
 	NsaPeer__Advert advert = NSA_PEER__ADVERT__INIT;
 	NsaPeer__Prefix prefix = NSA_PEER__PREFIX__INIT;
 	NsaPeer__Prefix *prefixes[1] = {&prefix};
+	NsaPeer__Prefix6 prefix6;
+	NsaPeer__Prefix6 *prefixes6[1] = {&prefix6};
 	struct prefix subnet;
+	struct prefix6 subnet6;
 	bool explicit_subnet;
 
 	if (rde_subnet(mgr->rde, &subnet, &explicit_subnet)) {
@@ -130,6 +134,17 @@ static void send_advert(struct peer *peer)
 		advert.subnets = prefixes;
 		advert.n_subnets = 1;
 		advert.explicit_subnet = explicit_subnet;
+	}
+	/* rde_subnet6 is false with --ipv6 off: the advert is then exactly
+	 * what a version 1 agent sends. */
+	if (rde_subnet6(mgr->rde, &subnet6)) {
+		wire_put_prefix6(&prefix6, &subnet6);
+		advert.subnets6 = prefixes6;
+		advert.n_subnets6 = 1;
+		if (mgr->config.link_local6_set) {
+			advert.link_local6.data = mgr->config.link_local6.s6_addr;
+			advert.link_local6.len = sizeof(mgr->config.link_local6.s6_addr);
+		}
 	}
 	if (mgr->config.vtep) {
 		advert.vtep_addr = mgr->config.vtep;
@@ -351,13 +366,40 @@ void outbound_hello(struct peer *peer, const NsaPeer__Hello *hello)
 	peer_fsm(peer, PEER_EV_HELLO_RECEIVED);
 }
 
+/* The advert's IPv6 part, decoded strictly (wire_get_prefix6): a bad
+ * entry is counted for the rde and dropped, never the session. */
+static void decode_advert6(const NsaPeer__Advert *advert, struct rde_advert *a,
+			   struct prefix6 *subnets6, const char *name)
+{
+	for (size_t i = 0; i < advert->n_subnets6; i++) {
+		struct prefix6 p;
+
+		if (wire_get_prefix6(advert->subnets6[i], &p) < 0) {
+			a->n_malformed6++;
+			continue;
+		}
+		if (a->n_subnets6 == RIB_MAX_SUBNETS_PER_NODE) {
+			a->n_over6++;
+			continue;
+		}
+		subnets6[a->n_subnets6++] = p;
+	}
+	if (wire_get_addr6(&advert->link_local6, &a->link_local6) == -EBADMSG)
+		log_warn("peer %s: link-local next hop of %zu bytes ignored", name,
+			 advert->link_local6.len);
+	else
+		a->link_local6_set = advert->link_local6.len != 0;
+}
+
 /* Decodes the peer's own advert for the rde, which decides. */
 static void handle_advert(struct peer *peer, const NsaPeer__Advert *advert)
 {
 	struct peer_mgr *mgr = peer->mgr;
 	struct prefix subnets[RIB_MAX_SUBNETS_PER_NODE];
+	struct prefix6 subnets6[RIB_MAX_SUBNETS_PER_NODE];
 	struct rde_advert a = {.node_ip = peer->node_ip,
 			       .subnets = subnets,
+			       .subnets6 = subnets6,
 			       .explicit_subnet = advert->explicit_subnet};
 	char name[64];
 
@@ -377,6 +419,7 @@ static void handle_advert(struct peer *peer, const NsaPeer__Advert *advert)
 		subnets[a.n_subnets].len = (uint8_t)p->len;
 		a.n_subnets++;
 	}
+	decode_advert6(advert, &a, subnets6, name);
 	if (advert->vtep_addr && advert->vtep_mac.len != KERN_MAC_LEN)
 		log_warn("peer %s: VTEP MAC of %zu bytes ignored", name, advert->vtep_mac.len);
 	else if (advert->vtep_addr) {

@@ -88,6 +88,9 @@ static const struct status_family families[] = {
      STATUS_FRAMES_MALFORMED, 1, NULL, NULL, "security", "malformed frame(s)"},
     {"adverts_rejected", "Advertised subnets rejected, by reason.", STATUS_ADVERTS_REJECTED,
      RIB_VERDICT_COUNT - 1, "reason", reject_reason, "adverts", "entries rejected (see the log)"},
+    {"adverts6_rejected", "Advertised IPv6 subnets rejected, by reason.", STATUS_ADVERTS6_REJECTED,
+     RIB_VERDICT_COUNT - 1, "reason", reject_reason, "adverts",
+     "IPv6 entries rejected (see the log)"},
     {"reconcile_changes", "Kernel changes made by reconcile.", STATUS_RECONCILE_CHANGES, 1, NULL,
      NULL, NULL, NULL},
     {"reconcile_repairs", "Kernel changes made to repair drift.", STATUS_RECONCILE_REPAIRS, 1, NULL,
@@ -526,6 +529,33 @@ static void print_peers(const struct status *st, FILE *out)
 	table_print(&t, out);
 }
 
+/* The peers' IPv6 /64s, a table of its own so that an IPv4-only node's
+ * output is what it always was: printed only when some peer has one. */
+static void print_peers6(const struct status *st, FILE *out)
+{
+	struct table t = {.n_columns = 5};
+	bool any = false;
+
+	for (unsigned i = 0; i < st->n_peers; i++)
+		any = any || st->peers[i].subnet6_known;
+	if (!any)
+		return;
+	table_row(&t, (const char *[]){"NODE", "SUBNET6", "MODE6", "ROUTE6", "VIA"});
+	for (unsigned i = 0; i < st->n_peers; i++) {
+		const struct status_peer *p = &st->peers[i];
+		char s[PREFIX6_STRLEN], ll[ADDR6_STRLEN];
+
+		if (!p->subnet6_known)
+			continue;
+		table_row(&t, (const char *[]){
+				  or_dash(p->node_id), addr6_format_prefix(&p->subnet6, s),
+				  or_dash(p->mode6), status_route_name(p->route6),
+				  p->link_local6_set ? addr6_format(&p->link_local6, ll) : "-"});
+	}
+	fputc('\n', out);
+	table_print(&t, out);
+}
+
 void status_print_text(const struct status *st, FILE *out)
 {
 	print_node(st, out);
@@ -537,6 +567,7 @@ void status_print_text(const struct status *st, FILE *out)
 	}
 	fputc('\n', out);
 	print_peers(st, out);
+	print_peers6(st, out);
 }
 
 /* ---- JSON ---- */
@@ -654,7 +685,7 @@ static json_object *peers_json(const struct status *st)
 	for (unsigned i = 0; i < st->n_peers; i++) {
 		const struct status_peer *p = &st->peers[i];
 		json_object *o = json_object_new_object();
-		char a[ADDR_STRLEN];
+		char a[ADDR_STRLEN], p6[PREFIX6_STRLEN], ll6[ADDR6_STRLEN];
 
 		json_object_object_add(o, "node_id", json_string_or_null(p->node_id));
 		json_object_object_add(o, "address",
@@ -671,6 +702,17 @@ static json_object *peers_json(const struct status *st)
 		    p->last_heard_ms >= 0 ? json_object_new_int64(p->last_heard_ms) : NULL);
 		json_object_object_add(o, "route",
 				       json_object_new_string(status_route_name(p->route)));
+		json_object_object_add(
+		    o, "subnet6",
+		    p->subnet6_known ? json_object_new_string(addr6_format_prefix(&p->subnet6, p6))
+				     : NULL);
+		json_object_object_add(o, "mode6", json_string_or_null(p->mode6));
+		json_object_object_add(o, "route6",
+				       json_object_new_string(status_route_name(p->route6)));
+		json_object_object_add(
+		    o, "link_local6",
+		    p->link_local6_set ? json_object_new_string(addr6_format(&p->link_local6, ll6))
+				       : NULL);
 		probes_json(o, "probe", &p->probe);
 		if (p->probe6.sent)
 			probes_json(o, "probe6", &p->probe6);

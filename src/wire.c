@@ -2,7 +2,14 @@
 /* DOC: peer protocol framing: the peer protocol's face of the shared frame
  * codec (src/frame.c), typed to NsaPeer__Envelope. The byte layout and its
  * invariants (length checked before any allocation, nothing consumed on a
- * partial frame) live in frame.c, once for every stream protocol. */
+ * partial frame) live in frame.c, once for every stream protocol.
+ *
+ * It also holds the strict decoding of the wire's IPv6 fields (bytes, so
+ * any length can arrive): the one place that says what a well-formed one
+ * is, for the session and the fuzz target alike. */
+#include <errno.h>
+#include <string.h>
+
 #include "nsagent/frame.h"
 #include "nsagent/wire.h"
 
@@ -24,4 +31,30 @@ void wire_free(NsaPeer__Envelope *message)
 {
 	if (message)
 		nsa_peer__envelope__free_unpacked(message, NULL);
+}
+
+int wire_get_addr6(const ProtobufCBinaryData *in, struct in6_addr *out)
+{
+	if (in->len == 0)
+		return -ENOENT;
+	if (in->len != sizeof(out->s6_addr) || !in->data)
+		return -EBADMSG;
+	memcpy(out->s6_addr, in->data, sizeof(out->s6_addr));
+	return 0;
+}
+
+int wire_get_prefix6(const NsaPeer__Prefix6 *in, struct prefix6 *out)
+{
+	if (!in || in->len > 128 || wire_get_addr6(&in->addr, &out->addr) < 0)
+		return -EBADMSG;
+	out->len = (uint8_t)in->len;
+	return 0;
+}
+
+void wire_put_prefix6(NsaPeer__Prefix6 *out, const struct prefix6 *p)
+{
+	nsa_peer__prefix6__init(out);
+	out->addr.data = (uint8_t *)p->addr.s6_addr;
+	out->addr.len = sizeof(p->addr.s6_addr);
+	out->len = p->len;
 }

@@ -120,14 +120,25 @@ struct kern_topology {
 /* One cross-node route in the main table. direct: dst via gateway.
  * vxlan: dst via dst.addr dev KERN_VXLAN_IFNAME onlink, plus a permanent
  * neighbour entry dst.addr -> vtep_mac and a permanent FDB entry vtep_mac
- * -> vtep on that device (no ARP, no flooding, no learning). Zero-filled
- * fields compare equal (callers memcmp route sets). */
+ * -> vtep on that device (no ARP, no flooding, no learning).
+ *
+ * ipv6: the route is dst6 instead. Linux takes no IPv4 next hop for an
+ * IPv6 route, so gateway6 is a link-local address: direct, the peer's
+ * own on the shared link, dev ifname (our underlay link); vxlan, the
+ * EUI-64 address of vtep_mac, dev KERN_VXLAN_IFNAME onlink, with a
+ * permanent IPv6 neighbour entry gateway6 -> vtep_mac (the FDB entry is
+ * the one IPv4 uses). gateway is then the peer's node IP, for adoption.
+ * Zero-filled fields compare equal (callers memcmp route sets). */
 struct kern_route {
 	struct prefix dst;
 	uint32_t gateway; /* the peer's node IP */
 	enum kern_mode mode;
 	uint32_t vtep; /* vxlan: the peer's VTEP address (underlay) */
 	uint8_t vtep_mac[KERN_MAC_LEN];
+	bool ipv6;
+	struct prefix6 dst6;
+	struct in6_addr gateway6;
+	char ifname[IFNAMSIZ]; /* ipv6 direct: the device of gateway6 */
 };
 
 /* What the kernel's route to an address looks like. */
@@ -186,6 +197,15 @@ int kern_route_source(uint32_t dst, uint32_t *src, struct kern_error *err);
  * are refused. *prefixes is malloc'd; the caller frees it. */
 int kern_local_prefixes(const char *skip_ifname, struct prefix **prefixes, unsigned *n,
 			struct kern_error *err);
+/* This host's own IPv6 networks and addresses, as kern_local_prefixes
+ * (each address as a /128 and its connected prefix), leaving out
+ * link-local ones: every link has fe80::/64, and no peer can advertise a
+ * range there anyway. */
+int kern_local_prefixes6(const char *skip_ifname, struct prefix6 **prefixes, unsigned *n,
+			 struct kern_error *err);
+/* The fe80:: address of link ifname (the next hop peers on that link use
+ * for our /64): -EADDRNOTAVAIL when it has none (IPv6 disabled there). */
+int kern_link_local6(const char *ifname, struct in6_addr *addr, struct kern_error *err);
 /* The kernel's route to dst (for the per-peer mode: a gateway means the
  * peer is not on-link), asked on the kernel layer's own socket. */
 int kern_route_path(struct kern *kern, uint32_t dst, struct kern_path *path,

@@ -21,7 +21,12 @@
 #include "nsagent/nodeid.h"
 #include "nsagent/rde.h"
 
-#define PEER_PROTOCOL_VERSION 1
+/* 2: adverts may carry the sender's IPv6 /64 and link-local next hop.
+ * Version 1 is still spoken with: such a peer sends no IPv6 and gets no
+ * IPv6 routes, which is not an error. */
+#define PEER_PROTOCOL_VERSION 2
+/* Hello capability bits. */
+#define PEER_CAP_IPV6 (UINT64_C(1) << 0) /* adverts carry subnets6 */
 #define PEER_MAX_PEERS 256
 /* Limits (peer_mgr_config); 0 in the config takes these defaults. */
 #define PEER_DEFAULT_MAX_CONNECTIONS 1024
@@ -71,6 +76,12 @@ struct peer_mgr_config {
 	 * direct: peers reach us only directly). */
 	uint32_t vtep;
 	uint8_t vtep_mac[KERN_MAC_LEN];
+	/* Dual-stack: our /64 (from the rde) goes into every advert, with
+	 * link_local6, the fe80:: address of the node IP's link, when
+	 * link_local6_set (that link has IPv6). */
+	bool ipv6;
+	struct in6_addr link_local6;
+	bool link_local6_set;
 	/* Persisted peers are dialled at start, learned peers and the lease
 	 * are saved into it. May be NULL (nothing persisted). Not owned. */
 	struct state *state;
@@ -91,9 +102,10 @@ struct peer_mgr_config {
 
 /* Counters of hostile or broken input, for metrics. */
 struct peer_security_stats {
-	uint64_t rejected[RIB_VERDICT_COUNT]; /* advert entries, per reason */
-	uint64_t frames_oversize;	      /* frame over 64 KiB: session closed */
-	uint64_t frames_malformed;	      /* zero length, undecodable, out of order */
+	uint64_t rejected[RIB_VERDICT_COUNT];  /* advert entries, per reason */
+	uint64_t rejected6[RIB_VERDICT_COUNT]; /* IPv6 advert entries, per reason */
+	uint64_t frames_oversize;	       /* frame over 64 KiB: session closed */
+	uint64_t frames_malformed;	       /* zero length, undecodable, out of order */
 	uint64_t hellos_refused;
 	uint64_t tls_failures;	     /* handshakes that failed (wrong/no key) */
 	uint64_t handshake_timeouts; /* no hello within the handshake timeout */

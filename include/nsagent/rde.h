@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "nsagent/addr.h"
+#include "nsagent/addr6.h"
 #include "nsagent/config.h"
 #include "nsagent/kern.h"
 #include "nsagent/nodeid.h"
@@ -97,6 +98,8 @@ struct rde_config {
 	 * are refused. Copied. */
 	const struct prefix *local_prefixes;
 	unsigned n_local_prefixes;
+	const struct prefix6 *local_prefixes6; /* the same, IPv6 */
+	unsigned n_local_prefixes6;
 	/* The lease is saved into it when claimed (may be NULL). Not owned. */
 	struct state *state;
 	/* Data path. node_ip is our VTEP address when the backend runs a VXLAN
@@ -104,6 +107,11 @@ struct rde_config {
 	enum cfg_backend backend;
 	uint32_t node_ip;
 	unsigned underlay_mtu;
+	/* The node IP's link (the device of direct IPv6 routes) and whether
+	 * it has IPv6 (a link-local address): without, a peer's /64 goes over
+	 * VXLAN or nowhere. */
+	char underlay_ifname[IFNAMSIZ];
+	bool underlay_ipv6;
 	/* Asked for backend auto only (NULL: every peer is taken as on-link). */
 	rde_path_fn path;
 	void *path_arg;
@@ -119,6 +127,13 @@ struct rde_advert {
 	bool explicit_subnet;
 	uint32_t vtep; /* 0 = none */
 	uint8_t vtep_mac[KERN_MAC_LEN];
+	/* Dual-stack (none from an older or --ipv6 off peer). */
+	const struct prefix6 *subnets6;
+	unsigned n_subnets6;
+	unsigned n_malformed6; /* addr not 16 bytes or length over 128 */
+	unsigned n_over6;
+	struct in6_addr link_local6; /* its next hop on a shared link */
+	bool link_local6_set;
 };
 
 /* One peer as the rde sees it: what status, metrics and probes read. */
@@ -134,11 +149,13 @@ struct rde_peer_view {
 	bool subnet6_known;
 	bool routed6;
 	enum kern_mode mode6;
+	struct in6_addr link_local6; /* as advertised; zero = none */
 };
 
 struct rde_stats {
-	uint64_t rejected[RIB_VERDICT_COUNT]; /* advertised entries, per reason */
-	uint64_t conflicts;		      /* both --subnet and overlapping: nobody moves */
+	uint64_t rejected[RIB_VERDICT_COUNT];  /* advertised entries, per reason */
+	uint64_t rejected6[RIB_VERDICT_COUNT]; /* advertised IPv6 entries, per reason */
+	uint64_t conflicts;		       /* both --subnet and overlapping: nobody moves */
 };
 
 struct rde *rde_new(const struct rde_config *config, const struct rde_ops *ops, void *arg);

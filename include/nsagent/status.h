@@ -56,8 +56,10 @@ enum status_counter {
 	/* Advert entries rejected, one per rib verdict after RIB_ACCEPTED
 	 * (STATUS_ADVERTS_REJECTED_BY), so a new verdict is a new sample. */
 	STATUS_ADVERTS_REJECTED,
+	/* The same for IPv6 entries (STATUS_ADVERTS6_REJECTED_BY). */
+	STATUS_ADVERTS6_REJECTED = STATUS_ADVERTS_REJECTED + RIB_VERDICT_COUNT - 1,
 	/* Kept by the kernel layer (kern_get_stats). */
-	STATUS_RECONCILE_CHANGES = STATUS_ADVERTS_REJECTED + RIB_VERDICT_COUNT - 1,
+	STATUS_RECONCILE_CHANGES = STATUS_ADVERTS6_REJECTED + RIB_VERDICT_COUNT - 1,
 	STATUS_RECONCILE_REPAIRS,
 	STATUS_RECONCILE_ERRORS,
 	STATUS_RELOADS_OK,
@@ -72,6 +74,8 @@ enum status_counter {
 
 #define STATUS_ADVERTS_REJECTED_BY(verdict)                                                        \
 	((enum status_counter)(STATUS_ADVERTS_REJECTED + (verdict) - (RIB_ACCEPTED + 1)))
+#define STATUS_ADVERTS6_REJECTED_BY(verdict)                                                       \
+	((enum status_counter)(STATUS_ADVERTS6_REJECTED + (verdict) - (RIB_ACCEPTED + 1)))
 
 enum status_route {
 	STATUS_ROUTE_NONE,
@@ -124,6 +128,14 @@ struct status_peer {
 	enum status_route route;
 	struct status_probes probe;  /* ICMP, bridge to bridge */
 	struct status_probes probe6; /* ICMPv6 (dual-stack), bridge to bridge */
+	/* Dual-stack: its /64, the route to it and how ("" = no path), and
+	 * the link-local next hop it advertised. */
+	struct prefix6 subnet6;
+	bool subnet6_known;
+	enum status_route route6;
+	char mode6[16];
+	struct in6_addr link_local6;
+	bool link_local6_set;
 };
 
 struct status {

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 
+#include "nsagent/addr6.h"
 #include "nsagent/frame.h"
 #include "peer.pb-c.h"
 
@@ -30,5 +31,16 @@ int wire_read(struct evbuffer *in, NsaPeer__Envelope **out);
 int wire_write(struct evbuffer *out, const NsaPeer__Envelope *message);
 
 void wire_free(NsaPeer__Envelope *message);
+
+/* An advert's IPv6 entry, decoded strictly: 0 with *out set, or -EBADMSG
+ * when addr is not exactly 16 bytes or len is over 128 (the entry is then
+ * counted malformed and dropped; the session stays up). Whether it is an
+ * acceptable node /64 is the rde's business. */
+int wire_get_prefix6(const NsaPeer__Prefix6 *in, struct prefix6 *out);
+/* Fills out to carry p; out->addr points into p, which must outlive it. */
+void wire_put_prefix6(NsaPeer__Prefix6 *out, const struct prefix6 *p);
+/* The advert's link-local next hop: 0 with *out set, -ENOENT when absent
+ * (empty), -EBADMSG when it is not exactly 16 bytes. */
+int wire_get_addr6(const ProtobufCBinaryData *in, struct in6_addr *out);
 
 #endif

@@ -129,7 +129,33 @@ static void down_list_ns(const struct klinks *links, int self_fd, struct down_na
 		closedir(dir);
 }
 
-/* Deletes our routes (kroute_is_owned: protocol KERN_RTPROT, main table). */
+/* Deletes our IPv6 routes (kroute6_is_owned). Their VXLAN neighbour
+ * entries went with the device. */
+static int down_routes6(struct knl *nl, struct kern_error *err)
+{
+	struct kern_error e = {{0}};
+	struct kroutes6 routes = {0};
+	int first = 0, rc;
+
+	rc = knl_dump_routes6(nl, &routes, &e);
+	kern_keep_first(rc, &first, err, &e);
+	for (unsigned i = 0; rc == 0 && i < routes.n; i++) {
+		const struct kroute6 *r = &routes.v[i];
+
+		if (!kroute6_is_owned(r))
+			continue;
+		int r_rc =
+		    kreq_route6(nl, KREQ_ROUTE_DEL, &r->dst, r->len, NULL, 0, false, NULL, &e);
+
+		if (r_rc != -ESRCH)
+			kern_keep_first(r_rc, &first, err, &e);
+	}
+	free(routes.v);
+	return first;
+}
+
+/* Deletes our routes (kroute_is_owned: protocol KERN_RTPROT, main table),
+ * both families. */
 static int down_routes(struct knl *nl, struct kern_error *err)
 {
 	struct kern_error e = {{0}};
@@ -150,6 +176,7 @@ static int down_routes(struct knl *nl, struct kern_error *err)
 			kern_keep_first(r_rc, &first, err, &e);
 	}
 	free(routes.v);
+	kern_keep_first(down_routes6(nl, &e), &first, err, &e);
 	return first;
 }
 

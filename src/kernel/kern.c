@@ -638,35 +638,55 @@ int kern_attachment_check(struct kern *kern, const char *container_id, const cha
 	return ktopo_check_attachment(kern, ns, err);
 }
 
+/* What is wrong with a wanted route, or NULL. */
+static const char *route_problem(const struct kern_route *r)
+{
+	static const uint8_t zero_mac[KERN_MAC_LEN];
+
+	if (r->mode == KERN_MODE_VXLAN &&
+	    (!r->vtep || !memcmp(r->vtep_mac, zero_mac, KERN_MAC_LEN)))
+		return "a vxlan route without a VTEP";
+	if (!r->ipv6)
+		return r->dst.len > 32 || (r->dst.addr & ~addr_mask(r->dst.len)) || !r->gateway
+			   ? "no gateway or a bad prefix"
+			   : NULL;
+	if (!addr6_prefix_valid(&r->dst6) || !addr6_is_link_local(&r->gateway6))
+		return "a bad prefix or a gateway that is not link-local";
+	if (r->mode == KERN_MODE_DIRECT && !r->ifname[0])
+		return "a direct IPv6 route without a device";
+	return NULL;
+}
+
+static bool same_dst(const struct kern_route *a, const struct kern_route *b)
+{
+	if (a->ipv6 != b->ipv6)
+		return false;
+	return a->ipv6 ? addr6_prefix_equal(&a->dst6, &b->dst6)
+		       : a->dst.addr == b->dst.addr && a->dst.len == b->dst.len;
+}
+
 int kern_set_routes(struct kern *kern, const struct kern_route *routes, unsigned n,
 		    struct kern_error *err)
 {
-	char p[PREFIX_STRLEN];
+	char p[PREFIX6_STRLEN];
+	const char *problem;
 	int rc;
 
 	for (unsigned i = 0; i < n; i++) {
-		static const uint8_t zero_mac[KERN_MAC_LEN];
+		const struct kern_route *r = &routes[i];
 
-		if (routes[i].dst.len > 32 ||
-		    (routes[i].dst.addr & ~addr_mask(routes[i].dst.len)) ||
-		    routes[i].gateway == 0 ||
-		    (routes[i].mode == KERN_MODE_VXLAN &&
-		     (!routes[i].vtep || !memcmp(routes[i].vtep_mac, zero_mac, KERN_MAC_LEN)))) {
-			kern_errorf(err, "invalid route %s via gateway %u",
-				    addr_format_prefix(&(struct prefix){.addr = routes[i].dst.addr,
-									.len = routes[i].dst.len},
-						       p),
-				    routes[i].gateway);
+		if (r->ipv6)
+			addr6_format_prefix(&r->dst6, p);
+		else
+			addr_format_prefix(&(struct prefix){.addr = r->dst.addr, .len = r->dst.len},
+					   p);
+		if ((problem = route_problem(r)) != NULL) {
+			kern_errorf(err, "invalid route %s: %s", p, problem);
 			return -EINVAL;
 		}
 		for (unsigned j = 0; j < i; j++)
-			if (routes[j].dst.addr == routes[i].dst.addr &&
-			    routes[j].dst.len == routes[i].dst.len) {
-				kern_errorf(
-				    err, "route %s listed twice",
-				    addr_format_prefix(&(struct prefix){.addr = routes[i].dst.addr,
-									.len = routes[i].dst.len},
-						       p));
+			if (same_dst(&routes[j], r)) {
+				kern_errorf(err, "route %s listed twice", p);
 				return -EINVAL;
 			}
 	}

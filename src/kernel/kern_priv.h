@@ -87,13 +87,15 @@ struct kaddr {
 	uint8_t len;
 };
 
-/* A neighbour (family AF_INET) or FDB (family AF_BRIDGE) entry. */
+/* A neighbour (family AF_INET or AF_INET6) or FDB (family AF_BRIDGE)
+ * entry. */
 struct kneigh {
 	int ifindex;
 	uint8_t family;
-	uint16_t state; /* NUD_* */
-	uint8_t flags;	/* NTF_* */
-	uint32_t dst;	/* host order: the neighbour's address, or the FDB remote */
+	uint16_t state;	      /* NUD_* */
+	uint8_t flags;	      /* NTF_* */
+	uint32_t dst;	      /* host order: the neighbour's address, or the FDB remote */
+	struct in6_addr dst6; /* AF_INET6: the neighbour's address */
 	uint8_t mac[KERN_MAC_LEN];
 };
 
@@ -131,7 +133,7 @@ int knl_dump_links(struct knl *nl, struct klinks *out, struct kern_error *err);
 int knl_dump_addrs(struct knl *nl, struct kaddrs *out, struct kern_error *err);
 /* IPv4 routes of every table. */
 int knl_dump_routes(struct knl *nl, struct kroutes *out, struct kern_error *err);
-/* Neighbour (AF_INET) or FDB (AF_BRIDGE) entries of every link. */
+/* Neighbour (AF_INET, AF_INET6) or FDB (AF_BRIDGE) entries of every link. */
 int knl_dump_neighs(struct knl *nl, uint8_t family, struct kneighs *out, struct kern_error *err);
 /* One link by name; -ENODEV when absent. */
 int knl_get_link(struct knl *nl, const char *name, struct klink *out, struct kern_error *err);
@@ -242,6 +244,13 @@ int kreq_addr6(struct knl *nl, bool add, int ifindex, const char *ifname,
 int kreq_route6(struct knl *nl, enum kreq_route_op op, const struct in6_addr *dst, uint8_t len,
 		const struct in6_addr *gateway, int oif, bool onlink, const char *where,
 		struct kern_error *err);
+/* A permanent IPv6 neighbour entry dst -> mac, created or replaced; del
+ * removes it (the VXLAN device's next hops of IPv6 routes). */
+int kreq_neigh6(struct knl *nl, bool del, int ifindex, const char *ifname,
+		const struct in6_addr *dst, const uint8_t mac[KERN_MAC_LEN],
+		struct kern_error *err);
+/* An IPv6 route the agent owns: KERN_RTPROT, main table, unicast. */
+bool kroute6_is_owned(const struct kroute6 *r);
 /* The generic dump behind every knl_dump_*: each message of the dump that
  * parse accepts becomes an item of item_size bytes (at most a struct
  * klink's) in *v, *n of them; what names the dump in messages. */

@@ -352,7 +352,10 @@ int knl_dump_neighs(struct knl *nl, uint8_t family, struct kneighs *out, struct 
 	out->v = NULL;
 	out->n = 0;
 	return knl_dump(nl, RTM_GETNEIGH, &ndm, sizeof(ndm), &ctx,
-			family == AF_BRIDGE ? "forwarding database" : "neighbours", err);
+			family == AF_BRIDGE  ? "forwarding database"
+			: family == AF_INET6 ? "IPv6 neighbours"
+					     : "neighbours",
+			err);
 }
 
 struct get_ctx {
@@ -615,14 +618,19 @@ bool kparse_neigh(struct nlmsghdr *nlh, struct kneigh *out)
 	struct ndmsg *ndm;
 
 	ndm = parse_change(nlh, RTM_NEWNEIGH, sizeof(*ndm), tb, NDA_MAX);
-	if (!ndm || (ndm->ndm_family != AF_INET && ndm->ndm_family != AF_BRIDGE))
+	if (!ndm || (ndm->ndm_family != AF_INET && ndm->ndm_family != AF_INET6 &&
+		     ndm->ndm_family != AF_BRIDGE))
 		return false;
 	memset(out, 0, sizeof(*out));
 	out->ifindex = ndm->ndm_ifindex;
 	out->family = ndm->ndm_family;
 	out->state = ndm->ndm_state;
 	out->flags = ndm->ndm_flags;
-	out->dst = attr_in4(tb[NDA_DST]);
+	if (ndm->ndm_family == AF_INET6 && tb[NDA_DST] &&
+	    nla_len(tb[NDA_DST]) >= (int)sizeof(out->dst6))
+		memcpy(&out->dst6, nla_data(tb[NDA_DST]), sizeof(out->dst6));
+	else
+		out->dst = attr_in4(tb[NDA_DST]);
 	if (tb[NDA_LLADDR] && nla_len(tb[NDA_LLADDR]) == KERN_MAC_LEN)
 		memcpy(out->mac, nla_data(tb[NDA_LLADDR]), KERN_MAC_LEN);
 	return true;

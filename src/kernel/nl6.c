@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* DOC: IPv6 netlink of the kernel layer, beside nl.c's IPv4: the address
  * and route snapshots (kaddr6, kroute6), their dumps and parsers, and the
- * change requests for an address and a route. A separate file so that the
+ * change requests for an address, a route and a neighbour entry. A separate file so that the
  * IPv4 snapshots, compared everywhere by value as host-order integers, stay
  * as they are; the I/O itself (knl_change, knl_dump_items) is nl.c's, so
  * every IPv6 change is counted and every refusal carries the kernel's words
@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/if_addr.h>
+#include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -178,4 +179,33 @@ int kreq_route6(struct knl *nl, enum kreq_route_op op, const struct in6_addr *ds
 	return knl_change(nl, msg, err, "%s route %s via %s%s%s%s", verbs[op], p,
 			  gateway ? addr6_format(gateway, g) : "(none)", where ? " " : "",
 			  where ? where : "", onlink ? " onlink" : "");
+}
+
+bool kroute6_is_owned(const struct kroute6 *r)
+{
+	return r->table == RT_TABLE_MAIN && r->protocol == KERN_RTPROT && r->type == RTN_UNICAST;
+}
+
+int kreq_neigh6(struct knl *nl, bool del, int ifindex, const char *ifname,
+		const struct in6_addr *dst, const uint8_t mac[KERN_MAC_LEN], struct kern_error *err)
+{
+	struct ndmsg ndm = {
+	    .ndm_family = AF_INET6,
+	    .ndm_ifindex = ifindex,
+	    .ndm_state = NUD_PERMANENT,
+	};
+	char a[ADDR6_STRLEN];
+	struct nl_msg *msg;
+
+	msg = nlmsg_alloc_simple(del ? RTM_DELNEIGH : RTM_NEWNEIGH,
+				 NLM_F_REQUEST | (del ? 0 : NLM_F_CREATE | NLM_F_REPLACE));
+	if (!msg || nlmsg_append(msg, &ndm, sizeof(ndm), NLMSG_ALIGNTO) < 0)
+		fatal("out of memory building a netlink request");
+	put6(msg, NDA_DST, dst);
+	if (nla_put(msg, NDA_LLADDR, KERN_MAC_LEN, mac) < 0)
+		fatal("netlink request does not fit its buffer");
+	return knl_change(nl, msg, err,
+			  "%s neighbour %s lladdr %02x:%02x:%02x:%02x:%02x:%02x dev %s",
+			  del ? "delete" : "replace", addr6_format(dst, a), mac[0], mac[1], mac[2],
+			  mac[3], mac[4], mac[5], ifname);
 }

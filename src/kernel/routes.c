@@ -12,7 +12,12 @@
  * KERN_VXLAN_IFNAME onlink`; its neighbour and FDB entries are reconciled
  * first (vxlan.c), so that the route never points at an unresolved
  * neighbour. Reading routes back for adoption rebuilds the peer's VTEP
- * address and MAC from those entries. */
+ * address and MAC from those entries.
+ *
+ * IPv6 routes (kern_route.ipv6) are reconciled the same way beside them:
+ * ours are IPv6 unicast routes of the main table with KERN_RTPROT, each
+ * `dst6 via gateway6 dev ifname` (a peer's link-local address on our
+ * underlay link) or `dst6 via gateway6 dev KERN_VXLAN_IFNAME onlink`. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/neighbour.h>
@@ -38,6 +43,96 @@ bool kroute_is_owned(const struct kroute *r)
 uint32_t kroute_kernel_gateway(const struct kern_route *want)
 {
 	return want->mode == KERN_MODE_VXLAN ? want->dst.addr : want->gateway;
+}
+
+/* The device an IPv6 route of want goes out of: the VXLAN device, or its
+ * ifname (looked up once per name and pass in *cache). */
+static int route6_oif(struct knl *nl, const struct kern_route *want, int vx_ifindex,
+		      struct klink *cache, struct kern_error *err)
+{
+	int rc;
+
+	if (want->mode == KERN_MODE_VXLAN)
+		return vx_ifindex;
+	if (cache->ifindex > 0 && strcmp(cache->name, want->ifname) == 0)
+		return cache->ifindex;
+	rc = knl_get_link(nl, want->ifname, cache, err);
+	if (rc == -ENODEV)
+		kern_errorf(err, "cannot route %s: no device %s",
+			    addr6_format_prefix(&want->dst6, (char[PREFIX6_STRLEN]){0}),
+			    want->ifname);
+	return rc < 0 ? rc : cache->ifindex;
+}
+
+/* The IPv6 half of kroutes_reconcile. */
+static int reconcile6(struct knl *nl, const struct kern_route *want, unsigned n, int vx_ifindex,
+		      struct kern_error *err)
+{
+	struct kroutes6 have = {0};
+	struct kern_error e = {{0}};
+	struct klink link = {0};
+	bool *present = xcalloc(n + 1, sizeof(*present));
+	bool *differs = xcalloc(n + 1, sizeof(*differs));
+	int first = 0, rc, oif;
+
+	rc = knl_dump_routes6(nl, &have, err);
+	if (rc < 0) {
+		first = rc;
+		goto out;
+	}
+	for (unsigned i = 0; i < have.n; i++) {
+		const struct kroute6 *r = &have.v[i];
+		unsigned j;
+
+		if (!kroute6_is_owned(r))
+			continue;
+		for (j = 0; j < n; j++)
+			if (want[j].ipv6 && want[j].dst6.len == r->len &&
+			    memcmp(&want[j].dst6.addr, &r->dst, sizeof(r->dst)) == 0)
+				break;
+		if (j == n) {
+			rc = kreq_route6(nl, KREQ_ROUTE_DEL, &r->dst, r->len, NULL, 0, false, NULL,
+					 &e);
+			if (rc != -ESRCH)
+				kern_keep_first(rc, &first, err, &e);
+			continue;
+		}
+		oif = route6_oif(nl, &want[j], vx_ifindex, &link, &e);
+		if (memcmp(&r->gateway, &want[j].gateway6, sizeof(r->gateway)) == 0 && oif > 0 &&
+		    r->oif == oif)
+			present[j] = true;
+		else
+			differs[j] = true;
+	}
+	for (unsigned j = 0; j < n; j++) {
+		bool vxlan = want[j].mode == KERN_MODE_VXLAN;
+		char where[IFNAMSIZ + 8];
+
+		if (!want[j].ipv6 || present[j])
+			continue;
+		oif = route6_oif(nl, &want[j], vx_ifindex, &link, &e);
+		if (oif <= 0) {
+			if (oif == 0)
+				kern_errorf(
+				    &e, "cannot add route %s over VXLAN: no device %s",
+				    addr6_format_prefix(&want[j].dst6, (char[PREFIX6_STRLEN]){0}),
+				    KERN_VXLAN_IFNAME);
+			kern_keep_first(oif ? oif : -ENODEV, &first, err, &e);
+			continue;
+		}
+		snprintf(where, sizeof(where), "dev %s",
+			 vxlan ? KERN_VXLAN_IFNAME : want[j].ifname);
+		/* As for IPv4: replace only our own route, add the rest with EXCL. */
+		rc = kreq_route6(nl, differs[j] ? KREQ_ROUTE_REPLACE : KREQ_ROUTE_ADD,
+				 &want[j].dst6.addr, want[j].dst6.len, &want[j].gateway6, oif,
+				 vxlan, where, &e);
+		kern_keep_first(rc, &first, err, &e);
+	}
+out:
+	free(have.v);
+	free(present);
+	free(differs);
+	return first;
 }
 
 int kroutes_reconcile(struct knl *nl, const struct kern_route *want, unsigned n,
@@ -73,7 +168,8 @@ int kroutes_reconcile(struct knl *nl, const struct kern_route *want, unsigned n,
 		if (!kroute_is_owned(r))
 			continue;
 		for (j = 0; j < n; j++)
-			if (want[j].dst.addr == r->dst && want[j].dst.len == r->len)
+			if (!want[j].ipv6 && want[j].dst.addr == r->dst &&
+			    want[j].dst.len == r->len)
 				break;
 		if (j == n) {
 			rc = kreq_route(nl, KREQ_ROUTE_DEL, r->dst, r->len, 0, 0, false, NULL, &e);
@@ -91,7 +187,7 @@ int kroutes_reconcile(struct knl *nl, const struct kern_route *want, unsigned n,
 	for (unsigned j = 0; j < n; j++) {
 		bool vxlan = want[j].mode == KERN_MODE_VXLAN;
 
-		if (present[j])
+		if (present[j] || want[j].ipv6)
 			continue;
 		if (vxlan && vx_ifindex == 0) {
 			char p[PREFIX_STRLEN];
@@ -118,12 +214,33 @@ int kroutes_reconcile(struct knl *nl, const struct kern_route *want, unsigned n,
 			*err = e;
 		}
 	}
+	kern_keep_first(reconcile6(nl, want, n, vx_ifindex, &e), &first, err, &e);
 
 out:
 	free(have.v);
 	free(present);
 	free(differs);
 	return first;
+}
+
+/* The VTEP of neighbour nb's MAC (its FDB entry on device oif) into out,
+ * which becomes a vxlan route; false when there is none. */
+static bool fdb_vtep(int oif, const struct kneigh *nb, const struct kneighs *fdb,
+		     struct kern_route *out)
+{
+	for (unsigned i = 0; i < fdb->n; i++) {
+		const struct kneigh *f = &fdb->v[i];
+
+		if (f->ifindex != oif || f->family != AF_BRIDGE || !f->dst ||
+		    memcmp(f->mac, nb->mac, KERN_MAC_LEN) != 0)
+			continue;
+		out->mode = KERN_MODE_VXLAN;
+		out->gateway = f->dst;
+		out->vtep = f->dst;
+		memcpy(out->vtep_mac, nb->mac, KERN_MAC_LEN);
+		return true;
+	}
+	return false;
 }
 
 /* A route through the VXLAN device back to what it was made from: the
@@ -139,21 +256,64 @@ static bool vxlan_route_from(const struct kroute *r, const struct kneighs *neigh
 		if (neighs->v[i].ifindex == r->oif && neighs->v[i].family == AF_INET &&
 		    neighs->v[i].dst == r->gateway && (neighs->v[i].state & NUD_PERMANENT))
 			nb = &neighs->v[i];
-	if (!nb)
-		return false;
-	for (unsigned i = 0; i < fdb->n; i++) {
-		const struct kneigh *f = &fdb->v[i];
+	return nb && fdb_vtep(r->oif, nb, fdb, out);
+}
 
-		if (f->ifindex != r->oif || f->family != AF_BRIDGE || !f->dst ||
-		    memcmp(f->mac, nb->mac, KERN_MAC_LEN) != 0)
+/* An IPv6 route through the VXLAN device back to what it was made from:
+ * the IPv6 neighbour entry of its gateway gives the MAC, the FDB entry of
+ * that MAC the VTEP (also its node IP, which adoption matches). */
+static bool vxlan_route6_from(const struct kroute6 *r, const struct kneighs *neighs6,
+			      const struct kneighs *fdb, struct kern_route *out)
+{
+	for (unsigned i = 0; i < neighs6->n; i++) {
+		const struct kneigh *nb = &neighs6->v[i];
+
+		if (nb->ifindex != r->oif || nb->family != AF_INET6 ||
+		    memcmp(&nb->dst6, &r->gateway, sizeof(nb->dst6)) != 0 ||
+		    !(nb->state & NUD_PERMANENT))
 			continue;
-		out->mode = KERN_MODE_VXLAN;
-		out->gateway = f->dst;
-		out->vtep = f->dst;
-		memcpy(out->vtep_mac, nb->mac, KERN_MAC_LEN);
-		return true;
+		return fdb_vtep(r->oif, nb, fdb, out);
 	}
 	return false;
+}
+
+/* Owned IPv6 routes appended to v (room for have.n more from *count). */
+static int owned6(struct knl *nl, int vx_ifindex, const struct kneighs *fdb, struct kern_route **v,
+		  unsigned *count, struct kern_error *err)
+{
+	struct kroutes6 have = {0};
+	struct kneighs neighs6 = {0};
+	int rc = 0;
+
+	if (vx_ifindex > 0)
+		rc = knl_dump_neighs(nl, AF_INET6, &neighs6, err);
+	if (rc == 0)
+		rc = knl_dump_routes6(nl, &have, err);
+	if (rc < 0)
+		goto out;
+	*v = xreallocarray(*v, *count + have.n + 1, sizeof(**v));
+	for (unsigned i = 0; i < have.n; i++) {
+		const struct kroute6 *r = &have.v[i];
+		struct kern_route *k = &(*v)[*count];
+
+		if (!kroute6_is_owned(r))
+			continue;
+		memset(k, 0, sizeof(*k));
+		k->ipv6 = true;
+		k->dst6 = (struct prefix6){.addr = r->dst, .len = r->len};
+		k->gateway6 = r->gateway;
+		if (vx_ifindex > 0 && r->oif == vx_ifindex) {
+			if (!vxlan_route6_from(r, &neighs6, fdb, k))
+				continue;
+		} else if (!if_indextoname((unsigned)r->oif, k->ifname)) {
+			continue;
+		}
+		(*count)++;
+	}
+out:
+	free(have.v);
+	free(neighs6.v);
+	return rc;
 }
 
 int kroutes_owned(struct knl *nl, struct kern_route **out, unsigned *n, struct kern_error *err)
@@ -192,6 +352,9 @@ int kroutes_owned(struct knl *nl, struct kern_route **out, unsigned *n, struct k
 			continue;
 		count++;
 	}
+	rc = owned6(nl, vx_ifindex, &fdb, &v, &count, err);
+	if (rc < 0)
+		free(v);
 out:
 	free(have.v);
 	free(neighs.v);

@@ -12,7 +12,10 @@
  * makes them exactly the set that the vxlan routes need (per route one
  * permanent neighbour, dst's network address -> the peer's VTEP MAC; per
  * MAC one permanent FDB entry -> the peer's VTEP address) and deletes
- * anything else, such as an all-zero MAC entry that would flood. */
+ * anything else, such as an all-zero MAC entry that would flood. An IPv6
+ * route's neighbour is its link-local gateway (the EUI-64 address of the
+ * peer's VTEP MAC) -> that MAC; it shares the FDB entry of the MAC with
+ * the peer's IPv4 route. */
 #include <errno.h>
 #include <linux/neighbour.h>
 #include <stdlib.h>
@@ -128,7 +131,10 @@ static int wanted_by(const struct kneigh *e, const struct kern_route *want, unsi
 
 		if (r->mode != KERN_MODE_VXLAN || memcmp(r->vtep_mac, e->mac, KERN_MAC_LEN) != 0)
 			continue;
-		if (e->family == AF_INET ? e->dst == r->dst.addr : e->dst == r->vtep)
+		if (e->family == AF_BRIDGE ? e->dst == r->vtep
+		    : e->family == AF_INET6
+			? r->ipv6 && memcmp(&e->dst6, &r->gateway6, sizeof(e->dst6)) == 0
+			: !r->ipv6 && e->dst == r->dst.addr)
 			return (int)i;
 	}
 	return -1;
@@ -163,7 +169,10 @@ static int reconcile_family(struct knl *nl, uint8_t family, int ifindex,
 			present[w] = true;
 			continue;
 		}
-		rc = kreq_neigh(nl, true, family, ifindex, KERN_VXLAN_IFNAME, h->dst, h->mac, &e);
+		rc = family == AF_INET6
+			 ? kreq_neigh6(nl, true, ifindex, KERN_VXLAN_IFNAME, &h->dst6, h->mac, &e)
+			 : kreq_neigh(nl, true, family, ifindex, KERN_VXLAN_IFNAME, h->dst, h->mac,
+				      &e);
 		if (rc < 0 && rc != -ENOENT && first == 0) {
 			first = rc;
 			*err = e;
@@ -173,7 +182,8 @@ static int reconcile_family(struct knl *nl, uint8_t family, int ifindex,
 		const struct kern_route *r = &want[i];
 		bool dup = false;
 
-		if (r->mode != KERN_MODE_VXLAN || present[i])
+		if (r->mode != KERN_MODE_VXLAN || present[i] || (family == AF_INET && r->ipv6) ||
+		    (family == AF_INET6 && !r->ipv6))
 			continue;
 		/* One FDB entry per MAC (a peer with several subnets). */
 		for (unsigned j = 0; family == AF_BRIDGE && j < i; j++)
@@ -184,8 +194,13 @@ static int reconcile_family(struct knl *nl, uint8_t family, int ifindex,
 			       memcmp(want[j].vtep_mac, r->vtep_mac, KERN_MAC_LEN) == 0;
 		if (dup)
 			continue;
-		rc = kreq_neigh(nl, false, family, ifindex, KERN_VXLAN_IFNAME,
-				family == AF_BRIDGE ? r->vtep : r->dst.addr, r->vtep_mac, &e);
+		if (family == AF_INET6)
+			rc = kreq_neigh6(nl, false, ifindex, KERN_VXLAN_IFNAME, &r->gateway6,
+					 r->vtep_mac, &e);
+		else
+			rc = kreq_neigh(nl, false, family, ifindex, KERN_VXLAN_IFNAME,
+					family == AF_BRIDGE ? r->vtep : r->dst.addr, r->vtep_mac,
+					&e);
 		if (rc < 0 && first == 0) {
 			first = rc;
 			*err = e;
@@ -201,13 +216,10 @@ int kvxlan_reconcile_entries(struct knl *nl, int ifindex, const struct kern_rout
 			     struct kern_error *err)
 {
 	struct kern_error e = {{0}};
-	int rc, first;
+	int first;
 
 	first = reconcile_family(nl, AF_BRIDGE, ifindex, want, n, err);
-	rc = reconcile_family(nl, AF_INET, ifindex, want, n, &e);
-	if (rc < 0 && first == 0) {
-		first = rc;
-		*err = e;
-	}
+	kern_keep_first(reconcile_family(nl, AF_INET, ifindex, want, n, &e), &first, err, &e);
+	kern_keep_first(reconcile_family(nl, AF_INET6, ifindex, want, n, &e), &first, err, &e);
 	return first;
 }

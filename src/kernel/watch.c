@@ -101,9 +101,44 @@ static struct kern_ns *ns_by_host_ifname(struct kern *kern, const char *name)
 static const struct kern_route *want_route(const struct kern *kern, uint32_t dst, uint8_t len)
 {
 	for (unsigned i = 0; i < kern->n_routes; i++)
-		if (kern->routes[i].dst.addr == dst && kern->routes[i].dst.len == len)
+		if (!kern->routes[i].ipv6 && kern->routes[i].dst.addr == dst &&
+		    kern->routes[i].dst.len == len)
 			return &kern->routes[i];
 	return NULL;
+}
+
+static const struct kern_route *want_route6(const struct kern *kern, const struct kroute6 *r)
+{
+	for (unsigned i = 0; i < kern->n_routes; i++)
+		if (kern->routes[i].ipv6 && kern->routes[i].dst6.len == r->len &&
+		    memcmp(&kern->routes[i].dst6.addr, &r->dst, sizeof(r->dst)) == 0)
+			return &kern->routes[i];
+	return NULL;
+}
+
+/* A cross-node IPv6 route of ours deleted or changed, or another's taking
+ * the place of one we want (as root_event does for IPv4). */
+static void root_route6_event(struct kern *kern, struct nlmsghdr *nlh)
+{
+	char p[PREFIX6_STRLEN];
+	const struct kern_route *w;
+	struct kroute6 r;
+
+	if (!kern->have_routes || !kparse_route6(nlh, &r) || r.table != RT_TABLE_MAIN)
+		return;
+	w = want_route6(kern, &r);
+	addr6_format_prefix(&(struct prefix6){.addr = r.dst, .len = r.len}, p);
+	if (nlh->nlmsg_type == RTM_DELROUTE) {
+		if (kroute6_is_owned(&r) && w) {
+			kern->routes_dirty = true;
+			kwatch_schedule(kern, "route %s deleted", p);
+		}
+	} else if (kroute6_is_owned(&r)
+		       ? !w || memcmp(&w->gateway6, &r.gateway, sizeof(r.gateway)) != 0
+		       : w != NULL) {
+		kern->routes_dirty = true;
+		kwatch_schedule(kern, "route %s changed", p);
+	}
 }
 
 /* skip: a namespace made in this pass, whose host end's events describe
@@ -169,7 +204,7 @@ static void root_link_event(struct kern *kern, struct nlmsghdr *nlh, const struc
 static void neigh_event(struct kern *kern, struct nlmsghdr *nlh)
 {
 	bool del = nlh->nlmsg_type == RTM_DELNEIGH;
-	char a[ADDR_STRLEN];
+	char a[ADDR6_STRLEN];
 	struct kneigh e;
 
 	if (!kern->have_routes || !kern->vxlan_ifindex || !kparse_neigh(nlh, &e) ||
@@ -182,7 +217,8 @@ static void neigh_event(struct kern *kern, struct nlmsghdr *nlh)
 		kern->routes_dirty = true;
 		kwatch_schedule(
 		    kern, "%s %s on %s %s", e.family == AF_BRIDGE ? "fdb entry" : "neighbour",
-		    addr_format(e.dst, a), KERN_VXLAN_IFNAME, del ? "deleted" : "changed");
+		    e.family == AF_INET6 ? addr6_format(&e.dst6, a) : addr_format(e.dst, a),
+		    KERN_VXLAN_IFNAME, del ? "deleted" : "changed");
 	}
 }
 
@@ -235,6 +271,7 @@ static void root_event(struct kern *kern, struct nlmsghdr *nlh, const struct ker
 		break;
 	case RTM_NEWROUTE:
 	case RTM_DELROUTE:
+		root_route6_event(kern, nlh);
 		if (!kern->have_routes || !kparse_route(nlh, &r) || r.table != RT_TABLE_MAIN)
 			break;
 		const struct kern_route *w = want_route(kern, r.dst, r.len);

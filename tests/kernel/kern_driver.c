@@ -80,10 +80,13 @@ static void print_attached(const struct kern *kern, const struct attachment *a, 
 	}
 }
 
+/* CIDR=GW, or for IPv6 CIDR6=GW6%DEV (a direct route via a link-local
+ * address on DEV). */
 static int parse_route(const char *text, struct kern_route *r)
 {
-	char buf[64], *eq;
+	char buf[128], *eq, *dev;
 
+	memset(r, 0, sizeof(*r));
 	if (strlen(text) >= sizeof(buf))
 		return -EINVAL;
 	strcpy(buf, text);
@@ -91,6 +94,18 @@ static int parse_route(const char *text, struct kern_route *r)
 	if (!eq)
 		return -EINVAL;
 	*eq = '\0';
+	if (strchr(buf, ':')) {
+		dev = strchr(eq + 1, '%');
+		if (!dev)
+			return -EINVAL;
+		*dev++ = '\0';
+		r->ipv6 = true;
+		snprintf(r->ifname, sizeof(r->ifname), "%s", dev);
+		return addr6_parse_prefix(buf, &r->dst6) < 0 ||
+			       addr6_parse(eq + 1, &r->gateway6) < 0
+			   ? -EINVAL
+			   : 0;
+	}
 	if (addr_parse_prefix(buf, &r->dst) < 0 || addr_parse(eq + 1, &r->gateway) < 0)
 		return -EINVAL;
 	return 0;
@@ -101,7 +116,7 @@ static int usage(void)
 	fprintf(stderr, "usage: kern_driver apply --bridge B --subnet CIDR --ns NS1,NS2 [--mtu N] "
 			"[--subnet6 CIDR6 [--cluster6 CIDR6] [--no-masquerade6]] "
 			"[--attach ID/IFNAME=NETNS]... [--route CIDR=GW]... [--stay]\n"
-			"       kern_driver routes CIDR=GW... [--stay]\n"
+			"       kern_driver routes CIDR=GW... CIDR6=GW6%%DEV... [--stay]\n"
 			"       kern_driver get-routes | down [--bridge B] | source ADDR\n");
 	return 2;
 }
@@ -322,8 +337,13 @@ static int cmd_get_routes(void)
 	}
 	for (unsigned i = 0; i < n; i++) {
 		struct in_addr d = {htonl(routes[i].dst.addr)}, g = {htonl(routes[i].gateway)};
-		char ds[INET_ADDRSTRLEN], gs[INET_ADDRSTRLEN];
+		char ds[INET_ADDRSTRLEN], gs[INET_ADDRSTRLEN], p6[PREFIX6_STRLEN], g6[ADDR6_STRLEN];
 
+		if (routes[i].ipv6) {
+			printf("%s=%s%%%s\n", addr6_format_prefix(&routes[i].dst6, p6),
+			       addr6_format(&routes[i].gateway6, g6), routes[i].ifname);
+			continue;
+		}
 		printf("%s/%u=%s\n", inet_ntop(AF_INET, &d, ds, sizeof(ds)), routes[i].dst.len,
 		       inet_ntop(AF_INET, &g, gs, sizeof(gs)));
 	}

@@ -23,6 +23,11 @@ listening() { # TARGET... -- PORT
 
 dp_port() { echo $((20000 + (RANDOM % 20000))); }
 
+# socat's address of a TCP client to ADDR:PORT and of a listener on PORT,
+# of ADDR's family (an IPv6 address is bracketed, and listened for on ::).
+tcp_to() { if [[ $1 == *:* ]]; then echo "TCP6:[$1]:$2"; else echo "TCP:$1:$2"; fi; }
+tcp_listen() { if [[ $1 == *:* ]]; then echo "TCP6-LISTEN:$2"; else echo "TCP-LISTEN:$2"; fi; }
+
 # seen_as ADDR SERVER... -- CLIENT...: the address a one-shot TCP server on
 # SERVER (e.g. "host2 NS1" or "outside") sees when CLIENT connects to ADDR.
 seen_as() {
@@ -34,13 +39,26 @@ seen_as() {
 	client=("$@")
 	port=$(dp_port)
 	# shellcheck disable=SC2016 # SOCAT_PEERADDR is socat's, for the child
-	lab exec "${server[@]}" -- timeout 20 socat "TCP-LISTEN:$port,reuseaddr" \
+	lab exec "${server[@]}" -- timeout 20 socat "$(tcp_listen "$addr" "$port"),reuseaddr" \
 		SYSTEM:'echo $SOCAT_PEERADDR' >/dev/null 2>&1 &
 	pid=$!
 	DP_PIDS+=("$pid")
 	poll 30 listening "${server[@]}" -- "$port" || { echo "no listener on ${server[*]}:$port"; return 1; }
-	lab exec "${client[@]}" -- timeout 10 socat -u "TCP:$addr:$port" - || true
+	lab exec "${client[@]}" -- timeout 10 socat -u "$(tcp_to "$addr" "$port")" - |
+		canonical_addr || true
 	wait "$pid" 2>/dev/null || true
+}
+
+# canonical_addr: the address on stdin as people write it: socat writes an
+# IPv6 peer in full and in brackets ([fd6e:7361:6765:0000:...:0002]);
+# anything else passes unchanged.
+canonical_addr() {
+	python3 -c 'import ipaddress, sys
+a = sys.stdin.read().strip()
+try:
+    print(ipaddress.ip_address(a.strip("[]")))
+except ValueError:
+    print(a)'
 }
 
 # bulk FROM_HOST FROM_NS TO_HOST TO_NS TO_ADDR: BULK_BYTES of random data
@@ -56,12 +74,12 @@ bulk() {
 		{ echo "path MTU discovery (DF) is off in ${from[*]}"; return 1; }
 	port=$(dp_port)
 	rm -f "$DP_TMP/received"
-	lab exec "${to[@]}" -- timeout 30 socat -u "TCP-LISTEN:$port,reuseaddr" - \
+	lab exec "${to[@]}" -- timeout 30 socat -u "$(tcp_listen "$addr" "$port"),reuseaddr" - \
 		>"$DP_TMP/received" 2>/dev/null &
 	pid=$!
 	DP_PIDS+=("$pid")
 	poll 30 listening "${to[@]}" -- "$port" || { echo "no listener on ${to[*]}:$port"; return 1; }
-	lab exec "${from[@]}" -- timeout 30 socat -u "OPEN:$DP_TMP/data" "TCP:$addr:$port" ||
+	lab exec "${from[@]}" -- timeout 30 socat -u "OPEN:$DP_TMP/data" "$(tcp_to "$addr" "$port")" ||
 		{ echo "sender ${from[*]} -> $addr failed"; return 1; }
 	wait "$pid" || { echo "receiver ${to[*]} failed"; return 1; }
 	got=$(sha256sum <"$DP_TMP/received" | cut -d' ' -f1)
@@ -75,11 +93,16 @@ mtu() {
 }
 
 # full_size FROM_HOST FROM_NS ADDR: the largest ICMP echo that fits the
-# namespace's eth0, with DF, crosses the path and comes back.
+# namespace's eth0, with DF, crosses the path and comes back (IPv6: 48
+# bytes of headers, and IPv6 is never fragmented on the way).
 full_size() {
 	local m
 	m=$(mtu "$1" "$2" eth0)
-	lab exec "$1" "$2" -- ping -n -c 2 -i 0.2 -W 2 -M "do" -s $((m - 28)) "$3" >/dev/null
+	if [[ $3 == *:* ]]; then
+		lab exec "$1" "$2" -- ping -6 -n -c 2 -i 0.2 -W 2 -M "do" -s $((m - 48)) "$3" >/dev/null
+	else
+		lab exec "$1" "$2" -- ping -n -c 2 -i 0.2 -W 2 -M "do" -s $((m - 28)) "$3" >/dev/null
+	fi
 }
 
 # nft_table HOST: succeeds while the agent's table exists.

@@ -7,12 +7,15 @@
  *            [--key-file PATH]
  *            [--advert PREFIX]... [--advert-many N [--many-base ADDR]]
  *            [--explicit]
+ *            [--advert6 ADDR6/LEN]... [--advert6-short N] [--link-local6 ADDR6]
  *            [--peers N] [--hold SECONDS]
  *        connect (from --from, an address of the host it runs on: without
  *        a cluster key an agent takes a node IP only from the address the
  *        session comes from; default the kernel's choice), hello, wait
  *        for the answer hello (prints "established"),
- *        send the adverts (--advert-many: N consecutive /32s from
+ *        send the adverts (IPv6 ones in the same advert, any length
+ *        (a length over 128 too); --advert6-short: N entries whose
+ *        address is 15 bytes; --advert-many: N consecutive /32s from
  *        --many-base, default 172.16.100.0) and peer lists (N made-up
  *        addresses 198.18.x.y in lists of
  *        250), keep the session alive with keepalives for --hold seconds.
@@ -47,6 +50,7 @@
 #include <event2/event.h>
 
 #include "nsagent/addr.h"
+#include "nsagent/addr6.h"
 #include "nsagent/log.h"
 #include "nsagent/nodeid.h"
 #include "nsagent/tls.h"
@@ -60,6 +64,13 @@ static char *key_file;
 static struct prefix adverts[MAX_ADVERT];
 static unsigned n_adverts;
 static bool explicit_subnet;
+/* IPv6 entries, sent as they are (any length), and the link-local next hop. */
+#define MAX_ADVERT6 64
+static struct in6_addr adverts6[MAX_ADVERT6];
+static uint32_t adverts6_len[MAX_ADVERT6];
+static unsigned n_adverts6, n_adverts6_short;
+static struct in6_addr link_local6;
+static bool link_local6_set;
 static unsigned n_fake_peers, count = 1;
 static unsigned hold_s = 3;
 static const char *kind = "random";
@@ -123,6 +134,27 @@ static void hello_frame(struct evbuffer *b, bool absurd)
 	put_frame(b, &env);
 }
 
+/* The --advert6 entries (then the --advert6-short ones) and the next hop. */
+static void add_ipv6(NsaPeer__Advert *advert)
+{
+	static NsaPeer__Prefix6 p6[MAX_ADVERT6 * 2];
+	unsigned n = 0;
+
+	advert->subnets6 = calloc(n_adverts6 + n_adverts6_short + 1, sizeof(*advert->subnets6));
+	for (unsigned i = 0; i < n_adverts6 + n_adverts6_short; i++, n++) {
+		nsa_peer__prefix6__init(&p6[n]);
+		p6[n].addr.data = adverts6[i < n_adverts6 ? i : 0].s6_addr;
+		p6[n].addr.len = i < n_adverts6 ? 16 : 15;
+		p6[n].len = i < n_adverts6 ? adverts6_len[i] : 64;
+		advert->subnets6[n] = &p6[n];
+	}
+	advert->n_subnets6 = n;
+	if (link_local6_set) {
+		advert->link_local6.data = link_local6.s6_addr;
+		advert->link_local6.len = 16;
+	}
+}
+
 static void advert_frame(struct evbuffer *b, const struct prefix *subnets, unsigned n, bool absurd)
 {
 	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
@@ -138,9 +170,11 @@ static void advert_frame(struct evbuffer *b, const struct prefix *subnets, unsig
 	advert.subnets = ptrs;
 	advert.n_subnets = n;
 	advert.explicit_subnet = explicit_subnet;
+	add_ipv6(&advert);
 	env.msg_case = NSA_PEER__ENVELOPE__MSG_ADVERT;
 	env.advert = &advert;
 	put_frame(b, &env);
+	free(advert.subnets6);
 	free(ptrs);
 	free(p);
 }
@@ -212,7 +246,7 @@ static void session_read(struct bufferevent *bev, void *arg)
 			s->established = true;
 			printf("established\n");
 			fflush(stdout);
-			if (n_adverts > 0)
+			if (n_adverts > 0 || n_adverts6 > 0 || n_adverts6_short > 0)
 				advert_frame(out, adverts, n_adverts, false);
 			if (n_fake_peers)
 				peer_list_frames(out, n_fake_peers);
@@ -434,6 +468,9 @@ int main(int argc, char **argv)
 	    {"kind", required_argument, NULL, 'K'},
 	    {"count", required_argument, NULL, 'N'},
 	    {"many-base", required_argument, NULL, 'B'},
+	    {"advert6", required_argument, NULL, '6'},
+	    {"advert6-short", required_argument, NULL, 'S'},
+	    {"link-local6", required_argument, NULL, 'L'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *mode;
@@ -492,6 +529,30 @@ int main(int argc, char **argv)
 			break;
 		case 'e':
 			explicit_subnet = true;
+			break;
+		case '6': {
+			char copy[80], *slash;
+
+			snprintf(copy, sizeof(copy), "%s", optarg);
+			slash = strchr(copy, '/');
+			if (!slash || n_adverts6 == MAX_ADVERT6)
+				die("bad --advert6");
+			*slash = '\0';
+			/* any length and host bits on purpose: they are test cases */
+			if (addr6_parse(copy, &adverts6[n_adverts6]) < 0)
+				die("bad --advert6");
+			adverts6_len[n_adverts6++] = (uint32_t)strtoul(slash + 1, NULL, 10);
+			break;
+		}
+		case 'S':
+			n_adverts6_short = (unsigned)atoi(optarg);
+			if (n_adverts6_short > MAX_ADVERT6)
+				die("bad --advert6-short");
+			break;
+		case 'L':
+			if (addr6_parse(optarg, &link_local6) < 0)
+				die("bad --link-local6");
+			link_local6_set = true;
 			break;
 		case 'p':
 			n_fake_peers = (unsigned)atoi(optarg);

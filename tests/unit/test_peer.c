@@ -933,6 +933,131 @@ static void test_persisted_peers(void **st)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* ---- protocol version 2 against version 1 ---- */
+
+struct old_peer {
+	struct peer_mgr *mgr;
+	unsigned malformed6; /* wait for this many malformed IPv6 entries */
+};
+
+static bool old_peer_routed(void *arg)
+{
+	return ph_has_route(((struct old_peer *)arg)->mgr, NET(9), LOOP(9));
+}
+
+static bool old_peer_counted(void *arg)
+{
+	struct old_peer *o = arg;
+	struct rde_stats stats;
+
+	rde_get_stats(ph_rde(o->mgr), &stats);
+	return stats.rejected6[RIB_REJECT_MALFORMED] == o->malformed6;
+}
+
+/* The scripted remote's advert: its IPv4 subnet, and n6 IPv6 entries that
+ * do not decode (an address of 3 bytes, a length over 128). */
+static void old_peer_advert(int fd, unsigned n6)
+{
+	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT, eoa_env = NSA_PEER__ENVELOPE__INIT;
+	NsaPeer__Advert advert = NSA_PEER__ADVERT__INIT;
+	NsaPeer__EndOfAdverts eoa = NSA_PEER__END_OF_ADVERTS__INIT;
+	NsaPeer__Prefix p = NSA_PEER__PREFIX__INIT;
+	NsaPeer__Prefix *ps[1] = {&p};
+	NsaPeer__Prefix6 bad[2], *bads[2] = {&bad[0], &bad[1]};
+	uint8_t addr[16] = {0xfd, 0x6e, 0x73, 0x61, 0x67, 0x65, 0, 9};
+
+	p.addr = NET(9).addr;
+	p.len = 24;
+	advert.subnets = ps;
+	advert.n_subnets = 1;
+	for (unsigned i = 0; i < 2; i++) {
+		nsa_peer__prefix6__init(&bad[i]);
+		bad[i].addr.data = addr;
+		bad[i].addr.len = i == 0 ? 3 : 16;
+		bad[i].len = i == 0 ? 64 : 129;
+	}
+	advert.subnets6 = bads;
+	advert.n_subnets6 = n6;
+	env.msg_case = NSA_PEER__ENVELOPE__MSG_ADVERT;
+	env.advert = &advert;
+	ph_send_msg(fd, &env);
+	eoa_env.msg_case = NSA_PEER__ENVELOPE__MSG_END_OF_ADVERTS;
+	eoa_env.end_of_adverts = &eoa;
+	ph_send_msg(fd, &eoa_env);
+}
+
+/* A version 1 peer (the scripted remote: a version 1 hello, adverts with
+ * no IPv6): the session comes up; our hello says version 2 with the IPv6
+ * capability and our advert carries our /64 and link-local next hop
+ * (fields an older decoder skips); its subnet is routed, nothing IPv6 is
+ * and nothing is counted. IPv6 entries that do not decode are counted
+ * malformed, and the session stays up. */
+static void test_old_peer(void **st)
+{
+	(void)st;
+	uint8_t id[NODE_ID_LEN] = {0x31};
+	struct ph_config c;
+	struct old_peer o = {0};
+	struct script s;
+	struct prefix6 want6, got6;
+	struct in6_addr ll, got_ll;
+	struct kern_route *routes;
+	struct rde_stats stats;
+	bool hello = false, advert = false;
+	unsigned n;
+
+	assert_int_equal(addr6_parse("fe80::1:ff:fe00:1", &ll), 0);
+	assert_int_equal(addr6_parse_prefix("fd6e:7361:6765:1::/64", &want6), 0);
+	ph_config_node(&c, id, 1, NULL, 0);
+	c.rde.ipv6 = c.peer.ipv6 = true;
+	assert_int_equal(addr6_parse_prefix("fd6e:7361:6765::/48", &c.rde.cluster6), 0);
+	c.peer.link_local6 = ll;
+	c.peer.link_local6_set = true;
+	ph_start(&c, NULL, NULL, &o.mgr);
+	script_hello(&s, o.mgr, 9);
+	while (!hello || !advert) {
+		NsaPeer__Envelope *env = ph_next_envelope(s.fd, s.in);
+
+		assert_non_null(env);
+		if (env->msg_case == NSA_PEER__ENVELOPE__MSG_HELLO) {
+			hello = true;
+			assert_int_equal(env->hello->version, PEER_PROTOCOL_VERSION);
+			assert_int_equal(PEER_PROTOCOL_VERSION, 2);
+			assert_true(env->hello->capabilities & PEER_CAP_IPV6);
+		} else if (env->msg_case == NSA_PEER__ENVELOPE__MSG_ADVERT) {
+			advert = true;
+			assert_int_equal(env->advert->n_subnets6, 1);
+			assert_int_equal(wire_get_prefix6(env->advert->subnets6[0], &got6), 0);
+			assert_true(addr6_prefix_equal(&got6, &want6));
+			assert_int_equal(wire_get_addr6(&env->advert->link_local6, &got_ll), 0);
+			assert_memory_equal(&got_ll, &ll, sizeof(ll));
+		}
+		wire_free(env);
+	}
+	old_peer_advert(s.fd, 0);
+	assert_true(ph_run_until(old_peer_routed, &o, DEADLINE_MS));
+	n = rde_routes(ph_rde(o.mgr), &routes);
+	assert_int_equal(n, 1);
+	assert_false(routes[0].ipv6);
+	free(routes);
+	rde_get_stats(ph_rde(o.mgr), &stats);
+	for (unsigned v = 0; v < RIB_VERDICT_COUNT; v++)
+		assert_int_equal(stats.rejected6[v] + stats.rejected[v], 0);
+	assert_int_equal(ph_established(o.mgr, NULL), 1);
+
+	o.malformed6 = 2;
+	old_peer_advert(s.fd, 2);
+	assert_true(ph_run_until(old_peer_counted, &o, DEADLINE_MS));
+	/* a close would follow the advert at once; well within the hold time */
+	ph_run_for(50);
+	assert_int_equal(ph_established(o.mgr, NULL), 1);
+	assert_true(ph_has_route(o.mgr, NET(9), LOOP(9)));
+	close(s.fd);
+	evbuffer_free(s.in);
+	ph_free(o.mgr);
+	ph_run_for(20);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -951,6 +1076,7 @@ int main(void)
 	    cmocka_unit_test(test_persisted_peers),
 	    cmocka_unit_test(test_exchange_incremental),
 	    cmocka_unit_test(test_exchange_skips_known),
+	    cmocka_unit_test(test_old_peer),
 	};
 	int ret;
 

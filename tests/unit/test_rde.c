@@ -4,7 +4,9 @@
  * events given by hand in the order a case needs, where the loopback
  * tests (test_peer) can only hope for one. Pins the subnet claim and its
  * conflicts, stale expiry to the millisecond, per-peer mode changes, the
- * MTU/VXLAN order of a plan, adoption and the per-peer view. */
+ * MTU/VXLAN order of a plan, adoption and the per-peer view; for IPv6,
+ * the per-peer path (link-local direct, VXLAN fallback, none), hostile
+ * /64s, peers without IPv6 and graceful restart. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +17,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include "addr6_lit.h"
 
 #include "nsagent/log.h"
 #include "nsagent/rde.h"
@@ -528,6 +532,242 @@ static void test_rejections_counted(void **st)
 	assert_false(view_of(f, HIGH).subnet_known);
 }
 
+/* ---- IPv6 ---- */
+
+/* Dual-stack, our subnet NET(1) given, so our /64 is fd6e:7361:6765:1::. */
+static void start_dual(struct fixture *f, enum cfg_backend backend, bool ipv6, uint64_t now)
+{
+	struct rde_config c;
+
+	base_config(&c, f);
+	c.subnet = NET(1);
+	c.subnet_explicit = true;
+	c.backend = backend;
+	c.ipv6 = ipv6;
+	c.cluster6 = pfx6("fd6e:7361:6765::/48");
+	snprintf(c.underlay_ifname, sizeof(c.underlay_ifname), "eth0");
+	c.underlay_ipv6 = true;
+	start(f, &c, now);
+}
+
+/* A peer's advert with its /64 (ll: its link-local next hop, or NULL). */
+static void up_and_advert6(struct fixture *f, const uint8_t *id, uint32_t ip, struct prefix subnet,
+			   const char *subnet6, const char *ll, bool vtep, uint64_t now)
+{
+	struct prefix6 p6 = pfx6(subnet6);
+	struct rde_advert a = {.node_ip = ip,
+			       .subnets = &subnet,
+			       .n_subnets = 1,
+			       .subnets6 = &p6,
+			       .n_subnets6 = 1,
+			       .vtep = vtep ? ip : 0,
+			       .vtep_mac = VTEP_MAC};
+
+	if (ll) {
+		a.link_local6 = ip6(ll);
+		a.link_local6_set = true;
+	}
+	rde_session_up(f->rde, id, now);
+	rde_advert(f->rde, id, "test peer", &a, now);
+	rde_end_of_adverts(f->rde, id, now);
+	rde_flush(f->rde, now);
+}
+
+static const struct kern_route *planned6(const struct fixture *f, const char *dst6)
+{
+	struct prefix6 want = pfx6(dst6);
+
+	for (unsigned i = 0; i < f->last.n_routes; i++)
+		if (f->last.routes[i].ipv6 && addr6_prefix_equal(&f->last.routes[i].dst6, &want))
+			return &f->last.routes[i];
+	return NULL;
+}
+
+/* On-link with a link-local address: direct via it on our underlay link.
+ * Behind a router: in the tunnel, via the EUI-64 address of its VTEP MAC.
+ * On-link without a link-local address: the tunnel too (auto). */
+static void test_ipv6_paths(void **st)
+{
+	struct fixture *f = *st;
+	const uint8_t mac[KERN_MAC_LEN] = VTEP_MAC;
+	const struct kern_route *r;
+	struct in6_addr eui;
+	struct rde_peer_view v;
+
+	start_dual(f, CFG_BACKEND_AUTO, true, 0);
+	f->behind_gateway = IP_C;
+	up_and_advert6(f, HIGH, IP_B, NET(2), "fd6e:7361:6765:2::/64", "fe80::2", true, 1);
+	r = planned6(f, "fd6e:7361:6765:2::/64");
+	assert_non_null(r);
+	assert_int_equal(r->mode, KERN_MODE_DIRECT);
+	assert_memory_equal(&r->gateway6, (struct in6_addr[]){ip6("fe80::2")}, 16);
+	assert_string_equal(r->ifname, "eth0");
+	assert_int_equal(f->last.vtep, 0); /* IPv4 and IPv6 direct: no tunnel */
+	v = view_of(f, HIGH);
+	assert_true(v.subnet6_known && v.routed6);
+	assert_int_equal(v.mode6, KERN_MODE_DIRECT);
+	assert_true(
+	    addr6_prefix_equal(&v.subnet6, (struct prefix6[]){pfx6("fd6e:7361:6765:2::/64")}));
+
+	up_and_advert6(f, LOW, IP_C, NET(3), "fd6e:7361:6765:3::/64", "fe80::3", true, 2);
+	r = planned6(f, "fd6e:7361:6765:3::/64");
+	assert_non_null(r);
+	addr6_link_local_from_mac(mac, &eui);
+	assert_int_equal(r->mode, KERN_MODE_VXLAN);
+	assert_memory_equal(&r->gateway6, &eui, 16);
+	assert_memory_equal(r->vtep_mac, mac, KERN_MAC_LEN);
+	assert_int_equal(r->vtep, IP_C);
+	assert_int_equal(view_of(f, LOW).mode6, KERN_MODE_VXLAN);
+
+	/* HIGH again without its link-local address: IPv4 stays direct, IPv6
+	 * falls back to the tunnel, which the plan now has */
+	up_and_advert6(f, HIGH, IP_B, NET(2), "fd6e:7361:6765:2::/64", NULL, true, 3);
+	r = planned6(f, "fd6e:7361:6765:2::/64");
+	assert_non_null(r);
+	assert_int_equal(r->mode, KERN_MODE_VXLAN);
+	assert_int_equal(view_of(f, HIGH).mode, KERN_MODE_DIRECT);
+	assert_int_not_equal(f->last.vtep, 0);
+	/* a "link-local" next hop that is not one is ignored */
+	up_and_advert6(f, HIGH, IP_B, NET(2), "fd6e:7361:6765:2::/64", "fd00::2", true, 4);
+	assert_int_equal(planned6(f, "fd6e:7361:6765:2::/64")->mode, KERN_MODE_VXLAN);
+	assert_true(planned(f, NET(2)) && planned(f, NET(3)));
+}
+
+/* --backend direct and no link-local address: no IPv6 route at all, the
+ * /64 still known; IPv4 unaffected. */
+static void test_ipv6_no_path(void **st)
+{
+	struct fixture *f = *st;
+	struct rde_peer_view v;
+
+	start_dual(f, CFG_BACKEND_DIRECT, true, 0);
+	up_and_advert6(f, HIGH, IP_B, NET(2), "fd6e:7361:6765:2::/64", NULL, false, 1);
+	assert_true(planned(f, NET(2)));
+	assert_null(planned6(f, "fd6e:7361:6765:2::/64"));
+	v = view_of(f, HIGH);
+	assert_true(v.subnet6_known);
+	assert_false(v.routed6);
+	/* with it, direct */
+	up_and_advert6(f, HIGH, IP_B, NET(2), "fd6e:7361:6765:2::/64", "fe80::2", false, 2);
+	assert_non_null(planned6(f, "fd6e:7361:6765:2::/64"));
+	assert_true(view_of(f, HIGH).routed6);
+}
+
+/* Hostile /64s are refused and counted per reason, apart from IPv4's;
+ * undecodable ones too; none is routed, the good one is. */
+static void test_ipv6_rejections_counted(void **st)
+{
+	struct fixture *f = *st;
+	struct prefix subnet = NET(2);
+	struct prefix6 set[] = {
+	    pfx6("fd6e:7361:6765:1::/64"), /* ours */
+	    pfx6("::/0"),
+	    pfx6("fe80::/64"),
+	    pfx6("ff02::/64"),
+	    pfx6("fd6e:7361:6765::/56"),
+	    pfx6("fd00:5::/64"),
+	    pfx6("fd6e:7361:6765:3::/64"), /* LOW's */
+	    pfx6("fd6e:7361:6765:2::/64"),
+	};
+	struct rde_advert a = {.node_ip = IP_B,
+			       .subnets = &subnet,
+			       .n_subnets = 1,
+			       .subnets6 = set,
+			       .n_subnets6 = 8,
+			       .n_malformed6 = 3,
+			       .link_local6 = ip6("fe80::2"),
+			       .link_local6_set = true};
+	struct rde_stats stats;
+	struct rde_peer_view v;
+
+	start_dual(f, CFG_BACKEND_AUTO, true, 0);
+	up_and_advert6(f, LOW, IP_C, NET(3), "fd6e:7361:6765:3::/64", "fe80::3", false, 1);
+	rde_session_up(f->rde, HIGH, 2);
+	rde_advert(f->rde, HIGH, "test peer", &a, 2);
+	rde_flush(f->rde, 2);
+	rde_get_stats(f->rde, &stats);
+	assert_int_equal(stats.rejected6[RIB_REJECT_MALFORMED], 3);
+	assert_int_equal(stats.rejected6[RIB_REJECT_LOCAL], 1);
+	assert_int_equal(stats.rejected6[RIB_REJECT_DEFAULT], 1);
+	assert_int_equal(stats.rejected6[RIB_REJECT_SPECIAL], 2);
+	assert_int_equal(stats.rejected6[RIB_REJECT_LENGTH], 1);
+	assert_int_equal(stats.rejected6[RIB_REJECT_OUTSIDE_CLUSTER], 1);
+	assert_int_equal(stats.rejected6[RIB_REJECT_OWNED], 1);
+	for (unsigned i = 0; i < RIB_VERDICT_COUNT; i++)
+		assert_int_equal(stats.rejected[i], 0);
+	/* only LOW's and HIGH's own /64 are routed, HIGH's direct */
+	assert_int_equal(f->last.n_routes, 4);
+	assert_non_null(planned6(f, "fd6e:7361:6765:2::/64"));
+	assert_non_null(planned6(f, "fd6e:7361:6765:3::/64"));
+	assert_memory_equal(&planned6(f, "fd6e:7361:6765:3::/64")->gateway6,
+			    (struct in6_addr[]){ip6("fe80::3")}, 16);
+	v = view_of(f, HIGH);
+	assert_true(
+	    addr6_prefix_equal(&v.subnet6, (struct prefix6[]){pfx6("fd6e:7361:6765:2::/64")}));
+}
+
+/* A peer without IPv6 (an older agent: no subnets6) gets and gives no
+ * IPv6 route and nothing is counted; with --ipv6 off here, a peer's /64
+ * is ignored, not counted either. */
+static void test_ipv6_old_peer_and_off(void **st)
+{
+	struct fixture *f = *st;
+	struct rde_stats stats;
+
+	start_dual(f, CFG_BACKEND_AUTO, true, 0);
+	up_and_advert(f, HIGH, IP_B, NET(2), true, 1);
+	assert_int_equal(f->last.n_routes, 1);
+	assert_false(view_of(f, HIGH).subnet6_known);
+	rde_get_stats(f->rde, &stats);
+	for (unsigned i = 0; i < RIB_VERDICT_COUNT; i++)
+		assert_int_equal(stats.rejected6[i] + stats.rejected[i], 0);
+	rde_free(f->rde);
+
+	start_dual(f, CFG_BACKEND_AUTO, false, 0);
+	assert_false(f->last.subnet6_set);
+	up_and_advert6(f, HIGH, IP_B, NET(2), "fd6e:7361:6765:2::/64", "fe80::2", true, 1);
+	up_and_advert6(f, LOW, IP_C, NET(3), "fe80::/64", "fe80::3", true, 1);
+	assert_int_equal(f->last.n_routes, 2);
+	assert_null(planned6(f, "fd6e:7361:6765:2::/64"));
+	assert_false(view_of(f, HIGH).subnet6_known);
+	rde_get_stats(f->rde, &stats);
+	for (unsigned i = 0; i < RIB_VERDICT_COUNT; i++)
+		assert_int_equal(stats.rejected6[i] + stats.rejected[i], 0);
+}
+
+/* A lost session keeps the /64's route (stale) for the restart time; the
+ * peer's return refreshes it; a leave withdraws it at once. */
+static void test_ipv6_stale_expiry(void **st)
+{
+	struct fixture *f = *st;
+
+	start_dual(f, CFG_BACKEND_AUTO, true, 0);
+	up_and_advert6(f, HIGH, IP_B, NET(2), "fd6e:7361:6765:2::/64", "fe80::2", true, 1000);
+	rde_session_down(f->rde, HIGH, false, 2000);
+	rde_flush(f->rde, 2000);
+	assert_non_null(planned6(f, "fd6e:7361:6765:2::/64"));
+	assert_true(view_of(f, HIGH).routed6);
+	assert_true(view_of(f, HIGH).stale);
+	rde_tick(f->rde, 6999);
+	rde_flush(f->rde, 6999);
+	assert_non_null(planned6(f, "fd6e:7361:6765:2::/64"));
+	rde_tick(f->rde, 7000);
+	rde_flush(f->rde, 7000);
+	assert_int_equal(f->last.n_routes, 0);
+	assert_false(view_of(f, HIGH).subnet6_known);
+
+	up_and_advert6(f, HIGH, IP_B, NET(2), "fd6e:7361:6765:2::/64", "fe80::2", true, 8000);
+	rde_session_down(f->rde, HIGH, false, 9000);
+	up_and_advert6(f, HIGH, IP_B, NET(2), "fd6e:7361:6765:2::/64", "fe80::2", true, 9500);
+	rde_tick(f->rde, 20000);
+	rde_flush(f->rde, 20000);
+	assert_non_null(planned6(f, "fd6e:7361:6765:2::/64"));
+	assert_false(view_of(f, HIGH).stale);
+	rde_session_down(f->rde, HIGH, true, 21000);
+	rde_flush(f->rde, 21000);
+	assert_int_equal(f->last.n_routes, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -543,6 +783,11 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_backend_vxlan_fixed_datapath, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_adopt, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rejections_counted, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ipv6_paths, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ipv6_no_path, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ipv6_rejections_counted, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ipv6_old_peer_and_off, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ipv6_stale_expiry, setup, teardown),
 	};
 
 	log_set_level(getenv("NSAGENT_TEST_DEBUG") ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* RIB: adverts, graceful restart (stale, sweep, expiry), withdraw,
- * adoption of kernel routes, validation and overlap suppression. */
+ * adoption of kernel routes, validation and overlap suppression; the
+ * same for IPv6 /64s beside the IPv4 subnets. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include "addr6_lit.h"
 
 #include "nsagent/log.h"
 #include "nsagent/rib.h"
@@ -23,7 +26,7 @@ static const uint8_t B[NODE_ID_LEN] = {0xb};
 static unsigned routes(struct rib *rib, const struct prefix *local, struct kern_route *copy)
 {
 	struct kern_route *r;
-	unsigned n = rib_routes(rib, local, &r);
+	unsigned n = rib_routes(rib, local, NULL, &r);
 
 	if (copy && n)
 		memcpy(copy, r, n * sizeof(*r));
@@ -359,6 +362,207 @@ static void test_subnet_length(void **st)
 	rib_free(rib);
 }
 
+/* ---- IPv6 ---- */
+
+static struct rib *rib6_new(void)
+{
+	struct rib *rib = rib_new(&cluster, 24);
+	struct prefix6 cluster6 = pfx6("fd6e:7361:6765::/48");
+
+	rib_set_cluster6(rib, &cluster6);
+	return rib;
+}
+
+/* The route to dst6 in the set, or NULL. */
+static const struct kern_route *route6(const struct kern_route *r, unsigned n, const char *dst6)
+{
+	struct prefix6 want = pfx6(dst6);
+
+	for (unsigned i = 0; i < n; i++)
+		if (r[i].ipv6 && addr6_prefix_equal(&r[i].dst6, &want))
+			return &r[i];
+	return NULL;
+}
+
+/* Hostile IPv6 adverts, each refused for its own reason: wrong length,
+ * outside the range, our own /64 (and this host's networks), ::/0,
+ * link-local, multicast, host bits, another live node's /64. */
+static void test_verdicts6(void **st)
+{
+	(void)st;
+	struct rib *rib = rib6_new();
+	struct prefix6 local6[] = {pfx6("fd6e:7361:6765:1::/64"), pfx6("fd00:1::5/128")};
+	struct prefix6 set[] = {
+	    pfx6("::/0"),
+	    pfx6("fd6e:7361:6765::/56"),
+	    pfx6("fd6e:7361:6765:3::/80"),
+	    pfx6("fe80::/64"),
+	    pfx6("ff02::/64"),
+	    pfx6("fd00:9::/64"),
+	    pfx6("fd6e:7361:6765:1::/64"),
+	    pfx6("fd6e:7361:6765:2::/64"),
+	    {ip6("fd6e:7361:6765:3::1"), 64},
+	    pfx6("fd00:1::/64"),
+	    pfx6("fd6e:7361:6765:4::/64"),
+	};
+	const enum rib_verdict want[] = {
+	    RIB_REJECT_DEFAULT,	  RIB_REJECT_LENGTH,	      RIB_REJECT_LENGTH, RIB_REJECT_SPECIAL,
+	    RIB_REJECT_SPECIAL,	  RIB_REJECT_OUTSIDE_CLUSTER, RIB_REJECT_LOCAL,	 RIB_REJECT_OWNED,
+	    RIB_REJECT_MALFORMED, RIB_REJECT_OUTSIDE_CLUSTER, RIB_ACCEPTED,
+	};
+	enum rib_verdict v[11];
+	struct kern_route r[16];
+	unsigned n;
+
+	rib_set_local6(rib, local6, 2);
+	assert_int_equal(rib_advert6_checked(rib, A, IP_A, NULL,
+					     (struct prefix6[]){pfx6("fd6e:7361:6765:2::/64")}, 1,
+					     v),
+			 0);
+	assert_int_equal(rib_advert6_checked(rib, B, IP_B, NULL, set, 11, v), 10);
+	for (int i = 0; i < 11; i++)
+		assert_int_equal(v[i] * 100 + i, want[i] * 100 + i);
+	assert_string_equal(rib_verdict_key(RIB_REJECT_SPECIAL), "special");
+	/* without a path yet they are direct, via nothing: the paths come next */
+	rib_set_path6(rib, B, true, KERN_MODE_DIRECT, (struct in6_addr[]){ip6("fe80::b")}, "eth0",
+		      0, NULL);
+	n = routes(rib, NULL, r);
+	assert_int_equal(n, 2);
+	assert_non_null(route6(r, n, "fd6e:7361:6765:4::/64"));
+	assert_memory_equal(&route6(r, n, "fd6e:7361:6765:4::/64")->gateway6,
+			    (struct in6_addr[]){ip6("fe80::b")}, 16);
+	assert_string_equal(route6(r, n, "fd6e:7361:6765:4::/64")->ifname, "eth0");
+
+	/* an IPv4 advert leaves the node's IPv6 entries alone... */
+	assert_int_equal(rib_advert_checked(rib, B, IP_B, (struct prefix[]){NET(2)}, 1, false, v),
+			 0);
+	assert_int_equal(routes(rib, NULL, r), 3);
+	/* ...and its complete IPv6 set without it (an --ipv6 off restart) removes it */
+	assert_int_equal(rib_advert6_checked(rib, B, IP_B, NULL, NULL, 0, v), 0);
+	n = routes(rib, NULL, r);
+	assert_int_equal(n, 2);
+	assert_null(route6(r, n, "fd6e:7361:6765:4::/64"));
+
+	/* without a cluster6 (--ipv6 off) nothing is inside the range */
+	rib_free(rib);
+	rib = rib_new(&cluster, 24);
+	assert_int_equal(rib_check_shape6(rib, &set[10]), RIB_REJECT_OUTSIDE_CLUSTER);
+	rib_free(rib);
+}
+
+/* Graceful restart covers IPv6 entries: stale on session loss (the route
+ * stays), the end-of-adverts sweep, expiry; a node without a usable path
+ * holds its /64 but gets no route. */
+static void test_graceful_restart6(void **st)
+{
+	(void)st;
+	struct rib *rib = rib6_new();
+	struct prefix6 a6 = pfx6("fd6e:7361:6765:a::/64");
+	struct in6_addr ll = ip6("fe80::a");
+	struct kern_route r[8];
+	enum rib_verdict v[2];
+	uint64_t next;
+	unsigned n, n_entries;
+
+	rib_advert_checked(rib, A, IP_A, (struct prefix[]){NET(1)}, 1, false, v);
+	rib_advert6_checked(rib, A, IP_A, &ll, &a6, 1, v);
+	rib_set_path6(rib, A, true, KERN_MODE_DIRECT, &ll, "eth0", 0, NULL);
+	assert_int_equal(routes(rib, NULL, r), 2);
+	rib_session_down(rib, A, 1000);
+	n = routes(rib, NULL, r);
+	assert_int_equal(n, 2);
+	assert_non_null(route6(r, n, "fd6e:7361:6765:a::/64"));
+	assert_true(rib_entries(rib, &n_entries)[1].stale);
+	/* back with its IPv4 subnet only: the IPv6 one is swept at end-of-adverts */
+	rib_advert_checked(rib, A, IP_A, (struct prefix[]){NET(1)}, 1, false, v);
+	rib_advert6_checked(rib, A, IP_A, &ll, NULL, 0, v);
+	assert_int_equal(routes(rib, NULL, r), 2);
+	rib_end_of_adverts(rib, A);
+	n = routes(rib, NULL, r);
+	assert_int_equal(n, 1);
+	assert_null(route6(r, n, "fd6e:7361:6765:a::/64"));
+
+	/* expiry after the restart time */
+	rib_advert6_checked(rib, A, IP_A, &ll, &a6, 1, v);
+	rib_set_path6(rib, A, true, KERN_MODE_DIRECT, &ll, "eth0", 0, NULL);
+	rib_session_down(rib, A, 2000);
+	rib_expire(rib, 2999, 1000, &next);
+	assert_int_equal(next, 3000);
+	assert_int_equal(routes(rib, NULL, r), 2);
+	rib_expire(rib, 3000, 1000, &next);
+	assert_int_equal(routes(rib, NULL, r), 0);
+
+	/* no usable path: no route, but the /64 is still held */
+	rib_advert_checked(rib, A, IP_A, (struct prefix[]){NET(1)}, 1, false, v);
+	rib_advert6_checked(rib, A, IP_A, NULL, &a6, 1, v);
+	rib_set_path6(rib, A, false, KERN_MODE_DIRECT, NULL, NULL, 0, NULL);
+	assert_int_equal(routes(rib, NULL, r), 1);
+	assert_int_equal(rib_advert6_checked(rib, B, IP_B, NULL, &a6, 1, v), 1);
+	assert_int_equal(v[0], RIB_REJECT_OWNED);
+	/* our own /64 is never routed via a peer */
+	rib_set_path6(rib, A, true, KERN_MODE_DIRECT, &ll, "eth0", 0, NULL);
+	{
+		struct kern_route *out;
+
+		n = rib_routes(rib, NULL, &a6, &out);
+		free(out);
+		assert_int_equal(n, 1);
+	}
+	rib_free(rib);
+}
+
+/* IPv6 routes found in the kernel at start are kept stale and become the
+ * node's whose link-local address is their gateway (direct) or whose node
+ * IP is their VTEP (vxlan). */
+static void test_adopt6(void **st)
+{
+	(void)st;
+	struct rib *rib = rib6_new();
+	uint8_t mac_b[KERN_MAC_LEN] = {0x6e, 0, 0xc0, 0xa8, 1, 6};
+	struct kern_route kr[] = {
+	    {.ipv6 = true,
+	     .dst6 = pfx6("fd6e:7361:6765:a::/64"),
+	     .gateway6 = ip6("fe80::a"),
+	     .ifname = "eth0"},
+	    {.ipv6 = true,
+	     .dst6 = pfx6("fd6e:7361:6765:b::/64"),
+	     .gateway = IP_B,
+	     .mode = KERN_MODE_VXLAN,
+	     .vtep = IP_B},
+	};
+	const struct rib_entry *e;
+	struct in6_addr ll_a = ip6("fe80::a");
+	enum rib_verdict v[1];
+	unsigned n;
+
+	memcpy(kr[1].vtep_mac, mac_b, KERN_MAC_LEN);
+	addr6_link_local_from_mac(mac_b, &kr[1].gateway6);
+	rib_adopt(rib, kr, 2, 0);
+	rib_adopt(rib, kr, 2, 0); /* twice: no duplicate */
+	e = rib_entries(rib, &n);
+	assert_int_equal(n, 2);
+	assert_true(e[0].stale && e[1].stale);
+	assert_int_equal(routes(rib, NULL, NULL), 2);
+	/* A's IPv4 advert does not claim the direct one (no node IP on it)... */
+	rib_advert_checked(rib, A, IP_A, (struct prefix[]){NET(1)}, 1, false, v);
+	assert_true(node_id_is_zero(rib_entries(rib, &n)[0].node_id));
+	/* ...its IPv6 advert with that link-local address does */
+	rib_advert6_checked(rib, A, IP_A, &ll_a, (struct prefix6[]){pfx6("fd6e:7361:6765:a::/64")},
+			    1, v);
+	e = rib_entries(rib, &n);
+	assert_memory_equal(e[0].node_id, A, NODE_ID_LEN);
+	assert_false(e[0].stale);
+	/* B's IPv4 advert claims the vxlan one (its node IP), stale until B
+	 * re-advertises it: B's end-of-adverts without it sweeps it */
+	rib_advert_checked(rib, B, IP_B, (struct prefix[]){NET(2)}, 1, false, v);
+	e = rib_entries(rib, &n);
+	assert_memory_equal(e[1].node_id, B, NODE_ID_LEN);
+	assert_true(e[1].stale);
+	rib_end_of_adverts(rib, B);
+	assert_int_equal(routes(rib, NULL, NULL), 3);
+	rib_free(rib);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -367,6 +571,8 @@ int main(void)
 	    cmocka_unit_test(test_withdraw),	     cmocka_unit_test(test_adopt),
 	    cmocka_unit_test(test_no_overlap),	     cmocka_unit_test(test_verdicts),
 	    cmocka_unit_test(test_vxlan_path),	     cmocka_unit_test(test_subnet_length),
+	    cmocka_unit_test(test_verdicts6),	     cmocka_unit_test(test_graceful_restart6),
+	    cmocka_unit_test(test_adopt6),
 	};
 	log_set_level(LOG_LEVEL_ERROR);
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -615,6 +615,56 @@ static void test_prom_empty_and_escaped(void **state)
 	status_clear(&st);
 }
 
+/* Dual-stack peers: a table of the /64s after the peers (only when some
+ * peer has one: an IPv4-only status prints as before), the JSON keys, and
+ * the IPv6 rejections as a family of their own, promtool-valid. */
+static void test_peers6(void **state)
+{
+	struct status st;
+	struct status_peer *p;
+	json_object *root, *peer;
+	char *text;
+
+	(void)state;
+	sample(&st);
+	p = &st.peers[0];
+	assert_int_equal(addr6_parse_prefix("fd6e:7361:6765:1::/64", &p->subnet6), 0);
+	p->subnet6_known = true;
+	p->route6 = STATUS_ROUTE_INSTALLED;
+	snprintf(p->mode6, sizeof(p->mode6), "direct");
+	assert_int_equal(addr6_parse("fe80::1:2ff:fe03:405", &p->link_local6), 0);
+	p->link_local6_set = true;
+	st.counters[STATUS_ADVERTS6_REJECTED_BY(RIB_REJECT_SPECIAL)] = 2;
+	text = text_of(&st);
+	assert_non_null(
+	    strstr(text, "\n\nNODE  SUBNET6                MODE6   ROUTE6     VIA\n"
+			 "5f0e  fd6e:7361:6765:1::/64  direct  installed  fe80::1:2ff:fe03:405\n"));
+	assert_non_null(strstr(text, "adverts  2 IPv6 entries rejected (see the log)\n"));
+	free(text);
+
+	root = json_of(&st);
+	peer = json_object_array_get_idx(get(root, "peers", json_type_array), 0);
+	assert_string_equal(json_object_get_string(get(peer, "subnet6", json_type_string)),
+			    "fd6e:7361:6765:1::/64");
+	assert_string_equal(json_object_get_string(get(peer, "mode6", json_type_string)), "direct");
+	assert_string_equal(json_object_get_string(get(peer, "route6", json_type_string)),
+			    "installed");
+	assert_string_equal(json_object_get_string(get(peer, "link_local6", json_type_string)),
+			    "fe80::1:2ff:fe03:405");
+	peer = json_object_array_get_idx(get(root, "peers", json_type_array), 1);
+	get(peer, "subnet6", json_type_null);
+	get(peer, "link_local6", json_type_null);
+	assert_string_equal(json_object_get_string(get(peer, "route6", json_type_string)), "none");
+	json_object_put(root);
+
+	text = prom_of(&st);
+	assert_line(text, "nsagent_adverts6_rejected_total{reason=\"special\"} 2");
+	assert_line(text, "nsagent_adverts_rejected_total{reason=\"special\"} 0");
+	promtool_accepts(text);
+	free(text);
+	status_clear(&st);
+}
+
 /* sample() on a dual-stack node: the /64, the bridge's ::1, and each
  * namespace's and attachment's IPv6 address (the second attachment has
  * none: "-" and null). */
@@ -697,6 +747,7 @@ static void test_json_dual_stack(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_peers6),
 	    cmocka_unit_test(test_text),
 	    cmocka_unit_test(test_text_unhealthy_and_empty),
 	    cmocka_unit_test(test_json),

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Frame codec: round trip, partial reads, oversize, zero length, garbage,
- * and tolerance of messages from a newer protocol version. */
+ * and tolerance of messages from a newer protocol version; the advert's
+ * IPv6 fields (version 2) and their strict decoding. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -189,13 +190,95 @@ static void test_unknown_tolerated(void **state)
 	evbuffer_free(buf);
 }
 
+/* Version 2: an advert's /64 and link-local next hop go through the
+ * frame codec and come back as they were put. */
+static void test_advert6_round_trip(void **state)
+{
+	(void)state;
+	struct evbuffer *buf = evbuffer_new();
+	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT, *got;
+	NsaPeer__Advert advert = NSA_PEER__ADVERT__INIT;
+	NsaPeer__Prefix6 p6;
+	NsaPeer__Prefix6 *p6s[1] = {&p6};
+	struct prefix6 subnet6, back;
+	struct in6_addr ll, ll_back;
+
+	assert_int_equal(addr6_parse_prefix("fd6e:7361:6765:5::/64", &subnet6), 0);
+	assert_int_equal(addr6_parse("fe80::1:2ff:fe03:405", &ll), 0);
+	wire_put_prefix6(&p6, &subnet6);
+	advert.subnets6 = p6s;
+	advert.n_subnets6 = 1;
+	advert.link_local6.data = ll.s6_addr;
+	advert.link_local6.len = 16;
+	env.msg_case = NSA_PEER__ENVELOPE__MSG_ADVERT;
+	env.advert = &advert;
+	assert_int_equal(wire_write(buf, &env), 0);
+	assert_int_equal(wire_read(buf, &got), 1);
+	assert_int_equal(got->advert->n_subnets6, 1);
+	assert_int_equal(wire_get_prefix6(got->advert->subnets6[0], &back), 0);
+	assert_true(addr6_prefix_equal(&back, &subnet6));
+	assert_int_equal(wire_get_addr6(&got->advert->link_local6, &ll_back), 0);
+	assert_memory_equal(&ll_back, &ll, 16);
+	wire_free(got);
+	evbuffer_free(buf);
+}
+
+/* Decoding is strict: an address of another length than 16 bytes, or a
+ * length over 128, is malformed; an advert of version 1 (no IPv6 fields)
+ * decodes with none. */
+static void test_advert6_strict(void **state)
+{
+	(void)state;
+	uint8_t bytes[17] = {0xfd};
+	NsaPeer__Prefix6 p6 = NSA_PEER__PREFIX6__INIT;
+	struct prefix6 out;
+	struct in6_addr a;
+	struct evbuffer *buf = evbuffer_new();
+	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT, *got;
+	NsaPeer__Advert v1 = NSA_PEER__ADVERT__INIT;
+	NsaPeer__Prefix p4 = NSA_PEER__PREFIX__INIT;
+	NsaPeer__Prefix *p4s[1] = {&p4};
+
+	p6.addr.data = bytes;
+	p6.len = 64;
+	for (size_t len = 0; len <= sizeof(bytes); len++) {
+		p6.addr.len = len;
+		assert_int_equal(wire_get_prefix6(&p6, &out), len == 16 ? 0 : -EBADMSG);
+	}
+	p6.addr.len = 16;
+	p6.len = 128;
+	assert_int_equal(wire_get_prefix6(&p6, &out), 0);
+	p6.len = 129;
+	assert_int_equal(wire_get_prefix6(&p6, &out), -EBADMSG);
+	p6.len = UINT32_MAX;
+	assert_int_equal(wire_get_prefix6(&p6, &out), -EBADMSG);
+	assert_int_equal(wire_get_prefix6(NULL, &out), -EBADMSG);
+	assert_int_equal(wire_get_addr6(&(ProtobufCBinaryData){.len = 4, .data = bytes}, &a),
+			 -EBADMSG);
+
+	p4.addr = 0xac100100;
+	p4.len = 24;
+	v1.subnets = p4s;
+	v1.n_subnets = 1;
+	env.msg_case = NSA_PEER__ENVELOPE__MSG_ADVERT;
+	env.advert = &v1;
+	assert_int_equal(wire_write(buf, &env), 0);
+	assert_int_equal(wire_read(buf, &got), 1);
+	assert_int_equal(got->advert->n_subnets, 1);
+	assert_int_equal(got->advert->n_subnets6, 0);
+	assert_int_equal(wire_get_addr6(&got->advert->link_local6, &a), -ENOENT);
+	wire_free(got);
+	evbuffer_free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_round_trip),	      cmocka_unit_test(test_partial),
 	    cmocka_unit_test(test_oversize),	      cmocka_unit_test(test_oversize_write),
 	    cmocka_unit_test(test_zero_length),	      cmocka_unit_test(test_garbage),
-	    cmocka_unit_test(test_unknown_tolerated),
+	    cmocka_unit_test(test_unknown_tolerated), cmocka_unit_test(test_advert6_round_trip),
+	    cmocka_unit_test(test_advert6_strict),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
