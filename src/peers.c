@@ -347,6 +347,25 @@ const char *undialable(const struct peer_mgr *mgr, uint32_t addr)
 
 /* ---- peer exchange ---- */
 
+/* Two nodes usually hear of each other from the same relay within one
+ * batch (it tells the newcomer of everyone and everyone of the
+ * newcomer), and when both dialled at once one connection was thrown away
+ * by the collision rule, with its TLS handshake: 17 to 22 per node in a
+ * 64-host chain (tests/bench/README.md). So the node with the higher id,
+ * whose connection the rule keeps (incoming_wins), dials at once; the
+ * other waits PEER_YIELD_DIAL_MS for it and dials only if it has not
+ * come, so a node that never heard of us is still reached. */
+static void start_learned(struct peer *p)
+{
+	struct peer_mgr *mgr = p->mgr;
+
+	if (node_id_cmp(mgr->config.node_id, p->node_id) > 0) {
+		peer_fsm(p, PEER_EV_START);
+		return;
+	}
+	timer_arm(p->retry_timer, PEER_YIELD_DIAL_MS + mgr->rng_seed++ % 50);
+}
+
 void learn_peers(struct peer *from, const NsaPeer__PeerList *list)
 {
 	struct peer_mgr *mgr = from->mgr;
@@ -395,7 +414,7 @@ void learn_peers(struct peer *from, const NsaPeer__PeerList *list)
 			p->learned = true;
 			log_info("learned peer %s from %s", addr_format_endpoint(&ep, buf),
 				 from->conn ? from->conn->remote : "?");
-			peer_fsm(p, PEER_EV_START);
+			start_learned(p);
 		}
 		/* The rde judges the hint (claim input only). It is kept under
 		 * the id of a peer in our table, which goes with that peer

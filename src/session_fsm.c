@@ -514,11 +514,8 @@ static void enter_established(struct peer *peer)
 	timer_arm(peer->keepalive_timer, peer->keepalive_ms);
 	rde_session_up(mgr->rde, peer->node_id, peer->established_ms);
 	if (mgr->config.state) {
-		char ep[ENDPOINT_STRLEN];
-
-		log_unsaved(mgr, state_add_peer(mgr->config.state, &peer->endpoint), "learned peer",
-			    addr_format_endpoint(&peer->endpoint, ep),
-			    "a restart will not dial it");
+		state_add_peer(mgr->config.state, &peer->endpoint);
+		peers_save_soon(mgr);
 	}
 	send_advert(peer);
 	/* The newcomer gets every peer; everyone else hears of the newcomer
@@ -638,6 +635,7 @@ static void fsm_connect(struct peer *peer, enum peer_event event)
 		break;
 	case PEER_EV_INBOUND_HELLO:
 		/* Our connect has not even completed: theirs is further. */
+		peer->mgr->stats.collisions++;
 		accept_incoming(peer, event);
 		break;
 	default:
@@ -654,6 +652,7 @@ static void fsm_opensent(struct peer *peer, enum peer_event event)
 		change_state(peer, PEER_ESTABLISHED, event);
 		break;
 	case PEER_EV_INBOUND_HELLO:
+		peer->mgr->stats.collisions++;
 		if (incoming_wins(peer)) {
 			log_info("peer %s: connection collision, keeping the one it initiated "
 				 "(higher node id)",
@@ -683,11 +682,8 @@ static void established_leave(struct peer *peer, enum peer_event event)
 	session_down(peer, true);
 	change_state(peer, PEER_IDLE, event);
 	if (mgr->config.state && !peer->seed) {
-		char ep[ENDPOINT_STRLEN];
-
-		log_unsaved(mgr, state_remove_peer(mgr->config.state, &peer->endpoint),
-			    "departure of peer", addr_format_endpoint(&peer->endpoint, ep),
-			    "a restart will dial it again");
+		state_remove_peer(mgr->config.state, &peer->endpoint);
+		peers_save_soon(mgr);
 	}
 	/* A departed node is not redialled unless it is a seed; it will dial
 	 * us when it comes back. */
@@ -722,6 +718,8 @@ static void fsm_established(struct peer *peer, enum peer_event event)
 		established_leave(peer, event);
 		break;
 	case PEER_EV_INBOUND_HELLO:
+		if (peer->conn->outbound != peer->incoming->outbound)
+			peer->mgr->stats.collisions++;
 		if (peer->conn->outbound == peer->incoming->outbound || incoming_wins(peer)) {
 			/* Same initiator again: it restarted and our session is
 			 * dead; or the collision rule prefers the new one. */

@@ -40,6 +40,10 @@ struct bufferevent;
 /* Peer exchange: sessions that come up within this time of each other
  * are told to the existing sessions in one list (pex_batch_cb). */
 #define PEER_PEX_BATCH_MS 20
+/* Learned and departed peers are saved at most this long after the
+ * change, all together (peers_save_soon); a crash loses at most the peers
+ * learned in that time, which peer exchange gives back. */
+#define PEER_SAVE_DELAY_MS 200
 
 /* Per advert, at most this many rejected entries are logged one by one. */
 #define PEER_REJECT_LOG_MAX 8
@@ -167,6 +171,7 @@ struct peer_mgr {
 	struct event *rde_timer;
 	uint64_t pex_seq;	  /* the last session-up stamp given (peer->pex_seq) */
 	struct event *pex_timer;  /* the batch of news for existing sessions */
+	struct event *save_timer; /* unsaved peers (peers_save_soon) */
 	struct prefix advertised; /* our subnet as last sent to peers */
 	bool advertised_set;
 	bool shutting_down;
@@ -205,8 +210,8 @@ void conn_close(struct conn *conn);
 int conn_send(struct conn *conn, const NsaPeer__Envelope *env);
 void send_hello(struct conn *conn);
 void send_simple(struct conn *conn, NsaPeer__Envelope__MsgCase which);
-void log_unsaved(const struct peer_mgr *mgr, int ret, const char *what, const char *object,
-		 const char *consequence);
+/* Saves the state's unsaved peers within PEER_SAVE_DELAY_MS. */
+void peers_save_soon(struct peer_mgr *mgr);
 int peer_dial(struct peer *peer);
 
 /* session_fsm.c: the FSM, hellos, messages, the rde driver */

@@ -136,6 +136,14 @@ static void free_nodes(struct node *nodes, unsigned n)
 	ph_run_for(20); /* let closed sockets' events drain */
 }
 
+static struct peer_security_stats stats_of(const struct node *node)
+{
+	struct peer_security_stats s;
+
+	peer_mgr_security_stats(node->mgr, &s);
+	return s;
+}
+
 /* Two nodes (ids 0x10 and 0x20, with a VTEP when vxlan0/vxlan1), node 1
  * seeded with node 2, run until they are a full mesh. */
 static void start_pair(struct node nodes[2], bool vxlan0, bool vxlan1)
@@ -586,6 +594,9 @@ static void collision(bool script_higher)
 		assert_true(eof);
 		assert_int_equal(ph_established(node.mgr, NULL), 1);
 	}
+	/* each connection thrown away is counted: one, or two when the
+	 * second one in ESTABLISHED was refused too */
+	assert_int_equal(stats_of(&node).collisions, script_higher ? 1 : 2);
 	close(in_fd);
 	close(out_fd);
 	close(lfd);
@@ -890,6 +901,94 @@ static void test_exchange_skips_known(void **st)
 	free_nodes(&node, 1);
 }
 
+/* ---- dial scheduling: one connection per pair ---- */
+
+/* B (id 0x30) joins through A, then C (0x20): A tells C of B at once
+ * (C's full list) and B of C a batch later. Only B, the higher id,
+ * dials; C waits for it. Before, C dialled B as soon as it heard of it,
+ * and whenever B's dial crossed C's, the collision rule threw one
+ * connection away (with a key, a whole TLS handshake). */
+static bool b_joined(void *arg)
+{
+	struct node *nodes = arg;
+
+	return ph_established(nodes[1].mgr, NULL) == 1 && ph_established(nodes[0].mgr, NULL) == 1;
+}
+
+static void test_learned_higher_dials(void **st)
+{
+	(void)st;
+	struct node nodes[3];
+	struct mesh m = {nodes, 3};
+	struct endpoint seed;
+	struct peer_info *infos;
+	const struct peer_info *b_at_c;
+	unsigned n;
+
+	node_init(&nodes[0], 0x10);
+	node_init(&nodes[1], 0x30);
+	node_init(&nodes[2], 0x20);
+	node_start(&nodes[0], 1, NULL, 0, true, 5000);
+	seed = ph_endpoint(nodes[0].mgr, nodes[0].ip);
+	node_start(&nodes[1], 2, &seed, 1, true, 5000);
+	assert_true(ph_run_until(b_joined, nodes, DEADLINE_MS));
+	node_start(&nodes[2], 3, &seed, 1, true, 5000);
+	assert_true(ph_run_until(full_mesh, &m, DEADLINE_MS));
+	/* C dialled its seed only; B its seed and C */
+	assert_int_equal(stats_of(&nodes[2]).dials, 1);
+	assert_int_equal(stats_of(&nodes[1]).dials, 2);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(stats_of(&nodes[i]).collisions, 0);
+	n = peer_mgr_peers(nodes[2].mgr, &infos);
+	b_at_c = ph_find_info(infos, n, nodes[1].id);
+	assert_non_null(b_at_c);
+	assert_false(b_at_c->outbound);
+	free(infos);
+	ph_run_for(PEER_YIELD_DIAL_MS + 100); /* and C does not dial later */
+	assert_int_equal(stats_of(&nodes[2]).dials, 1);
+	assert_true(full_mesh(&m));
+	free_nodes(nodes, 3);
+}
+
+/* A higher node that never dials (it did not hear of us): we dial it
+ * ourselves once the wait for it is over, so the pair still meets. */
+static void test_learned_lower_dials_late(void **st)
+{
+	(void)st;
+	struct node node;
+	struct script relay;
+	uint8_t high_id[NODE_ID_LEN];
+	uint16_t high_port;
+	int lfd = ph_listen(LOOP(9), &high_port), fd;
+	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
+	NsaPeer__PeerList list = NSA_PEER__PEER_LIST__INIT;
+	NsaPeer__PeerInfo info = NSA_PEER__PEER_INFO__INIT;
+	NsaPeer__PeerInfo *infos[1] = {&info};
+	uint64_t t0;
+
+	exchange_node_start(&node, 0x10);
+	memset(high_id, 0xf0, sizeof(high_id));
+	script_hello(&relay, node.mgr, 20);
+	wire_free(script_next_list(&relay));
+	info.node_id.data = high_id;
+	info.node_id.len = NODE_ID_LEN;
+	info.addr = LOOP(9);
+	info.port = high_port;
+	list.peers = infos;
+	list.n_peers = 1;
+	env.msg_case = NSA_PEER__ENVELOPE__MSG_PEER_LIST;
+	env.peer_list = &list;
+	t0 = ph_now_ms();
+	ph_send_msg(relay.fd, &env);
+	fd = ph_accept(lfd);
+	assert_true(ph_now_ms() - t0 >= PEER_YIELD_DIAL_MS);
+	assert_int_equal(stats_of(&node).dials, 1);
+	close(fd);
+	close(lfd);
+	script_close(&relay);
+	free_nodes(&node, 1);
+}
+
 static void test_persisted_peers(void **st)
 {
 	(void)st;
@@ -951,6 +1050,8 @@ int main(void)
 	    cmocka_unit_test(test_persisted_peers),
 	    cmocka_unit_test(test_exchange_incremental),
 	    cmocka_unit_test(test_exchange_skips_known),
+	    cmocka_unit_test(test_learned_higher_dials),
+	    cmocka_unit_test(test_learned_lower_dials_late),
 	};
 	int ret;
 
