@@ -45,6 +45,10 @@ struct bufferevent;
  * learned in that time, which peer exchange gives back. */
 #define PEER_SAVE_DELAY_MS 200
 
+/* Peer exchange: each peer has a slot, and each session a set of slots,
+ * the peers its other end is known to know (peer->knows). */
+#define PEER_SLOT_WORDS ((PEER_MAX_PEERS + 63) / 64)
+
 /* Per advert, at most this many rejected entries are logged one by one. */
 #define PEER_REJECT_LOG_MAX 8
 
@@ -129,6 +133,12 @@ struct peer {
 	 * session got, so it is sent only what is newer. */
 	uint64_t pex_seq;
 	uint64_t pex_sent;
+	/* Its index in the sets below, unique among live peers. */
+	unsigned slot;
+	/* The peers this session's other end knows, as far as we can tell:
+	 * it listed them to us, or we to it. Emptied when a session comes up
+	 * (the other end may have restarted); never sent again on it. */
+	uint64_t knows[PEER_SLOT_WORDS];
 	bool learned; /* from a relayed peer list */
 	bool ever_established;
 	unsigned failures; /* attempts since the last session */
@@ -169,10 +179,11 @@ struct peer_mgr {
 	struct rde *rde;
 	struct event *rde_ev;
 	struct event *rde_timer;
-	uint64_t pex_seq;	  /* the last session-up stamp given (peer->pex_seq) */
-	struct event *pex_timer;  /* the batch of news for existing sessions */
-	struct event *save_timer; /* unsaved peers (peers_save_soon) */
-	struct prefix advertised; /* our subnet as last sent to peers */
+	uint64_t pex_seq;		      /* the last session-up stamp given (peer->pex_seq) */
+	struct event *pex_timer;	      /* the batch of news for existing sessions */
+	uint64_t slots_used[PEER_SLOT_WORDS]; /* peer->slot of the live peers */
+	struct event *save_timer;	      /* unsaved peers (peers_save_soon) */
+	struct prefix advertised;	      /* our subnet as last sent to peers */
 	bool advertised_set;
 	bool shutting_down;
 	uint64_t rng_seed;

@@ -812,6 +812,63 @@ static void test_exchange_incremental(void **st)
 	free_nodes(&node, 1);
 }
 
+/* A session is not told of a peer it told us of: the news of a new
+ * session goes only to the sessions that did not list that node to us.
+ * In a converging mesh a node hears of most peers from several sessions
+ * before it dials them, and used to tell each of them back. */
+static void test_exchange_leaves_out_known(void **st)
+{
+	(void)st;
+	struct node node;
+	struct script old[3], relayed, last;
+	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT, *got;
+	NsaPeer__PeerList list = NSA_PEER__PEER_LIST__INIT;
+	NsaPeer__PeerInfo info = NSA_PEER__PEER_INFO__INIT;
+	NsaPeer__PeerInfo *infos[1] = {&info};
+
+	exchange_node_start(&node, 0x70);
+	for (unsigned i = 0; i < 3; i++)
+		script_hello(&old[i], node.mgr, 20 + i);
+	for (unsigned i = 0; i < 3; i++)
+		script_hear_all(&old[i], old, 3);
+
+	/* old[0] lists a node that then connects (its id is lower than the
+	 * node's: the node would dial it, and the script answers first) */
+	assert_int_equal(getrandom(relayed.id, NODE_ID_LEN, 0), NODE_ID_LEN);
+	relayed.id[0] = 30;
+	info.node_id.data = relayed.id;
+	info.node_id.len = NODE_ID_LEN;
+	info.addr = LOOP(30);
+	info.port = 7030;
+	list.peers = infos;
+	list.n_peers = 1;
+	env.msg_case = NSA_PEER__ENVELOPE__MSG_PEER_LIST;
+	env.peer_list = &list;
+	ph_send_msg(old[0].fd, &env);
+	relayed.in = evbuffer_new();
+	relayed.fd = ph_connect(ph_endpoint(node.mgr, LOOP(1)), LOOP(30));
+	ph_send_hello(relayed.fd, relayed.id, LOOP(30), 7030, 30000);
+	for (unsigned i = 1; i < 3; i++) {
+		got = script_next_list(&old[i]);
+		assert_int_equal(got->peer_list->n_peers, 1);
+		assert_true(list_names(got->peer_list, relayed.id));
+		wire_free(got);
+	}
+	/* one more: old[0]'s next list names it alone, never `relayed` */
+	script_hello(&last, node.mgr, 40);
+	got = script_next_list(&old[0]);
+	assert_int_equal(got->peer_list->n_peers, 1);
+	assert_true(list_names(got->peer_list, last.id));
+	wire_free(got);
+	assert_int_equal(ph_established(node.mgr, NULL), 5);
+
+	for (unsigned i = 0; i < 3; i++)
+		script_close(&old[i]);
+	script_close(&relayed);
+	script_close(&last);
+	free_nodes(&node, 1);
+}
+
 /* Connects from 127.0.0.n and says hello with a peer-exchange digest:
  * the XOR of `ids` (its own is added) and their count. */
 static void script_hello_digest(struct script *s, struct peer_mgr *mgr, unsigned n,
@@ -862,9 +919,10 @@ static bool script_welcome_has_list(struct script *s)
 	}
 }
 
-/* A node whose hello says it knows exactly the nodes we know is sent no
- * peer list when its session comes up; one that knows a different set
- * (or says nothing, as an older agent) gets the whole list. */
+/* A node whose hello says it knows exactly the nodes we know, or any
+ * node but itself, is sent no peer list when its session comes up; one
+ * that knows only itself (or says nothing, as an older agent) gets the
+ * whole list. */
 static void test_exchange_skips_known(void **st)
 {
 	(void)st;
@@ -886,8 +944,13 @@ static void test_exchange_skips_known(void **st)
 	assert_true(list_names(env->peer_list, same.id));
 	wire_free(env);
 
-	/* it knows only the node: it is sent the list (first, same) */
-	script_hello_digest(&other, node.mgr, 22, ids, 1);
+	/* it knows the node and another one: it is in the cluster, and
+	 * what it lacks comes as news; knowing only itself (its first
+	 * session, a newcomer or a restart), the list (first, same) */
+	script_hello_digest(&other, node.mgr, 22, &ids[1], 1);
+	assert_false(script_welcome_has_list(&other));
+	script_close(&other);
+	script_hello_digest(&other, node.mgr, 24, ids, 0);
 	assert_true(script_welcome_has_list(&other));
 	/* no digest at all (an older agent): the list */
 	script_hello(&older, node.mgr, 23);
@@ -1050,6 +1113,7 @@ int main(void)
 	    cmocka_unit_test(test_persisted_peers),
 	    cmocka_unit_test(test_exchange_incremental),
 	    cmocka_unit_test(test_exchange_skips_known),
+	    cmocka_unit_test(test_exchange_leaves_out_known),
 	    cmocka_unit_test(test_learned_higher_dials),
 	    cmocka_unit_test(test_learned_lower_dials_late),
 	};
