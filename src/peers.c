@@ -81,11 +81,28 @@ static void hold_cb(evutil_socket_t fd, short what, void *arg)
 	peer_fsm(arg, PEER_EV_HOLD_TIMER);
 }
 
+/* One session's keepalive is due: every other session whose keepalive
+ * falls due within half its interval is sent its own now, and its timer
+ * starts over. Sessions come up at scattered moments, so each had a
+ * wakeup of its own every interval (63 a second with 63 peers, most of
+ * an idle agent's CPU); this way their keepalives converge on a few
+ * wakeups, and none is sent later than its interval. */
 static void keepalive_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct peer *fired = arg, *p;
+	uint64_t now = now_ms();
+
 	(void)fd;
 	(void)what;
-	peer_fsm(arg, PEER_EV_KEEPALIVE_TIMER);
+	peer_fsm(fired, PEER_EV_KEEPALIVE_TIMER);
+	TAILQ_FOREACH(p, &fired->mgr->peers, entry)
+	{
+		if (p == fired || p->dead || p->state != PEER_ESTABLISHED ||
+		    p->keepalive_due_ms > now + p->keepalive_ms / 2)
+			continue;
+		timer_arm(p->keepalive_timer, p->keepalive_ms);
+		peer_fsm(p, PEER_EV_KEEPALIVE_TIMER);
+	}
 }
 
 static bool is_self_endpoint(const struct peer_mgr *mgr, uint32_t addr, uint16_t port)

@@ -512,6 +512,7 @@ static void enter_established(struct peer *peer)
 	peer->last_heard_ms = peer->established_ms;
 	timer_arm(peer->hold_timer, peer->hold_ms);
 	timer_arm(peer->keepalive_timer, peer->keepalive_ms);
+	peer->keepalive_due_ms = peer->established_ms + peer->keepalive_ms;
 	rde_session_up(mgr->rde, peer->node_id, peer->established_ms);
 	if (mgr->config.state) {
 		state_add_peer(mgr->config.state, &peer->endpoint);
@@ -691,21 +692,30 @@ static void established_leave(struct peer *peer, enum peer_event event)
 		peer_delete(peer);
 }
 
-static void fsm_established(struct peer *peer, enum peer_event event)
+/* The timer's event (peers.c keepalive_cb), also posted early to the
+ * sessions it gathers. */
+static void send_keepalive(struct peer *peer)
 {
 	struct evbuffer *out;
 	char name[64];
 
+	peer->keepalive_due_ms = now_ms() + peer->keepalive_ms;
+	send_simple(peer->conn, NSA_PEER__ENVELOPE__MSG_KEEPALIVE);
+	out = bufferevent_get_output(peer->conn->bev);
+	if (out && evbuffer_get_length(out) > PEER_MAX_OUTPUT) {
+		log_warn("peer %s: not reading, closing", peer_name(peer, name, sizeof(name)));
+		session_down(peer, false);
+		change_state(peer, PEER_IDLE, PEER_EV_PROTOCOL_ERROR);
+	}
+}
+
+static void fsm_established(struct peer *peer, enum peer_event event)
+{
+	char name[64];
+
 	switch (event) {
 	case PEER_EV_KEEPALIVE_TIMER:
-		send_simple(peer->conn, NSA_PEER__ENVELOPE__MSG_KEEPALIVE);
-		out = bufferevent_get_output(peer->conn->bev);
-		if (out && evbuffer_get_length(out) > PEER_MAX_OUTPUT) {
-			log_warn("peer %s: not reading, closing",
-				 peer_name(peer, name, sizeof(name)));
-			session_down(peer, false);
-			change_state(peer, PEER_IDLE, PEER_EV_PROTOCOL_ERROR);
-		}
+		send_keepalive(peer);
 		break;
 	case PEER_EV_HOLD_TIMER:
 	case PEER_EV_TCP_FAILED:

@@ -128,6 +128,7 @@ struct peer {
 	unsigned refused_tries; /* quick redials since the last session */
 	uint64_t established_ms;
 	uint64_t last_heard_ms;
+	uint64_t keepalive_due_ms; /* when keepalive_timer fires next */
 	/* Peer exchange: pex_seq stamps when this session came up (0: never,
 	 * it is not news); pex_sent is mgr->pex_seq as of the last list this
 	 * session got, so it is sent only what is newer. */

@@ -726,7 +726,7 @@ static void script_close(struct script *s)
 
 /* The node under test at 127.0.0.1, scripts connect to it; no keepalive
  * nor hold expiry within a test, so only the exchange's messages come. */
-static void exchange_node_start(struct node *node, uint8_t first_byte)
+static void script_node_start(struct node *node, uint8_t first_byte, uint32_t keepalive_ms)
 {
 	struct ph_config c;
 
@@ -734,9 +734,14 @@ static void exchange_node_start(struct node *node, uint8_t first_byte)
 	node->ip = LOOP(1);
 	ph_config_node(&c, node->id, 1, NULL, 0);
 	wire_rde(&c, node);
-	c.peer.keepalive_ms = 10000;
+	c.peer.keepalive_ms = keepalive_ms;
 	c.peer.hold_time_ms = 30000;
 	ph_start(&c, &ops, node, &node->mgr);
+}
+
+static void exchange_node_start(struct node *node, uint8_t first_byte)
+{
+	script_node_start(node, first_byte, 10000);
 }
 
 /* A newcomer gets the full list; an existing session gets only the
@@ -1052,6 +1057,48 @@ static void test_learned_lower_dials_late(void **st)
 	free_nodes(&node, 1);
 }
 
+/* Runs until the script's session brings a keepalive (other messages
+ * skipped); returns when it did. */
+static uint64_t script_next_keepalive(struct script *s)
+{
+	for (;;) {
+		NsaPeer__Envelope *env = ph_next_envelope(s->fd, s->in);
+		NsaPeer__Envelope__MsgCase c;
+
+		assert_non_null(env);
+		c = env->msg_case;
+		wire_free(env);
+		if (c == NSA_PEER__ENVELOPE__MSG_KEEPALIVE)
+			return ph_now_ms();
+	}
+}
+
+/* Sessions that came up 150 ms apart get their keepalives in the same
+ * wakeup (the later one's is sent early, never late): an idle agent
+ * with many peers wakes about once per interval, not once per session. */
+static void test_keepalives_together(void **st)
+{
+	(void)st;
+	struct node node;
+	struct script a, b;
+	uint64_t ta, tb;
+
+	script_node_start(&node, 0x58, 400);
+	script_hello(&a, node.mgr, 20);
+	script_welcome_has_list(&a);
+	ph_run_for(150);
+	script_hello(&b, node.mgr, 21);
+	script_welcome_has_list(&b);
+	for (int round = 0; round < 2; round++) {
+		ta = script_next_keepalive(&a);
+		tb = script_next_keepalive(&b);
+		assert_true(tb - ta < 75);
+	}
+	script_close(&a);
+	script_close(&b);
+	free_nodes(&node, 1);
+}
+
 static void test_persisted_peers(void **st)
 {
 	(void)st;
@@ -1116,6 +1163,7 @@ int main(void)
 	    cmocka_unit_test(test_exchange_leaves_out_known),
 	    cmocka_unit_test(test_learned_higher_dials),
 	    cmocka_unit_test(test_learned_lower_dials_late),
+	    cmocka_unit_test(test_keepalives_together),
 	};
 	int ret;
 
