@@ -699,6 +699,16 @@ static bool list_names(const NsaPeer__PeerList *list, const uint8_t *id)
 	return false;
 }
 
+/* The script's next peer list names exactly one node: id. */
+static void script_expect_news_of(struct script *s, const uint8_t *id)
+{
+	NsaPeer__Envelope *env = script_next_list(s);
+
+	assert_int_equal(env->peer_list->n_peers, 1);
+	assert_true(list_names(env->peer_list, id));
+	wire_free(env);
+}
+
 /* Lists on s until it has heard of every script in `of` but itself. */
 static void script_hear_all(struct script *s, const struct script *of, unsigned n)
 {
@@ -800,12 +810,7 @@ static void test_exchange_incremental(void **st)
 	assert_int_equal(env->peer_list->n_peers, 7);
 	wire_free(env);
 	for (unsigned i = 0; i < 7; i++) {
-		struct script *s = i < 4 ? &old[i] : &burst[i - 4];
-
-		env = script_next_list(s);
-		assert_int_equal(env->peer_list->n_peers, 1);
-		assert_true(list_names(env->peer_list, last.id));
-		wire_free(env);
+		script_expect_news_of(i < 4 ? &old[i] : &burst[i - 4], last.id);
 	}
 	assert_int_equal(ph_established(node.mgr, NULL), 8);
 
@@ -826,7 +831,7 @@ static void test_exchange_leaves_out_known(void **st)
 	(void)st;
 	struct node node;
 	struct script old[3], relayed, last;
-	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT, *got;
+	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
 	NsaPeer__PeerList list = NSA_PEER__PEER_LIST__INIT;
 	NsaPeer__PeerInfo info = NSA_PEER__PEER_INFO__INIT;
 	NsaPeer__PeerInfo *infos[1] = {&info};
@@ -853,18 +858,11 @@ static void test_exchange_leaves_out_known(void **st)
 	relayed.in = evbuffer_new();
 	relayed.fd = ph_connect(ph_endpoint(node.mgr, LOOP(1)), LOOP(30));
 	ph_send_hello(relayed.fd, relayed.id, LOOP(30), 7030, 30000);
-	for (unsigned i = 1; i < 3; i++) {
-		got = script_next_list(&old[i]);
-		assert_int_equal(got->peer_list->n_peers, 1);
-		assert_true(list_names(got->peer_list, relayed.id));
-		wire_free(got);
-	}
+	for (unsigned i = 1; i < 3; i++)
+		script_expect_news_of(&old[i], relayed.id);
 	/* one more: old[0]'s next list names it alone, never `relayed` */
 	script_hello(&last, node.mgr, 40);
-	got = script_next_list(&old[0]);
-	assert_int_equal(got->peer_list->n_peers, 1);
-	assert_true(list_names(got->peer_list, last.id));
-	wire_free(got);
+	script_expect_news_of(&old[0], last.id);
 	assert_int_equal(ph_established(node.mgr, NULL), 5);
 
 	for (unsigned i = 0; i < 3; i++)
@@ -906,18 +904,26 @@ static void script_hello_digest(struct script *s, struct peer_mgr *mgr, unsigned
 	ph_send_msg(s->fd, &env);
 }
 
+/* The type of the next message on the script's session. */
+static NsaPeer__Envelope__MsgCase script_next_case(struct script *s)
+{
+	NsaPeer__Envelope *env = ph_next_envelope(s->fd, s->in);
+	NsaPeer__Envelope__MsgCase c;
+
+	assert_non_null(env);
+	c = env->msg_case;
+	wire_free(env);
+	return c;
+}
+
 /* The messages up to end-of-adverts: whether a peer list was among them. */
 static bool script_welcome_has_list(struct script *s)
 {
 	bool list = false;
 
 	for (;;) {
-		NsaPeer__Envelope *env = ph_next_envelope(s->fd, s->in);
-		NsaPeer__Envelope__MsgCase c;
+		NsaPeer__Envelope__MsgCase c = script_next_case(s);
 
-		assert_non_null(env);
-		c = env->msg_case;
-		wire_free(env);
 		if (c == NSA_PEER__ENVELOPE__MSG_END_OF_ADVERTS)
 			return list;
 		list |= c == NSA_PEER__ENVELOPE__MSG_PEER_LIST;
@@ -1061,16 +1067,9 @@ static void test_learned_lower_dials_late(void **st)
  * skipped); returns when it did. */
 static uint64_t script_next_keepalive(struct script *s)
 {
-	for (;;) {
-		NsaPeer__Envelope *env = ph_next_envelope(s->fd, s->in);
-		NsaPeer__Envelope__MsgCase c;
-
-		assert_non_null(env);
-		c = env->msg_case;
-		wire_free(env);
-		if (c == NSA_PEER__ENVELOPE__MSG_KEEPALIVE)
-			return ph_now_ms();
-	}
+	while (script_next_case(s) != NSA_PEER__ENVELOPE__MSG_KEEPALIVE)
+		;
+	return ph_now_ms();
 }
 
 /* Sessions that came up 150 ms apart get their keepalives in the same
