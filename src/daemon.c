@@ -882,6 +882,7 @@ static void counter_status(struct daemon *d, struct status *st)
 	st->counters[STATUS_PEERS_REFUSED] = s.peers_refused;
 	st->counters[STATUS_DIALS] = s.dials;
 	st->counters[STATUS_DIALS_DEFERRED] = s.dials_deferred;
+	st->counters[STATUS_COLLISIONS] = s.collisions;
 	st->counters[STATUS_PEERS_EVICTED] = s.peers_evicted;
 	st->counters[STATUS_TLS_FAILURES] = s.tls_failures;
 	st->counters[STATUS_HELLOS_REFUSED] = s.hellos_refused;

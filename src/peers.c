@@ -81,11 +81,28 @@ static void hold_cb(evutil_socket_t fd, short what, void *arg)
 	peer_fsm(arg, PEER_EV_HOLD_TIMER);
 }
 
+/* One session's keepalive is due: every other session whose keepalive
+ * falls due within half its interval is sent its own now, and its timer
+ * starts over. Sessions come up at scattered moments, so each had a
+ * wakeup of its own every interval (63 a second with 63 peers, most of
+ * an idle agent's CPU); this way their keepalives converge on a few
+ * wakeups, and none is sent later than its interval. */
 static void keepalive_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct peer *fired = arg, *p;
+	uint64_t now = now_ms();
+
 	(void)fd;
 	(void)what;
-	peer_fsm(arg, PEER_EV_KEEPALIVE_TIMER);
+	peer_fsm(fired, PEER_EV_KEEPALIVE_TIMER);
+	TAILQ_FOREACH(p, &fired->mgr->peers, entry)
+	{
+		if (p == fired || p->dead || p->state != PEER_ESTABLISHED ||
+		    p->keepalive_due_ms > now + p->keepalive_ms / 2)
+			continue;
+		timer_arm(p->keepalive_timer, p->keepalive_ms);
+		peer_fsm(p, PEER_EV_KEEPALIVE_TIMER);
+	}
 }
 
 static bool is_self_endpoint(const struct peer_mgr *mgr, uint32_t addr, uint16_t port)
@@ -108,6 +125,42 @@ static struct peer *eviction_victim(struct peer_mgr *mgr)
 			victim = p;
 	}
 	return victim;
+}
+
+static bool slot_test(const uint64_t *set, unsigned slot)
+{
+	return set[slot / 64] >> (slot % 64) & 1;
+}
+
+static void slot_set(uint64_t *set, unsigned slot)
+{
+	set[slot / 64] |= UINT64_C(1) << (slot % 64);
+}
+
+static void slot_clear(uint64_t *set, unsigned slot)
+{
+	set[slot / 64] &= ~(UINT64_C(1) << (slot % 64));
+}
+
+/* A free slot: there is one, since live peers are fewer than max_peers
+ * (<= PEER_MAX_PEERS) whenever one is made. What the sessions knew of the
+ * slot's last holder is not about the new one. */
+static unsigned slot_take(struct peer_mgr *mgr)
+{
+	struct peer *p;
+
+	for (unsigned w = 0; w < PEER_SLOT_WORDS; w++) {
+		unsigned slot;
+
+		if (mgr->slots_used[w] == UINT64_MAX)
+			continue;
+		slot = w * 64 + (unsigned)__builtin_ctzll(~mgr->slots_used[w]);
+		slot_set(mgr->slots_used, slot);
+		TAILQ_FOREACH(p, &mgr->peers, entry)
+		slot_clear(p->knows, slot);
+		return slot;
+	}
+	fatal("peer table: no free slot for %u peers", mgr->n_peers - mgr->n_dead);
 }
 
 /* may_evict: the peer is a node that has connected to us (not a rumour),
@@ -133,6 +186,7 @@ struct peer *peer_new(struct peer_mgr *mgr, const struct endpoint *endpoint, boo
 	peer->mgr = mgr;
 	peer->state = PEER_IDLE;
 	peer->endpoint = *endpoint;
+	peer->slot = slot_take(mgr);
 	backoff_init(&peer->backoff, mgr->config.connect_retry_min_ms,
 		     mgr->config.connect_retry_max_ms,
 		     mgr->rng_seed + mgr->n_peers * 7919 + endpoint->addr);
@@ -197,16 +251,21 @@ void peer_delete(struct peer *peer)
 	peer_fsm(peer, PEER_EV_STOP);
 	if (peer->id_known && !peer->dead)
 		rde_hint(peer->mgr->rde, peer->node_id, NULL, now_ms());
-	if (!peer->dead)
+	if (!peer->dead) {
 		peer->mgr->n_dead++;
+		slot_clear(peer->mgr->slots_used, peer->slot);
+	}
 	peer->dead = true;
 	evtimer_del(peer->retry_timer);
 	schedule_reap(peer->mgr);
 }
 
 /* Peer exchange: to `to`, the established peers other than itself whose
- * news (pex_seq) is newer than `since`; since 0 is the full list, sent
- * even when empty. The arrays are sized by the table, not by the most it
+ * news (pex_seq) is newer than `since` and that its other end is not
+ * known to know (to->knows); since 0 is the full list, sent even when
+ * empty. Most news is known already: a node hears of a peer from the
+ * sessions that have it, dials it, and then had told each of those
+ * sessions of it once more. The arrays are sized by the table, not by the most it
  * may hold: a 1-entry list used to clear 26 KB (PEER_MAX_PEERS entries,
  * three arrays), which was half of an agent's instructions in a 64-host
  * convergence (tests/bench/README.md). */
@@ -226,7 +285,8 @@ static void send_peer_list(struct peer *to, uint64_t since)
 	{
 		struct rde_peer_view view;
 
-		if (p == to || p->dead || p->state != PEER_ESTABLISHED || p->pex_seq <= since)
+		if (p == to || p->dead || p->state != PEER_ESTABLISHED || p->pex_seq <= since ||
+		    slot_test(to->knows, p->slot))
 			continue;
 		if (n == cap)
 			break;
@@ -243,6 +303,7 @@ static void send_peer_list(struct peer *to, uint64_t since)
 			infos[n].subnet_hint = &hints[n];
 		}
 		ptrs[n] = &infos[n];
+		slot_set(to->knows, p->slot);
 		n++;
 	}
 	if (n || !since) {
@@ -292,15 +353,28 @@ static bool knows_what_we_know(struct peer *peer)
 	       memcmp(digest, h->known_digest, NODE_ID_LEN) == 0;
 }
 
-/* A session came up: the newcomer gets every established peer at once
- * (unless it knows them all already); the others hear of it in the next
- * batch (pex_batch_cb). */
+/* Its hello says it knows no node but itself: its first session since
+ * it started (a newcomer, or a restart), or an older agent, which does
+ * not say. Only such a node is sent the whole list. Any other is in the
+ * cluster already, and what it lacks reaches it as news: every session
+ * that comes up is told to every session whose other end does not know
+ * of it, so both ends of a new session learn of each other's peers
+ * through them and dial, and the mesh closes without a full list per
+ * session, which made a node's peer-list bytes grow as N squared. */
+static bool first_session(struct peer *peer)
+{
+	return peer->conn->hello.known_peers <= 1;
+}
+
+/* A session came up: a newcomer gets every established peer at once; the
+ * others hear of it in the next batch (pex_batch_cb). */
 void pex_session_up(struct peer *peer)
 {
 	struct peer_mgr *mgr = peer->mgr;
 
 	peer->pex_seq = ++mgr->pex_seq;
-	if (knows_what_we_know(peer))
+	memset(peer->knows, 0, sizeof(peer->knows));
+	if (knows_what_we_know(peer) || !first_session(peer))
 		peer->pex_sent = mgr->pex_seq;
 	else
 		send_peer_list(peer, 0);
@@ -346,6 +420,25 @@ const char *undialable(const struct peer_mgr *mgr, uint32_t addr)
 }
 
 /* ---- peer exchange ---- */
+
+/* Two nodes usually hear of each other from the same relay within one
+ * batch (it tells the newcomer of everyone and everyone of the
+ * newcomer), and when both dialled at once one connection was thrown away
+ * by the collision rule, with its TLS handshake: 17 to 22 per node in a
+ * 64-host chain (tests/bench/README.md). So the node with the higher id,
+ * whose connection the rule keeps (incoming_wins), dials at once; the
+ * other waits PEER_YIELD_DIAL_MS for it and dials only if it has not
+ * come, so a node that never heard of us is still reached. */
+static void start_learned(struct peer *p)
+{
+	struct peer_mgr *mgr = p->mgr;
+
+	if (node_id_cmp(mgr->config.node_id, p->node_id) > 0) {
+		peer_fsm(p, PEER_EV_START);
+		return;
+	}
+	timer_arm(p->retry_timer, PEER_YIELD_DIAL_MS + mgr->rng_seed++ % 50);
+}
 
 void learn_peers(struct peer *from, const NsaPeer__PeerList *list)
 {
@@ -395,8 +488,10 @@ void learn_peers(struct peer *from, const NsaPeer__PeerList *list)
 			p->learned = true;
 			log_info("learned peer %s from %s", addr_format_endpoint(&ep, buf),
 				 from->conn ? from->conn->remote : "?");
-			peer_fsm(p, PEER_EV_START);
+			start_learned(p);
 		}
+		/* It knows that one, so we need not tell it. */
+		slot_set(from->knows, p->slot);
 		/* The rde judges the hint (claim input only). It is kept under
 		 * the id of a peer in our table, which goes with that peer
 		 * (peer_delete), so a relayed list naming known addresses

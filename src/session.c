@@ -226,12 +226,36 @@ static void send_goodbye(struct conn *conn, enum peer_goodbye reason)
 /* A state save that failed (persist_write logged the step and counted it)
  * loses only what a restart would have remembered: the session and the
  * routes carry on, and the operator learns what was lost. */
-void log_unsaved(const struct peer_mgr *mgr, int ret, const char *what, const char *object,
-		 const char *consequence)
+/* Peers learned or departed are written in one save per
+ * PEER_SAVE_DELAY_MS, not one each (a converging node learns dozens a
+ * second). A lease is saved at once by the rde (state_set_subnet), and
+ * takes the pending peers along. */
+void peers_save_soon(struct peer_mgr *mgr)
 {
+	if (!evtimer_pending(mgr->save_timer, NULL))
+		timer_arm(mgr->save_timer, PEER_SAVE_DELAY_MS);
+}
+
+/* Writes the peers not saved yet. A failure leaves them unsaved, so the
+ * next change or the shutdown tries again. */
+static void peers_save_now(struct peer_mgr *mgr)
+{
+	int ret;
+
+	if (!mgr->config.state)
+		return;
+	ret = state_save_pending(mgr->config.state);
 	if (ret < 0)
-		log_error("cannot save %s %s in %s: %s; %s", what, object, mgr->config.state->path,
-			  strerror(-ret), consequence);
+		log_error("cannot save the learned peers in %s: %s; a restart now would dial only "
+			  "the peers saved before",
+			  mgr->config.state->path, strerror(-ret));
+}
+
+static void save_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	peers_save_now(arg);
 }
 
 /* Frames are small and each one is complete: send it now. With Nagle a
@@ -684,7 +708,8 @@ int peer_mgr_new(struct event_base *base, const struct peer_mgr_config *config,
 	mgr->rde_ev = event_new(base, -1, 0, session_rde_cb, mgr);
 	mgr->rde_timer = evtimer_new(base, session_rde_cb, mgr);
 	mgr->pex_timer = evtimer_new(base, pex_batch_cb, mgr);
-	if (!mgr->reaper || !mgr->rde_ev || !mgr->rde_timer || !mgr->pex_timer)
+	mgr->save_timer = evtimer_new(base, save_cb, mgr);
+	if (!mgr->reaper || !mgr->rde_ev || !mgr->rde_timer || !mgr->pex_timer || !mgr->save_timer)
 		fatal("out of memory creating peer manager events");
 	if (getrandom(&mgr->rng_seed, sizeof(mgr->rng_seed), 0) != sizeof(mgr->rng_seed))
 		mgr->rng_seed = (uint64_t)now_ms() ^ (uint64_t)getpid();
@@ -842,6 +867,10 @@ void peer_mgr_shutdown(struct peer_mgr *mgr, enum peer_goodbye reason)
 	evtimer_del(mgr->rde_timer);
 	evtimer_del(mgr->pex_timer);
 	event_del(mgr->rde_ev);
+	/* The goodbyes above may have removed peers; nothing is left unsaved
+	 * by a clean exit. */
+	evtimer_del(mgr->save_timer);
+	peers_save_now(mgr);
 }
 
 void peer_mgr_free(struct peer_mgr *mgr)
@@ -873,6 +902,13 @@ void peer_mgr_free(struct peer_mgr *mgr)
 		event_free(mgr->rde_timer);
 	if (mgr->pex_timer)
 		event_free(mgr->pex_timer);
+	if (mgr->save_timer) {
+		/* Pending peers are written even without peer_mgr_shutdown()
+		 * (a start that failed later); the state outlives us. */
+		if (evtimer_pending(mgr->save_timer, NULL))
+			peers_save_now(mgr);
+		event_free(mgr->save_timer);
+	}
 	free(mgr->seeds);
 	free(mgr->seed_hosts);
 	/* Every resolution was cancelled with its connection above. */

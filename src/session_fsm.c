@@ -555,13 +555,11 @@ static void enter_established(struct peer *peer)
 	peer->last_heard_ms = peer->established_ms;
 	timer_arm(peer->hold_timer, peer->hold_ms);
 	timer_arm(peer->keepalive_timer, peer->keepalive_ms);
+	peer->keepalive_due_ms = peer->established_ms + peer->keepalive_ms;
 	rde_session_up(mgr->rde, peer->node_id, peer->established_ms);
 	if (mgr->config.state) {
-		char ep[ENDPOINT_STRLEN];
-
-		log_unsaved(mgr, state_add_peer(mgr->config.state, &peer->endpoint), "learned peer",
-			    addr_format_endpoint(&peer->endpoint, ep),
-			    "a restart will not dial it");
+		state_add_peer(mgr->config.state, &peer->endpoint);
+		peers_save_soon(mgr);
 	}
 	send_advert(peer);
 	/* The newcomer gets every peer; everyone else hears of the newcomer
@@ -681,6 +679,7 @@ static void fsm_connect(struct peer *peer, enum peer_event event)
 		break;
 	case PEER_EV_INBOUND_HELLO:
 		/* Our connect has not even completed: theirs is further. */
+		peer->mgr->stats.collisions++;
 		accept_incoming(peer, event);
 		break;
 	default:
@@ -697,6 +696,7 @@ static void fsm_opensent(struct peer *peer, enum peer_event event)
 		change_state(peer, PEER_ESTABLISHED, event);
 		break;
 	case PEER_EV_INBOUND_HELLO:
+		peer->mgr->stats.collisions++;
 		if (incoming_wins(peer)) {
 			log_info("peer %s: connection collision, keeping the one it initiated "
 				 "(higher node id)",
@@ -726,11 +726,8 @@ static void established_leave(struct peer *peer, enum peer_event event)
 	session_down(peer, true);
 	change_state(peer, PEER_IDLE, event);
 	if (mgr->config.state && !peer->seed) {
-		char ep[ENDPOINT_STRLEN];
-
-		log_unsaved(mgr, state_remove_peer(mgr->config.state, &peer->endpoint),
-			    "departure of peer", addr_format_endpoint(&peer->endpoint, ep),
-			    "a restart will dial it again");
+		state_remove_peer(mgr->config.state, &peer->endpoint);
+		peers_save_soon(mgr);
 	}
 	/* A departed node is not redialled unless it is a seed; it will dial
 	 * us when it comes back. */
@@ -738,21 +735,30 @@ static void established_leave(struct peer *peer, enum peer_event event)
 		peer_delete(peer);
 }
 
-static void fsm_established(struct peer *peer, enum peer_event event)
+/* The timer's event (peers.c keepalive_cb), also posted early to the
+ * sessions it gathers. */
+static void send_keepalive(struct peer *peer)
 {
 	struct evbuffer *out;
 	char name[64];
 
+	peer->keepalive_due_ms = now_ms() + peer->keepalive_ms;
+	send_simple(peer->conn, NSA_PEER__ENVELOPE__MSG_KEEPALIVE);
+	out = bufferevent_get_output(peer->conn->bev);
+	if (out && evbuffer_get_length(out) > PEER_MAX_OUTPUT) {
+		log_warn("peer %s: not reading, closing", peer_name(peer, name, sizeof(name)));
+		session_down(peer, false);
+		change_state(peer, PEER_IDLE, PEER_EV_PROTOCOL_ERROR);
+	}
+}
+
+static void fsm_established(struct peer *peer, enum peer_event event)
+{
+	char name[64];
+
 	switch (event) {
 	case PEER_EV_KEEPALIVE_TIMER:
-		send_simple(peer->conn, NSA_PEER__ENVELOPE__MSG_KEEPALIVE);
-		out = bufferevent_get_output(peer->conn->bev);
-		if (out && evbuffer_get_length(out) > PEER_MAX_OUTPUT) {
-			log_warn("peer %s: not reading, closing",
-				 peer_name(peer, name, sizeof(name)));
-			session_down(peer, false);
-			change_state(peer, PEER_IDLE, PEER_EV_PROTOCOL_ERROR);
-		}
+		send_keepalive(peer);
 		break;
 	case PEER_EV_HOLD_TIMER:
 	case PEER_EV_TCP_FAILED:
@@ -765,6 +771,8 @@ static void fsm_established(struct peer *peer, enum peer_event event)
 		established_leave(peer, event);
 		break;
 	case PEER_EV_INBOUND_HELLO:
+		if (peer->conn->outbound != peer->incoming->outbound)
+			peer->mgr->stats.collisions++;
 		if (peer->conn->outbound == peer->incoming->outbound || incoming_wins(peer)) {
 			/* Same initiator again: it restarted and our session is
 			 * dead; or the collision rule prefers the new one. */

@@ -40,6 +40,14 @@ struct bufferevent;
 /* Peer exchange: sessions that come up within this time of each other
  * are told to the existing sessions in one list (pex_batch_cb). */
 #define PEER_PEX_BATCH_MS 20
+/* Learned and departed peers are saved at most this long after the
+ * change, all together (peers_save_soon); a crash loses at most the peers
+ * learned in that time, which peer exchange gives back. */
+#define PEER_SAVE_DELAY_MS 200
+
+/* Peer exchange: each peer has a slot, and each session a set of slots,
+ * the peers its other end is known to know (peer->knows). */
+#define PEER_SLOT_WORDS ((PEER_MAX_PEERS + 63) / 64)
 
 /* Per advert, at most this many rejected entries are logged one by one. */
 #define PEER_REJECT_LOG_MAX 8
@@ -120,11 +128,18 @@ struct peer {
 	unsigned refused_tries; /* quick redials since the last session */
 	uint64_t established_ms;
 	uint64_t last_heard_ms;
+	uint64_t keepalive_due_ms; /* when keepalive_timer fires next */
 	/* Peer exchange: pex_seq stamps when this session came up (0: never,
 	 * it is not news); pex_sent is mgr->pex_seq as of the last list this
 	 * session got, so it is sent only what is newer. */
 	uint64_t pex_seq;
 	uint64_t pex_sent;
+	/* Its index in the sets below, unique among live peers. */
+	unsigned slot;
+	/* The peers this session's other end knows, as far as we can tell:
+	 * it listed them to us, or we to it. Emptied when a session comes up
+	 * (the other end may have restarted); never sent again on it. */
+	uint64_t knows[PEER_SLOT_WORDS];
 	bool learned; /* from a relayed peer list */
 	bool ever_established;
 	unsigned failures; /* attempts since the last session */
@@ -165,9 +180,11 @@ struct peer_mgr {
 	struct rde *rde;
 	struct event *rde_ev;
 	struct event *rde_timer;
-	uint64_t pex_seq;	  /* the last session-up stamp given (peer->pex_seq) */
-	struct event *pex_timer;  /* the batch of news for existing sessions */
-	struct prefix advertised; /* our subnet as last sent to peers */
+	uint64_t pex_seq;		      /* the last session-up stamp given (peer->pex_seq) */
+	struct event *pex_timer;	      /* the batch of news for existing sessions */
+	uint64_t slots_used[PEER_SLOT_WORDS]; /* peer->slot of the live peers */
+	struct event *save_timer;	      /* unsaved peers (peers_save_soon) */
+	struct prefix advertised;	      /* our subnet as last sent to peers */
 	bool advertised_set;
 	bool shutting_down;
 	uint64_t rng_seed;
@@ -205,8 +222,8 @@ void conn_close(struct conn *conn);
 int conn_send(struct conn *conn, const NsaPeer__Envelope *env);
 void send_hello(struct conn *conn);
 void send_simple(struct conn *conn, NsaPeer__Envelope__MsgCase which);
-void log_unsaved(const struct peer_mgr *mgr, int ret, const char *what, const char *object,
-		 const char *consequence);
+/* Saves the state's unsaved peers within PEER_SAVE_DELAY_MS. */
+void peers_save_soon(struct peer_mgr *mgr);
 int peer_dial(struct peer *peer);
 
 /* session_fsm.c: the FSM, hellos, messages, the rde driver */

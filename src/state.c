@@ -6,7 +6,9 @@
  * Invariants: the file on disk is always either the previous or the new
  * complete version (temp file + fsync + rename + dir fsync), mode 0600 in a
  * 0700 dir; the in-memory struct is the truth and the file is rewritten
- * whole on every change, then copied whole to STATE_BACKUP_NAME, so a
+ * whole on every save (at once for the node id and the lease, in batches
+ * for learned peers: state_save_pending), then copied whole to
+ * STATE_BACKUP_NAME, so a
  * corrupt main file costs neither the node id nor the lease; unknown keys
  * are ignored so a newer agent's file still loads; anything unreadable is
  * moved aside (persist_move_aside), never silently overwritten, so an
@@ -322,7 +324,7 @@ void state_free(struct state *state)
 	free(state);
 }
 
-int state_save(const struct state *state)
+int state_save(struct state *state)
 {
 	char id[NODE_ID_STRLEN];
 	json_object *root = json_object_new_object(), *peers = json_object_new_array();
@@ -351,6 +353,8 @@ int state_save(const struct state *state)
 	ret = persist_write(state->dir, state->path, text);
 	if (ret < 0)
 		goto out;
+	state->unsaved = false;
+	state->saves++;
 	/* Written only once the main file is complete, so the backup is always
 	 * a state that was saved whole. Its failure is logged and counted by
 	 * persist_write; the state itself is saved, so the caller's change
@@ -364,6 +368,11 @@ int state_save(const struct state *state)
 out:
 	json_object_put(root);
 	return ret;
+}
+
+int state_save_pending(struct state *state)
+{
+	return state->unsaved ? state_save(state) : 0;
 }
 
 int state_set_subnet(struct state *state, const struct prefix *subnet)
@@ -391,27 +400,27 @@ static int find_peer(const struct state *state, const struct endpoint *peer)
 	return -1;
 }
 
-int state_add_peer(struct state *state, const struct endpoint *peer)
+void state_add_peer(struct state *state, const struct endpoint *peer)
 {
 	if (find_peer(state, peer) >= 0)
-		return 0;
+		return;
 	if (state->n_peers == STATE_MAX_PEERS) {
 		memmove(&state->peers[0], &state->peers[1],
 			(STATE_MAX_PEERS - 1) * sizeof(state->peers[0]));
 		state->n_peers--;
 	}
 	state->peers[state->n_peers++] = *peer;
-	return state_save(state);
+	state->unsaved = true;
 }
 
-int state_remove_peer(struct state *state, const struct endpoint *peer)
+void state_remove_peer(struct state *state, const struct endpoint *peer)
 {
 	int i = find_peer(state, peer);
 
 	if (i < 0)
-		return 0;
+		return;
 	memmove(&state->peers[i], &state->peers[i + 1],
 		(state->n_peers - (unsigned)i - 1) * sizeof(state->peers[0]));
 	state->n_peers--;
-	return state_save(state);
+	state->unsaved = true;
 }

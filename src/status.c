@@ -74,6 +74,8 @@ static const struct status_family families[] = {
     {"dials", "Outbound connection attempts to peers.", STATUS_DIALS, 1, NULL, NULL, NULL, NULL},
     {"dials_deferred", "Dials that waited for the dial rate limit.", STATUS_DIALS_DEFERRED, 1, NULL,
      NULL, NULL, NULL},
+    {"collisions", "Connections dropped because both nodes of a pair had dialled.",
+     STATUS_COLLISIONS, 1, NULL, NULL, NULL, NULL},
     {"peers_evicted", "Learned peers forgotten (never reached).", STATUS_PEERS_EVICTED, 1, NULL,
      NULL, NULL, NULL},
     {"tls_failures", "TLS handshakes that failed (no or another cluster key).", STATUS_TLS_FAILURES,

@@ -33,6 +33,11 @@
 #define PEER_DEFAULT_DIAL_RATE 10     /* new outbound connections per second */
 #define PEER_DEFAULT_ACCEPT_RATE 20   /* accepted connections per second per source address */
 #define PEER_MAX_PENDING_PER_SOURCE 8 /* unidentified connections per source address */
+/* A peer learned from a peer list whose node id is higher than ours is
+ * given this long to dial us (its connection is the one a collision
+ * keeps) before we dial it: its connect and hello, with a key its TLS
+ * handshake, on a loaded host. */
+#define PEER_YIELD_DIAL_MS 300
 /* A learned peer never reached after this many attempts is forgotten. */
 #define PEER_LEARNED_MAX_FAILURES 5
 
@@ -112,6 +117,7 @@ struct peer_security_stats {
 	uint64_t accepts_refused;    /* over a connection or per-source limit */
 	uint64_t dials;		     /* outbound connection attempts */
 	uint64_t dials_deferred;     /* waited for the dial rate limit */
+	uint64_t collisions;	     /* connections dropped: both nodes had dialled */
 	uint64_t peers_evicted;	     /* learned peers forgotten (unreachable, table full) */
 	uint64_t peers_refused;	     /* learned or inbound peers over max_peers */
 	unsigned connections;	     /* open now */

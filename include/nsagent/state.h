@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Persisted agent state in the state dir (default /var/lib/nsagent):
  * node id, subnet lease, learned peers. One JSON file, replaced atomically
- * on every change, and a backup copy of the last state saved whole. A
+ * on every save, and a backup copy of the last state saved whole. The
+ * lease is saved the moment it changes; learned peers are only marked
+ * unsaved, and the owner saves them in batches (state_save_pending). A
  * corrupt file is moved aside and the agent carries on from the backup, or
  * from defaults when there is none, rather than refusing to run. */
 #ifndef NSAGENT_STATE_H
@@ -29,6 +31,8 @@ struct state {
 	struct prefix subnet;
 	struct endpoint peers[STATE_MAX_PEERS]; /* oldest first */
 	unsigned n_peers;
+	bool unsaved;	/* peers changed since the last save */
+	uint64_t saves; /* main files written, for tests and benchmarks */
 };
 
 /* Creates dir (0700) when missing and loads the file. A corrupt file is
@@ -43,15 +47,20 @@ void state_free(struct state *state);
 
 /* Write the whole state atomically (persist_write), then the backup. Returns
  * the main file's result: a failed backup is logged and counted only. */
-int state_save(const struct state *state);
+int state_save(struct state *state);
+/* state_save() when something is unsaved (state->unsaved), else 0. */
+int state_save_pending(struct state *state);
 
-/* Setters save when the value changed; they return 0 or a negative errno
- * from the save. */
+/* The lease: saved at once when the value changed (a crash must not lose
+ * it); they return 0 or a negative errno from the save. */
 int state_set_subnet(struct state *state, const struct prefix *subnet);
 int state_clear_subnet(struct state *state);
 /* Remembers a peer to dial after a restart; when full, the oldest entry is
- * dropped. */
-int state_add_peer(struct state *state, const struct endpoint *peer);
-int state_remove_peer(struct state *state, const struct endpoint *peer);
+ * dropped. Peers are only marked unsaved: a converging node learns dozens
+ * a second, and a file written for each was an eighth of its work
+ * (tests/bench/README.md); the caller saves them soon after with
+ * state_save_pending(), and any save (a lease's) takes them along. */
+void state_add_peer(struct state *state, const struct endpoint *peer);
+void state_remove_peer(struct state *state, const struct endpoint *peer);
 
 #endif

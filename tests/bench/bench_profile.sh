@@ -50,6 +50,14 @@ profile_run() {
 	echo "host$h: $ir instructions, $((ir / (n - 1))) per session ($((n - 1)) sessions)"
 	# (awk reads to the end: a head that stops early would fail the pipe)
 	callgrind_annotate --inclusive=yes "$out" 2>/dev/null | awk '/^-+$/ {s++} s >= 3 && NF && k++ < 40' || true
+	# Collisions (both nodes of a pair dialled, one connection thrown
+	# away), as each agent logged them in this run (after its last start).
+	local h_log c=0
+	for ((i = 1; i <= n; i++)); do
+		h_log=$(awk '/^=== lab:/ {c = 0} /connection collision|refusing the new one/ {c++} END {print c + 0}' "$(hd "$i")/agent.log")
+		c=$((c + h_log))
+	done
+	echo "collisions logged: $c in all, $(awk -v c="$c" -v n="$n" 'BEGIN {printf "%.1f", c / n}') per agent"
 	# Per-message counters (a profiling build only): summed over agents.
 	cat "$LABDIR"/host*/agent.log | awk -v n="$n" '
 		/ PROF / { sub(/^[0-9.]+ /, "")

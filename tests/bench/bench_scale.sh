@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Scale: the largest lab this machine holds, and its convergence.
 #
-#   bench_scale.sh [--runs R] [--key] [--before BIN] [N]
+#   bench_scale.sh [--runs R] [--key] [--before BIN] [--idle S] [N]
 #                                        (default N: 64; R: 3)
 #
 # Builds a lab of N hosts (deploy/lab, one switch; the time to build it is
@@ -22,12 +22,22 @@
 # --key: every agent runs with a cluster key (TLS 1.3, PSK), as in real
 # use. --before BIN: the same runs with another agent binary too (built
 # from an earlier commit), alternating with $NSAGENT run by run, and
-# printed beside it.
+# printed beside it. --idle S: after each full mesh, the agents' CPU over
+# S more seconds (steady state: N-1 sessions each, keepalives only),
+# reported as the median run's share of one CPU per agent.
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 
 bench_extra_cleanup() { mesh_cleanup; }
+
+# idle_line WHO CPU_MS N: the steady-state CPU of N agents over
+# MESH_IDLE_S seconds, per agent, as a share of one CPU.
+idle_line() {
+	printf '%s: idle after the full mesh, %s s: CPU %s ms in all, %s %% of a CPU per agent (%s peers each)\n' \
+		"$1" "$MESH_IDLE_S" "$2" "$(awk -v c="$2" -v n="$3" -v s="$MESH_IDLE_S" 'BEGIN {printf "%.2f", c / n / (s * 10)}')" "$(($3 - 1))"
+	echo "RESULT scale_idle who=$1 n=$3 seconds=$MESH_IDLE_S cpu_ms=$2"
+}
 
 main() {
 	local runs=3 n=64 r t0 t_lab key='' before=''
@@ -36,6 +46,8 @@ main() {
 		--runs) runs=${2:?--runs needs a number}; shift 2 ;;
 		--key) key=1; shift ;;
 		--before) before=${2:?--before needs a binary}; shift 2 ;;
+		--idle) MESH_IDLE_S=${2:?--idle needs seconds}; shift 2
+		   [[ $MESH_IDLE_S =~ ^[0-9]+$ ]] || bench_fail "--idle needs whole seconds" ;;
 		-h | --help) sed -n '2,/^set -e/p' "$0" | sed '$d'; return 0 ;;
 		*) [[ $1 =~ ^[0-9]+$ ]] && (($1 >= 2 && $1 <= 250)) || bench_fail "N must be 2..250, got '$1'"
 		   n=$1; shift ;;
@@ -57,14 +69,16 @@ main() {
 	echo "lab of $n hosts built in $(ms "$t_lab") ms; $(if [[ -n $key ]]; then echo "with a cluster key (TLS 1.3, PSK)"; else echo "no cluster key"; fi)"
 	[[ -z $before ]] || echo "before: $before (runs alternate with it)"
 	for ((r = 1; r <= n; r++)); do mesh_monitor "$r"; done
-	local -a mesh=() loc=() stats=() mesh_b=() stats_b=()
+	local -a mesh=() loc=() stats=() mesh_b=() stats_b=() idle=() idle_b=()
 	for ((r = 0; r < runs; r++)); do
 		run_mesh_pair "$n"
 		mesh+=("$OUT")
 		stats+=("$MESH_STATS")
+		idle+=("${MESH_IDLE_MS:-0}")
 		if [[ -n $before ]]; then
 			mesh_b+=("$OUT_BEFORE")
 			stats_b+=("$MESH_STATS_BEFORE")
+			idle_b+=("${MESH_IDLE_MS_BEFORE:-0}")
 		fi
 		run_local "$n"
 		loc+=("$OUT")
@@ -81,6 +95,10 @@ main() {
 	printf 'agents at convergence: RSS %s MiB in all, largest %s KiB; CPU %s ms in all (%s ms per agent)\n' \
 		"$(awk -v k="$rss_sum" 'BEGIN {printf "%.1f", k / 1024}')" "$rss_max" "$cpu" "$((cpu / n))"
 	printf 'nsagent %s ms; %sx local bring-up\n' "$(ms "$m")" "$(ratio "$m" "$l")"
+	if ((MESH_IDLE_S > 0)); then
+		idle_line nsagent "$(median "${idle[@]}")" "$n"
+		[[ -z $before ]] || idle_line before "$(median "${idle_b[@]}")" "$n"
+	fi
 	echo "RESULT scale n=$n key=${key:-0} lab_ms=$(ms "$t_lab") nsagent_ms=$(ms "$m") max_ms=$(ms "$hi") local_ms=$(ms "$l") ratio_local=$(ratio "$m" "$l") rss_sum_kib=$rss_sum rss_max_kib=$rss_max cpu_ms=$cpu"
 	if [[ -n $before ]]; then
 		local mb hib cpub rss_sumb rss_maxb

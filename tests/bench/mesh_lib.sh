@@ -301,17 +301,30 @@ run_mesh_pair() {
 		NSAGENT=$MESH_BEFORE run_mesh "$1"
 		OUT_BEFORE=$OUT
 		MESH_STATS_BEFORE=$MESH_STATS
+		MESH_IDLE_MS_BEFORE=$MESH_IDLE_MS
 	fi
 	run_mesh "$1"
 }
 
+# MESH_IDLE_S: when > 0, run_mesh also measures the agents' CPU over
+# that many seconds once the mesh is whole (MESH_IDLE_MS, all agents):
+# the steady state, keepalives and hold timers of N-1 sessions each.
+MESH_IDLE_S=${MESH_IDLE_S:-0}
+MESH_IDLE_MS=
+
 # run_mesh N: OUT = the µs from release to full mesh.
 run_mesh() {
-	local n=$1 i
+	local n=$1 i cpu0 cpu1
 	mesh_spawn_chain "$n" "${MESH_EXTRA[@]}"
 	mesh_release
 	mesh_wait_converged "$n" 120 || bench_fail "N=$n: no full mesh within 120 s"
 	MESH_STATS=$(mesh_stats "$n")
+	if ((MESH_IDLE_S > 0)); then
+		cpu0=${MESH_STATS##* }
+		nap "$MESH_IDLE_S"
+		cpu1=$(mesh_stats "$n")
+		MESH_IDLE_MS=$((${cpu1##* } - cpu0))
+	fi
 	for ((i = 1; i <= n; i++)); do
 		[[ $(n_agent_routes "$i") == $((n - 1)) ]] ||
 			bench_fail "host$i: $(n_agent_routes "$i") routes, want $((n - 1))"

@@ -136,6 +136,14 @@ static void free_nodes(struct node *nodes, unsigned n)
 	ph_run_for(20); /* let closed sockets' events drain */
 }
 
+static struct peer_security_stats stats_of(const struct node *node)
+{
+	struct peer_security_stats s;
+
+	peer_mgr_security_stats(node->mgr, &s);
+	return s;
+}
+
 /* Two nodes (ids 0x10 and 0x20, with a VTEP when vxlan0/vxlan1), node 1
  * seeded with node 2, run until they are a full mesh. */
 static void start_pair(struct node nodes[2], bool vxlan0, bool vxlan1)
@@ -586,6 +594,9 @@ static void collision(bool script_higher)
 		assert_true(eof);
 		assert_int_equal(ph_established(node.mgr, NULL), 1);
 	}
+	/* each connection thrown away is counted: one, or two when the
+	 * second one in ESTABLISHED was refused too */
+	assert_int_equal(stats_of(&node).collisions, script_higher ? 1 : 2);
 	close(in_fd);
 	close(out_fd);
 	close(lfd);
@@ -688,6 +699,16 @@ static bool list_names(const NsaPeer__PeerList *list, const uint8_t *id)
 	return false;
 }
 
+/* The script's next peer list names exactly one node: id. */
+static void script_expect_news_of(struct script *s, const uint8_t *id)
+{
+	NsaPeer__Envelope *env = script_next_list(s);
+
+	assert_int_equal(env->peer_list->n_peers, 1);
+	assert_true(list_names(env->peer_list, id));
+	wire_free(env);
+}
+
 /* Lists on s until it has heard of every script in `of` but itself. */
 static void script_hear_all(struct script *s, const struct script *of, unsigned n)
 {
@@ -715,7 +736,7 @@ static void script_close(struct script *s)
 
 /* The node under test at 127.0.0.1, scripts connect to it; no keepalive
  * nor hold expiry within a test, so only the exchange's messages come. */
-static void exchange_node_start(struct node *node, uint8_t first_byte)
+static void script_node_start(struct node *node, uint8_t first_byte, uint32_t keepalive_ms)
 {
 	struct ph_config c;
 
@@ -723,9 +744,14 @@ static void exchange_node_start(struct node *node, uint8_t first_byte)
 	node->ip = LOOP(1);
 	ph_config_node(&c, node->id, 1, NULL, 0);
 	wire_rde(&c, node);
-	c.peer.keepalive_ms = 10000;
+	c.peer.keepalive_ms = keepalive_ms;
 	c.peer.hold_time_ms = 30000;
 	ph_start(&c, &ops, node, &node->mgr);
+}
+
+static void exchange_node_start(struct node *node, uint8_t first_byte)
+{
+	script_node_start(node, first_byte, 10000);
 }
 
 /* A newcomer gets the full list; an existing session gets only the
@@ -784,12 +810,7 @@ static void test_exchange_incremental(void **st)
 	assert_int_equal(env->peer_list->n_peers, 7);
 	wire_free(env);
 	for (unsigned i = 0; i < 7; i++) {
-		struct script *s = i < 4 ? &old[i] : &burst[i - 4];
-
-		env = script_next_list(s);
-		assert_int_equal(env->peer_list->n_peers, 1);
-		assert_true(list_names(env->peer_list, last.id));
-		wire_free(env);
+		script_expect_news_of(i < 4 ? &old[i] : &burst[i - 4], last.id);
 	}
 	assert_int_equal(ph_established(node.mgr, NULL), 8);
 
@@ -797,6 +818,56 @@ static void test_exchange_incremental(void **st)
 		script_close(&old[i]);
 	for (unsigned i = 0; i < 3; i++)
 		script_close(&burst[i]);
+	script_close(&last);
+	free_nodes(&node, 1);
+}
+
+/* A session is not told of a peer it told us of: the news of a new
+ * session goes only to the sessions that did not list that node to us.
+ * In a converging mesh a node hears of most peers from several sessions
+ * before it dials them, and used to tell each of them back. */
+static void test_exchange_leaves_out_known(void **st)
+{
+	(void)st;
+	struct node node;
+	struct script old[3], relayed, last;
+	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
+	NsaPeer__PeerList list = NSA_PEER__PEER_LIST__INIT;
+	NsaPeer__PeerInfo info = NSA_PEER__PEER_INFO__INIT;
+	NsaPeer__PeerInfo *infos[1] = {&info};
+
+	exchange_node_start(&node, 0x70);
+	for (unsigned i = 0; i < 3; i++)
+		script_hello(&old[i], node.mgr, 20 + i);
+	for (unsigned i = 0; i < 3; i++)
+		script_hear_all(&old[i], old, 3);
+
+	/* old[0] lists a node that then connects (its id is lower than the
+	 * node's: the node would dial it, and the script answers first) */
+	assert_int_equal(getrandom(relayed.id, NODE_ID_LEN, 0), NODE_ID_LEN);
+	relayed.id[0] = 30;
+	info.node_id.data = relayed.id;
+	info.node_id.len = NODE_ID_LEN;
+	info.addr = LOOP(30);
+	info.port = 7030;
+	list.peers = infos;
+	list.n_peers = 1;
+	env.msg_case = NSA_PEER__ENVELOPE__MSG_PEER_LIST;
+	env.peer_list = &list;
+	ph_send_msg(old[0].fd, &env);
+	relayed.in = evbuffer_new();
+	relayed.fd = ph_connect(ph_endpoint(node.mgr, LOOP(1)), LOOP(30));
+	ph_send_hello(relayed.fd, relayed.id, LOOP(30), 7030, 30000);
+	for (unsigned i = 1; i < 3; i++)
+		script_expect_news_of(&old[i], relayed.id);
+	/* one more: old[0]'s next list names it alone, never `relayed` */
+	script_hello(&last, node.mgr, 40);
+	script_expect_news_of(&old[0], last.id);
+	assert_int_equal(ph_established(node.mgr, NULL), 5);
+
+	for (unsigned i = 0; i < 3; i++)
+		script_close(&old[i]);
+	script_close(&relayed);
 	script_close(&last);
 	free_nodes(&node, 1);
 }
@@ -833,27 +904,36 @@ static void script_hello_digest(struct script *s, struct peer_mgr *mgr, unsigned
 	ph_send_msg(s->fd, &env);
 }
 
+/* The type of the next message on the script's session. */
+static NsaPeer__Envelope__MsgCase script_next_case(struct script *s)
+{
+	NsaPeer__Envelope *env = ph_next_envelope(s->fd, s->in);
+	NsaPeer__Envelope__MsgCase c;
+
+	assert_non_null(env);
+	c = env->msg_case;
+	wire_free(env);
+	return c;
+}
+
 /* The messages up to end-of-adverts: whether a peer list was among them. */
 static bool script_welcome_has_list(struct script *s)
 {
 	bool list = false;
 
 	for (;;) {
-		NsaPeer__Envelope *env = ph_next_envelope(s->fd, s->in);
-		NsaPeer__Envelope__MsgCase c;
+		NsaPeer__Envelope__MsgCase c = script_next_case(s);
 
-		assert_non_null(env);
-		c = env->msg_case;
-		wire_free(env);
 		if (c == NSA_PEER__ENVELOPE__MSG_END_OF_ADVERTS)
 			return list;
 		list |= c == NSA_PEER__ENVELOPE__MSG_PEER_LIST;
 	}
 }
 
-/* A node whose hello says it knows exactly the nodes we know is sent no
- * peer list when its session comes up; one that knows a different set
- * (or says nothing, as an older agent) gets the whole list. */
+/* A node whose hello says it knows exactly the nodes we know, or any
+ * node but itself, is sent no peer list when its session comes up; one
+ * that knows only itself (or says nothing, as an older agent) gets the
+ * whole list. */
 static void test_exchange_skips_known(void **st)
 {
 	(void)st;
@@ -875,8 +955,13 @@ static void test_exchange_skips_known(void **st)
 	assert_true(list_names(env->peer_list, same.id));
 	wire_free(env);
 
-	/* it knows only the node: it is sent the list (first, same) */
-	script_hello_digest(&other, node.mgr, 22, ids, 1);
+	/* it knows the node and another one: it is in the cluster, and
+	 * what it lacks comes as news; knowing only itself (its first
+	 * session, a newcomer or a restart), the list (first, same) */
+	script_hello_digest(&other, node.mgr, 22, &ids[1], 1);
+	assert_false(script_welcome_has_list(&other));
+	script_close(&other);
+	script_hello_digest(&other, node.mgr, 24, ids, 0);
 	assert_true(script_welcome_has_list(&other));
 	/* no digest at all (an older agent): the list */
 	script_hello(&older, node.mgr, 23);
@@ -887,6 +972,129 @@ static void test_exchange_skips_known(void **st)
 	script_close(&same);
 	script_close(&other);
 	script_close(&older);
+	free_nodes(&node, 1);
+}
+
+/* ---- dial scheduling: one connection per pair ---- */
+
+/* B (id 0x30) joins through A, then C (0x20): A tells C of B at once
+ * (C's full list) and B of C a batch later. Only B, the higher id,
+ * dials; C waits for it. Before, C dialled B as soon as it heard of it,
+ * and whenever B's dial crossed C's, the collision rule threw one
+ * connection away (with a key, a whole TLS handshake). */
+static bool b_joined(void *arg)
+{
+	struct node *nodes = arg;
+
+	return ph_established(nodes[1].mgr, NULL) == 1 && ph_established(nodes[0].mgr, NULL) == 1;
+}
+
+static void test_learned_higher_dials(void **st)
+{
+	(void)st;
+	struct node nodes[3];
+	struct mesh m = {nodes, 3};
+	struct endpoint seed;
+	struct peer_info *infos;
+	const struct peer_info *b_at_c;
+	unsigned n;
+
+	node_init(&nodes[0], 0x10);
+	node_init(&nodes[1], 0x30);
+	node_init(&nodes[2], 0x20);
+	node_start(&nodes[0], 1, NULL, 0, true, 5000);
+	seed = ph_endpoint(nodes[0].mgr, nodes[0].ip);
+	node_start(&nodes[1], 2, &seed, 1, true, 5000);
+	assert_true(ph_run_until(b_joined, nodes, DEADLINE_MS));
+	node_start(&nodes[2], 3, &seed, 1, true, 5000);
+	assert_true(ph_run_until(full_mesh, &m, DEADLINE_MS));
+	/* C dialled its seed only; B its seed and C */
+	assert_int_equal(stats_of(&nodes[2]).dials, 1);
+	assert_int_equal(stats_of(&nodes[1]).dials, 2);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(stats_of(&nodes[i]).collisions, 0);
+	n = peer_mgr_peers(nodes[2].mgr, &infos);
+	b_at_c = ph_find_info(infos, n, nodes[1].id);
+	assert_non_null(b_at_c);
+	assert_false(b_at_c->outbound);
+	free(infos);
+	ph_run_for(PEER_YIELD_DIAL_MS + 100); /* and C does not dial later */
+	assert_int_equal(stats_of(&nodes[2]).dials, 1);
+	assert_true(full_mesh(&m));
+	free_nodes(nodes, 3);
+}
+
+/* A higher node that never dials (it did not hear of us): we dial it
+ * ourselves once the wait for it is over, so the pair still meets. */
+static void test_learned_lower_dials_late(void **st)
+{
+	(void)st;
+	struct node node;
+	struct script relay;
+	uint8_t high_id[NODE_ID_LEN];
+	uint16_t high_port;
+	int lfd = ph_listen(LOOP(9), &high_port), fd;
+	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
+	NsaPeer__PeerList list = NSA_PEER__PEER_LIST__INIT;
+	NsaPeer__PeerInfo info = NSA_PEER__PEER_INFO__INIT;
+	NsaPeer__PeerInfo *infos[1] = {&info};
+	uint64_t t0;
+
+	exchange_node_start(&node, 0x10);
+	memset(high_id, 0xf0, sizeof(high_id));
+	script_hello(&relay, node.mgr, 20);
+	wire_free(script_next_list(&relay));
+	info.node_id.data = high_id;
+	info.node_id.len = NODE_ID_LEN;
+	info.addr = LOOP(9);
+	info.port = high_port;
+	list.peers = infos;
+	list.n_peers = 1;
+	env.msg_case = NSA_PEER__ENVELOPE__MSG_PEER_LIST;
+	env.peer_list = &list;
+	t0 = ph_now_ms();
+	ph_send_msg(relay.fd, &env);
+	fd = ph_accept(lfd);
+	assert_true(ph_now_ms() - t0 >= PEER_YIELD_DIAL_MS);
+	assert_int_equal(stats_of(&node).dials, 1);
+	close(fd);
+	close(lfd);
+	script_close(&relay);
+	free_nodes(&node, 1);
+}
+
+/* Runs until the script's session brings a keepalive (other messages
+ * skipped); returns when it did. */
+static uint64_t script_next_keepalive(struct script *s)
+{
+	while (script_next_case(s) != NSA_PEER__ENVELOPE__MSG_KEEPALIVE)
+		;
+	return ph_now_ms();
+}
+
+/* Sessions that came up 150 ms apart get their keepalives in the same
+ * wakeup (the later one's is sent early, never late): an idle agent
+ * with many peers wakes about once per interval, not once per session. */
+static void test_keepalives_together(void **st)
+{
+	(void)st;
+	struct node node;
+	struct script a, b;
+	uint64_t ta, tb;
+
+	script_node_start(&node, 0x58, 400);
+	script_hello(&a, node.mgr, 20);
+	script_welcome_has_list(&a);
+	ph_run_for(150);
+	script_hello(&b, node.mgr, 21);
+	script_welcome_has_list(&b);
+	for (int round = 0; round < 2; round++) {
+		ta = script_next_keepalive(&a);
+		tb = script_next_keepalive(&b);
+		assert_true(tb - ta < 75);
+	}
+	script_close(&a);
+	script_close(&b);
 	free_nodes(&node, 1);
 }
 
@@ -1077,6 +1285,10 @@ int main(void)
 	    cmocka_unit_test(test_exchange_incremental),
 	    cmocka_unit_test(test_exchange_skips_known),
 	    cmocka_unit_test(test_old_peer),
+	    cmocka_unit_test(test_exchange_leaves_out_known),
+	    cmocka_unit_test(test_learned_higher_dials),
+	    cmocka_unit_test(test_learned_lower_dials_late),
+	    cmocka_unit_test(test_keepalives_together),
 	};
 	int ret;
 

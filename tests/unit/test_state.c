@@ -81,14 +81,15 @@ static void test_fresh_and_reload(void **st)
 	assert_int_equal(sb.st_mode & 0777, 0600);
 
 	assert_int_equal(state_set_subnet(a, &subnet), 0);
-	assert_int_equal(state_add_peer(a, &peer), 0);
-	assert_int_equal(state_add_peer(a, &peer), 0); /* no duplicate */
+	state_add_peer(a, &peer);
+	state_add_peer(a, &peer); /* no duplicate */
+	assert_int_equal(state_save_pending(a), 0);
 
 	assert_int_equal(state_open(dir, &b), 0);
 	assert_same_state(b, a->node_id, &subnet, &peer);
 
-	assert_int_equal(state_remove_peer(b, &peer), 0);
-	assert_int_equal(state_clear_subnet(b), 0);
+	state_remove_peer(b, &peer);
+	assert_int_equal(state_clear_subnet(b), 0); /* takes the removal along */
 	state_free(a);
 	assert_int_equal(state_open(dir, &a), 0);
 	assert_int_equal(a->n_peers, 0);
@@ -157,8 +158,8 @@ static void test_corrupt_recovered_from_backup(void **st)
 
 	fresh_dir(dir, sizeof(dir), "recover");
 	assert_int_equal(state_open(dir, &a), 0);
-	assert_int_equal(state_set_subnet(a, &subnet), 0);
-	assert_int_equal(state_add_peer(a, &peer), 0);
+	state_add_peer(a, &peer);
+	assert_int_equal(state_set_subnet(a, &subnet), 0); /* takes the peer along */
 	snprintf(path, sizeof(path), "%s/%s", dir, STATE_FILE_NAME);
 	snprintf(backup, sizeof(backup), "%s/%s", dir, STATE_BACKUP_NAME);
 	assert_int_equal(stat(backup, &sb), 0);
@@ -318,14 +319,59 @@ static void test_peer_bound(void **st)
 	for (unsigned i = 0; i < STATE_MAX_PEERS + 10; i++) {
 		struct endpoint e = {0x0a000001 + i, 7470};
 
-		assert_int_equal(state_add_peer(s, &e), 0);
+		state_add_peer(s, &e);
 	}
+	assert_int_equal(state_save_pending(s), 0);
 	assert_int_equal(s->n_peers, STATE_MAX_PEERS);
 	/* the oldest ten were dropped */
 	assert_int_equal(s->peers[0].addr, 0x0a000001 + 10);
 	state_free(s);
 	assert_int_equal(state_open(dir, &s), 0);
 	assert_int_equal(s->n_peers, STATE_MAX_PEERS);
+	state_free(s);
+}
+
+/* Learned peers are not a write each: they wait in memory until
+ * state_save_pending() (the peer code calls it a moment later) or the next
+ * lease change, which is written at once and takes them along. */
+static void test_peers_saved_in_batches(void **st)
+{
+	(void)st;
+	char dir[512];
+	struct state *s, *disk;
+	struct prefix subnet = {0xac100900, 24};
+	uint64_t saves;
+
+	snprintf(dir, sizeof(dir), "%s/batch", base);
+	assert_int_equal(state_open(dir, &s), 0);
+	saves = s->saves;
+	for (unsigned i = 0; i < 10; i++) {
+		struct endpoint e = {0x0a000101 + i, 7470};
+
+		state_add_peer(s, &e);
+	}
+	assert_int_equal(s->saves, saves);
+	assert_true(s->unsaved);
+	assert_int_equal(state_open(dir, &disk), 0);
+	assert_int_equal(disk->n_peers, 0);
+	state_free(disk);
+	/* one write for the ten, and none when nothing is pending */
+	assert_int_equal(state_save_pending(s), 0);
+	assert_int_equal(s->saves, saves + 1);
+	assert_int_equal(state_save_pending(s), 0);
+	assert_int_equal(s->saves, saves + 1);
+	assert_int_equal(state_open(dir, &disk), 0);
+	assert_int_equal(disk->n_peers, 10);
+	state_free(disk);
+	/* a lease is on disk when the setter returns, with any pending peer */
+	state_remove_peer(s, &(struct endpoint){0x0a000101, 7470});
+	assert_int_equal(state_set_subnet(s, &subnet), 0);
+	assert_false(s->unsaved);
+	assert_int_equal(state_open(dir, &disk), 0);
+	assert_true(disk->subnet_set);
+	assert_int_equal(disk->subnet.addr, subnet.addr);
+	assert_int_equal(disk->n_peers, 9);
+	state_free(disk);
 	state_free(s);
 }
 
@@ -340,6 +386,7 @@ int main(void)
 	    cmocka_unit_test(test_corrupt_recovered_from_backup),
 	    cmocka_unit_test(test_corrupt_copies_bounded),
 	    cmocka_unit_test(test_failed_save),
+	    cmocka_unit_test(test_peers_saved_in_batches),
 	};
 	log_set_level(LOG_LEVEL_ERROR);
 	return cmocka_run_group_tests(tests, setup, teardown);
