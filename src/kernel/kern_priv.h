@@ -280,6 +280,9 @@ int kvxlan_ifindex(struct knl *nl, struct kern_error *err);
  * of want[] need. */
 int kvxlan_reconcile_entries(struct knl *nl, int ifindex, const struct kern_route *want, unsigned n,
 			     struct kern_error *err);
+/* An entry the kernel keeps on the device for itself (IPv6 multicast):
+ * never reconciled, never drift. */
+bool kvxlan_entry_kernels(const struct kneigh *e);
 /* Whether a neighbour event on the device describes a state we want. */
 bool kvxlan_entry_wanted(const struct kneigh *e, const struct kern_route *want, unsigned n);
 

@@ -15,7 +15,10 @@
  * anything else, such as an all-zero MAC entry that would flood. An IPv6
  * route's neighbour is its link-local gateway (the EUI-64 address of the
  * peer's VTEP MAC) -> that MAC; it shares the FDB entry of the MAC with
- * the peer's IPv4 route. */
+ * the peer's IPv4 route. The kernel's own IPv6 multicast entries (ff00::/8
+ * -> 33:33:..., made when the device, which has IPv6 for those routes,
+ * sends MLD reports) are left alone: they come back whenever the kernel
+ * sends again, and no FDB entry takes those MACs anywhere. */
 #include <errno.h>
 #include <linux/neighbour.h>
 #include <stdlib.h>
@@ -140,6 +143,11 @@ static int wanted_by(const struct kneigh *e, const struct kern_route *want, unsi
 	return -1;
 }
 
+bool kvxlan_entry_kernels(const struct kneigh *e)
+{
+	return e->family == AF_INET6 && e->dst6.s6_addr[0] == 0xff;
+}
+
 bool kvxlan_entry_wanted(const struct kneigh *e, const struct kern_route *want, unsigned n)
 {
 	return wanted_by(e, want, n) >= 0;
@@ -162,7 +170,7 @@ static int reconcile_family(struct knl *nl, uint8_t family, int ifindex,
 		const struct kneigh *h = &have.v[i];
 		int w;
 
-		if (h->ifindex != ifindex || h->family != family)
+		if (h->ifindex != ifindex || h->family != family || kvxlan_entry_kernels(h))
 			continue;
 		w = wanted_by(h, want, n);
 		if (w >= 0) {

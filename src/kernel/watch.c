@@ -208,7 +208,7 @@ static void neigh_event(struct kern *kern, struct nlmsghdr *nlh)
 	struct kneigh e;
 
 	if (!kern->have_routes || !kern->vxlan_ifindex || !kparse_neigh(nlh, &e) ||
-	    e.ifindex != kern->vxlan_ifindex)
+	    e.ifindex != kern->vxlan_ifindex || kvxlan_entry_kernels(&e))
 		return;
 	/* Ours are permanent and exactly the wanted set: a wanted one deleted,
 	 * or anything else appearing, is drift. */

@@ -33,8 +33,9 @@ lab exec host1 NS1 -- ping -n -i 0.05 -w 8 172.16.1.2 >"$DP_TMP/ping" 2>&1 &
 ping_pid=$!
 DP_PIDS+=("$ping_pid")
 lab agent host1 restart >/dev/null || fail "agent restart"
-poll 30 logs host1 'adopting 1 existing route(s) as stale' ||
-	fail "the restarted agent did not adopt the vxlan route"
+# Two: host2's IPv4 subnet and its IPv6 /64, both over vxlan.
+poll 30 logs host1 'adopting 2 existing route(s) as stale' ||
+	fail "the restarted agent did not adopt the IPv4 and IPv6 vxlan routes"
 poll 20 mesh_ready 2 || fail "no session after the restart"
 # Adopted, not re-made: no kernel change since the restart, the session's
 # routes and entries included (the counter is the agent's, since its start).
