@@ -320,8 +320,11 @@ static unsigned collect_taken(const struct rde *rde, struct prefix **out)
 	const struct rib_entry *entries = rib_entries(rde->rib, &n_entries);
 	struct prefix *taken = xcalloc(n_entries + 2 * rde->n_nodes + 1, sizeof(*taken));
 
+	/* IPv4 subnets only: an IPv6 entry's subnet field is empty (0/0),
+	 * which would make every subnet look taken. */
 	for (unsigned i = 0; i < n_entries; i++)
-		taken[n++] = entries[i].subnet;
+		if (!entries[i].ipv6)
+			taken[n++] = entries[i].subnet;
 	for (unsigned i = 0; i < rde->n_nodes; i++) {
 		if (rde->nodes[i].subnet_known)
 			taken[n++] = rde->nodes[i].subnet;

@@ -583,6 +583,31 @@ static const struct kern_route *planned6(const struct fixture *f, const char *ds
 	return NULL;
 }
 
+/* A node without a subnet claims one while a peer's IPv6 /64 is in the
+ * RIB: IPv6 entries take no IPv4 subnet (their empty IPv4 field once made
+ * every subnet look taken, and the claim failed). */
+static void test_claim_beside_ipv6(void **st)
+{
+	struct fixture *f = *st;
+	struct rde_config c;
+	struct prefix got = {0, 0};
+
+	base_config(&c, f);
+	c.ipv6 = true;
+	c.cluster6 = pfx6("fd6e:7361:6765::/48");
+	snprintf(c.underlay_ifname, sizeof(c.underlay_ifname), "eth0");
+	c.underlay_ipv6 = true;
+	f->rde = rde_new(&c, &ops, f);
+	rde_start(f->rde, 0, true);
+	up_and_advert6(f, LOW, IP_B, NET(2), "fd6e:7361:6765:2::/64", "fe80::2", false, 0);
+	rde_initial_answered(f->rde, 10);
+	rde_flush(f->rde, 10);
+	assert_true(rde_subnet(f->rde, &got, NULL));
+	assert_int_equal(got.len, 24);
+	assert_false(addr_prefix_overlaps(&got, &NET(2)));
+	assert_int_equal(f->last.order, RDE_ORDER_TOPOLOGY_FIRST);
+}
+
 /* On-link with a link-local address: direct via it on our underlay link.
  * Behind a router: in the tunnel, via the EUI-64 address of its VTEP MAC.
  * On-link without a link-local address: the tunnel too (auto). */
@@ -775,6 +800,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_claim_wait, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_claim_avoids_taken, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_claim_conflict, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_claim_beside_ipv6, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_conflict_both_explicit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stale_expiry, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_down_while_another_expires, setup, teardown),
