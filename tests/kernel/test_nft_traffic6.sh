@@ -83,7 +83,7 @@ fi
 echo "== without an IPv6 subnet the table has no IPv6 rule"
 out=$(nsx "$NODE" "$DRIVER" apply 172.16.0.0/24 172.16.0.0/16 "$BR") || fail "apply (IPv4 only) failed"
 [[ "$out" == "changed=1" ]] || fail "apply printed '$out'"
-if nsx "$NODE" nft list table inet nsagent | grep -q 'ip6\|nfproto ipv6'; then
+if nsx "$NODE" nft list table inet nsagent | grep_q 'ip6\|nfproto ipv6'; then
 	fail "IPv4-only table has IPv6 rules"
 fi
 
@@ -92,7 +92,7 @@ out=$(nsx "$NODE" "$DRIVER" apply 172.16.0.0/24 172.16.0.0/16 "$BR" --subnet6 $S
 	fail "apply failed"
 [[ "$out" == "changed=1" ]] || fail "apply printed '$out'"
 nsx "$NODE" nft list chain inet nsagent postrouting |
-	grep -q "ip6 saddr $SUBNET6 ip6 daddr != $CLUSTER6 counter packets [0-9]* bytes [0-9]* masquerade fully-random" ||
+	grep_q "ip6 saddr $SUBNET6 ip6 daddr != $CLUSTER6 counter packets [0-9]* bytes [0-9]* masquerade fully-random" ||
 	fail "no NAT66 rule"
 out=$(nsx "$NODE" "$DRIVER" apply 172.16.0.0/24 172.16.0.0/16 "$BR" --subnet6 $SUBNET6 $CLUSTER6) ||
 	fail "second apply failed"
@@ -136,7 +136,7 @@ echo "== --masquerade6 off: no NAT66, the outside host sees the namespace (given
 out=$(nsx "$NODE" "$DRIVER" apply 172.16.0.0/24 172.16.0.0/16 "$BR" --subnet6 $SUBNET6 $CLUSTER6 --no-masquerade6) ||
 	fail "apply without NAT66 failed"
 [[ "$out" == "changed=1" ]] || fail "apply without NAT66 printed '$out'"
-if nsx "$NODE" nft list chain inet nsagent postrouting | grep -q ip6; then
+if nsx "$NODE" nft list chain inet nsagent postrouting | grep_q ip6; then
 	fail "NAT66 rule present with masquerade6 off"
 fi
 nsx "$OUT" ip -6 route add $CLUSTER6 via 2001:db8:77::1

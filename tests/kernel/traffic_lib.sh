@@ -12,6 +12,10 @@ SANDBOX_PID=1
 # shellcheck source=tests/kernel/sandbox.sh
 source "$(dirname "${BASH_SOURCE[0]}")/sandbox.sh"
 
+# grep -q quits at the first match, and the writer of a pipe into it may
+# then die of SIGPIPE, which pipefail makes a failure: read everything.
+grep_q() { grep "$@" >/dev/null; }
+
 NODE=node-$TAG
 NS=ns-$TAG
 OUT=out-$TAG
