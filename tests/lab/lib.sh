@@ -60,6 +60,11 @@ lab_init() {
 # and turns a match into a failure.
 grep_q() { grep "$@" >/dev/null; }
 
+# metric_value SAMPLE TEXT: the value of the Prometheus sample (name and
+# labels exactly as exposed, e.g. 'nsagent_probe_up{peer="...",family="ipv4"}')
+# in the scraped TEXT; empty when absent.
+metric_value() { awk -v s="$1" '$1 == s {print $2}' <<<"$2"; }
+
 # Oracles: a test asks the agent's status model (status --json: the same
 # counters as `nsagent status` and /metrics), not its log, whenever the
 # model has the fact. Log text is for what the log line itself is meant to

@@ -21,8 +21,7 @@ lab agent host2 start -- "${flags[@]}" || fail "host2 agent start"
 poll 30 mesh_ready 2 || fail "host1 and host2 do not peer"
 
 scrape() { lab exec host1 -- curl -sf --max-time 5 http://127.0.0.1:9470/metrics; }
-value() { awk -v s="$1" '$1 == s {print $2}' <<<"$2"; }
-probed() { [[ $(value 'nsagent_probe_up{peer="192.168.1.6",family="ipv4"}' "$(scrape)") == 1 ]]; }
+probed() { [[ $(metric_value 'nsagent_probe_up{peer="192.168.1.6",family="ipv4"}' "$(scrape)") == 1 ]]; }
 poll 30 probed || fail "host1's probe of host2 never came up"
 
 # Without a key a peer's node IP must be its session's source address.

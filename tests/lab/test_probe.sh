@@ -27,7 +27,6 @@ probe_of() {
 		'.peers[] | select(.address == $ip) | "\(.probe) \(.probe_rtt_ms) \(.state)"'
 }
 scrape() { lab exec "$1" -- curl -sf --max-time 5 http://127.0.0.1:9470/metrics; }
-value() { awk -v s="$1" '$1 == s {print $2}' <<<"$2"; }
 # wait_probe HOST PEER_IP RESULT: poll until HOST sees RESULT for PEER_IP.
 wait_probe() {
 	local deadline=$((SECONDS + 30)) got=""
@@ -60,10 +59,10 @@ text=$(scrape host1) || fail "no metrics on host1"
 for family in nsagent_probe_rtt_seconds nsagent_probe_lost_total nsagent_probe_up; do
 	grep_q "^# TYPE $family " <<<"$text" || fail "metrics family $family missing"
 done
-rtt_s=$(value 'nsagent_probe_rtt_seconds{peer="192.168.1.6",family="ipv4"}' "$text")
+rtt_s=$(metric_value 'nsagent_probe_rtt_seconds{peer="192.168.1.6",family="ipv4"}' "$text")
 awk -v r="$rtt_s" 'BEGIN {exit !(r > 0 && r < 1)}' || fail "RTT gauge '$rtt_s'"
-[[ $(value 'nsagent_probe_up{peer="192.168.1.6",family="ipv4"}' "$text") == 1 ]] || fail "probe_up is not 1"
-[[ $(value 'nsagent_probe_sent_total{peer="192.168.1.6",family="ipv4"}' "$text") -ge 1 ]] ||
+[[ $(metric_value 'nsagent_probe_up{peer="192.168.1.6",family="ipv4"}' "$text") == 1 ]] || fail "probe_up is not 1"
+[[ $(metric_value 'nsagent_probe_sent_total{peer="192.168.1.6",family="ipv4"}' "$text") -ge 1 ]] ||
 	fail "sent counter"
 (($(log_count host1 "$BROKEN") == 0)) || fail "broken logged while the path worked"
 
@@ -78,10 +77,10 @@ table ip $table {
 }
 EOF
 wait_probe host1 192.168.1.6 failed
-lost=$(value 'nsagent_probe_lost_total{peer="192.168.1.6",family="ipv4"}' "$(scrape host1)")
+lost=$(metric_value 'nsagent_probe_lost_total{peer="192.168.1.6",family="ipv4"}' "$(scrape host1)")
 # Stay broken for a few more rounds: it is still reported once.
 deadline=$((SECONDS + 30))
-until (($(value 'nsagent_probe_lost_total{peer="192.168.1.6",family="ipv4"}' "$(scrape host1)") >= lost + 3)); do
+until (($(metric_value 'nsagent_probe_lost_total{peer="192.168.1.6",family="ipv4"}' "$(scrape host1)") >= lost + 3)); do
 	((SECONDS < deadline)) || fail "lost counter does not grow while broken"
 	sleep 0.2
 done
@@ -92,8 +91,8 @@ lab exec host1 -- "$NSAGENT" status | awk '$2 ~ /^192\.168\.1\.6:/' | grep_q -E 
 	fail "status row does not show the failed probe"
 (($(log_count host1 "$BROKEN") == 1)) || fail "want one broken line, got $(log_count host1 "$BROKEN")"
 text=$(scrape host1)
-[[ $(value 'nsagent_probe_up{peer="192.168.1.6",family="ipv4"}' "$text") == 0 ]] || fail "probe_up is not 0"
-[[ $(value 'nsagent_probe_loss_ratio{peer="192.168.1.6",family="ipv4"}' "$text") != 0 ]] || fail "loss ratio 0"
+[[ $(metric_value 'nsagent_probe_up{peer="192.168.1.6",family="ipv4"}' "$text") == 0 ]] || fail "probe_up is not 0"
+[[ $(metric_value 'nsagent_probe_loss_ratio{peer="192.168.1.6",family="ipv4"}' "$text") != 0 ]] || fail "loss ratio 0"
 # The other direction is unaffected.
 [[ $(probe_of host2 192.168.1.5) == "ok "* ]] || fail "host2's path failed too"
 (($(log_count host2 'data path to peer 192.168.1.5 broken') == 0)) || fail "host2 logged a broken path"
@@ -105,7 +104,7 @@ wait_probe host1 192.168.1.6 ok
 (($(log_count host1 "$BROKEN") == 1)) || fail "broken logged again after healing"
 read -r _ rtt _ <<<"$(probe_of host1 192.168.1.6)"
 awk -v r="$rtt" 'BEGIN {exit !(r > 0)}' || fail "no RTT after healing: '$rtt'"
-[[ $(value 'nsagent_probe_up{peer="192.168.1.6",family="ipv4"}' "$(scrape host1)") == 1 ]] || fail "probe_up not 1"
+[[ $(metric_value 'nsagent_probe_up{peer="192.168.1.6",family="ipv4"}' "$(scrape host1)") == 1 ]] || fail "probe_up not 1"
 
 # --- probe-interval from the config file, off, then on by reload ---
 printf '[nsagent]\nprobe-interval = off\n' | lab exec host1 -- sh -c 'cat >/etc/nsagent/nsagent.conf'

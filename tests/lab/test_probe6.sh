@@ -23,7 +23,6 @@ probes_of() {
 		'.peers[] | select(.address == $ip) | "\(.probe) \(.probe6) \(.probe6_rtt_ms)"'
 }
 scrape() { lab exec "$1" -- curl -sf --max-time 5 http://127.0.0.1:9470/metrics; }
-value() { awk -v s="$1" '$1 == s {print $2}' <<<"$2"; }
 # wait_probes HOST PEER_IP "PROBE PROBE6": poll until HOST sees both.
 wait_probes() {
 	local deadline=$((SECONDS + 30)) got=""
@@ -41,9 +40,9 @@ wait_probes host2 192.168.1.5 "ok ok"
 read -r _ _ rtt6 <<<"$(probes_of host1 192.168.1.6)"
 awk -v r="$rtt6" 'BEGIN {exit !(r > 0 && r < 1000)}' || fail "host1: IPv6 RTT '$rtt6' ms"
 text=$(scrape host1) || fail "no metrics on host1"
-[[ $(value 'nsagent_probe_up{peer="192.168.1.6",family="ipv6"}' "$text") == 1 ]] ||
+[[ $(metric_value 'nsagent_probe_up{peer="192.168.1.6",family="ipv6"}' "$text") == 1 ]] ||
 	fail "IPv6 probe_up is not 1"
-[[ $(value 'nsagent_probe_up{peer="192.168.1.6",family="ipv4"}' "$text") == 1 ]] ||
+[[ $(metric_value 'nsagent_probe_up{peer="192.168.1.6",family="ipv4"}' "$text") == 1 ]] ||
 	fail "IPv4 probe_up is not 1"
 lab exec host1 -- "$NSAGENT" status | grep_q -E 'PROBE6 +RTT6$' || fail "status has no PROBE6 column"
 
@@ -59,9 +58,9 @@ table ip6 $table {
 EOF
 wait_probes host1 192.168.1.6 "ok failed"
 text=$(scrape host1)
-[[ $(value 'nsagent_probe_up{peer="192.168.1.6",family="ipv6"}' "$text") == 0 ]] ||
+[[ $(metric_value 'nsagent_probe_up{peer="192.168.1.6",family="ipv6"}' "$text") == 0 ]] ||
 	fail "IPv6 probe_up is not 0 while its echoes are dropped"
-[[ $(value 'nsagent_probe_up{peer="192.168.1.6",family="ipv4"}' "$text") == 1 ]] ||
+[[ $(metric_value 'nsagent_probe_up{peer="192.168.1.6",family="ipv4"}' "$text") == 1 ]] ||
 	fail "the IPv4 probe failed with the IPv6 path"
 lab exec host1 -- "$NSAGENT" status | awk '$2 ~ /^192\.168\.1\.6:/' | grep_q -E ' ok +[0-9.]+ms +failed +-$' ||
 	fail "status row does not show IPv4 ok and IPv6 failed"
