@@ -113,6 +113,10 @@ struct kern_topology {
 	 * per-peer FDB entries of vxlan routes), and the subnet's network
 	 * address as a /32. Without vtep an owned device is removed. */
 	uint32_t vtep;
+	/* Over an IPv6 underlay the local address is vtep6 instead (vtep is
+	 * then 0; the device is wanted when either is set). The outer header
+	 * is then 20 bytes longer: the caller's vxlan_mtu says so. */
+	struct in6_addr vtep6;
 	uint8_t vtep_mac[KERN_MAC_LEN];
 	unsigned vxlan_mtu; /* 0 = leave the kernel's default */
 };
@@ -134,6 +138,9 @@ struct kern_route {
 	uint32_t gateway; /* the peer's node IP */
 	enum kern_mode mode;
 	uint32_t vtep; /* vxlan: the peer's VTEP address (underlay) */
+	/* vxlan over an IPv6 underlay: the peer's VTEP address, in the FDB
+	 * entry of vtep_mac (vtep is then 0). */
+	struct in6_addr vtep6;
 	uint8_t vtep_mac[KERN_MAC_LEN];
 	bool ipv6;
 	struct prefix6 dst6;

@@ -130,6 +130,7 @@ static void nft_begin(struct kern *kern, struct nft_job *job)
 					 .cluster6 = kern->cluster6,
 					 .masquerade6 = kern->masquerade6,
 					 .vtep = kern->vtep,
+					 .vtep6 = kern->vtep6,
 					 .vxlan_port = KERN_VXLAN_PORT}};
 	snprintf(job->spec.bridge, sizeof(job->spec.bridge), "%s", kern->bridge);
 	kern->nft_dirty = false;
@@ -446,7 +447,8 @@ static int validate_topology(const struct kern_topology *topo, uint32_t *bridge_
 			goto out;
 		want_label(ns, labels[i], sizeof(labels[i]));
 		want_host_ifname(ns, hosts[i]);
-		if (topo->vtep && strcmp(hosts[i], KERN_VXLAN_IFNAME) == 0) {
+		if (kvtep_set(topo->vtep, &topo->vtep6) &&
+		    strcmp(hosts[i], KERN_VXLAN_IFNAME) == 0) {
 			kern_errorf(err, "%s would have host interface %s, the VXLAN device's name",
 				    labels[i], hosts[i]);
 			goto out;
@@ -505,6 +507,7 @@ int kern_set_topology(struct kern *kern, const struct kern_topology *topo, struc
 				    addr6_prefix_equal(&kern->cluster6, &topo->cluster6) &&
 				    kern->masquerade6 == topo->masquerade6)) &&
 	    kern->mtu == topo->mtu && kern->vtep == topo->vtep &&
+	    memcmp(&kern->vtep6, &topo->vtep6, sizeof(kern->vtep6)) == 0 &&
 	    memcmp(kern->vtep_mac, topo->vtep_mac, KERN_MAC_LEN) == 0 &&
 	    kern->vxlan_mtu == topo->vxlan_mtu;
 
@@ -547,6 +550,7 @@ int kern_set_topology(struct kern *kern, const struct kern_topology *topo, struc
 		addr6_prefix_host(&topo->subnet6, 1, &kern->bridge_addr6);
 	kern->mtu = topo->mtu;
 	kern->vtep = topo->vtep;
+	kern->vtep6 = topo->vtep6;
 	memcpy(kern->vtep_mac, topo->vtep_mac, KERN_MAC_LEN);
 	kern->vxlan_mtu = topo->vxlan_mtu;
 	kern->bridge_addr = bridge_addr;
@@ -644,10 +648,13 @@ static const char *route_problem(const struct kern_route *r)
 	static const uint8_t zero_mac[KERN_MAC_LEN];
 
 	if (r->mode == KERN_MODE_VXLAN &&
-	    (!r->vtep || !memcmp(r->vtep_mac, zero_mac, KERN_MAC_LEN)))
+	    (!kvtep_set(r->vtep, &r->vtep6) || !memcmp(r->vtep_mac, zero_mac, KERN_MAC_LEN)))
 		return "a vxlan route without a VTEP";
+	if (r->mode == KERN_MODE_VXLAN && r->vtep && !addr6_is_zero(&r->vtep6))
+		return "a vxlan route with both an IPv4 and an IPv6 VTEP";
 	if (!r->ipv6)
-		return r->dst.len > 32 || (r->dst.addr & ~addr_mask(r->dst.len)) || !r->gateway
+		return r->dst.len > 32 || (r->dst.addr & ~addr_mask(r->dst.len)) ||
+			       (r->mode == KERN_MODE_DIRECT && !r->gateway)
 			   ? "no gateway or a bad prefix"
 			   : NULL;
 	if (!addr6_prefix_valid(&r->dst6) || !addr6_is_link_local(&r->gateway6))

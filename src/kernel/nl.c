@@ -492,11 +492,21 @@ static void parse_vxlan(struct nlattr *data, struct klink *out)
 		return;
 	out->vxlan_vni = attr_u32(vx[IFLA_VXLAN_ID], 0);
 	out->vxlan_local = attr_in4(vx[IFLA_VXLAN_LOCAL]);
+	if (vx[IFLA_VXLAN_LOCAL6] && nla_len(vx[IFLA_VXLAN_LOCAL6]) >= (int)sizeof(struct in6_addr))
+		memcpy(&out->vxlan_local6, nla_data(vx[IFLA_VXLAN_LOCAL6]),
+		       sizeof(struct in6_addr));
 	if (vx[IFLA_VXLAN_PORT] && nla_len(vx[IFLA_VXLAN_PORT]) >= 2)
 		out->vxlan_port = ntohs(nla_get_u16(vx[IFLA_VXLAN_PORT]));
 	if (vx[IFLA_VXLAN_LEARNING] && nla_len(vx[IFLA_VXLAN_LEARNING]) >= 1)
 		out->vxlan_learning = nla_get_u8(vx[IFLA_VXLAN_LEARNING]) != 0;
 	out->vxlan_has_remote = attr_in4(vx[IFLA_VXLAN_GROUP]) != 0;
+	if (vx[IFLA_VXLAN_GROUP6] &&
+	    nla_len(vx[IFLA_VXLAN_GROUP6]) >= (int)sizeof(struct in6_addr)) {
+		struct in6_addr g;
+
+		memcpy(&g, nla_data(vx[IFLA_VXLAN_GROUP6]), sizeof(g));
+		out->vxlan_has_remote |= !addr6_is_zero(&g);
+	}
 }
 
 /* The family header of an RTM_NEW<x> or RTM_DEL<x> message (rtnetlink
@@ -626,7 +636,8 @@ bool kparse_neigh(struct nlmsghdr *nlh, struct kneigh *out)
 	out->family = ndm->ndm_family;
 	out->state = ndm->ndm_state;
 	out->flags = ndm->ndm_flags;
-	if (ndm->ndm_family == AF_INET6 && tb[NDA_DST] &&
+	/* An IPv6 neighbour, or an FDB entry with an IPv6 remote. */
+	if (ndm->ndm_family != AF_INET && tb[NDA_DST] &&
 	    nla_len(tb[NDA_DST]) >= (int)sizeof(out->dst6))
 		memcpy(&out->dst6, nla_data(tb[NDA_DST]), sizeof(out->dst6));
 	else
@@ -914,13 +925,14 @@ static const char *fmt_mac(const uint8_t mac[KERN_MAC_LEN], char buf[18])
 	return buf;
 }
 
-int kreq_vxlan_add(struct knl *nl, const char *name, uint32_t vni, uint32_t local, uint16_t port,
-		   const uint8_t mac[KERN_MAC_LEN], unsigned mtu, struct kern_error *err)
+int kreq_vxlan_add(struct knl *nl, const char *name, uint32_t vni, uint32_t local,
+		   const struct in6_addr *local6, uint16_t port, const uint8_t mac[KERN_MAC_LEN],
+		   unsigned mtu, struct kern_error *err)
 {
 	uint32_t be_local = htonl(local);
 	struct nlattr *info, *data;
 	struct nl_msg *msg;
-	char a[ADDR_STRLEN], m[18];
+	char a[ADDR6_STRLEN], m[18];
 
 	msg = link_msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0, IFF_UP, IFF_UP);
 	put_or_die(nla_put_string(msg, IFLA_IFNAME, name));
@@ -936,7 +948,10 @@ int kreq_vxlan_add(struct knl *nl, const char *name, uint32_t vni, uint32_t loca
 	if (!data)
 		fatal("netlink request does not fit its buffer");
 	put_or_die(nla_put_u32(msg, IFLA_VXLAN_ID, vni));
-	put_or_die(nla_put(msg, IFLA_VXLAN_LOCAL, 4, &be_local));
+	if (local)
+		put_or_die(nla_put(msg, IFLA_VXLAN_LOCAL, 4, &be_local));
+	else
+		put_or_die(nla_put(msg, IFLA_VXLAN_LOCAL6, sizeof(*local6), local6));
 	put_or_die(nla_put_u16(msg, IFLA_VXLAN_PORT, htons(port)));
 	/* Peers are known from adverts: learning from received frames would
 	 * only let a forged packet redirect a peer's traffic. */
@@ -944,7 +959,8 @@ int kreq_vxlan_add(struct knl *nl, const char *name, uint32_t vni, uint32_t loca
 	nla_nest_end(msg, data);
 	nla_nest_end(msg, info);
 	return knl_change(nl, msg, err, "create vxlan %s id %u local %s dstport %u address %s",
-			  name, vni, addr_format(local, a), port, fmt_mac(mac, m));
+			  name, vni, local ? addr_format(local, a) : addr6_format(local6, a), port,
+			  fmt_mac(mac, m));
 }
 
 int kreq_neigh(struct knl *nl, bool del, uint8_t family, int ifindex, const char *ifname,

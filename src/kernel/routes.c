@@ -231,12 +231,13 @@ static bool fdb_vtep(int oif, const struct kneigh *nb, const struct kneighs *fdb
 	for (unsigned i = 0; i < fdb->n; i++) {
 		const struct kneigh *f = &fdb->v[i];
 
-		if (f->ifindex != oif || f->family != AF_BRIDGE || !f->dst ||
+		if (f->ifindex != oif || f->family != AF_BRIDGE || !kvtep_set(f->dst, &f->dst6) ||
 		    memcmp(f->mac, nb->mac, KERN_MAC_LEN) != 0)
 			continue;
 		out->mode = KERN_MODE_VXLAN;
 		out->gateway = f->dst;
 		out->vtep = f->dst;
+		out->vtep6 = f->dst6;
 		memcpy(out->vtep_mac, nb->mac, KERN_MAC_LEN);
 		return true;
 	}

@@ -754,8 +754,9 @@ int ktopo_reconcile(struct kern *kern, bool all, struct kern_error *err)
 	}
 	int vx_before = kern->vxlan_ifindex;
 
-	rc = kvxlan_reconcile_device(&kern->nl, &links, &addrs, kern->vtep, kern->vtep_mac,
-				     kern->vxlan_mtu, kern->subnet.addr, &kern->vxlan_ifindex, &e);
+	rc = kvxlan_reconcile_device(&kern->nl, &links, &addrs, kern->vtep, &kern->vtep6,
+				     kern->vtep_mac, kern->vxlan_mtu, kern->subnet.addr,
+				     &kern->vxlan_ifindex, &e);
 	if (rc < 0) {
 		kern_keep_first(rc, &first, err, &e);
 		kern->root_dirty = true;
