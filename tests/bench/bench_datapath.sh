@@ -5,8 +5,13 @@
 # hand with plain `ip` commands in a second lab (no agent), measured in the
 # same run, runs interleaved so that load on the machine hits both alike.
 #
-#   bench_datapath.sh [--mode direct|vxlan|all] [--seconds S] [--runs R]
-#                     [--no-nft]    (default: all, 5 s, 7 runs)
+#   bench_datapath.sh [--mode direct|vxlan|all] [--family 4|6|all]
+#                     [--seconds S] [--runs R] [--no-nft]
+#                                   (default: all, all, 5 s, 7 runs)
+#
+# --family 6 measures IPv6 between the namespaces (the agents run
+# dual-stack, the default): NS1's IPv6 address on host2, through the
+# agent's IPv6 routes, against the same by hand.
 #
 # --no-nft (diagnosis, not a figure of nsagent): once the routes are in,
 # the agents are frozen (SIGSTOP) and their nftables table is deleted, so
@@ -14,14 +19,18 @@
 #
 # direct  both labs on one switch (deploy/lab topology "switch"); agents
 #         with --backend direct; by hand: bridge, NS1 with its veth,
-#         address and default route, ip_forward, and `SUBNET via NODE-IP`.
+#         address and default route, ip_forward, and `SUBNET via NODE-IP`;
+#         for IPv6 the bridge's ::1/64, NS1's ::2, its default route,
+#         forwarding, and `SUBNET6 via <the peer's fe80:: on eth0> dev eth0`.
 # vxlan   both labs with topology "router" (host1 and host2 on two
 #         segments); agents with --backend vxlan. Runs only when the agent
 #         supports it: it must create its VXLAN device nsa-vxlan, otherwise
 #         the case reports "not available". By hand: the same VXLAN device
 #         (VNI 7470, port 4789, no learning), MTU 1450 on the bridge, veth
 #         and eth0, `SUBNET via NET-ADDR dev nsa-vxlan onlink`, a permanent
-#         neighbour and FDB entry for the peer.
+#         neighbour and FDB entry for the peer; for IPv6 `SUBNET6 via
+#         <EUI-64 fe80:: of the peer's VTEP MAC> dev nsa-vxlan onlink` and
+#         its permanent neighbour entry.
 # Target: nsagent / by hand >= 0.95.
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -51,9 +60,23 @@ vtep_mac() {
 	printf '02:6e:%02x:%02x:%02x:%02x' "$1" "$2" "$3" "$4"
 }
 
-# build_hand MODE: the topology of host1 and host2 by hand in LAB_HAND.
+# The EUI-64 link-local address of a MAC (RFC 4291 appendix A), as the
+# agent's IPv6 next hop on the VXLAN device.
+eui64() {
+	local IFS=:
+	# shellcheck disable=SC2086 # split the MAC
+	set -- $1
+	printf 'fe80::%x:%x:%x:%x' $(((0x$1 ^ 2) << 8 | 0x$2)) $((0x$3 << 8 | 0xff)) \
+		$((0xfe << 8 | 0x$4)) $((0x$5 << 8 | 0x$6))
+}
+
+# hand_subnet6 I: host I's IPv6 /64 in the hand-built lab.
+hand_subnet6() { echo "fd6e:7361:6765:a$1::/64"; }
+
+# build_hand MODE: the topology of host1 and host2 by hand in LAB_HAND,
+# dual-stack as the agents' (their default).
 build_hand() {
-	local mode=$1 i j d mtu=1500 sub gw me other osub
+	local mode=$1 i j d mtu=1500 sub gw me other osub s6 os6 oll
 	[[ $mode == direct ]] || mtu=1450
 	for i in 1 2; do
 		j=$((3 - i))
@@ -63,40 +86,63 @@ build_hand() {
 		me=$(<"$d/ip")
 		other=$(</run/nsagent-lab/"$LAB_HAND"/host$j/ip)
 		osub=$(</run/nsagent-lab/"$LAB_HAND"/host$j/subnet)
+		s6=$(hand_subnet6 "$i")
+		os6=$(hand_subnet6 "$j")
 		hand_host "$d" ip netns add NS1
 		hand_host "$d" ip -batch - <<EOF
 link add br0 mtu $mtu type bridge
 addr add $gw/24 dev br0
+addr add ${s6%/*}1/64 dev br0 nodad
 link set br0 up
 link add nsa-NS1 mtu $mtu type veth peer name eth0 netns NS1
 link set nsa-NS1 master br0 up
 EOF
 		hand_host "$d" ip -n NS1 -batch - <<EOF
 addr add ${sub%.0/*}.2/24 dev eth0
+addr add ${s6%/*}2/64 dev eth0 nodad
 link set eth0 up
 link set lo up
 route add default via $gw dev eth0
+route add default via ${s6%/*}1 dev eth0
 EOF
-		hand_host "$d" sysctl -qw net.ipv4.ip_forward=1
+		hand_host "$d" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
 		if [[ $mode == direct ]]; then
+			oll=$(hand_host "/run/nsagent-lab/$LAB_HAND/host$j" ip -6 -o addr show dev eth0 scope link |
+				awk '{sub("/.*", "", $4); print $4}')
+			[[ -n $oll ]] || bench_fail "hand lab: host$j has no link-local address on eth0"
 			hand_host "$d" ip route add "$osub" via "$other"
+			hand_host "$d" ip -6 route add "$os6" via "$oll" dev eth0
 		else
 			hand_host "$d" ip -batch - <<EOF
 link add nsa-vxlan type vxlan id 7470 local $me dstport 4789 nolearning
 link set nsa-vxlan address $(vtep_mac "$me") mtu 1450 up
 route add $osub via ${osub%/*} dev nsa-vxlan onlink
 neigh add ${osub%/*} lladdr $(vtep_mac "$other") dev nsa-vxlan nud permanent
+route add $os6 via $(eui64 "$(vtep_mac "$other")") dev nsa-vxlan onlink
+neigh add $(eui64 "$(vtep_mac "$other")") lladdr $(vtep_mac "$other") dev nsa-vxlan nud permanent
 EOF
 			hand_host "$d" bridge fdb append "$(vtep_mac "$other")" dev nsa-vxlan dst "$other"
 		fi
 	done
 }
 
-# iperf LABDIR: OUT = bits/s from NS1@host1 to NS1@host2 (S seconds).
+# ns1_addr LABDIR FAMILY: the address of NS1 on host2.
+ns1_addr() {
+	local dir=$1 family=$2 dst
+	if [[ $family == 4 ]]; then
+		dst=$(<"$dir/host2/subnet")
+		echo "${dst%.0/*}.2"
+		return
+	fi
+	nsenter --net="$dir/host2/net" --mount="$dir/host2/mnt" --wd=/ -- \
+		ip -n NS1 -6 -o addr show dev eth0 scope global | awk '{sub("/.*", "", $4); print $4; exit}'
+}
+
+# iperf LABDIR FAMILY: OUT = bits/s from NS1@host1 to NS1@host2 (S seconds).
 iperf() {
 	local dir=$1 dst json srv
-	dst=$(<"$dir/host2/subnet")
-	dst=${dst%.0/*}.2
+	dst=$(ns1_addr "$dir" "$2")
+	[[ -n $dst ]] || bench_fail "$dir: NS1 on host2 has no IPv$2 address"
 	nsenter --net="$dir/host2/net" --mount="$dir/host2/mnt" --wd=/ -- \
 		ip netns exec NS1 iperf3 -s -1 >"$BENCH_TMP/iperf-s.log" 2>&1 &
 	srv=$!
@@ -122,7 +168,11 @@ both_ready() { mesh_ready 1 && mesh_ready 2; }
 
 agents_up() {
 	local i
-	for i in 1 2; do [[ $(n_agent_routes "$i") == 1 ]] || return 1; done
+	for i in 1 2; do
+		[[ $(n_agent_routes "$i") == 1 ]] || return 1
+		# and the IPv6 route (the agents run dual-stack)
+		[[ -n $(in_host "$i" ip -6 route show proto 78) ]] || return 1
+	done
 }
 
 # one_mode MODE
@@ -157,26 +207,11 @@ one_mode() {
 	lab up --name "$LAB_HAND" --hosts 2 --no-agent --topology "$topo" >"$BENCH_TMP/lab-hand.log" 2>&1 ||
 		bench_fail "hand lab: $(tail -5 "$BENCH_TMP/lab-hand.log")"
 	build_hand "$mode"
-	local -a a=() h=()
-	local label=nsagent
-	((NO_NFT == 0)) || label="nsagent without nft table"
-	for ((r = 0; r < RUNS; r++)); do
-		iperf "$LABDIR"
-		a+=("$OUT")
-		iperf "/run/nsagent-lab/$LAB_HAND"
-		h+=("$OUT")
+	local f
+	for f in 4 6; do
+		[[ $FAMILY == all || $FAMILY == "$f" ]] || continue
+		one_family "$mode" "$f"
 	done
-	local ma mh rr
-	ma=$(median "${a[@]}")
-	mh=$(median "${h[@]}")
-	rr=$(ratio "$ma" "$mh")
-	gbit() { awk -v b="$1" 'BEGIN { printf "%.2f", b / 1e9 }'; }
-	echo "== data path, $mode: iperf3 NS1@host1 -> NS1@host2, one TCP stream, ${SECONDS_RUN} s, median of $RUNS runs"
-	printf '%-34s %10s Gbit/s   (runs: %s)\n' "$label" "$(gbit "$ma")" "$(for v in "${a[@]}"; do printf '%s ' "$(gbit "$v")"; done)"
-	printf '%-34s %10s Gbit/s   (runs: %s)\n' "by hand (ip)" "$(gbit "$mh")" "$(for v in "${h[@]}"; do printf '%s ' "$(gbit "$v")"; done)"
-	printf 'nsagent / by hand = %s (target >= %s: %s)\n' "$rr" "$TARGET" \
-		"$(awk -v r="$rr" -v t="$TARGET" 'BEGIN { print (r + 0 >= t + 0) ? "met" : "MISSED" }')"
-	echo "RESULT datapath mode=$mode no_nft=$NO_NFT nsagent_gbps=$(gbit "$ma") byhand_gbps=$(gbit "$mh") ratio=$rr target=$TARGET"
 	if ((NO_NFT)); then
 		for i in 1 2; do kill -CONT "${MESH_PID[i]}"; done
 	fi
@@ -186,14 +221,41 @@ one_mode() {
 	lab down >/dev/null
 }
 
+# one_family MODE FAMILY: the runs and the figures of one row.
+one_family() {
+	local mode=$1 family=$2 r
+	local -a a=() h=()
+	local label=nsagent
+	((NO_NFT == 0)) || label="nsagent without nft table"
+	for ((r = 0; r < RUNS; r++)); do
+		iperf "$LABDIR" "$family"
+		a+=("$OUT")
+		iperf "/run/nsagent-lab/$LAB_HAND" "$family"
+		h+=("$OUT")
+	done
+	local ma mh rr
+	ma=$(median "${a[@]}")
+	mh=$(median "${h[@]}")
+	rr=$(ratio "$ma" "$mh")
+	gbit() { awk -v b="$1" 'BEGIN { printf "%.2f", b / 1e9 }'; }
+	echo "== data path, $mode, IPv$family: iperf3 NS1@host1 -> NS1@host2, one TCP stream, ${SECONDS_RUN} s, median of $RUNS runs"
+	printf '%-34s %10s Gbit/s   (runs: %s)\n' "$label" "$(gbit "$ma")" "$(for v in "${a[@]}"; do printf '%s ' "$(gbit "$v")"; done)"
+	printf '%-34s %10s Gbit/s   (runs: %s)\n' "by hand (ip)" "$(gbit "$mh")" "$(for v in "${h[@]}"; do printf '%s ' "$(gbit "$v")"; done)"
+	printf 'nsagent / by hand = %s (target >= %s: %s)\n' "$rr" "$TARGET" \
+		"$(awk -v r="$rr" -v t="$TARGET" 'BEGIN { print (r + 0 >= t + 0) ? "met" : "MISSED" }')"
+	echo "RESULT datapath mode=$mode family=$family no_nft=$NO_NFT nsagent_gbps=$(gbit "$ma") byhand_gbps=$(gbit "$mh") ratio=$rr target=$TARGET"
+}
+
 main() {
 	local mode=all m
 	RUNS=7
 	SECONDS_RUN=5
 	NO_NFT=0
+	FAMILY=all
 	while (($#)); do
 		case $1 in
 		--mode) mode=${2:?}; shift 2 ;;
+		--family) FAMILY=${2:?}; shift 2 ;;
 		--seconds) SECONDS_RUN=${2:?}; shift 2 ;;
 		--runs) RUNS=${2:?}; shift 2 ;;
 		--no-nft) NO_NFT=1; shift ;;
@@ -202,6 +264,7 @@ main() {
 		esac
 	done
 	[[ $mode == direct || $mode == vxlan || $mode == all ]] || bench_fail "--mode: direct, vxlan or all"
+	[[ $FAMILY == 4 || $FAMILY == 6 || $FAMILY == all ]] || bench_fail "--family: 4, 6 or all"
 	[[ $RUNS =~ ^[0-9]+$ ]] && ((RUNS >= 1)) || bench_fail "--runs needs a positive number"
 	[[ $SECONDS_RUN =~ ^[0-9]+$ ]] && ((SECONDS_RUN >= 1)) || bench_fail "--seconds needs a positive number"
 	command -v iperf3 >/dev/null || bench_fail "iperf3 is not installed"
