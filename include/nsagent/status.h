@@ -146,7 +146,7 @@ struct status {
 	bool healthy;
 	char problem[512];	       /* why not healthy */
 	char node_id[STATUS_TEXT_MAX]; /* "" = not known */
-	uint32_t node_ip;	       /* 0 = not known */
+	struct nodeaddr node_ip;       /* zero = not known */
 	struct prefix subnet;
 	bool subnet_known;
 	char bridge[IFNAMSIZ];

@@ -106,7 +106,7 @@ static int parse_route(const char *text, struct kern_route *r)
 			   ? -EINVAL
 			   : 0;
 	}
-	if (addr_parse_prefix(buf, &r->dst) < 0 || addr_parse(eq + 1, &r->gateway) < 0)
+	if (addr_parse_prefix(buf, &r->dst) < 0 || nodeaddr_parse(eq + 1, &r->gateway) < 0)
 		return -EINVAL;
 	return 0;
 }
@@ -336,8 +336,8 @@ static int cmd_get_routes(void)
 		goto out;
 	}
 	for (unsigned i = 0; i < n; i++) {
-		struct in_addr d = {htonl(routes[i].dst.addr)}, g = {htonl(routes[i].gateway)};
-		char ds[INET_ADDRSTRLEN], gs[INET_ADDRSTRLEN], p6[PREFIX6_STRLEN], g6[ADDR6_STRLEN];
+		struct in_addr d = {htonl(routes[i].dst.addr)};
+		char ds[INET_ADDRSTRLEN], gs[NODEADDR_STRLEN], p6[PREFIX6_STRLEN], g6[ADDR6_STRLEN];
 
 		if (routes[i].ipv6) {
 			printf("%s=%s%%%s\n", addr6_format_prefix(&routes[i].dst6, p6),
@@ -345,7 +345,7 @@ static int cmd_get_routes(void)
 			continue;
 		}
 		printf("%s/%u=%s\n", inet_ntop(AF_INET, &d, ds, sizeof(ds)), routes[i].dst.len,
-		       inet_ntop(AF_INET, &g, gs, sizeof(gs)));
+		       nodeaddr_format(&routes[i].gateway, gs));
 	}
 	rc = 0;
 out:
@@ -381,18 +381,16 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(argv[1], "source") == 0 && argc == 3) {
-		uint32_t dst, src;
-		struct in_addr in;
-		char buf[INET_ADDRSTRLEN];
+		struct nodeaddr dst, src;
+		char buf[NODEADDR_STRLEN];
 
-		if (addr_parse(argv[2], &dst) < 0)
+		if (nodeaddr_parse(argv[2], &dst) < 0)
 			return usage();
-		if (kern_route_source(dst, &src, &err) < 0) {
+		if (kern_route_source(&dst, &src, &err) < 0) {
 			fprintf(stderr, "source: %s\n", err.message);
 			return 1;
 		}
-		in.s_addr = htonl(src);
-		printf("%s\n", inet_ntop(AF_INET, &in, buf, sizeof(buf)));
+		printf("%s\n", nodeaddr_format(&src, buf));
 		return 0;
 	}
 	return usage();

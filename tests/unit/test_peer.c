@@ -21,6 +21,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "addr6_lit.h"
 #include <event2/buffer.h>
 #include <event2/event.h>
 
@@ -55,7 +57,8 @@ static void on_plan(void *arg, const struct rde_plan *plan)
 
 /* The path lookup (backend auto): a node that wants vxlan sees its peers
  * behind a gateway. */
-static int on_path(void *arg, uint32_t node_ip, struct kern_path *path, struct kern_error *err)
+static int on_path(void *arg, const struct nodeaddr *node_ip, struct kern_path *path,
+		   struct kern_error *err)
 {
 	struct node *node = arg;
 
@@ -63,7 +66,8 @@ static int on_path(void *arg, uint32_t node_ip, struct kern_path *path, struct k
 	(void)err;
 	node->modes_chosen++;
 	memset(path, 0, sizeof(*path));
-	path->gateway = node->vxlan ? LOOP(254) : 0;
+	if (node->vxlan)
+		path->gateway = nodeaddr_v4(LOOP(254));
 	snprintf(path->ifname, sizeof(path->ifname), "lo");
 	return 0;
 }
@@ -213,7 +217,7 @@ static void test_vtep_in_advert(void **st)
 	n = rde_routes(ph_rde(nodes[0].mgr), &routes);
 	assert_int_equal(n, 1);
 	assert_int_equal(routes[0].mode, KERN_MODE_VXLAN);
-	assert_int_equal(routes[0].gateway, LOOP(2));
+	assert_true(na_eq(routes[0].gateway, NA4(LOOP(2))));
 	assert_int_equal(routes[0].vtep, LOOP(2));
 	for (unsigned i = 0; i < KERN_MAC_LEN; i++)
 		assert_int_equal(routes[0].vtep_mac[i], 0x20 + i);
@@ -275,8 +279,8 @@ static void test_simultaneous(void **st)
 		high = memcmp(nodes[0].id, nodes[1].id, NODE_ID_LEN) > 0 ? 0 : 1;
 		nodes[0].ip = LOOP(1);
 		nodes[1].ip = LOOP(2);
-		seeds[0] = (struct endpoint){LOOP(2), free_port(2)};
-		seeds[1] = (struct endpoint){LOOP(1), free_port(1)};
+		seeds[0] = (struct endpoint){NA4(LOOP(2)), free_port(2)};
+		seeds[1] = (struct endpoint){NA4(LOOP(1)), free_port(1)};
 		for (int k = 0; k < 2; k++) {
 			config_for(&c, &nodes[k], k + 1, seeds[1 - k].port, &seeds[k]);
 			ph_new(&c, &ops, &nodes[k], &nodes[k].mgr);
@@ -408,8 +412,8 @@ static void test_adopt(void **st)
 	struct node nodes[2];
 	struct mesh m = {nodes, 2};
 	struct endpoint seed;
-	struct kern_route adopted[] = {{.dst = NET(2), .gateway = LOOP(2)},
-				       {.dst = NET(9), .gateway = LOOP(2)}};
+	struct kern_route adopted[] = {{.dst = NET(2), .gateway = NA4(LOOP(2))},
+				       {.dst = NET(9), .gateway = NA4(LOOP(2))}};
 	struct route_cond swept = {&nodes[0], NET(9), LOOP(2), false};
 	struct ph_config c;
 
@@ -555,7 +559,7 @@ static void collision(bool script_higher)
 	uint8_t script_id[NODE_ID_LEN];
 	uint16_t script_port;
 	int lfd = ph_listen(LOOP(9), &script_port);
-	struct endpoint seed = {LOOP(9), script_port};
+	struct endpoint seed = {NA4(LOOP(9)), script_port};
 	struct evbuffer *in_out = evbuffer_new(), *in_in = evbuffer_new();
 	int out_fd, in_fd;
 	bool eof;
@@ -1129,7 +1133,7 @@ static void test_persisted_peers(void **st)
 	ph_start(&c, &ops, &nodes[0], &nodes[0].mgr);
 	assert_true(ph_run_until(full_mesh, &m, DEADLINE_MS));
 	assert_int_equal(state->n_peers, 1);
-	assert_int_equal(state->peers[0].addr, LOOP(2));
+	assert_true(na_eq(state->peers[0].addr, NA4(LOOP(2))));
 	assert_int_equal(state->peers[0].port, seed.port);
 	/* the claim happened once the seed's end-of-adverts arrived, well
 	 * before the claim wait, and avoided the seed's subnet; it is the lease */

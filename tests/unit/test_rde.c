@@ -42,8 +42,8 @@ struct fixture {
 	unsigned plans;
 	struct rde_plan last; /* routes copied into routes[] */
 	struct kern_route routes[16];
-	uint32_t behind_gateway; /* the fake path lookup: this node IP is routed */
-	int path_error;		 /* the fake path lookup fails with it */
+	struct nodeaddr behind_gateway; /* the fake path lookup: this node IP is routed */
+	int path_error;			/* the fake path lookup fails with it */
 	unsigned lookups;
 };
 
@@ -59,7 +59,8 @@ static void on_plan(void *arg, const struct rde_plan *plan)
 	f->last.routes = f->routes;
 }
 
-static int fake_path(void *arg, uint32_t node_ip, struct kern_path *path, struct kern_error *err)
+static int fake_path(void *arg, const struct nodeaddr *node_ip, struct kern_path *path,
+		     struct kern_error *err)
 {
 	struct fixture *f = arg;
 
@@ -69,7 +70,9 @@ static int fake_path(void *arg, uint32_t node_ip, struct kern_path *path, struct
 		return f->path_error;
 	}
 	memset(path, 0, sizeof(*path));
-	path->gateway = node_ip == f->behind_gateway ? 0xc0a80101u : 0;
+	if (na_eq(*node_ip, f->behind_gateway))
+		path->gateway =
+		    f->behind_gateway.family == AF_INET6 ? na("2001:db8:1::1") : NA4(0xc0a80101u);
 	snprintf(path->ifname, sizeof(path->ifname), "eth0");
 	return 0;
 }
@@ -85,7 +88,7 @@ static void base_config(struct rde_config *c, struct fixture *f)
 	c->claim_wait_ms = 3000;
 	c->restart_time_ms = 5000;
 	c->backend = CFG_BACKEND_AUTO;
-	c->node_ip = 0xc0a80105u;
+	c->node_ip = NA4(0xc0a80105u);
 	c->underlay_mtu = 1500;
 	c->path = fake_path;
 	c->path_arg = f;
@@ -112,7 +115,7 @@ static void start_explicit(struct fixture *f, uint64_t now)
 static void advert(struct fixture *f, const uint8_t *id, uint32_t ip, struct prefix subnet,
 		   bool explicit_subnet, bool vtep, uint64_t now)
 {
-	struct rde_advert a = {.node_ip = ip,
+	struct rde_advert a = {.node_ip = NA4(ip),
 			       .subnets = &subnet,
 			       .n_subnets = 1,
 			       .explicit_subnet = explicit_subnet,
@@ -386,7 +389,7 @@ static void test_mode_changes_and_mtu_order(void **st)
 	static const uint8_t mac[KERN_MAC_LEN] = VTEP_MAC;
 
 	start_explicit(f, 0);
-	f->behind_gateway = IP_B;
+	f->behind_gateway = NA4(IP_B);
 	up_and_advert(f, LOW, IP_B, NET(2), true, 10);
 	assert_int_equal(f->lookups, 1);
 	assert_int_equal(view_of(f, LOW).mode, KERN_MODE_VXLAN);
@@ -400,7 +403,7 @@ static void test_mode_changes_and_mtu_order(void **st)
 	assert_memory_equal(f->last.routes[0].vtep_mac, mac, KERN_MAC_LEN);
 
 	/* a second vxlan peer: routes only, the data path is already there */
-	f->behind_gateway = IP_C;
+	f->behind_gateway = NA4(IP_C);
 	up_and_advert(f, HIGH, IP_C, NET(3), true, 20);
 	assert_int_equal(f->last.order, RDE_ORDER_ROUTES_ONLY);
 	assert_int_equal(f->last.n_routes, 2);
@@ -431,7 +434,7 @@ static void test_mode_fallbacks(void **st)
 	struct rde_config c;
 
 	start_explicit(f, 0);
-	f->behind_gateway = IP_B;
+	f->behind_gateway = NA4(IP_B);
 	up_and_advert(f, LOW, IP_B, NET(2), false, 10);
 	assert_int_equal(view_of(f, LOW).mode, KERN_MODE_DIRECT);
 	assert_int_equal(f->last.mtu, 1500);
@@ -479,9 +482,9 @@ static void test_adopt(void **st)
 {
 	struct fixture *f = *st;
 	struct rde_config c;
-	struct kern_route adopted[] = {{.dst = NET(2), .gateway = IP_B},
-				       {.dst = NET(9), .gateway = IP_B},
-				       {.dst = NET(8), .gateway = IP_C}};
+	struct kern_route adopted[] = {{.dst = NET(2), .gateway = NA4(IP_B)},
+				       {.dst = NET(9), .gateway = NA4(IP_B)},
+				       {.dst = NET(8), .gateway = NA4(IP_C)}};
 	struct kern_route *routes;
 	unsigned n;
 
@@ -512,8 +515,11 @@ static void test_rejections_counted(void **st)
 {
 	struct fixture *f = *st;
 	struct prefix subnets[] = {NET(2), {0, 0}, {0xac100000u | (5 << 8), 25}};
-	struct rde_advert a = {
-	    .node_ip = IP_B, .subnets = subnets, .n_subnets = 3, .n_malformed = 2, .n_over = 4};
+	struct rde_advert a = {.node_ip = NA4(IP_B),
+			       .subnets = subnets,
+			       .n_subnets = 3,
+			       .n_malformed = 2,
+			       .n_over = 4};
 	struct prefix wide = {0xac100000u, 17};
 	struct rde_stats stats;
 
@@ -555,7 +561,7 @@ static void up_and_advert6(struct fixture *f, const uint8_t *id, uint32_t ip, st
 			   const char *subnet6, const char *ll, bool vtep, uint64_t now)
 {
 	struct prefix6 p6 = pfx6(subnet6);
-	struct rde_advert a = {.node_ip = ip,
+	struct rde_advert a = {.node_ip = NA4(ip),
 			       .subnets = &subnet,
 			       .n_subnets = 1,
 			       .subnets6 = &p6,
@@ -620,7 +626,7 @@ static void test_ipv6_paths(void **st)
 	struct rde_peer_view v;
 
 	start_dual(f, CFG_BACKEND_AUTO, true, 0);
-	f->behind_gateway = IP_C;
+	f->behind_gateway = NA4(IP_C);
 	up_and_advert6(f, HIGH, IP_B, NET(2), "fd6e:7361:6765:2::/64", "fe80::2", true, 1);
 	r = planned6(f, "fd6e:7361:6765:2::/64");
 	assert_non_null(r);
@@ -694,7 +700,7 @@ static void test_ipv6_rejections_counted(void **st)
 	    pfx6("fd6e:7361:6765:3::/64"), /* LOW's */
 	    pfx6("fd6e:7361:6765:2::/64"),
 	};
-	struct rde_advert a = {.node_ip = IP_B,
+	struct rde_advert a = {.node_ip = NA4(IP_B),
 			       .subnets = &subnet,
 			       .n_subnets = 1,
 			       .subnets6 = set,
