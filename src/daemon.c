@@ -854,6 +854,10 @@ static void peer_status(struct daemon *d, struct status *st)
 			p->route = pi->route.stale ? STATUS_ROUTE_STALE : STATUS_ROUTE_INSTALLED;
 			snprintf(p->mode, sizeof(p->mode), "%s", backend_mode_name(pi->route.mode));
 		}
+		/* No path at all (an underlay of the other family): mode says
+		 * so, where a peer merely not advertised yet has none. */
+		if (pi->route.no_path)
+			snprintf(p->mode, sizeof(p->mode), "none");
 		p->subnet6 = pi->route.subnet6;
 		p->subnet6_known = pi->route.subnet6_known;
 		p->link_local6 = pi->route.link_local6;
