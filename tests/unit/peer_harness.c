@@ -215,15 +215,14 @@ unsigned ph_n_routes(const struct peer_mgr *mgr)
 int ph_connect(struct endpoint ep, uint32_t from)
 {
 	struct sockaddr_in src = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(from)};
-	struct sockaddr_in sin = {.sin_family = AF_INET,
-				  .sin_addr.s_addr = htonl(ep.addr.v4),
-				  .sin_port = htons(ep.port)};
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_storage ss;
+	socklen_t len = nodeaddr_to_sockaddr(&ep.addr, ep.port, &ss);
+	int fd = socket(ss.ss_family, SOCK_STREAM, 0);
 
 	assert_true(fd >= 0);
 	if (from)
 		assert_int_equal(bind(fd, (struct sockaddr *)&src, sizeof(src)), 0);
-	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&ss, len), 0);
 	fcntl(fd, F_SETFL, O_NONBLOCK);
 	return fd;
 }

@@ -799,6 +799,119 @@ static void test_ipv6_stale_expiry(void **st)
 	assert_int_equal(f->last.n_routes, 0);
 }
 
+/* ---- an IPv6 underlay ---- */
+
+/* Our node address node_ip, dual-stack, NET(1) ours, backend auto. */
+static void start_underlay(struct fixture *f, const char *node_ip)
+{
+	struct rde_config c;
+
+	base_config(&c, f);
+	c.node_ip = na(node_ip);
+	c.subnet = NET(1);
+	c.subnet_explicit = true;
+	c.ipv6 = true;
+	c.cluster6 = pfx6("fd6e:7361:6765::/48");
+	snprintf(c.underlay_ifname, sizeof(c.underlay_ifname), "eth0");
+	c.underlay_ipv6 = true;
+	start(f, &c, 0);
+}
+
+/* A peer at node address ip (either family) advertising NET(2) and its
+ * /64, with a link-local next hop, no VTEP (an IPv6 node has no IPv4 one). */
+static void up_and_advert_at(struct fixture *f, const uint8_t *id, const char *ip, uint64_t now)
+{
+	struct prefix subnet = NET(2);
+	struct prefix6 p6 = pfx6("fd6e:7361:6765:2::/64");
+	struct rde_advert a = {.node_ip = na(ip),
+			       .subnets = &subnet,
+			       .n_subnets = 1,
+			       .subnets6 = &p6,
+			       .n_subnets6 = 1,
+			       .link_local6 = ip6("fe80::2"),
+			       .link_local6_set = true};
+
+	rde_session_up(f->rde, id, now);
+	rde_advert(f->rde, id, "test peer", &a, now);
+	rde_end_of_adverts(f->rde, id, now);
+	rde_flush(f->rde, now);
+}
+
+/* Both node addresses IPv6, on-link: the /24 via inet6 the peer's node
+ * address (RTA_VIA), the /64 via that same global address on our underlay
+ * link, not its link-local one; no tunnel. */
+static void test_underlay6_direct(void **st)
+{
+	struct fixture *f = *st;
+	const struct kern_route *r;
+	struct rde_peer_view v;
+
+	start_underlay(f, "2001:db8::5");
+	up_and_advert_at(f, HIGH, "2001:db8::6", 1);
+	assert_true(planned(f, NET(2)));
+	for (unsigned i = 0; i < f->last.n_routes; i++)
+		if (!f->last.routes[i].ipv6) {
+			assert_true(na_eq(f->last.routes[i].gateway, na("2001:db8::6")));
+			assert_int_equal(f->last.routes[i].mode, KERN_MODE_DIRECT);
+		}
+	r = planned6(f, "fd6e:7361:6765:2::/64");
+	assert_non_null(r);
+	assert_int_equal(r->mode, KERN_MODE_DIRECT);
+	assert_memory_equal(&r->gateway6, (struct in6_addr[]){ip6("2001:db8::6")}, 16);
+	assert_string_equal(r->ifname, "eth0");
+	assert_int_equal(f->last.vtep, 0);
+	v = view_of(f, HIGH);
+	assert_true(v.routed && v.routed6);
+	assert_null(v.no_path);
+	assert_int_equal(f->lookups, 1); /* the path asked for the IPv6 address */
+}
+
+/* Node addresses of the two families: no route in either family, and the
+ * view says why; the peer keeps its subnet against others. */
+static void test_underlay_mixed_families(void **st)
+{
+	struct fixture *f = *st;
+	struct rde_peer_view v;
+
+	start_underlay(f, "192.168.1.5");
+	up_and_advert_at(f, HIGH, "2001:db8::6", 1);
+	assert_int_equal(f->last.n_routes, 0);
+	v = view_of(f, HIGH);
+	assert_true(v.subnet_known && v.subnet6_known);
+	assert_false(v.routed || v.routed6);
+	assert_non_null(v.no_path);
+	assert_non_null(strstr(v.no_path, "IPv6 and ours IPv4"));
+	/* another node's advert of the same /24 is still refused */
+	advert(f, LOW, 0xc0a80107u, NET(2), false, false, 2);
+	rde_flush(f->rde, 2);
+	assert_int_equal(f->last.n_routes, 0);
+	teardown(st);
+	assert_int_equal(setup(st), 0);
+	f = *st;
+
+	start_underlay(f, "2001:db8::5");
+	up_and_advert(f, HIGH, 0xc0a80106u, NET(2), true, 1);
+	assert_int_equal(f->last.n_routes, 0);
+	assert_non_null(strstr(view_of(f, HIGH).no_path, "IPv4 and ours IPv6"));
+}
+
+/* An IPv6 node address behind a router: no VXLAN over IPv6 here, so no
+ * route and a reason, until it is on-link again. */
+static void test_underlay6_behind_router(void **st)
+{
+	struct fixture *f = *st;
+
+	start_underlay(f, "2001:db8::5");
+	f->behind_gateway = na("2001:db8:2::6");
+	up_and_advert_at(f, HIGH, "2001:db8:2::6", 1);
+	assert_int_equal(f->last.n_routes, 0);
+	assert_non_null(strstr(view_of(f, HIGH).no_path, "not on-link"));
+	f->behind_gateway = NA4(0);
+	up_and_advert_at(f, HIGH, "2001:db8:2::6", 2);
+	assert_true(planned(f, NET(2)));
+	assert_null(view_of(f, HIGH).no_path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -820,6 +933,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_ipv6_rejections_counted, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ipv6_old_peer_and_off, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ipv6_stale_expiry, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_underlay6_direct, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_underlay_mixed_families, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_underlay6_behind_router, setup, teardown),
 	};
 
 	log_set_level(getenv("NSAGENT_TEST_DEBUG") ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR);

@@ -63,6 +63,39 @@ static void assert_same_state(const struct state *state, const uint8_t *node_id,
 	assert_int_equal(state->peers[0].port, peer->port);
 }
 
+static void read_file(const char *path, char *buf, size_t size);
+
+/* A learned IPv6 peer is saved as [addr]:port and read back equal, beside
+ * an IPv4 one; the same IPv6 address at another port is another entry. */
+static void test_ipv6_peer_saved(void **st)
+{
+	(void)st;
+	char dir[512], path[600], text[4096];
+	struct state *a, *b;
+	struct endpoint v6 = {na("2001:db8::6"), 7470}, v6b = {na("2001:db8::6"), 7471},
+			v4 = {NA4(0xc0a80106), 7470};
+
+	snprintf(dir, sizeof(dir), "%s/v6", base);
+	assert_int_equal(state_open(dir, &a), 0);
+	state_add_peer(a, &v6);
+	state_add_peer(a, &v4);
+	state_add_peer(a, &v6b);
+	state_add_peer(a, &v6); /* no duplicate */
+	assert_int_equal(state_save_pending(a), 0);
+	snprintf(path, sizeof(path), "%s/%s", dir, STATE_FILE_NAME);
+	read_file(path, text, sizeof(text));
+	assert_non_null(strstr(text, "\"[2001:db8::6]:7470\""));
+	assert_int_equal(state_open(dir, &b), 0);
+	assert_int_equal(b->n_peers, 3);
+	assert_true(na_eq(b->peers[0].addr, v6.addr) && b->peers[0].port == 7470);
+	assert_true(na_eq(b->peers[1].addr, v4.addr));
+	assert_int_equal(b->peers[2].port, 7471);
+	state_remove_peer(b, &v6);
+	assert_int_equal(b->n_peers, 2);
+	state_free(a);
+	state_free(b);
+}
+
 static void test_fresh_and_reload(void **st)
 {
 	(void)st;
@@ -381,6 +414,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_fresh_and_reload),
+	    cmocka_unit_test(test_ipv6_peer_saved),
 	    cmocka_unit_test(test_corrupt),
 	    cmocka_unit_test(test_dir_tightened),
 	    cmocka_unit_test(test_unknown_keys),

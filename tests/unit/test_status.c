@@ -746,6 +746,38 @@ static void test_json_dual_stack(void **state)
 	status_clear(&st);
 }
 
+/* An IPv6 underlay: the node's address and a peer's in text ("[addr]:port"),
+ * JSON (the address string) and the metrics' peer label (promtool-valid). */
+static void test_underlay6(void **state)
+{
+	struct status st;
+	json_object *root, *peer;
+	char *text;
+
+	(void)state;
+	sample(&st);
+	st.node_ip = na("2001:db8:1::5");
+	st.peers[0].endpoint = (struct endpoint){na("2001:db8:1::6"), 7470};
+	text = text_of(&st);
+	assert_non_null(strstr(text, "node ip  2001:db8:1::5\n"));
+	assert_non_null(strstr(text, "  [2001:db8:1::6]:7470  established  direct"));
+	free(text);
+	root = json_of(&st);
+	assert_string_equal(json_object_get_string(
+				get(get(root, "node", json_type_object), "ip", json_type_string)),
+			    "2001:db8:1::5");
+	peer = json_object_array_get_idx(get(root, "peers", json_type_array), 0);
+	assert_string_equal(json_object_get_string(get(peer, "address", json_type_string)),
+			    "2001:db8:1::6");
+	assert_int_equal(json_object_get_int(get(peer, "port", json_type_int)), 7470);
+	json_object_put(root);
+	text = prom_of(&st);
+	assert_line(text, "nsagent_probe_up{peer=\"2001:db8:1::6\",family=\"ipv4\"} 1");
+	promtool_accepts(text);
+	free(text);
+	status_clear(&st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -763,6 +795,7 @@ int main(void)
 	    cmocka_unit_test(test_json_counters),
 	    cmocka_unit_test(test_prom),
 	    cmocka_unit_test(test_prom_empty_and_escaped),
+	    cmocka_unit_test(test_underlay6),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
