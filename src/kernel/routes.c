@@ -400,13 +400,14 @@ static int source_valid(struct nl_msg *msg, void *arg)
 	struct kroute6 r6;
 	struct kroute r;
 
+	/* ctx->gateway stays zero (on-link) when the route has none. */
 	if (rtm->rtm_family == AF_INET6 && kparse_route6(nlmsg_hdr(msg), &r6)) {
-		ctx->gateway =
-		    addr6_is_zero(&r6.gateway) ? (struct nodeaddr){0} : nodeaddr_v6(&r6.gateway);
+		if (!addr6_is_zero(&r6.gateway))
+			ctx->gateway = nodeaddr_v6(&r6.gateway);
 		ctx->oif = r6.oif;
 	} else if (kparse_route(nlmsg_hdr(msg), &r)) {
-		ctx->gateway = r.gateway || !addr6_is_zero(&r.via6) ? kroute_gateway(&r)
-								    : (struct nodeaddr){0};
+		if (r.gateway || !addr6_is_zero(&r.via6))
+			ctx->gateway = kroute_gateway(&r);
 		ctx->oif = r.oif;
 	}
 	if (nlmsg_parse(nlmsg_hdr(msg), sizeof(struct rtmsg), tb, RTA_MAX, NULL) < 0 ||
