@@ -135,7 +135,9 @@ struct kern_topology {
  * Zero-filled fields compare equal (callers memcmp route sets). */
 struct kern_route {
 	struct prefix dst;
-	uint32_t gateway; /* the peer's node IP */
+	/* The peer's node address. IPv4 direct over an IPv6 underlay: the
+	 * route's next hop is this IPv6 address (RTA_VIA, Linux 5.2). */
+	struct nodeaddr gateway;
 	enum kern_mode mode;
 	uint32_t vtep; /* vxlan: the peer's VTEP address (underlay) */
 	/* vxlan over an IPv6 underlay: the peer's VTEP address, in the FDB
@@ -150,8 +152,8 @@ struct kern_route {
 
 /* What the kernel's route to an address looks like. */
 struct kern_path {
-	uint32_t source;  /* preferred source address, 0 if none */
-	uint32_t gateway; /* 0: the address is on-link */
+	struct nodeaddr source;	 /* preferred source address, zero if none */
+	struct nodeaddr gateway; /* zero: the address is on-link */
 	char ifname[IFNAMSIZ];
 };
 
@@ -196,7 +198,7 @@ int kern_get_routes(struct kern *kern, struct kern_route **routes, unsigned *n,
 void kern_get_stats(const struct kern *kern, struct kern_stats *stats);
 
 /* The source address the kernel would use to reach dst (the default node IP). */
-int kern_route_source(uint32_t dst, uint32_t *src, struct kern_error *err);
+int kern_route_source(const struct nodeaddr *dst, struct nodeaddr *src, struct kern_error *err);
 
 /* This host's own IPv4 networks and addresses (each address as a /32 and
  * its connected prefix), on every interface but skip_ifname (the agent's
@@ -215,12 +217,13 @@ int kern_local_prefixes6(const char *skip_ifname, struct prefix6 **prefixes, uns
 int kern_link_local6(const char *ifname, struct in6_addr *addr, struct kern_error *err);
 /* The kernel's route to dst (for the per-peer mode: a gateway means the
  * peer is not on-link), asked on the kernel layer's own socket. */
-int kern_route_path(struct kern *kern, uint32_t dst, struct kern_path *path,
+int kern_route_path(struct kern *kern, const struct nodeaddr *dst, struct kern_path *path,
 		    struct kern_error *err);
 
 /* The MTU and name of the link that holds the local address addr (the
  * underlay's, for the node IP); -EADDRNOTAVAIL when no link has it. */
-int kern_addr_link(uint32_t addr, unsigned *mtu, char ifname[IFNAMSIZ], struct kern_error *err);
+int kern_addr_link(const struct nodeaddr *addr, unsigned *mtu, char ifname[IFNAMSIZ],
+		   struct kern_error *err);
 
 /* Remove everything the agent owns in the current network namespace (and
  * the named namespaces it made). Works without a running daemon. */

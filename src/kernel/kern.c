@@ -654,11 +654,15 @@ static const char *route_problem(const struct kern_route *r)
 		return "a vxlan route with both an IPv4 and an IPv6 VTEP";
 	if (!r->ipv6)
 		return r->dst.len > 32 || (r->dst.addr & ~addr_mask(r->dst.len)) ||
-			       (r->mode == KERN_MODE_DIRECT && !r->gateway)
+			       nodeaddr_is_zero(&r->gateway)
 			   ? "no gateway or a bad prefix"
 			   : NULL;
-	if (!addr6_prefix_valid(&r->dst6) || !addr6_is_link_local(&r->gateway6))
-		return "a bad prefix or a gateway that is not link-local";
+	/* Direct: the peer's link-local address on an IPv4 underlay, its
+	 * node address on an IPv6 one; through the tunnel, always an EUI-64
+	 * link-local one. */
+	if (!addr6_prefix_valid(&r->dst6) || addr6_is_zero(&r->gateway6) ||
+	    (r->mode == KERN_MODE_VXLAN && !addr6_is_link_local(&r->gateway6)))
+		return "a bad prefix, no gateway, or a tunnel gateway that is not link-local";
 	if (r->mode == KERN_MODE_DIRECT && !r->ifname[0])
 		return "a direct IPv6 route without a device";
 	return NULL;

@@ -109,6 +109,9 @@ struct kroute {
 	uint32_t table;
 	uint32_t priority;
 	uint32_t gateway; /* host order, 0 if none */
+	/* RTA_VIA's IPv6 next hop (an IPv4 route over an IPv6 underlay,
+	 * "via inet6 ..."); all zero if none. */
+	struct in6_addr via6;
 	int oif;
 	unsigned flags; /* rtm_flags (RTNH_F_ONLINK) */
 };
@@ -206,8 +209,10 @@ int kreq_addr(struct knl *nl, bool add, int ifindex, const char *ifname, uint32_
  * replace: create or replace. oif 0 = let the kernel pick. onlink: the
  * gateway is on-link on oif whatever its addresses say (RTNH_F_ONLINK). */
 enum kreq_route_op { KREQ_ROUTE_ADD, KREQ_ROUTE_REPLACE, KREQ_ROUTE_DEL };
-int kreq_route(struct knl *nl, enum kreq_route_op op, uint32_t dst, uint8_t len, uint32_t gateway,
-	       int oif, bool onlink, const char *where, struct kern_error *err);
+/* gateway NULL or zero: none; IPv6: RTA_VIA inet6 (Linux 5.2). */
+int kreq_route(struct knl *nl, enum kreq_route_op op, uint32_t dst, uint8_t len,
+	       const struct nodeaddr *gateway, int oif, bool onlink, const char *where,
+	       struct kern_error *err);
 
 /* IPv6 (nl6.c): the snapshots, dumps, parsers and change requests the
  * local dual-stack topology needs, beside their IPv4 counterparts above. */
@@ -273,7 +278,11 @@ int kroutes_owned(struct knl *nl, struct kern_route **out, unsigned *n, struct k
 bool kroute_is_owned(const struct kroute *r);
 /* The gateway and device a wanted route has in the kernel (vxlan routes go
  * via their own network address on the VXLAN device). */
-uint32_t kroute_kernel_gateway(const struct kern_route *want);
+struct nodeaddr kroute_kernel_gateway(const struct kern_route *want);
+/* A kernel route's next hop: RTA_VIA's IPv6 one, else RTA_GATEWAY's. */
+struct nodeaddr kroute_gateway(const struct kroute *r);
+/* r, a kernel route, goes where want's route would. */
+bool kroute_same_gateway(const struct kern_route *want, const struct kroute *r);
 
 /* The VXLAN device and its per-peer entries (vxlan.c). */
 /* Whether a VTEP address is set, over IPv4 (vtep) or IPv6 (vtep6). */

@@ -616,6 +616,13 @@ bool kparse_route(struct nlmsghdr *nlh, struct kroute *out)
 	out->table = attr_u32(tb[RTA_TABLE], rtm->rtm_table);
 	out->dst = attr_in4(tb[RTA_DST]);
 	out->gateway = attr_in4(tb[RTA_GATEWAY]);
+	if (tb[RTA_VIA] &&
+	    nla_len(tb[RTA_VIA]) >= (int)(sizeof(struct rtvia) + sizeof(out->via6))) {
+		const struct rtvia *via = nla_data(tb[RTA_VIA]);
+
+		if (via->rtvia_family == AF_INET6)
+			memcpy(&out->via6, via->rtvia_addr, sizeof(out->via6));
+	}
 	out->oif = (int)attr_u32(tb[RTA_OIF], 0);
 	out->priority = attr_u32(tb[RTA_PRIORITY], 0);
 	out->flags = rtm->rtm_flags;
@@ -875,8 +882,9 @@ int kreq_addr(struct knl *nl, bool add, int ifindex, const char *ifname, uint32_
 			  add ? "to" : "from", ifname);
 }
 
-int kreq_route(struct knl *nl, enum kreq_route_op op, uint32_t dst, uint8_t len, uint32_t gateway,
-	       int oif, bool onlink, const char *where, struct kern_error *err)
+int kreq_route(struct knl *nl, enum kreq_route_op op, uint32_t dst, uint8_t len,
+	       const struct nodeaddr *gateway, int oif, bool onlink, const char *where,
+	       struct kern_error *err)
 {
 	static const char *const verbs[] = {"add", "replace", "delete"};
 	struct rtmsg rtm = {
@@ -891,9 +899,10 @@ int kreq_route(struct knl *nl, enum kreq_route_op op, uint32_t dst, uint8_t len,
 	int flags = op == KREQ_ROUTE_ADD       ? NLM_F_CREATE | NLM_F_EXCL
 		    : op == KREQ_ROUTE_REPLACE ? NLM_F_CREATE | NLM_F_REPLACE
 					       : 0;
-	uint32_t be_dst = htonl(dst), be_gw = htonl(gateway);
+	uint32_t be_dst = htonl(dst);
 	struct nl_msg *msg;
-	char p[PREFIX_STRLEN], g[ADDR_STRLEN];
+	char p[PREFIX_STRLEN], g[NODEADDR_STRLEN + 6];
+	bool has_gateway = gateway && !nodeaddr_is_zero(gateway);
 
 	msg = nlmsg_alloc_simple(op == KREQ_ROUTE_DEL ? RTM_DELROUTE : RTM_NEWROUTE,
 				 NLM_F_REQUEST | flags);
@@ -902,20 +911,41 @@ int kreq_route(struct knl *nl, enum kreq_route_op op, uint32_t dst, uint8_t len,
 	put_or_die(nla_put_u32(msg, RTA_TABLE, RT_TABLE_MAIN));
 	if (len)
 		put_or_die(nla_put(msg, RTA_DST, 4, &be_dst));
-	if (op != KREQ_ROUTE_DEL && gateway)
+	if (op != KREQ_ROUTE_DEL && has_gateway && gateway->family == AF_INET) {
+		uint32_t be_gw = htonl(gateway->v4);
+
 		put_or_die(nla_put(msg, RTA_GATEWAY, 4, &be_gw));
+	} else if (op != KREQ_ROUTE_DEL && has_gateway) {
+		/* An IPv4 route with an IPv6 next hop (RFC 5549's), which
+		 * RTA_GATEWAY cannot carry. */
+		uint8_t via[sizeof(struct rtvia) + sizeof(struct in6_addr)];
+		struct rtvia *v = (struct rtvia *)via;
+
+		v->rtvia_family = AF_INET6;
+		memcpy(v->rtvia_addr, &gateway->v6, sizeof(gateway->v6));
+		put_or_die(nla_put(msg, RTA_VIA, sizeof(via), via));
+	}
 	if (op != KREQ_ROUTE_DEL && oif > 0)
 		put_or_die(nla_put_u32(msg, RTA_OIF, (uint32_t)oif));
+	/* "via 10.0.0.1", "via inet6 2001:db8::6" as ip-route(8) says them. */
+	if (has_gateway) {
+		char a[NODEADDR_STRLEN];
+
+		snprintf(g, sizeof(g), "%s%s", gateway->family == AF_INET6 ? "inet6 " : "",
+			 nodeaddr_format(gateway, a));
+	} else {
+		snprintf(g, sizeof(g), "none");
+	}
 	if (op == KREQ_ROUTE_DEL)
 		return knl_change(
 		    nl, msg, err, "delete route %s%s%s",
 		    len ? addr_format_prefix(&(struct prefix){.addr = dst, .len = len}, p)
 			: "default",
 		    where ? " " : "", where ? where : "");
-	return knl_change(
-	    nl, msg, err, "%s route %s via %s%s%s%s", verbs[op],
-	    len ? addr_format_prefix(&(struct prefix){.addr = dst, .len = len}, p) : "default",
-	    addr_format(gateway, g), where ? " " : "", where ? where : "", onlink ? " onlink" : "");
+	return knl_change(nl, msg, err, "%s route %s via %s%s%s%s", verbs[op],
+			  len ? addr_format_prefix(&(struct prefix){.addr = dst, .len = len}, p)
+			      : "default",
+			  g, where ? " " : "", where ? where : "", onlink ? " onlink" : "");
 }
 
 static const char *fmt_mac(const uint8_t mac[KERN_MAC_LEN], char buf[18])

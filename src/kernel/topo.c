@@ -494,6 +494,7 @@ static int ns_default_route(struct ns_pass *p, struct kern_error *err)
 {
 	struct kern *kern = p->kern;
 	char where[CFG_NS_NAME_MAX + 16];
+	struct nodeaddr gateway;
 
 	for (unsigned i = 0; !p->new_eth0 && i < p->routes.n; i++) {
 		const struct kroute *r = &p->routes.v[i];
@@ -503,8 +504,9 @@ static int ns_default_route(struct ns_pass *p, struct kern_error *err)
 			return 0;
 	}
 	snprintf(where, sizeof(where), "in namespace %s", p->ns->name);
-	return kreq_route(&p->nl, KREQ_ROUTE_REPLACE, 0, 0, kern->bridge_addr, p->ns->eth0_ifindex,
-			  false, where, err);
+	gateway = nodeaddr_v4(kern->bridge_addr);
+	return kreq_route(&p->nl, KREQ_ROUTE_REPLACE, 0, 0, &gateway, p->ns->eth0_ifindex, false,
+			  where, err);
 }
 
 /* eth0's IPv6 address: ours, and no other global one; its link-local

@@ -285,8 +285,7 @@ static void root_event(struct kern *kern, struct nlmsghdr *nlh, const struct ker
 				    addr_format_prefix(
 					&(struct prefix){.addr = r.dst, .len = r.len}, p));
 			}
-		} else if (kroute_is_owned(&r) ? !w || kroute_kernel_gateway(w) != r.gateway
-					       : w != NULL) {
+		} else if (kroute_is_owned(&r) ? !w || !kroute_same_gateway(w, &r) : w != NULL) {
 			kern->routes_dirty = true;
 			kwatch_schedule(
 			    kern, "route %s changed",

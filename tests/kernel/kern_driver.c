@@ -114,7 +114,7 @@ static int parse_vxlan_route(char *spec, struct kern_route *r)
 	r->mode = KERN_MODE_VXLAN;
 	if (parse_vtep(vtep, &r->vtep, &r->vtep6) < 0 || parse_mac(mac, r->vtep_mac) < 0)
 		return -EINVAL;
-	r->gateway = r->vtep; /* the peer's node IP, as the agent sets it */
+	r->gateway = r->vtep ? nodeaddr_v4(r->vtep) : nodeaddr_v6(&r->vtep6); /* the peer's node IP */
 	if (r->ipv6)
 		addr6_link_local_from_mac(r->vtep_mac, &r->gateway6);
 	return 0;
@@ -153,7 +153,7 @@ static int parse_route(const char *text, struct kern_route *r)
 			   ? -EINVAL
 			   : 0;
 	}
-	if (addr_parse_prefix(buf, &r->dst) < 0 || addr_parse(eq + 1, &r->gateway) < 0)
+	if (addr_parse_prefix(buf, &r->dst) < 0 || nodeaddr_parse(eq + 1, &r->gateway) < 0)
 		return -EINVAL;
 	return 0;
 }
@@ -396,8 +396,8 @@ static int cmd_get_routes(void)
 		goto out;
 	}
 	for (unsigned i = 0; i < n; i++) {
-		struct in_addr d = {htonl(routes[i].dst.addr)}, g = {htonl(routes[i].gateway)};
-		char ds[INET_ADDRSTRLEN], gs[INET_ADDRSTRLEN], p6[PREFIX6_STRLEN], g6[ADDR6_STRLEN];
+		struct in_addr d = {htonl(routes[i].dst.addr)};
+		char ds[INET_ADDRSTRLEN], gs[NODEADDR_STRLEN], p6[PREFIX6_STRLEN], g6[ADDR6_STRLEN];
 
 		if (routes[i].mode == KERN_MODE_VXLAN) {
 			const uint8_t *m = routes[i].vtep_mac;
@@ -417,7 +417,7 @@ static int cmd_get_routes(void)
 			continue;
 		}
 		printf("%s/%u=%s\n", inet_ntop(AF_INET, &d, ds, sizeof(ds)), routes[i].dst.len,
-		       inet_ntop(AF_INET, &g, gs, sizeof(gs)));
+		       nodeaddr_format(&routes[i].gateway, gs));
 	}
 	rc = 0;
 out:
@@ -453,18 +453,16 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(argv[1], "source") == 0 && argc == 3) {
-		uint32_t dst, src;
-		struct in_addr in;
-		char buf[INET_ADDRSTRLEN];
+		struct nodeaddr dst, src;
+		char buf[NODEADDR_STRLEN];
 
-		if (addr_parse(argv[2], &dst) < 0)
+		if (nodeaddr_parse(argv[2], &dst) < 0)
 			return usage();
-		if (kern_route_source(dst, &src, &err) < 0) {
+		if (kern_route_source(&dst, &src, &err) < 0) {
 			fprintf(stderr, "source: %s\n", err.message);
 			return 1;
 		}
-		in.s_addr = htonl(src);
-		printf("%s\n", inet_ntop(AF_INET, &in, buf, sizeof(buf)));
+		printf("%s\n", nodeaddr_format(&src, buf));
 		return 0;
 	}
 	return usage();
