@@ -4,6 +4,9 @@
  * black holes. The rde (src/rde.c) feeds them with what the kernel layer
  * reports (the route to a peer, the underlay's MTU); see
  * include/nsagent/backend.h. */
+#include <arpa/inet.h>
+#include <string.h>
+
 #include "nsagent/backend.h"
 
 enum kern_mode backend_choose(enum cfg_backend backend, bool onlink, bool peer_vtep, bool *fallback)
@@ -20,26 +23,40 @@ bool backend_has_vtep(enum cfg_backend backend)
 	return backend != CFG_BACKEND_DIRECT;
 }
 
-void backend_vtep_mac(uint32_t vtep, uint8_t mac[KERN_MAC_LEN])
+void backend_vtep_mac(const struct nodeaddr *vtep, uint8_t mac[KERN_MAC_LEN])
 {
-	addr_local_mac(KERN_MAC_KIND_VTEP, vtep, mac);
+	uint32_t fold = 0, word;
+
+	if (vtep->family != AF_INET6) {
+		addr_local_mac(KERN_MAC_KIND_VTEP, vtep->family == AF_INET ? vtep->v4 : 0, mac);
+		return;
+	}
+	for (unsigned i = 0; i < 4; i++) {
+		memcpy(&word, &vtep->v6.s6_addr[4 * i], sizeof(word));
+		fold ^= ntohl(word);
+	}
+	addr_local_mac(KERN_MAC_KIND_VTEP, fold, mac);
 }
 
-unsigned backend_vxlan_mtu(unsigned underlay)
+unsigned backend_vxlan_mtu(unsigned underlay, sa_family_t underlay_family)
 {
+	unsigned overhead =
+	    underlay_family == AF_INET6 ? BACKEND_VXLAN_OVERHEAD6 : BACKEND_VXLAN_OVERHEAD;
+
 	if (!underlay)
 		underlay = BACKEND_DEFAULT_MTU;
-	if (underlay < BACKEND_MIN_MTU + BACKEND_VXLAN_OVERHEAD)
+	if (underlay < BACKEND_MIN_MTU + overhead)
 		return BACKEND_MIN_MTU;
-	return underlay - BACKEND_VXLAN_OVERHEAD;
+	return underlay - overhead;
 }
 
-unsigned backend_namespace_mtu(unsigned underlay, enum cfg_backend backend, bool any_vxlan)
+unsigned backend_namespace_mtu(unsigned underlay, enum cfg_backend backend, bool any_vxlan,
+			       sa_family_t underlay_family)
 {
 	if (!underlay)
 		underlay = BACKEND_DEFAULT_MTU;
 	if (backend == CFG_BACKEND_VXLAN || (backend == CFG_BACKEND_AUTO && any_vxlan))
-		return backend_vxlan_mtu(underlay);
+		return backend_vxlan_mtu(underlay, underlay_family);
 	return underlay;
 }
 

@@ -205,7 +205,7 @@ static int apply_topology(struct daemon *d, struct kern_error *kerr);
 static void plan_datapath(struct kern_topology *topo, const struct rde_plan *plan)
 {
 	topo->mtu = plan->mtu;
-	topo->vtep = plan->vtep;
+	nodeaddr_split(&plan->vtep, &topo->vtep, &topo->vtep6);
 	memcpy(topo->vtep_mac, plan->vtep_mac, KERN_MAC_LEN);
 	topo->vxlan_mtu = plan->vxlan_mtu;
 }
@@ -219,7 +219,7 @@ static void apply_datapath(struct daemon *d, const struct rde_plan *plan)
 		return;
 	plan_datapath(&d->topo, plan);
 	log_info("namespace MTU %u -> %u, VXLAN device %s (%s)", before, d->topo.mtu,
-		 d->topo.vtep ? "wanted" : "not wanted",
+		 !nodeaddr_is_zero(&plan->vtep) ? "wanted" : "not wanted",
 		 plan->order == RDE_ORDER_DATAPATH_FIRST ? "a peer is reached over VXLAN"
 							 : "every peer is reached directly");
 	apply_topology(d, &kerr);
@@ -1113,7 +1113,8 @@ static void choose_underlay(struct daemon *d)
 			 "port %u, local %s, MTU %u) for peers that are not on-link",
 			 backend_name(d->cfg->backend), ifname[0] ? ifname : "?", mtu,
 			 KERN_VXLAN_IFNAME, KERN_VXLAN_VNI, KERN_VXLAN_PORT,
-			 nodeaddr_format(&d->node_ip, ip), backend_vxlan_mtu(mtu));
+			 nodeaddr_format(&d->node_ip, ip),
+			 backend_vxlan_mtu(mtu, d->node_ip.family));
 	else
 		log_info("data path: backend direct, underlay %s MTU %u", ifname[0] ? ifname : "?",
 			 mtu);
@@ -1374,9 +1375,9 @@ static int start_sessions(struct daemon *d)
 	pc.node_ip = d->node_ip;
 	/* An IPv4 VTEP only: VXLAN over an IPv6 underlay is not ours to
 	 * advertise here (see struct rde_config). */
-	if (backend_has_vtep(cfg->backend) && d->node_ip.family == AF_INET) {
-		pc.vtep = d->node_ip.v4;
-		backend_vtep_mac(d->node_ip.v4, pc.vtep_mac);
+	if (backend_has_vtep(cfg->backend)) {
+		pc.vtep = d->node_ip;
+		backend_vtep_mac(&d->node_ip, pc.vtep_mac);
 	}
 	pc.ipv6 = cfg->ipv6;
 	pc.link_local6 = d->link_local6;

@@ -175,3 +175,12 @@ int nodeaddr_from_sockaddr(const struct sockaddr *sa, struct nodeaddr *addr, uin
 	}
 	return -EAFNOSUPPORT;
 }
+
+void nodeaddr_split(const struct nodeaddr *addr, uint32_t *v4, struct in6_addr *v6)
+{
+	*v4 = addr->family == AF_INET ? addr->v4 : 0;
+	if (addr->family == AF_INET6)
+		*v6 = addr->v6;
+	else
+		memset(v6, 0, sizeof(*v6));
+}

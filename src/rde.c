@@ -72,7 +72,7 @@ struct rde_node {
 	bool deferred;
 	struct prefix subnet; /* the first accepted entry of its advert */
 	bool subnet_known;
-	uint32_t vtep;
+	struct nodeaddr vtep; /* zero: it advertised none */
 	uint8_t vtep_mac[KERN_MAC_LEN];
 	enum kern_mode mode;
 	bool mode_known;
@@ -96,7 +96,7 @@ struct rde_node {
 struct rde_datapath {
 	bool vxlan; /* some route crosses VXLAN */
 	unsigned mtu;
-	uint32_t vtep;
+	struct nodeaddr vtep;
 };
 
 struct rde {
@@ -167,11 +167,12 @@ static struct rde_datapath datapath_for(const struct rde *rde, const struct kern
 
 	for (unsigned i = 0; i < n; i++)
 		dp.vxlan = dp.vxlan || routes[i].mode == KERN_MODE_VXLAN;
-	dp.mtu = backend_namespace_mtu(rde->config.underlay_mtu, backend, dp.vxlan);
+	dp.mtu = backend_namespace_mtu(rde->config.underlay_mtu, backend, dp.vxlan,
+				       rde->config.node_ip.family);
 	/* With --backend auto the device exists only while some peer is
 	 * reached over it, so an all-on-link cluster carries no idle tunnel. */
 	if (backend == CFG_BACKEND_VXLAN || (backend == CFG_BACKEND_AUTO && dp.vxlan))
-		dp.vtep = rde->config.node_ip.family == AF_INET ? rde->config.node_ip.v4 : 0;
+		dp.vtep = rde->config.node_ip;
 	return dp;
 }
 
@@ -221,7 +222,7 @@ static void update_rib_local(struct rde *rde)
 /* The node's data path (choose_path) onto its IPv4 entries. */
 static void set_path(struct rde *rde, const struct rde_node *node)
 {
-	rib_set_path(rde->rib, node->node_id, node->mode, node->vtep, node->vtep_mac);
+	rib_set_path(rde->rib, node->node_id, node->mode, &node->vtep, node->vtep_mac);
 	rib_set_routed(rde->rib, node->node_id, !node->no_path);
 }
 
@@ -232,7 +233,7 @@ static void set_path6(struct rde *rde, const struct rde_node *node)
 		return;
 	rib_set_path6(rde->rib, node->node_id, node->path6 != RDE_PATH6_NONE,
 		      node->path6 == RDE_PATH6_DIRECT ? KERN_MODE_DIRECT : KERN_MODE_VXLAN,
-		      &node->gateway6, rde->config.underlay_ifname, node->vtep, node->vtep_mac);
+		      &node->gateway6, rde->config.underlay_ifname, &node->vtep, node->vtep_mac);
 }
 
 /* Counts and logs the rejected entries of an advert (report), or says
@@ -476,9 +477,8 @@ static enum kern_mode choose_mode(const struct rde *rde, const struct nodeaddr *
 
 /* Why a node gets no route at all, or NULL: an underlay of the other
  * family cannot be reached from ours (and nothing translates between
- * them); an IPv6 node address behind a router needs VXLAN over IPv6,
- * which this path choice does not make. */
-static const char *underlay_problem(const struct rde *rde, const struct rde_node *node, bool onlink)
+ * them; a VTEP, always of the node address's family, neither). */
+static const char *underlay_problem(const struct rde *rde, const struct rde_node *node)
 {
 	sa_family_t ours = rde->config.node_ip.family, theirs = node->node_ip.family;
 
@@ -487,9 +487,6 @@ static const char *underlay_problem(const struct rde *rde, const struct rde_node
 					    "underlays cannot reach each other"
 					  : "its node address is IPv4 and ours IPv6: the two "
 					    "underlays cannot reach each other";
-	if (theirs == AF_INET6 && !onlink)
-		return "it is not on-link over the IPv6 underlay, and there is no VXLAN over "
-		       "IPv6 to reach it";
 	return NULL;
 }
 
@@ -503,13 +500,11 @@ static void choose_path(struct rde *rde, struct rde_node *node, const struct rde
 
 	node->vtep = advert->vtep;
 	memset(node->vtep_mac, 0, KERN_MAC_LEN);
-	if (advert->vtep)
+	if (!nodeaddr_is_zero(&advert->vtep))
 		memcpy(node->vtep_mac, advert->vtep_mac, KERN_MAC_LEN);
-	mode = choose_mode(rde, &node->node_ip, advert->vtep != 0, &onlink, why, sizeof(why));
-	no_path = underlay_problem(rde, node, onlink);
-	/* Over an IPv6 underlay the direct route's next hop is inet6. */
-	if (!no_path && node->node_ip.family == AF_INET6)
-		mode = KERN_MODE_DIRECT;
+	mode = choose_mode(rde, &node->node_ip, !nodeaddr_is_zero(&advert->vtep), &onlink, why,
+			   sizeof(why));
+	no_path = underlay_problem(rde, node);
 	if (no_path && no_path != node->no_path)
 		log_warn("peer %s: no route to it: node address %s: %s%s%s%s", node->name,
 			 nodeaddr_format(&node->node_ip, a), no_path, why[0] ? " (" : "", why,
@@ -560,7 +555,7 @@ static void choose_path6(struct rde *rde, struct rde_node *node)
 		}
 	}
 	if (path == RDE_PATH6_VXLAN) {
-		if (node->vtep && backend_has_vtep(rde->config.backend))
+		if (!nodeaddr_is_zero(&node->vtep) && backend_has_vtep(rde->config.backend))
 			addr6_link_local_from_mac(node->vtep_mac, &gateway);
 		else
 			path = RDE_PATH6_NONE;
@@ -866,10 +861,11 @@ uint64_t rde_next_wake(const struct rde *rde)
 static enum rde_order plan_order(const struct rde_datapath *before,
 				 const struct rde_datapath *after)
 {
-	if (before->mtu == after->mtu && before->vtep == after->vtep)
+	if (before->mtu == after->mtu && nodeaddr_equal(&before->vtep, &after->vtep))
 		return RDE_ORDER_ROUTES_ONLY;
 	/* A narrower path first, a wider one last. */
-	if (after->mtu < before->mtu || (after->vtep && !before->vtep))
+	if (after->mtu < before->mtu ||
+	    (!nodeaddr_is_zero(&after->vtep) && nodeaddr_is_zero(&before->vtep)))
 		return RDE_ORDER_DATAPATH_FIRST;
 	return RDE_ORDER_ROUTES_FIRST;
 }
@@ -906,9 +902,8 @@ void rde_flush(struct rde *rde, uint64_t now_ms)
 	plan.subnet6_set = rde_subnet6(rde, &plan.subnet6);
 	plan.mtu = dp.mtu;
 	plan.vtep = dp.vtep;
-	backend_vtep_mac(rde->config.node_ip.family == AF_INET ? rde->config.node_ip.v4 : 0,
-			 plan.vtep_mac);
-	plan.vxlan_mtu = backend_vxlan_mtu(rde->config.underlay_mtu);
+	backend_vtep_mac(&rde->config.node_ip, plan.vtep_mac);
+	plan.vxlan_mtu = backend_vxlan_mtu(rde->config.underlay_mtu, rde->config.node_ip.family);
 	if (rde->ops.plan)
 		rde->ops.plan(rde->arg, &plan);
 }

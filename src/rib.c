@@ -407,7 +407,7 @@ unsigned rib_advert6_checked(struct rib *rib, const uint8_t node_id[NODE_ID_LEN]
 }
 
 void rib_set_path(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], enum kern_mode mode,
-		  uint32_t vtep, const uint8_t vtep_mac[KERN_MAC_LEN])
+		  const struct nodeaddr *vtep, const uint8_t vtep_mac[KERN_MAC_LEN])
 {
 	for (unsigned i = 0; i < rib->n; i++) {
 		struct rib_entry *e = &rib->entries[i];
@@ -415,7 +415,7 @@ void rib_set_path(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], enum kern
 		if (!same_node(e, node_id) || e->ipv6)
 			continue;
 		e->mode = mode;
-		e->vtep = mode == KERN_MODE_VXLAN ? vtep : 0;
+		e->vtep = mode == KERN_MODE_VXLAN ? *vtep : (struct nodeaddr){0};
 		if (mode == KERN_MODE_VXLAN)
 			memcpy(e->vtep_mac, vtep_mac, KERN_MAC_LEN);
 		else
@@ -432,7 +432,7 @@ void rib_set_routed(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], bool ro
 
 void rib_set_path6(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], bool routed,
 		   enum kern_mode mode, const struct in6_addr *gateway6, const char *ifname,
-		   uint32_t vtep, const uint8_t vtep_mac[KERN_MAC_LEN])
+		   const struct nodeaddr *vtep, const uint8_t vtep_mac[KERN_MAC_LEN])
 {
 	for (unsigned i = 0; i < rib->n; i++) {
 		struct rib_entry *e = &rib->entries[i];
@@ -448,7 +448,7 @@ void rib_set_path6(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], bool rou
 			e->gateway6 = *gateway6;
 		if (routed && !vxlan)
 			snprintf(e->ifname, sizeof(e->ifname), "%s", ifname);
-		e->vtep = vxlan ? vtep : 0;
+		e->vtep = vxlan ? *vtep : (struct nodeaddr){0};
 		if (vxlan)
 			memcpy(e->vtep_mac, vtep_mac, KERN_MAC_LEN);
 		else
@@ -542,7 +542,9 @@ void rib_adopt(struct rib *rib, const struct kern_route *routes, unsigned n, uin
 		e->gateway6 = r->gateway6;
 		memcpy(e->ifname, r->ifname, sizeof(e->ifname));
 		e->mode = r->mode;
-		e->vtep = r->vtep;
+		e->vtep = r->mode != KERN_MODE_VXLAN ? (struct nodeaddr){0}
+			  : r->vtep		     ? nodeaddr_v4(r->vtep)
+						     : nodeaddr_v6(&r->vtep6);
 		memcpy(e->vtep_mac, r->vtep_mac, KERN_MAC_LEN);
 		e->stale = true;
 		e->stale_since_ms = now_ms;
@@ -601,7 +603,7 @@ unsigned rib_routes(const struct rib *rib, const struct prefix *local, const str
 		routes[n].gateway6 = e->gateway6;
 		memcpy(routes[n].ifname, e->ifname, sizeof(routes[n].ifname));
 		routes[n].mode = e->mode;
-		routes[n].vtep = e->vtep;
+		nodeaddr_split(&e->vtep, &routes[n].vtep, &routes[n].vtep6);
 		memcpy(routes[n].vtep_mac, e->vtep_mac, KERN_MAC_LEN);
 		n++;
 	}

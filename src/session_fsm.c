@@ -146,8 +146,13 @@ static void send_advert(struct peer *peer)
 			advert.link_local6.len = sizeof(mgr->config.link_local6.s6_addr);
 		}
 	}
-	if (mgr->config.vtep) {
-		advert.vtep_addr = mgr->config.vtep;
+	if (!nodeaddr_is_zero(&mgr->config.vtep)) {
+		if (mgr->config.vtep.family == AF_INET6) {
+			advert.vtep_addr6.data = mgr->config.vtep.v6.s6_addr;
+			advert.vtep_addr6.len = sizeof(mgr->config.vtep.v6);
+		} else {
+			advert.vtep_addr = mgr->config.vtep.v4;
+		}
 		advert.vtep_mac.data = mgr->config.vtep_mac;
 		advert.vtep_mac.len = KERN_MAC_LEN;
 	}
@@ -433,10 +438,21 @@ static void handle_advert(struct peer *peer, const NsaPeer__Advert *advert)
 		a.n_subnets++;
 	}
 	decode_advert6(advert, &a, subnets6, name);
-	if (advert->vtep_addr && advert->vtep_mac.len != KERN_MAC_LEN)
+	if (advert->vtep_addr6.len && advert->vtep_addr6.len != sizeof(struct in6_addr))
+		log_warn("peer %s: IPv6 VTEP address of %zu bytes ignored", name,
+			 advert->vtep_addr6.len);
+	else if ((advert->vtep_addr || advert->vtep_addr6.len) &&
+		 advert->vtep_mac.len != KERN_MAC_LEN)
 		log_warn("peer %s: VTEP MAC of %zu bytes ignored", name, advert->vtep_mac.len);
-	else if (advert->vtep_addr) {
-		a.vtep = advert->vtep_addr;
+	else if (advert->vtep_addr || advert->vtep_addr6.len) {
+		struct in6_addr v6;
+
+		if (advert->vtep_addr) {
+			a.vtep = nodeaddr_v4(advert->vtep_addr);
+		} else {
+			memcpy(&v6, advert->vtep_addr6.data, sizeof(v6));
+			a.vtep = nodeaddr_v6(&v6);
+		}
 		memcpy(a.vtep_mac, advert->vtep_mac.data, KERN_MAC_LEN);
 	}
 	rde_advert(mgr->rde, peer->node_id, name, &a, now_ms());

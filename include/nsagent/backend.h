@@ -16,9 +16,12 @@
 
 #include "nsagent/config.h"
 #include "nsagent/kern.h"
+#include "nsagent/nodeaddr.h"
 
-/* Outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14) headers. */
+/* Outer IPv4 (20) + UDP (8) + VXLAN (8) + inner Ethernet (14) headers;
+ * over an IPv6 underlay the outer header is 40 bytes, so 70. */
 #define BACKEND_VXLAN_OVERHEAD 50
+#define BACKEND_VXLAN_OVERHEAD6 70
 /* Underlay MTU assumed when the node IP's device cannot be read. */
 #define BACKEND_DEFAULT_MTU 1500
 /* IPv4's minimum MTU (RFC 791): nothing smaller is ever configured. */
@@ -37,17 +40,22 @@ bool backend_has_vtep(enum cfg_backend backend);
 
 /* The VTEP MAC of a node: locally administered, unicast, derived from its
  * VTEP address (02:6e:a.b.c.d), so a re-created device keeps it and peers'
- * entries stay right. */
-void backend_vtep_mac(uint32_t vtep, uint8_t mac[KERN_MAC_LEN]);
+ * entries stay right. An IPv6 VTEP gives 02:6e and the XOR of its four
+ * 32-bit words: two IPv6 nodes whose words fold alike would share a MAC
+ * (an underlay's addresses differ in their interface identifiers, which
+ * the fold keeps apart). */
+void backend_vtep_mac(const struct nodeaddr *vtep, uint8_t mac[KERN_MAC_LEN]);
 
 /* The MTU of the bridge, veths and namespaces' eth0: the underlay's when
  * every path is direct, the underlay's minus the VXLAN overhead when any
  * path may cross VXLAN (backend vxlan, or a peer in vxlan mode), so that
  * no full-size packet of a namespace ever has to be fragmented or dropped
  * on the way. */
-unsigned backend_namespace_mtu(unsigned underlay, enum cfg_backend backend, bool any_vxlan);
-/* The VXLAN device's MTU: room for the header inside the underlay's. */
-unsigned backend_vxlan_mtu(unsigned underlay);
+unsigned backend_namespace_mtu(unsigned underlay, enum cfg_backend backend, bool any_vxlan,
+			       sa_family_t underlay_family);
+/* The VXLAN device's MTU: room for the headers inside the underlay's, whose
+ * family (AF_INET6, else IPv4) sets the outer header's size. */
+unsigned backend_vxlan_mtu(unsigned underlay, sa_family_t underlay_family);
 
 const char *backend_mode_name(enum kern_mode mode);
 const char *backend_name(enum cfg_backend backend);

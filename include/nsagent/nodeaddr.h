@@ -52,6 +52,9 @@ uint32_t nodeaddr_mix(const struct nodeaddr *addr);
  * addr6_node_ip_problem), as a phrase after it; NULL when it can. */
 const char *nodeaddr_node_problem(const struct nodeaddr *addr);
 bool nodeaddr_is_loopback(const struct nodeaddr *addr);
+/* Into the kernel layer's pair of fields: *v4 (0 unless IPv4) and *v6
+ * (zero unless IPv6). */
+void nodeaddr_split(const struct nodeaddr *addr, uint32_t *v4, struct in6_addr *v6);
 
 /* To a sockaddr_in or sockaddr_in6 with port (host order); returns its
  * length, or 0 for family 0. */

@@ -78,9 +78,10 @@ struct peer_mgr_config {
 	uint32_t connect_retry_min_ms;
 	uint32_t connect_retry_max_ms;
 	uint32_t handshake_timeout_ms;
-	/* Our VXLAN tunnel endpoint, advertised to peers; 0 = none (backend
-	 * direct: peers reach us only directly). */
-	uint32_t vtep;
+	/* Our VXLAN tunnel endpoint (our node address, either family),
+	 * advertised to peers; zero = none (backend direct: peers reach us
+	 * only directly). */
+	struct nodeaddr vtep;
 	uint8_t vtep_mac[KERN_MAC_LEN];
 	/* Dual-stack: our /64 (from the rde) goes into every advert, with
 	 * link_local6, the fe80:: address of the node IP's link, when

@@ -62,8 +62,8 @@ struct rde_plan {
 	 * (the explicit --subnet6, else claim_subnet6 of subnet). */
 	struct prefix6 subnet6;
 	bool subnet6_set;
-	unsigned mtu;  /* bridge, veths and namespaces' eth0 */
-	uint32_t vtep; /* local address of the VXLAN device; 0 = no device */
+	unsigned mtu;	      /* bridge, veths and namespaces' eth0 */
+	struct nodeaddr vtep; /* local address of the VXLAN device; zero = no device */
 	uint8_t vtep_mac[KERN_MAC_LEN];
 	unsigned vxlan_mtu;
 	enum rde_order order;
@@ -127,7 +127,7 @@ struct rde_advert {
 	unsigned n_malformed; /* entries the session could not decode (length over 32) */
 	unsigned n_over;      /* entries past RIB_MAX_SUBNETS_PER_NODE, dropped */
 	bool explicit_subnet;
-	uint32_t vtep; /* 0 = none */
+	struct nodeaddr vtep; /* zero = none; either family (advert fields 2, 7) */
 	uint8_t vtep_mac[KERN_MAC_LEN];
 	/* Dual-stack (none from an older or --ipv6 off peer). */
 	const struct prefix6 *subnets6;

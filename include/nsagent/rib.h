@@ -34,7 +34,7 @@ struct rib_entry {
 	bool unrouted;
 	/* How the subnet is reached (rib_set_path); direct until set. */
 	enum kern_mode mode;
-	uint32_t vtep;
+	struct nodeaddr vtep;
 	uint8_t vtep_mac[KERN_MAC_LEN];
 	bool explicit_subnet;
 	bool stale;
@@ -108,7 +108,7 @@ void rib_set_local6(struct rib *rib, const struct prefix6 *prefixes, unsigned n)
 /* The data path to every entry of the node: mode, and for vxlan its VTEP
  * address and MAC (ignored for direct). */
 void rib_set_path(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], enum kern_mode mode,
-		  uint32_t vtep, const uint8_t vtep_mac[KERN_MAC_LEN]);
+		  const struct nodeaddr *vtep, const uint8_t vtep_mac[KERN_MAC_LEN]);
 /* routed false leaves every IPv4 entry of the node out of the route set
  * (it still holds its subnet against others): the node cannot be reached
  * over our underlay. */
@@ -118,7 +118,7 @@ void rib_set_routed(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], bool ro
  * direct the device ifname, for vxlan the VTEP address and MAC. */
 void rib_set_path6(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], bool routed,
 		   enum kern_mode mode, const struct in6_addr *gateway6, const char *ifname,
-		   uint32_t vtep, const uint8_t vtep_mac[KERN_MAC_LEN]);
+		   const struct nodeaddr *vtep, const uint8_t vtep_mac[KERN_MAC_LEN]);
 /* The node finished its initial adverts: sweep its remaining stale entries. */
 void rib_end_of_adverts(struct rib *rib, const uint8_t node_id[NODE_ID_LEN]);
 /* The node's session dropped without goodbye(leave): keep, mark stale. */

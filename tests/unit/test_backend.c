@@ -44,29 +44,51 @@ static void test_vtep_mac(void **st)
 	static const uint8_t want[KERN_MAC_LEN] = {0x02, 0x6e, 192, 168, 2, 6};
 
 	(void)st;
-	backend_vtep_mac(0xc0a80206, mac);
+	backend_vtep_mac(&(struct nodeaddr){.family = AF_INET, .v4 = 0xc0a80206}, mac);
 	assert_memory_equal(mac, want, KERN_MAC_LEN);
 	/* locally administered, unicast */
 	assert_int_equal(mac[0] & 0x03, 0x02);
-	backend_vtep_mac(0xc0a80105, other);
+	backend_vtep_mac(&(struct nodeaddr){.family = AF_INET, .v4 = 0xc0a80105}, other);
+	assert_memory_not_equal(mac, other, KERN_MAC_LEN);
+}
+
+/* An IPv6 VTEP: the fold of its words, so nodes of one underlay /64 that
+ * differ in the interface identifier differ in the MAC. */
+static void test_vtep_mac6(void **st)
+{
+	uint8_t mac[KERN_MAC_LEN], other[KERN_MAC_LEN];
+	/* 2001:db8:1:0 ^ 0:0:0:6 = 0x20010db8 ^ 0x00010000 ^ 0 ^ 6 */
+	static const uint8_t want[KERN_MAC_LEN] = {0x02, 0x6e, 0x20, 0x00, 0x0d, 0xbe};
+	struct nodeaddr a, b;
+
+	(void)st;
+	assert_int_equal(nodeaddr_parse("2001:db8:1::6", &a), 0);
+	assert_int_equal(nodeaddr_parse("2001:db8:1::7", &b), 0);
+	backend_vtep_mac(&a, mac);
+	assert_memory_equal(mac, want, KERN_MAC_LEN);
+	backend_vtep_mac(&b, other);
 	assert_memory_not_equal(mac, other, KERN_MAC_LEN);
 }
 
 static void test_mtu(void **st)
 {
 	(void)st;
-	assert_int_equal(backend_vxlan_mtu(1500), 1450);
-	assert_int_equal(backend_vxlan_mtu(9000), 8950);
-	assert_int_equal(backend_vxlan_mtu(0), 1450); /* unknown: 1500 assumed */
-	assert_int_equal(backend_vxlan_mtu(600), BACKEND_MIN_MTU);
+	assert_int_equal(backend_vxlan_mtu(1500, AF_INET), 1450);
+	assert_int_equal(backend_vxlan_mtu(9000, AF_INET), 8950);
+	assert_int_equal(backend_vxlan_mtu(0, AF_INET), 1450); /* unknown: 1500 assumed */
+	assert_int_equal(backend_vxlan_mtu(600, AF_INET), BACKEND_MIN_MTU);
+	/* an IPv6 outer header is 20 bytes longer */
+	assert_int_equal(backend_vxlan_mtu(1500, AF_INET6), 1430);
+	assert_int_equal(backend_vxlan_mtu(640, AF_INET6), BACKEND_MIN_MTU);
+	assert_int_equal(backend_namespace_mtu(1500, CFG_BACKEND_VXLAN, false, AF_INET6), 1430);
 	/* auto: the underlay's until a peer is over VXLAN */
-	assert_int_equal(backend_namespace_mtu(1500, CFG_BACKEND_AUTO, false), 1500);
-	assert_int_equal(backend_namespace_mtu(1500, CFG_BACKEND_AUTO, true), 1450);
-	assert_int_equal(backend_namespace_mtu(9000, CFG_BACKEND_AUTO, true), 8950);
+	assert_int_equal(backend_namespace_mtu(1500, CFG_BACKEND_AUTO, false, AF_INET), 1500);
+	assert_int_equal(backend_namespace_mtu(1500, CFG_BACKEND_AUTO, true, AF_INET), 1450);
+	assert_int_equal(backend_namespace_mtu(9000, CFG_BACKEND_AUTO, true, AF_INET), 8950);
 	/* vxlan: always room for the header; direct: never */
-	assert_int_equal(backend_namespace_mtu(1500, CFG_BACKEND_VXLAN, false), 1450);
-	assert_int_equal(backend_namespace_mtu(1500, CFG_BACKEND_DIRECT, false), 1500);
-	assert_int_equal(backend_namespace_mtu(0, CFG_BACKEND_DIRECT, false), 1500);
+	assert_int_equal(backend_namespace_mtu(1500, CFG_BACKEND_VXLAN, false, AF_INET), 1450);
+	assert_int_equal(backend_namespace_mtu(1500, CFG_BACKEND_DIRECT, false, AF_INET), 1500);
+	assert_int_equal(backend_namespace_mtu(0, CFG_BACKEND_DIRECT, false, AF_INET), 1500);
 }
 
 static void test_names(void **st)
@@ -81,9 +103,8 @@ static void test_names(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_choose),
-	    cmocka_unit_test(test_vtep_mac),
-	    cmocka_unit_test(test_mtu),
+	    cmocka_unit_test(test_choose),    cmocka_unit_test(test_vtep_mac),
+	    cmocka_unit_test(test_vtep_mac6), cmocka_unit_test(test_mtu),
 	    cmocka_unit_test(test_names),
 	};
 

@@ -100,7 +100,7 @@ static void node_start(struct node *node, unsigned n, const struct endpoint *see
 	c.rde.subnet_explicit = explicit_subnet;
 	c.rde.restart_time_ms = restart_ms;
 	if (node->vxlan) {
-		c.peer.vtep = node->ip;
+		c.peer.vtep = NA4(node->ip);
 		for (unsigned i = 0; i < KERN_MAC_LEN; i++)
 			c.peer.vtep_mac[i] = (uint8_t)(0x10 * n + i);
 	}

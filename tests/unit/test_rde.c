@@ -20,6 +20,7 @@
 
 #include "addr6_lit.h"
 
+#include "nsagent/backend.h"
 #include "nsagent/log.h"
 #include "nsagent/rde.h"
 
@@ -119,7 +120,7 @@ static void advert(struct fixture *f, const uint8_t *id, uint32_t ip, struct pre
 			       .subnets = &subnet,
 			       .n_subnets = 1,
 			       .explicit_subnet = explicit_subnet,
-			       .vtep = vtep ? ip : 0,
+			       .vtep = vtep ? NA4(ip) : (struct nodeaddr){0},
 			       .vtep_mac = VTEP_MAC};
 
 	rde_advert(f->rde, id, "test peer", &a, now);
@@ -177,7 +178,7 @@ static void test_explicit_first_plan(void **st)
 	assert_true(f->last.subnet_set);
 	assert_true(addr_prefix_equal(&f->last.subnet, &NET(1)));
 	assert_int_equal(f->last.mtu, 1500);
-	assert_int_equal(f->last.vtep, 0);
+	assert_true(nodeaddr_is_zero(&f->last.vtep));
 	assert_int_equal(f->last.n_routes, 0);
 	/* nothing changed: nothing pushed */
 	rde_flush(f->rde, 1001);
@@ -395,7 +396,7 @@ static void test_mode_changes_and_mtu_order(void **st)
 	assert_int_equal(view_of(f, LOW).mode, KERN_MODE_VXLAN);
 	assert_int_equal(f->last.order, RDE_ORDER_DATAPATH_FIRST);
 	assert_int_equal(f->last.mtu, 1450);
-	assert_int_equal(f->last.vtep, 0xc0a80105u);
+	assert_true(nodeaddr_equal(&f->last.vtep, &(struct nodeaddr[]){NA4(0xc0a80105u)}[0]));
 	assert_int_equal(f->last.vxlan_mtu, 1450);
 	assert_int_equal(f->last.n_routes, 1);
 	assert_int_equal(f->last.routes[0].mode, KERN_MODE_VXLAN);
@@ -421,7 +422,7 @@ static void test_mode_changes_and_mtu_order(void **st)
 	rde_flush(f->rde, 40);
 	assert_int_equal(f->last.order, RDE_ORDER_ROUTES_FIRST);
 	assert_int_equal(f->last.mtu, 1500);
-	assert_int_equal(f->last.vtep, 0);
+	assert_true(nodeaddr_is_zero(&f->last.vtep));
 	assert_int_equal(f->last.n_routes, 1);
 	assert_int_equal(f->last.routes[0].mode, KERN_MODE_DIRECT);
 }
@@ -467,7 +468,7 @@ static void test_backend_vxlan_fixed_datapath(void **st)
 	c.subnet_explicit = true;
 	start(f, &c, 0);
 	assert_int_equal(f->last.mtu, 1450);
-	assert_int_equal(f->last.vtep, 0xc0a80105u);
+	assert_true(nodeaddr_equal(&f->last.vtep, &(struct nodeaddr[]){NA4(0xc0a80105u)}[0]));
 	up_and_advert(f, LOW, IP_B, NET(2), true, 10);
 	assert_int_equal(f->last.order, RDE_ORDER_ROUTES_ONLY);
 	rde_session_down(f->rde, LOW, true, 20);
@@ -566,7 +567,7 @@ static void up_and_advert6(struct fixture *f, const uint8_t *id, uint32_t ip, st
 			       .n_subnets = 1,
 			       .subnets6 = &p6,
 			       .n_subnets6 = 1,
-			       .vtep = vtep ? ip : 0,
+			       .vtep = vtep ? NA4(ip) : (struct nodeaddr){0},
 			       .vtep_mac = VTEP_MAC};
 
 	if (ll) {
@@ -633,7 +634,7 @@ static void test_ipv6_paths(void **st)
 	assert_int_equal(r->mode, KERN_MODE_DIRECT);
 	assert_memory_equal(&r->gateway6, (struct in6_addr[]){ip6("fe80::2")}, 16);
 	assert_string_equal(r->ifname, "eth0");
-	assert_int_equal(f->last.vtep, 0); /* IPv4 and IPv6 direct: no tunnel */
+	assert_true(nodeaddr_is_zero(&f->last.vtep)); /* IPv4 and IPv6 direct: no tunnel */
 	v = view_of(f, HIGH);
 	assert_true(v.subnet6_known && v.routed6);
 	assert_int_equal(v.mode6, KERN_MODE_DIRECT);
@@ -657,7 +658,7 @@ static void test_ipv6_paths(void **st)
 	assert_non_null(r);
 	assert_int_equal(r->mode, KERN_MODE_VXLAN);
 	assert_int_equal(view_of(f, HIGH).mode, KERN_MODE_DIRECT);
-	assert_int_not_equal(f->last.vtep, 0);
+	assert_false(nodeaddr_is_zero(&f->last.vtep));
 	/* a "link-local" next hop that is not one is ignored */
 	up_and_advert6(f, HIGH, IP_B, NET(2), "fd6e:7361:6765:2::/64", "fd00::2", true, 4);
 	assert_int_equal(planned6(f, "fd6e:7361:6765:2::/64")->mode, KERN_MODE_VXLAN);
@@ -859,7 +860,7 @@ static void test_underlay6_direct(void **st)
 	assert_int_equal(r->mode, KERN_MODE_DIRECT);
 	assert_memory_equal(&r->gateway6, (struct in6_addr[]){ip6("2001:db8::6")}, 16);
 	assert_string_equal(r->ifname, "eth0");
-	assert_int_equal(f->last.vtep, 0);
+	assert_true(nodeaddr_is_zero(&f->last.vtep));
 	v = view_of(f, HIGH);
 	assert_true(v.routed && v.routed6);
 	assert_null(v.no_path);
@@ -895,21 +896,55 @@ static void test_underlay_mixed_families(void **st)
 	assert_non_null(strstr(view_of(f, HIGH).no_path, "IPv4 and ours IPv6"));
 }
 
-/* An IPv6 node address behind a router: no VXLAN over IPv6 here, so no
- * route and a reason, until it is on-link again. */
+/* An IPv6 node address behind a router: VXLAN over IPv6 when it
+ * advertises a VTEP (of its node address's family): both families through
+ * the tunnel, the FDB entry to its IPv6 VTEP, our device on our IPv6 node
+ * address with room for the 70-byte overhead of an IPv6 outer header. */
 static void test_underlay6_behind_router(void **st)
 {
 	struct fixture *f = *st;
+	struct prefix subnet = NET(2);
+	struct prefix6 p6 = pfx6("fd6e:7361:6765:2::/64");
+	struct rde_advert a = {.node_ip = na("2001:db8:2::6"),
+			       .subnets = &subnet,
+			       .n_subnets = 1,
+			       .subnets6 = &p6,
+			       .n_subnets6 = 1,
+			       .vtep = na("2001:db8:2::6"),
+			       .vtep_mac = VTEP_MAC};
+	const struct kern_route *r6;
+	uint8_t mac[KERN_MAC_LEN];
 
 	start_underlay(f, "2001:db8::5");
 	f->behind_gateway = na("2001:db8:2::6");
-	up_and_advert_at(f, HIGH, "2001:db8:2::6", 1);
-	assert_int_equal(f->last.n_routes, 0);
-	assert_non_null(strstr(view_of(f, HIGH).no_path, "not on-link"));
+	rde_session_up(f->rde, HIGH, 1);
+	rde_advert(f->rde, HIGH, "test peer", &a, 1);
+	rde_end_of_adverts(f->rde, HIGH, 1);
+	rde_flush(f->rde, 1);
+	assert_true(planned(f, NET(2)));
+	for (unsigned i = 0; i < f->last.n_routes; i++) {
+		const struct kern_route *r = &f->last.routes[i];
+
+		assert_int_equal(r->mode, KERN_MODE_VXLAN);
+		assert_int_equal(r->vtep, 0);
+		assert_memory_equal(&r->vtep6, (struct in6_addr[]){ip6("2001:db8:2::6")}, 16);
+	}
+	r6 = planned6(f, "fd6e:7361:6765:2::/64");
+	assert_non_null(r6);
+	assert_true(addr6_is_link_local(&r6->gateway6));
+	assert_true(nodeaddr_equal(&f->last.vtep, &(struct nodeaddr[]){na("2001:db8::5")}[0]));
+	backend_vtep_mac(&f->last.vtep, mac);
+	assert_memory_equal(f->last.vtep_mac, mac, KERN_MAC_LEN);
+	assert_int_equal(f->last.vxlan_mtu, 1430);
+	assert_int_equal(f->last.mtu, 1430);
+	assert_null(view_of(f, HIGH).no_path);
+	/* on-link again: direct, and the tunnel goes */
 	f->behind_gateway = NA4(0);
 	up_and_advert_at(f, HIGH, "2001:db8:2::6", 2);
 	assert_true(planned(f, NET(2)));
-	assert_null(view_of(f, HIGH).no_path);
+	assert_int_equal(f->last.routes[0].mode, KERN_MODE_DIRECT);
+	assert_true(nodeaddr_is_zero(&f->last.vtep));
+	assert_int_equal(f->last.mtu, 1500);
 }
 
 int main(void)

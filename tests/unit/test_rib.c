@@ -193,18 +193,18 @@ static void test_vxlan_path(void **st)
 	rib_advert(rib, A, IP_A, &s1, 1, false);
 	assert_int_equal(routes(rib, NULL, r), 1);
 	assert_int_equal(r[0].mode, KERN_MODE_DIRECT);
-	rib_set_path(rib, A, KERN_MODE_VXLAN, IPV4_A, mac);
+	rib_set_path(rib, A, KERN_MODE_VXLAN, (struct nodeaddr[]){IP_A}, mac);
 	assert_int_equal(routes(rib, NULL, r), 1);
 	assert_int_equal(r[0].mode, KERN_MODE_VXLAN);
 	assert_true(na_eq(r[0].gateway, IP_A));
 	assert_int_equal(r[0].vtep, IPV4_A);
 	assert_memory_equal(r[0].vtep_mac, mac, KERN_MAC_LEN);
 	/* another node's entries are untouched */
-	rib_set_path(rib, B, KERN_MODE_DIRECT, 0, mac);
+	rib_set_path(rib, B, KERN_MODE_DIRECT, &(struct nodeaddr){0}, mac);
 	assert_int_equal(routes(rib, NULL, r), 1);
 	assert_int_equal(r[0].mode, KERN_MODE_VXLAN);
 	/* back to direct: no VTEP left in the route */
-	rib_set_path(rib, A, KERN_MODE_DIRECT, IPV4_A, mac);
+	rib_set_path(rib, A, KERN_MODE_DIRECT, (struct nodeaddr[]){IP_A}, mac);
 	assert_int_equal(routes(rib, NULL, r), 1);
 	assert_int_equal(r[0].mode, KERN_MODE_DIRECT);
 	assert_int_equal(r[0].vtep, 0);
@@ -222,7 +222,7 @@ static void test_vxlan_path(void **st)
 	assert_int_equal(routes(rib, NULL, r), 1);
 	assert_memory_equal(&r[0], &adopted, sizeof(adopted));
 	rib_advert(rib, A, IP_A, &s1, 1, false);
-	rib_set_path(rib, A, KERN_MODE_VXLAN, IPV4_A, mac);
+	rib_set_path(rib, A, KERN_MODE_VXLAN, (struct nodeaddr[]){IP_A}, mac);
 	assert_int_equal(routes(rib, NULL, r), 1);
 	assert_memory_equal(&r[0], &adopted, sizeof(adopted));
 	rib_free(rib);
