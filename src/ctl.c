@@ -591,6 +591,10 @@ static void handle(struct ctl_client *c, const NsaCtl__Request *req)
 	case NSA_CTL__REQUEST__REQUEST_CNI:
 		handle_cni(c, req->cni);
 		return;
+	case NSA_CTL__REQUEST__REQUEST_ROTATE_KEY:
+		result = h->rotate_key(arg, msg, sizeof(msg));
+		reply(c, result, msg, NULL);
+		return;
 	case NSA_CTL__REQUEST__REQUEST_LEAVE:
 		reply(c, CTL_OK, "leaving the cluster", NULL);
 		c->leave = true;
@@ -853,6 +857,7 @@ int ctl_call(const char *run_dir, enum ctl_op op, const char *name, struct ctl_r
 	NsaCtl__NamespaceRequest ns = NSA_CTL__NAMESPACE_REQUEST__INIT;
 	NsaCtl__ReloadRequest reload = NSA_CTL__RELOAD_REQUEST__INIT;
 	NsaCtl__LeaveRequest leave = NSA_CTL__LEAVE_REQUEST__INIT;
+	NsaCtl__RotateKeyRequest rotate = NSA_CTL__ROTATE_KEY_REQUEST__INIT;
 	NsaCtl__Response *resp = NULL;
 	char *path = NULL;
 	int ret;
@@ -879,6 +884,10 @@ int ctl_call(const char *run_dir, enum ctl_op op, const char *name, struct ctl_r
 	case CTL_OP_LEAVE:
 		req.request_case = NSA_CTL__REQUEST__REQUEST_LEAVE;
 		req.leave = &leave;
+		break;
+	case CTL_OP_ROTATE_KEY:
+		req.request_case = NSA_CTL__REQUEST__REQUEST_ROTATE_KEY;
+		req.rotate_key = &rotate;
 		break;
 	}
 	if (asprintf(&path, "%s/%s", run_dir, CTL_SOCKET_NAME) < 0)

@@ -26,6 +26,7 @@ struct event;
 #define KERN_ALIAS_CNI KERN_ALIAS_PREFIX "cni="
 #define KERN_ALIAS_BRIDGE KERN_ALIAS_PREFIX "bridge"
 #define KERN_ALIAS_VXLAN KERN_ALIAS_PREFIX "vxlan"
+#define KERN_ALIAS_WG KERN_ALIAS_PREFIX "wireguard"
 #define KERN_ALIAS_MAX 256
 #define KERN_HOST_VETH_PREFIX "nsa-"
 #define KERN_HOST_CNI_PREFIX "nsc"
@@ -276,6 +277,14 @@ int kvxlan_reconcile_device(struct knl *nl, const struct klinks *links, const st
 			    uint32_t addr, int *ifindex, struct kern_error *err);
 /* The owned device's ifindex, 0 when there is none (-errno on failure). */
 int kvxlan_ifindex(struct knl *nl, struct kern_error *err);
+/* The WireGuard device (wg.c): when wanted and present, ours, up, with
+ * mtu and addr/32; when absent, *ifindex 0 and no error (its process
+ * makes it); when not wanted, an owned one is deleted. */
+int kwg_reconcile_device(struct knl *nl, const struct klinks *links, const struct kaddrs *addrs,
+			 bool wanted, unsigned mtu, uint32_t addr, int *ifindex,
+			 struct kern_error *err);
+/* The index of KERN_WG_IFNAME, 0 when there is none. */
+int kwg_ifindex(struct knl *nl, struct kern_error *err);
 /* Neighbour and FDB entries of the device: exactly those the vxlan routes
  * of want[] need. */
 int kvxlan_reconcile_entries(struct knl *nl, int ifindex, const struct kern_route *want, unsigned n,
