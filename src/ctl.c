@@ -190,6 +190,8 @@ static NsaCtl__Status *status_to_proto(const struct status *st)
 		out->bridge_addr6 = addr6_to_proto(&st->bridge_addr6);
 	}
 	out->key = st->key;
+	out->wg_public_key = (char *)st->wg_public_key;
+	out->wg_port = st->wg_port;
 	out->n_namespaces = st->n_namespaces;
 	out->namespaces = xcalloc(st->n_namespaces + 1, sizeof(*out->namespaces));
 	for (unsigned i = 0; i < st->n_namespaces; i++) {
@@ -255,6 +257,11 @@ static NsaCtl__Status *status_to_proto(const struct status *st)
 			pp->link_local6.data = (uint8_t *)p->link_local6.s6_addr;
 			pp->link_local6.len = sizeof(p->link_local6.s6_addr);
 		}
+		pp->wireguard = p->wireguard;
+		pp->wg_last_handshake_ms = p->wg_handshake_ms;
+		pp->wg_rx_bytes = p->wg_rx_bytes;
+		pp->wg_tx_bytes = p->wg_tx_bytes;
+		pp->mode_reason = (char *)p->mode_reason;
 		out->peers[i] = pp;
 	}
 	out->n_session_states = st->n_session_states;
@@ -315,6 +322,8 @@ static void status_from_proto(const NsaCtl__Status *in, struct status *st)
 	if (st->subnet6_known)
 		addr6_from_proto(&in->bridge_addr6, &st->bridge_addr6);
 	st->key = in->key;
+	copy_text(st->wg_public_key, sizeof(st->wg_public_key), in->wg_public_key);
+	st->wg_port = (uint16_t)in->wg_port;
 	for (size_t i = 0; i < in->n_namespaces; i++) {
 		struct status_namespace *ns = status_add_namespace(st);
 
@@ -373,6 +382,11 @@ static void status_from_proto(const NsaCtl__Status *in, struct status *st)
 				: STATUS_ROUTE_NONE;
 		copy_text(p->mode6, sizeof(p->mode6), pp->mode6);
 		p->link_local6_set = addr6_from_proto(&pp->link_local6, &p->link_local6);
+		p->wireguard = pp->wireguard;
+		p->wg_handshake_ms = pp->wg_last_handshake_ms < 0 ? -1 : pp->wg_last_handshake_ms;
+		p->wg_rx_bytes = pp->wg_rx_bytes;
+		p->wg_tx_bytes = pp->wg_tx_bytes;
+		copy_text(p->mode_reason, sizeof(p->mode_reason), pp->mode_reason);
 	}
 	for (size_t i = 0; i < in->n_session_states && i < STATUS_MAX_SESSION_STATES; i++)
 		copy_text(st->session_states[st->n_session_states++], STATUS_STATE_MAX,

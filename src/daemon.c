@@ -846,6 +846,25 @@ static void probe_status(const struct probe *probe, uint32_t node_ip, struct sta
 	p->loss_ratio = pr->window_count ? (double)pr->window_lost / pr->window_count : 0;
 }
 
+/* A peer reached through WireGuard: what the device's last read-back
+ * says of it. */
+static void wireguard_peer_status(struct daemon *d, const struct rde_peer_view *view,
+				  struct status_peer *p)
+{
+	struct wg_peer_stats ws;
+	time_t now = time(NULL);
+
+	p->wg_handshake_ms = -1;
+	if (!d->wg || !view->wg_known || view->mode != KERN_MODE_WIREGUARD)
+		return;
+	p->wireguard = true;
+	wg_peer_stats(d->wg, view->wg_key, &ws);
+	if (ws.last_handshake_sec && (uint64_t)now >= ws.last_handshake_sec)
+		p->wg_handshake_ms = (int64_t)((uint64_t)now - ws.last_handshake_sec) * 1000;
+	p->wg_rx_bytes = ws.rx_bytes;
+	p->wg_tx_bytes = ws.tx_bytes;
+}
+
 /* The peer table from peer_mgr; a peer's route is "installed" when the
  * rde routes its subnet, "stale" when kept for a lost session. */
 static void peer_status(struct daemon *d, struct status *st)
@@ -891,6 +910,8 @@ static void peer_status(struct daemon *d, struct status *st)
 		}
 		probe_status(d->probe, pi->endpoint.addr, &p->probe);
 		probe_status(d->probe6, pi->endpoint.addr, &p->probe6);
+		snprintf(p->mode_reason, sizeof(p->mode_reason), "%s", pi->route.why);
+		wireguard_peer_status(d, &pi->route, p);
 	}
 	free(peers);
 }
@@ -908,6 +929,21 @@ static void counter_status(struct daemon *d, struct status *st)
 	st->counters[STATUS_RECONCILE_CHANGES] = k.changes;
 	st->counters[STATUS_RECONCILE_REPAIRS] = k.repairs;
 	st->counters[STATUS_RECONCILE_ERRORS] = k.errors;
+	if (d->wg) {
+		struct wg_stats w;
+
+		wg_get_stats(d->wg, &w);
+		st->counters[STATUS_WG_STARTS] = w.starts;
+		st->counters[STATUS_WG_REPAIRS] = w.repairs;
+		st->counters[STATUS_WG_ERRORS] = w.errors;
+	}
+	if (d->rde) {
+		struct rde_stats r;
+
+		rde_get_stats(d->rde, &r);
+		for (unsigned v = 0; v < RDE_WG_VERDICT_COUNT; v++)
+			st->counters[STATUS_ADVERTS_WG_REJECTED + v] = r.wg_rejected[v];
+	}
 	if (!d->peers)
 		return;
 	peer_mgr_security_stats(d->peers, &s);
@@ -991,6 +1027,13 @@ static void on_status(void *arg, struct status *st)
 			addr6_prefix_host(&d->topo.subnet6, 1, &st->bridge_addr6);
 	}
 	st->key = d->tls != NULL;
+	if (d->wg) {
+		uint8_t pub[WGKEY_LEN];
+
+		wg_public_key(d->wg, pub);
+		wgkey_base64(pub, st->wg_public_key);
+		st->wg_port = d->cfg->wireguard_port;
+	}
 	counter_status(d, st);
 	for (unsigned i = 0; d->nsalloc && i < nsalloc_count(d->nsalloc); i++) {
 		const struct nsalloc_entry *e = nsalloc_get(d->nsalloc, i);
