@@ -200,6 +200,12 @@ int kreq_neigh(struct knl *nl, bool del, uint8_t family, int ifindex, const char
 	       uint32_t dst, const uint8_t mac[KERN_MAC_LEN], struct kern_error *err);
 int kreq_addr(struct knl *nl, bool add, int ifindex, const char *ifname, uint32_t addr, uint8_t len,
 	      struct kern_error *err);
+/* Makes addr/32 the only IPv4 address of link ifindex: the others in
+ * addrs (a dump; NULL for a link just created, which has none) are
+ * removed, addr is added when missing (addr 0: none is added). The
+ * tunnel devices' subnet address (vxlan.c, wg.c). */
+int kaddr_only(struct knl *nl, const struct kaddrs *addrs, int ifindex, const char *ifname,
+	       uint32_t addr, struct kern_error *err);
 /* add: create (fails if a route with that key exists, whoever owns it);
  * replace: create or replace. oif 0 = let the kernel pick. onlink: the
  * gateway is on-link on oif whatever its addresses say (RTNH_F_ONLINK). */

@@ -24,7 +24,6 @@ int kwg_reconcile_device(struct knl *nl, const struct klinks *links, const struc
 			 struct kern_error *err)
 {
 	const struct klink *l = klinks_by_name(links, KERN_WG_IFNAME);
-	bool found = false;
 	int rc;
 
 	*ifindex = 0;
@@ -61,22 +60,7 @@ int kwg_reconcile_device(struct knl *nl, const struct klinks *links, const struc
 	if (rc < 0)
 		return rc;
 	*ifindex = l->ifindex;
-	for (unsigned i = 0; i < addrs->n; i++) {
-		const struct kaddr *a = &addrs->v[i];
-
-		if (a->ifindex != l->ifindex)
-			continue;
-		if (a->addr == addr && a->len == 32) {
-			found = true;
-			continue;
-		}
-		rc = kreq_addr(nl, false, a->ifindex, KERN_WG_IFNAME, a->addr, a->len, err);
-		if (rc < 0 && rc != -EADDRNOTAVAIL)
-			return rc;
-	}
-	if (!found && addr)
-		return kreq_addr(nl, true, l->ifindex, KERN_WG_IFNAME, addr, 32, err);
-	return 0;
+	return kaddr_only(nl, addrs, l->ifindex, KERN_WG_IFNAME, addr, err);
 }
 
 int kwg_ifindex(struct knl *nl, struct kern_error *err)

@@ -44,12 +44,7 @@ grep_q 'ip daddr 192.168.1.5 udp dport 51820 counter .* notrack' <<<"$nft" &&
 	fail "WireGuard's UDP is tracked: $nft"
 
 # The capture, on the switch side of host1's port, while the traffic runs.
-lab exec switch -- tcpdump -i host1 -n -U -w - 2>/dev/null >"$DP_TMP/cap.pcap" &
-capture=$!
-DP_PIDS+=("$capture")
-# tcpdump writes the file's header once it listens.
-capturing() { [[ -s $DP_TMP/cap.pcap ]]; }
-poll 10 capturing || fail "tcpdump on the switch does not capture"
+capture_start switch host1 || fail "no capture on the switch"
 
 for a in 172.16.1.2 fd6e:7361:6765:1::2; do
 	full_size host1 NS1 "$a" || fail "full-size DF ping host1 NS1 -> $a"
@@ -61,19 +56,19 @@ out=$(bulk host1 NS1 host2 NS1 172.16.1.2) || fail "bulk TCP host1 -> host2: $ou
 out=$(bulk host2 NS1 host1 NS1 172.16.0.2) || fail "bulk TCP host2 -> host1: $out"
 out=$(bulk host1 NS1 host2 NS1 fd6e:7361:6765:1::2) || fail "bulk TCP/IPv6 host1 -> host2: $out"
 out=$(bulk host2 NS1 host1 NS1 fd6e:7361:6765::2) || fail "bulk TCP/IPv6 host2 -> host1: $out"
-kill "$capture" 2>/dev/null || true
-wait "$capture" 2>/dev/null || true
-
-count() { tcpdump -r "$DP_TMP/cap.pcap" -n "$1" 2>/dev/null | grep -c . || true; }
-wg_packets=$(count 'udp and host 192.168.1.5 and host 192.168.1.6 and port 51820')
+capture_stop
+wg_packets=$(captured 'udp and host 192.168.1.5 and host 192.168.1.6 and port 51820')
 ((wg_packets > 4 * 4 * 1024 * 1024 / 1500)) ||
 	fail "only $wg_packets WireGuard packets on the switch for 16 MiB of TCP"
-clear=$(count 'net 172.16.0.0/16 or net fd6e:7361:6765::/48')
-((clear == 0)) || fail "$clear packets with cluster addresses on the switch: $(tcpdump -r "$DP_TMP/cap.pcap" -n 'net 172.16.0.0/16 or net fd6e:7361:6765::/48' 2>/dev/null | head -3)"
+cluster='net 172.16.0.0/16 or net fd6e:7361:6765::/48'
+clear=$(captured "$cluster")
+((clear == 0)) || fail "$clear packets with cluster addresses on the switch: $(captured_show "$cluster")"
 # Everything else is the agents' TLS session, ARP, and the underlay's own
 # IPv6 neighbour discovery.
-other=$(count 'not (udp and host 192.168.1.5 and host 192.168.1.6 and port 51820) and not (tcp port 7470 and host 192.168.1.5 and host 192.168.1.6) and not arp and not icmp6')
-((other == 0)) || fail "$other other packets on the switch: $(tcpdump -r "$DP_TMP/cap.pcap" -n 'not (udp port 51820) and not (tcp port 7470) and not arp and not icmp6' 2>/dev/null | head -5)"
+nodes='host 192.168.1.5 and host 192.168.1.6'
+rest="not (udp and $nodes and port 51820) and not (tcp port 7470 and $nodes) and not arp and not icmp6"
+other=$(captured "$rest")
+((other == 0)) || fail "$other other packets on the switch: $(captured_show "$rest")"
 
 # wg(8) on host1: host2's key (as host2 says), endpoint, a recent handshake.
 key2=$(status_json host2 | jq -r .node.wg_public_key)

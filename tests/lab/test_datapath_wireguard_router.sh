@@ -47,11 +47,7 @@ grep_q '^172.16.1.0/24 via 192.168.2.6 dev nsa-wg .*onlink' <<<"$rt" &&
 [[ $(lab exec host1 -- wg show nsa-wg peers | grep -c .) == 2 ]] ||
 	fail "host1's device does not have exactly the 2 routed peers: $(lab exec host1 -- wg show nsa-wg)"
 
-lab exec switch1 -- tcpdump -i host1 -n -U -w - 2>/dev/null >"$DP_TMP/cap.pcap" &
-capture=$!
-DP_PIDS+=("$capture")
-capturing() { [[ -s $DP_TMP/cap.pcap ]]; }
-poll 10 capturing || fail "tcpdump on switch1 does not capture"
+capture_start switch1 host1 || fail "no capture on switch1"
 for ((j = 2; j <= n; j++)); do
 	for a in "172.16.$((j - 1)).2" "fd6e:7361:6765:$((j - 1))::2"; do
 		full_size host1 NS1 "$a" || fail "full-size DF ping NS1@host1 -> $a"
@@ -59,14 +55,12 @@ for ((j = 2; j <= n; j++)); do
 done
 out=$(bulk host1 NS1 host2 NS1 172.16.1.2) || fail "bulk TCP through WireGuard: $out"
 out=$(bulk host3 NS2 host1 NS2 172.16.0.3) || fail "bulk TCP direct: $out"
-kill "$capture" 2>/dev/null || true
-wait "$capture" 2>/dev/null || true
-count() { tcpdump -r "$DP_TMP/cap.pcap" -n "$1" 2>/dev/null | grep -c . || true; }
-(($(count 'host 172.16.0.2 and host 172.16.2.2 and icmp') >= 4)) ||
+capture_stop
+(($(captured 'host 172.16.0.2 and host 172.16.2.2 and icmp') >= 4)) ||
 	fail "the direct path to host3 is not seen in clear on the switch"
-(($(count 'net 172.16.1.0/24 or net 172.16.3.0/24 or net fd6e:7361:6765:1::/64 or net fd6e:7361:6765:3::/64') == 0)) ||
+(($(captured 'net 172.16.1.0/24 or net 172.16.3.0/24 or net fd6e:7361:6765:1::/64 or net fd6e:7361:6765:3::/64') == 0)) ||
 	fail "traffic to the routed peers' subnets seen in clear on the switch"
-(($(count 'udp and host 192.168.1.5 and host 192.168.2.6 and port 51820') > 4 * 1024 * 1024 / 1500)) ||
+(($(captured 'udp and host 192.168.1.5 and host 192.168.2.6 and port 51820') > 4 * 1024 * 1024 / 1500)) ||
 	fail "too few WireGuard packets to host2 on the switch"
 
 # Every namespace reaches every other.

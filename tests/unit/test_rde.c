@@ -535,19 +535,49 @@ static void test_rejections_counted(void **st)
 /* ---- IPv6 ---- */
 
 /* Dual-stack, our subnet NET(1) given, so our /64 is fd6e:7361:6765:1::. */
+/* Our subnet NET(1), backend, dual-stack when ipv6, IPv6 on eth0. */
+static void dual_config(struct rde_config *c, struct fixture *f, enum cfg_backend backend,
+			bool ipv6)
+{
+	base_config(c, f);
+	c->subnet = NET(1);
+	c->subnet_explicit = true;
+	c->backend = backend;
+	c->ipv6 = ipv6;
+	c->cluster6 = pfx6("fd6e:7361:6765::/48");
+	snprintf(c->underlay_ifname, sizeof(c->underlay_ifname), "eth0");
+	c->underlay_ipv6 = true;
+}
+
 static void start_dual(struct fixture *f, enum cfg_backend backend, bool ipv6, uint64_t now)
 {
 	struct rde_config c;
 
-	base_config(&c, f);
-	c.subnet = NET(1);
-	c.subnet_explicit = true;
-	c.backend = backend;
-	c.ipv6 = ipv6;
-	c.cluster6 = pfx6("fd6e:7361:6765::/48");
-	snprintf(c.underlay_ifname, sizeof(c.underlay_ifname), "eth0");
-	c.underlay_ipv6 = true;
+	dual_config(&c, f, backend, ipv6);
 	start(f, &c, now);
+}
+
+/* A peer's advert of subnet and its /64 p6 (pointed at, not copied). */
+static struct rde_advert advert6_of(uint32_t ip, const struct prefix *subnet,
+				    const struct prefix6 *p6, bool vtep)
+{
+	return (struct rde_advert){.node_ip = ip,
+				   .subnets = subnet,
+				   .n_subnets = 1,
+				   .subnets6 = p6,
+				   .n_subnets6 = 1,
+				   .vtep = vtep ? ip : 0,
+				   .vtep_mac = VTEP_MAC};
+}
+
+/* The peer's session comes up with the advert, then end-of-adverts and a
+ * flush. */
+static void deliver(struct fixture *f, const uint8_t *id, const struct rde_advert *a, uint64_t now)
+{
+	rde_session_up(f->rde, id, now);
+	rde_advert(f->rde, id, "test peer", a, now);
+	rde_end_of_adverts(f->rde, id, now);
+	rde_flush(f->rde, now);
 }
 
 /* A peer's advert with its /64 (ll: its link-local next hop, or NULL). */
@@ -555,22 +585,13 @@ static void up_and_advert6(struct fixture *f, const uint8_t *id, uint32_t ip, st
 			   const char *subnet6, const char *ll, bool vtep, uint64_t now)
 {
 	struct prefix6 p6 = pfx6(subnet6);
-	struct rde_advert a = {.node_ip = ip,
-			       .subnets = &subnet,
-			       .n_subnets = 1,
-			       .subnets6 = &p6,
-			       .n_subnets6 = 1,
-			       .vtep = vtep ? ip : 0,
-			       .vtep_mac = VTEP_MAC};
+	struct rde_advert a = advert6_of(ip, &subnet, &p6, vtep);
 
 	if (ll) {
 		a.link_local6 = ip6(ll);
 		a.link_local6_set = true;
 	}
-	rde_session_up(f->rde, id, now);
-	rde_advert(f->rde, id, "test peer", &a, now);
-	rde_end_of_adverts(f->rde, id, now);
-	rde_flush(f->rde, now);
+	deliver(f, id, &a, now);
 }
 
 static const struct kern_route *planned6(const struct fixture *f, const char *dst6)
@@ -803,16 +824,9 @@ static void start_wg(struct fixture *f, enum cfg_backend backend, enum cfg_encry
 {
 	struct rde_config c;
 
-	base_config(&c, f);
-	c.subnet = NET(1);
-	c.subnet_explicit = true;
-	c.backend = backend;
+	dual_config(&c, f, backend, true);
 	c.wireguard = true;
 	c.encrypt = encrypt;
-	c.ipv6 = true;
-	c.cluster6 = pfx6("fd6e:7361:6765::/48");
-	snprintf(c.underlay_ifname, sizeof(c.underlay_ifname), "eth0");
-	c.underlay_ipv6 = true;
 	start(f, &c, 0);
 }
 
@@ -822,21 +836,12 @@ static void up_and_advert_wg(struct fixture *f, const uint8_t *id, uint32_t ip,
 			     size_t key_len, uint32_t port, uint64_t now)
 {
 	struct prefix6 p6 = pfx6(subnet6);
-	struct rde_advert a = {.node_ip = ip,
-			       .subnets = &subnet,
-			       .n_subnets = 1,
-			       .subnets6 = &p6,
-			       .n_subnets6 = 1,
-			       .vtep = ip,
-			       .vtep_mac = VTEP_MAC,
-			       .wg_key = key,
-			       .wg_key_len = key_len,
-			       .wg_port = port};
+	struct rde_advert a = advert6_of(ip, &subnet, &p6, true);
 
-	rde_session_up(f->rde, id, now);
-	rde_advert(f->rde, id, "test peer", &a, now);
-	rde_end_of_adverts(f->rde, id, now);
-	rde_flush(f->rde, now);
+	a.wg_key = key;
+	a.wg_key_len = key_len;
+	a.wg_port = port;
+	deliver(f, id, &a, now);
 }
 
 /* --backend wireguard: every peer, both families, through the device,

@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "nsagent/wgkey.h"
+#include "tmpdir.h"
 
 static char dir[] = "/tmp/nsagent-wgkey-test.XXXXXX";
 
@@ -74,16 +75,6 @@ static void test_generate(void **st)
 	assert_memory_equal(pub, a.public_key, WGKEY_LEN);
 	wgkey_wipe(&a);
 	assert_true(wgkey_is_zero(a.private_key));
-}
-
-static void write_file(const char *path, const char *text, mode_t mode)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
-	assert_int_equal(chmod(path, mode), 0);
 }
 
 static void test_key_file(void **st)
@@ -160,20 +151,7 @@ static void test_against_wg(void **st)
 	assert_string_equal(out, ours);
 }
 
-static int setup(void **st)
-{
-	(void)st;
-	return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **st)
-{
-	char cmd[128];
-
-	(void)st;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
-}
+TMPDIR_GROUP_FIXTURES(dir)
 
 int main(void)
 {
@@ -184,5 +162,5 @@ int main(void)
 	    cmocka_unit_test(test_against_wg),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }
