@@ -500,7 +500,8 @@ static int set_peer(struct cfg *cfg, const char *value, char *msg, size_t size)
 	return 0;
 }
 
-static int set_port(struct cfg *cfg, const char *value, char *msg, size_t size)
+/* A port number, 1-65535, into *field. */
+static int parse_port(const char *value, uint16_t *field, char *msg, size_t size)
 {
 	uint32_t port;
 
@@ -508,8 +509,13 @@ static int set_port(struct cfg *cfg, const char *value, char *msg, size_t size)
 		snprintf(msg, size, "'%s' is not a port number (1-65535)", value);
 		return -EINVAL;
 	}
-	cfg->port = (uint16_t)port;
+	*field = (uint16_t)port;
 	return 0;
+}
+
+static int set_port(struct cfg *cfg, const char *value, char *msg, size_t size)
+{
+	return parse_port(value, &cfg->port, msg, size);
 }
 
 static int set_node_ip(struct cfg *cfg, const char *value, char *msg, size_t size)
@@ -773,14 +779,7 @@ static int set_encrypt(struct cfg *cfg, const char *value, char *msg, size_t siz
 
 static int set_wireguard_port(struct cfg *cfg, const char *value, char *msg, size_t size)
 {
-	uint32_t port;
-
-	if (parse_uint(value, 65535, &port) < 0 || port == 0) {
-		snprintf(msg, size, "'%s' is not a port number (1-65535)", value);
-		return -EINVAL;
-	}
-	cfg->wireguard_port = (uint16_t)port;
-	return 0;
+	return parse_port(value, &cfg->wireguard_port, msg, size);
 }
 
 static int set_wireguard_userspace(struct cfg *cfg, const char *value, char *msg, size_t size)
