@@ -855,7 +855,7 @@ static void wireguard_peer_status(struct daemon *d, const struct rde_peer_view *
 	time_t now = time(NULL);
 
 	p->wg_handshake_ms = -1;
-	if (!d->wg || !view->wg_known || view->mode != KERN_MODE_WIREGUARD)
+	if (!d->wg || !view->encrypted)
 		return;
 	p->wireguard = true;
 	wg_peer_stats(d->wg, view->wg_key, &ws);

@@ -1047,6 +1047,7 @@ void rde_peer_view(const struct rde *rde, const uint8_t node_id[NODE_ID_LEN],
 	view->mode6 = path6_mode(node->path6);
 	snprintf(view->why, sizeof(view->why), "%s", node->why);
 	view->wg_known = node->wg_known;
+	view->encrypted = node->wg_known && node->mode == KERN_MODE_WIREGUARD;
 	view->wg_port = node->wg_port;
 	memcpy(view->wg_key, node->wg_key, KERN_WG_KEY_LEN);
 	if (node->link_local6_set)

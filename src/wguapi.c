@@ -402,6 +402,8 @@ int wguapi_get(const char *path, struct wguapi_device *dev, char *msg, size_t si
 
 	if (ret < 0)
 		return ret;
+	if (!reply)
+		return -EIO;
 	ret = wguapi_parse(reply, dev, &err, msg, size);
 	explicit_bzero(reply, strlen(reply));
 	free(reply);
@@ -421,6 +423,8 @@ int wguapi_set(const char *path, const char *request, char *msg, size_t size)
 
 	if (ret < 0)
 		return ret;
+	if (!reply)
+		return -EIO;
 	ret = wguapi_parse(reply, &none, &err, msg, size);
 	wguapi_device_free(&none);
 	free(reply);

@@ -179,10 +179,12 @@ struct rde_peer_view {
 	/* Why mode is what it is ("auto: behind gateway ...", "--backend
 	 * wireguard"), as logged when it was chosen. */
 	char why[160];
-	/* Its WireGuard key and port, when it advertised good ones. */
+	/* Its WireGuard key and port, when it advertised good ones, and
+	 * whether its traffic goes through WireGuard (mode wireguard). */
 	uint8_t wg_key[KERN_WG_KEY_LEN];
 	uint16_t wg_port;
 	bool wg_known;
+	bool encrypted;
 };
 
 struct rde_stats {
