@@ -97,9 +97,13 @@ static void arm(struct wg_dev *wg, unsigned ms)
 	evtimer_add(wg->timer, &tv);
 }
 
-/* In the child: a clean slate for wireguard-go, then exec. */
-static void __attribute__((noreturn)) exec_userspace(const char *program, int log_fd)
+/* In the child: a clean slate for wireguard-go, then exec. The agent has
+ * a second thread (the kernel layer's), so only async-signal-safe calls
+ * here: envp was built before the fork. */
+static void __attribute__((noreturn))
+exec_userspace(const char *program, char *const envp[], int log_fd)
 {
+	static const char failed[] = "nsagent: cannot run the userspace WireGuard\n";
 	sigset_t none;
 	char *argv[] = {(char *)program, "-f", (char *)KERN_WG_IFNAME, NULL};
 
@@ -114,15 +118,33 @@ static void __attribute__((noreturn)) exec_userspace(const char *program, int lo
 	}
 	close(STDIN_FILENO);
 	open("/dev/null", O_RDONLY);
-	setenv("WG_PROCESS_FOREGROUND", "1", 1);
-	execvp(program, argv);
-	dprintf(STDERR_FILENO, "nsagent: cannot run %s: %s\n", program, strerror(errno));
+	execvpe(program, argv, envp);
+	if (write(STDERR_FILENO, failed, sizeof(failed) - 1) < 0)
+		_exit(126);
 	_exit(127);
+}
+
+/* The agent's environment plus WG_PROCESS_FOREGROUND=1 (malloc'd array
+ * of borrowed strings). */
+static char **userspace_env(void)
+{
+	extern char **environ;
+	size_t n = 0, k = 0;
+	char **envp;
+
+	while (environ[n])
+		n++;
+	envp = xcalloc(n + 2, sizeof(*envp));
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], "WG_PROCESS_FOREGROUND=", 22) != 0)
+			envp[k++] = environ[i];
+	envp[k] = "WG_PROCESS_FOREGROUND=1";
+	return envp;
 }
 
 static void start_process(struct wg_dev *wg)
 {
-	char log_path[4096];
+	char log_path[4096], **envp = userspace_env();
 	int log_fd;
 	pid_t pid;
 
@@ -130,7 +152,8 @@ static void start_process(struct wg_dev *wg)
 	log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	pid = fork();
 	if (pid == 0)
-		exec_userspace(wg->userspace, log_fd);
+		exec_userspace(wg->userspace, envp, log_fd);
+	free(envp);
 	if (log_fd >= 0)
 		close(log_fd);
 	if (pid < 0) {
@@ -155,7 +178,11 @@ static void reap(struct wg_dev *wg)
 
 	if (wg->child <= 0 || waitpid(wg->child, &status, WNOHANG) != wg->child)
 		return;
-	if (WIFEXITED(status))
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+		log_error("WireGuard: cannot run %s (--wireguard-userspace; is wireguard-go "
+			  "installed?); trying again with backoff",
+			  wg->userspace);
+	else if (WIFEXITED(status))
 		log_warn("WireGuard: %s (pid %ld) exited with status %d; restarting it",
 			 wg->userspace, (long)wg->child, WEXITSTATUS(status));
 	else if (WIFSIGNALED(status))
