@@ -21,7 +21,10 @@
  *
  * A wireguard route is `dst via node-ip dev KERN_WG_IFNAME onlink` (IPv6:
  * via fe80::7767:node-ip): the device routes by the peer's allowed IPs,
- * and the gateway names the peer when the route is read back. */
+ * and the gateway names the peer when the route is read back. While the
+ * device is absent (its userspace process is starting) such routes are
+ * left out without an error: the device's creation is drift the watcher
+ * repairs, routes included. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/neighbour.h>
@@ -118,13 +121,17 @@ static int reconcile6(struct knl *nl, const struct kern_route *want, unsigned n,
 		if (!want[j].ipv6 || present[j])
 			continue;
 		oif = route6_oif(nl, &want[j], vx_ifindex, wg_ifindex, &link, &e);
+		/* No WireGuard device: its process is (re)starting (src/wg.c
+		 * says so when it cannot); the device's creation brings the
+		 * routes (watch.c). */
+		if (wg && oif == 0)
+			continue;
 		if (oif <= 0) {
 			if (oif == 0)
 				kern_errorf(
-				    &e, "cannot add route %s over %s: no device %s",
+				    &e, "cannot add route %s over VXLAN: no device %s",
 				    addr6_format_prefix(&want[j].dst6, (char[PREFIX6_STRLEN]){0}),
-				    wg ? "WireGuard" : "VXLAN",
-				    wg ? KERN_WG_IFNAME : KERN_VXLAN_IFNAME);
+				    KERN_VXLAN_IFNAME);
 			kern_keep_first(oif ? oif : -ENODEV, &first, err, &e);
 			continue;
 		}
@@ -209,7 +216,9 @@ int kroutes_reconcile(struct knl *nl, const struct kern_route *want, unsigned n,
 
 		if (present[j] || want[j].ipv6)
 			continue;
-		if ((vxlan || wg) && oif == 0) {
+		if (wg && oif == 0)
+			continue; /* as for IPv6 above */
+		if (vxlan && oif == 0) {
 			char p[PREFIX_STRLEN];
 
 			if (first == 0) {
