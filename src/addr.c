@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* DOC: IPv4 addresses, prefixes and endpoints.
+/* DOC: IPv4 addresses, prefixes, and endpoints of either family.
  *
  * Parsing is strict on purpose: the text comes from operators and peers, and
  * a value that could be read two ways must be rejected rather than guessed.
@@ -8,6 +8,9 @@
  * prefix length is 0..32; a port is 1..65535; nothing may trail the value.
  * addr_parse_prefix refuses host bits so 172.16.1.1/24 is reported, not
  * silently masked to 172.16.1.0/24.
+ *
+ * An IPv6 endpoint is bracketed ("[2001:db8::6]:7470", as in URLs, RFC
+ * 3986) or bare without a port; its address is addr6_parse's.
  *
  * Invariant: every struct prefix this module returns has its host bits zero.
  * Addresses are host byte order throughout. */
@@ -20,6 +23,7 @@
 #include <netinet/in.h>
 
 #include "nsagent/addr.h"
+#include "nsagent/addr6.h"
 
 /* Reads a decimal number of at most max_digits digits from *text without a
  * leading zero (except "0" itself) and advances *text past it. */
@@ -89,22 +93,55 @@ int addr_parse_prefix(const char *text, struct prefix *prefix)
 	return 0;
 }
 
-int addr_parse_endpoint(const char *text, uint16_t default_port, struct endpoint *endpoint)
+/* The ":port" after an endpoint's address (nothing: default_port). */
+static int parse_port(const char *p, uint16_t default_port, uint16_t *port)
 {
-	const char *p;
-	uint32_t addr, port = default_port;
+	uint32_t value = default_port;
 
-	if (!text || parse_quad(text, &p, &addr) < 0)
-		return -EINVAL;
 	if (*p == ':') {
 		p++;
-		if (parse_decimal(&p, 5, 65535, &port) < 0 || port == 0)
+		if (parse_decimal(&p, 5, 65535, &value) < 0 || value == 0)
 			return -EINVAL;
 	}
 	if (*p != '\0')
 		return -EINVAL;
-	endpoint->addr = addr;
-	endpoint->port = (uint16_t)port;
+	*port = (uint16_t)value;
+	return 0;
+}
+
+int addr_parse_endpoint(const char *text, uint16_t default_port, struct endpoint *endpoint)
+{
+	char v6[ADDR6_STRLEN];
+	struct in6_addr addr6;
+	const char *p, *close;
+	uint32_t addr;
+	uint16_t port;
+
+	if (!text)
+		return -EINVAL;
+	if (parse_quad(text, &p, &addr) == 0) {
+		if (parse_port(p, default_port, &port) < 0)
+			return -EINVAL;
+		endpoint->addr = nodeaddr_v4(addr);
+		endpoint->port = port;
+		return 0;
+	}
+	if (text[0] == '[') {
+		close = strchr(text, ']');
+		if (!close || (size_t)(close - text - 1) >= sizeof(v6))
+			return -EINVAL;
+		memcpy(v6, text + 1, (size_t)(close - text - 1));
+		v6[close - text - 1] = '\0';
+		if (addr6_parse(v6, &addr6) < 0 || parse_port(close + 1, default_port, &port) < 0)
+			return -EINVAL;
+	} else {
+		/* Bare: the whole text is the address, and there is no port. */
+		if (addr6_parse(text, &addr6) < 0)
+			return -EINVAL;
+		port = default_port;
+	}
+	endpoint->addr = nodeaddr_v6(&addr6);
+	endpoint->port = port;
 	return 0;
 }
 
@@ -127,9 +164,11 @@ const char *addr_format_prefix(const struct prefix *prefix, char *buf)
 
 const char *addr_format_endpoint(const struct endpoint *endpoint, char *buf)
 {
-	char addr[ADDR_STRLEN];
+	char addr[NODEADDR_STRLEN];
 
-	snprintf(buf, ENDPOINT_STRLEN, "%s:%u", addr_format(endpoint->addr, addr), endpoint->port);
+	nodeaddr_format(&endpoint->addr, addr);
+	snprintf(buf, ENDPOINT_STRLEN, endpoint->addr.family == AF_INET6 ? "[%s]:%u" : "%s:%u",
+		 addr, endpoint->port);
 	return buf;
 }
 
@@ -326,9 +365,10 @@ void addr_local_mac(uint8_t kind, uint32_t addr, uint8_t mac[ADDR_MAC_LEN])
 	mac[5] = (uint8_t)addr;
 }
 
-int addr_resolve(const char *host, uint32_t *addr, char *msg, size_t size)
+int addr_resolve(const char *host, int prefer, struct nodeaddr *addr, char *msg, size_t size)
 {
-	struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res = NULL;
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
+	const struct addrinfo *ai, *pick = NULL;
 	int ret = getaddrinfo(host, NULL, &hints, &res);
 
 	if (ret != 0) {
@@ -336,7 +376,20 @@ int addr_resolve(const char *host, uint32_t *addr, char *msg, size_t size)
 			 ret == EAI_SYSTEM ? strerror(errno) : gai_strerror(ret));
 		return ret == EAI_AGAIN ? -EAGAIN : -ENOENT;
 	}
-	*addr = ntohl(((const struct sockaddr_in *)res->ai_addr)->sin_addr.s_addr);
+	if (!prefer)
+		prefer = AF_INET;
+	for (ai = res; ai; ai = ai->ai_next) {
+		if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
+			continue;
+		if (!pick || (ai->ai_family == prefer && pick->ai_family != prefer))
+			pick = ai;
+	}
+	if (!pick) {
+		freeaddrinfo(res);
+		snprintf(msg, size, "cannot resolve %s: no IPv4 or IPv6 address", host);
+		return -ENOENT;
+	}
+	ret = nodeaddr_from_sockaddr(pick->ai_addr, addr, NULL);
 	freeaddrinfo(res);
-	return 0;
+	return ret;
 }

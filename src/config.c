@@ -458,14 +458,14 @@ const char *cfg_peer_host(const struct cfg *cfg, unsigned i)
 static int set_peer(struct cfg *cfg, const char *value, char *msg, size_t size)
 {
 	struct endpoint peer = {0};
-	char buf[ADDR_STRLEN], host[ADDR_HOST_MAX + 1] = "";
+	char buf[NODEADDR_STRLEN], host[ADDR_HOST_MAX + 1] = "";
 
 	/* Port 0 stands for "not given" until resolve_peer_ports(). */
 	if (addr_parse_endpoint(value, 0, &peer) < 0 &&
 	    addr_parse_host_endpoint(value, 0, host, &peer.port) < 0) {
 		snprintf(msg, size,
-			 "'%s' is neither an IPv4 address nor a host name, with an optional "
-			 ":PORT (1-65535)",
+			 "'%s' is neither an address (IPv4, IPv6, [IPv6]) nor a host name, with "
+			 "an optional :PORT (1-65535)",
 			 value);
 		return -EINVAL;
 	}
@@ -482,9 +482,9 @@ static int set_peer(struct cfg *cfg, const char *value, char *msg, size_t size)
 		const char *other = cfg_peer_host(cfg, i);
 
 		if (host[0] ? other && strcasecmp(other, host) == 0
-			    : !other && cfg->peers[i].addr == peer.addr) {
+			    : !other && nodeaddr_equal(&cfg->peers[i].addr, &peer.addr)) {
 			snprintf(msg, size, "%s is given twice",
-				 host[0] ? host : addr_format(peer.addr, buf));
+				 host[0] ? host : nodeaddr_format(&peer.addr, buf));
 			return -EINVAL;
 		}
 	}
@@ -520,18 +520,18 @@ static int set_port(struct cfg *cfg, const char *value, char *msg, size_t size)
 
 static int set_node_ip(struct cfg *cfg, const char *value, char *msg, size_t size)
 {
-	uint32_t addr;
+	struct nodeaddr addr;
 
 	if (strcmp(value, "auto") == 0) {
-		cfg->node_ip = 0;
+		memset(&cfg->node_ip, 0, sizeof(cfg->node_ip));
 		return 0;
 	}
-	if (addr_parse(value, &addr) < 0) {
-		snprintf(msg, size, "'%s' is not an IPv4 address (or 'auto')", value);
+	if (nodeaddr_parse(value, &addr) < 0) {
+		snprintf(msg, size, "'%s' is not an IPv4 or IPv6 address (or 'auto')", value);
 		return -EINVAL;
 	}
-	if (addr == 0) {
-		snprintf(msg, size, "0.0.0.0 is not a node address (use 'auto' to derive it)");
+	if (nodeaddr_is_zero(&addr)) {
+		snprintf(msg, size, "%s is not a node address (use 'auto' to derive it)", value);
 		return -EINVAL;
 	}
 	cfg->node_ip = addr;
@@ -810,15 +810,15 @@ static int set_key_file(struct cfg *cfg, const char *value, char *msg, size_t si
 
 static int set_listen(struct cfg *cfg, const char *value, char *msg, size_t size)
 {
-	uint32_t addr;
+	struct nodeaddr addr;
 
 	if (strcmp(value, "auto") == 0) {
 		cfg->listen_set = false;
-		cfg->listen_addr = 0;
+		memset(&cfg->listen_addr, 0, sizeof(cfg->listen_addr));
 		return 0;
 	}
-	if (addr_parse(value, &addr) < 0) {
-		snprintf(msg, size, "'%s' is not an IPv4 address (or 'auto')", value);
+	if (nodeaddr_parse(value, &addr) < 0) {
+		snprintf(msg, size, "'%s' is not an IPv4 or IPv6 address (or 'auto')", value);
 		return -EINVAL;
 	}
 	cfg->listen_addr = addr;
@@ -864,7 +864,7 @@ static int set_metrics(struct cfg *cfg, const char *value, char *msg, size_t siz
 
 	if (strcmp(value, "off") == 0) {
 		cfg->metrics_enabled = false;
-		cfg->metrics = (struct endpoint){0, 0};
+		memset(&cfg->metrics, 0, sizeof(cfg->metrics));
 		return 0;
 	}
 	/* The port is required: there is no customary one to default to. */
@@ -1246,40 +1246,65 @@ static int invalid(const struct cfg *cfg, enum cfg_key key, struct cfg_error *er
 	return -EINVAL;
 }
 
-int cfg_validate_node_ip(const struct cfg *cfg, uint32_t node_ip, struct cfg_error *err)
+/* The cluster range of addr's family holding it, formatted into range;
+ * false when it is outside. */
+static bool in_cluster(const struct cfg *cfg, const struct nodeaddr *addr, enum cfg_key *key,
+		       char range[PREFIX6_STRLEN])
 {
-	char a[ADDR_STRLEN], p[PREFIX_STRLEN];
-	const char *problem = addr_node_ip_problem(node_ip);
+	if (addr->family == AF_INET && addr_prefix_contains_addr(&cfg->cluster_cidr, addr->v4)) {
+		addr_format_prefix(&cfg->cluster_cidr, range);
+		*key = KEY_CLUSTER_CIDR;
+		return true;
+	}
+	if (addr->family == AF_INET6 &&
+	    addr6_prefix_contains_addr(&cfg->cluster_cidr6, &addr->v6)) {
+		addr6_format_prefix(&cfg->cluster_cidr6, range);
+		*key = KEY_CLUSTER_CIDR6;
+		return true;
+	}
+	return false;
+}
+
+int cfg_validate_node_ip(const struct cfg *cfg, const struct nodeaddr *node_ip,
+			 struct cfg_error *err)
+{
+	char a[NODEADDR_STRLEN], p[PREFIX6_STRLEN];
+	const char *problem = nodeaddr_node_problem(node_ip);
+	enum cfg_key range;
 
 	if (problem)
-		return invalid(cfg, KEY_NODE_IP, err, "%s %s", addr_format(node_ip, a), problem);
+		return invalid(cfg, KEY_NODE_IP, err, "%s %s", nodeaddr_format(node_ip, a),
+			       problem);
 	/* The underlay address inside the range would be both a node's
 	 * next hop and a destination routed to some node's bridge. */
-	if (addr_prefix_contains_addr(&cfg->cluster_cidr, node_ip))
-		return invalid(cfg, blame(cfg, KEY_NODE_IP, KEY_CLUSTER_CIDR), err,
-			       "node-ip %s is inside cluster-cidr %s", addr_format(node_ip, a),
-			       addr_format_prefix(&cfg->cluster_cidr, p));
+	if (in_cluster(cfg, node_ip, &range, p))
+		return invalid(cfg, blame(cfg, KEY_NODE_IP, range), err,
+			       "node-ip %s is inside %s %s", nodeaddr_format(node_ip, a),
+			       options[range].name, p);
 	return 0;
 }
 
 /* Peer i's address (given, or what its name resolved to) can be dialled:
  * a unicast address outside the cluster range, not this node's own. */
-static int check_peer_addr(const struct cfg *cfg, unsigned i, uint32_t addr, struct cfg_error *err)
+static int check_peer_addr(const struct cfg *cfg, unsigned i, const struct nodeaddr *addr,
+			   struct cfg_error *err)
 {
-	const char *host = cfg_peer_host(cfg, i), *problem = addr_unicast_problem(addr);
-	char a[ADDR_STRLEN], p[PREFIX_STRLEN], name[ADDR_HOST_MAX + ADDR_STRLEN + 4];
+	const char *host = cfg_peer_host(cfg, i), *problem;
+	char a[NODEADDR_STRLEN], p[PREFIX6_STRLEN], name[ADDR_HOST_MAX + NODEADDR_STRLEN + 4];
+	enum cfg_key range;
 
+	problem = addr->family == AF_INET6 ? addr6_unicast_problem(&addr->v6)
+					   : addr_unicast_problem(addr->v4);
 	if (host)
-		snprintf(name, sizeof(name), "%s (%s)", host, addr_format(addr, a));
+		snprintf(name, sizeof(name), "%s (%s)", host, nodeaddr_format(addr, a));
 	else
-		addr_format(addr, name);
+		nodeaddr_format(addr, name);
 	if (problem)
 		return invalid(cfg, KEY_PEER, err, "%s %s", name, problem);
-	if (addr_prefix_contains_addr(&cfg->cluster_cidr, addr))
-		return invalid(cfg, blame(cfg, KEY_PEER, KEY_CLUSTER_CIDR), err,
-			       "peer %s is inside cluster-cidr %s", name,
-			       addr_format_prefix(&cfg->cluster_cidr, p));
-	if (addr == cfg->node_ip)
+	if (in_cluster(cfg, addr, &range, p))
+		return invalid(cfg, blame(cfg, KEY_PEER, range), err, "peer %s is inside %s %s",
+			       name, options[range].name, p);
+	if (nodeaddr_equal(addr, &cfg->node_ip))
 		return invalid(cfg, blame(cfg, KEY_PEER, KEY_NODE_IP), err,
 			       "peer %s is this node's own address", name);
 	return 0;
@@ -1327,19 +1352,22 @@ static int validate_addresses(const struct cfg *cfg, struct cfg_error *err)
 				       addr_format_prefix(subnet, s), p);
 	}
 
-	if (cfg->node_ip && cfg_validate_node_ip(cfg, cfg->node_ip, err) < 0)
+	if (!nodeaddr_is_zero(&cfg->node_ip) && cfg_validate_node_ip(cfg, &cfg->node_ip, err) < 0)
 		return -EINVAL;
 
 	if (cfg->port == 0)
 		return invalid(cfg, KEY_PORT, err, "0 is not a port number (1-65535)");
-	if (cfg->listen_set && cfg->listen_addr != 0) {
-		problem = addr_unicast_problem(cfg->listen_addr);
-		if (problem && cfg->listen_addr >> 24 != 127)
-			return invalid(cfg, KEY_LISTEN, err, "%s %s",
-				       addr_format(cfg->listen_addr, a), problem);
+	if (cfg->listen_set && !nodeaddr_is_zero(&cfg->listen_addr)) {
+		const struct nodeaddr *listen = &cfg->listen_addr;
+
+		problem = listen->family == AF_INET6 ? addr6_unicast_problem(&listen->v6)
+						     : addr_unicast_problem(listen->v4);
+		if (problem && !nodeaddr_is_loopback(listen))
+			return invalid(cfg, KEY_LISTEN, err, "%s %s", nodeaddr_format(listen, a),
+				       problem);
 	}
 
-	if (cfg->iface[0] && cfg->node_ip)
+	if (cfg->iface[0] && !nodeaddr_is_zero(&cfg->node_ip))
 		return invalid(cfg, blame(cfg, KEY_IFACE, KEY_NODE_IP), err,
 			       "give --node-ip or --iface, not both");
 	if (cfg->n_peers > CFG_MAX_PEERS)
@@ -1350,16 +1378,17 @@ static int validate_addresses(const struct cfg *cfg, struct cfg_error *err)
 
 		if (peer->port == 0)
 			return invalid(cfg, KEY_PEER, err, "%s: 0 is not a port number (1-65535)",
-				       host ? host : addr_format(peer->addr, a));
+				       host ? host : nodeaddr_format(&peer->addr, a));
 		/* A name's address is checked once it is resolved. */
 		if (host)
 			continue;
-		if (check_peer_addr(cfg, i, peer->addr, err) < 0)
+		if (check_peer_addr(cfg, i, &peer->addr, err) < 0)
 			return -EINVAL;
 		for (unsigned j = 0; j < i; j++) {
-			if (!cfg_peer_host(cfg, j) && cfg->peers[j].addr == peer->addr)
+			if (!cfg_peer_host(cfg, j) &&
+			    nodeaddr_equal(&cfg->peers[j].addr, &peer->addr))
 				return invalid(cfg, KEY_PEER, err, "%s is given twice",
-					       addr_format(peer->addr, a));
+					       nodeaddr_format(&peer->addr, a));
 		}
 	}
 	return 0;
@@ -1367,7 +1396,7 @@ static int validate_addresses(const struct cfg *cfg, struct cfg_error *err)
 
 int cfg_resolve_peers(const struct cfg *cfg, struct endpoint *out, struct cfg_error *err)
 {
-	char a[ADDR_STRLEN], b[ADDR_STRLEN];
+	char a[NODEADDR_STRLEN], b[NODEADDR_STRLEN];
 
 	for (unsigned i = 0; i < cfg->n_peers; i++) {
 		const char *host = cfg_peer_host(cfg, i);
@@ -1377,19 +1406,23 @@ int cfg_resolve_peers(const struct cfg *cfg, struct endpoint *out, struct cfg_er
 		out[i] = cfg->peers[i];
 		if (!host)
 			continue;
-		ret = addr_resolve(host, &out[i].addr, msg, sizeof(msg));
+		/* A name with both families takes this node's; with --node-ip
+		 * auto, IPv4, as before IPv6 underlays. */
+		ret = addr_resolve(host, cfg->node_ip.family, &out[i].addr, msg, sizeof(msg));
 		if (ret < 0) {
 			invalid(cfg, KEY_PEER, err, "%s", msg);
 			return ret == -EAGAIN ? ret : -EINVAL;
 		}
-		if (check_peer_addr(cfg, i, out[i].addr, err) < 0)
+		if (check_peer_addr(cfg, i, &out[i].addr, err) < 0)
 			return -EINVAL;
 		for (unsigned j = 0; j < i; j++) {
-			if (out[j].addr == out[i].addr && out[j].port == out[i].port)
+			if (nodeaddr_equal(&out[j].addr, &out[i].addr) &&
+			    out[j].port == out[i].port)
 				return invalid(cfg, KEY_PEER, err, "%s (%s) and %s are one peer",
-					       host, addr_format(out[i].addr, a),
-					       cfg_peer_host(cfg, j) ? cfg_peer_host(cfg, j)
-								     : addr_format(out[j].addr, b));
+					       host, nodeaddr_format(&out[i].addr, a),
+					       cfg_peer_host(cfg, j)
+						   ? cfg_peer_host(cfg, j)
+						   : nodeaddr_format(&out[j].addr, b));
 		}
 	}
 	return 0;
@@ -1581,7 +1614,7 @@ static void print_peers(const struct cfg *cfg, const struct cfg_option *opt, FIL
 		else if (cfg->peers[i].port)
 			addr_format_endpoint(&cfg->peers[i], buf);
 		else
-			addr_format(cfg->peers[i].addr, buf);
+			nodeaddr_format(&cfg->peers[i].addr, buf);
 		print_line(out, opt, buf);
 	}
 }
@@ -1593,9 +1626,10 @@ static void print_port(const struct cfg *cfg, const struct cfg_option *opt, FILE
 
 static void print_node_ip(const struct cfg *cfg, const struct cfg_option *opt, FILE *out)
 {
-	char buf[ADDR_STRLEN];
+	char buf[NODEADDR_STRLEN];
 
-	print_line(out, opt, cfg->node_ip ? addr_format(cfg->node_ip, buf) : "auto");
+	print_line(out, opt,
+		   nodeaddr_is_zero(&cfg->node_ip) ? "auto" : nodeaddr_format(&cfg->node_ip, buf));
 }
 
 static void print_subnet(const struct cfg *cfg, const struct cfg_option *opt, FILE *out)
@@ -1745,9 +1779,9 @@ static void print_key_file(const struct cfg *cfg, const struct cfg_option *opt, 
 
 static void print_listen(const struct cfg *cfg, const struct cfg_option *opt, FILE *out)
 {
-	char buf[ADDR_STRLEN];
+	char buf[NODEADDR_STRLEN];
 
-	print_line(out, opt, cfg->listen_set ? addr_format(cfg->listen_addr, buf) : "auto");
+	print_line(out, opt, cfg->listen_set ? nodeaddr_format(&cfg->listen_addr, buf) : "auto");
 }
 
 static void print_max_peers(const struct cfg *cfg, const struct cfg_option *opt, FILE *out)

@@ -34,6 +34,7 @@
 #include "nsagent/frame.h"
 #include "nsagent/listen.h"
 #include "nsagent/log.h"
+#include "nsagent/wire.h"
 #include "nsagent/xalloc.h"
 
 /* Replies queued for one client: room for a few of the largest (one frame
@@ -181,7 +182,7 @@ static NsaCtl__Status *status_to_proto(const struct status *st)
 	out->healthy = st->healthy;
 	out->problem = (char *)st->problem;
 	out->node_id = (char *)st->node_id;
-	out->node_ip = st->node_ip;
+	wire_put_nodeaddr(&st->node_ip, &out->node_ip, &out->node_ip6);
 	out->subnet = st->subnet_known ? prefix_to_proto(&st->subnet) : NULL;
 	out->bridge = (char *)st->bridge;
 	out->bridge_addr = st->bridge_addr;
@@ -228,7 +229,7 @@ static NsaCtl__Status *status_to_proto(const struct status *st)
 
 		nsa_ctl__peer__init(pp);
 		pp->node_id = (char *)p->node_id;
-		pp->addr = p->endpoint.addr;
+		wire_put_nodeaddr(&p->endpoint.addr, &pp->addr, &pp->addr6);
 		pp->port = p->endpoint.port;
 		pp->state = (char *)p->state;
 		pp->mode = (char *)p->mode;
@@ -314,7 +315,9 @@ static void status_from_proto(const NsaCtl__Status *in, struct status *st)
 	st->healthy = in->healthy;
 	copy_text(st->problem, sizeof(st->problem), in->problem);
 	copy_text(st->node_id, sizeof(st->node_id), in->node_id);
-	st->node_ip = in->node_ip;
+	/* A malformed address reads as none. */
+	if (wire_get_nodeaddr(in->node_ip, &in->node_ip6, &st->node_ip) < 0)
+		memset(&st->node_ip, 0, sizeof(st->node_ip));
 	st->subnet_known = prefix_from_proto(in->subnet, &st->subnet);
 	copy_text(st->bridge, sizeof(st->bridge), in->bridge);
 	st->bridge_addr = in->bridge_addr;
@@ -355,7 +358,8 @@ static void status_from_proto(const NsaCtl__Status *in, struct status *st)
 		if (!p)
 			break;
 		copy_text(p->node_id, sizeof(p->node_id), pp->node_id);
-		p->endpoint.addr = pp->addr;
+		if (wire_get_nodeaddr(pp->addr, &pp->addr6, &p->endpoint.addr) < 0)
+			memset(&p->endpoint.addr, 0, sizeof(p->endpoint.addr));
 		p->endpoint.port = (uint16_t)pp->port;
 		copy_text(p->state, sizeof(p->state), pp->state);
 		copy_text(p->mode, sizeof(p->mode), pp->mode);

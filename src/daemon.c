@@ -93,7 +93,7 @@ struct daemon {
 	bool ready;
 	bool failed;			/* a fatal error inside a callback: stop the loop */
 	struct pidfile *pidfile;	/* locked while the agent runs (pidfile.c) */
-	uint32_t node_ip;		/* as chosen at start */
+	struct nodeaddr node_ip;	/* as chosen at start */
 	unsigned underlay_mtu;		/* of the node IP's link */
 	char underlay_ifname[IFNAMSIZ]; /* the node IP's link; "" = not found */
 	/* Its IPv6 link-local address (dual-stack): the next hop peers on
@@ -241,7 +241,8 @@ static int apply_local(struct daemon *d, const struct rde_plan *plan)
 	free(d->topo.namespaces);
 	d->topo.namespaces = NULL;
 	build_topology(d->cfg, plan, &d->topo);
-	d->topo.wg_addr = d->node_ip;
+	/* WireGuard's endpoints are IPv4 for now (src/wguapi.c). */
+	d->topo.wg_addr = d->node_ip.family == AF_INET ? d->node_ip.v4 : 0;
 	plan_datapath(&d->topo, plan);
 	/* Namespace addresses are the allocator's (persisted, runtime ones too). */
 	if (open_namespaces(d) < 0) {
@@ -289,7 +290,8 @@ static void on_plan(void *arg, const struct rde_plan *plan)
 }
 
 /* rde: the kernel's path to a peer's node IP, for --backend auto. */
-static int lookup_path(void *arg, uint32_t node_ip, struct kern_path *path, struct kern_error *err)
+static int lookup_path(void *arg, const struct nodeaddr *node_ip, struct kern_path *path,
+		       struct kern_error *err)
 {
 	return kern_route_path(arg, node_ip, path, err);
 }
@@ -319,15 +321,16 @@ static int resolve_seeds(struct daemon *d)
  * first peer (given or persisted), else the host's only global address
  * (src/nodeip.c says why not the first one). A derived address that no
  * peer could reach (loopback, link-local) is refused, naming the flags. */
-static int choose_node_ip(const struct daemon *d, uint32_t *node_ip)
+static int choose_node_ip(const struct daemon *d, struct nodeaddr *node_ip)
 {
 	struct kern_error kerr = {{0}};
 	const struct endpoint *first = NULL;
-	char buf[ADDR_STRLEN], how[ADDR_HOST_MAX + 64], msg[512];
+	char buf[NODEADDR_STRLEN], how[ADDR_HOST_MAX + 64], msg[512];
 	const char *problem;
+	uint32_t v4 = 0;
 	int ret;
 
-	if (d->cfg->node_ip) {
+	if (!nodeaddr_is_zero(&d->cfg->node_ip)) {
 		*node_ip = d->cfg->node_ip;
 		return 0;
 	}
@@ -336,40 +339,44 @@ static int choose_node_ip(const struct daemon *d, uint32_t *node_ip)
 	else if (d->state->n_peers)
 		first = &d->state->peers[0];
 	if (d->cfg->iface[0]) {
-		ret = nodeip_host_address(&d->cfg->cluster_cidr, d->cfg->iface, node_ip, msg,
+		ret = nodeip_host_address(&d->cfg->cluster_cidr, d->cfg->iface, &v4, msg,
 					  sizeof(msg));
 		if (ret < 0) {
 			log_error("cannot choose a node IP: %s", msg);
 			return ret;
 		}
+		*node_ip = nodeaddr_v4(v4);
 		snprintf(how, sizeof(how), "the address of --iface %s", d->cfg->iface);
 	} else if (first) {
-		ret = kern_route_source(first->addr, node_ip, &kerr);
+		/* Of the first peer's family: an IPv6 peer gives an IPv6 node
+		 * address (the IPv6 route's source). */
+		ret = kern_route_source(&first->addr, node_ip, &kerr);
 		if (ret < 0) {
 			log_error("cannot choose a node IP (give --node-ip or --iface): %s",
 				  kerr.message);
 			return ret;
 		}
 		snprintf(how, sizeof(how), "the source address towards %s%s%s",
-			 addr_format(first->addr, (char[ADDR_STRLEN]){0}),
+			 nodeaddr_format(&first->addr, (char[NODEADDR_STRLEN]){0}),
 			 d->cfg->n_peers && cfg_peer_host(d->cfg, 0) ? ", peer " : "",
 			 d->cfg->n_peers && cfg_peer_host(d->cfg, 0) ? cfg_peer_host(d->cfg, 0)
 								     : "");
 	} else {
-		ret = nodeip_host_address(&d->cfg->cluster_cidr, NULL, node_ip, msg, sizeof(msg));
+		ret = nodeip_host_address(&d->cfg->cluster_cidr, NULL, &v4, msg, sizeof(msg));
 		if (ret < 0) {
 			log_error("cannot choose a node IP: %s", msg);
 			return ret;
 		}
+		*node_ip = nodeaddr_v4(v4);
 		snprintf(how, sizeof(how), "no --peer: the host's only global address");
 	}
-	problem = addr_node_ip_problem(*node_ip);
+	problem = nodeaddr_node_problem(node_ip);
 	if (problem) {
 		log_error("node IP %s (%s) %s: no peer could reach it; give --iface or --node-ip",
-			  addr_format(*node_ip, buf), how, problem);
+			  nodeaddr_format(node_ip, buf), how, problem);
 		return -EADDRNOTAVAIL;
 	}
-	log_info("node IP %s (%s)", addr_format(*node_ip, buf), how);
+	log_info("node IP %s (%s)", nodeaddr_format(node_ip, buf), how);
 	return 0;
 }
 
@@ -577,7 +584,7 @@ static void warn_exposed_metrics(const struct cfg *cfg)
 {
 	char where[ENDPOINT_STRLEN];
 
-	if (cfg->metrics_enabled && cfg->metrics.addr >> 24 != 127)
+	if (cfg->metrics_enabled && !nodeaddr_is_loopback(&cfg->metrics.addr))
 		log_warn("metrics endpoint %s is not a loopback address: it exposes the agent's "
 			 "metrics (peers, addresses, routes) to every host that reaches it",
 			 addr_format_endpoint(&cfg->metrics, where));
@@ -586,8 +593,8 @@ static void warn_exposed_metrics(const struct cfg *cfg)
 static bool same_metrics(const struct cfg *a, const struct cfg *b)
 {
 	return a->metrics_enabled == b->metrics_enabled &&
-	       (!a->metrics_enabled ||
-		(a->metrics.addr == b->metrics.addr && a->metrics.port == b->metrics.port));
+	       (!a->metrics_enabled || (nodeaddr_equal(&a->metrics.addr, &b->metrics.addr) &&
+					a->metrics.port == b->metrics.port));
 }
 
 static void on_status(void *arg, struct status *st);
@@ -826,7 +833,8 @@ static unsigned probe_targets(void *arg, int family, struct probe_source *source
 }
 
 /* A peer's probes of one family (probe may be NULL: none). */
-static void probe_status(const struct probe *probe, uint32_t node_ip, struct status_probes *p)
+static void probe_status(const struct probe *probe, const struct nodeaddr *node_ip,
+			 struct status_probes *p)
 {
 	const struct probe_peer *pr =
 	    probe ? probe_table_find(probe_get_table(probe), node_ip) : NULL;
@@ -899,6 +907,10 @@ static void peer_status(struct daemon *d, struct status *st)
 			p->route = pi->route.stale ? STATUS_ROUTE_STALE : STATUS_ROUTE_INSTALLED;
 			snprintf(p->mode, sizeof(p->mode), "%s", backend_mode_name(pi->route.mode));
 		}
+		/* No path at all (an underlay of the other family): mode says
+		 * so, where a peer merely not advertised yet has none. */
+		if (pi->route.no_path)
+			snprintf(p->mode, sizeof(p->mode), "none");
 		p->subnet6 = pi->route.subnet6;
 		p->subnet6_known = pi->route.subnet6_known;
 		p->link_local6 = pi->route.link_local6;
@@ -908,8 +920,8 @@ static void peer_status(struct daemon *d, struct status *st)
 			snprintf(p->mode6, sizeof(p->mode6), "%s",
 				 backend_mode_name(pi->route.mode6));
 		}
-		probe_status(d->probe, pi->endpoint.addr, &p->probe);
-		probe_status(d->probe6, pi->endpoint.addr, &p->probe6);
+		probe_status(d->probe, &pi->endpoint.addr, &p->probe);
+		probe_status(d->probe6, &pi->endpoint.addr, &p->probe6);
 		snprintf(p->mode_reason, sizeof(p->mode_reason), "%s", pi->route.why);
 		wireguard_peer_status(d, &pi->route, p);
 	}
@@ -1156,10 +1168,10 @@ static void stop_operations(struct daemon *d)
 static void choose_underlay(struct daemon *d)
 {
 	struct kern_error kerr = {{0}};
-	char ifname[IFNAMSIZ] = "", ip[ADDR_STRLEN];
+	char ifname[IFNAMSIZ] = "", ip[NODEADDR_STRLEN];
 	unsigned mtu = 0;
 
-	if (kern_addr_link(d->node_ip, &mtu, ifname, &kerr) < 0 || mtu == 0) {
+	if (kern_addr_link(&d->node_ip, &mtu, ifname, &kerr) < 0 || mtu == 0) {
 		log_warn("cannot read the underlay MTU (%s): assuming %u", kerr.message,
 			 BACKEND_DEFAULT_MTU);
 		mtu = BACKEND_DEFAULT_MTU;
@@ -1179,7 +1191,7 @@ static void choose_underlay(struct daemon *d)
 			 "port %u, local %s, MTU %u) for peers that are not on-link",
 			 backend_name(d->cfg->backend), ifname[0] ? ifname : "?", mtu,
 			 KERN_VXLAN_IFNAME, KERN_VXLAN_VNI, KERN_VXLAN_PORT,
-			 addr_format(d->node_ip, ip), backend_vxlan_mtu(mtu));
+			 nodeaddr_format(&d->node_ip, ip), backend_vxlan_mtu(mtu));
 	else
 		log_info("data path: backend direct, underlay %s MTU %u", ifname[0] ? ifname : "?",
 			 mtu);
@@ -1223,7 +1235,7 @@ static void mark_ready(struct daemon *d)
 			 d->cfg->run_dir);
 	log_info("ready");
 	notify_send("READY=1\nSTATUS=running: node IP %s",
-		    addr_format(d->node_ip, (char[ADDR_STRLEN]){0}));
+		    nodeaddr_format(&d->node_ip, (char[NODEADDR_STRLEN]){0}));
 }
 
 static void on_watchdog(evutil_socket_t fd, short what, void *arg)
@@ -1468,9 +1480,11 @@ static int start_sessions(struct daemon *d)
 
 	memcpy(pc.node_id, d->state->node_id, NODE_ID_LEN);
 	pc.node_ip = d->node_ip;
-	if (backend_has_vtep(cfg->backend)) {
-		pc.vtep = d->node_ip;
-		backend_vtep_mac(d->node_ip, pc.vtep_mac);
+	/* An IPv4 VTEP only: VXLAN over an IPv6 underlay is not ours to
+	 * advertise here (see struct rde_config). */
+	if (backend_has_vtep(cfg->backend) && d->node_ip.family == AF_INET) {
+		pc.vtep = d->node_ip.v4;
+		backend_vtep_mac(d->node_ip.v4, pc.vtep_mac);
 	}
 	pc.ipv6 = cfg->ipv6;
 	pc.link_local6 = d->link_local6;
@@ -1488,6 +1502,7 @@ static int start_sessions(struct daemon *d)
 	pc.accept_rate = cfg->accept_rate;
 	pc.rde = d->rde;
 	pc.cluster = cfg->cluster_cidr;
+	pc.cluster6 = cfg->cluster_cidr6;
 	pc.seeds = d->seeds;
 	pc.seed_hosts = (const char(*)[ADDR_HOST_MAX + 1]) cfg->peer_hosts;
 	pc.n_seeds = cfg->n_peers;
@@ -1532,7 +1547,7 @@ int daemon_run(const struct cfg *cfg)
 		goto out;
 	/* An explicit --node-ip was checked with the config; a derived one
 	 * only now. */
-	if (cfg_validate_node_ip(cfg, d.node_ip, &cerr) < 0) {
+	if (cfg_validate_node_ip(cfg, &d.node_ip, &cerr) < 0) {
 		log_error("%s: %s", cerr.where, cerr.message);
 		goto out;
 	}

@@ -209,7 +209,8 @@ int metrics_server_new(struct event_base *base, const struct endpoint *endpoint,
 		       void *fill_arg, struct metrics_server **out, char *err, size_t err_size)
 {
 	struct metrics_server *server = xcalloc(1, sizeof(*server));
-	struct sockaddr_in sin = {.sin_family = AF_INET};
+	struct sockaddr_storage ss;
+	socklen_t ss_len;
 	struct evconnlistener *listener;
 	char where[ENDPOINT_STRLEN];
 
@@ -226,12 +227,11 @@ int metrics_server_new(struct event_base *base, const struct endpoint *endpoint,
 	evhttp_set_timeout(server->http, METRICS_TIMEOUT_S);
 	evhttp_set_gencb(server->http, on_request, server);
 	evhttp_set_bevcb(server->http, on_new_conn, server);
-	sin.sin_addr.s_addr = htonl(endpoint->addr);
-	sin.sin_port = htons(endpoint->port);
+	ss_len = nodeaddr_to_sockaddr(&endpoint->addr, endpoint->port, &ss);
 	/* Our own listener, so that the cap and the accept pauses can disable it. */
 	listener = evconnlistener_new_bind(
 	    base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, -1,
-	    (struct sockaddr *)&sin, sizeof(sin));
+	    (struct sockaddr *)&ss, (int)ss_len);
 	if (!listener) {
 		int e = errno ? errno : EADDRNOTAVAIL;
 

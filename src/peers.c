@@ -50,12 +50,13 @@ struct peer *find_by_id(struct peer_mgr *mgr, const uint8_t *id)
 	return NULL;
 }
 
-struct peer *find_by_endpoint(struct peer_mgr *mgr, uint32_t addr, uint16_t port)
+struct peer *find_by_endpoint(struct peer_mgr *mgr, const struct nodeaddr *addr, uint16_t port)
 {
 	struct peer *peer;
 
 	TAILQ_FOREACH(peer, &mgr->peers, entry)
-	if (!peer->dead && peer->endpoint.addr == addr && peer->endpoint.port == port)
+	if (!peer->dead && nodeaddr_equal(&peer->endpoint.addr, addr) &&
+	    peer->endpoint.port == port)
 		return peer;
 	return NULL;
 }
@@ -105,9 +106,9 @@ static void keepalive_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-static bool is_self_endpoint(const struct peer_mgr *mgr, uint32_t addr, uint16_t port)
+static bool is_self_endpoint(const struct peer_mgr *mgr, const struct nodeaddr *addr, uint16_t port)
 {
-	return addr == mgr->config.node_ip && port == mgr->port;
+	return nodeaddr_equal(addr, &mgr->config.node_ip) && port == mgr->port;
 }
 
 /* A learned peer that has never had a session and is not in one now: the
@@ -189,7 +190,7 @@ struct peer *peer_new(struct peer_mgr *mgr, const struct endpoint *endpoint, boo
 	peer->slot = slot_take(mgr);
 	backoff_init(&peer->backoff, mgr->config.connect_retry_min_ms,
 		     mgr->config.connect_retry_max_ms,
-		     mgr->rng_seed + mgr->n_peers * 7919 + endpoint->addr);
+		     mgr->rng_seed + mgr->n_peers * 7919 + nodeaddr_mix(&endpoint->addr));
 	peer->retry_timer = evtimer_new(mgr->base, retry_cb, peer);
 	peer->handshake_timer = evtimer_new(mgr->base, handshake_cb, peer);
 	peer->hold_timer = evtimer_new(mgr->base, hold_cb, peer);
@@ -293,7 +294,7 @@ static void send_peer_list(struct peer *to, uint64_t since)
 		nsa_peer__peer_info__init(&infos[n]);
 		infos[n].node_id.data = p->node_id;
 		infos[n].node_id.len = NODE_ID_LEN;
-		infos[n].addr = p->endpoint.addr;
+		wire_put_nodeaddr(&p->endpoint.addr, &infos[n].addr, &infos[n].addr6);
 		infos[n].port = p->endpoint.port;
 		rde_peer_view(mgr->rde, p->node_id, &view);
 		if (view.subnet_known) {
@@ -408,13 +409,22 @@ void pex_batch_cb(evutil_socket_t fd, short what, void *arg)
  * of its own host or to a namespace. Loopback is let through only by
  * config.allow_loopback, the unit-test harness's switch. Returns why addr
  * is refused, as a phrase after it, or NULL. */
-const char *undialable(const struct peer_mgr *mgr, uint32_t addr)
+const char *undialable(const struct peer_mgr *mgr, const struct nodeaddr *addr)
 {
-	const char *problem = addr_unicast_problem(addr);
+	const char *problem;
 
-	if (problem && !(mgr->config.allow_loopback && addr >> 24 == 127))
+	if (addr->family == AF_INET6)
+		problem = addr6_unicast_problem(&addr->v6);
+	else if (addr->family == AF_INET)
+		problem = addr_unicast_problem(addr->v4);
+	else
+		problem = "is not an address";
+	if (problem && !(mgr->config.allow_loopback && nodeaddr_is_loopback(addr)))
 		return problem;
-	if (addr_prefix_contains_addr(&mgr->config.cluster, addr))
+	if ((addr->family == AF_INET &&
+	     addr_prefix_contains_addr(&mgr->config.cluster, addr->v4)) ||
+	    (addr->family == AF_INET6 && mgr->config.cluster6.len &&
+	     addr6_prefix_contains_addr(&mgr->config.cluster6, &addr->v6)))
 		return "is inside the cluster range";
 	return NULL;
 }
@@ -452,29 +462,34 @@ void learn_peers(struct peer *from, const NsaPeer__PeerList *list)
 	for (size_t i = 0; i < list->n_peers && i < PEER_MAX_PEERS; i++) {
 		const NsaPeer__PeerInfo *info = list->peers[i];
 		const char *problem;
-		struct endpoint ep;
+		struct endpoint ep = {0};
 		struct peer *p;
 
+		/* An address that does not decode is malformed input: counted,
+		 * the entry dropped, the session kept. */
+		if (wire_get_nodeaddr(info->addr, &info->addr6, &ep.addr) < 0) {
+			mgr->stats.frames_malformed++;
+			continue;
+		}
+		ep.port = (uint16_t)info->port;
 		if (info->node_id.len != NODE_ID_LEN || node_id_is_zero(info->node_id.data) ||
 		    node_id_cmp(info->node_id.data, mgr->config.node_id) == 0 || info->port == 0 ||
-		    info->port > 65535 || is_self_endpoint(mgr, info->addr, (uint16_t)info->port))
+		    info->port > 65535 || is_self_endpoint(mgr, &ep.addr, ep.port))
 			continue;
-		problem = undialable(mgr, info->addr);
+		problem = undialable(mgr, &ep.addr);
 		if (problem) {
-			char buf[ADDR_STRLEN];
+			char buf[NODEADDR_STRLEN];
 
 			if (!from_name[0])
 				peer_name(from, from_name, sizeof(from_name));
 			if (undialable_n++ < PEER_REJECT_LOG_MAX)
 				log_warn("peer %s: relayed peer %s ignored: it %s", from_name,
-					 addr_format(info->addr, buf), problem);
+					 nodeaddr_format(&ep.addr, buf), problem);
 			continue;
 		}
-		ep.addr = info->addr;
-		ep.port = (uint16_t)info->port;
 		p = find_by_id(mgr, info->node_id.data);
 		if (!p)
-			p = find_by_endpoint(mgr, ep.addr, ep.port);
+			p = find_by_endpoint(mgr, &ep.addr, ep.port);
 		if (!p) {
 			char buf[ENDPOINT_STRLEN];
 
@@ -515,7 +530,7 @@ void learn_peers(struct peer *from, const NsaPeer__PeerList *list)
 
 void add_initial(struct peer_mgr *mgr, const struct endpoint *ep, bool seed, const char *host)
 {
-	const char *problem = undialable(mgr, ep->addr);
+	const char *problem = undialable(mgr, &ep->addr);
 	struct peer *peer;
 
 	if (problem) {
@@ -526,9 +541,9 @@ void add_initial(struct peer_mgr *mgr, const struct endpoint *ep, bool seed, con
 			 addr_format_endpoint(ep, buf), problem);
 		return;
 	}
-	if (is_self_endpoint(mgr, ep->addr, ep->port))
+	if (is_self_endpoint(mgr, &ep->addr, ep->port))
 		return;
-	peer = find_by_endpoint(mgr, ep->addr, ep->port);
+	peer = find_by_endpoint(mgr, &ep->addr, ep->port);
 	if (!peer)
 		peer = peer_new(mgr, ep, false);
 	if (!peer)

@@ -93,10 +93,11 @@ void probe_table_free(struct probe_table *table)
 	free(table);
 }
 
-static struct probe_peer *find_peer(struct probe_peer *peers, unsigned n, uint32_t node_ip)
+static struct probe_peer *find_peer(struct probe_peer *peers, unsigned n,
+				    const struct nodeaddr *node_ip)
 {
 	for (unsigned i = 0; i < n; i++) {
-		if (peers[i].node_ip == node_ip)
+		if (nodeaddr_equal(&peers[i].node_ip, node_ip))
 			return &peers[i];
 	}
 	return NULL;
@@ -111,10 +112,10 @@ void probe_table_sync(struct probe_table *table, const struct probe_target *targ
 		const struct probe_peer *old;
 		struct probe_peer *p;
 
-		if (find_peer(peers, kept, targets[i].node_ip))
+		if (find_peer(peers, kept, &targets[i].node_ip))
 			continue;
 		p = &peers[kept++];
-		old = find_peer(table->peers, table->n_peers, targets[i].node_ip);
+		old = find_peer(table->peers, table->n_peers, &targets[i].node_ip);
 		if (old && old->addr == targets[i].addr &&
 		    memcmp(&old->addr6, &targets[i].addr6, sizeof(old->addr6)) == 0) {
 			*p = *old;
@@ -231,7 +232,8 @@ const struct probe_peer *probe_table_get(const struct probe_table *table, unsign
 	return i < table->n_peers ? &table->peers[i] : NULL;
 }
 
-const struct probe_peer *probe_table_find(const struct probe_table *table, uint32_t node_ip)
+const struct probe_peer *probe_table_find(const struct probe_table *table,
+					  const struct nodeaddr *node_ip)
 {
 	return find_peer(table->peers, table->n_peers, node_ip);
 }
@@ -384,9 +386,9 @@ static void on_change(void *arg, const struct probe_peer *peer, enum probe_resul
 {
 	const struct probe *p = arg;
 	const char *family = p->family == AF_INET6 ? "IPv6 " : "";
-	char node[ADDR_STRLEN], addr[ADDR6_STRLEN];
+	char node[NODEADDR_STRLEN], addr[ADDR6_STRLEN];
 
-	addr_format(peer->node_ip, node);
+	nodeaddr_format(&peer->node_ip, node);
 	format_target(peer->addr, &peer->addr6, addr);
 	if (peer->result == PROBE_FAILED)
 		log_warn("%sdata path to peer %s broken: %u probes to %s lost in a row", family,

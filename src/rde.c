@@ -72,7 +72,10 @@ enum rde_path6 {
 struct rde_node {
 	uint8_t node_id[NODE_ID_LEN];
 	bool up;
-	uint32_t node_ip;
+	struct nodeaddr node_ip;
+	/* Why its subnets get no route although accepted (choose_path: our
+	 * underlays cannot reach each other), NULL when they do. */
+	const char *no_path;
 	/* Its last advert as received (bounded), kept so that entries refused
 	 * because another node held them can be reconsidered when it leaves. */
 	struct prefix advert[RIB_MAX_SUBNETS_PER_NODE];
@@ -196,7 +199,7 @@ static struct rde_datapath datapath_for(const struct rde *rde, const struct kern
 	/* With --backend auto the device exists only while some peer is
 	 * reached over it, so an all-on-link cluster carries no idle tunnel. */
 	if (backend == CFG_BACKEND_VXLAN || (backend == CFG_BACKEND_AUTO && dp.vxlan))
-		dp.vtep = rde->config.node_ip;
+		dp.vtep = rde->config.node_ip.family == AF_INET ? rde->config.node_ip.v4 : 0;
 	return dp;
 }
 
@@ -241,6 +244,13 @@ static void update_rib_local(struct rde *rde)
 	if (rde_subnet6(rde, &rde->local6[n]))
 		n++;
 	rib_set_local6(rde->rib, rde->local6, n);
+}
+
+/* The node's data path (choose_path) onto its IPv4 entries. */
+static void set_path(struct rde *rde, const struct rde_node *node)
+{
+	rib_set_path(rde->rib, node->node_id, node->mode, node->vtep, node->vtep_mac);
+	rib_set_routed(rde->rib, node->node_id, !node->no_path);
 }
 
 static enum kern_mode path6_mode(enum rde_path6 path)
@@ -318,7 +328,7 @@ static void apply_advert(struct rde *rde, struct rde_node *node, bool report)
 			   node->advert_explicit, verdicts);
 	/* Entries new to the RIB (a reconsideration) take the node's data path. */
 	if (node->mode_known)
-		rib_set_path(rde->rib, node->node_id, node->mode, node->vtep, node->vtep_mac);
+		set_path(rde, node);
 	node->deferred = false;
 	first = judge_advert(rde, node, false, verdicts, node->n_advert, report, was_deferred);
 	node->subnet_known = first >= 0;
@@ -464,62 +474,102 @@ static void check_conflict(struct rde *rde, const struct rde_node *node,
 
 /* ---- the data path of one peer ---- */
 
-/* The mode for a peer whose advert just arrived; why gets the reason. */
-static enum kern_mode choose_mode(const struct rde *rde, uint32_t node_ip, bool peer_vtep,
-				  bool peer_wg, char *why, size_t why_size)
+/* The mode for a peer whose advert just arrived; why gets the reason,
+ * *onlink whether the peer's node address is on our link (as far as
+ * --backend auto asked). peer_wg: it advertised a good WireGuard key. */
+static enum kern_mode choose_mode(const struct rde *rde, const struct nodeaddr *node_ip,
+				  bool peer_vtep, bool peer_wg, bool *onlink, char *why,
+				  size_t why_size)
 {
 	enum cfg_backend backend = rde->config.backend;
 	struct kern_error kerr = {{0}};
-	struct kern_path path = {0};
-	char gw[ADDR_STRLEN];
-	bool onlink = true, fallback = false;
+	struct kern_path path;
+	char gw[NODEADDR_STRLEN];
+	bool fallback = false;
 	enum kern_mode mode;
 	int len;
 
+	memset(&path, 0, sizeof(path));
+	*onlink = true;
 	/* --encrypt routed needs the lookup too; it implies backend auto. */
 	if (backend == CFG_BACKEND_AUTO && rde->config.path) {
 		if (rde->config.path(rde->config.path_arg, node_ip, &path, &kerr) < 0) {
-			onlink = false;
+			*onlink = false;
 			len = snprintf(why, why_size, "%s", kerr.message);
-		} else if (path.gateway) {
-			onlink = false;
+		} else if (!nodeaddr_is_zero(&path.gateway)) {
+			*onlink = false;
 			len = snprintf(why, why_size, "auto: behind gateway %s on %s",
-				       addr_format(path.gateway, gw), path.ifname);
+				       nodeaddr_format(&path.gateway, gw), path.ifname);
 		} else {
 			len = snprintf(why, why_size, "auto: on-link on %s", path.ifname);
 		}
 	} else {
 		len = snprintf(why, why_size, "--backend %s", backend_name(backend));
 	}
-	if (rde->config.wireguard && backend_encrypts(backend, rde->config.encrypt, onlink)) {
+	if (rde->config.wireguard && backend_encrypts(backend, rde->config.encrypt, *onlink)) {
+		/* The device's endpoints are IPv4 for now (src/wguapi.c). */
+		bool v4 = node_ip->family == AF_INET && rde->config.node_ip.family == AF_INET;
+
 		if (len >= 0 && (size_t)len < why_size)
 			snprintf(why + len, why_size - (size_t)len, "%s%s",
 				 rde->config.encrypt == CFG_ENCRYPT_ROUTED ? "; --encrypt routed"
 									   : "",
-				 peer_wg ? "; encrypted"
-					 : "; it advertises no WireGuard key, so UNENCRYPTED");
-		if (peer_wg)
+				 !v4 ? "; no WireGuard over an IPv6 underlay yet, so UNENCRYPTED"
+				 : peer_wg ? "; encrypted"
+					   : "; it advertises no WireGuard key, so UNENCRYPTED");
+		if (peer_wg && v4)
 			return KERN_MODE_WIREGUARD;
 		len = (int)strlen(why);
 	}
-	mode = backend_choose(backend, onlink, peer_vtep, &fallback);
+	mode = backend_choose(backend, *onlink, peer_vtep, &fallback);
 	if (fallback && len >= 0 && (size_t)len < why_size)
 		snprintf(why + len, why_size - (size_t)len, "; it advertises no VTEP, so direct");
 	return mode;
 }
 
+/* Why a node gets no route at all, or NULL: an underlay of the other
+ * family cannot be reached from ours (and nothing translates between
+ * them); an IPv6 node address behind a router needs VXLAN over IPv6,
+ * which this path choice does not make. */
+static const char *underlay_problem(const struct rde *rde, const struct rde_node *node, bool onlink)
+{
+	sa_family_t ours = rde->config.node_ip.family, theirs = node->node_ip.family;
+
+	if (ours && theirs && ours != theirs)
+		return theirs == AF_INET6 ? "its node address is IPv6 and ours IPv4: the two "
+					    "underlays cannot reach each other"
+					  : "its node address is IPv4 and ours IPv6: the two "
+					    "underlays cannot reach each other";
+	if (theirs == AF_INET6 && !onlink)
+		return "it is not on-link over the IPv6 underlay, and there is no VXLAN over "
+		       "IPv6 to reach it";
+	return NULL;
+}
+
 /* The VTEP of an advert and the mode it leads to; logged when it changes. */
 static void choose_path(struct rde *rde, struct rde_node *node, const struct rde_advert *advert)
 {
+	const char *no_path;
 	enum kern_mode mode;
-	char why[160] = "";
+	char why[160] = "", a[NODEADDR_STRLEN];
+	bool onlink;
 
 	node->vtep = advert->vtep;
 	memset(node->vtep_mac, 0, KERN_MAC_LEN);
 	if (advert->vtep)
 		memcpy(node->vtep_mac, advert->vtep_mac, KERN_MAC_LEN);
-	mode = choose_mode(rde, node->node_ip, advert->vtep != 0, node->wg_known, why, sizeof(why));
-	if (!node->mode_known || node->mode != mode || strcmp(node->why, why) != 0) {
+	mode = choose_mode(rde, &node->node_ip, advert->vtep != 0, node->wg_known, &onlink, why,
+			   sizeof(why));
+	no_path = underlay_problem(rde, node, onlink);
+	/* Over an IPv6 underlay the direct route's next hop is inet6. */
+	if (!no_path && node->node_ip.family == AF_INET6)
+		mode = KERN_MODE_DIRECT;
+	if (no_path && no_path != node->no_path)
+		log_warn("peer %s: no route to it: node address %s: %s%s%s%s", node->name,
+			 nodeaddr_format(&node->node_ip, a), no_path, why[0] ? " (" : "", why,
+			 why[0] ? ")" : "");
+	else if (!no_path && (!node->mode_known || node->mode != mode || node->no_path ||
+			      strcmp(node->why, why) != 0)) {
 		if (strstr(why, "UNENCRYPTED"))
 			log_warn("peer %s: mode %s (%s)", node->name, backend_mode_name(mode), why);
 		else
@@ -527,9 +577,10 @@ static void choose_path(struct rde *rde, struct rde_node *node, const struct rde
 				 why[0] ? " (" : "", why, why[0] ? ")" : "");
 	}
 	snprintf(node->why, sizeof(node->why), "%s", why);
+	node->no_path = no_path;
 	node->mode = mode;
 	node->mode_known = true;
-	rib_set_path(rde->rib, node->node_id, mode, node->vtep, node->vtep_mac);
+	set_path(rde, node);
 }
 
 /* The IPv6 path to a node, from its IPv4 one: direct needs the node on
@@ -546,9 +597,16 @@ static void choose_path6(struct rde *rde, struct rde_node *node)
 		node->path6 = RDE_PATH6_UNKNOWN;
 		return;
 	}
-	/* The tunnel carries both families: its /64 goes the way its subnet does. */
+	if (node->no_path) {
+		/* choose_path said why, once for both families. */
+		node->path6 = RDE_PATH6_NONE;
+		set_path6(rde, node);
+		return;
+	}
+	/* The tunnel carries both families: its /64 goes the way its subnet
+	 * does (WireGuard peers are IPv4 nodes, choose_mode). */
 	if (node->mode == KERN_MODE_WIREGUARD) {
-		addr6_link_local_from_ipv4(node->node_ip, &gateway);
+		addr6_link_local_from_ipv4(node->node_ip.v4, &gateway);
 		if (node->path6 != RDE_PATH6_WG)
 			log_info("peer %s: IPv6 mode wireguard", node->name);
 		node->path6 = RDE_PATH6_WG;
@@ -556,7 +614,11 @@ static void choose_path6(struct rde *rde, struct rde_node *node)
 		set_path6(rde, node);
 		return;
 	}
-	if (node->mode == KERN_MODE_DIRECT) {
+	if (node->mode == KERN_MODE_DIRECT && node->node_ip.family == AF_INET6) {
+		/* An IPv6 underlay: the /64 goes via the node address itself. */
+		path = RDE_PATH6_DIRECT;
+		gateway = node->node_ip.v6;
+	} else if (node->mode == KERN_MODE_DIRECT) {
 		if (node->link_local6_set && rde->config.underlay_ipv6) {
 			path = RDE_PATH6_DIRECT;
 			gateway = node->link_local6;
@@ -642,10 +704,10 @@ void rde_free(struct rde *rde)
 }
 
 /* The node a route goes to, by its node IP (the route's gateway). */
-static const struct rde_node *node_by_ip(const struct rde *rde, uint32_t node_ip)
+static const struct rde_node *node_by_ip(const struct rde *rde, const struct nodeaddr *node_ip)
 {
 	for (unsigned i = 0; i < rde->n_nodes; i++)
-		if (rde->nodes[i].node_ip == node_ip && rde->nodes[i].subnet_known)
+		if (nodeaddr_equal(&rde->nodes[i].node_ip, node_ip) && rde->nodes[i].subnet_known)
 			return &rde->nodes[i];
 	return NULL;
 }
@@ -666,7 +728,7 @@ static unsigned own_routes(const struct rde *rde, struct kern_route **out)
 
 		if (r->mode != KERN_MODE_WIREGUARD)
 			continue;
-		node = node_by_ip(rde, r->gateway);
+		node = node_by_ip(rde, &r->gateway);
 		if (node && node->wg_known && node->mode == KERN_MODE_WIREGUARD) {
 			memcpy(r->wg_key, node->wg_key, KERN_WG_KEY_LEN);
 			r->wg_port = node->wg_port;
@@ -995,7 +1057,8 @@ void rde_flush(struct rde *rde, uint64_t now_ms)
 	plan.subnet6_set = rde_subnet6(rde, &plan.subnet6);
 	plan.mtu = dp.mtu;
 	plan.vtep = dp.vtep;
-	backend_vtep_mac(rde->config.node_ip, plan.vtep_mac);
+	backend_vtep_mac(rde->config.node_ip.family == AF_INET ? rde->config.node_ip.v4 : 0,
+			 plan.vtep_mac);
 	plan.vxlan_mtu = backend_vxlan_mtu(rde->config.underlay_mtu);
 	plan.wg = rde->config.wireguard;
 	plan.wg_mtu = plan.wg ? backend_wg_mtu(rde->config.underlay_mtu, false) : 0;
@@ -1038,6 +1101,7 @@ void rde_peer_view(const struct rde *rde, const uint8_t node_id[NODE_ID_LEN],
 	view->subnet_known = node->subnet_known;
 	view->stale = node->stale;
 	view->mode = node->mode;
+	view->no_path = node->no_path;
 	for (unsigned r = 0; r < rde->n_routes && node->subnet_known; r++)
 		view->routed =
 		    view->routed ||

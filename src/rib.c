@@ -274,19 +274,19 @@ static unsigned count_node(const struct rib *rib, const uint8_t *node_id, bool i
 /* Whether an adopted entry (no owner yet) is the advertising node's: its
  * node IP is the entry's (IPv4 routes, and vxlan ones of both families),
  * or its link-local address is the entry's IPv6 gateway (direct IPv6). */
-static bool adopted_by(const struct rib_entry *e, uint32_t nexthop,
+static bool adopted_by(const struct rib_entry *e, const struct nodeaddr *nexthop,
 		       const struct in6_addr *link_local6)
 {
 	if (!node_id_is_zero(e->node_id))
 		return false;
-	if (e->nexthop && e->nexthop == nexthop)
+	if (!nodeaddr_is_zero(&e->nexthop) && nodeaddr_equal(&e->nexthop, nexthop))
 		return true;
 	return e->ipv6 && link_local6 && !addr6_is_zero(link_local6) &&
 	       memcmp(&e->gateway6, link_local6, sizeof(*link_local6)) == 0;
 }
 
 /* The node's complete set of one family (keys[] all ipv6 or all not). */
-static unsigned advert(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], uint32_t nexthop,
+static unsigned advert(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], struct nodeaddr nexthop,
 		       const struct in6_addr *link_local6, bool ipv6, const struct rib_key *keys,
 		       unsigned n, bool explicit_subnet, bool checked, enum rib_verdict *verdicts)
 {
@@ -298,7 +298,7 @@ static unsigned advert(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], uint
 	for (unsigned i = 0; i < rib->n; i++) {
 		struct rib_entry *e = &rib->entries[i];
 
-		if (adopted_by(e, nexthop, link_local6))
+		if (adopted_by(e, &nexthop, link_local6))
 			memcpy(e->node_id, node_id, NODE_ID_LEN);
 	}
 	for (unsigned k = 0; k < n; k++) {
@@ -362,9 +362,9 @@ static unsigned advert(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], uint
 	return rejected;
 }
 
-static unsigned advert4(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], uint32_t nexthop,
-			const struct prefix *subnets, unsigned n, bool explicit_subnet,
-			bool checked, enum rib_verdict *verdicts)
+static unsigned advert4(struct rib *rib, const uint8_t node_id[NODE_ID_LEN],
+			struct nodeaddr nexthop, const struct prefix *subnets, unsigned n,
+			bool explicit_subnet, bool checked, enum rib_verdict *verdicts)
 {
 	struct rib_key *keys = xcalloc(n ? n : 1, sizeof(*keys));
 	unsigned rejected;
@@ -377,22 +377,22 @@ static unsigned advert4(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], uin
 	return rejected;
 }
 
-unsigned rib_advert(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], uint32_t nexthop,
+unsigned rib_advert(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], struct nodeaddr nexthop,
 		    const struct prefix *subnets, unsigned n, bool explicit_subnet)
 {
 	return advert4(rib, node_id, nexthop, subnets, n, explicit_subnet, false, NULL);
 }
 
-unsigned rib_advert_checked(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], uint32_t nexthop,
-			    const struct prefix *subnets, unsigned n, bool explicit_subnet,
-			    enum rib_verdict *verdicts)
+unsigned rib_advert_checked(struct rib *rib, const uint8_t node_id[NODE_ID_LEN],
+			    struct nodeaddr nexthop, const struct prefix *subnets, unsigned n,
+			    bool explicit_subnet, enum rib_verdict *verdicts)
 {
 	return advert4(rib, node_id, nexthop, subnets, n, explicit_subnet, true, verdicts);
 }
 
-unsigned rib_advert6_checked(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], uint32_t nexthop,
-			     const struct in6_addr *link_local6, const struct prefix6 *subnets6,
-			     unsigned n, enum rib_verdict *verdicts)
+unsigned rib_advert6_checked(struct rib *rib, const uint8_t node_id[NODE_ID_LEN],
+			     struct nodeaddr nexthop, const struct in6_addr *link_local6,
+			     const struct prefix6 *subnets6, unsigned n, enum rib_verdict *verdicts)
 {
 	struct rib_key *keys = xcalloc(n ? n : 1, sizeof(*keys));
 	unsigned rejected;
@@ -421,6 +421,13 @@ void rib_set_path(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], enum kern
 		else
 			memset(e->vtep_mac, 0, KERN_MAC_LEN);
 	}
+}
+
+void rib_set_routed(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], bool routed)
+{
+	for (unsigned i = 0; i < rib->n; i++)
+		if (same_node(&rib->entries[i], node_id) && !rib->entries[i].ipv6)
+			rib->entries[i].unrouted = !routed;
 }
 
 void rib_set_path6(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], bool routed,
@@ -523,7 +530,7 @@ void rib_adopt(struct rib *rib, const struct kern_route *routes, unsigned n, uin
 
 		for (unsigned i = 0; i < rib->n; i++)
 			present |= entry_is(&rib->entries[i], &key) &&
-				   rib->entries[i].nexthop == r->gateway &&
+				   nodeaddr_equal(&rib->entries[i].nexthop, &r->gateway) &&
 				   (!r->ipv6 || memcmp(&rib->entries[i].gateway6, &r->gateway6,
 						       sizeof(r->gateway6)) == 0);
 		if (present || !(e = add_entry(rib)))

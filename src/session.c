@@ -75,14 +75,15 @@ uint64_t bucket_take(struct bucket *b, uint32_t rate, uint64_t now)
 
 /* The slot of a source address; with create, a free or idle one is taken
  * over (NULL when every slot has pending connections). */
-static struct source_slot *source_slot(struct peer_mgr *mgr, uint32_t addr, bool create)
+static struct source_slot *source_slot(struct peer_mgr *mgr, const struct nodeaddr *addr,
+				       bool create)
 {
 	struct source_slot *free_slot = NULL, *idle = NULL;
 
 	for (unsigned i = 0; i < PEER_SOURCE_SLOTS; i++) {
 		struct source_slot *s = &mgr->sources[i];
 
-		if (s->used && s->addr == addr)
+		if (s->used && nodeaddr_equal(&s->addr, addr))
 			return s;
 		if (!s->used && !free_slot)
 			free_slot = s;
@@ -97,7 +98,7 @@ static struct source_slot *source_slot(struct peer_mgr *mgr, uint32_t addr, bool
 	if (free_slot) {
 		memset(free_slot, 0, sizeof(*free_slot));
 		free_slot->used = true;
-		free_slot->addr = addr;
+		free_slot->addr = *addr;
 	}
 	return free_slot;
 }
@@ -110,7 +111,7 @@ void source_pending_done(struct conn *conn)
 	if (!conn->pending_counted)
 		return;
 	conn->pending_counted = false;
-	slot = source_slot(conn->mgr, conn->source, false);
+	slot = source_slot(conn->mgr, &conn->source, false);
 	if (slot && slot->pending)
 		slot->pending--;
 }
@@ -184,7 +185,7 @@ void send_hello(struct conn *conn)
 	hello.version = PEER_PROTOCOL_VERSION;
 	hello.node_id.data = mgr->config.node_id;
 	hello.node_id.len = NODE_ID_LEN;
-	hello.node_ip = mgr->config.node_ip;
+	wire_put_nodeaddr(&mgr->config.node_ip, &hello.node_ip, &hello.node_ip6);
 	hello.listen_port = mgr->port;
 	hello.keepalive_ms = mgr->config.keepalive_ms;
 	hello.hold_ms = mgr->config.hold_time_ms;
@@ -301,30 +302,32 @@ static struct bufferevent *conn_bev_new(struct peer_mgr *mgr, evutil_socket_t fd
  * with several addresses the kernel could pick another source. A node IP
  * that is not ours (NAT, allowed with a cluster key) leaves the choice to
  * the kernel. Returns the socket or a negative errno. */
-static evutil_socket_t dial_socket(struct peer_mgr *mgr)
+static evutil_socket_t dial_socket(struct peer_mgr *mgr, int family)
 {
-	struct sockaddr_in src = {.sin_family = AF_INET,
-				  .sin_addr.s_addr = htonl(mgr->config.node_ip)};
-	evutil_socket_t fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	struct sockaddr_storage src;
+	socklen_t src_len = nodeaddr_to_sockaddr(&mgr->config.node_ip, 0, &src);
+	evutil_socket_t fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int one = 1, err;
 
 	if (fd < 0)
 		return -errno;
-	if (!mgr->config.node_ip)
+	/* Our node address is of the other family: the kernel picks. */
+	if (nodeaddr_is_zero(&mgr->config.node_ip) || mgr->config.node_ip.family != family)
 		return fd;
-	/* The port is picked at connect time, per destination, not by bind. */
+	/* The port is picked at connect time, per destination, not by bind
+	 * (IP_BIND_ADDRESS_NO_PORT is honoured for IPv6 sockets as well). */
 	if (setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one)) < 0)
 		log_debug("IP_BIND_ADDRESS_NO_PORT: %s", strerror(errno));
-	if (bind(fd, (struct sockaddr *)&src, sizeof(src)) == 0)
+	if (bind(fd, (struct sockaddr *)&src, src_len) == 0)
 		return fd;
 	err = errno;
 	if (err == EADDRNOTAVAIL) {
 		if (!mgr->warned_foreign_node_ip) {
-			char buf[ADDR_STRLEN];
+			char buf[NODEADDR_STRLEN];
 
 			log_warn("node IP %s is not an address of this host: dials leave from "
 				 "another address%s",
-				 addr_format(mgr->config.node_ip, buf),
+				 nodeaddr_format(&mgr->config.node_ip, buf),
 				 mgr->config.tls ? ""
 						 : ", and peers without a cluster key refuse them");
 			mgr->warned_foreign_node_ip = true;
@@ -335,18 +338,26 @@ static evutil_socket_t dial_socket(struct peer_mgr *mgr)
 	return -err;
 }
 
+/* The family a dial to peer uses: its address's, else (a name not
+ * resolved yet) our node address's, else IPv4. */
+static int dial_family(const struct peer *peer)
+{
+	if (peer->endpoint.addr.family)
+		return peer->endpoint.addr.family;
+	return peer->mgr->config.node_ip.family ? peer->mgr->config.node_ip.family : AF_INET;
+}
+
 /* The TCP connect to the peer's address; returns 0 or a negative errno
  * (the connection is closed then). */
 static int conn_connect(struct conn *conn)
 {
 	struct peer *peer = conn->peer;
-	struct sockaddr_in sin = {.sin_family = AF_INET};
+	struct sockaddr_storage ss;
+	socklen_t len = nodeaddr_to_sockaddr(&peer->endpoint.addr, peer->endpoint.port, &ss);
 
 	addr_format_endpoint(&peer->endpoint, conn->remote);
 	conn->source = peer->endpoint.addr;
-	sin.sin_addr.s_addr = htonl(peer->endpoint.addr);
-	sin.sin_port = htons(peer->endpoint.port);
-	if (bufferevent_socket_connect(conn->bev, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+	if (bufferevent_socket_connect(conn->bev, (struct sockaddr *)&ss, (int)len) < 0) {
 		int err = errno ? errno : ECONNREFUSED;
 
 		conn_close(conn);
@@ -365,7 +376,7 @@ static void resolved_cb(int result, struct evutil_addrinfo *res, void *arg)
 	struct peer *peer;
 	char name[ADDR_HOST_MAX + 64], was[ENDPOINT_STRLEN];
 	const char *problem;
-	uint32_t addr;
+	struct nodeaddr addr;
 	int ret;
 
 	/* Cancelled by conn_close: the connection may be gone already. */
@@ -382,22 +393,23 @@ static void resolved_cb(int result, struct evutil_addrinfo *res, void *arg)
 		peer_fsm(peer, PEER_EV_TCP_FAILED);
 		return;
 	}
-	addr = ntohl(((const struct sockaddr_in *)res->ai_addr)->sin_addr.s_addr);
+	/* Asked for the socket's family only (resolve_start_cb). */
+	ret = nodeaddr_from_sockaddr(res->ai_addr, &addr, NULL);
 	evutil_freeaddrinfo(res);
 	/* A name is no way around the rules for addresses (peers.c). */
-	problem = undialable(conn->mgr, addr);
+	problem = ret < 0 ? "is not an IP address" : undialable(conn->mgr, &addr);
 	if (problem) {
 		log_warn("peer %s: not dialling: %s now resolves to %s, which %s", peer->host,
-			 peer->host, addr_format(addr, (char[ADDR_STRLEN]){0}), problem);
+			 peer->host, nodeaddr_format(&addr, (char[NODEADDR_STRLEN]){0}), problem);
 		peer_fsm(peer, PEER_EV_TCP_FAILED);
 		return;
 	}
-	if (addr != peer->endpoint.addr) {
+	if (!nodeaddr_equal(&addr, &peer->endpoint.addr)) {
 		addr_format_endpoint(&peer->endpoint, was);
 		peer->endpoint.addr = addr;
 		log_info("peer %s: %s now resolves to %s (was %s)",
 			 peer_name(peer, name, sizeof(name)), peer->host,
-			 addr_format(addr, (char[ADDR_STRLEN]){0}), was);
+			 nodeaddr_format(&addr, (char[NODEADDR_STRLEN]){0}), was);
 	}
 	ret = conn_connect(conn);
 	if (ret < 0) {
@@ -414,7 +426,10 @@ static void resolve_start_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *conn = arg;
 	struct peer_mgr *mgr = conn->mgr;
-	struct evutil_addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM};
+	/* The dial's socket is of the family the name resolved to at start
+	 * (peer_dial): ask for that one. */
+	struct evutil_addrinfo hints = {.ai_family = dial_family(conn->peer),
+					.ai_socktype = SOCK_STREAM};
 	struct evdns_getaddrinfo_request *req;
 
 	(void)fd;
@@ -445,7 +460,7 @@ int peer_dial(struct peer *peer)
 
 	if (mgr->n_conns >= mgr->config.max_connections)
 		return -EMFILE;
-	fd = dial_socket(mgr);
+	fd = dial_socket(mgr, dial_family(peer));
 	if (fd < 0)
 		return (int)fd;
 	bev = conn_bev_new(mgr, fd, true);
@@ -480,7 +495,8 @@ static void pending_timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 /* Why a new connection from addr is refused, or NULL (then *slot is its
  * source slot). */
-static const char *accept_refusal(struct peer_mgr *mgr, uint32_t addr, struct source_slot **slot)
+static const char *accept_refusal(struct peer_mgr *mgr, const struct nodeaddr *addr,
+				  struct source_slot **slot)
 {
 	*slot = source_slot(mgr, addr, true);
 	if (mgr->n_conns >= mgr->config.max_connections)
@@ -509,16 +525,16 @@ static void accept_cb(struct evconnlistener *listener, evutil_socket_t fd, struc
 
 	(void)listener;
 	listen_guard_accepted(mgr->guard);
-	if (sa->sa_family == AF_INET && socklen >= (int)sizeof(struct sockaddr_in)) {
-		ep.addr = ntohl(((struct sockaddr_in *)sa)->sin_addr.s_addr);
-		ep.port = ntohs(((struct sockaddr_in *)sa)->sin_port);
-	}
+	/* A dual-stack listener reports an IPv4 client IPv4-mapped: taken as
+	 * the IPv4 address, which is what its hello says. */
+	if (socklen >= (int)sizeof(struct sockaddr_in))
+		nodeaddr_from_sockaddr(sa, &ep.addr, &ep.port);
 	addr_format_endpoint(&ep, remote);
 	if (mgr->shutting_down) {
 		close(fd);
 		return;
 	}
-	why = accept_refusal(mgr, ep.addr, &slot);
+	why = accept_refusal(mgr, &ep.addr, &slot);
 	if (why) {
 		uint64_t now = now_ms();
 		uint64_t *last = slot ? &slot->last_log_ms : &mgr->last_refuse_log_ms;
@@ -670,12 +686,42 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 
 /* ---- public API ---- */
 
+static struct evconnlistener *listen_on(struct event_base *base, struct peer_mgr *mgr,
+					const struct nodeaddr *addr, uint16_t port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = nodeaddr_to_sockaddr(addr, port, &ss);
+
+	return evconnlistener_new_bind(
+	    base, accept_cb, mgr, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+	    PEER_LISTEN_BACKLOG, (struct sockaddr *)&ss, (int)len);
+}
+
+/* The listener on addr; without one (family 0), on both families: "::"
+ * takes IPv4 connections too (IPv4-mapped, net.ipv6.bindv6only 0, Linux's
+ * default), and a host with IPv6 disabled gets 0.0.0.0. */
+static struct evconnlistener *listen_bind(struct event_base *base, struct peer_mgr *mgr,
+					  const struct nodeaddr *addr, uint16_t port)
+{
+	static const struct nodeaddr any6 = {.family = AF_INET6}, any4 = {.family = AF_INET};
+	struct evconnlistener *listener;
+
+	if (addr->family)
+		return listen_on(base, mgr, addr, port);
+	listener = listen_on(base, mgr, &any6, port);
+	if (listener || (errno != EAFNOSUPPORT && errno != EADDRNOTAVAIL))
+		return listener;
+	log_info("no IPv6 on this host: listening on IPv4 only");
+	return listen_on(base, mgr, &any4, port);
+}
+
 int peer_mgr_new(struct event_base *base, const struct peer_mgr_config *config,
 		 struct peer_mgr **out)
 {
 	struct peer_mgr *mgr = xcalloc(1, sizeof(*mgr));
-	struct sockaddr_in sin = {.sin_family = AF_INET};
-	socklen_t len = sizeof(sin);
+	struct sockaddr_storage ss;
+	socklen_t len;
+	uint16_t port;
 	char name[32];
 	int ret = 0;
 
@@ -714,11 +760,7 @@ int peer_mgr_new(struct event_base *base, const struct peer_mgr_config *config,
 	if (getrandom(&mgr->rng_seed, sizeof(mgr->rng_seed), 0) != sizeof(mgr->rng_seed))
 		mgr->rng_seed = (uint64_t)now_ms() ^ (uint64_t)getpid();
 
-	sin.sin_addr.s_addr = htonl(config->listen_addr);
-	sin.sin_port = htons(config->listen_port);
-	mgr->listener = evconnlistener_new_bind(
-	    base, accept_cb, mgr, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
-	    PEER_LISTEN_BACKLOG, (struct sockaddr *)&sin, sizeof(sin));
+	mgr->listener = listen_bind(base, mgr, &config->listen_addr, config->listen_port);
 	if (!mgr->listener) {
 		char buf[ENDPOINT_STRLEN];
 		struct endpoint ep = {config->listen_addr, config->listen_port};
@@ -728,11 +770,17 @@ int peer_mgr_new(struct event_base *base, const struct peer_mgr_config *config,
 			  strerror(-ret));
 		goto fail;
 	}
-	if (getsockname(evconnlistener_get_fd(mgr->listener), (struct sockaddr *)&sin, &len) < 0) {
+	len = sizeof(ss);
+	if (getsockname(evconnlistener_get_fd(mgr->listener), (struct sockaddr *)&ss, &len) < 0) {
 		ret = -errno;
 		goto fail;
 	}
-	mgr->port = ntohs(sin.sin_port);
+	if (nodeaddr_from_sockaddr((struct sockaddr *)&ss, &(struct nodeaddr){.family = 0}, &port) <
+	    0) {
+		ret = -EAFNOSUPPORT;
+		goto fail;
+	}
+	mgr->port = port;
 	snprintf(name, sizeof(name), "peer port %u", mgr->port);
 	mgr->guard = listen_guard_new(base, mgr->listener, name, STATUS_ACCEPTS_PAUSED_PEER);
 	*out = mgr;

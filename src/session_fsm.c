@@ -198,19 +198,19 @@ static void initial_peers_check(struct peer_mgr *mgr)
  * IP behind NAT or apart from the dialling address is allowed. Returns
  * false, having logged both addresses, when the hello breaks the rule. */
 static bool node_ip_matches_source(struct peer_mgr *mgr, struct conn *conn, const char *id,
-				   uint32_t node_ip)
+				   const struct nodeaddr *node_ip)
 {
-	char claimed[ADDR_STRLEN], source[ADDR_STRLEN];
-	uint32_t remote = conn->source;
+	char claimed[NODEADDR_STRLEN], source[NODEADDR_STRLEN];
+	const struct nodeaddr *remote = &conn->source;
 
 	if (mgr->config.tls)
 		return true;
-	if (remote == node_ip)
+	if (nodeaddr_equal(remote, node_ip))
 		return true;
 	log_warn(
 	    "refusing %s (node %s): node IP %s is not the session's source address %s (without "
 	    "a cluster key a peer's node IP must be the address it connects from)",
-	    conn->remote, id, addr_format(node_ip, claimed), addr_format(remote, source));
+	    conn->remote, id, nodeaddr_format(node_ip, claimed), nodeaddr_format(remote, source));
 	return false;
 }
 
@@ -218,7 +218,8 @@ static bool node_ip_matches_source(struct peer_mgr *mgr, struct conn *conn, cons
 static bool hello_check(struct peer_mgr *mgr, struct conn *conn, const NsaPeer__Hello *hello,
 			struct hello_info *info)
 {
-	char ip[ADDR_STRLEN], id[NODE_ID_STRLEN];
+	char ip[NODEADDR_STRLEN], id[NODE_ID_STRLEN];
+	struct nodeaddr node_ip;
 	const char *problem;
 	struct peer *p;
 
@@ -230,10 +231,18 @@ static bool hello_check(struct peer_mgr *mgr, struct conn *conn, const NsaPeer__
 		log_warn("refusing %s: invalid node id", conn->remote);
 		return false;
 	}
-	problem = undialable(mgr, hello->node_ip);
+	/* Strict: node_ip6 of another length than 16, or beside node_ip,
+	 * is malformed (counted), and the hello is refused. */
+	if (wire_get_nodeaddr(hello->node_ip, &hello->node_ip6, &node_ip) < 0) {
+		mgr->stats.frames_malformed++;
+		log_warn("refusing %s: malformed node IP (node_ip6 of %zu bytes%s)", conn->remote,
+			 hello->node_ip6.len, hello->node_ip ? ", beside an IPv4 node_ip" : "");
+		return false;
+	}
+	problem = undialable(mgr, &node_ip);
 	if (problem) {
 		log_warn("refusing %s: invalid node IP %s: it %s", conn->remote,
-			 addr_format(hello->node_ip, ip), problem);
+			 nodeaddr_format(&node_ip, ip), problem);
 		return false;
 	}
 	if (hello->listen_port == 0 || hello->listen_port > 65535) {
@@ -241,7 +250,7 @@ static bool hello_check(struct peer_mgr *mgr, struct conn *conn, const NsaPeer__
 		return false;
 	}
 	memcpy(info->node_id, hello->node_id.data, NODE_ID_LEN);
-	info->node_ip = hello->node_ip;
+	info->node_ip = node_ip;
 	info->listen_port = (uint16_t)hello->listen_port;
 	info->keepalive_ms = hello->keepalive_ms;
 	info->hold_ms = hello->hold_ms;
@@ -250,25 +259,26 @@ static bool hello_check(struct peer_mgr *mgr, struct conn *conn, const NsaPeer__
 	if (info->known_peers)
 		memcpy(info->known_digest, hello->known_digest.data, NODE_ID_LEN);
 	node_id_format(info->node_id, id);
-	addr_format(info->node_ip, ip);
+	nodeaddr_format(&info->node_ip, ip);
 	if (node_id_cmp(info->node_id, mgr->config.node_id) == 0) {
 		log_warn("refusing %s: it presents our own node id %s (a connection to ourselves, "
 			 "or a copied state dir)",
 			 conn->remote, id);
 		return false;
 	}
-	if (info->node_ip == mgr->config.node_ip) {
+	if (nodeaddr_equal(&info->node_ip, &mgr->config.node_ip)) {
 		log_warn("refusing %s (node %s): it presents our own node IP %s", conn->remote, id,
 			 ip);
 		return false;
 	}
-	if (!node_ip_matches_source(mgr, conn, id, info->node_ip))
+	if (!node_ip_matches_source(mgr, conn, id, &info->node_ip))
 		return false;
 	TAILQ_FOREACH(p, &mgr->peers, entry)
 	{
 		char other[NODE_ID_STRLEN];
 
-		if (p->dead || p->state != PEER_ESTABLISHED || p->node_ip != info->node_ip ||
+		if (p->dead || p->state != PEER_ESTABLISHED ||
+		    !nodeaddr_equal(&p->node_ip, &info->node_ip) ||
 		    node_id_cmp(p->node_id, info->node_id) == 0)
 			continue;
 		log_warn("refusing %s (node %s): node IP %s already belongs to live peer %s",
@@ -301,7 +311,7 @@ void inbound_hello(struct conn *conn, const NsaPeer__Hello *hello)
 	}
 	peer = find_by_id(mgr, info.node_id);
 	if (!peer) {
-		peer = find_by_endpoint(mgr, info.node_ip, info.listen_port);
+		peer = find_by_endpoint(mgr, &info.node_ip, info.listen_port);
 		if (peer && peer->id_known && peer->state == PEER_ESTABLISHED)
 			peer = NULL; /* that address is another live node's */
 	}
@@ -347,7 +357,10 @@ void outbound_hello(struct peer *peer, const NsaPeer__Hello *hello)
 		/* Without a key the address we dialled must be the node IP it
 		 * answers with (node_ip_matches_source); one that is not (a
 		 * node's second address, relayed or persisted) never will be. */
-		bool elsewhere = !mgr->config.tls && hello->node_ip != peer->endpoint.addr;
+		struct nodeaddr said;
+		bool elsewhere = !mgr->config.tls &&
+				 wire_get_nodeaddr(hello->node_ip, &hello->node_ip6, &said) == 0 &&
+				 !nodeaddr_equal(&said, &peer->endpoint.addr);
 
 		peer_fsm(peer, PEER_EV_PROTOCOL_ERROR);
 		/* We dialled ourselves (an address of ours learned or

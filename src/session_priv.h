@@ -71,7 +71,7 @@ enum peer_event {
 /* What a hello told us; kept on the connection until the FSM uses it. */
 struct hello_info {
 	uint8_t node_id[NODE_ID_LEN];
-	uint32_t node_ip;
+	struct nodeaddr node_ip;
 	uint16_t listen_port;
 	uint32_t keepalive_ms;
 	uint32_t hold_ms;
@@ -92,7 +92,7 @@ struct conn {
 	bool tls_done; /* handshake completed with the cluster key */
 	/* The address at the other end: what the kernel accepted from, or
 	 * what we dialled (per-source limits; a keyless node IP must be it). */
-	uint32_t source;
+	struct nodeaddr source;
 	bool pending_counted;
 	/* A named peer's dial: resolving first (resolve_ev starts it from the
 	 * loop, dns_req while it runs), then connecting. */
@@ -123,7 +123,7 @@ struct peer {
 	struct event *keepalive_timer;
 	uint32_t hold_ms;
 	uint32_t keepalive_ms;
-	uint32_t node_ip;
+	struct nodeaddr node_ip;
 	bool refused;		/* the last dial was refused (RST) */
 	unsigned refused_tries; /* quick redials since the last session */
 	uint64_t established_ms;
@@ -152,7 +152,7 @@ struct bucket {
 };
 
 struct source_slot {
-	uint32_t addr;
+	struct nodeaddr addr;
 	bool used;
 	unsigned pending;
 	struct bucket bucket;
@@ -238,7 +238,7 @@ void peer_fsm(struct peer *peer, enum peer_event event);
 /* peers.c: the peer table and peer exchange */
 const char *peer_name(const struct peer *peer, char *buf, size_t size);
 struct peer *find_by_id(struct peer_mgr *mgr, const uint8_t *id);
-struct peer *find_by_endpoint(struct peer_mgr *mgr, uint32_t addr, uint16_t port);
+struct peer *find_by_endpoint(struct peer_mgr *mgr, const struct nodeaddr *addr, uint16_t port);
 struct peer *peer_new(struct peer_mgr *mgr, const struct endpoint *endpoint, bool may_evict);
 void peer_free(struct peer *peer);
 void reaper_cb(evutil_socket_t fd, short what, void *arg);
@@ -247,7 +247,7 @@ void peer_delete(struct peer *peer);
 uint32_t pex_digest(struct peer_mgr *mgr, uint8_t digest[NODE_ID_LEN]);
 void pex_session_up(struct peer *peer);
 void pex_batch_cb(evutil_socket_t fd, short what, void *arg);
-const char *undialable(const struct peer_mgr *mgr, uint32_t addr);
+const char *undialable(const struct peer_mgr *mgr, const struct nodeaddr *addr);
 void learn_peers(struct peer *from, const NsaPeer__PeerList *list);
 /* host: the name a seed was given by, or NULL. */
 void add_initial(struct peer_mgr *mgr, const struct endpoint *ep, bool seed, const char *host);

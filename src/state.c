@@ -395,7 +395,8 @@ int state_clear_subnet(struct state *state)
 static int find_peer(const struct state *state, const struct endpoint *peer)
 {
 	for (unsigned i = 0; i < state->n_peers; i++)
-		if (state->peers[i].addr == peer->addr && state->peers[i].port == peer->port)
+		if (nodeaddr_equal(&state->peers[i].addr, &peer->addr) &&
+		    state->peers[i].port == peer->port)
 			return (int)i;
 	return -1;
 }

@@ -395,7 +395,7 @@ static void print_node(const struct status *st, FILE *out)
 {
 	char a[ADDR_STRLEN], p[PREFIX_STRLEN], up[32];
 	char bridge[IFNAMSIZ + ADDR_STRLEN + ADDR6_STRLEN + 3], a6[ADDR6_STRLEN],
-	    p6[PREFIX6_STRLEN];
+	    p6[PREFIX6_STRLEN], na[NODEADDR_STRLEN];
 	char counts[CELL_MAX];
 	struct table t = {.n_columns = 2};
 	const char *row;
@@ -412,7 +412,9 @@ static void print_node(const struct status *st, FILE *out)
 		snprintf(bridge + strlen(bridge), sizeof(bridge) - strlen(bridge), " %s",
 			 addr6_format(&st->bridge_addr6, a6));
 	table_row(&t, (const char *[]){"node", or_dash(st->node_id)});
-	table_row(&t, (const char *[]){"node ip", st->node_ip ? addr_format(st->node_ip, a) : "-"});
+	table_row(&t, (const char *[]){"node ip", nodeaddr_is_zero(&st->node_ip)
+						      ? "-"
+						      : nodeaddr_format(&st->node_ip, na)});
 	table_row(&t, (const char *[]){
 			  "subnet", st->subnet_known ? addr_format_prefix(&st->subnet, p) : "-"});
 	if (st->subnet6_known)
@@ -664,6 +666,13 @@ static json_object *json_addr_or_null(uint32_t addr)
 	return addr ? json_object_new_string(addr_format(addr, a)) : NULL;
 }
 
+static json_object *json_nodeaddr_or_null(const struct nodeaddr *addr)
+{
+	char a[NODEADDR_STRLEN];
+
+	return nodeaddr_is_zero(addr) ? NULL : json_object_new_string(nodeaddr_format(addr, a));
+}
+
 static json_object *json_prefix_or_null(bool known, const struct prefix *prefix)
 {
 	char p[PREFIX_STRLEN];
@@ -684,7 +693,7 @@ static json_object *node_json(const struct status *st)
 	char p6[PREFIX6_STRLEN];
 
 	json_object_object_add(node, "id", json_string_or_null(st->node_id));
-	json_object_object_add(node, "ip", json_addr_or_null(st->node_ip));
+	json_object_object_add(node, "ip", json_nodeaddr_or_null(&st->node_ip));
 	json_object_object_add(node, "subnet", json_prefix_or_null(st->subnet_known, &st->subnet));
 	json_object_object_add(node, "bridge", json_string_or_null(st->bridge));
 	json_object_object_add(node, "bridge_ip", json_addr_or_null(st->bridge_addr));
@@ -768,11 +777,11 @@ static json_object *peers_json(const struct status *st)
 	for (unsigned i = 0; i < st->n_peers; i++) {
 		const struct status_peer *p = &st->peers[i];
 		json_object *o = json_object_new_object();
-		char a[ADDR_STRLEN], p6[PREFIX6_STRLEN], ll6[ADDR6_STRLEN];
+		char a[NODEADDR_STRLEN], p6[PREFIX6_STRLEN], ll6[ADDR6_STRLEN];
 
 		json_object_object_add(o, "node_id", json_string_or_null(p->node_id));
-		json_object_object_add(o, "address",
-				       json_object_new_string(addr_format(p->endpoint.addr, a)));
+		json_object_object_add(
+		    o, "address", json_object_new_string(nodeaddr_format(&p->endpoint.addr, a)));
 		json_object_object_add(o, "port", json_object_new_int(p->endpoint.port));
 		json_object_object_add(o, "state", json_string_or_null(p->state));
 		json_object_object_add(o, "mode", json_string_or_null(p->mode));

@@ -131,7 +131,7 @@ static bool probed_before(const struct status *st, unsigned i)
 {
 	for (unsigned j = 0; j < i; j++) {
 		if ((st->peers[j].probe.sent || st->peers[j].probe6.sent) &&
-		    st->peers[j].endpoint.addr == st->peers[i].endpoint.addr)
+		    nodeaddr_equal(&st->peers[j].endpoint.addr, &st->peers[i].endpoint.addr))
 			return true;
 	}
 	return false;
@@ -167,7 +167,7 @@ static void probes(const struct status *st, FILE *out)
 				const char *family;
 				const struct status_probes *probes;
 			} of[] = {{"ipv4", &p->probe}, {"ipv6", &p->probe6}};
-			char a[ADDR_STRLEN];
+			char a[NODEADDR_STRLEN];
 
 			if (probed_before(st, i))
 				continue;
@@ -181,7 +181,7 @@ static void probes(const struct status *st, FILE *out)
 				any = true;
 				/* both label values are plain: an address, a constant */
 				fprintf(out, "%s{peer=\"%s\",family=\"%s\"} %.15g\n",
-					series[s].name, addr_format(p->endpoint.addr, a),
+					series[s].name, nodeaddr_format(&p->endpoint.addr, a),
 					of[f].family, v);
 			}
 		}
@@ -208,13 +208,14 @@ static void wireguard(const struct status *st, FILE *out)
 
 		for (unsigned i = 0; i < st->n_peers; i++) {
 			const struct status_peer *p = &st->peers[i];
-			char a[ADDR_STRLEN];
+			char a[NODEADDR_STRLEN];
 			bool seen = false;
 			double v;
 
 			for (unsigned j = 0; j < i; j++)
 				seen = seen || (st->peers[j].wireguard &&
-						st->peers[j].endpoint.addr == p->endpoint.addr);
+						nodeaddr_equal(&st->peers[j].endpoint.addr,
+							       &p->endpoint.addr));
 			if (!p->wireguard || seen || (s == 0 && p->wg_handshake_ms < 0))
 				continue;
 			v = s == 0   ? (double)p->wg_handshake_ms / 1000
@@ -224,7 +225,7 @@ static void wireguard(const struct status *st, FILE *out)
 				family(out, series[s].name, series[s].type, series[s].help);
 			any = true;
 			fprintf(out, "%s{peer=\"%s\"} %.15g\n", series[s].name,
-				addr_format(p->endpoint.addr, a), v);
+				nodeaddr_format(&p->endpoint.addr, a), v);
 		}
 	}
 }

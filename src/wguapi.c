@@ -53,15 +53,14 @@ static int parse_u64(const char *text, uint64_t *out)
 	return errno || *end ? -EINVAL : 0;
 }
 
-/* "a.b.c.d:port"; an IPv6 endpoint ("[..]:port") is not ours, reported as
- * none (addr 0). */
+/* "a.b.c.d:port" or "[v6]:port"; an IPv6 one we cannot read (a scope,
+ * "%2", is never one we set) is reported as none. */
 static int parse_endpoint(const char *text, struct endpoint *ep)
 {
-	if (text[0] == '[') {
-		memset(ep, 0, sizeof(*ep));
+	if (addr_parse_endpoint(text, 0, ep) == 0 && ep->port != 0)
 		return 0;
-	}
-	return addr_parse_endpoint(text, 0, ep) < 0 || ep->port == 0 ? -EINVAL : 0;
+	memset(ep, 0, sizeof(*ep));
+	return text[0] == '[' ? 0 : -EINVAL;
 }
 
 static int parse_allowed(const char *text, struct wguapi_allowed *a)
@@ -181,7 +180,7 @@ static bool allowed_has(const struct wguapi_peer *p, const struct wguapi_allowed
 /* Same endpoint and the same allowed IPs as a set. */
 static bool peer_same(const struct wguapi_peer *want, const struct wguapi_peer *have)
 {
-	if (want->endpoint.addr != have->endpoint.addr ||
+	if (!nodeaddr_equal(&want->endpoint.addr, &have->endpoint.addr) ||
 	    want->endpoint.port != have->endpoint.port || want->n_allowed != have->n_allowed)
 		return false;
 	for (unsigned i = 0; i < want->n_allowed; i++)
@@ -214,12 +213,12 @@ static void __attribute__((format(printf, 2, 3))) add(struct text *t, const char
 
 static void add_peer(struct text *t, const struct wguapi_peer *p)
 {
-	char hex[WGKEY_HEX_LEN], buf[PREFIX6_STRLEN];
+	char hex[WGKEY_HEX_LEN], buf[PREFIX6_STRLEN], ep[ENDPOINT_STRLEN];
 
 	wgkey_hex(p->public_key, hex);
 	add(t, "public_key=%s\n", hex);
-	if (p->endpoint.addr)
-		add(t, "endpoint=%s\n", addr_format_endpoint(&p->endpoint, buf));
+	if (!nodeaddr_is_zero(&p->endpoint.addr))
+		add(t, "endpoint=%s\n", addr_format_endpoint(&p->endpoint, ep));
 	add(t, "replace_allowed_ips=true\n");
 	for (unsigned i = 0; i < p->n_allowed; i++)
 		add(t, "allowed_ip=%s\n",

@@ -43,6 +43,29 @@ int wire_get_addr6(const ProtobufCBinaryData *in, struct in6_addr *out)
 	return 0;
 }
 
+int wire_get_nodeaddr(uint32_t v4, const ProtobufCBinaryData *v6, struct nodeaddr *out)
+{
+	struct in6_addr addr6;
+	int rc = wire_get_addr6(v6, &addr6);
+
+	if (rc == -EBADMSG || (rc == 0 && v4))
+		return -EBADMSG;
+	if (rc == 0)
+		*out = nodeaddr_v6(&addr6);
+	else if (v4)
+		*out = nodeaddr_v4(v4);
+	else
+		memset(out, 0, sizeof(*out));
+	return 0;
+}
+
+void wire_put_nodeaddr(const struct nodeaddr *addr, uint32_t *v4, ProtobufCBinaryData *v6)
+{
+	*v4 = addr->family == AF_INET ? addr->v4 : 0;
+	v6->data = addr->family == AF_INET6 ? (uint8_t *)addr->v6.s6_addr : NULL;
+	v6->len = addr->family == AF_INET6 ? sizeof(addr->v6.s6_addr) : 0;
+}
+
 int wire_get_prefix6(const NsaPeer__Prefix6 *in, struct prefix6 *out)
 {
 	if (!in || in->len > 128 || wire_get_addr6(&in->addr, &out->addr) < 0)

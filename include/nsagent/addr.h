@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* IPv4 addresses, prefixes and endpoints. Addresses are held in host byte
+/* IPv4 addresses, prefixes, and endpoints of either family (a node
+ * address, nodeaddr.h, and a port). IPv4 addresses are held in host byte
  * order so that arithmetic reads naturally; convert at the kernel and wire
  * boundaries only. */
 #ifndef NSAGENT_ADDR_H
@@ -9,9 +10,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nsagent/nodeaddr.h"
+
 #define ADDR_STRLEN 16	   /* "255.255.255.255" + NUL */
 #define PREFIX_STRLEN 19   /* + "/32" */
-#define ENDPOINT_STRLEN 22 /* + ":65535" */
+#define ENDPOINT_STRLEN 54 /* "[" IPv6 "]:65535" + NUL */
 #define ADDR_HOST_MAX 253  /* a DNS name's longest text form, without NUL */
 
 struct prefix {
@@ -20,7 +23,7 @@ struct prefix {
 };
 
 struct endpoint {
-	uint32_t addr; /* host order */
+	struct nodeaddr addr;
 	uint16_t port;
 };
 
@@ -29,7 +32,9 @@ int addr_parse(const char *text, uint32_t *addr);
 /* "a.b.c.d/len"; host bits must be zero (-EINVAL otherwise, so that a typo
  * like 172.16.1.1/24 is caught rather than silently masked). */
 int addr_parse_prefix(const char *text, struct prefix *prefix);
-/* "a.b.c.d" or "a.b.c.d:port"; a missing port takes default_port. */
+/* "a.b.c.d", "a.b.c.d:port", "[v6]", "[v6]:port" or a bare "v6" (no
+ * port: its colons leave none to tell it by); a missing port takes
+ * default_port. */
 int addr_parse_endpoint(const char *text, uint16_t default_port, struct endpoint *endpoint);
 
 /* "name" or "name:port" with an RFC 1123 host name (host holds at least
@@ -37,13 +42,16 @@ int addr_parse_endpoint(const char *text, uint16_t default_port, struct endpoint
  * or -EINVAL. */
 int addr_parse_host_endpoint(const char *text, uint16_t default_port, char *host, uint16_t *port);
 
-/* host's first IPv4 address, as the C library resolves it (/etc/hosts,
- * DNS, as nsswitch.conf says). Blocks: for start-up only. Returns 0, or
+/* host's address, as the C library resolves it (/etc/hosts, DNS, as
+ * nsswitch.conf says): its first of family prefer (AF_INET or AF_INET6,
+ * this node's node address's) when it has one, else its first of the
+ * other (prefer 0: IPv4 first). Blocks: for start-up only. Returns 0, or
  * -EAGAIN (a temporary failure) or -ENOENT with msg saying why. */
-int addr_resolve(const char *host, uint32_t *addr, char *msg, size_t size);
+int addr_resolve(const char *host, int prefer, struct nodeaddr *addr, char *msg, size_t size);
 
 /* Format into buf (size at least ADDR_STRLEN / PREFIX_STRLEN /
- * ENDPOINT_STRLEN); returns buf, so it can be used inside printf. */
+ * ENDPOINT_STRLEN); returns buf, so it can be used inside printf. An IPv6
+ * endpoint is "[addr]:port", which addr_parse_endpoint reads back. */
 const char *addr_format(uint32_t addr, char *buf);
 const char *addr_format_prefix(const struct prefix *prefix, char *buf);
 const char *addr_format_endpoint(const struct endpoint *endpoint, char *buf);

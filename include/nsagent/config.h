@@ -62,10 +62,10 @@ struct cfg {
 	unsigned n_peers;
 	uint16_t port; /* --port: listen port */
 
-	uint32_t node_ip;     /* --node-ip; 0 = derive from the route to the first peer */
-	char iface[IFNAMSIZ]; /* --iface: the node IP is this interface's; "" = not given */
-	struct prefix subnet; /* --subnet */
-	bool subnet_set;      /* false = claim automatically */
+	struct nodeaddr node_ip; /* --node-ip; zero = derive from the route to the first peer */
+	char iface[IFNAMSIZ];	 /* --iface: the node IP is this interface's; "" = not given */
+	struct prefix subnet;	 /* --subnet */
+	bool subnet_set;	 /* false = claim automatically */
 	struct prefix cluster_cidr;
 
 	char (*namespaces)[CFG_NS_NAME_MAX + 1]; /* --namespaces, in order */
@@ -91,9 +91,9 @@ struct cfg {
 	enum cfg_backend backend;
 
 	/* Security and limits (issue 5). */
-	char *key_file;	      /* --key-file: cluster key; NULL = unauthenticated */
-	uint32_t listen_addr; /* --listen; meaningful when listen_set */
-	bool listen_set;      /* false = listen on the node IP */
+	char *key_file;		     /* --key-file: cluster key; NULL = unauthenticated */
+	struct nodeaddr listen_addr; /* --listen; meaningful when listen_set (zero: any) */
+	bool listen_set;	     /* false = listen on the node IP */
 	uint32_t max_peers;
 	uint32_t max_connections;
 	uint32_t dial_rate;	 /* new dials per second */
@@ -137,12 +137,14 @@ int cfg_validate(const struct cfg *cfg, struct cfg_error *err);
 /* A node IP chosen at start (--node-ip auto) checked as cfg_validate checks
  * an explicit one: a unicast address outside the cluster range. Returns 0,
  * or -EINVAL with err naming the key to change. */
-int cfg_validate_node_ip(const struct cfg *cfg, uint32_t node_ip, struct cfg_error *err);
+int cfg_validate_node_ip(const struct cfg *cfg, const struct nodeaddr *node_ip,
+			 struct cfg_error *err);
 
 /* The name peer i was given by, or NULL when it was given as an address. */
 const char *cfg_peer_host(const struct cfg *cfg, unsigned i);
 
-/* The peers' addresses, names resolved now (getaddrinfo, IPv4), into out
+/* The peers' addresses, names resolved now (getaddrinfo: this node's
+ * family first, see addr_resolve), into out
  * (n_peers entries), each checked as cfg_validate checks an address given
  * as such. Returns 0, or -EINVAL (-EAGAIN for a name that did not
  * resolve) with err naming the peer and what was wrong. */

@@ -123,6 +123,10 @@ struct kern_topology {
 	 * per-peer FDB entries of vxlan routes), and the subnet's network
 	 * address as a /32. Without vtep an owned device is removed. */
 	uint32_t vtep;
+	/* Over an IPv6 underlay the local address is vtep6 instead (vtep is
+	 * then 0; the device is wanted when either is set). The outer header
+	 * is then 20 bytes longer: the caller's vxlan_mtu says so. */
+	struct in6_addr vtep6;
 	uint8_t vtep_mac[KERN_MAC_LEN];
 	unsigned vxlan_mtu; /* 0 = leave the kernel's default */
 	/* The WireGuard device KERN_WG_IFNAME is ours when wg: when it
@@ -151,9 +155,14 @@ struct kern_topology {
  * Zero-filled fields compare equal (callers memcmp route sets). */
 struct kern_route {
 	struct prefix dst;
-	uint32_t gateway; /* the peer's node IP */
+	/* The peer's node address. IPv4 direct over an IPv6 underlay: the
+	 * route's next hop is this IPv6 address (RTA_VIA, Linux 5.2). */
+	struct nodeaddr gateway;
 	enum kern_mode mode;
 	uint32_t vtep; /* vxlan: the peer's VTEP address (underlay) */
+	/* vxlan over an IPv6 underlay: the peer's VTEP address, in the FDB
+	 * entry of vtep_mac (vtep is then 0). */
+	struct in6_addr vtep6;
 	uint8_t vtep_mac[KERN_MAC_LEN];
 	bool ipv6;
 	struct prefix6 dst6;
@@ -169,8 +178,8 @@ struct kern_route {
 
 /* What the kernel's route to an address looks like. */
 struct kern_path {
-	uint32_t source;  /* preferred source address, 0 if none */
-	uint32_t gateway; /* 0: the address is on-link */
+	struct nodeaddr source;	 /* preferred source address, zero if none */
+	struct nodeaddr gateway; /* zero: the address is on-link */
 	char ifname[IFNAMSIZ];
 };
 
@@ -215,7 +224,7 @@ int kern_get_routes(struct kern *kern, struct kern_route **routes, unsigned *n,
 void kern_get_stats(const struct kern *kern, struct kern_stats *stats);
 
 /* The source address the kernel would use to reach dst (the default node IP). */
-int kern_route_source(uint32_t dst, uint32_t *src, struct kern_error *err);
+int kern_route_source(const struct nodeaddr *dst, struct nodeaddr *src, struct kern_error *err);
 
 /* This host's own IPv4 networks and addresses (each address as a /32 and
  * its connected prefix), on every interface but skip_ifname (the agent's
@@ -234,12 +243,13 @@ int kern_local_prefixes6(const char *skip_ifname, struct prefix6 **prefixes, uns
 int kern_link_local6(const char *ifname, struct in6_addr *addr, struct kern_error *err);
 /* The kernel's route to dst (for the per-peer mode: a gateway means the
  * peer is not on-link), asked on the kernel layer's own socket. */
-int kern_route_path(struct kern *kern, uint32_t dst, struct kern_path *path,
+int kern_route_path(struct kern *kern, const struct nodeaddr *dst, struct kern_path *path,
 		    struct kern_error *err);
 
 /* The MTU and name of the link that holds the local address addr (the
  * underlay's, for the node IP); -EADDRNOTAVAIL when no link has it. */
-int kern_addr_link(uint32_t addr, unsigned *mtu, char ifname[IFNAMSIZ], struct kern_error *err);
+int kern_addr_link(const struct nodeaddr *addr, unsigned *mtu, char ifname[IFNAMSIZ],
+		   struct kern_error *err);
 
 /* Remove everything the agent owns in the current network namespace (and
  * the named namespaces it made). Works without a running daemon. */

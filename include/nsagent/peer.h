@@ -60,10 +60,11 @@ enum peer_goodbye {
 
 struct peer_mgr_config {
 	uint8_t node_id[NODE_ID_LEN];
-	uint32_t node_ip;      /* advertised next hop and the address peers dial */
-	uint32_t listen_addr;  /* 0 = all addresses */
-	uint16_t listen_port;  /* 0 = any free port (tests); see peer_mgr_listen_port */
-	struct prefix cluster; /* never dialled inside it */
+	struct nodeaddr node_ip;     /* advertised next hop and the address peers dial */
+	struct nodeaddr listen_addr; /* family 0 = all addresses of both families */
+	uint16_t listen_port;	     /* 0 = any free port (tests); see peer_mgr_listen_port */
+	struct prefix cluster;	     /* never dialled inside it */
+	struct prefix6 cluster6;     /* the same for IPv6 (len 0: none) */
 	/* Where session events go, and our subnet comes from. Not owned. */
 	struct rde *rde;
 	const struct endpoint *seeds; /* --peer; copied */

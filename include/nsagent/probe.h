@@ -24,6 +24,8 @@
 
 #include <netinet/in.h>
 
+#include "nsagent/nodeaddr.h"
+
 /* A path is broken after this many probes lost in a row... */
 #define PROBE_BREAK_AFTER 3
 /* ...and healed again after this many answered in a row. */
@@ -41,14 +43,14 @@ enum probe_result {
 
 /* One peer to probe. */
 struct probe_target {
-	uint32_t node_ip;      /* identifies the peer (its node address) */
-	uint32_t addr;	       /* its bridge address: what is probed (IPv4) */
-	struct in6_addr addr6; /* its bridge's IPv6 address (IPv6; zero for IPv4) */
+	struct nodeaddr node_ip; /* identifies the peer (its node address) */
+	uint32_t addr;		 /* its bridge address: what is probed (IPv4) */
+	struct in6_addr addr6;	 /* its bridge's IPv6 address (IPv6; zero for IPv4) */
 };
 
 /* What the table knows about one peer (read-only for callers). */
 struct probe_peer {
-	uint32_t node_ip;
+	struct nodeaddr node_ip;
 	uint32_t addr;
 	struct in6_addr addr6;
 	enum probe_result result;
@@ -99,7 +101,8 @@ int probe_table_reply6(struct probe_table *table, const struct in6_addr *addr6, 
 unsigned probe_table_count(const struct probe_table *table);
 const struct probe_peer *probe_table_get(const struct probe_table *table, unsigned i);
 /* NULL when node_ip is not probed. */
-const struct probe_peer *probe_table_find(const struct probe_table *table, uint32_t node_ip);
+const struct probe_peer *probe_table_find(const struct probe_table *table,
+					  const struct nodeaddr *node_ip);
 
 const char *probe_result_name(enum probe_result result);
 

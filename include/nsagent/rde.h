@@ -38,7 +38,7 @@ struct state;
 
 /* The kernel's answer for the path to a peer's node IP (kern_route_path):
  * 0 with *path filled, or a negative errno with err saying why. */
-typedef int (*rde_path_fn)(void *arg, uint32_t node_ip, struct kern_path *path,
+typedef int (*rde_path_fn)(void *arg, const struct nodeaddr *node_ip, struct kern_path *path,
 			   struct kern_error *err);
 
 /* In which order the daemon applies a plan. The namespaces' MTU and the
@@ -107,10 +107,12 @@ struct rde_config {
 	unsigned n_local_prefixes6;
 	/* The lease is saved into it when claimed (may be NULL). Not owned. */
 	struct state *state;
-	/* Data path. node_ip is our VTEP address when the backend runs a VXLAN
-	 * device; underlay_mtu is the node IP's link's. */
+	/* Data path. node_ip is our node address, and our VTEP address when
+	 * the backend runs a VXLAN device and it is IPv4; underlay_mtu is the
+	 * node IP's link's. A peer whose node address is of the other family
+	 * gets no route (its underlay cannot be reached from ours). */
 	enum cfg_backend backend;
-	uint32_t node_ip;
+	struct nodeaddr node_ip;
 	unsigned underlay_mtu;
 	/* The node IP's link (the device of direct IPv6 routes) and whether
 	 * it has IPv6 (a link-local address): without, a peer's /64 goes over
@@ -128,7 +130,7 @@ struct rde_config {
 
 /* A peer's own advert, as decoded by the session. */
 struct rde_advert {
-	uint32_t node_ip; /* the next hop of its routes */
+	struct nodeaddr node_ip; /* the next hop of its routes */
 	const struct prefix *subnets;
 	unsigned n_subnets;
 	unsigned n_malformed; /* entries the session could not decode (length over 32) */
@@ -185,6 +187,9 @@ struct rde_peer_view {
 	uint16_t wg_port;
 	bool wg_known;
 	bool encrypted;
+	/* Why its subnets get no route (an underlay of the other family, or
+	 * not on-link over IPv6), a static phrase; NULL when they may. */
+	const char *no_path;
 };
 
 struct rde_stats {

@@ -24,10 +24,11 @@ struct rib_entry {
 	bool ipv6;		      /* subnet6, else subnet */
 	struct prefix subnet;
 	struct prefix6 subnet6;
-	uint32_t nexthop; /* the node's IP (0: an adopted direct IPv6 route) */
-	/* IPv6 (rib_set_path6): the link-local next hop, the device of a
-	 * direct route, and unrouted when the node has no usable IPv6 path
-	 * (the entry still holds its /64 against others). */
+	struct nodeaddr nexthop; /* the node's IP (zero: an adopted direct IPv6 route) */
+	/* IPv6 (rib_set_path6): the next hop (link-local, or the node
+	 * address on an IPv6 underlay), the device of a direct route, and
+	 * unrouted when the node has no usable path (rib_set_routed for
+	 * IPv4; the entry still holds its subnet against others). */
 	struct in6_addr gateway6;
 	char ifname[IFNAMSIZ];
 	bool unrouted;
@@ -82,15 +83,15 @@ enum rib_verdict rib_check_shape6(const struct rib *rib, const struct prefix6 *p
  * subnets (outside the cluster, default route, host bits set, another
  * length than the node-subnet length, over RIB_MAX_SUBNETS_PER_NODE) are
  * skipped; returns how many were. */
-unsigned rib_advert(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], uint32_t nexthop,
+unsigned rib_advert(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], struct nodeaddr nexthop,
 		    const struct prefix *subnets, unsigned n, bool explicit_subnet);
 /* Like rib_advert, and also refuses entries that overlap the local
  * prefixes (rib_set_local) or a fresh entry of another node; verdicts (n
  * entries, may be NULL) says what became of each. Returns the number
  * rejected. */
-unsigned rib_advert_checked(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], uint32_t nexthop,
-			    const struct prefix *subnets, unsigned n, bool explicit_subnet,
-			    enum rib_verdict *verdicts);
+unsigned rib_advert_checked(struct rib *rib, const uint8_t node_id[NODE_ID_LEN],
+			    struct nodeaddr nexthop, const struct prefix *subnets, unsigned n,
+			    bool explicit_subnet, enum rib_verdict *verdicts);
 /* This host's own networks and addresses (copied), refused by
  * rib_advert_checked. */
 void rib_set_local(struct rib *rib, const struct prefix *prefixes, unsigned n);
@@ -98,15 +99,20 @@ void rib_set_local(struct rib *rib, const struct prefix *prefixes, unsigned n);
  * by rib_check_shape6, this host's IPv6 networks, another live node's
  * /64). Adopted IPv6 entries whose gateway is link_local6 (may be NULL)
  * or whose node IP is nexthop become this node's. */
-unsigned rib_advert6_checked(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], uint32_t nexthop,
-			     const struct in6_addr *link_local6, const struct prefix6 *subnets6,
-			     unsigned n, enum rib_verdict *verdicts);
+unsigned rib_advert6_checked(struct rib *rib, const uint8_t node_id[NODE_ID_LEN],
+			     struct nodeaddr nexthop, const struct in6_addr *link_local6,
+			     const struct prefix6 *subnets6, unsigned n,
+			     enum rib_verdict *verdicts);
 void rib_set_local6(struct rib *rib, const struct prefix6 *prefixes, unsigned n);
 
 /* The data path to every entry of the node: mode, and for vxlan its VTEP
  * address and MAC (ignored for direct). */
 void rib_set_path(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], enum kern_mode mode,
 		  uint32_t vtep, const uint8_t vtep_mac[KERN_MAC_LEN]);
+/* routed false leaves every IPv4 entry of the node out of the route set
+ * (it still holds its subnet against others): the node cannot be reached
+ * over our underlay. */
+void rib_set_routed(struct rib *rib, const uint8_t node_id[NODE_ID_LEN], bool routed);
 /* The IPv6 path to every IPv6 entry of the node: routed false leaves
  * them out of the route set; else mode, the link-local gateway6, for
  * direct the device ifname, for vxlan the VTEP address and MAC. */

@@ -133,7 +133,7 @@ struct status_peer {
 	char node_id[STATUS_TEXT_MAX]; /* "" = not known yet */
 	struct endpoint endpoint;
 	char state[32]; /* the session FSM's state name */
-	char mode[16];	/* "direct", "vxlan", "" = no path */
+	char mode[16];	/* "direct", "vxlan", "none" = no path over our underlay, "" = none yet */
 	struct prefix subnet;
 	bool subnet_known;
 	uint64_t uptime_ms;    /* 0 unless the session is up */
@@ -167,7 +167,7 @@ struct status {
 	bool healthy;
 	char problem[512];	       /* why not healthy */
 	char node_id[STATUS_TEXT_MAX]; /* "" = not known */
-	uint32_t node_ip;	       /* 0 = not known */
+	struct nodeaddr node_ip;       /* zero = not known */
 	struct prefix subnet;
 	bool subnet_known;
 	char bridge[IFNAMSIZ];

@@ -33,7 +33,7 @@ struct wguapi_allowed {
 
 struct wguapi_peer {
 	uint8_t public_key[WGKEY_LEN];
-	struct endpoint endpoint; /* IPv4 underlay; addr 0 = none */
+	struct endpoint endpoint; /* addr zero = none */
 	struct wguapi_allowed allowed[WGUAPI_MAX_ALLOWED];
 	unsigned n_allowed;
 	/* From get=1 only. */

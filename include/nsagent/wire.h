@@ -42,5 +42,14 @@ void wire_put_prefix6(NsaPeer__Prefix6 *out, const struct prefix6 *p);
 /* The advert's link-local next hop: 0 with *out set, -ENOENT when absent
  * (empty), -EBADMSG when it is not exactly 16 bytes. */
 int wire_get_addr6(const ProtobufCBinaryData *in, struct in6_addr *out);
+/* A node address as the wire carries it, a fixed32 for IPv4 and 16 bytes
+ * for IPv6 (Hello node_ip/node_ip6, PeerInfo addr/addr6, and the control
+ * protocol's the same way): 0 with *out set (zero-filled when both are
+ * absent), -EBADMSG when v6 is neither empty nor 16 bytes, or both are
+ * set. */
+int wire_get_nodeaddr(uint32_t v4, const ProtobufCBinaryData *v6, struct nodeaddr *out);
+/* The pair of fields carrying addr (the other left empty); v6 points into
+ * addr, which must outlive it. */
+void wire_put_nodeaddr(const struct nodeaddr *addr, uint32_t *v4, ProtobufCBinaryData *v6);
 
 #endif

@@ -169,7 +169,7 @@ static int down_routes(struct knl *nl, struct kern_error *err)
 
 		if (!kroute_is_owned(r))
 			continue;
-		int r_rc = kreq_route(nl, KREQ_ROUTE_DEL, r->dst, r->len, 0, 0, false, NULL, &e);
+		int r_rc = kreq_route(nl, KREQ_ROUTE_DEL, r->dst, r->len, NULL, 0, false, NULL, &e);
 
 		/* A route may already have gone with its device. */
 		if (r_rc != -ESRCH)

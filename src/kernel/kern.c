@@ -130,6 +130,7 @@ static void nft_begin(struct kern *kern, struct nft_job *job)
 					 .cluster6 = kern->cluster6,
 					 .masquerade6 = kern->masquerade6,
 					 .vtep = kern->vtep,
+					 .vtep6 = kern->vtep6,
 					 .vxlan_port = KERN_VXLAN_PORT,
 					 .wg_addr = kern->wg ? kern->wg_addr : 0,
 					 .wg_port = kern->wg_port}};
@@ -448,7 +449,8 @@ static int validate_topology(const struct kern_topology *topo, uint32_t *bridge_
 			goto out;
 		want_label(ns, labels[i], sizeof(labels[i]));
 		want_host_ifname(ns, hosts[i]);
-		if (topo->vtep && strcmp(hosts[i], KERN_VXLAN_IFNAME) == 0) {
+		if (kvtep_set(topo->vtep, &topo->vtep6) &&
+		    strcmp(hosts[i], KERN_VXLAN_IFNAME) == 0) {
 			kern_errorf(err, "%s would have host interface %s, the VXLAN device's name",
 				    labels[i], hosts[i]);
 			goto out;
@@ -507,6 +509,7 @@ int kern_set_topology(struct kern *kern, const struct kern_topology *topo, struc
 				    addr6_prefix_equal(&kern->cluster6, &topo->cluster6) &&
 				    kern->masquerade6 == topo->masquerade6)) &&
 	    kern->mtu == topo->mtu && kern->vtep == topo->vtep &&
+	    memcmp(&kern->vtep6, &topo->vtep6, sizeof(kern->vtep6)) == 0 &&
 	    memcmp(kern->vtep_mac, topo->vtep_mac, KERN_MAC_LEN) == 0 &&
 	    kern->vxlan_mtu == topo->vxlan_mtu && kern->wg == topo->wg &&
 	    kern->wg_port == topo->wg_port && kern->wg_addr == topo->wg_addr &&
@@ -551,6 +554,7 @@ int kern_set_topology(struct kern *kern, const struct kern_topology *topo, struc
 		addr6_prefix_host(&topo->subnet6, 1, &kern->bridge_addr6);
 	kern->mtu = topo->mtu;
 	kern->vtep = topo->vtep;
+	kern->vtep6 = topo->vtep6;
 	memcpy(kern->vtep_mac, topo->vtep_mac, KERN_MAC_LEN);
 	kern->vxlan_mtu = topo->vxlan_mtu;
 	kern->wg = topo->wg;
@@ -652,16 +656,23 @@ static const char *route_problem(const struct kern_route *r)
 	static const uint8_t zero_mac[KERN_MAC_LEN];
 
 	if (r->mode == KERN_MODE_VXLAN &&
-	    (!r->vtep || !memcmp(r->vtep_mac, zero_mac, KERN_MAC_LEN)))
+	    (!kvtep_set(r->vtep, &r->vtep6) || !memcmp(r->vtep_mac, zero_mac, KERN_MAC_LEN)))
 		return "a vxlan route without a VTEP";
-	if (r->mode == KERN_MODE_WIREGUARD && !r->gateway)
-		return "a wireguard route without the peer's node IP";
+	if (r->mode == KERN_MODE_VXLAN && r->vtep && !addr6_is_zero(&r->vtep6))
+		return "a vxlan route with both an IPv4 and an IPv6 VTEP";
+	if (r->mode == KERN_MODE_WIREGUARD && nodeaddr_is_zero(&r->gateway))
+		return "a wireguard route without the peer's node address";
 	if (!r->ipv6)
-		return r->dst.len > 32 || (r->dst.addr & ~addr_mask(r->dst.len)) || !r->gateway
+		return r->dst.len > 32 || (r->dst.addr & ~addr_mask(r->dst.len)) ||
+			       nodeaddr_is_zero(&r->gateway)
 			   ? "no gateway or a bad prefix"
 			   : NULL;
-	if (!addr6_prefix_valid(&r->dst6) || !addr6_is_link_local(&r->gateway6))
-		return "a bad prefix or a gateway that is not link-local";
+	/* Direct: the peer's link-local address on an IPv4 underlay, its
+	 * node address on an IPv6 one; through the tunnel, always an EUI-64
+	 * link-local one. */
+	if (!addr6_prefix_valid(&r->dst6) || addr6_is_zero(&r->gateway6) ||
+	    (r->mode == KERN_MODE_VXLAN && !addr6_is_link_local(&r->gateway6)))
+		return "a bad prefix, no gateway, or a tunnel gateway that is not link-local";
 	if (r->mode == KERN_MODE_DIRECT && !r->ifname[0])
 		return "a direct IPv6 route without a device";
 	return NULL;

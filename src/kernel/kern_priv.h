@@ -76,7 +76,8 @@ struct klink {
 	/* kind "vxlan" only */
 	uint32_t vxlan_vni;
 	uint32_t vxlan_local; /* host order */
-	uint16_t vxlan_port;  /* host order */
+	struct in6_addr vxlan_local6;
+	uint16_t vxlan_port; /* host order */
 	bool vxlan_learning;
 	bool vxlan_has_remote; /* a default remote or group: it would flood */
 	bool hairpin;	       /* a bridge port in hairpin mode (IFLA_BRPORT_MODE) */
@@ -109,6 +110,9 @@ struct kroute {
 	uint32_t table;
 	uint32_t priority;
 	uint32_t gateway; /* host order, 0 if none */
+	/* RTA_VIA's IPv6 next hop (an IPv4 route over an IPv6 underlay,
+	 * "via inet6 ..."); all zero if none. */
+	struct in6_addr via6;
 	int oif;
 	unsigned flags; /* rtm_flags (RTNH_F_ONLINK) */
 };
@@ -191,9 +195,11 @@ int kreq_veth_add(struct knl *nl, const char *host_name, int master, unsigned mt
 		  int peer_ifindex, const char *peer_name, const char *ns_name,
 		  struct kern_error *err);
 /* A VXLAN device: created up, no learning, no default remote (no flooding),
- * with the given MAC and MTU (0 = default). */
-int kreq_vxlan_add(struct knl *nl, const char *name, uint32_t vni, uint32_t local, uint16_t port,
-		   const uint8_t mac[KERN_MAC_LEN], unsigned mtu, struct kern_error *err);
+ * with the given MAC and MTU (0 = default). Its local address is local, or
+ * local6 over an IPv6 underlay (local 0). */
+int kreq_vxlan_add(struct knl *nl, const char *name, uint32_t vni, uint32_t local,
+		   const struct in6_addr *local6, uint16_t port, const uint8_t mac[KERN_MAC_LEN],
+		   unsigned mtu, struct kern_error *err);
 /* A permanent neighbour (family AF_INET: dst -> mac) or FDB entry (family
  * AF_BRIDGE: mac -> remote dst), created or replaced; del removes it. */
 int kreq_neigh(struct knl *nl, bool del, uint8_t family, int ifindex, const char *ifname,
@@ -210,8 +216,10 @@ int kaddr_only(struct knl *nl, const struct kaddrs *addrs, int ifindex, const ch
  * replace: create or replace. oif 0 = let the kernel pick. onlink: the
  * gateway is on-link on oif whatever its addresses say (RTNH_F_ONLINK). */
 enum kreq_route_op { KREQ_ROUTE_ADD, KREQ_ROUTE_REPLACE, KREQ_ROUTE_DEL };
-int kreq_route(struct knl *nl, enum kreq_route_op op, uint32_t dst, uint8_t len, uint32_t gateway,
-	       int oif, bool onlink, const char *where, struct kern_error *err);
+/* gateway NULL or zero: none; IPv6: RTA_VIA inet6 (Linux 5.2). */
+int kreq_route(struct knl *nl, enum kreq_route_op op, uint32_t dst, uint8_t len,
+	       const struct nodeaddr *gateway, int oif, bool onlink, const char *where,
+	       struct kern_error *err);
 
 /* IPv6 (nl6.c): the snapshots, dumps, parsers and change requests the
  * local dual-stack topology needs, beside their IPv4 counterparts above. */
@@ -251,6 +259,10 @@ int kreq_addr6(struct knl *nl, bool add, int ifindex, const char *ifname,
 int kreq_route6(struct knl *nl, enum kreq_route_op op, const struct in6_addr *dst, uint8_t len,
 		const struct in6_addr *gateway, int oif, bool onlink, const char *where,
 		struct kern_error *err);
+/* A permanent FDB entry mac -> remote dst over an IPv6 underlay, created
+ * or replaced (kreq_neigh's AF_BRIDGE delete removes either kind). */
+int kreq_fdb6(struct knl *nl, int ifindex, const char *ifname, const uint8_t mac[KERN_MAC_LEN],
+	      const struct in6_addr *dst, struct kern_error *err);
 /* A permanent IPv6 neighbour entry dst -> mac, created or replaced; del
  * removes it (the VXLAN device's next hops of IPv6 routes). */
 int kreq_neigh6(struct knl *nl, bool del, int ifindex, const char *ifname,
@@ -273,14 +285,21 @@ int kroutes_owned(struct knl *nl, struct kern_route **out, unsigned *n, struct k
 bool kroute_is_owned(const struct kroute *r);
 /* The gateway and device a wanted route has in the kernel (vxlan routes go
  * via their own network address on the VXLAN device). */
-uint32_t kroute_kernel_gateway(const struct kern_route *want);
+struct nodeaddr kroute_kernel_gateway(const struct kern_route *want);
+/* A kernel route's next hop: RTA_VIA's IPv6 one, else RTA_GATEWAY's. */
+struct nodeaddr kroute_gateway(const struct kroute *r);
+/* r, a kernel route, goes where want's route would. */
+bool kroute_same_gateway(const struct kern_route *want, const struct kroute *r);
 
 /* The VXLAN device and its per-peer entries (vxlan.c). */
-/* Root scope: the device as topo asks (vtep 0: remove an owned one).
- * *ifindex is the device's, or 0. */
+/* Whether a VTEP address is set, over IPv4 (vtep) or IPv6 (vtep6). */
+bool kvtep_set(uint32_t vtep, const struct in6_addr *vtep6);
+/* Root scope: the device as topo asks, local address vtep or vtep6
+ * (neither: remove an owned one). *ifindex is the device's, or 0. */
 int kvxlan_reconcile_device(struct knl *nl, const struct klinks *links, const struct kaddrs *addrs,
-			    uint32_t vtep, const uint8_t mac[KERN_MAC_LEN], unsigned mtu,
-			    uint32_t addr, int *ifindex, struct kern_error *err);
+			    uint32_t vtep, const struct in6_addr *vtep6,
+			    const uint8_t mac[KERN_MAC_LEN], unsigned mtu, uint32_t addr,
+			    int *ifindex, struct kern_error *err);
 /* The owned device's ifindex, 0 when there is none (-errno on failure). */
 int kvxlan_ifindex(struct knl *nl, struct kern_error *err);
 /* The WireGuard device (wg.c): when wanted and present, ours, up, with

@@ -66,7 +66,8 @@ struct kern {
 	bool masquerade6;
 	struct in6_addr bridge_addr6; /* subnet6's ::1, with subnet6_set */
 	unsigned mtu;
-	uint32_t vtep; /* 0: no VXLAN device wanted */
+	uint32_t vtep;	       /* the device's local address over IPv4 */
+	struct in6_addr vtep6; /* ... over IPv6; neither: no VXLAN device wanted */
 	uint8_t vtep_mac[KERN_MAC_LEN];
 	unsigned vxlan_mtu;
 	int vxlan_ifindex;

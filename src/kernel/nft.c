@@ -473,21 +473,27 @@ static void nft_desired_build(const struct nft_table_spec *spec, struct nft_desi
 	nft_family_build(d, spec->bridge, &v4);
 
 	/* VXLAN goes to this node's VTEP in prerouting (daddr) and from it
-	 * in output (saddr); after each raw chain's IPv4 rule, as ever. */
+	 * in output (saddr); after each raw chain's IPv4 rule, as ever. The
+	 * VTEP is of the underlay's family. */
 	static const struct {
 		enum nft_chain_id chain;
 		const char *vxlan_what;
-		uint32_t vtep_offset;
+		bool to_vtep;
 	} raw[] = {
-	    {NFT_CHAIN_RAW_PREROUTING, "nsagent: VXLAN to this node, not tracked", 16},
-	    {NFT_CHAIN_RAW_OUTPUT, "nsagent: VXLAN from this node, not tracked", 12},
+	    {NFT_CHAIN_RAW_PREROUTING, "nsagent: VXLAN to this node, not tracked", true},
+	    {NFT_CHAIN_RAW_OUTPUT, "nsagent: VXLAN from this node, not tracked", false},
 	};
-	const struct nft_net vtep = nft_net4(&(struct prefix){.addr = spec->vtep, .len = 32});
+	const bool vtep6 = !spec->vtep && !addr6_is_zero(&spec->vtep6);
+	const struct nft_family *vfam = vtep6 ? &nft_ipv6 : &nft_ipv4;
+	const struct nft_net vtep =
+	    vtep6 ? nft_net6(&(struct prefix6){.addr = spec->vtep6, .len = 128})
+		  : nft_net4(&(struct prefix){.addr = spec->vtep, .len = 32});
 
-	for (size_t i = 0; spec->vtep && i < sizeof(raw) / sizeof(raw[0]); i++) {
+	for (size_t i = 0; (spec->vtep || vtep6) && i < sizeof(raw) / sizeof(raw[0]); i++) {
 		r = nft_new_rule(d, raw[i].chain, raw[i].vxlan_what);
-		nft_match_family(r, &nft_ipv4);
-		nft_match_prefix(r, &nft_ipv4, raw[i].vtep_offset, &vtep, NFT_CMP_EQ);
+		nft_match_family(r, vfam);
+		nft_match_prefix(r, vfam, raw[i].to_vtep ? vfam->daddr_offset : vfam->saddr_offset,
+				 &vtep, NFT_CMP_EQ);
 		nft_match_udp_dport(r, spec->vxlan_port);
 		nft_tail(r, "notrack");
 	}
@@ -502,7 +508,9 @@ static void nft_desired_build(const struct nft_table_spec *spec, struct nft_desi
 				 i == 0 ? "nsagent: WireGuard to this node, not tracked"
 					: "nsagent: WireGuard from this node, not tracked");
 		nft_match_family(r, &nft_ipv4);
-		nft_match_prefix(r, &nft_ipv4, raw[i].vtep_offset, &wg_addr, NFT_CMP_EQ);
+		nft_match_prefix(r, &nft_ipv4,
+				 raw[i].to_vtep ? nft_ipv4.daddr_offset : nft_ipv4.saddr_offset,
+				 &wg_addr, NFT_CMP_EQ);
 		nft_match_udp_port(r, i == 0 ? 2 : 0, spec->wg_port);
 		nft_tail(r, "notrack");
 	}

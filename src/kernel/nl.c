@@ -492,11 +492,21 @@ static void parse_vxlan(struct nlattr *data, struct klink *out)
 		return;
 	out->vxlan_vni = attr_u32(vx[IFLA_VXLAN_ID], 0);
 	out->vxlan_local = attr_in4(vx[IFLA_VXLAN_LOCAL]);
+	if (vx[IFLA_VXLAN_LOCAL6] && nla_len(vx[IFLA_VXLAN_LOCAL6]) >= (int)sizeof(struct in6_addr))
+		memcpy(&out->vxlan_local6, nla_data(vx[IFLA_VXLAN_LOCAL6]),
+		       sizeof(struct in6_addr));
 	if (vx[IFLA_VXLAN_PORT] && nla_len(vx[IFLA_VXLAN_PORT]) >= 2)
 		out->vxlan_port = ntohs(nla_get_u16(vx[IFLA_VXLAN_PORT]));
 	if (vx[IFLA_VXLAN_LEARNING] && nla_len(vx[IFLA_VXLAN_LEARNING]) >= 1)
 		out->vxlan_learning = nla_get_u8(vx[IFLA_VXLAN_LEARNING]) != 0;
 	out->vxlan_has_remote = attr_in4(vx[IFLA_VXLAN_GROUP]) != 0;
+	if (vx[IFLA_VXLAN_GROUP6] &&
+	    nla_len(vx[IFLA_VXLAN_GROUP6]) >= (int)sizeof(struct in6_addr)) {
+		struct in6_addr g;
+
+		memcpy(&g, nla_data(vx[IFLA_VXLAN_GROUP6]), sizeof(g));
+		out->vxlan_has_remote |= !addr6_is_zero(&g);
+	}
 }
 
 /* The family header of an RTM_NEW<x> or RTM_DEL<x> message (rtnetlink
@@ -606,6 +616,13 @@ bool kparse_route(struct nlmsghdr *nlh, struct kroute *out)
 	out->table = attr_u32(tb[RTA_TABLE], rtm->rtm_table);
 	out->dst = attr_in4(tb[RTA_DST]);
 	out->gateway = attr_in4(tb[RTA_GATEWAY]);
+	if (tb[RTA_VIA] &&
+	    nla_len(tb[RTA_VIA]) >= (int)(sizeof(struct rtvia) + sizeof(out->via6))) {
+		const struct rtvia *via = nla_data(tb[RTA_VIA]);
+
+		if (via->rtvia_family == AF_INET6)
+			memcpy(&out->via6, via->rtvia_addr, sizeof(out->via6));
+	}
 	out->oif = (int)attr_u32(tb[RTA_OIF], 0);
 	out->priority = attr_u32(tb[RTA_PRIORITY], 0);
 	out->flags = rtm->rtm_flags;
@@ -626,7 +643,8 @@ bool kparse_neigh(struct nlmsghdr *nlh, struct kneigh *out)
 	out->family = ndm->ndm_family;
 	out->state = ndm->ndm_state;
 	out->flags = ndm->ndm_flags;
-	if (ndm->ndm_family == AF_INET6 && tb[NDA_DST] &&
+	/* An IPv6 neighbour, or an FDB entry with an IPv6 remote. */
+	if (ndm->ndm_family != AF_INET && tb[NDA_DST] &&
 	    nla_len(tb[NDA_DST]) >= (int)sizeof(out->dst6))
 		memcpy(&out->dst6, nla_data(tb[NDA_DST]), sizeof(out->dst6));
 	else
@@ -888,8 +906,9 @@ int kaddr_only(struct knl *nl, const struct kaddrs *addrs, int ifindex, const ch
 	return 0;
 }
 
-int kreq_route(struct knl *nl, enum kreq_route_op op, uint32_t dst, uint8_t len, uint32_t gateway,
-	       int oif, bool onlink, const char *where, struct kern_error *err)
+int kreq_route(struct knl *nl, enum kreq_route_op op, uint32_t dst, uint8_t len,
+	       const struct nodeaddr *gateway, int oif, bool onlink, const char *where,
+	       struct kern_error *err)
 {
 	static const char *const verbs[] = {"add", "replace", "delete"};
 	struct rtmsg rtm = {
@@ -904,9 +923,10 @@ int kreq_route(struct knl *nl, enum kreq_route_op op, uint32_t dst, uint8_t len,
 	int flags = op == KREQ_ROUTE_ADD       ? NLM_F_CREATE | NLM_F_EXCL
 		    : op == KREQ_ROUTE_REPLACE ? NLM_F_CREATE | NLM_F_REPLACE
 					       : 0;
-	uint32_t be_dst = htonl(dst), be_gw = htonl(gateway);
+	uint32_t be_dst = htonl(dst);
 	struct nl_msg *msg;
-	char p[PREFIX_STRLEN], g[ADDR_STRLEN];
+	char p[PREFIX_STRLEN], g[NODEADDR_STRLEN + 6];
+	bool has_gateway = gateway && !nodeaddr_is_zero(gateway);
 
 	msg = nlmsg_alloc_simple(op == KREQ_ROUTE_DEL ? RTM_DELROUTE : RTM_NEWROUTE,
 				 NLM_F_REQUEST | flags);
@@ -915,20 +935,41 @@ int kreq_route(struct knl *nl, enum kreq_route_op op, uint32_t dst, uint8_t len,
 	put_or_die(nla_put_u32(msg, RTA_TABLE, RT_TABLE_MAIN));
 	if (len)
 		put_or_die(nla_put(msg, RTA_DST, 4, &be_dst));
-	if (op != KREQ_ROUTE_DEL && gateway)
+	if (op != KREQ_ROUTE_DEL && has_gateway && gateway->family == AF_INET) {
+		uint32_t be_gw = htonl(gateway->v4);
+
 		put_or_die(nla_put(msg, RTA_GATEWAY, 4, &be_gw));
+	} else if (op != KREQ_ROUTE_DEL && has_gateway) {
+		/* An IPv4 route with an IPv6 next hop (RFC 5549's), which
+		 * RTA_GATEWAY cannot carry. */
+		uint8_t via[sizeof(struct rtvia) + sizeof(struct in6_addr)];
+		struct rtvia *v = (struct rtvia *)via;
+
+		v->rtvia_family = AF_INET6;
+		memcpy(v->rtvia_addr, &gateway->v6, sizeof(gateway->v6));
+		put_or_die(nla_put(msg, RTA_VIA, sizeof(via), via));
+	}
 	if (op != KREQ_ROUTE_DEL && oif > 0)
 		put_or_die(nla_put_u32(msg, RTA_OIF, (uint32_t)oif));
+	/* "via 10.0.0.1", "via inet6 2001:db8::6" as ip-route(8) says them. */
+	if (has_gateway) {
+		char a[NODEADDR_STRLEN];
+
+		snprintf(g, sizeof(g), "%s%s", gateway->family == AF_INET6 ? "inet6 " : "",
+			 nodeaddr_format(gateway, a));
+	} else {
+		snprintf(g, sizeof(g), "none");
+	}
 	if (op == KREQ_ROUTE_DEL)
 		return knl_change(
 		    nl, msg, err, "delete route %s%s%s",
 		    len ? addr_format_prefix(&(struct prefix){.addr = dst, .len = len}, p)
 			: "default",
 		    where ? " " : "", where ? where : "");
-	return knl_change(
-	    nl, msg, err, "%s route %s via %s%s%s%s", verbs[op],
-	    len ? addr_format_prefix(&(struct prefix){.addr = dst, .len = len}, p) : "default",
-	    addr_format(gateway, g), where ? " " : "", where ? where : "", onlink ? " onlink" : "");
+	return knl_change(nl, msg, err, "%s route %s via %s%s%s%s", verbs[op],
+			  len ? addr_format_prefix(&(struct prefix){.addr = dst, .len = len}, p)
+			      : "default",
+			  g, where ? " " : "", where ? where : "", onlink ? " onlink" : "");
 }
 
 static const char *fmt_mac(const uint8_t mac[KERN_MAC_LEN], char buf[18])
@@ -938,13 +979,14 @@ static const char *fmt_mac(const uint8_t mac[KERN_MAC_LEN], char buf[18])
 	return buf;
 }
 
-int kreq_vxlan_add(struct knl *nl, const char *name, uint32_t vni, uint32_t local, uint16_t port,
-		   const uint8_t mac[KERN_MAC_LEN], unsigned mtu, struct kern_error *err)
+int kreq_vxlan_add(struct knl *nl, const char *name, uint32_t vni, uint32_t local,
+		   const struct in6_addr *local6, uint16_t port, const uint8_t mac[KERN_MAC_LEN],
+		   unsigned mtu, struct kern_error *err)
 {
 	uint32_t be_local = htonl(local);
 	struct nlattr *info, *data;
 	struct nl_msg *msg;
-	char a[ADDR_STRLEN], m[18];
+	char a[ADDR6_STRLEN], m[18];
 
 	msg = link_msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0, IFF_UP, IFF_UP);
 	put_or_die(nla_put_string(msg, IFLA_IFNAME, name));
@@ -960,7 +1002,10 @@ int kreq_vxlan_add(struct knl *nl, const char *name, uint32_t vni, uint32_t loca
 	if (!data)
 		fatal("netlink request does not fit its buffer");
 	put_or_die(nla_put_u32(msg, IFLA_VXLAN_ID, vni));
-	put_or_die(nla_put(msg, IFLA_VXLAN_LOCAL, 4, &be_local));
+	if (local)
+		put_or_die(nla_put(msg, IFLA_VXLAN_LOCAL, 4, &be_local));
+	else
+		put_or_die(nla_put(msg, IFLA_VXLAN_LOCAL6, sizeof(*local6), local6));
 	put_or_die(nla_put_u16(msg, IFLA_VXLAN_PORT, htons(port)));
 	/* Peers are known from adverts: learning from received frames would
 	 * only let a forged packet redirect a peer's traffic. */
@@ -968,7 +1013,8 @@ int kreq_vxlan_add(struct knl *nl, const char *name, uint32_t vni, uint32_t loca
 	nla_nest_end(msg, data);
 	nla_nest_end(msg, info);
 	return knl_change(nl, msg, err, "create vxlan %s id %u local %s dstport %u address %s",
-			  name, vni, addr_format(local, a), port, fmt_mac(mac, m));
+			  name, vni, local ? addr_format(local, a) : addr6_format(local6, a), port,
+			  fmt_mac(mac, m));
 }
 
 int kreq_neigh(struct knl *nl, bool del, uint8_t family, int ifindex, const char *ifname,

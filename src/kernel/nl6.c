@@ -186,6 +186,29 @@ bool kroute6_is_owned(const struct kroute6 *r)
 	return r->table == RT_TABLE_MAIN && r->protocol == KERN_RTPROT && r->type == RTN_UNICAST;
 }
 
+int kreq_fdb6(struct knl *nl, int ifindex, const char *ifname, const uint8_t mac[KERN_MAC_LEN],
+	      const struct in6_addr *dst, struct kern_error *err)
+{
+	struct ndmsg ndm = {
+	    .ndm_family = AF_BRIDGE,
+	    .ndm_ifindex = ifindex,
+	    .ndm_state = NUD_PERMANENT,
+	    .ndm_flags = NTF_SELF,
+	};
+	char a[ADDR6_STRLEN];
+	struct nl_msg *msg;
+
+	msg = nlmsg_alloc_simple(RTM_NEWNEIGH, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE);
+	if (!msg || nlmsg_append(msg, &ndm, sizeof(ndm), NLMSG_ALIGNTO) < 0)
+		fatal("out of memory building a netlink request");
+	put6(msg, NDA_DST, dst);
+	if (nla_put(msg, NDA_LLADDR, KERN_MAC_LEN, mac) < 0)
+		fatal("netlink request does not fit its buffer");
+	return knl_change(nl, msg, err,
+			  "replace fdb entry %02x:%02x:%02x:%02x:%02x:%02x dst %s dev %s", mac[0],
+			  mac[1], mac[2], mac[3], mac[4], mac[5], addr6_format(dst, a), ifname);
+}
+
 int kreq_neigh6(struct knl *nl, bool del, int ifindex, const char *ifname,
 		const struct in6_addr *dst, const uint8_t mac[KERN_MAC_LEN], struct kern_error *err)
 {

@@ -47,9 +47,21 @@ bool kroute_is_owned(const struct kroute *r)
 	return r->table == RT_TABLE_MAIN && r->protocol == KERN_RTPROT && r->type == RTN_UNICAST;
 }
 
-uint32_t kroute_kernel_gateway(const struct kern_route *want)
+struct nodeaddr kroute_kernel_gateway(const struct kern_route *want)
 {
-	return want->mode == KERN_MODE_VXLAN ? want->dst.addr : want->gateway;
+	return want->mode == KERN_MODE_VXLAN ? nodeaddr_v4(want->dst.addr) : want->gateway;
+}
+
+struct nodeaddr kroute_gateway(const struct kroute *r)
+{
+	return addr6_is_zero(&r->via6) ? nodeaddr_v4(r->gateway) : nodeaddr_v6(&r->via6);
+}
+
+bool kroute_same_gateway(const struct kern_route *want, const struct kroute *r)
+{
+	struct nodeaddr have = kroute_gateway(r), wanted = kroute_kernel_gateway(want);
+
+	return nodeaddr_equal(&have, &wanted);
 }
 
 /* The device an IPv6 route of want goes out of: the VXLAN or WireGuard
@@ -194,12 +206,13 @@ int kroutes_reconcile(struct knl *nl, const struct kern_route *want, unsigned n,
 			    want[j].dst.len == r->len)
 				break;
 		if (j == n) {
-			rc = kreq_route(nl, KREQ_ROUTE_DEL, r->dst, r->len, 0, 0, false, NULL, &e);
+			rc = kreq_route(nl, KREQ_ROUTE_DEL, r->dst, r->len, NULL, 0, false, NULL,
+					&e);
 			if (rc < 0 && rc != -ESRCH && first == 0) {
 				first = rc;
 				*err = e;
 			}
-		} else if (r->gateway == kroute_kernel_gateway(&want[j]) && r->tos == 0 &&
+		} else if (kroute_same_gateway(&want[j], r) && r->tos == 0 &&
 			   (want[j].mode != KERN_MODE_VXLAN || r->oif == vx_ifindex) &&
 			   (want[j].mode != KERN_MODE_WIREGUARD || r->oif == wg_ifindex) &&
 			   (want[j].mode == KERN_MODE_WIREGUARD || !wg_ifindex ||
@@ -213,6 +226,8 @@ int kroutes_reconcile(struct knl *nl, const struct kern_route *want, unsigned n,
 		bool vxlan = want[j].mode == KERN_MODE_VXLAN;
 		bool wg = want[j].mode == KERN_MODE_WIREGUARD;
 		int oif = vxlan ? vx_ifindex : wg ? wg_ifindex : 0;
+
+		struct nodeaddr gateway;
 
 		if (present[j] || want[j].ipv6)
 			continue;
@@ -235,9 +250,9 @@ int kroutes_reconcile(struct knl *nl, const struct kern_route *want, unsigned n,
 		}
 		/* Replace only our own route: when the key is free or another
 		 * owner's, add with EXCL so that the latter is refused. */
+		gateway = kroute_kernel_gateway(&want[j]);
 		rc = kreq_route(nl, differs[j] ? KREQ_ROUTE_REPLACE : KREQ_ROUTE_ADD,
-				want[j].dst.addr, want[j].dst.len, kroute_kernel_gateway(&want[j]),
-				oif, vxlan || wg,
+				want[j].dst.addr, want[j].dst.len, &gateway, oif, vxlan || wg,
 				vxlan ? "dev " KERN_VXLAN_IFNAME
 				: wg  ? "dev " KERN_WG_IFNAME
 				      : NULL,
@@ -264,12 +279,13 @@ static bool fdb_vtep(int oif, const struct kneigh *nb, const struct kneighs *fdb
 	for (unsigned i = 0; i < fdb->n; i++) {
 		const struct kneigh *f = &fdb->v[i];
 
-		if (f->ifindex != oif || f->family != AF_BRIDGE || !f->dst ||
+		if (f->ifindex != oif || f->family != AF_BRIDGE || !kvtep_set(f->dst, &f->dst6) ||
 		    memcmp(f->mac, nb->mac, KERN_MAC_LEN) != 0)
 			continue;
 		out->mode = KERN_MODE_VXLAN;
-		out->gateway = f->dst;
+		out->gateway = f->dst ? nodeaddr_v4(f->dst) : nodeaddr_v6(&f->dst6);
 		out->vtep = f->dst;
+		out->vtep6 = f->dst6;
 		memcpy(out->vtep_mac, nb->mac, KERN_MAC_LEN);
 		return true;
 	}
@@ -335,12 +351,19 @@ static int owned6(struct knl *nl, int vx_ifindex, int wg_ifindex, const struct k
 		k->ipv6 = true;
 		k->dst6 = (struct prefix6){.addr = r->dst, .len = r->len};
 		k->gateway6 = r->gateway;
+		/* A global next hop is a peer's node address on an IPv6
+		 * underlay: adoption matches it as the node's. */
+		if (!addr6_is_link_local(&r->gateway) && !addr6_is_zero(&r->gateway))
+			k->gateway = nodeaddr_v6(&r->gateway);
 		if (vx_ifindex > 0 && r->oif == vx_ifindex) {
 			if (!vxlan_route6_from(r, &neighs6, fdb, k))
 				continue;
 		} else if (wg_ifindex > 0 && r->oif == wg_ifindex) {
-			if (!addr6_link_local_to_ipv4(&r->gateway, &k->gateway))
+			uint32_t node_ip;
+
+			if (!addr6_link_local_to_ipv4(&r->gateway, &node_ip))
 				continue;
+			k->gateway = nodeaddr_v4(node_ip);
 			k->mode = KERN_MODE_WIREGUARD;
 		} else if (!if_indextoname((unsigned)r->oif, k->ifname)) {
 			continue;
@@ -386,7 +409,7 @@ int kroutes_owned(struct knl *nl, struct kern_route **out, unsigned *n, struct k
 		memset(&v[count], 0, sizeof(v[count]));
 		v[count].dst.addr = r->dst;
 		v[count].dst.len = r->len;
-		v[count].gateway = r->gateway;
+		v[count].gateway = kroute_gateway(r);
 		if (wg_ifindex > 0 && r->oif == wg_ifindex)
 			v[count].mode = KERN_MODE_WIREGUARD;
 		if (vx_ifindex > 0 && r->oif == vx_ifindex &&
@@ -409,39 +432,64 @@ out:
 }
 
 struct source_ctx {
-	uint32_t src;
+	struct nodeaddr src;
 	bool found;
-	struct kroute route;
+	struct nodeaddr gateway;
+	int oif;
 };
 
 static int source_valid(struct nl_msg *msg, void *arg)
 {
 	struct source_ctx *ctx = arg;
 	struct nlattr *tb[RTA_MAX + 1];
-	uint32_t be;
+	struct rtmsg *rtm = nlmsg_data(nlmsg_hdr(msg));
+	struct kroute6 r6;
+	struct kroute r;
 
-	kparse_route(nlmsg_hdr(msg), &ctx->route);
+	/* ctx->gateway stays zero (on-link) when the route has none. */
+	if (rtm->rtm_family == AF_INET6 && kparse_route6(nlmsg_hdr(msg), &r6)) {
+		if (!addr6_is_zero(&r6.gateway))
+			ctx->gateway = nodeaddr_v6(&r6.gateway);
+		ctx->oif = r6.oif;
+	} else if (kparse_route(nlmsg_hdr(msg), &r)) {
+		if (r.gateway || !addr6_is_zero(&r.via6))
+			ctx->gateway = kroute_gateway(&r);
+		ctx->oif = r.oif;
+	}
 	if (nlmsg_parse(nlmsg_hdr(msg), sizeof(struct rtmsg), tb, RTA_MAX, NULL) < 0 ||
-	    !tb[RTA_PREFSRC] || nla_len(tb[RTA_PREFSRC]) < 4)
+	    !tb[RTA_PREFSRC])
 		return NL_OK;
-	memcpy(&be, nla_data(tb[RTA_PREFSRC]), 4);
-	ctx->src = ntohl(be);
-	ctx->found = true;
+	if (rtm->rtm_family == AF_INET6 && nla_len(tb[RTA_PREFSRC]) >= 16) {
+		struct in6_addr src;
+
+		memcpy(&src, nla_data(tb[RTA_PREFSRC]), sizeof(src));
+		ctx->src = nodeaddr_v6(&src);
+		ctx->found = true;
+	} else if (rtm->rtm_family == AF_INET && nla_len(tb[RTA_PREFSRC]) >= 4) {
+		uint32_t be;
+
+		memcpy(&be, nla_data(tb[RTA_PREFSRC]), 4);
+		ctx->src = nodeaddr_v4(ntohl(be));
+		ctx->found = true;
+	}
 	return NL_OK;
 }
 
-/* RTM_GETROUTE for dst (what `ip route get` asks), on an open socket. */
-static int route_get(struct knl *nl, uint32_t dst, struct source_ctx *ctx, struct kern_error *err)
+/* RTM_GETROUTE for dst, either family (what `ip route get` asks), on an
+ * open socket. */
+static int route_get(struct knl *nl, const struct nodeaddr *dst, struct source_ctx *ctx,
+		     struct kern_error *err)
 {
-	struct rtmsg rtm = {.rtm_family = AF_INET, .rtm_dst_len = 32};
-	uint32_t be = htonl(dst);
+	bool v6 = dst->family == AF_INET6;
+	struct rtmsg rtm = {.rtm_family = v6 ? AF_INET6 : AF_INET, .rtm_dst_len = v6 ? 128 : 32};
+	uint32_t be = htonl(dst->v4);
 	struct nl_msg *msg;
-	char a[ADDR_STRLEN];
+	char a[NODEADDR_STRLEN];
 	int rc;
 
 	msg = nlmsg_alloc_simple(RTM_GETROUTE, NLM_F_REQUEST);
 	if (!msg || nlmsg_append(msg, &rtm, sizeof(rtm), NLMSG_ALIGNTO) < 0 ||
-	    nla_put(msg, RTA_DST, 4, &be) < 0)
+	    (v6 ? nla_put(msg, RTA_DST, 16, &dst->v6) : nla_put(msg, RTA_DST, 4, &be)) < 0)
 		fatal("out of memory building a netlink request");
 	rc = knl_send_query(nl, msg);
 	if (rc >= 0)
@@ -449,7 +497,7 @@ static int route_get(struct knl *nl, uint32_t dst, struct source_ctx *ctx, struc
 	if (rc < 0) {
 		int e = nl->kernel_errno ? nl->kernel_errno : EIO;
 
-		kern_errorf(err, "cannot find a route to %s: %s", addr_format(dst, a),
+		kern_errorf(err, "cannot find a route to %s: %s", nodeaddr_format(dst, a),
 			    nl->kernel_errno ? strerror(e) : nl_geterror(rc));
 		return -e;
 	}
@@ -458,7 +506,8 @@ static int route_get(struct knl *nl, uint32_t dst, struct source_ctx *ctx, struc
 
 /* Asked once per advert with --backend auto: it uses the kernel layer's
  * own socket (the agent's namespace) rather than opening one each time. */
-int kern_route_path(struct kern *kern, uint32_t dst, struct kern_path *path, struct kern_error *err)
+int kern_route_path(struct kern *kern, const struct nodeaddr *dst, struct kern_path *path,
+		    struct kern_error *err)
 {
 	struct source_ctx ctx = {0};
 	struct klinks links = {0};
@@ -470,57 +519,75 @@ int kern_route_path(struct kern *kern, uint32_t dst, struct kern_path *path, str
 	if (rc < 0)
 		return rc;
 	memset(path, 0, sizeof(*path));
-	path->source = ctx.found ? ctx.src : 0;
-	path->gateway = ctx.route.gateway;
+	if (ctx.found)
+		path->source = ctx.src;
+	path->gateway = ctx.gateway;
 	/* the name is only for messages */
 	if (knl_dump_links(&kern->nl, &links, &ignored) == 0 &&
-	    (l = klinks_by_index(&links, ctx.route.oif)) != NULL)
+	    (l = klinks_by_index(&links, ctx.oif)) != NULL)
 		snprintf(path->ifname, sizeof(path->ifname), "%s", l->name);
 	free(links.v);
 	return 0;
 }
 
-int kern_addr_link(uint32_t addr, unsigned *mtu, char ifname[IFNAMSIZ], struct kern_error *err)
+/* The index of the link holding addr (either family), or -EADDRNOTAVAIL. */
+static int addr_ifindex(struct knl *nl, const struct nodeaddr *addr, struct kern_error *err)
+{
+	struct kaddrs addrs = {0};
+	struct kaddrs6 addrs6 = {0};
+	int rc;
+
+	if (addr->family == AF_INET6) {
+		rc = knl_dump_addrs6(nl, &addrs6, err);
+		for (unsigned i = 0; rc == 0 && i < addrs6.n; i++)
+			if (memcmp(&addrs6.v[i].addr, &addr->v6, sizeof(addr->v6)) == 0)
+				rc = addrs6.v[i].ifindex;
+	} else {
+		rc = knl_dump_addrs(nl, &addrs, err);
+		for (unsigned i = 0; rc == 0 && i < addrs.n; i++)
+			if (addrs.v[i].addr == addr->v4)
+				rc = addrs.v[i].ifindex;
+	}
+	free(addrs.v);
+	free(addrs6.v);
+	return rc == 0 ? -EADDRNOTAVAIL : rc;
+}
+
+int kern_addr_link(const struct nodeaddr *addr, unsigned *mtu, char ifname[IFNAMSIZ],
+		   struct kern_error *err)
 {
 	struct klinks links = {0};
-	struct kaddrs addrs = {0};
+	const struct klink *l;
 	struct knl nl;
-	char a[ADDR_STRLEN];
-	int rc;
+	char a[NODEADDR_STRLEN];
+	int rc, ifindex;
 
 	rc = knl_open(&nl, NULL, NULL, err);
 	if (rc < 0)
 		return rc;
-	rc = knl_dump_addrs(&nl, &addrs, err);
-	if (rc == 0)
-		rc = knl_dump_links(&nl, &links, err);
+	ifindex = addr_ifindex(&nl, addr, err);
+	rc = ifindex < 0 ? ifindex : knl_dump_links(&nl, &links, err);
 	if (rc < 0)
 		goto out;
 	rc = -EADDRNOTAVAIL;
-	for (unsigned i = 0; i < addrs.n; i++) {
-		const struct klink *l;
-
-		if (addrs.v[i].addr != addr || !(l = klinks_by_index(&links, addrs.v[i].ifindex)))
-			continue;
+	if ((l = klinks_by_index(&links, ifindex)) != NULL) {
 		*mtu = l->mtu;
 		snprintf(ifname, IFNAMSIZ, "%s", l->name);
 		rc = 0;
-		break;
 	}
-	if (rc < 0)
-		kern_errorf(err, "no link has address %s", addr_format(addr, a));
 out:
+	if (rc == -EADDRNOTAVAIL)
+		kern_errorf(err, "no link has address %s", nodeaddr_format(addr, a));
 	free(links.v);
-	free(addrs.v);
 	knl_close(&nl);
 	return rc;
 }
 
-int kern_route_source(uint32_t dst, uint32_t *src, struct kern_error *err)
+int kern_route_source(const struct nodeaddr *dst, struct nodeaddr *src, struct kern_error *err)
 {
 	struct source_ctx ctx = {0};
 	struct knl nl;
-	char a[ADDR_STRLEN];
+	char a[NODEADDR_STRLEN];
 	int rc;
 
 	rc = knl_open(&nl, NULL, NULL, err);
@@ -532,7 +599,7 @@ int kern_route_source(uint32_t dst, uint32_t *src, struct kern_error *err)
 		return rc;
 	if (!ctx.found) {
 		kern_errorf(err, "cannot find a source address to reach %s: the route has none",
-			    addr_format(dst, a));
+			    nodeaddr_format(dst, a));
 		return -EADDRNOTAVAIL;
 	}
 	*src = ctx.src;

@@ -494,6 +494,7 @@ static int ns_default_route(struct ns_pass *p, struct kern_error *err)
 {
 	struct kern *kern = p->kern;
 	char where[CFG_NS_NAME_MAX + 16];
+	struct nodeaddr gateway;
 
 	for (unsigned i = 0; !p->new_eth0 && i < p->routes.n; i++) {
 		const struct kroute *r = &p->routes.v[i];
@@ -503,8 +504,9 @@ static int ns_default_route(struct ns_pass *p, struct kern_error *err)
 			return 0;
 	}
 	snprintf(where, sizeof(where), "in namespace %s", p->ns->name);
-	return kreq_route(&p->nl, KREQ_ROUTE_REPLACE, 0, 0, kern->bridge_addr, p->ns->eth0_ifindex,
-			  false, where, err);
+	gateway = nodeaddr_v4(kern->bridge_addr);
+	return kreq_route(&p->nl, KREQ_ROUTE_REPLACE, 0, 0, &gateway, p->ns->eth0_ifindex, false,
+			  where, err);
 }
 
 /* eth0's IPv6 address: ours, and no other global one; its link-local
@@ -754,8 +756,9 @@ int ktopo_reconcile(struct kern *kern, bool all, struct kern_error *err)
 	}
 	int vx_before = kern->vxlan_ifindex;
 
-	rc = kvxlan_reconcile_device(&kern->nl, &links, &addrs, kern->vtep, kern->vtep_mac,
-				     kern->vxlan_mtu, kern->subnet.addr, &kern->vxlan_ifindex, &e);
+	rc = kvxlan_reconcile_device(&kern->nl, &links, &addrs, kern->vtep, &kern->vtep6,
+				     kern->vtep_mac, kern->vxlan_mtu, kern->subnet.addr,
+				     &kern->vxlan_ifindex, &e);
 	if (rc < 0) {
 		kern_keep_first(rc, &first, err, &e);
 		kern->root_dirty = true;

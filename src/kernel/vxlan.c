@@ -3,7 +3,8 @@
  *
  * The device KERN_VXLAN_IFNAME carries KERN_ALIAS_VXLAN. It is created
  * with VNI KERN_VXLAN_VNI, UDP port KERN_VXLAN_PORT, the node IP as local
- * address, a MAC the caller derives from that address, no learning and no
+ * address (IPv4 or IPv6: the underlay's family; one device has one), a
+ * MAC the caller derives from that address, no learning and no
  * default remote: a frame whose destination MAC has no FDB entry is
  * dropped, never flooded. Settings that cannot be changed in place (VNI,
  * local, port, learning, MAC, a remote) make reconcile re-create it.
@@ -11,7 +12,8 @@
  * Every neighbour and FDB entry on the owned device is ours: reconcile
  * makes them exactly the set that the vxlan routes need (per route one
  * permanent neighbour, dst's network address -> the peer's VTEP MAC; per
- * MAC one permanent FDB entry -> the peer's VTEP address) and deletes
+ * MAC one permanent FDB entry -> the peer's VTEP address, of either
+ * family) and deletes
  * anything else, such as an all-zero MAC entry that would flood. An IPv6
  * route's neighbour is its link-local gateway (the EUI-64 address of the
  * peer's VTEP MAC) -> that MAC; it shares the FDB entry of the MAC with
@@ -29,23 +31,31 @@
 #include "nsagent/log.h"
 #include "nsagent/xalloc.h"
 
-static bool same_settings(const struct klink *l, uint32_t vtep, const uint8_t mac[KERN_MAC_LEN])
+bool kvtep_set(uint32_t vtep, const struct in6_addr *vtep6)
+{
+	return vtep || !addr6_is_zero(vtep6);
+}
+
+static bool same_settings(const struct klink *l, uint32_t vtep, const struct in6_addr *vtep6,
+			  const uint8_t mac[KERN_MAC_LEN])
 {
 	return strcmp(l->kind, "vxlan") == 0 && l->vxlan_vni == KERN_VXLAN_VNI &&
-	       l->vxlan_local == vtep && l->vxlan_port == KERN_VXLAN_PORT && !l->vxlan_learning &&
-	       !l->vxlan_has_remote && memcmp(l->mac, mac, KERN_MAC_LEN) == 0;
+	       l->vxlan_local == vtep && memcmp(&l->vxlan_local6, vtep6, sizeof(*vtep6)) == 0 &&
+	       l->vxlan_port == KERN_VXLAN_PORT && !l->vxlan_learning && !l->vxlan_has_remote &&
+	       memcmp(l->mac, mac, KERN_MAC_LEN) == 0;
 }
 
 int kvxlan_reconcile_device(struct knl *nl, const struct klinks *links, const struct kaddrs *addrs,
-			    uint32_t vtep, const uint8_t mac[KERN_MAC_LEN], unsigned mtu,
-			    uint32_t addr, int *ifindex, struct kern_error *err)
+			    uint32_t vtep, const struct in6_addr *vtep6,
+			    const uint8_t mac[KERN_MAC_LEN], unsigned mtu, uint32_t addr,
+			    int *ifindex, struct kern_error *err)
 {
 	const struct klink *l = klinks_by_name(links, KERN_VXLAN_IFNAME);
 	struct klink created = {0};
 	int rc;
 
 	*ifindex = 0;
-	if (!vtep) {
+	if (!kvtep_set(vtep, vtep6)) {
 		/* No VXLAN wanted (backend direct): an owned device goes, under
 		 * whatever name it has now. */
 		for (unsigned i = 0; i < links->n; i++) {
@@ -64,7 +74,7 @@ int kvxlan_reconcile_device(struct knl *nl, const struct klinks *links, const st
 			    KERN_VXLAN_IFNAME, l->kind[0] ? l->kind : "non-vxlan");
 		return -EEXIST;
 	}
-	if (l && !same_settings(l, vtep, mac)) {
+	if (l && !same_settings(l, vtep, vtep6, mac)) {
 		log_info("VXLAN device %s has other settings than wanted: re-creating it",
 			 KERN_VXLAN_IFNAME);
 		rc = kreq_link_del(nl, l->ifindex, l->name, err);
@@ -73,8 +83,8 @@ int kvxlan_reconcile_device(struct knl *nl, const struct klinks *links, const st
 		l = NULL;
 	}
 	if (!l) {
-		rc = kreq_vxlan_add(nl, KERN_VXLAN_IFNAME, KERN_VXLAN_VNI, vtep, KERN_VXLAN_PORT,
-				    mac, mtu, err);
+		rc = kreq_vxlan_add(nl, KERN_VXLAN_IFNAME, KERN_VXLAN_VNI, vtep, vtep6,
+				    KERN_VXLAN_PORT, mac, mtu, err);
 		if (rc == 0)
 			rc = kreq_link_set(nl, 0, KERN_VXLAN_IFNAME,
 					   &(struct kreq_link){.alias = KERN_ALIAS_VXLAN}, err);
@@ -119,7 +129,8 @@ static int wanted_by(const struct kneigh *e, const struct kern_route *want, unsi
 
 		if (r->mode != KERN_MODE_VXLAN || memcmp(r->vtep_mac, e->mac, KERN_MAC_LEN) != 0)
 			continue;
-		if (e->family == AF_BRIDGE ? e->dst == r->vtep
+		if (e->family == AF_BRIDGE
+			? e->dst == r->vtep && memcmp(&e->dst6, &r->vtep6, sizeof(e->dst6)) == 0
 		    : e->family == AF_INET6
 			? r->ipv6 && memcmp(&e->dst6, &r->gateway6, sizeof(e->dst6)) == 0
 			: !r->ipv6 && e->dst == r->dst.addr)
@@ -190,6 +201,8 @@ static int reconcile_family(struct knl *nl, uint8_t family, int ifindex,
 		if (family == AF_INET6)
 			rc = kreq_neigh6(nl, false, ifindex, KERN_VXLAN_IFNAME, &r->gateway6,
 					 r->vtep_mac, &e);
+		else if (family == AF_BRIDGE && !r->vtep)
+			rc = kreq_fdb6(nl, ifindex, KERN_VXLAN_IFNAME, r->vtep_mac, &r->vtep6, &e);
 		else
 			rc = kreq_neigh(nl, false, family, ifindex, KERN_VXLAN_IFNAME,
 					family == AF_BRIDGE ? r->vtep : r->dst.addr, r->vtep_mac,

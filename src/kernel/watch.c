@@ -151,8 +151,9 @@ static void root_link_event(struct kern *kern, struct nlmsghdr *nlh, const struc
 
 	if (!kparse_link(nlh, &l))
 		return;
-	if (kern->vtep && (strcmp(l.name, KERN_VXLAN_IFNAME) == 0 ||
-			   (kern->vxlan_ifindex && l.ifindex == kern->vxlan_ifindex))) {
+	if (kvtep_set(kern->vtep, &kern->vtep6) &&
+	    (strcmp(l.name, KERN_VXLAN_IFNAME) == 0 ||
+	     (kern->vxlan_ifindex && l.ifindex == kern->vxlan_ifindex))) {
 		/* IPv4 sends no route deletions for routes that go with a
 		 * device, so the routes and entries through it are checked too. */
 		if (del || l.ifindex != kern->vxlan_ifindex) {
@@ -301,8 +302,7 @@ static void root_event(struct kern *kern, struct nlmsghdr *nlh, const struct ker
 				    addr_format_prefix(
 					&(struct prefix){.addr = r.dst, .len = r.len}, p));
 			}
-		} else if (kroute_is_owned(&r) ? !w || kroute_kernel_gateway(w) != r.gateway
-					       : w != NULL) {
+		} else if (kroute_is_owned(&r) ? !w || !kroute_same_gateway(w, &r) : w != NULL) {
 			kern->routes_dirty = true;
 			kwatch_schedule(
 			    kern, "route %s changed",

@@ -6,7 +6,7 @@
 #
 #   bench_bringup.sh [--runs R] [--methods M,...] [N...]
 #                                           (default N: 2 64 256; R: 5;
-#                                           M: floor,topo,ipstep,ipbatch,nsagent)
+#                                           M: floor,topo,ipstep,ipbatch,nsagent,nsagent4)
 #
 # Methods (namespaces b0..b(N-1), host ends nsa-bI, bridge br0, subnet
 # 172.16.0.0/24, or /23 when N > 253):
@@ -19,7 +19,10 @@
 #   ip-batch  the same topology with `ip -batch` in the host plus one
 #             `ip -n bI -batch` per namespace for its inside
 #   nsagent   `nsagent run --subnet ... --namespaces ...` from exec until
-#             its pid file appears (written once the topology is reconciled)
+#             its pid file appears (written once the topology is reconciled);
+#             dual-stack, the default: every namespace also gets its IPv6
+#             address and default route, the bridge its ::1
+#   nsagent4  the same with --ipv6 off (IPv4 only)
 # Teardown: floor down / floor topo-down (bridge and host ends in one
 # request, then the names) / `ip netns del` each + bridge / one `ip -batch` /
 # `nsagent down` (which first asks the running agent to leave), each timed
@@ -29,11 +32,13 @@
 # Targets: nsagent <= 1.5x the floor, for bring-up and for teardown. The
 # ratios to the topology floor split that figure in two: what the topology
 # costs the kernel (topo / floor) and what the agent adds (nsagent / topo).
+# Dual-stack bring-up (nsagent) <= 1.2x the IPv4-only one (nsagent4).
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 
 TARGET=1.5
+TARGET_V6=1.2
 BR=br0
 
 # ------------------------------------------------------------- inside
@@ -65,6 +70,11 @@ check_up() {
 		bench_fail "$method: namespace $last lacks its address"
 	ip -n "$last" route show default | grep -q "via 172.16.0.1" ||
 		bench_fail "$method: namespace $last lacks its default route"
+	[[ $method == nsagent ]] || return 0
+	ip -n "$last" -6 -o addr show dev eth0 scope global | grep -q "inet6 fd" ||
+		bench_fail "$method: namespace $last lacks its IPv6 address"
+	ip -n "$last" -6 route show default | grep -q "via fd" ||
+		bench_fail "$method: namespace $last lacks its IPv6 default route"
 }
 
 up_floor() { "$FLOOR" up b "$1"; }
@@ -130,10 +140,11 @@ down_ipbatch() {
 
 AGENT_PID=
 agent_ready() { [[ -s /run/nsagent/nsagent.pid ]]; }
-# The agent's arguments for N namespaces, made before the clock starts.
+# The agent's arguments for N namespaces, made before the clock starts:
+# dual-stack, or with ipv6 off.
 agent_args() {
-	local n=$1 i
-	AGENT_ARGS=(run --config "$BENCH_TMP/empty.conf" --bridge "$BR"
+	local n=$1 ipv6=$2 i
+	AGENT_ARGS=(run --config "$BENCH_TMP/empty.conf" --bridge "$BR" --ipv6 "$ipv6"
 		--subnet "172.16.0.0/$(prefix_len "$n")" --namespaces b0)
 	for ((i = 1; i < n; i++)); do AGENT_ARGS[-1]+=",b$i"; done
 }
@@ -146,6 +157,8 @@ down_nsagent() {
 	"$NSAGENT" down --config "$BENCH_TMP/empty.conf" --bridge "$BR" >"$BENCH_TMP/down.log" 2>&1 ||
 		bench_fail "nsagent down failed: $(tail -5 "$BENCH_TMP/down.log")"
 }
+up_nsagent4() { up_nsagent "$@"; }
+down_nsagent4() { down_nsagent "$@"; }
 
 # The kernel frees deleted namespaces on one ordered work queue, after the
 # teardown figure is taken (it stops once the veths, the bridge and the
@@ -167,7 +180,8 @@ quiesce() {
 one() {
 	local method=$1 n=$2 full=$3 t0 t1 t2
 	settled || bench_fail "$method: leftovers before bring-up"
-	[[ $method != nsagent ]] || agent_args "$n"
+	[[ $method != nsagent ]] || agent_args "$n" on
+	[[ $method != nsagent4 ]] || agent_args "$n" off
 	quiesce
 	t0=${EPOCHREALTIME/./}
 	"up_$method" "$n"
@@ -179,7 +193,7 @@ one() {
 	# shellcheck disable=SC2012 # names for a message, not parsed
 	poll_until 60 settled || bench_fail "$method: teardown left $(ls /sys/class/net /run/netns | tr '\n' ' ')"
 	t2=${EPOCHREALTIME/./}
-	if [[ $method == nsagent ]]; then
+	if [[ $method == nsagent* ]]; then
 		local rc=0
 		wait "$AGENT_PID" || rc=$?
 		((rc == 0)) || bench_fail "nsagent exited $rc after nsagent down"
@@ -230,8 +244,9 @@ inside() {
 	process_start
 	local -A label=([floor]="floor (floor.c: netns + veth)"
 		[topo]="topology floor (floor.c topo-up)" [ipstep]="ip, one command per step"
-		[ipbatch]="ip -batch" [nsagent]="nsagent run / nsagent down")
-	local -A full=([floor]=0 [topo]=1 [ipstep]=1 [ipbatch]=1 [nsagent]=1)
+		[ipbatch]="ip -batch" [nsagent]="nsagent run / nsagent down"
+		[nsagent4]="the same, --ipv6 off")
+	local -A full=([floor]=0 [topo]=1 [ipstep]=1 [ipbatch]=1 [nsagent]=1 [nsagent4]=1)
 	for n; do
 		local -A ups=() downs=()
 		for ((r = 0; r < runs; r++)); do
@@ -273,6 +288,14 @@ inside() {
 			tu=" topo_ms=$(ms "${mu[topo]}") vs_topo=$(ratio "${mu[nsagent]}" "${mu[topo]}")"
 			td=" topo_ms=$(ms "${md[topo]}") vs_topo=$(ratio "${md[nsagent]}" "${md[topo]}")"
 		fi
+		if [[ -n ${mu[nsagent4]:-} ]]; then
+			local r6
+			r6=$(ratio "${mu[nsagent]}" "${mu[nsagent4]}")
+			printf 'dual-stack: bring-up %s ms vs --ipv6 off %s ms = %sx (target <= %sx: %s); teardown %sx\n' \
+				"$(ms "${mu[nsagent]}")" "$(ms "${mu[nsagent4]}")" "$r6" "$TARGET_V6" \
+				"$(verdict "$r6" "$TARGET_V6")" "$(ratio "${md[nsagent]}" "${md[nsagent4]}")"
+			echo "RESULT bringup_ipv6 n=$n on_ms=$(ms "${mu[nsagent]}") off_ms=$(ms "${mu[nsagent4]}") ratio=$r6 target=$TARGET_V6"
+		fi
 		echo "RESULT bringup n=$n nsagent_ms=$(ms "${mu[nsagent]}") floor_ms=$(ms "${mu[floor]}") ratio=$ru target=$TARGET$tu"
 		echo "RESULT teardown n=$n nsagent_ms=$(ms "${md[nsagent]}") floor_ms=$(ms "${md[floor]}") ratio=$rd target=$TARGET$td"
 		unset ups downs mu md
@@ -282,15 +305,15 @@ inside() {
 # ------------------------------------------------------------ outside
 
 main() {
-	local runs=5 sizes=() method_list=floor,topo,ipstep,ipbatch,nsagent
+	local runs=5 sizes=() method_list=floor,topo,ipstep,ipbatch,nsagent,nsagent4
 	while (($#)); do
 		case $1 in
 		--in-host) shift; inside "$@"; return ;;
 		--runs) runs=${2:?--runs needs a number}; shift 2 ;;
 		--methods) method_list=${2:?--methods needs a list}; shift 2
-		   [[ $method_list =~ ^(floor|topo|ipstep|ipbatch|nsagent)(,(floor|topo|ipstep|ipbatch|nsagent))*$ &&
-		      $method_list == *floor* && $method_list == *nsagent* ]] ||
-			bench_fail "--methods: a comma-separated list of floor, topo, ipstep, ipbatch, nsagent, with floor and nsagent" ;;
+		   [[ $method_list =~ ^(floor|topo|ipstep|ipbatch|nsagent4?)(,(floor|topo|ipstep|ipbatch|nsagent4?))*$ &&
+		      ,$method_list, == *,floor,* && ,$method_list, == *,nsagent,* ]] ||
+			bench_fail "--methods: a comma-separated list of floor, topo, ipstep, ipbatch, nsagent, nsagent4, with floor and nsagent" ;;
 		-h | --help) sed -n '2,/^set -e/p' "$0" | sed '$d'; return 0 ;;
 		*) [[ $1 =~ ^[0-9]+$ ]] && (($1 >= 1 && $1 <= 500)) || bench_fail "N must be 1..500, got '$1'"
 		   sizes+=("$1"); shift ;;

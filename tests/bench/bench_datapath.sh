@@ -5,8 +5,13 @@
 # hand with plain `ip` commands in a second lab (no agent), measured in the
 # same run, runs interleaved so that load on the machine hits both alike.
 #
-#   bench_datapath.sh [--mode direct|vxlan|wireguard|all] [--seconds S] [--runs R]
-#                     [--no-nft]    (default: all, 5 s, 7 runs)
+#   bench_datapath.sh [--mode direct|vxlan|wireguard|all] [--family 4|6|all]
+#                     [--seconds S] [--runs R] [--no-nft]
+#                                   (default: all, all, 5 s, 7 runs)
+#
+# --family 6 measures IPv6 between the namespaces (the agents run
+# dual-stack, the default): NS1's IPv6 address on host2, through the
+# agent's IPv6 routes, against the same by hand.
 #
 # --no-nft (diagnosis, not a figure of nsagent): once the routes are in,
 # the agents are frozen (SIGSTOP) and their nftables table is deleted, so
@@ -14,20 +19,25 @@
 #
 # direct  both labs on one switch (deploy/lab topology "switch"); agents
 #         with --backend direct; by hand: bridge, NS1 with its veth,
-#         address and default route, ip_forward, and `SUBNET via NODE-IP`.
+#         address and default route, ip_forward, and `SUBNET via NODE-IP`;
+#         for IPv6 the bridge's ::1/64, NS1's ::2, its default route,
+#         forwarding, and `SUBNET6 via <the peer's fe80:: on eth0> dev eth0`.
 # vxlan   both labs with topology "router" (host1 and host2 on two
 #         segments); agents with --backend vxlan. Runs only when the agent
 #         supports it: it must create its VXLAN device nsa-vxlan, otherwise
 #         the case reports "not available". By hand: the same VXLAN device
 #         (VNI 7470, port 4789, no learning), MTU 1450 on the bridge, veth
 #         and eth0, `SUBNET via NET-ADDR dev nsa-vxlan onlink`, a permanent
-#         neighbour and FDB entry for the peer.
+#         neighbour and FDB entry for the peer; for IPv6 `SUBNET6 via
+#         <EUI-64 fe80:: of the peer's VTEP MAC> dev nsa-vxlan onlink` and
+#         its permanent neighbour entry.
 # wireguard
 #         both labs on one switch; agents with --backend wireguard (their
 #         own wireguard-go, configured through its UAPI socket); by hand:
 #         wireguard-go started by hand, configured with wg(8) (keys from
-#         `wg genkey`, the peer's subnet as allowed IPs, its node IP as
-#         endpoint), MTU 1440, `SUBNET dev nsa-wg`.
+#         `wg genkey`, the peer's subnet and /64 as allowed IPs, its node
+#         IP as endpoint), MTU 1440, `SUBNET dev nsa-wg` and the same for
+#         the /64.
 # Target: nsagent / by hand >= 0.95.
 #
 # Beside each figure: CPU per Gbit/s, the CPU time of iperf3's two ends
@@ -63,9 +73,23 @@ vtep_mac() {
 	printf '02:6e:%02x:%02x:%02x:%02x' "$1" "$2" "$3" "$4"
 }
 
-# build_hand MODE: the topology of host1 and host2 by hand in LAB_HAND.
+# The EUI-64 link-local address of a MAC (RFC 4291 appendix A), as the
+# agent's IPv6 next hop on the VXLAN device.
+eui64() {
+	local IFS=:
+	# shellcheck disable=SC2086 # split the MAC
+	set -- $1
+	printf 'fe80::%x:%x:%x:%x' $(((0x$1 ^ 2) << 8 | 0x$2)) $((0x$3 << 8 | 0xff)) \
+		$((0xfe << 8 | 0x$4)) $((0x$5 << 8 | 0x$6))
+}
+
+# hand_subnet6 I: host I's IPv6 /64 in the hand-built lab.
+hand_subnet6() { echo "fd6e:7361:6765:a$1::/64"; }
+
+# build_hand MODE: the topology of host1 and host2 by hand in LAB_HAND,
+# dual-stack as the agents' (their default).
 build_hand() {
-	local mode=$1 i j d mtu=1500 sub gw me other osub
+	local mode=$1 i j d mtu=1500 sub gw me other osub s6 os6 oll
 	[[ $mode == direct ]] || mtu=1450
 	[[ $mode != wireguard ]] || mtu=1440
 	if [[ $mode == wireguard ]]; then
@@ -79,49 +103,62 @@ build_hand() {
 		me=$(<"$d/ip")
 		other=$(</run/nsagent-lab/"$LAB_HAND"/host$j/ip)
 		osub=$(</run/nsagent-lab/"$LAB_HAND"/host$j/subnet)
+		s6=$(hand_subnet6 "$i")
+		os6=$(hand_subnet6 "$j")
 		hand_host "$d" ip netns add NS1
 		hand_host "$d" ip -batch - <<EOF
 link add br0 mtu $mtu type bridge
 addr add $gw/24 dev br0
+addr add ${s6%/*}1/64 dev br0 nodad
 link set br0 up
 link add nsa-NS1 mtu $mtu type veth peer name eth0 netns NS1
 link set nsa-NS1 master br0 up
 EOF
 		hand_host "$d" ip -n NS1 -batch - <<EOF
 addr add ${sub%.0/*}.2/24 dev eth0
+addr add ${s6%/*}2/64 dev eth0 nodad
 link set eth0 up
 link set lo up
 route add default via $gw dev eth0
+route add default via ${s6%/*}1 dev eth0
 EOF
-		hand_host "$d" sysctl -qw net.ipv4.ip_forward=1
+		hand_host "$d" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
 		if [[ $mode == direct ]]; then
+			oll=$(hand_host "/run/nsagent-lab/$LAB_HAND/host$j" ip -6 -o addr show dev eth0 scope link |
+				awk '{sub("/.*", "", $4); print $4}')
+			[[ -n $oll ]] || bench_fail "hand lab: host$j has no link-local address on eth0"
 			hand_host "$d" ip route add "$osub" via "$other"
+			hand_host "$d" ip -6 route add "$os6" via "$oll" dev eth0
 		elif [[ $mode == wireguard ]]; then
-			hand_wireguard "$d" "$i" "$other" "$osub"
+			hand_wireguard "$d" "$i" "$other" "$osub" "$os6"
 		else
 			hand_host "$d" ip -batch - <<EOF
 link add nsa-vxlan type vxlan id 7470 local $me dstport 4789 nolearning
 link set nsa-vxlan address $(vtep_mac "$me") mtu 1450 up
 route add $osub via ${osub%/*} dev nsa-vxlan onlink
 neigh add ${osub%/*} lladdr $(vtep_mac "$other") dev nsa-vxlan nud permanent
+route add $os6 via $(eui64 "$(vtep_mac "$other")") dev nsa-vxlan onlink
+neigh add $(eui64 "$(vtep_mac "$other")") lladdr $(vtep_mac "$other") dev nsa-vxlan nud permanent
 EOF
 			hand_host "$d" bridge fdb append "$(vtep_mac "$other")" dev nsa-vxlan dst "$other"
 		fi
 	done
 }
 
-# hand_wireguard HOSTDIR I OTHER_IP OTHER_SUBNET: wireguard-go by hand
-# for host I, configured with wg(8), the peer host 3-I.
+# hand_wireguard HOSTDIR I OTHER_IP OTHER_SUBNET OTHER_SUBNET6: wireguard-go
+# by hand for host I, configured with wg(8), the peer host 3-I.
 hand_wireguard() {
-	local d=$1 i=$2 other=$3 osub=$4 j=$((3 - $2))
+	local d=$1 i=$2 other=$3 osub=$4 os6=$5 j=$((3 - $2))
 	hand_host "$d" env WG_PROCESS_FOREGROUND=1 setsid wireguard-go -f nsa-wg \
 		>"$BENCH_TMP/wg-hand$i.log" 2>&1 </dev/null &
 	poll_slow 10 hand_host "$d" test -S /var/run/wireguard/nsa-wg.sock ||
 		bench_fail "hand wireguard-go on host$i did not start: $(cat "$BENCH_TMP/wg-hand$i.log")"
 	hand_host "$d" wg set nsa-wg private-key "$BENCH_TMP/wg$i.key" listen-port 51820 \
-		peer "$(wg pubkey <"$BENCH_TMP/wg$j.key")" endpoint "$other:51820" allowed-ips "$osub"
+		peer "$(wg pubkey <"$BENCH_TMP/wg$j.key")" endpoint "$other:51820" \
+		allowed-ips "$osub,$os6"
 	hand_host "$d" ip link set nsa-wg mtu 1440 up
 	hand_host "$d" ip route add "$osub" dev nsa-wg
+	hand_host "$d" ip -6 route add "$os6" dev nsa-wg
 }
 
 # wg_cpu_ms LABDIR: CPU time (ms) of the wireguard-go processes of its
@@ -140,13 +177,25 @@ wg_cpu_ms() {
 	echo "$total"
 }
 
-# iperf LABDIR: OUT = bits/s from NS1@host1 to NS1@host2 (S seconds), CPU
-# = cores busy per Gbit/s (iperf3's two ends and wireguard-go).
+# ns1_addr LABDIR FAMILY: the address of NS1 on host2.
+ns1_addr() {
+	local dir=$1 family=$2 dst
+	if [[ $family == 4 ]]; then
+		dst=$(<"$dir/host2/subnet")
+		echo "${dst%.0/*}.2"
+		return
+	fi
+	nsenter --net="$dir/host2/net" --mount="$dir/host2/mnt" --wd=/ -- \
+		ip -n NS1 -6 -o addr show dev eth0 scope global | awk '{sub("/.*", "", $4); print $4; exit}'
+}
+
+# iperf LABDIR FAMILY: OUT = bits/s from NS1@host1 to NS1@host2 (S
+# seconds), CPU = cores busy per Gbit/s (iperf3's two ends, wireguard-go).
 iperf() {
 	local dir=$1 dst json srv wg0 wg1
 	wg0=$(wg_cpu_ms "$dir")
-	dst=$(<"$dir/host2/subnet")
-	dst=${dst%.0/*}.2
+	dst=$(ns1_addr "$dir" "$2")
+	[[ -n $dst ]] || bench_fail "$dir: NS1 on host2 has no IPv$2 address"
 	nsenter --net="$dir/host2/net" --mount="$dir/host2/mnt" --wd=/ -- \
 		ip netns exec NS1 iperf3 -s -1 >"$BENCH_TMP/iperf-s.log" 2>&1 &
 	srv=$!
@@ -178,7 +227,11 @@ both_ready() { mesh_ready 1 && mesh_ready 2; }
 
 agents_up() {
 	local i
-	for i in 1 2; do [[ $(n_agent_routes "$i") == 1 ]] || return 1; done
+	for i in 1 2; do
+		[[ $(n_agent_routes "$i") == 1 ]] || return 1
+		# and the IPv6 route (the agents run dual-stack)
+		[[ -n $(in_host "$i" ip -6 route show proto 78) ]] || return 1
+	done
 }
 
 # one_mode MODE
@@ -213,14 +266,31 @@ one_mode() {
 	lab up --name "$LAB_HAND" --hosts 2 --no-agent --topology "$topo" >"$BENCH_TMP/lab-hand.log" 2>&1 ||
 		bench_fail "hand lab: $(tail -5 "$BENCH_TMP/lab-hand.log")"
 	build_hand "$mode"
+	local f
+	for f in 4 6; do
+		[[ $FAMILY == all || $FAMILY == "$f" ]] || continue
+		one_family "$mode" "$f"
+	done
+	if ((NO_NFT)); then
+		for i in 1 2; do kill -CONT "${MESH_PID[i]}"; done
+	fi
+	for i in 1 2; do mesh_stop "$i"; done
+	lab down --name "$LAB_HAND" >/dev/null
+	LAB_HAND=
+	lab down >/dev/null
+}
+
+# one_family MODE FAMILY: the runs and the figures of one row.
+one_family() {
+	local mode=$1 family=$2 r
 	local -a a=() h=() ca=() ch=()
 	local label=nsagent
 	((NO_NFT == 0)) || label="nsagent without nft table"
 	for ((r = 0; r < RUNS; r++)); do
-		iperf "$LABDIR"
+		iperf "$LABDIR" "$family"
 		a+=("$OUT")
 		ca+=("$CPU")
-		iperf "/run/nsagent-lab/$LAB_HAND"
+		iperf "/run/nsagent-lab/$LAB_HAND" "$family"
 		h+=("$OUT")
 		ch+=("$CPU")
 	done
@@ -231,19 +301,12 @@ one_mode() {
 	cpa=$(median "${ca[@]}")
 	cph=$(median "${ch[@]}")
 	gbit() { awk -v b="$1" 'BEGIN { printf "%.2f", b / 1e9 }'; }
-	echo "== data path, $mode: iperf3 NS1@host1 -> NS1@host2, one TCP stream, ${SECONDS_RUN} s, median of $RUNS runs"
+	echo "== data path, $mode, IPv$family: iperf3 NS1@host1 -> NS1@host2, one TCP stream, ${SECONDS_RUN} s, median of $RUNS runs"
 	printf '%-34s %10s Gbit/s  %5s CPU/(Gbit/s)  (runs: %s)\n' "$label" "$(gbit "$ma")" "$cpa" "$(for v in "${a[@]}"; do printf '%s ' "$(gbit "$v")"; done)"
 	printf '%-34s %10s Gbit/s  %5s CPU/(Gbit/s)  (runs: %s)\n' "by hand (ip)" "$(gbit "$mh")" "$cph" "$(for v in "${h[@]}"; do printf '%s ' "$(gbit "$v")"; done)"
 	printf 'nsagent / by hand = %s (target >= %s: %s)\n' "$rr" "$TARGET" \
 		"$(awk -v r="$rr" -v t="$TARGET" 'BEGIN { print (r + 0 >= t + 0) ? "met" : "MISSED" }')"
-	echo "RESULT datapath mode=$mode no_nft=$NO_NFT nsagent_gbps=$(gbit "$ma") byhand_gbps=$(gbit "$mh") ratio=$rr target=$TARGET nsagent_cpu_per_gbps=$cpa byhand_cpu_per_gbps=$cph"
-	if ((NO_NFT)); then
-		for i in 1 2; do kill -CONT "${MESH_PID[i]}"; done
-	fi
-	for i in 1 2; do mesh_stop "$i"; done
-	lab down --name "$LAB_HAND" >/dev/null
-	LAB_HAND=
-	lab down >/dev/null
+	echo "RESULT datapath mode=$mode family=$family no_nft=$NO_NFT nsagent_gbps=$(gbit "$ma") byhand_gbps=$(gbit "$mh") ratio=$rr target=$TARGET nsagent_cpu_per_gbps=$cpa byhand_cpu_per_gbps=$cph"
 }
 
 main() {
@@ -251,9 +314,11 @@ main() {
 	RUNS=7
 	SECONDS_RUN=5
 	NO_NFT=0
+	FAMILY=all
 	while (($#)); do
 		case $1 in
 		--mode) mode=${2:?}; shift 2 ;;
+		--family) FAMILY=${2:?}; shift 2 ;;
 		--seconds) SECONDS_RUN=${2:?}; shift 2 ;;
 		--runs) RUNS=${2:?}; shift 2 ;;
 		--no-nft) NO_NFT=1; shift ;;
@@ -263,6 +328,7 @@ main() {
 	done
 	[[ $mode == direct || $mode == vxlan || $mode == wireguard || $mode == all ]] ||
 		bench_fail "--mode: direct, vxlan, wireguard or all"
+	[[ $FAMILY == 4 || $FAMILY == 6 || $FAMILY == all ]] || bench_fail "--family: 4, 6 or all"
 	[[ $RUNS =~ ^[0-9]+$ ]] && ((RUNS >= 1)) || bench_fail "--runs needs a positive number"
 	[[ $SECONDS_RUN =~ ^[0-9]+$ ]] && ((SECONDS_RUN >= 1)) || bench_fail "--seconds needs a positive number"
 	command -v iperf3 >/dev/null || bench_fail "iperf3 is not installed"

@@ -35,7 +35,7 @@ static void check_advert6(struct rib *rib, const NsaPeer__Advert *advert)
 	for (size_t i = 0; i < advert->n_subnets6 && n < 64; i++)
 		if (wire_get_prefix6(advert->subnets6[i], &subnets[n]) == 0)
 			n++;
-	rib_advert6_checked(rib, peer_id, 0xc0a80107,
+	rib_advert6_checked(rib, peer_id, nodeaddr_v4(0xc0a80107),
 			    wire_get_addr6(&advert->link_local6, &ll) == 0 ? &ll : NULL, subnets, n,
 			    verdicts);
 }
@@ -67,7 +67,8 @@ static void check_advert(struct rib *rib, const NsaPeer__Advert *advert)
 		subnets[n].len = (uint8_t)advert->subnets[i]->len;
 		n++;
 	}
-	rib_advert_checked(rib, peer_id, 0xc0a80107, subnets, n, advert->explicit_subnet, verdicts);
+	rib_advert_checked(rib, peer_id, nodeaddr_v4(0xc0a80107), subnets, n,
+			   advert->explicit_subnet, verdicts);
 	check_advert6(rib, advert);
 	entries = rib_entries(rib, &n_entries);
 	for (unsigned i = 0; i < n_entries; i++) {
@@ -104,8 +105,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rib_set_local(rib, &local, 1);
 	rib_set_cluster6(rib, &cluster6);
 	rib_set_local6(rib, &local6, 1);
-	rib_advert(rib, other_id, 0xc0a80106, &(struct prefix){0xac100100, 24}, 1, false);
-	rib_advert6_checked(rib, other_id, 0xc0a80106, NULL, &other6, 1, NULL);
+	rib_advert(rib, other_id, nodeaddr_v4(0xc0a80106), &(struct prefix){0xac100100, 24}, 1,
+		   false);
+	rib_advert6_checked(rib, other_id, nodeaddr_v4(0xc0a80106), NULL, &other6, 1, NULL);
 	evbuffer_add(in, data, size);
 	while (wire_read(in, &env) == 1) {
 		if (env->msg_case == NSA_PEER__ENVELOPE__MSG_ADVERT)

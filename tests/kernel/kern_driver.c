@@ -4,6 +4,7 @@
  *   kern_driver apply --bridge B --subnet CIDR --ns NS1,NS2 [--mtu N]
  *                     [--subnet6 CIDR6 [--cluster6 CIDR6] [--no-masquerade6]]
  *                     [--attach ID/IFNAME=NETNS]... [--route CIDR=GW]... [--stay]
+ *                     [--vtep ADDR --vtep-mac MAC [--vxlan-mtu N]]
  *   kern_driver routes CIDR=GW... [--stay]
  *   kern_driver get-routes
  *   kern_driver down [--bridge B]
@@ -17,7 +18,10 @@
  * the first. With --subnet6 the topology is dual-stack: each namespace and
  * attachment also gets the IPv6 address of the same host part
  * (addr6_same_host), the cluster IPv6 range is --cluster6 (default: the
- * subnet6 itself) and NAT66 is on unless --no-masquerade6. `attached` lists each attachment's host
+ * subnet6 itself) and NAT66 is on unless --no-masquerade6. --vtep (IPv4 or
+ * IPv6) makes the VXLAN device, and a route CIDR=vxlan,VTEP,MAC goes
+ * through it to that peer (an IPv6 CIDR via the EUI-64 address of MAC).
+ * `attached` lists each attachment's host
  * end and MAC, and whether its namespace is gone. With --stay it keeps running the event loop,
  * printing "ready" and then "repairs=N changes=M" each time the repair count moves, until SIGTERM
  * or SIGINT. Errors go to stderr with exit 1. */
@@ -80,8 +84,44 @@ static void print_attached(const struct kern *kern, const struct attachment *a, 
 	}
 }
 
+static int parse_mac(const char *text, uint8_t mac[KERN_MAC_LEN])
+{
+	unsigned b[KERN_MAC_LEN];
+	char end;
+
+	if (sscanf(text, "%x:%x:%x:%x:%x:%x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &end) !=
+	    KERN_MAC_LEN)
+		return -EINVAL;
+	for (int i = 0; i < KERN_MAC_LEN; i++)
+		mac[i] = (uint8_t)b[i];
+	return 0;
+}
+
+/* VTEP, either family, into vtep or vtep6. */
+static int parse_vtep(const char *text, uint32_t *vtep, struct in6_addr *vtep6)
+{
+	return strchr(text, ':') ? addr6_parse(text, vtep6) : addr_parse(text, vtep);
+}
+
+/* The vxlan half of CIDR=vxlan,VTEP,MAC. */
+static int parse_vxlan_route(char *spec, struct kern_route *r)
+{
+	char *vtep = spec + strlen("vxlan,"), *mac = strrchr(spec, ',');
+
+	if (mac == spec + strlen("vxlan,") - 1)
+		return -EINVAL;
+	*mac++ = '\0';
+	r->mode = KERN_MODE_VXLAN;
+	if (parse_vtep(vtep, &r->vtep, &r->vtep6) < 0 || parse_mac(mac, r->vtep_mac) < 0)
+		return -EINVAL;
+	r->gateway = r->vtep ? nodeaddr_v4(r->vtep) : nodeaddr_v6(&r->vtep6); /* the peer's node IP */
+	if (r->ipv6)
+		addr6_link_local_from_mac(r->vtep_mac, &r->gateway6);
+	return 0;
+}
+
 /* CIDR=GW, or for IPv6 CIDR6=GW6%DEV (a direct route via a link-local
- * address on DEV). */
+ * address on DEV), or either CIDR=vxlan,VTEP,MAC. */
 static int parse_route(const char *text, struct kern_route *r)
 {
 	char buf[128], *eq, *dev;
@@ -94,6 +134,13 @@ static int parse_route(const char *text, struct kern_route *r)
 	if (!eq)
 		return -EINVAL;
 	*eq = '\0';
+	if (strncmp(eq + 1, "vxlan,", strlen("vxlan,")) == 0) {
+		r->ipv6 = strchr(buf, ':') != NULL;
+		if (r->ipv6 ? addr6_parse_prefix(buf, &r->dst6) < 0
+			    : addr_parse_prefix(buf, &r->dst) < 0)
+			return -EINVAL;
+		return parse_vxlan_route(eq + 1, r);
+	}
 	if (strchr(buf, ':')) {
 		dev = strchr(eq + 1, '%');
 		if (!dev)
@@ -106,18 +153,20 @@ static int parse_route(const char *text, struct kern_route *r)
 			   ? -EINVAL
 			   : 0;
 	}
-	if (addr_parse_prefix(buf, &r->dst) < 0 || addr_parse(eq + 1, &r->gateway) < 0)
+	if (addr_parse_prefix(buf, &r->dst) < 0 || nodeaddr_parse(eq + 1, &r->gateway) < 0)
 		return -EINVAL;
 	return 0;
 }
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: kern_driver apply --bridge B --subnet CIDR --ns NS1,NS2 [--mtu N] "
-			"[--subnet6 CIDR6 [--cluster6 CIDR6] [--no-masquerade6]] "
-			"[--attach ID/IFNAME=NETNS]... [--route CIDR=GW]... [--stay]\n"
-			"       kern_driver routes CIDR=GW... CIDR6=GW6%%DEV... [--stay]\n"
-			"       kern_driver get-routes | down [--bridge B] | source ADDR\n");
+	fprintf(stderr,
+		"usage: kern_driver apply --bridge B --subnet CIDR --ns NS1,NS2 [--mtu N] "
+		"[--subnet6 CIDR6 [--cluster6 CIDR6] [--no-masquerade6]] "
+		"[--attach ID/IFNAME=NETNS]... [--route CIDR=GW]... [--stay] "
+		"[--vtep ADDR --vtep-mac MAC [--vxlan-mtu N]] (a route: CIDR=vxlan,VTEP,MAC)\n"
+		"       kern_driver routes CIDR=GW... CIDR6=GW6%%DEV... [--stay]\n"
+		"       kern_driver get-routes | down [--bridge B] | source ADDR\n");
 	return 2;
 }
 
@@ -230,6 +279,17 @@ static int cmd_apply(int argc, char **argv, bool routes_only)
 			i++;
 		} else if (!routes_only && strcmp(a, "--no-masquerade6") == 0) {
 			no_masquerade6 = true;
+		} else if (!routes_only && strcmp(a, "--vtep") == 0 && v) {
+			if (parse_vtep(v, &topo.vtep, &topo.vtep6) < 0)
+				return usage();
+			i++;
+		} else if (!routes_only && strcmp(a, "--vtep-mac") == 0 && v) {
+			if (parse_mac(v, topo.vtep_mac) < 0)
+				return usage();
+			i++;
+		} else if (!routes_only && strcmp(a, "--vxlan-mtu") == 0 && v) {
+			topo.vxlan_mtu = (unsigned)strtoul(v, NULL, 10);
+			i++;
 		} else if (!routes_only && strcmp(a, "--mtu") == 0 && v) {
 			topo.mtu = (unsigned)strtoul(v, NULL, 10);
 			i++;
@@ -336,16 +396,28 @@ static int cmd_get_routes(void)
 		goto out;
 	}
 	for (unsigned i = 0; i < n; i++) {
-		struct in_addr d = {htonl(routes[i].dst.addr)}, g = {htonl(routes[i].gateway)};
-		char ds[INET_ADDRSTRLEN], gs[INET_ADDRSTRLEN], p6[PREFIX6_STRLEN], g6[ADDR6_STRLEN];
+		struct in_addr d = {htonl(routes[i].dst.addr)};
+		char ds[INET_ADDRSTRLEN], gs[NODEADDR_STRLEN], p6[PREFIX6_STRLEN], g6[ADDR6_STRLEN];
 
+		if (routes[i].mode == KERN_MODE_VXLAN) {
+			const uint8_t *m = routes[i].vtep_mac;
+			char v4[ADDR_STRLEN], v6[ADDR6_STRLEN];
+
+			printf("%s=vxlan,%s,%02x:%02x:%02x:%02x:%02x:%02x\n",
+			       routes[i].ipv6 ? addr6_format_prefix(&routes[i].dst6, p6)
+					      : addr_format_prefix(&routes[i].dst, p6),
+			       routes[i].vtep ? addr_format(routes[i].vtep, v4)
+					      : addr6_format(&routes[i].vtep6, v6),
+			       m[0], m[1], m[2], m[3], m[4], m[5]);
+			continue;
+		}
 		if (routes[i].ipv6) {
 			printf("%s=%s%%%s\n", addr6_format_prefix(&routes[i].dst6, p6),
 			       addr6_format(&routes[i].gateway6, g6), routes[i].ifname);
 			continue;
 		}
 		printf("%s/%u=%s\n", inet_ntop(AF_INET, &d, ds, sizeof(ds)), routes[i].dst.len,
-		       inet_ntop(AF_INET, &g, gs, sizeof(gs)));
+		       nodeaddr_format(&routes[i].gateway, gs));
 	}
 	rc = 0;
 out:
@@ -381,18 +453,16 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(argv[1], "source") == 0 && argc == 3) {
-		uint32_t dst, src;
-		struct in_addr in;
-		char buf[INET_ADDRSTRLEN];
+		struct nodeaddr dst, src;
+		char buf[NODEADDR_STRLEN];
 
-		if (addr_parse(argv[2], &dst) < 0)
+		if (nodeaddr_parse(argv[2], &dst) < 0)
 			return usage();
-		if (kern_route_source(dst, &src, &err) < 0) {
+		if (kern_route_source(&dst, &src, &err) < 0) {
 			fprintf(stderr, "source: %s\n", err.message);
 			return 1;
 		}
-		in.s_addr = htonl(src);
-		printf("%s\n", inet_ntop(AF_INET, &in, buf, sizeof(buf)));
+		printf("%s\n", nodeaddr_format(&src, buf));
 		return 0;
 	}
 	return usage();

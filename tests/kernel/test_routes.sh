@@ -48,6 +48,23 @@ ip route show table 100 | grep_q '172.16.51.0/24' || fail "table-100 proto-78 ro
 ip route show table 100 | grep_q '172.16.52.0/24' || fail "table-100 route touched"
 pass "foreign routes untouched"
 
+# An IPv4 route over an IPv6 underlay: via inet6 (RTA_VIA) the peer's node
+# address, read back with it, the same set again changes nothing, and an
+# IPv4 next hop replaces it.
+ip addr add fd00:99:42::1/64 dev "up$$" nodad
+ip -n "U$$" addr add fd00:99:42::2/64 dev ul0 nodad
+drive v1 routes 172.16.63.0/24=fd00:99:42::2
+ip route show proto 78 | grep_q "^172.16.63.0/24 via inet6 fd00:99:42::2 dev up$$ " ||
+	fail "no via-inet6 route: $(ip route show proto 78)"
+drive v2 get-routes
+[[ $(cat "$TMP/v2.out") == "172.16.63.0/24=fd00:99:42::2" ]] || fail "get-routes listed: $(cat "$TMP/v2.out")"
+drive v3 routes 172.16.63.0/24=fd00:99:42::2
+[[ $(out_value v3 route-changes) == 0 ]] || fail "the same via-inet6 route again made changes"
+drive v4 routes 172.16.63.0/24=10.99.42.2
+ip route show proto 78 | grep_q "^172.16.63.0/24 via 10.99.42.2 " || fail "not replaced: $(ip route show proto 78)"
+drive v5 routes
+pass "IPv4 route via inet6: added, read back, idempotent, replaced"
+
 # A key another owner holds is reported, not taken over.
 if "$DRIVER" routes 172.16.50.0/24=10.99.42.3 >"$TMP/r5.out" 2>"$TMP/r5.err"; then
 	fail "taking over a foreign route succeeded"

@@ -99,14 +99,13 @@ static void die(const char *what)
 
 static int tcp_connect(bool block)
 {
-	struct sockaddr_in sin = {.sin_family = AF_INET,
-				  .sin_addr.s_addr = htonl(target.addr),
-				  .sin_port = htons(target.port)};
-	int fd = socket(AF_INET, SOCK_STREAM | (block ? 0 : SOCK_NONBLOCK), 0);
+	struct sockaddr_storage sin;
+	socklen_t sin_len = nodeaddr_to_sockaddr(&target.addr, target.port, &sin);
+	int fd = socket(sin.ss_family, SOCK_STREAM | (block ? 0 : SOCK_NONBLOCK), 0);
 
 	if (fd < 0)
 		die("socket");
-	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 && errno != EINPROGRESS) {
+	if (connect(fd, (struct sockaddr *)&sin, sin_len) < 0 && errno != EINPROGRESS) {
 		close(fd);
 		return -1;
 	}
@@ -301,11 +300,10 @@ static int run_session(void)
 {
 	struct session s = {0};
 	struct tls_ctx *tls = NULL;
-	struct sockaddr_in sin = {.sin_family = AF_INET,
-				  .sin_addr.s_addr = htonl(target.addr),
-				  .sin_port = htons(target.port)};
+	struct sockaddr_storage sin;
+	socklen_t sin_len = nodeaddr_to_sockaddr(&target.addr, target.port, &sin);
 	struct timeval half = {0, 500000};
-	evutil_socket_t fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	evutil_socket_t fd = socket(sin.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
 		die("socket");
@@ -334,7 +332,7 @@ static int run_session(void)
 	bufferevent_enable(s.bev, EV_READ | EV_WRITE);
 	s.start_ms = now_ms();
 	s.end_ms = s.start_ms + hold_s * 1000ull;
-	if (bufferevent_socket_connect(s.bev, (struct sockaddr *)&sin, sizeof(sin)) < 0)
+	if (bufferevent_socket_connect(s.bev, (struct sockaddr *)&sin, (int)sin_len) < 0)
 		die("connect");
 	s.tick = event_new(s.base, -1, EV_PERSIST, session_tick, &s);
 	event_add(s.tick, &half);
@@ -597,7 +595,7 @@ int main(int argc, char **argv)
 			die("unknown option");
 		}
 	}
-	if (!target.addr)
+	if (nodeaddr_is_zero(&target.addr))
 		die("--connect is required");
 	if (strcmp(mode, "session") == 0)
 		return run_session();

@@ -7,6 +7,12 @@
 #     REMOTE_ADDR, the source address the server saw) is reached from a
 #     container on host2 and from NS1 on host2, each seen with its own
 #     address (no NAT inside the cluster);
+#   - dual-stack (the default): each container also has an address of its
+#     node's IPv6 /64 (podman's view, status --json, `ip` inside) and an
+#     IPv6 default route via the bridge, and a web server in a container
+#     on host1 listening on IPv6 is reached over IPv6 from the container on
+#     host2, which it sees with its own IPv6 address; a full-size IPv6
+#     ping crosses too;
 #   - containers get addresses from their own node's subnet, distinct from
 #     the namespaces' (podman's view, status --json .attachments against
 #     .namespaces, and `ip` inside the container);
@@ -80,6 +86,10 @@ addresses() {
 	shift
 	pod "$host" inspect --format '{{.Name}} {{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$@"
 }
+# address6 HOST NAME: the container's IPv6 address, as podman says.
+address6() {
+	pod "$1" inspect --format '{{range .NetworkSettings.Networks}}{{.GlobalIPv6Address}}{{end}}' "$2"
+}
 # in_netns HOST NETNS CMD...: CMD in a container's netns, seen from HOST.
 in_netns() {
 	local host=$1 netns=$2
@@ -123,6 +133,34 @@ ns1_ip=$(status_json host2 | jq -r '.namespaces[] | select(.name == "NS1") | .ip
 expect_seen 30 "$client_ip" seen_from_container host2 client "$web_ip"
 expect_seen 30 "$ns1_ip" seen_from_ns host2 NS1 "$web_ip"
 echo "ok: web on host1 ($web_ip) saw the container on host2 as $client_ip and NS1 on host2 as $ns1_ip"
+
+# ---- IPv6: the same containers, dual-stack ----
+for h in host1:web host2:client; do
+	IFS=: read -r host name <<<"$h"
+	ip6=$(address6 "$host" "$name")
+	st=$(status_json "$host")
+	subnet6=$(jq -r .node.subnet6 <<<"$st")
+	[[ $ip6 == "${subnet6%::/64}":* ]] || fail "$name on $host has IPv6 '$ip6', not in $host's $subnet6"
+	at=$(attachment_of "$host" "$name" "$st")
+	[[ $(jq -r .ip6 <<<"$at") == "$ip6" ]] || fail "$host's status of $name has ip6 $(jq -r .ip6 <<<"$at"), podman $ip6"
+	inside=$(pod "$host" exec "$name" sh -c 'ip -6 -o addr show dev eth0 scope global; ip -6 route show default')
+	grep_q " inet6 $ip6/64 " <<<"$inside" || fail "eth0 in $name lacks $ip6/64: $inside"
+	grep_q "^default via $(jq -r .node.bridge_ip6 <<<"$st") dev eth0" <<<"$inside" ||
+		fail "$name has no IPv6 default route via its bridge: $inside"
+	printf -v "${name}_ip6" %s "$ip6"
+done
+run host1 web6 httpd -f -p '[::]:80' -h /www
+read -r web6_ip6 < <(address6 host1 web6)
+# busybox httpd gives an IPv6 REMOTE_ADDR in brackets.
+# shellcheck disable=SC2154 # client_ip6 and web_ip6 are set by the loop above
+expect_seen 30 "[$client_ip6]" seen_from_container host2 client "$web6_ip6"
+mtu=$(pod host2 exec client cat /sys/class/net/eth0/mtu)
+# busybox ping has no -M: a packet of the link's MTU leaves unfragmented,
+# and no router fragments IPv6.
+pod host2 exec client ping -6 -c 1 -W 5 -s $((mtu - 48)) "$web_ip6" >"$tmp/ping6" 2>&1 ||
+	fail "no full-size ($mtu) IPv6 ping from client on host2 to web on host1 ($web_ip6): $(cat "$tmp/ping6")"
+pod host1 rm -f -t 0 web6 >/dev/null || fail "podman rm web6"
+echo "ok: over IPv6, web6 on host1 ($web6_ip6) saw the container on host2 as $client_ip6; a full-size ($mtu) ping crossed"
 
 # ---- an agent restart leaves the attachment as it is ----
 web_at=$(attachment_of host1 web) || fail "host1's status lacks web"

@@ -77,7 +77,7 @@ void ph_config(struct ph_config *c, const uint8_t *id, unsigned n)
 
 	memset(c, 0, sizeof(*c));
 	memcpy(p->node_id, id, NODE_ID_LEN);
-	p->node_ip = p->listen_addr = LOOP(n);
+	p->node_ip = p->listen_addr = nodeaddr_v4(LOOP(n));
 	/* The whole cluster is on 127.0.0.x, which production never dials. */
 	p->allow_loopback = true;
 	p->cluster = (struct prefix){0xac100000u, 16};
@@ -162,7 +162,7 @@ bool ph_subnet(const struct peer_mgr *mgr, struct prefix *subnet)
 
 struct endpoint ph_endpoint(const struct peer_mgr *mgr, uint32_t ip)
 {
-	return (struct endpoint){ip, peer_mgr_listen_port(mgr)};
+	return (struct endpoint){nodeaddr_v4(ip), peer_mgr_listen_port(mgr)};
 }
 
 unsigned ph_established(const struct peer_mgr *mgr, bool *outbound_of_first)
@@ -196,7 +196,8 @@ bool ph_has_route(const struct peer_mgr *mgr, struct prefix dst, uint32_t gw)
 
 	n = rde_routes(ph_rde(mgr), &routes);
 	for (unsigned i = 0; i < n; i++)
-		found |= addr_prefix_equal(&routes[i].dst, &dst) && routes[i].gateway == gw;
+		found |= addr_prefix_equal(&routes[i].dst, &dst) &&
+			 routes[i].gateway.family == AF_INET && routes[i].gateway.v4 == gw;
 	free(routes);
 	return found;
 }
@@ -214,14 +215,14 @@ unsigned ph_n_routes(const struct peer_mgr *mgr)
 int ph_connect(struct endpoint ep, uint32_t from)
 {
 	struct sockaddr_in src = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(from)};
-	struct sockaddr_in sin = {
-	    .sin_family = AF_INET, .sin_addr.s_addr = htonl(ep.addr), .sin_port = htons(ep.port)};
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_storage ss;
+	socklen_t len = nodeaddr_to_sockaddr(&ep.addr, ep.port, &ss);
+	int fd = socket(ss.ss_family, SOCK_STREAM, 0);
 
 	assert_true(fd >= 0);
 	if (from)
 		assert_int_equal(bind(fd, (struct sockaddr *)&src, sizeof(src)), 0);
-	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&ss, len), 0);
 	fcntl(fd, F_SETFL, O_NONBLOCK);
 	return fd;
 }

@@ -71,8 +71,8 @@ unsigned ph_n_routes(const struct peer_mgr *mgr);
 
 /* ---- a scripted remote (plain TCP) ---- */
 
-/* Blocking connect to ep, from source address `from` (0: the kernel's
- * choice), then switched to non-blocking. */
+/* Blocking connect to ep (either family), from the IPv4 source address
+ * `from` (0: the kernel's choice), then switched to non-blocking. */
 int ph_connect(struct endpoint ep, uint32_t from);
 void ph_send_msg(int fd, const NsaPeer__Envelope *env);
 /* A hello frame appended to out; ph_send_hello sends one on fd. */

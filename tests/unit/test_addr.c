@@ -111,7 +111,8 @@ static void test_parse_endpoint(void **state)
 	};
 	(void)state;
 	assert_int_equal(addr_parse_endpoint("192.168.1.6", 7470, &e), 0);
-	assert_int_equal(e.addr, 0xc0a80106u);
+	assert_int_equal(e.addr.family, AF_INET);
+	assert_int_equal(e.addr.v4, 0xc0a80106u);
 	assert_int_equal(e.port, 7470);
 	assert_int_equal(addr_parse_endpoint("192.168.1.6:1", 7470, &e), 0);
 	assert_int_equal(e.port, 1);
@@ -126,11 +127,48 @@ static void test_parse_endpoint(void **state)
 	}
 }
 
+/* IPv6: "[addr]:port", "[addr]" and a bare "addr" (no port: its colons
+ * leave none to tell it by), each reading back from addr_format_endpoint. */
+static void test_parse_endpoint6(void **state)
+{
+	struct endpoint e;
+	char buf[ENDPOINT_STRLEN];
+	static const char *bad[] = {
+	    "[2001:db8::6",	  "2001:db8::6]",	 "[2001:db8::6]:",
+	    "[2001:db8::6]:0",	  "[2001:db8::6]:65536", "[2001:db8::6]80",
+	    "[2001:db8::6]:80:1", "2001:db8::6:80x",	 "[]:80",
+	    "[1.2.3.4]:80",	  "[fe80::1%eth0]:80",	 "2001:db8::6 ",
+	    "[2001:db8::6] :80",  "[2001:db8::g]:80",	 "[::ffff:1.2.3.4:80",
+	};
+	(void)state;
+	assert_int_equal(addr_parse_endpoint("[2001:db8::6]:7471", 7470, &e), 0);
+	assert_int_equal(e.addr.family, AF_INET6);
+	assert_int_equal(e.port, 7471);
+	assert_string_equal(addr_format_endpoint(&e, buf), "[2001:db8::6]:7471");
+	assert_int_equal(addr_parse_endpoint("[2001:db8::6]", 7470, &e), 0);
+	assert_int_equal(e.port, 7470);
+	assert_int_equal(addr_parse_endpoint("2001:db8::6", 7470, &e), 0);
+	assert_int_equal(e.addr.family, AF_INET6);
+	assert_int_equal(e.port, 7470);
+	assert_string_equal(addr_format_endpoint(&e, buf), "[2001:db8::6]:7470");
+	/* the longest form fits ENDPOINT_STRLEN */
+	assert_int_equal(
+	    addr_parse_endpoint("[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535", 0, &e), 0);
+	assert_string_equal(addr_format_endpoint(&e, buf),
+			    "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535");
+	assert_int_equal(addr_parse_endpoint("2001:db8::6", 0, &e), 0);
+	assert_int_equal(e.port, 0);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		if (addr_parse_endpoint(bad[i], 7470, &e) != -EINVAL)
+			fail_msg("accepted '%s'", bad[i]);
+	}
+}
+
 static void test_format(void **state)
 {
 	char a[ADDR_STRLEN], p[PREFIX_STRLEN], e[ENDPOINT_STRLEN];
 	struct prefix widest = {.addr = 0xffffffffu, .len = 32};
-	struct endpoint ep = {.addr = 0xffffffffu, .port = 65535};
+	struct endpoint ep = {.addr = nodeaddr_v4(0xffffffffu), .port = 65535};
 
 	(void)state;
 	assert_string_equal(addr_format(0, a), "0.0.0.0");
@@ -410,6 +448,7 @@ int main(void)
 	    cmocka_unit_test(test_parse_bad),
 	    cmocka_unit_test(test_parse_prefix),
 	    cmocka_unit_test(test_parse_endpoint),
+	    cmocka_unit_test(test_parse_endpoint6),
 	    cmocka_unit_test(test_format),
 	    cmocka_unit_test(test_mask),
 	    cmocka_unit_test(test_contains_overlap),

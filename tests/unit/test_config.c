@@ -22,6 +22,8 @@
 
 #include <cmocka.h>
 
+#include "addr6_lit.h"
+
 #include "nsagent/config.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -189,7 +191,7 @@ static void test_defaults(void **state)
 	(void)state;
 	assert_int_equal(cfg->n_peers, 0);
 	assert_int_equal(cfg->port, CFG_DEFAULT_PORT);
-	assert_int_equal(cfg->node_ip, 0);
+	assert_true(nodeaddr_is_zero(&cfg->node_ip));
 	assert_false(cfg->subnet_set);
 	assert_string_equal(addr_format_prefix(&cfg->cluster_cidr, buf), "172.16.0.0/16");
 	assert_int_equal(cfg->n_namespaces, 2);
@@ -258,11 +260,14 @@ static const struct bad_case bad_cases[] = {
     {NULL,
      {"--peer", "192.168.1"},
      "--peer",
-     "'192.168.1' is neither an IPv4 address nor a host name"},
+     "'192.168.1' is neither an address (IPv4, IPv6, [IPv6]) nor a host name"},
     {NULL, {"--peer", "192.168.1.6:0"}, "--peer", "optional :PORT (1-65535)"},
-    {NULL, {"--peer", "192.168.1.6:65536"}, "--peer", "is neither an IPv4 address"},
+    {NULL, {"--peer", "192.168.1.6:65536"}, "--peer", "is neither an address"},
     /* host names: RFC 1123 labels, a port after the name */
-    {NULL, {"--peer", "node2:0"}, "--peer", "is neither an IPv4 address nor a host name"},
+    {NULL,
+     {"--peer", "node2:0"},
+     "--peer",
+     "is neither an address (IPv4, IPv6, [IPv6]) nor a host name"},
     {NULL, {"--peer", "-node2"}, "--peer", "is neither"},
     {NULL, {"--peer", "node_2"}, "--peer", "is neither"},
     {NULL, {"--peer", "node2..lab"}, "--peer", "is neither"},
@@ -280,6 +285,18 @@ static const struct bad_case bad_cases[] = {
     {NULL, {"--peer", "0.1.2.3"}, "--peer", "0.0.0.0/8"},
     {NULL, {"--peer", "192.168.1.5", "--node-ip", "192.168.1.5"}, "--peer", "own address"},
     {NULL, {"--peer"}, "--peer", "missing value"},
+    /* IPv6 peers: bracketed with a port, bracketed, bare */
+    {NULL, {"--peer", "[2001:db8::6]:0"}, "--peer", "optional :PORT (1-65535)"},
+    {NULL, {"--peer", "[2001:db8::6"}, "--peer", "is neither an address"},
+    {NULL, {"--peer", "[2001:db8::6]:7470x"}, "--peer", "is neither an address"},
+    {NULL, {"--peer", "2001:db8::6", "--peer", "[2001:db8::6]:7000"}, "--peer", "given twice"},
+    {NULL, {"--peer", "::1"}, "--peer", "loopback"},
+    {NULL, {"--peer", "[ff02::1]:7470"}, "--peer", "multicast"},
+    {NULL,
+     {"--peer", "[fd6e:7361:6765:9::9]"},
+     "--peer",
+     "peer fd6e:7361:6765:9::9 is inside cluster-cidr6"},
+    {NULL, {"--peer", "[2001:db8::5]:7470", "--node-ip", "2001:db8::5"}, "--peer", "own address"},
     /* --port */
     {NULL, {"--port", "0"}, "--port", "'0' is not a port number"},
     {NULL, {"--port", "65536"}, "--port", "not a port number"},
@@ -287,7 +304,16 @@ static const struct bad_case bad_cases[] = {
     {NULL, {"--port", "http"}, "--port", "not a port number"},
     {NULL, {"--port="}, "--port", "'' is not a port number"},
     /* --node-ip */
-    {NULL, {"--node-ip", "300.1.1.1"}, "--node-ip", "not an IPv4 address"},
+    {NULL, {"--node-ip", "300.1.1.1"}, "--node-ip", "not an IPv4 or IPv6 address"},
+    {NULL, {"--node-ip", "::"}, "--node-ip", "use 'auto'"},
+    {NULL, {"--node-ip", "fe80::1"}, "--node-ip", "is a link-local address"},
+    {NULL, {"--node-ip", "::1"}, "--node-ip", "loopback"},
+    {NULL, {"--node-ip", "ff02::1"}, "--node-ip", "multicast"},
+    {NULL, {"--node-ip", "[2001:db8::5]"}, "--node-ip", "not an IPv4 or IPv6 address"},
+    {NULL,
+     {"--node-ip", "fd6e:7361:6765:3::5"},
+     "--node-ip",
+     "node-ip fd6e:7361:6765:3::5 is inside cluster-cidr6 fd6e:7361:6765::/48"},
     {NULL, {"--node-ip", "0.0.0.0"}, "--node-ip", "use 'auto'"},
     {NULL, {"--node-ip", "224.0.0.1"}, "--node-ip", "multicast"},
     {NULL, {"--node-ip", "255.255.255.255"}, "--node-ip", "broadcast"},
@@ -423,7 +449,8 @@ static const struct bad_case bad_cases[] = {
     {NULL, {"--wireguard-userspace", "bin/wg-go"}, "--wireguard-userspace", "absolute path"},
     /* security and limits */
     {NULL, {"--key-file", "cluster.key"}, "--key-file", "must be an absolute path"},
-    {NULL, {"--listen", "0.0.0.0/0"}, "--listen", "is not an IPv4 address"},
+    {NULL, {"--listen", "0.0.0.0/0"}, "--listen", "is not an IPv4 or IPv6 address"},
+    {NULL, {"--listen", "ff02::1"}, "--listen", "multicast"},
     {NULL, {"--listen", "224.0.0.1"}, "--listen", "is a multicast address"},
     {NULL, {"--max-peers", "0"}, "--max-peers", "not a number from 1 to 256"},
     {NULL, {"--max-peers", "257"}, "--max-peers", "not a number from 1 to 256"},
@@ -569,7 +596,7 @@ static void test_precedence(void **state)
 	/* List flags replace the file's lists and accumulate among themselves. */
 	assert_int_equal(load_args(cfg, replace_lists, ARRAY_SIZE(replace_lists), &err), 0);
 	assert_int_equal(cfg->n_peers, 2);
-	assert_int_equal(cfg->peers[0].addr, 0x0a010101u);
+	assert_true(na_eq(cfg->peers[0].addr, NA4(0x0a010101u)));
 	assert_int_equal(cfg->peers[0].port, 7000);
 	assert_int_equal(cfg->peers[1].port, 9);
 	assert_int_equal(cfg->n_namespaces, 3);
@@ -617,7 +644,7 @@ static void test_validate_struct(void **state)
 	assert_int_equal(cfg_validate(cfg, &err), -EINVAL);
 	assert_string_equal(err.where, "--peer");
 	cfg->n_peers = 1;
-	cfg->peers[0] = (struct endpoint){0xc0a80106u, 0};
+	cfg->peers[0] = (struct endpoint){NA4(0xc0a80106u), 0};
 	assert_int_equal(cfg_validate(cfg, &err), -EINVAL);
 	assert_non_null(strstr(err.message, "not a port number"));
 	cfg->peers[0].port = 7470;
@@ -636,6 +663,13 @@ static void test_validate_struct(void **state)
 	cfg_free(cfg);
 }
 
+static int validate_v4(const struct cfg *cfg, uint32_t v4, struct cfg_error *err)
+{
+	struct nodeaddr addr = nodeaddr_v4(v4);
+
+	return cfg_validate_node_ip(cfg, &addr, err);
+}
+
 /* A node IP derived at start (node-ip auto) is held to what an explicit
  * one is: outside the cluster range, blamed on the key that was set. */
 static void test_validate_node_ip(void **state)
@@ -645,16 +679,16 @@ static void test_validate_node_ip(void **state)
 	const char *cluster[] = {"--config", "/dev/null", "--cluster-cidr", "10.0.0.0/8"};
 
 	(void)state;
-	assert_int_equal(cfg_validate_node_ip(cfg, 0xc0a80105u, &err), 0); /* 192.168.1.5 */
-	assert_int_equal(cfg_validate_node_ip(cfg, 0xac100305u, &err), -EINVAL);
+	assert_int_equal(validate_v4(cfg, 0xc0a80105u, &err), 0); /* 192.168.1.5 */
+	assert_int_equal(validate_v4(cfg, 0xac100305u, &err), -EINVAL);
 	assert_string_equal(err.where, "--node-ip");
 	assert_string_equal(err.message, "node-ip 172.16.3.5 is inside cluster-cidr 172.16.0.0/16");
-	assert_int_equal(cfg_validate_node_ip(cfg, 0x7f000001u, &err), -EINVAL);
+	assert_int_equal(validate_v4(cfg, 0x7f000001u, &err), -EINVAL);
 	assert_non_null(strstr(err.message, "127.0.0.1 is a loopback address"));
 
 	assert_int_equal(load_args(cfg, cluster, ARRAY_SIZE(cluster), &err), 0);
-	assert_int_equal(cfg_validate_node_ip(cfg, 0xac100305u, &err), 0);
-	assert_int_equal(cfg_validate_node_ip(cfg, 0x0a010105u, &err), -EINVAL);
+	assert_int_equal(validate_v4(cfg, 0xac100305u, &err), 0);
+	assert_int_equal(validate_v4(cfg, 0x0a010105u, &err), -EINVAL);
 	assert_string_equal(err.where, "--cluster-cidr");
 	assert_string_equal(err.message, "node-ip 10.1.1.5 is inside cluster-cidr 10.0.0.0/8");
 	cfg_free(cfg);

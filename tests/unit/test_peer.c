@@ -21,6 +21,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "addr6_lit.h"
 #include <event2/buffer.h>
 #include <event2/event.h>
 
@@ -55,7 +57,8 @@ static void on_plan(void *arg, const struct rde_plan *plan)
 
 /* The path lookup (backend auto): a node that wants vxlan sees its peers
  * behind a gateway. */
-static int on_path(void *arg, uint32_t node_ip, struct kern_path *path, struct kern_error *err)
+static int on_path(void *arg, const struct nodeaddr *node_ip, struct kern_path *path,
+		   struct kern_error *err)
 {
 	struct node *node = arg;
 
@@ -63,7 +66,8 @@ static int on_path(void *arg, uint32_t node_ip, struct kern_path *path, struct k
 	(void)err;
 	node->modes_chosen++;
 	memset(path, 0, sizeof(*path));
-	path->gateway = node->vxlan ? LOOP(254) : 0;
+	if (node->vxlan)
+		path->gateway = nodeaddr_v4(LOOP(254));
 	snprintf(path->ifname, sizeof(path->ifname), "lo");
 	return 0;
 }
@@ -213,7 +217,7 @@ static void test_vtep_in_advert(void **st)
 	n = rde_routes(ph_rde(nodes[0].mgr), &routes);
 	assert_int_equal(n, 1);
 	assert_int_equal(routes[0].mode, KERN_MODE_VXLAN);
-	assert_int_equal(routes[0].gateway, LOOP(2));
+	assert_true(na_eq(routes[0].gateway, NA4(LOOP(2))));
 	assert_int_equal(routes[0].vtep, LOOP(2));
 	for (unsigned i = 0; i < KERN_MAC_LEN; i++)
 		assert_int_equal(routes[0].vtep_mac[i], 0x20 + i);
@@ -275,8 +279,8 @@ static void test_simultaneous(void **st)
 		high = memcmp(nodes[0].id, nodes[1].id, NODE_ID_LEN) > 0 ? 0 : 1;
 		nodes[0].ip = LOOP(1);
 		nodes[1].ip = LOOP(2);
-		seeds[0] = (struct endpoint){LOOP(2), free_port(2)};
-		seeds[1] = (struct endpoint){LOOP(1), free_port(1)};
+		seeds[0] = (struct endpoint){NA4(LOOP(2)), free_port(2)};
+		seeds[1] = (struct endpoint){NA4(LOOP(1)), free_port(1)};
 		for (int k = 0; k < 2; k++) {
 			config_for(&c, &nodes[k], k + 1, seeds[1 - k].port, &seeds[k]);
 			ph_new(&c, &ops, &nodes[k], &nodes[k].mgr);
@@ -408,8 +412,8 @@ static void test_adopt(void **st)
 	struct node nodes[2];
 	struct mesh m = {nodes, 2};
 	struct endpoint seed;
-	struct kern_route adopted[] = {{.dst = NET(2), .gateway = LOOP(2)},
-				       {.dst = NET(9), .gateway = LOOP(2)}};
+	struct kern_route adopted[] = {{.dst = NET(2), .gateway = NA4(LOOP(2))},
+				       {.dst = NET(9), .gateway = NA4(LOOP(2))}};
 	struct route_cond swept = {&nodes[0], NET(9), LOOP(2), false};
 	struct ph_config c;
 
@@ -555,7 +559,7 @@ static void collision(bool script_higher)
 	uint8_t script_id[NODE_ID_LEN];
 	uint16_t script_port;
 	int lfd = ph_listen(LOOP(9), &script_port);
-	struct endpoint seed = {LOOP(9), script_port};
+	struct endpoint seed = {NA4(LOOP(9)), script_port};
 	struct evbuffer *in_out = evbuffer_new(), *in_in = evbuffer_new();
 	int out_fd, in_fd;
 	bool eof;
@@ -975,6 +979,160 @@ static void test_exchange_skips_known(void **st)
 	free_nodes(&node, 1);
 }
 
+/* ---- a peer whose node address is IPv6 ---- */
+
+/* A hello from id with an IPv6 node address (addr6 bytes, len of them). */
+static void send_hello6(int fd, const uint8_t *id, const uint8_t *addr6, size_t len, uint16_t port)
+{
+	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
+	NsaPeer__Hello hello = NSA_PEER__HELLO__INIT;
+
+	hello.version = PEER_PROTOCOL_VERSION;
+	hello.node_id.data = (uint8_t *)id;
+	hello.node_id.len = NODE_ID_LEN;
+	hello.node_ip6.data = (uint8_t *)addr6;
+	hello.node_ip6.len = len;
+	hello.listen_port = port;
+	hello.keepalive_ms = 10000;
+	hello.hold_ms = 30000;
+	env.msg_case = NSA_PEER__ENVELOPE__MSG_HELLO;
+	env.hello = &hello;
+	ph_send_msg(fd, &env);
+}
+
+static bool established_n(void *arg)
+{
+	const struct node *node = arg;
+
+	return ph_established(node->mgr, NULL) == (unsigned)node->modes_chosen;
+}
+
+/* The peer at [addr]:port in the node's table, or NULL (infos freed by the
+ * caller). */
+static const struct peer_info *info_at(const struct peer_info *infos, unsigned n, const char *addr,
+				       uint16_t port)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (na_eq(infos[i].endpoint.addr, na(addr)) && infos[i].endpoint.port == port)
+			return &infos[i];
+	return NULL;
+}
+
+/* A node listening on both families takes a session from a peer whose
+ * node address is IPv6 (::1, the session's source), lists it as
+ * [::1]:7031, relays it in PeerInfo addr6 (addr 0), and learns an IPv6
+ * peer from a list. Strict: node_ip6 or addr6 of another length than 16
+ * bytes is malformed and counted; the hello is refused, the list entry
+ * dropped and its session kept. */
+static void test_ipv6_peer(void **st)
+{
+	(void)st;
+	static const uint8_t bad[5] = {0x20, 0x01};
+	struct in6_addr lo6 = ip6("::1"), far6 = ip6("2001:db8::9");
+	struct node node;
+	struct ph_config c;
+	struct script v4;
+	struct peer_security_stats sec;
+	struct peer_info *infos;
+	const struct peer_info *info;
+	struct endpoint to6;
+	uint8_t id6[NODE_ID_LEN], learned[NODE_ID_LEN], odd[NODE_ID_LEN];
+	struct evbuffer *in = evbuffer_new();
+	NsaPeer__Envelope *env;
+	bool eof, relayed = false;
+	unsigned n;
+	int fd;
+
+	node_init(&node, 0x70);
+	node.ip = LOOP(1);
+	ph_config_node(&c, node.id, 1, NULL, 0);
+	wire_rde(&c, &node);
+	memset(&c.peer.listen_addr, 0, sizeof(c.peer.listen_addr)); /* both families */
+	c.peer.keepalive_ms = 10000;
+	c.peer.hold_time_ms = 30000;
+	ph_start(&c, &ops, &node, &node.mgr);
+	to6 = (struct endpoint){na("::1"), peer_mgr_listen_port(node.mgr)};
+
+	assert_int_equal(getrandom(id6, NODE_ID_LEN, 0), NODE_ID_LEN);
+	fd = ph_connect(to6, 0);
+	send_hello6(fd, id6, lo6.s6_addr, 16, 7031);
+	node.modes_chosen = 1; /* established_n's count */
+	assert_true(ph_run_until(established_n, &node, DEADLINE_MS));
+	n = peer_mgr_peers(node.mgr, &infos);
+	info = info_at(infos, n, "::1", 7031);
+	assert_non_null(info);
+	assert_int_equal(info->state, PEER_ESTABLISHED);
+	free(infos);
+
+	/* an IPv4 node hears of it by its IPv6 address */
+	script_hello(&v4, node.mgr, 20);
+	node.modes_chosen = 2;
+	assert_true(ph_run_until(established_n, &node, DEADLINE_MS));
+	while (!relayed) {
+		env = script_next_list(&v4);
+		for (size_t i = 0; i < env->peer_list->n_peers; i++) {
+			const NsaPeer__PeerInfo *pi = env->peer_list->peers[i];
+
+			if (pi->node_id.len != NODE_ID_LEN ||
+			    memcmp(pi->node_id.data, id6, NODE_ID_LEN))
+				continue;
+			assert_int_equal(pi->addr, 0);
+			assert_int_equal(pi->addr6.len, 16);
+			assert_memory_equal(pi->addr6.data, lo6.s6_addr, 16);
+			assert_int_equal(pi->port, 7031);
+			relayed = true;
+		}
+		wire_free(env);
+	}
+
+	/* a list from it: an IPv6 entry is learned, one of 5 bytes dropped */
+	{
+		NsaPeer__Envelope out = NSA_PEER__ENVELOPE__INIT;
+		NsaPeer__PeerList list = NSA_PEER__PEER_LIST__INIT;
+		NsaPeer__PeerInfo good = NSA_PEER__PEER_INFO__INIT,
+				  malformed = NSA_PEER__PEER_INFO__INIT;
+		NsaPeer__PeerInfo *entries[2] = {&malformed, &good};
+
+		assert_int_equal(getrandom(learned, NODE_ID_LEN, 0), NODE_ID_LEN);
+		assert_int_equal(getrandom(odd, NODE_ID_LEN, 0), NODE_ID_LEN);
+		good.node_id = (ProtobufCBinaryData){NODE_ID_LEN, learned};
+		good.addr6 = (ProtobufCBinaryData){16, far6.s6_addr};
+		good.port = 7470;
+		malformed.node_id = (ProtobufCBinaryData){NODE_ID_LEN, odd};
+		malformed.addr6 = (ProtobufCBinaryData){sizeof(bad), (uint8_t *)bad};
+		malformed.port = 7470;
+		list.peers = entries;
+		list.n_peers = 2;
+		out.msg_case = NSA_PEER__ENVELOPE__MSG_PEER_LIST;
+		out.peer_list = &list;
+		ph_send_msg(v4.fd, &out);
+	}
+	ph_run_for(200);
+	n = peer_mgr_peers(node.mgr, &infos);
+	assert_non_null(info_at(infos, n, "2001:db8::9", 7470));
+	for (unsigned i = 0; i < n; i++)
+		assert_false(infos[i].node_id_known && !memcmp(infos[i].node_id, odd, NODE_ID_LEN));
+	free(infos);
+	peer_mgr_security_stats(node.mgr, &sec);
+	assert_int_equal(sec.frames_malformed, 1);
+	assert_int_equal(ph_established(node.mgr, NULL), 2);
+
+	/* a hello whose node_ip6 is 5 bytes: refused, counted */
+	close(fd);
+	fd = ph_connect(to6, 0);
+	send_hello6(fd, id6, bad, sizeof(bad), 7031);
+	ph_next_msg(fd, in, &eof);
+	assert_true(eof);
+	peer_mgr_security_stats(node.mgr, &sec);
+	assert_int_equal(sec.frames_malformed, 2);
+	assert_int_equal(sec.hellos_refused, 1);
+
+	close(fd);
+	script_close(&v4);
+	evbuffer_free(in);
+	free_nodes(&node, 1);
+}
+
 /* ---- dial scheduling: one connection per pair ---- */
 
 /* B (id 0x30) joins through A, then C (0x20): A tells C of B at once
@@ -1129,7 +1287,7 @@ static void test_persisted_peers(void **st)
 	ph_start(&c, &ops, &nodes[0], &nodes[0].mgr);
 	assert_true(ph_run_until(full_mesh, &m, DEADLINE_MS));
 	assert_int_equal(state->n_peers, 1);
-	assert_int_equal(state->peers[0].addr, LOOP(2));
+	assert_true(na_eq(state->peers[0].addr, NA4(LOOP(2))));
 	assert_int_equal(state->peers[0].port, seed.port);
 	/* the claim happened once the seed's end-of-adverts arrived, well
 	 * before the claim wait, and avoided the seed's subnet; it is the lease */
@@ -1284,6 +1442,7 @@ int main(void)
 	    cmocka_unit_test(test_persisted_peers),
 	    cmocka_unit_test(test_exchange_incremental),
 	    cmocka_unit_test(test_exchange_skips_known),
+	    cmocka_unit_test(test_ipv6_peer),
 	    cmocka_unit_test(test_old_peer),
 	    cmocka_unit_test(test_exchange_leaves_out_known),
 	    cmocka_unit_test(test_learned_higher_dials),

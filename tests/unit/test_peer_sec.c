@@ -21,6 +21,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "addr6_lit.h"
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -118,8 +120,9 @@ static void free_node(struct node *node)
 static int connect_nb(struct endpoint ep, uint32_t from)
 {
 	struct sockaddr_in src = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(from)};
-	struct sockaddr_in sin = {
-	    .sin_family = AF_INET, .sin_addr.s_addr = htonl(ep.addr), .sin_port = htons(ep.port)};
+	struct sockaddr_in sin = {.sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(ep.addr.v4),
+				  .sin_port = htons(ep.port)};
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
 
 	assert_true(fd >= 0);
@@ -179,8 +182,9 @@ static void tls_remote_open(struct remote *r, struct tls_ctx *ctx, struct endpoi
 			    uint32_t from)
 {
 	struct sockaddr_in src = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(from)};
-	struct sockaddr_in sin = {
-	    .sin_family = AF_INET, .sin_addr.s_addr = htonl(ep.addr), .sin_port = htons(ep.port)};
+	struct sockaddr_in sin = {.sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(ep.addr.v4),
+				  .sin_port = htons(ep.port)};
 
 	memset(r, 0, sizeof(*r));
 	r->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
@@ -753,7 +757,7 @@ static void test_wide_hints_do_not_block_claim(void **st)
 	memcpy(ids[1], b.id, NODE_ID_LEN);
 	ports[0] = port;
 	ports[1] = peer_mgr_listen_port(b.mgr);
-	seeds[0] = (struct endpoint){LOOP(9), port};
+	seeds[0] = (struct endpoint){NA4(LOOP(9)), port};
 	seeds[1] = ph_endpoint(b.mgr, b.ip);
 	node_start(&a, 1, seeds, 2, &(struct node_opts){.claim = true});
 	r.fd = ph_accept(listen_fd);
@@ -927,7 +931,7 @@ static void test_no_loopback_in_production(void **st)
 {
 	(void)st;
 	struct node a;
-	struct endpoint seed = {LOOP(9), 7470};
+	struct endpoint seed = {NA4(LOOP(9)), 7470};
 	uint8_t id[NODE_ID_LEN] = {0xee, 11};
 	struct peer_security_stats s;
 	struct io io;

@@ -11,16 +11,17 @@
 
 #include <cmocka.h>
 
+#include "addr6_lit.h"
 #include "nsagent/addr6.h"
 #include "nsagent/probe.h"
 
-#define NODE_A 0xc0a80106u /* 192.168.1.6 */
-#define NODE_B 0xc0a80107u
+#define NODE_A NA4(0xc0a80106u) /* 192.168.1.6 */
+#define NODE_B NA4(0xc0a80107u)
 #define BRIDGE_A 0xac100101u /* 172.16.1.1 */
 #define BRIDGE_B 0xac100201u
 
 struct change {
-	uint32_t node_ip;
+	struct nodeaddr node_ip;
 	enum probe_result from, to;
 };
 
@@ -32,6 +33,11 @@ static void on_change(void *arg, const struct probe_peer *peer, enum probe_resul
 	(void)arg;
 	assert_true(n_changes < sizeof(changes) / sizeof(changes[0]));
 	changes[n_changes++] = (struct change){peer->node_ip, from, peer->result};
+}
+
+static const struct probe_peer *find(const struct probe_table *t, struct nodeaddr node_ip)
+{
+	return probe_table_find(t, &node_ip);
 }
 
 static struct probe_table *new_table(const struct probe_target *targets, unsigned n)
@@ -61,7 +67,7 @@ static void test_first_reply_ok(void **state)
 {
 	const struct probe_target one = {.node_ip = NODE_A, .addr = BRIDGE_A};
 	struct probe_table *t = new_table(&one, 1);
-	const struct probe_peer *p = probe_table_find(t, NODE_A);
+	const struct probe_peer *p = find(t, NODE_A);
 	uint16_t seq;
 
 	(void)state;
@@ -70,7 +76,7 @@ static void test_first_reply_ok(void **state)
 	assert_false(p->has_rtt);
 	seq = round_seq(t, 1000000, BRIDGE_A);
 	assert_int_equal(probe_table_reply(t, BRIDGE_A, seq, 1000250), 0);
-	p = probe_table_find(t, NODE_A);
+	p = find(t, NODE_A);
 	assert_int_equal(p->result, PROBE_OK);
 	assert_true(p->has_rtt);
 	assert_int_equal(p->rtt_us, 250);
@@ -79,7 +85,7 @@ static void test_first_reply_ok(void **state)
 	assert_int_equal(n_changes, 1);
 	assert_int_equal(changes[0].from, PROBE_UNKNOWN);
 	assert_int_equal(changes[0].to, PROBE_OK);
-	assert_null(probe_table_find(t, NODE_B));
+	assert_null(find(t, NODE_B));
 	probe_table_free(t);
 	probe_table_free(NULL);
 }
@@ -100,9 +106,9 @@ static void test_break_once_heal_once(void **state)
 	round_seq(t, now += 2000000, BRIDGE_A);
 	round_seq(t, now += 2000000, BRIDGE_A);
 	round_seq(t, now += 2000000, BRIDGE_A);
-	assert_int_equal(probe_table_find(t, NODE_A)->result, PROBE_OK);
+	assert_int_equal(find(t, NODE_A)->result, PROBE_OK);
 	round_seq(t, now += 2000000, BRIDGE_A);
-	assert_int_equal(probe_table_find(t, NODE_A)->result, PROBE_FAILED);
+	assert_int_equal(find(t, NODE_A)->result, PROBE_FAILED);
 	assert_int_equal(n_changes, 2);
 	assert_int_equal(changes[1].from, PROBE_OK);
 	assert_int_equal(changes[1].to, PROBE_FAILED);
@@ -110,22 +116,22 @@ static void test_break_once_heal_once(void **state)
 	for (int i = 0; i < 20; i++)
 		round_seq(t, now += 2000000, BRIDGE_A);
 	assert_int_equal(n_changes, 2);
-	assert_int_equal(probe_table_find(t, NODE_A)->lost, 23);
+	assert_int_equal(find(t, NODE_A)->lost, 23);
 
 	/* One reply between losses does not heal it... */
 	seq = round_seq(t, now += 2000000, BRIDGE_A);
 	assert_int_equal(probe_table_reply(t, BRIDGE_A, seq, now + 300), 0);
-	assert_int_equal(probe_table_find(t, NODE_A)->result, PROBE_FAILED);
-	assert_int_equal(probe_table_find(t, NODE_A)->rtt_us, 300);
+	assert_int_equal(find(t, NODE_A)->result, PROBE_FAILED);
+	assert_int_equal(find(t, NODE_A)->rtt_us, 300);
 	round_seq(t, now += 2000000, BRIDGE_A); /* nothing outstanding: no loss */
 	round_seq(t, now += 2000000, BRIDGE_A); /* lost */
 	seq = round_seq(t, now += 2000000, BRIDGE_A);
 	assert_int_equal(probe_table_reply(t, BRIDGE_A, seq, now + 300), 0);
-	assert_int_equal(probe_table_find(t, NODE_A)->result, PROBE_FAILED);
+	assert_int_equal(find(t, NODE_A)->result, PROBE_FAILED);
 	/* ...two in a row do, once. */
 	seq = round_seq(t, now += 2000000, BRIDGE_A);
 	assert_int_equal(probe_table_reply(t, BRIDGE_A, seq, now + 400), 0);
-	assert_int_equal(probe_table_find(t, NODE_A)->result, PROBE_OK);
+	assert_int_equal(find(t, NODE_A)->result, PROBE_OK);
 	assert_int_equal(n_changes, 3);
 	assert_int_equal(changes[2].from, PROBE_FAILED);
 	assert_int_equal(changes[2].to, PROBE_OK);
@@ -144,13 +150,13 @@ static void test_never_answered(void **state)
 	(void)state;
 	for (uint64_t i = 1; i <= PROBE_BREAK_AFTER; i++) {
 		round_seq(t, i * 1000, BRIDGE_A);
-		assert_int_equal(probe_table_find(t, NODE_A)->result, PROBE_UNKNOWN);
+		assert_int_equal(find(t, NODE_A)->result, PROBE_UNKNOWN);
 	}
 	round_seq(t, 10000, BRIDGE_A);
-	assert_int_equal(probe_table_find(t, NODE_A)->result, PROBE_FAILED);
+	assert_int_equal(find(t, NODE_A)->result, PROBE_FAILED);
 	assert_int_equal(n_changes, 1);
 	assert_int_equal(changes[0].from, PROBE_UNKNOWN);
-	assert_false(probe_table_find(t, NODE_A)->has_rtt);
+	assert_false(find(t, NODE_A)->has_rtt);
 	probe_table_free(t);
 }
 
@@ -170,7 +176,7 @@ static void test_loss_window(void **state)
 			assert_int_equal(probe_table_reply(t, BRIDGE_A, seq, now + 10), 0);
 	}
 	round_seq(t, now += 1000, BRIDGE_A); /* decides the last one: lost */
-	p = probe_table_find(t, NODE_A);
+	p = find(t, NODE_A);
 	assert_int_equal(p->window_count, PROBE_WINDOW);
 	assert_int_equal(p->window_lost, PROBE_WINDOW / 2);
 	assert_int_equal(p->sent, 3 * PROBE_WINDOW + 1);
@@ -183,7 +189,7 @@ static void test_loss_window(void **state)
 
 		assert_int_equal(probe_table_reply(t, BRIDGE_A, seq, now + 10), 0);
 	}
-	p = probe_table_find(t, NODE_A);
+	p = find(t, NODE_A);
 	assert_int_equal(p->window_lost, 0);
 	assert_int_equal(p->window_count, PROBE_WINDOW);
 
@@ -191,10 +197,10 @@ static void test_loss_window(void **state)
 	probe_table_free(t);
 	t = new_table(&one, 1);
 	round_seq(t, 1000, BRIDGE_A);
-	p = probe_table_find(t, NODE_A);
+	p = find(t, NODE_A);
 	assert_int_equal(p->window_count, 0);
 	round_seq(t, 2000, BRIDGE_A);
-	p = probe_table_find(t, NODE_A);
+	p = find(t, NODE_A);
 	assert_int_equal(p->window_count, 1);
 	assert_int_equal(p->window_lost, 1);
 	probe_table_free(t);
@@ -216,19 +222,19 @@ static void test_reply_matching(void **state)
 	/* B's sequence number from A's address, an unknown address: no. */
 	assert_int_equal(probe_table_reply(t, BRIDGE_A, seq_b, 1100), -ENOENT);
 	assert_int_equal(probe_table_reply(t, 0x0a000001u, seq_a, 1100), -ENOENT);
-	assert_int_equal(probe_table_find(t, NODE_A)->result, PROBE_UNKNOWN);
+	assert_int_equal(find(t, NODE_A)->result, PROBE_UNKNOWN);
 	assert_int_equal(probe_table_reply(t, BRIDGE_A, seq_a, 1100), 0);
 	/* A duplicate does not count twice. */
 	assert_int_equal(probe_table_reply(t, BRIDGE_A, seq_a, 1200), -ENOENT);
 	/* A reply after its round ended is late: the probe was lost. */
 	assert_int_equal(probe_table_round(t, 2000, out, 2), 2);
 	assert_int_equal(probe_table_reply(t, BRIDGE_B, seq_b, 2100), -ENOENT);
-	assert_int_equal(probe_table_find(t, NODE_B)->lost, 1);
-	assert_int_equal(probe_table_find(t, NODE_A)->lost, 0);
+	assert_int_equal(find(t, NODE_B)->lost, 1);
+	assert_int_equal(find(t, NODE_A)->lost, 0);
 	/* A clock that went backwards gives a zero RTT, not a huge one. */
 	seq_a = out[0].addr == BRIDGE_A ? out[0].seq : out[1].seq;
 	assert_int_equal(probe_table_reply(t, BRIDGE_A, seq_a, 1500), 0);
-	assert_int_equal(probe_table_find(t, NODE_A)->rtt_us, 0);
+	assert_int_equal(find(t, NODE_A)->rtt_us, 0);
 	probe_table_free(t);
 }
 
@@ -244,7 +250,7 @@ static void test_sequence_wraps(void **state)
 		assert_int_equal(probe_table_reply(t, BRIDGE_A, seq, i * 1000 + 5), 0);
 	}
 	assert_int_equal(seq, (uint16_t)(70000 - 1));
-	assert_int_equal(probe_table_find(t, NODE_A)->lost, 0);
+	assert_int_equal(find(t, NODE_A)->lost, 0);
 	probe_table_free(t);
 }
 
@@ -265,24 +271,24 @@ static void test_sync(void **state)
 	assert_int_equal(probe_table_reply(t, BRIDGE_A, seq, 1010), 0);
 	/* Resyncing the same peers keeps what is known, outstanding probes too. */
 	probe_table_sync(t, two, 2);
-	assert_int_equal(probe_table_find(t, NODE_A)->result, PROBE_OK);
-	assert_int_equal(probe_table_find(t, NODE_A)->sent, 1);
-	assert_true(probe_table_find(t, NODE_B)->outstanding);
+	assert_int_equal(find(t, NODE_A)->result, PROBE_OK);
+	assert_int_equal(find(t, NODE_A)->sent, 1);
+	assert_true(find(t, NODE_B)->outstanding);
 	/* A peer no longer listed is forgotten. */
 	probe_table_sync(t, two, 1);
 	assert_int_equal(probe_table_count(t), 1);
-	assert_null(probe_table_find(t, NODE_B));
+	assert_null(find(t, NODE_B));
 	assert_non_null(probe_table_get(t, 0));
 	assert_null(probe_table_get(t, 1));
 	/* A peer whose subnet moved starts over. */
 	probe_table_sync(t, &moved, 1);
-	assert_int_equal(probe_table_find(t, NODE_A)->result, PROBE_UNKNOWN);
-	assert_int_equal(probe_table_find(t, NODE_A)->addr, BRIDGE_B);
-	assert_int_equal(probe_table_find(t, NODE_A)->sent, 0);
+	assert_int_equal(find(t, NODE_A)->result, PROBE_UNKNOWN);
+	assert_int_equal(find(t, NODE_A)->addr, BRIDGE_B);
+	assert_int_equal(find(t, NODE_A)->sent, 0);
 	/* The first of duplicate entries wins. */
 	probe_table_sync(t, dup, 2);
 	assert_int_equal(probe_table_count(t), 1);
-	assert_int_equal(probe_table_find(t, NODE_A)->addr, BRIDGE_A);
+	assert_int_equal(find(t, NODE_A)->addr, BRIDGE_A);
 	/* Nothing to probe. */
 	probe_table_sync(t, NULL, 0);
 	assert_int_equal(probe_table_count(t), 0);
@@ -291,7 +297,7 @@ static void test_sync(void **state)
 	probe_table_sync(t, two, 2);
 	assert_int_equal(probe_table_round(t, 3000, out, 1), 1);
 	assert_int_equal(out[0].addr, BRIDGE_A);
-	assert_false(probe_table_find(t, NODE_B)->outstanding);
+	assert_false(find(t, NODE_B)->outstanding);
 	assert_int_equal(n_changes, 1);
 	probe_table_free(t);
 }
@@ -406,11 +412,11 @@ static void test_reply_matching6(void **state)
 	assert_int_equal(probe_table_reply6(t, &other, seq_a, 1100), -ENOENT);
 	assert_int_equal(probe_table_reply6(t, &two[1].addr6, seq_a, 1100), -ENOENT);
 	assert_int_equal(probe_table_reply6(t, &two[0].addr6, seq_a, 1100), 0);
-	assert_int_equal(probe_table_find(t, NODE_A)->result, PROBE_OK);
+	assert_int_equal(find(t, NODE_A)->result, PROBE_OK);
 	/* The /64 moved: the peer starts over as unknown. */
 	two[0].addr6 = other;
 	probe_table_sync(t, two, 2);
-	assert_int_equal(probe_table_find(t, NODE_A)->result, PROBE_UNKNOWN);
+	assert_int_equal(find(t, NODE_A)->result, PROBE_UNKNOWN);
 	probe_table_free(t);
 }
 

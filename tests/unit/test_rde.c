@@ -42,8 +42,8 @@ struct fixture {
 	unsigned plans;
 	struct rde_plan last; /* routes copied into routes[] */
 	struct kern_route routes[16];
-	uint32_t behind_gateway; /* the fake path lookup: this node IP is routed */
-	int path_error;		 /* the fake path lookup fails with it */
+	struct nodeaddr behind_gateway; /* the fake path lookup: this node IP is routed */
+	int path_error;			/* the fake path lookup fails with it */
 	unsigned lookups;
 };
 
@@ -59,7 +59,8 @@ static void on_plan(void *arg, const struct rde_plan *plan)
 	f->last.routes = f->routes;
 }
 
-static int fake_path(void *arg, uint32_t node_ip, struct kern_path *path, struct kern_error *err)
+static int fake_path(void *arg, const struct nodeaddr *node_ip, struct kern_path *path,
+		     struct kern_error *err)
 {
 	struct fixture *f = arg;
 
@@ -69,7 +70,9 @@ static int fake_path(void *arg, uint32_t node_ip, struct kern_path *path, struct
 		return f->path_error;
 	}
 	memset(path, 0, sizeof(*path));
-	path->gateway = node_ip == f->behind_gateway ? 0xc0a80101u : 0;
+	if (na_eq(*node_ip, f->behind_gateway))
+		path->gateway =
+		    f->behind_gateway.family == AF_INET6 ? na("2001:db8:1::1") : NA4(0xc0a80101u);
 	snprintf(path->ifname, sizeof(path->ifname), "eth0");
 	return 0;
 }
@@ -85,7 +88,7 @@ static void base_config(struct rde_config *c, struct fixture *f)
 	c->claim_wait_ms = 3000;
 	c->restart_time_ms = 5000;
 	c->backend = CFG_BACKEND_AUTO;
-	c->node_ip = 0xc0a80105u;
+	c->node_ip = NA4(0xc0a80105u);
 	c->underlay_mtu = 1500;
 	c->path = fake_path;
 	c->path_arg = f;
@@ -112,7 +115,7 @@ static void start_explicit(struct fixture *f, uint64_t now)
 static void advert(struct fixture *f, const uint8_t *id, uint32_t ip, struct prefix subnet,
 		   bool explicit_subnet, bool vtep, uint64_t now)
 {
-	struct rde_advert a = {.node_ip = ip,
+	struct rde_advert a = {.node_ip = NA4(ip),
 			       .subnets = &subnet,
 			       .n_subnets = 1,
 			       .explicit_subnet = explicit_subnet,
@@ -386,7 +389,7 @@ static void test_mode_changes_and_mtu_order(void **st)
 	static const uint8_t mac[KERN_MAC_LEN] = VTEP_MAC;
 
 	start_explicit(f, 0);
-	f->behind_gateway = IP_B;
+	f->behind_gateway = NA4(IP_B);
 	up_and_advert(f, LOW, IP_B, NET(2), true, 10);
 	assert_int_equal(f->lookups, 1);
 	assert_int_equal(view_of(f, LOW).mode, KERN_MODE_VXLAN);
@@ -400,7 +403,7 @@ static void test_mode_changes_and_mtu_order(void **st)
 	assert_memory_equal(f->last.routes[0].vtep_mac, mac, KERN_MAC_LEN);
 
 	/* a second vxlan peer: routes only, the data path is already there */
-	f->behind_gateway = IP_C;
+	f->behind_gateway = NA4(IP_C);
 	up_and_advert(f, HIGH, IP_C, NET(3), true, 20);
 	assert_int_equal(f->last.order, RDE_ORDER_ROUTES_ONLY);
 	assert_int_equal(f->last.n_routes, 2);
@@ -431,7 +434,7 @@ static void test_mode_fallbacks(void **st)
 	struct rde_config c;
 
 	start_explicit(f, 0);
-	f->behind_gateway = IP_B;
+	f->behind_gateway = NA4(IP_B);
 	up_and_advert(f, LOW, IP_B, NET(2), false, 10);
 	assert_int_equal(view_of(f, LOW).mode, KERN_MODE_DIRECT);
 	assert_int_equal(f->last.mtu, 1500);
@@ -479,9 +482,9 @@ static void test_adopt(void **st)
 {
 	struct fixture *f = *st;
 	struct rde_config c;
-	struct kern_route adopted[] = {{.dst = NET(2), .gateway = IP_B},
-				       {.dst = NET(9), .gateway = IP_B},
-				       {.dst = NET(8), .gateway = IP_C}};
+	struct kern_route adopted[] = {{.dst = NET(2), .gateway = NA4(IP_B)},
+				       {.dst = NET(9), .gateway = NA4(IP_B)},
+				       {.dst = NET(8), .gateway = NA4(IP_C)}};
 	struct kern_route *routes;
 	unsigned n;
 
@@ -512,8 +515,11 @@ static void test_rejections_counted(void **st)
 {
 	struct fixture *f = *st;
 	struct prefix subnets[] = {NET(2), {0, 0}, {0xac100000u | (5 << 8), 25}};
-	struct rde_advert a = {
-	    .node_ip = IP_B, .subnets = subnets, .n_subnets = 3, .n_malformed = 2, .n_over = 4};
+	struct rde_advert a = {.node_ip = NA4(IP_B),
+			       .subnets = subnets,
+			       .n_subnets = 3,
+			       .n_malformed = 2,
+			       .n_over = 4};
 	struct prefix wide = {0xac100000u, 17};
 	struct rde_stats stats;
 
@@ -561,7 +567,7 @@ static void start_dual(struct fixture *f, enum cfg_backend backend, bool ipv6, u
 static struct rde_advert advert6_of(uint32_t ip, const struct prefix *subnet,
 				    const struct prefix6 *p6, bool vtep)
 {
-	return (struct rde_advert){.node_ip = ip,
+	return (struct rde_advert){.node_ip = NA4(ip),
 				   .subnets = subnet,
 				   .n_subnets = 1,
 				   .subnets6 = p6,
@@ -641,7 +647,7 @@ static void test_ipv6_paths(void **st)
 	struct rde_peer_view v;
 
 	start_dual(f, CFG_BACKEND_AUTO, true, 0);
-	f->behind_gateway = IP_C;
+	f->behind_gateway = NA4(IP_C);
 	up_and_advert6(f, HIGH, IP_B, NET(2), "fd6e:7361:6765:2::/64", "fe80::2", true, 1);
 	r = planned6(f, "fd6e:7361:6765:2::/64");
 	assert_non_null(r);
@@ -715,7 +721,7 @@ static void test_ipv6_rejections_counted(void **st)
 	    pfx6("fd6e:7361:6765:3::/64"), /* LOW's */
 	    pfx6("fd6e:7361:6765:2::/64"),
 	};
-	struct rde_advert a = {.node_ip = IP_B,
+	struct rde_advert a = {.node_ip = NA4(IP_B),
 			       .subnets = &subnet,
 			       .n_subnets = 1,
 			       .subnets6 = set,
@@ -814,6 +820,119 @@ static void test_ipv6_stale_expiry(void **st)
 	assert_int_equal(f->last.n_routes, 0);
 }
 
+/* ---- an IPv6 underlay ---- */
+
+/* Our node address node_ip, dual-stack, NET(1) ours, backend auto. */
+static void start_underlay(struct fixture *f, const char *node_ip)
+{
+	struct rde_config c;
+
+	base_config(&c, f);
+	c.node_ip = na(node_ip);
+	c.subnet = NET(1);
+	c.subnet_explicit = true;
+	c.ipv6 = true;
+	c.cluster6 = pfx6("fd6e:7361:6765::/48");
+	snprintf(c.underlay_ifname, sizeof(c.underlay_ifname), "eth0");
+	c.underlay_ipv6 = true;
+	start(f, &c, 0);
+}
+
+/* A peer at node address ip (either family) advertising NET(2) and its
+ * /64, with a link-local next hop, no VTEP (an IPv6 node has no IPv4 one). */
+static void up_and_advert_at(struct fixture *f, const uint8_t *id, const char *ip, uint64_t now)
+{
+	struct prefix subnet = NET(2);
+	struct prefix6 p6 = pfx6("fd6e:7361:6765:2::/64");
+	struct rde_advert a = {.node_ip = na(ip),
+			       .subnets = &subnet,
+			       .n_subnets = 1,
+			       .subnets6 = &p6,
+			       .n_subnets6 = 1,
+			       .link_local6 = ip6("fe80::2"),
+			       .link_local6_set = true};
+
+	rde_session_up(f->rde, id, now);
+	rde_advert(f->rde, id, "test peer", &a, now);
+	rde_end_of_adverts(f->rde, id, now);
+	rde_flush(f->rde, now);
+}
+
+/* Both node addresses IPv6, on-link: the /24 via inet6 the peer's node
+ * address (RTA_VIA), the /64 via that same global address on our underlay
+ * link, not its link-local one; no tunnel. */
+static void test_underlay6_direct(void **st)
+{
+	struct fixture *f = *st;
+	const struct kern_route *r;
+	struct rde_peer_view v;
+
+	start_underlay(f, "2001:db8::5");
+	up_and_advert_at(f, HIGH, "2001:db8::6", 1);
+	assert_true(planned(f, NET(2)));
+	for (unsigned i = 0; i < f->last.n_routes; i++)
+		if (!f->last.routes[i].ipv6) {
+			assert_true(na_eq(f->last.routes[i].gateway, na("2001:db8::6")));
+			assert_int_equal(f->last.routes[i].mode, KERN_MODE_DIRECT);
+		}
+	r = planned6(f, "fd6e:7361:6765:2::/64");
+	assert_non_null(r);
+	assert_int_equal(r->mode, KERN_MODE_DIRECT);
+	assert_memory_equal(&r->gateway6, (struct in6_addr[]){ip6("2001:db8::6")}, 16);
+	assert_string_equal(r->ifname, "eth0");
+	assert_int_equal(f->last.vtep, 0);
+	v = view_of(f, HIGH);
+	assert_true(v.routed && v.routed6);
+	assert_null(v.no_path);
+	assert_int_equal(f->lookups, 1); /* the path asked for the IPv6 address */
+}
+
+/* Node addresses of the two families: no route in either family, and the
+ * view says why; the peer keeps its subnet against others. */
+static void test_underlay_mixed_families(void **st)
+{
+	struct fixture *f = *st;
+	struct rde_peer_view v;
+
+	start_underlay(f, "192.168.1.5");
+	up_and_advert_at(f, HIGH, "2001:db8::6", 1);
+	assert_int_equal(f->last.n_routes, 0);
+	v = view_of(f, HIGH);
+	assert_true(v.subnet_known && v.subnet6_known);
+	assert_false(v.routed || v.routed6);
+	assert_non_null(v.no_path);
+	assert_non_null(strstr(v.no_path, "IPv6 and ours IPv4"));
+	/* another node's advert of the same /24 is still refused */
+	advert(f, LOW, 0xc0a80107u, NET(2), false, false, 2);
+	rde_flush(f->rde, 2);
+	assert_int_equal(f->last.n_routes, 0);
+	teardown(st);
+	assert_int_equal(setup(st), 0);
+	f = *st;
+
+	start_underlay(f, "2001:db8::5");
+	up_and_advert(f, HIGH, 0xc0a80106u, NET(2), true, 1);
+	assert_int_equal(f->last.n_routes, 0);
+	assert_non_null(strstr(view_of(f, HIGH).no_path, "IPv4 and ours IPv6"));
+}
+
+/* An IPv6 node address behind a router: no VXLAN over IPv6 here, so no
+ * route and a reason, until it is on-link again. */
+static void test_underlay6_behind_router(void **st)
+{
+	struct fixture *f = *st;
+
+	start_underlay(f, "2001:db8::5");
+	f->behind_gateway = na("2001:db8:2::6");
+	up_and_advert_at(f, HIGH, "2001:db8:2::6", 1);
+	assert_int_equal(f->last.n_routes, 0);
+	assert_non_null(strstr(view_of(f, HIGH).no_path, "not on-link"));
+	f->behind_gateway = NA4(0);
+	up_and_advert_at(f, HIGH, "2001:db8:2::6", 2);
+	assert_true(planned(f, NET(2)));
+	assert_null(view_of(f, HIGH).no_path);
+}
+
 /* ---- WireGuard (issue 19) ---- */
 
 static const uint8_t KEY_B[KERN_WG_KEY_LEN] = {0xb0, 1, 2, 3};
@@ -863,7 +982,7 @@ static void test_wg_backend_every_peer(void **st)
 	assert_int_equal(f->last.n_routes, 2);
 	assert_false(f->last.routes[0].ipv6);
 	assert_int_equal(f->last.routes[0].mode, KERN_MODE_WIREGUARD);
-	assert_int_equal(f->last.routes[0].gateway, IP_B);
+	assert_true(na_eq(f->last.routes[0].gateway, NA4(IP_B)));
 	assert_memory_equal(f->last.routes[0].wg_key, KEY_B, KERN_WG_KEY_LEN);
 	assert_int_equal(f->last.routes[0].wg_port, 51820);
 	r6 = planned6(f, "fd6e:7361:6765:2::/64");
@@ -893,7 +1012,7 @@ static void test_wg_encrypt_routed(void **st)
 
 	start_wg(f, CFG_BACKEND_AUTO, CFG_ENCRYPT_ROUTED);
 	assert_int_equal(f->last.mtu, 1500);
-	f->behind_gateway = IP_C;
+	f->behind_gateway = NA4(IP_C);
 	up_and_advert_wg(f, LOW, IP_B, NET(2), "fd6e:7361:6765:2::/64", KEY_B, 32, 51820, 1);
 	v = view_of(f, LOW);
 	assert_int_equal(v.mode, KERN_MODE_DIRECT);
@@ -948,7 +1067,8 @@ static void test_wg_rejections_counted(void **st)
 static void test_wg_adopt(void **st)
 {
 	struct fixture *f = *st;
-	struct kern_route adopted = {.dst = NET(2), .gateway = IP_B, .mode = KERN_MODE_WIREGUARD};
+	struct kern_route adopted = {
+	    .dst = NET(2), .gateway = NA4(IP_B), .mode = KERN_MODE_WIREGUARD};
 	struct rde_config c;
 	unsigned plans;
 
@@ -992,6 +1112,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_ipv6_rejections_counted, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ipv6_old_peer_and_off, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ipv6_stale_expiry, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_underlay6_direct, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_underlay_mixed_families, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_underlay6_behind_router, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_wg_backend_every_peer, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_wg_encrypt_routed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_wg_rejections_counted, setup, teardown),

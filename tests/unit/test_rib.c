@@ -20,8 +20,10 @@ static const struct prefix cluster = {0xac100000, 16};
 static const uint8_t A[NODE_ID_LEN] = {0xa};
 static const uint8_t B[NODE_ID_LEN] = {0xb};
 #define NET(x) ((struct prefix){0xac100000 | ((x) << 8), 24})
-#define IP_A 0xc0a80105
-#define IP_B 0xc0a80106
+#define IPV4_A 0xc0a80105
+#define IPV4_B 0xc0a80106
+#define IP_A NA4(IPV4_A)
+#define IP_B NA4(IPV4_B)
 
 static unsigned routes(struct rib *rib, const struct prefix *local, struct kern_route *copy)
 {
@@ -34,13 +36,13 @@ static unsigned routes(struct rib *rib, const struct prefix *local, struct kern_
 	return n;
 }
 
-static bool has_route(struct rib *rib, struct prefix dst, uint32_t gw)
+static bool has_route(struct rib *rib, struct prefix dst, struct nodeaddr gw)
 {
 	struct kern_route r[64];
 	unsigned n = routes(rib, NULL, r);
 
 	for (unsigned i = 0; i < n; i++)
-		if (addr_prefix_equal(&r[i].dst, &dst) && r[i].gateway == gw)
+		if (addr_prefix_equal(&r[i].dst, &dst) && na_eq(r[i].gateway, gw))
 			return true;
 	return false;
 }
@@ -191,18 +193,18 @@ static void test_vxlan_path(void **st)
 	rib_advert(rib, A, IP_A, &s1, 1, false);
 	assert_int_equal(routes(rib, NULL, r), 1);
 	assert_int_equal(r[0].mode, KERN_MODE_DIRECT);
-	rib_set_path(rib, A, KERN_MODE_VXLAN, IP_A, mac);
+	rib_set_path(rib, A, KERN_MODE_VXLAN, IPV4_A, mac);
 	assert_int_equal(routes(rib, NULL, r), 1);
 	assert_int_equal(r[0].mode, KERN_MODE_VXLAN);
-	assert_int_equal(r[0].gateway, IP_A);
-	assert_int_equal(r[0].vtep, IP_A);
+	assert_true(na_eq(r[0].gateway, IP_A));
+	assert_int_equal(r[0].vtep, IPV4_A);
 	assert_memory_equal(r[0].vtep_mac, mac, KERN_MAC_LEN);
 	/* another node's entries are untouched */
 	rib_set_path(rib, B, KERN_MODE_DIRECT, 0, mac);
 	assert_int_equal(routes(rib, NULL, r), 1);
 	assert_int_equal(r[0].mode, KERN_MODE_VXLAN);
 	/* back to direct: no VTEP left in the route */
-	rib_set_path(rib, A, KERN_MODE_DIRECT, IP_A, mac);
+	rib_set_path(rib, A, KERN_MODE_DIRECT, IPV4_A, mac);
 	assert_int_equal(routes(rib, NULL, r), 1);
 	assert_int_equal(r[0].mode, KERN_MODE_DIRECT);
 	assert_int_equal(r[0].vtep, 0);
@@ -214,13 +216,13 @@ static void test_vxlan_path(void **st)
 	adopted.dst = s1;
 	adopted.gateway = IP_A;
 	adopted.mode = KERN_MODE_VXLAN;
-	adopted.vtep = IP_A;
+	adopted.vtep = IPV4_A;
 	memcpy(adopted.vtep_mac, mac, KERN_MAC_LEN);
 	rib_adopt(rib, &adopted, 1, 0);
 	assert_int_equal(routes(rib, NULL, r), 1);
 	assert_memory_equal(&r[0], &adopted, sizeof(adopted));
 	rib_advert(rib, A, IP_A, &s1, 1, false);
-	rib_set_path(rib, A, KERN_MODE_VXLAN, IP_A, mac);
+	rib_set_path(rib, A, KERN_MODE_VXLAN, IPV4_A, mac);
 	assert_int_equal(routes(rib, NULL, r), 1);
 	assert_memory_equal(&r[0], &adopted, sizeof(adopted));
 	rib_free(rib);
@@ -241,17 +243,17 @@ static void test_no_overlap(void **st)
 	rib_advert(rib, A, IP_A, same, 1, false);
 	n = routes(rib, NULL, r);
 	assert_int_equal(n, 1);
-	assert_int_equal(r[0].gateway, IP_A); /* lower id */
+	assert_true(na_eq(r[0].gateway, IP_A)); /* lower id */
 	/* explicit beats the lower id */
 	rib_advert(rib, B, IP_B, same, 1, true);
 	n = routes(rib, NULL, r);
 	assert_int_equal(n, 1);
-	assert_int_equal(r[0].gateway, IP_B);
+	assert_true(na_eq(r[0].gateway, IP_B));
 	/* fresh beats stale */
 	rib_session_down(rib, B, 0);
 	n = routes(rib, NULL, r);
 	assert_int_equal(n, 1);
-	assert_int_equal(r[0].gateway, IP_A);
+	assert_true(na_eq(r[0].gateway, IP_A));
 	/* a subnet overlapping our own is never installed */
 	rib_withdraw(rib, B);
 	n = routes(rib, &(struct prefix){NET(7).addr, 24}, r);
@@ -265,7 +267,7 @@ static void test_no_overlap(void **st)
 	/* wide overlaps local and is out, so A's NET(7) no longer competes */
 	assert_int_equal(n, 1);
 	assert_true(addr_prefix_equal(&r[0].dst, &same[0]));
-	assert_int_equal(r[0].gateway, IP_A);
+	assert_true(na_eq(r[0].gateway, IP_A));
 	rib_free(rib);
 }
 
@@ -528,7 +530,7 @@ static void test_adopt6(void **st)
 	     .dst6 = pfx6("fd6e:7361:6765:b::/64"),
 	     .gateway = IP_B,
 	     .mode = KERN_MODE_VXLAN,
-	     .vtep = IP_B},
+	     .vtep = IPV4_B},
 	};
 	const struct rib_entry *e;
 	struct in6_addr ll_a = ip6("fe80::a");

@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include "addr6_lit.h"
+
 #include "nsagent/log.h"
 #include "nsagent/persist.h"
 #include "nsagent/state.h"
@@ -57,8 +59,41 @@ static void assert_same_state(const struct state *state, const uint8_t *node_id,
 	assert_true(state->subnet_set);
 	assert_true(addr_prefix_equal(&state->subnet, subnet));
 	assert_int_equal(state->n_peers, 1);
-	assert_int_equal(state->peers[0].addr, peer->addr);
+	assert_true(na_eq(state->peers[0].addr, peer->addr));
 	assert_int_equal(state->peers[0].port, peer->port);
+}
+
+static void read_file(const char *path, char *buf, size_t size);
+
+/* A learned IPv6 peer is saved as [addr]:port and read back equal, beside
+ * an IPv4 one; the same IPv6 address at another port is another entry. */
+static void test_ipv6_peer_saved(void **st)
+{
+	(void)st;
+	char dir[512], path[600], text[4096];
+	struct state *a, *b;
+	struct endpoint v6 = {na("2001:db8::6"), 7470}, v6b = {na("2001:db8::6"), 7471},
+			v4 = {NA4(0xc0a80106), 7470};
+
+	snprintf(dir, sizeof(dir), "%s/v6", base);
+	assert_int_equal(state_open(dir, &a), 0);
+	state_add_peer(a, &v6);
+	state_add_peer(a, &v4);
+	state_add_peer(a, &v6b);
+	state_add_peer(a, &v6); /* no duplicate */
+	assert_int_equal(state_save_pending(a), 0);
+	snprintf(path, sizeof(path), "%s/%s", dir, STATE_FILE_NAME);
+	read_file(path, text, sizeof(text));
+	assert_non_null(strstr(text, "\"[2001:db8::6]:7470\""));
+	assert_int_equal(state_open(dir, &b), 0);
+	assert_int_equal(b->n_peers, 3);
+	assert_true(na_eq(b->peers[0].addr, v6.addr) && b->peers[0].port == 7470);
+	assert_true(na_eq(b->peers[1].addr, v4.addr));
+	assert_int_equal(b->peers[2].port, 7471);
+	state_remove_peer(b, &v6);
+	assert_int_equal(b->n_peers, 2);
+	state_free(a);
+	state_free(b);
 }
 
 static void test_fresh_and_reload(void **st)
@@ -68,7 +103,7 @@ static void test_fresh_and_reload(void **st)
 	struct state *a, *b;
 	struct stat sb;
 	struct prefix subnet = {0xac100300, 24};
-	struct endpoint peer = {0xc0a80106, 7470};
+	struct endpoint peer = {NA4(0xc0a80106), 7470};
 
 	snprintf(dir, sizeof(dir), "%s/nested/state", base);
 	assert_int_equal(state_open(dir, &a), 0);
@@ -153,7 +188,7 @@ static void test_corrupt_recovered_from_backup(void **st)
 	char dir[512], path[600], aside[800], backup[700];
 	struct state *a, *b;
 	struct prefix subnet = {0xac100500, 24};
-	struct endpoint peer = {0xc0a80107, 7470};
+	struct endpoint peer = {NA4(0xc0a80107), 7470};
 	struct stat sb;
 
 	fresh_dir(dir, sizeof(dir), "recover");
@@ -317,14 +352,14 @@ static void test_peer_bound(void **st)
 	snprintf(dir, sizeof(dir), "%s/bound", base);
 	assert_int_equal(state_open(dir, &s), 0);
 	for (unsigned i = 0; i < STATE_MAX_PEERS + 10; i++) {
-		struct endpoint e = {0x0a000001 + i, 7470};
+		struct endpoint e = {NA4(0x0a000001 + i), 7470};
 
 		state_add_peer(s, &e);
 	}
 	assert_int_equal(state_save_pending(s), 0);
 	assert_int_equal(s->n_peers, STATE_MAX_PEERS);
 	/* the oldest ten were dropped */
-	assert_int_equal(s->peers[0].addr, 0x0a000001 + 10);
+	assert_true(na_eq(s->peers[0].addr, NA4(0x0a000001 + 10)));
 	state_free(s);
 	assert_int_equal(state_open(dir, &s), 0);
 	assert_int_equal(s->n_peers, STATE_MAX_PEERS);
@@ -346,7 +381,7 @@ static void test_peers_saved_in_batches(void **st)
 	assert_int_equal(state_open(dir, &s), 0);
 	saves = s->saves;
 	for (unsigned i = 0; i < 10; i++) {
-		struct endpoint e = {0x0a000101 + i, 7470};
+		struct endpoint e = {NA4(0x0a000101 + i), 7470};
 
 		state_add_peer(s, &e);
 	}
@@ -364,7 +399,7 @@ static void test_peers_saved_in_batches(void **st)
 	assert_int_equal(disk->n_peers, 10);
 	state_free(disk);
 	/* a lease is on disk when the setter returns, with any pending peer */
-	state_remove_peer(s, &(struct endpoint){0x0a000101, 7470});
+	state_remove_peer(s, &(struct endpoint){NA4(0x0a000101), 7470});
 	assert_int_equal(state_set_subnet(s, &subnet), 0);
 	assert_false(s->unsaved);
 	assert_int_equal(state_open(dir, &disk), 0);
@@ -379,6 +414,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_fresh_and_reload),
+	    cmocka_unit_test(test_ipv6_peer_saved),
 	    cmocka_unit_test(test_corrupt),
 	    cmocka_unit_test(test_dir_tightened),
 	    cmocka_unit_test(test_unknown_keys),

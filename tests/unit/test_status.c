@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "addr6_lit.h"
 #include <json-c/json.h>
 
 #include "nsagent/status.h"
@@ -41,7 +43,7 @@ static void sample(struct status *st)
 	st->pid = 42;
 	st->uptime_ms = 3723000; /* 1h02m03s */
 	st->healthy = true;
-	st->node_ip = ip("192.168.1.5");
+	st->node_ip = NA4(ip("192.168.1.5"));
 	assert_int_equal(addr_parse_prefix("172.16.0.0/24", &st->subnet), 0);
 	st->subnet_known = true;
 	snprintf(st->bridge, sizeof(st->bridge), "br0");
@@ -71,7 +73,7 @@ static void sample(struct status *st)
 	p = status_add_peer(st);
 	assert_int_equal(p->last_heard_ms, -1);
 	snprintf(p->node_id, sizeof(p->node_id), "5f0e");
-	p->endpoint = (struct endpoint){ip("192.168.1.6"), 7470};
+	p->endpoint = (struct endpoint){NA4(ip("192.168.1.6")), 7470};
 	snprintf(p->state, sizeof(p->state), "established");
 	snprintf(p->mode, sizeof(p->mode), "direct");
 	assert_int_equal(addr_parse_prefix("172.16.1.0/24", &p->subnet), 0);
@@ -89,7 +91,7 @@ static void sample(struct status *st)
 	p->probe6.lost = 5;
 	p->probe6.loss_ratio = 0.5;
 	p = status_add_peer(st);
-	p->endpoint = (struct endpoint){ip("192.168.2.17"), 7470};
+	p->endpoint = (struct endpoint){NA4(ip("192.168.2.17")), 7470};
 	snprintf(p->state, sizeof(p->state), "connect");
 	p->route = STATUS_ROUTE_STALE;
 	p->probe.result = STATUS_PROBE_FAILED;
@@ -604,7 +606,7 @@ static void test_prom_empty_and_escaped(void **state)
 	/* Two peer entries of one node IP share its probe series once. */
 	for (unsigned i = 0; i < 2; i++) {
 		p = status_add_peer(&st);
-		p->endpoint = (struct endpoint){ip("192.168.1.6"), (uint16_t)(7470 + i)};
+		p->endpoint = (struct endpoint){NA4(ip("192.168.1.6")), (uint16_t)(7470 + i)};
 		p->probe.sent = 1;
 	}
 	text = prom_of(&st);
@@ -744,6 +746,38 @@ static void test_json_dual_stack(void **state)
 	status_clear(&st);
 }
 
+/* An IPv6 underlay: the node's address and a peer's in text ("[addr]:port"),
+ * JSON (the address string) and the metrics' peer label (promtool-valid). */
+static void test_underlay6(void **state)
+{
+	struct status st;
+	json_object *root, *peer;
+	char *text;
+
+	(void)state;
+	sample(&st);
+	st.node_ip = na("2001:db8:1::5");
+	st.peers[0].endpoint = (struct endpoint){na("2001:db8:1::6"), 7470};
+	text = text_of(&st);
+	assert_non_null(strstr(text, "node ip  2001:db8:1::5\n"));
+	assert_non_null(strstr(text, "  [2001:db8:1::6]:7470  established  direct"));
+	free(text);
+	root = json_of(&st);
+	assert_string_equal(json_object_get_string(
+				get(get(root, "node", json_type_object), "ip", json_type_string)),
+			    "2001:db8:1::5");
+	peer = json_object_array_get_idx(get(root, "peers", json_type_array), 0);
+	assert_string_equal(json_object_get_string(get(peer, "address", json_type_string)),
+			    "2001:db8:1::6");
+	assert_int_equal(json_object_get_int(get(peer, "port", json_type_int)), 7470);
+	json_object_put(root);
+	text = prom_of(&st);
+	assert_line(text, "nsagent_probe_up{peer=\"2001:db8:1::6\",family=\"ipv4\"} 1");
+	promtool_accepts(text);
+	free(text);
+	status_clear(&st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -761,6 +795,7 @@ int main(void)
 	    cmocka_unit_test(test_json_counters),
 	    cmocka_unit_test(test_prom),
 	    cmocka_unit_test(test_prom_empty_and_escaped),
+	    cmocka_unit_test(test_underlay6),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,6 +20,8 @@
 
 #include <cmocka.h>
 
+#include "addr6_lit.h"
+
 #include "nsagent/wguapi.h"
 
 #define KEY_A "e84b5a6d2717c1003a13b431570353dbaca9146cf150c5f8575680feba52027a"
@@ -73,7 +75,7 @@ static void test_parse(void **st)
 	assert_int_equal(dev.n_peers, 2);
 	key(KEY_B, k);
 	assert_memory_equal(dev.peers[0].public_key, k, WGKEY_LEN);
-	assert_int_equal(dev.peers[0].endpoint.addr, 0xc0a80106u);
+	assert_true(na_eq(dev.peers[0].endpoint.addr, NA4(0xc0a80106u)));
 	assert_int_equal(dev.peers[0].endpoint.port, 51820);
 	assert_int_equal(dev.peers[0].last_handshake_sec, 1700000000);
 	assert_int_equal(dev.peers[0].tx_bytes, 38333);
@@ -84,8 +86,8 @@ static void test_parse(void **st)
 	assert_int_equal(dev.peers[0].allowed[0].v4.len, 24);
 	assert_true(dev.peers[0].allowed[1].ipv6);
 	assert_int_equal(dev.peers[0].allowed[1].v6.len, 64);
-	/* an IPv6 endpoint is not one we set: none */
-	assert_int_equal(dev.peers[1].endpoint.addr, 0);
+	/* an IPv6 endpoint with a scope is not one we set: none */
+	assert_true(nodeaddr_is_zero(&dev.peers[1].endpoint.addr));
 	assert_int_equal(dev.peers[1].n_allowed, 1);
 	assert_ptr_equal(wguapi_find_peer(&dev, k), &dev.peers[0]);
 	wguapi_device_free(&dev);
@@ -126,7 +128,10 @@ static void test_parse_refused(void **st)
 /* want: our key A, port 51820, and peers given as (key, endpoint, allowed). */
 static struct wguapi_peer peer(const char *hex, uint32_t ep, const char *a4, const char *a6)
 {
-	struct wguapi_peer p = {.endpoint = {ep, ep ? 51820 : 0}};
+	struct wguapi_peer p = {.endpoint = {.port = ep ? 51820 : 0}};
+
+	if (ep)
+		p.endpoint.addr = NA4(ep);
 
 	if (hex)
 		key(hex, p.public_key);
@@ -195,9 +200,27 @@ static void test_build(void **st)
 	assert_int_equal(wguapi_build_set(&want, &have, &req), 2);
 	free(req);
 
-	/* a rotated key: only the private key line */
-	want.peers = peers;
+	/* an IPv6 underlay's endpoint, bracketed, read back as written */
+	peers[0] = peer(KEY_B, 0, "172.16.1.0/24", "fd6e:7361:6765:1::/64");
+	peers[0].endpoint = (struct endpoint){na("2001:db8:1::6"), 51820};
 	want.n_peers = 1;
+	want.keep_other_peers = true;
+	assert_int_equal(wguapi_build_set(&want, &have, &req), 1);
+	assert_non_null(strstr(req, "endpoint=[2001:db8:1::6]:51820\n"));
+	free(req);
+	{
+		struct wguapi_device six;
+
+		assert_int_equal(wguapi_parse("public_key=" KEY_B
+					      "\nendpoint=[2001:db8:1::6]:51820\n",
+					      &six, &err, msg, sizeof(msg)),
+				 0);
+		assert_true(na_eq(six.peers[0].endpoint.addr, na("2001:db8:1::6")));
+		wguapi_device_free(&six);
+	}
+
+	/* a rotated key: only the private key line */
+	want.n_peers = 0;
 	want.keep_other_peers = true;
 	key(KEY_B, want.private_key);
 	assert_int_equal(wguapi_build_set(&want, &have, &req), 1);

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 #include <event2/buffer.h>
 
+#include "addr6_lit.h"
 #include "nsagent/wire.h"
 
 static void put_header(struct evbuffer *buf, uint32_t len)
@@ -271,6 +272,71 @@ static void test_advert6_strict(void **state)
 	evbuffer_free(buf);
 }
 
+/* Node addresses (Hello node_ip/node_ip6, PeerInfo addr/addr6): an IPv6
+ * one crosses the wire as 16 bytes and comes back equal; an IPv4 one as
+ * before, with nothing in the bytes field (what an older agent reads). */
+static void test_nodeaddr_round_trip(void **state)
+{
+	struct in6_addr v6 = ip6("2001:db8::6");
+	struct nodeaddr sent6 = nodeaddr_v6(&v6), sent4 = nodeaddr_v4(0xc0a80106u), back;
+	struct evbuffer *buf = evbuffer_new();
+	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT, *got;
+	NsaPeer__Hello hello = NSA_PEER__HELLO__INIT;
+	NsaPeer__PeerList list = NSA_PEER__PEER_LIST__INIT;
+	NsaPeer__PeerInfo info = NSA_PEER__PEER_INFO__INIT, *infos[1] = {&info};
+
+	(void)state;
+	wire_put_nodeaddr(&sent6, &hello.node_ip, &hello.node_ip6);
+	assert_int_equal(hello.node_ip, 0);
+	assert_int_equal(hello.node_ip6.len, 16);
+	env.msg_case = NSA_PEER__ENVELOPE__MSG_HELLO;
+	env.hello = &hello;
+	assert_int_equal(wire_write(buf, &env), 0);
+	assert_int_equal(wire_read(buf, &got), 1);
+	assert_int_equal(wire_get_nodeaddr(got->hello->node_ip, &got->hello->node_ip6, &back), 0);
+	assert_true(na_eq(back, sent6));
+	wire_free(got);
+
+	wire_put_nodeaddr(&sent4, &info.addr, &info.addr6);
+	assert_int_equal(info.addr6.len, 0);
+	list.peers = infos;
+	list.n_peers = 1;
+	env.msg_case = NSA_PEER__ENVELOPE__MSG_PEER_LIST;
+	env.peer_list = &list;
+	assert_int_equal(wire_write(buf, &env), 0);
+	assert_int_equal(wire_read(buf, &got), 1);
+	assert_int_equal(got->peer_list->peers[0]->addr, 0xc0a80106u);
+	assert_int_equal(wire_get_nodeaddr(got->peer_list->peers[0]->addr,
+					   &got->peer_list->peers[0]->addr6, &back),
+			 0);
+	assert_true(na_eq(back, sent4));
+	wire_free(got);
+	evbuffer_free(buf);
+}
+
+/* Strict: the bytes of another length than 0 or 16, or both fields set,
+ * are malformed; neither set is no address. */
+static void test_nodeaddr_strict(void **state)
+{
+	uint8_t bytes[17] = {0x20, 0x01, 0x0d, 0xb8};
+	struct nodeaddr out;
+
+	(void)state;
+	for (size_t len = 1; len <= sizeof(bytes); len++) {
+		int rc =
+		    wire_get_nodeaddr(0, &(ProtobufCBinaryData){.len = len, .data = bytes}, &out);
+
+		if (len == 16 ? rc != 0 : rc != -EBADMSG)
+			fail_msg("node_ip6 of %zu bytes: %d", len, rc);
+	}
+	assert_int_equal(
+	    wire_get_nodeaddr(0xc0a80106u, &(ProtobufCBinaryData){.len = 16, .data = bytes}, &out),
+	    -EBADMSG);
+	assert_int_equal(wire_get_nodeaddr(0, &(ProtobufCBinaryData){0}, &out), 0);
+	assert_true(nodeaddr_is_zero(&out));
+	assert_int_equal(out.family, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -278,7 +344,8 @@ int main(void)
 	    cmocka_unit_test(test_oversize),	      cmocka_unit_test(test_oversize_write),
 	    cmocka_unit_test(test_zero_length),	      cmocka_unit_test(test_garbage),
 	    cmocka_unit_test(test_unknown_tolerated), cmocka_unit_test(test_advert6_round_trip),
-	    cmocka_unit_test(test_advert6_strict),
+	    cmocka_unit_test(test_advert6_strict),    cmocka_unit_test(test_nodeaddr_round_trip),
+	    cmocka_unit_test(test_nodeaddr_strict),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
