@@ -19,6 +19,7 @@
 #include "nsagent/kern.h"
 #include "nsagent/log.h"
 #include "nsagent/tls.h"
+#include "nsagent/wg.h"
 
 #ifndef NSAGENT_VERSION
 #error "NSAGENT_VERSION must be defined by the build"
@@ -43,6 +44,7 @@ static int cmd_check_config(int argc, char **argv);
 static int cmd_status(int argc, char **argv);
 static int cmd_ns(int argc, char **argv);
 static int cmd_reload(int argc, char **argv);
+static int cmd_rotate_key(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
 static int cmd_genkey(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
@@ -62,6 +64,9 @@ static const struct command commands[] = {
     {"reload", "[--run-dir DIR] [--config FILE]",
      "make the running agent re-read its config (as SIGHUP does) and report the result", false,
      cmd_reload},
+    {"rotate-key", "[--run-dir DIR] [--config FILE]",
+     "give the running agent a new WireGuard key pair, advertised to every peer at once", false,
+     cmd_rotate_key},
     {"genkey", "",
      "print a new random cluster key for --key-file (umask 077; nsagent genkey > FILE)", false,
      cmd_genkey},
@@ -186,6 +191,16 @@ static int cmd_down(int argc, char **argv)
 		return EXIT_FAILED;
 	}
 	ret = EXIT_OK;
+	/* A WireGuard process left by an agent that is gone (a leaving agent
+	 * stops its own): the device goes with it. */
+	{
+		char msg[512];
+
+		if (wg_stop_process(NULL, KERN_WG_IFNAME, msg, sizeof(msg)) < 0) {
+			fprintf(stderr, "nsagent: %s\n", msg);
+			ret = EXIT_FAILED;
+		}
+	}
 	if (kern_down(cfg->bridge, &err) < 0) {
 		fprintf(stderr, "nsagent: %s\n", err.message);
 		ret = EXIT_FAILED;
@@ -372,6 +387,32 @@ static int cmd_ns(int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* The reply of a one-shot request (reload, rotate-key): its message on
+ * stdout, or on stderr after what, with the exit code for the result. */
+static int print_reply(int ret, struct ctl_reply *reply, const char *what)
+{
+	if (ret != EXIT_OK)
+		return ret;
+	status_clear(&reply->status);
+	if (reply->result != CTL_OK) {
+		fprintf(stderr, "nsagent: %s: %s\n", what, reply->message);
+		return EXIT_FAILED;
+	}
+	printf("%s\n", reply->message);
+	return EXIT_OK;
+}
+
+static int cmd_rotate_key(int argc, char **argv)
+{
+	struct client_args args;
+	struct ctl_reply reply;
+
+	if (parse_client_args(argc, argv, false, 0, &args) < 0)
+		return EXIT_USAGE;
+	return print_reply(client_call(&args, CTL_OP_ROTATE_KEY, NULL, &reply), &reply,
+			   "rotate-key");
+}
+
 static int cmd_reload(int argc, char **argv)
 {
 	struct client_args args;
@@ -381,15 +422,7 @@ static int cmd_reload(int argc, char **argv)
 	if (parse_client_args(argc, argv, false, 0, &args) < 0)
 		return EXIT_USAGE;
 	ret = client_call(&args, CTL_OP_RELOAD, NULL, &reply);
-	if (ret != EXIT_OK)
-		return ret;
-	status_clear(&reply.status);
-	if (reply.result != CTL_OK) {
-		fprintf(stderr, "nsagent: reload: %s\n", reply.message);
-		return EXIT_FAILED;
-	}
-	printf("%s\n", reply.message);
-	return EXIT_OK;
+	return print_reply(ret, &reply, "reload");
 }
 
 static int no_arguments(int argc, char **argv)

@@ -32,6 +32,10 @@ PACKAGES=(
 	iproute2 nftables iputils-ping util-linux procps
 	# tests: the soak's memory and fd plot (tests/soak/run)
 	gnuplot-nox
+	# WireGuard (issue 19): the userspace implementation the agent runs
+	# where the kernel has no module, wg(8) as the tests' independent
+	# client, and tcpdump for the tests' captures on the lab's switch
+	wireguard-go wireguard-tools tcpdump
 )
 
 if [[ ${1:-} == --list ]]; then

@@ -265,3 +265,29 @@ void addr6_link_local_from_mac(const uint8_t mac[ADDR_MAC_LEN], struct in6_addr 
 	addr->s6_addr[14] = mac[4];
 	addr->s6_addr[15] = mac[5];
 }
+
+void addr6_link_local_from_ipv4(uint32_t addr4, struct in6_addr *addr)
+{
+	memset(addr, 0, sizeof(*addr));
+	addr->s6_addr[0] = 0xfe;
+	addr->s6_addr[1] = 0x80;
+	addr->s6_addr[10] = 0x77; /* "wg" */
+	addr->s6_addr[11] = 0x67;
+	addr->s6_addr[12] = (uint8_t)(addr4 >> 24);
+	addr->s6_addr[13] = (uint8_t)(addr4 >> 16);
+	addr->s6_addr[14] = (uint8_t)(addr4 >> 8);
+	addr->s6_addr[15] = (uint8_t)addr4;
+}
+
+bool addr6_link_local_to_ipv4(const struct in6_addr *addr, uint32_t *addr4)
+{
+	struct in6_addr check;
+	uint32_t a = (uint32_t)addr->s6_addr[12] << 24 | (uint32_t)addr->s6_addr[13] << 16 |
+		     (uint32_t)addr->s6_addr[14] << 8 | addr->s6_addr[15];
+
+	addr6_link_local_from_ipv4(a, &check);
+	if (memcmp(&check, addr, sizeof(check)) != 0)
+		return false;
+	*addr4 = a;
+	return true;
+}

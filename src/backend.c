@@ -20,7 +20,29 @@ enum kern_mode backend_choose(enum cfg_backend backend, bool onlink, bool peer_v
 
 bool backend_has_vtep(enum cfg_backend backend)
 {
-	return backend != CFG_BACKEND_DIRECT;
+	return backend == CFG_BACKEND_AUTO || backend == CFG_BACKEND_VXLAN;
+}
+
+unsigned backend_wg_overhead(bool underlay_ipv6)
+{
+	return underlay_ipv6 ? BACKEND_WG_OVERHEAD6 : BACKEND_WG_OVERHEAD4;
+}
+
+unsigned backend_wg_mtu(unsigned underlay, bool underlay_ipv6)
+{
+	unsigned overhead = backend_wg_overhead(underlay_ipv6);
+
+	if (!underlay)
+		underlay = BACKEND_DEFAULT_MTU;
+	if (underlay < BACKEND_MIN_MTU + overhead)
+		return BACKEND_MIN_MTU;
+	return underlay - overhead;
+}
+
+bool backend_encrypts(enum cfg_backend backend, enum cfg_encrypt encrypt, bool onlink)
+{
+	return backend == CFG_BACKEND_WIREGUARD || encrypt == CFG_ENCRYPT_ALL ||
+	       (encrypt == CFG_ENCRYPT_ROUTED && !onlink);
 }
 
 void backend_vtep_mac(const struct nodeaddr *vtep, uint8_t mac[KERN_MAC_LEN])
@@ -67,6 +89,8 @@ const char *backend_mode_name(enum kern_mode mode)
 		return "direct";
 	case KERN_MODE_VXLAN:
 		return "vxlan";
+	case KERN_MODE_WIREGUARD:
+		return "wireguard";
 	}
 	return "?";
 }
@@ -80,6 +104,8 @@ const char *backend_name(enum cfg_backend backend)
 		return "direct";
 	case CFG_BACKEND_VXLAN:
 		return "vxlan";
+	case CFG_BACKEND_WIREGUARD:
+		return "wireguard";
 	}
 	return "?";
 }

@@ -76,6 +76,9 @@ enum cfg_key {
 	KEY_CLUSTER_CIDR6,
 	KEY_SUBNET6,
 	KEY_MASQUERADE6,
+	KEY_ENCRYPT,
+	KEY_WIREGUARD_PORT,
+	KEY_WIREGUARD_USERSPACE,
 	KEY_COUNT
 };
 
@@ -140,6 +143,9 @@ static int set_ipv6(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_cluster_cidr6(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_subnet6(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_masquerade6(struct cfg *cfg, const char *value, char *msg, size_t size);
+static int set_encrypt(struct cfg *cfg, const char *value, char *msg, size_t size);
+static int set_wireguard_port(struct cfg *cfg, const char *value, char *msg, size_t size);
+static int set_wireguard_userspace(struct cfg *cfg, const char *value, char *msg, size_t size);
 static void print_peers(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
 static void print_port(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
 static void print_node_ip(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
@@ -165,6 +171,10 @@ static void print_ipv6(const struct cfg *cfg, const struct cfg_option *opt, FILE
 static void print_cluster_cidr6(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
 static void print_subnet6(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
 static void print_masquerade6(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
+static void print_encrypt(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
+static void print_wireguard_port(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
+static void print_wireguard_userspace(const struct cfg *cfg, const struct cfg_option *opt,
+				      FILE *out);
 static void print_duration(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
 
 static const struct cfg_option options[KEY_COUNT] = {
@@ -217,9 +227,10 @@ static const struct cfg_option options[KEY_COUNT] = {
     [KEY_PROBE_INTERVAL] = {"probe-interval", "DURATION|off",
 			    "interval between data-path probes to each peer (0s = off)", false,
 			    true, RELOADABLE_SETTER(set_probe_interval, print_probe_interval)},
-    [KEY_BACKEND] = {"backend", "auto|direct|vxlan",
-		     "path to peers (auto: direct if on-link, else vxlan)", false, true,
-		     SETTER(set_backend, print_backend)},
+    [KEY_BACKEND] = {"backend", "auto|direct|vxlan|wireguard",
+		     "path to peers (auto: direct if on-link, else vxlan; wireguard: every peer "
+		     "encrypted)",
+		     false, true, SETTER(set_backend, print_backend)},
     [KEY_KEY_FILE] = {"key-file", "PATH|none",
 		      "cluster key (nsagent genkey; mode 0600, owned by root): TLS for every "
 		      "session; none: unauthenticated",
@@ -253,12 +264,30 @@ static const struct cfg_option options[KEY_COUNT] = {
     [KEY_MASQUERADE6] = {"masquerade6", "on|off",
 			 "masquerade IPv6 leaving the cluster (off: for a routed global prefix)",
 			 false, true, SETTER(set_masquerade6, print_masquerade6)},
+    [KEY_ENCRYPT] = {"encrypt", "off|routed|all",
+		     "WireGuard for peers' traffic (routed: only peers behind a gateway, on-link "
+		     "ones stay direct; all: every peer)",
+		     false, true, SETTER(set_encrypt, print_encrypt)},
+    [KEY_WIREGUARD_PORT] = {"wireguard-port", "PORT", "UDP port of the WireGuard device", false,
+			    true, SETTER(set_wireguard_port, print_wireguard_port)},
+    [KEY_WIREGUARD_USERSPACE] = {"wireguard-userspace", "PATH",
+				 "the userspace WireGuard the agent runs (wireguard-go; a name is "
+				 "looked up in PATH)",
+				 false, true,
+				 SETTER(set_wireguard_userspace, print_wireguard_userspace)},
 };
 
 static const char *const backend_names[] = {
     [CFG_BACKEND_AUTO] = "auto",
     [CFG_BACKEND_DIRECT] = "direct",
     [CFG_BACKEND_VXLAN] = "vxlan",
+    [CFG_BACKEND_WIREGUARD] = "wireguard",
+};
+
+static const char *const encrypt_names[] = {
+    [CFG_ENCRYPT_OFF] = "off",
+    [CFG_ENCRYPT_ROUTED] = "routed",
+    [CFG_ENCRYPT_ALL] = "all",
 };
 
 static void __attribute__((format(printf, 3, 4)))
@@ -471,7 +500,8 @@ static int set_peer(struct cfg *cfg, const char *value, char *msg, size_t size)
 	return 0;
 }
 
-static int set_port(struct cfg *cfg, const char *value, char *msg, size_t size)
+/* A port number, 1-65535, into *field. */
+static int parse_port(const char *value, uint16_t *field, char *msg, size_t size)
 {
 	uint32_t port;
 
@@ -479,8 +509,13 @@ static int set_port(struct cfg *cfg, const char *value, char *msg, size_t size)
 		snprintf(msg, size, "'%s' is not a port number (1-65535)", value);
 		return -EINVAL;
 	}
-	cfg->port = (uint16_t)port;
+	*field = (uint16_t)port;
 	return 0;
+}
+
+static int set_port(struct cfg *cfg, const char *value, char *msg, size_t size)
+{
+	return parse_port(value, &cfg->port, msg, size);
 }
 
 static int set_node_ip(struct cfg *cfg, const char *value, char *msg, size_t size)
@@ -726,8 +761,41 @@ static int set_backend(struct cfg *cfg, const char *value, char *msg, size_t siz
 			return 0;
 		}
 	}
-	snprintf(msg, size, "'%s' is not a backend (auto, direct, vxlan)", value);
+	snprintf(msg, size, "'%s' is not a backend (auto, direct, vxlan, wireguard)", value);
 	return -EINVAL;
+}
+
+static int set_encrypt(struct cfg *cfg, const char *value, char *msg, size_t size)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(encrypt_names); i++) {
+		if (strcmp(value, encrypt_names[i]) == 0) {
+			cfg->encrypt = (enum cfg_encrypt)i;
+			return 0;
+		}
+	}
+	snprintf(msg, size, "'%s' is not an encryption mode (off, routed, all)", value);
+	return -EINVAL;
+}
+
+static int set_wireguard_port(struct cfg *cfg, const char *value, char *msg, size_t size)
+{
+	return parse_port(value, &cfg->wireguard_port, msg, size);
+}
+
+static int set_wireguard_userspace(struct cfg *cfg, const char *value, char *msg, size_t size)
+{
+	/* A bare name is looked up in PATH when it is run (execvp). */
+	if (!strchr(value, '/') && value[0]) {
+		free(cfg->wireguard_userspace);
+		cfg->wireguard_userspace = xstrdup(value);
+		return 0;
+	}
+	return set_path(&cfg->wireguard_userspace, value, msg, size);
+}
+
+bool cfg_wireguard(const struct cfg *cfg)
+{
+	return cfg->backend == CFG_BACKEND_WIREGUARD || cfg->encrypt != CFG_ENCRYPT_OFF;
 }
 
 static int set_key_file(struct cfg *cfg, const char *value, char *msg, size_t size)
@@ -848,6 +916,7 @@ static void free_fields(struct cfg *cfg)
 	free(cfg->state_dir);
 	free(cfg->run_dir);
 	free(cfg->key_file);
+	free(cfg->wireguard_userspace);
 }
 
 static void set_defaults(struct cfg *cfg)
@@ -881,6 +950,9 @@ static void set_defaults(struct cfg *cfg)
 	cfg->accept_rate = CFG_DEFAULT_ACCEPT_RATE;
 	cfg->ipv6 = true;
 	cfg->masquerade6 = true;
+	cfg->encrypt = CFG_ENCRYPT_OFF;
+	cfg->wireguard_port = CFG_DEFAULT_WIREGUARD_PORT;
+	cfg->wireguard_userspace = xstrdup(CFG_DEFAULT_WIREGUARD_USERSPACE);
 }
 
 struct cfg *cfg_new(void)
@@ -1486,6 +1558,15 @@ int cfg_validate(const struct cfg *cfg, struct cfg_error *err)
 			       (int)cfg->log_level);
 	if ((unsigned)cfg->backend >= ARRAY_SIZE(backend_names))
 		return invalid(cfg, KEY_BACKEND, err, "unknown backend %d", (int)cfg->backend);
+	/* routed means "behind a gateway", which only --backend auto asks. */
+	if (cfg->encrypt == CFG_ENCRYPT_ROUTED && cfg->backend != CFG_BACKEND_AUTO)
+		return invalid(cfg, KEY_ENCRYPT, err,
+			       "routed needs --backend auto (it chooses per peer by the route to "
+			       "it); --backend %s",
+			       backend_names[cfg->backend]);
+	if ((unsigned)cfg->encrypt >= ARRAY_SIZE(encrypt_names))
+		return invalid(cfg, KEY_ENCRYPT, err, "unknown encryption mode %d",
+			       (int)cfg->encrypt);
 	if (cfg->max_peers == 0 || cfg->max_peers > CFG_DEFAULT_MAX_PEERS)
 		return invalid(cfg, KEY_MAX_PEERS, err, "must be from 1 to %d",
 			       CFG_DEFAULT_MAX_PEERS);
@@ -1673,6 +1754,22 @@ static void print_probe_interval(const struct cfg *cfg, const struct cfg_option 
 static void print_backend(const struct cfg *cfg, const struct cfg_option *opt, FILE *out)
 {
 	print_line(out, opt, backend_names[cfg->backend]);
+}
+
+static void print_encrypt(const struct cfg *cfg, const struct cfg_option *opt, FILE *out)
+{
+	print_line(out, opt, encrypt_names[cfg->encrypt]);
+}
+
+static void print_wireguard_port(const struct cfg *cfg, const struct cfg_option *opt, FILE *out)
+{
+	print_unsigned(out, opt, cfg->wireguard_port);
+}
+
+static void print_wireguard_userspace(const struct cfg *cfg, const struct cfg_option *opt,
+				      FILE *out)
+{
+	print_line(out, opt, cfg->wireguard_userspace);
 }
 
 static void print_key_file(const struct cfg *cfg, const struct cfg_option *opt, FILE *out)

@@ -191,6 +191,8 @@ static NsaCtl__Status *status_to_proto(const struct status *st)
 		out->bridge_addr6 = addr6_to_proto(&st->bridge_addr6);
 	}
 	out->key = st->key;
+	out->wg_public_key = (char *)st->wg_public_key;
+	out->wg_port = st->wg_port;
 	out->n_namespaces = st->n_namespaces;
 	out->namespaces = xcalloc(st->n_namespaces + 1, sizeof(*out->namespaces));
 	for (unsigned i = 0; i < st->n_namespaces; i++) {
@@ -256,6 +258,11 @@ static NsaCtl__Status *status_to_proto(const struct status *st)
 			pp->link_local6.data = (uint8_t *)p->link_local6.s6_addr;
 			pp->link_local6.len = sizeof(p->link_local6.s6_addr);
 		}
+		pp->wireguard = p->wireguard;
+		pp->wg_last_handshake_ms = p->wg_handshake_ms;
+		pp->wg_rx_bytes = p->wg_rx_bytes;
+		pp->wg_tx_bytes = p->wg_tx_bytes;
+		pp->mode_reason = (char *)p->mode_reason;
 		out->peers[i] = pp;
 	}
 	out->n_session_states = st->n_session_states;
@@ -318,6 +325,8 @@ static void status_from_proto(const NsaCtl__Status *in, struct status *st)
 	if (st->subnet6_known)
 		addr6_from_proto(&in->bridge_addr6, &st->bridge_addr6);
 	st->key = in->key;
+	copy_text(st->wg_public_key, sizeof(st->wg_public_key), in->wg_public_key);
+	st->wg_port = (uint16_t)in->wg_port;
 	for (size_t i = 0; i < in->n_namespaces; i++) {
 		struct status_namespace *ns = status_add_namespace(st);
 
@@ -377,6 +386,11 @@ static void status_from_proto(const NsaCtl__Status *in, struct status *st)
 				: STATUS_ROUTE_NONE;
 		copy_text(p->mode6, sizeof(p->mode6), pp->mode6);
 		p->link_local6_set = addr6_from_proto(&pp->link_local6, &p->link_local6);
+		p->wireguard = pp->wireguard;
+		p->wg_handshake_ms = pp->wg_last_handshake_ms < 0 ? -1 : pp->wg_last_handshake_ms;
+		p->wg_rx_bytes = pp->wg_rx_bytes;
+		p->wg_tx_bytes = pp->wg_tx_bytes;
+		copy_text(p->mode_reason, sizeof(p->mode_reason), pp->mode_reason);
 	}
 	for (size_t i = 0; i < in->n_session_states && i < STATUS_MAX_SESSION_STATES; i++)
 		copy_text(st->session_states[st->n_session_states++], STATUS_STATE_MAX,
@@ -594,6 +608,10 @@ static void handle(struct ctl_client *c, const NsaCtl__Request *req)
 		return;
 	case NSA_CTL__REQUEST__REQUEST_CNI:
 		handle_cni(c, req->cni);
+		return;
+	case NSA_CTL__REQUEST__REQUEST_ROTATE_KEY:
+		result = h->rotate_key(arg, msg, sizeof(msg));
+		reply(c, result, msg, NULL);
 		return;
 	case NSA_CTL__REQUEST__REQUEST_LEAVE:
 		reply(c, CTL_OK, "leaving the cluster", NULL);
@@ -857,6 +875,7 @@ int ctl_call(const char *run_dir, enum ctl_op op, const char *name, struct ctl_r
 	NsaCtl__NamespaceRequest ns = NSA_CTL__NAMESPACE_REQUEST__INIT;
 	NsaCtl__ReloadRequest reload = NSA_CTL__RELOAD_REQUEST__INIT;
 	NsaCtl__LeaveRequest leave = NSA_CTL__LEAVE_REQUEST__INIT;
+	NsaCtl__RotateKeyRequest rotate = NSA_CTL__ROTATE_KEY_REQUEST__INIT;
 	NsaCtl__Response *resp = NULL;
 	char *path = NULL;
 	int ret;
@@ -883,6 +902,10 @@ int ctl_call(const char *run_dir, enum ctl_op op, const char *name, struct ctl_r
 	case CTL_OP_LEAVE:
 		req.request_case = NSA_CTL__REQUEST__REQUEST_LEAVE;
 		req.leave = &leave;
+		break;
+	case CTL_OP_ROTATE_KEY:
+		req.request_case = NSA_CTL__REQUEST__REQUEST_ROTATE_KEY;
+		req.rotate_key = &rotate;
 		break;
 	}
 	if (asprintf(&path, "%s/%s", run_dir, CTL_SOCKET_NAME) < 0)

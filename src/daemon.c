@@ -66,6 +66,7 @@
 #include "nsagent/state.h"
 #include "nsagent/status.h"
 #include "nsagent/tls.h"
+#include "nsagent/wg.h"
 #include "nsagent/xalloc.h"
 
 #ifndef NSAGENT_VERSION
@@ -87,6 +88,7 @@ struct daemon {
 	struct rde *rde;
 	struct peer_mgr *peers;
 	struct tls_ctx *tls;
+	struct wg_dev *wg; /* the WireGuard device, when the node runs it */
 	enum peer_goodbye goodbye;
 	bool ready;
 	bool failed;			/* a fatal error inside a callback: stop the loop */
@@ -132,6 +134,7 @@ static void build_topology(const struct cfg *cfg, const struct rde_plan *plan,
 	snprintf(topo->bridge, sizeof(topo->bridge), "%s", cfg->bridge);
 	topo->subnet = plan->subnet;
 	topo->cluster = cfg->cluster_cidr;
+	topo->wg_port = cfg->wireguard_port;
 	if (cfg->ipv6 && plan->subnet6_set) {
 		topo->subnet6 = plan->subnet6;
 		topo->subnet6_set = true;
@@ -208,6 +211,8 @@ static void plan_datapath(struct kern_topology *topo, const struct rde_plan *pla
 	nodeaddr_split(&plan->vtep, &topo->vtep, &topo->vtep6);
 	memcpy(topo->vtep_mac, plan->vtep_mac, KERN_MAC_LEN);
 	topo->vxlan_mtu = plan->vxlan_mtu;
+	topo->wg = plan->wg;
+	topo->wg_mtu = plan->wg_mtu;
 }
 
 static void apply_datapath(struct daemon *d, const struct rde_plan *plan)
@@ -236,6 +241,8 @@ static int apply_local(struct daemon *d, const struct rde_plan *plan)
 	free(d->topo.namespaces);
 	d->topo.namespaces = NULL;
 	build_topology(d->cfg, plan, &d->topo);
+	/* WireGuard's endpoints are IPv4 for now (src/wguapi.c). */
+	d->topo.wg_addr = d->node_ip.family == AF_INET ? d->node_ip.v4 : 0;
 	plan_datapath(&d->topo, plan);
 	/* Namespace addresses are the allocator's (persisted, runtime ones too). */
 	if (open_namespaces(d) < 0) {
@@ -269,6 +276,9 @@ static void on_plan(void *arg, const struct rde_plan *plan)
 		return;
 	if (plan->order == RDE_ORDER_DATAPATH_FIRST)
 		apply_datapath(d, plan);
+	/* The device's peers before the routes into it. */
+	if (d->wg)
+		wg_set_routes(d->wg, plan->routes, plan->n_routes);
 	if (kern_set_routes(d->kern, plan->routes, plan->n_routes, &kerr) < 0)
 		log_error("%s", kerr.message);
 	else
@@ -735,6 +745,30 @@ static enum ctl_result on_reload(void *arg, char *msg, size_t size)
 	return daemon_reload(arg, msg, size);
 }
 
+/* `nsagent rotate-key`: a new pair, on the device, then to every peer. */
+static enum ctl_result on_rotate_key(void *arg, char *msg, size_t size)
+{
+	struct daemon *d = arg;
+	uint8_t pub[WGKEY_LEN];
+	char text[WGKEY_B64_LEN];
+
+	if (!d->wg) {
+		snprintf(
+		    msg, size,
+		    "this node runs no WireGuard (--backend wireguard or --encrypt routed|all)");
+		return CTL_INVALID;
+	}
+	if (wg_rotate_key(d->wg, msg, size) < 0) {
+		log_error("%s", msg);
+		return CTL_FAILED;
+	}
+	wg_public_key(d->wg, pub);
+	peer_mgr_set_wg_key(d->peers, pub);
+	wgkey_base64(pub, text);
+	snprintf(msg, size, "new WireGuard public key %s, advertised to every peer", text);
+	return CTL_OK;
+}
+
 static void on_leave(void *arg)
 {
 	struct daemon *d = arg;
@@ -820,6 +854,25 @@ static void probe_status(const struct probe *probe, const struct nodeaddr *node_
 	p->loss_ratio = pr->window_count ? (double)pr->window_lost / pr->window_count : 0;
 }
 
+/* A peer reached through WireGuard: what the device's last read-back
+ * says of it. */
+static void wireguard_peer_status(struct daemon *d, const struct rde_peer_view *view,
+				  struct status_peer *p)
+{
+	struct wg_peer_stats ws;
+	time_t now = time(NULL);
+
+	p->wg_handshake_ms = -1;
+	if (!d->wg || !view->encrypted)
+		return;
+	p->wireguard = true;
+	wg_peer_stats(d->wg, view->wg_key, &ws);
+	if (ws.last_handshake_sec && (uint64_t)now >= ws.last_handshake_sec)
+		p->wg_handshake_ms = (int64_t)((uint64_t)now - ws.last_handshake_sec) * 1000;
+	p->wg_rx_bytes = ws.rx_bytes;
+	p->wg_tx_bytes = ws.tx_bytes;
+}
+
 /* The peer table from peer_mgr; a peer's route is "installed" when the
  * rde routes its subnet, "stale" when kept for a lost session. */
 static void peer_status(struct daemon *d, struct status *st)
@@ -869,6 +922,8 @@ static void peer_status(struct daemon *d, struct status *st)
 		}
 		probe_status(d->probe, &pi->endpoint.addr, &p->probe);
 		probe_status(d->probe6, &pi->endpoint.addr, &p->probe6);
+		snprintf(p->mode_reason, sizeof(p->mode_reason), "%s", pi->route.why);
+		wireguard_peer_status(d, &pi->route, p);
 	}
 	free(peers);
 }
@@ -886,6 +941,21 @@ static void counter_status(struct daemon *d, struct status *st)
 	st->counters[STATUS_RECONCILE_CHANGES] = k.changes;
 	st->counters[STATUS_RECONCILE_REPAIRS] = k.repairs;
 	st->counters[STATUS_RECONCILE_ERRORS] = k.errors;
+	if (d->wg) {
+		struct wg_stats w;
+
+		wg_get_stats(d->wg, &w);
+		st->counters[STATUS_WG_STARTS] = w.starts;
+		st->counters[STATUS_WG_REPAIRS] = w.repairs;
+		st->counters[STATUS_WG_ERRORS] = w.errors;
+	}
+	if (d->rde) {
+		struct rde_stats r;
+
+		rde_get_stats(d->rde, &r);
+		for (unsigned v = 0; v < RDE_WG_VERDICT_COUNT; v++)
+			st->counters[STATUS_ADVERTS_WG_REJECTED + v] = r.wg_rejected[v];
+	}
 	if (!d->peers)
 		return;
 	peer_mgr_security_stats(d->peers, &s);
@@ -969,6 +1039,13 @@ static void on_status(void *arg, struct status *st)
 			addr6_prefix_host(&d->topo.subnet6, 1, &st->bridge_addr6);
 	}
 	st->key = d->tls != NULL;
+	if (d->wg) {
+		uint8_t pub[WGKEY_LEN];
+
+		wg_public_key(d->wg, pub);
+		wgkey_base64(pub, st->wg_public_key);
+		st->wg_port = d->cfg->wireguard_port;
+	}
 	counter_status(d, st);
 	for (unsigned i = 0; d->nsalloc && i < nsalloc_count(d->nsalloc); i++) {
 		const struct nsalloc_entry *e = nsalloc_get(d->nsalloc, i);
@@ -1040,6 +1117,7 @@ static int start_control(struct daemon *d)
 	    .ns_del = on_ns_del,
 	    .reload = on_reload,
 	    .leave = on_leave,
+	    .rotate_key = on_rotate_key,
 	    .cni = on_cni,
 	};
 	char err[256];
@@ -1123,6 +1201,7 @@ static void choose_underlay(struct daemon *d)
 static void daemon_free(struct daemon *d)
 {
 	peer_mgr_free(d->peers);
+	wg_free(d->wg);
 	rde_free(d->rde);
 	tls_ctx_free(d->tls);
 	state_free(d->state);
@@ -1303,6 +1382,31 @@ static void raise_file_limit(const struct cfg *cfg)
 		 rl.rlim_cur > FD_MARGIN ? (unsigned long long)rl.rlim_cur - FD_MARGIN : 1ULL);
 }
 
+/* The WireGuard device, when this node runs it: the key pair (made at
+ * first start), and wireguard-go started or adopted. */
+static int start_wireguard(struct daemon *d)
+{
+	const struct cfg *cfg = d->cfg;
+	struct wg_config wc = {.userspace = cfg->wireguard_userspace,
+			       .state_dir = cfg->state_dir,
+			       .run_dir = cfg->run_dir,
+			       .port = cfg->wireguard_port};
+	char msg[512];
+	int ret;
+
+	if (!cfg_wireguard(cfg))
+		return 0;
+	if (!cfg->key_file)
+		log_warn("WIREGUARD WITHOUT A CLUSTER KEY: peers' WireGuard keys come over "
+			 "unauthenticated sessions; any host that reaches port %u can announce a "
+			 "key and receive the traffic meant for a node. Use --key-file.",
+			 cfg->port);
+	ret = wg_new(d->base, &wc, &d->wg, msg, sizeof(msg));
+	if (ret < 0)
+		log_error("%s", msg);
+	return ret;
+}
+
 /* The route decision engine, with the routes an earlier run installed:
  * they stay installed, as stale, until their owners re-advertise or the
  * restart time ends (graceful restart). */
@@ -1343,6 +1447,8 @@ static void start_rde(struct daemon *d)
 	rc.underlay_ipv6 = d->link_local6_set;
 	rc.state = d->state;
 	rc.backend = cfg->backend;
+	rc.wireguard = d->wg != NULL;
+	rc.encrypt = cfg->encrypt;
 	rc.node_ip = d->node_ip;
 	rc.underlay_mtu = d->underlay_mtu;
 	rc.path = lookup_path;
@@ -1359,6 +1465,8 @@ static void start_rde(struct daemon *d)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	rde_adopt(d->rde, adopted, n_adopted,
 		  (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000);
+	if (d->wg)
+		wg_set_routes(d->wg, adopted, n_adopted);
 	if (kern_set_routes(d->kern, adopted, n_adopted, &kerr) < 0)
 		log_error("%s", kerr.message);
 	free(adopted);
@@ -1382,6 +1490,10 @@ static int start_sessions(struct daemon *d)
 	pc.ipv6 = cfg->ipv6;
 	pc.link_local6 = d->link_local6;
 	pc.link_local6_set = d->link_local6_set;
+	if (d->wg) {
+		wg_public_key(d->wg, pc.wg_key);
+		pc.wg_port = cfg->wireguard_port;
+	}
 	pc.listen_port = cfg->port;
 	pc.listen_addr = cfg->listen_set ? cfg->listen_addr : d->node_ip;
 	pc.tls = d->tls;
@@ -1441,6 +1553,8 @@ int daemon_run(const struct cfg *cfg)
 		goto out;
 	}
 	choose_underlay(&d);
+	if (start_wireguard(&d) < 0)
+		goto out;
 	start_rde(&d);
 	if (start_sessions(&d) < 0)
 		goto out;
@@ -1469,6 +1583,10 @@ int daemon_run(const struct cfg *cfg)
 	status = 0;
 	notify_send("STOPPING=1\nSTATUS=stopping");
 	peer_mgr_shutdown(d.peers, d.goodbye);
+	/* Leaving takes the device down with its process; a restart keeps
+	 * both, so encrypted traffic flows on meanwhile. */
+	if (d.wg && d.goodbye == PEER_GOODBYE_LEAVE)
+		wg_stop(d.wg);
 out:
 	daemon_free(&d);
 	return status;

@@ -32,7 +32,18 @@
  * (Linux takes no IPv4 next hop for an IPv6 route; BGP unnumbered does
  * the same); else, or when either end's link has no IPv6, inside the
  * VXLAN tunnel when the backend has one; else not at all. A peer without
- * IPv6 (older, or --ipv6 off) simply has no /64: nothing to count. */
+ * IPv6 (older, or --ipv6 off) simply has no /64: nothing to count.
+ *
+ * WireGuard (issue 19): a peer's traffic is encrypted when the backend
+ * or --encrypt says so for it (backend_encrypts: every peer, or only
+ * those behind a gateway) and it advertised a good key and port (judged
+ * here, store_wg: a key that is not 32 bytes, one another live node
+ * already has, a port of 0 or over 65535 are each refused and counted).
+ * A peer that should be encrypted but advertises no key is reached the
+ * unencrypted way, with a warning: the cluster key already authenticates
+ * it, and the alternative, no route, would cut the cluster in two during
+ * a rolling upgrade. Its routes are mode wireguard, both families, and
+ * carry its key and port: the route set is the device's peer set. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +64,7 @@ enum rde_path6 {
 	RDE_PATH6_UNKNOWN, /* no IPv6 advert (yet) */
 	RDE_PATH6_DIRECT,  /* via its link-local address on our underlay link */
 	RDE_PATH6_VXLAN,   /* via the EUI-64 of its VTEP MAC, in the tunnel */
+	RDE_PATH6_WG,	   /* through WireGuard, as its IPv4 */
 	RDE_PATH6_NONE,	   /* no usable path: no IPv6 route */
 };
 
@@ -90,11 +102,16 @@ struct rde_node {
 	bool hint_known;
 	bool stale;
 	char name[64]; /* for logs, as the session names it */
+	char why[160]; /* why mode is what it is */
+	uint8_t wg_key[KERN_WG_KEY_LEN];
+	uint16_t wg_port;
+	bool wg_known; /* it advertised a key and port we took */
 };
 
 /* The data-path part of a plan. */
 struct rde_datapath {
 	bool vxlan; /* some route crosses VXLAN */
+	bool wg;    /* some route crosses WireGuard */
 	unsigned mtu;
 	struct nodeaddr vtep;
 };
@@ -165,10 +182,22 @@ static struct rde_datapath datapath_for(const struct rde *rde, const struct kern
 	enum cfg_backend backend = rde->config.backend;
 	struct rde_datapath dp = {0};
 
-	for (unsigned i = 0; i < n; i++)
+	for (unsigned i = 0; i < n; i++) {
 		dp.vxlan = dp.vxlan || routes[i].mode == KERN_MODE_VXLAN;
+		dp.wg = dp.wg || routes[i].mode == KERN_MODE_WIREGUARD;
+	}
 	dp.mtu = backend_namespace_mtu(rde->config.underlay_mtu, backend, dp.vxlan,
 				       rde->config.node_ip.family);
+	/* Where every peer is encrypted the namespaces have WireGuard's MTU
+	 * from the start, not from the first peer on. */
+	if (dp.wg || backend == CFG_BACKEND_WIREGUARD ||
+	    (rde->config.wireguard && rde->config.encrypt == CFG_ENCRYPT_ALL)) {
+		unsigned wg_mtu = backend_wg_mtu(rde->config.underlay_mtu,
+						 rde->config.node_ip.family == AF_INET6);
+
+		if (wg_mtu < dp.mtu)
+			dp.mtu = wg_mtu;
+	}
 	/* With --backend auto the device exists only while some peer is
 	 * reached over it, so an all-on-link cluster carries no idle tunnel. */
 	if (backend == CFG_BACKEND_VXLAN || (backend == CFG_BACKEND_AUTO && dp.vxlan))
@@ -226,14 +255,22 @@ static void set_path(struct rde *rde, const struct rde_node *node)
 	rib_set_routed(rde->rib, node->node_id, !node->no_path);
 }
 
+static enum kern_mode path6_mode(enum rde_path6 path)
+{
+	return path == RDE_PATH6_DIRECT ? KERN_MODE_DIRECT
+	       : path == RDE_PATH6_WG	? KERN_MODE_WIREGUARD
+					: KERN_MODE_VXLAN;
+}
+
 /* The node's IPv6 path (choose_path6) onto its IPv6 entries. */
 static void set_path6(struct rde *rde, const struct rde_node *node)
 {
 	if (node->path6 == RDE_PATH6_UNKNOWN)
 		return;
 	rib_set_path6(rde->rib, node->node_id, node->path6 != RDE_PATH6_NONE,
-		      node->path6 == RDE_PATH6_DIRECT ? KERN_MODE_DIRECT : KERN_MODE_VXLAN,
-		      &node->gateway6, rde->config.underlay_ifname, &node->vtep, node->vtep_mac);
+		      path6_mode(node->path6), &node->gateway6,
+		      node->path6 == RDE_PATH6_WG ? KERN_WG_IFNAME : rde->config.underlay_ifname,
+		      &node->vtep, node->vtep_mac);
 }
 
 /* Counts and logs the rejected entries of an advert (report), or says
@@ -441,9 +478,10 @@ static void check_conflict(struct rde *rde, const struct rde_node *node,
 
 /* The mode for a peer whose advert just arrived; why gets the reason,
  * *onlink whether the peer's node address is on our link (as far as
- * --backend auto asked). */
+ * --backend auto asked). peer_wg: it advertised a good WireGuard key. */
 static enum kern_mode choose_mode(const struct rde *rde, const struct nodeaddr *node_ip,
-				  bool peer_vtep, bool *onlink, char *why, size_t why_size)
+				  bool peer_vtep, bool peer_wg, bool *onlink, char *why,
+				  size_t why_size)
 {
 	enum cfg_backend backend = rde->config.backend;
 	struct kern_error kerr = {{0}};
@@ -455,6 +493,7 @@ static enum kern_mode choose_mode(const struct rde *rde, const struct nodeaddr *
 
 	memset(&path, 0, sizeof(path));
 	*onlink = true;
+	/* --encrypt routed needs the lookup too; it implies backend auto. */
 	if (backend == CFG_BACKEND_AUTO && rde->config.path) {
 		if (rde->config.path(rde->config.path_arg, node_ip, &path, &kerr) < 0) {
 			*onlink = false;
@@ -468,6 +507,21 @@ static enum kern_mode choose_mode(const struct rde *rde, const struct nodeaddr *
 		}
 	} else {
 		len = snprintf(why, why_size, "--backend %s", backend_name(backend));
+	}
+	if (rde->config.wireguard && backend_encrypts(backend, rde->config.encrypt, *onlink)) {
+		/* The device's endpoints are IPv4 for now (src/wguapi.c). */
+		bool v4 = node_ip->family == AF_INET && rde->config.node_ip.family == AF_INET;
+
+		if (len >= 0 && (size_t)len < why_size)
+			snprintf(why + len, why_size - (size_t)len, "%s%s",
+				 rde->config.encrypt == CFG_ENCRYPT_ROUTED ? "; --encrypt routed"
+									   : "",
+				 !v4 ? "; no WireGuard over an IPv6 underlay yet, so UNENCRYPTED"
+				 : peer_wg ? "; encrypted"
+					   : "; it advertises no WireGuard key, so UNENCRYPTED");
+		if (peer_wg && v4)
+			return KERN_MODE_WIREGUARD;
+		len = (int)strlen(why);
 	}
 	mode = backend_choose(backend, *onlink, peer_vtep, &fallback);
 	if (fallback && len >= 0 && (size_t)len < why_size)
@@ -502,16 +556,22 @@ static void choose_path(struct rde *rde, struct rde_node *node, const struct rde
 	memset(node->vtep_mac, 0, KERN_MAC_LEN);
 	if (!nodeaddr_is_zero(&advert->vtep))
 		memcpy(node->vtep_mac, advert->vtep_mac, KERN_MAC_LEN);
-	mode = choose_mode(rde, &node->node_ip, !nodeaddr_is_zero(&advert->vtep), &onlink, why,
-			   sizeof(why));
+	mode = choose_mode(rde, &node->node_ip, !nodeaddr_is_zero(&advert->vtep), node->wg_known,
+			   &onlink, why, sizeof(why));
 	no_path = underlay_problem(rde, node);
 	if (no_path && no_path != node->no_path)
 		log_warn("peer %s: no route to it: node address %s: %s%s%s%s", node->name,
 			 nodeaddr_format(&node->node_ip, a), no_path, why[0] ? " (" : "", why,
 			 why[0] ? ")" : "");
-	else if (!no_path && (!node->mode_known || node->mode != mode || node->no_path))
-		log_info("peer %s: mode %s%s%s%s", node->name, backend_mode_name(mode),
-			 why[0] ? " (" : "", why, why[0] ? ")" : "");
+	else if (!no_path && (!node->mode_known || node->mode != mode || node->no_path ||
+			      strcmp(node->why, why) != 0)) {
+		if (strstr(why, "UNENCRYPTED"))
+			log_warn("peer %s: mode %s (%s)", node->name, backend_mode_name(mode), why);
+		else
+			log_info("peer %s: mode %s%s%s%s", node->name, backend_mode_name(mode),
+				 why[0] ? " (" : "", why, why[0] ? ")" : "");
+	}
+	snprintf(node->why, sizeof(node->why), "%s", why);
 	node->no_path = no_path;
 	node->mode = mode;
 	node->mode_known = true;
@@ -535,6 +595,17 @@ static void choose_path6(struct rde *rde, struct rde_node *node)
 	if (node->no_path) {
 		/* choose_path said why, once for both families. */
 		node->path6 = RDE_PATH6_NONE;
+		set_path6(rde, node);
+		return;
+	}
+	/* The tunnel carries both families: its /64 goes the way its subnet
+	 * does (WireGuard peers are IPv4 nodes, choose_mode). */
+	if (node->mode == KERN_MODE_WIREGUARD) {
+		addr6_link_local_from_ipv4(node->node_ip.v4, &gateway);
+		if (node->path6 != RDE_PATH6_WG)
+			log_info("peer %s: IPv6 mode wireguard", node->name);
+		node->path6 = RDE_PATH6_WG;
+		node->gateway6 = gateway;
 		set_path6(rde, node);
 		return;
 	}
@@ -627,14 +698,38 @@ void rde_free(struct rde *rde)
 	free(rde);
 }
 
-/* The RIB's routes, less those over our own subnet and /64. */
+/* The node a route goes to, by its node IP (the route's gateway). */
+static const struct rde_node *node_by_ip(const struct rde *rde, const struct nodeaddr *node_ip)
+{
+	for (unsigned i = 0; i < rde->n_nodes; i++)
+		if (nodeaddr_equal(&rde->nodes[i].node_ip, node_ip) && rde->nodes[i].subnet_known)
+			return &rde->nodes[i];
+	return NULL;
+}
+
+/* The RIB's routes, less those over our own subnet and /64; wireguard
+ * routes carry their peer's key and port (none when adopted and not
+ * re-advertised yet: the device keeps that peer as it is). */
 static unsigned own_routes(const struct rde *rde, struct kern_route **out)
 {
 	struct prefix6 subnet6;
 	bool have6 = rde_subnet6(rde, &subnet6);
+	unsigned n = rib_routes(rde->rib, rde->subnet_set ? &rde->subnet : NULL,
+				have6 ? &subnet6 : NULL, out);
 
-	return rib_routes(rde->rib, rde->subnet_set ? &rde->subnet : NULL, have6 ? &subnet6 : NULL,
-			  out);
+	for (unsigned i = 0; i < n; i++) {
+		struct kern_route *r = &(*out)[i];
+		const struct rde_node *node;
+
+		if (r->mode != KERN_MODE_WIREGUARD)
+			continue;
+		node = node_by_ip(rde, &r->gateway);
+		if (node && node->wg_known && node->mode == KERN_MODE_WIREGUARD) {
+			memcpy(r->wg_key, node->wg_key, KERN_WG_KEY_LEN);
+			r->wg_port = node->wg_port;
+		}
+	}
+	return n;
 }
 
 void rde_adopt(struct rde *rde, const struct kern_route *routes, unsigned n, uint64_t now_ms)
@@ -774,6 +869,60 @@ static void store_advert6(struct rde *rde, struct rde_node *node, const struct r
 		node->link_local6 = advert->link_local6;
 }
 
+const char *rde_wg_verdict_key(enum rde_wg_verdict verdict)
+{
+	static const char *const keys[RDE_WG_VERDICT_COUNT] = {
+	    [RDE_WG_MALFORMED_KEY] = "malformed_key",
+	    [RDE_WG_DUPLICATE_KEY] = "duplicate_key",
+	    [RDE_WG_BAD_PORT] = "bad_port",
+	};
+
+	return (unsigned)verdict < RDE_WG_VERDICT_COUNT ? keys[verdict] : "?";
+}
+
+const char *rde_wg_verdict_name(enum rde_wg_verdict verdict)
+{
+	static const char *const names[RDE_WG_VERDICT_COUNT] = {
+	    [RDE_WG_MALFORMED_KEY] = "a public key is 32 bytes",
+	    [RDE_WG_DUPLICATE_KEY] = "another node already advertises that key",
+	    [RDE_WG_BAD_PORT] = "the port must be from 1 to 65535",
+	};
+
+	return (unsigned)verdict < RDE_WG_VERDICT_COUNT ? names[verdict] : "?";
+}
+
+/* The advert's WireGuard key and port, judged: taken, or refused with a
+ * count and a log line (the rest of the advert stands; the peer is then
+ * reached as if it ran no WireGuard). */
+static void store_wg(struct rde *rde, struct rde_node *node, const struct rde_advert *advert)
+{
+	enum rde_wg_verdict v = RDE_WG_VERDICT_COUNT;
+
+	node->wg_known = false;
+	if (!advert->wg_key_len && !advert->wg_port)
+		return;
+	if (advert->wg_key_len != KERN_WG_KEY_LEN)
+		v = RDE_WG_MALFORMED_KEY;
+	else if (advert->wg_port == 0 || advert->wg_port > 65535)
+		v = RDE_WG_BAD_PORT;
+	for (unsigned i = 0; v == RDE_WG_VERDICT_COUNT && i < rde->n_nodes; i++) {
+		const struct rde_node *other = &rde->nodes[i];
+
+		if (other != node && other->wg_known && (other->up || other->stale) &&
+		    memcmp(other->wg_key, advert->wg_key, KERN_WG_KEY_LEN) == 0)
+			v = RDE_WG_DUPLICATE_KEY;
+	}
+	if (v != RDE_WG_VERDICT_COUNT) {
+		rde->stats.wg_rejected[v]++;
+		log_warn("peer %s: advertised WireGuard key (%zu bytes) and port %u rejected: %s",
+			 node->name, advert->wg_key_len, advert->wg_port, rde_wg_verdict_name(v));
+		return;
+	}
+	memcpy(node->wg_key, advert->wg_key, KERN_WG_KEY_LEN);
+	node->wg_port = (uint16_t)advert->wg_port;
+	node->wg_known = true;
+}
+
 void rde_advert(struct rde *rde, const uint8_t node_id[NODE_ID_LEN], const char *name,
 		const struct rde_advert *advert, uint64_t now_ms)
 {
@@ -790,6 +939,8 @@ void rde_advert(struct rde *rde, const uint8_t node_id[NODE_ID_LEN], const char 
 		memcpy(node->advert, advert->subnets, n * sizeof(*node->advert));
 	node->advert_explicit = advert->explicit_subnet;
 	store_advert6(rde, node, advert);
+	if (rde->config.wireguard)
+		store_wg(rde, node, advert);
 	count_undecoded(rde, node, advert);
 	apply_advert(rde, node, true);
 	node->stale = false;
@@ -904,6 +1055,10 @@ void rde_flush(struct rde *rde, uint64_t now_ms)
 	plan.vtep = dp.vtep;
 	backend_vtep_mac(&rde->config.node_ip, plan.vtep_mac);
 	plan.vxlan_mtu = backend_vxlan_mtu(rde->config.underlay_mtu, rde->config.node_ip.family);
+	plan.wg = rde->config.wireguard;
+	plan.wg_mtu = plan.wg ? backend_wg_mtu(rde->config.underlay_mtu,
+						 rde->config.node_ip.family == AF_INET6)
+			      : 0;
 	if (rde->ops.plan)
 		rde->ops.plan(rde->arg, &plan);
 }
@@ -950,7 +1105,12 @@ void rde_peer_view(const struct rde *rde, const uint8_t node_id[NODE_ID_LEN],
 		    (!rde->routes[r].ipv6 && addr_prefix_equal(&rde->routes[r].dst, &node->subnet));
 	view->subnet6 = node->subnet6;
 	view->subnet6_known = node->subnet6_known;
-	view->mode6 = node->path6 == RDE_PATH6_DIRECT ? KERN_MODE_DIRECT : KERN_MODE_VXLAN;
+	view->mode6 = path6_mode(node->path6);
+	snprintf(view->why, sizeof(view->why), "%s", node->why);
+	view->wg_known = node->wg_known;
+	view->encrypted = node->wg_known && node->mode == KERN_MODE_WIREGUARD;
+	view->wg_port = node->wg_port;
+	memcpy(view->wg_key, node->wg_key, KERN_WG_KEY_LEN);
 	if (node->link_local6_set)
 		view->link_local6 = node->link_local6;
 	for (unsigned r = 0; r < rde->n_routes && node->subnet6_known; r++)

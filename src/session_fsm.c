@@ -146,6 +146,11 @@ static void send_advert(struct peer *peer)
 			advert.link_local6.len = sizeof(mgr->config.link_local6.s6_addr);
 		}
 	}
+	if (mgr->config.wg_port) {
+		advert.wg_pubkey.data = mgr->config.wg_key;
+		advert.wg_pubkey.len = KERN_WG_KEY_LEN;
+		advert.wg_port = mgr->config.wg_port;
+	}
 	if (!nodeaddr_is_zero(&mgr->config.vtep)) {
 		if (mgr->config.vtep.family == AF_INET6) {
 			advert.vtep_addr6.data = mgr->config.vtep.v6.s6_addr;
@@ -159,6 +164,12 @@ static void send_advert(struct peer *peer)
 	env.msg_case = NSA_PEER__ENVELOPE__MSG_ADVERT;
 	env.advert = &advert;
 	conn_send(peer->conn, &env);
+}
+
+void peer_mgr_set_wg_key(struct peer_mgr *mgr, const uint8_t key[KERN_WG_KEY_LEN])
+{
+	memcpy(mgr->config.wg_key, key, KERN_WG_KEY_LEN);
+	broadcast_advert(mgr);
 }
 
 static void broadcast_advert(struct peer_mgr *mgr)
@@ -438,6 +449,10 @@ static void handle_advert(struct peer *peer, const NsaPeer__Advert *advert)
 		a.n_subnets++;
 	}
 	decode_advert6(advert, &a, subnets6, name);
+	/* Judged by the rde, which knows the other nodes' keys. */
+	a.wg_key = advert->wg_pubkey.data;
+	a.wg_key_len = advert->wg_pubkey.len;
+	a.wg_port = advert->wg_port;
 	if (advert->vtep_addr6.len && advert->vtep_addr6.len != sizeof(struct in6_addr))
 		log_warn("peer %s: IPv6 VTEP address of %zu bytes ignored", name,
 			 advert->vtep_addr6.len);

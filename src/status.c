@@ -26,8 +26,11 @@
 
 #include <json-c/json.h>
 
+#include "nsagent/rde.h"
 #include "nsagent/status.h"
 #include "nsagent/xalloc.h"
+
+_Static_assert(STATUS_WG_REJECT_REASONS == RDE_WG_VERDICT_COUNT, "one sample per verdict");
 
 #define TABLE_MAX_COLUMNS 12
 #define CELL_MAX 160
@@ -44,6 +47,11 @@ static const char *listener_name(unsigned i)
 static const char *reject_reason(unsigned i)
 {
 	return rib_verdict_key((enum rib_verdict)(RIB_ACCEPTED + 1 + i));
+}
+
+static const char *wg_reject_reason(unsigned i)
+{
+	return rde_wg_verdict_key((enum rde_wg_verdict)i);
 }
 
 static const char *reload_result(unsigned i)
@@ -107,6 +115,15 @@ static const struct status_family families[] = {
      STATUS_CNI_COMMANDS, "command", cni_command, NULL, NULL},
     {"cni_errors", "CNI requests that failed, by command.", STATUS_CNI_ERRORS, STATUS_CNI_COMMANDS,
      "command", cni_command, "cni", "failed request(s) (see the log)"},
+    {"adverts_wg_rejected", "Advertised WireGuard keys and ports rejected, by reason.",
+     STATUS_ADVERTS_WG_REJECTED, STATUS_WG_REJECT_REASONS, "reason", wg_reject_reason, "adverts",
+     "WireGuard keys rejected (see the log)"},
+    {"wireguard_starts", "WireGuard processes (wireguard-go) started.", STATUS_WG_STARTS, 1, NULL,
+     NULL, NULL, NULL},
+    {"wireguard_repairs", "Read-backs that found the WireGuard device changed and repaired it.",
+     STATUS_WG_REPAIRS, 1, NULL, NULL, "wireguard", "repair(s)"},
+    {"wireguard_errors", "Exchanges with the WireGuard device that failed.", STATUS_WG_ERRORS, 1,
+     NULL, NULL, "wireguard", "failed exchange(s) (see the log)"},
 };
 
 #define N_FAMILIES (sizeof(families) / sizeof(families[0]))
@@ -405,6 +422,12 @@ static void print_node(const struct status *st, FILE *out)
 	table_row(&t, (const char *[]){"bridge", bridge});
 	table_row(&t, (const char *[]){"key", st->key ? "on (sessions authenticated)"
 						      : "off (sessions unauthenticated)"});
+	if (st->wg_public_key[0]) {
+		char wg[STATUS_WG_KEY_MAX + 32];
+
+		snprintf(wg, sizeof(wg), "%s port %u", st->wg_public_key, st->wg_port);
+		table_row(&t, (const char *[]){"wireguard", wg});
+	}
 	table_row(&t, (const char *[]){"health", st->healthy ? "ok" : "NOT HEALTHY"});
 	if (!st->healthy)
 		table_row(&t, (const char *[]){"problem", or_dash(st->problem)});
@@ -560,6 +583,59 @@ static void print_peers6(const struct status *st, FILE *out)
 	table_print(&t, out);
 }
 
+/* Why each peer has its mode (printed when some peer has a reason). */
+static void print_paths(const struct status *st, FILE *out)
+{
+	struct table t = {.n_columns = 3};
+	bool any = false;
+
+	for (unsigned i = 0; i < st->n_peers; i++)
+		any = any || st->peers[i].mode_reason[0];
+	if (!any)
+		return;
+	table_row(&t, (const char *[]){"NODE", "MODE", "WHY"});
+	for (unsigned i = 0; i < st->n_peers; i++) {
+		const struct status_peer *p = &st->peers[i];
+
+		if (p->mode_reason[0])
+			table_row(&t, (const char *[]){or_dash(p->node_id), or_dash(p->mode),
+						       p->mode_reason});
+	}
+	fputc('\n', out);
+	table_print(&t, out);
+}
+
+/* The WireGuard peers: latest handshake and bytes each way. */
+static void print_wireguard(const struct status *st, FILE *out)
+{
+	struct table t = {.n_columns = 4};
+	bool any = false;
+
+	for (unsigned i = 0; i < st->n_peers; i++)
+		any = any || st->peers[i].wireguard;
+	if (!any)
+		return;
+	table_row(&t, (const char *[]){"NODE", "HANDSHAKE", "RECEIVED", "SENT"});
+	for (unsigned i = 0; i < st->n_peers; i++) {
+		const struct status_peer *p = &st->peers[i];
+		char hs[40], rx[24], tx[24];
+
+		if (!p->wireguard)
+			continue;
+		if (p->wg_handshake_ms >= 0) {
+			status_format_duration((uint64_t)p->wg_handshake_ms, hs, sizeof(hs));
+			strncat(hs, " ago", sizeof(hs) - strlen(hs) - 1);
+		} else {
+			snprintf(hs, sizeof(hs), "never");
+		}
+		snprintf(rx, sizeof(rx), "%llu B", (unsigned long long)p->wg_rx_bytes);
+		snprintf(tx, sizeof(tx), "%llu B", (unsigned long long)p->wg_tx_bytes);
+		table_row(&t, (const char *[]){or_dash(p->node_id), hs, rx, tx});
+	}
+	fputc('\n', out);
+	table_print(&t, out);
+}
+
 void status_print_text(const struct status *st, FILE *out)
 {
 	print_node(st, out);
@@ -572,6 +648,8 @@ void status_print_text(const struct status *st, FILE *out)
 	fputc('\n', out);
 	print_peers(st, out);
 	print_peers6(st, out);
+	print_paths(st, out);
+	print_wireguard(st, out);
 }
 
 /* ---- JSON ---- */
@@ -627,6 +705,9 @@ static json_object *node_json(const struct status *st)
 	json_object_object_add(node, "bridge_ip6",
 			       st->subnet6_known ? json_addr6_or_null(&st->bridge_addr6) : NULL);
 	json_object_object_add(node, "key", json_object_new_boolean(st->key));
+	json_object_object_add(node, "wg_public_key", json_string_or_null(st->wg_public_key));
+	json_object_object_add(node, "wg_port",
+			       st->wg_public_key[0] ? json_object_new_int(st->wg_port) : NULL);
 	return node;
 }
 
@@ -724,6 +805,20 @@ static json_object *peers_json(const struct status *st)
 		    o, "link_local6",
 		    p->link_local6_set ? json_object_new_string(addr6_format(&p->link_local6, ll6))
 				       : NULL);
+		json_object_object_add(o, "mode_reason", json_string_or_null(p->mode_reason));
+		if (p->wireguard) {
+			json_object *w = json_object_new_object();
+
+			json_object_object_add(w, "last_handshake_ms",
+					       p->wg_handshake_ms >= 0
+						   ? json_object_new_int64(p->wg_handshake_ms)
+						   : NULL);
+			json_object_object_add(w, "rx_bytes",
+					       json_object_new_int64((int64_t)p->wg_rx_bytes));
+			json_object_object_add(w, "tx_bytes",
+					       json_object_new_int64((int64_t)p->wg_tx_bytes));
+			json_object_object_add(o, "wireguard", w);
+		}
 		probes_json(o, "probe", &p->probe);
 		if (p->probe6.sent)
 			probes_json(o, "probe6", &p->probe6);

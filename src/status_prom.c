@@ -188,9 +188,52 @@ static void probes(const struct status *st, FILE *out)
 	}
 }
 
+/* Per-peer WireGuard series, for peers whose traffic goes through it;
+ * one series per node IP, as the probes'. */
+static void wireguard(const struct status *st, FILE *out)
+{
+	static const struct {
+		const char *name, *type, *help;
+	} series[] = {
+	    {PROM_PREFIX "wireguard_handshake_age_seconds", "gauge",
+	     "Time since the latest WireGuard handshake with the peer (absent before the first)."},
+	    {PROM_PREFIX "wireguard_received_bytes_total", "counter",
+	     "Bytes received from the peer through WireGuard."},
+	    {PROM_PREFIX "wireguard_sent_bytes_total", "counter",
+	     "Bytes sent to the peer through WireGuard."},
+	};
+
+	for (size_t s = 0; s < sizeof(series) / sizeof(series[0]); s++) {
+		bool any = false;
+
+		for (unsigned i = 0; i < st->n_peers; i++) {
+			const struct status_peer *p = &st->peers[i];
+			char a[NODEADDR_STRLEN];
+			bool seen = false;
+			double v;
+
+			for (unsigned j = 0; j < i; j++)
+				seen = seen || (st->peers[j].wireguard &&
+						nodeaddr_equal(&st->peers[j].endpoint.addr,
+							       &p->endpoint.addr));
+			if (!p->wireguard || seen || (s == 0 && p->wg_handshake_ms < 0))
+				continue;
+			v = s == 0   ? (double)p->wg_handshake_ms / 1000
+			    : s == 1 ? (double)p->wg_rx_bytes
+				     : (double)p->wg_tx_bytes;
+			if (!any)
+				family(out, series[s].name, series[s].type, series[s].help);
+			any = true;
+			fprintf(out, "%s{peer=\"%s\"} %.15g\n", series[s].name,
+				nodeaddr_format(&p->endpoint.addr, a), v);
+		}
+	}
+}
+
 void status_print_prom(const struct status *st, FILE *out)
 {
 	node_gauges(st, out);
 	counters(st, out);
 	probes(st, out);
+	wireguard(st, out);
 }

@@ -93,6 +93,12 @@ out:
 
 int tls_key_load(const char *path, uint8_t key[TLS_KEY_LEN], char *msg, size_t size)
 {
+	return tls_key_file_load(path, "the cluster key", "`nsagent genkey`", key, msg, size);
+}
+
+int tls_key_file_load(const char *path, const char *what, const char *maker,
+		      uint8_t key[TLS_KEY_LEN], char *msg, size_t size)
+{
 	char text[KEY_FILE_MAX + 1];
 	struct stat st;
 	ssize_t got;
@@ -124,9 +130,9 @@ int tls_key_load(const char *path, uint8_t key[TLS_KEY_LEN], char *msg, size_t s
 	if (st.st_mode & 077) {
 		ret = -EPERM;
 		snprintf(msg, size,
-			 "key file %s has mode %04o; others could read the cluster key, it must "
-			 "be 0600 or stricter (chmod 600 %s)",
-			 path, (unsigned)(st.st_mode & 07777), path);
+			 "key file %s has mode %04o; others could read %s, it must be 0600 or "
+			 "stricter (chmod 600 %s)",
+			 path, (unsigned)(st.st_mode & 07777), what, path);
 		goto out;
 	}
 	got = read(fd, text, KEY_FILE_MAX);
@@ -140,8 +146,8 @@ int tls_key_load(const char *path, uint8_t key[TLS_KEY_LEN], char *msg, size_t s
 		ret = -EINVAL;
 		snprintf(msg, size,
 			 "key file %s does not hold a key (one line of base64 for %d bytes, as "
-			 "`nsagent genkey` prints)",
-			 path, TLS_KEY_LEN);
+			 "%s prints)",
+			 path, TLS_KEY_LEN, maker);
 	}
 out:
 	OPENSSL_cleanse(text, sizeof(text));

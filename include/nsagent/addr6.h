@@ -74,5 +74,12 @@ const char *addr6_range_problem(const struct prefix6 *range);
 /* The modified EUI-64 link-local address (RFC 4291 appendix A) the kernel
  * gives a link with this MAC: fe80::xxxx:xxff:fexx:xxxx. */
 void addr6_link_local_from_mac(const uint8_t mac[ADDR_MAC_LEN], struct in6_addr *addr);
+/* fe80::7767:a.b.c.d: the next hop of IPv6 routes over WireGuard to the
+ * node at IPv4 address addr4 (a layer-3 device resolves no next hop; the
+ * address only names the peer, so that a route read back from the kernel
+ * says whose it is). addr6_link_local_to_ipv4 reads it back: false for
+ * any other address. */
+void addr6_link_local_from_ipv4(uint32_t addr4, struct in6_addr *addr);
+bool addr6_link_local_to_ipv4(const struct in6_addr *addr, uint32_t *addr4);
 
 #endif

@@ -22,6 +22,10 @@
  * over an IPv6 underlay the outer header is 40 bytes, so 70. */
 #define BACKEND_VXLAN_OVERHEAD 50
 #define BACKEND_VXLAN_OVERHEAD6 70
+/* WireGuard's overhead (issue 19): outer IP (20 for IPv4, 40 for IPv6) +
+ * UDP (8) + WireGuard's data header (16) and authentication tag (16). */
+#define BACKEND_WG_OVERHEAD4 60
+#define BACKEND_WG_OVERHEAD6 80
 /* Underlay MTU assumed when the node IP's device cannot be read. */
 #define BACKEND_DEFAULT_MTU 1500
 /* IPv4's minimum MTU (RFC 791): nothing smaller is ever configured. */
@@ -57,6 +61,15 @@ unsigned backend_namespace_mtu(unsigned underlay, enum cfg_backend backend, bool
  * family (AF_INET6, else IPv4) sets the outer header's size. */
 unsigned backend_vxlan_mtu(unsigned underlay, sa_family_t underlay_family);
 
+/* WireGuard's overhead over an underlay of this family (IPv4 or IPv6). */
+unsigned backend_wg_overhead(bool underlay_ipv6);
+/* The WireGuard device's MTU, and the namespaces' when any peer is
+ * reached through it. */
+unsigned backend_wg_mtu(unsigned underlay, bool underlay_ipv6);
+/* Whether a peer's traffic goes through WireGuard: every peer's with
+ * --backend wireguard or --encrypt all, a peer's that is not on-link with
+ * --encrypt routed, none otherwise. */
+bool backend_encrypts(enum cfg_backend backend, enum cfg_encrypt encrypt, bool onlink);
 const char *backend_mode_name(enum kern_mode mode);
 const char *backend_name(enum cfg_backend backend);
 

@@ -40,7 +40,19 @@ enum cfg_backend {
 	CFG_BACKEND_AUTO,
 	CFG_BACKEND_DIRECT,
 	CFG_BACKEND_VXLAN,
+	CFG_BACKEND_WIREGUARD, /* every peer over WireGuard (issue 19) */
 };
+
+/* Which peers' traffic goes through WireGuard (--encrypt). */
+enum cfg_encrypt {
+	CFG_ENCRYPT_OFF,    /* none (unless --backend wireguard) */
+	CFG_ENCRYPT_ROUTED, /* peers behind a gateway; on-link ones stay direct */
+	CFG_ENCRYPT_ALL,    /* every peer, as --backend wireguard */
+};
+
+/* WireGuard's IANA-less but customary port (wg-quick's examples, flannel). */
+#define CFG_DEFAULT_WIREGUARD_PORT 51820
+#define CFG_DEFAULT_WIREGUARD_USERSPACE "wireguard-go"
 
 struct cfg {
 	struct endpoint peers[CFG_MAX_PEERS]; /* --peer, repeatable */
@@ -95,6 +107,10 @@ struct cfg {
 	struct prefix6 subnet6;	      /* --subnet6, when subnet6_set */
 	bool subnet6_set;	      /* false = the /64 with the IPv4 subnet's index */
 	bool masquerade6;	      /* --masquerade6: NAT66 for IPv6 leaving the cluster */
+	/* WireGuard (issue 19). */
+	enum cfg_encrypt encrypt;  /* --encrypt */
+	uint16_t wireguard_port;   /* --wireguard-port: the device's UDP port */
+	char *wireguard_userspace; /* --wireguard-userspace: wireguard-go to run */
 
 	/* Private to config.c: where each setting was last set ("--flag" or
 	 * "file:line"), so that cfg_validate can point at the right place. */
@@ -148,6 +164,10 @@ void cfg_print(const struct cfg *cfg, FILE *out);
 
 /* Why name cannot be a namespace name ("is empty", ...), or NULL. */
 const char *cfg_namespace_name_problem(const char *name);
+
+/* Whether this node runs the WireGuard device (and advertises its key):
+ * --backend wireguard or --encrypt routed|all. */
+bool cfg_wireguard(const struct cfg *cfg);
 
 /* Usage text for the run flags. */
 void cfg_usage(FILE *out);

@@ -44,6 +44,7 @@ enum ctl_op {
 	CTL_OP_NS_DEL,
 	CTL_OP_RELOAD,
 	CTL_OP_LEAVE,
+	CTL_OP_ROTATE_KEY,
 };
 
 /* ---- CNI attachments (the nsagent-cni plugin; proto/ctl.proto CniRequest) ---- */
@@ -120,6 +121,8 @@ struct ctl_handlers {
 	enum ctl_result (*ns_del)(void *arg, const char *name, char *msg, size_t size);
 	enum ctl_result (*reload)(void *arg, char *msg, size_t size);
 	void (*leave)(void *arg);
+	/* A new WireGuard key (`nsagent rotate-key`). */
+	enum ctl_result (*rotate_key)(void *arg, char *msg, size_t size);
 	/* req was validated (ids, names, paths); res is zeroed, filled for a
 	 * successful ADD or CHECK. */
 	enum ctl_result (*cni)(void *arg, const struct ctl_cni_request *req,

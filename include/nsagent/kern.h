@@ -50,6 +50,12 @@
 #define KERN_VXLAN_IFNAME "nsa-vxlan"
 #define KERN_VXLAN_VNI 7470
 #define KERN_VXLAN_PORT 4789
+/* The WireGuard device (issue 19). The userspace implementation the agent
+ * runs (wireguard-go) creates it; the kernel layer gives it our alias and
+ * group, its MTU, the subnet's network address and brings it up, routes
+ * through it, and removes it with everything else. */
+#define KERN_WG_IFNAME "nsa-wg"
+#define KERN_WG_KEY_LEN 32
 #define KERN_MAC_LEN ADDR_MAC_LEN
 /* addr_local_mac() kinds: the VXLAN device's MAC from the VTEP address, the
  * bridge's (when nsagent creates it) from the bridge address. */
@@ -60,6 +66,10 @@
 enum kern_mode {
 	KERN_MODE_DIRECT, /* dst via gateway, the peer's node IP, on-link */
 	KERN_MODE_VXLAN,  /* dst via dst's network address dev KERN_VXLAN_IFNAME onlink */
+	/* dst via gateway dev KERN_WG_IFNAME onlink: the gateway means nothing
+	 * on a layer-3 device (WireGuard picks the peer by its allowed IPs)
+	 * and is there so that the route names its peer for adoption. */
+	KERN_MODE_WIREGUARD,
 };
 
 struct event_base;
@@ -119,6 +129,16 @@ struct kern_topology {
 	struct in6_addr vtep6;
 	uint8_t vtep_mac[KERN_MAC_LEN];
 	unsigned vxlan_mtu; /* 0 = leave the kernel's default */
+	/* The WireGuard device KERN_WG_IFNAME is ours when wg: when it
+	 * exists (its userspace process made it) it gets our alias and group,
+	 * wg_mtu, the subnet's network address as a /32 (the source of this
+	 * host's own packets to peers, inside the subnet their allowed IPs
+	 * hold for us) and is up. Without wg an owned device is removed. The
+	 * nft table leaves wg_port's UDP untracked. */
+	bool wg;
+	uint32_t wg_addr; /* the node IP: WireGuard's UDP to and from it */
+	uint16_t wg_port;
+	unsigned wg_mtu;
 };
 
 /* One cross-node route in the main table. direct: dst via gateway.
@@ -148,6 +168,12 @@ struct kern_route {
 	struct prefix6 dst6;
 	struct in6_addr gateway6;
 	char ifname[IFNAMSIZ]; /* ipv6 direct: the device of gateway6 */
+	/* wireguard: the peer's public key and UDP port (its endpoint is
+	 * gateway:wg_port). Zero in a route read back from the kernel: the
+	 * device keeps that peer until its owner re-advertises. For IPv6,
+	 * gateway6 is backend_wg_gateway6(gateway). */
+	uint8_t wg_key[KERN_WG_KEY_LEN];
+	uint16_t wg_port;
 };
 
 /* What the kernel's route to an address looks like. */

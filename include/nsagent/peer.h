@@ -89,6 +89,10 @@ struct peer_mgr_config {
 	bool ipv6;
 	struct in6_addr link_local6;
 	bool link_local6_set;
+	/* WireGuard: our public key and port go into every advert when
+	 * wg_port is set (peer_mgr_set_wg_key changes the key). */
+	uint8_t wg_key[KERN_WG_KEY_LEN];
+	uint16_t wg_port;
 	/* Persisted peers are dialled at start, learned peers and the lease
 	 * are saved into it. May be NULL (nothing persisted). Not owned. */
 	struct state *state;
@@ -153,6 +157,9 @@ const char *peer_state_name(enum peer_state state);
 /* false when sessions run without a cluster key (plain TCP): for status. */
 bool peer_mgr_authenticated(const struct peer_mgr *mgr);
 void peer_mgr_security_stats(const struct peer_mgr *mgr, struct peer_security_stats *stats);
+/* A new WireGuard public key (rotate-key): every established session is
+ * sent our advert again at once. */
+void peer_mgr_set_wg_key(struct peer_mgr *mgr, const uint8_t key[KERN_WG_KEY_LEN]);
 /* Sends goodbye on every established session and flushes it (bounded,
  * about a second at most), then closes every connection and stops dialling.
  * Only peer_mgr_free() is valid afterwards. */

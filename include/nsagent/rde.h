@@ -66,6 +66,11 @@ struct rde_plan {
 	struct nodeaddr vtep; /* local address of the VXLAN device; zero = no device */
 	uint8_t vtep_mac[KERN_MAC_LEN];
 	unsigned vxlan_mtu;
+	/* The WireGuard device (the node runs WireGuard): wanted, and its
+	 * MTU. Constant for a run; the routes of mode wireguard carry each
+	 * peer's key and port, which the daemon gives the device. */
+	bool wg;
+	unsigned wg_mtu;
 	enum rde_order order;
 };
 
@@ -114,6 +119,10 @@ struct rde_config {
 	 * VXLAN or nowhere. */
 	char underlay_ifname[IFNAMSIZ];
 	bool underlay_ipv6;
+	/* WireGuard (issue 19): this node runs it (cfg_wireguard) and which
+	 * peers it encrypts. */
+	bool wireguard;
+	enum cfg_encrypt encrypt;
 	/* Asked for backend auto only (NULL: every peer is taken as on-link). */
 	rde_path_fn path;
 	void *path_arg;
@@ -136,7 +145,24 @@ struct rde_advert {
 	unsigned n_over6;
 	struct in6_addr link_local6; /* its next hop on a shared link */
 	bool link_local6_set;
+	/* WireGuard, as on the wire (the rde judges them): the public key
+	 * (wg_key_len bytes; 0 = the peer runs no WireGuard) and UDP port. */
+	const uint8_t *wg_key;
+	size_t wg_key_len;
+	uint32_t wg_port;
 };
+
+/* Why a peer's WireGuard key or port was refused (rde_stats.wg_rejected). */
+enum rde_wg_verdict {
+	RDE_WG_MALFORMED_KEY, /* not 32 bytes */
+	RDE_WG_DUPLICATE_KEY, /* another live node advertises the same key */
+	RDE_WG_BAD_PORT,      /* 0 or over 65535 */
+	RDE_WG_VERDICT_COUNT
+};
+/* A short stable key ("duplicate_key") for metrics labels, and a phrase
+ * for logs. */
+const char *rde_wg_verdict_key(enum rde_wg_verdict verdict);
+const char *rde_wg_verdict_name(enum rde_wg_verdict verdict);
 
 /* One peer as the rde sees it: what status, metrics and probes read. */
 struct rde_peer_view {
@@ -152,6 +178,15 @@ struct rde_peer_view {
 	bool routed6;
 	enum kern_mode mode6;
 	struct in6_addr link_local6; /* as advertised; zero = none */
+	/* Why mode is what it is ("auto: behind gateway ...", "--backend
+	 * wireguard"), as logged when it was chosen. */
+	char why[160];
+	/* Its WireGuard key and port, when it advertised good ones, and
+	 * whether its traffic goes through WireGuard (mode wireguard). */
+	uint8_t wg_key[KERN_WG_KEY_LEN];
+	uint16_t wg_port;
+	bool wg_known;
+	bool encrypted;
 	/* Why its subnets get no route (an underlay of the other family, or
 	 * not on-link over IPv6), a static phrase; NULL when they may. */
 	const char *no_path;
@@ -161,6 +196,7 @@ struct rde_stats {
 	uint64_t rejected[RIB_VERDICT_COUNT];  /* advertised entries, per reason */
 	uint64_t rejected6[RIB_VERDICT_COUNT]; /* advertised IPv6 entries, per reason */
 	uint64_t conflicts;		       /* both --subnet and overlapping: nobody moves */
+	uint64_t wg_rejected[RDE_WG_VERDICT_COUNT]; /* WireGuard keys and ports refused */
 };
 
 struct rde *rde_new(const struct rde_config *config, const struct rde_ops *ops, void *arg);

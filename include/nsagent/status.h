@@ -31,6 +31,11 @@
 #define STATUS_MAX_SESSION_STATES 16
 /* ADD, DEL, CHECK, GC, STATUS: the CNI counters' samples. */
 #define STATUS_CNI_COMMANDS 5
+/* Why an advertised WireGuard key or port was refused (enum
+ * rde_wg_verdict, in its order): the samples of adverts_wg_rejected. */
+#define STATUS_WG_REJECT_REASONS 3
+/* A base64 WireGuard key, plus NUL (WGKEY_B64_LEN). */
+#define STATUS_WG_KEY_MAX 45
 
 /* Every counter, one sample each, in the family table's order (status.c):
  * the samples of one family are adjacent. Since the agent started. */
@@ -70,7 +75,14 @@ enum status_counter {
 	 * that failed, by command (in enum ctl_cni_command's order). */
 	STATUS_CNI_REQUESTS,
 	STATUS_CNI_ERRORS = STATUS_CNI_REQUESTS + STATUS_CNI_COMMANDS,
-	STATUS_COUNTER_COUNT = STATUS_CNI_ERRORS + STATUS_CNI_COMMANDS
+	/* WireGuard (issue 19): keys and ports refused, by reason (kept by
+	 * the rde), then the device's process starts, repairs and failed
+	 * UAPI exchanges (kept by src/wg.c). */
+	STATUS_ADVERTS_WG_REJECTED = STATUS_CNI_ERRORS + STATUS_CNI_COMMANDS,
+	STATUS_WG_STARTS = STATUS_ADVERTS_WG_REJECTED + STATUS_WG_REJECT_REASONS,
+	STATUS_WG_REPAIRS,
+	STATUS_WG_ERRORS,
+	STATUS_COUNTER_COUNT
 };
 
 #define STATUS_ADVERTS_REJECTED_BY(verdict)                                                        \
@@ -137,6 +149,15 @@ struct status_peer {
 	char mode6[16];
 	struct in6_addr link_local6;
 	bool link_local6_set;
+	/* Why its mode is what it is ("auto: behind gateway ...; --encrypt
+	 * routed; encrypted"); "" = not chosen yet. */
+	char mode_reason[160];
+	/* Its traffic goes through WireGuard: the device's latest handshake
+	 * with it (ago; -1 = none yet) and the bytes each way. */
+	bool wireguard;
+	int64_t wg_handshake_ms;
+	uint64_t wg_rx_bytes;
+	uint64_t wg_tx_bytes;
 };
 
 struct status {
@@ -156,6 +177,10 @@ struct status {
 	bool subnet6_known;
 	struct in6_addr bridge_addr6;
 	bool key; /* a cluster key is configured */
+	/* The node's WireGuard public key (base64) and port; "" = the node
+	 * runs no WireGuard. Never the private key. */
+	char wg_public_key[STATUS_WG_KEY_MAX];
+	uint16_t wg_port;
 	struct status_namespace *namespaces;
 	unsigned n_namespaces;
 	struct status_attachment *attachments;

@@ -38,6 +38,11 @@ int tls_key_generate(char text[TLS_KEY_TEXT_LEN]);
 /* Reads and checks a key file (owner, mode, format). On failure returns a
  * negative errno and explains in msg, naming the file. */
 int tls_key_load(const char *path, uint8_t key[TLS_KEY_LEN], char *msg, size_t size);
+/* tls_key_load for any 32-byte secret in the same file format (the
+ * WireGuard private key, src/wgkey.c): what names the secret in the mode
+ * message ("the cluster key"), maker the command that prints such a file. */
+int tls_key_file_load(const char *path, const char *what, const char *maker,
+		      uint8_t key[TLS_KEY_LEN], char *msg, size_t size);
 
 /* Parses the text of a key (base64, surrounding blanks allowed). */
 int tls_key_parse(const char *text, uint8_t key[TLS_KEY_LEN]);

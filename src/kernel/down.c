@@ -32,8 +32,8 @@ static bool down_removes(const struct klink *l, const char *bridge)
 {
 	if (strcmp(l->alias, KERN_ALIAS_BRIDGE) == 0)
 		return !bridge || strcmp(l->name, bridge) == 0;
-	return strcmp(l->alias, KERN_ALIAS_VXLAN) == 0 || kern_host_end_of(l) != NULL ||
-	       kern_is_cni_host_end(l);
+	return strcmp(l->alias, KERN_ALIAS_VXLAN) == 0 || strcmp(l->alias, KERN_ALIAS_WG) == 0 ||
+	       kern_host_end_of(l) != NULL || kern_is_cni_host_end(l);
 }
 
 /* Removes our root-namespace links. When everything in KERN_LINK_GROUP is

@@ -131,7 +131,9 @@ static void nft_begin(struct kern *kern, struct nft_job *job)
 					 .masquerade6 = kern->masquerade6,
 					 .vtep = kern->vtep,
 					 .vtep6 = kern->vtep6,
-					 .vxlan_port = KERN_VXLAN_PORT}};
+					 .vxlan_port = KERN_VXLAN_PORT,
+					 .wg_addr = kern->wg ? kern->wg_addr : 0,
+					 .wg_port = kern->wg_port}};
 	snprintf(job->spec.bridge, sizeof(job->spec.bridge), "%s", kern->bridge);
 	kern->nft_dirty = false;
 }
@@ -509,7 +511,9 @@ int kern_set_topology(struct kern *kern, const struct kern_topology *topo, struc
 	    kern->mtu == topo->mtu && kern->vtep == topo->vtep &&
 	    memcmp(&kern->vtep6, &topo->vtep6, sizeof(kern->vtep6)) == 0 &&
 	    memcmp(kern->vtep_mac, topo->vtep_mac, KERN_MAC_LEN) == 0 &&
-	    kern->vxlan_mtu == topo->vxlan_mtu;
+	    kern->vxlan_mtu == topo->vxlan_mtu && kern->wg == topo->wg &&
+	    kern->wg_port == topo->wg_port && kern->wg_addr == topo->wg_addr &&
+	    kern->wg_mtu == topo->wg_mtu;
 
 	/* Keep the entries (and their watchers) of namespaces still wanted. */
 	next = xcalloc(topo->n_namespaces ? topo->n_namespaces : 1, sizeof(*next));
@@ -553,6 +557,10 @@ int kern_set_topology(struct kern *kern, const struct kern_topology *topo, struc
 	kern->vtep6 = topo->vtep6;
 	memcpy(kern->vtep_mac, topo->vtep_mac, KERN_MAC_LEN);
 	kern->vxlan_mtu = topo->vxlan_mtu;
+	kern->wg = topo->wg;
+	kern->wg_port = topo->wg ? topo->wg_port : 0;
+	kern->wg_addr = topo->wg ? topo->wg_addr : 0;
+	kern->wg_mtu = topo->wg ? topo->wg_mtu : 0;
 	kern->bridge_addr = bridge_addr;
 
 	int first = 0;
@@ -652,6 +660,8 @@ static const char *route_problem(const struct kern_route *r)
 		return "a vxlan route without a VTEP";
 	if (r->mode == KERN_MODE_VXLAN && r->vtep && !addr6_is_zero(&r->vtep6))
 		return "a vxlan route with both an IPv4 and an IPv6 VTEP";
+	if (r->mode == KERN_MODE_WIREGUARD && nodeaddr_is_zero(&r->gateway))
+		return "a wireguard route without the peer's node address";
 	if (!r->ipv6)
 		return r->dst.len > 32 || (r->dst.addr & ~addr_mask(r->dst.len)) ||
 			       nodeaddr_is_zero(&r->gateway)

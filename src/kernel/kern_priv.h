@@ -26,6 +26,7 @@ struct event;
 #define KERN_ALIAS_CNI KERN_ALIAS_PREFIX "cni="
 #define KERN_ALIAS_BRIDGE KERN_ALIAS_PREFIX "bridge"
 #define KERN_ALIAS_VXLAN KERN_ALIAS_PREFIX "vxlan"
+#define KERN_ALIAS_WG KERN_ALIAS_PREFIX "wireguard"
 #define KERN_ALIAS_MAX 256
 #define KERN_HOST_VETH_PREFIX "nsa-"
 #define KERN_HOST_CNI_PREFIX "nsc"
@@ -205,6 +206,12 @@ int kreq_neigh(struct knl *nl, bool del, uint8_t family, int ifindex, const char
 	       uint32_t dst, const uint8_t mac[KERN_MAC_LEN], struct kern_error *err);
 int kreq_addr(struct knl *nl, bool add, int ifindex, const char *ifname, uint32_t addr, uint8_t len,
 	      struct kern_error *err);
+/* Makes addr/32 the only IPv4 address of link ifindex: the others in
+ * addrs (a dump; NULL for a link just created, which has none) are
+ * removed, addr is added when missing (addr 0: none is added). The
+ * tunnel devices' subnet address (vxlan.c, wg.c). */
+int kaddr_only(struct knl *nl, const struct kaddrs *addrs, int ifindex, const char *ifname,
+	       uint32_t addr, struct kern_error *err);
 /* add: create (fails if a route with that key exists, whoever owns it);
  * replace: create or replace. oif 0 = let the kernel pick. onlink: the
  * gateway is on-link on oif whatever its addresses say (RTNH_F_ONLINK). */
@@ -295,6 +302,14 @@ int kvxlan_reconcile_device(struct knl *nl, const struct klinks *links, const st
 			    int *ifindex, struct kern_error *err);
 /* The owned device's ifindex, 0 when there is none (-errno on failure). */
 int kvxlan_ifindex(struct knl *nl, struct kern_error *err);
+/* The WireGuard device (wg.c): when wanted and present, ours, up, with
+ * mtu and addr/32; when absent, *ifindex 0 and no error (its process
+ * makes it); when not wanted, an owned one is deleted. */
+int kwg_reconcile_device(struct knl *nl, const struct klinks *links, const struct kaddrs *addrs,
+			 bool wanted, unsigned mtu, uint32_t addr, int *ifindex,
+			 struct kern_error *err);
+/* The index of KERN_WG_IFNAME, 0 when there is none. */
+int kwg_ifindex(struct knl *nl, struct kern_error *err);
 /* Neighbour and FDB entries of the device: exactly those the vxlan routes
  * of want[] need. */
 int kvxlan_reconcile_entries(struct knl *nl, int ifindex, const struct kern_route *want, unsigned n,

@@ -71,6 +71,11 @@ struct kern {
 	uint8_t vtep_mac[KERN_MAC_LEN];
 	unsigned vxlan_mtu;
 	int vxlan_ifindex;
+	bool wg; /* the WireGuard device is wanted */
+	uint16_t wg_port;
+	uint32_t wg_addr;
+	unsigned wg_mtu;
+	int wg_ifindex;
 	uint32_t bridge_addr;
 	int bridge_ifindex;
 	struct kern_ns **ns;

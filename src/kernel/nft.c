@@ -15,6 +15,8 @@
  *   chain raw_output     filter hook output       priority raw (-300)
  *       ip saddr CLUSTER ip daddr CLUSTER counter notrack
  *       ip saddr VTEP udp dport VXLAN_PORT counter notrack     (with a VTEP)
+ *       ip saddr NODE udp sport WG_PORT counter notrack        (with WireGuard)
+ * (and in raw_prerouting: ip daddr NODE udp dport WG_PORT counter notrack)
  *
  * A dual-stack node (an IPv6 subnet in the spec) has the same rules for
  * IPv6 after the IPv4 ones of each chain: "ip6 saddr SUBNET6 ip6 daddr !=
@@ -305,7 +307,8 @@ static void nft_match_prefix(struct nftnl_rule *rule, const struct nft_family *f
 }
 
 /* meta l4proto udp udp dport PORT, as nft encodes it. */
-static void nft_match_udp_dport(struct nftnl_rule *rule, uint16_t port)
+/* udp dport PORT (offset 2 of the UDP header), or sport (offset 0). */
+static void nft_match_udp_port(struct nftnl_rule *rule, uint32_t offset, uint16_t port)
 {
 	uint8_t proto = IPPROTO_UDP;
 	uint16_t be = htons(port);
@@ -316,10 +319,15 @@ static void nft_match_udp_dport(struct nftnl_rule *rule, uint16_t port)
 	e = nft_expr("payload");
 	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_TRANSPORT_HEADER);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, 2);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, sizeof(be));
 	nft_add_expr(rule, e);
 	nft_cmp(rule, NFT_CMP_EQ, &be, sizeof(be));
+}
+
+static void nft_match_udp_dport(struct nftnl_rule *rule, uint16_t port)
+{
+	nft_match_udp_port(rule, 2, port);
 }
 
 static void nft_tail(struct nftnl_rule *rule, const char *verdict_expr)
@@ -487,6 +495,23 @@ static void nft_desired_build(const struct nft_table_spec *spec, struct nft_desi
 		nft_match_prefix(r, vfam, raw[i].to_vtep ? vfam->daddr_offset : vfam->saddr_offset,
 				 &vtep, NFT_CMP_EQ);
 		nft_match_udp_dport(r, spec->vxlan_port);
+		nft_tail(r, "notrack");
+	}
+	/* WireGuard's UDP, like VXLAN's: to this node's port in prerouting,
+	 * from it in output (peers may listen on other ports). The address
+	 * keeps a namespace's own WireGuard to the outside tracked, and so
+	 * masqueraded. */
+	const struct nft_net wg_addr = nft_net4(&(struct prefix){.addr = spec->wg_addr, .len = 32});
+
+	for (size_t i = 0; spec->wg_addr && i < sizeof(raw) / sizeof(raw[0]); i++) {
+		r = nft_new_rule(d, raw[i].chain,
+				 i == 0 ? "nsagent: WireGuard to this node, not tracked"
+					: "nsagent: WireGuard from this node, not tracked");
+		nft_match_family(r, &nft_ipv4);
+		nft_match_prefix(r, &nft_ipv4,
+				 raw[i].to_vtep ? nft_ipv4.daddr_offset : nft_ipv4.saddr_offset,
+				 &wg_addr, NFT_CMP_EQ);
+		nft_match_udp_port(r, i == 0 ? 2 : 0, spec->wg_port);
 		nft_tail(r, "notrack");
 	}
 	if (!spec->subnet6_set)

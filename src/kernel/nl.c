@@ -882,6 +882,30 @@ int kreq_addr(struct knl *nl, bool add, int ifindex, const char *ifname, uint32_
 			  add ? "to" : "from", ifname);
 }
 
+int kaddr_only(struct knl *nl, const struct kaddrs *addrs, int ifindex, const char *ifname,
+	       uint32_t addr, struct kern_error *err)
+{
+	bool found = false;
+	int rc;
+
+	for (unsigned i = 0; addrs && i < addrs->n; i++) {
+		const struct kaddr *a = &addrs->v[i];
+
+		if (a->ifindex != ifindex)
+			continue;
+		if (a->addr == addr && a->len == 32) {
+			found = true;
+			continue;
+		}
+		rc = kreq_addr(nl, false, a->ifindex, ifname, a->addr, a->len, err);
+		if (rc < 0 && rc != -EADDRNOTAVAIL)
+			return rc;
+	}
+	if (!found && addr)
+		return kreq_addr(nl, true, ifindex, ifname, addr, 32, err);
+	return 0;
+}
+
 int kreq_route(struct knl *nl, enum kreq_route_op op, uint32_t dst, uint8_t len,
 	       const struct nodeaddr *gateway, int oif, bool onlink, const char *where,
 	       struct kern_error *err)

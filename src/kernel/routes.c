@@ -17,7 +17,14 @@
  * IPv6 routes (kern_route.ipv6) are reconciled the same way beside them:
  * ours are IPv6 unicast routes of the main table with KERN_RTPROT, each
  * `dst6 via gateway6 dev ifname` (a peer's link-local address on our
- * underlay link) or `dst6 via gateway6 dev KERN_VXLAN_IFNAME onlink`. */
+ * underlay link) or `dst6 via gateway6 dev KERN_VXLAN_IFNAME onlink`.
+ *
+ * A wireguard route is `dst via node-ip dev KERN_WG_IFNAME onlink` (IPv6:
+ * via fe80::7767:node-ip): the device routes by the peer's allowed IPs,
+ * and the gateway names the peer when the route is read back. While the
+ * device is absent (its userspace process is starting) such routes are
+ * left out without an error: the device's creation is drift the watcher
+ * repairs, routes included. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/neighbour.h>
@@ -57,15 +64,17 @@ bool kroute_same_gateway(const struct kern_route *want, const struct kroute *r)
 	return nodeaddr_equal(&have, &wanted);
 }
 
-/* The device an IPv6 route of want goes out of: the VXLAN device, or its
- * ifname (looked up once per name and pass in *cache). */
-static int route6_oif(struct knl *nl, const struct kern_route *want, int vx_ifindex,
+/* The device an IPv6 route of want goes out of: the VXLAN or WireGuard
+ * device, or its ifname (looked up once per name and pass in *cache). */
+static int route6_oif(struct knl *nl, const struct kern_route *want, int vx_ifindex, int wg_ifindex,
 		      struct klink *cache, struct kern_error *err)
 {
 	int rc;
 
 	if (want->mode == KERN_MODE_VXLAN)
 		return vx_ifindex;
+	if (want->mode == KERN_MODE_WIREGUARD)
+		return wg_ifindex;
 	if (cache->ifindex > 0 && strcmp(cache->name, want->ifname) == 0)
 		return cache->ifindex;
 	rc = knl_get_link(nl, want->ifname, cache, err);
@@ -78,7 +87,7 @@ static int route6_oif(struct knl *nl, const struct kern_route *want, int vx_ifin
 
 /* The IPv6 half of kroutes_reconcile. */
 static int reconcile6(struct knl *nl, const struct kern_route *want, unsigned n, int vx_ifindex,
-		      struct kern_error *err)
+		      int wg_ifindex, struct kern_error *err)
 {
 	struct kroutes6 have = {0};
 	struct kern_error e = {{0}};
@@ -109,7 +118,7 @@ static int reconcile6(struct knl *nl, const struct kern_route *want, unsigned n,
 				kern_keep_first(rc, &first, err, &e);
 			continue;
 		}
-		oif = route6_oif(nl, &want[j], vx_ifindex, &link, &e);
+		oif = route6_oif(nl, &want[j], vx_ifindex, wg_ifindex, &link, &e);
 		if (memcmp(&r->gateway, &want[j].gateway6, sizeof(r->gateway)) == 0 && oif > 0 &&
 		    r->oif == oif)
 			present[j] = true;
@@ -118,11 +127,17 @@ static int reconcile6(struct knl *nl, const struct kern_route *want, unsigned n,
 	}
 	for (unsigned j = 0; j < n; j++) {
 		bool vxlan = want[j].mode == KERN_MODE_VXLAN;
+		bool wg = want[j].mode == KERN_MODE_WIREGUARD;
 		char where[IFNAMSIZ + 8];
 
 		if (!want[j].ipv6 || present[j])
 			continue;
-		oif = route6_oif(nl, &want[j], vx_ifindex, &link, &e);
+		oif = route6_oif(nl, &want[j], vx_ifindex, wg_ifindex, &link, &e);
+		/* No WireGuard device: its process is (re)starting (src/wg.c
+		 * says so when it cannot); the device's creation brings the
+		 * routes (watch.c). */
+		if (wg && oif == 0)
+			continue;
 		if (oif <= 0) {
 			if (oif == 0)
 				kern_errorf(
@@ -133,11 +148,13 @@ static int reconcile6(struct knl *nl, const struct kern_route *want, unsigned n,
 			continue;
 		}
 		snprintf(where, sizeof(where), "dev %s",
-			 vxlan ? KERN_VXLAN_IFNAME : want[j].ifname);
+			 vxlan ? KERN_VXLAN_IFNAME
+			 : wg  ? KERN_WG_IFNAME
+			       : want[j].ifname);
 		/* As for IPv4: replace only our own route, add the rest with EXCL. */
 		rc = kreq_route6(nl, differs[j] ? KREQ_ROUTE_REPLACE : KREQ_ROUTE_ADD,
 				 &want[j].dst6.addr, want[j].dst6.len, &want[j].gateway6, oif,
-				 vxlan, where, &e);
+				 vxlan || wg, where, &e);
 		kern_keep_first(rc, &first, err, &e);
 	}
 out:
@@ -154,11 +171,16 @@ int kroutes_reconcile(struct knl *nl, const struct kern_route *want, unsigned n,
 	struct kern_error e = {{0}};
 	bool *present = n ? xcalloc(n, sizeof(*present)) : NULL;
 	bool *differs = n ? xcalloc(n, sizeof(*differs)) : NULL;
-	int first = 0, rc, vx_ifindex;
+	int first = 0, rc, vx_ifindex, wg_ifindex;
 
 	vx_ifindex = kvxlan_ifindex(nl, err);
 	if (vx_ifindex < 0) {
 		first = vx_ifindex;
+		goto out;
+	}
+	wg_ifindex = kwg_ifindex(nl, err);
+	if (wg_ifindex < 0) {
+		first = wg_ifindex;
 		goto out;
 	}
 	if (vx_ifindex > 0) {
@@ -191,7 +213,10 @@ int kroutes_reconcile(struct knl *nl, const struct kern_route *want, unsigned n,
 				*err = e;
 			}
 		} else if (kroute_same_gateway(&want[j], r) && r->tos == 0 &&
-			   (want[j].mode != KERN_MODE_VXLAN || r->oif == vx_ifindex)) {
+			   (want[j].mode != KERN_MODE_VXLAN || r->oif == vx_ifindex) &&
+			   (want[j].mode != KERN_MODE_WIREGUARD || r->oif == wg_ifindex) &&
+			   (want[j].mode == KERN_MODE_WIREGUARD || !wg_ifindex ||
+			    r->oif != wg_ifindex)) {
 			present[j] = true;
 		} else {
 			differs[j] = true;
@@ -199,21 +224,26 @@ int kroutes_reconcile(struct knl *nl, const struct kern_route *want, unsigned n,
 	}
 	for (unsigned j = 0; j < n; j++) {
 		bool vxlan = want[j].mode == KERN_MODE_VXLAN;
+		bool wg = want[j].mode == KERN_MODE_WIREGUARD;
+		int oif = vxlan ? vx_ifindex : wg ? wg_ifindex : 0;
 
 		struct nodeaddr gateway;
 
 		if (present[j] || want[j].ipv6)
 			continue;
-		if (vxlan && vx_ifindex == 0) {
+		if (wg && oif == 0)
+			continue; /* as for IPv6 above */
+		if (vxlan && oif == 0) {
 			char p[PREFIX_STRLEN];
 
 			if (first == 0) {
 				kern_errorf(
-				    err, "cannot add route %s over VXLAN: no device %s",
+				    err, "cannot add route %s over %s: no device %s",
 				    addr_format_prefix(&(struct prefix){.addr = want[j].dst.addr,
 									.len = want[j].dst.len},
 						       p),
-				    KERN_VXLAN_IFNAME);
+				    wg ? "WireGuard" : "VXLAN",
+				    wg ? KERN_WG_IFNAME : KERN_VXLAN_IFNAME);
 				first = -ENODEV;
 			}
 			continue;
@@ -222,14 +252,17 @@ int kroutes_reconcile(struct knl *nl, const struct kern_route *want, unsigned n,
 		 * owner's, add with EXCL so that the latter is refused. */
 		gateway = kroute_kernel_gateway(&want[j]);
 		rc = kreq_route(nl, differs[j] ? KREQ_ROUTE_REPLACE : KREQ_ROUTE_ADD,
-				want[j].dst.addr, want[j].dst.len, &gateway, vxlan ? vx_ifindex : 0,
-				vxlan, vxlan ? "dev " KERN_VXLAN_IFNAME : NULL, &e);
+				want[j].dst.addr, want[j].dst.len, &gateway, oif, vxlan || wg,
+				vxlan ? "dev " KERN_VXLAN_IFNAME
+				: wg  ? "dev " KERN_WG_IFNAME
+				      : NULL,
+				&e);
 		if (rc < 0 && first == 0) {
 			first = rc;
 			*err = e;
 		}
 	}
-	kern_keep_first(reconcile6(nl, want, n, vx_ifindex, &e), &first, err, &e);
+	kern_keep_first(reconcile6(nl, want, n, vx_ifindex, wg_ifindex, &e), &first, err, &e);
 
 out:
 	free(have.v);
@@ -294,8 +327,8 @@ static bool vxlan_route6_from(const struct kroute6 *r, const struct kneighs *nei
 }
 
 /* Owned IPv6 routes appended to v (room for have.n more from *count). */
-static int owned6(struct knl *nl, int vx_ifindex, const struct kneighs *fdb, struct kern_route **v,
-		  unsigned *count, struct kern_error *err)
+static int owned6(struct knl *nl, int vx_ifindex, int wg_ifindex, const struct kneighs *fdb,
+		  struct kern_route **v, unsigned *count, struct kern_error *err)
 {
 	struct kroutes6 have = {0};
 	struct kneighs neighs6 = {0};
@@ -325,6 +358,13 @@ static int owned6(struct knl *nl, int vx_ifindex, const struct kneighs *fdb, str
 		if (vx_ifindex > 0 && r->oif == vx_ifindex) {
 			if (!vxlan_route6_from(r, &neighs6, fdb, k))
 				continue;
+		} else if (wg_ifindex > 0 && r->oif == wg_ifindex) {
+			uint32_t node_ip;
+
+			if (!addr6_link_local_to_ipv4(&r->gateway, &node_ip))
+				continue;
+			k->gateway = nodeaddr_v4(node_ip);
+			k->mode = KERN_MODE_WIREGUARD;
 		} else if (!if_indextoname((unsigned)r->oif, k->ifname)) {
 			continue;
 		}
@@ -342,11 +382,14 @@ int kroutes_owned(struct knl *nl, struct kern_route **out, unsigned *n, struct k
 	struct kneighs neighs = {0}, fdb = {0};
 	struct kern_route *v;
 	unsigned count = 0;
-	int rc, vx_ifindex;
+	int rc, vx_ifindex, wg_ifindex;
 
 	vx_ifindex = kvxlan_ifindex(nl, err);
 	if (vx_ifindex < 0)
 		return vx_ifindex;
+	wg_ifindex = kwg_ifindex(nl, err);
+	if (wg_ifindex < 0)
+		return wg_ifindex;
 	if (vx_ifindex > 0) {
 		rc = knl_dump_neighs(nl, AF_INET, &neighs, err);
 		if (rc == 0)
@@ -367,12 +410,14 @@ int kroutes_owned(struct knl *nl, struct kern_route **out, unsigned *n, struct k
 		v[count].dst.addr = r->dst;
 		v[count].dst.len = r->len;
 		v[count].gateway = kroute_gateway(r);
+		if (wg_ifindex > 0 && r->oif == wg_ifindex)
+			v[count].mode = KERN_MODE_WIREGUARD;
 		if (vx_ifindex > 0 && r->oif == vx_ifindex &&
 		    !vxlan_route_from(r, &neighs, &fdb, &v[count]))
 			continue;
 		count++;
 	}
-	rc = owned6(nl, vx_ifindex, &fdb, &v, &count, err);
+	rc = owned6(nl, vx_ifindex, wg_ifindex, &fdb, &v, &count, err);
 	if (rc < 0)
 		free(v);
 out:

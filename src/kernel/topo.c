@@ -767,6 +767,18 @@ int ktopo_reconcile(struct kern *kern, bool all, struct kern_error *err)
 		kern->routes_dirty = true;
 		kwatch_schedule(kern, "VXLAN device %s (re)created", KERN_VXLAN_IFNAME);
 	}
+	int wg_before = kern->wg_ifindex;
+
+	rc = kwg_reconcile_device(&kern->nl, &links, &addrs, kern->wg, kern->wg_mtu,
+				  kern->subnet.addr, &kern->wg_ifindex, &e);
+	if (rc < 0) {
+		kern_keep_first(rc, &first, err, &e);
+		kern->root_dirty = true;
+	} else if (kern->wg_ifindex && kern->wg_ifindex != wg_before && kern->have_routes) {
+		/* Routes through a device go with it. */
+		kern->routes_dirty = true;
+		kwatch_schedule(kern, "WireGuard device %s (re)created", KERN_WG_IFNAME);
+	}
 
 	for (unsigned i = 0; i < links.n; i++) {
 		const struct klink *l = &links.v[i];

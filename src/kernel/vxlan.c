@@ -52,7 +52,6 @@ int kvxlan_reconcile_device(struct knl *nl, const struct klinks *links, const st
 {
 	const struct klink *l = klinks_by_name(links, KERN_VXLAN_IFNAME);
 	struct klink created = {0};
-	bool found = false;
 	int rc;
 
 	*ifindex = 0;
@@ -104,22 +103,8 @@ int kvxlan_reconcile_device(struct knl *nl, const struct klinks *links, const st
 			return rc;
 	}
 	*ifindex = l->ifindex;
-	for (unsigned i = 0; l != &created && i < addrs->n; i++) {
-		const struct kaddr *a = &addrs->v[i];
-
-		if (a->ifindex != l->ifindex)
-			continue;
-		if (a->addr == addr && a->len == 32) {
-			found = true;
-			continue;
-		}
-		rc = kreq_addr(nl, false, a->ifindex, KERN_VXLAN_IFNAME, a->addr, a->len, err);
-		if (rc < 0 && rc != -EADDRNOTAVAIL)
-			return rc;
-	}
-	if (!found)
-		return kreq_addr(nl, true, l->ifindex, KERN_VXLAN_IFNAME, addr, 32, err);
-	return 0;
+	return kaddr_only(nl, l == &created ? NULL : addrs, l->ifindex, KERN_VXLAN_IFNAME, addr,
+			  err);
 }
 
 int kvxlan_ifindex(struct knl *nl, struct kern_error *err)

@@ -168,6 +168,23 @@ static void root_link_event(struct kern *kern, struct nlmsghdr *nlh, const struc
 		}
 		return;
 	}
+	if (kern->wg && (strcmp(l.name, KERN_WG_IFNAME) == 0 ||
+			 (kern->wg_ifindex && l.ifindex == kern->wg_ifindex))) {
+		/* Made by its process, which the agent restarts when it dies:
+		 * a new device needs our settings and the routes through it. */
+		if (del || l.ifindex != kern->wg_ifindex) {
+			kern->root_dirty = kern->routes_dirty = true;
+			if (del)
+				kern->wg_ifindex = 0;
+			kwatch_schedule(kern, "WireGuard device %s %s", l.name,
+					del ? "deleted" : "created");
+		} else if (!(l.flags & IFF_UP) || (kern->wg_mtu && l.mtu != kern->wg_mtu) ||
+			   strcmp(l.alias, KERN_ALIAS_WG) != 0) {
+			kern->root_dirty = true;
+			kwatch_schedule(kern, "WireGuard device %s changed", l.name);
+		}
+		return;
+	}
 	if (strcmp(l.name, kern->bridge) == 0) {
 		if (del) {
 			kern->root_dirty = true;

@@ -5,7 +5,7 @@
 # hand with plain `ip` commands in a second lab (no agent), measured in the
 # same run, runs interleaved so that load on the machine hits both alike.
 #
-#   bench_datapath.sh [--mode direct|vxlan|all] [--family 4|6|all]
+#   bench_datapath.sh [--mode direct|vxlan|wireguard|all] [--family 4|6|all]
 #                     [--seconds S] [--runs R] [--no-nft]
 #                                   (default: all, all, 5 s, 7 runs)
 #
@@ -31,7 +31,20 @@
 #         neighbour and FDB entry for the peer; for IPv6 `SUBNET6 via
 #         <EUI-64 fe80:: of the peer's VTEP MAC> dev nsa-vxlan onlink` and
 #         its permanent neighbour entry.
+# wireguard
+#         both labs on one switch; agents with --backend wireguard (their
+#         own wireguard-go, configured through its UAPI socket); by hand:
+#         wireguard-go started by hand, configured with wg(8) (keys from
+#         `wg genkey`, the peer's subnet and /64 as allowed IPs, its node
+#         IP as endpoint), MTU 1440, `SUBNET dev nsa-wg` and the same for
+#         the /64.
 # Target: nsagent / by hand >= 0.95.
+#
+# Beside each figure: CPU per Gbit/s, the CPU time of iperf3's two ends
+# (iperf3's own count, user + system) and of the two wireguard-go
+# processes (their /proc stat) per second of the run, divided by the
+# Gbit/s: cores kept busy per Gbit/s. Forwarding done in softirq outside
+# those processes is not in it.
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -78,6 +91,10 @@ hand_subnet6() { echo "fd6e:7361:6765:a$1::/64"; }
 build_hand() {
 	local mode=$1 i j d mtu=1500 sub gw me other osub s6 os6 oll
 	[[ $mode == direct ]] || mtu=1450
+	[[ $mode != wireguard ]] || mtu=1440
+	if [[ $mode == wireguard ]]; then
+		(umask 077 && wg genkey >"$BENCH_TMP/wg1.key" && wg genkey >"$BENCH_TMP/wg2.key")
+	fi
 	for i in 1 2; do
 		j=$((3 - i))
 		d=/run/nsagent-lab/$LAB_HAND/host$i
@@ -112,6 +129,8 @@ EOF
 			[[ -n $oll ]] || bench_fail "hand lab: host$j has no link-local address on eth0"
 			hand_host "$d" ip route add "$osub" via "$other"
 			hand_host "$d" ip -6 route add "$os6" via "$oll" dev eth0
+		elif [[ $mode == wireguard ]]; then
+			hand_wireguard "$d" "$i" "$other" "$osub" "$os6"
 		else
 			hand_host "$d" ip -batch - <<EOF
 link add nsa-vxlan type vxlan id 7470 local $me dstport 4789 nolearning
@@ -126,6 +145,38 @@ EOF
 	done
 }
 
+# hand_wireguard HOSTDIR I OTHER_IP OTHER_SUBNET OTHER_SUBNET6: wireguard-go
+# by hand for host I, configured with wg(8), the peer host 3-I.
+hand_wireguard() {
+	local d=$1 i=$2 other=$3 osub=$4 os6=$5 j=$((3 - $2))
+	hand_host "$d" env WG_PROCESS_FOREGROUND=1 setsid wireguard-go -f nsa-wg \
+		>"$BENCH_TMP/wg-hand$i.log" 2>&1 </dev/null &
+	poll_slow 10 hand_host "$d" test -S /var/run/wireguard/nsa-wg.sock ||
+		bench_fail "hand wireguard-go on host$i did not start: $(cat "$BENCH_TMP/wg-hand$i.log")"
+	hand_host "$d" wg set nsa-wg private-key "$BENCH_TMP/wg$i.key" listen-port 51820 \
+		peer "$(wg pubkey <"$BENCH_TMP/wg$j.key")" endpoint "$other:51820" \
+		allowed-ips "$osub,$os6"
+	hand_host "$d" ip link set nsa-wg mtu 1440 up
+	hand_host "$d" ip route add "$osub" dev nsa-wg
+	hand_host "$d" ip -6 route add "$os6" dev nsa-wg
+}
+
+# wg_cpu_ms LABDIR: CPU time (ms) of the wireguard-go processes of its
+# host1 and host2 (found by their network namespace), 0 without any.
+wg_cpu_ms() {
+	local dir=$1 ns p total=0 stat hz
+	hz=$(getconf CLK_TCK)
+	for h in host1 host2; do
+		ns=$(nsenter --net="$dir/$h/net" readlink /proc/self/ns/net)
+		for p in $(pgrep -x wireguard-go || true); do
+			[[ $(readlink "/proc/$p/ns/net" 2>/dev/null) == "$ns" ]] || continue
+			read -r -a stat <"/proc/$p/stat" || continue
+			total=$((total + (stat[13] + stat[14]) * 1000 / hz))
+		done
+	done
+	echo "$total"
+}
+
 # ns1_addr LABDIR FAMILY: the address of NS1 on host2.
 ns1_addr() {
 	local dir=$1 family=$2 dst
@@ -138,9 +189,11 @@ ns1_addr() {
 		ip -n NS1 -6 -o addr show dev eth0 scope global | awk '{sub("/.*", "", $4); print $4; exit}'
 }
 
-# iperf LABDIR FAMILY: OUT = bits/s from NS1@host1 to NS1@host2 (S seconds).
+# iperf LABDIR FAMILY: OUT = bits/s from NS1@host1 to NS1@host2 (S
+# seconds), CPU = cores busy per Gbit/s (iperf3's two ends, wireguard-go).
 iperf() {
-	local dir=$1 dst json srv
+	local dir=$1 dst json srv wg0 wg1
+	wg0=$(wg_cpu_ms "$dir")
 	dst=$(ns1_addr "$dir" "$2")
 	[[ -n $dst ]] || bench_fail "$dir: NS1 on host2 has no IPv$2 address"
 	nsenter --net="$dir/host2/net" --mount="$dir/host2/mnt" --wd=/ -- \
@@ -162,6 +215,12 @@ iperf() {
 	OUT=$(jq -r '.end.sum_received.bits_per_second // empty' <<<"$json" 2>/dev/null || true)
 	[[ -n $OUT ]] || bench_fail "iperf3 in $dir: $(head -c 400 <<<"$json")"
 	OUT=${OUT%.*}
+	wg1=$(wg_cpu_ms "$dir")
+	# iperf3's CPU shares are percent of one core over the run
+	CPU=$(jq -r --arg wg "$((wg1 - wg0))" --arg s "$SECONDS_RUN" --arg bps "$OUT" \
+		'((.end.cpu_utilization_percent.host_total + .end.cpu_utilization_percent.remote_total) / 100
+		  + ($wg | tonumber) / 1000 / ($s | tonumber)) / (($bps | tonumber) / 1e9)
+		 | . * 100 | round / 100' <<<"$json")
 }
 
 both_ready() { mesh_ready 1 && mesh_ready 2; }
@@ -178,7 +237,7 @@ agents_up() {
 # one_mode MODE
 one_mode() {
 	local mode=$1 topo=switch r i
-	[[ $mode == direct ]] || topo=router
+	[[ $mode != vxlan ]] || topo=router
 	mesh_lab_up 2 --topology "$topo"
 	for i in 1 2; do
 		local args
@@ -224,26 +283,30 @@ one_mode() {
 # one_family MODE FAMILY: the runs and the figures of one row.
 one_family() {
 	local mode=$1 family=$2 r
-	local -a a=() h=()
+	local -a a=() h=() ca=() ch=()
 	local label=nsagent
 	((NO_NFT == 0)) || label="nsagent without nft table"
 	for ((r = 0; r < RUNS; r++)); do
 		iperf "$LABDIR" "$family"
 		a+=("$OUT")
+		ca+=("$CPU")
 		iperf "/run/nsagent-lab/$LAB_HAND" "$family"
 		h+=("$OUT")
+		ch+=("$CPU")
 	done
-	local ma mh rr
+	local ma mh rr cpa cph
 	ma=$(median "${a[@]}")
 	mh=$(median "${h[@]}")
 	rr=$(ratio "$ma" "$mh")
+	cpa=$(median "${ca[@]}")
+	cph=$(median "${ch[@]}")
 	gbit() { awk -v b="$1" 'BEGIN { printf "%.2f", b / 1e9 }'; }
 	echo "== data path, $mode, IPv$family: iperf3 NS1@host1 -> NS1@host2, one TCP stream, ${SECONDS_RUN} s, median of $RUNS runs"
-	printf '%-34s %10s Gbit/s   (runs: %s)\n' "$label" "$(gbit "$ma")" "$(for v in "${a[@]}"; do printf '%s ' "$(gbit "$v")"; done)"
-	printf '%-34s %10s Gbit/s   (runs: %s)\n' "by hand (ip)" "$(gbit "$mh")" "$(for v in "${h[@]}"; do printf '%s ' "$(gbit "$v")"; done)"
+	printf '%-34s %10s Gbit/s  %5s CPU/(Gbit/s)  (runs: %s)\n' "$label" "$(gbit "$ma")" "$cpa" "$(for v in "${a[@]}"; do printf '%s ' "$(gbit "$v")"; done)"
+	printf '%-34s %10s Gbit/s  %5s CPU/(Gbit/s)  (runs: %s)\n' "by hand (ip)" "$(gbit "$mh")" "$cph" "$(for v in "${h[@]}"; do printf '%s ' "$(gbit "$v")"; done)"
 	printf 'nsagent / by hand = %s (target >= %s: %s)\n' "$rr" "$TARGET" \
 		"$(awk -v r="$rr" -v t="$TARGET" 'BEGIN { print (r + 0 >= t + 0) ? "met" : "MISSED" }')"
-	echo "RESULT datapath mode=$mode family=$family no_nft=$NO_NFT nsagent_gbps=$(gbit "$ma") byhand_gbps=$(gbit "$mh") ratio=$rr target=$TARGET"
+	echo "RESULT datapath mode=$mode family=$family no_nft=$NO_NFT nsagent_gbps=$(gbit "$ma") byhand_gbps=$(gbit "$mh") ratio=$rr target=$TARGET nsagent_cpu_per_gbps=$cpa byhand_cpu_per_gbps=$cph"
 }
 
 main() {
@@ -263,7 +326,8 @@ main() {
 		*) bench_fail "unknown argument '$1'" ;;
 		esac
 	done
-	[[ $mode == direct || $mode == vxlan || $mode == all ]] || bench_fail "--mode: direct, vxlan or all"
+	[[ $mode == direct || $mode == vxlan || $mode == wireguard || $mode == all ]] ||
+		bench_fail "--mode: direct, vxlan, wireguard or all"
 	[[ $FAMILY == 4 || $FAMILY == 6 || $FAMILY == all ]] || bench_fail "--family: 4, 6 or all"
 	[[ $RUNS =~ ^[0-9]+$ ]] && ((RUNS >= 1)) || bench_fail "--runs needs a positive number"
 	[[ $SECONDS_RUN =~ ^[0-9]+$ ]] && ((SECONDS_RUN >= 1)) || bench_fail "--seconds needs a positive number"
@@ -274,7 +338,9 @@ main() {
 	source "$BENCH_DIR/mesh_lib.sh"
 	bench_sleep_init
 	echo "bench_datapath: agent $NSAGENT ($(bench_agent_kind)), $(nproc) CPUs, kernel $(uname -r)"
-	for m in direct vxlan; do
+	[[ $mode != wireguard && $mode != all ]] || command -v wireguard-go >/dev/null ||
+		bench_fail "wireguard-go is not installed (deploy/deps.sh)"
+	for m in direct vxlan wireguard; do
 		[[ $mode == all || $mode == "$m" ]] || continue
 		one_mode "$m"
 	done

@@ -66,7 +66,15 @@ static enum ctl_result on_cni(void *arg, const struct ctl_cni_request *req,
 	return CTL_OK;
 }
 
-static const struct ctl_handlers handlers = {on_status, on_ns, on_ns, on_reload, on_leave, on_cni};
+static const struct ctl_handlers handlers = {
+    .status = on_status,
+    .ns_add = on_ns,
+    .ns_del = on_ns,
+    .reload = on_reload,
+    .leave = on_leave,
+    .rotate_key = on_reload,
+    .cni = on_cni,
+};
 
 static void cleanup(void)
 {

@@ -45,7 +45,9 @@ expect "$commands" nsagent ""
 expect "status " nsagent st
 expect "check-config " nsagent --config /etc/x ch
 expect "debug error info warn " nsagent --log-level ""
-expect "auto direct vxlan " nsagent run --backend ""
+expect "auto direct vxlan wireguard " nsagent run --backend ""
+expect "all off routed " nsagent run --encrypt ""
+expect "rotate-key " nsagent rot
 expect "--max-connections --max-peers " nsagent --peer node2 --max
 expect "--config --json --run-dir " nsagent status --
 expect "add del " nsagent ns ""

@@ -105,6 +105,24 @@ full_size() {
 	fi
 }
 
+# capture_start SWITCH PORT: tcpdump on SWITCH's side of a host's port
+# (named after the host) into $DP_TMP/cap.pcap, until capture_stop;
+# returns once it listens (tcpdump writes the file's header then).
+capture_start() {
+	lab exec "$1" -- tcpdump -i "$2" -n -U -w - 2>/dev/null >"$DP_TMP/cap.pcap" &
+	DP_CAPTURE=$!
+	DP_PIDS+=("$DP_CAPTURE")
+	poll 10 test -s "$DP_TMP/cap.pcap" || { echo "tcpdump on $1 port $2 does not capture"; return 1; }
+}
+capture_stop() {
+	kill "$DP_CAPTURE" 2>/dev/null || true
+	wait "$DP_CAPTURE" 2>/dev/null || true
+}
+# captured FILTER: how many captured packets match the tcpdump FILTER;
+# captured_show FILTER: the first few of them, for a failure message.
+captured() { tcpdump -r "$DP_TMP/cap.pcap" -n "$1" 2>/dev/null | grep -c . || true; }
+captured_show() { tcpdump -r "$DP_TMP/cap.pcap" -n "$1" 2>/dev/null | head -5; }
+
 # nft_table HOST: succeeds while the agent's table exists.
 nft_table() {
 	local out

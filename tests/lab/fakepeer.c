@@ -8,6 +8,7 @@
  *            [--advert PREFIX]... [--advert-many N [--many-base ADDR]]
  *            [--explicit]
  *            [--advert6 ADDR6/LEN]... [--advert6-short N] [--link-local6 ADDR6]
+ *            [--wg-key HEX] [--wg-port N]
  *            [--peers N] [--hold SECONDS]
  *        connect (from --from, an address of the host it runs on: without
  *        a cluster key an agent takes a node IP only from the address the
@@ -18,7 +19,9 @@
  *        address is 15 bytes; --advert-many: N consecutive /32s from
  *        --many-base, default 172.16.100.0) and peer lists (N made-up
  *        addresses 198.18.x.y in lists of
- *        250), keep the session alive with keepalives for --hold seconds.
+ *        250; --wg-key: a WireGuard public key of any length, in hex,
+ *        and --wg-port any number: both as given, in the advert), keep the
+ *        session alive with keepalives for --hold seconds.
  *        Exit 0 when the session was still up at the end, 3 when the agent
  *        closed it, 4 when it never got established (prints how long the
  *        agent took to close it: "closed after N ms").
@@ -71,6 +74,10 @@ static uint32_t adverts6_len[MAX_ADVERT6];
 static unsigned n_adverts6, n_adverts6_short;
 static struct in6_addr link_local6;
 static bool link_local6_set;
+/* --wg-key, --wg-port: put in the advert as given (any length, any port). */
+static uint8_t wg_key[64];
+static size_t wg_key_len;
+static uint32_t wg_port;
 static unsigned n_fake_peers, count = 1;
 static unsigned hold_s = 3;
 static const char *kind = "random";
@@ -152,6 +159,9 @@ static void add_ipv6(NsaPeer__Advert *advert)
 		advert->link_local6.data = link_local6.s6_addr;
 		advert->link_local6.len = 16;
 	}
+	advert->wg_pubkey.data = wg_key;
+	advert->wg_pubkey.len = wg_key_len;
+	advert->wg_port = wg_port;
 }
 
 static void advert_frame(struct evbuffer *b, const struct prefix *subnets, unsigned n, bool absurd)
@@ -469,6 +479,8 @@ int main(int argc, char **argv)
 	    {"advert6", required_argument, NULL, '6'},
 	    {"advert6-short", required_argument, NULL, 'S'},
 	    {"link-local6", required_argument, NULL, 'L'},
+	    {"wg-key", required_argument, NULL, 'W'},
+	    {"wg-port", required_argument, NULL, 'P'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *mode;
@@ -551,6 +563,21 @@ int main(int argc, char **argv)
 			if (addr6_parse(optarg, &link_local6) < 0)
 				die("bad --link-local6");
 			link_local6_set = true;
+			break;
+		case 'W':
+			wg_key_len = strlen(optarg) / 2;
+			if (strlen(optarg) % 2 || wg_key_len > sizeof(wg_key))
+				die("bad --wg-key");
+			for (size_t i = 0; i < wg_key_len; i++) {
+				unsigned byte;
+
+				if (sscanf(optarg + 2 * i, "%2x", &byte) != 1)
+					die("bad --wg-key");
+				wg_key[i] = (uint8_t)byte;
+			}
+			break;
+		case 'P':
+			wg_port = (uint32_t)strtoul(optarg, NULL, 10);
 			break;
 		case 'p':
 			n_fake_peers = (unsigned)atoi(optarg);

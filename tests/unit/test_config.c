@@ -439,6 +439,14 @@ static const struct bad_case bad_cases[] = {
     {NULL, {"--handshake-timeout", "5x"}, "--handshake-timeout", "not a duration"},
     /* --backend */
     {NULL, {"--backend", "gre"}, "--backend", "'gre' is not a backend"},
+    /* WireGuard (issue 19) */
+    {NULL, {"--encrypt", "on"}, "--encrypt", "'on' is not an encryption mode (off, routed, all)"},
+    {NULL,
+     {"--encrypt", "routed", "--backend", "vxlan"},
+     "--encrypt",
+     "routed needs --backend auto"},
+    {NULL, {"--wireguard-port", "0"}, "--wireguard-port", "not a port number"},
+    {NULL, {"--wireguard-userspace", "bin/wg-go"}, "--wireguard-userspace", "absolute path"},
     /* security and limits */
     {NULL, {"--key-file", "cluster.key"}, "--key-file", "must be an absolute path"},
     {NULL, {"--listen", "0.0.0.0/0"}, "--listen", "is not an IPv4 or IPv6 address"},

@@ -542,19 +542,49 @@ static void test_rejections_counted(void **st)
 /* ---- IPv6 ---- */
 
 /* Dual-stack, our subnet NET(1) given, so our /64 is fd6e:7361:6765:1::. */
+/* Our subnet NET(1), backend, dual-stack when ipv6, IPv6 on eth0. */
+static void dual_config(struct rde_config *c, struct fixture *f, enum cfg_backend backend,
+			bool ipv6)
+{
+	base_config(c, f);
+	c->subnet = NET(1);
+	c->subnet_explicit = true;
+	c->backend = backend;
+	c->ipv6 = ipv6;
+	c->cluster6 = pfx6("fd6e:7361:6765::/48");
+	snprintf(c->underlay_ifname, sizeof(c->underlay_ifname), "eth0");
+	c->underlay_ipv6 = true;
+}
+
 static void start_dual(struct fixture *f, enum cfg_backend backend, bool ipv6, uint64_t now)
 {
 	struct rde_config c;
 
-	base_config(&c, f);
-	c.subnet = NET(1);
-	c.subnet_explicit = true;
-	c.backend = backend;
-	c.ipv6 = ipv6;
-	c.cluster6 = pfx6("fd6e:7361:6765::/48");
-	snprintf(c.underlay_ifname, sizeof(c.underlay_ifname), "eth0");
-	c.underlay_ipv6 = true;
+	dual_config(&c, f, backend, ipv6);
 	start(f, &c, now);
+}
+
+/* A peer's advert of subnet and its /64 p6 (pointed at, not copied). */
+static struct rde_advert advert6_of(uint32_t ip, const struct prefix *subnet,
+				    const struct prefix6 *p6, bool vtep)
+{
+	return (struct rde_advert){.node_ip = NA4(ip),
+				   .subnets = subnet,
+				   .n_subnets = 1,
+				   .subnets6 = p6,
+				   .n_subnets6 = 1,
+				   .vtep = vtep ? NA4(ip) : (struct nodeaddr){0},
+				   .vtep_mac = VTEP_MAC};
+}
+
+/* The peer's session comes up with the advert, then end-of-adverts and a
+ * flush. */
+static void deliver(struct fixture *f, const uint8_t *id, const struct rde_advert *a, uint64_t now)
+{
+	rde_session_up(f->rde, id, now);
+	rde_advert(f->rde, id, "test peer", a, now);
+	rde_end_of_adverts(f->rde, id, now);
+	rde_flush(f->rde, now);
 }
 
 /* A peer's advert with its /64 (ll: its link-local next hop, or NULL). */
@@ -562,22 +592,13 @@ static void up_and_advert6(struct fixture *f, const uint8_t *id, uint32_t ip, st
 			   const char *subnet6, const char *ll, bool vtep, uint64_t now)
 {
 	struct prefix6 p6 = pfx6(subnet6);
-	struct rde_advert a = {.node_ip = NA4(ip),
-			       .subnets = &subnet,
-			       .n_subnets = 1,
-			       .subnets6 = &p6,
-			       .n_subnets6 = 1,
-			       .vtep = vtep ? NA4(ip) : (struct nodeaddr){0},
-			       .vtep_mac = VTEP_MAC};
+	struct rde_advert a = advert6_of(ip, &subnet, &p6, vtep);
 
 	if (ll) {
 		a.link_local6 = ip6(ll);
 		a.link_local6_set = true;
 	}
-	rde_session_up(f->rde, id, now);
-	rde_advert(f->rde, id, "test peer", &a, now);
-	rde_end_of_adverts(f->rde, id, now);
-	rde_flush(f->rde, now);
+	deliver(f, id, &a, now);
 }
 
 static const struct kern_route *planned6(const struct fixture *f, const char *dst6)
@@ -947,6 +968,164 @@ static void test_underlay6_behind_router(void **st)
 	assert_int_equal(f->last.mtu, 1500);
 }
 
+/* ---- WireGuard (issue 19) ---- */
+
+static const uint8_t KEY_B[KERN_WG_KEY_LEN] = {0xb0, 1, 2, 3};
+static const uint8_t KEY_C[KERN_WG_KEY_LEN] = {0xc0, 1, 2, 3};
+
+/* A dual-stack node running WireGuard with backend and encrypt. */
+static void start_wg(struct fixture *f, enum cfg_backend backend, enum cfg_encrypt encrypt)
+{
+	struct rde_config c;
+
+	dual_config(&c, f, backend, true);
+	c.wireguard = true;
+	c.encrypt = encrypt;
+	start(f, &c, 0);
+}
+
+/* A peer's advert with its /64 and (key_len bytes of) key and port. */
+static void up_and_advert_wg(struct fixture *f, const uint8_t *id, uint32_t ip,
+			     struct prefix subnet, const char *subnet6, const uint8_t *key,
+			     size_t key_len, uint32_t port, uint64_t now)
+{
+	struct prefix6 p6 = pfx6(subnet6);
+	struct rde_advert a = advert6_of(ip, &subnet, &p6, true);
+
+	a.wg_key = key;
+	a.wg_key_len = key_len;
+	a.wg_port = port;
+	deliver(f, id, &a, now);
+}
+
+/* --backend wireguard: every peer, both families, through the device,
+ * with its key and port on each route; WireGuard's MTU from the start. */
+static void test_wg_backend_every_peer(void **st)
+{
+	struct fixture *f = *st;
+	const struct kern_route *r6;
+	struct in6_addr gw6;
+	struct rde_peer_view v;
+
+	start_wg(f, CFG_BACKEND_WIREGUARD, CFG_ENCRYPT_OFF);
+	assert_true(f->last.wg);
+	assert_int_equal(f->last.wg_mtu, 1440);
+	assert_int_equal(f->last.mtu, 1440);
+	up_and_advert_wg(f, LOW, IP_B, NET(2), "fd6e:7361:6765:2::/64", KEY_B, 32, 51820, 1);
+	assert_int_equal(f->lookups, 0); /* nothing to ask: every peer is encrypted */
+	assert_true(nodeaddr_is_zero(&f->last.vtep));
+	assert_int_equal(f->last.n_routes, 2);
+	assert_false(f->last.routes[0].ipv6);
+	assert_int_equal(f->last.routes[0].mode, KERN_MODE_WIREGUARD);
+	assert_true(na_eq(f->last.routes[0].gateway, NA4(IP_B)));
+	assert_memory_equal(f->last.routes[0].wg_key, KEY_B, KERN_WG_KEY_LEN);
+	assert_int_equal(f->last.routes[0].wg_port, 51820);
+	r6 = planned6(f, "fd6e:7361:6765:2::/64");
+	assert_non_null(r6);
+	assert_int_equal(r6->mode, KERN_MODE_WIREGUARD);
+	addr6_link_local_from_ipv4(IP_B, &gw6);
+	assert_memory_equal(&r6->gateway6, &gw6, sizeof(gw6));
+	assert_memory_equal(r6->wg_key, KEY_B, KERN_WG_KEY_LEN);
+	v = view_of(f, LOW);
+	assert_int_equal(v.mode, KERN_MODE_WIREGUARD);
+	assert_int_equal(v.mode6, KERN_MODE_WIREGUARD);
+	assert_true(v.wg_known && v.encrypted);
+	assert_string_equal(v.why, "--backend wireguard; encrypted");
+
+	/* A new key (rotate-key on that node): the routes carry it at once. */
+	up_and_advert_wg(f, LOW, IP_B, NET(2), "fd6e:7361:6765:2::/64", KEY_C, 32, 51820, 2);
+	assert_memory_equal(f->last.routes[0].wg_key, KEY_C, KERN_WG_KEY_LEN);
+}
+
+/* --encrypt routed: a peer behind a gateway through WireGuard, an on-link
+ * one direct; a peer that should be encrypted but has no key: the
+ * unencrypted path, said in why. */
+static void test_wg_encrypt_routed(void **st)
+{
+	struct fixture *f = *st;
+	struct rde_peer_view v;
+
+	start_wg(f, CFG_BACKEND_AUTO, CFG_ENCRYPT_ROUTED);
+	assert_int_equal(f->last.mtu, 1500);
+	f->behind_gateway = NA4(IP_C);
+	up_and_advert_wg(f, LOW, IP_B, NET(2), "fd6e:7361:6765:2::/64", KEY_B, 32, 51820, 1);
+	v = view_of(f, LOW);
+	assert_int_equal(v.mode, KERN_MODE_DIRECT);
+	assert_string_equal(v.why, "auto: on-link on eth0");
+	up_and_advert_wg(f, HIGH, IP_C, NET(3), "fd6e:7361:6765:3::/64", KEY_C, 32, 51821, 2);
+	v = view_of(f, HIGH);
+	assert_int_equal(v.mode, KERN_MODE_WIREGUARD);
+	assert_int_equal(v.mode6, KERN_MODE_WIREGUARD);
+	assert_non_null(strstr(v.why, "behind gateway"));
+	assert_non_null(strstr(v.why, "--encrypt routed; encrypted"));
+	assert_int_equal(f->last.mtu, 1440); /* a path through WireGuard: its MTU */
+	assert_int_equal(planned6(f, "fd6e:7361:6765:3::/64")->mode, KERN_MODE_WIREGUARD);
+
+	/* HIGH again, without a key: VXLAN (it has a VTEP), unencrypted. */
+	up_and_advert_wg(f, HIGH, IP_C, NET(3), "fd6e:7361:6765:3::/64", NULL, 0, 0, 3);
+	v = view_of(f, HIGH);
+	assert_int_equal(v.mode, KERN_MODE_VXLAN);
+	assert_false(v.wg_known || v.encrypted);
+	assert_non_null(strstr(v.why, "UNENCRYPTED"));
+}
+
+/* Hostile WireGuard adverts: each refused and counted under its reason,
+ * the subnet still routed (unencrypted, said so). */
+static void test_wg_rejections_counted(void **st)
+{
+	struct fixture *f = *st;
+	struct rde_stats s;
+	static const uint8_t short_key[31] = {1};
+
+	start_wg(f, CFG_BACKEND_WIREGUARD, CFG_ENCRYPT_OFF);
+	up_and_advert_wg(f, LOW, IP_B, NET(2), "fd6e:7361:6765:2::/64", short_key, 31, 51820, 1);
+	assert_false(view_of(f, LOW).wg_known);
+	up_and_advert_wg(f, HIGH, IP_C, NET(3), "fd6e:7361:6765:3::/64", KEY_C, 32, 0, 2);
+	assert_false(view_of(f, HIGH).wg_known);
+	up_and_advert_wg(f, HIGH, IP_C, NET(3), "fd6e:7361:6765:3::/64", KEY_C, 32, 65536, 3);
+	/* LOW with a good key, then HIGH with the same one */
+	up_and_advert_wg(f, LOW, IP_B, NET(2), "fd6e:7361:6765:2::/64", KEY_B, 32, 51820, 4);
+	assert_true(view_of(f, LOW).wg_known);
+	up_and_advert_wg(f, HIGH, IP_C, NET(3), "fd6e:7361:6765:3::/64", KEY_B, 32, 51820, 5);
+	assert_false(view_of(f, HIGH).wg_known);
+	assert_int_equal(view_of(f, HIGH).mode, KERN_MODE_DIRECT);
+	assert_true(view_of(f, HIGH).routed);
+	rde_get_stats(f->rde, &s);
+	assert_int_equal(s.wg_rejected[RDE_WG_MALFORMED_KEY], 1);
+	assert_int_equal(s.wg_rejected[RDE_WG_BAD_PORT], 2);
+	assert_int_equal(s.wg_rejected[RDE_WG_DUPLICATE_KEY], 1);
+	assert_string_equal(rde_wg_verdict_key(RDE_WG_DUPLICATE_KEY), "duplicate_key");
+}
+
+/* Routes read back at start (mode wireguard, no key) are adopted; the
+ * peer's advert gives them its key with no other change. */
+static void test_wg_adopt(void **st)
+{
+	struct fixture *f = *st;
+	struct kern_route adopted = {
+	    .dst = NET(2), .gateway = NA4(IP_B), .mode = KERN_MODE_WIREGUARD};
+	struct rde_config c;
+	unsigned plans;
+
+	base_config(&c, f);
+	c.subnet = NET(1);
+	c.subnet_explicit = true;
+	c.backend = CFG_BACKEND_WIREGUARD;
+	c.wireguard = true;
+	f->rde = rde_new(&c, &ops, f);
+	rde_adopt(f->rde, &adopted, 1, 0);
+	rde_start(f->rde, 0, true);
+	rde_flush(f->rde, 0);
+	plans = f->plans;
+	assert_int_equal(f->last.n_routes, 1);
+	assert_true(f->last.routes[0].wg_key[0] == 0);
+	up_and_advert_wg(f, LOW, IP_B, NET(2), "fd6e:7361:6765:2::/64", KEY_B, 32, 51820, 1);
+	assert_int_equal(f->plans, plans + 1);
+	assert_int_equal(f->last.n_routes, 1);
+	assert_int_equal(f->last.routes[0].mode, KERN_MODE_WIREGUARD);
+	assert_memory_equal(f->last.routes[0].wg_key, KEY_B, KERN_WG_KEY_LEN);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -971,6 +1150,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_underlay6_direct, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_underlay_mixed_families, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_underlay6_behind_router, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_wg_backend_every_peer, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_wg_encrypt_routed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_wg_rejections_counted, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_wg_adopt, setup, teardown),
 	};
 
 	log_set_level(getenv("NSAGENT_TEST_DEBUG") ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR);

@@ -29,18 +29,9 @@
 
 #include "nsagent/tls.h"
 #include "tls_harness.h"
+#include "tmpdir.h"
 
 static char dir[] = "/tmp/nsagent-tls-test.XXXXXX";
-
-static void write_file(const char *path, const char *text, mode_t mode)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
-	assert_int_equal(chmod(path, mode), 0);
-}
 
 static void test_generate_parse(void **st)
 {
@@ -337,20 +328,7 @@ static void test_authenticated_guard(void **st)
 	SSL_CTX_free(tls12);
 }
 
-static int setup(void **st)
-{
-	(void)st;
-	return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **st)
-{
-	char cmd[300];
-
-	(void)st;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
-}
+TMPDIR_GROUP_FIXTURES(dir)
 
 int main(void)
 {
@@ -363,5 +341,5 @@ int main(void)
 	    cmocka_unit_test(test_authenticated_guard),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }
