@@ -186,38 +186,17 @@ bool kroute6_is_owned(const struct kroute6 *r)
 	return r->table == RT_TABLE_MAIN && r->protocol == KERN_RTPROT && r->type == RTN_UNICAST;
 }
 
-int kreq_fdb6(struct knl *nl, int ifindex, const char *ifname, const uint8_t mac[KERN_MAC_LEN],
-	      const struct in6_addr *dst, struct kern_error *err)
+/* A permanent entry with an IPv6 NDA_DST: an IPv6 neighbour (AF_INET6)
+ * or an FDB entry's remote (AF_BRIDGE), created or replaced, or deleted. */
+static struct nl_msg *neigh6_msg(uint8_t family, bool del, int ifindex, const struct in6_addr *dst,
+				 const uint8_t mac[KERN_MAC_LEN])
 {
 	struct ndmsg ndm = {
-	    .ndm_family = AF_BRIDGE,
+	    .ndm_family = family,
 	    .ndm_ifindex = ifindex,
 	    .ndm_state = NUD_PERMANENT,
-	    .ndm_flags = NTF_SELF,
+	    .ndm_flags = family == AF_BRIDGE ? NTF_SELF : 0,
 	};
-	char a[ADDR6_STRLEN];
-	struct nl_msg *msg;
-
-	msg = nlmsg_alloc_simple(RTM_NEWNEIGH, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE);
-	if (!msg || nlmsg_append(msg, &ndm, sizeof(ndm), NLMSG_ALIGNTO) < 0)
-		fatal("out of memory building a netlink request");
-	put6(msg, NDA_DST, dst);
-	if (nla_put(msg, NDA_LLADDR, KERN_MAC_LEN, mac) < 0)
-		fatal("netlink request does not fit its buffer");
-	return knl_change(nl, msg, err,
-			  "replace fdb entry %02x:%02x:%02x:%02x:%02x:%02x dst %s dev %s", mac[0],
-			  mac[1], mac[2], mac[3], mac[4], mac[5], addr6_format(dst, a), ifname);
-}
-
-int kreq_neigh6(struct knl *nl, bool del, int ifindex, const char *ifname,
-		const struct in6_addr *dst, const uint8_t mac[KERN_MAC_LEN], struct kern_error *err)
-{
-	struct ndmsg ndm = {
-	    .ndm_family = AF_INET6,
-	    .ndm_ifindex = ifindex,
-	    .ndm_state = NUD_PERMANENT,
-	};
-	char a[ADDR6_STRLEN];
 	struct nl_msg *msg;
 
 	msg = nlmsg_alloc_simple(del ? RTM_DELNEIGH : RTM_NEWNEIGH,
@@ -227,7 +206,25 @@ int kreq_neigh6(struct knl *nl, bool del, int ifindex, const char *ifname,
 	put6(msg, NDA_DST, dst);
 	if (nla_put(msg, NDA_LLADDR, KERN_MAC_LEN, mac) < 0)
 		fatal("netlink request does not fit its buffer");
-	return knl_change(nl, msg, err,
+	return msg;
+}
+
+int kreq_fdb6(struct knl *nl, int ifindex, const char *ifname, const uint8_t mac[KERN_MAC_LEN],
+	      const struct in6_addr *dst, struct kern_error *err)
+{
+	char a[ADDR6_STRLEN];
+
+	return knl_change(nl, neigh6_msg(AF_BRIDGE, false, ifindex, dst, mac), err,
+			  "replace fdb entry %02x:%02x:%02x:%02x:%02x:%02x dst %s dev %s", mac[0],
+			  mac[1], mac[2], mac[3], mac[4], mac[5], addr6_format(dst, a), ifname);
+}
+
+int kreq_neigh6(struct knl *nl, bool del, int ifindex, const char *ifname,
+		const struct in6_addr *dst, const uint8_t mac[KERN_MAC_LEN], struct kern_error *err)
+{
+	char a[ADDR6_STRLEN];
+
+	return knl_change(nl, neigh6_msg(AF_INET6, del, ifindex, dst, mac), err,
 			  "%s neighbour %s lladdr %02x:%02x:%02x:%02x:%02x:%02x dev %s",
 			  del ? "delete" : "replace", addr6_format(dst, a), mac[0], mac[1], mac[2],
 			  mac[3], mac[4], mac[5], ifname);

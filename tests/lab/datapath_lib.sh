@@ -123,6 +123,24 @@ capture_stop() {
 captured() { tcpdump -r "$DP_TMP/cap.pcap" -n "$1" 2>/dev/null | grep -c . || true; }
 captured_show() { tcpdump -r "$DP_TMP/cap.pcap" -n "$1" 2>/dev/null | head -5; }
 
+# ns1_crossing A1 A2: NS1@host1 (address A1) and NS1@host2 (A2), of one
+# family, reach each other: a ping, full-size packets with DF both ways,
+# each seen by the other with its own address (no NAT), 4 MiB of TCP both
+# ways. Fails naming what did not hold.
+ns1_crossing() {
+	local a1=$1 a2=$2 fam=4 src out
+	[[ $a2 != *:* ]] || fam=6
+	poll 30 lab exec host1 NS1 -- ping -"$fam" -n -c 1 -W 1 "$a2" || fail "NS1@host1 cannot ping $a2"
+	full_size host1 NS1 "$a2" || fail "full-size DF ping NS1@host1 -> $a2"
+	full_size host2 NS1 "$a1" || fail "full-size DF ping NS1@host2 -> $a1"
+	src=$(seen_as "$a2" host2 NS1 -- host1 NS1)
+	[[ $src == "$a1" ]] || fail "NS1@host2 sees NS1@host1 as '$src', not $a1"
+	src=$(seen_as "$a1" host1 NS1 -- host2 NS1)
+	[[ $src == "$a2" ]] || fail "NS1@host1 sees NS1@host2 as '$src', not $a2"
+	out=$(bulk host1 NS1 host2 NS1 "$a2") || fail "bulk TCP to $a2: $out"
+	out=$(bulk host2 NS1 host1 NS1 "$a1") || fail "bulk TCP to $a1: $out"
+}
+
 # nft_table HOST: succeeds while the agent's table exists.
 nft_table() {
 	local out

@@ -56,13 +56,7 @@ pass "VXLAN device local $N1, MTU 1430, FDB entry to $N2; status says vxlan for 
 
 for fam in 4 6; do
 	if ((fam == 4)); then a1=$NS1_1 a2=$NS1_2; else a1=$NS1_1_6 a2=$NS1_2_6; fi
-	poll 30 lab exec host1 NS1 -- ping -"$fam" -n -c 1 -W 1 "$a2" || fail "NS1@host1 cannot ping $a2"
-	full_size host1 NS1 "$a2" || fail "full-size DF ping NS1@host1 -> $a2"
-	full_size host2 NS1 "$a1" || fail "full-size DF ping NS1@host2 -> $a1"
-	src=$(seen_as "$a2" host2 NS1 -- host1 NS1)
-	[[ $src == "$a1" ]] || fail "NS1@host2 sees NS1@host1 as '$src', not $a1"
-	out=$(bulk host1 NS1 host2 NS1 "$a2") || fail "bulk TCP to $a2: $out"
-	out=$(bulk host2 NS1 host1 NS1 "$a1") || fail "bulk TCP to $a1: $out"
+	ns1_crossing "$a1" "$a2"
 	pass "IPv$fam over VXLAN over IPv6: ping, full-size (1430) DF, source kept, 4 MiB over TCP both ways"
 done
 
