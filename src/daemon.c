@@ -241,8 +241,7 @@ static int apply_local(struct daemon *d, const struct rde_plan *plan)
 	free(d->topo.namespaces);
 	d->topo.namespaces = NULL;
 	build_topology(d->cfg, plan, &d->topo);
-	/* WireGuard's endpoints are IPv4 for now (src/wguapi.c). */
-	d->topo.wg_addr = d->node_ip.family == AF_INET ? d->node_ip.v4 : 0;
+	nodeaddr_split(&d->node_ip, &d->topo.wg_addr, &d->topo.wg_addr6);
 	plan_datapath(&d->topo, plan);
 	/* Namespace addresses are the allocator's (persisted, runtime ones too). */
 	if (open_namespaces(d) < 0) {

@@ -136,7 +136,8 @@ struct kern_topology {
 	 * hold for us) and is up. Without wg an owned device is removed. The
 	 * nft table leaves wg_port's UDP untracked. */
 	bool wg;
-	uint32_t wg_addr; /* the node IP: WireGuard's UDP to and from it */
+	uint32_t wg_addr;	  /* the node IP: WireGuard's UDP to and from it */
+	struct in6_addr wg_addr6; /* ... an IPv6 one (wg_addr then 0) */
 	uint16_t wg_port;
 	unsigned wg_mtu;
 };

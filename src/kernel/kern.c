@@ -133,6 +133,7 @@ static void nft_begin(struct kern *kern, struct nft_job *job)
 					 .vtep6 = kern->vtep6,
 					 .vxlan_port = KERN_VXLAN_PORT,
 					 .wg_addr = kern->wg ? kern->wg_addr : 0,
+					 .wg_addr6 = kern->wg ? kern->wg_addr6 : in6addr_any,
 					 .wg_port = kern->wg_port}};
 	snprintf(job->spec.bridge, sizeof(job->spec.bridge), "%s", kern->bridge);
 	kern->nft_dirty = false;
@@ -513,6 +514,7 @@ int kern_set_topology(struct kern *kern, const struct kern_topology *topo, struc
 	    memcmp(kern->vtep_mac, topo->vtep_mac, KERN_MAC_LEN) == 0 &&
 	    kern->vxlan_mtu == topo->vxlan_mtu && kern->wg == topo->wg &&
 	    kern->wg_port == topo->wg_port && kern->wg_addr == topo->wg_addr &&
+	    memcmp(&kern->wg_addr6, &topo->wg_addr6, sizeof(kern->wg_addr6)) == 0 &&
 	    kern->wg_mtu == topo->wg_mtu;
 
 	/* Keep the entries (and their watchers) of namespaces still wanted. */
@@ -560,6 +562,7 @@ int kern_set_topology(struct kern *kern, const struct kern_topology *topo, struc
 	kern->wg = topo->wg;
 	kern->wg_port = topo->wg ? topo->wg_port : 0;
 	kern->wg_addr = topo->wg ? topo->wg_addr : 0;
+	kern->wg_addr6 = topo->wg ? topo->wg_addr6 : in6addr_any;
 	kern->wg_mtu = topo->wg ? topo->wg_mtu : 0;
 	kern->bridge_addr = bridge_addr;
 

@@ -74,6 +74,7 @@ struct kern {
 	bool wg; /* the WireGuard device is wanted */
 	uint16_t wg_port;
 	uint32_t wg_addr;
+	struct in6_addr wg_addr6;
 	unsigned wg_mtu;
 	int wg_ifindex;
 	uint32_t bridge_addr;

@@ -325,11 +325,6 @@ static void nft_match_udp_port(struct nftnl_rule *rule, uint32_t offset, uint16_
 	nft_cmp(rule, NFT_CMP_EQ, &be, sizeof(be));
 }
 
-static void nft_match_udp_dport(struct nftnl_rule *rule, uint16_t port)
-{
-	nft_match_udp_port(rule, 2, port);
-}
-
 static void nft_tail(struct nftnl_rule *rule, const char *verdict_expr)
 {
 	nft_add_expr(rule, nft_expr("counter"));
@@ -432,10 +427,33 @@ static void nft_family_build(struct nft_desired *d, const char *bridge,
 	}
 }
 
+/* UDP of this node's address (v4, else v6; neither: no rule) to port,
+ * not tracked: to it in raw prerouting (daddr, dport), from it in raw
+ * output (saddr; sport when out_sport, else dport: a VXLAN sender's source
+ * port is a flow hash, a WireGuard device sends from its own port). */
+static void notrack_node_udp(struct nft_desired *d, uint32_t v4, const struct in6_addr *v6,
+			     uint16_t port, bool out_sport, const char *const what[2])
+{
+	static const enum nft_chain_id chains[2] = {NFT_CHAIN_RAW_PREROUTING, NFT_CHAIN_RAW_OUTPUT};
+	const bool ipv6 = !v4 && !addr6_is_zero(v6);
+	const struct nft_family *fam = ipv6 ? &nft_ipv6 : &nft_ipv4;
+	const struct nft_net addr = ipv6 ? nft_net6(&(struct prefix6){.addr = *v6, .len = 128})
+					 : nft_net4(&(struct prefix){.addr = v4, .len = 32});
+
+	for (unsigned i = 0; (v4 || ipv6) && i < 2; i++) {
+		struct nftnl_rule *r = nft_new_rule(d, chains[i], what[i]);
+
+		nft_match_family(r, fam);
+		nft_match_prefix(r, fam, i == 0 ? fam->daddr_offset : fam->saddr_offset, &addr,
+				 NFT_CMP_EQ);
+		nft_match_udp_port(r, i == 1 && out_sport ? 0 : 2, port);
+		nft_tail(r, "notrack");
+	}
+}
+
 static void nft_desired_build(const struct nft_table_spec *spec, struct nft_desired *d)
 {
 	struct nftnl_udata_buf *udata;
-	struct nftnl_rule *r;
 
 	memset(d, 0, sizeof(*d));
 	d->table = nft_check_alloc(nftnl_table_alloc());
@@ -475,45 +493,16 @@ static void nft_desired_build(const struct nft_table_spec *spec, struct nft_desi
 	/* VXLAN goes to this node's VTEP in prerouting (daddr) and from it
 	 * in output (saddr); after each raw chain's IPv4 rule, as ever. The
 	 * VTEP is of the underlay's family. */
-	static const struct {
-		enum nft_chain_id chain;
-		const char *vxlan_what;
-		bool to_vtep;
-	} raw[] = {
-	    {NFT_CHAIN_RAW_PREROUTING, "nsagent: VXLAN to this node, not tracked", true},
-	    {NFT_CHAIN_RAW_OUTPUT, "nsagent: VXLAN from this node, not tracked", false},
-	};
-	const bool vtep6 = !spec->vtep && !addr6_is_zero(&spec->vtep6);
-	const struct nft_family *vfam = vtep6 ? &nft_ipv6 : &nft_ipv4;
-	const struct nft_net vtep =
-	    vtep6 ? nft_net6(&(struct prefix6){.addr = spec->vtep6, .len = 128})
-		  : nft_net4(&(struct prefix){.addr = spec->vtep, .len = 32});
-
-	for (size_t i = 0; (spec->vtep || vtep6) && i < sizeof(raw) / sizeof(raw[0]); i++) {
-		r = nft_new_rule(d, raw[i].chain, raw[i].vxlan_what);
-		nft_match_family(r, vfam);
-		nft_match_prefix(r, vfam, raw[i].to_vtep ? vfam->daddr_offset : vfam->saddr_offset,
-				 &vtep, NFT_CMP_EQ);
-		nft_match_udp_dport(r, spec->vxlan_port);
-		nft_tail(r, "notrack");
-	}
+	notrack_node_udp(d, spec->vtep, &spec->vtep6, spec->vxlan_port, false,
+			 (const char *[]){"nsagent: VXLAN to this node, not tracked",
+					  "nsagent: VXLAN from this node, not tracked"});
 	/* WireGuard's UDP, like VXLAN's: to this node's port in prerouting,
 	 * from it in output (peers may listen on other ports). The address
 	 * keeps a namespace's own WireGuard to the outside tracked, and so
 	 * masqueraded. */
-	const struct nft_net wg_addr = nft_net4(&(struct prefix){.addr = spec->wg_addr, .len = 32});
-
-	for (size_t i = 0; spec->wg_addr && i < sizeof(raw) / sizeof(raw[0]); i++) {
-		r = nft_new_rule(d, raw[i].chain,
-				 i == 0 ? "nsagent: WireGuard to this node, not tracked"
-					: "nsagent: WireGuard from this node, not tracked");
-		nft_match_family(r, &nft_ipv4);
-		nft_match_prefix(r, &nft_ipv4,
-				 raw[i].to_vtep ? nft_ipv4.daddr_offset : nft_ipv4.saddr_offset,
-				 &wg_addr, NFT_CMP_EQ);
-		nft_match_udp_port(r, i == 0 ? 2 : 0, spec->wg_port);
-		nft_tail(r, "notrack");
-	}
+	notrack_node_udp(d, spec->wg_addr, &spec->wg_addr6, spec->wg_port, true,
+			 (const char *[]){"nsagent: WireGuard to this node, not tracked",
+					  "nsagent: WireGuard from this node, not tracked"});
 	if (!spec->subnet6_set)
 		return;
 	struct nft_family_rules v6 = {

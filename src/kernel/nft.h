@@ -25,11 +25,12 @@ struct nft_table_spec {
 	struct prefix6 cluster6;
 	bool masquerade6;
 	char bridge[IFNAMSIZ];
-	uint32_t vtep;	       /* this node's VXLAN address (host order), 0: none */
-	struct in6_addr vtep6; /* ... over an IPv6 underlay; zero: none */
-	uint16_t vxlan_port;   /* VXLAN UDP port, with vtep or vtep6 */
-	uint32_t wg_addr; /* this node's WireGuard endpoint address, 0: no WireGuard */
-	uint16_t wg_port; /* its UDP port, with wg_addr */
+	uint32_t vtep;		  /* this node's VXLAN address (host order), 0: none */
+	struct in6_addr vtep6;	  /* ... over an IPv6 underlay; zero: none */
+	uint16_t vxlan_port;	  /* VXLAN UDP port, with vtep or vtep6 */
+	uint32_t wg_addr;	  /* this node's WireGuard endpoint address, 0: no WireGuard */
+	struct in6_addr wg_addr6; /* ... over an IPv6 underlay; zero: none */
+	uint16_t wg_port;	  /* its UDP port, with wg_addr or wg_addr6 */
 };
 
 /* Opens an nfnetlink socket and subscribes to nftables events in the current
