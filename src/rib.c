@@ -542,9 +542,9 @@ void rib_adopt(struct rib *rib, const struct kern_route *routes, unsigned n, uin
 		e->gateway6 = r->gateway6;
 		memcpy(e->ifname, r->ifname, sizeof(e->ifname));
 		e->mode = r->mode;
-		e->vtep = r->mode != KERN_MODE_VXLAN ? (struct nodeaddr){0}
-			  : r->vtep		     ? nodeaddr_v4(r->vtep)
-						     : nodeaddr_v6(&r->vtep6);
+		memset(&e->vtep, 0, sizeof(e->vtep));
+		if (r->mode == KERN_MODE_VXLAN)
+			e->vtep = r->vtep ? nodeaddr_v4(r->vtep) : nodeaddr_v6(&r->vtep6);
 		memcpy(e->vtep_mac, r->vtep_mac, KERN_MAC_LEN);
 		e->stale = true;
 		e->stale_since_ms = now_ms;

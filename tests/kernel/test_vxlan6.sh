@@ -63,11 +63,11 @@ nft list table inet nsagent | grep_q 'ip6 saddr fd00:99::1 udp dport 4789 .*notr
 	fail "no IPv6 VXLAN notrack rule (output)"
 pass "the node's VXLAN over IPv6 is not connection-tracked"
 
-reaches4() { ip netns exec v1 ping -c 1 -W 1 -M do -s 1402 172.16.2.1 >/dev/null; }
-reaches6() { ip netns exec v1 ping -6 -c 1 -W 1 -M do -s 1382 fd6e:7361:6765:2::1 >/dev/null; }
+reaches4() { ip netns exec v1 ping -c 1 -W 1 -M "do" -s 1402 172.16.2.1 >/dev/null; }
+reaches6() { ip netns exec v1 ping -6 -c 1 -W 1 -M "do" -s 1382 fd6e:7361:6765:2::1 >/dev/null; }
 wait_for 30 reaches4 || fail "IPv4 over VXLAN over IPv6: no full-size DF ping answered"
 wait_for 30 reaches6 || fail "IPv6 over VXLAN over IPv6: no full-size DF ping answered"
-ip netns exec v1 ping -c 1 -W 1 -M do -s 1403 172.16.2.1 >/dev/null 2>&1 &&
+ip netns exec v1 ping -c 1 -W 1 -M "do" -s 1403 172.16.2.1 >/dev/null 2>&1 &&
 	fail "a packet past the VXLAN MTU went through with DF"
 pass "namespace to node 2 over VXLAN over IPv6, IPv4 (1430) and IPv6, full size with DF"
 

@@ -147,12 +147,14 @@ for h in host1:web host2:client; do
 	grep_q " inet6 $ip6/64 " <<<"$inside" || fail "eth0 in $name lacks $ip6/64: $inside"
 	grep_q "^default via $(jq -r .node.bridge_ip6 <<<"$st") dev eth0" <<<"$inside" ||
 		fail "$name has no IPv6 default route via its bridge: $inside"
-	printf -v "${name}_ip6" %s "$ip6"
+	case $name in
+	web) web_ip6=$ip6 ;;
+	client) client_ip6=$ip6 ;;
+	esac
 done
 run host1 web6 httpd -f -p '[::]:80' -h /www
 read -r web6_ip6 < <(address6 host1 web6)
 # busybox httpd gives an IPv6 REMOTE_ADDR in brackets.
-# shellcheck disable=SC2154 # client_ip6 and web_ip6 are set by the loop above
 expect_seen 30 "[$client_ip6]" seen_from_container host2 client "$web6_ip6"
 mtu=$(pod host2 exec client cat /sys/class/net/eth0/mtu)
 # busybox ping has no -M: a packet of the link's MTU leaves unfragmented,
