@@ -255,6 +255,11 @@ bool kparse_route6(struct nlmsghdr *nlh, struct kroute6 *out);
  * or more, and the addresses come from the agent's own allocator). */
 int kreq_addr6(struct knl *nl, bool add, int ifindex, const char *ifname,
 	       const struct in6_addr *addr, uint8_t len, struct kern_error *err);
+/* A route request of either family with its header and table (the
+ * attributes of dst and next hop are the caller's); kreq_route_verbs[op]
+ * names it in messages. */
+struct nl_msg *kreq_route_msg(uint8_t family, enum kreq_route_op op, uint8_t len, bool onlink);
+extern const char *const kreq_route_verbs[];
 /* As kreq_route, for IPv6 (gateway NULL: none). */
 int kreq_route6(struct knl *nl, enum kreq_route_op op, const struct in6_addr *dst, uint8_t len,
 		const struct in6_addr *gateway, int oif, bool onlink, const char *where,

@@ -906,13 +906,12 @@ int kaddr_only(struct knl *nl, const struct kaddrs *addrs, int ifindex, const ch
 	return 0;
 }
 
-int kreq_route(struct knl *nl, enum kreq_route_op op, uint32_t dst, uint8_t len,
-	       const struct nodeaddr *gateway, int oif, bool onlink, const char *where,
-	       struct kern_error *err)
+const char *const kreq_route_verbs[] = {"add", "replace", "delete"};
+
+struct nl_msg *kreq_route_msg(uint8_t family, enum kreq_route_op op, uint8_t len, bool onlink)
 {
-	static const char *const verbs[] = {"add", "replace", "delete"};
 	struct rtmsg rtm = {
-	    .rtm_family = AF_INET,
+	    .rtm_family = family,
 	    .rtm_dst_len = len,
 	    .rtm_table = RT_TABLE_MAIN,
 	    .rtm_protocol = KERN_RTPROT,
@@ -923,16 +922,25 @@ int kreq_route(struct knl *nl, enum kreq_route_op op, uint32_t dst, uint8_t len,
 	int flags = op == KREQ_ROUTE_ADD       ? NLM_F_CREATE | NLM_F_EXCL
 		    : op == KREQ_ROUTE_REPLACE ? NLM_F_CREATE | NLM_F_REPLACE
 					       : 0;
-	uint32_t be_dst = htonl(dst);
 	struct nl_msg *msg;
-	char p[PREFIX_STRLEN], g[NODEADDR_STRLEN + 6];
-	bool has_gateway = gateway && !nodeaddr_is_zero(gateway);
 
 	msg = nlmsg_alloc_simple(op == KREQ_ROUTE_DEL ? RTM_DELROUTE : RTM_NEWROUTE,
 				 NLM_F_REQUEST | flags);
 	if (!msg || nlmsg_append(msg, &rtm, sizeof(rtm), NLMSG_ALIGNTO) < 0)
 		fatal("out of memory building a netlink request");
 	put_or_die(nla_put_u32(msg, RTA_TABLE, RT_TABLE_MAIN));
+	return msg;
+}
+
+int kreq_route(struct knl *nl, enum kreq_route_op op, uint32_t dst, uint8_t len,
+	       const struct nodeaddr *gateway, int oif, bool onlink, const char *where,
+	       struct kern_error *err)
+{
+	uint32_t be_dst = htonl(dst);
+	struct nl_msg *msg = kreq_route_msg(AF_INET, op, len, onlink);
+	char p[PREFIX_STRLEN], g[NODEADDR_STRLEN + 6];
+	bool has_gateway = gateway && !nodeaddr_is_zero(gateway);
+
 	if (len)
 		put_or_die(nla_put(msg, RTA_DST, 4, &be_dst));
 	if (op != KREQ_ROUTE_DEL && has_gateway && gateway->family == AF_INET) {
@@ -966,7 +974,7 @@ int kreq_route(struct knl *nl, enum kreq_route_op op, uint32_t dst, uint8_t len,
 		    len ? addr_format_prefix(&(struct prefix){.addr = dst, .len = len}, p)
 			: "default",
 		    where ? " " : "", where ? where : "");
-	return knl_change(nl, msg, err, "%s route %s via %s%s%s%s", verbs[op],
+	return knl_change(nl, msg, err, "%s route %s via %s%s%s%s", kreq_route_verbs[op],
 			  len ? addr_format_prefix(&(struct prefix){.addr = dst, .len = len}, p)
 			      : "default",
 			  g, where ? " " : "", where ? where : "", onlink ? " onlink" : "");

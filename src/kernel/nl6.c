@@ -141,28 +141,9 @@ int kreq_route6(struct knl *nl, enum kreq_route_op op, const struct in6_addr *ds
 		const struct in6_addr *gateway, int oif, bool onlink, const char *where,
 		struct kern_error *err)
 {
-	static const char *const verbs[] = {"add", "replace", "delete"};
-	struct rtmsg rtm = {
-	    .rtm_family = AF_INET6,
-	    .rtm_dst_len = len,
-	    .rtm_table = RT_TABLE_MAIN,
-	    .rtm_protocol = KERN_RTPROT,
-	    .rtm_scope = op == KREQ_ROUTE_DEL ? RT_SCOPE_NOWHERE : RT_SCOPE_UNIVERSE,
-	    .rtm_type = RTN_UNICAST,
-	    .rtm_flags = op != KREQ_ROUTE_DEL && onlink ? RTNH_F_ONLINK : 0,
-	};
-	int flags = op == KREQ_ROUTE_ADD       ? NLM_F_CREATE | NLM_F_EXCL
-		    : op == KREQ_ROUTE_REPLACE ? NLM_F_CREATE | NLM_F_REPLACE
-					       : 0;
+	struct nl_msg *msg = kreq_route_msg(AF_INET6, op, len, onlink);
 	char p[PREFIX6_STRLEN], g[ADDR6_STRLEN];
-	struct nl_msg *msg;
 
-	msg = nlmsg_alloc_simple(op == KREQ_ROUTE_DEL ? RTM_DELROUTE : RTM_NEWROUTE,
-				 NLM_F_REQUEST | flags);
-	if (!msg || nlmsg_append(msg, &rtm, sizeof(rtm), NLMSG_ALIGNTO) < 0)
-		fatal("out of memory building a netlink request");
-	if (nla_put_u32(msg, RTA_TABLE, RT_TABLE_MAIN) < 0)
-		fatal("netlink request does not fit its buffer");
 	if (len)
 		put6(msg, RTA_DST, dst);
 	if (op != KREQ_ROUTE_DEL && gateway)
@@ -176,7 +157,7 @@ int kreq_route6(struct knl *nl, enum kreq_route_op op, const struct in6_addr *ds
 	if (op == KREQ_ROUTE_DEL)
 		return knl_change(nl, msg, err, "delete route %s%s%s", p, where ? " " : "",
 				  where ? where : "");
-	return knl_change(nl, msg, err, "%s route %s via %s%s%s%s", verbs[op], p,
+	return knl_change(nl, msg, err, "%s route %s via %s%s%s%s", kreq_route_verbs[op], p,
 			  gateway ? addr6_format(gateway, g) : "(none)", where ? " " : "",
 			  where ? where : "", onlink ? " onlink" : "");
 }
