@@ -1046,10 +1046,14 @@ int kreq_neigh(struct knl *nl, bool del, uint8_t family, int ifindex, const char
 	/* An FDB delete without NDA_DST removes the whole entry. */
 	if (family == AF_INET || !del)
 		put_or_die(nla_put(msg, NDA_DST, 4, &be));
-	if (family == AF_BRIDGE)
-		return knl_change(nl, msg, err, "%s fdb entry %s dst %s dev %s",
-				  del ? "delete" : "replace", fmt_mac(mac, m), addr_format(dst, a),
+	/* A delete names no remote: it takes the MAC's entry whatever its
+	 * remote's family (an IPv6 one is not dst's). */
+	if (family == AF_BRIDGE && del)
+		return knl_change(nl, msg, err, "delete fdb entry %s dev %s", fmt_mac(mac, m),
 				  ifname);
+	if (family == AF_BRIDGE)
+		return knl_change(nl, msg, err, "replace fdb entry %s dst %s dev %s",
+				  fmt_mac(mac, m), addr_format(dst, a), ifname);
 	return knl_change(nl, msg, err, "%s neighbour %s lladdr %s dev %s",
 			  del ? "delete" : "replace", addr_format(dst, a), fmt_mac(mac, m), ifname);
 }
