@@ -167,8 +167,8 @@ struct kreq_link {
 	const char *alias;	 /* non-NULL: set it */
 	bool group;		 /* put it in KERN_LINK_GROUP */
 	bool no_ipv6_ll;	 /* IPv6 address generation mode "none" */
-	/* Hairpin mode on, for a bridge port: a second request (family
-	 * AF_BRIDGE, after the enslaving one). A frame may then leave by
+	/* Hairpin mode on, for a bridge port: port data in the same
+	 * request, or in a second one when the request enslaves it. A frame may then leave by
 	 * the port it came in by, so a namespace reaches its own address
 	 * through a path that comes back to the bridge (a DNAT on the host, a
 	 * service address) instead of the bridge dropping the reply. */

@@ -678,21 +678,46 @@ static void put_or_die(int rc)
 		fatal("netlink request does not fit its buffer");
 }
 
-static int kreq_port_hairpin(struct knl *nl, int ifindex, const char *ifname,
-			     struct kern_error *err);
+/* Hairpin mode on, as bridge-port ("slave") data in the link's own
+ * request (`ip link set dev X type bridge_slave hairpin on`): the kernel
+ * applies it through the port's master before the rest of the request, so
+ * the link must be a port already. One request, by name or by index,
+ * where the AF_BRIDGE form needs the index and so a lookup first: two
+ * round trips more per namespace in a bring-up. */
+static void put_port_hairpin(struct nl_msg *msg)
+{
+	struct nlattr *info = nla_nest_start(msg, IFLA_LINKINFO);
+	struct nlattr *data;
+
+	if (!info)
+		fatal("netlink request does not fit its buffer");
+	put_or_die(nla_put_string(msg, IFLA_INFO_SLAVE_KIND, "bridge"));
+	data = nla_nest_start(msg, IFLA_INFO_SLAVE_DATA);
+	if (!data)
+		fatal("netlink request does not fit its buffer");
+	put_or_die(nla_put_u8(msg, IFLA_BRPORT_MODE, BRIDGE_MODE_HAIRPIN));
+	nla_nest_end(msg, data);
+	nla_nest_end(msg, info);
+}
 
 int kreq_link_set(struct knl *nl, int ifindex, const char *ifname, const struct kreq_link *change,
 		  struct kern_error *err)
 {
+	/* The port data goes to the link's master as it is before the
+	 * request: with a new master, in a request of its own after it. */
+	bool hairpin_here = change->hairpin && change->master <= 0;
 	struct nl_msg *msg;
 	char what[200];
 	size_t off;
 	int rc;
 
 	if (!change->up && change->master <= 0 && !change->mtu && !change->alias &&
-	    !change->group && !change->no_ipv6_ll)
-		return change->hairpin ? kreq_port_hairpin(nl, ifindex, ifname, err) : 0;
-	msg = link_msg(RTM_SETLINK, 0, ifindex, change->up ? IFF_UP : 0, change->up ? IFF_UP : 0);
+	    !change->group && !change->no_ipv6_ll && !change->hairpin)
+		return 0;
+	/* RTM_NEWLINK without NLM_F_CREATE changes an existing link as
+	 * RTM_SETLINK does, and also takes its port data. */
+	msg = link_msg(hairpin_here ? RTM_NEWLINK : RTM_SETLINK, 0, ifindex,
+		       change->up ? IFF_UP : 0, change->up ? IFF_UP : 0);
 	/* Without an index the kernel finds the link by name. */
 	if (ifindex == 0)
 		put_or_die(nla_put_string(msg, IFLA_IFNAME, ifname));
@@ -726,38 +751,16 @@ int kreq_link_set(struct knl *nl, int ifindex, const char *ifname, const struct 
 	}
 	if (change->alias) {
 		put_or_die(nla_put_string(msg, IFLA_IFALIAS, change->alias));
-		snprintf(what + off, sizeof(what) - off, " alias %s", change->alias);
+		off += (size_t)snprintf(what + off, sizeof(what) - off, " alias %s", change->alias);
+	}
+	if (hairpin_here) {
+		put_port_hairpin(msg);
+		snprintf(what + off, sizeof(what) - off, " hairpin on");
 	}
 	rc = knl_change(nl, msg, err, "%s", what);
-	if (rc == 0 && change->hairpin)
-		rc = kreq_port_hairpin(nl, ifindex, ifname, err);
+	if (rc == 0 && change->hairpin && !hairpin_here)
+		rc = kreq_link_set(nl, ifindex, ifname, &(struct kreq_link){.hairpin = true}, err);
 	return rc;
-}
-
-/* The bridge takes port flags only in a request of family AF_BRIDGE, by
- * index, with IFLA_PROTINFO nested (`bridge link set dev X hairpin on`). */
-static int kreq_port_hairpin(struct knl *nl, int ifindex, const char *ifname,
-			     struct kern_error *err)
-{
-	struct nl_msg *msg;
-	struct nlattr *info;
-	struct klink link;
-	int rc;
-
-	if (ifindex == 0) {
-		rc = knl_get_link(nl, ifname, &link, err);
-		if (rc < 0)
-			return rc;
-		ifindex = link.ifindex;
-	}
-	msg = link_msg(RTM_SETLINK, 0, ifindex, 0, 0);
-	((struct ifinfomsg *)nlmsg_data(nlmsg_hdr(msg)))->ifi_family = AF_BRIDGE;
-	info = nla_nest_start(msg, IFLA_PROTINFO | NLA_F_NESTED);
-	if (!info)
-		fatal("netlink request does not fit its buffer");
-	put_or_die(nla_put_u8(msg, IFLA_BRPORT_MODE, BRIDGE_MODE_HAIRPIN));
-	nla_nest_end(msg, info);
-	return knl_change(nl, msg, err, "set bridge port %s hairpin on", ifname);
 }
 
 int kreq_link_del(struct knl *nl, int ifindex, const char *ifname, struct kern_error *err)

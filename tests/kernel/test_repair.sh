@@ -28,6 +28,7 @@ healthy() {
 		ip -4 addr show dev "$BR" | grep_q 'inet 172.16.41.1/24' &&
 		ip link show "nsa-$N1" 2>/dev/null | grep_q "master $BR" &&
 		ip link show "nsa-$N1" | grep_q ',UP' &&
+		bridge -d link show dev "nsa-$N1" | grep_q 'hairpin on' &&
 		ip -n "$N1" link show eth0 2>/dev/null | grep_q ',UP' &&
 		ip -n "$N1" link show lo | grep_q ',UP' &&
 		ip -n "$N1" -4 addr show dev eth0 | grep_q 'inet 172.16.41.2/24' &&
