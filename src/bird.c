@@ -87,17 +87,23 @@ static void local_set4(FILE *out, const struct bird_config *c)
 		return;
 	fprintf(out, "\tif net ~ [ ");
 	for (unsigned i = 0; i < c->n_local; i++) {
-		const struct prefix *l = &c->local[i];
+		struct prefix l = c->local[i];
+		bool plus = l.len <= c->subnet_len, seen = false;
 
-		if (i)
-			fprintf(out, ", ");
-		if (l->len <= c->subnet_len) {
-			fprintf(out, "%s+", addr_format_prefix(l, p));
-		} else {
-			struct prefix w = widen(l, c->subnet_len);
+		if (!plus)
+			l = widen(&l, c->subnet_len);
+		/* An address and its network are one entry. */
+		for (unsigned j = 0; j < i && !seen; j++) {
+			struct prefix e = c->local[j];
+			bool e_plus = e.len <= c->subnet_len;
 
-			fprintf(out, "%s", addr_format_prefix(&w, p));
+			if (!e_plus)
+				e = widen(&e, c->subnet_len);
+			seen = addr_prefix_equal(&e, &l) && e_plus == plus;
 		}
+		if (seen)
+			continue;
+		fprintf(out, "%s%s%s", i ? ", " : "", addr_format_prefix(&l, p), plus ? "+" : "");
 	}
 	fprintf(out, " ] then reject; # a network of this host\n");
 }

@@ -1740,6 +1740,13 @@ static int validate_routing(const struct cfg *cfg, struct cfg_error *err)
 		    "%s is not a /%d: with --routing bgp every node's import filter takes "
 		    "node subnets of exactly that length",
 		    addr_format_prefix(&cfg->subnet, s), CFG_NODE_SUBNET_LEN);
+	if (cfg_wireguard(cfg))
+		return invalid(cfg,
+			       blame(cfg, KEY_ROUTING,
+				     cfg->encrypt != CFG_ENCRYPT_OFF ? KEY_ENCRYPT : KEY_BACKEND),
+			       err,
+			       "--routing bgp carries no WireGuard keys (BGP routes go direct to "
+			       "their next hop): WireGuard needs --routing mesh");
 	if (cfg->n_bgp_peers == 0)
 		return invalid(cfg, KEY_ROUTING, err,
 			       "--routing bgp needs at least one --bgp-peer (a route reflector or "
