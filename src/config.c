@@ -790,13 +790,23 @@ static int set_probe_interval(struct cfg *cfg, const char *value, char *msg, siz
 	return set_duration(&cfg->probe_interval_ms, value, msg, size);
 }
 
+/* value's index in names, or -1: the keys whose value is one of a set. */
+static int name_index(const char *value, const char *const *names, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(value, names[i]) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
 static int set_backend(struct cfg *cfg, const char *value, char *msg, size_t size)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(backend_names); i++) {
-		if (strcmp(value, backend_names[i]) == 0) {
-			cfg->backend = (enum cfg_backend)i;
-			return 0;
-		}
+	int i = name_index(value, backend_names, ARRAY_SIZE(backend_names));
+
+	if (i >= 0) {
+		cfg->backend = (enum cfg_backend)i;
+		return 0;
 	}
 	snprintf(msg, size, "'%s' is not a backend (auto, direct, vxlan, wireguard)", value);
 	return -EINVAL;
@@ -804,11 +814,11 @@ static int set_backend(struct cfg *cfg, const char *value, char *msg, size_t siz
 
 static int set_encrypt(struct cfg *cfg, const char *value, char *msg, size_t size)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(encrypt_names); i++) {
-		if (strcmp(value, encrypt_names[i]) == 0) {
-			cfg->encrypt = (enum cfg_encrypt)i;
-			return 0;
-		}
+	int i = name_index(value, encrypt_names, ARRAY_SIZE(encrypt_names));
+
+	if (i >= 0) {
+		cfg->encrypt = (enum cfg_encrypt)i;
+		return 0;
 	}
 	snprintf(msg, size, "'%s' is not an encryption mode (off, routed, all)", value);
 	return -EINVAL;
@@ -832,11 +842,11 @@ static int set_wireguard_userspace(struct cfg *cfg, const char *value, char *msg
 
 static int set_routing(struct cfg *cfg, const char *value, char *msg, size_t size)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(routing_names); i++) {
-		if (strcmp(value, routing_names[i]) == 0) {
-			cfg->routing = (enum cfg_routing)i;
-			return 0;
-		}
+	int i = name_index(value, routing_names, ARRAY_SIZE(routing_names));
+
+	if (i >= 0) {
+		cfg->routing = (enum cfg_routing)i;
+		return 0;
 	}
 	snprintf(msg, size, "'%s' is not a routing mode (mesh, bgp)", value);
 	return -EINVAL;

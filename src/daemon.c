@@ -1480,6 +1480,22 @@ static int start_wireguard(struct daemon *d)
 	return ret;
 }
 
+/* This host's own networks (IPv6 ones with ipv6 on): routes into them are
+ * refused, from adverts (rde) and from BGP (BIRD's import filter). */
+static void local_networks(const struct cfg *cfg, struct prefix **local, unsigned *n_local,
+			   struct prefix6 **local6, unsigned *n_local6)
+{
+	struct kern_error kerr = {{0}};
+
+	if (kern_local_prefixes(cfg->bridge, local, n_local, &kerr) < 0)
+		log_warn("%s; routes from other nodes are checked against the cluster range only",
+			 kerr.message);
+	if (cfg->ipv6 && kern_local_prefixes6(cfg->bridge, local6, n_local6, &kerr) < 0)
+		log_warn("%s; IPv6 routes from other nodes are checked against the cluster range "
+			 "only",
+			 kerr.message);
+}
+
 /* The route decision engine, with the routes an earlier run installed:
  * they stay installed, as stale, until their owners re-advertise or the
  * restart time ends (graceful restart). */
@@ -1495,11 +1511,7 @@ static void start_rde(struct daemon *d)
 	unsigned n_adopted = 0, n_local = 0, n_local6 = 0;
 	struct timespec now;
 
-	if (kern_local_prefixes(cfg->bridge, &local, &n_local, &kerr) < 0)
-		log_warn("%s; adverts are checked against the cluster range only", kerr.message);
-	if (cfg->ipv6 && kern_local_prefixes6(cfg->bridge, &local6, &n_local6, &kerr) < 0)
-		log_warn("%s; IPv6 adverts are checked against the cluster range only",
-			 kerr.message);
+	local_networks(cfg, &local, &n_local, &local6, &n_local6);
 	memcpy(rc.node_id, d->state->node_id, NODE_ID_LEN);
 	rc.cluster = cfg->cluster_cidr;
 	rc.subnet_len = 24;
@@ -1555,17 +1567,12 @@ static char *render_bird(struct daemon *d)
 {
 	const struct cfg *cfg = d->cfg;
 	struct bird_config bc = {0};
-	struct kern_error kerr = {{0}};
 	struct prefix *local = NULL;
 	struct prefix6 *local6 = NULL;
 	unsigned n_local = 0, n_local6 = 0;
 	char *text;
 
-	if (kern_local_prefixes(cfg->bridge, &local, &n_local, &kerr) < 0)
-		log_warn("%s; BIRD's import filter checks the cluster range only", kerr.message);
-	if (cfg->ipv6 && kern_local_prefixes6(cfg->bridge, &local6, &n_local6, &kerr) < 0)
-		log_warn("%s; BIRD's IPv6 import filter checks the cluster range only",
-			 kerr.message);
+	local_networks(cfg, &local, &n_local, &local6, &n_local6);
 	bc.node_ip = d->node_ip;
 	bc.local_as = cfg->bgp_as;
 	bc.peers = cfg->bgp_peers;
