@@ -22,12 +22,14 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <ini.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 
 #include "nsagent/config.h"
 #include "nsagent/xalloc.h"
@@ -79,6 +81,11 @@ enum cfg_key {
 	KEY_ENCRYPT,
 	KEY_WIREGUARD_PORT,
 	KEY_WIREGUARD_USERSPACE,
+	KEY_ROUTING,
+	KEY_BGP_AS,
+	KEY_BGP_PEER,
+	KEY_BIRD_CONFIG,
+	KEY_BIRD_SOCKET,
 	KEY_COUNT
 };
 
@@ -146,7 +153,17 @@ static int set_masquerade6(struct cfg *cfg, const char *value, char *msg, size_t
 static int set_encrypt(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_wireguard_port(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_wireguard_userspace(struct cfg *cfg, const char *value, char *msg, size_t size);
+static int set_routing(struct cfg *cfg, const char *value, char *msg, size_t size);
+static int set_bgp_as(struct cfg *cfg, const char *value, char *msg, size_t size);
+static int set_bgp_peer(struct cfg *cfg, const char *value, char *msg, size_t size);
+static int set_bird_config(struct cfg *cfg, const char *value, char *msg, size_t size);
+static int set_bird_socket(struct cfg *cfg, const char *value, char *msg, size_t size);
 static void print_peers(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
+static void print_routing(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
+static void print_bgp_as(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
+static void print_bgp_peers(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
+static void print_bird_config(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
+static void print_bird_socket(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
 static void print_port(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
 static void print_node_ip(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
 static void print_iface(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
@@ -275,6 +292,21 @@ static const struct cfg_option options[KEY_COUNT] = {
 				 "looked up in PATH)",
 				 false, true,
 				 SETTER(set_wireguard_userspace, print_wireguard_userspace)},
+    [KEY_ROUTING] = {"routing", "mesh|bgp",
+		     "who exchanges routes between nodes (mesh: the agents' own sessions; bgp: "
+		     "the host's BIRD, see --bgp-peer)",
+		     false, true, SETTER(set_routing, print_routing)},
+    [KEY_BGP_AS] = {"bgp-as", "N", "the local AS of --routing bgp (1-4294967295, not 23456)", false,
+		    true, SETTER(set_bgp_as, print_bgp_as)},
+    [KEY_BGP_PEER] = {"bgp-peer", "ADDR[:AS]|[IPV6]:AS",
+		      "a route reflector or router BIRD peers with (AS defaults to --bgp-as: "
+		      "iBGP); repeatable",
+		      true, true, SETTER(set_bgp_peer, print_bgp_peers)},
+    [KEY_BIRD_CONFIG] = {"bird-config", "PATH",
+			 "the BIRD include nsagent writes (bird.conf: include \"PATH\";)", false,
+			 true, SETTER(set_bird_config, print_bird_config)},
+    [KEY_BIRD_SOCKET] = {"bird-socket", "PATH", "BIRD's control socket", false, true,
+			 SETTER(set_bird_socket, print_bird_socket)},
 };
 
 static const char *const backend_names[] = {
@@ -282,6 +314,11 @@ static const char *const backend_names[] = {
     [CFG_BACKEND_DIRECT] = "direct",
     [CFG_BACKEND_VXLAN] = "vxlan",
     [CFG_BACKEND_WIREGUARD] = "wireguard",
+};
+
+static const char *const routing_names[] = {
+    [CFG_ROUTING_MESH] = "mesh",
+    [CFG_ROUTING_BGP] = "bgp",
 };
 
 static const char *const encrypt_names[] = {
@@ -753,13 +790,23 @@ static int set_probe_interval(struct cfg *cfg, const char *value, char *msg, siz
 	return set_duration(&cfg->probe_interval_ms, value, msg, size);
 }
 
+/* value's index in names, or -1: the keys whose value is one of a set. */
+static int name_index(const char *value, const char *const *names, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(value, names[i]) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
 static int set_backend(struct cfg *cfg, const char *value, char *msg, size_t size)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(backend_names); i++) {
-		if (strcmp(value, backend_names[i]) == 0) {
-			cfg->backend = (enum cfg_backend)i;
-			return 0;
-		}
+	int i = name_index(value, backend_names, ARRAY_SIZE(backend_names));
+
+	if (i >= 0) {
+		cfg->backend = (enum cfg_backend)i;
+		return 0;
 	}
 	snprintf(msg, size, "'%s' is not a backend (auto, direct, vxlan, wireguard)", value);
 	return -EINVAL;
@@ -767,11 +814,11 @@ static int set_backend(struct cfg *cfg, const char *value, char *msg, size_t siz
 
 static int set_encrypt(struct cfg *cfg, const char *value, char *msg, size_t size)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(encrypt_names); i++) {
-		if (strcmp(value, encrypt_names[i]) == 0) {
-			cfg->encrypt = (enum cfg_encrypt)i;
-			return 0;
-		}
+	int i = name_index(value, encrypt_names, ARRAY_SIZE(encrypt_names));
+
+	if (i >= 0) {
+		cfg->encrypt = (enum cfg_encrypt)i;
+		return 0;
 	}
 	snprintf(msg, size, "'%s' is not an encryption mode (off, routed, all)", value);
 	return -EINVAL;
@@ -791,6 +838,117 @@ static int set_wireguard_userspace(struct cfg *cfg, const char *value, char *msg
 		return 0;
 	}
 	return set_path(&cfg->wireguard_userspace, value, msg, size);
+}
+
+static int set_routing(struct cfg *cfg, const char *value, char *msg, size_t size)
+{
+	int i = name_index(value, routing_names, ARRAY_SIZE(routing_names));
+
+	if (i >= 0) {
+		cfg->routing = (enum cfg_routing)i;
+		return 0;
+	}
+	snprintf(msg, size, "'%s' is not a routing mode (mesh, bgp)", value);
+	return -EINVAL;
+}
+
+/* An AS number as BGP carries it (4 bytes, RFC 6793): 1-4294967295, and
+ * not AS_TRANS, which stands in for a 4-byte AS on 2-byte sessions. */
+static int parse_as(const char *text, uint32_t *as, char *msg, size_t size)
+{
+	if (parse_uint(text, UINT32_MAX, as) < 0 || *as == 0) {
+		snprintf(msg, size, "'%s' is not an AS number (1-4294967295)", text);
+		return -EINVAL;
+	}
+	if (*as == CFG_BGP_AS_TRANS) {
+		snprintf(msg, size, "%s is AS_TRANS (RFC 6793), not an AS of its own", text);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int set_bgp_as(struct cfg *cfg, const char *value, char *msg, size_t size)
+{
+	return parse_as(value, &cfg->bgp_as, msg, size);
+}
+
+/* The address part of a --bgp-peer into host: "IPv4", "IPv4:AS", "IPv6",
+ * "[IPv6]" or "[IPv6]:AS"; *as points at the AS text, or is NULL. */
+static int split_bgp_peer(const char *value, char *host, size_t size, const char **as)
+{
+	const char *start = value, *end;
+
+	*as = NULL;
+	if (value[0] == '[') {
+		start = value + 1;
+		end = strchr(start, ']');
+		if (!end || (end[1] != '\0' && end[1] != ':'))
+			return -EINVAL;
+		if (end[1] == ':')
+			*as = end + 2;
+	} else {
+		end = strchr(value, ':');
+		/* A second colon: a bare IPv6 address, which takes no AS. */
+		if (end && strchr(end + 1, ':'))
+			end = NULL;
+		if (end)
+			*as = end + 1;
+		else
+			end = value + strlen(value);
+	}
+	if ((size_t)(end - start) >= size)
+		return -EINVAL;
+	memcpy(host, start, (size_t)(end - start));
+	host[end - start] = '\0';
+	return 0;
+}
+
+static int set_bgp_peer(struct cfg *cfg, const char *value, char *msg, size_t size)
+{
+	struct cfg_bgp_peer peer = {0};
+	char host[NODEADDR_STRLEN], a[NODEADDR_STRLEN];
+	const char *as;
+
+	if (split_bgp_peer(value, host, sizeof(host), &as) < 0 ||
+	    nodeaddr_parse(host, &peer.addr) < 0) {
+		snprintf(msg, size,
+			 "'%s' is not ADDR[:AS] (an IPv4 or IPv6 address, [IPv6]:AS with an AS)",
+			 value);
+		return -EINVAL;
+	}
+	if (as) {
+		if (parse_as(as, &peer.as, msg, size) < 0)
+			return -EINVAL;
+		peer.as_set = true;
+	}
+	for (unsigned i = 0; i < cfg->n_bgp_peers; i++) {
+		if (nodeaddr_equal(&cfg->bgp_peers[i].addr, &peer.addr)) {
+			snprintf(msg, size, "%s is given twice", nodeaddr_format(&peer.addr, a));
+			return -EINVAL;
+		}
+	}
+	if (cfg->n_bgp_peers >= CFG_MAX_BGP_PEERS) {
+		snprintf(msg, size, "more than %d BGP peers", CFG_MAX_BGP_PEERS);
+		return -EINVAL;
+	}
+	cfg->bgp_peers[cfg->n_bgp_peers++] = peer;
+	return 0;
+}
+
+static int set_bird_config(struct cfg *cfg, const char *value, char *msg, size_t size)
+{
+	return set_path(&cfg->bird_config, value, msg, size);
+}
+
+/* The socket path must fit a sockaddr_un (107 bytes and the NUL). */
+static int set_bird_socket(struct cfg *cfg, const char *value, char *msg, size_t size)
+{
+	if (strlen(value) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		snprintf(msg, size, "'%.40s...' is longer than a Unix socket path may be (%zu)",
+			 value, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+		return -EINVAL;
+	}
+	return set_path(&cfg->bird_socket, value, msg, size);
 }
 
 bool cfg_wireguard(const struct cfg *cfg)
@@ -891,6 +1049,8 @@ static int apply(struct cfg *cfg, enum cfg_key key, const char *value, const cha
 			cfg->n_peers = 0;
 		else if (key == KEY_NAMESPACES)
 			cfg->n_namespaces = 0;
+		else if (key == KEY_BGP_PEER)
+			cfg->n_bgp_peers = 0;
 	}
 	if ((options[key].duration_ms
 		 ? set_duration(duration_field(cfg, key), value, msg, sizeof(msg))
@@ -917,6 +1077,8 @@ static void free_fields(struct cfg *cfg)
 	free(cfg->run_dir);
 	free(cfg->key_file);
 	free(cfg->wireguard_userspace);
+	free(cfg->bird_config);
+	free(cfg->bird_socket);
 }
 
 static void set_defaults(struct cfg *cfg)
@@ -953,6 +1115,10 @@ static void set_defaults(struct cfg *cfg)
 	cfg->encrypt = CFG_ENCRYPT_OFF;
 	cfg->wireguard_port = CFG_DEFAULT_WIREGUARD_PORT;
 	cfg->wireguard_userspace = xstrdup(CFG_DEFAULT_WIREGUARD_USERSPACE);
+	cfg->routing = CFG_ROUTING_MESH;
+	cfg->bgp_as = CFG_DEFAULT_BGP_AS;
+	cfg->bird_config = xstrdup(CFG_DEFAULT_BIRD_CONFIG);
+	cfg->bird_socket = xstrdup(CFG_DEFAULT_BIRD_SOCKET);
 }
 
 struct cfg *cfg_new(void)
@@ -1549,6 +1715,80 @@ static int validate_timers(const struct cfg *cfg, struct cfg_error *err)
 	return 0;
 }
 
+/* --routing bgp: BIRD exchanges the routes, so nsagent peers have no job
+ * (a node of each mode in one cluster would see only half of it: refused
+ * here rather than half working), the subnet cannot be claimed (a claim
+ * listens to the mesh's adverts) and must be of the node length the
+ * other nodes' import filters take. */
+static int validate_routing(const struct cfg *cfg, struct cfg_error *err)
+{
+	char a[NODEADDR_STRLEN], s[PREFIX_STRLEN], p[PREFIX6_STRLEN];
+	enum cfg_key range;
+
+	if ((unsigned)cfg->routing >= ARRAY_SIZE(routing_names))
+		return invalid(cfg, KEY_ROUTING, err, "unknown routing mode %d", (int)cfg->routing);
+	if (cfg->routing != CFG_ROUTING_BGP) {
+		if (cfg->n_bgp_peers)
+			return invalid(cfg, KEY_BGP_PEER, err,
+				       "BGP peers are used with --routing bgp only (routing is %s)",
+				       routing_names[cfg->routing]);
+		return 0;
+	}
+	if (cfg->n_peers)
+		return invalid(cfg, blame(cfg, KEY_PEER, KEY_ROUTING), err,
+			       "--peer is for --routing mesh: with --routing bgp BIRD exchanges "
+			       "the routes (name its route reflectors or routers with --bgp-peer); "
+			       "a cluster runs one routing mode");
+	if (!cfg->subnet_set)
+		return invalid(cfg, blame(cfg, KEY_ROUTING, KEY_SUBNET), err,
+			       "--routing bgp needs an explicit --subnet (a /%d of the cluster "
+			       "range): subnets are claimed only in mesh mode",
+			       CFG_NODE_SUBNET_LEN);
+	if (cfg->subnet.len != CFG_NODE_SUBNET_LEN)
+		return invalid(
+		    cfg, KEY_SUBNET, err,
+		    "%s is not a /%d: with --routing bgp every node's import filter takes "
+		    "node subnets of exactly that length",
+		    addr_format_prefix(&cfg->subnet, s), CFG_NODE_SUBNET_LEN);
+	if (cfg_wireguard(cfg))
+		return invalid(cfg,
+			       blame(cfg, KEY_ROUTING,
+				     cfg->encrypt != CFG_ENCRYPT_OFF ? KEY_ENCRYPT : KEY_BACKEND),
+			       err,
+			       "--routing bgp carries no WireGuard keys (BGP routes go direct to "
+			       "their next hop): WireGuard needs --routing mesh");
+	if (cfg->n_bgp_peers == 0)
+		return invalid(cfg, KEY_ROUTING, err,
+			       "--routing bgp needs at least one --bgp-peer (a route reflector or "
+			       "router)");
+	if (cfg->bgp_as == 0 || cfg->bgp_as == CFG_BGP_AS_TRANS)
+		return invalid(cfg, KEY_BGP_AS, err, "%" PRIu32 " is not a usable AS", cfg->bgp_as);
+	for (unsigned i = 0; i < cfg->n_bgp_peers; i++) {
+		const struct nodeaddr *addr = &cfg->bgp_peers[i].addr;
+		const char *problem = addr->family == AF_INET6 ? addr6_unicast_problem(&addr->v6)
+							       : addr_unicast_problem(addr->v4);
+
+		nodeaddr_format(addr, a);
+		if (problem)
+			return invalid(cfg, KEY_BGP_PEER, err, "%s %s", a, problem);
+		if (in_cluster(cfg, addr, &range, p))
+			return invalid(cfg, KEY_BGP_PEER, err, "BGP peer %s is inside %s %s", a,
+				       options[range].name, p);
+		if (nodeaddr_equal(addr, &cfg->node_ip))
+			return invalid(cfg, blame(cfg, KEY_BGP_PEER, KEY_NODE_IP), err,
+				       "BGP peer %s is this node's own address", a);
+	}
+	if (!cfg->bird_config || path_problem(cfg->bird_config))
+		return invalid(cfg, KEY_BIRD_CONFIG, err, "'%s' %s",
+			       cfg->bird_config ? cfg->bird_config : "",
+			       cfg->bird_config ? path_problem(cfg->bird_config) : "is not set");
+	if (!cfg->bird_socket || path_problem(cfg->bird_socket))
+		return invalid(cfg, KEY_BIRD_SOCKET, err, "'%s' %s",
+			       cfg->bird_socket ? cfg->bird_socket : "",
+			       cfg->bird_socket ? path_problem(cfg->bird_socket) : "is not set");
+	return 0;
+}
+
 int cfg_validate(const struct cfg *cfg, struct cfg_error *err)
 {
 	int ret;
@@ -1583,6 +1823,8 @@ int cfg_validate(const struct cfg *cfg, struct cfg_error *err)
 		ret = validate_local(cfg, err);
 	if (ret == 0)
 		ret = validate_timers(cfg, err);
+	if (ret == 0)
+		ret = validate_routing(cfg, err);
 	return ret;
 }
 
@@ -1810,6 +2052,42 @@ static void print_metrics(const struct cfg *cfg, const struct cfg_option *opt, F
 
 	print_line(out, opt,
 		   cfg->metrics_enabled ? addr_format_endpoint(&cfg->metrics, buf) : "off");
+}
+
+static void print_routing(const struct cfg *cfg, const struct cfg_option *opt, FILE *out)
+{
+	print_line(out, opt, routing_names[cfg->routing]);
+}
+
+static void print_bgp_as(const struct cfg *cfg, const struct cfg_option *opt, FILE *out)
+{
+	fprintf(out, "%s = %" PRIu32 "\n", opt->name, cfg->bgp_as);
+}
+
+static void print_bgp_peers(const struct cfg *cfg, const struct cfg_option *opt, FILE *out)
+{
+	for (unsigned i = 0; i < cfg->n_bgp_peers; i++) {
+		const struct cfg_bgp_peer *p = &cfg->bgp_peers[i];
+		char a[NODEADDR_STRLEN], buf[NODEADDR_STRLEN + 16];
+		bool v6 = p->addr.family == AF_INET6;
+
+		nodeaddr_format(&p->addr, a);
+		if (p->as_set)
+			snprintf(buf, sizeof(buf), v6 ? "[%s]:%" PRIu32 : "%s:%" PRIu32, a, p->as);
+		else
+			snprintf(buf, sizeof(buf), "%s", a);
+		print_line(out, opt, buf);
+	}
+}
+
+static void print_bird_config(const struct cfg *cfg, const struct cfg_option *opt, FILE *out)
+{
+	print_line(out, opt, cfg->bird_config);
+}
+
+static void print_bird_socket(const struct cfg *cfg, const struct cfg_option *opt, FILE *out)
+{
+	print_line(out, opt, cfg->bird_socket);
 }
 
 static void print_key(const struct cfg *cfg, enum cfg_key key, FILE *out)

@@ -170,8 +170,82 @@ static void counters_from_proto(const NsaCtl__Status *in, struct status *st)
 	}
 }
 
+static void copy_text(char *dst, size_t size, const char *src);
+
+/* --routing bgp's part of a Status; addresses as text, into bufs (one
+ * NODEADDR_STRLEN slot per session, then per route), which must outlive it. */
+static void bgp_to_proto(const struct status *st, NsaCtl__Status *out,
+			 char (*bufs)[NODEADDR_STRLEN])
+{
+	out->routing = (char *)st->routing;
+	out->bird_socket = (char *)st->bird_socket;
+	out->bird_up = st->bird_up;
+	out->bgp_export = (char *)st->bgp_export;
+	out->n_bgp_sessions = st->n_bgp_sessions;
+	out->bgp_sessions = xcalloc(st->n_bgp_sessions + 1, sizeof(*out->bgp_sessions));
+	for (unsigned i = 0; i < st->n_bgp_sessions; i++) {
+		const struct status_bgp_session *s = &st->bgp_sessions[i];
+		NsaCtl__BgpSession *ps = xmalloc(sizeof(*ps));
+
+		nsa_ctl__bgp_session__init(ps);
+		ps->name = (char *)s->name;
+		ps->peer = (char *)nodeaddr_format(&s->peer, bufs[i]);
+		ps->as = s->as;
+		ps->state = (char *)s->state;
+		ps->info = (char *)s->info;
+		ps->established = s->established;
+		out->bgp_sessions[i] = ps;
+	}
+	out->n_bgp_routes = st->n_bgp_routes;
+	out->bgp_routes = xcalloc(st->n_bgp_routes + 1, sizeof(*out->bgp_routes));
+	for (unsigned i = 0; i < st->n_bgp_routes; i++) {
+		const struct status_bgp_route *r = &st->bgp_routes[i];
+		NsaCtl__BgpRoute *pr = xmalloc(sizeof(*pr));
+		char *via = bufs[st->n_bgp_sessions + i];
+
+		nsa_ctl__bgp_route__init(pr);
+		pr->prefix = (char *)r->prefix;
+		via[0] = '\0';
+		if (!nodeaddr_is_zero(&r->via))
+			nodeaddr_format(&r->via, via);
+		pr->next_hop = via;
+		out->bgp_routes[i] = pr;
+	}
+}
+
+static void bgp_from_proto(const NsaCtl__Status *in, struct status *st)
+{
+	copy_text(st->routing, sizeof(st->routing), in->routing);
+	copy_text(st->bird_socket, sizeof(st->bird_socket), in->bird_socket);
+	st->bird_up = in->bird_up;
+	copy_text(st->bgp_export, sizeof(st->bgp_export), in->bgp_export);
+	for (size_t i = 0; i < in->n_bgp_sessions && i < STATUS_MAX_BGP_SESSIONS; i++) {
+		const NsaCtl__BgpSession *ps = in->bgp_sessions[i];
+		struct status_bgp_session *s = &st->bgp_sessions[st->n_bgp_sessions++];
+
+		copy_text(s->name, sizeof(s->name), ps->name);
+		/* A malformed address reads as none. */
+		if (!ps->peer || nodeaddr_parse(ps->peer, &s->peer) < 0)
+			memset(&s->peer, 0, sizeof(s->peer));
+		s->as = ps->as;
+		copy_text(s->state, sizeof(s->state), ps->state);
+		copy_text(s->info, sizeof(s->info), ps->info);
+		s->established = ps->established;
+	}
+	for (size_t i = 0; i < in->n_bgp_routes; i++) {
+		const NsaCtl__BgpRoute *pr = in->bgp_routes[i];
+		struct status_bgp_route *r = status_add_bgp_route(st);
+
+		if (!r)
+			break;
+		copy_text(r->prefix, sizeof(r->prefix), pr->prefix);
+		if (!pr->next_hop || nodeaddr_parse(pr->next_hop, &r->via) < 0)
+			memset(&r->via, 0, sizeof(r->via));
+	}
+}
+
 /* Builds a Status whose strings point into st (st must outlive it). */
-static NsaCtl__Status *status_to_proto(const struct status *st)
+static NsaCtl__Status *status_to_proto(const struct status *st, char (*bufs)[NODEADDR_STRLEN])
 {
 	NsaCtl__Status *out = xmalloc(sizeof(*out));
 
@@ -270,6 +344,7 @@ static NsaCtl__Status *status_to_proto(const struct status *st)
 	for (unsigned i = 0; i < st->n_session_states; i++)
 		out->session_states[i] = (char *)st->session_states[i];
 	counters_to_proto(st, out);
+	bgp_to_proto(st, out, bufs);
 	return out;
 }
 
@@ -293,6 +368,12 @@ static void status_proto_free(NsaCtl__Status *out)
 	}
 	free(out->peers);
 	free(out->session_states);
+	for (size_t i = 0; i < out->n_bgp_sessions; i++)
+		free(out->bgp_sessions[i]);
+	free(out->bgp_sessions);
+	for (size_t i = 0; i < out->n_bgp_routes; i++)
+		free(out->bgp_routes[i]);
+	free(out->bgp_routes);
 	for (size_t i = 0; i < out->n_counters; i++)
 		free(out->counters[i]);
 	free(out->counters);
@@ -396,6 +477,7 @@ static void status_from_proto(const NsaCtl__Status *in, struct status *st)
 		copy_text(st->session_states[st->n_session_states++], STATUS_STATE_MAX,
 			  in->session_states[i]);
 	counters_from_proto(in, st);
+	bgp_from_proto(in, st);
 }
 
 /* ---- server ---- */
@@ -421,7 +503,10 @@ static void reply_with(struct ctl_client *c, enum ctl_result result, const char 
 		       const struct status *st, NsaCtl__CniResult *cni)
 {
 	NsaCtl__Response resp = NSA_CTL__RESPONSE__INIT;
-	NsaCtl__Status *status = st ? status_to_proto(st) : NULL;
+	/* The BGP sessions' and routes' addresses as text, for the Status. */
+	char(*addrs)[NODEADDR_STRLEN] =
+	    st ? xcalloc(st->n_bgp_sessions + st->n_bgp_routes + 1, NODEADDR_STRLEN) : NULL;
+	NsaCtl__Status *status = st ? status_to_proto(st, addrs) : NULL;
 	int ret;
 
 	resp.result = (NsaCtl__Result)result;
@@ -441,6 +526,7 @@ static void reply_with(struct ctl_client *c, enum ctl_result result, const char 
 		c->closing = true;
 	}
 	status_proto_free(status);
+	free(addrs);
 	/* A client that sends requests and never reads the answers (they pile
 	 * up here, not in its socket) would grow the agent without bound. */
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > CTL_OUTPUT_MAX) {

@@ -26,7 +26,15 @@
  * undumpable with a zero core limit before the key is read, so no core
  * file ever holds it. Without a key the agent still runs, and
  * says loudly at start that its sessions are unauthenticated. The peer
- * listener binds the node IP unless --listen says otherwise. */
+ * listener binds the node IP unless --listen says otherwise.
+ *
+ * --routing bgp (issue 17): no peer sessions and no listener at all. The
+ * rde still plans the local topology around the explicit subnet; routes
+ * between nodes are BIRD's, which the agent drives (src/birdc.c) with the
+ * include it renders (src/bird.c) from the config, the topology and this
+ * host's networks. Our subnet is exported only once BIRD has shown what
+ * the cluster announces (bird_export_next): a node that finds its subnet
+ * already announced by another next hop is the later one, and refuses. */
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -49,6 +57,8 @@
 #include <event2/event.h>
 
 #include "nsagent/backend.h"
+#include "nsagent/bird.h"
+#include "nsagent/birdc.h"
 #include "nsagent/cni_ops.h"
 #include "nsagent/ctl.h"
 #include "nsagent/daemon.h"
@@ -108,6 +118,11 @@ struct daemon {
 	struct probe *probe;  /* data-path probes; NULL when probe-interval is off */
 	struct probe *probe6; /* the same over IPv6; NULL also when ipv6 is off */
 	struct event *sig_hup;
+	/* --routing bgp: BIRD, whether our subnets are exported, and whether
+	 * some session was up at the previous read-back. */
+	struct birdc *birdc;
+	enum bird_export bgp_export;
+	bool bgp_was_established;
 	struct timespec started;
 	char problem[sizeof(
 	    ((struct kern_error *)0)->message)]; /* the last kernel failure; "" = healthy */
@@ -1008,6 +1023,63 @@ static void attachment_status(struct daemon *d, const struct nsalloc_entry *e, s
 	}
 }
 
+/* --routing bgp: what BIRD says, and why the node is not healthy. */
+static void bgp_status(struct daemon *d, struct status *st)
+{
+	const struct birdc_view *v;
+	char p[PREFIX_STRLEN], a[NODEADDR_STRLEN];
+
+	snprintf(st->routing, sizeof(st->routing), "%s",
+		 d->cfg->routing == CFG_ROUTING_BGP ? "bgp" : "mesh");
+	if (d->cfg->routing != CFG_ROUTING_BGP)
+		return;
+	snprintf(st->bird_socket, sizeof(st->bird_socket), "%s", d->cfg->bird_socket);
+	snprintf(st->bgp_export, sizeof(st->bgp_export), "%s", bird_export_name(d->bgp_export));
+	if (!d->birdc)
+		return;
+	v = birdc_view(d->birdc);
+	st->bird_up = v->up;
+	for (unsigned i = 0; i < v->n_sessions && i < STATUS_MAX_BGP_SESSIONS; i++) {
+		const struct bird_session *s = &v->sessions[i];
+		struct status_bgp_session *out = &st->bgp_sessions[st->n_bgp_sessions++];
+
+		snprintf(out->name, sizeof(out->name), "%s", s->name);
+		if (s->peer < d->cfg->n_bgp_peers) {
+			out->peer = d->cfg->bgp_peers[s->peer].addr;
+			out->as = d->cfg->bgp_peers[s->peer].as_set ? d->cfg->bgp_peers[s->peer].as
+								    : d->cfg->bgp_as;
+		}
+		snprintf(out->state, sizeof(out->state), "%s", s->state);
+		snprintf(out->info, sizeof(out->info), "%s", s->info);
+		out->established = s->established;
+	}
+	for (unsigned i = 0; i < v->n_routes; i++) {
+		const struct bird_route *r = &v->routes[i];
+		struct status_bgp_route *out = status_add_bgp_route(st);
+
+		if (!out)
+			break;
+		if (r->family == AF_INET6)
+			addr6_format_prefix(&r->prefix6, out->prefix);
+		else
+			addr_format_prefix(&r->prefix, out->prefix);
+		out->via = r->via;
+	}
+	if (!st->healthy)
+		return;
+	if (v->problem[0]) {
+		st->healthy = false;
+		snprintf(st->problem, sizeof(st->problem), "%s", v->problem);
+	} else if (d->bgp_export == BIRD_EXPORT_REFUSED) {
+		st->healthy = false;
+		snprintf(st->problem, sizeof(st->problem),
+			 "subnet %s is announced over BGP by %s: this node refuses to announce it "
+			 "too (give it another --subnet)",
+			 addr_format_prefix(&d->topo.subnet, p),
+			 nodeaddr_format(&v->conflict_via, a));
+	}
+}
+
 static void on_status(void *arg, struct status *st)
 {
 	struct daemon *d = arg;
@@ -1055,6 +1127,7 @@ static void on_status(void *arg, struct status *st)
 			namespace_status(d, e, st);
 	}
 	peer_status(d, st);
+	bgp_status(d, st);
 }
 
 /* ---- CNI attachments (src/cni_ops.c decides; these do) ---- */
@@ -1199,6 +1272,7 @@ static void choose_underlay(struct daemon *d)
 
 static void daemon_free(struct daemon *d)
 {
+	birdc_free(d->birdc);
 	peer_mgr_free(d->peers);
 	wg_free(d->wg);
 	rde_free(d->rde);
@@ -1406,6 +1480,22 @@ static int start_wireguard(struct daemon *d)
 	return ret;
 }
 
+/* This host's own networks (IPv6 ones with ipv6 on): routes into them are
+ * refused, from adverts (rde) and from BGP (BIRD's import filter). */
+static void local_networks(const struct cfg *cfg, struct prefix **local, unsigned *n_local,
+			   struct prefix6 **local6, unsigned *n_local6)
+{
+	struct kern_error kerr = {{0}};
+
+	if (kern_local_prefixes(cfg->bridge, local, n_local, &kerr) < 0)
+		log_warn("%s; routes from other nodes are checked against the cluster range only",
+			 kerr.message);
+	if (cfg->ipv6 && kern_local_prefixes6(cfg->bridge, local6, n_local6, &kerr) < 0)
+		log_warn("%s; IPv6 routes from other nodes are checked against the cluster range "
+			 "only",
+			 kerr.message);
+}
+
 /* The route decision engine, with the routes an earlier run installed:
  * they stay installed, as stale, until their owners re-advertise or the
  * restart time ends (graceful restart). */
@@ -1421,11 +1511,7 @@ static void start_rde(struct daemon *d)
 	unsigned n_adopted = 0, n_local = 0, n_local6 = 0;
 	struct timespec now;
 
-	if (kern_local_prefixes(cfg->bridge, &local, &n_local, &kerr) < 0)
-		log_warn("%s; adverts are checked against the cluster range only", kerr.message);
-	if (cfg->ipv6 && kern_local_prefixes6(cfg->bridge, &local6, &n_local6, &kerr) < 0)
-		log_warn("%s; IPv6 adverts are checked against the cluster range only",
-			 kerr.message);
+	local_networks(cfg, &local, &n_local, &local6, &n_local6);
 	memcpy(rc.node_id, d->state->node_id, NODE_ID_LEN);
 	rc.cluster = cfg->cluster_cidr;
 	rc.subnet_len = 24;
@@ -1455,6 +1541,10 @@ static void start_rde(struct daemon *d)
 	d->rde = rde_new(&rc, &ops, d);
 	free(local);
 	free(local6);
+	/* BIRD's routes are BIRD's; ours from an earlier mesh run go with
+	 * the first plan (it has none). */
+	if (cfg->routing == CFG_ROUTING_BGP)
+		return;
 	if (kern_get_routes(d->kern, &adopted, &n_adopted, &kerr) < 0) {
 		log_warn("cannot read existing routes (none adopted): %s", kerr.message);
 		n_adopted = 0;
@@ -1469,6 +1559,101 @@ static void start_rde(struct daemon *d)
 	if (kern_set_routes(d->kern, adopted, n_adopted, &kerr) < 0)
 		log_error("%s", kerr.message);
 	free(adopted);
+}
+
+/* The include for BIRD, from the config, the topology (our /64 follows
+ * the subnet) and this host's networks, as they are now. */
+static char *render_bird(struct daemon *d)
+{
+	const struct cfg *cfg = d->cfg;
+	struct bird_config bc = {0};
+	struct prefix *local = NULL;
+	struct prefix6 *local6 = NULL;
+	unsigned n_local = 0, n_local6 = 0;
+	char *text;
+
+	local_networks(cfg, &local, &n_local, &local6, &n_local6);
+	bc.node_ip = d->node_ip;
+	bc.local_as = cfg->bgp_as;
+	bc.peers = cfg->bgp_peers;
+	bc.n_peers = cfg->n_bgp_peers;
+	bc.bridge = cfg->bridge;
+	bc.cluster = cfg->cluster_cidr;
+	bc.subnet_len = CFG_NODE_SUBNET_LEN;
+	bc.subnet = d->topo.subnet;
+	bc.ipv6 = cfg->ipv6;
+	bc.cluster6 = cfg->cluster_cidr6;
+	bc.subnet6 = d->topo.subnet6;
+	bc.subnet6_set = d->topo.subnet6_set;
+	bc.local = local;
+	bc.n_local = n_local;
+	bc.local6 = local6;
+	bc.n_local6 = n_local6;
+	bc.export = d->bgp_export;
+	bc.bfd = true;
+	text = bird_render(&bc);
+	free(local);
+	free(local6);
+	return text;
+}
+
+static void update_bird(struct daemon *d)
+{
+	char *text = render_bird(d);
+
+	birdc_set_include(d->birdc, text);
+	free(text);
+}
+
+/* BIRD was read back: export our subnets once a session has been up for
+ * two read-backs (BIRD has had the table) and nobody else announces them. */
+static void on_bird_polled(void *arg)
+{
+	struct daemon *d = arg;
+	const struct birdc_view *v = birdc_view(d->birdc);
+	enum bird_export next;
+	bool established = false;
+	char p[PREFIX_STRLEN], a[NODEADDR_STRLEN];
+
+	for (unsigned i = 0; i < v->n_sessions; i++)
+		established = established || v->sessions[i].established;
+	next = bird_export_next(d->bgp_export, established && d->bgp_was_established, v->conflict);
+	d->bgp_was_established = established;
+	addr_format_prefix(&d->topo.subnet, p);
+	nodeaddr_format(&v->conflict_via, a);
+	if (next == d->bgp_export)
+		return;
+	if (next == BIRD_EXPORT_REFUSED)
+		log_error("subnet %s is already announced over BGP by %s: this node is the later "
+			  "one and does NOT announce it (give it another --subnet)",
+			  p, a);
+	else if (d->bgp_export == BIRD_EXPORT_REFUSED)
+		log_info("subnet %s is no longer announced by another node: announcing it", p);
+	else
+		log_info("announcing subnet %s over BGP (no other node announces it)", p);
+	d->bgp_export = next;
+	update_bird(d);
+}
+
+/* --routing bgp: the include written now (BIRD may start after us), and
+ * BIRD driven from here on. */
+static int start_bird(struct daemon *d)
+{
+	static const struct birdc_ops ops = {.polled = on_bird_polled};
+	struct birdc_config bc = {0};
+
+	bc.socket_path = d->cfg->bird_socket;
+	bc.include_path = d->cfg->bird_config;
+	bc.subnet = d->topo.subnet;
+	bc.node_ip = d->node_ip;
+	d->bgp_export = BIRD_EXPORT_HELD;
+	if (birdc_new(d->base, &bc, &ops, d, &d->birdc) < 0)
+		return -1;
+	log_info("routing bgp: BIRD at %s, include %s, AS %u, %u BGP peer(s); no nsagent peer "
+		 "sessions",
+		 d->cfg->bird_socket, d->cfg->bird_config, d->cfg->bgp_as, d->cfg->n_bgp_peers);
+	update_bird(d);
+	return 0;
 }
 
 /* The peer sessions, feeding the rde. Nothing is dialled before
@@ -1555,7 +1740,7 @@ int daemon_run(const struct cfg *cfg)
 	if (start_wireguard(&d) < 0)
 		goto out;
 	start_rde(&d);
-	if (start_sessions(&d) < 0)
+	if (cfg->routing == CFG_ROUTING_MESH && start_sessions(&d) < 0)
 		goto out;
 
 	d.sig_term = evsignal_new(d.base, SIGTERM, on_stop_signal, &d);
@@ -1573,7 +1758,18 @@ int daemon_run(const struct cfg *cfg)
 
 	/* With --subnet or a lease this reconciles the topology at once
 	 * (the rde's first plan); otherwise after the seeds have answered. */
-	ret = peer_mgr_start(d.peers);
+	if (cfg->routing == CFG_ROUTING_BGP) {
+		/* The explicit subnet is planned at once: the topology first. */
+		struct timespec now;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		rde_start(d.rde, (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000,
+			  false);
+		rde_flush(d.rde, (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000);
+		ret = d.failed || !d.have_topology ? -1 : start_bird(&d);
+	} else {
+		ret = peer_mgr_start(d.peers);
+	}
 	if (ret < 0 || d.failed)
 		goto out;
 	event_base_dispatch(d.base);
@@ -1581,7 +1777,8 @@ int daemon_run(const struct cfg *cfg)
 		goto out;
 	status = 0;
 	notify_send("STOPPING=1\nSTATUS=stopping");
-	peer_mgr_shutdown(d.peers, d.goodbye);
+	if (d.peers)
+		peer_mgr_shutdown(d.peers, d.goodbye);
 	/* Leaving takes the device down with its process; a restart keeps
 	 * both, so encrypted traffic flows on meanwhile. */
 	if (d.wg && d.goodbye == PEER_GOODBYE_LEAVE)

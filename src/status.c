@@ -231,6 +231,7 @@ void status_clear(struct status *st)
 	free(st->namespaces);
 	free(st->attachments);
 	free(st->peers);
+	free(st->bgp_routes);
 	status_init(st);
 }
 
@@ -246,6 +247,26 @@ static void *append_zeroed(void **v, unsigned *n, unsigned max, size_t size)
 	e = (char *)*v + (size_t)(*n)++ * size;
 	memset(e, 0, size);
 	return e;
+}
+
+struct status_bgp_route *status_add_bgp_route(struct status *st)
+{
+	return append_zeroed((void **)&st->bgp_routes, &st->n_bgp_routes, STATUS_MAX_PEERS,
+			     sizeof(*st->bgp_routes));
+}
+
+bool status_bgp(const struct status *st)
+{
+	return strcmp(st->routing, "bgp") == 0;
+}
+
+unsigned status_bgp_established(const struct status *st)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < st->n_bgp_sessions; i++)
+		n += st->bgp_sessions[i].established;
+	return n;
 }
 
 struct status_peer *status_add_peer(struct status *st)
@@ -427,6 +448,14 @@ static void print_node(const struct status *st, FILE *out)
 
 		snprintf(wg, sizeof(wg), "%s port %u", st->wg_public_key, st->wg_port);
 		table_row(&t, (const char *[]){"wireguard", wg});
+	}
+	if (status_bgp(st)) {
+		char routing[sizeof(st->bird_socket) + 96];
+
+		snprintf(routing, sizeof(routing), "bgp (BIRD %s: %s; our subnets: %s)",
+			 st->bird_socket, st->bird_up ? "answering" : "NOT ANSWERING",
+			 or_dash(st->bgp_export));
+		table_row(&t, (const char *[]){"routing", routing});
 	}
 	table_row(&t, (const char *[]){"health", st->healthy ? "ok" : "NOT HEALTHY"});
 	if (!st->healthy)
@@ -636,6 +665,46 @@ static void print_wireguard(const struct status *st, FILE *out)
 	table_print(&t, out);
 }
 
+/* --routing bgp: BIRD's sessions, and the routes it gives the kernel. */
+static void print_bgp(const struct status *st, FILE *out)
+{
+	struct table t = {.n_columns = 5};
+	struct table r = {.n_columns = 3};
+
+	fputc('\n', out);
+	if (!st->n_bgp_sessions)
+		fprintf(out, "no BGP sessions (BIRD %s)\n",
+			st->bird_up ? "answers" : "does not answer");
+	else
+		table_row(&t, (const char *[]){"BGP SESSION", "PEER", "AS", "STATE", "BGP STATE"});
+	for (unsigned i = 0; i < st->n_bgp_sessions; i++) {
+		const struct status_bgp_session *s = &st->bgp_sessions[i];
+		char a[NODEADDR_STRLEN], as[16];
+
+		snprintf(as, sizeof(as), "%" PRIu32, s->as);
+		table_row(&t, (const char *[]){s->name, nodeaddr_format(&s->peer, a), as,
+					       or_dash(s->state), or_dash(s->info)});
+	}
+	if (st->n_bgp_sessions)
+		table_print(&t, out);
+	fputc('\n', out);
+	if (!st->n_bgp_routes) {
+		fprintf(out, "no routes from BGP\n");
+		return;
+	}
+	table_row(&r, (const char *[]){"SUBNET", "VIA", "SOURCE"});
+	for (unsigned i = 0; i < st->n_bgp_routes; i++) {
+		char a[NODEADDR_STRLEN];
+
+		table_row(&r, (const char *[]){st->bgp_routes[i].prefix,
+					       nodeaddr_is_zero(&st->bgp_routes[i].via)
+						   ? "-"
+						   : nodeaddr_format(&st->bgp_routes[i].via, a),
+					       "bgp"});
+	}
+	table_print(&r, out);
+}
+
 void status_print_text(const struct status *st, FILE *out)
 {
 	print_node(st, out);
@@ -650,6 +719,8 @@ void status_print_text(const struct status *st, FILE *out)
 	print_peers6(st, out);
 	print_paths(st, out);
 	print_wireguard(st, out);
+	if (status_bgp(st))
+		print_bgp(st, out);
 }
 
 /* ---- JSON ---- */
@@ -890,6 +961,46 @@ static json_object *routes_json(const struct status *st)
 	return routes;
 }
 
+/* --routing bgp's part; null in mesh mode. */
+static json_object *bgp_json(const struct status *st)
+{
+	json_object *bgp, *sessions, *routes;
+
+	if (!status_bgp(st))
+		return NULL;
+	bgp = json_object_new_object();
+	json_object_object_add(bgp, "bird_socket", json_string_or_null(st->bird_socket));
+	json_object_object_add(bgp, "bird_up", json_object_new_boolean(st->bird_up));
+	json_object_object_add(bgp, "export", json_string_or_null(st->bgp_export));
+	sessions = json_object_new_array();
+	for (unsigned i = 0; i < st->n_bgp_sessions; i++) {
+		const struct status_bgp_session *s = &st->bgp_sessions[i];
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "name", json_object_new_string(s->name));
+		json_object_object_add(o, "peer", json_nodeaddr_or_null(&s->peer));
+		json_object_object_add(o, "as", json_object_new_int64(s->as));
+		json_object_object_add(o, "state", json_string_or_null(s->state));
+		json_object_object_add(o, "bgp_state", json_string_or_null(s->info));
+		json_object_object_add(o, "established", json_object_new_boolean(s->established));
+		json_object_array_add(sessions, o);
+	}
+	json_object_object_add(bgp, "sessions", sessions);
+	routes = json_object_new_array();
+	for (unsigned i = 0; i < st->n_bgp_routes; i++) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "subnet",
+				       json_object_new_string(st->bgp_routes[i].prefix));
+		json_object_object_add(o, "next_hop",
+				       json_nodeaddr_or_null(&st->bgp_routes[i].via));
+		json_object_object_add(o, "source", json_object_new_string("bgp"));
+		json_object_array_add(routes, o);
+	}
+	json_object_object_add(bgp, "routes", routes);
+	return bgp;
+}
+
 void status_print_json(const struct status *st, FILE *out)
 {
 	json_object *root = json_object_new_object();
@@ -903,6 +1014,9 @@ void status_print_json(const struct status *st, FILE *out)
 	json_object_object_add(root, "state_save_errors",
 			       json_count(st->counters[STATUS_STATE_SAVE_ERRORS]));
 	json_object_object_add(root, "node", node_json(st));
+	json_object_object_add(root, "routing",
+			       json_object_new_string(st->routing[0] ? st->routing : "mesh"));
+	json_object_object_add(root, "bgp", bgp_json(st));
 	json_object_object_add(root, "namespaces", namespaces_json(st));
 	json_object_object_add(root, "attachments", attachments_json(st));
 	json_object_object_add(root, "peers", peers_json(st));

@@ -71,6 +71,21 @@ static void node_gauges(const struct status *st, FILE *out)
 			sample_count(out, PROM_PREFIX "sessions", "state", st->session_states[i],
 				     status_sessions_in(st, st->session_states[i]));
 	}
+	if (status_bgp(st)) {
+		family(out, PROM_PREFIX "bird_up", "gauge",
+		       "1 when BIRD answers on its control socket (--routing bgp).");
+		sample_count(out, PROM_PREFIX "bird_up", NULL, NULL, st->bird_up);
+		family(out, PROM_PREFIX "bgp_sessions_up", "gauge",
+		       "BGP sessions in state Established (--routing bgp).");
+		sample_count(out, PROM_PREFIX "bgp_sessions_up", NULL, NULL,
+			     status_bgp_established(st));
+		family(out, PROM_PREFIX "bgp_sessions", "gauge",
+		       "BGP sessions configured (--bgp-peer), as BIRD shows them.");
+		sample_count(out, PROM_PREFIX "bgp_sessions", NULL, NULL, st->n_bgp_sessions);
+		family(out, PROM_PREFIX "bgp_routes", "gauge",
+		       "Cluster routes BIRD gives the kernel (--routing bgp).");
+		sample_count(out, PROM_PREFIX "bgp_routes", NULL, NULL, st->n_bgp_routes);
+	}
 	family(out, PROM_PREFIX "routes", "gauge", "Cross-node routes in the kernel, by state.");
 	for (enum status_route r = STATUS_ROUTE_INSTALLED; r <= STATUS_ROUTE_STALE; r++)
 		sample_count(out, PROM_PREFIX "routes", "state", status_route_name(r),

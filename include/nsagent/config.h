@@ -50,6 +50,30 @@ enum cfg_encrypt {
 	CFG_ENCRYPT_ALL,    /* every peer, as --backend wireguard */
 };
 
+/* Who exchanges the routes between nodes (--routing). */
+enum cfg_routing {
+	CFG_ROUTING_MESH, /* the agents' own full-mesh sessions */
+	CFG_ROUTING_BGP,  /* BIRD, driven through its control socket (src/birdc.c) */
+};
+
+/* The length every node's IPv4 subnet has in a cluster (the rde's, and
+ * what BGP import filters demand). */
+#define CFG_NODE_SUBNET_LEN 24
+/* A private ASN (RFC 6996) as the default local AS of --routing bgp. */
+#define CFG_DEFAULT_BGP_AS 64512
+/* AS_TRANS (RFC 6793): never a real AS. */
+#define CFG_BGP_AS_TRANS 23456
+#define CFG_MAX_BGP_PEERS 16
+#define CFG_DEFAULT_BIRD_CONFIG "/etc/bird/nsagent.conf"
+#define CFG_DEFAULT_BIRD_SOCKET "/run/bird/bird.ctl"
+
+/* A --bgp-peer: a route reflector or router BIRD holds a session with. */
+struct cfg_bgp_peer {
+	struct nodeaddr addr;
+	uint32_t as; /* its AS: as given, else ours (iBGP) */
+	bool as_set; /* given explicitly (printed back as IP:AS) */
+};
+
 /* WireGuard's IANA-less but customary port (wg-quick's examples, flannel). */
 #define CFG_DEFAULT_WIREGUARD_PORT 51820
 #define CFG_DEFAULT_WIREGUARD_USERSPACE "wireguard-go"
@@ -111,6 +135,14 @@ struct cfg {
 	enum cfg_encrypt encrypt;  /* --encrypt */
 	uint16_t wireguard_port;   /* --wireguard-port: the device's UDP port */
 	char *wireguard_userspace; /* --wireguard-userspace: wireguard-go to run */
+
+	/* Routing through BIRD (issue 17). */
+	enum cfg_routing routing;			  /* --routing */
+	uint32_t bgp_as;				  /* --bgp-as: the local AS */
+	struct cfg_bgp_peer bgp_peers[CFG_MAX_BGP_PEERS]; /* --bgp-peer, repeatable */
+	unsigned n_bgp_peers;
+	char *bird_config; /* --bird-config: the include nsagent renders */
+	char *bird_socket; /* --bird-socket: BIRD's control socket */
 
 	/* Private to config.c: where each setting was last set ("--flag" or
 	 * "file:line"), so that cfg_validate can point at the right place. */

@@ -160,6 +160,23 @@ struct status_peer {
 	uint64_t wg_tx_bytes;
 };
 
+/* --routing bgp: one of the node's BGP sessions, as BIRD shows it. */
+#define STATUS_MAX_BGP_SESSIONS 16
+struct status_bgp_session {
+	char name[32];	     /* BIRD's protocol name, nsagent_peerN */
+	struct nodeaddr peer; /* the --bgp-peer it talks to */
+	uint32_t as;
+	char state[16]; /* BIRD's protocol state (up, start, ...) */
+	char info[64];	/* the BGP state (Established, Active, ...) */
+	bool established;
+};
+
+/* --routing bgp: a cluster route BIRD gives the kernel (source "bgp"). */
+struct status_bgp_route {
+	char prefix[PREFIX6_STRLEN]; /* IPv4 or IPv6 */
+	struct nodeaddr via;	     /* zero: none (a device route) */
+};
+
 struct status {
 	char version[32];
 	uint32_t pid;
@@ -192,6 +209,17 @@ struct status {
 	char session_states[STATUS_MAX_SESSION_STATES][STATUS_STATE_MAX];
 	unsigned n_session_states;
 	uint64_t counters[STATUS_COUNTER_COUNT];
+	/* Routing (issue 17): "mesh" or "bgp" ("" = mesh, an older agent);
+	 * with bgp, BIRD's socket, whether it answers, whether our subnets
+	 * are exported ("held", "on", "refused"), the sessions and routes. */
+	char routing[8];
+	char bird_socket[108];
+	bool bird_up;
+	char bgp_export[16];
+	struct status_bgp_session bgp_sessions[STATUS_MAX_BGP_SESSIONS];
+	unsigned n_bgp_sessions;
+	struct status_bgp_route *bgp_routes;
+	unsigned n_bgp_routes;
 };
 
 /* A family of counters: samples first .. first + n - 1, told apart by the
@@ -241,6 +269,10 @@ void status_clear(struct status *st);
 struct status_peer *status_add_peer(struct status *st);
 struct status_namespace *status_add_namespace(struct status *st);
 struct status_attachment *status_add_attachment(struct status *st);
+struct status_bgp_route *status_add_bgp_route(struct status *st);
+/* routing is bgp. */
+bool status_bgp(const struct status *st);
+unsigned status_bgp_established(const struct status *st);
 
 const char *status_route_name(enum status_route route);
 const char *status_probe_name(enum status_probe probe);

@@ -47,6 +47,7 @@ expect "check-config " nsagent --config /etc/x ch
 expect "debug error info warn " nsagent --log-level ""
 expect "auto direct vxlan wireguard " nsagent run --backend ""
 expect "all off routed " nsagent run --encrypt ""
+expect "bgp mesh " nsagent run --routing ""
 expect "rotate-key " nsagent rot
 expect "--max-connections --max-peers " nsagent --peer node2 --max
 expect "--config --json --run-dir " nsagent status --

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # The unit tests, one cmocka program per module (test_MODULE.c), each
 # linked against nsagent_core (see nsa_unit in tests/CMakeLists.txt).
-foreach(module addr addr6 backend backoff claim cni_ops config frame log metrics nodeaddr notify nsalloc pidfile probe rde
+foreach(module addr addr6 backend backoff bird claim cni_ops config frame log metrics nodeaddr notify nsalloc pidfile probe rde
     rib
     state status wgkey wguapi wire)
   nsa_unit(test_${module})

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# --routing bgp through real BIRD (issue 17): three nodes and a route
+# reflector (host4, plain BIRD with deploy/bird/rr.conf, no nsagent) on
+# one switch, each host's BIRD with its own config and control socket
+# under its private /run.
+#   - The agents start before BIRD: each writes its include at once, and
+#     status (text and JSON) names BIRD and the socket as the problem,
+#     health not ok; once BIRD runs, health is ok.
+#   - Every node's NS1 reaches every other's, over routes BIRD installed
+#     (proto bird); there is no nsagent peer session nor listener, and each
+#     node holds exactly its one BGP session.
+#   - Hostile routes announced by the reflector (a /17 over the cluster, a
+#     default route, a node's own subnet) reach the nodes and are refused
+#     by their import filters: in no node's kernel.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/peers_lib.sh"
+
+command -v bird >/dev/null || fail "bird (Debian's bird2) is not installed: deploy/deps.sh"
+lab_init
+lab up --hosts 4 --no-agent >/dev/null || fail "deploy/lab up"
+labdir=/run/nsagent-lab/$NSAGENT_LAB
+RR=192.168.1.8 # host4
+NODES=(host1 host2 host3)
+INCLUDE=/etc/nsagent/bird-nsagent.conf # the host's /etc/nsagent is its own
+
+bird_on() { lab exec "$1" -- birdc -s /run/bird/bird.ctl "${@:2}"; }
+start_bird() {
+	lab exec "$1" -- sh -c 'mkdir -p /run/bird &&
+		bird -c /etc/nsagent/bird.conf -s /run/bird/bird.ctl -P /run/bird/bird.pid' ||
+		fail "$1: bird does not start"
+}
+# BIRD runs in the host's namespaces: `lab down` ends every process there.
+
+# The reflector: deploy/bird/rr.conf as it is.
+echo "include \"$NSAGENT_SOURCE_DIR/deploy/bird/rr.conf\";" >"$labdir/host4/etc/bird.conf"
+for h in "${NODES[@]}"; do
+	i=${h#host}
+	echo "include \"$INCLUDE\";" >"$labdir/$h/etc/bird.conf"
+	lab agent "$h" start --bare -- --node-ip "192.168.1.$((4 + i))" \
+		--subnet "172.16.$((i - 1)).0/24" --routing bgp --bgp-peer "$RR" \
+		--bird-config "$INCLUDE" --bird-socket /run/bird/bird.ctl --probe-interval off \
+		>/dev/null || fail "$h: agent does not start in bgp mode"
+done
+
+# BIRD absent: the include is there, status says why the node is not healthy.
+for h in "${NODES[@]}"; do
+	[[ -s $labdir/$h/etc/bird-nsagent.conf ]] || fail "$h: no include written while BIRD is absent"
+	grep_q 'protocol bgp nsagent_peer1' "$labdir/$h/etc/bird-nsagent.conf" ||
+		fail "$h: the include has no session to the reflector"
+	json=$(status_json "$h") && fail "$h: status exits 0 while BIRD does not answer"
+	jq -e '.healthy == false and (.problem | test("BIRD.*/run/bird/bird.ctl")) and
+		.routing == "bgp" and .bgp.bird_up == false and .bgp.bird_socket == "/run/bird/bird.ctl"' \
+		<<<"$json" >/dev/null || fail "$h: status --json does not name BIRD and its socket: $json"
+	text=$(lab exec "$h" -- "$NSAGENT" status) && fail "$h: status text exits 0"
+	grep -E '^problem +BIRD is not answering on its control socket /run/bird/bird.ctl' <<<"$text" |
+		grep_q . || fail "$h: status text does not name BIRD's socket: $text"
+	grep_q 'NOT HEALTHY' <<<"$text" || fail "$h: status text not NOT HEALTHY: $text"
+done
+
+start_bird host4
+for h in "${NODES[@]}"; do start_bird "$h"; done
+
+healthy() { status_json "$1" | jq -e '.healthy == true and .bgp.bird_up == true' >/dev/null; }
+for h in "${NODES[@]}"; do
+	poll 30 healthy "$h" || fail "$h: not healthy 30 s after BIRD started: $(status_json "$h")"
+done
+
+# Every node: the two others' subnets, from BIRD, via their node IPs.
+bird_routes() { lab exec "$1" -- ip -4 route show proto bird | awk '{print $1, $2, $3}' | sort; }
+want_routes() {
+	local i=${1#host} j out=
+	for j in 1 2 3; do
+		((j == i)) || out+="172.16.$((j - 1)).0/24 via 192.168.1.$((4 + j))"$'\n'
+	done
+	printf '%s' "$out"
+}
+has_routes() { [[ $(bird_routes "$1") == "$(want_routes "$1" | sed '/^$/d')" ]]; }
+for h in "${NODES[@]}"; do
+	poll 30 has_routes "$h" || fail "$h: BGP routes are '$(bird_routes "$h")', want '$(want_routes "$h")'"
+done
+
+# NS1 to NS1, every ordered pair.
+for a in 1 2 3; do
+	for b in 1 2 3; do
+		((a != b)) || continue
+		lab exec "host$a" NS1 -- ping -n -c 1 -W 2 "172.16.$((b - 1)).2" >/dev/null ||
+			fail "NS1@host$a cannot reach NS1@host$b (172.16.$((b - 1)).2)"
+	done
+done
+
+# No nsagent peer session nor listener; one BGP session each, up, and the
+# routes status shows with their next hops and source bgp.
+for h in "${NODES[@]}"; do
+	json=$(status_json "$h")
+	jq -e '(.peers | length) == 0 and (.bgp.sessions | length) == 1 and
+		.bgp.sessions[0].established == true and .bgp.sessions[0].peer == "192.168.1.8" and
+		.bgp.export == "on" and (.bgp.routes | length) == 2 and
+		(.bgp.routes | all(.source == "bgp" and (.next_hop | test("^192\\.168\\.1\\."))))' \
+		<<<"$json" >/dev/null || fail "$h: status --json BGP view: $json"
+	[[ $(lab exec "$h" -- ss -Htln 'sport = :7470' | grep -c .) == 0 ]] ||
+		fail "$h: something listens on the nsagent peer port in bgp mode"
+	[[ $(sessions "$h") == 0 ]] || fail "$h: nsagent peer sessions in bgp mode"
+	[[ $(lab exec "$h" -- ss -Htn state established '( dport = :179 or sport = :179 )' | grep -c .) == 1 ]] ||
+		fail "$h: not exactly one BGP session"
+	text=$(lab exec "$h" -- "$NSAGENT" status) || fail "$h: status exits $? while healthy"
+	grep -E '^nsagent_peer1 +192\.168\.1\.8 +64512 +up +Established' <<<"$text" | grep_q . ||
+		fail "$h: status text has no established BGP session: $text"
+done
+metrics_ok=$(lab exec host1 -- "$NSAGENT" status --json | jq -r '.bgp.routes | length')
+[[ $metrics_ok == 2 ]] || fail "host1: $metrics_ok BGP routes in status"
+
+# Hostile routes at the reflector: a /17 over the cluster, a default route
+# and host2's own subnet (blackholes: BGP gives them the reflector as
+# next hop).
+cat >"$labdir/host4/etc/bird.conf" <<CONF
+include "$NSAGENT_SOURCE_DIR/deploy/bird/rr.conf";
+protocol static hostile {
+	ipv4;
+	route 172.16.0.0/17 blackhole;
+	route 0.0.0.0/0 blackhole;
+	route 172.16.1.0/24 blackhole;
+}
+CONF
+bird_on host4 configure >/dev/null || fail "the reflector does not take the hostile routes"
+# Each node's BIRD has received them and filtered them out.
+filtered() {
+	local out
+	out=$(bird_on "$1" show route filtered) || return 1
+	grep_q '^172\.16\.0\.0/17 ' <<<"$out" && grep_q '^0\.0\.0\.0/0 ' <<<"$out"
+}
+for h in "${NODES[@]}"; do
+	poll 30 filtered "$h" || fail "$h: the hostile routes did not arrive (filtered): $(bird_on "$h" show route filtered)"
+	routes_now=$(lab exec "$h" -- ip -4 route show proto bird)
+	grep_q -E '^(172\.16\.0\.0/17|default) ' <<<"$routes_now" &&
+		fail "$h: a hostile route is in the kernel: $routes_now"
+done
+bird_on host2 show route filtered 172.16.1.0/24 | grep_q '172.16.1.0/24' ||
+	fail "host2: its own subnet from the reflector was not filtered"
+lab exec host2 -- ip -4 route show proto bird | grep_q '^172\.16\.1\.0/24' &&
+	fail "host2: took a BGP route for its own subnet"
+# And traffic still flows.
+lab exec host1 NS1 -- ping -n -c 1 -W 2 172.16.2.2 >/dev/null || fail "NS1@host1 lost host3"
+echo "PASS: BGP through BIRD: 3 nodes + reflector, all pairs reach, hostile routes refused"
