@@ -66,3 +66,17 @@ echo "deps.sh: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+
+# bird2 and prometheus are test tools here (the tests run them inside lab
+# namespaces only), but their packages start a daemon in this host as a
+# service: a routing daemon and a web server the operator did not ask for.
+# Those this run installed are stopped and disabled; one that was already
+# there is the operator's and left as it is.
+if [[ -d /run/systemd/system ]]; then
+	for pkg in "${missing[@]}"; do
+		case $pkg in
+		bird2) systemctl disable --now bird.service >&2 || true ;;
+		prometheus) systemctl disable --now prometheus.service >&2 || true ;;
+		esac
+	done
+fi
