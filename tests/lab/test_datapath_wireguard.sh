@@ -10,8 +10,9 @@
 # lists host2's public key, as host2's status gives it, with a recent
 # handshake and host2's node address as endpoint; host1's status shows
 # mode wireguard, why, the handshake and bytes, and its key (never the
-# private one). The device's MTU and the namespaces' are the underlay's
-# less 60, and WireGuard's UDP is not connection-tracked.
+# private one), and that this kernel (no WireGuard module) made the agent
+# take the userspace WireGuard. The device's MTU and the namespaces' are
+# the underlay's less 60, and WireGuard's UDP is not connection-tracked.
 # shellcheck disable=SC2015 # "A && B || fail" is meant
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -64,5 +65,11 @@ p=$(status_json host1 | jq -c '.peers[] | select(.address == "192.168.1.6")')
 [[ $(jq -r .mode_reason <<<"$p") == "--backend wireguard; encrypted" ]] || fail "why: $p"
 [[ $(jq -r '.wireguard.last_handshake_ms' <<<"$p") -lt 180000 ]] || fail "handshake in status: $p"
 (($(jq -r '.wireguard.rx_bytes' <<<"$p") > 4 * 1024 * 1024)) || fail "bytes in status: $p"
-lab exec host1 -- "$NSAGENT" status | grep_q "^wireguard  .* port 51820" || fail "status text: no wireguard row"
+lab exec host1 -- "$NSAGENT" status | grep_q "^wireguard  .* port 51820, userspace (wireguard-go)$" ||
+	fail "status text: no wireguard row with its implementation: $(lab exec host1 -- "$NSAGENT" status | grep ^wireguard)"
+# This kernel has no WireGuard: the agent took the userspace one, said so.
+[[ $(status_json host1 | jq -r .node.wg_impl) == "userspace (wireguard-go)" ]] ||
+	fail "status --json wg_impl: $(status_json host1 | jq -c .node)"
+logs host1 'nsa-wg is userspace: the kernel has no WireGuard' ||
+	fail "the log does not say why userspace: $(log_last host1 | grep -i 'WireGuard: nsa-wg is')"
 echo PASS
