@@ -696,6 +696,25 @@ static void choose_path6(struct rde *rde, struct rde_node *node)
 	set_path6(rde, node);
 }
 
+/* Peers refused for a WireGuard next hop another had: chosen again once
+ * that other is gone (left, or its stale routes expired). */
+static void reconsider_next_hops(struct rde *rde)
+{
+	for (unsigned i = 0; i < rde->n_nodes; i++) {
+		struct rde_node *node = &rde->nodes[i];
+		struct rde_advert a;
+
+		if (node->no_path != wg_next_hop_collision || !node->up ||
+		    wg_next_hop_taken(rde, node))
+			continue;
+		memset(&a, 0, sizeof(a));
+		a.vtep = node->vtep;
+		memcpy(a.vtep_mac, node->vtep_mac, KERN_MAC_LEN);
+		choose_path(rde, node, &a);
+		choose_path6(rde, node);
+	}
+}
+
 /* ---- events ---- */
 
 struct rde *rde_new(const struct rde_config *config, const struct rde_ops *ops, void *arg)
@@ -836,6 +855,7 @@ void rde_session_down(struct rde *rde, const uint8_t node_id[NODE_ID_LEN], bool 
 			node->stale = false;
 			node_release(rde, node);
 		}
+		reconsider_next_hops(rde);
 		return;
 	}
 	rib_session_down(rde->rib, node_id, now_ms);
@@ -849,6 +869,7 @@ void rde_session_down(struct rde *rde, const uint8_t node_id[NODE_ID_LEN], bool 
 	}
 	/* Last: it may release nodes, which moves them in the table. */
 	expiry_update(rde, now_ms);
+	reconsider_next_hops(rde);
 }
 
 /* Entries of one family the session dropped: counted under verdict v in
@@ -1038,8 +1059,10 @@ void rde_hint(struct rde *rde, const uint8_t node_id[NODE_ID_LEN], const struct 
 
 void rde_tick(struct rde *rde, uint64_t now_ms)
 {
-	if (rde->next_expiry && now_ms >= rde->next_expiry)
+	if (rde->next_expiry && now_ms >= rde->next_expiry) {
 		expiry_update(rde, now_ms);
+		reconsider_next_hops(rde);
+	}
 	if (rde->claim_pending && now_ms >= rde->claim_deadline)
 		claim_now(rde, NULL, "claimed from the cluster range; not every seed answered");
 }

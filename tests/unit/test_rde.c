@@ -1206,7 +1206,8 @@ static void test_wg_underlay6(void **st)
 
 /* Two IPv6 peers whose node addresses fold to one WireGuard next hop:
  * the first keeps its routes, the later one gets none and says why (not
- * routed unencrypted, not over the first one's next hop). */
+ * routed unencrypted, not over the first one's next hop), until the
+ * first leaves. */
 static void test_wg_underlay6_next_hop_collision(void **st)
 {
 	static const uint8_t MID[NODE_ID_LEN] = {0x50};
@@ -1228,6 +1229,15 @@ static void test_wg_underlay6_next_hop_collision(void **st)
 	advert_wg_at(f, MID, "2001:db8:1::7", 4, (const uint8_t[KERN_WG_KEY_LEN]){0xd0}, 3);
 	assert_true(planned(f, NET(4)));
 	assert_null(view_of(f, MID).no_path);
+	/* The first leaves: the later one takes the next hop. */
+	rde_session_down(f->rde, HIGH, true, 4);
+	rde_flush(f->rde, 4);
+	assert_false(planned(f, NET(2)));
+	assert_true(planned(f, NET(3)));
+	assert_non_null(planned6(f, "fd6e:7361:6765:3::/64"));
+	v = view_of(f, LOW);
+	assert_true(v.routed && v.routed6 && v.encrypted);
+	assert_null(v.no_path);
 }
 
 /* Routes through the device to an IPv6 node read back at start: both
