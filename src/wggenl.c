@@ -459,6 +459,17 @@ static int on_family(const struct nlmsghdr *nlh, void *data)
 
 int wggenl_open(struct wggenl **out, char *msg, size_t size)
 {
+	int rc = wggenl_open_family(WG_GENL_NAME, out, msg, size);
+
+	if (rc == -ENOENT)
+		snprintf(msg, size,
+			 "the kernel has no WireGuard (generic netlink family \"%s\" not found)",
+			 WG_GENL_NAME);
+	return rc;
+}
+
+int wggenl_open_family(const char *family, struct wggenl **out, char *msg, size_t size)
+{
 	struct wggenl *g = xcalloc(1, sizeof(*g));
 	struct timeval tv = {.tv_sec = WGGENL_TIMEOUT_MS / 1000,
 			     .tv_usec = (WGGENL_TIMEOUT_MS % 1000) * 1000};
@@ -483,13 +494,11 @@ int wggenl_open(struct wggenl **out, char *msg, size_t size)
 	genl = mnl_nlmsg_put_extra_header(nlh, sizeof(*genl));
 	genl->cmd = CTRL_CMD_GETFAMILY;
 	genl->version = 1;
-	mnl_attr_put_strz(nlh, CTRL_ATTR_FAMILY_NAME, WG_GENL_NAME);
+	mnl_attr_put_strz(nlh, CTRL_ATTR_FAMILY_NAME, family);
 	a.data = &g->family;
 	rc = exchange(g, nlh, &a, "the family lookup", msg, size);
 	if (rc == -ENOENT)
-		snprintf(msg, size,
-			 "the kernel has no WireGuard (generic netlink family \"%s\" not found)",
-			 WG_GENL_NAME);
+		snprintf(msg, size, "no generic netlink family \"%s\"", family);
 	if (rc < 0)
 		goto fail;
 	*out = g;

@@ -31,6 +31,9 @@ struct wggenl;
  * -ENOENT when the kernel has no WireGuard (msg says so): the caller
  * takes the userspace path. */
 int wggenl_open(struct wggenl **out, char *msg, size_t size);
+/* The same for the generic-netlink family of that name (a test resolves
+ * "nlctrl", which every kernel has, through the same exchange). */
+int wggenl_open_family(const char *family, struct wggenl **out, char *msg, size_t size);
 void wggenl_close(struct wggenl *g);
 
 /* The WG_CMD_SET_DEVICE messages (family id family, ifname) that make

@@ -456,12 +456,30 @@ static void test_impl_choice(void **state)
 	assert_non_null(strstr(why, "--wireguard-userspace"));
 }
 
+/* The exchange against this kernel: "nlctrl" (every kernel's) resolves
+ * to GENL_ID_CTRL through a request, its answer and its ack; a family
+ * nobody registered is -ENOENT, named. */
+static void test_family_lookup(void **state)
+{
+	struct wggenl *g = NULL;
+	char msg[256] = "";
+
+	(void)state;
+	assert_int_equal(wggenl_open_family("nlctrl", &g, msg, sizeof(msg)), 0);
+	assert_int_equal(wggenl_family(g), GENL_ID_CTRL);
+	wggenl_close(g);
+	g = NULL;
+	assert_int_equal(wggenl_open_family("nsagent-none", &g, msg, sizeof(msg)), -ENOENT);
+	assert_null(g);
+	assert_string_equal(msg, "no generic netlink family \"nsagent-none\"");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_build_set),	cmocka_unit_test(test_build_set_split),
 	    cmocka_unit_test(test_parse_dump),	cmocka_unit_test(test_parse_malformed),
-	    cmocka_unit_test(test_impl_choice),
+	    cmocka_unit_test(test_impl_choice), cmocka_unit_test(test_family_lookup),
 	};
 
 	log_set_level(LOG_LEVEL_ERROR);
