@@ -18,8 +18,8 @@
  *
  * Kernel WireGuard is used where its generic-netlink family resolves
  * (wg_impl_choose), unless --wireguard-userspace names a program: the
- * same choice wg-quick(8) makes, and the kernel's is several times
- * cheaper per byte than wireguard-go.
+ * same choice wg-quick(8) makes (no process to supervise, no copy of
+ * every packet through a tun device).
  *
  * The process is started in its own session with WG_PROCESS_FOREGROUND=1
  * (`wireguard-go -f`), signals unblocked and at their defaults, output to
@@ -60,13 +60,13 @@
 #define WG_STABLE_MS 10000
 #define WG_STOP_WAIT_MS 3000
 #define WG_LOG_NAME "wireguard-go.log"
-#define STATUS_IMPL_LEN 128
+#define WG_IMPL_LEN 128
 
 struct wg_dev {
 	struct event_base *base;
 	struct event *timer;
 	struct wggenl *genl; /* kernel WireGuard; NULL: userspace */
-	char impl[STATUS_IMPL_LEN];
+	char impl[WG_IMPL_LEN];
 	char *userspace;
 	char *state_dir;
 	char *run_dir;
