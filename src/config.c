@@ -831,6 +831,7 @@ static int set_wireguard_port(struct cfg *cfg, const char *value, char *msg, siz
 
 static int set_wireguard_userspace(struct cfg *cfg, const char *value, char *msg, size_t size)
 {
+	cfg->wireguard_userspace_set = true;
 	/* A bare name is looked up in PATH when it is run (execvp). */
 	if (!strchr(value, '/') && value[0]) {
 		free(cfg->wireguard_userspace);

@@ -267,6 +267,7 @@ static NsaCtl__Status *status_to_proto(const struct status *st, char (*bufs)[NOD
 	out->key = st->key;
 	out->wg_public_key = (char *)st->wg_public_key;
 	out->wg_port = st->wg_port;
+	out->wg_impl = (char *)st->wg_impl;
 	out->n_namespaces = st->n_namespaces;
 	out->namespaces = xcalloc(st->n_namespaces + 1, sizeof(*out->namespaces));
 	for (unsigned i = 0; i < st->n_namespaces; i++) {
@@ -408,6 +409,7 @@ static void status_from_proto(const NsaCtl__Status *in, struct status *st)
 	st->key = in->key;
 	copy_text(st->wg_public_key, sizeof(st->wg_public_key), in->wg_public_key);
 	st->wg_port = (uint16_t)in->wg_port;
+	copy_text(st->wg_impl, sizeof(st->wg_impl), in->wg_impl);
 	for (size_t i = 0; i < in->n_namespaces; i++) {
 		struct status_namespace *ns = status_add_namespace(st);
 

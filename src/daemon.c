@@ -257,6 +257,7 @@ static int apply_local(struct daemon *d, const struct rde_plan *plan)
 	d->topo.namespaces = NULL;
 	build_topology(d->cfg, plan, &d->topo);
 	nodeaddr_split(&d->node_ip, &d->topo.wg_addr, &d->topo.wg_addr6);
+	d->topo.wg_kernel = d->wg && wg_is_kernel(d->wg);
 	plan_datapath(&d->topo, plan);
 	/* Namespace addresses are the allocator's (persisted, runtime ones too). */
 	if (open_namespaces(d) < 0) {
@@ -1116,6 +1117,7 @@ static void on_status(void *arg, struct status *st)
 		wg_public_key(d->wg, pub);
 		wgkey_base64(pub, st->wg_public_key);
 		st->wg_port = d->cfg->wireguard_port;
+		snprintf(st->wg_impl, sizeof(st->wg_impl), "%s", wg_impl_name(d->wg));
 	}
 	counter_status(d, st);
 	for (unsigned i = 0; d->nsalloc && i < nsalloc_count(d->nsalloc); i++) {
@@ -1463,7 +1465,8 @@ static int start_wireguard(struct daemon *d)
 	struct wg_config wc = {.userspace = cfg->wireguard_userspace,
 			       .state_dir = cfg->state_dir,
 			       .run_dir = cfg->run_dir,
-			       .port = cfg->wireguard_port};
+			       .port = cfg->wireguard_port,
+			       .force_userspace = cfg->wireguard_userspace_set};
 	char msg[512];
 	int ret;
 

@@ -109,6 +109,42 @@ uint32_t nodeaddr_mix(const struct nodeaddr *addr)
 	return mix;
 }
 
+void nodeaddr_wg_next_hop(const struct nodeaddr *addr, struct in6_addr *next_hop)
+{
+	uint32_t ignored;
+
+	if (addr->family == AF_INET) {
+		addr6_link_local_from_ipv4(addr->v4, next_hop);
+		return;
+	}
+	memset(next_hop, 0, sizeof(*next_hop));
+	if (addr->family != AF_INET6)
+		return;
+	/* No node address is link-local: one is such a next hop already,
+	 * read back from the kernel, standing for its node. */
+	if (addr6_is_link_local(&addr->v6)) {
+		*next_hop = addr->v6;
+		return;
+	}
+	next_hop->s6_addr[0] = 0xfe;
+	next_hop->s6_addr[1] = 0x80;
+	for (unsigned i = 0; i < 8; i++)
+		next_hop->s6_addr[8 + i] = addr->v6.s6_addr[i] ^ addr->v6.s6_addr[8 + i];
+	/* Read back, an IPv4 node's form would name an IPv4 node. */
+	if (addr6_link_local_to_ipv4(next_hop, &ignored))
+		next_hop->s6_addr[8] |= 0x80;
+}
+
+bool nodeaddr_wg_next_hop_of(const struct nodeaddr *addr, const struct in6_addr *next_hop)
+{
+	struct in6_addr want;
+
+	if (nodeaddr_is_zero(addr))
+		return false;
+	nodeaddr_wg_next_hop(addr, &want);
+	return memcmp(&want, next_hop, sizeof(want)) == 0;
+}
+
 const char *nodeaddr_node_problem(const struct nodeaddr *addr)
 {
 	if (addr->family == AF_INET)

@@ -43,7 +43,11 @@
  * unencrypted way, with a warning: the cluster key already authenticates
  * it, and the alternative, no route, would cut the cluster in two during
  * a rolling upgrade. Its routes are mode wireguard, both families, and
- * carry its key and port: the route set is the device's peer set. */
+ * carry its key and port: the route set is the device's peer set. A node
+ * of either family can be: an IPv6 node's routes go via the next hop its
+ * address derives (nodeaddr_wg_next_hop), and a node whose next hop a
+ * live WireGuard peer already has gets no route (wg_next_hop_taken):
+ * the one next hop would name two peers. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -509,17 +513,13 @@ static enum kern_mode choose_mode(const struct rde *rde, const struct nodeaddr *
 		len = snprintf(why, why_size, "--backend %s", backend_name(backend));
 	}
 	if (rde->config.wireguard && backend_encrypts(backend, rde->config.encrypt, *onlink)) {
-		/* The device's endpoints are IPv4 for now (src/wguapi.c). */
-		bool v4 = node_ip->family == AF_INET && rde->config.node_ip.family == AF_INET;
-
 		if (len >= 0 && (size_t)len < why_size)
 			snprintf(why + len, why_size - (size_t)len, "%s%s",
 				 rde->config.encrypt == CFG_ENCRYPT_ROUTED ? "; --encrypt routed"
 									   : "",
-				 !v4 ? "; no WireGuard over an IPv6 underlay yet, so UNENCRYPTED"
-				 : peer_wg ? "; encrypted"
-					   : "; it advertises no WireGuard key, so UNENCRYPTED");
-		if (peer_wg && v4)
+				 peer_wg ? "; encrypted"
+					 : "; it advertises no WireGuard key, so UNENCRYPTED");
+		if (peer_wg)
 			return KERN_MODE_WIREGUARD;
 		len = (int)strlen(why);
 	}
@@ -544,6 +544,32 @@ static const char *underlay_problem(const struct rde *rde, const struct rde_node
 	return NULL;
 }
 
+/* Another WireGuard peer whose next hop over the device is node's, or
+ * NULL. Both would be one next hop on nsa-wg (nodeaddr_wg_next_hop: two
+ * IPv6 node addresses of different prefixes can fold to one), and a
+ * route read back would name either: the peer that came first keeps it. */
+static const struct rde_node *wg_next_hop_taken(const struct rde *rde, const struct rde_node *node)
+{
+	struct in6_addr next_hop;
+
+	nodeaddr_wg_next_hop(&node->node_ip, &next_hop);
+	for (unsigned i = 0; i < rde->n_nodes; i++) {
+		const struct rde_node *other = &rde->nodes[i];
+
+		if (other == node || !other->mode_known || other->mode != KERN_MODE_WIREGUARD ||
+		    other->no_path || !(other->up || other->stale) ||
+		    nodeaddr_equal(&other->node_ip, &node->node_ip))
+			continue;
+		if (nodeaddr_wg_next_hop_of(&other->node_ip, &next_hop))
+			return other;
+	}
+	return NULL;
+}
+
+static const char wg_next_hop_collision[] =
+    "its WireGuard next hop (derived from its node address) is another peer's: refused "
+    "rather than misrouted";
+
 /* The VTEP of an advert and the mode it leads to; logged when it changes. */
 static void choose_path(struct rde *rde, struct rde_node *node, const struct rde_advert *advert)
 {
@@ -559,6 +585,24 @@ static void choose_path(struct rde *rde, struct rde_node *node, const struct rde
 	mode = choose_mode(rde, &node->node_ip, !nodeaddr_is_zero(&advert->vtep), node->wg_known,
 			   &onlink, why, sizeof(why));
 	no_path = underlay_problem(rde, node);
+	if (!no_path && mode == KERN_MODE_WIREGUARD) {
+		const struct rde_node *holder = wg_next_hop_taken(rde, node);
+
+		if (holder) {
+			char b[NODEADDR_STRLEN], n6[ADDR6_STRLEN];
+			struct in6_addr next_hop;
+
+			nodeaddr_wg_next_hop(&node->node_ip, &next_hop);
+			no_path = wg_next_hop_collision;
+			if (no_path != node->no_path)
+				log_error("peer %s: node address %s gives the WireGuard next hop "
+					  "%s, which peer %s (node address %s) already has; no "
+					  "route to it",
+					  node->name, nodeaddr_format(&node->node_ip, a),
+					  addr6_format(&next_hop, n6), holder->name,
+					  nodeaddr_format(&holder->node_ip, b));
+		}
+	}
 	if (no_path && no_path != node->no_path)
 		log_warn("peer %s: no route to it: node address %s: %s%s%s%s", node->name,
 			 nodeaddr_format(&node->node_ip, a), no_path, why[0] ? " (" : "", why,
@@ -599,9 +643,9 @@ static void choose_path6(struct rde *rde, struct rde_node *node)
 		return;
 	}
 	/* The tunnel carries both families: its /64 goes the way its subnet
-	 * does (WireGuard peers are IPv4 nodes, choose_mode). */
+	 * does, via the next hop that names the node on the device. */
 	if (node->mode == KERN_MODE_WIREGUARD) {
-		addr6_link_local_from_ipv4(node->node_ip.v4, &gateway);
+		nodeaddr_wg_next_hop(&node->node_ip, &gateway);
 		if (node->path6 != RDE_PATH6_WG)
 			log_info("peer %s: IPv6 mode wireguard", node->name);
 		node->path6 = RDE_PATH6_WG;
@@ -650,6 +694,25 @@ static void choose_path6(struct rde *rde, struct rde_node *node)
 	node->path6 = path;
 	node->gateway6 = gateway;
 	set_path6(rde, node);
+}
+
+/* Peers refused for a WireGuard next hop another had: chosen again once
+ * that other is gone (left, or its stale routes expired). */
+static void reconsider_next_hops(struct rde *rde)
+{
+	for (unsigned i = 0; i < rde->n_nodes; i++) {
+		struct rde_node *node = &rde->nodes[i];
+		struct rde_advert a;
+
+		if (node->no_path != wg_next_hop_collision || !node->up ||
+		    wg_next_hop_taken(rde, node))
+			continue;
+		memset(&a, 0, sizeof(a));
+		a.vtep = node->vtep;
+		memcpy(a.vtep_mac, node->vtep_mac, KERN_MAC_LEN);
+		choose_path(rde, node, &a);
+		choose_path6(rde, node);
+	}
 }
 
 /* ---- events ---- */
@@ -792,6 +855,7 @@ void rde_session_down(struct rde *rde, const uint8_t node_id[NODE_ID_LEN], bool 
 			node->stale = false;
 			node_release(rde, node);
 		}
+		reconsider_next_hops(rde);
 		return;
 	}
 	rib_session_down(rde->rib, node_id, now_ms);
@@ -805,6 +869,7 @@ void rde_session_down(struct rde *rde, const uint8_t node_id[NODE_ID_LEN], bool 
 	}
 	/* Last: it may release nodes, which moves them in the table. */
 	expiry_update(rde, now_ms);
+	reconsider_next_hops(rde);
 }
 
 /* Entries of one family the session dropped: counted under verdict v in
@@ -994,8 +1059,10 @@ void rde_hint(struct rde *rde, const uint8_t node_id[NODE_ID_LEN], const struct 
 
 void rde_tick(struct rde *rde, uint64_t now_ms)
 {
-	if (rde->next_expiry && now_ms >= rde->next_expiry)
+	if (rde->next_expiry && now_ms >= rde->next_expiry) {
 		expiry_update(rde, now_ms);
+		reconsider_next_hops(rde);
+	}
 	if (rde->claim_pending && now_ms >= rde->claim_deadline)
 		claim_now(rde, NULL, "claimed from the cluster range; not every seed answered");
 }
@@ -1057,7 +1124,7 @@ void rde_flush(struct rde *rde, uint64_t now_ms)
 	plan.vxlan_mtu = backend_vxlan_mtu(rde->config.underlay_mtu, rde->config.node_ip.family);
 	plan.wg = rde->config.wireguard;
 	plan.wg_mtu = plan.wg ? backend_wg_mtu(rde->config.underlay_mtu,
-						 rde->config.node_ip.family == AF_INET6)
+					       rde->config.node_ip.family == AF_INET6)
 			      : 0;
 	if (rde->ops.plan)
 		rde->ops.plan(rde->arg, &plan);

@@ -273,13 +273,18 @@ static unsigned count_node(const struct rib *rib, const uint8_t *node_id, bool i
 
 /* Whether an adopted entry (no owner yet) is the advertising node's: its
  * node IP is the entry's (IPv4 routes, and vxlan ones of both families),
- * or its link-local address is the entry's IPv6 gateway (direct IPv6). */
+ * or its link-local address is the entry's IPv6 gateway (direct IPv6), or
+ * the entry's next hop over WireGuard is the one its node address names
+ * (nodeaddr_wg_next_hop: an IPv6 node's cannot be read back into it). */
 static bool adopted_by(const struct rib_entry *e, const struct nodeaddr *nexthop,
 		       const struct in6_addr *link_local6)
 {
 	if (!node_id_is_zero(e->node_id))
 		return false;
 	if (!nodeaddr_is_zero(&e->nexthop) && nodeaddr_equal(&e->nexthop, nexthop))
+		return true;
+	if (e->mode == KERN_MODE_WIREGUARD && e->nexthop.family == AF_INET6 &&
+	    nodeaddr_wg_next_hop_of(nexthop, &e->nexthop.v6))
 		return true;
 	return e->ipv6 && link_local6 && !addr6_is_zero(link_local6) &&
 	       memcmp(&e->gateway6, link_local6, sizeof(*link_local6)) == 0;

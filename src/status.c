@@ -444,9 +444,10 @@ static void print_node(const struct status *st, FILE *out)
 	table_row(&t, (const char *[]){"key", st->key ? "on (sessions authenticated)"
 						      : "off (sessions unauthenticated)"});
 	if (st->wg_public_key[0]) {
-		char wg[STATUS_WG_KEY_MAX + 32];
+		char wg[STATUS_WG_KEY_MAX + STATUS_WG_IMPL_MAX + 32];
 
-		snprintf(wg, sizeof(wg), "%s port %u", st->wg_public_key, st->wg_port);
+		snprintf(wg, sizeof(wg), "%s port %u%s%s", st->wg_public_key, st->wg_port,
+			 st->wg_impl[0] ? ", " : "", st->wg_impl);
 		table_row(&t, (const char *[]){"wireguard", wg});
 	}
 	if (status_bgp(st)) {
@@ -779,6 +780,7 @@ static json_object *node_json(const struct status *st)
 	json_object_object_add(node, "wg_public_key", json_string_or_null(st->wg_public_key));
 	json_object_object_add(node, "wg_port",
 			       st->wg_public_key[0] ? json_object_new_int(st->wg_port) : NULL);
+	json_object_object_add(node, "wg_impl", json_string_or_null(st->wg_impl));
 	return node;
 }
 

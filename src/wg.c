@@ -1,16 +1,25 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* DOC: the node's WireGuard device, userspace path (include/nsagent/wg.h).
+/* DOC: the node's WireGuard device (include/nsagent/wg.h).
  *
- * Owns the key pair (wgkey.c), the wireguard-go process and the device's
- * configuration; the kernel layer owns the device's network side (MTU,
- * address, routes). One timer drives everything, once a second (every
- * 100 ms while a process is starting): a `get=1` on the UAPI socket
- * reads the device back, and what differs from what is wanted (our key,
- * our port, one peer per key of the planned wireguard routes) is set at
- * once. That one pass is the supervision (no answer: the process is
- * started again, with backoff from 250 ms to 10 s), the drift repair (a
- * peer removed or changed by hand comes back within a second) and the
- * source of the per-peer handshake and byte counts status shows.
+ * Owns the key pair (wgkey.c), the choice of implementation, the
+ * wireguard-go process and the device's configuration; the kernel layer
+ * owns the device's network side (MTU, address, routes; the device
+ * itself when it is the kernel's). One timer drives everything, once a
+ * second (every 100 ms while the device is not there): a read-back
+ * (`get=1` on the UAPI socket, or WG_CMD_GET_DEVICE over generic
+ * netlink: both fill a struct wguapi_device), and what differs from what
+ * is wanted (our key, our port, one peer per key of the planned
+ * wireguard routes) is set at once (the one wguapi_plan, sent as UAPI
+ * text or as netlink messages). That one pass is the supervision (no
+ * answer from userspace: the process is started again, with backoff from
+ * 250 ms to 10 s; no kernel device: the kernel layer makes it), the drift
+ * repair (a peer removed or changed by hand comes back within a second)
+ * and the source of the per-peer handshake and byte counts status shows.
+ *
+ * Kernel WireGuard is used where its generic-netlink family resolves
+ * (wg_impl_choose), unless --wireguard-userspace names a program: the
+ * same choice wg-quick(8) makes (no process to supervise, no copy of
+ * every packet through a tun device).
  *
  * The process is started in its own session with WG_PROCESS_FOREGROUND=1
  * (`wireguard-go -f`), signals unblocked and at their defaults, output to
@@ -39,6 +48,7 @@
 
 #include "nsagent/log.h"
 #include "nsagent/wg.h"
+#include "nsagent/wggenl.h"
 #include "nsagent/wguapi.h"
 #include "nsagent/xalloc.h"
 
@@ -50,10 +60,13 @@
 #define WG_STABLE_MS 10000
 #define WG_STOP_WAIT_MS 3000
 #define WG_LOG_NAME "wireguard-go.log"
+#define WG_IMPL_LEN 128
 
 struct wg_dev {
 	struct event_base *base;
 	struct event *timer;
+	struct wggenl *genl; /* kernel WireGuard; NULL: userspace */
+	char impl[WG_IMPL_LEN];
 	char *userspace;
 	char *state_dir;
 	char *run_dir;
@@ -237,75 +250,114 @@ static void build_want(const struct wg_dev *wg, struct wguapi_device *want)
 	}
 }
 
+/* The device as it is, through the implementation in use. */
+static int read_back(struct wg_dev *wg, struct wguapi_device *have, char *msg, size_t size)
+{
+	if (wg->genl)
+		return wggenl_get(wg->genl, KERN_WG_IFNAME, have, msg, size);
+	return wguapi_get(wg->sock_path, have, msg, size);
+}
+
+/* Sets what makes have into want; *changes says how many (0: nothing
+ * sent). */
+static int apply(struct wg_dev *wg, const struct wguapi_device *want,
+		 const struct wguapi_device *have, unsigned *changes, char *msg, size_t size)
+{
+	char *request = NULL;
+	size_t len = 0;
+	int ret = 0;
+
+	if (wg->genl) {
+		void *msgs = NULL;
+
+		*changes = wggenl_build_set(wggenl_family(wg->genl), KERN_WG_IFNAME, want, have,
+					    &msgs, &len);
+		request = msgs;
+		if (*changes)
+			ret = wggenl_set(wg->genl, msgs, len, msg, size);
+	} else {
+		*changes = wguapi_build_set(want, have, &request);
+		len = request ? strlen(request) : 0;
+		if (*changes)
+			ret = wguapi_set(wg->sock_path, request, msg, size);
+	}
+	if (request)
+		explicit_bzero(request, len); /* it may hold the private key */
+	free(request);
+	return ret;
+}
+
+/* No device answered: a kernel one is the kernel layer's to make (its
+ * link event brings the next pass); a userspace one is our process's. */
+static void not_answering(struct wg_dev *wg, int ret, const char *msg, uint64_t now)
+{
+	bool was_running = wg->stats.running;
+	bool absent = wg->genl ? ret == -ENODEV : ret == -ENOENT || ret == -ECONNREFUSED;
+	char text[512];
+
+	wg->stats.running = false;
+	wg->configured = false;
+	if (!absent) {
+		wg->stats.errors++;
+		problem(wg, msg);
+	} else if (was_running) {
+		log_warn("WireGuard: device %s stopped answering (%s)", KERN_WG_IFNAME, msg);
+	}
+	if (wg->genl)
+		return;
+	/* Nobody serves the socket: start (again), unless ours is still
+	 * starting or the backoff says wait. */
+	if (wg->child <= 0 && now >= wg->next_start_ms) {
+		start_process(wg);
+		wg->next_start_ms = now + wg->backoff_ms;
+		wg->backoff_ms =
+		    wg->backoff_ms * 2 > WG_BACKOFF_MAX_MS ? WG_BACKOFF_MAX_MS : wg->backoff_ms * 2;
+	} else if (wg->child > 0 && now - wg->started_ms > WG_BACKOFF_MAX_MS) {
+		snprintf(text, sizeof(text),
+			 "%s (pid %ld) has not opened %s after %d ms; see %s/%s", wg->userspace,
+			 (long)wg->child, wg->sock_path, WG_BACKOFF_MAX_MS, wg->run_dir,
+			 WG_LOG_NAME);
+		problem(wg, text);
+	}
+}
+
 /* One pass: read the device back, set what differs. repair: a pass of
  * the timer, whose changes are drift (counted as repairs). */
 static void check(struct wg_dev *wg, bool repair)
 {
 	struct wguapi_device have, want;
-	char msg[512], *request = NULL;
+	char msg[512];
 	unsigned changes;
 	uint64_t now = mono_ms();
 	int ret;
 
 	reap(wg);
-	ret = wguapi_get(wg->sock_path, &have, msg, sizeof(msg));
+	ret = read_back(wg, &have, msg, sizeof(msg));
 	if (ret < 0) {
-		bool was_running = wg->stats.running;
-
-		wg->stats.running = false;
-		wg->configured = false;
-		if (ret != -ENOENT && ret != -ECONNREFUSED) {
-			wg->stats.errors++;
-			problem(wg, msg);
-		} else if (was_running) {
-			log_warn("WireGuard: device %s stopped answering (%s)", KERN_WG_IFNAME,
-				 msg);
-		}
-		/* Nobody serves the socket: start (again), unless ours is
-		 * still starting or the backoff says wait. */
-		if (wg->child <= 0 && now >= wg->next_start_ms) {
-			start_process(wg);
-			wg->next_start_ms = now + wg->backoff_ms;
-			wg->backoff_ms = wg->backoff_ms * 2 > WG_BACKOFF_MAX_MS
-					     ? WG_BACKOFF_MAX_MS
-					     : wg->backoff_ms * 2;
-		} else if (wg->child > 0 && now - wg->started_ms > WG_BACKOFF_MAX_MS) {
-			snprintf(msg, sizeof(msg),
-				 "%s (pid %ld) has not opened %s after %d ms; see %s/%s",
-				 wg->userspace, (long)wg->child, wg->sock_path, WG_BACKOFF_MAX_MS,
-				 wg->run_dir, WG_LOG_NAME);
-			problem(wg, msg);
-		}
+		not_answering(wg, ret, msg, now);
 		return;
 	}
 	if (!wg->stats.running)
-		log_info("WireGuard: device %s answers on %s", KERN_WG_IFNAME, wg->sock_path);
+		log_info("WireGuard: device %s answers (%s)", KERN_WG_IFNAME, wg->impl);
 	wg->stats.running = true;
 	wg->last_problem[0] = '\0';
 	if (now - wg->started_ms > WG_STABLE_MS)
 		wg->backoff_ms = WG_BACKOFF_MIN_MS;
 	build_want(wg, &want);
-	changes = wguapi_build_set(&want, &have, &request);
+	ret = apply(wg, &want, &have, &changes, msg, sizeof(msg));
 	explicit_bzero(want.private_key, sizeof(want.private_key));
 	wguapi_device_free(&want);
-	if (changes) {
-		ret = wguapi_set(wg->sock_path, request, msg, sizeof(msg));
-		explicit_bzero(request, strlen(request));
-		if (ret < 0) {
-			wg->stats.errors++;
-			problem(wg, msg);
-		} else if (repair && wg->configured) {
-			wg->stats.repairs++;
-			log_info(
-			    "WireGuard: device %s differed from what is wanted (%u change(s)); "
-			    "repaired",
-			    KERN_WG_IFNAME, changes);
-		} else {
-			log_info("WireGuard: device %s configured (%u change(s))", KERN_WG_IFNAME,
-				 changes);
-		}
+	if (ret < 0) {
+		wg->stats.errors++;
+		problem(wg, msg);
+	} else if (changes && repair && wg->configured) {
+		wg->stats.repairs++;
+		log_info("WireGuard: device %s differed from what is wanted (%u change(s)); "
+			 "repaired",
+			 KERN_WG_IFNAME, changes);
+	} else if (changes) {
+		log_info("WireGuard: device %s configured (%u change(s))", KERN_WG_IFNAME, changes);
 	}
-	free(request);
 	explicit_bzero(have.private_key, sizeof(have.private_key));
 	wguapi_device_free(&wg->have);
 	wg->have = have;
@@ -322,10 +374,38 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	arm(wg, wg->stats.running ? WG_CHECK_MS : WG_STARTING_CHECK_MS);
 }
 
+bool wg_impl_choose(bool force_userspace, struct wggenl **genl, char *why, size_t size)
+{
+	char msg[256];
+
+	*genl = NULL;
+	if (force_userspace) {
+		snprintf(why, size, "userspace, as --wireguard-userspace asks");
+		return false;
+	}
+	if (wggenl_open(genl, msg, sizeof(msg)) < 0) {
+		snprintf(why, size, "userspace: %s", msg);
+		return false;
+	}
+	snprintf(why, size, "the kernel's, over generic netlink (family %u)", wggenl_family(*genl));
+	return true;
+}
+
+bool wg_is_kernel(const struct wg_dev *wg)
+{
+	return wg->genl != NULL;
+}
+
+const char *wg_impl_name(const struct wg_dev *wg)
+{
+	return wg->impl;
+}
+
 int wg_new(struct event_base *base, const struct wg_config *config, struct wg_dev **out, char *msg,
 	   size_t size)
 {
 	struct wg_dev *wg = xcalloc(1, sizeof(*wg));
+	char why[384];
 	int created, ret;
 
 	ret = wgkey_load_or_create(config->state_dir, &wg->keys, &created, msg, size);
@@ -343,6 +423,11 @@ int wg_new(struct event_base *base, const struct wg_config *config, struct wg_de
 	wg->timer = evtimer_new(base, on_timer, wg);
 	if (!wg->timer)
 		fatal("cannot create the WireGuard timer");
+	if (wg_impl_choose(config->force_userspace, &wg->genl, why, sizeof(why)))
+		snprintf(wg->impl, sizeof(wg->impl), "kernel");
+	else
+		snprintf(wg->impl, sizeof(wg->impl), "userspace (%s)", wg->userspace);
+	log_info("WireGuard: %s is %s", KERN_WG_IFNAME, why);
 	{
 		char pub[WGKEY_B64_LEN];
 
@@ -363,6 +448,7 @@ void wg_free(struct wg_dev *wg)
 		return;
 	if (wg->timer)
 		event_free(wg->timer);
+	wggenl_close(wg->genl);
 	wgkey_wipe(&wg->keys);
 	explicit_bzero(wg->have.private_key, sizeof(wg->have.private_key));
 	wguapi_device_free(&wg->have);
@@ -381,6 +467,9 @@ void wg_stop(struct wg_dev *wg)
 	char copy[sizeof(wg->sock_path)];
 
 	evtimer_del(wg->timer);
+	/* A kernel device goes with the kernel layer's teardown (by alias). */
+	if (wg->genl)
+		return;
 	snprintf(copy, sizeof(copy), "%s", wg->sock_path);
 	slash = strrchr(copy, '/');
 	if (slash) {

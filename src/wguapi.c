@@ -245,34 +245,28 @@ static bool kept(const struct wguapi_device *want, const struct wguapi_peer *h)
 	return false;
 }
 
-unsigned wguapi_build_set(const struct wguapi_device *want, const struct wguapi_device *have,
-			  char **out)
+void wguapi_plan_free(struct wguapi_plan *plan)
 {
-	struct text t = {xmalloc(256), 0, 256};
-	unsigned changes = 0;
-	char hex[WGKEY_HEX_LEN];
+	if (!plan)
+		return;
+	free(plan->remove);
+	free(plan->set);
+	memset(plan, 0, sizeof(*plan));
+}
 
-	t.buf[0] = '\0';
-	add(&t, "set=1\n");
-	if (want->has_private_key &&
-	    (!have->has_private_key ||
-	     memcmp(want->private_key, have->private_key, WGKEY_LEN) != 0)) {
-		wgkey_hex(want->private_key, hex);
-		add(&t, "private_key=%s\n", hex);
-		explicit_bzero(hex, sizeof(hex));
-		changes++;
-	}
-	if (want->listen_port && want->listen_port != have->listen_port) {
-		add(&t, "listen_port=%u\n", want->listen_port);
-		changes++;
-	}
-	for (unsigned i = 0; i < have->n_peers; i++) {
-		if (want->keep_other_peers || kept(want, &have->peers[i]))
-			continue;
-		wgkey_hex(have->peers[i].public_key, hex);
-		add(&t, "public_key=%s\nremove=true\n", hex);
-		changes++;
-	}
+unsigned wguapi_plan(const struct wguapi_device *want, const struct wguapi_device *have,
+		     struct wguapi_plan *plan)
+{
+	memset(plan, 0, sizeof(*plan));
+	plan->remove = xcalloc(have->n_peers + 1, sizeof(*plan->remove));
+	plan->set = xcalloc(want->n_peers + 1, sizeof(*plan->set));
+	plan->private_key =
+	    want->has_private_key && (!have->has_private_key ||
+				      memcmp(want->private_key, have->private_key, WGKEY_LEN) != 0);
+	plan->listen_port = want->listen_port && want->listen_port != have->listen_port;
+	for (unsigned i = 0; i < have->n_peers; i++)
+		if (!want->keep_other_peers && !kept(want, &have->peers[i]))
+			plan->remove[plan->n_remove++] = i;
 	for (unsigned i = 0; i < want->n_peers; i++) {
 		const struct wguapi_peer *w = &want->peers[i], *h;
 
@@ -281,10 +275,36 @@ unsigned wguapi_build_set(const struct wguapi_device *want, const struct wguapi_
 		h = wguapi_find_peer(have, w->public_key);
 		if (h && (w->keep || peer_same(w, h)))
 			continue;
-		add_peer(&t, w);
-		changes++;
+		plan->set[plan->n_set++] = i;
 	}
+	return plan->private_key + plan->listen_port + plan->n_remove + plan->n_set;
+}
+
+unsigned wguapi_build_set(const struct wguapi_device *want, const struct wguapi_device *have,
+			  char **out)
+{
+	struct text t = {xmalloc(256), 0, 256};
+	struct wguapi_plan plan;
+	unsigned changes = wguapi_plan(want, have, &plan);
+	char hex[WGKEY_HEX_LEN];
+
+	t.buf[0] = '\0';
+	add(&t, "set=1\n");
+	if (plan.private_key) {
+		wgkey_hex(want->private_key, hex);
+		add(&t, "private_key=%s\n", hex);
+		explicit_bzero(hex, sizeof(hex));
+	}
+	if (plan.listen_port)
+		add(&t, "listen_port=%u\n", want->listen_port);
+	for (unsigned i = 0; i < plan.n_remove; i++) {
+		wgkey_hex(have->peers[plan.remove[i]].public_key, hex);
+		add(&t, "public_key=%s\nremove=true\n", hex);
+	}
+	for (unsigned i = 0; i < plan.n_set; i++)
+		add_peer(&t, &want->peers[plan.set[i]]);
 	add(&t, "\n");
+	wguapi_plan_free(&plan);
 	if (!changes) {
 		free(t.buf);
 		t.buf = NULL;

@@ -132,8 +132,11 @@ struct cfg {
 	bool subnet6_set;	      /* false = the /64 with the IPv4 subnet's index */
 	bool masquerade6;	      /* --masquerade6: NAT66 for IPv6 leaving the cluster */
 	/* WireGuard (issue 19). */
-	enum cfg_encrypt encrypt;  /* --encrypt */
-	uint16_t wireguard_port;   /* --wireguard-port: the device's UDP port */
+	enum cfg_encrypt encrypt; /* --encrypt */
+	uint16_t wireguard_port;  /* --wireguard-port: the device's UDP port */
+	/* --wireguard-userspace was given: userspace even where the kernel
+	 * has WireGuard. */
+	bool wireguard_userspace_set;
 	char *wireguard_userspace; /* --wireguard-userspace: wireguard-go to run */
 
 	/* Routing through BIRD (issue 17). */

@@ -134,8 +134,11 @@ struct kern_topology {
 	 * wg_mtu, the subnet's network address as a /32 (the source of this
 	 * host's own packets to peers, inside the subnet their allowed IPs
 	 * hold for us) and is up. Without wg an owned device is removed. The
-	 * nft table leaves wg_port's UDP untracked. */
+	 * nft table leaves wg_port's UDP untracked. wg_kernel: kernel
+	 * WireGuard, whose device (kind "wireguard") the kernel layer makes
+	 * itself when it is absent; else a userspace process makes it. */
 	bool wg;
+	bool wg_kernel;
 	uint32_t wg_addr;	  /* the node IP: WireGuard's UDP to and from it */
 	struct in6_addr wg_addr6; /* ... an IPv6 one (wg_addr then 0) */
 	uint16_t wg_port;

@@ -56,6 +56,22 @@ bool nodeaddr_is_loopback(const struct nodeaddr *addr);
  * (zero unless IPv6). */
 void nodeaddr_split(const struct nodeaddr *addr, uint32_t *v4, struct in6_addr *v6);
 
+/* The next hop that names the node at addr in routes over the WireGuard
+ * device (a layer-3 device resolves no next hop: the address only says,
+ * when a route is read back after a restart, whose it is). An IPv4 node
+ * is fe80::7767:a.b.c.d (addr6_link_local_from_ipv4); an IPv6 node is
+ * fe80::/64 with, as interface ID, the XOR of its address's two 64-bit
+ * halves (2001:db8:1::6 gives fe80::2001:db8:1:6), so that nodes of one
+ * /64 can never share one; an ID that would read as an IPv4 node's
+ * (0:7767:x:x) has its top bit set. Nodes of different prefixes can
+ * collide: nodeaddr_wg_next_hop_of says which address is whose, and the
+ * rde refuses the later of two colliding peers. A link-local address (a
+ * next hop read back from the kernel, standing for its node until it
+ * advertises; never a node address) is its own. */
+void nodeaddr_wg_next_hop(const struct nodeaddr *addr, struct in6_addr *next_hop);
+/* Whether next_hop is nodeaddr_wg_next_hop(addr). */
+bool nodeaddr_wg_next_hop_of(const struct nodeaddr *addr, const struct in6_addr *next_hop);
+
 /* To a sockaddr_in or sockaddr_in6 with port (host order); returns its
  * length, or 0 for family 0. */
 socklen_t nodeaddr_to_sockaddr(const struct nodeaddr *addr, uint16_t port,

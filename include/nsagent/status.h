@@ -36,6 +36,8 @@
 #define STATUS_WG_REJECT_REASONS 3
 /* A base64 WireGuard key, plus NUL (WGKEY_B64_LEN). */
 #define STATUS_WG_KEY_MAX 45
+/* "userspace (" + a program path + ")", cut to fit. */
+#define STATUS_WG_IMPL_MAX 128
 
 /* Every counter, one sample each, in the family table's order (status.c):
  * the samples of one family are adjacent. Since the agent started. */
@@ -198,6 +200,7 @@ struct status {
 	 * runs no WireGuard. Never the private key. */
 	char wg_public_key[STATUS_WG_KEY_MAX];
 	uint16_t wg_port;
+	char wg_impl[STATUS_WG_IMPL_MAX]; /* "kernel" or "userspace (PROGRAM)" */
 	struct status_namespace *namespaces;
 	unsigned n_namespaces;
 	struct status_attachment *attachments;

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The WireGuard device of the node (issue 19), userspace path: the agent
- * runs wireguard-go for KERN_WG_IFNAME and configures it through its UAPI
- * socket (wguapi.h). The kernel layer gives the device its MTU, address
- * and routes (kern.h); this module owns the process, the key pair and
+/* The WireGuard device of the node (issue 19), one interface over two
+ * implementations chosen at start: kernel WireGuard, configured over
+ * generic netlink (wggenl.h), where the kernel has it; else (or with
+ * --wireguard-userspace) wireguard-go, which the agent runs for
+ * KERN_WG_IFNAME and configures through its UAPI socket (wguapi.h). The
+ * kernel layer gives the device its MTU, address and routes, and makes
+ * a kernel one (kern.h); this module owns the process, the key pair and
  * the peers.
  *
- * The process outlives the agent on purpose: a graceful restart (SIGTERM)
- * leaves it running with its peers, so encrypted traffic keeps flowing,
- * and the next agent adopts it through its socket. Only leaving
+ * The device outlives the agent on purpose: a graceful restart (SIGTERM)
+ * leaves it (and wireguard-go) running with its peers, so encrypted
+ * traffic keeps flowing, and the next agent adopts it. Only leaving
  * (`nsagent down`, which also deletes the device) stops it. */
 #ifndef NSAGENT_WG_H
 #define NSAGENT_WG_H
@@ -27,6 +30,7 @@ struct wg_config {
 	const char *run_dir;   /* wireguard-go.log */
 	const char *uapi_dir;  /* NULL = WGUAPI_DIR */
 	uint16_t port;
+	bool force_userspace; /* --wireguard-userspace given: never the kernel's */
 };
 
 /* What status shows of one peer, from the last read-back. */
@@ -53,6 +57,15 @@ int wg_new(struct event_base *base, const struct wg_config *config, struct wg_de
 void wg_free(struct wg_dev *wg);
 /* Ends the process (leave): the device goes with it. */
 void wg_stop(struct wg_dev *wg);
+
+struct wggenl;
+/* The choice made at start: kernel WireGuard (true, *genl open) when not
+ * force_userspace and the kernel's generic-netlink family resolves; else
+ * userspace (false, *genl NULL). why says which and why, for the log. */
+bool wg_impl_choose(bool force_userspace, struct wggenl **genl, char *why, size_t size);
+bool wg_is_kernel(const struct wg_dev *wg);
+/* "kernel" or "userspace (PROGRAM)", as status shows it. */
+const char *wg_impl_name(const struct wg_dev *wg);
 
 void wg_public_key(const struct wg_dev *wg, uint8_t key[WGKEY_LEN]);
 /* The planned routes: those of mode wireguard make the device's peers

@@ -64,6 +64,22 @@ void wguapi_device_free(struct wguapi_device *dev);
 int wguapi_parse(const char *text, struct wguapi_device *dev, int *errno_out, char *msg,
 		 size_t size);
 
+/* What makes have into want, whichever way it is sent (the set=1 text
+ * below, or generic netlink: wggenl.h): the private key and the port when
+ * they differ, the peers of have to remove (indices into have->peers:
+ * those want neither has nor keeps) and the peers of want to set (indices
+ * into want->peers: missing or differing in endpoint or allowed IPs).
+ * Returns the number of changes; wguapi_plan_free frees the arrays. */
+struct wguapi_plan {
+	bool private_key;
+	bool listen_port;
+	unsigned *remove, n_remove;
+	unsigned *set, n_set;
+};
+unsigned wguapi_plan(const struct wguapi_device *want, const struct wguapi_device *have,
+		     struct wguapi_plan *plan);
+void wguapi_plan_free(struct wguapi_plan *plan);
+
 /* The set=1 request (with its blank line) that makes have into want:
  * private key and port when they differ, each wanted peer that is
  * missing or differs in endpoint or allowed IPs (replace_allowed_ips),

@@ -513,7 +513,8 @@ int kern_set_topology(struct kern *kern, const struct kern_topology *topo, struc
 	    memcmp(&kern->vtep6, &topo->vtep6, sizeof(kern->vtep6)) == 0 &&
 	    memcmp(kern->vtep_mac, topo->vtep_mac, KERN_MAC_LEN) == 0 &&
 	    kern->vxlan_mtu == topo->vxlan_mtu && kern->wg == topo->wg &&
-	    kern->wg_port == topo->wg_port && kern->wg_addr == topo->wg_addr &&
+	    kern->wg_kernel == topo->wg_kernel && kern->wg_port == topo->wg_port &&
+	    kern->wg_addr == topo->wg_addr &&
 	    memcmp(&kern->wg_addr6, &topo->wg_addr6, sizeof(kern->wg_addr6)) == 0 &&
 	    kern->wg_mtu == topo->wg_mtu;
 
@@ -560,6 +561,7 @@ int kern_set_topology(struct kern *kern, const struct kern_topology *topo, struc
 	memcpy(kern->vtep_mac, topo->vtep_mac, KERN_MAC_LEN);
 	kern->vxlan_mtu = topo->vxlan_mtu;
 	kern->wg = topo->wg;
+	kern->wg_kernel = topo->wg && topo->wg_kernel;
 	kern->wg_port = topo->wg ? topo->wg_port : 0;
 	kern->wg_addr = topo->wg ? topo->wg_addr : 0;
 	kern->wg_addr6 = topo->wg ? topo->wg_addr6 : in6addr_any;

@@ -200,6 +200,9 @@ int kreq_veth_add(struct knl *nl, const char *host_name, int master, unsigned mt
 int kreq_vxlan_add(struct knl *nl, const char *name, uint32_t vni, uint32_t local,
 		   const struct in6_addr *local6, uint16_t port, const uint8_t mac[KERN_MAC_LEN],
 		   unsigned mtu, struct kern_error *err);
+/* A kernel WireGuard device (`ip link add NAME type wireguard`), in our
+ * group, with mtu (0 = default); up. */
+int kreq_wireguard_add(struct knl *nl, const char *name, unsigned mtu, struct kern_error *err);
 /* A permanent neighbour (family AF_INET: dst -> mac) or FDB entry (family
  * AF_BRIDGE: mac -> remote dst), created or replaced; del removes it. */
 int kreq_neigh(struct knl *nl, bool del, uint8_t family, int ifindex, const char *ifname,
@@ -308,10 +311,11 @@ int kvxlan_reconcile_device(struct knl *nl, const struct klinks *links, const st
 /* The owned device's ifindex, 0 when there is none (-errno on failure). */
 int kvxlan_ifindex(struct knl *nl, struct kern_error *err);
 /* The WireGuard device (wg.c): when wanted and present, ours, up, with
- * mtu and addr/32; when absent, *ifindex 0 and no error (its process
- * makes it); when not wanted, an owned one is deleted. */
+ * mtu and addr/32; when absent, made here (create: kernel WireGuard), or
+ * *ifindex 0 and no error (its process makes it); when not wanted, an
+ * owned one is deleted. */
 int kwg_reconcile_device(struct knl *nl, const struct klinks *links, const struct kaddrs *addrs,
-			 bool wanted, unsigned mtu, uint32_t addr, int *ifindex,
+			 bool wanted, bool create, unsigned mtu, uint32_t addr, int *ifindex,
 			 struct kern_error *err);
 /* The index of KERN_WG_IFNAME, 0 when there is none. */
 int kwg_ifindex(struct knl *nl, struct kern_error *err);

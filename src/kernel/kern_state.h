@@ -71,7 +71,8 @@ struct kern {
 	uint8_t vtep_mac[KERN_MAC_LEN];
 	unsigned vxlan_mtu;
 	int vxlan_ifindex;
-	bool wg; /* the WireGuard device is wanted */
+	bool wg;	/* the WireGuard device is wanted */
+	bool wg_kernel; /* ... and made here (kernel WireGuard) */
 	uint16_t wg_port;
 	uint32_t wg_addr;
 	struct in6_addr wg_addr6;

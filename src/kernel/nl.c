@@ -778,8 +778,10 @@ int kreq_group_del(struct knl *nl, struct kern_error *err)
 	return knl_change(nl, msg, err, "delete the links of group %u", KERN_LINK_GROUP);
 }
 
-int kreq_bridge_add(struct knl *nl, const char *name, unsigned mtu, const uint8_t mac[KERN_MAC_LEN],
-		    struct kern_error *err)
+/* A link of a kind that takes no IFLA_INFO_DATA, up, in our group, with
+ * mac (NULL: the kernel's) and mtu (0: the kind's default). */
+static int link_add_plain(struct knl *nl, const char *kind, const char *name, unsigned mtu,
+			  const uint8_t *mac, struct kern_error *err)
 {
 	struct nl_msg *msg;
 	struct nlattr *info;
@@ -787,15 +789,22 @@ int kreq_bridge_add(struct knl *nl, const char *name, unsigned mtu, const uint8_
 	msg = link_msg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0, IFF_UP, IFF_UP);
 	put_or_die(nla_put_string(msg, IFLA_IFNAME, name));
 	put_or_die(nla_put_u32(msg, IFLA_GROUP, KERN_LINK_GROUP));
-	put_or_die(nla_put(msg, IFLA_ADDRESS, KERN_MAC_LEN, mac));
+	if (mac)
+		put_or_die(nla_put(msg, IFLA_ADDRESS, KERN_MAC_LEN, mac));
 	if (mtu)
 		put_or_die(nla_put_u32(msg, IFLA_MTU, mtu));
 	info = nla_nest_start(msg, IFLA_LINKINFO);
 	if (!info)
 		fatal("netlink request does not fit its buffer");
-	put_or_die(nla_put_string(msg, IFLA_INFO_KIND, "bridge"));
+	put_or_die(nla_put_string(msg, IFLA_INFO_KIND, kind));
 	nla_nest_end(msg, info);
-	return knl_change(nl, msg, err, "create bridge %s", name);
+	return knl_change(nl, msg, err, "create %s %s", kind, name);
+}
+
+int kreq_bridge_add(struct knl *nl, const char *name, unsigned mtu, const uint8_t mac[KERN_MAC_LEN],
+		    struct kern_error *err)
+{
+	return link_add_plain(nl, "bridge", name, mtu, mac, err);
 }
 
 /* One tx and one rx queue, said explicitly. Without them a veth is
@@ -1026,6 +1035,11 @@ int kreq_vxlan_add(struct knl *nl, const char *name, uint32_t vni, uint32_t loca
 	return knl_change(nl, msg, err, "create vxlan %s id %u local %s dstport %u address %s",
 			  name, vni, local ? addr_format(local, a) : addr6_format(local6, a), port,
 			  fmt_mac(mac, m));
+}
+
+int kreq_wireguard_add(struct knl *nl, const char *name, unsigned mtu, struct kern_error *err)
+{
+	return link_add_plain(nl, "wireguard", name, mtu, NULL, err);
 }
 
 int kreq_neigh(struct knl *nl, bool del, uint8_t family, int ifindex, const char *ifname,

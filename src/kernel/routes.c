@@ -20,8 +20,11 @@
  * underlay link) or `dst6 via gateway6 dev KERN_VXLAN_IFNAME onlink`.
  *
  * A wireguard route is `dst via node-ip dev KERN_WG_IFNAME onlink` (IPv6:
- * via fe80::7767:node-ip): the device routes by the peer's allowed IPs,
- * and the gateway names the peer when the route is read back. While the
+ * via fe80::7767:node-ip); for an IPv6 node both families go via its
+ * nodeaddr_wg_next_hop (fe80::, its address's halves XORed): the device
+ * routes by the peer's allowed IPs, and the gateway names the peer when
+ * the route is read back (an IPv6 node's stands for it as it is, until
+ * the node advertises and rib.c matches the two). While the
  * device is absent (its userspace process is starting) such routes are
  * left out without an error: the device's creation is drift the watcher
  * repairs, routes included. */
@@ -49,7 +52,17 @@ bool kroute_is_owned(const struct kroute *r)
 
 struct nodeaddr kroute_kernel_gateway(const struct kern_route *want)
 {
-	return want->mode == KERN_MODE_VXLAN ? nodeaddr_v4(want->dst.addr) : want->gateway;
+	struct in6_addr next_hop;
+
+	if (want->mode == KERN_MODE_VXLAN)
+		return nodeaddr_v4(want->dst.addr);
+	/* An IPv6 node's global address is on-link through the underlay
+	 * device, and the kernel refuses it as a next hop on another one. */
+	if (want->mode == KERN_MODE_WIREGUARD && want->gateway.family == AF_INET6) {
+		nodeaddr_wg_next_hop(&want->gateway, &next_hop);
+		return nodeaddr_v6(&next_hop);
+	}
+	return want->gateway;
 }
 
 struct nodeaddr kroute_gateway(const struct kroute *r)
@@ -361,9 +374,14 @@ static int owned6(struct knl *nl, int vx_ifindex, int wg_ifindex, const struct k
 		} else if (wg_ifindex > 0 && r->oif == wg_ifindex) {
 			uint32_t node_ip;
 
-			if (!addr6_link_local_to_ipv4(&r->gateway, &node_ip))
+			if (!addr6_is_link_local(&r->gateway))
 				continue;
-			k->gateway = nodeaddr_v4(node_ip);
+			/* An IPv6 node's next hop cannot be read back into its
+			 * address: it stands for the node until the node
+			 * advertises (rib.c adopted_by matches it). */
+			k->gateway = addr6_link_local_to_ipv4(&r->gateway, &node_ip)
+					 ? nodeaddr_v4(node_ip)
+					 : nodeaddr_v6(&r->gateway);
 			k->mode = KERN_MODE_WIREGUARD;
 		} else if (!if_indextoname((unsigned)r->oif, k->ifname)) {
 			continue;

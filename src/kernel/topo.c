@@ -769,8 +769,8 @@ int ktopo_reconcile(struct kern *kern, bool all, struct kern_error *err)
 	}
 	int wg_before = kern->wg_ifindex;
 
-	rc = kwg_reconcile_device(&kern->nl, &links, &addrs, kern->wg, kern->wg_mtu,
-				  kern->subnet.addr, &kern->wg_ifindex, &e);
+	rc = kwg_reconcile_device(&kern->nl, &links, &addrs, kern->wg, kern->wg_kernel,
+				  kern->wg_mtu, kern->subnet.addr, &kern->wg_ifindex, &e);
 	if (rc < 0) {
 		kern_keep_first(rc, &first, err, &e);
 		kern->root_dirty = true;

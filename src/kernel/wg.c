@@ -3,7 +3,9 @@
  *
  * The device KERN_WG_IFNAME is made by the userspace implementation the
  * agent runs (src/wg.c starts wireguard-go), not here: a tun device is
- * only alive while its process holds it. What this file owns is its
+ * only alive while its process holds it. With kernel WireGuard (src/wg.c
+ * found its generic-netlink family) it is made here, kind "wireguard",
+ * and configured by src/wggenl.c. What this file owns is its
  * network side: the alias KERN_ALIAS_WG and device group that make it
  * ours for `nsagent down`, its MTU (the underlay's less WireGuard's
  * overhead), the subnet's network address as a /32 (the source the
@@ -20,12 +22,14 @@
 #include "nsagent/log.h"
 
 int kwg_reconcile_device(struct knl *nl, const struct klinks *links, const struct kaddrs *addrs,
-			 bool wanted, unsigned mtu, uint32_t addr, int *ifindex,
+			 bool wanted, bool create, unsigned mtu, uint32_t addr, int *ifindex,
 			 struct kern_error *err)
 {
 	const struct klink *l = klinks_by_name(links, KERN_WG_IFNAME);
+	struct klink made;
 	int rc;
 
+	memset(&made, 0, sizeof(made));
 	*ifindex = 0;
 	if (!wanted) {
 		for (unsigned i = 0; i < links->n; i++) {
@@ -36,6 +40,14 @@ int kwg_reconcile_device(struct knl *nl, const struct klinks *links, const struc
 				return rc;
 		}
 		return 0;
+	}
+	if (!l && create) {
+		rc = kreq_wireguard_add(nl, KERN_WG_IFNAME, mtu, err);
+		if (rc == 0)
+			rc = knl_get_link(nl, KERN_WG_IFNAME, &made, err);
+		if (rc < 0)
+			return rc;
+		l = &made;
 	}
 	if (!l)
 		return 0;

@@ -10,13 +10,15 @@
 # lists host2's public key, as host2's status gives it, with a recent
 # handshake and host2's node address as endpoint; host1's status shows
 # mode wireguard, why, the handshake and bytes, and its key (never the
-# private one). The device's MTU and the namespaces' are the underlay's
-# less 60, and WireGuard's UDP is not connection-tracked.
+# private one), and that this kernel (no WireGuard module) made the agent
+# take the userspace WireGuard. The device's MTU and the namespaces' are
+# the underlay's less 60, and WireGuard's UDP is not connection-tracked.
 # shellcheck disable=SC2015 # "A && B || fail" is meant
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/peers_lib.sh"
 source "$(dirname "$0")/datapath_lib.sh"
+source "$(dirname "$0")/wg_lib.sh"
 datapath_init dp_wireguard
 
 (umask 077 && "$NSAGENT" genkey >"$DP_TMP/cluster.key")
@@ -34,14 +36,7 @@ grep_q '^172.16.1.0/24 via 192.168.1.6 dev nsa-wg .*onlink' <<<"$rt" || fail "ho
 rt6=$(lab exec host1 -- ip -6 route show proto nsagent)
 grep_q '^fd6e:7361:6765:1::/64 via fe80::7767:c0a8:106 dev nsa-wg' <<<"$rt6" ||
 	fail "host1's IPv6 route: $rt6"
-[[ $(mtu host1 nsa-wg) == 1440 && $(mtu host1 br0) == 1440 && $(mtu host1 NS1 eth0) == 1440 ]] ||
-	fail "MTUs on host1 are not 1500 - 60: nsa-wg $(mtu host1 nsa-wg), br0 $(mtu host1 br0)"
-lab exec host1 -- ip -d link show nsa-wg | grep_q 'alias nsagent:wireguard' ||
-	fail "nsa-wg does not carry nsagent's alias"
-nft=$(lab exec host1 -- nft list table inet nsagent)
-grep_q 'ip daddr 192.168.1.5 udp dport 51820 counter .* notrack' <<<"$nft" &&
-	grep_q 'ip saddr 192.168.1.5 udp sport 51820 counter .* notrack' <<<"$nft" ||
-	fail "WireGuard's UDP is tracked: $nft"
+wg_device host1 1440 ip 192.168.1.5
 
 # The capture, on the switch side of host1's port, while the traffic runs.
 capture_start switch host1 || fail "no capture on the switch"
@@ -57,36 +52,24 @@ out=$(bulk host2 NS1 host1 NS1 172.16.0.2) || fail "bulk TCP host2 -> host1: $ou
 out=$(bulk host1 NS1 host2 NS1 fd6e:7361:6765:1::2) || fail "bulk TCP/IPv6 host1 -> host2: $out"
 out=$(bulk host2 NS1 host1 NS1 fd6e:7361:6765::2) || fail "bulk TCP/IPv6 host2 -> host1: $out"
 capture_stop
-wg_packets=$(captured 'udp and host 192.168.1.5 and host 192.168.1.6 and port 51820')
-((wg_packets > 4 * 4 * 1024 * 1024 / 1500)) ||
-	fail "only $wg_packets WireGuard packets on the switch for 16 MiB of TCP"
-cluster='net 172.16.0.0/16 or net fd6e:7361:6765::/48'
-clear=$(captured "$cluster")
-((clear == 0)) || fail "$clear packets with cluster addresses on the switch: $(captured_show "$cluster")"
-# Everything else is the agents' TLS session, ARP, and the underlay's own
-# IPv6 neighbour discovery.
-nodes='host 192.168.1.5 and host 192.168.1.6'
-rest="not (udp and $nodes and port 51820) and not (tcp port 7470 and $nodes) and not arp and not icmp6"
-other=$(captured "$rest")
-((other == 0)) || fail "$other other packets on the switch: $(captured_show "$rest")"
+wg_only_on_switch 192.168.1.5 192.168.1.6 51820 $((4 * BULK_BYTES))
 
 # wg(8) on host1: host2's key (as host2 says), endpoint, a recent handshake.
 key2=$(status_json host2 | jq -r .node.wg_public_key)
 [[ ${#key2} == 44 ]] || fail "host2's status has no WireGuard public key: '$key2'"
 status_json host2 | grep_q "$(lab exec host2 -- cat /var/lib/nsagent/wireguard.key)" &&
 	fail "host2's status shows its private key"
-[[ $(lab exec host1 -- wg show nsa-wg peers) == "$key2" ]] ||
-	fail "wg show on host1 does not list exactly host2's key: $(lab exec host1 -- wg show nsa-wg peers)"
-[[ $(lab exec host1 -- wg show nsa-wg endpoints) == "$key2	192.168.1.6:51820" ]] ||
-	fail "host2's endpoint: $(lab exec host1 -- wg show nsa-wg endpoints)"
-hs=$(lab exec host1 -- wg show nsa-wg latest-handshakes | awk '{print $2}')
-(($(date +%s) - hs < 180)) || fail "no recent handshake with host2: $hs"
-[[ $(lab exec host1 -- wg show nsa-wg allowed-ips) == "$key2	172.16.1.0/24 fd6e:7361:6765:1::/64" ]] ||
-	fail "host2's allowed IPs: $(lab exec host1 -- wg show nsa-wg allowed-ips)"
+wg_show_peer host1 "$key2" 192.168.1.6:51820 "172.16.1.0/24 fd6e:7361:6765:1::/64"
 # host1's status: the same facts, and why.
 p=$(status_json host1 | jq -c '.peers[] | select(.address == "192.168.1.6")')
 [[ $(jq -r .mode_reason <<<"$p") == "--backend wireguard; encrypted" ]] || fail "why: $p"
 [[ $(jq -r '.wireguard.last_handshake_ms' <<<"$p") -lt 180000 ]] || fail "handshake in status: $p"
 (($(jq -r '.wireguard.rx_bytes' <<<"$p") > 4 * 1024 * 1024)) || fail "bytes in status: $p"
-lab exec host1 -- "$NSAGENT" status | grep_q "^wireguard  .* port 51820" || fail "status text: no wireguard row"
+lab exec host1 -- "$NSAGENT" status | grep_q "^wireguard  .* port 51820, userspace (wireguard-go)$" ||
+	fail "status text: no wireguard row with its implementation: $(lab exec host1 -- "$NSAGENT" status | grep ^wireguard)"
+# This kernel has no WireGuard: the agent took the userspace one, said so.
+[[ $(status_json host1 | jq -r .node.wg_impl) == "userspace (wireguard-go)" ]] ||
+	fail "status --json wg_impl: $(status_json host1 | jq -c .node)"
+logs host1 'nsa-wg is userspace: the kernel has no WireGuard' ||
+	fail "the log does not say why userspace: $(log_last host1 | grep -i 'WireGuard: nsa-wg is')"
 echo PASS

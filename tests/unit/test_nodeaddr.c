@@ -157,13 +157,47 @@ static void test_sockaddr(void **state)
 			 -EAFNOSUPPORT);
 }
 
+/* The next hop naming a node on the WireGuard device: an IPv4 node's
+ * fe80::7767:a.b.c.d, an IPv6 node's fe80:: with its halves XORed (never
+ * shared within one /64, never of the IPv4 form), read back by
+ * nodeaddr_wg_next_hop_of; two IPv6 nodes of different prefixes that fold
+ * to one next hop are the collision the rde refuses. */
+static void test_wg_next_hop(void **state)
+{
+	char buf[INET6_ADDRSTRLEN];
+	struct in6_addr nh, nh2;
+	struct nodeaddr none;
+
+	(void)state;
+	nodeaddr_wg_next_hop(&(struct nodeaddr[]){na("192.168.1.6")}[0], &nh);
+	assert_string_equal(inet_ntop(AF_INET6, &nh, buf, sizeof(buf)), "fe80::7767:c0a8:106");
+	nodeaddr_wg_next_hop(&(struct nodeaddr[]){na("2001:db8:1::6")}[0], &nh);
+	assert_string_equal(inet_ntop(AF_INET6, &nh, buf, sizeof(buf)), "fe80::2001:db8:1:6");
+	assert_true(nodeaddr_wg_next_hop_of(&(struct nodeaddr[]){na("2001:db8:1::6")}[0], &nh));
+	assert_false(nodeaddr_wg_next_hop_of(&(struct nodeaddr[]){na("2001:db8:1::5")}[0], &nh));
+	memset(&none, 0, sizeof(none));
+	assert_false(nodeaddr_wg_next_hop_of(&none, &nh));
+	/* A next hop read back from the kernel stands for itself. */
+	nodeaddr_wg_next_hop(&(struct nodeaddr[]){na("fe80::2001:db8:1:6")}[0], &nh2);
+	assert_memory_equal(&nh, &nh2, sizeof(nh));
+	/* Every address of one /64 has its own. */
+	nodeaddr_wg_next_hop(&(struct nodeaddr[]){na("2001:db8:1::5")}[0], &nh2);
+	assert_memory_not_equal(&nh, &nh2, sizeof(nh));
+	/* 2001:db8:2::3:6 folds to the same as 2001:db8:1::6: a collision. */
+	nodeaddr_wg_next_hop(&(struct nodeaddr[]){na("2001:db8:2::3:6")}[0], &nh2);
+	assert_memory_equal(&nh, &nh2, sizeof(nh));
+	/* A fold of the IPv4 form (0:7767:x:x) gets its top bit set, so that
+	 * it is not read back as an IPv4 node's. */
+	nodeaddr_wg_next_hop(&(struct nodeaddr[]){na("2001:db8:1:0:2001:7adf:c0a9:106")}[0], &nh);
+	assert_string_equal(inet_ntop(AF_INET6, &nh, buf, sizeof(buf)), "fe80::8000:7767:c0a8:106");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_parse_format),
-	    cmocka_unit_test(test_equal_compare_zero),
-	    cmocka_unit_test(test_node_problem),
-	    cmocka_unit_test(test_sockaddr),
+	    cmocka_unit_test(test_parse_format), cmocka_unit_test(test_equal_compare_zero),
+	    cmocka_unit_test(test_node_problem), cmocka_unit_test(test_sockaddr),
+	    cmocka_unit_test(test_wg_next_hop),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

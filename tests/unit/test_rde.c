@@ -824,39 +824,52 @@ static void test_ipv6_stale_expiry(void **st)
 /* ---- an IPv6 underlay ---- */
 
 /* Our node address node_ip, dual-stack, NET(1) ours, backend auto. */
+static void underlay_config(struct rde_config *c, struct fixture *f, const char *node_ip)
+{
+	base_config(c, f);
+	c->node_ip = na(node_ip);
+	c->subnet = NET(1);
+	c->subnet_explicit = true;
+	c->ipv6 = true;
+	c->cluster6 = pfx6("fd6e:7361:6765::/48");
+	snprintf(c->underlay_ifname, sizeof(c->underlay_ifname), "eth0");
+	c->underlay_ipv6 = true;
+}
+
 static void start_underlay(struct fixture *f, const char *node_ip)
 {
 	struct rde_config c;
 
-	base_config(&c, f);
-	c.node_ip = na(node_ip);
-	c.subnet = NET(1);
-	c.subnet_explicit = true;
-	c.ipv6 = true;
-	c.cluster6 = pfx6("fd6e:7361:6765::/48");
-	snprintf(c.underlay_ifname, sizeof(c.underlay_ifname), "eth0");
-	c.underlay_ipv6 = true;
+	underlay_config(&c, f, node_ip);
 	start(f, &c, 0);
 }
 
-/* A peer at node address ip (either family) advertising NET(2) and its
- * /64, with a link-local next hop, no VTEP (an IPv6 node has no IPv4 one). */
+/* The advert of a node at address ip (either family) of NET(net) and
+ * fd6e:7361:6765:NET::/64 (held in *subnet, *p6), no VTEP (an IPv6 node
+ * has no IPv4 one). */
+static struct rde_advert advert_at(const char *ip, unsigned net, struct prefix *subnet,
+				   struct prefix6 *p6)
+{
+	char text[PREFIX6_STRLEN];
+
+	snprintf(text, sizeof(text), "fd6e:7361:6765:%x::/64", net);
+	*subnet = NET(net);
+	*p6 = pfx6(text);
+	return (struct rde_advert){
+	    .node_ip = na(ip), .subnets = subnet, .n_subnets = 1, .subnets6 = p6, .n_subnets6 = 1};
+}
+
+/* A peer at node address ip advertising NET(2) and its /64, with a
+ * link-local next hop. */
 static void up_and_advert_at(struct fixture *f, const uint8_t *id, const char *ip, uint64_t now)
 {
-	struct prefix subnet = NET(2);
-	struct prefix6 p6 = pfx6("fd6e:7361:6765:2::/64");
-	struct rde_advert a = {.node_ip = na(ip),
-			       .subnets = &subnet,
-			       .n_subnets = 1,
-			       .subnets6 = &p6,
-			       .n_subnets6 = 1,
-			       .link_local6 = ip6("fe80::2"),
-			       .link_local6_set = true};
+	struct prefix subnet;
+	struct prefix6 p6;
+	struct rde_advert a = advert_at(ip, 2, &subnet, &p6);
 
-	rde_session_up(f->rde, id, now);
-	rde_advert(f->rde, id, "test peer", &a, now);
-	rde_end_of_adverts(f->rde, id, now);
-	rde_flush(f->rde, now);
+	a.link_local6 = ip6("fe80::2");
+	a.link_local6_set = true;
+	deliver(f, id, &a, now);
 }
 
 /* Both node addresses IPv6, on-link: the /24 via inet6 the peer's node
@@ -984,6 +997,16 @@ static void start_wg(struct fixture *f, enum cfg_backend backend, enum cfg_encry
 	start(f, &c, 0);
 }
 
+/* Delivers advert a with (key_len bytes of) key and port. */
+static void deliver_wg(struct fixture *f, const uint8_t *id, struct rde_advert *a,
+		       const uint8_t *key, size_t key_len, uint32_t port, uint64_t now)
+{
+	a->wg_key = key;
+	a->wg_key_len = key_len;
+	a->wg_port = port;
+	deliver(f, id, a, now);
+}
+
 /* A peer's advert with its /64 and (key_len bytes of) key and port. */
 static void up_and_advert_wg(struct fixture *f, const uint8_t *id, uint32_t ip,
 			     struct prefix subnet, const char *subnet6, const uint8_t *key,
@@ -992,10 +1015,7 @@ static void up_and_advert_wg(struct fixture *f, const uint8_t *id, uint32_t ip,
 	struct prefix6 p6 = pfx6(subnet6);
 	struct rde_advert a = advert6_of(ip, &subnet, &p6, true);
 
-	a.wg_key = key;
-	a.wg_key_len = key_len;
-	a.wg_port = port;
-	deliver(f, id, &a, now);
+	deliver_wg(f, id, &a, key, key_len, port, now);
 }
 
 /* --backend wireguard: every peer, both families, through the device,
@@ -1126,6 +1146,143 @@ static void test_wg_adopt(void **st)
 	assert_memory_equal(f->last.routes[0].wg_key, KEY_B, KERN_WG_KEY_LEN);
 }
 
+/* ---- WireGuard over an IPv6 underlay ---- */
+
+/* Our IPv6 node address 2001:db8:1::5, --backend wireguard. */
+static void start_wg_underlay6(struct fixture *f)
+{
+	struct rde_config c;
+
+	underlay_config(&c, f, "2001:db8:1::5");
+	c.backend = CFG_BACKEND_WIREGUARD;
+	c.wireguard = true;
+	start(f, &c, 0);
+}
+
+/* A peer at IPv6 node address ip advertising NET(net), its /64 and a key. */
+static void advert_wg_at(struct fixture *f, const uint8_t *id, const char *ip, unsigned net,
+			 const uint8_t *key, uint64_t now)
+{
+	struct prefix subnet;
+	struct prefix6 p6;
+	struct rde_advert a = advert_at(ip, net, &subnet, &p6);
+
+	deliver_wg(f, id, &a, key, KERN_WG_KEY_LEN, 51820, now);
+}
+
+/* Both families through the device to an IPv6 node: the /24's next hop
+ * its node address (the kernel layer writes it as its WireGuard next
+ * hop), the /64 via that next hop, its key and port on both; the MTU the
+ * underlay's less 80; encrypted, said so. */
+static void test_wg_underlay6(void **st)
+{
+	struct fixture *f = *st;
+	const struct kern_route *r6;
+	struct in6_addr nh;
+	struct rde_peer_view v;
+
+	start_wg_underlay6(f);
+	assert_int_equal(f->last.wg_mtu, 1420);
+	assert_int_equal(f->last.mtu, 1420);
+	advert_wg_at(f, HIGH, "2001:db8:1::6", 2, KEY_B, 1);
+	assert_int_equal(f->last.n_routes, 2);
+	assert_true(planned(f, NET(2)));
+	for (unsigned i = 0; i < f->last.n_routes; i++) {
+		assert_int_equal(f->last.routes[i].mode, KERN_MODE_WIREGUARD);
+		assert_true(na_eq(f->last.routes[i].gateway, na("2001:db8:1::6")));
+		assert_memory_equal(f->last.routes[i].wg_key, KEY_B, KERN_WG_KEY_LEN);
+		assert_int_equal(f->last.routes[i].wg_port, 51820);
+	}
+	r6 = planned6(f, "fd6e:7361:6765:2::/64");
+	assert_non_null(r6);
+	nh = ip6("fe80::2001:db8:1:6");
+	assert_memory_equal(&r6->gateway6, &nh, sizeof(nh));
+	v = view_of(f, HIGH);
+	assert_true(v.routed && v.routed6 && v.encrypted);
+	assert_null(v.no_path);
+	assert_int_equal(v.mode6, KERN_MODE_WIREGUARD);
+	assert_string_equal(v.why, "--backend wireguard; encrypted");
+}
+
+/* Two IPv6 peers whose node addresses fold to one WireGuard next hop:
+ * the first keeps its routes, the later one gets none and says why (not
+ * routed unencrypted, not over the first one's next hop), until the
+ * first leaves. */
+static void test_wg_underlay6_next_hop_collision(void **st)
+{
+	static const uint8_t MID[NODE_ID_LEN] = {0x50};
+	struct fixture *f = *st;
+	struct rde_peer_view v;
+
+	start_wg_underlay6(f);
+	advert_wg_at(f, HIGH, "2001:db8:1::6", 2, KEY_B, 1);
+	advert_wg_at(f, LOW, "2001:db8:2::3:6", 3, KEY_C, 2);
+	assert_true(planned(f, NET(2)));
+	assert_false(planned(f, NET(3)));
+	assert_int_equal(f->last.n_routes, 2);
+	v = view_of(f, LOW);
+	assert_false(v.routed || v.routed6);
+	assert_non_null(v.no_path);
+	assert_non_null(strstr(v.no_path, "WireGuard next hop"));
+	assert_true(view_of(f, HIGH).routed);
+	/* A third peer with its own next hop is routed. */
+	advert_wg_at(f, MID, "2001:db8:1::7", 4, (const uint8_t[KERN_WG_KEY_LEN]){0xd0}, 3);
+	assert_true(planned(f, NET(4)));
+	assert_null(view_of(f, MID).no_path);
+	/* The first leaves: the later one takes the next hop. */
+	rde_session_down(f->rde, HIGH, true, 4);
+	rde_flush(f->rde, 4);
+	assert_false(planned(f, NET(2)));
+	assert_true(planned(f, NET(3)));
+	assert_non_null(planned6(f, "fd6e:7361:6765:3::/64"));
+	v = view_of(f, LOW);
+	assert_true(v.routed && v.routed6 && v.encrypted);
+	assert_null(v.no_path);
+}
+
+/* Routes through the device to an IPv6 node read back at start: both
+ * via its next hop, which cannot be read back into its address; its
+ * advert claims them with no other change than its key. */
+static void test_wg_underlay6_adopt(void **st)
+{
+	struct fixture *f = *st;
+	struct in6_addr nh = ip6("fe80::2001:db8:1:6");
+	struct kern_route adopted[3] = {
+	    {.dst = NET(2), .gateway = nodeaddr_v6(&nh), .mode = KERN_MODE_WIREGUARD},
+	    {.dst = NET(5), .gateway = nodeaddr_v6(&nh), .mode = KERN_MODE_WIREGUARD},
+	    {.ipv6 = true,
+	     .dst6 = pfx6("fd6e:7361:6765:2::/64"),
+	     .gateway = nodeaddr_v6(&nh),
+	     .gateway6 = nh,
+	     .mode = KERN_MODE_WIREGUARD},
+	};
+	struct rde_config c;
+	unsigned plans;
+
+	underlay_config(&c, f, "2001:db8:1::5");
+	c.backend = CFG_BACKEND_WIREGUARD;
+	c.wireguard = true;
+	f->rde = rde_new(&c, &ops, f);
+	rde_adopt(f->rde, adopted, 3, 0);
+	rde_start(f->rde, 0, true);
+	rde_flush(f->rde, 0);
+	assert_int_equal(f->last.n_routes, 3);
+	plans = f->plans;
+	advert_wg_at(f, HIGH, "2001:db8:1::6", 2, KEY_B, 1);
+	assert_int_equal(f->plans, plans + 1);
+	/* The three were its own: its end-of-adverts swept NET(5), which it
+	 * no longer advertises, at once rather than at restart time. */
+	assert_int_equal(f->last.n_routes, 2);
+	assert_false(planned(f, NET(5)));
+	for (unsigned i = 0; i < 2; i++) {
+		assert_true(na_eq(f->last.routes[i].gateway, na("2001:db8:1::6")));
+		assert_memory_equal(f->last.routes[i].wg_key, KEY_B, KERN_WG_KEY_LEN);
+	}
+	assert_false(view_of(f, HIGH).stale);
+	assert_true(planned(f, NET(2)));
+	assert_non_null(planned6(f, "fd6e:7361:6765:2::/64"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1154,6 +1311,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_wg_encrypt_routed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_wg_rejections_counted, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_wg_adopt, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_wg_underlay6, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_wg_underlay6_next_hop_collision, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_wg_underlay6_adopt, setup, teardown),
 	};
 
 	log_set_level(getenv("NSAGENT_TEST_DEBUG") ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR);

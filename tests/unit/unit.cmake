@@ -3,7 +3,7 @@
 # linked against nsagent_core (see nsa_unit in tests/CMakeLists.txt).
 foreach(module addr addr6 backend backoff bird claim cni_ops config frame log metrics nodeaddr notify nsalloc pidfile probe rde
     rib
-    state status wgkey wguapi wire)
+    state status wggenl wgkey wguapi wire)
   nsa_unit(test_${module})
 endforeach()
 
