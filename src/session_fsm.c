@@ -667,6 +667,26 @@ static bool incoming_wins(const struct peer *peer)
 	return node_id_cmp(peer->incoming->hello.node_id, peer->mgr->config.node_id) > 0;
 }
 
+/* The wait before a dial, 0 to dial now. A peer's first dial since it
+ * joined the table is not held to the dial rate: the burst allowance is
+ * the peer list, one dial per peer in it. A node joining a cluster of N
+ * hears of N peers at once, and at 10 dials a second the last of them
+ * waited seconds (a 64-host chain took over 2 s of dial tokens per node,
+ * tests/bench/README.md). Redials take tokens, and the table bounds the
+ * rest: it holds at most max-peers, and a learned peer gives its place up
+ * only after PEER_LEARNED_MAX_FAILURES dials, so a poisoned list buys one
+ * burst of max-peers dials, then at most a fifth more than the rate. */
+static uint64_t dial_wait(struct peer *peer)
+{
+	struct peer_mgr *mgr = peer->mgr;
+
+	if (!peer->dialled) {
+		peer->dialled = true;
+		return 0;
+	}
+	return bucket_take(&mgr->dial_bucket, mgr->config.dial_rate, now_ms());
+}
+
 /* IDLE: dial (within the dial rate) or take an identified inbound one. */
 static void fsm_idle(struct peer *peer, enum peer_event event)
 {
@@ -681,7 +701,7 @@ static void fsm_idle(struct peer *peer, enum peer_event event)
 		if (mgr->shutting_down || peer->dead)
 			break;
 		evtimer_del(peer->retry_timer);
-		wait = bucket_take(&mgr->dial_bucket, mgr->config.dial_rate, now_ms());
+		wait = dial_wait(peer);
 		if (wait) {
 			/* Over the dial rate: try again when a token is due,
 			 * spread a little so waiting peers do not bunch up. */

@@ -125,6 +125,7 @@ struct peer {
 	uint32_t keepalive_ms;
 	struct nodeaddr node_ip;
 	bool refused;		/* the last dial was refused (RST) */
+	bool dialled;		/* dialled at least once since it joined the table */
 	unsigned refused_tries; /* quick redials since the last session */
 	uint64_t established_ms;
 	uint64_t last_heard_ms;

@@ -1221,6 +1221,75 @@ static void test_learned_lower_dials_late(void **st)
 	free_nodes(&node, 1);
 }
 
+/* A peer list of six nodes with lower ids is dialled at once, whatever
+ * the dial rate (here 1 a second): a peer's first dial is not held to
+ * it. Redials are: the six dials failing together take tokens again. */
+static void test_learned_dials_at_once(void **st)
+{
+	(void)st;
+	enum { N_LISTED = 6 };
+	struct node node;
+	struct ph_config c;
+	struct script relay;
+	int lfd[N_LISTED], fd[N_LISTED];
+	uint8_t ids[N_LISTED][NODE_ID_LEN];
+	NsaPeer__PeerInfo infos[N_LISTED], *ptrs[N_LISTED];
+	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
+	NsaPeer__PeerList list = NSA_PEER__PEER_LIST__INIT;
+	struct peer_security_stats s;
+	uint64_t t0;
+
+	node_init(&node, 0xf0);
+	node.ip = LOOP(1);
+	ph_config_node(&c, node.id, 1, NULL, 0);
+	wire_rde(&c, &node);
+	c.peer.keepalive_ms = 10000;
+	c.peer.hold_time_ms = 30000;
+	c.peer.dial_rate = 1;
+	ph_start(&c, &ops, &node, &node.mgr);
+	script_hello(&relay, node.mgr, 20);
+	wire_free(script_next_list(&relay));
+	for (unsigned i = 0; i < N_LISTED; i++) {
+		uint16_t port;
+
+		lfd[i] = ph_listen(LOOP(40 + i), &port);
+		memset(ids[i], 0, NODE_ID_LEN);
+		ids[i][0] = (uint8_t)(0x10 + i);
+		nsa_peer__peer_info__init(&infos[i]);
+		infos[i].node_id.data = ids[i];
+		infos[i].node_id.len = NODE_ID_LEN;
+		infos[i].addr = LOOP(40 + i);
+		infos[i].port = port;
+		ptrs[i] = &infos[i];
+	}
+	list.peers = ptrs;
+	list.n_peers = N_LISTED;
+	env.msg_case = NSA_PEER__ENVELOPE__MSG_PEER_LIST;
+	env.peer_list = &list;
+	t0 = ph_now_ms();
+	ph_send_msg(relay.fd, &env);
+	for (unsigned i = 0; i < N_LISTED; i++)
+		fd[i] = ph_accept(lfd[i]);
+	/* at one a second the last would have come 5 s later */
+	assert_true(ph_now_ms() - t0 < 1000);
+	peer_mgr_security_stats(node.mgr, &s);
+	assert_int_equal(s.dials, N_LISTED);
+	assert_int_equal(s.dials_deferred, 0);
+
+	/* all six fail: their redials (20 ms later) wait for tokens */
+	for (unsigned i = 0; i < N_LISTED; i++)
+		close(fd[i]);
+	t0 = ph_now_ms();
+	ph_run_for(300);
+	peer_mgr_security_stats(node.mgr, &s);
+	assert_true(s.dials_deferred > 0);
+	assert_true(s.dials <= N_LISTED + 1 + (ph_now_ms() - t0) / 1000);
+	for (unsigned i = 0; i < N_LISTED; i++)
+		close(lfd[i]);
+	script_close(&relay);
+	free_nodes(&node, 1);
+}
+
 /* Runs until the script's session brings a keepalive (other messages
  * skipped); returns when it did. */
 static uint64_t script_next_keepalive(struct script *s)
@@ -1447,6 +1516,7 @@ int main(void)
 	    cmocka_unit_test(test_exchange_leaves_out_known),
 	    cmocka_unit_test(test_learned_higher_dials),
 	    cmocka_unit_test(test_learned_lower_dials_late),
+	    cmocka_unit_test(test_learned_dials_at_once),
 	    cmocka_unit_test(test_keepalives_together),
 	};
 	int ret;
