@@ -18,9 +18,9 @@
  * node's own advert (subnets, and its VTEP address and MAC when it runs a
  * VXLAN device), its end-of-adverts, its session going up or down are
  * events for the route decision engine (src/rde.c), run from the loop
- * once per pass (session_rde_kick) so that a burst of adverts makes one
- * plan. Our own advert carries the subnet the rde holds and goes to
- * every peer again when it moves.
+ * at most once per pass and once per PEER_RDE_BATCH_MS (session_rde_kick)
+ * so that a burst of adverts makes one plan. Our own advert carries the subnet the rde holds and
+ * goes to every peer again when it moves.
  *
  * Invariant: at most one established session per node. */
 #include <arpa/inet.h>
@@ -84,6 +84,8 @@ void session_rde_run(struct peer_mgr *mgr, bool tick)
 		return;
 	if (tick)
 		rde_tick(mgr->rde, now);
+	evtimer_del(mgr->rde_ev);
+	mgr->rde_flushed_ms = now;
 	rde_flush(mgr->rde, now);
 	if (rde_subnet(mgr->rde, &subnet, NULL) &&
 	    (!mgr->advertised_set || !addr_prefix_equal(&subnet, &mgr->advertised))) {
@@ -104,12 +106,25 @@ void session_rde_cb(evutil_socket_t fd, short what, void *arg)
 	session_rde_run(arg, true);
 }
 
-/* An event went to the rde: run it once this loop pass is done. A node
- * joining a large cluster hears many adverts in one read; they make one
- * plan, not one per advert. */
+/* An event went to the rde: run it once this loop pass is done, or, when
+ * it ran less than PEER_RDE_BATCH_MS ago, that long after its last run.
+ * Each run rebuilds the whole route set (rib_routes compares every entry
+ * with every other), and the adverts of a converging mesh come one per
+ * loop pass, from N sessions over a second or two: a run per advert was
+ * 40 % of a node's instructions in a 32-host chain (tests/bench/README.md).
+ * This way a burst of adverts makes a plan per batch, and a lone event
+ * (a session lost after a quiet spell) is still planned at once. */
 static void session_rde_kick(struct peer_mgr *mgr)
 {
-	if (!mgr->shutting_down && !event_pending(mgr->rde_ev, EV_TIMEOUT, NULL))
+	uint64_t now, since;
+
+	if (mgr->shutting_down || event_pending(mgr->rde_ev, EV_TIMEOUT, NULL))
+		return;
+	now = now_ms();
+	since = now - mgr->rde_flushed_ms;
+	if (mgr->rde_flushed_ms && since < PEER_RDE_BATCH_MS)
+		timer_arm(mgr->rde_ev, PEER_RDE_BATCH_MS - since);
+	else
 		event_active(mgr->rde_ev, EV_TIMEOUT, 0);
 }
 

@@ -176,11 +176,13 @@ struct peer_mgr {
 	TAILQ_HEAD(, conn) dead_conns;
 	struct event *reaper;
 	/* The rde is fed here and run from the loop: rde_ev coalesces the
-	 * events of one loop pass into one rde_flush(), rde_timer wakes it
-	 * for stale expiry and the claim wait. */
+	 * events of one loop pass, or of PEER_RDE_BATCH_MS, into one
+	 * rde_flush(), rde_timer wakes it for stale expiry and the claim
+	 * wait. */
 	struct rde *rde;
 	struct event *rde_ev;
 	struct event *rde_timer;
+	uint64_t rde_flushed_ms;	      /* the rde's last run (session_rde_run) */
 	uint64_t pex_seq;		      /* the last session-up stamp given (peer->pex_seq) */
 	struct event *pex_timer;	      /* the batch of news for existing sessions */
 	uint64_t slots_used[PEER_SLOT_WORDS]; /* peer->slot of the live peers */

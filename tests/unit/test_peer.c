@@ -1290,6 +1290,73 @@ static void test_learned_dials_at_once(void **st)
 	free_nodes(&node, 1);
 }
 
+/* The script's advert: its subnet 172.16.n.0/24, then end-of-adverts. */
+static void script_advert(struct script *s, unsigned n)
+{
+	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT, eoa_env = NSA_PEER__ENVELOPE__INIT;
+	NsaPeer__Advert advert = NSA_PEER__ADVERT__INIT;
+	NsaPeer__EndOfAdverts eoa = NSA_PEER__END_OF_ADVERTS__INIT;
+	NsaPeer__Prefix p = NSA_PEER__PREFIX__INIT;
+	NsaPeer__Prefix *ps[1] = {&p};
+
+	p.addr = NET(n).addr;
+	p.len = 24;
+	advert.subnets = ps;
+	advert.n_subnets = 1;
+	env.msg_case = NSA_PEER__ENVELOPE__MSG_ADVERT;
+	env.advert = &advert;
+	ph_send_msg(s->fd, &env);
+	eoa_env.msg_case = NSA_PEER__ENVELOPE__MSG_END_OF_ADVERTS;
+	eoa_env.end_of_adverts = &eoa;
+	ph_send_msg(s->fd, &eoa_env);
+}
+
+/* Adverts that arrive one per loop pass, as a converging mesh's do, make
+ * one route-set rebuild and plan per PEER_RDE_BATCH_MS, not one each;
+ * and every route is there at the end, as it is after a lone advert. */
+static void test_rde_batches_adverts(void **st)
+{
+	(void)st;
+	enum { N_SCRIPTS = 12 };
+	struct node node;
+	struct script s[N_SCRIPTS], late;
+	uint64_t t0, elapsed;
+	int plans;
+
+	exchange_node_start(&node, 0x50);
+	for (unsigned i = 0; i < N_SCRIPTS; i++) {
+		script_hello(&s[i], node.mgr, 20 + i);
+		script_welcome_has_list(&s[i]);
+	}
+	ph_run_for(2 * PEER_RDE_BATCH_MS);
+	plans = node.routes_changed;
+	t0 = ph_now_ms();
+	for (unsigned i = 0; i < N_SCRIPTS; i++) {
+		script_advert(&s[i], 20 + i);
+		ph_run_for(2);
+	}
+	elapsed = ph_now_ms() - t0;
+	ph_run_for(2 * PEER_RDE_BATCH_MS);
+	assert_int_equal(ph_n_routes(node.mgr), N_SCRIPTS);
+	/* one at once, then one per batch (12 before) */
+	assert_true(node.routes_changed - plans <= (int)(1 + elapsed / PEER_RDE_BATCH_MS + 1));
+	assert_true(node.routes_changed - plans < N_SCRIPTS);
+
+	ph_run_for(2 * PEER_RDE_BATCH_MS);
+	plans = node.routes_changed;
+	script_hello(&late, node.mgr, 40);
+	script_welcome_has_list(&late);
+	ph_run_for(2 * PEER_RDE_BATCH_MS);
+	script_advert(&late, 40);
+	while (ph_n_routes(node.mgr) != N_SCRIPTS + 1)
+		ph_run_for(1);
+	assert_int_equal(node.routes_changed - plans, 1);
+	for (unsigned i = 0; i < N_SCRIPTS; i++)
+		script_close(&s[i]);
+	script_close(&late);
+	free_nodes(&node, 1);
+}
+
 /* Runs until the script's session brings a keepalive (other messages
  * skipped); returns when it did. */
 static uint64_t script_next_keepalive(struct script *s)
@@ -1517,6 +1584,7 @@ int main(void)
 	    cmocka_unit_test(test_learned_higher_dials),
 	    cmocka_unit_test(test_learned_lower_dials_late),
 	    cmocka_unit_test(test_learned_dials_at_once),
+	    cmocka_unit_test(test_rde_batches_adverts),
 	    cmocka_unit_test(test_keepalives_together),
 	};
 	int ret;
