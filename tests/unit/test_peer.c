@@ -667,6 +667,7 @@ struct script {
 	int fd;
 	struct evbuffer *in;
 	uint8_t id[NODE_ID_LEN];
+	unsigned n; /* at 127.0.0.n, listening (it says) on port 7000 + n */
 };
 
 /* Connects to mgr from 127.0.0.n and says hello; nothing read yet, so
@@ -676,6 +677,7 @@ static void script_hello(struct script *s, struct peer_mgr *mgr, unsigned n)
 	s->in = evbuffer_new();
 	assert_int_equal(getrandom(s->id, NODE_ID_LEN, 0), NODE_ID_LEN);
 	s->id[0] = (uint8_t)n;
+	s->n = n;
 	s->fd = ph_connect(ph_endpoint(mgr, LOOP(1)), LOOP(n));
 	ph_send_hello(s->fd, s->id, LOOP(n), (uint16_t)(7000 + n), 30000);
 }
@@ -878,16 +880,28 @@ static void test_exchange_leaves_out_known(void **st)
 
 /* Connects from 127.0.0.n and says hello with a peer-exchange digest:
  * the XOR of `ids` (its own is added) and their count. */
+static void script_hello_as(struct script *s, struct peer_mgr *mgr,
+			    const uint8_t (*ids)[NODE_ID_LEN], unsigned n_ids);
+
 static void script_hello_digest(struct script *s, struct peer_mgr *mgr, unsigned n,
 				const uint8_t (*ids)[NODE_ID_LEN], unsigned n_ids)
 {
+	assert_int_equal(getrandom(s->id, NODE_ID_LEN, 0), NODE_ID_LEN);
+	s->id[0] = (uint8_t)n;
+	s->n = n;
+	script_hello_as(s, mgr, ids, n_ids);
+}
+
+/* The same for a script whose id and n are set already. */
+static void script_hello_as(struct script *s, struct peer_mgr *mgr,
+			    const uint8_t (*ids)[NODE_ID_LEN], unsigned n_ids)
+{
 	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
 	NsaPeer__Hello hello = NSA_PEER__HELLO__INIT;
+	unsigned n = s->n;
 	uint8_t digest[NODE_ID_LEN];
 
 	s->in = evbuffer_new();
-	assert_int_equal(getrandom(s->id, NODE_ID_LEN, 0), NODE_ID_LEN);
-	s->id[0] = (uint8_t)n;
 	memcpy(digest, s->id, NODE_ID_LEN);
 	for (unsigned i = 0; i < n_ids; i++)
 		for (unsigned b = 0; b < NODE_ID_LEN; b++)
@@ -934,10 +948,31 @@ static bool script_welcome_has_list(struct script *s)
 	}
 }
 
-/* A node whose hello says it knows exactly the nodes we know, or any
- * node but itself, is sent no peer list when its session comes up; one
- * that knows only itself (or says nothing, as an older agent) gets the
- * whole list. */
+/* The peer list among the messages up to end-of-adverts, or NULL;
+ * wire_free it. */
+static NsaPeer__Envelope *script_welcome_list(struct script *s)
+{
+	NsaPeer__Envelope *list = NULL;
+
+	for (;;) {
+		NsaPeer__Envelope *env = ph_next_envelope(s->fd, s->in);
+
+		assert_non_null(env);
+		if (env->msg_case == NSA_PEER__ENVELOPE__MSG_END_OF_ADVERTS) {
+			wire_free(env);
+			return list;
+		}
+		if (env->msg_case == NSA_PEER__ENVELOPE__MSG_PEER_LIST && !list)
+			list = env;
+		else
+			wire_free(env);
+	}
+}
+
+/* A node whose hello says it knows exactly the nodes we know is sent no
+ * peer list when its session comes up, and one that knows other nodes
+ * only our adoptees; one that knows only itself (or says nothing, as an
+ * older agent) gets the whole list. */
 static void test_exchange_skips_known(void **st)
 {
 	(void)st;
@@ -960,10 +995,15 @@ static void test_exchange_skips_known(void **st)
 	wire_free(env);
 
 	/* it knows the node and another one: it is in the cluster, and
-	 * what it lacks comes as news; knowing only itself (its first
-	 * session, a newcomer or a restart), the list (first, same) */
+	 * gets only our adoptee (`first`, whose first session was ours);
+	 * knowing only itself (its first session, a newcomer or a
+	 * restart), the list (first, same) */
 	script_hello_digest(&other, node.mgr, 22, &ids[1], 1);
-	assert_false(script_welcome_has_list(&other));
+	env = script_welcome_list(&other);
+	assert_non_null(env);
+	assert_int_equal(env->peer_list->n_peers, 1);
+	assert_true(list_names(env->peer_list, first.id));
+	wire_free(env);
 	script_close(&other);
 	script_hello_digest(&other, node.mgr, 24, ids, 0);
 	assert_true(script_welcome_has_list(&other));
@@ -976,6 +1016,103 @@ static void test_exchange_skips_known(void **st)
 	script_close(&same);
 	script_close(&other);
 	script_close(&older);
+	free_nodes(&node, 1);
+}
+
+/* A script that is not connected yet, with its id: for being listed. */
+static void script_prepare(struct script *s, unsigned n)
+{
+	memset(s, 0, sizeof(*s));
+	assert_int_equal(getrandom(s->id, NODE_ID_LEN, 0), NODE_ID_LEN);
+	s->id[0] = (uint8_t)n;
+	s->n = n;
+	s->fd = -1;
+}
+
+/* `from` lists the scripts `of` to the node under test. */
+static void script_list(struct script *from, struct script *of, unsigned n)
+{
+	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
+	NsaPeer__PeerList list = NSA_PEER__PEER_LIST__INIT;
+	NsaPeer__PeerInfo infos[8], *ptrs[8];
+
+	assert_true(n <= 8);
+	for (unsigned i = 0; i < n; i++) {
+		nsa_peer__peer_info__init(&infos[i]);
+		infos[i].node_id.data = of[i].id;
+		infos[i].node_id.len = NODE_ID_LEN;
+		infos[i].addr = LOOP(of[i].n);
+		infos[i].port = 7000 + of[i].n;
+		ptrs[i] = &infos[i];
+	}
+	list.peers = ptrs;
+	list.n_peers = n;
+	env.msg_case = NSA_PEER__ENVELOPE__MSG_PEER_LIST;
+	env.peer_list = &list;
+	ph_send_msg(from->fd, &env);
+}
+
+/* Peer-list entries per node stay linear in the cluster's size: a node
+ * is relayed once, by its first contact. A node that joined elsewhere
+ * (its hello knows other nodes) costs the existing sessions nothing but
+ * the one entry that introduces it to our adoptee (a node whose first
+ * session was ours, which learnt the cluster from our list); a newcomer
+ * on its first session here costs each of them one entry and gets the
+ * full list. Before, each session that came up was told to every session
+ * that had not listed it to us: a node sent O(N) entries per session. */
+static void test_exchange_relayed_once(void **st)
+{
+	(void)st;
+	struct node node;
+	struct script adoptee, members[3], joined, newcomer;
+	uint8_t ids[1][NODE_ID_LEN];
+	NsaPeer__Envelope *env;
+
+	exchange_node_start(&node, 0x70);
+	script_hello(&adoptee, node.mgr, 20);
+	assert_true(script_welcome_has_list(&adoptee));
+	/* it lists three nodes, which then connect, knowing it */
+	memcpy(ids[0], adoptee.id, NODE_ID_LEN);
+	for (unsigned i = 0; i < 3; i++)
+		script_prepare(&members[i], 21 + i);
+	script_list(&adoptee, members, 3);
+	ph_run_for(50); /* the list is read first */
+	for (unsigned i = 0; i < 3; i++) {
+		script_hello_as(&members[i], node.mgr, ids, 1);
+		/* each is introduced to our adoptee, and nothing else */
+		env = script_welcome_list(&members[i]);
+		assert_non_null(env);
+		assert_int_equal(env->peer_list->n_peers, 1);
+		assert_true(list_names(env->peer_list, adoptee.id));
+		wire_free(env);
+	}
+
+	/* members[0] lists a node that joined elsewhere, which connects */
+	script_prepare(&joined, 30);
+	script_list(&members[0], &joined, 1);
+	ph_run_for(50); /* the list is read first */
+	script_hello_as(&joined, node.mgr, ids, 1);
+	wire_free(script_welcome_list(&joined));
+	script_expect_news_of(&adoptee, joined.id);
+
+	/* a newcomer: the full list, and one entry for every session; the
+	 * members' next list is that entry (before: `joined` came first) */
+	script_hello(&newcomer, node.mgr, 40);
+	env = script_welcome_list(&newcomer);
+	assert_non_null(env);
+	assert_int_equal(env->peer_list->n_peers, 5);
+	wire_free(env);
+	script_expect_news_of(&adoptee, newcomer.id);
+	script_expect_news_of(&joined, newcomer.id);
+	for (unsigned i = 0; i < 3; i++)
+		script_expect_news_of(&members[i], newcomer.id);
+	assert_int_equal(ph_established(node.mgr, NULL), 6);
+
+	script_close(&adoptee);
+	for (unsigned i = 0; i < 3; i++)
+		script_close(&members[i]);
+	script_close(&joined);
+	script_close(&newcomer);
 	free_nodes(&node, 1);
 }
 
@@ -1581,6 +1718,7 @@ int main(void)
 	    cmocka_unit_test(test_ipv6_peer),
 	    cmocka_unit_test(test_old_peer),
 	    cmocka_unit_test(test_exchange_leaves_out_known),
+	    cmocka_unit_test(test_exchange_relayed_once),
 	    cmocka_unit_test(test_learned_higher_dials),
 	    cmocka_unit_test(test_learned_lower_dials_late),
 	    cmocka_unit_test(test_learned_dials_at_once),
