@@ -386,66 +386,37 @@ static bool first_session(struct peer *peer)
 	return peer->conn->hello.known_peers <= 1;
 }
 
-/* A session came up. Who tells whom, so that each node of an N-node
- * cluster sends and hears O(N) entries, not O(N) per session (a
- * converging node used to tell every session of every other that came
- * up: bytes per node grew as N squared):
+/* A session came up. Who tells whom, so that a node joining a cluster
+ * costs each existing node O(1) entries, not O(1) per session (every
+ * session that came up used to be told to every session that did not
+ * know it: a node of a growing cluster sent O(N) entries per newcomer):
  * - a node on its first session is our adoptee: it gets the whole list
  *   at once, and every session hears of it in the next batch. It dials
  *   every peer in the list, and they know it: no one else relays it.
- * - any other node is in the cluster already and gets only our
- *   adoptees; our adoptees hear of it. Since every node dials every node
- *   it knows, introducing a pair to one another is enough for them to
- *   meet, and those our adoptees learnt from our list know everyone else.
- * - a node we never heard of that is not new, and that nobody
- *   introduces within PEER_SURPRISE_MS, is told to every session (a
- *   cluster merging with ours).
- * A node whose hello knows exactly what we know gets nothing. */
+ * - a node that knows exactly what we know (its hello's digest, which
+ *   counts it and us) gets nothing, and only our adoptees hear of it: it
+ *   dials everyone we know, and everyone we know knows it.
+ * - any other node (two parts of a cluster that came up apart, meeting)
+ *   gets our adoptees, and every session that does not know it hears of
+ *   it, so the parts learn each other through the nodes that meet.
+ * Our adoptees hear of every session that comes up here: they learnt
+ * the cluster from our list, and we introduce them to whoever comes
+ * later (each dials whom it knows, so introducing a pair is enough). */
 void pex_session_up(struct peer *peer)
 {
 	struct peer_mgr *mgr = peer->mgr;
-	bool first = first_session(peer);
+	bool first = first_session(peer), same = knows_what_we_know(peer);
 
 	peer->pex_seq = ++mgr->pex_seq;
 	memset(peer->knows, 0, sizeof(peer->knows));
 	peer->adopted = first;
-	peer->relay_all = first;
-	peer->surprise_due_ms = !first && !peer->heard_of ? now_ms() + PEER_SURPRISE_MS : 0;
-	if (!peer->surprise_due_ms)
-		peer->heard_of = true;
-	if (knows_what_we_know(peer))
+	peer->relay_all = first || !same;
+	if (same)
 		peer->pex_sent = mgr->pex_seq;
 	else
 		send_peer_list(peer, first ? PEX_FULL : PEX_ADOPTEES, 0);
 	if (!evtimer_pending(mgr->pex_timer, NULL))
 		timer_arm(mgr->pex_timer, PEER_PEX_BATCH_MS);
-}
-
-/* Surprises (pex_session_up) whose wait is over: introduced by someone
- * meanwhile (listed to us), or news for every session now. Returns when
- * the next one is due, 0 for none. */
-static uint64_t pex_surprises(struct peer_mgr *mgr, uint64_t now)
-{
-	uint64_t next = 0;
-	struct peer *p;
-
-	TAILQ_FOREACH(p, &mgr->peers, entry)
-	{
-		if (!p->surprise_due_ms)
-			continue;
-		if (p->dead || p->state != PEER_ESTABLISHED || p->heard_of ||
-		    now >= p->surprise_due_ms) {
-			if (!p->dead && p->state == PEER_ESTABLISHED && !p->heard_of) {
-				p->relay_all = true;
-				p->pex_seq = ++mgr->pex_seq;
-			}
-			p->surprise_due_ms = 0;
-			p->heard_of = true;
-		} else if (!next || p->surprise_due_ms < next) {
-			next = p->surprise_due_ms;
-		}
-	}
-	return next;
 }
 
 /* The batch: every session gets one list of the news since the last list
@@ -455,7 +426,6 @@ static uint64_t pex_surprises(struct peer_mgr *mgr, uint64_t now)
 void pex_batch_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct peer_mgr *mgr = arg;
-	uint64_t now = now_ms(), next = pex_surprises(mgr, now);
 	struct peer *p;
 
 	(void)fd;
@@ -463,8 +433,6 @@ void pex_batch_cb(evutil_socket_t fd, short what, void *arg)
 	TAILQ_FOREACH(p, &mgr->peers, entry)
 	if (!p->dead && p->state == PEER_ESTABLISHED && p->pex_sent < mgr->pex_seq)
 		send_peer_list(p, PEX_NEWS, p->pex_sent);
-	if (next)
-		timer_arm(mgr->pex_timer, next > now ? next - now : 0);
 }
 
 /* Rule: the agent dials, and takes as a node IP (a next hop), only a
@@ -573,10 +541,8 @@ void learn_peers(struct peer *from, const NsaPeer__PeerList *list)
 				 from->conn ? from->conn->remote : "?");
 			start_learned(p);
 		}
-		/* It knows that one, so we need not tell it; and someone
-		 * introduced it (pex_session_up). */
+		/* It knows that one, so we need not tell it. */
 		slot_set(from->knows, p->slot);
-		p->heard_of = true;
 		/* The rde judges the hint (claim input only). It is kept under
 		 * the id of a peer in our table, which goes with that peer
 		 * (peer_delete), so a relayed list naming known addresses
@@ -620,7 +586,6 @@ void add_initial(struct peer_mgr *mgr, const struct endpoint *ep, bool seed, con
 		return;
 	peer->seed |= seed;
 	peer->initial = true;
-	peer->heard_of = true;
 	if (host && host[0])
 		snprintf(peer->host, sizeof(peer->host), "%s", host);
 }

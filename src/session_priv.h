@@ -40,11 +40,6 @@ struct bufferevent;
 /* Peer exchange: sessions that come up within this time of each other
  * are told to the existing sessions in one list (pex_batch_cb). */
 #define PEER_PEX_BATCH_MS 20
-/* A node we never heard of that is not new (its hello knows others) is
- * told to every session only if nobody introduced it to us within this
- * time: two clusters merging, not a node that was quicker to dial us
- * than its introducer's news was to reach us. */
-#define PEER_SURPRISE_MS 200
 /* Learned and departed peers are saved at most this long after the
  * change, all together (peers_save_soon); a crash loses at most the peers
  * learned in that time, which peer exchange gives back. */
@@ -147,16 +142,11 @@ struct peer {
 	 * (the other end may have restarted); never sent again on it. */
 	uint64_t knows[PEER_SLOT_WORDS];
 	bool learned; /* from a relayed peer list */
-	/* Peer exchange: who introduces it. heard_of: its id came to us
-	 * before its session (listed, a seed, persisted, an earlier session);
-	 * adopted: its first session was with us, so we tell every session
-	 * of it; relay_all: its news goes to every session (adopted, or a
-	 * node from elsewhere nobody introduced: surprise_due_ms, see
-	 * pex_session_up); otherwise only to our adoptees. */
-	bool heard_of;
+	/* Peer exchange (pex_session_up): adopted, its first session was
+	 * with us and we introduce it to the sessions that come later;
+	 * relay_all, its news goes to every session, not only our adoptees. */
 	bool adopted;
 	bool relay_all;
-	uint64_t surprise_due_ms;
 	bool ever_established;
 	unsigned failures; /* attempts since the last session */
 };

@@ -321,6 +321,58 @@ static void test_chain_of_three(void **st)
 	free_nodes(nodes, 3);
 }
 
+/* A chain (node i seeded with node i-1 only, random ids) started in a
+ * random order, some nodes a little later than others, so that parts of
+ * it come up apart and meet, closes into a full mesh: nothing but the
+ * peer exchange introduces the nodes to one another. */
+static void test_chain_closes(void **st)
+{
+	(void)st;
+	enum { N_CHAIN = 24 };
+	struct node nodes[N_CHAIN];
+	struct mesh m = {nodes, N_CHAIN};
+	bool closed;
+
+	for (unsigned i = 0; i < N_CHAIN; i++) {
+		uint8_t b;
+
+		assert_int_equal(getrandom(&b, 1, 0), 1);
+		node_init(&nodes[i], b);
+	}
+	unsigned order[N_CHAIN];
+	for (unsigned i = 0; i < N_CHAIN; i++)
+		order[i] = i;
+	for (unsigned i = N_CHAIN - 1; i > 0; i--) {
+		uint8_t b;
+		unsigned j, t;
+
+		assert_int_equal(getrandom(&b, 1, 0), 1);
+		j = b % (i + 1);
+		t = order[i];
+		order[i] = order[j];
+		order[j] = t;
+	}
+	for (unsigned k = 0; k < N_CHAIN; k++) {
+		unsigned i = order[k];
+		struct endpoint seed = {.addr = NA4(LOOP(i)), .port = 17470};
+		struct ph_config c;
+		uint8_t b;
+
+		nodes[i].ip = LOOP(i + 1);
+		config_for(&c, &nodes[i], i + 1, 17470, i ? &seed : NULL);
+		ph_start(&c, &ops, &nodes[i], &nodes[i].mgr);
+		assert_int_equal(getrandom(&b, 1, 0), 1);
+		if (b % 4 == 0)
+			ph_run_for(b % 40);
+	}
+	closed = ph_run_until(full_mesh, &m, 3 * DEADLINE_MS);
+	for (unsigned i = 0; i < N_CHAIN && !closed; i++)
+		fprintf(stderr, "node %u (id %02x): %u sessions\n", i + 1, nodes[i].id[0],
+			ph_established(nodes[i].mgr, NULL));
+	assert_true(closed);
+	free_nodes(nodes, N_CHAIN);
+}
+
 struct route_cond {
 	struct node *node;
 	struct prefix dst;
@@ -1053,46 +1105,50 @@ static void script_list(struct script *from, struct script *of, unsigned n)
 }
 
 /* Peer-list entries per node stay linear in the cluster's size: a node
- * is relayed once, by its first contact. A node that joined elsewhere
- * (its hello knows other nodes) costs the existing sessions nothing but
- * the one entry that introduces it to our adoptee (a node whose first
- * session was ours, which learnt the cluster from our list); a newcomer
- * on its first session here costs each of them one entry and gets the
- * full list. Before, each session that came up was told to every session
- * that had not listed it to us: a node sent O(N) entries per session. */
+ * is relayed once, by its first contact. A node that joined elsewhere and
+ * knows what we know (its hello's digest) costs the existing sessions
+ * nothing but the one entry that introduces it to our adoptee (a node
+ * whose first session was ours, which learnt the cluster from our list);
+ * a newcomer on its first session here costs each of them one entry and
+ * gets the full list. Before, each session that came up was told to every
+ * session that had not listed it to us: a node sent O(N) entries per
+ * newcomer. */
 static void test_exchange_relayed_once(void **st)
 {
 	(void)st;
 	struct node node;
 	struct script adoptee, members[3], joined, newcomer;
-	uint8_t ids[1][NODE_ID_LEN];
+	uint8_t ids[5][NODE_ID_LEN];
 	NsaPeer__Envelope *env;
 
 	exchange_node_start(&node, 0x70);
 	script_hello(&adoptee, node.mgr, 20);
 	assert_true(script_welcome_has_list(&adoptee));
-	/* it lists three nodes, which then connect, knowing it */
-	memcpy(ids[0], adoptee.id, NODE_ID_LEN);
+	/* it lists three nodes, which then connect knowing what we know */
 	for (unsigned i = 0; i < 3; i++)
 		script_prepare(&members[i], 21 + i);
 	script_list(&adoptee, members, 3);
 	ph_run_for(50); /* the list is read first */
+	memcpy(ids[0], node.id, NODE_ID_LEN);
+	memcpy(ids[1], adoptee.id, NODE_ID_LEN);
 	for (unsigned i = 0; i < 3; i++) {
-		script_hello_as(&members[i], node.mgr, ids, 1);
-		/* each is introduced to our adoptee, and nothing else */
-		env = script_welcome_list(&members[i]);
-		assert_non_null(env);
-		assert_int_equal(env->peer_list->n_peers, 1);
-		assert_true(list_names(env->peer_list, adoptee.id));
-		wire_free(env);
+		unsigned n = 2;
+
+		for (unsigned j = 0; j < 3; j++)
+			if (j != i)
+				memcpy(ids[n++], members[j].id, NODE_ID_LEN);
+		script_hello_as(&members[i], node.mgr, ids, n);
+		assert_null(script_welcome_list(&members[i]));
 	}
 
 	/* members[0] lists a node that joined elsewhere, which connects */
 	script_prepare(&joined, 30);
 	script_list(&members[0], &joined, 1);
-	ph_run_for(50); /* the list is read first */
-	script_hello_as(&joined, node.mgr, ids, 1);
-	wire_free(script_welcome_list(&joined));
+	ph_run_for(50);
+	for (unsigned j = 0; j < 3; j++)
+		memcpy(ids[2 + j], members[j].id, NODE_ID_LEN);
+	script_hello_as(&joined, node.mgr, ids, 5);
+	assert_null(script_welcome_list(&joined));
 	script_expect_news_of(&adoptee, joined.id);
 
 	/* a newcomer: the full list, and one entry for every session; the
@@ -1704,6 +1760,7 @@ int main(void)
 	    cmocka_unit_test(test_vtep_in_advert),
 	    cmocka_unit_test(test_simultaneous),
 	    cmocka_unit_test(test_chain_of_three),
+	    cmocka_unit_test(test_chain_closes),
 	    cmocka_unit_test(test_graceful_restart_and_leave),
 	    cmocka_unit_test(test_adopt),
 	    cmocka_unit_test(test_auto_claim_conflict),
