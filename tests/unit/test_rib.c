@@ -603,13 +603,13 @@ static void test_adopt6(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_advert_replace),    cmocka_unit_test(test_validation),
-	    cmocka_unit_test(test_graceful_restart),  cmocka_unit_test(test_expiry),
-	    cmocka_unit_test(test_withdraw),	      cmocka_unit_test(test_adopt),
-	    cmocka_unit_test(test_no_overlap),	      cmocka_unit_test(test_overlap_nested),
-	    cmocka_unit_test(test_verdicts),	      cmocka_unit_test(test_vxlan_path),
-	    cmocka_unit_test(test_subnet_length),     cmocka_unit_test(test_verdicts6),
-	    cmocka_unit_test(test_graceful_restart6), cmocka_unit_test(test_adopt6),
+	    cmocka_unit_test(test_advert_replace),   cmocka_unit_test(test_validation),
+	    cmocka_unit_test(test_graceful_restart), cmocka_unit_test(test_expiry),
+	    cmocka_unit_test(test_withdraw),	     cmocka_unit_test(test_adopt),
+	    cmocka_unit_test(test_no_overlap),	     cmocka_unit_test(test_verdicts),
+	    cmocka_unit_test(test_vxlan_path),	     cmocka_unit_test(test_subnet_length),
+	    cmocka_unit_test(test_verdicts6),	     cmocka_unit_test(test_graceful_restart6),
+	    cmocka_unit_test(test_adopt6),	     cmocka_unit_test(test_overlap_nested),
 	};
 	log_set_level(LOG_LEVEL_ERROR);
 	return cmocka_run_group_tests(tests, NULL, NULL);
