@@ -261,16 +261,41 @@ void peer_delete(struct peer *peer)
 	schedule_reap(peer->mgr);
 }
 
-/* Peer exchange: to `to`, the established peers other than itself whose
- * news (pex_seq) is newer than `since` and that its other end is not
- * known to know (to->knows); since 0 is the full list, sent even when
- * empty. Most news is known already: a node hears of a peer from the
- * sessions that have it, dials it, and then had told each of those
- * sessions of it once more. The arrays are sized by the table, not by the most it
- * may hold: a 1-entry list used to clear 26 KB (PEER_MAX_PEERS entries,
- * three arrays), which was half of an agent's instructions in a 64-host
- * convergence (tests/bench/README.md). */
-static void send_peer_list(struct peer *to, uint64_t since)
+/* What a peer list carries (send_peer_list). */
+enum pex_list {
+	PEX_FULL,     /* every established peer: a node on its first session */
+	PEX_ADOPTEES, /* our adoptees: a node that is in the cluster already */
+	PEX_NEWS,     /* the sessions that came up since the last list */
+};
+
+/* Whether `to` is told of p: an established peer other than itself that
+ * its other end is not known to know (to->knows), of the kind asked for.
+ * News is a session that came up since `since` (pex_seq) whose news goes
+ * to every session (relay_all), or any such session when `to` is one of
+ * our adoptees: it learnt the cluster from our list, and we introduce it
+ * to whoever comes later. */
+static bool pex_wanted(const struct peer *to, const struct peer *p, enum pex_list what,
+		       uint64_t since)
+{
+	if (p == to || p->dead || p->state != PEER_ESTABLISHED || slot_test(to->knows, p->slot))
+		return false;
+	switch (what) {
+	case PEX_FULL:
+		return true;
+	case PEX_ADOPTEES:
+		return p->adopted;
+	case PEX_NEWS:
+		return p->pex_seq > since && (p->relay_all || to->adopted);
+	}
+	return false;
+}
+
+/* Peer exchange: to `to`, the peers pex_wanted names; a full list is
+ * sent even when empty. The arrays are sized by the table, not by the
+ * most it may hold: a 1-entry list used to clear 26 KB (PEER_MAX_PEERS
+ * entries, three arrays), which was half of an agent's instructions in a
+ * 64-host convergence (tests/bench/README.md). */
+static void send_peer_list(struct peer *to, enum pex_list what, uint64_t since)
 {
 	struct peer_mgr *mgr = to->mgr;
 	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
@@ -286,8 +311,7 @@ static void send_peer_list(struct peer *to, uint64_t since)
 	{
 		struct rde_peer_view view;
 
-		if (p == to || p->dead || p->state != PEER_ESTABLISHED || p->pex_seq <= since ||
-		    slot_test(to->knows, p->slot))
+		if (!pex_wanted(to, p, what, since))
 			continue;
 		if (n == cap)
 			break;
@@ -307,7 +331,7 @@ static void send_peer_list(struct peer *to, uint64_t since)
 		slot_set(to->knows, p->slot);
 		n++;
 	}
-	if (n || !since) {
+	if (n || what == PEX_FULL) {
 		list.peers = ptrs;
 		list.n_peers = n;
 		env.msg_case = NSA_PEER__ENVELOPE__MSG_PEER_LIST;
@@ -356,35 +380,47 @@ static bool knows_what_we_know(struct peer *peer)
 
 /* Its hello says it knows no node but itself: its first session since
  * it started (a newcomer, or a restart), or an older agent, which does
- * not say. Only such a node is sent the whole list. Any other is in the
- * cluster already, and what it lacks reaches it as news: every session
- * that comes up is told to every session whose other end does not know
- * of it, so both ends of a new session learn of each other's peers
- * through them and dial, and the mesh closes without a full list per
- * session, which made a node's peer-list bytes grow as N squared. */
+ * not say. */
 static bool first_session(struct peer *peer)
 {
 	return peer->conn->hello.known_peers <= 1;
 }
 
-/* A session came up: a newcomer gets every established peer at once; the
- * others hear of it in the next batch (pex_batch_cb). */
+/* A session came up. Who tells whom, so that a node joining a cluster
+ * costs each existing node O(1) entries, not O(1) per session (every
+ * session that came up used to be told to every session that did not
+ * know it: a node of a growing cluster sent O(N) entries per newcomer):
+ * - a node on its first session is our adoptee: it gets the whole list
+ *   at once, and every session hears of it in the next batch. It dials
+ *   every peer in the list, and they know it: no one else relays it.
+ * - a node that knows exactly what we know (its hello's digest, which
+ *   counts it and us) gets nothing, and only our adoptees hear of it: it
+ *   dials everyone we know, and everyone we know knows it.
+ * - any other node (two parts of a cluster that came up apart, meeting)
+ *   gets our adoptees, and every session that does not know it hears of
+ *   it, so the parts learn each other through the nodes that meet.
+ * Our adoptees hear of every session that comes up here: they learnt
+ * the cluster from our list, and we introduce them to whoever comes
+ * later (each dials whom it knows, so introducing a pair is enough). */
 void pex_session_up(struct peer *peer)
 {
 	struct peer_mgr *mgr = peer->mgr;
+	bool first = first_session(peer), same = knows_what_we_know(peer);
 
 	peer->pex_seq = ++mgr->pex_seq;
 	memset(peer->knows, 0, sizeof(peer->knows));
-	if (knows_what_we_know(peer) || !first_session(peer))
+	peer->adopted = first;
+	peer->relay_all = first || !same;
+	if (same)
 		peer->pex_sent = mgr->pex_seq;
 	else
-		send_peer_list(peer, 0);
+		send_peer_list(peer, first ? PEX_FULL : PEX_ADOPTEES, 0);
 	if (!evtimer_pending(mgr->pex_timer, NULL))
 		timer_arm(mgr->pex_timer, PEER_PEX_BATCH_MS);
 }
 
-/* The batch: every session gets one list of the peers that came up since
- * the last list it got, so a burst of k new sessions costs each existing
+/* The batch: every session gets one list of the news since the last list
+ * it got (pex_wanted), so a burst of k newcomers costs each existing
  * session one message of k entries, not k messages (nor a full list);
  * nothing at all when it has heard of them already. */
 void pex_batch_cb(evutil_socket_t fd, short what, void *arg)
@@ -396,7 +432,7 @@ void pex_batch_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	TAILQ_FOREACH(p, &mgr->peers, entry)
 	if (!p->dead && p->state == PEER_ESTABLISHED && p->pex_sent < mgr->pex_seq)
-		send_peer_list(p, p->pex_sent);
+		send_peer_list(p, PEX_NEWS, p->pex_sent);
 }
 
 /* Rule: the agent dials, and takes as a node IP (a next hop), only a

@@ -18,9 +18,9 @@
  * node's own advert (subnets, and its VTEP address and MAC when it runs a
  * VXLAN device), its end-of-adverts, its session going up or down are
  * events for the route decision engine (src/rde.c), run from the loop
- * once per pass (session_rde_kick) so that a burst of adverts makes one
- * plan. Our own advert carries the subnet the rde holds and goes to
- * every peer again when it moves.
+ * at most once per pass and once per PEER_RDE_BATCH_MS (session_rde_kick)
+ * so that a burst of adverts makes one plan. Our own advert carries the subnet the rde holds and
+ * goes to every peer again when it moves.
  *
  * Invariant: at most one established session per node. */
 #include <arpa/inet.h>
@@ -84,6 +84,8 @@ void session_rde_run(struct peer_mgr *mgr, bool tick)
 		return;
 	if (tick)
 		rde_tick(mgr->rde, now);
+	evtimer_del(mgr->rde_ev);
+	mgr->rde_flushed_ms = now;
 	rde_flush(mgr->rde, now);
 	if (rde_subnet(mgr->rde, &subnet, NULL) &&
 	    (!mgr->advertised_set || !addr_prefix_equal(&subnet, &mgr->advertised))) {
@@ -104,12 +106,25 @@ void session_rde_cb(evutil_socket_t fd, short what, void *arg)
 	session_rde_run(arg, true);
 }
 
-/* An event went to the rde: run it once this loop pass is done. A node
- * joining a large cluster hears many adverts in one read; they make one
- * plan, not one per advert. */
+/* An event went to the rde: run it once this loop pass is done, or, when
+ * it ran less than PEER_RDE_BATCH_MS ago, that long after its last run.
+ * Each run rebuilds the whole route set (rib_routes compares every entry
+ * with every other), and the adverts of a converging mesh come one per
+ * loop pass, from N sessions over a second or two: a run per advert was
+ * 40 % of a node's instructions in a 32-host chain (tests/bench/README.md).
+ * This way a burst of adverts makes a plan per batch, and a lone event
+ * (a session lost after a quiet spell) is still planned at once. */
 static void session_rde_kick(struct peer_mgr *mgr)
 {
-	if (!mgr->shutting_down && !event_pending(mgr->rde_ev, EV_TIMEOUT, NULL))
+	uint64_t now, since;
+
+	if (mgr->shutting_down || event_pending(mgr->rde_ev, EV_TIMEOUT, NULL))
+		return;
+	now = now_ms();
+	since = now - mgr->rde_flushed_ms;
+	if (mgr->rde_flushed_ms && since < PEER_RDE_BATCH_MS)
+		timer_arm(mgr->rde_ev, PEER_RDE_BATCH_MS - since);
+	else
 		event_active(mgr->rde_ev, EV_TIMEOUT, 0);
 }
 
@@ -667,6 +682,26 @@ static bool incoming_wins(const struct peer *peer)
 	return node_id_cmp(peer->incoming->hello.node_id, peer->mgr->config.node_id) > 0;
 }
 
+/* The wait before a dial, 0 to dial now. A peer's first dial since it
+ * joined the table is not held to the dial rate: the burst allowance is
+ * the peer list, one dial per peer in it. A node joining a cluster of N
+ * hears of N peers at once, and at 10 dials a second the last of them
+ * waited seconds (a 64-host chain took over 2 s of dial tokens per node,
+ * tests/bench/README.md). Redials take tokens, and the table bounds the
+ * rest: it holds at most max-peers, and a learned peer gives its place up
+ * only after PEER_LEARNED_MAX_FAILURES dials, so a poisoned list buys one
+ * burst of max-peers dials, then at most a fifth more than the rate. */
+static uint64_t dial_wait(struct peer *peer)
+{
+	struct peer_mgr *mgr = peer->mgr;
+
+	if (!peer->dialled) {
+		peer->dialled = true;
+		return 0;
+	}
+	return bucket_take(&mgr->dial_bucket, mgr->config.dial_rate, now_ms());
+}
+
 /* IDLE: dial (within the dial rate) or take an identified inbound one. */
 static void fsm_idle(struct peer *peer, enum peer_event event)
 {
@@ -681,7 +716,7 @@ static void fsm_idle(struct peer *peer, enum peer_event event)
 		if (mgr->shutting_down || peer->dead)
 			break;
 		evtimer_del(peer->retry_timer);
-		wait = bucket_take(&mgr->dial_bucket, mgr->config.dial_rate, now_ms());
+		wait = dial_wait(peer);
 		if (wait) {
 			/* Over the dial rate: try again when a token is due,
 			 * spread a little so waiting peers do not bunch up. */

@@ -125,6 +125,7 @@ struct peer {
 	uint32_t keepalive_ms;
 	struct nodeaddr node_ip;
 	bool refused;		/* the last dial was refused (RST) */
+	bool dialled;		/* dialled at least once since it joined the table */
 	unsigned refused_tries; /* quick redials since the last session */
 	uint64_t established_ms;
 	uint64_t last_heard_ms;
@@ -141,6 +142,11 @@ struct peer {
 	 * (the other end may have restarted); never sent again on it. */
 	uint64_t knows[PEER_SLOT_WORDS];
 	bool learned; /* from a relayed peer list */
+	/* Peer exchange (pex_session_up): adopted, its first session was
+	 * with us and we introduce it to the sessions that come later;
+	 * relay_all, its news goes to every session, not only our adoptees. */
+	bool adopted;
+	bool relay_all;
 	bool ever_established;
 	unsigned failures; /* attempts since the last session */
 };
@@ -175,11 +181,13 @@ struct peer_mgr {
 	TAILQ_HEAD(, conn) dead_conns;
 	struct event *reaper;
 	/* The rde is fed here and run from the loop: rde_ev coalesces the
-	 * events of one loop pass into one rde_flush(), rde_timer wakes it
-	 * for stale expiry and the claim wait. */
+	 * events of one loop pass, or of PEER_RDE_BATCH_MS, into one
+	 * rde_flush(), rde_timer wakes it for stale expiry and the claim
+	 * wait. */
 	struct rde *rde;
 	struct event *rde_ev;
 	struct event *rde_timer;
+	uint64_t rde_flushed_ms;	      /* the rde's last run (session_rde_run) */
 	uint64_t pex_seq;		      /* the last session-up stamp given (peer->pex_seq) */
 	struct event *pex_timer;	      /* the batch of news for existing sessions */
 	uint64_t slots_used[PEER_SLOT_WORDS]; /* peer->slot of the live peers */

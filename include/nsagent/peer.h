@@ -38,6 +38,9 @@
  * keeps) before we dial it: its connect and hello, with a key its TLS
  * handshake, on a loaded host. */
 #define PEER_YIELD_DIAL_MS 300
+/* Events for the rde that come within this time of its last run wait for
+ * the end of it, and make one plan (session_rde_kick). */
+#define PEER_RDE_BATCH_MS 20
 /* A learned peer never reached after this many attempts is forgotten. */
 #define PEER_LEARNED_MAX_FAILURES 5
 

@@ -321,6 +321,58 @@ static void test_chain_of_three(void **st)
 	free_nodes(nodes, 3);
 }
 
+/* A chain (node i seeded with node i-1 only, random ids) started in a
+ * random order, some nodes a little later than others, so that parts of
+ * it come up apart and meet, closes into a full mesh: nothing but the
+ * peer exchange introduces the nodes to one another. */
+static void test_chain_closes(void **st)
+{
+	(void)st;
+	enum { N_CHAIN = 24 };
+	struct node nodes[N_CHAIN];
+	struct mesh m = {nodes, N_CHAIN};
+	bool closed;
+
+	for (unsigned i = 0; i < N_CHAIN; i++) {
+		uint8_t b;
+
+		assert_int_equal(getrandom(&b, 1, 0), 1);
+		node_init(&nodes[i], b);
+	}
+	unsigned order[N_CHAIN];
+	for (unsigned i = 0; i < N_CHAIN; i++)
+		order[i] = i;
+	for (unsigned i = N_CHAIN - 1; i > 0; i--) {
+		uint8_t b;
+		unsigned j, t;
+
+		assert_int_equal(getrandom(&b, 1, 0), 1);
+		j = b % (i + 1);
+		t = order[i];
+		order[i] = order[j];
+		order[j] = t;
+	}
+	for (unsigned k = 0; k < N_CHAIN; k++) {
+		unsigned i = order[k];
+		struct endpoint seed = {.addr = NA4(LOOP(i)), .port = 17470};
+		struct ph_config c;
+		uint8_t b;
+
+		nodes[i].ip = LOOP(i + 1);
+		config_for(&c, &nodes[i], i + 1, 17470, i ? &seed : NULL);
+		ph_start(&c, &ops, &nodes[i], &nodes[i].mgr);
+		assert_int_equal(getrandom(&b, 1, 0), 1);
+		if (b % 4 == 0)
+			ph_run_for(b % 40);
+	}
+	closed = ph_run_until(full_mesh, &m, 3 * DEADLINE_MS);
+	for (unsigned i = 0; i < N_CHAIN && !closed; i++)
+		fprintf(stderr, "node %u (id %02x): %u sessions\n", i + 1, nodes[i].id[0],
+			ph_established(nodes[i].mgr, NULL));
+	assert_true(closed);
+	free_nodes(nodes, N_CHAIN);
+}
+
 struct route_cond {
 	struct node *node;
 	struct prefix dst;
@@ -667,6 +719,7 @@ struct script {
 	int fd;
 	struct evbuffer *in;
 	uint8_t id[NODE_ID_LEN];
+	unsigned n; /* at 127.0.0.n, listening (it says) on port 7000 + n */
 };
 
 /* Connects to mgr from 127.0.0.n and says hello; nothing read yet, so
@@ -676,6 +729,7 @@ static void script_hello(struct script *s, struct peer_mgr *mgr, unsigned n)
 	s->in = evbuffer_new();
 	assert_int_equal(getrandom(s->id, NODE_ID_LEN, 0), NODE_ID_LEN);
 	s->id[0] = (uint8_t)n;
+	s->n = n;
 	s->fd = ph_connect(ph_endpoint(mgr, LOOP(1)), LOOP(n));
 	ph_send_hello(s->fd, s->id, LOOP(n), (uint16_t)(7000 + n), 30000);
 }
@@ -878,16 +932,28 @@ static void test_exchange_leaves_out_known(void **st)
 
 /* Connects from 127.0.0.n and says hello with a peer-exchange digest:
  * the XOR of `ids` (its own is added) and their count. */
+static void script_hello_as(struct script *s, struct peer_mgr *mgr,
+			    const uint8_t (*ids)[NODE_ID_LEN], unsigned n_ids);
+
 static void script_hello_digest(struct script *s, struct peer_mgr *mgr, unsigned n,
 				const uint8_t (*ids)[NODE_ID_LEN], unsigned n_ids)
 {
+	assert_int_equal(getrandom(s->id, NODE_ID_LEN, 0), NODE_ID_LEN);
+	s->id[0] = (uint8_t)n;
+	s->n = n;
+	script_hello_as(s, mgr, ids, n_ids);
+}
+
+/* The same for a script whose id and n are set already. */
+static void script_hello_as(struct script *s, struct peer_mgr *mgr,
+			    const uint8_t (*ids)[NODE_ID_LEN], unsigned n_ids)
+{
 	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
 	NsaPeer__Hello hello = NSA_PEER__HELLO__INIT;
+	unsigned n = s->n;
 	uint8_t digest[NODE_ID_LEN];
 
 	s->in = evbuffer_new();
-	assert_int_equal(getrandom(s->id, NODE_ID_LEN, 0), NODE_ID_LEN);
-	s->id[0] = (uint8_t)n;
 	memcpy(digest, s->id, NODE_ID_LEN);
 	for (unsigned i = 0; i < n_ids; i++)
 		for (unsigned b = 0; b < NODE_ID_LEN; b++)
@@ -934,10 +1000,31 @@ static bool script_welcome_has_list(struct script *s)
 	}
 }
 
-/* A node whose hello says it knows exactly the nodes we know, or any
- * node but itself, is sent no peer list when its session comes up; one
- * that knows only itself (or says nothing, as an older agent) gets the
- * whole list. */
+/* The peer list among the messages up to end-of-adverts, or NULL;
+ * wire_free it. */
+static NsaPeer__Envelope *script_welcome_list(struct script *s)
+{
+	NsaPeer__Envelope *list = NULL;
+
+	for (;;) {
+		NsaPeer__Envelope *env = ph_next_envelope(s->fd, s->in);
+
+		assert_non_null(env);
+		if (env->msg_case == NSA_PEER__ENVELOPE__MSG_END_OF_ADVERTS) {
+			wire_free(env);
+			return list;
+		}
+		if (env->msg_case == NSA_PEER__ENVELOPE__MSG_PEER_LIST && !list)
+			list = env;
+		else
+			wire_free(env);
+	}
+}
+
+/* A node whose hello says it knows exactly the nodes we know is sent no
+ * peer list when its session comes up, and one that knows other nodes
+ * only our adoptees; one that knows only itself (or says nothing, as an
+ * older agent) gets the whole list. */
 static void test_exchange_skips_known(void **st)
 {
 	(void)st;
@@ -960,10 +1047,15 @@ static void test_exchange_skips_known(void **st)
 	wire_free(env);
 
 	/* it knows the node and another one: it is in the cluster, and
-	 * what it lacks comes as news; knowing only itself (its first
-	 * session, a newcomer or a restart), the list (first, same) */
+	 * gets only our adoptee (`first`, whose first session was ours);
+	 * knowing only itself (its first session, a newcomer or a
+	 * restart), the list (first, same) */
 	script_hello_digest(&other, node.mgr, 22, &ids[1], 1);
-	assert_false(script_welcome_has_list(&other));
+	env = script_welcome_list(&other);
+	assert_non_null(env);
+	assert_int_equal(env->peer_list->n_peers, 1);
+	assert_true(list_names(env->peer_list, first.id));
+	wire_free(env);
 	script_close(&other);
 	script_hello_digest(&other, node.mgr, 24, ids, 0);
 	assert_true(script_welcome_has_list(&other));
@@ -976,6 +1068,107 @@ static void test_exchange_skips_known(void **st)
 	script_close(&same);
 	script_close(&other);
 	script_close(&older);
+	free_nodes(&node, 1);
+}
+
+/* A script that is not connected yet, with its id: for being listed. */
+static void script_prepare(struct script *s, unsigned n)
+{
+	memset(s, 0, sizeof(*s));
+	assert_int_equal(getrandom(s->id, NODE_ID_LEN, 0), NODE_ID_LEN);
+	s->id[0] = (uint8_t)n;
+	s->n = n;
+	s->fd = -1;
+}
+
+/* `from` lists the scripts `of` to the node under test. */
+static void script_list(struct script *from, struct script *of, unsigned n)
+{
+	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
+	NsaPeer__PeerList list = NSA_PEER__PEER_LIST__INIT;
+	NsaPeer__PeerInfo infos[8], *ptrs[8];
+
+	assert_true(n <= 8);
+	for (unsigned i = 0; i < n; i++) {
+		nsa_peer__peer_info__init(&infos[i]);
+		infos[i].node_id.data = of[i].id;
+		infos[i].node_id.len = NODE_ID_LEN;
+		infos[i].addr = LOOP(of[i].n);
+		infos[i].port = 7000 + of[i].n;
+		ptrs[i] = &infos[i];
+	}
+	list.peers = ptrs;
+	list.n_peers = n;
+	env.msg_case = NSA_PEER__ENVELOPE__MSG_PEER_LIST;
+	env.peer_list = &list;
+	ph_send_msg(from->fd, &env);
+}
+
+/* Peer-list entries per node stay linear in the cluster's size: a node
+ * is relayed once, by its first contact. A node that joined elsewhere and
+ * knows what we know (its hello's digest) costs the existing sessions
+ * nothing but the one entry that introduces it to our adoptee (a node
+ * whose first session was ours, which learnt the cluster from our list);
+ * a newcomer on its first session here costs each of them one entry and
+ * gets the full list. Before, each session that came up was told to every
+ * session that had not listed it to us: a node sent O(N) entries per
+ * newcomer. */
+static void test_exchange_relayed_once(void **st)
+{
+	(void)st;
+	struct node node;
+	struct script adoptee, members[3], joined, newcomer;
+	uint8_t ids[5][NODE_ID_LEN];
+	NsaPeer__Envelope *env;
+
+	exchange_node_start(&node, 0x70);
+	script_hello(&adoptee, node.mgr, 20);
+	assert_true(script_welcome_has_list(&adoptee));
+	/* it lists three nodes, which then connect knowing what we know */
+	for (unsigned i = 0; i < 3; i++)
+		script_prepare(&members[i], 21 + i);
+	script_list(&adoptee, members, 3);
+	ph_run_for(50); /* the list is read first */
+	memcpy(ids[0], node.id, NODE_ID_LEN);
+	memcpy(ids[1], adoptee.id, NODE_ID_LEN);
+	for (unsigned i = 0; i < 3; i++) {
+		unsigned n = 2;
+
+		for (unsigned j = 0; j < 3; j++)
+			if (j != i)
+				memcpy(ids[n++], members[j].id, NODE_ID_LEN);
+		script_hello_as(&members[i], node.mgr, ids, n);
+		assert_null(script_welcome_list(&members[i]));
+	}
+
+	/* members[0] lists a node that joined elsewhere, which connects */
+	script_prepare(&joined, 30);
+	script_list(&members[0], &joined, 1);
+	ph_run_for(50);
+	for (unsigned j = 0; j < 3; j++)
+		memcpy(ids[2 + j], members[j].id, NODE_ID_LEN);
+	script_hello_as(&joined, node.mgr, ids, 5);
+	assert_null(script_welcome_list(&joined));
+	script_expect_news_of(&adoptee, joined.id);
+
+	/* a newcomer: the full list, and one entry for every session; the
+	 * members' next list is that entry (before: `joined` came first) */
+	script_hello(&newcomer, node.mgr, 40);
+	env = script_welcome_list(&newcomer);
+	assert_non_null(env);
+	assert_int_equal(env->peer_list->n_peers, 5);
+	wire_free(env);
+	script_expect_news_of(&adoptee, newcomer.id);
+	script_expect_news_of(&joined, newcomer.id);
+	for (unsigned i = 0; i < 3; i++)
+		script_expect_news_of(&members[i], newcomer.id);
+	assert_int_equal(ph_established(node.mgr, NULL), 6);
+
+	script_close(&adoptee);
+	for (unsigned i = 0; i < 3; i++)
+		script_close(&members[i]);
+	script_close(&joined);
+	script_close(&newcomer);
 	free_nodes(&node, 1);
 }
 
@@ -1221,6 +1414,142 @@ static void test_learned_lower_dials_late(void **st)
 	free_nodes(&node, 1);
 }
 
+/* A peer list of six nodes with lower ids is dialled at once, whatever
+ * the dial rate (here 1 a second): a peer's first dial is not held to
+ * it. Redials are: the six dials failing together take tokens again. */
+static void test_learned_dials_at_once(void **st)
+{
+	(void)st;
+	enum { N_LISTED = 6 };
+	struct node node;
+	struct ph_config c;
+	struct script relay;
+	int lfd[N_LISTED], fd[N_LISTED];
+	uint8_t ids[N_LISTED][NODE_ID_LEN];
+	NsaPeer__PeerInfo infos[N_LISTED], *ptrs[N_LISTED];
+	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
+	NsaPeer__PeerList list = NSA_PEER__PEER_LIST__INIT;
+	struct peer_security_stats s;
+	uint64_t t0;
+
+	node_init(&node, 0xf0);
+	node.ip = LOOP(1);
+	ph_config_node(&c, node.id, 1, NULL, 0);
+	wire_rde(&c, &node);
+	c.peer.keepalive_ms = 10000;
+	c.peer.hold_time_ms = 30000;
+	c.peer.dial_rate = 1;
+	ph_start(&c, &ops, &node, &node.mgr);
+	script_hello(&relay, node.mgr, 20);
+	wire_free(script_next_list(&relay));
+	for (unsigned i = 0; i < N_LISTED; i++) {
+		uint16_t port;
+
+		lfd[i] = ph_listen(LOOP(40 + i), &port);
+		memset(ids[i], 0, NODE_ID_LEN);
+		ids[i][0] = (uint8_t)(0x10 + i);
+		nsa_peer__peer_info__init(&infos[i]);
+		infos[i].node_id.data = ids[i];
+		infos[i].node_id.len = NODE_ID_LEN;
+		infos[i].addr = LOOP(40 + i);
+		infos[i].port = port;
+		ptrs[i] = &infos[i];
+	}
+	list.peers = ptrs;
+	list.n_peers = N_LISTED;
+	env.msg_case = NSA_PEER__ENVELOPE__MSG_PEER_LIST;
+	env.peer_list = &list;
+	t0 = ph_now_ms();
+	ph_send_msg(relay.fd, &env);
+	for (unsigned i = 0; i < N_LISTED; i++)
+		fd[i] = ph_accept(lfd[i]);
+	/* at one a second the last would have come 5 s later */
+	assert_true(ph_now_ms() - t0 < 1000);
+	peer_mgr_security_stats(node.mgr, &s);
+	assert_int_equal(s.dials, N_LISTED);
+	assert_int_equal(s.dials_deferred, 0);
+
+	/* all six fail: their redials (20 ms later) wait for tokens */
+	for (unsigned i = 0; i < N_LISTED; i++)
+		close(fd[i]);
+	t0 = ph_now_ms();
+	ph_run_for(300);
+	peer_mgr_security_stats(node.mgr, &s);
+	assert_true(s.dials_deferred > 0);
+	assert_true(s.dials <= N_LISTED + 1 + (ph_now_ms() - t0) / 1000);
+	for (unsigned i = 0; i < N_LISTED; i++)
+		close(lfd[i]);
+	script_close(&relay);
+	free_nodes(&node, 1);
+}
+
+/* The script's advert: its subnet 172.16.n.0/24, then end-of-adverts. */
+static void script_advert(struct script *s, unsigned n)
+{
+	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT, eoa_env = NSA_PEER__ENVELOPE__INIT;
+	NsaPeer__Advert advert = NSA_PEER__ADVERT__INIT;
+	NsaPeer__EndOfAdverts eoa = NSA_PEER__END_OF_ADVERTS__INIT;
+	NsaPeer__Prefix p = NSA_PEER__PREFIX__INIT;
+	NsaPeer__Prefix *ps[1] = {&p};
+
+	p.addr = NET(n).addr;
+	p.len = 24;
+	advert.subnets = ps;
+	advert.n_subnets = 1;
+	env.msg_case = NSA_PEER__ENVELOPE__MSG_ADVERT;
+	env.advert = &advert;
+	ph_send_msg(s->fd, &env);
+	eoa_env.msg_case = NSA_PEER__ENVELOPE__MSG_END_OF_ADVERTS;
+	eoa_env.end_of_adverts = &eoa;
+	ph_send_msg(s->fd, &eoa_env);
+}
+
+/* Adverts that arrive one per loop pass, as a converging mesh's do, make
+ * one route-set rebuild and plan per PEER_RDE_BATCH_MS, not one each;
+ * and every route is there at the end, as it is after a lone advert. */
+static void test_rde_batches_adverts(void **st)
+{
+	(void)st;
+	enum { N_SCRIPTS = 12 };
+	struct node node;
+	struct script s[N_SCRIPTS], late;
+	uint64_t t0, elapsed;
+	int plans;
+
+	exchange_node_start(&node, 0x50);
+	for (unsigned i = 0; i < N_SCRIPTS; i++) {
+		script_hello(&s[i], node.mgr, 20 + i);
+		script_welcome_has_list(&s[i]);
+	}
+	ph_run_for(2 * PEER_RDE_BATCH_MS);
+	plans = node.routes_changed;
+	t0 = ph_now_ms();
+	for (unsigned i = 0; i < N_SCRIPTS; i++) {
+		script_advert(&s[i], 20 + i);
+		ph_run_for(2);
+	}
+	elapsed = ph_now_ms() - t0;
+	ph_run_for(2 * PEER_RDE_BATCH_MS);
+	assert_int_equal(ph_n_routes(node.mgr), N_SCRIPTS);
+	/* one at once, then one per batch (12 before) */
+	assert_true(node.routes_changed - plans <= (int)(1 + elapsed / PEER_RDE_BATCH_MS + 1));
+	assert_true(node.routes_changed - plans < N_SCRIPTS);
+
+	ph_run_for(2 * PEER_RDE_BATCH_MS);
+	plans = node.routes_changed;
+	script_hello(&late, node.mgr, 40);
+	script_welcome_has_list(&late);
+	ph_run_for(2 * PEER_RDE_BATCH_MS);
+	script_advert(&late, 40);
+	while (ph_n_routes(node.mgr) != N_SCRIPTS + 1)
+		ph_run_for(1);
+	assert_int_equal(node.routes_changed - plans, 1);
+	for (unsigned i = 0; i < N_SCRIPTS; i++)
+		script_close(&s[i]);
+	script_close(&late);
+	free_nodes(&node, 1);
+}
+
 /* Runs until the script's session brings a keepalive (other messages
  * skipped); returns when it did. */
 static uint64_t script_next_keepalive(struct script *s)
@@ -1431,6 +1760,7 @@ int main(void)
 	    cmocka_unit_test(test_vtep_in_advert),
 	    cmocka_unit_test(test_simultaneous),
 	    cmocka_unit_test(test_chain_of_three),
+	    cmocka_unit_test(test_chain_closes),
 	    cmocka_unit_test(test_graceful_restart_and_leave),
 	    cmocka_unit_test(test_adopt),
 	    cmocka_unit_test(test_auto_claim_conflict),
@@ -1445,8 +1775,11 @@ int main(void)
 	    cmocka_unit_test(test_ipv6_peer),
 	    cmocka_unit_test(test_old_peer),
 	    cmocka_unit_test(test_exchange_leaves_out_known),
+	    cmocka_unit_test(test_exchange_relayed_once),
 	    cmocka_unit_test(test_learned_higher_dials),
 	    cmocka_unit_test(test_learned_lower_dials_late),
+	    cmocka_unit_test(test_learned_dials_at_once),
+	    cmocka_unit_test(test_rde_batches_adverts),
 	    cmocka_unit_test(test_keepalives_together),
 	};
 	int ret;

@@ -271,6 +271,41 @@ static void test_no_overlap(void **st)
 	rib_free(rib);
 }
 
+/* Overlaps found wherever the entries sit in the table: a wide adopted
+ * route holding two node subnets, with a third, apart, between them in
+ * the table; disjoint entries all routed. */
+static void test_overlap_nested(void **st)
+{
+	(void)st;
+	struct rib *rib = rib_new(&cluster, 24);
+	static const uint8_t C[NODE_ID_LEN] = {0xc};
+	struct prefix a[] = {NET(1)}, b[] = {NET(40)}, c[] = {NET(3)};
+	struct kern_route r[16];
+	unsigned n;
+
+	rib_advert(rib, A, IP_A, a, 1, false);
+	rib_advert(rib, B, IP_B, b, 1, false);
+	rib_advert(rib, C, NA4(0xc0a80107), c, 1, false);
+	assert_int_equal(routes(rib, NULL, NULL), 3);
+	/* 172.16.0.0/20 (adopted from the kernel, stale) holds NET(1) and
+	 * NET(3), which are fresh and win: it is not routed, NET(40) is */
+	rib_adopt(rib, &(struct kern_route){.dst = {0xac100000, 20}, .gateway = IP_B}, 1, 0);
+	n = routes(rib, NULL, r);
+	for (unsigned i = 0; i < n; i++)
+		assert_int_equal(r[i].dst.len, 24);
+	assert_int_equal(n, 3);
+	assert_true(has_route(rib, NET(40), IP_B));
+	/* once NET(1) and NET(3) go stale too, the lowest id wins: the
+	 * adopted route (no owner) */
+	rib_session_down(rib, A, 0);
+	rib_session_down(rib, C, 0);
+	n = routes(rib, NULL, r);
+	assert_int_equal(n, 2);
+	assert_true(has_route(rib, (struct prefix){0xac100000, 20}, IP_B));
+	assert_true(has_route(rib, NET(40), IP_B));
+	rib_free(rib);
+}
+
 /* rib_advert_checked: one verdict per entry; the valid ones apply. */
 static void test_verdicts(void **st)
 {
@@ -574,7 +609,7 @@ int main(void)
 	    cmocka_unit_test(test_no_overlap),	     cmocka_unit_test(test_verdicts),
 	    cmocka_unit_test(test_vxlan_path),	     cmocka_unit_test(test_subnet_length),
 	    cmocka_unit_test(test_verdicts6),	     cmocka_unit_test(test_graceful_restart6),
-	    cmocka_unit_test(test_adopt6),
+	    cmocka_unit_test(test_adopt6),	     cmocka_unit_test(test_overlap_nested),
 	};
 	log_set_level(LOG_LEVEL_ERROR);
 	return cmocka_run_group_tests(tests, NULL, NULL);
