@@ -1635,6 +1635,31 @@ static void on_bird_polled(void *arg)
 	update_bird(d);
 }
 
+/* A restart of the agent alone: the include on disk is the very one we
+ * would write with our subnet announced, so the previous run had seen the
+ * cluster's table and announced it. Holding it now would rewrite the
+ * include and withdraw the subnet from the whole cluster until BIRD has
+ * been read back twice: seconds of lost traffic for a restart that is
+ * meant to disturb nothing. Any other include (none, another subnet or
+ * peers, a held or refused export) starts held, as a first start does. */
+static bool restarted_announcing(struct daemon *d)
+{
+	char *on, *found = bird_read_include(d->cfg->bird_config);
+	char p[PREFIX_STRLEN];
+	bool same;
+
+	d->bgp_export = BIRD_EXPORT_ON;
+	on = render_bird(d);
+	same = found && strcmp(found, on) == 0;
+	if (same)
+		log_info("the BIRD include %s already announces subnet %s (an agent restart): "
+			 "announcing it on, not held",
+			 d->cfg->bird_config, addr_format_prefix(&d->topo.subnet, p));
+	free(on);
+	free(found);
+	return same;
+}
+
 /* --routing bgp: the include written now (BIRD may start after us), and
  * BIRD driven from here on. */
 static int start_bird(struct daemon *d)
@@ -1646,7 +1671,7 @@ static int start_bird(struct daemon *d)
 	bc.include_path = d->cfg->bird_config;
 	bc.subnet = d->topo.subnet;
 	bc.node_ip = d->node_ip;
-	d->bgp_export = BIRD_EXPORT_HELD;
+	d->bgp_export = restarted_announcing(d) ? BIRD_EXPORT_ON : BIRD_EXPORT_HELD;
 	if (birdc_new(d->base, &bc, &ops, d, &d->birdc) < 0)
 		return -1;
 	log_info("routing bgp: BIRD at %s, include %s, AS %u, %u BGP peer(s); no nsagent peer "
