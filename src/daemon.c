@@ -149,6 +149,11 @@ static void build_topology(const struct cfg *cfg, const struct rde_plan *plan,
 	snprintf(topo->bridge, sizeof(topo->bridge), "%s", cfg->bridge);
 	topo->subnet = plan->subnet;
 	topo->cluster = cfg->cluster_cidr;
+	_Static_assert(KERN_MAX_MASQUERADE_EXCEPT >= CFG_MAX_MASQUERADE_EXCEPT,
+		       "the kernel layer takes every --masquerade-except");
+	memcpy(topo->masquerade_except, cfg->masquerade_except,
+	       cfg->n_masquerade_except * sizeof(cfg->masquerade_except[0]));
+	topo->n_masquerade_except = cfg->n_masquerade_except;
 	topo->wg_port = cfg->wireguard_port;
 	if (cfg->ipv6 && plan->subnet6_set) {
 		topo->subnet6 = plan->subnet6;

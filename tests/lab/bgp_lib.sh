@@ -35,16 +35,22 @@ bgp_reflector() {
 	echo "include \"$NSAGENT_SOURCE_DIR/deploy/bird/$2\";" >"/run/nsagent-lab/$NSAGENT_LAB/$1/etc/bird.conf"
 }
 
-# bgp_node HOST FLAGS...: HOST's bird.conf is nsagent's include alone, and
-# its agent starts in bgp mode with FLAGS after the lab's own ones (node IP
-# and subnet of the lab's numbering).
-bgp_node() {
+# bgp_agent HOST start|restart FLAGS...: HOST's agent in bgp mode with
+# FLAGS after the lab's own ones (node IP and subnet of the lab's
+# numbering; no --peer).
+bgp_agent() {
 	local h=$1 i=${1#host}
-	echo "include \"$BGP_INCLUDE\";" >"/run/nsagent-lab/$NSAGENT_LAB/$h/etc/bird.conf"
-	lab agent "$h" start --bare -- --node-ip "192.168.1.$((4 + i))" \
+	lab agent "$h" "$2" --bare -- --node-ip "192.168.1.$((4 + i))" \
 		--subnet "172.16.$((i - 1)).0/24" --routing bgp --bird-config "$BGP_INCLUDE" \
-		--bird-socket /run/bird/bird.ctl --probe-interval off "${@:2}" \
-		>/dev/null || fail "$h: agent does not start in bgp mode"
+		--bird-socket /run/bird/bird.ctl --probe-interval off "${@:3}" \
+		>/dev/null || fail "$h: agent does not $2 in bgp mode"
+}
+
+# bgp_node HOST FLAGS...: HOST's bird.conf is nsagent's include alone, and
+# its agent starts in bgp mode (bgp_agent) with FLAGS.
+bgp_node() {
+	echo "include \"$BGP_INCLUDE\";" >"/run/nsagent-lab/$NSAGENT_LAB/$1/etc/bird.conf"
+	bgp_agent "$1" start "${@:2}"
 }
 
 # bird_routes HOST: the IPv4 routes BIRD installed on HOST, "dst via gw".
