@@ -6,6 +6,8 @@
 # Node i (hostI) is 192.168.1.(4+i) with subnet 172.16.(i-1).0/24.
 # shellcheck shell=bash
 
+command -v bird >/dev/null || fail "bird (Debian's bird2) is not installed: deploy/deps.sh"
+
 BGP_INCLUDE=/etc/nsagent/bird-nsagent.conf # the host's /etc/nsagent is its own
 # The BFD timers bird.c renders (and deploy/bird/rr.conf repeats): a peer
 # that stops answering is down after BGP_BFD_MULTIPLIER intervals.
@@ -53,6 +55,18 @@ bgp_node() {
 	bgp_agent "$1" start "${@:2}"
 }
 
+# bgp_nodes_start NODES... -- FLAGS...: on each node (host numbers), its
+# agent (bgp_node with FLAGS), then its BIRD.
+bgp_nodes_start() {
+	local nodes=() i
+	while [[ $1 != -- ]]; do nodes+=("$1"); shift; done
+	shift
+	for i in "${nodes[@]}"; do
+		bgp_node "host$i" "$@"
+		start_bird "host$i"
+	done
+}
+
 # bird_routes HOST: the IPv4 routes BIRD installed on HOST, "dst via gw".
 bird_routes() { lab exec "$1" -- ip -4 route show proto bird | awk '{print $1, $2, $3}' | sort; }
 
@@ -85,5 +99,16 @@ reaches_all() {
 					return 1
 				}
 		done
+	done
+}
+
+# bgp_ready SESSIONS NODES...: every node of NODES has the others' routes
+# and SESSIONS BGP sessions established.
+bgp_ready() {
+	local want=$1 i
+	shift
+	for i in "$@"; do
+		has_routes "host$i" "$@" || return 1
+		[[ $(bgp_established "host$i") == "$want" ]] || return 1
 	done
 }

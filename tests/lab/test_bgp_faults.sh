@@ -21,7 +21,6 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/peers_lib.sh"
 source "$(dirname "$0")/bgp_lib.sh"
 
-command -v bird >/dev/null || fail "bird (Debian's bird2) is not installed: deploy/deps.sh"
 lab_init
 tmp=$(mktemp -d)
 lab_at_exit 'rm -rf "$tmp"'
@@ -34,21 +33,9 @@ bgp_reflector host4 rr.conf
 bgp_reflector host5 rr.conf
 start_bird host4
 start_bird host5
-for i in "${NODES[@]}"; do
-	bgp_node "host$i" --bgp-peer "$RR1" --bgp-peer "$RR2"
-	start_bird "host$i"
-done
+bgp_nodes_start "${NODES[@]}" -- --bgp-peer "$RR1" --bgp-peer "$RR2"
 
-# ready NODES...: every node of NODES has the others' routes and its two
-# sessions established.
-ready() {
-	local i
-	for i in "$@"; do
-		has_routes "host$i" "$@" || return 1
-		[[ $(bgp_established "host$i") == 2 ]] || return 1
-	done
-}
-poll 60 ready "${NODES[@]}" || {
+poll 60 bgp_ready 2 "${NODES[@]}" || {
 	for i in "${NODES[@]}"; do echo "host$i: $(bird_routes "host$i" | tr '\n' ';') $(bgp_established "host$i") sessions" >&2; done
 	fail "the cluster did not converge over two reflectors"
 }
@@ -108,7 +95,7 @@ routes_unchanged "after a reflector died"
 reaches_all "${NODES[@]}" || fail "not every pair reaches with one reflector"
 # It returns; every node has both sessions again, and the same routes.
 start_bird host4
-poll 60 ready "${NODES[@]}" || fail "the nodes did not take the reflector back"
+poll 60 bgp_ready 2 "${NODES[@]}" || fail "the nodes did not take the reflector back"
 routes_unchanged "after the reflector returned"
 
 # 3. host3 dies. The deadline: BFD's detection time, plus 1.5 s for the

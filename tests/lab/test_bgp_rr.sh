@@ -10,6 +10,8 @@
 #   - Every node's NS1 reaches every other's, over routes BIRD installed
 #     (proto bird); there is no nsagent peer session nor listener, and each
 #     node holds exactly its one BGP session.
+#   - Its metrics pass `promtool check metrics` and count BIRD up, the
+#     session and the two routes.
 #   - Hostile routes announced by the reflector (a /17 over the cluster, a
 #     default route, a node's own subnet) reach the nodes and are refused
 #     by their import filters: in no node's kernel.
@@ -18,7 +20,7 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/peers_lib.sh"
 source "$(dirname "$0")/bgp_lib.sh"
 
-command -v bird >/dev/null || fail "bird (Debian's bird2) is not installed: deploy/deps.sh"
+command -v promtool >/dev/null || fail "promtool not installed (deploy/deps.sh: prometheus)"
 lab_init
 lab up --hosts 4 --no-agent >/dev/null || fail "deploy/lab up"
 labdir=/run/nsagent-lab/$NSAGENT_LAB
@@ -27,7 +29,7 @@ NODES=(host1 host2 host3)
 
 # The reflector: deploy/bird/rr.conf as it is.
 bgp_reflector host4 rr.conf
-for h in "${NODES[@]}"; do bgp_node "$h" --bgp-peer "$RR"; done
+for h in "${NODES[@]}"; do bgp_node "$h" --bgp-peer "$RR" --metrics 127.0.0.1:9470; done
 
 # BIRD absent: the include is there, status says why the node is not healthy.
 for h in "${NODES[@]}"; do
@@ -81,6 +83,15 @@ for h in "${NODES[@]}"; do
 done
 metrics_ok=$(lab exec host1 -- "$NSAGENT" status --json | jq -r '.bgp.routes | length')
 [[ $metrics_ok == 2 ]] || fail "host1: $metrics_ok BGP routes in status"
+# Prometheus's own parser takes the bgp-mode scrape, which counts what
+# status shows.
+text=$(lab exec host1 -- curl -sf --max-time 5 http://127.0.0.1:9470/metrics) || fail "host1: no metrics"
+said=$(promtool check metrics <<<"$text" 2>&1) || fail "promtool check metrics failed: $said"
+[[ -z $said ]] || fail "promtool check metrics complains: $said"
+for want in nsagent_bird_up:1 nsagent_bgp_sessions_up:1 nsagent_bgp_sessions:1 nsagent_bgp_routes:2; do
+	[[ $(metric_value "${want%:*}" "$text") == "${want#*:}" ]] ||
+		fail "host1: ${want%:*} is '$(metric_value "${want%:*}" "$text")', want ${want#*:}"
+done
 
 # Hostile routes at the reflector: a /17 over the cluster, a default route
 # and host2's own subnet (blackholes: BGP gives them the reflector as

@@ -18,7 +18,6 @@ source "$(dirname "$0")/peers_lib.sh"
 source "$(dirname "$0")/bgp_lib.sh"
 source "$(dirname "$0")/datapath_lib.sh"
 
-command -v bird >/dev/null || fail "bird (Debian's bird2) is not installed: deploy/deps.sh"
 command -v socat >/dev/null || fail "socat is not installed: deploy/deps.sh"
 lab_init
 lab_at_exit dp_cleanup
@@ -33,10 +32,7 @@ bgp_reflector host5 site-router.conf
 lab exec host5 -- sysctl -qw net.ipv4.ip_forward=1
 start_bird host4
 start_bird host5
-for i in "${NODES[@]}"; do
-	bgp_node "host$i" --bgp-peer "$RR" --bgp-peer "$ROUTER"
-	start_bird "host$i"
-done
+bgp_nodes_start "${NODES[@]}" -- --bgp-peer "$RR" --bgp-peer "$ROUTER"
 lab exec host6 -- ip route add 172.16.0.0/16 via "$ROUTER"
 
 # The router's kernel: every node's subnet via that node, from BIRD.
@@ -44,14 +40,7 @@ router_routes() { lab exec host5 -- ip -4 route show proto bird | awk '{print $1
 want_router=$(want_routes host0 "${NODES[@]}")
 router_learned() { [[ $(router_routes) == "$want_router" ]]; }
 poll 60 router_learned || fail "site router's routes: '$(router_routes)', want '$want_router'"
-ready() {
-	local i
-	for i in "${NODES[@]}"; do
-		has_routes "host$i" "${NODES[@]}" || return 1
-		[[ $(bgp_established "host$i") == 2 ]] || return 1
-	done
-}
-poll 60 ready || fail "the nodes did not converge with a reflector and the site router"
+poll 60 bgp_ready 2 "${NODES[@]}" || fail "the nodes did not converge with a reflector and the site router"
 # The router announces nothing to the nodes: their routes are the
 # reflector's alone (one path each).
 for i in "${NODES[@]}"; do
