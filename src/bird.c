@@ -41,6 +41,13 @@
 
 #define BIRD_KERNEL_TABLE 254 /* main */
 #define BIRD_KERNEL_METRIC 32
+/* BFD on the sessions, said explicitly rather than left to BIRD's
+ * defaults (the same figures): a peer that stops answering is down after
+ * BIRD_BFD_MULTIPLIER intervals of BIRD_BFD_INTERVAL_MS, half a second,
+ * and the reflector withdraws its routes then. The lab's deadlines are
+ * derived from these (tests/lab/test_bgp_faults.sh). */
+#define BIRD_BFD_INTERVAL_MS 100
+#define BIRD_BFD_MULTIPLIER 5
 
 /* ---- rendering ---- */
 
@@ -262,7 +269,14 @@ char *bird_render(const struct bird_config *c)
 	if (v6)
 		filters6(t.out, c);
 	if (c->bfd)
-		fprintf(t.out, "protocol bfd nsagent_bfd {\n}\n\n");
+		fprintf(t.out,
+			"protocol bfd nsagent_bfd {\n"
+			"\tinterface \"*\" {\n"
+			"\t\tinterval %u ms;\n"
+			"\t\tmultiplier %u;\n"
+			"\t};\n"
+			"}\n\n",
+			BIRD_BFD_INTERVAL_MS, BIRD_BFD_MULTIPLIER);
 	for (unsigned i = 0; i < c->n_peers; i++)
 		session(t.out, c, i, v6);
 	return text_close(&t);

@@ -78,6 +78,7 @@ enum cfg_key {
 	KEY_CLUSTER_CIDR6,
 	KEY_SUBNET6,
 	KEY_MASQUERADE6,
+	KEY_MASQUERADE_EXCEPT,
 	KEY_ENCRYPT,
 	KEY_WIREGUARD_PORT,
 	KEY_WIREGUARD_USERSPACE,
@@ -150,6 +151,7 @@ static int set_ipv6(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_cluster_cidr6(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_subnet6(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_masquerade6(struct cfg *cfg, const char *value, char *msg, size_t size);
+static int set_masquerade_except(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_encrypt(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_wireguard_port(struct cfg *cfg, const char *value, char *msg, size_t size);
 static int set_wireguard_userspace(struct cfg *cfg, const char *value, char *msg, size_t size);
@@ -188,6 +190,7 @@ static void print_ipv6(const struct cfg *cfg, const struct cfg_option *opt, FILE
 static void print_cluster_cidr6(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
 static void print_subnet6(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
 static void print_masquerade6(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
+static void print_masquerade_except(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
 static void print_encrypt(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
 static void print_wireguard_port(const struct cfg *cfg, const struct cfg_option *opt, FILE *out);
 static void print_wireguard_userspace(const struct cfg *cfg, const struct cfg_option *opt,
@@ -281,6 +284,11 @@ static const struct cfg_option options[KEY_COUNT] = {
     [KEY_MASQUERADE6] = {"masquerade6", "on|off",
 			 "masquerade IPv6 leaving the cluster (off: for a routed global prefix)",
 			 false, true, SETTER(set_masquerade6, print_masquerade6)},
+    [KEY_MASQUERADE_EXCEPT] = {"masquerade-except", "CIDR[,CIDR...]",
+			       "IPv4 destinations outside the cluster that namespaces reach "
+			       "with their own address, not masqueraded (a LAN that routes the "
+			       "cluster range back, e.g. through a BGP site router); repeatable",
+			       true, true, SETTER(set_masquerade_except, print_masquerade_except)},
     [KEY_ENCRYPT] = {"encrypt", "off|routed|all",
 		     "WireGuard for peers' traffic (routed: only peers behind a gateway, on-link "
 		     "ones stay direct; all: every peer)",
@@ -629,6 +637,46 @@ static int set_ipv6(struct cfg *cfg, const char *value, char *msg, size_t size)
 static int set_masquerade6(struct cfg *cfg, const char *value, char *msg, size_t size)
 {
 	return parse_on_off(value, &cfg->masquerade6, msg, size);
+}
+
+/* A comma-separated list of IPv4 prefixes, appended to the ones given. */
+static int set_masquerade_except(struct cfg *cfg, const char *value, char *msg, size_t size)
+{
+	const char *start = value;
+	char p[PREFIX_STRLEN];
+
+	for (;;) {
+		size_t len = strcspn(start, ",");
+		char text[PREFIX_STRLEN + 1];
+		struct prefix prefix;
+
+		if (len < sizeof(text)) {
+			memcpy(text, start, len);
+			text[len] = '\0';
+		}
+		if (len >= sizeof(text) || addr_parse_prefix(text, &prefix) < 0) {
+			snprintf(msg, size,
+				 "'%.*s' is not an IPv4 network as ADDR/LEN (host bits clear, "
+				 "e.g. 192.168.1.0/24)",
+				 (int)(len < 40 ? len : 40), start);
+			return -EINVAL;
+		}
+		for (unsigned i = 0; i < cfg->n_masquerade_except; i++) {
+			if (addr_prefix_equal(&cfg->masquerade_except[i], &prefix)) {
+				snprintf(msg, size, "%s is given twice",
+					 addr_format_prefix(&prefix, p));
+				return -EINVAL;
+			}
+		}
+		if (cfg->n_masquerade_except >= CFG_MAX_MASQUERADE_EXCEPT) {
+			snprintf(msg, size, "more than %d ranges", CFG_MAX_MASQUERADE_EXCEPT);
+			return -EINVAL;
+		}
+		cfg->masquerade_except[cfg->n_masquerade_except++] = prefix;
+		if (start[len] == '\0')
+			return 0;
+		start += len + 1;
+	}
 }
 
 static void explain_prefix6(const char *value, char *msg, size_t size)
@@ -1052,6 +1100,8 @@ static int apply(struct cfg *cfg, enum cfg_key key, const char *value, const cha
 			cfg->n_namespaces = 0;
 		else if (key == KEY_BGP_PEER)
 			cfg->n_bgp_peers = 0;
+		else if (key == KEY_MASQUERADE_EXCEPT)
+			cfg->n_masquerade_except = 0;
 	}
 	if ((options[key].duration_ms
 		 ? set_duration(duration_field(cfg, key), value, msg, sizeof(msg))
@@ -1826,6 +1876,19 @@ int cfg_validate(const struct cfg *cfg, struct cfg_error *err)
 		ret = validate_timers(cfg, err);
 	if (ret == 0)
 		ret = validate_routing(cfg, err);
+	for (unsigned i = 0; ret == 0 && i < cfg->n_masquerade_except; i++) {
+		char p[PREFIX_STRLEN], c[PREFIX_STRLEN];
+		const struct prefix *e = &cfg->masquerade_except[i];
+
+		/* Inside the cluster range nothing is masqueraded anyway: a
+		 * range there is a mistake (a LAN given as the cluster?). */
+		if (e->len >= cfg->cluster_cidr.len && addr_prefix_overlaps(e, &cfg->cluster_cidr))
+			ret = invalid(cfg, blame(cfg, KEY_MASQUERADE_EXCEPT, KEY_CLUSTER_CIDR), err,
+				      "%s is inside the cluster range %s, which is never "
+				      "masqueraded",
+				      addr_format_prefix(e, p),
+				      addr_format_prefix(&cfg->cluster_cidr, c));
+	}
 	return ret;
 }
 
@@ -1890,6 +1953,14 @@ static void print_ipv6(const struct cfg *cfg, const struct cfg_option *opt, FILE
 static void print_masquerade6(const struct cfg *cfg, const struct cfg_option *opt, FILE *out)
 {
 	print_line(out, opt, cfg->masquerade6 ? "on" : "off");
+}
+
+static void print_masquerade_except(const struct cfg *cfg, const struct cfg_option *opt, FILE *out)
+{
+	char p[PREFIX_STRLEN];
+
+	for (unsigned i = 0; i < cfg->n_masquerade_except; i++)
+		print_line(out, opt, addr_format_prefix(&cfg->masquerade_except[i], p));
 }
 
 static void print_cluster_cidr6(const struct cfg *cfg, const struct cfg_option *opt, FILE *out)

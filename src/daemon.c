@@ -149,6 +149,11 @@ static void build_topology(const struct cfg *cfg, const struct rde_plan *plan,
 	snprintf(topo->bridge, sizeof(topo->bridge), "%s", cfg->bridge);
 	topo->subnet = plan->subnet;
 	topo->cluster = cfg->cluster_cidr;
+	_Static_assert(KERN_MAX_MASQUERADE_EXCEPT >= CFG_MAX_MASQUERADE_EXCEPT,
+		       "the kernel layer takes every --masquerade-except");
+	memcpy(topo->masquerade_except, cfg->masquerade_except,
+	       cfg->n_masquerade_except * sizeof(cfg->masquerade_except[0]));
+	topo->n_masquerade_except = cfg->n_masquerade_except;
 	topo->wg_port = cfg->wireguard_port;
 	if (cfg->ipv6 && plan->subnet6_set) {
 		topo->subnet6 = plan->subnet6;
@@ -1638,6 +1643,31 @@ static void on_bird_polled(void *arg)
 	update_bird(d);
 }
 
+/* A restart of the agent alone: the include on disk is the very one we
+ * would write with our subnet announced, so the previous run had seen the
+ * cluster's table and announced it. Holding it now would rewrite the
+ * include and withdraw the subnet from the whole cluster until BIRD has
+ * been read back twice: seconds of lost traffic for a restart that is
+ * meant to disturb nothing. Any other include (none, another subnet or
+ * peers, a held or refused export) starts held, as a first start does. */
+static bool restarted_announcing(struct daemon *d)
+{
+	char *on, *found = bird_read_include(d->cfg->bird_config);
+	char p[PREFIX_STRLEN];
+	bool same;
+
+	d->bgp_export = BIRD_EXPORT_ON;
+	on = render_bird(d);
+	same = found && strcmp(found, on) == 0;
+	if (same)
+		log_info("the BIRD include %s already announces subnet %s (an agent restart): "
+			 "announcing it on, not held",
+			 d->cfg->bird_config, addr_format_prefix(&d->topo.subnet, p));
+	free(on);
+	free(found);
+	return same;
+}
+
 /* --routing bgp: the include written now (BIRD may start after us), and
  * BIRD driven from here on. */
 static int start_bird(struct daemon *d)
@@ -1649,7 +1679,7 @@ static int start_bird(struct daemon *d)
 	bc.include_path = d->cfg->bird_config;
 	bc.subnet = d->topo.subnet;
 	bc.node_ip = d->node_ip;
-	d->bgp_export = BIRD_EXPORT_HELD;
+	d->bgp_export = restarted_announcing(d) ? BIRD_EXPORT_ON : BIRD_EXPORT_HELD;
 	if (birdc_new(d->base, &bc, &ops, d, &d->birdc) < 0)
 		return -1;
 	log_info("routing bgp: BIRD at %s, include %s, AS %u, %u BGP peer(s); no nsagent peer "

@@ -64,6 +64,8 @@ enum cfg_routing {
 /* AS_TRANS (RFC 6793): never a real AS. */
 #define CFG_BGP_AS_TRANS 23456
 #define CFG_MAX_BGP_PEERS 16
+/* --masquerade-except: most IPv4 destination ranges left unmasqueraded. */
+#define CFG_MAX_MASQUERADE_EXCEPT 16
 #define CFG_DEFAULT_BIRD_CONFIG "/etc/bird/nsagent.conf"
 #define CFG_DEFAULT_BIRD_SOCKET "/run/bird/bird.ctl"
 
@@ -131,6 +133,11 @@ struct cfg {
 	struct prefix6 subnet6;	      /* --subnet6, when subnet6_set */
 	bool subnet6_set;	      /* false = the /64 with the IPv4 subnet's index */
 	bool masquerade6;	      /* --masquerade6: NAT66 for IPv6 leaving the cluster */
+	/* --masquerade-except: IPv4 destinations outside the cluster that
+	 * namespaces reach with their own address (a LAN routed to the
+	 * cluster, e.g. through a site router that learns it over BGP). */
+	struct prefix masquerade_except[CFG_MAX_MASQUERADE_EXCEPT];
+	unsigned n_masquerade_except;
 	/* WireGuard (issue 19). */
 	enum cfg_encrypt encrypt; /* --encrypt */
 	uint16_t wireguard_port;  /* --wireguard-port: the device's UDP port */

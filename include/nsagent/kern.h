@@ -42,6 +42,8 @@
 #define KERN_LINK_GROUP 7470u
 #define KERN_ALIAS_PREFIX "nsagent:"
 #define KERN_NFT_TABLE "nsagent"
+/* Rules exempting destinations from the masquerade (config's bound). */
+#define KERN_MAX_MASQUERADE_EXCEPT 16
 #define KERN_NS_IFNAME "eth0"
 #define KERN_NETNS_DIR "/run/netns"
 /* The VXLAN device for peers that are not on-link. Its VNI and UDP port are
@@ -115,6 +117,9 @@ struct kern_topology {
 	bool subnet6_set;
 	struct prefix6 cluster6;
 	bool masquerade6;
+	/* IPv4 destinations outside the cluster left unmasqueraded. */
+	struct prefix masquerade_except[KERN_MAX_MASQUERADE_EXCEPT];
+	unsigned n_masquerade_except;
 	unsigned mtu; /* 0 = leave the kernel's default */
 	struct kern_namespace *namespaces;
 	unsigned n_namespaces;

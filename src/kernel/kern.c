@@ -135,6 +135,9 @@ static void nft_begin(struct kern *kern, struct nft_job *job)
 					 .wg_addr = kern->wg ? kern->wg_addr : 0,
 					 .wg_addr6 = kern->wg ? kern->wg_addr6 : in6addr_any,
 					 .wg_port = kern->wg_port}};
+	memcpy(job->spec.masquerade_except, kern->masquerade_except,
+	       sizeof(job->spec.masquerade_except));
+	job->spec.n_masquerade_except = kern->n_masquerade_except;
 	snprintf(job->spec.bridge, sizeof(job->spec.bridge), "%s", kern->bridge);
 	kern->nft_dirty = false;
 }
@@ -509,6 +512,9 @@ int kern_set_topology(struct kern *kern, const struct kern_topology *topo, struc
 	    (!topo->subnet6_set || (addr6_prefix_equal(&kern->subnet6, &topo->subnet6) &&
 				    addr6_prefix_equal(&kern->cluster6, &topo->cluster6) &&
 				    kern->masquerade6 == topo->masquerade6)) &&
+	    kern->n_masquerade_except == topo->n_masquerade_except &&
+	    memcmp(kern->masquerade_except, topo->masquerade_except,
+		   topo->n_masquerade_except * sizeof(topo->masquerade_except[0])) == 0 &&
 	    kern->mtu == topo->mtu && kern->vtep == topo->vtep &&
 	    memcmp(&kern->vtep6, &topo->vtep6, sizeof(kern->vtep6)) == 0 &&
 	    memcmp(kern->vtep_mac, topo->vtep_mac, KERN_MAC_LEN) == 0 &&
@@ -552,6 +558,8 @@ int kern_set_topology(struct kern *kern, const struct kern_topology *topo, struc
 	kern->subnet6 = topo->subnet6_set ? topo->subnet6 : (struct prefix6){0};
 	kern->cluster6 = topo->subnet6_set ? topo->cluster6 : (struct prefix6){0};
 	kern->masquerade6 = topo->subnet6_set && topo->masquerade6;
+	memcpy(kern->masquerade_except, topo->masquerade_except, sizeof(kern->masquerade_except));
+	kern->n_masquerade_except = topo->n_masquerade_except;
 	memset(&kern->bridge_addr6, 0, sizeof(kern->bridge_addr6));
 	if (topo->subnet6_set)
 		addr6_prefix_host(&topo->subnet6, 1, &kern->bridge_addr6);

@@ -64,6 +64,8 @@ struct kern {
 	bool subnet6_set;
 	struct prefix6 cluster6;
 	bool masquerade6;
+	struct prefix masquerade_except[KERN_MAX_MASQUERADE_EXCEPT];
+	unsigned n_masquerade_except;
 	struct in6_addr bridge_addr6; /* subnet6's ::1, with subnet6_set */
 	unsigned mtu;
 	uint32_t vtep;	       /* the device's local address over IPv4 */

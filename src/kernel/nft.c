@@ -5,6 +5,7 @@
  * it: nothing outside the table is ever read for changing or written.
  *
  *   chain postrouting    nat    hook postrouting  priority srcnat (100)
+ *       ip saddr SUBNET ip daddr EXCEPT counter accept   (per --masquerade-except)
  *       ip saddr SUBNET ip daddr != CLUSTER counter masquerade fully-random
  *   chain forward        filter hook forward      priority filter (0), policy accept
  *       iifname BRIDGE ip daddr CLUSTER counter accept
@@ -129,7 +130,8 @@ static const struct nft_chain_def nft_chains[NFT_CHAIN_COUNT] = {
     [NFT_CHAIN_RAW_OUTPUT] = {"raw_output", "filter", NF_INET_LOCAL_OUT, NF_IP_PRI_RAW},
 };
 
-#define NFT_MAX_RULES 16
+/* Both families' rules, VXLAN's and WireGuard's, and the exemptions. */
+#define NFT_MAX_RULES (16 + KERN_MAX_MASQUERADE_EXCEPT)
 
 /* The whole desired table as libnftnl objects; built once per apply and
  * used both to compare with the kernel and to send. */
@@ -383,6 +385,9 @@ struct nft_family_rules {
 	struct nft_net subnet, cluster;
 	bool masquerade;     /* the postrouting rule, else none */
 	const char *what[4]; /* masquerade, bridge to cluster, cluster to bridge, notrack */
+	/* Destinations exempt from the masquerade, accepted before it. */
+	const struct nft_net *except;
+	unsigned n_except;
 };
 
 static void nft_family_build(struct nft_desired *d, const char *bridge,
@@ -392,6 +397,16 @@ static void nft_family_build(struct nft_desired *d, const char *bridge,
 	struct nftnl_expr *masq;
 	struct nftnl_rule *r;
 
+	/* An accept in a NAT chain ends that hook's NAT for the flow: these
+	 * keep their source address. */
+	for (unsigned i = 0; f->masquerade && i < f->n_except; i++) {
+		r = nft_new_rule(d, NFT_CHAIN_POSTROUTING,
+				 "nsagent: not masqueraded (--masquerade-except)");
+		nft_match_family(r, fam);
+		nft_match_prefix(r, fam, fam->saddr_offset, &f->subnet, NFT_CMP_EQ);
+		nft_match_prefix(r, fam, fam->daddr_offset, &f->except[i], NFT_CMP_EQ);
+		nft_accept(r);
+	}
 	if (f->masquerade) {
 		r = nft_new_rule(d, NFT_CHAIN_POSTROUTING, f->what[0]);
 		nft_match_family(r, fam);
@@ -479,6 +494,10 @@ static void nft_desired_build(const struct nft_table_spec *spec, struct nft_desi
 		d->chains[i] = c;
 	}
 
+	struct nft_net except[KERN_MAX_MASQUERADE_EXCEPT];
+
+	for (unsigned i = 0; i < spec->n_masquerade_except; i++)
+		except[i] = nft_net4(&spec->masquerade_except[i]);
 	struct nft_family_rules v4 = {
 	    .family = &nft_ipv4,
 	    .subnet = nft_net4(&spec->subnet),
@@ -487,6 +506,8 @@ static void nft_desired_build(const struct nft_table_spec *spec, struct nft_desi
 	    .what = {"nsagent: masquerade namespaces leaving the cluster",
 		     "nsagent: bridge to cluster", "nsagent: cluster to bridge",
 		     "nsagent: cluster-internal, not tracked"},
+	    .except = except,
+	    .n_except = spec->n_masquerade_except,
 	};
 	nft_family_build(d, spec->bridge, &v4);
 
@@ -1110,6 +1131,13 @@ static int nft_spec_check(const struct nft_table_spec *spec, struct kern_error *
 	    (spec->subnet6.len == 0 || !addr6_prefix_valid(&spec->subnet6) ||
 	     spec->cluster6.len == 0 || !addr6_prefix_valid(&spec->cluster6))) {
 		nft_set_error(err, "invalid nftables table spec (IPv6 subnet or cluster)");
+		return -EINVAL;
+	}
+	if (spec->n_masquerade_except > KERN_MAX_MASQUERADE_EXCEPT) {
+		nft_set_error(err,
+			      "invalid nftables table spec (%u ranges exempt from masquerade, "
+			      "at most %d)",
+			      spec->n_masquerade_except, KERN_MAX_MASQUERADE_EXCEPT);
 		return -EINVAL;
 	}
 	return 0;

@@ -24,6 +24,10 @@ struct nft_table_spec {
 	bool subnet6_set;
 	struct prefix6 cluster6;
 	bool masquerade6;
+	/* IPv4 destinations outside the cluster not masqueraded: one accept
+	 * rule each before the masquerade. */
+	struct prefix masquerade_except[KERN_MAX_MASQUERADE_EXCEPT];
+	unsigned n_masquerade_except;
 	char bridge[IFNAMSIZ];
 	uint32_t vtep;		  /* this node's VXLAN address (host order), 0: none */
 	struct in6_addr vtep6;	  /* ... over an IPv6 underlay; zero: none */

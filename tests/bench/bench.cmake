@@ -24,3 +24,5 @@ nsa_bench(scale scale --runs 1 4)
 # the cluster key and the before/after pairing (the same binary twice)
 nsa_bench(scale_key scale --runs 1 --key --before $<TARGET_FILE:nsagent> 3)
 nsa_bench(cni cni --runs 1 1 4)
+# both routing modes at N=3 (real BIRD), the mesh's dead node after 3 s + 3 s
+nsa_bench(bgp bgp --runs 1 --restart-time 3s 3)

@@ -213,11 +213,12 @@ AWK_MON_US='
 '
 
 # mon_routes_at I WANT [AFTER_US]: the kernel time (µs epoch) at which host
-# I first had WANT agent routes (proto nsagent/78) at once, replaying its
-# monitor file from AFTER_US; nothing while it has not.
+# I first had WANT agent routes (proto nsagent/78; MON_PROTO, a regex,
+# names another: bench_bgp.sh counts BIRD's, "bird|12") at once, replaying
+# its monitor file from AFTER_US; nothing while it has not.
 mon_routes_at() {
-	WANT=$2 AFTER=${3:-0} awk "$AWK_MON_US"'
-	/^\[/ && / proto (nsagent|78)( |$)/ {
+	WANT=$2 AFTER=${3:-0} PROTO=${MON_PROTO:-nsagent|78} awk "$AWK_MON_US"'
+	/^\[/ && $0 ~ (" proto (" ENVIRON["PROTO"] ")( |$)") {
 		t = us($1)
 		if (t < ENVIRON["AFTER"] + 0) next
 		del = ($2 == "Deleted")

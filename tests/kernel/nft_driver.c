@@ -2,7 +2,8 @@
 /* DOC: test driver for the nft module (src/kernel/nft.c).
  *
  *   nft_driver apply SUBNET CLUSTER BRIDGE [--vtep ADDR]
- *                    [--subnet6 SUBNET6 CLUSTER6 [--no-masquerade6]] [--stay]
+ *                    [--subnet6 SUBNET6 CLUSTER6 [--no-masquerade6]]
+ *                    [--masquerade-except CIDR]... [--stay]
  *       applies the table once (with --vtep, with this node's VXLAN
  *       address and the VXLAN port) and prints "changed=0" or "changed=1"; with
  *       --stay it keeps watching nftables events and re-applies on every
@@ -88,6 +89,18 @@ static int cmd_apply(int argc, char **argv)
 			d.spec.subnet6_set = true;
 			d.spec.masquerade6 = !no_masquerade6;
 			i += 2;
+		} else if (strcmp(argv[i], "--masquerade-except") == 0 && i + 1 < argc &&
+			   d.spec.n_masquerade_except < KERN_MAX_MASQUERADE_EXCEPT) {
+			if (addr_parse_prefix(
+				argv[i + 1],
+				&d.spec.masquerade_except[d.spec.n_masquerade_except++]) < 0) {
+				fprintf(
+				    stderr,
+				    "nft_driver: --masquerade-except: not an IPv4 prefix: '%s'\n",
+				    argv[i + 1]);
+				return 2;
+			}
+			i++;
 		} else if (strcmp(argv[i], "--no-masquerade6") == 0) {
 			no_masquerade6 = true;
 			d.spec.masquerade6 = false;
@@ -98,7 +111,8 @@ static int cmd_apply(int argc, char **argv)
 	if (bad || addr_parse_prefix(argv[1], &d.spec.subnet) < 0 ||
 	    addr_parse_prefix(argv[2], &d.spec.cluster) < 0 || strlen(argv[3]) >= IFNAMSIZ) {
 		fprintf(stderr, "usage: nft_driver apply SUBNET CLUSTER BRIDGE [--vtep ADDR] "
-				"[--subnet6 SUBNET6 CLUSTER6 [--no-masquerade6]] [--stay]\n");
+				"[--subnet6 SUBNET6 CLUSTER6 [--no-masquerade6]] "
+				"[--masquerade-except CIDR]... [--stay]\n");
 		return 2;
 	}
 	strcpy(d.spec.bridge, argv[3]);

@@ -151,6 +151,26 @@ kill "$STAY_PID"
 wait "$STAY_PID" || fail "watcher exited with an error: $(cat "$WORK/stay.err")"
 STAY_PID=
 
+echo "== --masquerade-except: an accept per range, before the masquerade"
+out=$("$DRIVER" apply $SUBNET $CLUSTER "$BRIDGE" --masquerade-except 192.168.1.0/24 \
+	--masquerade-except 10.20.0.0/16) || fail "apply with --masquerade-except failed"
+[[ "$out" == "changed=1" ]] || fail "apply with --masquerade-except printed '$out'"
+[[ "$(shape)" == "4 7" ]] || fail "with two exempt ranges: $(shape) chains/rules, want 4 7"
+# In this order: the two accepts (with their comment), then the masquerade.
+postrouting=$(nft list chain inet nsagent postrouting | grep 'ip saddr' | sed 's/packets [0-9]* bytes [0-9]*//')
+want="ip saddr $SUBNET ip daddr 192.168.1.0/24 counter  accept comment \"nsagent: not masqueraded (--masquerade-except)\"
+ip saddr $SUBNET ip daddr 10.20.0.0/16 counter  accept comment \"nsagent: not masqueraded (--masquerade-except)\"
+ip saddr $SUBNET ip daddr != $CLUSTER counter  masquerade fully-random comment \"nsagent: masquerade namespaces leaving the cluster\""
+[[ $(sed 's/^[[:space:]]*//' <<<"$postrouting") == "$want" ]] ||
+	fail "postrouting with --masquerade-except: '$postrouting'"
+out=$("$DRIVER" apply $SUBNET $CLUSTER "$BRIDGE" --masquerade-except 192.168.1.0/24 \
+	--masquerade-except 10.20.0.0/16) || fail "second apply with --masquerade-except failed"
+[[ "$out" == "changed=0" ]] || fail "second apply with --masquerade-except printed '$out'"
+# Without them again: the accepts go.
+out=$("$DRIVER" apply $SUBNET $CLUSTER "$BRIDGE") || fail "apply without --masquerade-except failed"
+[[ "$out" == "changed=1" ]] || fail "apply without --masquerade-except printed '$out'"
+table_is_complete || fail "the exempt ranges stayed"
+
 echo "== remove deletes only our table"
 out=$("$DRIVER" remove) || fail "remove failed"
 nft list table inet nsagent >/dev/null 2>&1 && fail "table still there after remove"
