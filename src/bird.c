@@ -46,8 +46,8 @@
  * BIRD_BFD_MULTIPLIER intervals of BIRD_BFD_INTERVAL_MS, half a second,
  * and the reflector withdraws its routes then. The lab's deadlines are
  * derived from these (tests/lab/test_bgp_faults.sh). */
-#define BIRD_BFD_INTERVAL_MS 100
-#define BIRD_BFD_MULTIPLIER 5
+#define BIRD_BFD_INTERVAL_MS 100u
+#define BIRD_BFD_MULTIPLIER 5u
 
 /* ---- rendering ---- */
 
@@ -178,7 +178,7 @@ static void filters6(FILE *out, const struct bird_config *c)
 		"\tif net.len = 0 then reject; # a default route\n"
 		"\tif net !~ [ %s{%u,%u} ] then reject; # not a node /64 of the cluster\n"
 		"\tif net = %s then reject; # our own /64\n",
-		cl, ADDR6_NODE_SUBNET_LEN, ADDR6_NODE_SUBNET_LEN, s);
+		cl, (unsigned)ADDR6_NODE_SUBNET_LEN, (unsigned)ADDR6_NODE_SUBNET_LEN, s);
 	local_set6(out, c);
 	fprintf(out, "\taccept;\n}\n\nfilter nsagent_export6 {\n");
 	if (c->export == BIRD_EXPORT_ON)

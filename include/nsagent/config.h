@@ -92,14 +92,16 @@ struct cfg {
 	char iface[IFNAMSIZ];	 /* --iface: the node IP is this interface's; "" = not given */
 	struct prefix subnet;	 /* --subnet */
 	bool subnet_set;	 /* false = claim automatically */
+	/* --config named a path, which must then exist (beside subnet_set,
+	 * where a flag takes no padding of its own). */
+	bool config_path_explicit;
 	struct prefix cluster_cidr;
 
 	char (*namespaces)[CFG_NS_NAME_MAX + 1]; /* --namespaces, in order */
 	unsigned n_namespaces;
 	char bridge[IFNAMSIZ]; /* --bridge */
 
-	char *config_path;	   /* --config; NULL = default path, optional */
-	bool config_path_explicit; /* an explicit path must exist */
+	char *config_path; /* --config; NULL = default path, optional */
 	char *state_dir;
 	char *run_dir;
 	enum log_level log_level;
@@ -139,18 +141,18 @@ struct cfg {
 	struct prefix masquerade_except[CFG_MAX_MASQUERADE_EXCEPT];
 	unsigned n_masquerade_except;
 	/* WireGuard (issue 19). */
-	enum cfg_encrypt encrypt; /* --encrypt */
-	uint16_t wireguard_port;  /* --wireguard-port: the device's UDP port */
+	char *wireguard_userspace; /* --wireguard-userspace: wireguard-go to run */
+	enum cfg_encrypt encrypt;  /* --encrypt */
+	uint16_t wireguard_port;   /* --wireguard-port: the device's UDP port */
 	/* --wireguard-userspace was given: userspace even where the kernel
 	 * has WireGuard. */
 	bool wireguard_userspace_set;
-	char *wireguard_userspace; /* --wireguard-userspace: wireguard-go to run */
 
 	/* Routing through BIRD (issue 17). */
-	enum cfg_routing routing;			  /* --routing */
-	uint32_t bgp_as;				  /* --bgp-as: the local AS */
-	struct cfg_bgp_peer bgp_peers[CFG_MAX_BGP_PEERS]; /* --bgp-peer, repeatable */
+	enum cfg_routing routing; /* --routing */
+	uint32_t bgp_as;	  /* --bgp-as: the local AS */
 	unsigned n_bgp_peers;
+	struct cfg_bgp_peer bgp_peers[CFG_MAX_BGP_PEERS]; /* --bgp-peer, repeatable */
 	char *bird_config; /* --bird-config: the include nsagent renders */
 	char *bird_socket; /* --bird-socket: BIRD's control socket */
 

@@ -215,14 +215,14 @@ struct status {
 	/* Routing (issue 17): "mesh" or "bgp" ("" = mesh, an older agent);
 	 * with bgp, BIRD's socket, whether it answers, whether our subnets
 	 * are exported ("held", "on", "refused"), the sessions and routes. */
-	char routing[8];
-	char bird_socket[108];
-	bool bird_up;
-	char bgp_export[16];
-	struct status_bgp_session bgp_sessions[STATUS_MAX_BGP_SESSIONS];
-	unsigned n_bgp_sessions;
 	struct status_bgp_route *bgp_routes;
 	unsigned n_bgp_routes;
+	unsigned n_bgp_sessions;
+	struct status_bgp_session bgp_sessions[STATUS_MAX_BGP_SESSIONS];
+	char routing[8];
+	char bird_socket[108];
+	char bgp_export[16];
+	bool bird_up;
 };
 
 /* A family of counters: samples first .. first + n - 1, told apart by the

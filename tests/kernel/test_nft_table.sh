@@ -157,11 +157,12 @@ out=$("$DRIVER" apply $SUBNET $CLUSTER "$BRIDGE" --masquerade-except 192.168.1.0
 [[ "$out" == "changed=1" ]] || fail "apply with --masquerade-except printed '$out'"
 [[ "$(shape)" == "4 7" ]] || fail "with two exempt ranges: $(shape) chains/rules, want 4 7"
 # In this order: the two accepts (with their comment), then the masquerade.
-postrouting=$(nft list chain inet nsagent postrouting | grep 'ip saddr' | sed 's/packets [0-9]* bytes [0-9]*//')
+postrouting=$(nft list chain inet nsagent postrouting | grep 'ip saddr' |
+	sed -e 's/packets [0-9]* bytes [0-9]*//' -e 's/^[[:space:]]*//')
 want="ip saddr $SUBNET ip daddr 192.168.1.0/24 counter  accept comment \"nsagent: not masqueraded (--masquerade-except)\"
 ip saddr $SUBNET ip daddr 10.20.0.0/16 counter  accept comment \"nsagent: not masqueraded (--masquerade-except)\"
 ip saddr $SUBNET ip daddr != $CLUSTER counter  masquerade fully-random comment \"nsagent: masquerade namespaces leaving the cluster\""
-[[ $(sed 's/^[[:space:]]*//' <<<"$postrouting") == "$want" ]] ||
+[[ $postrouting == "$want" ]] ||
 	fail "postrouting with --masquerade-except: '$postrouting'"
 out=$("$DRIVER" apply $SUBNET $CLUSTER "$BRIDGE" --masquerade-except 192.168.1.0/24 \
 	--masquerade-except 10.20.0.0/16) || fail "second apply with --masquerade-except failed"
