@@ -49,22 +49,25 @@ static void sample_count(FILE *out, const char *name, const char *label, const c
 	fprintf(out, " %" PRIu64 "\n", n);
 }
 
+/* A gauge of one sample and no label: its HELP, TYPE and value. */
+static void gauge(FILE *out, const char *name, const char *help, uint64_t n)
+{
+	family(out, name, "gauge", help);
+	sample_count(out, name, NULL, NULL, n);
+}
+
 static void node_gauges(const struct status *st, FILE *out)
 {
 	family(out, PROM_PREFIX "build_info", "gauge", "The agent's version; always 1.");
 	sample_count(out, PROM_PREFIX "build_info", "version",
 		     st->version[0] ? st->version : "unknown", 1);
-	family(out, PROM_PREFIX "healthy", "gauge",
-	       "1 when the last reconcile and reload succeeded.");
-	sample_count(out, PROM_PREFIX "healthy", NULL, NULL, st->healthy);
-	family(out, PROM_PREFIX "authenticated", "gauge",
-	       "1 when sessions use the cluster key (TLS), 0 when unauthenticated.");
-	sample_count(out, PROM_PREFIX "authenticated", NULL, NULL, st->key);
-	family(out, PROM_PREFIX "namespaces", "gauge", "Namespaces on this node.");
-	sample_count(out, PROM_PREFIX "namespaces", NULL, NULL, st->n_namespaces);
-	family(out, PROM_PREFIX "attachments", "gauge",
-	       "Container interfaces attached through CNI on this node.");
-	sample_count(out, PROM_PREFIX "attachments", NULL, NULL, st->n_attachments);
+	gauge(out, PROM_PREFIX "healthy", "1 when the last reconcile and reload succeeded.",
+	      st->healthy);
+	gauge(out, PROM_PREFIX "authenticated",
+	      "1 when sessions use the cluster key (TLS), 0 when unauthenticated.", st->key);
+	gauge(out, PROM_PREFIX "namespaces", "Namespaces on this node.", st->n_namespaces);
+	gauge(out, PROM_PREFIX "attachments",
+	      "Container interfaces attached through CNI on this node.", st->n_attachments);
 	if (st->n_session_states) {
 		family(out, PROM_PREFIX "sessions", "gauge", "Peer sessions by state.");
 		for (unsigned i = 0; i < st->n_session_states; i++)
@@ -72,19 +75,16 @@ static void node_gauges(const struct status *st, FILE *out)
 				     status_sessions_in(st, st->session_states[i]));
 	}
 	if (status_bgp(st)) {
-		family(out, PROM_PREFIX "bird_up", "gauge",
-		       "1 when BIRD answers on its control socket (--routing bgp).");
-		sample_count(out, PROM_PREFIX "bird_up", NULL, NULL, st->bird_up);
-		family(out, PROM_PREFIX "bgp_sessions_up", "gauge",
-		       "BGP sessions in state Established (--routing bgp).");
-		sample_count(out, PROM_PREFIX "bgp_sessions_up", NULL, NULL,
-			     status_bgp_established(st));
-		family(out, PROM_PREFIX "bgp_sessions", "gauge",
-		       "BGP sessions configured (--bgp-peer), as BIRD shows them.");
-		sample_count(out, PROM_PREFIX "bgp_sessions", NULL, NULL, st->n_bgp_sessions);
-		family(out, PROM_PREFIX "bgp_routes", "gauge",
-		       "Cluster routes BIRD gives the kernel (--routing bgp).");
-		sample_count(out, PROM_PREFIX "bgp_routes", NULL, NULL, st->n_bgp_routes);
+		gauge(out, PROM_PREFIX "bird_up",
+		      "1 when BIRD answers on its control socket (--routing bgp).", st->bird_up);
+		gauge(out, PROM_PREFIX "bgp_sessions_up",
+		      "BGP sessions in state Established (--routing bgp).",
+		      status_bgp_established(st));
+		gauge(out, PROM_PREFIX "bgp_sessions",
+		      "BGP sessions configured (--bgp-peer), as BIRD shows them.",
+		      st->n_bgp_sessions);
+		gauge(out, PROM_PREFIX "bgp_routes",
+		      "Cluster routes BIRD gives the kernel (--routing bgp).", st->n_bgp_routes);
 	}
 	family(out, PROM_PREFIX "routes", "gauge", "Cross-node routes in the kernel, by state.");
 	for (enum status_route r = STATUS_ROUTE_INSTALLED; r <= STATUS_ROUTE_STALE; r++)
