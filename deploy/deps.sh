@@ -19,7 +19,7 @@ PACKAGES=(
 	# tests: promtool checks the metrics exposition
 	prometheus
 	# tests: --routing bgp against the real BIRD, only ever run inside lab
-	# namespaces (tests/lab/test_bgp_rr.sh, tests/unit/test_bird.c: bird -p)
+	# namespaces (tests/lab/test_bgp_six.sh, tests/unit/test_bird.c: bird -p)
 	bird2
 	# tests: podman as the CNI plugin's client (tests/lab/podman_lib.sh):
 	# runc, the reference plugins (loopback, bridge, host-local), and a

@@ -45,7 +45,7 @@
  * defaults (the same figures): a peer that stops answering is down after
  * BIRD_BFD_MULTIPLIER intervals of BIRD_BFD_INTERVAL_MS, half a second,
  * and the reflector withdraws its routes then. The lab's deadlines are
- * derived from these (tests/lab/test_bgp_faults.sh). */
+ * derived from these (tests/lab/test_bgp_six.sh). */
 #define BIRD_BFD_INTERVAL_MS 100u
 #define BIRD_BFD_MULTIPLIER 5u
 

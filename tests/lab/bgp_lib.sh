@@ -87,19 +87,19 @@ bgp_established() {
 	lab exec "$1" -- ss -Htn state established '( dport = :179 or sport = :179 )' | grep -c . || true
 }
 
-# reaches_all NODES...: NS1 of every node in NODES pings NS1 of every other.
+# reaches_all NODES...: NS1 of every node in NODES pings NS1 of every
+# other, every ordered pair; the sources in parallel (one lab exec each).
 reaches_all() {
-	local a b
+	local a b pids=() dsts rc=0
 	for a in "$@"; do
-		for b in "$@"; do
-			((a != b)) || continue
-			lab exec "host$a" NS1 -- ping -n -c 1 -W 2 "172.16.$((b - 1)).2" >/dev/null ||
-				{
-					echo "NS1@host$a cannot reach NS1@host$b (172.16.$((b - 1)).2)" >&2
-					return 1
-				}
-		done
+		dsts=()
+		for b in "$@"; do ((a == b)) || dsts+=("172.16.$((b - 1)).2"); done
+		lab exec "host$a" NS1 -- sh -c 'for d; do ping -n -c 1 -W 2 "$d" >/dev/null ||
+			{ echo "NS1@$0 cannot reach NS1 at $d" >&2; exit 1; }; done' "host$a" "${dsts[@]}" &
+		pids+=($!)
 	done
+	for b in "${pids[@]}"; do wait "$b" || rc=1; done
+	return "$rc"
 }
 
 # bgp_ready SESSIONS NODES...: every node of NODES has the others' routes
