@@ -463,6 +463,27 @@ unsigned bird_parse_routes(const char *text, struct bird_route **out)
 	return n;
 }
 
+unsigned bird_probe_targets(const struct bird_route *routes, unsigned n, int family,
+			    struct probe_target *out)
+{
+	unsigned kept = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		const struct bird_route *r = &routes[i];
+		struct probe_target *t = &out[kept];
+
+		if (r->family != family || nodeaddr_is_zero(&r->via))
+			continue;
+		memset(t, 0, sizeof(*t));
+		if (family == AF_INET6 ? addr6_prefix_host(&r->prefix6, 1, &t->addr6) < 0
+				       : addr_prefix_host(&r->prefix, 1, &t->addr) < 0)
+			continue;
+		t->node_ip = r->via;
+		kept++;
+	}
+	return kept;
+}
+
 /* ---- the export decision ---- */
 
 enum bird_export bird_export_next(enum bird_export now, bool established, bool conflict)

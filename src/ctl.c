@@ -81,6 +81,36 @@ static enum status_probe probe_from_proto(NsaCtl__Probe probe)
 						     : STATUS_PROBE_UNKNOWN;
 }
 
+/* One family's probes as a ProbeStats (malloc'd), or NULL while none was
+ * sent: the field stays unset. */
+static NsaCtl__ProbeStats *probe_stats_to_proto(const struct status_probes *p)
+{
+	NsaCtl__ProbeStats *out;
+
+	if (!p->sent)
+		return NULL;
+	out = xcalloc(1, sizeof(*out));
+	nsa_ctl__probe_stats__init(out);
+	out->result = (NsaCtl__Probe)p->result;
+	out->rtt_us = p->rtt_us;
+	out->sent = p->sent;
+	out->lost = p->lost;
+	out->loss_ratio = p->loss_ratio;
+	return out;
+}
+
+/* An unset ProbeStats leaves p as it is (not probed). */
+static void probe_stats_from_proto(const NsaCtl__ProbeStats *in, struct status_probes *p)
+{
+	if (!in)
+		return;
+	p->result = probe_from_proto(in->result);
+	p->rtt_us = in->rtt_us;
+	p->sent = in->sent;
+	p->lost = in->lost;
+	p->loss_ratio = in->loss_ratio;
+}
+
 static bool prefix_from_proto(const NsaCtl__Prefix *in, struct prefix *out)
 {
 	if (!in || in->len > 32)
@@ -209,6 +239,7 @@ static void bgp_to_proto(const struct status *st, NsaCtl__Status *out,
 		if (!nodeaddr_is_zero(&r->via))
 			nodeaddr_format(&r->via, via);
 		pr->next_hop = via;
+		pr->probe = probe_stats_to_proto(&r->probe);
 		out->bgp_routes[i] = pr;
 	}
 }
@@ -241,6 +272,7 @@ static void bgp_from_proto(const NsaCtl__Status *in, struct status *st)
 		copy_text(r->prefix, sizeof(r->prefix), pr->prefix);
 		if (!pr->next_hop || nodeaddr_parse(pr->next_hop, &r->via) < 0)
 			memset(&r->via, 0, sizeof(r->via));
+		probe_stats_from_proto(pr->probe, &r->probe);
 	}
 }
 
@@ -317,15 +349,7 @@ static NsaCtl__Status *status_to_proto(const struct status *st, char (*bufs)[NOD
 		pp->probe_sent = p->probe.sent;
 		pp->probe_lost = p->probe.lost;
 		pp->probe_loss_ratio = p->probe.loss_ratio;
-		if (p->probe6.sent) {
-			pp->probe6 = xcalloc(1, sizeof(*pp->probe6));
-			nsa_ctl__probe_stats__init(pp->probe6);
-			pp->probe6->result = (NsaCtl__Probe)p->probe6.result;
-			pp->probe6->rtt_us = p->probe6.rtt_us;
-			pp->probe6->sent = p->probe6.sent;
-			pp->probe6->lost = p->probe6.lost;
-			pp->probe6->loss_ratio = p->probe6.loss_ratio;
-		}
+		pp->probe6 = probe_stats_to_proto(&p->probe6);
 		pp->subnet6 = p->subnet6_known ? prefix6_to_proto(&p->subnet6) : NULL;
 		pp->route6 = (NsaCtl__Route)p->route6;
 		pp->mode6 = (char *)p->mode6;
@@ -372,8 +396,10 @@ static void status_proto_free(NsaCtl__Status *out)
 	for (size_t i = 0; i < out->n_bgp_sessions; i++)
 		free(out->bgp_sessions[i]);
 	free(out->bgp_sessions);
-	for (size_t i = 0; i < out->n_bgp_routes; i++)
+	for (size_t i = 0; i < out->n_bgp_routes; i++) {
+		free(out->bgp_routes[i]->probe);
 		free(out->bgp_routes[i]);
+	}
 	free(out->bgp_routes);
 	for (size_t i = 0; i < out->n_counters; i++)
 		free(out->counters[i]);
@@ -456,13 +482,7 @@ static void status_from_proto(const NsaCtl__Status *in, struct status *st)
 		p->probe.sent = pp->probe_sent;
 		p->probe.lost = pp->probe_lost;
 		p->probe.loss_ratio = pp->probe_loss_ratio;
-		if (pp->probe6) {
-			p->probe6.result = probe_from_proto(pp->probe6->result);
-			p->probe6.rtt_us = pp->probe6->rtt_us;
-			p->probe6.sent = pp->probe6->sent;
-			p->probe6.lost = pp->probe6->lost;
-			p->probe6.loss_ratio = pp->probe6->loss_ratio;
-		}
+		probe_stats_from_proto(pp->probe6, &p->probe6);
 		p->subnet6_known = prefix6_from_proto(pp->subnet6, &p->subnet6);
 		p->route6 = pp->route6 <= NSA_CTL__ROUTE__ROUTE_STALE
 				? (enum status_route)pp->route6

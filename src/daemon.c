@@ -34,7 +34,9 @@
  * include it renders (src/bird.c) from the config, the topology and this
  * host's networks. Our subnet is exported only once BIRD has shown what
  * the cluster announces (bird_export_next): a node that finds its subnet
- * already announced by another next hop is the later one, and refuses. */
+ * already announced by another next hop is the later one, and refuses.
+ * The data-path probes go to the nodes behind BIRD's routes, keyed by
+ * their next hops (bird_probe_targets), and show beside those routes. */
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -818,7 +820,9 @@ static bool bridge_address(int family, const struct rde_peer_view *view, uint32_
 }
 
 /* Probed: every established peer whose subnet of the family is known and
- * routed (not stale), at its bridge address, from ours. */
+ * routed (not stale), at its bridge address, from ours. With --routing
+ * bgp there are no peers: every node behind a route BIRD installed, at
+ * the bridge address of the route's subnet, keyed by its next hop. */
 static unsigned probe_targets(void *arg, int family, struct probe_source *source,
 			      struct probe_target **out)
 {
@@ -829,13 +833,19 @@ static unsigned probe_targets(void *arg, int family, struct probe_source *source
 	unsigned n_peers, n = 0;
 
 	*out = NULL;
-	if (!d->peers || !d->have_topology)
+	if (!d->have_topology || (!d->peers && !d->birdc))
 		return 0;
 	self.subnet = d->topo.subnet;
 	self.subnet_known = true;
 	self.subnet6_known = d->rde && rde_subnet6(d->rde, &self.subnet6);
 	if (!bridge_address(family, &self, &source->addr, &source->addr6))
 		return 0;
+	if (d->birdc) {
+		const struct birdc_view *v = birdc_view(d->birdc);
+
+		*out = xcalloc(v->n_routes ? v->n_routes : 1, sizeof(**out));
+		return bird_probe_targets(v->routes, v->n_routes, family, *out);
+	}
 	n_peers = peer_mgr_peers(d->peers, &peers);
 	targets = xcalloc(n_peers ? n_peers : 1, sizeof(*targets));
 	for (unsigned i = 0; i < n_peers; i++) {
@@ -1070,6 +1080,8 @@ static void bgp_status(struct daemon *d, struct status *st)
 		else
 			addr_format_prefix(&r->prefix, out->prefix);
 		out->via = r->via;
+		/* The probes to the node behind it (bird_probe_targets). */
+		probe_status(r->family == AF_INET6 ? d->probe6 : d->probe, &r->via, &out->probe);
 	}
 	if (!st->healthy)
 		return;

@@ -255,6 +255,11 @@ struct status_bgp_route *status_add_bgp_route(struct status *st)
 			     sizeof(*st->bgp_routes));
 }
 
+const char *status_bgp_route_family(const struct status_bgp_route *route)
+{
+	return strchr(route->prefix, ':') ? "ipv6" : "ipv4";
+}
+
 bool status_bgp(const struct status *st)
 {
 	return strcmp(st->routing, "bgp") == 0;
@@ -670,7 +675,7 @@ static void print_wireguard(const struct status *st, FILE *out)
 static void print_bgp(const struct status *st, FILE *out)
 {
 	struct table t = {.n_columns = 5};
-	struct table r = {.n_columns = 3};
+	struct table r = {.n_columns = 5};
 
 	fputc('\n', out);
 	if (!st->n_bgp_sessions)
@@ -693,15 +698,17 @@ static void print_bgp(const struct status *st, FILE *out)
 		fprintf(out, "no routes from BGP\n");
 		return;
 	}
-	table_row(&r, (const char *[]){"SUBNET", "VIA", "SOURCE"});
+	table_row(&r, (const char *[]){"SUBNET", "VIA", "SOURCE", "PROBE", "RTT"});
 	for (unsigned i = 0; i < st->n_bgp_routes; i++) {
-		char a[NODEADDR_STRLEN];
+		const struct status_bgp_route *route = &st->bgp_routes[i];
+		char a[NODEADDR_STRLEN], rtt[24];
 
-		table_row(&r, (const char *[]){st->bgp_routes[i].prefix,
-					       nodeaddr_is_zero(&st->bgp_routes[i].via)
+		format_rtt(&route->probe, rtt, sizeof(rtt));
+		table_row(&r, (const char *[]){route->prefix,
+					       nodeaddr_is_zero(&route->via)
 						   ? "-"
-						   : nodeaddr_format(&st->bgp_routes[i].via, a),
-					       "bgp"});
+						   : nodeaddr_format(&route->via, a),
+					       "bgp", status_probe_name(route->probe.result), rtt});
 	}
 	table_print(&r, out);
 }
@@ -997,6 +1004,7 @@ static json_object *bgp_json(const struct status *st)
 		json_object_object_add(o, "next_hop",
 				       json_nodeaddr_or_null(&st->bgp_routes[i].via));
 		json_object_object_add(o, "source", json_object_new_string("bgp"));
+		probes_json(o, "probe", &st->bgp_routes[i].probe);
 		json_object_array_add(routes, o);
 	}
 	json_object_object_add(bgp, "routes", routes);

@@ -13,9 +13,11 @@
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nsagent/status.h"
+#include "nsagent/xalloc.h"
 
 #define PROM_PREFIX "nsagent_"
 
@@ -139,21 +141,52 @@ static bool probe_up(const struct status_probes *p, double *v)
 	return true;
 }
 
-/* The probes are per node IP: a second peer entry with the same address
- * (another port) shares the first one's series, and a label set may
- * appear only once in a family. */
-static bool probed_before(const struct status *st, unsigned i)
+/* One probed node of one family: a peer, or (--routing bgp) the node
+ * behind a BGP route, named by its next hop. */
+struct probed {
+	struct nodeaddr addr;
+	const char *family;
+	const struct status_probes *probes;
+};
+
+/* Every node probed at least once, per family, each (address, family)
+ * once: the probes are per node IP, so a second peer entry with the same
+ * address (another port) shares the first one's series, and a label set
+ * may appear only once in a family. Returns how many (malloc'd). */
+static unsigned probed_nodes(const struct status *st, struct probed **out)
 {
-	for (unsigned j = 0; j < i; j++) {
-		if ((st->peers[j].probe.sent || st->peers[j].probe6.sent) &&
-		    nodeaddr_equal(&st->peers[j].endpoint.addr, &st->peers[i].endpoint.addr))
-			return true;
+	struct probed *list = xcalloc(2 * st->n_peers + st->n_bgp_routes + 1, sizeof(*list));
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < 2 * st->n_peers + st->n_bgp_routes; i++) {
+		struct probed c;
+		bool seen = false;
+
+		if (i < 2 * st->n_peers) {
+			const struct status_peer *p = &st->peers[i / 2];
+
+			c.addr = p->endpoint.addr;
+			c.family = i % 2 ? "ipv6" : "ipv4";
+			c.probes = i % 2 ? &p->probe6 : &p->probe;
+		} else {
+			const struct status_bgp_route *r = &st->bgp_routes[i - 2 * st->n_peers];
+
+			c.addr = r->via;
+			c.family = status_bgp_route_family(r);
+			c.probes = &r->probe;
+		}
+		for (unsigned j = 0; j < n && !seen; j++)
+			seen = nodeaddr_equal(&list[j].addr, &c.addr) &&
+			       strcmp(list[j].family, c.family) == 0;
+		if (c.probes->sent && !seen)
+			list[n++] = c;
 	}
-	return false;
+	*out = list;
+	return n;
 }
 
-/* Only peers probed at least once have probe series (none with probes off),
- * one per address family they are probed over (label family). */
+/* Only nodes probed at least once have probe series (none with probes
+ * off), one per address family they are probed over (label family). */
 static void probes(const struct status *st, FILE *out)
 {
 	static const struct {
@@ -172,35 +205,27 @@ static void probes(const struct status *st, FILE *out)
 	    {PROM_PREFIX "probe_up", "gauge",
 	     "1 when the data path to the peer works, by peer and family.", probe_up},
 	};
+	struct probed *nodes;
+	unsigned n = probed_nodes(st, &nodes);
 
 	for (size_t s = 0; s < sizeof(series) / sizeof(series[0]); s++) {
 		bool any = false;
 
-		for (unsigned i = 0; i < st->n_peers; i++) {
-			const struct status_peer *p = &st->peers[i];
-			const struct {
-				const char *family;
-				const struct status_probes *probes;
-			} of[] = {{"ipv4", &p->probe}, {"ipv6", &p->probe6}};
+		for (unsigned i = 0; i < n; i++) {
 			char a[NODEADDR_STRLEN];
+			double v;
 
-			if (probed_before(st, i))
+			if (!series[s].read(nodes[i].probes, &v))
 				continue;
-			for (size_t f = 0; f < sizeof(of) / sizeof(of[0]); f++) {
-				double v;
-
-				if (!of[f].probes->sent || !series[s].read(of[f].probes, &v))
-					continue;
-				if (!any)
-					family(out, series[s].name, series[s].type, series[s].help);
-				any = true;
-				/* both label values are plain: an address, a constant */
-				fprintf(out, "%s{peer=\"%s\",family=\"%s\"} %.15g\n",
-					series[s].name, nodeaddr_format(&p->endpoint.addr, a),
-					of[f].family, v);
-			}
+			if (!any)
+				family(out, series[s].name, series[s].type, series[s].help);
+			any = true;
+			/* both label values are plain: an address, a constant */
+			fprintf(out, "%s{peer=\"%s\",family=\"%s\"} %.15g\n", series[s].name,
+				nodeaddr_format(&nodes[i].addr, a), nodes[i].family, v);
 		}
 	}
+	free(nodes);
 }
 
 /* Per-peer WireGuard series, for peers whose traffic goes through it;

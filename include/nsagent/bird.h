@@ -18,6 +18,7 @@
 #include "nsagent/addr.h"
 #include "nsagent/addr6.h"
 #include "nsagent/config.h"
+#include "nsagent/probe.h"
 
 /* A protocol's name in BIRD (BIRD allows 64; ours are short). */
 #define BIRD_NAME_MAX 32
@@ -92,6 +93,15 @@ struct bird_route {
 unsigned bird_parse_protocols(const char *text, struct bird_session *out, unsigned max);
 /* The routes of a `show route` reply, malloc'd into *out. Returns how many. */
 unsigned bird_parse_routes(const char *text, struct bird_route **out);
+
+/* The data-path probes of family (AF_INET, AF_INET6) to the nodes behind
+ * routes: one target per route of that family with a next hop, keyed by
+ * the next hop (the node), probing the bridge address of the route's
+ * subnet (its first host), as the mesh probes a peer's. A route without
+ * a next hop (unreachable, blackhole, a device route) reaches no node and
+ * is not probed. out has room for n entries. Returns how many. */
+unsigned bird_probe_targets(const struct bird_route *routes, unsigned n, int family,
+			    struct probe_target *out);
 
 /* The export after a poll of BIRD: established, some session is up (at
  * the poll before this one too: BIRD has had time to learn the table);

@@ -165,7 +165,7 @@ struct status_peer {
 /* --routing bgp: one of the node's BGP sessions, as BIRD shows it. */
 #define STATUS_MAX_BGP_SESSIONS 16
 struct status_bgp_session {
-	char name[32];	     /* BIRD's protocol name, nsagent_peerN */
+	char name[32];	      /* BIRD's protocol name, nsagent_peerN */
 	struct nodeaddr peer; /* the --bgp-peer it talks to */
 	uint32_t as;
 	char state[16]; /* BIRD's protocol state (up, start, ...) */
@@ -177,6 +177,9 @@ struct status_bgp_session {
 struct status_bgp_route {
 	char prefix[PREFIX6_STRLEN]; /* IPv4 or IPv6 */
 	struct nodeaddr via;	     /* zero: none (a device route) */
+	/* The data-path probes (of the route's family) to the node behind it,
+	 * at its subnet's bridge address; all 0 while it is not probed. */
+	struct status_probes probe;
 };
 
 struct status {
@@ -273,6 +276,8 @@ struct status_peer *status_add_peer(struct status *st);
 struct status_namespace *status_add_namespace(struct status *st);
 struct status_attachment *status_add_attachment(struct status *st);
 struct status_bgp_route *status_add_bgp_route(struct status *st);
+/* The address family of a BGP route, "ipv4" or "ipv6" (its prefix's). */
+const char *status_bgp_route_family(const struct status_bgp_route *route);
 /* routing is bgp. */
 bool status_bgp(const struct status *st);
 unsigned status_bgp_established(const struct status *st);

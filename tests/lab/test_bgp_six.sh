@@ -13,6 +13,11 @@
 #     sockets, status JSON and text, and `birdc show protocols`).
 #   - Its metrics pass `promtool check metrics` and count BIRD up, the two
 #     sessions and the five routes.
+#   - Each node probes the node behind every route (its next hop), and
+#     status (text, JSON) and metrics show the result per route; host3's
+#     data path broken under its live BGP sessions (an nft drop of the
+#     echoes to its bridge, in host3) shows as failed on the five others,
+#     logged once, and heals.
 #   - An nsagent restart (SIGTERM, start) on host2 while streams to and
 #     from NS1@host2 ping every 10 ms: nothing lost, no route changed
 #     anywhere (graceful restart; the agent that finds its own include on
@@ -48,7 +53,8 @@ NODES=(1 2 3 4 5 6)
 bgp_reflector host7 rr.conf
 bgp_reflector host8 rr.conf
 for i in "${NODES[@]}"; do
-	bgp_node "host$i" --bgp-peer "$RR1" --bgp-peer "$RR2" --metrics 127.0.0.1:9470
+	bgp_node "host$i" --bgp-peer "$RR1" --bgp-peer "$RR2" --metrics 127.0.0.1:9470 \
+		--probe-interval 1s
 done
 
 # BIRD absent: the include is there, status says why the node is not healthy.
@@ -111,6 +117,69 @@ for want in nsagent_bird_up:1 nsagent_bgp_sessions_up:2 nsagent_bgp_sessions:2 n
 	[[ $(metric_value "${want%:*}" "$text") == "${want#*:}" ]] ||
 		fail "host1: ${want%:*} is '$(metric_value "${want%:*}" "$text")', want ${want#*:}"
 done
+
+# Data-path probes to the BGP next hops: every node probes the node behind
+# each route, bridge to bridge as the mesh probes a peer, and shows the
+# result per route. host3's kernel then drops the echoes to its bridge (an
+# nft table of this test's own in host3's namespace) while its BGP
+# sessions stay up: the five others show that route's probe failed, and
+# log it once; host3's own probes, and the others' routes, stay ok.
+# probes HOST: "SUBNET NEXT_HOP PROBE" per route in HOST's status, sorted.
+probes() { status_json "$1" | jq -r '.bgp.routes[] | "\(.subnet) \(.next_hop) \(.probe)"' | sort; }
+# probes_are RESULT3 NODES...: each node of NODES has a probe ok for every
+# route, but RESULT3 for host3's (172.16.2.0/24 via 192.168.1.7).
+probes_are() {
+	local want3=$1 i want
+	shift
+	for i in "$@"; do
+		want=$(want_routes "host$i" "${NODES[@]}" | awk -v w="$want3" \
+			'{print $1, $3, ($1 == "172.16.2.0/24" ? w : "ok")}')
+		[[ $(probes "host$i") == "$want" ]] || return 1
+	done
+}
+all_probes() { for i in "$@"; do echo "host$i: $(probes "host$i" | tr '\n' ';')"; done; }
+OTHERS=(1 2 4 5 6)
+poll 30 probes_are ok "${NODES[@]}" ||
+	fail "the probes to the BGP next hops are not all ok: $(all_probes "${NODES[@]}")"
+table=bgpprobe$$
+lab_at_exit "lab exec host3 -- nft delete table ip $table 2>/dev/null"
+lab exec host3 -- nft -f - <<EOF
+table ip $table {
+	chain input {
+		type filter hook input priority filter; policy accept;
+		ip daddr 172.16.2.1 icmp type echo-request drop
+	}
+}
+EOF
+poll 30 probes_are failed "${OTHERS[@]}" ||
+	fail "host3's data path broken, but not in the others' probes: $(all_probes "${OTHERS[@]}")"
+probes_are ok 3 || fail "host3's own probes failed: $(probes host3)"
+bgp_ready 2 "${NODES[@]}" || fail "BGP sessions or routes lost while only the probes were dropped"
+# Health stays what the mesh shows with a failed probe (ok: a probe
+# reports the data path, it is not a fault of this node).
+for i in "${OTHERS[@]}"; do
+	json=$(status_json "host$i") || fail "host$i: status exits $? with a failed probe: $json"
+	jq -e '.healthy and (.bgp.routes[] | select(.subnet == "172.16.2.0/24") |
+		.probe_rtt_ms == null and .probe_lost >= 3 and .probe_loss_ratio > 0)' <<<"$json" >/dev/null ||
+		fail "host$i: status --json of the failed probe: $json"
+done
+text=$(lab exec host1 -- "$NSAGENT" status) || fail "host1: status exits $? with a failed probe"
+grep -E '^172\.16\.2\.0/24 +192\.168\.1\.7 +bgp +failed +-$' <<<"$text" | grep_q . ||
+	fail "host1: status text does not show the failed probe: $text"
+grep -E '^172\.16\.1\.0/24 +192\.168\.1\.6 +bgp +ok +[0-9]+\.[0-9]{3}ms$' <<<"$text" | grep_q . ||
+	fail "host1: status text does not show the working probe with its round trip: $text"
+text=$(lab exec host1 -- curl -sf --max-time 5 http://127.0.0.1:9470/metrics) || fail "host1: no metrics"
+[[ $(metric_value 'nsagent_probe_up{peer="192.168.1.7",family="ipv4"}' "$text") == 0 &&
+	$(metric_value 'nsagent_probe_up{peer="192.168.1.6",family="ipv4"}' "$text") == 1 ]] ||
+	fail "host1: probe_up of the next hops: $(grep '^nsagent_probe_up' <<<"$text")"
+logs host1 'data path to peer 192.168.1.7 broken: [0-9]* probes to 172.16.2.1 lost in a row' ||
+	fail "host1: no log line for the broken data path to host3"
+# Healed: ok again everywhere, logged once each way.
+lab exec host3 -- nft delete table ip "$table"
+poll 30 probes_are ok "${NODES[@]}" || fail "the probes to host3 did not heal: $(all_probes "${OTHERS[@]}")"
+[[ $(log_last host1 | grep -c 'data path to peer 192.168.1.7 broken') == 1 &&
+	$(log_last host1 | grep -c 'data path to peer 192.168.1.7 healed') == 1 ]] ||
+	fail "host1: want one broken and one healed line for 192.168.1.7: $(log_last host1 | grep 'data path')"
 
 before=()
 for i in "${NODES[@]}"; do before[i]=$(bird_routes "host$i"); done

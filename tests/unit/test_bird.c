@@ -340,6 +340,33 @@ static void test_parse_routes(void **state)
 	free(r);
 }
 
+/* The probes follow the routes: the node behind each route of the family
+ * that has a next hop, at its subnet's bridge address. */
+static void test_probe_targets(void **state)
+{
+	struct bird_route *r = NULL;
+	struct probe_target t[4];
+	char a[NODEADDR_STRLEN], b[ADDR6_STRLEN];
+	unsigned n = bird_parse_routes(routes, &r);
+
+	(void)state;
+	assert_int_equal(n, 4);
+	/* IPv4: the two with a next hop; the unreachable one reaches no node. */
+	assert_int_equal(bird_probe_targets(r, n, AF_INET, t), 2);
+	assert_string_equal(nodeaddr_format(&t[0].node_ip, a), "192.168.1.6");
+	assert_string_equal(addr_format(t[0].addr, a), "172.16.1.1");
+	assert_true(addr6_is_zero(&t[0].addr6));
+	assert_string_equal(nodeaddr_format(&t[1].node_ip, a), "192.168.1.7");
+	assert_string_equal(addr_format(t[1].addr, a), "172.16.2.1");
+	/* IPv6: the /64's ::1, keyed by its IPv6 next hop. */
+	assert_int_equal(bird_probe_targets(r, n, AF_INET6, t), 1);
+	assert_string_equal(nodeaddr_format(&t[0].node_ip, a), "2001:db8:1::6");
+	assert_string_equal(addr6_format(&t[0].addr6, b), "fd6e:7361:6765:1::1");
+	assert_int_equal(t[0].addr, 0);
+	assert_int_equal(bird_probe_targets(r, 0, AF_INET, t), 0);
+	free(r);
+}
+
 static void test_export_next(void **state)
 {
 	(void)state;
@@ -363,7 +390,7 @@ int main(void)
 	    cmocka_unit_test(test_render_dual_stack),	 cmocka_unit_test(test_render_ipv4_held),
 	    cmocka_unit_test(test_render_ipv6_underlay), cmocka_unit_test(test_write_include),
 	    cmocka_unit_test(test_parse_protocols),	 cmocka_unit_test(test_parse_routes),
-	    cmocka_unit_test(test_export_next),
+	    cmocka_unit_test(test_probe_targets),	 cmocka_unit_test(test_export_next),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -778,6 +778,86 @@ static void test_underlay6(void **state)
 	status_clear(&st);
 }
 
+/* --routing bgp: no peers, BIRD's routes, and the probes to the node
+ * behind each (keyed by its next hop, of the route's family). */
+static void bgp_sample(struct status *st)
+{
+	struct status_bgp_route *r;
+
+	status_init(st);
+	st->healthy = true;
+	snprintf(st->routing, sizeof(st->routing), "bgp");
+	snprintf(st->bird_socket, sizeof(st->bird_socket), "/run/bird/bird.ctl");
+	snprintf(st->bgp_export, sizeof(st->bgp_export), "on");
+	st->bird_up = true;
+	r = status_add_bgp_route(st);
+	snprintf(r->prefix, sizeof(r->prefix), "172.16.1.0/24");
+	r->via = NA4(ip("192.168.1.6"));
+	r->probe = (struct status_probes){STATUS_PROBE_OK, 412, 30, 3, 0.1};
+	r = status_add_bgp_route(st);
+	snprintf(r->prefix, sizeof(r->prefix), "172.16.2.0/24");
+	r->via = NA4(ip("192.168.1.7"));
+	r->probe = (struct status_probes){STATUS_PROBE_FAILED, 0, 12, 6, 0.6};
+	r = status_add_bgp_route(st);
+	snprintf(r->prefix, sizeof(r->prefix), "fd00:0:0:1::/64");
+	r->via = na("2001:db8:1::6");
+	r->probe = (struct status_probes){STATUS_PROBE_OK, 1500, 4, 0, 0};
+	/* Not probed (yet, or probes off). */
+	r = status_add_bgp_route(st);
+	snprintf(r->prefix, sizeof(r->prefix), "172.16.3.0/24");
+	r->via = NA4(ip("192.168.1.8"));
+}
+
+static void test_bgp_probes(void **state)
+{
+	struct status st;
+	json_object *root, *routes, *r;
+	char *text;
+
+	(void)state;
+	bgp_sample(&st);
+	text = text_of(&st);
+	assert_line(text, "SUBNET           VIA            SOURCE  PROBE    RTT");
+	assert_line(text, "172.16.1.0/24    192.168.1.6    bgp     ok       0.412ms");
+	assert_line(text, "172.16.2.0/24    192.168.1.7    bgp     failed   -");
+	assert_line(text, "fd00:0:0:1::/64  2001:db8:1::6  bgp     ok       1.500ms");
+	assert_line(text, "172.16.3.0/24    192.168.1.8    bgp     unknown  -");
+	free(text);
+
+	root = json_of(&st);
+	routes = get(get(root, "bgp", json_type_object), "routes", json_type_array);
+	r = json_object_array_get_idx(routes, 0);
+	assert_string_equal(json_object_get_string(get(r, "probe", json_type_string)), "ok");
+	assert_float_equal(json_object_get_double(get(r, "probe_rtt_ms", json_type_double)), 0.412,
+			   1e-9);
+	assert_int_equal(json_object_get_int64(get(r, "probe_sent", json_type_int)), 30);
+	r = json_object_array_get_idx(routes, 1);
+	assert_string_equal(json_object_get_string(get(r, "probe", json_type_string)), "failed");
+	get(r, "probe_rtt_ms", json_type_null);
+	assert_int_equal(json_object_get_int64(get(r, "probe_lost", json_type_int)), 6);
+	assert_float_equal(json_object_get_double(get(r, "probe_loss_ratio", json_type_double)),
+			   0.6, 1e-9);
+	r = json_object_array_get_idx(routes, 3);
+	assert_string_equal(json_object_get_string(get(r, "probe", json_type_string)), "unknown");
+	assert_int_equal(json_object_get_int64(get(r, "probe_sent", json_type_int)), 0);
+	json_object_put(root);
+
+	/* The metrics: the same series as a mesh peer's, named by the next
+	 * hop, of the route's family; none for the route not probed. */
+	text = prom_of(&st);
+	assert_line(text, "nsagent_probe_up{peer=\"192.168.1.6\",family=\"ipv4\"} 1");
+	assert_line(text,
+		    "nsagent_probe_rtt_seconds{peer=\"192.168.1.6\",family=\"ipv4\"} 0.000412");
+	assert_line(text, "nsagent_probe_up{peer=\"192.168.1.7\",family=\"ipv4\"} 0");
+	assert_line(text, "nsagent_probe_lost_total{peer=\"192.168.1.7\",family=\"ipv4\"} 6");
+	assert_line(text, "nsagent_probe_up{peer=\"2001:db8:1::6\",family=\"ipv6\"} 1");
+	assert_null(strstr(text, "192.168.1.8"));
+	assert_once(text, "# TYPE nsagent_probe_up gauge\n");
+	promtool_accepts(text);
+	free(text);
+	status_clear(&st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -796,6 +876,7 @@ int main(void)
 	    cmocka_unit_test(test_prom),
 	    cmocka_unit_test(test_prom_empty_and_escaped),
 	    cmocka_unit_test(test_underlay6),
+	    cmocka_unit_test(test_bgp_probes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
