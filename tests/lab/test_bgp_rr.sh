@@ -11,7 +11,7 @@
 #     (proto bird); there is no nsagent peer session nor listener, and each
 #     node holds exactly its one BGP session.
 #   - Its metrics pass `promtool check metrics` and count BIRD up, the
-#     session and the two routes.
+#     session and the four routes (two /24s, two /64s: test_bgp_ipv6).
 #   - Hostile routes announced by the reflector (a /17 over the cluster, a
 #     default route, a node's own subnet) reach the nodes and are refused
 #     by their import filters: in no node's kernel.
@@ -69,8 +69,8 @@ for h in "${NODES[@]}"; do
 	json=$(status_json "$h")
 	jq -e '(.peers | length) == 0 and (.bgp.sessions | length) == 1 and
 		.bgp.sessions[0].established == true and .bgp.sessions[0].peer == "192.168.1.8" and
-		.bgp.export == "on" and (.bgp.routes | length) == 2 and
-		(.bgp.routes | all(.source == "bgp" and (.next_hop | test("^192\\.168\\.1\\."))))' \
+		.bgp.export == "on" and (.bgp.routes | length) == 4 and
+		(.bgp.routes | all(.source == "bgp" and (.next_hop | test("^192\\.168\\.1\\.|^fe80:"))))' \
 		<<<"$json" >/dev/null || fail "$h: status --json BGP view: $json"
 	[[ $(lab exec "$h" -- ss -Htln 'sport = :7470' | grep -c .) == 0 ]] ||
 		fail "$h: something listens on the nsagent peer port in bgp mode"
@@ -82,13 +82,13 @@ for h in "${NODES[@]}"; do
 		fail "$h: status text has no established BGP session: $text"
 done
 metrics_ok=$(lab exec host1 -- "$NSAGENT" status --json | jq -r '.bgp.routes | length')
-[[ $metrics_ok == 2 ]] || fail "host1: $metrics_ok BGP routes in status"
+[[ $metrics_ok == 4 ]] || fail "host1: $metrics_ok BGP routes in status (two /24s, two /64s)"
 # Prometheus's own parser takes the bgp-mode scrape, which counts what
 # status shows.
 text=$(lab exec host1 -- curl -sf --max-time 5 http://127.0.0.1:9470/metrics) || fail "host1: no metrics"
 said=$(promtool check metrics <<<"$text" 2>&1) || fail "promtool check metrics failed: $said"
 [[ -z $said ]] || fail "promtool check metrics complains: $said"
-for want in nsagent_bird_up:1 nsagent_bgp_sessions_up:1 nsagent_bgp_sessions:1 nsagent_bgp_routes:2; do
+for want in nsagent_bird_up:1 nsagent_bgp_sessions_up:1 nsagent_bgp_sessions:1 nsagent_bgp_routes:4; do
 	[[ $(metric_value "${want%:*}" "$text") == "${want#*:}" ]] ||
 		fail "host1: ${want%:*} is '$(metric_value "${want%:*}" "$text")', want ${want#*:}"
 done
