@@ -19,9 +19,24 @@
  * there across its own restart (persist), the sessions use graceful
  * restart, so a restart of BIRD or of nsagent leaves traffic flowing.
  *
- * The sessions are single-hop (direct): a reflector or router on the
- * node's own segment, next hops on-link. An IPv6 peer carries the /64s,
- * an IPv4 one the /24s: Linux takes no IPv4 next hop for an IPv6 route.
+ * A session is single-hop (direct) when the peer is on one of this
+ * host's networks, next hops on-link. An IPv6 peer carries the /64s, an
+ * IPv4 one the /24s and, single-hop, the /64s too: Linux takes no IPv4
+ * next hop for an IPv6 route, so our /64's next hop there is the
+ * link-local address of the node IP's link, as in the mesh (README "IPv6
+ * routes between nodes"); BIRD sends it alone (RFC 2545), a reflector on
+ * the segment passes it on unchanged, and the receiving session (gateway
+ * direct) routes the /64 via it on that link.
+ *
+ * A peer on none of this host's networks is reached through a router
+ * (multihop). BIRD resolves a multihop session's next hops recursively,
+ * in the table, so the underlay's own networks are put there
+ * (nsagent_underlay); the next hops stay the nodes' own addresses on the
+ * shared segment, which the reflector passes on unchanged. Such a session
+ * carries no /64s over IPv4: BIRD gives a multihop session no link-local
+ * next hop (it announces "::"), and a reflector behind a router drops a
+ * route with a zero next hop (checked in the lab with BIRD 2.0.12). BFD runs multihop from the node
+ * IP (BIRD needs the session's local address for it), or is off for a peer of the other family.
  *
  * The parsers take BIRD's reply text as birdc.c joins it (the text of each
  * line after its reply code) and never trust it: a line that does not
@@ -205,41 +220,88 @@ static void kernel(FILE *out, int family)
 		v, BIRD_KERNEL_TABLE, BIRD_KERNEL_METRIC, v);
 }
 
+/* One channel of a session: the family's filters. next_hop, when given,
+ * is the address BIRD announces for our routes on it. */
+static void channel(FILE *out, int v, const char *next_hop)
+{
+	fprintf(out,
+		"\tipv%d {\n"
+		"\t\timport keep filtered on;\n"
+		"\t\timport filter nsagent_import%d;\n"
+		"\t\texport filter nsagent_export%d;\n",
+		v, v, v);
+	if (next_hop)
+		fprintf(out, "\t\tnext hop address %s; # our link's: peers route our /64 via it\n",
+			next_hop);
+	fprintf(out, "\t};\n");
+}
+
+/* Whether peer is on one of this host's networks (a single-hop session);
+ * else a router is between (multihop). */
+static bool peer_on_link(const struct bird_config *c, const struct cfg_bgp_peer *peer)
+{
+	for (unsigned i = 0; peer->addr.family == AF_INET && i < c->n_local; i++)
+		if (addr_prefix_contains_addr(&c->local[i], peer->addr.v4))
+			return true;
+	for (unsigned i = 0; peer->addr.family == AF_INET6 && i < c->n_local6; i++)
+		if (addr6_prefix_contains_addr(&c->local6[i], &peer->addr.v6))
+			return true;
+	return false;
+}
+
+static bool any_multihop(const struct bird_config *c)
+{
+	for (unsigned i = 0; i < c->n_peers; i++)
+		if (!peer_on_link(c, &c->peers[i]))
+			return true;
+	return false;
+}
+
 static void session(FILE *out, const struct bird_config *c, unsigned i, bool ipv6_routes)
 {
 	const struct cfg_bgp_peer *peer = &c->peers[i];
-	char a[NODEADDR_STRLEN], local[NODEADDR_STRLEN];
-	bool v6 = peer->addr.family == AF_INET6;
+	char a[NODEADDR_STRLEN], local[NODEADDR_STRLEN], ll[ADDR6_STRLEN];
+	bool v6 = peer->addr.family == AF_INET6,
+	     with_local = c->node_ip.family == peer->addr.family;
+	bool direct = peer_on_link(c, peer);
 
 	nodeaddr_format(&peer->addr, a);
 	fprintf(out, "protocol bgp nsagent_peer%u {\n", i + 1);
-	if (c->node_ip.family == peer->addr.family)
+	if (with_local)
 		fprintf(out, "\tlocal %s as %" PRIu32 ";\n", nodeaddr_format(&c->node_ip, local),
 			c->local_as);
 	else
 		fprintf(out, "\tlocal as %" PRIu32 ";\n", c->local_as);
-	fprintf(out,
-		"\tneighbor %s as %" PRIu32 ";\n"
-		"\tdirect;\n"
-		"\tgraceful restart on;\n",
-		a, peer->as_set ? peer->as : c->local_as);
-	if (c->bfd)
+	fprintf(out, "\tneighbor %s as %" PRIu32 ";\n", a, peer->as_set ? peer->as : c->local_as);
+	if (direct)
+		fprintf(out, "\tdirect;\n");
+	else
+		fprintf(out, "\tmultihop; # %s is on none of this host's networks\n", a);
+	fprintf(out, "\tgraceful restart on;\n");
+	/* BIRD's multihop BFD needs the session's local address. */
+	if (c->bfd && (direct || with_local))
 		fprintf(out, "\tbfd on;\n");
-	if (!v6 || ipv6_routes)
-		fprintf(out,
-			"\tipv%d {\n"
-			"\t\timport keep filtered on;\n"
-			"\t\timport filter nsagent_import%d;\n"
-			"\t\texport filter nsagent_export%d;\n"
-			"\t};\n",
-			v6 ? 6 : 4, v6 ? 6 : 4, v6 ? 6 : 4);
+	else if (c->bfd)
+		fprintf(out, "\tbfd off; # multihop BFD needs a local address of %s's family\n", a);
+	if (!v6)
+		channel(out, 4, NULL);
+	/* The /64s over an IPv4 session too: BIRD would announce the link's
+	 * global IPv6 address, which an IPv4 underlay does not have, so it is
+	 * told the link-local one (it then sends that alone, RFC 2545's
+	 * link-local next hop, and a reflector on the same segment passes it
+	 * on unchanged). Not through a router: BIRD puts no link-local next
+	 * hop on a multihop session, and a zero one is dropped (see the DOC). */
+	if (v6 && ipv6_routes)
+		channel(out, 6, NULL);
+	else if (ipv6_routes && direct && c->link_local6_set)
+		channel(out, 6, addr6_format(&c->link_local6, ll));
 	fprintf(out, "}\n\n");
 }
 
 char *bird_render(const struct bird_config *c)
 {
 	struct text t;
-	bool v6 = c->ipv6 && c->subnet6_set;
+	bool v6 = c->ipv6 && c->subnet6_set, multihop = any_multihop(c);
 	char rid[ADDR_STRLEN];
 	uint32_t router_id;
 
@@ -262,6 +324,20 @@ char *bird_render(const struct bird_config *c)
 	if (v6)
 		fprintf(t.out, "\tipv6;\n");
 	fprintf(t.out, "\tinterface \"%s\";\n}\n\n", c->bridge);
+	/* A multihop session resolves its next hops (the nodes' addresses on
+	 * our segment) through a route of the table (gateway recursive, the
+	 * only mode BIRD allows there): the underlay's own networks. They go
+	 * nowhere else: the kernel takes only BGP's routes, the sessions only
+	 * nsagent_direct's. */
+	if (multihop && c->underlay && c->underlay[0]) {
+		fprintf(t.out,
+			"# The underlay's networks: multihop sessions resolve next hops there.\n"
+			"protocol direct nsagent_underlay {\n"
+			"\tipv4;\n");
+		if (v6)
+			fprintf(t.out, "\tipv6;\n");
+		fprintf(t.out, "\tinterface \"%s\";\n}\n\n", c->underlay);
+	}
 	kernel(t.out, AF_INET);
 	if (v6)
 		kernel(t.out, AF_INET6);
@@ -274,9 +350,17 @@ char *bird_render(const struct bird_config *c)
 			"\tinterface \"*\" {\n"
 			"\t\tinterval %u ms;\n"
 			"\t\tmultiplier %u;\n"
-			"\t};\n"
-			"}\n\n",
+			"\t};\n",
 			BIRD_BFD_INTERVAL_MS, BIRD_BFD_MULTIPLIER);
+	if (c->bfd && multihop)
+		fprintf(t.out,
+			"\tmultihop {\n"
+			"\t\tinterval %u ms;\n"
+			"\t\tmultiplier %u;\n"
+			"\t};\n",
+			BIRD_BFD_INTERVAL_MS, BIRD_BFD_MULTIPLIER);
+	if (c->bfd)
+		fprintf(t.out, "}\n\n");
 	for (unsigned i = 0; i < c->n_peers; i++)
 		session(t.out, c, i, v6);
 	return text_close(&t);

@@ -1598,6 +1598,7 @@ static char *render_bird(struct daemon *d)
 	bc.peers = cfg->bgp_peers;
 	bc.n_peers = cfg->n_bgp_peers;
 	bc.bridge = cfg->bridge;
+	bc.underlay = d->underlay_ifname;
 	bc.cluster = cfg->cluster_cidr;
 	bc.subnet_len = CFG_NODE_SUBNET_LEN;
 	bc.subnet = d->topo.subnet;
@@ -1605,6 +1606,8 @@ static char *render_bird(struct daemon *d)
 	bc.cluster6 = cfg->cluster_cidr6;
 	bc.subnet6 = d->topo.subnet6;
 	bc.subnet6_set = d->topo.subnet6_set;
+	bc.link_local6 = d->link_local6;
+	bc.link_local6_set = d->link_local6_set;
 	bc.local = local;
 	bc.n_local = n_local;
 	bc.local6 = local6;

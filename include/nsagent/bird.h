@@ -41,6 +41,9 @@ struct bird_config {
 	const struct cfg_bgp_peer *peers; /* peer i is protocol nsagent_peer<i+1> */
 	unsigned n_peers;
 	const char *bridge; /* the direct protocol's interface */
+	/* The node IP's link: with a multihop session, its networks resolve
+	 * the next hops the sessions bring (nsagent_underlay). */
+	const char *underlay;
 	struct prefix cluster;
 	uint8_t subnet_len;
 	struct prefix subnet;
@@ -49,7 +52,13 @@ struct bird_config {
 	struct prefix6 cluster6;
 	struct prefix6 subnet6;
 	bool subnet6_set;
-	/* This host's own networks: a route into one of them is refused. */
+	/* The fe80:: address of the node IP's link (link_local6_set: that
+	 * link has IPv6): the next hop our /64 takes over an IPv4 session. */
+	struct in6_addr link_local6;
+	bool link_local6_set;
+	/* This host's own networks: a route into one of them is refused, and
+	 * a --bgp-peer on none of them is reached through a router
+	 * (multihop). */
 	const struct prefix *local;
 	unsigned n_local;
 	const struct prefix6 *local6;

@@ -6,7 +6,8 @@
 # plain BIRD without nsagent; a LAN host (host6, no agent, no BIRD) on the
 # same segment routes the cluster range through the site router.
 #   - The site router learns every node's subnet into its kernel, via the
-#     node's address; each node holds its two sessions (reflector, router).
+#     node's address, and every node's /64, via the node's link-local
+#     address; each node holds its two sessions (reflector, router).
 #   - The LAN host reaches NS1 on every node, and a server in NS1 sees the
 #     LAN host's own address (the router forwards, nobody translates).
 #   - A namespace's own connection to the LAN host is masqueraded by
@@ -40,6 +41,15 @@ router_routes() { lab exec host5 -- ip -4 route show proto bird | awk '{print $1
 want_router=$(want_routes host0 "${NODES[@]}")
 router_learned() { [[ $(router_routes) == "$want_router" ]]; }
 poll 60 router_learned || fail "site router's routes: '$(router_routes)', want '$want_router'"
+# And every node's /64, via the node's link-local address on the segment.
+router_routes6() { lab exec host5 -- ip -6 route show proto bird | awk '{print $1, $2, $3}' | sort; }
+want_router6=$(for i in "${NODES[@]}"; do
+	n=$((i - 1))
+	((n == 0)) && net="fd6e:7361:6765::/64" || net="fd6e:7361:6765:$n::/64"
+	echo "$net via $(lab exec "host$i" -- ip -6 -o addr show dev eth0 scope link | awk '{print $4}' | cut -d/ -f1)"
+done | sort)
+router_learned6() { [[ $(router_routes6) == "$want_router6" ]]; }
+poll 30 router_learned6 || fail "site router's IPv6 routes: '$(router_routes6)', want '$want_router6'"
 poll 60 bgp_ready 2 "${NODES[@]}" || fail "the nodes did not converge with a reflector and the site router"
 # The router announces nothing to the nodes: their routes are the
 # reflector's alone (one path each).

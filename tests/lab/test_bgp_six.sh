@@ -84,7 +84,8 @@ poll 90 bgp_ready 2 "${NODES[@]}" || {
 reaches_all "${NODES[@]}" || fail "not every pair of the six nodes reaches"
 
 # No nsagent peer session nor listener; two BGP sessions each, up, and the
-# routes status shows with their next hops and source bgp.
+# routes status shows with their next hops and source bgp: a /24 and a /64
+# (via the node's link-local address) from each other node.
 for i in "${NODES[@]}"; do
 	h=host$i
 	want=$(want_routes "$h" "${NODES[@]}" | jq -R 'split(" ") | {subnet: .[0], next_hop: .[2]}' | jq -s -c .)
@@ -93,7 +94,10 @@ for i in "${NODES[@]}"; do
 		(.bgp.sessions | length) == 2 and (.bgp.sessions | all(.established)) and
 		([.bgp.sessions[].peer] | sort) == ["192.168.1.11", "192.168.1.12"] and
 		.bgp.export == "on" and (.bgp.routes | all(.source == "bgp")) and
-		([.bgp.routes[] | {subnet, next_hop}] | sort) == ($want | sort)' \
+		([.bgp.routes[] | select(.subnet | contains(".")) | {subnet, next_hop}] | sort) == ($want | sort) and
+		([.bgp.routes[] | select(.subnet | contains(":")) |
+			select(.subnet | endswith("::/64")) | select(.next_hop | startswith("fe80:"))] |
+			length) == ($want | length)' \
 		<<<"$json" >/dev/null || fail "$h: status --json BGP view (want routes $want): $json"
 	[[ $(lab exec "$h" -- ss -Htln 'sport = :7470' | grep -c .) == 0 ]] ||
 		fail "$h: something listens on the nsagent peer port in bgp mode"
@@ -113,7 +117,7 @@ done
 text=$(lab exec host1 -- curl -sf --max-time 5 http://127.0.0.1:9470/metrics) || fail "host1: no metrics"
 said=$(promtool check metrics <<<"$text" 2>&1) || fail "promtool check metrics failed: $said"
 [[ -z $said ]] || fail "promtool check metrics complains: $said"
-for want in nsagent_bird_up:1 nsagent_bgp_sessions_up:2 nsagent_bgp_sessions:2 nsagent_bgp_routes:5; do
+for want in nsagent_bird_up:1 nsagent_bgp_sessions_up:2 nsagent_bgp_sessions:2 nsagent_bgp_routes:10; do
 	[[ $(metric_value "${want%:*}" "$text") == "${want#*:}" ]] ||
 		fail "host1: ${want%:*} is '$(metric_value "${want%:*}" "$text")', want ${want#*:}"
 done
@@ -124,8 +128,8 @@ done
 # nft table of this test's own in host3's namespace) while its BGP
 # sessions stay up: the five others show that route's probe failed, and
 # log it once; host3's own probes, and the others' routes, stay ok.
-# probes HOST: "SUBNET NEXT_HOP PROBE" per route in HOST's status, sorted.
-probes() { status_json "$1" | jq -r '.bgp.routes[] | "\(.subnet) \(.next_hop) \(.probe)"' | sort; }
+# probes HOST: "SUBNET NEXT_HOP PROBE" per IPv4 route in HOST's status, sorted.
+probes() { status_json "$1" | jq -r '.bgp.routes[] | select(.subnet | contains(".")) | "\(.subnet) \(.next_hop) \(.probe)"' | sort; }
 # probes_are RESULT3 NODES...: each node of NODES has a probe ok for every
 # route, but RESULT3 for host3's (172.16.2.0/24 via 192.168.1.7).
 probes_are() {

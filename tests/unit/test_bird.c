@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -78,11 +79,23 @@ static struct cfg_bgp_peer peer(const char *addr, uint32_t as)
 	return p;
 }
 
+/* A node's config, with the arrays it points into. */
+struct node {
+	struct cfg_bgp_peer peers[4];
+	struct prefix local[2];
+	struct prefix6 local6[2];
+	struct bird_config c;
+};
+
 /* A dual-stack node with two reflectors, an eBGP site router and an
  * IPv6 reflector; local networks shorter and longer than a /24. */
-static void node_config(struct bird_config *c, struct cfg_bgp_peer *peers, struct prefix *local,
-			struct prefix6 *local6)
+static void node_config(struct node *n)
 {
+	struct bird_config *c = &n->c;
+	struct cfg_bgp_peer *peers = n->peers;
+	struct prefix *local = n->local;
+	struct prefix6 *local6 = n->local6;
+
 	memset(c, 0, sizeof(*c));
 	assert_int_equal(nodeaddr_parse("192.168.1.5", &c->node_ip), 0);
 	c->local_as = 64512;
@@ -93,6 +106,7 @@ static void node_config(struct bird_config *c, struct cfg_bgp_peer *peers, struc
 	c->peers = peers;
 	c->n_peers = 4;
 	c->bridge = "br0";
+	c->underlay = "eth0";
 	c->cluster = p4("172.16.0.0/16");
 	c->subnet_len = 24;
 	c->subnet = p4("172.16.4.0/24");
@@ -100,6 +114,8 @@ static void node_config(struct bird_config *c, struct cfg_bgp_peer *peers, struc
 	c->cluster6 = p6("fd6e:7361:6765::/48");
 	c->subnet6 = p6("fd6e:7361:6765:4::/64");
 	c->subnet6_set = true;
+	assert_int_equal(inet_pton(AF_INET6, "fe80::b0ce:aff:fe01:5", &c->link_local6), 1);
+	c->link_local6_set = true;
 	local[0] = p4("192.168.1.0/24");
 	local[1] = p4("172.16.200.128/25");
 	c->local = local;
@@ -163,15 +179,12 @@ static void bird_parses(const char *text)
 
 static void test_render_dual_stack(void **state)
 {
-	struct cfg_bgp_peer peers[4];
-	struct prefix local[2];
-	struct prefix6 local6[2];
-	struct bird_config c;
+	struct node n;
 	char *text;
 
 	(void)state;
-	node_config(&c, peers, local, local6);
-	text = bird_render(&c);
+	node_config(&n);
+	text = bird_render(&n.c);
 	check_golden("dual-stack.conf", text);
 	bird_parses(text);
 	free(text);
@@ -179,20 +192,17 @@ static void test_render_dual_stack(void **state)
 
 static void test_render_ipv4_held(void **state)
 {
-	struct cfg_bgp_peer peers[4];
-	struct prefix local[2];
-	struct prefix6 local6[2];
-	struct bird_config c;
+	struct node n;
 	char *text;
 
 	(void)state;
-	node_config(&c, peers, local, local6);
-	c.ipv6 = false;
-	c.n_peers = 1;
-	c.n_local = 1;
-	c.bfd = false;
-	c.export = BIRD_EXPORT_HELD;
-	text = bird_render(&c);
+	node_config(&n);
+	n.c.ipv6 = false;
+	n.c.n_peers = 1;
+	n.c.n_local = 1;
+	n.c.bfd = false;
+	n.c.export = BIRD_EXPORT_HELD;
+	text = bird_render(&n.c);
 	check_golden("ipv4-held.conf", text);
 	/* Held: nothing of ours is exported, and nothing IPv6 rendered. */
 	assert_null(strstr(text, "then accept;\n\treject;\n}\n\nprotocol"));
@@ -200,27 +210,79 @@ static void test_render_ipv4_held(void **state)
 	assert_null(strstr(text, "bfd"));
 	bird_parses(text);
 	free(text);
-	c.export = BIRD_EXPORT_REFUSED;
-	text = bird_render(&c);
+	n.c.export = BIRD_EXPORT_REFUSED;
+	text = bird_render(&n.c);
 	assert_non_null(strstr(text, "another node announces it"));
 	assert_null(strstr(text, "net = 172.16.4.0/24 then accept"));
 	bird_parses(text);
 	free(text);
 }
 
-/* An IPv6 node address: the router id is the bridge's IPv4 address. */
-static void test_render_ipv6_underlay(void **state)
+/* The /64s ride on the IPv4 sessions with our link-local address as next
+ * hop; a link without IPv6 has none to give, and no IPv6 channel there. */
+static void test_render_ipv6_over_ipv4(void **state)
 {
-	struct cfg_bgp_peer peers[4];
-	struct prefix local[2];
-	struct prefix6 local6[2];
-	struct bird_config c;
+	struct node n;
 	char *text;
 
 	(void)state;
-	node_config(&c, peers, local, local6);
-	assert_int_equal(nodeaddr_parse("2001:db8:1::5", &c.node_ip), 0);
-	text = bird_render(&c);
+	node_config(&n);
+	n.c.n_peers = 1;
+	text = bird_render(&n.c);
+	assert_non_null(strstr(text, "\t\texport filter nsagent_export4;\n\t};\n\tipv6 {\n"
+				     "\t\timport keep filtered on;\n"
+				     "\t\timport filter nsagent_import6;\n"
+				     "\t\texport filter nsagent_export6;\n"));
+	assert_non_null(strstr(text, "\t\tnext hop address fe80::b0ce:aff:fe01:5; #"));
+	bird_parses(text);
+	free(text);
+	n.c.link_local6_set = false;
+	text = bird_render(&n.c);
+	assert_null(strstr(text, "next hop address"));
+	assert_null(strstr(text, "nsagent_import6;\n\t\texport filter nsagent_export6;\n\t};\n}"));
+	bird_parses(text);
+	free(text);
+}
+
+/* A peer on none of this host's networks: multihop, BFD multihop (from
+ * our node IP) or off without a local address of its family, the
+ * underlay's networks to resolve next hops, and no /64s on an IPv4
+ * session (no link-local next hop through a router). */
+static void test_render_multihop(void **state)
+{
+	struct node n;
+	char *text;
+
+	(void)state;
+	node_config(&n);
+	n.peers[0] = peer("192.168.2.6", 0);
+	n.peers[1] = peer("2001:db8:2::6", 0);
+	n.c.n_peers = 2;
+	text = bird_render(&n.c);
+	check_golden("multihop.conf", text);
+	assert_null(strstr(text, "direct;"));
+	assert_null(strstr(text, "next hop address"));
+	bird_parses(text);
+	free(text);
+	/* All on-link: nothing multihop is rendered. */
+	n.c.n_peers = 1;
+	n.peers[0] = peer("192.168.1.6", 0);
+	text = bird_render(&n.c);
+	assert_null(strstr(text, "multihop"));
+	assert_null(strstr(text, "nsagent_underlay"));
+	free(text);
+}
+
+/* An IPv6 node address: the router id is the bridge's IPv4 address. */
+static void test_render_ipv6_underlay(void **state)
+{
+	struct node n;
+	char *text;
+
+	(void)state;
+	node_config(&n);
+	assert_int_equal(nodeaddr_parse("2001:db8:1::5", &n.c.node_ip), 0);
+	text = bird_render(&n.c);
 	assert_non_null(strstr(text, "router id 172.16.4.1;"));
 	assert_non_null(strstr(text, "local 2001:db8:1::5 as 64512;"));
 	assert_non_null(strstr(text, "\tlocal as 64512;\n\tneighbor 192.168.1.2 as 64512;"));
@@ -387,10 +449,16 @@ static void test_export_next(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_render_dual_stack),	 cmocka_unit_test(test_render_ipv4_held),
-	    cmocka_unit_test(test_render_ipv6_underlay), cmocka_unit_test(test_write_include),
-	    cmocka_unit_test(test_parse_protocols),	 cmocka_unit_test(test_parse_routes),
-	    cmocka_unit_test(test_probe_targets),	 cmocka_unit_test(test_export_next),
+	    cmocka_unit_test(test_render_dual_stack),
+	    cmocka_unit_test(test_render_ipv4_held),
+	    cmocka_unit_test(test_render_ipv6_underlay),
+	    cmocka_unit_test(test_render_ipv6_over_ipv4),
+	    cmocka_unit_test(test_render_multihop),
+	    cmocka_unit_test(test_write_include),
+	    cmocka_unit_test(test_parse_protocols),
+	    cmocka_unit_test(test_parse_routes),
+	    cmocka_unit_test(test_probe_targets),
+	    cmocka_unit_test(test_export_next),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
