@@ -142,7 +142,7 @@ run_mesh_mode() {
 
 # run_bgp_mode N: CONV, SESS, AGENT_MEM, BIRD_MEM, WITHDRAW of bgp mode.
 run_bgp_mode() {
-	local n=$1 i pids=() bpids=()
+	local n=$1 i r h bfd_deadline pids=() bpids=()
 	for ((i = 1; i <= n; i++)); do
 		echo "include \"$INCLUDE\";" >"$(hd "$i")/etc/bird.conf"
 		# A placeholder for the include until the agent writes it: BIRD
@@ -164,7 +164,18 @@ run_bgp_mode() {
 	BIRD_MEM=$(mem_mean "${bpids[@]}")
 	RR_MEM=$(mem_mean "$(bird_pid "$RR1_HOST")" "$(bird_pid "$RR2_HOST")")
 	SESS=$(sessions_of 1 179)
+	h=$(host_ip "$n")
+	bfd_deadline=$((${EPOCHREALTIME/./} + 60000000))
 	[[ $(sessions_of 1 7470) == 0 ]] || bench_fail "bgp N=$n: nsagent sessions in bgp mode"
+	# BIRD asks for a session's BFD once it is established: a node killed
+	# before its BFD is Up is noticed at BGP's hold time (240 s).
+	for r in "$RR1_HOST" "$RR2_HOST"; do
+		until in_host "$r" birdc -s /run/bird/bird.ctl show bfd sessions |
+			grep -Eq "^${h//./\\.}[[:space:]].*[[:space:]]Up[[:space:]]"; do
+			((${EPOCHREALTIME/./} < bfd_deadline)) || bench_fail "bgp N=$n: host$r has no BFD session Up with host$n"
+			nap 0.05
+		done
+	done
 	kill_node "$n"
 	wait_withdrawn "$n" 120
 	WITHDRAW=$OUT

@@ -112,3 +112,16 @@ bgp_ready() {
 		[[ $(bgp_established "host$i") == "$want" ]] || return 1
 	done
 }
+
+# bfd_up HOST ADDR...: HOST's BIRD has an Up BFD session with each ADDR.
+# BIRD asks for a session's BFD only once the session is established, so
+# a session can be up before its BFD is: a test that kills a node waits
+# for this first, or the reflectors notice the death only at BGP's hold
+# time (240 s).
+bfd_up() {
+	local sessions a
+	sessions=$(bird_on "$1" show bfd sessions) || return 1
+	for a in "${@:2}"; do
+		grep -Eq "^${a//./\\.}[[:space:]].*[[:space:]]Up[[:space:]]" <<<"$sessions" || return 1
+	done
+}

@@ -255,6 +255,10 @@ routes_unchanged "after the reflector returned"
 # (generous on a loaded machine; BGP's own hold time, the fallback
 # without BFD, is 240 s).
 detect_ms=$((BGP_BFD_INTERVAL_MS * BGP_BFD_MULTIPLIER))
+for r in host7 host8; do
+	poll 30 bfd_up "$r" 192.168.1.10 ||
+		fail "$r: no BFD session Up with host6: $(bird_on "$r" show bfd sessions)"
+done
 deadline_ms=$((detect_ms + 1500))
 # gone_at HOST: a watcher on HOST writes the time (ns) at which host6's
 # route (172.16.5.0/24: 000510AC in /proc/net/route) left its kernel into
