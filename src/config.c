@@ -295,9 +295,10 @@ static const struct cfg_option options[KEY_COUNT] = {
 		     false, true, SETTER(set_encrypt, print_encrypt)},
     [KEY_WIREGUARD_PORT] = {"wireguard-port", "PORT", "UDP port of the WireGuard device", false,
 			    true, SETTER(set_wireguard_port, print_wireguard_port)},
-    [KEY_WIREGUARD_USERSPACE] = {"wireguard-userspace", "PATH",
-				 "the userspace WireGuard the agent runs (wireguard-go; a name is "
-				 "looked up in PATH)",
+    [KEY_WIREGUARD_USERSPACE] = {"wireguard-userspace", "PATH|auto",
+				 "the userspace WireGuard the agent runs, always (a name is looked "
+				 "up in PATH; auto: the kernel's WireGuard where it has one, else "
+				 "wireguard-go)",
 				 false, true,
 				 SETTER(set_wireguard_userspace, print_wireguard_userspace)},
     [KEY_ROUTING] = {"routing", "mesh|bgp",
@@ -879,6 +880,15 @@ static int set_wireguard_port(struct cfg *cfg, const char *value, char *msg, siz
 
 static int set_wireguard_userspace(struct cfg *cfg, const char *value, char *msg, size_t size)
 {
+	/* auto: the default, the kernel's WireGuard where the generic-netlink
+	 * family resolves, else wireguard-go (daemon.c). A program named here
+	 * is used even where the kernel has WireGuard. */
+	if (!strcmp(value, "auto")) {
+		cfg->wireguard_userspace_set = false;
+		free(cfg->wireguard_userspace);
+		cfg->wireguard_userspace = xstrdup(CFG_DEFAULT_WIREGUARD_USERSPACE);
+		return 0;
+	}
 	cfg->wireguard_userspace_set = true;
 	/* A bare name is looked up in PATH when it is run (execvp). */
 	if (!strchr(value, '/') && value[0]) {
@@ -2083,7 +2093,7 @@ static void print_wireguard_port(const struct cfg *cfg, const struct cfg_option 
 static void print_wireguard_userspace(const struct cfg *cfg, const struct cfg_option *opt,
 				      FILE *out)
 {
-	print_line(out, opt, cfg->wireguard_userspace);
+	print_line(out, opt, cfg->wireguard_userspace_set ? cfg->wireguard_userspace : "auto");
 }
 
 static void print_key_file(const struct cfg *cfg, const struct cfg_option *opt, FILE *out)
