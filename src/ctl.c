@@ -357,6 +357,10 @@ static NsaCtl__Status *status_to_proto(const struct status *st, char (*bufs)[NOD
 			pp->link_local6.data = (uint8_t *)p->link_local6.s6_addr;
 			pp->link_local6.len = sizeof(p->link_local6.s6_addr);
 		}
+		if (!addr6_is_zero(&p->via6)) {
+			pp->via6.data = (uint8_t *)p->via6.s6_addr;
+			pp->via6.len = sizeof(p->via6.s6_addr);
+		}
 		pp->wireguard = p->wireguard;
 		pp->wg_last_handshake_ms = p->wg_handshake_ms;
 		pp->wg_rx_bytes = p->wg_rx_bytes;
@@ -489,6 +493,7 @@ static void status_from_proto(const NsaCtl__Status *in, struct status *st)
 				: STATUS_ROUTE_NONE;
 		copy_text(p->mode6, sizeof(p->mode6), pp->mode6);
 		p->link_local6_set = addr6_from_proto(&pp->link_local6, &p->link_local6);
+		(void)addr6_from_proto(&pp->via6, &p->via6); /* zero when absent */
 		p->wireguard = pp->wireguard;
 		p->wg_handshake_ms = pp->wg_last_handshake_ms < 0 ? -1 : pp->wg_last_handshake_ms;
 		p->wg_rx_bytes = pp->wg_rx_bytes;

@@ -945,6 +945,7 @@ static void peer_status(struct daemon *d, struct status *st)
 		p->subnet6_known = pi->route.subnet6_known;
 		p->link_local6 = pi->route.link_local6;
 		p->link_local6_set = !addr6_is_zero(&pi->route.link_local6);
+		p->via6 = pi->route.via6;
 		if (pi->route.routed6) {
 			p->route6 = pi->route.stale ? STATUS_ROUTE_STALE : STATUS_ROUTE_INSTALLED;
 			snprintf(p->mode6, sizeof(p->mode6), "%s",

@@ -1180,10 +1180,14 @@ void rde_peer_view(const struct rde *rde, const uint8_t node_id[NODE_ID_LEN],
 	memcpy(view->wg_key, node->wg_key, KERN_WG_KEY_LEN);
 	if (node->link_local6_set)
 		view->link_local6 = node->link_local6;
-	for (unsigned r = 0; r < rde->n_routes && node->subnet6_known; r++)
-		view->routed6 =
-		    view->routed6 || (rde->routes[r].ipv6 &&
-				      addr6_prefix_equal(&rde->routes[r].dst6, &node->subnet6));
+	for (unsigned r = 0; r < rde->n_routes && node->subnet6_known && !view->routed6; r++) {
+		const struct kern_route *route = &rde->routes[r];
+
+		if (route->ipv6 && addr6_prefix_equal(&route->dst6, &node->subnet6)) {
+			view->routed6 = true;
+			view->via6 = route->gateway6;
+		}
+	}
 }
 
 unsigned rde_routes(const struct rde *rde, struct kern_route **out)

@@ -612,7 +612,7 @@ static void print_peers6(const struct status *st, FILE *out)
 		table_row(&t, (const char *[]){
 				  or_dash(p->node_id), addr6_format_prefix(&p->subnet6, s),
 				  or_dash(p->mode6), status_route_name(p->route6),
-				  p->link_local6_set ? addr6_format(&p->link_local6, ll) : "-"});
+				  addr6_is_zero(&p->via6) ? "-" : addr6_format(&p->via6, ll)});
 	}
 	fputc('\n', out);
 	table_print(&t, out);
@@ -885,6 +885,10 @@ static json_object *peers_json(const struct status *st)
 		    o, "link_local6",
 		    p->link_local6_set ? json_object_new_string(addr6_format(&p->link_local6, ll6))
 				       : NULL);
+		json_object_object_add(o, "via6",
+				       addr6_is_zero(&p->via6)
+					   ? NULL
+					   : json_object_new_string(addr6_format(&p->via6, ll6)));
 		json_object_object_add(o, "mode_reason", json_string_or_null(p->mode_reason));
 		if (p->wireguard) {
 			json_object *w = json_object_new_object();

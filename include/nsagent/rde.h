@@ -178,6 +178,11 @@ struct rde_peer_view {
 	bool routed6;
 	enum kern_mode mode6;
 	struct in6_addr link_local6; /* as advertised; zero = none */
+	/* The planned IPv6 route's next hop (routed6): the link-local address
+	 * it advertised (direct), its VTEP's EUI-64 (vxlan), the next hop on
+	 * nsa-wg its node address derives (wireguard), its address (IPv6
+	 * underlay, direct); zero = none. */
+	struct in6_addr via6;
 	/* Why mode is what it is ("auto: behind gateway ...", "--backend
 	 * wireguard"), as logged when it was chosen. */
 	char why[160];

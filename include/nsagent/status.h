@@ -150,6 +150,7 @@ struct status_peer {
 	enum status_route route6;
 	char mode6[16];
 	struct in6_addr link_local6;
+	struct in6_addr via6; /* the route6's next hop; zero = none */
 	bool link_local6_set;
 	/* Why its mode is what it is ("auto: behind gateway ...; --encrypt
 	 * routed; encrypted"); "" = not chosen yet. */

@@ -1201,6 +1201,8 @@ static void test_wg_underlay6(void **st)
 	assert_true(v.routed && v.routed6 && v.encrypted);
 	assert_null(v.no_path);
 	assert_int_equal(v.mode6, KERN_MODE_WIREGUARD);
+	/* status's VIA: the route's next hop, not anything advertised. */
+	assert_memory_equal(&v.via6, &nh, sizeof(nh));
 	assert_string_equal(v.why, "--backend wireguard; encrypted");
 }
 

@@ -636,11 +636,21 @@ static void test_peers6(void **state)
 	snprintf(p->mode6, sizeof(p->mode6), "direct");
 	assert_int_equal(addr6_parse("fe80::1:2ff:fe03:405", &p->link_local6), 0);
 	p->link_local6_set = true;
+	p->via6 = p->link_local6; /* direct: the route goes via what it advertised */
 	st.counters[STATUS_ADVERTS6_REJECTED_BY(RIB_REJECT_SPECIAL)] = 2;
 	text = text_of(&st);
 	assert_non_null(
 	    strstr(text, "\n\nNODE  SUBNET6                MODE6   ROUTE6     VIA\n"
 			 "5f0e  fd6e:7361:6765:1::/64  direct  installed  fe80::1:2ff:fe03:405\n"));
+	free(text);
+	/* VIA is the route's next hop, not what the peer advertised: through
+	 * WireGuard the one its node address derives on nsa-wg. */
+	snprintf(p->mode6, sizeof(p->mode6), "wireguard");
+	assert_int_equal(addr6_parse("fe80::2001:db8:1:6", &p->via6), 0);
+	text = text_of(&st);
+	assert_non_null(
+	    strstr(text, "5f0e  fd6e:7361:6765:1::/64  wireguard  installed  fe80::2001:db8:1:6\n"));
+	assert_null(strstr(text, "fe80::1:2ff:fe03:405"));
 	assert_non_null(strstr(text, "adverts  2 IPv6 entries rejected (see the log)\n"));
 	free(text);
 
@@ -648,14 +658,18 @@ static void test_peers6(void **state)
 	peer = json_object_array_get_idx(get(root, "peers", json_type_array), 0);
 	assert_string_equal(json_object_get_string(get(peer, "subnet6", json_type_string)),
 			    "fd6e:7361:6765:1::/64");
-	assert_string_equal(json_object_get_string(get(peer, "mode6", json_type_string)), "direct");
+	assert_string_equal(json_object_get_string(get(peer, "mode6", json_type_string)),
+			    "wireguard");
 	assert_string_equal(json_object_get_string(get(peer, "route6", json_type_string)),
 			    "installed");
 	assert_string_equal(json_object_get_string(get(peer, "link_local6", json_type_string)),
 			    "fe80::1:2ff:fe03:405");
+	assert_string_equal(json_object_get_string(get(peer, "via6", json_type_string)),
+			    "fe80::2001:db8:1:6");
 	peer = json_object_array_get_idx(get(root, "peers", json_type_array), 1);
 	get(peer, "subnet6", json_type_null);
 	get(peer, "link_local6", json_type_null);
+	get(peer, "via6", json_type_null);
 	assert_string_equal(json_object_get_string(get(peer, "route6", json_type_string)), "none");
 	json_object_put(root);
 
