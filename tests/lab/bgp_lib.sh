@@ -125,3 +125,13 @@ bfd_up() {
 		grep -Eq "^${a//./\\.}[[:space:]].*[[:space:]]Up[[:space:]]" <<<"$sessions" || return 1
 	done
 }
+
+# bird_filtered HOST PREFIX...: HOST's BIRD holds each PREFIX among the
+# routes its import filters refused (import keep filtered).
+bird_filtered() {
+	local out p
+	out=$(bird_on "$1" show route filtered) || return 1
+	for p in "${@:2}"; do
+		grep_q "^${p//./\\.} " <<<"$out" || return 1
+	done
+}

@@ -320,14 +320,9 @@ protocol static hostile {
 CONF
 bird_on host7 configure >/dev/null || fail "the reflector does not take the hostile routes"
 # Each node's BIRD has received them and filtered them out.
-filtered() {
-	local out
-	out=$(bird_on "$1" show route filtered) || return 1
-	grep_q '^172\.16\.0\.0/17 ' <<<"$out" && grep_q '^0\.0\.0\.0/0 ' <<<"$out"
-}
 for i in "${LIVE[@]}"; do
 	h=host$i
-	poll 30 filtered "$h" || fail "$h: the hostile routes did not arrive (filtered): $(bird_on "$h" show route filtered)"
+	poll 30 bird_filtered "$h" 172.16.0.0/17 0.0.0.0/0 || fail "$h: the hostile routes did not arrive (filtered): $(bird_on "$h" show route filtered)"
 	routes_now=$(lab exec "$h" -- ip -4 route show proto bird)
 	grep_q -E '^(172\.16\.0\.0/17|default) ' <<<"$routes_now" &&
 		fail "$h: a hostile route is in the kernel: $routes_now"
