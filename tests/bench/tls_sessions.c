@@ -4,21 +4,19 @@
  * the session code uses it (one context per process, one TLS bufferevent
  * per connection).
  *
- *   bench_tls_sessions [K]    (default 31: one agent's sessions in a
- *                              32-host mesh)
+ *   bench_tls_sessions [K [R]]  (default 31: one agent's sessions in a
+ *                                32-host mesh; R: 1)
  *
  * A parent (the clients) and a forked child (the servers) make K
  * connections over socketpairs at once, each a TLS 1.3 handshake with the
- * cluster PSK, then one 200-byte message each way (about a hello), and
- * stay connected and idle. Printed, for the client process: its RSS
- * before and after the context and after the K sessions (idle), the
- * heap in use (mallinfo2: what RSS hides, since freed pages stay), and the
- * CPU time each process spent on the handshakes and messages. Under
- * `valgrind --tool=callgrind` each process writes its own profile
- * (instructions per handshake: SSL_do_handshake's inclusive count / K).
- * The agent's per-connection figures in a lab (bench_profile.sh --key)
- * mix in collisions and the session protocol; this isolates TLS, so that
- * a change to the context's options shows alone. */
+ * cluster PSK, then R 200-byte messages each way, one after the other
+ * (about a hello, then keepalives), and stay connected and idle. Printed, for the client process:
+ * its RSS before and after the context and after the K sessions (idle), the heap in use (mallinfo2:
+ * what RSS hides, since freed pages stay), and the CPU time each process spent on the handshakes
+ * and messages. Under `valgrind --tool=callgrind` each process writes its own profile (instructions
+ * per handshake: SSL_do_handshake's inclusive count / K). The agent's per-connection figures in a
+ * lab (bench_profile.sh --key) mix in collisions and the session protocol; this isolates TLS, so
+ * that a change to the context's options shows alone. */
 #include <errno.h>
 #include <malloc.h>
 #include <signal.h>
@@ -43,6 +41,7 @@
 struct end {
 	struct bufferevent *bev;
 	size_t got;
+	unsigned rounds;
 	bool done;
 	bool closed;
 };
@@ -50,7 +49,7 @@ struct end {
 struct run {
 	struct event_base *base;
 	struct end ends[MAX_SESSIONS];
-	unsigned k, done, failed, closed;
+	unsigned k, rounds, done, failed, closed;
 	bool server;
 };
 
@@ -119,12 +118,18 @@ static void read_cb(struct bufferevent *bev, void *arg)
 
 	e->got += evbuffer_get_length(in);
 	evbuffer_drain(in, evbuffer_get_length(in));
-	if (e->got < MSG_LEN || e->done)
-		return;
-	/* The server answers the client's message; the client is done. */
-	if (r->server)
-		send_msg(e);
-	end_finish(r, e, true);
+	/* The server answers each message of the client; the client sends
+	 * the next one on the answer, until it has had r->rounds. */
+	while (e->got >= MSG_LEN) {
+		e->got -= MSG_LEN;
+		e->rounds++;
+		if (r->server)
+			send_msg(e);
+		else if (e->rounds < r->rounds)
+			send_msg(e);
+		if (r->server || e->rounds >= r->rounds)
+			end_finish(r, e, true);
+	}
 }
 
 static void event_cb(struct bufferevent *bev, short what, void *arg)
@@ -160,12 +165,14 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 }
 
 /* The K ends of one side, run until each has its message; 0 or -EIO. */
-static int side_run(struct run *r, struct tls_ctx *ctx, int (*fds)[2], unsigned k, bool server)
+static int side_run(struct run *r, struct tls_ctx *ctx, int (*fds)[2], unsigned k, unsigned rounds,
+		    bool server)
 {
 	/* A stall (a session that never delivers) ends the run as a failure. */
 	struct timeval limit = {30, 0};
 
 	r->k = k;
+	r->rounds = rounds;
 	r->server = server;
 	r->base = event_base_new();
 	if (!r->base)
@@ -205,13 +212,15 @@ int main(int argc, char **argv)
 	uint8_t key[TLS_KEY_LEN];
 	struct tls_ctx *ctx = NULL;
 	unsigned k = argc > 1 ? (unsigned)strtoul(argv[1], NULL, 10) : 31;
+	unsigned rounds = argc > 2 ? (unsigned)strtoul(argv[2], NULL, 10) : 1;
 	long rss_start, rss_ctx, rss_sessions, heap_ctx, heap_sessions;
 	double cpu0, cpu;
 	int status, ret;
 	pid_t child;
 
-	if (k < 1 || k > MAX_SESSIONS) {
-		fprintf(stderr, "usage: %s [K: sessions, 1..%d]\n", argv[0], MAX_SESSIONS);
+	if (k < 1 || k > MAX_SESSIONS || rounds < 1) {
+		fprintf(stderr, "usage: %s [K: sessions, 1..%d] [R: messages each way, 1..]\n",
+			argv[0], MAX_SESSIONS);
 		return 2;
 	}
 	/* As the agent: a write to a closed session is an error, not death. */
@@ -240,7 +249,7 @@ int main(int argc, char **argv)
 		for (unsigned i = 0; i < k; i++)
 			close(fds[i][0]);
 		cpu0 = cpu_ms();
-		ret = side_run(&run, ctx, fds, k, true);
+		ret = side_run(&run, ctx, fds, k, rounds, true);
 		cpu = cpu_ms() - cpu0;
 		/* Wait (idle) for the client to close every session. */
 		if (ret == 0) {
@@ -259,7 +268,7 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < k; i++)
 		close(fds[i][1]);
 	cpu0 = cpu_ms();
-	ret = side_run(&run, ctx, fds, k, false);
+	ret = side_run(&run, ctx, fds, k, rounds, false);
 	cpu = cpu_ms() - cpu0;
 	rss_sessions = rss_kib();
 	heap_sessions = heap_kib();
