@@ -84,18 +84,77 @@ int addr6_parse_prefix(const char *text, struct prefix6 *prefix)
 	return addr6_prefix_valid(prefix) ? 0 : -EINVAL;
 }
 
+/* What inet_ntop(AF_INET6) prints (RFC 5952: the longest run of two or
+ * more zero groups as "::", the first of equal runs; an IPv4-compatible
+ * or -mapped tail as a dotted quad, as glibc does), written directly:
+ * glibc's inet_ntop formats each group with sprintf, about 3,000
+ * instructions an address, and addresses are in every kernel request
+ * and log line of the IPv6 path. test_addr6 compares the two. */
+static char *put_addr6(char *p, const struct in6_addr *addr)
+{
+	static const char hex[] = "0123456789abcdef";
+	int best = -1, best_len = 0, cur = -1, cur_len = 0;
+	unsigned words[8];
+
+	for (int i = 0; i < 8; i++) {
+		words[i] = (unsigned)addr->s6_addr[2 * i] << 8 | addr->s6_addr[2 * i + 1];
+		if (words[i] == 0) {
+			if (cur < 0) {
+				cur = i;
+				cur_len = 0;
+			}
+			if (++cur_len > best_len) {
+				best = cur;
+				best_len = cur_len;
+			}
+		} else {
+			cur = -1;
+		}
+	}
+	if (best_len < 2)
+		best = -1;
+	for (int i = 0; i < 8; i++) {
+		if (best >= 0 && i >= best && i < best + best_len) {
+			if (i == best)
+				*p++ = ':';
+			continue;
+		}
+		if (i)
+			*p++ = ':';
+		if (i == 6 && best == 0 &&
+		    (best_len == 6 || (best_len == 5 && words[5] == 0xffff))) {
+			for (int b = 12; b < 16; b++) {
+				p = addr_put_decimal(p, addr->s6_addr[b]);
+				if (b < 15)
+					*p++ = '.';
+			}
+			return p;
+		}
+		for (int shift = 12, started = 0; shift >= 0; shift -= 4) {
+			unsigned nibble = words[i] >> shift & 0xf;
+
+			started |= nibble || shift == 0;
+			if (started)
+				*p++ = hex[nibble];
+		}
+	}
+	if (best >= 0 && best + best_len == 8)
+		*p++ = ':';
+	return p;
+}
+
 const char *addr6_format(const struct in6_addr *addr, char *buf)
 {
-	if (!inet_ntop(AF_INET6, addr, buf, ADDR6_STRLEN))
-		snprintf(buf, ADDR6_STRLEN, "?");
+	*put_addr6(buf, addr) = '\0';
 	return buf;
 }
 
 const char *addr6_format_prefix(const struct prefix6 *prefix, char *buf)
 {
-	char a[ADDR6_STRLEN];
+	char *p = put_addr6(buf, &prefix->addr);
 
-	snprintf(buf, PREFIX6_STRLEN, "%s/%u", addr6_format(&prefix->addr, a), prefix->len);
+	*p++ = '/';
+	*addr_put_decimal(p, prefix->len) = '\0';
 	return buf;
 }
 

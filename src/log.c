@@ -17,7 +17,8 @@
 
 #include "nsagent/log.h"
 
-static enum log_level current_level = LOG_LEVEL_INFO;
+/* Read by the log_* macros (log.h) before they evaluate any argument. */
+enum log_level log_current_level = LOG_LEVEL_INFO;
 
 static const struct {
 	const char *name;
@@ -31,12 +32,12 @@ static const struct {
 
 void log_set_level(enum log_level level)
 {
-	current_level = level;
+	log_current_level = level;
 }
 
 enum log_level log_get_level(void)
 {
-	return current_level;
+	return log_current_level;
 }
 
 const char *log_level_name(enum log_level level)
@@ -71,27 +72,68 @@ bool log_to_journal(void)
 	return (uintmax_t)st.st_dev == dev && (uintmax_t)st.st_ino == ino;
 }
 
-void log_vmsg(enum log_level level, const char *fmt, va_list ap)
+/* "YYYY-MM-DDTHH:MM:SS" of the second now is in: localtime_r and
+ * strftime cost more than the rest of a line, and a converging agent
+ * logs many lines a second. */
+static size_t stamp_seconds(time_t sec, char *buf, size_t size)
 {
-	char line[1024], stamp[40] = "";
-	struct timespec now;
-	size_t len = 0;
+	static time_t cached_sec = -1;
+	static char cached[32];
+	static size_t cached_len;
 	struct tm tm;
 
-	if (level > current_level)
-		return;
-	vsnprintf(line, sizeof(line), fmt, ap);
-	/* One fprintf per line keeps lines whole when several agents share a terminal. */
-	if (log_to_journal()) {
-		fprintf(stderr, "<%d>%s\n", levels[level].syslog_priority, line);
-		return;
+	if (sec != cached_sec) {
+		cached_len = 0;
+		if (localtime_r(&sec, &tm))
+			cached_len = strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
+		cached_sec = sec;
 	}
-	clock_gettime(CLOCK_REALTIME, &now);
-	if (localtime_r(&now.tv_sec, &tm))
-		len = strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-	if (len)
-		snprintf(stamp + len, sizeof(stamp) - len, ".%03ld", now.tv_nsec / 1000000);
-	fprintf(stderr, "%s %s: %s\n", stamp, levels[level].name, line);
+	if (cached_len >= size)
+		return 0;
+	memcpy(buf, cached, cached_len);
+	return cached_len;
+}
+
+void log_vmsg(enum log_level level, const char *fmt, va_list ap)
+{
+	char line[1100];
+	struct timespec now;
+	size_t len = 0, prefix;
+	int n;
+
+	if (level > log_current_level)
+		return;
+	/* The prefix, then the message after it in the same buffer, written
+	 * with one fwrite: one write(2) per line keeps lines whole when
+	 * several agents share a terminal. */
+	if (log_to_journal()) {
+		len = (size_t)snprintf(line, sizeof(line), "<%d>", levels[level].syslog_priority);
+	} else {
+		long ms;
+
+		clock_gettime(CLOCK_REALTIME, &now);
+		len = stamp_seconds(now.tv_sec, line, sizeof(line));
+		if (len) {
+			ms = now.tv_nsec / 1000000;
+			line[len++] = '.';
+			line[len++] = (char)('0' + ms / 100);
+			line[len++] = (char)('0' + ms / 10 % 10);
+			line[len++] = (char)('0' + ms % 10);
+		}
+		line[len++] = ' ';
+		prefix = strlen(levels[level].name);
+		memcpy(line + len, levels[level].name, prefix);
+		len += prefix;
+		line[len++] = ':';
+		line[len++] = ' ';
+	}
+	/* The message is cut at 1023 bytes, as before. */
+	n = vsnprintf(line + len, 1024, fmt, ap);
+	if (n < 0)
+		n = 0;
+	len += (size_t)n < 1024 ? (size_t)n : 1023;
+	line[len++] = '\n';
+	fwrite(line, 1, len, stderr);
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)

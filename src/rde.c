@@ -277,6 +277,15 @@ static void set_path6(struct rde *rde, const struct rde_node *node)
 		      &node->vtep, node->vtep_mac);
 }
 
+/* Entry k of the node's stored advert as text, for a log line: formatted
+ * only when a line is written (an ordinary advert's accepted entries log
+ * nothing). */
+static const char *entry_text(const struct rde_node *node, bool ipv6, unsigned k, char *buf)
+{
+	return ipv6 ? addr6_format_prefix(&node->advert6[k], buf)
+		    : addr_format_prefix(&node->advert[k], buf);
+}
+
 /* Counts and logs the rejected entries of an advert (report), or says
  * which deferred ones are accepted now; returns the index of the first
  * accepted entry, or -1. */
@@ -287,21 +296,17 @@ static int judge_advert(struct rde *rde, struct rde_node *node, bool ipv6,
 	uint64_t *rejected = ipv6 ? rde->stats.rejected6 : rde->stats.rejected;
 	unsigned logged = 0;
 	int first = -1;
-	char buf[PREFIX6_STRLEN], length_want[16];
+	char buf[PREFIX6_STRLEN], length_want[16] = "";
 
-	snprintf(length_want, sizeof(length_want), " (/%u)",
-		 ipv6 ? (unsigned)ADDR6_NODE_SUBNET_LEN : rde->config.subnet_len);
 	for (unsigned k = 0; k < n; k++) {
 		enum rib_verdict v = verdicts[k];
-		const char *p = ipv6 ? addr6_format_prefix(&node->advert6[k], buf)
-				     : addr_format_prefix(&node->advert[k], buf);
 
 		if (v == RIB_ACCEPTED) {
 			if (first < 0)
 				first = (int)k;
 			if (!report && was_deferred)
 				log_info("peer %s: subnet %s accepted now that it is free",
-					 node->name, p);
+					 node->name, entry_text(node, ipv6, k, buf));
 			continue;
 		}
 		/* Held by another node or by us: may become free later. */
@@ -310,10 +315,13 @@ static int judge_advert(struct rde *rde, struct rde_node *node, bool ipv6,
 		if (!report)
 			continue;
 		rejected[v]++;
+		if (v == RIB_REJECT_LENGTH)
+			snprintf(length_want, sizeof(length_want), " (/%u)",
+				 ipv6 ? (unsigned)ADDR6_NODE_SUBNET_LEN : rde->config.subnet_len);
 		if (logged++ < RDE_REJECT_LOG_MAX)
 			log_warn("peer %s: advertised %s %s rejected: %s%s", node->name,
-				 ipv6 ? "IPv6 subnet" : "subnet", p, rib_verdict_name(v),
-				 v == RIB_REJECT_LENGTH ? length_want : "");
+				 ipv6 ? "IPv6 subnet" : "subnet", entry_text(node, ipv6, k, buf),
+				 rib_verdict_name(v), v == RIB_REJECT_LENGTH ? length_want : "");
 	}
 	if (report && logged > RDE_REJECT_LOG_MAX)
 		log_warn("peer %s: %u more advertised %s rejected", node->name,

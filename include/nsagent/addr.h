@@ -54,6 +54,8 @@ int addr_resolve(const char *host, int prefer, struct nodeaddr *addr, char *msg,
  * endpoint is "[addr]:port", which addr_parse_endpoint reads back. */
 const char *addr_format(uint32_t addr, char *buf);
 const char *addr_format_prefix(const struct prefix *prefix, char *buf);
+/* The decimal digits of v written at p (no NUL); returns their end. */
+char *addr_put_decimal(char *p, unsigned v);
 const char *addr_format_endpoint(const struct endpoint *endpoint, char *buf);
 
 /* Why addr cannot be a host's unicast address (0.0.0.0/8, loopback,

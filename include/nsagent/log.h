@@ -25,10 +25,19 @@ bool log_to_journal(void);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_vmsg(enum log_level level, const char *fmt, va_list ap);
 
-#define log_error(...) log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
-#define log_warn(...) log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
-#define log_info(...) log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
-#define log_debug(...) log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__)
+/* The level is checked before the arguments are evaluated: a debug line
+ * whose arguments format peer names and addresses costs nothing when
+ * --log-level filters it out. */
+extern enum log_level log_current_level;
+#define log_at(level, ...)                                                                         \
+	do {                                                                                       \
+		if ((level) <= log_current_level)                                                  \
+			log_msg((level), __VA_ARGS__);                                             \
+	} while (0)
+#define log_error(...) log_at(LOG_LEVEL_ERROR, __VA_ARGS__)
+#define log_warn(...) log_at(LOG_LEVEL_WARN, __VA_ARGS__)
+#define log_info(...) log_at(LOG_LEVEL_INFO, __VA_ARGS__)
+#define log_debug(...) log_at(LOG_LEVEL_DEBUG, __VA_ARGS__)
 
 /* For impossible states and out-of-memory only. */
 _Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -140,6 +140,11 @@ void rib_adopt(struct rib *rib, const struct kern_route *routes, unsigned n, uin
 unsigned rib_routes(const struct rib *rib, const struct prefix *local, const struct prefix6 *local6,
 		    struct kern_route **out);
 
+/* How many index places the "owned by another node" check has looked at
+ * so far (binary-search probes and records read): O(log n) per advertised
+ * entry, which test_rib counts. */
+unsigned long rib_check_steps(const struct rib *rib);
+
 /* Read-only view for status and conflict checks. */
 const struct rib_entry *rib_entries(const struct rib *rib, unsigned *n);
 

@@ -26,3 +26,11 @@ nsa_bench(scale_key scale --runs 1 --key --before $<TARGET_FILE:nsagent> 3)
 nsa_bench(cni cni --runs 1 1 4)
 # both routing modes at N=3 (real BIRD), the mesh's dead node after 3 s + 3 s
 nsa_bench(bgp bgp --runs 1 --restart-time 3s 3)
+
+# What one TLS session costs (src/tls.c alone, no lab): CPU per handshake
+# and memory per idle session; run by hand for figures, at K=4 in the
+# suite so that it keeps building and working.
+add_executable(bench_tls_sessions ${CMAKE_CURRENT_SOURCE_DIR}/bench/tls_sessions.c)
+target_link_libraries(bench_tls_sessions PRIVATE nsagent_core)
+add_test(NAME bench_tls_sessions COMMAND bench_tls_sessions 4)
+set_tests_properties(bench_tls_sessions PROPERTIES LABELS bench TIMEOUT 60)

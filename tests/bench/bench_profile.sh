@@ -21,7 +21,8 @@
 # counters (they print "PROF ..." lines to stderr at exit) also gets its
 # bytes and messages per type, per agent, summed over all N agents.
 # --out DIR keeps each binary's callgrind file there (callgrind.1, .2...)
-# for callgrind_annotate or kcachegrind.
+# for callgrind_annotate or kcachegrind, and host H's log of that run
+# (agent.log.1, .2...: which connections it made and why they ended).
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -44,9 +45,16 @@ profile_run() {
 	mesh_release
 	mesh_wait_converged "$n" 600 || bench_fail "N=$n: no full mesh within 600 s"
 	echo "full mesh after $(ms "$MESH_LAST") ms (host$h under callgrind: not a timing)"
-	for ((i = 1; i <= n; i++)); do mesh_reset "$i"; done
+	# The profiled agent first: stopped after the others, it would count
+	# the redials and failed handshakes of their departures.
+	mesh_reset "$h"
+	for ((i = 1; i <= n; i++)); do ((i == h)) || mesh_reset "$i"; done
 	ir=$(awk '/^summary:/ {print $2}' "$out")
-	[[ -z $OUT_DIR ]] || cp "$out" "$OUT_DIR/callgrind.$RUN"
+	if [[ -n $OUT_DIR ]]; then
+		cp "$out" "$OUT_DIR/callgrind.$RUN"
+		awk 'BEGIN {n = 1} /^=== lab:/ {n = NR} {l[NR] = $0} END {for (i = n; i <= NR; i++) print l[i]}' \
+			"$(hd "$h")/agent.log" >"$OUT_DIR/agent.log.$RUN"
+	fi
 	echo "host$h: $ir instructions, $((ir / (n - 1))) per session ($((n - 1)) sessions)"
 	# (awk reads to the end: a head that stops early would fail the pipe)
 	callgrind_annotate --inclusive=yes "$out" 2>/dev/null | awk '/^-+$/ {s++} s >= 3 && NF && k++ < 40' || true

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <arpa/inet.h>
 #include <cmocka.h>
 
 #include "nsagent/addr6.h"
@@ -178,13 +179,64 @@ static void test_same_host(void **state)
 	assert_int_equal(addr6_same_host(&subnet, 0xac100507, &small6, &a), -ERANGE);
 }
 
+/* addr6_format writes what inet_ntop writes: every run of zero groups
+ * in every place (each of the 256 patterns of zero and non-zero groups,
+ * with small and large values), the IPv4-compatible and -mapped tails,
+ * and a prefix's length as given. */
+static void test_format_as_inet_ntop(void **state)
+{
+	static const char *const fixed[] = {
+	    "::",
+	    "::1",
+	    "::2",
+	    "1::",
+	    "::ffff:1.2.3.4",
+	    "::1.2.3.4",
+	    "::0.1.0.0",
+	    "::ffff:0.0.0.0",
+	    "::fffe:102:304",
+	    "1:0:0:2::3",
+	    "fe80::1",
+	    "2001:db8::6",
+	    "fd6e:7361:6765:f::1",
+	};
+	char ours[ADDR6_STRLEN], theirs[ADDR6_STRLEN], p[PREFIX6_STRLEN];
+	struct in6_addr a;
+	struct prefix6 prefix;
+
+	(void)state;
+	for (unsigned i = 0; i < ARRAY_SIZE(fixed); i++) {
+		assert_int_equal(inet_pton(AF_INET6, fixed[i], &a), 1);
+		assert_string_equal(addr6_format(&a, ours), fixed[i]);
+	}
+	for (unsigned pattern = 0; pattern < 256; pattern++) {
+		for (unsigned value = 0; value < 4; value++) {
+			static const unsigned values[] = {0x1, 0xa, 0xbeef, 0xffff};
+
+			memset(&a, 0, sizeof(a));
+			for (unsigned g = 0; g < 8; g++) {
+				unsigned w = pattern >> g & 1 ? values[(value + g) % 4] : 0;
+
+				a.s6_addr[2 * g] = (uint8_t)(w >> 8);
+				a.s6_addr[2 * g + 1] = (uint8_t)w;
+			}
+			assert_non_null(inet_ntop(AF_INET6, &a, theirs, sizeof(theirs)));
+			assert_string_equal(addr6_format(&a, ours), theirs);
+		}
+	}
+	prefix = P6("fd6e:7361:6765:f::/64");
+	assert_string_equal(addr6_format_prefix(&prefix, p), "fd6e:7361:6765:f::/64");
+	prefix.len = 200;
+	assert_string_equal(addr6_format_prefix(&prefix, p), "fd6e:7361:6765:f::/200");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_parse),     cmocka_unit_test(test_parse_prefix),
 	    cmocka_unit_test(test_contains),  cmocka_unit_test(test_subnet_and_host),
 	    cmocka_unit_test(test_problems),  cmocka_unit_test(test_link_local_from_mac),
-	    cmocka_unit_test(test_same_host),
+	    cmocka_unit_test(test_same_host), cmocka_unit_test(test_format_as_inet_ntop),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -161,6 +161,47 @@ static void test_level_filters_both(void **state)
 	}
 }
 
+static int evaluated;
+
+static const char *evaluate(void)
+{
+	evaluated++;
+	return "formatted";
+}
+
+/* A filtered line costs nothing: its arguments (peer names, addresses
+ * formatted for it) are not even evaluated. */
+static void test_filtered_arguments_not_evaluated(void **state)
+{
+	struct capture *c = *state;
+
+	evaluated = 0;
+	log_set_level(LOG_LEVEL_INFO);
+	log_debug("peer %s", evaluate());
+	assert_int_equal(evaluated, 0);
+	assert_string_equal(captured(c), "");
+	log_info("peer %s", evaluate());
+	assert_int_equal(evaluated, 1);
+	assert_matches(captured(c), "^[-0-9T:.]{23} info: peer formatted\n$");
+}
+
+/* A message is cut at 1023 bytes and its line still ends. */
+static void test_long_message_cut(void **state)
+{
+	struct capture *c = *state;
+	char msg[2000];
+	const char *text;
+
+	memset(msg, 'a', sizeof(msg) - 1);
+	msg[sizeof(msg) - 1] = '\0';
+	log_set_level(LOG_LEVEL_INFO);
+	log_warn("%s", msg);
+	text = captured(c);
+	assert_int_equal(strlen(text), 23 + strlen(" warn: ") + 1023 + 1);
+	assert_int_equal(text[strlen(text) - 1], '\n');
+	assert_int_equal(text[strlen(text) - 2], 'a');
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -168,6 +209,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_terminal_line, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_other_stream_is_not_the_journal, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_level_filters_both, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_filtered_arguments_not_evaluated, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_long_message_cut, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

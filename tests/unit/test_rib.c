@@ -600,6 +600,101 @@ static void test_adopt6(void **st)
 	rib_free(rib);
 }
 
+static enum rib_verdict verdict_of(struct rib *rib, const uint8_t *node, struct nodeaddr ip,
+				   struct prefix p)
+{
+	enum rib_verdict v = RIB_VERDICT_COUNT;
+
+	rib_advert_checked(rib, node, ip, &p, 1, false, &v);
+	return v;
+}
+
+/* "Overlaps a subnet another live node owns" follows every change of an
+ * entry's freshness and owner (the owners index): a fresh entry defends,
+ * a stale, withdrawn, dropped or expired one does not, and an adopted
+ * route defends once its node has re-advertised it. */
+static void test_owned_fresh(void **st)
+{
+	static const uint8_t C[NODE_ID_LEN] = {0xc}, D[NODE_ID_LEN] = {0xd};
+	struct rib *rib = rib_new(&cluster, 24);
+	struct prefix both[] = {NET(1), NET(2)};
+	struct kern_route adopted = {.dst = NET(9), .gateway = NA4(0xc0a80109)};
+
+	(void)st;
+	assert_int_equal(verdict_of(rib, A, IP_A, NET(1)), RIB_ACCEPTED);
+	assert_int_equal(verdict_of(rib, B, IP_B, NET(1)), RIB_REJECT_OWNED);
+	/* A's session drops: its stale entry no longer defends */
+	rib_session_down(rib, A, 1000);
+	assert_int_equal(verdict_of(rib, B, IP_B, NET(1)), RIB_ACCEPTED);
+	/* A returns: B's fresh entry defends against it */
+	assert_int_equal(verdict_of(rib, A, IP_A, NET(1)), RIB_REJECT_OWNED);
+	/* B leaves: A takes it back, and defends it again */
+	rib_withdraw(rib, B);
+	assert_int_equal(verdict_of(rib, A, IP_A, NET(1)), RIB_ACCEPTED);
+	assert_int_equal(verdict_of(rib, C, IP_B, NET(1)), RIB_REJECT_OWNED);
+	/* A advertises another set without it: free for C */
+	assert_int_equal(verdict_of(rib, A, IP_A, NET(2)), RIB_ACCEPTED);
+	assert_int_equal(verdict_of(rib, C, IP_B, NET(1)), RIB_ACCEPTED);
+	assert_int_equal(verdict_of(rib, D, IP_B, NET(2)), RIB_REJECT_OWNED);
+	/* A's own re-advert of what it holds is not refused by itself */
+	assert_int_equal(rib_advert_checked(rib, A, IP_A, both, 2, false, NULL), 1);
+	/* stale, then expired: nothing defends */
+	rib_session_down(rib, C, 1000);
+	rib_expire(rib, 5000, 1000, NULL);
+	assert_int_equal(verdict_of(rib, D, IP_B, NET(1)), RIB_ACCEPTED);
+	/* an adopted route defends once its node (by gateway) re-advertised it */
+	rib_adopt(rib, &adopted, 1, 0);
+	assert_int_equal(verdict_of(rib, D, IP_B, NET(9)), RIB_ACCEPTED);
+	rib_withdraw(rib, D);
+	rib_adopt(rib, &adopted, 1, 0);
+	assert_int_equal(verdict_of(rib, C, NA4(0xc0a80109), NET(9)), RIB_ACCEPTED);
+	assert_int_equal(verdict_of(rib, D, IP_B, NET(9)), RIB_REJECT_OWNED);
+	/* the unchecked advert holds its entries against checked ones too */
+	assert_int_equal(rib_advert(rib, D, IP_B, &both[0], 1, false), 0);
+	assert_int_equal(verdict_of(rib, A, IP_A, NET(1)), RIB_REJECT_OWNED);
+	/* both families: a /64 held by A's fresh entry is refused to B */
+	{
+		struct prefix6 p6 = pfx6("fd00:0:0:1::/64"), cluster6 = pfx6("fd00::/48");
+		enum rib_verdict v = RIB_VERDICT_COUNT;
+
+		rib_set_cluster6(rib, &cluster6);
+		rib_advert6_checked(rib, A, IP_A, NULL, &p6, 1, &v);
+		assert_int_equal(v, RIB_ACCEPTED);
+		rib_advert6_checked(rib, B, IP_B, NULL, &p6, 1, &v);
+		assert_int_equal(v, RIB_REJECT_OWNED);
+		rib_session_down(rib, A, 9000);
+		rib_advert6_checked(rib, B, IP_B, NULL, &p6, 1, &v);
+		assert_int_equal(v, RIB_ACCEPTED);
+	}
+	rib_free(rib);
+}
+
+/* The check against other nodes' entries is a search, not a scan: 1,000
+ * nodes advertising one subnet each look at O(log n) index places per
+ * entry (a scan looked at every entry: 500,000 in all). */
+static void test_owned_search(void **st)
+{
+	static const struct prefix wide = {0x0a000000, 8};
+	struct rib *rib = rib_new(&wide, 24);
+	const unsigned n = 1000;
+
+	(void)st;
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t id[NODE_ID_LEN] = {0};
+		struct prefix p = {0x0a000000 | i << 8, 24};
+
+		id[0] = (uint8_t)(i >> 8);
+		id[1] = (uint8_t)i;
+		id[2] = 1;
+		assert_int_equal(verdict_of(rib, id, NA4(0xc0a80000 | i), p), RIB_ACCEPTED);
+	}
+	/* binary search over at most n records: 11 probes, plus a record
+	 * read; the index's own upkeep (its insertion search) as much again */
+	assert_true(rib_check_steps(rib) <= 3ul * 12 * n);
+	print_message("%lu index steps for %u adverts\n", rib_check_steps(rib), n);
+	rib_free(rib);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -610,6 +705,7 @@ int main(void)
 	    cmocka_unit_test(test_vxlan_path),	     cmocka_unit_test(test_subnet_length),
 	    cmocka_unit_test(test_verdicts6),	     cmocka_unit_test(test_graceful_restart6),
 	    cmocka_unit_test(test_adopt6),	     cmocka_unit_test(test_overlap_nested),
+	    cmocka_unit_test(test_owned_fresh),	     cmocka_unit_test(test_owned_search),
 	};
 	log_set_level(LOG_LEVEL_ERROR);
 	return cmocka_run_group_tests(tests, NULL, NULL);
