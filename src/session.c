@@ -181,6 +181,7 @@ void send_hello(struct conn *conn)
 	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
 	NsaPeer__Hello hello = NSA_PEER__HELLO__INIT;
 	uint8_t digest[NODE_ID_LEN];
+	uint32_t ids[PEER_MAX_PEERS + 1];
 
 	hello.version = PEER_PROTOCOL_VERSION;
 	hello.node_id.data = mgr->config.node_id;
@@ -193,6 +194,8 @@ void send_hello(struct conn *conn)
 	hello.known_peers = pex_digest(mgr, digest);
 	hello.known_digest.data = digest;
 	hello.known_digest.len = NODE_ID_LEN;
+	hello.n_known_ids = pex_known_ids(mgr, ids);
+	hello.known_ids = ids;
 	env.msg_case = NSA_PEER__ENVELOPE__MSG_HELLO;
 	env.hello = &hello;
 	conn_send(conn, &env);
@@ -621,7 +624,7 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 					peer_fsm(peer, PEER_EV_PROTOCOL_ERROR);
 				}
 			} else if (peer->state == PEER_ESTABLISHED) {
-				timer_arm(peer->hold_timer, peer->hold_ms);
+				/* hold_timer follows last_heard_ms (hold_check) */
 				handle_message(peer, env);
 			}
 		}
@@ -755,7 +758,9 @@ int peer_mgr_new(struct event_base *base, const struct peer_mgr_config *config,
 	mgr->rde_timer = evtimer_new(base, session_rde_cb, mgr);
 	mgr->pex_timer = evtimer_new(base, pex_batch_cb, mgr);
 	mgr->save_timer = evtimer_new(base, save_cb, mgr);
-	if (!mgr->reaper || !mgr->rde_ev || !mgr->rde_timer || !mgr->pex_timer || !mgr->save_timer)
+	mgr->keepalive_timer = evtimer_new(base, keepalive_tick_cb, mgr);
+	if (!mgr->reaper || !mgr->rde_ev || !mgr->rde_timer || !mgr->pex_timer ||
+	    !mgr->save_timer || !mgr->keepalive_timer)
 		fatal("out of memory creating peer manager events");
 	if (getrandom(&mgr->rng_seed, sizeof(mgr->rng_seed), 0) != sizeof(mgr->rng_seed))
 		mgr->rng_seed = (uint64_t)now_ms() ^ (uint64_t)getpid();
@@ -875,10 +880,10 @@ static void flush_tls(struct peer_mgr *mgr, uint64_t deadline)
 	TAILQ_FOREACH(p, &mgr->peers, entry)
 	{
 		evtimer_del(p->hold_timer);
-		evtimer_del(p->keepalive_timer);
 		evtimer_del(p->retry_timer);
 		evtimer_del(p->handshake_timer);
 	}
+	evtimer_del(mgr->keepalive_timer);
 	while (tls_output_pending(mgr) && now_ms() < deadline) {
 		struct timeval tick = {0, 10000};
 
@@ -914,6 +919,7 @@ void peer_mgr_shutdown(struct peer_mgr *mgr, enum peer_goodbye reason)
 		conn_close(conn);
 	evtimer_del(mgr->rde_timer);
 	evtimer_del(mgr->pex_timer);
+	evtimer_del(mgr->keepalive_timer);
 	event_del(mgr->rde_ev);
 	/* The goodbyes above may have removed peers; nothing is left unsaved
 	 * by a clean exit. */
@@ -950,6 +956,8 @@ void peer_mgr_free(struct peer_mgr *mgr)
 		event_free(mgr->rde_timer);
 	if (mgr->pex_timer)
 		event_free(mgr->pex_timer);
+	if (mgr->keepalive_timer)
+		event_free(mgr->keepalive_timer);
 	if (mgr->save_timer) {
 		/* Pending peers are written even without peer_mgr_shutdown()
 		 * (a start that failed later); the state outlives us. */
