@@ -82,20 +82,20 @@ static void hold_cb(evutil_socket_t fd, short what, void *arg)
 	hold_check(arg);
 }
 
-/* The first moment after now_mono (CLOCK_MONOTONIC ms) at which the wall
- * clock is a whole multiple of interval_ms. Every node of a cluster
+/* The first moment more than after_ms after now_mono (CLOCK_MONOTONIC
+ * ms) at which the wall clock is a whole multiple of interval_ms. Every node of a cluster
  * (clocks kept by NTP, or one clock in the lab) sends its keepalives at
  * those moments, so a node's peers' keepalives arrive together and one
  * wakeup reads many: with 31 peers an idle agent woke 30 times a second
  * to read them one by one (tests/bench/README.md, the fourth step). */
-static uint64_t keepalive_grid_next(uint64_t now_mono, uint32_t interval_ms)
+static uint64_t keepalive_grid_next(uint64_t now_mono, uint32_t interval_ms, uint32_t after_ms)
 {
 	struct timespec ts;
 	uint64_t real;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	real = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-	return now_mono + interval_ms - real % interval_ms;
+	real = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 + after_ms;
+	return now_mono + after_ms + interval_ms - real % interval_ms;
 }
 
 /* The one keepalive timer at the earliest session's next keepalive. */
@@ -122,7 +122,7 @@ void keepalive_schedule(struct peer *peer)
 	struct peer_mgr *mgr = peer->mgr;
 	uint64_t now = now_ms();
 
-	peer->keepalive_due_ms = keepalive_grid_next(now, peer->keepalive_ms);
+	peer->keepalive_due_ms = keepalive_grid_next(now, peer->keepalive_ms, 0);
 	if (!mgr->keepalive_next_ms || peer->keepalive_due_ms < mgr->keepalive_next_ms)
 		keepalive_rearm(mgr, now);
 }
@@ -144,7 +144,11 @@ void keepalive_tick_cb(evutil_socket_t fd, short what, void *arg)
 		if (p->dead || p->state != PEER_ESTABLISHED ||
 		    p->keepalive_due_ms > now + PEER_KEEPALIVE_SLACK_MS)
 			continue;
-		p->keepalive_due_ms = keepalive_grid_next(now, p->keepalive_ms);
+		/* Past the slack: the two clocks read apart may put a tick a
+		 * millisecond before its grid point, whose next point is then
+		 * the same one (every keepalive sent twice). */
+		p->keepalive_due_ms =
+		    keepalive_grid_next(now, p->keepalive_ms, PEER_KEEPALIVE_SLACK_MS);
 		peer_fsm(p, PEER_EV_KEEPALIVE_TIMER);
 	}
 	keepalive_rearm(mgr, now);

@@ -159,6 +159,34 @@ void conn_free(struct conn *conn)
 	free(conn);
 }
 
+/* A frame for a plain TCP connection with nothing queued goes straight
+ * to the socket; what the socket does not take (full, or an error the
+ * bufferevent then reports as the connection's) is queued as before.
+ * Queued, every frame made the bufferevent enable its write event and
+ * disable it once written: two epoll_ctl calls per frame, the most
+ * frequent system call of an idle agent (one keepalive per peer and
+ * second; tests/bench/README.md, the fourth step). */
+static int conn_write_direct(struct conn *conn, struct evbuffer *out, const NsaPeer__Envelope *env)
+{
+	struct evbuffer *frame = conn->mgr->scratch;
+	evutil_socket_t fd = bufferevent_getfd(conn->bev);
+	ssize_t sent;
+	size_t len;
+	int ret;
+
+	evbuffer_drain(frame, evbuffer_get_length(frame));
+	ret = wire_write(frame, env);
+	if (ret < 0)
+		return ret;
+	len = evbuffer_get_length(frame);
+	sent = send(fd, evbuffer_pullup(frame, -1), len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (sent > 0)
+		evbuffer_drain(frame, (size_t)sent);
+	if (sent < (ssize_t)len && evbuffer_add_buffer(out, frame) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
 int conn_send(struct conn *conn, const NsaPeer__Envelope *env)
 {
 	struct evbuffer *out;
@@ -169,7 +197,10 @@ int conn_send(struct conn *conn, const NsaPeer__Envelope *env)
 	out = bufferevent_get_output(conn->bev);
 	if (evbuffer_get_length(out) > PEER_MAX_OUTPUT)
 		return -ENOBUFS;
-	ret = wire_write(out, env);
+	if (!conn->tls && evbuffer_get_length(out) == 0 && bufferevent_getfd(conn->bev) >= 0)
+		ret = conn_write_direct(conn, out, env);
+	else
+		ret = wire_write(out, env);
 	if (ret < 0)
 		log_warn("cannot send to %s: %s", conn->remote, strerror(-ret));
 	return ret;
@@ -759,8 +790,9 @@ int peer_mgr_new(struct event_base *base, const struct peer_mgr_config *config,
 	mgr->pex_timer = evtimer_new(base, pex_batch_cb, mgr);
 	mgr->save_timer = evtimer_new(base, save_cb, mgr);
 	mgr->keepalive_timer = evtimer_new(base, keepalive_tick_cb, mgr);
+	mgr->scratch = evbuffer_new();
 	if (!mgr->reaper || !mgr->rde_ev || !mgr->rde_timer || !mgr->pex_timer ||
-	    !mgr->save_timer || !mgr->keepalive_timer)
+	    !mgr->save_timer || !mgr->keepalive_timer || !mgr->scratch)
 		fatal("out of memory creating peer manager events");
 	if (getrandom(&mgr->rng_seed, sizeof(mgr->rng_seed), 0) != sizeof(mgr->rng_seed))
 		mgr->rng_seed = (uint64_t)now_ms() ^ (uint64_t)getpid();
@@ -958,6 +990,8 @@ void peer_mgr_free(struct peer_mgr *mgr)
 		event_free(mgr->pex_timer);
 	if (mgr->keepalive_timer)
 		event_free(mgr->keepalive_timer);
+	if (mgr->scratch)
+		evbuffer_free(mgr->scratch);
 	if (mgr->save_timer) {
 		/* Pending peers are written even without peer_mgr_shutdown()
 		 * (a start that failed later); the state outlives us. */

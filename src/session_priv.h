@@ -19,6 +19,7 @@
 #include "nsagent/wire.h"
 
 struct bufferevent;
+struct evbuffer;
 
 #define PEER_MAX_PENDING 64
 /* A peer that does not read its socket is dropped rather than buffered for. */
@@ -204,6 +205,7 @@ struct peer_mgr {
 	struct event *save_timer;	      /* unsaved peers (peers_save_soon) */
 	struct event *keepalive_timer;	      /* every session's keepalives (keepalive_tick) */
 	uint64_t keepalive_next_ms;	      /* when it fires, 0: not armed */
+	struct evbuffer *scratch;	      /* a frame written straight (conn_send) */
 	struct prefix advertised;	      /* our subnet as last sent to peers */
 	bool advertised_set;
 	bool shutting_down;
