@@ -321,6 +321,28 @@ static void test_chain_of_three(void **st)
 	free_nodes(nodes, 3);
 }
 
+/* Random ids for the nodes of a chain. */
+static void chain_init(struct node *nodes, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t b;
+
+		assert_int_equal(getrandom(&b, 1, 0), 1);
+		node_init(&nodes[i], b);
+	}
+}
+
+/* Node i of a chain, at 127.0.0.(i+1):17470, seeded with node i-1. */
+static void chain_node_start(struct node *nodes, unsigned i)
+{
+	struct endpoint seed = {.addr = NA4(LOOP(i)), .port = 17470};
+	struct ph_config c;
+
+	nodes[i].ip = LOOP(i + 1);
+	config_for(&c, &nodes[i], i + 1, 17470, i ? &seed : NULL);
+	ph_start(&c, &ops, &nodes[i], &nodes[i].mgr);
+}
+
 /* A chain (node i seeded with node i-1 only, random ids) started in a
  * random order, some nodes a little later than others, so that parts of
  * it come up apart and meet, closes into a full mesh: nothing but the
@@ -333,12 +355,7 @@ static void test_chain_closes(void **st)
 	struct mesh m = {nodes, N_CHAIN};
 	bool closed;
 
-	for (unsigned i = 0; i < N_CHAIN; i++) {
-		uint8_t b;
-
-		assert_int_equal(getrandom(&b, 1, 0), 1);
-		node_init(&nodes[i], b);
-	}
+	chain_init(nodes, N_CHAIN);
 	unsigned order[N_CHAIN];
 	for (unsigned i = 0; i < N_CHAIN; i++)
 		order[i] = i;
@@ -353,14 +370,9 @@ static void test_chain_closes(void **st)
 		order[j] = t;
 	}
 	for (unsigned k = 0; k < N_CHAIN; k++) {
-		unsigned i = order[k];
-		struct endpoint seed = {.addr = NA4(LOOP(i)), .port = 17470};
-		struct ph_config c;
 		uint8_t b;
 
-		nodes[i].ip = LOOP(i + 1);
-		config_for(&c, &nodes[i], i + 1, 17470, i ? &seed : NULL);
-		ph_start(&c, &ops, &nodes[i], &nodes[i].mgr);
+		chain_node_start(nodes, order[k]);
 		assert_int_equal(getrandom(&b, 1, 0), 1);
 		if (b % 4 == 0)
 			ph_run_for(b % 40);
@@ -792,9 +804,16 @@ static void script_close(struct script *s)
 	evbuffer_free(s->in);
 }
 
+static void scripts_close(struct script *s, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		script_close(&s[i]);
+}
+
 /* The node under test at 127.0.0.1, scripts connect to it; no keepalive
  * nor hold expiry within a test, so only the exchange's messages come. */
-static void script_node_start(struct node *node, uint8_t first_byte, uint32_t keepalive_ms)
+static void script_node_start_hold(struct node *node, uint8_t first_byte, uint32_t keepalive_ms,
+				   uint32_t hold_ms)
 {
 	struct ph_config c;
 
@@ -803,8 +822,13 @@ static void script_node_start(struct node *node, uint8_t first_byte, uint32_t ke
 	ph_config_node(&c, node->id, 1, NULL, 0);
 	wire_rde(&c, node);
 	c.peer.keepalive_ms = keepalive_ms;
-	c.peer.hold_time_ms = 30000;
+	c.peer.hold_time_ms = hold_ms;
 	ph_start(&c, &ops, node, &node->mgr);
+}
+
+static void script_node_start(struct node *node, uint8_t first_byte, uint32_t keepalive_ms)
+{
+	script_node_start_hold(node, first_byte, keepalive_ms, 30000);
 }
 
 static void exchange_node_start(struct node *node, uint8_t first_byte)
@@ -872,10 +896,8 @@ static void test_exchange_incremental(void **st)
 	}
 	assert_int_equal(ph_established(node.mgr, NULL), 8);
 
-	for (unsigned i = 0; i < 4; i++)
-		script_close(&old[i]);
-	for (unsigned i = 0; i < 3; i++)
-		script_close(&burst[i]);
+	scripts_close(old, 4);
+	scripts_close(burst, 3);
 	script_close(&last);
 	free_nodes(&node, 1);
 }
@@ -1262,8 +1284,7 @@ static void test_exchange_summary(void **st)
 	peer_mgr_security_stats(node.mgr, &sec);
 	assert_int_equal(sec.pex_entries_sent, 1 + 2 + 1);
 
-	for (unsigned i = 0; i < 3; i++)
-		script_close(&members[i]);
+	scripts_close(members, 3);
 	script_close(&late);
 	free_nodes(&node, 1);
 }
@@ -1282,20 +1303,9 @@ static void test_exchange_linear(void **st)
 	struct mesh m = {nodes, N_CHAIN};
 	uint64_t total = 0, most = 0;
 
-	for (unsigned i = 0; i < N_CHAIN; i++) {
-		uint8_t b;
-
-		assert_int_equal(getrandom(&b, 1, 0), 1);
-		node_init(&nodes[i], b);
-	}
-	for (unsigned i = 0; i < N_CHAIN; i++) {
-		struct endpoint seed = {.addr = NA4(LOOP(i)), .port = 17470};
-		struct ph_config c;
-
-		nodes[i].ip = LOOP(i + 1);
-		config_for(&c, &nodes[i], i + 1, 17470, i ? &seed : NULL);
-		ph_start(&c, &ops, &nodes[i], &nodes[i].mgr);
-	}
+	chain_init(nodes, N_CHAIN);
+	for (unsigned i = 0; i < N_CHAIN; i++)
+		chain_node_start(nodes, i);
 	assert_true(ph_run_until(full_mesh, &m, 3 * DEADLINE_MS));
 	for (unsigned i = 0; i < N_CHAIN; i++) {
 		uint64_t got = stats_of(&nodes[i]).pex_entries_received;
@@ -1778,17 +1788,10 @@ static void test_hold_expires(void **st)
 	NsaPeer__Keepalive keepalive = NSA_PEER__KEEPALIVE__INIT;
 	struct node node;
 	struct script a;
-	struct ph_config c;
 	uint64_t last, gone;
 	bool eof = false;
 
-	node_init(&node, 0x5a);
-	node.ip = LOOP(1);
-	ph_config_node(&c, node.id, 1, NULL, 0);
-	wire_rde(&c, &node);
-	c.peer.keepalive_ms = 100;
-	c.peer.hold_time_ms = 300;
-	ph_start(&c, &ops, &node, &node.mgr);
+	script_node_start_hold(&node, 0x5a, 100, 300);
 	script_hello(&a, node.mgr, 20);
 	script_welcome_has_list(&a);
 	env.msg_case = NSA_PEER__ENVELOPE__MSG_KEEPALIVE;
