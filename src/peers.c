@@ -10,7 +10,10 @@
  * reached in PEER_LEARNED_MAX_FAILURES attempts is forgotten, so a
  * poisoned peer list cannot crowd out real nodes. Only unicast addresses
  * outside the cluster range are dialled (undialable). Peers are freed
- * from a deferred reaper, never inside their own callbacks. */
+ * from a deferred reaper, never inside their own callbacks. It also
+ * keeps the sessions' timers: one keepalive timer for all sessions, on
+ * the wall clock's grid of their interval, and each session's hold
+ * timer. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -14,7 +14,8 @@
  * peer's node IP must be the address its session comes from.
  *
  * After the handshake each side sends its advert, the peers it has
- * sessions with and end-of-adverts. Nothing here decides a route: a
+ * sessions with that the other end lacks (src/peers.c) and
+ * end-of-adverts. Nothing here decides a route: a
  * node's own advert (subnets, and its VTEP address and MAC when it runs a
  * VXLAN device), its end-of-adverts, its session going up or down are
  * events for the route decision engine (src/rde.c), run from the loop
