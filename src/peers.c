@@ -10,7 +10,10 @@
  * reached in PEER_LEARNED_MAX_FAILURES attempts is forgotten, so a
  * poisoned peer list cannot crowd out real nodes. Only unicast addresses
  * outside the cluster range are dialled (undialable). Peers are freed
- * from a deferred reaper, never inside their own callbacks. */
+ * from a deferred reaper, never inside their own callbacks. It also
+ * keeps the sessions' timers: one keepalive timer for all sessions, on
+ * the wall clock's grid of their interval, and each session's hold
+ * timer. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,31 +82,79 @@ static void hold_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	peer_fsm(arg, PEER_EV_HOLD_TIMER);
+	hold_check(arg);
 }
 
-/* One session's keepalive is due: every other session whose keepalive
- * falls due within half its interval is sent its own now, and its timer
- * starts over. Sessions come up at scattered moments, so each had a
- * wakeup of its own every interval (63 a second with 63 peers, most of
- * an idle agent's CPU); this way their keepalives converge on a few
- * wakeups, and none is sent later than its interval. */
-static void keepalive_cb(evutil_socket_t fd, short what, void *arg)
+/* The first moment more than after_ms after now_mono (CLOCK_MONOTONIC
+ * ms) at which the wall clock is a whole multiple of interval_ms. Every node of a cluster
+ * (clocks kept by NTP, or one clock in the lab) sends its keepalives at
+ * those moments, so a node's peers' keepalives arrive together and one
+ * wakeup reads many: with 31 peers an idle agent woke 30 times a second
+ * to read them one by one (tests/bench/README.md, the fourth step). */
+static uint64_t keepalive_grid_next(uint64_t now_mono, uint32_t interval_ms, uint32_t after_ms)
 {
-	struct peer *fired = arg, *p;
+	struct timespec ts;
+	uint64_t real;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	real = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 + after_ms;
+	return now_mono + after_ms + interval_ms - real % interval_ms;
+}
+
+/* The one keepalive timer at the earliest session's next keepalive. */
+static void keepalive_rearm(struct peer_mgr *mgr, uint64_t now)
+{
+	uint64_t next = UINT64_MAX;
+	struct peer *p;
+
+	TAILQ_FOREACH(p, &mgr->peers, entry)
+	if (!p->dead && p->state == PEER_ESTABLISHED && p->keepalive_due_ms < next)
+		next = p->keepalive_due_ms;
+	mgr->keepalive_next_ms = 0;
+	evtimer_del(mgr->keepalive_timer);
+	if (next == UINT64_MAX)
+		return;
+	mgr->keepalive_next_ms = next;
+	timer_arm(mgr->keepalive_timer, next > now ? next - now : 0);
+}
+
+/* The first keepalive of a session is due at the next point of its grid,
+ * sooner than its interval (never later). */
+void keepalive_schedule(struct peer *peer)
+{
+	struct peer_mgr *mgr = peer->mgr;
 	uint64_t now = now_ms();
+
+	peer->keepalive_due_ms = keepalive_grid_next(now, peer->keepalive_ms, 0);
+	if (!mgr->keepalive_next_ms || peer->keepalive_due_ms < mgr->keepalive_next_ms)
+		keepalive_rearm(mgr, now);
+}
+
+/* Every session whose keepalive is due gets it (the FSM's event), and its
+ * next one is due at the next point of its grid: at most its interval
+ * later. One timer for all sessions: they share the grid, so an idle
+ * agent wakes once per interval to send, however many peers it has. */
+void keepalive_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct peer_mgr *mgr = arg;
+	uint64_t now = now_ms();
+	struct peer *p;
 
 	(void)fd;
 	(void)what;
-	peer_fsm(fired, PEER_EV_KEEPALIVE_TIMER);
-	TAILQ_FOREACH(p, &fired->mgr->peers, entry)
+	TAILQ_FOREACH(p, &mgr->peers, entry)
 	{
-		if (p == fired || p->dead || p->state != PEER_ESTABLISHED ||
-		    p->keepalive_due_ms > now + p->keepalive_ms / 2)
+		if (p->dead || p->state != PEER_ESTABLISHED ||
+		    p->keepalive_due_ms > now + PEER_KEEPALIVE_SLACK_MS)
 			continue;
-		timer_arm(p->keepalive_timer, p->keepalive_ms);
+		/* Past the slack: the two clocks read apart may put a tick a
+		 * millisecond before its grid point, whose next point is then
+		 * the same one (every keepalive sent twice). */
+		p->keepalive_due_ms =
+		    keepalive_grid_next(now, p->keepalive_ms, PEER_KEEPALIVE_SLACK_MS);
 		peer_fsm(p, PEER_EV_KEEPALIVE_TIMER);
 	}
+	keepalive_rearm(mgr, now);
 }
 
 static bool is_self_endpoint(const struct peer_mgr *mgr, const struct nodeaddr *addr, uint16_t port)
@@ -194,9 +245,7 @@ struct peer *peer_new(struct peer_mgr *mgr, const struct endpoint *endpoint, boo
 	peer->retry_timer = evtimer_new(mgr->base, retry_cb, peer);
 	peer->handshake_timer = evtimer_new(mgr->base, handshake_cb, peer);
 	peer->hold_timer = evtimer_new(mgr->base, hold_cb, peer);
-	peer->keepalive_timer = event_new(mgr->base, -1, EV_PERSIST, keepalive_cb, peer);
-	if (!peer->retry_timer || !peer->handshake_timer || !peer->hold_timer ||
-	    !peer->keepalive_timer)
+	if (!peer->retry_timer || !peer->handshake_timer || !peer->hold_timer)
 		fatal("out of memory creating peer timers");
 	TAILQ_INSERT_TAIL(&mgr->peers, peer, entry);
 	mgr->n_peers++;
@@ -214,7 +263,6 @@ void peer_free(struct peer *peer)
 	event_free(peer->retry_timer);
 	event_free(peer->handshake_timer);
 	event_free(peer->hold_timer);
-	event_free(peer->keepalive_timer);
 	free(peer);
 }
 
@@ -264,6 +312,7 @@ void peer_delete(struct peer *peer)
 /* What a peer list carries (send_peer_list). */
 enum pex_list {
 	PEX_FULL,     /* every established peer: a node on its first session */
+	PEX_MISSING,  /* the established peers its hello's known_ids lack */
 	PEX_ADOPTEES, /* our adoptees: a node that is in the cluster already */
 	PEX_NEWS,     /* the sessions that came up since the last list */
 };
@@ -275,12 +324,14 @@ enum pex_list {
  * our adoptees: it learnt the cluster from our list, and we introduce it
  * to whoever comes later. */
 static bool pex_wanted(const struct peer *to, const struct peer *p, enum pex_list what,
-		       uint64_t since)
+		       uint64_t since, const uint64_t *skip)
 {
-	if (p == to || p->dead || p->state != PEER_ESTABLISHED || slot_test(to->knows, p->slot))
+	if (p == to || p->dead || p->state != PEER_ESTABLISHED || slot_test(to->knows, p->slot) ||
+	    (skip && slot_test(skip, p->slot)))
 		return false;
 	switch (what) {
 	case PEX_FULL:
+	case PEX_MISSING:
 		return true;
 	case PEX_ADOPTEES:
 		return p->adopted;
@@ -295,7 +346,8 @@ static bool pex_wanted(const struct peer *to, const struct peer *p, enum pex_lis
  * most it may hold: a 1-entry list used to clear 26 KB (PEER_MAX_PEERS
  * entries, three arrays), which was half of an agent's instructions in a
  * 64-host convergence (tests/bench/README.md). */
-static void send_peer_list(struct peer *to, enum pex_list what, uint64_t since)
+static void send_peer_list(struct peer *to, enum pex_list what, uint64_t since,
+			   const uint64_t *skip)
 {
 	struct peer_mgr *mgr = to->mgr;
 	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
@@ -311,7 +363,7 @@ static void send_peer_list(struct peer *to, enum pex_list what, uint64_t since)
 	{
 		struct rde_peer_view view;
 
-		if (!pex_wanted(to, p, what, since))
+		if (!pex_wanted(to, p, what, since, skip))
 			continue;
 		if (n == cap)
 			break;
@@ -331,6 +383,7 @@ static void send_peer_list(struct peer *to, enum pex_list what, uint64_t since)
 		slot_set(to->knows, p->slot);
 		n++;
 	}
+	mgr->stats.pex_entries_sent += n;
 	if (n || what == PEX_FULL) {
 		list.peers = ptrs;
 		list.n_peers = n;
@@ -386,10 +439,96 @@ static bool first_session(struct peer *peer)
 	return peer->conn->hello.known_peers <= 1;
 }
 
-/* A session came up. Who tells whom, so that a node joining a cluster
- * costs each existing node O(1) entries, not O(1) per session (every
- * session that came up used to be told to every session that did not
- * know it: a node of a growing cluster sent O(N) entries per newcomer):
+uint32_t pex_short_id(const uint8_t id[NODE_ID_LEN])
+{
+	return (uint32_t)id[0] << 24 | (uint32_t)id[1] << 16 | (uint32_t)id[2] << 8 | id[3];
+}
+
+int pex_cmp_id(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+unsigned pex_known_ids(struct peer_mgr *mgr, uint32_t *ids)
+{
+	struct peer *p;
+	unsigned n = 0;
+
+	ids[n++] = pex_short_id(mgr->config.node_id);
+	TAILQ_FOREACH(p, &mgr->peers, entry)
+	if (!p->dead && p->id_known && n < PEER_MAX_PEERS + 1)
+		ids[n++] = pex_short_id(p->node_id);
+	qsort(ids, n, sizeof(*ids), pex_cmp_id);
+	return n;
+}
+
+/* What its hello's known_ids say it knows, as peer->knows. A short id is
+ * 32 bits: two nodes of one cluster sharing one (about 2^-18 for 256
+ * nodes) would cost one introduction, which the other's own dials
+ * still make. */
+static void knows_from_summary(struct peer *peer)
+{
+	const struct hello_info *h = &peer->conn->hello;
+	struct peer *p;
+
+	TAILQ_FOREACH(p, &peer->mgr->peers, entry)
+	{
+		uint32_t id;
+
+		if (p->dead || !p->id_known)
+			continue;
+		id = pex_short_id(p->node_id);
+		if (bsearch(&id, h->known_ids, h->n_known_ids, sizeof(id), pex_cmp_id))
+			slot_set(peer->knows, p->slot);
+	}
+}
+
+/* The peers whose introduction to `peer` another node makes: those known
+ * to a session of ours with a lower node id than ours that `peer` knows
+ * (its known_ids). That node will have sessions with both (each dials
+ * whom it knows), so when the later of them comes up there it tells the
+ * other of the pair, or hands the pair on to a lower id in the same way:
+ * ids fall, so some node tells. A node that dials many peers at once
+ * (all it heard of in a list) says hello to each with the same known_ids,
+ * and without this each of them told it of the same nodes: at 24 nodes
+ * a node heard of each other about twice, at 48 four times. */
+static void pex_delegated(const struct peer *peer, uint64_t delegated[PEER_SLOT_WORDS])
+{
+	const struct hello_info *h = &peer->conn->hello;
+	struct peer_mgr *mgr = peer->mgr;
+	struct peer *v;
+
+	memset(delegated, 0, PEER_SLOT_WORDS * sizeof(*delegated));
+	TAILQ_FOREACH(v, &mgr->peers, entry)
+	{
+		uint32_t id;
+
+		if (v == peer || v->dead || v->state != PEER_ESTABLISHED || !v->summary ||
+		    node_id_cmp(v->node_id, mgr->config.node_id) > 0)
+			continue;
+		id = pex_short_id(v->node_id);
+		if (!bsearch(&id, h->known_ids, h->n_known_ids, sizeof(id), pex_cmp_id))
+			continue;
+		for (unsigned w = 0; w < PEER_SLOT_WORDS; w++)
+			delegated[w] |= v->knows[w];
+	}
+}
+
+/* A session came up. With a peer whose hello listed the nodes it knew
+ * (known_ids), the whole exchange is one list at that moment: the
+ * established peers it lacks. It is relayed to nobody, and hears no news
+ * later: of any two sessions here, the one that comes up later is told
+ * of the other's node when it lacks it, and dials it (a pair of our
+ * sessions is introduced once, by whichever comes later), so the mesh
+ * closes with each node hearing of each other about once. Relaying every
+ * new session to every session that did not know it, as below for older
+ * peers, cost a node O(N) entries per node in a chain that starts from
+ * nothing (10.6 KB at 32 hosts, 2.5 KB at 16: tests/bench/README.md).
+ *
+ * An older peer (no known_ids) is told as before, and so that a cluster
+ * of both kinds closes, every session is still classed for it:
  * - a node on its first session is our adoptee: it gets the whole list
  *   at once, and every session hears of it in the next batch. It dials
  *   every peer in the list, and they know it: no one else relays it.
@@ -411,18 +550,27 @@ void pex_session_up(struct peer *peer)
 	memset(peer->knows, 0, sizeof(peer->knows));
 	peer->adopted = first;
 	peer->relay_all = first || !same;
-	if (same)
+	peer->summary = peer->conn->hello.n_known_ids != 0;
+	if (peer->summary) {
+		uint64_t delegated[PEER_SLOT_WORDS];
+
+		knows_from_summary(peer);
+		pex_delegated(peer, delegated);
+		send_peer_list(peer, PEX_MISSING, 0, delegated);
+	} else if (same) {
 		peer->pex_sent = mgr->pex_seq;
-	else
-		send_peer_list(peer, first ? PEX_FULL : PEX_ADOPTEES, 0);
+	} else {
+		send_peer_list(peer, first ? PEX_FULL : PEX_ADOPTEES, 0, NULL);
+	}
 	if (!evtimer_pending(mgr->pex_timer, NULL))
 		timer_arm(mgr->pex_timer, PEER_PEX_BATCH_MS);
 }
 
-/* The batch: every session gets one list of the news since the last list
- * it got (pex_wanted), so a burst of k newcomers costs each existing
- * session one message of k entries, not k messages (nor a full list);
- * nothing at all when it has heard of them already. */
+/* The batch: every older session gets one list of the news since the
+ * last list it got (pex_wanted), so a burst of k newcomers costs each
+ * existing session one message of k entries, not k messages (nor a full
+ * list); nothing at all when it has heard of them already. A session
+ * with known_ids got all it needs when it came up (pex_session_up). */
 void pex_batch_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct peer_mgr *mgr = arg;
@@ -431,8 +579,8 @@ void pex_batch_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	TAILQ_FOREACH(p, &mgr->peers, entry)
-	if (!p->dead && p->state == PEER_ESTABLISHED && p->pex_sent < mgr->pex_seq)
-		send_peer_list(p, PEX_NEWS, p->pex_sent);
+	if (!p->dead && p->state == PEER_ESTABLISHED && !p->summary && p->pex_sent < mgr->pex_seq)
+		send_peer_list(p, PEX_NEWS, p->pex_sent, NULL);
 }
 
 /* Rule: the agent dials, and takes as a node IP (a next hop), only a
@@ -475,11 +623,14 @@ const char *undialable(const struct peer_mgr *mgr, const struct nodeaddr *addr)
  * whose connection the rule keeps (incoming_wins), dials at once; the
  * other waits PEER_YIELD_DIAL_MS for it and dials only if it has not
  * come, so a node that never heard of us is still reached. */
-static void start_learned(struct peer *p)
+static void start_learned(struct peer *p, const struct peer *from)
 {
 	struct peer_mgr *mgr = p->mgr;
 
-	if (node_id_cmp(mgr->config.node_id, p->node_id) > 0) {
+	/* A list on a session with known_ids told us alone (pex_session_up):
+	 * the other node was not told of us, so waiting for it is waiting
+	 * PEER_YIELD_DIAL_MS for nothing. */
+	if (from->summary || node_id_cmp(mgr->config.node_id, p->node_id) > 0) {
 		peer_fsm(p, PEER_EV_START);
 		return;
 	}
@@ -495,6 +646,7 @@ void learn_peers(struct peer *from, const NsaPeer__PeerList *list)
 	char from_name[64] = "";
 	unsigned refused = 0, undialable_n = 0;
 
+	mgr->stats.pex_entries_received += list->n_peers;
 	for (size_t i = 0; i < list->n_peers && i < PEER_MAX_PEERS; i++) {
 		const NsaPeer__PeerInfo *info = list->peers[i];
 		const char *problem;
@@ -539,7 +691,7 @@ void learn_peers(struct peer *from, const NsaPeer__PeerList *list)
 			p->learned = true;
 			log_info("learned peer %s from %s", addr_format_endpoint(&ep, buf),
 				 from->conn ? from->conn->remote : "?");
-			start_learned(p);
+			start_learned(p, from);
 		}
 		/* It knows that one, so we need not tell it. */
 		slot_set(from->knows, p->slot);

@@ -58,6 +58,9 @@
 
 /* Replies read per readable event, so a flood cannot hold the loop. */
 #define PROBE_READ_BURST 64
+/* A round timer that fires this close before its grid point (the wall
+ * clock read apart from the loop's) is taken for the point itself. */
+#define PROBE_GRID_SLACK_MS 5
 #define PROBE_ICMP_HEADER_LEN 8
 #define PROBE_MIN_IP_HEADER_LEN 20
 
@@ -573,30 +576,54 @@ out:
 	return 0;
 }
 
+/* A round's echoes go out in one sendmmsg call, not a sendto each: the
+ * round is the one moment every peer is probed, and a call per peer was
+ * a third of an idle agent's system calls (31 peers, both families,
+ * every 2 s; tests/bench/README.md, the fourth step). A datagram the
+ * kernel refuses (no route, a firewall) is skipped and the rest sent;
+ * it is a loss like any other, counted at the next round. */
 static void send_probes(struct probe *p)
 {
-	unsigned n = probe_table_count(p->table);
+	unsigned n = probe_table_count(p->table), done = 0;
 	struct probe_send *sends = xcalloc(n ? n : 1, sizeof(*sends));
+	struct sockaddr_storage *to = xcalloc(n ? n : 1, sizeof(*to));
+	uint8_t(*bufs)[PROBE_ECHO_LEN] = xcalloc(n ? n : 1, sizeof(*bufs));
+	struct iovec *iov = xcalloc(n ? n : 1, sizeof(*iov));
+	struct mmsghdr *msgs = xcalloc(n ? n : 1, sizeof(*msgs));
 
 	n = probe_table_round(p->table, now_us(), sends, n);
 	for (unsigned i = 0; i < n; i++) {
-		struct sockaddr_storage to;
-		socklen_t to_len = sockaddr_of(p->family, sends[i].addr, &sends[i].addr6, &to);
-		uint8_t buf[PROBE_ECHO_LEN];
-		size_t len = p->family == AF_INET6
-				 ? probe_echo6_build(buf, sizeof(buf), p->ident, sends[i].seq)
-				 : probe_echo_build(buf, sizeof(buf), p->ident, sends[i].seq);
+		iov[i].iov_base = bufs[i];
+		iov[i].iov_len =
+		    p->family == AF_INET6
+			? probe_echo6_build(bufs[i], PROBE_ECHO_LEN, p->ident, sends[i].seq)
+			: probe_echo_build(bufs[i], PROBE_ECHO_LEN, p->ident, sends[i].seq);
+		msgs[i].msg_hdr.msg_name = &to[i];
+		msgs[i].msg_hdr.msg_namelen =
+		    sockaddr_of(p->family, sends[i].addr, &sends[i].addr6, &to[i]);
+		msgs[i].msg_hdr.msg_iov = &iov[i];
+		msgs[i].msg_hdr.msg_iovlen = 1;
+	}
+	while (done < n) {
+		int sent = sendmmsg(p->fd, msgs + done, n - done, 0);
 		char a[ADDR6_STRLEN];
 
-		/* A send that fails (no route, dropped by a firewall) is a loss
-		 * like any other: the next round counts it. */
-		if (sendto(p->fd, buf, len, 0, (struct sockaddr *)&to, to_len) < 0)
-			log_debug("probe to %s not sent: %s",
-				  format_target(sends[i].addr, &sends[i].addr6, a),
-				  strerror(errno));
+		if (sent > 0) {
+			done += (unsigned)sent;
+			continue;
+		}
+		log_debug("probe to %s not sent: %s",
+			  format_target(sends[done].addr, &sends[done].addr6, a), strerror(errno));
+		done++;
 	}
+	free(msgs);
+	free(iov);
+	free(bufs);
+	free(to);
 	free(sends);
 }
+
+static void arm_timer(struct probe *p);
 
 static void on_round(evutil_socket_t fd, short what, void *arg)
 {
@@ -607,6 +634,7 @@ static void on_round(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	arm_timer(p);
 	n = p->targets(p->arg, p->family, &source, &targets);
 	if (memcmp(&source, &p->source, sizeof(source)) != 0) {
 		close_socket(p);
@@ -622,11 +650,26 @@ static void on_round(evutil_socket_t fd, short what, void *arg)
 		send_probes(p);
 }
 
+/* The next round is when the wall clock is next a whole multiple of the
+ * interval, the moments the session's keepalives go out at (src/peers.c
+ * keepalive_grid_next): a round shares the wakeup of a keepalive tick,
+ * both families' rounds share one, and every node probes at the same
+ * moments, so the replies arrive together. A round still comes once per
+ * interval. */
 static void arm_timer(struct probe *p)
 {
-	struct timeval tv = {.tv_sec = p->interval_ms / 1000,
-			     .tv_usec = (suseconds_t)(p->interval_ms % 1000) * 1000};
+	struct timespec ts;
+	uint64_t real, wait;
+	struct timeval tv;
 
+	clock_gettime(CLOCK_REALTIME, &ts);
+	real = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	wait = p->interval_ms - real % p->interval_ms;
+	/* The timer fired a millisecond before its point: the next one. */
+	if (wait < PROBE_GRID_SLACK_MS)
+		wait += p->interval_ms;
+	tv.tv_sec = (time_t)(wait / 1000);
+	tv.tv_usec = (suseconds_t)(wait % 1000) * 1000;
 	if (event_add(p->timer, &tv) < 0)
 		fatal("cannot arm the probe timer");
 }
@@ -646,7 +689,7 @@ int probe_new(struct event_base *base, int family, uint32_t interval_ms, probe_t
 	p->arg = arg;
 	p->fd = -1;
 	p->table = probe_table_new(on_change, p);
-	p->timer = event_new(base, -1, EV_PERSIST, on_round, p);
+	p->timer = evtimer_new(base, on_round, p);
 	if (!p->timer)
 		fatal("out of memory");
 	arm_timer(p);

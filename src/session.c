@@ -159,6 +159,34 @@ void conn_free(struct conn *conn)
 	free(conn);
 }
 
+/* A frame for a plain TCP connection with nothing queued goes straight
+ * to the socket; what the socket does not take (full, or an error the
+ * bufferevent then reports as the connection's) is queued as before.
+ * Queued, every frame made the bufferevent enable its write event and
+ * disable it once written: two epoll_ctl calls per frame, the most
+ * frequent system call of an idle agent (one keepalive per peer and
+ * second; tests/bench/README.md, the fourth step). */
+static int conn_write_direct(struct conn *conn, struct evbuffer *out, const NsaPeer__Envelope *env)
+{
+	struct evbuffer *frame = conn->mgr->scratch;
+	evutil_socket_t fd = bufferevent_getfd(conn->bev);
+	ssize_t sent;
+	size_t len;
+	int ret;
+
+	evbuffer_drain(frame, evbuffer_get_length(frame));
+	ret = wire_write(frame, env);
+	if (ret < 0)
+		return ret;
+	len = evbuffer_get_length(frame);
+	sent = send(fd, evbuffer_pullup(frame, -1), len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (sent > 0)
+		evbuffer_drain(frame, (size_t)sent);
+	if (sent < (ssize_t)len && evbuffer_add_buffer(out, frame) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
 int conn_send(struct conn *conn, const NsaPeer__Envelope *env)
 {
 	struct evbuffer *out;
@@ -169,7 +197,10 @@ int conn_send(struct conn *conn, const NsaPeer__Envelope *env)
 	out = bufferevent_get_output(conn->bev);
 	if (evbuffer_get_length(out) > PEER_MAX_OUTPUT)
 		return -ENOBUFS;
-	ret = wire_write(out, env);
+	if (!conn->tls && evbuffer_get_length(out) == 0 && bufferevent_getfd(conn->bev) >= 0)
+		ret = conn_write_direct(conn, out, env);
+	else
+		ret = wire_write(out, env);
 	if (ret < 0)
 		log_warn("cannot send to %s: %s", conn->remote, strerror(-ret));
 	return ret;
@@ -181,6 +212,7 @@ void send_hello(struct conn *conn)
 	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
 	NsaPeer__Hello hello = NSA_PEER__HELLO__INIT;
 	uint8_t digest[NODE_ID_LEN];
+	uint32_t ids[PEER_MAX_PEERS + 1];
 
 	hello.version = PEER_PROTOCOL_VERSION;
 	hello.node_id.data = mgr->config.node_id;
@@ -193,6 +225,8 @@ void send_hello(struct conn *conn)
 	hello.known_peers = pex_digest(mgr, digest);
 	hello.known_digest.data = digest;
 	hello.known_digest.len = NODE_ID_LEN;
+	hello.n_known_ids = pex_known_ids(mgr, ids);
+	hello.known_ids = ids;
 	env.msg_case = NSA_PEER__ENVELOPE__MSG_HELLO;
 	env.hello = &hello;
 	conn_send(conn, &env);
@@ -621,7 +655,7 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 					peer_fsm(peer, PEER_EV_PROTOCOL_ERROR);
 				}
 			} else if (peer->state == PEER_ESTABLISHED) {
-				timer_arm(peer->hold_timer, peer->hold_ms);
+				/* hold_timer follows last_heard_ms (hold_check) */
 				handle_message(peer, env);
 			}
 		}
@@ -755,7 +789,10 @@ int peer_mgr_new(struct event_base *base, const struct peer_mgr_config *config,
 	mgr->rde_timer = evtimer_new(base, session_rde_cb, mgr);
 	mgr->pex_timer = evtimer_new(base, pex_batch_cb, mgr);
 	mgr->save_timer = evtimer_new(base, save_cb, mgr);
-	if (!mgr->reaper || !mgr->rde_ev || !mgr->rde_timer || !mgr->pex_timer || !mgr->save_timer)
+	mgr->keepalive_timer = evtimer_new(base, keepalive_tick_cb, mgr);
+	mgr->scratch = evbuffer_new();
+	if (!mgr->reaper || !mgr->rde_ev || !mgr->rde_timer || !mgr->pex_timer ||
+	    !mgr->save_timer || !mgr->keepalive_timer || !mgr->scratch)
 		fatal("out of memory creating peer manager events");
 	if (getrandom(&mgr->rng_seed, sizeof(mgr->rng_seed), 0) != sizeof(mgr->rng_seed))
 		mgr->rng_seed = (uint64_t)now_ms() ^ (uint64_t)getpid();
@@ -875,10 +912,10 @@ static void flush_tls(struct peer_mgr *mgr, uint64_t deadline)
 	TAILQ_FOREACH(p, &mgr->peers, entry)
 	{
 		evtimer_del(p->hold_timer);
-		evtimer_del(p->keepalive_timer);
 		evtimer_del(p->retry_timer);
 		evtimer_del(p->handshake_timer);
 	}
+	evtimer_del(mgr->keepalive_timer);
 	while (tls_output_pending(mgr) && now_ms() < deadline) {
 		struct timeval tick = {0, 10000};
 
@@ -914,6 +951,7 @@ void peer_mgr_shutdown(struct peer_mgr *mgr, enum peer_goodbye reason)
 		conn_close(conn);
 	evtimer_del(mgr->rde_timer);
 	evtimer_del(mgr->pex_timer);
+	evtimer_del(mgr->keepalive_timer);
 	event_del(mgr->rde_ev);
 	/* The goodbyes above may have removed peers; nothing is left unsaved
 	 * by a clean exit. */
@@ -950,6 +988,10 @@ void peer_mgr_free(struct peer_mgr *mgr)
 		event_free(mgr->rde_timer);
 	if (mgr->pex_timer)
 		event_free(mgr->pex_timer);
+	if (mgr->keepalive_timer)
+		event_free(mgr->keepalive_timer);
+	if (mgr->scratch)
+		evbuffer_free(mgr->scratch);
 	if (mgr->save_timer) {
 		/* Pending peers are written even without peer_mgr_shutdown()
 		 * (a start that failed later); the state outlives us. */

@@ -14,7 +14,8 @@
  * peer's node IP must be the address its session comes from.
  *
  * After the handshake each side sends its advert, the peers it has
- * sessions with and end-of-adverts. Nothing here decides a route: a
+ * sessions with that the other end lacks (src/peers.c) and
+ * end-of-adverts. Nothing here decides a route: a
  * node's own advert (subnets, and its VTEP address and MAC when it runs a
  * VXLAN device), its end-of-adverts, its session going up or down are
  * events for the route decision engine (src/rde.c), run from the loop
@@ -26,6 +27,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <event2/buffer.h>
@@ -278,6 +280,19 @@ static bool hello_check(struct peer_mgr *mgr, struct conn *conn, const NsaPeer__
 	info->known_peers = hello->known_digest.len == NODE_ID_LEN ? hello->known_peers : 0;
 	if (info->known_peers)
 		memcpy(info->known_digest, hello->known_digest.data, NODE_ID_LEN);
+	/* More than a table can hold is not a list of what it knows: the
+	 * hello stands, and the peer is told as an older agent would be. */
+	info->n_known_ids = 0;
+	if (hello->n_known_ids > PEER_MAX_PEERS + 1) {
+		mgr->stats.frames_malformed++;
+		log_warn("%s: hello lists %zu known nodes (at most %u): ignored", conn->remote,
+			 hello->n_known_ids, PEER_MAX_PEERS + 1);
+	} else if (hello->n_known_ids) {
+		info->n_known_ids = (uint32_t)hello->n_known_ids;
+		memcpy(info->known_ids, hello->known_ids,
+		       hello->n_known_ids * sizeof(*info->known_ids));
+		qsort(info->known_ids, info->n_known_ids, sizeof(*info->known_ids), pex_cmp_id);
+	}
 	node_id_format(info->node_id, id);
 	nodeaddr_format(&info->node_ip, ip);
 	if (node_id_cmp(info->node_id, mgr->config.node_id) == 0) {
@@ -612,9 +627,9 @@ static void enter_established(struct peer *peer)
 		peer->keepalive_ms = peer->hold_ms / 3 ? peer->hold_ms / 3 : 1;
 	peer->established_ms = now_ms();
 	peer->last_heard_ms = peer->established_ms;
+	peer->hold_armed_ms = peer->last_heard_ms;
 	timer_arm(peer->hold_timer, peer->hold_ms);
-	timer_arm(peer->keepalive_timer, peer->keepalive_ms);
-	peer->keepalive_due_ms = peer->established_ms + peer->keepalive_ms;
+	keepalive_schedule(peer);
 	rde_session_up(mgr->rde, peer->node_id, peer->established_ms);
 	if (mgr->config.state) {
 		state_add_peer(mgr->config.state, &peer->endpoint);
@@ -640,7 +655,6 @@ static void change_state(struct peer *peer, enum peer_state next, enum peer_even
 
 	if (prev == PEER_ESTABLISHED && next != PEER_ESTABLISHED) {
 		evtimer_del(peer->hold_timer);
-		evtimer_del(peer->keepalive_timer);
 		peer->established_ms = 0;
 	}
 	if (next != PEER_OPENSENT && next != PEER_CONNECT)
@@ -814,14 +828,13 @@ static void established_leave(struct peer *peer, enum peer_event event)
 		peer_delete(peer);
 }
 
-/* The timer's event (peers.c keepalive_cb), also posted early to the
- * sessions it gathers. */
+/* The keepalive tick's event (peers.c keepalive_tick_cb), which has
+ * already set when the next one is due. */
 static void send_keepalive(struct peer *peer)
 {
 	struct evbuffer *out;
 	char name[64];
 
-	peer->keepalive_due_ms = now_ms() + peer->keepalive_ms;
 	send_simple(peer->conn, NSA_PEER__ENVELOPE__MSG_KEEPALIVE);
 	out = bufferevent_get_output(peer->conn->bev);
 	if (out && evbuffer_get_length(out) > PEER_MAX_OUTPUT) {
@@ -873,6 +886,24 @@ static void fsm_established(struct peer *peer, enum peer_event event)
 	default:
 		break;
 	}
+}
+
+/* The hold timer is armed when the session comes up and not again for
+ * every message: a message only sets last_heard_ms (conn_read_cb), and
+ * when the timer fires it is put off by the time heard since it was
+ * armed. The session still goes down exactly hold_ms after the last
+ * message, and an idle session's keepalive costs no timer operation. */
+void hold_check(struct peer *peer)
+{
+	uint64_t now = now_ms();
+
+	if (peer->state == PEER_ESTABLISHED && peer->last_heard_ms > peer->hold_armed_ms &&
+	    now < peer->last_heard_ms + peer->hold_ms) {
+		peer->hold_armed_ms = peer->last_heard_ms;
+		timer_arm(peer->hold_timer, peer->last_heard_ms + peer->hold_ms - now);
+		return;
+	}
+	peer_fsm(peer, PEER_EV_HOLD_TIMER);
 }
 
 /* The one function that takes a peer's events (STYLE.md 3). */

@@ -19,6 +19,7 @@
 #include "nsagent/wire.h"
 
 struct bufferevent;
+struct evbuffer;
 
 #define PEER_MAX_PENDING 64
 /* A peer that does not read its socket is dropped rather than buffered for. */
@@ -40,6 +41,9 @@ struct bufferevent;
 /* Peer exchange: sessions that come up within this time of each other
  * are told to the existing sessions in one list (pex_batch_cb). */
 #define PEER_PEX_BATCH_MS 20
+/* A keepalive due this soon after the timer's moment is sent with the
+ * others (the timer may fire a little early or late of a grid point). */
+#define PEER_KEEPALIVE_SLACK_MS 5
 /* Learned and departed peers are saved at most this long after the
  * change, all together (peers_save_soon); a crash loses at most the peers
  * learned in that time, which peer exchange gives back. */
@@ -78,6 +82,10 @@ struct hello_info {
 	/* The node ids it knew (pex_digest); known_peers 0: not said. */
 	uint32_t known_peers;
 	uint8_t known_digest[NODE_ID_LEN];
+	/* The short ids it knew (hello known_ids, sorted; pex_short_id);
+	 * n_known_ids 0: not said (an older agent). */
+	uint32_t n_known_ids;
+	uint32_t known_ids[PEER_MAX_PEERS + 1];
 };
 
 struct conn {
@@ -120,7 +128,6 @@ struct peer {
 	struct event *retry_timer;
 	struct event *handshake_timer;
 	struct event *hold_timer;
-	struct event *keepalive_timer;
 	uint32_t hold_ms;
 	uint32_t keepalive_ms;
 	struct nodeaddr node_ip;
@@ -129,7 +136,8 @@ struct peer {
 	unsigned refused_tries; /* quick redials since the last session */
 	uint64_t established_ms;
 	uint64_t last_heard_ms;
-	uint64_t keepalive_due_ms; /* when keepalive_timer fires next */
+	uint64_t keepalive_due_ms; /* its next keepalive (mgr->keepalive_timer) */
+	uint64_t hold_armed_ms;	   /* last_heard_ms when hold_timer was armed */
 	/* Peer exchange: pex_seq stamps when this session came up (0: never,
 	 * it is not news); pex_sent is mgr->pex_seq as of the last list this
 	 * session got, so it is sent only what is newer. */
@@ -147,6 +155,9 @@ struct peer {
 	 * relay_all, its news goes to every session, not only our adoptees. */
 	bool adopted;
 	bool relay_all;
+	/* Its hello listed the nodes it knew (known_ids): it was sent those
+	 * it lacked when the session came up, and is sent no news after. */
+	bool summary;
 	bool ever_established;
 	unsigned failures; /* attempts since the last session */
 };
@@ -192,6 +203,9 @@ struct peer_mgr {
 	struct event *pex_timer;	      /* the batch of news for existing sessions */
 	uint64_t slots_used[PEER_SLOT_WORDS]; /* peer->slot of the live peers */
 	struct event *save_timer;	      /* unsaved peers (peers_save_soon) */
+	struct event *keepalive_timer;	      /* every session's keepalives (keepalive_tick) */
+	uint64_t keepalive_next_ms;	      /* when it fires, 0: not armed */
+	struct evbuffer *scratch;	      /* a frame written straight (conn_send) */
 	struct prefix advertised;	      /* our subnet as last sent to peers */
 	bool advertised_set;
 	bool shutting_down;
@@ -242,6 +256,8 @@ void inbound_hello(struct conn *conn, const NsaPeer__Hello *hello);
 void outbound_hello(struct peer *peer, const NsaPeer__Hello *hello);
 void handle_message(struct peer *peer, const NsaPeer__Envelope *env);
 void peer_fsm(struct peer *peer, enum peer_event event);
+/* Hold expiry: fires the event once nothing was heard for hold_ms. */
+void hold_check(struct peer *peer);
 
 /* peers.c: the peer table and peer exchange */
 const char *peer_name(const struct peer *peer, char *buf, size_t size);
@@ -254,6 +270,16 @@ void schedule_reap(struct peer_mgr *mgr);
 void peer_delete(struct peer *peer);
 uint32_t pex_digest(struct peer_mgr *mgr, uint8_t digest[NODE_ID_LEN]);
 void pex_session_up(struct peer *peer);
+/* The short id of a node id (hello known_ids): its first 4 bytes. */
+uint32_t pex_short_id(const uint8_t id[NODE_ID_LEN]);
+/* qsort/bsearch order of short ids. */
+int pex_cmp_id(const void *a, const void *b);
+/* Our known_ids, sorted, into ids (room for PEER_MAX_PEERS + 1); the count. */
+unsigned pex_known_ids(struct peer_mgr *mgr, uint32_t *ids);
+/* The session's keepalives start: on the wall-clock grid of its interval
+ * (keepalive_tick_cb). */
+void keepalive_schedule(struct peer *peer);
+void keepalive_tick_cb(evutil_socket_t fd, short what, void *arg);
 void pex_batch_cb(evutil_socket_t fd, short what, void *arg);
 const char *undialable(const struct peer_mgr *mgr, const struct nodeaddr *addr);
 void learn_peers(struct peer *from, const NsaPeer__PeerList *list);

@@ -129,7 +129,9 @@ struct peer_security_stats {
 	uint64_t collisions;	     /* connections dropped: both nodes had dialled */
 	uint64_t peers_evicted;	     /* learned peers forgotten (unreachable, table full) */
 	uint64_t peers_refused;	     /* learned or inbound peers over max_peers */
-	unsigned connections;	     /* open now */
+	uint64_t pex_entries_sent;   /* peer-list entries: what peer exchange costs */
+	uint64_t pex_entries_received;
+	unsigned connections; /* open now */
 };
 
 /* Read-only view of one peer, for status. */

@@ -321,6 +321,28 @@ static void test_chain_of_three(void **st)
 	free_nodes(nodes, 3);
 }
 
+/* Random ids for the nodes of a chain. */
+static void chain_init(struct node *nodes, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t b;
+
+		assert_int_equal(getrandom(&b, 1, 0), 1);
+		node_init(&nodes[i], b);
+	}
+}
+
+/* Node i of a chain, at 127.0.0.(i+1):17470, seeded with node i-1. */
+static void chain_node_start(struct node *nodes, unsigned i)
+{
+	struct endpoint seed = {.addr = NA4(LOOP(i)), .port = 17470};
+	struct ph_config c;
+
+	nodes[i].ip = LOOP(i + 1);
+	config_for(&c, &nodes[i], i + 1, 17470, i ? &seed : NULL);
+	ph_start(&c, &ops, &nodes[i], &nodes[i].mgr);
+}
+
 /* A chain (node i seeded with node i-1 only, random ids) started in a
  * random order, some nodes a little later than others, so that parts of
  * it come up apart and meet, closes into a full mesh: nothing but the
@@ -333,12 +355,7 @@ static void test_chain_closes(void **st)
 	struct mesh m = {nodes, N_CHAIN};
 	bool closed;
 
-	for (unsigned i = 0; i < N_CHAIN; i++) {
-		uint8_t b;
-
-		assert_int_equal(getrandom(&b, 1, 0), 1);
-		node_init(&nodes[i], b);
-	}
+	chain_init(nodes, N_CHAIN);
 	unsigned order[N_CHAIN];
 	for (unsigned i = 0; i < N_CHAIN; i++)
 		order[i] = i;
@@ -353,14 +370,9 @@ static void test_chain_closes(void **st)
 		order[j] = t;
 	}
 	for (unsigned k = 0; k < N_CHAIN; k++) {
-		unsigned i = order[k];
-		struct endpoint seed = {.addr = NA4(LOOP(i)), .port = 17470};
-		struct ph_config c;
 		uint8_t b;
 
-		nodes[i].ip = LOOP(i + 1);
-		config_for(&c, &nodes[i], i + 1, 17470, i ? &seed : NULL);
-		ph_start(&c, &ops, &nodes[i], &nodes[i].mgr);
+		chain_node_start(nodes, order[k]);
 		assert_int_equal(getrandom(&b, 1, 0), 1);
 		if (b % 4 == 0)
 			ph_run_for(b % 40);
@@ -792,9 +804,16 @@ static void script_close(struct script *s)
 	evbuffer_free(s->in);
 }
 
+static void scripts_close(struct script *s, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		script_close(&s[i]);
+}
+
 /* The node under test at 127.0.0.1, scripts connect to it; no keepalive
  * nor hold expiry within a test, so only the exchange's messages come. */
-static void script_node_start(struct node *node, uint8_t first_byte, uint32_t keepalive_ms)
+static void script_node_start_hold(struct node *node, uint8_t first_byte, uint32_t keepalive_ms,
+				   uint32_t hold_ms)
 {
 	struct ph_config c;
 
@@ -803,8 +822,13 @@ static void script_node_start(struct node *node, uint8_t first_byte, uint32_t ke
 	ph_config_node(&c, node->id, 1, NULL, 0);
 	wire_rde(&c, node);
 	c.peer.keepalive_ms = keepalive_ms;
-	c.peer.hold_time_ms = 30000;
+	c.peer.hold_time_ms = hold_ms;
 	ph_start(&c, &ops, node, &node->mgr);
+}
+
+static void script_node_start(struct node *node, uint8_t first_byte, uint32_t keepalive_ms)
+{
+	script_node_start_hold(node, first_byte, keepalive_ms, 30000);
 }
 
 static void exchange_node_start(struct node *node, uint8_t first_byte)
@@ -872,10 +896,8 @@ static void test_exchange_incremental(void **st)
 	}
 	assert_int_equal(ph_established(node.mgr, NULL), 8);
 
-	for (unsigned i = 0; i < 4; i++)
-		script_close(&old[i]);
-	for (unsigned i = 0; i < 3; i++)
-		script_close(&burst[i]);
+	scripts_close(old, 4);
+	scripts_close(burst, 3);
 	script_close(&last);
 	free_nodes(&node, 1);
 }
@@ -944,14 +966,27 @@ static void script_hello_digest(struct script *s, struct peer_mgr *mgr, unsigned
 	script_hello_as(s, mgr, ids, n_ids);
 }
 
-/* The same for a script whose id and n are set already. */
-static void script_hello_as(struct script *s, struct peer_mgr *mgr,
-			    const uint8_t (*ids)[NODE_ID_LEN], unsigned n_ids)
+/* The same for a script whose id and n are set already; with summary,
+ * the hello lists the short ids of `ids` and its own (known_ids). */
+static void script_hello_known(struct script *s, struct peer_mgr *mgr,
+			       const uint8_t (*ids)[NODE_ID_LEN], unsigned n_ids, bool summary)
 {
 	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
 	NsaPeer__Hello hello = NSA_PEER__HELLO__INIT;
 	unsigned n = s->n;
 	uint8_t digest[NODE_ID_LEN];
+	uint32_t short_ids[16];
+
+	assert_true(n_ids < 16);
+	short_ids[0] = (uint32_t)s->id[0] << 24 | (uint32_t)s->id[1] << 16 |
+		       (uint32_t)s->id[2] << 8 | s->id[3];
+	for (unsigned i = 0; i < n_ids; i++)
+		short_ids[i + 1] = (uint32_t)ids[i][0] << 24 | (uint32_t)ids[i][1] << 16 |
+				   (uint32_t)ids[i][2] << 8 | ids[i][3];
+	if (summary) {
+		hello.known_ids = short_ids;
+		hello.n_known_ids = n_ids + 1;
+	}
 
 	s->in = evbuffer_new();
 	memcpy(digest, s->id, NODE_ID_LEN);
@@ -972,6 +1007,12 @@ static void script_hello_as(struct script *s, struct peer_mgr *mgr,
 	env.hello = &hello;
 	s->fd = ph_connect(ph_endpoint(mgr, LOOP(1)), LOOP(n));
 	ph_send_msg(s->fd, &env);
+}
+
+static void script_hello_as(struct script *s, struct peer_mgr *mgr,
+			    const uint8_t (*ids)[NODE_ID_LEN], unsigned n_ids)
+{
+	script_hello_known(s, mgr, ids, n_ids, false);
 }
 
 /* The type of the next message on the script's session. */
@@ -1172,6 +1213,114 @@ static void test_exchange_relayed_once(void **st)
 	free_nodes(&node, 1);
 }
 
+/* Whether a peer list came on the script's session within ms (every
+ * message that came is read and dropped). */
+static bool script_list_within(struct script *s, uint64_t ms)
+{
+	NsaPeer__Envelope *env;
+	bool list = false;
+	char buf[4096];
+	ssize_t len;
+
+	ph_run_for(ms);
+	while ((len = recv(s->fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+		evbuffer_add(s->in, buf, (size_t)len);
+	while (wire_read(s->in, &env) == 1) {
+		list |= env->msg_case == NSA_PEER__ENVELOPE__MSG_PEER_LIST;
+		wire_free(env);
+	}
+	return list;
+}
+
+/* A peer whose hello lists the nodes it knows (known_ids) is sent, when
+ * its session comes up, exactly the established peers it lacks, and
+ * nothing later: a new peer costs the existing sessions no message at
+ * all (it dials them; they know it then), not a list each. Before, a
+ * node that knew others was sent our adoptees whatever it knew, and our
+ * adoptees were sent every newcomer. */
+static void test_exchange_summary(void **st)
+{
+	(void)st;
+	struct node node;
+	struct script members[3], late;
+	uint8_t ids[2][NODE_ID_LEN];
+	NsaPeer__Envelope *env;
+	struct peer_security_stats sec;
+
+	exchange_node_start(&node, 0x74);
+	/* three nodes on their first session: each gets the ones before it */
+	for (unsigned i = 0; i < 3; i++) {
+		assert_int_equal(getrandom(members[i].id, NODE_ID_LEN, 0), NODE_ID_LEN);
+		members[i].id[0] = (uint8_t)(21 + i);
+		members[i].n = 21 + i;
+		script_hello_known(&members[i], node.mgr, NULL, 0, true);
+		env = script_welcome_list(&members[i]);
+		if (i == 0) {
+			assert_null(env);
+			continue;
+		}
+		assert_non_null(env);
+		assert_int_equal(env->peer_list->n_peers, i);
+		for (unsigned j = 0; j < i; j++)
+			assert_true(list_names(env->peer_list, members[j].id));
+		wire_free(env);
+	}
+	/* a node that knows members 0 and 1 gets member 2 alone */
+	assert_int_equal(getrandom(late.id, NODE_ID_LEN, 0), NODE_ID_LEN);
+	late.id[0] = 30;
+	late.n = 30;
+	memcpy(ids[0], members[0].id, NODE_ID_LEN);
+	memcpy(ids[1], members[1].id, NODE_ID_LEN);
+	script_hello_known(&late, node.mgr, ids, 2, true);
+	env = script_welcome_list(&late);
+	assert_non_null(env);
+	assert_int_equal(env->peer_list->n_peers, 1);
+	assert_true(list_names(env->peer_list, members[2].id));
+	wire_free(env);
+	/* and the existing sessions hear of nobody, batches later */
+	for (unsigned i = 0; i < 3; i++)
+		assert_false(script_list_within(&members[i], i ? 0 : 100));
+	assert_int_equal(ph_established(node.mgr, NULL), 4);
+	peer_mgr_security_stats(node.mgr, &sec);
+	assert_int_equal(sec.pex_entries_sent, 1 + 2 + 1);
+
+	scripts_close(members, 3);
+	script_close(&late);
+	free_nodes(&node, 1);
+}
+
+/* A chain of N nodes started together (node i seeded with node i-1)
+ * closes into a full mesh with peer-list entries per node bounded by a
+ * small multiple of N: each node hears of each other about once. Before
+ * (news relayed to every session that did not know it), a node of a
+ * chain that starts from nothing received O(N) entries per node: 8 to
+ * 10 N at 24 nodes; with known_ids and no pex_delegated, twice N. */
+static void test_exchange_linear(void **st)
+{
+	(void)st;
+	enum { N_CHAIN = 24 };
+	struct node nodes[N_CHAIN];
+	struct mesh m = {nodes, N_CHAIN};
+	uint64_t total = 0, most = 0;
+
+	chain_init(nodes, N_CHAIN);
+	for (unsigned i = 0; i < N_CHAIN; i++)
+		chain_node_start(nodes, i);
+	assert_true(ph_run_until(full_mesh, &m, 3 * DEADLINE_MS));
+	for (unsigned i = 0; i < N_CHAIN; i++) {
+		uint64_t got = stats_of(&nodes[i]).pex_entries_received;
+
+		total += got;
+		if (got > most)
+			most = got;
+	}
+	fprintf(stderr, "chain of %u: peer-list entries received per node %.1f, at most %llu\n",
+		N_CHAIN, (double)total / N_CHAIN, (unsigned long long)most);
+	assert_true(2 * total <= 3 * N_CHAIN * N_CHAIN);
+	assert_true(most <= 3 * N_CHAIN);
+	free_nodes(nodes, N_CHAIN);
+}
+
 /* ---- a peer whose node address is IPv6 ---- */
 
 /* A hello from id with an IPv6 node address (addr6 bytes, len of them). */
@@ -1328,11 +1477,12 @@ static void test_ipv6_peer(void **st)
 
 /* ---- dial scheduling: one connection per pair ---- */
 
-/* B (id 0x30) joins through A, then C (0x20): A tells C of B at once
- * (C's full list) and B of C a batch later. Only B, the higher id,
- * dials; C waits for it. Before, C dialled B as soon as it heard of it,
- * and whenever B's dial crossed C's, the collision rule threw one
- * connection away (with a key, a whole TLS handshake). */
+/* B (id 0x30) joins through A, then C (0x20): A tells C of B (what C's
+ * hello lacks) and B of nothing, so C dials B at once although its id is
+ * the lower: nobody told B of C, and waiting for B's dial would be
+ * waiting for nothing. One connection for the pair, no collision. (Told
+ * both, as an older relay does, the higher id dials and the lower waits:
+ * test_learned_lower_dials_late.) */
 static bool b_joined(void *arg)
 {
 	struct node *nodes = arg;
@@ -1359,18 +1509,19 @@ static void test_learned_higher_dials(void **st)
 	assert_true(ph_run_until(b_joined, nodes, DEADLINE_MS));
 	node_start(&nodes[2], 3, &seed, 1, true, 5000);
 	assert_true(ph_run_until(full_mesh, &m, DEADLINE_MS));
-	/* C dialled its seed only; B its seed and C */
-	assert_int_equal(stats_of(&nodes[2]).dials, 1);
-	assert_int_equal(stats_of(&nodes[1]).dials, 2);
+	/* B dialled its seed only; C its seed and B */
+	assert_int_equal(stats_of(&nodes[1]).dials, 1);
+	assert_int_equal(stats_of(&nodes[2]).dials, 2);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(stats_of(&nodes[i]).collisions, 0);
 	n = peer_mgr_peers(nodes[2].mgr, &infos);
 	b_at_c = ph_find_info(infos, n, nodes[1].id);
 	assert_non_null(b_at_c);
-	assert_false(b_at_c->outbound);
+	assert_true(b_at_c->outbound);
 	free(infos);
-	ph_run_for(PEER_YIELD_DIAL_MS + 100); /* and C does not dial later */
-	assert_int_equal(stats_of(&nodes[2]).dials, 1);
+	ph_run_for(PEER_YIELD_DIAL_MS + 100); /* and nobody dials later */
+	assert_int_equal(stats_of(&nodes[1]).dials, 1);
+	assert_int_equal(stats_of(&nodes[2]).dials, 2);
 	assert_true(full_mesh(&m));
 	free_nodes(nodes, 3);
 }
@@ -1575,6 +1726,8 @@ static void test_keepalives_together(void **st)
 	ph_run_for(150);
 	script_hello(&b, node.mgr, 21);
 	script_welcome_has_list(&b);
+	/* a's keepalives from before b came up are not the point */
+	script_list_within(&a, 0);
 	for (int round = 0; round < 2; round++) {
 		ta = script_next_keepalive(&a);
 		tb = script_next_keepalive(&b);
@@ -1582,6 +1735,80 @@ static void test_keepalives_together(void **st)
 	}
 	script_close(&a);
 	script_close(&b);
+	free_nodes(&node, 1);
+}
+
+/* The wall clock's milliseconds modulo interval_ms. */
+static uint64_t wall_phase(uint32_t interval_ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000) % interval_ms;
+}
+
+/* Keepalives go out when the wall clock is a whole multiple of the
+ * interval, whenever the session came up (here halfway between two):
+ * every node of a cluster sends at the same moments, so a node's peers'
+ * keepalives arrive together and one wakeup reads them all, where each
+ * peer's used to arrive at a moment of its own (a wakeup per peer and
+ * interval: 30 a second for an idle agent with 31 peers). */
+static void test_keepalives_on_grid(void **st)
+{
+	(void)st;
+	enum { INTERVAL = 400 };
+	struct node node;
+	struct script a;
+
+	script_node_start(&node, 0x59, INTERVAL);
+	while (wall_phase(INTERVAL) < INTERVAL / 2 || wall_phase(INTERVAL) > INTERVAL / 2 + 20)
+		ph_run_for(5);
+	script_hello(&a, node.mgr, 20);
+	script_welcome_has_list(&a);
+	for (int round = 0; round < 3; round++) {
+		uint64_t phase;
+
+		script_next_keepalive(&a);
+		phase = wall_phase(INTERVAL);
+		/* received within a quarter interval after a grid point */
+		assert_true(phase < INTERVAL / 4);
+	}
+	script_close(&a);
+	free_nodes(&node, 1);
+}
+
+/* Messages keep a session up past its hold time, and it goes down hold
+ * time after the last one, not later and not sooner: the hold timer is
+ * armed once and put off when it fires (hold_check), not re-armed for
+ * every message. */
+static void test_hold_expires(void **st)
+{
+	(void)st;
+	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
+	NsaPeer__Keepalive keepalive = NSA_PEER__KEEPALIVE__INIT;
+	struct node node;
+	struct script a;
+	uint64_t last, gone;
+	bool eof = false;
+
+	script_node_start_hold(&node, 0x5a, 100, 300);
+	script_hello(&a, node.mgr, 20);
+	script_welcome_has_list(&a);
+	env.msg_case = NSA_PEER__ENVELOPE__MSG_KEEPALIVE;
+	env.keepalive = &keepalive;
+	for (int i = 0; i < 8; i++) {
+		ph_send_msg(a.fd, &env);
+		ph_run_for(100);
+	}
+	ph_send_msg(a.fd, &env);
+	last = ph_now_ms();
+	assert_int_equal(ph_established(node.mgr, NULL), 1);
+	while (!eof)
+		ph_next_msg(a.fd, a.in, &eof);
+	gone = ph_now_ms() - last;
+	assert_true(gone >= 250);
+	assert_true(gone < 600);
+	script_close(&a);
 	free_nodes(&node, 1);
 }
 
@@ -1776,11 +2003,15 @@ int main(void)
 	    cmocka_unit_test(test_old_peer),
 	    cmocka_unit_test(test_exchange_leaves_out_known),
 	    cmocka_unit_test(test_exchange_relayed_once),
+	    cmocka_unit_test(test_exchange_summary),
+	    cmocka_unit_test(test_exchange_linear),
 	    cmocka_unit_test(test_learned_higher_dials),
 	    cmocka_unit_test(test_learned_lower_dials_late),
 	    cmocka_unit_test(test_learned_dials_at_once),
 	    cmocka_unit_test(test_rde_batches_adverts),
 	    cmocka_unit_test(test_keepalives_together),
+	    cmocka_unit_test(test_keepalives_on_grid),
+	    cmocka_unit_test(test_hold_expires),
 	};
 	int ret;
 

@@ -7,9 +7,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
+#include <event2/event.h>
 
 #include "addr6_lit.h"
 #include "nsagent/addr6.h"
@@ -444,6 +448,85 @@ static void test_echo6_wire(void **state)
 	assert_int_equal(probe_echo6_parse(buf, sizeof(buf), false, 0, &seq), -EINVAL);
 }
 
+/* ---- the I/O layer, on loopback ---- */
+
+struct rounds {
+	unsigned n;
+	uint64_t phase[8]; /* the wall clock's ms modulo the interval, per round */
+};
+
+#define ROUND_INTERVAL_MS 400
+
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Three peers whose bridges are 127.0.0.1-3, probed from 127.0.0.1; the
+ * round's moment recorded. */
+static unsigned loop_targets(void *arg, int family, struct probe_source *source,
+			     struct probe_target **targets)
+{
+	struct rounds *r = arg;
+	struct probe_target *t = calloc(3, sizeof(*t));
+
+	assert_int_equal(family, AF_INET);
+	assert_non_null(t);
+	if (r->n < 8)
+		r->phase[r->n] = wall_ms() % ROUND_INTERVAL_MS;
+	r->n++;
+	source->addr = 0x7f000001u;
+	for (unsigned i = 0; i < 3; i++) {
+		t[i].node_ip = NA4(0xc0a80110u + i);
+		t[i].addr = 0x7f000001u + i;
+	}
+	*targets = t;
+	return 3;
+}
+
+static void stop_loop(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	event_base_loopbreak(arg);
+}
+
+/* Rounds come when the wall clock is a whole multiple of the interval
+ * (here the probe is made halfway between two), the moments the
+ * sessions' keepalives go out at, so one wakeup serves both and every
+ * node probes at once; and a round's echoes (one sendmmsg) are all
+ * answered. Before, a round came an interval after the last, whenever
+ * the probe was made. */
+static void test_rounds_on_grid(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct timeval end = {1, 500000};
+	struct rounds r = {0};
+	struct event *stop;
+	struct probe *probe;
+
+	(void)state;
+	assert_non_null(base);
+	while (wall_ms() % ROUND_INTERVAL_MS < ROUND_INTERVAL_MS / 2 ||
+	       wall_ms() % ROUND_INTERVAL_MS > ROUND_INTERVAL_MS / 2 + 20)
+		usleep(2000);
+	assert_int_equal(probe_new(base, AF_INET, ROUND_INTERVAL_MS, loop_targets, &r, &probe), 0);
+	stop = evtimer_new(base, stop_loop, base);
+	evtimer_add(stop, &end);
+	event_base_dispatch(base);
+	assert_true(r.n >= 3);
+	for (unsigned i = 0; i < r.n && i < 8; i++)
+		assert_true(r.phase[i] < ROUND_INTERVAL_MS / 4);
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(probe_table_get(probe_get_table(probe), i)->result, PROBE_OK);
+	probe_free(probe);
+	event_free(stop);
+	event_base_free(base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -452,7 +535,7 @@ int main(void)
 	    cmocka_unit_test(test_reply_matching), cmocka_unit_test(test_sequence_wraps),
 	    cmocka_unit_test(test_sync),	   cmocka_unit_test(test_result_names),
 	    cmocka_unit_test(test_echo_wire),	   cmocka_unit_test(test_reply_matching6),
-	    cmocka_unit_test(test_echo6_wire),
+	    cmocka_unit_test(test_echo6_wire),	   cmocka_unit_test(test_rounds_on_grid),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
