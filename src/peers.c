@@ -209,7 +209,10 @@ static unsigned slot_take(struct peer_mgr *mgr)
 		slot = w * 64 + (unsigned)__builtin_ctzll(~mgr->slots_used[w]);
 		slot_set(mgr->slots_used, slot);
 		TAILQ_FOREACH(p, &mgr->peers, entry)
-		slot_clear(p->knows, slot);
+		{
+			slot_clear(p->knows, slot);
+			slot_clear(p->delegated, slot);
+		}
 		return slot;
 	}
 	fatal("peer table: no free slot for %u peers", mgr->n_peers - mgr->n_dead);
@@ -312,7 +315,7 @@ void peer_delete(struct peer *peer)
 /* What a peer list carries (send_peer_list). */
 enum pex_list {
 	PEX_FULL,     /* every established peer: a node on its first session */
-	PEX_MISSING,  /* the established peers its hello's known_ids lack */
+	PEX_MISSING,  /* the established peers it is not known to know */
 	PEX_ADOPTEES, /* our adoptees: a node that is in the cluster already */
 	PEX_NEWS,     /* the sessions that came up since the last list */
 };
@@ -345,9 +348,9 @@ static bool pex_wanted(const struct peer *to, const struct peer *p, enum pex_lis
  * sent even when empty. The arrays are sized by the table, not by the
  * most it may hold: a 1-entry list used to clear 26 KB (PEER_MAX_PEERS
  * entries, three arrays), which was half of an agent's instructions in a
- * 64-host convergence (tests/bench/README.md). */
-static void send_peer_list(struct peer *to, enum pex_list what, uint64_t since,
-			   const uint64_t *skip)
+ * 64-host convergence (tests/bench/README.md). Returns the entries sent. */
+static unsigned send_peer_list(struct peer *to, enum pex_list what, uint64_t since,
+			       const uint64_t *skip)
 {
 	struct peer_mgr *mgr = to->mgr;
 	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
@@ -395,6 +398,7 @@ static void send_peer_list(struct peer *to, enum pex_list what, uint64_t since,
 	free(hints);
 	free(ptrs);
 	free(infos);
+	return n;
 }
 
 /* The node ids we know, ours included: their count, and their XOR in
@@ -485,6 +489,16 @@ static void knows_from_summary(struct peer *peer)
 	}
 }
 
+/* Whether the hello of `peer`'s session listed v among the nodes it
+ * knew (known_ids). */
+static bool hello_listed(const struct peer *peer, const struct peer *v)
+{
+	const struct hello_info *h = &peer->conn->hello;
+	uint32_t id = pex_short_id(v->node_id);
+
+	return bsearch(&id, h->known_ids, h->n_known_ids, sizeof(id), pex_cmp_id) != NULL;
+}
+
 /* The peers whose introduction to `peer` another node makes: those known
  * to a session of ours with a lower node id than ours that `peer` knows
  * (its known_ids). That node will have sessions with both (each dials
@@ -493,23 +507,27 @@ static void knows_from_summary(struct peer *peer)
  * ids fall, so some node tells. A node that dials many peers at once
  * (all it heard of in a list) says hello to each with the same known_ids,
  * and without this each of them told it of the same nodes: at 24 nodes
- * a node heard of each other about twice, at 48 four times. */
+ * a node heard of each other about twice, at 48 four times.
+ *
+ * If the delegate's session with us goes down before it has made the
+ * introduction, pex_session_down makes it. What this node cannot see is
+ * a delegate that stays up with us while `peer` never reaches it (a
+ * firewall between the two only): no message tells us whether `peer`
+ * has a session with it, and an offer on a timer would be sent in every
+ * run without failures too, doubling the exchange. Then `peer` lacks the
+ * delegated peers as well as the delegate until the delegate's session
+ * or a delegated peer's with us goes down (its next hello lacks `peer`,
+ * which it is then told of); tests/bench/README.md, the fifth step. */
 static void pex_delegated(const struct peer *peer, uint64_t delegated[PEER_SLOT_WORDS])
 {
-	const struct hello_info *h = &peer->conn->hello;
 	struct peer_mgr *mgr = peer->mgr;
 	struct peer *v;
 
 	memset(delegated, 0, PEER_SLOT_WORDS * sizeof(*delegated));
 	TAILQ_FOREACH(v, &mgr->peers, entry)
 	{
-		uint32_t id;
-
 		if (v == peer || v->dead || v->state != PEER_ESTABLISHED || !v->summary ||
-		    node_id_cmp(v->node_id, mgr->config.node_id) > 0)
-			continue;
-		id = pex_short_id(v->node_id);
-		if (!bsearch(&id, h->known_ids, h->n_known_ids, sizeof(id), pex_cmp_id))
+		    node_id_cmp(v->node_id, mgr->config.node_id) > 0 || !hello_listed(peer, v))
 			continue;
 		for (unsigned w = 0; w < PEER_SLOT_WORDS; w++)
 			delegated[w] |= v->knows[w];
@@ -551,12 +569,15 @@ void pex_session_up(struct peer *peer)
 	peer->adopted = first;
 	peer->relay_all = first || !same;
 	peer->summary = peer->conn->hello.n_known_ids != 0;
+	memset(peer->delegated, 0, sizeof(peer->delegated));
 	if (peer->summary) {
 		uint64_t delegated[PEER_SLOT_WORDS];
 
 		knows_from_summary(peer);
 		pex_delegated(peer, delegated);
 		send_peer_list(peer, PEX_MISSING, 0, delegated);
+		for (unsigned w = 0; w < PEER_SLOT_WORDS; w++)
+			peer->delegated[w] = delegated[w] & ~peer->knows[w];
 	} else if (same) {
 		peer->pex_sent = mgr->pex_seq;
 	} else {
@@ -564,6 +585,54 @@ void pex_session_up(struct peer *peer)
 	}
 	if (!evtimer_pending(mgr->pex_timer, NULL))
 		timer_arm(mgr->pex_timer, PEER_PEX_BATCH_MS);
+}
+
+/* A session goes down: a delegate (pex_delegated) may not have made the
+ * introductions left to it, and nothing else would, since a session
+ * with known_ids hears no news (a node lacked a peer's route until a
+ * restart). So each session that relied on it (its hello listed the
+ * delegate) is offered, once, the peers left to it: those we withheld
+ * that the delegate knew. Only what the other end is not known to know
+ * goes out (knows: its known_ids, what it told us, what we told it).
+ * Not a full PEX_MISSING list: a summary session's knows is not told
+ * of the nodes that joined after it came up, so that list would offer
+ * every later joiner to every session at each failure. A run without
+ * failures costs nothing; one with failures at most the entries that
+ * delegation saved, each once. */
+void pex_session_down(struct peer *peer)
+{
+	struct peer_mgr *mgr = peer->mgr;
+	struct peer *v;
+
+	if (!peer->summary)
+		return;
+	TAILQ_FOREACH(v, &mgr->peers, entry)
+	{
+		uint64_t offer[PEER_SLOT_WORDS], skip[PEER_SLOT_WORDS];
+		char name[64], to_name[64];
+		bool any = false;
+		unsigned n;
+
+		if (v == peer || v->dead || v->state != PEER_ESTABLISHED || !v->summary ||
+		    !hello_listed(v, peer))
+			continue;
+		for (unsigned w = 0; w < PEER_SLOT_WORDS; w++) {
+			offer[w] = v->delegated[w] & peer->knows[w];
+			any |= offer[w] != 0;
+		}
+		if (!any)
+			continue;
+		slot_clear(offer, peer->slot);
+		for (unsigned w = 0; w < PEER_SLOT_WORDS; w++) {
+			v->delegated[w] &= ~offer[w];
+			skip[w] = ~offer[w];
+		}
+		n = send_peer_list(v, PEX_MISSING, 0, skip);
+		if (n)
+			log_info("peer %s: told of %u peer(s) left to %s, whose session went down",
+				 peer_name(v, to_name, sizeof(to_name)), n,
+				 peer_name(peer, name, sizeof(name)));
+	}
 }
 
 /* The batch: every older session gets one list of the news since the

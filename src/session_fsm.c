@@ -552,6 +552,7 @@ static void session_down(struct peer *peer, bool withdraw)
 
 	rde_session_down(mgr->rde, peer->node_id, withdraw, now_ms());
 	session_rde_kick(mgr);
+	pex_session_down(peer);
 }
 
 /* After a refused dial, the wait before the next one: doubling from

@@ -158,6 +158,10 @@ struct peer {
 	/* Its hello listed the nodes it knew (known_ids): it was sent those
 	 * it lacked when the session came up, and is sent no news after. */
 	bool summary;
+	/* The peers it lacked that we left to a delegate to introduce
+	 * (pex_delegated), not yet offered since: offered once if a
+	 * delegate's session goes down (pex_session_down). */
+	uint64_t delegated[PEER_SLOT_WORDS];
 	bool ever_established;
 	unsigned failures; /* attempts since the last session */
 };
@@ -270,6 +274,9 @@ void schedule_reap(struct peer_mgr *mgr);
 void peer_delete(struct peer *peer);
 uint32_t pex_digest(struct peer_mgr *mgr, uint8_t digest[NODE_ID_LEN]);
 void pex_session_up(struct peer *peer);
+/* An established session goes down (its knows still set): the peers
+ * delegated to it are offered to the sessions that relied on it. */
+void pex_session_down(struct peer *peer);
 /* The short id of a node id (hello known_ids): its first 4 bytes. */
 uint32_t pex_short_id(const uint8_t id[NODE_ID_LEN]);
 /* qsort/bsearch order of short ids. */
