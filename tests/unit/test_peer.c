@@ -966,10 +966,10 @@ static void script_hello_digest(struct script *s, struct peer_mgr *mgr, unsigned
 	script_hello_as(s, mgr, ids, n_ids);
 }
 
-/* The same for a script whose id and n are set already; with summary,
- * the hello lists the short ids of `ids` and its own (known_ids). */
-static void script_hello_known(struct script *s, struct peer_mgr *mgr,
-			       const uint8_t (*ids)[NODE_ID_LEN], unsigned n_ids, bool summary)
+/* The hello of a script whose id, n and fd are set: with summary, it
+ * lists the short ids of `ids` and its own (known_ids). */
+static void script_say_hello(struct script *s, const uint8_t (*ids)[NODE_ID_LEN], unsigned n_ids,
+			     bool summary)
 {
 	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
 	NsaPeer__Hello hello = NSA_PEER__HELLO__INIT;
@@ -988,7 +988,6 @@ static void script_hello_known(struct script *s, struct peer_mgr *mgr,
 		hello.n_known_ids = n_ids + 1;
 	}
 
-	s->in = evbuffer_new();
 	memcpy(digest, s->id, NODE_ID_LEN);
 	for (unsigned i = 0; i < n_ids; i++)
 		for (unsigned b = 0; b < NODE_ID_LEN; b++)
@@ -1005,8 +1004,16 @@ static void script_hello_known(struct script *s, struct peer_mgr *mgr,
 	hello.known_digest.len = NODE_ID_LEN;
 	env.msg_case = NSA_PEER__ENVELOPE__MSG_HELLO;
 	env.hello = &hello;
-	s->fd = ph_connect(ph_endpoint(mgr, LOOP(1)), LOOP(n));
 	ph_send_msg(s->fd, &env);
+}
+
+/* A script whose id and n are set connects to mgr and says that hello. */
+static void script_hello_known(struct script *s, struct peer_mgr *mgr,
+			       const uint8_t (*ids)[NODE_ID_LEN], unsigned n_ids, bool summary)
+{
+	s->in = evbuffer_new();
+	s->fd = ph_connect(ph_endpoint(mgr, LOOP(1)), LOOP(s->n));
+	script_say_hello(s, ids, n_ids, summary);
 }
 
 static void script_hello_as(struct script *s, struct peer_mgr *mgr,
@@ -1122,8 +1129,9 @@ static void script_prepare(struct script *s, unsigned n)
 	s->fd = -1;
 }
 
-/* `from` lists the scripts `of` to the node under test. */
-static void script_list(struct script *from, struct script *of, unsigned n)
+/* A peer list on fd: node ids[i] at 127.0.0.ns[i], port ports[i]. */
+static void send_list(int fd, uint8_t (*ids)[NODE_ID_LEN], const unsigned *ns,
+		      const uint16_t *ports, unsigned n)
 {
 	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
 	NsaPeer__PeerList list = NSA_PEER__PEER_LIST__INIT;
@@ -1132,17 +1140,33 @@ static void script_list(struct script *from, struct script *of, unsigned n)
 	assert_true(n <= 8);
 	for (unsigned i = 0; i < n; i++) {
 		nsa_peer__peer_info__init(&infos[i]);
-		infos[i].node_id.data = of[i].id;
+		infos[i].node_id.data = ids[i];
 		infos[i].node_id.len = NODE_ID_LEN;
-		infos[i].addr = LOOP(of[i].n);
-		infos[i].port = 7000 + of[i].n;
+		infos[i].addr = LOOP(ns[i]);
+		infos[i].port = ports[i];
 		ptrs[i] = &infos[i];
 	}
 	list.peers = ptrs;
 	list.n_peers = n;
 	env.msg_case = NSA_PEER__ENVELOPE__MSG_PEER_LIST;
 	env.peer_list = &list;
-	ph_send_msg(from->fd, &env);
+	ph_send_msg(fd, &env);
+}
+
+/* `from` lists the scripts `of` to the node under test. */
+static void script_list(struct script *from, struct script *of, unsigned n)
+{
+	uint8_t ids[8][NODE_ID_LEN];
+	unsigned ns[8];
+	uint16_t ports[8];
+
+	assert_true(n <= 8);
+	for (unsigned i = 0; i < n; i++) {
+		memcpy(ids[i], of[i].id, NODE_ID_LEN);
+		ns[i] = of[i].n;
+		ports[i] = (uint16_t)(7000 + of[i].n);
+	}
+	send_list(from->fd, ids, ns, ports, n);
 }
 
 /* Peer-list entries per node stay linear in the cluster's size: a node
@@ -1319,6 +1343,98 @@ static void test_exchange_linear(void **st)
 	assert_true(2 * total <= 3 * N_CHAIN * N_CHAIN);
 	assert_true(most <= 3 * N_CHAIN);
 	free_nodes(nodes, N_CHAIN);
+}
+
+/* Whether node has an established session with the node whose id is id. */
+static bool has_session(const struct node *node, const uint8_t *id)
+{
+	struct peer_info *infos;
+	unsigned n = peer_mgr_peers(node->mgr, &infos);
+	const struct peer_info *info = ph_find_info(infos, n, id);
+	bool up = info && info->state == PEER_ESTABLISHED;
+
+	free(infos);
+	return up;
+}
+
+/* Every node of m has a session with every other (routes aside: a dead
+ * node's stay stale for the restart time). */
+static bool sessions_meshed(void *arg)
+{
+	struct mesh *m = arg;
+
+	for (unsigned i = 0; i < m->n; i++)
+		for (unsigned j = 0; j < m->n; j++)
+			if (i != j && !has_session(&m->nodes[i], m->nodes[j].id))
+				return false;
+	return true;
+}
+
+/* A delegate that dies before it introduces: X leaves P's introduction
+ * to N to L (a lower id than X's that N knows, and that knows P), and N
+ * never reaches L (the address it was given for L answers nothing).
+ * While L lives, N does not hear of P (the limit pex_delegated states);
+ * once L's session with X goes down, X tells N of P, and the survivors
+ * X, P and N close their mesh. Before, nothing told N of P, nor P of N
+ * (a session with known_ids hears no news), until a restart. */
+static void test_delegate_dies(void **st)
+{
+	(void)st;
+	enum { L, P, X, N };
+	struct node nodes[4];
+	struct node survivors[3];
+	struct mesh three = {survivors, 3};
+	struct mesh lp = {nodes, 2}, lpx = {nodes, 3};
+	struct endpoint seed_l, seed_m;
+	struct script m;
+	uint8_t listed[2][NODE_ID_LEN];
+	unsigned listed_at[2] = {6, 3};
+	uint16_t listed_port[2], m_port;
+	int m_listen;
+
+	node_init(&nodes[L], 0x10);
+	node_init(&nodes[P], 0x30);
+	node_init(&nodes[X], 0x50);
+	node_init(&nodes[N], 0x70);
+	/* L and P, then X seeded with L: L tells X of P, so X knows L knows P */
+	node_start(&nodes[L], 1, NULL, 0, true, 5000);
+	seed_l = ph_endpoint(nodes[L].mgr, nodes[L].ip);
+	node_start(&nodes[P], 2, &seed_l, 1, true, 5000);
+	assert_true(ph_run_until(sessions_meshed, &lp, DEADLINE_MS));
+	node_start(&nodes[X], 3, &seed_l, 1, true, 5000);
+	assert_true(ph_run_until(sessions_meshed, &lpx, DEADLINE_MS));
+
+	/* N's first contact, a script M, lists L (at 127.0.0.6, where
+	 * nothing answers) and X: N's hello to X lists L, not P */
+	m_listen = ph_listen(LOOP(5), &m_port);
+	seed_m = (struct endpoint){NA4(LOOP(5)), m_port};
+	node_start(&nodes[N], 4, &seed_m, 1, true, 5000);
+	script_prepare(&m, 5);
+	m.in = evbuffer_new();
+	m.fd = ph_accept(m_listen);
+	script_say_hello(&m, NULL, 0, true);
+	memcpy(listed[0], nodes[L].id, NODE_ID_LEN);
+	memcpy(listed[1], nodes[X].id, NODE_ID_LEN);
+	listed_port[0] = ph_endpoint(nodes[L].mgr, nodes[L].ip).port;
+	listed_port[1] = ph_endpoint(nodes[X].mgr, nodes[X].ip).port;
+	send_list(m.fd, listed, listed_at, listed_port, 2);
+	struct node xn[2] = {nodes[X], nodes[N]};
+	struct mesh pair_xn = {xn, 2};
+	assert_true(ph_run_until(sessions_meshed, &pair_xn, DEADLINE_MS));
+	ph_run_for(300);
+	assert_false(has_session(&nodes[N], nodes[P].id));
+	script_close(&m);
+	close(m_listen);
+
+	/* L dies: X offers P to N, and the survivors mesh */
+	ph_free(nodes[L].mgr);
+	nodes[L].mgr = NULL;
+	survivors[0] = nodes[P];
+	survivors[1] = nodes[X];
+	survivors[2] = nodes[N];
+	assert_true(ph_run_until(sessions_meshed, &three, DEADLINE_MS));
+	assert_true(ph_has_route(nodes[N].mgr, NET(2), LOOP(2)));
+	free_nodes(&nodes[P], 3);
 }
 
 /* ---- a peer whose node address is IPv6 ---- */
@@ -2005,6 +2121,7 @@ int main(void)
 	    cmocka_unit_test(test_exchange_relayed_once),
 	    cmocka_unit_test(test_exchange_summary),
 	    cmocka_unit_test(test_exchange_linear),
+	    cmocka_unit_test(test_delegate_dies),
 	    cmocka_unit_test(test_learned_higher_dials),
 	    cmocka_unit_test(test_learned_lower_dials_late),
 	    cmocka_unit_test(test_learned_dials_at_once),
