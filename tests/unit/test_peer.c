@@ -1433,7 +1433,9 @@ static void test_delegate_dies(void **st)
 	survivors[1] = nodes[X];
 	survivors[2] = nodes[N];
 	assert_true(ph_run_until(sessions_meshed, &three, DEADLINE_MS));
-	assert_true(ph_has_route(nodes[N].mgr, NET(2), LOOP(2)));
+	/* the route follows the session by the rde's batch: polled */
+	struct route_cond to_p = {&nodes[N], NET(2), LOOP(2), true};
+	assert_true(ph_run_until(route_is, &to_p, DEADLINE_MS));
 	free_nodes(&nodes[P], 3);
 }
 
@@ -1872,7 +1874,7 @@ static uint64_t wall_phase(uint32_t interval_ms)
 static void test_keepalives_on_grid(void **st)
 {
 	(void)st;
-	enum { INTERVAL = 400 };
+	enum { INTERVAL = 1000 };
 	struct node node;
 	struct script a;
 
@@ -1886,8 +1888,14 @@ static void test_keepalives_on_grid(void **st)
 
 		script_next_keepalive(&a);
 		phase = wall_phase(INTERVAL);
-		/* received within a quarter interval after a grid point */
-		assert_true(phase < INTERVAL / 4);
+		/* Received in the first half interval after a grid point, or
+		 * a few ms before it (the timer runs on the monotonic clock,
+		 * the grid on the wall clock: seen 1 ms early). Kept to the
+		 * session's own moment (up at a phase of 500 ms) it would come
+		 * in the second half. The margin is a scheduling delay of up
+		 * to half an interval, which a loaded machine stays under (a
+		 * quarter of 400 ms it did not, 2 runs in 8). */
+		assert_true(phase < INTERVAL / 2 || phase > INTERVAL - 20);
 	}
 	script_close(&a);
 	free_nodes(&node, 1);
