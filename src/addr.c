@@ -162,7 +162,7 @@ char *addr_put_decimal(char *p, unsigned v)
 	return p;
 }
 
-static char *put_addr(char *p, uint32_t addr)
+char *addr_put(char *p, uint32_t addr)
 {
 	for (int shift = 24; shift >= 0; shift -= 8) {
 		p = addr_put_decimal(p, (addr >> shift) & 0xff);
@@ -174,13 +174,13 @@ static char *put_addr(char *p, uint32_t addr)
 
 const char *addr_format(uint32_t addr, char *buf)
 {
-	*put_addr(buf, addr) = '\0';
+	*addr_put(buf, addr) = '\0';
 	return buf;
 }
 
 const char *addr_format_prefix(const struct prefix *prefix, char *buf)
 {
-	char *p = put_addr(buf, prefix->addr);
+	char *p = addr_put(buf, prefix->addr);
 
 	*p++ = '/';
 	*addr_put_decimal(p, prefix->len > 32 ? 32u : prefix->len) = '\0';

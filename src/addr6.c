@@ -123,12 +123,10 @@ static char *put_addr6(char *p, const struct in6_addr *addr)
 			*p++ = ':';
 		if (i == 6 && best == 0 &&
 		    (best_len == 6 || (best_len == 5 && words[5] == 0xffff))) {
-			for (int b = 12; b < 16; b++) {
-				p = addr_put_decimal(p, addr->s6_addr[b]);
-				if (b < 15)
-					*p++ = '.';
-			}
-			return p;
+			return addr_put(p, (uint32_t)addr->s6_addr[12] << 24 |
+					       (uint32_t)addr->s6_addr[13] << 16 |
+					       (uint32_t)addr->s6_addr[14] << 8 |
+					       addr->s6_addr[15]);
 		}
 		for (int shift = 12, started = 0; shift >= 0; shift -= 4) {
 			unsigned nibble = words[i] >> shift & 0xf;

@@ -54,8 +54,10 @@ int addr_resolve(const char *host, int prefer, struct nodeaddr *addr, char *msg,
  * endpoint is "[addr]:port", which addr_parse_endpoint reads back. */
 const char *addr_format(uint32_t addr, char *buf);
 const char *addr_format_prefix(const struct prefix *prefix, char *buf);
-/* The decimal digits of v written at p (no NUL); returns their end. */
+/* The decimal digits of v, or addr as a dotted quad, written at p (no
+ * NUL); return their end. The formatters here and in addr6.c share them. */
 char *addr_put_decimal(char *p, unsigned v);
+char *addr_put(char *p, uint32_t addr);
 const char *addr_format_endpoint(const struct endpoint *endpoint, char *buf);
 
 /* Why addr cannot be a host's unicast address (0.0.0.0/8, loopback,
