@@ -523,14 +523,14 @@ static int route_get(struct knl *nl, const struct nodeaddr *dst, struct source_c
 }
 
 /* Asked once per advert with --backend auto: it uses the kernel layer's
- * own socket (the agent's namespace) rather than opening one each time. */
+ * own socket (the agent's namespace) rather than opening one each time.
+ * The link's name (only for messages) is asked for that one link: a dump
+ * of every link here was two thirds of rde_advert's cost in a converging
+ * 64-host mesh (tests/bench/README.md, the eighth step). */
 int kern_route_path(struct kern *kern, const struct nodeaddr *dst, struct kern_path *path,
 		    struct kern_error *err)
 {
 	struct source_ctx ctx = {0};
-	struct klinks links = {0};
-	struct kern_error ignored = {{0}};
-	const struct klink *l;
 	int rc;
 
 	rc = route_get(&kern->nl, dst, &ctx, err);
@@ -540,11 +540,8 @@ int kern_route_path(struct kern *kern, const struct nodeaddr *dst, struct kern_p
 	if (ctx.found)
 		path->source = ctx.src;
 	path->gateway = ctx.gateway;
-	/* the name is only for messages */
-	if (knl_dump_links(&kern->nl, &links, &ignored) == 0 &&
-	    (l = klinks_by_index(&links, ctx.oif)) != NULL)
-		snprintf(path->ifname, sizeof(path->ifname), "%s", l->name);
-	free(links.v);
+	if (ctx.oif > 0 && !if_indextoname((unsigned)ctx.oif, path->ifname))
+		path->ifname[0] = '\0';
 	return 0;
 }
 
