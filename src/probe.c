@@ -4,15 +4,34 @@
  * peer's, through the installed route, every probe interval.
  *
  * The bookkeeping (probe_table) is pure and driven by rounds: at each round
- * every probe still unanswered counts as lost and every peer gets a new
- * one, so a reply has one interval to come back. A peer's result moves
- * unknown -> ok on its first reply, to failed after PROBE_BREAK_AFTER
+ * every probe still unanswered counts as lost and every peer due at the
+ * round (below) gets a new one, so a reply has one interval to come back.
+ * A peer's result moves unknown -> ok on its first reply, to failed after PROBE_BREAK_AFTER
  * losses in a row, and back to ok after PROBE_HEAL_AFTER replies in a
  * row; only those changes reach the change callback, so a broken path is
  * logged once when it breaks and once when it heals, however long it stays
  * so. Invariants: a peer has at most one outstanding probe, a reply counts
  * only when its source and sequence number match that probe, and
  * window_lost <= window_count <= PROBE_WINDOW.
+ *
+ * Probes were about 40 % of an idle agent's CPU with 63 peers (an echo to
+ * every peer, both families, every round; tests/bench/README.md, the sixth
+ * step), and a path that has answered for a while is not likely to stop
+ * answering at the next round. So a peer is probed only at the rounds it
+ * is due at: its stride doubles (1, 2, 4 = PROBE_STRIDE_MAX) after
+ * PROBE_STRIDE_AFTER answers in a row at the current one while its result
+ * is ok (an unknown or failed path is probed every round), and falls back
+ * to 1 at a loss; a new peer or address starts at 1. Losses are still decided at the next round,
+ * whatever the stride, so after a loss the peer is probed every round and
+ * the PROBE_BREAK_AFTER losses that report a break come as fast as before;
+ * what the stride adds is the wait for the first probe into a break: a
+ * break is reported within PROBE_BREAK_ROUNDS_MAX rounds (7) instead of
+ * PROBE_BREAK_AFTER + 1 (4). Each peer has a phase (which rounds of its
+ * stride it is due at), given when it joins the table as the phase fewest
+ * peers have, so a steady round probes about N / PROBE_STRIDE_MAX peers
+ * rather than all of them every fourth round. sent, lost and the loss
+ * window count the probes actually sent; a round with no probe to a peer
+ * decides nothing for it.
  *
  * The I/O layer (struct probe) is one libevent timer and one ICMP socket
  * for all peers, bound to our bridge address. It prefers an ICMP datagram
@@ -68,6 +87,8 @@
 static const uint8_t probe_magic[PROBE_ECHO_LEN - PROBE_ICMP_HEADER_LEN] = "nsagent probe v1";
 
 _Static_assert(PROBE_WINDOW <= 32, "the loss window is a 32-bit history");
+_Static_assert(PROBE_STRIDE_MAX >= 1 && (PROBE_STRIDE_MAX & (PROBE_STRIDE_MAX - 1)) == 0,
+	       "a stride doubles up to PROBE_STRIDE_MAX, so it is a power of two");
 
 /* ---- bookkeeping ---- */
 
@@ -75,6 +96,7 @@ struct probe_table {
 	struct probe_peer *peers;
 	unsigned n_peers;
 	uint16_t next_seq;
+	uint64_t round; /* rounds so far: which peers are due */
 	probe_change_fn on_change;
 	void *arg;
 };
@@ -106,9 +128,26 @@ static struct probe_peer *find_peer(struct probe_peer *peers, unsigned n,
 	return NULL;
 }
 
+/* The phase fewest peers have (the lowest such), taken by the caller: a
+ * new peer joins the rounds with the fewest probes once every stride is
+ * the largest. */
+static unsigned take_least_used_phase(unsigned used[PROBE_STRIDE_MAX])
+{
+	unsigned best = 0;
+
+	for (unsigned ph = 1; ph < PROBE_STRIDE_MAX; ph++) {
+		if (used[ph] < used[best])
+			best = ph;
+	}
+	used[best]++;
+	return best;
+}
+
 void probe_table_sync(struct probe_table *table, const struct probe_target *targets, unsigned n)
 {
 	struct probe_peer *peers = xcalloc(n ? n : 1, sizeof(*peers));
+	bool *fresh = xcalloc(n ? n : 1, sizeof(*fresh));
+	unsigned used[PROBE_STRIDE_MAX] = {0};
 	unsigned kept = 0;
 
 	for (unsigned i = 0; i < n; i++) {
@@ -122,6 +161,7 @@ void probe_table_sync(struct probe_table *table, const struct probe_target *targ
 		if (old && old->addr == targets[i].addr &&
 		    memcmp(&old->addr6, &targets[i].addr6, sizeof(old->addr6)) == 0) {
 			*p = *old;
+			used[p->phase]++;
 			continue;
 		}
 		/* New, or its subnet moved: what we knew was about another path. */
@@ -130,10 +170,27 @@ void probe_table_sync(struct probe_table *table, const struct probe_target *targ
 		p->addr = targets[i].addr;
 		p->addr6 = targets[i].addr6;
 		p->result = PROBE_UNKNOWN;
+		p->stride = 1;
+		fresh[kept - 1] = true;
 	}
+	/* The kept peers keep their phases (their due rounds never move); the
+	 * fresh ones fill the phases fewest peers have. */
+	for (unsigned i = 0; i < kept; i++) {
+		if (fresh[i])
+			peers[i].phase = take_least_used_phase(used);
+	}
+	free(fresh);
 	free(table->peers);
 	table->peers = peers;
 	table->n_peers = kept;
+}
+
+/* Every round from now on: a loss. A result other than ok keeps it so,
+ * since the stride grows only with answers while ok. */
+static void stride_reset(struct probe_peer *p)
+{
+	p->stride = 1;
+	p->stride_answered = 0;
 }
 
 static void change_result(struct probe_table *table, struct probe_peer *p, enum probe_result to)
@@ -162,6 +219,7 @@ static void record_loss(struct probe_table *table, struct probe_peer *p)
 	p->lost++;
 	p->answered_in_row = 0;
 	p->lost_in_row++;
+	stride_reset(p);
 	if (p->result != PROBE_FAILED && p->lost_in_row >= PROBE_BREAK_AFTER)
 		change_result(table, p, PROBE_FAILED);
 }
@@ -169,6 +227,7 @@ static void record_loss(struct probe_table *table, struct probe_peer *p)
 unsigned probe_table_round(struct probe_table *table, uint64_t now_us, struct probe_send *out,
 			   unsigned max)
 {
+	uint64_t round = table->round++;
 	unsigned n = 0;
 
 	for (unsigned i = 0; i < table->n_peers; i++) {
@@ -176,7 +235,8 @@ unsigned probe_table_round(struct probe_table *table, uint64_t now_us, struct pr
 
 		if (p->outstanding)
 			record_loss(table, p);
-		if (n >= max)
+		/* After a loss the stride is 1: due at once. */
+		if ((round + p->phase) % p->stride != 0 || n >= max)
 			continue;
 		p->outstanding = true;
 		p->seq = table->next_seq++;
@@ -206,9 +266,18 @@ static int reply(struct probe_table *table, uint32_t addr, const struct in6_addr
 		p->rtt_us = rtt > UINT32_MAX ? UINT32_MAX : (uint32_t)rtt;
 		p->lost_in_row = 0;
 		p->answered_in_row++;
+		/* Only answers while ok count towards the stride, and the one
+		 * that makes it ok does not: a path that just came up or healed
+		 * (its stride 1 since a loss, its count 0) is probed every
+		 * round for PROBE_STRIDE_AFTER more answers first. */
 		if (p->result == PROBE_UNKNOWN ||
 		    (p->result == PROBE_FAILED && p->answered_in_row >= PROBE_HEAL_AFTER))
 			change_result(table, p, PROBE_OK);
+		else if (p->result == PROBE_OK && p->stride < PROBE_STRIDE_MAX &&
+			 ++p->stride_answered >= PROBE_STRIDE_AFTER) {
+			p->stride *= 2;
+			p->stride_answered = 0;
+		}
 		return 0;
 	}
 	return -ENOENT;

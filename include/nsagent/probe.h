@@ -9,9 +9,18 @@
  * an ICMPv6 echo goes from our bridge's ::1 to the peer's, so that a
  * broken IPv6 path shows even while IPv4 works.
  *
+ * A path that keeps answering is probed less often: every round at first,
+ * every 2nd round after PROBE_STRIDE_AFTER answers in a row, every 4th
+ * (PROBE_STRIDE_MAX) after as many more; a loss, a result other than ok,
+ * or a new peer or address brings it back to every round at once. A
+ * broken path is still reported after PROBE_BREAK_AFTER losses in a row,
+ * within PROBE_BREAK_ROUNDS_MAX rounds of the break (a path probed every
+ * round: PROBE_BREAK_AFTER + 1).
+ *
  * Two layers:
  *   - probe_table: the bookkeeping, pure (no I/O, time passed in): per-peer
- *     result with break/heal hysteresis, last RTT, loss over a window.
+ *     result with break/heal hysteresis, last RTT, loss over a window,
+ *     the stride between a peer's probes and the rounds it is due at.
  *   - probe: the thin I/O layer on the daemon's event loop: one timer for
  *     all peers, one ICMP socket for all peers (the echo sequence number
  *     and the replying address identify the peer). */
@@ -32,6 +41,18 @@
 #define PROBE_HEAL_AFTER 2
 /* Loss is reported over the last PROBE_WINDOW probes (at most 32). */
 #define PROBE_WINDOW 10
+/* A peer whose result is ok has its stride (rounds between two of its
+ * probes: 1, 2, 4) doubled after this many answers in a row at it... */
+#define PROBE_STRIDE_AFTER 3
+/* ...up to this (a power of two). */
+#define PROBE_STRIDE_MAX 4
+/* The most rounds from a break to its report: the last answered probe was
+ * sent just before the break, the next one goes at most PROBE_STRIDE_MAX
+ * rounds later, its loss is decided a round after that (the stride falls
+ * to 1) and the PROBE_BREAK_AFTER-th loss in a row PROBE_BREAK_AFTER - 1
+ * rounds after that. With intervals of I, a break is reported less than
+ * PROBE_BREAK_ROUNDS_MAX * I after it happens (7 * 2 s at the default). */
+#define PROBE_BREAK_ROUNDS_MAX (PROBE_STRIDE_MAX + PROBE_BREAK_AFTER)
 
 struct event_base;
 
@@ -63,6 +84,9 @@ struct probe_peer {
 	/* Private to probe.c. */
 	uint32_t history; /* bit i set = the i-th latest decided probe was lost */
 	unsigned lost_in_row, answered_in_row;
+	unsigned stride;	  /* rounds between two probes: 1, 2 ... PROBE_STRIDE_MAX */
+	unsigned stride_answered; /* answers in a row at this stride while ok */
+	unsigned phase;		  /* due at rounds r with (r + phase) % stride == 0 */
 	bool outstanding;
 	uint16_t seq;
 	uint64_t sent_us;
@@ -83,12 +107,13 @@ struct probe_table;
 struct probe_table *probe_table_new(probe_change_fn on_change, void *arg);
 void probe_table_free(struct probe_table *table);
 /* The peers to probe from now on: a peer not listed is forgotten, a new
- * one (or one whose bridge address changed) starts unknown. Duplicate
- * node_ip entries after the first are ignored. */
+ * one (or one whose bridge address changed) starts unknown, probed every
+ * round. Duplicate node_ip entries after the first are ignored. */
 void probe_table_sync(struct probe_table *table, const struct probe_target *targets, unsigned n);
 /* One probe round at now_us: every probe still unanswered is lost, then
- * each peer gets a new probe, written to out (room for max entries, at
- * least probe_table_count()). Returns the number written. */
+ * each peer due at this round (every peer whose stride is 1) gets a new
+ * probe, written to out (room for max entries, at least
+ * probe_table_count()). Returns the number written. */
 unsigned probe_table_round(struct probe_table *table, uint64_t now_us, struct probe_send *out,
 			   unsigned max);
 /* An echo reply from addr with seq at now_us. 0 when it answers a peer's

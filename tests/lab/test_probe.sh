@@ -8,10 +8,13 @@
 # line and ok again. host1 probes through a raw ICMP socket (a fresh network
 # namespace's ping_group_range lets no group use datagram ICMP sockets);
 # host2 is given a ping_group_range that admits root, so it uses one.
+# A path that keeps answering is probed every 4th round once its stride
+# has grown (sent counter against the clock), and every round while broken.
 # Last, a reload turns probes on that the config file had off. IPv4 only
 # (--ipv6 off): test_probe6.sh covers the IPv6 probes beside these.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/peers_lib.sh"
 
 lab_init
 flags=(--probe-interval 1s --metrics 127.0.0.1:9470 --ipv6 off)
@@ -65,6 +68,19 @@ awk -v r="$rtt_s" 'BEGIN {exit !(r > 0 && r < 1)}' || fail "RTT gauge '$rtt_s'"
 [[ $(metric_value 'nsagent_probe_sent_total{peer="192.168.1.6",family="ipv4"}' "$text") -ge 1 ]] ||
 	fail "sent counter"
 (($(log_count host1 "$BROKEN") == 0)) || fail "broken logged while the path worked"
+
+# --- a steady path is probed less often ---
+# Probes 1-4 go every round, 5-7 every 2nd, from the 8th on every 4th: the
+# three after the 8th take about 12 rounds (12 s), against 3 s when every
+# round probes. More than 6 s tells the two apart however late a round.
+sent_v4() { metric_value 'nsagent_probe_sent_total{peer="192.168.1.6",family="ipv4"}' "$(scrape host1)"; }
+sent_at_least() { (($(sent_v4) >= $1)); }
+poll 60 sent_at_least 8 || fail "host1 sent $(sent_v4) probes to host2 in 60 s, want 8"
+sent0=$(sent_v4) t0=$(date +%s.%N)
+poll 60 sent_at_least $((sent0 + 3)) || fail "host1's probes to host2 stopped at $(sent_v4)"
+elapsed=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')
+awk -v e="$elapsed" 'BEGIN {exit !(e > 6)}' ||
+	fail "3 probes to a steady path took $elapsed s at a 1 s interval (want every 4th round: about 12 s)"
 
 # --- break host1 -> host2's data path, not the session ---
 table=probetest$$

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* probe_table bookkeeping (results, break/heal hysteresis, RTT, loss
- * window, reply matching, sync) and the ICMP echo wire format. The socket
+ * window, reply matching, sync, the stride of a steady path and the bound
+ * it puts on reporting a break) and the ICMP echo wire format. The socket
  * layer is covered by tests/lab/test_probe.sh. */
 #include <errno.h>
 #include <setjmp.h>
@@ -24,12 +25,14 @@
 #define BRIDGE_A 0xac100101u /* 172.16.1.1 */
 #define BRIDGE_B 0xac100201u
 
+#define MAX_PEERS 64
+
 struct change {
 	struct nodeaddr node_ip;
 	enum probe_result from, to;
 };
 
-static struct change changes[16];
+static struct change changes[MAX_PEERS];
 static unsigned n_changes;
 
 static void on_change(void *arg, const struct probe_peer *peer, enum probe_result from)
@@ -65,6 +68,41 @@ static uint16_t round_seq(struct probe_table *t, uint64_t now, uint32_t addr)
 	}
 	fail_msg("no probe to %08x", addr);
 	return 0;
+}
+
+/* One round at now in which every probe is answered 10 us later except
+ * those to silent (0: none). Returns the probes sent; *probed (NULL: not
+ * asked) says whether watched was among them. */
+static unsigned round_answered(struct probe_table *t, uint64_t now, uint32_t silent,
+			       uint32_t watched, bool *probed)
+{
+	struct probe_send out[MAX_PEERS];
+	unsigned n = probe_table_round(t, now, out, MAX_PEERS);
+
+	if (probed)
+		*probed = false;
+	for (unsigned i = 0; i < n; i++) {
+		if (probed && out[i].addr == watched)
+			*probed = true;
+		if (out[i].addr != silent)
+			assert_int_equal(probe_table_reply(t, out[i].addr, out[i].seq, now + 10),
+					 0);
+	}
+	return n;
+}
+
+/* Rounds every 2 s from *now, everything answered; how many probed addr. */
+static unsigned steady_rounds(struct probe_table *t, uint64_t *now, unsigned rounds, uint32_t addr)
+{
+	unsigned probes = 0;
+
+	for (unsigned r = 0; r < rounds; r++) {
+		bool probed;
+
+		round_answered(t, *now += 2000000, 0, addr, &probed);
+		probes += probed;
+	}
+	return probes;
 }
 
 static void test_first_reply_ok(void **state)
@@ -187,11 +225,14 @@ static void test_loss_window(void **state)
 	assert_int_equal(p->lost, 3 * PROBE_WINDOW / 2);
 	/* Alternating never makes PROBE_BREAK_AFTER losses in a row. */
 	assert_int_equal(p->result, PROBE_OK);
-	/* Then everything answered: the window forgets the losses. */
-	for (int i = 0; i < PROBE_WINDOW; i++) {
-		uint16_t seq = round_seq(t, now += 1000, BRIDGE_A);
+	/* Then everything answered: the window forgets the losses once
+	 * PROBE_WINDOW probes were answered (fewer rounds probe the peer as
+	 * it keeps answering). */
+	for (unsigned answered = 0; answered < PROBE_WINDOW;) {
+		bool probed;
 
-		assert_int_equal(probe_table_reply(t, BRIDGE_A, seq, now + 10), 0);
+		round_answered(t, now += 1000, 0, BRIDGE_A, &probed);
+		answered += probed;
 	}
 	p = find(t, NODE_A);
 	assert_int_equal(p->window_lost, 0);
@@ -249,8 +290,13 @@ static void test_sequence_wraps(void **state)
 	uint16_t seq = 0;
 
 	(void)state;
-	for (uint64_t i = 1; i <= 70000; i++) {
-		seq = round_seq(t, i * 1000, BRIDGE_A);
+	for (uint64_t i = 1, sent = 0; sent < 70000; i++) {
+		struct probe_send out[1];
+
+		if (probe_table_round(t, i * 1000, out, 1) == 0)
+			continue; /* not due at this round */
+		seq = out[0].seq;
+		sent++;
 		assert_int_equal(probe_table_reply(t, BRIDGE_A, seq, i * 1000 + 5), 0);
 	}
 	assert_int_equal(seq, (uint16_t)(70000 - 1));
@@ -303,6 +349,205 @@ static void test_sync(void **state)
 	assert_int_equal(out[0].addr, BRIDGE_A);
 	assert_false(find(t, NODE_B)->outstanding);
 	assert_int_equal(n_changes, 1);
+	probe_table_free(t);
+}
+
+/* A path that keeps answering is probed every round at first, then every
+ * 2nd round after PROBE_STRIDE_AFTER answers in a row, then every 4th:
+ * 14 probes in 40 rounds, not 40. The counters count what was sent. A
+ * lone peer has phase 0 (due when the round number is a multiple of its
+ * stride); its first answer makes it ok and starts the count. */
+static void test_steady_peer_probed_less(void **state)
+{
+	const struct probe_target one = {.node_ip = NODE_A, .addr = BRIDGE_A};
+	static const unsigned want[] = {0, 1, 2, 3, 4, 6, 8, 12, 16, 20, 24, 28, 32, 36};
+	struct probe_table *t = new_table(&one, 1);
+	unsigned got[40], n_got = 0;
+
+	(void)state;
+	for (unsigned r = 0; r < 40; r++) {
+		bool probed;
+
+		round_answered(t, 1000000 + r * 2000000ull, 0, BRIDGE_A, &probed);
+		if (probed)
+			got[n_got++] = r;
+	}
+	assert_int_equal(n_got, sizeof(want) / sizeof(want[0]));
+	for (unsigned i = 0; i < n_got; i++)
+		assert_int_equal(got[i], want[i]);
+	assert_int_equal(find(t, NODE_A)->sent, 14);
+	assert_int_equal(find(t, NODE_A)->lost, 0);
+	assert_int_equal(find(t, NODE_A)->window_lost, 0);
+	assert_int_equal(find(t, NODE_A)->window_count, PROBE_WINDOW);
+	assert_int_equal(find(t, NODE_A)->result, PROBE_OK);
+	assert_int_equal(n_changes, 1);
+	probe_table_free(t);
+}
+
+/* 63 steady peers (the bench's 64-host mesh) are spread over the rounds:
+ * once all are at the largest stride each round probes 15 or 16 of them,
+ * every peer once in 4 rounds, not 63 every round nor 63 every 4th. */
+static void test_steady_peers_spread(void **state)
+{
+	struct probe_target targets[63];
+	struct probe_table *t;
+	uint64_t now = 0;
+	unsigned total = 0;
+
+	(void)state;
+	for (unsigned i = 0; i < 63; i++)
+		targets[i] = (struct probe_target){.node_ip = NA4(0xc0a80110u + i),
+						   .addr = 0xac100001u + (i << 8)};
+	t = new_table(targets, 63);
+	steady_rounds(t, &now, 20, 0);
+	for (unsigned r = 0; r < 4 * PROBE_STRIDE_MAX; r++) {
+		unsigned n = round_answered(t, now += 2000000, 0, 0, NULL);
+
+		assert_in_range(n, 15, 16);
+		total += n;
+	}
+	assert_int_equal(total, 4 * 63);
+	probe_table_free(t);
+}
+
+/* A steady peer whose probe is lost once is probed at the very next round
+ * (the one that decides the loss) and every round after, until it has
+ * answered PROBE_STRIDE_AFTER in a row again; its result stays ok. */
+static void test_loss_back_to_every_round(void **state)
+{
+	const struct probe_target one = {.node_ip = NODE_A, .addr = BRIDGE_A};
+	struct probe_table *t = new_table(&one, 1);
+	uint64_t now = 0;
+	bool probed = false;
+
+	(void)state;
+	steady_rounds(t, &now, 20, BRIDGE_A);
+	/* At the largest stride: one probe in PROBE_STRIDE_MAX rounds. */
+	assert_int_equal(steady_rounds(t, &now, PROBE_STRIDE_MAX, BRIDGE_A), 1);
+	while (!probed)
+		round_answered(t, now += 2000000, BRIDGE_A, BRIDGE_A, &probed);
+	for (unsigned r = 0; r < PROBE_STRIDE_AFTER; r++) {
+		round_answered(t, now += 2000000, 0, BRIDGE_A, &probed);
+		assert_true(probed);
+		assert_int_equal(find(t, NODE_A)->lost, 1);
+		assert_int_equal(find(t, NODE_A)->result, PROBE_OK);
+	}
+	/* Then every 2nd round, and in time every 4th again. */
+	assert_int_equal(steady_rounds(t, &now, 2, BRIDGE_A), 1);
+	steady_rounds(t, &now, 20, BRIDGE_A);
+	assert_int_equal(steady_rounds(t, &now, 2 * PROBE_STRIDE_MAX, BRIDGE_A), 2);
+	assert_int_equal(n_changes, 1);
+	probe_table_free(t);
+}
+
+/* A steady peer whose path breaks is reported within
+ * PROBE_BREAK_ROUNDS_MAX rounds (the bound the man page gives), whatever
+ * the round of its stride the break comes at; the worst case, a break
+ * just after a probe was answered, takes exactly that many. */
+static void test_break_within_bound(void **state)
+{
+	const struct probe_target one = {.node_ip = NODE_A, .addr = BRIDGE_A};
+	unsigned worst = 0;
+
+	(void)state;
+	for (unsigned offset = 0; offset < PROBE_STRIDE_MAX; offset++) {
+		struct probe_table *t = new_table(&one, 1);
+		uint64_t now = 0;
+		unsigned rounds = 0;
+
+		steady_rounds(t, &now, 20 + offset, BRIDGE_A);
+		/* The break, right after this round's answers. */
+		while (find(t, NODE_A)->result != PROBE_FAILED) {
+			round_answered(t, now += 2000000, BRIDGE_A, BRIDGE_A, NULL);
+			rounds++;
+			assert_true(rounds <= PROBE_BREAK_ROUNDS_MAX);
+		}
+		assert_int_equal(find(t, NODE_A)->lost, PROBE_BREAK_AFTER);
+		assert_int_equal(n_changes, 2);
+		assert_int_equal(changes[1].to, PROBE_FAILED);
+		if (rounds > worst)
+			worst = rounds;
+		probe_table_free(t);
+	}
+	assert_int_equal(worst, PROBE_BREAK_ROUNDS_MAX);
+	assert_int_equal(PROBE_BREAK_ROUNDS_MAX, 7);
+}
+
+/* A healed path starts over: probed every round for PROBE_STRIDE_AFTER
+ * answers after the one that healed it, then every 2nd round. Both
+ * parities of the round it heals at, so that a stride 2 that came one
+ * answer early shows whichever rounds it is due at. */
+static void test_healed_starts_over(void **state)
+{
+	const struct probe_target one = {.node_ip = NODE_A, .addr = BRIDGE_A};
+
+	(void)state;
+	for (unsigned offset = 0; offset < 2; offset++) {
+		struct probe_table *t = new_table(&one, 1);
+		uint64_t now = 0;
+		bool probed;
+
+		steady_rounds(t, &now, 20, BRIDGE_A);
+		while (find(t, NODE_A)->result != PROBE_FAILED)
+			round_answered(t, now += 2000000, BRIDGE_A, BRIDGE_A, NULL);
+		/* Broken: probed every round, answers or not. */
+		for (unsigned r = 0; r < 2 * PROBE_STRIDE_MAX + offset; r++) {
+			round_answered(t, now += 2000000, BRIDGE_A, BRIDGE_A, &probed);
+			assert_true(probed);
+		}
+		for (unsigned r = 0; r < PROBE_HEAL_AFTER; r++) {
+			round_answered(t, now += 2000000, 0, BRIDGE_A, &probed);
+			assert_true(probed);
+		}
+		assert_int_equal(find(t, NODE_A)->result, PROBE_OK);
+		assert_int_equal(n_changes, 3);
+		for (unsigned r = 0; r < PROBE_STRIDE_AFTER; r++) {
+			round_answered(t, now += 2000000, 0, BRIDGE_A, &probed);
+			assert_true(probed);
+		}
+		assert_int_equal(steady_rounds(t, &now, 2, BRIDGE_A), 1);
+		probe_table_free(t);
+	}
+}
+
+/* Probes sent to node_ip so far. */
+static uint64_t sent_to(const struct probe_table *t, struct nodeaddr node_ip)
+{
+	return find(t, node_ip)->sent;
+}
+
+/* A new peer is probed every round from its first, beside a steady one
+ * that keeps its stride; a peer whose bridge address changes starts over
+ * at every round too. */
+static void test_new_and_moved_every_round(void **state)
+{
+	const struct probe_target one = {.node_ip = NODE_A, .addr = BRIDGE_A};
+	const struct probe_target two[] = {{.node_ip = NODE_A, .addr = BRIDGE_A},
+					   {.node_ip = NODE_B, .addr = BRIDGE_B}};
+	const struct probe_target moved[] = {{.node_ip = NODE_A, .addr = 0xac100301u},
+					     {.node_ip = NODE_B, .addr = BRIDGE_B}};
+	struct probe_table *t = new_table(&one, 1);
+	uint64_t now = 0, a_before;
+
+	(void)state;
+	steady_rounds(t, &now, 20, BRIDGE_A);
+	probe_table_sync(t, two, 2);
+	a_before = sent_to(t, NODE_A);
+	for (unsigned r = 0; r < PROBE_STRIDE_MAX; r++) {
+		round_answered(t, now += 2000000, 0, 0, NULL);
+		assert_int_equal(sent_to(t, NODE_B), r + 1);
+	}
+	/* A kept its stride: once in those rounds. */
+	assert_int_equal(sent_to(t, NODE_A) - a_before, 1);
+	assert_int_equal(find(t, NODE_B)->result, PROBE_OK);
+
+	probe_table_sync(t, moved, 2);
+	assert_int_equal(find(t, NODE_A)->result, PROBE_UNKNOWN);
+	for (unsigned r = 0; r < PROBE_STRIDE_MAX; r++) {
+		round_answered(t, now += 2000000, 0, 0, NULL);
+		assert_int_equal(sent_to(t, NODE_A), r + 1);
+	}
+	assert_int_equal(find(t, NODE_A)->result, PROBE_OK);
 	probe_table_free(t);
 }
 
@@ -518,8 +763,15 @@ static void test_rounds_on_grid(void **state)
 	evtimer_add(stop, &end);
 	event_base_dispatch(base);
 	assert_true(r.n >= 3);
-	for (unsigned i = 0; i < r.n && i < 8; i++)
-		assert_true(r.phase[i] < ROUND_INTERVAL_MS / 4);
+	/* A round a millisecond before its point is on the grid too: the
+	 * timer runs on the monotonic clock, the grid on the wall clock
+	 * (PROBE_GRID_SLACK_MS; seen at 399 of 400 ms in 2 runs of 10). */
+	for (unsigned i = 0; i < r.n && i < 8; i++) {
+		uint64_t off = r.phase[i] < ROUND_INTERVAL_MS / 2 ? r.phase[i]
+								  : ROUND_INTERVAL_MS - r.phase[i];
+
+		assert_true(off < ROUND_INTERVAL_MS / 4);
+	}
 	for (unsigned i = 0; i < 3; i++)
 		assert_int_equal(probe_table_get(probe_get_table(probe), i)->result, PROBE_OK);
 	probe_free(probe);
@@ -530,12 +782,24 @@ static void test_rounds_on_grid(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_first_reply_ok), cmocka_unit_test(test_break_once_heal_once),
-	    cmocka_unit_test(test_never_answered), cmocka_unit_test(test_loss_window),
-	    cmocka_unit_test(test_reply_matching), cmocka_unit_test(test_sequence_wraps),
-	    cmocka_unit_test(test_sync),	   cmocka_unit_test(test_result_names),
-	    cmocka_unit_test(test_echo_wire),	   cmocka_unit_test(test_reply_matching6),
-	    cmocka_unit_test(test_echo6_wire),	   cmocka_unit_test(test_rounds_on_grid),
+	    cmocka_unit_test(test_first_reply_ok),
+	    cmocka_unit_test(test_break_once_heal_once),
+	    cmocka_unit_test(test_never_answered),
+	    cmocka_unit_test(test_loss_window),
+	    cmocka_unit_test(test_reply_matching),
+	    cmocka_unit_test(test_sequence_wraps),
+	    cmocka_unit_test(test_sync),
+	    cmocka_unit_test(test_steady_peer_probed_less),
+	    cmocka_unit_test(test_steady_peers_spread),
+	    cmocka_unit_test(test_loss_back_to_every_round),
+	    cmocka_unit_test(test_break_within_bound),
+	    cmocka_unit_test(test_healed_starts_over),
+	    cmocka_unit_test(test_new_and_moved_every_round),
+	    cmocka_unit_test(test_result_names),
+	    cmocka_unit_test(test_echo_wire),
+	    cmocka_unit_test(test_reply_matching6),
+	    cmocka_unit_test(test_echo6_wire),
+	    cmocka_unit_test(test_rounds_on_grid),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
