@@ -245,8 +245,8 @@ static const struct cfg_option options[KEY_COUNT] = {
 			       "a session must finish its handshake within this", false, true,
 			       DURATION_FIELD(handshake_timeout_ms)},
     [KEY_PROBE_INTERVAL] = {"probe-interval", "DURATION|off",
-			    "interval between data-path probes to each peer (0s = off)", false,
-			    true, RELOADABLE_SETTER(set_probe_interval, print_probe_interval)},
+			    "interval between data-path probe rounds (0s = off)", false, true,
+			    RELOADABLE_SETTER(set_probe_interval, print_probe_interval)},
     [KEY_BACKEND] = {"backend", "auto|direct|vxlan|wireguard",
 		     "path to peers (auto: direct if on-link, else vxlan; wireguard: every peer "
 		     "encrypted)",
