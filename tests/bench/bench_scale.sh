@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Scale: the largest lab this machine holds, and its convergence.
 #
-#   bench_scale.sh [--runs R] [--key] [--before BIN] [--idle S] [N]
+#   bench_scale.sh [--runs R] [--key] [--before BIN] [--idle S]
+#                  [--settle W] [N]
 #                                        (default N: 64; R: 3)
 #
 # Builds a lab of N hosts (deploy/lab, one switch; the time to build it is
@@ -24,7 +25,9 @@
 # from an earlier commit), alternating with $NSAGENT run by run, and
 # printed beside it. --idle S: after each full mesh, the agents' CPU over
 # S more seconds (steady state: N-1 sessions each, keepalives only),
-# reported as the median run's share of one CPU per agent.
+# reported as the median run's share of one CPU per agent. --settle W:
+# that window opens W seconds after the full mesh (default 0), once the
+# probes of steady paths have thinned out (20 s at the default interval).
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -34,9 +37,9 @@ bench_extra_cleanup() { mesh_cleanup; }
 # idle_line WHO CPU_MS N: the steady-state CPU of N agents over
 # MESH_IDLE_S seconds, per agent, as a share of one CPU.
 idle_line() {
-	printf '%s: idle after the full mesh, %s s: CPU %s ms in all, %s %% of a CPU per agent (%s peers each)\n' \
-		"$1" "$MESH_IDLE_S" "$2" "$(awk -v c="$2" -v n="$3" -v s="$MESH_IDLE_S" 'BEGIN {printf "%.2f", c / n / (s * 10)}')" "$(($3 - 1))"
-	echo "RESULT scale_idle who=$1 n=$3 seconds=$MESH_IDLE_S cpu_ms=$2"
+	printf '%s: idle from %s s after the full mesh, %s s: CPU %s ms in all, %s %% of a CPU per agent (%s peers each)\n' \
+		"$1" "$MESH_SETTLE_S" "$MESH_IDLE_S" "$2" "$(awk -v c="$2" -v n="$3" -v s="$MESH_IDLE_S" 'BEGIN {printf "%.2f", c / n / (s * 10)}')" "$(($3 - 1))"
+	echo "RESULT scale_idle who=$1 n=$3 settle=$MESH_SETTLE_S seconds=$MESH_IDLE_S cpu_ms=$2"
 }
 
 main() {
@@ -48,6 +51,8 @@ main() {
 		--before) before=${2:?--before needs a binary}; shift 2 ;;
 		--idle) MESH_IDLE_S=${2:?--idle needs seconds}; shift 2
 		   [[ $MESH_IDLE_S =~ ^[0-9]+$ ]] || bench_fail "--idle needs whole seconds" ;;
+		--settle) MESH_SETTLE_S=${2:?--settle needs seconds}; shift 2
+		   [[ $MESH_SETTLE_S =~ ^[0-9]+$ ]] || bench_fail "--settle needs whole seconds" ;;
 		-h | --help) sed -n '2,/^set -e/p' "$0" | sed '$d'; return 0 ;;
 		*) [[ $1 =~ ^[0-9]+$ ]] && (($1 >= 2 && $1 <= 250)) || bench_fail "N must be 2..250, got '$1'"
 		   n=$1; shift ;;
