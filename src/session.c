@@ -16,9 +16,11 @@
  * dial token buckets; accepts pause when they fail (listen.c).
  *
  * Invariants: write events are enabled by the bufferevent only while
- * output is queued; every socket and timer belongs to one peer or one
- * pending connection and is freed with it; connections are freed from a
- * deferred reaper, never inside their own callbacks. */
+ * output is queued; the frames one message makes us send on its
+ * connection are written together (conn_cork), in the order sent; every
+ * socket and timer belongs to one peer or one pending connection and is
+ * freed with it; connections are freed from a deferred reaper, never
+ * inside their own callbacks. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -132,6 +134,11 @@ void conn_close(struct conn *conn)
 	}
 	bufferevent_free(conn->bev);
 	conn->bev = NULL;
+	/* Staged frames go with the output a close drops (conn_uncork). */
+	if (conn->staged) {
+		evbuffer_free(conn->staged);
+		conn->staged = NULL;
+	}
 	mgr->n_conns--;
 	source_pending_done(conn);
 	if (conn->handshake_timer) {
@@ -159,48 +166,98 @@ void conn_free(struct conn *conn)
 	free(conn);
 }
 
-/* A frame for a plain TCP connection with nothing queued goes straight
- * to the socket; what the socket does not take (full, or an error the
- * bufferevent then reports as the connection's) is queued as before.
- * Queued, every frame made the bufferevent enable its write event and
- * disable it once written: two epoll_ctl calls per frame, the most
- * frequent system call of an idle agent (one keepalive per peer and
- * second; tests/bench/README.md, the fourth step). */
-static int conn_write_direct(struct conn *conn, struct evbuffer *out, const NsaPeer__Envelope *env)
+/* Writes the frames in `frames` (drained) to the connection. On plain TCP
+ * with nothing queued they go straight to the socket; what the socket
+ * does not take (full, or an error the bufferevent then reports as the
+ * connection's) is queued as before. Queued, every frame made the
+ * bufferevent enable its write event and disable it once written: two
+ * epoll_ctl calls per frame, the most frequent system call of an idle
+ * agent (one keepalive per peer and second; tests/bench/README.md, the
+ * fourth step). With TLS they are queued as one chain: the TLS
+ * bufferevent makes each chain of its output one SSL_write, so one
+ * record and one send (frames appended one by one spilled into a new
+ * chain past the first kilobyte or so). */
+static int conn_write(struct conn *conn, struct evbuffer *frames)
 {
-	struct evbuffer *frame = conn->mgr->scratch;
+	struct evbuffer *out = bufferevent_get_output(conn->bev);
 	evutil_socket_t fd = bufferevent_getfd(conn->bev);
+	size_t len = evbuffer_get_length(frames);
+	unsigned char *data;
 	ssize_t sent;
-	size_t len;
+
+	if (len == 0)
+		return 0;
+	data = evbuffer_pullup(frames, -1);
+	if (!data)
+		return -ENOMEM;
+	if (!conn->tls && fd >= 0 && evbuffer_get_length(out) == 0) {
+		sent = send(fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (sent > 0)
+			evbuffer_drain(frames, (size_t)sent);
+		if (sent == (ssize_t)len)
+			return 0;
+	}
+	return evbuffer_add_buffer(out, frames) < 0 ? -ENOMEM : 0;
+}
+
+/* Frames sent to a corked connection are staged and written together
+ * when the last conn_uncork comes: one send(2), so one TCP segment and
+ * one wakeup at the other end, where each frame was its own (with a key,
+ * one TLS record, where a burst past a kilobyte was several). A
+ * session's opening burst is four frames for the side that accepted
+ * (hello, advert, peer list, end-of-adverts) and three for the dialler
+ * (advert, peer list, end-of-adverts, after the hello it sent on
+ * connect); tests/bench/README.md, the seventh step. Corks nest; frames
+ * to other connections are not held. The staging buffer lives only
+ * while frames are held: an idle session keeps none. */
+void conn_cork(struct conn *conn)
+{
+	conn->corked++;
+}
+
+void conn_uncork(struct conn *conn)
+{
 	int ret;
 
-	evbuffer_drain(frame, evbuffer_get_length(frame));
-	ret = wire_write(frame, env);
+	if (!conn->corked || --conn->corked || !conn->staged)
+		return;
+	/* Closed meanwhile: conn_close dropped them with its queued output. */
+	if (!conn->bev)
+		return;
+	ret = conn_write(conn, conn->staged);
 	if (ret < 0)
-		return ret;
-	len = evbuffer_get_length(frame);
-	sent = send(fd, evbuffer_pullup(frame, -1), len, MSG_NOSIGNAL | MSG_DONTWAIT);
-	if (sent > 0)
-		evbuffer_drain(frame, (size_t)sent);
-	if (sent < (ssize_t)len && evbuffer_add_buffer(out, frame) < 0)
-		return -ENOMEM;
-	return 0;
+		log_warn("cannot send to %s: %s", conn->remote, strerror(-ret));
+	evbuffer_free(conn->staged);
+	conn->staged = NULL;
 }
 
 int conn_send(struct conn *conn, const NsaPeer__Envelope *env)
 {
-	struct evbuffer *out;
+	struct evbuffer *out, *frame;
+	size_t staged;
 	int ret;
 
 	if (!conn || !conn->bev)
 		return -ENOTCONN;
 	out = bufferevent_get_output(conn->bev);
-	if (evbuffer_get_length(out) > PEER_MAX_OUTPUT)
+	staged = conn->staged ? evbuffer_get_length(conn->staged) : 0;
+	/* What is staged counts: it is output a moment later. */
+	if (evbuffer_get_length(out) + staged > PEER_MAX_OUTPUT)
 		return -ENOBUFS;
-	if (!conn->tls && evbuffer_get_length(out) == 0 && bufferevent_getfd(conn->bev) >= 0)
-		ret = conn_write_direct(conn, out, env);
-	else
+	if (conn->corked) {
+		if (!conn->staged && !(conn->staged = evbuffer_new()))
+			fatal("out of memory staging frames for %s", conn->remote);
+		ret = wire_write(conn->staged, env);
+	} else if (!conn->tls && evbuffer_get_length(out) == 0 &&
+		   bufferevent_getfd(conn->bev) >= 0) {
+		frame = conn->mgr->scratch;
+		evbuffer_drain(frame, evbuffer_get_length(frame));
+		ret = wire_write(frame, env);
+		if (ret == 0)
+			ret = conn_write(conn, frame);
+	} else {
 		ret = wire_write(out, env);
+	}
 	if (ret < 0)
 		log_warn("cannot send to %s: %s", conn->remote, strerror(-ret));
 	return ret;
@@ -632,6 +689,11 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 				conn_close(conn);
 			break;
 		}
+		/* What one message makes us say on this connection goes in one
+		 * write: a hello's answer is a session's opening burst. Held
+		 * no longer than the message, so that ours go out before the
+		 * dials a peer list in the same read starts. */
+		conn_cork(conn);
 		if (!peer) {
 			/* unidentified inbound: the first message must be a hello */
 			if (env->msg_case == NSA_PEER__ENVELOPE__MSG_HELLO) {
@@ -659,6 +721,7 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 				handle_message(peer, env);
 			}
 		}
+		conn_uncork(conn);
 		wire_free(env);
 	}
 }

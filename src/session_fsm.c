@@ -195,8 +195,13 @@ static void broadcast_advert(struct peer_mgr *mgr)
 
 	TAILQ_FOREACH(p, &mgr->peers, entry)
 	if (p->state == PEER_ESTABLISHED) {
+		struct conn *conn = p->conn;
+
+		/* two frames, one write (conn_cork) */
+		conn_cork(conn);
 		send_advert(p);
-		send_simple(p->conn, NSA_PEER__ENVELOPE__MSG_END_OF_ADVERTS);
+		send_simple(conn, NSA_PEER__ENVELOPE__MSG_END_OF_ADVERTS);
+		conn_uncork(conn);
 	}
 }
 

@@ -109,6 +109,10 @@ struct conn {
 	struct event *resolve_ev;
 	struct evdns_getaddrinfo_request *dns_req;
 	char remote[ENDPOINT_STRLEN];
+	/* conn_cork depth, and the frames held meanwhile (made by the first,
+	 * freed when written or by conn_close). */
+	unsigned corked;
+	struct evbuffer *staged;
 	TAILQ_ENTRY(conn) entry; /* mgr->pending or mgr->dead_conns */
 };
 
@@ -248,6 +252,11 @@ void source_pending_done(struct conn *conn);
 void conn_free(struct conn *conn);
 void conn_close(struct conn *conn);
 int conn_send(struct conn *conn, const NsaPeer__Envelope *env);
+/* Between the two, frames sent to conn are held and then written in one
+ * go (a send, a TLS record); they nest. conn_uncork writes nothing to a
+ * connection closed meanwhile. */
+void conn_cork(struct conn *conn);
+void conn_uncork(struct conn *conn);
 void send_hello(struct conn *conn);
 void send_simple(struct conn *conn, NsaPeer__Envelope__MsgCase which);
 /* Saves the state's unsaved peers within PEER_SAVE_DELAY_MS. */
