@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 
 #include "nsagent/log.h"
 
@@ -341,4 +342,59 @@ NsaPeer__Envelope__MsgCase ph_next_msg(int fd, struct evbuffer *in, bool *eof)
 	c = env->msg_case;
 	wire_free(env);
 	return c;
+}
+
+static void tls_remote_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct ph_remote *r = arg;
+
+	(void)bev;
+	if (what & BEV_EVENT_CONNECTED)
+		r->connected = true;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		r->closed = true;
+}
+
+static void tls_remote_read(struct bufferevent *bev, void *arg)
+{
+	(void)arg;
+	evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)));
+}
+
+static bool tls_remote_settled(void *arg)
+{
+	struct ph_remote *r = arg;
+
+	return r->connected || r->closed;
+}
+
+void ph_tls_open(struct ph_remote *r, struct tls_ctx *ctx, struct endpoint ep, uint32_t from)
+{
+	struct sockaddr_in src = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(from)};
+	struct sockaddr_in sin = {.sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(ep.addr.v4),
+				  .sin_port = htons(ep.port)};
+
+	memset(r, 0, sizeof(*r));
+	r->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	assert_true(r->fd >= 0);
+	assert_int_equal(bind(r->fd, (struct sockaddr *)&src, sizeof(src)), 0);
+	r->bev = tls_bev_new(ctx, ph_base, r->fd, true);
+	assert_non_null(r->bev);
+	bufferevent_setcb(r->bev, tls_remote_read, NULL, tls_remote_event, r);
+	bufferevent_enable(r->bev, EV_READ | EV_WRITE);
+	assert_int_equal(bufferevent_socket_connect(r->bev, (struct sockaddr *)&sin, sizeof(sin)),
+			 0);
+	assert_true(ph_run_until(tls_remote_settled, r, DEADLINE_MS));
+	assert_true(r->connected);
+}
+
+void ph_remote_close(struct ph_remote *r)
+{
+	if (r->bev)
+		bufferevent_free(r->bev); /* closes fd */
+	else
+		close(r->fd);
+	r->bev = NULL;
+	r->fd = -1;
 }

@@ -4,7 +4,8 @@
  * with its own rde (wired as the daemon wires them), with cluster
  * 172.16.0.0/16 and subnet 172.16.n.0/24, loop-running helpers that
  * wait on a condition with a deadline, and a scripted remote speaking the
- * wire protocol over plain TCP. Asserts through cmocka. */
+ * wire protocol over plain TCP or over TLS with a cluster key. Asserts
+ * through cmocka. */
 #ifndef NSAGENT_TESTS_PEER_HARNESS_H
 #define NSAGENT_TESTS_PEER_HARNESS_H
 
@@ -15,7 +16,10 @@
 
 #include "nsagent/peer.h"
 #include "nsagent/rde.h"
+#include "nsagent/tls.h"
 #include "nsagent/wire.h"
+
+struct bufferevent;
 
 #define LOOP(n) (0x7f000000u | (n)) /* 127.0.0.n */
 #define NET(n) ((struct prefix){0xac100000u | ((n) << 8), 24})
@@ -90,5 +94,19 @@ int ph_accept(int listen_fd);
 NsaPeer__Envelope__MsgCase ph_next_msg(int fd, struct evbuffer *in, bool *eof);
 /* The same, the whole message (wire_free it); NULL at EOF. */
 NsaPeer__Envelope *ph_next_envelope(int fd, struct evbuffer *in);
+
+/* A scripted remote's session: a plain socket (bev NULL), or TLS with a
+ * cluster key through the agent's own tls module (bev; what arrives is
+ * read and dropped). */
+struct ph_remote {
+	int fd;
+	struct bufferevent *bev;
+	bool connected, closed;
+};
+
+/* A TLS session with the cluster key ctx to ep, from the address `from`,
+ * its handshake complete (asserted within DEADLINE_MS). */
+void ph_tls_open(struct ph_remote *r, struct tls_ctx *ctx, struct endpoint ep, uint32_t from);
+void ph_remote_close(struct ph_remote *r);
 
 #endif

@@ -21,15 +21,18 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <linux/tcp.h>
 
 #include "addr6_lit.h"
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "nsagent/peer.h"
 #include "nsagent/state.h"
 #include "nsagent/wire.h"
 #include "peer_harness.h"
+#include "tls_harness.h"
 
 struct node {
 	struct peer_mgr *mgr;
@@ -1936,6 +1939,239 @@ static void test_hold_expires(void **st)
 	free_nodes(&node, 1);
 }
 
+/* ---- one write per burst ---- */
+
+/* A keepalive interval none of whose wall-clock grid points
+ * (keepalive_tick_cb) falls within the next minute: the segments counted
+ * after a session comes up are its opening burst alone. */
+static uint32_t quiet_keepalive_ms(void)
+{
+	uint32_t interval = 3600 * 1000;
+
+	while (interval - wall_phase(interval) < 60 * 1000)
+		interval += 1000;
+	return interval;
+}
+
+/* The one connected TCP socket of this process from local_ip (and
+ * local_port, unless 0) to remote_ip (and remote_port, unless 0): an
+ * agent's end of a session, found among our file descriptors. */
+static int find_conn_fd(uint32_t local_ip, uint16_t local_port, uint32_t remote_ip,
+			uint16_t remote_port)
+{
+	int found = -1;
+
+	for (int fd = 0; fd < 1024; fd++) {
+		struct sockaddr_in l, r;
+		socklen_t l_len = sizeof(l), r_len = sizeof(r), t_len;
+		int type;
+
+		t_len = sizeof(type);
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &t_len) < 0 || type != SOCK_STREAM ||
+		    getsockname(fd, (struct sockaddr *)&l, &l_len) < 0 || l.sin_family != AF_INET ||
+		    getpeername(fd, (struct sockaddr *)&r, &r_len) < 0)
+			continue;
+		if (ntohl(l.sin_addr.s_addr) != local_ip || ntohl(r.sin_addr.s_addr) != remote_ip ||
+		    (local_port && ntohs(l.sin_port) != local_port) ||
+		    (remote_port && ntohs(r.sin_port) != remote_port))
+			continue;
+		assert_int_equal(found, -1); /* one connection per pair */
+		found = fd;
+	}
+	assert_true(found >= 0);
+	return found;
+}
+
+static struct tcp_info tcp_info_of(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	memset(&ti, 0, sizeof(ti));
+	assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len), 0);
+	return ti;
+}
+
+/* The kernel's count of the TCP segments with data a socket sent, and of
+ * their bytes, retransmissions aside: on a loaded machine a delayed ACK
+ * now and then has the sender's tail loss probe send the last one again. */
+static unsigned segs_sent(int fd)
+{
+	struct tcp_info ti = tcp_info_of(fd);
+
+	return ti.tcpi_data_segs_out - ti.tcpi_total_retrans;
+}
+
+static uint64_t bytes_sent(int fd)
+{
+	struct tcp_info ti = tcp_info_of(fd);
+
+	return ti.tcpi_bytes_sent - ti.tcpi_bytes_retrans;
+}
+
+static void burst_node_start(struct node *node, unsigned n, const struct endpoint *seed,
+			     struct tls_ctx *key, uint32_t keepalive_ms)
+{
+	struct ph_config c;
+
+	node->ip = LOOP(n);
+	config_for(&c, node, n, 0, seed);
+	c.peer.tls = key;
+	c.peer.keepalive_ms = keepalive_ms;
+	c.peer.hold_time_ms = 3 * keepalive_ms;
+	ph_start(&c, &ops, node, &node->mgr);
+}
+
+struct sent_cond {
+	int from, to; /* the sender's socket and the receiver's */
+	unsigned segs_before;
+};
+
+/* The sender wrote since segs_before, and all it wrote has arrived. */
+static bool sent_and_arrived(void *arg)
+{
+	struct sent_cond *c = arg;
+
+	return segs_sent(c->from) > c->segs_before &&
+	       tcp_info_of(c->to).tcpi_bytes_received == bytes_sent(c->from);
+}
+
+enum { BURST_REMOTES = 40 };
+
+/* Scripted sessions of A's, so that the list A sends B is long. */
+static void burst_remotes_open(struct ph_remote *r, const struct node *a, struct tls_ctx *key,
+			       uint32_t hold_ms)
+{
+	struct endpoint ep = ph_endpoint(a->mgr, a->ip);
+
+	for (unsigned i = 0; i < BURST_REMOTES; i++) {
+		uint8_t id[NODE_ID_LEN];
+		uint32_t ip = LOOP(10 + i);
+		struct evbuffer *out;
+
+		assert_int_equal(getrandom(id, sizeof(id), 0), (ssize_t)sizeof(id));
+		if (key) {
+			ph_tls_open(&r[i], key, ep, ip);
+			out = bufferevent_get_output(r[i].bev);
+		} else {
+			r[i] = (struct ph_remote){.fd = ph_connect(ep, ip)};
+			out = evbuffer_new();
+		}
+		/* port 1: nothing listens there, so B's dials are refused */
+		ph_put_hello(out, id, ip, 1, hold_ms);
+		if (!key) {
+			while (evbuffer_get_length(out))
+				assert_true(evbuffer_write(out, r[i].fd) > 0);
+			evbuffer_free(out);
+		}
+	}
+}
+
+struct burst_lab {
+	struct node *nodes;
+	unsigned a_sessions;
+};
+
+/* A has its sessions with C and the remotes. */
+static bool a_ready(void *arg)
+{
+	struct burst_lab *l = arg;
+
+	return ph_established(l->nodes[0].mgr, NULL) == l->a_sessions;
+}
+
+/* B (127.0.0.3) has routes to A and C, and they to B. */
+static bool b_meshed(void *arg)
+{
+	struct burst_lab *l = arg;
+	struct node *n = l->nodes;
+
+	return ph_has_route(n[0].mgr, NET(3), LOOP(3)) && ph_has_route(n[1].mgr, NET(3), LOOP(3)) &&
+	       ph_has_route(n[2].mgr, NET(1), LOOP(1)) && ph_has_route(n[2].mgr, NET(2), LOOP(2));
+}
+
+/* The frames a node sends a session in one go are one write, so one TCP
+ * segment (and with a key one TLS record): the acceptor's hello, advert,
+ * peer list and end-of-adverts, the dialler's advert, list and
+ * end-of-adverts after the hello it sent on connect, and the advert and
+ * end-of-adverts every session gets again when ours changes. Each frame
+ * was a write and a segment of its own (a wakeup each at the other end):
+ * 4 + 3 per session, 2 per advert. With a key the frames of a callback
+ * shared a record while they fitted the first chunk of the TLS
+ * bufferevent's output (about a kilobyte): a longer burst was several.
+ * So A, which B dials, has sessions with C and BURST_REMOTES scripted
+ * remotes: its list to B is 1.2 KB. Counted by the kernel (TCP_INFO data
+ * segments out) on both ends of B's sessions with A and with C (which it
+ * dials when A tells it of C); with a key the TLS handshake's flights
+ * count too (the server's one, the client's two). */
+static void opening_bursts(bool tls)
+{
+	struct node nodes[3];
+	struct burst_lab lab = {nodes, 1 + BURST_REMOTES};
+	struct ph_remote remotes[BURST_REMOTES];
+	struct tls_ctx *keys[4] = {NULL, NULL, NULL, NULL};
+	uint32_t keepalive = quiet_keepalive_ms(), server_hs = tls ? 1 : 0, client_hs = tls ? 2 : 0;
+	uint8_t wg_key[KERN_WG_KEY_LEN] = {1};
+	struct endpoint seed;
+	uint16_t port_a, port_c;
+	int a_b, b_a, c_b, b_c;
+	struct sent_cond advert;
+
+	for (unsigned i = 0; i < 3; i++)
+		node_init(&nodes[i], (uint8_t)(0x60 + 0x10 * i));
+	for (unsigned i = 0; tls && i < 4; i++)
+		keys[i] = th_ctx_with_key(0x61);
+	/* A at 127.0.0.1, C at .2 seeded with A, the remotes, then B at .3
+	 * seeded with A */
+	burst_node_start(&nodes[0], 1, NULL, keys[0], keepalive);
+	seed = ph_endpoint(nodes[0].mgr, nodes[0].ip);
+	burst_node_start(&nodes[1], 2, &seed, keys[1], keepalive);
+	burst_remotes_open(remotes, &nodes[0], keys[3], 3 * keepalive);
+	assert_true(ph_run_until(a_ready, &lab, DEADLINE_MS));
+	burst_node_start(&nodes[2], 3, &seed, keys[2], keepalive);
+	assert_true(ph_run_until(b_meshed, &lab, DEADLINE_MS));
+	port_a = peer_mgr_listen_port(nodes[0].mgr);
+	port_c = peer_mgr_listen_port(nodes[1].mgr);
+	a_b = find_conn_fd(LOOP(1), port_a, LOOP(3), 0);
+	b_a = find_conn_fd(LOOP(3), 0, LOOP(1), port_a);
+	c_b = find_conn_fd(LOOP(2), port_c, LOOP(3), 0);
+	b_c = find_conn_fd(LOOP(3), 0, LOOP(2), port_c);
+	fprintf(stderr, "%s: data segments A->B %u (%llu bytes), B->A %u, C->B %u, B->C %u\n",
+		tls ? "TLS" : "TCP", segs_sent(a_b), (unsigned long long)bytes_sent(a_b),
+		segs_sent(b_a), segs_sent(c_b), segs_sent(b_c));
+	/* A: hello, advert, C and the remotes in a peer list, end-of-adverts */
+	assert_int_equal(segs_sent(a_b), server_hs + 1);
+	/* B: its hello on connect; advert and end-of-adverts on A's hello */
+	assert_int_equal(segs_sent(b_a), client_hs + 2);
+	/* C: hello, advert, end-of-adverts (B knows A, C's only peer) */
+	assert_int_equal(segs_sent(c_b), server_hs + 1);
+	assert_int_equal(segs_sent(b_c), client_hs + 2);
+
+	/* A's advert changes (a new WireGuard key): advert and end-of-adverts
+	 * to each session, one write each */
+	advert = (struct sent_cond){a_b, b_a, segs_sent(a_b)};
+	peer_mgr_set_wg_key(nodes[0].mgr, wg_key);
+	assert_true(ph_run_until(sent_and_arrived, &advert, DEADLINE_MS));
+	assert_int_equal(segs_sent(a_b), advert.segs_before + 1);
+	for (unsigned i = 0; i < BURST_REMOTES; i++)
+		ph_remote_close(&remotes[i]);
+	free_nodes(nodes, 3);
+	for (unsigned i = 0; i < 4; i++)
+		tls_ctx_free(keys[i]);
+}
+
+static void test_opening_burst_one_write(void **st)
+{
+	(void)st;
+	opening_bursts(false);
+}
+
+static void test_opening_burst_one_record(void **st)
+{
+	(void)st;
+	opening_bursts(true);
+}
+
 static void test_persisted_peers(void **st)
 {
 	(void)st;
@@ -2137,6 +2373,8 @@ int main(void)
 	    cmocka_unit_test(test_keepalives_together),
 	    cmocka_unit_test(test_keepalives_on_grid),
 	    cmocka_unit_test(test_hold_expires),
+	    cmocka_unit_test(test_opening_burst_one_write),
+	    cmocka_unit_test(test_opening_burst_one_record),
 	};
 	int ret;
 

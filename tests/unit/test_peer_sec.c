@@ -136,15 +136,7 @@ static void send_bytes(int fd, const void *data, size_t len)
 	assert_int_equal(write(fd, data, len), (ssize_t)len);
 }
 
-/* A scripted remote's session: a plain socket (bev NULL), or TLS with a
- * cluster key through the agent's own tls module (bev). */
-struct remote {
-	int fd;
-	struct bufferevent *bev;
-	bool connected, closed;
-};
-
-static void remote_send(struct remote *r, const NsaPeer__Envelope *env)
+static void remote_send(struct ph_remote *r, const NsaPeer__Envelope *env)
 {
 	if (r->bev)
 		assert_int_equal(wire_write(bufferevent_get_output(r->bev), env), 0);
@@ -152,65 +144,7 @@ static void remote_send(struct remote *r, const NsaPeer__Envelope *env)
 		ph_send_msg(r->fd, env);
 }
 
-static void tls_remote_event(struct bufferevent *bev, short what, void *arg)
-{
-	struct remote *r = arg;
-
-	(void)bev;
-	if (what & BEV_EVENT_CONNECTED)
-		r->connected = true;
-	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
-		r->closed = true;
-}
-
-static void tls_remote_read(struct bufferevent *bev, void *arg)
-{
-	(void)arg;
-	evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)));
-}
-
-static bool tls_remote_settled(void *arg)
-{
-	struct remote *r = arg;
-
-	return r->connected || r->closed;
-}
-
-/* A TLS session with the cluster key ctx to ep, from the address `from`,
- * its handshake complete. */
-static void tls_remote_open(struct remote *r, struct tls_ctx *ctx, struct endpoint ep,
-			    uint32_t from)
-{
-	struct sockaddr_in src = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(from)};
-	struct sockaddr_in sin = {.sin_family = AF_INET,
-				  .sin_addr.s_addr = htonl(ep.addr.v4),
-				  .sin_port = htons(ep.port)};
-
-	memset(r, 0, sizeof(*r));
-	r->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-	assert_true(r->fd >= 0);
-	assert_int_equal(bind(r->fd, (struct sockaddr *)&src, sizeof(src)), 0);
-	r->bev = tls_bev_new(ctx, ph_base, r->fd, true);
-	assert_non_null(r->bev);
-	bufferevent_setcb(r->bev, tls_remote_read, NULL, tls_remote_event, r);
-	bufferevent_enable(r->bev, EV_READ | EV_WRITE);
-	assert_int_equal(bufferevent_socket_connect(r->bev, (struct sockaddr *)&sin, sizeof(sin)),
-			 0);
-	assert_true(ph_run_until(tls_remote_settled, r, DEADLINE_MS));
-	assert_true(r->connected);
-}
-
-static void remote_close(struct remote *r)
-{
-	if (r->bev)
-		bufferevent_free(r->bev); /* closes fd */
-	else
-		close(r->fd);
-	r->bev = NULL;
-	r->fd = -1;
-}
-
-static void send_keepalive(struct remote *r)
+static void send_keepalive(struct ph_remote *r)
 {
 	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
 	NsaPeer__Keepalive ka = NSA_PEER__KEEPALIVE__INIT;
@@ -220,7 +154,7 @@ static void send_keepalive(struct remote *r)
 	remote_send(r, &env);
 }
 
-static void send_advert(struct remote *r, const struct prefix *subnets, unsigned n,
+static void send_advert(struct ph_remote *r, const struct prefix *subnets, unsigned n,
 			bool explicit_subnet)
 {
 	NsaPeer__Envelope env = NSA_PEER__ENVELOPE__INIT;
@@ -246,7 +180,7 @@ static void send_advert(struct remote *r, const struct prefix *subnets, unsigned
 
 /* A peer list of n entries: node ids[i] at addrs[i]:ports[i], each with
  * hints[i] when hints is not NULL. */
-static void send_peer_list(struct remote *r, const uint8_t (*ids)[NODE_ID_LEN],
+static void send_peer_list(struct ph_remote *r, const uint8_t (*ids)[NODE_ID_LEN],
 			   const uint32_t *addrs, const uint16_t *ports, const struct prefix *hints,
 			   unsigned n)
 {
@@ -297,7 +231,7 @@ static bool io_eof(void *arg)
 	return io->eof;
 }
 
-static bool remote_ended(struct remote *r)
+static bool remote_ended(struct ph_remote *r)
 {
 	struct io io = {.fd = r->fd};
 
@@ -306,7 +240,7 @@ static bool remote_ended(struct remote *r)
 
 /* Keeps a scripted session alive (keepalives) until cond(arg) holds or,
  * with cond NULL, for ms; false if the session ended or cond never held. */
-static bool keep_alive_until(struct remote *r, bool (*cond)(void *), void *arg, uint64_t ms)
+static bool keep_alive_until(struct ph_remote *r, bool (*cond)(void *), void *arg, uint64_t ms)
 {
 	uint64_t end = ph_now_ms() + ms;
 
@@ -321,7 +255,7 @@ static bool keep_alive_until(struct remote *r, bool (*cond)(void *), void *arg, 
 	return true;
 }
 
-static bool keep_alive_for(struct remote *r, uint64_t ms)
+static bool keep_alive_for(struct ph_remote *r, uint64_t ms)
 {
 	return keep_alive_until(r, NULL, NULL, ms);
 }
@@ -455,7 +389,7 @@ static void test_hijack_adverts(void **st)
 	};
 	struct prefix many[1000];
 	struct peer_security_stats s;
-	struct remote r = {.fd = -1};
+	struct ph_remote r = {.fd = -1};
 
 	node_start(&a, 1, NULL, 0, &oa);
 	seed = ph_endpoint(a.mgr, a.ip);
@@ -489,7 +423,7 @@ static void test_hijack_adverts(void **st)
 	assert_int_equal(ph_n_routes(a.mgr), 1 + 16);
 	assert_int_equal(ph_established(a.mgr, NULL), 2);
 	assert_int_equal(ph_established(b.mgr, NULL), 1);
-	remote_close(&r);
+	ph_remote_close(&r);
 	free_node(&b);
 	free_node(&a);
 }
@@ -614,7 +548,7 @@ static void test_peer_list_poisoning(void **st)
 	uint8_t id[NODE_ID_LEN] = {0xdd, 3};
 	struct peer_security_stats s;
 	uint64_t start;
-	struct remote r = {.fd = -1};
+	struct ph_remote r = {.fd = -1};
 
 	node_start(&a, 1, NULL, 0, &oa);
 	r.fd = ph_connect(ph_endpoint(a.mgr, a.ip), LOOP(9));
@@ -674,7 +608,7 @@ static void test_peer_list_poisoning(void **st)
 		assert_true(ph_has_route(a.mgr, NET(2), LOOP(2)));
 		free_node(&b);
 	}
-	remote_close(&r);
+	ph_remote_close(&r);
 	free_node(&a);
 }
 
@@ -697,7 +631,7 @@ static void test_wide_prefix_hijack(void **st)
 	struct prefix wide = {0xac108000u, 17}, own = {0xac104d00u, 24};
 	struct prefix adverts[] = {wide, own};
 	struct peer_security_stats s;
-	struct remote r = {.fd = -1};
+	struct ph_remote r = {.fd = -1};
 
 	node_start(&a, 1, NULL, 0, NULL);
 	r.fd = ph_connect(ph_endpoint(a.mgr, a.ip), LOOP(9));
@@ -720,7 +654,7 @@ static void test_wide_prefix_hijack(void **st)
 	peer_mgr_security_stats(a.mgr, &s);
 	assert_int_equal(s.rejected[RIB_REJECT_OWNED], 0);
 	assert_int_equal(s.rejected[RIB_REJECT_LENGTH], 1);
-	remote_close(&r);
+	ph_remote_close(&r);
 	free_node(&real);
 	free_node(&a);
 }
@@ -751,7 +685,7 @@ static void test_wide_hints_do_not_block_claim(void **st)
 	const struct prefix hints[] = {{0xac100000u, 17}, {0xac108000u, 17}};
 	const struct prefix cluster = {0xac100000u, 16}, b_subnet = NET(2);
 	struct evbuffer *in = evbuffer_new();
-	struct remote r = {.fd = -1};
+	struct ph_remote r = {.fd = -1};
 	struct prefix subnet;
 	bool eof;
 
@@ -771,7 +705,7 @@ static void test_wide_hints_do_not_block_claim(void **st)
 	assert_int_equal(subnet.len, 24);
 	assert_true(addr_prefix_contains(&cluster, &subnet));
 	assert_false(addr_prefix_equal(&subnet, &b_subnet));
-	remote_close(&r);
+	ph_remote_close(&r);
 	close(listen_fd);
 	evbuffer_free(in);
 	free_node(&a);
@@ -799,7 +733,7 @@ static void test_node_ip_must_be_source(void **st)
 	uint8_t id[NODE_ID_LEN] = {0xee, 9};
 	struct prefix own = {0xac104e00u, 24};
 	struct peer_security_stats s;
-	struct remote r = {.fd = -1};
+	struct ph_remote r = {.fd = -1};
 	struct io io;
 
 	node_start(&a, 1, NULL, 0, NULL);
@@ -810,7 +744,7 @@ static void test_node_ip_must_be_source(void **st)
 	assert_true(refused_hello(&a));
 	assert_int_equal(ph_established(a.mgr, NULL), 0);
 	assert_int_equal(known_peers(&a), 0);
-	remote_close(&r);
+	ph_remote_close(&r);
 	/* the same node with its real address */
 	r.fd = ph_connect(ph_endpoint(a.mgr, a.ip), LOOP(9));
 	ph_send_hello(r.fd, id, LOOP(9), 7470, 3000);
@@ -818,12 +752,12 @@ static void test_node_ip_must_be_source(void **st)
 	assert_int_equal(ph_established(a.mgr, NULL), 1);
 	peer_mgr_security_stats(a.mgr, &s);
 	assert_int_equal(s.hellos_refused, 1);
-	remote_close(&r);
+	ph_remote_close(&r);
 	free_node(&a);
 
 	/* keyed: from 127.0.0.9, node IP 127.0.0.8, taken; routes go to it */
 	node_start(&a, 1, NULL, 0, &(struct node_opts){.tls = ka});
-	tls_remote_open(&r, kr, ph_endpoint(a.mgr, a.ip), LOOP(9));
+	ph_tls_open(&r, kr, ph_endpoint(a.mgr, a.ip), LOOP(9));
 	ph_put_hello(bufferevent_get_output(r.bev), id, LOOP(8), 7470, 3000);
 	ph_run_for(100);
 	assert_int_equal(ph_established(a.mgr, NULL), 1);
@@ -833,7 +767,7 @@ static void test_node_ip_must_be_source(void **st)
 	peer_mgr_security_stats(a.mgr, &s);
 	assert_int_equal(s.hellos_refused, 0);
 	free_node(&a); /* first: a lost session would be redialled */
-	remote_close(&r);
+	ph_remote_close(&r);
 	tls_ctx_free(ka);
 	tls_ctx_free(kr);
 }
@@ -858,7 +792,7 @@ static void test_relayed_address_not_node_ip(void **st)
 	const uint16_t ports[] = {port};
 	struct evbuffer *in = evbuffer_new();
 	struct peer_security_stats s;
-	struct remote r = {.fd = -1};
+	struct ph_remote r = {.fd = -1};
 	bool eof;
 	int fd, again;
 
@@ -878,7 +812,7 @@ static void test_relayed_address_not_node_ip(void **st)
 	assert_int_equal(again, -1);
 	assert_int_equal(known_peers(&a), 1);
 	close(fd);
-	remote_close(&r);
+	ph_remote_close(&r);
 	close(listen_fd);
 	evbuffer_free(in);
 	free_node(&a);
@@ -909,10 +843,10 @@ static void test_undialable_peer_list(void **st)
 					     {0x44, 5}, {0x44, 6}, {0x44, 7}};
 	unsigned n = sizeof(addrs) / sizeof(addrs[0]);
 	struct peer_security_stats s;
-	struct remote r;
+	struct ph_remote r;
 
 	node_start(&a, 1, NULL, 0, &(struct node_opts){.tls = ka, .no_loopback = true});
-	tls_remote_open(&r, kr, ph_endpoint(a.mgr, a.ip), LOOP(9));
+	ph_tls_open(&r, kr, ph_endpoint(a.mgr, a.ip), LOOP(9));
 	ph_put_hello(bufferevent_get_output(r.bev), id, 0xc6336409u, 7470, 3000);
 	ph_run_for(100);
 	assert_int_equal(ph_established(a.mgr, NULL), 1);
@@ -922,7 +856,7 @@ static void test_undialable_peer_list(void **st)
 	assert_int_equal(s.dials, 0);
 	assert_int_equal(known_peers(&a), 1);
 	free_node(&a);
-	remote_close(&r);
+	ph_remote_close(&r);
 	tls_ctx_free(ka);
 	tls_ctx_free(kr);
 }

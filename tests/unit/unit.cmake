@@ -15,7 +15,8 @@ nsa_unit(test_listen)
 # or route changes, so they run as plain unit tests. test_peer_sec: hostile
 # input (cluster key, hijacking adverts, malformed frames, floods,
 # peer-list poisoning).
-nsa_unit(test_peer SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/peer_harness.c)
+nsa_unit(test_peer SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/peer_harness.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/unit/tls_harness.c)
 nsa_unit(test_peer_sec SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/peer_harness.c
   ${CMAKE_CURRENT_SOURCE_DIR}/unit/tls_harness.c)
 set_tests_properties(test_peer test_peer_sec PROPERTIES TIMEOUT 120)
