@@ -3,7 +3,8 @@
  * event loop on 127.0.0.x, plus a scripted remote that forces connection
  * collisions. Checks one session per pair, adverts and routes, peer
  * exchange along a chain, goodbye(leave) versus a dropped session
- * (stale, then restored or expired), and subnet auto-claim. */
+ * (stale, then restored or expired), subnet auto-claim, and that the
+ * frames of a session's opening are one TCP segment (TCP_INFO). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
