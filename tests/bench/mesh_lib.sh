@@ -40,20 +40,26 @@ mesh_lab_up() {
 # lost (retransmitted after 1, 3, 7 s). A full mesh of 32 lab hosts needs
 # 992 entries, so without this the lab, not the agent, decides the figure;
 # real hosts each have their own table. Permanent entries are exempt from
-# that count (Linux >= 4.19).
+# that count (Linux >= 4.19). IPv6 alike: the agents' /64 routes and
+# IPv6 probes go via each host's link-local address on eth0, and without
+# permanent entries a 64-host lab (4,032 of them) overflowed the IPv6
+# table: probes were lost ("IPv6 data path ... broken"), retried every
+# round, and neighbour creation showed in the agents' kernel time.
 mesh_static_arp() {
 	local n=$1 i j
-	local -a mac=() seg=() ip=()
+	local -a mac=() seg=() ip=() ll=()
 	for ((i = 1; i <= n; i++)); do
 		mac[i]=$(in_host "$i" cat /sys/class/net/eth0/address)
 		seg[i]=$(<"$LABDIR/host$i/switch")
 		ip[i]=$(<"$LABDIR/host$i/ip")
+		ll[i]=$(in_host "$i" ip -6 -o addr show dev eth0 scope link | awk '{sub(/\/.*/, "", $4); print $4; exit}')
 	done
 	for ((i = 1; i <= n; i++)); do
 		for ((j = 1; j <= n; j++)); do
 			((i != j)) && [[ ${seg[i]} == "${seg[j]}" ]] || continue
 			echo "neigh replace ${ip[j]} lladdr ${mac[j]} dev eth0 nud permanent"
-		done | in_host "$i" ip -batch - || bench_fail "host$i: static ARP entries"
+			[[ -z ${ll[j]} ]] || echo "neigh replace ${ll[j]} lladdr ${mac[j]} dev eth0 nud permanent"
+		done | in_host "$i" ip -batch - || bench_fail "host$i: static neighbour entries"
 	done
 }
 
