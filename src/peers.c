@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nsagent/grid.h"
 #include "nsagent/log.h"
 #include "nsagent/peer.h"
 #include "nsagent/rde.h"
@@ -86,19 +87,13 @@ static void hold_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* The first moment more than after_ms after now_mono (CLOCK_MONOTONIC
- * ms) at which the wall clock is a whole multiple of interval_ms. Every node of a cluster
- * (clocks kept by NTP, or one clock in the lab) sends its keepalives at
- * those moments, so a node's peers' keepalives arrive together and one
- * wakeup reads many: with 31 peers an idle agent woke 30 times a second
- * to read them one by one (tests/bench/README.md, the fourth step). */
+ * ms) on the wall-clock grid of interval_ms (nsagent/grid.h): every node
+ * sends its keepalives at those moments, so a node's peers' keepalives
+ * arrive together; with 31 peers an idle agent woke 30 times a second to
+ * read them one by one (tests/bench/README.md, the fourth step). */
 static uint64_t keepalive_grid_next(uint64_t now_mono, uint32_t interval_ms, uint32_t after_ms)
 {
-	struct timespec ts;
-	uint64_t real;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	real = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 + after_ms;
-	return now_mono + after_ms + interval_ms - real % interval_ms;
+	return now_mono + grid_wait_ms(interval_ms, after_ms + 1);
 }
 
 /* The one keepalive timer at the earliest session's next keepalive. */

@@ -71,6 +71,7 @@
 
 #include "nsagent/addr.h"
 #include "nsagent/addr6.h"
+#include "nsagent/grid.h"
 #include "nsagent/log.h"
 #include "nsagent/probe.h"
 #include "nsagent/xalloc.h"
@@ -720,23 +721,17 @@ static void on_round(evutil_socket_t fd, short what, void *arg)
 }
 
 /* The next round is when the wall clock is next a whole multiple of the
- * interval, the moments the session's keepalives go out at (src/peers.c
- * keepalive_grid_next): a round shares the wakeup of a keepalive tick,
+ * interval, the moments the session's keepalives go out at
+ * (nsagent/grid.h): a round shares the wakeup of a keepalive tick,
  * both families' rounds share one, and every node probes at the same
  * moments, so the replies arrive together. A round still comes once per
  * interval. */
 static void arm_timer(struct probe *p)
 {
-	struct timespec ts;
-	uint64_t real, wait;
+	/* The timer fired a millisecond before its point: the next one. */
+	uint64_t wait = grid_wait_ms(p->interval_ms, PROBE_GRID_SLACK_MS);
 	struct timeval tv;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	real = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-	wait = p->interval_ms - real % p->interval_ms;
-	/* The timer fired a millisecond before its point: the next one. */
-	if (wait < PROBE_GRID_SLACK_MS)
-		wait += p->interval_ms;
 	tv.tv_sec = (time_t)(wait / 1000);
 	tv.tv_usec = (suseconds_t)(wait % 1000) * 1000;
 	if (event_add(p->timer, &tv) < 0)
