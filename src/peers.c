@@ -463,35 +463,26 @@ unsigned pex_known_ids(struct peer_mgr *mgr, uint32_t *ids)
 	return n;
 }
 
-/* What its hello's known_ids say it knows, as peer->knows. A short id is
- * 32 bits: two nodes of one cluster sharing one (about 2^-18 for 256
- * nodes) would cost one introduction, which the other's own dials
- * still make. */
-static void knows_from_summary(struct peer *peer)
-{
-	const struct hello_info *h = &peer->conn->hello;
-	struct peer *p;
-
-	TAILQ_FOREACH(p, &peer->mgr->peers, entry)
-	{
-		uint32_t id;
-
-		if (p->dead || !p->id_known)
-			continue;
-		id = pex_short_id(p->node_id);
-		if (bsearch(&id, h->known_ids, h->n_known_ids, sizeof(id), pex_cmp_id))
-			slot_set(peer->knows, p->slot);
-	}
-}
-
 /* Whether the hello of `peer`'s session listed v among the nodes it
- * knew (known_ids). */
+ * knew (known_ids). A short id is 32 bits: two nodes of one cluster
+ * sharing one (about 2^-18 for 256 nodes) would cost one introduction,
+ * which the other's own dials still make. */
 static bool hello_listed(const struct peer *peer, const struct peer *v)
 {
 	const struct hello_info *h = &peer->conn->hello;
 	uint32_t id = pex_short_id(v->node_id);
 
 	return bsearch(&id, h->known_ids, h->n_known_ids, sizeof(id), pex_cmp_id) != NULL;
+}
+
+/* What its hello's known_ids say it knows, as peer->knows. */
+static void knows_from_summary(struct peer *peer)
+{
+	struct peer *p;
+
+	TAILQ_FOREACH(p, &peer->mgr->peers, entry)
+	if (!p->dead && p->id_known && hello_listed(peer, p))
+		slot_set(peer->knows, p->slot);
 }
 
 /* The peers whose introduction to `peer` another node makes: those known
